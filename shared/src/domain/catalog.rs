@@ -1,0 +1,314 @@
+//! The catalog: venues with their seat rows and tiers, events with their prices, and the live seat map.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Invalid, Page, wire_enum};
+
+wire_enum! {
+    /// What kind of place a venue is.
+    VenueKind { Cinema => "cinema", Theatre => "theatre", Arena => "arena", Hall => "hall", Other => "other" }
+}
+
+wire_enum! {
+    /// What kind of event; a movie showtime is an event with category `movie`.
+    Category { Movie => "movie", Theatre => "theatre", Concert => "concert", Sport => "sport", Comedy => "comedy", Other => "other" }
+}
+
+wire_enum! {
+    /// Whether an event still sells seats.
+    EventStatus { OnSale => "on_sale", Canceled => "canceled" }
+}
+
+wire_enum! {
+    /// A seat's state for one event, as the seat map shows it.
+    SeatStatus { Available => "available", Held => "held", Sold => "sold" }
+}
+
+/// A venue as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Venue {
+    pub id: Uuid,
+    pub name: String,
+    pub location: String,
+    pub kind: VenueKind,
+    pub seat_count: i64,
+}
+
+/// A venue with every seat, row by row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VenueWithSeats {
+    #[serde(flatten)]
+    pub venue: Venue,
+    pub seats: Vec<Seat>,
+}
+
+/// One physical seat of a venue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Seat {
+    pub id: Uuid,
+    pub row: String,
+    pub seat_number: i32,
+    pub tier: String,
+}
+
+/// The short venue view embedded in an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VenueSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub location: String,
+    pub kind: VenueKind,
+}
+
+/// The price of one seat tier for one event, in minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct Price {
+    pub tier: String,
+    pub price_cents: i64,
+}
+
+/// An event (or one showtime of a movie) with its prices and availability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Event {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub venue: VenueSummary,
+    pub name: String,
+    pub category: Category,
+    pub description: String,
+    pub image_url: Option<String>,
+    pub start_time: DateTime<Utc>,
+    pub duration_minutes: Option<i32>,
+    pub status: EventStatus,
+    pub currency: String,
+    pub prices: Vec<Price>,
+    pub seats_total: i64,
+    pub seats_available: i64,
+}
+
+/// One seat of the live seat map of an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SeatState {
+    pub seat_id: Uuid,
+    pub row: String,
+    pub seat_number: i32,
+    pub tier: String,
+    pub price_cents: i64,
+    pub status: SeatStatus,
+}
+
+/// One row of seats of a venue about to be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatRow {
+    pub row: String,
+    pub seats: i32,
+    pub tier: String,
+}
+
+/// A venue about to be created; its rows are valid and distinct.
+#[derive(Debug, Clone)]
+pub struct NewVenue {
+    pub name: String,
+    pub location: String,
+    pub kind: VenueKind,
+    pub rows: Vec<SeatRow>,
+}
+
+impl NewVenue {
+    pub const MAX_SEATS_PER_ROW: i32 = 500;
+    pub const MAX_ROWS: usize = 200;
+
+    pub fn parse(name: &str, location: Option<&str>, kind: VenueKind, rows: Vec<SeatRow>) -> Result<Self, Invalid> {
+        let name = required_text("name", name, 200)?;
+        let location = optional_text("location", location, 200)?;
+        if rows.is_empty() || rows.len() > Self::MAX_ROWS {
+            return Err(Invalid::new("rows", format!("must have 1 to {} rows", Self::MAX_ROWS)));
+        }
+        let mut seen = BTreeSet::new();
+        let mut parsed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let label = row.row.trim().to_uppercase();
+            if label.is_empty() || label.chars().count() > 8 || !label.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(Invalid::new("rows.row", "must be 1 to 8 letters or digits"));
+            }
+            if !seen.insert(label.clone()) {
+                return Err(Invalid::new("rows.row", format!("row {label} appears twice")));
+            }
+            if !(1..=Self::MAX_SEATS_PER_ROW).contains(&row.seats) {
+                return Err(Invalid::new("rows.seats", format!("must be 1 to {}", Self::MAX_SEATS_PER_ROW)));
+            }
+            let tier = parse_tier(&row.tier)?;
+            parsed.push(SeatRow { row: label, seats: row.seats, tier });
+        }
+        Ok(Self { name, location, kind, rows: parsed })
+    }
+}
+
+/// A tier name: lowercase, 1 to 32 characters of letters, digits, `_` or `-`.
+pub fn parse_tier(raw: &str) -> Result<String, Invalid> {
+    let tier = raw.trim().to_lowercase();
+    if tier.is_empty() || tier.len() > 32 || !tier.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(Invalid::new("tier", "must be 1 to 32 letters, digits, '_' or '-'"));
+    }
+    Ok(tier)
+}
+
+/// An ISO 4217 currency code, three uppercase letters.
+pub fn parse_currency(raw: Option<&str>) -> Result<String, Invalid> {
+    let code = raw.unwrap_or("EUR").trim().to_uppercase();
+    if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(Invalid::new("currency", "must be a three-letter ISO 4217 code such as EUR"));
+    }
+    Ok(code)
+}
+
+pub fn required_text(field: &'static str, raw: &str, max: usize) -> Result<String, Invalid> {
+    let text = raw.trim();
+    if text.is_empty() || text.chars().count() > max {
+        return Err(Invalid::new(field, format!("must be 1 to {max} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+pub fn optional_text(field: &'static str, raw: Option<&str>, max: usize) -> Result<String, Invalid> {
+    let text = raw.unwrap_or("").trim();
+    if text.chars().count() > max {
+        return Err(Invalid::new(field, format!("must be at most {max} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+/// Prices for an event: non-negative, one per tier.
+pub fn parse_prices(prices: Vec<Price>) -> Result<Vec<Price>, Invalid> {
+    let mut seen = BTreeSet::new();
+    let mut parsed = Vec::with_capacity(prices.len());
+    for price in prices {
+        let tier = parse_tier(&price.tier).map_err(|e| Invalid::new("prices.tier", e.message))?;
+        if !(0..=100_000_000).contains(&price.price_cents) {
+            return Err(Invalid::new("prices.price_cents", "must be between 0 and 100000000"));
+        }
+        if !seen.insert(tier.clone()) {
+            return Err(Invalid::new("prices.tier", format!("tier {tier} is priced twice")));
+        }
+        parsed.push(Price { tier, price_cents: price.price_cents });
+    }
+    Ok(parsed)
+}
+
+/// Checks that every tier of the venue has a price.
+pub fn check_prices_cover(venue_tiers: &BTreeSet<String>, prices: &[Price]) -> Result<(), Invalid> {
+    let priced: BTreeSet<&str> = prices.iter().map(|p| p.tier.as_str()).collect();
+    let missing: Vec<&str> = venue_tiers.iter().map(String::as_str).filter(|t| !priced.contains(t)).collect();
+    if !missing.is_empty() {
+        return Err(Invalid::new("prices", format!("tier(s) {} of the venue have no price", missing.join(", "))));
+    }
+    Ok(())
+}
+
+/// An event about to be created; checked against its venue before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub venue_id: Uuid,
+    pub name: String,
+    pub category: Category,
+    pub description: String,
+    pub image_url: Option<String>,
+    pub start_time: DateTime<Utc>,
+    pub duration_minutes: Option<i32>,
+    pub currency: String,
+    pub prices: Vec<Price>,
+}
+
+/// Changes to an event; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct EventChanges {
+    pub name: Option<String>,
+    pub category: Option<Category>,
+    pub description: Option<String>,
+    pub image_url: Option<Option<String>>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub duration_minutes: Option<Option<i32>>,
+    pub currency: Option<String>,
+    pub prices: Option<Vec<Price>>,
+}
+
+pub fn parse_duration_minutes(raw: Option<i32>) -> Result<Option<i32>, Invalid> {
+    match raw {
+        Some(m) if !(1..=24 * 60).contains(&m) => Err(Invalid::new("duration_minutes", "must be 1 to 1440")),
+        other => Ok(other),
+    }
+}
+
+pub fn parse_image_url(raw: Option<&str>) -> Result<Option<String>, Invalid> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(url) if url.len() > 2048 => Err(Invalid::new("image_url", "must be at most 2048 characters")),
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/') => {
+            Ok(Some(url.to_owned()))
+        }
+        Some(_) => Err(Invalid::new("image_url", "must be an http(s) URL or a path starting with /")),
+    }
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub category: Option<Category>,
+    pub venue_id: Option<Uuid>,
+    /// Case-insensitive substring of the name or description.
+    pub text: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Also list events that started or were canceled.
+    pub include_past: bool,
+    pub page: Page,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(row: &str, seats: i32, tier: &str) -> SeatRow {
+        SeatRow { row: row.into(), seats, tier: tier.into() }
+    }
+
+    #[test]
+    fn venue_rows_are_normalised_and_distinct() {
+        let v = NewVenue::parse("Hall", None, VenueKind::Hall, vec![row(" a ", 3, "Standard")]).unwrap();
+        assert_eq!(v.rows, vec![row("A", 3, "standard")]);
+        let dup = NewVenue::parse("Hall", None, VenueKind::Hall, vec![row("A", 3, "x"), row("a", 2, "x")]);
+        assert_eq!(dup.unwrap_err().field, "rows.row");
+    }
+
+    #[test]
+    fn venue_needs_rows_with_seats() {
+        assert_eq!(NewVenue::parse("Hall", None, VenueKind::Hall, vec![]).unwrap_err().field, "rows");
+        let zero = NewVenue::parse("Hall", None, VenueKind::Hall, vec![row("A", 0, "x")]);
+        assert_eq!(zero.unwrap_err().field, "rows.seats");
+    }
+
+    #[test]
+    fn every_venue_tier_needs_a_price() {
+        let tiers: BTreeSet<String> = ["standard".into(), "vip".into()].into();
+        let prices = vec![Price { tier: "standard".into(), price_cents: 1200 }];
+        assert!(check_prices_cover(&tiers, &prices).unwrap_err().message.contains("vip"));
+    }
+
+    #[test]
+    fn negative_prices_are_refused() {
+        let err = parse_prices(vec![Price { tier: "a".into(), price_cents: -1 }]).unwrap_err();
+        assert_eq!(err.field, "prices.price_cents");
+    }
+
+    #[test]
+    fn currency_defaults_to_eur() {
+        assert_eq!(parse_currency(None).unwrap(), "EUR");
+        assert_eq!(parse_currency(Some("usd")).unwrap(), "USD");
+        assert!(parse_currency(Some("EURO")).is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! Domain types and rules: values parsed at the edge, so inside the crate a value that exists is valid.
+
+mod catalog;
+mod reservation;
+mod user;
+
+pub use catalog::*;
+pub use reservation::*;
+pub use user::*;
+
+/// A rule a value broke, naming the field so a client can fix its request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Page of a listing: `limit` 1..=200 (default 50), `offset` from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Page {
+    pub const DEFAULT_LIMIT: i64 = 50;
+    pub const MAX_LIMIT: i64 = 200;
+
+    pub fn parse(limit: Option<i64>, offset: Option<i64>) -> Result<Self, Invalid> {
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(Invalid::new("limit", format!("must be between 1 and {}", Self::MAX_LIMIT)));
+        }
+        let offset = offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(Invalid::new("offset", "must not be negative"));
+        }
+        Ok(Self { limit, offset })
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self {
+            limit: Self::DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+/// Declares a string-backed enum with one wire name per variant, used in JSON and in storage alike.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::domain::Invalid;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($wire => Ok($name::$variant),)+
+                    _ => Err($crate::domain::Invalid::new(
+                        stringify!($name),
+                        format!("unknown value `{s}`; expected one of: {}", [$($wire),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;

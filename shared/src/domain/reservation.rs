@@ -1,0 +1,195 @@
+//! Seat holds: the seats a buyer asks for, reservations and bookings, and the rules of their life cycle.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Invalid, Page, wire_enum};
+
+wire_enum! {
+    /// `held → confirmed → canceled`, `held → canceled`, `held → expired`.
+    ReservationStatus { Held => "held", Confirmed => "confirmed", Canceled => "canceled", Expired => "expired" }
+}
+
+impl ReservationStatus {
+    /// The status a reader sees: a hold whose time has passed is `expired` at once,
+    /// whether or not the sweeper has written that down yet.
+    pub fn effective(self, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        if self == Self::Held && expires_at <= now { Self::Expired } else { self }
+    }
+
+    /// Held (unexpired) or confirmed: the seat is taken.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Held | Self::Confirmed)
+    }
+}
+
+/// The seats one reserve asks for: 1 to 10 distinct seats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatSelection(Vec<Uuid>);
+
+impl SeatSelection {
+    pub const MAX_SEATS: usize = 10;
+
+    pub fn parse(seat_ids: Vec<Uuid>) -> Result<Self, Invalid> {
+        if seat_ids.is_empty() || seat_ids.len() > Self::MAX_SEATS {
+            return Err(Invalid::new("seat_ids", format!("must hold 1 to {} seats", Self::MAX_SEATS)));
+        }
+        let distinct: BTreeSet<&Uuid> = seat_ids.iter().collect();
+        if distinct.len() != seat_ids.len() {
+            return Err(Invalid::new("seat_ids", "lists a seat twice"));
+        }
+        Ok(Self(seat_ids))
+    }
+
+    pub fn ids(&self) -> &[Uuid] {
+        &self.0
+    }
+}
+
+/// How long a hold lasts before its seats are free again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldTtl(Duration);
+
+impl HoldTtl {
+    pub fn from_seconds(seconds: u32) -> Result<Self, Invalid> {
+        if seconds == 0 {
+            return Err(Invalid::new("HOLD_TTL_SECONDS", "must be at least 1"));
+        }
+        Ok(Self(Duration::seconds(i64::from(seconds))))
+    }
+
+    /// Any positive length, for tests that need holds lapsing within a race.
+    pub fn from_millis(millis: u32) -> Result<Self, Invalid> {
+        if millis == 0 {
+            return Err(Invalid::new("HOLD_TTL_SECONDS", "must be positive"));
+        }
+        Ok(Self(Duration::milliseconds(i64::from(millis))))
+    }
+
+    pub fn duration(self) -> Duration {
+        self.0
+    }
+}
+
+/// A hold about to be placed: every seat or none.
+#[derive(Debug, Clone)]
+pub struct HoldRequest {
+    pub booking_id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub seats: SeatSelection,
+    pub ttl: HoldTtl,
+}
+
+/// Where a reserved seat is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SeatLabel {
+    pub row: String,
+    pub seat_number: i32,
+    pub tier: String,
+}
+
+impl std::fmt::Display for SeatLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.row, self.seat_number)
+    }
+}
+
+/// One seat of one booking for one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Reservation {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub seat_id: Uuid,
+    pub seat: SeatLabel,
+    pub price_cents: i64,
+    pub currency: String,
+    pub status: ReservationStatus,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The seats one buyer reserved together for one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Booking {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub status: ReservationStatus,
+    pub expires_at: DateTime<Utc>,
+    pub total_cents: i64,
+    pub currency: String,
+    pub reservations: Vec<Reservation>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Booking {
+    /// Builds a booking from its reservations (all of one booking, at least one), whose
+    /// statuses are already effective: any seat confirmed makes it confirmed, else any
+    /// held makes it held, else any canceled makes it canceled, else it expired.
+    pub fn from_reservations(id: Uuid, created_at: DateTime<Utc>, reservations: Vec<Reservation>) -> Option<Self> {
+        let first = reservations.first()?;
+        let (user_id, event_id, currency) = (first.user_id, first.event_id, first.currency.clone());
+        let has = |s: ReservationStatus| reservations.iter().any(|r| r.status == s);
+        let status = [ReservationStatus::Confirmed, ReservationStatus::Held, ReservationStatus::Canceled]
+            .into_iter()
+            .find(|s| has(*s))
+            .unwrap_or(ReservationStatus::Expired);
+        let expires_at = reservations.iter().map(|r| r.expires_at).max().unwrap_or(created_at);
+        let total_cents = reservations.iter().filter(|r| r.status.is_active()).map(|r| r.price_cents).sum();
+        Some(Self { id, user_id, event_id, status, expires_at, total_cents, currency, reservations, created_at })
+    }
+}
+
+/// Which reservations to list; each `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct ReservationFilter {
+    pub user_id: Option<Uuid>,
+    pub event_id: Option<Uuid>,
+    pub status: Option<ReservationStatus>,
+    pub page: Page,
+}
+
+/// Customers may cancel a confirmed seat only until this long before the event starts.
+pub const CUSTOMER_CANCEL_CUTOFF_HOURS: i64 = 24;
+
+/// Whether a customer may still cancel a confirmed seat of an event starting at `start_time`.
+pub fn customer_may_cancel_confirmed(start_time: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now + Duration::hours(CUSTOMER_CANCEL_CUTOFF_HOURS) <= start_time
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lapsed_hold_reads_as_expired() {
+        let now = Utc::now();
+        assert_eq!(ReservationStatus::Held.effective(now, now), ReservationStatus::Expired);
+        assert_eq!(ReservationStatus::Held.effective(now + Duration::seconds(1), now), ReservationStatus::Held);
+        assert_eq!(ReservationStatus::Confirmed.effective(now - Duration::days(1), now), ReservationStatus::Confirmed);
+    }
+
+    #[test]
+    fn seat_selection_is_one_to_ten_distinct_seats() {
+        assert!(SeatSelection::parse(vec![]).is_err());
+        let ids: Vec<Uuid> = (0..11).map(|_| Uuid::new_v4()).collect();
+        assert!(SeatSelection::parse(ids[..10].to_vec()).is_ok());
+        assert!(SeatSelection::parse(ids).is_err());
+        let a = Uuid::new_v4();
+        assert_eq!(SeatSelection::parse(vec![a, a]).unwrap_err().message, "lists a seat twice");
+    }
+
+    #[test]
+    fn customers_cancel_until_24_hours_before_the_start() {
+        let now = Utc::now();
+        assert!(customer_may_cancel_confirmed(now + Duration::hours(24), now));
+        assert!(!customer_may_cancel_confirmed(now + Duration::hours(23), now));
+    }
+}

@@ -1,0 +1,5 @@
+//! ProEventa core: the domain, every HTTP router and every storage backend. The same routers run
+//! in `proeventa serve`, under `cargo lambda watch` and as AWS Lambda functions.
+
+pub mod domain;
+pub mod store;

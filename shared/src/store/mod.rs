@@ -1,0 +1,204 @@
+//! Storage: traits by intent (users, catalog, holds, idempotency records) and the backends that
+//! implement them. Every backend keeps the one promise inside the store itself: at most one
+//! active reservation per (event, seat), decided by a unique index or a conditional write.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{
+    Booking, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, NewEvent, NewUser, NewVenue, Page,
+    Reservation, ReservationFilter, SeatLabel, SeatState, User, UserChanges, Venue, VenueWithSeats,
+};
+
+pub mod postgres;
+pub mod sqlite;
+
+/// What a store can answer besides success. Mapped to HTTP once, in `crate::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("this e-mail address is already registered")]
+    EmailTaken,
+    /// Some of the requested seats are taken; the labels name the ones known to be lost.
+    #[error("seats unavailable")]
+    SeatsUnavailable(Vec<SeatLabel>),
+    #[error("not found")]
+    NotFound,
+    /// The request breaks a rule that only the stored state can tell (seat not in the venue, event started).
+    #[error("{0}")]
+    Rejected(Invalid),
+    /// The resource is not in a state that allows the change (already canceled, expired).
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The unique constraints whose violation is a domain conflict, by name (PostgreSQL reports the
+/// name) and by columns (SQLite reports `table.column, ...`). The one place that maps them.
+const UNIQUE_CONSTRAINTS: &[(&str, &str, fn() -> StoreError)] = &[
+    ("users_email_key", "users.email", || StoreError::EmailTaken),
+    (
+        "reservations_active_seat_uq",
+        "reservations.event_id, reservations.seat_id",
+        || StoreError::SeatsUnavailable(Vec::new()),
+    ),
+];
+
+fn is_connection_failure(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+    )
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_connection_failure(&err) {
+            return StoreError::Unavailable(err.to_string());
+        }
+        if let sqlx::Error::Database(db) = &err {
+            if db.is_unique_violation() {
+                let message = db.message();
+                let known = UNIQUE_CONSTRAINTS.iter().find(|(name, columns, _)| match db.constraint() {
+                    Some(constraint) => constraint == *name,
+                    None => message.ends_with(columns),
+                });
+                if let Some((_, _, conflict)) = known {
+                    return conflict();
+                }
+            }
+            // PostgreSQL: the server is shutting down or refusing connections (class 57, 08, 53).
+            if let Some(code) = db.code()
+                && (code.starts_with("57") || code.starts_with("08") || code.starts_with("53"))
+            {
+                return StoreError::Unavailable(db.message().to_owned());
+            }
+            // SQLite: database locked past the busy timeout.
+            if db.message().contains("database is locked") {
+                return StoreError::Unavailable(db.message().to_owned());
+            }
+        }
+        StoreError::Internal(err.to_string())
+    }
+}
+
+/// Accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates an account; a taken e-mail is `EmailTaken`, decided by the unique index.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>>;
+    /// The account and its password hash, for login.
+    async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>>;
+    async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>>;
+    async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>>;
+    /// Accounts oldest first; `query` matches e-mail or name, case-insensitively.
+    async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>>;
+}
+
+/// Venues, events and the live seat map.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats>;
+    async fn list_venues(&self) -> StoreResult<Vec<Venue>>;
+    async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>>;
+    /// The seat tiers of a venue, or `None` when there is no such venue.
+    async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>>;
+    async fn create_event(&self, event: NewEvent) -> StoreResult<Event>;
+    async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>>;
+    /// Marks the event canceled and cancels every held or confirmed reservation of it, in one transaction.
+    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>>;
+    async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>>;
+    /// Events soonest first.
+    async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>>;
+    /// Every seat of the event's venue with its state at `now`, row by row; `None` for an unknown event.
+    async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>>;
+}
+
+/// Seat holds, reservations and bookings.
+#[async_trait]
+pub trait HoldStore: Send + Sync {
+    /// Holds every requested seat or none, in one transaction: lapsed holds on those seats are
+    /// expired first, then the unique index decides. Errors: `NotFound` (event), `Rejected`
+    /// (seat not in the venue, event canceled or started), `SeatsUnavailable` naming the lost seats.
+    async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking>;
+    async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>>;
+    async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>>;
+    /// Newest first.
+    async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>>;
+    /// Cancels a held (unexpired) or confirmed reservation in one conditional write;
+    /// `InvalidState` when it is no longer active, `NotFound` when there is none.
+    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Reservation>;
+    /// Cancels every active seat of a booking in one conditional write; same errors.
+    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Booking>;
+    /// Writes down `expired` for every lapsed hold; returns how many. Safe to run twice at once.
+    async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// A stored answer to a mutating request sent with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First use of the key: go ahead, then `complete` or `release` it.
+    Claimed,
+    /// The key answered before: replay this.
+    Replay { status: u16, body: String },
+    /// The key is being answered right now by another request.
+    InFlight,
+    /// The key was used with a different request.
+    Mismatch,
+}
+
+/// Idempotency records, per user and key, kept for a day.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    async fn claim_idempotency_key(
+        &self,
+        user_id: Uuid,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim>;
+    async fn complete_idempotency_key(&self, user_id: Uuid, key: &str, status: u16, body: &str) -> StoreResult<()>;
+    /// Forgets a claim whose request failed in a way worth retrying.
+    async fn release_idempotency_key(&self, user_id: Uuid, key: &str) -> StoreResult<()>;
+}
+
+/// How long an idempotency record is honoured.
+pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
+/// One storage backend: every trait, plus health and schema.
+#[async_trait]
+pub trait Store: UserStore + CatalogStore + HoldStore + IdempotencyStore {
+    /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
+    fn backend(&self) -> &'static str;
+    /// Answers only while the store does.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Applies the schema migrations that are missing.
+    async fn migrate(&self) -> StoreResult<()>;
+}
+
+/// Opens the backend named by a `DATABASE_URL`.
+pub async fn connect(database_url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::connect(database_url).await?))
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        Ok(std::sync::Arc::new(postgres::PostgresStore::connect(database_url).await?))
+    } else {
+        Err(StoreError::Internal(format!(
+            "unsupported DATABASE_URL scheme in `{}`; use sqlite://FILE or postgres://...",
+            database_url.split("://").next().unwrap_or("")
+        )))
+    }
+}
