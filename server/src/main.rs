@@ -1,1 +1,10 @@
-fn main(){}
+//! `proeventa`: ProEventa as one local process (serve, migrate, seed-demo, create-admin, expire-holds).
+
+mod cli;
+mod demo;
+mod serve;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    cli::run(std::env::args().skip(1).collect()).await
+}

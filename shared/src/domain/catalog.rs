@@ -30,7 +30,7 @@ wire_enum! {
 }
 
 /// A venue as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Venue {
     pub id: Uuid,
     pub name: String,
@@ -40,7 +40,7 @@ pub struct Venue {
 }
 
 /// A venue with every seat, row by row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct VenueWithSeats {
     #[serde(flatten)]
     pub venue: Venue,
@@ -48,7 +48,7 @@ pub struct VenueWithSeats {
 }
 
 /// One physical seat of a venue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Seat {
     pub id: Uuid,
     pub row: String,
@@ -57,7 +57,7 @@ pub struct Seat {
 }
 
 /// The short venue view embedded in an event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct VenueSummary {
     pub id: Uuid,
     pub name: String,
@@ -73,7 +73,7 @@ pub struct Price {
 }
 
 /// An event (or one showtime of a movie) with its prices and availability.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Event {
     pub id: Uuid,
     pub venue_id: Uuid,
@@ -92,7 +92,7 @@ pub struct Event {
 }
 
 /// One seat of the live seat map of an event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct SeatState {
     pub seat_id: Uuid,
     pub row: String,

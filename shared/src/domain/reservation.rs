@@ -86,7 +86,7 @@ pub struct HoldRequest {
 }
 
 /// Where a reserved seat is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct SeatLabel {
     pub row: String,
     pub seat_number: i32,
@@ -100,7 +100,7 @@ impl std::fmt::Display for SeatLabel {
 }
 
 /// One seat of one booking for one event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Reservation {
     pub id: Uuid,
     pub booking_id: Uuid,
@@ -116,7 +116,7 @@ pub struct Reservation {
 }
 
 /// The seats one buyer reserved together for one event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Booking {
     pub id: Uuid,
     pub user_id: Uuid,

@@ -80,7 +80,7 @@ pub fn parse_name(raw: Option<&str>) -> Result<String, Invalid> {
 }
 
 /// The public view of an account. It never carries password material.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,

@@ -1,0 +1,59 @@
+# ProEventa: `make run` starts everything locally; `make test` installs what the tests need and runs them all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+REDOC_VERSION := 2.5.4
+REDOC_JS := vendor/redoc/bundles/redoc.standalone.js
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export TEST_DATABASE_URL
+
+.PHONY: help run build release test lint fmt vendor services clean
+
+help:
+	@echo "make run      build and start ProEventa (SQLite, demo data): API :8000, site :8080"
+	@echo "make test     install what the tests need, then run every test"
+	@echo "make lint     cargo fmt --check and clippy -D warnings"
+	@echo "make release  cargo build --release -p proeventa"
+
+run: vendor release
+	DATABASE_URL=$${DATABASE_URL:-sqlite://proeventa.db} ./target/release/proeventa serve --demo
+
+build:
+	cargo build --workspace
+
+release:
+	cargo build --release -p proeventa
+
+# ReDoc's standalone bundle from the npm registry, unpacked into an ignored folder (no CDN at run time).
+vendor: $(REDOC_JS)
+$(REDOC_JS):
+	@mkdir -p vendor
+	cd vendor && npm pack --silent redoc@$(REDOC_VERSION) >/dev/null && rm -rf redoc package \
+	  && tar xzf redoc-$(REDOC_VERSION).tgz && mv package redoc && rm -f redoc-$(REDOC_VERSION).tgz
+	@test -s $(REDOC_JS)
+
+# The local PostgreSQL the tests use: start it when it is installed here but stopped.
+services:
+	@if ! pg_isready -q -d "$(TEST_DATABASE_URL)" 2>/dev/null; then \
+	  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then \
+	    echo "starting the local PostgreSQL"; \
+	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
+	    for i in $$(seq 1 20); do pg_isready -q -d "$(TEST_DATABASE_URL)" && break; sleep 0.5; done; \
+	  fi; \
+	fi
+	@pg_isready -q -d "$(TEST_DATABASE_URL)" 2>/dev/null || { \
+	  echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): start it (pg_ctlcluster --skip-systemctl-redirect <version> main start) or set TEST_DATABASE_URL"; exit 1; }
+
+test: vendor services
+	cargo test --workspace
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf vendor

@@ -1,0 +1,165 @@
+//! `proeventa serve`: the API on `PORT`, the booking site on `SITE_PORT` (with a `/config.js`
+//! naming the API address really in use), the hold sweeper every 15 s, and a clean stop on
+//! SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use proeventa_core::api;
+use proeventa_core::config::Config;
+use proeventa_core::state::AppState;
+use proeventa_core::store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::services::ServeDir;
+
+/// How often lapsed holds are written down as expired. Correctness never waits for it:
+/// reads and new holds treat a lapsed hold as expired at once.
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
+
+/// Where a local secret is kept when `JWT_SECRET` is not set.
+const LOCAL_SECRET_FILE: &str = ".proeventa-jwt-secret";
+
+pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), String> {
+    let started = Instant::now();
+    let jwt_secret = jwt_secret(&config)?;
+    let api_listener = bind(config.host, config.port, "PORT").await?;
+    let site_listener = bind(config.host, config.site_port, "SITE_PORT").await?;
+    let api_addr = local_addr(&api_listener)?;
+    let site_addr = local_addr(&site_listener)?;
+    // Ports may be 0 (pick a free one): from here on the configuration names the real ones.
+    config.port = api_addr.port();
+    config.site_port = site_addr.port();
+    let api_base = format!("http://{}", browser_addr(api_addr));
+    let site_dir = config.site_dir.clone();
+    let state = AppState::new(config, store.clone(), &jwt_secret);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping");
+        let _ = stop_tx.send(true);
+    });
+    tokio::spawn(sweep_holds(store, stop_rx.clone()));
+
+    let api = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let site = site_router(Path::new(&site_dir), &api_base);
+    println!("ProEventa is up ({} ms)", started.elapsed().as_millis());
+    println!("  API      {api_base}");
+    println!("  docs     {api_base}/docs   {api_base}/redoc");
+    println!("  site     http://{}/Home.html", browser_addr(site_addr));
+    let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let site_server = axum::serve(site_listener, site).with_graceful_shutdown(stopped(stop_rx));
+    tokio::try_join!(api_server.into_future(), site_server.into_future()).map_err(|e| format!("server error: {e}"))?;
+    Ok(())
+}
+
+async fn bind(host: std::net::IpAddr, port: u16, name: &str) -> Result<TcpListener, String> {
+    TcpListener::bind((host, port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port} ({name}): {e}"))
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, String> {
+    listener.local_addr().map_err(|e| format!("listener address: {e}"))
+}
+
+/// The address a browser on this machine uses: an unspecified bind address becomes loopback.
+fn browser_addr(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr }
+}
+
+/// `JWT_SECRET`, or for local use a random secret kept in `.proeventa-jwt-secret` so tokens survive restarts.
+fn jwt_secret(config: &Config) -> Result<String, String> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(secret.clone());
+    }
+    if let Ok(existing) = std::fs::read_to_string(LOCAL_SECRET_FILE) {
+        let existing = existing.trim();
+        if existing.len() >= 32 {
+            return Ok(existing.to_owned());
+        }
+    }
+    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    write_private(LOCAL_SECRET_FILE, &secret).map_err(|e| format!("cannot keep a local JWT secret: {e}"))?;
+    tracing::warn!("JWT_SECRET is not set: using a local secret kept in {LOCAL_SECRET_FILE} (set JWT_SECRET in production)");
+    Ok(secret)
+}
+
+fn write_private(path: &str, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+/// The static booking site, with `/config.js` answered here so the site finds this API on any port.
+fn site_router(site_dir: &Path, api_base: &str) -> Router {
+    let config_js = format!("window.API_BASE_URL = {};\n", serde_json::Value::from(api_base));
+    Router::new()
+        .route("/", get(|| async { Redirect::temporary("/Home.html") }))
+        .route(
+            "/config.js",
+            get(move || {
+                let body = config_js.clone();
+                async move {
+                    (
+                        [
+                            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+                            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                        ],
+                        body,
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .fallback_service(ServeDir::new(site_dir))
+}
+
+async fn sweep_holds(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => match store.expire_lapsed_holds(chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "lapsed holds expired"),
+                Err(e) => tracing::warn!(error = %e, "hold sweep failed"),
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,242 @@
+//! `/auth/*`: signup, login, the caller's own account, and admin management of accounts.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{Json, Path, Query};
+use crate::auth::{AdminUser, AuthUser, ClientAddr, hash_password, verify_password};
+use crate::domain::{Email, Invalid, NewUser, Page, Password, Role, User, UserChanges, parse_name};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(me, update_me))
+        .routes(routes!(list_users))
+        .routes(routes!(get_user, update_user))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignupRequest {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    /// 8 to 128 characters.
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+    #[schema(example = "Ann")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub user: User,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    pub name: Option<String>,
+    /// A new password; needs `current_password`.
+    pub password: Option<String>,
+    pub current_password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateUserRequest {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Part of an e-mail or name.
+    pub q: Option<String>,
+}
+
+/// Creates a customer account.
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Account created", body = User),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: e-mail or password", body = ErrorBody),
+    ))]
+async fn signup(State(state): State<AppState>, Json(body): Json<SignupRequest>) -> Result<(StatusCode, Json<User>), ApiError> {
+    let email = Email::parse(&body.email)?;
+    let password = Password::parse(body.password)?;
+    let name = parse_name(body.name.as_deref())?;
+    let password_hash = hash_password(&password).await?;
+    let user = state.store.create_user(NewUser { email, name, password_hash, role: Role::Customer }).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Exchanges e-mail and password for a bearer token.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`: the same answer for an unknown e-mail and a wrong password", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the account is disabled", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: 10 failures per e-mail or client address in 15 minutes; see `Retry-After`", body = ErrorBody),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    Json(body): Json<LoginRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let email_key = body.email.trim().to_lowercase();
+    state
+        .login_limiter
+        .check(&email_key, addr)
+        .map_err(|retry_after_seconds| ApiError::RateLimited { retry_after_seconds })?;
+    let account = match Email::parse(&body.email) {
+        Ok(email) => state.store.user_with_password_hash(&email).await?,
+        Err(_) => None,
+    };
+    let (user, hash) = match account {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    // Verify even when the account is unknown, so both failures take about as long.
+    let matches = verify_password(&body.password, hash).await?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => {
+            state.login_limiter.record_failure(&email_key, addr);
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    state.login_limiter.record_success(&email_key);
+    if user.disabled {
+        return Err(ApiError::Forbidden("This account is disabled.".into()));
+    }
+    let access_token = state.tokens.issue(&user)?;
+    Ok(Json(TokenResponse {
+        access_token,
+        token_type: "bearer".into(),
+        expires_in: state.tokens.ttl_seconds(),
+        user,
+    }))
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, description = "`unauthorized` or `token_expired`", body = ErrorBody)))]
+async fn me(AuthUser(user): AuthUser) -> Json<User> {
+    Json(user)
+}
+
+/// Changes the caller's name or password (a new password needs `current_password`).
+#[utoipa::path(patch, path = "/auth/me", tag = "auth", security(("bearer" = [])), request_body = UpdateMeRequest,
+    responses(
+        (status = 200, body = User),
+        (status = 401, description = "`unauthorized`, or `invalid_credentials` when `current_password` is wrong", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    ))]
+async fn update_me(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Json(body): Json<UpdateMeRequest>,
+) -> Result<Json<User>, ApiError> {
+    let mut changes = UserChanges::default();
+    if body.name.is_some() {
+        changes.name = Some(parse_name(body.name.as_deref())?);
+    }
+    if let Some(new_password) = body.password {
+        let new_password = Password::parse(new_password)?;
+        let current = body
+            .current_password
+            .ok_or_else(|| Invalid::new("current_password", "is required to change the password"))?;
+        let hash = state.store.password_hash(user.id).await?;
+        if !verify_password(&current, hash).await? {
+            return Err(ApiError::InvalidCredentials);
+        }
+        changes.password_hash = Some(hash_password(&new_password).await?);
+    }
+    let updated = state.store.update_user(user.id, changes).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(updated))
+}
+
+/// One account: the caller's own, or any for an admin.
+#[utoipa::path(get, path = "/auth/users/{user_id}", tag = "auth", security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The account's id")),
+    responses(
+        (status = 200, body = User),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another customer's account", body = ErrorBody),
+        (status = 404, description = "`not_found` (admins only)", body = ErrorBody),
+    ))]
+async fn get_user(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(user_id): Path<Uuid>,
+) -> Result<Json<User>, ApiError> {
+    if !caller.may_act_for(user_id) {
+        return Err(ApiError::forbidden());
+    }
+    let user = state.store.user(user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(user))
+}
+
+/// Every account, oldest first (admin).
+#[utoipa::path(get, path = "/auth/users", tag = "auth", security(("bearer" = [])), params(UserListQuery),
+    responses(
+        (status = 200, body = Vec<User>),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: limit or offset out of range", body = ErrorBody),
+    ))]
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<UserListQuery>,
+) -> Result<Json<Vec<User>>, ApiError> {
+    let page = Page::parse(query.limit, query.offset)?;
+    let text = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    Ok(Json(state.store.list_users(text, page).await?))
+}
+
+/// Promotes, demotes, disables or enables an account (admin). A disabled account's tokens stop working at once.
+#[utoipa::path(patch, path = "/auth/users/{user_id}", tag = "auth", security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The account's id")), request_body = UpdateUserRequest,
+    responses(
+        (status = 200, body = User),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_state`: an admin cannot disable or demote themselves", body = ErrorBody),
+    ))]
+async fn update_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(user_id): Path<Uuid>,
+    Json(body): Json<UpdateUserRequest>,
+) -> Result<Json<User>, ApiError> {
+    let locks_out_self = admin.id == user_id && (body.disabled == Some(true) || body.role == Some(Role::Customer));
+    if locks_out_self {
+        return Err(ApiError::InvalidState("Admins cannot disable or demote their own account.".into()));
+    }
+    let changes = UserChanges { role: body.role, disabled: body.disabled, ..UserChanges::default() };
+    let user = state.store.update_user(user_id, changes).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(user))
+}

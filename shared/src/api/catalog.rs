@@ -1,0 +1,293 @@
+//! `/events/*`: venues with their seats, events and showtimes, and the live seat map.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{Json, Path, Query};
+use crate::auth::AdminUser;
+use crate::domain::{
+    Category, Event, EventChanges, EventFilter, EventStatus, Invalid, NewEvent, NewVenue, Page, Price, SeatRow,
+    SeatState, Venue, VenueKind, VenueWithSeats, check_prices_cover, optional_text, parse_currency,
+    parse_duration_minutes, parse_image_url, parse_prices, required_text,
+};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_venues, create_venue))
+        .routes(routes!(get_venue))
+        .routes(routes!(list_events, create_event))
+        .routes(routes!(get_event, update_event, cancel_event))
+        .routes(routes!(seat_map))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SeatRowRequest {
+    #[schema(example = "A")]
+    pub row: String,
+    /// Seats in the row, numbered 1..n.
+    #[schema(example = 20)]
+    pub seats: i32,
+    /// Default `standard`.
+    #[schema(example = "standard")]
+    pub tier: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateVenueRequest {
+    pub name: String,
+    pub location: Option<String>,
+    pub kind: VenueKind,
+    pub rows: Vec<SeatRowRequest>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventListQuery {
+    pub category: Option<Category>,
+    pub venue_id: Option<Uuid>,
+    /// Part of the name or description, any case.
+    pub q: Option<String>,
+    /// Starting at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Starting at or before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Also list events that started or were canceled.
+    pub include_past: Option<bool>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateEventRequest {
+    pub venue_id: Uuid,
+    pub name: String,
+    pub category: Category,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    pub start_time: DateTime<Utc>,
+    pub duration_minutes: Option<i32>,
+    /// One price per seat tier of the venue.
+    pub prices: Vec<Price>,
+    /// ISO 4217, default `EUR`.
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateEventRequest {
+    pub name: Option<String>,
+    pub category: Option<Category>,
+    pub description: Option<String>,
+    /// An empty string removes the image.
+    pub image_url: Option<String>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub duration_minutes: Option<i32>,
+    /// Replaces every price; must cover every tier of the venue.
+    pub prices: Option<Vec<Price>>,
+    pub currency: Option<String>,
+}
+
+/// Every venue (cinemas, theatres, arenas, halls), by name.
+#[utoipa::path(get, path = "/events/venues", tag = "catalog", responses((status = 200, body = Vec<Venue>)))]
+async fn list_venues(State(state): State<AppState>) -> Result<Json<Vec<Venue>>, ApiError> {
+    Ok(Json(state.store.list_venues().await?))
+}
+
+/// One venue with every seat.
+#[utoipa::path(get, path = "/events/venues/{venue_id}", tag = "catalog",
+    params(("venue_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = VenueWithSeats),
+        (status = 400, description = "`invalid_request`: not a UUID", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn get_venue(State(state): State<AppState>, Path(venue_id): Path<Uuid>) -> Result<Json<VenueWithSeats>, ApiError> {
+    let venue = state.store.venue(venue_id).await?.ok_or_else(|| ApiError::not_found("venue"))?;
+    Ok(Json(venue))
+}
+
+/// Creates a venue with its seat rows (admin); seats are numbered 1..n in each row.
+#[utoipa::path(post, path = "/events/venues", tag = "catalog", security(("bearer" = [])), request_body = CreateVenueRequest,
+    responses(
+        (status = 201, body = VenueWithSeats),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    ))]
+async fn create_venue(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Json(body): Json<CreateVenueRequest>,
+) -> Result<(StatusCode, Json<VenueWithSeats>), ApiError> {
+    let rows = body
+        .rows
+        .into_iter()
+        .map(|r| SeatRow { row: r.row, seats: r.seats, tier: r.tier.unwrap_or_else(|| "standard".into()) })
+        .collect();
+    let venue = NewVenue::parse(&body.name, body.location.as_deref(), body.kind, rows)?;
+    Ok((StatusCode::CREATED, Json(state.store.create_venue(venue).await?)))
+}
+
+/// Events and showtimes, soonest first; past and canceled ones only with `include_past=true`.
+#[utoipa::path(get, path = "/events/events", tag = "catalog", params(EventListQuery),
+    responses(
+        (status = 200, body = Vec<Event>),
+        (status = 400, description = "`invalid_request`: a malformed parameter", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: limit or offset out of range", body = ErrorBody),
+    ))]
+async fn list_events(State(state): State<AppState>, Query(query): Query<EventListQuery>) -> Result<Json<Vec<Event>>, ApiError> {
+    let filter = EventFilter {
+        category: query.category,
+        venue_id: query.venue_id,
+        text: query.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
+        from: query.from,
+        to: query.to,
+        include_past: query.include_past.unwrap_or(false),
+        page: Page::parse(query.limit, query.offset)?,
+    };
+    Ok(Json(state.store.list_events(&filter, Utc::now()).await?))
+}
+
+/// One event.
+#[utoipa::path(get, path = "/events/events/{event_id}", tag = "catalog",
+    params(("event_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Event),
+        (status = 400, description = "`invalid_request`: not a UUID", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn get_event(State(state): State<AppState>, Path(event_id): Path<Uuid>) -> Result<Json<Event>, ApiError> {
+    Ok(Json(load_event(&state, event_id).await?))
+}
+
+async fn load_event(state: &AppState, event_id: Uuid) -> Result<Event, ApiError> {
+    state.store.event(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))
+}
+
+/// The live seat map: every seat of the event's venue, `available`, `held` or `sold`. A lapsed hold is `available` at once.
+#[utoipa::path(get, path = "/events/events/{event_id}/seats", tag = "catalog",
+    params(("event_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Vec<SeatState>),
+        (status = 400, description = "`invalid_request`: not a UUID", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn seat_map(State(state): State<AppState>, Path(event_id): Path<Uuid>) -> Result<Json<Vec<SeatState>>, ApiError> {
+    let seats = state.store.seat_map(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(seats))
+}
+
+/// Creates an event or one showtime of a movie (admin).
+#[utoipa::path(post, path = "/events/events", tag = "catalog", security(("bearer" = [])), request_body = CreateEventRequest,
+    responses(
+        (status = 201, body = Event),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: unknown venue, a tier without a price, a start in the past", body = ErrorBody),
+    ))]
+async fn create_event(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Json(body): Json<CreateEventRequest>,
+) -> Result<(StatusCode, Json<Event>), ApiError> {
+    let prices = parse_prices(body.prices)?;
+    let tiers = state
+        .store
+        .venue_tiers(body.venue_id)
+        .await?
+        .ok_or_else(|| Invalid::new("venue_id", "is not a known venue"))?;
+    check_prices_cover(&tiers, &prices)?;
+    check_future(body.start_time)?;
+    let event = NewEvent {
+        venue_id: body.venue_id,
+        name: required_text("name", &body.name, 200)?,
+        category: body.category,
+        description: optional_text("description", body.description.as_deref(), 5000)?,
+        image_url: parse_image_url(body.image_url.as_deref())?,
+        start_time: body.start_time,
+        duration_minutes: parse_duration_minutes(body.duration_minutes)?,
+        currency: parse_currency(body.currency.as_deref())?,
+        prices,
+    };
+    Ok((StatusCode::CREATED, Json(state.store.create_event(event).await?)))
+}
+
+fn check_future(start_time: DateTime<Utc>) -> Result<(), Invalid> {
+    if start_time <= Utc::now() {
+        return Err(Invalid::new("start_time", "must be in the future"));
+    }
+    Ok(())
+}
+
+/// Changes an event (admin); every field is optional.
+#[utoipa::path(patch, path = "/events/events/{event_id}", tag = "catalog", security(("bearer" = [])),
+    params(("event_id" = Uuid, Path)), request_body = UpdateEventRequest,
+    responses(
+        (status = 200, body = Event),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_state`: the event was canceled", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    ))]
+async fn update_event(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(event_id): Path<Uuid>,
+    Json(body): Json<UpdateEventRequest>,
+) -> Result<Json<Event>, ApiError> {
+    let event = load_event(&state, event_id).await?;
+    if event.status == EventStatus::Canceled {
+        return Err(ApiError::InvalidState("This event was canceled and can no longer be changed.".into()));
+    }
+    let prices = match body.prices {
+        Some(prices) => {
+            let prices = parse_prices(prices)?;
+            let tiers = state.store.venue_tiers(event.venue_id).await?.ok_or_else(|| ApiError::not_found("venue"))?;
+            check_prices_cover(&tiers, &prices)?;
+            Some(prices)
+        }
+        None => None,
+    };
+    if let Some(start_time) = body.start_time {
+        check_future(start_time)?;
+    }
+    let changes = EventChanges {
+        name: body.name.as_deref().map(|n| required_text("name", n, 200)).transpose()?,
+        category: body.category,
+        description: body.description.as_deref().map(|d| optional_text("description", Some(d), 5000)).transpose()?,
+        image_url: body.image_url.as_deref().map(|u| parse_image_url(Some(u))).transpose()?,
+        start_time: body.start_time,
+        duration_minutes: body.duration_minutes.map(|m| parse_duration_minutes(Some(m))).transpose()?,
+        currency: body.currency.as_deref().map(|c| parse_currency(Some(c))).transpose()?,
+        prices,
+    };
+    let updated = state.store.update_event(event_id, changes).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(updated))
+}
+
+/// Cancels an event (admin): every held or confirmed reservation of it becomes `canceled`.
+#[utoipa::path(delete, path = "/events/events/{event_id}", tag = "catalog", security(("bearer" = [])),
+    params(("event_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The event, now `canceled`", body = Event),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn cancel_event(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(event_id): Path<Uuid>,
+) -> Result<Json<Event>, ApiError> {
+    let event = state.store.cancel_event(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(event))
+}

@@ -1,0 +1,139 @@
+//! The HTTP API: one module per endpoint group (`/auth/*`, `/events/*`, `/reservations/*`,
+//! gateway routes), assembled here with the layers every response shares: request ids,
+//! tracing, CORS, the 64 KiB body limit, JSON 404/405 answers and panic catching.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub mod auth;
+pub mod catalog;
+mod extract;
+pub mod idempotency;
+pub mod meta;
+pub mod reservations;
+
+pub use extract::{Json, Path, Query};
+
+/// Bodies larger than this are refused with 413.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ProEventa API", description = "Tickets for movies, theatre and live events: browse, hold seats, book."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "gateway", description = "Service status and documentation"),
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "catalog", description = "Venues, events and seat maps"),
+        (name = "reservations", description = "Seat holds, reservations and bookings"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Every documented route of the API, with its OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(meta::routes())
+        .merge(auth::routes())
+        .merge(catalog::routes())
+        .merge(reservations::routes())
+}
+
+/// The OpenAPI document of every route, built once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let (_, mut doc) = routes().split_for_parts();
+        doc.paths.paths.extend(<meta::DocsPath as OpenApi>::openapi().paths.paths);
+        doc
+    })
+}
+
+pub(crate) fn openapi_json() -> String {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| openapi().to_json().unwrap_or_else(|_| "{}".into())).clone()
+}
+
+/// The whole API as one router, ready to serve.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = routes().split_for_parts();
+    with_layers(router.merge(meta::swagger_ui()), &state).with_state(state)
+}
+
+/// The layers every response passes through, outermost last.
+pub fn with_layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .fallback(|| async { ApiError::NotFound("There is nothing at this path.".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| -> Response {
+            ApiError::Internal("a handler panicked".into()).into_response()
+        }))
+        .layer(cors(state))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("");
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), route, request_id = id, user_id = tracing::field::Empty)
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: Duration, _: &tracing::Span| {
+                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "answered");
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+fn cors(state: &AppState) -> CorsLayer {
+    let origins: Vec<HeaderValue> = state
+        .config
+        .allowed_origins(state.config.site_port)
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::ETAG,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static(idempotency::REPLAYED_HEADER),
+        ])
+        .max_age(Duration::from_secs(600))
+}

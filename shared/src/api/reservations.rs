@@ -1,0 +1,275 @@
+//! `/reservations/*`: seat holds (single and multi-seat), a buyer's reservations and bookings,
+//! cancellation with the 24-hour rule, and admin oversight.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::idempotency::{self, IdempotencyKey};
+use super::{Json, Path, Query};
+use crate::auth::{AdminUser, AuthUser};
+use crate::domain::{
+    Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus, SeatSelection,
+    customer_may_cancel_confirmed,
+};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(reserve))
+        .routes(routes!(user_reservations))
+        .routes(routes!(event_reservations))
+        .routes(routes!(get_reservation, cancel_reservation))
+        .routes(routes!(get_booking, cancel_booking))
+        .routes(routes!(all_reservations))
+}
+
+/// Either `seat_id` (one seat → a Reservation) or `seat_ids` (1 to 10 seats → a Booking).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReserveRequest {
+    pub event_id: Uuid,
+    pub seat_id: Option<Uuid>,
+    pub seat_ids: Option<Vec<Uuid>>,
+}
+
+/// A single-seat reserve answers a Reservation; a multi-seat reserve answers a Booking.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ReserveResponse {
+    Reservation(Reservation),
+    Booking(Booking),
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    pub status: Option<ReservationStatus>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OversightQuery {
+    pub event_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub status: Option<ReservationStatus>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Holds seats for the caller for `HOLD_TTL_SECONDS`: every seat or none.
+#[utoipa::path(post, path = "/reservations/reservations/reserve", tag = "reservations", security(("bearer" = [])),
+    request_body = ReserveRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
+    responses(
+        (status = 201, description = "A Reservation for `seat_id`, a Booking for `seat_ids`", body = ReserveResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
+        (status = 409, description = "`seat_unavailable`: the detail names the seats", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; or the Idempotency-Key was used for another request", body = ErrorBody),
+    ))]
+async fn reserve(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    key: IdempotencyKey,
+    Json(body): Json<ReserveRequest>,
+) -> Result<Response, ApiError> {
+    let (seats, single) = match (&body.seat_id, &body.seat_ids) {
+        (Some(seat), None) => (SeatSelection::parse(vec![*seat])?, true),
+        (None, Some(seats)) => (SeatSelection::parse(seats.clone())?, false),
+        _ => return Err(Invalid::new("seat_ids", "give either `seat_id` or `seat_ids`, not both or neither").into()),
+    };
+    let request = HoldRequest {
+        booking_id: Uuid::new_v4(),
+        user_id: user.id,
+        event_id: body.event_id,
+        seats,
+        ttl: state.config.hold_ttl,
+    };
+    idempotency::once(&state, user.id, key, &body, || async {
+        let booking = state.store.hold(&request, Utc::now()).await.map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::not_found("event"),
+            other => other.into(),
+        })?;
+        let answer = match booking.reservations.first() {
+            Some(first) if single => ReserveResponse::Reservation(first.clone()),
+            _ => ReserveResponse::Booking(booking),
+        };
+        Ok((StatusCode::CREATED, answer))
+    })
+    .await
+}
+
+fn filter(user_id: Option<Uuid>, event_id: Option<Uuid>, status: Option<ReservationStatus>, limit: Option<i64>, offset: Option<i64>) -> Result<ReservationFilter, Invalid> {
+    Ok(ReservationFilter { user_id, event_id, status, page: Page::parse(limit, offset)? })
+}
+
+/// A user's reservations, newest first, including expired and canceled ones (self or admin).
+#[utoipa::path(get, path = "/reservations/reservations/user/{user_id}", tag = "reservations", security(("bearer" = [])),
+    params(("user_id" = Uuid, Path), StatusQuery),
+    responses(
+        (status = 200, body = Vec<Reservation>),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another customer's reservations", body = ErrorBody),
+    ))]
+async fn user_reservations(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(user_id): Path<Uuid>,
+    Query(query): Query<StatusQuery>,
+) -> Result<Json<Vec<Reservation>>, ApiError> {
+    if !caller.may_act_for(user_id) {
+        return Err(ApiError::forbidden());
+    }
+    let filter = filter(Some(user_id), None, query.status, query.limit, query.offset)?;
+    Ok(Json(state.store.list_reservations(&filter, Utc::now()).await?))
+}
+
+/// An event's reservations, newest first (admin).
+#[utoipa::path(get, path = "/reservations/reservations/event/{event_id}", tag = "reservations", security(("bearer" = [])),
+    params(("event_id" = Uuid, Path), StatusQuery),
+    responses(
+        (status = 200, body = Vec<Reservation>),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+    ))]
+async fn event_reservations(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(event_id): Path<Uuid>,
+    Query(query): Query<StatusQuery>,
+) -> Result<Json<Vec<Reservation>>, ApiError> {
+    let filter = filter(None, Some(event_id), query.status, query.limit, query.offset)?;
+    Ok(Json(state.store.list_reservations(&filter, Utc::now()).await?))
+}
+
+/// Every reservation, newest first, filtered (admin oversight).
+#[utoipa::path(get, path = "/reservations/reservations", tag = "reservations", security(("bearer" = [])),
+    params(OversightQuery),
+    responses(
+        (status = 200, body = Vec<Reservation>),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+    ))]
+async fn all_reservations(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<OversightQuery>,
+) -> Result<Json<Vec<Reservation>>, ApiError> {
+    let filter = filter(query.user_id, query.event_id, query.status, query.limit, query.offset)?;
+    Ok(Json(state.store.list_reservations(&filter, Utc::now()).await?))
+}
+
+async fn owned_reservation(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Reservation, ApiError> {
+    let reservation = state.store.reservation(id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("reservation"))?;
+    if !caller.may_act_for(reservation.user_id) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(reservation)
+}
+
+async fn owned_booking(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Booking, ApiError> {
+    let booking = state.store.booking(id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("booking"))?;
+    if !caller.may_act_for(booking.user_id) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(booking)
+}
+
+/// Customers may cancel confirmed seats only until 24 hours before the start; admins always.
+async fn check_cancel_window(state: &AppState, caller: &AuthUser, event_id: Uuid, has_confirmed: bool) -> Result<(), ApiError> {
+    if caller.is_admin() || !has_confirmed {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let event = state.store.event(event_id, now).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    if !customer_may_cancel_confirmed(event.start_time, now) {
+        return Err(ApiError::Forbidden(
+            "Confirmed seats can only be canceled until 24 hours before the event starts.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// One reservation (owner or admin).
+#[utoipa::path(get, path = "/reservations/reservations/{reservation_id}", tag = "reservations", security(("bearer" = [])),
+    params(("reservation_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Reservation),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another customer's reservation", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn get_reservation(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(reservation_id): Path<Uuid>,
+) -> Result<Json<Reservation>, ApiError> {
+    Ok(Json(owned_reservation(&state, &caller, reservation_id).await?))
+}
+
+/// Cancels a reservation (owner or admin): a hold frees its seat at once; a confirmed seat only until 24 h before the start for customers.
+#[utoipa::path(delete, path = "/reservations/reservations/{reservation_id}", tag = "reservations", security(("bearer" = [])),
+    params(("reservation_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The reservation, now `canceled`", body = Reservation),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another customer's reservation, or a confirmed seat less than 24 h before the start", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_state`: already canceled or expired", body = ErrorBody),
+    ))]
+async fn cancel_reservation(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(reservation_id): Path<Uuid>,
+) -> Result<Json<Reservation>, ApiError> {
+    let reservation = owned_reservation(&state, &caller, reservation_id).await?;
+    let confirmed = reservation.status == ReservationStatus::Confirmed;
+    check_cancel_window(&state, &caller, reservation.event_id, confirmed).await?;
+    Ok(Json(state.store.cancel_reservation(reservation_id, Utc::now()).await?))
+}
+
+/// One booking with its reservations (owner or admin).
+#[utoipa::path(get, path = "/reservations/bookings/{booking_id}", tag = "reservations", security(("bearer" = [])),
+    params(("booking_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Booking),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another customer's booking", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn get_booking(State(state): State<AppState>, caller: AuthUser, Path(booking_id): Path<Uuid>) -> Result<Json<Booking>, ApiError> {
+    Ok(Json(owned_booking(&state, &caller, booking_id).await?))
+}
+
+/// Cancels every active seat of a booking (owner or admin), with the same rules as one reservation.
+#[utoipa::path(delete, path = "/reservations/bookings/{booking_id}", tag = "reservations", security(("bearer" = [])),
+    params(("booking_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The booking, now `canceled`", body = Booking),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another customer's booking, or confirmed seats less than 24 h before the start", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_state`: no active seat left", body = ErrorBody),
+    ))]
+async fn cancel_booking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(booking_id): Path<Uuid>,
+) -> Result<Json<Booking>, ApiError> {
+    let booking = owned_booking(&state, &caller, booking_id).await?;
+    let confirmed = booking.reservations.iter().any(|r| r.status == ReservationStatus::Confirmed);
+    check_cancel_window(&state, &caller, booking.event_id, confirmed).await?;
+    Ok(Json(state.store.cancel_booking(booking_id, Utc::now()).await?))
+}

@@ -1,0 +1,317 @@
+//! Identity: argon2id password hashing (on blocking threads), HS256 access tokens, the
+//! `AuthUser` / `AdminUser` extractors, and the login failure limiter.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chrono::Utc;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{Password, Role, User};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Hashes a password with argon2id (19 MiB, t=2, p=1: OWASP's recommendation) off the async threads.
+pub async fn hash_password(password: &Password) -> Result<String, ApiError> {
+    let password = password.clone();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.expose().as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?
+}
+
+/// Checks a password against a stored hash, off the async threads. With no hash (unknown
+/// account) it checks against a fixed dummy hash, so both answers take about as long.
+pub async fn verify_password(password: &str, hash: Option<String>) -> Result<bool, ApiError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
+        let matches = Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+        known && matches
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        Argon2::default()
+            .hash_password(b"no account has this password")
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// The claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenError {
+    Expired,
+    Invalid,
+}
+
+/// Issues and verifies HS256 access tokens; nothing else is accepted.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_seconds: i64,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8], ttl_seconds: i64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_seconds,
+        }
+    }
+
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_seconds
+    }
+
+    pub fn issue(&self, user: &User) -> Result<String, ApiError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims { sub: user.id, role: user.role, iat: now, exp: now + self.ttl_seconds };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("token signing failed: {e}")))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
+            Err(_) => Err(TokenError::Invalid),
+        }
+    }
+}
+
+/// The caller, proven by a valid bearer token of an account that exists and is enabled now.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub User);
+
+impl AuthUser {
+    pub fn is_admin(&self) -> bool {
+        self.0.role == Role::Admin
+    }
+
+    /// Owners and admins may see and change a user's things; everyone else is refused.
+    pub fn may_act_for(&self, user_id: Uuid) -> bool {
+        self.is_admin() || self.0.id == user_id
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(ApiError::unauthorized)?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be `Bearer <token>`.".into()))?;
+        let claims = state.tokens.verify(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::TokenExpired,
+            TokenError::Invalid => ApiError::Unauthorized("The access token is not valid.".into()),
+        })?;
+        // Read the account on every request, so disabling or deleting it takes effect at once.
+        let user = state
+            .store
+            .user(claims.sub)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("The account of this token no longer exists.".into()))?;
+        if user.disabled {
+            return Err(ApiError::Forbidden("This account is disabled.".into()));
+        }
+        tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        Ok(Self(user))
+    }
+}
+
+/// An authenticated admin; customers get 403.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub User);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Admin {
+            return Err(ApiError::Forbidden("This route is for admins only.".into()));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// The network address of the client, when the transport knows it (a socket locally, the
+/// API Gateway request context on Lambda). Never taken from a header a client could forge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let socket = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        Ok(Self(socket.or_else(|| parts.extensions.get::<ClientAddr>().and_then(|c| c.0))))
+    }
+}
+
+/// Counts failed logins per e-mail and per client address in a sliding window, in memory.
+pub struct LoginLimiter {
+    max_failures: usize,
+    window: Duration,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl LoginLimiter {
+    pub const MAX_FAILURES: usize = 10;
+    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+    /// Above this many tracked keys, stale ones are swept, so memory stays bounded.
+    const SWEEP_ABOVE: usize = 10_000;
+
+    pub fn new(max_failures: usize, window: Duration) -> Self {
+        Self { max_failures, window, failures: Mutex::new(HashMap::new()) }
+    }
+
+    fn keys(email: &str, addr: ClientAddr) -> Vec<String> {
+        let mut keys = vec![format!("email:{email}")];
+        if let Some(ip) = addr.0 {
+            keys.push(format!("addr:{ip}"));
+        }
+        keys
+    }
+
+    /// `Err(seconds)` when the e-mail or the address has used up its failures.
+    pub fn check(&self, email: &str, addr: ClientAddr) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut wait = None::<Duration>;
+        for key in Self::keys(email, addr) {
+            if let Some(times) = failures.get_mut(&key) {
+                while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                    times.pop_front();
+                }
+                if times.len() >= self.max_failures
+                    && let Some(oldest) = times.front()
+                {
+                    let left = self.window.saturating_sub(now.duration_since(*oldest));
+                    wait = Some(wait.map_or(left, |w| w.max(left)));
+                }
+            }
+        }
+        match wait {
+            Some(left) => Err(left.as_secs().max(1)),
+            None => Ok(()),
+        }
+    }
+
+    pub fn record_failure(&self, email: &str, addr: ClientAddr) {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() > Self::SWEEP_ABOVE {
+            let window = self.window;
+            failures.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        for key in Self::keys(email, addr) {
+            failures.entry(key).or_default().push_back(now);
+        }
+    }
+
+    /// A successful login clears the e-mail's failures (not the address's).
+    pub fn record_success(&self, email: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.remove(&format!("email:{email}"));
+    }
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        Self::new(Self::MAX_FAILURES, Self::WINDOW)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role) -> User {
+        User {
+            id: Uuid::new_v4(),
+            email: "a@example.com".into(),
+            name: String::new(),
+            role,
+            disabled: false,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_expire() {
+        let keys = TokenKeys::new(b"secret", 3600);
+        let u = user(Role::Admin);
+        let claims = keys.verify(&keys.issue(&u).unwrap()).unwrap();
+        assert_eq!((claims.sub, claims.role), (u.id, Role::Admin));
+        let expired = TokenKeys::new(b"secret", -10);
+        assert_eq!(keys.verify(&expired.issue(&u).unwrap()).unwrap_err(), TokenError::Expired);
+        assert_eq!(TokenKeys::new(b"other", 60).verify(&keys.issue(&u).unwrap()).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn limiter_blocks_after_ten_failures_per_email_or_address() {
+        let limiter = LoginLimiter::default();
+        let addr = ClientAddr(Some(IpAddr::from([10, 0, 0, 1])));
+        for _ in 0..10 {
+            assert!(limiter.check("a@x.io", addr).is_ok());
+            limiter.record_failure("a@x.io", addr);
+        }
+        let wait = limiter.check("a@x.io", ClientAddr(None)).unwrap_err();
+        assert!(wait > 0 && wait <= 900);
+        // The same address is blocked for another e-mail too; another address is not.
+        assert!(limiter.check("b@x.io", addr).is_err());
+        assert!(limiter.check("b@x.io", ClientAddr(Some(IpAddr::from([10, 0, 0, 2])))).is_ok());
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_only_against_their_hash() {
+        let pw = Password::parse("correct horse".into()).unwrap();
+        let hash = hash_password(&pw).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("correct horse", Some(hash.clone())).await.unwrap());
+        assert!(!verify_password("wrong horse!", Some(hash)).await.unwrap());
+        assert!(!verify_password("correct horse", None).await.unwrap());
+    }
+}

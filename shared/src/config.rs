@@ -1,0 +1,131 @@
+//! Configuration, read from the environment once at start, with defaults that run locally.
+
+use std::net::IpAddr;
+
+use crate::domain::{HoldTtl, Invalid};
+
+/// Where logs go and how they look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything ProEventa reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://FILE` (default `sqlite://proeventa.db`) or `postgres://...`.
+    pub database_url: String,
+    /// HS256 signing secret; `None` only in local use, where `serve` makes and keeps one.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of an access token, in seconds (default 3600).
+    pub token_ttl_seconds: i64,
+    pub hold_ttl: HoldTtl,
+    pub payment_window_seconds: u32,
+    pub payment_provider: String,
+    pub webhook_secret: Option<String>,
+    /// Origins allowed by CORS; `None` means the local site on `SITE_PORT`.
+    pub cors_origins: Option<Vec<String>>,
+    /// Address the local server binds (default 127.0.0.1).
+    pub host: IpAddr,
+    pub port: u16,
+    pub site_port: u16,
+    pub log_format: LogFormat,
+    /// Where the booking site lives (default `booking`).
+    pub site_dir: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Invalid> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads configuration from any key lookup (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Invalid> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let number = |key: &'static str, default: u64| -> Result<u64, Invalid> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| Invalid::new(key, format!("must be a whole number, got `{v}`"))),
+            }
+        };
+        let port = |key: &'static str, default: u16| -> Result<u16, Invalid> {
+            u16::try_from(number(key, u64::from(default))?).map_err(|_| Invalid::new(key, "must be a port number"))
+        };
+        let hold_seconds = u32::try_from(number("HOLD_TTL_SECONDS", 600)?)
+            .map_err(|_| Invalid::new("HOLD_TTL_SECONDS", "is too large"))?;
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(Invalid::new("LOG_FORMAT", format!("must be `pretty` or `json`, got `{other}`"))),
+        };
+        let host = match get("HOST") {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(v) => v.parse().map_err(|_| Invalid::new("HOST", format!("must be an IP address, got `{v}`")))?,
+        };
+        let token_ttl_seconds = i64::try_from(number("JWT_TTL_SECONDS", 3600)?)
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| Invalid::new("JWT_TTL_SECONDS", "must be positive"))?;
+        Ok(Self {
+            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://proeventa.db".into()),
+            jwt_secret: get("JWT_SECRET"),
+            token_ttl_seconds,
+            hold_ttl: HoldTtl::from_seconds(hold_seconds)?,
+            payment_window_seconds: u32::try_from(number("PAYMENT_WINDOW_SECONDS", 300)?)
+                .map_err(|_| Invalid::new("PAYMENT_WINDOW_SECONDS", "is too large"))?,
+            payment_provider: get("PAYMENT_PROVIDER").unwrap_or_else(|| "simulated".into()),
+            webhook_secret: get("WEBHOOK_SECRET"),
+            cors_origins: get("CORS_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()),
+            host,
+            port: port("PORT", 8000)?,
+            site_port: port("SITE_PORT", 8080)?,
+            log_format,
+            site_dir: get("SITE_DIR").unwrap_or_else(|| "booking".into()),
+        })
+    }
+
+    /// The CORS origins in force: `CORS_ORIGINS`, or the local site on `site_port`.
+    pub fn allowed_origins(&self, site_port: u16) -> Vec<String> {
+        match &self.cors_origins {
+            Some(list) => list.clone(),
+            None => vec![format!("http://127.0.0.1:{site_port}"), format!("http://localhost:{site_port}")],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, Invalid> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_run_locally() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://proeventa.db");
+        assert_eq!((c.port, c.site_port), (8000, 8080));
+        assert_eq!(c.hold_ttl, HoldTtl::from_seconds(600).unwrap());
+        assert_eq!(c.allowed_origins(8080), vec!["http://127.0.0.1:8080", "http://localhost:8080"]);
+        assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn values_are_read_and_checked() {
+        let c = config(&[("PORT", "9000"), ("CORS_ORIGINS", "https://a.example/, https://b.example"), ("HOLD_TTL_SECONDS", "5")])
+            .unwrap();
+        assert_eq!(c.port, 9000);
+        assert_eq!(c.allowed_origins(1), vec!["https://a.example", "https://b.example"]);
+        assert_eq!(c.hold_ttl, HoldTtl::from_seconds(5).unwrap());
+        assert_eq!(config(&[("PORT", "99999")]).unwrap_err().field, "PORT");
+        assert_eq!(config(&[("HOLD_TTL_SECONDS", "0")]).unwrap_err().field, "HOLD_TTL_SECONDS");
+        assert_eq!(config(&[("LOG_FORMAT", "xml")]).unwrap_err().field, "LOG_FORMAT");
+    }
+}

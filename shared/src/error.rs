@@ -1,0 +1,233 @@
+//! `ApiError`: every failure a client can see, turned into the contract's `{"error","detail"}`
+//! body and status. Store errors are mapped to it once, here; internal causes are logged, never shown.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{Invalid, SeatLabel};
+use crate::store::StoreError;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable snake_case code, e.g. `seat_unavailable`.
+    #[schema(example = "seat_unavailable")]
+    pub error: String,
+    /// One human sentence.
+    #[schema(example = "Seat C7 is no longer available.")]
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("wrong e-mail or password")]
+    InvalidCredentials,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    EmailTaken(String),
+    #[error("{0}")]
+    SeatUnavailable(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("rate limited")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug: the cause is logged with the request id and never shown.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) | Self::InvalidCredentials | Self::TokenExpired => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::EmailTaken(_) | Self::SeatUnavailable(_) | Self::InvalidState(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::TokenExpired => "token_expired",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::EmailTaken(_) => "email_taken",
+            Self::SeatUnavailable(_) => "seat_unavailable",
+            Self::InvalidState(_) => "invalid_state",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Validation(_) => "validation_failed",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The sentence a client sees. Internal and storage causes are replaced by a fixed text.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::InvalidCredentials => "Wrong e-mail or password.".into(),
+            Self::TokenExpired => "The access token has expired; log in again.".into(),
+            Self::MethodNotAllowed => "This method is not allowed on this path.".into(),
+            Self::PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
+            Self::RateLimited { retry_after_seconds } => {
+                format!("Too many failed attempts; try again in {retry_after_seconds} seconds.")
+            }
+            Self::Unavailable(_) => "The service is temporarily unavailable; try again shortly.".into(),
+            Self::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
+            Self::InvalidJson(s)
+            | Self::InvalidRequest(s)
+            | Self::Unauthorized(s)
+            | Self::Forbidden(s)
+            | Self::NotFound(s)
+            | Self::EmailTaken(s)
+            | Self::SeatUnavailable(s)
+            | Self::InvalidState(s)
+            | Self::UnsupportedMediaType(s)
+            | Self::Validation(s) => s.clone(),
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::Unauthorized("Log in first: this route needs a bearer token.".into())
+    }
+
+    pub fn forbidden() -> Self {
+        Self::Forbidden("You are not allowed to do this.".into())
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("No such {what}."))
+    }
+
+    pub fn seats_unavailable(seats: &[SeatLabel]) -> Self {
+        let names: Vec<String> = seats.iter().map(ToString::to_string).collect();
+        Self::SeatUnavailable(match names.len() {
+            0 => "The requested seats are no longer available.".into(),
+            1 => format!("Seat {} is no longer available.", names[0]),
+            _ => format!("Seats {} are no longer available.", names.join(", ")),
+        })
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        Self::Validation(format!("{} {}", invalid.field, invalid.message))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::EmailTaken => Self::EmailTaken("This e-mail address is already registered.".into()),
+            StoreError::SeatsUnavailable(seats) => Self::seats_unavailable(&seats),
+            StoreError::NotFound => Self::not_found("resource"),
+            StoreError::Rejected(invalid) => invalid.into(),
+            StoreError::InvalidState(detail) => Self::InvalidState(sentence(&detail)),
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// Capitalises and ends a store's phrase as a sentence.
+fn sentence(phrase: &str) -> String {
+    let mut chars = phrase.chars();
+    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Internal(cause) => tracing::error!(error.cause = %cause, "internal error"),
+            Self::Unavailable(cause) => tracing::warn!(error.cause = %cause, "storage unavailable"),
+            _ => {}
+        }
+        let body = ErrorBody { error: self.code().into(), detail: self.detail() };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::RateLimited { retry_after_seconds } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+            }
+            Self::Unauthorized(_) | Self::TokenExpired => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_causes_never_reach_the_body() {
+        let err = ApiError::from(StoreError::Internal("syntax error at or near SELECT".into()));
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!err.detail().contains("SELECT"));
+        let err = ApiError::from(StoreError::Unavailable("connection refused (os error 111)".into()));
+        assert_eq!((err.status(), err.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+        assert!(!err.detail().contains("111"));
+    }
+
+    #[test]
+    fn lost_seats_are_named() {
+        let seat = |row: &str, n| SeatLabel { row: row.into(), seat_number: n, tier: "standard".into() };
+        assert_eq!(ApiError::seats_unavailable(&[seat("C", 7)]).detail(), "Seat C7 is no longer available.");
+        assert_eq!(
+            ApiError::seats_unavailable(&[seat("C", 7), seat("C", 8)]).detail(),
+            "Seats C7, C8 are no longer available."
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let err = ApiError::from(Invalid::new("email", "must be an e-mail address"));
+        assert_eq!((err.code(), err.detail().as_str()), ("validation_failed", "email must be an e-mail address"));
+    }
+}
