@@ -2,13 +2,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::idempotency::{self, IdempotencyKey};
 use super::{Json, Path, Query};
 use crate::auth::AdminUser;
 use crate::domain::{
@@ -28,7 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(seat_map))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SeatRowRequest {
     #[schema(example = "A")]
     pub row: String,
@@ -40,7 +42,7 @@ pub struct SeatRowRequest {
     pub tier: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateVenueRequest {
     pub name: String,
     pub location: Option<String>,
@@ -66,7 +68,7 @@ pub struct EventListQuery {
     pub offset: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateEventRequest {
     pub venue_id: Uuid,
     pub name: String,
@@ -116,6 +118,7 @@ async fn get_venue(State(state): State<AppState>, Path(venue_id): Path<Uuid>) ->
 
 /// Creates a venue with its seat rows (admin); seats are numbered 1..n in each row.
 #[utoipa::path(post, path = "/events/venues", tag = "catalog", security(("bearer" = [])), request_body = CreateVenueRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
     responses(
         (status = 201, body = VenueWithSeats),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
@@ -124,16 +127,20 @@ async fn get_venue(State(state): State<AppState>, Path(venue_id): Path<Uuid>) ->
     ))]
 async fn create_venue(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
+    key: IdempotencyKey,
     Json(body): Json<CreateVenueRequest>,
-) -> Result<(StatusCode, Json<VenueWithSeats>), ApiError> {
+) -> Result<Response, ApiError> {
     let rows = body
         .rows
-        .into_iter()
-        .map(|r| SeatRow { row: r.row, seats: r.seats, tier: r.tier.unwrap_or_else(|| "standard".into()) })
+        .iter()
+        .map(|r| SeatRow { row: r.row.clone(), seats: r.seats, tier: r.tier.clone().unwrap_or_else(|| "standard".into()) })
         .collect();
     let venue = NewVenue::parse(&body.name, body.location.as_deref(), body.kind, rows)?;
-    Ok((StatusCode::CREATED, Json(state.store.create_venue(venue).await?)))
+    idempotency::once(&state, admin.id, key, &body, || async {
+        Ok((StatusCode::CREATED, state.store.create_venue(venue).await?))
+    })
+    .await
 }
 
 /// Events and showtimes, soonest first; past and canceled ones only with `include_past=true`.
@@ -187,6 +194,7 @@ async fn seat_map(State(state): State<AppState>, Path(event_id): Path<Uuid>) -> 
 
 /// Creates an event or one showtime of a movie (admin).
 #[utoipa::path(post, path = "/events/events", tag = "catalog", security(("bearer" = [])), request_body = CreateEventRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
     responses(
         (status = 201, body = Event),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
@@ -195,10 +203,11 @@ async fn seat_map(State(state): State<AppState>, Path(event_id): Path<Uuid>) -> 
     ))]
 async fn create_event(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
+    key: IdempotencyKey,
     Json(body): Json<CreateEventRequest>,
-) -> Result<(StatusCode, Json<Event>), ApiError> {
-    let prices = parse_prices(body.prices)?;
+) -> Result<Response, ApiError> {
+    let prices = parse_prices(body.prices.clone())?;
     let tiers = state
         .store
         .venue_tiers(body.venue_id)
@@ -217,7 +226,10 @@ async fn create_event(
         currency: parse_currency(body.currency.as_deref())?,
         prices,
     };
-    Ok((StatusCode::CREATED, Json(state.store.create_event(event).await?)))
+    idempotency::once(&state, admin.id, key, &body, || async {
+        Ok((StatusCode::CREATED, state.store.create_event(event).await?))
+    })
+    .await
 }
 
 fn check_future(start_time: DateTime<Utc>) -> Result<(), Invalid> {

@@ -40,9 +40,12 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// (constraint name, SQLite's column list, the domain error it means).
+type UniqueConstraint = (&'static str, &'static str, fn() -> StoreError);
+
 /// The unique constraints whose violation is a domain conflict, by name (PostgreSQL reports the
 /// name) and by columns (SQLite reports `table.column, ...`). The one place that maps them.
-const UNIQUE_CONSTRAINTS: &[(&str, &str, fn() -> StoreError)] = &[
+const UNIQUE_CONSTRAINTS: &[UniqueConstraint] = &[
     ("users_email_key", "users.email", || StoreError::EmailTaken),
     (
         "reservations_active_seat_uq",

@@ -1,0 +1,484 @@
+//! Proves the `/events/*` routes of API.md: venues and their seats, events (creation rules,
+//! listing order, filters, hiding past and canceled ones), the live seat map, changes and
+//! cancellation by admins.
+
+mod http;
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use http::{TestApp, assert_error, detail, event_body, parse, rfc3339, seat, tier_price};
+use proeventa_core::domain::{
+    Category, Event, EventChanges, EventStatus, Reservation, ReservationStatus, SeatStatus, Venue, VenueKind,
+    VenueWithSeats,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+fn names(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|e| e.name.as_str()).collect()
+}
+
+async fn list(app: &TestApp, query: &str) -> Vec<Event> {
+    let (status, _, body) = app.get(&format!("/events/events{query}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {body}");
+    parse(&body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Venues
+
+#[tokio::test]
+async fn venues_and_events_are_readable_anonymously() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+
+    let (status, _, body) = app.get("/events/venues", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(parse::<Vec<Venue>>(&body), vec![venue.venue.clone()]);
+
+    let (status, _, body) = app.get(&format!("/events/venues/{}", venue.venue.id), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(parse::<VenueWithSeats>(&body), venue);
+
+    let (status, _, body) = app.get("/events/events", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(parse::<Vec<Event>>(&body), vec![event.clone()]);
+
+    let (status, _, body) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(parse::<Event>(&body), event);
+
+    let (status, _, _) = app.get(&format!("/events/events/{}/seats", event.id), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn admin_creates_a_venue_with_seats_numbered_1_to_n_per_row() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (status, _, body) = app
+        .post(
+            "/events/venues",
+            json!({
+                "name": "Odeon 1",
+                "location": "Harbour Road",
+                "kind": "cinema",
+                "rows": [
+                    {"row": "A", "seats": 3, "tier": "standard"},
+                    {"row": "b", "seats": 2, "tier": "VIP"},
+                    {"row": "C", "seats": 1},
+                ],
+            }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let venue: VenueWithSeats = parse(&body);
+    assert_eq!(
+        (venue.venue.name.as_str(), venue.venue.location.as_str(), venue.venue.kind, venue.venue.seat_count),
+        ("Odeon 1", "Harbour Road", VenueKind::Cinema, 6)
+    );
+    let mut rows: BTreeMap<&str, Vec<(i32, &str)>> = BTreeMap::new();
+    for s in &venue.seats {
+        rows.entry(s.row.as_str()).or_default().push((s.seat_number, s.tier.as_str()));
+    }
+    for seats in rows.values_mut() {
+        seats.sort();
+    }
+    assert_eq!(
+        rows,
+        BTreeMap::from([
+            ("A", vec![(1, "standard"), (2, "standard"), (3, "standard")]),
+            ("B", vec![(1, "vip"), (2, "vip")]),
+            ("C", vec![(1, "standard")]),
+        ])
+    );
+    let (_, _, stored) = app.get(&format!("/events/venues/{}", venue.venue.id), None).await;
+    assert_eq!(parse::<VenueWithSeats>(&stored), venue);
+}
+
+#[tokio::test]
+async fn creating_a_venue_is_admin_only() {
+    let app = TestApp::new().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let body = json!({"name": "Hall", "kind": "hall", "rows": [{"row": "A", "seats": 2}]});
+    let resp = app.post("/events/venues", body.clone(), Some(&customer)).await;
+    assert_error(&resp, StatusCode::FORBIDDEN, "forbidden");
+    let resp = app.post("/events/venues", body, None).await;
+    assert_error(&resp, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (_, _, venues) = app.get("/events/venues", None).await;
+    assert_eq!(venues, json!([]));
+}
+
+#[tokio::test]
+async fn venue_with_bad_rows_is_422() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let bad_rows = [
+        json!([]),
+        json!([{"row": "A", "seats": 0}]),
+        json!([{"row": "A", "seats": -3}]),
+        json!([{"row": "A", "seats": 501}]),
+        json!([{"row": "A", "seats": 2}, {"row": "a", "seats": 2}]),
+        json!([{"row": "", "seats": 2}]),
+        json!([{"row": "A-1", "seats": 2}]),
+    ];
+    for rows in bad_rows {
+        let resp =
+            app.post("/events/venues", json!({"name": "Hall", "kind": "hall", "rows": rows}), Some(&admin)).await;
+        assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(detail(&resp).contains("rows"), "{rows}: {}", detail(&resp));
+    }
+    let (_, _, venues) = app.get("/events/venues", None).await;
+    assert_eq!(venues, json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating events
+
+#[tokio::test]
+async fn admin_creates_an_event() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let start = Utc::now() + Duration::days(10);
+    let (status, _, body) = app
+        .post(
+            "/events/events",
+            event_body(&venue, json!({"name": "Hamlet", "category": "theatre", "start_time": rfc3339(start)})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let event: Event = parse(&body);
+    assert_eq!(event.name, "Hamlet");
+    assert_eq!(event.category, Category::Theatre);
+    assert_eq!(event.status, EventStatus::OnSale);
+    assert_eq!(event.currency, "EUR");
+    assert_eq!(rfc3339(event.start_time), rfc3339(start));
+    assert_eq!(
+        (event.venue_id, event.venue.id, event.venue.name.as_str()),
+        (venue.venue.id, venue.venue.id, "Test Hall")
+    );
+    let prices: BTreeMap<&str, i64> = event.prices.iter().map(|p| (p.tier.as_str(), p.price_cents)).collect();
+    assert_eq!(prices, BTreeMap::from([("standard", 1500), ("vip", 4500)]));
+    assert_eq!((event.seats_total, event.seats_available), (6, 6));
+    let (_, _, stored) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(parse::<Event>(&stored), event);
+}
+
+#[tokio::test]
+async fn creating_an_event_is_admin_only() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let resp = app.post("/events/events", event_body(&venue, json!({})), Some(&customer)).await;
+    assert_error(&resp, StatusCode::FORBIDDEN, "forbidden");
+    let resp = app.post("/events/events", event_body(&venue, json!({})), None).await;
+    assert_error(&resp, StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
+async fn event_without_a_price_for_a_venue_tier_is_422() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let body = event_body(&venue, json!({"prices": [{"tier": "standard", "price_cents": 1500}]}));
+    let resp = app.post("/events/events", body, Some(&admin)).await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(detail(&resp).contains("prices") && detail(&resp).contains("vip"), "{}", detail(&resp));
+    assert_eq!(list(&app, "?include_past=true").await, vec![]);
+}
+
+#[tokio::test]
+async fn event_starting_in_the_past_is_422() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let body = event_body(&venue, json!({"start_time": rfc3339(Utc::now() - Duration::hours(1))}));
+    let resp = app.post("/events/events", body, Some(&admin)).await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(detail(&resp).contains("start_time"), "{}", detail(&resp));
+}
+
+#[tokio::test]
+async fn event_at_an_unknown_venue_is_422() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let body = event_body(&venue, json!({"venue_id": Uuid::new_v4()}));
+    let resp = app.post("/events/events", body, Some(&admin)).await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(detail(&resp).contains("venue_id"), "{}", detail(&resp));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing events
+
+#[tokio::test]
+async fn events_are_listed_soonest_first() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    for (name, days) in [("in 20 days", 20), ("in 2 days", 2), ("in 9 days", 9)] {
+        let start = rfc3339(Utc::now() + Duration::days(days));
+        app.event_with(&admin, &venue, json!({"name": name, "start_time": start})).await;
+    }
+    assert_eq!(names(&list(&app, "").await), vec!["in 2 days", "in 9 days", "in 20 days"]);
+    assert_eq!(names(&list(&app, "?limit=2&offset=1").await), vec!["in 9 days", "in 20 days"]);
+}
+
+#[tokio::test]
+async fn past_and_canceled_events_are_hidden_unless_include_past() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let upcoming = app.event_with(&admin, &venue, json!({"name": "upcoming"})).await;
+    let past = app.event_with(&admin, &venue, json!({"name": "past"})).await;
+    let canceled = app.event_with(&admin, &venue, json!({"name": "canceled"})).await;
+    // The API refuses a past start time, so the store moves this one into the past.
+    let moved = app
+        .state
+        .store
+        .update_event(past.id, EventChanges { start_time: Some(Utc::now() - Duration::days(1)), ..Default::default() })
+        .await
+        .unwrap();
+    assert!(moved.is_some());
+    let (status, _, _) = app.delete(&format!("/events/events/{}", canceled.id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    assert_eq!(names(&list(&app, "").await), vec![upcoming.name.as_str()]);
+    assert_eq!(names(&list(&app, "?include_past=false").await), vec!["upcoming"]);
+    let everything = list(&app, "?include_past=true").await;
+    let mut all = names(&everything);
+    all.sort();
+    assert_eq!(all, vec!["canceled", "past", "upcoming"]);
+}
+
+#[tokio::test]
+async fn patching_an_event_to_a_past_start_time_is_422() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let resp = app
+        .patch(
+            &format!("/events/events/{}", event.id),
+            json!({"start_time": rfc3339(Utc::now() - Duration::hours(2))}),
+            Some(&admin),
+        )
+        .await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(detail(&resp).contains("start_time"), "{}", detail(&resp));
+    let (_, _, stored) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(parse::<Event>(&stored).start_time, event.start_time);
+}
+
+#[tokio::test]
+async fn events_filter_by_category() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    app.event_with(&admin, &venue, json!({"name": "Film", "category": "movie"})).await;
+    app.event_with(&admin, &venue, json!({"name": "Gig", "category": "concert"})).await;
+    assert_eq!(names(&list(&app, "?category=movie").await), vec!["Film"]);
+    assert_eq!(names(&list(&app, "?category=concert").await), vec!["Gig"]);
+    assert_eq!(names(&list(&app, "?category=sport").await), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn events_filter_by_venue_id() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let here = app.small_venue(&admin).await;
+    let there = app.venue_with_rows(&admin, &[("A", 2, "standard")]).await;
+    app.event_with(&admin, &here, json!({"name": "Here"})).await;
+    app.event_with(&admin, &there, json!({"name": "There"})).await;
+    assert_eq!(names(&list(&app, &format!("?venue_id={}", here.venue.id)).await), vec!["Here"]);
+    assert_eq!(names(&list(&app, &format!("?venue_id={}", there.venue.id)).await), vec!["There"]);
+    assert_eq!(names(&list(&app, &format!("?venue_id={}", Uuid::new_v4())).await), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn events_filter_by_q_in_name_or_description_any_case() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    app.event_with(&admin, &venue, json!({"name": "Swan Lake", "description": "A ballet."})).await;
+    app.event_with(&admin, &venue, json!({"name": "Rock Night", "description": "Loud guitars."})).await;
+    assert_eq!(names(&list(&app, "?q=swan").await), vec!["Swan Lake"]);
+    assert_eq!(names(&list(&app, "?q=GUITAR").await), vec!["Rock Night"]);
+    assert_eq!(names(&list(&app, "?q=opera").await), Vec::<&str>::new());
+    // Wildcards are taken literally.
+    assert_eq!(names(&list(&app, "?q=%25").await), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn events_filter_by_from_and_to() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let now = Utc::now();
+    for (name, days) in [("day 2", 2), ("day 5", 5), ("day 8", 8)] {
+        app.event_with(&admin, &venue, json!({"name": name, "start_time": rfc3339(now + Duration::days(days))})).await;
+    }
+    let at = |days: i64| rfc3339(now + Duration::days(days) - Duration::hours(1));
+    assert_eq!(names(&list(&app, &format!("?from={}", at(5))).await), vec!["day 5", "day 8"]);
+    assert_eq!(names(&list(&app, &format!("?to={}", at(5))).await), vec!["day 2"]);
+    assert_eq!(names(&list(&app, &format!("?from={}&to={}", at(3), at(8))).await), vec!["day 5"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One event and its seat map
+
+#[tokio::test]
+async fn unknown_event_is_404() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let id = Uuid::new_v4();
+    let resp = app.get(&format!("/events/events/{id}"), None).await;
+    assert_error(&resp, StatusCode::NOT_FOUND, "not_found");
+    let resp = app.get(&format!("/events/events/{id}/seats"), None).await;
+    assert_error(&resp, StatusCode::NOT_FOUND, "not_found");
+    let resp = app.patch(&format!("/events/events/{id}"), json!({"name": "x"}), Some(&admin)).await;
+    assert_error(&resp, StatusCode::NOT_FOUND, "not_found");
+    let resp = app.delete(&format!("/events/events/{id}"), Some(&admin)).await;
+    assert_error(&resp, StatusCode::NOT_FOUND, "not_found");
+    let resp = app.get(&format!("/events/venues/{id}"), None).await;
+    assert_error(&resp, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn seat_map_shows_available_and_held_seats_priced_by_tier() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let held = seat(&venue, "B1");
+    let (status, _, body) = app.reserve(&customer, event.id, held).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let map = app.seat_map(event.id).await;
+    assert_eq!(map.len(), venue.seats.len());
+    for s in &map {
+        let expected = if s.seat_id == held { SeatStatus::Held } else { SeatStatus::Available };
+        assert_eq!(s.status, expected, "{}{}", s.row, s.seat_number);
+        assert_eq!(s.price_cents, tier_price(&s.tier), "{}{}", s.row, s.seat_number);
+        let physical = venue.seats.iter().find(|p| p.id == s.seat_id).expect("a seat of the venue");
+        assert_eq!((&physical.row, physical.seat_number, &physical.tier), (&s.row, s.seat_number, &s.tier));
+    }
+}
+
+#[tokio::test]
+async fn event_counts_its_available_seats() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (status, _, _) = app.reserve_many(&customer, event.id, &[seat(&venue, "A1"), seat(&venue, "A2")]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, _, body) = app.get(&format!("/events/events/{}", event.id), None).await;
+    let event: Event = parse(&body);
+    assert_eq!((event.seats_total, event.seats_available), (6, 4));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changing and canceling events
+
+#[tokio::test]
+async fn patch_event_changes_name_and_prices() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let prices = json!([{"tier": "standard", "price_cents": 1700}, {"tier": "vip", "price_cents": 5200}]);
+    let (status, _, body) = app
+        .patch(&format!("/events/events/{}", event.id), json!({"name": "Renamed", "prices": prices}), Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let updated: Event = parse(&body);
+    assert_eq!(updated.name, "Renamed");
+    let got: BTreeMap<&str, i64> = updated.prices.iter().map(|p| (p.tier.as_str(), p.price_cents)).collect();
+    assert_eq!(got, BTreeMap::from([("standard", 1700), ("vip", 5200)]));
+    assert_eq!((updated.start_time, updated.category), (event.start_time, event.category));
+    let (_, _, stored) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(parse::<Event>(&stored), updated);
+    let map = app.seat_map(event.id).await;
+    let b1 = map.iter().find(|s| s.seat_id == seat(&venue, "B1")).unwrap();
+    assert_eq!(b1.price_cents, 5200);
+}
+
+#[tokio::test]
+async fn patch_event_prices_missing_a_tier_is_422() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let resp = app
+        .patch(
+            &format!("/events/events/{}", event.id),
+            json!({"prices": [{"tier": "standard", "price_cents": 1}]}),
+            Some(&admin),
+        )
+        .await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(detail(&resp).contains("prices"), "{}", detail(&resp));
+    let (_, _, stored) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(parse::<Event>(&stored).prices, event.prices);
+}
+
+#[tokio::test]
+async fn patch_event_by_a_customer_is_403() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let resp = app.patch(&format!("/events/events/{}", event.id), json!({"name": "Mine"}), Some(&customer)).await;
+    assert_error(&resp, StatusCode::FORBIDDEN, "forbidden");
+    let resp = app.delete(&format!("/events/events/{}", event.id), Some(&customer)).await;
+    assert_error(&resp, StatusCode::FORBIDDEN, "forbidden");
+    let (_, _, stored) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(parse::<Event>(&stored), event);
+}
+
+#[tokio::test]
+async fn patch_canceled_event_is_409_invalid_state() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (status, _, _) = app.delete(&format!("/events/events/{}", event.id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = app.patch(&format!("/events/events/{}", event.id), json!({"name": "Back on"}), Some(&admin)).await;
+    assert_error(&resp, StatusCode::CONFLICT, "invalid_state");
+}
+
+#[tokio::test]
+async fn delete_event_cancels_it_and_its_reservations() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (status, _, body) = app.reserve(&customer, event.id, seat(&venue, "A1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let reservation: Reservation = parse(&body);
+
+    let (status, _, body) = app.delete(&format!("/events/events/{}", event.id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let canceled: Event = parse(&body);
+    assert_eq!((canceled.id, canceled.status), (event.id, EventStatus::Canceled));
+
+    let (_, _, body) = app.get(&format!("/reservations/reservations/{}", reservation.id), Some(&customer)).await;
+    assert_eq!(parse::<Reservation>(&body).status, ReservationStatus::Canceled);
+    let (_, _, body) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(parse::<Event>(&body).status, EventStatus::Canceled);
+}
