@@ -1,60 +1,1180 @@
-//! STUB: replaced by the real backend.
-#![allow(unused_variables)]
-use super::*;
+//! The SQLite backend: one file in WAL mode, one writer connection taking the write lock up front
+//! (`BEGIN IMMEDIATE`) and a few reader connections; the partial unique index
+//! `reservations_active_seat_uq` is the only referee of who holds a seat.
 
-pub struct SqliteStore;
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use super::{
+    CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, Store, StoreError, StoreResult,
+    UserStore,
+};
+use crate::domain::{
+    Booking, Email, Event, EventChanges, EventFilter, EventStatus, HoldRequest, Invalid, NewEvent, NewUser, NewVenue,
+    Page, Price, Reservation, ReservationFilter, ReservationStatus, Seat, SeatLabel, SeatState, SeatStatus, User,
+    UserChanges, Venue, VenueSummary, VenueWithSeats,
+};
+
+/// How long a statement waits for another connection (or process) to release the write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reader connections; WAL lets them read while the writer writes.
+const READ_CONNECTIONS: u32 = 4;
+/// Seats per INSERT when creating a venue: 6 parameters each stays far below SQLite's variable limit.
+const SEAT_INSERT_CHUNK: usize = 500;
+
+/// A reservation that takes its seat, for a table aliased `r` (one `?`: now in milliseconds).
+/// The `status IN (...)` term repeats the partial index's condition so the planner may use it.
+const ACTIVE_R: &str = "r.status IN ('held', 'confirmed') AND (r.status = 'confirmed' OR r.expires_at > ?)";
+/// The same condition inside an `UPDATE reservations` (one `?`: now in milliseconds).
+const ACTIVE: &str = "(status = 'confirmed' OR (status = 'held' AND expires_at > ?))";
+
+const USER_COLUMNS: &str = "id, email, name, role, disabled, created_at";
+
+/// A reservation with its seat label; the FROM clause aliases them `r` and `s`.
+const RESERVATION_COLUMNS: &str = "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.row_label, \
+     s.seat_number, s.tier, r.price_cents, r.currency, r.status, r.expires_at, r.created_at";
+
+/// Storage in one SQLite file.
+pub struct SqliteStore {
+    /// The only connection that writes, so writers queue here instead of failing on a busy lock.
+    writer: SqlitePool,
+    /// Readers; the same pool as `writer` for an in-memory database, which exists per connection set.
+    reader: SqlitePool,
+}
 
 impl SqliteStore {
+    /// Opens (and creates, if missing) the database file named by a `sqlite://FILE` URL.
     pub async fn connect(database_url: &str) -> StoreResult<Self> {
-        unimplemented!()
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        // The writer opens first: it creates the file and switches it to WAL before anyone reads.
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READ_CONNECTIONS)
+                .connect_with(options.pragma("query_only", "ON"))
+                .await?
+        };
+        Ok(Self { writer, reader })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values: ids are hyphenated UUID text, times are milliseconds since the epoch.
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Internal(format!("stored time {ms} is out of range")))
+}
+
+fn id_text(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+fn uuid_col(row: &SqliteRow, col: &str) -> StoreResult<Uuid> {
+    let text: String = row.try_get(col)?;
+    Uuid::parse_str(&text).map_err(|e| StoreError::Internal(format!("column {col}: bad uuid `{text}`: {e}")))
+}
+
+fn time_col(row: &SqliteRow, col: &str) -> StoreResult<DateTime<Utc>> {
+    from_millis(row.try_get(col)?)
+}
+
+/// A wire enum stored as its text.
+fn enum_col<T: FromStr<Err = Invalid>>(row: &SqliteRow, col: &str) -> StoreResult<T> {
+    let text: String = row.try_get(col)?;
+    text.parse().map_err(|e: Invalid| StoreError::Internal(format!("column {col}: {}", e.message)))
+}
+
+/// `?, ?, ?` for an `IN (...)` list of `n` values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// A `LIKE` pattern matching `text` anywhere, with its own wildcards taken literally (`ESCAPE '\'`).
+/// SQLite's LIKE folds ASCII case only.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn migrate_error(err: sqlx::migrate::MigrateError) -> StoreError {
+    match err {
+        sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
+        other => StoreError::Internal(other.to_string()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row mapping.
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: uuid_col(row, "id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: enum_col(row, "role")?,
+        disabled: row.try_get("disabled")?,
+        created_at: time_col(row, "created_at")?,
+    })
+}
+
+fn seat_from_row(row: &SqliteRow) -> StoreResult<Seat> {
+    Ok(Seat {
+        id: uuid_col(row, "id")?,
+        row: row.try_get("row_label")?,
+        seat_number: row.try_get("seat_number")?,
+        tier: row.try_get("tier")?,
+    })
+}
+
+fn venue_from_row(row: &SqliteRow) -> StoreResult<Venue> {
+    Ok(Venue {
+        id: uuid_col(row, "id")?,
+        name: row.try_get("name")?,
+        location: row.try_get("location")?,
+        kind: enum_col(row, "kind")?,
+        seat_count: row.try_get("seat_count")?,
+    })
+}
+
+fn label_from_row(row: &SqliteRow) -> StoreResult<SeatLabel> {
+    Ok(SeatLabel {
+        row: row.try_get("row_label")?,
+        seat_number: row.try_get("seat_number")?,
+        tier: row.try_get("tier")?,
+    })
+}
+
+/// A row of `RESERVATION_COLUMNS`, with the status a reader sees at `now`.
+fn reservation_from_row(row: &SqliteRow, now: DateTime<Utc>) -> StoreResult<Reservation> {
+    let expires_at = time_col(row, "expires_at")?;
+    let status: ReservationStatus = enum_col(row, "status")?;
+    Ok(Reservation {
+        id: uuid_col(row, "id")?,
+        booking_id: uuid_col(row, "booking_id")?,
+        user_id: uuid_col(row, "user_id")?,
+        event_id: uuid_col(row, "event_id")?,
+        seat_id: uuid_col(row, "seat_id")?,
+        seat: label_from_row(row)?,
+        price_cents: row.try_get("price_cents")?,
+        currency: row.try_get("currency")?,
+        status: status.effective(expires_at, now),
+        expires_at,
+        created_at: time_col(row, "created_at")?,
+    })
+}
+
+/// A row of `push_event_select`, with its prices.
+fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult<Event> {
+    let venue_id = uuid_col(row, "venue_id")?;
+    let seats_total: i64 = row.try_get("seats_total")?;
+    let seats_taken: i64 = row.try_get("seats_taken")?;
+    Ok(Event {
+        id: uuid_col(row, "id")?,
+        venue_id,
+        venue: VenueSummary {
+            id: venue_id,
+            name: row.try_get("venue_name")?,
+            location: row.try_get("venue_location")?,
+            kind: enum_col(row, "venue_kind")?,
+        },
+        name: row.try_get("name")?,
+        category: enum_col(row, "category")?,
+        description: row.try_get("description")?,
+        image_url: row.try_get("image_url")?,
+        start_time: time_col(row, "start_time")?,
+        duration_minutes: row.try_get("duration_minutes")?,
+        status: enum_col(row, "status")?,
+        currency: row.try_get("currency")?,
+        prices,
+        seats_total,
+        seats_available: (seats_total - seats_taken).max(0),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads shared by several operations; they take a connection so they can run inside a transaction.
+
+/// Starts `SELECT <event columns> FROM events e JOIN venues v`, counting seats taken at `now`.
+fn push_event_select(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>) {
+    qb.push(
+        "SELECT e.id, e.venue_id, e.name, e.category, e.description, e.image_url, e.start_time, \
+         e.duration_minutes, e.status, e.currency, \
+         v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
+         (SELECT COUNT(*) FROM seats s WHERE s.venue_id = e.venue_id) AS seats_total, \
+         (SELECT COUNT(*) FROM reservations r WHERE r.event_id = e.id \
+            AND r.status IN ('held', 'confirmed') AND (r.status = 'confirmed' OR r.expires_at > ",
+    );
+    qb.push_bind(millis(now));
+    qb.push(")) AS seats_taken FROM events e JOIN venues v ON v.id = e.venue_id");
+}
+
+/// The prices of each event, sorted by tier, in one query.
+async fn load_prices(conn: &mut SqliteConnection, event_ids: &[String]) -> StoreResult<HashMap<String, Vec<Price>>> {
+    let mut prices: HashMap<String, Vec<Price>> = HashMap::new();
+    if event_ids.is_empty() {
+        return Ok(prices);
+    }
+    let sql = format!(
+        "SELECT event_id, tier, price_cents FROM event_prices WHERE event_id IN ({}) ORDER BY event_id, tier",
+        placeholders(event_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in event_ids {
+        query = query.bind(id);
+    }
+    for row in query.fetch_all(&mut *conn).await? {
+        let event_id: String = row.try_get("event_id")?;
+        prices
+            .entry(event_id)
+            .or_default()
+            .push(Price { tier: row.try_get("tier")?, price_cents: row.try_get("price_cents")? });
+    }
+    Ok(prices)
+}
+
+/// Turns event rows into events, loading every listed event's prices at once.
+async fn events_from_rows(conn: &mut SqliteConnection, rows: Vec<SqliteRow>) -> StoreResult<Vec<Event>> {
+    let ids = rows.iter().map(|row| row.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?;
+    let mut prices = load_prices(conn, &ids).await?;
+    rows.iter().zip(&ids).map(|(row, id)| event_from_row(row, prices.remove(id).unwrap_or_default())).collect()
+}
+
+async fn load_event(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
+    let mut qb = QueryBuilder::new("");
+    push_event_select(&mut qb, now);
+    qb.push(" WHERE e.id = ").push_bind(id_text(id));
+    let row = qb.build().fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(events_from_rows(conn, vec![row]).await?.pop())
+}
+
+async fn load_reservation(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Reservation>> {
+    let sql =
+        format!("SELECT {RESERVATION_COLUMNS} FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.id = ?");
+    let row = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&mut *conn).await?;
+    row.map(|row| reservation_from_row(&row, now)).transpose()
+}
+
+async fn load_booking(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
+    let sql = format!(
+        "SELECT b.created_at AS booking_created_at, {RESERVATION_COLUMNS} \
+         FROM bookings b JOIN reservations r ON r.booking_id = b.id JOIN seats s ON s.id = r.seat_id \
+         WHERE b.id = ? ORDER BY s.row_index, s.seat_number"
+    );
+    let rows = sqlx::query(&sql).bind(id_text(id)).fetch_all(&mut *conn).await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let created_at = time_col(first, "booking_created_at")?;
+    let reservations = rows.iter().map(|row| reservation_from_row(row, now)).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Booking::from_reservations(id, created_at, reservations))
+}
+
+/// Inserts an event's prices in one statement.
+async fn insert_prices(conn: &mut SqliteConnection, event_id: &str, prices: &[Price]) -> StoreResult<()> {
+    if prices.is_empty() {
+        return Ok(());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO event_prices (event_id, tier, price_cents) ");
+    qb.push_values(prices, |mut b, price| {
+        b.push_bind(event_id.to_owned()).push_bind(price.tier.clone()).push_bind(price.price_cents);
+    });
+    qb.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A requested seat of a hold, as found in the event's venue.
+struct SeatToHold {
+    id: Uuid,
+    label: SeatLabel,
+    price_cents: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users.
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let sql = format!(
+            "INSERT INTO users (id, email, name, password_hash, role, disabled, created_at) \
+             VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id_text(Uuid::new_v4()))
+            .bind(user.email.as_str())
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .bind(user.role.as_str())
+            .bind(millis(Utc::now()))
+            .fetch_one(&self.writer)
+            .await?;
+        user_from_row(&row)
+    }
+
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        let row = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&self.reader).await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?");
+        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&self.reader).await?;
+        row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?))).transpose()
+    }
+
+    async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
+        let hash = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+            .bind(id_text(id))
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(hash)
+    }
+
+    async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
+        // One statement: a NULL parameter keeps the column as it is.
+        let sql = format!(
+            "UPDATE users SET name = COALESCE(?, name), password_hash = COALESCE(?, password_hash), \
+             role = COALESCE(?, role), disabled = COALESCE(?, disabled) WHERE id = ? RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(changes.name)
+            .bind(changes.password_hash)
+            .bind(changes.role.map(|r| r.as_str()))
+            .bind(changes.disabled)
+            .bind(id_text(id))
+            .fetch_optional(&self.writer)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {USER_COLUMNS} FROM users"));
+        if let Some(text) = query {
+            let pattern = contains_pattern(text);
+            qb.push(" WHERE email LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR name LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
+        }
+        qb.push(" ORDER BY created_at, id LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalog.
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
+        let id = Uuid::new_v4();
+        let venue_id = id_text(id);
+        // Seats in the order they are listed: rows as requested, numbers 1..n.
+        let seats: Vec<(i64, Seat)> = venue
+            .rows
+            .iter()
+            .enumerate()
+            .flat_map(|(row_index, row)| {
+                (1..=row.seats).map(move |seat_number| {
+                    let seat = Seat { id: Uuid::new_v4(), row: row.row.clone(), seat_number, tier: row.tier.clone() };
+                    (row_index as i64, seat)
+                })
+            })
+            .collect();
+
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT INTO venues (id, name, location, kind, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&venue_id)
+            .bind(&venue.name)
+            .bind(&venue.location)
+            .bind(venue.kind.as_str())
+            .bind(millis(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        for chunk in seats.chunks(SEAT_INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO seats (id, venue_id, row_label, row_index, seat_number, tier) ",
+            );
+            qb.push_values(chunk, |mut b, (row_index, seat)| {
+                b.push_bind(id_text(seat.id))
+                    .push_bind(venue_id.clone())
+                    .push_bind(seat.row.clone())
+                    .push_bind(*row_index)
+                    .push_bind(seat.seat_number)
+                    .push_bind(seat.tier.clone());
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+
+        let seats: Vec<Seat> = seats.into_iter().map(|(_, seat)| seat).collect();
+        Ok(VenueWithSeats {
+            venue: Venue {
+                id,
+                name: venue.name,
+                location: venue.location,
+                kind: venue.kind,
+                seat_count: seats.len() as i64,
+            },
+            seats,
+        })
+    }
+
+    async fn list_venues(&self) -> StoreResult<Vec<Venue>> {
+        let rows = sqlx::query(
+            "SELECT v.id, v.name, v.location, v.kind, \
+             (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count \
+             FROM venues v ORDER BY v.name, v.id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(venue_from_row).collect()
+    }
+
+    async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> {
+        let mut conn = self.reader.acquire().await?;
+        let row = sqlx::query(
+            "SELECT v.id, v.name, v.location, v.kind, \
+             (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count \
+             FROM venues v WHERE v.id = ?",
+        )
+        .bind(id_text(id))
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let venue = venue_from_row(&row)?;
+        // A venue's seats never change after it is created, so a second read needs no snapshot.
+        let seats = sqlx::query(
+            "SELECT id, row_label, seat_number, tier FROM seats WHERE venue_id = ? ORDER BY row_index, seat_number",
+        )
+        .bind(id_text(id))
+        .fetch_all(&mut *conn)
+        .await?;
+        let seats = seats.iter().map(seat_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(VenueWithSeats { venue, seats }))
+    }
+
+    async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>> {
+        // No row: no venue. A NULL tier: a venue without seats.
+        let tiers: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT DISTINCT s.tier FROM venues v LEFT JOIN seats s ON s.venue_id = v.id WHERE v.id = ?",
+        )
+        .bind(id_text(id))
+        .fetch_all(&self.reader)
+        .await?;
+        if tiers.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(tiers.into_iter().flatten().collect()))
+    }
+
+    async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
+        let id = Uuid::new_v4();
+        let event_id = id_text(id);
+        let now = Utc::now();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO events (id, venue_id, name, category, description, image_url, start_time, \
+             duration_minutes, status, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'on_sale', ?, ?)",
+        )
+        .bind(&event_id)
+        .bind(id_text(event.venue_id))
+        .bind(&event.name)
+        .bind(event.category.as_str())
+        .bind(&event.description)
+        .bind(&event.image_url)
+        .bind(millis(event.start_time))
+        .bind(event.duration_minutes)
+        .bind(&event.currency)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            // The venue's foreign key is the check that it exists.
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => return Err(StoreError::NotFound),
+            other => other?,
+        };
+        insert_prices(&mut tx, &event_id, &event.prices).await?;
+        let created = load_event(&mut tx, id, now).await?;
+        tx.commit().await?;
+        created.ok_or_else(|| StoreError::Internal("the event just created is missing".into()))
+    }
+
+    async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
+        let event_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // A NULL keeps a column; the nullable columns take a "set it" flag beside the value.
+        let updated = sqlx::query(
+            "UPDATE events SET name = COALESCE(?, name), category = COALESCE(?, category), \
+             description = COALESCE(?, description), \
+             image_url = CASE WHEN ? THEN ? ELSE image_url END, \
+             start_time = COALESCE(?, start_time), \
+             duration_minutes = CASE WHEN ? THEN ? ELSE duration_minutes END, \
+             currency = COALESCE(?, currency) WHERE id = ?",
+        )
+        .bind(changes.name)
+        .bind(changes.category.map(|c| c.as_str()))
+        .bind(changes.description)
+        .bind(changes.image_url.is_some())
+        .bind(changes.image_url.flatten())
+        .bind(changes.start_time.map(millis))
+        .bind(changes.duration_minutes.is_some())
+        .bind(changes.duration_minutes.flatten())
+        .bind(changes.currency)
+        .bind(&event_id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if let Some(prices) = changes.prices {
+            sqlx::query("DELETE FROM event_prices WHERE event_id = ?").bind(&event_id).execute(&mut *tx).await?;
+            insert_prices(&mut tx, &event_id, &prices).await?;
+        }
+        let event = load_event(&mut tx, id, Utc::now()).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
+        let event_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let updated =
+            sqlx::query("UPDATE events SET status = 'canceled' WHERE id = ?").bind(&event_id).execute(&mut *tx).await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let sql =
+            format!("UPDATE reservations SET status = 'canceled', updated_at = ? WHERE event_id = ? AND {ACTIVE}");
+        sqlx::query(&sql).bind(millis(now)).bind(&event_id).bind(millis(now)).execute(&mut *tx).await?;
+        let event = load_event(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
+        // One snapshot for the event and its prices.
+        let mut tx = self.reader.begin().await?;
+        let event = load_event(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
+        let mut qb = QueryBuilder::new("");
+        push_event_select(&mut qb, now);
+        qb.push(" WHERE 1 = 1");
+        if !filter.include_past {
+            qb.push(" AND e.status = 'on_sale' AND e.start_time > ").push_bind(millis(now));
+        }
+        if let Some(category) = filter.category {
+            qb.push(" AND e.category = ").push_bind(category.as_str());
+        }
+        if let Some(venue_id) = filter.venue_id {
+            qb.push(" AND e.venue_id = ").push_bind(id_text(venue_id));
+        }
+        if let Some(from) = filter.from {
+            qb.push(" AND e.start_time >= ").push_bind(millis(from));
+        }
+        if let Some(to) = filter.to {
+            qb.push(" AND e.start_time <= ").push_bind(millis(to));
+        }
+        if let Some(text) = &filter.text {
+            let pattern = contains_pattern(text);
+            qb.push(" AND (e.name LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR e.description LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        qb.push(" ORDER BY e.start_time, e.id LIMIT ")
+            .push_bind(filter.page.limit)
+            .push(" OFFSET ")
+            .push_bind(filter.page.offset);
+
+        let mut tx = self.reader.begin().await?;
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        let events = events_from_rows(&mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(events)
+    }
+
+    async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>> {
+        // Starting from the event tells "no such event" (no row) from a venue without seats (NULL seat).
+        let sql = format!(
+            "SELECT s.id, s.row_label, s.seat_number, s.tier, COALESCE(p.price_cents, 0) AS price_cents, \
+             r.status AS taken \
+             FROM events e \
+             LEFT JOIN seats s ON s.venue_id = e.venue_id \
+             LEFT JOIN event_prices p ON p.event_id = e.id AND p.tier = s.tier \
+             LEFT JOIN reservations r ON r.event_id = e.id AND r.seat_id = s.id AND {ACTIVE_R} \
+             WHERE e.id = ? ORDER BY s.row_index, s.seat_number"
+        );
+        let rows = sqlx::query(&sql).bind(millis(now)).bind(id_text(event_id)).fetch_all(&self.reader).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut seats = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<String>, _>("id")?.is_none() {
+                continue;
+            }
+            let taken: Option<String> = row.try_get("taken")?;
+            let status = match taken.as_deref() {
+                None => SeatStatus::Available,
+                Some("confirmed") => SeatStatus::Sold,
+                Some("held") => SeatStatus::Held,
+                Some(other) => return Err(StoreError::Internal(format!("unexpected active status `{other}`"))),
+            };
+            seats.push(SeatState {
+                seat_id: uuid_col(row, "id")?,
+                row: row.try_get("row_label")?,
+                seat_number: row.try_get("seat_number")?,
+                tier: row.try_get("tier")?,
+                price_cents: row.try_get("price_cents")?,
+                status,
+            });
+        }
+        Ok(Some(seats))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holds.
+
+impl SqliteStore {
+    /// After a hold lost to the unique index: which requested seats are taken at `now`. If they
+    /// were freed in the meantime, the hold still lost, so every requested seat is named.
+    async fn lost_seats(
+        &self,
+        event_id: &str,
+        seats: &[SeatToHold],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SeatLabel>> {
+        let sql = format!(
+            "SELECT s.row_label, s.seat_number, s.tier FROM reservations r JOIN seats s ON s.id = r.seat_id \
+             WHERE r.event_id = ? AND r.seat_id IN ({}) AND {ACTIVE_R} ORDER BY s.row_index, s.seat_number",
+            placeholders(seats.len())
+        );
+        let mut query = sqlx::query(&sql).bind(event_id);
+        for seat in seats {
+            query = query.bind(id_text(seat.id));
+        }
+        let rows = query.bind(millis(now)).fetch_all(&self.reader).await?;
+        if rows.is_empty() {
+            return Ok(seats.iter().map(|s| s.label.clone()).collect());
+        }
+        rows.iter().map(label_from_row).collect()
     }
 }
 
 #[async_trait]
-impl UserStore for SqliteStore {
-    async fn create_user(&self, user: NewUser) -> StoreResult<User> { unimplemented!() }
-    async fn user(&self, id: Uuid) -> StoreResult<Option<User>> { unimplemented!() }
-    async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> { unimplemented!() }
-    async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> { unimplemented!() }
-    async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> { unimplemented!() }
-    async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>> { unimplemented!() }
-}
-
-#[async_trait]
-impl CatalogStore for SqliteStore {
-    async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> { unimplemented!() }
-    async fn list_venues(&self) -> StoreResult<Vec<Venue>> { unimplemented!() }
-    async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> { unimplemented!() }
-    async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>> { unimplemented!() }
-    async fn create_event(&self, event: NewEvent) -> StoreResult<Event> { unimplemented!() }
-    async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> { unimplemented!() }
-    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> { unimplemented!() }
-    async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> { unimplemented!() }
-    async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> { unimplemented!() }
-    async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>> { unimplemented!() }
-}
-
-#[async_trait]
 impl HoldStore for SqliteStore {
-    async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> { unimplemented!() }
-    async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> { unimplemented!() }
-    async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> { unimplemented!() }
-    async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> { unimplemented!() }
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Reservation> { unimplemented!() }
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Booking> { unimplemented!() }
-    async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> { unimplemented!() }
+    async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
+        // Times go back to the caller exactly as they will read later: whole milliseconds.
+        let now_ms = millis(now);
+        let expires_ms = millis(now + request.ttl.duration());
+        let (created_at, expires_at) = (from_millis(now_ms)?, from_millis(expires_ms)?);
+        let event_id = id_text(request.event_id);
+        let requested = request.seats.ids();
+
+        // The write lock is taken up front, so nothing can change what this transaction reads.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        let event = sqlx::query("SELECT venue_id, status, start_time, currency FROM events WHERE id = ?")
+            .bind(&event_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let status: EventStatus = enum_col(&event, "status")?;
+        if status == EventStatus::Canceled {
+            return Err(StoreError::Rejected(Invalid::new("event_id", "this event was canceled")));
+        }
+        if time_col(&event, "start_time")? <= now {
+            return Err(StoreError::Rejected(Invalid::new("event_id", "this event has already started")));
+        }
+        let venue_id: String = event.try_get("venue_id")?;
+        let currency: String = event.try_get("currency")?;
+
+        let sql = format!(
+            "SELECT s.id, s.row_label, s.seat_number, s.tier, p.price_cents FROM seats s \
+             LEFT JOIN event_prices p ON p.event_id = ? AND p.tier = s.tier \
+             WHERE s.venue_id = ? AND s.id IN ({}) ORDER BY s.row_index, s.seat_number",
+            placeholders(requested.len())
+        );
+        let mut query = sqlx::query(&sql).bind(&event_id).bind(&venue_id);
+        for id in requested {
+            query = query.bind(id_text(*id));
+        }
+        let seats = query
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(SeatToHold {
+                    id: uuid_col(row, "id")?,
+                    label: label_from_row(row)?,
+                    price_cents: row.try_get("price_cents")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        if let Some(stray) = requested.iter().find(|id| !seats.iter().any(|s| s.id == **id)) {
+            return Err(StoreError::Rejected(Invalid::new(
+                "seat_ids",
+                format!("seat {stray} is not in this event's venue"),
+            )));
+        }
+        let mut prices = Vec::with_capacity(seats.len());
+        for seat in &seats {
+            // Selling an unpriced seat for nothing would be worse than refusing it.
+            let price = seat.price_cents.ok_or_else(|| {
+                StoreError::Rejected(Invalid::new("seat_ids", format!("seat {} has no price for this event", seat.id)))
+            })?;
+            prices.push(price);
+        }
+
+        // A lapsed hold must never block: write it down as expired before the index judges.
+        let sql = format!(
+            "UPDATE reservations SET status = 'expired', updated_at = ? \
+             WHERE event_id = ? AND seat_id IN ({}) AND status = 'held' AND expires_at <= ?",
+            placeholders(seats.len())
+        );
+        let mut query = sqlx::query(&sql).bind(now_ms).bind(&event_id);
+        for seat in &seats {
+            query = query.bind(id_text(seat.id));
+        }
+        query.bind(now_ms).execute(&mut *tx).await?;
+
+        sqlx::query("INSERT INTO bookings (id, user_id, event_id, created_at) VALUES (?, ?, ?, ?)")
+            .bind(id_text(request.booking_id))
+            .bind(id_text(request.user_id))
+            .bind(&event_id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+
+        let reservations: Vec<Reservation> = seats
+            .iter()
+            .zip(prices)
+            .map(|(seat, price_cents)| Reservation {
+                id: Uuid::new_v4(),
+                booking_id: request.booking_id,
+                user_id: request.user_id,
+                event_id: request.event_id,
+                seat_id: seat.id,
+                seat: seat.label.clone(),
+                price_cents,
+                currency: currency.clone(),
+                status: ReservationStatus::Held.effective(expires_at, created_at),
+                expires_at,
+                created_at,
+            })
+            .collect();
+        // No availability check before this: the partial unique index alone decides.
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, \
+             status, expires_at, created_at, updated_at) ",
+        );
+        qb.push_values(&reservations, |mut b, r| {
+            b.push_bind(id_text(r.id))
+                .push_bind(id_text(r.booking_id))
+                .push_bind(id_text(r.user_id))
+                .push_bind(event_id.clone())
+                .push_bind(id_text(r.seat_id))
+                .push_bind(r.price_cents)
+                .push_bind(r.currency.clone())
+                .push_bind(ReservationStatus::Held.as_str())
+                .push_bind(expires_ms)
+                .push_bind(now_ms)
+                .push_bind(now_ms);
+        });
+        if let Err(err) = qb.build().execute(&mut *tx).await {
+            let err = StoreError::from(err);
+            // Nothing of a lost hold stays: not the booking, not the expiries written above.
+            tx.rollback().await?;
+            return Err(match err {
+                StoreError::SeatsUnavailable(_) => {
+                    StoreError::SeatsUnavailable(self.lost_seats(&event_id, &seats, now).await?)
+                }
+                other => other,
+            });
+        }
+        tx.commit().await?;
+
+        Booking::from_reservations(request.booking_id, created_at, reservations)
+            .ok_or_else(|| StoreError::Internal("a hold without seats".into()))
+    }
+
+    async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
+        let mut conn = self.reader.acquire().await?;
+        load_reservation(&mut conn, id, now).await
+    }
+
+    async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
+        let mut conn = self.reader.acquire().await?;
+        load_booking(&mut conn, id, now).await
+    }
+
+    async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {RESERVATION_COLUMNS} FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE 1 = 1"
+        ));
+        if let Some(user_id) = filter.user_id {
+            qb.push(" AND r.user_id = ").push_bind(id_text(user_id));
+        }
+        if let Some(event_id) = filter.event_id {
+            qb.push(" AND r.event_id = ").push_bind(id_text(event_id));
+        }
+        // The filter is on the status a reader sees, so a lapsed hold is `expired`, not `held`.
+        match filter.status {
+            None => {}
+            Some(ReservationStatus::Held) => {
+                qb.push(" AND r.status = 'held' AND r.expires_at > ").push_bind(millis(now));
+            }
+            Some(ReservationStatus::Expired) => {
+                qb.push(" AND (r.status = 'expired' OR (r.status = 'held' AND r.expires_at <= ")
+                    .push_bind(millis(now))
+                    .push("))");
+            }
+            Some(other) => {
+                qb.push(" AND r.status = ").push_bind(other.as_str());
+            }
+        }
+        qb.push(" ORDER BY r.created_at DESC, r.id LIMIT ")
+            .push_bind(filter.page.limit)
+            .push(" OFFSET ")
+            .push_bind(filter.page.offset);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(|row| reservation_from_row(row, now)).collect()
+    }
+
+    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Reservation> {
+        let sql = format!("UPDATE reservations SET status = 'canceled', updated_at = ? WHERE id = ? AND {ACTIVE}");
+        let canceled = sqlx::query(&sql)
+            .bind(millis(now))
+            .bind(id_text(id))
+            .bind(millis(now))
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        // Committed: the readers see it. `canceled` is final, so this read cannot race a change.
+        let mut conn = self.reader.acquire().await?;
+        match load_reservation(&mut conn, id, now).await? {
+            None => Err(StoreError::NotFound),
+            Some(reservation) if canceled > 0 => Ok(reservation),
+            Some(reservation) => {
+                Err(StoreError::InvalidState(format!("this reservation is already {}", reservation.status)))
+            }
+        }
+    }
+
+    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Booking> {
+        let sql =
+            format!("UPDATE reservations SET status = 'canceled', updated_at = ? WHERE booking_id = ? AND {ACTIVE}");
+        let canceled = sqlx::query(&sql)
+            .bind(millis(now))
+            .bind(id_text(id))
+            .bind(millis(now))
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        let mut conn = self.reader.acquire().await?;
+        match load_booking(&mut conn, id, now).await? {
+            None => Err(StoreError::NotFound),
+            Some(booking) if canceled > 0 => Ok(booking),
+            Some(_) => Err(StoreError::InvalidState("this booking has no active seats left".into())),
+        }
+    }
+
+    async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let expired = sqlx::query(
+            "UPDATE reservations SET status = 'expired', updated_at = ? WHERE status = 'held' AND expires_at <= ?",
+        )
+        .bind(millis(now))
+        .bind(millis(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(expired.rows_affected())
+    }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency records.
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
-    async fn claim_idempotency_key( &self, user_id: Uuid, key: &str, request_hash: &str, now: DateTime<Utc>, ) -> StoreResult<IdempotencyClaim> { unimplemented!() }
-    async fn complete_idempotency_key(&self, user_id: Uuid, key: &str, status: u16, body: &str) -> StoreResult<()> { unimplemented!() }
-    async fn release_idempotency_key(&self, user_id: Uuid, key: &str) -> StoreResult<()> { unimplemented!() }
+    async fn claim_idempotency_key(
+        &self,
+        user_id: Uuid,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim> {
+        let user_id = id_text(user_id);
+        let stale_before = millis(now - chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS));
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at <= ?")
+            .bind(&user_id)
+            .bind(key)
+            .bind(stale_before)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (user_id, key) DO NOTHING",
+        )
+        .bind(&user_id)
+        .bind(key)
+        .bind(request_hash)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            tx.commit().await?;
+            return Ok(IdempotencyClaim::Claimed);
+        }
+        let row = sqlx::query(
+            "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = ? AND key = ?",
+        )
+        .bind(&user_id)
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        let stored_hash: String = row.try_get("request_hash")?;
+        if stored_hash != request_hash {
+            return Ok(IdempotencyClaim::Mismatch);
+        }
+        let Some(status) = row.try_get::<Option<i64>, _>("status_code")? else {
+            return Ok(IdempotencyClaim::InFlight);
+        };
+        let status = u16::try_from(status)
+            .map_err(|_| StoreError::Internal(format!("stored status code {status} is invalid")))?;
+        let body: Option<String> = row.try_get("response_body")?;
+        Ok(IdempotencyClaim::Replay { status, body: body.unwrap_or_default() })
+    }
+
+    async fn complete_idempotency_key(&self, user_id: Uuid, key: &str, status: u16, body: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND key = ?")
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(id_text(user_id))
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(&self, user_id: Uuid, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ?")
+            .bind(id_text(user_id))
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
-    fn backend(&self) -> &'static str { unimplemented!() }
-    async fn ping(&self) -> StoreResult<()> { unimplemented!() }
-    async fn migrate(&self) -> StoreResult<()> { unimplemented!() }
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("../migrations/sqlite").run(&self.writer).await.map_err(migrate_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Category, HoldTtl, Role, SeatRow, SeatSelection, VenueKind};
+
+    /// A fresh database file, removed with its WAL files when the test ends.
+    struct TestDb {
+        store: SqliteStore,
+        path: std::path::PathBuf,
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+            }
+        }
+    }
+
+    async fn test_db() -> TestDb {
+        let path = std::env::temp_dir().join(format!("proeventa-sqlite-unit-{}.db", Uuid::new_v4()));
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+        store.migrate().await.unwrap();
+        TestDb { store, path }
+    }
+
+    async fn customer(store: &SqliteStore, email: &str) -> Uuid {
+        let user = NewUser {
+            email: Email::parse(email).unwrap(),
+            name: "Test".into(),
+            password_hash: "hash".into(),
+            role: Role::Customer,
+        };
+        store.create_user(user).await.unwrap().id
+    }
+
+    /// A one-row venue (A1..A3, tier `standard`) and an event there tomorrow at 1500 cents a seat.
+    async fn event_with_seats(store: &SqliteStore) -> (Uuid, Vec<Seat>) {
+        let rows = vec![SeatRow { row: "A".into(), seats: 3, tier: "standard".into() }];
+        let venue = store.create_venue(NewVenue::parse("Hall", None, VenueKind::Hall, rows).unwrap()).await.unwrap();
+        let event = NewEvent {
+            venue_id: venue.venue.id,
+            name: "Concert".into(),
+            category: Category::Concert,
+            description: String::new(),
+            image_url: None,
+            start_time: Utc::now() + chrono::Duration::days(1),
+            duration_minutes: Some(90),
+            currency: "EUR".into(),
+            prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
+        };
+        let event = store.create_event(event).await.unwrap();
+        (event.id, venue.seats)
+    }
+
+    fn request(user_id: Uuid, event_id: Uuid, seats: &[&Seat], ttl: HoldTtl) -> HoldRequest {
+        HoldRequest {
+            booking_id: Uuid::new_v4(),
+            user_id,
+            event_id,
+            seats: SeatSelection::parse(seats.iter().map(|s| s.id).collect()).unwrap(),
+            ttl,
+        }
+    }
+
+    fn ten_minutes() -> HoldTtl {
+        HoldTtl::from_seconds(600).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_two_seat_hold_holds_both_seats() {
+        let db = test_db().await;
+        let store = &db.store;
+        let user = customer(store, "ann@example.com").await;
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = Utc::now();
+
+        let booking = store.hold(&request(user, event_id, &[&seats[1], &seats[0]], ten_minutes()), now).await.unwrap();
+        assert_eq!(booking.status, ReservationStatus::Held);
+        assert_eq!(booking.total_cents, 3000);
+        let numbers: Vec<i32> = booking.reservations.iter().map(|r| r.seat.seat_number).collect();
+        assert_eq!(numbers, vec![1, 2]);
+        assert_eq!(store.booking(booking.id, now).await.unwrap(), Some(booking));
+
+        let map = store.seat_map(event_id, now).await.unwrap().unwrap();
+        let states: Vec<SeatStatus> = map.iter().map(|s| s.status).collect();
+        assert_eq!(states, vec![SeatStatus::Held, SeatStatus::Held, SeatStatus::Available]);
+        assert_eq!(store.event(event_id, now).await.unwrap().unwrap().seats_available, 1);
+    }
+
+    #[tokio::test]
+    async fn a_conflicting_hold_names_the_lost_seat_and_leaves_nothing() {
+        let db = test_db().await;
+        let store = &db.store;
+        let (ann, bob) = (customer(store, "ann@example.com").await, customer(store, "bob@example.com").await);
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = Utc::now();
+        store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+
+        let losing = request(bob, event_id, &[&seats[1], &seats[2]], ten_minutes());
+        match store.hold(&losing, now).await {
+            Err(StoreError::SeatsUnavailable(labels)) => {
+                assert_eq!(labels.iter().map(ToString::to_string).collect::<Vec<_>>(), vec!["A2"]);
+            }
+            other => panic!("expected SeatsUnavailable, got {other:?}"),
+        }
+        assert_eq!(store.booking(losing.booking_id, now).await.unwrap(), None);
+        let bobs = ReservationFilter { user_id: Some(bob), ..Default::default() };
+        assert!(store.list_reservations(&bobs, now).await.unwrap().is_empty());
+        let map = store.seat_map(event_id, now).await.unwrap().unwrap();
+        assert_eq!(map[2].status, SeatStatus::Available);
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_hold_reads_expired_and_frees_the_seat() {
+        let db = test_db().await;
+        let store = &db.store;
+        let (ann, bob) = (customer(store, "ann@example.com").await, customer(store, "bob@example.com").await);
+        let (event_id, seats) = event_with_seats(store).await;
+        let first = store
+            .hold(&request(ann, event_id, &[&seats[0]], HoldTtl::from_millis(30).unwrap()), Utc::now())
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+
+        let now = Utc::now();
+        let lapsed = store.reservation(first.reservations[0].id, now).await.unwrap().unwrap();
+        assert_eq!(lapsed.status, ReservationStatus::Expired);
+        let expired = ReservationFilter { status: Some(ReservationStatus::Expired), ..Default::default() };
+        assert_eq!(store.list_reservations(&expired, now).await.unwrap().len(), 1);
+        assert_eq!(store.seat_map(event_id, now).await.unwrap().unwrap()[0].status, SeatStatus::Available);
+
+        let second = store.hold(&request(bob, event_id, &[&seats[0]], ten_minutes()), now).await.unwrap();
+        assert_eq!(second.status, ReservationStatus::Held);
+        assert_eq!(store.expire_lapsed_holds(now).await.unwrap(), 0, "the hold wrote the lapsed one down");
+    }
+
+    #[tokio::test]
+    async fn canceling_twice_is_an_invalid_state() {
+        let db = test_db().await;
+        let store = &db.store;
+        let user = customer(store, "ann@example.com").await;
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = Utc::now();
+        let booking = store.hold(&request(user, event_id, &[&seats[0]], ten_minutes()), now).await.unwrap();
+        let id = booking.reservations[0].id;
+
+        let canceled = store.cancel_reservation(id, now).await.unwrap();
+        assert_eq!(canceled.status, ReservationStatus::Canceled);
+        match store.cancel_reservation(id, now).await {
+            Err(StoreError::InvalidState(detail)) => assert_eq!(detail, "this reservation is already canceled"),
+            other => panic!("expected InvalidState, got {other:?}"),
+        }
+        assert!(matches!(store.cancel_booking(booking.id, now).await, Err(StoreError::InvalidState(_))));
+        assert!(matches!(store.cancel_reservation(Uuid::new_v4(), now).await, Err(StoreError::NotFound)));
+    }
 }
