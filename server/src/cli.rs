@@ -41,7 +41,8 @@ fn parse(args: &[String]) -> Result<Command, String> {
         ["seed-demo"] => Ok(Command::SeedDemo),
         ["expire-holds"] => Ok(Command::ExpireHolds),
         ["create-admin", rest @ ..] => {
-            let flag = |name: &str| rest.iter().position(|a| *a == name).and_then(|i| rest.get(i + 1)).map(|v| v.to_string());
+            let flag =
+                |name: &str| rest.iter().position(|a| *a == name).and_then(|i| rest.get(i + 1)).map(|v| v.to_string());
             match (flag("--email"), flag("--password"), rest.len()) {
                 (Some(email), Some(password), 4) => Ok(Command::CreateAdmin { email, password }),
                 _ => Err("create-admin needs --email E --password P".into()),
@@ -96,7 +97,6 @@ async fn execute(command: Command) -> Result<(), String> {
         }
     }
 }
-
 
 /// Opens the store named by `DATABASE_URL` and applies its migrations.
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {

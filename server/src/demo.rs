@@ -28,7 +28,6 @@ pub async fn seed_if_empty(store: &dyn Store, print: bool) -> Result<(), String>
     Ok(())
 }
 
-
 fn letters(range: std::ops::RangeInclusive<char>, seats: i32, tier: &str) -> Vec<(String, i32, String)> {
     range.map(|c| (c.to_string(), seats, tier.to_owned())).collect()
 }
@@ -54,7 +53,11 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         "Teatro Aurora",
         "Calle Mayor 5, Madrid",
         VenueKind::Theatre,
-        venue_rows(vec![letters('A'..='C', 16, "stalls_premium"), letters('D'..='L', 18, "stalls"), letters('M'..='P', 20, "balcony")]),
+        venue_rows(vec![
+            letters('A'..='C', 16, "stalls_premium"),
+            letters('D'..='L', 18, "stalls"),
+            letters('M'..='P', 20, "balcony"),
+        ]),
     )
     .await?;
     let arena = venue(
@@ -62,20 +65,38 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         "Arena Nord",
         "Hafenstraße 1, Hamburg",
         VenueKind::Arena,
-        venue_rows(vec![letters('A'..='D', 30, "floor"), letters('E'..='R', 40, "standard"), letters('S'..='T', 24, "vip")]),
+        venue_rows(vec![
+            letters('A'..='D', 30, "floor"),
+            letters('E'..='R', 40, "standard"),
+            letters('S'..='T', 24, "vip"),
+        ]),
     )
     .await?;
 
     let movies: [(&str, &str, i32, &[u32]); 3] = [
         ("The Last Lighthouse", "A keeper and a storm that will not end. Drama, 12+.", 118, &[1, 2, 4, 6, 9]),
-        ("Orbit of Ash", "Stranded miners race to fix their ship before the sun rises. Sci-fi, 12+.", 131, &[1, 3, 5, 8]),
+        (
+            "Orbit of Ash",
+            "Stranded miners race to fix their ship before the sun rises. Sci-fi, 12+.",
+            131,
+            &[1, 3, 5, 8],
+        ),
         ("Paper Tigers", "Three retired forgers plan one last, honest job. Comedy, all ages.", 97, &[2, 3, 7, 10]),
     ];
     for (name, description, minutes, days) in movies {
         for (i, day) in days.iter().enumerate() {
             let time = if i % 2 == 0 { (18, 0) } else { (21, 0) };
-            event(store, &cinema, name, Category::Movie, description, at(*day, time), minutes, &[("standard", 1150), ("premium", 1590)])
-                .await?;
+            event(
+                store,
+                &cinema,
+                name,
+                Category::Movie,
+                description,
+                at(*day, time),
+                minutes,
+                &[("standard", 1150), ("premium", 1590)],
+            )
+            .await?;
         }
     }
     let theatre_prices = [("stalls_premium", 6800), ("stalls", 4500), ("balcony", 2500)];
@@ -86,8 +107,17 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
     ] {
         event(store, &theatre, name, Category::Theatre, description, at(day, (19, 30)), 165, &theatre_prices).await?;
     }
-    event(store, &theatre, "Stand-up Night: Lena Ortiz", Category::Comedy, "Ninety minutes of new material.", at(8, (20, 30)), 90, &theatre_prices)
-        .await?;
+    event(
+        store,
+        &theatre,
+        "Stand-up Night: Lena Ortiz",
+        Category::Comedy,
+        "Ninety minutes of new material.",
+        at(8, (20, 30)),
+        90,
+        &theatre_prices,
+    )
+    .await?;
     let arena_prices = [("floor", 8900), ("standard", 5900), ("vip", 14900)];
     for (name, description, day) in [
         ("Northern Lights Tour", "The synth-pop trio's first arena tour.", 11),
@@ -96,14 +126,24 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
     ] {
         event(store, &arena, name, Category::Concert, description, at(day, (20, 0)), 150, &arena_prices).await?;
     }
-    event(store, &arena, "Hamburg Hawks vs. Berlin Bears", Category::Sport, "Basketball, league match.", at(14, (18, 30)), 120, &arena_prices)
-        .await?;
+    event(
+        store,
+        &arena,
+        "Hamburg Hawks vs. Berlin Bears",
+        Category::Sport,
+        "Basketball, league match.",
+        at(14, (18, 30)),
+        120,
+        &arena_prices,
+    )
+    .await?;
     Ok(())
 }
 
 /// `days` from today at `hh:mm` UTC.
 fn at(days: u32, (hour, minute): (u32, u32)) -> DateTime<Utc> {
-    let date = Utc::now().date_naive().checked_add_days(Days::new(u64::from(days))).unwrap_or_else(|| Utc::now().date_naive());
+    let date =
+        Utc::now().date_naive().checked_add_days(Days::new(u64::from(days))).unwrap_or_else(|| Utc::now().date_naive());
     date.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default()).and_utc()
 }
 
@@ -118,7 +158,13 @@ async fn add_account(store: &dyn Store, email: &str, name: &str, password: &str,
     }
 }
 
-async fn venue(store: &dyn Store, name: &str, location: &str, kind: VenueKind, rows: Vec<SeatRow>) -> Result<VenueWithSeats, StoreError> {
+async fn venue(
+    store: &dyn Store,
+    name: &str,
+    location: &str,
+    kind: VenueKind,
+    rows: Vec<SeatRow>,
+) -> Result<VenueWithSeats, StoreError> {
     let venue = NewVenue::parse(name, Some(location), kind, rows).map_err(|e| StoreError::Internal(e.to_string()))?;
     store.create_venue(venue).await
 }
@@ -134,7 +180,8 @@ async fn event(
     duration_minutes: i32,
     prices: &[(&str, i64)],
 ) -> Result<(), StoreError> {
-    let prices = prices.iter().map(|(tier, price_cents)| Price { tier: (*tier).into(), price_cents: *price_cents }).collect();
+    let prices =
+        prices.iter().map(|(tier, price_cents)| Price { tier: (*tier).into(), price_cents: *price_cents }).collect();
     store
         .create_event(NewEvent {
             venue_id: venue.venue.id,

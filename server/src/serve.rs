@@ -61,9 +61,7 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
 }
 
 async fn bind(host: std::net::IpAddr, port: u16, name: &str) -> Result<TcpListener, String> {
-    TcpListener::bind((host, port))
-        .await
-        .map_err(|e| format!("cannot listen on {host}:{port} ({name}): {e}"))
+    TcpListener::bind((host, port)).await.map_err(|e| format!("cannot listen on {host}:{port} ({name}): {e}"))
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, String> {
@@ -88,7 +86,9 @@ fn jwt_secret(config: &Config) -> Result<String, String> {
     }
     let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     write_private(LOCAL_SECRET_FILE, &secret).map_err(|e| format!("cannot keep a local JWT secret: {e}"))?;
-    tracing::warn!("JWT_SECRET is not set: using a local secret kept in {LOCAL_SECRET_FILE} (set JWT_SECRET in production)");
+    tracing::warn!(
+        "JWT_SECRET is not set: using a local secret kept in {LOCAL_SECRET_FILE} (set JWT_SECRET in production)"
+    );
     Ok(secret)
 }
 

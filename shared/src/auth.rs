@@ -50,10 +50,7 @@ pub async fn verify_password(password: &str, hash: Option<String>) -> Result<boo
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        Argon2::default()
-            .hash_password(b"no account has this password")
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        Argon2::default().hash_password(b"no account has this password").map(|h| h.to_string()).unwrap_or_default()
     })
 }
 

@@ -58,7 +58,9 @@ impl Config {
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(Invalid::new("LOG_FORMAT", format!("must be `pretty` or `json`, got `{other}`"))),
+            Some(other) => {
+                return Err(Invalid::new("LOG_FORMAT", format!("must be `pretty` or `json`, got `{other}`")));
+            }
         };
         let host = match get("HOST") {
             None => IpAddr::from([127, 0, 0, 1]),
@@ -77,8 +79,9 @@ impl Config {
                 .map_err(|_| Invalid::new("PAYMENT_WINDOW_SECONDS", "is too large"))?,
             payment_provider: get("PAYMENT_PROVIDER").unwrap_or_else(|| "simulated".into()),
             webhook_secret: get("WEBHOOK_SECRET"),
-            cors_origins: get("CORS_ORIGINS")
-                .map(|v| v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()),
+            cors_origins: get("CORS_ORIGINS").map(|v| {
+                v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
+            }),
             host,
             port: port("PORT", 8000)?,
             site_port: port("SITE_PORT", 8080)?,
@@ -119,8 +122,12 @@ mod tests {
 
     #[test]
     fn values_are_read_and_checked() {
-        let c = config(&[("PORT", "9000"), ("CORS_ORIGINS", "https://a.example/, https://b.example"), ("HOLD_TTL_SECONDS", "5")])
-            .unwrap();
+        let c = config(&[
+            ("PORT", "9000"),
+            ("CORS_ORIGINS", "https://a.example/, https://b.example"),
+            ("HOLD_TTL_SECONDS", "5"),
+        ])
+        .unwrap();
         assert_eq!(c.port, 9000);
         assert_eq!(c.allowed_origins(1), vec!["https://a.example", "https://b.example"]);
         assert_eq!(c.hold_ttl, HoldTtl::from_seconds(5).unwrap());

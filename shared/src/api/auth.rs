@@ -81,7 +81,10 @@ pub struct UserListQuery {
         (status = 409, description = "`email_taken`", body = ErrorBody),
         (status = 422, description = "`validation_failed`: e-mail or password", body = ErrorBody),
     ))]
-async fn signup(State(state): State<AppState>, Json(body): Json<SignupRequest>) -> Result<(StatusCode, Json<User>), ApiError> {
+async fn signup(
+    State(state): State<AppState>,
+    Json(body): Json<SignupRequest>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
     let email = Email::parse(&body.email)?;
     let password = Password::parse(body.password)?;
     let name = parse_name(body.name.as_deref())?;
@@ -130,12 +133,7 @@ async fn login(
         return Err(ApiError::Forbidden("This account is disabled.".into()));
     }
     let access_token = state.tokens.issue(&user)?;
-    Ok(Json(TokenResponse {
-        access_token,
-        token_type: "bearer".into(),
-        expires_in: state.tokens.ttl_seconds(),
-        user,
-    }))
+    Ok(Json(TokenResponse { access_token, token_type: "bearer".into(), expires_in: state.tokens.ttl_seconds(), user }))
 }
 
 /// The caller's account.

@@ -111,7 +111,10 @@ async fn list_venues(State(state): State<AppState>) -> Result<Json<Vec<Venue>>, 
         (status = 400, description = "`invalid_request`: not a UUID", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
-async fn get_venue(State(state): State<AppState>, Path(venue_id): Path<Uuid>) -> Result<Json<VenueWithSeats>, ApiError> {
+async fn get_venue(
+    State(state): State<AppState>,
+    Path(venue_id): Path<Uuid>,
+) -> Result<Json<VenueWithSeats>, ApiError> {
     let venue = state.store.venue(venue_id).await?.ok_or_else(|| ApiError::not_found("venue"))?;
     Ok(Json(venue))
 }
@@ -134,7 +137,11 @@ async fn create_venue(
     let rows = body
         .rows
         .iter()
-        .map(|r| SeatRow { row: r.row.clone(), seats: r.seats, tier: r.tier.clone().unwrap_or_else(|| "standard".into()) })
+        .map(|r| SeatRow {
+            row: r.row.clone(),
+            seats: r.seats,
+            tier: r.tier.clone().unwrap_or_else(|| "standard".into()),
+        })
         .collect();
     let venue = NewVenue::parse(&body.name, body.location.as_deref(), body.kind, rows)?;
     idempotency::once(&state, admin.id, key, &body, || async {
@@ -150,7 +157,10 @@ async fn create_venue(
         (status = 400, description = "`invalid_request`: a malformed parameter", body = ErrorBody),
         (status = 422, description = "`validation_failed`: limit or offset out of range", body = ErrorBody),
     ))]
-async fn list_events(State(state): State<AppState>, Query(query): Query<EventListQuery>) -> Result<Json<Vec<Event>>, ApiError> {
+async fn list_events(
+    State(state): State<AppState>,
+    Query(query): Query<EventListQuery>,
+) -> Result<Json<Vec<Event>>, ApiError> {
     let filter = EventFilter {
         category: query.category,
         venue_id: query.venue_id,

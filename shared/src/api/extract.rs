@@ -69,9 +69,8 @@ impl From<JsonRejection> for ApiError {
         match rejection {
             JsonRejection::JsonDataError(e) => {
                 let text = e.body_text();
-                let detail = text
-                    .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-                    .unwrap_or(&text);
+                let detail =
+                    text.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or(&text);
                 ApiError::Validation(format!("Invalid field: {detail}"))
             }
             JsonRejection::JsonSyntaxError(_) => ApiError::InvalidJson("The request body is not valid JSON.".into()),
@@ -87,9 +86,10 @@ impl From<JsonRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         match rejection {
-            PathRejection::FailedToDeserializePathParams(e) => {
-                ApiError::InvalidRequest(format!("Malformed path parameter: {}", e.body_text().trim_start_matches("Invalid URL: ")))
-            }
+            PathRejection::FailedToDeserializePathParams(e) => ApiError::InvalidRequest(format!(
+                "Malformed path parameter: {}",
+                e.body_text().trim_start_matches("Invalid URL: ")
+            )),
             other => ApiError::Internal(format!("path extraction: {}", other.body_text())),
         }
     }

@@ -28,9 +28,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(HEADER) else { return Ok(Self(None)) };
-        let key = value.to_str().ok().map(str::trim).filter(|k| {
-            (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
-        });
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
         match key {
             Some(key) => Ok(Self(Some(key.to_owned()))),
             None => Err(ApiError::InvalidRequest("Idempotency-Key must be 1 to 255 visible ASCII characters.".into())),
@@ -65,9 +67,7 @@ where
             ));
         }
         IdempotencyClaim::Mismatch => {
-            return Err(ApiError::Validation(
-                "Idempotency-Key was already used with a different request.".into(),
-            ));
+            return Err(ApiError::Validation("Idempotency-Key was already used with a different request.".into()));
         }
     }
     let (status, body) = match operation().await {

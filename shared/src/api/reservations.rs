@@ -110,7 +110,13 @@ async fn reserve(
     .await
 }
 
-fn filter(user_id: Option<Uuid>, event_id: Option<Uuid>, status: Option<ReservationStatus>, limit: Option<i64>, offset: Option<i64>) -> Result<ReservationFilter, Invalid> {
+fn filter(
+    user_id: Option<Uuid>,
+    event_id: Option<Uuid>,
+    status: Option<ReservationStatus>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+) -> Result<ReservationFilter, Invalid> {
     Ok(ReservationFilter { user_id, event_id, status, page: Page::parse(limit, offset)? })
 }
 
@@ -172,7 +178,8 @@ async fn all_reservations(
 }
 
 async fn owned_reservation(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Reservation, ApiError> {
-    let reservation = state.store.reservation(id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("reservation"))?;
+    let reservation =
+        state.store.reservation(id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("reservation"))?;
     if !caller.may_act_for(reservation.user_id) {
         return Err(ApiError::forbidden());
     }
@@ -188,7 +195,12 @@ async fn owned_booking(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<
 }
 
 /// Customers may cancel confirmed seats only until 24 hours before the start; admins always.
-async fn check_cancel_window(state: &AppState, caller: &AuthUser, event_id: Uuid, has_confirmed: bool) -> Result<(), ApiError> {
+async fn check_cancel_window(
+    state: &AppState,
+    caller: &AuthUser,
+    event_id: Uuid,
+    has_confirmed: bool,
+) -> Result<(), ApiError> {
     if caller.is_admin() || !has_confirmed {
         return Ok(());
     }
@@ -249,7 +261,11 @@ async fn cancel_reservation(
         (status = 403, description = "`forbidden`: another customer's booking", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
-async fn get_booking(State(state): State<AppState>, caller: AuthUser, Path(booking_id): Path<Uuid>) -> Result<Json<Booking>, ApiError> {
+async fn get_booking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(booking_id): Path<Uuid>,
+) -> Result<Json<Booking>, ApiError> {
     Ok(Json(owned_booking(&state, &caller, booking_id).await?))
 }
 

@@ -47,11 +47,9 @@ type UniqueConstraint = (&'static str, &'static str, fn() -> StoreError);
 /// name) and by columns (SQLite reports `table.column, ...`). The one place that maps them.
 const UNIQUE_CONSTRAINTS: &[UniqueConstraint] = &[
     ("users_email_key", "users.email", || StoreError::EmailTaken),
-    (
-        "reservations_active_seat_uq",
-        "reservations.event_id, reservations.seat_id",
-        || StoreError::SeatsUnavailable(Vec::new()),
-    ),
+    ("reservations_active_seat_uq", "reservations.event_id, reservations.seat_id", || {
+        StoreError::SeatsUnavailable(Vec::new())
+    }),
 ];
 
 fn is_connection_failure(err: &sqlx::Error) -> bool {
