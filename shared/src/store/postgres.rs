@@ -367,10 +367,12 @@ WITH open_event AS (
     FOR SHARE
 ), wanted AS (
     SELECT s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency
-    FROM unnest($2::uuid[]) AS want (seat_id)
-    JOIN seats s ON s.id = want.seat_id
-    JOIN open_event oe ON oe.venue_id = s.venue_id
+    FROM open_event oe
+    CROSS JOIN unnest($2::uuid[]) AS want (seat_id)
+    -- One primary-key probe per seat: a plain join let the generic plan hash the whole venue.
+    CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
     JOIN event_prices p ON p.event_id = oe.id AND p.tier = s.tier
+    WHERE s.venue_id = oe.venue_id
 ), valid AS (
     SELECT count(*) = cardinality($2) AS ok FROM wanted
 ), lapsed AS (

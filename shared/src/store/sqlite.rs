@@ -762,9 +762,12 @@ impl HoldStore for SqliteStore {
         }
 
         // A lapsed hold must never block: write it down as expired before the index judges.
+        // The `status IN (...)` term lets SQLite use the partial unique index (one probe per seat)
+        // instead of scanning every reservation of the event.
         let sql = format!(
             "UPDATE reservations SET status = 'expired', updated_at = ? \
-             WHERE event_id = ? AND seat_id IN ({}) AND status = 'held' AND expires_at <= ?",
+             WHERE event_id = ? AND seat_id IN ({}) AND status IN ('held', 'confirmed') \
+               AND status = 'held' AND expires_at <= ?",
             placeholders(seats.len())
         );
         let mut query = sqlx::query(&sql).bind(now_ms).bind(&event_id);
