@@ -16,7 +16,8 @@ help:
 	@echo "make release  cargo build --release -p proeventa"
 
 run: vendor release
-	DATABASE_URL=$${DATABASE_URL:-sqlite://proeventa.db} ./target/release/proeventa serve --demo
+	DATABASE_URL=$${DATABASE_URL:-sqlite://proeventa.db} WEBHOOK_SECRET=$${WEBHOOK_SECRET:-dev-webhook-secret} \
+	  ./target/release/proeventa serve --demo
 
 build:
 	cargo build --workspace
@@ -57,3 +58,15 @@ fmt:
 clean:
 	cargo clean
 	rm -rf vendor
+
+# Browser tests of booking/: Debian's Chromium (installed when missing) driven by playwright-core
+# from e2e/package-lock.json, against `proeventa serve --demo` on free ports.
+.PHONY: e2e
+e2e:
+	cargo build -p proeventa
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium"; \
+	  apt-get update && apt-get install -y chromium; \
+	fi
+	cd e2e && npm ci --no-audit --no-fund
+	cd e2e && node --test --test-concurrency=1 tests/*.test.mjs

@@ -66,6 +66,13 @@ impl Config {
             None => IpAddr::from([127, 0, 0, 1]),
             Some(v) => v.parse().map_err(|_| Invalid::new("HOST", format!("must be an IP address, got `{v}`")))?,
         };
+        let payment_provider = get("PAYMENT_PROVIDER").unwrap_or_else(|| "simulated".into());
+        if payment_provider != "simulated" {
+            return Err(Invalid::new(
+                "PAYMENT_PROVIDER",
+                format!("`{payment_provider}` is not a known provider; use `simulated`"),
+            ));
+        }
         let token_ttl_seconds = i64::try_from(number("JWT_TTL_SECONDS", 3600)?)
             .ok()
             .filter(|s| *s > 0)
@@ -77,7 +84,7 @@ impl Config {
             hold_ttl: HoldTtl::from_seconds(hold_seconds)?,
             payment_window_seconds: u32::try_from(number("PAYMENT_WINDOW_SECONDS", 300)?)
                 .map_err(|_| Invalid::new("PAYMENT_WINDOW_SECONDS", "is too large"))?,
-            payment_provider: get("PAYMENT_PROVIDER").unwrap_or_else(|| "simulated".into()),
+            payment_provider,
             webhook_secret: get("WEBHOOK_SECRET"),
             cors_origins: get("CORS_ORIGINS").map(|v| {
                 v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()

@@ -44,6 +44,12 @@ pub enum ApiError {
     SeatUnavailable(String),
     #[error("{0}")]
     InvalidState(String),
+    #[error("{0}")]
+    HoldExpired(String),
+    #[error("{0}")]
+    CardDeclined(String),
+    #[error("{0}")]
+    InsufficientFunds(String),
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -67,7 +73,10 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken(_) | Self::SeatUnavailable(_) | Self::InvalidState(_) => StatusCode::CONFLICT,
+            Self::EmailTaken(_) | Self::SeatUnavailable(_) | Self::InvalidState(_) | Self::HoldExpired(_) => {
+                StatusCode::CONFLICT
+            }
+            Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -90,6 +99,9 @@ impl ApiError {
             Self::EmailTaken(_) => "email_taken",
             Self::SeatUnavailable(_) => "seat_unavailable",
             Self::InvalidState(_) => "invalid_state",
+            Self::HoldExpired(_) => "hold_expired",
+            Self::CardDeclined(_) => "card_declined",
+            Self::InsufficientFunds(_) => "insufficient_funds",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
@@ -119,6 +131,9 @@ impl ApiError {
             | Self::EmailTaken(s)
             | Self::SeatUnavailable(s)
             | Self::InvalidState(s)
+            | Self::HoldExpired(s)
+            | Self::CardDeclined(s)
+            | Self::InsufficientFunds(s)
             | Self::UnsupportedMediaType(s)
             | Self::Validation(s) => s.clone(),
         }
@@ -160,6 +175,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::not_found("resource"),
             StoreError::Rejected(invalid) => invalid.into(),
             StoreError::InvalidState(detail) => Self::InvalidState(sentence(&detail)),
+            StoreError::HoldExpired => {
+                Self::HoldExpired("The hold on these seats has expired; pick your seats again.".into())
+            }
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
         }

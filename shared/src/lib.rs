@@ -6,5 +6,6 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod payments;
 pub mod state;
 pub mod store;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::{LoginLimiter, TokenKeys};
 use crate::config::Config;
+use crate::payments::{self, PaymentProvider, SimulatedProvider};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -12,16 +13,27 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub tokens: Arc<TokenKeys>,
     pub login_limiter: Arc<LoginLimiter>,
+    pub payments: Arc<dyn PaymentProvider>,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, jwt_secret: &str) -> Self {
         let tokens = TokenKeys::new(jwt_secret.as_bytes(), config.token_ttl_seconds);
+        // `Config` accepts only provider names that exist, so the fallback is never taken.
+        let payments = payments::provider(&config.payment_provider, config.webhook_secret.as_deref())
+            .unwrap_or_else(|| Arc::new(SimulatedProvider::new(config.webhook_secret.as_deref())));
         Self {
             config: Arc::new(config),
             store,
             tokens: Arc::new(tokens),
             login_limiter: Arc::new(LoginLimiter::default()),
+            payments,
         }
+    }
+
+    /// The same state with another payment provider (tests keep a handle on a simulated one).
+    pub fn with_payment_provider(mut self, payments: Arc<dyn PaymentProvider>) -> Self {
+        self.payments = payments;
+        self
     }
 }

@@ -482,3 +482,48 @@ async fn delete_event_cancels_it_and_its_reservations() {
     let (_, _, body) = app.get(&format!("/events/events/{}", event.id), None).await;
     assert_eq!(parse::<Event>(&body).status, EventStatus::Canceled);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Seat map revalidation
+
+async fn seat_map_with(app: &TestApp, event_id: Uuid, if_none_match: Option<&str>) -> (StatusCode, String, usize) {
+    let mut request = axum::http::Request::get(format!("/events/events/{event_id}/seats"));
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    let (status, headers, body) = app.send_raw(request.body(axum::body::Body::empty()).unwrap()).await;
+    let etag = headers.get("etag").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, etag, body.len())
+}
+
+#[tokio::test]
+async fn seat_map_revalidates_with_etag_and_304_until_a_seat_changes() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+
+    let (status, etag, len) = seat_map_with(&app, event.id, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 2, "etag {etag:?}");
+    assert!(len > 0);
+
+    let (status, same, len) = seat_map_with(&app, event.id, Some(&etag)).await;
+    assert_eq!((status, same.as_str(), len), (StatusCode::NOT_MODIFIED, etag.as_str(), 0));
+    let weak_list = format!("\"other\", W/{etag}");
+    assert_eq!(seat_map_with(&app, event.id, Some(&weak_list)).await.0, StatusCode::NOT_MODIFIED);
+
+    let (status, _, body) = app.reserve(&customer, event.id, seat(&venue, "A1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, changed, _) = seat_map_with(&app, event.id, Some(&etag)).await;
+    assert_eq!(status, StatusCode::OK, "a held seat must change the seat map's ETag");
+    assert_ne!(changed, etag);
+}
+
+#[tokio::test]
+async fn seat_map_of_an_unknown_event_is_404_even_with_if_none_match() {
+    let app = TestApp::new().await;
+    let (status, _, _) = seat_map_with(&app, Uuid::new_v4(), Some("*")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -45,6 +45,24 @@ macro_rules! backend_tests {
                 idempotency_release_makes_key_claimable,
                 idempotency_keys_are_per_user,
                 idempotency_record_lapses_after_a_day,
+                checkout_opens_pending_payment_and_extends_hold,
+                checkout_amount_counts_held_seats_only,
+                checkout_twice_is_invalid_state,
+                checkout_of_lapsed_hold_is_hold_expired,
+                checkout_of_canceled_booking_is_invalid_state,
+                checkout_of_unknown_booking_is_not_found,
+                confirm_payment_confirms_every_seat_and_sells_them,
+                confirm_twice_is_invalid_state,
+                confirm_after_lapse_with_seats_free_succeeds,
+                confirm_after_lapse_and_seat_reheld_is_hold_expired,
+                fail_payment_only_from_pending,
+                cancel_confirmed_seats_refunds_their_price,
+                cancel_event_refunds_every_paid_booking_of_it_only,
+                cancel_of_held_seats_refunds_nothing,
+                record_refund_caps_at_the_amount,
+                record_refund_of_unpaid_payment_is_invalid_state,
+                webhook_events_are_recorded_once,
+                list_payments_newest_first_per_user,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,
@@ -52,6 +70,8 @@ macro_rules! backend_tests {
                 concurrent_idempotency_claims_one_wins,
                 concurrent_holds_one_winner_per_seat,
                 concurrent_holds_with_lapsing_holds,
+                concurrent_confirm_sweeper_and_rehold,
+                concurrent_confirm_and_cancel,
             ]);
         }
     };
@@ -77,8 +97,9 @@ mod cases {
 
     use chrono::{DateTime, Duration, Utc};
     use proeventa_core::domain::{
-        Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldTtl, Page, Price,
-        ReservationFilter, ReservationStatus, Role, SeatStatus, User, UserChanges, VenueKind, VenueWithSeats,
+        Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldTtl, Page, Payment, PaymentStatus,
+        Price, Refund, ReservationFilter, ReservationStatus, Role, SeatStatus, User, UserChanges, VenueKind,
+        VenueWithSeats,
     };
     use proeventa_core::store::{IdempotencyClaim, Store, StoreError};
     use tokio::sync::Barrier;
@@ -341,7 +362,8 @@ mod cases {
             .expect("event exists");
         assert_eq!(moved.start_time, past_start);
         let canceled = fixture_event_with(&store, &venue, |e| e.start_time = in_days(2.5)).await;
-        store.cancel_event(canceled.id, Utc::now()).await.expect("cancel").expect("event exists");
+        let cancellation = store.cancel_event(canceled.id, Utc::now()).await.expect("cancel").expect("event exists");
+        assert!(cancellation.refunds.is_empty(), "nothing was paid: {:?}", cancellation.refunds);
 
         let upcoming = store.list_events(&EventFilter::default(), Utc::now()).await.expect("list");
         assert_eq!(ids(&upcoming, |e| e.id), [day1.id, day2.id, day3.id], "soonest first, no past or canceled");
@@ -490,8 +512,9 @@ mod cases {
         let bob_booking = hold_seats(&store, &bob, &doomed, &seat_ids(&venue, &[2])).await.expect("bob holds");
         let elsewhere = hold_seats(&store, &ann, &other, &seat_ids(&venue, &[0])).await.expect("hold other event");
 
-        let canceled = store.cancel_event(doomed.id, Utc::now()).await.expect("cancel event").expect("exists");
-        assert_eq!(canceled.status, EventStatus::Canceled);
+        let cancellation = store.cancel_event(doomed.id, Utc::now()).await.expect("cancel event").expect("exists");
+        assert_eq!((cancellation.canceled.id, cancellation.canceled.status), (doomed.id, EventStatus::Canceled));
+        assert!(cancellation.refunds.is_empty(), "held seats were never paid: {:?}", cancellation.refunds);
         let read = store.event(doomed.id, Utc::now()).await.expect("read").expect("exists");
         assert_eq!(read.status, EventStatus::Canceled);
 
@@ -695,7 +718,9 @@ mod cases {
         let venue = fixture_grid_venue(&store, 1, 2).await;
         let event = fixture_event(&store, &venue).await;
         let ann = fixture_user(&store, "ann").await;
-        store.cancel_event(event.id, Utc::now()).await.expect("cancel").expect("exists");
+        let cancellation = store.cancel_event(event.id, Utc::now()).await.expect("cancel").expect("exists");
+        assert_eq!(cancellation.canceled.status, EventStatus::Canceled);
+        assert!(cancellation.refunds.is_empty(), "nothing was paid: {:?}", cancellation.refunds);
         let err =
             expect_err(hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0])).await, "hold on a canceled event");
         assert!(matches!(err, StoreError::Rejected(_)), "expected Rejected, got {err:?}");
@@ -758,8 +783,10 @@ mod cases {
         let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0])).await.expect("hold");
         let id = booking.reservations[0].id;
 
-        let canceled = store.cancel_reservation(id, Utc::now()).await.expect("cancel");
+        let cancellation = store.cancel_reservation(id, Utc::now()).await.expect("cancel");
+        let canceled = &cancellation.canceled;
         assert_eq!((canceled.id, canceled.status), (id, ReservationStatus::Canceled));
+        assert!(cancellation.refunds.is_empty(), "a held seat was never paid: {:?}", cancellation.refunds);
         let now = Utc::now();
         assert_eq!(
             store.reservation(id, now).await.expect("read").expect("exists").status,
@@ -800,14 +827,18 @@ mod cases {
         let ann = fixture_user(&store, "ann").await;
         let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold three");
         let vip = booking.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("vip seat");
-        store.cancel_reservation(vip.id, Utc::now()).await.expect("cancel one seat");
+        let one = store.cancel_reservation(vip.id, Utc::now()).await.expect("cancel one seat");
+        assert_eq!((one.canceled.id, one.canceled.status), (vip.id, ReservationStatus::Canceled));
+        assert!(one.refunds.is_empty(), "a held seat was never paid: {:?}", one.refunds);
 
         let partly = store.booking(booking.id, Utc::now()).await.expect("read").expect("exists");
         assert_eq!(partly.status, ReservationStatus::Held, "a booking with a held seat is held");
         assert_eq!(partly.total_cents, 3000, "the total counts active seats only");
 
-        let canceled = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel booking");
-        assert_eq!(canceled.status, ReservationStatus::Canceled);
+        let cancellation = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel booking");
+        assert!(cancellation.refunds.is_empty(), "held seats were never paid: {:?}", cancellation.refunds);
+        let canceled = cancellation.canceled;
+        assert_eq!((canceled.id, canceled.status), (booking.id, ReservationStatus::Canceled));
         assert_eq!(canceled.reservations.len(), 3);
         assert!(canceled.reservations.iter().all(|r| r.status == ReservationStatus::Canceled), "{canceled:?}");
         let now = Utc::now();
@@ -838,7 +869,8 @@ mod cases {
         let bob_lapsed_id = bob_lapsed.reservations[0].id;
         tick().await;
         let ann_canceled = hold_seats(&store, &ann, &first, &seat(2)).await.expect("hold").reservations[0].id;
-        store.cancel_reservation(ann_canceled, Utc::now()).await.expect("cancel");
+        let cancellation = store.cancel_reservation(ann_canceled, Utc::now()).await.expect("cancel");
+        assert!(cancellation.refunds.is_empty(), "a held seat was never paid: {:?}", cancellation.refunds);
         sleep_past(bob_lapsed.expires_at).await;
 
         let now = Utc::now();
@@ -902,7 +934,8 @@ mod cases {
         }
         let lasting = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[3])).await.expect("hold");
         let canceled = hold_briefly(&store, &ann, &event, &seat_ids(&venue, &[4])).await;
-        store.cancel_booking(canceled.id, Utc::now()).await.expect("cancel");
+        let cancellation = store.cancel_booking(canceled.id, Utc::now()).await.expect("cancel");
+        assert!(cancellation.refunds.is_empty(), "a held seat was never paid: {:?}", cancellation.refunds);
         let latest = lapsing.iter().map(|b| b.expires_at).max().expect("three holds");
         sleep_past(latest.max(canceled.expires_at)).await;
 
@@ -1039,6 +1072,581 @@ mod cases {
             }
         }
         assert_eq!(claimed, 1, "exactly one of 16 concurrent claims may go ahead");
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Payments
+    // ---------------------------------------------------------------------------------------
+
+    /// Everything a payment says except its timestamps, which each backend rounds its own way.
+    type PaymentFields = (Uuid, Uuid, Uuid, i64, String, PaymentStatus, String, Option<String>, i64);
+
+    fn payment_fields(p: &Payment) -> PaymentFields {
+        (
+            p.id,
+            p.booking_id,
+            p.user_id,
+            p.amount_cents,
+            p.currency.clone(),
+            p.status,
+            p.provider.clone(),
+            p.card_last4.clone(),
+            p.refunded_cents,
+        )
+    }
+
+    fn refund(payment: &Payment, provider_ref: &str, amount_cents: i64) -> Refund {
+        Refund { payment_id: payment.id, provider_ref: provider_ref.to_owned(), amount_cents }
+    }
+
+    fn sorted_refunds(refunds: &[Refund]) -> Vec<Refund> {
+        let mut refunds = refunds.to_vec();
+        refunds.sort_by_key(|r| r.payment_id);
+        refunds
+    }
+
+    /// The effective status of every seat of a booking, by reservation id.
+    async fn reservation_statuses(
+        store: &S,
+        booking_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> BTreeMap<Uuid, ReservationStatus> {
+        let booking = store.booking(booking_id, now).await.expect("read booking").expect("booking exists");
+        booking.reservations.iter().map(|r| (r.id, r.status)).collect()
+    }
+
+    /// Fails when any seat of the event has more than one active (held unexpired, or confirmed)
+    /// reservation at `now`.
+    async fn assert_one_active_per_seat(store: &S, event_id: Uuid, now: DateTime<Utc>, what: &str) {
+        let rows =
+            all_reservations(store, ReservationFilter { event_id: Some(event_id), ..Default::default() }, now).await;
+        let mut active: BTreeMap<Uuid, Vec<(Uuid, ReservationStatus)>> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.status.effective(r.expires_at, now).is_active()) {
+            active.entry(r.seat_id).or_default().push((r.booking_id, r.status));
+        }
+        let twice: Vec<_> = active.iter().filter(|(_, rs)| rs.len() > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "{what}: seats with more than one active reservation (seat, [(booking, status)]): {twice:?}"
+        );
+    }
+
+    pub async fn checkout_opens_pending_payment_and_extends_hold(store: S) {
+        let venue = fixture_venue(&store, &[("A", 2, "vip"), ("B", 2, "standard")]).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let now = Utc::now();
+        let minute = HoldTtl::from_seconds(60).expect("ttl");
+        let booking =
+            store.hold(&hold_request(&ann, &event, &seat_ids(&venue, &[0, 2, 3]), minute), now).await.expect("hold");
+        let request = new_payment(&booking, now + Duration::seconds(300));
+        let payment = store.create_payment(request.clone(), now).await.expect("checkout");
+        assert_eq!(
+            payment_fields(&payment),
+            (
+                request.id,
+                booking.id,
+                ann.id,
+                4000 + 1500 + 1500,
+                "EUR".to_owned(),
+                PaymentStatus::Pending,
+                PROVIDER.to_owned(),
+                None,
+                0
+            ),
+            "a pending payment of the seats' tier prices, in the event's currency"
+        );
+        assert!(close_in_time(payment.created_at, now), "created_at {} is not about now", payment.created_at);
+        assert!(close_in_time(payment.updated_at, now), "updated_at {} is not about now", payment.updated_at);
+        let read = read_payment(&store, payment.id).await;
+        assert_eq!(payment_fields(&read), payment_fields(&payment));
+        assert!(close_in_time(read.created_at, payment.created_at));
+
+        let later = Utc::now();
+        let extended = store.booking(booking.id, later).await.expect("read").expect("exists");
+        assert_eq!(extended.status, ReservationStatus::Held);
+        assert!(
+            extended.expires_at >= request.hold_until,
+            "the hold ends at {}, before hold_until {}",
+            extended.expires_at,
+            request.hold_until
+        );
+        for r in &booking.reservations {
+            let r = store.reservation(r.id, later).await.expect("read").expect("exists");
+            assert_eq!(r.status, ReservationStatus::Held);
+            assert!(
+                r.expires_at >= request.hold_until,
+                "seat {} is held until {}, before hold_until {}",
+                r.seat,
+                r.expires_at,
+                request.hold_until
+            );
+        }
+        let read_event = store.event(event.id, later).await.expect("read").expect("exists");
+        assert_eq!(read_event.seats_available, 1, "the seats stay held while the payment is open");
+
+        // A hold that already outlasts hold_until is never shortened.
+        let long = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[1])).await.expect("hold");
+        let before = store.reservation(long.reservations[0].id, Utc::now()).await.expect("read").expect("exists");
+        let now = Utc::now();
+        store.create_payment(new_payment(&long, now + Duration::seconds(30)), now).await.expect("checkout");
+        let after = store.reservation(before.id, Utc::now()).await.expect("read").expect("exists");
+        assert_eq!(after.status, ReservationStatus::Held);
+        assert!(
+            after.expires_at >= before.expires_at,
+            "checkout shortened the hold from {} to {}",
+            before.expires_at,
+            after.expires_at
+        );
+        assert_eq!(store.payment(Uuid::new_v4()).await.expect("read unknown payment"), None);
+    }
+
+    pub async fn checkout_amount_counts_held_seats_only(store: S) {
+        let venue = fixture_venue(&store, &[("A", 1, "vip"), ("B", 2, "standard")]).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold");
+        let vip = booking.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("vip seat");
+        store.cancel_reservation(vip.id, Utc::now()).await.expect("cancel the vip seat");
+        let payment = checkout(&store, &booking).await.expect("checkout");
+        assert_eq!(payment.amount_cents, 3000, "a canceled seat is not charged");
+    }
+
+    pub async fn checkout_twice_is_invalid_state(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 2).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await.expect("hold");
+        let first = checkout(&store, &booking).await.expect("first checkout");
+        let err = expect_err(checkout(&store, &booking).await, "second checkout of the same booking");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        let listed = store.list_payments(Some(ann.id), Page::default()).await.expect("list payments");
+        assert_eq!(ids(&listed, |p| p.id), [first.id], "the refused checkout left no payment");
+        assert_eq!(read_payment(&store, first.id).await.status, PaymentStatus::Pending, "the first stays open");
+
+        store.confirm_payment(first.id, "ch_ann", CARD_LAST4, Utc::now()).await.expect("confirm");
+        let err = expect_err(checkout(&store, &booking).await, "checkout of a paid booking");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        let listed = store.list_payments(Some(ann.id), Page::default()).await.expect("list payments");
+        assert_eq!(ids(&listed, |p| p.id), [first.id]);
+    }
+
+    pub async fn checkout_of_lapsed_hold_is_hold_expired(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 2).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_briefly(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await;
+        sleep_past(booking.expires_at).await;
+        let err = expect_err(checkout(&store, &booking).await, "checkout of a lapsed hold");
+        assert!(matches!(err, StoreError::HoldExpired), "expected HoldExpired, got {err:?}");
+        let now = Utc::now();
+        assert!(store.list_payments(Some(ann.id), Page::default()).await.expect("list").is_empty(), "no payment");
+        let read = store.booking(booking.id, now).await.expect("read").expect("exists");
+        assert_eq!(read.status, ReservationStatus::Expired, "a refused checkout extends nothing");
+        assert!(seat_statuses(&store, &event, now).await.values().all(|s| *s == SeatStatus::Available));
+    }
+
+    pub async fn checkout_of_canceled_booking_is_invalid_state(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 2).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await.expect("hold");
+        store.cancel_booking(booking.id, Utc::now()).await.expect("cancel");
+        let err = expect_err(checkout(&store, &booking).await, "checkout of a canceled booking");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        assert!(store.list_payments(Some(ann.id), Page::default()).await.expect("list").is_empty(), "no payment");
+    }
+
+    pub async fn checkout_of_unknown_booking_is_not_found(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 2).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0])).await.expect("hold");
+        let now = Utc::now();
+        let mut request = new_payment(&booking, now + Duration::seconds(300));
+        request.booking_id = Uuid::new_v4();
+        let err = expect_err(store.create_payment(request, now).await, "checkout of an unknown booking");
+        assert!(matches!(err, StoreError::NotFound), "expected NotFound, got {err:?}");
+        assert!(store.list_payments(None, Page::default()).await.expect("list").is_empty(), "no payment");
+    }
+
+    pub async fn confirm_payment_confirms_every_seat_and_sells_them(store: S) {
+        let venue = fixture_venue(&store, &[("A", 2, "vip"), ("B", 2, "standard")]).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 2])).await.expect("hold");
+        let payment = checkout(&store, &booking).await.expect("checkout");
+        let now = Utc::now();
+        let paid = store.confirm_payment(payment.id, "ch_ann", "4242", now).await.expect("confirm");
+        assert_eq!(
+            payment_fields(&paid),
+            (
+                payment.id,
+                booking.id,
+                ann.id,
+                5500,
+                "EUR".to_owned(),
+                PaymentStatus::Succeeded,
+                PROVIDER.to_owned(),
+                Some("4242".to_owned()),
+                0
+            )
+        );
+        assert!(close_in_time(paid.updated_at, now), "updated_at {} is not about now", paid.updated_at);
+        assert_eq!(payment_fields(&read_payment(&store, payment.id).await), payment_fields(&paid));
+
+        let now = Utc::now();
+        let read = store.booking(booking.id, now).await.expect("read").expect("exists");
+        assert_eq!((read.status, read.total_cents), (ReservationStatus::Confirmed, 5500));
+        assert!(read.reservations.iter().all(|r| r.status == ReservationStatus::Confirmed), "{read:?}");
+        let map = seat_statuses(&store, &event, now).await;
+        let statuses: Vec<SeatStatus> = venue.seats.iter().map(|s| map[&s.id]).collect();
+        use SeatStatus::{Available as A, Sold};
+        assert_eq!(statuses, [Sold, A, Sold, A]);
+        assert_eq!(store.event(event.id, now).await.expect("read").expect("exists").seats_available, 2);
+
+        // A confirmed seat never lapses.
+        let much_later = now + Duration::hours(1);
+        for r in &booking.reservations {
+            let r = store.reservation(r.id, much_later).await.expect("read").expect("exists");
+            assert_eq!(r.status, ReservationStatus::Confirmed, "a confirmed seat stays confirmed past its hold");
+        }
+        assert_eq!(seat_statuses(&store, &event, much_later).await[&venue.seats[0].id], SeatStatus::Sold);
+
+        let err =
+            expect_err(store.confirm_payment(Uuid::new_v4(), "ch_x", "4242", Utc::now()).await, "confirm unknown");
+        assert!(matches!(err, StoreError::NotFound), "expected NotFound, got {err:?}");
+    }
+
+    pub async fn confirm_twice_is_invalid_state(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 2).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let (_, paid) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0]), "ch_first").await;
+        let err = expect_err(store.confirm_payment(paid.id, "ch_second", "1111", Utc::now()).await, "second confirm");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        let read = read_payment(&store, paid.id).await;
+        assert_eq!(payment_fields(&read), payment_fields(&paid), "a refused confirm changes nothing");
+
+        // The refund of a later cancellation still names the first confirm's charge.
+        let booking = store.booking(paid.booking_id, Utc::now()).await.expect("read").expect("exists");
+        let cancellation = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel");
+        assert_eq!(cancellation.refunds, [refund(&paid, "ch_first", 1500)]);
+    }
+
+    pub async fn confirm_after_lapse_with_seats_free_succeeds(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 4).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        // Held and checked out at the same instant, so the checkout always finds the hold alive.
+        let t0 = Utc::now();
+        let swept_later = store.hold(&hold_request(&ann, &event, &seat_ids(&venue, &[0, 1]), short_ttl()), t0).await;
+        let swept_first = store.hold(&hold_request(&ann, &event, &seat_ids(&venue, &[2]), short_ttl()), t0).await;
+        let (unswept, swept) = (swept_later.expect("hold"), swept_first.expect("hold"));
+        let window = t0 + Duration::milliseconds(60);
+        let unswept_payment = store.create_payment(new_payment(&unswept, window), t0).await.expect("checkout");
+        let swept_payment = store.create_payment(new_payment(&swept, window), t0).await.expect("checkout");
+        let bookings = [unswept.id, swept.id];
+        let mut latest = t0;
+        for id in bookings {
+            latest = latest.max(store.booking(id, t0).await.expect("read").expect("exists").expires_at);
+        }
+        sleep_past(latest).await;
+        let now = Utc::now();
+        for id in bookings {
+            let b = store.booking(id, now).await.expect("read").expect("exists");
+            assert_eq!(b.status, ReservationStatus::Expired, "precondition: the hold has lapsed");
+        }
+
+        let paid = store
+            .confirm_payment(unswept_payment.id, "ch_1", CARD_LAST4, Utc::now())
+            .await
+            .expect("a lapsed hold whose seats nobody took can still be paid");
+        assert_eq!(paid.status, PaymentStatus::Succeeded);
+        assert_eq!(store.expire_lapsed_holds(Utc::now()).await.expect("sweep"), 1, "only the unpaid lapsed hold");
+        let paid_after_sweep = store
+            .confirm_payment(swept_payment.id, "ch_2", CARD_LAST4, Utc::now())
+            .await
+            .expect("a swept hold whose seat nobody took can still be paid");
+        assert_eq!(paid_after_sweep.status, PaymentStatus::Succeeded);
+
+        let now = Utc::now();
+        for booking in [&unswept, &swept] {
+            let read = store.booking(booking.id, now).await.expect("read").expect("exists");
+            assert_eq!(read.status, ReservationStatus::Confirmed);
+            assert!(read.reservations.iter().all(|r| r.status == ReservationStatus::Confirmed), "{read:?}");
+        }
+        let map = seat_statuses(&store, &event, now).await;
+        let statuses: Vec<SeatStatus> = venue.seats.iter().map(|s| map[&s.id]).collect();
+        use SeatStatus::{Available as A, Sold};
+        assert_eq!(statuses, [Sold, Sold, Sold, A]);
+    }
+
+    pub async fn confirm_after_lapse_and_seat_reheld_is_hold_expired(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 3).await;
+        let event = fixture_event(&store, &venue).await;
+        let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
+        let t0 = Utc::now();
+        let booking =
+            store.hold(&hold_request(&ann, &event, &seat_ids(&venue, &[0, 1]), short_ttl()), t0).await.expect("hold");
+        let payment =
+            store.create_payment(new_payment(&booking, t0 + Duration::milliseconds(60)), t0).await.expect("checkout");
+        let lapse = store.booking(booking.id, t0).await.expect("read").expect("exists").expires_at;
+        sleep_past(lapse).await;
+        let bobs = hold_seats(&store, &bob, &event, &seat_ids(&venue, &[1])).await.expect("a lapsed hold never blocks");
+
+        let err = expect_err(
+            store.confirm_payment(payment.id, "ch_ann", CARD_LAST4, Utc::now()).await,
+            "confirm after a seat was taken",
+        );
+        assert!(matches!(err, StoreError::HoldExpired), "expected HoldExpired, got {err:?}");
+        let now = Utc::now();
+        let read = read_payment(&store, payment.id).await;
+        assert_eq!(payment_fields(&read), payment_fields(&payment), "a refused confirm changes nothing");
+        let anns = reservation_statuses(&store, booking.id, now).await;
+        assert!(anns.values().all(|s| *s == ReservationStatus::Expired), "nothing was confirmed: {anns:?}");
+        let bob_row = store.reservation(bobs.reservations[0].id, now).await.expect("read").expect("exists");
+        assert_eq!(bob_row.status, ReservationStatus::Held, "the other buyer's hold is intact");
+        let map = seat_statuses(&store, &event, now).await;
+        let statuses: Vec<SeatStatus> = venue.seats.iter().map(|s| map[&s.id]).collect();
+        assert_eq!(statuses, [SeatStatus::Available, SeatStatus::Held, SeatStatus::Available]);
+        assert_one_active_per_seat(&store, event.id, now, "after the refused confirm").await;
+
+        let failed = store.fail_payment(payment.id, 0, Utc::now()).await.expect("fail the payment");
+        assert_eq!((failed.id, failed.status, failed.refunded_cents), (payment.id, PaymentStatus::Failed, 0));
+        assert_eq!(read_payment(&store, payment.id).await.status, PaymentStatus::Failed);
+        let err = expect_err(
+            store.confirm_payment(payment.id, "ch_ann", CARD_LAST4, Utc::now()).await,
+            "confirm of a failed payment",
+        );
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+    }
+
+    pub async fn fail_payment_only_from_pending(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 3).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let (_, paid) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0]), "ch_ann").await;
+        let err = expect_err(store.fail_payment(paid.id, 0, Utc::now()).await, "fail a succeeded payment");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        assert_eq!(payment_fields(&read_payment(&store, paid.id).await), payment_fields(&paid));
+        let err = expect_err(store.fail_payment(Uuid::new_v4(), 0, Utc::now()).await, "fail an unknown payment");
+        assert!(matches!(err, StoreError::NotFound | StoreError::InvalidState(_)), "got {err:?}");
+
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[1, 2])).await.expect("hold");
+        let pending = checkout(&store, &booking).await.expect("checkout");
+        let failed = store.fail_payment(pending.id, 0, Utc::now()).await.expect("fail a pending payment");
+        assert_eq!(
+            (failed.status, failed.refunded_cents, failed.card_last4.as_deref()),
+            (PaymentStatus::Failed, 0, None)
+        );
+        let err = expect_err(store.fail_payment(pending.id, 0, Utc::now()).await, "fail a failed payment");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        assert_eq!(read_payment(&store, pending.id).await.status, PaymentStatus::Failed);
+
+        // A failed payment is not open: the booking, still held, may be checked out again.
+        let again = checkout(&store, &booking).await.expect("checkout after a failed payment");
+        assert_ne!(again.id, pending.id);
+        assert_eq!((again.status, again.amount_cents), (PaymentStatus::Pending, 3000));
+    }
+
+    pub async fn cancel_confirmed_seats_refunds_their_price(store: S) {
+        let venue = fixture_venue(&store, &[("A", 1, "vip"), ("B", 2, "standard")]).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let (booking, paid) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2]), "ch_ann").await;
+        assert_eq!(paid.amount_cents, 7000);
+        let vip = booking.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("vip seat");
+
+        let one = store.cancel_reservation(vip.id, Utc::now()).await.expect("cancel a confirmed seat");
+        assert_eq!((one.canceled.id, one.canceled.status), (vip.id, ReservationStatus::Canceled));
+        assert_eq!(one.refunds, [refund(&paid, "ch_ann", 4000)], "the seat's price goes back to the charge");
+        let read = read_payment(&store, paid.id).await;
+        assert_eq!(
+            (read.status, read.refunded_cents, read.amount_cents),
+            (PaymentStatus::PartiallyRefunded, 4000, 7000)
+        );
+        let now = Utc::now();
+        let partly = store.booking(booking.id, now).await.expect("read").expect("exists");
+        assert_eq!((partly.status, partly.total_cents), (ReservationStatus::Confirmed, 3000));
+        let map = seat_statuses(&store, &event, now).await;
+        let statuses: Vec<SeatStatus> = venue.seats.iter().map(|s| map[&s.id]).collect();
+        assert_eq!(statuses, [SeatStatus::Available, SeatStatus::Sold, SeatStatus::Sold], "the seat is free at once");
+
+        let rest = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the rest");
+        assert_eq!((rest.canceled.id, rest.canceled.status), (booking.id, ReservationStatus::Canceled));
+        assert!(rest.canceled.reservations.iter().all(|r| r.status == ReservationStatus::Canceled));
+        assert_eq!(rest.refunds, [refund(&paid, "ch_ann", 3000)], "only what was not refunded yet");
+        let read = read_payment(&store, paid.id).await;
+        assert_eq!((read.status, read.refunded_cents), (PaymentStatus::Refunded, 7000));
+        assert!(seat_statuses(&store, &event, Utc::now()).await.values().all(|s| *s == SeatStatus::Available));
+    }
+
+    pub async fn cancel_event_refunds_every_paid_booking_of_it_only(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 6).await;
+        let (doomed, other) = (fixture_event(&store, &venue).await, fixture_event(&store, &venue).await);
+        let users = fixture_users(&store, "buyer", 4).await;
+        let (ann, bob, cara, dan) = (&users[0], &users[1], &users[2], &users[3]);
+        let (_, ann_paid) = paid_booking(&store, ann, &doomed, &seat_ids(&venue, &[0, 1]), "ch_ann").await;
+        let (_, bob_paid) = paid_booking(&store, bob, &doomed, &seat_ids(&venue, &[2]), "ch_bob").await;
+        let cara_held = hold_seats(&store, cara, &doomed, &seat_ids(&venue, &[3])).await.expect("hold");
+        let dan_held = hold_seats(&store, dan, &doomed, &seat_ids(&venue, &[4])).await.expect("hold");
+        let dan_pending = checkout(&store, &dan_held).await.expect("checkout");
+        let (elsewhere, other_paid) = paid_booking(&store, ann, &other, &seat_ids(&venue, &[0]), "ch_other").await;
+
+        let cancellation = store.cancel_event(doomed.id, Utc::now()).await.expect("cancel event").expect("exists");
+        assert_eq!((cancellation.canceled.id, cancellation.canceled.status), (doomed.id, EventStatus::Canceled));
+        assert_eq!(
+            sorted_refunds(&cancellation.refunds),
+            sorted_refunds(&[refund(&ann_paid, "ch_ann", 3000), refund(&bob_paid, "ch_bob", 1500)]),
+            "every paid booking of the event is refunded in full, and nothing else"
+        );
+        for (paid, amount) in [(&ann_paid, 3000), (&bob_paid, 1500)] {
+            let read = read_payment(&store, paid.id).await;
+            assert_eq!(
+                (read.status, read.refunded_cents, read.amount_cents),
+                (PaymentStatus::Refunded, amount, amount)
+            );
+        }
+        let unpaid = read_payment(&store, dan_pending.id).await;
+        assert_eq!(unpaid.refunded_cents, 0, "a pending payment took no money to give back");
+        assert!(
+            !matches!(
+                unpaid.status,
+                PaymentStatus::Refunded | PaymentStatus::PartiallyRefunded | PaymentStatus::Succeeded
+            ),
+            "a pending payment of a canceled event is {}",
+            unpaid.status
+        );
+        let now = Utc::now();
+        for booking in [ann_paid.booking_id, bob_paid.booking_id, cara_held.id, dan_held.id] {
+            let b = store.booking(booking, now).await.expect("read").expect("exists");
+            assert_eq!(b.status, ReservationStatus::Canceled);
+        }
+        assert!(seat_statuses(&store, &doomed, now).await.values().all(|s| *s == SeatStatus::Available));
+
+        let untouched = read_payment(&store, other_paid.id).await;
+        assert_eq!(payment_fields(&untouched), payment_fields(&other_paid), "another event's payment is left alone");
+        let kept = store.booking(elsewhere.id, now).await.expect("read").expect("exists");
+        assert_eq!(kept.status, ReservationStatus::Confirmed);
+        assert_eq!(seat_statuses(&store, &other, now).await[&venue.seats[0].id], SeatStatus::Sold);
+    }
+
+    pub async fn cancel_of_held_seats_refunds_nothing(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 3).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold");
+        let pending = checkout(&store, &booking).await.expect("checkout");
+
+        let one = store.cancel_reservation(booking.reservations[0].id, Utc::now()).await.expect("cancel a held seat");
+        assert!(one.refunds.is_empty(), "a held seat was never paid: {:?}", one.refunds);
+        let read = read_payment(&store, pending.id).await;
+        assert_eq!((read.status, read.refunded_cents), (PaymentStatus::Pending, 0));
+
+        let err = expect_err(
+            store.confirm_payment(pending.id, "ch_ann", CARD_LAST4, Utc::now()).await,
+            "confirm of a booking with a canceled seat",
+        );
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        let now = Utc::now();
+        let statuses = reservation_statuses(&store, booking.id, now).await;
+        assert!(!statuses.values().any(|s| *s == ReservationStatus::Confirmed), "nothing was confirmed: {statuses:?}");
+        assert_eq!(
+            read_payment(&store, pending.id).await.status,
+            PaymentStatus::Pending,
+            "a refused confirm changes nothing"
+        );
+
+        let rest = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the rest");
+        assert!(rest.refunds.is_empty(), "held seats were never paid: {:?}", rest.refunds);
+        assert_eq!(read_payment(&store, pending.id).await.refunded_cents, 0);
+    }
+
+    pub async fn record_refund_caps_at_the_amount(store: S) {
+        let venue = fixture_venue(&store, &[("A", 1, "vip"), ("B", 2, "standard")]).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let (_, paid) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 1]), "ch_ann").await;
+        assert_eq!(paid.amount_cents, 5500);
+
+        let partly = store.record_refund(paid.id, 1000, Utc::now()).await.expect("partial refund");
+        assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 1000));
+        let more = store.record_refund(paid.id, 1000, Utc::now()).await.expect("another partial refund");
+        assert_eq!((more.status, more.refunded_cents), (PaymentStatus::PartiallyRefunded, 2000));
+        let capped = store.record_refund(paid.id, 10_000, Utc::now()).await.expect("refund past the amount");
+        assert_eq!((capped.status, capped.refunded_cents), (PaymentStatus::Refunded, 5500), "capped at the amount");
+        let read = read_payment(&store, paid.id).await;
+        assert_eq!((read.status, read.refunded_cents, read.amount_cents), (PaymentStatus::Refunded, 5500, 5500));
+        let err = expect_err(store.record_refund(paid.id, 1, Utc::now()).await, "refund of a refunded payment");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        assert_eq!(read_payment(&store, paid.id).await.refunded_cents, 5500);
+
+        let (_, whole) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[2]), "ch_whole").await;
+        let refunded = store.record_refund(whole.id, 1500, Utc::now()).await.expect("refund of the whole amount");
+        assert_eq!((refunded.status, refunded.refunded_cents), (PaymentStatus::Refunded, 1500));
+    }
+
+    pub async fn record_refund_of_unpaid_payment_is_invalid_state(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 2).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await.expect("hold");
+        let pending = checkout(&store, &booking).await.expect("checkout");
+        let err = expect_err(store.record_refund(pending.id, 500, Utc::now()).await, "refund of a pending payment");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        assert_eq!(payment_fields(&read_payment(&store, pending.id).await), payment_fields(&pending));
+
+        store.fail_payment(pending.id, 0, Utc::now()).await.expect("fail");
+        let err = expect_err(store.record_refund(pending.id, 500, Utc::now()).await, "refund of a failed payment");
+        assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+        let read = read_payment(&store, pending.id).await;
+        assert_eq!((read.status, read.refunded_cents), (PaymentStatus::Failed, 0));
+    }
+
+    pub async fn webhook_events_are_recorded_once(store: S) {
+        let now = Utc::now();
+        assert!(store.record_webhook_event("evt_1", now).await.expect("record"), "first sight of evt_1");
+        assert!(!store.record_webhook_event("evt_1", now).await.expect("record again"), "evt_1 seen before");
+        assert!(store.record_webhook_event("evt_2", now).await.expect("record"), "another event id is new");
+        assert!(!store.record_webhook_event("evt_1", Utc::now()).await.expect("record"), "still seen before");
+        assert!(!store.record_webhook_event("evt_2", Utc::now()).await.expect("record"));
+    }
+
+    pub async fn list_payments_newest_first_per_user(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 4).await;
+        let event = fixture_event(&store, &venue).await;
+        let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
+        let seat = |i: usize| seat_ids(&venue, &[i]);
+        let ann_first = hold_seats(&store, &ann, &event, &seat(0)).await.expect("hold");
+        let ann_first = checkout(&store, &ann_first).await.expect("checkout");
+        tick().await;
+        let bob_only = hold_seats(&store, &bob, &event, &seat(1)).await.expect("hold");
+        let bob_only = checkout(&store, &bob_only).await.expect("checkout");
+        tick().await;
+        let (_, ann_paid) = paid_booking(&store, &ann, &event, &seat(2), "ch_ann").await;
+
+        let list = |user: Option<Uuid>, page: Page| {
+            let store = store.clone();
+            async move { store.list_payments(user, page).await.expect("list payments") }
+        };
+        let anns = list(Some(ann.id), Page::default()).await;
+        assert_eq!(ids(&anns, |p| p.id), [ann_paid.id, ann_first.id], "a user's payments, newest first");
+        assert_eq!(
+            anns.iter().map(|p| p.status).collect::<Vec<_>>(),
+            [PaymentStatus::Succeeded, PaymentStatus::Pending],
+            "listed with their current status"
+        );
+        assert_eq!(ids(&list(Some(bob.id), Page::default()).await, |p| p.id), [bob_only.id]);
+        assert_eq!(
+            ids(&list(None, Page::default()).await, |p| p.id),
+            [ann_paid.id, bob_only.id, ann_first.id],
+            "everyone's payments, newest first"
+        );
+        assert_eq!(ids(&list(None, page(1, 1)).await, |p| p.id), [bob_only.id]);
+        assert_eq!(ids(&list(Some(ann.id), page(1, 1)).await, |p| p.id), [ann_first.id]);
+        assert!(list(None, page(2, 3)).await.is_empty());
+        assert!(list(Some(Uuid::new_v4()), Page::default()).await.is_empty());
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1282,5 +1890,244 @@ mod cases {
             all_reservations(&store, ReservationFilter { event_id: Some(event.id), ..Default::default() }, now).await;
         assert_eq!(rows.len(), winning_seats, "losers left no rows");
         assert!(rows.iter().all(|r| r.status == ReservationStatus::Expired), "every winning hold now reads expired");
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Concurrency: payments
+    // ---------------------------------------------------------------------------------------
+
+    /// Per round: a booking of two seats held for 30 ms and checked out with a window that also
+    /// lapses (40 ms); then its confirm, the sweeper and another buyer's hold of one of its seats
+    /// each start somewhere from 10 ms before the lapse to 10 ms after it. Exactly one of the
+    /// confirm and the other hold wins, and no seat is ever taken twice.
+    pub async fn concurrent_confirm_sweeper_and_rehold(store: S) {
+        const ROUNDS: usize = 30;
+        let venue = fixture_grid_venue(&store, 1, 3).await;
+        let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
+        let ttl = HoldTtl::from_millis(30).expect("ttl");
+        let mut rng = Rng::new(0xC0FF_EE5E_A7ED);
+        let (mut paid_rounds, mut lost_rounds) = (0, 0);
+        for round in 0..ROUNDS {
+            let event = fixture_event(&store, &venue).await;
+            let seats = seat_ids(&venue, &[0, 1]);
+            let contested = seats[rng.below(seats.len())];
+            let t0 = Utc::now();
+            let booking = store.hold(&hold_request(&ann, &event, &seats, ttl), t0).await.expect("hold");
+            let payment = store
+                .create_payment(new_payment(&booking, t0 + Duration::milliseconds(40)), t0)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: checkout: {e}"));
+            let lapse = store.booking(booking.id, t0).await.expect("read").expect("exists").expires_at;
+            let mut start = || lapse + Duration::milliseconds(rng.below(21) as i64 - 10);
+            let (confirm_at, sweep_at, rehold_at) = (start(), start(), start());
+            let provider_ref = format!("ch_{round}");
+
+            let confirm = {
+                let (store, provider_ref) = (store.clone(), provider_ref.clone());
+                tokio::spawn(async move {
+                    sleep_until(confirm_at).await;
+                    store.confirm_payment(payment.id, &provider_ref, CARD_LAST4, Utc::now()).await
+                })
+            };
+            let sweeper = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    sleep_until(sweep_at).await;
+                    store.expire_lapsed_holds(Utc::now()).await
+                })
+            };
+            let rehold = {
+                let (store, request) = (store.clone(), hold_request(&bob, &event, &[contested], long_ttl()));
+                tokio::spawn(async move {
+                    sleep_until(rehold_at).await;
+                    store.hold(&request, Utc::now()).await
+                })
+            };
+            let confirmed = confirm.await.expect("confirm task");
+            let reheld = rehold.await.expect("hold task");
+            sweeper.await.expect("sweeper task").unwrap_or_else(|e| panic!("round {round}: the sweep failed: {e}"));
+
+            let now = Utc::now();
+            let anns = reservation_statuses(&store, booking.id, now).await;
+            let map = seat_statuses(&store, &event, now).await;
+            match (&confirmed, &reheld) {
+                (Ok(paid), Err(StoreError::SeatsUnavailable(_))) => {
+                    paid_rounds += 1;
+                    assert_eq!(paid.status, PaymentStatus::Succeeded, "round {round}");
+                    assert_eq!(read_payment(&store, payment.id).await.status, PaymentStatus::Succeeded);
+                    assert!(
+                        anns.values().all(|s| *s == ReservationStatus::Confirmed),
+                        "round {round}: the payment succeeded but not every seat is confirmed: {anns:?}"
+                    );
+                    for seat in &seats {
+                        assert_eq!(map[seat], SeatStatus::Sold, "round {round}: a paid seat is not sold");
+                    }
+                }
+                (Err(StoreError::HoldExpired), Ok(bobs)) => {
+                    lost_rounds += 1;
+                    let read = read_payment(&store, payment.id).await;
+                    assert_eq!(
+                        (read.status, read.refunded_cents, read.card_last4.as_deref()),
+                        (PaymentStatus::Pending, 0, None),
+                        "round {round}: a refused confirm changes nothing"
+                    );
+                    assert!(
+                        !anns.values().any(|s| *s == ReservationStatus::Confirmed),
+                        "round {round}: the confirm was refused but a seat is confirmed: {anns:?}"
+                    );
+                    let bob_row = store.reservation(bobs.reservations[0].id, now).await.expect("read").expect("exists");
+                    assert_eq!(bob_row.status, ReservationStatus::Held, "round {round}: the other hold is intact");
+                    assert_eq!(map[&contested], SeatStatus::Held, "round {round}");
+                    let failed = store
+                        .fail_payment(payment.id, 0, Utc::now())
+                        .await
+                        .unwrap_or_else(|e| panic!("round {round}: fail the refused payment: {e}"));
+                    assert_eq!((failed.status, failed.refunded_cents), (PaymentStatus::Failed, 0), "round {round}");
+                    assert_eq!(read_payment(&store, payment.id).await.status, PaymentStatus::Failed);
+                }
+                (Ok(_), Ok(_)) => panic!(
+                    "round {round}: both the confirm and the other buyer's hold of the same seat won \
+                     (booking {anns:?}, seat map {map:?})"
+                ),
+                (confirmed, reheld) => panic!(
+                    "round {round}: expected exactly one of the confirm (Ok or HoldExpired) and the other hold \
+                     (Ok or SeatsUnavailable) to win; confirm: {confirmed:?}, other hold: {reheld:?}"
+                ),
+            }
+            assert_one_active_per_seat(&store, event.id, now, &format!("round {round}")).await;
+        }
+        assert_eq!(paid_rounds + lost_rounds, ROUNDS);
+        eprintln!("{ROUNDS} rounds: the confirm won {paid_rounds}, the other hold won {lost_rounds}");
+    }
+
+    /// Per round: a paid-for hold of three seats whose confirm races a cancel of the whole
+    /// booking (even rounds) or of one seat (odd rounds). In either order, every canceled seat
+    /// that had been paid is refunded on its payment, in the same step, and nothing else is.
+    pub async fn concurrent_confirm_and_cancel(store: S) {
+        const ROUNDS: usize = 30;
+        let venue = fixture_venue(&store, &[("A", 1, "vip"), ("B", 2, "standard")]).await;
+        let ann = fixture_user(&store, "ann").await;
+        let mut rng = Rng::new(0xCA_9CE1);
+        let (mut paid_rounds, mut refused_rounds) = (0, 0);
+        let mut refunded_by_cancels = 0;
+        for round in 0..ROUNDS {
+            let event = fixture_event(&store, &venue).await;
+            let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold");
+            let payment = checkout(&store, &booking).await.unwrap_or_else(|e| panic!("round {round}: checkout: {e}"));
+            let whole = round % 2 == 0;
+            let victim = booking.reservations[rng.below(booking.reservations.len())].id;
+            let (confirm_delay, cancel_delay) = (rng.below(3) as u64, rng.below(3) as u64);
+            let provider_ref = format!("ch_{round}");
+            let barrier = Arc::new(Barrier::new(2));
+
+            let confirm = {
+                let (store, barrier, provider_ref) = (store.clone(), barrier.clone(), provider_ref.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    tokio::time::sleep(StdDuration::from_millis(confirm_delay)).await;
+                    store.confirm_payment(payment.id, &provider_ref, CARD_LAST4, Utc::now()).await
+                })
+            };
+            let cancel = {
+                let (store, barrier, booking_id) = (store.clone(), barrier.clone(), booking.id);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    tokio::time::sleep(StdDuration::from_millis(cancel_delay)).await;
+                    if whole {
+                        store.cancel_booking(booking_id, Utc::now()).await.map(|c| {
+                            let canceled = c
+                                .canceled
+                                .reservations
+                                .iter()
+                                .filter(|r| r.status == ReservationStatus::Canceled)
+                                .map(|r| r.id)
+                                .collect::<BTreeSet<Uuid>>();
+                            (canceled, c.refunds)
+                        })
+                    } else {
+                        store.cancel_reservation(victim, Utc::now()).await.map(|c| {
+                            assert_eq!(c.canceled.status, ReservationStatus::Canceled);
+                            (BTreeSet::from([c.canceled.id]), c.refunds)
+                        })
+                    }
+                })
+            };
+            let confirmed = confirm.await.expect("confirm task");
+            let (canceled, refunds) = cancel
+                .await
+                .expect("cancel task")
+                .unwrap_or_else(|e| panic!("round {round}: the cancel must succeed in either order, got {e:?}"));
+
+            let expected_canceled: BTreeSet<Uuid> =
+                if whole { booking.reservations.iter().map(|r| r.id).collect() } else { BTreeSet::from([victim]) };
+            assert_eq!(canceled, expected_canceled, "round {round}: the seats the cancel reports");
+            let canceled_price: i64 =
+                booking.reservations.iter().filter(|r| canceled.contains(&r.id)).map(|r| r.price_cents).sum();
+            let now = Utc::now();
+            let after = read_payment(&store, payment.id).await;
+            let statuses = reservation_statuses(&store, booking.id, now).await;
+            let map = seat_statuses(&store, &event, now).await;
+            for r in &booking.reservations {
+                if canceled.contains(&r.id) {
+                    assert_eq!(statuses[&r.id], ReservationStatus::Canceled, "round {round}");
+                    assert_eq!(map[&r.seat_id], SeatStatus::Available, "round {round}: a canceled seat is free");
+                }
+            }
+            let refunded: i64 = refunds.iter().map(|r| r.amount_cents).sum();
+            assert_eq!(
+                after.refunded_cents, refunded,
+                "round {round}: the payment records exactly what the cancellation owes back ({refunds:?})"
+            );
+            refunded_by_cancels += refunded;
+            match confirmed {
+                Ok(paid) => {
+                    // The confirm came first: every canceled seat had been paid.
+                    paid_rounds += 1;
+                    assert_eq!(paid.status, PaymentStatus::Succeeded, "round {round}");
+                    assert_eq!(
+                        refunds,
+                        [refund(&paid, &provider_ref, canceled_price)],
+                        "round {round}: a paid seat was canceled without its refund \
+                         (payment now {after:?}, seats now {statuses:?})"
+                    );
+                    let status = if whole { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+                    assert_eq!((after.status, after.refunded_cents), (status, canceled_price), "round {round}");
+                    for r in booking.reservations.iter().filter(|r| !canceled.contains(&r.id)) {
+                        assert_eq!(statuses[&r.id], ReservationStatus::Confirmed, "round {round}: a paid seat");
+                        assert_eq!(map[&r.seat_id], SeatStatus::Sold, "round {round}");
+                    }
+                }
+                Err(StoreError::InvalidState(_)) => {
+                    // The cancel came first: nothing was paid, nothing is owed.
+                    refused_rounds += 1;
+                    assert!(refunds.is_empty(), "round {round}: a refund for seats never paid: {refunds:?}");
+                    assert_eq!(
+                        (after.status, after.refunded_cents, after.card_last4.as_deref()),
+                        (PaymentStatus::Pending, 0, None),
+                        "round {round}: a refused confirm changes nothing"
+                    );
+                    assert!(
+                        !statuses.values().any(|s| *s == ReservationStatus::Confirmed),
+                        "round {round}: the confirm was refused but a seat is confirmed: {statuses:?}"
+                    );
+                    for r in booking.reservations.iter().filter(|r| !canceled.contains(&r.id)) {
+                        assert_eq!(statuses[&r.id], ReservationStatus::Held, "round {round}: an unpaid seat");
+                    }
+                }
+                Err(other) => {
+                    panic!("round {round}: a confirm racing a cancel must succeed or be InvalidState, got {other:?}")
+                }
+            }
+            assert_one_active_per_seat(&store, event.id, now, &format!("round {round}")).await;
+        }
+        let all = store.list_payments(Some(ann.id), Page { limit: Page::MAX_LIMIT, offset: 0 }).await.expect("list");
+        assert_eq!(all.len(), ROUNDS);
+        assert_eq!(
+            all.iter().map(|p| p.refunded_cents).sum::<i64>(),
+            refunded_by_cancels,
+            "money recorded as refunded equals what the cancellations owed back"
+        );
+        assert_eq!(paid_rounds + refused_rounds, ROUNDS);
+        eprintln!("{ROUNDS} rounds: the confirm came first {paid_rounds} times, the cancel {refused_rounds}");
     }
 }

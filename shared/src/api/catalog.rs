@@ -1,10 +1,11 @@
 //! `/events/*`: venues with their seats, events and showtimes, and the live seat map.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -190,16 +191,42 @@ async fn load_event(state: &AppState, event_id: Uuid) -> Result<Event, ApiError>
 }
 
 /// The live seat map: every seat of the event's venue, `available`, `held` or `sold`. A lapsed hold is `available` at once.
+/// Answers with an `ETag`; a request whose `If-None-Match` names the current one gets `304 Not Modified`, so polling is cheap.
 #[utoipa::path(get, path = "/events/events/{event_id}/seats", tag = "catalog",
-    params(("event_id" = Uuid, Path)),
+    params(("event_id" = Uuid, Path), ("If-None-Match" = Option<String>, Header, description = "The ETag of the seat map the client has")),
     responses(
-        (status = 200, body = Vec<SeatState>),
+        (status = 200, body = Vec<SeatState>, headers(("ETag" = String, description = "Changes whenever a seat changes state"))),
+        (status = 304, description = "Not Modified: the seat map still has the `If-None-Match` ETag"),
         (status = 400, description = "`invalid_request`: not a UUID", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
-async fn seat_map(State(state): State<AppState>, Path(event_id): Path<Uuid>) -> Result<Json<Vec<SeatState>>, ApiError> {
+async fn seat_map(
+    State(state): State<AppState>,
+    Path(event_id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let seats = state.store.seat_map(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
-    Ok(Json(seats))
+    let body = serde_json::to_vec(&seats).map_err(|e| ApiError::Internal(format!("seat map encoding: {e}")))?;
+    let etag = etag_of(&body);
+    let cache = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
+    if if_none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+}
+
+/// A strong validator: the first 128 bits of the body's SHA-256, quoted.
+fn etag_of(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+/// Whether `If-None-Match` lists this ETag (weak comparison, as RFC 9110 asks for GET) or is `*`.
+fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Some(wanted) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else { return false };
+    let current = etag.to_str().unwrap_or("");
+    wanted.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == current)
 }
 
 /// Creates an event or one showtime of a movie (admin).
@@ -296,7 +323,7 @@ async fn update_event(
     Ok(Json(updated))
 }
 
-/// Cancels an event (admin): every held or confirmed reservation of it becomes `canceled`.
+/// Cancels an event (admin): every held or confirmed reservation of it becomes `canceled`, and every paid seat is refunded.
 #[utoipa::path(delete, path = "/events/events/{event_id}", tag = "catalog", security(("bearer" = [])),
     params(("event_id" = Uuid, Path)),
     responses(
@@ -310,6 +337,8 @@ async fn cancel_event(
     _admin: AdminUser,
     Path(event_id): Path<Uuid>,
 ) -> Result<Json<Event>, ApiError> {
-    let event = state.store.cancel_event(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
-    Ok(Json(event))
+    let cancellation =
+        state.store.cancel_event(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    super::payments::pay_out(&state, &cancellation.refunds).await;
+    Ok(Json(cancellation.canceled))
 }

@@ -1,5 +1,5 @@
 //! The HTTP API: one module per endpoint group (`/auth/*`, `/events/*`, `/reservations/*`,
-//! gateway routes), assembled here with the layers every response shares: request ids,
+//! `/payments/*`, gateway routes), assembled here with the layers every response shares: request ids,
 //! tracing, CORS, the 64 KiB body limit, JSON 404/405 answers and panic catching.
 
 use std::sync::OnceLock;
@@ -25,6 +25,7 @@ pub mod catalog;
 mod extract;
 pub mod idempotency;
 pub mod meta;
+pub mod payments;
 pub mod reservations;
 
 pub use extract::{Json, Path, Query};
@@ -41,6 +42,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
         (name = "auth", description = "Accounts and tokens"),
         (name = "catalog", description = "Venues, events and seat maps"),
         (name = "reservations", description = "Seat holds, reservations and bookings"),
+        (name = "payments", description = "Checkout, card payments, refunds and the provider webhook"),
     )
 )]
 struct ApiDoc;
@@ -62,6 +64,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(catalog::routes())
         .merge(reservations::routes())
+        .merge(payments::routes())
 }
 
 /// The OpenAPI document of every route, built once.

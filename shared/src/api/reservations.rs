@@ -249,7 +249,9 @@ async fn cancel_reservation(
     let reservation = owned_reservation(&state, &caller, reservation_id).await?;
     let confirmed = reservation.status == ReservationStatus::Confirmed;
     check_cancel_window(&state, &caller, reservation.event_id, confirmed).await?;
-    Ok(Json(state.store.cancel_reservation(reservation_id, Utc::now()).await?))
+    let cancellation = state.store.cancel_reservation(reservation_id, Utc::now()).await?;
+    super::payments::pay_out(&state, &cancellation.refunds).await;
+    Ok(Json(cancellation.canceled))
 }
 
 /// One booking with its reservations (owner or admin).
@@ -287,5 +289,7 @@ async fn cancel_booking(
     let booking = owned_booking(&state, &caller, booking_id).await?;
     let confirmed = booking.reservations.iter().any(|r| r.status == ReservationStatus::Confirmed);
     check_cancel_window(&state, &caller, booking.event_id, confirmed).await?;
-    Ok(Json(state.store.cancel_booking(booking_id, Utc::now()).await?))
+    let cancellation = state.store.cancel_booking(booking_id, Utc::now()).await?;
+    super::payments::pay_out(&state, &cancellation.refunds).await;
+    Ok(Json(cancellation.canceled))
 }

@@ -1,10 +1,12 @@
 //! Domain types and rules: values parsed at the edge, so inside the crate a value that exists is valid.
 
 mod catalog;
+mod payment;
 mod reservation;
 mod user;
 
 pub use catalog::*;
+pub use payment::*;
 pub use reservation::*;
 pub use user::*;
 

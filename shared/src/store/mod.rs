@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, NewEvent, NewUser, NewVenue, Page,
-    Reservation, ReservationFilter, SeatLabel, SeatState, User, UserChanges, Venue, VenueWithSeats,
+    Booking, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, NewEvent, NewPayment, NewUser, NewVenue,
+    Page, Payment, Refund, Reservation, ReservationFilter, SeatLabel, SeatState, User, UserChanges, Venue,
+    VenueWithSeats,
 };
 
 pub mod postgres;
@@ -32,6 +33,9 @@ pub enum StoreError {
     /// The resource is not in a state that allows the change (already canceled, expired).
     #[error("{0}")]
     InvalidState(String),
+    /// A booking's hold lapsed (at checkout), or lapsed and lost a seat to someone else (at confirm).
+    #[error("the hold has expired")]
+    HoldExpired,
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("storage error: {0}")]
@@ -49,6 +53,9 @@ const UNIQUE_CONSTRAINTS: &[UniqueConstraint] = &[
     ("users_email_key", "users.email", || StoreError::EmailTaken),
     ("reservations_active_seat_uq", "reservations.event_id, reservations.seat_id", || {
         StoreError::SeatsUnavailable(Vec::new())
+    }),
+    ("payments_booking_open_uq", "payments.booking_id", || {
+        StoreError::InvalidState("this booking already has a payment".into())
     }),
 ];
 
@@ -119,8 +126,9 @@ pub trait CatalogStore: Send + Sync {
     async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>>;
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event>;
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>>;
-    /// Marks the event canceled and cancels every held or confirmed reservation of it, in one transaction.
-    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>>;
+    /// Marks the event canceled and cancels every held or confirmed reservation of it, in one
+    /// transaction that also records the refund of every paid seat (see `Cancellation`).
+    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>>;
     async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>>;
     /// Events soonest first.
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>>;
@@ -140,12 +148,59 @@ pub trait HoldStore: Send + Sync {
     /// Newest first.
     async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>>;
     /// Cancels a held (unexpired) or confirmed reservation in one conditional write;
-    /// `InvalidState` when it is no longer active, `NotFound` when there is none.
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Reservation>;
-    /// Cancels every active seat of a booking in one conditional write; same errors.
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Booking>;
+    /// `InvalidState` when it is no longer active, `NotFound` when there is none. A seat that
+    /// was confirmed (paid) has its price recorded as refunded on its payment in the same transaction.
+    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>>;
+    /// Cancels every active seat of a booking in one conditional write; same errors and refunds.
+    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>>;
     /// Writes down `expired` for every lapsed hold; returns how many. Safe to run twice at once.
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// What a cancellation changed, and the money it owes back: one `Refund` per payment whose
+/// confirmed seats were canceled, already recorded on the payment (`refunded_cents`, status
+/// `partially_refunded` or `refunded`) in the cancellation's own transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancellation<T> {
+    pub canceled: T,
+    pub refunds: Vec<Refund>,
+}
+
+/// Payments for bookings. Every change of money and seats happens in one transaction.
+#[async_trait]
+pub trait PaymentStore: Send + Sync {
+    /// Opens a `pending` payment for a held booking: the amount is the sum of the prices of its
+    /// held (unexpired) seats, and their hold is extended to at least `hold_until`. At most one
+    /// open payment per booking (a unique index decides: `InvalidState`). `HoldExpired` when
+    /// the booking's hold has lapsed; `InvalidState` when no seat is held (canceled, confirmed);
+    /// `NotFound` when there is no such booking.
+    async fn create_payment(&self, payment: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment>;
+    async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>>;
+    /// Newest first; every user's when `user_id` is `None`.
+    async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>>;
+    /// In one transaction: the payment goes `pending → succeeded` (keeping `provider_ref` and the
+    /// card's last four digits) and every reservation of its booking goes `confirmed`, including
+    /// holds that lapsed but whose seat nobody took. If someone else now holds or bought a seat
+    /// (the unique index refuses), nothing changes: `HoldExpired`. A canceled seat in the booking,
+    /// or a payment that is not pending: `InvalidState`. Unknown payment: `NotFound`.
+    async fn confirm_payment(
+        &self,
+        id: Uuid,
+        provider_ref: &str,
+        card_last4: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Payment>;
+    /// `pending → failed`, recording what was given back (0 when the charge was voided).
+    /// `InvalidState` when the payment is not pending.
+    async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment>;
+    /// Records money given back outside a cancellation (a provider's refund webhook), capped at
+    /// the amount: status becomes `partially_refunded` or `refunded`. `InvalidState` unless the
+    /// payment succeeded or is partially refunded.
+    async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment>;
+    /// Remembers a provider's webhook event; `true` only the first time its id is seen.
+    async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Forgets a webhook event whose effect failed, so the provider's retry is applied.
+    async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()>;
 }
 
 /// A stored answer to a mutating request sent with an `Idempotency-Key`.
@@ -181,7 +236,7 @@ pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
 /// One storage backend: every trait, plus health and schema.
 #[async_trait]
-pub trait Store: UserStore + CatalogStore + HoldStore + IdempotencyStore {
+pub trait Store: UserStore + CatalogStore + HoldStore + PaymentStore + IdempotencyStore {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;
     /// Answers only while the store does.

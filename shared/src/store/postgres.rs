@@ -1,24 +1,27 @@
 //! PostgreSQL backend: every store trait on one connection pool, with the seat promise kept by the
 //! partial unique index `reservations_active_seat_uq` and a hold placed by one SQL statement.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use sqlx::postgres::{PgExecutor, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnection, PgExecutor, PgPool, PgPoolOptions};
 use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{
-    CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, Store, StoreError, StoreResult,
-    UserStore,
+    Cancellation, CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore,
+    Store, StoreError, StoreResult, UserStore,
 };
 use crate::domain::{
-    Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldRequest, Invalid, NewEvent, NewUser,
-    NewVenue, Page, Price, Reservation, ReservationFilter, ReservationStatus, Role, Seat, SeatLabel, SeatState,
-    SeatStatus, User, UserChanges, Venue, VenueKind, VenueSummary, VenueWithSeats,
+    Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldRequest, Invalid, NewEvent,
+    NewPayment, NewUser, NewVenue, Page, Payment, PaymentStatus, Price, Refund, Reservation, ReservationFilter,
+    ReservationStatus, Role, Seat, SeatLabel, SeatState, SeatStatus, User, UserChanges, Venue, VenueKind, VenueSummary,
+    VenueWithSeats,
 };
 
 /// Pool size unless `DATABASE_MAX_CONNECTIONS` says otherwise.
@@ -27,6 +30,8 @@ const DEFAULT_MAX_CONNECTIONS: u32 = 32;
 const ACQUIRE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 /// A hold that lost a deadlock wrote nothing, so it is simply tried again, this many times in all.
 const HOLD_ATTEMPTS: usize = 3;
+/// A confirm or cancel that lost a deadlock was rolled back whole, so it is tried again, this many times in all.
+const TX_ATTEMPTS: usize = 3;
 /// PostgreSQL's SQLSTATE for a transaction chosen as a deadlock victim.
 const DEADLOCK_DETECTED: &str = "40P01";
 
@@ -90,6 +95,45 @@ fn contains_pattern(text: &str) -> String {
 
 fn is_deadlock(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(DEADLOCK_DETECTED))
+}
+
+/// Why one attempt at a transaction failed: it lost a deadlock (it was rolled back whole, so it
+/// may simply run again), or it has an answer for the caller.
+enum TxError {
+    Deadlock,
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for TxError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_deadlock(&err) { TxError::Deadlock } else { TxError::Store(StoreError::from(err)) }
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(err: StoreError) -> Self {
+        TxError::Store(err)
+    }
+}
+
+type TxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, TxError>> + Send + 'a>>;
+
+/// Runs `attempt`, one whole transaction, again while it loses deadlocks, `TX_ATTEMPTS` times in
+/// all; still `TxError::Deadlock` when every attempt lost.
+async fn retry_deadlocks<'a, T>(mut attempt: impl FnMut() -> TxFuture<'a, T>) -> Result<T, TxError> {
+    let mut outcome = attempt().await;
+    for _ in 1..TX_ATTEMPTS {
+        if !matches!(outcome, Err(TxError::Deadlock)) {
+            break;
+        }
+        outcome = attempt().await;
+    }
+    outcome
+}
+
+/// A transaction that kept losing deadlocks changed nothing; the caller may try again shortly.
+fn kept_deadlocking(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("{what} kept deadlocking with concurrent writes; try again"))
 }
 
 macro_rules! user_columns {
@@ -296,11 +340,92 @@ impl ReservationRow {
     }
 }
 
+macro_rules! payment_columns {
+    () => {
+        "id, booking_id, user_id, amount_cents, currency, status, provider, card_last4, refunded_cents, created_at, \
+         updated_at"
+    };
+}
+
+#[derive(FromRow)]
+struct PaymentRow {
+    id: Uuid,
+    booking_id: Uuid,
+    user_id: Uuid,
+    amount_cents: i64,
+    currency: String,
+    status: String,
+    provider: String,
+    card_last4: Option<String>,
+    refunded_cents: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl PaymentRow {
+    fn into_payment(self) -> StoreResult<Payment> {
+        Ok(Payment {
+            id: self.id,
+            booking_id: self.booking_id,
+            user_id: self.user_id,
+            amount_cents: self.amount_cents,
+            currency: self.currency,
+            status: parse_stored::<PaymentStatus>(&self.status)?,
+            provider: self.provider,
+            card_last4: self.card_last4,
+            refunded_cents: self.refunded_cents,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
 #[derive(FromRow)]
 struct BookingSeatRow {
     booking_created_at: DateTime<Utc>,
     #[sqlx(flatten)]
     reservation: ReservationRow,
+}
+
+async fn fetch_reservation<'e>(
+    executor: impl PgExecutor<'e>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Reservation>> {
+    let row: Option<ReservationRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        reservation_columns!(),
+        " FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| row.into_reservation(now)).transpose()
+}
+
+async fn fetch_booking<'e>(
+    executor: impl PgExecutor<'e>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Booking>> {
+    let rows: Vec<BookingSeatRow> = sqlx::query_as(concat!(
+        "SELECT b.created_at AS booking_created_at, ",
+        reservation_columns!(),
+        " FROM bookings b
+          JOIN reservations r ON r.booking_id = b.id
+          JOIN seats s ON s.id = r.seat_id
+          WHERE b.id = $1
+          ORDER BY s.row_index, s.seat_number"
+    ))
+    .bind(id)
+    .fetch_all(executor)
+    .await?;
+    let Some(created_at) = rows.first().map(|row| row.booking_created_at) else {
+        return Ok(None);
+    };
+    let reservations =
+        rows.into_iter().map(|row| row.reservation.into_reservation(now)).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Booking::from_reservations(id, created_at, reservations))
 }
 
 fn labels(rows: Vec<(String, i32, String)>) -> Vec<SeatLabel> {
@@ -470,6 +595,202 @@ impl PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(StoreError::SeatsUnavailable(labels(requested)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cancellations and their refunds, confirms and checkouts take their locks in one order, the order
+// holds already take them in: the event row (holds and confirms share-lock it, a cancel of the
+// event updates it), then a booking's reservations in id order, then its payment. Writers that
+// meet then wait for each other instead of deadlocking; the rare deadlock left (a hold expiring
+// lapsed rows in its own order) is retried, as the hold itself does.
+
+/// The answer of a retried transaction, a deadlock on every attempt counting as unavailable.
+fn settle<T>(outcome: Result<T, TxError>, what: &str) -> StoreResult<T> {
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(TxError::Store(err)) => Err(err),
+        Err(TxError::Deadlock) => Err(kept_deadlocking(what)),
+    }
+}
+
+/// Which reservations a cancellation takes.
+#[derive(Clone, Copy)]
+enum CancelScope {
+    Reservation,
+    Booking,
+    Event,
+}
+
+/// Locks the active reservations whose `$column` is `$1` (in id order) and reads them as locked.
+/// The status must come from the locked row, not from an earlier read: a confirm that committed
+/// while this waited for the lock is then seen as `confirmed`, and its seat is refunded.
+macro_rules! lock_active_sql {
+    ($column:literal) => {
+        concat!(
+            "SELECT id, booking_id, price_cents, status FROM reservations
+             WHERE ",
+            $column,
+            " = $1 AND (status = 'confirmed' OR (status = 'held' AND expires_at > $2))
+             ORDER BY id
+             FOR UPDATE"
+        )
+    };
+}
+
+impl CancelScope {
+    fn lock_sql(self) -> &'static str {
+        match self {
+            CancelScope::Reservation => lock_active_sql!("id"),
+            CancelScope::Booking => lock_active_sql!("booking_id"),
+            CancelScope::Event => lock_active_sql!("event_id"),
+        }
+    }
+}
+
+/// Cancels the active reservations of `scope` inside the caller's transaction and records the
+/// refund of every confirmed (paid) one on its booking's payment; how many were canceled and the
+/// refunds to pay out. Errors stay `TxError` so that a lost deadlock can be retried.
+async fn cancel_active(
+    conn: &mut PgConnection,
+    scope: CancelScope,
+    key: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(usize, Vec<Refund>), TxError> {
+    let locked: Vec<(Uuid, Uuid, i64, String)> =
+        sqlx::query_as(scope.lock_sql()).bind(key).bind(now).fetch_all(&mut *conn).await?;
+    if locked.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    // The rows are locked, so exactly these are canceled, with the statuses just read.
+    let ids: Vec<Uuid> = locked.iter().map(|(id, ..)| *id).collect();
+    sqlx::query("UPDATE reservations SET status = 'canceled', updated_at = $2 WHERE id = ANY($1)")
+        .bind(&ids)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    // Per booking, the price of its confirmed seats; held seats were never paid for.
+    let mut paid: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for (_, booking_id, price_cents, status) in &locked {
+        if parse_stored::<ReservationStatus>(status)? == ReservationStatus::Confirmed {
+            *paid.entry(*booking_id).or_default() += price_cents;
+        }
+    }
+    let refunds = record_refunds(conn, &paid, now).await?;
+    Ok((locked.len(), refunds))
+}
+
+/// Records each booking's amount as refunded on its paid payment, capped at what is left of it,
+/// inside the caller's transaction; the refunds to pay out, in booking order.
+async fn record_refunds(
+    conn: &mut PgConnection,
+    paid: &BTreeMap<Uuid, i64>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Refund>, TxError> {
+    if paid.is_empty() {
+        return Ok(Vec::new());
+    }
+    let booking_ids: Vec<Uuid> = paid.keys().copied().collect();
+    // Locked first so the amounts computed below are the ones written. One probe of the partial
+    // unique index per booking (`<> 'failed'` is its condition). Confirmed seats without a paid
+    // payment (none in normal operation) have nothing to give back.
+    let payments: Vec<(Uuid, Uuid, Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT p.id, p.booking_id, p.provider_ref, p.amount_cents, p.refunded_cents
+         FROM unnest($1::uuid[]) AS paid (booking_id)
+         CROSS JOIN LATERAL (
+             SELECT x.* FROM payments x
+             WHERE x.booking_id = paid.booking_id AND x.status <> 'failed'
+               AND x.status IN ('succeeded', 'partially_refunded')
+         ) p
+         ORDER BY p.booking_id
+         FOR UPDATE OF p",
+    )
+    .bind(&booking_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    if payments.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let mut payment_ids = Vec::with_capacity(payments.len());
+    let mut amounts = Vec::with_capacity(payments.len());
+    let mut refunds = Vec::new();
+    for (payment_id, booking_id, provider_ref, amount_cents, refunded_cents) in payments {
+        let price_cents = paid.get(&booking_id).copied().unwrap_or(0);
+        // An earlier refund (a provider's webhook) may have given part of it back already.
+        let refund_cents = price_cents.min(amount_cents - refunded_cents).max(0);
+        payment_ids.push(payment_id);
+        amounts.push(refund_cents);
+        // Without a provider reference there is no charge to refund against; the books are still right.
+        if let Some(provider_ref) = provider_ref.filter(|_| refund_cents > 0) {
+            refunds.push(Refund { payment_id, provider_ref, amount_cents: refund_cents });
+        }
+    }
+    sqlx::query(
+        "UPDATE payments p
+         SET refunded_cents = p.refunded_cents + u.refund_cents,
+             status = CASE WHEN p.refunded_cents + u.refund_cents = p.amount_cents
+                           THEN 'refunded' ELSE 'partially_refunded' END,
+             updated_at = $3
+         FROM unnest($1::uuid[], $2::int8[]) AS u (id, refund_cents)
+         WHERE p.id = u.id",
+    )
+    .bind(&payment_ids)
+    .bind(&amounts)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(refunds)
+}
+
+impl PostgresStore {
+    async fn cancel_reservation_once(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Cancellation<Reservation>, TxError> {
+        let mut tx = self.pool.begin().await?;
+        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, id, now).await?;
+        // Read inside the transaction: the answer matches what was written.
+        let reservation = match fetch_reservation(&mut *tx, id, now).await? {
+            None => return Err(StoreError::NotFound.into()),
+            Some(reservation) if canceled > 0 => reservation,
+            Some(current) => {
+                return Err(StoreError::InvalidState(format!("this reservation is already {}", current.status)).into());
+            }
+        };
+        tx.commit().await?;
+        Ok(Cancellation { canceled: reservation, refunds })
+    }
+
+    async fn cancel_booking_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Cancellation<Booking>, TxError> {
+        let mut tx = self.pool.begin().await?;
+        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, id, now).await?;
+        let booking = match fetch_booking(&mut *tx, id, now).await? {
+            None => return Err(StoreError::NotFound.into()),
+            Some(booking) if canceled > 0 => booking,
+            Some(_) => return Err(StoreError::InvalidState("this booking has no active seats left".into()).into()),
+        };
+        tx.commit().await?;
+        Ok(Cancellation { canceled: booking, refunds })
+    }
+
+    async fn cancel_event_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Cancellation<Event>>, TxError> {
+        let mut tx = self.pool.begin().await?;
+        // Updating the event row first waits for holds and confirms in flight (they share-lock
+        // it), and makes later ones wait for this transaction and then see the event canceled.
+        let found = sqlx::query("UPDATE events SET status = 'canceled' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if found == 0 {
+            return Ok(None);
+        }
+        let (_, refunds) = cancel_active(&mut tx, CancelScope::Event, id, now).await?;
+        let event = fetch_event(&mut *tx, id, now).await?;
+        tx.commit().await?;
+        Ok(event.map(|canceled| Cancellation { canceled, refunds }))
     }
 }
 
@@ -709,29 +1030,9 @@ impl CatalogStore for PostgresStore {
         Ok(event)
     }
 
-    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
-        let mut tx = self.pool.begin().await?;
-        // Updating the event row first waits for holds in flight (they share-lock it), and makes
-        // later holds wait for this transaction and then see the event canceled.
-        let found = sqlx::query("UPDATE events SET status = 'canceled' WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if found == 0 {
-            return Ok(None);
-        }
-        sqlx::query(
-            "UPDATE reservations SET status = 'canceled', updated_at = $2
-             WHERE event_id = $1 AND (status = 'confirmed' OR (status = 'held' AND expires_at > $2))",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let event = fetch_event(&mut *tx, id, now).await?;
-        tx.commit().await?;
-        Ok(event)
+    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_event_once(id, now))).await;
+        settle(outcome, "canceling the event")
     }
 
     async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
@@ -852,36 +1153,11 @@ impl HoldStore for PostgresStore {
     }
 
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
-        let row: Option<ReservationRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            reservation_columns!(),
-            " FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| row.into_reservation(now)).transpose()
+        fetch_reservation(&self.pool, id, now).await
     }
 
     async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
-        let rows: Vec<BookingSeatRow> = sqlx::query_as(concat!(
-            "SELECT b.created_at AS booking_created_at, ",
-            reservation_columns!(),
-            " FROM bookings b
-              JOIN reservations r ON r.booking_id = b.id
-              JOIN seats s ON s.id = r.seat_id
-              WHERE b.id = $1
-              ORDER BY s.row_index, s.seat_number"
-        ))
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let Some(created_at) = rows.first().map(|row| row.booking_created_at) else {
-            return Ok(None);
-        };
-        let reservations =
-            rows.into_iter().map(|row| row.reservation.into_reservation(now)).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Booking::from_reservations(id, created_at, reservations))
+        fetch_booking(&self.pool, id, now).await
     }
 
     async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
@@ -916,45 +1192,14 @@ impl HoldStore for PostgresStore {
         rows.into_iter().map(|row| row.into_reservation(now)).collect()
     }
 
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Reservation> {
-        let canceled: Option<ReservationRow> = sqlx::query_as(concat!(
-            "WITH r AS (
-                 UPDATE reservations SET status = 'canceled', updated_at = $2
-                 WHERE id = $1 AND (status = 'confirmed' OR (status = 'held' AND expires_at > $2))
-                 RETURNING *
-             )
-             SELECT ",
-            reservation_columns!(),
-            " FROM r JOIN seats s ON s.id = r.seat_id"
-        ))
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = canceled {
-            return row.into_reservation(now);
-        }
-        match self.reservation(id, now).await? {
-            None => Err(StoreError::NotFound),
-            Some(current) => Err(StoreError::InvalidState(format!("this reservation is already {}", current.status))),
-        }
+    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_reservation_once(id, now))).await;
+        settle(outcome, "canceling the reservation")
     }
 
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Booking> {
-        let canceled = sqlx::query(
-            "UPDATE reservations SET status = 'canceled', updated_at = $2
-             WHERE booking_id = $1 AND (status = 'confirmed' OR (status = 'held' AND expires_at > $2))",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        match self.booking(id, now).await? {
-            None => Err(StoreError::NotFound),
-            Some(_) if canceled == 0 => Err(StoreError::InvalidState("this booking has no active seats left".into())),
-            Some(booking) => Ok(booking),
-        }
+    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_booking_once(id, now))).await;
+        settle(outcome, "canceling the booking")
     }
 
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
@@ -965,6 +1210,318 @@ impl HoldStore for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(expired.rows_affected())
+    }
+}
+
+/// Checkout in one statement, so the hold's extension and the payment stand or fall together: when
+/// the unique index `payments_booking_open_uq` refuses a second open payment, the extension is
+/// undone with it. The held seats are locked in id order (as every writer takes a booking's seats)
+/// and re-checked after the lock; the amount and currency are those the seats were held at, never
+/// the caller's. No row comes back when nothing was held.
+const CREATE_PAYMENT_SQL: &str = concat!(
+    "WITH held AS (
+         SELECT id FROM reservations
+         WHERE booking_id = $1 AND status = 'held' AND expires_at > $6
+         ORDER BY id
+         FOR UPDATE
+     ), extended AS (
+         UPDATE reservations r SET expires_at = GREATEST(r.expires_at, $5), updated_at = $6
+         FROM held h
+         WHERE r.id = h.id
+         RETURNING r.price_cents, r.currency
+     ), total AS (
+         SELECT count(*) AS seats, COALESCE(sum(price_cents), 0)::int8 AS amount_cents, min(currency) AS currency
+         FROM extended
+     )
+     INSERT INTO payments
+         (id, booking_id, user_id, amount_cents, currency, status, provider, refunded_cents, created_at, updated_at)
+     SELECT $2, $1, $3, t.amount_cents, t.currency, 'pending', $4, 0, $6, $6
+     FROM total t
+     WHERE t.seats > 0
+     RETURNING ",
+    payment_columns!()
+);
+
+/// Someone else's lapsed hold on a seat of booking `$1` (event `$2`) is written down as expired,
+/// one probe of the unique index per seat as in the hold, so that the index judges only holds that
+/// still run. The booking's own lapsed holds are left for the confirm to take back.
+const EXPIRE_OTHERS_LAPSED_SQL: &str = "
+UPDATE reservations r SET status = 'expired', updated_at = $3
+FROM reservations mine
+CROSS JOIN LATERAL (
+    SELECT x.id FROM reservations x
+    WHERE x.event_id = $2 AND x.seat_id = mine.seat_id AND x.status = 'held' AND x.expires_at <= $3
+      AND x.booking_id <> $1
+    LIMIT 1
+) stale
+WHERE mine.booking_id = $1 AND r.id = stale.id AND r.status = 'held' AND r.expires_at <= $3";
+
+impl PostgresStore {
+    /// Why a conditional update of a payment matched nothing: no such payment, or its status.
+    async fn payment_refusal<'e>(executor: impl PgExecutor<'e>, id: Uuid) -> StoreError {
+        let status: Result<Option<String>, sqlx::Error> =
+            sqlx::query_scalar("SELECT status FROM payments WHERE id = $1").bind(id).fetch_optional(executor).await;
+        match status {
+            Err(err) => err.into(),
+            Ok(None) => StoreError::NotFound,
+            Ok(Some(status)) => match parse_stored::<PaymentStatus>(&status) {
+                Ok(status) => StoreError::InvalidState(format!("this payment is already {status}")),
+                Err(err) => err,
+            },
+        }
+    }
+
+    /// Why a checkout found nothing to pay for, read after its statement wrote nothing.
+    async fn checkout_refusal(&self, booking_id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
+        let (found, lapsed, confirmed): (bool, i64, i64) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1),
+                    count(*) FILTER (WHERE status = 'expired' OR (status = 'held' AND expires_at <= $2)),
+                    count(*) FILTER (WHERE status = 'confirmed')
+             FROM reservations WHERE booking_id = $1",
+        )
+        .bind(booking_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if !found {
+            StoreError::NotFound
+        } else if lapsed > 0 && confirmed == 0 {
+            // The buyer may pick seats again; a paid or canceled booking is another matter.
+            StoreError::HoldExpired
+        } else {
+            StoreError::InvalidState("this booking has no held seats to pay for".into())
+        })
+    }
+
+    async fn confirm_payment_once(
+        &self,
+        id: Uuid,
+        provider_ref: &str,
+        card_last4: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Payment, TxError> {
+        let mut tx = self.pool.begin().await?;
+        // A payment's booking and event never change, so they are read without a lock.
+        let target: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT p.booking_id, b.event_id FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE p.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((booking_id, event_id)) = target else {
+            return Err(StoreError::NotFound.into());
+        };
+        // Share-locked as a hold does: a cancel of the event either waits for this confirm (and
+        // then refunds what it confirmed) or makes it wait and then refuse.
+        let event_status: String = sqlx::query_scalar("SELECT status FROM events WHERE id = $1 FOR SHARE")
+            .bind(event_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        // The booking's seats, locked before the payment (the common lock order): a cancel of
+        // them either finishes first and is seen here, or waits and then sees them confirmed.
+        let seats: Vec<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT status, updated_at FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
+                .bind(booking_id)
+                .fetch_all(&mut *tx)
+                .await?;
+
+        let row: Option<PaymentRow> = sqlx::query_as(concat!(
+            "UPDATE payments SET status = 'succeeded', provider_ref = $2, card_last4 = $3, updated_at = $4
+             WHERE id = $1 AND status = 'pending' RETURNING ",
+            payment_columns!()
+        ))
+        .bind(id)
+        .bind(provider_ref)
+        .bind(card_last4)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(Self::payment_refusal(&mut *tx, id).await.into());
+        };
+        let payment = row.into_payment()?;
+
+        // A seat canceled since checkout was priced in and would be paid for and never sold (one
+        // canceled before checkout was not); an event canceled while the hold had lapsed left its
+        // lapsed seats as they were, and they must not be sold.
+        let canceled_since_checkout = seats.iter().any(|(status, updated_at)| {
+            status == ReservationStatus::Canceled.as_str() && *updated_at >= payment.created_at
+        });
+        let refusal = if canceled_since_checkout {
+            Some("a seat of this booking was canceled")
+        } else if parse_stored::<EventStatus>(&event_status)? == EventStatus::Canceled {
+            Some("this event was canceled")
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            tx.rollback().await?;
+            return Err(StoreError::InvalidState(refusal.into()).into());
+        }
+
+        sqlx::query(EXPIRE_OTHERS_LAPSED_SQL).bind(booking_id).bind(event_id).bind(now).execute(&mut *tx).await?;
+        // Lapsed holds are confirmed too when their seat is still free. Nothing is checked first:
+        // the partial unique index alone decides whether someone else now has a seat.
+        let confirmed = sqlx::query(
+            "UPDATE reservations SET status = 'confirmed', updated_at = $2
+             WHERE booking_id = $1 AND status IN ('held', 'expired')",
+        )
+        .bind(booking_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        let refusal = match confirmed {
+            Ok(done) if done.rows_affected() > 0 => None,
+            Ok(_) => Some(StoreError::InvalidState("this booking has no held seats to pay for".into())),
+            Err(err) if is_deadlock(&err) => return Err(TxError::Deadlock),
+            Err(err) => Some(match StoreError::from(err) {
+                StoreError::SeatsUnavailable(_) => StoreError::HoldExpired,
+                other => other,
+            }),
+        };
+        if let Some(refusal) = refusal {
+            // Nothing stays: the payment remains pending and the other buyer's seat untouched.
+            tx.rollback().await?;
+            return Err(refusal.into());
+        }
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    /// After every confirm attempt lost a deadlock: `HoldExpired` if someone else really holds or
+    /// bought a seat of the booking now, else a failure worth retrying.
+    async fn confirm_deadlock_refusal(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
+        let taken: bool = sqlx::query_scalar(
+            "SELECT EXISTS (
+                 SELECT 1 FROM payments p
+                 JOIN reservations mine ON mine.booking_id = p.booking_id
+                 CROSS JOIN LATERAL (
+                     SELECT x.status, x.expires_at FROM reservations x
+                     WHERE x.event_id = mine.event_id AND x.seat_id = mine.seat_id
+                       AND x.status IN ('held', 'confirmed') AND x.booking_id <> mine.booking_id
+                     LIMIT 1
+                 ) other
+                 WHERE p.id = $1 AND (other.status = 'confirmed' OR other.expires_at > $2)
+             )",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if taken { StoreError::HoldExpired } else { kept_deadlocking("confirming the payment") })
+    }
+}
+
+#[async_trait]
+impl PaymentStore for PostgresStore {
+    async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let row: Option<PaymentRow> = sqlx::query_as(CREATE_PAYMENT_SQL)
+            .bind(new.booking_id)
+            .bind(new.id)
+            .bind(new.user_id)
+            .bind(&new.provider)
+            .bind(new.hold_until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => row.into_payment(),
+            None => Err(self.checkout_refusal(new.booking_id, now).await?),
+        }
+    }
+
+    async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
+        let row: Option<PaymentRow> =
+            sqlx::query_as(concat!("SELECT ", payment_columns!(), " FROM payments WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(PaymentRow::into_payment).transpose()
+    }
+
+    async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>> {
+        // Two statement shapes rather than `$1 IS NULL OR user_id = $1`, which a generic plan
+        // could only answer by scanning every payment.
+        let mut query = QueryBuilder::<Postgres>::new(concat!("SELECT ", payment_columns!(), " FROM payments"));
+        if let Some(user_id) = user_id {
+            query.push(" WHERE user_id = ").push_bind(user_id);
+        }
+        query.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(page.limit);
+        query.push(" OFFSET ").push_bind(page.offset);
+        let rows = query.build_query_as::<PaymentRow>().fetch_all(&self.pool).await?;
+        rows.into_iter().map(PaymentRow::into_payment).collect()
+    }
+
+    async fn confirm_payment(
+        &self,
+        id: Uuid,
+        provider_ref: &str,
+        card_last4: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        let outcome = retry_deadlocks(|| Box::pin(self.confirm_payment_once(id, provider_ref, card_last4, now))).await;
+        match outcome {
+            Ok(payment) => Ok(payment),
+            Err(TxError::Store(err)) => Err(err),
+            Err(TxError::Deadlock) => Err(self.confirm_deadlock_refusal(id, now).await?),
+        }
+    }
+
+    async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        // Capped at the amount: more cannot have been given back than was taken.
+        let row: Option<PaymentRow> = sqlx::query_as(concat!(
+            "UPDATE payments SET status = 'failed', refunded_cents = LEAST(amount_cents, $2), updated_at = $3
+             WHERE id = $1 AND status = 'pending' RETURNING ",
+            payment_columns!()
+        ))
+        .bind(id)
+        .bind(refunded_cents)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => row.into_payment(),
+            None => Err(Self::payment_refusal(&self.pool, id).await),
+        }
+    }
+
+    async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        // One conditional write; both SET expressions read the row as it was before it.
+        let row: Option<PaymentRow> = sqlx::query_as(concat!(
+            "UPDATE payments SET
+                 refunded_cents = LEAST(amount_cents, refunded_cents + $2),
+                 status = CASE WHEN LEAST(amount_cents, refunded_cents + $2) = amount_cents
+                               THEN 'refunded' ELSE 'partially_refunded' END,
+                 updated_at = $3
+             WHERE id = $1 AND status IN ('succeeded', 'partially_refunded') RETURNING ",
+            payment_columns!()
+        ))
+        .bind(id)
+        .bind(amount_cents)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => row.into_payment(),
+            None => Err(Self::payment_refusal(&self.pool, id).await),
+        }
+    }
+
+    async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        // The primary key decides which of two deliveries is the first.
+        let inserted =
+            sqlx::query("INSERT INTO webhook_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                .bind(event_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM webhook_events WHERE id = $1").bind(event_id).execute(&self.pool).await?;
+        Ok(())
     }
 }
 
@@ -1060,8 +1617,9 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future;
     use std::sync::Arc;
+
+    use chrono::SubsecRound;
 
     use super::*;
     use crate::domain::{HoldTtl, SeatRow as NewSeatRow, SeatSelection};
@@ -1137,16 +1695,21 @@ mod tests {
         SeatLabel { row: row.into(), seat_number, tier: tier.into() }
     }
 
-    async fn fixture(store: &PostgresStore) -> Fixture {
+    async fn new_user(store: &PostgresStore, name: &str) -> Uuid {
         let user = store
             .create_user(NewUser {
                 email: Email::parse(&format!("{}@example.com", Uuid::new_v4().simple())).unwrap(),
-                name: "Ann".into(),
+                name: name.into(),
                 password_hash: "hash".into(),
                 role: Role::Customer,
             })
             .await
             .unwrap();
+        user.id
+    }
+
+    async fn fixture(store: &PostgresStore) -> Fixture {
+        let user_id = new_user(store, "Ann").await;
         let rows = vec![
             NewSeatRow { row: "A".into(), seats: 3, tier: "standard".into() },
             NewSeatRow { row: "B".into(), seats: 2, tier: "vip".into() },
@@ -1170,7 +1733,7 @@ mod tests {
             })
             .await
             .unwrap();
-        Fixture { user_id: user.id, event_id: event.id, seats: venue.seats }
+        Fixture { user_id, event_id: event.id, seats: venue.seats }
     }
 
     async fn count_reservations(store: &PostgresStore) -> i64 {
@@ -1260,7 +1823,9 @@ mod tests {
             let first = booking.reservations[0].id;
 
             let canceled = store.cancel_reservation(first, now).await.unwrap();
-            assert_eq!(canceled.status, ReservationStatus::Canceled);
+            assert_eq!(canceled.canceled.status, ReservationStatus::Canceled);
+            // A held seat was never paid for.
+            assert!(canceled.refunds.is_empty());
             match store.cancel_reservation(first, now).await {
                 Err(StoreError::InvalidState(message)) => {
                     assert_eq!(message, "this reservation is already canceled")
@@ -1270,7 +1835,8 @@ mod tests {
             assert!(matches!(store.cancel_reservation(Uuid::new_v4(), now).await, Err(StoreError::NotFound)));
 
             let whole = store.cancel_booking(booking.id, now).await.unwrap();
-            assert_eq!((whole.status, whole.total_cents), (ReservationStatus::Canceled, 0));
+            assert_eq!((whole.canceled.status, whole.canceled.total_cents), (ReservationStatus::Canceled, 0));
+            assert!(whole.refunds.is_empty());
             assert!(matches!(store.cancel_booking(booking.id, now).await, Err(StoreError::InvalidState(_))));
             assert!(matches!(store.cancel_booking(Uuid::new_v4(), now).await, Err(StoreError::NotFound)));
         })
@@ -1332,6 +1898,560 @@ mod tests {
             }
             assert_eq!(winners, 1);
             assert_eq!(count_reservations(&store).await, 3);
+        })
+        .await;
+    }
+
+    // --- Payments --------------------------------------------------------------------------------
+
+    /// The clock as PostgreSQL stores it (microseconds), so written instants compare equal on reading.
+    fn clock() -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+
+    fn minutes(n: i64) -> Duration {
+        Duration::minutes(n)
+    }
+
+    fn checkout(booking: &Booking, hold_until: DateTime<Utc>) -> NewPayment {
+        NewPayment {
+            id: Uuid::new_v4(),
+            booking_id: booking.id,
+            user_id: booking.user_id,
+            provider: "simulated".into(),
+            hold_until,
+        }
+    }
+
+    /// A booking of `labels` held at `now` for ten minutes, checked out and paid with `provider_ref`.
+    async fn paid_booking(
+        store: &PostgresStore,
+        f: &Fixture,
+        labels: &[&str],
+        provider_ref: &str,
+        now: DateTime<Utc>,
+    ) -> (Booking, Payment) {
+        let booking = store.hold(&f.hold(labels, ten_minutes()), now).await.unwrap();
+        let payment = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();
+        let paid = store.confirm_payment(payment.id, provider_ref, "4242", now).await.unwrap();
+        (booking, paid)
+    }
+
+    fn seat_statuses(map: &[SeatState]) -> Vec<(String, SeatStatus)> {
+        map.iter().map(|s| (format!("{}{}", s.row, s.seat_number), s.status)).collect()
+    }
+
+    async fn stored_status(store: &PostgresStore, reservation_id: Uuid) -> String {
+        sqlx::query_scalar("SELECT status FROM reservations WHERE id = $1")
+            .bind(reservation_id)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn checkout_extends_the_hold_and_charges_the_held_seats_once() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let booking = store.hold(&f.hold(&["A1", "B1"], ten_minutes()), now).await.unwrap();
+
+            let payment = store.create_payment(checkout(&booking, now + minutes(15)), now).await.unwrap();
+            assert_eq!((payment.amount_cents, payment.currency.as_str()), (4200, "EUR"));
+            assert_eq!((payment.status, payment.refunded_cents), (PaymentStatus::Pending, 0));
+            assert_eq!((payment.booking_id, payment.user_id), (booking.id, f.user_id));
+            assert_eq!((payment.provider.as_str(), payment.card_last4.as_deref()), ("simulated", None));
+            assert_eq!(store.payment(payment.id).await.unwrap(), Some(payment.clone()));
+            let extended = store.booking(booking.id, now).await.unwrap().unwrap();
+            assert!(extended.reservations.iter().all(|r| r.expires_at == now + minutes(15)));
+
+            // The index refuses a second open payment, and the second extension goes with it.
+            match store.create_payment(checkout(&booking, now + minutes(30)), now).await {
+                Err(StoreError::InvalidState(message)) => assert_eq!(message, "this booking already has a payment"),
+                other => panic!("expected InvalidState, got {other:?}"),
+            }
+            let kept = store.booking(booking.id, now).await.unwrap().unwrap();
+            assert!(kept.reservations.iter().all(|r| r.expires_at == now + minutes(15)));
+
+            // A hold that already runs longer than the payment window is not shortened.
+            let long = store.hold(&f.hold(&["A2"], ten_minutes()), now).await.unwrap();
+            let second = store.create_payment(checkout(&long, now + minutes(1)), now + minutes(1)).await.unwrap();
+            let long = store.booking(long.id, now).await.unwrap().unwrap();
+            assert_eq!(long.expires_at, now + minutes(10));
+
+            assert_eq!(store.list_payments(Some(f.user_id), Page::default()).await.unwrap(), [second.clone(), payment]);
+            assert_eq!(store.list_payments(None, Page { limit: 1, offset: 0 }).await.unwrap(), [second]);
+            assert!(store.list_payments(Some(Uuid::new_v4()), Page::default()).await.unwrap().is_empty());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn checkout_of_a_lapsed_canceled_or_unknown_booking_is_refused() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let lapsed = store.hold(&f.hold(&["A1"], ten_minutes()), now).await.unwrap();
+            let later = now + minutes(11);
+            assert!(matches!(
+                store.create_payment(checkout(&lapsed, later + minutes(5)), later).await,
+                Err(StoreError::HoldExpired)
+            ));
+            // Written down as expired by the sweeper, it is still a lapsed hold.
+            store.expire_lapsed_holds(later).await.unwrap();
+            assert!(matches!(
+                store.create_payment(checkout(&lapsed, later + minutes(5)), later).await,
+                Err(StoreError::HoldExpired)
+            ));
+
+            let canceled = store.hold(&f.hold(&["A2"], ten_minutes()), now).await.unwrap();
+            store.cancel_booking(canceled.id, now).await.unwrap();
+            match store.create_payment(checkout(&canceled, now + minutes(5)), now).await {
+                Err(StoreError::InvalidState(message)) => {
+                    assert_eq!(message, "this booking has no held seats to pay for")
+                }
+                other => panic!("expected InvalidState, got {other:?}"),
+            }
+
+            let mut unknown = checkout(&canceled, now + minutes(5));
+            unknown.booking_id = Uuid::new_v4();
+            assert!(matches!(store.create_payment(unknown, now).await, Err(StoreError::NotFound)));
+            assert!(store.list_payments(None, Page::default()).await.unwrap().is_empty());
+
+            // A paid booking has nothing held any more.
+            let (paid, _) = paid_booking(&store, &f, &["B1"], "ch_1", now).await;
+            assert!(matches!(
+                store.create_payment(checkout(&paid, now + minutes(5)), now).await,
+                Err(StoreError::InvalidState(_))
+            ));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn confirm_sells_the_seats_and_keeps_only_the_last_four_digits() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let booking = store.hold(&f.hold(&["A1", "B1"], ten_minutes()), now).await.unwrap();
+            let payment = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();
+
+            let paid = store.confirm_payment(payment.id, "ch_1", "4242", now + minutes(1)).await.unwrap();
+            assert_eq!((paid.status, paid.card_last4.as_deref()), (PaymentStatus::Succeeded, Some("4242")));
+            assert_eq!(paid.updated_at, now + minutes(1));
+            assert_eq!(store.payment(payment.id).await.unwrap(), Some(paid.clone()));
+            let provider_ref: Option<String> = sqlx::query_scalar("SELECT provider_ref FROM payments WHERE id = $1")
+                .bind(payment.id)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(provider_ref.as_deref(), Some("ch_1"));
+
+            let confirmed = store.booking(booking.id, now + minutes(20)).await.unwrap().unwrap();
+            assert_eq!(confirmed.status, ReservationStatus::Confirmed);
+            let map = store.seat_map(f.event_id, now + minutes(20)).await.unwrap().unwrap();
+            let sold: Vec<_> =
+                seat_statuses(&map).into_iter().filter(|(_, status)| *status == SeatStatus::Sold).collect();
+            assert_eq!(sold, [("A1".to_owned(), SeatStatus::Sold), ("B1".to_owned(), SeatStatus::Sold)]);
+
+            match store.confirm_payment(payment.id, "ch_2", "1111", now).await {
+                Err(StoreError::InvalidState(message)) => assert_eq!(message, "this payment is already succeeded"),
+                other => panic!("expected InvalidState, got {other:?}"),
+            }
+            assert!(matches!(
+                store.confirm_payment(Uuid::new_v4(), "ch", "4242", now).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(store.fail_payment(payment.id, 0, now).await, Err(StoreError::InvalidState(_))));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn confirm_after_a_lapse_loses_to_a_new_hold_and_changes_nothing() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let anns = store.hold(&f.hold(&["A1", "A2"], ten_minutes()), now).await.unwrap();
+            let payment = store.create_payment(checkout(&anns, now + minutes(5)), now).await.unwrap();
+
+            let later = now + minutes(11);
+            let mut bobs_request = f.hold(&["A2"], ten_minutes());
+            bobs_request.user_id = new_user(&store, "Bob").await;
+            let bobs = store.hold(&bobs_request, later).await.unwrap();
+
+            assert!(matches!(
+                store.confirm_payment(payment.id, "ch_1", "4242", later).await,
+                Err(StoreError::HoldExpired)
+            ));
+            let still = store.payment(payment.id).await.unwrap().unwrap();
+            assert_eq!((still.status, still.card_last4), (PaymentStatus::Pending, None));
+            assert_eq!(store.booking(bobs.id, later).await.unwrap(), Some(bobs.clone()));
+            // Ann's seat that nobody took was not confirmed either.
+            assert_eq!(stored_status(&store, anns.reservations[0].id).await, "held");
+            let map = store.seat_map(f.event_id, later).await.unwrap().unwrap();
+            assert_eq!(
+                seat_statuses(&map)[..2],
+                [("A1".into(), SeatStatus::Available), ("A2".into(), SeatStatus::Held)]
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn confirm_after_a_lapse_takes_back_seats_nobody_holds() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let later = now + minutes(11);
+
+            // Lapsed, still written `held`: nobody touched it.
+            let untouched = store.hold(&f.hold(&["A1"], ten_minutes()), now).await.unwrap();
+            let first = store.create_payment(checkout(&untouched, now + minutes(5)), now).await.unwrap();
+            let paid = store.confirm_payment(first.id, "ch_1", "4242", later).await.unwrap();
+            assert_eq!(paid.status, PaymentStatus::Succeeded);
+
+            // Lapsed and swept, then held by someone else whose hold lapsed too: that one yields.
+            let swept = store.hold(&f.hold(&["A2", "A3"], ten_minutes()), now).await.unwrap();
+            let second = store.create_payment(checkout(&swept, now + minutes(5)), now).await.unwrap();
+            store.expire_lapsed_holds(later).await.unwrap();
+            let mut bobs_request = f.hold(&["A3"], HoldTtl::from_seconds(60).unwrap());
+            bobs_request.user_id = new_user(&store, "Bob").await;
+            let bobs = store.hold(&bobs_request, later).await.unwrap();
+            let latest = later + minutes(2);
+            let paid = store.confirm_payment(second.id, "ch_2", "4242", latest).await.unwrap();
+            assert_eq!(paid.status, PaymentStatus::Succeeded);
+            assert_eq!(stored_status(&store, bobs.reservations[0].id).await, "expired");
+
+            let map = store.seat_map(f.event_id, latest).await.unwrap().unwrap();
+            assert!(seat_statuses(&map)[..3].iter().all(|(_, status)| *status == SeatStatus::Sold));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn canceling_paid_seats_records_and_returns_their_refunds() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let (booking, payment) = paid_booking(&store, &f, &["A1", "B1"], "ch_1", now).await;
+            let a1 = booking.reservations[0].id;
+            let b1 = booking.reservations[1].id;
+
+            let first = store.cancel_reservation(a1, now + minutes(1)).await.unwrap();
+            assert_eq!(first.canceled.status, ReservationStatus::Canceled);
+            assert_eq!(
+                first.refunds,
+                [Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 1200 }]
+            );
+            let partly = store.payment(payment.id).await.unwrap().unwrap();
+            assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 1200));
+            assert_eq!(partly.updated_at, now + minutes(1));
+
+            let last = store.cancel_reservation(b1, now + minutes(2)).await.unwrap();
+            assert_eq!(
+                last.refunds,
+                [Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 3000 }]
+            );
+            let refunded = store.payment(payment.id).await.unwrap().unwrap();
+            assert_eq!((refunded.status, refunded.refunded_cents), (PaymentStatus::Refunded, 4200));
+            assert!(matches!(store.cancel_booking(booking.id, now).await, Err(StoreError::InvalidState(_))));
+            assert!(matches!(store.record_refund(payment.id, 1, now).await, Err(StoreError::InvalidState(_))));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn cancels_cap_refunds_at_what_is_left_and_cancel_event_refunds_every_paid_booking() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            // The provider already gave back 4000 of 4200: canceling the booking owes only 200.
+            let (booking, payment) = paid_booking(&store, &f, &["A1", "B1"], "ch_1", now).await;
+            let partly = store.record_refund(payment.id, 4000, now).await.unwrap();
+            assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 4000));
+            let whole = store.cancel_booking(booking.id, now).await.unwrap();
+            assert_eq!(whole.canceled.status, ReservationStatus::Canceled);
+            assert_eq!(
+                whole.refunds,
+                [Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 200 }]
+            );
+            let done = store.payment(payment.id).await.unwrap().unwrap();
+            assert_eq!((done.status, done.refunded_cents), (PaymentStatus::Refunded, 4200));
+
+            let (_, first) = paid_booking(&store, &f, &["A2"], "ch_2", now).await;
+            let (_, second) = paid_booking(&store, &f, &["B2"], "ch_3", now).await;
+            let held = store.hold(&f.hold(&["A3"], ten_minutes()), now).await.unwrap();
+            let pending = store.create_payment(checkout(&held, now + minutes(5)), now).await.unwrap();
+
+            let cancellation = store.cancel_event(f.event_id, now).await.unwrap().unwrap();
+            assert_eq!(cancellation.canceled.status, EventStatus::Canceled);
+            let mut refunds = cancellation.refunds.clone();
+            refunds.sort_by_key(|r| r.amount_cents);
+            assert_eq!(
+                refunds,
+                [
+                    Refund { payment_id: first.id, provider_ref: "ch_2".into(), amount_cents: 1200 },
+                    Refund { payment_id: second.id, provider_ref: "ch_3".into(), amount_cents: 3000 },
+                ]
+            );
+            assert_eq!(store.payment(first.id).await.unwrap().unwrap().status, PaymentStatus::Refunded);
+            assert_eq!(store.payment(pending.id).await.unwrap().unwrap().status, PaymentStatus::Pending);
+            assert_eq!(store.booking(held.id, now).await.unwrap().unwrap().status, ReservationStatus::Canceled);
+            assert!(store.cancel_event(Uuid::new_v4(), now).await.unwrap().is_none());
+            // The held booking's payment can never be confirmed now.
+            assert!(matches!(
+                store.confirm_payment(pending.id, "ch_4", "4242", now).await,
+                Err(StoreError::InvalidState(_))
+            ));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_event_canceled_while_a_hold_had_lapsed_sells_nothing() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let booking = store.hold(&f.hold(&["A1"], ten_minutes()), now).await.unwrap();
+            let payment = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();
+            let later = now + minutes(11);
+            store.cancel_event(f.event_id, later).await.unwrap().unwrap();
+            match store.confirm_payment(payment.id, "ch_1", "4242", later).await {
+                Err(StoreError::InvalidState(message)) => assert_eq!(message, "this event was canceled"),
+                other => panic!("expected InvalidState, got {other:?}"),
+            }
+            assert_eq!(store.payment(payment.id).await.unwrap().unwrap().status, PaymentStatus::Pending);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn failed_payments_refunds_and_webhook_events_are_recorded_once() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let booking = store.hold(&f.hold(&["A1", "A2"], ten_minutes()), now).await.unwrap();
+            let first = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();
+            assert!(matches!(store.record_refund(first.id, 100, now).await, Err(StoreError::InvalidState(_))));
+            let failed = store.fail_payment(first.id, 99_999, now).await.unwrap();
+            assert_eq!((failed.status, failed.refunded_cents), (PaymentStatus::Failed, 2400));
+            match store.fail_payment(first.id, 0, now).await {
+                Err(StoreError::InvalidState(message)) => assert_eq!(message, "this payment is already failed"),
+                other => panic!("expected InvalidState, got {other:?}"),
+            }
+            assert!(matches!(store.fail_payment(Uuid::new_v4(), 0, now).await, Err(StoreError::NotFound)));
+            assert!(matches!(store.record_refund(Uuid::new_v4(), 1, now).await, Err(StoreError::NotFound)));
+
+            // A failed payment does not block the next one.
+            let second = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();
+            store.confirm_payment(second.id, "ch_1", "4242", now).await.unwrap();
+            let partly = store.record_refund(second.id, 400, now).await.unwrap();
+            assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 400));
+            let capped = store.record_refund(second.id, 10_000, now).await.unwrap();
+            assert_eq!((capped.status, capped.refunded_cents), (PaymentStatus::Refunded, 2400));
+
+            assert!(store.record_webhook_event("evt_1", now).await.unwrap());
+            assert!(!store.record_webhook_event("evt_1", now).await.unwrap());
+            assert!(store.record_webhook_event("evt_2", now).await.unwrap());
+        })
+        .await;
+    }
+
+    /// Waits until some session of this store's database waits for a row lock.
+    async fn until_someone_waits_for_a_lock(store: &PostgresStore) {
+        for _ in 0..500 {
+            let waiting: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                                WHERE datname = current_database() AND wait_event_type = 'Lock')",
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            if waiting {
+                return;
+            }
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+        panic!("nobody ever waited for the lock");
+    }
+
+    #[tokio::test]
+    async fn a_cancel_that_waited_for_a_confirm_refunds_the_seat_it_confirmed() {
+        with_store(|store| async move {
+            let f = fixture(&store).await;
+            let now = clock();
+            let booking = store.hold(&f.hold(&["A1", "B1"], ten_minutes()), now).await.unwrap();
+            let payment = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();
+
+            // A confirm caught between its writes and its commit, as `confirm_payment` writes them.
+            let mut confirm = store.pool.begin().await.unwrap();
+            sqlx::query("SELECT id FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
+                .bind(booking.id)
+                .execute(&mut *confirm)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE payments SET status = 'succeeded', provider_ref = 'ch_1' WHERE id = $1")
+                .bind(payment.id)
+                .execute(&mut *confirm)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE reservations SET status = 'confirmed' WHERE booking_id = $1")
+                .bind(booking.id)
+                .execute(&mut *confirm)
+                .await
+                .unwrap();
+
+            // The cancel reads the seat as held, then waits for the confirm's lock.
+            let canceling = {
+                let store = Arc::clone(&store);
+                let a1 = booking.reservations[0].id;
+                tokio::spawn(async move { store.cancel_reservation(a1, now).await })
+            };
+            until_someone_waits_for_a_lock(&store).await;
+            confirm.commit().await.unwrap();
+
+            let cancellation = canceling.await.unwrap().unwrap();
+            assert_eq!(
+                cancellation.refunds,
+                [Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 1200 }]
+            );
+            let refunded = store.payment(payment.id).await.unwrap().unwrap();
+            assert_eq!((refunded.status, refunded.refunded_cents), (PaymentStatus::PartiallyRefunded, 1200));
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_confirm_racing_a_cancel_never_keeps_money_for_a_canceled_seat() {
+        with_store(|store| async move {
+            let f = Arc::new(fixture(&store).await);
+            for round in 0..24 {
+                let now = clock();
+                let booking = store.hold(&f.hold(&["A1", "B1"], ten_minutes()), now).await.unwrap();
+                let payment = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();
+
+                let confirming = {
+                    let store = Arc::clone(&store);
+                    tokio::spawn(async move { store.confirm_payment(payment.id, "ch_race", "4242", now).await })
+                };
+                let canceling = {
+                    let store = Arc::clone(&store);
+                    let (booking_id, a1) = (booking.id, booking.reservations[0].id);
+                    // Started a little later round by round, so that the cancel lands before, inside
+                    // and after the confirm's transaction in turn (a spin: the timer counts whole ms).
+                    let delay = StdDuration::from_micros(80 * round);
+                    tokio::spawn(async move {
+                        let start = std::time::Instant::now();
+                        while start.elapsed() < delay {
+                            std::hint::spin_loop();
+                        }
+                        if round % 2 == 0 {
+                            store.cancel_booking(booking_id, now).await.map(|c| c.refunds)
+                        } else {
+                            store.cancel_reservation(a1, now).await.map(|c| c.refunds)
+                        }
+                    })
+                };
+                let confirmed = confirming.await.unwrap();
+                let refunds = canceling.await.unwrap().unwrap();
+
+                let after = store.booking(booking.id, now).await.unwrap().unwrap();
+                let canceled_cents: i64 = after
+                    .reservations
+                    .iter()
+                    .filter(|r| r.status == ReservationStatus::Canceled)
+                    .map(|r| r.price_cents)
+                    .sum();
+                let stored = store.payment(payment.id).await.unwrap().unwrap();
+                let refunded_cents: i64 = refunds.iter().map(|r| r.amount_cents).sum();
+                match confirmed {
+                    Ok(_) => {
+                        // Paid: every canceled seat was confirmed first, and is refunded.
+                        assert_eq!(stored.refunded_cents, canceled_cents, "round {round}");
+                        assert_eq!(refunded_cents, canceled_cents, "round {round}");
+                        let expected = if canceled_cents == stored.amount_cents {
+                            PaymentStatus::Refunded
+                        } else {
+                            PaymentStatus::PartiallyRefunded
+                        };
+                        assert_eq!(stored.status, expected, "round {round}");
+                    }
+                    Err(StoreError::InvalidState(message)) => {
+                        // The cancel came first: nothing was charged or confirmed.
+                        assert_eq!(message, "a seat of this booking was canceled", "round {round}");
+                        assert_eq!((stored.status, stored.refunded_cents), (PaymentStatus::Pending, 0));
+                        assert!(refunds.is_empty(), "round {round}");
+                        assert!(after.reservations.iter().all(|r| r.status != ReservationStatus::Confirmed));
+                    }
+                    Err(other) => panic!("round {round}: the confirm got {other:?}"),
+                }
+                // Free the seats for the next round.
+                let _ = store.cancel_booking(booking.id, now).await;
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_lapsed_confirm_racing_new_holds_leaves_the_seats_to_exactly_one_of_them() {
+        with_store(|store| async move {
+            let f = Arc::new(fixture(&store).await);
+            let bob = new_user(&store, "Bob").await;
+            for round in 0..12u32 {
+                let now = clock();
+                let anns = store.hold(&f.hold(&["A1", "B1"], ten_minutes()), now).await.unwrap();
+                let payment = store.create_payment(checkout(&anns, now + minutes(5)), now).await.unwrap();
+                let later = now + minutes(11);
+
+                let confirming = {
+                    let store = Arc::clone(&store);
+                    tokio::spawn(async move { store.confirm_payment(payment.id, "ch_race", "4242", later).await })
+                };
+                // Every hold wants A1, so at most one of them can win, in either seat order.
+                let holds: Vec<_> = (0..6)
+                    .map(|i| {
+                        let (store, f) = (Arc::clone(&store), Arc::clone(&f));
+                        let labels: &[&str] = if i % 2 == 0 { &["A1"] } else { &["B1", "A1"] };
+                        // Later round by round, so that the confirm sometimes commits before any hold
+                        // arrives and sometimes meets them mid-transaction.
+                        let delay = StdDuration::from_micros(u64::from(300 * round + 50 * i));
+                        tokio::spawn(async move {
+                            let start = std::time::Instant::now();
+                            while start.elapsed() < delay {
+                                std::hint::spin_loop();
+                            }
+                            let mut request = f.hold(labels, ten_minutes());
+                            request.user_id = bob;
+                            store.hold(&request, later).await
+                        })
+                    })
+                    .collect();
+
+                let mut winners = Vec::new();
+                for hold in holds {
+                    match hold.await.unwrap() {
+                        Ok(booking) => winners.push(booking.id),
+                        Err(StoreError::SeatsUnavailable(_)) => {}
+                        Err(other) => panic!("round {round}: a hold got {other:?}"),
+                    }
+                }
+                match confirming.await.unwrap() {
+                    Ok(_) => assert!(winners.is_empty(), "round {round}: sold and held at once"),
+                    Err(StoreError::HoldExpired) => {
+                        assert_eq!(winners.len(), 1, "round {round}");
+                        let still = store.payment(payment.id).await.unwrap().unwrap();
+                        assert_eq!(still.status, PaymentStatus::Pending, "round {round}");
+                    }
+                    Err(other) => panic!("round {round}: the confirm got {other:?}"),
+                }
+                // Free the seats for the next round, whose clock is earlier than `later`: Ann's seats
+                // that are still written `held` run at that clock, so they are canceled at `now`.
+                let _ = store.cancel_booking(anns.id, now).await;
+                for winner in winners {
+                    store.cancel_booking(winner, later).await.unwrap();
+                }
+            }
         })
         .await;
     }

@@ -2,7 +2,7 @@
 //! (`BEGIN IMMEDIATE`) and a few reader connections; the partial unique index
 //! `reservations_active_seat_uq` is the only referee of who holds a seat.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -16,13 +16,13 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::{
-    CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, Store, StoreError, StoreResult,
-    UserStore,
+    Cancellation, CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore,
+    Store, StoreError, StoreResult, UserStore,
 };
 use crate::domain::{
-    Booking, Email, Event, EventChanges, EventFilter, EventStatus, HoldRequest, Invalid, NewEvent, NewUser, NewVenue,
-    Page, Price, Reservation, ReservationFilter, ReservationStatus, Seat, SeatLabel, SeatState, SeatStatus, User,
-    UserChanges, Venue, VenueSummary, VenueWithSeats,
+    Booking, Email, Event, EventChanges, EventFilter, EventStatus, HoldRequest, Invalid, NewEvent, NewPayment, NewUser,
+    NewVenue, Page, Payment, PaymentStatus, Price, Refund, Reservation, ReservationFilter, ReservationStatus, Seat,
+    SeatLabel, SeatState, SeatStatus, User, UserChanges, Venue, VenueSummary, VenueWithSeats,
 };
 
 /// How long a statement waits for another connection (or process) to release the write lock.
@@ -43,6 +43,9 @@ const USER_COLUMNS: &str = "id, email, name, role, disabled, created_at";
 /// A reservation with its seat label; the FROM clause aliases them `r` and `s`.
 const RESERVATION_COLUMNS: &str = "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.row_label, \
      s.seat_number, s.tier, r.price_cents, r.currency, r.status, r.expires_at, r.created_at";
+
+const PAYMENT_COLUMNS: &str = "id, booking_id, user_id, amount_cents, currency, status, provider, card_last4, \
+     refunded_cents, created_at, updated_at";
 
 /// Storage in one SQLite file.
 pub struct SqliteStore {
@@ -185,6 +188,23 @@ fn reservation_from_row(row: &SqliteRow, now: DateTime<Utc>) -> StoreResult<Rese
     })
 }
 
+/// A row of `PAYMENT_COLUMNS`.
+fn payment_from_row(row: &SqliteRow) -> StoreResult<Payment> {
+    Ok(Payment {
+        id: uuid_col(row, "id")?,
+        booking_id: uuid_col(row, "booking_id")?,
+        user_id: uuid_col(row, "user_id")?,
+        amount_cents: row.try_get("amount_cents")?,
+        currency: row.try_get("currency")?,
+        status: enum_col(row, "status")?,
+        provider: row.try_get("provider")?,
+        card_last4: row.try_get("card_last4")?,
+        refunded_cents: row.try_get("refunded_cents")?,
+        created_at: time_col(row, "created_at")?,
+        updated_at: time_col(row, "updated_at")?,
+    })
+}
+
 /// A row of `push_event_select`, with its prices.
 fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult<Event> {
     let venue_id = uuid_col(row, "venue_id")?;
@@ -292,6 +312,114 @@ async fn load_booking(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>)
     let created_at = time_col(first, "booking_created_at")?;
     let reservations = rows.iter().map(|row| reservation_from_row(row, now)).collect::<StoreResult<Vec<_>>>()?;
     Ok(Booking::from_reservations(id, created_at, reservations))
+}
+
+/// A payment's status, to explain why a conditional update of it changed nothing.
+async fn payment_status(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<PaymentStatus>> {
+    let row = sqlx::query("SELECT status FROM payments WHERE id = ?").bind(id).fetch_optional(&mut *conn).await?;
+    row.map(|row| enum_col(&row, "status")).transpose()
+}
+
+/// The error for a payment update that matched no row: no such payment, or the wrong status.
+async fn payment_not_updated(conn: &mut SqliteConnection, id: &str) -> StoreError {
+    match payment_status(conn, id).await {
+        Ok(None) => StoreError::NotFound,
+        Ok(Some(status)) => StoreError::InvalidState(format!("this payment is already {status}")),
+        Err(err) => err,
+    }
+}
+
+/// Which reservations a cancellation takes: those whose `column` equals the key.
+#[derive(Clone, Copy)]
+enum CancelScope {
+    Reservation,
+    Booking,
+    Event,
+}
+
+impl CancelScope {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Reservation => "id",
+            Self::Booking => "booking_id",
+            Self::Event => "event_id",
+        }
+    }
+}
+
+/// Cancels the active reservations in `scope` and records the refund of every confirmed (paid)
+/// one on its booking's payment; returns how many were canceled and the refunds owed. Runs
+/// inside the caller's `BEGIN IMMEDIATE` transaction: the writer lock is held, so the rows read
+/// first are exactly the rows the update then cancels.
+async fn cancel_active(
+    conn: &mut SqliteConnection,
+    scope: CancelScope,
+    key: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<(u64, Vec<Refund>)> {
+    let column = scope.column();
+    let sql = format!("SELECT booking_id, status, price_cents FROM reservations WHERE {column} = ? AND {ACTIVE}");
+    let rows = sqlx::query(&sql).bind(key).bind(millis(now)).fetch_all(&mut *conn).await?;
+    // Per booking, the price of its confirmed seats; held seats were never paid for.
+    let mut paid: BTreeMap<String, i64> = BTreeMap::new();
+    for row in &rows {
+        if enum_col::<ReservationStatus>(row, "status")? == ReservationStatus::Confirmed {
+            *paid.entry(row.try_get("booking_id")?).or_default() += row.try_get::<i64, _>("price_cents")?;
+        }
+    }
+
+    // The same condition as the SELECT above, so the same rows.
+    let sql = format!("UPDATE reservations SET status = 'canceled', updated_at = ? WHERE {column} = ? AND {ACTIVE}");
+    let canceled =
+        sqlx::query(&sql).bind(millis(now)).bind(key).bind(millis(now)).execute(&mut *conn).await?.rows_affected();
+
+    let mut refunds = Vec::new();
+    for (booking_id, price_cents) in paid {
+        if let Some(refund) = refund_on_payment(conn, &booking_id, price_cents, now).await? {
+            refunds.push(refund);
+        }
+    }
+    Ok((canceled, refunds))
+}
+
+/// Records `price_cents` as refunded on the booking's paid payment, capped at what is left of
+/// it; the refund to pay out, if there is money to send back through the provider.
+async fn refund_on_payment(
+    conn: &mut SqliteConnection,
+    booking_id: &str,
+    price_cents: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Refund>> {
+    let row = sqlx::query(
+        "SELECT id, provider_ref, amount_cents, refunded_cents FROM payments \
+         WHERE booking_id = ? AND status IN ('succeeded', 'partially_refunded')",
+    )
+    .bind(booking_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    // Confirmed seats without a paid payment (none in normal operation): nothing to give back.
+    let Some(row) = row else { return Ok(None) };
+    let payment_id = uuid_col(&row, "id")?;
+    let provider_ref: Option<String> = row.try_get("provider_ref")?;
+    let amount: i64 = row.try_get("amount_cents")?;
+    let refunded: i64 = row.try_get("refunded_cents")?;
+    // Earlier refunds (a provider's webhook) may have given part of it back already.
+    let refund = price_cents.min(amount - refunded).max(0);
+    let total = refunded + refund;
+    let status = if total == amount { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+    sqlx::query("UPDATE payments SET refunded_cents = ?, status = ?, updated_at = ? WHERE id = ?")
+        .bind(total)
+        .bind(status.as_str())
+        .bind(millis(now))
+        .bind(id_text(payment_id))
+        .execute(&mut *conn)
+        .await?;
+    // Without a provider reference there is no charge to refund against; the books are still right.
+    Ok(provider_ref.filter(|_| refund > 0).map(|provider_ref| Refund {
+        payment_id,
+        provider_ref,
+        amount_cents: refund,
+    }))
 }
 
 /// Inserts an event's prices in one statement.
@@ -564,7 +692,7 @@ impl CatalogStore for SqliteStore {
         Ok(event)
     }
 
-    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
+    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
         let event_id = id_text(id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let updated =
@@ -572,12 +700,10 @@ impl CatalogStore for SqliteStore {
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
-        let sql =
-            format!("UPDATE reservations SET status = 'canceled', updated_at = ? WHERE event_id = ? AND {ACTIVE}");
-        sqlx::query(&sql).bind(millis(now)).bind(&event_id).bind(millis(now)).execute(&mut *tx).await?;
+        let (_, refunds) = cancel_active(&mut tx, CancelScope::Event, &event_id, now).await?;
         let event = load_event(&mut tx, id, now).await?;
         tx.commit().await?;
-        Ok(event)
+        Ok(event.map(|canceled| Cancellation { canceled, refunds }))
     }
 
     async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
@@ -879,42 +1005,31 @@ impl HoldStore for SqliteStore {
         rows.iter().map(|row| reservation_from_row(row, now)).collect()
     }
 
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Reservation> {
-        let sql = format!("UPDATE reservations SET status = 'canceled', updated_at = ? WHERE id = ? AND {ACTIVE}");
-        let canceled = sqlx::query(&sql)
-            .bind(millis(now))
-            .bind(id_text(id))
-            .bind(millis(now))
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        // Committed: the readers see it. `canceled` is final, so this read cannot race a change.
-        let mut conn = self.reader.acquire().await?;
-        match load_reservation(&mut conn, id, now).await? {
-            None => Err(StoreError::NotFound),
-            Some(reservation) if canceled > 0 => Ok(reservation),
+    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, &id_text(id), now).await?;
+        // Read inside the transaction: the answer matches what was written.
+        let reservation = match load_reservation(&mut tx, id, now).await? {
+            None => return Err(StoreError::NotFound),
+            Some(reservation) if canceled > 0 => reservation,
             Some(reservation) => {
-                Err(StoreError::InvalidState(format!("this reservation is already {}", reservation.status)))
+                return Err(StoreError::InvalidState(format!("this reservation is already {}", reservation.status)));
             }
-        }
+        };
+        tx.commit().await?;
+        Ok(Cancellation { canceled: reservation, refunds })
     }
 
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Booking> {
-        let sql =
-            format!("UPDATE reservations SET status = 'canceled', updated_at = ? WHERE booking_id = ? AND {ACTIVE}");
-        let canceled = sqlx::query(&sql)
-            .bind(millis(now))
-            .bind(id_text(id))
-            .bind(millis(now))
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        let mut conn = self.reader.acquire().await?;
-        match load_booking(&mut conn, id, now).await? {
-            None => Err(StoreError::NotFound),
-            Some(booking) if canceled > 0 => Ok(booking),
-            Some(_) => Err(StoreError::InvalidState("this booking has no active seats left".into())),
-        }
+    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, &id_text(id), now).await?;
+        let booking = match load_booking(&mut tx, id, now).await? {
+            None => return Err(StoreError::NotFound),
+            Some(booking) if canceled > 0 => booking,
+            Some(_) => return Err(StoreError::InvalidState("this booking has no active seats left".into())),
+        };
+        tx.commit().await?;
+        Ok(Cancellation { canceled: booking, refunds })
     }
 
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
@@ -926,6 +1041,262 @@ impl HoldStore for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(expired.rows_affected())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments.
+
+#[async_trait]
+impl PaymentStore for SqliteStore {
+    async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let now_ms = millis(now);
+        let booking_id = id_text(new.booking_id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        let booking =
+            sqlx::query("SELECT 1 FROM bookings WHERE id = ?").bind(&booking_id).fetch_optional(&mut *tx).await?;
+        if booking.is_none() {
+            return Err(StoreError::NotFound);
+        }
+
+        // Extend the hold first: only a hold still running may be extended, so a lapsed one is
+        // not revived here. The `status IN (...)` term repeats the partial index's condition.
+        let extended = sqlx::query(
+            "UPDATE reservations SET expires_at = MAX(expires_at, ?), updated_at = ? \
+             WHERE booking_id = ? AND status IN ('held', 'confirmed') AND status = 'held' AND expires_at > ?",
+        )
+        .bind(millis(new.hold_until))
+        .bind(now_ms)
+        .bind(&booking_id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if extended == 0 {
+            // Nothing held: tell a lapsed hold (the buyer may pick seats again) from a booking
+            // that is paid for or canceled.
+            let row = sqlx::query(
+                "SELECT COALESCE(SUM(status = 'expired' OR (status = 'held' AND expires_at <= ?)), 0) AS lapsed, \
+                 COALESCE(SUM(status = 'confirmed'), 0) AS confirmed FROM reservations WHERE booking_id = ?",
+            )
+            .bind(now_ms)
+            .bind(&booking_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (lapsed, confirmed): (i64, i64) = (row.try_get("lapsed")?, row.try_get("confirmed")?);
+            return Err(if lapsed > 0 && confirmed == 0 {
+                StoreError::HoldExpired
+            } else {
+                StoreError::InvalidState("this booking has no held seats to pay for".into())
+            });
+        }
+
+        // The amount comes from the prices the seats were held at, never from the caller.
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(price_cents), 0) AS amount_cents, MIN(currency) AS currency \
+             FROM reservations WHERE booking_id = ? AND status = 'held' AND expires_at > ?",
+        )
+        .bind(&booking_id)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        let amount_cents: i64 = row.try_get("amount_cents")?;
+        let currency: Option<String> = row.try_get("currency")?;
+        let currency = currency.ok_or_else(|| StoreError::Internal("an extended hold without seats".into()))?;
+
+        // No check for an open payment before this: the unique index alone decides, and its
+        // refusal rolls the extension back with the transaction.
+        let sql = format!(
+            "INSERT INTO payments (id, booking_id, user_id, amount_cents, currency, status, provider, \
+             refunded_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?) \
+             RETURNING {PAYMENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id_text(new.id))
+            .bind(&booking_id)
+            .bind(id_text(new.user_id))
+            .bind(amount_cents)
+            .bind(&currency)
+            .bind(&new.provider)
+            .bind(now_ms)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+        let payment = payment_from_row(&row)?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?");
+        let row = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&self.reader).await?;
+        row.as_ref().map(payment_from_row).transpose()
+    }
+
+    async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {PAYMENT_COLUMNS} FROM payments"));
+        if let Some(user_id) = user_id {
+            qb.push(" WHERE user_id = ").push_bind(id_text(user_id));
+        }
+        qb.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
+    async fn confirm_payment(
+        &self,
+        id: Uuid,
+        provider_ref: &str,
+        card_last4: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        let now_ms = millis(now);
+        let payment_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        let sql = format!(
+            "UPDATE payments SET status = 'succeeded', provider_ref = ?, card_last4 = ?, updated_at = ? \
+             WHERE id = ? AND status = 'pending' RETURNING {PAYMENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(provider_ref)
+            .bind(card_last4)
+            .bind(now_ms)
+            .bind(&payment_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            let refusal = payment_not_updated(&mut tx, &payment_id).await;
+            return Err(refusal);
+        };
+        let payment = payment_from_row(&row)?;
+        let booking_id = id_text(payment.booking_id);
+
+        // A seat canceled since checkout was priced in and would be paid for and never sold (one
+        // canceled before checkout was not); an event canceled while the hold had lapsed left its
+        // expired seats as they were, and they must not be sold.
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM reservations WHERE booking_id = ? AND status = 'canceled' \
+                            AND updated_at >= ?) AS seat_canceled, \
+             EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id \
+                     WHERE b.id = ? AND e.status = 'canceled') AS event_canceled",
+        )
+        .bind(&booking_id)
+        .bind(millis(payment.created_at))
+        .bind(&booking_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (seat_canceled, event_canceled): (bool, bool) =
+            (row.try_get("seat_canceled")?, row.try_get("event_canceled")?);
+        if seat_canceled || event_canceled {
+            tx.rollback().await?;
+            let what = if seat_canceled { "a seat of this booking" } else { "this event" };
+            return Err(StoreError::InvalidState(format!("{what} was canceled")));
+        }
+
+        // Someone else's lapsed hold on one of these seats must not block, as in `hold`: write
+        // it down as expired so the index judges only holds that still run.
+        sqlx::query(
+            "UPDATE reservations SET status = 'expired', updated_at = ? \
+             WHERE event_id = (SELECT event_id FROM bookings WHERE id = ?) \
+               AND seat_id IN (SELECT seat_id FROM reservations WHERE booking_id = ?) AND booking_id <> ? \
+               AND status IN ('held', 'confirmed') AND status = 'held' AND expires_at <= ?",
+        )
+        .bind(now_ms)
+        .bind(&booking_id)
+        .bind(&booking_id)
+        .bind(&booking_id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+
+        // Lapsed holds are confirmed too when their seat is still free. No availability check
+        // before this: the partial unique index alone decides whether someone else has a seat.
+        let confirmed = sqlx::query(
+            "UPDATE reservations SET status = 'confirmed', updated_at = ? \
+             WHERE booking_id = ? AND status IN ('held', 'expired')",
+        )
+        .bind(now_ms)
+        .bind(&booking_id)
+        .execute(&mut *tx)
+        .await;
+        let refusal = match confirmed {
+            Ok(done) if done.rows_affected() > 0 => None,
+            Ok(_) => Some(StoreError::InvalidState("this booking has no held seats to pay for".into())),
+            Err(err) => Some(match StoreError::from(err) {
+                StoreError::SeatsUnavailable(_) => StoreError::HoldExpired,
+                other => other,
+            }),
+        };
+        if let Some(refusal) = refusal {
+            // Nothing stays: the payment remains pending and the other buyer's seat untouched.
+            tx.rollback().await?;
+            return Err(refusal);
+        }
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let payment_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!(
+            "UPDATE payments SET status = 'failed', refunded_cents = ?, updated_at = ? \
+             WHERE id = ? AND status = 'pending' RETURNING {PAYMENT_COLUMNS}"
+        );
+        let row =
+            sqlx::query(&sql).bind(refunded_cents).bind(millis(now)).bind(&payment_id).fetch_optional(&mut *tx).await?;
+        let Some(row) = row else {
+            let refusal = payment_not_updated(&mut tx, &payment_id).await;
+            return Err(refusal);
+        };
+        let payment = payment_from_row(&row)?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let payment_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // Every expression of SET reads the row as it was, so both see the old refunded_cents.
+        let sql = format!(
+            "UPDATE payments SET refunded_cents = MIN(amount_cents, refunded_cents + ?), \
+             status = CASE WHEN MIN(amount_cents, refunded_cents + ?) = amount_cents \
+                      THEN 'refunded' ELSE 'partially_refunded' END, updated_at = ? \
+             WHERE id = ? AND status IN ('succeeded', 'partially_refunded') RETURNING {PAYMENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(amount_cents)
+            .bind(amount_cents)
+            .bind(millis(now))
+            .bind(&payment_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            let refusal = payment_not_updated(&mut tx, &payment_id).await;
+            return Err(refusal);
+        };
+        let payment = payment_from_row(&row)?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        // One statement: the primary key decides which of two deliveries is the first.
+        let inserted =
+            sqlx::query("INSERT INTO webhook_events (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
+                .bind(event_id)
+                .bind(millis(now))
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM webhook_events WHERE id = ?").bind(event_id).execute(&self.writer).await?;
+        Ok(())
     }
 }
 
@@ -1172,12 +1543,314 @@ mod tests {
         let id = booking.reservations[0].id;
 
         let canceled = store.cancel_reservation(id, now).await.unwrap();
-        assert_eq!(canceled.status, ReservationStatus::Canceled);
+        assert_eq!(canceled.canceled.status, ReservationStatus::Canceled);
+        assert!(canceled.refunds.is_empty(), "a held seat was never paid for");
         match store.cancel_reservation(id, now).await {
             Err(StoreError::InvalidState(detail)) => assert_eq!(detail, "this reservation is already canceled"),
             other => panic!("expected InvalidState, got {other:?}"),
         }
         assert!(matches!(store.cancel_booking(booking.id, now).await, Err(StoreError::InvalidState(_))));
         assert!(matches!(store.cancel_reservation(Uuid::new_v4(), now).await, Err(StoreError::NotFound)));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Payments. Times are chosen, not waited for: `now` is a parameter of every store call.
+
+    fn minutes(n: i64) -> chrono::Duration {
+        chrono::Duration::minutes(n)
+    }
+
+    /// `now` as the store keeps it: whole milliseconds.
+    fn ms(at: DateTime<Utc>) -> DateTime<Utc> {
+        from_millis(millis(at)).unwrap()
+    }
+
+    fn new_payment(booking: &Booking, hold_until: DateTime<Utc>) -> NewPayment {
+        NewPayment {
+            id: Uuid::new_v4(),
+            booking_id: booking.id,
+            user_id: booking.user_id,
+            provider: "simulated".into(),
+            hold_until,
+        }
+    }
+
+    /// Ann's two-seat booking (A1, A2) held for ten minutes at `now`, checked out with a hold
+    /// extended to now + 15 minutes, and paid.
+    async fn paid_booking(store: &SqliteStore, now: DateTime<Utc>) -> (Uuid, Vec<Seat>, Booking, Payment) {
+        let ann = customer(store, "ann@example.com").await;
+        let (event_id, seats) = event_with_seats(store).await;
+        let booking = store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+        let payment = store.create_payment(new_payment(&booking, now + minutes(15)), now).await.unwrap();
+        let payment = store.confirm_payment(payment.id, "ch_1", "4242", now + minutes(1)).await.unwrap();
+        (event_id, seats, booking, payment)
+    }
+
+    #[tokio::test]
+    async fn checkout_extends_the_hold_and_prices_the_held_seats() {
+        let db = test_db().await;
+        let store = &db.store;
+        let ann = customer(store, "ann@example.com").await;
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = ms(Utc::now());
+        let booking = store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+
+        let payment = store.create_payment(new_payment(&booking, now + minutes(15)), now).await.unwrap();
+        assert_eq!(payment.status, PaymentStatus::Pending);
+        assert_eq!((payment.amount_cents, payment.currency.as_str()), (3000, "EUR"));
+        assert_eq!((payment.provider.as_str(), payment.card_last4.as_deref()), ("simulated", None));
+        assert_eq!((payment.refunded_cents, payment.booking_id, payment.user_id), (0, booking.id, ann));
+        assert_eq!(payment.created_at, now);
+        let extended = store.booking(booking.id, now).await.unwrap().unwrap();
+        assert_eq!(extended.expires_at, now + minutes(15));
+        assert!(extended.reservations.iter().all(|r| r.expires_at == now + minutes(15)));
+        // Still held after the original ten minutes.
+        assert_eq!(
+            store.booking(booking.id, now + minutes(12)).await.unwrap().unwrap().status,
+            ReservationStatus::Held
+        );
+
+        assert_eq!(store.payment(payment.id).await.unwrap(), Some(payment.clone()));
+        assert_eq!(store.list_payments(Some(ann), Page::default()).await.unwrap(), vec![payment.clone()]);
+        assert_eq!(store.list_payments(None, Page::default()).await.unwrap(), vec![payment]);
+        assert!(store.list_payments(Some(Uuid::new_v4()), Page::default()).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_second_checkout_is_refused_and_extends_nothing() {
+        let db = test_db().await;
+        let store = &db.store;
+        let ann = customer(store, "ann@example.com").await;
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = ms(Utc::now());
+        let booking = store.hold(&request(ann, event_id, &[&seats[0]], ten_minutes()), now).await.unwrap();
+        let first = store.create_payment(new_payment(&booking, now + minutes(15)), now).await.unwrap();
+
+        match store.create_payment(new_payment(&booking, now + minutes(30)), now + minutes(1)).await {
+            Err(StoreError::InvalidState(detail)) => assert_eq!(detail, "this booking already has a payment"),
+            other => panic!("expected InvalidState, got {other:?}"),
+        }
+        let booking_now = store.booking(booking.id, now).await.unwrap().unwrap();
+        assert_eq!(booking_now.expires_at, now + minutes(15), "the refused checkout's extension was rolled back");
+
+        // A failed payment is closed: the buyer may check out again.
+        let failed = store.fail_payment(first.id, 0, now + minutes(2)).await.unwrap();
+        assert_eq!(failed.status, PaymentStatus::Failed);
+        assert!(matches!(store.fail_payment(first.id, 0, now).await, Err(StoreError::InvalidState(_))));
+        let again = store.create_payment(new_payment(&booking, now + minutes(20)), now + minutes(3)).await.unwrap();
+        assert_eq!((again.status, again.amount_cents), (PaymentStatus::Pending, 1500));
+    }
+
+    #[tokio::test]
+    async fn checkout_tells_a_lapsed_hold_from_nothing_held() {
+        let db = test_db().await;
+        let store = &db.store;
+        let ann = customer(store, "ann@example.com").await;
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = ms(Utc::now());
+        let lapsing = store.hold(&request(ann, event_id, &[&seats[0]], ten_minutes()), now).await.unwrap();
+        let canceled = store.hold(&request(ann, event_id, &[&seats[1]], ten_minutes()), now).await.unwrap();
+        store.cancel_booking(canceled.id, now).await.unwrap();
+
+        let later = now + minutes(11);
+        assert!(matches!(
+            store.create_payment(new_payment(&lapsing, later + minutes(5)), later).await,
+            Err(StoreError::HoldExpired)
+        ));
+        store.expire_lapsed_holds(later).await.unwrap();
+        assert!(matches!(
+            store.create_payment(new_payment(&lapsing, later + minutes(5)), later).await,
+            Err(StoreError::HoldExpired)
+        ));
+        assert!(matches!(
+            store.create_payment(new_payment(&canceled, now + minutes(5)), now).await,
+            Err(StoreError::InvalidState(_))
+        ));
+        let mut unknown = new_payment(&lapsing, now);
+        unknown.booking_id = Uuid::new_v4();
+        assert!(matches!(store.create_payment(unknown, now).await, Err(StoreError::NotFound)));
+        assert!(store.list_payments(None, Page::default()).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn confirm_succeeds_the_payment_and_sells_the_seats() {
+        let db = test_db().await;
+        let store = &db.store;
+        let now = ms(Utc::now());
+        let (event_id, _, booking, payment) = paid_booking(store, now).await;
+        assert_eq!(payment.status, PaymentStatus::Succeeded);
+        assert_eq!(payment.card_last4.as_deref(), Some("4242"));
+        assert_eq!(payment.updated_at, now + minutes(1));
+        assert_eq!(store.payment(payment.id).await.unwrap(), Some(payment.clone()));
+
+        // Long after the hold would have lapsed, the seats stay sold.
+        let later = now + minutes(60);
+        for r in &booking.reservations {
+            assert_eq!(store.reservation(r.id, later).await.unwrap().unwrap().status, ReservationStatus::Confirmed);
+        }
+        let map = store.seat_map(event_id, later).await.unwrap().unwrap();
+        let states: Vec<SeatStatus> = map.iter().map(|s| s.status).collect();
+        assert_eq!(states, vec![SeatStatus::Sold, SeatStatus::Sold, SeatStatus::Available]);
+
+        match store.confirm_payment(payment.id, "ch_2", "0000", later).await {
+            Err(StoreError::InvalidState(detail)) => assert_eq!(detail, "this payment is already succeeded"),
+            other => panic!("expected InvalidState, got {other:?}"),
+        }
+        assert!(matches!(store.confirm_payment(Uuid::new_v4(), "ch", "4242", later).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.create_payment(new_payment(&booking, later), later).await,
+            Err(StoreError::InvalidState(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn confirm_after_the_seat_was_taken_changes_nothing() {
+        let db = test_db().await;
+        let store = &db.store;
+        let (ann, bob) = (customer(store, "ann@example.com").await, customer(store, "bob@example.com").await);
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = ms(Utc::now());
+        let anns = store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+        let payment = store.create_payment(new_payment(&anns, now + minutes(15)), now).await.unwrap();
+
+        // Ann's hold lapses; Bob takes one of her seats.
+        let later = now + minutes(20);
+        let bobs = store.hold(&request(bob, event_id, &[&seats[1]], ten_minutes()), later).await.unwrap();
+
+        assert!(matches!(store.confirm_payment(payment.id, "ch_1", "4242", later).await, Err(StoreError::HoldExpired)));
+        assert_eq!(store.payment(payment.id).await.unwrap(), Some(payment), "still pending, untouched");
+        assert_eq!(store.booking(bobs.id, later).await.unwrap(), Some(bobs));
+        let anns_now = store.booking(anns.id, later).await.unwrap().unwrap();
+        assert!(anns_now.reservations.iter().all(|r| r.status == ReservationStatus::Expired));
+        let map = store.seat_map(event_id, later).await.unwrap().unwrap();
+        let states: Vec<SeatStatus> = map.iter().map(|s| s.status).collect();
+        assert_eq!(states, vec![SeatStatus::Available, SeatStatus::Held, SeatStatus::Available]);
+    }
+
+    #[tokio::test]
+    async fn confirm_after_a_lapse_sells_seats_nobody_took() {
+        let db = test_db().await;
+        let store = &db.store;
+        let (ann, bob) = (customer(store, "ann@example.com").await, customer(store, "bob@example.com").await);
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = ms(Utc::now());
+        let anns = store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+        let payment = store.create_payment(new_payment(&anns, now + minutes(15)), now).await.unwrap();
+        // Ann's hold lapses; Bob holds A2 for a minute (writing Ann's A2 down as expired, her A1
+        // stays `held` in the table) and lets it lapse too: nobody has the seats any more.
+        let one_minute = HoldTtl::from_seconds(60).unwrap();
+        let bobs = store.hold(&request(bob, event_id, &[&seats[1]], one_minute), now + minutes(17)).await.unwrap();
+
+        let later = now + minutes(20);
+        let confirmed = store.confirm_payment(payment.id, "ch_1", "4242", later).await.unwrap();
+        assert_eq!(confirmed.status, PaymentStatus::Succeeded);
+        let anns_now = store.booking(anns.id, later).await.unwrap().unwrap();
+        assert!(anns_now.reservations.iter().all(|r| r.status == ReservationStatus::Confirmed));
+        assert_eq!(anns_now.status, ReservationStatus::Confirmed);
+        assert_eq!(store.booking(bobs.id, later).await.unwrap().unwrap().status, ReservationStatus::Expired);
+        let map = store.seat_map(event_id, later).await.unwrap().unwrap();
+        let states: Vec<SeatStatus> = map.iter().map(|s| s.status).collect();
+        assert_eq!(states, vec![SeatStatus::Sold, SeatStatus::Sold, SeatStatus::Available]);
+    }
+
+    #[tokio::test]
+    async fn confirm_refuses_a_booking_with_a_canceled_seat() {
+        let db = test_db().await;
+        let store = &db.store;
+        let ann = customer(store, "ann@example.com").await;
+        let (event_id, seats) = event_with_seats(store).await;
+        let now = ms(Utc::now());
+        let booking = store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+        let payment = store.create_payment(new_payment(&booking, now + minutes(15)), now).await.unwrap();
+        store.cancel_reservation(booking.reservations[0].id, now).await.unwrap();
+
+        match store.confirm_payment(payment.id, "ch_1", "4242", now).await {
+            Err(StoreError::InvalidState(detail)) => assert_eq!(detail, "a seat of this booking was canceled"),
+            other => panic!("expected InvalidState, got {other:?}"),
+        }
+        assert_eq!(store.payment(payment.id).await.unwrap().unwrap().status, PaymentStatus::Pending);
+        let held = store.reservation(booking.reservations[1].id, now).await.unwrap().unwrap();
+        assert_eq!(held.status, ReservationStatus::Held);
+    }
+
+    #[tokio::test]
+    async fn canceling_paid_seats_records_their_refunds() {
+        let db = test_db().await;
+        let store = &db.store;
+        let now = ms(Utc::now());
+        let (event_id, _, booking, payment) = paid_booking(store, now).await;
+        let later = now + minutes(30);
+
+        let first = store.cancel_reservation(booking.reservations[0].id, later).await.unwrap();
+        assert_eq!(first.canceled.status, ReservationStatus::Canceled);
+        let refund = Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 1500 };
+        assert_eq!(first.refunds, vec![refund.clone()]);
+        let partly = store.payment(payment.id).await.unwrap().unwrap();
+        assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 1500));
+        assert_eq!(partly.updated_at, later);
+
+        // The booking's last paid seat: the whole amount is back.
+        let rest = store.cancel_booking(booking.id, later).await.unwrap();
+        assert_eq!(rest.canceled.status, ReservationStatus::Canceled);
+        assert_eq!(rest.refunds, vec![refund]);
+        let refunded = store.payment(payment.id).await.unwrap().unwrap();
+        assert_eq!((refunded.status, refunded.refunded_cents), (PaymentStatus::Refunded, 3000));
+        let map = store.seat_map(event_id, later).await.unwrap().unwrap();
+        assert!(map.iter().all(|s| s.status == SeatStatus::Available));
+        assert!(matches!(store.cancel_booking(booking.id, later).await, Err(StoreError::InvalidState(_))));
+        assert!(matches!(store.record_refund(payment.id, 1, later).await, Err(StoreError::InvalidState(_))));
+    }
+
+    #[tokio::test]
+    async fn canceling_an_event_refunds_paid_bookings_only() {
+        let db = test_db().await;
+        let store = &db.store;
+        let now = ms(Utc::now());
+        let (event_id, seats, _, payment) = paid_booking(store, now).await;
+        let bob = customer(store, "bob@example.com").await;
+        let held = store.hold(&request(bob, event_id, &[&seats[2]], ten_minutes()), now).await.unwrap();
+
+        let cancellation = store.cancel_event(event_id, now + minutes(2)).await.unwrap().unwrap();
+        assert_eq!(cancellation.canceled.status, EventStatus::Canceled);
+        assert_eq!(
+            cancellation.refunds,
+            vec![Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 3000 }]
+        );
+        assert_eq!(store.payment(payment.id).await.unwrap().unwrap().status, PaymentStatus::Refunded);
+        let bobs = store.booking(held.id, now).await.unwrap().unwrap();
+        assert_eq!(bobs.status, ReservationStatus::Canceled);
+        assert!(store.cancel_event(Uuid::new_v4(), now).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn refunds_from_the_provider_are_capped_and_webhooks_counted_once() {
+        let db = test_db().await;
+        let store = &db.store;
+        let now = ms(Utc::now());
+        let (_, _, booking, payment) = paid_booking(store, now).await;
+
+        let partly = store.record_refund(payment.id, 1000, now).await.unwrap();
+        assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 1000));
+        // A cancellation after a partial refund pays back only what is left.
+        let canceled = store.cancel_booking(booking.id, now).await.unwrap();
+        assert_eq!(canceled.refunds.iter().map(|r| r.amount_cents).collect::<Vec<_>>(), vec![2000]);
+        let full = store.payment(payment.id).await.unwrap().unwrap();
+        assert_eq!((full.status, full.refunded_cents), (PaymentStatus::Refunded, 3000));
+        assert!(matches!(store.record_refund(Uuid::new_v4(), 1, now).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.fail_payment(payment.id, 0, now).await, Err(StoreError::InvalidState(_))));
+
+        assert!(store.record_webhook_event("evt_1", now).await.unwrap());
+        assert!(!store.record_webhook_event("evt_1", now).await.unwrap());
+        assert!(store.record_webhook_event("evt_2", now).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_provider_refund_caps_at_the_amount() {
+        let db = test_db().await;
+        let store = &db.store;
+        let now = ms(Utc::now());
+        let (_, _, _, payment) = paid_booking(store, now).await;
+        let refunded = store.record_refund(payment.id, 5000, now).await.unwrap();
+        assert_eq!((refunded.status, refunded.refunded_cents), (PaymentStatus::Refunded, 3000));
     }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -18,6 +19,7 @@ use proeventa_core::api::app;
 use proeventa_core::auth::hash_password;
 use proeventa_core::config::Config;
 use proeventa_core::domain::{Email, Event, NewUser, Password, Role, SeatState, SeatStatus, User, VenueWithSeats};
+use proeventa_core::payments::SimulatedProvider;
 use proeventa_core::state::AppState;
 use proeventa_core::store::connect;
 use serde_json::{Value, json};
@@ -80,6 +82,21 @@ impl TestApp {
         let state = AppState::new(config, store, JWT_SECRET);
         let router = app(state.clone());
         Self { router, state, _files: files }
+    }
+
+    /// The app with some configuration keys set, paying through a simulated provider the test
+    /// keeps a handle on (to look at its charges). The provider checks webhooks against the
+    /// configured `WEBHOOK_SECRET`.
+    pub async fn with_provider(pairs: &[(&str, &str)]) -> (Self, Arc<SimulatedProvider>) {
+        let Self { router: _, state, _files } = Self::with_env(pairs).await;
+        let provider = Arc::new(SimulatedProvider::new(state.config.webhook_secret.as_deref()));
+        let state = state.with_payment_provider(provider.clone());
+        (Self { router: app(state.clone()), state, _files }, provider)
+    }
+
+    /// The SQLite file behind this app (its `-wal` companion holds recent writes).
+    pub fn database_path(&self) -> PathBuf {
+        self._files.0.clone()
     }
 
     // -----------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use proeventa_core::domain::{
-    Booking, Category, Email, Event, HoldRequest, HoldTtl, NewEvent, NewUser, NewVenue, Page, Price, Reservation,
-    ReservationFilter, Role, SeatRow, SeatSelection, User, VenueKind, VenueWithSeats,
+    Booking, Category, Email, Event, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page, Payment,
+    Price, Reservation, ReservationFilter, Role, SeatRow, SeatSelection, User, VenueKind, VenueWithSeats,
 };
 use proeventa_core::store::{Store, StoreError, StoreResult, connect};
 use sqlx::{Connection, Executor, PgConnection};
@@ -187,6 +187,17 @@ pub fn in_days(days: f64) -> DateTime<Utc> {
 pub async fn sleep_past(instant: DateTime<Utc>) {
     let left = (instant - Utc::now()).num_milliseconds().max(0) as u64;
     tokio::time::sleep(StdDuration::from_millis(left + 15)).await;
+}
+
+/// Sleeps until `instant` (at once when it has passed), so racers can start around a lapse.
+pub async fn sleep_until(instant: DateTime<Utc>) {
+    let left = (instant - Utc::now()).num_milliseconds().max(0) as u64;
+    tokio::time::sleep(StdDuration::from_millis(left)).await;
+}
+
+/// The instant cut to whole milliseconds (every backend stores that exactly).
+pub fn whole_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).expect("valid time")
 }
 
 /// Sleeps long enough that two rows written around it get distinct timestamps on every backend.
@@ -375,4 +386,54 @@ impl Rng {
             items.swap(i, self.below(i + 1));
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments
+// ---------------------------------------------------------------------------------------------
+
+/// The provider every fixture payment names.
+pub const PROVIDER: &str = "simulated";
+
+/// The last four digits of the card every fixture payment is confirmed with.
+pub const CARD_LAST4: &str = "4242";
+
+/// A checkout of `booking` by its buyer that keeps the seats until at least `hold_until`.
+pub fn new_payment(booking: &Booking, hold_until: DateTime<Utc>) -> NewPayment {
+    NewPayment {
+        id: Uuid::new_v4(),
+        booking_id: booking.id,
+        user_id: booking.user_id,
+        provider: PROVIDER.to_owned(),
+        hold_until: whole_millis(hold_until),
+    }
+}
+
+/// Checks `booking` out now, with a five-minute payment window.
+pub async fn checkout(store: &Arc<dyn Store>, booking: &Booking) -> StoreResult<Payment> {
+    let now = Utc::now();
+    store.create_payment(new_payment(booking, now + Duration::seconds(300)), now).await
+}
+
+/// Holds `seats` for `user`, checks out and pays with `provider_ref`: the booking as it was
+/// held and the succeeded payment.
+pub async fn paid_booking(
+    store: &Arc<dyn Store>,
+    user: &User,
+    event: &Event,
+    seats: &[Uuid],
+    provider_ref: &str,
+) -> (Booking, Payment) {
+    let booking = hold_seats(store, user, event, seats).await.unwrap_or_else(|e| panic!("hold to pay: {e}"));
+    let payment = checkout(store, &booking).await.unwrap_or_else(|e| panic!("checkout: {e}"));
+    let paid = store
+        .confirm_payment(payment.id, provider_ref, CARD_LAST4, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("confirm payment: {e}"));
+    (booking, paid)
+}
+
+/// The stored payment, which must exist.
+pub async fn read_payment(store: &Arc<dyn Store>, id: Uuid) -> Payment {
+    store.payment(id).await.unwrap_or_else(|e| panic!("read payment: {e}")).expect("payment exists")
 }

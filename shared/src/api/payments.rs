@@ -1,0 +1,336 @@
+//! `/payments/*`: checkout of a held booking, card confirmation (authorize, confirm the seats,
+//! capture — or void when the seats were lost), payment reads, and the provider's webhook.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::idempotency::{self, IdempotencyKey};
+use super::{Json, Path, Query};
+use crate::auth::AuthUser;
+use crate::domain::{Card, NewPayment, Page, Payment, PaymentStatus, Refund};
+use crate::error::{ApiError, ErrorBody};
+use crate::payments::ProviderError;
+use crate::state::AppState;
+use crate::store::StoreError;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(checkout))
+        .routes(routes!(confirm))
+        .routes(routes!(get_payment))
+        .routes(routes!(list_payments))
+        .routes(routes!(webhook))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckoutRequest {
+    pub booking_id: Uuid,
+}
+
+/// Card details: used for one request, never stored or logged (only the last four digits are kept).
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmRequest {
+    #[schema(example = "4242 4242 4242 4242")]
+    pub card_number: String,
+    #[schema(example = 12)]
+    pub exp_month: u32,
+    #[schema(example = 2030)]
+    pub exp_year: i32,
+    #[schema(example = "123")]
+    pub cvc: String,
+    pub cardholder: Option<String>,
+}
+
+/// What an Idempotency-Key fingerprints of a confirm: never the card itself.
+#[derive(Serialize)]
+struct ConfirmFingerprint<'a> {
+    payment_id: Uuid,
+    card_last4: &'a str,
+    exp_month: u32,
+    exp_year: i32,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentListQuery {
+    /// Admins only: one user's payments (admins see every payment without it).
+    pub user_id: Option<Uuid>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// A provider's callback: `x-signature: sha256=<hex HMAC-SHA256 of the raw body with WEBHOOK_SECRET>`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WebhookEvent {
+    /// The provider's event id; an event seen before has no second effect.
+    pub id: String,
+    /// `charge.refunded` (records `amount_cents` as refunded) or `charge.failed` (a pending payment fails); others are acknowledged.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub payment_id: Option<Uuid>,
+    pub amount_cents: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WebhookAck {
+    pub received: bool,
+    /// True when this event id was seen before (nothing was done again).
+    pub duplicate: bool,
+}
+
+async fn owned_payment(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Payment, ApiError> {
+    let payment = state.store.payment(id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+    if !caller.may_act_for(payment.user_id) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(payment)
+}
+
+/// Opens a payment for the caller's held booking and extends its hold once to at least now + `PAYMENT_WINDOW_SECONDS`.
+#[utoipa::path(post, path = "/payments/checkout", tag = "payments", security(("bearer" = [])), request_body = CheckoutRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
+    responses(
+        (status = 201, description = "A `pending` payment; the amount comes from the event's prices", body = Payment),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another user's booking", body = ErrorBody),
+        (status = 404, description = "`not_found`: unknown booking", body = ErrorBody),
+        (status = 409, description = "`hold_expired`: the hold lapsed; `invalid_state`: nothing held, or a payment is already open", body = ErrorBody),
+    ))]
+async fn checkout(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    key: IdempotencyKey,
+    Json(body): Json<CheckoutRequest>,
+) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let booking = state.store.booking(body.booking_id, now).await?.ok_or_else(|| ApiError::not_found("booking"))?;
+    if booking.user_id != caller.0.id {
+        return Err(ApiError::forbidden());
+    }
+    let payment = NewPayment {
+        id: Uuid::new_v4(),
+        booking_id: booking.id,
+        user_id: caller.0.id,
+        provider: state.payments.name().into(),
+        hold_until: now + Duration::seconds(i64::from(state.config.payment_window_seconds)),
+    };
+    idempotency::once(&state, caller.0.id, key, &body, || async {
+        Ok((StatusCode::CREATED, state.store.create_payment(payment, now).await?))
+    })
+    .await
+}
+
+/// Pays with a card: the booking's seats become `confirmed` and the payment `succeeded` in one step.
+#[utoipa::path(post, path = "/payments/{payment_id}/confirm", tag = "payments", security(("bearer" = [])),
+    params(("payment_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer and charges nothing twice")),
+    request_body = ConfirmRequest,
+    responses(
+        (status = 200, description = "`succeeded`; the seats are `confirmed`", body = Payment),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 402, description = "`card_declined` or `insufficient_funds`; the hold stays", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another user's payment", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`hold_expired`: the hold lapsed and a seat was taken, nothing was charged; `invalid_state`: the payment is not pending", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: card number (Luhn), expiry or CVC", body = ErrorBody),
+    ))]
+async fn confirm(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    key: IdempotencyKey,
+    Path(payment_id): Path<Uuid>,
+    Json(body): Json<ConfirmRequest>,
+) -> Result<Response, ApiError> {
+    let payment = owned_payment(&state, &caller, payment_id).await?;
+    if payment.user_id != caller.0.id {
+        return Err(ApiError::Forbidden("Only the buyer can pay for this booking.".into()));
+    }
+    let card = Card::parse(&body.card_number, body.exp_month, body.exp_year, &body.cvc, Utc::now())?;
+    let last4 = card.last4();
+    let fingerprint =
+        ConfirmFingerprint { payment_id, card_last4: &last4, exp_month: body.exp_month, exp_year: body.exp_year };
+    idempotency::once(&state, caller.0.id, key, &fingerprint, || async {
+        if payment.status != PaymentStatus::Pending {
+            return Err(ApiError::InvalidState(format!("This payment is already {}.", payment.status)));
+        }
+        Ok((StatusCode::OK, pay(&state, &payment, &card).await?))
+    })
+    .await
+}
+
+/// Authorize, confirm the seats in the store, then capture; when the store refuses, void, so no
+/// money is kept without a ticket.
+async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment, ApiError> {
+    let authorization =
+        state.payments.authorize(payment.id, payment.amount_cents, &payment.currency, card).await.map_err(
+            |e| match e {
+                ProviderError::Declined => ApiError::CardDeclined("The card was declined; try another card.".into()),
+                ProviderError::InsufficientFunds => {
+                    ApiError::InsufficientFunds("The card has insufficient funds; try another card.".into())
+                }
+                ProviderError::Unavailable(cause) => ApiError::Unavailable(cause),
+            },
+        )?;
+    let provider_ref = authorization.provider_ref;
+    match state.store.confirm_payment(payment.id, &provider_ref, &card.last4(), Utc::now()).await {
+        Ok(confirmed) => {
+            state.payments.capture(&provider_ref).await.map_err(|e| {
+                // The seats are the buyer's and the authorization stands; capture is retried by the provider.
+                ApiError::Internal(format!("capture of {provider_ref} for payment {} failed: {e}", payment.id))
+            })?;
+            Ok(confirmed)
+        }
+        Err(refusal) => {
+            if let Err(e) = state.payments.void(&provider_ref).await {
+                tracing::error!(payment_id = %payment.id, error = %e, "void after a refused confirm failed");
+            }
+            if matches!(refusal, StoreError::HoldExpired | StoreError::InvalidState(_)) {
+                // The seats are gone or the booking changed: this payment can never succeed, and
+                // failing it frees the booking for a new checkout. A payment a concurrent confirm
+                // already settled is not pending, and stays as it is.
+                match state.store.fail_payment(payment.id, 0, Utc::now()).await {
+                    Ok(_) | Err(StoreError::InvalidState(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(refusal.into())
+        }
+    }
+}
+
+/// Pays out refunds that a cancellation recorded. A failure is logged for follow-up: the
+/// refund is already on the books, and the seats are free either way.
+pub(crate) async fn pay_out(state: &AppState, refunds: &[Refund]) {
+    for refund in refunds {
+        if let Err(e) = state.payments.refund(&refund.provider_ref, refund.amount_cents).await {
+            tracing::error!(payment_id = %refund.payment_id, amount_cents = refund.amount_cents, error = %e, "refund payout failed");
+        }
+    }
+}
+
+/// One payment (owner or admin).
+#[utoipa::path(get, path = "/payments/{payment_id}", tag = "payments", security(("bearer" = [])),
+    params(("payment_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Payment),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another user's payment", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn get_payment(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(payment_id): Path<Uuid>,
+) -> Result<Json<Payment>, ApiError> {
+    Ok(Json(owned_payment(&state, &caller, payment_id).await?))
+}
+
+/// The caller's payments, newest first; admins see every payment, or one user's with `?user_id`.
+#[utoipa::path(get, path = "/payments", tag = "payments", security(("bearer" = [])), params(PaymentListQuery),
+    responses(
+        (status = 200, body = Vec<Payment>),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: `user_id` of another user, for customers", body = ErrorBody),
+    ))]
+async fn list_payments(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Query(query): Query<PaymentListQuery>,
+) -> Result<Json<Vec<Payment>>, ApiError> {
+    let page = Page::parse(query.limit, query.offset)?;
+    let user_id = match query.user_id {
+        Some(id) if !caller.may_act_for(id) => return Err(ApiError::forbidden()),
+        Some(id) => Some(id),
+        None if caller.is_admin() => None,
+        None => Some(caller.0.id),
+    };
+    Ok(Json(state.store.list_payments(user_id, page).await?))
+}
+
+/// The payment provider's callback, signed with `WEBHOOK_SECRET`; an event seen before has no second effect.
+#[utoipa::path(post, path = "/payments/webhook", tag = "payments", request_body = WebhookEvent,
+    params(("x-signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>")),
+    responses(
+        (status = 200, body = WebhookAck),
+        (status = 401, description = "`unauthorized`: missing or wrong signature", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    ))]
+async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<WebhookAck>, ApiError> {
+    let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
+    if !state.payments.verify_webhook(&body, signature) {
+        return Err(ApiError::Unauthorized("The webhook signature is missing or wrong.".into()));
+    }
+    let event: WebhookEvent =
+        serde_json::from_slice(&body).map_err(|e| ApiError::Validation(format!("Invalid webhook event: {e}")))?;
+    let effect = WebhookEffect::of(&event)?;
+    if let Some(payment_id) = effect.payment_id() {
+        state.store.payment(payment_id).await?.ok_or_else(|| ApiError::not_found("payment"))?;
+    }
+    let now = Utc::now();
+    if !state.store.record_webhook_event(&event.id, now).await? {
+        return Ok(Json(WebhookAck { received: true, duplicate: true }));
+    }
+    let applied = match effect {
+        WebhookEffect::Refund { payment_id, amount_cents } => {
+            state.store.record_refund(payment_id, amount_cents, now).await.map(drop)
+        }
+        WebhookEffect::Fail { payment_id } => state.store.fail_payment(payment_id, 0, now).await.map(drop),
+        WebhookEffect::None => {
+            tracing::info!(event_id = %event.id, kind = %event.kind, "webhook event acknowledged without effect");
+            Ok(())
+        }
+    };
+    if let Err(e) = applied {
+        // Not applied, so not received: the provider's retry must be able to apply it.
+        state.store.forget_webhook_event(&event.id).await?;
+        return Err(not_found_payment(e));
+    }
+    Ok(Json(WebhookAck { received: true, duplicate: false }))
+}
+
+/// What a webhook event asks for, checked before anything is recorded.
+enum WebhookEffect {
+    Refund { payment_id: Uuid, amount_cents: i64 },
+    Fail { payment_id: Uuid },
+    None,
+}
+
+impl WebhookEffect {
+    fn of(event: &WebhookEvent) -> Result<Self, ApiError> {
+        let payment_id = || {
+            event.payment_id.ok_or_else(|| ApiError::Validation(format!("payment_id is required for {}", event.kind)))
+        };
+        Ok(match event.kind.as_str() {
+            "charge.refunded" => Self::Refund {
+                payment_id: payment_id()?,
+                amount_cents: event.amount_cents.filter(|a| *a > 0).ok_or_else(|| {
+                    ApiError::Validation("amount_cents must be a positive amount for charge.refunded".into())
+                })?,
+            },
+            "charge.failed" => Self::Fail { payment_id: payment_id()? },
+            _ => Self::None,
+        })
+    }
+
+    fn payment_id(&self) -> Option<Uuid> {
+        match self {
+            Self::Refund { payment_id, .. } | Self::Fail { payment_id } => Some(*payment_id),
+            Self::None => None,
+        }
+    }
+}
+
+fn not_found_payment(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("payment"),
+        other => other.into(),
+    }
+}

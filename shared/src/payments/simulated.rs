@@ -1,0 +1,186 @@
+//! The `simulated` provider: test cards decide the outcome, charges live in memory, and webhooks
+//! are signed `sha256=<hex HMAC-SHA256 of the raw body>` with `WEBHOOK_SECRET`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::{Authorization, PaymentProvider, ProviderError};
+use crate::domain::Card;
+
+pub const DECLINED_CARD: &str = "4000000000000002";
+pub const INSUFFICIENT_FUNDS_CARD: &str = "4000000000009995";
+
+/// What happened to one simulated charge, for tests and for the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimulatedCharge {
+    pub payment_id: Uuid,
+    pub amount_cents: i64,
+    pub captured: bool,
+    pub voided: bool,
+    pub refunded_cents: i64,
+}
+
+pub struct SimulatedProvider {
+    webhook_secret: Option<Vec<u8>>,
+    charges: Mutex<HashMap<String, SimulatedCharge>>,
+}
+
+impl SimulatedProvider {
+    pub fn new(webhook_secret: Option<&str>) -> Self {
+        Self { webhook_secret: webhook_secret.map(|s| s.as_bytes().to_vec()), charges: Mutex::new(HashMap::new()) }
+    }
+
+    /// Every charge so far, by provider reference.
+    pub fn charges(&self) -> HashMap<String, SimulatedCharge> {
+        self.charges.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `sha256=<hex>` for a body, as a provider would send it (used by tests and tools).
+    pub fn sign(secret: &[u8], raw_body: &[u8]) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+        mac.update(raw_body);
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256={hex}")
+    }
+
+    fn with_charge<T>(
+        &self,
+        provider_ref: &str,
+        f: impl FnOnce(&mut SimulatedCharge) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        let mut charges = self.charges.lock().unwrap_or_else(|p| p.into_inner());
+        let charge = charges
+            .get_mut(provider_ref)
+            .ok_or_else(|| ProviderError::Unavailable(format!("unknown charge {provider_ref}")))?;
+        f(charge)
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for SimulatedProvider {
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+
+    async fn authorize(
+        &self,
+        payment_id: Uuid,
+        amount_cents: i64,
+        _currency: &str,
+        card: &Card,
+    ) -> Result<Authorization, ProviderError> {
+        match card.number() {
+            DECLINED_CARD => return Err(ProviderError::Declined),
+            INSUFFICIENT_FUNDS_CARD => return Err(ProviderError::InsufficientFunds),
+            _ => {}
+        }
+        let provider_ref = format!("sim_{}", Uuid::new_v4().simple());
+        let charge = SimulatedCharge { payment_id, amount_cents, ..SimulatedCharge::default() };
+        self.charges.lock().unwrap_or_else(|p| p.into_inner()).insert(provider_ref.clone(), charge);
+        Ok(Authorization { provider_ref })
+    }
+
+    async fn capture(&self, provider_ref: &str) -> Result<(), ProviderError> {
+        self.with_charge(provider_ref, |charge| {
+            if charge.voided {
+                return Err(ProviderError::Unavailable("cannot capture a voided charge".into()));
+            }
+            charge.captured = true;
+            Ok(())
+        })
+    }
+
+    async fn void(&self, provider_ref: &str) -> Result<(), ProviderError> {
+        self.with_charge(provider_ref, |charge| {
+            if charge.captured {
+                return Err(ProviderError::Unavailable("cannot void a captured charge".into()));
+            }
+            charge.voided = true;
+            Ok(())
+        })
+    }
+
+    async fn refund(&self, provider_ref: &str, amount_cents: i64) -> Result<(), ProviderError> {
+        self.with_charge(provider_ref, |charge| {
+            if !charge.captured || charge.refunded_cents + amount_cents > charge.amount_cents {
+                return Err(ProviderError::Unavailable("refund exceeds the captured amount".into()));
+            }
+            charge.refunded_cents += amount_cents;
+            Ok(())
+        })
+    }
+
+    fn verify_webhook(&self, raw_body: &[u8], signature: Option<&str>) -> bool {
+        let (Some(secret), Some(signature)) = (&self.webhook_secret, signature) else { return false };
+        let Some(hex) = signature.trim().strip_prefix("sha256=") else { return false };
+        let Some(expected) = decode_hex(hex) else { return false };
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
+            Ok(mac) => mac,
+            Err(_) => return false,
+        };
+        mac.update(raw_body);
+        mac.verify_slice(&expected).is_ok()
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Datelike, Utc};
+
+    use super::*;
+
+    fn card(number: &str) -> Card {
+        let now = Utc::now();
+        Card::parse(number, 12, now.year() + 2, "123", now).unwrap()
+    }
+
+    #[tokio::test]
+    async fn test_cards_decide_the_outcome() {
+        let provider = SimulatedProvider::new(None);
+        let id = Uuid::new_v4();
+        assert!(provider.authorize(id, 100, "EUR", &card("4242424242424242")).await.is_ok());
+        assert_eq!(provider.authorize(id, 100, "EUR", &card(DECLINED_CARD)).await, Err(ProviderError::Declined));
+        assert_eq!(
+            provider.authorize(id, 100, "EUR", &card(INSUFFICIENT_FUNDS_CARD)).await,
+            Err(ProviderError::InsufficientFunds)
+        );
+        assert!(provider.authorize(id, 100, "EUR", &card("5555555555554444")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_voided_charge_cannot_be_captured_and_refunds_stop_at_the_amount() {
+        let provider = SimulatedProvider::new(None);
+        let auth = provider.authorize(Uuid::new_v4(), 100, "EUR", &card("4242424242424242")).await.unwrap();
+        provider.void(&auth.provider_ref).await.unwrap();
+        assert!(provider.capture(&auth.provider_ref).await.is_err());
+        let auth = provider.authorize(Uuid::new_v4(), 100, "EUR", &card("4242424242424242")).await.unwrap();
+        provider.capture(&auth.provider_ref).await.unwrap();
+        provider.refund(&auth.provider_ref, 60).await.unwrap();
+        assert!(provider.refund(&auth.provider_ref, 60).await.is_err());
+    }
+
+    #[test]
+    fn webhook_signatures_are_checked() {
+        let provider = SimulatedProvider::new(Some("whsec"));
+        let body = br#"{"id":"evt_1"}"#;
+        let good = SimulatedProvider::sign(b"whsec", body);
+        assert!(provider.verify_webhook(body, Some(&good)));
+        assert!(!provider.verify_webhook(br#"{"id":"evt_2"}"#, Some(&good)));
+        assert!(!provider.verify_webhook(body, Some(&SimulatedProvider::sign(b"other", body))));
+        assert!(!provider.verify_webhook(body, None));
+        assert!(!provider.verify_webhook(body, Some("sha256=zz")));
+        assert!(!SimulatedProvider::new(None).verify_webhook(body, Some(&good)));
+    }
+}
