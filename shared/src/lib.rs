@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod hex;
 pub mod payments;
 pub mod state;
 pub mod store;

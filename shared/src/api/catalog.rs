@@ -218,8 +218,8 @@ async fn seat_map(
 /// A strong validator: the first 128 bits of the body's SHA-256, quoted.
 fn etag_of(body: &[u8]) -> HeaderValue {
     let digest = Sha256::digest(body);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+    HeaderValue::from_str(&format!("\"{}\"", crate::hex::encode(&digest[..16])))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
 /// Whether `If-None-Match` lists this ETag (weak comparison, as RFC 9110 asks for GET) or is `*`.

@@ -86,7 +86,7 @@ where
 
 fn fingerprint(request: &impl Serialize) -> Result<String, ApiError> {
     let bytes = serde_json::to_vec(request).map_err(|e| ApiError::Internal(format!("fingerprint: {e}")))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hex::encode(&Sha256::digest(&bytes)))
 }
 
 fn to_json(body: &impl Serialize) -> Result<String, ApiError> {

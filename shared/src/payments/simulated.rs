@@ -44,8 +44,7 @@ impl SimulatedProvider {
     pub fn sign(secret: &[u8], raw_body: &[u8]) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
         mac.update(raw_body);
-        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256={hex}")
+        format!("sha256={}", crate::hex::encode(&mac.finalize().into_bytes()))
     }
 
     fn with_charge<T>(
@@ -118,7 +117,7 @@ impl PaymentProvider for SimulatedProvider {
     fn verify_webhook(&self, raw_body: &[u8], signature: Option<&str>) -> bool {
         let (Some(secret), Some(signature)) = (&self.webhook_secret, signature) else { return false };
         let Some(hex) = signature.trim().strip_prefix("sha256=") else { return false };
-        let Some(expected) = decode_hex(hex) else { return false };
+        let Some(expected) = crate::hex::decode(hex) else { return false };
         let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
             Ok(mac) => mac,
             Err(_) => return false,
@@ -126,13 +125,6 @@ impl PaymentProvider for SimulatedProvider {
         mac.update(raw_body);
         mac.verify_slice(&expected).is_ok()
     }
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]
