@@ -59,9 +59,10 @@ macro_rules! backend_tests {
                 cancel_confirmed_seats_refunds_their_price,
                 cancel_event_refunds_every_paid_booking_of_it_only,
                 cancel_of_held_seats_refunds_nothing,
+                confirm_after_a_seat_was_canceled_is_invalid_state_whatever_its_clock,
                 record_refund_caps_at_the_amount,
                 record_refund_of_unpaid_payment_is_invalid_state,
-                webhook_events_are_recorded_once,
+                webhook_events_are_recorded_once_until_forgotten,
                 list_payments_newest_first_per_user,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
@@ -1563,6 +1564,36 @@ mod cases {
         assert_eq!(read_payment(&store, pending.id).await.refunded_cents, 0);
     }
 
+    /// A cancel request may read its clock before a checkout request does and still commit after
+    /// it: the seat was priced into the payment, so the payment must not succeed.
+    pub async fn confirm_after_a_seat_was_canceled_is_invalid_state_whatever_its_clock(store: S) {
+        let venue = fixture_grid_venue(&store, 1, 2).await;
+        let event = fixture_event(&store, &venue).await;
+        let ann = fixture_user(&store, "ann").await;
+        let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await.expect("hold");
+        let cancel_clock = Utc::now();
+        tick().await;
+        let pending = checkout(&store, &booking).await.expect("checkout");
+        assert_eq!(pending.amount_cents, 3000, "both seats are priced in");
+        let canceled = booking.reservations[0].id;
+        let one = store.cancel_reservation(canceled, cancel_clock).await.expect("cancel a held seat after checkout");
+        assert!(one.refunds.is_empty(), "a held seat was never paid: {:?}", one.refunds);
+
+        let result = store.confirm_payment(pending.id, "ch_ann", CARD_LAST4, Utc::now()).await;
+        let now = Utc::now();
+        let statuses = reservation_statuses(&store, booking.id, now).await;
+        let after = read_payment(&store, pending.id).await;
+        match result {
+            Err(StoreError::InvalidState(_)) => {}
+            other => panic!(
+                "a confirm after a priced-in seat was canceled must be InvalidState, got {other:?}; \
+                 the payment is now {after:?} and the seats {statuses:?}"
+            ),
+        }
+        assert_eq!((after.status, after.refunded_cents), (PaymentStatus::Pending, 0), "nothing changes");
+        assert!(!statuses.values().any(|s| *s == ReservationStatus::Confirmed), "nothing was confirmed: {statuses:?}");
+    }
+
     pub async fn record_refund_caps_at_the_amount(store: S) {
         let venue = fixture_venue(&store, &[("A", 1, "vip"), ("B", 2, "standard")]).await;
         let event = fixture_event(&store, &venue).await;
@@ -1604,13 +1635,19 @@ mod cases {
         assert_eq!((read.status, read.refunded_cents), (PaymentStatus::Failed, 0));
     }
 
-    pub async fn webhook_events_are_recorded_once(store: S) {
+    pub async fn webhook_events_are_recorded_once_until_forgotten(store: S) {
         let now = Utc::now();
         assert!(store.record_webhook_event("evt_1", now).await.expect("record"), "first sight of evt_1");
         assert!(!store.record_webhook_event("evt_1", now).await.expect("record again"), "evt_1 seen before");
         assert!(store.record_webhook_event("evt_2", now).await.expect("record"), "another event id is new");
         assert!(!store.record_webhook_event("evt_1", Utc::now()).await.expect("record"), "still seen before");
         assert!(!store.record_webhook_event("evt_2", Utc::now()).await.expect("record"));
+
+        store.forget_webhook_event("evt_1").await.expect("forget");
+        assert!(store.record_webhook_event("evt_1", Utc::now()).await.expect("record"), "a forgotten event is new");
+        assert!(!store.record_webhook_event("evt_1", Utc::now()).await.expect("record"), "and then seen again");
+        assert!(!store.record_webhook_event("evt_2", Utc::now()).await.expect("record"), "others are remembered");
+        store.forget_webhook_event("evt_never_seen").await.expect("forget an unknown event");
     }
 
     pub async fn list_payments_newest_first_per_user(store: S) {

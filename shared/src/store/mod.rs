@@ -181,8 +181,9 @@ pub trait PaymentStore: Send + Sync {
     /// In one transaction: the payment goes `pending → succeeded` (keeping `provider_ref` and the
     /// card's last four digits) and every reservation of its booking goes `confirmed`, including
     /// holds that lapsed but whose seat nobody took. If someone else now holds or bought a seat
-    /// (the unique index refuses), nothing changes: `HoldExpired`. A canceled seat in the booking,
-    /// or a payment that is not pending: `InvalidState`. Unknown payment: `NotFound`.
+    /// (the unique index refuses), nothing changes: `HoldExpired`. A seat canceled since checkout
+    /// (the seats left no longer add up to the amount), a canceled event, or a payment that is not
+    /// pending: `InvalidState`. Unknown payment: `NotFound`.
     async fn confirm_payment(
         &self,
         id: Uuid,

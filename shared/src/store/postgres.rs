@@ -1319,8 +1319,8 @@ impl PostgresStore {
             .await?;
         // The booking's seats, locked before the payment (the common lock order): a cancel of
         // them either finishes first and is seen here, or waits and then sees them confirmed.
-        let seats: Vec<(String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT status, updated_at FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
+        let seats: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, price_cents FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
                 .bind(booking_id)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -1341,12 +1341,18 @@ impl PostgresStore {
         };
         let payment = row.into_payment()?;
 
-        // A seat canceled since checkout was priced in and would be paid for and never sold (one
-        // canceled before checkout was not); an event canceled while the hold had lapsed left its
-        // lapsed seats as they were, and they must not be sold.
-        let canceled_since_checkout = seats.iter().any(|(status, updated_at)| {
-            status == ReservationStatus::Canceled.as_str() && *updated_at >= payment.created_at
-        });
+        // A seat canceled since checkout was priced in and would be paid for and never sold: the
+        // seats still to confirm must add up to the amount (one canceled before checkout was not
+        // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
+        // lapsed left its lapsed seats as they were, and they must not be sold.
+        let to_confirm_cents: i64 = seats
+            .iter()
+            .filter(|(status, _)| {
+                status == ReservationStatus::Held.as_str() || status == ReservationStatus::Expired.as_str()
+            })
+            .map(|(_, price)| price)
+            .sum();
+        let canceled_since_checkout = to_confirm_cents != payment.amount_cents;
         let refusal = if canceled_since_checkout {
             Some("a seat of this booking was canceled")
         } else if parse_stored::<EventStatus>(&event_status)? == EventStatus::Canceled {

@@ -1173,22 +1173,23 @@ impl PaymentStore for SqliteStore {
         let payment = payment_from_row(&row)?;
         let booking_id = id_text(payment.booking_id);
 
-        // A seat canceled since checkout was priced in and would be paid for and never sold (one
-        // canceled before checkout was not); an event canceled while the hold had lapsed left its
-        // expired seats as they were, and they must not be sold.
+        // A seat canceled since checkout was priced in and would be paid for and never sold: the
+        // seats still to confirm must add up to the amount (one canceled before checkout was not
+        // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
+        // lapsed left its expired seats as they were, and they must not be sold.
         let row = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM reservations WHERE booking_id = ? AND status = 'canceled' \
-                            AND updated_at >= ?) AS seat_canceled, \
+            "SELECT (SELECT COALESCE(SUM(price_cents), 0) FROM reservations \
+                     WHERE booking_id = ? AND status IN ('held', 'expired')) AS to_confirm_cents, \
              EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id \
                      WHERE b.id = ? AND e.status = 'canceled') AS event_canceled",
         )
         .bind(&booking_id)
-        .bind(millis(payment.created_at))
         .bind(&booking_id)
         .fetch_one(&mut *tx)
         .await?;
-        let (seat_canceled, event_canceled): (bool, bool) =
-            (row.try_get("seat_canceled")?, row.try_get("event_canceled")?);
+        let to_confirm_cents: i64 = row.try_get("to_confirm_cents")?;
+        let event_canceled: bool = row.try_get("event_canceled")?;
+        let seat_canceled = to_confirm_cents != payment.amount_cents;
         if seat_canceled || event_canceled {
             tx.rollback().await?;
             let what = if seat_canceled { "a seat of this booking" } else { "this event" };
