@@ -11,7 +11,8 @@ export TEST_DATABASE_URL
 
 help:
 	@echo "make run      build and start ProEventa (SQLite, demo data): API :8000, site :8080"
-	@echo "make test     install what the tests need, then run every test"
+	@echo "make test     install what the tests need, then run every test (Rust suites, then the browser suite)"
+	@echo "make e2e      only the browser suite (Chromium + playwright-core)"
 	@echo "make lint     cargo fmt --check and clippy -D warnings"
 	@echo "make release  cargo build --release -p proeventa"
 
@@ -47,6 +48,7 @@ services:
 
 test: vendor services
 	cargo test --workspace
+	$(MAKE) e2e
 
 lint:
 	cargo fmt --all --check
