@@ -20,9 +20,22 @@ use crate::domain::{Password, Role, User};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// At most one argon2id computation per core at a time: each takes 19 MiB, and a burst of logins
+/// would otherwise start a blocking thread (and its memory) per request without finishing sooner.
+async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    PERMITS
+        .get_or_init(|| tokio::sync::Semaphore::new(cores))
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing permits closed: {e}")))
+}
+
 /// Hashes a password with argon2id (19 MiB, t=2, p=1: OWASP's recommendation) off the async threads.
 pub async fn hash_password(password: &Password) -> Result<String, ApiError> {
     let password = password.clone();
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.expose().as_bytes())
@@ -37,6 +50,7 @@ pub async fn hash_password(password: &Password) -> Result<String, ApiError> {
 /// account) it checks against a fixed dummy hash, so both answers take about as long.
 pub async fn verify_password(password: &str, hash: Option<String>) -> Result<bool, ApiError> {
     let password = password.to_owned();
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());

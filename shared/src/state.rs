@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::api::seat_maps::SeatMapCache;
 use crate::auth::{LoginLimiter, TokenKeys};
 use crate::config::Config;
 use crate::payments::{self, PaymentProvider, SimulatedProvider};
@@ -14,6 +15,7 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub login_limiter: Arc<LoginLimiter>,
     pub payments: Arc<dyn PaymentProvider>,
+    pub seat_maps: Arc<SeatMapCache>,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             login_limiter: Arc::new(LoginLimiter::default()),
             payments,
+            seat_maps: Arc::new(SeatMapCache::default()),
         }
     }
 

@@ -5,13 +5,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::idempotency::{self, IdempotencyKey};
+use super::seat_maps::CachedSeatMap;
 use super::{Json, Path, Query};
 use crate::auth::AdminUser;
 use crate::domain::{
@@ -205,21 +205,23 @@ async fn seat_map(
     Path(event_id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let seats = state.store.seat_map(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
-    let body = serde_json::to_vec(&seats).map_err(|e| ApiError::Internal(format!("seat map encoding: {e}")))?;
-    let etag = etag_of(&body);
-    let cache = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
-    if if_none_match(&headers, &etag) {
+    let map = match state.seat_maps.get(event_id) {
+        Some(map) => map,
+        None => {
+            let generation = state.seat_maps.generation();
+            let seats =
+                state.store.seat_map(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
+            let body = serde_json::to_vec(&seats).map_err(|e| ApiError::Internal(format!("seat map encoding: {e}")))?;
+            let map = CachedSeatMap::new(body.into());
+            state.seat_maps.put(event_id, map.clone(), generation);
+            map
+        }
+    };
+    let cache = [(header::ETAG, map.etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
+    if if_none_match(&headers, &map.etag) {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
-    Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
-}
-
-/// A strong validator: the first 128 bits of the body's SHA-256, quoted.
-fn etag_of(body: &[u8]) -> HeaderValue {
-    let digest = Sha256::digest(body);
-    HeaderValue::from_str(&format!("\"{}\"", crate::hex::encode(&digest[..16])))
-        .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+    Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], map.body).into_response())
 }
 
 /// Whether `If-None-Match` lists this ETag (weak comparison, as RFC 9110 asks for GET) or is `*`.
@@ -320,6 +322,7 @@ async fn update_event(
         prices,
     };
     let updated = state.store.update_event(event_id, changes).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    state.seat_maps.invalidate(event_id);
     Ok(Json(updated))
 }
 
@@ -339,6 +342,7 @@ async fn cancel_event(
 ) -> Result<Json<Event>, ApiError> {
     let cancellation =
         state.store.cancel_event(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    state.seat_maps.invalidate(event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))
 }

@@ -27,6 +27,7 @@ pub mod idempotency;
 pub mod meta;
 pub mod payments;
 pub mod reservations;
+pub mod seat_maps;
 
 pub use extract::{Json, Path, Query};
 

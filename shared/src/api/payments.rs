@@ -182,6 +182,8 @@ async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment
     let provider_ref = authorization.provider_ref;
     match state.store.confirm_payment(payment.id, &provider_ref, &card.last4(), Utc::now()).await {
         Ok(confirmed) => {
+            // Held seats now read as sold; the payment does not name its event.
+            state.seat_maps.invalidate_all();
             state.payments.capture(&provider_ref).await.map_err(|e| {
                 // The seats are the buyer's and the authorization stands; capture is retried by the provider.
                 ApiError::Internal(format!("capture of {provider_ref} for payment {} failed: {e}", payment.id))

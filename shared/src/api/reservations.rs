@@ -97,7 +97,10 @@ async fn reserve(
         ttl: state.config.hold_ttl,
     };
     idempotency::once(&state, user.id, key, &body, || async {
-        let booking = state.store.hold(&request, Utc::now()).await.map_err(|e| match e {
+        let held = state.store.hold(&request, Utc::now()).await;
+        // Won or lost, the seats just changed (here or elsewhere): the next map is read afresh.
+        state.seat_maps.invalidate(request.event_id);
+        let booking = held.map_err(|e| match e {
             crate::store::StoreError::NotFound => ApiError::not_found("event"),
             other => other.into(),
         })?;
@@ -250,6 +253,7 @@ async fn cancel_reservation(
     let confirmed = reservation.status == ReservationStatus::Confirmed;
     check_cancel_window(&state, &caller, reservation.event_id, confirmed).await?;
     let cancellation = state.store.cancel_reservation(reservation_id, Utc::now()).await?;
+    state.seat_maps.invalidate(reservation.event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))
 }
@@ -290,6 +294,7 @@ async fn cancel_booking(
     let confirmed = booking.reservations.iter().any(|r| r.status == ReservationStatus::Confirmed);
     check_cancel_window(&state, &caller, booking.event_id, confirmed).await?;
     let cancellation = state.store.cancel_booking(booking_id, Utc::now()).await?;
+    state.seat_maps.invalidate(booking.event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))
 }

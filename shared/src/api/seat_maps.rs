@@ -1,0 +1,177 @@
+//! Seat maps kept in memory between changes, so polling a busy event's map (and revalidating it
+//! with `If-None-Match`) does not cost a store query per request.
+//!
+//! A map is served from memory for at most `MAX_AGE`. Every write this process makes to an
+//! event's seats (hold, cancel, confirm, event change) drops that event's map at once, so one
+//! process always answers what its own writes did. Writes made by another process (another
+//! Lambda instance, another server on the same database) and holds that lapse on their own show
+//! within `MAX_AGE`. The store stays the only referee of who gets a seat: a stale map can only
+//! make a seat look taken or free for that long, never sell it twice.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::HeaderValue;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// How long a map may be served without asking the store again.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Above this many bytes of cached bodies, older maps are dropped (a 2,000-seat map is ~200 KB).
+const MAX_CACHED_BYTES: usize = 8 * 1024 * 1024;
+
+/// One encoded seat map and its validator.
+#[derive(Clone)]
+pub struct CachedSeatMap {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+    fetched: Instant,
+}
+
+impl CachedSeatMap {
+    pub fn new(body: Bytes) -> Self {
+        let etag = etag_of(&body);
+        Self { body, etag, fetched: Instant::now() }
+    }
+
+    fn is_fresh(&self, now: Instant) -> bool {
+        now.duration_since(self.fetched) < MAX_AGE
+    }
+}
+
+/// A strong validator: the first 128 bits of the body's SHA-256, quoted.
+fn etag_of(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
+    HeaderValue::from_str(&format!("\"{}\"", crate::hex::encode(&digest[..16])))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+#[derive(Default)]
+struct Entries {
+    maps: HashMap<Uuid, CachedSeatMap>,
+    bytes: usize,
+    /// Bumped by every invalidation: a map read from the store before an invalidation that
+    /// happened while it was being read must not be cached (it may predate the write).
+    generation: u64,
+}
+
+/// The per-process seat-map cache shared by every request.
+#[derive(Default)]
+pub struct SeatMapCache {
+    entries: Mutex<Entries>,
+}
+
+impl SeatMapCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // A panic while holding the lock leaves plain data behind; the cache stays usable.
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The event's map, when one fresh enough is cached.
+    pub fn get(&self, event_id: Uuid) -> Option<CachedSeatMap> {
+        let entries = self.lock();
+        entries.maps.get(&event_id).filter(|map| map.is_fresh(Instant::now())).cloned()
+    }
+
+    /// Call before reading a map from the store; hand the value back to `put`.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Keeps a map read from the store, unless a write invalidated maps since `generation`.
+    pub fn put(&self, event_id: Uuid, map: CachedSeatMap, generation: u64) {
+        let mut entries = self.lock();
+        if entries.generation != generation {
+            return;
+        }
+        if entries.bytes + map.body.len() > MAX_CACHED_BYTES {
+            let now = Instant::now();
+            entries.maps.retain(|_, cached| cached.is_fresh(now));
+            if entries.bytes_of_maps() + map.body.len() > MAX_CACHED_BYTES {
+                entries.maps.clear();
+            }
+            entries.bytes = entries.bytes_of_maps();
+        }
+        entries.bytes += map.body.len();
+        if let Some(old) = entries.maps.insert(event_id, map) {
+            entries.bytes -= old.body.len();
+        }
+    }
+
+    /// Forgets one event's map: its seats just changed through this process.
+    pub fn invalidate(&self, event_id: Uuid) {
+        let mut entries = self.lock();
+        entries.generation += 1;
+        if let Some(old) = entries.maps.remove(&event_id) {
+            entries.bytes -= old.body.len();
+        }
+    }
+
+    /// Forgets every map (a change whose event is not at hand, such as a payment's confirmation).
+    pub fn invalidate_all(&self) {
+        let mut entries = self.lock();
+        entries.generation += 1;
+        entries.maps.clear();
+        entries.bytes = 0;
+    }
+}
+
+impl Entries {
+    fn bytes_of_maps(&self) -> usize {
+        self.maps.values().map(|map| map.body.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(text: &str) -> CachedSeatMap {
+        CachedSeatMap::new(Bytes::from(text.to_owned()))
+    }
+
+    #[test]
+    fn a_cached_map_is_served_until_its_event_is_invalidated() {
+        let cache = SeatMapCache::default();
+        let (event, other) = (Uuid::new_v4(), Uuid::new_v4());
+        cache.put(event, map("[1]"), cache.generation());
+        cache.put(other, map("[2]"), cache.generation());
+        assert_eq!(cache.get(event).map(|m| m.body), Some(Bytes::from("[1]")));
+        cache.invalidate(event);
+        assert!(cache.get(event).is_none());
+        assert!(cache.get(other).is_some(), "another event's map stays");
+        cache.invalidate_all();
+        assert!(cache.get(other).is_none());
+    }
+
+    #[test]
+    fn a_map_read_before_an_invalidation_is_not_kept() {
+        let cache = SeatMapCache::default();
+        let event = Uuid::new_v4();
+        let before = cache.generation();
+        cache.invalidate(event); // a hold committed while the map was being read
+        cache.put(event, map("[stale]"), before);
+        assert!(cache.get(event).is_none());
+    }
+
+    #[test]
+    fn the_etag_names_the_body() {
+        assert_eq!(map("[1]").etag, map("[1]").etag);
+        assert_ne!(map("[1]").etag, map("[2]").etag);
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_byte_budget() {
+        let cache = SeatMapCache::default();
+        let big = "x".repeat(MAX_CACHED_BYTES / 3);
+        for _ in 0..10 {
+            cache.put(Uuid::new_v4(), map(&big), cache.generation());
+        }
+        let entries = cache.lock();
+        assert!(entries.bytes <= MAX_CACHED_BYTES);
+        assert_eq!(entries.bytes, entries.bytes_of_maps());
+    }
+}
