@@ -14,11 +14,12 @@ use crate::domain::{
     VenueWithSeats,
 };
 
+mod hold_batch;
 pub mod postgres;
 pub mod sqlite;
 
 /// What a store can answer besides success. Mapped to HTTP once, in `crate::error`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("this e-mail address is already registered")]
     EmailTaken,

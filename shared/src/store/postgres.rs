@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnection, PgExecutor, PgPool, PgPoolOptions};
 use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::hold_batch::{HoldBatches, HoldOutcome, HoldQueue, PendingHold};
 use super::{
     Cancellation, CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore,
     Store, StoreError, StoreResult, UserStore,
@@ -37,6 +38,7 @@ const DEADLOCK_DETECTED: &str = "40P01";
 
 pub struct PostgresStore {
     pool: PgPool,
+    holds: HoldQueue,
 }
 
 impl PostgresStore {
@@ -67,7 +69,8 @@ impl PostgresStore {
                 // Refused, unknown database, bad credentials: the store cannot be reached as configured.
                 other => StoreError::Unavailable(other.to_string()),
             })?;
-        Ok(Self { pool })
+        let holds = HoldQueue::start(PgHoldBatches { pool: pool.clone() }, HOLD_WORKERS);
+        Ok(Self { pool, holds })
     }
 }
 
@@ -484,50 +487,180 @@ impl SeatMapRow {
 //   event, e.g. a new event in an on-sale spike or a fresh table. The status is repeated on `r` so a
 //   row changed concurrently is re-checked before it is expired.
 // - The unique index `reservations_active_seat_uq` is the only referee: nothing is checked first.
-const HOLD_SQL: &str = r#"
-WITH open_event AS (
-    SELECT e.id, e.venue_id, e.currency
+/// Places a batch of holds (see `hold_batch`): the per-seat arrays `$1` (which hold) and `$2`
+/// (seat), and per hold `$3` index, `$4` booking, `$5` user, `$6` event, `$7` its `now`, `$8` its
+/// expiry, `$9` how many seats it asks for. Each hold's event must be on sale and not started at
+/// its own `now`, and every one of its seats in the venue and priced, or nothing is written for
+/// it. Lapsed holds on the wanted seats are expired first; then the partial unique index decides
+/// every seat (`ON CONFLICT … DO NOTHING`: a seat someone holds or bought is simply not inserted).
+/// Returns the inserted reservations with their hold's index; a hold that got fewer rows than it
+/// asked for is undone by the caller, inside the same transaction.
+const HOLD_BATCH_SQL: &str = r#"
+WITH req AS (
+    SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[])
+        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count)
+), open_event AS (
+    SELECT e.id, e.venue_id, e.currency, e.start_time
     FROM events e
-    WHERE e.id = $1 AND e.status = 'on_sale' AND e.start_time > $6
+    WHERE e.id IN (SELECT event_id FROM req) AND e.status = 'on_sale'
+    ORDER BY e.id
     FOR SHARE
 ), wanted AS (
-    SELECT s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency
-    FROM open_event oe
-    CROSS JOIN unnest($2::uuid[]) AS want (seat_id)
+    SELECT r.idx, s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency
+    FROM unnest($1::int4[], $2::uuid[]) AS want (idx, seat_id)
+    JOIN req r ON r.idx = want.idx
+    JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
     -- One primary-key probe per seat: a plain join let the generic plan hash the whole venue.
     CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
     JOIN event_prices p ON p.event_id = oe.id AND p.tier = s.tier
     WHERE s.venue_id = oe.venue_id
 ), valid AS (
-    SELECT count(*) = cardinality($2) AS ok FROM wanted
+    SELECT r.* FROM req r WHERE r.seat_count = (SELECT count(*) FROM wanted w WHERE w.idx = r.idx)
 ), lapsed AS (
-    UPDATE reservations r SET status = 'expired', updated_at = $6
-    FROM unnest($2::uuid[]) AS want (seat_id)
+    UPDATE reservations x SET status = 'expired', updated_at = v.held_at
+    FROM valid v
+    JOIN wanted w ON w.idx = v.idx
     CROSS JOIN LATERAL (
-        SELECT x.id FROM reservations x
-        WHERE x.event_id = $1 AND x.seat_id = want.seat_id AND x.status = 'held' AND x.expires_at <= $6
+        SELECT y.id FROM reservations y
+        WHERE y.event_id = v.event_id AND y.seat_id = w.seat_id AND y.status = 'held' AND y.expires_at <= v.held_at
         LIMIT 1
     ) stale
-    WHERE r.id = stale.id AND r.status = 'held' AND r.expires_at <= $6 AND (SELECT ok FROM valid)
-    RETURNING r.id
+    WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= v.held_at
+    RETURNING x.id
 ), booking AS (
     INSERT INTO bookings (id, user_id, event_id, created_at)
-    SELECT $3, $4, $1, $6 FROM valid
-    WHERE valid.ok AND (SELECT count(*) FROM lapsed) >= 0
+    SELECT booking_id, user_id, event_id, held_at FROM valid
+    WHERE (SELECT count(*) FROM lapsed) >= 0
     RETURNING id
 ), inserted AS (
     INSERT INTO reservations
         (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at)
-    SELECT gen_random_uuid(), b.id, $4, $1, w.seat_id, w.price_cents, w.currency, 'held', $5, $6, $6
-    FROM booking b CROSS JOIN wanted w
-    ORDER BY w.seat_id
+    SELECT gen_random_uuid(), v.booking_id, v.user_id, v.event_id, w.seat_id, w.price_cents, w.currency, 'held',
+           v.expires_at, v.held_at, v.held_at
+    FROM valid v JOIN wanted w ON w.idx = v.idx
+    WHERE (SELECT count(*) FROM booking) >= 0
+    ORDER BY v.event_id, w.seat_id
+    ON CONFLICT (event_id, seat_id) WHERE status IN ('held', 'confirmed') DO NOTHING
     RETURNING *
 )
-SELECT r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, w.row_label, w.seat_number, w.tier,
+SELECT w.idx, r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, w.row_label, w.seat_number, w.tier,
        r.price_cents, r.currency, r.status, r.expires_at, r.created_at
-FROM inserted r JOIN wanted w ON w.seat_id = r.seat_id
-ORDER BY w.row_index, w.seat_number
+FROM inserted r
+JOIN valid v ON v.booking_id = r.booking_id
+JOIN wanted w ON w.idx = v.idx AND w.seat_id = r.seat_id
+ORDER BY w.idx, w.row_index, w.seat_number
 "#;
+
+/// How many batch workers place holds; each uses one pooled connection while its batch runs.
+const HOLD_WORKERS: usize = 4;
+
+#[derive(FromRow)]
+struct BatchRow {
+    idx: i32,
+    #[sqlx(flatten)]
+    reservation: ReservationRow,
+}
+
+/// Places batches of holds on the pool (see `HOLD_BATCH_SQL`).
+struct PgHoldBatches {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl HoldBatches for PgHoldBatches {
+    async fn hold_batch(&self, batch: &[PendingHold]) -> Vec<HoldOutcome> {
+        for attempt in 1..=HOLD_ATTEMPTS {
+            match self.try_hold_batch(batch).await {
+                Ok(outcomes) => return outcomes,
+                // The whole transaction was rolled back; nothing was written.
+                Err(err) if is_deadlock(&err) && attempt < HOLD_ATTEMPTS => {}
+                Err(err) if is_deadlock(&err) => return batch.iter().map(|_| HoldOutcome::Refused).collect(),
+                Err(err) => {
+                    let err = StoreError::from(err);
+                    return batch.iter().map(|_| HoldOutcome::Failed(err.clone())).collect();
+                }
+            }
+        }
+        batch.iter().map(|_| HoldOutcome::Refused).collect()
+    }
+}
+
+impl PgHoldBatches {
+    async fn try_hold_batch(&self, batch: &[PendingHold]) -> Result<Vec<HoldOutcome>, sqlx::Error> {
+        let (mut seat_holds, mut seat_ids) = (Vec::new(), Vec::new());
+        let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, hold) in batch.iter().enumerate() {
+            let i = i32::try_from(i).unwrap_or(i32::MAX);
+            let request = &hold.request;
+            for seat in request.seats.ids() {
+                seat_holds.push(i);
+                seat_ids.push(*seat);
+            }
+            idx.push(i);
+            bookings.push(request.booking_id);
+            users.push(request.user_id);
+            events.push(request.event_id);
+            nows.push(hold.now);
+            expiries.push(hold.now + request.ttl.duration());
+            counts.push(i32::try_from(request.seats.ids().len()).unwrap_or(i32::MAX));
+        }
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<BatchRow> = sqlx::query_as(HOLD_BATCH_SQL)
+            .bind(&seat_holds)
+            .bind(&seat_ids)
+            .bind(&idx)
+            .bind(&bookings)
+            .bind(&users)
+            .bind(&events)
+            .bind(&nows)
+            .bind(&expiries)
+            .bind(&counts)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut held: Vec<Vec<ReservationRow>> = batch.iter().map(|_| Vec::new()).collect();
+        for row in rows {
+            if let Some(slot) = usize::try_from(row.idx).ok().and_then(|i| held.get_mut(i)) {
+                slot.push(row.reservation);
+            }
+        }
+        // A hold that did not get every seat is undone, with its (possibly empty) booking.
+        let undone: Vec<Uuid> = batch
+            .iter()
+            .zip(&held)
+            .filter(|(hold, rows)| rows.len() != hold.request.seats.ids().len())
+            .map(|(hold, _)| hold.request.booking_id)
+            .collect();
+        if !undone.is_empty() {
+            sqlx::query("DELETE FROM reservations WHERE booking_id = ANY($1)").bind(&undone).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM bookings WHERE id = ANY($1)").bind(&undone).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(batch
+            .iter()
+            .zip(held)
+            .map(|(hold, rows)| {
+                if rows.len() != hold.request.seats.ids().len() {
+                    return HoldOutcome::Refused;
+                }
+                // The stored timestamp (microseconds) is the one every later read will show.
+                let created_at = rows.first().map_or(hold.now, |row| row.created_at);
+                let booked = rows
+                    .into_iter()
+                    .map(|row| row.into_reservation(hold.now))
+                    .collect::<StoreResult<Vec<_>>>()
+                    .and_then(|reservations| {
+                        Booking::from_reservations(hold.request.booking_id, created_at, reservations)
+                            .ok_or_else(|| StoreError::Internal("a hold returned no reservations".into()))
+                    });
+                match booked {
+                    Ok(booking) => HoldOutcome::Held(booking),
+                    Err(err) => HoldOutcome::Failed(err),
+                }
+            })
+            .collect())
+    }
+}
 
 impl PostgresStore {
     /// Why a hold statement wrote nothing, read after the fact. `None` when nothing is wrong any
@@ -1113,43 +1246,14 @@ async fn insert_prices(tx: &mut sqlx::Transaction<'_, Postgres>, event_id: Uuid,
 #[async_trait]
 impl HoldStore for PostgresStore {
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
-        let expires_at = now + request.ttl.duration();
-        for attempt in 1..=HOLD_ATTEMPTS {
-            let outcome = sqlx::query_as::<_, ReservationRow>(HOLD_SQL)
-                .bind(request.event_id)
-                .bind(request.seats.ids())
-                .bind(request.booking_id)
-                .bind(request.user_id)
-                .bind(expires_at)
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await;
-            match outcome {
-                Ok(rows) if !rows.is_empty() => {
-                    // The stored timestamp (microseconds) is the one every later read will show.
-                    let created_at = rows[0].created_at;
-                    let reservations =
-                        rows.into_iter().map(|row| row.into_reservation(now)).collect::<StoreResult<Vec<_>>>()?;
-                    return Booking::from_reservations(request.booking_id, created_at, reservations)
-                        .ok_or_else(|| StoreError::Internal("a hold returned no reservations".into()));
-                }
-                Ok(_) => {
-                    if let Some(refusal) = self.hold_refusal(request, now).await? {
-                        return Err(refusal);
-                    }
-                }
-                // Nothing was written; the other transaction holds some of these seats, or is about to.
-                Err(err) if is_deadlock(&err) && attempt < HOLD_ATTEMPTS => {}
-                Err(err) if is_deadlock(&err) => return Err(self.lost_seats(request, now).await?),
-                Err(err) => {
-                    return Err(match StoreError::from(err) {
-                        StoreError::SeatsUnavailable(_) => self.lost_seats(request, now).await?,
-                        other => other,
-                    });
-                }
-            }
+        match self.holds.hold(request.clone(), now).await {
+            HoldOutcome::Held(booking) => Ok(booking),
+            HoldOutcome::Failed(err) => Err(err),
+            HoldOutcome::Refused => match self.hold_refusal(request, now).await? {
+                Some(refusal) => Err(refusal),
+                None => Err(self.lost_seats(request, now).await?),
+            },
         }
-        Err(StoreError::Internal("the hold kept changing under concurrent edits of its event; try again".into()))
     }
 
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
