@@ -2,7 +2,7 @@
 //! (`BEGIN IMMEDIATE`) and a few reader connections; the partial unique index
 //! `reservations_active_seat_uq` is the only referee of who holds a seat.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
+use super::hold_batch::{HoldBatches, HoldOutcome, HoldQueue, PendingHold};
 use super::{
     Cancellation, CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore,
     Store, StoreError, StoreResult, UserStore,
@@ -51,6 +52,8 @@ const PAYMENT_COLUMNS: &str = "id, booking_id, user_id, amount_cents, currency, 
 pub struct SqliteStore {
     /// The only connection that writes, so writers queue here instead of failing on a busy lock.
     writer: SqlitePool,
+    /// Holds go through batches on the writer (see `SqliteHoldBatches`).
+    holds: HoldQueue,
     /// Readers; the same pool as `writer` for an in-memory database, which exists per connection set.
     reader: SqlitePool,
 }
@@ -75,7 +78,9 @@ impl SqliteStore {
                 .connect_with(options.pragma("query_only", "ON"))
                 .await?
         };
-        Ok(Self { writer, reader })
+        // One worker: the writer is one connection, so a second batch could only wait for it.
+        let holds = HoldQueue::start(SqliteHoldBatches { writer: writer.clone() }, 1);
+        Ok(Self { writer, reader, holds })
     }
 }
 
@@ -435,13 +440,6 @@ async fn insert_prices(conn: &mut SqliteConnection, event_id: &str, prices: &[Pr
     Ok(())
 }
 
-/// A requested seat of a hold, as found in the event's venue.
-struct SeatToHold {
-    id: Uuid,
-    label: SeatLabel,
-    price_cents: Option<i64>,
-}
-
 // ---------------------------------------------------------------------------------------------
 // Users.
 
@@ -796,170 +794,259 @@ impl CatalogStore for SqliteStore {
 // ---------------------------------------------------------------------------------------------
 // Holds.
 
-impl SqliteStore {
-    /// After a hold lost to the unique index: which requested seats are taken at `now`. If they
-    /// were freed in the meantime, the hold still lost, so every requested seat is named.
-    async fn lost_seats(
-        &self,
-        event_id: &str,
-        seats: &[SeatToHold],
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<SeatLabel>> {
-        let sql = format!(
-            "SELECT s.row_label, s.seat_number, s.tier FROM reservations r JOIN seats s ON s.id = r.seat_id \
-             WHERE r.event_id = ? AND r.seat_id IN ({}) AND {ACTIVE_R} ORDER BY s.row_index, s.seat_number",
-            placeholders(seats.len())
-        );
-        let mut query = sqlx::query(&sql).bind(event_id);
-        for seat in seats {
-            query = query.bind(id_text(seat.id));
+/// Places batches of holds on the writer connection, in one `BEGIN IMMEDIATE` transaction and a
+/// fixed number of statements whatever the batch size: read the events, seats and prices the
+/// batch names, check each hold against them, expire lapsed holds on the wanted seats, insert
+/// the bookings, then insert every reservation with `ON CONFLICT … DO NOTHING` on the partial
+/// unique index, which alone decides who gets a seat. A hold that did not get all its seats is
+/// deleted again before the commit, and its caller learns which seats were taken.
+struct SqliteHoldBatches {
+    writer: SqlitePool,
+}
+
+/// One wanted seat as the batch read it.
+struct BatchSeat {
+    venue_id: String,
+    label: SeatLabel,
+    row_index: i64,
+}
+
+/// The event of a hold as the batch read it.
+struct BatchEvent {
+    venue_id: String,
+    status: EventStatus,
+    start_time: DateTime<Utc>,
+    currency: String,
+}
+
+#[async_trait]
+impl HoldBatches for SqliteHoldBatches {
+    async fn hold_batch(&self, batch: &[PendingHold]) -> Vec<HoldOutcome> {
+        match self.try_hold_batch(batch).await {
+            Ok(outcomes) => outcomes,
+            Err(err) => batch.iter().map(|_| HoldOutcome::Failed(err.clone())).collect(),
         }
-        let rows = query.bind(millis(now)).fetch_all(&self.reader).await?;
-        if rows.is_empty() {
-            return Ok(seats.iter().map(|s| s.label.clone()).collect());
-        }
-        rows.iter().map(label_from_row).collect()
     }
+}
+
+impl SqliteHoldBatches {
+    async fn try_hold_batch(&self, batch: &[PendingHold]) -> StoreResult<Vec<HoldOutcome>> {
+        // The write lock is taken up front, so nothing can change what this transaction reads.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        let event_ids: BTreeSet<Uuid> = batch.iter().map(|hold| hold.request.event_id).collect();
+        let sql = format!(
+            "SELECT id, venue_id, status, start_time, currency FROM events WHERE id IN ({})",
+            placeholders(event_ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &event_ids {
+            query = query.bind(id_text(*id));
+        }
+        let mut events: HashMap<Uuid, BatchEvent> = HashMap::new();
+        for row in query.fetch_all(&mut *tx).await? {
+            let event = BatchEvent {
+                venue_id: row.try_get("venue_id")?,
+                status: enum_col(&row, "status")?,
+                start_time: time_col(&row, "start_time")?,
+                currency: row.try_get("currency")?,
+            };
+            events.insert(uuid_col(&row, "id")?, event);
+        }
+
+        let seat_ids: BTreeSet<Uuid> = batch.iter().flat_map(|hold| hold.request.seats.ids().iter().copied()).collect();
+        let sql = format!(
+            "SELECT id, venue_id, row_label, row_index, seat_number, tier FROM seats WHERE id IN ({})",
+            placeholders(seat_ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &seat_ids {
+            query = query.bind(id_text(*id));
+        }
+        let mut seats: HashMap<Uuid, BatchSeat> = HashMap::new();
+        for row in query.fetch_all(&mut *tx).await? {
+            let seat = BatchSeat {
+                venue_id: row.try_get("venue_id")?,
+                label: label_from_row(&row)?,
+                row_index: row.try_get("row_index")?,
+            };
+            seats.insert(uuid_col(&row, "id")?, seat);
+        }
+
+        let sql = format!(
+            "SELECT event_id, tier, price_cents FROM event_prices WHERE event_id IN ({})",
+            placeholders(event_ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &event_ids {
+            query = query.bind(id_text(*id));
+        }
+        let mut prices: HashMap<(Uuid, String), i64> = HashMap::new();
+        for row in query.fetch_all(&mut *tx).await? {
+            prices.insert((uuid_col(&row, "event_id")?, row.try_get("tier")?), row.try_get("price_cents")?);
+        }
+
+        // Each hold checked against what was read: its reservations to insert, or why not.
+        let checked: Vec<StoreResult<Vec<Reservation>>> =
+            batch.iter().map(|hold| reservations_for(hold, &events, &seats, &prices)).collect();
+        let placed: Vec<&Reservation> = checked.iter().filter_map(|c| c.as_ref().ok()).flatten().collect();
+
+        if !placed.is_empty() {
+            // A lapsed hold must never block: write it down as expired before the index judges.
+            // The `status IN (...)` term lets SQLite use the partial unique index (one probe per seat).
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE reservations SET status = 'expired', updated_at = w.column3 FROM (",
+            );
+            qb.push_values(&placed, |mut b, r| {
+                b.push_bind(id_text(r.event_id)).push_bind(id_text(r.seat_id)).push_bind(millis(r.created_at));
+            });
+            qb.push(
+                ") AS w WHERE reservations.event_id = w.column1 AND reservations.seat_id = w.column2 \
+                 AND reservations.status IN ('held', 'confirmed') AND reservations.status = 'held' \
+                 AND reservations.expires_at <= w.column3",
+            );
+            qb.build().execute(&mut *tx).await?;
+
+            let bookings: Vec<&Reservation> = checked.iter().filter_map(|c| c.as_ref().ok()?.first()).collect();
+            let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO bookings (id, user_id, event_id, created_at) ");
+            qb.push_values(&bookings, |mut b, r| {
+                b.push_bind(id_text(r.booking_id))
+                    .push_bind(id_text(r.user_id))
+                    .push_bind(id_text(r.event_id))
+                    .push_bind(millis(r.created_at));
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+
+        // No availability check before this: the partial unique index alone decides.
+        let mut inserted: HashSet<String> = HashSet::new();
+        if !placed.is_empty() {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, \
+                 status, expires_at, created_at, updated_at) ",
+            );
+            qb.push_values(&placed, |mut b, r| {
+                b.push_bind(id_text(r.id))
+                    .push_bind(id_text(r.booking_id))
+                    .push_bind(id_text(r.user_id))
+                    .push_bind(id_text(r.event_id))
+                    .push_bind(id_text(r.seat_id))
+                    .push_bind(r.price_cents)
+                    .push_bind(r.currency.clone())
+                    .push_bind(ReservationStatus::Held.as_str())
+                    .push_bind(millis(r.expires_at))
+                    .push_bind(millis(r.created_at))
+                    .push_bind(millis(r.created_at));
+            });
+            qb.push(" ON CONFLICT (event_id, seat_id) WHERE status IN ('held', 'confirmed') DO NOTHING RETURNING id");
+            for row in qb.build().fetch_all(&mut *tx).await? {
+                inserted.insert(row.try_get("id")?);
+            }
+        }
+
+        // A hold that lost any seat keeps nothing: not its other seats, not its booking.
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut undone: Vec<String> = Vec::new();
+        for (hold, checked) in batch.iter().zip(checked) {
+            let reservations = match checked {
+                Ok(reservations) => reservations,
+                Err(refusal) => {
+                    outcomes.push(HoldOutcome::Failed(refusal));
+                    continue;
+                }
+            };
+            let lost: Vec<SeatLabel> =
+                reservations.iter().filter(|r| !inserted.contains(&id_text(r.id))).map(|r| r.seat.clone()).collect();
+            if lost.is_empty() {
+                let created_at = reservations.first().map_or(hold.now, |r| r.created_at);
+                outcomes.push(match Booking::from_reservations(hold.request.booking_id, created_at, reservations) {
+                    Some(booking) => HoldOutcome::Held(booking),
+                    None => HoldOutcome::Failed(StoreError::Internal("a hold without seats".into())),
+                });
+            } else {
+                undone.push(id_text(hold.request.booking_id));
+                outcomes.push(HoldOutcome::Failed(StoreError::SeatsUnavailable(lost)));
+            }
+        }
+        if !undone.is_empty() {
+            for table_and_column in ["reservations WHERE booking_id", "bookings WHERE id"] {
+                let sql = format!("DELETE FROM {table_and_column} IN ({})", placeholders(undone.len()));
+                let mut query = sqlx::query(&sql);
+                for id in &undone {
+                    query = query.bind(id);
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+/// The reservations one hold would make, in seat order, or why it cannot be placed at all.
+fn reservations_for(
+    hold: &PendingHold,
+    events: &HashMap<Uuid, BatchEvent>,
+    seats: &HashMap<Uuid, BatchSeat>,
+    prices: &HashMap<(Uuid, String), i64>,
+) -> StoreResult<Vec<Reservation>> {
+    let request = &hold.request;
+    // Times go back to the caller exactly as they will read later: whole milliseconds.
+    let created_at = from_millis(millis(hold.now))?;
+    let expires_at = from_millis(millis(hold.now + request.ttl.duration()))?;
+    let event = events.get(&request.event_id).ok_or(StoreError::NotFound)?;
+    if event.status == EventStatus::Canceled {
+        return Err(StoreError::Rejected(Invalid::new("event_id", "this event was canceled")));
+    }
+    if event.start_time <= hold.now {
+        return Err(StoreError::Rejected(Invalid::new("event_id", "this event has already started")));
+    }
+    let mut wanted = Vec::with_capacity(request.seats.ids().len());
+    for id in request.seats.ids() {
+        match seats.get(id) {
+            Some(seat) if seat.venue_id == event.venue_id => wanted.push((*id, seat)),
+            _ => {
+                return Err(StoreError::Rejected(Invalid::new(
+                    "seat_ids",
+                    format!("seat {id} is not in this event's venue"),
+                )));
+            }
+        }
+    }
+    wanted.sort_by_key(|(_, seat)| (seat.row_index, seat.label.seat_number));
+    wanted
+        .into_iter()
+        .map(|(seat_id, seat)| {
+            // Selling an unpriced seat for nothing would be worse than refusing it.
+            let price_cents = *prices.get(&(request.event_id, seat.label.tier.clone())).ok_or_else(|| {
+                StoreError::Rejected(Invalid::new("seat_ids", format!("seat {seat_id} has no price for this event")))
+            })?;
+            Ok(Reservation {
+                id: Uuid::new_v4(),
+                booking_id: request.booking_id,
+                user_id: request.user_id,
+                event_id: request.event_id,
+                seat_id,
+                seat: seat.label.clone(),
+                price_cents,
+                currency: event.currency.clone(),
+                status: ReservationStatus::Held.effective(expires_at, created_at),
+                expires_at,
+                created_at,
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
 impl HoldStore for SqliteStore {
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
-        // Times go back to the caller exactly as they will read later: whole milliseconds.
-        let now_ms = millis(now);
-        let expires_ms = millis(now + request.ttl.duration());
-        let (created_at, expires_at) = (from_millis(now_ms)?, from_millis(expires_ms)?);
-        let event_id = id_text(request.event_id);
-        let requested = request.seats.ids();
-
-        // The write lock is taken up front, so nothing can change what this transaction reads.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-
-        let event = sqlx::query("SELECT venue_id, status, start_time, currency FROM events WHERE id = ?")
-            .bind(&event_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let status: EventStatus = enum_col(&event, "status")?;
-        if status == EventStatus::Canceled {
-            return Err(StoreError::Rejected(Invalid::new("event_id", "this event was canceled")));
+        match self.holds.hold(request.clone(), now).await {
+            HoldOutcome::Held(booking) => Ok(booking),
+            HoldOutcome::Failed(err) => Err(err),
+            // The batch names the lost seats itself; this is only its fallback.
+            HoldOutcome::Refused => Err(StoreError::SeatsUnavailable(Vec::new())),
         }
-        if time_col(&event, "start_time")? <= now {
-            return Err(StoreError::Rejected(Invalid::new("event_id", "this event has already started")));
-        }
-        let venue_id: String = event.try_get("venue_id")?;
-        let currency: String = event.try_get("currency")?;
-
-        let sql = format!(
-            "SELECT s.id, s.row_label, s.seat_number, s.tier, p.price_cents FROM seats s \
-             LEFT JOIN event_prices p ON p.event_id = ? AND p.tier = s.tier \
-             WHERE s.venue_id = ? AND s.id IN ({}) ORDER BY s.row_index, s.seat_number",
-            placeholders(requested.len())
-        );
-        let mut query = sqlx::query(&sql).bind(&event_id).bind(&venue_id);
-        for id in requested {
-            query = query.bind(id_text(*id));
-        }
-        let seats = query
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(SeatToHold {
-                    id: uuid_col(row, "id")?,
-                    label: label_from_row(row)?,
-                    price_cents: row.try_get("price_cents")?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        if let Some(stray) = requested.iter().find(|id| !seats.iter().any(|s| s.id == **id)) {
-            return Err(StoreError::Rejected(Invalid::new(
-                "seat_ids",
-                format!("seat {stray} is not in this event's venue"),
-            )));
-        }
-        let mut prices = Vec::with_capacity(seats.len());
-        for seat in &seats {
-            // Selling an unpriced seat for nothing would be worse than refusing it.
-            let price = seat.price_cents.ok_or_else(|| {
-                StoreError::Rejected(Invalid::new("seat_ids", format!("seat {} has no price for this event", seat.id)))
-            })?;
-            prices.push(price);
-        }
-
-        // A lapsed hold must never block: write it down as expired before the index judges.
-        // The `status IN (...)` term lets SQLite use the partial unique index (one probe per seat)
-        // instead of scanning every reservation of the event.
-        let sql = format!(
-            "UPDATE reservations SET status = 'expired', updated_at = ? \
-             WHERE event_id = ? AND seat_id IN ({}) AND status IN ('held', 'confirmed') \
-               AND status = 'held' AND expires_at <= ?",
-            placeholders(seats.len())
-        );
-        let mut query = sqlx::query(&sql).bind(now_ms).bind(&event_id);
-        for seat in &seats {
-            query = query.bind(id_text(seat.id));
-        }
-        query.bind(now_ms).execute(&mut *tx).await?;
-
-        sqlx::query("INSERT INTO bookings (id, user_id, event_id, created_at) VALUES (?, ?, ?, ?)")
-            .bind(id_text(request.booking_id))
-            .bind(id_text(request.user_id))
-            .bind(&event_id)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-
-        let reservations: Vec<Reservation> = seats
-            .iter()
-            .zip(prices)
-            .map(|(seat, price_cents)| Reservation {
-                id: Uuid::new_v4(),
-                booking_id: request.booking_id,
-                user_id: request.user_id,
-                event_id: request.event_id,
-                seat_id: seat.id,
-                seat: seat.label.clone(),
-                price_cents,
-                currency: currency.clone(),
-                status: ReservationStatus::Held.effective(expires_at, created_at),
-                expires_at,
-                created_at,
-            })
-            .collect();
-        // No availability check before this: the partial unique index alone decides.
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, \
-             status, expires_at, created_at, updated_at) ",
-        );
-        qb.push_values(&reservations, |mut b, r| {
-            b.push_bind(id_text(r.id))
-                .push_bind(id_text(r.booking_id))
-                .push_bind(id_text(r.user_id))
-                .push_bind(event_id.clone())
-                .push_bind(id_text(r.seat_id))
-                .push_bind(r.price_cents)
-                .push_bind(r.currency.clone())
-                .push_bind(ReservationStatus::Held.as_str())
-                .push_bind(expires_ms)
-                .push_bind(now_ms)
-                .push_bind(now_ms);
-        });
-        if let Err(err) = qb.build().execute(&mut *tx).await {
-            let err = StoreError::from(err);
-            // Nothing of a lost hold stays: not the booking, not the expiries written above.
-            tx.rollback().await?;
-            return Err(match err {
-                StoreError::SeatsUnavailable(_) => {
-                    StoreError::SeatsUnavailable(self.lost_seats(&event_id, &seats, now).await?)
-                }
-                other => other,
-            });
-        }
-        tx.commit().await?;
-
-        Booking::from_reservations(request.booking_id, created_at, reservations)
-            .ok_or_else(|| StoreError::Internal("a hold without seats".into()))
     }
 
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
