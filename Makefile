@@ -73,6 +73,7 @@ services:
 
 test: vendor services venv dynamodb-local
 	cargo test --workspace
+	$(MAKE) fuzz-api
 	$(MAKE) e2e
 
 lint:
@@ -85,6 +86,13 @@ fmt:
 clean:
 	cargo clean
 	rm -rf vendor
+
+# API fuzzing: schemathesis (from the venv) against `proeventa serve --demo` on a fresh SQLite file
+# and free loopback ports, anonymous, as the demo customer and as the demo admin (tools/fuzz/run.sh).
+.PHONY: fuzz-api
+fuzz-api: venv
+	cargo build -p proeventa
+	tools/fuzz/run.sh
 
 # Browser tests of booking/: Debian's Chromium (installed when missing) driven by playwright-core
 # from e2e/package-lock.json, against `proeventa serve --demo` on free ports.

@@ -28,7 +28,7 @@ pub struct SignupRequest {
     #[schema(example = "ann@example.com")]
     pub email: String,
     /// 8 to 128 characters.
-    #[schema(example = "correct horse battery")]
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
     pub password: String,
     #[schema(example = "Ann")]
     pub name: Option<String>,
@@ -53,7 +53,8 @@ pub struct TokenResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
     pub name: Option<String>,
-    /// A new password; needs `current_password`.
+    /// A new password (8 to 128 characters); needs `current_password`.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
     pub current_password: Option<String>,
 }
@@ -68,7 +69,9 @@ pub struct UpdateUserRequest {
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
     /// Part of an e-mail or name.
     pub q: Option<String>,

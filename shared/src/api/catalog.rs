@@ -65,7 +65,9 @@ pub struct EventListQuery {
     /// Also list events that started or were canceled.
     pub include_past: Option<bool>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -2,7 +2,7 @@
 //! 413, 415, 422 naming the field), `Path` and `Query` (400 invalid_request).
 
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,19 +26,49 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                 "Send the body as JSON with `Content-Type: application/json`.".into(),
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::InvalidJson("The request body could not be read.".into())
+        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        check_json_syntax(&bytes)?;
+        check_json_object(&bytes)?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(|rejection| match rejection {
+            // The syntax is known good by now: what the typed parse still calls syntax (a number or
+            // an array where an enum's name belongs, a lone surrogate escape) is a wrong value.
+            JsonRejection::JsonSyntaxError(e) => {
+                let text = e.body_text();
+                let detail = text.strip_prefix("Failed to parse the request body as JSON: ").unwrap_or(&text);
+                ApiError::Validation(format!("Invalid field: {detail}"))
             }
+            other => other.into(),
         })?;
-        if serde_json::from_slice::<IgnoredAny>(&bytes).is_err() {
-            return Err(ApiError::InvalidJson("The request body is not valid JSON.".into()));
-        }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Self(value))
     }
+}
+
+/// 422 unless the JSON document is an object: every request body of this API is one, and serde
+/// would otherwise fill a struct from an array of its fields in order (`[null, null]`).
+pub(crate) fn check_json_object(bytes: &[u8]) -> Result<(), ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        _ => Err(ApiError::Validation("The request body must be a JSON object.".into())),
+    }
+}
+
+/// A body that could not be read: too large (413), or cut off on the way (400).
+pub(crate) fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::InvalidJson("The request body could not be read.".into())
+    }
+}
+
+/// 400 `invalid_json` unless the body is one JSON document in UTF-8 (RFC 8259 allows no other
+/// encoding; the skipping parser below would pass invalid bytes inside strings it skips).
+pub(crate) fn check_json_syntax(bytes: &[u8]) -> Result<(), ApiError> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ApiError::InvalidJson("The request body is not UTF-8.".into()))?;
+    serde_json::from_str::<IgnoredAny>(text)
+        .map(drop)
+        .map_err(|_| ApiError::InvalidJson("The request body is not valid JSON.".into()))
 }
 
 /// `application/json` or any `application/*+json`, with or without parameters.

@@ -72,7 +72,9 @@ async fn openapi_json() -> Response {
 }
 
 /// Swagger UI for this API (assets served locally).
-#[utoipa::path(get, path = "/docs", tag = "gateway", responses((status = 200, description = "Swagger UI", content_type = "text/html")))]
+/// `utoipa-swagger-ui` serves the page at `/docs/` and answers `/docs` with a redirect there.
+#[utoipa::path(get, path = "/docs", tag = "gateway",
+    responses((status = 303, description = "See Other: Swagger UI is at `/docs/`", headers(("Location" = String, description = "`/docs/`")))))]
 #[allow(dead_code)] // Served by `swagger_ui()`; declared here so the document lists it.
 async fn docs() {}
 

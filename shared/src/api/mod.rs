@@ -22,6 +22,7 @@ use crate::state::AppState;
 
 pub mod auth;
 pub mod catalog;
+mod common_errors;
 mod extract;
 pub mod idempotency;
 pub mod meta;
@@ -74,6 +75,7 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     DOC.get_or_init(|| {
         let (_, mut doc) = routes().split_for_parts();
         doc.paths.paths.extend(<meta::DocsPath as OpenApi>::openapi().paths.paths);
+        common_errors::document(&mut doc);
         doc
     })
 }

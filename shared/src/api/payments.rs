@@ -3,6 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{Duration, Utc};
@@ -64,7 +65,9 @@ pub struct PaymentListQuery {
     /// Admins only: one user's payments (admins see every payment without it).
     pub user_id: Option<Uuid>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -263,13 +266,22 @@ async fn list_payments(
     responses(
         (status = 200, body = WebhookAck),
         (status = 401, description = "`unauthorized`: missing or wrong signature", body = ErrorBody),
+        (status = 404, description = "`not_found`: the event names an unknown payment", body = ErrorBody),
+        (status = 409, description = "`invalid_state`: the payment is not in a state the event applies to", body = ErrorBody),
         (status = 422, description = "`validation_failed`", body = ErrorBody),
     ))]
-async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<WebhookAck>, ApiError> {
+async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<WebhookAck>, ApiError> {
+    let body = body.map_err(super::extract::body_rejection)?;
     let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
     if !state.payments.verify_webhook(&body, signature) {
         return Err(ApiError::Unauthorized("The webhook signature is missing or wrong.".into()));
     }
+    super::extract::check_json_syntax(&body)?;
+    super::extract::check_json_object(&body)?;
     let event: WebhookEvent =
         serde_json::from_slice(&body).map_err(|e| ApiError::Validation(format!("Invalid webhook event: {e}")))?;
     let effect = WebhookEffect::of(&event)?;

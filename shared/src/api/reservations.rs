@@ -52,7 +52,9 @@ pub enum ReserveResponse {
 pub struct StatusQuery {
     pub status: Option<ReservationStatus>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -63,7 +65,9 @@ pub struct OversightQuery {
     pub user_id: Option<Uuid>,
     pub status: Option<ReservationStatus>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

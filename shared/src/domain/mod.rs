@@ -55,8 +55,11 @@ impl Default for Page {
 }
 
 /// Declares a string-backed enum with one wire name per variant, used in JSON and in storage alike.
+// `$wire:tt`, not `:literal`: a `literal` fragment reaches the derives wrapped in an invisible
+// group, which utoipa's `ToSchema` did not read, so the document listed the Rust names (`Movie`)
+// instead of the wire names (`movie`) that serde accepts and writes.
 macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $wire:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         pub enum $name {

@@ -1,0 +1,581 @@
+//! Faults of the real process: the `proeventa` binary serving holds and payments while PostgreSQL
+//! kills its connections (every answer is a success or 503 `unavailable`, never a 500 or a hang;
+//! the server recovers without a restart; nothing confirmed is lost), and while it is SIGKILLed in
+//! the middle of a flash sale on SQLite and on PostgreSQL (after a restart every hold that was
+//! answered 201 is still there, and no seat has two active reservations).
+//!
+//! Every spawned server is killed and every database removed when a test ends, even by a panic.
+//! PostgreSQL is the server at `TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); without it these tests fail and say how to start it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use uuid::Uuid;
+
+const JWT_SECRET: &str = "faults-test-secret-0123456789abcdef0123456789";
+const CUSTOMER: (&str, &str) = ("ana@proeventa.test", "customer-demo-2026");
+const ADMIN: (&str, &str) = ("admin@proeventa.test", "admin-demo-2026");
+/// No request may take longer than this, whatever the store does.
+const REQUEST_BOUND: Duration = Duration::from_secs(20);
+/// Starting includes migrations and seeding the demo (argon2 hashes of its accounts).
+const START_BOUND: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// The server process
+
+/// A running `proeventa serve --demo`, SIGKILLed and reaped when dropped (also on a panic).
+struct Server {
+    child: Child,
+    addr: String,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(database_url: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_proeventa"))
+            .args(["serve", "--demo"])
+            .env("DATABASE_URL", database_url)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("SITE_PORT", "0")
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("WEBHOOK_SECRET", "faults-webhook-secret")
+            // A small pool, so killed connections are a large share of it.
+            .env("DATABASE_MAX_CONNECTIONS", "6")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the proeventa binary");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        // Both pipes are drained for the whole life of the process, or a full pipe would block it.
+        drain(child.stdout.take().expect("stdout"), output.clone(), Some(addr_tx));
+        drain(child.stderr.take().expect("stderr"), output.clone(), None);
+        let mut server = Self { child, addr: String::new(), output };
+        match addr_rx.recv_timeout(START_BOUND) {
+            Ok(addr) => server.addr = addr,
+            Err(_) => panic!("proeventa did not start within {START_BOUND:?}:\n{}", server.log()),
+        }
+        server
+    }
+
+    fn log(&self) -> String {
+        self.output.lock().map(|lines| lines.join("\n")).unwrap_or_default()
+    }
+
+    /// SIGKILL: no graceful shutdown, no flush, as a crash or an OOM kill would end it.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Copies a pipe's lines into `output`; sends the API address once `serve` prints it.
+fn drain(pipe: impl Read + Send + 'static, output: Arc<Mutex<Vec<String>>>, addr: Option<mpsc::Sender<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let (Some(tx), Some(url)) = (&addr, line.trim().strip_prefix("API")) {
+                let _ = tx.send(url.trim().trim_start_matches("http://").to_owned());
+            }
+            if let Ok(mut lines) = output.lock() {
+                lines.push(line);
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny HTTP/1.1 client: one request per connection, bounded in time.
+
+#[derive(Debug, Clone)]
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+async fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Result<Answer, String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if !body.is_empty() {
+            request.push_str("Content-Type: application/json\r\n");
+        }
+        if let Some(token) = token {
+            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).await.map_err(|e| format!("send: {e}"))?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.map_err(|e| format!("receive: {e}"))?;
+        parse_response(&raw)
+    };
+    tokio::time::timeout(REQUEST_BOUND, exchange)
+        .await
+        .map_err(|_| format!("{method} {path}: no answer within {REQUEST_BOUND:?}"))?
+        .map_err(|e| format!("{method} {path}: {e}"))
+}
+
+fn parse_response(raw: &[u8]) -> Result<Answer, String> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no complete response head")?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut payload = raw[split + 4..].to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line: {head}"))?;
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        payload = dechunk(&payload);
+    }
+    let body = if payload.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&payload).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&payload).into()))
+    };
+    Ok(Answer { status, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16).unwrap_or(0);
+        if size == 0 || data.len() < line_end + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[(line_end + 4 + size).min(data.len())..];
+    }
+    out
+}
+
+async fn login(addr: &str, (email, password): (&str, &str)) -> String {
+    let answer = call(addr, "POST", "/auth/login", None, Some(json!({"email": email, "password": password})))
+        .await
+        .unwrap_or_else(|e| panic!("login {email}: {e}"));
+    assert_eq!(answer.status, 200, "login {email}: {:?}", answer.body);
+    answer.body["access_token"].as_str().expect("access_token").to_owned()
+}
+
+async fn signup_and_login(addr: &str, email: &str) -> String {
+    let body = json!({"email": email, "password": "faults-password-1"});
+    let answer = call(addr, "POST", "/auth/signup", None, Some(body)).await.expect("signup");
+    assert_eq!(answer.status, 201, "signup {email}: {:?}", answer.body);
+    login(addr, (email, "faults-password-1")).await
+}
+
+/// Up to `wanted` available seats, as (event, seat), over the demo's upcoming events.
+async fn available_seats(addr: &str, wanted: usize) -> Vec<(String, String)> {
+    let events = call(addr, "GET", "/events/events?limit=200", None, None).await.expect("events");
+    assert_eq!(events.status, 200, "{:?}", events.body);
+    let mut seats = Vec::new();
+    for event in events.body.as_array().expect("an event list") {
+        let id = event["id"].as_str().expect("event id");
+        let map = call(addr, "GET", &format!("/events/events/{id}/seats"), None, None).await.expect("seat map");
+        for seat in map.body.as_array().expect("a seat map") {
+            if seat["status"] == "available" && seats.len() < wanted {
+                seats.push((id.to_owned(), seat["seat_id"].as_str().expect("seat id").to_owned()));
+            }
+        }
+        if seats.len() >= wanted {
+            break;
+        }
+    }
+    assert!(seats.len() >= wanted.min(100), "the demo has only {} available seats", seats.len());
+    seats
+}
+
+/// The upcoming event with the most free seats, and those seats (at most 400).
+async fn biggest_event(addr: &str) -> (String, Vec<String>) {
+    let events = call(addr, "GET", "/events/events?limit=200", None, None).await.expect("events");
+    let mut best = (String::new(), Vec::new());
+    for event in events.body.as_array().expect("an event list") {
+        let id = event["id"].as_str().expect("event id");
+        let map = call(addr, "GET", &format!("/events/events/{id}/seats"), None, None).await.expect("seat map");
+        let free: Vec<String> = map
+            .body
+            .as_array()
+            .expect("a seat map")
+            .iter()
+            .filter(|s| s["status"] == "available")
+            .filter_map(|s| s["seat_id"].as_str().map(str::to_owned))
+            .take(400)
+            .collect();
+        if free.len() > best.1.len() {
+            best = (id.to_owned(), free);
+        }
+    }
+    best
+}
+
+fn hold_body(event: &str, seat: &str) -> Value {
+    json!({"event_id": event, "seat_id": seat})
+}
+
+const CARD: &str = "4242 4242 4242 4242";
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh PostgreSQL database, dropped (with its connections) when the test ends.
+struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Self {
+        let admin = admin_url();
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {admin} ({e}): start it with `make services` \
+                 (or `pg_ctlcluster --skip-systemctl-redirect <version> main start`), or set TEST_DATABASE_URL"
+            )
+        });
+        let name = format!("proeventa_faults_{}", Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create the test database");
+        let base = admin.rsplit_once('/').map(|(base, _)| base).expect("a database URL with a path");
+        Self { url: format!("{base}/{name}"), name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (admin_url(), self.name.clone());
+        // Drop runs outside any runtime's reach: a thread with its own runtime does the async work.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A SQLite file in the temp dir, removed with its companions when the test ends.
+struct SqliteFile(PathBuf);
+
+impl SqliteFile {
+    fn new() -> Self {
+        Self(std::env::temp_dir().join(format!("proeventa_faults_{}.db", Uuid::new_v4().simple())))
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.display())
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+const DOUBLE_BOOKED: &str = "SELECT COUNT(*) FROM (SELECT event_id, seat_id FROM reservations \
+     WHERE status IN ('held', 'confirmed') GROUP BY event_id, seat_id HAVING COUNT(*) > 1) AS doubles";
+
+/// How many (event, seat) pairs have more than one active reservation, read straight from the store.
+async fn double_booked_seats(database_url: &str) -> i64 {
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url).await.expect("open the SQLite file");
+        sqlx::query_scalar(DOUBLE_BOOKED).fetch_one(&mut conn).await.expect("count doubles")
+    } else {
+        let mut conn = sqlx::PgConnection::connect(database_url).await.expect("connect to the test database");
+        sqlx::query_scalar(DOUBLE_BOOKED).fetch_one(&mut conn).await.expect("count doubles")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL connections killed mid-load
+
+/// What the load saw.
+#[derive(Default)]
+struct Outcome {
+    answers: usize,
+    unavailable: usize,
+    /// Reservations answered 201.
+    held: Vec<String>,
+    /// Bookings whose payment was answered 200.
+    confirmed: Vec<String>,
+    failures: Vec<String>,
+}
+
+impl Outcome {
+    /// Success or 503 `unavailable`; anything else is a failure of the test.
+    fn accept(&mut self, what: &str, result: Result<Answer, String>, success: u16) -> Option<Value> {
+        self.answers += 1;
+        match result {
+            Ok(answer) if answer.status == success => Some(answer.body),
+            Ok(answer) if answer.status == 503 && answer.body["error"] == "unavailable" => {
+                self.unavailable += 1;
+                None
+            }
+            Ok(answer) => {
+                self.failures.push(format!("{what}: {} {}", answer.status, answer.body));
+                None
+            }
+            Err(e) => {
+                self.failures.push(format!("{what}: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// Holds seats one by one; every third booking is checked out and paid.
+async fn buyer(addr: String, token: String, seats: Vec<(String, String)>, until: Instant) -> Outcome {
+    let mut out = Outcome::default();
+    for (n, (event, seat)) in seats.into_iter().enumerate() {
+        if Instant::now() >= until {
+            break;
+        }
+        let held =
+            call(&addr, "POST", "/reservations/reservations/reserve", Some(&token), Some(hold_body(&event, &seat)))
+                .await;
+        let Some(reservation) = out.accept("hold", held, 201) else { continue };
+        out.held.push(reservation["id"].as_str().unwrap_or_default().to_owned());
+        if n % 3 != 0 {
+            continue;
+        }
+        let booking = reservation["booking_id"].as_str().unwrap_or_default().to_owned();
+        let checkout =
+            call(&addr, "POST", "/payments/checkout", Some(&token), Some(json!({"booking_id": booking}))).await;
+        let Some(payment) = out.accept("checkout", checkout, 201) else { continue };
+        let card = json!({"card_number": CARD, "exp_month": 12, "exp_year": 2099 - 60, "cvc": "123"});
+        let path = format!("/payments/{}/confirm", payment["id"].as_str().unwrap_or_default());
+        let confirm = call(&addr, "POST", &path, Some(&token), Some(card)).await;
+        if out.accept("confirm", confirm, 200).is_some() {
+            out.confirmed.push(booking);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_killed_mid_load_give_503_at_worst_and_lose_nothing_confirmed() {
+    let db = PgDatabase::create().await;
+    let server = Server::start(&db.url);
+    let addr = server.addr.clone();
+    let token = login(&addr, CUSTOMER).await;
+    let admin = login(&addr, ADMIN).await;
+    const BUYERS: usize = 8;
+    let seats = available_seats(&addr, 400).await;
+    let (load, spare) = seats.split_at(seats.len() - 20);
+
+    // Load for a few seconds while another connection kills the server's backends five times.
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut buyers = Vec::new();
+    for i in 0..BUYERS {
+        let mine: Vec<(String, String)> = load.iter().skip(i).step_by(BUYERS).cloned().collect();
+        buyers.push(tokio::spawn(buyer(addr.clone(), token.clone(), mine, until)));
+    }
+    let killer = {
+        let name = db.name.clone();
+        tokio::spawn(async move {
+            let mut conn = sqlx::PgConnection::connect(&admin_url()).await.expect("killer connection");
+            let mut killed = 0_usize;
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()";
+                killed += sqlx::query(sql).bind(&name).fetch_all(&mut conn).await.expect("terminate backends").len();
+            }
+            killed
+        })
+    };
+    let mut outcome = Outcome::default();
+    for buyer in buyers {
+        let part = buyer.await.expect("buyer task");
+        outcome.answers += part.answers;
+        outcome.unavailable += part.unavailable;
+        outcome.held.extend(part.held);
+        outcome.confirmed.extend(part.confirmed);
+        outcome.failures.extend(part.failures);
+    }
+    let killed = killer.await.expect("killer task");
+    println!(
+        "{} answers, {} × 503, {} holds, {} paid bookings, {killed} backends killed",
+        outcome.answers,
+        outcome.unavailable,
+        outcome.held.len(),
+        outcome.confirmed.len()
+    );
+    assert!(killed > 0, "no backend of the server was killed: the fault was never injected");
+    assert!(outcome.answers >= 50, "only {} requests were answered under load", outcome.answers);
+    assert!(
+        outcome.failures.is_empty(),
+        "answers other than success or 503 `unavailable`:\n{}\n--- server output ---\n{}",
+        outcome.failures.join("\n"),
+        server.log()
+    );
+
+    // The same process recovers on its own: healthy within seconds, then every request succeeds.
+    let recovered_by = Instant::now() + Duration::from_secs(10);
+    loop {
+        let health = call(&addr, "GET", "/health", None, None).await;
+        if health.as_ref().is_ok_and(|a| a.status == 200) {
+            break;
+        }
+        assert!(Instant::now() < recovered_by, "not healthy 10 s after the last kill: {health:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (event, seat) in spare {
+        let answer =
+            call(&addr, "POST", "/reservations/reservations/reserve", Some(&token), Some(hold_body(event, seat)))
+                .await
+                .expect("a hold after recovery");
+        assert_eq!(answer.status, 201, "a hold after recovery: {}", answer.body);
+    }
+
+    // Nothing answered as done was lost: every hold is still active, every paid booking confirmed.
+    for id in &outcome.held {
+        let answer =
+            call(&addr, "GET", &format!("/reservations/reservations/{id}"), Some(&admin), None).await.expect("read");
+        assert_eq!(answer.status, 200, "reservation {id}: {}", answer.body);
+        let status = answer.body["status"].as_str().unwrap_or_default();
+        assert!(status == "held" || status == "confirmed", "reservation {id} answered 201 is now {status}");
+    }
+    for id in &outcome.confirmed {
+        let answer =
+            call(&addr, "GET", &format!("/reservations/bookings/{id}"), Some(&admin), None).await.expect("read");
+        assert_eq!(answer.status, 200, "booking {id}: {}", answer.body);
+        let reservations = answer.body["reservations"].as_array().expect("reservations");
+        assert!(
+            !reservations.is_empty() && reservations.iter().all(|r| r["status"] == "confirmed"),
+            "booking {id} was paid (200) but is {}",
+            answer.body
+        );
+    }
+    assert_eq!(double_booked_seats(&db.url).await, 0, "a seat has two active reservations");
+    drop(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIGKILL mid flash-sale, then restart
+
+/// Many buyers race for the same few seats until the server dies under them.
+async fn flash_sale(database_url: &str) {
+    let mut server = Server::start(database_url);
+    let addr = server.addr.clone();
+    let mut tokens = vec![login(&addr, CUSTOMER).await];
+    for i in 0..3 {
+        tokens.push(signup_and_login(&addr, &format!("fan{i}-{}@example.com", Uuid::new_v4().simple())).await);
+    }
+    let (event, contested) = biggest_event(&addr).await;
+    assert!(contested.len() >= 100, "the demo's biggest event has only {} free seats", contested.len());
+
+    let won: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let wrong: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for task in 0..12_usize {
+        let (addr, token) = (addr.clone(), tokens[task % tokens.len()].clone());
+        let (event, contested, won, wrong) = (event.clone(), contested.clone(), won.clone(), wrong.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut pick = task * 7 + 3;
+            loop {
+                pick = (pick * 31 + 17) % contested.len();
+                let body = hold_body(&event, &contested[pick]);
+                match call(&addr, "POST", "/reservations/reservations/reserve", Some(&token), Some(body)).await {
+                    Ok(a) if a.status == 201 => {
+                        let id = a.body["id"].as_str().unwrap_or_default().to_owned();
+                        won.lock().expect("won").push((id, token.clone()));
+                    }
+                    Ok(a) if a.status == 409 && a.body["error"] == "seat_unavailable" => {}
+                    Ok(a) => wrong.lock().expect("wrong").push(format!("{} {}", a.status, a.body)),
+                    // The server is gone: whatever was in flight has no answer, so no promise.
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    // Kill it mid-sale: once some holds were won, long before every seat is gone.
+    let deadline = Instant::now() + REQUEST_BOUND;
+    while won.lock().expect("won").len() < 60 {
+        assert!(Instant::now() < deadline, "the sale did not get going:\n{}", server.log());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    for task in tasks {
+        let _ = tokio::time::timeout(REQUEST_BOUND, task).await.expect("a buyer stopped after the kill");
+    }
+    let won = won.lock().expect("won").clone();
+    assert!(wrong.lock().expect("wrong").is_empty(), "answers besides 201 and 409: {:?}", wrong.lock().expect("wrong"));
+    assert!(!won.is_empty(), "no hold was answered 201 before the kill");
+
+    // Restarted on the same store: every 201 is still held, and no seat is held twice.
+    let server = Server::start(database_url);
+    let mut seats_won = std::collections::HashSet::new();
+    for (id, token) in &won {
+        let answer = call(&server.addr, "GET", &format!("/reservations/reservations/{id}"), Some(token), None)
+            .await
+            .expect("read after restart");
+        assert_eq!(answer.status, 200, "hold {id} answered 201 before the kill: {}", answer.body);
+        assert_eq!(answer.body["status"], "held", "hold {id} answered 201 before the kill: {}", answer.body);
+        let seat = answer.body["seat_id"].as_str().unwrap_or_default().to_owned();
+        assert!(seats_won.insert(seat.clone()), "seat {seat} was answered 201 twice");
+    }
+    assert_eq!(double_booked_seats(database_url).await, 0, "a seat has two active reservations after the crash");
+    assert!(
+        won.len() < contested.len(),
+        "the sale was over before the kill: {} of {} seats",
+        won.len(),
+        contested.len()
+    );
+    println!(
+        "{} of {} seats answered 201 before SIGKILL, all still held after the restart",
+        won.len(),
+        contested.len()
+    );
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_flash_sale_on_sqlite_loses_no_answered_hold_and_doubles_no_seat() {
+    let file = SqliteFile::new();
+    flash_sale(&file.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_flash_sale_on_postgres_loses_no_answered_hold_and_doubles_no_seat() {
+    let db = PgDatabase::create().await;
+    flash_sale(&db.url).await;
+}
