@@ -14,7 +14,7 @@ pub enum LogFormat {
 /// Everything ProEventa reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `sqlite://FILE` (default `sqlite://proeventa.db`) or `postgres://...`.
+    /// `sqlite://FILE` (default `sqlite://proeventa.db`), `postgres://...` or `dynamodb://TABLE`.
     pub database_url: String,
     /// HS256 signing secret; `None` only in local use, where `serve` makes and keeps one.
     pub jwt_secret: Option<String>,

@@ -89,6 +89,7 @@ macro_rules! backend_tests {
 
 backend_tests!(sqlite, crate::support::sqlite_store);
 backend_tests!(postgres, crate::support::postgres_store);
+backend_tests!(dynamodb, crate::support::dynamodb_store);
 
 mod cases {
     use std::collections::{BTreeMap, BTreeSet};

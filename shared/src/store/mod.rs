@@ -14,6 +14,7 @@ use crate::domain::{
     VenueWithSeats,
 };
 
+pub mod dynamodb;
 mod hold_batch;
 pub mod postgres;
 pub mod sqlite;
@@ -253,9 +254,11 @@ pub async fn connect(database_url: &str) -> StoreResult<std::sync::Arc<dyn Store
         Ok(std::sync::Arc::new(sqlite::SqliteStore::connect(database_url).await?))
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
         Ok(std::sync::Arc::new(postgres::PostgresStore::connect(database_url).await?))
+    } else if database_url.starts_with("dynamodb:") {
+        Ok(std::sync::Arc::new(dynamodb::DynamoStore::connect(database_url).await?))
     } else {
         Err(StoreError::Internal(format!(
-            "unsupported DATABASE_URL scheme in `{}`; use sqlite://FILE or postgres://...",
+            "unsupported DATABASE_URL scheme in `{}`; use sqlite://FILE, postgres://... or dynamodb://TABLE",
             database_url.split("://").next().unwrap_or("")
         )))
     }

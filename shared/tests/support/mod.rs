@@ -16,9 +16,12 @@ use proeventa_core::domain::{
     Booking, Category, Email, Event, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page, Payment,
     Price, Reservation, ReservationFilter, Role, SeatRow, SeatSelection, User, VenueKind, VenueWithSeats,
 };
+use proeventa_core::store::dynamodb::DynamoStore;
 use proeventa_core::store::{Store, StoreError, StoreResult, connect};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
+
+pub mod dynamodb_local;
 
 /// A store for one test, plus whatever must be removed once the test is over.
 pub struct TestStore {
@@ -161,6 +164,38 @@ pub async fn postgres_store() -> TestStore {
     let url = with_database(&admin_url, &name);
     let store = open_and_migrate(&url, &redacted(&url)).await;
     TestStore { store, _cleanup: Box::new(database) }
+}
+
+/// Deletes a test's DynamoDB table when the test ends, so the in-memory emulator stays small. Runs
+/// on its own thread and runtime, like `PostgresDatabase`, because it is dropped inside the test's.
+struct DynamoTable(Arc<DynamoStore>);
+
+impl Drop for DynamoTable {
+    fn drop(&mut self) {
+        let store = Arc::clone(&self.0);
+        let dropper = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            if let Err(e) = runtime.block_on(store.delete_table()) {
+                eprintln!("could not delete test table {}: {e}", store.table_name());
+            }
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// A fresh DynamoDB store: its own table on this test binary's DynamoDB Local.
+pub async fn dynamodb_store() -> TestStore {
+    let endpoint = dynamodb_local::endpoint();
+    let table = format!("proeventa_test_{}", Uuid::new_v4().simple());
+    let store = Arc::new(DynamoStore::connect_with(endpoint, &table));
+    store
+        .migrate()
+        .await
+        .unwrap_or_else(|e| panic!("could not create table {table} on DynamoDB Local at {endpoint}: {e}"));
+    let cleanup = DynamoTable(Arc::clone(&store));
+    TestStore { store, _cleanup: Box::new(cleanup) }
 }
 
 // ---------------------------------------------------------------------------------------------

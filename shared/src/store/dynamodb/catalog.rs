@@ -1,0 +1,469 @@
+//! Venues, events and the live seat map on DynamoDB. A venue's seats are one item collection (a
+//! venue is one `Query`), plus one item per seat id for holds; an event carries its venue's summary
+//! and prices, and owns `SEAT_SHARDS` seat-state partitions, each with a gate item that holds and
+//! confirms check and that a cancel or a reschedule flips in the same transaction as the event.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::items::*;
+use super::users::paged;
+use super::{DynamoStore, Query, TxItem};
+use crate::domain::{
+    Category, Event, EventChanges, EventFilter, EventStatus, Invalid, NewEvent, NewVenue, Price, ReservationStatus,
+    SeatState, SeatStatus, Venue, VenueKind, VenueSummary, VenueWithSeats,
+};
+use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
+
+/// Where every venue and every event is listed (one index partition each; see `docs/dynamodb.md`).
+const VENUES_INDEX: &str = "VENUES";
+const EVENTS_INDEX: &str = "EVENTS";
+
+/// An event item as stored, before its seats are counted.
+pub(super) struct StoredEvent {
+    pub event: Event,
+    pub shards: u32,
+}
+
+fn prices_value(prices: &[Price]) -> AttributeValue {
+    AttributeValue::M(prices.iter().map(|p| (p.tier.clone(), n(p.price_cents))).collect())
+}
+
+fn prices_from(item: &Item) -> StoreResult<Vec<Price>> {
+    let Some(AttributeValue::M(map)) = item.get("prices") else {
+        return Err(corrupt("event", "no prices"));
+    };
+    let sorted: BTreeMap<&String, &AttributeValue> = map.iter().collect();
+    sorted
+        .into_iter()
+        .map(|(tier, value)| match value {
+            AttributeValue::N(raw) => raw
+                .parse()
+                .map(|price_cents| Price { tier: tier.clone(), price_cents })
+                .map_err(|_| corrupt("price", raw)),
+            other => Err(corrupt("price", &format!("{other:?}"))),
+        })
+        .collect()
+}
+
+pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
+    let venue_id = get_uuid(item, "venue_id")?;
+    let seats_total = get_n(item, "seats_total")?;
+    let shards = u32::try_from(get_n(item, "shards")?).map_err(|_| corrupt("event", "shard count"))?;
+    let duration = opt_n(item, "duration")?
+        .map(|d| i32::try_from(d).map_err(|_| corrupt("duration", &d.to_string())))
+        .transpose()?;
+    Ok(StoredEvent {
+        event: Event {
+            id: get_uuid(item, "id")?,
+            venue_id,
+            venue: VenueSummary {
+                id: venue_id,
+                name: get_s(item, "venue_name")?.to_owned(),
+                location: get_s(item, "venue_location")?.to_owned(),
+                kind: get_enum::<VenueKind>(item, "venue_kind")?,
+            },
+            name: get_s(item, "name")?.to_owned(),
+            category: get_enum::<Category>(item, "category")?,
+            description: get_s(item, "description")?.to_owned(),
+            image_url: opt_s(item, "image_url"),
+            start_time: get_time(item, "start")?,
+            duration_minutes: duration,
+            status: get_enum::<EventStatus>(item, "st")?,
+            currency: get_s(item, "currency")?.to_owned(),
+            prices: prices_from(item)?,
+            seats_total,
+            seats_available: seats_total,
+        },
+        shards,
+    })
+}
+
+/// A seat-state item: whose the seat is now and in what state.
+pub(super) struct SeatStateItem {
+    pub seat_id: Uuid,
+    pub reservation_id: Uuid,
+    pub booking_id: Uuid,
+    pub status: ReservationStatus,
+    pub expires_ms: i64,
+}
+
+impl SeatStateItem {
+    pub fn from_item(item: &Item) -> StoreResult<Self> {
+        Ok(Self {
+            seat_id: get_uuid(item, "seat_id")?,
+            reservation_id: get_uuid(item, "rid")?,
+            booking_id: get_uuid(item, "bid")?,
+            status: get_enum::<ReservationStatus>(item, "st")?,
+            expires_ms: get_n(item, "exp")?,
+        })
+    }
+
+    /// Held (unexpired) or confirmed at `now`: the seat is taken.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        match self.status {
+            ReservationStatus::Confirmed => true,
+            ReservationStatus::Held => self.expires_ms > ms(now),
+            _ => false,
+        }
+    }
+}
+
+impl DynamoStore {
+    pub(super) async fn stored_event(&self, id: Uuid) -> StoreResult<Option<StoredEvent>> {
+        self.get(event_key(id)).await?.as_ref().map(event_from).transpose()
+    }
+
+    /// Every seat-state item of an event, from each of its partitions.
+    pub(super) async fn seat_states(&self, event_id: Uuid, shards: u32) -> StoreResult<Vec<SeatStateItem>> {
+        let pks = (0..shards).map(|shard| seat_state_pk(event_id, shard)).collect();
+        self.query_partitions(pks, "SEAT#").await?.iter().map(SeatStateItem::from_item).collect()
+    }
+
+    /// The event with its seats counted at `now`.
+    async fn counted(&self, stored: StoredEvent, now: DateTime<Utc>) -> StoreResult<Event> {
+        let taken = self.seat_states(stored.event.id, stored.shards).await?.iter().filter(|s| s.is_active(now)).count();
+        let mut event = stored.event;
+        event.seats_available = (event.seats_total - taken as i64).max(0);
+        Ok(event)
+    }
+
+    /// The event's gates, one per seat-state partition, each updated by `update`.
+    fn gate_updates(
+        &self,
+        event_id: Uuid,
+        shards: u32,
+        update: &str,
+        values: &[(&'static str, AttributeValue)],
+    ) -> StoreResult<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+        (0..shards)
+            .map(|shard| {
+                TxItem::update(
+                    &self.table,
+                    gate_key(event_id, shard),
+                    update,
+                    Some("attribute_exists(pk)"),
+                    values.to_vec(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl CatalogStore for DynamoStore {
+    async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
+        let id = Uuid::new_v4();
+        let mut seats = Vec::new();
+        let mut items = Vec::new();
+        for (row_index, row) in (0_i64..).zip(&venue.rows) {
+            for seat_number in 1..=row.seats {
+                let seat = crate::domain::Seat {
+                    id: Uuid::new_v4(),
+                    row: row.row.clone(),
+                    seat_number,
+                    tier: row.tier.clone(),
+                };
+                let attributes = [
+                    ("seat_id".to_owned(), s(seat.id.to_string())),
+                    ("venue_id".to_owned(), s(id.to_string())),
+                    ("row".to_owned(), s(&seat.row)),
+                    ("num".to_owned(), n(i64::from(seat_number))),
+                    ("ridx".to_owned(), n(row_index)),
+                    ("tier".to_owned(), s(&seat.tier)),
+                ];
+                let mut listed = key(venue_pk(id), &venue_seat_sk(row_index, i64::from(seat_number)));
+                listed.extend(attributes.clone());
+                let mut by_id = seat_key(seat.id);
+                by_id.extend(attributes);
+                items.extend([listed, by_id]);
+                seats.push(seat);
+            }
+        }
+        // Seats first, the venue item last: a venue that can be read or listed is complete.
+        self.batch_put(items).await?;
+        let seat_count = seats.len() as i64;
+        let tiers: BTreeSet<&str> = venue.rows.iter().map(|r| r.tier.as_str()).collect();
+        let mut item = venue_key(id);
+        item.extend([
+            ("id".to_owned(), s(id.to_string())),
+            ("name".to_owned(), s(&venue.name)),
+            ("location".to_owned(), s(&venue.location)),
+            ("vkind".to_owned(), s(venue.kind.as_str())),
+            ("seat_count".to_owned(), n(seat_count)),
+            ("tiers".to_owned(), AttributeValue::L(tiers.into_iter().map(s).collect())),
+            ("created".to_owned(), n(ms(Utc::now()))),
+            ("gsi1pk".to_owned(), s(VENUES_INDEX)),
+            ("gsi1sk".to_owned(), s(format!("{}#{id}", venue.name))),
+        ]);
+        self.batch_put(vec![item]).await?;
+        Ok(VenueWithSeats {
+            venue: Venue { id, name: venue.name, location: venue.location, kind: venue.kind, seat_count },
+            seats,
+        })
+    }
+
+    async fn list_venues(&self) -> StoreResult<Vec<Venue>> {
+        let items = self.query_all(Query::gsi1(VENUES_INDEX)).await?;
+        let mut venues = items.iter().map(venue_from).collect::<StoreResult<Vec<_>>>()?;
+        // Bytewise, like the SQL backends' `COLLATE "C"`.
+        venues.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()).then(a.id.cmp(&b.id)));
+        Ok(venues)
+    }
+
+    async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> {
+        let Some(item) = self.get(venue_key(id)).await? else {
+            return Ok(None);
+        };
+        let pk = venue_pk(id);
+        let seats = self.query_all(Query::table(&pk).prefix("SEAT#")).await?;
+        let seats = seats.iter().map(|item| venue_seat_from(item).map(|s| s.seat)).collect::<StoreResult<_>>()?;
+        Ok(Some(VenueWithSeats { venue: venue_from(&item)?, seats }))
+    }
+
+    async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>> {
+        let Some(item) = self.get(venue_key(id)).await? else {
+            return Ok(None);
+        };
+        match item.get("tiers") {
+            Some(AttributeValue::L(tiers)) => Ok(Some(
+                tiers
+                    .iter()
+                    .map(|t| match t {
+                        AttributeValue::S(tier) => Ok(tier.clone()),
+                        other => Err(corrupt("tier", &format!("{other:?}"))),
+                    })
+                    .collect::<StoreResult<_>>()?,
+            )),
+            _ => Err(corrupt("venue", "no tiers")),
+        }
+    }
+
+    async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
+        let Some(venue_item) = self.get(venue_key(event.venue_id)).await? else {
+            return Err(StoreError::Rejected(Invalid::new("venue_id", "there is no venue with this id")));
+        };
+        let venue = venue_from(&venue_item)?;
+        let id = Uuid::new_v4();
+        let start = ms(event.start_time);
+        let mut item = event_key(id);
+        item.extend([
+            ("id".to_owned(), s(id.to_string())),
+            ("venue_id".to_owned(), s(venue.id.to_string())),
+            ("venue_name".to_owned(), s(&venue.name)),
+            ("venue_location".to_owned(), s(&venue.location)),
+            ("venue_kind".to_owned(), s(venue.kind.as_str())),
+            ("name".to_owned(), s(&event.name)),
+            ("category".to_owned(), s(event.category.as_str())),
+            ("description".to_owned(), s(&event.description)),
+            ("start".to_owned(), n(start)),
+            ("st".to_owned(), s(EventStatus::OnSale.as_str())),
+            ("currency".to_owned(), s(&event.currency)),
+            ("prices".to_owned(), prices_value(&event.prices)),
+            ("seats_total".to_owned(), n(venue.seat_count)),
+            ("shards".to_owned(), n(i64::from(SEAT_SHARDS))),
+            ("created".to_owned(), n(ms(Utc::now()))),
+            ("gsi1pk".to_owned(), s(EVENTS_INDEX)),
+            ("gsi1sk".to_owned(), s(time_key(start, &id.to_string()))),
+        ]);
+        if let Some(url) = &event.image_url {
+            item.insert("image_url".to_owned(), s(url));
+        }
+        if let Some(minutes) = event.duration_minutes {
+            item.insert("duration".to_owned(), n(i64::from(minutes)));
+        }
+        let stored = event_from(&item)?;
+        let mut writes = vec![TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?];
+        for shard in 0..SEAT_SHARDS {
+            let mut gate = gate_key(id, shard);
+            gate.extend([("st".to_owned(), s(EventStatus::OnSale.as_str())), ("start".to_owned(), n(start))]);
+            writes.push(TxItem::put(&self.table, gate, None, vec![])?);
+        }
+        match self.transact(writes).await? {
+            Ok(()) => Ok(stored.event),
+            Err(canceled) => Err(StoreError::Internal(format!("creating an event was refused: {canceled:?}"))),
+        }
+    }
+
+    async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
+        let Some(current) = self.stored_event(id).await? else {
+            return Ok(None);
+        };
+        let mut sets: Vec<&str> = Vec::new();
+        let mut removes: Vec<&str> = Vec::new();
+        let mut values = Vec::new();
+        if let Some(name) = changes.name {
+            sets.push("#name = :name");
+            values.push((":name", s(name)));
+        }
+        if let Some(category) = changes.category {
+            sets.push("#category = :category");
+            values.push((":category", s(category.as_str())));
+        }
+        if let Some(description) = changes.description {
+            sets.push("#description = :description");
+            values.push((":description", s(description)));
+        }
+        match changes.image_url {
+            Some(Some(url)) => {
+                sets.push("#image_url = :image_url");
+                values.push((":image_url", s(url)));
+            }
+            Some(None) => removes.push("#image_url"),
+            None => {}
+        }
+        match changes.duration_minutes {
+            Some(Some(minutes)) => {
+                sets.push("#duration = :duration");
+                values.push((":duration", n(i64::from(minutes))));
+            }
+            Some(None) => removes.push("#duration"),
+            None => {}
+        }
+        if let Some(currency) = changes.currency {
+            sets.push("#currency = :currency");
+            values.push((":currency", s(currency)));
+        }
+        if let Some(prices) = &changes.prices {
+            sets.push("#prices = :prices");
+            values.push((":prices", prices_value(prices)));
+        }
+        let start = changes.start_time.map(ms);
+        if let Some(start) = start {
+            sets.push("#start = :start, #gsi1sk = :gsi1sk");
+            values.push((":start", n(start)));
+            values.push((":gsi1sk", s(time_key(start, &id.to_string()))));
+        }
+        let mut update = String::new();
+        if !sets.is_empty() {
+            update.push_str(&format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        if update.is_empty() {
+            return self.event(id, Utc::now()).await;
+        }
+        let mut writes =
+            vec![TxItem::update(&self.table, event_key(id), &update, Some("attribute_exists(pk)"), values)?];
+        // A new start moves the gates too, in the same step: no hold passes a gate that is out of date.
+        if let Some(start) = start {
+            writes.extend(self.gate_updates(id, current.shards, "SET #start = :start", &[(":start", n(start))])?);
+        }
+        match self.transact(writes).await? {
+            Ok(()) => {}
+            Err(canceled) if canceled.condition_failed(0) => return Ok(None),
+            Err(canceled) => return Err(StoreError::Internal(format!("updating an event was refused: {canceled:?}"))),
+        }
+        // The trait gives no clock here; availability is counted at the wall clock.
+        self.event(id, Utc::now()).await
+    }
+
+    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
+        let Some(stored) = self.stored_event(id).await? else {
+            return Ok(None);
+        };
+        // The event and its gates close in one step: from then on no hold or confirm of this event
+        // commits, so the seats read below are all there will ever be to cancel.
+        let canceled = [(":canceled", s(EventStatus::Canceled.as_str()))];
+        let mut writes = vec![TxItem::update(
+            &self.table,
+            event_key(id),
+            "SET #st = :canceled",
+            Some("attribute_exists(pk)"),
+            canceled.to_vec(),
+        )?];
+        writes.extend(self.gate_updates(id, stored.shards, "SET #st = :canceled", &canceled)?);
+        if let Err(canceled) = self.transact(writes).await? {
+            return Err(StoreError::Internal(format!("canceling an event was refused: {canceled:?}")));
+        }
+        let refunds = self.cancel_event_seats(id, stored.shards, now).await?;
+        let event = self.event(id, now).await?;
+        Ok(event.map(|canceled| Cancellation { canceled, refunds }))
+    }
+
+    async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
+        // The event and its seat partitions (as new events have them) in one round trip.
+        let pks = (0..SEAT_SHARDS).map(|shard| seat_state_pk(id, shard)).collect();
+        let (stored, states) = tokio::join!(self.stored_event(id), self.query_partitions(pks, "SEAT#"));
+        let Some(stored) = stored? else {
+            return Ok(None);
+        };
+        if stored.shards != SEAT_SHARDS {
+            return Ok(Some(self.counted(stored, now).await?));
+        }
+        let mut taken = 0;
+        for item in &states? {
+            taken += i64::from(SeatStateItem::from_item(item)?.is_active(now));
+        }
+        let mut event = stored.event;
+        event.seats_available = (event.seats_total - taken).max(0);
+        Ok(Some(event))
+    }
+
+    async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
+        // The index partition lists every event by start time; filters and paging apply here,
+        // and seats are counted only for the page (see `docs/dynamodb.md` on scale).
+        let items = self.query_all(Query::gsi1(EVENTS_INDEX)).await?;
+        let needle = filter.text.as_ref().map(|t| t.to_lowercase());
+        let mut events = Vec::new();
+        for item in &items {
+            let stored = event_from(item)?;
+            let e = &stored.event;
+            let keep = (filter.include_past || (e.status == EventStatus::OnSale && e.start_time > now))
+                && filter.category.is_none_or(|c| e.category == c)
+                && filter.venue_id.is_none_or(|v| e.venue_id == v)
+                && filter.from.is_none_or(|from| e.start_time >= from)
+                && filter.to.is_none_or(|to| e.start_time <= to)
+                && needle.as_ref().is_none_or(|t| {
+                    e.name.to_lowercase().contains(t.as_str()) || e.description.to_lowercase().contains(t.as_str())
+                });
+            if keep {
+                events.push(stored);
+            }
+        }
+        events.sort_by(|a, b| a.event.start_time.cmp(&b.event.start_time).then(a.event.id.cmp(&b.event.id)));
+        let mut page = Vec::new();
+        for stored in paged(events, filter.page) {
+            page.push(self.counted(stored, now).await?);
+        }
+        Ok(page)
+    }
+
+    async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>> {
+        let Some(stored) = self.stored_event(event_id).await? else {
+            return Ok(None);
+        };
+        let prices: HashMap<&str, i64> = stored.event.prices.iter().map(|p| (p.tier.as_str(), p.price_cents)).collect();
+        let states: HashMap<Uuid, SeatStateItem> =
+            self.seat_states(event_id, stored.shards).await?.into_iter().map(|s| (s.seat_id, s)).collect();
+        let pk = venue_pk(stored.event.venue_id);
+        let seats = self.query_all(Query::table(&pk).prefix("SEAT#")).await?;
+        seats
+            .iter()
+            .map(|item| {
+                let seat = venue_seat_from(item)?.seat;
+                let status = match states.get(&seat.id) {
+                    Some(state) if state.is_active(now) && state.status == ReservationStatus::Confirmed => {
+                        SeatStatus::Sold
+                    }
+                    Some(state) if state.is_active(now) => SeatStatus::Held,
+                    _ => SeatStatus::Available,
+                };
+                Ok(SeatState {
+                    seat_id: seat.id,
+                    price_cents: prices.get(seat.tier.as_str()).copied().unwrap_or(0),
+                    row: seat.row,
+                    seat_number: seat.seat_number,
+                    tier: seat.tier,
+                    status,
+                })
+            })
+            .collect::<StoreResult<_>>()
+            .map(Some)
+    }
+}

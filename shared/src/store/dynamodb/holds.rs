@@ -1,0 +1,564 @@
+//! Seat holds, reservations and bookings on DynamoDB. A hold is one `TransactWriteItems`: per seat
+//! a seat-state put that only a free, canceled, expired or lapsed seat admits, per seat a
+//! reservation record, the booking, and a check of each touched partition's gate (event on sale,
+//! not started). DynamoDB's cancellation reasons say which seats were lost. Cancels, expiry and
+//! refunds are transactions conditioned on the state they were decided from; when it changed
+//! meanwhile, they read again and decide again.
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::catalog::{SeatStateItem, event_from};
+use super::items::*;
+use super::users::paged;
+use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use crate::domain::{
+    Booking, EventStatus, HoldRequest, Invalid, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
+    ReservationStatus, SeatLabel,
+};
+use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
+
+/// The condition that admits a new hold on a seat: nobody ever held it, its last hold was
+/// canceled or expired, or that hold has lapsed (decided here, at write time, not by a sweeper).
+pub(super) const SEAT_IS_FREE: &str =
+    "attribute_not_exists(#pk) OR #st IN (:canceled, :expired) OR (#st = :held AND #exp <= :now)";
+
+pub(super) fn status_values(now_ms: i64) -> Vec<(&'static str, AttributeValue)> {
+    vec![
+        (":canceled", s(ReservationStatus::Canceled.as_str())),
+        (":expired", s(ReservationStatus::Expired.as_str())),
+        (":held", s(ReservationStatus::Held.as_str())),
+        (":now", n(now_ms)),
+    ]
+}
+
+fn user_reservations_pk(user_id: Uuid) -> String {
+    format!("USER#{user_id}#RES")
+}
+
+fn event_reservations_pk(event_id: Uuid) -> String {
+    format!("EVENT#{event_id}#RES")
+}
+
+/// What a cancellation found to cancel and did.
+pub(super) struct Canceled {
+    pub reservations: Vec<StoredReservation>,
+    pub canceled_ids: BTreeSet<Uuid>,
+    pub booking: Item,
+    pub refunds: Vec<Refund>,
+}
+
+impl DynamoStore {
+    /// A booking item and its reservations, read strongly consistently.
+    pub(super) async fn booking_with_seats(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(Item, Vec<StoredReservation>)>> {
+        let Some(item) = self.get(booking_key(id)).await? else {
+            return Ok(None);
+        };
+        let keys = reservation_ids(&item)?.into_iter().map(reservation_key).collect();
+        let seats = self.batch_get(keys).await?.iter().map(|r| reservation_from(r, now)).collect::<StoreResult<_>>()?;
+        Ok(Some((item, seats)))
+    }
+
+    /// The key of a reservation's seat-state item (stored on the reservation).
+    pub(super) fn seat_state_of(r: &StoredReservation, item_spk: &str) -> Item {
+        key(item_spk.to_owned(), &format!("SEAT#{}", r.reservation.seat_id))
+    }
+
+    /// Cancels the active seats of a booking (all of them, or `only` one) in one transaction that
+    /// also records the refund of the paid ones on the booking's payment. `Ok(None)` when there is
+    /// nothing active to cancel; `NotFound` when there is no such booking.
+    pub(super) async fn cancel_seats(
+        &self,
+        booking_id: Uuid,
+        only: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Canceled>> {
+        let now_ms = ms(now);
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some((booking, reservations)) = self.booking_with_seats(booking_id, now).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let spks = seat_partitions(&reservations);
+            let active: Vec<&StoredReservation> = reservations
+                .iter()
+                .filter(|r| only.is_none_or(|id| r.reservation.id == id) && r.reservation.status.is_active())
+                .collect();
+            if active.is_empty() {
+                return Ok(None);
+            }
+            let paid: i64 = active
+                .iter()
+                .filter(|r| r.reservation.status == ReservationStatus::Confirmed)
+                .map(|r| r.reservation.price_cents)
+                .sum();
+            let payment = match (paid > 0, opt_s(&booking, "open_payment")) {
+                (true, Some(payment_id)) => {
+                    let id = Uuid::parse_str(&payment_id).map_err(|_| corrupt("payment id", &payment_id))?;
+                    self.get(payment_key(id)).await?.map(|item| stored_payment_from(&item)).transpose()?
+                }
+                _ => None,
+            };
+            let mut writes: Vec<TransactWriteItem> = Vec::new();
+            for r in &active {
+                let read_status = s(r.stored_status.as_str());
+                writes.push(TxItem::update(
+                    &self.table,
+                    reservation_key(r.reservation.id),
+                    "SET #st = :canceled",
+                    Some("#st = :st AND #exp = :exp"),
+                    vec![
+                        (":canceled", s(ReservationStatus::Canceled.as_str())),
+                        (":st", read_status.clone()),
+                        (":exp", n(r.expires_ms)),
+                    ],
+                )?);
+                let spk = spks.get(&r.reservation.id).ok_or_else(|| corrupt("reservation", "no seat partition"))?;
+                writes.push(TxItem::update(
+                    &self.table,
+                    Self::seat_state_of(r, spk),
+                    "SET #st = :canceled REMOVE #gsi1pk, #gsi1sk",
+                    Some("#rid = :rid AND #st = :st"),
+                    vec![
+                        (":canceled", s(ReservationStatus::Canceled.as_str())),
+                        (":rid", s(r.reservation.id.to_string())),
+                        (":st", read_status),
+                    ],
+                )?);
+            }
+            let mut refunds = Vec::new();
+            if let Some(payment) =
+                payment.filter(|p| matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded))
+            {
+                // An earlier refund (a provider's webhook) may have given part of it back already.
+                let refund_cents = paid.min(payment.amount_cents - payment.refunded_cents).max(0);
+                if refund_cents > 0 {
+                    let (write, refund) = self.refund_write(&payment, refund_cents, now_ms)?;
+                    writes.push(write);
+                    refunds.extend(refund);
+                }
+            }
+            match self.transact(writes).await? {
+                Ok(()) => {
+                    let canceled_ids = active.iter().map(|r| r.reservation.id).collect();
+                    return Ok(Some(Canceled { reservations, canceled_ids, booking, refunds }));
+                }
+                // A confirm, a checkout, the sweeper or another cancel got there first: decide again.
+                Err(canceled) if canceled.any_condition_failed() => {}
+                Err(_) => return Err(kept_conflicting("canceling")),
+            }
+        }
+        Err(kept_conflicting("canceling"))
+    }
+
+    /// The write recording `refund_cents` more as refunded on `payment`, conditioned on the amount
+    /// read, and the refund to pay out (none without a provider reference to refund against).
+    pub(super) fn refund_write(
+        &self,
+        payment: &StoredPayment,
+        refund_cents: i64,
+        now_ms: i64,
+    ) -> StoreResult<(TransactWriteItem, Option<Refund>)> {
+        let refunded = payment.refunded_cents + refund_cents;
+        let status =
+            if refunded >= payment.amount_cents { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+        let write = TxItem::update(
+            &self.table,
+            payment_key(payment.id),
+            "SET #refunded = :refunded, #st = :new_st, #updated = :now",
+            Some("#st = :st AND #refunded = :old"),
+            vec![
+                (":refunded", n(refunded)),
+                (":new_st", s(status.as_str())),
+                (":now", n(now_ms)),
+                (":st", s(payment.status.as_str())),
+                (":old", n(payment.refunded_cents)),
+            ],
+        )?;
+        let refund = payment.provider_ref.clone().map(|provider_ref| Refund {
+            payment_id: payment.id,
+            provider_ref,
+            amount_cents: refund_cents,
+        });
+        Ok((write, refund))
+    }
+
+    /// Cancels every active seat of a canceled event, booking by booking; the refunds owed.
+    pub(super) async fn cancel_event_seats(
+        &self,
+        event_id: Uuid,
+        shards: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Refund>> {
+        let bookings: BTreeSet<Uuid> = self
+            .seat_states(event_id, shards)
+            .await?
+            .into_iter()
+            .filter(|state| state.is_active(now))
+            .map(|state| state.booking_id)
+            .collect();
+        let mut refunds = Vec::new();
+        for booking_id in bookings {
+            if let Some(done) = self.cancel_seats(booking_id, None, now).await? {
+                refunds.extend(done.refunds);
+            }
+        }
+        Ok(refunds)
+    }
+}
+
+/// A payment as stored, with what a refund needs.
+pub(super) struct StoredPayment {
+    pub id: Uuid,
+    pub status: PaymentStatus,
+    pub amount_cents: i64,
+    pub refunded_cents: i64,
+    pub provider_ref: Option<String>,
+}
+
+pub(super) fn stored_payment_from(item: &Item) -> StoreResult<StoredPayment> {
+    let payment: Payment = super::items::payment_from(item)?;
+    Ok(StoredPayment {
+        id: payment.id,
+        status: payment.status,
+        amount_cents: payment.amount_cents,
+        refunded_cents: payment.refunded_cents,
+        provider_ref: opt_s(item, "provider_ref"),
+    })
+}
+
+/// Each reservation's seat-state partition, stored on the reservation.
+pub(super) fn seat_partitions(reservations: &[StoredReservation]) -> HashMap<Uuid, String> {
+    reservations.iter().filter_map(|r| r.spk.clone().map(|spk| (r.reservation.id, spk))).collect()
+}
+
+pub(super) fn kept_conflicting(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("{what} kept meeting concurrent writes; try again"))
+}
+
+/// A seat that a hold asks for, as its venue lists it.
+struct Wanted {
+    seat: VenueSeat,
+    price_cents: i64,
+    shard: u32,
+}
+
+#[async_trait]
+impl HoldStore for DynamoStore {
+    async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
+        let now_ms = ms(now);
+        let expires_ms = now_ms + request.ttl.duration().num_milliseconds();
+        let (event_id, booking_id) = (request.event_id, request.booking_id);
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            // One read for the event, the seats by id and their current states (under the shard
+            // count new events get; an older event's states are only used for tidying anyway).
+            let ids = request.seats.ids();
+            let mut keys = vec![event_key(event_id)];
+            keys.extend(ids.iter().map(|id| seat_key(*id)));
+            keys.extend(ids.iter().map(|id| seat_state_key(event_id, *id, SEAT_SHARDS)));
+            let found = self.batch_get(keys).await?;
+            let mut stored = None;
+            let mut seats: HashMap<Uuid, VenueSeat> = HashMap::new();
+            let mut states: HashMap<Uuid, SeatStateItem> = HashMap::new();
+            for item in &found {
+                if is_sk(item, "EVENT") {
+                    stored = Some(event_from(item)?);
+                } else if is_sk(item, "SEAT") {
+                    let seat = venue_seat_from(item)?;
+                    seats.insert(seat.seat.id, seat);
+                } else {
+                    let state = SeatStateItem::from_item(item)?;
+                    states.insert(state.seat_id, state);
+                }
+            }
+            let Some(stored) = stored else {
+                return Err(StoreError::NotFound);
+            };
+            let event = &stored.event;
+            if event.status == EventStatus::Canceled {
+                return Err(StoreError::Rejected(Invalid::new("event_id", "this event was canceled")));
+            }
+            if event.start_time <= now {
+                return Err(StoreError::Rejected(Invalid::new("event_id", "this event has already started")));
+            }
+            let prices: HashMap<&str, i64> = event.prices.iter().map(|p| (p.tier.as_str(), p.price_cents)).collect();
+            let mut wanted = Vec::with_capacity(ids.len());
+            for id in ids {
+                let sellable = seats.remove(id).filter(|seat| seat.venue_id == event.venue_id).and_then(|seat| {
+                    let price_cents = prices.get(seat.seat.tier.as_str()).copied()?;
+                    Some(Wanted { seat, price_cents, shard: seat_shard(*id, stored.shards) })
+                });
+                match sellable {
+                    Some(w) => wanted.push(w),
+                    None => {
+                        return Err(StoreError::Rejected(Invalid::new(
+                            "seat_ids",
+                            format!("seat {id} is not in this event's venue"),
+                        )));
+                    }
+                }
+            }
+
+            let mut reservations = Vec::with_capacity(wanted.len());
+            let mut seat_writes = Vec::with_capacity(wanted.len());
+            let mut reservation_writes = Vec::with_capacity(wanted.len());
+            for w in &wanted {
+                let rid = Uuid::new_v4();
+                let spk = seat_state_pk(event_id, w.shard);
+                let mut state = key(spk.clone(), &format!("SEAT#{}", w.seat.seat.id));
+                state.extend([
+                    ("seat_id".to_owned(), s(w.seat.seat.id.to_string())),
+                    ("rid".to_owned(), s(rid.to_string())),
+                    ("bid".to_owned(), s(booking_id.to_string())),
+                    ("st".to_owned(), s(ReservationStatus::Held.as_str())),
+                    ("exp".to_owned(), n(expires_ms)),
+                    ("gsi1pk".to_owned(), s(held_index_pk(rid))),
+                    ("gsi1sk".to_owned(), s(time_key(expires_ms, &rid.to_string()))),
+                ]);
+                seat_writes.push(TxItem::put(&self.table, state, Some(SEAT_IS_FREE), status_values(now_ms))?);
+
+                let order =
+                    time_key(now_ms, &format!("{booking_id}#{:05}#{:05}", w.seat.row_index, w.seat.seat.seat_number));
+                let mut item = reservation_key(rid);
+                item.extend([
+                    ("id".to_owned(), s(rid.to_string())),
+                    ("bid".to_owned(), s(booking_id.to_string())),
+                    ("uid".to_owned(), s(request.user_id.to_string())),
+                    ("eid".to_owned(), s(event_id.to_string())),
+                    ("seat_id".to_owned(), s(w.seat.seat.id.to_string())),
+                    ("spk".to_owned(), s(spk)),
+                    ("row".to_owned(), s(&w.seat.seat.row)),
+                    ("num".to_owned(), n(i64::from(w.seat.seat.seat_number))),
+                    ("ridx".to_owned(), n(w.seat.row_index)),
+                    ("tier".to_owned(), s(&w.seat.seat.tier)),
+                    ("price".to_owned(), n(w.price_cents)),
+                    ("currency".to_owned(), s(&event.currency)),
+                    ("st".to_owned(), s(ReservationStatus::Held.as_str())),
+                    ("exp".to_owned(), n(expires_ms)),
+                    ("created".to_owned(), n(now_ms)),
+                    ("gsi1pk".to_owned(), s(user_reservations_pk(request.user_id))),
+                    ("gsi1sk".to_owned(), s(order.clone())),
+                    ("gsi2pk".to_owned(), s(event_reservations_pk(event_id))),
+                    ("gsi2sk".to_owned(), s(order)),
+                ]);
+                reservations.push(reservation_from(&item, now)?);
+                reservation_writes.push(TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?);
+            }
+            let mut booking = booking_key(booking_id);
+            booking.extend([
+                ("id".to_owned(), s(booking_id.to_string())),
+                ("uid".to_owned(), s(request.user_id.to_string())),
+                ("eid".to_owned(), s(event_id.to_string())),
+                ("created".to_owned(), n(now_ms)),
+                (
+                    "rids".to_owned(),
+                    AttributeValue::L(reservations.iter().map(|r| s(r.reservation.id.to_string())).collect()),
+                ),
+            ]);
+            // One gate is enough (a cancel or a reschedule moves them all in one step); the first
+            // seat's spreads the checks over the event's partitions like the seats themselves.
+            let gate = wanted.first().map_or(0, |w| w.shard);
+            let gate_index = 2 * wanted.len() + 1;
+            let mut writes = seat_writes;
+            writes.extend(reservation_writes);
+            writes.push(TxItem::put(&self.table, booking.clone(), Some("attribute_not_exists(pk)"), vec![])?);
+            writes.push(TxItem::check(
+                &self.table,
+                gate_key(event_id, gate),
+                "#st = :on_sale AND #start > :now",
+                vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
+            )?);
+
+            match self.transact(writes).await? {
+                Ok(()) => {
+                    self.expire_superseded(&states, now_ms).await;
+                    return booking_from(&booking, reservations)?
+                        .ok_or_else(|| StoreError::Internal("a hold placed no reservations".into()));
+                }
+                // The event closed or moved since it was read: read it again and decide again.
+                Err(canceled) if canceled.failed(gate_index) => continue,
+                Err(canceled) => {
+                    let mut lost: Vec<&Wanted> =
+                        wanted.iter().enumerate().filter(|(i, _)| canceled.failed(*i)).map(|(_, w)| w).collect();
+                    if lost.is_empty() {
+                        if canceled.failed(2 * wanted.len()) {
+                            return Err(StoreError::Internal(format!("booking id {booking_id} is already used")));
+                        }
+                        return Err(StoreError::Internal(format!("a hold was refused: {canceled:?}")));
+                    }
+                    lost.sort_by_key(|w| (w.seat.row_index, w.seat.seat.seat_number));
+                    return Err(StoreError::SeatsUnavailable(
+                        lost.into_iter()
+                            .map(|w| SeatLabel {
+                                row: w.seat.seat.row.clone(),
+                                seat_number: w.seat.seat.seat_number,
+                                tier: w.seat.seat.tier.clone(),
+                            })
+                            .collect(),
+                    ));
+                }
+            }
+        }
+        Err(StoreError::Internal("the hold kept changing under concurrent edits of its event; try again".into()))
+    }
+
+    async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
+        let item = self.get(reservation_key(id)).await?;
+        item.map(|item| reservation_from(&item, now).map(|r| r.reservation)).transpose()
+    }
+
+    async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
+        match self.booking_with_seats(id, now).await? {
+            Some((item, seats)) => booking_from(&item, seats),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
+        let items = if let Some(user_id) = filter.user_id {
+            self.query_all(Query::gsi1(&user_reservations_pk(user_id))).await?
+        } else if let Some(event_id) = filter.event_id {
+            self.query_all(Query::gsi2(&event_reservations_pk(event_id))).await?
+        } else {
+            // Oversight of everything: event by event (the events index lists every one).
+            let mut all = Vec::new();
+            for event in self.query_all(Query::gsi1("EVENTS")).await? {
+                let event_id = get_uuid(&event, "id")?;
+                all.extend(self.query_all(Query::gsi2(&event_reservations_pk(event_id))).await?);
+            }
+            all
+        };
+        let mut rows = items.iter().map(|item| reservation_from(item, now)).collect::<StoreResult<Vec<_>>>()?;
+        rows.retain(|r| {
+            let r = &r.reservation;
+            filter.event_id.is_none_or(|e| r.event_id == e) && filter.status.is_none_or(|s| r.status == s)
+        });
+        sort_reservations(&mut rows);
+        Ok(paged(rows, filter.page).into_iter().map(|r| r.reservation).collect())
+    }
+
+    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
+        let Some(item) = self.get(reservation_key(id)).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let booking_id = get_uuid(&item, "bid")?;
+        match self.cancel_seats(booking_id, Some(id), now).await? {
+            Some(done) => {
+                let mut reservation = done
+                    .reservations
+                    .into_iter()
+                    .find(|r| r.reservation.id == id)
+                    .map(|r| r.reservation)
+                    .ok_or(StoreError::NotFound)?;
+                reservation.status = ReservationStatus::Canceled;
+                Ok(Cancellation { canceled: reservation, refunds: done.refunds })
+            }
+            None => {
+                let current =
+                    reservation_from(&self.get(reservation_key(id)).await?.ok_or(StoreError::NotFound)?, now)?;
+                Err(StoreError::InvalidState(format!("this reservation is already {}", current.reservation.status)))
+            }
+        }
+    }
+
+    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
+        let Some(mut done) = self.cancel_seats(id, None, now).await? else {
+            return Err(StoreError::InvalidState("this booking has no active seats left".into()));
+        };
+        for r in &mut done.reservations {
+            if done.canceled_ids.contains(&r.reservation.id) {
+                r.reservation.status = ReservationStatus::Canceled;
+            }
+        }
+        let booking = booking_from(&done.booking, done.reservations)?.ok_or(StoreError::NotFound)?;
+        Ok(Cancellation { canceled: booking, refunds: done.refunds })
+    }
+
+    async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let now_ms = ms(now);
+        // Index sort keys are `<expiry>#<reservation>`; '$' sorts right after '#', so this bound
+        // takes every hold that ended at or before now.
+        let bound = format!("{now_ms:015}$");
+        let mut expired = 0;
+        for shard in 0..HELD_SHARDS {
+            let pk = format!("HELD#{shard}");
+            for item in self.query_all(Query::gsi1(&pk).below(&bound)).await? {
+                let (Some(pk), Some(AttributeValue::S(sk))) = (pk_of(&item), item.get("sk")) else {
+                    continue;
+                };
+                let rid = get_uuid(&item, "rid")?;
+                let writes = vec![
+                    TxItem::update(
+                        &self.table,
+                        key(pk.to_owned(), sk),
+                        "SET #st = :expired REMOVE #gsi1pk, #gsi1sk",
+                        Some("#rid = :rid AND #st = :held AND #exp <= :now"),
+                        vec![
+                            (":expired", s(ReservationStatus::Expired.as_str())),
+                            (":held", s(ReservationStatus::Held.as_str())),
+                            (":rid", s(rid.to_string())),
+                            (":now", n(now_ms)),
+                        ],
+                    )?,
+                    TxItem::update(
+                        &self.table,
+                        reservation_key(rid),
+                        "SET #st = :expired",
+                        Some("#st = :held"),
+                        vec![
+                            (":expired", s(ReservationStatus::Expired.as_str())),
+                            (":held", s(ReservationStatus::Held.as_str())),
+                        ],
+                    )?,
+                ];
+                // Refused: another sweep, a confirm, a cancel or a new hold got there first.
+                if self.transact(writes).await?.is_ok() {
+                    expired += 1;
+                }
+            }
+        }
+        Ok(expired)
+    }
+}
+
+impl DynamoStore {
+    /// After a hold took over seats whose earlier holds had lapsed, writes those earlier
+    /// reservations down as `expired` (they already read so). Best effort and conditional: it can
+    /// only turn a lapsed `held` record `expired`, which no reader can tell apart.
+    async fn expire_superseded(&self, states: &HashMap<Uuid, SeatStateItem>, now_ms: i64) {
+        for state in states.values() {
+            if state.status != ReservationStatus::Held || state.expires_ms > now_ms {
+                continue;
+            }
+            let update = "SET #st = :expired";
+            let condition = "#st = :held AND #exp <= :now";
+            let outcome = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(reservation_key(state.reservation_id)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(names_in(&[update, condition]))
+                .set_expression_attribute_values(values_map(vec![
+                    (":expired", s(ReservationStatus::Expired.as_str())),
+                    (":held", s(ReservationStatus::Held.as_str())),
+                    (":now", n(now_ms)),
+                ]))
+                .send()
+                .await;
+            if let Err(err) = outcome
+                && !is_condition_failure(&err)
+            {
+                tracing::warn!(error = %sdk_error(err), "could not write down a superseded hold as expired");
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! Payments on DynamoDB. A booking has at most one open payment: its booking item names it
+//! (`open_payment`, set only where absent). Checkout, confirm and fail are each one transaction
+//! conditioned on the state they were decided from: confirm turns the payment `succeeded` and every
+//! seat of the booking `confirmed` at once, and a seat someone else holds or bought now refuses it
+//! whole (`HoldExpired`).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::holds::{kept_conflicting, seat_partitions, status_values};
+use super::items::*;
+use super::users::paged;
+use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, ReservationStatus};
+use crate::store::{PaymentStore, StoreError, StoreResult};
+
+fn user_payments_pk(user_id: Uuid) -> String {
+    format!("USER#{user_id}#PAY")
+}
+
+/// Where every payment is listed, for admins.
+const PAYMENTS_INDEX: &str = "PAYMENTS";
+
+fn already(payment: &Payment) -> StoreError {
+    StoreError::InvalidState(format!("this payment is already {}", payment.status))
+}
+
+/// The condition under which a confirm may take a seat: it is free (as for a new hold), or it is
+/// still this reservation's own hold, lapsed or not.
+const SEAT_IS_FREE_OR_MINE: &str =
+    "attribute_not_exists(#pk) OR #st IN (:canceled, :expired) OR (#st = :held AND (#exp <= :now OR #rid = :rid))";
+
+impl DynamoStore {
+    async fn stored_payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
+        self.get(payment_key(id)).await?.as_ref().map(payment_from).transpose()
+    }
+}
+
+#[async_trait]
+impl PaymentStore for DynamoStore {
+    async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let now_ms = ms(now);
+        let hold_until_ms = ms(new.hold_until);
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some((_, reservations)) = self.booking_with_seats(new.booking_id, now).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let held: Vec<&StoredReservation> = reservations
+                .iter()
+                .filter(|r| r.stored_status == ReservationStatus::Held && r.expires_ms > now_ms)
+                .collect();
+            if held.is_empty() {
+                let lapsed = reservations.iter().any(|r| r.reservation.status == ReservationStatus::Expired);
+                let confirmed = reservations.iter().any(|r| r.stored_status == ReservationStatus::Confirmed);
+                // The buyer may pick seats again; a paid or canceled booking is another matter.
+                return Err(if lapsed && !confirmed {
+                    StoreError::HoldExpired
+                } else {
+                    StoreError::InvalidState("this booking has no held seats to pay for".into())
+                });
+            }
+            let amount: i64 = held.iter().map(|r| r.reservation.price_cents).sum();
+            let currency = held.iter().map(|r| r.reservation.currency.clone()).min().unwrap_or_default();
+            let mut item = payment_key(new.id);
+            item.extend([
+                ("id".to_owned(), s(new.id.to_string())),
+                ("bid".to_owned(), s(new.booking_id.to_string())),
+                ("uid".to_owned(), s(new.user_id.to_string())),
+                ("amount".to_owned(), n(amount)),
+                ("currency".to_owned(), s(currency)),
+                ("st".to_owned(), s(PaymentStatus::Pending.as_str())),
+                ("provider".to_owned(), s(&new.provider)),
+                ("refunded".to_owned(), n(0)),
+                ("created".to_owned(), n(now_ms)),
+                ("updated".to_owned(), n(now_ms)),
+                ("gsi1pk".to_owned(), s(user_payments_pk(new.user_id))),
+                ("gsi1sk".to_owned(), s(time_key(now_ms, &new.id.to_string()))),
+                ("gsi2pk".to_owned(), s(PAYMENTS_INDEX)),
+                ("gsi2sk".to_owned(), s(time_key(now_ms, &new.id.to_string()))),
+            ]);
+            let payment = payment_from(&item)?;
+            let spks = seat_partitions(&reservations);
+            let mut writes: Vec<TransactWriteItem> = vec![
+                TxItem::update(
+                    &self.table,
+                    booking_key(new.booking_id),
+                    "SET #open_payment = :pid",
+                    Some("attribute_exists(#pk) AND attribute_not_exists(#open_payment)"),
+                    vec![(":pid", s(new.id.to_string()))],
+                )?,
+                TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?,
+            ];
+            for r in &held {
+                // Extended, never shortened.
+                let until = r.expires_ms.max(hold_until_ms);
+                let rid = r.reservation.id;
+                let values = vec![
+                    (":held", s(ReservationStatus::Held.as_str())),
+                    (":old", n(r.expires_ms)),
+                    (":until", n(until)),
+                ];
+                writes.push(TxItem::update(
+                    &self.table,
+                    reservation_key(rid),
+                    "SET #exp = :until",
+                    Some("#st = :held AND #exp = :old"),
+                    values.clone(),
+                )?);
+                let spk = spks.get(&rid).ok_or_else(|| corrupt("reservation", "no seat partition"))?;
+                let mut seat_values = values;
+                seat_values.extend([(":rid", s(rid.to_string())), (":sk", s(time_key(until, &rid.to_string())))]);
+                writes.push(TxItem::update(
+                    &self.table,
+                    Self::seat_state_of(r, spk),
+                    "SET #exp = :until, #gsi1sk = :sk",
+                    Some("#rid = :rid AND #st = :held AND #exp = :old"),
+                    seat_values,
+                )?);
+            }
+            match self.transact(writes).await? {
+                Ok(()) => return Ok(payment),
+                Err(canceled) if canceled.condition_failed(0) => {
+                    return Err(StoreError::InvalidState("this booking already has a payment".into()));
+                }
+                // A seat changed since it was read (canceled, swept): decide again.
+                Err(canceled) if canceled.any_condition_failed() => {}
+                Err(_) => return Err(kept_conflicting("checkout")),
+            }
+        }
+        Err(kept_conflicting("checkout"))
+    }
+
+    async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
+        self.stored_payment(id).await
+    }
+
+    async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>> {
+        let items = match user_id {
+            Some(user_id) => self.query_all(Query::gsi1(&user_payments_pk(user_id))).await?,
+            None => self.query_all(Query::gsi2(PAYMENTS_INDEX)).await?,
+        };
+        let mut payments = items.iter().map(payment_from).collect::<StoreResult<Vec<_>>>()?;
+        payments.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        Ok(paged(payments, page))
+    }
+
+    async fn confirm_payment(
+        &self,
+        id: Uuid,
+        provider_ref: &str,
+        card_last4: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        let now_ms = ms(now);
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some(payment) = self.stored_payment(id).await? else {
+                return Err(StoreError::NotFound);
+            };
+            if payment.status != PaymentStatus::Pending {
+                return Err(already(&payment));
+            }
+            let Some((booking, reservations)) = self.booking_with_seats(payment.booking_id, now).await? else {
+                return Err(StoreError::Internal("a payment's booking is missing".into()));
+            };
+            let event_id = get_uuid(&booking, "eid")?;
+            let event = self.stored_event(event_id).await?.ok_or(StoreError::NotFound)?;
+            // A seat canceled since checkout was priced in and would be paid for and never sold: the
+            // seats still to confirm must add up to the amount. Prices, not clocks, tell them apart.
+            let to_confirm: Vec<&StoredReservation> = reservations
+                .iter()
+                .filter(|r| matches!(r.stored_status, ReservationStatus::Held | ReservationStatus::Expired))
+                .collect();
+            let cents: i64 = to_confirm.iter().map(|r| r.reservation.price_cents).sum();
+            if cents != payment.amount_cents {
+                return Err(StoreError::InvalidState("a seat of this booking was canceled".into()));
+            }
+            if event.event.status == EventStatus::Canceled {
+                return Err(StoreError::InvalidState("this event was canceled".into()));
+            }
+            if to_confirm.is_empty() {
+                return Err(StoreError::InvalidState("this booking has no held seats to pay for".into()));
+            }
+            let spks = seat_partitions(&reservations);
+            let mut writes = vec![TxItem::update(
+                &self.table,
+                payment_key(id),
+                "SET #st = :succeeded, #provider_ref = :ref, #last4 = :last4, #updated = :now",
+                Some("#st = :pending"),
+                vec![
+                    (":succeeded", s(PaymentStatus::Succeeded.as_str())),
+                    (":pending", s(PaymentStatus::Pending.as_str())),
+                    (":ref", s(provider_ref)),
+                    (":last4", s(card_last4)),
+                    (":now", n(now_ms)),
+                ],
+            )?];
+            for r in &to_confirm {
+                writes.push(TxItem::update(
+                    &self.table,
+                    reservation_key(r.reservation.id),
+                    "SET #st = :confirmed",
+                    Some("#st = :st AND #exp = :exp"),
+                    vec![
+                        (":confirmed", s(ReservationStatus::Confirmed.as_str())),
+                        (":st", s(r.stored_status.as_str())),
+                        (":exp", n(r.expires_ms)),
+                    ],
+                )?);
+            }
+            let mut gate = None;
+            for r in &to_confirm {
+                let spk = spks.get(&r.reservation.id).ok_or_else(|| corrupt("reservation", "no seat partition"))?;
+                gate.get_or_insert_with(|| spk.clone());
+                // Lapsed holds are confirmed too when their seat is still free; the condition alone
+                // decides whether someone else has it now.
+                let mut values = status_values(now_ms);
+                values.extend([
+                    (":confirmed", s(ReservationStatus::Confirmed.as_str())),
+                    (":rid", s(r.reservation.id.to_string())),
+                    (":bid", s(r.reservation.booking_id.to_string())),
+                    (":seat", s(r.reservation.seat_id.to_string())),
+                    (":exp", n(r.expires_ms)),
+                ]);
+                writes.push(TxItem::update(
+                    &self.table,
+                    Self::seat_state_of(r, spk),
+                    "SET #st = :confirmed, #rid = :rid, #bid = :bid, #seat_id = :seat, #exp = :exp \
+                     REMOVE #gsi1pk, #gsi1sk",
+                    Some(SEAT_IS_FREE_OR_MINE),
+                    values,
+                )?);
+            }
+            // One gate of the event is enough: a cancel of the event closes them all in one step.
+            let gate_index = writes.len();
+            if let Some(spk) = gate {
+                writes.push(TxItem::check(
+                    &self.table,
+                    key(spk, "GATE"),
+                    "#st = :on_sale",
+                    vec![(":on_sale", s(EventStatus::OnSale.as_str()))],
+                )?);
+            }
+            let seats = 1 + to_confirm.len()..gate_index;
+            match self.transact(writes).await? {
+                Ok(()) => {
+                    let updated_at = from_ms(now_ms)?;
+                    return Ok(Payment {
+                        status: PaymentStatus::Succeeded,
+                        card_last4: Some(card_last4.to_owned()),
+                        updated_at,
+                        ..payment
+                    });
+                }
+                // The payment or a seat's record changed since it was read: decide again.
+                Err(canceled) if (0..=to_confirm.len()).any(|i| canceled.condition_failed(i)) => {}
+                Err(canceled) if canceled.condition_failed(gate_index) => {
+                    return Err(StoreError::InvalidState("this event was canceled".into()));
+                }
+                // Nothing stays: the payment remains pending and the other buyer's seat untouched.
+                Err(canceled) if seats.clone().any(|i| canceled.condition_failed(i)) => {
+                    return Err(StoreError::HoldExpired);
+                }
+                Err(_) => return Err(kept_conflicting("confirming the payment")),
+            }
+        }
+        Err(kept_conflicting("confirming the payment"))
+    }
+
+    async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some(payment) = self.stored_payment(id).await? else {
+                return Err(StoreError::NotFound);
+            };
+            if payment.status != PaymentStatus::Pending {
+                return Err(already(&payment));
+            }
+            // Capped at the amount: more cannot have been given back than was taken.
+            let refunded = refunded_cents.clamp(0, payment.amount_cents);
+            let now_ms = ms(now);
+            let writes = vec![
+                TxItem::update(
+                    &self.table,
+                    payment_key(id),
+                    "SET #st = :failed, #refunded = :refunded, #updated = :now",
+                    Some("#st = :pending"),
+                    vec![
+                        (":failed", s(PaymentStatus::Failed.as_str())),
+                        (":pending", s(PaymentStatus::Pending.as_str())),
+                        (":refunded", n(refunded)),
+                        (":now", n(now_ms)),
+                    ],
+                )?,
+                // A failed payment is not open: the booking, if still held, may be checked out again.
+                TxItem::update(
+                    &self.table,
+                    booking_key(payment.booking_id),
+                    "REMOVE #open_payment",
+                    Some("#open_payment = :pid"),
+                    vec![(":pid", s(id.to_string()))],
+                )?,
+            ];
+            match self.transact(writes).await? {
+                Ok(()) => {
+                    return Ok(Payment {
+                        status: PaymentStatus::Failed,
+                        refunded_cents: refunded,
+                        updated_at: from_ms(now_ms)?,
+                        ..payment
+                    });
+                }
+                Err(canceled) if canceled.any_condition_failed() => {}
+                Err(_) => return Err(kept_conflicting("failing the payment")),
+            }
+        }
+        Err(kept_conflicting("failing the payment"))
+    }
+
+    async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some(payment) = self.stored_payment(id).await? else {
+                return Err(StoreError::NotFound);
+            };
+            if !matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
+                return Err(already(&payment));
+            }
+            let refunded = payment.amount_cents.min(payment.refunded_cents + amount_cents.max(0));
+            let status = if refunded == payment.amount_cents {
+                PaymentStatus::Refunded
+            } else {
+                PaymentStatus::PartiallyRefunded
+            };
+            let update = "SET #refunded = :refunded, #st = :new_st, #updated = :now";
+            let condition = "#st = :st AND #refunded = :old";
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(payment_key(id)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(names_in(&[update, condition]))
+                .set_expression_attribute_values(values_map(vec![
+                    (":refunded", n(refunded)),
+                    (":new_st", s(status.as_str())),
+                    (":now", n(ms(now))),
+                    (":st", s(payment.status.as_str())),
+                    (":old", n(payment.refunded_cents)),
+                ]))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match out {
+                Ok(out) => {
+                    return out
+                        .attributes()
+                        .map(payment_from)
+                        .transpose()?
+                        .ok_or_else(|| StoreError::Internal("a refund returned no payment".into()));
+                }
+                // Another refund or a cancellation changed it meanwhile: decide again.
+                Err(err) if is_condition_failure(&err) => {}
+                Err(err) => return Err(sdk_error(err)),
+            }
+        }
+        Err(kept_conflicting("recording the refund"))
+    }
+
+    async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut item = webhook_key(event_id);
+        item.insert("received".to_owned(), n(ms(now)));
+        // The key decides which of two deliveries is the first.
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(webhook_key(event_id)))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}

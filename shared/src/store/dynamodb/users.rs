@@ -1,0 +1,232 @@
+//! Accounts and idempotency records on DynamoDB: an account and its `EMAIL#` item are written in one
+//! transaction (the e-mail item's `attribute_not_exists` is the unique index), and an idempotency
+//! key is claimed by a conditional put that only a missing or day-old record lets through.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::items::*;
+use super::{DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use crate::domain::{Email, NewUser, Page, Role, User, UserChanges};
+use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, StoreError, StoreResult, UserStore};
+
+/// Where every account is listed, oldest first.
+const USERS_INDEX: &str = "USERS";
+
+/// `page` of `items`, as `LIMIT … OFFSET …` would cut it.
+pub(super) fn paged<T>(items: Vec<T>, page: crate::domain::Page) -> Vec<T> {
+    let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let limit = usize::try_from(page.limit).unwrap_or(0);
+    items.into_iter().skip(offset).take(limit).collect()
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let id = Uuid::new_v4();
+        let created = Utc::now();
+        let created_ms = ms(created);
+        let mut item = user_key(id);
+        item.extend([
+            ("id".to_owned(), s(id.to_string())),
+            ("email".to_owned(), s(user.email.as_str())),
+            ("name".to_owned(), s(&user.name)),
+            ("pw".to_owned(), s(&user.password_hash)),
+            ("role".to_owned(), s(user.role.as_str())),
+            ("disabled".to_owned(), b(false)),
+            ("created".to_owned(), n(created_ms)),
+            ("gsi1pk".to_owned(), s(USERS_INDEX)),
+            ("gsi1sk".to_owned(), s(time_key(created_ms, &id.to_string()))),
+        ]);
+        let mut email = email_key(user.email.as_str());
+        email.insert("uid".to_owned(), s(id.to_string()));
+        let items = vec![
+            TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?,
+            TxItem::put(&self.table, email, Some("attribute_not_exists(pk)"), vec![])?,
+        ];
+        match self.transact(items).await? {
+            Ok(()) => {}
+            Err(canceled) if canceled.failed(1) => return Err(StoreError::EmailTaken),
+            Err(canceled) => {
+                return Err(StoreError::Internal(format!("creating an account was refused: {canceled:?}")));
+            }
+        }
+        Ok(User {
+            id,
+            email: user.email.as_str().to_owned(),
+            name: user.name,
+            role: user.role,
+            disabled: false,
+            created_at: from_ms(created_ms)?,
+        })
+    }
+
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
+        self.get(user_key(id)).await?.as_ref().map(user_from).transpose()
+    }
+
+    async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
+        let Some(pointer) = self.get(email_key(email.as_str())).await? else {
+            return Ok(None);
+        };
+        let Some(item) = self.get(user_key(get_uuid(&pointer, "uid")?)).await? else {
+            return Ok(None);
+        };
+        Ok(Some((user_from(&item)?, get_s(&item, "pw")?.to_owned())))
+    }
+
+    async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
+        let item = self.get(user_key(id)).await?;
+        item.map(|item| get_s(&item, "pw").map(str::to_owned)).transpose()
+    }
+
+    async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
+        let mut sets = Vec::new();
+        let mut values = Vec::new();
+        if let Some(name) = changes.name {
+            sets.push("#name = :name");
+            values.push((":name", s(name)));
+        }
+        if let Some(hash) = changes.password_hash {
+            sets.push("#pw = :pw");
+            values.push((":pw", s(hash)));
+        }
+        if let Some(role) = changes.role {
+            sets.push("#role = :role");
+            values.push((":role", s(Role::as_str(role))));
+        }
+        if let Some(disabled) = changes.disabled {
+            sets.push("#disabled = :disabled");
+            values.push((":disabled", b(disabled)));
+        }
+        if sets.is_empty() {
+            return self.user(id).await;
+        }
+        let update = format!("SET {}", sets.join(", "));
+        let condition = "attribute_exists(#pk)";
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(id)))
+            .update_expression(&update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(names_in(&[&update, condition]))
+            .set_expression_attribute_values(values_map(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => out.attributes().map(user_from).transpose(),
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>> {
+        // One index partition holds every account: fine for a back office's few thousand.
+        let items = self.query_all(Query::gsi1(USERS_INDEX)).await?;
+        let mut users = items.iter().map(user_from).collect::<StoreResult<Vec<_>>>()?;
+        users.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        if let Some(text) = query {
+            let needle = text.to_lowercase();
+            users.retain(|u| u.email.to_lowercase().contains(&needle) || u.name.to_lowercase().contains(&needle));
+        }
+        Ok(paged(users, page))
+    }
+}
+
+fn ttl_seconds(created: DateTime<Utc>) -> i64 {
+    (created + Duration::hours(IDEMPOTENCY_TTL_HOURS + 1)).timestamp()
+}
+
+#[async_trait]
+impl IdempotencyStore for DynamoStore {
+    async fn claim_idempotency_key(
+        &self,
+        user_id: Uuid,
+        key_text: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim> {
+        let mut item = idempotency_key(user_id, key_text);
+        item.extend([
+            ("hash".to_owned(), s(request_hash)),
+            ("created".to_owned(), n(ms(now))),
+            ("ttl".to_owned(), n(ttl_seconds(now))),
+        ]);
+        // A record older than a day counts as absent (TTL only tidies, later): the put replaces it.
+        let condition = "attribute_not_exists(#pk) OR #created < :cutoff";
+        let cutoff = ms(now - Duration::hours(IDEMPOTENCY_TTL_HOURS));
+        let claimed = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(names_in(&[condition]))
+            .set_expression_attribute_values(values_map(vec![(":cutoff", n(cutoff))]))
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => return Ok(IdempotencyClaim::Claimed),
+            Err(err) if is_condition_failure(&err) => {}
+            Err(err) => return Err(sdk_error(err)),
+        }
+        let Some(record) = self.get(idempotency_key(user_id, key_text)).await? else {
+            // Released by its owner between our put and this read: still someone else's turn.
+            return Ok(IdempotencyClaim::InFlight);
+        };
+        if get_s(&record, "hash")? != request_hash {
+            return Ok(IdempotencyClaim::Mismatch);
+        }
+        Ok(match opt_n(&record, "code")? {
+            None => IdempotencyClaim::InFlight,
+            Some(code) => IdempotencyClaim::Replay {
+                status: u16::try_from(code).map_err(|_| corrupt("status", &code.to_string()))?,
+                body: opt_s(&record, "body").unwrap_or_default(),
+            },
+        })
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        user_id: Uuid,
+        key_text: &str,
+        status: u16,
+        body: &str,
+    ) -> StoreResult<()> {
+        let update = "SET #code = :code, #body = :body";
+        let condition = "attribute_exists(#pk)";
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(idempotency_key(user_id, key_text)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(names_in(&[update, condition]))
+            .set_expression_attribute_values(values_map(vec![(":code", n(i64::from(status))), (":body", s(body))]))
+            .send()
+            .await;
+        match out {
+            // A record released meanwhile is not brought back.
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    async fn release_idempotency_key(&self, user_id: Uuid, key_text: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(idempotency_key(user_id, key_text)))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
