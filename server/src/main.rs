@@ -6,5 +6,6 @@ mod serve;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    proeventa_core::memory::return_large_blocks_to_the_os();
     cli::run(std::env::args().skip(1).collect()).await
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod hex;
+pub mod memory;
 pub mod payments;
 pub mod state;
 pub mod store;

@@ -210,13 +210,12 @@ async fn seat_map(
     let map = match state.seat_maps.get(event_id) {
         Some(map) => map,
         None => {
-            let generation = state.seat_maps.generation();
-            let seats =
-                state.store.seat_map(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
-            let body = serde_json::to_vec(&seats).map_err(|e| ApiError::Internal(format!("seat map encoding: {e}")))?;
-            let map = CachedSeatMap::new(body.into());
-            state.seat_maps.put(event_id, map.clone(), generation);
-            map
+            // Held while reading, so the requests that missed together share one store read.
+            let _turn = state.seat_maps.refresh_turn(event_id).await;
+            match state.seat_maps.get(event_id) {
+                Some(map) => map,
+                None => read_seat_map(&state, event_id).await?,
+            }
         }
     };
     let cache = [(header::ETAG, map.etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
@@ -224,6 +223,16 @@ async fn seat_map(
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
     Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], map.body).into_response())
+}
+
+/// Reads the event's map from the store, encodes it once, and keeps it for the next requests.
+async fn read_seat_map(state: &AppState, event_id: Uuid) -> Result<CachedSeatMap, ApiError> {
+    let generation = state.seat_maps.generation();
+    let seats = state.store.seat_map(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let body = serde_json::to_vec(&seats).map_err(|e| ApiError::Internal(format!("seat map encoding: {e}")))?;
+    let map = CachedSeatMap::new(body.into());
+    state.seat_maps.put(event_id, map.clone(), generation);
+    Ok(map)
 }
 
 /// Whether `If-None-Match` lists this ETag (weak comparison, as RFC 9110 asks for GET) or is `*`.

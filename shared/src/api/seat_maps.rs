@@ -58,10 +58,24 @@ struct Entries {
     generation: u64,
 }
 
+/// How many events may have their map read from the store at the same moment (striped by id).
+const REFRESH_STRIPES: usize = 64;
+
 /// The per-process seat-map cache shared by every request.
-#[derive(Default)]
 pub struct SeatMapCache {
     entries: Mutex<Entries>,
+    /// When a map lapses, the requests that miss it line up here, so one of them reads the
+    /// store and the others take its answer, instead of all reading the same map at once.
+    refreshing: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for SeatMapCache {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            refreshing: (0..REFRESH_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
 }
 
 impl SeatMapCache {
@@ -74,6 +88,13 @@ impl SeatMapCache {
     pub fn get(&self, event_id: Uuid) -> Option<CachedSeatMap> {
         let entries = self.lock();
         entries.maps.get(&event_id).filter(|map| map.is_fresh(Instant::now())).cloned()
+    }
+
+    /// The right to read this event's map from the store: taken by one request at a time, which
+    /// then checks `get` again (the request before it may have just read the map).
+    pub async fn refresh_turn(&self, event_id: Uuid) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (event_id.as_u128() % REFRESH_STRIPES as u128) as usize;
+        self.refreshing[stripe].lock().await
     }
 
     /// Call before reading a map from the store; hand the value back to `put`.
