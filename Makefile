@@ -15,6 +15,7 @@ help:
 	@echo "make e2e      only the browser suite (Chromium + playwright-core)"
 	@echo "make lint     cargo fmt --check and clippy -D warnings"
 	@echo "make release  cargo build --release -p proeventa"
+	@echo "make bench    load figures on SQLite, PostgreSQL and DynamoDB Local (README: Benchmarks)"
 
 run: vendor release
 	DATABASE_URL=$${DATABASE_URL:-sqlite://proeventa.db} WEBHOOK_SECRET=$${WEBHOOK_SECRET:-dev-webhook-secret} \
@@ -105,3 +106,14 @@ e2e:
 	fi
 	cd e2e && npm ci --no-audit --no-fund
 	cd e2e && node --test --test-concurrency=1 tests/*.test.mjs
+
+# Load figures of `proeventa serve` on SQLite, PostgreSQL and DynamoDB Local, next to the FastAPI
+# yardstick and the targets (README "Benchmarks"): a table on stdout, target/bench/results.json
+# and target/bench/chart.svg. A backend that cannot be had is reported as such, not fatal.
+# BENCH_ARGS: e.g. `--quick` or `--backend sqlite,postgres`.
+.PHONY: bench
+bench:
+	@$(MAKE) --no-print-directory services || echo "bench: PostgreSQL is not running; its row will say so"
+	@$(MAKE) --no-print-directory dynamodb-local || echo "bench: DynamoDB Local is not installed; its row will say so"
+	cargo build --release -p proeventa -p proeventa-bench
+	./target/release/proeventa-bench $(BENCH_ARGS)

@@ -32,6 +32,10 @@ async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>, ApiEr
         .map_err(|e| ApiError::Internal(format!("hashing permits closed: {e}")))
 }
 
+/// The argon2id cost in force (`Argon2::default()`): memory in KiB, passes, lanes; `make bench` prints it.
+pub const ARGON2_COST: (u32, u32, u32) =
+    (argon2::Params::DEFAULT_M_COST, argon2::Params::DEFAULT_T_COST, argon2::Params::DEFAULT_P_COST);
+
 /// Hashes a password with argon2id (19 MiB, t=2, p=1: OWASP's recommendation) off the async threads.
 pub async fn hash_password(password: &Password) -> Result<String, ApiError> {
     let password = password.clone();

@@ -1,0 +1,418 @@
+//! `proeventa-bench` (`make bench`): starts `proeventa serve` on SQLite, PostgreSQL and DynamoDB
+//! Local in turn, loads it over loopback, and prints one table next to the FastAPI yardstick
+//! and the targets; also `target/bench/results.json` and `target/bench/chart.svg`.
+
+mod backends;
+mod http;
+mod procs;
+mod report;
+mod scenarios;
+mod util;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use backends::Backend;
+use report::Outcome;
+use scenarios::{Figures, Plan};
+use util::{Context, Res};
+
+const USAGE: &str = "\
+usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--server PATH] [--out DIR]
+
+  --quick      short phases and fewer buyers (for development against debug builds)
+  --backend    which backends to measure, comma-separated (default: all three)
+  --server     the proeventa binary (default: next to this one)
+  --out        where results.json, chart.svg and server logs go (default: target/bench)
+
+PostgreSQL: a fresh database on BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+DynamoDB Local: from DYNAMODB_LOCAL_DIR (default .tools/dynamodb-local; `make dynamodb-local`).";
+
+const ADMIN_EMAIL: &str = "bench-admin@proeventa.test";
+const ADMIN_PASSWORD: &str = "bench-admin-password";
+/// Longest a server may take to answer its first `/health` (PostgreSQL migrations included).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Args {
+    plan: Plan,
+    quick: bool,
+    backends: Vec<Backend>,
+    server: Option<PathBuf>,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        plan: Plan::full(),
+        quick: false,
+        backends: Backend::ALL.to_vec(),
+        server: None,
+        out: PathBuf::from("target/bench"),
+    };
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        match arg.as_str() {
+            "--quick" => {
+                args.quick = true;
+                args.plan = Plan::quick();
+            }
+            "--backend" => {
+                let list = given.next().context("--backend needs a value")?;
+                args.backends = list
+                    .split(',')
+                    .map(|name| Backend::parse(name.trim()).context(format!("unknown backend `{name}`")))
+                    .collect::<Res<_>>()?;
+            }
+            "--server" => args.server = Some(given.next().context("--server needs a path")?.into()),
+            "--out" => args.out = given.next().context("--out needs a path")?.into(),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(problem) => {
+            if !problem.is_empty() {
+                eprintln!("proeventa-bench: {problem}\n");
+            }
+            eprintln!("{USAGE}");
+            return if problem.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+        }
+    };
+    // One single-threaded runtime: the load generator shares two cores with the server, and
+    // keep-alive connections need no more than one core to drive it.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("proeventa-bench: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Ctrl-C drops the run, and with it every guard: servers and java stopped, the database dropped.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(args) => result,
+            _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("proeventa-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Res<()> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.out).context(format!("creating {}", args.out.display()))?;
+    let binary = match &args.server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("where is this binary")?.with_file_name("proeventa"),
+    };
+    if !binary.is_file() {
+        return Err(format!("no server binary at {} (cargo build -p proeventa, or --server)", binary.display()));
+    }
+    let machine = machine();
+    let (m_cost, t_cost, p_cost) = proeventa_core::auth::ARGON2_COST;
+    let argon = format!("argon2id m={m_cost} KiB ({} MiB), t={t_cost}, p={p_cost}", m_cost / 1024);
+    say(&format!(
+        "server {} · {} · {} · {}",
+        binary.display(),
+        machine["cpu"].as_str().unwrap_or("?"),
+        machine["summary"].as_str().unwrap_or("?"),
+        if args.quick { "QUICK run" } else { "full run" }
+    ));
+    let run_id = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp());
+    let load_before = load_average();
+    let mut outcomes = Vec::new();
+    for backend in &args.backends {
+        let began = Instant::now();
+        say(&format!("[{}] preparing", backend.name()));
+        let result = measure(*backend, &args, &binary, &run_id).await;
+        if let Err(reason) = &result {
+            say(&format!("[{}] {reason}", backend.name()));
+        }
+        outcomes.push(Outcome { backend: *backend, result, seconds: began.elapsed().as_secs_f64() });
+    }
+    let table = report::table(&args.plan, &outcomes);
+    println!();
+    println!("{table}");
+    println!("login cost: {argon}");
+    let load_after = load_average();
+    // The bench shares the machine: a load above the core count means the figures are low.
+    println!(
+        "machine: {}; load average {load_before} before, {load_after} after (other work on the machine lowers every figure)",
+        machine["summary"].as_str().unwrap_or("?")
+    );
+    let mut json = report::json(&args.plan, &outcomes, &machine);
+    json["argon2id"] = serde_json::json!({"m_cost_kib": m_cost, "t_cost": t_cost, "p_cost": p_cost});
+    json["quick"] = args.quick.into();
+    json["machine"]["load_average_before"] = load_before.into();
+    json["machine"]["load_average_after"] = load_after.into();
+    json["seconds"] = started.elapsed().as_secs_f64().into();
+    let json_path = args.out.join("results.json");
+    let text = serde_json::to_string_pretty(&json).context("encoding results")?;
+    std::fs::write(&json_path, text).context(format!("writing {}", json_path.display()))?;
+    let chart_path = args.out.join("chart.svg");
+    let subtitle =
+        format!("{} · {}", machine["summary"].as_str().unwrap_or("?"), if args.quick { "quick" } else { "full" });
+    report::chart(&args.plan, &outcomes, &chart_path, &subtitle)?;
+    println!(
+        "written: {} and {}  ({:.0} s)",
+        json_path.display(),
+        chart_path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn say(line: &str) {
+    eprintln!("bench {}  {line}", chrono::Utc::now().format("%H:%M:%S"));
+}
+
+/// The 1-minute load average, from /proc/loadavg.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// `nproc` and the CPU model, for the report.
+fn machine() -> serde_json::Value {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    serde_json::json!({"cores": cores, "cpu": cpu, "summary": format!("{cores} cores, {cpu}")})
+}
+
+/// One backend from an empty store to its figures. `Err` means it could not be measured at all.
+async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id: &str) -> Result<Figures, String> {
+    let name = backend.name();
+    let plan = &args.plan;
+    let prepared = backend.prepare(run_id).map_err(|e| format!("not available: {e}"))?;
+    let jwt_secret = format!("bench-{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let mut env = prepared.env.clone();
+    env.extend(
+        [
+            ("JWT_SECRET", jwt_secret.as_str()),
+            ("WEBHOOK_SECRET", "bench-webhook-secret"),
+            ("RUST_LOG", "warn"),
+            ("LOG_FORMAT", "pretty"),
+            ("NO_COLOR", "1"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let spec = procs::ServerSpec { binary: binary.to_owned(), env, log_dir: args.out.clone() };
+    spec.run(&["migrate"], &format!("{name}-migrate.log")).map_err(|e| format!("not available: {e}"))?;
+    spec.run(&["create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD], &format!("{name}-admin.log"))
+        .map_err(|e| format!("failed: create-admin: {e}"))?;
+    let server_log = format!("{name}-server.log");
+    let _ = std::fs::remove_file(args.out.join(&server_log));
+    let mut server = spec.start(&server_log, READY_TIMEOUT).map_err(|e| format!("failed: serve: {e}"))?;
+    let addr = server.addr;
+    let pid = server.process.pid();
+    let mut figures = Figures::default();
+
+    let setup = async {
+        let admin_token = scenarios::admin_login(addr, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        say(&format!("[{name}] signing up {} buyers (argon2id each)", plan.users()));
+        let buyers = scenarios::sign_up(addr, plan.users(), plan.clients, &jwt_secret).await?;
+        let first = buyers.first().context("no buyers")?.clone();
+        let (venue, seats, probe) = scenarios::create_big_venue_and_probe(addr, &admin_token, &first).await?;
+        let fixture = scenarios::seed_rest(addr, plan, &admin_token, buyers, venue, seats).await?;
+        Ok::<_, String>((fixture, probe))
+    };
+    let (fx, probe) = within("seeding", Duration::from_secs(300), setup).await.map_err(|e| {
+        // The server's own account of a failure (a 500 says only that it was logged).
+        let logged = procs::log_problems(&server.log).into_iter().find(|l| l.contains("ERROR"));
+        format!("failed: {e}{}", logged.map(|l| format!("; server log: {l}")).unwrap_or_default())
+    })?;
+    figures.set("rss_seeded_mb", procs::memory_mb(pid).map(|(rss, _)| rss));
+    figures.set("fresh_map_ms", Some(probe.first_map_ms));
+    figures.set("fresh_hold_ms", Some(probe.first_hold_ms));
+    figures.set("fresh_holds_max_ms", Some(probe.first_holds_max_ms));
+
+    say(&format!(
+        "[{name}] holds: {} clients, {:?} after {:?} warm-up",
+        plan.clients, plan.hold_duration, plan.hold_warmup
+    ));
+    match within(
+        "holds",
+        plan.hold_warmup + plan.hold_duration + Duration::from_secs(60),
+        scenarios::holds(&fx, plan, pid),
+    )
+    .await
+    {
+        Ok(run) => {
+            say(&format!(
+                "[{name}]   {:.0} holds/s, p99 {:.1} ms, {} held{}",
+                run.per_second,
+                run.p99_ms.unwrap_or(f64::NAN),
+                run.held,
+                if run.ran_out_of_seats { " (ran out of seats before the end)" } else { "" }
+            ));
+            figures.set("holds_per_s", Some(run.per_second));
+            figures.set("hold_p50_ms", run.p50_ms);
+            figures.set("hold_p99_ms", run.p99_ms);
+            figures.set("hold_unexpected", Some(run.unexpected.total() as f64));
+            figures.set("rss_max_mb", run.rss_max_mb);
+            figures.set("rss_after_mb", run.rss_after_mb);
+            figures.set("hwm_mb", run.hwm_mb);
+            figures.notes.extend(run.unexpected.describe("holds"));
+            if run.ran_out_of_seats {
+                figures
+                    .notes
+                    .push(format!("holds: all {} prepared seats were held before the window closed", run.held));
+            }
+        }
+        Err(e) => figures.notes.push(e),
+    }
+
+    say(&format!("[{name}] flash sale: {} buyers, {} seats", plan.flash_users, plan.flash_seats));
+    match within("flash sale", Duration::from_secs(120), scenarios::flash_sale(&fx, plan)).await {
+        Ok(sale) => {
+            say(&format!(
+                "[{name}]   sold {} (201s {}), oversold {}, 409 losers {}, {} ms",
+                sale.active_reservations_listed,
+                sale.answered_201,
+                sale.oversold,
+                sale.losers_409,
+                sale.took.as_millis()
+            ));
+            let mismatch = sale
+                .answered_201
+                .abs_diff(sale.active_reservations_listed)
+                .max(sale.answered_201.abs_diff(sale.seats_taken_on_map));
+            figures.set("flash_sold", Some(sale.active_reservations_listed as f64));
+            figures.set("flash_oversold", Some(sale.oversold as f64));
+            figures.set("flash_mismatch", Some(mismatch as f64));
+            figures.set("flash_losers_409", Some(sale.losers_409 as f64));
+            figures.set("flash_p99_ms", sale.p99_ms);
+            figures.set("flash_ms", Some(sale.took.as_secs_f64() * 1000.0));
+            figures.notes.extend(sale.unexpected.describe("flash sale"));
+            if mismatch > 0 {
+                figures.notes.push(format!(
+                    "flash sale: {} answers 201, {} active reservations listed, {} seats taken on the map",
+                    sale.answered_201, sale.active_reservations_listed, sale.seats_taken_on_map
+                ));
+            }
+            let accounted = sale.buyers_with_a_seat + sale.losers_409;
+            if accounted != sale.users as u64 {
+                figures.notes.push(format!(
+                    "flash sale: {} of {} buyers ended neither with a seat nor with a 409 ({} conflicts seen)",
+                    sale.users as u64 - accounted,
+                    sale.users,
+                    sale.answered_409
+                ));
+            }
+        }
+        Err(e) => figures.notes.push(e),
+    }
+
+    let maps = async {
+        scenarios::mark_map_event(&fx).await?;
+        say(&format!("[{name}] seat maps: full bodies, then revalidations, {:?} each", plan.map_duration));
+        let full = scenarios::seat_maps(&fx, plan, false).await?;
+        let reval = scenarios::seat_maps(&fx, plan, true).await?;
+        Ok::<_, String>((full, reval))
+    };
+    match within("seat maps", 2 * plan.map_duration + Duration::from_secs(90), maps).await {
+        Ok((full, reval)) => {
+            say(&format!(
+                "[{name}]   {:.0} full/s (p99 {:.1} ms), {:.0} revalidations/s (p99 {:.2} ms)",
+                full.per_second,
+                full.p99_ms.unwrap_or(f64::NAN),
+                reval.per_second,
+                reval.p99_ms.unwrap_or(f64::NAN)
+            ));
+            figures.set("map_full_per_s", Some(full.per_second));
+            figures.set("map_full_p99_ms", full.p99_ms);
+            figures.set("map_304_per_s", Some(reval.per_second));
+            figures.set("map_304_p99_ms", reval.p99_ms);
+            figures.notes.extend(full.unexpected.describe("seat maps (full)"));
+            figures.notes.extend(reval.unexpected.describe("seat maps (revalidation)"));
+            if reval.changed > 0 {
+                figures
+                    .notes
+                    .push(format!("seat maps: {} revalidations answered 200 (the map changed)", reval.changed));
+            }
+        }
+        Err(e) => figures.notes.push(e),
+    }
+
+    say(&format!(
+        "[{name}] logins: {} clients over {} accounts, {:?}",
+        plan.clients, plan.login_users, plan.login_duration
+    ));
+    match within("logins", plan.login_duration + Duration::from_secs(60), scenarios::logins(&fx, plan)).await {
+        Ok(rate) => {
+            say(&format!("[{name}]   {:.0} logins/s, p99 {:.0} ms", rate.per_second, rate.p99_ms.unwrap_or(f64::NAN)));
+            figures.set("login_per_s", Some(rate.per_second));
+            figures.set("login_p99_ms", rate.p99_ms);
+            figures.notes.extend(rate.unexpected.describe("logins"));
+        }
+        Err(e) => figures.notes.push(e),
+    }
+
+    match within("steady state", Duration::from_secs(60), scenarios::steady(&fx)).await {
+        Ok((map, hold)) => {
+            figures.set("steady_map_ms", map);
+            figures.set("steady_hold_ms", hold);
+        }
+        Err(e) => figures.notes.push(e),
+    }
+
+    // Start-up is timed on this store as the run left it: migrated, seeded, 100k+ reservations.
+    server.process.stop(Duration::from_secs(10));
+    let problems = procs::log_problems(&server.log);
+    if !problems.is_empty() {
+        figures.notes.push(format!(
+            "server log: {} WARN/ERROR lines, first: {}",
+            problems.len(),
+            problems.first().map(String::as_str).unwrap_or("")
+        ));
+    }
+    say(&format!("[{name}] start-up: {} runs on the existing store", plan.startup_runs));
+    let mut starts = util::Latencies::default();
+    for run in 0..plan.startup_runs {
+        let port = procs::free_port()?;
+        let mut process = spec.spawn(port, &format!("{name}-startup.log"))?;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        match procs::wait_healthy(addr, &mut process, Duration::from_secs(30)) {
+            Ok(_) => starts.record(process.spawned_at.elapsed().min(Duration::from_secs(30))),
+            Err(e) => {
+                figures.notes.push(format!("start-up run {run}: {e}"));
+                break;
+            }
+        }
+        process.stop(Duration::from_secs(10));
+    }
+    figures.set("start_ms", starts.quantile_ms(0.5));
+    say(&format!("[{name}]   start to first 200: {:.1} ms (median)", starts.quantile_ms(0.5).unwrap_or(f64::NAN)));
+    drop(server);
+    drop(prepared);
+    Ok(figures)
+}
+
+/// A phase bounded in time: a server that stops answering cannot hang the bench.
+async fn within<T>(phase: &str, limit: Duration, work: impl std::future::Future<Output = Res<T>>) -> Res<T> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result.map_err(|e| format!("{phase}: {e}")),
+        Err(_) => Err(format!("{phase}: not finished after {limit:?}")),
+    }
+}
