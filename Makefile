@@ -16,6 +16,9 @@ help:
 	@echo "make lint     cargo fmt --check and clippy -D warnings"
 	@echo "make release  cargo build --release -p proeventa"
 	@echo "make bench    load figures on SQLite, PostgreSQL and DynamoDB Local (README: Benchmarks)"
+	@echo "make watch    every Lambda function under cargo lambda watch on :8000 (cloud paths), site :8080"
+	@echo "make package  cargo lambda build --release --arm64 of every function; prints bootstrap sizes"
+	@echo "make validate-infra   cfn-lint infra/template.yaml"
 
 run: vendor release
 	DATABASE_URL=$${DATABASE_URL:-sqlite://proeventa.db} WEBHOOK_SECRET=$${WEBHOOK_SECRET:-dev-webhook-secret} \
@@ -75,6 +78,7 @@ services:
 test: vendor services venv dynamodb-local
 	cargo test --workspace
 	$(MAKE) fuzz-api
+	$(MAKE) validate-infra
 	$(MAKE) e2e
 
 lint:
@@ -117,3 +121,50 @@ bench:
 	@$(MAKE) --no-print-directory dynamodb-local || echo "bench: DynamoDB Local is not installed; its row will say so"
 	cargo build --release -p proeventa -p proeventa-bench
 	./target/release/proeventa-bench $(BENCH_ARGS)
+
+# Serverless: functions/* on AWS Lambda behind API Gateway (infra/template.yaml). cargo-lambda,
+# zig and cfn-lint come from the project-local venv; zig is only found as `python3 -m ziglang`
+# there, so .venv/bin goes first on PATH.
+LAMBDA_FUNCTIONS := api-auth api-catalog api-reservations api-payments api-meta job-expire-holds
+LAMBDA_ENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH
+WATCH_PORT ?= 8000
+.PHONY: watch package validate-infra lambda-test init-times
+
+# Every function under `cargo lambda watch` on the API port, each request routed by its path to
+# the function that serves it in the cloud (the watch router in the root Cargo.toml), on SQLite
+# with the demo data; the site on 8080 as plain static files, as a static host serves it.
+watch: vendor venv
+	cargo build -p proeventa
+	DATABASE_URL=$${DATABASE_URL:-sqlite://proeventa.db} ./target/debug/proeventa seed-demo
+	@echo "API http://127.0.0.1:$(WATCH_PORT) (cargo lambda watch)   site http://127.0.0.1:8080/Home.html"
+	@python3 -m http.server 8080 --bind 127.0.0.1 --directory booking >/dev/null 2>&1 & site=$$!; \
+	trap 'kill $$site' EXIT; \
+	$(LAMBDA_ENV) cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(WATCH_PORT) --disable-cors \
+	  --env-var DATABASE_URL=$${DATABASE_URL:-sqlite://proeventa.db} \
+	  --env-var JWT_SECRET=$${JWT_SECRET:-dev-jwt-secret-for-make-watch-only} \
+	  --env-var WEBHOOK_SECRET=$${WEBHOOK_SECRET:-dev-webhook-secret} \
+	  --env-var LOG_FORMAT=$${LOG_FORMAT:-pretty}
+
+# The arm64 bootstraps Lambda runs (provided.al2023), in target/lambda-arm64/<function>/bootstrap
+# (apart from native builds in target/lambda), and their sizes.
+package: venv
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	$(LAMBDA_ENV) cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64 \
+	  $(addprefix --package ,$(LAMBDA_FUNCTIONS))
+	@for f in $(LAMBDA_FUNCTIONS); do \
+	  stat -c '%s' target/lambda-arm64/$$f/bootstrap | awk -v f=$$f '{ printf "%-18s %6.2f MB\n", f, $$1 / 1048576 }'; \
+	done
+
+validate-infra: venv
+	$(VENV)/bin/cfn-lint infra/template.yaml
+
+# Only the Lambda tests: handlers fed API Gateway events, route parity, the watch smoke test.
+lambda-test: venv validate-infra
+	cargo test -p proeventa-lambda
+
+# Each function's init time from a local start: the native release build against a stand-in for
+# the Lambda Runtime API, process start to first answer (figures, not a test).
+init-times:
+	cargo build --release -p proeventa $(addprefix -p ,$(LAMBDA_FUNCTIONS))
+	rm -f target/init-times.db* && DATABASE_URL=sqlite://target/init-times.db ./target/release/proeventa migrate
+	DATABASE_URL=sqlite://target/init-times.db python3 infra/measure_init.py target/release 7

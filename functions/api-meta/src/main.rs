@@ -1,0 +1,11 @@
+//! `api-meta`: ProEventa's gateway routes (`/`, `/health`, `/openapi.json`, `/docs`, `/redoc`) as
+//! an AWS Lambda function behind API Gateway, which also answers every path no other function
+//! owns. The state is built once per execution environment; every request then goes through the
+//! same router `proeventa serve` runs.
+
+use proeventa_lambda::{Group, run_http};
+
+#[tokio::main]
+async fn main() -> Result<(), proeventa_lambda::Error> {
+    run_http(Group::Meta).await
+}

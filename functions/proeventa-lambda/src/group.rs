@@ -1,0 +1,87 @@
+//! The endpoint groups, one per Lambda function: the name a function goes by everywhere and the
+//! router it serves.
+
+use axum::Router;
+use axum::routing::MethodRouter;
+use proeventa_core::api;
+use proeventa_core::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+
+/// One endpoint group of the API, served by one Lambda function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// `/auth/*`
+    Auth,
+    /// `/events/*`
+    Catalog,
+    /// `/reservations/*`
+    Reservations,
+    /// `/payments/*`
+    Payments,
+    /// `/`, `/health`, `/openapi.json`, `/docs`, `/redoc`
+    Meta,
+}
+
+impl Group {
+    pub const ALL: [Group; 5] = [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Meta];
+
+    /// The function's package, binary and `cargo lambda watch` name.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Group::Auth => "api-auth",
+            Group::Catalog => "api-catalog",
+            Group::Reservations => "api-reservations",
+            Group::Payments => "api-payments",
+            Group::Meta => "api-meta",
+        }
+    }
+
+    /// The function's logical id in `infra/template.yaml`.
+    pub fn logical_id(self) -> &'static str {
+        match self {
+            Group::Auth => "ApiAuthFunction",
+            Group::Catalog => "ApiCatalogFunction",
+            Group::Reservations => "ApiReservationsFunction",
+            Group::Payments => "ApiPaymentsFunction",
+            Group::Meta => "ApiMetaFunction",
+        }
+    }
+
+    /// The group's documented routes, exactly as `proeventa serve` mounts them.
+    pub fn routes(self) -> OpenApiRouter<AppState> {
+        match self {
+            Group::Auth => api::auth::routes(),
+            Group::Catalog => api::catalog::routes(),
+            Group::Reservations => api::reservations::routes(),
+            Group::Payments => api::payments::routes(),
+            Group::Meta => api::meta::routes(),
+        }
+    }
+
+    /// The router the function serves: the group's routes (for the gateway group also Swagger UI
+    /// and the other groups' paths, see below) under the layers every response of the API shares.
+    pub fn app(self, state: AppState) -> Router {
+        let (router, _) = self.routes().split_for_parts();
+        let router = if self == Group::Meta {
+            router.merge(api::meta::swagger_ui()).merge(other_groups_paths())
+        } else {
+            router
+        };
+        api::with_layers(router, &state).with_state(state)
+    }
+}
+
+/// In the cloud, api-meta gets every request no template route matches (the `$default` route),
+/// including a known path with a method it lacks (`DELETE /auth/me`). Knowing the other groups'
+/// paths, with no method, it answers those with the API's 405 as `proeventa serve` does, and
+/// anything else with its 404; it never runs another group's handler.
+fn other_groups_paths() -> Router<AppState> {
+    let mut router = Router::new();
+    for group in Group::ALL.into_iter().filter(|g| *g != Group::Meta) {
+        let (_, doc) = group.routes().split_for_parts();
+        for path in doc.paths.paths.keys() {
+            router = router.route(path, MethodRouter::new());
+        }
+    }
+    router
+}

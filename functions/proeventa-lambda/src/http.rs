@@ -1,0 +1,55 @@
+//! The HTTP side of a function: an API Gateway HTTP API (payload v2) event in, through the
+//! group's router, the API Gateway response out. `run_http` is all a function's `main` calls.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use lambda_http::request::{LambdaRequest, RequestContext};
+use lambda_http::{Adapter, LambdaEvent, Request, RequestExt, Service};
+use proeventa_core::auth::ClientAddr;
+use serde::Serialize;
+use tower::ServiceExt;
+
+use crate::{Group, init_logging, lambda_config, state_for};
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Builds the group's state once, then serves its router until the execution environment is
+/// shut down. Init failures end the process with the reason, which Lambda logs.
+pub async fn run_http(group: Group) -> Result<(), lambda_http::Error> {
+    let started = Instant::now();
+    let config = lambda_config(|key| std::env::var(key).ok())?;
+    init_logging(config.log_format);
+    let state = state_for(config).await?;
+    let app = group.app(state);
+    tracing::info!(function = group.function_name(), init_ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
+    lambda_runtime::run(handler(app)).await
+}
+
+/// The function's whole handler, as `run_http` runs it: one invocation event in, the response
+/// object API Gateway expects out. Tests call it with recorded events.
+pub fn handler(
+    app: Router,
+) -> impl Service<LambdaEvent<LambdaRequest>, Response = impl Serialize, Error = Infallible, Future: Send> + Clone {
+    Adapter::from(app.map_request(from_gateway))
+}
+
+/// What the router needs from the gateway's request context: the client address (the login
+/// limiter keys on it; it is never read from a header a client could forge), and, when the caller
+/// sent no `x-request-id`, the Lambda request id, so the id a client sees is the one in the logs.
+fn from_gateway(mut request: Request) -> Request {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        _ => None,
+    };
+    request.extensions_mut().insert(ClientAddr(source_ip));
+    if !request.headers().contains_key(REQUEST_ID) {
+        let id = request.lambda_context_ref().and_then(|c| HeaderValue::from_str(&c.request_id).ok());
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            request.headers_mut().insert(REQUEST_ID, id);
+        }
+    }
+    request
+}

@@ -1,0 +1,68 @@
+//! Init: the configuration, the store clients and the state, built once per execution
+//! environment (a cold start), never per request; and the logs, JSON by default on Lambda.
+
+use std::fmt;
+use std::sync::Arc;
+
+use proeventa_core::config::{Config, LogFormat};
+use proeventa_core::state::AppState;
+use proeventa_core::store::{self, Store};
+
+/// Why a function could not start. Returned from `main`, so Lambda reports it as an init error
+/// and the message lands in the function's log.
+#[derive(Debug)]
+pub struct InitError(String);
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InitError {}
+
+/// The configuration from an environment lookup, with Lambda's defaults: JSON logs unless
+/// `LOG_FORMAT` says otherwise (CloudWatch indexes JSON fields; `make watch` asks for `pretty`).
+pub fn lambda_config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, InitError> {
+    Config::from_lookup(|key| match lookup(key) {
+        None if key == "LOG_FORMAT" => Some("json".into()),
+        value => value,
+    })
+    .map_err(|e| InitError(format!("configuration: {e}")))
+}
+
+/// Opens the store named by `DATABASE_URL`. Migrations are a deployment step (`proeventa
+/// migrate`, or the template's table), never a cold-start one: no function needs schema rights.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, InitError> {
+    store::connect(&config.database_url).await.map_err(|e| {
+        let scheme = config.database_url.split("://").next().unwrap_or("");
+        InitError(format!("cannot open the store at DATABASE_URL ({scheme}://…): {e}"))
+    })
+}
+
+/// The state every handler shares. An HTTP function signs and checks tokens, so unlike
+/// `proeventa serve` it never makes up a secret: instances must agree on one.
+pub async fn state_for(config: Config) -> Result<AppState, InitError> {
+    let secret = config.jwt_secret.clone().ok_or_else(|| {
+        InitError(
+            "JWT_SECRET is not set: every API function needs the shared signing secret \
+             (infra/template.yaml passes it from Secrets Manager; `make watch` sets a dev value)"
+                .into(),
+        )
+    })?;
+    let store = open_store(&config).await?;
+    Ok(AppState::new(config, store, &secret))
+}
+
+/// Logs to stderr (CloudWatch takes both streams). JSON lines carry the spans, so every line of
+/// an invocation names the Lambda `requestId` and the HTTP `request_id`.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second init (tests build several states in one process) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder.json().with_ansi(false).with_current_span(false).with_span_list(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}

@@ -1,0 +1,19 @@
+//! What every ProEventa Lambda function shares: the endpoint groups and their routers, the state
+//! built once per execution environment, JSON logs carrying the request id, and the two handlers
+//! the functions' `main`s run (API Gateway HTTP API events, and the EventBridge schedule).
+//!
+//! The routers are the very ones `proeventa serve` runs (`proeventa_core::api`); nothing here
+//! knows about a route.
+
+mod group;
+mod http;
+mod init;
+mod job;
+
+pub use group::Group;
+pub use http::{handler, run_http};
+pub use init::{InitError, init_logging, lambda_config, open_store, state_for};
+pub use job::{Expired, expire_holds, run_expire_holds};
+
+/// What a function's `main` returns on failure; Lambda logs it as the init error.
+pub use lambda_runtime::Error;
