@@ -21,6 +21,7 @@ macro_rules! backend_tests {
                 list_users_query_and_paging_oldest_first,
                 venue_seats_numbered_per_row_in_row_order,
                 event_create_and_read_back,
+                empty_optional_text_round_trips,
                 list_events_soonest_first_hides_past_and_canceled,
                 list_events_filters_and_pages,
                 update_event_changes_fields_and_prices,
@@ -99,9 +100,9 @@ mod cases {
 
     use chrono::{DateTime, Duration, Utc};
     use proeventa_core::domain::{
-        Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldTtl, Page, Payment, PaymentStatus,
-        Price, Refund, ReservationFilter, ReservationStatus, Role, SeatStatus, User, UserChanges, VenueKind,
-        VenueWithSeats,
+        Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldTtl, NewVenue, Page, Payment,
+        PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, User,
+        UserChanges, VenueKind, VenueWithSeats,
     };
     use proeventa_core::store::{IdempotencyClaim, Store, StoreError};
     use tokio::sync::Barrier;
@@ -338,6 +339,52 @@ mod cases {
         .await;
         let read = store.event(no_image.id, Utc::now()).await.expect("read").expect("exists");
         assert_eq!((read.image_url, read.duration_minutes), (None, None));
+    }
+
+    /// Optional text left empty (an account without a name, a venue without a location, an event
+    /// without a description, an answer without a body) is stored and read back as empty.
+    pub async fn empty_optional_text_round_trips(store: S) {
+        let nameless = store.create_user(new_user("nameless", "")).await.expect("create user without a name");
+        assert_eq!(nameless.name, "");
+        assert_eq!(store.user(nameless.id).await.expect("read user"), Some(nameless.clone()));
+        let ann = fixture_user(&store, "ann").await;
+        let cleared = store
+            .update_user(ann.id, UserChanges { name: Some(String::new()), ..Default::default() })
+            .await
+            .expect("clear the name")
+            .expect("ann exists");
+        assert_eq!(cleared.name, "");
+        assert_eq!(store.user(ann.id).await.expect("read").expect("ann exists").name, "");
+
+        let rows = vec![SeatRow { row: "A".into(), seats: 2, tier: "standard".into() }];
+        let venue = NewVenue::parse("Barn", None, VenueKind::Other, rows).expect("valid venue");
+        let venue = store.create_venue(venue).await.expect("create venue without a location");
+        assert_eq!(venue.venue.location, "");
+        assert_eq!(store.venue(venue.venue.id).await.expect("read venue"), Some(venue.clone()));
+
+        let event = fixture_event_with(&store, &venue, |e| e.description = String::new()).await;
+        assert_eq!((event.description.as_str(), event.venue.location.as_str()), ("", ""));
+        let read = store.event(event.id, Utc::now()).await.expect("read event").expect("event exists");
+        assert_eq!((read.description.as_str(), read.venue.location.as_str()), ("", ""));
+        let described = fixture_event(&store, &venue).await;
+        let cleared = store
+            .update_event(described.id, EventChanges { description: Some(String::new()), ..Default::default() })
+            .await
+            .expect("clear the description")
+            .expect("event exists");
+        assert_eq!(cleared.description, "");
+        let read = store.event(described.id, Utc::now()).await.expect("read event").expect("event exists");
+        assert_eq!(read.description, "");
+
+        assert_eq!(
+            store.claim_idempotency_key(ann.id, "key-1", "hash", Utc::now()).await.expect("claim"),
+            IdempotencyClaim::Claimed
+        );
+        store.complete_idempotency_key(ann.id, "key-1", 204, "").await.expect("complete with an empty body");
+        assert_eq!(
+            store.claim_idempotency_key(ann.id, "key-1", "hash", Utc::now()).await.expect("claim again"),
+            IdempotencyClaim::Replay { status: 204, body: String::new() }
+        );
     }
 
     fn price(tier: &str, price_cents: i64) -> Price {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::items::*;
 use super::users::paged;
-use super::{DynamoStore, Query, TxItem};
+use super::{Budget, DynamoStore, Query, TxItem};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventStatus, Invalid, NewEvent, NewVenue, Price, ReservationStatus,
     SeatState, SeatStatus, Venue, VenueKind, VenueSummary, VenueWithSeats,
@@ -63,18 +63,18 @@ pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
             venue_id,
             venue: VenueSummary {
                 id: venue_id,
-                name: get_s(item, "venue_name")?.to_owned(),
-                location: get_s(item, "venue_location")?.to_owned(),
+                name: text(item, "venue_name"),
+                location: text(item, "venue_location"),
                 kind: get_enum::<VenueKind>(item, "venue_kind")?,
             },
-            name: get_s(item, "name")?.to_owned(),
+            name: text(item, "name"),
             category: get_enum::<Category>(item, "category")?,
-            description: get_s(item, "description")?.to_owned(),
+            description: text(item, "description"),
             image_url: opt_s(item, "image_url"),
             start_time: get_time(item, "start")?,
             duration_minutes: duration,
             status: get_enum::<EventStatus>(item, "st")?,
-            currency: get_s(item, "currency")?.to_owned(),
+            currency: text(item, "currency"),
             prices: prices_from(item)?,
             seats_total,
             seats_available: seats_total,
@@ -283,7 +283,7 @@ impl CatalogStore for DynamoStore {
             gate.extend([("st".to_owned(), s(EventStatus::OnSale.as_str())), ("start".to_owned(), n(start))]);
             writes.push(TxItem::put(&self.table, gate, None, vec![])?);
         }
-        match self.transact(writes).await? {
+        match self.transact(&mut Budget::new(), writes).await? {
             Ok(()) => Ok(stored.event),
             Err(canceled) => Err(StoreError::Internal(format!("creating an event was refused: {canceled:?}"))),
         }
@@ -304,16 +304,21 @@ impl CatalogStore for DynamoStore {
             sets.push("#category = :category");
             values.push((":category", s(category.as_str())));
         }
-        if let Some(description) = changes.description {
-            sets.push("#description = :description");
-            values.push((":description", s(description)));
+        // Empty text is left out of the item (see `without_empty_text`), so clearing it removes it.
+        match changes.description {
+            Some(description) if description.is_empty() => removes.push("#description"),
+            Some(description) => {
+                sets.push("#description = :description");
+                values.push((":description", s(description)));
+            }
+            None => {}
         }
         match changes.image_url {
-            Some(Some(url)) => {
+            Some(Some(url)) if !url.is_empty() => {
                 sets.push("#image_url = :image_url");
                 values.push((":image_url", s(url)));
             }
-            Some(None) => removes.push("#image_url"),
+            Some(_) => removes.push("#image_url"),
             None => {}
         }
         match changes.duration_minutes {
@@ -354,7 +359,7 @@ impl CatalogStore for DynamoStore {
         if let Some(start) = start {
             writes.extend(self.gate_updates(id, current.shards, "SET #start = :start", &[(":start", n(start))])?);
         }
-        match self.transact(writes).await? {
+        match self.transact(&mut Budget::new(), writes).await? {
             Ok(()) => {}
             Err(canceled) if canceled.condition_failed(0) => return Ok(None),
             Err(canceled) => return Err(StoreError::Internal(format!("updating an event was refused: {canceled:?}"))),
@@ -378,7 +383,7 @@ impl CatalogStore for DynamoStore {
             canceled.to_vec(),
         )?];
         writes.extend(self.gate_updates(id, stored.shards, "SET #st = :canceled", &canceled)?);
-        if let Err(canceled) = self.transact(writes).await? {
+        if let Err(canceled) = self.transact(&mut Budget::new(), writes).await? {
             return Err(StoreError::Internal(format!("canceling an event was refused: {canceled:?}")));
         }
         let refunds = self.cancel_event_seats(id, stored.shards, now).await?;

@@ -1,7 +1,8 @@
 //! Seat holds, reservations and bookings on DynamoDB. A hold is one `TransactWriteItems`: per seat
 //! a seat-state put that only a free, canceled, expired or lapsed seat admits, per seat a
 //! reservation record, the booking, and a check of each touched partition's gate (event on sale,
-//! not started). DynamoDB's cancellation reasons say which seats were lost. Cancels, expiry and
+//! not started). DynamoDB's cancellation reasons say which seats were lost; a seat the hold's own
+//! consistent read already shows taken is refused without a write. Cancels, expiry and
 //! refunds are transactions conditioned on the state they were decided from; when it changed
 //! meanwhile, they read again and decide again.
 
@@ -15,7 +16,9 @@ use uuid::Uuid;
 use super::catalog::{SeatStateItem, event_from};
 use super::items::*;
 use super::users::paged;
-use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use super::{
+    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Tx, TxItem, is_condition_failure, names_in, sdk_error, values_map,
+};
 use crate::domain::{
     Booking, EventStatus, HoldRequest, Invalid, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
     ReservationStatus, SeatLabel,
@@ -82,6 +85,7 @@ impl DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Canceled>> {
         let now_ms = ms(now);
+        let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some((booking, reservations)) = self.booking_with_seats(booking_id, now).await? else {
                 return Err(StoreError::NotFound);
@@ -145,7 +149,7 @@ impl DynamoStore {
                     refunds.extend(refund);
                 }
             }
-            match self.transact(writes).await? {
+            match self.transact(&mut budget, writes).await? {
                 Ok(()) => {
                     let canceled_ids = active.iter().map(|r| r.reservation.id).collect();
                     return Ok(Some(Canceled { reservations, canceled_ids, booking, refunds }));
@@ -243,6 +247,20 @@ pub(super) fn kept_conflicting(what: &str) -> StoreError {
     StoreError::Unavailable(format!("{what} kept meeting concurrent writes; try again"))
 }
 
+/// `SeatsUnavailable` naming `lost`, row by row.
+fn seats_unavailable(mut lost: Vec<&Wanted>) -> StoreError {
+    lost.sort_by_key(|w| (w.seat.row_index, w.seat.seat.seat_number));
+    StoreError::SeatsUnavailable(
+        lost.into_iter()
+            .map(|w| SeatLabel {
+                row: w.seat.seat.row.clone(),
+                seat_number: w.seat.seat.seat_number,
+                tier: w.seat.seat.tier.clone(),
+            })
+            .collect(),
+    )
+}
+
 /// A seat that a hold asks for, as its venue lists it.
 struct Wanted {
     seat: VenueSeat,
@@ -256,7 +274,9 @@ impl HoldStore for DynamoStore {
         let now_ms = ms(now);
         let expires_ms = now_ms + request.ttl.duration().num_milliseconds();
         let (event_id, booking_id) = (request.event_id, request.booking_id);
-        for _ in 0..OPTIMISTIC_ATTEMPTS {
+        // Bounds the retries below (a gate that changed, a transaction met in flight) in time.
+        let mut budget = Budget::new();
+        loop {
             // One read for the event, the seats by id and their current states (under the shard
             // count new events get; an older event's states are only used for tidying anyway).
             let ids = request.seats.ids();
@@ -303,6 +323,20 @@ impl HoldStore for DynamoStore {
                             format!("seat {id} is not in this event's venue"),
                         )));
                     }
+                }
+            }
+
+            // A seat seen taken in this strongly consistent read (held and not lapsed, or sold) is
+            // lost already: the condition below would refuse it the same way, so the buyer hears
+            // it without a write. Only the conditional write ever grants a seat. (States are read
+            // under today's shard count; an older event's are not trusted for this.)
+            if stored.shards == SEAT_SHARDS {
+                let taken: Vec<&Wanted> = wanted
+                    .iter()
+                    .filter(|w| states.get(&w.seat.seat.id).is_some_and(|state| state.is_active(now)))
+                    .collect();
+                if !taken.is_empty() {
+                    return Err(seats_unavailable(taken));
                 }
             }
 
@@ -376,37 +410,36 @@ impl HoldStore for DynamoStore {
                 vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
             )?);
 
-            match self.transact(writes).await? {
-                Ok(()) => {
+            match self.transact_once(&writes).await? {
+                Tx::Committed => {
                     self.expire_superseded(&states, now_ms).await;
                     return booking_from(&booking, reservations)?
                         .ok_or_else(|| StoreError::Internal("a hold placed no reservations".into()));
                 }
                 // The event closed or moved since it was read: read it again and decide again.
-                Err(canceled) if canceled.failed(gate_index) => continue,
-                Err(canceled) => {
-                    let mut lost: Vec<&Wanted> =
-                        wanted.iter().enumerate().filter(|(i, _)| canceled.failed(*i)).map(|(_, w)| w).collect();
-                    if lost.is_empty() {
-                        if canceled.failed(2 * wanted.len()) {
-                            return Err(StoreError::Internal(format!("booking id {booking_id} is already used")));
-                        }
-                        return Err(StoreError::Internal(format!("a hold was refused: {canceled:?}")));
+                Tx::Refused(canceled) if canceled.condition_failed(gate_index) => budget.pause("the hold").await?,
+                Tx::Refused(canceled) => {
+                    let lost: Vec<&Wanted> = wanted
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| canceled.condition_failed(*i))
+                        .map(|(_, w)| w)
+                        .collect();
+                    if !lost.is_empty() {
+                        return Err(seats_unavailable(lost));
                     }
-                    lost.sort_by_key(|w| (w.seat.row_index, w.seat.seat.seat_number));
-                    return Err(StoreError::SeatsUnavailable(
-                        lost.into_iter()
-                            .map(|w| SeatLabel {
-                                row: w.seat.seat.row.clone(),
-                                seat_number: w.seat.seat.seat_number,
-                                tier: w.seat.seat.tier.clone(),
-                            })
-                            .collect(),
-                    ));
+                    if canceled.condition_failed(2 * wanted.len()) {
+                        return Err(StoreError::Internal(format!("booking id {booking_id} is already used")));
+                    }
+                    return Err(StoreError::Internal(format!("a hold was refused: {canceled:?}")));
                 }
+                // Another transaction was in flight on one of these items (another buyer's hold of
+                // the same seat, most likely), or throttling: nothing was written. After a short
+                // random pause the read above runs again: a seat the other buyer got is lost (409),
+                // a seat still free is tried again; past the budget, `Unavailable` (503).
+                Tx::Busy(why) => budget.pause(&format!("the hold ({why})")).await?,
             }
         }
-        Err(StoreError::Internal("the hold kept changing under concurrent edits of its event; try again".into()))
     }
 
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
@@ -518,8 +551,9 @@ impl HoldStore for DynamoStore {
                         ],
                     )?,
                 ];
-                // Refused: another sweep, a confirm, a cancel or a new hold got there first.
-                if self.transact(writes).await?.is_ok() {
+                // Refused: another sweep, a confirm, a cancel or a new hold got there first. Busy:
+                // someone is writing that seat right now; the next sweep (or its reader) decides.
+                if matches!(self.transact_once(&writes).await?, Tx::Committed) {
                     expired += 1;
                 }
             }
@@ -539,6 +573,10 @@ impl DynamoStore {
             }
             let update = "SET #st = :expired";
             let condition = "#st = :held AND #exp <= :now";
+            // Best effort: with no turn to send it now, it is left to the sweeper.
+            let Ok(slot) = self.slots.take().await else {
+                return;
+            };
             let outcome = self
                 .client
                 .update_item()
@@ -554,6 +592,7 @@ impl DynamoStore {
                 ]))
                 .send()
                 .await;
+            drop(slot);
             if let Err(err) = outcome
                 && !is_condition_failure(&err)
             {

@@ -142,6 +142,19 @@ pub fn get_s<'a>(item: &'a Item, name: &str) -> StoreResult<&'a str> {
     }
 }
 
+/// Optional text: an absent attribute is the empty string (empty strings are never written).
+pub fn text(item: &Item, name: &str) -> String {
+    opt_s(item, name).unwrap_or_default()
+}
+
+/// The item without its empty text attributes. DynamoDB Local (2020) refuses an empty string in
+/// any attribute, and DynamoDB in key attributes; optional text is left out instead and `text`
+/// reads it back as empty, as the SQL backends return it.
+pub fn without_empty_text(mut item: Item) -> Item {
+    item.retain(|_, value| !matches!(value, AttributeValue::S(text) if text.is_empty()));
+    item
+}
+
 pub fn opt_s(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Some(value.clone()),
@@ -204,7 +217,7 @@ pub fn user_from(item: &Item) -> StoreResult<User> {
     Ok(User {
         id: get_uuid(item, "id")?,
         email: get_s(item, "email")?.to_owned(),
-        name: get_s(item, "name")?.to_owned(),
+        name: text(item, "name"),
         role: get_enum::<Role>(item, "role")?,
         disabled: get_bool(item, "disabled")?,
         created_at: get_time(item, "created")?,
@@ -214,8 +227,8 @@ pub fn user_from(item: &Item) -> StoreResult<User> {
 pub fn venue_from(item: &Item) -> StoreResult<Venue> {
     Ok(Venue {
         id: get_uuid(item, "id")?,
-        name: get_s(item, "name")?.to_owned(),
-        location: get_s(item, "location")?.to_owned(),
+        name: text(item, "name"),
+        location: text(item, "location"),
         kind: get_enum::<VenueKind>(item, "vkind")?,
         seat_count: get_n(item, "seat_count")?,
     })
@@ -232,9 +245,9 @@ pub fn venue_seat_from(item: &Item) -> StoreResult<VenueSeat> {
     Ok(VenueSeat {
         seat: Seat {
             id: get_uuid(item, "seat_id")?,
-            row: get_s(item, "row")?.to_owned(),
+            row: text(item, "row"),
             seat_number: get_i32(item, "num")?,
-            tier: get_s(item, "tier")?.to_owned(),
+            tier: text(item, "tier"),
         },
         venue_id: get_uuid(item, "venue_id")?,
         row_index: get_n(item, "ridx")?,
@@ -263,13 +276,9 @@ pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredRe
             user_id: get_uuid(item, "uid")?,
             event_id: get_uuid(item, "eid")?,
             seat_id: get_uuid(item, "seat_id")?,
-            seat: SeatLabel {
-                row: get_s(item, "row")?.to_owned(),
-                seat_number: get_i32(item, "num")?,
-                tier: get_s(item, "tier")?.to_owned(),
-            },
+            seat: SeatLabel { row: text(item, "row"), seat_number: get_i32(item, "num")?, tier: text(item, "tier") },
             price_cents: get_n(item, "price")?,
-            currency: get_s(item, "currency")?.to_owned(),
+            currency: text(item, "currency"),
             status: stored_status.effective(expires_at, now),
             expires_at,
             created_at: get_time(item, "created")?,
@@ -321,9 +330,9 @@ pub fn payment_from(item: &Item) -> StoreResult<Payment> {
         booking_id: get_uuid(item, "bid")?,
         user_id: get_uuid(item, "uid")?,
         amount_cents: get_n(item, "amount")?,
-        currency: get_s(item, "currency")?.to_owned(),
+        currency: text(item, "currency"),
         status: get_enum::<PaymentStatus>(item, "st")?,
-        provider: get_s(item, "provider")?.to_owned(),
+        provider: text(item, "provider"),
         card_last4: opt_s(item, "last4"),
         refunded_cents: get_n(item, "refunded")?,
         created_at: get_time(item, "created")?,

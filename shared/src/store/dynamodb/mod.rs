@@ -11,16 +11,19 @@ pub mod table;
 mod users;
 
 use std::collections::HashMap;
-use std::time::Duration as StdDuration;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest,
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use super::{Store, StoreError, StoreResult};
@@ -29,12 +32,30 @@ use items::Item;
 
 /// Region used when the environment names none (DynamoDB Local ignores it).
 const DEFAULT_REGION: &str = "us-east-1";
-/// A transaction that met another one on the same item was rolled back whole; it is tried again
-/// after a short random pause, this many times in all, before its conflict counts as a lost item.
+/// A transaction that met another one on the same item (or throttling) was rolled back whole, so it
+/// is tried again after a short random pause, at most this many times in all...
 const TX_ATTEMPTS: usize = 12;
+/// ...and only while the store call that runs it has spent less than this retrying: past it the
+/// call answers `Unavailable` (503, "try again") instead of keeping a buyer waiting.
+const RETRY_BUDGET: StdDuration = StdDuration::from_secs(2);
 /// A read-decide-write cycle whose conditions found the state changed since the read starts over
 /// from the read, this many times in all.
 const OPTIMISTIC_ATTEMPTS: usize = 8;
+/// One attempt of one SDK call may take this long (connection included), and one SDK call with
+/// the SDK's own retries this long in all: nothing waits on DynamoDB forever. DynamoDB answers in
+/// milliseconds; DynamoDB Local under a load spike queues writes behind one table lock for up to
+/// 10 s before it answers 500, so its slowest answers are cut short here and reported as 503.
+const ATTEMPT_TIMEOUT: StdDuration = StdDuration::from_secs(3);
+const OPERATION_TIMEOUT: StdDuration = StdDuration::from_secs(5);
+const CONNECT_TIMEOUT: StdDuration = StdDuration::from_secs(2);
+/// Requests of one store in flight at once; the rest wait in line, first come first served, for
+/// at most `QUEUE_WAIT` and then answer `Unavailable`. DynamoDB Local runs every write behind one
+/// table lock (not fair, 10 s wait, then a 500): more than a few requests in flight only lengthen
+/// its hidden queue, starve some of them and trip the time-outs above, so an emulator gets few.
+/// `DYNAMODB_MAX_IN_FLIGHT` overrides both.
+const IN_FLIGHT_EMULATOR: usize = 8;
+const IN_FLIGHT_AWS: usize = 256;
+const QUEUE_WAIT: StdDuration = StdDuration::from_secs(6);
 /// DynamoDB answers at most this many keys per `BatchGetItem` and items per `BatchWriteItem`.
 const BATCH_GET_MAX: usize = 100;
 const BATCH_WRITE_MAX: usize = 25;
@@ -42,6 +63,28 @@ const BATCH_WRITE_MAX: usize = 25;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    slots: Slots,
+}
+
+/// The line of requests waiting to be sent (see `IN_FLIGHT_EMULATOR`).
+#[derive(Clone)]
+struct Slots(Arc<Semaphore>);
+
+impl Slots {
+    fn new(emulator: bool) -> Self {
+        let configured = std::env::var("DYNAMODB_MAX_IN_FLIGHT").ok().and_then(|v| v.trim().parse::<usize>().ok());
+        let default = if emulator { IN_FLIGHT_EMULATOR } else { IN_FLIGHT_AWS };
+        Self(Arc::new(Semaphore::new(configured.filter(|n| *n > 0).unwrap_or(default))))
+    }
+
+    /// A turn to send one request, held until it is answered; `Unavailable` after `QUEUE_WAIT`.
+    async fn take(&self) -> StoreResult<OwnedSemaphorePermit> {
+        match tokio::time::timeout(QUEUE_WAIT, Arc::clone(&self.0).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(StoreError::Unavailable("the DynamoDB store is closed".into())),
+            Err(_) => Err(StoreError::Unavailable("too many DynamoDB requests waiting; try again".into())),
+        }
+    }
 }
 
 impl DynamoStore {
@@ -65,8 +108,8 @@ impl DynamoStore {
         if let Some(endpoint) = &endpoint {
             loader = loader.endpoint_url(endpoint.clone());
         }
-        let shared = loader.load().await;
-        Ok(Self { client: Client::new(&shared), table })
+        let shared = loader.timeout_config(timeouts()).load().await;
+        Ok(Self { client: Client::new(&shared), table, slots: Slots::new(endpoint.is_some()) })
     }
 
     /// A store on `table` at an explicit endpoint with fake credentials: DynamoDB Local in tests,
@@ -77,8 +120,9 @@ impl DynamoStore {
             .region(Region::new(DEFAULT_REGION))
             .credentials_provider(local_credentials())
             .endpoint_url(endpoint)
+            .timeout_config(timeouts())
             .build();
-        Self { client: Client::from_conf(config), table: table.to_owned() }
+        Self { client: Client::from_conf(config), table: table.to_owned(), slots: Slots::new(true) }
     }
 
     pub fn table_name(&self) -> &str {
@@ -90,6 +134,14 @@ impl DynamoStore {
         self.client.delete_table().table_name(&self.table).send().await.map_err(sdk_error)?;
         Ok(())
     }
+}
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
 }
 
 fn local_credentials() -> Credentials {
@@ -112,8 +164,31 @@ fn table_from_url(database_url: &str) -> StoreResult<String> {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/// Maps an SDK failure: unreachable endpoint or missing table → `Unavailable`, the rest → `Internal`.
-/// The message names the error code, never a request's contents.
+/// Error codes that mean "not now": throttling, a transaction in flight on the item, DynamoDB's
+/// own transient failures, and DynamoDB Local's "timed out waiting for a lock" (an
+/// `InternalServerError`). Nothing was written; the same request may succeed a moment later.
+const TRANSIENT_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+];
+
+fn is_transient_code(code: Option<&str>) -> bool {
+    code.is_some_and(|code| TRANSIENT_CODES.contains(&code))
+}
+
+/// Maps an SDK failure: unreachable or slow endpoint, throttling, conflicts with transactions in
+/// flight, DynamoDB's transient failures and a missing table → `Unavailable` (503, worth retrying);
+/// the rest (requests DynamoDB calls malformed: our bugs) → `Internal`. The message names the
+/// error code, never a request's contents.
 fn sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -121,19 +196,16 @@ where
 {
     let code = err.code().map(str::to_owned);
     match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            StoreError::Unavailable(format!("DynamoDB is unreachable: {}", DisplayErrorContext(&err)))
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("DynamoDB is unreachable or too slow: {}", DisplayErrorContext(&err)))
         }
         _ if code.as_deref() == Some("ResourceNotFoundException") => {
             StoreError::Unavailable("the DynamoDB table does not exist; run `proeventa migrate`".into())
         }
-        _ if matches!(
-            code.as_deref(),
-            Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded")
-        ) =>
-        {
-            StoreError::Unavailable("DynamoDB is throttling this table; try again".into())
-        }
+        _ if is_transient_code(code.as_deref()) => StoreError::Unavailable(format!(
+            "DynamoDB is busy ({}); try again",
+            code.as_deref().unwrap_or("transient error")
+        )),
         _ => StoreError::Internal(format!("DynamoDB: {}", DisplayErrorContext(&err))),
     }
 }
@@ -179,7 +251,7 @@ impl TxItem {
     fn put(table: &str, item: Item, condition: Option<&str>, values: Values) -> StoreResult<TransactWriteItem> {
         let put = Put::builder()
             .table_name(table)
-            .set_item(Some(item))
+            .set_item(Some(items::without_empty_text(item)))
             .set_condition_expression(condition.map(str::to_owned))
             .set_expression_attribute_names(names_in(&[condition.unwrap_or("")]))
             .set_expression_attribute_values(values_map(values))
@@ -225,11 +297,11 @@ impl TxItem {
 #[derive(Debug)]
 struct Canceled(Vec<String>);
 
-impl Canceled {
-    fn failed(&self, index: usize) -> bool {
-        self.0.get(index).is_some_and(|code| code != "None")
-    }
+/// Cancellation reasons that refused nothing: another transaction was in flight on the item, or
+/// the partition was throttled. The transaction changed nothing and may pass a moment later.
+const TRANSIENT_REASONS: &[&str] = &["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"];
 
+impl Canceled {
     fn condition_failed(&self, index: usize) -> bool {
         self.0.get(index).is_some_and(|code| code == "ConditionalCheckFailed")
     }
@@ -237,57 +309,111 @@ impl Canceled {
     fn any_condition_failed(&self) -> bool {
         self.0.iter().any(|code| code == "ConditionalCheckFailed")
     }
+
+    /// No item was refused: every reason is `None` or transient.
+    fn only_transient(&self) -> bool {
+        self.0.iter().all(|code| code == "None" || TRANSIENT_REASONS.contains(&code.as_str()))
+    }
 }
 
-/// A short random pause before a retry, so that two colliding writers do not collide again.
-async fn backoff(attempt: usize) {
-    let spread = 5 + 5 * attempt.min(8) as u64;
-    let jitter = (Uuid::new_v4().as_u128() % u128::from(spread)) as u64;
-    tokio::time::sleep(StdDuration::from_millis(2 + jitter)).await;
+/// How one `TransactWriteItems` ended.
+#[derive(Debug)]
+enum Tx {
+    Committed,
+    /// A condition (or a rule) refused it: the reasons say which item.
+    Refused(Canceled),
+    /// It met another transaction in flight or throttling: nothing was written, try again later.
+    Busy(String),
+}
+
+/// The time one store call may spend retrying, counted from its first retry, and its attempts.
+/// Each pause is short and random (so that colliding writers do not collide again), and growing.
+struct Budget {
+    first_retry: Option<Instant>,
+    attempt: usize,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Self { first_retry: None, attempt: 0 }
+    }
+
+    /// Waits before another try of `what`; `Unavailable` once the budget or the attempts are spent,
+    /// so a store call never retries for more than `RETRY_BUDGET`.
+    async fn pause(&mut self, what: &str) -> StoreResult<()> {
+        self.attempt += 1;
+        let started = *self.first_retry.get_or_insert_with(Instant::now);
+        let delay = backoff_delay(self.attempt);
+        if self.attempt >= TX_ATTEMPTS || started.elapsed() + delay > RETRY_BUDGET {
+            return Err(StoreError::Unavailable(format!("{what} kept meeting concurrent writes; try again")));
+        }
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+}
+
+/// Exponential backoff with full jitter: uniform in [2 ms, 2 ms + min(10 ms × 2^attempt, 250 ms)).
+fn backoff_delay(attempt: usize) -> StdDuration {
+    let cap = (10u64 << attempt.min(5)).min(250);
+    let jitter = (Uuid::new_v4().as_u128() % u128::from(cap)) as u64;
+    StdDuration::from_millis(2 + jitter)
 }
 
 impl DynamoStore {
-    /// Runs one transaction: `Ok(Ok(()))` when it committed, `Ok(Err(reasons))` when a condition
-    /// refused it. A conflict with another transaction in flight (rolled back whole, nothing
-    /// written) is retried; one that persists is reported like a refusal, with its reasons.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Result<(), Canceled>> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let outcome = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
-            let err = match outcome {
-                Ok(_) => return Ok(Ok(())),
-                Err(err) => err,
-            };
-            let retryable_code = matches!(
-                err.code(),
-                Some("TransactionConflictException" | "TransactionInProgressException" | "ThrottlingException")
+    /// Runs one transaction once. Errors that leave it unknown whether it committed (time-outs,
+    /// DynamoDB's 500s, which the SDK already retried with the same idempotency token) are
+    /// `Unavailable`; only outcomes that certainly wrote nothing come back as `Tx::Busy`.
+    async fn transact_once(&self, items: &[TransactWriteItem]) -> StoreResult<Tx> {
+        let _slot = self.slots.take().await?;
+        let outcome = self.client.transact_write_items().set_transact_items(Some(items.to_vec())).send().await;
+        let err = match outcome {
+            Ok(_) => return Ok(Tx::Committed),
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = err.as_service_error() {
+            let reasons = Canceled(
+                canceled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect(),
             );
-            let reasons = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => Some(Canceled(
-                    canceled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect(),
-                )),
-                _ => None,
-            };
-            match reasons {
-                Some(reasons) if reasons.any_condition_failed() || attempt >= TX_ATTEMPTS => return Ok(Err(reasons)),
-                Some(_) => backoff(attempt).await,
-                None if retryable_code && attempt < TX_ATTEMPTS => backoff(attempt).await,
-                // DynamoDB takes 100 items per transaction, DynamoDB Local before September 2020
-                // only 10: too many seats for one all-or-nothing step on this endpoint.
-                None if err.code() == Some("ValidationException")
-                    && err.message().is_some_and(|m| m.contains("length less than or equal to")) =>
-                {
-                    return Err(StoreError::Rejected(Invalid::new(
-                        "seat_ids",
-                        format!(
-                            "too many seats for one transaction on this DynamoDB endpoint ({}); \
-                             DynamoDB Local before September 2020 takes at most 4 seats per booking",
-                            err.message().unwrap_or_default()
-                        ),
-                    )));
-                }
-                None => return Err(sdk_error(err)),
+            return Ok(if reasons.only_transient() { Tx::Busy(format!("{reasons:?}")) } else { Tx::Refused(reasons) });
+        }
+        // Refused before it started: another transaction in flight on an item, or throttling.
+        if matches!(
+            err.code(),
+            Some(
+                "TransactionConflictException"
+                    | "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+            )
+        ) {
+            return Ok(Tx::Busy(err.code().unwrap_or_default().to_owned()));
+        }
+        // DynamoDB takes 100 items per transaction, DynamoDB Local before September 2020 only 10:
+        // too many seats for one all-or-nothing step on this endpoint.
+        if err.code() == Some("ValidationException")
+            && err.message().is_some_and(|m| m.contains("length less than or equal to"))
+        {
+            return Err(StoreError::Rejected(Invalid::new(
+                "seat_ids",
+                format!(
+                    "too many seats for one transaction on this DynamoDB endpoint ({}); \
+                     DynamoDB Local before September 2020 takes at most 4 seats per booking",
+                    err.message().unwrap_or_default()
+                ),
+            )));
+        }
+        Err(sdk_error(err))
+    }
+
+    /// Runs one transaction: `Ok(Ok(()))` when it committed, `Ok(Err(reasons))` when a condition
+    /// refused it. A conflict with another transaction in flight or throttling (rolled back whole,
+    /// nothing written) is retried within `budget`; once that is spent, `Unavailable`.
+    async fn transact(&self, budget: &mut Budget, items: Vec<TransactWriteItem>) -> StoreResult<Result<(), Canceled>> {
+        loop {
+            match self.transact_once(&items).await? {
+                Tx::Committed => return Ok(Ok(())),
+                Tx::Refused(reasons) => return Ok(Err(reasons)),
+                Tx::Busy(why) => budget.pause(&format!("a transaction ({why})")).await?,
             }
         }
     }
@@ -303,18 +429,19 @@ impl DynamoStore {
                     .build()
                     .map_err(build_error)?,
             );
-            let mut attempt = 0;
+            let mut budget = Budget::new();
             while let Some(request) = pending.take() {
-                attempt += 1;
+                let slot = self.slots.take().await?;
                 let out =
                     self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
+                drop(slot);
                 if let Some(items) = out.responses().and_then(|r| r.get(&self.table)) {
                     found.extend(items.iter().cloned());
                 }
                 pending =
                     out.unprocessed_keys().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()).cloned();
                 if pending.is_some() {
-                    backoff(attempt).await;
+                    budget.pause("reading").await?;
                 }
             }
         }
@@ -328,15 +455,15 @@ impl DynamoStore {
                 .iter()
                 .map(|item| {
                     aws_sdk_dynamodb::types::PutRequest::builder()
-                        .set_item(Some(item.clone()))
+                        .set_item(Some(items::without_empty_text(item.clone())))
                         .build()
                         .map(|put| WriteRequest::builder().put_request(put).build())
                         .map_err(build_error)
                 })
                 .collect::<StoreResult<_>>()?;
-            let mut attempt = 0;
+            let mut budget = Budget::new();
             while !requests.is_empty() {
-                attempt += 1;
+                let slot = self.slots.take().await?;
                 let out = self
                     .client
                     .batch_write_item()
@@ -344,9 +471,10 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(sdk_error)?;
+                drop(slot);
                 requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
                 if !requests.is_empty() {
-                    backoff(attempt).await;
+                    budget.pause("writing").await?;
                 }
             }
         }
@@ -354,6 +482,7 @@ impl DynamoStore {
     }
 
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
+        let _slot = self.slots.take().await?;
         let out = self
             .client
             .get_item()
@@ -368,16 +497,16 @@ impl DynamoStore {
 
     /// Every item of one partition of the table or of an index, page after page.
     async fn query_all(&self, query: Query<'_>) -> StoreResult<Vec<Item>> {
-        query_all_on(&self.client, &self.table, query).await
+        query_all_on(&self.client, &self.slots, &self.table, query).await
     }
 
     /// Several partitions of the table at once (an event's seat-state partitions), in order.
     async fn query_partitions(&self, pks: Vec<String>, prefix: &'static str) -> StoreResult<Vec<Item>> {
         let mut tasks = tokio::task::JoinSet::new();
         for (position, pk) in pks.into_iter().enumerate() {
-            let (client, table) = (self.client.clone(), self.table.clone());
+            let (client, slots, table) = (self.client.clone(), self.slots.clone(), self.table.clone());
             tasks.spawn(async move {
-                let items = query_all_on(&client, &table, Query::table(&pk).prefix(prefix)).await;
+                let items = query_all_on(&client, &slots, &table, Query::table(&pk).prefix(prefix)).await;
                 (position, items)
             });
         }
@@ -393,7 +522,7 @@ impl DynamoStore {
 
 /// Every item of one partition of the table (strongly consistent) or of an index (as fresh as the
 /// index), page after page past DynamoDB's 1 MB per answer.
-async fn query_all_on(client: &Client, table: &str, query: Query<'_>) -> StoreResult<Vec<Item>> {
+async fn query_all_on(client: &Client, slots: &Slots, table: &str, query: Query<'_>) -> StoreResult<Vec<Item>> {
     let mut items = Vec::new();
     let mut start: Option<Item> = None;
     loop {
@@ -406,6 +535,7 @@ async fn query_all_on(client: &Client, table: &str, query: Query<'_>) -> StoreRe
         if let Some(sk) = query.sk_prefix.or(query.sk_below) {
             values.push((":sk", AttributeValue::S(sk.to_owned())));
         }
+        let slot = slots.take().await?;
         let out = client
             .query()
             .table_name(table)
@@ -419,6 +549,7 @@ async fn query_all_on(client: &Client, table: &str, query: Query<'_>) -> StoreRe
             .send()
             .await
             .map_err(sdk_error)?;
+        drop(slot);
         items.extend(out.items().iter().cloned());
         match out.last_evaluated_key() {
             Some(last) if !last.is_empty() => start = Some(last.clone()),
@@ -488,6 +619,40 @@ mod tests {
         assert_eq!(names["#st"], "st");
         assert_eq!(names["#sk"], "sk");
         assert!(names_in(&["", "attribute_not_exists(x)"]).is_none());
+    }
+
+    #[test]
+    fn only_conflicts_and_throttling_are_retried() {
+        let reasons = |codes: &[&str]| Canceled(codes.iter().map(|c| (*c).to_owned()).collect());
+        assert!(reasons(&["None", "TransactionConflict", "None"]).only_transient());
+        assert!(reasons(&["ThrottlingError", "ProvisionedThroughputExceeded"]).only_transient());
+        let lost = reasons(&["TransactionConflict", "ConditionalCheckFailed"]);
+        assert!(!lost.only_transient() && lost.condition_failed(1) && !lost.condition_failed(0));
+        assert!(!reasons(&["ValidationError"]).only_transient());
+        assert!(
+            is_transient_code(Some("InternalServerError")) && is_transient_code(Some("TransactionConflictException"))
+        );
+        assert!(!is_transient_code(Some("ValidationException")) && !is_transient_code(None));
+    }
+
+    #[test]
+    fn backoff_stays_short_and_random() {
+        for attempt in 1..=TX_ATTEMPTS {
+            let delay = backoff_delay(attempt);
+            assert!(delay >= StdDuration::from_millis(2) && delay < StdDuration::from_millis(252), "{delay:?}");
+        }
+    }
+
+    #[test]
+    fn empty_text_is_left_out_of_items() {
+        let item = Item::from([
+            ("pk".to_owned(), AttributeValue::S("EVENT#1".into())),
+            ("description".to_owned(), AttributeValue::S(String::new())),
+            ("seats".to_owned(), AttributeValue::N("0".into())),
+        ]);
+        let kept = items::without_empty_text(item);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(items::text(&kept, "description"), "");
     }
 
     #[test]

@@ -12,7 +12,9 @@ use uuid::Uuid;
 use super::holds::{kept_conflicting, seat_partitions, status_values};
 use super::items::*;
 use super::users::paged;
-use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use super::{
+    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map,
+};
 use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, ReservationStatus};
 use crate::store::{PaymentStore, StoreError, StoreResult};
 
@@ -43,6 +45,7 @@ impl PaymentStore for DynamoStore {
     async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
         let now_ms = ms(now);
         let hold_until_ms = ms(new.hold_until);
+        let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some((_, reservations)) = self.booking_with_seats(new.booking_id, now).await? else {
                 return Err(StoreError::NotFound);
@@ -119,7 +122,7 @@ impl PaymentStore for DynamoStore {
                     seat_values,
                 )?);
             }
-            match self.transact(writes).await? {
+            match self.transact(&mut budget, writes).await? {
                 Ok(()) => return Ok(payment),
                 Err(canceled) if canceled.condition_failed(0) => {
                     return Err(StoreError::InvalidState("this booking already has a payment".into()));
@@ -154,6 +157,7 @@ impl PaymentStore for DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Payment> {
         let now_ms = ms(now);
+        let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some(payment) = self.stored_payment(id).await? else {
                 return Err(StoreError::NotFound);
@@ -183,19 +187,32 @@ impl PaymentStore for DynamoStore {
                 return Err(StoreError::InvalidState("this booking has no held seats to pay for".into()));
             }
             let spks = seat_partitions(&reservations);
-            let mut writes = vec![TxItem::update(
-                &self.table,
-                payment_key(id),
-                "SET #st = :succeeded, #provider_ref = :ref, #last4 = :last4, #updated = :now",
-                Some("#st = :pending"),
-                vec![
-                    (":succeeded", s(PaymentStatus::Succeeded.as_str())),
-                    (":pending", s(PaymentStatus::Pending.as_str())),
-                    (":ref", s(provider_ref)),
-                    (":last4", s(card_last4)),
-                    (":now", n(now_ms)),
-                ],
-            )?];
+            // Empty text is left out of items (DynamoDB Local refuses empty strings): an empty
+            // reference or card ending is removed rather than written.
+            let mut sets = vec!["#st = :succeeded", "#updated = :now"];
+            let mut removes = Vec::new();
+            let mut values = vec![
+                (":succeeded", s(PaymentStatus::Succeeded.as_str())),
+                (":pending", s(PaymentStatus::Pending.as_str())),
+                (":now", n(now_ms)),
+            ];
+            for (attribute, set, placeholder, value) in [
+                ("#provider_ref", "#provider_ref = :ref", ":ref", provider_ref),
+                ("#last4", "#last4 = :last4", ":last4", card_last4),
+            ] {
+                if value.is_empty() {
+                    removes.push(attribute);
+                } else {
+                    sets.push(set);
+                    values.push((placeholder, s(value)));
+                }
+            }
+            let mut update = format!("SET {}", sets.join(", "));
+            if !removes.is_empty() {
+                update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+            }
+            let mut writes =
+                vec![TxItem::update(&self.table, payment_key(id), &update, Some("#st = :pending"), values)?];
             for r in &to_confirm {
                 writes.push(TxItem::update(
                     &self.table,
@@ -243,12 +260,12 @@ impl PaymentStore for DynamoStore {
                 )?);
             }
             let seats = 1 + to_confirm.len()..gate_index;
-            match self.transact(writes).await? {
+            match self.transact(&mut budget, writes).await? {
                 Ok(()) => {
                     let updated_at = from_ms(now_ms)?;
                     return Ok(Payment {
                         status: PaymentStatus::Succeeded,
-                        card_last4: Some(card_last4.to_owned()),
+                        card_last4: Some(card_last4.to_owned()).filter(|last4| !last4.is_empty()),
                         updated_at,
                         ..payment
                     });
@@ -269,6 +286,7 @@ impl PaymentStore for DynamoStore {
     }
 
     async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some(payment) = self.stored_payment(id).await? else {
                 return Err(StoreError::NotFound);
@@ -301,7 +319,7 @@ impl PaymentStore for DynamoStore {
                     vec![(":pid", s(id.to_string()))],
                 )?,
             ];
-            match self.transact(writes).await? {
+            match self.transact(&mut budget, writes).await? {
                 Ok(()) => {
                     return Ok(Payment {
                         status: PaymentStatus::Failed,
@@ -333,6 +351,7 @@ impl PaymentStore for DynamoStore {
             };
             let update = "SET #refunded = :refunded, #st = :new_st, #updated = :now";
             let condition = "#st = :st AND #refunded = :old";
+            let slot = self.slots.take().await?;
             let out = self
                 .client
                 .update_item()
@@ -351,6 +370,7 @@ impl PaymentStore for DynamoStore {
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
+            drop(slot);
             match out {
                 Ok(out) => {
                     return out
@@ -371,6 +391,7 @@ impl PaymentStore for DynamoStore {
         let mut item = webhook_key(event_id);
         item.insert("received".to_owned(), n(ms(now)));
         // The key decides which of two deliveries is the first.
+        let _slot = self.slots.take().await?;
         let out = self
             .client
             .put_item()
@@ -387,6 +408,7 @@ impl PaymentStore for DynamoStore {
     }
 
     async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
+        let _slot = self.slots.take().await?;
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::items::*;
-use super::{DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use super::{Budget, DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
 use crate::domain::{Email, NewUser, Page, Role, User, UserChanges};
 use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, StoreError, StoreResult, UserStore};
 
@@ -46,9 +46,9 @@ impl UserStore for DynamoStore {
             TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?,
             TxItem::put(&self.table, email, Some("attribute_not_exists(pk)"), vec![])?,
         ];
-        match self.transact(items).await? {
+        match self.transact(&mut Budget::new(), items).await? {
             Ok(()) => {}
-            Err(canceled) if canceled.failed(1) => return Err(StoreError::EmailTaken),
+            Err(canceled) if canceled.condition_failed(1) => return Err(StoreError::EmailTaken),
             Err(canceled) => {
                 return Err(StoreError::Internal(format!("creating an account was refused: {canceled:?}")));
             }
@@ -85,9 +85,15 @@ impl UserStore for DynamoStore {
     async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
         let mut sets = Vec::new();
         let mut values = Vec::new();
-        if let Some(name) = changes.name {
-            sets.push("#name = :name");
-            values.push((":name", s(name)));
+        // Empty text is left out of the item (see `without_empty_text`), so clearing it removes it.
+        let mut removes = Vec::new();
+        match changes.name {
+            Some(name) if name.is_empty() => removes.push("#name"),
+            Some(name) => {
+                sets.push("#name = :name");
+                values.push((":name", s(name)));
+            }
+            None => {}
         }
         if let Some(hash) = changes.password_hash {
             sets.push("#pw = :pw");
@@ -101,11 +107,19 @@ impl UserStore for DynamoStore {
             sets.push("#disabled = :disabled");
             values.push((":disabled", b(disabled)));
         }
-        if sets.is_empty() {
+        if sets.is_empty() && removes.is_empty() {
             return self.user(id).await;
         }
-        let update = format!("SET {}", sets.join(", "));
+        let mut clauses = Vec::new();
+        if !sets.is_empty() {
+            clauses.push(format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            clauses.push(format!("REMOVE {}", removes.join(", ")));
+        }
+        let update = clauses.join(" ");
         let condition = "attribute_exists(#pk)";
+        let _slot = self.slots.take().await?;
         let out = self
             .client
             .update_item()
@@ -160,16 +174,18 @@ impl IdempotencyStore for DynamoStore {
         // A record older than a day counts as absent (TTL only tidies, later): the put replaces it.
         let condition = "attribute_not_exists(#pk) OR #created < :cutoff";
         let cutoff = ms(now - Duration::hours(IDEMPOTENCY_TTL_HOURS));
+        let slot = self.slots.take().await?;
         let claimed = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(without_empty_text(item)))
             .condition_expression(condition)
             .set_expression_attribute_names(names_in(&[condition]))
             .set_expression_attribute_values(values_map(vec![(":cutoff", n(cutoff))]))
             .send()
             .await;
+        drop(slot);
         match claimed {
             Ok(_) => return Ok(IdempotencyClaim::Claimed),
             Err(err) if is_condition_failure(&err) => {}
@@ -179,7 +195,7 @@ impl IdempotencyStore for DynamoStore {
             // Released by its owner between our put and this read: still someone else's turn.
             return Ok(IdempotencyClaim::InFlight);
         };
-        if get_s(&record, "hash")? != request_hash {
+        if text(&record, "hash") != request_hash {
             return Ok(IdempotencyClaim::Mismatch);
         }
         Ok(match opt_n(&record, "code")? {
@@ -198,8 +214,16 @@ impl IdempotencyStore for DynamoStore {
         status: u16,
         body: &str,
     ) -> StoreResult<()> {
-        let update = "SET #code = :code, #body = :body";
+        // An empty body is left out (DynamoDB Local refuses empty strings); it reads back as empty.
+        let mut values = vec![(":code", n(i64::from(status)))];
+        let update = if body.is_empty() {
+            "SET #code = :code REMOVE #body"
+        } else {
+            values.push((":body", s(body)));
+            "SET #code = :code, #body = :body"
+        };
         let condition = "attribute_exists(#pk)";
+        let _slot = self.slots.take().await?;
         let out = self
             .client
             .update_item()
@@ -208,7 +232,7 @@ impl IdempotencyStore for DynamoStore {
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_names(names_in(&[update, condition]))
-            .set_expression_attribute_values(values_map(vec![(":code", n(i64::from(status))), (":body", s(body))]))
+            .set_expression_attribute_values(values_map(values))
             .send()
             .await;
         match out {
@@ -220,6 +244,7 @@ impl IdempotencyStore for DynamoStore {
     }
 
     async fn release_idempotency_key(&self, user_id: Uuid, key_text: &str) -> StoreResult<()> {
+        let _slot = self.slots.take().await?;
         self.client
             .delete_item()
             .table_name(&self.table)
