@@ -20,6 +20,7 @@ const REQUEST_ID: &str = "x-request-id";
 /// shut down. Init failures end the process with the reason, which Lambda logs.
 pub async fn run_http(group: Group) -> Result<(), lambda_http::Error> {
     let started = Instant::now();
+    proeventa_core::memory::return_large_blocks_to_the_os();
     let config = lambda_config(|key| std::env::var(key).ok())?;
     init_logging(config.log_format);
     let state = state_for(config).await?;
