@@ -17,6 +17,7 @@ use crate::domain::{
 pub mod dynamodb;
 mod hold_batch;
 pub mod postgres;
+mod read_batch;
 pub mod sqlite;
 
 /// What a store can answer besides success. Mapped to HTTP once, in `crate::error`.

@@ -14,6 +14,7 @@ use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::hold_batch::{HoldBatches, HoldOutcome, HoldQueue, PendingHold};
+use super::read_batch::{BatchedRead, ReadQueue};
 use super::{
     Cancellation, CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore,
     Store, StoreError, StoreResult, UserStore,
@@ -39,6 +40,8 @@ const DEADLOCK_DETECTED: &str = "40P01";
 pub struct PostgresStore {
     pool: PgPool,
     holds: HoldQueue,
+    /// Account reads by id, answered together (see `PgUserReads`).
+    users: ReadQueue<PgUserReads>,
 }
 
 impl PostgresStore {
@@ -70,7 +73,8 @@ impl PostgresStore {
                 other => StoreError::Unavailable(other.to_string()),
             })?;
         let holds = HoldQueue::start(PgHoldBatches { pool: pool.clone() }, HOLD_WORKERS);
-        Ok(Self { pool, holds })
+        let users = ReadQueue::start(PgUserReads { pool: pool.clone() }, USER_READ_WORKERS);
+        Ok(Self { pool, holds, users })
     }
 }
 
@@ -553,6 +557,27 @@ ORDER BY w.idx, w.row_index, w.seat_number
 
 /// How many batch workers place holds; each uses one pooled connection while its batch runs.
 const HOLD_WORKERS: usize = 4;
+/// How many workers read accounts (each request's bearer check), one query per batch each.
+const USER_READ_WORKERS: usize = 2;
+
+/// Reads accounts by id, many per query: every authenticated request reads its caller's.
+struct PgUserReads {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl BatchedRead for PgUserReads {
+    type Key = Uuid;
+    type Value = User;
+
+    async fn read_batch(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ANY($1)"))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|row| row.into_user().map(|user| (user.id, user))).collect()
+    }
+}
 
 #[derive(FromRow)]
 struct BatchRow {
@@ -949,11 +974,7 @@ impl UserStore for PostgresStore {
     }
 
     async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(UserRow::into_user).transpose()
+        self.users.read(id).await
     }
 
     async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {

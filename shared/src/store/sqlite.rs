@@ -16,6 +16,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::hold_batch::{HoldBatches, HoldOutcome, HoldQueue, PendingHold};
+use super::read_batch::{BatchedRead, ReadQueue};
 use super::{
     Cancellation, CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore,
     Store, StoreError, StoreResult, UserStore,
@@ -56,6 +57,8 @@ pub struct SqliteStore {
     holds: HoldQueue,
     /// Readers; the same pool as `writer` for an in-memory database, which exists per connection set.
     reader: SqlitePool,
+    /// Account reads by id, answered together on the readers (see `SqliteUserReads`).
+    users: ReadQueue<SqliteUserReads>,
 }
 
 impl SqliteStore {
@@ -80,7 +83,31 @@ impl SqliteStore {
         };
         // One worker: the writer is one connection, so a second batch could only wait for it.
         let holds = HoldQueue::start(SqliteHoldBatches { writer: writer.clone() }, 1);
-        Ok(Self { writer, reader, holds })
+        let users = ReadQueue::start(SqliteUserReads { reader: reader.clone() }, USER_READ_WORKERS);
+        Ok(Self { writer, reader, holds, users })
+    }
+}
+
+/// How many workers read accounts (each request's bearer check), one query per batch each.
+const USER_READ_WORKERS: usize = 2;
+
+/// Reads accounts by id, many per query: every authenticated request reads its caller's.
+struct SqliteUserReads {
+    reader: SqlitePool,
+}
+
+#[async_trait]
+impl BatchedRead for SqliteUserReads {
+    type Key = Uuid;
+    type Value = User;
+
+    async fn read_batch(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, User>> {
+        // One statement whatever the count: the ids travel as one JSON array.
+        let ids_json = serde_json::to_string(&ids.iter().map(|id| id_text(*id)).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Internal(format!("account ids: {e}")))?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?))");
+        let rows = sqlx::query(&sql).bind(ids_json).fetch_all(&self.reader).await?;
+        rows.iter().map(|row| user_from_row(row).map(|user| (user.id, user))).collect()
     }
 }
 
@@ -463,9 +490,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
-        let row = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&self.reader).await?;
-        row.as_ref().map(user_from_row).transpose()
+        self.users.read(id).await
     }
 
     async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
