@@ -31,6 +31,11 @@ use crate::domain::{
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reader connections; WAL lets them read while the writer writes.
 const READ_CONNECTIONS: u32 = 4;
+/// How often the checkpointer copies committed pages from the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// The writer checkpoints by itself only past this many WAL pages (4 KiB each): a backstop for
+/// when the checkpointer falls behind (SQLite's default is 1,000).
+const WRITER_AUTOCHECKPOINT_PAGES: &str = "10000";
 /// Seats per INSERT when creating a venue: 6 parameters each stays far below SQLite's variable limit.
 const SEAT_INSERT_CHUNK: usize = 500;
 
@@ -59,6 +64,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Account reads by id, answered together on the readers (see `SqliteUserReads`).
     users: ReadQueue<SqliteUserReads>,
+    /// The WAL checkpointer of a database file (none in memory).
+    _checkpoints: Option<Checkpoints>,
 }
 
 impl SqliteStore {
@@ -69,22 +76,59 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        // The writer opens first: it creates the file and switches it to WAL before anyone reads.
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+            .foreign_keys(true)
+            // A multi-row statement inside a transaction keeps its undo pages (the statement
+            // journal) in memory instead of a temp file.
+            .pragma("temp_store", "memory");
         let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
-        let reader = if in_memory {
-            writer.clone()
+        // The writer opens first: it creates the file and switches it to WAL before anyone reads.
+        // Every write waits for this one connection, so copying the WAL into the database file
+        // is left to the checkpointer, off the writer's path, on the other core.
+        let writer_options = if in_memory {
+            options.clone()
         } else {
-            SqlitePoolOptions::new()
+            options.clone().pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+        };
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await?;
+        let (reader, checkpoints) = if in_memory {
+            (writer.clone(), None)
+        } else {
+            let reader = SqlitePoolOptions::new()
                 .max_connections(READ_CONNECTIONS)
-                .connect_with(options.pragma("query_only", "ON"))
-                .await?
+                .connect_with(options.clone().pragma("query_only", "ON"))
+                .await?;
+            let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+            (reader, Some(Checkpoints::start(checkpointer)))
         };
         // One worker: the writer is one connection, so a second batch could only wait for it.
         let holds = HoldQueue::start(SqliteHoldBatches { writer: writer.clone() }, 1);
         let users = ReadQueue::start(SqliteUserReads { reader: reader.clone() }, USER_READ_WORKERS);
-        Ok(Self { writer, reader, holds, users })
+        Ok(Self { writer, reader, holds, users, _checkpoints: checkpoints })
+    }
+}
+
+/// The task that checkpoints the WAL every `CHECKPOINT_EVERY`; stopped with the store.
+struct Checkpoints(tokio::task::JoinHandle<()>);
+
+impl Checkpoints {
+    fn start(checkpointer: SqlitePool) -> Self {
+        Self(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                // PASSIVE never blocks the writer or a reader: it copies what it can now.
+                if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&checkpointer).await {
+                    tracing::warn!(error = %err, "SQLite checkpoint failed; the writer checkpoints past its backstop");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -102,11 +146,8 @@ impl BatchedRead for SqliteUserReads {
     type Value = User;
 
     async fn read_batch(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, User>> {
-        // One statement whatever the count: the ids travel as one JSON array.
-        let ids_json = serde_json::to_string(&ids.iter().map(|id| id_text(*id)).collect::<Vec<_>>())
-            .map_err(|e| StoreError::Internal(format!("account ids: {e}")))?;
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?))");
-        let rows = sqlx::query(&sql).bind(ids_json).fetch_all(&self.reader).await?;
+        let rows = sqlx::query(&sql).bind(ids_json(ids)).fetch_all(&self.reader).await?;
         rows.iter().map(|row| user_from_row(row).map(|user| (user.id, user))).collect()
     }
 }
@@ -124,6 +165,22 @@ fn from_millis(ms: i64) -> StoreResult<DateTime<Utc>> {
 
 fn id_text(id: Uuid) -> String {
     id.hyphenated().to_string()
+}
+
+/// Ids as one JSON array of their text, for `IN (SELECT value FROM json_each(?))`: one statement
+/// text whatever the count, so it is prepared once.
+fn ids_json<'a>(ids: impl IntoIterator<Item = &'a Uuid>) -> String {
+    let mut json = String::from("[");
+    for (i, id) in ids.into_iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push('"');
+        json.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+        json.push('"');
+    }
+    json.push(']');
+    json
 }
 
 fn uuid_col(row: &SqliteRow, col: &str) -> StoreResult<Uuid> {
@@ -859,56 +916,51 @@ impl SqliteHoldBatches {
         // The write lock is taken up front, so nothing can change what this transaction reads.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
 
+        // The batch's events with their prices, then its seats: two statements whatever the batch
+        // size (the ids travel as JSON arrays), each prepared once. Every statement of a batch is
+        // a round trip to the writer's thread, which every other write waits for meanwhile.
         let event_ids: BTreeSet<Uuid> = batch.iter().map(|hold| hold.request.event_id).collect();
-        let sql = format!(
-            "SELECT id, venue_id, status, start_time, currency FROM events WHERE id IN ({})",
-            placeholders(event_ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in &event_ids {
-            query = query.bind(id_text(*id));
-        }
+        let rows = sqlx::query(
+            "SELECT e.id, e.venue_id, e.status, e.start_time, e.currency, p.tier, p.price_cents \
+             FROM events e LEFT JOIN event_prices p ON p.event_id = e.id \
+             WHERE e.id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(ids_json(&event_ids))
+        .fetch_all(&mut *tx)
+        .await?;
         let mut events: HashMap<Uuid, BatchEvent> = HashMap::new();
-        for row in query.fetch_all(&mut *tx).await? {
-            let event = BatchEvent {
-                venue_id: row.try_get("venue_id")?,
-                status: enum_col(&row, "status")?,
-                start_time: time_col(&row, "start_time")?,
-                currency: row.try_get("currency")?,
-            };
-            events.insert(uuid_col(&row, "id")?, event);
+        let mut prices: HashMap<(Uuid, String), i64> = HashMap::new();
+        for row in rows {
+            let event_id = uuid_col(&row, "id")?;
+            if let Some(tier) = row.try_get::<Option<String>, _>("tier")? {
+                prices.insert((event_id, tier), row.try_get("price_cents")?);
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) = events.entry(event_id) {
+                slot.insert(BatchEvent {
+                    venue_id: row.try_get("venue_id")?,
+                    status: enum_col(&row, "status")?,
+                    start_time: time_col(&row, "start_time")?,
+                    currency: row.try_get("currency")?,
+                });
+            }
         }
 
         let seat_ids: BTreeSet<Uuid> = batch.iter().flat_map(|hold| hold.request.seats.ids().iter().copied()).collect();
-        let sql = format!(
-            "SELECT id, venue_id, row_label, row_index, seat_number, tier FROM seats WHERE id IN ({})",
-            placeholders(seat_ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in &seat_ids {
-            query = query.bind(id_text(*id));
-        }
+        let rows = sqlx::query(
+            "SELECT id, venue_id, row_label, row_index, seat_number, tier FROM seats \
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(ids_json(&seat_ids))
+        .fetch_all(&mut *tx)
+        .await?;
         let mut seats: HashMap<Uuid, BatchSeat> = HashMap::new();
-        for row in query.fetch_all(&mut *tx).await? {
+        for row in rows {
             let seat = BatchSeat {
                 venue_id: row.try_get("venue_id")?,
                 label: label_from_row(&row)?,
                 row_index: row.try_get("row_index")?,
             };
             seats.insert(uuid_col(&row, "id")?, seat);
-        }
-
-        let sql = format!(
-            "SELECT event_id, tier, price_cents FROM event_prices WHERE event_id IN ({})",
-            placeholders(event_ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in &event_ids {
-            query = query.bind(id_text(*id));
-        }
-        let mut prices: HashMap<(Uuid, String), i64> = HashMap::new();
-        for row in query.fetch_all(&mut *tx).await? {
-            prices.insert((uuid_col(&row, "event_id")?, row.try_get("tier")?), row.try_get("price_cents")?);
         }
 
         // Each hold checked against what was read: its reservations to insert, or why not.
@@ -971,7 +1023,7 @@ impl SqliteHoldBatches {
 
         // A hold that lost any seat keeps nothing: not its other seats, not its booking.
         let mut outcomes = Vec::with_capacity(batch.len());
-        let mut undone: Vec<String> = Vec::new();
+        let mut undone: Vec<Uuid> = Vec::new();
         for (hold, checked) in batch.iter().zip(checked) {
             let reservations = match checked {
                 Ok(reservations) => reservations,
@@ -989,18 +1041,15 @@ impl SqliteHoldBatches {
                     None => HoldOutcome::Failed(StoreError::Internal("a hold without seats".into())),
                 });
             } else {
-                undone.push(id_text(hold.request.booking_id));
+                undone.push(hold.request.booking_id);
                 outcomes.push(HoldOutcome::Failed(StoreError::SeatsUnavailable(lost)));
             }
         }
         if !undone.is_empty() {
+            let undone = ids_json(&undone);
             for table_and_column in ["reservations WHERE booking_id", "bookings WHERE id"] {
-                let sql = format!("DELETE FROM {table_and_column} IN ({})", placeholders(undone.len()));
-                let mut query = sqlx::query(&sql);
-                for id in &undone {
-                    query = query.bind(id);
-                }
-                query.execute(&mut *tx).await?;
+                let sql = format!("DELETE FROM {table_and_column} IN (SELECT value FROM json_each(?))");
+                sqlx::query(&sql).bind(&undone).execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;
