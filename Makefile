@@ -17,7 +17,7 @@ help:
 	@echo "make release  cargo build --release -p proeventa"
 	@echo "make bench    load figures on SQLite, PostgreSQL and DynamoDB Local (README: Benchmarks)"
 	@echo "make watch    every Lambda function under cargo lambda watch on :8000 (cloud paths), site :8080"
-	@echo "make package  cargo lambda build --release --arm64 of every function; prints bootstrap sizes"
+	@echo "make package  cargo lambda build --arm64 of every function, each with only its features; prints bootstrap sizes"
 	@echo "make validate-infra   cfn-lint infra/template.yaml"
 
 run: vendor release
@@ -146,11 +146,20 @@ watch: vendor venv
 	  --env-var LOG_FORMAT=$${LOG_FORMAT:-pretty}
 
 # The arm64 bootstraps Lambda runs (provided.al2023), in target/lambda-arm64/<function>/bootstrap
-# (apart from native builds in target/lambda), and their sizes.
+# (apart from native builds in target/lambda), and their sizes. Built with the size-minded
+# `lambda-release` profile (root Cargo.toml), without SQLite: a deployment opens DynamoDB or
+# PostgreSQL (DATABASE_URL), and only api-meta serves Swagger UI. One build per function, because
+# cargo unifies the features of every package one invocation builds.
+comma := ,
+lambda_features = dynamodb,postgres$(if $(filter api-meta,$(1)),$(comma)swagger-ui)
+define lambda_build
+$(LAMBDA_ENV) cargo lambda build --profile lambda-release --arm64 --lambda-dir target/lambda-arm64 \
+  --package $(1) --no-default-features --features $(call lambda_features,$(1))
+
+endef
 package: venv
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-	$(LAMBDA_ENV) cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64 \
-	  $(addprefix --package ,$(LAMBDA_FUNCTIONS))
+	$(foreach f,$(LAMBDA_FUNCTIONS),$(call lambda_build,$(f)))
 	@for f in $(LAMBDA_FUNCTIONS); do \
 	  stat -c '%s' target/lambda-arm64/$$f/bootstrap | awk -v f=$$f '{ printf "%-18s %6.2f MB\n", f, $$1 / 1048576 }'; \
 	done

@@ -4,6 +4,9 @@
 //!
 //! The routers are the very ones `proeventa serve` runs (`proeventa_core::api`); nothing here
 //! knows about a route.
+//!
+//! The cargo features (`sqlite`, `postgres`, `dynamodb`, `swagger-ui`; all by default) are
+//! proeventa-core's, passed on: what a function is built without is not in its bootstrap.
 
 mod group;
 mod http;

@@ -1,17 +1,20 @@
 //! `/`, `/health`, `/openapi.json`, `/docs` (Swagger UI) and `/redoc` (ReDoc): the service
-//! describing itself. Every asset is served from this process, none from a CDN.
+//! describing itself. Every asset is served from this process, none from a CDN; Swagger UI's are
+//! compiled in (cargo feature `swagger-ui`, see build.rs).
 
 use std::path::PathBuf;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
+#[cfg(feature = "swagger-ui")]
+use axum::response::Redirect;
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_swagger_ui::SwaggerUi;
 
 use super::Json;
 use crate::error::{ApiError, ErrorBody};
@@ -26,9 +29,65 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(redoc_bundle))
 }
 
-/// Swagger UI lives under `/docs`; its routes come from `utoipa-swagger-ui` (assets vendored in the crate).
+/// Swagger UI under `/docs`: `/docs` redirects to the page at `/docs/`, its assets are beside it.
+#[cfg(feature = "swagger-ui")]
 pub fn swagger_ui() -> Router<AppState> {
-    SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")).into()
+    Router::new()
+        .route("/docs", get(|| async { Redirect::to("/docs/") }))
+        .route("/docs/", get(|| async { swagger_ui_file("index.html") }))
+        .route("/docs/{*rest}", get(|super::Path(file): super::Path<String>| async move { swagger_ui_file(&file) }))
+}
+
+/// Swagger UI's page and the assets it loads, as build.rs unpacked them from the vendored release,
+/// and the initializer that points it at `/openapi.json`. Any other path under `/docs/` is a 404.
+#[cfg(feature = "swagger-ui")]
+fn swagger_ui_file(name: &str) -> Response {
+    macro_rules! unpacked {
+        ($file:literal) => {
+            include_bytes!(concat!(env!("OUT_DIR"), "/swagger-ui/", $file)).as_slice()
+        };
+    }
+    let (content_type, bytes): (&str, &'static [u8]) = match name {
+        "index.html" => ("text/html; charset=utf-8", unpacked!("index.html")),
+        "index.css" => ("text/css; charset=utf-8", unpacked!("index.css")),
+        "swagger-ui.css" => ("text/css; charset=utf-8", unpacked!("swagger-ui.css")),
+        "swagger-ui-bundle.js" => ("text/javascript; charset=utf-8", unpacked!("swagger-ui-bundle.js")),
+        "swagger-ui-standalone-preset.js" => {
+            ("text/javascript; charset=utf-8", unpacked!("swagger-ui-standalone-preset.js"))
+        }
+        "swagger-initializer.js" => ("text/javascript; charset=utf-8", SWAGGER_INITIALIZER.as_bytes()),
+        "favicon-32x32.png" => ("image/png", unpacked!("favicon-32x32.png")),
+        "favicon-16x16.png" => ("image/png", unpacked!("favicon-16x16.png")),
+        _ => return ApiError::NotFound("There is nothing at this path.".into()).into_response(),
+    };
+    ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+}
+
+#[cfg(feature = "swagger-ui")]
+const SWAGGER_INITIALIZER: &str = r##"window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: "/openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout",
+  });
+};
+"##;
+
+/// A build without Swagger UI (a Lambda function other than api-meta, which never gets `/docs` in
+/// the cloud) keeps the documented paths and answers them as `/redoc`'s bundle answers when it is
+/// not installed: 503 `unavailable`, with the cause (the missing feature) in the log.
+#[cfg(not(feature = "swagger-ui"))]
+pub fn swagger_ui() -> Router<AppState> {
+    async fn not_in_this_build() -> ApiError {
+        ApiError::Unavailable("Swagger UI is not in this build (cargo feature `swagger-ui`); see /openapi.json".into())
+    }
+    Router::new()
+        .route("/docs", get(not_in_this_build))
+        .route("/docs/", get(not_in_this_build))
+        .route("/docs/{*rest}", get(not_in_this_build))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -72,13 +131,13 @@ async fn openapi_json() -> Response {
 }
 
 /// Swagger UI for this API (assets served locally).
-/// `utoipa-swagger-ui` serves the page at `/docs/` and answers `/docs` with a redirect there.
+/// The page is at `/docs/`; `/docs` answers with a redirect there.
 #[utoipa::path(get, path = "/docs", tag = "gateway",
     responses((status = 303, description = "See Other: Swagger UI is at `/docs/`", headers(("Location" = String, description = "`/docs/`")))))]
 #[allow(dead_code)] // Served by `swagger_ui()`; declared here so the document lists it.
 async fn docs() {}
 
-/// Lists `/docs` in the document, whose routes `utoipa-swagger-ui` provides.
+/// Lists `/docs` in the document, whose routes `swagger_ui()` provides.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(docs))]
 pub(crate) struct DocsPath;

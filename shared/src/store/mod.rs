@@ -3,6 +3,7 @@
 //! active reservation per (event, seat), decided by a unique index or a conditional write.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,10 +15,22 @@ use crate::domain::{
     VenueWithSeats,
 };
 
+// Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
+// is deployed with. `connect` names the feature a DATABASE_URL needs when it is left out.
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+// Only the PostgreSQL backend refuses a hold in a batch (`HoldOutcome::Refused`); an SQLite-only
+// build has parts of the module it never uses.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 mod hold_batch;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod read_batch;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_errors;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 /// What a store can answer besides success. Mapped to HTTP once, in `crate::error`.
@@ -46,64 +59,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// (constraint name, SQLite's column list, the domain error it means).
-type UniqueConstraint = (&'static str, &'static str, fn() -> StoreError);
-
-/// The unique constraints whose violation is a domain conflict, by name (PostgreSQL reports the
-/// name) and by columns (SQLite reports `table.column, ...`). The one place that maps them.
-const UNIQUE_CONSTRAINTS: &[UniqueConstraint] = &[
-    ("users_email_key", "users.email", || StoreError::EmailTaken),
-    ("reservations_active_seat_uq", "reservations.event_id, reservations.seat_id", || {
-        StoreError::SeatsUnavailable(Vec::new())
-    }),
-    ("payments_booking_open_uq", "payments.booking_id", || {
-        StoreError::InvalidState("this booking already has a payment".into())
-    }),
-];
-
-fn is_connection_failure(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Protocol(_)
-    )
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        if is_connection_failure(&err) {
-            return StoreError::Unavailable(err.to_string());
-        }
-        if let sqlx::Error::Database(db) = &err {
-            if db.is_unique_violation() {
-                let message = db.message();
-                let known = UNIQUE_CONSTRAINTS.iter().find(|(name, columns, _)| match db.constraint() {
-                    Some(constraint) => constraint == *name,
-                    None => message.ends_with(columns),
-                });
-                if let Some((_, _, conflict)) = known {
-                    return conflict();
-                }
-            }
-            // PostgreSQL: the server is shutting down or refusing connections (class 57, 08, 53).
-            if let Some(code) = db.code()
-                && (code.starts_with("57") || code.starts_with("08") || code.starts_with("53"))
-            {
-                return StoreError::Unavailable(db.message().to_owned());
-            }
-            // SQLite: database locked past the busy timeout.
-            if db.message().contains("database is locked") {
-                return StoreError::Unavailable(db.message().to_owned());
-            }
-        }
-        StoreError::Internal(err.to_string())
-    }
-}
 
 /// Accounts.
 #[async_trait]
@@ -249,18 +204,116 @@ pub trait Store: UserStore + CatalogStore + HoldStore + PaymentStore + Idempoten
     async fn migrate(&self) -> StoreResult<()>;
 }
 
-/// Opens the backend named by a `DATABASE_URL`.
-pub async fn connect(database_url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
-    if database_url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(sqlite::SqliteStore::connect(database_url).await?))
-    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        Ok(std::sync::Arc::new(postgres::PostgresStore::connect(database_url).await?))
-    } else if database_url.starts_with("dynamodb:") {
-        Ok(std::sync::Arc::new(dynamodb::DynamoStore::connect(database_url).await?))
-    } else {
-        Err(StoreError::Internal(format!(
-            "unsupported DATABASE_URL scheme in `{}`; use sqlite://FILE, postgres://... or dynamodb://TABLE",
-            database_url.split("://").next().unwrap_or("")
-        )))
+/// Opens the backend named by a `DATABASE_URL`; a backend this build leaves out is a
+/// configuration error naming the cargo feature that brings it in.
+pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    match Backend::named_by(database_url)? {
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?)),
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => Ok(Arc::new(postgres::PostgresStore::connect(database_url).await?)),
+        #[cfg(feature = "dynamodb")]
+        Backend::DynamoDb => Ok(Arc::new(dynamodb::DynamoStore::connect(database_url).await?)),
+        #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "dynamodb")))]
+        left_out => Err(left_out.not_in_this_build()),
+    }
+}
+
+/// A storage backend as a `DATABASE_URL` names it, whether or not this build has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+    DynamoDb,
+}
+
+impl Backend {
+    const ALL: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::DynamoDb];
+
+    fn named_by(database_url: &str) -> StoreResult<Backend> {
+        Backend::ALL.into_iter().find(|b| b.url_prefixes().iter().any(|p| database_url.starts_with(p))).ok_or_else(
+            || {
+                StoreError::Internal(format!(
+                    "unsupported DATABASE_URL scheme in `{}`; use {}",
+                    database_url.split("://").next().unwrap_or(""),
+                    Backend::usable_urls()
+                ))
+            },
+        )
+    }
+
+    fn url_prefixes(self) -> &'static [&'static str] {
+        match self {
+            Backend::Sqlite => &["sqlite:"],
+            Backend::Postgres => &["postgres:", "postgresql:"],
+            Backend::DynamoDb => &["dynamodb:"],
+        }
+    }
+
+    fn in_this_build(self) -> bool {
+        match self {
+            Backend::Sqlite => cfg!(feature = "sqlite"),
+            Backend::Postgres => cfg!(feature = "postgres"),
+            Backend::DynamoDb => cfg!(feature = "dynamodb"),
+        }
+    }
+
+    /// What to use instead, for error messages: the `DATABASE_URL`s this build opens
+    /// ("sqlite://FILE, postgres://... or dynamodb://TABLE" in a full build).
+    fn usable_urls() -> String {
+        let urls: Vec<&str> = Backend::ALL
+            .into_iter()
+            .filter(|b| b.in_this_build())
+            .map(|b| match b {
+                Backend::Sqlite => "sqlite://FILE",
+                Backend::Postgres => "postgres://...",
+                Backend::DynamoDb => "dynamodb://TABLE",
+            })
+            .collect();
+        match urls.split_last() {
+            None => "a build with a store backend (cargo feature `sqlite`, `postgres` or `dynamodb`)".into(),
+            Some((last, [])) => (*last).into(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        }
+    }
+
+    #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "dynamodb")))]
+    fn not_in_this_build(self) -> StoreError {
+        let (name, feature) = match self {
+            Backend::Sqlite => ("SQLite", "sqlite"),
+            Backend::Postgres => ("PostgreSQL", "postgres"),
+            Backend::DynamoDb => ("DynamoDB", "dynamodb"),
+        };
+        StoreError::Internal(format!(
+            "this build has no {name} backend (cargo feature `{feature}`); use {}",
+            Backend::usable_urls()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn refusal(database_url: &str) -> String {
+        match connect(database_url).await {
+            Ok(_) => panic!("{database_url} opened"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_scheme_is_refused_naming_what_this_build_opens() {
+        let message = refusal("mysql://localhost/proeventa").await;
+        assert!(message.contains("unsupported DATABASE_URL scheme in `mysql`"), "{message}");
+        #[cfg(all(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
+        assert!(message.ends_with("use sqlite://FILE, postgres://... or dynamodb://TABLE"), "{message}");
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn a_backend_left_out_of_the_build_is_named_with_its_feature() {
+        let message = refusal("sqlite://proeventa.db").await;
+        assert!(message.contains("this build has no SQLite backend (cargo feature `sqlite`)"), "{message}");
     }
 }

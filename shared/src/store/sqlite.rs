@@ -31,8 +31,10 @@ use crate::domain::{
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reader connections; WAL lets them read while the writer writes.
 const READ_CONNECTIONS: u32 = 4;
-/// How often the checkpointer copies committed pages from the WAL into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// How often the checkpointer copies committed pages from the WAL into the database file. Often,
+/// so each copy (and its fsync) is small: measured at 64 clients, every 20 ms kept the hold p99 at
+/// 24.5 ms, every 200 ms let it reach 54 ms, at the same rate (~7,500 holds/s).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(20);
 /// The writer checkpoints by itself only past this many WAL pages (4 KiB each): a backstop for
 /// when the checkpointer falls behind (SQLite's default is 1,000).
 const WRITER_AUTOCHECKPOINT_PAGES: &str = "10000";

@@ -1,0 +1,52 @@
+//! Swagger UI (cargo feature `swagger-ui`): the page and the assets it loads, unpacked into
+//! `OUT_DIR` from the release archive vendored in `utoipa-swagger-ui-vendored` (no network at
+//! build time). Only these are embedded (`api::meta`): the archive's whole distribution adds 11 MB
+//! of source maps and bundles the page never loads, which would put api-meta's Lambda bootstrap
+//! over 15 MB.
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    #[cfg(feature = "swagger-ui")]
+    swagger_ui::unpack();
+}
+
+#[cfg(feature = "swagger-ui")]
+mod swagger_ui {
+    use std::io::{Cursor, Read};
+    use std::path::PathBuf;
+
+    /// `dist/index.html` and what it loads, except `swagger-initializer.js`, which `api::meta`
+    /// writes itself (it points Swagger UI at `/openapi.json`).
+    const FILES: [&str; 7] = [
+        "index.html",
+        "index.css",
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+        "favicon-32x32.png",
+        "favicon-16x16.png",
+    ];
+
+    pub fn unpack() {
+        let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("swagger-ui");
+        std::fs::create_dir_all(&out).expect("create OUT_DIR/swagger-ui");
+        let bytes = utoipa_swagger_ui_vendored::SWAGGER_UI_VENDORED;
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("the vendored Swagger UI archive");
+        // `swagger-ui-<version>/dist/<file>`: the release's distribution, whatever its version.
+        let in_dist = |entry: &str, file: &str| {
+            let parts: Vec<&str> = entry.split('/').collect();
+            parts.len() == 3 && parts[1] == "dist" && parts[2] == file
+        };
+        for file in FILES {
+            let entry = archive
+                .file_names()
+                .find(|entry| in_dist(entry, file))
+                .unwrap_or_else(|| panic!("dist/{file} is not in the vendored Swagger UI archive"))
+                .to_owned();
+            let mut content = Vec::new();
+            let mut zipped = archive.by_name(&entry).expect("an entry of the archive");
+            zipped.read_to_end(&mut content).expect("unzip Swagger UI");
+            std::fs::write(out.join(file), content).expect("write Swagger UI's files to OUT_DIR");
+        }
+    }
+}
