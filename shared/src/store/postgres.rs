@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::postgres::{PgConnection, PgExecutor, PgPool, PgPoolOptions};
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::{Connection, FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::hold_batch::{HoldBatches, HoldOutcome, HoldQueue, PendingHold};
@@ -36,6 +36,8 @@ const HOLD_ATTEMPTS: usize = 3;
 const TX_ATTEMPTS: usize = 3;
 /// PostgreSQL's SQLSTATE for a transaction chosen as a deadlock victim.
 const DEADLOCK_DETECTED: &str = "40P01";
+/// How long a pooled connection may sit idle before it is pinged on its way out of the pool.
+const PING_IF_IDLE_FOR: StdDuration = StdDuration::from_millis(500);
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -54,6 +56,14 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // sqlx pings every idle connection before handing it out: under load that is one more
+            // round trip per statement. A connection used within `PING_IF_IDLE_FOR` is taken as
+            // alive (HikariCP's bypass window is the same); a dead one fails its statement, which
+            // answers 503, and is closed. One idle longer is pinged, and replaced if dead.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move { Ok(meta.idle_for < PING_IF_IDLE_FOR || conn.ping().await.is_ok()) })
+            })
             // Every statement here is shaped to plan well without its parameters' values. Left to
             // choose, PostgreSQL re-plans the hold on every call (its custom plan knows how many
             // seats were asked for and so looks cheaper), which costs more than running it and
@@ -481,8 +491,10 @@ impl SeatMapRow {
 //   waits for holds in flight, and a hold that waited re-checks `on_sale`/`start_time` on the
 //   committed row, so no hold can slip in beside a cancellation.
 // - `lapsed` expires lapsed holds on the wanted seats. An unreferenced data-modifying CTE would run
-//   after the main statement, too late for the unique index; reading its count in `booking`'s WHERE
-//   (an InitPlan) makes it run before any reservation is inserted.
+//   after the main statement, too late for the unique index; reading its count in `inserted`'s
+//   WHERE (an InitPlan) makes it run before any reservation is inserted. Its lookup is fenced
+//   (`OFFSET 0`) so that it runs once per wanted seat and drives the update; the redundant
+//   `status IN ('held', 'confirmed')` lets the probe use the partial unique index.
 // - Rows are inserted in seat-id order so that two overlapping multi-seat holds wait on each other
 //   in the same order instead of deadlocking.
 // - Each wanted seat is one probe of the unique index on (event_id, seat_id), forced by a LATERAL
@@ -490,6 +502,9 @@ impl SeatMapRow {
 //   active reservation of the event instead (O(n) per hold) whenever its statistics underrate the
 //   event, e.g. a new event in an on-sale spike or a fresh table. The status is repeated on `r` so a
 //   row changed concurrently is re-checked before it is expired.
+// - A booking row is written only for a hold that got at least one seat, after its reservations:
+//   foreign keys are checked at the end of the statement, when both rows exist. So a single-seat
+//   hold that lost writes nothing at all, and a batch of single-seat holds needs no transaction.
 // - The unique index `reservations_active_seat_uq` is the only referee: nothing is checked first.
 /// Places a batch of holds (see `hold_batch`): the per-seat arrays `$1` (which hold) and `$2`
 /// (seat), and per hold `$3` index, `$4` booking, `$5` user, `$6` event, `$7` its `now`, `$8` its
@@ -497,8 +512,8 @@ impl SeatMapRow {
 /// its own `now`, and every one of its seats in the venue and priced, or nothing is written for
 /// it. Lapsed holds on the wanted seats are expired first; then the partial unique index decides
 /// every seat (`ON CONFLICT … DO NOTHING`: a seat someone holds or bought is simply not inserted).
-/// Returns the inserted reservations with their hold's index; a hold that got fewer rows than it
-/// asked for is undone by the caller, inside the same transaction.
+/// Returns the inserted reservations with their hold's index; a multi-seat hold that got fewer
+/// rows than it asked for is undone by the caller, inside the same transaction.
 const HOLD_BATCH_SQL: &str = r#"
 WITH req AS (
     SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[])
@@ -510,7 +525,7 @@ WITH req AS (
     ORDER BY e.id
     FOR SHARE
 ), wanted AS (
-    SELECT r.idx, s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency
+    SELECT r.idx, r.booking_id, s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency
     FROM unnest($1::int4[], $2::uuid[]) AS want (idx, seat_id)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
@@ -519,39 +534,44 @@ WITH req AS (
     JOIN event_prices p ON p.event_id = oe.id AND p.tier = s.tier
     WHERE s.venue_id = oe.venue_id
 ), valid AS (
-    SELECT r.* FROM req r WHERE r.seat_count = (SELECT count(*) FROM wanted w WHERE w.idx = r.idx)
+    SELECT r.* FROM req r
+    JOIN (SELECT idx, count(*) AS seats FROM wanted GROUP BY idx) found ON found.idx = r.idx
+    WHERE found.seats = r.seat_count
 ), lapsed AS (
-    UPDATE reservations x SET status = 'expired', updated_at = v.held_at
-    FROM valid v
-    JOIN wanted w ON w.idx = v.idx
-    CROSS JOIN LATERAL (
-        SELECT y.id FROM reservations y
-        WHERE y.event_id = v.event_id AND y.seat_id = w.seat_id AND y.status = 'held' AND y.expires_at <= v.held_at
-        LIMIT 1
+    UPDATE reservations x SET status = 'expired', updated_at = stale.held_at
+    FROM (
+        SELECT y.id, v.held_at
+        FROM valid v
+        JOIN wanted w ON w.idx = v.idx
+        CROSS JOIN LATERAL (
+            SELECT y.id FROM reservations y
+            WHERE y.event_id = v.event_id AND y.seat_id = w.seat_id AND y.status IN ('held', 'confirmed')
+              AND y.status = 'held' AND y.expires_at <= v.held_at
+            LIMIT 1
+        ) y
+        OFFSET 0
     ) stale
-    WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= v.held_at
+    WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= stale.held_at
     RETURNING x.id
-), booking AS (
-    INSERT INTO bookings (id, user_id, event_id, created_at)
-    SELECT booking_id, user_id, event_id, held_at FROM valid
-    WHERE (SELECT count(*) FROM lapsed) >= 0
-    RETURNING id
 ), inserted AS (
     INSERT INTO reservations
         (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at)
     SELECT gen_random_uuid(), v.booking_id, v.user_id, v.event_id, w.seat_id, w.price_cents, w.currency, 'held',
            v.expires_at, v.held_at, v.held_at
     FROM valid v JOIN wanted w ON w.idx = v.idx
-    WHERE (SELECT count(*) FROM booking) >= 0
+    WHERE (SELECT count(*) FROM lapsed) >= 0
     ORDER BY v.event_id, w.seat_id
     ON CONFLICT (event_id, seat_id) WHERE status IN ('held', 'confirmed') DO NOTHING
     RETURNING *
+), booking AS (
+    INSERT INTO bookings (id, user_id, event_id, created_at)
+    SELECT booking_id, user_id, event_id, created_at FROM inserted
+    GROUP BY booking_id, user_id, event_id, created_at
 )
 SELECT w.idx, r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, w.row_label, w.seat_number, w.tier,
        r.price_cents, r.currency, r.status, r.expires_at, r.created_at
 FROM inserted r
-JOIN valid v ON v.booking_id = r.booking_id
-JOIN wanted w ON w.idx = v.idx AND w.seat_id = r.seat_id
+JOIN wanted w ON w.booking_id = r.booking_id AND w.seat_id = r.seat_id
 ORDER BY w.idx, w.row_index, w.seat_number
 "#;
 
@@ -630,8 +650,7 @@ impl PgHoldBatches {
             expiries.push(hold.now + request.ttl.duration());
             counts.push(i32::try_from(request.seats.ids().len()).unwrap_or(i32::MAX));
         }
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<BatchRow> = sqlx::query_as(HOLD_BATCH_SQL)
+        let query = sqlx::query_as(HOLD_BATCH_SQL)
             .bind(&seat_holds)
             .bind(&seat_ids)
             .bind(&idx)
@@ -640,27 +659,32 @@ impl PgHoldBatches {
             .bind(&events)
             .bind(&nows)
             .bind(&expiries)
-            .bind(&counts)
-            .fetch_all(&mut *tx)
-            .await?;
+            .bind(&counts);
+        // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
+        // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
+        // placed, and undoing that needs the batch's transaction.
+        let rows: Vec<BatchRow> = if batch.iter().all(|hold| hold.request.seats.ids().len() == 1) {
+            query.fetch_all(&self.pool).await?
+        } else {
+            let mut tx = self.pool.begin().await?;
+            let rows: Vec<BatchRow> = query.fetch_all(&mut *tx).await?;
+            let undone = partly_placed(batch, &rows);
+            if !undone.is_empty() {
+                sqlx::query("DELETE FROM reservations WHERE booking_id = ANY($1)")
+                    .bind(&undone)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM bookings WHERE id = ANY($1)").bind(&undone).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            rows
+        };
         let mut held: Vec<Vec<ReservationRow>> = batch.iter().map(|_| Vec::new()).collect();
         for row in rows {
             if let Some(slot) = usize::try_from(row.idx).ok().and_then(|i| held.get_mut(i)) {
                 slot.push(row.reservation);
             }
         }
-        // A hold that did not get every seat is undone, with its (possibly empty) booking.
-        let undone: Vec<Uuid> = batch
-            .iter()
-            .zip(&held)
-            .filter(|(hold, rows)| rows.len() != hold.request.seats.ids().len())
-            .map(|(hold, _)| hold.request.booking_id)
-            .collect();
-        if !undone.is_empty() {
-            sqlx::query("DELETE FROM reservations WHERE booking_id = ANY($1)").bind(&undone).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM bookings WHERE id = ANY($1)").bind(&undone).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
         Ok(batch
             .iter()
             .zip(held)
@@ -685,6 +709,22 @@ impl PgHoldBatches {
             })
             .collect())
     }
+}
+
+/// The bookings of the holds that got some of their seats but not all: they must be undone.
+fn partly_placed(batch: &[PendingHold], rows: &[BatchRow]) -> Vec<Uuid> {
+    let mut placed = vec![0usize; batch.len()];
+    for row in rows {
+        if let Some(count) = usize::try_from(row.idx).ok().and_then(|i| placed.get_mut(i)) {
+            *count += 1;
+        }
+    }
+    batch
+        .iter()
+        .zip(placed)
+        .filter(|(hold, placed)| *placed > 0 && *placed != hold.request.seats.ids().len())
+        .map(|(hold, _)| hold.request.booking_id)
+        .collect()
 }
 
 impl PostgresStore {
