@@ -878,10 +878,10 @@ impl CatalogStore for SqliteStore {
 // ---------------------------------------------------------------------------------------------
 // Holds.
 
-/// Places batches of holds on the writer connection, in one `BEGIN IMMEDIATE` transaction and a
-/// fixed number of statements whatever the batch size: read the events, seats and prices the
-/// batch names, check each hold against them, expire lapsed holds on the wanted seats, insert
-/// the bookings, then insert every reservation with `ON CONFLICT … DO NOTHING` on the partial
+/// Places batches of holds on the writer connection, in one `BEGIN IMMEDIATE` transaction and
+/// four round trips to its thread whatever the batch size (begin, read, write, commit): read the
+/// events, seats and prices the batch names, check each hold against them, expire lapsed holds on
+/// the wanted seats, insert the bookings, then insert every reservation with `ON CONFLICT … DO NOTHING` on the partial
 /// unique index, which alone decides who gets a seat. A hold that did not get all its seats is
 /// deleted again before the commit, and its caller learns which seats were taken.
 struct SqliteHoldBatches {
@@ -918,26 +918,40 @@ impl SqliteHoldBatches {
         // The write lock is taken up front, so nothing can change what this transaction reads.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
 
-        // The batch's events with their prices, then its seats: two statements whatever the batch
-        // size (the ids travel as JSON arrays), each prepared once. Every statement of a batch is
-        // a round trip to the writer's thread, which every other write waits for meanwhile.
+        // The batch's events with their prices, and its seats: one round trip to the writer's
+        // thread (two statements, each prepared once) whatever the batch size, the ids as JSON
+        // arrays. Every round trip of a batch is time every other write waits for.
         let event_ids: BTreeSet<Uuid> = batch.iter().map(|hold| hold.request.event_id).collect();
+        let seat_ids: BTreeSet<Uuid> = batch.iter().flat_map(|hold| hold.request.seats.ids().iter().copied()).collect();
         let rows = sqlx::query(
-            "SELECT e.id, e.venue_id, e.status, e.start_time, e.currency, p.tier, p.price_cents \
+            "SELECT 'event' AS kind, e.id, e.venue_id, e.status, e.start_time, e.currency, p.tier, p.price_cents \
              FROM events e LEFT JOIN event_prices p ON p.event_id = e.id \
-             WHERE e.id IN (SELECT value FROM json_each(?))",
+             WHERE e.id IN (SELECT value FROM json_each(?)); \
+             SELECT 'seat' AS kind, id, venue_id, row_label, row_index, seat_number, tier FROM seats \
+             WHERE id IN (SELECT value FROM json_each(?))",
         )
         .bind(ids_json(&event_ids))
+        .bind(ids_json(&seat_ids))
         .fetch_all(&mut *tx)
         .await?;
         let mut events: HashMap<Uuid, BatchEvent> = HashMap::new();
         let mut prices: HashMap<(Uuid, String), i64> = HashMap::new();
+        let mut seats: HashMap<Uuid, BatchSeat> = HashMap::new();
         for row in rows {
-            let event_id = uuid_col(&row, "id")?;
-            if let Some(tier) = row.try_get::<Option<String>, _>("tier")? {
-                prices.insert((event_id, tier), row.try_get("price_cents")?);
+            let id = uuid_col(&row, "id")?;
+            if row.try_get::<&str, _>("kind")? == "seat" {
+                let seat = BatchSeat {
+                    venue_id: row.try_get("venue_id")?,
+                    label: label_from_row(&row)?,
+                    row_index: row.try_get("row_index")?,
+                };
+                seats.insert(id, seat);
+                continue;
             }
-            if let std::collections::hash_map::Entry::Vacant(slot) = events.entry(event_id) {
+            if let Some(tier) = row.try_get::<Option<String>, _>("tier")? {
+                prices.insert((id, tier), row.try_get("price_cents")?);
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) = events.entry(id) {
                 slot.insert(BatchEvent {
                     venue_id: row.try_get("venue_id")?,
                     status: enum_col(&row, "status")?,
@@ -947,29 +961,14 @@ impl SqliteHoldBatches {
             }
         }
 
-        let seat_ids: BTreeSet<Uuid> = batch.iter().flat_map(|hold| hold.request.seats.ids().iter().copied()).collect();
-        let rows = sqlx::query(
-            "SELECT id, venue_id, row_label, row_index, seat_number, tier FROM seats \
-             WHERE id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(ids_json(&seat_ids))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut seats: HashMap<Uuid, BatchSeat> = HashMap::new();
-        for row in rows {
-            let seat = BatchSeat {
-                venue_id: row.try_get("venue_id")?,
-                label: label_from_row(&row)?,
-                row_index: row.try_get("row_index")?,
-            };
-            seats.insert(uuid_col(&row, "id")?, seat);
-        }
-
         // Each hold checked against what was read: its reservations to insert, or why not.
         let checked: Vec<StoreResult<Vec<Reservation>>> =
             batch.iter().map(|hold| reservations_for(hold, &events, &seats, &prices)).collect();
         let placed: Vec<&Reservation> = checked.iter().filter_map(|c| c.as_ref().ok()).flatten().collect();
 
+        // The writes, as three statements in one round trip. No availability check before them:
+        // the partial unique index alone decides.
+        let mut inserted: HashSet<String> = HashSet::new();
         if !placed.is_empty() {
             // A lapsed hold must never block: write it down as expired before the index judges.
             // The `status IN (...)` term lets SQLite use the partial unique index (one probe per seat).
@@ -982,25 +981,20 @@ impl SqliteHoldBatches {
             qb.push(
                 ") AS w WHERE reservations.event_id = w.column1 AND reservations.seat_id = w.column2 \
                  AND reservations.status IN ('held', 'confirmed') AND reservations.status = 'held' \
-                 AND reservations.expires_at <= w.column3",
+                 AND reservations.expires_at <= w.column3; ",
             );
-            qb.build().execute(&mut *tx).await?;
 
             let bookings: Vec<&Reservation> = checked.iter().filter_map(|c| c.as_ref().ok()?.first()).collect();
-            let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO bookings (id, user_id, event_id, created_at) ");
+            qb.push("INSERT INTO bookings (id, user_id, event_id, created_at) ");
             qb.push_values(&bookings, |mut b, r| {
                 b.push_bind(id_text(r.booking_id))
                     .push_bind(id_text(r.user_id))
                     .push_bind(id_text(r.event_id))
                     .push_bind(millis(r.created_at));
             });
-            qb.build().execute(&mut *tx).await?;
-        }
+            qb.push("; ");
 
-        // No availability check before this: the partial unique index alone decides.
-        let mut inserted: HashSet<String> = HashSet::new();
-        if !placed.is_empty() {
-            let mut qb = QueryBuilder::<Sqlite>::new(
+            qb.push(
                 "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, \
                  status, expires_at, created_at, updated_at) ",
             );
@@ -1048,11 +1042,13 @@ impl SqliteHoldBatches {
             }
         }
         if !undone.is_empty() {
-            let undone = ids_json(&undone);
-            for table_and_column in ["reservations WHERE booking_id", "bookings WHERE id"] {
-                let sql = format!("DELETE FROM {table_and_column} IN (SELECT value FROM json_each(?))");
-                sqlx::query(&sql).bind(&undone).execute(&mut *tx).await?;
-            }
+            sqlx::query(
+                "DELETE FROM reservations WHERE booking_id IN (SELECT value FROM json_each(?1)); \
+                 DELETE FROM bookings WHERE id IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(ids_json(&undone))
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(outcomes)
