@@ -43,6 +43,8 @@ pub enum HoldOutcome {
     Held(Booking),
     /// Nothing was written for this hold: a seat was taken, or the request breaks a rule the
     /// store knows (unknown event, seat not in the venue...). The caller asks the store which.
+    /// Only PostgreSQL answers this (SQLite names the reason at once).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Refused,
     /// The batch itself failed (the store is unreachable, or kept deadlocking).
     Failed(StoreError),

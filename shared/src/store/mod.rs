@@ -20,9 +20,6 @@ use crate::domain::{
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-// Only the PostgreSQL backend refuses a hold in a batch (`HoldOutcome::Refused`); an SQLite-only
-// build has parts of the module it never uses.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 mod hold_batch;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -14,7 +14,7 @@ use sqlx::{Connection, FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::hold_batch::{HoldBatches, HoldOutcome, HoldQueue, PendingHold};
-use super::read_batch::{BatchedRead, ReadQueue};
+use super::read_batch::{BatchedRead, ReadQueue, USER_READ_WORKERS};
 use super::{
     Cancellation, CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore,
     Store, StoreError, StoreResult, UserStore,
@@ -500,7 +500,7 @@ impl SeatMapRow {
 // - Each wanted seat is one probe of the unique index on (event_id, seat_id), forced by a LATERAL
 //   subquery per seat: written as `seat_id = ANY($2)` or a plain join, the planner may scan every
 //   active reservation of the event instead (O(n) per hold) whenever its statistics underrate the
-//   event, e.g. a new event in an on-sale spike or a fresh table. The status is repeated on `r` so a
+//   event, e.g. a new event in an on-sale spike or a fresh table. The status is repeated on `x` so a
 //   row changed concurrently is re-checked before it is expired.
 // - A booking row is written only for a hold that got at least one seat, after its reservations:
 //   foreign keys are checked at the end of the statement, when both rows exist. So a single-seat
@@ -577,9 +577,6 @@ ORDER BY w.idx, w.row_index, w.seat_number
 
 /// How many batch workers place holds; each uses one pooled connection while its batch runs.
 const HOLD_WORKERS: usize = 4;
-/// How many workers read accounts (each request's bearer check), one query per batch each.
-const USER_READ_WORKERS: usize = 2;
-
 /// Reads accounts by id, many per query: every authenticated request reads its caller's.
 struct PgUserReads {
     pool: PgPool,

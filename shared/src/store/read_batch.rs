@@ -15,6 +15,9 @@ use super::{StoreError, StoreResult};
 
 /// The most keys one query asks for.
 pub const MAX_KEYS: usize = 64;
+/// How many workers a SQL backend runs to read accounts (each request's bearer check), one query
+/// per batch each.
+pub const USER_READ_WORKERS: usize = 2;
 
 /// A backend's way of reading several keys in one query.
 #[async_trait]

@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::hold_batch::{HoldBatches, HoldOutcome, HoldQueue, PendingHold};
-use super::read_batch::{BatchedRead, ReadQueue};
+use super::read_batch::{BatchedRead, ReadQueue, USER_READ_WORKERS};
 use super::{
     Cancellation, CatalogStore, HoldStore, IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore,
     Store, StoreError, StoreResult, UserStore,
@@ -150,9 +150,6 @@ impl Drop for Checkpoints {
         self.0.abort();
     }
 }
-
-/// How many workers read accounts (each request's bearer check), one query per batch each.
-const USER_READ_WORKERS: usize = 2;
 
 /// Reads accounts by id, many per query: every authenticated request reads its caller's.
 struct SqliteUserReads {
