@@ -136,7 +136,7 @@ impl Checkpoints {
                         let now = tokio::time::Instant::now();
                         if warned_at.is_none_or(|at| now.duration_since(at) >= CHECKPOINT_WARN_EVERY) {
                             warned_at = Some(now);
-                            tracing::warn!(error = %err, "SQLite checkpoint failed; the writer checkpoints past its backstop");
+                            tracing::warn!(error = %err, "SQLite checkpoint failed (the writer's backstop applies)");
                         }
                     }
                 }
@@ -894,10 +894,11 @@ impl CatalogStore for SqliteStore {
 
 /// Places batches of holds on the writer connection, in one `BEGIN IMMEDIATE` transaction and
 /// four round trips to its thread whatever the batch size (begin, read, write, commit): read the
-/// events, seats and prices the batch names, check each hold against them, expire lapsed holds on
-/// the wanted seats, insert the bookings, then insert every reservation with `ON CONFLICT … DO NOTHING` on the partial
-/// unique index, which alone decides who gets a seat. A hold that did not get all its seats is
-/// deleted again before the commit, and its caller learns which seats were taken.
+/// events, seats and prices the batch names, check each hold against them, expire lapsed holds
+/// on the wanted seats, insert the bookings, then insert every reservation with
+/// `ON CONFLICT … DO NOTHING` on the partial unique index, which alone decides who gets a seat.
+/// A hold that did not get all its seats is deleted again before the commit, and its caller
+/// learns which seats were taken.
 struct SqliteHoldBatches {
     writer: SqlitePool,
 }
