@@ -722,6 +722,17 @@ mod cases {
             all_reservations(&store, ReservationFilter { user_id: Some(bob.id), ..Default::default() }, now).await;
         assert!(bobs.is_empty(), "a failed hold leaves no reservation: {bobs:?}");
         assert_eq!(store.booking(attempt.booking_id, now).await.expect("read"), None, "nor a booking");
+
+        // A single-seat hold that lost (PostgreSQL places those without a transaction) writes nothing either.
+        let single = hold_request(&bob, &event, &[taken.id], long_ttl());
+        let err = expect_err(store.hold(&single, Utc::now()).await, "single-seat hold of a taken seat");
+        assert!(matches!(err, StoreError::SeatsUnavailable(_)), "expected SeatsUnavailable, got {err:?}");
+        assert_eq!(
+            store.booking(single.booking_id, now).await.expect("read"),
+            None,
+            "a lost single seat leaves no booking"
+        );
+
         let map = seat_statuses(&store, &event, now).await;
         assert_eq!(map[&venue.seats[0].id], SeatStatus::Available);
         assert_eq!(map[&venue.seats[5].id], SeatStatus::Available);

@@ -660,12 +660,18 @@ impl PgHoldBatches {
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
-        let rows: Vec<BatchRow> = if batch.iter().all(|hold| hold.request.seats.ids().len() == 1) {
-            query.fetch_all(&self.pool).await?
+        let held = if batch.iter().all(|hold| hold.request.seats.ids().len() == 1) {
+            rows_by_hold(batch, query.fetch_all(&self.pool).await?)
         } else {
             let mut tx = self.pool.begin().await?;
-            let rows: Vec<BatchRow> = query.fetch_all(&mut *tx).await?;
-            let undone = partly_placed(batch, &rows);
+            let held = rows_by_hold(batch, query.fetch_all(&mut *tx).await?);
+            // The holds that got some of their seats but not all.
+            let undone: Vec<Uuid> = batch
+                .iter()
+                .zip(&held)
+                .filter(|(hold, rows)| !rows.is_empty() && rows.len() != hold.request.seats.ids().len())
+                .map(|(hold, _)| hold.request.booking_id)
+                .collect();
             if !undone.is_empty() {
                 sqlx::query("DELETE FROM reservations WHERE booking_id = ANY($1)")
                     .bind(&undone)
@@ -674,14 +680,8 @@ impl PgHoldBatches {
                 sqlx::query("DELETE FROM bookings WHERE id = ANY($1)").bind(&undone).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            rows
+            held
         };
-        let mut held: Vec<Vec<ReservationRow>> = batch.iter().map(|_| Vec::new()).collect();
-        for row in rows {
-            if let Some(slot) = usize::try_from(row.idx).ok().and_then(|i| held.get_mut(i)) {
-                slot.push(row.reservation);
-            }
-        }
         Ok(batch
             .iter()
             .zip(held)
@@ -708,20 +708,15 @@ impl PgHoldBatches {
     }
 }
 
-/// The bookings of the holds that got some of their seats but not all: they must be undone.
-fn partly_placed(batch: &[PendingHold], rows: &[BatchRow]) -> Vec<Uuid> {
-    let mut placed = vec![0usize; batch.len()];
+/// A batch's returned rows, grouped by the hold they belong to (in the batch's order).
+fn rows_by_hold(batch: &[PendingHold], rows: Vec<BatchRow>) -> Vec<Vec<ReservationRow>> {
+    let mut held: Vec<Vec<ReservationRow>> = batch.iter().map(|_| Vec::new()).collect();
     for row in rows {
-        if let Some(count) = usize::try_from(row.idx).ok().and_then(|i| placed.get_mut(i)) {
-            *count += 1;
+        if let Some(slot) = usize::try_from(row.idx).ok().and_then(|i| held.get_mut(i)) {
+            slot.push(row.reservation);
         }
     }
-    batch
-        .iter()
-        .zip(placed)
-        .filter(|(hold, placed)| *placed > 0 && *placed != hold.request.seats.ids().len())
-        .map(|(hold, _)| hold.request.booking_id)
-        .collect()
+    held
 }
 
 impl PostgresStore {
