@@ -1,0 +1,524 @@
+//! Seat holds, reservations and bookings on PostgreSQL. A hold is queued (`hold_batch.rs`) and
+//! placed with others in one statement, `HOLD_BATCH_SQL`, whose partial unique index decides every
+//! seat; only when it refuses are the reasons read. Cancels lock the active reservations they take
+//! and record the refunds of paid ones in the same transaction; expiry is one update.
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnection, PgExecutor, PgPool};
+use sqlx::{FromRow, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::payments::record_refunds;
+use super::rows::{BookingSeatRow, ReservationRow, labels, parse_stored, reservation_columns};
+use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
+use crate::domain::{
+    Booking, EventStatus, HoldRequest, Invalid, Refund, Reservation, ReservationFilter, ReservationStatus,
+};
+use crate::store::hold_batch::{HoldBatches, HoldOutcome, PendingHold};
+use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
+
+#[async_trait]
+impl HoldStore for PostgresStore {
+    async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
+        match self.holds.hold(request.clone(), now).await {
+            HoldOutcome::Held(booking) => Ok(booking),
+            HoldOutcome::Failed(err) => Err(err),
+            HoldOutcome::Refused => match self.hold_refusal(request, now).await? {
+                Some(refusal) => Err(refusal),
+                None => Err(self.lost_seats(request, now).await?),
+            },
+        }
+    }
+
+    async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
+        fetch_reservation(&self.pool, id, now).await
+    }
+
+    async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
+        fetch_booking(&self.pool, id, now).await
+    }
+
+    async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
+        let mut query = QueryBuilder::<Postgres>::new(concat!(
+            "SELECT ",
+            reservation_columns!(),
+            " FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE true"
+        ));
+        if let Some(user_id) = filter.user_id {
+            query.push(" AND r.user_id = ").push_bind(user_id);
+        }
+        if let Some(event_id) = filter.event_id {
+            query.push(" AND r.event_id = ").push_bind(event_id);
+        }
+        // The filter is on the status a reader sees, so a lapsed hold is `expired`, not `held`.
+        match filter.status {
+            None => {}
+            Some(ReservationStatus::Held) => {
+                query.push(" AND r.status = 'held' AND r.expires_at > ").push_bind(now);
+            }
+            Some(ReservationStatus::Expired) => {
+                query.push(" AND (r.status = 'expired' OR (r.status = 'held' AND r.expires_at <= ").push_bind(now);
+                query.push("))");
+            }
+            Some(status) => {
+                query.push(" AND r.status = ").push_bind(status.as_str());
+            }
+        }
+        query.push(" ORDER BY r.created_at DESC, r.booking_id, s.row_index, s.seat_number LIMIT ");
+        query.push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+        let rows = query.build_query_as::<ReservationRow>().fetch_all(&self.pool).await?;
+        rows.into_iter().map(|row| row.into_reservation(now)).collect()
+    }
+
+    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_reservation_once(id, now))).await;
+        settle(outcome, "canceling the reservation")
+    }
+
+    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_booking_once(id, now))).await;
+        settle(outcome, "canceling the booking")
+    }
+
+    async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let expired = sqlx::query(
+            "UPDATE reservations SET status = 'expired', updated_at = $1 WHERE status = 'held' AND expires_at <= $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(expired.rows_affected())
+    }
+}
+
+/// How many batch workers place holds; each uses one pooled connection while its batch runs.
+pub(super) const HOLD_WORKERS: usize = 4;
+
+/// Places batches of holds on the pool (see `HOLD_BATCH_SQL`).
+pub(super) struct PgHoldBatches {
+    pub(super) pool: PgPool,
+}
+
+/// A hold that lost a deadlock wrote nothing, so it is simply tried again, this many times in all.
+const HOLD_ATTEMPTS: usize = 3;
+
+#[async_trait]
+impl HoldBatches for PgHoldBatches {
+    async fn hold_batch(&self, batch: &[PendingHold]) -> Vec<HoldOutcome> {
+        for attempt in 1..=HOLD_ATTEMPTS {
+            match self.try_hold_batch(batch).await {
+                Ok(outcomes) => return outcomes,
+                // The whole transaction was rolled back; nothing was written.
+                Err(err) if is_deadlock(&err) && attempt < HOLD_ATTEMPTS => {}
+                Err(err) if is_deadlock(&err) => return batch.iter().map(|_| HoldOutcome::Refused).collect(),
+                Err(err) => {
+                    let err = StoreError::from(err);
+                    return batch.iter().map(|_| HoldOutcome::Failed(err.clone())).collect();
+                }
+            }
+        }
+        batch.iter().map(|_| HoldOutcome::Refused).collect()
+    }
+}
+
+impl PgHoldBatches {
+    async fn try_hold_batch(&self, batch: &[PendingHold]) -> Result<Vec<HoldOutcome>, sqlx::Error> {
+        let (mut seat_holds, mut seat_ids) = (Vec::new(), Vec::new());
+        let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, hold) in batch.iter().enumerate() {
+            let i = i32::try_from(i).unwrap_or(i32::MAX);
+            let request = &hold.request;
+            for seat in request.seats.ids() {
+                seat_holds.push(i);
+                seat_ids.push(*seat);
+            }
+            idx.push(i);
+            bookings.push(request.booking_id);
+            users.push(request.user_id);
+            events.push(request.event_id);
+            nows.push(hold.now);
+            expiries.push(hold.now + request.ttl.duration());
+            counts.push(i32::try_from(request.seats.ids().len()).unwrap_or(i32::MAX));
+        }
+        let query = sqlx::query_as(HOLD_BATCH_SQL)
+            .bind(&seat_holds)
+            .bind(&seat_ids)
+            .bind(&idx)
+            .bind(&bookings)
+            .bind(&users)
+            .bind(&events)
+            .bind(&nows)
+            .bind(&expiries)
+            .bind(&counts);
+        // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
+        // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
+        // placed, and undoing that needs the batch's transaction.
+        let held = if batch.iter().all(|hold| hold.request.seats.ids().len() == 1) {
+            rows_by_hold(batch, query.fetch_all(&self.pool).await?)
+        } else {
+            let mut tx = self.pool.begin().await?;
+            let held = rows_by_hold(batch, query.fetch_all(&mut *tx).await?);
+            // The holds that got some of their seats but not all.
+            let undone: Vec<Uuid> = batch
+                .iter()
+                .zip(&held)
+                .filter(|(hold, rows)| !rows.is_empty() && rows.len() != hold.request.seats.ids().len())
+                .map(|(hold, _)| hold.request.booking_id)
+                .collect();
+            if !undone.is_empty() {
+                sqlx::query("DELETE FROM reservations WHERE booking_id = ANY($1)")
+                    .bind(&undone)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM bookings WHERE id = ANY($1)").bind(&undone).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            held
+        };
+        Ok(batch
+            .iter()
+            .zip(held)
+            .map(|(hold, rows)| {
+                if rows.len() != hold.request.seats.ids().len() {
+                    return HoldOutcome::Refused;
+                }
+                // The stored timestamp (microseconds) is the one every later read will show.
+                let created_at = rows.first().map_or(hold.now, |row| row.created_at);
+                let booked = rows
+                    .into_iter()
+                    .map(|row| row.into_reservation(hold.now))
+                    .collect::<StoreResult<Vec<_>>>()
+                    .and_then(|reservations| {
+                        Booking::from_reservations(hold.request.booking_id, created_at, reservations)
+                            .ok_or_else(|| StoreError::Internal("a hold returned no reservations".into()))
+                    });
+                match booked {
+                    Ok(booking) => HoldOutcome::Held(booking),
+                    Err(err) => HoldOutcome::Failed(err),
+                }
+            })
+            .collect())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hold: one statement, atomic by itself in autocommit, so a multi-seat hold is all or nothing.
+//
+// - `open_event` takes a share lock on the event row: a concurrent cancel (or edit) of the event
+//   waits for holds in flight, and a hold that waited re-checks `on_sale`/`start_time` on the
+//   committed row, so no hold can slip in beside a cancellation.
+// - `lapsed` expires lapsed holds on the wanted seats. An unreferenced data-modifying CTE would run
+//   after the main statement, too late for the unique index; reading its count in `inserted`'s
+//   WHERE (an InitPlan) makes it run before any reservation is inserted. Its lookup is fenced
+//   (`OFFSET 0`) so that it runs once per wanted seat and drives the update; the redundant
+//   `status IN ('held', 'confirmed')` lets the probe use the partial unique index.
+// - Rows are inserted in seat-id order so that two overlapping multi-seat holds wait on each other
+//   in the same order instead of deadlocking.
+// - Each wanted seat is one probe of the unique index on (event_id, seat_id), forced by a LATERAL
+//   subquery per seat: written as `seat_id = ANY($2)` or a plain join, the planner may scan every
+//   active reservation of the event instead (O(n) per hold) whenever its statistics underrate the
+//   event, e.g. a new event in an on-sale spike or a fresh table. The status is repeated on `x` so a
+//   row changed concurrently is re-checked before it is expired.
+// - A booking row is written only for a hold that got at least one seat, after its reservations:
+//   foreign keys are checked at the end of the statement, when both rows exist. So a single-seat
+//   hold that lost writes nothing at all, and a batch of single-seat holds needs no transaction.
+// - The unique index `reservations_active_seat_uq` is the only referee: nothing is checked first.
+/// Places a batch of holds (see `hold_batch`): the per-seat arrays `$1` (which hold) and `$2`
+/// (seat), and per hold `$3` index, `$4` booking, `$5` user, `$6` event, `$7` its `now`, `$8` its
+/// expiry, `$9` how many seats it asks for. Each hold's event must be on sale and not started at
+/// its own `now`, and every one of its seats in the venue and priced, or nothing is written for
+/// it. Lapsed holds on the wanted seats are expired first; then the partial unique index decides
+/// every seat (`ON CONFLICT … DO NOTHING`: a seat someone holds or bought is simply not inserted).
+/// Returns the inserted reservations with their hold's index; a multi-seat hold that got fewer
+/// rows than it asked for is undone by the caller, inside the same transaction.
+const HOLD_BATCH_SQL: &str = r#"
+WITH req AS (
+    SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[])
+        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count)
+), open_event AS (
+    SELECT e.id, e.venue_id, e.currency, e.start_time
+    FROM events e
+    WHERE e.id IN (SELECT event_id FROM req) AND e.status = 'on_sale'
+    ORDER BY e.id
+    FOR SHARE
+), wanted AS (
+    SELECT r.idx, r.booking_id, s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency
+    FROM unnest($1::int4[], $2::uuid[]) AS want (idx, seat_id)
+    JOIN req r ON r.idx = want.idx
+    JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
+    -- One primary-key probe per seat: a plain join let the generic plan hash the whole venue.
+    CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
+    JOIN event_prices p ON p.event_id = oe.id AND p.tier = s.tier
+    WHERE s.venue_id = oe.venue_id
+), valid AS (
+    SELECT r.* FROM req r
+    JOIN (SELECT idx, count(*) AS seats FROM wanted GROUP BY idx) found ON found.idx = r.idx
+    WHERE found.seats = r.seat_count
+), lapsed AS (
+    UPDATE reservations x SET status = 'expired', updated_at = stale.held_at
+    FROM (
+        SELECT y.id, v.held_at
+        FROM valid v
+        JOIN wanted w ON w.idx = v.idx
+        CROSS JOIN LATERAL (
+            SELECT y.id FROM reservations y
+            WHERE y.event_id = v.event_id AND y.seat_id = w.seat_id AND y.status IN ('held', 'confirmed')
+              AND y.status = 'held' AND y.expires_at <= v.held_at
+            LIMIT 1
+        ) y
+        OFFSET 0
+    ) stale
+    WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= stale.held_at
+    RETURNING x.id
+), inserted AS (
+    INSERT INTO reservations
+        (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at)
+    SELECT gen_random_uuid(), v.booking_id, v.user_id, v.event_id, w.seat_id, w.price_cents, w.currency, 'held',
+           v.expires_at, v.held_at, v.held_at
+    FROM valid v JOIN wanted w ON w.idx = v.idx
+    WHERE (SELECT count(*) FROM lapsed) >= 0
+    ORDER BY v.event_id, w.seat_id
+    ON CONFLICT (event_id, seat_id) WHERE status IN ('held', 'confirmed') DO NOTHING
+    RETURNING *
+), booking AS (
+    INSERT INTO bookings (id, user_id, event_id, created_at)
+    SELECT booking_id, user_id, event_id, created_at FROM inserted
+    GROUP BY booking_id, user_id, event_id, created_at
+)
+SELECT w.idx, r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, w.row_label, w.seat_number, w.tier,
+       r.price_cents, r.currency, r.status, r.expires_at, r.created_at
+FROM inserted r
+JOIN wanted w ON w.booking_id = r.booking_id AND w.seat_id = r.seat_id
+ORDER BY w.idx, w.row_index, w.seat_number
+"#;
+
+#[derive(FromRow)]
+struct BatchRow {
+    idx: i32,
+    #[sqlx(flatten)]
+    reservation: ReservationRow,
+}
+
+/// A batch's returned rows, grouped by the hold they belong to (in the batch's order).
+fn rows_by_hold(batch: &[PendingHold], rows: Vec<BatchRow>) -> Vec<Vec<ReservationRow>> {
+    let mut held: Vec<Vec<ReservationRow>> = batch.iter().map(|_| Vec::new()).collect();
+    for row in rows {
+        if let Some(slot) = usize::try_from(row.idx).ok().and_then(|i| held.get_mut(i)) {
+            slot.push(row.reservation);
+        }
+    }
+    held
+}
+
+impl PostgresStore {
+    /// Why a hold statement wrote nothing, read after the fact. `None` when nothing is wrong any
+    /// more (the event changed in between), so the hold may be tried again.
+    async fn hold_refusal(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
+        let event: Option<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT status, start_time FROM events WHERE id = $1")
+                .bind(request.event_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((status, start_time)) = event else {
+            return Ok(Some(StoreError::NotFound));
+        };
+        if parse_stored::<EventStatus>(&status)? == EventStatus::Canceled {
+            return Ok(Some(StoreError::Rejected(Invalid::new("event_id", "this event was canceled"))));
+        }
+        if start_time <= now {
+            return Ok(Some(StoreError::Rejected(Invalid::new("event_id", "this event has already started"))));
+        }
+        let sellable: HashSet<Uuid> = sqlx::query_scalar(
+            "SELECT s.id FROM unnest($2::uuid[]) AS want (seat_id)
+             JOIN seats s ON s.id = want.seat_id
+             JOIN events e ON e.venue_id = s.venue_id AND e.id = $1
+             JOIN event_prices p ON p.event_id = e.id AND p.tier = s.tier",
+        )
+        .bind(request.event_id)
+        .bind(request.seats.ids())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        Ok(request.seats.ids().iter().find(|id| !sellable.contains(id)).map(|id| {
+            StoreError::Rejected(Invalid::new("seat_ids", format!("seat {id} is not in this event's venue")))
+        }))
+    }
+
+    /// The requested seats that someone else holds or bought at `now`, after the index refused a
+    /// hold (one index probe per seat, as in the hold). If they were freed meanwhile, every
+    /// requested seat is named: the hold still lost.
+    async fn lost_seats(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<StoreError> {
+        let taken: Vec<(String, i32, String)> = sqlx::query_as(
+            "SELECT s.row_label, s.seat_number, s.tier
+             FROM unnest($2::uuid[]) AS want (seat_id)
+             CROSS JOIN LATERAL (
+                 SELECT x.status, x.expires_at FROM reservations x
+                 WHERE x.event_id = $1 AND x.seat_id = want.seat_id AND x.status IN ('held', 'confirmed')
+                 LIMIT 1
+             ) r
+             JOIN seats s ON s.id = want.seat_id
+             WHERE r.status = 'confirmed' OR r.expires_at > $3
+             ORDER BY s.row_index, s.seat_number",
+        )
+        .bind(request.event_id)
+        .bind(request.seats.ids())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        if !taken.is_empty() {
+            return Ok(StoreError::SeatsUnavailable(labels(taken)));
+        }
+        let requested: Vec<(String, i32, String)> = sqlx::query_as(
+            "SELECT row_label, seat_number, tier FROM seats WHERE id = ANY($1) ORDER BY row_index, seat_number",
+        )
+        .bind(request.seats.ids())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(StoreError::SeatsUnavailable(labels(requested)))
+    }
+}
+
+async fn fetch_reservation<'e>(
+    executor: impl PgExecutor<'e>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Reservation>> {
+    let row: Option<ReservationRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        reservation_columns!(),
+        " FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| row.into_reservation(now)).transpose()
+}
+
+async fn fetch_booking<'e>(
+    executor: impl PgExecutor<'e>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Booking>> {
+    let rows: Vec<BookingSeatRow> = sqlx::query_as(concat!(
+        "SELECT b.created_at AS booking_created_at, ",
+        reservation_columns!(),
+        " FROM bookings b
+          JOIN reservations r ON r.booking_id = b.id
+          JOIN seats s ON s.id = r.seat_id
+          WHERE b.id = $1
+          ORDER BY s.row_index, s.seat_number"
+    ))
+    .bind(id)
+    .fetch_all(executor)
+    .await?;
+    let Some(created_at) = rows.first().map(|row| row.booking_created_at) else {
+        return Ok(None);
+    };
+    let reservations =
+        rows.into_iter().map(|row| row.reservation.into_reservation(now)).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Booking::from_reservations(id, created_at, reservations))
+}
+
+impl PostgresStore {
+    async fn cancel_reservation_once(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Cancellation<Reservation>, TxError> {
+        let mut tx = self.pool.begin().await?;
+        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, id, now).await?;
+        // Read inside the transaction: the answer matches what was written.
+        let reservation = match fetch_reservation(&mut *tx, id, now).await? {
+            None => return Err(StoreError::NotFound.into()),
+            Some(reservation) if canceled > 0 => reservation,
+            Some(current) => {
+                return Err(StoreError::InvalidState(format!("this reservation is already {}", current.status)).into());
+            }
+        };
+        tx.commit().await?;
+        Ok(Cancellation { canceled: reservation, refunds })
+    }
+
+    async fn cancel_booking_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Cancellation<Booking>, TxError> {
+        let mut tx = self.pool.begin().await?;
+        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, id, now).await?;
+        let booking = match fetch_booking(&mut *tx, id, now).await? {
+            None => return Err(StoreError::NotFound.into()),
+            Some(booking) if canceled > 0 => booking,
+            Some(_) => return Err(StoreError::InvalidState("this booking has no active seats left".into()).into()),
+        };
+        tx.commit().await?;
+        Ok(Cancellation { canceled: booking, refunds })
+    }
+}
+
+/// Which reservations a cancellation takes.
+#[derive(Clone, Copy)]
+pub(super) enum CancelScope {
+    Reservation,
+    Booking,
+    Event,
+}
+
+/// Locks the active reservations whose `$column` is `$1` (in id order) and reads them as locked.
+/// The status must come from the locked row, not from an earlier read: a confirm that committed
+/// while this waited for the lock is then seen as `confirmed`, and its seat is refunded.
+macro_rules! lock_active_sql {
+    ($column:literal) => {
+        concat!(
+            "SELECT id, booking_id, price_cents, status FROM reservations
+             WHERE ",
+            $column,
+            " = $1 AND (status = 'confirmed' OR (status = 'held' AND expires_at > $2))
+             ORDER BY id
+             FOR UPDATE"
+        )
+    };
+}
+
+impl CancelScope {
+    fn lock_sql(self) -> &'static str {
+        match self {
+            CancelScope::Reservation => lock_active_sql!("id"),
+            CancelScope::Booking => lock_active_sql!("booking_id"),
+            CancelScope::Event => lock_active_sql!("event_id"),
+        }
+    }
+}
+
+/// Cancels the active reservations of `scope` inside the caller's transaction and records the
+/// refund of every confirmed (paid) one on its booking's payment; how many were canceled and the
+/// refunds to pay out. Errors stay `TxError` so that a lost deadlock can be retried.
+pub(super) async fn cancel_active(
+    conn: &mut PgConnection,
+    scope: CancelScope,
+    key: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(usize, Vec<Refund>), TxError> {
+    let locked: Vec<(Uuid, Uuid, i64, String)> =
+        sqlx::query_as(scope.lock_sql()).bind(key).bind(now).fetch_all(&mut *conn).await?;
+    if locked.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    // The rows are locked, so exactly these are canceled, with the statuses just read.
+    let ids: Vec<Uuid> = locked.iter().map(|(id, ..)| *id).collect();
+    sqlx::query("UPDATE reservations SET status = 'canceled', updated_at = $2 WHERE id = ANY($1)")
+        .bind(&ids)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    // Per booking, the price of its confirmed seats; held seats were never paid for.
+    let mut paid: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for (_, booking_id, price_cents, status) in &locked {
+        if parse_stored::<ReservationStatus>(status)? == ReservationStatus::Confirmed {
+            *paid.entry(*booking_id).or_default() += price_cents;
+        }
+    }
+    let refunds = record_refunds(conn, &paid, now).await?;
+    Ok((locked.len(), refunds))
+}

@@ -1,0 +1,468 @@
+//! Payments, webhook events and idempotency keys on PostgreSQL. Checkout is one statement
+//! (`CREATE_PAYMENT_SQL`) whose unique index `payments_booking_open_uq` allows one open payment per
+//! booking; a confirm is one transaction that takes its locks in the common order (see `mod.rs`)
+//! and is retried when it loses a deadlock; the refunds of canceled paid seats are recorded inside
+//! the cancel's own transaction (`record_refunds`).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use sqlx::postgres::{PgConnection, PgExecutor};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::rows::{PaymentRow, parse_stored, payment_columns};
+use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks};
+use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, Refund, ReservationStatus};
+use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult};
+
+#[async_trait]
+impl PaymentStore for PostgresStore {
+    async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let row: Option<PaymentRow> = sqlx::query_as(CREATE_PAYMENT_SQL)
+            .bind(new.booking_id)
+            .bind(new.id)
+            .bind(new.user_id)
+            .bind(&new.provider)
+            .bind(new.hold_until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => row.into_payment(),
+            None => Err(self.checkout_refusal(new.booking_id, now).await?),
+        }
+    }
+
+    async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
+        let row: Option<PaymentRow> =
+            sqlx::query_as(concat!("SELECT ", payment_columns!(), " FROM payments WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(PaymentRow::into_payment).transpose()
+    }
+
+    async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>> {
+        // Two statement shapes rather than `$1 IS NULL OR user_id = $1`, which a generic plan
+        // could only answer by scanning every payment.
+        let mut query = QueryBuilder::<Postgres>::new(concat!("SELECT ", payment_columns!(), " FROM payments"));
+        if let Some(user_id) = user_id {
+            query.push(" WHERE user_id = ").push_bind(user_id);
+        }
+        query.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(page.limit);
+        query.push(" OFFSET ").push_bind(page.offset);
+        let rows = query.build_query_as::<PaymentRow>().fetch_all(&self.pool).await?;
+        rows.into_iter().map(PaymentRow::into_payment).collect()
+    }
+
+    async fn confirm_payment(
+        &self,
+        id: Uuid,
+        provider_ref: &str,
+        card_last4: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        let outcome = retry_deadlocks(|| Box::pin(self.confirm_payment_once(id, provider_ref, card_last4, now))).await;
+        match outcome {
+            Ok(payment) => Ok(payment),
+            Err(TxError::Store(err)) => Err(err),
+            Err(TxError::Deadlock) => Err(self.confirm_deadlock_refusal(id, now).await?),
+        }
+    }
+
+    async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        // Capped at the amount: more cannot have been given back than was taken.
+        let row: Option<PaymentRow> = sqlx::query_as(concat!(
+            "UPDATE payments SET status = 'failed', refunded_cents = LEAST(amount_cents, $2), updated_at = $3
+             WHERE id = $1 AND status = 'pending' RETURNING ",
+            payment_columns!()
+        ))
+        .bind(id)
+        .bind(refunded_cents)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => row.into_payment(),
+            None => Err(Self::payment_refusal(&self.pool, id).await),
+        }
+    }
+
+    async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        // One conditional write; both SET expressions read the row as it was before it.
+        let row: Option<PaymentRow> = sqlx::query_as(concat!(
+            "UPDATE payments SET
+                 refunded_cents = LEAST(amount_cents, refunded_cents + $2),
+                 status = CASE WHEN LEAST(amount_cents, refunded_cents + $2) = amount_cents
+                               THEN 'refunded' ELSE 'partially_refunded' END,
+                 updated_at = $3
+             WHERE id = $1 AND status IN ('succeeded', 'partially_refunded') RETURNING ",
+            payment_columns!()
+        ))
+        .bind(id)
+        .bind(amount_cents)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => row.into_payment(),
+            None => Err(Self::payment_refusal(&self.pool, id).await),
+        }
+    }
+
+    async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        // The primary key decides which of two deliveries is the first.
+        let inserted =
+            sqlx::query("INSERT INTO webhook_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                .bind(event_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM webhook_events WHERE id = $1").bind(event_id).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Checkout in one statement, so the hold's extension and the payment stand or fall together: when
+/// the unique index `payments_booking_open_uq` refuses a second open payment, the extension is
+/// undone with it. The held seats are locked in id order (as every writer takes a booking's seats)
+/// and re-checked after the lock; the amount and currency are those the seats were held at, never
+/// the caller's. No row comes back when nothing was held.
+const CREATE_PAYMENT_SQL: &str = concat!(
+    "WITH held AS (
+         SELECT id FROM reservations
+         WHERE booking_id = $1 AND status = 'held' AND expires_at > $6
+         ORDER BY id
+         FOR UPDATE
+     ), extended AS (
+         UPDATE reservations r SET expires_at = GREATEST(r.expires_at, $5), updated_at = $6
+         FROM held h
+         WHERE r.id = h.id
+         RETURNING r.price_cents, r.currency
+     ), total AS (
+         SELECT count(*) AS seats, COALESCE(sum(price_cents), 0)::int8 AS amount_cents, min(currency) AS currency
+         FROM extended
+     )
+     INSERT INTO payments
+         (id, booking_id, user_id, amount_cents, currency, status, provider, refunded_cents, created_at, updated_at)
+     SELECT $2, $1, $3, t.amount_cents, t.currency, 'pending', $4, 0, $6, $6
+     FROM total t
+     WHERE t.seats > 0
+     RETURNING ",
+    payment_columns!()
+);
+
+/// Someone else's lapsed hold on a seat of booking `$1` (event `$2`) is written down as expired,
+/// one probe of the unique index per seat as in the hold, so that the index judges only holds that
+/// still run. The booking's own lapsed holds are left for the confirm to take back.
+const EXPIRE_OTHERS_LAPSED_SQL: &str = "
+UPDATE reservations r SET status = 'expired', updated_at = $3
+FROM reservations mine
+CROSS JOIN LATERAL (
+    SELECT x.id FROM reservations x
+    WHERE x.event_id = $2 AND x.seat_id = mine.seat_id AND x.status = 'held' AND x.expires_at <= $3
+      AND x.booking_id <> $1
+    LIMIT 1
+) stale
+WHERE mine.booking_id = $1 AND r.id = stale.id AND r.status = 'held' AND r.expires_at <= $3";
+
+impl PostgresStore {
+    /// Why a conditional update of a payment matched nothing: no such payment, or its status.
+    async fn payment_refusal<'e>(executor: impl PgExecutor<'e>, id: Uuid) -> StoreError {
+        let status: Result<Option<String>, sqlx::Error> =
+            sqlx::query_scalar("SELECT status FROM payments WHERE id = $1").bind(id).fetch_optional(executor).await;
+        match status {
+            Err(err) => err.into(),
+            Ok(None) => StoreError::NotFound,
+            Ok(Some(status)) => match parse_stored::<PaymentStatus>(&status) {
+                Ok(status) => StoreError::InvalidState(format!("this payment is already {status}")),
+                Err(err) => err,
+            },
+        }
+    }
+
+    /// Why a checkout found nothing to pay for, read after its statement wrote nothing.
+    async fn checkout_refusal(&self, booking_id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
+        let (found, lapsed, confirmed): (bool, i64, i64) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1),
+                    count(*) FILTER (WHERE status = 'expired' OR (status = 'held' AND expires_at <= $2)),
+                    count(*) FILTER (WHERE status = 'confirmed')
+             FROM reservations WHERE booking_id = $1",
+        )
+        .bind(booking_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if !found {
+            StoreError::NotFound
+        } else if lapsed > 0 && confirmed == 0 {
+            // The buyer may pick seats again; a paid or canceled booking is another matter.
+            StoreError::HoldExpired
+        } else {
+            StoreError::InvalidState("this booking has no held seats to pay for".into())
+        })
+    }
+
+    async fn confirm_payment_once(
+        &self,
+        id: Uuid,
+        provider_ref: &str,
+        card_last4: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Payment, TxError> {
+        let mut tx = self.pool.begin().await?;
+        // A payment's booking and event never change, so they are read without a lock.
+        let target: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT p.booking_id, b.event_id FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE p.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((booking_id, event_id)) = target else {
+            return Err(StoreError::NotFound.into());
+        };
+        // Share-locked as a hold does: a cancel of the event either waits for this confirm (and
+        // then refunds what it confirmed) or makes it wait and then refuse.
+        let event_status: String = sqlx::query_scalar("SELECT status FROM events WHERE id = $1 FOR SHARE")
+            .bind(event_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        // The booking's seats, locked before the payment (the common lock order): a cancel of
+        // them either finishes first and is seen here, or waits and then sees them confirmed.
+        let seats: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, price_cents FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
+                .bind(booking_id)
+                .fetch_all(&mut *tx)
+                .await?;
+
+        let row: Option<PaymentRow> = sqlx::query_as(concat!(
+            "UPDATE payments SET status = 'succeeded', provider_ref = $2, card_last4 = $3, updated_at = $4
+             WHERE id = $1 AND status = 'pending' RETURNING ",
+            payment_columns!()
+        ))
+        .bind(id)
+        .bind(provider_ref)
+        .bind(card_last4)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(Self::payment_refusal(&mut *tx, id).await.into());
+        };
+        let payment = row.into_payment()?;
+
+        // A seat canceled since checkout was priced in and would be paid for and never sold: the
+        // seats still to confirm must add up to the amount (one canceled before checkout was not
+        // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
+        // lapsed left its lapsed seats as they were, and they must not be sold.
+        let to_confirm_cents: i64 = seats
+            .iter()
+            .filter(|(status, _)| {
+                status == ReservationStatus::Held.as_str() || status == ReservationStatus::Expired.as_str()
+            })
+            .map(|(_, price)| price)
+            .sum();
+        let canceled_since_checkout = to_confirm_cents != payment.amount_cents;
+        let refusal = if canceled_since_checkout {
+            Some("a seat of this booking was canceled")
+        } else if parse_stored::<EventStatus>(&event_status)? == EventStatus::Canceled {
+            Some("this event was canceled")
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            tx.rollback().await?;
+            return Err(StoreError::InvalidState(refusal.into()).into());
+        }
+
+        sqlx::query(EXPIRE_OTHERS_LAPSED_SQL).bind(booking_id).bind(event_id).bind(now).execute(&mut *tx).await?;
+        // Lapsed holds are confirmed too when their seat is still free. Nothing is checked first:
+        // the partial unique index alone decides whether someone else now has a seat.
+        let confirmed = sqlx::query(
+            "UPDATE reservations SET status = 'confirmed', updated_at = $2
+             WHERE booking_id = $1 AND status IN ('held', 'expired')",
+        )
+        .bind(booking_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        let refusal = match confirmed {
+            Ok(done) if done.rows_affected() > 0 => None,
+            Ok(_) => Some(StoreError::InvalidState("this booking has no held seats to pay for".into())),
+            Err(err) if is_deadlock(&err) => return Err(TxError::Deadlock),
+            Err(err) => Some(match StoreError::from(err) {
+                StoreError::SeatsUnavailable(_) => StoreError::HoldExpired,
+                other => other,
+            }),
+        };
+        if let Some(refusal) = refusal {
+            // Nothing stays: the payment remains pending and the other buyer's seat untouched.
+            tx.rollback().await?;
+            return Err(refusal.into());
+        }
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    /// After every confirm attempt lost a deadlock: `HoldExpired` if someone else really holds or
+    /// bought a seat of the booking now, else a failure worth retrying.
+    async fn confirm_deadlock_refusal(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
+        let taken: bool = sqlx::query_scalar(
+            "SELECT EXISTS (
+                 SELECT 1 FROM payments p
+                 JOIN reservations mine ON mine.booking_id = p.booking_id
+                 CROSS JOIN LATERAL (
+                     SELECT x.status, x.expires_at FROM reservations x
+                     WHERE x.event_id = mine.event_id AND x.seat_id = mine.seat_id
+                       AND x.status IN ('held', 'confirmed') AND x.booking_id <> mine.booking_id
+                     LIMIT 1
+                 ) other
+                 WHERE p.id = $1 AND (other.status = 'confirmed' OR other.expires_at > $2)
+             )",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if taken { StoreError::HoldExpired } else { kept_deadlocking("confirming the payment") })
+    }
+}
+
+/// Records each booking's amount as refunded on its paid payment, capped at what is left of it,
+/// inside the caller's transaction; the refunds to pay out, in booking order.
+pub(super) async fn record_refunds(
+    conn: &mut PgConnection,
+    paid: &BTreeMap<Uuid, i64>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Refund>, TxError> {
+    if paid.is_empty() {
+        return Ok(Vec::new());
+    }
+    let booking_ids: Vec<Uuid> = paid.keys().copied().collect();
+    // Locked first so the amounts computed below are the ones written. One probe of the partial
+    // unique index per booking (`<> 'failed'` is its condition). Confirmed seats without a paid
+    // payment (none in normal operation) have nothing to give back.
+    let payments: Vec<(Uuid, Uuid, Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT p.id, p.booking_id, p.provider_ref, p.amount_cents, p.refunded_cents
+         FROM unnest($1::uuid[]) AS paid (booking_id)
+         CROSS JOIN LATERAL (
+             SELECT x.* FROM payments x
+             WHERE x.booking_id = paid.booking_id AND x.status <> 'failed'
+               AND x.status IN ('succeeded', 'partially_refunded')
+         ) p
+         ORDER BY p.booking_id
+         FOR UPDATE OF p",
+    )
+    .bind(&booking_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    if payments.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let mut payment_ids = Vec::with_capacity(payments.len());
+    let mut amounts = Vec::with_capacity(payments.len());
+    let mut refunds = Vec::new();
+    for (payment_id, booking_id, provider_ref, amount_cents, refunded_cents) in payments {
+        let price_cents = paid.get(&booking_id).copied().unwrap_or(0);
+        // An earlier refund (a provider's webhook) may have given part of it back already.
+        let refund_cents = price_cents.min(amount_cents - refunded_cents).max(0);
+        payment_ids.push(payment_id);
+        amounts.push(refund_cents);
+        // Without a provider reference there is no charge to refund against; the books are still right.
+        if let Some(provider_ref) = provider_ref.filter(|_| refund_cents > 0) {
+            refunds.push(Refund { payment_id, provider_ref, amount_cents: refund_cents });
+        }
+    }
+    sqlx::query(
+        "UPDATE payments p
+         SET refunded_cents = p.refunded_cents + u.refund_cents,
+             status = CASE WHEN p.refunded_cents + u.refund_cents = p.amount_cents
+                           THEN 'refunded' ELSE 'partially_refunded' END,
+             updated_at = $3
+         FROM unnest($1::uuid[], $2::int8[]) AS u (id, refund_cents)
+         WHERE p.id = u.id",
+    )
+    .bind(&payment_ids)
+    .bind(&amounts)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(refunds)
+}
+
+#[async_trait]
+impl IdempotencyStore for PostgresStore {
+    async fn claim_idempotency_key(
+        &self,
+        user_id: Uuid,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND created_at < $3")
+            .bind(user_id)
+            .bind(key)
+            .bind(now - Duration::hours(IDEMPOTENCY_TTL_HOURS))
+            .execute(&self.pool)
+            .await?;
+        // Whoever inserts the record owns the key; everyone else reads what the owner left.
+        let claimed: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING RETURNING 1",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(request_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if claimed.is_some() {
+            return Ok(IdempotencyClaim::Claimed);
+        }
+        let record: Option<(String, Option<i32>, Option<String>)> = sqlx::query_as(
+            "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+        )
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match record {
+            // Released by its owner between our insert and this read: still someone else's turn.
+            None => IdempotencyClaim::InFlight,
+            Some((stored_hash, _, _)) if stored_hash != request_hash => IdempotencyClaim::Mismatch,
+            Some((_, None, _)) => IdempotencyClaim::InFlight,
+            Some((_, Some(status), body)) => IdempotencyClaim::Replay {
+                status: u16::try_from(status).map_err(|_| StoreError::Internal(format!("stored status {status}")))?,
+                body: body.unwrap_or_default(),
+            },
+        })
+    }
+
+    async fn complete_idempotency_key(&self, user_id: Uuid, key: &str, status: u16, body: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2")
+            .bind(user_id)
+            .bind(key)
+            .bind(i32::from(status))
+            .bind(body)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(&self, user_id: Uuid, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+            .bind(user_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

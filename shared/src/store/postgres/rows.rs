@@ -1,0 +1,297 @@
+//! Rows and their mapping to domain types. Wire enums are stored as their wire text; text that
+//! no longer parses means the database holds something this code never wrote: an internal error.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::domain::{
+    Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Price, Reservation, ReservationStatus, Role, Seat,
+    SeatLabel, SeatState, SeatStatus, User, Venue, VenueKind, VenueSummary,
+};
+use crate::store::{StoreError, StoreResult};
+
+pub(super) fn parse_stored<T: FromStr<Err = Invalid>>(raw: &str) -> StoreResult<T> {
+    raw.parse().map_err(|err: Invalid| StoreError::Internal(format!("unexpected stored value: {err}")))
+}
+
+/// `%text%` for `ILIKE … ESCAPE '\'`, with the caller's own wildcards taken literally.
+pub(super) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, email, name, role, disabled, created_at"
+    };
+}
+pub(super) use user_columns;
+
+#[derive(FromRow)]
+pub(super) struct UserRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    disabled: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub(super) fn into_user(self) -> StoreResult<User> {
+        Ok(User {
+            id: self.id,
+            email: self.email,
+            name: self.name,
+            role: parse_stored::<Role>(&self.role)?,
+            disabled: self.disabled,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct UserWithHashRow {
+    #[sqlx(flatten)]
+    pub(super) user: UserRow,
+    pub(super) password_hash: String,
+}
+
+macro_rules! venue_columns {
+    () => {
+        "v.id, v.name, v.location, v.kind, (SELECT count(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count"
+    };
+}
+pub(super) use venue_columns;
+
+#[derive(FromRow)]
+pub(super) struct VenueRow {
+    id: Uuid,
+    name: String,
+    location: String,
+    kind: String,
+    seat_count: i64,
+}
+
+impl VenueRow {
+    pub(super) fn into_venue(self) -> StoreResult<Venue> {
+        Ok(Venue {
+            id: self.id,
+            name: self.name,
+            location: self.location,
+            kind: parse_stored::<VenueKind>(&self.kind)?,
+            seat_count: self.seat_count,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct SeatRow {
+    id: Uuid,
+    row_label: String,
+    seat_number: i32,
+    tier: String,
+}
+
+impl SeatRow {
+    pub(super) fn into_seat(self) -> Seat {
+        Seat { id: self.id, row: self.row_label, seat_number: self.seat_number, tier: self.tier }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct EventRow {
+    id: Uuid,
+    venue_id: Uuid,
+    venue_name: String,
+    venue_location: String,
+    venue_kind: String,
+    name: String,
+    category: String,
+    description: String,
+    image_url: Option<String>,
+    start_time: DateTime<Utc>,
+    duration_minutes: Option<i32>,
+    status: String,
+    currency: String,
+    price_tiers: Vec<String>,
+    price_amounts: Vec<i64>,
+    seats_total: i64,
+    seats_taken: i64,
+}
+
+impl EventRow {
+    pub(super) fn into_event(self) -> StoreResult<Event> {
+        let prices = self
+            .price_tiers
+            .into_iter()
+            .zip(self.price_amounts)
+            .map(|(tier, price_cents)| Price { tier, price_cents })
+            .collect();
+        Ok(Event {
+            id: self.id,
+            venue_id: self.venue_id,
+            venue: VenueSummary {
+                id: self.venue_id,
+                name: self.venue_name,
+                location: self.venue_location,
+                kind: parse_stored::<VenueKind>(&self.venue_kind)?,
+            },
+            name: self.name,
+            category: parse_stored::<Category>(&self.category)?,
+            description: self.description,
+            image_url: self.image_url,
+            start_time: self.start_time,
+            duration_minutes: self.duration_minutes,
+            status: parse_stored::<EventStatus>(&self.status)?,
+            currency: self.currency,
+            prices,
+            seats_total: self.seats_total,
+            seats_available: (self.seats_total - self.seats_taken).max(0),
+        })
+    }
+}
+
+/// The columns of `ReservationRow`, from `reservations r` joined to `seats s`.
+macro_rules! reservation_columns {
+    () => {
+        "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.row_label, s.seat_number, s.tier, \
+         r.price_cents, r.currency, r.status, r.expires_at, r.created_at"
+    };
+}
+pub(super) use reservation_columns;
+
+#[derive(FromRow)]
+pub(super) struct ReservationRow {
+    id: Uuid,
+    booking_id: Uuid,
+    user_id: Uuid,
+    event_id: Uuid,
+    seat_id: Uuid,
+    row_label: String,
+    seat_number: i32,
+    tier: String,
+    price_cents: i64,
+    currency: String,
+    status: String,
+    expires_at: DateTime<Utc>,
+    pub(super) created_at: DateTime<Utc>,
+}
+
+impl ReservationRow {
+    /// The reservation as a reader sees it at `now`: a lapsed hold is `expired`.
+    pub(super) fn into_reservation(self, now: DateTime<Utc>) -> StoreResult<Reservation> {
+        let status = parse_stored::<ReservationStatus>(&self.status)?.effective(self.expires_at, now);
+        Ok(Reservation {
+            id: self.id,
+            booking_id: self.booking_id,
+            user_id: self.user_id,
+            event_id: self.event_id,
+            seat_id: self.seat_id,
+            seat: SeatLabel { row: self.row_label, seat_number: self.seat_number, tier: self.tier },
+            price_cents: self.price_cents,
+            currency: self.currency,
+            status,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+        })
+    }
+}
+
+macro_rules! payment_columns {
+    () => {
+        "id, booking_id, user_id, amount_cents, currency, status, provider, card_last4, refunded_cents, created_at, \
+         updated_at"
+    };
+}
+pub(super) use payment_columns;
+
+#[derive(FromRow)]
+pub(super) struct PaymentRow {
+    id: Uuid,
+    booking_id: Uuid,
+    user_id: Uuid,
+    amount_cents: i64,
+    currency: String,
+    status: String,
+    provider: String,
+    card_last4: Option<String>,
+    refunded_cents: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl PaymentRow {
+    pub(super) fn into_payment(self) -> StoreResult<Payment> {
+        Ok(Payment {
+            id: self.id,
+            booking_id: self.booking_id,
+            user_id: self.user_id,
+            amount_cents: self.amount_cents,
+            currency: self.currency,
+            status: parse_stored::<PaymentStatus>(&self.status)?,
+            provider: self.provider,
+            card_last4: self.card_last4,
+            refunded_cents: self.refunded_cents,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct BookingSeatRow {
+    pub(super) booking_created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub(super) reservation: ReservationRow,
+}
+
+pub(super) fn labels(rows: Vec<(String, i32, String)>) -> Vec<SeatLabel> {
+    rows.into_iter().map(|(row, seat_number, tier)| SeatLabel { row, seat_number, tier }).collect()
+}
+
+#[derive(FromRow)]
+pub(super) struct SeatMapRow {
+    pub(super) seat_id: Uuid,
+    row_label: String,
+    seat_number: i32,
+    tier: String,
+    price_cents: i64,
+    pub(super) reservation_status: Option<String>,
+    pub(super) expires_at: Option<DateTime<Utc>>,
+}
+
+impl SeatMapRow {
+    pub(super) fn into_seat_state(self, now: DateTime<Utc>) -> StoreResult<SeatState> {
+        let reservation = match (self.reservation_status, self.expires_at) {
+            (Some(status), Some(expires_at)) => {
+                Some(parse_stored::<ReservationStatus>(&status)?.effective(expires_at, now))
+            }
+            _ => None,
+        };
+        let status = match reservation {
+            Some(ReservationStatus::Confirmed) => SeatStatus::Sold,
+            Some(ReservationStatus::Held) => SeatStatus::Held,
+            _ => SeatStatus::Available,
+        };
+        Ok(SeatState {
+            seat_id: self.seat_id,
+            row: self.row_label,
+            seat_number: self.seat_number,
+            tier: self.tier,
+            price_cents: self.price_cents,
+            status,
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! Accounts on PostgreSQL: the `users` table, whose unique constraint `users_email_key` refuses a
+//! second account with the same address, and the reads by id that every authenticated request
+//! makes, answered many at a time (`PgUserReads`).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::postgres::PgPool;
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::PostgresStore;
+use super::rows::{UserRow, UserWithHashRow, contains_pattern, user_columns};
+use crate::domain::{Email, NewUser, Page, Role, User, UserChanges};
+use crate::store::read_batch::BatchedRead;
+use crate::store::{StoreResult, UserStore};
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let row: UserRow = sqlx::query_as(concat!(
+            "INSERT INTO users (id, email, name, password_hash, role, disabled, created_at)
+             VALUES ($1, $2, $3, $4, $5, false, $6) RETURNING ",
+            user_columns!()
+        ))
+        .bind(Uuid::new_v4())
+        .bind(user.email.as_str())
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await?;
+        row.into_user()
+    }
+
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
+        self.users.read(id).await
+    }
+
+    async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
+        let row: Option<UserWithHashRow> =
+            sqlx::query_as(concat!("SELECT ", user_columns!(), ", password_hash FROM users WHERE email = $1"))
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| Ok((row.user.into_user()?, row.password_hash))).transpose()
+    }
+
+    async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(concat!(
+            "UPDATE users SET name = COALESCE($2, name), password_hash = COALESCE($3, password_hash),
+                              role = COALESCE($4, role), disabled = COALESCE($5, disabled)
+             WHERE id = $1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id)
+        .bind(changes.name)
+        .bind(changes.password_hash)
+        .bind(changes.role.map(Role::as_str))
+        .bind(changes.disabled)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>> {
+        let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", user_columns!(), " FROM users"));
+        if let Some(text) = query {
+            let pattern = contains_pattern(text);
+            sql.push(" WHERE email ILIKE ").push_bind(pattern.clone()).push(r" ESCAPE '\'");
+            sql.push(" OR name ILIKE ").push_bind(pattern).push(r" ESCAPE '\'");
+        }
+        sql.push(" ORDER BY created_at, id LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+        let rows = sql.build_query_as::<UserRow>().fetch_all(&self.pool).await?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+}
+
+/// Reads accounts by id, many per query: every authenticated request reads its caller's.
+pub(super) struct PgUserReads {
+    pub(super) pool: PgPool,
+}
+
+#[async_trait]
+impl BatchedRead for PgUserReads {
+    type Key = Uuid;
+    type Value = User;
+
+    async fn read_batch(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ANY($1)"))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(|row| row.into_user().map(|user| (user.id, user))).collect()
+    }
+}

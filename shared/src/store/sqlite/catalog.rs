@@ -1,0 +1,366 @@
+//! Venues, events and the live seat map on SQLite. A venue and its seats are written in one
+//! transaction; an event's free seats and its seat map are counted from the reservations active at
+//! the time asked, so a lapsed hold is free without waiting for the expiry sweep.
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::holds::{CancelScope, cancel_active};
+use super::rows::{
+    ACTIVE_R, contains_pattern, event_from_row, id_text, millis, placeholders, seat_from_row, uuid_col, venue_from_row,
+};
+use crate::domain::{
+    Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, SeatStatus, Venue, VenueWithSeats,
+};
+use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
+
+/// Seats per INSERT when creating a venue: 6 parameters each stays far below SQLite's variable limit.
+const SEAT_INSERT_CHUNK: usize = 500;
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
+        let id = Uuid::new_v4();
+        let venue_id = id_text(id);
+        // Seats in the order they are listed: rows as requested, numbers 1..n.
+        let seats: Vec<(i64, Seat)> = venue
+            .rows
+            .iter()
+            .enumerate()
+            .flat_map(|(row_index, row)| {
+                (1..=row.seats).map(move |seat_number| {
+                    let seat = Seat { id: Uuid::new_v4(), row: row.row.clone(), seat_number, tier: row.tier.clone() };
+                    (row_index as i64, seat)
+                })
+            })
+            .collect();
+
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("INSERT INTO venues (id, name, location, kind, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&venue_id)
+            .bind(&venue.name)
+            .bind(&venue.location)
+            .bind(venue.kind.as_str())
+            .bind(millis(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        for chunk in seats.chunks(SEAT_INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO seats (id, venue_id, row_label, row_index, seat_number, tier) ",
+            );
+            qb.push_values(chunk, |mut b, (row_index, seat)| {
+                b.push_bind(id_text(seat.id))
+                    .push_bind(venue_id.clone())
+                    .push_bind(seat.row.clone())
+                    .push_bind(*row_index)
+                    .push_bind(seat.seat_number)
+                    .push_bind(seat.tier.clone());
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+
+        let seats: Vec<Seat> = seats.into_iter().map(|(_, seat)| seat).collect();
+        Ok(VenueWithSeats {
+            venue: Venue {
+                id,
+                name: venue.name,
+                location: venue.location,
+                kind: venue.kind,
+                seat_count: seats.len() as i64,
+            },
+            seats,
+        })
+    }
+
+    async fn list_venues(&self) -> StoreResult<Vec<Venue>> {
+        let rows = sqlx::query(
+            "SELECT v.id, v.name, v.location, v.kind, \
+             (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count \
+             FROM venues v ORDER BY v.name, v.id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(venue_from_row).collect()
+    }
+
+    async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> {
+        let mut conn = self.reader.acquire().await?;
+        let row = sqlx::query(
+            "SELECT v.id, v.name, v.location, v.kind, \
+             (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count \
+             FROM venues v WHERE v.id = ?",
+        )
+        .bind(id_text(id))
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let venue = venue_from_row(&row)?;
+        // A venue's seats never change after it is created, so a second read needs no snapshot.
+        let seats = sqlx::query(
+            "SELECT id, row_label, seat_number, tier FROM seats WHERE venue_id = ? ORDER BY row_index, seat_number",
+        )
+        .bind(id_text(id))
+        .fetch_all(&mut *conn)
+        .await?;
+        let seats = seats.iter().map(seat_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(VenueWithSeats { venue, seats }))
+    }
+
+    async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>> {
+        // No row: no venue. A NULL tier: a venue without seats.
+        let tiers: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT DISTINCT s.tier FROM venues v LEFT JOIN seats s ON s.venue_id = v.id WHERE v.id = ?",
+        )
+        .bind(id_text(id))
+        .fetch_all(&self.reader)
+        .await?;
+        if tiers.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(tiers.into_iter().flatten().collect()))
+    }
+
+    async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
+        let id = Uuid::new_v4();
+        let event_id = id_text(id);
+        let now = Utc::now();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO events (id, venue_id, name, category, description, image_url, start_time, \
+             duration_minutes, status, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'on_sale', ?, ?)",
+        )
+        .bind(&event_id)
+        .bind(id_text(event.venue_id))
+        .bind(&event.name)
+        .bind(event.category.as_str())
+        .bind(&event.description)
+        .bind(&event.image_url)
+        .bind(millis(event.start_time))
+        .bind(event.duration_minutes)
+        .bind(&event.currency)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            // The venue's foreign key is the check that it exists.
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => return Err(StoreError::NotFound),
+            other => other?,
+        };
+        insert_prices(&mut tx, &event_id, &event.prices).await?;
+        let created = load_event(&mut tx, id, now).await?;
+        tx.commit().await?;
+        created.ok_or_else(|| StoreError::Internal("the event just created is missing".into()))
+    }
+
+    async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
+        let event_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // A NULL keeps a column; the nullable columns take a "set it" flag beside the value.
+        let updated = sqlx::query(
+            "UPDATE events SET name = COALESCE(?, name), category = COALESCE(?, category), \
+             description = COALESCE(?, description), \
+             image_url = CASE WHEN ? THEN ? ELSE image_url END, \
+             start_time = COALESCE(?, start_time), \
+             duration_minutes = CASE WHEN ? THEN ? ELSE duration_minutes END, \
+             currency = COALESCE(?, currency) WHERE id = ?",
+        )
+        .bind(changes.name)
+        .bind(changes.category.map(|c| c.as_str()))
+        .bind(changes.description)
+        .bind(changes.image_url.is_some())
+        .bind(changes.image_url.flatten())
+        .bind(changes.start_time.map(millis))
+        .bind(changes.duration_minutes.is_some())
+        .bind(changes.duration_minutes.flatten())
+        .bind(changes.currency)
+        .bind(&event_id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if let Some(prices) = changes.prices {
+            sqlx::query("DELETE FROM event_prices WHERE event_id = ?").bind(&event_id).execute(&mut *tx).await?;
+            insert_prices(&mut tx, &event_id, &prices).await?;
+        }
+        let event = load_event(&mut tx, id, Utc::now()).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
+        let event_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let updated =
+            sqlx::query("UPDATE events SET status = 'canceled' WHERE id = ?").bind(&event_id).execute(&mut *tx).await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let (_, refunds) = cancel_active(&mut tx, CancelScope::Event, &event_id, now).await?;
+        let event = load_event(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(event.map(|canceled| Cancellation { canceled, refunds }))
+    }
+
+    async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
+        // One snapshot for the event and its prices.
+        let mut tx = self.reader.begin().await?;
+        let event = load_event(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
+        let mut qb = QueryBuilder::new("");
+        push_event_select(&mut qb, now);
+        qb.push(" WHERE 1 = 1");
+        if !filter.include_past {
+            qb.push(" AND e.status = 'on_sale' AND e.start_time > ").push_bind(millis(now));
+        }
+        if let Some(category) = filter.category {
+            qb.push(" AND e.category = ").push_bind(category.as_str());
+        }
+        if let Some(venue_id) = filter.venue_id {
+            qb.push(" AND e.venue_id = ").push_bind(id_text(venue_id));
+        }
+        if let Some(from) = filter.from {
+            qb.push(" AND e.start_time >= ").push_bind(millis(from));
+        }
+        if let Some(to) = filter.to {
+            qb.push(" AND e.start_time <= ").push_bind(millis(to));
+        }
+        if let Some(text) = &filter.text {
+            let pattern = contains_pattern(text);
+            qb.push(" AND (e.name LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR e.description LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        qb.push(" ORDER BY e.start_time, e.id LIMIT ")
+            .push_bind(filter.page.limit)
+            .push(" OFFSET ")
+            .push_bind(filter.page.offset);
+
+        let mut tx = self.reader.begin().await?;
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        let events = events_from_rows(&mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(events)
+    }
+
+    async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>> {
+        // Starting from the event tells "no such event" (no row) from a venue without seats (NULL seat).
+        let sql = format!(
+            "SELECT s.id, s.row_label, s.seat_number, s.tier, COALESCE(p.price_cents, 0) AS price_cents, \
+             r.status AS taken \
+             FROM events e \
+             LEFT JOIN seats s ON s.venue_id = e.venue_id \
+             LEFT JOIN event_prices p ON p.event_id = e.id AND p.tier = s.tier \
+             LEFT JOIN reservations r ON r.event_id = e.id AND r.seat_id = s.id AND {ACTIVE_R} \
+             WHERE e.id = ? ORDER BY s.row_index, s.seat_number"
+        );
+        let rows = sqlx::query(&sql).bind(millis(now)).bind(id_text(event_id)).fetch_all(&self.reader).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut seats = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<String>, _>("id")?.is_none() {
+                continue;
+            }
+            let taken: Option<String> = row.try_get("taken")?;
+            let status = match taken.as_deref() {
+                None => SeatStatus::Available,
+                Some("confirmed") => SeatStatus::Sold,
+                Some("held") => SeatStatus::Held,
+                Some(other) => return Err(StoreError::Internal(format!("unexpected active status `{other}`"))),
+            };
+            seats.push(SeatState {
+                seat_id: uuid_col(row, "id")?,
+                row: row.try_get("row_label")?,
+                seat_number: row.try_get("seat_number")?,
+                tier: row.try_get("tier")?,
+                price_cents: row.try_get("price_cents")?,
+                status,
+            });
+        }
+        Ok(Some(seats))
+    }
+}
+
+// These reads take a connection so they can run inside a transaction.
+
+/// Starts `SELECT <event columns> FROM events e JOIN venues v`, counting seats taken at `now`.
+fn push_event_select(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>) {
+    qb.push(
+        "SELECT e.id, e.venue_id, e.name, e.category, e.description, e.image_url, e.start_time, \
+         e.duration_minutes, e.status, e.currency, \
+         v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
+         (SELECT COUNT(*) FROM seats s WHERE s.venue_id = e.venue_id) AS seats_total, \
+         (SELECT COUNT(*) FROM reservations r WHERE r.event_id = e.id \
+            AND r.status IN ('held', 'confirmed') AND (r.status = 'confirmed' OR r.expires_at > ",
+    );
+    qb.push_bind(millis(now));
+    qb.push(")) AS seats_taken FROM events e JOIN venues v ON v.id = e.venue_id");
+}
+
+/// The prices of each event, sorted by tier, in one query.
+async fn load_prices(conn: &mut SqliteConnection, event_ids: &[String]) -> StoreResult<HashMap<String, Vec<Price>>> {
+    let mut prices: HashMap<String, Vec<Price>> = HashMap::new();
+    if event_ids.is_empty() {
+        return Ok(prices);
+    }
+    let sql = format!(
+        "SELECT event_id, tier, price_cents FROM event_prices WHERE event_id IN ({}) ORDER BY event_id, tier",
+        placeholders(event_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in event_ids {
+        query = query.bind(id);
+    }
+    for row in query.fetch_all(&mut *conn).await? {
+        let event_id: String = row.try_get("event_id")?;
+        prices
+            .entry(event_id)
+            .or_default()
+            .push(Price { tier: row.try_get("tier")?, price_cents: row.try_get("price_cents")? });
+    }
+    Ok(prices)
+}
+
+/// Turns event rows into events, loading every listed event's prices at once.
+async fn events_from_rows(conn: &mut SqliteConnection, rows: Vec<SqliteRow>) -> StoreResult<Vec<Event>> {
+    let ids = rows.iter().map(|row| row.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?;
+    let mut prices = load_prices(conn, &ids).await?;
+    rows.iter().zip(&ids).map(|(row, id)| event_from_row(row, prices.remove(id).unwrap_or_default())).collect()
+}
+
+async fn load_event(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
+    let mut qb = QueryBuilder::new("");
+    push_event_select(&mut qb, now);
+    qb.push(" WHERE e.id = ").push_bind(id_text(id));
+    let row = qb.build().fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(events_from_rows(conn, vec![row]).await?.pop())
+}
+
+/// Inserts an event's prices in one statement.
+async fn insert_prices(conn: &mut SqliteConnection, event_id: &str, prices: &[Price]) -> StoreResult<()> {
+    if prices.is_empty() {
+        return Ok(());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO event_prices (event_id, tier, price_cents) ");
+    qb.push_values(prices, |mut b, price| {
+        b.push_bind(event_id.to_owned()).push_bind(price.tier.clone()).push_bind(price.price_cents);
+    });
+    qb.build().execute(&mut *conn).await?;
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! Payments, refunds, webhook events and idempotency records on SQLite. Each write is one
+//! `BEGIN IMMEDIATE` transaction (or one statement) on the writer. Unique indexes, not checks made
+//! before a write, refuse a second open payment of a booking and a second delivery of a webhook
+//! event; a conditional update that matched no row is explained afterwards (`payment_not_updated`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
+use crate::domain::{NewPayment, Page, Payment, PaymentStatus, Refund};
+use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult};
+
+#[async_trait]
+impl PaymentStore for SqliteStore {
+    async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let now_ms = millis(now);
+        let booking_id = id_text(new.booking_id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        let booking =
+            sqlx::query("SELECT 1 FROM bookings WHERE id = ?").bind(&booking_id).fetch_optional(&mut *tx).await?;
+        if booking.is_none() {
+            return Err(StoreError::NotFound);
+        }
+
+        // Extend the hold first: only a hold still running may be extended, so a lapsed one is
+        // not revived here. The `status IN (...)` term repeats the partial index's condition.
+        let extended = sqlx::query(
+            "UPDATE reservations SET expires_at = MAX(expires_at, ?), updated_at = ? \
+             WHERE booking_id = ? AND status IN ('held', 'confirmed') AND status = 'held' AND expires_at > ?",
+        )
+        .bind(millis(new.hold_until))
+        .bind(now_ms)
+        .bind(&booking_id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if extended == 0 {
+            // Nothing held: tell a lapsed hold (the buyer may pick seats again) from a booking
+            // that is paid for or canceled.
+            let row = sqlx::query(
+                "SELECT COALESCE(SUM(status = 'expired' OR (status = 'held' AND expires_at <= ?)), 0) AS lapsed, \
+                 COALESCE(SUM(status = 'confirmed'), 0) AS confirmed FROM reservations WHERE booking_id = ?",
+            )
+            .bind(now_ms)
+            .bind(&booking_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (lapsed, confirmed): (i64, i64) = (row.try_get("lapsed")?, row.try_get("confirmed")?);
+            return Err(if lapsed > 0 && confirmed == 0 {
+                StoreError::HoldExpired
+            } else {
+                StoreError::InvalidState("this booking has no held seats to pay for".into())
+            });
+        }
+
+        // The amount comes from the prices the seats were held at, never from the caller.
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(price_cents), 0) AS amount_cents, MIN(currency) AS currency \
+             FROM reservations WHERE booking_id = ? AND status = 'held' AND expires_at > ?",
+        )
+        .bind(&booking_id)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        let amount_cents: i64 = row.try_get("amount_cents")?;
+        let currency: Option<String> = row.try_get("currency")?;
+        let currency = currency.ok_or_else(|| StoreError::Internal("an extended hold without seats".into()))?;
+
+        // No check for an open payment before this: the unique index alone decides, and its
+        // refusal rolls the extension back with the transaction.
+        let sql = format!(
+            "INSERT INTO payments (id, booking_id, user_id, amount_cents, currency, status, provider, \
+             refunded_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?) \
+             RETURNING {PAYMENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id_text(new.id))
+            .bind(&booking_id)
+            .bind(id_text(new.user_id))
+            .bind(amount_cents)
+            .bind(&currency)
+            .bind(&new.provider)
+            .bind(now_ms)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+        let payment = payment_from_row(&row)?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?");
+        let row = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&self.reader).await?;
+        row.as_ref().map(payment_from_row).transpose()
+    }
+
+    async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {PAYMENT_COLUMNS} FROM payments"));
+        if let Some(user_id) = user_id {
+            qb.push(" WHERE user_id = ").push_bind(id_text(user_id));
+        }
+        qb.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
+    async fn confirm_payment(
+        &self,
+        id: Uuid,
+        provider_ref: &str,
+        card_last4: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Payment> {
+        let now_ms = millis(now);
+        let payment_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        let sql = format!(
+            "UPDATE payments SET status = 'succeeded', provider_ref = ?, card_last4 = ?, updated_at = ? \
+             WHERE id = ? AND status = 'pending' RETURNING {PAYMENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(provider_ref)
+            .bind(card_last4)
+            .bind(now_ms)
+            .bind(&payment_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            let refusal = payment_not_updated(&mut tx, &payment_id).await;
+            return Err(refusal);
+        };
+        let payment = payment_from_row(&row)?;
+        let booking_id = id_text(payment.booking_id);
+
+        // A seat canceled since checkout was priced in and would be paid for and never sold: the
+        // seats still to confirm must add up to the amount (one canceled before checkout was not
+        // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
+        // lapsed left its expired seats as they were, and they must not be sold.
+        let row = sqlx::query(
+            "SELECT (SELECT COALESCE(SUM(price_cents), 0) FROM reservations \
+                     WHERE booking_id = ? AND status IN ('held', 'expired')) AS to_confirm_cents, \
+             EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id \
+                     WHERE b.id = ? AND e.status = 'canceled') AS event_canceled",
+        )
+        .bind(&booking_id)
+        .bind(&booking_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let to_confirm_cents: i64 = row.try_get("to_confirm_cents")?;
+        let event_canceled: bool = row.try_get("event_canceled")?;
+        let seat_canceled = to_confirm_cents != payment.amount_cents;
+        if seat_canceled || event_canceled {
+            tx.rollback().await?;
+            let what = if seat_canceled { "a seat of this booking" } else { "this event" };
+            return Err(StoreError::InvalidState(format!("{what} was canceled")));
+        }
+
+        // Someone else's lapsed hold on one of these seats must not block, as in `hold`: write
+        // it down as expired so the index judges only holds that still run.
+        sqlx::query(
+            "UPDATE reservations SET status = 'expired', updated_at = ? \
+             WHERE event_id = (SELECT event_id FROM bookings WHERE id = ?) \
+               AND seat_id IN (SELECT seat_id FROM reservations WHERE booking_id = ?) AND booking_id <> ? \
+               AND status IN ('held', 'confirmed') AND status = 'held' AND expires_at <= ?",
+        )
+        .bind(now_ms)
+        .bind(&booking_id)
+        .bind(&booking_id)
+        .bind(&booking_id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+
+        // Lapsed holds are confirmed too when their seat is still free. No availability check
+        // before this: the partial unique index alone decides whether someone else has a seat.
+        let confirmed = sqlx::query(
+            "UPDATE reservations SET status = 'confirmed', updated_at = ? \
+             WHERE booking_id = ? AND status IN ('held', 'expired')",
+        )
+        .bind(now_ms)
+        .bind(&booking_id)
+        .execute(&mut *tx)
+        .await;
+        let refusal = match confirmed {
+            Ok(done) if done.rows_affected() > 0 => None,
+            Ok(_) => Some(StoreError::InvalidState("this booking has no held seats to pay for".into())),
+            Err(err) => Some(match StoreError::from(err) {
+                StoreError::SeatsUnavailable(_) => StoreError::HoldExpired,
+                other => other,
+            }),
+        };
+        if let Some(refusal) = refusal {
+            // Nothing stays: the payment remains pending and the other buyer's seat untouched.
+            tx.rollback().await?;
+            return Err(refusal);
+        }
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let payment_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!(
+            "UPDATE payments SET status = 'failed', refunded_cents = ?, updated_at = ? \
+             WHERE id = ? AND status = 'pending' RETURNING {PAYMENT_COLUMNS}"
+        );
+        let row =
+            sqlx::query(&sql).bind(refunded_cents).bind(millis(now)).bind(&payment_id).fetch_optional(&mut *tx).await?;
+        let Some(row) = row else {
+            let refusal = payment_not_updated(&mut tx, &payment_id).await;
+            return Err(refusal);
+        };
+        let payment = payment_from_row(&row)?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let payment_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // Every expression of SET reads the row as it was, so both see the old refunded_cents.
+        let sql = format!(
+            "UPDATE payments SET refunded_cents = MIN(amount_cents, refunded_cents + ?), \
+             status = CASE WHEN MIN(amount_cents, refunded_cents + ?) = amount_cents \
+                      THEN 'refunded' ELSE 'partially_refunded' END, updated_at = ? \
+             WHERE id = ? AND status IN ('succeeded', 'partially_refunded') RETURNING {PAYMENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(amount_cents)
+            .bind(amount_cents)
+            .bind(millis(now))
+            .bind(&payment_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            let refusal = payment_not_updated(&mut tx, &payment_id).await;
+            return Err(refusal);
+        };
+        let payment = payment_from_row(&row)?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        // One statement: the primary key decides which of two deliveries is the first.
+        let inserted =
+            sqlx::query("INSERT INTO webhook_events (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
+                .bind(event_id)
+                .bind(millis(now))
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM webhook_events WHERE id = ?").bind(event_id).execute(&self.writer).await?;
+        Ok(())
+    }
+}
+
+/// The error for a payment update that matched no row: no such payment, or the wrong status.
+async fn payment_not_updated(conn: &mut SqliteConnection, id: &str) -> StoreError {
+    match payment_status(conn, id).await {
+        Ok(None) => StoreError::NotFound,
+        Ok(Some(status)) => StoreError::InvalidState(format!("this payment is already {status}")),
+        Err(err) => err,
+    }
+}
+
+/// A payment's status, to explain why a conditional update of it changed nothing.
+async fn payment_status(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<PaymentStatus>> {
+    let row = sqlx::query("SELECT status FROM payments WHERE id = ?").bind(id).fetch_optional(&mut *conn).await?;
+    row.map(|row| enum_col(&row, "status")).transpose()
+}
+
+/// Records `price_cents` as refunded on the booking's paid payment, capped at what is left of
+/// it; the refund to pay out, if there is money to send back through the provider.
+pub(super) async fn refund_on_payment(
+    conn: &mut SqliteConnection,
+    booking_id: &str,
+    price_cents: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Refund>> {
+    let row = sqlx::query(
+        "SELECT id, provider_ref, amount_cents, refunded_cents FROM payments \
+         WHERE booking_id = ? AND status IN ('succeeded', 'partially_refunded')",
+    )
+    .bind(booking_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    // Confirmed seats without a paid payment (none in normal operation): nothing to give back.
+    let Some(row) = row else { return Ok(None) };
+    let payment_id = uuid_col(&row, "id")?;
+    let provider_ref: Option<String> = row.try_get("provider_ref")?;
+    let amount: i64 = row.try_get("amount_cents")?;
+    let refunded: i64 = row.try_get("refunded_cents")?;
+    // Earlier refunds (a provider's webhook) may have given part of it back already.
+    let refund = price_cents.min(amount - refunded).max(0);
+    let total = refunded + refund;
+    let status = if total == amount { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+    sqlx::query("UPDATE payments SET refunded_cents = ?, status = ?, updated_at = ? WHERE id = ?")
+        .bind(total)
+        .bind(status.as_str())
+        .bind(millis(now))
+        .bind(id_text(payment_id))
+        .execute(&mut *conn)
+        .await?;
+    // Without a provider reference there is no charge to refund against; the books are still right.
+    Ok(provider_ref.filter(|_| refund > 0).map(|provider_ref| Refund {
+        payment_id,
+        provider_ref,
+        amount_cents: refund,
+    }))
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn claim_idempotency_key(
+        &self,
+        user_id: Uuid,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim> {
+        let user_id = id_text(user_id);
+        let stale_before = millis(now - chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS));
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at <= ?")
+            .bind(&user_id)
+            .bind(key)
+            .bind(stale_before)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (user_id, key) DO NOTHING",
+        )
+        .bind(&user_id)
+        .bind(key)
+        .bind(request_hash)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            tx.commit().await?;
+            return Ok(IdempotencyClaim::Claimed);
+        }
+        let row = sqlx::query(
+            "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = ? AND key = ?",
+        )
+        .bind(&user_id)
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        let stored_hash: String = row.try_get("request_hash")?;
+        if stored_hash != request_hash {
+            return Ok(IdempotencyClaim::Mismatch);
+        }
+        let Some(status) = row.try_get::<Option<i64>, _>("status_code")? else {
+            return Ok(IdempotencyClaim::InFlight);
+        };
+        let status = u16::try_from(status)
+            .map_err(|_| StoreError::Internal(format!("stored status code {status} is invalid")))?;
+        let body: Option<String> = row.try_get("response_body")?;
+        Ok(IdempotencyClaim::Replay { status, body: body.unwrap_or_default() })
+    }
+
+    async fn complete_idempotency_key(&self, user_id: Uuid, key: &str, status: u16, body: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND key = ?")
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(id_text(user_id))
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(&self, user_id: Uuid, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ?")
+            .bind(id_text(user_id))
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}

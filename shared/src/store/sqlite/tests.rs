@@ -1,0 +1,282 @@
+//! SQLite-only cases: what the hold batches, the transactions on the single writer and the
+//! millisecond times promise beyond the conformance suite (`shared/tests/store_conformance.rs`),
+//! which runs every store promise on every backend.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::{from_millis, millis};
+use crate::domain::{
+    Booking, Category, Email, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page, Payment,
+    PaymentStatus, Price, ReservationFilter, ReservationStatus, Role, Seat, SeatRow, SeatSelection, SeatStatus,
+    VenueKind,
+};
+use crate::store::{CatalogStore, HoldStore, PaymentStore, Store, StoreError, UserStore};
+
+/// A fresh database file, removed with its WAL files when the test ends.
+struct TestDb {
+    store: SqliteStore,
+    path: std::path::PathBuf,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+async fn test_db() -> TestDb {
+    let path = std::env::temp_dir().join(format!("proeventa-sqlite-unit-{}.db", Uuid::new_v4()));
+    let store = SqliteStore::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    store.migrate().await.unwrap();
+    TestDb { store, path }
+}
+
+async fn customer(store: &SqliteStore, email: &str) -> Uuid {
+    let user = NewUser {
+        email: Email::parse(email).unwrap(),
+        name: "Test".into(),
+        password_hash: "hash".into(),
+        role: Role::Customer,
+    };
+    store.create_user(user).await.unwrap().id
+}
+
+/// A one-row venue (A1..A3, tier `standard`) and an event there tomorrow at 1500 cents a seat.
+async fn event_with_seats(store: &SqliteStore) -> (Uuid, Vec<Seat>) {
+    let rows = vec![SeatRow { row: "A".into(), seats: 3, tier: "standard".into() }];
+    let venue = store.create_venue(NewVenue::parse("Hall", None, VenueKind::Hall, rows).unwrap()).await.unwrap();
+    let event = NewEvent {
+        venue_id: venue.venue.id,
+        name: "Concert".into(),
+        category: Category::Concert,
+        description: String::new(),
+        image_url: None,
+        start_time: Utc::now() + chrono::Duration::days(1),
+        duration_minutes: Some(90),
+        currency: "EUR".into(),
+        prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
+    };
+    let event = store.create_event(event).await.unwrap();
+    (event.id, venue.seats)
+}
+
+fn request(user_id: Uuid, event_id: Uuid, seats: &[&Seat], ttl: HoldTtl) -> HoldRequest {
+    HoldRequest {
+        booking_id: Uuid::new_v4(),
+        user_id,
+        event_id,
+        seats: SeatSelection::parse(seats.iter().map(|s| s.id).collect()).unwrap(),
+        ttl,
+    }
+}
+
+fn ten_minutes() -> HoldTtl {
+    HoldTtl::from_seconds(600).unwrap()
+}
+
+#[tokio::test]
+async fn a_two_seat_hold_holds_both_seats() {
+    let db = test_db().await;
+    let store = &db.store;
+    let user = customer(store, "ann@example.com").await;
+    let (event_id, seats) = event_with_seats(store).await;
+    let now = Utc::now();
+
+    let booking = store.hold(&request(user, event_id, &[&seats[1], &seats[0]], ten_minutes()), now).await.unwrap();
+    assert_eq!(booking.status, ReservationStatus::Held);
+    assert_eq!(booking.total_cents, 3000);
+    let numbers: Vec<i32> = booking.reservations.iter().map(|r| r.seat.seat_number).collect();
+    assert_eq!(numbers, vec![1, 2]);
+    assert_eq!(store.booking(booking.id, now).await.unwrap(), Some(booking));
+
+    let map = store.seat_map(event_id, now).await.unwrap().unwrap();
+    let states: Vec<SeatStatus> = map.iter().map(|s| s.status).collect();
+    assert_eq!(states, vec![SeatStatus::Held, SeatStatus::Held, SeatStatus::Available]);
+    assert_eq!(store.event(event_id, now).await.unwrap().unwrap().seats_available, 1);
+}
+
+#[tokio::test]
+async fn a_conflicting_hold_names_the_lost_seat_and_leaves_nothing() {
+    let db = test_db().await;
+    let store = &db.store;
+    let (ann, bob) = (customer(store, "ann@example.com").await, customer(store, "bob@example.com").await);
+    let (event_id, seats) = event_with_seats(store).await;
+    let now = Utc::now();
+    store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+
+    let losing = request(bob, event_id, &[&seats[1], &seats[2]], ten_minutes());
+    match store.hold(&losing, now).await {
+        Err(StoreError::SeatsUnavailable(labels)) => {
+            assert_eq!(labels.iter().map(ToString::to_string).collect::<Vec<_>>(), vec!["A2"]);
+        }
+        other => panic!("expected SeatsUnavailable, got {other:?}"),
+    }
+    assert_eq!(store.booking(losing.booking_id, now).await.unwrap(), None);
+    let bobs = ReservationFilter { user_id: Some(bob), ..Default::default() };
+    assert!(store.list_reservations(&bobs, now).await.unwrap().is_empty());
+    let map = store.seat_map(event_id, now).await.unwrap().unwrap();
+    assert_eq!(map[2].status, SeatStatus::Available);
+}
+
+#[tokio::test]
+async fn a_lapsed_hold_reads_expired_and_frees_the_seat() {
+    let db = test_db().await;
+    let store = &db.store;
+    let (ann, bob) = (customer(store, "ann@example.com").await, customer(store, "bob@example.com").await);
+    let (event_id, seats) = event_with_seats(store).await;
+    let first =
+        store.hold(&request(ann, event_id, &[&seats[0]], HoldTtl::from_millis(30).unwrap()), Utc::now()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    let now = Utc::now();
+    let lapsed = store.reservation(first.reservations[0].id, now).await.unwrap().unwrap();
+    assert_eq!(lapsed.status, ReservationStatus::Expired);
+    let expired = ReservationFilter { status: Some(ReservationStatus::Expired), ..Default::default() };
+    assert_eq!(store.list_reservations(&expired, now).await.unwrap().len(), 1);
+    assert_eq!(store.seat_map(event_id, now).await.unwrap().unwrap()[0].status, SeatStatus::Available);
+
+    let second = store.hold(&request(bob, event_id, &[&seats[0]], ten_minutes()), now).await.unwrap();
+    assert_eq!(second.status, ReservationStatus::Held);
+    assert_eq!(store.expire_lapsed_holds(now).await.unwrap(), 0, "the hold wrote the lapsed one down");
+}
+
+// -----------------------------------------------------------------------------------------
+// Payments. Times are chosen, not waited for: `now` is a parameter of every store call.
+
+fn minutes(n: i64) -> chrono::Duration {
+    chrono::Duration::minutes(n)
+}
+
+/// `now` as the store keeps it: whole milliseconds.
+fn ms(at: DateTime<Utc>) -> DateTime<Utc> {
+    from_millis(millis(at)).unwrap()
+}
+
+fn new_payment(booking: &Booking, hold_until: DateTime<Utc>) -> NewPayment {
+    NewPayment {
+        id: Uuid::new_v4(),
+        booking_id: booking.id,
+        user_id: booking.user_id,
+        provider: "simulated".into(),
+        hold_until,
+    }
+}
+
+/// Ann's two-seat booking (A1, A2) held for ten minutes at `now`, checked out with a hold
+/// extended to now + 15 minutes, and paid.
+async fn paid_booking(store: &SqliteStore, now: DateTime<Utc>) -> (Uuid, Vec<Seat>, Booking, Payment) {
+    let ann = customer(store, "ann@example.com").await;
+    let (event_id, seats) = event_with_seats(store).await;
+    let booking = store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+    let payment = store.create_payment(new_payment(&booking, now + minutes(15)), now).await.unwrap();
+    let payment = store.confirm_payment(payment.id, "ch_1", "4242", now + minutes(1)).await.unwrap();
+    (event_id, seats, booking, payment)
+}
+
+#[tokio::test]
+async fn a_second_checkout_is_refused_and_extends_nothing() {
+    let db = test_db().await;
+    let store = &db.store;
+    let ann = customer(store, "ann@example.com").await;
+    let (event_id, seats) = event_with_seats(store).await;
+    let now = ms(Utc::now());
+    let booking = store.hold(&request(ann, event_id, &[&seats[0]], ten_minutes()), now).await.unwrap();
+    let first = store.create_payment(new_payment(&booking, now + minutes(15)), now).await.unwrap();
+
+    match store.create_payment(new_payment(&booking, now + minutes(30)), now + minutes(1)).await {
+        Err(StoreError::InvalidState(detail)) => assert_eq!(detail, "this booking already has a payment"),
+        other => panic!("expected InvalidState, got {other:?}"),
+    }
+    let booking_now = store.booking(booking.id, now).await.unwrap().unwrap();
+    assert_eq!(booking_now.expires_at, now + minutes(15), "the refused checkout's extension was rolled back");
+
+    // A failed payment is closed: the buyer may check out again.
+    let failed = store.fail_payment(first.id, 0, now + minutes(2)).await.unwrap();
+    assert_eq!(failed.status, PaymentStatus::Failed);
+    assert!(matches!(store.fail_payment(first.id, 0, now).await, Err(StoreError::InvalidState(_))));
+    let again = store.create_payment(new_payment(&booking, now + minutes(20)), now + minutes(3)).await.unwrap();
+    assert_eq!((again.status, again.amount_cents), (PaymentStatus::Pending, 1500));
+}
+
+#[tokio::test]
+async fn checkout_tells_a_lapsed_hold_from_nothing_held() {
+    let db = test_db().await;
+    let store = &db.store;
+    let ann = customer(store, "ann@example.com").await;
+    let (event_id, seats) = event_with_seats(store).await;
+    let now = ms(Utc::now());
+    let lapsing = store.hold(&request(ann, event_id, &[&seats[0]], ten_minutes()), now).await.unwrap();
+    let canceled = store.hold(&request(ann, event_id, &[&seats[1]], ten_minutes()), now).await.unwrap();
+    store.cancel_booking(canceled.id, now).await.unwrap();
+
+    let later = now + minutes(11);
+    assert!(matches!(
+        store.create_payment(new_payment(&lapsing, later + minutes(5)), later).await,
+        Err(StoreError::HoldExpired)
+    ));
+    store.expire_lapsed_holds(later).await.unwrap();
+    assert!(matches!(
+        store.create_payment(new_payment(&lapsing, later + minutes(5)), later).await,
+        Err(StoreError::HoldExpired)
+    ));
+    assert!(matches!(
+        store.create_payment(new_payment(&canceled, now + minutes(5)), now).await,
+        Err(StoreError::InvalidState(_))
+    ));
+    let mut unknown = new_payment(&lapsing, now);
+    unknown.booking_id = Uuid::new_v4();
+    assert!(matches!(store.create_payment(unknown, now).await, Err(StoreError::NotFound)));
+    assert!(store.list_payments(None, Page::default()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn confirm_after_a_lapse_sells_seats_nobody_took() {
+    let db = test_db().await;
+    let store = &db.store;
+    let (ann, bob) = (customer(store, "ann@example.com").await, customer(store, "bob@example.com").await);
+    let (event_id, seats) = event_with_seats(store).await;
+    let now = ms(Utc::now());
+    let anns = store.hold(&request(ann, event_id, &[&seats[0], &seats[1]], ten_minutes()), now).await.unwrap();
+    let payment = store.create_payment(new_payment(&anns, now + minutes(15)), now).await.unwrap();
+    // Ann's hold lapses; Bob holds A2 for a minute (writing Ann's A2 down as expired, her A1
+    // stays `held` in the table) and lets it lapse too: nobody has the seats any more.
+    let one_minute = HoldTtl::from_seconds(60).unwrap();
+    let bobs = store.hold(&request(bob, event_id, &[&seats[1]], one_minute), now + minutes(17)).await.unwrap();
+
+    let later = now + minutes(20);
+    let confirmed = store.confirm_payment(payment.id, "ch_1", "4242", later).await.unwrap();
+    assert_eq!(confirmed.status, PaymentStatus::Succeeded);
+    let anns_now = store.booking(anns.id, later).await.unwrap().unwrap();
+    assert!(anns_now.reservations.iter().all(|r| r.status == ReservationStatus::Confirmed));
+    assert_eq!(anns_now.status, ReservationStatus::Confirmed);
+    assert_eq!(store.booking(bobs.id, later).await.unwrap().unwrap().status, ReservationStatus::Expired);
+    let map = store.seat_map(event_id, later).await.unwrap().unwrap();
+    let states: Vec<SeatStatus> = map.iter().map(|s| s.status).collect();
+    assert_eq!(states, vec![SeatStatus::Sold, SeatStatus::Sold, SeatStatus::Available]);
+}
+
+#[tokio::test]
+async fn refunds_from_the_provider_are_capped_and_webhooks_counted_once() {
+    let db = test_db().await;
+    let store = &db.store;
+    let now = ms(Utc::now());
+    let (_, _, booking, payment) = paid_booking(store, now).await;
+
+    let partly = store.record_refund(payment.id, 1000, now).await.unwrap();
+    assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 1000));
+    // A cancellation after a partial refund pays back only what is left.
+    let canceled = store.cancel_booking(booking.id, now).await.unwrap();
+    assert_eq!(canceled.refunds.iter().map(|r| r.amount_cents).collect::<Vec<_>>(), vec![2000]);
+    let full = store.payment(payment.id).await.unwrap().unwrap();
+    assert_eq!((full.status, full.refunded_cents), (PaymentStatus::Refunded, 3000));
+    assert!(matches!(store.record_refund(Uuid::new_v4(), 1, now).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.fail_payment(payment.id, 0, now).await, Err(StoreError::InvalidState(_))));
+
+    assert!(store.record_webhook_event("evt_1", now).await.unwrap());
+    assert!(!store.record_webhook_event("evt_1", now).await.unwrap());
+    assert!(store.record_webhook_event("evt_2", now).await.unwrap());
+}

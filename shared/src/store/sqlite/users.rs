@@ -1,0 +1,103 @@
+//! Accounts on SQLite: written on the writer, read on the readers. Reads by id, which every
+//! authenticated request makes for its caller, are answered many per query (`SqliteUserReads`).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::sqlite::SqlitePool;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::{USER_COLUMNS, contains_pattern, id_text, ids_json, millis, user_from_row};
+use crate::domain::{Email, NewUser, Page, User, UserChanges};
+use crate::store::read_batch::BatchedRead;
+use crate::store::{StoreResult, UserStore};
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let sql = format!(
+            "INSERT INTO users (id, email, name, password_hash, role, disabled, created_at) \
+             VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id_text(Uuid::new_v4()))
+            .bind(user.email.as_str())
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .bind(user.role.as_str())
+            .bind(millis(Utc::now()))
+            .fetch_one(&self.writer)
+            .await?;
+        user_from_row(&row)
+    }
+
+    async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
+        self.users.read(id).await
+    }
+
+    async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?");
+        let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&self.reader).await?;
+        row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?))).transpose()
+    }
+
+    async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
+        let hash = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+            .bind(id_text(id))
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(hash)
+    }
+
+    async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
+        // One statement: a NULL parameter keeps the column as it is.
+        let sql = format!(
+            "UPDATE users SET name = COALESCE(?, name), password_hash = COALESCE(?, password_hash), \
+             role = COALESCE(?, role), disabled = COALESCE(?, disabled) WHERE id = ? RETURNING {USER_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(changes.name)
+            .bind(changes.password_hash)
+            .bind(changes.role.map(|r| r.as_str()))
+            .bind(changes.disabled)
+            .bind(id_text(id))
+            .fetch_optional(&self.writer)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {USER_COLUMNS} FROM users"));
+        if let Some(text) = query {
+            let pattern = contains_pattern(text);
+            qb.push(" WHERE email LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR name LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
+        }
+        qb.push(" ORDER BY created_at, id LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+}
+
+/// Reads accounts by id, many per query: every authenticated request reads its caller's.
+pub(super) struct SqliteUserReads {
+    pub(super) reader: SqlitePool,
+}
+
+#[async_trait]
+impl BatchedRead for SqliteUserReads {
+    type Key = Uuid;
+    type Value = User;
+
+    async fn read_batch(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN (SELECT value FROM json_each(?))");
+        let rows = sqlx::query(&sql).bind(ids_json(ids)).fetch_all(&self.reader).await?;
+        rows.iter().map(|row| user_from_row(row).map(|user| (user.id, user))).collect()
+    }
+}
