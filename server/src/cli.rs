@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use proeventa_core::auth::hash_password;
-use proeventa_core::config::{Config, LogFormat};
+use proeventa_core::config::{Config, LogFormat, redacted_url};
 use proeventa_core::domain::{Email, NewUser, Password, Role};
 use proeventa_core::store::{self, Store};
 
@@ -100,23 +100,11 @@ async fn execute(command: Command) -> Result<(), String> {
 
 /// Opens the store named by `DATABASE_URL` and applies its migrations.
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
-    let store = store::connect(&config.database_url)
+    let store = store::connect_with(&config.database_url, config.store)
         .await
-        .map_err(|e| format!("cannot open the store at DATABASE_URL ({}): {e}", redact(&config.database_url)))?;
+        .map_err(|e| format!("cannot open the store at DATABASE_URL ({}): {e}", redacted_url(&config.database_url)))?;
     store.migrate().await.map_err(|e| format!("migrations failed: {e}"))?;
     Ok(store)
-}
-
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{}@{}", &url[..scheme_end], user, &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 async fn create_admin(store: &dyn Store, email: &str, password: String) -> Result<(), String> {
@@ -159,11 +147,5 @@ mod tests {
         ));
         assert!(parse(&args(&["create-admin", "--email", "e"])).is_err());
         assert!(parse(&args(&["frobnicate"])).is_err());
-    }
-
-    #[test]
-    fn database_passwords_are_redacted() {
-        assert_eq!(redact("postgres://app:s3cret@db:5432/pe"), "postgres://app@db:5432/pe");
-        assert_eq!(redact("sqlite://proeventa.db"), "sqlite://proeventa.db");
     }
 }

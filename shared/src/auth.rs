@@ -1,15 +1,13 @@
-//! Identity: argon2id password hashing (on blocking threads), HS256 access tokens, the
-//! `AuthUser` / `AdminUser` extractors, and the login failure limiter.
+//! Identity: argon2id password hashing (on blocking threads), HS256 access tokens and the login
+//! failure limiter. Nothing here knows HTTP: the extractors that use it live in `api::extract`, and
+//! `AuthError` becomes an API error there (`api::error`).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use chrono::Utc;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -17,19 +15,23 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::{Password, Role, User};
-use crate::error::ApiError;
-use crate::state::AppState;
+
+/// A failure of the machinery (a hashing task, token signing), never of the caller's input: the
+/// API answers it as a 500 with the cause logged, the CLI prints it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthError(pub String);
 
 /// At most one argon2id computation per core at a time: each takes 19 MiB, and a burst of logins
 /// would otherwise start a blocking thread (and its memory) per request without finishing sooner.
-async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>, AuthError> {
     static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     PERMITS
         .get_or_init(|| tokio::sync::Semaphore::new(cores))
         .acquire()
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing permits closed: {e}")))
+        .map_err(|e| AuthError(format!("hashing permits closed: {e}")))
 }
 
 /// The argon2id cost in force (`Argon2::default()`): memory in KiB, passes, lanes; `make bench` prints it.
@@ -37,22 +39,22 @@ pub const ARGON2_COST: (u32, u32, u32) =
     (argon2::Params::DEFAULT_M_COST, argon2::Params::DEFAULT_T_COST, argon2::Params::DEFAULT_P_COST);
 
 /// Hashes a password with argon2id (19 MiB, t=2, p=1: OWASP's recommendation) off the async threads.
-pub async fn hash_password(password: &Password) -> Result<String, ApiError> {
+pub async fn hash_password(password: &Password) -> Result<String, AuthError> {
     let password = password.clone();
     let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.expose().as_bytes())
             .map(|hash| hash.to_string())
-            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+            .map_err(|e| AuthError(format!("password hashing failed: {e}")))
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?
+    .map_err(|e| AuthError(format!("hashing task failed: {e}")))?
 }
 
 /// Checks a password against a stored hash, off the async threads. With no hash (unknown
 /// account) it checks against a fixed dummy hash, so both answers take about as long.
-pub async fn verify_password(password: &str, hash: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify_password(password: &str, hash: Option<String>) -> Result<bool, AuthError> {
     let password = password.to_owned();
     let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
@@ -62,7 +64,7 @@ pub async fn verify_password(password: &str, hash: Option<String>) -> Result<boo
         known && matches
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))
+    .map_err(|e| AuthError(format!("verification task failed: {e}")))
 }
 
 fn dummy_hash() -> &'static str {
@@ -114,11 +116,11 @@ impl TokenKeys {
         self.ttl_seconds
     }
 
-    pub fn issue(&self, user: &User) -> Result<String, ApiError> {
+    pub fn issue(&self, user: &User) -> Result<String, AuthError> {
         let now = Utc::now().timestamp();
         let claims = Claims { sub: user.id, role: user.role, iat: now, exp: now + self.ttl_seconds };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(format!("token signing failed: {e}")))
+            .map_err(|e| AuthError(format!("token signing failed: {e}")))
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -127,81 +129,6 @@ impl TokenKeys {
             Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
             Err(_) => Err(TokenError::Invalid),
         }
-    }
-}
-
-/// The caller, proven by a valid bearer token of an account that exists and is enabled now.
-#[derive(Debug, Clone)]
-pub struct AuthUser(pub User);
-
-impl AuthUser {
-    pub fn is_admin(&self) -> bool {
-        self.0.role == Role::Admin
-    }
-
-    /// Owners and admins may see and change a user's things; everyone else is refused.
-    pub fn may_act_for(&self, user_id: Uuid) -> bool {
-        self.is_admin() || self.0.id == user_id
-    }
-}
-
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(ApiError::unauthorized)?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be `Bearer <token>`.".into()))?;
-        let claims = state.tokens.verify(token).map_err(|e| match e {
-            TokenError::Expired => ApiError::TokenExpired,
-            TokenError::Invalid => ApiError::Unauthorized("The access token is not valid.".into()),
-        })?;
-        // Read the account on every request, so disabling or deleting it takes effect at once.
-        let user = state
-            .store
-            .user(claims.sub)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("The account of this token no longer exists.".into()))?;
-        if user.disabled {
-            return Err(ApiError::Forbidden("This account is disabled.".into()));
-        }
-        tracing::Span::current().record("user_id", tracing::field::display(user.id));
-        Ok(Self(user))
-    }
-}
-
-/// An authenticated admin; customers get 403.
-#[derive(Debug, Clone)]
-pub struct AdminUser(pub User);
-
-impl FromRequestParts<AppState> for AdminUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
-        if user.role != Role::Admin {
-            return Err(ApiError::Forbidden("This route is for admins only.".into()));
-        }
-        Ok(Self(user))
-    }
-}
-
-/// The network address of the client, when the transport knows it (a socket locally, the
-/// API Gateway request context on Lambda). Never taken from a header a client could forge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let socket = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
-        Ok(Self(socket.or_else(|| parts.extensions.get::<ClientAddr>().and_then(|c| c.0))))
     }
 }
 
@@ -222,16 +149,16 @@ impl LoginLimiter {
         Self { max_failures, window, failures: Mutex::new(HashMap::new()) }
     }
 
-    fn keys(email: &str, addr: ClientAddr) -> Vec<String> {
+    fn keys(email: &str, addr: Option<IpAddr>) -> Vec<String> {
         let mut keys = vec![format!("email:{email}")];
-        if let Some(ip) = addr.0 {
+        if let Some(ip) = addr {
             keys.push(format!("addr:{ip}"));
         }
         keys
     }
 
     /// `Err(seconds)` when the e-mail or the address has used up its failures.
-    pub fn check(&self, email: &str, addr: ClientAddr) -> Result<(), u64> {
+    pub fn check(&self, email: &str, addr: Option<IpAddr>) -> Result<(), u64> {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = None::<Duration>;
@@ -254,7 +181,7 @@ impl LoginLimiter {
         }
     }
 
-    pub fn record_failure(&self, email: &str, addr: ClientAddr) {
+    pub fn record_failure(&self, email: &str, addr: Option<IpAddr>) {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if failures.len() > Self::SWEEP_ABOVE {
@@ -308,16 +235,16 @@ mod tests {
     #[test]
     fn limiter_blocks_after_ten_failures_per_email_or_address() {
         let limiter = LoginLimiter::default();
-        let addr = ClientAddr(Some(IpAddr::from([10, 0, 0, 1])));
+        let addr = Some(IpAddr::from([10, 0, 0, 1]));
         for _ in 0..10 {
             assert!(limiter.check("a@x.io", addr).is_ok());
             limiter.record_failure("a@x.io", addr);
         }
-        let wait = limiter.check("a@x.io", ClientAddr(None)).unwrap_err();
+        let wait = limiter.check("a@x.io", None).unwrap_err();
         assert!(wait > 0 && wait <= 900);
         // The same address is blocked for another e-mail too; another address is not.
         assert!(limiter.check("b@x.io", addr).is_err());
-        assert!(limiter.check("b@x.io", ClientAddr(Some(IpAddr::from([10, 0, 0, 2])))).is_ok());
+        assert!(limiter.check("b@x.io", Some(IpAddr::from([10, 0, 0, 2]))).is_ok());
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use crate::domain::{HoldTtl, Invalid};
+use crate::store::StoreSettings;
 
 /// Where logs go and how they look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,8 +12,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Everything ProEventa reads from its environment.
-#[derive(Debug, Clone)]
+/// Everything ProEventa reads from its environment. `Debug` leaves the secrets out (and the
+/// password of a `DATABASE_URL`), so a logged config never carries them.
+#[derive(Clone)]
 pub struct Config {
     /// `sqlite://FILE` (default `sqlite://proeventa.db`), `postgres://...` or `dynamodb://TABLE`.
     pub database_url: String,
@@ -33,6 +35,49 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where the booking site lives (default `booking`).
     pub site_dir: String,
+    /// ReDoc's standalone bundle, served at `/redoc/redoc.standalone.js` (default where `make
+    /// vendor` puts it).
+    pub redoc_js: String,
+    /// How the store is opened: pool and in-flight limits.
+    pub store: StoreSettings,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |value: &Option<String>| if value.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("Config")
+            .field("database_url", &redacted_url(&self.database_url))
+            .field("jwt_secret", &secret(&self.jwt_secret))
+            .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .field("hold_ttl", &self.hold_ttl)
+            .field("payment_window_seconds", &self.payment_window_seconds)
+            .field("payment_provider", &self.payment_provider)
+            .field("webhook_secret", &secret(&self.webhook_secret))
+            .field("cors_origins", &self.cors_origins)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("site_port", &self.site_port)
+            .field("log_format", &self.log_format)
+            .field("site_dir", &self.site_dir)
+            .field("redoc_js", &self.redoc_js)
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+/// A URL with the password of its user part replaced by `***`, for logs and messages.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl Config {
@@ -77,6 +122,24 @@ impl Config {
             .ok()
             .filter(|s| *s > 0)
             .ok_or_else(|| Invalid::new("JWT_TTL_SECONDS", "must be positive"))?;
+        let database_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
+            None => None,
+            Some(_) => Some(
+                u32::try_from(number("DATABASE_MAX_CONNECTIONS", 0)?)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Invalid::new("DATABASE_MAX_CONNECTIONS", "must be a positive whole number"))?,
+            ),
+        };
+        let dynamodb_max_in_flight = match get("DYNAMODB_MAX_IN_FLIGHT") {
+            None => None,
+            Some(_) => Some(
+                usize::try_from(number("DYNAMODB_MAX_IN_FLIGHT", 0)?)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Invalid::new("DYNAMODB_MAX_IN_FLIGHT", "must be a positive whole number"))?,
+            ),
+        };
         Ok(Self {
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://proeventa.db".into()),
             jwt_secret: get("JWT_SECRET"),
@@ -94,6 +157,8 @@ impl Config {
             site_port: port("SITE_PORT", 8080)?,
             log_format,
             site_dir: get("SITE_DIR").unwrap_or_else(|| "booking".into()),
+            redoc_js: get("REDOC_JS").unwrap_or_else(|| "vendor/redoc/bundles/redoc.standalone.js".into()),
+            store: StoreSettings { database_max_connections, dynamodb_max_in_flight },
         })
     }
 
@@ -141,5 +206,31 @@ mod tests {
         assert_eq!(config(&[("PORT", "99999")]).unwrap_err().field, "PORT");
         assert_eq!(config(&[("HOLD_TTL_SECONDS", "0")]).unwrap_err().field, "HOLD_TTL_SECONDS");
         assert_eq!(config(&[("LOG_FORMAT", "xml")]).unwrap_err().field, "LOG_FORMAT");
+        assert_eq!(config(&[("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err().field, "DATABASE_MAX_CONNECTIONS");
+        assert_eq!(config(&[("DYNAMODB_MAX_IN_FLIGHT", "many")]).unwrap_err().field, "DYNAMODB_MAX_IN_FLIGHT");
+        let limits = config(&[("DATABASE_MAX_CONNECTIONS", "8"), ("DYNAMODB_MAX_IN_FLIGHT", "16")]).unwrap().store;
+        assert_eq!(limits, StoreSettings { database_max_connections: Some(8), dynamodb_max_in_flight: Some(16) });
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redacted_url("postgres://app:s3cret@db:5432/pe"), "postgres://app:***@db:5432/pe");
+        assert_eq!(redacted_url("postgres://app@db:5432/pe"), "postgres://app@db:5432/pe");
+        assert_eq!(redacted_url("sqlite://proeventa.db"), "sqlite://proeventa.db");
+    }
+
+    #[test]
+    fn debug_output_leaves_secrets_out() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://app:hunter2-db@db.internal:5432/proeventa"),
+            ("JWT_SECRET", "jwt-secret-that-must-not-be-logged-0123"),
+            ("WEBHOOK_SECRET", "webhook-secret-not-for-logs"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in ["hunter2-db", "jwt-secret-that-must-not-be-logged", "webhook-secret-not-for-logs"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(shown.contains("postgres://app:***@db.internal:5432/proeventa"), "{shown}");
     }
 }

@@ -1,13 +1,16 @@
 //! ProEventa core: the domain, every HTTP router and every storage backend. The same routers run
 //! in `proeventa serve`, under `cargo lambda watch` and as AWS Lambda functions.
+//!
+//! Layers, each using only those below it: `api` (routers, the HTTP state, the API error and the
+//! extractors: everything that knows HTTP) → `store` (traits by capability, one folder per
+//! backend), `auth` (hashing, tokens, the login limiter), `payments` → `domain` (types parsed at
+//! the edge) and `config`.
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod domain;
-pub mod error;
 pub mod hex;
 pub mod memory;
 pub mod payments;
-pub mod state;
 pub mod store;

@@ -4,9 +4,9 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use proeventa_core::api::AppState;
 use proeventa_core::api::app;
 use proeventa_core::config::Config;
-use proeventa_core::state::AppState;
 use proeventa_core::store::connect;
 use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::MethodRouter;
 use proeventa_core::api;
-use proeventa_core::state::AppState;
+use proeventa_core::api::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
 /// One endpoint group of the API, served by one Lambda function.

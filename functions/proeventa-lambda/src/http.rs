@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::HeaderValue;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Adapter, LambdaEvent, Request, RequestExt, Service};
-use proeventa_core::auth::ClientAddr;
+use proeventa_core::api::extract::ClientAddr;
 use serde::Serialize;
 use tower::ServiceExt;
 

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use proeventa_core::api::AppState;
 use proeventa_core::config::{Config, LogFormat};
-use proeventa_core::state::AppState;
 use proeventa_core::store::{self, Store};
 
 /// Why a function could not start. Returned from `main`, so Lambda reports it as an init error
@@ -34,7 +34,7 @@ pub fn lambda_config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, 
 /// Opens the store named by `DATABASE_URL`. Migrations are a deployment step (`proeventa
 /// migrate`, or the template's table), never a cold-start one: no function needs schema rights.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, InitError> {
-    store::connect(&config.database_url).await.map_err(|e| {
+    store::connect_with(&config.database_url, config.store).await.map_err(|e| {
         let scheme = config.database_url.split("://").next().unwrap_or("");
         InitError(format!("cannot open the store at DATABASE_URL ({scheme}://…): {e}"))
     })

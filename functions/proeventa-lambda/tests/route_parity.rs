@@ -14,7 +14,7 @@ use axum::middleware::{Next, from_fn};
 use axum::response::Response;
 use common::{test_state, workspace};
 use proeventa_core::api;
-use proeventa_core::state::AppState;
+use proeventa_core::api::AppState;
 use proeventa_lambda::Group;
 use serde_yaml::Value as Yaml;
 use tower::ServiceExt;

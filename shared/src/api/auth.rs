@@ -9,10 +9,11 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{Json, Path, Query};
-use crate::auth::{AdminUser, AuthUser, ClientAddr, hash_password, verify_password};
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{AdminUser, AuthUser, ClientAddr};
+use crate::api::state::AppState;
+use crate::auth::{hash_password, verify_password};
 use crate::domain::{Email, Invalid, NewUser, Page, Password, Role, User, UserChanges, parse_name};
-use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -112,7 +113,7 @@ async fn login(
     let email_key = body.email.trim().to_lowercase();
     state
         .login_limiter
-        .check(&email_key, addr)
+        .check(&email_key, addr.0)
         .map_err(|retry_after_seconds| ApiError::RateLimited { retry_after_seconds })?;
     let account = match Email::parse(&body.email) {
         Ok(email) => state.store.user_with_password_hash(&email).await?,
@@ -127,7 +128,7 @@ async fn login(
     let user = match user {
         Some(user) if matches => user,
         _ => {
-            state.login_limiter.record_failure(&email_key, addr);
+            state.login_limiter.record_failure(&email_key, addr.0);
             return Err(ApiError::InvalidCredentials);
         }
     };

@@ -13,14 +13,14 @@ use uuid::Uuid;
 use super::idempotency::{self, IdempotencyKey};
 use super::seat_maps::CachedSeatMap;
 use super::{Json, Path, Query};
-use crate::auth::AdminUser;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::AdminUser;
+use crate::api::state::AppState;
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventStatus, Invalid, NewEvent, NewVenue, Page, Price, SeatRow,
     SeatState, Venue, VenueKind, VenueWithSeats, check_prices_cover, optional_text, parse_currency,
     parse_duration_minutes, parse_image_url, parse_prices, required_text,
 };
-use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

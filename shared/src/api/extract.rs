@@ -1,15 +1,25 @@
-//! Extractors that turn malformed input into the contract's errors: `Json` (400 invalid_json,
-//! 413, 415, 422 naming the field), `Path` and `Query` (400 invalid_request).
+//! Extractors. Input: `Json` (400 invalid_json, 413, 415, 422 naming the field), `Path` and
+//! `Query` (400 invalid_request), so malformed input gets the contract's errors. Identity:
+//! `AuthUser` and `AdminUser` (a valid bearer token of an enabled account, read on every request)
+//! and `ClientAddr` (the transport's client address, never a header).
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
+use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
+use crate::auth::TokenError;
+use crate::domain::{Role, User};
 
 /// A JSON body in, or a JSON body out.
 #[derive(Debug, Clone, Copy, Default)]
@@ -130,5 +140,80 @@ impl From<QueryRejection> for ApiError {
         let text = rejection.body_text();
         let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
         ApiError::InvalidRequest(format!("Malformed query parameter: {detail}"))
+    }
+}
+
+/// The caller, proven by a valid bearer token of an account that exists and is enabled now.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub User);
+
+impl AuthUser {
+    pub fn is_admin(&self) -> bool {
+        self.0.role == Role::Admin
+    }
+
+    /// Owners and admins may see and change a user's things; everyone else is refused.
+    pub fn may_act_for(&self, user_id: Uuid) -> bool {
+        self.is_admin() || self.0.id == user_id
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(ApiError::unauthorized)?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be `Bearer <token>`.".into()))?;
+        let claims = state.tokens.verify(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::TokenExpired,
+            TokenError::Invalid => ApiError::Unauthorized("The access token is not valid.".into()),
+        })?;
+        // Read the account on every request, so disabling or deleting it takes effect at once.
+        let user = state
+            .store
+            .user(claims.sub)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("The account of this token no longer exists.".into()))?;
+        if user.disabled {
+            return Err(ApiError::Forbidden("This account is disabled.".into()));
+        }
+        tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        Ok(Self(user))
+    }
+}
+
+/// An authenticated admin; customers get 403.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub User);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        if user.role != Role::Admin {
+            return Err(ApiError::Forbidden("This route is for admins only.".into()));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// The network address of the client, when the transport knows it (a socket locally, the
+/// API Gateway request context on Lambda). Never taken from a header a client could forge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let socket = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        Ok(Self(socket.or_else(|| parts.extensions.get::<ClientAddr>().and_then(|c| c.0))))
     }
 }

@@ -11,8 +11,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::state::AppState;
 use crate::store::IdempotencyClaim;
 
 pub const HEADER: &str = "idempotency-key";

@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Json;
-use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -163,21 +163,14 @@ async fn redoc() -> Html<&'static str> {
     Html(REDOC_PAGE)
 }
 
-/// Where ReDoc's standalone bundle is looked for: `REDOC_JS`, else where `make vendor` puts it.
-fn redoc_bundle_path() -> PathBuf {
-    std::env::var_os("REDOC_JS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("vendor/redoc/bundles/redoc.standalone.js"))
-}
-
 /// ReDoc's standalone bundle, from the npm package `redoc` installed by `make vendor`.
 #[utoipa::path(get, path = "/redoc/redoc.standalone.js", tag = "gateway",
     responses(
         (status = 200, description = "JavaScript", content_type = "text/javascript"),
         (status = 503, description = "`unavailable`: the bundle is not installed (`make vendor`)", body = ErrorBody),
     ))]
-async fn redoc_bundle() -> Result<Response, ApiError> {
-    let path = redoc_bundle_path();
+async fn redoc_bundle(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let path = PathBuf::from(&state.config.redoc_js);
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|e| ApiError::Unavailable(format!("ReDoc bundle at {}: {e}", path.display())))?;

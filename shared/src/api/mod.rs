@@ -17,18 +17,20 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::ApiError;
-use crate::state::AppState;
-
 pub mod auth;
 pub mod catalog;
 mod common_errors;
-mod extract;
+pub mod error;
+pub mod extract;
 pub mod idempotency;
 pub mod meta;
 pub mod payments;
 pub mod reservations;
 pub mod seat_maps;
+pub mod state;
+
+pub use error::{ApiError, ErrorBody};
+pub use state::AppState;
 
 pub use extract::{Json, Path, Query};
 

@@ -15,11 +15,11 @@ use uuid::Uuid;
 
 use super::idempotency::{self, IdempotencyKey};
 use super::{Json, Path, Query};
-use crate::auth::AuthUser;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::AuthUser;
+use crate::api::state::AppState;
 use crate::domain::{Card, NewPayment, Page, Payment, PaymentStatus, Refund};
-use crate::error::{ApiError, ErrorBody};
 use crate::payments::ProviderError;
-use crate::state::AppState;
 use crate::store::StoreError;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -13,13 +13,13 @@ use uuid::Uuid;
 
 use super::idempotency::{self, IdempotencyKey};
 use super::{Json, Path, Query};
-use crate::auth::{AdminUser, AuthUser};
+use crate::api::error::{ApiError, ErrorBody};
+use crate::api::extract::{AdminUser, AuthUser};
+use crate::api::state::AppState;
 use crate::domain::{
     Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus, SeatSelection,
     customer_may_cancel_confirmed,
 };
-use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

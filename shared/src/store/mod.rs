@@ -30,7 +30,7 @@ mod sql_errors;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-/// What a store can answer besides success. Mapped to HTTP once, in `crate::error`.
+/// What a store can answer besides success. Mapped to HTTP once, in `crate::api::error`.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("this e-mail address is already registered")]
@@ -201,19 +201,34 @@ pub trait Store: UserStore + CatalogStore + HoldStore + PaymentStore + Idempoten
     async fn migrate(&self) -> StoreResult<()>;
 }
 
+/// Opens the backend named by a `DATABASE_URL` with its default limits (see `connect_with`).
+pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    connect_with(database_url, StoreSettings::default()).await
+}
+
 /// Opens the backend named by a `DATABASE_URL`; a backend this build leaves out is a
 /// configuration error naming the cargo feature that brings it in.
-pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+#[cfg_attr(not(any(feature = "postgres", feature = "dynamodb")), allow(unused_variables))]
+pub async fn connect_with(database_url: &str, settings: StoreSettings) -> StoreResult<Arc<dyn Store>> {
     match Backend::named_by(database_url)? {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(database_url).await?)),
         #[cfg(feature = "postgres")]
-        Backend::Postgres => Ok(Arc::new(postgres::PostgresStore::connect(database_url).await?)),
+        Backend::Postgres => Ok(Arc::new(postgres::PostgresStore::connect(database_url, settings).await?)),
         #[cfg(feature = "dynamodb")]
-        Backend::DynamoDb => Ok(Arc::new(dynamodb::DynamoStore::connect(database_url).await?)),
+        Backend::DynamoDb => Ok(Arc::new(dynamodb::DynamoStore::connect(database_url, settings).await?)),
         #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "dynamodb")))]
         left_out => Err(left_out.not_in_this_build()),
     }
+}
+
+/// Limits of the store's connections, each `None` for the backend's own default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// `DATABASE_MAX_CONNECTIONS`: the PostgreSQL pool's size.
+    pub database_max_connections: Option<u32>,
+    /// `DYNAMODB_MAX_IN_FLIGHT`: DynamoDB calls one process has open at once.
+    pub dynamodb_max_in_flight: Option<usize>,
 }
 
 /// A storage backend as a `DATABASE_URL` names it, whether or not this build has it.

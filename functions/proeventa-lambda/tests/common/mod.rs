@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, LambdaEvent};
-use proeventa_core::state::AppState;
+use proeventa_core::api::AppState;
 use proeventa_lambda::{Group, handler, lambda_config, state_for};
 use serde_json::Value;
 use tower::ServiceExt;

@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, StoreSettings};
 use crate::domain::Invalid;
 use items::Item;
 
@@ -52,7 +52,7 @@ const CONNECT_TIMEOUT: StdDuration = StdDuration::from_secs(2);
 /// at most `QUEUE_WAIT` and then answer `Unavailable`. DynamoDB Local runs every write behind one
 /// table lock (not fair, 10 s wait, then a 500): more than a few requests in flight only lengthen
 /// its hidden queue, starve some of them and trip the time-outs above, so an emulator gets few.
-/// `DYNAMODB_MAX_IN_FLIGHT` overrides both.
+/// `StoreSettings::dynamodb_max_in_flight` (`DYNAMODB_MAX_IN_FLIGHT`) overrides both.
 const IN_FLIGHT_EMULATOR: usize = 8;
 const IN_FLIGHT_AWS: usize = 256;
 const QUEUE_WAIT: StdDuration = StdDuration::from_secs(6);
@@ -71,8 +71,7 @@ pub struct DynamoStore {
 struct Slots(Arc<Semaphore>);
 
 impl Slots {
-    fn new(emulator: bool) -> Self {
-        let configured = std::env::var("DYNAMODB_MAX_IN_FLIGHT").ok().and_then(|v| v.trim().parse::<usize>().ok());
+    fn new(emulator: bool, configured: Option<usize>) -> Self {
         let default = if emulator { IN_FLIGHT_EMULATOR } else { IN_FLIGHT_AWS };
         Self(Arc::new(Semaphore::new(configured.filter(|n| *n > 0).unwrap_or(default))))
     }
@@ -91,7 +90,7 @@ impl DynamoStore {
     /// Opens `dynamodb://<table>` with the environment's AWS settings (`AWS_REGION`, credentials,
     /// `AWS_ENDPOINT_URL` for an emulator). With an endpoint but no credentials, fake static ones
     /// are used, which is what DynamoDB Local expects.
-    pub async fn connect(database_url: &str) -> StoreResult<Self> {
+    pub async fn connect(database_url: &str, settings: StoreSettings) -> StoreResult<Self> {
         let table = table_from_url(database_url)?;
         let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
             .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
@@ -109,7 +108,11 @@ impl DynamoStore {
             loader = loader.endpoint_url(endpoint.clone());
         }
         let shared = loader.timeout_config(timeouts()).load().await;
-        Ok(Self { client: Client::new(&shared), table, slots: Slots::new(endpoint.is_some()) })
+        Ok(Self {
+            client: Client::new(&shared),
+            table,
+            slots: Slots::new(endpoint.is_some(), settings.dynamodb_max_in_flight),
+        })
     }
 
     /// A store on `table` at an explicit endpoint with fake credentials: DynamoDB Local in tests,
@@ -122,7 +125,7 @@ impl DynamoStore {
             .endpoint_url(endpoint)
             .timeout_config(timeouts())
             .build();
-        Self { client: Client::from_conf(config), table: table.to_owned(), slots: Slots::new(true) }
+        Self { client: Client::from_conf(config), table: table.to_owned(), slots: Slots::new(true, None) }
     }
 
     pub fn table_name(&self) -> &str {

@@ -26,11 +26,11 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::hold_batch::HoldQueue;
 use super::read_batch::{ReadQueue, USER_READ_WORKERS};
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, StoreSettings};
 use holds::{HOLD_WORKERS, PgHoldBatches};
 use users::PgUserReads;
 
-/// Pool size unless `DATABASE_MAX_CONNECTIONS` says otherwise.
+/// Pool size unless `StoreSettings::database_max_connections` (`DATABASE_MAX_CONNECTIONS`) says otherwise.
 const DEFAULT_MAX_CONNECTIONS: u32 = 32;
 /// A request waits this long for a pooled connection before the store counts as unavailable.
 const ACQUIRE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
@@ -49,12 +49,8 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(database_url: &str) -> StoreResult<Self> {
-        let max_connections = std::env::var("DATABASE_MAX_CONNECTIONS")
-            .ok()
-            .and_then(|raw| raw.trim().parse::<u32>().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    pub async fn connect(database_url: &str, settings: StoreSettings) -> StoreResult<Self> {
+        let max_connections = settings.database_max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -17,7 +17,7 @@ use crate::domain::{
     Payment, PaymentStatus, Price, Refund, ReservationStatus, Role, Seat, SeatLabel, SeatRow as NewSeatRow,
     SeatSelection, SeatState, SeatStatus, VenueKind,
 };
-use crate::store::{CatalogStore, HoldStore, PaymentStore, Store, StoreError, UserStore};
+use crate::store::{CatalogStore, HoldStore, PaymentStore, Store, StoreError, StoreSettings, UserStore};
 
 const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -48,7 +48,8 @@ where
         .await
         .unwrap_or_else(|err| panic!("PostgreSQL at {admin_url} is unreachable: {err}"));
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-    let store = Arc::new(PostgresStore::connect(&with_database(&admin_url, &name)).await.unwrap());
+    let store =
+        Arc::new(PostgresStore::connect(&with_database(&admin_url, &name), StoreSettings::default()).await.unwrap());
     store.migrate().await.unwrap();
 
     let outcome = tokio::spawn(body(Arc::clone(&store))).await;

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::AuthError;
 use crate::domain::{Invalid, SeatLabel};
 use crate::store::StoreError;
 
@@ -164,6 +165,12 @@ impl ApiError {
 impl From<Invalid> for ApiError {
     fn from(invalid: Invalid) -> Self {
         Self::Validation(format!("{} {}", invalid.field, invalid.message))
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        Self::Internal(err.0)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::api::seat_maps::SeatMapCache;
+use super::seat_maps::SeatMapCache;
 use crate::auth::{LoginLimiter, TokenKeys};
 use crate::config::Config;
 use crate::payments::{self, PaymentProvider, SimulatedProvider};
