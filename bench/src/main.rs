@@ -204,7 +204,7 @@ fn machine() -> serde_json::Value {
 async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id: &str) -> Result<Figures, String> {
     let name = backend.name();
     let plan = &args.plan;
-    let prepared = backend.prepare(run_id).map_err(|e| format!("not available: {e}"))?;
+    let prepared = backend.prepare(run_id).await.map_err(|e| format!("not available: {e}"))?;
     let jwt_secret = format!("bench-{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let mut env = prepared.env.clone();
     env.extend(

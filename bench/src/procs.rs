@@ -1,5 +1,6 @@
-//! The processes the bench starts (`proeventa serve`, `proeventa migrate`, DynamoDB Local): each
-//! is owned by a guard that stops it when dropped, also when a phase fails.
+//! The processes the bench starts (`proeventa serve`, `proeventa migrate`): each is owned by a
+//! guard that stops it when dropped, also when a phase fails. (DynamoDB Local is
+//! `proeventa-testkit`'s, stopped when the bench exits.)
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -217,19 +218,4 @@ pub fn memory_mb(pid: u32) -> Option<(f64, f64)> {
         Some(kib * 1024.0 / 1e6)
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-/// Waits until something accepts connections on `addr` (DynamoDB Local starting).
-pub fn wait_port(addr: SocketAddr, process: &mut Guarded, timeout: Duration) -> Res<()> {
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        if let Some(status) = process.exited() {
-            return Err(format!("it exited ({status})"));
-        }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(format!("nothing listens on {addr} after {timeout:?}"))
 }

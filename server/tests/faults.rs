@@ -5,16 +5,17 @@
 //! answered 201 is still there, and no seat has two active reservations).
 //!
 //! Every spawned server is killed and every database removed when a test ends, even by a panic.
-//! PostgreSQL is the server at `TEST_DATABASE_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`); without it these tests fail and say how to start it.
+//! The stores come from `proeventa-testkit`: PostgreSQL is the server at `TEST_DATABASE_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`); without it these tests fail and say how
+//! to start it.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use proeventa_testkit::{TempPostgres, TempSqlite};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -245,72 +246,6 @@ const CARD: &str = "4242 4242 4242 4242";
 // ---------------------------------------------------------------------------------------------
 // Stores
 
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh PostgreSQL database, dropped (with its connections) when the test ends.
-struct PgDatabase {
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> Self {
-        let admin = admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not reachable at {admin} ({e}): start it with `make services` \
-                 (or `pg_ctlcluster --skip-systemctl-redirect <version> main start`), or set TEST_DATABASE_URL"
-            )
-        });
-        let name = format!("proeventa_faults_{}", Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create the test database");
-        let base = admin.rsplit_once('/').map(|(base, _)| base).expect("a database URL with a path");
-        Self { url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (admin, name) = (admin_url(), self.name.clone());
-        // Drop runs outside any runtime's reach: a thread with its own runtime does the async work.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ =
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// A SQLite file in the temp dir, removed with its companions when the test ends.
-struct SqliteFile(PathBuf);
-
-impl SqliteFile {
-    fn new() -> Self {
-        Self(std::env::temp_dir().join(format!("proeventa_faults_{}.db", Uuid::new_v4().simple())))
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.0.display())
-    }
-}
-
-impl Drop for SqliteFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 const DOUBLE_BOOKED: &str = "SELECT COUNT(*) FROM (SELECT event_id, seat_id FROM reservations \
      WHERE status IN ('held', 'confirmed') GROUP BY event_id, seat_id HAVING COUNT(*) > 1) AS doubles";
 
@@ -393,8 +328,8 @@ async fn buyer(addr: String, token: String, seats: Vec<(String, String)>, until:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connections_killed_mid_load_give_503_at_worst_and_lose_nothing_confirmed() {
-    let db = PgDatabase::create().await;
-    let server = Server::start(&db.url);
+    let db = TempPostgres::create("proeventa_faults").await;
+    let server = Server::start(db.url());
     let addr = server.addr.clone();
     let token = login(&addr, CUSTOMER).await;
     let admin = login(&addr, ADMIN).await;
@@ -410,9 +345,9 @@ async fn postgres_connections_killed_mid_load_give_503_at_worst_and_lose_nothing
         buyers.push(tokio::spawn(buyer(addr.clone(), token.clone(), mine, until)));
     }
     let killer = {
-        let name = db.name.clone();
+        let (server_url, name) = (db.server_url().to_owned(), db.name().to_owned());
         tokio::spawn(async move {
-            let mut conn = sqlx::PgConnection::connect(&admin_url()).await.expect("killer connection");
+            let mut conn = sqlx::PgConnection::connect(&server_url).await.expect("killer connection");
             let mut killed = 0_usize;
             for _ in 0..5 {
                 tokio::time::sleep(Duration::from_millis(700)).await;
@@ -485,7 +420,7 @@ async fn postgres_connections_killed_mid_load_give_503_at_worst_and_lose_nothing
             answer.body
         );
     }
-    assert_eq!(double_booked_seats(&db.url).await, 0, "a seat has two active reservations");
+    assert_eq!(double_booked_seats(db.url()).await, 0, "a seat has two active reservations");
     drop(server);
 }
 
@@ -570,12 +505,12 @@ async fn flash_sale(database_url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_flash_sale_on_sqlite_loses_no_answered_hold_and_doubles_no_seat() {
-    let file = SqliteFile::new();
+    let file = TempSqlite::new("proeventa_faults");
     flash_sale(&file.url()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_flash_sale_on_postgres_loses_no_answered_hold_and_doubles_no_seat() {
-    let db = PgDatabase::create().await;
-    flash_sale(&db.url).await;
+    let db = TempPostgres::create("proeventa_faults").await;
+    flash_sale(db.url()).await;
 }

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{JWT_SECRET, SqliteFile, WEBHOOK_SECRET, workspace};
+use common::{JWT_SECRET, WEBHOOK_SECRET, workspace};
+use proeventa_testkit::TempSqlite;
 use serde_json::{Value, json};
 
 /// How long to wait for the watcher to listen, and for one answer (a function's first request
@@ -102,7 +103,7 @@ fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: Optio
 
 #[test]
 fn watch_serves_every_function_on_its_real_path() {
-    let db = SqliteFile::new();
+    let db = TempSqlite::new("proeventa_lambda");
     // Migrating is a deployment step (`proeventa migrate`); the functions only open the store.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {

@@ -145,3 +145,272 @@ fn take_waiting(receiver: &mut mpsc::Receiver<Job>, waiting: &mut Vec<Job>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The queue in front of a scripted backend: the test receives each batch as a worker hands it
+    //! over and decides when and how it ends, so what shares a batch is shown without timing
+    //! anything. One worker makes it exact: a batch is whatever was queued while the previous one
+    //! was being committed.
+
+    use super::*;
+    use crate::domain::{HoldTtl, ReservationStatus, SeatSelection};
+
+    /// How the test ends a batch.
+    enum Verdict {
+        /// Every hold of the batch is held.
+        Commit,
+        /// The batch failed as a backend reports it: every hold of it `Failed`.
+        Fail,
+    }
+
+    /// A batch as the backend received it, waiting for the test's verdict.
+    struct Batch {
+        holds: Vec<HoldRequest>,
+        verdict: oneshot::Sender<Verdict>,
+    }
+
+    impl Batch {
+        fn bookings(&self) -> Vec<Uuid> {
+            self.holds.iter().map(|hold| hold.booking_id).collect()
+        }
+
+        fn end(self, verdict: Verdict) {
+            let _ = self.verdict.send(verdict);
+        }
+    }
+
+    /// Hands every batch to the test and answers as the test decides.
+    struct ScriptedBatches {
+        batches: mpsc::UnboundedSender<Batch>,
+    }
+
+    #[async_trait]
+    impl HoldBatches for ScriptedBatches {
+        async fn hold_batch(&self, batch: &[PendingHold]) -> Vec<HoldOutcome> {
+            let (verdict, decided) = oneshot::channel();
+            let holds = batch.iter().map(|pending| pending.request.clone()).collect();
+            self.batches.send(Batch { holds, verdict }).unwrap_or_else(|_| panic!("the test stopped listening"));
+            match decided.await {
+                Ok(Verdict::Commit) => {
+                    batch.iter().map(|pending| HoldOutcome::Held(booking(&pending.request, pending.now))).collect()
+                }
+                Ok(Verdict::Fail) | Err(_) => batch
+                    .iter()
+                    .map(|_| HoldOutcome::Failed(StoreError::Unavailable("the store is gone".into())))
+                    .collect(),
+            }
+        }
+    }
+
+    /// The booking a committed hold answers with.
+    fn booking(request: &HoldRequest, now: DateTime<Utc>) -> Booking {
+        Booking {
+            id: request.booking_id,
+            user_id: request.user_id,
+            event_id: request.event_id,
+            status: ReservationStatus::Held,
+            expires_at: now,
+            total_cents: 0,
+            currency: "EUR".into(),
+            reservations: Vec::new(),
+            created_at: now,
+        }
+    }
+
+    fn hold_of(event_id: Uuid, seats: &[Uuid]) -> HoldRequest {
+        HoldRequest {
+            booking_id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            event_id,
+            seats: SeatSelection::parse(seats.to_vec()).expect("a valid seat selection"),
+            ttl: HoldTtl::from_seconds(600).expect("a valid ttl"),
+        }
+    }
+
+    fn seats(count: usize) -> Vec<Uuid> {
+        (0..count).map(|_| Uuid::new_v4()).collect()
+    }
+
+    /// A hold queue with `workers` workers in front of a `ScriptedBatches`, and the batches it hands over.
+    struct Harness {
+        queue: Arc<HoldQueue>,
+        batches: mpsc::UnboundedReceiver<Batch>,
+    }
+
+    impl Harness {
+        fn start(workers: usize) -> Self {
+            let (sender, batches) = mpsc::unbounded_channel();
+            Self { queue: Arc::new(HoldQueue::start(ScriptedBatches { batches: sender }, workers)), batches }
+        }
+
+        /// Places a hold from its own task (as a request handler does); its outcome once it is answered.
+        fn place(&self, request: &HoldRequest) -> tokio::task::JoinHandle<HoldOutcome> {
+            let (queue, request) = (Arc::clone(&self.queue), request.clone());
+            tokio::spawn(async move { queue.hold(request, Utc::now()).await })
+        }
+
+        /// Places a hold while every worker is busy, and returns once it waits in the queue, so
+        /// holds queue in the order they are placed.
+        async fn place_queued(&self, request: &HoldRequest) -> tokio::task::JoinHandle<HoldOutcome> {
+            let before = self.queued();
+            let outcome = self.place(request);
+            while self.queued() == before {
+                tokio::task::yield_now().await;
+            }
+            outcome
+        }
+
+        /// Holds waiting in the queue, not yet taken by a worker.
+        fn queued(&self) -> usize {
+            self.queue.sender.max_capacity() - self.queue.sender.capacity()
+        }
+
+        async fn next_batch(&mut self) -> Batch {
+            self.batches.recv().await.expect("a worker hands over another batch")
+        }
+    }
+
+    /// The booking a held outcome carries; panics on any other outcome.
+    async fn held(outcome: tokio::task::JoinHandle<HoldOutcome>) -> Uuid {
+        match outcome.await.expect("the placing task") {
+            HoldOutcome::Held(booking) => booking.id,
+            HoldOutcome::Refused => panic!("expected the hold to be held, it was refused"),
+            HoldOutcome::Failed(err) => panic!("expected the hold to be held, it failed: {err}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn two_holds_of_one_seat_never_share_a_batch() {
+        let mut harness = Harness::start(1);
+        let (event, other_event) = (Uuid::new_v4(), Uuid::new_v4());
+        let seat = seats(5);
+        // The worker is busy with a first batch while the holds below queue up behind it.
+        let first = hold_of(event, &[seat[4]]);
+        let first_outcome = harness.place(&first);
+        let first_batch = harness.next_batch().await;
+        assert_eq!(first_batch.bookings(), [first.booking_id]);
+
+        let a = hold_of(event, &[seat[0]]);
+        let b = hold_of(event, &[seat[0]]); // a's seat
+        let c = hold_of(event, &[seat[1], seat[2]]);
+        let d = hold_of(event, &[seat[2], seat[3]]); // shares seat[2] with c
+        let e = hold_of(other_event, &[seat[0]]); // a's seat id, but of another event
+        let mut outcomes = Vec::new();
+        for request in [&a, &b, &c, &d, &e] {
+            outcomes.push(harness.place_queued(request).await);
+        }
+        first_batch.end(Verdict::Commit);
+
+        // All five were waiting together: the later hold of each shared seat waits for the next batch.
+        let second = harness.next_batch().await;
+        assert_eq!(second.bookings(), [a.booking_id, c.booking_id, e.booking_id]);
+        second.end(Verdict::Commit);
+        let third = harness.next_batch().await;
+        assert_eq!(third.bookings(), [b.booking_id, d.booking_id]);
+        third.end(Verdict::Commit);
+
+        assert_eq!(held(first_outcome).await, first.booking_id);
+        for (outcome, request) in outcomes.into_iter().zip([&a, &b, &c, &d, &e]) {
+            assert_eq!(held(outcome).await, request.booking_id, "each caller gets its own booking");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holds_of_one_seat_never_share_a_batch_under_load() {
+        const HOLDS: usize = 300;
+        let mut harness = Harness::start(4);
+        let events = [Uuid::new_v4(), Uuid::new_v4()];
+        let seat = seats(6);
+        // Every hold wants one or two of six seats: most of them collide with others.
+        let requests: Vec<HoldRequest> = (0..HOLDS)
+            .map(|i| {
+                let wanted = if i % 3 == 0 { vec![seat[i % 6], seat[(i + 1) % 6]] } else { vec![seat[i % 6]] };
+                hold_of(events[i % 2], &wanted)
+            })
+            .collect();
+        let outcomes: Vec<_> = requests.iter().map(|request| harness.place(request)).collect();
+
+        let mut answered = 0;
+        while answered < HOLDS {
+            let batch = harness.next_batch().await;
+            let mut taken = HashSet::new();
+            for hold in &batch.holds {
+                for seat in hold.seats.ids() {
+                    assert!(taken.insert((hold.event_id, *seat)), "two holds of seat {seat} share a batch");
+                }
+            }
+            answered += batch.holds.len();
+            batch.end(Verdict::Commit);
+        }
+        for (outcome, request) in outcomes.into_iter().zip(&requests) {
+            assert_eq!(held(outcome).await, request.booking_id);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_fails_every_hold_in_it_and_no_other() {
+        let mut harness = Harness::start(1);
+        let event = Uuid::new_v4();
+        let seat = seats(5);
+        let first = hold_of(event, &[seat[0]]);
+        let first_outcome = harness.place(&first);
+        let first_batch = harness.next_batch().await;
+
+        let doomed = [hold_of(event, &[seat[1]]), hold_of(event, &[seat[2], seat[3]]), hold_of(event, &[seat[4]])];
+        let mut doomed_outcomes = Vec::new();
+        for request in &doomed {
+            doomed_outcomes.push(harness.place_queued(request).await);
+        }
+        first_batch.end(Verdict::Commit);
+        let failing = harness.next_batch().await;
+        assert_eq!(failing.bookings(), doomed.iter().map(|hold| hold.booking_id).collect::<Vec<_>>());
+        failing.end(Verdict::Fail);
+        for outcome in doomed_outcomes {
+            match outcome.await.expect("the placing task") {
+                HoldOutcome::Failed(StoreError::Unavailable(_)) => {}
+                HoldOutcome::Failed(other) => panic!("a hold of the failed batch failed otherwise: {other}"),
+                HoldOutcome::Held(_) | HoldOutcome::Refused => panic!("a hold of the failed batch did not fail"),
+            }
+        }
+
+        // The holds before and after it are untouched by the failure.
+        assert_eq!(held(first_outcome).await, first.booking_id);
+        let after = hold_of(event, &[seat[1]]);
+        let after_outcome = harness.place(&after);
+        let after_batch = harness.next_batch().await;
+        assert_eq!(after_batch.bookings(), [after.booking_id]);
+        after_batch.end(Verdict::Commit);
+        assert_eq!(held(after_outcome).await, after.booking_id);
+    }
+
+    #[tokio::test]
+    async fn holds_arriving_together_are_committed_together_up_to_max_batch() {
+        let mut harness = Harness::start(1);
+        let event = Uuid::new_v4();
+        let first = hold_of(event, &seats(1));
+        let first_outcome = harness.place(&first);
+        let first_batch = harness.next_batch().await;
+        assert_eq!(first_batch.bookings(), [first.booking_id], "alone, a hold does not wait for company");
+
+        // An on-sale spike: more holds of distinct seats arrive than one batch takes.
+        let spike: Vec<HoldRequest> = (0..MAX_BATCH + 6).map(|_| hold_of(event, &seats(1))).collect();
+        let mut outcomes = Vec::new();
+        for request in &spike {
+            outcomes.push(harness.place_queued(request).await);
+        }
+        first_batch.end(Verdict::Commit);
+
+        let full = harness.next_batch().await;
+        assert_eq!(full.bookings(), spike[..MAX_BATCH].iter().map(|hold| hold.booking_id).collect::<Vec<_>>());
+        full.end(Verdict::Commit);
+        let rest = harness.next_batch().await;
+        assert_eq!(rest.bookings(), spike[MAX_BATCH..].iter().map(|hold| hold.booking_id).collect::<Vec<_>>());
+        rest.end(Verdict::Commit);
+
+        assert_eq!(held(first_outcome).await, first.booking_id);
+        for (outcome, request) in outcomes.into_iter().zip(&spike) {
+            assert_eq!(held(outcome).await, request.booking_id);
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Shared by the Lambda tests: a function's state on a fresh SQLite file (built by the same code
-//! a function's init runs), recorded API Gateway events, and one invocation through a function's
-//! real handler, answered as the JSON object API Gateway receives.
+//! a function's init runs, on a `proeventa-testkit` temp file), recorded API Gateway events, and
+//! one invocation through a function's real handler, answered as the JSON object API Gateway
+//! receives.
 
 #![allow(dead_code)] // Each test file uses its own part of this module.
 
@@ -11,9 +12,9 @@ use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, LambdaEvent};
 use proeventa_core::api::AppState;
 use proeventa_lambda::{Group, handler, lambda_config, state_for};
+use proeventa_testkit::TempSqlite;
 use serde_json::Value;
 use tower::ServiceExt;
-use uuid::Uuid;
 
 pub const JWT_SECRET: &str = "lambda-test-secret-0123456789abcdef";
 pub const WEBHOOK_SECRET: &str = "lambda-test-webhook-secret";
@@ -23,37 +24,14 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
 
-/// An SQLite database file under the temp dir, removed with its companions when dropped.
-pub struct SqliteFile(pub PathBuf);
-
-impl SqliteFile {
-    pub fn new() -> Self {
-        Self(std::env::temp_dir().join(format!("proeventa_lambda_{}.db", Uuid::new_v4().simple())))
-    }
-
-    pub fn url(&self) -> String {
-        format!("sqlite://{}", self.0.display())
-    }
-}
-
-impl Drop for SqliteFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 /// A function's state as its init builds it, from this environment, on a fresh migrated store.
 pub struct TestState {
     pub state: AppState,
-    _db: SqliteFile,
+    _db: TempSqlite,
 }
 
 pub async fn test_state() -> TestState {
-    let db = SqliteFile::new();
+    let db = TempSqlite::new("proeventa_lambda");
     let env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", db.url()),
         ("JWT_SECRET", JWT_SECRET.to_owned()),

@@ -5,8 +5,6 @@
 //! Every response that passes through `TestApp::send` is checked for leaked internals
 //! (driver names, panic messages, SQL errors), so each test also guards that promise.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +20,7 @@ use proeventa_core::config::Config;
 use proeventa_core::domain::{Email, Event, NewUser, Password, Role, SeatState, SeatStatus, User, VenueWithSeats};
 use proeventa_core::payments::SimulatedProvider;
 use proeventa_core::store::connect;
+use proeventa_testkit::TempSqlite;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -37,25 +36,12 @@ pub type Resp = (StatusCode, HeaderMap, Value);
 /// Text that must never reach a client (case-sensitive, as written).
 const LEAKS: &[&str] = &["sqlx", "SQLITE", "SQLite", "panicked", "syntax error", "stack backtrace"];
 
-/// Removes the SQLite file and its companions when the test is over, even after a panic.
-struct SqliteFiles(PathBuf);
-
-impl Drop for SqliteFiles {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 /// The whole API for one test, with its state so tests can reach the store.
 pub struct TestApp {
     // Fields drop in order: the router and state (and the pools) before the files.
     router: Router,
     pub state: AppState,
-    _files: SqliteFiles,
+    database: TempSqlite,
 }
 
 impl TestApp {
@@ -66,13 +52,8 @@ impl TestApp {
 
     /// The app with some configuration keys set (e.g. `HOLD_TTL_SECONDS`).
     pub async fn with_env(pairs: &[(&str, &str)]) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "proeventa_api_test_{}_{}.db",
-            std::process::id(),
-            Uuid::new_v4().simple()
-        ));
-        let files = SqliteFiles(path.clone());
-        let url = format!("sqlite://{}", path.display());
+        let database = TempSqlite::new("proeventa_api_test");
+        let url = database.url();
         let mut env: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         env.insert("DATABASE_URL".into(), url.clone());
         env.insert("JWT_SECRET".into(), JWT_SECRET.into());
@@ -81,22 +62,22 @@ impl TestApp {
         store.migrate().await.unwrap_or_else(|e| panic!("could not migrate the SQLite store at {url}: {e}"));
         let state = AppState::new(config, store, JWT_SECRET);
         let router = app(state.clone());
-        Self { router, state, _files: files }
+        Self { router, state, database }
     }
 
     /// The app with some configuration keys set, paying through a simulated provider the test
     /// keeps a handle on (to look at its charges). The provider checks webhooks against the
     /// configured `WEBHOOK_SECRET`.
     pub async fn with_provider(pairs: &[(&str, &str)]) -> (Self, Arc<SimulatedProvider>) {
-        let Self { router: _, state, _files } = Self::with_env(pairs).await;
+        let Self { router: _, state, database } = Self::with_env(pairs).await;
         let provider = Arc::new(SimulatedProvider::new(state.config.webhook_secret.as_deref()));
         let state = state.with_payment_provider(provider.clone());
-        (Self { router: app(state.clone()), state, _files }, provider)
+        (Self { router: app(state.clone()), state, database }, provider)
     }
 
     /// The SQLite file behind this app (its `-wal` companion holds recent writes).
     pub fn database_path(&self) -> PathBuf {
-        self._files.0.clone()
+        self.database.path().to_owned()
     }
 
     // -----------------------------------------------------------------------------------------

@@ -1,15 +1,13 @@
 //! Proves the `/auth/*` routes of API.md: signup, login and its rate limits, bearer tokens (only
 //! valid HS256 tokens of enabled accounts), the caller's own account and admin account management.
 
-mod http;
-
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
+use crate::http::{JWT_SECRET, PASSWORD, Resp, TestApp, assert_error, base64url, detail, json_request, parse};
 use axum::extract::ConnectInfo;
 use axum::http::{Method, StatusCode, header};
 use chrono::Utc;
-use http::{JWT_SECRET, PASSWORD, Resp, TestApp, assert_error, base64url, detail, json_request, parse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use proeventa_core::auth::{Claims, TokenKeys};
 use proeventa_core::domain::{Role, User};

@@ -2,13 +2,11 @@
 //! listing order, filters, hiding past and canceled ones), the live seat map, changes and
 //! cancellation by admins.
 
-mod http;
-
 use std::collections::BTreeMap;
 
+use crate::http::{TestApp, assert_error, detail, event_body, parse, rfc3339, seat, tier_price};
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
-use http::{TestApp, assert_error, detail, event_body, parse, rfc3339, seat, tier_price};
 use proeventa_core::domain::{
     Category, Event, EventChanges, EventStatus, Reservation, ReservationStatus, SeatStatus, Venue, VenueKind,
     VenueWithSeats,

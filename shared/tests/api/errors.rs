@@ -2,11 +2,9 @@
 //! 422 naming the field, 400 `invalid_request` for paths and queries) and that no answer leaks
 //! internals (driver names, SQL, panic messages).
 
-mod http;
-
+use crate::http::{Resp, TestApp, assert_error, detail};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http::{Resp, TestApp, assert_error, detail};
 use serde_json::json;
 use uuid::Uuid;
 

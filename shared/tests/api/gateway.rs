@@ -1,11 +1,9 @@
 //! Proves the gateway routes of API.md (`/`, `/health`, `/openapi.json`, `/docs`, `/redoc`) and the
 //! layers every response shares: request ids, CORS, JSON 404 and 405 answers.
 
-mod http;
-
+use crate::http::{TestApp, assert_error};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http::{TestApp, assert_error};
 use serde_json::json;
 
 #[tokio::test]

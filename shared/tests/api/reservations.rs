@@ -5,13 +5,11 @@
 //! Not covered here: canceling a `confirmed` reservation (the 24-hour rule for customers),
 //! because the store has no way yet to confirm a hold outside the payments flow.
 
-mod http;
-
 use std::time::Duration as StdDuration;
 
+use crate::http::{Resp, TestApp, assert_error, detail, parse, seat, tier_price};
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
-use http::{Resp, TestApp, assert_error, detail, parse, seat, tier_price};
 use proeventa_core::domain::{
     Booking, Event, EventChanges, Reservation, ReservationStatus, SeatStatus, User, VenueWithSeats,
 };

@@ -4,11 +4,9 @@
 //! are not UUIDs. Each gets a 4xx of API.md with exactly `{"error","detail"}`, never a 5xx, and the
 //! store is checked afterwards wherever the request could have written something.
 
-mod http;
-
+use crate::http::{Resp, TestApp, event_body, parse, seat};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http::{Resp, TestApp, event_body, parse, seat};
 use proeventa_core::domain::{Event, Page, ReservationFilter, Role, SeatStatus, VenueWithSeats};
 use proeventa_core::payments::SimulatedProvider;
 use serde_json::{Value, json};

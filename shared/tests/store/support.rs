@@ -1,13 +1,13 @@
 //! Test support for the storage conformance suite: one fresh, migrated store per test on each
-//! backend (a temp SQLite file, a throw-away PostgreSQL database), removed again when the test
-//! ends, and the small fixtures the test bodies share (users, venues, events, holds).
+//! backend (a temp SQLite file, a throw-away PostgreSQL database, a table on DynamoDB Local, all
+//! from `proeventa-testkit`), removed again when the test ends, and the small fixtures the test
+//! bodies share (users, venues, events, holds).
 //!
 //! A backend that cannot be reached fails the test with a message saying how to start it;
 //! nothing is skipped.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -18,14 +18,12 @@ use proeventa_core::domain::{
 };
 use proeventa_core::store::dynamodb::DynamoStore;
 use proeventa_core::store::{Store, StoreError, StoreResult, connect};
-use sqlx::{Connection, Executor, PgConnection};
+use proeventa_testkit::{TempDynamoTable, TempPostgres, TempSqlite};
 use uuid::Uuid;
-
-pub mod dynamodb_local;
 
 /// A store for one test, plus whatever must be removed once the test is over.
 pub struct TestStore {
-    // Fields drop in order: the store (and its pool) goes before the files or database it used.
+    // Fields drop in order: the store (and its pool) goes before the files, database or table it used.
     store: Arc<dyn Store>,
     _cleanup: Box<dyn Send>,
 }
@@ -42,160 +40,28 @@ async fn open_and_migrate(url: &str, shown_url: &str) -> Arc<dyn Store> {
     store
 }
 
-/// Removes an SQLite database file and its companions (`-wal`, `-shm`, `-journal`).
-struct SqliteFiles(PathBuf);
-
-impl Drop for SqliteFiles {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
 /// A fresh SQLite store in a uniquely named file under the system temp dir.
 pub async fn sqlite_store() -> TestStore {
-    let path = std::env::temp_dir().join(format!("proeventa_test_{}.db", Uuid::new_v4().simple()));
-    let files = SqliteFiles(path.clone());
-    let url = format!("sqlite://{}", path.display());
-    let store = open_and_migrate(&url, &url).await;
-    TestStore { store, _cleanup: Box::new(files) }
-}
-
-const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn postgres_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned())
-}
-
-/// The URL with its password hidden, for messages.
-fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((credentials, host)) if credentials.contains(':') => {
-            let user = credentials.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}")
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// The same server URL, pointing at another database (query parameters kept).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{database}", &base[..authority_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
-async fn admin_connection(admin_url: &str) -> Result<PgConnection, String> {
-    match tokio::time::timeout(StdDuration::from_secs(10), PgConnection::connect(admin_url)).await {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("timed out after 10 s".to_owned()),
-    }
-}
-
-/// Drops the test database when the test ends, even when it panicked. Runs on its own thread and
-/// runtime because it is dropped inside the test's runtime, which must not be blocked on.
-struct PostgresDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            let Ok(runtime) = runtime else {
-                eprintln!("could not drop test database {name}: no runtime");
-                return;
-            };
-            runtime.block_on(async {
-                let result = match admin_connection(&admin_url).await {
-                    Ok(mut conn) => conn
-                        .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = result {
-                    eprintln!("could not drop test database {name}: {e}");
-                }
-            });
-        });
-        let _ = dropper.join();
-    }
+    let file = TempSqlite::new("proeventa_test");
+    let store = open_and_migrate(&file.url(), &file.url()).await;
+    TestStore { store, _cleanup: Box::new(file) }
 }
 
 /// A fresh PostgreSQL store in a new database on the server at `TEST_DATABASE_URL`.
 pub async fn postgres_store() -> TestStore {
-    let admin_url = postgres_admin_url();
-    let mut admin = admin_connection(&admin_url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is not reachable at {} ({e}). Start the local server with \
-             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
-             or set TEST_DATABASE_URL to a server where this user may create databases.",
-            redacted(&admin_url)
-        )
-    });
-    let name = format!("proeventa_test_{}", Uuid::new_v4().simple());
-    admin
-        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .unwrap_or_else(|e| panic!("could not create test database {name} on {}: {e}", redacted(&admin_url)));
-    let _ = admin.close().await;
-    let database = PostgresDatabase { admin_url: admin_url.clone(), name: name.clone() };
-    let url = with_database(&admin_url, &name);
-    let store = open_and_migrate(&url, &redacted(&url)).await;
+    let database = TempPostgres::create("proeventa_test").await;
+    let store = open_and_migrate(database.url(), &database.redacted_url()).await;
     TestStore { store, _cleanup: Box::new(database) }
-}
-
-/// Deletes a test's DynamoDB table when the test ends, so the in-memory emulator stays small. Runs
-/// on its own thread and runtime, like `PostgresDatabase`, because it is dropped inside the test's.
-struct DynamoTable(Arc<DynamoStore>);
-
-impl Drop for DynamoTable {
-    fn drop(&mut self) {
-        let store = Arc::clone(&self.0);
-        let dropper = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            if let Err(e) = runtime.block_on(store.delete_table()) {
-                eprintln!("could not delete test table {}: {e}", store.table_name());
-            }
-        });
-        let _ = dropper.join();
-    }
 }
 
 /// A fresh DynamoDB store: its own table on this test binary's DynamoDB Local.
 pub async fn dynamodb_store() -> TestStore {
-    let endpoint = dynamodb_local::endpoint();
-    let table = format!("proeventa_test_{}", Uuid::new_v4().simple());
-    let store = Arc::new(DynamoStore::connect_with(endpoint, &table));
-    store
-        .migrate()
-        .await
-        .unwrap_or_else(|e| panic!("could not create table {table} on DynamoDB Local at {endpoint}: {e}"));
-    let cleanup = DynamoTable(Arc::clone(&store));
-    TestStore { store, _cleanup: Box::new(cleanup) }
+    let table = TempDynamoTable::new("proeventa_test");
+    let store = Arc::new(DynamoStore::connect_with(table.endpoint(), table.name()));
+    store.migrate().await.unwrap_or_else(|e| {
+        panic!("could not create table {} on DynamoDB Local at {}: {e}", table.name(), table.endpoint())
+    });
+    TestStore { store, _cleanup: Box::new(table) }
 }
 
 // ---------------------------------------------------------------------------------------------

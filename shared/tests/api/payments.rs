@@ -4,15 +4,13 @@
 //! cancellation (seat, booking, event; the 24-hour rule), the signed webhook, Idempotency-Key on
 //! checkout and confirm, that card data is never echoed or stored, and the OpenAPI document.
 
-mod http;
-
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use crate::http::{Resp, TestApp, assert_error, detail, json_request, parse, rfc3339, seat, tier_price};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Duration, Utc};
-use http::{Resp, TestApp, assert_error, detail, json_request, parse, rfc3339, seat, tier_price};
 use proeventa_core::domain::{
     Booking, Event, Payment, PaymentStatus, ReservationStatus, SeatStatus, User, VenueWithSeats,
 };

@@ -2,10 +2,8 @@
 //! key, user and body replays the first answer (success or client error) and changes nothing; the
 //! same key with another body is refused; keys are per user; malformed keys are 400.
 
-mod http;
-
+use crate::http::{self, Resp, TestApp, assert_error, json_request, seat};
 use axum::http::{Method, StatusCode};
-use http::{Resp, TestApp, assert_error, json_request, seat};
 use proeventa_core::domain::{Event, Reservation, SeatStatus, User, VenueWithSeats};
 use serde_json::{Value, json};
 

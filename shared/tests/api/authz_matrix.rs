@@ -5,14 +5,12 @@
 //! must be the one API.md gives, be a status the document lists for that operation, never a 5xx,
 //! and never leak a password (hash) or the owner's data to someone else.
 
-mod http;
-
 use std::collections::BTreeMap;
 
+use crate::http::{JWT_SECRET, PASSWORD, Resp, TestApp, assert_error, base64url, event_body, parse};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Utc};
-use http::{JWT_SECRET, PASSWORD, Resp, TestApp, assert_error, base64url, event_body, parse};
 use proeventa_core::auth::{Claims, TokenKeys};
 use proeventa_core::domain::{Booking, Event, Payment, Role, User, UserChanges, VenueWithSeats};
 use serde_json::{Value, json};

@@ -1,0 +1,17 @@
+//! The HTTP API, in process: the whole `api::app` router driven through `tower::ServiceExt::oneshot`
+//! (no sockets), one module per part of API.md, all sharing the `http` harness (a fresh SQLite
+//! store per test, request helpers, fixtures). One test binary, so the harness is compiled once
+//! and dead code in it is noticed.
+
+mod http;
+
+mod auth;
+mod authz_matrix;
+mod bad_input;
+mod catalog;
+mod errors;
+mod gateway;
+mod health;
+mod idempotency;
+mod payments;
+mod reservations;

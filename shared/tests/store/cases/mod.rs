@@ -1,0 +1,57 @@
+//! The bodies of the conformance cases, one module per capability of the store traits. Each takes
+//! a fresh, migrated store and panics on a broken promise; `backend_tests!` (in `main.rs`) runs
+//! every one of them on every backend. The modules share this one's imports and helpers.
+
+mod cancel;
+mod catalog;
+mod hold_races;
+mod holds;
+mod idempotency;
+mod listing_and_expiry;
+mod payment_races;
+mod payments;
+mod seat_map;
+mod users;
+
+pub use cancel::*;
+pub use catalog::*;
+pub use hold_races::*;
+pub use holds::*;
+pub use idempotency::*;
+pub use listing_and_expiry::*;
+pub use payment_races::*;
+pub use payments::*;
+pub use seat_map::*;
+pub use users::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use proeventa_core::domain::{
+    Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldTtl, NewVenue, Page, Payment,
+    PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, User, UserChanges,
+    VenueKind, VenueWithSeats,
+};
+use proeventa_core::store::{IdempotencyClaim, Store, StoreError};
+use tokio::sync::Barrier;
+use uuid::Uuid;
+
+use crate::support::*;
+
+/// The store under test.
+type S = Arc<dyn Store>;
+
+fn page(limit: i64, offset: i64) -> Page {
+    Page { limit, offset }
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> Uuid) -> Vec<Uuid> {
+    items.iter().map(id).collect()
+}
+
+fn close_in_time(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+    (a - b).num_milliseconds().abs() <= 1000
+}

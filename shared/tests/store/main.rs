@@ -1,0 +1,99 @@
+//! Storage conformance: one set of test bodies, run on every backend, proves each keeps the same
+//! promises as the store traits' doc comments, above all the one hard promise: no seat ever has
+//! two active reservations, whatever the concurrency, and a lapsed hold never blocks a seat.
+//!
+//! The bodies live in `cases`, one module per capability; `backend_tests!` expands every one of
+//! them into a module per backend, so the tests read `sqlite::hold_all_or_nothing`,
+//! `postgres::hold_all_or_nothing`. A new backend is one more `backend_tests!` line with a
+//! function in `support` that opens a fresh store.
+//!
+//! `dynamodb_table` checks the DynamoDB table's two definitions (Rust and the CloudFormation
+//! template) against each other.
+
+mod cases;
+mod dynamodb_table;
+mod support;
+
+/// Generates one `#[tokio::test]` per case for a backend; `concurrent` cases run on four workers.
+/// A case left out of these lists is a function never used, which `clippy -D warnings` refuses.
+macro_rules! backend_tests {
+    ($backend:ident, $open:path) => {
+        mod $backend {
+            backend_tests!(@each $open, [tokio::test], [
+                user_create_and_read_back,
+                user_duplicate_email_is_email_taken,
+                user_with_password_hash_finds_by_email,
+                update_user_changes_fields,
+                list_users_query_and_paging_oldest_first,
+                venue_seats_numbered_per_row_in_row_order,
+                event_create_and_read_back,
+                empty_optional_text_round_trips,
+                list_events_soonest_first_hides_past_and_canceled,
+                list_events_filters_and_pages,
+                update_event_changes_fields_and_prices,
+                cancel_event_cancels_its_holds_only,
+                seat_map_shows_available_and_held,
+                lapsed_hold_is_available_and_expired_before_any_sweep,
+                hold_single_seat,
+                hold_multi_seat_booking,
+                hold_all_or_nothing,
+                hold_unknown_event_is_not_found,
+                hold_seat_of_other_venue_is_rejected,
+                hold_on_canceled_event_is_rejected,
+                hold_on_started_event_is_rejected,
+                lapsed_hold_is_reheld_by_another_user,
+                cancel_held_reservation_frees_seat_at_once,
+                cancel_lapsed_hold_is_invalid_state,
+                cancel_unknown_is_not_found,
+                cancel_booking_cancels_all_active_seats,
+                list_reservations_newest_first_with_filters,
+                expire_lapsed_holds_counts_each_once,
+                idempotency_claim_inflight_replay_mismatch,
+                idempotency_release_makes_key_claimable,
+                idempotency_keys_are_per_user,
+                idempotency_record_lapses_after_a_day,
+                checkout_opens_pending_payment_and_extends_hold,
+                checkout_amount_counts_held_seats_only,
+                checkout_twice_is_invalid_state,
+                checkout_of_lapsed_hold_is_hold_expired,
+                checkout_of_canceled_booking_is_invalid_state,
+                checkout_of_unknown_booking_is_not_found,
+                confirm_payment_confirms_every_seat_and_sells_them,
+                confirm_twice_is_invalid_state,
+                confirm_after_lapse_with_seats_free_succeeds,
+                confirm_after_lapse_and_seat_reheld_is_hold_expired,
+                fail_payment_only_from_pending,
+                cancel_confirmed_seats_refunds_their_price,
+                cancel_event_refunds_every_paid_booking_of_it_only,
+                cancel_of_held_seats_refunds_nothing,
+                confirm_after_a_seat_was_canceled_is_invalid_state_whatever_its_clock,
+                record_refund_caps_at_the_amount,
+                record_refund_of_unpaid_payment_is_invalid_state,
+                webhook_events_are_recorded_once_until_forgotten,
+                list_payments_newest_first_per_user,
+            ]);
+            backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
+                concurrent_signups_same_email_one_wins,
+                concurrent_expiry_runs_count_once,
+                concurrent_idempotency_claims_one_wins,
+                concurrent_holds_one_winner_per_seat,
+                concurrent_holds_with_lapsing_holds,
+                concurrent_confirm_sweeper_and_rehold,
+                concurrent_confirm_and_cancel,
+            ]);
+        }
+    };
+    (@each $open:path, [$attr:meta], [$($case:ident),* $(,)?]) => {
+        $(
+            #[$attr]
+            async fn $case() {
+                let test_store = $open().await;
+                super::cases::$case(test_store.store()).await;
+            }
+        )*
+    };
+}
+
+backend_tests!(sqlite, crate::support::sqlite_store);
+backend_tests!(postgres, crate::support::postgres_store);
+backend_tests!(dynamodb, crate::support::dynamodb_store);
