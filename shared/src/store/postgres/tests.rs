@@ -1,15 +1,16 @@
 //! Tests of the PostgreSQL backend alone: lock order and deadlock retries under racing writers,
 //! waits on row locks, what only this backend's statements do (a hold writing a lapse down, a
 //! refused checkout undoing its extension, a confirm expiring someone else's lapsed hold), and
-//! details that `tests/store_conformance.rs`, run on every backend, does not check yet.
+//! details that `shared/tests/store/`, run on every backend, does not check yet.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
+
+use proeventa_testkit::TempPostgres;
 
 use super::PostgresStore;
 use crate::domain::{
@@ -19,42 +20,19 @@ use crate::domain::{
 };
 use crate::store::{CatalogStore, HoldStore, PaymentStore, Store, StoreError, StoreSettings, UserStore};
 
-const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// `url` with its database name replaced, query string kept.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let server = match base.rsplit_once('/') {
-        Some((server, _)) if server.contains("://") && !server.ends_with('/') => server,
-        _ => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{database}?{query}"),
-        None => format!("{server}/{database}"),
-    }
-}
-
 /// Runs `body` against a migrated store on a fresh database, dropped afterwards even if the body panics.
 async fn with_store<F, Fut>(body: F)
 where
     F: FnOnce(Arc<PostgresStore>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
-    let name = format!("proeventa_unit_{}", Uuid::new_v4().simple());
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&admin_url)
-        .await
-        .unwrap_or_else(|err| panic!("PostgreSQL at {admin_url} is unreachable: {err}"));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
-    let store =
-        Arc::new(PostgresStore::connect(&with_database(&admin_url, &name), StoreSettings::default()).await.unwrap());
+    let database = TempPostgres::create("proeventa_unit").await;
+    let store = Arc::new(PostgresStore::connect(database.url(), StoreSettings::default()).await.unwrap());
     store.migrate().await.unwrap();
 
     let outcome = tokio::spawn(body(Arc::clone(&store))).await;
     store.pool.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+    drop(database);
     if let Err(err) = outcome {
         std::panic::resume_unwind(err.into_panic());
     }

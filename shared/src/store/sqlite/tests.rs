@@ -1,9 +1,11 @@
 //! SQLite-only cases: what the hold batches, the transactions on the single writer and the
-//! millisecond times promise beyond the conformance suite (`shared/tests/store_conformance.rs`),
+//! millisecond times promise beyond the conformance suite (`shared/tests/store/`),
 //! which runs every store promise on every backend.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+
+use proeventa_testkit::TempSqlite;
 
 use super::SqliteStore;
 use super::rows::{from_millis, millis};
@@ -16,23 +18,16 @@ use crate::store::{CatalogStore, HoldStore, PaymentStore, Store, StoreError, Use
 
 /// A fresh database file, removed with its WAL files when the test ends.
 struct TestDb {
+    // Fields drop in order: the store (and its pool) goes before its file.
     store: SqliteStore,
-    path: std::path::PathBuf,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
-        }
-    }
+    _file: TempSqlite,
 }
 
 async fn test_db() -> TestDb {
-    let path = std::env::temp_dir().join(format!("proeventa-sqlite-unit-{}.db", Uuid::new_v4()));
-    let store = SqliteStore::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let file = TempSqlite::new("proeventa_sqlite_unit");
+    let store = SqliteStore::connect(&file.url()).await.unwrap();
     store.migrate().await.unwrap();
-    TestDb { store, path }
+    TestDb { store, _file: file }
 }
 
 async fn customer(store: &SqliteStore, email: &str) -> Uuid {
