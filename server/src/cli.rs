@@ -4,8 +4,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use proeventa_core::auth::hash_password;
-use proeventa_core::config::{Config, LogFormat, redacted_url};
+use proeventa_core::config::{Config, redacted_url};
 use proeventa_core::domain::{Email, NewUser, Password, Role};
+use proeventa_core::logging::init_logging;
 use proeventa_core::store::{self, Store};
 
 use crate::demo;
@@ -117,16 +118,6 @@ async fn create_admin(store: &dyn Store, email: &str, password: String) -> Resul
         .map_err(|e| e.to_string())?;
     println!("admin {} created (id {})", user.email, user.id);
     Ok(())
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod hex;
+pub mod logging;
 pub mod memory;
 pub mod payments;
 pub mod store;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use proeventa_core::api::AppState;
-use proeventa_core::config::{Config, LogFormat};
+use proeventa_core::config::Config;
 use proeventa_core::store::{self, Store};
 
 /// Why a function could not start. Returned from `main`, so Lambda reports it as an init error
@@ -52,17 +52,4 @@ pub async fn state_for(config: Config) -> Result<AppState, InitError> {
     })?;
     let store = open_store(&config).await?;
     Ok(AppState::new(config, store, &secret))
-}
-
-/// Logs to stderr (CloudWatch takes both streams). JSON lines carry the spans, so every line of
-/// an invocation names the Lambda `requestId` and the HTTP `request_id`.
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    // A second init (tests build several states in one process) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder.json().with_ansi(false).with_current_span(false).with_span_list(true).try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
 }

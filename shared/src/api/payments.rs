@@ -305,7 +305,7 @@ async fn webhook(
     if let Err(e) = applied {
         // Not applied, so not received: the provider's retry must be able to apply it.
         state.store.forget_webhook_event(&event.id).await?;
-        return Err(not_found_payment(e));
+        return Err(e.into());
     }
     Ok(Json(WebhookAck { received: true, duplicate: false }))
 }
@@ -339,12 +339,5 @@ impl WebhookEffect {
             Self::Refund { payment_id, .. } | Self::Fail { payment_id } => Some(*payment_id),
             Self::None => None,
         }
-    }
-}
-
-fn not_found_payment(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found("payment"),
-        other => other.into(),
     }
 }

@@ -104,10 +104,7 @@ async fn reserve(
         let held = state.store.hold(&request, Utc::now()).await;
         // Won or lost, the seats just changed (here or elsewhere): the next map is read afresh.
         state.seat_maps.invalidate(request.event_id);
-        let booking = held.map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::not_found("event"),
-            other => other.into(),
-        })?;
+        let booking = held?;
         let answer = match booking.reservations.first() {
             Some(first) if single => ReserveResponse::Reservation(first.clone()),
             _ => ReserveResponse::Booking(booking),

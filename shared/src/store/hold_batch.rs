@@ -15,13 +15,14 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{StoreError, StoreResult};
 use crate::domain::{Booking, HoldRequest};
 
 /// The most holds one transaction takes.
@@ -38,16 +39,37 @@ pub struct PendingHold {
     pub now: DateTime<Utc>,
 }
 
-/// What a batch did with one hold.
+/// What a batch did with one hold; the same on every backend.
 pub enum HoldOutcome {
+    /// Every seat is held, by the batch's commit.
     Held(Booking),
-    /// Nothing was written for this hold: a seat was taken, or the request breaks a rule the
-    /// store knows (unknown event, seat not in the venue...). The caller asks the store which.
-    /// Only PostgreSQL answers this (SQLite names the reason at once).
+    /// Nothing was written for this hold, for the reason given: seats taken (named), or a rule
+    /// the store knows (unknown event, seat not in the venue, event canceled or started).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    Refused(StoreError),
+    /// Nothing was written for this hold, and the batch cannot tell why: PostgreSQL's one
+    /// statement only sees that the hold got no booking (and a deadlock rolls a batch back).
+    /// `settle` asks the store, after the batch, which refusal applies.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    Refused,
-    /// The batch itself failed (the store is unreachable, or kept deadlocking).
+    Undecided,
+    /// The batch itself failed (the store is unreachable): every hold in it gets this.
     Failed(StoreError),
+}
+
+impl HoldOutcome {
+    /// The caller's answer. An `Undecided` hold is answered by `why`, which reads the store
+    /// again to name the refusal (a lost seat, a canceled event...).
+    pub async fn settle<F>(self, why: impl FnOnce() -> F) -> StoreResult<Booking>
+    where
+        F: Future<Output = StoreResult<StoreError>>,
+    {
+        match self {
+            HoldOutcome::Held(booking) => Ok(booking),
+            HoldOutcome::Refused(refusal) => Err(refusal),
+            HoldOutcome::Undecided => Err(why().await?),
+            HoldOutcome::Failed(err) => Err(err),
+        }
+    }
 }
 
 /// A backend's way of placing several holds in one transaction.
@@ -59,7 +81,15 @@ pub trait HoldBatches: Send + Sync + 'static {
 
 struct Job {
     hold: PendingHold,
-    reply: oneshot::Sender<HoldOutcome>,
+    reply: oneshot::Sender<Placed>,
+}
+
+/// A batch's answer to one hold, with when its batch started committing and how big it was, so
+/// the caller can log its queueing and committing apart.
+struct Placed {
+    outcome: HoldOutcome,
+    committing_since: Instant,
+    batch_size: usize,
 }
 
 /// The queue in front of the batch workers. Dropping it stops them once the queue is drained.
@@ -80,14 +110,28 @@ impl HoldQueue {
         Self { sender }
     }
 
-    /// Places one hold through the next batch and waits for the commit that covers it.
+    /// Places one hold through the next batch and waits for the commit that covers it. At debug
+    /// level it logs, in the request's span, how long the hold waited for a batch and how long
+    /// that batch took to commit: a slow hold shows which of the two it was.
     pub async fn hold(&self, request: HoldRequest, now: DateTime<Utc>) -> HoldOutcome {
+        let asked = Instant::now();
         let (reply, answer) = oneshot::channel();
         let job = Job { hold: PendingHold { request, now }, reply };
         if self.sender.send(job).await.is_err() {
             return HoldOutcome::Failed(StoreError::Unavailable("the hold workers have stopped".into()));
         }
-        answer.await.unwrap_or_else(|_| HoldOutcome::Failed(StoreError::Unavailable("a hold worker stopped".into())))
+        match answer.await {
+            Ok(Placed { outcome, committing_since, batch_size }) => {
+                tracing::debug!(
+                    queued_us = committing_since.saturating_duration_since(asked).as_micros() as u64,
+                    committing_us = committing_since.elapsed().as_micros() as u64,
+                    batch_size,
+                    "hold batch answered"
+                );
+                outcome
+            }
+            Err(_) => HoldOutcome::Failed(StoreError::Unavailable("a hold worker stopped".into())),
+        }
     }
 }
 
@@ -127,11 +171,13 @@ async fn work(batches: Arc<impl HoldBatches>, receiver: Arc<Mutex<mpsc::Receiver
             replies.push(job.reply);
         }
         in_flight.fetch_add(1, Ordering::AcqRel);
+        let committing_since = Instant::now();
         let outcomes = batches.hold_batch(&holds).await;
         in_flight.fetch_sub(1, Ordering::AcqRel);
+        let batch_size = holds.len();
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A caller that went away leaves its hold to lapse.
-            let _ = reply.send(outcome);
+            let _ = reply.send(Placed { outcome, committing_since, batch_size });
         }
     }
 }
@@ -275,7 +321,8 @@ mod tests {
     async fn held(outcome: tokio::task::JoinHandle<HoldOutcome>) -> Uuid {
         match outcome.await.expect("the placing task") {
             HoldOutcome::Held(booking) => booking.id,
-            HoldOutcome::Refused => panic!("expected the hold to be held, it was refused"),
+            HoldOutcome::Refused(why) => panic!("expected the hold to be held, it was refused: {why}"),
+            HoldOutcome::Undecided => panic!("expected the hold to be held, it was refused"),
             HoldOutcome::Failed(err) => panic!("expected the hold to be held, it failed: {err}"),
         }
     }
@@ -370,7 +417,9 @@ mod tests {
             match outcome.await.expect("the placing task") {
                 HoldOutcome::Failed(StoreError::Unavailable(_)) => {}
                 HoldOutcome::Failed(other) => panic!("a hold of the failed batch failed otherwise: {other}"),
-                HoldOutcome::Held(_) | HoldOutcome::Refused => panic!("a hold of the failed batch did not fail"),
+                HoldOutcome::Held(_) | HoldOutcome::Refused(_) | HoldOutcome::Undecided => {
+                    panic!("a hold of the failed batch did not fail")
+                }
             }
         }
 

@@ -25,10 +25,15 @@ mod hold_batch;
 pub mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod read_batch;
+mod rules;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql_errors;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use rules::Entity;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
+pub(crate) use rules::{StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff};
 
 /// What a store can answer besides success. Mapped to HTTP once, in `crate::api::error`.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -38,8 +43,9 @@ pub enum StoreError {
     /// Some of the requested seats are taken; the labels name the ones known to be lost.
     #[error("seats unavailable")]
     SeatsUnavailable(Vec<SeatLabel>),
-    #[error("not found")]
-    NotFound,
+    /// There is no such thing (the entity says what was looked for).
+    #[error("no such {0}")]
+    NotFound(Entity),
     /// The request breaks a rule that only the stored state can tell (seat not in the venue, event started).
     #[error("{0}")]
     Rejected(Invalid),

@@ -14,9 +14,7 @@ const UNIQUE_CONSTRAINTS: &[UniqueConstraint] = &[
     ("reservations_active_seat_uq", "reservations.event_id, reservations.seat_id", || {
         StoreError::SeatsUnavailable(Vec::new())
     }),
-    ("payments_booking_open_uq", "payments.booking_id", || {
-        StoreError::InvalidState("this booking already has a payment".into())
-    }),
+    ("payments_booking_open_uq", "payments.booking_id", || StoreError::payment_already_open()),
 ];
 
 fn is_connection_failure(err: &sqlx::Error) -> bool {

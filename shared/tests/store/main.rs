@@ -21,6 +21,8 @@ macro_rules! backend_tests {
         mod $backend {
             backend_tests!(@each $open, [tokio::test], [
                 user_create_and_read_back,
+                refusals_are_worded_alike_on_every_backend,
+                idempotency_record_holds_for_exactly_a_day,
                 user_duplicate_email_is_email_taken,
                 user_with_password_hash_finds_by_email,
                 update_user_changes_fields,

@@ -14,8 +14,8 @@ use super::items::*;
 use super::users::paged;
 use super::{Budget, DynamoStore, Query, TxItem};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, EventStatus, Invalid, NewEvent, NewVenue, Price, ReservationStatus,
-    SeatState, SeatStatus, Venue, VenueKind, VenueSummary, VenueWithSeats,
+    Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Price, ReservationStatus, SeatState,
+    SeatStatus, Venue, VenueKind, VenueSummary, VenueWithSeats,
 };
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 
@@ -156,6 +156,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl CatalogStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
         let id = Uuid::new_v4();
         let mut seats = Vec::new();
@@ -207,6 +208,7 @@ impl CatalogStore for DynamoStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_venues(&self) -> StoreResult<Vec<Venue>> {
         let items = self.query_all(Query::gsi1(VENUES_INDEX)).await?;
         let mut venues = items.iter().map(venue_from).collect::<StoreResult<Vec<_>>>()?;
@@ -215,6 +217,7 @@ impl CatalogStore for DynamoStore {
         Ok(venues)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> {
         let Some(item) = self.get(venue_key(id)).await? else {
             return Ok(None);
@@ -225,6 +228,7 @@ impl CatalogStore for DynamoStore {
         Ok(Some(VenueWithSeats { venue: venue_from(&item)?, seats }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>> {
         let Some(item) = self.get(venue_key(id)).await? else {
             return Ok(None);
@@ -243,9 +247,10 @@ impl CatalogStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
         let Some(venue_item) = self.get(venue_key(event.venue_id)).await? else {
-            return Err(StoreError::Rejected(Invalid::new("venue_id", "there is no venue with this id")));
+            return Err(StoreError::no_such_venue());
         };
         let venue = venue_from(&venue_item)?;
         let id = Uuid::new_v4();
@@ -289,6 +294,7 @@ impl CatalogStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         let Some(current) = self.stored_event(id).await? else {
             return Ok(None);
@@ -368,6 +374,7 @@ impl CatalogStore for DynamoStore {
         self.event(id, Utc::now()).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
         let Some(stored) = self.stored_event(id).await? else {
             return Ok(None);
@@ -391,6 +398,7 @@ impl CatalogStore for DynamoStore {
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
         // The event and its seat partitions (as new events have them) in one round trip.
         let pks = (0..SEAT_SHARDS).map(|shard| seat_state_pk(id, shard)).collect();
@@ -410,6 +418,7 @@ impl CatalogStore for DynamoStore {
         Ok(Some(event))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
         // The index partition lists every event by start time; filters and paging apply here,
         // and seats are counted only for the page (see `docs/dynamodb.md` on scale).
@@ -439,6 +448,7 @@ impl CatalogStore for DynamoStore {
         Ok(page)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>> {
         let Some(stored) = self.stored_event(event_id).await? else {
             return Ok(None);

@@ -20,10 +20,11 @@ use super::{
     Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Tx, TxItem, is_condition_failure, names_in, sdk_error, values_map,
 };
 use crate::domain::{
-    Booking, EventStatus, HoldRequest, Invalid, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
+    Booking, EventStatus, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
     ReservationStatus, SeatLabel,
 };
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
+use crate::store::{Entity, cancel_refund};
 
 /// The condition that admits a new hold on a seat: nobody ever held it, its last hold was
 /// canceled or expired, or that hold has lapsed (decided here, at write time, not by a sweeper).
@@ -88,7 +89,7 @@ impl DynamoStore {
         let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some((booking, reservations)) = self.booking_with_seats(booking_id, now).await? else {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Entity::Booking));
             };
             let spks = seat_partitions(&reservations);
             let active: Vec<&StoredReservation> = reservations
@@ -142,7 +143,7 @@ impl DynamoStore {
                 payment.filter(|p| matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded))
             {
                 // An earlier refund (a provider's webhook) may have given part of it back already.
-                let refund_cents = paid.min(payment.amount_cents - payment.refunded_cents).max(0);
+                let refund_cents = cancel_refund(paid, payment.amount_cents, payment.refunded_cents);
                 if refund_cents > 0 {
                     let (write, refund) = self.refund_write(&payment, refund_cents, now_ms)?;
                     writes.push(write);
@@ -270,6 +271,7 @@ struct Wanted {
 
 #[async_trait]
 impl HoldStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
         let now_ms = ms(now);
         let expires_ms = now_ms + request.ttl.duration().num_milliseconds();
@@ -299,14 +301,14 @@ impl HoldStore for DynamoStore {
                 }
             }
             let Some(stored) = stored else {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Entity::Event));
             };
             let event = &stored.event;
             if event.status == EventStatus::Canceled {
-                return Err(StoreError::Rejected(Invalid::new("event_id", "this event was canceled")));
+                return Err(StoreError::event_canceled());
             }
             if event.start_time <= now {
-                return Err(StoreError::Rejected(Invalid::new("event_id", "this event has already started")));
+                return Err(StoreError::event_started());
             }
             let prices: HashMap<&str, i64> = event.prices.iter().map(|p| (p.tier.as_str(), p.price_cents)).collect();
             let mut wanted = Vec::with_capacity(ids.len());
@@ -318,10 +320,7 @@ impl HoldStore for DynamoStore {
                 match sellable {
                     Some(w) => wanted.push(w),
                     None => {
-                        return Err(StoreError::Rejected(Invalid::new(
-                            "seat_ids",
-                            format!("seat {id} is not in this event's venue"),
-                        )));
+                        return Err(StoreError::seat_not_in_venue(*id));
                     }
                 }
             }
@@ -442,11 +441,13 @@ impl HoldStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
         let item = self.get(reservation_key(id)).await?;
         item.map(|item| reservation_from(&item, now).map(|r| r.reservation)).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
         match self.booking_with_seats(id, now).await? {
             Some((item, seats)) => booking_from(&item, seats),
@@ -454,6 +455,7 @@ impl HoldStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
         let items = if let Some(user_id) = filter.user_id {
             self.query_all(Query::gsi1(&user_reservations_pk(user_id))).await?
@@ -477,9 +479,10 @@ impl HoldStore for DynamoStore {
         Ok(paged(rows, filter.page).into_iter().map(|r| r.reservation).collect())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
         let Some(item) = self.get(reservation_key(id)).await? else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Entity::Reservation));
         };
         let booking_id = get_uuid(&item, "bid")?;
         match self.cancel_seats(booking_id, Some(id), now).await? {
@@ -489,31 +492,35 @@ impl HoldStore for DynamoStore {
                     .into_iter()
                     .find(|r| r.reservation.id == id)
                     .map(|r| r.reservation)
-                    .ok_or(StoreError::NotFound)?;
+                    .ok_or(StoreError::NotFound(Entity::Reservation))?;
                 reservation.status = ReservationStatus::Canceled;
                 Ok(Cancellation { canceled: reservation, refunds: done.refunds })
             }
             None => {
-                let current =
-                    reservation_from(&self.get(reservation_key(id)).await?.ok_or(StoreError::NotFound)?, now)?;
-                Err(StoreError::InvalidState(format!("this reservation is already {}", current.reservation.status)))
+                let current = reservation_from(
+                    &self.get(reservation_key(id)).await?.ok_or(StoreError::NotFound(Entity::Reservation))?,
+                    now,
+                )?;
+                Err(StoreError::reservation_not_active(current.reservation.status))
             }
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
         let Some(mut done) = self.cancel_seats(id, None, now).await? else {
-            return Err(StoreError::InvalidState("this booking has no active seats left".into()));
+            return Err(StoreError::no_active_seats_left());
         };
         for r in &mut done.reservations {
             if done.canceled_ids.contains(&r.reservation.id) {
                 r.reservation.status = ReservationStatus::Canceled;
             }
         }
-        let booking = booking_from(&done.booking, done.reservations)?.ok_or(StoreError::NotFound)?;
+        let booking = booking_from(&done.booking, done.reservations)?.ok_or(StoreError::NotFound(Entity::Booking))?;
         Ok(Cancellation { canceled: booking, refunds: done.refunds })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let now_ms = ms(now);
         // Index sort keys are `<expiry>#<reservation>`; '$' sorts right after '#', so this bound

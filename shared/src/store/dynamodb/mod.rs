@@ -601,11 +601,13 @@ impl Store for DynamoStore {
         "dynamodb"
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn ping(&self) -> StoreResult<()> {
         self.client.describe_table().table_name(&self.table).send().await.map_err(sdk_error)?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn migrate(&self) -> StoreResult<()> {
         table::ensure_table(&self.client, &self.table).await
     }

@@ -16,6 +16,7 @@ use super::{
     Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map,
 };
 use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, ReservationStatus};
+use crate::store::Entity;
 use crate::store::{PaymentStore, StoreError, StoreResult};
 
 fn user_payments_pk(user_id: Uuid) -> String {
@@ -26,7 +27,7 @@ fn user_payments_pk(user_id: Uuid) -> String {
 const PAYMENTS_INDEX: &str = "PAYMENTS";
 
 fn already(payment: &Payment) -> StoreError {
-    StoreError::InvalidState(format!("this payment is already {}", payment.status))
+    StoreError::payment_already(payment.status)
 }
 
 /// The condition under which a confirm may take a seat: it is free (as for a new hold), or it is
@@ -42,13 +43,14 @@ impl DynamoStore {
 
 #[async_trait]
 impl PaymentStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
         let now_ms = ms(now);
         let hold_until_ms = ms(new.hold_until);
         let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some((_, reservations)) = self.booking_with_seats(new.booking_id, now).await? else {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Entity::Booking));
             };
             let held: Vec<&StoredReservation> = reservations
                 .iter()
@@ -61,7 +63,7 @@ impl PaymentStore for DynamoStore {
                 return Err(if lapsed && !confirmed {
                     StoreError::HoldExpired
                 } else {
-                    StoreError::InvalidState("this booking has no held seats to pay for".into())
+                    StoreError::no_held_seats_to_pay_for()
                 });
             }
             let amount: i64 = held.iter().map(|r| r.reservation.price_cents).sum();
@@ -125,7 +127,7 @@ impl PaymentStore for DynamoStore {
             match self.transact(&mut budget, writes).await? {
                 Ok(()) => return Ok(payment),
                 Err(canceled) if canceled.condition_failed(0) => {
-                    return Err(StoreError::InvalidState("this booking already has a payment".into()));
+                    return Err(StoreError::payment_already_open());
                 }
                 // A seat changed since it was read (canceled, swept): decide again.
                 Err(canceled) if canceled.any_condition_failed() => {}
@@ -135,10 +137,12 @@ impl PaymentStore for DynamoStore {
         Err(kept_conflicting("checkout"))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
         self.stored_payment(id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>> {
         let items = match user_id {
             Some(user_id) => self.query_all(Query::gsi1(&user_payments_pk(user_id))).await?,
@@ -149,6 +153,7 @@ impl PaymentStore for DynamoStore {
         Ok(paged(payments, page))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn confirm_payment(
         &self,
         id: Uuid,
@@ -160,7 +165,7 @@ impl PaymentStore for DynamoStore {
         let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some(payment) = self.stored_payment(id).await? else {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Entity::Payment));
             };
             if payment.status != PaymentStatus::Pending {
                 return Err(already(&payment));
@@ -169,7 +174,7 @@ impl PaymentStore for DynamoStore {
                 return Err(StoreError::Internal("a payment's booking is missing".into()));
             };
             let event_id = get_uuid(&booking, "eid")?;
-            let event = self.stored_event(event_id).await?.ok_or(StoreError::NotFound)?;
+            let event = self.stored_event(event_id).await?.ok_or(StoreError::NotFound(Entity::Event))?;
             // A seat canceled since checkout was priced in and would be paid for and never sold: the
             // seats still to confirm must add up to the amount. Prices, not clocks, tell them apart.
             let to_confirm: Vec<&StoredReservation> = reservations
@@ -178,13 +183,13 @@ impl PaymentStore for DynamoStore {
                 .collect();
             let cents: i64 = to_confirm.iter().map(|r| r.reservation.price_cents).sum();
             if cents != payment.amount_cents {
-                return Err(StoreError::InvalidState("a seat of this booking was canceled".into()));
+                return Err(StoreError::seat_canceled_since_checkout());
             }
             if event.event.status == EventStatus::Canceled {
-                return Err(StoreError::InvalidState("this event was canceled".into()));
+                return Err(StoreError::paid_event_canceled());
             }
             if to_confirm.is_empty() {
-                return Err(StoreError::InvalidState("this booking has no held seats to pay for".into()));
+                return Err(StoreError::no_held_seats_to_pay_for());
             }
             let spks = seat_partitions(&reservations);
             // Empty text is left out of items (DynamoDB Local refuses empty strings): an empty
@@ -273,7 +278,7 @@ impl PaymentStore for DynamoStore {
                 // The payment or a seat's record changed since it was read: decide again.
                 Err(canceled) if (0..=to_confirm.len()).any(|i| canceled.condition_failed(i)) => {}
                 Err(canceled) if canceled.condition_failed(gate_index) => {
-                    return Err(StoreError::InvalidState("this event was canceled".into()));
+                    return Err(StoreError::paid_event_canceled());
                 }
                 // Nothing stays: the payment remains pending and the other buyer's seat untouched.
                 Err(canceled) if seats.clone().any(|i| canceled.condition_failed(i)) => {
@@ -285,11 +290,12 @@ impl PaymentStore for DynamoStore {
         Err(kept_conflicting("confirming the payment"))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
         let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some(payment) = self.stored_payment(id).await? else {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Entity::Payment));
             };
             if payment.status != PaymentStatus::Pending {
                 return Err(already(&payment));
@@ -335,10 +341,11 @@ impl PaymentStore for DynamoStore {
         Err(kept_conflicting("failing the payment"))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some(payment) = self.stored_payment(id).await? else {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Entity::Payment));
             };
             if !matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) {
                 return Err(already(&payment));
@@ -387,6 +394,7 @@ impl PaymentStore for DynamoStore {
         Err(kept_conflicting("recording the refund"))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut item = webhook_key(event_id);
         item.insert("received".to_owned(), n(ms(now)));
@@ -407,6 +415,7 @@ impl PaymentStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
         let _slot = self.slots.take().await?;
         self.client

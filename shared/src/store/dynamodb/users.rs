@@ -11,6 +11,7 @@ use super::items::*;
 use super::{Budget, DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
 use crate::domain::{Email, NewUser, Page, Role, User, UserChanges};
 use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, StoreError, StoreResult, UserStore};
+use crate::store::{StoredIdempotency, claim_answer, idempotency_cutoff};
 
 /// Where every account is listed, oldest first.
 const USERS_INDEX: &str = "USERS";
@@ -24,6 +25,7 @@ pub(super) fn paged<T>(items: Vec<T>, page: crate::domain::Page) -> Vec<T> {
 
 #[async_trait]
 impl UserStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let id = Uuid::new_v4();
         let created = Utc::now();
@@ -63,10 +65,12 @@ impl UserStore for DynamoStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
         self.get(user_key(id)).await?.as_ref().map(user_from).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
         let Some(pointer) = self.get(email_key(email.as_str())).await? else {
             return Ok(None);
@@ -77,11 +81,13 @@ impl UserStore for DynamoStore {
         Ok(Some((user_from(&item)?, get_s(&item, "pw")?.to_owned())))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
         let item = self.get(user_key(id)).await?;
         item.map(|item| get_s(&item, "pw").map(str::to_owned)).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
         let mut sets = Vec::new();
         let mut values = Vec::new();
@@ -139,6 +145,7 @@ impl UserStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>> {
         // One index partition holds every account: fine for a back office's few thousand.
         let items = self.query_all(Query::gsi1(USERS_INDEX)).await?;
@@ -158,6 +165,7 @@ fn ttl_seconds(created: DateTime<Utc>) -> i64 {
 
 #[async_trait]
 impl IdempotencyStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn claim_idempotency_key(
         &self,
         user_id: Uuid,
@@ -173,7 +181,7 @@ impl IdempotencyStore for DynamoStore {
         ]);
         // A record older than a day counts as absent (TTL only tidies, later): the put replaces it.
         let condition = "attribute_not_exists(#pk) OR #created < :cutoff";
-        let cutoff = ms(now - Duration::hours(IDEMPOTENCY_TTL_HOURS));
+        let cutoff = ms(idempotency_cutoff(now));
         let slot = self.slots.take().await?;
         let claimed = self
             .client
@@ -191,22 +199,18 @@ impl IdempotencyStore for DynamoStore {
             Err(err) if is_condition_failure(&err) => {}
             Err(err) => return Err(sdk_error(err)),
         }
-        let Some(record) = self.get(idempotency_key(user_id, key_text)).await? else {
-            // Released by its owner between our put and this read: still someone else's turn.
-            return Ok(IdempotencyClaim::InFlight);
+        let record = match self.get(idempotency_key(user_id, key_text)).await? {
+            None => None,
+            Some(item) => Some(StoredIdempotency {
+                request_hash: text(&item, "hash"),
+                status: opt_n(&item, "code")?,
+                body: opt_s(&item, "body"),
+            }),
         };
-        if text(&record, "hash") != request_hash {
-            return Ok(IdempotencyClaim::Mismatch);
-        }
-        Ok(match opt_n(&record, "code")? {
-            None => IdempotencyClaim::InFlight,
-            Some(code) => IdempotencyClaim::Replay {
-                status: u16::try_from(code).map_err(|_| corrupt("status", &code.to_string()))?,
-                body: opt_s(&record, "body").unwrap_or_default(),
-            },
-        })
+        claim_answer(record, request_hash)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn complete_idempotency_key(
         &self,
         user_id: Uuid,
@@ -243,6 +247,7 @@ impl IdempotencyStore for DynamoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn release_idempotency_key(&self, user_id: Uuid, key_text: &str) -> StoreResult<()> {
         let _slot = self.slots.take().await?;
         self.client

@@ -14,13 +14,13 @@ use super::holds::{CancelScope, cancel_active};
 use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, contains_pattern, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, Invalid, NewEvent, NewVenue, Price, Seat, SeatState, Venue,
-    VenueWithSeats,
+    Category, Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, Venue, VenueWithSeats,
 };
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 
 #[async_trait]
 impl CatalogStore for PostgresStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
         let id = Uuid::new_v4();
         let seats: Vec<(i32, Seat)> = venue
@@ -69,6 +69,7 @@ impl CatalogStore for PostgresStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_venues(&self) -> StoreResult<Vec<Venue>> {
         let rows: Vec<VenueRow> =
             sqlx::query_as(concat!("SELECT ", venue_columns!(), r#" FROM venues v ORDER BY v.name COLLATE "C", v.id"#))
@@ -77,6 +78,7 @@ impl CatalogStore for PostgresStore {
         rows.into_iter().map(VenueRow::into_venue).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> {
         let row: Option<VenueRow> =
             sqlx::query_as(concat!("SELECT ", venue_columns!(), " FROM venues v WHERE v.id = $1"))
@@ -98,6 +100,7 @@ impl CatalogStore for PostgresStore {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>> {
         let tiers: Option<Vec<String>> = sqlx::query_scalar(
             "SELECT ARRAY(SELECT DISTINCT s.tier FROM seats s WHERE s.venue_id = v.id) FROM venues v WHERE v.id = $1",
@@ -108,6 +111,7 @@ impl CatalogStore for PostgresStore {
         Ok(tiers.map(|tiers| tiers.into_iter().collect()))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
         let id = Uuid::new_v4();
         let now = Utc::now();
@@ -132,7 +136,7 @@ impl CatalogStore for PostgresStore {
         .await?
         .rows_affected();
         if inserted == 0 {
-            return Err(StoreError::Rejected(Invalid::new("venue_id", "there is no venue with this id")));
+            return Err(StoreError::no_such_venue());
         }
         insert_prices(&mut tx, id, &event.prices).await?;
         let created = fetch_event(&mut *tx, id, now).await?;
@@ -140,6 +144,7 @@ impl CatalogStore for PostgresStore {
         created.ok_or_else(|| StoreError::Internal("a created event could not be read back".into()))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         let mut tx = self.pool.begin().await?;
         // The doubly optional fields need a flag: `Some(None)` clears the column, `None` keeps it.
@@ -180,15 +185,18 @@ impl CatalogStore for PostgresStore {
         Ok(event)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
         let outcome = retry_deadlocks(|| Box::pin(self.cancel_event_once(id, now))).await;
         settle(outcome, "canceling the event")
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
         fetch_event(&self.pool, id, now).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
         let mut query = event_query(now);
         query.push(" WHERE true");
@@ -218,6 +226,7 @@ impl CatalogStore for PostgresStore {
         rows.into_iter().map(EventRow::into_event).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>> {
         // Two single-table reads joined here rather than one join in SQL: each has one plan
         // (the venue's seats in index order; the event's range of the partial unique index),

@@ -14,33 +14,37 @@ use uuid::Uuid;
 use super::payments::record_refunds;
 use super::rows::{BookingSeatRow, ReservationRow, labels, parse_stored, reservation_columns};
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
-use crate::domain::{
-    Booking, EventStatus, HoldRequest, Invalid, Refund, Reservation, ReservationFilter, ReservationStatus,
-};
+use crate::domain::{Booking, EventStatus, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus};
+use crate::store::Entity;
 use crate::store::hold_batch::{HoldBatches, HoldOutcome, PendingHold};
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 
 #[async_trait]
 impl HoldStore for PostgresStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
-        match self.holds.hold(request.clone(), now).await {
-            HoldOutcome::Held(booking) => Ok(booking),
-            HoldOutcome::Failed(err) => Err(err),
-            HoldOutcome::Refused => match self.hold_refusal(request, now).await? {
-                Some(refusal) => Err(refusal),
-                None => Err(self.lost_seats(request, now).await?),
-            },
-        }
+        let outcome = self.holds.hold(request.clone(), now).await;
+        outcome
+            .settle(|| async {
+                match self.hold_refusal(request, now).await? {
+                    Some(refusal) => Ok(refusal),
+                    None => self.lost_seats(request, now).await,
+                }
+            })
+            .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
         fetch_reservation(&self.pool, id, now).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
         fetch_booking(&self.pool, id, now).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
         let mut query = QueryBuilder::<Postgres>::new(concat!(
             "SELECT ",
@@ -73,16 +77,19 @@ impl HoldStore for PostgresStore {
         rows.into_iter().map(|row| row.into_reservation(now)).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
         let outcome = retry_deadlocks(|| Box::pin(self.cancel_reservation_once(id, now))).await;
         settle(outcome, "canceling the reservation")
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
         let outcome = retry_deadlocks(|| Box::pin(self.cancel_booking_once(id, now))).await;
         settle(outcome, "canceling the booking")
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let expired = sqlx::query(
             "UPDATE reservations SET status = 'expired', updated_at = $1 WHERE status = 'held' AND expires_at <= $1",
@@ -113,14 +120,14 @@ impl HoldBatches for PgHoldBatches {
                 Ok(outcomes) => return outcomes,
                 // The whole transaction was rolled back; nothing was written.
                 Err(err) if is_deadlock(&err) && attempt < HOLD_ATTEMPTS => {}
-                Err(err) if is_deadlock(&err) => return batch.iter().map(|_| HoldOutcome::Refused).collect(),
+                Err(err) if is_deadlock(&err) => return batch.iter().map(|_| HoldOutcome::Undecided).collect(),
                 Err(err) => {
                     let err = StoreError::from(err);
                     return batch.iter().map(|_| HoldOutcome::Failed(err.clone())).collect();
                 }
             }
         }
-        batch.iter().map(|_| HoldOutcome::Refused).collect()
+        batch.iter().map(|_| HoldOutcome::Undecided).collect()
     }
 }
 
@@ -184,7 +191,7 @@ impl PgHoldBatches {
             .zip(held)
             .map(|(hold, rows)| {
                 if rows.len() != hold.request.seats.ids().len() {
-                    return HoldOutcome::Refused;
+                    return HoldOutcome::Undecided;
                 }
                 // The stored timestamp (microseconds) is the one every later read will show.
                 let created_at = rows.first().map_or(hold.now, |row| row.created_at);
@@ -324,13 +331,13 @@ impl PostgresStore {
                 .fetch_optional(&self.pool)
                 .await?;
         let Some((status, start_time)) = event else {
-            return Ok(Some(StoreError::NotFound));
+            return Ok(Some(StoreError::NotFound(Entity::Event)));
         };
         if parse_stored::<EventStatus>(&status)? == EventStatus::Canceled {
-            return Ok(Some(StoreError::Rejected(Invalid::new("event_id", "this event was canceled"))));
+            return Ok(Some(StoreError::event_canceled()));
         }
         if start_time <= now {
-            return Ok(Some(StoreError::Rejected(Invalid::new("event_id", "this event has already started"))));
+            return Ok(Some(StoreError::event_started()));
         }
         let sellable: HashSet<Uuid> = sqlx::query_scalar(
             "SELECT s.id FROM unnest($2::uuid[]) AS want (seat_id)
@@ -344,9 +351,7 @@ impl PostgresStore {
         .await?
         .into_iter()
         .collect();
-        Ok(request.seats.ids().iter().find(|id| !sellable.contains(id)).map(|id| {
-            StoreError::Rejected(Invalid::new("seat_ids", format!("seat {id} is not in this event's venue")))
-        }))
+        Ok(request.seats.ids().iter().find(|id| !sellable.contains(id)).map(|id| StoreError::seat_not_in_venue(*id)))
     }
 
     /// The requested seats that someone else holds or bought at `now`, after the index refused a
@@ -434,10 +439,10 @@ impl PostgresStore {
         let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, id, now).await?;
         // Read inside the transaction: the answer matches what was written.
         let reservation = match fetch_reservation(&mut *tx, id, now).await? {
-            None => return Err(StoreError::NotFound.into()),
+            None => return Err(StoreError::NotFound(Entity::Reservation).into()),
             Some(reservation) if canceled > 0 => reservation,
             Some(current) => {
-                return Err(StoreError::InvalidState(format!("this reservation is already {}", current.status)).into());
+                return Err(StoreError::reservation_not_active(current.status).into());
             }
         };
         tx.commit().await?;
@@ -448,9 +453,9 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, id, now).await?;
         let booking = match fetch_booking(&mut *tx, id, now).await? {
-            None => return Err(StoreError::NotFound.into()),
+            None => return Err(StoreError::NotFound(Entity::Booking).into()),
             Some(booking) if canceled > 0 => booking,
-            Some(_) => return Err(StoreError::InvalidState("this booking has no active seats left".into()).into()),
+            Some(_) => return Err(StoreError::no_active_seats_left().into()),
         };
         tx.commit().await?;
         Ok(Cancellation { canceled: booking, refunds })

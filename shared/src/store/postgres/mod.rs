@@ -92,11 +92,13 @@ impl Store for PostgresStore {
         "postgres"
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("../migrations/postgres").run(&self.pool).await.map_err(|err| match err {
             sqlx::migrate::MigrateError::Execute(err) | sqlx::migrate::MigrateError::ExecuteMigration(err, _) => {

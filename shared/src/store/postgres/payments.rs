@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnection, PgExecutor};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -15,10 +15,14 @@ use uuid::Uuid;
 use super::rows::{PaymentRow, parse_stored, payment_columns};
 use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks};
 use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, Refund, ReservationStatus};
-use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult};
+use crate::store::{
+    Entity, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult, StoredIdempotency,
+    cancel_refund, claim_answer, idempotency_cutoff,
+};
 
 #[async_trait]
 impl PaymentStore for PostgresStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
         let row: Option<PaymentRow> = sqlx::query_as(CREATE_PAYMENT_SQL)
             .bind(new.booking_id)
@@ -35,6 +39,7 @@ impl PaymentStore for PostgresStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
         let row: Option<PaymentRow> =
             sqlx::query_as(concat!("SELECT ", payment_columns!(), " FROM payments WHERE id = $1"))
@@ -44,6 +49,7 @@ impl PaymentStore for PostgresStore {
         row.map(PaymentRow::into_payment).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>> {
         // Two statement shapes rather than `$1 IS NULL OR user_id = $1`, which a generic plan
         // could only answer by scanning every payment.
@@ -57,6 +63,7 @@ impl PaymentStore for PostgresStore {
         rows.into_iter().map(PaymentRow::into_payment).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn confirm_payment(
         &self,
         id: Uuid,
@@ -72,6 +79,7 @@ impl PaymentStore for PostgresStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
         // Capped at the amount: more cannot have been given back than was taken.
         let row: Option<PaymentRow> = sqlx::query_as(concat!(
@@ -90,6 +98,7 @@ impl PaymentStore for PostgresStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
         // One conditional write; both SET expressions read the row as it was before it.
         let row: Option<PaymentRow> = sqlx::query_as(concat!(
@@ -112,6 +121,7 @@ impl PaymentStore for PostgresStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         // The primary key decides which of two deliveries is the first.
         let inserted =
@@ -124,6 +134,7 @@ impl PaymentStore for PostgresStore {
         Ok(inserted == 1)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM webhook_events WHERE id = $1").bind(event_id).execute(&self.pool).await?;
         Ok(())
@@ -180,9 +191,9 @@ impl PostgresStore {
             sqlx::query_scalar("SELECT status FROM payments WHERE id = $1").bind(id).fetch_optional(executor).await;
         match status {
             Err(err) => err.into(),
-            Ok(None) => StoreError::NotFound,
+            Ok(None) => StoreError::NotFound(Entity::Payment),
             Ok(Some(status)) => match parse_stored::<PaymentStatus>(&status) {
-                Ok(status) => StoreError::InvalidState(format!("this payment is already {status}")),
+                Ok(status) => StoreError::payment_already(status),
                 Err(err) => err,
             },
         }
@@ -201,12 +212,12 @@ impl PostgresStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(if !found {
-            StoreError::NotFound
+            StoreError::NotFound(Entity::Booking)
         } else if lapsed > 0 && confirmed == 0 {
             // The buyer may pick seats again; a paid or canceled booking is another matter.
             StoreError::HoldExpired
         } else {
-            StoreError::InvalidState("this booking has no held seats to pay for".into())
+            StoreError::no_held_seats_to_pay_for()
         })
     }
 
@@ -226,7 +237,7 @@ impl PostgresStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((booking_id, event_id)) = target else {
-            return Err(StoreError::NotFound.into());
+            return Err(StoreError::NotFound(Entity::Payment).into());
         };
         // Share-locked as a hold does: a cancel of the event either waits for this confirm (and
         // then refunds what it confirmed) or makes it wait and then refuse.
@@ -271,15 +282,15 @@ impl PostgresStore {
             .sum();
         let canceled_since_checkout = to_confirm_cents != payment.amount_cents;
         let refusal = if canceled_since_checkout {
-            Some("a seat of this booking was canceled")
+            Some(StoreError::seat_canceled_since_checkout())
         } else if parse_stored::<EventStatus>(&event_status)? == EventStatus::Canceled {
-            Some("this event was canceled")
+            Some(StoreError::paid_event_canceled())
         } else {
             None
         };
         if let Some(refusal) = refusal {
             tx.rollback().await?;
-            return Err(StoreError::InvalidState(refusal.into()).into());
+            return Err(refusal.into());
         }
 
         sqlx::query(EXPIRE_OTHERS_LAPSED_SQL).bind(booking_id).bind(event_id).bind(now).execute(&mut *tx).await?;
@@ -295,7 +306,7 @@ impl PostgresStore {
         .await;
         let refusal = match confirmed {
             Ok(done) if done.rows_affected() > 0 => None,
-            Ok(_) => Some(StoreError::InvalidState("this booking has no held seats to pay for".into())),
+            Ok(_) => Some(StoreError::no_held_seats_to_pay_for()),
             Err(err) if is_deadlock(&err) => return Err(TxError::Deadlock),
             Err(err) => Some(match StoreError::from(err) {
                 StoreError::SeatsUnavailable(_) => StoreError::HoldExpired,
@@ -373,7 +384,7 @@ pub(super) async fn record_refunds(
     for (payment_id, booking_id, provider_ref, amount_cents, refunded_cents) in payments {
         let price_cents = paid.get(&booking_id).copied().unwrap_or(0);
         // An earlier refund (a provider's webhook) may have given part of it back already.
-        let refund_cents = price_cents.min(amount_cents - refunded_cents).max(0);
+        let refund_cents = cancel_refund(price_cents, amount_cents, refunded_cents);
         payment_ids.push(payment_id);
         amounts.push(refund_cents);
         // Without a provider reference there is no charge to refund against; the books are still right.
@@ -400,6 +411,7 @@ pub(super) async fn record_refunds(
 
 #[async_trait]
 impl IdempotencyStore for PostgresStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn claim_idempotency_key(
         &self,
         user_id: Uuid,
@@ -410,7 +422,7 @@ impl IdempotencyStore for PostgresStore {
         sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND created_at < $3")
             .bind(user_id)
             .bind(key)
-            .bind(now - Duration::hours(IDEMPOTENCY_TTL_HOURS))
+            .bind(idempotency_cutoff(now))
             .execute(&self.pool)
             .await?;
         // Whoever inserts the record owns the key; everyone else reads what the owner left.
@@ -434,18 +446,15 @@ impl IdempotencyStore for PostgresStore {
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(match record {
-            // Released by its owner between our insert and this read: still someone else's turn.
-            None => IdempotencyClaim::InFlight,
-            Some((stored_hash, _, _)) if stored_hash != request_hash => IdempotencyClaim::Mismatch,
-            Some((_, None, _)) => IdempotencyClaim::InFlight,
-            Some((_, Some(status), body)) => IdempotencyClaim::Replay {
-                status: u16::try_from(status).map_err(|_| StoreError::Internal(format!("stored status {status}")))?,
-                body: body.unwrap_or_default(),
-            },
-        })
+        let record = record.map(|(request_hash, status, body)| StoredIdempotency {
+            request_hash,
+            status: status.map(i64::from),
+            body,
+        });
+        claim_answer(record, request_hash)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn complete_idempotency_key(&self, user_id: Uuid, key: &str, status: u16, body: &str) -> StoreResult<()> {
         sqlx::query("UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE user_id = $1 AND key = $2")
             .bind(user_id)
@@ -457,6 +466,7 @@ impl IdempotencyStore for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn release_idempotency_key(&self, user_id: Uuid, key: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
             .bind(user_id)

@@ -18,7 +18,7 @@ use crate::domain::{
     Payment, PaymentStatus, Price, Refund, ReservationStatus, Role, Seat, SeatLabel, SeatRow as NewSeatRow,
     SeatSelection, SeatState, SeatStatus, VenueKind,
 };
-use crate::store::{CatalogStore, HoldStore, PaymentStore, Store, StoreError, StoreSettings, UserStore};
+use crate::store::{CatalogStore, Entity, HoldStore, PaymentStore, Store, StoreError, StoreSettings, UserStore};
 
 /// Runs `body` against a migrated store on a fresh database, dropped afterwards even if the body panics.
 async fn with_store<F, Fut>(body: F)
@@ -173,7 +173,7 @@ async fn a_refused_hold_says_why() {
         let now = Utc::now();
         let mut unknown_event = f.hold(&["A1"], ten_minutes());
         unknown_event.event_id = Uuid::new_v4();
-        assert!(matches!(store.hold(&unknown_event, now).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.hold(&unknown_event, now).await, Err(StoreError::NotFound(Entity::Event))));
 
         let stranger = Uuid::new_v4();
         let mut foreign_seat = f.hold(&["A1"], ten_minutes());
@@ -338,7 +338,7 @@ async fn checkout_of_a_lapsed_canceled_or_unknown_booking_is_refused() {
 
         let mut unknown = checkout(&canceled, now + minutes(5));
         unknown.booking_id = Uuid::new_v4();
-        assert!(matches!(store.create_payment(unknown, now).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.create_payment(unknown, now).await, Err(StoreError::NotFound(Entity::Booking))));
         assert!(store.list_payments(None, Page::default()).await.unwrap().is_empty());
 
         // A paid booking has nothing held any more.
@@ -380,7 +380,10 @@ async fn confirm_sells_the_seats_and_keeps_only_the_last_four_digits() {
             Err(StoreError::InvalidState(message)) => assert_eq!(message, "this payment is already succeeded"),
             other => panic!("expected InvalidState, got {other:?}"),
         }
-        assert!(matches!(store.confirm_payment(Uuid::new_v4(), "ch", "4242", now).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.confirm_payment(Uuid::new_v4(), "ch", "4242", now).await,
+            Err(StoreError::NotFound(Entity::Payment))
+        ));
         assert!(matches!(store.fail_payment(payment.id, 0, now).await, Err(StoreError::InvalidState(_))));
     })
     .await;
@@ -519,8 +522,11 @@ async fn failed_payments_refunds_and_webhook_events_are_recorded_once() {
             Err(StoreError::InvalidState(message)) => assert_eq!(message, "this payment is already failed"),
             other => panic!("expected InvalidState, got {other:?}"),
         }
-        assert!(matches!(store.fail_payment(Uuid::new_v4(), 0, now).await, Err(StoreError::NotFound)));
-        assert!(matches!(store.record_refund(Uuid::new_v4(), 1, now).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.fail_payment(Uuid::new_v4(), 0, now).await, Err(StoreError::NotFound(Entity::Payment))));
+        assert!(matches!(
+            store.record_refund(Uuid::new_v4(), 1, now).await,
+            Err(StoreError::NotFound(Entity::Payment))
+        ));
 
         // A failed payment does not block the next one.
         let second = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();

@@ -18,6 +18,7 @@ use crate::store::{StoreResult, UserStore};
 
 #[async_trait]
 impl UserStore for PostgresStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let row: UserRow = sqlx::query_as(concat!(
             "INSERT INTO users (id, email, name, password_hash, role, disabled, created_at)
@@ -35,10 +36,12 @@ impl UserStore for PostgresStore {
         row.into_user()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
         self.users.read(id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
         let row: Option<UserWithHashRow> =
             sqlx::query_as(concat!("SELECT ", user_columns!(), ", password_hash FROM users WHERE email = $1"))
@@ -48,6 +51,7 @@ impl UserStore for PostgresStore {
         row.map(|row| Ok((row.user.into_user()?, row.password_hash))).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
         Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(id)
@@ -55,6 +59,7 @@ impl UserStore for PostgresStore {
             .await?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "UPDATE users SET name = COALESCE($2, name), password_hash = COALESCE($3, password_hash),
@@ -72,6 +77,7 @@ impl UserStore for PostgresStore {
         row.map(UserRow::into_user).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>> {
         let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", user_columns!(), " FROM users"));
         if let Some(text) = query {

@@ -25,6 +25,7 @@ const SEAT_INSERT_CHUNK: usize = 500;
 
 #[async_trait]
 impl CatalogStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
         let id = Uuid::new_v4();
         let venue_id = id_text(id);
@@ -79,6 +80,7 @@ impl CatalogStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_venues(&self) -> StoreResult<Vec<Venue>> {
         let rows = sqlx::query(
             "SELECT v.id, v.name, v.location, v.kind, \
@@ -90,6 +92,7 @@ impl CatalogStore for SqliteStore {
         rows.iter().map(venue_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> {
         let mut conn = self.reader.acquire().await?;
         let row = sqlx::query(
@@ -113,6 +116,7 @@ impl CatalogStore for SqliteStore {
         Ok(Some(VenueWithSeats { venue, seats }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>> {
         // No row: no venue. A NULL tier: a venue without seats.
         let tiers: Vec<Option<String>> = sqlx::query_scalar(
@@ -127,6 +131,7 @@ impl CatalogStore for SqliteStore {
         Ok(Some(tiers.into_iter().flatten().collect()))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
         let id = Uuid::new_v4();
         let event_id = id_text(id);
@@ -150,7 +155,7 @@ impl CatalogStore for SqliteStore {
         .await;
         match inserted {
             // The venue's foreign key is the check that it exists.
-            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => return Err(StoreError::NotFound),
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => return Err(StoreError::no_such_venue()),
             other => other?,
         };
         insert_prices(&mut tx, &event_id, &event.prices).await?;
@@ -159,6 +164,7 @@ impl CatalogStore for SqliteStore {
         created.ok_or_else(|| StoreError::Internal("the event just created is missing".into()))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         let event_id = id_text(id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -195,6 +201,7 @@ impl CatalogStore for SqliteStore {
         Ok(event)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
         let event_id = id_text(id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -209,6 +216,7 @@ impl CatalogStore for SqliteStore {
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
         // One snapshot for the event and its prices.
         let mut tx = self.reader.begin().await?;
@@ -217,6 +225,7 @@ impl CatalogStore for SqliteStore {
         Ok(event)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
         let mut qb = QueryBuilder::new("");
         push_event_select(&mut qb, now);
@@ -256,6 +265,7 @@ impl CatalogStore for SqliteStore {
         Ok(events)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>> {
         // Starting from the event tells "no such event" (no row) from a venue without seats (NULL seat).
         let sql = format!(

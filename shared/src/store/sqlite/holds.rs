@@ -19,32 +19,34 @@ use super::rows::{
     reservation_from_row, time_col, uuid_col,
 };
 use crate::domain::{
-    Booking, EventStatus, HoldRequest, Invalid, Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
+    Booking, EventStatus, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
 };
+use crate::store::Entity;
 use crate::store::hold_batch::{HoldBatches, HoldOutcome, PendingHold};
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 
 #[async_trait]
 impl HoldStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
-        match self.holds.hold(request.clone(), now).await {
-            HoldOutcome::Held(booking) => Ok(booking),
-            HoldOutcome::Failed(err) => Err(err),
-            // The batch names the lost seats itself; this is only its fallback.
-            HoldOutcome::Refused => Err(StoreError::SeatsUnavailable(Vec::new())),
-        }
+        // The batch names every refusal itself (it is never `Undecided` here).
+        let outcome = self.holds.hold(request.clone(), now).await;
+        outcome.settle(|| async { Ok(StoreError::SeatsUnavailable(Vec::new())) }).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>> {
         let mut conn = self.reader.acquire().await?;
         load_reservation(&mut conn, id, now).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
         let mut conn = self.reader.acquire().await?;
         load_booking(&mut conn, id, now).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {RESERVATION_COLUMNS} FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE 1 = 1"
@@ -78,33 +80,36 @@ impl HoldStore for SqliteStore {
         rows.iter().map(|row| reservation_from_row(row, now)).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, &id_text(id), now).await?;
         // Read inside the transaction: the answer matches what was written.
         let reservation = match load_reservation(&mut tx, id, now).await? {
-            None => return Err(StoreError::NotFound),
+            None => return Err(StoreError::NotFound(Entity::Reservation)),
             Some(reservation) if canceled > 0 => reservation,
             Some(reservation) => {
-                return Err(StoreError::InvalidState(format!("this reservation is already {}", reservation.status)));
+                return Err(StoreError::reservation_not_active(reservation.status));
             }
         };
         tx.commit().await?;
         Ok(Cancellation { canceled: reservation, refunds })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, &id_text(id), now).await?;
         let booking = match load_booking(&mut tx, id, now).await? {
-            None => return Err(StoreError::NotFound),
+            None => return Err(StoreError::NotFound(Entity::Booking)),
             Some(booking) if canceled > 0 => booking,
-            Some(_) => return Err(StoreError::InvalidState("this booking has no active seats left".into())),
+            Some(_) => return Err(StoreError::no_active_seats_left()),
         };
         tx.commit().await?;
         Ok(Cancellation { canceled: booking, refunds })
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let expired = sqlx::query(
             "UPDATE reservations SET status = 'expired', updated_at = ? WHERE status = 'held' AND expires_at <= ?",
@@ -249,7 +254,7 @@ impl SqliteHoldBatches {
             let reservations = match checked {
                 Ok(reservations) => reservations,
                 Err(refusal) => {
-                    outcomes.push(HoldOutcome::Failed(refusal));
+                    outcomes.push(HoldOutcome::Refused(refusal));
                     continue;
                 }
             };
@@ -263,7 +268,7 @@ impl SqliteHoldBatches {
                 });
             } else {
                 undone.push(hold.request.booking_id);
-                outcomes.push(HoldOutcome::Failed(StoreError::SeatsUnavailable(lost)));
+                outcomes.push(HoldOutcome::Refused(StoreError::SeatsUnavailable(lost)));
             }
         }
         if !undone.is_empty() {
@@ -306,22 +311,19 @@ fn reservations_for(
     // Times go back to the caller exactly as they will read later: whole milliseconds.
     let created_at = from_millis(millis(hold.now))?;
     let expires_at = from_millis(millis(hold.now + request.ttl.duration()))?;
-    let event = events.get(&request.event_id).ok_or(StoreError::NotFound)?;
+    let event = events.get(&request.event_id).ok_or(StoreError::NotFound(Entity::Event))?;
     if event.status == EventStatus::Canceled {
-        return Err(StoreError::Rejected(Invalid::new("event_id", "this event was canceled")));
+        return Err(StoreError::event_canceled());
     }
     if event.start_time <= hold.now {
-        return Err(StoreError::Rejected(Invalid::new("event_id", "this event has already started")));
+        return Err(StoreError::event_started());
     }
     let mut wanted = Vec::with_capacity(request.seats.ids().len());
     for id in request.seats.ids() {
         match seats.get(id) {
             Some(seat) if seat.venue_id == event.venue_id => wanted.push((*id, seat)),
             _ => {
-                return Err(StoreError::Rejected(Invalid::new(
-                    "seat_ids",
-                    format!("seat {id} is not in this event's venue"),
-                )));
+                return Err(StoreError::seat_not_in_venue(*id));
             }
         }
     }
@@ -330,9 +332,9 @@ fn reservations_for(
         .into_iter()
         .map(|(seat_id, seat)| {
             // Selling an unpriced seat for nothing would be worse than refusing it.
-            let price_cents = *prices.get(&(request.event_id, seat.label.tier.clone())).ok_or_else(|| {
-                StoreError::Rejected(Invalid::new("seat_ids", format!("seat {seat_id} has no price for this event")))
-            })?;
+            let price_cents = *prices
+                .get(&(request.event_id, seat.label.tier.clone()))
+                .ok_or_else(|| StoreError::seat_without_price(seat_id))?;
             Ok(Reservation {
                 id: Uuid::new_v4(),
                 booking_id: request.booking_id,

@@ -148,11 +148,13 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("../migrations/sqlite").run(&self.writer).await.map_err(migrate_error)
     }

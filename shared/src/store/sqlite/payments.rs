@@ -12,10 +12,14 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
 use crate::domain::{NewPayment, Page, Payment, PaymentStatus, Refund};
-use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult};
+use crate::store::{
+    Entity, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult, StoredIdempotency,
+    cancel_refund, claim_answer, idempotency_cutoff,
+};
 
 #[async_trait]
 impl PaymentStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
         let now_ms = millis(now);
         let booking_id = id_text(new.booking_id);
@@ -24,7 +28,7 @@ impl PaymentStore for SqliteStore {
         let booking =
             sqlx::query("SELECT 1 FROM bookings WHERE id = ?").bind(&booking_id).fetch_optional(&mut *tx).await?;
         if booking.is_none() {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Entity::Booking));
         }
 
         // Extend the hold first: only a hold still running may be extended, so a lapsed one is
@@ -55,7 +59,7 @@ impl PaymentStore for SqliteStore {
             return Err(if lapsed > 0 && confirmed == 0 {
                 StoreError::HoldExpired
             } else {
-                StoreError::InvalidState("this booking has no held seats to pay for".into())
+                StoreError::no_held_seats_to_pay_for()
             });
         }
 
@@ -95,12 +99,14 @@ impl PaymentStore for SqliteStore {
         Ok(payment)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
         let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?");
         let row = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&self.reader).await?;
         row.as_ref().map(payment_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_payments(&self, user_id: Option<Uuid>, page: Page) -> StoreResult<Vec<Payment>> {
         let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {PAYMENT_COLUMNS} FROM payments"));
         if let Some(user_id) = user_id {
@@ -111,6 +117,7 @@ impl PaymentStore for SqliteStore {
         rows.iter().map(payment_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn confirm_payment(
         &self,
         id: Uuid,
@@ -159,8 +166,11 @@ impl PaymentStore for SqliteStore {
         let seat_canceled = to_confirm_cents != payment.amount_cents;
         if seat_canceled || event_canceled {
             tx.rollback().await?;
-            let what = if seat_canceled { "a seat of this booking" } else { "this event" };
-            return Err(StoreError::InvalidState(format!("{what} was canceled")));
+            return Err(if seat_canceled {
+                StoreError::seat_canceled_since_checkout()
+            } else {
+                StoreError::paid_event_canceled()
+            });
         }
 
         // Someone else's lapsed hold on one of these seats must not block, as in `hold`: write
@@ -191,7 +201,7 @@ impl PaymentStore for SqliteStore {
         .await;
         let refusal = match confirmed {
             Ok(done) if done.rows_affected() > 0 => None,
-            Ok(_) => Some(StoreError::InvalidState("this booking has no held seats to pay for".into())),
+            Ok(_) => Some(StoreError::no_held_seats_to_pay_for()),
             Err(err) => Some(match StoreError::from(err) {
                 StoreError::SeatsUnavailable(_) => StoreError::HoldExpired,
                 other => other,
@@ -206,6 +216,7 @@ impl PaymentStore for SqliteStore {
         Ok(payment)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
         let payment_id = id_text(id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -224,6 +235,7 @@ impl PaymentStore for SqliteStore {
         Ok(payment)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn record_refund(&self, id: Uuid, amount_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
         let payment_id = id_text(id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -250,6 +262,7 @@ impl PaymentStore for SqliteStore {
         Ok(payment)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         // One statement: the primary key decides which of two deliveries is the first.
         let inserted =
@@ -262,6 +275,7 @@ impl PaymentStore for SqliteStore {
         Ok(inserted == 1)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM webhook_events WHERE id = ?").bind(event_id).execute(&self.writer).await?;
         Ok(())
@@ -271,8 +285,8 @@ impl PaymentStore for SqliteStore {
 /// The error for a payment update that matched no row: no such payment, or the wrong status.
 async fn payment_not_updated(conn: &mut SqliteConnection, id: &str) -> StoreError {
     match payment_status(conn, id).await {
-        Ok(None) => StoreError::NotFound,
-        Ok(Some(status)) => StoreError::InvalidState(format!("this payment is already {status}")),
+        Ok(None) => StoreError::NotFound(Entity::Payment),
+        Ok(Some(status)) => StoreError::payment_already(status),
         Err(err) => err,
     }
 }
@@ -305,7 +319,7 @@ pub(super) async fn refund_on_payment(
     let amount: i64 = row.try_get("amount_cents")?;
     let refunded: i64 = row.try_get("refunded_cents")?;
     // Earlier refunds (a provider's webhook) may have given part of it back already.
-    let refund = price_cents.min(amount - refunded).max(0);
+    let refund = cancel_refund(price_cents, amount, refunded);
     let total = refunded + refund;
     let status = if total == amount { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
     sqlx::query("UPDATE payments SET refunded_cents = ?, status = ?, updated_at = ? WHERE id = ?")
@@ -325,6 +339,7 @@ pub(super) async fn refund_on_payment(
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn claim_idempotency_key(
         &self,
         user_id: Uuid,
@@ -333,12 +348,12 @@ impl IdempotencyStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<IdempotencyClaim> {
         let user_id = id_text(user_id);
-        let stale_before = millis(now - chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS));
+        let expired_before = millis(idempotency_cutoff(now));
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at <= ?")
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at < ?")
             .bind(&user_id)
             .bind(key)
-            .bind(stale_before)
+            .bind(expired_before)
             .execute(&mut *tx)
             .await?;
         let inserted = sqlx::query(
@@ -361,23 +376,21 @@ impl IdempotencyStore for SqliteStore {
         )
         .bind(&user_id)
         .bind(key)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-
-        let stored_hash: String = row.try_get("request_hash")?;
-        if stored_hash != request_hash {
-            return Ok(IdempotencyClaim::Mismatch);
-        }
-        let Some(status) = row.try_get::<Option<i64>, _>("status_code")? else {
-            return Ok(IdempotencyClaim::InFlight);
+        let record = match row {
+            None => None,
+            Some(row) => Some(StoredIdempotency {
+                request_hash: row.try_get("request_hash")?,
+                status: row.try_get("status_code")?,
+                body: row.try_get("response_body")?,
+            }),
         };
-        let status = u16::try_from(status)
-            .map_err(|_| StoreError::Internal(format!("stored status code {status} is invalid")))?;
-        let body: Option<String> = row.try_get("response_body")?;
-        Ok(IdempotencyClaim::Replay { status, body: body.unwrap_or_default() })
+        claim_answer(record, request_hash)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn complete_idempotency_key(&self, user_id: Uuid, key: &str, status: u16, body: &str) -> StoreResult<()> {
         sqlx::query("UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND key = ?")
             .bind(i64::from(status))
@@ -389,6 +402,7 @@ impl IdempotencyStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn release_idempotency_key(&self, user_id: Uuid, key: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ?")
             .bind(id_text(user_id))

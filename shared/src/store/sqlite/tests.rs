@@ -14,7 +14,7 @@ use crate::domain::{
     PaymentStatus, Price, ReservationFilter, ReservationStatus, Role, Seat, SeatRow, SeatSelection, SeatStatus,
     VenueKind,
 };
-use crate::store::{CatalogStore, HoldStore, PaymentStore, Store, StoreError, UserStore};
+use crate::store::{CatalogStore, Entity, HoldStore, PaymentStore, Store, StoreError, UserStore};
 
 /// A fresh database file, removed with its WAL files when the test ends.
 struct TestDb {
@@ -224,7 +224,7 @@ async fn checkout_tells_a_lapsed_hold_from_nothing_held() {
     ));
     let mut unknown = new_payment(&lapsing, now);
     unknown.booking_id = Uuid::new_v4();
-    assert!(matches!(store.create_payment(unknown, now).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.create_payment(unknown, now).await, Err(StoreError::NotFound(Entity::Booking))));
     assert!(store.list_payments(None, Page::default()).await.unwrap().is_empty());
 }
 
@@ -268,7 +268,7 @@ async fn refunds_from_the_provider_are_capped_and_webhooks_counted_once() {
     assert_eq!(canceled.refunds.iter().map(|r| r.amount_cents).collect::<Vec<_>>(), vec![2000]);
     let full = store.payment(payment.id).await.unwrap().unwrap();
     assert_eq!((full.status, full.refunded_cents), (PaymentStatus::Refunded, 3000));
-    assert!(matches!(store.record_refund(Uuid::new_v4(), 1, now).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.record_refund(Uuid::new_v4(), 1, now).await, Err(StoreError::NotFound(Entity::Payment))));
     assert!(matches!(store.fail_payment(payment.id, 0, now).await, Err(StoreError::InvalidState(_))));
 
     assert!(store.record_webhook_event("evt_1", now).await.unwrap());

@@ -17,6 +17,7 @@ use crate::store::{StoreResult, UserStore};
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let sql = format!(
             "INSERT INTO users (id, email, name, password_hash, role, disabled, created_at) \
@@ -34,16 +35,19 @@ impl UserStore for SqliteStore {
         user_from_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
         self.users.read(id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?");
         let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&self.reader).await?;
         row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?))).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
         let hash = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
             .bind(id_text(id))
@@ -52,6 +56,7 @@ impl UserStore for SqliteStore {
         Ok(hash)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
         // One statement: a NULL parameter keeps the column as it is.
         let sql = format!(
@@ -69,6 +74,7 @@ impl UserStore for SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>> {
         let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {USER_COLUMNS} FROM users"));
         if let Some(text) = query {

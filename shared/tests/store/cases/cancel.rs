@@ -40,9 +40,9 @@ pub async fn cancel_lapsed_hold_is_invalid_state(store: S) {
 
 pub async fn cancel_unknown_is_not_found(store: S) {
     let err = expect_err(store.cancel_reservation(Uuid::new_v4(), Utc::now()).await, "cancel unknown reservation");
-    assert!(matches!(err, StoreError::NotFound), "expected NotFound, got {err:?}");
+    assert!(matches!(err, StoreError::NotFound(Entity::Reservation)), "expected NotFound(Reservation), got {err:?}");
     let err = expect_err(store.cancel_booking(Uuid::new_v4(), Utc::now()).await, "cancel unknown booking");
-    assert!(matches!(err, StoreError::NotFound), "expected NotFound, got {err:?}");
+    assert!(matches!(err, StoreError::NotFound(Entity::Booking)), "expected NotFound(Booking), got {err:?}");
 }
 
 pub async fn cancel_booking_cancels_all_active_seats(store: S) {

@@ -103,7 +103,7 @@ pub async fn hold_unknown_event_is_not_found(store: S) {
     let mut request = hold_request(&ann, &fixture_event(&store, &venue).await, &seat_ids(&venue, &[0]), long_ttl());
     request.event_id = Uuid::new_v4();
     let err = expect_err(store.hold(&request, Utc::now()).await, "hold for an unknown event");
-    assert!(matches!(err, StoreError::NotFound), "expected NotFound, got {err:?}");
+    assert!(matches!(err, StoreError::NotFound(Entity::Event)), "expected NotFound(Event), got {err:?}");
 }
 
 pub async fn hold_seat_of_other_venue_is_rejected(store: S) {

@@ -77,6 +77,26 @@ pub async fn idempotency_record_lapses_after_a_day(store: S) {
     );
 }
 
+/// The boundary is the same on every backend: a record exactly a day old still answers, one a
+/// millisecond older is gone.
+pub async fn idempotency_record_holds_for_exactly_a_day(store: S) {
+    let ann = fixture_user(&store, "ann").await;
+    let created = whole_millis(Utc::now());
+    assert_eq!(store.claim_idempotency_key(ann.id, "k", "h", created).await.expect("claim"), IdempotencyClaim::Claimed);
+    store.complete_idempotency_key(ann.id, "k", 201, "first").await.expect("complete");
+    let a_day = created + Duration::hours(proeventa_core::store::IDEMPOTENCY_TTL_HOURS);
+    assert_eq!(
+        store.claim_idempotency_key(ann.id, "k", "h", a_day).await.expect("claim"),
+        IdempotencyClaim::Replay { status: 201, body: "first".into() },
+        "a record exactly a day old still answers"
+    );
+    assert_eq!(
+        store.claim_idempotency_key(ann.id, "k", "h", a_day + Duration::milliseconds(1)).await.expect("claim"),
+        IdempotencyClaim::Claimed,
+        "a record older than a day is forgotten"
+    );
+}
+
 pub async fn concurrent_idempotency_claims_one_wins(store: S) {
     let ann = fixture_user(&store, "ann").await;
     let barrier = Arc::new(Barrier::new(16));

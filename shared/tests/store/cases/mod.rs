@@ -10,6 +10,7 @@ mod idempotency;
 mod listing_and_expiry;
 mod payment_races;
 mod payments;
+mod refusals;
 mod seat_map;
 mod users;
 
@@ -21,6 +22,7 @@ pub use idempotency::*;
 pub use listing_and_expiry::*;
 pub use payment_races::*;
 pub use payments::*;
+pub use refusals::*;
 pub use seat_map::*;
 pub use users::*;
 
@@ -35,7 +37,7 @@ use proeventa_core::domain::{
     PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, User, UserChanges,
     VenueKind, VenueWithSeats,
 };
-use proeventa_core::store::{IdempotencyClaim, Store, StoreError};
+use proeventa_core::store::{Entity, IdempotencyClaim, Store, StoreError, StoreResult};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 

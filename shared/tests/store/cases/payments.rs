@@ -191,7 +191,7 @@ pub async fn checkout_of_unknown_booking_is_not_found(store: S) {
     let mut request = new_payment(&booking, now + Duration::seconds(300));
     request.booking_id = Uuid::new_v4();
     let err = expect_err(store.create_payment(request, now).await, "checkout of an unknown booking");
-    assert!(matches!(err, StoreError::NotFound), "expected NotFound, got {err:?}");
+    assert!(matches!(err, StoreError::NotFound(Entity::Booking)), "expected NotFound(Booking), got {err:?}");
     assert!(store.list_payments(None, Page::default()).await.expect("list").is_empty(), "no payment");
 }
 
@@ -239,7 +239,7 @@ pub async fn confirm_payment_confirms_every_seat_and_sells_them(store: S) {
     assert_eq!(seat_statuses(&store, &event, much_later).await[&venue.seats[0].id], SeatStatus::Sold);
 
     let err = expect_err(store.confirm_payment(Uuid::new_v4(), "ch_x", "4242", Utc::now()).await, "confirm unknown");
-    assert!(matches!(err, StoreError::NotFound), "expected NotFound, got {err:?}");
+    assert!(matches!(err, StoreError::NotFound(Entity::Payment)), "expected NotFound(Payment), got {err:?}");
 }
 
 pub async fn confirm_twice_is_invalid_state(store: S) {
@@ -355,7 +355,7 @@ pub async fn fail_payment_only_from_pending(store: S) {
     assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
     assert_eq!(payment_fields(&read_payment(&store, paid.id).await), payment_fields(&paid));
     let err = expect_err(store.fail_payment(Uuid::new_v4(), 0, Utc::now()).await, "fail an unknown payment");
-    assert!(matches!(err, StoreError::NotFound | StoreError::InvalidState(_)), "got {err:?}");
+    assert!(matches!(err, StoreError::NotFound(Entity::Payment) | StoreError::InvalidState(_)), "got {err:?}");
 
     let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[1, 2])).await.expect("hold");
     let pending = checkout(&store, &booking).await.expect("checkout");

@@ -1,0 +1,173 @@
+//! Decisions that do not depend on the backend, written once for all of them: the refusals a
+//! store gives (their wording lives here and nowhere else), what a `NotFound` was looking for,
+//! when an idempotency record expires and how a claim is read back, and how much a cancel refunds.
+//! Each backend decides *whether* a rule applies (by a unique index, a conditional write, a
+//! locked read); these functions only say what the answer is.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, StoreError, StoreResult};
+use crate::domain::{Invalid, PaymentStatus, ReservationStatus};
+
+/// What a store looked for and did not find; the API names it in its 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Venue,
+    Event,
+    Reservation,
+    Booking,
+    Payment,
+}
+
+impl Entity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::Venue => "venue",
+            Entity::Event => "event",
+            Entity::Reservation => "reservation",
+            Entity::Booking => "booking",
+            Entity::Payment => "payment",
+        }
+    }
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The refusals every backend gives, by name. A conformance case checks that each backend
+/// answers the same cause with the same words.
+impl StoreError {
+    /// A hold on a canceled event.
+    pub fn event_canceled() -> Self {
+        Self::Rejected(Invalid::new("event_id", "this event was canceled"))
+    }
+
+    /// A hold on an event that has begun.
+    pub fn event_started() -> Self {
+        Self::Rejected(Invalid::new("event_id", "this event has already started"))
+    }
+
+    /// A hold naming a seat of another venue (or no seat at all).
+    pub fn seat_not_in_venue(seat_id: Uuid) -> Self {
+        Self::Rejected(Invalid::new("seat_ids", format!("seat {seat_id} is not in this event's venue")))
+    }
+
+    /// A hold naming a seat whose tier the event has no price for.
+    pub fn seat_without_price(seat_id: Uuid) -> Self {
+        Self::Rejected(Invalid::new("seat_ids", format!("seat {seat_id} has no price for this event")))
+    }
+
+    /// An event created for a venue that does not exist.
+    pub fn no_such_venue() -> Self {
+        Self::Rejected(Invalid::new("venue_id", "there is no venue with this id"))
+    }
+
+    /// A cancel of a reservation that is no longer active.
+    pub fn reservation_not_active(status: ReservationStatus) -> Self {
+        Self::InvalidState(format!("this reservation is already {status}"))
+    }
+
+    /// A cancel of a booking none of whose seats is active.
+    pub fn no_active_seats_left() -> Self {
+        Self::InvalidState("this booking has no active seats left".into())
+    }
+
+    /// A checkout (or confirm) of a booking with nothing held to pay for.
+    pub fn no_held_seats_to_pay_for() -> Self {
+        Self::InvalidState("this booking has no held seats to pay for".into())
+    }
+
+    /// A second open payment for one booking (the unique index `payments_booking_open_uq`).
+    pub fn payment_already_open() -> Self {
+        Self::InvalidState("this booking already has a payment".into())
+    }
+
+    /// A payment change that needs another status than the payment has.
+    pub fn payment_already(status: PaymentStatus) -> Self {
+        Self::InvalidState(format!("this payment is already {status}"))
+    }
+
+    /// A confirm of a booking one of whose seats was canceled since checkout.
+    pub fn seat_canceled_since_checkout() -> Self {
+        Self::InvalidState("a seat of this booking was canceled".into())
+    }
+
+    /// A confirm of a booking whose event was canceled since checkout.
+    pub fn paid_event_canceled() -> Self {
+        Self::InvalidState("this event was canceled".into())
+    }
+}
+
+/// The oldest creation time an idempotency record may have and still be honoured: one created
+/// before it has expired and counts as absent; one created at exactly this instant still holds.
+pub fn idempotency_cutoff(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::hours(IDEMPOTENCY_TTL_HOURS)
+}
+
+/// An idempotency record as stored: the fingerprint of the request that claimed the key and,
+/// once it was answered, the answer.
+pub struct StoredIdempotency {
+    pub request_hash: String,
+    pub status: Option<i64>,
+    pub body: Option<String>,
+}
+
+/// What a request whose claim lost to an existing record gets, from that record (`None`: it was
+/// released between the claim and the read, so it is still someone else's turn).
+pub fn claim_answer(record: Option<StoredIdempotency>, request_hash: &str) -> StoreResult<IdempotencyClaim> {
+    let Some(record) = record else {
+        return Ok(IdempotencyClaim::InFlight);
+    };
+    if record.request_hash != request_hash {
+        return Ok(IdempotencyClaim::Mismatch);
+    }
+    match record.status {
+        None => Ok(IdempotencyClaim::InFlight),
+        Some(status) => Ok(IdempotencyClaim::Replay {
+            status: u16::try_from(status)
+                .map_err(|_| StoreError::Internal(format!("stored idempotent status {status} is invalid")))?,
+            body: record.body.unwrap_or_default(),
+        }),
+    }
+}
+
+/// What canceling seats worth `price_cents` gives back on a payment of `amount_cents` of which
+/// `refunded_cents` went back already: their price, never more than is left, never negative.
+pub fn cancel_refund(price_cents: i64, amount_cents: i64, refunded_cents: i64) -> i64 {
+    price_cents.min(amount_cents - refunded_cents).max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_expires_strictly_after_a_day() {
+        let now = Utc::now();
+        assert_eq!(now - idempotency_cutoff(now), Duration::hours(24));
+    }
+
+    #[test]
+    fn claims_read_back_alike() {
+        let record = |hash: &str, status| StoredIdempotency { request_hash: hash.into(), status, body: None };
+        assert_eq!(claim_answer(None, "h").unwrap(), IdempotencyClaim::InFlight);
+        assert_eq!(claim_answer(Some(record("other", Some(201))), "h").unwrap(), IdempotencyClaim::Mismatch);
+        assert_eq!(claim_answer(Some(record("h", None)), "h").unwrap(), IdempotencyClaim::InFlight);
+        assert_eq!(
+            claim_answer(Some(record("h", Some(201))), "h").unwrap(),
+            IdempotencyClaim::Replay { status: 201, body: String::new() }
+        );
+        assert!(claim_answer(Some(record("h", Some(70_000))), "h").is_err());
+    }
+
+    #[test]
+    fn refunds_never_exceed_what_is_left() {
+        assert_eq!(cancel_refund(1200, 3000, 0), 1200);
+        assert_eq!(cancel_refund(1200, 3000, 2500), 500);
+        assert_eq!(cancel_refund(1200, 3000, 3000), 0);
+    }
+}
