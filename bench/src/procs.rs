@@ -35,6 +35,7 @@ impl Guarded {
     }
 
     /// Asks the process to stop and waits for it (killed after `grace`).
+    #[allow(unsafe_code)] // kill(2) is a C call; see SAFETY below.
     pub fn stop(&mut self, grace: Duration) {
         let Some(mut child) = self.child.take() else { return };
         if let Ok(None) = child.try_wait() {

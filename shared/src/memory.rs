@@ -8,6 +8,7 @@ const MMAP_THRESHOLD_BYTES: i32 = 1024 * 1024;
 /// freed, every later one comes from the heap and stays there, fragmented, and a server that
 /// had handled a few hundred sign-ups measured about 870 MB resident instead of about 35 MB.
 /// Setting the threshold explicitly also stops glibc from moving it.
+#[allow(unsafe_code)] // mallopt(3) is a C call; see SAFETY below.
 pub fn return_large_blocks_to_the_os() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only changes allocator tuning, and glibc serialises it with its own lock.
