@@ -1,260 +1,259 @@
-// ApiService: every call the booking site makes to the ProEventa API (see README-API.md).
-// Loaded after config.js, which sets window.API_BASE_URL. No dependencies, no build step.
-(function (global) {
-  'use strict';
+// `api`: every call the booking site makes to the ProEventa API (see README-API.md). config.js,
+// a classic script that runs before every module, sets window.API_BASE_URL; it is read at each
+// call. No dependencies, no build step.
 
-  /** Where the bearer token lives; auth.js writes it, every request here reads it. */
-  const TOKEN_KEY = 'proeventa.token';
+/** Where the bearer token lives; auth.js writes it, every request here reads it. */
+const TOKEN_KEY = 'proeventa.token';
 
-  /** An error answer of the API ({"error","detail"}) or a network failure (status 0). */
-  class ApiError extends Error {
-    constructor({ status, code, detail, requestId, retryAfter }) {
-      super(detail || code || 'Request failed');
-      this.name = 'ApiError';
-      this.status = status;
-      this.code = code || 'unknown';
-      this.detail = detail || '';
-      this.requestId = requestId || null;
-      this.retryAfter = retryAfter || null;
-    }
+/** An error answer of the API ({"error","detail"}) or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor({ status, code, detail, requestId, retryAfter }) {
+    super(detail || code || 'Request failed');
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code || 'unknown';
+    this.detail = detail || '';
+    this.requestId = requestId || null;
+    this.retryAfter = retryAfter || null;
   }
+}
 
-  function baseUrl() {
-    return String(global.API_BASE_URL || '').replace(/\/+$/, '');
+function baseUrl() {
+  return String(window.API_BASE_URL || '').replace(/\/+$/, '');
+}
+
+function token() {
+  try {
+    return window.localStorage.getItem(TOKEN_KEY);
+  } catch (_) {
+    return null;
   }
+}
 
-  function token() {
+function query(params) {
+  if (!params) return '';
+  const search = new URLSearchParams();
+  Object.keys(params).forEach((key) => {
+    const value = params[key];
+    if (value === undefined || value === null || value === '') return;
+    search.set(key, String(value));
+  });
+  const text = search.toString();
+  return text ? '?' + text : '';
+}
+
+/** A fresh Idempotency-Key: one per user action, reused only by an automatic retry. */
+function newIdempotencyKey() {
+  if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (window.crypto && window.crypto.getRandomValues) window.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i += 1) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function id(value) {
+  return encodeURIComponent(String(value));
+}
+
+/**
+ * One HTTP call. Returns { status, data, etag, notModified }; throws ApiError for every
+ * non-2xx answer (except 304) and for network failures.
+ */
+async function send(method, path, options) {
+  const opts = options || {};
+  const headers = { Accept: 'application/json' };
+  const bearer = opts.auth === false ? null : token();
+  if (bearer) headers.Authorization = 'Bearer ' + bearer;
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
+  if (opts.etag) headers['If-None-Match'] = opts.etag;
+
+  const url = baseUrl() + path + query(opts.query);
+  const init = {
+    method,
+    headers,
+    mode: 'cors',
+    cache: 'no-store',
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    signal: opts.signal,
+  };
+
+  let response;
+  const attempts = opts.idempotencyKey ? 2 : 1; // a keyed POST is safe to send again
+  for (let attempt = 1; ; attempt += 1) {
     try {
-      return global.localStorage.getItem(TOKEN_KEY);
-    } catch (_) {
-      return null;
-    }
-  }
-
-  function query(params) {
-    if (!params) return '';
-    const search = new URLSearchParams();
-    Object.keys(params).forEach((key) => {
-      const value = params[key];
-      if (value === undefined || value === null || value === '') return;
-      search.set(key, String(value));
-    });
-    const text = search.toString();
-    return text ? '?' + text : '';
-  }
-
-  /** A fresh Idempotency-Key: one per user action, reused only by an automatic retry. */
-  function newIdempotencyKey() {
-    if (global.crypto && typeof global.crypto.randomUUID === 'function') return global.crypto.randomUUID();
-    const bytes = new Uint8Array(16);
-    if (global.crypto && global.crypto.getRandomValues) global.crypto.getRandomValues(bytes);
-    else for (let i = 0; i < 16; i += 1) bytes[i] = Math.floor(Math.random() * 256);
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  }
-
-  function id(value) {
-    return encodeURIComponent(String(value));
-  }
-
-  /**
-   * One HTTP call. Returns { status, data, etag, notModified }; throws ApiError for every
-   * non-2xx answer (except 304) and for network failures.
-   */
-  async function send(method, path, options) {
-    const opts = options || {};
-    const headers = { Accept: 'application/json' };
-    const bearer = opts.auth === false ? null : token();
-    if (bearer) headers.Authorization = 'Bearer ' + bearer;
-    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-    if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
-    if (opts.etag) headers['If-None-Match'] = opts.etag;
-
-    const url = baseUrl() + path + query(opts.query);
-    const init = {
-      method,
-      headers,
-      mode: 'cors',
-      cache: 'no-store',
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      signal: opts.signal,
-    };
-
-    let response;
-    const attempts = opts.idempotencyKey ? 2 : 1; // a keyed POST is safe to send again
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        response = await fetch(url, init);
-        break;
-      } catch (error) {
-        if (error && error.name === 'AbortError') throw error;
-        if (attempt < attempts) continue;
-        throw new ApiError({
-          status: 0,
-          code: 'network_error',
-          detail: 'The ProEventa service could not be reached.',
-        });
-      }
-    }
-
-    const requestId = response.headers.get('x-request-id');
-    const etag = response.headers.get('ETag');
-    if (response.status === 304) return { status: 304, data: null, etag: etag || opts.etag || null, notModified: true };
-
-    let data = null;
-    const text = await response.text();
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch (_) {
-        data = null;
-      }
-    }
-
-    if (!response.ok) {
-      const error = new ApiError({
-        status: response.status,
-        code: data && typeof data.error === 'string' ? data.error : 'http_' + response.status,
-        detail: data && typeof data.detail === 'string' ? data.detail : '',
-        requestId,
-        retryAfter: response.headers.get('Retry-After'),
+      response = await fetch(url, init);
+      break;
+    } catch (error) {
+      if (error && error.name === 'AbortError') throw error;
+      if (attempt < attempts) continue;
+      throw new ApiError({
+        status: 0,
+        code: 'network_error',
+        detail: 'The ProEventa service could not be reached.',
       });
-      // invalid_credentials answers a wrong password (login, password change), not a dead session.
-      if (response.status === 401 && bearer && error.code !== 'invalid_credentials' && typeof ApiService.onUnauthorized === 'function') {
-        ApiService.onUnauthorized(error);
-      }
-      throw error;
     }
-    return { status: response.status, data, etag, notModified: false };
   }
 
-  async function call(method, path, options) {
-    return (await send(method, path, options)).data;
+  const requestId = response.headers.get('x-request-id');
+  const etag = response.headers.get('ETag');
+  if (response.status === 304) return { status: 304, data: null, etag: etag || opts.etag || null, notModified: true };
+
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch (_) {
+      data = null;
+    }
   }
 
-  const ApiService = {
-    ApiError,
-    TOKEN_KEY,
-    newIdempotencyKey,
-    baseUrl,
-    /** Called with the ApiError when a request carrying a token is answered 401 (auth.js clears the session). */
-    onUnauthorized: null,
-    request: call,
-    send,
+  if (!response.ok) {
+    const error = new ApiError({
+      status: response.status,
+      code: data && typeof data.error === 'string' ? data.error : 'http_' + response.status,
+      detail: data && typeof data.detail === 'string' ? data.detail : '',
+      requestId,
+      retryAfter: response.headers.get('Retry-After'),
+    });
+    // invalid_credentials answers a wrong password (login, password change), not a dead session.
+    if (response.status === 401 && bearer && error.code !== 'invalid_credentials' && typeof api.onUnauthorized === 'function') {
+      api.onUnauthorized(error);
+    }
+    throw error;
+  }
+  return { status: response.status, data, etag, notModified: false };
+}
 
-    meta: {
-      info: () => call('GET', '/', { auth: false }),
-      health: () => call('GET', '/health', { auth: false }),
+async function call(method, path, options) {
+  return (await send(method, path, options)).data;
+}
+
+export const api = {
+  ApiError,
+  TOKEN_KEY,
+  newIdempotencyKey,
+  baseUrl,
+  /** Called with the ApiError when a request carrying a token is answered 401 (auth.js clears the session). */
+  onUnauthorized: null,
+  request: call,
+  send,
+
+  meta: {
+    info: () => call('GET', '/', { auth: false }),
+    health: () => call('GET', '/health', { auth: false }),
+  },
+
+  auth: {
+    /** signup({email, password, name}) or signup(email, password, name) → User */
+    signup(emailOrBody, password, name) {
+      const body = typeof emailOrBody === 'object' ? emailOrBody : { email: emailOrBody, password, name };
+      return call('POST', '/auth/signup', { body, auth: false });
     },
-
-    auth: {
-      /** signup({email, password, name}) or signup(email, password, name) → User */
-      signup(emailOrBody, password, name) {
-        const body = typeof emailOrBody === 'object' ? emailOrBody : { email: emailOrBody, password, name };
-        return call('POST', '/auth/signup', { body, auth: false });
-      },
-      /** login({email, password}) or login(email, password) → {access_token, token_type, expires_in, user} */
-      login(emailOrBody, password) {
-        const body = typeof emailOrBody === 'object' ? emailOrBody : { email: emailOrBody, password };
-        return call('POST', '/auth/login', { body, auth: false });
-      },
-      me: () => call('GET', '/auth/me'),
-      updateMe: (changes) => call('PATCH', '/auth/me', { body: changes }),
-      getUser: (userId) => call('GET', '/auth/users/' + id(userId)),
-      listUsers: (filters) => call('GET', '/auth/users', { query: filters }),
-      updateUser: (userId, changes) => call('PATCH', '/auth/users/' + id(userId), { body: changes }),
+    /** login({email, password}) or login(email, password) → {access_token, token_type, expires_in, user} */
+    login(emailOrBody, password) {
+      const body = typeof emailOrBody === 'object' ? emailOrBody : { email: emailOrBody, password };
+      return call('POST', '/auth/login', { body, auth: false });
     },
+    me: () => call('GET', '/auth/me'),
+    updateMe: (changes) => call('PATCH', '/auth/me', { body: changes }),
+    getUser: (userId) => call('GET', '/auth/users/' + id(userId)),
+    /** listUsers({q, limit, offset}, {signal}) → [User] */
+    listUsers: (filters, options) => call('GET', '/auth/users', { query: filters, signal: options && options.signal }),
+    updateUser: (userId, changes) => call('PATCH', '/auth/users/' + id(userId), { body: changes }),
+  },
 
-    events: {
-      /** getEvents({category, venue_id, q, from, to, include_past, limit, offset}) → [Event] */
-      getEvents: (filters) => call('GET', '/events/events', { query: filters, auth: false }),
-      getEventById: (eventId) => call('GET', '/events/events/' + id(eventId), { auth: false }),
-      /**
-       * The live seat map. Pass the last ETag to get { notModified: true } when nothing changed.
-       * → { seats: [SeatState] | null, etag, notModified }
-       */
-      async getSeats(eventId, options) {
-        const answer = await send('GET', '/events/events/' + id(eventId) + '/seats', {
-          auth: false,
-          etag: options && options.etag,
-          signal: options && options.signal,
-        });
-        return { seats: answer.data, etag: answer.etag, notModified: answer.notModified };
-      },
-      createEvent: (event, idempotencyKey) =>
-        call('POST', '/events/events', { body: event, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
-      updateEvent: (eventId, changes) => call('PATCH', '/events/events/' + id(eventId), { body: changes }),
-      cancelEvent: (eventId) => call('DELETE', '/events/events/' + id(eventId)),
-      getVenues: () => call('GET', '/events/venues', { auth: false }),
-      getVenueById: (venueId) => call('GET', '/events/venues/' + id(venueId), { auth: false }),
-      createVenue: (venue, idempotencyKey) =>
-        call('POST', '/events/venues', { body: venue, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
+  events: {
+    /** getEvents({category, venue_id, q, from, to, include_past, limit, offset}, {signal}) → [Event] */
+    getEvents: (filters, options) =>
+      call('GET', '/events/events', { query: filters, auth: false, signal: options && options.signal }),
+    getEventById: (eventId) => call('GET', '/events/events/' + id(eventId), { auth: false }),
+    /**
+     * The live seat map. Pass the last ETag to get { notModified: true } when nothing changed.
+     * → { seats: [SeatState] | null, etag, notModified }
+     */
+    async getSeats(eventId, options) {
+      const answer = await send('GET', '/events/events/' + id(eventId) + '/seats', {
+        auth: false,
+        etag: options && options.etag,
+        signal: options && options.signal,
+      });
+      return { seats: answer.data, etag: answer.etag, notModified: answer.notModified };
     },
+    createEvent: (event, idempotencyKey) =>
+      call('POST', '/events/events', { body: event, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
+    updateEvent: (eventId, changes) => call('PATCH', '/events/events/' + id(eventId), { body: changes }),
+    cancelEvent: (eventId) => call('DELETE', '/events/events/' + id(eventId)),
+    getVenues: () => call('GET', '/events/venues', { auth: false }),
+    getVenueById: (venueId) => call('GET', '/events/venues/' + id(venueId), { auth: false }),
+    createVenue: (venue, idempotencyKey) =>
+      call('POST', '/events/venues', { body: venue, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
+  },
 
-    reservations: {
-      /**
-       * makeReservation(eventId, seatIds) holds 1–10 seats at once (all or none) → Booking.
-       * makeReservation({event_id, seat_id}) holds one seat → Reservation.
-       */
-      makeReservation(eventIdOrBody, seatIds, idempotencyKey) {
-        const body =
-          typeof eventIdOrBody === 'object' ? eventIdOrBody : { event_id: eventIdOrBody, seat_ids: seatIds };
-        return call('POST', '/reservations/reservations/reserve', {
-          body,
-          idempotencyKey: idempotencyKey || newIdempotencyKey(),
-        });
-      },
-      /** getUserReservations(userId, {status, limit, offset}) → [Reservation], newest first */
-      getUserReservations: (userId, filters) =>
-        call('GET', '/reservations/reservations/user/' + id(userId), { query: filters }),
-      getEventReservations: (eventId, filters) =>
-        call('GET', '/reservations/reservations/event/' + id(eventId), { query: filters }),
-      getReservation: (reservationId) => call('GET', '/reservations/reservations/' + id(reservationId)),
-      cancelReservation: (reservationId) => call('DELETE', '/reservations/reservations/' + id(reservationId)),
-      getBooking: (bookingId) => call('GET', '/reservations/bookings/' + id(bookingId)),
-      cancelBooking: (bookingId) => call('DELETE', '/reservations/bookings/' + id(bookingId)),
-      /** Admin oversight: listAll({event_id, user_id, status, limit, offset}) → [Reservation] */
-      listAll: (filters) => call('GET', '/reservations/reservations', { query: filters }),
+  reservations: {
+    /**
+     * makeReservation(eventId, seatIds) holds 1–10 seats at once (all or none) → Booking.
+     * makeReservation({event_id, seat_id}) holds one seat → Reservation.
+     */
+    makeReservation(eventIdOrBody, seatIds, idempotencyKey) {
+      const body =
+        typeof eventIdOrBody === 'object' ? eventIdOrBody : { event_id: eventIdOrBody, seat_ids: seatIds };
+      return call('POST', '/reservations/reservations/reserve', {
+        body,
+        idempotencyKey: idempotencyKey || newIdempotencyKey(),
+      });
     },
+    /** getUserReservations(userId, {status, limit, offset}) → [Reservation], newest first */
+    getUserReservations: (userId, filters) =>
+      call('GET', '/reservations/reservations/user/' + id(userId), { query: filters }),
+    getEventReservations: (eventId, filters) =>
+      call('GET', '/reservations/reservations/event/' + id(eventId), { query: filters }),
+    getReservation: (reservationId) => call('GET', '/reservations/reservations/' + id(reservationId)),
+    cancelReservation: (reservationId) => call('DELETE', '/reservations/reservations/' + id(reservationId)),
+    getBooking: (bookingId) => call('GET', '/reservations/bookings/' + id(bookingId)),
+    cancelBooking: (bookingId) => call('DELETE', '/reservations/bookings/' + id(bookingId)),
+    /** Admin oversight: listAll({event_id, user_id, status, limit, offset}, {signal}) → [Reservation] */
+    listAll: (filters, options) =>
+      call('GET', '/reservations/reservations', { query: filters, signal: options && options.signal }),
+  },
 
-    payments: {
-      /** Opens a pending payment for a held booking → Payment */
-      checkout: (bookingId, idempotencyKey) =>
-        call('POST', '/payments/checkout', {
-          body: { booking_id: bookingId },
-          idempotencyKey: idempotencyKey || newIdempotencyKey(),
-        }),
-      /** confirm(paymentId, {card_number, exp_month, exp_year, cvc, cardholder}) → Payment (succeeded) */
-      confirm: (paymentId, card, idempotencyKey) =>
-        call('POST', '/payments/' + id(paymentId) + '/confirm', {
-          body: card,
-          idempotencyKey: idempotencyKey || newIdempotencyKey(),
-        }),
-      getPayment: (paymentId) => call('GET', '/payments/' + id(paymentId)),
-      /** list() → the caller's payments; admins may pass {user_id} */
-      list: (filters) => call('GET', '/payments', { query: filters }),
-      /** The newest payment of a booking, preferring an open (pending) one; null when none. */
-      async findForBooking(bookingId) {
-        const all = (await call('GET', '/payments', { query: { limit: 200 } })) || [];
-        const mine = all
-          .filter((p) => p.booking_id === bookingId)
-          .sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
-        return mine.find((p) => p.status === 'pending') || mine[0] || null;
-      },
+  payments: {
+    /** Opens a pending payment for a held booking → Payment */
+    checkout: (bookingId, idempotencyKey) =>
+      call('POST', '/payments/checkout', {
+        body: { booking_id: bookingId },
+        idempotencyKey: idempotencyKey || newIdempotencyKey(),
+      }),
+    /** confirm(paymentId, {card_number, exp_month, exp_year, cvc, cardholder}) → Payment (succeeded) */
+    confirm: (paymentId, card, idempotencyKey) =>
+      call('POST', '/payments/' + id(paymentId) + '/confirm', {
+        body: card,
+        idempotencyKey: idempotencyKey || newIdempotencyKey(),
+      }),
+    getPayment: (paymentId) => call('GET', '/payments/' + id(paymentId)),
+    /** list() → the caller's payments; admins may pass {user_id} */
+    list: (filters) => call('GET', '/payments', { query: filters }),
+    /** The newest payment of a booking, preferring an open (pending) one; null when none. */
+    async findForBooking(bookingId) {
+      const all = (await call('GET', '/payments', { query: { limit: 200 } })) || [];
+      const mine = all
+        .filter((p) => p.booking_id === bookingId)
+        .sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+      return mine.find((p) => p.status === 'pending') || mine[0] || null;
     },
-  };
+  },
+};
 
-  // Aliases, so callers may think in resources.
-  ApiService.venues = {
-    getVenues: ApiService.events.getVenues,
-    getVenueById: ApiService.events.getVenueById,
-    createVenue: ApiService.events.createVenue,
-  };
-  ApiService.users = {
-    list: ApiService.auth.listUsers,
-    get: ApiService.auth.getUser,
-    update: ApiService.auth.updateUser,
-  };
+// Aliases, so callers may think in resources.
+api.venues = {
+  getVenues: api.events.getVenues,
+  getVenueById: api.events.getVenueById,
+  createVenue: api.events.createVenue,
+};
+api.users = {
+  list: api.auth.listUsers,
+  get: api.auth.getUser,
+  update: api.auth.updateUser,
+};
 
-  global.ApiService = ApiService;
-  global.ApiError = ApiError;
-})(window);

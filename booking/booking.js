@@ -1,527 +1,554 @@
 // booking.html?event=<event_id>: the live seat map. Seats come from GET /events/events/{id}/seats,
 // polled every 2 s (with If-None-Match when the server sends an ETag) so other buyers' holds show
 // up at once; up to 10 seats are picked with mouse, touch or keyboard and held with one reserve.
-(function () {
-  'use strict';
+import { api } from './api.js';
+import { Auth } from './auth.js';
+import { Data, Format } from './data.js';
+import { byId, html, render, styled } from './dom.js';
+import { newestWins } from './requests.js';
+import * as UI from './ui.js';
 
-  const MAX_SEATS = 10;
-  const POLL_MS = 2000;
-  const eventId = UI.param('event');
+const MAX_SEATS = 10;
+const POLL_MS = 2000;
+const eventId = UI.param('event');
 
-  const els = {
-    eyebrow: document.getElementById('booking-eyebrow'),
-    title: document.getElementById('booking-title'),
-    meta: document.getElementById('booking-meta'),
-    hold: document.getElementById('current-hold'),
-    layout: document.getElementById('booking-layout'),
-    legend: document.getElementById('legend'),
-    map: document.getElementById('seatmap'),
-    scroll: document.getElementById('seatmap-scroll'),
-    live: document.getElementById('map-live'),
-    news: document.getElementById('seat-news'),
-    summary: document.getElementById('summary-body'),
-    total: document.getElementById('summary-total'),
-    reserve: document.getElementById('reserve'),
-    reserveAlert: document.getElementById('reserve-alert'),
-    reserveNote: document.getElementById('reserve-note'),
-  };
+const els = {
+  eyebrow: byId('booking-eyebrow'),
+  title: byId('booking-title'),
+  meta: byId('booking-meta'),
+  hold: byId('current-hold'),
+  layout: byId('booking-layout'),
+  legend: byId('legend'),
+  map: byId('seatmap'),
+  scroll: byId('seatmap-scroll'),
+  live: byId('map-live'),
+  news: byId('seat-news'),
+  summary: byId('summary-body'),
+  total: byId('summary-total'),
+  reserve: byId('reserve'),
+  reserveAlert: byId('reserve-alert'),
+  reserveNote: byId('reserve-note'),
+};
 
-  const state = {
-    event: null,
-    seats: new Map(), // seat_id → { seat: SeatState, el: HTMLButtonElement }
-    rows: [], // [[seat_id, …] per row, in order]
-    selected: [], // seat ids in the order picked
-    mine: new Set(), // seats of my own current hold
-    tierColour: new Map(),
-    etag: null,
-    pollTimer: null,
-    failures: 0,
-    holdTimer: null,
-    reserving: false,
-  };
+const state = {
+  event: null,
+  seats: new Map(), // seat_id → { seat: SeatState, el: HTMLButtonElement }
+  rows: [], // [[seat_id, …] per row, in order]
+  selected: [], // seat ids in the order picked
+  mine: new Set(), // seats of my own current hold
+  tierColour: new Map(),
+  etag: null,
+  pollTimer: null,
+  failures: 0,
+  holdTimer: null,
+  reserving: false,
+};
 
-  const pickKey = () => 'proeventa.pick.' + eventId;
+const seatReads = newestWins();
 
-  function seatName(seat) {
-    return 'Row ' + seat.row + ' seat ' + seat.seat_number;
+const pickKey = () => 'proeventa.pick.' + eventId;
+
+function seatName(seat) {
+  return 'Row ' + seat.row + ' seat ' + seat.seat_number;
+}
+
+function statusWord(seat) {
+  if (state.selected.includes(seat.seat_id)) return 'selected';
+  if (seat.status === 'held' && state.mine.has(seat.seat_id)) return 'held by you';
+  return seat.status;
+}
+
+function seatLabel(seat) {
+  return (
+    seatName(seat) + ', ' + Format.label(seat.tier).toLowerCase() + ', ' +
+    Format.money(seat.price_cents, state.event.currency) + ', ' + statusWord(seat)
+  );
+}
+
+function announce(text) {
+  els.news.textContent = '';
+  // A fresh text node makes screen readers speak it even when it repeats.
+  setTimeout(() => {
+    els.news.textContent = text;
+  }, 30);
+}
+
+// ---- rendering -------------------------------------------------------------------------
+
+function renderHead() {
+  const e = state.event;
+  const cat = Data.category(e.category);
+  UI.setTitle('Seats · ' + e.name);
+  els.eyebrow.textContent = cat.single + ' · ' + Format.dayLabel(e.start_time);
+  els.title.textContent = e.name;
+  render(
+    els.meta,
+    html`${Format.dateTime(e.start_time)} · ${(e.venue && e.venue.name) || ''} · <a href="detail.html?id=${encodeURIComponent(e.id)}">Details and showtimes</a>`,
+  );
+}
+
+function renderLegend() {
+  const tiers = Data.tiers(state.event.prices);
+  tiers.forEach((t) => state.tierColour.set(t.tier, t.colour));
+  render(
+    els.legend,
+    html`<div class="legend-group"><p class="legend-title" id="legend-status">Seat status</p>
+        <ul class="legend" aria-labelledby="legend-status">
+          <li><span class="seat" aria-hidden="true"></span>Available</li>
+          <li><span class="seat" aria-pressed="true" aria-hidden="true"></span>Your pick (tick)</li>
+          <li><span class="seat" data-status="held" aria-hidden="true"></span>Held by someone (stripes)</li>
+          <li><span class="seat" data-status="sold" aria-hidden="true"></span>Sold (cross)</li>
+        </ul></div>
+      <div class="legend-group"><p class="legend-title" id="legend-tiers">Tiers and prices</p>
+        <ul class="legend legend-tiers" aria-labelledby="legend-tiers">
+          ${tiers.map(
+            (t) => html`<li><span class="tier-swatch"${styled({ 'border-color': t.colour })} aria-hidden="true"></span>
+              <span><strong>${Format.label(t.tier)}</strong> ${Format.money(t.price_cents, state.event.currency)}</span></li>`,
+          )}
+        </ul></div>`,
+  );
+}
+
+function naturalRow(a, b) {
+  return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: 'base' });
+}
+
+function paintSeat(entry) {
+  const { seat, el } = entry;
+  const picked = state.selected.includes(seat.seat_id);
+  el.dataset.status = seat.status;
+  el.setAttribute('aria-pressed', picked ? 'true' : 'false');
+  el.setAttribute('aria-disabled', seat.status === 'available' ? 'false' : 'true');
+  if (state.mine.has(seat.seat_id) && seat.status === 'held') el.dataset.mine = 'true';
+  else delete el.dataset.mine;
+  const label = seatLabel(seat);
+  el.setAttribute('aria-label', label);
+  el.title = label;
+}
+
+function renderMap(seats) {
+  state.seats.clear();
+  state.rows = [];
+  const byRow = new Map();
+  seats.forEach((s) => {
+    if (!byRow.has(s.row)) byRow.set(s.row, []);
+    byRow.get(s.row).push(s);
+  });
+  const rowNames = Array.from(byRow.keys()).sort(naturalRow);
+  const fragment = document.createDocumentFragment();
+  const stage = document.createElement('div');
+  stage.className = 'stage';
+  stage.textContent = state.event.venue && state.event.venue.kind === 'cinema' ? 'SCREEN' : 'STAGE';
+  stage.setAttribute('aria-hidden', 'true');
+  fragment.appendChild(stage);
+  rowNames.forEach((rowName) => {
+    const rowSeats = byRow.get(rowName).sort((a, b) => a.seat_number - b.seat_number);
+    const row = document.createElement('div');
+    row.className = 'seat-row';
+    row.setAttribute('role', 'group');
+    row.setAttribute('aria-label', 'Row ' + rowName);
+    const label = document.createElement('span');
+    label.className = 'row-label';
+    label.textContent = rowName;
+    label.setAttribute('aria-hidden', 'true');
+    row.appendChild(label);
+    const ids = [];
+    rowSeats.forEach((seat) => {
+      const el = document.createElement('button');
+      el.type = 'button';
+      el.className = 'seat';
+      el.tabIndex = -1;
+      el.dataset.seatId = seat.seat_id;
+      el.dataset.row = seat.row;
+      el.dataset.number = seat.seat_number;
+      el.style.setProperty('--tier', state.tierColour.get(seat.tier) || '#0f766e');
+      const n = document.createElement('span');
+      n.className = 'seat-n';
+      n.setAttribute('aria-hidden', 'true');
+      n.textContent = seat.seat_number;
+      el.appendChild(n);
+      const entry = { seat, el };
+      state.seats.set(seat.seat_id, entry);
+      paintSeat(entry);
+      row.appendChild(el);
+      ids.push(seat.seat_id);
+    });
+    const end = label.cloneNode(true);
+    row.appendChild(end);
+    state.rows.push(ids);
+    fragment.appendChild(row);
+  });
+  els.map.replaceChildren(fragment);
+  els.map.removeAttribute('aria-busy');
+  const first = seats.find((s) => s.status === 'available') || seats[0];
+  if (first) state.seats.get(first.seat_id).el.tabIndex = 0;
+  fitSeats();
+}
+
+/**
+ * Seats as large as the room allows (22–30 px). A big hall takes the full width on a desktop,
+ * with the summary under it; what still does not fit scrolls inside the map's own box.
+ */
+function fitSeats() {
+  const widest = Math.max(1, ...state.rows.map((r) => r.length));
+  const needed = (px) => widest * (px + 4) + 2 * 26 + 16;
+  const desktop = window.matchMedia('(min-width: 961px)').matches;
+  els.layout.classList.toggle('wide-map', desktop && needed(26) > els.layout.clientWidth - 360);
+  const room = els.scroll.clientWidth;
+  const size = Math.max(22, Math.min(30, Math.floor((room - needed(0)) / widest)));
+  els.map.style.setProperty('--seat', size + 'px');
+  const overflow = els.scroll.scrollWidth - els.scroll.clientWidth;
+  if (overflow > 0 && !state.centred) {
+    state.centred = true;
+    els.scroll.scrollLeft = overflow / 2; // the middle of the hall first
   }
+}
 
-  function statusWord(seat) {
-    if (state.selected.includes(seat.seat_id)) return 'selected';
-    if (seat.status === 'held' && state.mine.has(seat.seat_id)) return 'held by you';
-    return seat.status;
-  }
-
-  function seatLabel(seat) {
-    return (
-      seatName(seat) + ', ' + Format.label(seat.tier).toLowerCase() + ', ' +
-      Format.money(seat.price_cents, state.event.currency) + ', ' + statusWord(seat)
+function renderSummary() {
+  const currency = state.event.currency;
+  const chosen = state.selected.map((id) => state.seats.get(id)).filter(Boolean).map((e) => e.seat);
+  const total = chosen.reduce((sum, s) => sum + s.price_cents, 0);
+  if (!chosen.length) {
+    render(els.summary, html`<p class="muted">No seats picked yet. Choose up to ${MAX_SEATS} on the map.</p>`);
+  } else {
+    render(
+      els.summary,
+      html`<ul class="summary-list" aria-label="Picked seats">
+        ${chosen.map(
+          (s) => html`<li>
+            <span><strong>${s.row + s.seat_number}</strong> <span class="muted small">${Format.label(s.tier)}</span></span>
+            <span>${Format.money(s.price_cents, currency)} <button type="button" class="remove" data-remove="${s.seat_id}" aria-label="Remove ${seatName(s)}">Remove</button></span>
+          </li>`,
+        )}
+      </ul>`,
     );
   }
-
-  function announce(text) {
-    els.news.textContent = '';
-    // A fresh text node makes screen readers speak it even when it repeats.
-    setTimeout(() => {
-      els.news.textContent = text;
-    }, 30);
+  els.total.textContent = Format.money(total, currency);
+  els.reserve.disabled = !chosen.length || state.reserving;
+  els.reserve.textContent = chosen.length
+    ? 'Reserve ' + chosen.length + ' seat' + (chosen.length === 1 ? '' : 's')
+    : 'Reserve seats';
+  try {
+    if (chosen.length) sessionStorage.setItem(pickKey(), JSON.stringify(state.selected));
+    else sessionStorage.removeItem(pickKey());
+  } catch (_) {
+    /* private mode: the pick just isn't remembered */
   }
+}
 
-  // ---- rendering -------------------------------------------------------------------------
+// ---- picking ---------------------------------------------------------------------------
 
-  function renderHead() {
-    const e = state.event;
-    const cat = ProData.category(e.category);
-    UI.setTitle('Seats · ' + e.name);
-    els.eyebrow.textContent = cat.single + ' · ' + Format.dayLabel(e.start_time);
-    els.title.textContent = e.name;
-    els.meta.innerHTML =
-      UI.esc(Format.dateTime(e.start_time)) + ' · ' + UI.esc((e.venue && e.venue.name) || '') +
-      ' · <a href="detail.html?id=' + encodeURIComponent(e.id) + '">Details and showtimes</a>';
+function toggle(seatId) {
+  const entry = state.seats.get(seatId);
+  if (!entry) return;
+  const { seat } = entry;
+  const index = state.selected.indexOf(seatId);
+  if (index >= 0) {
+    state.selected.splice(index, 1);
+    announce(seatName(seat) + ' removed. ' + state.selected.length + ' selected.');
+  } else if (seat.status !== 'available') {
+    announce(seatName(seat) + ' is ' + statusWord(seat) + ' and cannot be picked.');
+    return;
+  } else if (state.selected.length >= MAX_SEATS) {
+    UI.showStatus('You can pick up to ' + MAX_SEATS + ' seats in one booking.', 'warning');
+    announce('Limit reached: ' + MAX_SEATS + ' seats.');
+    return;
+  } else {
+    state.selected.push(seatId);
+    announce(seatName(seat) + ' selected, ' + Format.money(seat.price_cents, state.event.currency) + '. ' + state.selected.length + ' selected.');
   }
+  UI.clear(byId('page-status'));
+  paintSeat(entry);
+  renderSummary();
+}
 
-  function renderLegend() {
-    const tiers = ProData.tiers(state.event.prices);
-    tiers.forEach((t) => state.tierColour.set(t.tier, t.colour));
-    els.legend.innerHTML =
-      '<div class="legend-group"><p class="legend-title" id="legend-status">Seat status</p>' +
-      '<ul class="legend" aria-labelledby="legend-status">' +
-      '<li><span class="seat" aria-hidden="true"></span>Available</li>' +
-      '<li><span class="seat" aria-pressed="true" aria-hidden="true"></span>Your pick (tick)</li>' +
-      '<li><span class="seat" data-status="held" aria-hidden="true"></span>Held by someone (stripes)</li>' +
-      '<li><span class="seat" data-status="sold" aria-hidden="true"></span>Sold (cross)</li>' +
-      '</ul></div>' +
-      '<div class="legend-group"><p class="legend-title" id="legend-tiers">Tiers and prices</p>' +
-      '<ul class="legend legend-tiers" aria-labelledby="legend-tiers">' +
-      tiers
-        .map((t) => '<li><span class="tier-swatch" style="border-color:' + t.colour + '" aria-hidden="true"></span>' +
-          '<span><strong>' + UI.esc(Format.label(t.tier)) + '</strong> ' + UI.esc(Format.money(t.price_cents, state.event.currency)) + '</span></li>')
-        .join('') +
-      '</ul></div>';
+function position(seatId) {
+  for (let r = 0; r < state.rows.length; r += 1) {
+    const c = state.rows[r].indexOf(seatId);
+    if (c >= 0) return [r, c];
   }
+  return [0, 0];
+}
 
-  function naturalRow(a, b) {
-    return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: 'base' });
+function focusSeat(seatId) {
+  const entry = state.seats.get(seatId);
+  if (!entry) return;
+  els.map.querySelectorAll('.seat[tabindex="0"]').forEach((el) => {
+    el.tabIndex = -1;
+  });
+  entry.el.tabIndex = 0;
+  entry.el.focus();
+}
+
+function onKey(e) {
+  const target = e.target.closest('.seat');
+  if (!target) return;
+  const [r, c] = position(target.dataset.seatId);
+  let next = null;
+  const rowAt = (i) => state.rows[Math.max(0, Math.min(state.rows.length - 1, i))];
+  switch (e.key) {
+    case 'ArrowRight': next = state.rows[r][Math.min(c + 1, state.rows[r].length - 1)]; break;
+    case 'ArrowLeft': next = state.rows[r][Math.max(c - 1, 0)]; break;
+    case 'ArrowDown': { const row = rowAt(r + 1); next = row[Math.min(c, row.length - 1)]; break; }
+    case 'ArrowUp': { const row = rowAt(r - 1); next = row[Math.min(c, row.length - 1)]; break; }
+    case 'Home': next = state.rows[r][0]; break;
+    case 'End': next = state.rows[r][state.rows[r].length - 1]; break;
+    default: return;
   }
+  e.preventDefault();
+  if (next) focusSeat(next);
+}
 
-  function paintSeat(entry) {
-    const { seat, el } = entry;
-    const picked = state.selected.includes(seat.seat_id);
-    el.dataset.status = seat.status;
-    el.setAttribute('aria-pressed', picked ? 'true' : 'false');
-    el.setAttribute('aria-disabled', seat.status === 'available' ? 'false' : 'true');
-    if (state.mine.has(seat.seat_id) && seat.status === 'held') el.dataset.mine = 'true';
-    else delete el.dataset.mine;
-    const label = seatLabel(seat);
-    el.setAttribute('aria-label', label);
-    el.title = label;
+els.map.addEventListener('click', (e) => {
+  const target = e.target.closest('.seat');
+  if (!target) return;
+  focusSeat(target.dataset.seatId);
+  toggle(target.dataset.seatId);
+});
+els.map.addEventListener('keydown', onKey);
+els.summary.addEventListener('click', (e) => {
+  const button = e.target.closest('[data-remove]');
+  if (button) toggle(button.dataset.remove);
+});
+window.addEventListener('resize', () => state.rows.length && fitSeats());
+
+// ---- live updates ----------------------------------------------------------------------
+
+/** Applies a fresh seat map; returns the picked seats that someone else took meanwhile. */
+function apply(seats) {
+  if (!state.seats.size) {
+    renderMap(seats);
+    return [];
   }
-
-  function renderMap(seats) {
-    state.seats.clear();
-    state.rows = [];
-    const byRow = new Map();
-    seats.forEach((s) => {
-      if (!byRow.has(s.row)) byRow.set(s.row, []);
-      byRow.get(s.row).push(s);
-    });
-    const rowNames = Array.from(byRow.keys()).sort(naturalRow);
-    const fragment = document.createDocumentFragment();
-    const stage = document.createElement('div');
-    stage.className = 'stage';
-    stage.textContent = state.event.venue && state.event.venue.kind === 'cinema' ? 'SCREEN' : 'STAGE';
-    stage.setAttribute('aria-hidden', 'true');
-    fragment.appendChild(stage);
-    rowNames.forEach((rowName) => {
-      const rowSeats = byRow.get(rowName).sort((a, b) => a.seat_number - b.seat_number);
-      const row = document.createElement('div');
-      row.className = 'seat-row';
-      row.setAttribute('role', 'group');
-      row.setAttribute('aria-label', 'Row ' + rowName);
-      const label = document.createElement('span');
-      label.className = 'row-label';
-      label.textContent = rowName;
-      label.setAttribute('aria-hidden', 'true');
-      row.appendChild(label);
-      const ids = [];
-      rowSeats.forEach((seat) => {
-        const el = document.createElement('button');
-        el.type = 'button';
-        el.className = 'seat';
-        el.tabIndex = -1;
-        el.dataset.seatId = seat.seat_id;
-        el.dataset.row = seat.row;
-        el.dataset.number = seat.seat_number;
-        el.style.setProperty('--tier', state.tierColour.get(seat.tier) || '#0f766e');
-        const n = document.createElement('span');
-        n.className = 'seat-n';
-        n.setAttribute('aria-hidden', 'true');
-        n.textContent = seat.seat_number;
-        el.appendChild(n);
-        const entry = { seat, el };
-        state.seats.set(seat.seat_id, entry);
-        paintSeat(entry);
-        row.appendChild(el);
-        ids.push(seat.seat_id);
-      });
-      const end = label.cloneNode(true);
-      row.appendChild(end);
-      state.rows.push(ids);
-      fragment.appendChild(row);
-    });
-    els.map.innerHTML = '';
-    els.map.appendChild(fragment);
-    els.map.removeAttribute('aria-busy');
-    const first = seats.find((s) => s.status === 'available') || seats[0];
-    if (first) state.seats.get(first.seat_id).el.tabIndex = 0;
-    fitSeats();
-  }
-
-  /**
-   * Seats as large as the room allows (22–30 px). A big hall takes the full width on a desktop,
-   * with the summary under it; what still does not fit scrolls inside the map's own box.
-   */
-  function fitSeats() {
-    const widest = Math.max(1, ...state.rows.map((r) => r.length));
-    const needed = (px) => widest * (px + 4) + 2 * 26 + 16;
-    const desktop = window.matchMedia('(min-width: 961px)').matches;
-    els.layout.classList.toggle('wide-map', desktop && needed(26) > els.layout.clientWidth - 360);
-    const room = els.scroll.clientWidth;
-    const size = Math.max(22, Math.min(30, Math.floor((room - needed(0)) / widest)));
-    els.map.style.setProperty('--seat', size + 'px');
-    const overflow = els.scroll.scrollWidth - els.scroll.clientWidth;
-    if (overflow > 0 && !state.centred) {
-      state.centred = true;
-      els.scroll.scrollLeft = overflow / 2; // the middle of the hall first
-    }
-  }
-
-  function renderSummary() {
-    const currency = state.event.currency;
-    const chosen = state.selected.map((id) => state.seats.get(id)).filter(Boolean).map((e) => e.seat);
-    const total = chosen.reduce((sum, s) => sum + s.price_cents, 0);
-    if (!chosen.length) {
-      els.summary.innerHTML = '<p class="muted">No seats picked yet. Choose up to ' + MAX_SEATS + ' on the map.</p>';
-    } else {
-      els.summary.innerHTML =
-        '<ul class="summary-list" aria-label="Picked seats">' +
-        chosen
-          .map((s) => '<li><span><strong>' + UI.esc(s.row + s.seat_number) + '</strong> <span class="muted small">' +
-            UI.esc(Format.label(s.tier)) + '</span></span><span>' + UI.esc(Format.money(s.price_cents, currency)) +
-            ' <button type="button" class="remove" data-remove="' + UI.esc(s.seat_id) + '" aria-label="Remove ' +
-            UI.esc(seatName(s)) + '">Remove</button></span></li>')
-          .join('') +
-        '</ul>';
-    }
-    els.total.textContent = Format.money(total, currency);
-    els.reserve.disabled = !chosen.length || state.reserving;
-    els.reserve.textContent = chosen.length
-      ? 'Reserve ' + chosen.length + ' seat' + (chosen.length === 1 ? '' : 's')
-      : 'Reserve seats';
-    try {
-      if (chosen.length) sessionStorage.setItem(pickKey(), JSON.stringify(state.selected));
-      else sessionStorage.removeItem(pickKey());
-    } catch (_) {
-      /* private mode: the pick just isn't remembered */
-    }
-  }
-
-  // ---- picking ---------------------------------------------------------------------------
-
-  function toggle(seatId) {
-    const entry = state.seats.get(seatId);
+  const lost = [];
+  seats.forEach((seat) => {
+    const entry = state.seats.get(seat.seat_id);
     if (!entry) return;
-    const { seat } = entry;
-    const index = state.selected.indexOf(seatId);
-    if (index >= 0) {
-      state.selected.splice(index, 1);
-      announce(seatName(seat) + ' removed. ' + state.selected.length + ' selected.');
-    } else if (seat.status !== 'available') {
-      announce(seatName(seat) + ' is ' + statusWord(seat) + ' and cannot be picked.');
-      return;
-    } else if (state.selected.length >= MAX_SEATS) {
-      UI.showStatus('You can pick up to ' + MAX_SEATS + ' seats in one booking.', 'warning');
-      announce('Limit reached: ' + MAX_SEATS + ' seats.');
-      return;
-    } else {
-      state.selected.push(seatId);
-      announce(seatName(seat) + ' selected, ' + Format.money(seat.price_cents, state.event.currency) + '. ' + state.selected.length + ' selected.');
+    const before = entry.seat.status;
+    entry.seat = seat;
+    if (seat.status !== 'available' && state.selected.includes(seat.seat_id)) {
+      state.selected.splice(state.selected.indexOf(seat.seat_id), 1);
+      lost.push(seat);
     }
-    UI.clear(document.getElementById('page-status'));
+    if (before !== seat.status) {
+      entry.el.classList.remove('seat-changed');
+      if (seat.status !== 'available') {
+        void entry.el.offsetWidth; // restart the pulse
+        entry.el.classList.add('seat-changed');
+      }
+    }
     paintSeat(entry);
+  });
+  if (lost.length) {
     renderSummary();
+    const names = lost.map(seatName).join(', ');
+    UI.showStatus(names + (lost.length === 1 ? ' was' : ' were') + ' just taken by another buyer and removed from your pick.', 'warning');
   }
+  return lost;
+}
 
-  function position(seatId) {
-    for (let r = 0; r < state.rows.length; r += 1) {
-      const c = state.rows[r].indexOf(seatId);
-      if (c >= 0) return [r, c];
+function markLive(ok) {
+  els.live.classList.toggle('stale', !ok);
+  els.live.textContent = ok ? 'Live · updated ' + Format.time(new Date()) + ':' + String(new Date().getSeconds()).padStart(2, '0') : 'Reconnecting…';
+}
+
+/**
+ * Reads the seat map and applies it. When reads overlap (a poll in flight while a reserve
+ * refreshes at once) only the newest is applied, so an older map never paints over a newer one;
+ * the older read is left to finish rather than aborted and its answer is dropped (null).
+ */
+async function refreshSeats(force) {
+  const ticket = seatReads.next();
+  let answer;
+  try {
+    answer = await api.events.getSeats(eventId, { etag: force ? null : state.etag });
+  } catch (error) {
+    if (ticket.stale) return null;
+    throw error;
+  }
+  if (ticket.stale) return null;
+  if (answer.etag) state.etag = answer.etag;
+  if (!answer.notModified && Array.isArray(answer.seats)) apply(answer.seats);
+  return answer;
+}
+
+async function poll() {
+  clearTimeout(state.pollTimer);
+  try {
+    await refreshSeats(false);
+    state.failures = 0;
+    markLive(true);
+  } catch (error) {
+    state.failures += 1;
+    markLive(false);
+    if (state.failures === 3) {
+      const d = UI.describe(error);
+      UI.showError('Seat map not updating', d.text + ' We keep trying.');
     }
-    return [0, 0];
   }
-
-  function focusSeat(seatId) {
-    const entry = state.seats.get(seatId);
-    if (!entry) return;
-    els.map.querySelectorAll('.seat[tabindex="0"]').forEach((el) => {
-      el.tabIndex = -1;
-    });
-    entry.el.tabIndex = 0;
-    entry.el.focus();
+  if (state.failures === 0) {
+    const alert = byId('page-alert');
+    if (alert.textContent.indexOf('Seat map not updating') >= 0) UI.clear(alert);
   }
+  state.pollTimer = setTimeout(poll, POLL_MS);
+}
 
-  function onKey(e) {
-    const target = e.target.closest('.seat');
-    if (!target) return;
-    const [r, c] = position(target.dataset.seatId);
-    let next = null;
-    const rowAt = (i) => state.rows[Math.max(0, Math.min(state.rows.length - 1, i))];
-    switch (e.key) {
-      case 'ArrowRight': next = state.rows[r][Math.min(c + 1, state.rows[r].length - 1)]; break;
-      case 'ArrowLeft': next = state.rows[r][Math.max(c - 1, 0)]; break;
-      case 'ArrowDown': { const row = rowAt(r + 1); next = row[Math.min(c, row.length - 1)]; break; }
-      case 'ArrowUp': { const row = rowAt(r - 1); next = row[Math.min(c, row.length - 1)]; break; }
-      case 'Home': next = state.rows[r][0]; break;
-      case 'End': next = state.rows[r][state.rows[r].length - 1]; break;
-      default: return;
-    }
-    e.preventDefault();
-    if (next) focusSeat(next);
+// ---- my current hold -------------------------------------------------------------------
+
+async function loadMyHold() {
+  const user = Auth.getUser();
+  if (!user) return;
+  let held;
+  try {
+    held = await api.reservations.getUserReservations(user.id, { status: 'held', limit: 200 });
+  } catch (error) {
+    if (error.status === 401) return; // token gone: the page still works without an account
+    UI.handleError(error);
+    return;
   }
-
-  els.map.addEventListener('click', (e) => {
-    const target = e.target.closest('.seat');
-    if (!target) return;
-    focusSeat(target.dataset.seatId);
-    toggle(target.dataset.seatId);
-  });
-  els.map.addEventListener('keydown', onKey);
-  els.summary.addEventListener('click', (e) => {
-    const button = e.target.closest('[data-remove]');
-    if (button) toggle(button.dataset.remove);
-  });
-  window.addEventListener('resize', () => state.rows.length && fitSeats());
-
-  // ---- live updates ----------------------------------------------------------------------
-
-  /** Applies a fresh seat map; returns the picked seats that someone else took meanwhile. */
-  function apply(seats) {
-    if (!state.seats.size) {
-      renderMap(seats);
-      return [];
-    }
-    const lost = [];
-    seats.forEach((seat) => {
-      const entry = state.seats.get(seat.seat_id);
-      if (!entry) return;
-      const before = entry.seat.status;
-      entry.seat = seat;
-      if (seat.status !== 'available' && state.selected.includes(seat.seat_id)) {
-        state.selected.splice(state.selected.indexOf(seat.seat_id), 1);
-        lost.push(seat);
-      }
-      if (before !== seat.status) {
-        entry.el.classList.remove('seat-changed');
-        if (seat.status !== 'available') {
-          void entry.el.offsetWidth; // restart the pulse
-          entry.el.classList.add('seat-changed');
-        }
-      }
-      paintSeat(entry);
-    });
-    if (lost.length) {
-      renderSummary();
-      const names = lost.map(seatName).join(', ');
-      UI.showStatus(names + (lost.length === 1 ? ' was' : ' were') + ' just taken by another buyer and removed from your pick.', 'warning');
-    }
-    return lost;
+  const mine = held.filter((r) => r.event_id === eventId && r.status === 'held' && new Date(r.expires_at) > new Date());
+  if (!mine.length) {
+    state.mine.clear();
+    els.hold.replaceChildren();
+    return;
   }
+  const bookingId = mine[0].booking_id;
+  const seats = mine.filter((r) => r.booking_id === bookingId);
+  state.mine = new Set(seats.map((r) => r.seat_id));
+  state.seats.forEach(paintSeat);
+  showHold(bookingId, seats);
+}
 
-  function markLive(ok) {
-    els.live.classList.toggle('stale', !ok);
-    els.live.textContent = ok ? 'Live · updated ' + Format.time(new Date()) + ':' + String(new Date().getSeconds()).padStart(2, '0') : 'Reconnecting…';
-  }
-
-  async function refreshSeats(force) {
-    const answer = await ApiService.events.getSeats(eventId, { etag: force ? null : state.etag });
-    if (answer.etag) state.etag = answer.etag;
-    if (!answer.notModified && Array.isArray(answer.seats)) apply(answer.seats);
-    return answer;
-  }
-
-  async function poll() {
-    clearTimeout(state.pollTimer);
-    try {
-      await refreshSeats(false);
-      state.failures = 0;
-      markLive(true);
-    } catch (error) {
-      state.failures += 1;
-      markLive(false);
-      if (state.failures === 3) {
-        const d = UI.describe(error);
-        UI.showError('Seat map not updating', d.text + ' We keep trying.');
-      }
-    }
-    if (state.failures === 0) {
-      const alert = document.getElementById('page-alert');
-      if (alert.textContent.indexOf('Seat map not updating') >= 0) UI.clear(alert);
-    }
-    state.pollTimer = setTimeout(poll, POLL_MS);
-  }
-
-  // ---- my current hold -------------------------------------------------------------------
-
-  async function loadMyHold() {
-    const user = Auth.getUser();
-    if (!user) return;
-    let held;
-    try {
-      held = await ApiService.reservations.getUserReservations(user.id, { status: 'held', limit: 200 });
-    } catch (error) {
-      if (error.status === 401) return; // token gone: the page still works without an account
-      UI.handleError(error);
-      return;
-    }
-    const mine = held.filter((r) => r.event_id === eventId && r.status === 'held' && new Date(r.expires_at) > new Date());
-    if (!mine.length) {
+function showHold(bookingId, reservations) {
+  if (state.holdTimer) state.holdTimer.stop();
+  const names = Data.seatList(reservations);
+  render(
+    els.hold,
+    html`<div class="hold-timer" id="hold-box">${UI.icon('clock')}
+      <div class="hold-timer-body"><p><strong>You are holding ${names}.</strong></p>
+        <p role="timer" aria-live="off">Time left to pay: <time id="hold-clock"></time></p></div>
+      <div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=${encodeURIComponent(bookingId)}">Continue to payment</a>
+        <button class="btn btn-ghost btn-sm" type="button" id="release-hold">Release</button></div>
+    </div>`,
+  );
+  state.holdTimer = UI.countdown(byId('hold-clock'), reservations[0].expires_at, {
+    onExpire: () => {
+      render(
+        els.hold,
+        html`<div class="notice notice-warning" role="status">${UI.icon('clock')}
+          <div><strong>Your hold on ${names} has expired.</strong> The seats were released. Pick again below.</div></div>`,
+      );
       state.mine.clear();
-      els.hold.innerHTML = '';
-      return;
-    }
-    const bookingId = mine[0].booking_id;
-    const seats = mine.filter((r) => r.booking_id === bookingId);
-    state.mine = new Set(seats.map((r) => r.seat_id));
-    state.seats.forEach(paintSeat);
-    showHold(bookingId, seats);
-  }
-
-  function showHold(bookingId, reservations) {
-    if (state.holdTimer) state.holdTimer.stop();
-    const names = ProData.seatList(reservations);
-    els.hold.innerHTML =
-      '<div class="hold-timer" id="hold-box">' + UI.icon('clock') +
-      '<div style="flex:1;min-width:0"><p><strong>You are holding ' + UI.esc(names) + '.</strong></p>' +
-      '<p role="timer" aria-live="off">Time left to pay: <time id="hold-clock"></time></p></div>' +
-      '<div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=' + encodeURIComponent(bookingId) + '">Continue to payment</a>' +
-      '<button class="btn btn-ghost btn-sm" type="button" id="release-hold">Release</button></div></div>';
-    state.holdTimer = UI.countdown(document.getElementById('hold-clock'), reservations[0].expires_at, {
-      onExpire: () => {
-        els.hold.innerHTML =
-          '<div class="notice notice-warning" role="status">' + UI.icon('clock') +
-          '<div><strong>Your hold on ' + UI.esc(names) + ' has expired.</strong> The seats were released. Pick again below.</div></div>';
-        state.mine.clear();
-        refreshSeats(true).catch(() => {});
-      },
-    });
-    document.getElementById('release-hold').addEventListener('click', async (e) => {
-      try {
-        await UI.busy(e.currentTarget, 'Releasing…', () => ApiService.reservations.cancelBooking(bookingId));
-        if (state.holdTimer) state.holdTimer.stop();
-        state.mine.clear();
-        els.hold.innerHTML = '';
-        UI.showStatus('Seats ' + names + ' released.', 'success');
-        await refreshSeats(true);
-      } catch (error) {
-        UI.handleError(error);
-      }
-    });
-  }
-
-  // ---- reserving -------------------------------------------------------------------------
-
-  async function reserve() {
-    if (!state.selected.length || state.reserving) return;
-    UI.clear(els.reserveAlert);
-    if (!Auth.isLoggedIn()) {
-      renderSummary(); // remembers the pick for after login
-      Auth.redirectToLogin();
-      return;
-    }
-    state.reserving = true;
-    const picked = state.selected.slice();
+      refreshSeats(true).catch(() => {});
+    },
+  });
+  byId('release-hold').addEventListener('click', async (e) => {
     try {
-      const booking = await UI.busy(els.reserve, 'Holding your seats…', () =>
-        ApiService.reservations.makeReservation(eventId, picked));
-      try {
-        sessionStorage.removeItem(pickKey());
-      } catch (_) {
-        /* nothing remembered */
-      }
-      clearTimeout(state.pollTimer);
-      state.pollTimer = null;
-      location.assign('payment.html?booking=' + encodeURIComponent(booking.id));
-      return;
-    } catch (error) {
-      if (error.code === 'seat_unavailable' || error.status === 409) {
-        try {
-          await refreshSeats(true);
-        } catch (_) {
-          /* the poll will catch up */
-        }
-      }
-      if (error.status === 401) renderSummary();
-      UI.clear(document.getElementById('page-status')); // the alert below says it all
-      UI.handleError(error, els.reserveAlert);
-    } finally {
-      state.reserving = false;
-      renderSummary();
-    }
-  }
-
-  els.reserve.addEventListener('click', reserve);
-
-  // ---- start -----------------------------------------------------------------------------
-
-  function restorePick() {
-    let ids = [];
-    try {
-      ids = JSON.parse(sessionStorage.getItem(pickKey()) || '[]');
-    } catch (_) {
-      ids = [];
-    }
-    state.selected = ids.filter((id) => {
-      const entry = state.seats.get(id);
-      return entry && entry.seat.status === 'available';
-    }).slice(0, MAX_SEATS);
-    state.selected.forEach((id) => paintSeat(state.seats.get(id)));
-    if (state.selected.length) UI.showStatus('Your picked seats are still here. Reserve them when you are ready.', 'info');
-  }
-
-  async function start() {
-    if (!eventId) {
-      els.layout.hidden = true;
-      UI.showError('No event chosen', 'Open the seat map from an event page.');
-      els.title.textContent = 'Choose your seats';
-      return;
-    }
-    try {
-      state.event = await ApiService.events.getEventById(eventId);
-    } catch (error) {
-      els.layout.hidden = true;
-      UI.handleError(error);
-      return;
-    }
-    renderHead();
-    const started = new Date(state.event.start_time).getTime() <= Date.now();
-    if (state.event.status === 'canceled' || started) {
-      els.layout.hidden = true;
-      UI.showError(state.event.status === 'canceled' ? 'Event canceled' : 'Event started',
-        state.event.status === 'canceled' ? 'This event was canceled; its seats cannot be booked.' : 'This event has already started; its seats cannot be booked any more.');
-      return;
-    }
-    renderLegend();
-    try {
+      await UI.busy(e.currentTarget, 'Releasing…', () => api.reservations.cancelBooking(bookingId));
+      if (state.holdTimer) state.holdTimer.stop();
+      state.mine.clear();
+      els.hold.replaceChildren();
+      UI.showStatus('Seats ' + names + ' released.', 'success');
       await refreshSeats(true);
-      markLive(true);
     } catch (error) {
       UI.handleError(error);
     }
-    restorePick();
-    renderSummary();
-    await loadMyHold();
-    state.pollTimer = setTimeout(poll, POLL_MS);
-  }
+  });
+}
 
-  start();
-})();
+// ---- reserving -------------------------------------------------------------------------
+
+async function reserve() {
+  if (!state.selected.length || state.reserving) return;
+  UI.clear(els.reserveAlert);
+  if (!Auth.isLoggedIn()) {
+    renderSummary(); // remembers the pick for after login
+    Auth.redirectToLogin();
+    return;
+  }
+  state.reserving = true;
+  const picked = state.selected.slice();
+  try {
+    const booking = await UI.busy(els.reserve, 'Holding your seats…', () =>
+      api.reservations.makeReservation(eventId, picked));
+    try {
+      sessionStorage.removeItem(pickKey());
+    } catch (_) {
+      /* nothing remembered */
+    }
+    clearTimeout(state.pollTimer);
+    state.pollTimer = null;
+    location.assign('payment.html?booking=' + encodeURIComponent(booking.id));
+    return;
+  } catch (error) {
+    if (error.code === 'seat_unavailable' || error.status === 409) {
+      try {
+        await refreshSeats(true);
+      } catch (_) {
+        /* the poll will catch up */
+      }
+    }
+    if (error.status === 401) renderSummary();
+    UI.clear(byId('page-status')); // the alert below says it all
+    UI.handleError(error, els.reserveAlert);
+  } finally {
+    state.reserving = false;
+    renderSummary();
+  }
+}
+
+els.reserve.addEventListener('click', reserve);
+
+// ---- start -----------------------------------------------------------------------------
+
+function restorePick() {
+  let ids = [];
+  try {
+    ids = JSON.parse(sessionStorage.getItem(pickKey()) || '[]');
+  } catch (_) {
+    ids = [];
+  }
+  state.selected = ids.filter((id) => {
+    const entry = state.seats.get(id);
+    return entry && entry.seat.status === 'available';
+  }).slice(0, MAX_SEATS);
+  state.selected.forEach((id) => paintSeat(state.seats.get(id)));
+  if (state.selected.length) UI.showStatus('Your picked seats are still here. Reserve them when you are ready.', 'info');
+}
+
+async function start() {
+  if (!eventId) {
+    els.layout.hidden = true;
+    UI.showError('No event chosen', 'Open the seat map from an event page.');
+    els.title.textContent = 'Choose your seats';
+    return;
+  }
+  try {
+    state.event = await api.events.getEventById(eventId);
+  } catch (error) {
+    els.layout.hidden = true;
+    UI.handleError(error);
+    return;
+  }
+  renderHead();
+  const started = new Date(state.event.start_time).getTime() <= Date.now();
+  if (state.event.status === 'canceled' || started) {
+    els.layout.hidden = true;
+    UI.showError(state.event.status === 'canceled' ? 'Event canceled' : 'Event started',
+      state.event.status === 'canceled' ? 'This event was canceled; its seats cannot be booked.' : 'This event has already started; its seats cannot be booked any more.');
+    return;
+  }
+  renderLegend();
+  try {
+    await refreshSeats(true);
+    markLive(true);
+  } catch (error) {
+    UI.handleError(error);
+  }
+  restorePick();
+  renderSummary();
+  await loadMyHold();
+  state.pollTimer = setTimeout(poll, POLL_MS);
+}
+
+start();

@@ -1,120 +1,123 @@
 // login.html: log in or create an account, then back to ?next= (the page that sent you here).
-(function () {
-  'use strict';
+import { Auth } from './auth.js';
+import { byId, html, render } from './dom.js';
+import * as UI from './ui.js';
 
-  const tabs = {
-    login: document.getElementById('tab-login'),
-    signup: document.getElementById('tab-signup'),
-  };
-  const panels = {
-    login: document.getElementById('login-panel'),
-    signup: document.getElementById('signup-panel'),
-  };
-  const alertEl = document.getElementById('auth-alert');
-  const loginForm = document.getElementById('login-form');
-  const signupForm = document.getElementById('signup-form');
-  const next = Auth.nextPage('profile.html');
+const tabs = {
+  login: byId('tab-login'),
+  signup: byId('tab-signup'),
+};
+const panels = {
+  login: byId('login-panel'),
+  signup: byId('signup-panel'),
+};
+const alertEl = byId('auth-alert');
+const loginForm = byId('login-form');
+const signupForm = byId('signup-form');
+const next = Auth.nextPage('profile.html');
 
-  function select(which, focus) {
-    Object.keys(tabs).forEach((key) => {
-      const on = key === which;
-      tabs[key].setAttribute('aria-selected', String(on));
-      tabs[key].tabIndex = on ? 0 : -1;
-      panels[key].hidden = !on;
-    });
-    UI.clear(alertEl);
-    UI.setTitle(which === 'login' ? 'Log in' : 'Create account');
-    if (focus) tabs[which].focus();
-  }
-
-  tabs.login.addEventListener('click', () => select('login'));
-  tabs.signup.addEventListener('click', () => select('signup'));
-  Object.values(tabs).forEach((tab) => {
-    tab.addEventListener('keydown', (e) => {
-      if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
-        e.preventDefault();
-        select(tab === tabs.login ? 'signup' : 'login', true);
-      }
-    });
+function select(which, focus) {
+  Object.keys(tabs).forEach((key) => {
+    const on = key === which;
+    tabs[key].setAttribute('aria-selected', String(on));
+    tabs[key].tabIndex = on ? 0 : -1;
+    panels[key].hidden = !on;
   });
+  UI.clear(alertEl);
+  UI.setTitle(which === 'login' ? 'Log in' : 'Create account');
+  if (focus) tabs[which].focus();
+}
 
-  function invalid(input, bad) {
-    input.setAttribute('aria-invalid', bad ? 'true' : 'false');
-    return bad;
-  }
-
-  function checkEmail(input) {
-    return !invalid(input, !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.value.trim()));
-  }
-
-  loginForm.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    UI.clear(alertEl);
-    const email = loginForm.elements.namedItem('email');
-    const password = loginForm.elements.namedItem('password');
-    if (!checkEmail(email)) {
-      UI.showError('Check your e-mail', 'Enter the e-mail address of your account, like name@example.com.', alertEl);
-      email.focus();
-      return;
-    }
-    if (invalid(password, !password.value)) {
-      UI.showError('Password missing', 'Enter your password.', alertEl);
-      password.focus();
-      return;
-    }
-    const button = loginForm.querySelector('button[type="submit"]');
-    try {
-      await UI.busy(button, 'Logging in…', () => Auth.login(email.value.trim(), password.value));
-      location.assign(next);
-    } catch (error) {
-      UI.handleError(error, alertEl);
-      password.select();
+tabs.login.addEventListener('click', () => select('login'));
+tabs.signup.addEventListener('click', () => select('signup'));
+Object.values(tabs).forEach((tab) => {
+  tab.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+      e.preventDefault();
+      select(tab === tabs.login ? 'signup' : 'login', true);
     }
   });
+});
 
-  signupForm.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    UI.clear(alertEl);
-    const field = (n) => signupForm.elements.namedItem(n);
-    const name = field('name');
-    const email = field('email');
-    const password = field('password');
-    if (!checkEmail(email)) {
-      UI.showError('Check your e-mail', 'Enter a valid e-mail address, like name@example.com.', alertEl);
-      email.focus();
-      return;
-    }
-    if (invalid(password, password.value.length < 8 || password.value.length > 128)) {
-      UI.showError('Choose a longer password', 'Your password needs 8 to 128 characters.', alertEl);
-      password.focus();
-      return;
-    }
-    const button = signupForm.querySelector('button[type="submit"]');
-    try {
-      await UI.busy(button, 'Creating your account…', () => Auth.signup(email.value.trim(), password.value, name.value.trim()));
-      location.assign(next);
-    } catch (error) {
-      UI.handleError(error, alertEl);
-      if (error.code === 'email_taken') {
-        loginForm.elements.namedItem('email').value = email.value.trim();
-      }
-    }
-  });
+function invalid(input, bad) {
+  input.setAttribute('aria-invalid', bad ? 'true' : 'false');
+  return bad;
+}
 
-  const params = new URLSearchParams(location.search);
-  if (params.get('next')) {
-    document.getElementById('login-reason').textContent = /^booking\.html/.test(next)
-      ? 'Log in to hold your seats. Your picks are kept.'
-      : 'Please log in to continue.';
+function checkEmail(input) {
+  return !invalid(input, !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.value.trim()));
+}
+
+loginForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  UI.clear(alertEl);
+  const email = loginForm.elements.namedItem('email');
+  const password = loginForm.elements.namedItem('password');
+  if (!checkEmail(email)) {
+    UI.showError('Check your e-mail', 'Enter the e-mail address of your account, like name@example.com.', alertEl);
+    email.focus();
+    return;
   }
-  select(params.get('mode') === 'signup' ? 'signup' : 'login');
-
-  const user = Auth.getUser();
-  if (user) {
-    const already = document.getElementById('already');
-    already.hidden = false;
-    already.innerHTML =
-      '<div class="notice notice-info">' + UI.icon('user') + '<div>You are logged in as <strong>' + UI.esc(user.email) + '</strong>.' +
-      ' <a href="' + UI.esc(next) + '">Continue</a> or log in with another account below.</div></div>';
+  if (invalid(password, !password.value)) {
+    UI.showError('Password missing', 'Enter your password.', alertEl);
+    password.focus();
+    return;
   }
-})();
+  const button = loginForm.querySelector('button[type="submit"]');
+  try {
+    await UI.busy(button, 'Logging in…', () => Auth.login(email.value.trim(), password.value));
+    location.assign(next);
+  } catch (error) {
+    UI.handleError(error, alertEl);
+    password.select();
+  }
+});
+
+signupForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  UI.clear(alertEl);
+  const field = (n) => signupForm.elements.namedItem(n);
+  const name = field('name');
+  const email = field('email');
+  const password = field('password');
+  if (!checkEmail(email)) {
+    UI.showError('Check your e-mail', 'Enter a valid e-mail address, like name@example.com.', alertEl);
+    email.focus();
+    return;
+  }
+  if (invalid(password, password.value.length < 8 || password.value.length > 128)) {
+    UI.showError('Choose a longer password', 'Your password needs 8 to 128 characters.', alertEl);
+    password.focus();
+    return;
+  }
+  const button = signupForm.querySelector('button[type="submit"]');
+  try {
+    await UI.busy(button, 'Creating your account…', () => Auth.signup(email.value.trim(), password.value, name.value.trim()));
+    location.assign(next);
+  } catch (error) {
+    UI.handleError(error, alertEl);
+    if (error.code === 'email_taken') {
+      loginForm.elements.namedItem('email').value = email.value.trim();
+    }
+  }
+});
+
+const params = new URLSearchParams(location.search);
+if (params.get('next')) {
+  byId('login-reason').textContent = /^booking\.html/.test(next)
+    ? 'Log in to hold your seats. Your picks are kept.'
+    : 'Please log in to continue.';
+}
+select(params.get('mode') === 'signup' ? 'signup' : 'login');
+
+const user = Auth.getUser();
+if (user) {
+  const already = byId('already');
+  already.hidden = false;
+  render(
+    already,
+    html`<div class="notice notice-info">${UI.icon('user')}
+      <div>You are logged in as <strong>${user.email}</strong>. <a href="${next}">Continue</a> or log in with another account below.</div>
+    </div>`,
+  );
+}

@@ -1,327 +1,349 @@
 // payment.html?booking=<booking_id>: opens (or finds) the booking's payment, shows the hold
 // countdown, takes the card and confirms; then a success view that links to the profile.
-(function () {
-  'use strict';
+import { api } from './api.js';
+import { Auth } from './auth.js';
+import { Data, Format } from './data.js';
+import { byId, html, render } from './dom.js';
+import * as UI from './ui.js';
 
-  const root = document.getElementById('payment');
-  const title = document.getElementById('pay-title');
-  const subtitle = document.getElementById('pay-subtitle');
-  const bookingId = UI.param('booking');
+const root = byId('payment');
+const title = byId('pay-title');
+const subtitle = byId('pay-subtitle');
+const bookingId = UI.param('booking');
 
-  const TEST_CARDS = [
-    { number: '4242 4242 4242 4242', outcome: 'succeeds' },
-    { number: '4000 0000 0000 0002', outcome: 'is declined' },
-    { number: '4000 0000 0000 9995', outcome: 'has insufficient funds' },
-  ];
+const TEST_CARDS = [
+  { number: '4242 4242 4242 4242', outcome: 'succeeds' },
+  { number: '4000 0000 0000 0002', outcome: 'is declined' },
+  { number: '4000 0000 0000 9995', outcome: 'has insufficient funds' },
+];
 
-  const state = { booking: null, event: null, payment: null, timer: null, paying: false };
+const state = { booking: null, event: null, payment: null, timer: null, paying: false };
 
-  function seatsTable(booking, event) {
-    const rows = booking.reservations
-      .slice()
-      .sort((a, b) => String(a.seat.row).localeCompare(String(b.seat.row), undefined, { numeric: true }) || a.seat.seat_number - b.seat.seat_number);
-    return (
-      '<ul class="summary-list" aria-label="Seats">' +
-      rows
-        .map((r) => '<li><span><strong>Row ' + UI.esc(r.seat.row) + ' seat ' + UI.esc(r.seat.seat_number) + '</strong> <span class="muted small">' +
-          UI.esc(Format.label(r.seat.tier)) + '</span></span><span>' + UI.esc(Format.money(r.price_cents, r.currency || event.currency)) + '</span></li>')
-        .join('') +
-      '</ul>'
-    );
+function seatsTable(booking, event) {
+  const rows = booking.reservations
+    .slice()
+    .sort((a, b) => String(a.seat.row).localeCompare(String(b.seat.row), undefined, { numeric: true }) || a.seat.seat_number - b.seat.seat_number);
+  return html`<ul class="summary-list" aria-label="Seats">
+    ${rows.map(
+      (r) => html`<li>
+        <span><strong>Row ${r.seat.row} seat ${r.seat.seat_number}</strong> <span class="muted small">${Format.label(r.seat.tier)}</span></span>
+        <span>${Format.money(r.price_cents, r.currency || event.currency)}</span>
+      </li>`,
+    )}
+  </ul>`;
+}
+
+function summaryPanel(booking, event, amount) {
+  const venue = event.venue || {};
+  return html`<aside class="panel" aria-labelledby="order-title">
+    <h2 id="order-title">Your order</h2>
+    <p class="eyebrow">${Data.category(event.category).single}</p>
+    <h3 class="order-event">${event.name}</h3>
+    <p class="meta">${UI.icon('calendar')}<span>${Format.dateTime(event.start_time)}</span></p>
+    <p class="meta order-venue">${UI.icon('pin')}<span>${venue.name || ''}</span></p>
+    ${seatsTable(booking, event)}
+    <div class="total"><span>Total</span><strong id="pay-total">${Format.money(amount, booking.currency)}</strong></div>
+  </aside>`;
+}
+
+function timerBox() {
+  return html`<div class="hold-timer" id="hold-box">${UI.icon('clock')}
+    <div><p><strong>Your seats are held for <time id="hold-clock" role="timer" aria-live="off"></time></strong></p>
+      <p class="small">Pay before the timer runs out, or the seats go back on sale.</p></div>
+  </div>`;
+}
+
+function cardForm(amount, currency) {
+  return html`<section class="panel" aria-labelledby="card-title">
+    <h2 id="card-title">${UI.icon('card')} Card details</h2>
+    <div class="test-cards" id="test-cards"><strong>Test cards</strong> — any future expiry date and any 3-digit CVC:
+      <ul>
+        ${TEST_CARDS.map(
+          (c) => html`<li><span><code>${c.number}</code> ${c.outcome}</span>
+            <button type="button" class="btn btn-ghost btn-sm" data-card="${c.number}" aria-label="Use test card ${c.number}">Use</button></li>`,
+        )}
+      </ul>
+    </div>
+    <form id="card-form" novalidate autocomplete="on">
+      <div class="field"><label for="cardholder">Name on card</label>
+        <input id="cardholder" name="cardholder" autocomplete="cc-name" maxlength="100"></div>
+      <div class="field"><label for="card-number">Card number</label>
+        <input id="card-number" class="card-number-input" name="card_number" inputmode="numeric" autocomplete="cc-number" placeholder="1234 5678 9012 3456" maxlength="23" required aria-describedby="card-number-error">
+        <span class="hint" id="card-number-error"></span></div>
+      <div class="field-row">
+        <div class="field"><label for="card-exp">Expiry (MM/YY)</label>
+          <input id="card-exp" name="exp" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" maxlength="7" required aria-describedby="card-exp-error">
+          <span class="hint" id="card-exp-error"></span></div>
+        <div class="field"><label for="card-cvc">CVC</label>
+          <input id="card-cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" placeholder="123" maxlength="4" required aria-describedby="card-cvc-error">
+          <span class="hint" id="card-cvc-error"></span></div>
+      </div>
+      <div id="pay-alert" role="alert" hidden></div>
+      <button class="btn btn-primary btn-lg btn-block" type="submit" id="pay-button">${UI.icon('lock')} Pay ${Format.money(amount, currency)}</button>
+      <p class="secure-note">${UI.icon('lock')} Your card number and CVC are sent once for this payment and never stored.</p>
+    </form>
+  </section>`;
+}
+
+// ---- views -----------------------------------------------------------------------------
+
+function showPay() {
+  const { booking, event, payment } = state;
+  title.textContent = 'Payment';
+  subtitle.textContent = 'Complete your booking before the hold runs out.';
+  render(
+    root,
+    html`${timerBox()}<div class="pay-layout">${cardForm(payment.amount_cents, payment.currency)}${summaryPanel(booking, event, payment.amount_cents)}</div>`,
+  );
+  if (state.timer) state.timer.stop();
+  state.timer = UI.countdown(byId('hold-clock'), booking.expires_at, { onExpire: () => showExpired() });
+  wireForm();
+}
+
+function showSuccess(payment) {
+  if (state.timer) state.timer.stop();
+  const { booking, event } = state;
+  title.textContent = 'Booking confirmed';
+  subtitle.textContent = 'Enjoy the show!';
+  UI.setTitle('Booking confirmed');
+  const amount = payment ? payment.amount_cents : booking.total_cents;
+  render(
+    root,
+    html`<div class="pay-layout">
+      <section class="panel success-view" aria-labelledby="success-title">
+        <div class="success-badge">${UI.icon('check')}</div>
+        <h2 id="success-title">Payment successful — your seats are confirmed</h2>
+        <p>${Format.money(amount, booking.currency)} paid${payment && payment.card_last4 ? ' with the card ending in ' + payment.card_last4 : ''}.</p>
+        <p class="muted small">Booking reference <strong>${booking.id.slice(0, 8).toUpperCase()}</strong></p>
+        <div class="btn-row btn-row-center">
+          <a class="btn btn-primary" href="profile.html" id="to-profile">View my bookings</a>
+          <a class="btn btn-secondary" href="events.html">Find more events</a></div>
+      </section>
+      ${summaryPanel(booking, event, amount)}
+    </div>`,
+  );
+  const status = byId('page-status');
+  UI.showStatus('Payment successful. Your booking is confirmed.', 'success', status);
+}
+
+function showExpired(message) {
+  if (state.timer) state.timer.stop();
+  const event = state.event;
+  title.textContent = 'Your hold has expired';
+  subtitle.textContent = 'The seats went back on sale.';
+  render(
+    root,
+    html`<section class="panel success-view" aria-labelledby="expired-title">
+      <div class="success-badge success-badge-warning">${UI.icon('clock')}</div>
+      <h2 id="expired-title">Time ran out for these seats</h2>
+      <p>${message || 'Your hold ended before payment, so the seats were released. Nothing was charged.'}</p>
+      <div class="btn-row btn-row-center">
+        ${event ? html`<a class="btn btn-primary" id="pick-again" href="booking.html?event=${encodeURIComponent(event.id)}">Pick seats again</a>` : ''}
+        <a class="btn btn-secondary" href="profile.html">My bookings</a></div>
+    </section>`,
+  );
+  UI.showError('Your hold has expired', 'The seats were released. Pick seats again to book.');
+}
+
+function showClosed(booking) {
+  if (state.timer) state.timer.stop();
+  title.textContent = 'Booking ' + booking.status;
+  render(
+    root,
+    UI.emptyState(
+      'This booking is ' + booking.status,
+      'It can no longer be paid. You can pick new seats any time.',
+      html`<div class="btn-row btn-row-center">
+        <a class="btn btn-primary" href="booking.html?event=${encodeURIComponent(booking.event_id)}">Pick seats again</a>
+        <a class="btn btn-secondary" href="profile.html">My bookings</a></div>`,
+    ),
+  );
+}
+
+// ---- the card form ---------------------------------------------------------------------
+
+function formatNumber(value) {
+  return value.replace(/\D/g, '').slice(0, 19).replace(/(\d{4})(?=\d)/g, '$1 ');
+}
+
+function fieldError(input, message) {
+  const hint = byId(input.id + '-error');
+  input.setAttribute('aria-invalid', message ? 'true' : 'false');
+  if (hint) {
+    hint.textContent = message || '';
+    hint.style.color = message ? 'var(--danger)' : '';
   }
+}
 
-  function summaryPanel(booking, event, amount) {
-    const venue = event.venue || {};
-    return (
-      '<aside class="panel" aria-labelledby="order-title">' +
-      '<h2 id="order-title">Your order</h2>' +
-      '<p class="eyebrow">' + UI.esc(ProData.category(event.category).single) + '</p>' +
-      '<h3 style="margin:2px 0 4px">' + UI.esc(event.name) + '</h3>' +
-      '<p class="meta">' + UI.icon('calendar') + '<span>' + UI.esc(Format.dateTime(event.start_time)) + '</span></p>' +
-      '<p class="meta" style="margin-bottom:12px">' + UI.icon('pin') + '<span>' + UI.esc(venue.name || '') + '</span></p>' +
-      seatsTable(booking, event) +
-      '<div class="total"><span>Total</span><strong id="pay-total">' + UI.esc(Format.money(amount, booking.currency)) + '</strong></div>' +
-      '</aside>'
-    );
+function readCard(form) {
+  const number = form.card_number.value.replace(/[\s-]/g, '');
+  const exp = form.exp.value.replace(/\s/g, '').match(/^(\d{1,2})\/?(\d{2}|\d{4})$/);
+  const cvc = form.cvc.value.trim();
+  const problems = [];
+  fieldError(form.card_number, '');
+  fieldError(form.exp, '');
+  fieldError(form.cvc, '');
+  if (!/^\d{12,19}$/.test(number)) {
+    fieldError(form.card_number, 'Enter the 12 to 19 digits on the card.');
+    problems.push(form.card_number);
   }
-
-  function timerBox() {
-    return (
-      '<div class="hold-timer" id="hold-box">' + UI.icon('clock') +
-      '<div><p><strong>Your seats are held for <time id="hold-clock" role="timer" aria-live="off"></time></strong></p>' +
-      '<p class="small">Pay before the timer runs out, or the seats go back on sale.</p></div></div>'
-    );
-  }
-
-  function cardForm(amount, currency) {
-    return (
-      '<section class="panel" aria-labelledby="card-title">' +
-      '<h2 id="card-title">' + UI.icon('card') + ' Card details</h2>' +
-      '<div class="test-cards" id="test-cards"><strong>Test cards</strong> — any future expiry date and any 3-digit CVC:' +
-      '<ul>' +
-      TEST_CARDS.map((c) => '<li><span><code>' + c.number + '</code> ' + c.outcome + '</span>' +
-        '<button type="button" class="btn btn-ghost btn-sm" data-card="' + c.number + '" aria-label="Use test card ' + c.number + '">Use</button></li>').join('') +
-      '</ul></div>' +
-      '<form id="card-form" novalidate autocomplete="on">' +
-      '<div class="field"><label for="cardholder">Name on card</label>' +
-      '<input id="cardholder" name="cardholder" autocomplete="cc-name" maxlength="100"></div>' +
-      '<div class="field"><label for="card-number">Card number</label>' +
-      '<input id="card-number" class="card-number-input" name="card_number" inputmode="numeric" autocomplete="cc-number" ' +
-      'placeholder="1234 5678 9012 3456" maxlength="23" required aria-describedby="card-number-error">' +
-      '<span class="hint" id="card-number-error"></span></div>' +
-      '<div class="field-row">' +
-      '<div class="field"><label for="card-exp">Expiry (MM/YY)</label>' +
-      '<input id="card-exp" name="exp" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" maxlength="7" required aria-describedby="card-exp-error">' +
-      '<span class="hint" id="card-exp-error"></span></div>' +
-      '<div class="field"><label for="card-cvc">CVC</label>' +
-      '<input id="card-cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" placeholder="123" maxlength="4" required aria-describedby="card-cvc-error">' +
-      '<span class="hint" id="card-cvc-error"></span></div>' +
-      '</div>' +
-      '<div id="pay-alert" role="alert" hidden></div>' +
-      '<button class="btn btn-primary btn-lg btn-block" type="submit" id="pay-button">' + UI.icon('lock') + ' Pay ' + UI.esc(Format.money(amount, currency)) + '</button>' +
-      '<p class="secure-note">' + UI.icon('lock') + ' Your card number and CVC are sent once for this payment and never stored.</p>' +
-      '</form></section>'
-    );
-  }
-
-  // ---- views -----------------------------------------------------------------------------
-
-  function showPay() {
-    const { booking, event, payment } = state;
-    title.textContent = 'Payment';
-    subtitle.textContent = 'Complete your booking before the hold runs out.';
-    root.innerHTML = timerBox() + '<div class="pay-layout">' + cardForm(payment.amount_cents, payment.currency) +
-      summaryPanel(booking, event, payment.amount_cents) + '</div>';
-    if (state.timer) state.timer.stop();
-    state.timer = UI.countdown(document.getElementById('hold-clock'), booking.expires_at, { onExpire: () => showExpired() });
-    wireForm();
-  }
-
-  function showSuccess(payment) {
-    if (state.timer) state.timer.stop();
-    const { booking, event } = state;
-    title.textContent = 'Booking confirmed';
-    subtitle.textContent = 'Enjoy the show!';
-    UI.setTitle('Booking confirmed');
-    root.innerHTML =
-      '<div class="pay-layout">' +
-      '<section class="panel success-view" aria-labelledby="success-title">' +
-      '<div class="success-badge">' + UI.icon('check') + '</div>' +
-      '<h2 id="success-title">Payment successful — your seats are confirmed</h2>' +
-      '<p>' + UI.esc(Format.money(payment ? payment.amount_cents : booking.total_cents, booking.currency)) + ' paid' +
-      (payment && payment.card_last4 ? ' with the card ending in ' + UI.esc(payment.card_last4) : '') + '.</p>' +
-      '<p class="muted small">Booking reference <strong>' + UI.esc(booking.id.slice(0, 8).toUpperCase()) + '</strong></p>' +
-      '<div class="btn-row" style="justify-content:center">' +
-      '<a class="btn btn-primary" href="profile.html" id="to-profile">View my bookings</a>' +
-      '<a class="btn btn-secondary" href="events.html">Find more events</a></div>' +
-      '</section>' +
-      summaryPanel(booking, event, payment ? payment.amount_cents : booking.total_cents) +
-      '</div>';
-    const status = document.getElementById('page-status');
-    UI.showStatus('Payment successful. Your booking is confirmed.', 'success', status);
-  }
-
-  function showExpired(message) {
-    if (state.timer) state.timer.stop();
-    const event = state.event;
-    title.textContent = 'Your hold has expired';
-    subtitle.textContent = 'The seats went back on sale.';
-    root.innerHTML =
-      '<section class="panel success-view" aria-labelledby="expired-title">' +
-      '<div class="success-badge" style="background:var(--warning-soft);color:var(--warning)">' + UI.icon('clock') + '</div>' +
-      '<h2 id="expired-title">Time ran out for these seats</h2>' +
-      '<p>' + UI.esc(message || 'Your hold ended before payment, so the seats were released. Nothing was charged.') + '</p>' +
-      '<div class="btn-row" style="justify-content:center">' +
-      (event ? '<a class="btn btn-primary" id="pick-again" href="booking.html?event=' + encodeURIComponent(event.id) + '">Pick seats again</a>' : '') +
-      '<a class="btn btn-secondary" href="profile.html">My bookings</a></div></section>';
-    UI.showError('Your hold has expired', 'The seats were released. Pick seats again to book.');
-  }
-
-  function showClosed(booking) {
-    if (state.timer) state.timer.stop();
-    title.textContent = 'Booking ' + booking.status;
-    root.innerHTML = UI.emptyState('This booking is ' + booking.status, 'It can no longer be paid. You can pick new seats any time.',
-      '<div class="btn-row" style="justify-content:center"><a class="btn btn-primary" href="booking.html?event=' +
-      encodeURIComponent(booking.event_id) + '">Pick seats again</a><a class="btn btn-secondary" href="profile.html">My bookings</a></div>');
-  }
-
-  // ---- the card form ---------------------------------------------------------------------
-
-  function formatNumber(value) {
-    return value.replace(/\D/g, '').slice(0, 19).replace(/(\d{4})(?=\d)/g, '$1 ');
-  }
-
-  function fieldError(input, message) {
-    const hint = document.getElementById(input.id + '-error');
-    input.setAttribute('aria-invalid', message ? 'true' : 'false');
-    if (hint) {
-      hint.textContent = message || '';
-      hint.style.color = message ? 'var(--danger)' : '';
-    }
-  }
-
-  function readCard(form) {
-    const number = form.card_number.value.replace(/[\s-]/g, '');
-    const exp = form.exp.value.replace(/\s/g, '').match(/^(\d{1,2})\/?(\d{2}|\d{4})$/);
-    const cvc = form.cvc.value.trim();
-    const problems = [];
-    fieldError(form.card_number, '');
-    fieldError(form.exp, '');
-    fieldError(form.cvc, '');
-    if (!/^\d{12,19}$/.test(number)) {
-      fieldError(form.card_number, 'Enter the 12 to 19 digits on the card.');
-      problems.push(form.card_number);
-    }
-    let month = 0;
-    let year = 0;
-    if (exp) {
-      month = Number(exp[1]);
-      year = Number(exp[2].length === 2 ? '20' + exp[2] : exp[2]);
-      const now = new Date();
-      if (month < 1 || month > 12) {
-        fieldError(form.exp, 'The month must be 01 to 12.');
-        problems.push(form.exp);
-      } else if (year < now.getFullYear() || (year === now.getFullYear() && month < now.getMonth() + 1)) {
-        fieldError(form.exp, 'This card has expired.');
-        problems.push(form.exp);
-      }
-    } else {
-      fieldError(form.exp, 'Enter the expiry as MM/YY.');
+  let month = 0;
+  let year = 0;
+  if (exp) {
+    month = Number(exp[1]);
+    year = Number(exp[2].length === 2 ? '20' + exp[2] : exp[2]);
+    const now = new Date();
+    if (month < 1 || month > 12) {
+      fieldError(form.exp, 'The month must be 01 to 12.');
+      problems.push(form.exp);
+    } else if (year < now.getFullYear() || (year === now.getFullYear() && month < now.getMonth() + 1)) {
+      fieldError(form.exp, 'This card has expired.');
       problems.push(form.exp);
     }
-    if (!/^\d{3,4}$/.test(cvc)) {
-      fieldError(form.cvc, 'Enter the 3 or 4 digits on the back.');
-      problems.push(form.cvc);
-    }
-    return {
-      problems,
-      card: { card_number: number, exp_month: month, exp_year: year, cvc, cardholder: form.cardholder.value.trim() || undefined },
-    };
+  } else {
+    fieldError(form.exp, 'Enter the expiry as MM/YY.');
+    problems.push(form.exp);
   }
-
-  function wireForm() {
-    const form = document.getElementById('card-form');
-    const alertEl = document.getElementById('pay-alert');
-    const button = document.getElementById('pay-button');
-    form.card_number.addEventListener('input', () => {
-      form.card_number.value = formatNumber(form.card_number.value);
-    });
-    form.exp.addEventListener('input', (e) => {
-      const digits = form.exp.value.replace(/\D/g, '').slice(0, 4);
-      form.exp.value = digits.length > 2 || (digits.length === 2 && e.inputType !== 'deleteContentBackward') ? digits.slice(0, 2) + '/' + digits.slice(2) : digits;
-    });
-    document.getElementById('test-cards').addEventListener('click', (e) => {
-      const use = e.target.closest('[data-card]');
-      if (!use) return;
-      form.card_number.value = use.dataset.card;
-      if (!form.exp.value) form.exp.value = '12/' + String((new Date().getFullYear() + 3) % 100).padStart(2, '0');
-      if (!form.cvc.value) form.cvc.value = '123';
-      form.card_number.focus();
-    });
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      if (state.paying) return;
-      UI.clear(alertEl);
-      const { problems, card } = readCard(form);
-      if (problems.length) {
-        UI.showError('Please check your card details', 'Some fields need fixing before we can charge the card.', alertEl);
-        problems[0].focus();
-        return;
-      }
-      state.paying = true;
-      try {
-        const paid = await UI.busy(button, 'Paying…', () => ApiService.payments.confirm(state.payment.id, card));
-        state.payment = paid;
-        try {
-          state.booking = await ApiService.reservations.getBooking(bookingId);
-        } catch (_) {
-          /* the success view can do with what it has */
-        }
-        showSuccess(paid);
-      } catch (error) {
-        if (error.code === 'hold_expired') {
-          showExpired((UI.describe(error).text));
-          return;
-        }
-        if (error.code === 'validation_failed' && /card_number/.test(error.detail)) fieldError(form.card_number, 'This card number is not valid.');
-        if (error.code === 'validation_failed' && /exp_/.test(error.detail)) fieldError(form.exp, 'Check the expiry date.');
-        if (error.code === 'validation_failed' && /cvc/.test(error.detail)) fieldError(form.cvc, 'Check the CVC.');
-        UI.handleError(error, alertEl);
-        if (error.code === 'card_declined' || error.code === 'insufficient_funds') form.card_number.select();
-      } finally {
-        state.paying = false;
-      }
-    });
+  if (!/^\d{3,4}$/.test(cvc)) {
+    fieldError(form.cvc, 'Enter the 3 or 4 digits on the back.');
+    problems.push(form.cvc);
   }
+  return {
+    problems,
+    card: { card_number: number, exp_month: month, exp_year: year, cvc, cardholder: form.cardholder.value.trim() || undefined },
+  };
+}
 
-  // ---- start -----------------------------------------------------------------------------
-
-  async function openPayment() {
-    try {
-      return await ApiService.payments.checkout(bookingId);
-    } catch (error) {
-      if (error.code === 'invalid_state') {
-        // A payment may already be open for this booking (a reload, another tab): use it.
-        const existing = await ApiService.payments.findForBooking(bookingId);
-        if (existing && (existing.status === 'pending' || existing.status === 'succeeded')) return existing;
-      }
-      throw error;
-    }
-  }
-
-  async function start() {
-    if (!Auth.requireLogin()) return;
-    if (!bookingId) {
-      root.removeAttribute('aria-busy');
-      root.innerHTML = UI.emptyState('No booking to pay', 'Pick seats first; you are brought here to pay for them.',
-        '<p><a class="btn btn-primary" href="events.html">Browse events</a></p>');
+function wireForm() {
+  const form = byId('card-form');
+  const alertEl = byId('pay-alert');
+  const button = byId('pay-button');
+  form.card_number.addEventListener('input', () => {
+    form.card_number.value = formatNumber(form.card_number.value);
+  });
+  form.exp.addEventListener('input', (e) => {
+    const digits = form.exp.value.replace(/\D/g, '').slice(0, 4);
+    form.exp.value = digits.length > 2 || (digits.length === 2 && e.inputType !== 'deleteContentBackward') ? digits.slice(0, 2) + '/' + digits.slice(2) : digits;
+  });
+  byId('test-cards').addEventListener('click', (e) => {
+    const use = e.target.closest('[data-card]');
+    if (!use) return;
+    form.card_number.value = use.dataset.card;
+    if (!form.exp.value) form.exp.value = '12/' + String((new Date().getFullYear() + 3) % 100).padStart(2, '0');
+    if (!form.cvc.value) form.cvc.value = '123';
+    form.card_number.focus();
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (state.paying) return;
+    UI.clear(alertEl);
+    const { problems, card } = readCard(form);
+    if (problems.length) {
+      UI.showError('Please check your card details', 'Some fields need fixing before we can charge the card.', alertEl);
+      problems[0].focus();
       return;
     }
-    root.innerHTML = '<div class="panel"><p class="muted">Preparing your payment…</p></div>';
+    state.paying = true;
     try {
-      state.booking = await ApiService.reservations.getBooking(bookingId);
-      state.event = await ApiService.events.getEventById(state.booking.event_id);
-      if (state.booking.status === 'confirmed') {
-        state.payment = await ApiService.payments.findForBooking(bookingId).catch(() => null);
-        showSuccess(state.payment);
-        return;
+      const paid = await UI.busy(button, 'Paying…', () => api.payments.confirm(state.payment.id, card));
+      state.payment = paid;
+      try {
+        state.booking = await api.reservations.getBooking(bookingId);
+      } catch (_) {
+        /* the success view can do with what it has */
       }
-      if (state.booking.status === 'expired') {
-        showExpired();
-        return;
-      }
-      if (state.booking.status !== 'held') {
-        showClosed(state.booking);
-        return;
-      }
-      state.payment = await openPayment();
-      if (state.payment.status === 'succeeded') {
-        showSuccess(state.payment);
-        return;
-      }
-      // Checkout extends the hold: show the new deadline.
-      state.booking = await ApiService.reservations.getBooking(bookingId);
-      if (state.booking.status !== 'held') {
-        if (state.booking.status === 'expired') showExpired();
-        else showClosed(state.booking);
-        return;
-      }
-      showPay();
+      showSuccess(paid);
     } catch (error) {
       if (error.code === 'hold_expired') {
-        showExpired();
+        showExpired((UI.describe(error).text));
         return;
       }
-      root.innerHTML = '';
-      const d = UI.handleError(error);
-      if (d && error.status !== 401) {
-        root.innerHTML = UI.emptyState(d.title, 'We could not prepare this payment.',
-          '<p><a class="btn btn-primary" href="profile.html">My bookings</a></p>');
-      }
+      if (error.code === 'validation_failed' && /card_number/.test(error.detail)) fieldError(form.card_number, 'This card number is not valid.');
+      if (error.code === 'validation_failed' && /exp_/.test(error.detail)) fieldError(form.exp, 'Check the expiry date.');
+      if (error.code === 'validation_failed' && /cvc/.test(error.detail)) fieldError(form.cvc, 'Check the CVC.');
+      UI.handleError(error, alertEl);
+      if (error.code === 'card_declined' || error.code === 'insufficient_funds') form.card_number.select();
     } finally {
-      root.removeAttribute('aria-busy');
+      state.paying = false;
     }
-  }
+  });
+}
 
-  start();
-})();
+// ---- start -----------------------------------------------------------------------------
+
+async function openPayment() {
+  try {
+    return await api.payments.checkout(bookingId);
+  } catch (error) {
+    if (error.code === 'invalid_state') {
+      // A payment may already be open for this booking (a reload, another tab): use it.
+      const existing = await api.payments.findForBooking(bookingId);
+      if (existing && (existing.status === 'pending' || existing.status === 'succeeded')) return existing;
+    }
+    throw error;
+  }
+}
+
+async function start() {
+  if (!Auth.requireLogin()) return;
+  if (!bookingId) {
+    root.removeAttribute('aria-busy');
+    render(
+      root,
+      UI.emptyState(
+        'No booking to pay',
+        'Pick seats first; you are brought here to pay for them.',
+        html`<p><a class="btn btn-primary" href="events.html">Browse events</a></p>`,
+      ),
+    );
+    return;
+  }
+  render(root, html`<div class="panel"><p class="muted">Preparing your payment…</p></div>`);
+  try {
+    state.booking = await api.reservations.getBooking(bookingId);
+    state.event = await api.events.getEventById(state.booking.event_id);
+    if (state.booking.status === 'confirmed') {
+      state.payment = await api.payments.findForBooking(bookingId).catch(() => null);
+      showSuccess(state.payment);
+      return;
+    }
+    if (state.booking.status === 'expired') {
+      showExpired();
+      return;
+    }
+    if (state.booking.status !== 'held') {
+      showClosed(state.booking);
+      return;
+    }
+    state.payment = await openPayment();
+    if (state.payment.status === 'succeeded') {
+      showSuccess(state.payment);
+      return;
+    }
+    // Checkout extends the hold: show the new deadline.
+    state.booking = await api.reservations.getBooking(bookingId);
+    if (state.booking.status !== 'held') {
+      if (state.booking.status === 'expired') showExpired();
+      else showClosed(state.booking);
+      return;
+    }
+    showPay();
+  } catch (error) {
+    if (error.code === 'hold_expired') {
+      showExpired();
+      return;
+    }
+    root.replaceChildren();
+    const d = UI.handleError(error);
+    if (d && error.status !== 401) {
+      render(
+        root,
+        UI.emptyState(d.title, 'We could not prepare this payment.', html`<p><a class="btn btn-primary" href="profile.html">My bookings</a></p>`),
+      );
+    }
+  } finally {
+    root.removeAttribute('aria-busy');
+  }
+}
+
+start();

@@ -1,302 +1,319 @@
 // profile.html: the account (GET /auth/me, name and password changes) and every booking —
 // held, confirmed, canceled or expired — with payment, cancel and the refund it brought.
-(function () {
-  'use strict';
+import { api } from './api.js';
+import { Auth } from './auth.js';
+import { Data, Format } from './data.js';
+import { byId, html, render } from './dom.js';
+import * as UI from './ui.js';
 
-  const accountEl = document.getElementById('account');
-  const listEl = document.getElementById('bookings');
-  const tabsEl = document.getElementById('booking-tabs');
-  const FILTERS = ['all', 'held', 'confirmed', 'canceled', 'expired'];
+const accountEl = byId('account');
+const listEl = byId('bookings');
+const tabsEl = byId('booking-tabs');
+const FILTERS = ['all', 'held', 'confirmed', 'canceled', 'expired'];
 
-  const state = { user: null, bookings: [], filter: 'all', timers: [], events: new Map() };
+const state = { user: null, bookings: [], filter: 'all', timers: [], events: new Map() };
 
-  // ---- account ---------------------------------------------------------------------------
+// ---- account ---------------------------------------------------------------------------
 
-  function renderAccount(user) {
-    accountEl.innerHTML =
-      '<dl class="account-facts">' +
-      '<div><dt>Name</dt><dd id="account-name">' + UI.esc(user.name || '—') + '</dd></div>' +
-      '<div><dt>E-mail</dt><dd id="account-email">' + UI.esc(user.email) + '</dd></div>' +
-      '<div><dt>Account</dt><dd>' + (user.role === 'admin' ? '<span class="status status-admin">Admin</span>' : 'Customer') +
-      ' · member since ' + UI.esc(Format.date(user.created_at)) + '</dd></div>' +
-      '</dl>' +
-      (user.role === 'admin' ? '<p><a class="btn btn-secondary btn-sm" href="admin.html">Open admin</a></p>' : '') +
-      '<details class="more"><summary>Change name</summary>' +
-      '<form id="name-form" novalidate><div class="field"><label for="new-name">Name</label>' +
-      '<input id="new-name" name="name" autocomplete="name" maxlength="100" value="' + UI.esc(user.name || '') + '"></div>' +
-      '<button class="btn btn-secondary btn-sm" type="submit">Save name</button></form></details>' +
-      '<details class="more"><summary>Change password</summary>' +
-      '<form id="password-form" novalidate>' +
-      '<div class="field"><label for="current-password">Current password</label>' +
-      '<input id="current-password" name="current_password" type="password" autocomplete="current-password" required></div>' +
-      '<div class="field"><label for="new-password">New password</label>' +
-      '<input id="new-password" name="password" type="password" autocomplete="new-password" minlength="8" maxlength="128" required>' +
-      '<span class="hint">8 to 128 characters.</span></div>' +
-      '<button class="btn btn-secondary btn-sm" type="submit">Change password</button></form></details>' +
-      '<div id="account-alert" role="alert" hidden></div>';
+function renderAccount(user) {
+  const admin = user.role === 'admin';
+  render(
+    accountEl,
+    html`<dl class="account-facts">
+        <div><dt>Name</dt><dd id="account-name">${user.name || '—'}</dd></div>
+        <div><dt>E-mail</dt><dd id="account-email">${user.email}</dd></div>
+        <div><dt>Account</dt><dd>${admin ? html`<span class="status status-admin">Admin</span>` : 'Customer'} · member since ${Format.date(user.created_at)}</dd></div>
+      </dl>
+      ${admin ? html`<p><a class="btn btn-secondary btn-sm" href="admin.html">Open admin</a></p>` : ''}
+      <details class="more"><summary>Change name</summary>
+        <form id="name-form" novalidate><div class="field"><label for="new-name">Name</label>
+          <input id="new-name" name="name" autocomplete="name" maxlength="100" value="${user.name || ''}"></div>
+          <button class="btn btn-secondary btn-sm" type="submit">Save name</button></form>
+      </details>
+      <details class="more"><summary>Change password</summary>
+        <form id="password-form" novalidate>
+          <div class="field"><label for="current-password">Current password</label>
+            <input id="current-password" name="current_password" type="password" autocomplete="current-password" required></div>
+          <div class="field"><label for="new-password">New password</label>
+            <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="8" maxlength="128" required>
+            <span class="hint">8 to 128 characters.</span></div>
+          <button class="btn btn-secondary btn-sm" type="submit">Change password</button></form>
+      </details>
+      <div id="account-alert" role="alert" hidden></div>`,
+  );
 
-    const alertEl = document.getElementById('account-alert');
-    document.getElementById('name-form').addEventListener('submit', async (e) => {
-      e.preventDefault();
-      UI.clear(alertEl);
-      const button = e.currentTarget.querySelector('button');
-      const name = document.getElementById('new-name').value.trim();
-      try {
-        const updated = await UI.busy(button, 'Saving…', () => ApiService.auth.updateMe({ name }));
-        Auth.setUser(updated);
-        state.user = updated;
-        document.getElementById('account-name').textContent = updated.name || '—';
-        UI.showStatus('Your name was saved.', 'success');
-      } catch (error) {
+  const alertEl = byId('account-alert');
+  byId('name-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    UI.clear(alertEl);
+    const button = e.currentTarget.querySelector('button');
+    const name = byId('new-name').value.trim();
+    try {
+      const updated = await UI.busy(button, 'Saving…', () => api.auth.updateMe({ name }));
+      Auth.setUser(updated);
+      state.user = updated;
+      byId('account-name').textContent = updated.name || '—';
+      UI.showStatus('Your name was saved.', 'success');
+    } catch (error) {
+      UI.handleError(error, alertEl);
+    }
+  });
+  byId('password-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    UI.clear(alertEl);
+    const form = e.currentTarget;
+    const button = form.querySelector('button');
+    const next = byId('new-password');
+    const current = byId('current-password');
+    if (next.value.length < 8) {
+      UI.showError('Password too short', 'The new password needs at least 8 characters.', alertEl);
+      return;
+    }
+    try {
+      await UI.busy(button, 'Saving…', () =>
+        api.auth.updateMe({ password: next.value, current_password: current.value }));
+      form.reset();
+      UI.showStatus('Your password was changed.', 'success');
+    } catch (error) {
+      if (error.status === 401 && error.code === 'invalid_credentials') {
+        UI.showError('Wrong password', 'The current password is not right.', alertEl);
+      } else {
         UI.handleError(error, alertEl);
       }
-    });
-    document.getElementById('password-form').addEventListener('submit', async (e) => {
-      e.preventDefault();
-      UI.clear(alertEl);
-      const form = e.currentTarget;
-      const button = form.querySelector('button');
-      const next = document.getElementById('new-password');
-      const current = document.getElementById('current-password');
-      if (next.value.length < 8) {
-        UI.showError('Password too short', 'The new password needs at least 8 characters.', alertEl);
-        return;
-      }
-      try {
-        await UI.busy(button, 'Saving…', () =>
-          ApiService.auth.updateMe({ password: next.value, current_password: current.value }));
-        form.reset();
-        UI.showStatus('Your password was changed.', 'success');
-      } catch (error) {
-        if (error.status === 401 && error.code === 'invalid_credentials') {
-          UI.showError('Wrong password', 'The current password is not right.', alertEl);
-        } else {
-          UI.handleError(error, alertEl);
-        }
-      }
-    });
-  }
-
-  // ---- bookings --------------------------------------------------------------------------
-
-  function groupBookings(reservations, payments) {
-    const byId = new Map();
-    reservations.forEach((r) => {
-      if (!byId.has(r.booking_id)) byId.set(r.booking_id, []);
-      byId.get(r.booking_id).push(r);
-    });
-    const paymentsByBooking = new Map();
-    payments
-      .slice()
-      .sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)))
-      .forEach((p) => {
-        // The one that took money wins over a failed or abandoned attempt.
-        const current = paymentsByBooking.get(p.booking_id);
-        if (!current || p.status !== 'failed' || current.status === 'failed') paymentsByBooking.set(p.booking_id, p);
-      });
-    return Array.from(byId.entries())
-      .map(([id, items]) => ({
-        id,
-        event_id: items[0].event_id,
-        reservations: items,
-        status: ProData.bookingStatus(items),
-        created_at: items.reduce((min, r) => (r.created_at < min ? r.created_at : min), items[0].created_at),
-        expires_at: items.reduce((max, r) => (r.expires_at > max ? r.expires_at : max), items[0].expires_at),
-        total: items.reduce((sum, r) => sum + r.price_cents, 0),
-        currency: items[0].currency,
-        payment: paymentsByBooking.get(id) || null,
-      }))
-      .sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
-  }
-
-  function statusBadge(status) {
-    const info = ProData.RESERVATION_STATUS[status] || { label: Format.label(status) };
-    return '<span class="status status-' + UI.esc(status) + '" data-booking-status="' + UI.esc(status) + '">' + UI.esc(info.label) + '</span>';
-  }
-
-  function paymentLines(booking) {
-    const p = booking.payment;
-    if (!p || p.status === 'pending' || p.status === 'failed') return '';
-    let html = '<div><strong>Paid</strong> ' + UI.esc(Format.money(p.amount_cents, p.currency)) +
-      (p.card_last4 ? ' with the card ending in ' + UI.esc(p.card_last4) : '') +
-      ' <span class="status status-' + UI.esc(p.status) + '" data-payment-status="' + UI.esc(p.status) + '">' +
-      UI.esc(ProData.PAYMENT_STATUS[p.status] || Format.label(p.status)) + '</span></div>';
-    if (p.refunded_cents > 0) {
-      html += '<div class="refund-line" data-refund>' + 'Refunded ' + UI.esc(Format.money(p.refunded_cents, p.currency)) +
-        ' to your card' + (p.status === 'partially_refunded' ? ' (part of the payment)' : '') + '</div>';
     }
-    return html;
-  }
+  });
+}
 
-  function canCancelConfirmed(event) {
-    return event && new Date(event.start_time).getTime() - Date.now() > 24 * 3600 * 1000;
-  }
+// ---- bookings --------------------------------------------------------------------------
 
-  function bookingCard(booking) {
-    const event = state.events.get(booking.event_id);
-    const venue = (event && event.venue) || {};
-    const seats = booking.reservations
-      .slice()
-      .sort((a, b) => String(a.seat.row).localeCompare(String(b.seat.row), undefined, { numeric: true }) || a.seat.seat_number - b.seat.seat_number);
-    const seatText = seats.map((r) => r.seat.row + r.seat.seat_number).join(', ');
-    const tiers = Array.from(new Set(seats.map((r) => Format.label(r.seat.tier)))).join(', ');
-    let actions = '';
-    if (booking.status === 'held') {
-      actions =
-        '<p class="small" style="margin:0">Pay within <time data-hold-clock="' + UI.esc(booking.expires_at) + '"></time> or the seats are released.</p>' +
-        '<div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=' + encodeURIComponent(booking.id) + '">Pay now</a>' +
-        '<button class="btn btn-ghost btn-sm" type="button" data-cancel="' + UI.esc(booking.id) + '">Release seats</button></div>';
-    } else if (booking.status === 'confirmed') {
-      actions = canCancelConfirmed(event)
-        ? '<div class="btn-row"><button class="btn btn-danger btn-sm" type="button" data-cancel="' + UI.esc(booking.id) + '">Cancel booking</button></div>'
-        : '<p class="small muted" style="margin:0">Less than 24 hours to go: this booking can no longer be canceled online.</p>';
-    }
-    return (
-      '<article class="card booking-card" data-booking-id="' + UI.esc(booking.id) + '" data-status="' + UI.esc(booking.status) + '" aria-labelledby="b-' + UI.esc(booking.id) + '">' +
-      UI.poster(event || { name: 'Event', category: 'other' }) +
-      '<div class="booking-main">' +
-      '<div class="booking-top"><h3 id="b-' + UI.esc(booking.id) + '">' +
-      (event ? '<a href="detail.html?id=' + encodeURIComponent(event.id) + '">' + UI.esc(event.name) + '</a>' : 'Event') +
-      '</h3>' + statusBadge(booking.status) + '</div>' +
-      '<div class="booking-lines">' +
-      (event ? '<div>' + UI.esc(Format.dateTime(event.start_time)) + ' · ' + UI.esc(venue.name || '') + '</div>' : '') +
-      '<div><strong>' + seats.length + ' seat' + (seats.length === 1 ? '' : 's') + ':</strong> ' + UI.esc(seatText) +
-      ' <span class="muted">(' + UI.esc(tiers) + ')</span></div>' +
-      '<div><strong>Total</strong> ' + UI.esc(Format.money(booking.total, booking.currency)) +
-      ' · booked ' + UI.esc(Format.dateTime(booking.created_at)) + ' · ref ' + UI.esc(booking.id.slice(0, 8).toUpperCase()) + '</div>' +
-      paymentLines(booking) +
-      '</div>' + actions +
-      '<div class="confirm-slot"></div>' +
-      '</div></article>'
+function groupBookings(reservations, payments) {
+  const byBooking = new Map();
+  reservations.forEach((r) => {
+    if (!byBooking.has(r.booking_id)) byBooking.set(r.booking_id, []);
+    byBooking.get(r.booking_id).push(r);
+  });
+  const paymentsByBooking = new Map();
+  payments
+    .slice()
+    .sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)))
+    .forEach((p) => {
+      // The one that took money wins over a failed or abandoned attempt.
+      const current = paymentsByBooking.get(p.booking_id);
+      if (!current || p.status !== 'failed' || current.status === 'failed') paymentsByBooking.set(p.booking_id, p);
+    });
+  return Array.from(byBooking.entries())
+    .map(([id, items]) => ({
+      id,
+      event_id: items[0].event_id,
+      reservations: items,
+      status: Data.bookingStatus(items),
+      created_at: items.reduce((min, r) => (r.created_at < min ? r.created_at : min), items[0].created_at),
+      expires_at: items.reduce((max, r) => (r.expires_at > max ? r.expires_at : max), items[0].expires_at),
+      total: items.reduce((sum, r) => sum + r.price_cents, 0),
+      currency: items[0].currency,
+      payment: paymentsByBooking.get(id) || null,
+    }))
+    .sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
+}
+
+function statusBadge(status) {
+  const info = Data.RESERVATION_STATUS[status] || { label: Format.label(status) };
+  return html`<span class="status status-${status}" data-booking-status="${status}">${info.label}</span>`;
+}
+
+function paymentLines(booking) {
+  const p = booking.payment;
+  if (!p || p.status === 'pending' || p.status === 'failed') return '';
+  const card = p.card_last4 ? ' with the card ending in ' + p.card_last4 : '';
+  const badge = html`<span class="status status-${p.status}" data-payment-status="${p.status}">
+    ${Data.PAYMENT_STATUS[p.status] || Format.label(p.status)}</span>`;
+  const part = p.status === 'partially_refunded' ? ' (part of the payment)' : '';
+  return html`<div><strong>Paid</strong> ${Format.money(p.amount_cents, p.currency)}${card} ${badge}</div>
+    ${p.refunded_cents > 0
+      ? html`<div class="refund-line" data-refund>Refunded ${Format.money(p.refunded_cents, p.currency)} to your card${part}</div>`
+      : ''}`;
+}
+
+function canCancelConfirmed(event) {
+  return event && new Date(event.start_time).getTime() - Date.now() > 24 * 3600 * 1000;
+}
+
+function bookingCard(booking) {
+  const event = state.events.get(booking.event_id);
+  const venue = (event && event.venue) || {};
+  const seats = booking.reservations
+    .slice()
+    .sort((a, b) => String(a.seat.row).localeCompare(String(b.seat.row), undefined, { numeric: true }) || a.seat.seat_number - b.seat.seat_number);
+  const seatText = seats.map((r) => r.seat.row + r.seat.seat_number).join(', ');
+  const tiers = Array.from(new Set(seats.map((r) => Format.label(r.seat.tier)))).join(', ');
+  let actions = '';
+  if (booking.status === 'held') {
+    actions = html`<p class="small flush">Pay within <time data-hold-clock="${booking.expires_at}"></time> or the seats are released.</p>
+      <div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=${encodeURIComponent(booking.id)}">Pay now</a>
+        <button class="btn btn-ghost btn-sm" type="button" data-cancel="${booking.id}">Release seats</button></div>`;
+  } else if (booking.status === 'confirmed') {
+    actions = canCancelConfirmed(event)
+      ? html`<div class="btn-row"><button class="btn btn-danger btn-sm" type="button" data-cancel="${booking.id}">Cancel booking</button></div>`
+      : html`<p class="small muted flush">Less than 24 hours to go: this booking can no longer be canceled online.</p>`;
+  }
+  return html`<article class="card booking-card" data-booking-id="${booking.id}" data-status="${booking.status}" aria-labelledby="b-${booking.id}">
+    ${UI.poster(event || { name: 'Event', category: 'other' })}
+    <div class="booking-main">
+      <div class="booking-top">
+        <h3 id="b-${booking.id}">${event ? html`<a href="detail.html?id=${encodeURIComponent(event.id)}">${event.name}</a>` : 'Event'}</h3>
+        ${statusBadge(booking.status)}
+      </div>
+      <div class="booking-lines">
+        ${event ? html`<div>${Format.dateTime(event.start_time)} · ${venue.name || ''}</div>` : ''}
+        <div><strong>${seats.length} seat${seats.length === 1 ? '' : 's'}:</strong> ${seatText} <span class="muted">(${tiers})</span></div>
+        <div><strong>Total</strong> ${Format.money(booking.total, booking.currency)} · booked ${Format.dateTime(booking.created_at)} · ref ${booking.id.slice(0, 8).toUpperCase()}</div>
+        ${paymentLines(booking)}
+      </div>
+      ${actions}
+      <div class="confirm-slot"></div>
+    </div>
+  </article>`;
+}
+
+function renderTabs() {
+  const counts = { all: state.bookings.length };
+  state.bookings.forEach((b) => {
+    counts[b.status] = (counts[b.status] || 0) + 1;
+  });
+  render(
+    tabsEl,
+    FILTERS.map(
+      (f) => html`<button type="button" class="tab" data-filter="${f}" aria-pressed="${state.filter === f}">
+        ${f === 'all' ? 'All' : Data.RESERVATION_STATUS[f].label}<span class="count">${counts[f] || 0}</span></button>`,
+    ),
+  );
+}
+
+function renderBookings() {
+  state.timers.forEach((t) => t.stop());
+  state.timers = [];
+  renderTabs();
+  const shown = state.bookings.filter((b) => state.filter === 'all' || b.status === state.filter);
+  if (!state.bookings.length) {
+    render(
+      listEl,
+      UI.emptyState(
+        'No bookings yet',
+        'When you hold or buy seats, they appear here.',
+        html`<p><a class="btn btn-primary" href="events.html">Find something to see</a></p>`,
+      ),
     );
+    return;
   }
-
-  function renderTabs() {
-    const counts = { all: state.bookings.length };
-    state.bookings.forEach((b) => {
-      counts[b.status] = (counts[b.status] || 0) + 1;
-    });
-    tabsEl.innerHTML = FILTERS.map((f) =>
-      '<button type="button" class="tab" data-filter="' + f + '" aria-pressed="' + (state.filter === f) + '">' +
-      (f === 'all' ? 'All' : ProData.RESERVATION_STATUS[f].label) + '<span class="count">' + (counts[f] || 0) + '</span></button>').join('');
+  if (!shown.length) {
+    render(listEl, UI.emptyState('Nothing here', 'No ' + state.filter + ' bookings.'));
+    return;
   }
+  render(listEl, shown.map(bookingCard));
+  listEl.querySelectorAll('[data-hold-clock]').forEach((el) => {
+    state.timers.push(UI.countdown(el, el.dataset.holdClock, { onExpire: () => loadBookings() }));
+  });
+}
 
-  function renderBookings() {
-    state.timers.forEach((t) => t.stop());
-    state.timers = [];
-    renderTabs();
-    const shown = state.bookings.filter((b) => state.filter === 'all' || b.status === state.filter);
-    if (!state.bookings.length) {
-      listEl.innerHTML = UI.emptyState('No bookings yet', 'When you hold or buy seats, they appear here.',
-        '<p><a class="btn btn-primary" href="events.html">Find something to see</a></p>');
-      return;
-    }
-    if (!shown.length) {
-      listEl.innerHTML = UI.emptyState('Nothing here', 'No ' + state.filter + ' bookings.');
-      return;
-    }
-    listEl.innerHTML = shown.map(bookingCard).join('');
-    listEl.querySelectorAll('[data-hold-clock]').forEach((el) => {
-      state.timers.push(UI.countdown(el, el.dataset.holdClock, { onExpire: () => loadBookings() }));
-    });
-  }
-
-  async function loadBookings() {
-    let paymentsError = null;
-    listEl.setAttribute('aria-busy', 'true');
-    try {
-      const [reservations, payments] = await Promise.all([
-        ApiService.reservations.getUserReservations(state.user.id, { limit: 200 }),
-        ApiService.payments.list({ limit: 200 }).catch((error) => {
-          if (error.status === 401) throw error;
-          paymentsError = error; // bookings still show, without payment details, and we say so
-          return [];
-        }),
-      ]);
-      const ids = Array.from(new Set(reservations.map((r) => r.event_id))).filter((id) => !state.events.has(id));
-      const events = await Promise.all(ids.map((id) => ApiService.events.getEventById(id).catch(() => null)));
-      events.forEach((e) => e && state.events.set(e.id, e));
-      state.bookings = groupBookings(reservations, payments);
-      renderBookings();
-      if (paymentsError) {
-        UI.showError('Payment details unavailable', UI.describe(paymentsError).text + ' Your bookings are shown without them.');
-      }
-    } catch (error) {
-      listEl.innerHTML = '';
-      UI.handleError(error);
-    } finally {
-      listEl.removeAttribute('aria-busy');
-    }
-  }
-
-  function askCancel(button) {
-    const card = button.closest('.booking-card');
-    const booking = state.bookings.find((b) => b.id === button.dataset.cancel);
-    if (!booking) return;
-    const slot = card.querySelector('.confirm-slot');
-    const paid = booking.payment && booking.payment.status === 'succeeded';
-    const refund = paid ? booking.reservations.filter((r) => r.status === 'confirmed').reduce((s, r) => s + r.price_cents, 0) : 0;
-    slot.innerHTML =
-      '<div class="confirm-box" role="group" aria-label="Confirm cancellation">' +
-      '<p><strong>' + (booking.status === 'held' ? 'Release these seats?' : 'Cancel this booking?') + '</strong> ' +
-      (paid ? UI.esc(Format.money(refund, booking.currency)) + ' will be refunded to your card.' : 'The seats go back on sale.') + '</p>' +
-      '<div class="btn-row"><button type="button" class="btn btn-danger-solid btn-sm" data-confirm-cancel>' +
-      (booking.status === 'held' ? 'Yes, release seats' : 'Yes, cancel booking') + '</button>' +
-      '<button type="button" class="btn btn-ghost btn-sm" data-keep>Keep booking</button></div></div>';
-    slot.querySelector('[data-keep]').addEventListener('click', () => {
-      slot.innerHTML = '';
-      button.focus();
-    });
-    slot.querySelector('[data-confirm-cancel]').addEventListener('click', (e) => doCancel(booking, e.currentTarget));
-    slot.querySelector('[data-confirm-cancel]').focus();
-  }
-
-  async function doCancel(booking, button) {
-    UI.clear();
-    try {
-      await UI.busy(button, 'Canceling…', () => ApiService.reservations.cancelBooking(booking.id));
-      await loadBookings();
-      const after = state.bookings.find((b) => b.id === booking.id);
-      const p = after && after.payment;
-      if (p && p.refunded_cents > 0) {
-        UI.showStatus('Booking canceled. ' + Format.money(p.refunded_cents, p.currency) + ' refunded to your card' +
-          (p.card_last4 ? ' ending in ' + p.card_last4 : '') + '.', 'success');
-      } else {
-        UI.showStatus(booking.status === 'held' ? 'Seats released.' : 'Booking canceled.', 'success');
-      }
-    } catch (error) {
-      UI.handleError(error);
-      loadBookings();
-    }
-  }
-
-  tabsEl.addEventListener('click', (e) => {
-    const tab = e.target.closest('[data-filter]');
-    if (!tab) return;
-    state.filter = tab.dataset.filter;
+async function loadBookings() {
+  let paymentsError = null;
+  listEl.setAttribute('aria-busy', 'true');
+  try {
+    const [reservations, payments] = await Promise.all([
+      api.reservations.getUserReservations(state.user.id, { limit: 200 }),
+      api.payments.list({ limit: 200 }).catch((error) => {
+        if (error.status === 401) throw error;
+        paymentsError = error; // bookings still show, without payment details, and we say so
+        return [];
+      }),
+    ]);
+    const ids = Array.from(new Set(reservations.map((r) => r.event_id))).filter((id) => !state.events.has(id));
+    const events = await Promise.all(ids.map((id) => api.events.getEventById(id).catch(() => null)));
+    events.forEach((e) => e && state.events.set(e.id, e));
+    state.bookings = groupBookings(reservations, payments);
     renderBookings();
-  });
-  listEl.addEventListener('click', (e) => {
-    const button = e.target.closest('[data-cancel]');
-    if (button) askCancel(button);
-  });
-
-  async function start() {
-    if (!Auth.requireLogin()) return;
-    try {
-      state.user = await Auth.refreshUser();
-      renderAccount(state.user);
-    } catch (error) {
-      accountEl.innerHTML = '';
-      UI.handleError(error);
-      return;
-    } finally {
-      accountEl.removeAttribute('aria-busy');
+    if (paymentsError) {
+      UI.showError('Payment details unavailable', UI.describe(paymentsError).text + ' Your bookings are shown without them.');
     }
-    const wanted = UI.param('status');
-    if (FILTERS.includes(wanted)) state.filter = wanted;
-    await loadBookings();
+  } catch (error) {
+    listEl.replaceChildren();
+    UI.handleError(error);
+  } finally {
+    listEl.removeAttribute('aria-busy');
   }
+}
 
-  start();
-})();
+function askCancel(button) {
+  const card = button.closest('.booking-card');
+  const booking = state.bookings.find((b) => b.id === button.dataset.cancel);
+  if (!booking) return;
+  const slot = card.querySelector('.confirm-slot');
+  const paid = booking.payment && booking.payment.status === 'succeeded';
+  const refund = paid ? booking.reservations.filter((r) => r.status === 'confirmed').reduce((s, r) => s + r.price_cents, 0) : 0;
+  const held = booking.status === 'held';
+  render(
+    slot,
+    html`<div class="confirm-box" role="group" aria-label="Confirm cancellation">
+      <p><strong>${held ? 'Release these seats?' : 'Cancel this booking?'}</strong> ${paid
+        ? Format.money(refund, booking.currency) + ' will be refunded to your card.'
+        : 'The seats go back on sale.'}</p>
+      <div class="btn-row"><button type="button" class="btn btn-danger-solid btn-sm" data-confirm-cancel>${held ? 'Yes, release seats' : 'Yes, cancel booking'}</button>
+        <button type="button" class="btn btn-ghost btn-sm" data-keep>Keep booking</button></div>
+    </div>`,
+  );
+  slot.querySelector('[data-keep]').addEventListener('click', () => {
+    slot.replaceChildren();
+    button.focus();
+  });
+  slot.querySelector('[data-confirm-cancel]').addEventListener('click', (e) => doCancel(booking, e.currentTarget));
+  slot.querySelector('[data-confirm-cancel]').focus();
+}
+
+async function doCancel(booking, button) {
+  UI.clear();
+  try {
+    await UI.busy(button, 'Canceling…', () => api.reservations.cancelBooking(booking.id));
+    await loadBookings();
+    const after = state.bookings.find((b) => b.id === booking.id);
+    const p = after && after.payment;
+    if (p && p.refunded_cents > 0) {
+      UI.showStatus('Booking canceled. ' + Format.money(p.refunded_cents, p.currency) + ' refunded to your card' +
+        (p.card_last4 ? ' ending in ' + p.card_last4 : '') + '.', 'success');
+    } else {
+      UI.showStatus(booking.status === 'held' ? 'Seats released.' : 'Booking canceled.', 'success');
+    }
+  } catch (error) {
+    UI.handleError(error);
+    loadBookings();
+  }
+}
+
+tabsEl.addEventListener('click', (e) => {
+  const tab = e.target.closest('[data-filter]');
+  if (!tab) return;
+  state.filter = tab.dataset.filter;
+  renderBookings();
+});
+listEl.addEventListener('click', (e) => {
+  const button = e.target.closest('[data-cancel]');
+  if (button) askCancel(button);
+});
+
+async function start() {
+  if (!Auth.requireLogin()) return;
+  try {
+    state.user = await Auth.refreshUser();
+    renderAccount(state.user);
+  } catch (error) {
+    accountEl.replaceChildren();
+    UI.handleError(error);
+    return;
+  } finally {
+    accountEl.removeAttribute('aria-busy');
+  }
+  const wanted = UI.param('status');
+  if (FILTERS.includes(wanted)) state.filter = wanted;
+  await loadBookings();
+}
+
+start();

@@ -1,350 +1,328 @@
 // Page furniture shared by every page: header and footer, the status areas (errors in a
 // role="alert" region, always in words, never raw JSON), event cards and their drawn posters,
-// and the hold countdown.
-(function (global) {
-  'use strict';
+// and the hold countdown. Importing this module draws the header and footer.
+import { ApiError } from './api.js';
+import { Auth } from './auth.js';
+import { Data, Format } from './data.js';
+import { html, render, styled, trusted } from './dom.js';
 
-  const doc = global.document;
+/** Small inline icons (stroke drawings, no emoji, nothing fetched). */
+const ICONS = {
+  ticket: trusted('<path d="M3 7a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v3a2 2 0 0 0 0 4v3a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-3a2 2 0 0 0 0-4z"/><path d="M14 5v14" stroke-dasharray="2 2"/>'),
+  movie: trusted('<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M7 4v16M17 4v16M3 9h4M3 15h4M17 9h4M17 15h4"/>'),
+  theatre: trusted('<path d="M4 5c3 1.5 6 1.5 9 0v6a4.5 4.5 0 0 1-9 0z"/><path d="M6.5 9h.01M10.5 9h.01M7 12.5c1 .8 2 .8 3 0"/><path d="M13 8.5c2.3 1 4.7 1 7-.5v6a4.5 4.5 0 0 1-7 3.7"/><path d="M15.5 15c1-.7 2-.7 3 0M15.5 11.5h.01M18.5 11.5h.01"/>'),
+  concert: trusted('<path d="M9 18V5l12-2v13"/><circle cx="6" cy="18" r="3"/><circle cx="18" cy="16" r="3"/>'),
+  sport: trusted('<circle cx="12" cy="12" r="9"/><path d="M12 3v18M3 12h18M5.6 5.6c3.5 3.5 3.5 9.3 0 12.8M18.4 5.6c-3.5 3.5-3.5 9.3 0 12.8"/>'),
+  comedy: trusted('<path d="M12 2a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V5a3 3 0 0 0-3-3z"/><path d="M19 10v1a7 7 0 0 1-14 0v-1M12 18v4M8 22h8"/>'),
+  other: trusted('<path d="M12 3l2.7 5.5 6 .9-4.4 4.2 1 6-5.3-2.8-5.3 2.8 1-6L3.3 9.4l6-.9z"/>'),
+  pin: trusted('<path d="M12 21s-7-6.2-7-11.5a7 7 0 0 1 14 0C19 14.8 12 21 12 21z"/><circle cx="12" cy="9.5" r="2.5"/>'),
+  clock: trusted('<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>'),
+  calendar: trusted('<rect x="3" y="5" width="18" height="16" rx="2"/><path d="M3 10h18M8 3v4M16 3v4"/>'),
+  seat: trusted('<path d="M6 11V6a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v5"/><path d="M4 11h16v5H4zM6 16v4M18 16v4"/>'),
+  check: trusted('<path d="M5 12.5l4.5 4.5L19 7.5"/>'),
+  card: trusted('<rect x="2.5" y="5" width="19" height="14" rx="2"/><path d="M2.5 10h19M6 15h4"/>'),
+  lock: trusted('<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 8 0v3"/>'),
+  user: trusted('<circle cx="12" cy="8" r="4"/><path d="M4 21c1.5-4 4.5-6 8-6s6.5 2 8 6"/>'),
+  search: trusted('<circle cx="11" cy="11" r="7"/><path d="M20 20l-4-4"/>'),
+  alert: trusted('<path d="M12 3l10 18H2z"/><path d="M12 10v4M12 17.5h.01"/>'),
+  info: trusted('<circle cx="12" cy="12" r="9"/><path d="M12 11v6M12 7.5h.01"/>'),
+};
 
-  function esc(value) {
-    return String(value === undefined || value === null ? '' : value)
-      .replace(/&/g, '&amp;')
-      .replace(/</g, '&lt;')
-      .replace(/>/g, '&gt;')
-      .replace(/"/g, '&quot;')
-      .replace(/'/g, '&#39;');
-  }
+export function icon(name, extraClass) {
+  const drawing = ICONS[name] || ICONS.other;
+  // One line: a line break in a template drops the space between the attributes.
+  return html`<svg class="icon ${extraClass || ''}" viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">${drawing}</svg>`;
+}
 
-  /** Small inline icons (stroke drawings, no emoji, nothing fetched). */
-  const ICONS = {
-    ticket: '<path d="M3 7a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v3a2 2 0 0 0 0 4v3a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-3a2 2 0 0 0 0-4z"/><path d="M14 5v14" stroke-dasharray="2 2"/>',
-    movie: '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M7 4v16M17 4v16M3 9h4M3 15h4M17 9h4M17 15h4"/>',
-    theatre: '<path d="M4 5c3 1.5 6 1.5 9 0v6a4.5 4.5 0 0 1-9 0z"/><path d="M6.5 9h.01M10.5 9h.01M7 12.5c1 .8 2 .8 3 0"/><path d="M13 8.5c2.3 1 4.7 1 7-.5v6a4.5 4.5 0 0 1-7 3.7"/><path d="M15.5 15c1-.7 2-.7 3 0M15.5 11.5h.01M18.5 11.5h.01"/>',
-    concert: '<path d="M9 18V5l12-2v13"/><circle cx="6" cy="18" r="3"/><circle cx="18" cy="16" r="3"/>',
-    sport: '<circle cx="12" cy="12" r="9"/><path d="M12 3v18M3 12h18M5.6 5.6c3.5 3.5 3.5 9.3 0 12.8M18.4 5.6c-3.5 3.5-3.5 9.3 0 12.8"/>',
-    comedy: '<path d="M12 2a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V5a3 3 0 0 0-3-3z"/><path d="M19 10v1a7 7 0 0 1-14 0v-1M12 18v4M8 22h8"/>',
-    other: '<path d="M12 3l2.7 5.5 6 .9-4.4 4.2 1 6-5.3-2.8-5.3 2.8 1-6L3.3 9.4l6-.9z"/>',
-    pin: '<path d="M12 21s-7-6.2-7-11.5a7 7 0 0 1 14 0C19 14.8 12 21 12 21z"/><circle cx="12" cy="9.5" r="2.5"/>',
-    clock: '<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>',
-    calendar: '<rect x="3" y="5" width="18" height="16" rx="2"/><path d="M3 10h18M8 3v4M16 3v4"/>',
-    seat: '<path d="M6 11V6a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v5"/><path d="M4 11h16v5H4zM6 16v4M18 16v4"/>',
-    check: '<path d="M5 12.5l4.5 4.5L19 7.5"/>',
-    card: '<rect x="2.5" y="5" width="19" height="14" rx="2"/><path d="M2.5 10h19M6 15h4"/>',
-    lock: '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 8 0v3"/>',
-    user: '<circle cx="12" cy="8" r="4"/><path d="M4 21c1.5-4 4.5-6 8-6s6.5 2 8 6"/>',
-    search: '<circle cx="11" cy="11" r="7"/><path d="M20 20l-4-4"/>',
-    alert: '<path d="M12 3l10 18H2z"/><path d="M12 10v4M12 17.5h.01"/>',
-    info: '<circle cx="12" cy="12" r="9"/><path d="M12 11v6M12 7.5h.01"/>',
-  };
+const NAV = [
+  { href: 'Home.html', label: 'Home' },
+  { href: 'movies.html', label: 'Movies' },
+  { href: 'events.html', label: 'Events' },
+  { href: 'theatres.html', label: 'Venues' },
+];
 
-  function icon(name, extraClass) {
-    const body = ICONS[name] || ICONS.other;
-    return (
-      '<svg class="icon ' + (extraClass || '') + '" viewBox="0 0 24 24" width="20" height="20" fill="none" ' +
-      'stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">' +
-      body + '</svg>'
-    );
-  }
+function currentFile() {
+  return (window.location.pathname.split('/').pop() || 'Home.html').toLowerCase();
+}
 
-  const NAV = [
-    { href: 'Home.html', label: 'Home' },
-    { href: 'movies.html', label: 'Movies' },
-    { href: 'events.html', label: 'Events' },
-    { href: 'theatres.html', label: 'Venues' },
-  ];
-
-  function currentFile() {
-    return (global.location.pathname.split('/').pop() || 'Home.html').toLowerCase();
-  }
-
-  function renderHeader() {
-    const header = doc.getElementById('site-header');
-    if (!header) return;
-    const user = global.Auth ? global.Auth.getUser() : null;
-    const file = currentFile();
-    const links = NAV.slice();
-    if (user && user.role === 'admin') links.push({ href: 'admin.html', label: 'Admin' });
-    const items = links
-      .map((l) => {
-        const current = l.href.toLowerCase() === file || (file === 'detail.html' && l.href === 'events.html');
-        return '<li><a href="' + l.href + '"' + (current ? ' aria-current="page"' : '') + '>' + esc(l.label) + '</a></li>';
-      })
-      .join('');
-    const account = user
-      ? '<a class="account-link" href="profile.html"' + (file === 'profile.html' ? ' aria-current="page"' : '') + '>' +
-        icon('user') + '<span class="account-name">' + esc(user.name || user.email) + '</span></a>' +
-        '<button type="button" class="btn btn-ghost btn-sm" data-action="logout">Log out</button>'
-      : '<a class="btn btn-primary btn-sm" href="' + esc(global.Auth ? global.Auth.loginUrl() : 'login.html') + '">Log in</a>';
-    header.innerHTML =
-      '<a class="skip-link" href="#main">Skip to content</a>' +
-      '<div class="container header-inner">' +
-      '<a class="brand" href="Home.html">' + icon('ticket', 'brand-icon') + '<span>Pro<strong>Eventa</strong></span></a>' +
-      '<nav class="main-nav" aria-label="Main"><ul>' + items + '</ul></nav>' +
-      '<div class="account">' + account + '</div>' +
-      '</div>';
-    const logout = header.querySelector('[data-action="logout"]');
-    if (logout) {
-      logout.addEventListener('click', () => {
-        global.Auth.logout();
-        global.location.assign('Home.html');
-      });
-    }
-  }
-
-  function renderFooter() {
-    const footer = doc.getElementById('site-footer');
-    if (!footer) return;
-    footer.innerHTML =
-      '<div class="container footer-inner">' +
-      '<p><strong>ProEventa</strong> — tickets for movies, theatre and live events.</p>' +
-      '<nav aria-label="Footer"><a href="events.html">All events</a><a href="theatres.html">Venues</a>' +
-      '<a href="profile.html">My bookings</a></nav>' +
-      '<p class="muted small">Seats are held for you for a few minutes while you pay. Prices include all fees.</p>' +
-      '</div>';
-  }
-
-  /** "card_number is not valid" → "Card number is not valid." */
-  function sentence(text) {
-    const t = String(text).replace(/\b([a-z]+(?:_[a-z]+)+)\b/g, (m) => m.replace(/_/g, ' ')).trim();
-    return (t.charAt(0).toUpperCase() + t.slice(1)).replace(/([^.!?])$/, '$1.');
-  }
-
-  /** What an API error means for a person: {title, text}. */
-  function describe(error) {
-    const e = error || {};
-    const detail = e.detail || '';
-    const ref = e.requestId ? ' (reference ' + e.requestId.slice(0, 8) + ')' : '';
-    switch (e.code) {
-      case 'network_error':
-        return { title: 'Connection problem', text: "We couldn't reach ProEventa. Check your connection and try again." };
-      case 'invalid_credentials':
-        return { title: 'Log in failed', text: detail || "That e-mail and password don't match an account." };
-      case 'unauthorized':
-      case 'token_expired':
-        return { title: 'Please log in', text: 'Your session has ended. Log in again to continue.' };
-      case 'email_taken':
-        return { title: 'Account exists', text: (detail || 'This e-mail already has an account.') + ' Log in instead.' };
-      case 'seat_unavailable':
-        return {
-          title: 'Seat no longer available',
-          text: (detail || 'Someone else just took one of your seats.') + ' The seat map is up to date again: please pick other seats.',
-        };
-      case 'card_declined':
-        return { title: 'Card declined', text: (detail || 'The card was declined; try another card.') + ' Nothing was charged.' };
-      case 'insufficient_funds':
-        return { title: 'Insufficient funds', text: (detail || 'The card has insufficient funds; try another card.') + ' Nothing was charged.' };
-      case 'hold_expired':
-        return { title: 'Your hold expired', text: (detail || 'The hold on your seats ran out.') + ' Nothing was charged.' };
-      case 'invalid_state':
-        return { title: 'Not possible right now', text: detail || 'This booking cannot be changed in its current state.' };
-      case 'forbidden':
-        return { title: 'Not allowed', text: detail || "Your account can't do this." };
-      case 'not_found':
-        return { title: 'Not found', text: detail || "We couldn't find what you were looking for." };
-      case 'validation_failed':
-      case 'invalid_request':
-      case 'invalid_json':
-        return { title: 'Please check your details', text: detail ? sentence(detail) : 'Some fields are not valid.' };
-      case 'rate_limited': {
-        const wait = Number(e.retryAfter);
-        return {
-          title: 'Too many attempts',
-          text: 'Please wait ' + (wait > 0 ? Math.ceil(wait / 60) + ' minute' + (wait > 60 ? 's' : '') : 'a little') + ' and try again.',
-        };
-      }
-      case 'unavailable':
-        return { title: 'Temporarily unavailable', text: 'ProEventa is briefly unavailable. Please try again in a moment.' + ref };
-      default:
-        if (e.status >= 500) return { title: 'Something went wrong', text: 'Something went wrong on our side. Please try again.' + ref };
-        if (e instanceof Error && !(e instanceof global.ApiError)) {
-          return { title: 'Something went wrong', text: 'The page hit an unexpected problem. Please reload it.' };
-        }
-        return { title: 'Request failed', text: detail || 'The request could not be completed. Please try again.' };
-    }
-  }
-
-  function notice(el, kind, title, text) {
-    if (!el) return;
-    el.className = 'notice notice-' + kind;
-    el.innerHTML =
-      icon(kind === 'error' ? 'alert' : kind === 'success' ? 'check' : 'info', 'notice-icon') +
-      '<div>' + (title ? '<strong class="notice-title">' + esc(title) + '</strong> ' : '') +
-      '<span class="notice-text">' + esc(text || '') + '</span></div>';
-    el.hidden = false;
-  }
-
-  const UI = {
-    esc,
-    icon,
-    describe,
-
-    /** Shows an error in the page's role="alert" area (or the one given). */
-    showError(title, text, target) {
-      notice(target || doc.getElementById('page-alert'), 'error', title, text);
-      const el = target || doc.getElementById('page-alert');
-      if (el && el.getBoundingClientRect().top < 0) el.scrollIntoView({ block: 'center', behavior: 'smooth' });
-    },
-    /** Shows news in the page's role="status" area (or the one given). */
-    showStatus(text, kind, target, title) {
-      notice(target || doc.getElementById('page-status'), kind || 'info', title || '', text);
-    },
-    clear(target) {
-      const els = target ? [target] : [doc.getElementById('page-alert'), doc.getElementById('page-status')];
-      els.forEach((el) => {
-        if (el) {
-          el.hidden = true;
-          el.innerHTML = '';
-        }
-      });
-    },
-
-    /**
-     * The one way pages report a failed call: a 401 goes to login.html?next=<this page>; everything
-     * else becomes words in the alert area. Returns the description shown.
-     */
-    handleError(error, target) {
-      if (error && error.name === 'AbortError') return null;
-      if (error && error.status === 401 && error.code !== 'invalid_credentials') {
-        global.Auth.clear();
-        global.Auth.redirectToLogin();
-        return describe(error);
-      }
-      if (!(error instanceof global.ApiError) && global.console) global.console.error(error);
-      const d = describe(error);
-      UI.showError(d.title, d.text, target);
-      return d;
-    },
-
-    /** Puts a button into a busy state while `work` runs. */
-    async busy(button, text, work) {
-      const label = button.innerHTML;
-      button.disabled = true;
-      button.setAttribute('aria-busy', 'true');
-      if (text) button.textContent = text;
-      try {
-        return await work();
-      } finally {
-        button.disabled = false;
-        button.removeAttribute('aria-busy');
-        button.innerHTML = label;
-      }
-    },
-
-    /** A drawn poster for an event: a gradient and the category's mark; never a network image. */
-    poster(event, extraClass) {
-      const palettes = {
-        movie: [250, 280],
-        theatre: [335, 15],
-        concert: [205, 265],
-        sport: [160, 195],
-        comedy: [20, 45],
-        other: [225, 255],
-      };
-      const [h1, h2] = palettes[event.category] || palettes.other;
-      let hash = 0;
-      for (const ch of String(event.name || '')) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-      const shift = (hash % 30) - 15;
-      const angle = 120 + (hash % 90);
-      const style =
-        'background:' +
-        'radial-gradient(circle at ' + (20 + (hash % 60)) + '% ' + (10 + ((hash >> 3) % 50)) + '%, rgba(255,255,255,.28), transparent 45%),' +
-        'radial-gradient(circle at ' + (70 - (hash % 40)) + '% 110%, rgba(0,0,0,.35), transparent 55%),' +
-        'linear-gradient(' + angle + 'deg, hsl(' + (h1 + shift) + ' 62% 30%), hsl(' + (h2 + shift) + ' 70% 48%));';
-      return (
-        '<div class="poster ' + (extraClass || '') + '" style="' + style + '" aria-hidden="true">' +
-        '<span class="poster-mark">' + icon(event.category || 'other') + '</span>' +
-        '<span class="poster-title">' + esc(event.name) + '</span>' +
-        '</div>'
-      );
-    },
-
-    /** An event as a card linking to its detail page. */
-    eventCard(event) {
-      const cat = global.ProData.category(event.category);
-      const from = global.ProData.fromPrice(event);
-      const avail = global.ProData.availability(event);
-      const venue = event.venue || {};
-      return (
-        '<article class="card event-card" data-event-id="' + esc(event.id) + '">' +
-        UI.poster(event) +
-        '<div class="card-body">' +
-        '<p class="eyebrow">' + esc(cat.single) + ' · ' + esc(Format.dayLabel(event.start_time)) + ' ' + esc(Format.time(event.start_time)) + '</p>' +
-        '<h3 class="card-title"><a class="stretched" href="detail.html?id=' + encodeURIComponent(event.id) + '">' + esc(event.name) + '</a></h3>' +
-        '<p class="meta">' + icon('pin') + '<span>' + esc(venue.name || '') + (venue.location ? ' · ' + esc(venue.location.split(',').pop().trim()) : '') + '</span></p>' +
-        '<div class="card-foot">' +
-        (from !== null ? '<span class="price">from <strong>' + esc(Format.money(from, event.currency)) + '</strong></span>' : '<span></span>') +
-        '<span class="pill pill-' + avail.level + '">' + esc(avail.text) + '</span>' +
-        '</div></div></article>'
-      );
-    },
-
-    /** Skeleton cards while a list loads. */
-    skeletons(count) {
-      let html = '';
-      for (let i = 0; i < count; i += 1) html += '<div class="card skeleton" aria-hidden="true"><div class="poster"></div><div class="card-body"><span></span><span></span></div></div>';
-      return html;
-    },
-
-    emptyState(title, text, actionHtml) {
-      return (
-        '<div class="empty">' + icon('search', 'empty-icon') + '<h3>' + esc(title) + '</h3><p>' + esc(text) + '</p>' +
-        (actionHtml || '') + '</div>'
-      );
-    },
-
-    /**
-     * A countdown to `expiresAt` written into `el` every second. Calls onExpire once when it
-     * reaches zero. Returns { stop, remaining() }.
-     */
-    countdown(el, expiresAt, options) {
-      const opts = options || {};
-      const end = new Date(expiresAt).getTime();
-      let timer = null;
-      let done = false;
-      const remaining = () => Math.max(0, Math.round((end - Date.now()) / 1000));
-      const tick = () => {
-        const left = remaining();
-        el.textContent = Format.clock(left);
-        el.setAttribute('datetime', 'PT' + Math.floor(left / 60) + 'M' + (left % 60) + 'S');
-        const box = el.closest('.hold-timer');
-        if (box) box.classList.toggle('hold-timer-low', left <= 60);
-        if (left <= 0 && !done) {
-          done = true;
-          clearInterval(timer);
-          if (opts.onExpire) opts.onExpire();
-        }
-      };
-      tick();
-      if (!done) timer = setInterval(tick, 1000);
-      return {
-        stop() {
-          clearInterval(timer);
-        },
-        remaining,
-      };
-    },
-
-    /** Reads one query parameter of this page. */
-    param(name) {
-      return new URLSearchParams(global.location.search).get(name);
-    },
-
-    setTitle(text) {
-      doc.title = text ? text + ' · ProEventa' : 'ProEventa';
-    },
-  };
-
-  global.UI = UI;
-
-  function boot() {
-    renderHeader();
-    renderFooter();
-  }
-  global.addEventListener('proeventa:session', renderHeader);
-  // Log in or out in another tab: keep this tab's header true.
-  global.addEventListener('storage', (e) => {
-    if (!e.key || e.key.indexOf('proeventa.') === 0) renderHeader();
+function renderHeader() {
+  const header = document.getElementById('site-header');
+  if (!header) return;
+  const user = Auth.getUser();
+  const file = currentFile();
+  const links = NAV.slice();
+  if (user && user.role === 'admin') links.push({ href: 'admin.html', label: 'Admin' });
+  const items = links.map((l) => {
+    const current = l.href.toLowerCase() === file || (file === 'detail.html' && l.href === 'events.html');
+    return html`<li><a href="${l.href}"${current ? html` aria-current="page"` : ''}>${l.label}</a></li>`;
   });
-  if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', boot);
-  else boot();
-})(window);
+  const account = user
+    ? html`<a class="account-link" href="profile.html"${file === 'profile.html' ? html` aria-current="page"` : ''}>
+        ${icon('user')}<span class="account-name">${user.name || user.email}</span></a>
+        <button type="button" class="btn btn-ghost btn-sm" data-action="logout">Log out</button>`
+    : html`<a class="btn btn-primary btn-sm" href="${Auth.loginUrl()}">Log in</a>`;
+  render(
+    header,
+    html`<a class="skip-link" href="#main">Skip to content</a>
+      <div class="container header-inner">
+        <a class="brand" href="Home.html">${icon('ticket', 'brand-icon')}<span>Pro<strong>Eventa</strong></span></a>
+        <nav class="main-nav" aria-label="Main"><ul>${items}</ul></nav>
+        <div class="account">${account}</div>
+      </div>`,
+  );
+  const logout = header.querySelector('[data-action="logout"]');
+  if (logout) {
+    logout.addEventListener('click', () => {
+      Auth.logout();
+      window.location.assign('Home.html');
+    });
+  }
+}
+
+function renderFooter() {
+  const footer = document.getElementById('site-footer');
+  if (!footer) return;
+  render(
+    footer,
+    html`<div class="container footer-inner">
+      <p><strong>ProEventa</strong> — tickets for movies, theatre and live events.</p>
+      <nav aria-label="Footer"><a href="events.html">All events</a><a href="theatres.html">Venues</a>
+        <a href="profile.html">My bookings</a></nav>
+      <p class="muted small">Seats are held for you for a few minutes while you pay. Prices include all fees.</p>
+    </div>`,
+  );
+}
+
+/** "card_number is not valid" → "Card number is not valid." */
+function sentence(text) {
+  const t = String(text).replace(/\b([a-z]+(?:_[a-z]+)+)\b/g, (m) => m.replace(/_/g, ' ')).trim();
+  return (t.charAt(0).toUpperCase() + t.slice(1)).replace(/([^.!?])$/, '$1.');
+}
+
+/** What an API error means for a person: {title, text}. */
+export function describe(error) {
+  const e = error || {};
+  const detail = e.detail || '';
+  const ref = e.requestId ? ' (reference ' + e.requestId.slice(0, 8) + ')' : '';
+  switch (e.code) {
+    case 'network_error':
+      return { title: 'Connection problem', text: "We couldn't reach ProEventa. Check your connection and try again." };
+    case 'invalid_credentials':
+      return { title: 'Log in failed', text: detail || "That e-mail and password don't match an account." };
+    case 'unauthorized':
+    case 'token_expired':
+      return { title: 'Please log in', text: 'Your session has ended. Log in again to continue.' };
+    case 'email_taken':
+      return { title: 'Account exists', text: (detail || 'This e-mail already has an account.') + ' Log in instead.' };
+    case 'seat_unavailable':
+      return {
+        title: 'Seat no longer available',
+        text: (detail || 'Someone else just took one of your seats.') + ' The seat map is up to date again: please pick other seats.',
+      };
+    case 'card_declined':
+      return { title: 'Card declined', text: (detail || 'The card was declined; try another card.') + ' Nothing was charged.' };
+    case 'insufficient_funds':
+      return { title: 'Insufficient funds', text: (detail || 'The card has insufficient funds; try another card.') + ' Nothing was charged.' };
+    case 'hold_expired':
+      return { title: 'Your hold expired', text: (detail || 'The hold on your seats ran out.') + ' Nothing was charged.' };
+    case 'invalid_state':
+      return { title: 'Not possible right now', text: detail || 'This booking cannot be changed in its current state.' };
+    case 'forbidden':
+      return { title: 'Not allowed', text: detail || "Your account can't do this." };
+    case 'not_found':
+      return { title: 'Not found', text: detail || "We couldn't find what you were looking for." };
+    case 'validation_failed':
+    case 'invalid_request':
+    case 'invalid_json':
+      return { title: 'Please check your details', text: detail ? sentence(detail) : 'Some fields are not valid.' };
+    case 'rate_limited': {
+      const wait = Number(e.retryAfter);
+      return {
+        title: 'Too many attempts',
+        text: 'Please wait ' + (wait > 0 ? Math.ceil(wait / 60) + ' minute' + (wait > 60 ? 's' : '') : 'a little') + ' and try again.',
+      };
+    }
+    case 'unavailable':
+      return { title: 'Temporarily unavailable', text: 'ProEventa is briefly unavailable. Please try again in a moment.' + ref };
+    default:
+      if (e.status >= 500) return { title: 'Something went wrong', text: 'Something went wrong on our side. Please try again.' + ref };
+      if (e instanceof Error && !(e instanceof ApiError)) {
+        return { title: 'Something went wrong', text: 'The page hit an unexpected problem. Please reload it.' };
+      }
+      return { title: 'Request failed', text: detail || 'The request could not be completed. Please try again.' };
+  }
+}
+
+function notice(el, kind, title, text) {
+  if (!el) return;
+  el.className = 'notice notice-' + kind;
+  render(
+    el,
+    html`${icon(kind === 'error' ? 'alert' : kind === 'success' ? 'check' : 'info', 'notice-icon')}
+      <div>${title ? html`<strong class="notice-title">${title}</strong> ` : ''}<span class="notice-text">${text || ''}</span></div>`,
+  );
+  el.hidden = false;
+}
+
+/** Shows an error in the page's role="alert" area (or the one given). */
+export function showError(title, text, target) {
+  const el = target || document.getElementById('page-alert');
+  notice(el, 'error', title, text);
+  if (el && el.getBoundingClientRect().top < 0) el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+}
+
+/** Shows news in the page's role="status" area (or the one given). */
+export function showStatus(text, kind, target, title) {
+  notice(target || document.getElementById('page-status'), kind || 'info', title || '', text);
+}
+
+/** Empties and hides the given status area, or both of the page's. */
+export function clear(target) {
+  const els = target ? [target] : [document.getElementById('page-alert'), document.getElementById('page-status')];
+  els.forEach((el) => {
+    if (el) {
+      el.hidden = true;
+      el.replaceChildren();
+    }
+  });
+}
+
+/**
+ * The one way pages report a failed call: a 401 goes to login.html?next=<this page>; everything
+ * else becomes words in the alert area. Returns the description shown.
+ */
+export function handleError(error, target) {
+  if (error && error.name === 'AbortError') return null;
+  if (error && error.status === 401 && error.code !== 'invalid_credentials') {
+    Auth.clear();
+    Auth.redirectToLogin();
+    return describe(error);
+  }
+  if (!(error instanceof ApiError)) console.error(error);
+  const d = describe(error);
+  showError(d.title, d.text, target);
+  return d;
+}
+
+/** Puts a button into a busy state while `work` runs. */
+export async function busy(button, text, work) {
+  const label = Array.from(button.childNodes);
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  if (text) button.textContent = text;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    button.replaceChildren(...label);
+  }
+}
+
+const POSTER_HUES = {
+  movie: [250, 280],
+  theatre: [335, 15],
+  concert: [205, 265],
+  sport: [160, 195],
+  comedy: [20, 45],
+  other: [225, 255],
+};
+
+/** A drawn poster for an event: a gradient and the category's mark; never a network image. */
+export function poster(event, extraClass) {
+  const [h1, h2] = POSTER_HUES[event.category] || POSTER_HUES.other;
+  let hash = 0;
+  for (const ch of String(event.name || '')) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  const shift = (hash % 30) - 15;
+  const angle = 120 + (hash % 90);
+  const background =
+    'radial-gradient(circle at ' + (20 + (hash % 60)) + '% ' + (10 + ((hash >> 3) % 50)) + '%, rgba(255,255,255,.28), transparent 45%),' +
+    'radial-gradient(circle at ' + (70 - (hash % 40)) + '% 110%, rgba(0,0,0,.35), transparent 55%),' +
+    'linear-gradient(' + angle + 'deg, hsl(' + (h1 + shift) + ' 62% 30%), hsl(' + (h2 + shift) + ' 70% 48%))';
+  return html`<div class="poster ${extraClass || ''}"${styled({ background })} aria-hidden="true">
+    <span class="poster-mark">${icon(event.category || 'other')}</span>
+    <span class="poster-title">${event.name}</span>
+  </div>`;
+}
+
+/** An event as a card linking to its detail page. */
+export function eventCard(event) {
+  const cat = Data.category(event.category);
+  const from = Data.fromPrice(event);
+  const avail = Data.availability(event);
+  const venue = event.venue || {};
+  return html`<article class="card event-card" data-event-id="${event.id}">
+    ${poster(event)}
+    <div class="card-body">
+      <p class="eyebrow">${cat.single} · ${Format.dayLabel(event.start_time)} ${Format.time(event.start_time)}</p>
+      <h3 class="card-title"><a class="stretched" href="detail.html?id=${encodeURIComponent(event.id)}">${event.name}</a></h3>
+      <p class="meta">${icon('pin')}<span>${venue.name || ''}${venue.location ? ' · ' + venue.location.split(',').pop().trim() : ''}</span></p>
+      <div class="card-foot">
+        ${from !== null ? html`<span class="price">from <strong>${Format.money(from, event.currency)}</strong></span>` : html`<span></span>`}
+        <span class="pill pill-${avail.level}">${avail.text}</span>
+      </div>
+    </div>
+  </article>`;
+}
+
+/** Skeleton cards while a list loads. */
+export function skeletons(count) {
+  return Array.from(
+    { length: count },
+    () => html`<div class="card skeleton" aria-hidden="true"><div class="poster"></div><div class="card-body"><span></span><span></span></div></div>`,
+  );
+}
+
+/** "Nothing here" with a title, a sentence and an optional action (an html result). */
+export function emptyState(title, text, action) {
+  return html`<div class="empty">${icon('search', 'empty-icon')}<h3>${title}</h3><p>${text}</p>${action}</div>`;
+}
+
+/**
+ * A countdown to `expiresAt` written into `el` every second. Calls onExpire once when it
+ * reaches zero. Returns { stop, remaining() }.
+ */
+export function countdown(el, expiresAt, options) {
+  const opts = options || {};
+  const end = new Date(expiresAt).getTime();
+  let timer = null;
+  let done = false;
+  const remaining = () => Math.max(0, Math.round((end - Date.now()) / 1000));
+  const tick = () => {
+    const left = remaining();
+    el.textContent = Format.clock(left);
+    el.setAttribute('datetime', 'PT' + Math.floor(left / 60) + 'M' + (left % 60) + 'S');
+    const box = el.closest('.hold-timer');
+    if (box) box.classList.toggle('hold-timer-low', left <= 60);
+    if (left <= 0 && !done) {
+      done = true;
+      clearInterval(timer);
+      if (opts.onExpire) opts.onExpire();
+    }
+  };
+  tick();
+  if (!done) timer = setInterval(tick, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+    },
+    remaining,
+  };
+}
+
+/** Reads one query parameter of this page. */
+export function param(name) {
+  return new URLSearchParams(window.location.search).get(name);
+}
+
+export function setTitle(text) {
+  document.title = text ? text + ' · ProEventa' : 'ProEventa';
+}
+
+renderHeader();
+renderFooter();
+window.addEventListener('proeventa:session', renderHeader);
+// Log in or out in another tab: keep this tab's header true.
+window.addEventListener('storage', (e) => {
+  if (!e.key || e.key.indexOf('proeventa.') === 0) renderHeader();
+});

@@ -1,0 +1,227 @@
+// Admin, Events tab: the event list (search as you type, past and canceled on request) with
+// edit, reservations and cancel per event, and the form that creates or edits an event with a
+// price for each seat tier of its venue.
+import { api } from '../api.js';
+import { Data, Format } from '../data.js';
+import { byId, html, render } from '../dom.js';
+import { debounce, newestWins } from '../requests.js';
+import * as UI from '../ui.js';
+import { showReservationsOf } from './reservations.js';
+import { badge, problemSentence, state, venueSeats } from './shared.js';
+import { selectTab } from './tabs.js';
+
+const searches = newestWins();
+
+/** The event form's venue choice, from the venue list (keeps the current choice). */
+export function fillVenueSelect() {
+  const select = byId('ev-venue');
+  const current = select.value;
+  render(
+    select,
+    html`<option value="">Choose a venue</option>
+      ${state.venues.map((v) => html`<option value="${v.id}">${v.name} (${v.seat_count} seats)</option>`)}`,
+  );
+  if (current) select.value = current;
+}
+
+function currencyDigits(code) {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency: (code || 'EUR').toUpperCase() }).resolvedOptions().maximumFractionDigits;
+  } catch (_) {
+    return 2;
+  }
+}
+
+/** One price input per seat tier of the venue, filled from `prices` when editing. */
+async function showPriceInputs(venueId, prices, currency) {
+  const box = byId('ev-prices');
+  if (!venueId) {
+    render(box, html`<p class="muted small">Choose a venue to price its tiers.</p>`);
+    return;
+  }
+  render(box, html`<p class="muted small">Loading tiers…</p>`);
+  try {
+    const seats = await venueSeats(venueId);
+    const tiers = Array.from(new Set(seats.map((s) => s.tier))).sort();
+    const digits = currencyDigits(currency || byId('ev-currency').value);
+    render(
+      box,
+      tiers.map((tier, i) => {
+        const price = (prices || []).find((p) => p.tier === tier);
+        const value = price ? (price.price_cents / Math.pow(10, digits)).toFixed(digits) : '';
+        return html`<div class="field"><label for="price-${i}">${Format.label(tier)}</label>
+          <input id="price-${i}" data-tier="${tier}" type="number" min="0" step="0.01" inputmode="decimal" required value="${value}"></div>`;
+      }),
+    );
+  } catch (error) {
+    box.replaceChildren();
+    UI.handleError(error, byId('event-form-alert'));
+  }
+}
+
+function eventItem(ev) {
+  const avail = Data.availability(ev);
+  const past = new Date(ev.start_time).getTime() <= Date.now();
+  const status = ev.status === 'canceled' ? badge('Canceled', 'canceled') : past ? badge('Past', 'expired') : badge('On sale', 'on_sale');
+  return html`<div class="list-item" data-event-id="${ev.id}">
+    <div class="grow">
+      <h3>${ev.name}</h3>
+      <p>${Data.category(ev.category).single} · ${(ev.venue && ev.venue.name) || ''} · ${Format.dateTime(ev.start_time)}</p>
+      <p>${status} ${ev.seats_available + ' of ' + ev.seats_total + ' seats free'}${avail.level === 'ok' ? '' : ' · ' + avail.text}</p>
+      <div class="confirm-slot"></div>
+    </div>
+    <div class="btn-row">
+      <button class="btn btn-ghost btn-sm" type="button" data-edit>Edit</button>
+      <button class="btn btn-ghost btn-sm" type="button" data-res>Reservations</button>
+      ${ev.status !== 'canceled' ? html`<button class="btn btn-danger btn-sm" type="button" data-cancel-event>Cancel event</button>` : ''}
+    </div>
+  </div>`;
+}
+
+export async function loadEvents() {
+  const list = byId('admin-events');
+  const ticket = searches.next();
+  list.setAttribute('aria-busy', 'true');
+  try {
+    const events = await api.events.getEvents(
+      {
+        include_past: byId('events-include-past').checked ? 'true' : undefined,
+        q: byId('events-q').value.trim(),
+        limit: 200,
+      },
+      { signal: ticket.signal },
+    );
+    if (ticket.stale) return;
+    state.events = events;
+    render(list, events.length ? events.map(eventItem) : UI.emptyState('No events', 'Create one with the form.'));
+  } catch (error) {
+    if (!ticket.stale) UI.handleError(error);
+  } finally {
+    if (!ticket.stale) list.removeAttribute('aria-busy');
+  }
+}
+
+export function resetEventForm() {
+  byId('event-form').reset();
+  byId('ev-id').value = '';
+  byId('ev-venue').disabled = false;
+  byId('event-form-title').textContent = 'New event';
+  byId('event-submit').textContent = 'Create event';
+  byId('ev-start').value = Format.toLocalInput(new Date(Date.now() + 7 * 24 * 3600 * 1000).setHours(20, 0, 0, 0));
+  showPriceInputs('');
+  UI.clear(byId('event-form-alert'));
+}
+
+function editEvent(ev) {
+  byId('ev-id').value = ev.id;
+  byId('ev-venue').value = ev.venue_id;
+  byId('ev-venue').disabled = true; // an event keeps its venue: its seats belong to it
+  byId('ev-name').value = ev.name;
+  byId('ev-category').value = ev.category;
+  byId('ev-duration').value = ev.duration_minutes || '';
+  byId('ev-start').value = Format.toLocalInput(ev.start_time);
+  byId('ev-currency').value = ev.currency || 'EUR';
+  byId('ev-description').value = ev.description || '';
+  byId('event-form-title').textContent = 'Edit “' + ev.name + '”';
+  byId('event-submit').textContent = 'Save changes';
+  showPriceInputs(ev.venue_id, ev.prices, ev.currency);
+  byId('ev-name').focus();
+}
+
+function askCancel(item, ev) {
+  const slot = item.querySelector('.confirm-slot');
+  render(
+    slot,
+    html`<div class="confirm-box">
+      <p><strong>Cancel “${ev.name}”?</strong> Every held and confirmed seat is canceled and paid seats are refunded. This cannot be undone.</p>
+      <div class="btn-row"><button class="btn btn-danger-solid btn-sm" type="button" data-confirm>Yes, cancel event</button>
+        <button class="btn btn-ghost btn-sm" type="button" data-keep>Keep it</button></div>
+    </div>`,
+  );
+  slot.querySelector('[data-keep]').addEventListener('click', () => {
+    slot.replaceChildren();
+  });
+  slot.querySelector('[data-confirm]').addEventListener('click', async (e) => {
+    try {
+      await UI.busy(e.currentTarget, 'Canceling…', () => api.events.cancelEvent(ev.id));
+      UI.showStatus('“' + ev.name + '” was canceled; its bookings were canceled and refunded.', 'success');
+      loadEvents();
+    } catch (error) {
+      UI.handleError(error);
+    }
+  });
+  slot.querySelector('[data-confirm]').focus();
+}
+
+async function saveEvent(e) {
+  e.preventDefault();
+  const alertEl = byId('event-form-alert');
+  UI.clear(alertEl);
+  const editing = byId('ev-id').value;
+  const problems = [];
+  const venueId = byId('ev-venue').value;
+  if (!venueId) problems.push('choose a venue');
+  if (!byId('ev-name').value.trim()) problems.push('give the event a name');
+  const start = Format.fromLocalInput(byId('ev-start').value);
+  if (!start) problems.push('choose when it starts');
+  else if (!editing && new Date(start).getTime() <= Date.now()) problems.push('the start must be in the future');
+  const currency = (byId('ev-currency').value.trim() || 'EUR').toUpperCase();
+  if (!/^[A-Z]{3}$/.test(currency)) problems.push('the currency is a 3-letter code like EUR');
+  const digits = currencyDigits(currency);
+  const prices = Array.from(byId('ev-prices').querySelectorAll('[data-tier]')).map((input) => {
+    const value = Number(input.value);
+    if (input.value === '' || !(value >= 0)) problems.push('set a price for ' + Format.label(input.dataset.tier).toLowerCase());
+    return { tier: input.dataset.tier, price_cents: Math.round(value * Math.pow(10, digits)) };
+  });
+  if (venueId && !prices.length && !problems.length) problems.push('wait for the venue tiers to load');
+  if (problems.length) {
+    UI.showError('Please check the event', problemSentence(problems), alertEl);
+    return;
+  }
+  const body = {
+    name: byId('ev-name').value.trim(),
+    category: byId('ev-category').value,
+    description: byId('ev-description').value.trim() || undefined,
+    start_time: start,
+    duration_minutes: byId('ev-duration').value ? Number(byId('ev-duration').value) : undefined,
+    prices,
+    currency,
+  };
+  try {
+    const saved = await UI.busy(byId('event-submit'), editing ? 'Saving…' : 'Creating…', () =>
+      editing ? api.events.updateEvent(editing, body) : api.events.createEvent(Object.assign({ venue_id: venueId }, body)),
+    );
+    UI.showStatus('Event “' + saved.name + '” ' + (editing ? 'saved' : 'created') + ' for ' + Format.dateTime(saved.start_time) + '.', 'success');
+    resetEventForm();
+    await loadEvents();
+  } catch (error) {
+    UI.handleError(error, alertEl);
+  }
+}
+
+export function setupEvents() {
+  Data.CATEGORIES.forEach((c) => {
+    const option = document.createElement('option');
+    option.value = c.id;
+    option.textContent = c.single;
+    byId('ev-category').appendChild(option);
+  });
+  byId('ev-venue').addEventListener('change', (e) => showPriceInputs(e.target.value));
+  byId('events-q').addEventListener('input', debounce(loadEvents, 300));
+  byId('events-include-past').addEventListener('change', loadEvents);
+  byId('event-reset').addEventListener('click', resetEventForm);
+  byId('event-form').addEventListener('submit', saveEvent);
+  byId('admin-events').addEventListener('click', (e) => {
+    const item = e.target.closest('[data-event-id]');
+    if (!item) return;
+    const ev = state.events.find((x) => x.id === item.dataset.eventId);
+    if (!ev) return;
+    if (e.target.closest('[data-edit]')) editEvent(ev);
+    if (e.target.closest('[data-res]')) {
+      selectTab('reservations');
+      showReservationsOf(ev.id);
+    }
+    if (e.target.closest('[data-cancel-event]')) askCancel(item, ev);
+  });
+  resetEventForm();
+}
