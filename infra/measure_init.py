@@ -129,7 +129,7 @@ def main():
         AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
         AWS_LAMBDA_LOG_GROUP_NAME="measure",
         AWS_LAMBDA_LOG_STREAM_NAME="measure",
-        JWT_SECRET=os.environ.get("JWT_SECRET", "measure-init-secret"),
+        JWT_SECRET=os.environ.get("JWT_SECRET", "measure-init-secret-0123456789abcdef"),
         LOG_FORMAT="json",
     )
     print(f"{'function':<18} {'to first answer (median of %d)' % runs:>32} {'init_ms (median)':>18}  first answer")

@@ -125,7 +125,8 @@ const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /**
  * A browser context whose every request is routed: anything not addressed to this machine is
- * aborted and recorded in `blocked`, and uncaught page errors are recorded in `pageErrors`.
+ * aborted and recorded in `blocked`, and uncaught page errors and Content-Security-Policy violations
+ * are recorded in `pageErrors`.
  */
 export async function newGuardedContext(browser, options = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
@@ -137,7 +138,15 @@ export async function newGuardedContext(browser, options = {}) {
     blocked.push(url.href);
     return route.abort('blockedbyclient');
   });
-  context.on('page', (page) => page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`)));
+  context.on('page', (page) => {
+    page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
+    // The site is served with a strict Content-Security-Policy: anything it refuses is a bug.
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+        pageErrors.push(`${page.url()}: ${message.text()}`);
+      }
+    });
+  });
   context.setDefaultTimeout(15_000);
   context.setDefaultNavigationTimeout(20_000);
   return { context, blocked, pageErrors };

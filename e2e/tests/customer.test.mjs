@@ -58,10 +58,22 @@ describe('customer journey', () => {
   test('the network guard aborts requests to other hosts', LIMIT, async () => {
     const probe = await newGuardedContext(browser);
     const p = await probe.context.newPage();
-    await p.goto(`${server.site}/Home.html`);
+    // A page without the site's Content-Security-Policy, so the request reaches the guard.
+    await p.goto('about:blank');
     const outcome = await p.evaluate(() => fetch('http://example.com/').then(() => 'reached', () => 'blocked'));
     assert.equal(outcome, 'blocked');
     assert.deepEqual(probe.blocked, ['http://example.com/']);
+    await probe.context.close();
+  });
+
+  test("the site's Content-Security-Policy refuses requests to other hosts before they leave", LIMIT, async () => {
+    const probe = await newGuardedContext(browser);
+    const p = await probe.context.newPage();
+    await p.goto(`${server.site}/Home.html`);
+    const outcome = await p.evaluate(() => fetch('http://example.com/').then(() => 'reached', () => 'blocked'));
+    assert.equal(outcome, 'blocked');
+    assert.deepEqual(probe.blocked, [], 'the browser refused it itself: nothing reached the network');
+    assert.match(probe.pageErrors.join('\n'), /Content Security Policy/, 'the refusal is a CSP violation');
     await probe.context.close();
   });
 

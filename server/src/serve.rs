@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use proeventa_core::api;
-use proeventa_core::api::AppState;
-use proeventa_core::config::Config;
+use proeventa_core::api::{AppState, security};
+use proeventa_core::config::{Config, JWT_SECRET_MIN_BYTES};
 use proeventa_core::store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -78,30 +78,50 @@ fn jwt_secret(config: &Config) -> Result<String, String> {
     if let Some(secret) = &config.jwt_secret {
         return Ok(secret.clone());
     }
-    if let Ok(existing) = std::fs::read_to_string(LOCAL_SECRET_FILE) {
-        let existing = existing.trim();
-        if existing.len() >= 32 {
-            return Ok(existing.to_owned());
-        }
-    }
-    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    write_private(LOCAL_SECRET_FILE, &secret).map_err(|e| format!("cannot keep a local JWT secret: {e}"))?;
+    let secret = local_secret(Path::new(LOCAL_SECRET_FILE))?;
     tracing::warn!(
         "JWT_SECRET is not set: using a local secret kept in {LOCAL_SECRET_FILE} (set JWT_SECRET in production)"
     );
     Ok(secret)
 }
 
-fn write_private(path: &str, contents: &str) -> std::io::Result<()> {
+/// The secret kept in `path`, made (random, 64 hex digits) when there is none. The file is only
+/// ever readable by its owner: one that others may read is refused, never used.
+fn local_secret(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(metadata) = std::fs::metadata(path) {
+        if metadata.permissions().mode() & 0o077 != 0 {
+            return Err(format!(
+                "{} can be read by other users: remove it (a new secret is made) or `chmod 600` it, or set JWT_SECRET",
+                path.display()
+            ));
+        }
+        let existing = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let existing = existing.trim();
+        if existing.len() >= JWT_SECRET_MIN_BYTES {
+            return Ok(existing.to_owned());
+        }
+    }
+    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    write_private(path, &secret).map_err(|e| format!("cannot keep a local JWT secret in {}: {e}", path.display()))?;
+    Ok(secret)
+}
+
+/// Writes `contents` to `path` readable by its owner only, also when the file was there before
+/// with wider permissions (`mode` at creation alone would keep those).
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(contents.as_bytes())
 }
 
-/// The static booking site, with `/config.js` answered here so the site finds this API on any port.
+/// The static booking site, with `/config.js` answered here so the site finds this API on any port,
+/// and the site's security headers (`api::security::site_headers`) on every answer.
 fn site_router(site_dir: &Path, api_base: &str) -> Router {
     let config_js = format!("window.API_BASE_URL = {};\n", serde_json::Value::from(api_base));
+    let security_headers = security::site_headers(security::origin_of(api_base));
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/Home.html") }))
         .route(
@@ -121,6 +141,13 @@ fn site_router(site_dir: &Path, api_base: &str) -> Router {
             }),
         )
         .fallback_service(ServeDir::new(site_dir))
+        .layer(axum::middleware::map_response(move |mut response: Response| {
+            let headers = security_headers.clone();
+            async move {
+                response.headers_mut().extend(headers);
+                response
+            }
+        }))
 }
 
 async fn sweep_holds(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
@@ -161,5 +188,46 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[test]
+    fn the_local_secret_is_made_private_and_a_readable_one_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("proeventa-secret-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secret");
+        let made = local_secret(&path).unwrap();
+        assert!(made.len() >= JWT_SECRET_MIN_BYTES);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(local_secret(&path).unwrap(), made, "kept across restarts");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = local_secret(&path).unwrap_err();
+        assert!(refused.contains("can be read by other users"), "{refused}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Every file of the site, and `/config.js`, carries the site's security headers.
+    #[tokio::test]
+    async fn the_site_is_served_with_its_security_headers() {
+        let site_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../booking");
+        for path in ["/Home.html", "/config.js", "/style.css"] {
+            let site = site_router(&site_dir, "http://127.0.0.1:8000");
+            let response = site.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let headers = response.headers();
+            let csp = headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or("");
+            assert_eq!(csp, security::site_csp("http://127.0.0.1:8000"), "{path}");
+            assert_eq!(headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff", "{path}");
+            assert_eq!(headers.get(header::REFERRER_POLICY).unwrap(), security::SITE_REFERRER_POLICY, "{path}");
+        }
     }
 }

@@ -12,6 +12,10 @@ pub enum LogFormat {
     Json,
 }
 
+/// The shortest `JWT_SECRET` accepted: HS256 is only as strong as its key, and a short one can be
+/// brute-forced offline from any token.
+pub const JWT_SECRET_MIN_BYTES: usize = 32;
+
 /// Everything ProEventa reads from its environment. `Debug` leaves the secrets out (and the
 /// password of a `DATABASE_URL`), so a logged config never carries them.
 #[derive(Clone)]
@@ -140,9 +144,19 @@ impl Config {
                     .ok_or_else(|| Invalid::new("DYNAMODB_MAX_IN_FLIGHT", "must be a positive whole number"))?,
             ),
         };
+        let jwt_secret = get("JWT_SECRET");
+        if jwt_secret.as_ref().is_some_and(|secret| secret.len() < JWT_SECRET_MIN_BYTES) {
+            return Err(Invalid::new(
+                "JWT_SECRET",
+                format!(
+                    "must be at least {JWT_SECRET_MIN_BYTES} bytes: a shorter HS256 secret can be guessed offline from one \
+                     token (make one with `openssl rand -hex 32`)"
+                ),
+            ));
+        }
         Ok(Self {
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://proeventa.db".into()),
-            jwt_secret: get("JWT_SECRET"),
+            jwt_secret,
             token_ttl_seconds,
             hold_ttl: HoldTtl::from_seconds(hold_seconds)?,
             payment_window_seconds: u32::try_from(number("PAYMENT_WINDOW_SECONDS", 300)?)
@@ -210,6 +224,14 @@ mod tests {
         assert_eq!(config(&[("DYNAMODB_MAX_IN_FLIGHT", "many")]).unwrap_err().field, "DYNAMODB_MAX_IN_FLIGHT");
         let limits = config(&[("DATABASE_MAX_CONNECTIONS", "8"), ("DYNAMODB_MAX_IN_FLIGHT", "16")]).unwrap().store;
         assert_eq!(limits, StoreSettings { database_max_connections: Some(8), dynamodb_max_in_flight: Some(16) });
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let err = config(&[("JWT_SECRET", "too-short-secret")]).unwrap_err();
+        assert_eq!(err.field, "JWT_SECRET");
+        assert!(err.message.contains("at least 32 bytes"), "{}", err.message);
+        assert!(config(&[("JWT_SECRET", &"k".repeat(32))]).is_ok());
     }
 
     #[test]

@@ -23,6 +23,13 @@ pub enum Group {
 }
 
 impl Group {
+    /// Whether the group's routes take bearer tokens (and so its function needs `JWT_SECRET`).
+    pub fn checks_tokens(self) -> bool {
+        !matches!(self, Group::Meta)
+    }
+}
+
+impl Group {
     pub const ALL: [Group; 5] = [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Meta];
 
     /// The function's package, binary and `cargo lambda watch` name.

@@ -8,6 +8,8 @@ use proeventa_core::api::AppState;
 use proeventa_core::config::Config;
 use proeventa_core::store::{self, Store};
 
+use crate::Group;
+
 /// Why a function could not start. Returned from `main`, so Lambda reports it as an init error
 /// and the message lands in the function's log.
 #[derive(Debug)]
@@ -40,16 +42,22 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, InitError> {
     })
 }
 
-/// The state every handler shares. An HTTP function signs and checks tokens, so unlike
-/// `proeventa serve` it never makes up a secret: instances must agree on one.
-pub async fn state_for(config: Config) -> Result<AppState, InitError> {
-    let secret = config.jwt_secret.clone().ok_or_else(|| {
-        InitError(
-            "JWT_SECRET is not set: every API function needs the shared signing secret \
-             (infra/template.yaml passes it from Secrets Manager; `make watch` sets a dev value)"
-                .into(),
-        )
-    })?;
+/// The state every handler shares. A function whose routes take tokens signs and checks them
+/// with the shared `JWT_SECRET`, so unlike `proeventa serve` it never makes one up: instances must
+/// agree on it. The gateway function (`api-meta`) serves no route that takes a token and is given
+/// no secret at all (least privilege): it signs with a throwaway key no other token matches.
+pub async fn state_for(group: Group, config: Config) -> Result<AppState, InitError> {
+    let secret = if group.checks_tokens() {
+        config.jwt_secret.clone().ok_or_else(|| {
+            InitError(
+                "JWT_SECRET is not set: every API function that checks tokens needs the shared signing secret \
+                 (infra/template.yaml passes it from Secrets Manager; `make watch` sets a dev value)"
+                    .into(),
+            )
+        })?
+    } else {
+        proeventa_core::auth::throwaway_secret()
+    };
     let store = open_store(&config).await?;
     Ok(AppState::new(config, store, &secret))
 }

@@ -238,3 +238,17 @@ async fn event(store: &Arc<dyn Store>, venue: &VenueWithSeats, name: &str, categ
         .await
         .expect("create the event")
 }
+
+/// The gateway function is given no signing secret (the template passes it none) and starts
+/// without one; every function that checks tokens refuses to start without it.
+#[tokio::test]
+async fn only_the_functions_that_check_tokens_need_the_signing_secret() {
+    let db = proeventa_testkit::TempSqlite::new("proeventa_lambda_nosecret");
+    let url = db.url();
+    let config = || proeventa_lambda::lambda_config(|key| (key == "DATABASE_URL").then(|| url.clone())).unwrap();
+    assert!(proeventa_lambda::state_for(Group::Meta, config()).await.is_ok(), "api-meta starts without JWT_SECRET");
+    for group in [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments] {
+        let refused = proeventa_lambda::state_for(group, config()).await.err().map(|e| e.to_string());
+        assert!(refused.is_some_and(|e| e.contains("JWT_SECRET is not set")), "{group:?} starts without JWT_SECRET");
+    }
+}

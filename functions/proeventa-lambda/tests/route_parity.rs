@@ -274,3 +274,31 @@ fn cargo_lambda_watch_routes_every_path_to_the_same_function_as_the_cloud() {
     assert_eq!(at("/docs/"), "api-meta");
     assert_eq!(at("/no/such/thing"), "api-meta");
 }
+
+/// CloudFront sends the booking site the same security headers as `proeventa serve`: the
+/// template's policy is `api::security::site_csp` with the API named by its domain pattern.
+#[test]
+fn the_site_distribution_sends_the_same_security_headers_as_serve() {
+    let template = template();
+    let policy = &template["Resources"]["SiteSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"];
+    let headers = &policy["SecurityHeadersConfig"];
+    let csp = match &headers["ContentSecurityPolicy"]["ContentSecurityPolicy"] {
+        Yaml::Tagged(sub) if sub.tag == "!Sub" => sub.value.as_str().expect("a !Sub string").to_owned(),
+        other => panic!("the site's CSP is not a !Sub string: {other:?}"),
+    };
+    let api_origin = "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}";
+    assert_eq!(csp, api::security::site_csp(api_origin));
+    assert_eq!(headers["ReferrerPolicy"]["ReferrerPolicy"].as_str(), Some(api::security::SITE_REFERRER_POLICY));
+    assert_eq!(headers["FrameOptions"]["FrameOption"].as_str(), Some("DENY"));
+    assert!(headers["ContentTypeOptions"]["Override"].as_bool() == Some(true), "nosniff");
+    assert!(headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"].as_u64().is_some(), "HSTS");
+    let distribution = &template["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"];
+    let mut behaviors = vec![&distribution["DefaultCacheBehavior"]];
+    behaviors.extend(distribution["CacheBehaviors"].as_sequence().expect("cache behaviors"));
+    for behavior in behaviors {
+        match &behavior["ResponseHeadersPolicyId"] {
+            Yaml::Tagged(r) if r.tag == "!Ref" && r.value.as_str() == Some("SiteSecurityHeaders") => {}
+            other => panic!("a cache behavior does not send the security headers: {other:?}"),
+        }
+    }
+}

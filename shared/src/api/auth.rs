@@ -24,7 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
     #[schema(example = "ann@example.com")]
     pub email: String,
@@ -35,13 +35,13 @@ pub struct SignupRequest {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `bearer`.
@@ -51,13 +51,55 @@ pub struct TokenResponse {
     pub user: User,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
     pub name: Option<String>,
     /// A new password (8 to 128 characters); needs `current_password`.
     #[schema(min_length = 8, max_length = 128)]
     pub password: Option<String>,
     pub current_password: Option<String>,
+}
+
+// The bodies that carry a password or a token print it as `***` in `Debug`, so neither can reach
+// a log line or a panic message by way of a `{:?}`.
+const REDACTED: &str = "***";
+
+impl std::fmt::Debug for SignupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignupRequest")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest").field("email", &self.email).field("password", &REDACTED).finish()
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UpdateMeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |value: &Option<String>| value.as_ref().map(|_| REDACTED);
+        f.debug_struct("UpdateMeRequest")
+            .field("name", &self.name)
+            .field("password", &hidden(&self.password))
+            .field("current_password", &hidden(&self.current_password))
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -241,4 +283,24 @@ async fn update_user(
     let changes = UserChanges { role: body.role, disabled: body.disabled, ..UserChanges::default() };
     let user = state.store.update_user(user_id, changes).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(Json(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_with_passwords_or_tokens_print_them_redacted() {
+        let login = LoginRequest { email: "ann@example.com".into(), password: "hunter2-secret".into() };
+        let signup = SignupRequest { email: "ann@example.com".into(), password: "hunter2-secret".into(), name: None };
+        let change = UpdateMeRequest {
+            name: None,
+            password: Some("hunter2-secret".into()),
+            current_password: Some("old-secret-pw".into()),
+        };
+        for shown in [format!("{login:?}"), format!("{signup:?}"), format!("{change:?}")] {
+            assert!(!shown.contains("hunter2") && !shown.contains("old-secret"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
+    }
 }

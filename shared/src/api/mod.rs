@@ -27,6 +27,7 @@ pub mod meta;
 pub mod payments;
 pub mod reservations;
 pub mod seat_maps;
+pub mod security;
 pub mod state;
 
 pub use error::{ApiError, ErrorBody};
@@ -103,6 +104,7 @@ pub fn with_layers(router: Router<AppState>, state: &AppState) -> Router<AppStat
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| -> Response {
             ApiError::Internal("a handler panicked".into()).into_response()
         }))
+        .layer(axum::middleware::from_fn(security::api_headers))
         .layer(cors(state))
         .layer(
             TraceLayer::new_for_http()
@@ -118,6 +120,7 @@ pub fn with_layers(router: Router<AppState>, state: &AppState) -> Router<AppStat
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(security::drop_unsafe_request_id))
 }
 
 fn cors(state: &AppState) -> CorsLayer {

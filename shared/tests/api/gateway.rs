@@ -218,3 +218,42 @@ async fn wrong_method_is_a_json_405() {
     let resp = app.request(Method::PUT, "/auth/me", Some(json!({})), None).await;
     assert_error(&resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
 }
+
+/// Security headers on every answer: nothing a browser could run from a JSON body, no sniffing,
+/// no cache keeping an authenticated answer; the documentation pages may load their own assets.
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::new().await;
+    let (_, token) = app.customer("headers@example.com").await;
+    let csp = |headers: &axum::http::HeaderMap| {
+        headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    };
+    for (path, auth) in
+        [("/health", None), ("/events/events", None), ("/no/such/path", None), ("/auth/me", Some(&token))]
+    {
+        let (_, headers, _) = app.get(path, auth.map(String::as_str)).await;
+        assert_eq!(headers.get(header::X_CONTENT_TYPE_OPTIONS).map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{path}");
+        assert_eq!(csp(&headers), "default-src 'none'; frame-ancestors 'none'", "{path}");
+    }
+    let (_, headers, _) = app.get("/auth/me", Some(&token)).await;
+    assert_eq!(headers.get(header::CACHE_CONTROL).map(|v| v.as_bytes()), Some(&b"no-store"[..]), "authenticated");
+    let (_, headers, _) = app.get("/events/events", None).await;
+    assert_ne!(headers.get(header::CACHE_CONTROL).map(|v| v.as_bytes()), Some(&b"no-store"[..]), "public lists");
+    let (_, headers, _) = app.get("/redoc", None).await;
+    let docs = csp(&headers);
+    assert!(docs.contains("script-src 'self'") && docs.contains("frame-ancestors 'none'"), "{docs}");
+}
+
+/// A client's `x-request-id` is kept only when it is a short token of safe characters; anything
+/// else (markup, spaces, a long text) is replaced by a fresh id, so it never reaches the logs.
+#[tokio::test]
+async fn an_unsafe_request_id_is_replaced() {
+    let app = TestApp::new().await;
+    for given in ["<script>alert(1)</script>", "two words", &"x".repeat(65)] {
+        let request = Request::get("/health").header("x-request-id", given).body(Body::empty()).unwrap();
+        let (_, headers, _) = app.send(request).await;
+        let id = headers["x-request-id"].to_str().unwrap();
+        assert_ne!(id, given);
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "a fresh id replaces `{given}`: {id}");
+    }
+}

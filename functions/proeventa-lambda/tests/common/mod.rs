@@ -38,7 +38,7 @@ pub async fn test_state() -> TestState {
         ("WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
     ]);
     let config = lambda_config(|key| env.get(key).cloned()).expect("configuration");
-    let state = state_for(config).await.expect("state");
+    let state = state_for(Group::Auth, config).await.expect("state");
     // Migrating is a deployment step, not part of a function's init.
     state.store.migrate().await.expect("migrate the test store");
     TestState { state, _db: db }
