@@ -12,7 +12,7 @@ use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{AdminUser, AuthUser, ClientAddr};
 use crate::api::state::AppState;
-use crate::auth::{hash_password, verify_password};
+use crate::auth::{LoginLimiter, hash_password, verify_password};
 use crate::domain::{Email, Invalid, NewUser, Page, Password, Role, User, UserChanges, parse_name};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -152,10 +152,10 @@ async fn login(
     addr: ClientAddr,
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let email_key = body.email.trim().to_lowercase();
+    let subject = LoginLimiter::email_subject(&body.email);
     state
         .login_limiter
-        .check(&email_key, addr.0)
+        .check(subject.as_deref(), addr.0)
         .map_err(|retry_after_seconds| ApiError::RateLimited { retry_after_seconds })?;
     let account = match Email::parse(&body.email) {
         Ok(email) => state.store.user_with_password_hash(&email).await?,
@@ -170,11 +170,11 @@ async fn login(
     let user = match user {
         Some(user) if matches => user,
         _ => {
-            state.login_limiter.record_failure(&email_key, addr.0);
+            state.login_limiter.record_failure(subject.as_deref(), addr.0);
             return Err(ApiError::InvalidCredentials);
         }
     };
-    state.login_limiter.record_success(&email_key);
+    state.login_limiter.record_success(subject.as_deref());
     if user.disabled {
         return Err(ApiError::Forbidden("This account is disabled.".into()));
     }
@@ -195,9 +195,11 @@ async fn me(AuthUser(user): AuthUser) -> Json<User> {
         (status = 200, body = User),
         (status = 401, description = "`unauthorized`, or `invalid_credentials` when `current_password` is wrong", body = ErrorBody),
         (status = 422, description = "`validation_failed`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: 10 wrong `current_password`s per account or client address in 15 minutes; see `Retry-After`", body = ErrorBody),
     ))]
 async fn update_me(
     State(state): State<AppState>,
+    addr: ClientAddr,
     AuthUser(user): AuthUser,
     Json(body): Json<UpdateMeRequest>,
 ) -> Result<Json<User>, ApiError> {
@@ -210,10 +212,18 @@ async fn update_me(
         let current = body
             .current_password
             .ok_or_else(|| Invalid::new("current_password", "is required to change the password"))?;
+        // The same limit as logins: a stolen token must not be a way to guess the password.
+        let subject = LoginLimiter::account_subject(user.id);
+        state
+            .login_limiter
+            .check(Some(&subject), addr.0)
+            .map_err(|retry_after_seconds| ApiError::RateLimited { retry_after_seconds })?;
         let hash = state.store.password_hash(user.id).await?;
         if !verify_password(&current, hash).await? {
+            state.login_limiter.record_failure(Some(&subject), addr.0);
             return Err(ApiError::InvalidCredentials);
         }
+        state.login_limiter.record_success(Some(&subject));
         changes.password_hash = Some(hash_password(&new_password).await?);
     }
     let updated = state.store.update_user(user.id, changes).await?.ok_or_else(|| ApiError::not_found("user"))?;

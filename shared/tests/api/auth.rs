@@ -152,6 +152,23 @@ async fn eleventh_login_failure_for_one_email_is_429_with_retry_after() {
     assert_rate_limited(&resp);
 }
 
+/// A stolen token is no way to guess the password: wrong `current_password`s in `PATCH /auth/me`
+/// count like failed logins, and the eleventh is refused before the password is even checked.
+#[tokio::test]
+async fn eleventh_wrong_current_password_is_429_with_retry_after() {
+    let app = TestApp::new().await;
+    let (_, token) = app.customer("guessed@example.com").await;
+    for attempt in 1..=10 {
+        let body = json!({"password": "a brand new password", "current_password": format!("guess {attempt}")});
+        let resp = app.patch("/auth/me", body, Some(&token)).await;
+        assert_error(&resp, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    let resp = app
+        .patch("/auth/me", json!({"password": "a brand new password", "current_password": "guess 11"}), Some(&token))
+        .await;
+    assert_rate_limited(&resp);
+}
+
 #[tokio::test]
 async fn ten_login_failures_from_one_address_block_that_address_only() {
     let app = TestApp::new().await;
