@@ -104,7 +104,6 @@ pub fn with_layers(router: Router<AppState>, state: &AppState) -> Router<AppStat
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| -> Response {
             ApiError::Internal("a handler panicked".into()).into_response()
         }))
-        .layer(axum::middleware::from_fn(security::api_headers))
         .layer(cors(state))
         .layer(
             TraceLayer::new_for_http()
@@ -120,7 +119,8 @@ pub fn with_layers(router: Router<AppState>, state: &AppState) -> Router<AppStat
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(axum::middleware::map_request(security::drop_unsafe_request_id))
+        // Outermost: a client's unsafe request id is dropped before one is set.
+        .layer(security::SecurityHeadersLayer)
 }
 
 fn cors(state: &AppState) -> CorsLayer {
