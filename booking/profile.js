@@ -70,8 +70,12 @@ function renderAccount(user) {
       return;
     }
     try {
-      await UI.busy(button, 'Saving…', () =>
-        api.auth.updateMe({ password: next.value, current_password: current.value }));
+      await UI.busy(button, 'Saving…', async () => {
+        const updated = await api.auth.updateMe({ password: next.value, current_password: current.value });
+        // A password change ends every session opened with the old one, this one too: sign in
+        // again with the new password so this page goes on working.
+        await Auth.login(updated.email, next.value);
+      });
       form.reset();
       UI.showStatus('Your password was changed.', 'success');
     } catch (error) {

@@ -265,6 +265,7 @@ pub async fn sign_up(addr: SocketAddr, n: usize, clients: usize, jwt_secret: &st
                     role: Role::Customer,
                     disabled: false,
                     created_at: Utc::now(),
+                    token_version: 0,
                 };
                 let token = keys.issue(&user).map_err(|e| format!("issuing a token: {e:?}"))?;
                 Ok(Buyer { email, token })

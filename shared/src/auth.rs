@@ -88,6 +88,9 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// The account's `token_version` when the token was issued (0 for tokens from before it).
+    #[serde(default)]
+    pub ver: i64,
 }
 
 /// Why a bearer token was refused.
@@ -125,7 +128,8 @@ impl TokenKeys {
 
     pub fn issue(&self, user: &User) -> Result<String, AuthError> {
         let now = Utc::now().timestamp();
-        let claims = Claims { sub: user.id, role: user.role, iat: now, exp: now + self.ttl_seconds };
+        let claims =
+            Claims { sub: user.id, role: user.role, iat: now, exp: now + self.ttl_seconds, ver: user.token_version };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AuthError(format!("token signing failed: {e}")))
     }
@@ -259,6 +263,7 @@ mod tests {
             role,
             disabled: false,
             created_at: Utc::now(),
+            token_version: 0,
         }
     }
 

@@ -180,6 +180,11 @@ impl FromRequestParts<AppState> for AuthUser {
             .user(claims.sub)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("The account of this token no longer exists.".into()))?;
+        if claims.ver != user.token_version {
+            return Err(ApiError::Unauthorized(
+                "This token was issued before the account's password was changed; log in again.".into(),
+            ));
+        }
         if user.disabled {
             return Err(ApiError::Forbidden("This account is disabled.".into()));
         }

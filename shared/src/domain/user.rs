@@ -88,6 +88,10 @@ pub struct User {
     pub role: Role,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// Bumped by every password change; a token issued at another version is refused. Never
+    /// shown: it is not part of the API's `User`.
+    #[serde(skip)]
+    pub token_version: i64,
 }
 
 /// An account about to be created, with its password already hashed.

@@ -219,7 +219,7 @@ async fn me_with_an_expired_token_is_401_token_expired() {
 
 fn claims_for(user: &User, role: Role) -> Claims {
     let now = Utc::now().timestamp();
-    Claims { sub: user.id, role, iat: now, exp: now + 600 }
+    Claims { sub: user.id, role, iat: now, exp: now + 600, ver: 0 }
 }
 
 #[tokio::test]
@@ -232,6 +232,7 @@ async fn token_of_an_account_that_does_not_exist_is_401() {
         role: Role::Admin,
         disabled: false,
         created_at: Utc::now(),
+        token_version: 0,
     };
     let token = app.state.tokens.issue(&ghost).unwrap();
     let resp = app.get("/auth/me", Some(&token)).await;
@@ -355,6 +356,32 @@ async fn password_change_needs_the_current_password() {
     app.login("ann@example.com", new_password).await;
     let resp = app.post("/auth/login", json!({"email": "ann@example.com", "password": PASSWORD}), None).await;
     assert_error(&resp, StatusCode::UNAUTHORIZED, "invalid_credentials");
+}
+
+/// A password change ends every session opened before it: a token issued earlier (a stolen one,
+/// or the one that made the change) is refused on its next request; a new login works.
+#[tokio::test]
+async fn a_password_change_revokes_the_tokens_issued_before_it() {
+    let app = TestApp::new().await;
+    let (_, old_token) = app.signup_and_login("ann@example.com").await;
+    let other_session = app.login("ann@example.com", PASSWORD).await;
+    let new_password = "a brand new password";
+    let (status, _, body) =
+        app.patch("/auth/me", json!({"password": new_password, "current_password": PASSWORD}), Some(&old_token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for token in [&old_token, &other_session] {
+        let resp = app.get("/auth/me", Some(token)).await;
+        assert_error(&resp, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert!(detail(&resp).contains("password was changed"), "{}", detail(&resp));
+    }
+    let fresh = app.login("ann@example.com", new_password).await;
+    let (status, _, _) = app.get("/auth/me", Some(&fresh)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Renaming is no password change: the fresh token stays good.
+    let (status, _, _) = app.patch("/auth/me", json!({"name": "Ann"}), Some(&fresh)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = app.get("/auth/me", Some(&fresh)).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
 fn token_for(people: &People, caller: Caller) -> Option<String> {
     let admin_claims = || {
         let now = Utc::now().timestamp();
-        Claims { sub: people.admin.id, role: Role::Admin, iat: now, exp: now + 600 }
+        Claims { sub: people.admin.id, role: Role::Admin, iat: now, exp: now + 600, ver: 0 }
     };
     match caller {
         Caller::Anonymous => None,

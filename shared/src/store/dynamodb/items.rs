@@ -221,6 +221,7 @@ pub fn user_from(item: &Item) -> StoreResult<User> {
         role: get_enum::<Role>(item, "role")?,
         disabled: get_bool(item, "disabled")?,
         created_at: get_time(item, "created")?,
+        token_version: opt_n(item, "tv")?.unwrap_or(0),
     })
 }
 

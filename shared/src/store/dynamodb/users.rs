@@ -62,6 +62,7 @@ impl UserStore for DynamoStore {
             role: user.role,
             disabled: false,
             created_at: from_ms(created_ms)?,
+            token_version: 0,
         })
     }
 
@@ -104,6 +105,10 @@ impl UserStore for DynamoStore {
         if let Some(hash) = changes.password_hash {
             sets.push("#pw = :pw");
             values.push((":pw", s(hash)));
+            // Tokens issued before this change stop working (see `User::token_version`).
+            sets.push("#tv = if_not_exists(#tv, :zero) + :one");
+            values.push((":zero", n(0)));
+            values.push((":one", n(1)));
         }
         if let Some(role) = changes.role {
             sets.push("#role = :role");

@@ -33,7 +33,7 @@ pub(super) fn contains_pattern(text: &str) -> String {
 
 macro_rules! user_columns {
     () => {
-        "id, email, name, role, disabled, created_at"
+        "id, email, name, role, disabled, created_at, token_version"
     };
 }
 pub(super) use user_columns;
@@ -46,6 +46,7 @@ pub(super) struct UserRow {
     role: String,
     disabled: bool,
     created_at: DateTime<Utc>,
+    token_version: i64,
 }
 
 impl UserRow {
@@ -57,6 +58,7 @@ impl UserRow {
             role: parse_stored::<Role>(&self.role)?,
             disabled: self.disabled,
             created_at: self.created_at,
+            token_version: self.token_version,
         })
     }
 }

@@ -63,6 +63,7 @@ impl UserStore for PostgresStore {
     async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "UPDATE users SET name = COALESCE($2, name), password_hash = COALESCE($3, password_hash),
+                              token_version = token_version + CASE WHEN $3 IS NULL THEN 0 ELSE 1 END,
                               role = COALESCE($4, role), disabled = COALESCE($5, disabled)
              WHERE id = $1 RETURNING ",
             user_columns!()

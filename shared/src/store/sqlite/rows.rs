@@ -20,7 +20,7 @@ pub(super) const ACTIVE_R: &str = "r.status IN ('held', 'confirmed') AND (r.stat
 /// The same condition inside an `UPDATE reservations` (one `?`: now in milliseconds).
 pub(super) const ACTIVE: &str = "(status = 'confirmed' OR (status = 'held' AND expires_at > ?))";
 
-pub(super) const USER_COLUMNS: &str = "id, email, name, role, disabled, created_at";
+pub(super) const USER_COLUMNS: &str = "id, email, name, role, disabled, created_at, token_version";
 
 /// A reservation with its seat label; the FROM clause aliases them `r` and `s`.
 pub(super) const RESERVATION_COLUMNS: &str = "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.row_label, \
@@ -92,6 +92,7 @@ pub(super) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         role: enum_col(row, "role")?,
         disabled: row.try_get("disabled")?,
         created_at: time_col(row, "created_at")?,
+        token_version: row.try_get("token_version")?,
     })
 }
 

@@ -61,11 +61,14 @@ impl UserStore for SqliteStore {
         // One statement: a NULL parameter keeps the column as it is.
         let sql = format!(
             "UPDATE users SET name = COALESCE(?, name), password_hash = COALESCE(?, password_hash), \
+             token_version = token_version + (? IS NOT NULL), \
              role = COALESCE(?, role), disabled = COALESCE(?, disabled) WHERE id = ? RETURNING {USER_COLUMNS}"
         );
+        let password_changed = changes.password_hash.is_some();
         let row = sqlx::query(&sql)
             .bind(changes.name)
             .bind(changes.password_hash)
+            .bind(password_changed.then_some(1))
             .bind(changes.role.map(|r| r.as_str()))
             .bind(changes.disabled)
             .bind(id_text(id))

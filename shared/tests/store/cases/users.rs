@@ -96,6 +96,11 @@ pub async fn update_user_changes_fields(store: S) {
 
     let read = store.user(ann.id).await.expect("read").expect("ann exists");
     assert_eq!((read.name.as_str(), read.role, read.disabled), ("Ann Jones", Role::Admin, true));
+    assert_eq!(
+        (ann.token_version, renamed.token_version, promoted.token_version, rehashed.token_version, read.token_version),
+        (0, 0, 0, 1, 1),
+        "only a password change bumps the token version"
+    );
 
     let unknown = store
         .update_user(Uuid::new_v4(), UserChanges { name: Some("Ghost".into()), ..Default::default() })
