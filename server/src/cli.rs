@@ -32,11 +32,17 @@ configuration comes from the environment: DATABASE_URL, JWT_SECRET, HOLD_TTL_SEC
 SITE_PORT, CORS_ORIGINS, HOST, SITE_DIR, LOG_FORMAT, RUST_LOG (see README.md)";
 
 enum Command {
-    Serve { demo: bool, public: bool },
+    Serve {
+        demo: bool,
+        public: bool,
+    },
     Migrate,
     SeedDemo,
     /// `password` only when given on the command line (`--password`, kept for old scripts).
-    CreateAdmin { email: String, password: Option<String> },
+    CreateAdmin {
+        email: String,
+        password: Option<String>,
+    },
     ExpireHolds,
 }
 
