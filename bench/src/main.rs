@@ -205,7 +205,7 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
     let name = backend.name();
     let plan = &args.plan;
     let prepared = backend.prepare(run_id).await.map_err(|e| format!("not available: {e}"))?;
-    let jwt_secret = format!("bench-{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let jwt_secret = format!("bench-{}", proeventa_core::auth::random_secret());
     let mut env = prepared.env.clone();
     env.extend(
         [

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use proeventa_core::auth::TokenKeys;
-use proeventa_core::domain::{Role, User};
-use uuid::Uuid;
+use proeventa_core::domain::User;
 
 use crate::http::{Answer, Call, Client};
 use crate::procs;
@@ -256,17 +255,8 @@ pub async fn sign_up(addr: SocketAddr, n: usize, clients: usize, jwt_secret: &st
             let email = format!("bench-{i}@proeventa.test");
             let body = serde_json::json!({"email": email, "password": PASSWORD, "name": format!("Buyer {i}")});
             let result = async {
-                let user = expect(&mut client, Call::post("/auth/signup", body.to_string()), 201).await?;
-                let id = text(&user, "id")?;
-                let user = User {
-                    id: Uuid::parse_str(&id).context("user id")?,
-                    email: email.clone(),
-                    name: String::new(),
-                    role: Role::Customer,
-                    disabled: false,
-                    created_at: Utc::now(),
-                    token_version: 0,
-                };
+                let answer = expect(&mut client, Call::post("/auth/signup", body.to_string()), 201).await?;
+                let user: User = serde_json::from_value(answer).context("signup answer is not a User")?;
                 let token = keys.issue(&user).map_err(|e| format!("issuing a token: {e:?}"))?;
                 Ok(Buyer { email, token })
             }

@@ -102,7 +102,7 @@ fn local_secret(path: &Path) -> Result<String, String> {
             return Ok(existing.to_owned());
         }
     }
-    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let secret = proeventa_core::auth::random_secret();
     write_private(path, &secret).map_err(|e| format!("cannot keep a local JWT secret in {}: {e}", path.display()))?;
     Ok(secret)
 }

@@ -75,9 +75,10 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// A random 64-hex-digit signing secret known to this process alone: what a process that checks
-/// no token (the gateway function) signs with, so no token of anyone else's verifies there.
-pub fn throwaway_secret() -> String {
+/// A random signing secret of 64 hex digits: what `proeventa serve` keeps when `JWT_SECRET` is
+/// unset, and what a function that checks no token (the gateway) signs with, so no token of
+/// anyone else's verifies there.
+pub fn random_secret() -> String {
     format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
 }
 

@@ -56,7 +56,7 @@ pub async fn state_for(group: Group, config: Config) -> Result<AppState, InitErr
             )
         })?
     } else {
-        proeventa_core::auth::throwaway_secret()
+        proeventa_core::auth::random_secret()
     };
     let store = open_store(&config).await?;
     Ok(AppState::new(config, store, &secret))
