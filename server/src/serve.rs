@@ -155,11 +155,17 @@ async fn sweep_holds(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = every.tick() => match store.expire_lapsed_holds(chrono::Utc::now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "lapsed holds expired"),
-                Err(e) => tracing::warn!(error = %e, "hold sweep failed"),
-            },
+            _ = every.tick() => {
+                match store.expire_lapsed_holds(chrono::Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "lapsed holds expired"),
+                    Err(e) => tracing::warn!(error = %e, "hold sweep failed"),
+                }
+                // Rate-limit counters whose window ended count nothing any more.
+                if let Err(e) = store.forget_ended_windows(chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "forgetting ended rate-limit windows failed");
+                }
+            }
             _ = stop.changed() => return,
         }
     }

@@ -2,7 +2,9 @@
 //! kills its connections (every answer is a success or 503 `unavailable`, never a 500 or a hang;
 //! the server recovers without a restart; nothing confirmed is lost), and while it is SIGKILLed in
 //! the middle of a flash sale on SQLite and on PostgreSQL (after a restart every hold that was
-//! answered 201 is still there, and no seat has two active reservations).
+//! answered 201 is still there, and no seat has two active reservations); and two processes on one
+//! PostgreSQL database or one DynamoDB table share one rate limit, as Lambda's execution
+//! environments do.
 //!
 //! Every spawned server is killed and every database removed when a test ends, even by a panic.
 //! The stores come from `proeventa-testkit`: PostgreSQL is the server at `TEST_DATABASE_URL`
@@ -15,7 +17,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use proeventa_testkit::{TempPostgres, TempSqlite};
+use proeventa_testkit::{TempDynamoTable, TempPostgres, TempSqlite};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,8 +44,14 @@ struct Server {
 
 impl Server {
     fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    /// A server with more environment (an emulator's endpoint, say).
+    fn start_with(database_url: &str, extra_env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_proeventa"))
             .args(["serve", "--demo"])
+            .envs(extra_env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("HOST", "127.0.0.1")
             .env("PORT", "0")
@@ -52,6 +60,11 @@ impl Server {
             .env("WEBHOOK_SECRET", "faults-webhook-secret")
             // A small pool, so killed connections are a large share of it.
             .env("DATABASE_MAX_CONNECTIONS", "6")
+            // The buyers are a crowd behind one address (loopback), each reserving as fast as it
+            // can: the limits are raised out of their way (they still count in the store).
+            .env("SIGNUP_LIMIT_PER_HOUR", "100000")
+            .env("RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE", "100000")
+            .env("RESERVE_LIMIT_PER_MINUTE", "100000")
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -513,4 +526,41 @@ async fn sigkill_mid_flash_sale_on_sqlite_loses_no_answered_hold_and_doubles_no_
 async fn sigkill_mid_flash_sale_on_postgres_loses_no_answered_hold_and_doubles_no_seat() {
     let db = TempPostgres::create("proeventa_faults").await;
     flash_sale(db.url()).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two processes, one store: the limits are the store's, not a process's (issue 15, finding 2)
+
+/// Wrong passwords for one account, alternating between two servers on one store: the limit (10
+/// per e-mail in 15 minutes) is reached after ten in all, on both, not after ten on each.
+async fn two_processes_share_one_login_limit(first: &Server, second: &Server) {
+    let guess = |n: usize| json!({"email": CUSTOMER.0, "password": format!("wrong guess {n}")});
+    for n in 0..10 {
+        let server = if n % 2 == 0 { first } else { second };
+        let answer = call(&server.addr, "POST", "/auth/login", None, Some(guess(n))).await.expect("login");
+        assert_eq!(answer.status, 401, "guess {n} on {}: {:?}", server.addr, answer.body);
+    }
+    for server in [first, second] {
+        let answer = call(&server.addr, "POST", "/auth/login", None, Some(guess(10))).await.expect("login");
+        assert_eq!(answer.status, 429, "the eleventh guess on {} was not refused: {:?}", server.addr, answer.body);
+        assert_eq!(answer.body["error"], "rate_limited");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_database_share_one_login_limit() {
+    let db = TempPostgres::create("proeventa_fleet").await;
+    let first = Server::start(db.url());
+    let second = Server::start(db.url());
+    two_processes_share_one_login_limit(&first, &second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_dynamodb_table_share_one_login_limit() {
+    let table = TempDynamoTable::new("proeventa_fleet");
+    let url = format!("dynamodb://{}", table.name());
+    let emulator = [("AWS_ENDPOINT_URL", table.endpoint())];
+    let first = Server::start_with(&url, &emulator);
+    let second = Server::start_with(&url, &emulator);
+    two_processes_share_one_login_limit(&first, &second).await;
 }

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use crate::domain::{HoldTtl, Invalid};
+use crate::limits::RateLimits;
 use crate::store::StoreSettings;
 
 /// Where logs go and how they look.
@@ -44,6 +45,8 @@ pub struct Config {
     pub redoc_js: String,
     /// How the store is opened: pool and in-flight limits.
     pub store: StoreSettings,
+    /// Rate limits on signups, reserves and declined cards (the store counts them).
+    pub limits: RateLimits,
 }
 
 impl std::fmt::Debug for Config {
@@ -65,6 +68,7 @@ impl std::fmt::Debug for Config {
             .field("site_dir", &self.site_dir)
             .field("redoc_js", &self.redoc_js)
             .field("store", &self.store)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -101,6 +105,14 @@ impl Config {
         };
         let port = |key: &'static str, default: u16| -> Result<u16, Invalid> {
             u16::try_from(number(key, u64::from(default))?).map_err(|_| Invalid::new(key, "must be a port number"))
+        };
+        // A rate limit: how many attempts a window allows, at least one.
+        let per_window = |key: &'static str, default: i64| -> Result<i64, Invalid> {
+            let default = u64::try_from(default).unwrap_or(1);
+            i64::try_from(number(key, default)?)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Invalid::new(key, "must be a positive whole number"))
         };
         let hold_seconds = u32::try_from(number("HOLD_TTL_SECONDS", 600)?)
             .map_err(|_| Invalid::new("HOLD_TTL_SECONDS", "is too large"))?;
@@ -173,6 +185,13 @@ impl Config {
             site_dir: get("SITE_DIR").unwrap_or_else(|| "booking".into()),
             redoc_js: get("REDOC_JS").unwrap_or_else(|| "vendor/redoc/bundles/redoc.standalone.js".into()),
             store: StoreSettings { database_max_connections, dynamodb_max_in_flight },
+            limits: RateLimits::new(
+                per_window("LOGIN_LIMIT_PER_ADDRESS", RateLimits::PASSWORD_GUESSES_PER_ADDRESS)?,
+                per_window("SIGNUP_LIMIT_PER_HOUR", RateLimits::SIGNUPS_PER_ADDRESS_PER_HOUR)?,
+                per_window("RESERVE_LIMIT_PER_MINUTE", RateLimits::RESERVES_PER_USER_PER_MINUTE)?,
+                per_window("RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE", RateLimits::RESERVES_PER_ADDRESS_PER_MINUTE)?,
+                per_window("DECLINE_LIMIT_PER_HOUR", RateLimits::DECLINES_PER_USER_PER_HOUR)?,
+            ),
         })
     }
 

@@ -3,7 +3,7 @@
 //!
 //! Layers, each using only those below it: `api` (routers, the HTTP state, the API error and the
 //! extractors: everything that knows HTTP) → `store` (traits by capability, one folder per
-//! backend), `auth` (hashing, tokens, the login limiter), `payments` → `domain` (types parsed at
+//! backend), `auth` (hashing, tokens), `limits` (rate limits counted in the store), `payments` → `domain` (types parsed at
 //! the edge) and `config`.
 
 pub mod api;
@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod hex;
+pub mod limits;
 pub mod logging;
 pub mod memory;
 pub mod payments;

@@ -1,5 +1,5 @@
 //! The scheduled side: `job-expire-holds`, run by an EventBridge schedule, writes down every lapsed
-//! hold as expired. Correctness never waits for it (a lapsed hold reads as expired at once), and
+//! hold as expired (and, on SQL stores, forgets ended rate-limit windows). Correctness never waits for it (a lapsed hold reads as expired at once), and
 //! two runs at once are safe: the store's update is idempotent.
 
 use std::time::Instant;
@@ -41,5 +41,8 @@ pub async fn expire_holds(
 ) -> Result<Expired, lambda_runtime::Error> {
     let expired = store.expire_lapsed_holds(chrono::Utc::now()).await?;
     tracing::info!(expired, scheduled_at = %event.payload.time, "lapsed holds expired");
+    // Rate-limit counters whose window ended (on SQL stores; DynamoDB's TTL removes its own).
+    let forgotten = store.forget_ended_windows(chrono::Utc::now()).await?;
+    tracing::debug!(forgotten, "ended rate-limit windows forgotten");
     Ok(Expired { expired })
 }

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,8 +13,9 @@ use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{AdminUser, AuthUser, ClientAddr};
 use crate::api::state::AppState;
-use crate::auth::{LoginLimiter, hash_password, verify_password};
+use crate::auth::{hash_password, verify_password};
 use crate::domain::{Email, Invalid, NewUser, Page, Password, Role, User, UserChanges, parse_name};
+use crate::limits::{Attempt, Subject};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -126,14 +128,19 @@ pub struct UserListQuery {
         (status = 201, description = "Account created", body = User),
         (status = 409, description = "`email_taken`", body = ErrorBody),
         (status = 422, description = "`validation_failed`: e-mail or password", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ups for this e-mail address (5 an hour) or from this client address (`SIGNUP_LIMIT_PER_HOUR`, 20 by default); see `Retry-After`", body = ErrorBody),
     ))]
 async fn signup(
     State(state): State<AppState>,
+    addr: ClientAddr,
     Json(body): Json<SignupRequest>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let email = Email::parse(&body.email)?;
     let password = Password::parse(body.password)?;
     let name = parse_name(body.name.as_deref())?;
+    // Counted once the request is valid, before the costly hash and the write.
+    let limit = state.config.limits.signups;
+    limit.attempt(state.store.as_ref(), Some(Subject::Email(email.as_str())), addr.0, Utc::now()).await?.keep();
     let password_hash = hash_password(&password).await?;
     let user = state.store.create_user(NewUser { email, name, password_hash, role: Role::Customer }).await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -152,11 +159,14 @@ async fn login(
     addr: ClientAddr,
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let subject = LoginLimiter::email_subject(&body.email);
-    state
-        .login_limiter
-        .check(subject.as_deref(), addr.0)
-        .map_err(|retry_after_seconds| ApiError::RateLimited { retry_after_seconds })?;
+    // Counted before the password is checked, right or wrong, so a burst of guesses gets no more
+    // checks than the limit; a right password takes its own attempt back.
+    let attempt = state
+        .config
+        .limits
+        .password_guesses
+        .attempt(state.store.as_ref(), Some(Subject::Email(&body.email)), addr.0, Utc::now())
+        .await?;
     let account = match Email::parse(&body.email) {
         Ok(email) => state.store.user_with_password_hash(&email).await?,
         Err(_) => None,
@@ -170,16 +180,24 @@ async fn login(
     let user = match user {
         Some(user) if matches => user,
         _ => {
-            state.login_limiter.record_failure(subject.as_deref(), addr.0);
+            attempt.keep();
             return Err(ApiError::InvalidCredentials);
         }
     };
-    state.login_limiter.record_success(subject.as_deref());
+    take_back(&state, attempt).await;
     if user.disabled {
         return Err(ApiError::Forbidden("This account is disabled.".into()));
     }
     let access_token = state.tokens.issue(&user)?;
     Ok(Json(TokenResponse { access_token, token_type: "bearer".into(), expires_in: state.tokens.ttl_seconds(), user }))
+}
+
+/// Uncounts a password check that was right. A store that fails here costs the caller one
+/// counted attempt, not the answer it earned.
+async fn take_back(state: &AppState, attempt: Attempt) {
+    if let Err(err) = attempt.take_back(state.store.as_ref()).await {
+        tracing::warn!(error = %err, "a right password's attempt could not be uncounted");
+    }
 }
 
 /// The caller's account.
@@ -213,17 +231,18 @@ async fn update_me(
             .current_password
             .ok_or_else(|| Invalid::new("current_password", "is required to change the password"))?;
         // The same limit as logins: a stolen token must not be a way to guess the password.
-        let subject = LoginLimiter::account_subject(user.id);
-        state
-            .login_limiter
-            .check(Some(&subject), addr.0)
-            .map_err(|retry_after_seconds| ApiError::RateLimited { retry_after_seconds })?;
+        let attempt = state
+            .config
+            .limits
+            .password_guesses
+            .attempt(state.store.as_ref(), Some(Subject::Account(user.id)), addr.0, Utc::now())
+            .await?;
         let hash = state.store.password_hash(user.id).await?;
         if !verify_password(&current, hash).await? {
-            state.login_limiter.record_failure(Some(&subject), addr.0);
+            attempt.keep();
             return Err(ApiError::InvalidCredentials);
         }
-        state.login_limiter.record_success(Some(&subject));
+        take_back(&state, attempt).await;
         changes.password_hash = Some(hash_password(&new_password).await?);
     }
     let updated = state.store.update_user(user.id, changes).await?.ok_or_else(|| ApiError::not_found("user"))?;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::domain::{Invalid, SeatLabel};
+use crate::limits::Refusal;
 use crate::store::StoreError;
 
 /// The body of every error response.
@@ -57,8 +58,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Validation(String),
+    /// A rate limit is used up (`crate::limits`); `too_many` starts the sentence.
     #[error("rate limited")]
-    RateLimited { retry_after_seconds: u64 },
+    RateLimited { too_many: &'static str, retry_after_seconds: u64 },
     #[error("{0}")]
     Unavailable(String),
     /// A bug: the cause is logged with the request id and never shown.
@@ -119,8 +121,8 @@ impl ApiError {
             Self::TokenExpired => "The access token has expired; log in again.".into(),
             Self::MethodNotAllowed => "This method is not allowed on this path.".into(),
             Self::PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
-            Self::RateLimited { retry_after_seconds } => {
-                format!("Too many failed attempts; try again in {retry_after_seconds} seconds.")
+            Self::RateLimited { too_many, retry_after_seconds } => {
+                format!("{too_many}; try again in {retry_after_seconds} seconds.")
             }
             Self::Unavailable(_) => "The service is temporarily unavailable; try again shortly.".into(),
             Self::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
@@ -174,6 +176,15 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Limited { too_many, retry_after_seconds } => Self::RateLimited { too_many, retry_after_seconds },
+            Refusal::Store(err) => err.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -214,7 +225,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match self {
-            Self::RateLimited { retry_after_seconds } => {
+            Self::RateLimited { retry_after_seconds, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
             }
             Self::Unauthorized(_) | Self::TokenExpired => {

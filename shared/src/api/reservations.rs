@@ -14,12 +14,13 @@ use uuid::Uuid;
 use super::idempotency::{self, IdempotencyKey};
 use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::{AdminUser, AuthUser};
+use crate::api::extract::{AdminUser, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{
     Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus, SeatSelection,
     customer_may_cancel_confirmed,
 };
+use crate::limits::Subject;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -81,9 +82,11 @@ pub struct OversightQuery {
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
         (status = 409, description = "`seat_unavailable`: the detail names the seats", body = ErrorBody),
         (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; or the Idempotency-Key was used for another request", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many reserve requests from this account (`RESERVE_LIMIT_PER_MINUTE`, 30 by default) or client address (`RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE`, 300); see `Retry-After`", body = ErrorBody),
     ))]
 async fn reserve(
     State(state): State<AppState>,
+    addr: ClientAddr,
     AuthUser(user): AuthUser,
     key: IdempotencyKey,
     Json(body): Json<ReserveRequest>,
@@ -100,6 +103,9 @@ async fn reserve(
         seats,
         ttl: state.config.hold_ttl,
     };
+    // Counted outside the idempotency record: a 429 is not the answer a retry should replay.
+    let limit = state.config.limits.reserves;
+    limit.attempt(state.store.as_ref(), Some(Subject::Account(user.id)), addr.0, Utc::now()).await?.keep();
     idempotency::once(&state, user.id, key, &body, || async {
         let held = state.store.hold(&request, Utc::now()).await;
         // Won or lost, the seats just changed (here or elsewhere): the next map is read afresh.

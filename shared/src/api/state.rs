@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::seat_maps::SeatMapCache;
-use crate::auth::{LoginLimiter, TokenKeys};
+use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::payments::{self, PaymentProvider, SimulatedProvider};
 use crate::store::Store;
@@ -13,7 +13,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub tokens: Arc<TokenKeys>,
-    pub login_limiter: Arc<LoginLimiter>,
     pub payments: Arc<dyn PaymentProvider>,
     pub seat_maps: Arc<SeatMapCache>,
 }
@@ -28,7 +27,6 @@ impl AppState {
             config: Arc::new(config),
             store,
             tokens: Arc::new(tokens),
-            login_limiter: Arc::new(LoginLimiter::default()),
             payments,
             seat_maps: Arc::new(SeatMapCache::default()),
         }

@@ -1,6 +1,7 @@
-//! Storage: traits by intent (users, catalog, holds, idempotency records) and the backends that
-//! implement them. Every backend keeps the one promise inside the store itself: at most one
-//! active reservation per (event, seat), decided by a unique index or a conditional write.
+//! Storage: traits by intent (users, catalog, holds, payments, idempotency records, rate-limit
+//! counters) and the backends that implement them. Every backend keeps the one promise inside the
+//! store itself: at most one active reservation per (event, seat), decided by a unique index or a
+//! conditional write; and every limit is counted there too, never in a process's memory.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -196,9 +197,40 @@ pub trait IdempotencyStore: Send + Sync {
 /// How long an idempotency record is honoured.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
+/// One key's attempts in its current window, as a limit reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptCount {
+    /// Attempts counted in the window, the one just counted included.
+    pub attempts: i64,
+    /// When the window ends (a new one starts with the next attempt after it).
+    pub window_ends: DateTime<Utc>,
+}
+
+/// Attempt counters for rate limits, kept in the store so that every process on it (every Lambda
+/// execution environment) shares one count. Each key counts in a fixed window that starts with
+/// its first attempt after the previous window ended.
+#[async_trait]
+pub trait LimitStore: Send + Sync {
+    /// Counts one attempt against each key, atomically per key (an `INSERT … ON CONFLICT DO UPDATE`
+    /// or an `UpdateItem ADD`, never a read then a write): a key whose window has ended starts a
+    /// new one of `window` from `now`. Returns each key's count, in the order given. The keys are
+    /// distinct.
+    async fn count_attempts(
+        &self,
+        keys: &[String],
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<AttemptCount>>;
+    /// Takes back one attempt counted in the window that ends at `window_ends` (an attempt that
+    /// turned out not to count, such as a right password); nothing when that window is over.
+    async fn uncount_attempt(&self, key: &str, window_ends: DateTime<Utc>) -> StoreResult<()>;
+    /// Forgets counters whose window ended before `now`; returns how many.
+    async fn forget_ended_windows(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// One storage backend: every trait, plus health and schema.
 #[async_trait]
-pub trait Store: UserStore + CatalogStore + HoldStore + PaymentStore + IdempotencyStore {
+pub trait Store: UserStore + CatalogStore + HoldStore + PaymentStore + IdempotencyStore + LimitStore {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;
     /// Answers only while the store does.

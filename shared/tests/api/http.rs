@@ -83,6 +83,27 @@ impl TestApp {
     // -----------------------------------------------------------------------------------------
     // Requests
 
+    /// Sends many requests at once, each on its own task, and returns their answers in order.
+    pub async fn send_concurrently(&self, requests: Vec<Request<Body>>) -> Vec<(StatusCode, HeaderMap)> {
+        let barrier = Arc::new(tokio::sync::Barrier::new(requests.len()));
+        let tasks: Vec<_> = requests
+            .into_iter()
+            .map(|request| {
+                let (router, barrier) = (self.router.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let response = router.oneshot(request).await.expect("the router is infallible");
+                    (response.status(), response.headers().clone())
+                })
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            answers.push(task.await.expect("request task"));
+        }
+        answers
+    }
+
     /// Sends a request as built, and returns the raw body (no leak check: for static assets).
     pub async fn send_raw(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
         let response = self.router.clone().oneshot(request).await.expect("the router is infallible");

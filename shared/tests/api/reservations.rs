@@ -106,6 +106,46 @@ async fn reserving_one_seat_answers_a_held_reservation_for_the_caller() {
     assert_eq!(booking.reservations, vec![r]);
 }
 
+/// Finding 6 of issue 15: reserve requests are limited per account and per client address
+/// (counted in the store), whatever they answer; another account is not affected.
+#[tokio::test]
+async fn reserve_requests_are_limited_per_account_with_retry_after() {
+    let w = World::with_env(&[("RESERVE_LIMIT_PER_MINUTE", "4")]).await;
+    w.ann_holds("A1").await;
+    for _ in 0..3 {
+        let resp = w.app.reserve(&w.ann_token, w.event.id, w.seat("A1")).await;
+        assert_error(&resp, StatusCode::CONFLICT, "seat_unavailable");
+    }
+    let resp = w.app.reserve(&w.ann_token, w.event.id, w.seat("A2")).await;
+    assert_error(&resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let retry_after: u64 = resp.1["retry-after"].to_str().unwrap().parse().expect("Retry-After in seconds");
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(detail(&resp).starts_with("Too many reservation requests"), "{}", detail(&resp));
+    assert_eq!(w.status_of("A2").await, SeatStatus::Available, "a refused request held nothing");
+    let resp = w.app.reserve(&w.bob_token, w.event.id, w.seat("A2")).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "another account is not limited: {}", resp.2);
+}
+
+#[tokio::test]
+async fn reserve_requests_are_limited_per_client_address() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let w = World::with_env(&[("RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE", "2")]).await;
+    let from = |token: &str, label: &str, addr: SocketAddr| {
+        let body = json!({"event_id": w.event.id, "seat_id": w.seat(label)});
+        let mut request = crate::http::json_request(axum::http::Method::POST, RESERVE, Some(body), Some(token));
+        request.extensions_mut().insert(ConnectInfo(addr));
+        request
+    };
+    let office = SocketAddr::from(([203, 0, 113, 20], 40000));
+    assert_eq!(w.app.send(from(&w.ann_token, "A1", office)).await.0, StatusCode::CREATED);
+    assert_eq!(w.app.send(from(&w.bob_token, "A2", office)).await.0, StatusCode::CREATED);
+    let resp = w.app.send(from(&w.bob_token, "A3", office)).await;
+    assert_error(&resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let home = SocketAddr::from(([198, 51, 100, 20], 40000));
+    assert_eq!(w.app.send(from(&w.bob_token, "A3", home)).await.0, StatusCode::CREATED);
+}
+
 #[tokio::test]
 async fn reserving_several_seats_answers_a_booking_with_its_total() {
     let w = World::new().await;

@@ -73,6 +73,9 @@ macro_rules! backend_tests {
                 record_refund_of_unpaid_payment_is_invalid_state,
                 webhook_events_are_recorded_once_until_forgotten,
                 list_payments_newest_first_per_user,
+                attempts_count_per_key_in_a_window_that_restarts,
+                uncounting_takes_back_one_attempt_of_its_own_window_only,
+                forgetting_ended_windows_keeps_running_ones,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,
@@ -82,6 +85,7 @@ macro_rules! backend_tests {
                 concurrent_holds_with_lapsing_holds,
                 concurrent_confirm_sweeper_and_rehold,
                 concurrent_confirm_and_cancel,
+                concurrent_attempts_are_each_counted_once,
             ]);
         }
     };

@@ -103,6 +103,11 @@ pub fn idempotency_key(user_id: Uuid, key_text: &str) -> Item {
     key(format!("IDEM#{user_id}#{key_text}"), "IDEM")
 }
 
+/// A rate limit's attempt counter (see `LimitStore`), one item per key.
+pub fn limit_key(key_text: &str) -> Item {
+    key(format!("LIMIT#{key_text}"), "LIMIT")
+}
+
 /// An index sort key that orders by time (milliseconds, zero-padded), then by `tail`.
 pub fn time_key(ms: i64, tail: &str) -> String {
     format!("{:015}#{tail}", ms.max(0))

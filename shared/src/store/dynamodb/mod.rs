@@ -6,6 +6,7 @@
 mod catalog;
 mod holds;
 mod items;
+mod limits;
 mod payments;
 pub mod table;
 mod users;

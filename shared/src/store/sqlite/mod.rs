@@ -6,10 +6,11 @@
 //! `rows` turns values and rows into domain types; each capability has its own file: `users`
 //! (accounts, read by id in batches), `catalog` (venues, events, seat maps), `holds` (holds placed
 //! in batches on the writer, reservations, bookings, cancels, expiry) and `payments` (payments,
-//! refunds, webhook events, idempotency records).
+//! refunds, webhook events, idempotency records) and `limits` (rate-limit counters).
 
 mod catalog;
 mod holds;
+mod limits;
 mod payments;
 mod rows;
 #[cfg(test)]
