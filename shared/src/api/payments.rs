@@ -106,7 +106,7 @@ async fn owned_payment(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: another user's booking", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown booking", body = ErrorBody),
-        (status = 409, description = "`hold_expired`: the hold lapsed; `invalid_state`: nothing held, or a payment is already open", body = ErrorBody),
+        (status = 409, description = "`hold_expired`: the hold lapsed; `invalid_state`: nothing held, a payment is already open, or the event has started", body = ErrorBody),
     ))]
 async fn checkout(
     State(state): State<AppState>,
@@ -142,7 +142,7 @@ async fn checkout(
         (status = 402, description = "`card_declined` or `insufficient_funds`; the hold stays", body = ErrorBody),
         (status = 403, description = "`forbidden`: another user's payment", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`hold_expired`: the hold lapsed and a seat was taken, nothing was charged; `invalid_state`: the payment is not pending", body = ErrorBody),
+        (status = 409, description = "`invalid_state`: the payment is not pending. After the card was authorized: `hold_expired` (the hold lapsed and a seat was taken) or `invalid_state` (the event has started — \"The event has already started, so this payment was not taken.\" — or was canceled, or a seat was canceled); nothing is charged, the authorization is voided and the payment ends `failed`", body = ErrorBody),
         (status = 422, description = "`validation_failed`: card number (Luhn), expiry or CVC", body = ErrorBody),
     ))]
 async fn confirm(

@@ -133,8 +133,8 @@ pub trait PaymentStore: Send + Sync {
     /// Opens a `pending` payment for a held booking: the amount is the sum of the prices of its
     /// held (unexpired) seats, and their hold is extended to at least `hold_until`. At most one
     /// open payment per booking (a unique index decides: `InvalidState`). `HoldExpired` when
-    /// the booking's hold has lapsed; `InvalidState` when no seat is held (canceled, confirmed);
-    /// `NotFound` when there is no such booking.
+    /// the booking's hold has lapsed; `InvalidState` when no seat is held (canceled, confirmed)
+    /// or the event has started by `now`; `NotFound` when there is no such booking.
     async fn create_payment(&self, payment: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment>;
     async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>>;
     /// Newest first; every user's when `user_id` is `None`.
@@ -143,7 +143,8 @@ pub trait PaymentStore: Send + Sync {
     /// card's last four digits) and every reservation of its booking goes `confirmed`, including
     /// holds that lapsed but whose seat nobody took. If someone else now holds or bought a seat
     /// (the unique index refuses), nothing changes: `HoldExpired`. A seat canceled since checkout
-    /// (the seats left no longer add up to the amount), a canceled event, or a payment that is not
+    /// (the seats left no longer add up to the amount), a canceled event, an event that has
+    /// started by `now` (nobody is charged for a show that began), or a payment that is not
     /// pending: `InvalidState`. Unknown payment: `NotFound`.
     async fn confirm_payment(
         &self,

@@ -100,6 +100,17 @@ impl StoreError {
     pub fn paid_event_canceled() -> Self {
         Self::InvalidState("this event was canceled".into())
     }
+
+    /// A checkout once the event has begun (a hold placed just before the start still runs).
+    pub fn checkout_after_start() -> Self {
+        Self::InvalidState("this event has already started, so it can no longer be paid for".into())
+    }
+
+    /// A confirm once the event has begun: nobody is charged for a show that began. The store
+    /// changes nothing; the caller voids the authorization and fails the payment.
+    pub fn confirm_after_start() -> Self {
+        Self::InvalidState("the event has already started, so this payment was not taken".into())
+    }
 }
 
 /// The oldest creation time an idempotency record may have and still be honoured: one created

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Duration, Utc};
 use proeventa_core::domain::{
-    Booking, Event, Payment, PaymentStatus, ReservationStatus, SeatStatus, User, VenueWithSeats,
+    Booking, Event, EventChanges, Payment, PaymentStatus, ReservationStatus, SeatStatus, User, VenueWithSeats,
 };
 use proeventa_core::payments::{SimulatedCharge, SimulatedProvider};
 use serde_json::{Value, json};
@@ -708,6 +708,49 @@ async fn confirming_after_the_event_was_canceled_is_refused_and_charges_nothing(
     assert_eq!(resp.0, StatusCode::CONFLICT, "{}", resp.2);
     assert!(w.charges_of(payment.id).iter().all(|c| !c.captured), "{:?}", w.charges_of(payment.id));
     assert_eq!(statuses(&w.booking(booking.id).await), vec![ReservationStatus::Canceled]);
+}
+
+impl World {
+    /// The show begins: the event's start is moved to a moment ago, straight in the store (the
+    /// API refuses a start in the past), so holds placed before it are still running.
+    async fn start_the_show(&self) {
+        let changes = EventChanges { start_time: Some(Utc::now() - Duration::seconds(1)), ..Default::default() };
+        self.app.state.store.update_event(self.event.id, changes).await.expect("move the start").expect("event");
+    }
+}
+
+#[tokio::test]
+async fn confirming_after_the_event_started_is_409_voids_the_authorization_and_fails_the_payment() {
+    let w = World::new().await;
+    let booking = w.book(&w.ann_token, &["A1", "B1"]).await;
+    let payment = w.checkout_ok(&w.ann_token, booking.id).await;
+    w.start_the_show().await;
+
+    let resp = w.confirm(&w.ann_token, payment.id, card(GOOD_CARD)).await;
+    assert_error(&resp, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(detail(&resp), "The event has already started, so this payment was not taken.");
+    let failed = w.payment(payment.id).await;
+    assert_eq!((failed.status, failed.refunded_cents), (PaymentStatus::Failed, 0));
+    let charge = w.charge_of(payment.id);
+    assert!(charge.voided && !charge.captured, "the authorization is voided, nothing charged: {charge:?}");
+    assert!(
+        !statuses(&w.booking(booking.id).await).contains(&ReservationStatus::Confirmed),
+        "no seat was sold for a show that began"
+    );
+    let again = w.confirm(&w.ann_token, payment.id, card(GOOD_CARD)).await;
+    assert_error(&again, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(w.charges_of(payment.id).len(), 1, "a failed payment is not sent to the provider again");
+}
+
+#[tokio::test]
+async fn checkout_after_the_event_started_is_409_invalid_state() {
+    let w = World::new().await;
+    let booking = w.book(&w.ann_token, &["A1"]).await;
+    w.start_the_show().await;
+    let resp = w.checkout(Some(&w.ann_token), booking.id).await;
+    assert_error(&resp, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(detail(&resp), "This event has already started, so it can no longer be paid for.");
+    assert!(w.list("/payments", &w.ann_token).await.is_empty(), "no payment was opened");
 }
 
 /// An event 23 hours ahead: inside the 24-hour window in which customers may not cancel paid seats.

@@ -73,6 +73,8 @@ macro_rules! backend_tests {
                 record_refund_of_unpaid_payment_is_invalid_state,
                 webhook_events_are_recorded_once_until_forgotten,
                 list_payments_newest_first_per_user,
+                confirm_after_the_event_started_is_refused_and_changes_nothing,
+                checkout_after_the_event_started_is_refused_and_changes_nothing,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,

@@ -49,9 +49,17 @@ impl PaymentStore for DynamoStore {
         let hold_until_ms = ms(new.hold_until);
         let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
-            let Some((_, reservations)) = self.booking_with_seats(new.booking_id, now).await? else {
+            let Some((booking, reservations)) = self.booking_with_seats(new.booking_id, now).await? else {
                 return Err(StoreError::NotFound(Entity::Booking));
             };
+            // A hold placed just before the start may still run after it; the show is not for sale
+            // then. Read, not conditioned: the confirm's gate check is what keeps a started show
+            // from being charged, and a check here would take one more item of the transaction.
+            let event =
+                self.stored_event(get_uuid(&booking, "eid")?).await?.ok_or(StoreError::NotFound(Entity::Event))?;
+            if event.event.start_time <= now {
+                return Err(StoreError::checkout_after_start());
+            }
             let held: Vec<&StoredReservation> = reservations
                 .iter()
                 .filter(|r| r.stored_status == ReservationStatus::Held && r.expires_ms > now_ms)
@@ -188,6 +196,9 @@ impl PaymentStore for DynamoStore {
             if event.event.status == EventStatus::Canceled {
                 return Err(StoreError::paid_event_canceled());
             }
+            if event.event.start_time <= now {
+                return Err(StoreError::confirm_after_start());
+            }
             if to_confirm.is_empty() {
                 return Err(StoreError::no_held_seats_to_pay_for());
             }
@@ -254,14 +265,15 @@ impl PaymentStore for DynamoStore {
                     values,
                 )?);
             }
-            // One gate of the event is enough: a cancel of the event closes them all in one step.
+            // One gate of the event is enough: a cancel or a reschedule of the event moves them all
+            // in one step. It also keeps a show that began from being sold.
             let gate_index = writes.len();
             if let Some(spk) = gate {
                 writes.push(TxItem::check(
                     &self.table,
                     key(spk, "GATE"),
-                    "#st = :on_sale",
-                    vec![(":on_sale", s(EventStatus::OnSale.as_str()))],
+                    "#st = :on_sale AND #start > :now",
+                    vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
                 )?);
             }
             let seats = 1 + to_confirm.len()..gate_index;
@@ -277,9 +289,8 @@ impl PaymentStore for DynamoStore {
                 }
                 // The payment or a seat's record changed since it was read: decide again.
                 Err(canceled) if (0..=to_confirm.len()).any(|i| canceled.condition_failed(i)) => {}
-                Err(canceled) if canceled.condition_failed(gate_index) => {
-                    return Err(StoreError::paid_event_canceled());
-                }
+                // The event was canceled or moved since it was read: read it again and decide again.
+                Err(canceled) if canceled.condition_failed(gate_index) => {}
                 // Nothing stays: the payment remains pending and the other buyer's seat untouched.
                 Err(canceled) if seats.clone().any(|i| canceled.condition_failed(i)) => {
                     return Err(StoreError::HoldExpired);

@@ -145,11 +145,14 @@ impl PaymentStore for PostgresStore {
 /// the unique index `payments_booking_open_uq` refuses a second open payment, the extension is
 /// undone with it. The held seats are locked in id order (as every writer takes a booking's seats)
 /// and re-checked after the lock; the amount and currency are those the seats were held at, never
-/// the caller's. No row comes back when nothing was held.
+/// the caller's. No row comes back when nothing was held, or when the event has started (a hold
+/// placed just before the start may still run after it).
 const CREATE_PAYMENT_SQL: &str = concat!(
     "WITH held AS (
          SELECT id FROM reservations
          WHERE booking_id = $1 AND status = 'held' AND expires_at > $6
+           AND EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id
+                       WHERE b.id = $1 AND e.start_time > $6)
          ORDER BY id
          FOR UPDATE
      ), extended AS (
@@ -201,8 +204,10 @@ impl PostgresStore {
 
     /// Why a checkout found nothing to pay for, read after its statement wrote nothing.
     async fn checkout_refusal(&self, booking_id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
-        let (found, lapsed, confirmed): (bool, i64, i64) = sqlx::query_as(
+        let (found, started, lapsed, confirmed): (bool, bool, i64, i64) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1),
+                    EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id
+                            WHERE b.id = $1 AND e.start_time <= $2),
                     count(*) FILTER (WHERE status = 'expired' OR (status = 'held' AND expires_at <= $2)),
                     count(*) FILTER (WHERE status = 'confirmed')
              FROM reservations WHERE booking_id = $1",
@@ -213,6 +218,8 @@ impl PostgresStore {
         .await?;
         Ok(if !found {
             StoreError::NotFound(Entity::Booking)
+        } else if started {
+            StoreError::checkout_after_start()
         } else if lapsed > 0 && confirmed == 0 {
             // The buyer may pick seats again; a paid or canceled booking is another matter.
             StoreError::HoldExpired
@@ -241,10 +248,11 @@ impl PostgresStore {
         };
         // Share-locked as a hold does: a cancel of the event either waits for this confirm (and
         // then refunds what it confirmed) or makes it wait and then refuse.
-        let event_status: String = sqlx::query_scalar("SELECT status FROM events WHERE id = $1 FOR SHARE")
-            .bind(event_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (event_status, start_time): (String, DateTime<Utc>) =
+            sqlx::query_as("SELECT status, start_time FROM events WHERE id = $1 FOR SHARE")
+                .bind(event_id)
+                .fetch_one(&mut *tx)
+                .await?;
         // The booking's seats, locked before the payment (the common lock order): a cancel of
         // them either finishes first and is seen here, or waits and then sees them confirmed.
         let seats: Vec<(String, i64)> =
@@ -272,7 +280,8 @@ impl PostgresStore {
         // A seat canceled since checkout was priced in and would be paid for and never sold: the
         // seats still to confirm must add up to the amount (one canceled before checkout was not
         // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
-        // lapsed left its lapsed seats as they were, and they must not be sold.
+        // lapsed left its lapsed seats as they were, and they must not be sold; nor may the
+        // seats of a show that has begun.
         let to_confirm_cents: i64 = seats
             .iter()
             .filter(|(status, _)| {
@@ -285,6 +294,8 @@ impl PostgresStore {
             Some(StoreError::seat_canceled_since_checkout())
         } else if parse_stored::<EventStatus>(&event_status)? == EventStatus::Canceled {
             Some(StoreError::paid_event_canceled())
+        } else if start_time <= now {
+            Some(StoreError::confirm_after_start())
         } else {
             None
         };

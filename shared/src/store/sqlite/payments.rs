@@ -25,10 +25,18 @@ impl PaymentStore for SqliteStore {
         let booking_id = id_text(new.booking_id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
 
-        let booking =
-            sqlx::query("SELECT 1 FROM bookings WHERE id = ?").bind(&booking_id).fetch_optional(&mut *tx).await?;
-        if booking.is_none() {
+        let start =
+            sqlx::query("SELECT e.start_time FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?")
+                .bind(&booking_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(start) = start else {
             return Err(StoreError::NotFound(Entity::Booking));
+        };
+        // A hold placed just before the start may still run after it; the show is not for sale then.
+        let start_ms: i64 = start.try_get("start_time")?;
+        if start_ms <= now_ms {
+            return Err(StoreError::checkout_after_start());
         }
 
         // Extend the hold first: only a hold still running may be extended, so a lapsed one is
@@ -150,27 +158,34 @@ impl PaymentStore for SqliteStore {
         // A seat canceled since checkout was priced in and would be paid for and never sold: the
         // seats still to confirm must add up to the amount (one canceled before checkout was not
         // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
-        // lapsed left its expired seats as they were, and they must not be sold.
+        // lapsed left its expired seats as they were, and they must not be sold; nor may the
+        // seats of a show that has begun.
         let row = sqlx::query(
             "SELECT (SELECT COALESCE(SUM(price_cents), 0) FROM reservations \
                      WHERE booking_id = ? AND status IN ('held', 'expired')) AS to_confirm_cents, \
-             EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id \
-                     WHERE b.id = ? AND e.status = 'canceled') AS event_canceled",
+             e.status = 'canceled' AS event_canceled, e.start_time <= ? AS event_started \
+             FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?",
         )
         .bind(&booking_id)
+        .bind(now_ms)
         .bind(&booking_id)
         .fetch_one(&mut *tx)
         .await?;
         let to_confirm_cents: i64 = row.try_get("to_confirm_cents")?;
         let event_canceled: bool = row.try_get("event_canceled")?;
-        let seat_canceled = to_confirm_cents != payment.amount_cents;
-        if seat_canceled || event_canceled {
+        let event_started: bool = row.try_get("event_started")?;
+        let refusal = if to_confirm_cents != payment.amount_cents {
+            Some(StoreError::seat_canceled_since_checkout())
+        } else if event_canceled {
+            Some(StoreError::paid_event_canceled())
+        } else if event_started {
+            Some(StoreError::confirm_after_start())
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
             tx.rollback().await?;
-            return Err(if seat_canceled {
-                StoreError::seat_canceled_since_checkout()
-            } else {
-                StoreError::paid_event_canceled()
-            });
+            return Err(refusal);
         }
 
         // Someone else's lapsed hold on one of these seats must not block, as in `hold`: write
