@@ -75,6 +75,7 @@ macro_rules! backend_tests {
                 list_payments_newest_first_per_user,
                 confirm_after_the_event_started_is_refused_and_changes_nothing,
                 checkout_after_the_event_started_is_refused_and_changes_nothing,
+                five_declines_fail_the_payment_and_free_its_seats,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,
@@ -84,6 +85,7 @@ macro_rules! backend_tests {
                 concurrent_holds_with_lapsing_holds,
                 concurrent_confirm_sweeper_and_rehold,
                 concurrent_confirm_and_cancel,
+                concurrent_declines_count_at_most_the_limit,
             ]);
         }
     };

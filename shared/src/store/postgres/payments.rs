@@ -2,7 +2,8 @@
 //! (`CREATE_PAYMENT_SQL`) whose unique index `payments_booking_open_uq` allows one open payment per
 //! booking; a confirm is one transaction that takes its locks in the common order (see `mod.rs`)
 //! and is retried when it loses a deadlock; the refunds of canceled paid seats are recorded inside
-//! the cancel's own transaction (`record_refunds`).
+//! the cancel's own transaction (`record_refunds`). A declined card is counted by a conditional
+//! increment that fails the payment, and frees its seats, at the last one.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +14,11 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::rows::{PaymentRow, parse_stored, payment_columns};
-use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks};
+use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks, settle};
 use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, Refund, ReservationStatus};
 use crate::store::{
-    Entity, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult, StoredIdempotency,
-    cancel_refund, claim_answer, idempotency_cutoff,
+    Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
+    StoreResult, StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff,
 };
 
 #[async_trait]
@@ -77,6 +78,11 @@ impl PaymentStore for PostgresStore {
             Err(TxError::Store(err)) => Err(err),
             Err(TxError::Deadlock) => Err(self.confirm_deadlock_refusal(id, now).await?),
         }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn record_decline(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Decline> {
+        settle(retry_deadlocks(|| Box::pin(self.record_decline_once(id, now))).await, "recording the decline")
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -333,6 +339,56 @@ impl PostgresStore {
         Ok(payment)
     }
 
+    /// One decline, in one transaction that takes its locks in the common order: the booking's
+    /// seats, then the payment, counted by one conditional increment that fails it at the last
+    /// decline; the seats of a failed payment are then written down as `expired`.
+    async fn record_decline_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Decline, TxError> {
+        let mut tx = self.pool.begin().await?;
+        // A payment's booking never changes, so it is read without a lock.
+        let booking_id: Option<Uuid> = sqlx::query_scalar("SELECT booking_id FROM payments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(booking_id) = booking_id else {
+            return Err(StoreError::NotFound(Entity::Payment).into());
+        };
+        sqlx::query("SELECT 1 FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
+            .bind(booking_id)
+            .execute(&mut *tx)
+            .await?;
+        // Every SET expression reads the row as it was: both see the old count.
+        let row: Option<DeclineRow> = sqlx::query_as(concat!(
+            "UPDATE payments SET declines = declines + 1,
+                 status = CASE WHEN declines + 1 >= $2 THEN 'failed' ELSE status END, updated_at = $3
+             WHERE id = $1 AND status = 'pending' RETURNING declines, ",
+            payment_columns!()
+        ))
+        .bind(id)
+        .bind(i64::from(MAX_DECLINES_PER_PAYMENT))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(DeclineRow { declines, payment }) = row else {
+            return Err(Self::payment_refusal(&mut *tx, id).await.into());
+        };
+        let payment = payment.into_payment()?;
+        if payment.status == PaymentStatus::Failed {
+            // The hold ends with the payment: the seats are free at once, as a lapsed hold's are.
+            sqlx::query(
+                "UPDATE reservations SET status = 'expired', expires_at = LEAST(expires_at, $2), updated_at = $2
+                 WHERE booking_id = $1 AND status = 'held'",
+            )
+            .bind(booking_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let declines =
+            u32::try_from(declines).map_err(|_| StoreError::Internal(format!("{declines} declines on a payment")))?;
+        Ok(Decline { payment, declines })
+    }
+
     /// After every confirm attempt lost a deadlock: `HoldExpired` if someone else really holds or
     /// bought a seat of the booking now, else a failure worth retrying.
     async fn confirm_deadlock_refusal(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
@@ -355,6 +411,14 @@ impl PostgresStore {
         .await?;
         Ok(if taken { StoreError::HoldExpired } else { kept_deadlocking("confirming the payment") })
     }
+}
+
+/// A payment with its count of declined cards, as `record_decline` returns it.
+#[derive(sqlx::FromRow)]
+struct DeclineRow {
+    declines: i32,
+    #[sqlx(flatten)]
+    payment: PaymentRow,
 }
 
 /// Records each booking's amount as refunded on its paid payment, capped at what is left of it,

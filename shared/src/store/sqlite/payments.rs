@@ -2,6 +2,7 @@
 //! `BEGIN IMMEDIATE` transaction (or one statement) on the writer. Unique indexes, not checks made
 //! before a write, refuse a second open payment of a booking and a second delivery of a webhook
 //! event; a conditional update that matched no row is explained afterwards (`payment_not_updated`).
+//! A declined card is counted by a conditional increment that fails the payment at the last one.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,8 +14,8 @@ use super::SqliteStore;
 use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
 use crate::domain::{NewPayment, Page, Payment, PaymentStatus, Refund};
 use crate::store::{
-    Entity, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult, StoredIdempotency,
-    cancel_refund, claim_answer, idempotency_cutoff,
+    Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
+    StoreResult, StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff,
 };
 
 #[async_trait]
@@ -229,6 +230,47 @@ impl PaymentStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(payment)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn record_decline(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Decline> {
+        let now_ms = millis(now);
+        let payment_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // One conditional increment: only a pending payment counts a decline, and the last one
+        // fails it in the same statement, so nothing can count past it.
+        let sql = format!(
+            "UPDATE payments SET declines = declines + 1, \
+             status = CASE WHEN declines + 1 >= ? THEN 'failed' ELSE status END, updated_at = ? \
+             WHERE id = ? AND status = 'pending' RETURNING declines, {PAYMENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(i64::from(MAX_DECLINES_PER_PAYMENT))
+            .bind(now_ms)
+            .bind(&payment_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            let refusal = payment_not_updated(&mut tx, &payment_id).await;
+            return Err(refusal);
+        };
+        let payment = payment_from_row(&row)?;
+        let declines: i64 = row.try_get("declines")?;
+        if payment.status == PaymentStatus::Failed {
+            // The hold ends with the payment: the seats are free at once, as a lapsed hold's are.
+            sqlx::query(
+                "UPDATE reservations SET status = 'expired', expires_at = MIN(expires_at, ?), updated_at = ? \
+                 WHERE booking_id = ? AND status IN ('held', 'confirmed') AND status = 'held'",
+            )
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(id_text(payment.booking_id))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let declines = u32::try_from(declines).map_err(|_| StoreError::Internal(format!("{declines} declines")))?;
+        Ok(Decline { payment, declines })
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

@@ -665,3 +665,60 @@ pub async fn checkout_after_the_event_started_is_refused_and_changes_nothing(sto
         assert_eq!(read.expires_at, booking.expires_at, "{when}: a refused checkout extends nothing");
     }
 }
+
+/// Card testing: each declined card is counted on the payment; the 5th fails it and frees its held
+/// seats (written down `expired`, anyone's at once) in the same step, and nothing is counted after.
+pub async fn five_declines_fail_the_payment_and_free_its_seats(store: S) {
+    let venue = fixture_grid_venue(&store, 1, 4).await;
+    let event = fixture_event(&store, &venue).await;
+    let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
+    let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold");
+    let payment = checkout(&store, &booking).await.expect("checkout");
+    let canceled = booking.reservations.iter().find(|r| r.seat_id == venue.seats[2].id).expect("seat 3").id;
+    store.cancel_reservation(canceled, Utc::now()).await.expect("cancel one held seat after checkout");
+
+    for attempt in 1..=MAX_DECLINES_PER_PAYMENT - 1 {
+        let decline = store.record_decline(payment.id, Utc::now()).await.expect("count a decline");
+        assert_eq!(decline.declines, attempt);
+        assert_eq!(payment_fields(&decline.payment), payment_fields(&payment), "decline {attempt} keeps it pending");
+        assert_eq!(payment_fields(&read_payment(&store, payment.id).await), payment_fields(&payment));
+        let map = seat_statuses(&store, &event, Utc::now()).await;
+        assert_eq!(map[&venue.seats[0].id], SeatStatus::Held, "after decline {attempt} the hold stays");
+    }
+
+    let last = store.record_decline(payment.id, Utc::now()).await.expect("count the last decline");
+    assert_eq!(last.declines, MAX_DECLINES_PER_PAYMENT);
+    assert_eq!(
+        (last.payment.id, last.payment.status, last.payment.refunded_cents),
+        (payment.id, PaymentStatus::Failed, 0)
+    );
+    assert_eq!(payment_fields(&read_payment(&store, payment.id).await), payment_fields(&last.payment));
+    let now = Utc::now();
+    let statuses = reservation_statuses(&store, booking.id, now).await;
+    for r in &booking.reservations {
+        let expected = if r.id == canceled { ReservationStatus::Canceled } else { ReservationStatus::Expired };
+        assert_eq!(statuses[&r.id], expected, "seat {}: {statuses:?}", r.seat);
+    }
+    assert!(seat_statuses(&store, &event, now).await.values().all(|s| *s == SeatStatus::Available), "seats freed");
+    assert_eq!(store.event(event.id, now).await.expect("read").expect("exists").seats_available, 4);
+
+    let err = expect_err(store.record_decline(payment.id, Utc::now()).await, "a decline after the last");
+    assert_eq!(format!("{err:?}"), format!("{:?}", StoreError::payment_already(PaymentStatus::Failed)));
+    let err = expect_err(
+        store.confirm_payment(payment.id, "ch_late", CARD_LAST4, Utc::now()).await,
+        "a confirm after the last decline",
+    );
+    assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+    let err = expect_err(checkout(&store, &booking).await, "a checkout of the freed booking");
+    assert!(matches!(err, StoreError::HoldExpired), "the buyer picks seats again: {err:?}");
+    let bobs = hold_seats(&store, &bob, &event, &seat_ids(&venue, &[0, 1])).await.expect("the freed seats");
+    assert_eq!(bobs.status, ReservationStatus::Held);
+    assert_one_active_per_seat(&store, event.id, Utc::now(), "after the last decline").await;
+
+    let err = expect_err(store.record_decline(Uuid::new_v4(), Utc::now()).await, "a decline of no payment");
+    assert!(matches!(err, StoreError::NotFound(Entity::Payment)), "expected NotFound(Payment), got {err:?}");
+    let (_, paid) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[3]), "ch_paid").await;
+    let err = expect_err(store.record_decline(paid.id, Utc::now()).await, "a decline of a paid payment");
+    assert_eq!(format!("{err:?}"), format!("{:?}", StoreError::payment_already(PaymentStatus::Succeeded)));
+    assert_eq!(payment_fields(&read_payment(&store, paid.id).await), payment_fields(&paid));
+}
