@@ -215,7 +215,7 @@ async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment
 /// The answer to a card the provider refused (`reason`, answered as `answer`), once the decline
 /// is counted on the payment. At the `MAX_DECLINES_PER_PAYMENT`th the store has failed the payment
 /// and freed its seats: the answer keeps the provider's code and says so. A payment that stopped
-/// being pending meanwhile (a concurrent confirm paid it or counted its last decline) is 409.
+/// being pending meanwhile (a concurrent confirm paid it, or a concurrent decline was its last) is 409.
 async fn declined(state: &AppState, payment: &Payment, reason: &str, answer: fn(String) -> ApiError) -> ApiError {
     let decline = match state.store.record_decline(payment.id, Utc::now()).await {
         Ok(decline) => decline,
