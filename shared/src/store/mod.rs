@@ -32,7 +32,7 @@ mod sql_errors;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use rules::Entity;
+pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 pub(crate) use rules::{StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff};
 
@@ -134,8 +134,8 @@ pub trait PaymentStore: Send + Sync {
     /// Opens a `pending` payment for a held booking: the amount is the sum of the prices of its
     /// held (unexpired) seats, and their hold is extended to at least `hold_until`. At most one
     /// open payment per booking (a unique index decides: `InvalidState`). `HoldExpired` when
-    /// the booking's hold has lapsed; `InvalidState` when no seat is held (canceled, confirmed);
-    /// `NotFound` when there is no such booking.
+    /// the booking's hold has lapsed; `InvalidState` when no seat is held (canceled, confirmed)
+    /// or the event has started by `now`; `NotFound` when there is no such booking.
     async fn create_payment(&self, payment: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment>;
     async fn payment(&self, id: Uuid) -> StoreResult<Option<Payment>>;
     /// Newest first; every user's when `user_id` is `None`.
@@ -144,7 +144,8 @@ pub trait PaymentStore: Send + Sync {
     /// card's last four digits) and every reservation of its booking goes `confirmed`, including
     /// holds that lapsed but whose seat nobody took. If someone else now holds or bought a seat
     /// (the unique index refuses), nothing changes: `HoldExpired`. A seat canceled since checkout
-    /// (the seats left no longer add up to the amount), a canceled event, or a payment that is not
+    /// (the seats left no longer add up to the amount), a canceled event, an event that has
+    /// started by `now` (nobody is charged for a show that began), or a payment that is not
     /// pending: `InvalidState`. Unknown payment: `NotFound`.
     async fn confirm_payment(
         &self,
@@ -153,6 +154,12 @@ pub trait PaymentStore: Send + Sync {
         card_last4: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Payment>;
+    /// Counts one declined card on a pending payment, in one atomic write (a conditional
+    /// increment: concurrent declines are each counted once). The `MAX_DECLINES_PER_PAYMENT`th
+    /// also turns the payment `failed` and writes its booking's held seats down as `expired`
+    /// (free at once) in the same transaction, so no decline is ever counted past it.
+    /// `InvalidState` when the payment is not pending; `NotFound` when there is none.
+    async fn record_decline(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Decline>;
     /// `pending → failed`, recording what was given back (0 when the charge was voided).
     /// `InvalidState` when the payment is not pending.
     async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment>;
@@ -164,6 +171,15 @@ pub trait PaymentStore: Send + Sync {
     async fn record_webhook_event(&self, event_id: &str, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Forgets a webhook event whose effect failed, so the provider's retry is applied.
     async fn forget_webhook_event(&self, event_id: &str) -> StoreResult<()>;
+}
+
+/// What counting a declined card did to its payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decline {
+    /// The payment after it: still `pending`, or `failed` when this was its last allowed decline.
+    pub payment: Payment,
+    /// The declines counted on the payment, this one included (1 to `MAX_DECLINES_PER_PAYMENT`).
+    pub declines: u32,
 }
 
 /// A stored answer to a mutating request sent with an `Idempotency-Key`.

@@ -1,6 +1,7 @@
 //! Decisions that do not depend on the backend, written once for all of them: the refusals a
 //! store gives (their wording lives here and nowhere else), what a `NotFound` was looking for,
-//! when an idempotency record expires and how a claim is read back, and how much a cancel refunds.
+//! when an idempotency record expires and how a claim is read back, how much a cancel refunds, and
+//! how many declined cards a payment takes.
 //! Each backend decides *whether* a rule applies (by a unique index, a conditional write, a
 //! locked read); these functions only say what the answer is.
 
@@ -9,6 +10,10 @@ use uuid::Uuid;
 
 use super::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, StoreError, StoreResult};
 use crate::domain::{Invalid, PaymentStatus, ReservationStatus};
+
+/// Declined cards one payment takes: the last of them fails the payment and frees its seats, so
+/// a payment cannot be used to try card after card (card testing).
+pub const MAX_DECLINES_PER_PAYMENT: u32 = 5;
 
 /// What a store looked for and did not find; the API names it in its 404.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +104,17 @@ impl StoreError {
     /// A confirm of a booking whose event was canceled since checkout.
     pub fn paid_event_canceled() -> Self {
         Self::InvalidState("this event was canceled".into())
+    }
+
+    /// A checkout once the event has begun (a hold placed just before the start still runs).
+    pub fn checkout_after_start() -> Self {
+        Self::InvalidState("this event has already started, so it can no longer be paid for".into())
+    }
+
+    /// A confirm once the event has begun: nobody is charged for a show that began. The store
+    /// changes nothing; the caller voids the authorization and fails the payment.
+    pub fn confirm_after_start() -> Self {
+        Self::InvalidState("the event has already started, so this payment was not taken".into())
     }
 }
 

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Duration, Utc};
 use proeventa_core::domain::{
-    Booking, Event, Payment, PaymentStatus, ReservationStatus, SeatStatus, User, VenueWithSeats,
+    Booking, Event, EventChanges, Payment, PaymentStatus, ReservationStatus, SeatStatus, User, VenueWithSeats,
 };
 use proeventa_core::payments::{SimulatedCharge, SimulatedProvider};
 use serde_json::{Value, json};
@@ -359,6 +359,93 @@ async fn insufficient_funds_is_402_and_the_payment_stays_pending() {
     assert_error(&resp, StatusCode::PAYMENT_REQUIRED, "insufficient_funds");
     assert_eq!(w.payment(payment.id).await.status, PaymentStatus::Pending);
     assert_eq!(statuses(&w.booking(booking.id).await), vec![ReservationStatus::Held]);
+}
+
+/// What the 5th declined card of a payment is told, after the provider's own reason.
+const CLOSED_AFTER_DECLINES: &str =
+    "after 5 declined cards this payment is closed and its seats were released, so pick your seats again.";
+
+/// Card testing: a payment takes 5 declined cards. The 5th is still answered with the provider's
+/// refusal, but it fails the payment and frees the seats at once; the next confirm is refused
+/// before the provider is asked.
+#[tokio::test]
+async fn the_fifth_declined_card_fails_the_payment_and_frees_the_seats() {
+    let w = World::new().await;
+    let booking = w.book(&w.ann_token, &["A1", "A2"]).await;
+    let payment = w.checkout_ok(&w.ann_token, booking.id).await;
+    for attempt in 1..=4 {
+        let resp = w.confirm(&w.ann_token, payment.id, card(DECLINED_CARD)).await;
+        assert_error(&resp, StatusCode::PAYMENT_REQUIRED, "card_declined");
+        assert_eq!(detail(&resp), "The card was declined; try another card.", "decline {attempt}");
+        assert_eq!(w.payment(payment.id).await.status, PaymentStatus::Pending, "after decline {attempt}");
+        assert_eq!(w.status_of("A1").await, SeatStatus::Held, "after decline {attempt}");
+    }
+
+    let fifth = w.confirm(&w.ann_token, payment.id, card(DECLINED_CARD)).await;
+    assert_error(&fifth, StatusCode::PAYMENT_REQUIRED, "card_declined");
+    assert_eq!(detail(&fifth), format!("The card was declined; {CLOSED_AFTER_DECLINES}"));
+    let failed = w.payment(payment.id).await;
+    assert_eq!((failed.status, failed.refunded_cents), (PaymentStatus::Failed, 0));
+    assert_eq!(statuses(&w.booking(booking.id).await), vec![ReservationStatus::Expired; 2], "the hold ended");
+    assert_eq!((w.status_of("A1").await, w.status_of("A2").await), (SeatStatus::Available, SeatStatus::Available));
+
+    let sixth = w.confirm(&w.ann_token, payment.id, card(GOOD_CARD)).await;
+    assert_error(&sixth, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(detail(&sixth), "This payment is already failed.");
+    // Declined cards leave no charge at the simulated provider; the good 6th card would have.
+    assert!(w.charges_of(payment.id).is_empty(), "the 6th card reached the provider: {:?}", w.charges_of(payment.id));
+    assert_error(&w.checkout(Some(&w.ann_token), booking.id).await, StatusCode::CONFLICT, "hold_expired");
+    let bobs = w.book(&w.bob_token, &["A1"]).await;
+    assert_eq!(statuses(&bobs), vec![ReservationStatus::Held], "the freed seat is anyone's at once");
+}
+
+/// Insufficient funds is a declined card too, and keeps its own code on the 5th.
+#[tokio::test]
+async fn insufficient_funds_counts_as_a_declined_card() {
+    let w = World::new().await;
+    let booking = w.book(&w.ann_token, &["A1"]).await;
+    let payment = w.checkout_ok(&w.ann_token, booking.id).await;
+    for number in [DECLINED_CARD, INSUFFICIENT_FUNDS_CARD, DECLINED_CARD, INSUFFICIENT_FUNDS_CARD] {
+        let resp = w.confirm(&w.ann_token, payment.id, card(number)).await;
+        assert_eq!(resp.0, StatusCode::PAYMENT_REQUIRED, "{}", resp.2);
+    }
+    let fifth = w.confirm(&w.ann_token, payment.id, card(INSUFFICIENT_FUNDS_CARD)).await;
+    assert_error(&fifth, StatusCode::PAYMENT_REQUIRED, "insufficient_funds");
+    assert_eq!(detail(&fifth), format!("The card has insufficient funds; {CLOSED_AFTER_DECLINES}"));
+    assert_eq!(w.payment(payment.id).await.status, PaymentStatus::Failed);
+    assert_eq!(w.status_of("A1").await, SeatStatus::Available);
+}
+
+/// A burst of declined cards on one payment: however they interleave, 5 are answered 402 (the
+/// 5th of them failing the payment) and every other one 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_declined_cards_gets_five_402s_and_the_rest_409() {
+    const BURST: usize = 12;
+    let w = Arc::new(World::new().await);
+    let booking = w.book(&w.ann_token, &["A1"]).await;
+    let payment = w.checkout_ok(&w.ann_token, booking.id).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(BURST));
+    let tasks: Vec<_> = (0..BURST)
+        .map(|_| {
+            let (w, barrier) = (w.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                w.confirm(&w.ann_token, payment.id, card(DECLINED_CARD)).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.expect("confirm task"));
+    }
+    let count = |status: StatusCode| answers.iter().filter(|a| a.0 == status).count();
+    let bodies: Vec<&Value> = answers.iter().map(|a| &a.2).collect();
+    assert_eq!(count(StatusCode::PAYMENT_REQUIRED), 5, "{bodies:?}");
+    assert_eq!(count(StatusCode::CONFLICT), BURST - 5, "{bodies:?}");
+    let closing = answers.iter().filter(|a| detail(a).ends_with(CLOSED_AFTER_DECLINES)).count();
+    assert_eq!(closing, 1, "exactly one answer closes the payment: {bodies:?}");
+    assert_eq!(w.payment(payment.id).await.status, PaymentStatus::Failed);
+    assert_eq!(w.status_of("A1").await, SeatStatus::Available);
 }
 
 #[tokio::test]
@@ -708,6 +795,49 @@ async fn confirming_after_the_event_was_canceled_is_refused_and_charges_nothing(
     assert_eq!(resp.0, StatusCode::CONFLICT, "{}", resp.2);
     assert!(w.charges_of(payment.id).iter().all(|c| !c.captured), "{:?}", w.charges_of(payment.id));
     assert_eq!(statuses(&w.booking(booking.id).await), vec![ReservationStatus::Canceled]);
+}
+
+impl World {
+    /// The show begins: the event's start is moved to a moment ago, straight in the store (the
+    /// API refuses a start in the past), so holds placed before it are still running.
+    async fn start_the_show(&self) {
+        let changes = EventChanges { start_time: Some(Utc::now() - Duration::seconds(1)), ..Default::default() };
+        self.app.state.store.update_event(self.event.id, changes).await.expect("move the start").expect("event");
+    }
+}
+
+#[tokio::test]
+async fn confirming_after_the_event_started_is_409_voids_the_authorization_and_fails_the_payment() {
+    let w = World::new().await;
+    let booking = w.book(&w.ann_token, &["A1", "B1"]).await;
+    let payment = w.checkout_ok(&w.ann_token, booking.id).await;
+    w.start_the_show().await;
+
+    let resp = w.confirm(&w.ann_token, payment.id, card(GOOD_CARD)).await;
+    assert_error(&resp, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(detail(&resp), "The event has already started, so this payment was not taken.");
+    let failed = w.payment(payment.id).await;
+    assert_eq!((failed.status, failed.refunded_cents), (PaymentStatus::Failed, 0));
+    let charge = w.charge_of(payment.id);
+    assert!(charge.voided && !charge.captured, "the authorization is voided, nothing charged: {charge:?}");
+    assert!(
+        !statuses(&w.booking(booking.id).await).contains(&ReservationStatus::Confirmed),
+        "no seat was sold for a show that began"
+    );
+    let again = w.confirm(&w.ann_token, payment.id, card(GOOD_CARD)).await;
+    assert_error(&again, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(w.charges_of(payment.id).len(), 1, "a failed payment is not sent to the provider again");
+}
+
+#[tokio::test]
+async fn checkout_after_the_event_started_is_409_invalid_state() {
+    let w = World::new().await;
+    let booking = w.book(&w.ann_token, &["A1"]).await;
+    w.start_the_show().await;
+    let resp = w.checkout(Some(&w.ann_token), booking.id).await;
+    assert_error(&resp, StatusCode::CONFLICT, "invalid_state");
+    assert_eq!(detail(&resp), "This event has already started, so it can no longer be paid for.");
+    assert!(w.list("/payments", &w.ann_token).await.is_empty(), "no payment was opened");
 }
 
 /// An event 23 hours ahead: inside the 24-hour window in which customers may not cancel paid seats.

@@ -76,6 +76,9 @@ macro_rules! backend_tests {
                 attempts_count_per_key_in_a_window_that_restarts,
                 uncounting_takes_back_one_attempt_of_its_own_window_only,
                 forgetting_ended_windows_keeps_running_ones,
+                confirm_after_the_event_started_is_refused_and_changes_nothing,
+                checkout_after_the_event_started_is_refused_and_changes_nothing,
+                five_declines_fail_the_payment_and_free_its_seats,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,
@@ -86,6 +89,7 @@ macro_rules! backend_tests {
                 concurrent_confirm_sweeper_and_rehold,
                 concurrent_confirm_and_cancel,
                 concurrent_attempts_are_each_counted_once,
+                concurrent_declines_count_at_most_the_limit,
             ]);
         }
     };

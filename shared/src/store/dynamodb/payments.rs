@@ -2,9 +2,11 @@
 //! (`open_payment`, set only where absent). Checkout, confirm and fail are each one transaction
 //! conditioned on the state they were decided from: confirm turns the payment `succeeded` and every
 //! seat of the booking `confirmed` at once, and a seat someone else holds or bought now refuses it
-//! whole (`HoldExpired`).
+//! whole (`HoldExpired`). A declined card is counted by an `UpdateItem ADD` conditioned on the
+//! payment being pending; the last one is a transaction that fails the payment and frees its seats.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -17,7 +19,7 @@ use super::{
 };
 use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, ReservationStatus};
 use crate::store::Entity;
-use crate::store::{PaymentStore, StoreError, StoreResult};
+use crate::store::{Decline, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError, StoreResult};
 
 fn user_payments_pk(user_id: Uuid) -> String {
     format!("USER#{user_id}#PAY")
@@ -39,6 +41,137 @@ impl DynamoStore {
     async fn stored_payment(&self, id: Uuid) -> StoreResult<Option<Payment>> {
         self.get(payment_key(id)).await?.as_ref().map(payment_from).transpose()
     }
+
+    /// Counts a decline that is not the payment's last: one `UpdateItem ADD`, conditioned on the
+    /// payment being pending with fewer declines than the last, so concurrent declines are each
+    /// counted without a read. `None` when the condition refused it (no such payment, not
+    /// pending, or this one would be the last).
+    async fn count_decline(&self, id: Uuid, now: DateTime<Utc>, budget: &mut Budget) -> StoreResult<Option<Decline>> {
+        // Declines counted before the last one; a payment that has none has no attribute yet.
+        let before_last = i64::from(MAX_DECLINES_PER_PAYMENT) - 1;
+        let condition = if before_last > 0 {
+            "#st = :pending AND (attribute_not_exists(#declines) OR #declines < :before_last)"
+        } else {
+            "#st = :pending AND #declines < :before_last"
+        };
+        let update = "ADD #declines :one SET #updated = :now";
+        loop {
+            let slot = self.slots.take().await?;
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(payment_key(id)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(names_in(&[update, condition]))
+                .set_expression_attribute_values(values_map(vec![
+                    (":one", n(1)),
+                    (":now", n(ms(now))),
+                    (":pending", s(PaymentStatus::Pending.as_str())),
+                    (":before_last", n(before_last)),
+                ]))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            drop(slot);
+            match out {
+                Ok(out) => {
+                    let item =
+                        out.attributes().ok_or_else(|| StoreError::Internal("a decline returned no payment".into()))?;
+                    let declines = get_n(item, "declines")?;
+                    return Ok(Some(Decline {
+                        payment: payment_from(item)?,
+                        declines: u32::try_from(declines).map_err(|_| corrupt("declines", &declines.to_string()))?,
+                    }));
+                }
+                Err(err) if is_condition_failure(&err) => return Ok(None),
+                // The last decline's transaction (or a confirm's) is in flight on the payment.
+                Err(err) if err.code() == Some("TransactionConflictException") => {
+                    budget.pause("recording the decline").await?;
+                }
+                Err(err) => return Err(sdk_error(err)),
+            }
+        }
+    }
+
+    /// The last decline, in one transaction: the payment (still pending with `seen` declines)
+    /// turns `failed`, the booking's open payment is cleared as `fail_payment` does, and each seat
+    /// held until later is written down `expired` now (free at once; a lapsed one already is).
+    /// `None` when a condition found the state changed since it was read.
+    async fn fail_at_last_decline(
+        &self,
+        payment: &Payment,
+        seen: i64,
+        now: DateTime<Utc>,
+        budget: &mut Budget,
+    ) -> StoreResult<Option<Decline>> {
+        let now_ms = ms(now);
+        let Some((_, reservations)) = self.booking_with_seats(payment.booking_id, now).await? else {
+            return Err(StoreError::Internal("a payment's booking is missing".into()));
+        };
+        let spks = seat_partitions(&reservations);
+        let counted = if seen == 0 { "attribute_not_exists(#declines)" } else { "#declines = :seen" };
+        let mut values = vec![
+            (":failed", s(PaymentStatus::Failed.as_str())),
+            (":pending", s(PaymentStatus::Pending.as_str())),
+            (":max", n(i64::from(MAX_DECLINES_PER_PAYMENT))),
+            (":now", n(now_ms)),
+        ];
+        if seen > 0 {
+            values.push((":seen", n(seen)));
+        }
+        let mut writes = vec![
+            TxItem::update(
+                &self.table,
+                payment_key(payment.id),
+                "SET #st = :failed, #declines = :max, #updated = :now",
+                Some(&format!("#st = :pending AND {counted}")),
+                values,
+            )?,
+            TxItem::update(
+                &self.table,
+                booking_key(payment.booking_id),
+                "REMOVE #open_payment",
+                Some("#open_payment = :pid"),
+                vec![(":pid", s(payment.id.to_string()))],
+            )?,
+        ];
+        for r in reservations.iter().filter(|r| r.reservation.status == ReservationStatus::Held) {
+            let spk = spks.get(&r.reservation.id).ok_or_else(|| corrupt("reservation", "no seat partition"))?;
+            let values = vec![
+                (":expired", s(ReservationStatus::Expired.as_str())),
+                (":held", s(ReservationStatus::Held.as_str())),
+                (":exp", n(r.expires_ms)),
+                (":now", n(now_ms)),
+            ];
+            writes.push(TxItem::update(
+                &self.table,
+                reservation_key(r.reservation.id),
+                "SET #st = :expired, #exp = :now",
+                Some("#st = :held AND #exp = :exp"),
+                values.clone(),
+            )?);
+            let mut seat_values = values;
+            seat_values.push((":rid", s(r.reservation.id.to_string())));
+            writes.push(TxItem::update(
+                &self.table,
+                Self::seat_state_of(r, spk),
+                "SET #st = :expired, #exp = :now REMOVE #gsi1pk, #gsi1sk",
+                Some("#rid = :rid AND #st = :held AND #exp = :exp"),
+                seat_values,
+            )?);
+        }
+        match self.transact(budget, writes).await? {
+            Ok(()) => Ok(Some(Decline {
+                payment: Payment { status: PaymentStatus::Failed, updated_at: from_ms(now_ms)?, ..payment.clone() },
+                declines: MAX_DECLINES_PER_PAYMENT,
+            })),
+            // A concurrent decline, confirm, cancel or sweep got there first.
+            Err(canceled) if canceled.any_condition_failed() => Ok(None),
+            Err(_) => Err(kept_conflicting("recording the decline")),
+        }
+    }
 }
 
 #[async_trait]
@@ -49,9 +182,17 @@ impl PaymentStore for DynamoStore {
         let hold_until_ms = ms(new.hold_until);
         let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
-            let Some((_, reservations)) = self.booking_with_seats(new.booking_id, now).await? else {
+            let Some((booking, reservations)) = self.booking_with_seats(new.booking_id, now).await? else {
                 return Err(StoreError::NotFound(Entity::Booking));
             };
+            // A hold placed just before the start may still run after it; the show is not for sale
+            // then. Read, not conditioned: the confirm's gate check is what keeps a started show
+            // from being charged, and a check here would take one more item of the transaction.
+            let event =
+                self.stored_event(get_uuid(&booking, "eid")?).await?.ok_or(StoreError::NotFound(Entity::Event))?;
+            if event.event.start_time <= now {
+                return Err(StoreError::checkout_after_start());
+            }
             let held: Vec<&StoredReservation> = reservations
                 .iter()
                 .filter(|r| r.stored_status == ReservationStatus::Held && r.expires_ms > now_ms)
@@ -188,6 +329,9 @@ impl PaymentStore for DynamoStore {
             if event.event.status == EventStatus::Canceled {
                 return Err(StoreError::paid_event_canceled());
             }
+            if event.event.start_time <= now {
+                return Err(StoreError::confirm_after_start());
+            }
             if to_confirm.is_empty() {
                 return Err(StoreError::no_held_seats_to_pay_for());
             }
@@ -254,14 +398,15 @@ impl PaymentStore for DynamoStore {
                     values,
                 )?);
             }
-            // One gate of the event is enough: a cancel of the event closes them all in one step.
+            // One gate of the event is enough: a cancel or a reschedule of the event moves them all
+            // in one step. It also keeps a show that began from being sold.
             let gate_index = writes.len();
             if let Some(spk) = gate {
                 writes.push(TxItem::check(
                     &self.table,
                     key(spk, "GATE"),
-                    "#st = :on_sale",
-                    vec![(":on_sale", s(EventStatus::OnSale.as_str()))],
+                    "#st = :on_sale AND #start > :now",
+                    vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
                 )?);
             }
             let seats = 1 + to_confirm.len()..gate_index;
@@ -277,9 +422,8 @@ impl PaymentStore for DynamoStore {
                 }
                 // The payment or a seat's record changed since it was read: decide again.
                 Err(canceled) if (0..=to_confirm.len()).any(|i| canceled.condition_failed(i)) => {}
-                Err(canceled) if canceled.condition_failed(gate_index) => {
-                    return Err(StoreError::paid_event_canceled());
-                }
+                // The event was canceled or moved since it was read: read it again and decide again.
+                Err(canceled) if canceled.condition_failed(gate_index) => {}
                 // Nothing stays: the payment remains pending and the other buyer's seat untouched.
                 Err(canceled) if seats.clone().any(|i| canceled.condition_failed(i)) => {
                     return Err(StoreError::HoldExpired);
@@ -288,6 +432,32 @@ impl PaymentStore for DynamoStore {
             }
         }
         Err(kept_conflicting("confirming the payment"))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn record_decline(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Decline> {
+        let mut budget = Budget::new();
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            if let Some(counted) = self.count_decline(id, now, &mut budget).await? {
+                return Ok(counted);
+            }
+            // Refused: no such payment, one that is not pending, or this decline is its last.
+            let Some(item) = self.get(payment_key(id)).await? else {
+                return Err(StoreError::NotFound(Entity::Payment));
+            };
+            let payment = payment_from(&item)?;
+            if payment.status != PaymentStatus::Pending {
+                return Err(already(&payment));
+            }
+            let seen = opt_n(&item, "declines")?.unwrap_or(0);
+            if seen + 1 >= i64::from(MAX_DECLINES_PER_PAYMENT)
+                && let Some(failed) = self.fail_at_last_decline(&payment, seen, now, &mut budget).await?
+            {
+                return Ok(failed);
+            }
+            // Something changed since it was read: decide again.
+        }
+        Err(kept_conflicting("recording the decline"))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

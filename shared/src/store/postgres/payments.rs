@@ -2,7 +2,8 @@
 //! (`CREATE_PAYMENT_SQL`) whose unique index `payments_booking_open_uq` allows one open payment per
 //! booking; a confirm is one transaction that takes its locks in the common order (see `mod.rs`)
 //! and is retried when it loses a deadlock; the refunds of canceled paid seats are recorded inside
-//! the cancel's own transaction (`record_refunds`).
+//! the cancel's own transaction (`record_refunds`). A declined card is counted by a conditional
+//! increment that fails the payment, and frees its seats, at the last one.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +14,11 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::rows::{PaymentRow, parse_stored, payment_columns};
-use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks};
+use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks, settle};
 use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, Refund, ReservationStatus};
 use crate::store::{
-    Entity, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult, StoredIdempotency,
-    cancel_refund, claim_answer, idempotency_cutoff,
+    Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
+    StoreResult, StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff,
 };
 
 #[async_trait]
@@ -77,6 +78,11 @@ impl PaymentStore for PostgresStore {
             Err(TxError::Store(err)) => Err(err),
             Err(TxError::Deadlock) => Err(self.confirm_deadlock_refusal(id, now).await?),
         }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn record_decline(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Decline> {
+        settle(retry_deadlocks(|| Box::pin(self.record_decline_once(id, now))).await, "recording the decline")
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -145,11 +151,14 @@ impl PaymentStore for PostgresStore {
 /// the unique index `payments_booking_open_uq` refuses a second open payment, the extension is
 /// undone with it. The held seats are locked in id order (as every writer takes a booking's seats)
 /// and re-checked after the lock; the amount and currency are those the seats were held at, never
-/// the caller's. No row comes back when nothing was held.
+/// the caller's. No row comes back when nothing was held, or when the event has started (a hold
+/// placed just before the start may still run after it).
 const CREATE_PAYMENT_SQL: &str = concat!(
     "WITH held AS (
          SELECT id FROM reservations
          WHERE booking_id = $1 AND status = 'held' AND expires_at > $6
+           AND EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id
+                       WHERE b.id = $1 AND e.start_time > $6)
          ORDER BY id
          FOR UPDATE
      ), extended AS (
@@ -201,8 +210,10 @@ impl PostgresStore {
 
     /// Why a checkout found nothing to pay for, read after its statement wrote nothing.
     async fn checkout_refusal(&self, booking_id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
-        let (found, lapsed, confirmed): (bool, i64, i64) = sqlx::query_as(
+        let (found, started, lapsed, confirmed): (bool, bool, i64, i64) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1),
+                    EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id
+                            WHERE b.id = $1 AND e.start_time <= $2),
                     count(*) FILTER (WHERE status = 'expired' OR (status = 'held' AND expires_at <= $2)),
                     count(*) FILTER (WHERE status = 'confirmed')
              FROM reservations WHERE booking_id = $1",
@@ -213,6 +224,8 @@ impl PostgresStore {
         .await?;
         Ok(if !found {
             StoreError::NotFound(Entity::Booking)
+        } else if started {
+            StoreError::checkout_after_start()
         } else if lapsed > 0 && confirmed == 0 {
             // The buyer may pick seats again; a paid or canceled booking is another matter.
             StoreError::HoldExpired
@@ -241,10 +254,11 @@ impl PostgresStore {
         };
         // Share-locked as a hold does: a cancel of the event either waits for this confirm (and
         // then refunds what it confirmed) or makes it wait and then refuse.
-        let event_status: String = sqlx::query_scalar("SELECT status FROM events WHERE id = $1 FOR SHARE")
-            .bind(event_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (event_status, start_time): (String, DateTime<Utc>) =
+            sqlx::query_as("SELECT status, start_time FROM events WHERE id = $1 FOR SHARE")
+                .bind(event_id)
+                .fetch_one(&mut *tx)
+                .await?;
         // The booking's seats, locked before the payment (the common lock order): a cancel of
         // them either finishes first and is seen here, or waits and then sees them confirmed.
         let seats: Vec<(String, i64)> =
@@ -272,7 +286,8 @@ impl PostgresStore {
         // A seat canceled since checkout was priced in and would be paid for and never sold: the
         // seats still to confirm must add up to the amount (one canceled before checkout was not
         // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
-        // lapsed left its lapsed seats as they were, and they must not be sold.
+        // lapsed left its lapsed seats as they were, and they must not be sold; nor may the
+        // seats of a show that has begun.
         let to_confirm_cents: i64 = seats
             .iter()
             .filter(|(status, _)| {
@@ -285,6 +300,8 @@ impl PostgresStore {
             Some(StoreError::seat_canceled_since_checkout())
         } else if parse_stored::<EventStatus>(&event_status)? == EventStatus::Canceled {
             Some(StoreError::paid_event_canceled())
+        } else if start_time <= now {
+            Some(StoreError::confirm_after_start())
         } else {
             None
         };
@@ -322,6 +339,56 @@ impl PostgresStore {
         Ok(payment)
     }
 
+    /// One decline, in one transaction that takes its locks in the common order: the booking's
+    /// seats, then the payment, counted by one conditional increment that fails it at the last
+    /// decline; the seats of a failed payment are then written down as `expired`.
+    async fn record_decline_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Decline, TxError> {
+        let mut tx = self.pool.begin().await?;
+        // A payment's booking never changes, so it is read without a lock.
+        let booking_id: Option<Uuid> = sqlx::query_scalar("SELECT booking_id FROM payments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(booking_id) = booking_id else {
+            return Err(StoreError::NotFound(Entity::Payment).into());
+        };
+        sqlx::query("SELECT 1 FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
+            .bind(booking_id)
+            .execute(&mut *tx)
+            .await?;
+        // Every SET expression reads the row as it was: both see the old count.
+        let row: Option<DeclineRow> = sqlx::query_as(concat!(
+            "UPDATE payments SET declines = declines + 1,
+                 status = CASE WHEN declines + 1 >= $2 THEN 'failed' ELSE status END, updated_at = $3
+             WHERE id = $1 AND status = 'pending' RETURNING declines, ",
+            payment_columns!()
+        ))
+        .bind(id)
+        .bind(i64::from(MAX_DECLINES_PER_PAYMENT))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(DeclineRow { declines, payment }) = row else {
+            return Err(Self::payment_refusal(&mut *tx, id).await.into());
+        };
+        let payment = payment.into_payment()?;
+        if payment.status == PaymentStatus::Failed {
+            // The hold ends with the payment: the seats are free at once, as a lapsed hold's are.
+            sqlx::query(
+                "UPDATE reservations SET status = 'expired', expires_at = LEAST(expires_at, $2), updated_at = $2
+                 WHERE booking_id = $1 AND status = 'held'",
+            )
+            .bind(booking_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let declines =
+            u32::try_from(declines).map_err(|_| StoreError::Internal(format!("{declines} declines on a payment")))?;
+        Ok(Decline { payment, declines })
+    }
+
     /// After every confirm attempt lost a deadlock: `HoldExpired` if someone else really holds or
     /// bought a seat of the booking now, else a failure worth retrying.
     async fn confirm_deadlock_refusal(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
@@ -344,6 +411,14 @@ impl PostgresStore {
         .await?;
         Ok(if taken { StoreError::HoldExpired } else { kept_deadlocking("confirming the payment") })
     }
+}
+
+/// A payment with its count of declined cards, as `record_decline` returns it.
+#[derive(sqlx::FromRow)]
+struct DeclineRow {
+    declines: i32,
+    #[sqlx(flatten)]
+    payment: PaymentRow,
 }
 
 /// Records each booking's amount as refunded on its paid payment, capped at what is left of it,

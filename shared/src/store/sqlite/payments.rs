@@ -2,6 +2,7 @@
 //! `BEGIN IMMEDIATE` transaction (or one statement) on the writer. Unique indexes, not checks made
 //! before a write, refuse a second open payment of a booking and a second delivery of a webhook
 //! event; a conditional update that matched no row is explained afterwards (`payment_not_updated`).
+//! A declined card is counted by a conditional increment that fails the payment at the last one.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,8 +14,8 @@ use super::SqliteStore;
 use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
 use crate::domain::{NewPayment, Page, Payment, PaymentStatus, Refund};
 use crate::store::{
-    Entity, IdempotencyClaim, IdempotencyStore, PaymentStore, StoreError, StoreResult, StoredIdempotency,
-    cancel_refund, claim_answer, idempotency_cutoff,
+    Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
+    StoreResult, StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff,
 };
 
 #[async_trait]
@@ -25,10 +26,18 @@ impl PaymentStore for SqliteStore {
         let booking_id = id_text(new.booking_id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
 
-        let booking =
-            sqlx::query("SELECT 1 FROM bookings WHERE id = ?").bind(&booking_id).fetch_optional(&mut *tx).await?;
-        if booking.is_none() {
+        let start =
+            sqlx::query("SELECT e.start_time FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?")
+                .bind(&booking_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(start) = start else {
             return Err(StoreError::NotFound(Entity::Booking));
+        };
+        // A hold placed just before the start may still run after it; the show is not for sale then.
+        let start_ms: i64 = start.try_get("start_time")?;
+        if start_ms <= now_ms {
+            return Err(StoreError::checkout_after_start());
         }
 
         // Extend the hold first: only a hold still running may be extended, so a lapsed one is
@@ -150,27 +159,34 @@ impl PaymentStore for SqliteStore {
         // A seat canceled since checkout was priced in and would be paid for and never sold: the
         // seats still to confirm must add up to the amount (one canceled before checkout was not
         // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
-        // lapsed left its expired seats as they were, and they must not be sold.
+        // lapsed left its expired seats as they were, and they must not be sold; nor may the
+        // seats of a show that has begun.
         let row = sqlx::query(
             "SELECT (SELECT COALESCE(SUM(price_cents), 0) FROM reservations \
                      WHERE booking_id = ? AND status IN ('held', 'expired')) AS to_confirm_cents, \
-             EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id \
-                     WHERE b.id = ? AND e.status = 'canceled') AS event_canceled",
+             e.status = 'canceled' AS event_canceled, e.start_time <= ? AS event_started \
+             FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?",
         )
         .bind(&booking_id)
+        .bind(now_ms)
         .bind(&booking_id)
         .fetch_one(&mut *tx)
         .await?;
         let to_confirm_cents: i64 = row.try_get("to_confirm_cents")?;
         let event_canceled: bool = row.try_get("event_canceled")?;
-        let seat_canceled = to_confirm_cents != payment.amount_cents;
-        if seat_canceled || event_canceled {
+        let event_started: bool = row.try_get("event_started")?;
+        let refusal = if to_confirm_cents != payment.amount_cents {
+            Some(StoreError::seat_canceled_since_checkout())
+        } else if event_canceled {
+            Some(StoreError::paid_event_canceled())
+        } else if event_started {
+            Some(StoreError::confirm_after_start())
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
             tx.rollback().await?;
-            return Err(if seat_canceled {
-                StoreError::seat_canceled_since_checkout()
-            } else {
-                StoreError::paid_event_canceled()
-            });
+            return Err(refusal);
         }
 
         // Someone else's lapsed hold on one of these seats must not block, as in `hold`: write
@@ -214,6 +230,47 @@ impl PaymentStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(payment)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn record_decline(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Decline> {
+        let now_ms = millis(now);
+        let payment_id = id_text(id);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // One conditional increment: only a pending payment counts a decline, and the last one
+        // fails it in the same statement, so nothing can count past it.
+        let sql = format!(
+            "UPDATE payments SET declines = declines + 1, \
+             status = CASE WHEN declines + 1 >= ? THEN 'failed' ELSE status END, updated_at = ? \
+             WHERE id = ? AND status = 'pending' RETURNING declines, {PAYMENT_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(i64::from(MAX_DECLINES_PER_PAYMENT))
+            .bind(now_ms)
+            .bind(&payment_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            let refusal = payment_not_updated(&mut tx, &payment_id).await;
+            return Err(refusal);
+        };
+        let payment = payment_from_row(&row)?;
+        let declines: i64 = row.try_get("declines")?;
+        if payment.status == PaymentStatus::Failed {
+            // The hold ends with the payment: the seats are free at once, as a lapsed hold's are.
+            sqlx::query(
+                "UPDATE reservations SET status = 'expired', expires_at = MIN(expires_at, ?), updated_at = ? \
+                 WHERE booking_id = ? AND status IN ('held', 'confirmed') AND status = 'held'",
+            )
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(id_text(payment.booking_id))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let declines = u32::try_from(declines).map_err(|_| StoreError::Internal(format!("{declines} declines")))?;
+        Ok(Decline { payment, declines })
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

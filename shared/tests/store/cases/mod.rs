@@ -39,7 +39,7 @@ use proeventa_core::domain::{
     PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, User, UserChanges,
     VenueKind, VenueWithSeats,
 };
-use proeventa_core::store::{Entity, IdempotencyClaim, Store, StoreError, StoreResult};
+use proeventa_core::store::{Entity, IdempotencyClaim, MAX_DECLINES_PER_PAYMENT, Store, StoreError, StoreResult};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 

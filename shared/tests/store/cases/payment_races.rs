@@ -1,6 +1,6 @@
 //! Payments under concurrency: a confirm racing the sweeper and another buyer's hold of its seat
 //! around the lapse, and a confirm racing a cancel; a seat is never taken twice, a paid seat never
-//! lost without its refund.
+//! lost without its refund; and a burst of declined cards, counted up to the limit and no further.
 
 use super::payments::{assert_one_active_per_seat, refund, reservation_statuses};
 use super::*;
@@ -238,4 +238,93 @@ pub async fn concurrent_confirm_and_cancel(store: S) {
     );
     assert_eq!(paid_rounds + refused_rounds, ROUNDS);
     eprintln!("{ROUNDS} rounds: the confirm came first {paid_rounds} times, the cancel {refused_rounds}");
+}
+
+/// Per round: a burst of declined cards on one payment, all released at once, and in odd rounds a
+/// good card's confirm among them. Never more than `MAX_DECLINES_PER_PAYMENT` declines are
+/// counted, each count once; the payment ends either paid with every seat confirmed (the confirm
+/// came first) or failed at exactly the last decline with every seat free, never pending, never
+/// both.
+pub async fn concurrent_declines_count_at_most_the_limit(store: S) {
+    const ROUNDS: usize = 8;
+    const BURST: usize = 10;
+    let venue = fixture_grid_venue(&store, 1, 2).await;
+    let ann = fixture_user(&store, "ann").await;
+    let max = MAX_DECLINES_PER_PAYMENT as usize;
+    let mut rng = Rng::new(0xDEC1_14E5);
+    let (mut paid_rounds, mut failed_rounds) = (0, 0);
+    for round in 0..ROUNDS {
+        let event = fixture_event(&store, &venue).await;
+        let seats = seat_ids(&venue, &[0, 1]);
+        let booking = hold_seats(&store, &ann, &event, &seats).await.expect("hold");
+        let payment = checkout(&store, &booking).await.unwrap_or_else(|e| panic!("round {round}: checkout: {e}"));
+        let with_confirm = round % 2 == 1;
+        let racers = BURST + usize::from(with_confirm);
+        let barrier = Arc::new(Barrier::new(racers));
+        let declines: Vec<_> = (0..BURST)
+            .map(|_| {
+                let (store, barrier, delay) = (store.clone(), barrier.clone(), rng.below(3) as u64);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    tokio::time::sleep(StdDuration::from_millis(delay)).await;
+                    store.record_decline(payment.id, Utc::now()).await
+                })
+            })
+            .collect();
+        let confirm = with_confirm.then(|| {
+            let (store, barrier, delay) = (store.clone(), barrier.clone(), rng.below(3) as u64);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                tokio::time::sleep(StdDuration::from_millis(delay)).await;
+                store.confirm_payment(payment.id, "ch_good", CARD_LAST4, Utc::now()).await
+            })
+        });
+        let mut counted = Vec::new();
+        for task in declines {
+            match task.await.expect("decline task") {
+                Ok(decline) => counted.push(decline),
+                Err(StoreError::InvalidState(_)) => {}
+                Err(other) => panic!("round {round}: a decline must be counted or InvalidState, got {other:?}"),
+            }
+        }
+        let confirmed = match confirm {
+            Some(task) => Some(task.await.expect("confirm task")),
+            None => None,
+        };
+
+        let mut numbers: Vec<u32> = counted.iter().map(|d| d.declines).collect();
+        numbers.sort_unstable();
+        assert!(numbers.len() <= max, "round {round}: {} declines counted: {numbers:?}", numbers.len());
+        assert_eq!(numbers, (1..=numbers.len() as u32).collect::<Vec<_>>(), "round {round}: each count once");
+        let closing: Vec<u32> =
+            counted.iter().filter(|d| d.payment.status == PaymentStatus::Failed).map(|d| d.declines).collect();
+        let now = Utc::now();
+        let after = read_payment(&store, payment.id).await;
+        let statuses = reservation_statuses(&store, booking.id, now).await;
+        let map = seat_statuses(&store, &event, now).await;
+        match confirmed {
+            Some(Ok(paid)) => {
+                paid_rounds += 1;
+                assert_eq!((paid.status, after.status), (PaymentStatus::Succeeded, PaymentStatus::Succeeded));
+                assert!(closing.is_empty(), "round {round}: a paid payment was also failed by a decline");
+                assert!(numbers.len() < max, "round {round}: paid after its last decline: {numbers:?}");
+                assert!(statuses.values().all(|s| *s == ReservationStatus::Confirmed), "round {round}: {statuses:?}");
+                assert!(seats.iter().all(|s| map[s] == SeatStatus::Sold), "round {round}: {map:?}");
+            }
+            None | Some(Err(StoreError::InvalidState(_))) => {
+                failed_rounds += 1;
+                assert_eq!(numbers.len(), max, "round {round}: the burst stopped before the limit: {numbers:?}");
+                assert_eq!(closing, [MAX_DECLINES_PER_PAYMENT], "round {round}: exactly the last decline closes it");
+                assert_eq!((after.status, after.refunded_cents), (PaymentStatus::Failed, 0), "round {round}");
+                assert!(statuses.values().all(|s| *s == ReservationStatus::Expired), "round {round}: {statuses:?}");
+                assert!(seats.iter().all(|s| map[s] == SeatStatus::Available), "round {round}: {map:?}");
+            }
+            Some(Err(other)) => {
+                panic!("round {round}: a confirm racing declines must pay or be InvalidState: {other:?}")
+            }
+        }
+        assert_one_active_per_seat(&store, event.id, now, &format!("round {round}")).await;
+    }
+    assert_eq!(paid_rounds + failed_rounds, ROUNDS);
+    eprintln!("{ROUNDS} rounds: the confirm came first {paid_rounds} times, the last decline {failed_rounds}");
 }

@@ -596,3 +596,129 @@ pub async fn list_payments_newest_first_per_user(store: S) {
     assert!(list(None, page(2, 3)).await.is_empty());
     assert!(list(Some(Uuid::new_v4()), Page::default()).await.is_empty());
 }
+
+/// A hold placed a minute before the show and checked out before it, so at the start the hold is
+/// still running: only the start can refuse what follows. The booking, its pending payment, and
+/// the start.
+async fn held_and_checked_out_before_the_start(
+    store: &S,
+    event: &Event,
+    buyer: &User,
+    seats: &[Uuid],
+) -> (Booking, Payment, DateTime<Utc>) {
+    let start = event.start_time;
+    let booking =
+        store.hold(&hold_request(buyer, event, seats, long_ttl()), start - Duration::seconds(60)).await.expect("hold");
+    let before = start - Duration::seconds(30);
+    let payment =
+        store.create_payment(new_payment(&booking, before + Duration::seconds(300)), before).await.expect("checkout");
+    (booking, payment, start)
+}
+
+/// The buyer must not be charged for a show that began: a confirm on a clock at (or past) the
+/// event's start is refused with nothing changed — the payment stays pending (the API voids the
+/// authorization and fails it) and the seats stay held.
+pub async fn confirm_after_the_event_started_is_refused_and_changes_nothing(store: S) {
+    let venue = fixture_grid_venue(&store, 1, 3).await;
+    let event = fixture_event(&store, &venue).await;
+    let ann = fixture_user(&store, "ann").await;
+    let (booking, payment, start) =
+        held_and_checked_out_before_the_start(&store, &event, &ann, &seat_ids(&venue, &[0, 1])).await;
+
+    for (clock, when) in [(start, "at the start"), (start + Duration::seconds(1), "a second after the start")] {
+        let err = expect_err(store.confirm_payment(payment.id, "ch_late", CARD_LAST4, clock).await, when);
+        assert!(matches!(err, StoreError::InvalidState(_)), "{when}: expected InvalidState, got {err:?}");
+        let read = read_payment(&store, payment.id).await;
+        assert_eq!(payment_fields(&read), payment_fields(&payment), "{when}: a refused confirm changes nothing");
+        let statuses = reservation_statuses(&store, booking.id, clock).await;
+        assert!(statuses.values().all(|s| *s == ReservationStatus::Held), "{when}: the seats stay held: {statuses:?}");
+        let map = seat_statuses(&store, &event, clock).await;
+        let seats: Vec<SeatStatus> = venue.seats.iter().map(|s| map[&s.id]).collect();
+        assert_eq!(seats, [SeatStatus::Held, SeatStatus::Held, SeatStatus::Available], "{when}");
+    }
+
+    // The start alone refused it: on a clock just before the start the same payment goes through.
+    let paid = store
+        .confirm_payment(payment.id, "ch_in_time", CARD_LAST4, start - Duration::milliseconds(1))
+        .await
+        .expect("a confirm before the start");
+    assert_eq!(paid.status, PaymentStatus::Succeeded);
+}
+
+/// Checkout is refused once the event started, even while the hold still runs, and changes nothing.
+pub async fn checkout_after_the_event_started_is_refused_and_changes_nothing(store: S) {
+    let venue = fixture_grid_venue(&store, 1, 2).await;
+    let event = fixture_event(&store, &venue).await;
+    let ann = fixture_user(&store, "ann").await;
+    let start = event.start_time;
+    let booking = store
+        .hold(&hold_request(&ann, &event, &seat_ids(&venue, &[0, 1]), long_ttl()), start - Duration::seconds(60))
+        .await
+        .expect("hold");
+    for (clock, when) in [(start, "at the start"), (start + Duration::seconds(1), "a second after the start")] {
+        let request = new_payment(&booking, clock + Duration::seconds(300));
+        let err = expect_err(store.create_payment(request, clock).await, when);
+        assert!(matches!(err, StoreError::InvalidState(_)), "{when}: expected InvalidState, got {err:?}");
+        assert!(store.list_payments(Some(ann.id), Page::default()).await.expect("list").is_empty(), "{when}");
+        let read = store.booking(booking.id, clock).await.expect("read").expect("exists");
+        assert_eq!(read.status, ReservationStatus::Held, "{when}: the hold is left as it was");
+        assert_eq!(read.expires_at, booking.expires_at, "{when}: a refused checkout extends nothing");
+    }
+}
+
+/// Card testing: each declined card is counted on the payment; the 5th fails it and frees its held
+/// seats (written down `expired`, anyone's at once) in the same step, and nothing is counted after.
+pub async fn five_declines_fail_the_payment_and_free_its_seats(store: S) {
+    let venue = fixture_grid_venue(&store, 1, 4).await;
+    let event = fixture_event(&store, &venue).await;
+    let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
+    let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold");
+    let payment = checkout(&store, &booking).await.expect("checkout");
+    let canceled = booking.reservations.iter().find(|r| r.seat_id == venue.seats[2].id).expect("seat 3").id;
+    store.cancel_reservation(canceled, Utc::now()).await.expect("cancel one held seat after checkout");
+
+    for attempt in 1..=MAX_DECLINES_PER_PAYMENT - 1 {
+        let decline = store.record_decline(payment.id, Utc::now()).await.expect("count a decline");
+        assert_eq!(decline.declines, attempt);
+        assert_eq!(payment_fields(&decline.payment), payment_fields(&payment), "decline {attempt} keeps it pending");
+        assert_eq!(payment_fields(&read_payment(&store, payment.id).await), payment_fields(&payment));
+        let map = seat_statuses(&store, &event, Utc::now()).await;
+        assert_eq!(map[&venue.seats[0].id], SeatStatus::Held, "after decline {attempt} the hold stays");
+    }
+
+    let last = store.record_decline(payment.id, Utc::now()).await.expect("count the last decline");
+    assert_eq!(last.declines, MAX_DECLINES_PER_PAYMENT);
+    assert_eq!(
+        (last.payment.id, last.payment.status, last.payment.refunded_cents),
+        (payment.id, PaymentStatus::Failed, 0)
+    );
+    assert_eq!(payment_fields(&read_payment(&store, payment.id).await), payment_fields(&last.payment));
+    let now = Utc::now();
+    let statuses = reservation_statuses(&store, booking.id, now).await;
+    for r in &booking.reservations {
+        let expected = if r.id == canceled { ReservationStatus::Canceled } else { ReservationStatus::Expired };
+        assert_eq!(statuses[&r.id], expected, "seat {}: {statuses:?}", r.seat);
+    }
+    assert!(seat_statuses(&store, &event, now).await.values().all(|s| *s == SeatStatus::Available), "seats freed");
+    assert_eq!(store.event(event.id, now).await.expect("read").expect("exists").seats_available, 4);
+
+    let err = expect_err(store.record_decline(payment.id, Utc::now()).await, "a decline after the last");
+    assert_eq!(format!("{err:?}"), format!("{:?}", StoreError::payment_already(PaymentStatus::Failed)));
+    let err = expect_err(
+        store.confirm_payment(payment.id, "ch_late", CARD_LAST4, Utc::now()).await,
+        "a confirm after the last decline",
+    );
+    assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
+    let err = expect_err(checkout(&store, &booking).await, "a checkout of the freed booking");
+    assert!(matches!(err, StoreError::HoldExpired), "the buyer picks seats again: {err:?}");
+    let bobs = hold_seats(&store, &bob, &event, &seat_ids(&venue, &[0, 1])).await.expect("the freed seats");
+    assert_eq!(bobs.status, ReservationStatus::Held);
+    assert_one_active_per_seat(&store, event.id, Utc::now(), "after the last decline").await;
+
+    let err = expect_err(store.record_decline(Uuid::new_v4(), Utc::now()).await, "a decline of no payment");
+    assert!(matches!(err, StoreError::NotFound(Entity::Payment)), "expected NotFound(Payment), got {err:?}");
+    let (_, paid) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[3]), "ch_paid").await;
+    let err = expect_err(store.record_decline(paid.id, Utc::now()).await, "a decline of a paid payment");
+    assert_eq!(format!("{err:?}"), format!("{:?}", StoreError::payment_already(PaymentStatus::Succeeded)));
+    assert_eq!(payment_fields(&read_payment(&store, paid.id).await), payment_fields(&paid));
+}

@@ -59,6 +59,24 @@ pub async fn refusals_are_worded_alike_on_every_backend(store: S) {
         "a second confirm",
     );
 
+    // The show began: a hold placed just before the start still runs, but it is paid for no more.
+    let show = fixture_event(&store, &venue).await;
+    let start = show.start_time;
+    let request = hold_request(&ann, &show, &[seats[0]], long_ttl());
+    let booking = store.hold(&request, start - Duration::seconds(60)).await.expect("hold just before the start");
+    assert_refusal(
+        store.create_payment(new_payment(&booking, start + Duration::seconds(300)), start).await,
+        StoreError::checkout_after_start(),
+        "a checkout at the start",
+    );
+    let before = start - Duration::seconds(30);
+    let payment = store.create_payment(new_payment(&booking, start), before).await.expect("checkout before the start");
+    assert_refusal(
+        store.confirm_payment(payment.id, "ch_late", CARD_LAST4, start).await,
+        StoreError::confirm_after_start(),
+        "a confirm at the start",
+    );
+
     // The event canceled between checkout and confirm: its cancel canceled the booking's seats in
     // the same transaction, so the confirm finds a seat canceled since checkout (the event's own
     // refusal, `paid_event_canceled`, is only seen by a confirm that read the seats before it).
