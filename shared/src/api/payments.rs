@@ -17,9 +17,10 @@ use uuid::Uuid;
 use super::idempotency::{self, IdempotencyKey};
 use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::AuthUser;
+use crate::api::extract::{AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{Card, NewPayment, Page, Payment, PaymentStatus, Refund};
+use crate::limits::Subject;
 use crate::payments::ProviderError;
 use crate::store::{MAX_DECLINES_PER_PAYMENT, StoreError};
 
@@ -145,9 +146,11 @@ async fn checkout(
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`invalid_state`: the payment is not pending. After the card was authorized: `hold_expired` (the hold lapsed and a seat was taken) or `invalid_state` (the event has started — \"The event has already started, so this payment was not taken.\" — or was canceled, or a seat was canceled); nothing is charged, the authorization is voided and the payment ends `failed`", body = ErrorBody),
         (status = 422, description = "`validation_failed`: card number (Luhn), expiry or CVC", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many declined cards for this account (`DECLINE_LIMIT_PER_HOUR`, 10 an hour by default) or client address (three times as many); the card is not tried. See `Retry-After`", body = ErrorBody),
     ))]
 async fn confirm(
     State(state): State<AppState>,
+    addr: ClientAddr,
     caller: AuthUser,
     key: IdempotencyKey,
     Path(payment_id): Path<Uuid>,
@@ -161,13 +164,35 @@ async fn confirm(
     let last4 = card.last4();
     let fingerprint =
         ConfirmFingerprint { payment_id, card_last4: &last4, exp_month: body.exp_month, exp_year: body.exp_year };
-    idempotency::once(&state, caller.0.id, key, &fingerprint, || async {
+    // Card testing: a try is counted against the account and the address before the card reaches
+    // the provider, so a burst gets no more tries than the limit; only a declined card keeps it.
+    let card_try = state
+        .config
+        .limits
+        .declines
+        .attempt(state.store.as_ref(), Some(Subject::Account(caller.0.id)), addr.0, Utc::now())
+        .await?;
+    let answer = idempotency::once(&state, caller.0.id, key, &fingerprint, || async {
         if payment.status != PaymentStatus::Pending {
             return Err(ApiError::InvalidState(format!("This payment is already {}.", payment.status)));
         }
         Ok((StatusCode::OK, pay(&state, &payment, &card).await?))
     })
-    .await
+    .await;
+    // A replayed answer tried no card this time.
+    let declined_now = match &answer {
+        Ok(response) => {
+            response.status() == StatusCode::PAYMENT_REQUIRED
+                && !response.headers().contains_key(idempotency::REPLAYED_HEADER)
+        }
+        Err(err) => err.status() == StatusCode::PAYMENT_REQUIRED,
+    };
+    if declined_now {
+        card_try.keep();
+    } else if let Err(err) = card_try.take_back(state.store.as_ref()).await {
+        tracing::warn!(error = %err, "a card try that was not declined could not be uncounted");
+    }
+    answer
 }
 
 /// Authorize, confirm the seats in the store, then capture; when the store refuses, void, so no
@@ -221,8 +246,6 @@ async fn declined(state: &AppState, payment: &Payment, reason: &str, answer: fn(
         Ok(decline) => decline,
         Err(e) => return e.into(),
     };
-    // The per-user limit on declined cards (issue 15, finding 7) is one call here, where every
-    // counted decline is answered.
     if decline.payment.status == PaymentStatus::Failed {
         // Held seats now read as free; the payment does not name its event.
         state.seat_maps.invalidate_all();

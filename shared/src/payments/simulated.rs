@@ -28,16 +28,27 @@ pub struct SimulatedCharge {
 pub struct SimulatedProvider {
     webhook_secret: Option<Vec<u8>>,
     charges: Mutex<HashMap<String, SimulatedCharge>>,
+    /// Cards refused (declined or short of funds), by payment: what a provider's dashboard shows.
+    refused: Mutex<HashMap<Uuid, usize>>,
 }
 
 impl SimulatedProvider {
     pub fn new(webhook_secret: Option<&str>) -> Self {
-        Self { webhook_secret: webhook_secret.map(|s| s.as_bytes().to_vec()), charges: Mutex::new(HashMap::new()) }
+        Self {
+            webhook_secret: webhook_secret.map(|s| s.as_bytes().to_vec()),
+            charges: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Every charge so far, by provider reference.
     pub fn charges(&self) -> HashMap<String, SimulatedCharge> {
         self.charges.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// How many cards this provider refused for a payment.
+    pub fn refused_cards(&self, payment_id: Uuid) -> usize {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner()).get(&payment_id).copied().unwrap_or(0)
     }
 
     /// `sha256=<hex>` for a body, as a provider would send it (used by tests and tools).
@@ -73,10 +84,14 @@ impl PaymentProvider for SimulatedProvider {
         _currency: &str,
         card: &Card,
     ) -> Result<Authorization, ProviderError> {
-        match card.number() {
-            DECLINED_CARD => return Err(ProviderError::Declined),
-            INSUFFICIENT_FUNDS_CARD => return Err(ProviderError::InsufficientFunds),
-            _ => {}
+        let refusal = match card.number() {
+            DECLINED_CARD => Some(ProviderError::Declined),
+            INSUFFICIENT_FUNDS_CARD => Some(ProviderError::InsufficientFunds),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            *self.refused.lock().unwrap_or_else(|p| p.into_inner()).entry(payment_id).or_default() += 1;
+            return Err(refusal);
         }
         let provider_ref = format!("sim_{}", Uuid::new_v4().simple());
         let charge = SimulatedCharge { payment_id, amount_cents, ..SimulatedCharge::default() };

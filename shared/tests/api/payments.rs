@@ -421,7 +421,8 @@ async fn insufficient_funds_counts_as_a_declined_card() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_declined_cards_gets_five_402s_and_the_rest_409() {
     const BURST: usize = 12;
-    let w = Arc::new(World::new().await);
+    // This case is about one payment's own count; the account's limit is tested on its own below.
+    let w = Arc::new(World::with_env(&[("DECLINE_LIMIT_PER_HOUR", "100")]).await);
     let booking = w.book(&w.ann_token, &["A1"]).await;
     let payment = w.checkout_ok(&w.ann_token, booking.id).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(BURST));
@@ -446,6 +447,60 @@ async fn a_burst_of_declined_cards_gets_five_402s_and_the_rest_409() {
     assert_eq!(closing, 1, "exactly one answer closes the payment: {bodies:?}");
     assert_eq!(w.payment(payment.id).await.status, PaymentStatus::Failed);
     assert_eq!(w.status_of("A1").await, SeatStatus::Available);
+}
+
+/// Card testing across payments: an account's declined cards are limited per hour, counted before
+/// the card reaches the provider, so a burst gets no more tries than the limit and the provider
+/// never sees the rest; a card that was not declined does not count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn declined_cards_are_limited_per_account_before_the_provider_is_asked() {
+    const BURST: usize = 8;
+    let w = Arc::new(World::with_env(&[("DECLINE_LIMIT_PER_HOUR", "3")]).await);
+    let booking = w.book(&w.ann_token, &["A1"]).await;
+    let payment = w.checkout_ok(&w.ann_token, booking.id).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(BURST));
+    let tasks: Vec<_> = (0..BURST)
+        .map(|_| {
+            let (w, barrier) = (w.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                w.confirm(&w.ann_token, payment.id, card(DECLINED_CARD)).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.expect("confirm task"));
+    }
+    let count = |status: StatusCode| answers.iter().filter(|a| a.0 == status).count();
+    let bodies: Vec<&Value> = answers.iter().map(|a| &a.2).collect();
+    assert_eq!(count(StatusCode::PAYMENT_REQUIRED), 3, "{bodies:?}");
+    assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), BURST - 3, "{bodies:?}");
+    assert!(answers.iter().filter(|a| a.0 == StatusCode::TOO_MANY_REQUESTS).all(|a| a.2["error"] == "rate_limited"));
+    assert_eq!(w.provider.refused_cards(payment.id), 3, "the provider saw more cards than the limit allows");
+    // Bob, on his own account, is not affected.
+    let bobs = w.book(&w.bob_token, &["A2"]).await;
+    let bobs_payment = w.checkout_ok(&w.bob_token, bobs.id).await;
+    let resp = w.confirm(&w.bob_token, bobs_payment.id, card(DECLINED_CARD)).await;
+    assert_eq!(resp.0, StatusCode::PAYMENT_REQUIRED, "{resp:?}");
+}
+
+#[tokio::test]
+async fn a_card_that_is_not_declined_takes_its_try_back() {
+    let w = World::with_env(&[("DECLINE_LIMIT_PER_HOUR", "1")]).await;
+    let booking = w.book(&w.ann_token, &["A1"]).await;
+    let payment = w.checkout_ok(&w.ann_token, booking.id).await;
+    // A card that was charged, and one refused because the payment is already paid, count nothing.
+    let resp = w.confirm(&w.ann_token, payment.id, card(GOOD_CARD)).await;
+    assert_eq!(resp.0, StatusCode::OK, "{resp:?}");
+    let resp = w.confirm(&w.ann_token, payment.id, card(GOOD_CARD)).await;
+    assert_error(&resp, StatusCode::CONFLICT, "invalid_state");
+    let other = w.book(&w.ann_token, &["A2"]).await;
+    let other_payment = w.checkout_ok(&w.ann_token, other.id).await;
+    let resp = w.confirm(&w.ann_token, other_payment.id, card(DECLINED_CARD)).await;
+    assert_eq!(resp.0, StatusCode::PAYMENT_REQUIRED, "the one allowed decline: {resp:?}");
+    let resp = w.confirm(&w.ann_token, other_payment.id, card(GOOD_CARD)).await;
+    assert_error(&resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
 }
 
 #[tokio::test]
