@@ -73,6 +73,8 @@ macro_rules! backend_tests {
                 record_refund_of_unpaid_payment_is_invalid_state,
                 webhook_events_are_recorded_once_until_forgotten,
                 list_payments_newest_first_per_user,
+                largest_booking_is_held_checked_out_and_confirmed,
+                largest_paid_bookings_are_canceled_with_their_refunds,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,
