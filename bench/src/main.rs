@@ -27,7 +27,7 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--server 
   --out        where results.json, chart.svg and server logs go (default: target/bench)
 
 PostgreSQL: a fresh database on BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
-DynamoDB Local: from DYNAMODB_LOCAL_DIR (default .tools/dynamodb-local; `make dynamodb-local`).";
+DynamoDB Local 3.3.1: from DYNAMODB_LOCAL_DIR (default .tools/dynamodb-local-3.3.1; `make dynamodb-local`).";
 
 const ADMIN_EMAIL: &str = "bench-admin@proeventa.test";
 const ADMIN_PASSWORD: &str = "bench-admin-password";

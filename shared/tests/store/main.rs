@@ -79,6 +79,8 @@ macro_rules! backend_tests {
                 confirm_after_the_event_started_is_refused_and_changes_nothing,
                 checkout_after_the_event_started_is_refused_and_changes_nothing,
                 five_declines_fail_the_payment_and_free_its_seats,
+                largest_booking_is_held_checked_out_and_confirmed,
+                largest_paid_bookings_are_canceled_with_their_refunds,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,

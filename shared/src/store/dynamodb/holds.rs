@@ -111,6 +111,7 @@ impl DynamoStore {
                 }
                 _ => None,
             };
+            // 2n items and the refund: 21 for the largest booking, well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = Vec::new();
             for r in &active {
                 let read_status = s(r.stored_status.as_str());
@@ -399,6 +400,7 @@ impl HoldStore for DynamoStore {
             // seat's spreads the checks over the event's partitions like the seats themselves.
             let gate = wanted.first().map_or(0, |w| w.shard);
             let gate_index = 2 * wanted.len() + 1;
+            // 2n + 2 items, 22 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes = seat_writes;
             writes.extend(reservation_writes);
             writes.push(TxItem::put(&self.table, booking.clone(), Some("attribute_not_exists(pk)"), vec![])?);

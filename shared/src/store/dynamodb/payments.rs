@@ -228,6 +228,7 @@ impl PaymentStore for DynamoStore {
             ]);
             let payment = payment_from(&item)?;
             let spks = seat_partitions(&reservations);
+            // 2 + 2n items, 22 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = vec![
                 TxItem::update(
                     &self.table,
@@ -360,6 +361,7 @@ impl PaymentStore for DynamoStore {
             if !removes.is_empty() {
                 update.push_str(&format!(" REMOVE {}", removes.join(", ")));
             }
+            // 1 + 2n + 1 items, 22 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes =
                 vec![TxItem::update(&self.table, payment_key(id), &update, Some("#st = :pending"), values)?];
             for r in &to_confirm {

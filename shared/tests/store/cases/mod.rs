@@ -4,6 +4,7 @@
 
 mod cancel;
 mod catalog;
+mod full_bookings;
 mod hold_races;
 mod holds;
 mod idempotency;
@@ -17,6 +18,7 @@ mod users;
 
 pub use cancel::*;
 pub use catalog::*;
+pub use full_bookings::*;
 pub use hold_races::*;
 pub use holds::*;
 pub use idempotency::*;
