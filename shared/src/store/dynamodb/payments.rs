@@ -162,6 +162,7 @@ impl DynamoStore {
                 seat_values,
             )?);
         }
+        // 2 + 2n items, 22 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
         match self.transact(budget, writes).await? {
             Ok(()) => Ok(Some(Decline {
                 payment: Payment { status: PaymentStatus::Failed, updated_at: from_ms(now_ms)?, ..payment.clone() },
