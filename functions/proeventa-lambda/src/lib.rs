@@ -16,7 +16,7 @@ mod job;
 pub use group::Group;
 pub use http::{handler, run_http};
 pub use init::{InitError, lambda_config, open_store, state_for};
-pub use job::{Expired, expire_holds, run_expire_holds};
+pub use job::{EXPIRE_HOLDS_WRITES, Expired, expire_holds, run_expire_holds};
 pub use proeventa_core::logging::init_logging;
 
 /// What a function's `main` returns on failure; Lambda logs it as the init error.
