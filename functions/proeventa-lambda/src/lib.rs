@@ -5,7 +5,7 @@
 //! The routers are the very ones `proeventa serve` runs (`proeventa_core::api`); nothing here
 //! knows about a route.
 //!
-//! The cargo features (`sqlite`, `postgres`, `dynamodb`, `swagger-ui`; all by default) are
+//! The cargo features (`sqlite`, `postgres`, `dynamodb`, `swagger-ui`, `redoc`; all by default) are
 //! proeventa-core's, passed on: what a function is built without is not in its bootstrap.
 
 mod group;
