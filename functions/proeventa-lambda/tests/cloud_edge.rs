@@ -568,10 +568,12 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
                 });
                 assert!(
                     kind.is_written_by(function.writes),
-                    "{} wrote {pk:?} (kind {}, written by {:?}), but its code says it writes with {:?} only: \
-                     add the right `Writes` to the kind in items.rs, or to the function's store_writes",
+                    "{} wrote {pk:?}, of the shape of kind {} ({:?}, written by {:?}), but its code says it \
+                     writes with {:?} only: a new kind of item belongs in ITEM_KINDS (items.rs); a known \
+                     kind needs the right `Writes` there, or the function's store_writes",
                     function.name,
                     kind.name,
+                    kind.pattern,
                     kind.written_by,
                     function.writes,
                 );
