@@ -151,34 +151,39 @@ watch: vendor venv
 	  --env-var LOG_FORMAT=$${LOG_FORMAT:-pretty}
 
 # The arm64 bootstraps Lambda runs (provided.al2023), in target/lambda-arm64/<function>/bootstrap
-# (apart from native builds in target/lambda), and their sizes. Built with the size-minded
-# `lambda-release` profile (root Cargo.toml), without SQLite: a deployment opens DynamoDB or
-# PostgreSQL (DATABASE_URL), and only api-meta serves Swagger UI. One build per function, because
-# cargo unifies the features of every package one invocation builds.
+# (apart from native builds in target/lambda), and their sizes, each at most LAMBDA_MAX_MB. Built
+# with the size-minded `lambda-release` profile (root Cargo.toml), without SQLite: a deployment
+# opens DynamoDB or PostgreSQL (DATABASE_URL), and only api-meta serves Swagger UI and ReDoc (its
+# bundle, from `make vendor`, built in). One build per function, because cargo unifies the
+# features of every package one invocation builds.
 comma := ,
-lambda_features = dynamodb,postgres$(if $(filter api-meta,$(1)),$(comma)swagger-ui)
+LAMBDA_MAX_MB := 15
+lambda_features = dynamodb,postgres$(if $(filter api-meta,$(1)),$(comma)swagger-ui$(comma)redoc)
 define lambda_build
 $(LAMBDA_ENV) cargo lambda build --profile lambda-release --arm64 --lambda-dir target/lambda-arm64 \
   --package $(1) --no-default-features --features $(call lambda_features,$(1))
 
 endef
-package: venv
+package: venv vendor
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	$(foreach f,$(LAMBDA_FUNCTIONS),$(call lambda_build,$(f)))
 	@for f in $(LAMBDA_FUNCTIONS); do \
-	  stat -c '%s' target/lambda-arm64/$$f/bootstrap | awk -v f=$$f '{ printf "%-18s %6.2f MB\n", f, $$1 / 1048576 }'; \
+	  stat -c '%s' target/lambda-arm64/$$f/bootstrap | awk -v f=$$f -v max=$(LAMBDA_MAX_MB) \
+	    '{ mb = $$1 / 1048576; printf "%-18s %6.2f MB\n", f, mb; if (mb > max) { print f " is over " max " MB"; exit 1 } }' \
+	    || exit 1; \
 	done
 
 validate-infra: venv
 	$(VENV)/bin/cfn-lint infra/template.yaml
 
-# Only the Lambda tests: handlers fed API Gateway events, route parity, the watch smoke test.
-lambda-test: venv validate-infra
+# Only the Lambda tests: handlers fed API Gateway events, route parity, the watch smoke test, the
+# cloud edge (each function's DynamoDB policy against what it sends DynamoDB Local).
+lambda-test: venv validate-infra vendor dynamodb-local
 	cargo test -p proeventa-lambda
 
 # Each function's init time from a local start: the native release build against a stand-in for
 # the Lambda Runtime API, process start to first answer (figures, not a test).
-init-times:
+init-times: vendor
 	cargo build --release -p proeventa $(addprefix -p ,$(LAMBDA_FUNCTIONS))
 	rm -f target/init-times.db* && DATABASE_URL=sqlite://target/init-times.db ./target/release/proeventa migrate
 	DATABASE_URL=sqlite://target/init-times.db python3 infra/measure_init.py target/release 7

@@ -3,11 +3,51 @@
 //! build time). Only these are embedded (`api::meta`): the archive's whole distribution adds 11 MB
 //! of source maps and bundles the page never loads, which would put api-meta's Lambda bootstrap
 //! over 15 MB.
+//!
+//! ReDoc (cargo feature `redoc`): its standalone bundle (1.1 MB, the only file `/redoc` loads),
+//! from `vendor/` where `make vendor` puts it, embedded so api-meta serves it on Lambda.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rustc-check-cfg=cfg(redoc_embedded)");
     #[cfg(feature = "swagger-ui")]
     swagger_ui::unpack();
+    #[cfg(feature = "redoc")]
+    redoc::embed();
+}
+
+#[cfg(feature = "redoc")]
+mod redoc {
+    use std::path::PathBuf;
+
+    /// Sets `cfg(redoc_embedded)` and `PROEVENTA_REDOC_JS` (the bundle's path, for
+    /// `include_bytes!`) when the bundle is there. A release build (what is deployed: `make
+    /// package`, `sam build`) refuses to go on without it, so no package ships a `/redoc` whose
+    /// bundle answers 503; a debug build (tests, clippy on a fresh clone) warns and reads the
+    /// bundle from `REDOC_JS` at run time instead.
+    pub fn embed() {
+        let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+        let workspace = manifest.parent().unwrap_or(&manifest);
+        let bundle = workspace.join("vendor/redoc/bundles/redoc.standalone.js");
+        // Also reruns when the file appears (cargo reruns a script whose watched file is missing).
+        println!("cargo:rerun-if-changed={}", bundle.display());
+        if bundle.is_file() {
+            println!("cargo:rustc-cfg=redoc_embedded");
+            println!("cargo:rustc-env=PROEVENTA_REDOC_JS={}", bundle.display());
+        } else if std::env::var("PROFILE").as_deref() == Ok("release") {
+            panic!(
+                "ReDoc's bundle is embedded in this build (cargo feature `redoc`, api-meta's) but is not at {}: \
+                 run `make vendor` first",
+                bundle.display()
+            );
+        } else {
+            println!(
+                "cargo:warning=ReDoc's bundle is not at {} (`make vendor`): this debug build reads it from \
+                 REDOC_JS at run time",
+                bundle.display()
+            );
+        }
+    }
 }
 
 #[cfg(feature = "swagger-ui")]

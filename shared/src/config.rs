@@ -40,8 +40,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where the booking site lives (default `booking`).
     pub site_dir: String,
-    /// ReDoc's standalone bundle, served at `/redoc/redoc.standalone.js` (default where `make
-    /// vendor` puts it).
+    /// ReDoc's standalone bundle, served at `/redoc/redoc.standalone.js` by a build that does not
+    /// carry it (cargo feature `redoc`, api-meta's) (default where `make vendor` puts it).
     pub redoc_js: String,
     /// How the store is opened: pool and in-flight limits.
     pub store: StoreSettings,

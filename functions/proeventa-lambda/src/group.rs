@@ -5,6 +5,7 @@ use axum::Router;
 use axum::routing::MethodRouter;
 use proeventa_core::api;
 use proeventa_core::api::AppState;
+use proeventa_core::store::Writes;
 use utoipa_axum::router::OpenApiRouter;
 
 /// One endpoint group of the API, served by one Lambda function.
@@ -26,6 +27,19 @@ impl Group {
     /// Whether the group's routes take bearer tokens (and so its function needs `JWT_SECRET`).
     pub fn checks_tokens(self) -> bool {
         !matches!(self, Group::Meta)
+    }
+
+    /// The store writes the group's handlers make (the store traits whose writing methods they
+    /// call), from which its function's DynamoDB policy follows: it may write the kinds of items
+    /// these write, and no other (`functions/proeventa-lambda/tests/cloud_edge.rs`).
+    pub fn store_writes(self) -> &'static [Writes] {
+        match self {
+            Group::Auth => &[Writes::Accounts, Writes::Limits],
+            Group::Catalog => &[Writes::Catalog, Writes::Idempotency],
+            Group::Reservations => &[Writes::Holds, Writes::Idempotency, Writes::Limits],
+            Group::Payments => &[Writes::Payments, Writes::Idempotency, Writes::Limits],
+            Group::Meta => &[],
+        }
     }
 }
 

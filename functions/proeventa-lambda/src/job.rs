@@ -6,11 +6,14 @@ use std::time::Instant;
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use proeventa_core::store::Store;
+use proeventa_core::store::{Store, Writes};
 use serde::Serialize;
 
 use crate::init::open_store;
 use crate::{init_logging, lambda_config};
+
+/// The store writes the job makes (see `Group::store_writes`).
+pub const EXPIRE_HOLDS_WRITES: &[Writes] = &[Writes::HoldSweeper];
 
 /// What one run did, returned to the invoker (and shown by `cargo lambda invoke`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

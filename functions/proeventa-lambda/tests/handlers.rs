@@ -252,3 +252,29 @@ async fn only_the_functions_that_check_tokens_need_the_signing_secret() {
         assert!(refused.is_some_and(|e| e.contains("JWT_SECRET is not set")), "{group:?} starts without JWT_SECRET");
     }
 }
+
+/// `/redoc` on the hosted API: api-meta's package is its bootstrap alone (no `vendor/` beside it,
+/// whatever `REDOC_JS` says), so it serves ReDoc's page and the bundle the page loads from itself.
+#[tokio::test]
+async fn the_gateway_function_serves_redoc_and_its_bundle_from_its_own_package() {
+    let t = test_state().await;
+    let mut config = (*t.state.config).clone();
+    config.redoc_js = "/nowhere/redoc.standalone.js".into();
+    let state = proeventa_core::api::AppState { config: Arc::new(config), ..t.state.clone() };
+
+    let page = invoke(Group::Meta, &state, &fixture("gateway_get.json", &[("PATH", "/redoc")]), "req-redoc").await;
+    assert_eq!(status(&page), 200, "{page}");
+    assert!(header(&page, "content-type").is_some_and(|t| t.starts_with("text/html")), "{page}");
+    let html = page["body"].as_str().expect("an HTML body");
+    assert!(html.contains(r#"<script src="/redoc/redoc.standalone.js">"#), "{html}");
+
+    let path = "/redoc/redoc.standalone.js";
+    let bundle = invoke(Group::Meta, &state, &fixture("gateway_get.json", &[("PATH", path)]), "req-bundle").await;
+    assert_eq!(status(&bundle), 200, "ReDoc's bundle: {}", bundle["body"].as_str().unwrap_or(""));
+    assert_eq!(header(&bundle, "content-type"), Some("text/javascript; charset=utf-8"));
+    let vendored = common::workspace().join("vendor/redoc/bundles/redoc.standalone.js");
+    let expected = std::fs::read_to_string(&vendored)
+        .unwrap_or_else(|e| panic!("{}: {e} (`make vendor` installs ReDoc's bundle)", vendored.display()));
+    let served = bundle["body"].as_str().expect("JavaScript travels as text");
+    assert!(served == expected, "the bundle served ({} bytes) is ReDoc's ({} bytes)", served.len(), expected.len());
+}

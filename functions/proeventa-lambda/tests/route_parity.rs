@@ -12,7 +12,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use common::{test_state, workspace};
+use common::{template, test_state, workspace};
 use proeventa_core::api;
 use proeventa_core::api::AppState;
 use proeventa_lambda::Group;
@@ -48,12 +48,6 @@ fn template_routes() -> BTreeMap<String, Vec<TemplateRoute>> {
         }
     }
     routes
-}
-
-fn template() -> Yaml {
-    let path = workspace().join("infra/template.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
 }
 
 /// The documented (method, path) routes of a group's router, from its OpenAPI description. The

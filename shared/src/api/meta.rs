@@ -1,8 +1,7 @@
 //! `/`, `/health`, `/openapi.json`, `/docs` (Swagger UI) and `/redoc` (ReDoc): the service
 //! describing itself. Every asset is served from this process, none from a CDN; Swagger UI's are
-//! compiled in (cargo feature `swagger-ui`, see build.rs).
-
-use std::path::PathBuf;
+//! compiled in (cargo feature `swagger-ui`, see build.rs), and so is ReDoc's bundle where the
+//! cargo feature `redoc` is on (api-meta, which has no `vendor/` folder on Lambda).
 
 use axum::Router;
 use axum::extract::State;
@@ -163,23 +162,31 @@ async fn redoc() -> Html<&'static str> {
     Html(REDOC_PAGE)
 }
 
-/// ReDoc's standalone bundle, from the npm package `redoc` installed by `make vendor`.
+/// ReDoc's standalone bundle, from the npm package `redoc` installed by `make vendor`: built in
+/// (cargo feature `redoc`, api-meta's: a Lambda package has no `vendor/`), else read from `REDOC_JS`.
 #[utoipa::path(get, path = "/redoc/redoc.standalone.js", tag = "gateway",
     responses(
         (status = 200, description = "JavaScript", content_type = "text/javascript"),
         (status = 503, description = "`unavailable`: the bundle is not installed (`make vendor`)", body = ErrorBody),
     ))]
 async fn redoc_bundle(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let path = PathBuf::from(&state.config.redoc_js);
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("ReDoc bundle at {}: {e}", path.display())))?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
             (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
         ],
-        bytes,
+        redoc_bytes(&state).await?,
     )
         .into_response())
+}
+
+#[cfg(redoc_embedded)]
+async fn redoc_bytes(_: &AppState) -> Result<&'static [u8], ApiError> {
+    Ok(include_bytes!(env!("PROEVENTA_REDOC_JS")))
+}
+
+#[cfg(not(redoc_embedded))]
+async fn redoc_bytes(state: &AppState) -> Result<Vec<u8>, ApiError> {
+    let path = std::path::PathBuf::from(&state.config.redoc_js);
+    tokio::fs::read(&path).await.map_err(|e| ApiError::Unavailable(format!("ReDoc bundle at {}: {e}", path.display())))
 }

@@ -244,6 +244,28 @@ pub trait LimitStore: Send + Sync {
     async fn forget_ended_windows(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// The store's writes, by what they are for. A piece of code that writes through the store names
+/// the ones it uses (each Lambda function: `proeventa_lambda::Group::store_writes`), and each kind
+/// of stored item names the ones that write it (DynamoDB: `dynamodb::ITEM_KINDS`), so a deployment
+/// can let each function write only the items its own code writes (`infra/template.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Writes {
+    /// `UserStore`: signing up, profile and admin changes.
+    Accounts,
+    /// `CatalogStore`: venues and events; canceling an event cancels its seats and refunds them.
+    Catalog,
+    /// `HoldStore` minus the sweep: holds, and cancels with the refunds they record.
+    Holds,
+    /// `HoldStore::expire_lapsed_holds`: writing down lapsed holds as expired.
+    HoldSweeper,
+    /// `PaymentStore`: checkout, confirm, failure, refunds and the provider's webhook events.
+    Payments,
+    /// `IdempotencyStore`: answers kept for an `Idempotency-Key`.
+    Idempotency,
+    /// `LimitStore`: rate-limit counters (password checks, signups, reserves, card tries).
+    Limits,
+}
+
 /// One storage backend: every trait, plus health and schema.
 #[async_trait]
 pub trait Store: UserStore + CatalogStore + HoldStore + PaymentStore + IdempotencyStore + LimitStore {

@@ -24,6 +24,13 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
 
+/// `infra/template.yaml`, parsed with CloudFormation's tags (`!Ref`, `!Sub`, ...) kept as tags.
+pub fn template() -> serde_yaml::Value {
+    let path = workspace().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
+}
+
 /// A function's state as its init builds it, from this environment, on a fresh migrated store.
 pub struct TestState {
     pub state: AppState,

@@ -1,8 +1,11 @@
-//! The table's items: their keys, how attribute values are read and written, and how each kind of
-//! item becomes a domain value. Timestamps are epoch milliseconds (numbers), so conditions compare
-//! them; index sort keys carry them zero-padded, so strings sort in time order.
+//! The table's items: their kinds (the shape of each kind's partition key and which of the store's
+//! writes touch it, from which the Lambda functions' IAM policies are checked), their keys, how
+//! attribute values are read and written, and how each kind of item becomes a domain value.
+//! Timestamps are epoch milliseconds (numbers), so conditions compare them; index sort keys carry
+//! them zero-padded, so strings sort in time order.
 
 use std::collections::HashMap;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -13,7 +16,7 @@ use crate::domain::{
     Booking, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatLabel, User, Venue,
     VenueKind,
 };
-use crate::store::{StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult, Writes};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -25,6 +28,113 @@ pub const SEAT_SHARDS: u32 = 4;
 pub const HELD_SHARDS: u32 = 16;
 
 // ---------------------------------------------------------------------------------------------
+// Kinds of items
+
+/// A kind of item, named by the shape of its partition key, and the store writes that put,
+/// update or delete items of the kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemKind {
+    pub name: &'static str,
+    /// The partition key with a `*` for each part its key builder fills in (an id, a shard): the
+    /// very pattern IAM's `dynamodb:LeadingKeys` condition matches with `StringLike`.
+    pub pattern: &'static str,
+    pub written_by: &'static [Writes],
+}
+
+impl ItemKind {
+    /// The partition key of one item: the pattern with each `*` replaced by the next part.
+    pub fn pk(&self, parts: &[&dyn fmt::Display]) -> String {
+        debug_assert_eq!(parts.len(), self.pattern.matches('*').count(), "{}: one part per `*`", self.name);
+        let mut pk = String::with_capacity(self.pattern.len() + 40 * parts.len());
+        for (i, literal) in self.pattern.split('*').enumerate() {
+            if let Some(part) = i.checked_sub(1).and_then(|i| parts.get(i)) {
+                let _ = write!(pk, "{part}");
+            }
+            pk.push_str(literal);
+        }
+        pk
+    }
+
+    /// Whether `pk` has this kind's shape, as IAM's `StringLike` decides it: `*` matches any run
+    /// of characters, `#` included.
+    pub fn matches(&self, pk: &str) -> bool {
+        string_like(self.pattern, pk)
+    }
+
+    /// Whether any of `writes` writes items of this kind.
+    pub fn is_written_by(&self, writes: &[Writes]) -> bool {
+        self.written_by.iter().any(|w| writes.contains(w))
+    }
+}
+
+/// One line per kind of item: its name, the shape of its partition key, and which of the store's
+/// writes (`Writes`) touch it; the key builders below fill these shapes in. A new kind is one more
+/// line here (the Lambda policy test then names every function whose policy must let it write it).
+macro_rules! item_kinds {
+    ($($(#[$doc:meta])* $name:ident = $pattern:literal by [$($writes:ident),*];)*) => {
+        $($(#[$doc])* pub const $name: ItemKind =
+            ItemKind { name: stringify!($name), pattern: $pattern, written_by: &[$(Writes::$writes),*] };)*
+        /// Every kind of item the table holds.
+        pub const ITEM_KINDS: &[ItemKind] = &[$($name),*];
+    };
+}
+
+item_kinds! {
+    /// An account.
+    USER = "USER#*" by [Accounts];
+    /// An e-mail address taken by an account (the unique index of e-mails).
+    EMAIL = "EMAIL#*" by [Accounts];
+    /// A venue, with its seats listed row by row under the same partition.
+    VENUE = "VENUE#*" by [Catalog];
+    /// A seat found by its id alone.
+    SEAT = "SEAT#*" by [Catalog];
+    /// An event.
+    EVENT = "EVENT#*" by [Catalog];
+    /// One partition of an event's seat states with its gate (event id, shard): holds, confirms,
+    /// cancels and the sweeper write seat states; creating, rescheduling and canceling the event
+    /// write the gates (and a canceled event's seat states).
+    SEAT_STATE = "EVENT#*#SEATS#*" by [Catalog, Holds, HoldSweeper, Payments];
+    /// A reservation (one seat of a booking).
+    RESERVATION = "RES#*" by [Catalog, Holds, HoldSweeper, Payments];
+    /// A booking; checkout and a failed payment set and clear its open payment.
+    BOOKING = "BOOKING#*" by [Holds, Payments];
+    /// A payment; cancels (of seats, of an event) record their refunds on it.
+    PAYMENT = "PAY#*" by [Catalog, Holds, Payments];
+    /// A provider's webhook event, seen once.
+    WEBHOOK = "WEBHOOK#*" by [Payments];
+    /// An answer kept for an `Idempotency-Key` (user id, key).
+    IDEMPOTENCY = "IDEM#*#*" by [Idempotency];
+    /// A rate limit's attempt counter (limit and subject).
+    LIMIT = "LIMIT#*" by [Limits];
+}
+
+/// The kind of item a partition key belongs to: the most specific kind whose shape it has (an
+/// event's seat-state partition has an event's shape too).
+pub fn kind_of(pk: &str) -> Option<&'static ItemKind> {
+    ITEM_KINDS.iter().filter(|kind| kind.matches(pk)).max_by_key(|kind| kind.pattern.replace('*', "").len())
+}
+
+/// IAM's `StringLike`, for the `*` wildcard: whether `text` matches `pattern`.
+pub fn string_like(pattern: &str, text: &str) -> bool {
+    let mut pieces = pattern.split('*');
+    let first = pieces.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = pieces.collect();
+    let Some((last, middle)) = pieces.split_last() else {
+        return rest.is_empty();
+    };
+    for piece in middle {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Keys
 
 pub fn key(pk: String, sk: &str) -> Item {
@@ -32,19 +142,19 @@ pub fn key(pk: String, sk: &str) -> Item {
 }
 
 pub fn user_key(id: Uuid) -> Item {
-    key(format!("USER#{id}"), "USER")
+    key(USER.pk(&[&id]), "USER")
 }
 
 pub fn email_key(email: &str) -> Item {
-    key(format!("EMAIL#{email}"), "EMAIL")
+    key(EMAIL.pk(&[&email]), "EMAIL")
 }
 
 pub fn venue_key(id: Uuid) -> Item {
-    key(format!("VENUE#{id}"), "VENUE")
+    key(venue_pk(id), "VENUE")
 }
 
 pub fn venue_pk(id: Uuid) -> String {
-    format!("VENUE#{id}")
+    VENUE.pk(&[&id])
 }
 
 /// A venue's seats sort row by row, then by number, under its partition.
@@ -54,11 +164,11 @@ pub fn venue_seat_sk(row_index: i64, seat_number: i64) -> String {
 
 /// A seat found by its id alone (holds name seats by id).
 pub fn seat_key(id: Uuid) -> Item {
-    key(format!("SEAT#{id}"), "SEAT")
+    key(SEAT.pk(&[&id]), "SEAT")
 }
 
 pub fn event_key(id: Uuid) -> Item {
-    key(format!("EVENT#{id}"), "EVENT")
+    key(EVENT.pk(&[&id]), "EVENT")
 }
 
 /// Which seat-state partition of its event a seat lives in.
@@ -67,7 +177,7 @@ pub fn seat_shard(seat_id: Uuid, shards: u32) -> u32 {
 }
 
 pub fn seat_state_pk(event_id: Uuid, shard: u32) -> String {
-    format!("EVENT#{event_id}#SEATS#{shard}")
+    SEAT_STATE.pk(&[&event_id, &shard])
 }
 
 pub fn seat_state_key(event_id: Uuid, seat_id: Uuid, shards: u32) -> Item {
@@ -84,23 +194,23 @@ pub fn held_index_pk(reservation_id: Uuid) -> String {
 }
 
 pub fn reservation_key(id: Uuid) -> Item {
-    key(format!("RES#{id}"), "RES")
+    key(RESERVATION.pk(&[&id]), "RES")
 }
 
 pub fn booking_key(id: Uuid) -> Item {
-    key(format!("BOOKING#{id}"), "BOOKING")
+    key(BOOKING.pk(&[&id]), "BOOKING")
 }
 
 pub fn payment_key(id: Uuid) -> Item {
-    key(format!("PAY#{id}"), "PAY")
+    key(PAYMENT.pk(&[&id]), "PAY")
 }
 
 pub fn webhook_key(event_id: &str) -> Item {
-    key(format!("WEBHOOK#{event_id}"), "WEBHOOK")
+    key(WEBHOOK.pk(&[&event_id]), "WEBHOOK")
 }
 
 pub fn idempotency_key(user_id: Uuid, key_text: &str) -> Item {
-    key(format!("IDEM#{user_id}#{key_text}"), "IDEM")
+    key(IDEMPOTENCY.pk(&[&user_id, &key_text]), "IDEM")
 }
 
 /// A rate limit's attempt counter (see `LimitStore`), one item per key.
@@ -344,4 +454,53 @@ pub fn payment_from(item: &Item) -> StoreResult<Payment> {
         created_at: get_time(item, "created")?,
         updated_at: get_time(item, "updated")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pk(item: &Item) -> &str {
+        pk_of(item).expect("a pk")
+    }
+
+    #[test]
+    fn every_key_builder_makes_a_partition_key_of_its_own_kind() {
+        let id = Uuid::new_v4();
+        let cases: [(String, &ItemKind); 12] = [
+            (pk(&user_key(id)).to_owned(), &USER),
+            (pk(&email_key("ana@example.com")).to_owned(), &EMAIL),
+            (venue_pk(id), &VENUE),
+            (pk(&seat_key(id)).to_owned(), &SEAT),
+            (pk(&event_key(id)).to_owned(), &EVENT),
+            (seat_state_pk(id, 3), &SEAT_STATE),
+            (pk(&gate_key(id, 0)).to_owned(), &SEAT_STATE),
+            (pk(&reservation_key(id)).to_owned(), &RESERVATION),
+            (pk(&booking_key(id)).to_owned(), &BOOKING),
+            (pk(&payment_key(id)).to_owned(), &PAYMENT),
+            (pk(&webhook_key("evt_1")).to_owned(), &WEBHOOK),
+            (pk(&idempotency_key(id, "k#1")).to_owned(), &IDEMPOTENCY),
+        ];
+        for (pk, kind) in cases {
+            assert_eq!(kind_of(&pk).map(|k| k.name), Some(kind.name), "{pk}");
+        }
+        // The shapes are the ones the stored data has always had.
+        assert_eq!(seat_state_pk(id, 3), format!("EVENT#{id}#SEATS#3"));
+        assert_eq!(pk(&idempotency_key(id, "k#1")), format!("IDEM#{id}#k#1"));
+        assert_eq!(pk(&email_key("ana@example.com")), "EMAIL#ana@example.com");
+    }
+
+    #[test]
+    fn string_like_matches_as_iam_does() {
+        assert!(string_like("USER#*", "USER#1"));
+        assert!(string_like("USER#*", "USER#"));
+        assert!(!string_like("USER#*", "USERS#1"));
+        assert!(string_like("EVENT#*#SEATS#*", "EVENT#e#SEATS#0"));
+        assert!(!string_like("EVENT#*#SEATS#*", "EVENT#e"));
+        assert!(string_like("EVENT#*", "EVENT#e#SEATS#0"), "`*` takes `#` too, as in IAM");
+        assert!(string_like("A*B*B", "AxBxBxB"));
+        assert!(!string_like("A*BB", "AB"));
+        assert!(string_like("exact", "exact") && !string_like("exact", "exactly"));
+        assert_eq!(kind_of("HELD#3"), None, "an index partition, no item's");
+    }
 }

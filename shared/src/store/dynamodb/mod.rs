@@ -18,7 +18,7 @@ use std::time::{Duration as StdDuration, Instant};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Intercept, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -30,6 +30,7 @@ use uuid::Uuid;
 use super::{Store, StoreError, StoreResult, StoreSettings};
 use crate::domain::SeatSelection;
 use items::Item;
+pub use items::{ITEM_KINDS, ItemKind, kind_of, string_like};
 
 /// Region used when the environment names none (DynamoDB Local ignores it).
 const DEFAULT_REGION: &str = "us-east-1";
@@ -130,14 +131,26 @@ impl DynamoStore {
     /// A store on `table` at an explicit endpoint with fake credentials: DynamoDB Local in tests,
     /// without touching the process environment.
     pub fn connect_with(endpoint: &str, table: &str) -> Self {
-        let config = aws_sdk_dynamodb::Config::builder()
+        Self::local(Self::local_config(endpoint), table)
+    }
+
+    /// `connect_with`, with `interceptor` seeing every request the store sends: tests that check
+    /// what the code writes (each Lambda function's writes against its IAM policy).
+    pub fn connect_intercepted(endpoint: &str, table: &str, interceptor: impl Intercept + 'static) -> Self {
+        Self::local(Self::local_config(endpoint).interceptor(interceptor), table)
+    }
+
+    fn local_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+        aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(DEFAULT_REGION))
             .credentials_provider(local_credentials())
             .endpoint_url(endpoint)
             .timeout_config(timeouts())
-            .build();
-        Self { client: Client::from_conf(config), table: table.to_owned(), slots: Slots::new(true, None) }
+    }
+
+    fn local(config: aws_sdk_dynamodb::config::Builder, table: &str) -> Self {
+        Self { client: Client::from_conf(config.build()), table: table.to_owned(), slots: Slots::new(true, None) }
     }
 
     pub fn table_name(&self) -> &str {

@@ -1,0 +1,591 @@
+//! The cloud edge in `infra/template.yaml`, read from the template and checked against the code:
+//! each function's DynamoDB policy lets it write exactly the kinds of items its code writes (the
+//! kinds and their writers are `proeventa_core::store::dynamodb::ITEM_KINDS`, a function's writes
+//! `Group::store_writes`), and on DynamoDB Local every request each function's own router sends
+//! (recorded from the SDK) is one its policy allows; the costly routes have their own throttles;
+//! every function has a reserved concurrency; the API and the site keep access logs.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::{
+    batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput, delete_item::DeleteItemInput,
+    describe_table::DescribeTableInput, get_item::GetItemInput, put_item::PutItemInput, query::QueryInput,
+    transact_write_items::TransactWriteItemsInput, update_item::UpdateItemInput,
+};
+use aws_sdk_dynamodb::types::AttributeValue;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request};
+use chrono::{Duration, Utc};
+use common::{JWT_SECRET, WEBHOOK_SECRET, template};
+use proeventa_core::api::AppState;
+use proeventa_core::domain::{Role, UserChanges};
+use proeventa_core::payments::SimulatedProvider;
+use proeventa_core::store::dynamodb::{DynamoStore, ITEM_KINDS, ItemKind, kind_of, string_like};
+use proeventa_core::store::{Store, UserStore, Writes};
+use proeventa_lambda::{EXPIRE_HOLDS_WRITES, Group, lambda_config};
+use proeventa_testkit::TempDynamoTable;
+use serde_json::{Value, json};
+use serde_yaml::Value as Yaml;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+/// The IAM actions that change an item (a transaction needs them for each of its items).
+const WRITE_ACTIONS: [&str; 4] =
+    ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"];
+
+// ---------------------------------------------------------------------------------------------
+// The template
+
+/// One Lambda function of the template: its logical id, its package, and the store writes its
+/// code makes.
+struct Function {
+    logical_id: String,
+    name: String,
+    writes: &'static [Writes],
+    resource: Yaml,
+}
+
+fn functions() -> Vec<Function> {
+    let template = template();
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let functions: Vec<Function> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, resource)| {
+            let logical_id = id.as_str().expect("a logical id").to_owned();
+            let name = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or("").to_owned();
+            let writes = match Group::ALL.into_iter().find(|g| g.function_name() == name) {
+                Some(group) => group.store_writes(),
+                None if name == "job-expire-holds" => EXPIRE_HOLDS_WRITES,
+                None => panic!("{logical_id} builds {name:?}, which is no function package"),
+            };
+            Function { logical_id, name, writes, resource: resource.clone() }
+        })
+        .collect();
+    assert_eq!(functions.len(), Group::ALL.len() + 1, "every endpoint group and the job");
+    functions
+}
+
+/// One `Allow` statement of a function's policy, on the table.
+#[derive(Debug)]
+struct Statement {
+    actions: BTreeSet<String>,
+    table: bool,
+    indexes: bool,
+    /// The `ForAllValues:StringLike` `dynamodb:LeadingKeys` patterns, when the statement has them.
+    leading_keys: Option<Vec<String>>,
+}
+
+impl Statement {
+    fn writes(&self) -> bool {
+        WRITE_ACTIONS.iter().any(|a| self.actions.contains(*a))
+    }
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Sequence(items) => items.iter().flat_map(strings).collect(),
+        other => panic!("not a string or a list of strings: {other:?}"),
+    }
+}
+
+/// The table and its indexes, as the policies name them.
+fn resource_of(value: &Yaml) -> (bool, bool) {
+    match value {
+        Yaml::Tagged(t) if t.tag == "!GetAtt" && t.value.as_str() == Some("ProEventaTable.Arn") => (true, false),
+        Yaml::Tagged(t) if t.tag == "!Sub" && t.value.as_str() == Some("${ProEventaTable.Arn}/index/*") => {
+            (false, true)
+        }
+        Yaml::Sequence(items) => items.iter().map(resource_of).fold((false, false), |a, b| (a.0 || b.0, a.1 || b.1)),
+        other => panic!("a DynamoDB statement names a resource other than the table or its indexes: {other:?}"),
+    }
+}
+
+fn statements(function: &Function) -> Vec<Statement> {
+    let policies = function.resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
+    let mut statements = Vec::new();
+    for policy in &policies {
+        for statement in policy["Statement"].as_sequence().expect("a policy document") {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{}", function.logical_id);
+            let actions: BTreeSet<String> = strings(&statement["Action"]).into_iter().collect();
+            assert!(
+                actions.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')),
+                "{}: only named DynamoDB actions: {actions:?}",
+                function.logical_id
+            );
+            let (table, indexes) = resource_of(&statement["Resource"]);
+            let leading_keys = match statement["Condition"].as_mapping() {
+                None => None,
+                Some(condition) => {
+                    assert_eq!(condition.len(), 1, "{}: one condition operator", function.logical_id);
+                    let keys = &condition
+                        .get("ForAllValues:StringLike")
+                        .unwrap_or_else(|| panic!("{}: ForAllValues:StringLike", function.logical_id))["dynamodb:LeadingKeys"];
+                    Some(strings(keys))
+                }
+            };
+            statements.push(Statement { actions, table, indexes, leading_keys });
+        }
+    }
+    statements
+}
+
+/// Whether one of `statements` allows `action` on the table (or an index) for partition key `pk`.
+fn allows(statements: &[Statement], action: &str, pk: Option<&str>, on_index: bool) -> bool {
+    statements.iter().any(|s| {
+        s.actions.contains(&format!("dynamodb:{action}"))
+            && if on_index { s.indexes } else { s.table }
+            && match &s.leading_keys {
+                None => true,
+                Some(patterns) => pk.is_some_and(|pk| patterns.iter().any(|p| string_like(p, pk))),
+            }
+    })
+}
+
+/// The kinds of items `writes` write, by the shape of their partition keys.
+fn kinds_written_by(writes: &[Writes]) -> BTreeMap<&'static str, &'static ItemKind> {
+    ITEM_KINDS.iter().filter(|k| k.is_written_by(writes)).map(|k| (k.pattern, k)).collect()
+}
+
+#[test]
+fn each_functions_policy_lets_it_write_exactly_the_kinds_of_items_its_code_writes() {
+    for function in functions() {
+        let statements = statements(&function);
+        let mut granted = BTreeSet::new();
+        for statement in statements.iter().filter(|s| s.writes()) {
+            let patterns = statement.leading_keys.as_ref().unwrap_or_else(|| {
+                panic!(
+                    "{}: a statement grants {:?} on any item; narrow it with ForAllValues:StringLike \
+                     dynamodb:LeadingKeys",
+                    function.logical_id, statement.actions
+                )
+            });
+            assert!(
+                statement.table && !statement.indexes,
+                "{}: writes go to the table, never an index",
+                function.logical_id
+            );
+            granted.extend(patterns.iter().cloned());
+        }
+        let needed = kinds_written_by(function.writes);
+        for (pattern, kind) in &needed {
+            assert!(
+                granted.contains(*pattern),
+                "{} ({}) writes items of kind {} (partition key {pattern:?}, written by {:?}; its code \
+                 writes with {:?}), but its policy in infra/template.yaml does not let it: add {pattern:?} to \
+                 its Write statement's dynamodb:LeadingKeys",
+                function.logical_id,
+                function.name,
+                kind.name,
+                kind.written_by,
+                function.writes,
+            );
+        }
+        for pattern in &granted {
+            assert!(
+                needed.contains_key(pattern.as_str()),
+                "{} ({}) may write partition keys {pattern:?}, which no kind of item its code writes has \
+                 (its writes: {:?}; shared/src/store/dynamodb/items.rs): remove it from its policy",
+                function.logical_id,
+                function.name,
+                function.writes,
+            );
+        }
+    }
+}
+
+#[test]
+fn the_costly_routes_have_their_own_throttles() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let settings = api["RouteSettings"].as_mapping().expect("RouteSettings on the HTTP API");
+    let routes: BTreeSet<String> = functions()
+        .iter()
+        .flat_map(|f| f.resource["Properties"]["Events"].as_mapping().cloned().unwrap_or_default())
+        .filter(|(_, e)| e["Type"].as_str() == Some("HttpApi"))
+        .filter_map(|(_, e)| {
+            let p = &e["Properties"];
+            Some(format!("{} {}", p["Method"].as_str()?.to_uppercase(), p["Path"].as_str()?))
+        })
+        .collect();
+    let parameters = template["Parameters"].as_mapping().expect("Parameters");
+    for (key, limits) in settings {
+        let key = key.as_str().expect("a route key");
+        assert!(routes.contains(key), "RouteSettings names {key:?}, which is no route of the API");
+        for limit in ["ThrottlingBurstLimit", "ThrottlingRateLimit"] {
+            let parameter = match &limits[limit] {
+                Yaml::Tagged(r) if r.tag == "!Ref" => r.value.as_str().unwrap_or("").to_owned(),
+                other => panic!("{key} {limit} is not a parameter: {other:?}"),
+            };
+            let default = parameters.get(parameter.as_str()).and_then(|p| p["Default"].as_u64());
+            assert!(default.is_some_and(|d| d > 0), "{key} {limit}: parameter {parameter} has a positive default");
+        }
+    }
+    for costly in [
+        "POST /auth/login",
+        "POST /auth/signup",
+        "POST /reservations/reservations/reserve",
+        "POST /payments/{payment_id}/confirm",
+    ] {
+        assert!(settings.contains_key(costly), "{costly} has no throttle of its own");
+    }
+}
+
+#[test]
+fn every_function_has_a_reserved_concurrency_parameter() {
+    let template = template();
+    let parameters = template["Parameters"].as_mapping().expect("Parameters");
+    let mut reserved = 0;
+    for function in functions() {
+        // `!If [Reserve…, !Ref <parameter>, !Ref AWS::NoValue]`: 0 reserves nothing.
+        let setting = &function.resource["Properties"]["ReservedConcurrentExecutions"];
+        let parameter = match setting {
+            Yaml::Tagged(t) if t.tag == "!If" => match &t.value[1] {
+                Yaml::Tagged(r) if r.tag == "!Ref" => r.value.as_str().unwrap_or("").to_owned(),
+                other => panic!("{}: {other:?}", function.logical_id),
+            },
+            other => panic!("{} has no ReservedConcurrentExecutions parameter: {other:?}", function.logical_id),
+        };
+        let default = parameters.get(parameter.as_str()).and_then(|p| p["Default"].as_u64());
+        reserved += default.unwrap_or_else(|| panic!("{}: {parameter} has a default", function.logical_id));
+    }
+    // Lambda keeps 100 of an account's concurrency (1000 by default) unreserved.
+    assert!(reserved <= 900, "the defaults reserve {reserved} executions, more than a default account has");
+}
+
+#[test]
+fn the_api_and_the_site_keep_access_logs() {
+    let template = template();
+    let resources = &template["Resources"];
+    let logs = &resources["HttpApi"]["Properties"]["AccessLogSettings"];
+    let group = match &logs["DestinationArn"] {
+        Yaml::Tagged(t) if t.tag == "!GetAtt" => t.value.as_str().unwrap_or("").trim_end_matches(".Arn").to_owned(),
+        other => panic!("the API's access logs go to no log group of the stack: {other:?}"),
+    };
+    assert_eq!(resources[group.as_str()]["Type"].as_str(), Some("AWS::Logs::LogGroup"));
+    assert!(!resources[group.as_str()]["Properties"]["RetentionInDays"].is_null(), "{group} has a retention");
+    let format: Value = serde_json::from_str(logs["Format"].as_str().expect("a format"))
+        .unwrap_or_else(|e| panic!("the access log format is one JSON object per line: {e}"));
+    for field in ["requestId", "lambdaRequestId", "ip", "routeKey", "status", "latencyMs"] {
+        assert!(format.get(field).is_some(), "the access log has {field}: {format}");
+    }
+
+    let distribution = &resources["SiteDistribution"]["Properties"]["DistributionConfig"];
+    let bucket = match &distribution["Logging"]["Bucket"] {
+        Yaml::Tagged(t) if t.tag == "!GetAtt" => {
+            t.value.as_str().unwrap_or("").trim_end_matches(".DomainName").to_owned()
+        }
+        other => panic!("the distribution logs to no bucket of the stack: {other:?}"),
+    };
+    let bucket = &resources[bucket.as_str()]["Properties"];
+    // CloudFront's standard logs are delivered with ACLs, which BucketOwnerEnforced refuses.
+    assert_eq!(bucket["OwnershipControls"]["Rules"][0]["ObjectOwnership"].as_str(), Some("BucketOwnerPreferred"));
+    assert_eq!(bucket["PublicAccessBlockConfiguration"]["BlockPublicAcls"].as_bool(), Some(true));
+    assert!(!bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"].is_null(), "logs expire");
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the code sends DynamoDB
+
+/// One request (or one item of a transaction or a batch) as IAM authorizes it.
+#[derive(Debug, Clone)]
+struct Call {
+    action: String,
+    pk: Option<String>,
+    on_index: bool,
+}
+
+/// Records every request a store sends, before it is sent.
+#[derive(Debug, Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Call>>>);
+
+impl Recorder {
+    fn calls(&self) -> Vec<Call> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn pk_in(item: Option<&std::collections::HashMap<String, AttributeValue>>) -> Option<String> {
+    match item?.get("pk") {
+        Some(AttributeValue::S(pk)) => Some(pk.clone()),
+        _ => None,
+    }
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "RecordRequests"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let call = |action: &str, pk: Option<String>| Call { action: action.to_owned(), pk, on_index: false };
+        let mut calls = Vec::new();
+        if let Some(i) = input.downcast_ref::<PutItemInput>() {
+            calls.push(call("PutItem", pk_in(i.item())));
+        } else if let Some(i) = input.downcast_ref::<UpdateItemInput>() {
+            calls.push(call("UpdateItem", pk_in(i.key())));
+        } else if let Some(i) = input.downcast_ref::<DeleteItemInput>() {
+            calls.push(call("DeleteItem", pk_in(i.key())));
+        } else if let Some(i) = input.downcast_ref::<BatchWriteItemInput>() {
+            for request in i.request_items().into_iter().flat_map(|r| r.values()).flatten() {
+                let item = request.put_request().map(|p| p.item()).or(request.delete_request().map(|d| d.key()));
+                calls.push(call("BatchWriteItem", pk_in(item)));
+            }
+        } else if let Some(i) = input.downcast_ref::<TransactWriteItemsInput>() {
+            for item in i.transact_items() {
+                calls.push(match (item.put(), item.update(), item.delete(), item.condition_check()) {
+                    (Some(put), ..) => call("PutItem", pk_in(Some(put.item()))),
+                    (_, Some(update), ..) => call("UpdateItem", pk_in(Some(update.key()))),
+                    (_, _, Some(delete), _) => call("DeleteItem", pk_in(Some(delete.key()))),
+                    (.., Some(check)) => call("ConditionCheckItem", pk_in(Some(check.key()))),
+                    _ => call("an empty transaction item", None),
+                });
+            }
+        } else if let Some(i) = input.downcast_ref::<GetItemInput>() {
+            calls.push(call("GetItem", pk_in(i.key())));
+        } else if input.downcast_ref::<BatchGetItemInput>().is_some() {
+            calls.push(call("BatchGetItem", None));
+        } else if let Some(i) = input.downcast_ref::<QueryInput>() {
+            calls.push(Call { on_index: i.index_name().is_some(), ..call("Query", None) });
+        } else if input.downcast_ref::<DescribeTableInput>().is_some() {
+            calls.push(call("DescribeTable", None));
+        } else {
+            // A request this recorder does not know: named, so the test fails rather than miss it.
+            calls.push(call(&format!("an unrecorded request: {input:?}"), None));
+        }
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend(calls);
+        Ok(())
+    }
+}
+
+/// One function's router (or the job's store) on DynamoDB Local, recording what it sends.
+struct Deployed {
+    recorder: Recorder,
+    store: Arc<dyn Store>,
+    app: Option<Router>,
+}
+
+impl Deployed {
+    /// One request through the function's router, from a client address, as API Gateway hands it.
+    async fn call(&self, method: Method, path: &str, headers: &[(&str, String)], body: Option<Value>) -> (u16, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        let mut request = request.body(body).expect("a request");
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
+        let app = self.app.clone().expect("a function with a router");
+        let response = app.oneshot(request).await.unwrap_or_else(|e| match e {});
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// A request as `token`'s holder, with a body (when not null) and an Idempotency-Key (when given).
+    async fn send(&self, method: Method, path: &str, token: &str, key: Option<&str>, body: Value) -> (u16, Value) {
+        let mut headers = vec![("authorization", format!("Bearer {token}"))];
+        headers.extend(key.map(|key| ("idempotency-key", key.to_owned())));
+        self.call(method, path, &headers, (!body.is_null()).then_some(body)).await
+    }
+}
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().unwrap_or_else(|| panic!("an id in {value}")).to_owned()
+}
+
+/// Every function of the template, each on its own store client over one DynamoDB Local table,
+/// drives a scenario through its own router that makes each of its kinds of writes; each request
+/// any of them sent DynamoDB must be one its policy allows, each item it wrote one of the kinds
+/// its code says it writes, and every one of those kinds written at least once.
+#[tokio::test]
+async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
+    let table = TempDynamoTable::new("lambda_iam");
+    let setup = DynamoStore::connect_with(table.endpoint(), table.name());
+    setup.migrate().await.expect("create the table");
+    let env = BTreeMap::from([
+        ("DATABASE_URL", format!("dynamodb://{}", table.name())),
+        ("JWT_SECRET", JWT_SECRET.to_owned()),
+        ("WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+    ]);
+    let config = lambda_config(|key| env.get(key).cloned()).expect("configuration");
+    // One provider for every function, as one payment provider account is in the cloud.
+    let provider = Arc::new(SimulatedProvider::new(Some(WEBHOOK_SECRET)));
+    let functions = functions();
+    let mut deployed: BTreeMap<String, Deployed> = BTreeMap::new();
+    for function in &functions {
+        let recorder = Recorder::default();
+        let store: Arc<dyn Store> =
+            Arc::new(DynamoStore::connect_intercepted(table.endpoint(), table.name(), recorder.clone()));
+        let app = Group::ALL.into_iter().find(|g| g.function_name() == function.name).map(|group| {
+            let state =
+                AppState::new(config.clone(), store.clone(), JWT_SECRET).with_payment_provider(provider.clone());
+            group.app(state)
+        });
+        deployed.insert(function.name.clone(), Deployed { recorder, store, app });
+    }
+    let [auth, catalog, reservations, payments, meta, job] =
+        ["api-auth", "api-catalog", "api-reservations", "api-payments", "api-meta", "job-expire-holds"]
+            .map(|name| &deployed[name]);
+
+    // api-auth: accounts, a refused and two good logins, a profile change, an admin's change.
+    let signup = |email: &str, password: &str| {
+        let body = json!({"email": email, "password": password});
+        async move {
+            let (status, user) = auth.call(Method::POST, "/auth/signup", &[], Some(body)).await;
+            assert_eq!(status, 201, "{user}");
+            user
+        }
+    };
+    let login = |email: &str, password: &str| {
+        let body = json!({"email": email, "password": password});
+        async move {
+            let (status, login) = auth.call(Method::POST, "/auth/login", &[], Some(body)).await;
+            assert_eq!(status, 200, "{login}");
+            login["access_token"].as_str().expect("a token").to_owned()
+        }
+    };
+    let admin_id = Uuid::parse_str(&id(&signup("admin@iam.test", "admin-password-1").await)).expect("a uuid");
+    setup
+        .update_user(admin_id, UserChanges { role: Some(Role::Admin), ..UserChanges::default() })
+        .await
+        .expect("admin");
+    let customer = signup("ana@iam.test", "ana-password-1").await;
+    let wrong = json!({"email": "ana@iam.test", "password": "not-anas-password"});
+    assert_eq!(auth.call(Method::POST, "/auth/login", &[], Some(wrong)).await.0, 401);
+    let admin = login("admin@iam.test", "admin-password-1").await;
+    let ana = login("ana@iam.test", "ana-password-1").await;
+    let (status, body) = auth.send(Method::PATCH, "/auth/me", &ana, None, json!({"name": "Ana"})).await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("/auth/users/{}", id(&customer));
+    let (status, body) = auth.send(Method::PATCH, &path, &admin, None, json!({"disabled": false})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // api-catalog: a venue (with an Idempotency-Key), an event, a change to it.
+    let venue = json!({"name": "IAM Hall", "location": "Policy street 1", "kind": "hall",
+                       "rows": [{"row": "A", "seats": 6, "tier": "standard"}]});
+    let (status, venue) = catalog.send(Method::POST, "/events/venues", &admin, Some("venue-1"), venue).await;
+    assert_eq!(status, 201, "{venue}");
+    let seats: Vec<String> = venue["seats"].as_array().expect("seats").iter().map(id).collect();
+    let start = (Utc::now() + Duration::days(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let event = json!({"venue_id": id(&venue), "name": "IAM Night", "category": "concert",
+                       "description": "Policies, checked.", "start_time": start, "duration_minutes": 90,
+                       "prices": [{"tier": "standard", "price_cents": 1500}]});
+    let (status, event) = catalog.send(Method::POST, "/events/events", &admin, None, event).await;
+    assert_eq!(status, 201, "{event}");
+    let event_id = id(&event);
+    let event_path = format!("/events/events/{event_id}");
+    let (status, body) = catalog.send(Method::PATCH, &event_path, &admin, None, json!({"name": "IAM Gala"})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // api-reservations: a hold with an Idempotency-Key, a two-seat booking.
+    let reserve = "/reservations/reservations/reserve";
+    let hold = json!({"event_id": event_id, "seat_id": seats[0]});
+    let (status, held) = reservations.send(Method::POST, reserve, &ana, Some("hold-1"), hold).await;
+    assert_eq!(status, 201, "{held}");
+    let two = json!({"event_id": event_id, "seat_ids": [seats[1], seats[2]]});
+    let (status, booking) = reservations.send(Method::POST, reserve, &ana, None, two).await;
+    assert_eq!(status, 201, "{booking}");
+
+    // api-payments: checkout (with an Idempotency-Key), a declined and a good card, a refund webhook.
+    let checkout = json!({"booking_id": id(&booking)});
+    let (status, payment) = payments.send(Method::POST, "/payments/checkout", &ana, Some("pay-1"), checkout).await;
+    assert_eq!(status, 201, "{payment}");
+    let confirm = format!("/payments/{}/confirm", id(&payment));
+    let card = |number: &str| json!({"card_number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"});
+    assert_eq!(payments.send(Method::POST, &confirm, &ana, None, card("4000 0000 0000 0002")).await.0, 402);
+    let (status, paid) = payments.send(Method::POST, &confirm, &ana, None, card("4242 4242 4242 4242")).await;
+    assert_eq!(status, 200, "{paid}");
+    let refund = json!({"id": "evt_iam_1", "type": "charge.refunded", "payment_id": id(&payment), "amount_cents": 100});
+    let signature = SimulatedProvider::sign(WEBHOOK_SECRET.as_bytes(), refund.to_string().as_bytes());
+    let (status, body) =
+        payments.call(Method::POST, "/payments/webhook", &[("x-signature", signature)], Some(refund)).await;
+    assert_eq!(status, 200, "{body}");
+
+    // api-reservations: canceling a paid seat (its refund recorded) and a held booking.
+    let paid_seat = id(&booking["reservations"][0]);
+    let path = format!("/reservations/reservations/{paid_seat}");
+    let (status, body) = reservations.send(Method::DELETE, &path, &ana, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("/reservations/bookings/{}", held["booking_id"].as_str().expect("a booking id"));
+    let (status, body) = reservations.send(Method::DELETE, &path, &ana, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+
+    // job-expire-holds: a hold that has lapsed by the sweep's clock.
+    let hold = json!({"event_id": event_id, "seat_id": seats[3]});
+    assert_eq!(reservations.send(Method::POST, reserve, &ana, None, hold).await.0, 201);
+    let expired = job.store.expire_lapsed_holds(Utc::now() + Duration::hours(2)).await.expect("a sweep");
+    assert!(expired >= 1, "the sweep expired the lapsed hold");
+
+    // api-catalog: canceling the event cancels its paid seat and records the refund.
+    let (status, body) = catalog.send(Method::DELETE, &event_path, &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+
+    // api-meta: health asks whether the table answers.
+    assert_eq!(meta.call(Method::GET, "/health", &[], None).await.0, 200);
+
+    for function in &functions {
+        let statements = statements(function);
+        let calls = deployed[&function.name].recorder.calls();
+        let mut written: BTreeSet<&'static str> = BTreeSet::new();
+        for call in &calls {
+            let pk = call.pk.as_deref();
+            assert!(
+                allows(&statements, &call.action, pk, call.on_index),
+                "{} ({}) sent {} {} (on an index: {}), which its policy in infra/template.yaml does not allow",
+                function.logical_id,
+                function.name,
+                call.action,
+                pk.unwrap_or(""),
+                call.on_index,
+            );
+            if WRITE_ACTIONS.contains(&format!("dynamodb:{}", call.action).as_str()) {
+                let pk = pk.unwrap_or_else(|| panic!("{}: a write without a partition key", function.name));
+                let kind = kind_of(pk).unwrap_or_else(|| {
+                    panic!(
+                        "{} wrote partition key {pk:?}, whose shape no kind in shared/src/store/dynamodb/items.rs \
+                         has: add its kind there, beside its key builder",
+                        function.name
+                    )
+                });
+                assert!(
+                    kind.is_written_by(function.writes),
+                    "{} wrote {pk:?}, of the shape of kind {} ({:?}, written by {:?}), but its code says it \
+                     writes with {:?} only: a new kind of item belongs in ITEM_KINDS (items.rs); a known \
+                     kind needs the right `Writes` there, or the function's store_writes",
+                    function.name,
+                    kind.name,
+                    kind.pattern,
+                    kind.written_by,
+                    function.writes,
+                );
+                written.insert(kind.pattern);
+            }
+        }
+        let declared: BTreeSet<&'static str> = kinds_written_by(function.writes).into_keys().collect();
+        assert_eq!(
+            written, declared,
+            "{}: the kinds of items it wrote in this scenario are not all it is said to write (a write path \
+             this scenario misses, or a kind said to be written that is not)",
+            function.name
+        );
+    }
+}
