@@ -200,7 +200,7 @@ mod tests {
     //! was being committed.
 
     use super::*;
-    use crate::domain::{HoldTtl, ReservationStatus, SeatSelection};
+    use crate::domain::{HoldLimit, HoldTtl, ReservationStatus, SeatSelection};
 
     /// How the test ends a batch.
     enum Verdict {
@@ -271,7 +271,13 @@ mod tests {
             event_id,
             seats: SeatSelection::parse(seats.to_vec()).expect("a valid seat selection"),
             ttl: HoldTtl::from_seconds(600).expect("a valid ttl"),
+            limit: HoldLimit::default(),
         }
+    }
+
+    /// A hold by `user` (the other helpers make a new user per hold).
+    fn hold_by(user_id: Uuid, event_id: Uuid, seats: &[Uuid]) -> HoldRequest {
+        HoldRequest { user_id, ..hold_of(event_id, seats) }
     }
 
     fn seats(count: usize) -> Vec<Uuid> {

@@ -14,8 +14,8 @@ use proeventa_testkit::TempPostgres;
 
 use super::PostgresStore;
 use crate::domain::{
-    Booking, Category, Email, EventStatus, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page,
-    Payment, PaymentStatus, Price, Refund, ReservationStatus, Role, Seat, SeatLabel, SeatRow as NewSeatRow,
+    Booking, Category, Email, EventStatus, HoldLimit, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue,
+    Page, Payment, PaymentStatus, Price, Refund, ReservationStatus, Role, Seat, SeatLabel, SeatRow as NewSeatRow,
     SeatSelection, SeatState, SeatStatus, VenueKind,
 };
 use crate::store::{CatalogStore, Entity, HoldStore, PaymentStore, Store, StoreError, StoreSettings, UserStore};
@@ -57,6 +57,7 @@ impl Fixture {
             event_id: self.event_id,
             seats: SeatSelection::parse(labels.iter().map(|l| self.seat(l)).collect()).unwrap(),
             ttl,
+            limit: HoldLimit::default(),
         }
     }
 }
