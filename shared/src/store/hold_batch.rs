@@ -10,7 +10,10 @@
 //! 1 ms). Under light load no other batch is in flight, so nothing waits.
 //!
 //! Two holds of the same seat never share a batch (the later one waits for the next), so a seat
-//! is only ever refused because a committed or concurrently committing hold has it.
+//! is only ever refused because a committed or concurrently committing hold has it. Nor do two
+//! holds of the same user for the same event: each takes its hold slots (one per held seat, up to
+//! the user's `HoldLimit`) after the previous one's are written, so neither is refused for slots
+//! that the other asked for but then did not get (a seat it lost).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -75,7 +78,8 @@ impl HoldOutcome {
 /// A backend's way of placing several holds in one transaction.
 #[async_trait]
 pub trait HoldBatches: Send + Sync + 'static {
-    /// One outcome per hold, in order. No two holds ask for the same seat of the same event.
+    /// One outcome per hold, in order. No two holds ask for the same seat of the same event, and
+    /// no two are the same user's for the same event.
     async fn hold_batch(&self, batch: &[PendingHold]) -> Vec<HoldOutcome>;
 }
 
@@ -158,14 +162,17 @@ async fn work(batches: Arc<impl HoldBatches>, receiver: Arc<Mutex<mpsc::Receiver
             }
         }
         let mut seats: HashSet<(Uuid, Uuid)> = HashSet::new();
+        let mut holders: HashSet<(Uuid, Uuid)> = HashSet::new();
         let (mut holds, mut replies) = (Vec::with_capacity(waiting.len()), Vec::with_capacity(waiting.len()));
         for job in waiting {
             let request = &job.hold.request;
-            let overlaps = request.seats.ids().iter().any(|seat| seats.contains(&(request.event_id, *seat)));
+            let overlaps = request.seats.ids().iter().any(|seat| seats.contains(&(request.event_id, *seat)))
+                || holders.contains(&(request.event_id, request.user_id));
             if overlaps {
                 carried.push_back(job);
                 continue;
             }
+            holders.insert((request.event_id, request.user_id));
             seats.extend(request.seats.ids().iter().map(|seat| (request.event_id, *seat)));
             holds.push(job.hold);
             replies.push(job.reply);
@@ -366,6 +373,39 @@ mod tests {
         assert_eq!(held(first_outcome).await, first.booking_id);
         for (outcome, request) in outcomes.into_iter().zip([&a, &b, &c, &d, &e]) {
             assert_eq!(held(outcome).await, request.booking_id, "each caller gets its own booking");
+        }
+    }
+
+    #[tokio::test]
+    async fn two_holds_of_one_user_for_one_event_never_share_a_batch() {
+        let mut harness = Harness::start(1);
+        let (event, other_event) = (Uuid::new_v4(), Uuid::new_v4());
+        let (ann, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let seat = seats(5);
+        let first = hold_of(event, &[seat[4]]);
+        let first_outcome = harness.place(&first);
+        let first_batch = harness.next_batch().await;
+
+        let a = hold_by(ann, event, &[seat[0]]);
+        let b = hold_by(ann, event, &[seat[1]]); // ann again, same event
+        let c = hold_by(bob, event, &[seat[2]]);
+        let d = hold_by(ann, other_event, &[seat[3]]); // ann, another event
+        let mut outcomes = Vec::new();
+        for request in [&a, &b, &c, &d] {
+            outcomes.push(harness.place_queued(request).await);
+        }
+        first_batch.end(Verdict::Commit);
+
+        let second = harness.next_batch().await;
+        assert_eq!(second.bookings(), [a.booking_id, c.booking_id, d.booking_id]);
+        second.end(Verdict::Commit);
+        let third = harness.next_batch().await;
+        assert_eq!(third.bookings(), [b.booking_id]);
+        third.end(Verdict::Commit);
+
+        assert_eq!(held(first_outcome).await, first.booking_id);
+        for (outcome, request) in outcomes.into_iter().zip([&a, &b, &c, &d]) {
+            assert_eq!(held(outcome).await, request.booking_id);
         }
     }
 
