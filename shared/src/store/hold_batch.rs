@@ -46,13 +46,14 @@ pub struct PendingHold {
 pub enum HoldOutcome {
     /// Every seat is held, by the batch's commit.
     Held(Booking),
-    /// Nothing was written for this hold, for the reason given: seats taken (named), or a rule
-    /// the store knows (unknown event, seat not in the venue, event canceled or started).
+    /// Nothing was written for this hold, for the reason given: seats taken (named), the user's
+    /// limit of held seats, or a rule the store knows (unknown event, seat not in the venue,
+    /// event canceled or started).
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Refused(StoreError),
     /// Nothing was written for this hold, and the batch cannot tell why: PostgreSQL's one
     /// statement only sees that the hold got no booking (and a deadlock rolls a batch back).
-    /// `settle` asks the store, after the batch, which refusal applies.
+    /// The backend asks the store, after the batch, which refusal applies.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Undecided,
     /// The batch itself failed (the store is unreachable): every hold in it gets this.
@@ -60,17 +61,14 @@ pub enum HoldOutcome {
 }
 
 impl HoldOutcome {
-    /// The caller's answer. An `Undecided` hold is answered by `why`, which reads the store
-    /// again to name the refusal (a lost seat, a canceled event...).
-    pub async fn settle<F>(self, why: impl FnOnce() -> F) -> StoreResult<Booking>
-    where
-        F: Future<Output = StoreResult<StoreError>>,
-    {
+    /// The caller's answer, or `None` for an `Undecided` hold, whose refusal the backend still
+    /// has to find out (or which it places again when nothing refuses it).
+    pub fn decided(self) -> Option<StoreResult<Booking>> {
         match self {
-            HoldOutcome::Held(booking) => Ok(booking),
-            HoldOutcome::Refused(refusal) => Err(refusal),
-            HoldOutcome::Undecided => Err(why().await?),
-            HoldOutcome::Failed(err) => Err(err),
+            HoldOutcome::Held(booking) => Some(Ok(booking)),
+            HoldOutcome::Refused(refusal) => Some(Err(refusal)),
+            HoldOutcome::Undecided => None,
+            HoldOutcome::Failed(err) => Some(Err(err)),
         }
     }
 }
