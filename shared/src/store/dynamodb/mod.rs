@@ -4,6 +4,7 @@
 //! `TransactWriteItems`. Nothing is checked in Rust and then written: every decision is a condition.
 
 mod catalog;
+mod hold_slots;
 mod holds;
 mod items;
 mod payments;
@@ -64,6 +65,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     slots: Slots,
+    /// Holds of one user for one event take turns in this process (see `hold_slots::HolderTurns`).
+    holder_turns: hold_slots::HolderTurns,
 }
 
 /// The line of requests waiting to be sent (see `IN_FLIGHT_EMULATOR`).
@@ -112,6 +115,7 @@ impl DynamoStore {
             client: Client::new(&shared),
             table,
             slots: Slots::new(endpoint.is_some(), settings.dynamodb_max_in_flight),
+            holder_turns: hold_slots::HolderTurns::default(),
         })
     }
 
@@ -125,7 +129,12 @@ impl DynamoStore {
             .endpoint_url(endpoint)
             .timeout_config(timeouts())
             .build();
-        Self { client: Client::from_conf(config), table: table.to_owned(), slots: Slots::new(true, None) }
+        Self {
+            client: Client::from_conf(config),
+            table: table.to_owned(),
+            slots: Slots::new(true, None),
+            holder_turns: hold_slots::HolderTurns::default(),
+        }
     }
 
     pub fn table_name(&self) -> &str {
@@ -400,7 +409,7 @@ impl DynamoStore {
                 "seat_ids",
                 format!(
                     "too many seats for one transaction on this DynamoDB endpoint ({}); \
-                     DynamoDB Local before September 2020 takes at most 4 seats per booking",
+                     DynamoDB Local before September 2020 takes at most 3 seats per booking",
                     err.message().unwrap_or_default()
                 ),
             )));
