@@ -44,6 +44,10 @@ macro_rules! backend_tests {
                 hold_on_canceled_event_is_rejected,
                 hold_on_started_event_is_rejected,
                 lapsed_hold_is_reheld_by_another_user,
+                hold_limit_stops_a_squatter,
+                hold_limit_counts_only_seats_still_held,
+                a_hold_extended_by_checkout_keeps_counting,
+                a_squatter_limits_nobody_else,
                 cancel_held_reservation_frees_seat_at_once,
                 cancel_lapsed_hold_is_invalid_state,
                 cancel_unknown_is_not_found,
@@ -80,6 +84,7 @@ macro_rules! backend_tests {
                 concurrent_idempotency_claims_one_wins,
                 concurrent_holds_one_winner_per_seat,
                 concurrent_holds_with_lapsing_holds,
+                concurrent_holds_of_one_user_never_exceed_the_limit,
                 concurrent_confirm_sweeper_and_rehold,
                 concurrent_confirm_and_cancel,
             ]);

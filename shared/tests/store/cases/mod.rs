@@ -4,6 +4,7 @@
 
 mod cancel;
 mod catalog;
+mod hold_limit;
 mod hold_races;
 mod holds;
 mod idempotency;
@@ -16,6 +17,7 @@ mod users;
 
 pub use cancel::*;
 pub use catalog::*;
+pub use hold_limit::*;
 pub use hold_races::*;
 pub use holds::*;
 pub use idempotency::*;
