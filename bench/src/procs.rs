@@ -88,6 +88,7 @@ const CLEARED: &[&str] = &[
     "HOST",
     "CORS_ORIGINS",
     "HOLD_TTL_SECONDS",
+    "MAX_HELD_SEATS_PER_USER",
     "JWT_TTL_SECONDS",
     "DATABASE_MAX_CONNECTIONS",
     "RUST_LOG",
