@@ -247,12 +247,13 @@ impl PgHoldBatches {
 // - Hold slots (the per-user limit, `reservations_hold_slot_uq` on (event_id, user_id, hold_slot)
 //   for held rows): `slots` reads, per hold, the slots its user holds (not lapsed) for its event in
 //   one range scan of that index (a LATERAL per hold, as for seats), and gives the hold the lowest
-//   free ones in 1..=limit, one per seat; the first k free slots are among the first
-//   held + k, so no more numbers are tried. A hold with fewer free slots than seats inserts
-//   nothing (`placed`). Its probes name `hold_slot IS NOT NULL`, the index's predicate besides
-//   the status, which keeps the index out of the seat probes (they would scan the event). `lapsed_slots` expires the user's lapsed holds of the event first, the way
-//   `lapsed` does for seats: their slots were counted free. A row both pick is updated once (the
-//   second update finds it already changed by this statement and leaves it).
+//   free ones in 1..=limit, one per seat; the first k free slots are among the first held + k, so
+//   no more numbers are tried. A hold with fewer free slots than seats inserts nothing (`placed`).
+//   The slot probes name `hold_slot IS NOT NULL`, the index's predicate besides the status, which
+//   keeps the index out of the seat probes (through it they would scan the event's held rows).
+//   `lapsed_slots` expires the user's lapsed holds of the event first, the way `lapsed` does for
+//   seats: their slots were counted free. A row both pick is updated once (the second update finds
+//   it already changed by this statement and leaves it).
 // - A booking row is written only for a hold that got at least one seat, after its reservations:
 //   foreign keys are checked at the end of the statement, when both rows exist. So a single-seat
 //   hold that lost writes nothing at all, and a batch of single-seat holds needs no transaction.
