@@ -119,6 +119,11 @@ export function describe(error) {
         title: 'Seat no longer available',
         text: (detail || 'Someone else just took one of your seats.') + ' The seat map is up to date again: please pick other seats.',
       };
+    case 'hold_limit_reached':
+      return {
+        title: 'Seat limit reached',
+        text: (detail || 'You hold as many seats for this event as one account may.') + ' Pay for or cancel seats you hold to pick more.',
+      };
     case 'card_declined':
       return { title: 'Card declined', text: (detail || 'The card was declined; try another card.') + ' Nothing was charged.' };
     case 'insufficient_funds':

@@ -2,9 +2,10 @@
 //! kills its connections (every answer is a success or 503 `unavailable`, never a 500 or a hang;
 //! the server recovers without a restart; nothing confirmed is lost), and while it is SIGKILLed in
 //! the middle of a flash sale on SQLite and on PostgreSQL (after a restart every hold that was
-//! answered 201 is still there, and no seat has two active reservations); and two processes on one
-//! PostgreSQL database or one DynamoDB table share one rate limit, as Lambda's execution
-//! environments do.
+//! answered 201 is still there, and no seat has two active reservations). A squatter in the flash
+//! sale, holding seat after seat from four connections at once, is stopped at
+//! `MAX_HELD_SEATS_PER_USER` (10) held seats, as is every buyer. Two processes on one PostgreSQL
+//! database or one DynamoDB table share one rate limit, as Lambda's execution environments do.
 //!
 //! Every spawned server is killed and every database removed when a test ends, even by a panic.
 //! The stores come from `proeventa-testkit`: PostgreSQL is the server at `TEST_DATABASE_URL`
@@ -47,11 +48,12 @@ impl Server {
         Self::start_with(database_url, &[])
     }
 
-    /// A server with more environment (an emulator's endpoint, say).
-    fn start_with(database_url: &str, extra_env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_proeventa"))
+    /// A server with some more environment variables set.
+    fn start_with(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_proeventa"));
+        command.envs(env.iter().copied());
+        let mut child = command
             .args(["serve", "--demo"])
-            .envs(extra_env.iter().copied())
             .env("DATABASE_URL", database_url)
             .env("HOST", "127.0.0.1")
             .env("PORT", "0")
@@ -206,6 +208,13 @@ async fn signup_and_login(addr: &str, email: &str) -> String {
     login(addr, (email, "faults-password-1")).await
 }
 
+/// The id of the account a token belongs to.
+async fn whose(addr: &str, token: &str) -> String {
+    let me = call(addr, "GET", "/auth/me", Some(token), None).await.expect("who am I");
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    me.body["id"].as_str().expect("user id").to_owned()
+}
+
 /// Up to `wanted` available seats, as (event, seat), over the demo's upcoming events.
 async fn available_seats(addr: &str, wanted: usize) -> Vec<(String, String)> {
     let events = call(addr, "GET", "/events/events?limit=200", None, None).await.expect("events");
@@ -262,14 +271,31 @@ const CARD: &str = "4242 4242 4242 4242";
 const DOUBLE_BOOKED: &str = "SELECT COUNT(*) FROM (SELECT event_id, seat_id FROM reservations \
      WHERE status IN ('held', 'confirmed') GROUP BY event_id, seat_id HAVING COUNT(*) > 1) AS doubles";
 
+/// The default `MAX_HELD_SEATS_PER_USER`.
+const HELD_SEATS_LIMIT: i64 = 10;
+
 /// How many (event, seat) pairs have more than one active reservation, read straight from the store.
 async fn double_booked_seats(database_url: &str) -> i64 {
+    count(database_url, DOUBLE_BOOKED).await
+}
+
+/// How many (event, user) pairs have more than `HELD_SEATS_LIMIT` held reservations (lapsed or
+/// not: nothing lapses within a test), read straight from the store.
+async fn squatted_events(database_url: &str) -> i64 {
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT event_id, user_id FROM reservations WHERE status = 'held' \
+         GROUP BY event_id, user_id HAVING COUNT(*) > {HELD_SEATS_LIMIT}) AS squatted"
+    );
+    count(database_url, &sql).await
+}
+
+async fn count(database_url: &str, sql: &str) -> i64 {
     if database_url.starts_with("sqlite:") {
         let mut conn = sqlx::SqliteConnection::connect(database_url).await.expect("open the SQLite file");
-        sqlx::query_scalar(DOUBLE_BOOKED).fetch_one(&mut conn).await.expect("count doubles")
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("count")
     } else {
         let mut conn = sqlx::PgConnection::connect(database_url).await.expect("connect to the test database");
-        sqlx::query_scalar(DOUBLE_BOOKED).fetch_one(&mut conn).await.expect("count doubles")
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("count")
     }
 }
 
@@ -342,7 +368,8 @@ async fn buyer(addr: String, token: String, seats: Vec<(String, String)>, until:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connections_killed_mid_load_give_503_at_worst_and_lose_nothing_confirmed() {
     let db = TempPostgres::create("proeventa_faults").await;
-    let server = Server::start(db.url());
+    // One customer holds hundreds of seats here, a load for the faults, not a squatter to stop.
+    let server = Server::start_with(db.url(), &[("MAX_HELD_SEATS_PER_USER", "1000")]);
     let addr = server.addr.clone();
     let token = login(&addr, CUSTOMER).await;
     let admin = login(&addr, ADMIN).await;
@@ -440,23 +467,33 @@ async fn postgres_connections_killed_mid_load_give_503_at_worst_and_lose_nothing
 // ---------------------------------------------------------------------------------------------
 // SIGKILL mid flash-sale, then restart
 
-/// Many buyers race for the same few seats until the server dies under them.
+/// Buyers with an account each, racing for the seats of one event from this many connections.
+const FLASH_BUYERS: usize = 12;
+/// The squatter's connections, all holding seats of the event for one account at once.
+const SQUATTER_TASKS: usize = 4;
+
+/// Many buyers race for the same few seats until the server dies under them, beside a squatter
+/// who tries to hold every seat: each account is stopped at `HELD_SEATS_LIMIT` held seats
+/// (`409 hold_limit_reached`), the squatter as soon as it has them.
 async fn flash_sale(database_url: &str) {
     let mut server = Server::start(database_url);
     let addr = server.addr.clone();
     let mut tokens = vec![login(&addr, CUSTOMER).await];
-    for i in 0..3 {
+    for i in 1..FLASH_BUYERS {
         tokens.push(signup_and_login(&addr, &format!("fan{i}-{}@example.com", Uuid::new_v4().simple())).await);
     }
+    let squatter = signup_and_login(&addr, &format!("squatter-{}@example.com", Uuid::new_v4().simple())).await;
     let (event, contested) = biggest_event(&addr).await;
     assert!(contested.len() >= 100, "the demo's biggest event has only {} free seats", contested.len());
 
     let won: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let limited: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let wrong: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    for task in 0..12_usize {
-        let (addr, token) = (addr.clone(), tokens[task % tokens.len()].clone());
-        let (event, contested, won, wrong) = (event.clone(), contested.clone(), won.clone(), wrong.clone());
+    for task in 0..FLASH_BUYERS + SQUATTER_TASKS {
+        let token = tokens.get(task).unwrap_or(&squatter).clone();
+        let (addr, event, contested) = (addr.clone(), event.clone(), contested.clone());
+        let (won, limited, wrong) = (won.clone(), limited.clone(), wrong.clone());
         tasks.push(tokio::spawn(async move {
             let mut pick = task * 7 + 3;
             loop {
@@ -468,6 +505,11 @@ async fn flash_sale(database_url: &str) {
                         won.lock().expect("won").push((id, token.clone()));
                     }
                     Ok(a) if a.status == 409 && a.body["error"] == "seat_unavailable" => {}
+                    Ok(a) if a.status == 409 && a.body["error"] == "hold_limit_reached" => {
+                        limited.lock().expect("limited").push(token.clone());
+                        // This account holds all it may: it waits a little before trying again.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
                     Ok(a) => wrong.lock().expect("wrong").push(format!("{} {}", a.status, a.body)),
                     // The server is gone: whatever was in flight has no answer, so no promise.
                     Err(_) => return,
@@ -475,9 +517,10 @@ async fn flash_sale(database_url: &str) {
             }
         }));
     }
-    // Kill it mid-sale: once some holds were won, long before every seat is gone.
+    // Kill it mid-sale: once some holds were won and the squatter was stopped, long before every
+    // seat is gone.
     let deadline = Instant::now() + REQUEST_BOUND;
-    while won.lock().expect("won").len() < 60 {
+    while won.lock().expect("won").len() < 60 || !limited.lock().expect("limited").contains(&squatter) {
         assert!(Instant::now() < deadline, "the sale did not get going:\n{}", server.log());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -488,6 +531,10 @@ async fn flash_sale(database_url: &str) {
     let won = won.lock().expect("won").clone();
     assert!(wrong.lock().expect("wrong").is_empty(), "answers besides 201 and 409: {:?}", wrong.lock().expect("wrong"));
     assert!(!won.is_empty(), "no hold was answered 201 before the kill");
+    for token in tokens.iter().chain([&squatter]) {
+        let answered = won.iter().filter(|(_, by)| by == token).count() as i64;
+        assert!(answered <= HELD_SEATS_LIMIT, "one account was answered 201 for {answered} seats of the event");
+    }
 
     // Restarted on the same store: every 201 is still held, and no seat is held twice.
     let server = Server::start(database_url);
@@ -502,6 +549,13 @@ async fn flash_sale(database_url: &str) {
         assert!(seats_won.insert(seat.clone()), "seat {seat} was answered 201 twice");
     }
     assert_eq!(double_booked_seats(database_url).await, 0, "a seat has two active reservations after the crash");
+    // The squatter was refused for the limit, so it held exactly the limit then, and holds it still.
+    let squatter_id = whose(&server.addr, &squatter).await;
+    let path = format!("/reservations/reservations/user/{squatter_id}?status=held&limit=200");
+    let held = call(&server.addr, "GET", &path, Some(&squatter), None).await.expect("the squatter's holds");
+    let held = held.body.as_array().expect("a reservation list");
+    assert_eq!(held.len() as i64, HELD_SEATS_LIMIT, "the squatter holds {} seats of the event", held.len());
+    assert_eq!(squatted_events(database_url).await, 0, "an account holds more seats of an event than the limit");
     assert!(
         won.len() < contested.len(),
         "the sale was over before the kill: {} of {} seats",
@@ -509,9 +563,11 @@ async fn flash_sale(database_url: &str) {
         contested.len()
     );
     println!(
-        "{} of {} seats answered 201 before SIGKILL, all still held after the restart",
+        "{} of {} seats answered 201 before SIGKILL, all still held after the restart; the squatter was \
+         refused {} times at {HELD_SEATS_LIMIT} seats",
         won.len(),
-        contested.len()
+        contested.len(),
+        limited.lock().expect("limited").iter().filter(|by| **by == squatter).count()
     );
     drop(server);
 }

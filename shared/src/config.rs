@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::domain::{HoldTtl, Invalid};
+use crate::domain::{HoldLimit, HoldTtl, Invalid};
 use crate::limits::RateLimits;
 use crate::store::StoreSettings;
 
@@ -28,6 +28,8 @@ pub struct Config {
     /// Lifetime of an access token, in seconds (default 3600).
     pub token_ttl_seconds: i64,
     pub hold_ttl: HoldTtl,
+    /// `MAX_HELD_SEATS_PER_USER`: seats one user may hold at once per event (default 10).
+    pub max_held_seats: HoldLimit,
     pub payment_window_seconds: u32,
     pub payment_provider: String,
     pub webhook_secret: Option<String>,
@@ -57,6 +59,7 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &secret(&self.jwt_secret))
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("hold_ttl", &self.hold_ttl)
+            .field("max_held_seats", &self.max_held_seats)
             .field("payment_window_seconds", &self.payment_window_seconds)
             .field("payment_provider", &self.payment_provider)
             .field("webhook_secret", &secret(&self.webhook_secret))
@@ -116,6 +119,9 @@ impl Config {
         };
         let hold_seconds = u32::try_from(number("HOLD_TTL_SECONDS", 600)?)
             .map_err(|_| Invalid::new("HOLD_TTL_SECONDS", "is too large"))?;
+        let max_held_seats = u32::try_from(number("MAX_HELD_SEATS_PER_USER", u64::from(HoldLimit::DEFAULT))?)
+            .map_err(|_| Invalid::new("MAX_HELD_SEATS_PER_USER", format!("must be 1 to {}", HoldLimit::MAX)))
+            .and_then(HoldLimit::new)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -171,6 +177,7 @@ impl Config {
             jwt_secret,
             token_ttl_seconds,
             hold_ttl: HoldTtl::from_seconds(hold_seconds)?,
+            max_held_seats,
             payment_window_seconds: u32::try_from(number("PAYMENT_WINDOW_SECONDS", 300)?)
                 .map_err(|_| Invalid::new("PAYMENT_WINDOW_SECONDS", "is too large"))?,
             payment_provider,
@@ -221,6 +228,7 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://proeventa.db");
         assert_eq!((c.port, c.site_port), (8000, 8080));
         assert_eq!(c.hold_ttl, HoldTtl::from_seconds(600).unwrap());
+        assert_eq!(c.max_held_seats.seats(), 10);
         assert_eq!(c.allowed_origins(8080), vec!["http://127.0.0.1:8080", "http://localhost:8080"]);
         assert_eq!(c.log_format, LogFormat::Pretty);
     }
@@ -231,14 +239,20 @@ mod tests {
             ("PORT", "9000"),
             ("CORS_ORIGINS", "https://a.example/, https://b.example"),
             ("HOLD_TTL_SECONDS", "5"),
+            ("MAX_HELD_SEATS_PER_USER", "4"),
         ])
         .unwrap();
+        assert_eq!(c.max_held_seats, HoldLimit::new(4).unwrap());
         assert_eq!(c.port, 9000);
         assert_eq!(c.allowed_origins(1), vec!["https://a.example", "https://b.example"]);
         assert_eq!(c.hold_ttl, HoldTtl::from_seconds(5).unwrap());
         assert_eq!(config(&[("PORT", "99999")]).unwrap_err().field, "PORT");
         assert_eq!(config(&[("HOLD_TTL_SECONDS", "0")]).unwrap_err().field, "HOLD_TTL_SECONDS");
         assert_eq!(config(&[("LOG_FORMAT", "xml")]).unwrap_err().field, "LOG_FORMAT");
+        for refused in ["0", "1001", "99999999999", "ten"] {
+            let err = config(&[("MAX_HELD_SEATS_PER_USER", refused)]).unwrap_err();
+            assert_eq!(err.field, "MAX_HELD_SEATS_PER_USER", "{refused}: {err}");
+        }
         assert_eq!(config(&[("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err().field, "DATABASE_MAX_CONNECTIONS");
         assert_eq!(config(&[("DYNAMODB_MAX_IN_FLIGHT", "many")]).unwrap_err().field, "DYNAMODB_MAX_IN_FLIGHT");
         let limits = config(&[("DATABASE_MAX_CONNECTIONS", "8"), ("DYNAMODB_MAX_IN_FLIGHT", "16")]).unwrap().store;

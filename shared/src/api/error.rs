@@ -49,6 +49,8 @@ pub enum ApiError {
     #[error("{0}")]
     HoldExpired(String),
     #[error("{0}")]
+    HoldLimitReached(String),
+    #[error("{0}")]
     CardDeclined(String),
     #[error("{0}")]
     InsufficientFunds(String),
@@ -76,9 +78,11 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken(_) | Self::SeatUnavailable(_) | Self::InvalidState(_) | Self::HoldExpired(_) => {
-                StatusCode::CONFLICT
-            }
+            Self::EmailTaken(_)
+            | Self::SeatUnavailable(_)
+            | Self::InvalidState(_)
+            | Self::HoldExpired(_)
+            | Self::HoldLimitReached(_) => StatusCode::CONFLICT,
             Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -103,6 +107,7 @@ impl ApiError {
             Self::SeatUnavailable(_) => "seat_unavailable",
             Self::InvalidState(_) => "invalid_state",
             Self::HoldExpired(_) => "hold_expired",
+            Self::HoldLimitReached(_) => "hold_limit_reached",
             Self::CardDeclined(_) => "card_declined",
             Self::InsufficientFunds(_) => "insufficient_funds",
             Self::PayloadTooLarge => "payload_too_large",
@@ -135,6 +140,7 @@ impl ApiError {
             | Self::SeatUnavailable(s)
             | Self::InvalidState(s)
             | Self::HoldExpired(s)
+            | Self::HoldLimitReached(s)
             | Self::CardDeclined(s)
             | Self::InsufficientFunds(s)
             | Self::UnsupportedMediaType(s)
@@ -196,6 +202,10 @@ impl From<StoreError> for ApiError {
             StoreError::HoldExpired => {
                 Self::HoldExpired("The hold on these seats has expired; pick your seats again.".into())
             }
+            StoreError::HoldLimitReached { limit } => Self::HoldLimitReached(format!(
+                "You can hold at most {limit} {} for this event at a time.",
+                if limit == 1 { "seat" } else { "seats" }
+            )),
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
         }
@@ -259,6 +269,15 @@ mod tests {
             ApiError::seats_unavailable(&[seat("C", 7), seat("C", 8)]).detail(),
             "Seats C7, C8 are no longer available."
         );
+    }
+
+    #[test]
+    fn the_hold_limit_is_named() {
+        let err = ApiError::from(StoreError::HoldLimitReached { limit: 10 });
+        assert_eq!((err.status(), err.code()), (StatusCode::CONFLICT, "hold_limit_reached"));
+        assert_eq!(err.detail(), "You can hold at most 10 seats for this event at a time.");
+        let one = ApiError::from(StoreError::HoldLimitReached { limit: 1 });
+        assert_eq!(one.detail(), "You can hold at most 1 seat for this event at a time.");
     }
 
     #[test]

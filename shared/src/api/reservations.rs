@@ -72,7 +72,8 @@ pub struct OversightQuery {
     pub offset: Option<i64>,
 }
 
-/// Holds seats for the caller for `HOLD_TTL_SECONDS`: every seat or none.
+/// Holds seats for the caller for `HOLD_TTL_SECONDS`: every seat or none, and never more than
+/// `MAX_HELD_SEATS_PER_USER` seats of one event held by the caller at once.
 #[utoipa::path(post, path = "/reservations/reservations/reserve", tag = "reservations", security(("bearer" = [])),
     request_body = ReserveRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
@@ -80,7 +81,7 @@ pub struct OversightQuery {
         (status = 201, description = "A Reservation for `seat_id`, a Booking for `seat_ids`", body = ReserveResponse),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
-        (status = 409, description = "`seat_unavailable`: the detail names the seats", body = ErrorBody),
+        (status = 409, description = "`seat_unavailable`: the detail names the seats; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit)", body = ErrorBody),
         (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; or the Idempotency-Key was used for another request", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many reserve requests from this account (`RESERVE_LIMIT_PER_MINUTE`, 30 by default) or client address (`RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE`, 300); see `Retry-After`", body = ErrorBody),
     ))]
@@ -102,6 +103,7 @@ async fn reserve(
         event_id: body.event_id,
         seats,
         ttl: state.config.hold_ttl,
+        limit: state.config.max_held_seats,
     };
     // Counted outside the idempotency record: a 429 is not the answer a retry should replay.
     let limit = state.config.limits.reserves;

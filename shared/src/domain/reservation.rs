@@ -75,6 +75,40 @@ impl HoldTtl {
     }
 }
 
+/// The most seats one user may hold at once for one event (`MAX_HELD_SEATS_PER_USER`): held and
+/// not lapsed. Confirmed, canceled, expired and lapsed holds do not count. The store enforces it
+/// in the hold's own write, so one account cannot keep a show sold out by re-holding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldLimit(u32);
+
+impl HoldLimit {
+    pub const DEFAULT: u32 = 10;
+    /// The largest limit accepted: each held seat takes one of `1..=limit` slots in the store.
+    pub const MAX: u32 = 1000;
+
+    pub fn new(seats: u32) -> Result<Self, Invalid> {
+        if !(1..=Self::MAX).contains(&seats) {
+            return Err(Invalid::new("MAX_HELD_SEATS_PER_USER", format!("must be 1 to {}", Self::MAX)));
+        }
+        Ok(Self(seats))
+    }
+
+    /// The largest limit: for callers (tests about seats, not about the limit) that must not meet it.
+    pub fn max() -> Self {
+        Self(Self::MAX)
+    }
+
+    pub fn seats(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for HoldLimit {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
+    }
+}
+
 /// A hold about to be placed: every seat or none.
 #[derive(Debug, Clone)]
 pub struct HoldRequest {
@@ -83,6 +117,8 @@ pub struct HoldRequest {
     pub event_id: Uuid,
     pub seats: SeatSelection,
     pub ttl: HoldTtl,
+    /// How many seats of this event the user may hold at once, this hold's included.
+    pub limit: HoldLimit,
 }
 
 /// Where a reserved seat is.
@@ -184,6 +220,15 @@ mod tests {
         assert!(SeatSelection::parse(ids).is_err());
         let a = Uuid::new_v4();
         assert_eq!(SeatSelection::parse(vec![a, a]).unwrap_err().message, "lists a seat twice");
+    }
+
+    #[test]
+    fn hold_limit_is_one_to_a_thousand_seats() {
+        assert_eq!(HoldLimit::default().seats(), 10);
+        assert!(HoldLimit::new(0).is_err());
+        assert_eq!(HoldLimit::new(1).unwrap().seats(), 1);
+        assert_eq!(HoldLimit::new(1000).unwrap(), HoldLimit::max());
+        assert_eq!(HoldLimit::new(1001).unwrap_err().field, "MAX_HELD_SEATS_PER_USER");
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! 1 ms). Under light load no other batch is in flight, so nothing waits.
 //!
 //! Two holds of the same seat never share a batch (the later one waits for the next), so a seat
-//! is only ever refused because a committed or concurrently committing hold has it.
+//! is only ever refused because a committed or concurrently committing hold has it. Nor do two
+//! holds of the same user for the same event: each takes its hold slots (one per held seat, up to
+//! the user's `HoldLimit`) after the previous one's are written, so neither is refused for slots
+//! that the other asked for but then did not get (a seat it lost).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -43,13 +46,14 @@ pub struct PendingHold {
 pub enum HoldOutcome {
     /// Every seat is held, by the batch's commit.
     Held(Booking),
-    /// Nothing was written for this hold, for the reason given: seats taken (named), or a rule
-    /// the store knows (unknown event, seat not in the venue, event canceled or started).
+    /// Nothing was written for this hold, for the reason given: seats taken (named), the user's
+    /// limit of held seats, or a rule the store knows (unknown event, seat not in the venue,
+    /// event canceled or started).
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Refused(StoreError),
     /// Nothing was written for this hold, and the batch cannot tell why: PostgreSQL's one
     /// statement only sees that the hold got no booking (and a deadlock rolls a batch back).
-    /// `settle` asks the store, after the batch, which refusal applies.
+    /// The backend asks the store, after the batch, which refusal applies.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Undecided,
     /// The batch itself failed (the store is unreachable): every hold in it gets this.
@@ -57,17 +61,14 @@ pub enum HoldOutcome {
 }
 
 impl HoldOutcome {
-    /// The caller's answer. An `Undecided` hold is answered by `why`, which reads the store
-    /// again to name the refusal (a lost seat, a canceled event...).
-    pub async fn settle<F>(self, why: impl FnOnce() -> F) -> StoreResult<Booking>
-    where
-        F: Future<Output = StoreResult<StoreError>>,
-    {
+    /// The caller's answer, or `None` for an `Undecided` hold, whose refusal the backend still
+    /// has to find out (or which it places again when nothing refuses it).
+    pub fn decided(self) -> Option<StoreResult<Booking>> {
         match self {
-            HoldOutcome::Held(booking) => Ok(booking),
-            HoldOutcome::Refused(refusal) => Err(refusal),
-            HoldOutcome::Undecided => Err(why().await?),
-            HoldOutcome::Failed(err) => Err(err),
+            HoldOutcome::Held(booking) => Some(Ok(booking)),
+            HoldOutcome::Refused(refusal) => Some(Err(refusal)),
+            HoldOutcome::Undecided => None,
+            HoldOutcome::Failed(err) => Some(Err(err)),
         }
     }
 }
@@ -75,7 +76,8 @@ impl HoldOutcome {
 /// A backend's way of placing several holds in one transaction.
 #[async_trait]
 pub trait HoldBatches: Send + Sync + 'static {
-    /// One outcome per hold, in order. No two holds ask for the same seat of the same event.
+    /// One outcome per hold, in order. No two holds ask for the same seat of the same event, and
+    /// no two are the same user's for the same event.
     async fn hold_batch(&self, batch: &[PendingHold]) -> Vec<HoldOutcome>;
 }
 
@@ -158,14 +160,17 @@ async fn work(batches: Arc<impl HoldBatches>, receiver: Arc<Mutex<mpsc::Receiver
             }
         }
         let mut seats: HashSet<(Uuid, Uuid)> = HashSet::new();
+        let mut holders: HashSet<(Uuid, Uuid)> = HashSet::new();
         let (mut holds, mut replies) = (Vec::with_capacity(waiting.len()), Vec::with_capacity(waiting.len()));
         for job in waiting {
             let request = &job.hold.request;
-            let overlaps = request.seats.ids().iter().any(|seat| seats.contains(&(request.event_id, *seat)));
+            let overlaps = request.seats.ids().iter().any(|seat| seats.contains(&(request.event_id, *seat)))
+                || holders.contains(&(request.event_id, request.user_id));
             if overlaps {
                 carried.push_back(job);
                 continue;
             }
+            holders.insert((request.event_id, request.user_id));
             seats.extend(request.seats.ids().iter().map(|seat| (request.event_id, *seat)));
             holds.push(job.hold);
             replies.push(job.reply);
@@ -200,7 +205,7 @@ mod tests {
     //! was being committed.
 
     use super::*;
-    use crate::domain::{HoldTtl, ReservationStatus, SeatSelection};
+    use crate::domain::{HoldLimit, HoldTtl, ReservationStatus, SeatSelection};
 
     /// How the test ends a batch.
     enum Verdict {
@@ -271,7 +276,13 @@ mod tests {
             event_id,
             seats: SeatSelection::parse(seats.to_vec()).expect("a valid seat selection"),
             ttl: HoldTtl::from_seconds(600).expect("a valid ttl"),
+            limit: HoldLimit::default(),
         }
+    }
+
+    /// A hold by `user` (the other helpers make a new user per hold).
+    fn hold_by(user_id: Uuid, event_id: Uuid, seats: &[Uuid]) -> HoldRequest {
+        HoldRequest { user_id, ..hold_of(event_id, seats) }
     }
 
     fn seats(count: usize) -> Vec<Uuid> {
@@ -360,6 +371,39 @@ mod tests {
         assert_eq!(held(first_outcome).await, first.booking_id);
         for (outcome, request) in outcomes.into_iter().zip([&a, &b, &c, &d, &e]) {
             assert_eq!(held(outcome).await, request.booking_id, "each caller gets its own booking");
+        }
+    }
+
+    #[tokio::test]
+    async fn two_holds_of_one_user_for_one_event_never_share_a_batch() {
+        let mut harness = Harness::start(1);
+        let (event, other_event) = (Uuid::new_v4(), Uuid::new_v4());
+        let (ann, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let seat = seats(5);
+        let first = hold_of(event, &[seat[4]]);
+        let first_outcome = harness.place(&first);
+        let first_batch = harness.next_batch().await;
+
+        let a = hold_by(ann, event, &[seat[0]]);
+        let b = hold_by(ann, event, &[seat[1]]); // ann again, same event
+        let c = hold_by(bob, event, &[seat[2]]);
+        let d = hold_by(ann, other_event, &[seat[3]]); // ann, another event
+        let mut outcomes = Vec::new();
+        for request in [&a, &b, &c, &d] {
+            outcomes.push(harness.place_queued(request).await);
+        }
+        first_batch.end(Verdict::Commit);
+
+        let second = harness.next_batch().await;
+        assert_eq!(second.bookings(), [a.booking_id, c.booking_id, d.booking_id]);
+        second.end(Verdict::Commit);
+        let third = harness.next_batch().await;
+        assert_eq!(third.bookings(), [b.booking_id]);
+        third.end(Verdict::Commit);
+
+        assert_eq!(held(first_outcome).await, first.booking_id);
+        for (outcome, request) in outcomes.into_iter().zip([&a, &b, &c, &d]) {
+            assert_eq!(held(outcome).await, request.booking_id);
         }
     }
 

@@ -56,6 +56,9 @@ pub enum StoreError {
     /// A booking's hold lapsed (at checkout), or lapsed and lost a seat to someone else (at confirm).
     #[error("the hold has expired")]
     HoldExpired,
+    /// The hold would take the user above `limit` held seats of the event; nothing was written.
+    #[error("at most {limit} held seats per user and event")]
+    HoldLimitReached { limit: u32 },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("storage error: {0}")]
@@ -101,9 +104,12 @@ pub trait CatalogStore: Send + Sync {
 /// Seat holds, reservations and bookings.
 #[async_trait]
 pub trait HoldStore: Send + Sync {
-    /// Holds every requested seat or none, in one transaction: lapsed holds on those seats are
-    /// expired first, then the unique index decides. Errors: `NotFound` (event), `Rejected`
-    /// (seat not in the venue, event canceled or started), `SeatsUnavailable` naming the lost seats.
+    /// Holds every requested seat or none, in one transaction: lapsed holds on those seats (and the
+    /// user's lapsed holds of the event) are expired first, then the store decides each seat (a
+    /// unique index or a conditional write) and the user's held seats of the event, this hold's
+    /// included, against `request.limit` (a slot per held seat, decided the same way). Errors:
+    /// `NotFound` (event), `Rejected` (seat not in the venue, event canceled or started),
+    /// `HoldLimitReached` (before any seat is judged), `SeatsUnavailable` naming the lost seats.
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking>;
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>>;
     async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>>;

@@ -208,6 +208,27 @@ async fn reserving_a_taken_seat_is_409_naming_the_seat() {
 }
 
 #[tokio::test]
+async fn holding_past_max_held_seats_per_user_is_409_naming_the_limit() {
+    let w = World::with_env(&[("MAX_HELD_SEATS_PER_USER", "3")]).await;
+    let (status, _, body) = w.app.reserve_many(&w.ann_token, w.event.id, &[w.seat("A1"), w.seat("A2")]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Two more would make four: refused whole, nothing held.
+    let resp = w.app.reserve_many(&w.ann_token, w.event.id, &[w.seat("A3"), w.seat("A4")]).await;
+    assert_error(&resp, StatusCode::CONFLICT, "hold_limit_reached");
+    assert_eq!(detail(&resp), "You can hold at most 3 seats for this event at a time.");
+    assert_eq!(w.status_of("A3").await, SeatStatus::Available);
+    assert_eq!(w.status_of("A4").await, SeatStatus::Available);
+    // One more is within the limit; then a single seat is refused the same way.
+    w.ann_holds("A3").await;
+    let resp = w.app.reserve(&w.ann_token, w.event.id, w.seat("A4")).await;
+    assert_error(&resp, StatusCode::CONFLICT, "hold_limit_reached");
+    assert!(detail(&resp).contains("at most 3 seats"), "{}", detail(&resp));
+    // The limit is the caller's own: bob holds the seat ann could not.
+    let (status, _, body) = w.app.reserve(&w.bob_token, w.event.id, w.seat("A4")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
 async fn multi_seat_reserve_with_one_taken_seat_holds_none() {
     let w = World::new().await;
     w.ann_holds("A2").await;

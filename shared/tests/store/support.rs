@@ -13,8 +13,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use proeventa_core::domain::{
-    Booking, Category, Email, Event, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page, Payment,
-    Price, Reservation, ReservationFilter, Role, SeatRow, SeatSelection, User, VenueKind, VenueWithSeats,
+    Booking, Category, Email, Event, HoldLimit, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page,
+    Payment, Price, Reservation, ReservationFilter, Role, SeatRow, SeatSelection, User, VenueKind, VenueWithSeats,
 };
 use proeventa_core::store::dynamodb::DynamoStore;
 use proeventa_core::store::{Store, StoreError, StoreResult, connect};
@@ -192,6 +192,8 @@ pub async fn fixture_event_with(
     store.create_event(event).await.unwrap_or_else(|e| panic!("create event: {e}"))
 }
 
+/// A hold of `seats` for `user`, limited only by the largest `HoldLimit`: the cases about seats
+/// hold many seats per user and are not about the limit (those use `limited_hold`).
 pub fn hold_request(user: &User, event: &Event, seats: &[Uuid], ttl: HoldTtl) -> HoldRequest {
     HoldRequest {
         booking_id: Uuid::new_v4(),
@@ -199,7 +201,13 @@ pub fn hold_request(user: &User, event: &Event, seats: &[Uuid], ttl: HoldTtl) ->
         event_id: event.id,
         seats: SeatSelection::parse(seats.to_vec()).expect("valid seat selection"),
         ttl,
+        limit: HoldLimit::max(),
     }
+}
+
+/// A hold of `seats` for `user` that may take the user's held seats of the event up to `limit`.
+pub fn limited_hold(user: &User, event: &Event, seats: &[Uuid], ttl: HoldTtl, limit: u32) -> HoldRequest {
+    HoldRequest { limit: HoldLimit::new(limit).expect("a valid hold limit"), ..hold_request(user, event, seats, ttl) }
 }
 
 /// Holds `seats` for `user` now, with a hold that outlives the test.

@@ -1,10 +1,11 @@
 //! Seat holds, reservations and bookings on DynamoDB. A hold is one `TransactWriteItems`: per seat
 //! a seat-state put that only a free, canceled, expired or lapsed seat admits, per seat a
-//! reservation record, the booking, and a check of each touched partition's gate (event on sale,
-//! not started). DynamoDB's cancellation reasons say which seats were lost; a seat the hold's own
-//! consistent read already shows taken is refused without a write. Cancels, expiry and
-//! refunds are transactions conditioned on the state they were decided from; when it changed
-//! meanwhile, they read again and decide again.
+//! reservation record, the booking, a check of each touched partition's gate (event on sale,
+//! not started), and an update of the user's hold slots for the event that only free slots admit
+//! (the per-user limit, see `HoldSlots`). DynamoDB's cancellation reasons say which seats were
+//! lost; a seat the hold's own consistent read already shows taken, or a limit it shows reached,
+//! is refused without a write. Cancels, expiry and refunds are transactions conditioned on the
+//! state they were decided from; when it changed meanwhile, they read again and decide again.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::catalog::{SeatStateItem, event_from};
+use super::hold_slots::{HoldSlots, claim_slots};
 use super::items::*;
 use super::users::paged;
 use super::{
@@ -277,22 +279,27 @@ impl HoldStore for DynamoStore {
         let now_ms = ms(now);
         let expires_ms = now_ms + request.ttl.duration().num_milliseconds();
         let (event_id, booking_id) = (request.event_id, request.booking_id);
+        let _turn = self.holder_turns.take(event_id, request.user_id).await;
         // Bounds the retries below (a gate that changed, a transaction met in flight) in time.
         let mut budget = Budget::new();
         loop {
             // One read for the event, the seats by id and their current states (under the shard
-            // count new events get; an older event's states are only used for tidying anyway).
+            // count new events get; an older event's states are only used for tidying anyway),
+            // and the user's hold slots for the event.
             let ids = request.seats.ids();
-            let mut keys = vec![event_key(event_id)];
+            let mut keys = vec![event_key(event_id), hold_slots_key(event_id, request.user_id)];
             keys.extend(ids.iter().map(|id| seat_key(*id)));
             keys.extend(ids.iter().map(|id| seat_state_key(event_id, *id, SEAT_SHARDS)));
             let found = self.batch_get(keys).await?;
             let mut stored = None;
+            let mut slots = HoldSlots::default();
             let mut seats: HashMap<Uuid, VenueSeat> = HashMap::new();
             let mut states: HashMap<Uuid, SeatStateItem> = HashMap::new();
             for item in &found {
                 if is_sk(item, "EVENT") {
                     stored = Some(event_from(item)?);
+                } else if is_sk(item, "SLOTS") {
+                    slots = HoldSlots::from_item(item)?;
                 } else if is_sk(item, "SEAT") {
                     let seat = venue_seat_from(item)?;
                     seats.insert(seat.seat.id, seat);
@@ -326,6 +333,13 @@ impl HoldStore for DynamoStore {
                 }
             }
 
+            // A limit seen reached in this strongly consistent read is refused without a write,
+            // before any seat is judged (as on every backend): the conditions below would refuse
+            // the slots the same way. Only the conditional write ever grants a slot.
+            let Some(claims) = self.free_slots(&slots, request, now).await? else {
+                return Err(StoreError::HoldLimitReached { limit: request.limit.seats() });
+            };
+
             // A seat seen taken in this strongly consistent read (held and not lapsed, or sold) is
             // lost already: the condition below would refuse it the same way, so the buyer hears
             // it without a write. Only the conditional write ever grants a seat. (States are read
@@ -343,7 +357,7 @@ impl HoldStore for DynamoStore {
             let mut reservations = Vec::with_capacity(wanted.len());
             let mut seat_writes = Vec::with_capacity(wanted.len());
             let mut reservation_writes = Vec::with_capacity(wanted.len());
-            for w in &wanted {
+            for (w, (slot, _)) in wanted.iter().zip(&claims) {
                 let rid = Uuid::new_v4();
                 let spk = seat_state_pk(event_id, w.shard);
                 let mut state = key(spk.clone(), &format!("SEAT#{}", w.seat.seat.id));
@@ -376,6 +390,7 @@ impl HoldStore for DynamoStore {
                     ("currency".to_owned(), s(&event.currency)),
                     ("st".to_owned(), s(ReservationStatus::Held.as_str())),
                     ("exp".to_owned(), n(expires_ms)),
+                    ("slot".to_owned(), n(i64::from(*slot))),
                     ("created".to_owned(), n(now_ms)),
                     ("gsi1pk".to_owned(), s(user_reservations_pk(request.user_id))),
                     ("gsi1sk".to_owned(), s(order.clone())),
@@ -399,8 +414,8 @@ impl HoldStore for DynamoStore {
             // One gate is enough (a cancel or a reschedule moves them all in one step); the first
             // seat's spreads the checks over the event's partitions like the seats themselves.
             let gate = wanted.first().map_or(0, |w| w.shard);
-            let gate_index = 2 * wanted.len() + 1;
-            // 2n + 2 items, 22 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
+            let (gate_index, slots_index) = (2 * wanted.len() + 1, 2 * wanted.len() + 2);
+            // 2n + 3 items, 23 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes = seat_writes;
             writes.extend(reservation_writes);
             writes.push(TxItem::put(&self.table, booking.clone(), Some("attribute_not_exists(pk)"), vec![])?);
@@ -410,6 +425,15 @@ impl HoldStore for DynamoStore {
                 "#st = :on_sale AND #start > :now",
                 vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
             )?);
+            let holders: Vec<Uuid> = reservations.iter().map(|r| r.reservation.id).collect();
+            writes.push(claim_slots(
+                &self.table,
+                hold_slots_key(event_id, request.user_id),
+                &claims,
+                &holders,
+                expires_ms,
+                now_ms,
+            )?);
 
             match self.transact_once(&writes).await? {
                 Tx::Committed => {
@@ -417,8 +441,13 @@ impl HoldStore for DynamoStore {
                     return booking_from(&booking, reservations)?
                         .ok_or_else(|| StoreError::Internal("a hold placed no reservations".into()));
                 }
-                // The event closed or moved since it was read: read it again and decide again.
-                Tx::Refused(canceled) if canceled.condition_failed(gate_index) => budget.pause("the hold").await?,
+                // The event closed or moved since it was read, or another hold of the user took one
+                // of the slots read free: read again and decide again (the limit, then the seats).
+                Tx::Refused(canceled)
+                    if canceled.condition_failed(gate_index) || canceled.condition_failed(slots_index) =>
+                {
+                    budget.pause("the hold").await?
+                }
                 Tx::Refused(canceled) => {
                     let lost: Vec<&Wanted> = wanted
                         .iter()

@@ -104,6 +104,9 @@ item_kinds! {
     WEBHOOK = "WEBHOOK#*" by [Payments];
     /// An answer kept for an `Idempotency-Key` (user id, key).
     IDEMPOTENCY = "IDEM#*#*" by [Idempotency];
+    /// A user's hold slots for one event (event id, user id): holds take them, checkout moves them
+    /// along with the hold it extends.
+    HOLD_SLOTS = "EVENT#*#HOLDER#*" by [Holds, Payments];
     /// A rate limit's attempt counter (limit and subject).
     LIMIT = "LIMIT#*" by [Limits];
 }
@@ -191,6 +194,11 @@ pub fn gate_key(event_id: Uuid, shard: u32) -> Item {
 
 pub fn held_index_pk(reservation_id: Uuid) -> String {
     format!("HELD#{}", reservation_id.as_u128() % u128::from(HELD_SHARDS))
+}
+
+/// A user's hold slots for one event (see `holds::HoldSlots`): the per-user limit of held seats.
+pub fn hold_slots_key(event_id: Uuid, user_id: Uuid) -> Item {
+    key(format!("EVENT#{event_id}#HOLDER#{user_id}"), "SLOTS")
 }
 
 pub fn reservation_key(id: Uuid) -> Item {
@@ -379,6 +387,8 @@ pub struct StoredReservation {
     pub expires_ms: i64,
     /// The partition of the seat's state item for this event.
     pub spk: Option<String>,
+    /// The hold slot of its user it took (none on holds placed before slots existed).
+    pub slot: Option<u32>,
 }
 
 pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredReservation> {
@@ -403,6 +413,9 @@ pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredRe
         stored_status,
         expires_ms,
         spk: opt_s(item, "spk"),
+        slot: opt_n(item, "slot")?
+            .map(|slot| u32::try_from(slot).map_err(|_| corrupt("slot", &slot.to_string())))
+            .transpose()?,
     })
 }
 

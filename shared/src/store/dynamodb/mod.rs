@@ -4,6 +4,7 @@
 //! `TransactWriteItems`. Nothing is checked in Rust and then written: every decision is a condition.
 
 mod catalog;
+mod hold_slots;
 mod holds;
 mod items;
 mod limits;
@@ -64,19 +65,22 @@ const BATCH_WRITE_MAX: usize = 25;
 /// DynamoDB takes at most this many items in one `TransactWriteItems` (so does DynamoDB Local 3.3.1,
 /// which the tests run on); a bigger one is refused whole with a `ValidationException`, which would
 /// be our bug (`Internal`). A booking's transactions grow with its seats, two items a seat: a hold is
-/// 2n + 2 (seat states, reservations, booking, a gate check), a checkout 2n + 2 (booking, payment,
-/// reservations and seat states extended), a confirm 2n + 2 (payment, reservations, seat states, a
-/// gate check), a cancel 2n + 1 (reservations, seat states, the payment's refund), so at most 22 for
-/// the largest booking. An event's cancel is the event and its gates, then those per-booking cancels.
+/// 2n + 3 (seat states, reservations, booking, a gate check, the user's hold slots), a checkout
+/// 2n + 3 (booking, payment, reservations and seat states extended, the hold slots moved along), a
+/// confirm 2n + 2 (payment, reservations, seat states, a gate check), a cancel 2n + 1
+/// (reservations, seat states, the payment's refund), so at most 23 for the largest booking. An
+/// event's cancel is the event and its gates, then those per-booking cancels.
 const TRANSACT_MAX_ITEMS: usize = 100;
 // The largest booking's hold, checkout or confirm; an event's cancel or move (the event and its gates).
-const _: () = assert!(2 * SeatSelection::MAX_SEATS + 2 <= TRANSACT_MAX_ITEMS);
+const _: () = assert!(2 * SeatSelection::MAX_SEATS + 3 <= TRANSACT_MAX_ITEMS);
 const _: () = assert!((items::SEAT_SHARDS as usize) < TRANSACT_MAX_ITEMS);
 
 pub struct DynamoStore {
     client: Client,
     table: String,
     slots: Slots,
+    /// Holds of one user for one event take turns in this process (see `hold_slots::HolderTurns`).
+    holder_turns: hold_slots::HolderTurns,
 }
 
 /// The line of requests waiting to be sent (see `IN_FLIGHT_EMULATOR`).
@@ -125,6 +129,7 @@ impl DynamoStore {
             client: Client::new(&shared),
             table,
             slots: Slots::new(endpoint.is_some(), settings.dynamodb_max_in_flight),
+            holder_turns: hold_slots::HolderTurns::default(),
         })
     }
 
@@ -150,7 +155,12 @@ impl DynamoStore {
     }
 
     fn local(config: aws_sdk_dynamodb::config::Builder, table: &str) -> Self {
-        Self { client: Client::from_conf(config.build()), table: table.to_owned(), slots: Slots::new(true, None) }
+        Self {
+            client: Client::from_conf(config.build()),
+            table: table.to_owned(),
+            slots: Slots::new(true, None),
+            holder_turns: hold_slots::HolderTurns::default(),
+        }
     }
 
     pub fn table_name(&self) -> &str {

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::hold_slots::extend_slots;
 use super::holds::{kept_conflicting, seat_partitions, status_values};
 use super::items::*;
 use super::users::paged;
@@ -229,7 +230,7 @@ impl PaymentStore for DynamoStore {
             ]);
             let payment = payment_from(&item)?;
             let spks = seat_partitions(&reservations);
-            // 2 + 2n items, 22 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
+            // 2 + 2n items and the hold slots, 23 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = vec![
                 TxItem::update(
                     &self.table,
@@ -240,10 +241,15 @@ impl PaymentStore for DynamoStore {
                 )?,
                 TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?,
             ];
+            // The held seats' hold slots move with their holds (see `holds::HoldSlots`).
+            let mut slots = Vec::with_capacity(held.len());
             for r in &held {
                 // Extended, never shortened.
                 let until = r.expires_ms.max(hold_until_ms);
                 let rid = r.reservation.id;
+                if let Some(slot) = r.slot {
+                    slots.push((slot, rid, until));
+                }
                 let values = vec![
                     (":held", s(ReservationStatus::Held.as_str())),
                     (":old", n(r.expires_ms)),
@@ -267,11 +273,18 @@ impl PaymentStore for DynamoStore {
                     seat_values,
                 )?);
             }
+            let slots_index = writes.len();
+            if let Some(holder) = held.first().map(|r| &r.reservation) {
+                writes.extend(extend_slots(&self.table, hold_slots_key(holder.event_id, holder.user_id), &slots)?);
+            }
             match self.transact(&mut budget, writes).await? {
                 Ok(()) => return Ok(payment),
                 Err(canceled) if canceled.condition_failed(0) => {
                     return Err(StoreError::payment_already_open());
                 }
+                // A newer hold of the user took a slot of this one: by that hold's clock this one
+                // had lapsed (a checkout and a hold racing across the instant it ended).
+                Err(canceled) if canceled.condition_failed(slots_index) => return Err(StoreError::HoldExpired),
                 // A seat changed since it was read (canceled, swept): decide again.
                 Err(canceled) if canceled.any_condition_failed() => {}
                 Err(_) => return Err(kept_conflicting("checkout")),

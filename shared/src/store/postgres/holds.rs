@@ -1,7 +1,8 @@
 //! Seat holds, reservations and bookings on PostgreSQL. A hold is queued (`hold_batch.rs`) and
-//! placed with others in one statement, `HOLD_BATCH_SQL`, whose partial unique index decides every
-//! seat; only when it refuses are the reasons read. Cancels lock the active reservations they take
-//! and record the refunds of paid ones in the same transaction; expiry is one update.
+//! placed with others in one statement, `HOLD_BATCH_SQL`, whose partial unique indexes decide
+//! every seat and every hold slot (the per-user limit); only when it refuses are the reasons read,
+//! and a hold that nothing refuses any more is placed again. Cancels lock the active reservations
+//! they take and record the refunds of paid ones in the same transaction; expiry is one update.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -23,15 +24,22 @@ use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 impl HoldStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
-        let outcome = self.holds.hold(request.clone(), now).await;
-        outcome
-            .settle(|| async {
-                match self.hold_refusal(request, now).await? {
-                    Some(refusal) => Ok(refusal),
-                    None => self.lost_seats(request, now).await,
-                }
-            })
-            .await
+        // A hold the statement left without its seats is explained by reading the store. When
+        // nothing refuses it any more, it lost to a concurrent hold that is gone or that took a
+        // hold slot of the same user who is still below the limit (two batches each gave a hold
+        // the user's lowest free slot; the index let one have it). It is then placed again: it
+        // wrote nothing. Each such loss means another hold of the user took a slot, so after
+        // `limit` of them the user is at the limit and the refusal is named.
+        let attempts = usize::try_from(request.limit.seats()).unwrap_or(usize::MAX).min(MAX_SLOT_RETRIES) + 2;
+        for _ in 0..attempts {
+            if let Some(answer) = self.holds.hold(request.clone(), now).await.decided() {
+                return answer;
+            }
+            if let Some(refusal) = self.hold_refusal(request, now).await? {
+                return Err(refusal);
+            }
+        }
+        Err(StoreError::Unavailable("the hold kept losing to concurrent holds; try again".into()))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -111,6 +119,9 @@ pub(super) struct PgHoldBatches {
 
 /// A hold that lost a deadlock wrote nothing, so it is simply tried again, this many times in all.
 const HOLD_ATTEMPTS: usize = 3;
+/// A hold that lost only a hold slot to another hold of the same user is placed again, at most
+/// this many times more than twice (see `hold`).
+const MAX_SLOT_RETRIES: usize = 32;
 
 #[async_trait]
 impl HoldBatches for PgHoldBatches {
@@ -136,6 +147,7 @@ impl PgHoldBatches {
         let (mut seat_holds, mut seat_ids) = (Vec::new(), Vec::new());
         let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut limits = Vec::new();
         for (i, hold) in batch.iter().enumerate() {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
             let request = &hold.request;
@@ -150,6 +162,7 @@ impl PgHoldBatches {
             nows.push(hold.now);
             expiries.push(hold.now + request.ttl.duration());
             counts.push(i32::try_from(request.seats.ids().len()).unwrap_or(i32::MAX));
+            limits.push(i32::try_from(request.limit.seats()).unwrap_or(i32::MAX));
         }
         let query = sqlx::query_as(HOLD_BATCH_SQL)
             .bind(&seat_holds)
@@ -160,7 +173,8 @@ impl PgHoldBatches {
             .bind(&events)
             .bind(&nows)
             .bind(&expiries)
-            .bind(&counts);
+            .bind(&counts)
+            .bind(&limits);
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
@@ -230,22 +244,38 @@ impl PgHoldBatches {
 //   active reservation of the event instead (O(n) per hold) whenever its statistics underrate the
 //   event, e.g. a new event in an on-sale spike or a fresh table. The status is repeated on `x` so a
 //   row changed concurrently is re-checked before it is expired.
+// - Hold slots (the per-user limit, `reservations_hold_slot_uq` on (event_id, user_id, hold_slot)
+//   for held rows): `slots` reads, per hold, the slots its user holds (not lapsed) for its event in
+//   one range scan of that index (a LATERAL per hold, as for seats), and gives the hold the lowest
+//   free ones in 1..=limit, one per seat; the first k free slots are among the first held + k, so
+//   no more numbers are tried. A hold with fewer free slots than seats inserts nothing (`placed`).
+//   The slot probes name `hold_slot IS NOT NULL`, the index's predicate besides the status, which
+//   keeps the index out of the seat probes (through it they would scan the event's held rows).
+//   `lapsed_slots` expires the user's lapsed holds of the event first, the way `lapsed` does for
+//   seats: their slots were counted free. A row both pick is updated once (the second update finds
+//   it already changed by this statement and leaves it).
 // - A booking row is written only for a hold that got at least one seat, after its reservations:
 //   foreign keys are checked at the end of the statement, when both rows exist. So a single-seat
 //   hold that lost writes nothing at all, and a batch of single-seat holds needs no transaction.
-// - The unique index `reservations_active_seat_uq` is the only referee: nothing is checked first.
+// - The unique indexes are the only referees, nothing is checked first: `ON CONFLICT DO NOTHING`
+//   skips a row whose seat someone holds or bought (`reservations_active_seat_uq`), or whose slot
+//   another hold of the user took since this statement's snapshot (`reservations_hold_slot_uq`,
+//   which waits for that hold's commit, so the user never holds more than the limit).
 /// Places a batch of holds (see `hold_batch`): the per-seat arrays `$1` (which hold) and `$2`
 /// (seat), and per hold `$3` index, `$4` booking, `$5` user, `$6` event, `$7` its `now`, `$8` its
-/// expiry, `$9` how many seats it asks for. Each hold's event must be on sale and not started at
-/// its own `now`, and every one of its seats in the venue and priced, or nothing is written for
-/// it. Lapsed holds on the wanted seats are expired first; then the partial unique index decides
-/// every seat (`ON CONFLICT … DO NOTHING`: a seat someone holds or bought is simply not inserted).
-/// Returns the inserted reservations with their hold's index; a multi-seat hold that got fewer
-/// rows than it asked for is undone by the caller, inside the same transaction.
-const HOLD_BATCH_SQL: &str = r#"
+/// expiry, `$9` how many seats it asks for, `$10` its user's limit of held seats. Each hold's event
+/// must be on sale and not started at its own `now`, every one of its seats in the venue and
+/// priced, and its user must have a free hold slot per seat, or nothing is written for it. Lapsed
+/// holds on the wanted seats and the users' lapsed holds of their events are expired first; then
+/// the partial unique indexes decide every seat and every slot (`ON CONFLICT DO NOTHING`: a seat
+/// someone holds or bought, or a slot just taken, is simply not inserted). Returns the inserted
+/// reservations with their hold's index; a multi-seat hold that got fewer rows than it asked for
+/// is undone by the caller, inside the same transaction.
+pub(super) const HOLD_BATCH_SQL: &str = r#"
 WITH req AS (
-    SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[])
-        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count)
+    SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[],
+                         $10::int4[])
+        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count, hold_limit)
 ), open_event AS (
     SELECT e.id, e.venue_id, e.currency, e.start_time
     FROM events e
@@ -265,6 +295,26 @@ WITH req AS (
     SELECT r.* FROM req r
     JOIN (SELECT idx, count(*) AS seats FROM wanted GROUP BY idx) found ON found.idx = r.idx
     WHERE found.seats = r.seat_count
+), slots AS (
+    SELECT v.idx, free.slot, row_number() OVER (PARTITION BY v.idx ORDER BY free.slot) AS nth
+    FROM valid v
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(y.hold_slot), '{}') AS taken FROM reservations y
+        WHERE y.event_id = v.event_id AND y.user_id = v.user_id AND y.status = 'held' AND y.hold_slot IS NOT NULL
+          AND y.expires_at > v.held_at
+    ) mine
+    CROSS JOIN LATERAL (
+        SELECT g.slot FROM generate_series(1, least(v.hold_limit, cardinality(mine.taken) + v.seat_count)) AS g (slot)
+        WHERE g.slot <> ALL (mine.taken)
+        ORDER BY g.slot
+        LIMIT v.seat_count
+    ) free
+), placed AS (
+    SELECT v.* FROM valid v
+    JOIN (SELECT idx, count(*) AS slots FROM slots GROUP BY idx) got ON got.idx = v.idx
+    WHERE got.slots = v.seat_count
+), numbered AS (
+    SELECT w.*, row_number() OVER (PARTITION BY w.idx ORDER BY w.seat_id) AS nth FROM wanted w
 ), lapsed AS (
     UPDATE reservations x SET status = 'expired', updated_at = stale.held_at
     FROM (
@@ -281,15 +331,32 @@ WITH req AS (
     ) stale
     WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= stale.held_at
     RETURNING x.id
+), lapsed_slots AS (
+    UPDATE reservations x SET status = 'expired', updated_at = stale.held_at
+    FROM (
+        SELECT y.id, v.held_at
+        FROM placed v
+        CROSS JOIN LATERAL (
+            SELECT y.id FROM reservations y
+            WHERE y.event_id = v.event_id AND y.user_id = v.user_id AND y.status = 'held' AND y.hold_slot IS NOT NULL
+              AND y.expires_at <= v.held_at
+        ) y
+        OFFSET 0
+    ) stale
+    WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= stale.held_at
+    RETURNING x.id
 ), inserted AS (
     INSERT INTO reservations
-        (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at)
+        (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at,
+         hold_slot)
     SELECT gen_random_uuid(), v.booking_id, v.user_id, v.event_id, w.seat_id, w.price_cents, w.currency, 'held',
-           v.expires_at, v.held_at, v.held_at
-    FROM valid v JOIN wanted w ON w.idx = v.idx
-    WHERE (SELECT count(*) FROM lapsed) >= 0
+           v.expires_at, v.held_at, v.held_at, sl.slot
+    FROM placed v
+    JOIN numbered w ON w.idx = v.idx
+    JOIN slots sl ON sl.idx = v.idx AND sl.nth = w.nth
+    WHERE (SELECT count(*) FROM lapsed) >= 0 AND (SELECT count(*) FROM lapsed_slots) >= 0
     ORDER BY v.event_id, w.seat_id
-    ON CONFLICT (event_id, seat_id) WHERE status IN ('held', 'confirmed') DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING *
 ), booking AS (
     INSERT INTO bookings (id, user_id, event_id, created_at)
@@ -322,9 +389,34 @@ fn rows_by_hold(batch: &[PendingHold], rows: Vec<BatchRow>) -> Vec<Vec<Reservati
 }
 
 impl PostgresStore {
-    /// Why a hold statement wrote nothing, read after the fact. `None` when nothing is wrong any
-    /// more (the event changed in between), so the hold may be tried again.
+    /// Why a hold statement wrote nothing, read after the fact, in the order the refusals are
+    /// given on every backend: the event and seats (`invalid_hold`), the user's limit, then seats
+    /// someone else has. `None` when nothing refuses it any more (see `hold`), so the hold may be
+    /// tried again.
     async fn hold_refusal(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
+        if let Some(invalid) = self.invalid_hold(request, now).await? {
+            return Ok(Some(invalid));
+        }
+        // The user's held seats of the event, as the slot index counts them.
+        let held: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM reservations
+             WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL AND expires_at > $3",
+        )
+        .bind(request.event_id)
+        .bind(request.user_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        let limit = request.limit.seats();
+        if held + i64::try_from(request.seats.ids().len()).unwrap_or(i64::MAX) > i64::from(limit) {
+            return Ok(Some(StoreError::HoldLimitReached { limit }));
+        }
+        self.lost_seats(request, now).await
+    }
+
+    /// A hold whose event is unknown, canceled or started, or that names a seat the event does not
+    /// sell: the refusal, or `None`.
+    async fn invalid_hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
         let event: Option<(String, DateTime<Utc>)> =
             sqlx::query_as("SELECT status, start_time FROM events WHERE id = $1")
                 .bind(request.event_id)
@@ -355,9 +447,8 @@ impl PostgresStore {
     }
 
     /// The requested seats that someone else holds or bought at `now`, after the index refused a
-    /// hold (one index probe per seat, as in the hold). If they were freed meanwhile, every
-    /// requested seat is named: the hold still lost.
-    async fn lost_seats(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<StoreError> {
+    /// hold (one index probe per seat, as in the hold); `None` when they are all free (again).
+    async fn lost_seats(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
         let taken: Vec<(String, i32, String)> = sqlx::query_as(
             "SELECT s.row_label, s.seat_number, s.tier
              FROM unnest($2::uuid[]) AS want (seat_id)
@@ -375,16 +466,7 @@ impl PostgresStore {
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        if !taken.is_empty() {
-            return Ok(StoreError::SeatsUnavailable(labels(taken)));
-        }
-        let requested: Vec<(String, i32, String)> = sqlx::query_as(
-            "SELECT row_label, seat_number, tier FROM seats WHERE id = ANY($1) ORDER BY row_index, seat_number",
-        )
-        .bind(request.seats.ids())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(StoreError::SeatsUnavailable(labels(requested)))
+        Ok((!taken.is_empty()).then(|| StoreError::SeatsUnavailable(labels(taken))))
     }
 }
 

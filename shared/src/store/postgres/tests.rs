@@ -14,8 +14,8 @@ use proeventa_testkit::TempPostgres;
 
 use super::PostgresStore;
 use crate::domain::{
-    Booking, Category, Email, EventStatus, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page,
-    Payment, PaymentStatus, Price, Refund, ReservationStatus, Role, Seat, SeatLabel, SeatRow as NewSeatRow,
+    Booking, Category, Email, EventStatus, HoldLimit, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue,
+    Page, Payment, PaymentStatus, Price, Refund, ReservationStatus, Role, Seat, SeatLabel, SeatRow as NewSeatRow,
     SeatSelection, SeatState, SeatStatus, VenueKind,
 };
 use crate::store::{CatalogStore, Entity, HoldStore, PaymentStore, Store, StoreError, StoreSettings, UserStore};
@@ -57,6 +57,7 @@ impl Fixture {
             event_id: self.event_id,
             seats: SeatSelection::parse(labels.iter().map(|l| self.seat(l)).collect()).unwrap(),
             ttl,
+            limit: HoldLimit::default(),
         }
     }
 }
@@ -221,6 +222,145 @@ async fn racing_overlapping_holds_have_one_winner_and_only_seat_conflicts() {
         }
         assert_eq!(winners, 1);
         assert_eq!(count_reservations(&store).await, 3);
+    })
+    .await;
+}
+
+/// One scan of `reservations` in a plan: node type, index and index condition.
+#[derive(Debug)]
+struct Scan {
+    node: String,
+    index: Option<String>,
+    condition: String,
+}
+
+/// Every scan of `reservations` in a plan (`EXPLAIN (FORMAT JSON)` output).
+fn reservation_scans(plan: &serde_json::Value, scans: &mut Vec<Scan>) {
+    if let Some(object) = plan.as_object() {
+        let text = |key: &str| object.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let node = text("Node Type").unwrap_or_default();
+        if text("Relation Name").as_deref() == Some("reservations") && node != "ModifyTable" {
+            scans.push(Scan { node, index: text("Index Name"), condition: text("Index Cond").unwrap_or_default() });
+        }
+        object.values().for_each(|value| reservation_scans(value, scans));
+    } else if let Some(items) = plan.as_array() {
+        items.iter().for_each(|item| reservation_scans(item, scans));
+    }
+}
+
+/// The hold statement's plan for `arguments` under `plan_cache_mode = mode`, as its scans of
+/// `reservations` and its conflict arbiters, on a connection where it is prepared as `hold_batch`.
+async fn hold_plan(conn: &mut sqlx::PgConnection, mode: &str, arguments: &str) -> (Vec<Scan>, serde_json::Value) {
+    sqlx::query(&format!("SET plan_cache_mode = {mode}")).execute(&mut *conn).await.unwrap();
+    let plan: serde_json::Value = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) EXECUTE hold_batch({arguments})"))
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let mut scans = Vec::new();
+    reservation_scans(&plan, &mut scans);
+    (scans, plan)
+}
+
+#[tokio::test]
+async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() {
+    with_store(|store| async move {
+        let f = fixture(&store).await;
+        let mut conn = store.pool.acquire().await.unwrap();
+        sqlx::query(&format!("PREPARE hold_batch AS {}", super::holds::HOLD_BATCH_SQL))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        // Two holds of a new event: ann's two seats and someone's one.
+        let now = Utc::now();
+        let arguments = format!(
+            "ARRAY[0, 0, 1]::int4[], ARRAY['{a1}', '{a2}', '{b1}']::uuid[], ARRAY[0, 1]::int4[], \
+             ARRAY['{booking}', '{other}']::uuid[], ARRAY['{user}', '{user2}']::uuid[], \
+             ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
+             ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[]",
+            a1 = f.seat("A1"),
+            a2 = f.seat("A2"),
+            b1 = f.seat("B1"),
+            booking = Uuid::new_v4(),
+            other = Uuid::new_v4(),
+            user = f.user_id,
+            user2 = Uuid::new_v4(),
+            event = f.event_id,
+            now = now.to_rfc3339(),
+            until = (now + Duration::minutes(10)).to_rfc3339(),
+        );
+
+        // A fresh table, and then one with 2,000 held seats of another event and statistics that
+        // know nothing of this one (an on-sale spike of a new event).
+        for table in ["fresh", "analyzed"] {
+            if table == "analyzed" {
+                let rows = (1..=4).map(|r| NewSeatRow { row: format!("R{r}"), seats: 500, tier: "standard".into() });
+                let venue = NewVenue::parse("Arena", None, VenueKind::Arena, rows.collect()).unwrap();
+                let venue = store.create_venue(venue).await.unwrap();
+                let busy = store
+                    .create_event(NewEvent {
+                        venue_id: venue.venue.id,
+                        name: "Busy".into(),
+                        category: Category::Concert,
+                        description: String::new(),
+                        image_url: None,
+                        start_time: now + Duration::days(7),
+                        duration_minutes: None,
+                        currency: "EUR".into(),
+                        prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
+                    })
+                    .await
+                    .unwrap();
+                let booking = Uuid::new_v4();
+                sqlx::query("INSERT INTO bookings (id, user_id, event_id, created_at) VALUES ($1, $2, $3, now())")
+                    .bind(booking)
+                    .bind(f.user_id)
+                    .bind(busy.id)
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query(
+                    "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency,
+                         status, expires_at, created_at, updated_at, hold_slot)
+                     SELECT gen_random_uuid(), $1, gen_random_uuid(), $2, s.id, 1000, 'EUR', 'held',
+                            now() + interval '10 minutes', now(), now(), 1
+                     FROM seats s WHERE s.venue_id = $3",
+                )
+                .bind(booking)
+                .bind(busy.id)
+                .bind(venue.venue.id)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+                sqlx::query("ANALYZE reservations").execute(&mut *conn).await.unwrap();
+            }
+            for mode in ["force_custom_plan", "force_generic_plan"] {
+                let (scans, plan) = hold_plan(&mut conn, mode, &arguments).await;
+                let what = format!("{table} table, {mode}");
+                assert!(
+                    scans.iter().all(|scan| scan.node.starts_with("Index")),
+                    "{what}: a scan of reservations that is not an index probe: {scans:#?}"
+                );
+                // The user's slots are read from the slot index by event and user, and only those.
+                let by_slot: Vec<&Scan> =
+                    scans.iter().filter(|s| s.index.as_deref() == Some("reservations_hold_slot_uq")).collect();
+                assert!(by_slot.len() >= 2, "{what}: the slots and lapsed holds of the user are probed: {scans:#?}");
+                assert!(
+                    by_slot.iter().all(|s| s.condition.contains("user_id")),
+                    "{what}: the slot index scanned without the user: {scans:#?}"
+                );
+                if table == "analyzed" {
+                    assert!(
+                        scans.iter().any(|s| s.index.as_deref() == Some("reservations_active_seat_uq")
+                            && s.condition.contains("seat_id")),
+                        "{what}: no per-seat probe of the seat index: {scans:#?}"
+                    );
+                }
+                // `ON CONFLICT DO NOTHING` with no target: every unique index referees the insert.
+                assert!(plan.to_string().contains(r#""Conflict Resolution":"NOTHING""#), "{what}: {plan}");
+            }
+        }
+        sqlx::query("DEALLOCATE hold_batch").execute(&mut *conn).await.unwrap();
+        assert_eq!(count_reservations(&store).await, 2000, "EXPLAIN wrote nothing");
     })
     .await;
 }

@@ -1,6 +1,7 @@
 //! Seat holds, reservations and bookings on SQLite. A hold waits in the hold queue for
 //! `SqliteHoldBatches`, which places a whole batch in one `BEGIN IMMEDIATE` transaction on the
-//! writer, where the partial unique index alone decides who gets a seat. A cancel (of a
+//! writer, where the partial unique index alone decides who gets a seat, and each held seat takes
+//! one of its user's hold slots (`reservations_hold_slot_uq`, see `HoldLimit`). A cancel (of a
 //! reservation, a booking, or from `catalog` of an event) is one transaction on the writer that
 //! also records the refunds of paid seats; the expiry sweep is one statement.
 
@@ -19,7 +20,7 @@ use super::rows::{
     reservation_from_row, time_col, uuid_col,
 };
 use crate::domain::{
-    Booking, EventStatus, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
+    Booking, EventStatus, HoldLimit, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
 };
 use crate::store::Entity;
 use crate::store::hold_batch::{HoldBatches, HoldOutcome, PendingHold};
@@ -31,7 +32,7 @@ impl HoldStore for SqliteStore {
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking> {
         // The batch names every refusal itself (it is never `Undecided` here).
         let outcome = self.holds.hold(request.clone(), now).await;
-        outcome.settle(|| async { Ok(StoreError::SeatsUnavailable(Vec::new())) }).await
+        outcome.decided().unwrap_or_else(|| Err(StoreError::SeatsUnavailable(Vec::new())))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -124,11 +125,16 @@ impl HoldStore for SqliteStore {
 
 /// Places batches of holds on the writer connection, in one `BEGIN IMMEDIATE` transaction and
 /// four round trips to its thread whatever the batch size (begin, read, write, commit): read the
-/// events, seats and prices the batch names, check each hold against them, expire lapsed holds
-/// on the wanted seats, insert the bookings, then insert every reservation with
-/// `ON CONFLICT … DO NOTHING` on the partial unique index, which alone decides who gets a seat.
-/// A hold that did not get all its seats is deleted again before the commit, and its caller
-/// learns which seats were taken.
+/// events, seats and prices the batch names and the hold slots its users hold, check each hold
+/// against them (a hold with fewer free slots than seats is refused with its limit), expire lapsed
+/// holds on the wanted seats and the users' lapsed holds of the events, insert the bookings, then
+/// insert every reservation with its slot and `ON CONFLICT … DO NOTHING` on the partial unique
+/// index, which alone decides who gets a seat. A hold that did not get all its seats is deleted
+/// again before the commit, and its caller learns which seats were taken.
+///
+/// The slots are read and written under the write lock, so none can change in between; the
+/// slot index (`reservations_hold_slot_uq`) is there all the same, so that a slot given twice
+/// would fail the batch rather than let a user hold more than the limit.
 pub(super) struct SqliteHoldBatches {
     pub(super) writer: SqlitePool,
 }
@@ -153,23 +159,45 @@ impl SqliteHoldBatches {
         // arrays. Every round trip of a batch is time every other write waits for.
         let event_ids: BTreeSet<Uuid> = batch.iter().map(|hold| hold.request.event_id).collect();
         let seat_ids: BTreeSet<Uuid> = batch.iter().flat_map(|hold| hold.request.seats.ids().iter().copied()).collect();
+        // Per hold (by its place in the batch): its user's held slots of its event, at its `now`.
+        let holders = serde_json::Value::Array(
+            batch
+                .iter()
+                .map(|hold| {
+                    let request = &hold.request;
+                    serde_json::json!([id_text(request.event_id), id_text(request.user_id), millis(hold.now)])
+                })
+                .collect(),
+        );
         let rows = sqlx::query(
             "SELECT 'event' AS kind, e.id, e.venue_id, e.status, e.start_time, e.currency, p.tier, p.price_cents \
              FROM events e LEFT JOIN event_prices p ON p.event_id = e.id \
              WHERE e.id IN (SELECT value FROM json_each(?)); \
              SELECT 'seat' AS kind, id, venue_id, row_label, row_index, seat_number, tier FROM seats \
-             WHERE id IN (SELECT value FROM json_each(?))",
+             WHERE id IN (SELECT value FROM json_each(?)); \
+             SELECT 'slot' AS kind, h.key AS hold, r.hold_slot FROM json_each(?) AS h \
+             JOIN reservations r ON r.event_id = h.value ->> 0 AND r.user_id = h.value ->> 1 \
+             WHERE r.status = 'held' AND r.hold_slot IS NOT NULL AND r.expires_at > h.value ->> 2",
         )
         .bind(ids_json(&event_ids))
         .bind(ids_json(&seat_ids))
+        .bind(holders.to_string())
         .fetch_all(&mut *tx)
         .await?;
         let mut events: HashMap<Uuid, BatchEvent> = HashMap::new();
         let mut prices: HashMap<(Uuid, String), i64> = HashMap::new();
         let mut seats: HashMap<Uuid, BatchSeat> = HashMap::new();
+        let mut taken_slots: HashMap<usize, HashSet<i64>> = HashMap::new();
         for row in rows {
+            let kind: &str = row.try_get("kind")?;
+            if kind == "slot" {
+                let hold = usize::try_from(row.try_get::<i64, _>("hold")?)
+                    .map_err(|_| StoreError::Internal("a hold's place in its batch is negative".into()))?;
+                taken_slots.entry(hold).or_default().insert(row.try_get("hold_slot")?);
+                continue;
+            }
             let id = uuid_col(&row, "id")?;
-            if row.try_get::<&str, _>("kind")? == "seat" {
+            if kind == "seat" {
                 let seat = BatchSeat {
                     venue_id: row.try_get("venue_id")?,
                     label: label_from_row(&row)?,
@@ -191,12 +219,21 @@ impl SqliteHoldBatches {
             }
         }
 
-        // Each hold checked against what was read: its reservations to insert, or why not.
-        let checked: Vec<StoreResult<Vec<Reservation>>> =
-            batch.iter().map(|hold| reservations_for(hold, &events, &seats, &prices)).collect();
-        let placed: Vec<&Reservation> = checked.iter().filter_map(|c| c.as_ref().ok()).flatten().collect();
+        // Each hold checked against what was read: its reservations to insert, each with its hold
+        // slot, or why not (an invalid hold before one over the limit).
+        let no_slots = HashSet::new();
+        let checked: Vec<StoreResult<Vec<(Reservation, i64)>>> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, hold)| {
+                let reservations = reservations_for(hold, &events, &seats, &prices)?;
+                let taken = taken_slots.get(&i).unwrap_or(&no_slots);
+                with_slots(reservations, taken, hold.request.limit)
+            })
+            .collect();
+        let placed: Vec<&(Reservation, i64)> = checked.iter().filter_map(|c| c.as_ref().ok()).flatten().collect();
 
-        // The writes, as three statements in one round trip. No availability check before them:
+        // The writes, as four statements in one round trip. No availability check before them:
         // the partial unique index alone decides.
         let mut inserted: HashSet<String> = HashSet::new();
         if !placed.is_empty() {
@@ -205,7 +242,7 @@ impl SqliteHoldBatches {
             let mut qb = QueryBuilder::<Sqlite>::new(
                 "UPDATE reservations SET status = 'expired', updated_at = w.column3 FROM (",
             );
-            qb.push_values(&placed, |mut b, r| {
+            qb.push_values(&placed, |mut b, (r, _)| {
                 b.push_bind(id_text(r.event_id)).push_bind(id_text(r.seat_id)).push_bind(millis(r.created_at));
             });
             qb.push(
@@ -214,7 +251,20 @@ impl SqliteHoldBatches {
                  AND reservations.expires_at <= w.column3; ",
             );
 
-            let bookings: Vec<&Reservation> = checked.iter().filter_map(|c| c.as_ref().ok()?.first()).collect();
+            let bookings: Vec<&Reservation> =
+                checked.iter().filter_map(|c| c.as_ref().ok()?.first()).map(|(r, _)| r).collect();
+            // The users' lapsed holds of these events keep their slots in the slot index until
+            // written down as expired; their slots were counted free above.
+            qb.push("UPDATE reservations SET status = 'expired', updated_at = w.column3 FROM (");
+            qb.push_values(&bookings, |mut b, r| {
+                b.push_bind(id_text(r.event_id)).push_bind(id_text(r.user_id)).push_bind(millis(r.created_at));
+            });
+            qb.push(
+                ") AS w WHERE reservations.event_id = w.column1 AND reservations.user_id = w.column2 \
+                 AND reservations.status = 'held' AND reservations.hold_slot IS NOT NULL \
+                 AND reservations.expires_at <= w.column3; ",
+            );
+
             qb.push("INSERT INTO bookings (id, user_id, event_id, created_at) ");
             qb.push_values(&bookings, |mut b, r| {
                 b.push_bind(id_text(r.booking_id))
@@ -226,9 +276,9 @@ impl SqliteHoldBatches {
 
             qb.push(
                 "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, \
-                 status, expires_at, created_at, updated_at) ",
+                 status, expires_at, created_at, updated_at, hold_slot) ",
             );
-            qb.push_values(&placed, |mut b, r| {
+            qb.push_values(&placed, |mut b, (r, slot)| {
                 b.push_bind(id_text(r.id))
                     .push_bind(id_text(r.booking_id))
                     .push_bind(id_text(r.user_id))
@@ -239,7 +289,8 @@ impl SqliteHoldBatches {
                     .push_bind(ReservationStatus::Held.as_str())
                     .push_bind(millis(r.expires_at))
                     .push_bind(millis(r.created_at))
-                    .push_bind(millis(r.created_at));
+                    .push_bind(millis(r.created_at))
+                    .push_bind(*slot);
             });
             qb.push(" ON CONFLICT (event_id, seat_id) WHERE status IN ('held', 'confirmed') DO NOTHING RETURNING id");
             for row in qb.build().fetch_all(&mut *tx).await? {
@@ -251,8 +302,8 @@ impl SqliteHoldBatches {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut undone: Vec<Uuid> = Vec::new();
         for (hold, checked) in batch.iter().zip(checked) {
-            let reservations = match checked {
-                Ok(reservations) => reservations,
+            let reservations: Vec<Reservation> = match checked {
+                Ok(placed) => placed.into_iter().map(|(r, _)| r).collect(),
                 Err(refusal) => {
                     outcomes.push(HoldOutcome::Refused(refusal));
                     continue;
@@ -283,6 +334,22 @@ impl SqliteHoldBatches {
         tx.commit().await?;
         Ok(outcomes)
     }
+}
+
+/// The reservations of one hold, each with a hold slot of its user that is free (not in `taken`,
+/// the slots held and not lapsed), lowest first; `HoldLimitReached` when fewer than one per seat
+/// are left below the limit.
+fn with_slots(
+    reservations: Vec<Reservation>,
+    taken: &HashSet<i64>,
+    limit: HoldLimit,
+) -> StoreResult<Vec<(Reservation, i64)>> {
+    let free: Vec<i64> =
+        (1..=i64::from(limit.seats())).filter(|slot| !taken.contains(slot)).take(reservations.len()).collect();
+    if free.len() < reservations.len() {
+        return Err(StoreError::HoldLimitReached { limit: limit.seats() });
+    }
+    Ok(reservations.into_iter().zip(free).collect())
 }
 
 /// One wanted seat as the batch read it.

@@ -10,7 +10,7 @@ use proeventa_testkit::TempSqlite;
 use super::SqliteStore;
 use super::rows::{from_millis, millis};
 use crate::domain::{
-    Booking, Category, Email, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page, Payment,
+    Booking, Category, Email, HoldLimit, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Page, Payment,
     PaymentStatus, Price, ReservationFilter, ReservationStatus, Role, Seat, SeatRow, SeatSelection, SeatStatus,
     VenueKind,
 };
@@ -66,6 +66,7 @@ fn request(user_id: Uuid, event_id: Uuid, seats: &[&Seat], ttl: HoldTtl) -> Hold
         event_id,
         seats: SeatSelection::parse(seats.iter().map(|s| s.id).collect()).unwrap(),
         ttl,
+        limit: HoldLimit::default(),
     }
 }
 

@@ -73,13 +73,16 @@ pub async fn list_reservations_newest_first_with_filters(store: S) {
 pub async fn expire_lapsed_holds_counts_each_once(store: S) {
     let venue = fixture_grid_venue(&store, 1, 6).await;
     let event = fixture_event(&store, &venue).await;
-    let ann = fixture_user(&store, "ann").await;
+    // One buyer per lapsing hold: a buyer's next hold of the event writes down that buyer's lapsed
+    // ones (their hold slots are free again), and these must be left to the sweep.
+    let users = fixture_users(&store, "u", 4).await;
+    let ann = &users[3];
     let mut lapsing = Vec::new();
-    for i in 0..3 {
-        lapsing.push(hold_briefly(&store, &ann, &event, &seat_ids(&venue, &[i])).await);
+    for (i, user) in users[..3].iter().enumerate() {
+        lapsing.push(hold_briefly(&store, user, &event, &seat_ids(&venue, &[i])).await);
     }
-    let lasting = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[3])).await.expect("hold");
-    let canceled = hold_briefly(&store, &ann, &event, &seat_ids(&venue, &[4])).await;
+    let lasting = hold_seats(&store, ann, &event, &seat_ids(&venue, &[3])).await.expect("hold");
+    let canceled = hold_briefly(&store, ann, &event, &seat_ids(&venue, &[4])).await;
     let cancellation = store.cancel_booking(canceled.id, Utc::now()).await.expect("cancel");
     assert!(cancellation.refunds.is_empty(), "a held seat was never paid: {:?}", cancellation.refunds);
     let latest = lapsing.iter().map(|b| b.expires_at).max().expect("three holds");
@@ -101,10 +104,12 @@ pub async fn expire_lapsed_holds_counts_each_once(store: S) {
 pub async fn concurrent_expiry_runs_count_once(store: S) {
     let venue = fixture_grid_venue(&store, 2, 10).await;
     let event = fixture_event(&store, &venue).await;
-    let users = fixture_users(&store, "u", 4).await;
+    // One buyer per hold: a buyer's next hold of the event writes down that buyer's lapsed ones
+    // (their hold slots are free again), and these must be left to the sweeps.
+    let users = fixture_users(&store, "u", 20).await;
     let mut latest = Utc::now();
-    for i in 0..20 {
-        let booking = hold_briefly(&store, &users[i % 4], &event, &seat_ids(&venue, &[i])).await;
+    for (i, user) in users.iter().enumerate() {
+        let booking = hold_briefly(&store, user, &event, &seat_ids(&venue, &[i])).await;
         latest = latest.max(booking.expires_at);
     }
     sleep_past(latest).await;
