@@ -9,6 +9,9 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // `sqlx::migrate!` embeds the migrations, and cargo does not watch files outside the package:
+    // a new migration must rebuild the crate even when no Rust file changed.
+    println!("cargo:rerun-if-changed=../migrations");
     println!("cargo:rustc-check-cfg=cfg(redoc_embedded)");
     #[cfg(feature = "swagger-ui")]
     swagger_ui::unpack();

@@ -139,8 +139,8 @@ async fn signup(
     let password = Password::parse(body.password)?;
     let name = parse_name(body.name.as_deref())?;
     // Counted once the request is valid, before the costly hash and the write.
-    let limit = state.config.limits.signups;
-    limit.attempt(state.store.as_ref(), Some(Subject::Email(email.as_str())), addr.0, Utc::now()).await?.keep();
+    let signups = state.config.limits.signups;
+    signups.attempt(state.store.as_ref(), Some(Subject::Email(email.as_str())), addr.0, Utc::now()).await?.keep();
     let password_hash = hash_password(&password).await?;
     let user = state.store.create_user(NewUser { email, name, password_hash, role: Role::Customer }).await?;
     Ok((StatusCode::CREATED, Json(user)))

@@ -106,8 +106,8 @@ async fn reserve(
         limit: state.config.max_held_seats,
     };
     // Counted outside the idempotency record: a 429 is not the answer a retry should replay.
-    let limit = state.config.limits.reserves;
-    limit.attempt(state.store.as_ref(), Some(Subject::Account(user.id)), addr.0, Utc::now()).await?.keep();
+    let reserves = state.config.limits.reserves;
+    reserves.attempt(state.store.as_ref(), Some(Subject::Account(user.id)), addr.0, Utc::now()).await?.keep();
     idempotency::once(&state, user.id, key, &body, || async {
         let held = state.store.hold(&request, Utc::now()).await;
         // Won or lost, the seats just changed (here or elsewhere): the next map is read afresh.
