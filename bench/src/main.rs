@@ -223,9 +223,10 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             ("SIGNUP_LIMIT_PER_HOUR", CROWD_LIMIT),
             ("RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE", CROWD_LIMIT),
             ("RESERVE_LIMIT_PER_MINUTE", CROWD_LIMIT),
-            // Each of the 64 hold clients is one account holding ~30 seats of an event (2,000
-            // seats an event): the limit is raised so that they can, and every hold still pays
-            // for it (it reads and takes its account's hold slots).
+            // The hold run's accounts take turns: each holds ~4 seats of an event (2,000 seats,
+            // 500 accounts), ~20 with --quick's 100, and the steady-state holds are one account's:
+            // the limit is raised so that they can. Every hold still reads and takes its
+            // account's hold slots.
             ("MAX_HELD_SEATS_PER_USER", "1000"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),

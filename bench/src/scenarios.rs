@@ -414,9 +414,13 @@ pub async fn holds(fx: &Fixture, plan: &Plan, server_pid: u32) -> Res<HoldRun> {
     let started = Instant::now();
     let measure_from = started + plan.hold_warmup;
     let measure_until = measure_from + plan.hold_duration;
+    // Each hold is for the next account in turn, so an account holds a few seats of an event (as
+    // buyers do; a hold's cost grows with the seats its account already holds there), not the
+    // thirty that one account per client would.
+    let tokens: Arc<Vec<String>> = Arc::new(fx.buyers.iter().map(|buyer| buyer.token.clone()).collect());
     let mut tasks = Vec::with_capacity(plan.clients);
-    for (i, mut client) in clients.into_iter().enumerate() {
-        let token = fx.buyers[i % fx.buyers.len()].token.clone();
+    for mut client in clients {
+        let tokens = tokens.clone();
         let (events, seats, next) = (fx.hold_events.clone(), fx.big_seats.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Latencies::with_capacity(16_384);
@@ -433,7 +437,7 @@ pub async fn holds(fx: &Fixture, plan: &Plan, server_pid: u32) -> Res<HoldRun> {
                 }
                 let (event, seat) = (&events[k / seats.len()], &seats[k % seats.len()]);
                 let body = Bytes::from(format!(r#"{{"event_id":"{event}","seat_id":"{seat}"}}"#));
-                let call = Call::post("/reservations/reservations/reserve", body).token(&token);
+                let call = Call::post("/reservations/reservations/reserve", body).token(&tokens[k % tokens.len()]);
                 let answer = send(&mut client, call).await;
                 let done = Instant::now();
                 let measured = now >= measure_from && done <= measure_until;
