@@ -280,7 +280,8 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
             "ARRAY[0, 0, 1]::int4[], ARRAY['{a1}', '{a2}', '{b1}']::uuid[], ARRAY[0, 1]::int4[], \
              ARRAY['{booking}', '{other}']::uuid[], ARRAY['{user}', {heavy}]::uuid[], \
              ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
-             ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[]",
+             ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
+             ARRAY[1, 2, 1]::int4[]",
             a1 = f.seat("A1"),
             a2 = f.seat("A2"),
             b1 = f.seat("B1"),
