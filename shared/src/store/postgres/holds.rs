@@ -259,9 +259,15 @@ impl PgHoldBatches {
 //   numbers are tried. A hold with fewer free slots than seats inserts nothing. Each CTE carries
 //   what the next needs, so none is joined back to another per hold, and there are no window
 //   functions (with them, batches of 64 took 9 ms instead of 5).
-// - `lapsed` also writes down the users' lapsed holds, by id (their slots were counted free), in
-//   the same update as the lapsed holds on wanted seats: one update, not two, each costing the
-//   statement its set-up. A row found both ways is updated once.
+// - `lapsed_slots` writes down the users' lapsed holds, by id (their slots were counted free),
+//   before any insert, as `lapsed` does those on wanted seats. It joins one row (the batch's ids
+//   as an array; none: it stops there), and probes the primary key for those ids, whatever the
+//   statistics: the status and the lapse are re-checked (a confirm or a checkout may have changed
+//   the row since the snapshot) as `(…) IS TRUE`, which no index serves, so the planner cannot
+//   read the held rows through `reservations_lapsing_idx` instead. Folded into `lapsed`, with a
+//   generic plan made while the table was nearly empty, it read every held row through that
+//   index in each statement (the bench's holds/s halved). A row both updates pick is updated
+//   once (the second finds it already changed by this statement and leaves it).
 // - A booking row is written only for a hold that got at least one seat, after its reservations:
 //   foreign keys are checked at the end of the statement, when both rows exist. So a single-seat
 //   hold that lost writes nothing at all, and a batch of single-seat holds needs no transaction.
@@ -340,16 +346,19 @@ WITH req AS (
               AND y.status = 'held' AND y.expires_at <= v.held_at
             LIMIT 1
         ) y
-        UNION ALL
-        -- The users' lapsed holds of the events, which `mine` found (see hold slots above). The
-        -- LIMIT takes them all; one the planner cannot read makes it count on a row per hold, so
-        -- it probes the primary key per id instead of hashing a scan of the whole table.
-        SELECT lapsed.id, v.held_at
-        FROM placed v
-        CROSS JOIN LATERAL (SELECT l.id FROM unnest(v.lapsed) AS l (id) LIMIT cardinality(v.lapsed)) lapsed
         OFFSET 0
     ) stale
     WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= stale.held_at
+    RETURNING x.id
+), lapsed_slots AS (
+    UPDATE reservations x SET status = 'expired', updated_at = lapse.held_at
+    FROM (
+        SELECT array_agg(l.id) AS ids, max(v.held_at) AS held_at
+        FROM placed v
+        CROSS JOIN LATERAL unnest(v.lapsed) AS l (id)
+    ) lapse
+    WHERE lapse.ids IS NOT NULL AND x.id = ANY (lapse.ids)
+      AND (x.status = 'held' AND x.expires_at <= lapse.held_at) IS TRUE
     RETURNING x.id
 ), inserted AS (
     INSERT INTO reservations
@@ -359,7 +368,7 @@ WITH req AS (
            v.expires_at, v.held_at, v.held_at, v.free[w.nth]
     FROM placed v
     JOIN wanted w ON w.idx = v.idx
-    WHERE (SELECT count(*) FROM lapsed) >= 0
+    WHERE (SELECT count(*) FROM lapsed) >= 0 AND (SELECT count(*) FROM lapsed_slots) >= 0
     ORDER BY v.event_id, w.seat_id
     ON CONFLICT DO NOTHING
     RETURNING *
