@@ -144,16 +144,17 @@ impl HoldBatches for PgHoldBatches {
 
 impl PgHoldBatches {
     async fn try_hold_batch(&self, batch: &[PendingHold]) -> Result<Vec<HoldOutcome>, sqlx::Error> {
-        let (mut seat_holds, mut seat_ids) = (Vec::new(), Vec::new());
+        let (mut seat_holds, mut seat_ids, mut seat_ranks) = (Vec::new(), Vec::new(), Vec::new());
         let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut limits = Vec::new();
         for (i, hold) in batch.iter().enumerate() {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
             let request = &hold.request;
-            for seat in request.seats.ids() {
+            for (rank, seat) in (1_i32..).zip(request.seats.ids()) {
                 seat_holds.push(i);
                 seat_ids.push(*seat);
+                seat_ranks.push(rank);
             }
             idx.push(i);
             bookings.push(request.booking_id);
@@ -174,7 +175,8 @@ impl PgHoldBatches {
             .bind(&nows)
             .bind(&expiries)
             .bind(&counts)
-            .bind(&limits);
+            .bind(&limits)
+            .bind(&seat_ranks);
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
@@ -247,16 +249,25 @@ impl PgHoldBatches {
 // - Hold slots (the per-user limit, `reservations_hold_slot_uq` on (event_id, user_id, hold_slot)
 //   for held rows): `mine` reads, per hold, its user's held rows of its event in one range scan of
 //   that index (a LATERAL per hold, as for seats): the slots of those not lapsed, and the ids of
-//   those lapsed. `slots` gives the hold the lowest free slots in 1..=limit, one per seat; the first
-//   k free slots are among the first held + k, so no more numbers are tried. A hold with fewer
-//   free slots than seats inserts nothing (`placed`). `lapsed_slots` expires the user's lapsed
-//   holds first, by id, the way `lapsed` does for seats: their slots were counted free. A row both
-//   pick is updated once (the second update finds it already changed by this statement and
-//   leaves it). The scan has no condition on `expires_at` (the lapse is sorted out in the
-//   aggregate): with one, the planner took `reservations_lapsing_idx` and read every unexpired
-//   hold of the table for each hold (5x slower batches with 64 users holding 30 seats each). It
-//   names `hold_slot IS NOT NULL`, the index's predicate besides the status, which keeps the index
-//   out of the seat probes (through it they would scan the event's held rows).
+//   those lapsed. The scan has no condition on `expires_at` (the aggregate sorts the lapse out):
+//   with one, the planner read every unexpired hold of the table through
+//   `reservations_lapsing_idx` for each hold (batches 5x slower with 64 users holding 30 seats
+//   each). It names `hold_slot IS NOT NULL`, the index's predicate besides the status, which also
+//   keeps the index out of the seat probes (through it they would scan the event's held rows).
+// - `placed` gives each hold the lowest free slots in 1..=limit, one per seat (its `nth` seat,
+//   `$11`, takes `free[nth]`); the first k free slots are among the first held + k, so no more
+//   numbers are tried. A hold with fewer free slots than seats inserts nothing. Each CTE carries
+//   what the next needs, so none is joined back to another per hold, and there are no window
+//   functions (with them, batches of 64 took 9 ms instead of 5).
+// - `lapsed_slots` writes down the users' lapsed holds, by id (their slots were counted free),
+//   before any insert, as `lapsed` does those on wanted seats. It joins one row (the batch's ids
+//   as an array; none: it stops there), and probes the primary key for those ids, whatever the
+//   statistics: the status and the lapse are re-checked (a confirm or a checkout may have changed
+//   the row since the snapshot) as `(…) IS TRUE`, which no index serves, so the planner cannot
+//   read the held rows through `reservations_lapsing_idx` instead. Folded into `lapsed`, with a
+//   generic plan made while the table was nearly empty, it read every held row through that
+//   index in each statement (the bench's holds/s halved). A row both updates pick is updated
+//   once (the second finds it already changed by this statement and leaves it).
 // - A booking row is written only for a hold that got at least one seat, after its reservations:
 //   foreign keys are checked at the end of the statement, when both rows exist. So a single-seat
 //   hold that lost writes nothing at all, and a batch of single-seat holds needs no transaction.
@@ -264,11 +275,12 @@ impl PgHoldBatches {
 //   skips a row whose seat someone holds or bought (`reservations_active_seat_uq`), or whose slot
 //   another hold of the user took since this statement's snapshot (`reservations_hold_slot_uq`,
 //   which waits for that hold's commit, so the user never holds more than the limit).
-/// Places a batch of holds (see `hold_batch`): the per-seat arrays `$1` (which hold) and `$2`
-/// (seat), and per hold `$3` index, `$4` booking, `$5` user, `$6` event, `$7` its `now`, `$8` its
-/// expiry, `$9` how many seats it asks for, `$10` its user's limit of held seats. Each hold's event
-/// must be on sale and not started at its own `now`, every one of its seats in the venue and
-/// priced, and its user must have a free hold slot per seat, or nothing is written for it. Lapsed
+/// Places a batch of holds (see `hold_batch`): the per-seat arrays `$1` (which hold), `$2` (seat)
+/// and `$11` (its place in its hold: 1, 2, ...), and per hold `$3` index, `$4` booking, `$5` user,
+/// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
+/// limit of held seats. Each hold's event must be on sale and not started at its own `now`, every
+/// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
+/// nothing is written for it. Lapsed
 /// holds on the wanted seats and the users' lapsed holds of their events are expired first; then
 /// the partial unique indexes decide every seat and every slot (`ON CONFLICT DO NOTHING`: a seat
 /// someone holds or bought, or a slot just taken, is simply not inserted). Returns the inserted
@@ -286,8 +298,9 @@ WITH req AS (
     ORDER BY e.id
     FOR SHARE
 ), wanted AS (
-    SELECT r.idx, r.booking_id, s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency
-    FROM unnest($1::int4[], $2::uuid[]) AS want (idx, seat_id)
+    SELECT r.idx, r.booking_id, s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency,
+           want.nth
+    FROM unnest($1::int4[], $2::uuid[], $11::int4[]) AS want (idx, seat_id, nth)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
     -- One primary-key probe per seat: a plain join let the generic plan hash the whole venue.
@@ -299,7 +312,7 @@ WITH req AS (
     JOIN (SELECT idx, count(*) AS seats FROM wanted GROUP BY idx) found ON found.idx = r.idx
     WHERE found.seats = r.seat_count
 ), mine AS (
-    SELECT v.idx, m.taken, m.lapsed
+    SELECT v.*, m.taken, m.lapsed
     FROM valid v
     CROSS JOIN LATERAL (
         SELECT coalesce(array_agg(y.hold_slot) FILTER (WHERE y.expires_at > v.held_at), '{}') AS taken,
@@ -307,22 +320,20 @@ WITH req AS (
         FROM reservations y
         WHERE y.event_id = v.event_id AND y.user_id = v.user_id AND y.status = 'held' AND y.hold_slot IS NOT NULL
     ) m
-), slots AS (
-    SELECT v.idx, free.slot, row_number() OVER (PARTITION BY v.idx ORDER BY free.slot) AS nth
-    FROM valid v
-    JOIN mine m ON m.idx = v.idx
-    CROSS JOIN LATERAL (
-        SELECT g.slot FROM generate_series(1, least(v.hold_limit, cardinality(m.taken) + v.seat_count)) AS g (slot)
-        WHERE g.slot <> ALL (m.taken)
-        ORDER BY g.slot
-        LIMIT v.seat_count
-    ) free
 ), placed AS (
-    SELECT v.* FROM valid v
-    JOIN (SELECT idx, count(*) AS slots FROM slots GROUP BY idx) got ON got.idx = v.idx
-    WHERE got.slots = v.seat_count
-), numbered AS (
-    SELECT w.*, row_number() OVER (PARTITION BY w.idx ORDER BY w.seat_id) AS nth FROM wanted w
+    SELECT mi.*, f.free
+    FROM mine mi
+    -- Fenced (`OFFSET 0`), so that the free slots are looked for once, not once per use.
+    CROSS JOIN LATERAL (
+        SELECT ARRAY(
+            SELECT g.slot FROM generate_series(1, least(mi.hold_limit, cardinality(mi.taken) + mi.seat_count)) AS g (slot)
+            WHERE g.slot <> ALL (mi.taken)
+            ORDER BY g.slot
+            LIMIT mi.seat_count
+        ) AS free
+        OFFSET 0
+    ) f
+    WHERE cardinality(f.free) = mi.seat_count
 ), lapsed AS (
     UPDATE reservations x SET status = 'expired', updated_at = stale.held_at
     FROM (
@@ -340,25 +351,23 @@ WITH req AS (
     WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= stale.held_at
     RETURNING x.id
 ), lapsed_slots AS (
-    UPDATE reservations x SET status = 'expired', updated_at = stale.held_at
+    UPDATE reservations x SET status = 'expired', updated_at = lapse.held_at
     FROM (
-        SELECT lapsed.id, v.held_at
+        SELECT array_agg(l.id) AS ids, max(v.held_at) AS held_at
         FROM placed v
-        JOIN mine m ON m.idx = v.idx
-        CROSS JOIN LATERAL unnest(m.lapsed) AS lapsed (id)
-        OFFSET 0
-    ) stale
-    WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= stale.held_at
+        CROSS JOIN LATERAL unnest(v.lapsed) AS l (id)
+    ) lapse
+    WHERE lapse.ids IS NOT NULL AND x.id = ANY (lapse.ids)
+      AND (x.status = 'held' AND x.expires_at <= lapse.held_at) IS TRUE
     RETURNING x.id
 ), inserted AS (
     INSERT INTO reservations
         (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at,
          hold_slot)
     SELECT gen_random_uuid(), v.booking_id, v.user_id, v.event_id, w.seat_id, w.price_cents, w.currency, 'held',
-           v.expires_at, v.held_at, v.held_at, sl.slot
+           v.expires_at, v.held_at, v.held_at, v.free[w.nth]
     FROM placed v
-    JOIN numbered w ON w.idx = v.idx
-    JOIN slots sl ON sl.idx = v.idx AND sl.nth = w.nth
+    JOIN wanted w ON w.idx = v.idx
     WHERE (SELECT count(*) FROM lapsed) >= 0 AND (SELECT count(*) FROM lapsed_slots) >= 0
     ORDER BY v.event_id, w.seat_id
     ON CONFLICT DO NOTHING

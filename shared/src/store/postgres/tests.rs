@@ -280,7 +280,8 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
             "ARRAY[0, 0, 1]::int4[], ARRAY['{a1}', '{a2}', '{b1}']::uuid[], ARRAY[0, 1]::int4[], \
              ARRAY['{booking}', '{other}']::uuid[], ARRAY['{user}', {heavy}]::uuid[], \
              ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
-             ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[]",
+             ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
+             ARRAY[1, 2, 1]::int4[]",
             a1 = f.seat("A1"),
             a2 = f.seat("A2"),
             b1 = f.seat("B1"),
@@ -346,6 +347,12 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
                     scans.iter().all(|scan| scan.node.starts_with("Index") || scan.node.starts_with("Bitmap")),
                     "{what}: a scan of reservations that is not driven by an index: {scans:#?}"
                 );
+                // Every index of reservations is probed with a condition: a scan of a whole index
+                // (say all held rows, through the lapsing index) is as bad as a scan of the table.
+                assert!(
+                    scans.iter().filter(|s| s.node.ends_with("Index Scan")).all(|s| !s.condition.is_empty()),
+                    "{what}: an index of reservations read whole: {scans:#?}"
+                );
                 // The user's slots are read by user (the slot index or the user's), and with held
                 // rows about, never through the lapsing index: it holds every unexpired hold of
                 // the table (on an empty one the planner may take it for anything).
@@ -359,6 +366,12 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
                         "{what}: a probe through the lapsing index: {scans:#?}"
                     );
                 }
+                // The lapsed holds the user's slots were found in are written down by primary key.
+                assert!(
+                    scans.iter().any(|s| s.index.as_deref() == Some("reservations_pkey")
+                        && s.condition.contains("id = ANY (lapse.ids)")),
+                    "{what}: the user's lapsed holds are not updated by id: {scans:#?}"
+                );
                 assert!(
                     scans
                         .iter()
