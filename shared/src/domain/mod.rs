@@ -3,11 +3,13 @@
 mod catalog;
 mod payment;
 mod reservation;
+mod ticket;
 mod user;
 
 pub use catalog::*;
 pub use payment::*;
 pub use reservation::*;
+pub use ticket::*;
 pub use user::*;
 
 /// A rule a value broke, naming the field so a client can fix its request.

@@ -129,6 +129,14 @@ pub struct SeatLabel {
     pub tier: String,
 }
 
+impl SeatLabel {
+    /// The label printed on a ticket and signed into its code: "Row C · Seat 12", which no two
+    /// seats share (the short `Display` form, "C12", runs the numbers together).
+    pub fn on_ticket(&self) -> String {
+        format!("Row {} · Seat {}", self.row, self.seat_number)
+    }
+}
+
 impl std::fmt::Display for SeatLabel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}{}", self.row, self.seat_number)

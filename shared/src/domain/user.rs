@@ -8,8 +8,10 @@ use uuid::Uuid;
 use super::{Invalid, wire_enum};
 
 wire_enum! {
-    /// What an account may do: every signup is a `customer`; admins run the catalog and oversee sales.
-    Role { Customer => "customer", Admin => "admin" }
+    /// What an account may do: every signup is a `customer`; `staff` (made by an admin) scan
+    /// tickets at the door and see its counts; admins run the catalog, oversee sales and may do
+    /// everything staff do.
+    Role { Customer => "customer", Staff => "staff", Admin => "admin" }
 }
 
 /// An e-mail address, trimmed and lowercased, that looks like one.

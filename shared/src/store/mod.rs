@@ -1,7 +1,7 @@
-//! Storage: traits by intent (users, catalog, holds, payments, idempotency records, rate-limit
-//! counters) and the backends that implement them. Every backend keeps the one promise inside the
-//! store itself: at most one active reservation per (event, seat), decided by a unique index or a
-//! conditional write; and every limit is counted there too, never in a process's memory.
+//! Storage: traits by intent (users, catalog, holds, payments, tickets, idempotency records,
+//! rate-limit counters) and the backends that implement them. Every backend keeps the one promise
+//! inside the store itself: at most one active reservation per (event, seat), decided by a unique
+//! index or a conditional write; and every limit is counted there too, never in a process's memory.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, NewEvent, NewPayment, NewUser, NewVenue,
-    Page, Payment, Refund, Reservation, ReservationFilter, SeatLabel, SeatState, User, UserChanges, Venue,
-    VenueWithSeats,
+    Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, NewEvent, NewPayment, NewUser,
+    NewVenue, Page, Payment, Refund, Reservation, ReservationFilter, Scan, SeatLabel, SeatState, Ticket, TicketFilter,
+    TicketTally, User, UserChanges, Venue, VenueWithSeats,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -188,6 +188,24 @@ pub struct Decline {
     pub declines: u32,
 }
 
+/// Tickets: one per confirmed seat, issued by `PaymentStore::confirm_payment` in its own
+/// transaction, revoked by `cancel_reservation`, `cancel_booking` and `cancel_event` in theirs
+/// (a used ticket too: it keeps its `admission`), and admitted once at the door.
+#[async_trait]
+pub trait TicketStore: Send + Sync {
+    async fn ticket(&self, id: Uuid) -> StoreResult<Option<Ticket>>;
+    /// Newest first (by `issued_at`, then id); a booking's tickets in seat order among equals.
+    async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Vec<Ticket>>;
+    /// Admits a `valid` ticket by one conditional write (`valid → used`, recording the scan as its
+    /// `admission`): of any number of scans at once, exactly one is `Admitted`. Any other state
+    /// is `Refused` with the ticket as stored, changing nothing. `NotFound` when there is none.
+    async fn check_in(&self, scan: &Scan) -> StoreResult<CheckIn>;
+    /// Every ticket of the event, in any status, by id (the door's offline manifest).
+    async fn event_tickets(&self, event_id: Uuid) -> StoreResult<Vec<Ticket>>;
+    /// The event's tickets counted by status and admitting gate (the door's live counts).
+    async fn ticket_tallies(&self, event_id: Uuid) -> StoreResult<Vec<TicketTally>>;
+}
+
 /// A stored answer to a mutating request sent with an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -270,6 +288,9 @@ pub enum Writes {
     Idempotency,
     /// `LimitStore`: rate-limit counters (password checks, signups, reserves, card tries).
     Limits,
+    /// `TicketStore::check_in`: admitting tickets at the door (issuing them is `Payments`'s,
+    /// revoking them the cancels': `Holds`, `Catalog`).
+    CheckIn,
 }
 
 /// One storage backend: every trait, plus health and schema.

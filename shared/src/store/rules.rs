@@ -23,6 +23,7 @@ pub enum Entity {
     Reservation,
     Booking,
     Payment,
+    Ticket,
 }
 
 impl Entity {
@@ -33,6 +34,7 @@ impl Entity {
             Entity::Reservation => "reservation",
             Entity::Booking => "booking",
             Entity::Payment => "payment",
+            Entity::Ticket => "ticket",
         }
     }
 }
