@@ -3,7 +3,9 @@
 //! a replayed offline batch changing nothing; and the listings and counts the buyer and the door
 //! read.
 
-use proeventa_core::domain::{CheckIn, Gate, Scan, Ticket, TicketFilter, TicketStatus, TicketTally, Verdict};
+use proeventa_core::domain::{
+    Admission, CheckIn, Gate, Scan, Ticket, TicketFilter, TicketStatus, TicketTally, Verdict,
+};
 
 use super::*;
 
@@ -22,8 +24,10 @@ async fn all_tickets(store: &S, filter: TicketFilter) -> Vec<Ticket> {
     let mut offset = 0;
     loop {
         let page = page(Page::MAX_LIMIT, offset);
-        let batch =
-            store.list_tickets(&TicketFilter { page, ..filter.clone() }).await.unwrap_or_else(|e| panic!("{e}"));
+        let batch = store
+            .list_tickets(&TicketFilter { page, ..filter.clone() })
+            .await
+            .unwrap_or_else(|e| panic!("list tickets: {e}"));
         let full = batch.len() as i64 == Page::MAX_LIMIT;
         all.extend(batch);
         if !full {
@@ -47,8 +51,8 @@ async fn check_in(store: &S, scan: &Scan) -> CheckIn {
 }
 
 /// The admission a scan records.
-fn admission_of(scan: &Scan) -> proeventa_core::domain::Admission {
-    proeventa_core::domain::Admission { scan_id: scan.id, gate: scan.gate.clone(), at: scan.at }
+fn admission_of(scan: &Scan) -> Admission {
+    Admission { scan_id: scan.id, gate: scan.gate.clone(), at: scan.at }
 }
 
 fn statuses(tickets: &[Ticket]) -> Vec<TicketStatus> {
