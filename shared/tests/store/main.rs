@@ -12,6 +12,7 @@
 
 mod cases;
 mod dynamodb_table;
+mod dynamodb_tickets;
 mod support;
 
 /// Generates one `#[tokio::test]` per case for a backend; `concurrent` cases run on four workers.
