@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Admission, Booking, Gate, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatLabel,
-    Ticket, TicketStatus, User, Venue, VenueKind,
+    Booking, Gate, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatLabel, Ticket,
+    TicketStatus, User, Venue, VenueKind,
 };
-use crate::store::{StoreError, StoreResult, Writes};
+use crate::store::{StoreError, StoreResult, Writes, stored_admission, stored_gate};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -504,14 +504,12 @@ pub struct StoredTicket {
 }
 
 pub fn ticket_from(item: &Item) -> StoreResult<StoredTicket> {
-    let admission = match opt_s(item, "scan") {
-        Some(scan_id) => Some(Admission {
-            scan_id: Uuid::parse_str(&scan_id).map_err(|_| corrupt("scan id", &scan_id))?,
-            gate: stored_gate(item)?.ok_or_else(|| corrupt("ticket", "an admission without a gate"))?,
-            at: get_time(item, "admitted")?,
-        }),
-        None => None,
-    };
+    let scan_id = opt_s(item, "scan").map(|raw| Uuid::parse_str(&raw).map_err(|_| corrupt("scan id", &raw)));
+    let admission = stored_admission(
+        scan_id.transpose()?,
+        opt_s(item, "gate").as_deref(),
+        opt_n(item, "admitted")?.map(from_ms).transpose()?,
+    )?;
     Ok(StoredTicket {
         ticket: Ticket {
             id: get_uuid(item, "id")?,
@@ -534,8 +532,8 @@ pub fn ticket_from(item: &Item) -> StoreResult<StoredTicket> {
 }
 
 /// The gate that admitted a ticket, when one did.
-pub fn stored_gate(item: &Item) -> StoreResult<Option<Gate>> {
-    opt_s(item, "gate").map(|raw| Gate::parse(Some(&raw)).map_err(|err| corrupt("gate", &err.to_string()))).transpose()
+pub fn admitting_gate(item: &Item) -> StoreResult<Option<Gate>> {
+    opt_s(item, "gate").as_deref().map(stored_gate).transpose()
 }
 
 #[cfg(test)]

@@ -200,7 +200,7 @@ impl TicketStore for DynamoStore {
         let items = self.query_all(Query::gsi2(&event_tickets_pk(event_id)).only("#st, #gate")).await?;
         let mut counts = HashMap::<(TicketStatus, Option<Gate>), u64>::new();
         for item in &items {
-            *counts.entry((get_enum::<TicketStatus>(item, "st")?, stored_gate(item)?)).or_default() += 1;
+            *counts.entry((get_enum::<TicketStatus>(item, "st")?, admitting_gate(item)?)).or_default() += 1;
         }
         let mut tallies: Vec<TicketTally> =
             counts.into_iter().map(|((status, gate), count)| TicketTally { status, gate, count }).collect();
