@@ -148,6 +148,7 @@ watch: vendor venv
 	  --env-var DATABASE_URL=$${DATABASE_URL:-sqlite://proeventa.db} \
 	  --env-var JWT_SECRET=$${JWT_SECRET:-dev-jwt-secret-for-make-watch-only} \
 	  --env-var WEBHOOK_SECRET=$${WEBHOOK_SECRET:-dev-webhook-secret} \
+	  --env-var TICKET_SIGNING_KEY=$${TICKET_SIGNING_KEY:-0000000000000000000000000000000000000000000000000000000000000de5} \
 	  --env-var LOG_FORMAT=$${LOG_FORMAT:-pretty}
 
 # The arm64 bootstraps Lambda runs (provided.al2023), in target/lambda-arm64/<function>/bootstrap

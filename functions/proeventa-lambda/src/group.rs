@@ -31,6 +31,12 @@ impl Group {
         !matches!(self, Group::Meta)
     }
 
+    /// Whether the group's routes issue ticket codes or check them (and so its function needs
+    /// `TICKET_SIGNING_KEY`, the same in every function that has it).
+    pub fn serves_tickets(self) -> bool {
+        matches!(self, Group::Reservations)
+    }
+
     /// The store writes the group's handlers make (the store traits whose writing methods they
     /// call), from which its function's DynamoDB policy follows: it may write the kinds of items
     /// these write, and no other (`functions/proeventa-lambda/tests/cloud_edge.rs`).

@@ -25,7 +25,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
 use chrono::{Duration, Utc};
-use common::{JWT_SECRET, WEBHOOK_SECRET, template};
+use common::{JWT_SECRET, TICKET_SIGNING_KEY, WEBHOOK_SECRET, template};
 use proeventa_core::api::AppState;
 use proeventa_core::domain::{Role, UserChanges};
 use proeventa_core::payments::SimulatedProvider;
@@ -425,6 +425,7 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
         ("DATABASE_URL", format!("dynamodb://{}", table.name())),
         ("JWT_SECRET", JWT_SECRET.to_owned()),
         ("WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ("TICKET_SIGNING_KEY", TICKET_SIGNING_KEY.to_owned()),
     ]);
     let config = lambda_config(|key| env.get(key).cloned()).expect("configuration");
     // One provider for every function, as one payment provider account is in the cloud.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{JWT_SECRET, WEBHOOK_SECRET, workspace};
+use common::{JWT_SECRET, TICKET_SIGNING_KEY, WEBHOOK_SECRET, workspace};
 use proeventa_testkit::TempSqlite;
 use serde_json::{Value, json};
 
@@ -59,6 +59,7 @@ fn start_watch(port: u16, database_url: &str) -> Watch {
         .args(["--env-var", &format!("DATABASE_URL={database_url}")])
         .args(["--env-var", &format!("JWT_SECRET={JWT_SECRET}")])
         .args(["--env-var", &format!("WEBHOOK_SECRET={WEBHOOK_SECRET}")])
+        .args(["--env-var", &format!("TICKET_SIGNING_KEY={TICKET_SIGNING_KEY}")])
         .args(["--env-var", "LOG_FORMAT=json"])
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("log"))
