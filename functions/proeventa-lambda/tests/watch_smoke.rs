@@ -151,6 +151,12 @@ fn watch_serves_every_function_on_its_real_path() {
     let (status, refused) = request(port, "POST", "/payments/webhook", None, Some(&json!({"id": "evt_1"})));
     assert_eq!((status, refused["error"].as_str()), (401, Some("unauthorized")), "bad signature");
 
+    // api-checkin: the public key is public; a customer may not scan.
+    let (status, key) = request(port, "GET", "/checkin/key", None, None);
+    assert_eq!((status, key["algorithm"].as_str()), (200, Some("Ed25519")), "{key}");
+    let (status, refused) = request(port, "POST", "/checkin/scan", Some(token), Some(&json!({"code": "PE1.x"})));
+    assert_eq!((status, refused["error"].as_str()), (403, Some("forbidden")), "{refused}");
+
     // Logs are JSON lines naming the invocation's request id.
     let log = watch.log();
     assert!(log.contains("\"requestId\""), "JSON logs with the Lambda request id:\n{log}");
