@@ -38,6 +38,17 @@ $(REDOC_JS):
 	  && tar xzf redoc-$(REDOC_VERSION).tgz && mv package redoc && rm -f redoc-$(REDOC_VERSION).tgz
 	@test -s $(REDOC_JS)
 
+# jsQR, the door page's QR reader where the browser has no BarcodeDetector, from the npm registry
+# at a pinned version into booking/vendor/ with its license. Committed, so a static host and a
+# fresh clone serve it with no step; this target fetches it again (e.g. for a new version).
+JSQR_VERSION := 1.4.0
+.PHONY: site-vendor
+site-vendor:
+	cd booking/vendor && rm -rf package && npm pack --silent jsqr@$(JSQR_VERSION) >/dev/null \
+	  && tar xzf jsqr-$(JSQR_VERSION).tgz package/dist/jsQR.js package/LICENSE \
+	  && mv package/dist/jsQR.js jsQR.js && mv package/LICENSE jsQR.LICENSE && rm -rf package jsqr-$(JSQR_VERSION).tgz
+	@test -s booking/vendor/jsQR.js
+
 # Python tools (cargo-lambda, zig, cfn-lint, schemathesis) in a project-local venv, pinned in tools/requirements.txt.
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed
