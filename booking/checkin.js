@@ -23,6 +23,11 @@ const DOOR_KEY = 'proeventa.door';
 const ANSWER_MS = { green: 3000, red: 6000 };
 /** A code held to the camera again right after its answer is not scanned again for this long. */
 const SAME_CODE_PAUSE_MS = 2500;
+/**
+ * A code answered twice in a row (admitted, then "already checked in") is not read a third time
+ * until it has been out of the camera's sight this long: a ticket left in view is not re-checked.
+ */
+const SAME_CODE_GONE_MS = 1500;
 const REFRESH_EVERY_MS = 20_000;
 /** A scan waits this long for the API before the door decides on its own. */
 const SCAN_TIMEOUT_MS = 5000;
@@ -77,6 +82,9 @@ const state = {
   checking: false,
   lastCode: null,
   lastCodeUntil: 0,
+  /** When the camera last read lastCode, and how many answers in a row were for it. */
+  lastCodeSeen: 0,
+  lastCodeAnswers: 0,
   refreshTimer: null,
 };
 
@@ -415,6 +423,7 @@ async function check(code, source) {
 // ---- the answer on screen ----------------------------------------------------------------
 
 function show(answer, code, source) {
+  state.lastCodeAnswers = code === state.lastCode ? state.lastCodeAnswers + 1 : 1;
   el.answer.className = 'door-answer door-answer-' + answer.color;
   el.answer.dataset.status = answer.status;
   el.answer.dataset.color = answer.color;
@@ -439,6 +448,7 @@ function dismiss() {
   clearTimeout(state.shown.timer);
   state.lastCode = state.shown.code;
   state.lastCodeUntil = Date.now() + SAME_CODE_PAUSE_MS;
+  state.lastCodeSeen = Date.now();
   const focus = state.shown.returnFocus;
   state.shown = null;
   el.answer.hidden = true;
@@ -459,8 +469,12 @@ el.answer.addEventListener('keydown', (e) => {
 // ---- camera and form ---------------------------------------------------------------------
 
 function onCameraCode(code) {
+  const now = Date.now();
+  const same = code === state.lastCode;
+  const stayedInView = same && now - state.lastCodeSeen < SAME_CODE_GONE_MS;
+  if (same) state.lastCodeSeen = now;
   if (state.shown || state.checking) return;
-  if (code === state.lastCode && Date.now() < state.lastCodeUntil) return;
+  if (same && (now < state.lastCodeUntil || (state.lastCodeAnswers >= 2 && stayedInView))) return;
   check(code, 'camera');
 }
 
@@ -617,6 +631,7 @@ async function start() {
     return;
   }
   if (user.role !== 'staff' && user.role !== 'admin') {
+    el.setup.removeAttribute('aria-busy');
     byId('door-intro').textContent = 'This page is for door staff.';
     UI.showError('Not allowed', 'Only staff and admin accounts can check tickets. Ask an admin to give your account the staff role.');
     return;

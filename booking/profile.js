@@ -209,9 +209,10 @@ function bookingCard(booking) {
       <div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=${encodeURIComponent(booking.id)}">Pay now</a>
         <button class="btn btn-ghost btn-sm" type="button" data-cancel="${booking.id}">Release seats</button></div>`;
   } else if (booking.status === 'confirmed') {
+    const pdf = html`<button class="btn btn-secondary btn-sm" type="button" data-tickets-pdf="${booking.id}">Tickets (PDF)</button>`;
     actions = canCancelConfirmed(event)
-      ? html`<div class="btn-row"><button class="btn btn-danger btn-sm" type="button" data-cancel="${booking.id}">Cancel booking</button></div>`
-      : html`<p class="small muted flush">Less than 24 hours to go: this booking can no longer be canceled online.</p>`;
+      ? html`<div class="btn-row">${pdf}<button class="btn btn-danger btn-sm" type="button" data-cancel="${booking.id}">Cancel booking</button></div>`
+      : html`<div class="btn-row">${pdf}</div><p class="small muted flush">Less than 24 hours to go: this booking can no longer be canceled online.</p>`;
   }
   return html`<article class="card booking-card" data-booking-id="${booking.id}" data-status="${booking.status}" aria-labelledby="b-${booking.id}">
     ${UI.poster(event || { name: 'Event', category: 'other' })}
@@ -352,7 +353,21 @@ tabsEl.addEventListener('click', (e) => {
 listEl.addEventListener('click', (e) => {
   const button = e.target.closest('[data-cancel]');
   if (button) askCancel(button);
+  const pdf = e.target.closest('[data-tickets-pdf]');
+  if (pdf) downloadTickets(pdf);
 });
+
+/** Every ticket of a booking, one page each, saved as a PDF. */
+async function downloadTickets(button) {
+  UI.clear();
+  const bookingId = button.dataset.ticketsPdf;
+  try {
+    const pdf = await UI.busy(button, 'Preparing PDF…', () => api.tickets.bookingPdf(bookingId));
+    UI.saveFile(pdf, 'proeventa-tickets-' + bookingId.slice(0, 8).toLowerCase() + '.pdf');
+  } catch (error) {
+    UI.handleError(error);
+  }
+}
 
 async function start() {
   if (!Auth.requireLogin()) return;

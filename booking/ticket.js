@@ -20,17 +20,6 @@ function objectUrl(blob) {
 }
 window.addEventListener('pagehide', () => objectUrls.forEach((url) => URL.revokeObjectURL(url)));
 
-/** Saves a Blob under `filename` through a temporary download link. */
-function save(blob, filename) {
-  const link = document.createElement('a');
-  link.href = objectUrl(blob);
-  link.download = filename;
-  link.hidden = true;
-  document.body.append(link);
-  link.click();
-  link.remove();
-}
-
 function fact(label, value, id) {
   return html`<div><dt>${label}</dt><dd${id ? html` id="${id}"` : ''}>${value}</dd></div>`;
 }
@@ -89,7 +78,7 @@ function renderTicket(ticket, event) {
     UI.clear(alertEl);
     try {
       const pdf = await UI.busy(e.currentTarget, 'Preparing PDF…', () => api.tickets.pdf(ticket.id));
-      save(pdf, name + '.pdf');
+      UI.saveFile(pdf, name + '.pdf');
     } catch (error) {
       UI.handleError(error, alertEl);
     }
@@ -98,7 +87,7 @@ function renderTicket(ticket, event) {
     UI.clear(alertEl);
     try {
       const ics = await UI.busy(e.currentTarget, 'Preparing…', () => api.tickets.calendar(ticket.id));
-      save(ics, name + '.ics');
+      UI.saveFile(ics, name + '.ics');
     } catch (error) {
       UI.handleError(error, alertEl);
     }

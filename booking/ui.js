@@ -327,6 +327,22 @@ export function countdown(el, expiresAt, options) {
   };
 }
 
+/**
+ * Saves a Blob (a PDF or .ics the API made) under `filename` through a temporary blob: link; the
+ * URL is released once the browser has had time to start the download.
+ */
+export function saveFile(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /** Reads one query parameter of this page. */
 export function param(name) {
   return new URLSearchParams(window.location.search).get(name);

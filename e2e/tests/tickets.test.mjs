@@ -102,7 +102,7 @@ describe('tickets and the door', () => {
     await page.getByRole('button', { name: /^Pay / }).click();
     await page.getByRole('heading', { name: /Payment successful/ }).waitFor();
 
-    await page.getByRole('link', { name: 'Tickets' }).click();
+    await page.getByRole('link', { name: 'View my tickets' }).click();
     await page.waitForURL(/\/profile\.html#tickets$/);
     const rows = page.locator(`#ticket-list .ticket-row[data-status="valid"]`);
     await waitUntil(async () => (await rows.count()) === 4, 'four valid tickets on the profile');
@@ -111,6 +111,14 @@ describe('tickets and the door', () => {
     assert.match(await rows.first().innerText(), /Row \S+ · Seat \d+/);
     assert.match(await rows.first().innerText(), /UTC/);
     await screenshot(page, PREFIX, 'profile-tickets');
+    assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tickets', exact: true }).count(), 1, 'the header has a Tickets link');
+
+    // The booking's tickets in one PDF, from its card.
+    const [all] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator(`.booking-card[data-booking-id="${bookingId}"]`).getByRole('button', { name: 'Tickets (PDF)' }).click(),
+    ]);
+    assert.equal(fs.readFileSync(await all.path()).subarray(0, 5).toString('latin1'), '%PDF-');
 
     const listed = await api(server.api, 'GET', `/reservations/tickets?booking_id=${bookingId}`, { token: buyerToken });
     const items = Array.isArray(listed) ? listed : listed.items;
