@@ -15,6 +15,7 @@ use proeventa_core::api;
 use proeventa_core::api::{AppState, security};
 use proeventa_core::config::{Config, JWT_SECRET_MIN_BYTES};
 use proeventa_core::store::Store;
+use proeventa_core::tickets::{self, TicketKeys};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::services::ServeDir;
@@ -23,12 +24,24 @@ use tower_http::services::ServeDir;
 /// reads and new holds treat a lapsed hold as expired at once.
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
 
-/// Where a local secret is kept when `JWT_SECRET` is not set.
-const LOCAL_SECRET_FILE: &str = ".proeventa-jwt-secret";
+/// Where the local secrets are kept when their variables are not set.
+const LOCAL_JWT_SECRET: LocalSecret = LocalSecret {
+    variable: "JWT_SECRET",
+    file: ".proeventa-jwt-secret",
+    make: proeventa_core::auth::random_secret,
+    usable: |secret| secret.len() >= JWT_SECRET_MIN_BYTES,
+};
+const LOCAL_TICKET_KEY: LocalSecret = LocalSecret {
+    variable: "TICKET_SIGNING_KEY",
+    file: ".proeventa-ticket-key",
+    make: TicketKeys::generate_secret,
+    usable: |secret| tickets::check_secret(secret).is_ok(),
+};
 
 pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), String> {
     let started = Instant::now();
-    let jwt_secret = jwt_secret(&config)?;
+    let jwt_secret = LOCAL_JWT_SECRET.or_set(config.jwt_secret.as_deref())?;
+    config.ticket_signing_key = Some(LOCAL_TICKET_KEY.or_set(config.ticket_signing_key.as_deref())?);
     let api_listener = bind(config.host, config.port, "PORT").await?;
     let site_listener = bind(config.host, config.site_port, "SITE_PORT").await?;
     let api_addr = local_addr(&api_listener)?;
@@ -73,38 +86,55 @@ fn browser_addr(addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr }
 }
 
-/// `JWT_SECRET`, or for local use a random secret kept in `.proeventa-jwt-secret` so tokens survive restarts.
-fn jwt_secret(config: &Config) -> Result<String, String> {
-    if let Some(secret) = &config.jwt_secret {
-        return Ok(secret.clone());
-    }
-    let secret = local_secret(Path::new(LOCAL_SECRET_FILE))?;
-    tracing::warn!(
-        "JWT_SECRET is not set: using a local secret kept in {LOCAL_SECRET_FILE} (set JWT_SECRET in production)"
-    );
-    Ok(secret)
+/// A secret `serve` makes and keeps in a file when its variable is not set, so tokens and ticket
+/// codes survive restarts.
+struct LocalSecret {
+    variable: &'static str,
+    file: &'static str,
+    /// A new random secret.
+    make: fn() -> String,
+    /// Whether a kept secret may still be used (one of an older, weaker form is made anew).
+    usable: fn(&str) -> bool,
 }
 
-/// The secret kept in `path`, made (random, 64 hex digits) when there is none. The file is only
-/// ever readable by its owner: one that others may read is refused, never used.
-fn local_secret(path: &Path) -> Result<String, String> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(metadata) = std::fs::metadata(path) {
-        if metadata.permissions().mode() & 0o077 != 0 {
-            return Err(format!(
-                "{} can be read by other users: remove it (a new secret is made) or `chmod 600` it, or set JWT_SECRET",
-                path.display()
-            ));
+impl LocalSecret {
+    /// The variable's value, or for local use the secret kept in the file (warned about once).
+    fn or_set(&self, value: Option<&str>) -> Result<String, String> {
+        if let Some(secret) = value {
+            return Ok(secret.to_owned());
         }
-        let existing = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let existing = existing.trim();
-        if existing.len() >= JWT_SECRET_MIN_BYTES {
-            return Ok(existing.to_owned());
-        }
+        let secret = self.kept_in(Path::new(self.file))?;
+        tracing::warn!(
+            "{variable} is not set: using a local secret kept in {file} (set {variable} in production)",
+            variable = self.variable,
+            file = self.file
+        );
+        Ok(secret)
     }
-    let secret = proeventa_core::auth::random_secret();
-    write_private(path, &secret).map_err(|e| format!("cannot keep a local JWT secret in {}: {e}", path.display()))?;
-    Ok(secret)
+
+    /// The secret kept in `path`, made when there is none. The file is only ever readable by its
+    /// owner: one that others may read is refused, never used.
+    fn kept_in(&self, path: &Path) -> Result<String, String> {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            if metadata.permissions().mode() & 0o077 != 0 {
+                return Err(format!(
+                    "{} can be read by other users: remove it (a new secret is made) or `chmod 600` it, or set {}",
+                    path.display(),
+                    self.variable
+                ));
+            }
+            let existing = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let existing = existing.trim();
+            if (self.usable)(existing) {
+                return Ok(existing.to_owned());
+            }
+        }
+        let secret = (self.make)();
+        write_private(path, &secret)
+            .map_err(|e| format!("cannot keep a local {} in {}: {e}", self.variable, path.display()))?;
+        Ok(secret)
+    }
 }
 
 /// Writes `contents` to `path` readable by its owner only, also when the file was there before
@@ -206,18 +236,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_local_secret_is_made_private_and_a_readable_one_refused() {
+    fn the_local_secrets_are_made_private_and_a_readable_one_refused() {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("proeventa-secret-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("secret");
-        let made = local_secret(&path).unwrap();
-        assert!(made.len() >= JWT_SECRET_MIN_BYTES);
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(local_secret(&path).unwrap(), made, "kept across restarts");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let refused = local_secret(&path).unwrap_err();
-        assert!(refused.contains("can be read by other users"), "{refused}");
+        for local in [LOCAL_JWT_SECRET, LOCAL_TICKET_KEY] {
+            let path = dir.join(local.file);
+            let made = local.kept_in(&path).unwrap();
+            assert!((local.usable)(&made), "{}: {made}", local.variable);
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(local.kept_in(&path).unwrap(), made, "kept across restarts");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let refused = local.kept_in(&path).unwrap_err();
+            assert!(refused.contains("can be read by other users"), "{refused}");
+            assert!(refused.contains(local.variable), "{refused}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_kept_ticket_key_of_another_form_is_made_anew() {
+        let dir = std::env::temp_dir().join(format!("proeventa-secret-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(LOCAL_TICKET_KEY.file);
+        write_private(&path, "not-a-key").unwrap();
+        let made = LOCAL_TICKET_KEY.kept_in(&path).unwrap();
+        assert!(TicketKeys::from_secret(&made).is_ok(), "{made}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), made);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -33,6 +33,9 @@ pub struct Config {
     pub payment_window_seconds: u32,
     pub payment_provider: String,
     pub webhook_secret: Option<String>,
+    /// `TICKET_SIGNING_KEY`: the Ed25519 seed (64 hex digits) that signs ticket codes; `None`
+    /// only in local use, where `serve` makes and keeps one.
+    pub ticket_signing_key: Option<String>,
     /// Origins allowed by CORS; `None` means the local site on `SITE_PORT`.
     pub cors_origins: Option<Vec<String>>,
     /// Address the local server binds (default 127.0.0.1).
@@ -63,6 +66,7 @@ impl std::fmt::Debug for Config {
             .field("payment_window_seconds", &self.payment_window_seconds)
             .field("payment_provider", &self.payment_provider)
             .field("webhook_secret", &secret(&self.webhook_secret))
+            .field("ticket_signing_key", &secret(&self.ticket_signing_key))
             .field("cors_origins", &self.cors_origins)
             .field("host", &self.host)
             .field("port", &self.port)
@@ -172,6 +176,10 @@ impl Config {
                 ),
             ));
         }
+        let ticket_signing_key = get("TICKET_SIGNING_KEY");
+        if let Some(key) = &ticket_signing_key {
+            crate::tickets::check_secret(key)?;
+        }
         Ok(Self {
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://proeventa.db".into()),
             jwt_secret,
@@ -182,6 +190,7 @@ impl Config {
                 .map_err(|_| Invalid::new("PAYMENT_WINDOW_SECONDS", "is too large"))?,
             payment_provider,
             webhook_secret: get("WEBHOOK_SECRET"),
+            ticket_signing_key,
             cors_origins: get("CORS_ORIGINS").map(|v| {
                 v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
             }),
@@ -268,6 +277,18 @@ mod tests {
     }
 
     #[test]
+    fn the_ticket_signing_key_is_64_hex_digits() {
+        assert_eq!(config(&[]).unwrap().ticket_signing_key, None);
+        let key = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+        assert_eq!(config(&[("TICKET_SIGNING_KEY", key)]).unwrap().ticket_signing_key.as_deref(), Some(key));
+        for refused in ["secret", &key[2..], &format!("{key}00"), &key.replace('9', "x")] {
+            let err = config(&[("TICKET_SIGNING_KEY", refused)]).unwrap_err();
+            assert_eq!(err.field, "TICKET_SIGNING_KEY", "{refused}");
+            assert!(err.message.contains("64 hex digits"), "{}", err.message);
+        }
+    }
+
+    #[test]
     fn database_passwords_are_redacted() {
         assert_eq!(redacted_url("postgres://app:s3cret@db:5432/pe"), "postgres://app:***@db:5432/pe");
         assert_eq!(redacted_url("postgres://app@db:5432/pe"), "postgres://app@db:5432/pe");
@@ -280,10 +301,11 @@ mod tests {
             ("DATABASE_URL", "postgres://app:hunter2-db@db.internal:5432/proeventa"),
             ("JWT_SECRET", "jwt-secret-that-must-not-be-logged-0123"),
             ("WEBHOOK_SECRET", "webhook-secret-not-for-logs"),
+            ("TICKET_SIGNING_KEY", "0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de"),
         ])
         .unwrap();
         let shown = format!("{c:?}");
-        for secret in ["hunter2-db", "jwt-secret-that-must-not-be-logged", "webhook-secret-not-for-logs"] {
+        for secret in ["hunter2-db", "jwt-secret-that-must-not-be-logged", "webhook-secret-not-for-logs", "0badc0de"] {
             assert!(!shown.contains(secret), "{secret} leaked: {shown}");
         }
         assert!(shown.contains("postgres://app:***@db.internal:5432/proeventa"), "{shown}");

@@ -16,3 +16,4 @@ pub mod logging;
 pub mod memory;
 pub mod payments;
 pub mod store;
+pub mod tickets;

@@ -19,6 +19,8 @@ pub enum Group {
     Reservations,
     /// `/payments/*`
     Payments,
+    /// `/checkin/*`
+    Checkin,
     /// `/`, `/health`, `/openapi.json`, `/docs`, `/redoc`
     Meta,
 }
@@ -27,6 +29,12 @@ impl Group {
     /// Whether the group's routes take bearer tokens (and so its function needs `JWT_SECRET`).
     pub fn checks_tokens(self) -> bool {
         !matches!(self, Group::Meta)
+    }
+
+    /// Whether the group's routes issue ticket codes or check them (and so its function needs
+    /// `TICKET_SIGNING_KEY`, the same in every function that has it).
+    pub fn serves_tickets(self) -> bool {
+        matches!(self, Group::Reservations)
     }
 
     /// The store writes the group's handlers make (the store traits whose writing methods they
@@ -38,13 +46,16 @@ impl Group {
             Group::Catalog => &[Writes::Catalog, Writes::Idempotency],
             Group::Reservations => &[Writes::Holds, Writes::Idempotency, Writes::Limits],
             Group::Payments => &[Writes::Payments, Writes::Idempotency, Writes::Limits],
+            // The door's reads (summary, manifest, the public key) write nothing.
+            Group::Checkin => &[Writes::CheckIn],
             Group::Meta => &[],
         }
     }
 }
 
 impl Group {
-    pub const ALL: [Group; 5] = [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Meta];
+    pub const ALL: [Group; 6] =
+        [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Checkin, Group::Meta];
 
     /// The function's package, binary and `cargo lambda watch` name.
     pub fn function_name(self) -> &'static str {
@@ -53,6 +64,7 @@ impl Group {
             Group::Catalog => "api-catalog",
             Group::Reservations => "api-reservations",
             Group::Payments => "api-payments",
+            Group::Checkin => "api-checkin",
             Group::Meta => "api-meta",
         }
     }
@@ -64,6 +76,7 @@ impl Group {
             Group::Catalog => "ApiCatalogFunction",
             Group::Reservations => "ApiReservationsFunction",
             Group::Payments => "ApiPaymentsFunction",
+            Group::Checkin => "ApiCheckinFunction",
             Group::Meta => "ApiMetaFunction",
         }
     }
@@ -75,6 +88,7 @@ impl Group {
             Group::Catalog => api::catalog::routes(),
             Group::Reservations => api::reservations::routes(),
             Group::Payments => api::payments::routes(),
+            Group::Checkin => api::checkin::routes(),
             Group::Meta => api::meta::routes(),
         }
     }

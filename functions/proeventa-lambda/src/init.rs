@@ -58,6 +58,16 @@ pub async fn state_for(group: Group, config: Config) -> Result<AppState, InitErr
     } else {
         proeventa_core::auth::random_secret()
     };
+    // Codes are signed by one function and checked by another (and by the door page with the
+    // served public key): a key made up here would match no other. A group that serves no
+    // ticket keeps none (least privilege) and `AppState` gives it a throwaway one.
+    if group.serves_tickets() && config.ticket_signing_key.is_none() {
+        return Err(InitError(
+            "TICKET_SIGNING_KEY is not set: every API function that issues or checks tickets needs the shared \
+             Ed25519 seed (infra/template.yaml passes it from Secrets Manager; `make watch` sets a dev value)"
+                .into(),
+        ));
+    }
     let store = open_store(&config).await?;
     Ok(AppState::new(config, store, &secret))
 }

@@ -25,7 +25,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
 use chrono::{Duration, Utc};
-use common::{JWT_SECRET, WEBHOOK_SECRET, template};
+use common::{JWT_SECRET, TICKET_SIGNING_KEY, WEBHOOK_SECRET, template};
 use proeventa_core::api::AppState;
 use proeventa_core::domain::{Role, UserChanges};
 use proeventa_core::payments::SimulatedProvider;
@@ -425,6 +425,7 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
         ("DATABASE_URL", format!("dynamodb://{}", table.name())),
         ("JWT_SECRET", JWT_SECRET.to_owned()),
         ("WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ("TICKET_SIGNING_KEY", TICKET_SIGNING_KEY.to_owned()),
     ]);
     let config = lambda_config(|key| env.get(key).cloned()).expect("configuration");
     // One provider for every function, as one payment provider account is in the cloud.
@@ -442,8 +443,8 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
         });
         deployed.insert(function.name.clone(), Deployed { recorder, store, app });
     }
-    let [auth, catalog, reservations, payments, meta, job] =
-        ["api-auth", "api-catalog", "api-reservations", "api-payments", "api-meta", "job-expire-holds"]
+    let [auth, catalog, reservations, payments, checkin, meta, job] =
+        ["api-auth", "api-catalog", "api-reservations", "api-payments", "api-checkin", "api-meta", "job-expire-holds"]
             .map(|name| &deployed[name]);
 
     // api-auth: accounts, a refused and two good logins, a profile change, an admin's change.
@@ -519,6 +520,21 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let (status, body) =
         payments.call(Method::POST, "/payments/webhook", &[("x-signature", signature)], Some(refund)).await;
     assert_eq!(status, 200, "{body}");
+
+    // api-reservations: the paid seats' tickets, read; api-checkin: one admitted by door staff,
+    // then the door's counts and manifest.
+    let (status, tickets) = reservations.send(Method::GET, "/reservations/tickets", &ana, None, Value::Null).await;
+    assert_eq!(status, 200, "{tickets}");
+    let code = tickets[0]["code"].as_str().unwrap_or_else(|| panic!("a ticket code in {tickets}")).to_owned();
+    let scan = json!({"code": code, "event_id": event_id, "gate": "north"});
+    let (status, admitted) = checkin.send(Method::POST, "/checkin/scan", &admin, None, scan).await;
+    assert_eq!(status, 200, "{admitted}");
+    let (status, summary) =
+        checkin.send(Method::GET, &format!("/checkin/events/{event_id}/summary"), &admin, None, Value::Null).await;
+    assert_eq!((status, summary["admitted"].as_u64()), (200, Some(1)), "{summary}");
+    let (status, manifest) =
+        checkin.send(Method::GET, &format!("/checkin/events/{event_id}/manifest"), &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{manifest}");
 
     // api-reservations: canceling a paid seat (its refund recorded) and a held booking.
     let paid_seat = id(&booking["reservations"][0]);

@@ -247,10 +247,32 @@ async fn only_the_functions_that_check_tokens_need_the_signing_secret() {
     let url = db.url();
     let config = || proeventa_lambda::lambda_config(|key| (key == "DATABASE_URL").then(|| url.clone())).unwrap();
     assert!(proeventa_lambda::state_for(Group::Meta, config()).await.is_ok(), "api-meta starts without JWT_SECRET");
-    for group in [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments] {
+    for group in [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Checkin] {
         let refused = proeventa_lambda::state_for(group, config()).await.err().map(|e| e.to_string());
         assert!(refused.is_some_and(|e| e.contains("JWT_SECRET is not set")), "{group:?} starts without JWT_SECRET");
     }
+}
+
+/// Every function that issues or checks ticket codes refuses to start without the shared
+/// signing key; the others start without one.
+#[tokio::test]
+async fn only_the_functions_that_serve_tickets_need_the_ticket_signing_key() {
+    let db = proeventa_testkit::TempSqlite::new("proeventa_lambda_noticketkey");
+    let url = db.url();
+    let env = |key: &str| match key {
+        "DATABASE_URL" => Some(url.clone()),
+        "JWT_SECRET" => Some(common::JWT_SECRET.to_owned()),
+        _ => None,
+    };
+    for group in Group::ALL {
+        let started = proeventa_lambda::state_for(group, proeventa_lambda::lambda_config(env).unwrap()).await;
+        match started {
+            Err(e) if group.serves_tickets() => assert!(e.to_string().contains("TICKET_SIGNING_KEY is not set"), "{e}"),
+            Err(e) => panic!("{group:?} needs no ticket key: {e}"),
+            Ok(_) => assert!(!group.serves_tickets(), "{group:?} started without TICKET_SIGNING_KEY"),
+        }
+    }
+    assert!(Group::Reservations.serves_tickets(), "/reservations/tickets issues codes");
 }
 
 /// `/redoc` on the hosted API: api-meta's package is its bootstrap alone (no `vendor/` beside it,

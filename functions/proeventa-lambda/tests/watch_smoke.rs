@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{JWT_SECRET, WEBHOOK_SECRET, workspace};
+use common::{JWT_SECRET, TICKET_SIGNING_KEY, WEBHOOK_SECRET, workspace};
 use proeventa_testkit::TempSqlite;
 use serde_json::{Value, json};
 
@@ -59,6 +59,7 @@ fn start_watch(port: u16, database_url: &str) -> Watch {
         .args(["--env-var", &format!("DATABASE_URL={database_url}")])
         .args(["--env-var", &format!("JWT_SECRET={JWT_SECRET}")])
         .args(["--env-var", &format!("WEBHOOK_SECRET={WEBHOOK_SECRET}")])
+        .args(["--env-var", &format!("TICKET_SIGNING_KEY={TICKET_SIGNING_KEY}")])
         .args(["--env-var", "LOG_FORMAT=json"])
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("log"))
@@ -149,6 +150,12 @@ fn watch_serves_every_function_on_its_real_path() {
     assert_eq!((status, payments), (200, json!([])));
     let (status, refused) = request(port, "POST", "/payments/webhook", None, Some(&json!({"id": "evt_1"})));
     assert_eq!((status, refused["error"].as_str()), (401, Some("unauthorized")), "bad signature");
+
+    // api-checkin: the public key is public; a customer may not scan.
+    let (status, key) = request(port, "GET", "/checkin/key", None, None);
+    assert_eq!((status, key["algorithm"].as_str()), (200, Some("Ed25519")), "{key}");
+    let (status, refused) = request(port, "POST", "/checkin/scan", Some(token), Some(&json!({"code": "PE1.x"})));
+    assert_eq!((status, refused["error"].as_str()), (403, Some("forbidden")), "{refused}");
 
     // Logs are JSON lines naming the invocation's request id.
     let log = watch.log();

@@ -295,9 +295,9 @@ async fn list_users(
     responses(
         (status = 200, body = User),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers and staff", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`invalid_state`: an admin cannot disable or demote themselves", body = ErrorBody),
+        (status = 409, description = "`invalid_state`: an admin cannot disable or demote themselves (to staff or customer)", body = ErrorBody),
     ))]
 async fn update_user(
     State(state): State<AppState>,
@@ -305,7 +305,9 @@ async fn update_user(
     Path(user_id): Path<Uuid>,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<Json<User>, ApiError> {
-    let locks_out_self = admin.id == user_id && (body.disabled == Some(true) || body.role == Some(Role::Customer));
+    // Any role but admin (customer or staff) would take the caller's own admin rights away.
+    let locks_out_self =
+        admin.id == user_id && (body.disabled == Some(true) || body.role.is_some_and(|role| role != Role::Admin));
     if locks_out_self {
         return Err(ApiError::InvalidState("Admins cannot disable or demote their own account.".into()));
     }

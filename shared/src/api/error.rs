@@ -3,11 +3,12 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::AuthError;
-use crate::domain::{Invalid, SeatLabel};
+use crate::domain::{Gate, Invalid, SeatLabel};
 use crate::limits::Refusal;
 use crate::store::StoreError;
 
@@ -20,6 +21,19 @@ pub struct ErrorBody {
     /// One human sentence.
     #[schema(example = "Seat C7 is no longer available.")]
     pub detail: String,
+}
+
+/// The body of a 409 `already_checked_in`: the error, with the scan that admitted the ticket.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct AlreadyCheckedInBody {
+    #[schema(example = "already_checked_in")]
+    pub error: String,
+    #[schema(example = "This ticket was already checked in at gate north at 2026-12-05 19:02:11 UTC.")]
+    pub detail: String,
+    /// When the winning scan was made (the gate's own clock for an offline gate).
+    pub checked_in_at: DateTime<Utc>,
+    /// The gate of the winning scan.
+    pub gate: Gate,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +64,18 @@ pub enum ApiError {
     HoldExpired(String),
     #[error("{0}")]
     HoldLimitReached(String),
+    /// A ticket code whose signature does not verify (altered, another key, garbage).
+    #[error("{0}")]
+    InvalidTicket(String),
+    /// A valid ticket code of another event than the one the door scans for.
+    #[error("{0}")]
+    WrongEvent(String),
+    /// Another scan admitted this ticket first: its time and gate go in the body too.
+    #[error("already checked in")]
+    AlreadyCheckedIn { gate: Gate, at: DateTime<Utc> },
+    /// The ticket's seat was canceled or refunded.
+    #[error("{0}")]
+    TicketRevoked(String),
     #[error("{0}")]
     CardDeclined(String),
     #[error("{0}")]
@@ -82,11 +108,13 @@ impl ApiError {
             | Self::SeatUnavailable(_)
             | Self::InvalidState(_)
             | Self::HoldExpired(_)
-            | Self::HoldLimitReached(_) => StatusCode::CONFLICT,
+            | Self::HoldLimitReached(_)
+            | Self::AlreadyCheckedIn { .. } => StatusCode::CONFLICT,
+            Self::TicketRevoked(_) => StatusCode::GONE,
             Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::InvalidTicket(_) | Self::WrongEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -108,6 +136,10 @@ impl ApiError {
             Self::InvalidState(_) => "invalid_state",
             Self::HoldExpired(_) => "hold_expired",
             Self::HoldLimitReached(_) => "hold_limit_reached",
+            Self::InvalidTicket(_) => "invalid_ticket",
+            Self::WrongEvent(_) => "wrong_event",
+            Self::AlreadyCheckedIn { .. } => "already_checked_in",
+            Self::TicketRevoked(_) => "ticket_revoked",
             Self::CardDeclined(_) => "card_declined",
             Self::InsufficientFunds(_) => "insufficient_funds",
             Self::PayloadTooLarge => "payload_too_large",
@@ -131,6 +163,11 @@ impl ApiError {
             }
             Self::Unavailable(_) => "The service is temporarily unavailable; try again shortly.".into(),
             Self::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
+            Self::AlreadyCheckedIn { gate, at } => format!(
+                "This ticket was already checked in at gate {} at {} UTC.",
+                gate.as_str(),
+                at.format("%Y-%m-%d %H:%M:%S")
+            ),
             Self::InvalidJson(s)
             | Self::InvalidRequest(s)
             | Self::Unauthorized(s)
@@ -141,6 +178,9 @@ impl ApiError {
             | Self::InvalidState(s)
             | Self::HoldExpired(s)
             | Self::HoldLimitReached(s)
+            | Self::InvalidTicket(s)
+            | Self::WrongEvent(s)
+            | Self::TicketRevoked(s)
             | Self::CardDeclined(s)
             | Self::InsufficientFunds(s)
             | Self::UnsupportedMediaType(s)
@@ -232,7 +272,18 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let body = ErrorBody { error: self.code().into(), detail: self.detail() };
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = match &self {
+            Self::AlreadyCheckedIn { gate, at } => {
+                let body = AlreadyCheckedInBody {
+                    error: body.error,
+                    detail: body.detail,
+                    checked_in_at: *at,
+                    gate: gate.clone(),
+                };
+                (status, axum::Json(body)).into_response()
+            }
+            _ => (status, axum::Json(body)).into_response(),
+        };
         let headers = response.headers_mut();
         match self {
             Self::RateLimited { retry_after_seconds, .. } => {

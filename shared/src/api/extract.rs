@@ -1,6 +1,6 @@
 //! Extractors. Input: `Json` (400 invalid_json, 413, 415, 422 naming the field), `Path` and
 //! `Query` (400 invalid_request), so malformed input gets the contract's errors. Identity:
-//! `AuthUser` and `AdminUser` (a valid bearer token of an enabled account, read on every request)
+//! `AuthUser`, `StaffUser` and `AdminUser` (a valid bearer token of an enabled account, read on every request)
 //! and `ClientAddr` (the transport's client address, never a header).
 
 use std::net::{IpAddr, SocketAddr};
@@ -204,6 +204,23 @@ impl FromRequestParts<AppState> for AdminUser {
         let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
         if user.role != Role::Admin {
             return Err(ApiError::Forbidden("This route is for admins only.".into()));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// An authenticated door worker: staff or an admin (admins can do everything staff can);
+/// customers get 403.
+#[derive(Debug, Clone)]
+pub struct StaffUser(pub User);
+
+impl FromRequestParts<AppState> for StaffUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        if !matches!(user.role, Role::Staff | Role::Admin) {
+            return Err(ApiError::Forbidden("This route is for door staff and admins only.".into()));
         }
         Ok(Self(user))
     }

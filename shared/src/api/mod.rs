@@ -1,5 +1,5 @@
 //! The HTTP API: one module per endpoint group (`/auth/*`, `/events/*`, `/reservations/*`,
-//! `/payments/*`, gateway routes), assembled here with the layers every response shares: request ids,
+//! `/payments/*`, `/checkin/*`, gateway routes), assembled here with the layers every response shares: request ids,
 //! tracing, CORS, the 64 KiB body limit, JSON 404/405 answers and panic catching.
 
 use std::sync::OnceLock;
@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub mod auth;
 pub mod catalog;
+pub mod checkin;
 mod common_errors;
 pub mod error;
 pub mod extract;
@@ -29,6 +30,7 @@ pub mod reservations;
 pub mod seat_maps;
 pub mod security;
 pub mod state;
+pub mod tickets;
 
 pub use error::{ApiError, ErrorBody};
 pub use state::AppState;
@@ -48,6 +50,8 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
         (name = "catalog", description = "Venues, events and seat maps"),
         (name = "reservations", description = "Seat holds, reservations and bookings"),
         (name = "payments", description = "Checkout, card payments, refunds and the provider webhook"),
+        (name = "tickets", description = "A buyer's tickets: signed codes, QR, PDF and calendar files"),
+        (name = "checkin", description = "The door: scanning tickets online and offline, live counts (staff and admins)"),
     )
 )]
 struct ApiDoc;
@@ -70,6 +74,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(catalog::routes())
         .merge(reservations::routes())
         .merge(payments::routes())
+        .merge(checkin::routes())
 }
 
 /// The OpenAPI document of every route, built once.

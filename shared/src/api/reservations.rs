@@ -30,6 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_reservation, cancel_reservation))
         .routes(routes!(get_booking, cancel_booking))
         .routes(routes!(all_reservations))
+        // A buyer's tickets live under /reservations: api-reservations serves them.
+        .merge(super::tickets::routes())
 }
 
 /// Either `seat_id` (one seat → a Reservation) or `seat_ids` (1 to 10 seats → a Booking).

@@ -7,6 +7,7 @@ use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::payments::{self, PaymentProvider, SimulatedProvider};
 use crate::store::Store;
+use crate::tickets::TicketKeys;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,12 +16,19 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub payments: Arc<dyn PaymentProvider>,
     pub seat_maps: Arc<SeatMapCache>,
+    /// Signs ticket codes and checks the codes scanned at the door.
+    pub tickets: Arc<TicketKeys>,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, jwt_secret: &str) -> Self {
         let tokens = TokenKeys::new(jwt_secret.as_bytes(), config.token_ttl_seconds);
         // `Config` accepts only provider names that exist, so the fallback is never taken.
+        // `Config` checked a set key; tests set none and get a key of their own. `serve` and the
+        // Lambda functions always set one before, so codes outlive a restart and agree across
+        // functions.
+        let ticket_secret = config.ticket_signing_key.clone().unwrap_or_else(TicketKeys::generate_secret);
+        let tickets = TicketKeys::from_secret(&ticket_secret).expect("Config checks TICKET_SIGNING_KEY");
         let payments = payments::provider(&config.payment_provider, config.webhook_secret.as_deref())
             .unwrap_or_else(|| Arc::new(SimulatedProvider::new(config.webhook_secret.as_deref())));
         Self {
@@ -29,6 +37,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             payments,
             seat_maps: Arc::new(SeatMapCache::default()),
+            tickets: Arc::new(tickets),
         }
     }
 

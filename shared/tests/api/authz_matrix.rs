@@ -1,6 +1,6 @@
 //! The authorization matrix: every operation the OpenAPI document lists (read from
 //! `proeventa_core::api::openapi()`, so a new route is covered the day it is added) × every kind of
-//! caller — anonymous, the owning customer, another customer, an admin, a disabled account, and
+//! caller — anonymous, the owning customer, another customer, door staff, an admin, a disabled account, and
 //! tokens that are expired, tampered with, `alg: none`, or signed with another secret. Each answer
 //! must be the one API.md gives, be a status the document lists for that operation, never a 5xx,
 //! and never leak a password (hash) or the owner's data to someone else.
@@ -31,6 +31,10 @@ enum Access {
     Owner,
     /// `admin`.
     Admin,
+    /// `staff`: door staff or an admin (admins can do everything staff can).
+    Staff,
+    /// `owner or admin, else 404`: a ticket (its id travels in every code), hidden from anyone else.
+    TicketOwnerOrAdmin,
 }
 
 /// API.md's auth column, by operation. An operation of the document that is missing here fails
@@ -56,6 +60,18 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get", "/payments/{payment_id}") => OwnerOrAdmin,
         ("get", "/payments") => User,
         ("post", "/payments/webhook") => Signed,
+        ("get", "/reservations/tickets") => User,
+        (
+            "get",
+            "/reservations/tickets/{ticket_id}"
+            | "/reservations/tickets/{ticket_id}/qr.svg"
+            | "/reservations/tickets/{ticket_id}/ticket.pdf"
+            | "/reservations/tickets/{ticket_id}/calendar.ics"
+            | "/reservations/bookings/{booking_id}/tickets.pdf",
+        ) => TicketOwnerOrAdmin,
+        ("get", "/checkin/key") => Public,
+        ("post", "/checkin/scan" | "/checkin/sync") => Staff,
+        ("get", "/checkin/events/{event_id}/summary" | "/checkin/events/{event_id}/manifest") => Staff,
         _ => return None,
     })
 }
@@ -68,6 +84,8 @@ enum Caller {
     Owner,
     /// Bob: another customer.
     OtherCustomer,
+    /// Door staff: an account with the `staff` role.
+    Staff,
     Admin,
     /// A customer disabled after the token was issued.
     Disabled,
@@ -81,10 +99,11 @@ enum Caller {
     ForeignSecret,
 }
 
-const CALLERS: [Caller; 9] = [
+const CALLERS: [Caller; 10] = [
     Caller::Anonymous,
     Caller::Owner,
     Caller::OtherCustomer,
+    Caller::Staff,
     Caller::Admin,
     Caller::Disabled,
     Caller::Expired,
@@ -105,6 +124,7 @@ fn expect(access: Access, caller: Caller) -> Expect {
     use Caller::*;
     let unauthorized = Expect::Refused(StatusCode::UNAUTHORIZED, "unauthorized");
     let forbidden = Expect::Refused(StatusCode::FORBIDDEN, "forbidden");
+    let not_found = Expect::Refused(StatusCode::NOT_FOUND, "not_found");
     match (access, caller) {
         (Access::Public, _) => Expect::Allowed,
         // No caller of the matrix holds the webhook secret.
@@ -112,13 +132,17 @@ fn expect(access: Access, caller: Caller) -> Expect {
         (_, Anonymous | Tampered | AlgNone | ForeignSecret) => unauthorized,
         (_, Expired) => Expect::Refused(StatusCode::UNAUTHORIZED, "token_expired"),
         (_, Disabled) => forbidden,
-        (Access::User, Owner | OtherCustomer | Admin) => Expect::Allowed,
+        (Access::User, Owner | OtherCustomer | Staff | Admin) => Expect::Allowed,
         (Access::OwnerOrAdmin, Owner | Admin) => Expect::Allowed,
-        (Access::OwnerOrAdmin, OtherCustomer) => forbidden,
+        (Access::OwnerOrAdmin, OtherCustomer | Staff) => forbidden,
         (Access::Owner, Owner) => Expect::Allowed,
-        (Access::Owner, OtherCustomer | Admin) => forbidden,
+        (Access::Owner, OtherCustomer | Staff | Admin) => forbidden,
         (Access::Admin, Admin) => Expect::Allowed,
-        (Access::Admin, Owner | OtherCustomer) => forbidden,
+        (Access::Admin, Owner | OtherCustomer | Staff) => forbidden,
+        (Access::Staff, Staff | Admin) => Expect::Allowed,
+        (Access::Staff, Owner | OtherCustomer) => forbidden,
+        (Access::TicketOwnerOrAdmin, Owner | Admin) => Expect::Allowed,
+        (Access::TicketOwnerOrAdmin, OtherCustomer | Staff) => not_found,
     }
 }
 
@@ -127,6 +151,7 @@ struct People {
     owner: User,
     owner_token: String,
     other_token: String,
+    staff_token: String,
     admin: User,
     admin_token: String,
     disabled_token: String,
@@ -143,11 +168,16 @@ struct Resources {
     payment: Payment,
     /// Seat A3, held without a payment (what a checkout is for).
     unpaid_booking: Uuid,
+    /// Seat B1, paid: its booking and its ticket (with the code the QR carries).
+    paid_booking: Uuid,
+    ticket: Uuid,
+    code: String,
 }
 
 async fn people(app: &TestApp) -> People {
     let (owner, owner_token) = app.customer("owner-ann@example.com").await;
     let (_, other_token) = app.customer("bob@example.com").await;
+    let (_, staff_token) = app.staff("door-staff@example.com").await;
     let (admin, admin_token) = app.admin_user().await;
     let (disabled, disabled_token) = app.customer("dora@example.com").await;
     app.customer("login@example.com").await;
@@ -155,7 +185,7 @@ async fn people(app: &TestApp) -> People {
     app.state.store.update_user(disabled.id, changes).await.expect("disable dora");
     let venue = app.venue_with_rows(&admin_token, &[("A", 4, "standard"), ("B", 2, "vip")]).await;
     let owner_secrets = vec![owner.id.to_string(), owner.email.clone()];
-    People { owner, owner_token, other_token, admin, admin_token, disabled_token, venue, owner_secrets }
+    People { owner, owner_token, other_token, staff_token, admin, admin_token, disabled_token, venue, owner_secrets }
 }
 
 /// An event; the owner's booking of seats A1, A2 with its pending payment; the owner's unpaid hold of A3.
@@ -171,7 +201,12 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
     let resp = app.reserve(&people.owner_token, event.id, people.venue.seats[2].id).await;
     assert_eq!(resp.0, StatusCode::CREATED, "fixture single hold: {}", resp.2);
     let unpaid_booking = parse::<Uuid>(&resp.2["booking_id"]);
-    Resources { event, booking, payment, unpaid_booking }
+    let paid_booking = app.paid_booking(&people.owner_token, event.id, &[people.venue.seats[4].id]).await.id;
+    let resp = app.get(&format!("/reservations/tickets?booking_id={paid_booking}"), Some(&people.owner_token)).await;
+    assert_eq!(resp.0, StatusCode::OK, "fixture tickets: {}", resp.2);
+    let ticket = parse::<Uuid>(&resp.2[0]["id"]);
+    let code = resp.2[0]["code"].as_str().expect("a ticket code").to_owned();
+    Resources { event, booking, payment, unpaid_booking, paid_booking, ticket, code }
 }
 
 fn token_for(people: &People, caller: Caller) -> Option<String> {
@@ -183,6 +218,7 @@ fn token_for(people: &People, caller: Caller) -> Option<String> {
         Caller::Anonymous => None,
         Caller::Owner => Some(people.owner_token.clone()),
         Caller::OtherCustomer => Some(people.other_token.clone()),
+        Caller::Staff => Some(people.staff_token.clone()),
         Caller::Admin => Some(people.admin_token.clone()),
         Caller::Disabled => Some(people.disabled_token.clone()),
         Caller::Expired => Some(TokenKeys::new(JWT_SECRET.as_bytes(), -10).issue(&people.owner).expect("token")),
@@ -214,7 +250,12 @@ fn concrete_path(template: &str, people: &People, res: &Resources) -> String {
         ("{booking_id}", res.booking.id),
         ("{reservation_id}", res.booking.reservations[0].id),
         ("{payment_id}", res.payment.id),
+        ("{ticket_id}", res.ticket),
     ];
+    // A booking's tickets are printed once it is paid.
+    if template.ends_with("/tickets.pdf") {
+        path = path.replace("{booking_id}", &res.paid_booking.to_string());
+    }
     for (param, value) in values {
         path = path.replace(param, &value.to_string());
     }
@@ -244,6 +285,10 @@ fn body_for(method: &str, path: &str, people: &People, res: &Resources) -> Optio
         ("post", "/payments/webhook") => {
             json!({"id": "evt_matrix", "type": "charge.refunded", "payment_id": res.payment.id, "amount_cents": 1})
         }
+        ("post", "/checkin/scan") => json!({"code": res.code, "event_id": res.event.id, "gate": "matrix"}),
+        ("post", "/checkin/sync") => json!({"event_id": res.event.id, "scans": [
+            {"scan_id": Uuid::new_v4(), "code": res.code, "scanned_at": Utc::now().to_rfc3339()}
+        ]}),
         ("post" | "patch", _) => json!({}),
         _ => return None,
     })
@@ -394,8 +439,10 @@ async fn every_operation_answers_every_kind_of_caller_as_api_md_says() {
             if !keys.is_empty() {
                 failures.push(format!("{what}: password fields {keys:?} in the body"));
             }
-            // Only the owner, an admin, and the owner's own credentials may see the owner's data.
-            let may_see_owner = matches!(caller, Caller::Owner | Caller::Admin);
+            // Only the owner, an admin, and the owner's own credentials may see the owner's data;
+            // door staff see who holds a ticket (its holder's name, here the e-mail) at the door.
+            let may_see_owner =
+                matches!(caller, Caller::Owner | Caller::Admin) || (caller == Caller::Staff && access == Access::Staff);
             if !may_see_owner {
                 for secret in &people.owner_secrets {
                     if text.contains(secret.as_str()) {
@@ -472,7 +519,7 @@ async fn refused_mutations_change_nothing() {
             attempts.insert(format!("{method} {template} {caller:?}"), status);
         }
     }
-    assert_eq!(attempts.len(), 7 * 5);
+    assert_eq!(attempts.len(), 8 * 5);
     let (_, _, booking) =
         app.get(&format!("/reservations/bookings/{}", res.booking.id), Some(&people.owner_token)).await;
     let booking: Booking = parse(&booking);

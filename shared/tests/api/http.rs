@@ -12,12 +12,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use proeventa_core::api::AppState;
 use proeventa_core::api::app;
 use proeventa_core::auth::hash_password;
 use proeventa_core::config::Config;
-use proeventa_core::domain::{Email, Event, NewUser, Password, Role, SeatState, SeatStatus, User, VenueWithSeats};
+use proeventa_core::domain::{
+    Booking, Email, Event, NewUser, Password, Role, SeatState, SeatStatus, User, VenueWithSeats,
+};
 use proeventa_core::payments::SimulatedProvider;
 use proeventa_core::store::connect;
 use proeventa_testkit::TempSqlite;
@@ -265,6 +267,26 @@ impl TestApp {
     pub async fn reserve(&self, token: &str, event_id: Uuid, seat_id: Uuid) -> Resp {
         self.post("/reservations/reservations/reserve", json!({"event_id": event_id, "seat_id": seat_id}), Some(token))
             .await
+    }
+
+    /// Holds `seat_ids` for `token`'s holder, checks out and pays with a good card: the booking's
+    /// seats are confirmed and each has its ticket. Panics unless every step succeeds.
+    pub async fn paid_booking(&self, token: &str, event_id: Uuid, seat_ids: &[Uuid]) -> Booking {
+        let resp = self.reserve_many(token, event_id, seat_ids).await;
+        assert_eq!(resp.0, StatusCode::CREATED, "hold: {}", resp.2);
+        let booking: Booking = parse(&resp.2);
+        let resp = self.post("/payments/checkout", json!({"booking_id": booking.id}), Some(token)).await;
+        assert_eq!(resp.0, StatusCode::CREATED, "checkout: {}", resp.2);
+        let payment_id: Uuid = parse(&resp.2["id"]);
+        let card = json!({"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": Utc::now().year() + 2, "cvc": "123"});
+        let resp = self.post(&format!("/payments/{payment_id}/confirm"), card, Some(token)).await;
+        assert_eq!(resp.0, StatusCode::OK, "confirm: {}", resp.2);
+        booking
+    }
+
+    /// A staff account (door staff) and its token.
+    pub async fn staff(&self, email: &str) -> (User, String) {
+        self.user_with_role(email, Role::Staff).await
     }
 
     /// `POST /reservations/reservations/reserve` for several seats.

@@ -18,6 +18,7 @@ use tower::ServiceExt;
 
 pub const JWT_SECRET: &str = "lambda-test-secret-0123456789abcdef";
 pub const WEBHOOK_SECRET: &str = "lambda-test-webhook-secret";
+pub const TICKET_SIGNING_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
 /// The workspace root (this crate is `functions/proeventa-lambda`).
 pub fn workspace() -> PathBuf {
@@ -43,6 +44,7 @@ pub async fn test_state() -> TestState {
         ("DATABASE_URL", db.url()),
         ("JWT_SECRET", JWT_SECRET.to_owned()),
         ("WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ("TICKET_SIGNING_KEY", TICKET_SIGNING_KEY.to_owned()),
     ]);
     let config = lambda_config(|key| env.get(key).cloned()).expect("configuration");
     let state = state_for(Group::Auth, config).await.expect("state");
