@@ -38,18 +38,7 @@ $(REDOC_JS):
 	  && tar xzf redoc-$(REDOC_VERSION).tgz && mv package redoc && rm -f redoc-$(REDOC_VERSION).tgz
 	@test -s $(REDOC_JS)
 
-# jsQR, the door page's QR reader where the browser has no BarcodeDetector, from the npm registry
-# at a pinned version into booking/vendor/ with its license. Committed, so a static host and a
-# fresh clone serve it with no step; this target fetches it again (e.g. for a new version).
-JSQR_VERSION := 1.4.0
-.PHONY: site-vendor
-site-vendor:
-	cd booking/vendor && rm -rf package && npm pack --silent jsqr@$(JSQR_VERSION) >/dev/null \
-	  && tar xzf jsqr-$(JSQR_VERSION).tgz package/dist/jsQR.js package/LICENSE \
-	  && mv package/dist/jsQR.js jsQR.js && mv package/LICENSE jsQR.LICENSE && rm -rf package jsqr-$(JSQR_VERSION).tgz
-	@test -s booking/vendor/jsQR.js
-
-# Python tools (cargo-lambda, zig, cfn-lint, schemathesis) in a project-local venv, pinned in tools/requirements.txt.
+# Python tools (cargo-lambda, zig, cfn-lint, schemathesis, icalendar) in a project-local venv, pinned in tools/requirements.txt.
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 venv: $(VENV_STAMP)
@@ -91,7 +80,17 @@ services:
 	@pg_isready -q -d "$(TEST_DATABASE_URL)" 2>/dev/null || { \
 	  echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): start it (pg_ctlcluster --skip-systemctl-redirect <version> main start) or set TEST_DATABASE_URL"; exit 1; }
 
-test: vendor services venv dynamodb-local
+# What the ticket tests decode their QR codes and PDFs with (shared/tests/ticket_files.rs): zbarimg
+# (zbar-tools), pdftoppm and pdffonts (poppler-utils), rsvg-convert (librsvg2-bin); Debian's,
+# installed when missing.
+.PHONY: render-tools
+render-tools:
+	@if ! command -v zbarimg >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v rsvg-convert >/dev/null; then \
+	  echo "installing Debian's zbar-tools, poppler-utils and librsvg2-bin"; \
+	  apt-get update && apt-get install -y zbar-tools poppler-utils librsvg2-bin; \
+	fi
+
+test: vendor services venv dynamodb-local render-tools
 	cargo test --workspace
 	$(MAKE) fuzz-api
 	$(MAKE) validate-infra
@@ -114,6 +113,17 @@ clean:
 fuzz-api: venv
 	cargo build -p proeventa
 	tools/fuzz/run.sh
+
+# jsQR, the door page's QR reader where the browser has no BarcodeDetector, from the npm registry
+# at a pinned version into booking/vendor/ with its license. Committed, so a static host and a
+# fresh clone serve it with no step; this target fetches it again (e.g. for a new version).
+JSQR_VERSION := 1.4.0
+.PHONY: site-vendor
+site-vendor:
+	cd booking/vendor && rm -rf package && npm pack --silent jsqr@$(JSQR_VERSION) >/dev/null \
+	  && tar xzf jsqr-$(JSQR_VERSION).tgz package/dist/jsQR.js package/LICENSE \
+	  && mv package/dist/jsQR.js jsQR.js && mv package/LICENSE jsQR.LICENSE && rm -rf package jsqr-$(JSQR_VERSION).tgz
+	@test -s booking/vendor/jsQR.js
 
 # Browser tests of booking/: Debian's Chromium (installed when missing) driven by playwright-core
 # from e2e/package-lock.json, against `proeventa serve --demo` on free ports.

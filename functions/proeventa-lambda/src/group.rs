@@ -34,7 +34,7 @@ impl Group {
     /// Whether the group's routes issue ticket codes or check them (and so its function needs
     /// `TICKET_SIGNING_KEY`, the same in every function that has it).
     pub fn serves_tickets(self) -> bool {
-        matches!(self, Group::Reservations)
+        matches!(self, Group::Reservations | Group::Checkin)
     }
 
     /// The store writes the group's handlers make (the store traits whose writing methods they

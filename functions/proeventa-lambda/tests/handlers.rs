@@ -273,6 +273,7 @@ async fn only_the_functions_that_serve_tickets_need_the_ticket_signing_key() {
         }
     }
     assert!(Group::Reservations.serves_tickets(), "/reservations/tickets issues codes");
+    assert!(Group::Checkin.serves_tickets(), "/checkin/scan checks codes");
 }
 
 /// `/redoc` on the hosted API: api-meta's package is its bootstrap alone (no `vendor/` beside it,

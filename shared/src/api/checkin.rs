@@ -70,17 +70,14 @@ pub struct Admitted {
 /// What the door did with one scan, before it is said in HTTP (scan) or in a batch (sync).
 #[derive(Debug)]
 enum DoorAnswer {
-    Checked(Verdict),
+    /// The store's verdict (boxed: a ticket is large next to the other answers).
+    Checked(Box<Verdict>),
     /// The signature does not verify.
     InvalidTicket(String),
     /// A valid code of another event.
-    WrongEvent {
-        ticket_id: Uuid,
-    },
+    WrongEvent { ticket_id: Uuid },
     /// A valid signature, but no such ticket in the store.
-    NotFound {
-        ticket_id: Uuid,
-    },
+    NotFound { ticket_id: Uuid },
 }
 
 /// Verifies `code` (with no store read), then lets the store admit it with this scan's id, gate
@@ -102,7 +99,7 @@ async fn admit(
     }
     let scan = Scan { id, ticket_id: claims.ticket_id, gate, at };
     match state.store.check_in(&scan).await {
-        Ok(outcome) => Ok(DoorAnswer::Checked(Verdict::of(&scan, outcome))),
+        Ok(outcome) => Ok(DoorAnswer::Checked(Box::new(Verdict::of(&scan, outcome)))),
         Err(StoreError::NotFound(_)) => Ok(DoorAnswer::NotFound { ticket_id: claims.ticket_id }),
         Err(other) => Err(other.into()),
     }
@@ -139,14 +136,16 @@ async fn scan(
 ) -> Result<Json<Admitted>, ApiError> {
     let gate = Gate::parse(body.gate.as_deref())?;
     match admit(&state, &body.code, body.event_id, Uuid::new_v4(), gate, Utc::now()).await? {
-        DoorAnswer::Checked(Verdict::Admitted(ticket)) => Ok(Json(Admitted {
-            status: "admitted".into(),
-            ticket_id: ticket.id,
-            seat_label: ticket.seat.on_ticket(),
-            holder_name: ticket.holder_name,
-        })),
-        DoorAnswer::Checked(Verdict::AlreadyCheckedIn(ticket)) => Err(already_checked_in(&ticket)),
-        DoorAnswer::Checked(Verdict::Revoked(ticket)) => Err(revoked(&ticket)),
+        DoorAnswer::Checked(verdict) => match *verdict {
+            Verdict::Admitted(ticket) => Ok(Json(Admitted {
+                status: "admitted".into(),
+                ticket_id: ticket.id,
+                seat_label: ticket.seat.on_ticket(),
+                holder_name: ticket.holder_name,
+            })),
+            Verdict::AlreadyCheckedIn(ticket) => Err(already_checked_in(&ticket)),
+            Verdict::Revoked(ticket) => Err(revoked(&ticket)),
+        },
         DoorAnswer::InvalidTicket(why) => Err(ApiError::InvalidTicket(why)),
         DoorAnswer::WrongEvent { .. } => Err(wrong_event()),
         DoorAnswer::NotFound { .. } => Err(ApiError::not_found("ticket")),
@@ -337,13 +336,15 @@ impl SyncResult {
             }
         };
         match answer {
-            DoorAnswer::Checked(Verdict::Admitted(ticket)) => checked("admitted", ticket),
-            DoorAnswer::Checked(Verdict::AlreadyCheckedIn(ticket)) => checked("already_checked_in", ticket),
-            DoorAnswer::Checked(Verdict::Revoked(ticket)) => {
-                let mut result = checked("ticket_revoked", ticket);
-                (result.checked_in_at, result.gate) = (None, None);
-                result
-            }
+            DoorAnswer::Checked(verdict) => match *verdict {
+                Verdict::Admitted(ticket) => checked("admitted", ticket),
+                Verdict::AlreadyCheckedIn(ticket) => checked("already_checked_in", ticket),
+                Verdict::Revoked(ticket) => {
+                    let mut result = checked("ticket_revoked", ticket);
+                    (result.checked_in_at, result.gate) = (None, None);
+                    result
+                }
+            },
             DoorAnswer::InvalidTicket(_) => bare("invalid_ticket", None),
             DoorAnswer::WrongEvent { ticket_id } => bare("wrong_event", Some(ticket_id)),
             DoorAnswer::NotFound { ticket_id } => bare("not_found", Some(ticket_id)),

@@ -34,7 +34,9 @@ pub mod sqlite;
 
 pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
-pub(crate) use rules::{StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff};
+pub(crate) use rules::{
+    StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff, stored_admission, stored_gate,
+};
 
 /// What a store can answer besides success. Mapped to HTTP once, in `crate::api::error`.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -194,7 +196,8 @@ pub struct Decline {
 #[async_trait]
 pub trait TicketStore: Send + Sync {
     async fn ticket(&self, id: Uuid) -> StoreResult<Option<Ticket>>;
-    /// Newest first (by `issued_at`, then id); a booking's tickets in seat order among equals.
+    /// Newest first (by `issued_at`, then booking id); a booking's tickets in seat order (row,
+    /// then seat number) among equals, as reservations are listed.
     async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Vec<Ticket>>;
     /// Admits a `valid` ticket by one conditional write (`valid → used`, recording the scan as its
     /// `admission`): of any number of scans at once, exactly one is `Admitted`. Any other state
@@ -295,7 +298,9 @@ pub enum Writes {
 
 /// One storage backend: every trait, plus health and schema.
 #[async_trait]
-pub trait Store: UserStore + CatalogStore + HoldStore + PaymentStore + IdempotencyStore + LimitStore {
+pub trait Store:
+    UserStore + CatalogStore + HoldStore + PaymentStore + TicketStore + IdempotencyStore + LimitStore
+{
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;
     /// Answers only while the store does.

@@ -1,7 +1,7 @@
 //! Decisions that do not depend on the backend, written once for all of them: the refusals a
 //! store gives (their wording lives here and nowhere else), what a `NotFound` was looking for,
 //! when an idempotency record expires and how a claim is read back, how much a cancel refunds, and
-//! how many declined cards a payment takes.
+//! how many declined cards a payment takes, and how a ticket's stored admission reads back.
 //! Each backend decides *whether* a rule applies (by a unique index, a conditional write, a
 //! locked read); these functions only say what the answer is.
 
@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, StoreError, StoreResult};
-use crate::domain::{Invalid, PaymentStatus, ReservationStatus};
+use crate::domain::{Admission, Gate, Invalid, PaymentStatus, ReservationStatus};
 
 /// Declined cards one payment takes: the last of them fails the payment and frees its seats, so
 /// a payment cannot be used to try card after card (card testing).
@@ -157,6 +157,25 @@ pub fn claim_answer(record: Option<StoredIdempotency>, request_hash: &str) -> St
 /// `refunded_cents` went back already: their price, never more than is left, never negative.
 pub fn cancel_refund(price_cents: i64, amount_cents: i64, refunded_cents: i64) -> i64 {
     price_cents.min(amount_cents - refunded_cents).max(0)
+}
+
+/// A gate name as stored (written from a parsed `Gate`, so it parses again).
+pub fn stored_gate(name: &str) -> StoreResult<Gate> {
+    Gate::parse(Some(name)).map_err(|err| StoreError::Internal(format!("stored gate `{name}`: {}", err.message)))
+}
+
+/// A ticket's admission from its three stored parts: all three or none (a used ticket, or a
+/// revoked one that was used, has them all).
+pub fn stored_admission(
+    scan_id: Option<Uuid>,
+    gate: Option<&str>,
+    at: Option<DateTime<Utc>>,
+) -> StoreResult<Option<Admission>> {
+    match (scan_id, gate, at) {
+        (Some(scan_id), Some(gate), Some(at)) => Ok(Some(Admission { scan_id, gate: stored_gate(gate)?, at })),
+        (None, None, None) => Ok(None),
+        _ => Err(StoreError::Internal("a ticket's admission is stored in part".into())),
+    }
 }
 
 #[cfg(test)]

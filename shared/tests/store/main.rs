@@ -5,7 +5,8 @@
 //! The bodies live in `cases`, one module per capability; `backend_tests!` expands every one of
 //! them into a module per backend, so the tests read `sqlite::hold_all_or_nothing`,
 //! `postgres::hold_all_or_nothing`. A new backend is one more `backend_tests!` line with a
-//! function in `support` that opens a fresh store.
+//! function in `support` that opens a fresh store. The ticket cases run as `<backend>::tickets::…`
+//! on the backends whose line names `ticket_tests`.
 //!
 //! `dynamodb_table` checks the DynamoDB table's two definitions (Rust and the CloudFormation
 //! template) against each other.
@@ -17,8 +18,10 @@ mod support;
 /// Generates one `#[tokio::test]` per case for a backend; `concurrent` cases run on four workers.
 /// A case left out of these lists is a function never used, which `clippy -D warnings` refuses.
 macro_rules! backend_tests {
-    ($backend:ident, $open:path) => {
+    ($backend:ident, $open:path $(, $more:ident)*) => {
         mod $backend {
+            // More groups of cases, each a macro making its own module here (see `ticket_tests!`).
+            $($more!($open);)*
             backend_tests!(@each $open, [tokio::test], [
                 user_create_and_read_back,
                 refusals_are_worded_alike_on_every_backend,
@@ -105,12 +108,39 @@ macro_rules! backend_tests {
             #[$attr]
             async fn $case() {
                 let test_store = $open().await;
-                super::cases::$case(test_store.store()).await;
+                crate::cases::$case(test_store.store()).await;
             }
         )*
     };
 }
 
-backend_tests!(sqlite, crate::support::sqlite_store);
-backend_tests!(postgres, crate::support::postgres_store);
+/// The ticket cases, as `<backend>::tickets::…`: a backend runs them when its `backend_tests!`
+/// line names `ticket_tests`.
+macro_rules! ticket_tests {
+    ($open:path) => {
+        mod tickets {
+            backend_tests!(@each $open, [tokio::test], [
+                a_ticket_is_issued_per_confirmed_seat,
+                a_ticket_names_the_buyer_as_at_the_confirm_or_the_e_mail_when_nameless,
+                no_ticket_without_a_confirmed_payment,
+                canceling_a_paid_seat_revokes_its_ticket_only,
+                canceling_a_booking_revokes_its_tickets_only,
+                canceling_an_event_revokes_its_tickets_only,
+                a_used_ticket_canceled_is_revoked_and_keeps_its_admission,
+                check_in_admits_a_valid_ticket_once_and_refuses_the_rest,
+                a_sync_batch_replayed_twice_changes_nothing,
+                list_tickets_newest_first_per_user_and_booking_with_paging,
+                event_tickets_list_every_status_by_id,
+                ticket_tallies_count_by_status_and_gate,
+            ]);
+            backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
+                concurrent_scans_of_one_ticket_admit_it_once,
+            ]);
+        }
+    };
+}
+
+backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests);
+backend_tests!(postgres, crate::support::postgres_store, ticket_tests);
+// DynamoDB gets `, ticket_tests` when branch `tickets-dynamo` lands.
 backend_tests!(dynamodb, crate::support::dynamodb_store);

@@ -10,6 +10,7 @@ mod items;
 mod limits;
 mod payments;
 pub mod table;
+mod tickets;
 mod users;
 
 use std::collections::HashMap;

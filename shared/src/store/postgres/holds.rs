@@ -2,7 +2,8 @@
 //! placed with others in one statement, `HOLD_BATCH_SQL`, whose partial unique indexes decide
 //! every seat and every hold slot (the per-user limit); only when it refuses are the reasons read,
 //! and a hold that nothing refuses any more is placed again. Cancels lock the active reservations
-//! they take and record the refunds of paid ones in the same transaction; expiry is one update.
+//! they take, record the refunds of paid ones and revoke their tickets in the same transaction;
+//! expiry is one update.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 use super::payments::record_refunds;
 use super::rows::{BookingSeatRow, ReservationRow, labels, parse_stored, reservation_columns};
+use super::tickets::revoke_tickets;
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
 use crate::domain::{Booking, EventStatus, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus};
 use crate::store::Entity;
@@ -592,9 +594,9 @@ impl CancelScope {
     }
 }
 
-/// Cancels the active reservations of `scope` inside the caller's transaction and records the
-/// refund of every confirmed (paid) one on its booking's payment; how many were canceled and the
-/// refunds to pay out. Errors stay `TxError` so that a lost deadlock can be retried.
+/// Cancels the active reservations of `scope` inside the caller's transaction, revokes the tickets
+/// of the confirmed (paid) ones and records their refund on their booking's payment; how many
+/// were canceled and the refunds to pay out. Errors stay `TxError` so that a lost deadlock can be retried.
 pub(super) async fn cancel_active(
     conn: &mut PgConnection,
     scope: CancelScope,
@@ -613,13 +615,17 @@ pub(super) async fn cancel_active(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    // Per booking, the price of its confirmed seats; held seats were never paid for.
+    // Per booking, the price of its confirmed seats; held seats were never paid for. The
+    // confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<Uuid, i64> = BTreeMap::new();
-    for (_, booking_id, price_cents, status) in &locked {
+    let mut ticketed: Vec<Uuid> = Vec::new();
+    for (id, booking_id, price_cents, status) in &locked {
         if parse_stored::<ReservationStatus>(status)? == ReservationStatus::Confirmed {
             *paid.entry(*booking_id).or_default() += price_cents;
+            ticketed.push(*id);
         }
     }
+    revoke_tickets(conn, &ticketed, now).await?;
     let refunds = record_refunds(conn, &paid, now).await?;
     Ok((locked.len(), refunds))
 }

@@ -6,8 +6,9 @@
 //! has its own file: `users.rs` (accounts and their batched reads by id), `catalog.rs` (venues,
 //! events, the seat map, canceling an event), `holds.rs` (a hold from its trait method down to its
 //! SQL statement, reservations, bookings, cancels, expiry), `payments.rs` (checkout, confirm,
-//! refunds, webhook events, idempotency keys), `limits.rs` (rate-limit counters); `rows.rs` maps rows
-//! to domain values.
+//! refunds, webhook events, idempotency keys), `limits.rs` (rate-limit counters), `tickets.rs`
+//! (issued by the confirm, revoked by the cancels, admitted at the door); `rows.rs` maps rows to
+//! domain values.
 
 mod catalog;
 mod holds;
@@ -16,6 +17,7 @@ mod payments;
 mod rows;
 #[cfg(test)]
 mod tests;
+mod tickets;
 mod users;
 
 use std::future::Future;

@@ -3,7 +3,8 @@
 //! booking; a confirm is one transaction that takes its locks in the common order (see `mod.rs`)
 //! and is retried when it loses a deadlock; the refunds of canceled paid seats are recorded inside
 //! the cancel's own transaction (`record_refunds`). A declined card is counted by a conditional
-//! increment that fails the payment, and frees its seats, at the last one.
+//! increment that fails the payment, and frees its seats, at the last one. The confirm issues the
+//! tickets of the seats it sells in its own transaction.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::rows::{PaymentRow, parse_stored, payment_columns};
+use super::tickets::issue_tickets;
 use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks, settle};
 use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, Refund, ReservationStatus};
 use crate::store::{
@@ -313,16 +315,20 @@ impl PostgresStore {
         sqlx::query(EXPIRE_OTHERS_LAPSED_SQL).bind(booking_id).bind(event_id).bind(now).execute(&mut *tx).await?;
         // Lapsed holds are confirmed too when their seat is still free. Nothing is checked first:
         // the partial unique index alone decides whether someone else now has a seat.
-        let confirmed = sqlx::query(
+        let confirmed: Result<Vec<Uuid>, sqlx::Error> = sqlx::query_scalar(
             "UPDATE reservations SET status = 'confirmed', updated_at = $2
-             WHERE booking_id = $1 AND status IN ('held', 'expired')",
+             WHERE booking_id = $1 AND status IN ('held', 'expired') RETURNING id",
         )
         .bind(booking_id)
         .bind(now)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await;
         let refusal = match confirmed {
-            Ok(done) if done.rows_affected() > 0 => None,
+            Ok(reservation_ids) if !reservation_ids.is_empty() => {
+                // A ticket for each seat just sold, in this transaction: no money without a ticket.
+                issue_tickets(&mut tx, &reservation_ids, now).await?;
+                None
+            }
             Ok(_) => Some(StoreError::no_held_seats_to_pay_for()),
             Err(err) if is_deadlock(&err) => return Err(TxError::Deadlock),
             Err(err) => Some(match StoreError::from(err) {

@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use crate::domain::{
     Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Price, Reservation, ReservationStatus, Role, Seat,
-    SeatLabel, SeatState, SeatStatus, User, Venue, VenueKind, VenueSummary,
+    SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, User, Venue, VenueKind, VenueSummary,
 };
-use crate::store::{StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult, stored_admission};
 
 pub(super) fn parse_stored<T: FromStr<Err = Invalid>>(raw: &str) -> StoreResult<T> {
     raw.parse().map_err(|err: Invalid| StoreError::Internal(format!("unexpected stored value: {err}")))
@@ -294,6 +294,59 @@ impl SeatMapRow {
             tier: self.tier,
             price_cents: self.price_cents,
             status,
+        })
+    }
+}
+
+/// The columns of `TicketRow`: a ticket as stored, its seat's label, price and currency copied
+/// into it when it was issued.
+macro_rules! ticket_columns {
+    () => {
+        "id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, seat_number, tier, price_cents, \
+         currency, holder_name, status, issued_at, admitted_scan_id, admitted_gate, admitted_at, revoked_at"
+    };
+}
+pub(super) use ticket_columns;
+
+#[derive(FromRow)]
+pub(super) struct TicketRow {
+    id: Uuid,
+    reservation_id: Uuid,
+    booking_id: Uuid,
+    event_id: Uuid,
+    user_id: Uuid,
+    seat_id: Uuid,
+    row_label: String,
+    seat_number: i32,
+    tier: String,
+    price_cents: i64,
+    currency: String,
+    holder_name: String,
+    status: String,
+    issued_at: DateTime<Utc>,
+    admitted_scan_id: Option<Uuid>,
+    admitted_gate: Option<String>,
+    admitted_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TicketRow {
+    pub(super) fn into_ticket(self) -> StoreResult<Ticket> {
+        Ok(Ticket {
+            id: self.id,
+            booking_id: self.booking_id,
+            reservation_id: self.reservation_id,
+            event_id: self.event_id,
+            user_id: self.user_id,
+            seat_id: self.seat_id,
+            seat: SeatLabel { row: self.row_label, seat_number: self.seat_number, tier: self.tier },
+            price_cents: self.price_cents,
+            currency: self.currency,
+            holder_name: self.holder_name,
+            status: parse_stored::<TicketStatus>(&self.status)?,
+            issued_at: self.issued_at,
+            admission: stored_admission(self.admitted_scan_id, self.admitted_gate.as_deref(), self.admitted_at)?,
+            revoked_at: self.revoked_at,
         })
     }
 }

@@ -3,7 +3,8 @@
 //! writer, where the partial unique index alone decides who gets a seat, and each held seat takes
 //! one of its user's hold slots (`reservations_hold_slot_uq`, see `HoldLimit`). A cancel (of a
 //! reservation, a booking, or from `catalog` of an event) is one transaction on the writer that
-//! also records the refunds of paid seats; the expiry sweep is one statement.
+//! also records the refunds of paid seats and revokes their tickets; the expiry sweep is one
+//! statement.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -19,6 +20,7 @@ use super::rows::{
     ACTIVE, RESERVATION_COLUMNS, enum_col, from_millis, id_text, ids_json, label_from_row, millis,
     reservation_from_row, time_col, uuid_col,
 };
+use super::tickets::revoke_tickets;
 use crate::domain::{
     Booking, EventStatus, HoldLimit, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
 };
@@ -463,10 +465,10 @@ impl CancelScope {
     }
 }
 
-/// Cancels the active reservations in `scope` and records the refund of every confirmed (paid)
-/// one on its booking's payment; returns how many were canceled and the refunds owed. Runs
-/// inside the caller's `BEGIN IMMEDIATE` transaction: the writer lock is held, so the rows read
-/// first are exactly the rows the update then cancels.
+/// Cancels the active reservations in `scope`, revokes the tickets of the confirmed (paid) ones
+/// and records their refund on their booking's payment; returns how many were canceled and the
+/// refunds owed. Runs inside the caller's `BEGIN IMMEDIATE` transaction: the writer lock is held,
+/// so the rows read first are exactly the rows the update then cancels.
 pub(super) async fn cancel_active(
     conn: &mut SqliteConnection,
     scope: CancelScope,
@@ -474,13 +476,16 @@ pub(super) async fn cancel_active(
     now: DateTime<Utc>,
 ) -> StoreResult<(u64, Vec<Refund>)> {
     let column = scope.column();
-    let sql = format!("SELECT booking_id, status, price_cents FROM reservations WHERE {column} = ? AND {ACTIVE}");
+    let sql = format!("SELECT id, booking_id, status, price_cents FROM reservations WHERE {column} = ? AND {ACTIVE}");
     let rows = sqlx::query(&sql).bind(key).bind(millis(now)).fetch_all(&mut *conn).await?;
-    // Per booking, the price of its confirmed seats; held seats were never paid for.
+    // Per booking, the price of its confirmed seats; held seats were never paid for. The
+    // confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<String, i64> = BTreeMap::new();
+    let mut ticketed: Vec<String> = Vec::new();
     for row in &rows {
         if enum_col::<ReservationStatus>(row, "status")? == ReservationStatus::Confirmed {
             *paid.entry(row.try_get("booking_id")?).or_default() += row.try_get::<i64, _>("price_cents")?;
+            ticketed.push(row.try_get("id")?);
         }
     }
 
@@ -488,6 +493,8 @@ pub(super) async fn cancel_active(
     let sql = format!("UPDATE reservations SET status = 'canceled', updated_at = ? WHERE {column} = ? AND {ACTIVE}");
     let canceled =
         sqlx::query(&sql).bind(millis(now)).bind(key).bind(millis(now)).execute(&mut *conn).await?.rows_affected();
+
+    revoke_tickets(conn, &ticketed, now).await?;
 
     let mut refunds = Vec::new();
     for (booking_id, price_cents) in paid {

@@ -6,7 +6,8 @@
 //! `rows` turns values and rows into domain types; each capability has its own file: `users`
 //! (accounts, read by id in batches), `catalog` (venues, events, seat maps), `holds` (holds placed
 //! in batches on the writer, reservations, bookings, cancels, expiry) and `payments` (payments,
-//! refunds, webhook events, idempotency records) and `limits` (rate-limit counters).
+//! refunds, webhook events, idempotency records), `limits` (rate-limit counters) and `tickets`
+//! (issued by the confirm, revoked by the cancels, admitted at the door).
 
 mod catalog;
 mod holds;
@@ -15,6 +16,7 @@ mod payments;
 mod rows;
 #[cfg(test)]
 mod tests;
+mod tickets;
 mod users;
 
 use std::str::FromStr;

@@ -3,6 +3,7 @@
 //! before a write, refuse a second open payment of a booking and a second delivery of a webhook
 //! event; a conditional update that matched no row is explained afterwards (`payment_not_updated`).
 //! A declined card is counted by a conditional increment that fails the payment at the last one.
+//! The confirm issues the tickets of the seats it sells in its own transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
+use super::tickets::issue_tickets;
 use crate::domain::{NewPayment, Page, Payment, PaymentStatus, Refund};
 use crate::store::{
     Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
@@ -209,14 +211,19 @@ impl PaymentStore for SqliteStore {
         // before this: the partial unique index alone decides whether someone else has a seat.
         let confirmed = sqlx::query(
             "UPDATE reservations SET status = 'confirmed', updated_at = ? \
-             WHERE booking_id = ? AND status IN ('held', 'expired')",
+             WHERE booking_id = ? AND status IN ('held', 'expired') RETURNING id",
         )
         .bind(now_ms)
         .bind(&booking_id)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await;
         let refusal = match confirmed {
-            Ok(done) if done.rows_affected() > 0 => None,
+            Ok(rows) if !rows.is_empty() => {
+                // A ticket for each seat just sold, in this transaction: no money without a ticket.
+                let reservation_ids = rows.iter().map(|row| row.try_get("id")).collect::<Result<Vec<String>, _>>()?;
+                issue_tickets(&mut tx, &reservation_ids, now).await?;
+                None
+            }
             Ok(_) => Some(StoreError::no_held_seats_to_pay_for()),
             Err(err) => Some(match StoreError::from(err) {
                 StoreError::SeatsUnavailable(_) => StoreError::HoldExpired,

@@ -10,9 +10,9 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::domain::{
-    Event, Invalid, Payment, Price, Reservation, ReservationStatus, Seat, SeatLabel, User, Venue, VenueSummary,
+    Event, Invalid, Payment, Price, Reservation, ReservationStatus, Seat, SeatLabel, Ticket, User, Venue, VenueSummary,
 };
-use crate::store::{StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult, stored_admission};
 
 /// A reservation that takes its seat, for a table aliased `r` (one `?`: now in milliseconds).
 /// The `status IN (...)` term repeats the partial index's condition so the planner may use it.
@@ -28,6 +28,11 @@ pub(super) const RESERVATION_COLUMNS: &str = "r.id, r.booking_id, r.user_id, r.e
 
 pub(super) const PAYMENT_COLUMNS: &str = "id, booking_id, user_id, amount_cents, currency, status, provider, \
      card_last4, refunded_cents, created_at, updated_at";
+
+/// A ticket as stored: its seat's label, price and currency were copied into it when issued.
+pub(super) const TICKET_COLUMNS: &str = "id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, \
+     seat_number, tier, price_cents, currency, holder_name, status, issued_at, admitted_scan_id, admitted_gate, \
+     admitted_at, revoked_at";
 
 pub(super) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -184,5 +189,42 @@ pub(super) fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult
         prices,
         seats_total,
         seats_available: (seats_total - seats_taken).max(0),
+    })
+}
+
+fn optional_uuid_col(row: &SqliteRow, col: &str) -> StoreResult<Option<Uuid>> {
+    let text: Option<String> = row.try_get(col)?;
+    text.map(|text| {
+        Uuid::parse_str(&text).map_err(|e| StoreError::Internal(format!("column {col}: bad uuid `{text}`: {e}")))
+    })
+    .transpose()
+}
+
+fn optional_time_col(row: &SqliteRow, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    row.try_get::<Option<i64>, _>(col)?.map(from_millis).transpose()
+}
+
+/// A row of `TICKET_COLUMNS`.
+pub(super) fn ticket_from_row(row: &SqliteRow) -> StoreResult<Ticket> {
+    let gate: Option<String> = row.try_get("admitted_gate")?;
+    Ok(Ticket {
+        id: uuid_col(row, "id")?,
+        booking_id: uuid_col(row, "booking_id")?,
+        reservation_id: uuid_col(row, "reservation_id")?,
+        event_id: uuid_col(row, "event_id")?,
+        user_id: uuid_col(row, "user_id")?,
+        seat_id: uuid_col(row, "seat_id")?,
+        seat: label_from_row(row)?,
+        price_cents: row.try_get("price_cents")?,
+        currency: row.try_get("currency")?,
+        holder_name: row.try_get("holder_name")?,
+        status: enum_col(row, "status")?,
+        issued_at: time_col(row, "issued_at")?,
+        admission: stored_admission(
+            optional_uuid_col(row, "admitted_scan_id")?,
+            gate.as_deref(),
+            optional_time_col(row, "admitted_at")?,
+        )?,
+        revoked_at: optional_time_col(row, "revoked_at")?,
     })
 }

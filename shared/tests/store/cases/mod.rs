@@ -15,6 +15,7 @@ mod payment_races;
 mod payments;
 mod refusals;
 mod seat_map;
+mod tickets;
 mod users;
 
 pub use cancel::*;
@@ -30,6 +31,7 @@ pub use payment_races::*;
 pub use payments::*;
 pub use refusals::*;
 pub use seat_map::*;
+pub use tickets::*;
 pub use users::*;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,0 +1,156 @@
+//! Tickets on SQLite. `issue_tickets` and `revoke_tickets` run inside the confirm's and the
+//! cancels' own `BEGIN IMMEDIATE` transactions (`payments`, `holds`); a check-in is one
+//! conditional update on the writer (`valid → used`), so the write lock orders the scans of a
+//! ticket and only the first finds it valid. The reads go to the reader connections.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::{TICKET_COLUMNS, enum_col, id_text, millis, ticket_from_row};
+use crate::domain::{CheckIn, Scan, Ticket, TicketFilter, TicketTally};
+use crate::store::{Entity, StoreError, StoreResult, TicketStore, stored_gate};
+
+/// The order of every ticket listing: newest first, a booking's tickets together in seat order.
+const NEWEST_FIRST: &str = " ORDER BY issued_at DESC, booking_id, row_index, seat_number";
+
+#[async_trait]
+impl TicketStore for SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn ticket(&self, id: Uuid) -> StoreResult<Option<Ticket>> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?");
+        let row = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&self.reader).await?;
+        row.as_ref().map(ticket_from_row).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Vec<Ticket>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1 = 1"));
+        if let Some(user_id) = filter.user_id {
+            qb.push(" AND user_id = ").push_bind(id_text(user_id));
+        }
+        if let Some(booking_id) = filter.booking_id {
+            qb.push(" AND booking_id = ").push_bind(id_text(booking_id));
+        }
+        qb.push(NEWEST_FIRST)
+            .push(" LIMIT ")
+            .push_bind(filter.page.limit)
+            .push(" OFFSET ")
+            .push_bind(filter.page.offset);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn check_in(&self, scan: &Scan) -> StoreResult<CheckIn> {
+        let ticket_id = id_text(scan.ticket_id);
+        // The one decision: only a valid ticket is admitted, by this statement alone. Nothing is
+        // read first; the writer runs one statement at a time, so of two scans one finds it used.
+        let sql = format!(
+            "UPDATE tickets SET status = 'used', admitted_scan_id = ?, admitted_gate = ?, admitted_at = ? \
+             WHERE id = ? AND status = 'valid' RETURNING {TICKET_COLUMNS}"
+        );
+        let admitted = sqlx::query(&sql)
+            .bind(id_text(scan.id))
+            .bind(scan.gate.as_str())
+            .bind(millis(scan.at))
+            .bind(&ticket_id)
+            .fetch_optional(&self.writer)
+            .await?;
+        if let Some(row) = admitted {
+            return Ok(CheckIn::Admitted(ticket_from_row(&row)?));
+        }
+        // Refused: the ticket as it is now. A ticket never goes back to valid, so what a reader
+        // sees after the update is the state that refused it (or a later one: revoked after use).
+        match self.ticket(scan.ticket_id).await? {
+            Some(ticket) => Ok(CheckIn::Refused(ticket)),
+            None => Err(StoreError::NotFound(Entity::Ticket)),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn event_tickets(&self, event_id: Uuid) -> StoreResult<Vec<Ticket>> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE event_id = ? ORDER BY id");
+        let rows = sqlx::query(&sql).bind(id_text(event_id)).fetch_all(&self.reader).await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn ticket_tallies(&self, event_id: Uuid) -> StoreResult<Vec<TicketTally>> {
+        let rows = sqlx::query(
+            "SELECT status, admitted_gate, COUNT(*) AS count FROM tickets WHERE event_id = ? \
+             GROUP BY status, admitted_gate ORDER BY status, admitted_gate",
+        )
+        .bind(id_text(event_id))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let gate: Option<String> = row.try_get("admitted_gate")?;
+                let count: i64 = row.try_get("count")?;
+                Ok(TicketTally {
+                    status: enum_col(row, "status")?,
+                    gate: gate.as_deref().map(stored_gate).transpose()?,
+                    count: u64::try_from(count).map_err(|_| StoreError::Internal(format!("{count} tickets")))?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Issues a valid ticket for each of `reservation_ids` (reservations just confirmed, inside the
+/// confirm's transaction), each with a new random id; the holder is the buyer's name as it is
+/// now, or the e-mail address when the name is empty. `tickets_reservation_key` refuses a
+/// second ticket for a seat.
+pub(super) async fn issue_tickets(
+    conn: &mut SqliteConnection,
+    reservation_ids: &[String],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if reservation_ids.is_empty() {
+        return Ok(());
+    }
+    // [ticket id, reservation id] pairs: one statement whatever the count, prepared once.
+    let pairs = serde_json::Value::Array(
+        reservation_ids.iter().map(|reservation| serde_json::json!([id_text(Uuid::new_v4()), reservation])).collect(),
+    );
+    sqlx::query(
+        "INSERT INTO tickets (id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, row_index, \
+         seat_number, tier, price_cents, currency, holder_name, status, issued_at) \
+         SELECT p.value ->> 0, r.id, r.booking_id, r.event_id, r.user_id, r.seat_id, s.row_label, s.row_index, \
+                s.seat_number, s.tier, r.price_cents, r.currency, COALESCE(NULLIF(u.name, ''), u.email), 'valid', ? \
+         FROM json_each(?) AS p \
+         JOIN reservations r ON r.id = p.value ->> 1 \
+         JOIN seats s ON s.id = r.seat_id \
+         JOIN users u ON u.id = r.user_id",
+    )
+    .bind(millis(now))
+    .bind(pairs.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes the tickets of `reservation_ids` (reservations just canceled, inside the cancel's
+/// transaction); a used ticket too, keeping its admission. One already revoked keeps its time.
+pub(super) async fn revoke_tickets(
+    conn: &mut SqliteConnection,
+    reservation_ids: &[String],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if reservation_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE tickets SET status = 'revoked', revoked_at = ? \
+         WHERE reservation_id IN (SELECT value FROM json_each(?)) AND status <> 'revoked'",
+    )
+    .bind(millis(now))
+    .bind(serde_json::Value::from(reservation_ids).to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
