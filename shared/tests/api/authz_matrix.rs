@@ -471,21 +471,37 @@ async fn another_customers_lists_are_refused_and_own_lists_hold_only_own_data() 
     assert_error(&resp, StatusCode::FORBIDDEN, "forbidden");
 
     // Bob's own lists exist and hold nothing of Ann's.
-    for path in ["/payments".to_owned(), "/auth/me".to_owned()] {
+    for path in ["/payments".to_owned(), "/auth/me".to_owned(), "/reservations/tickets".to_owned()] {
         let (status, _, body) = app.get(&path, Some(&people.other_token)).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         let text = body.to_string();
-        for secret in [owner.to_string(), res.booking.id.to_string(), res.payment.id.to_string()] {
+        for secret in [
+            owner.to_string(),
+            res.booking.id.to_string(),
+            res.payment.id.to_string(),
+            res.paid_booking.to_string(),
+            res.ticket.to_string(),
+        ] {
             assert!(!text.contains(&secret), "{path} shows Bob Ann's {secret}: {text}");
         }
     }
-    // Ann's own list has her payment, and the admin's view of her has it too.
+    // Ann's own list has her payments (the pending one and the paid one), and the admin's view of
+    // her has them too; the same for her ticket.
     for token in [&people.owner_token, &people.admin_token] {
         let (status, _, body) = app.get(&format!("/payments?user_id={owner}"), Some(token)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let ids: Vec<Uuid> = parse::<Vec<Payment>>(&body).into_iter().map(|p| p.id).collect();
-        assert_eq!(ids, vec![res.payment.id]);
+        let payments = parse::<Vec<Payment>>(&body);
+        assert_eq!(payments.len(), 2, "{body}");
+        assert!(payments.iter().all(|p| p.user_id == owner) && payments.iter().any(|p| p.id == res.payment.id));
+        let (status, _, body) = app.get(&format!("/reservations/tickets?user_id={owner}"), Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body.as_array().map(|t| t.iter().map(|t| t["id"].clone()).collect::<Vec<_>>()),
+            Some(vec![json!(res.ticket)])
+        );
     }
+    let resp = app.get(&format!("/reservations/tickets?user_id={owner}"), Some(&people.other_token)).await;
+    assert_error(&resp, StatusCode::FORBIDDEN, "forbidden");
 }
 
 /// A refused caller changes nothing: after every refused mutating request of the matrix's

@@ -418,7 +418,8 @@ async fn the_document_lists_the_wire_names_of_every_enum() {
     for (name, wire) in [
         ("Category", vec!["movie", "theatre", "concert", "sport", "comedy", "other"]),
         ("VenueKind", vec!["cinema", "theatre", "arena", "hall", "other"]),
-        ("Role", vec!["customer", "admin"]),
+        ("Role", vec!["customer", "staff", "admin"]),
+        ("TicketStatus", vec!["valid", "used", "revoked"]),
         ("ReservationStatus", vec!["held", "confirmed", "canceled", "expired"]),
         ("SeatStatus", vec!["available", "held", "sold"]),
         ("EventStatus", vec!["on_sale", "canceled"]),

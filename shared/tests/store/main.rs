@@ -13,6 +13,7 @@
 
 mod cases;
 mod dynamodb_table;
+mod dynamodb_tickets;
 mod support;
 
 /// Generates one `#[tokio::test]` per case for a backend; `concurrent` cases run on four workers.
@@ -142,5 +143,4 @@ macro_rules! ticket_tests {
 
 backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests);
 backend_tests!(postgres, crate::support::postgres_store, ticket_tests);
-// DynamoDB gets `, ticket_tests` when branch `tickets-dynamo` lands.
-backend_tests!(dynamodb, crate::support::dynamodb_store);
+backend_tests!(dynamodb, crate::support::dynamodb_store, ticket_tests);

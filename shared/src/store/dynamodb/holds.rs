@@ -5,7 +5,8 @@
 //! (the per-user limit, see `HoldSlots`). DynamoDB's cancellation reasons say which seats were
 //! lost; a seat the hold's own consistent read already shows taken, or a limit it shows reached,
 //! is refused without a write. Cancels, expiry and refunds are transactions conditioned on the
-//! state they were decided from; when it changed meanwhile, they read again and decide again.
+//! state they were decided from; when it changed meanwhile, they read again and decide again. A
+//! cancel revokes the tickets of the paid seats it cancels in its own transaction.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,6 +18,7 @@ use uuid::Uuid;
 use super::catalog::{SeatStateItem, event_from};
 use super::hold_slots::{HoldSlots, claim_slots};
 use super::items::*;
+use super::tickets::revoke_ticket;
 use super::users::paged;
 use super::{
     Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Tx, TxItem, is_condition_failure, names_in, sdk_error, values_map,
@@ -113,7 +115,8 @@ impl DynamoStore {
                 }
                 _ => None,
             };
-            // 2n items and the refund: 21 for the largest booking, well within `TRANSACT_MAX_ITEMS` (100).
+            // 2n items, a ticket per paid seat and the refund: 31 for the largest booking, well
+            // within `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = Vec::new();
             for r in &active {
                 let read_status = s(r.stored_status.as_str());
@@ -140,6 +143,13 @@ impl DynamoStore {
                         (":st", read_status),
                     ],
                 )?);
+            }
+            // A paid seat's ticket is revoked with it (found on the reservation, not read): a
+            // gate that scans it from now on is told so. Seats paid before tickets have none.
+            for ticket_id in
+                active.iter().filter(|r| r.stored_status == ReservationStatus::Confirmed).filter_map(|r| r.ticket_id)
+            {
+                writes.push(revoke_ticket(&self.table, ticket_id, now_ms)?);
             }
             let mut refunds = Vec::new();
             if let Some(payment) =

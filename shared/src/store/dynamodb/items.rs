@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatLabel, User, Venue,
-    VenueKind,
+    Booking, Gate, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatLabel, Ticket,
+    TicketStatus, User, Venue, VenueKind,
 };
-use crate::store::{StoreError, StoreResult, Writes};
+use crate::store::{StoreError, StoreResult, Writes, stored_admission, stored_gate};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -109,6 +109,9 @@ item_kinds! {
     HOLD_SLOTS = "EVENT#*#HOLDER#*" by [Holds, Payments];
     /// A rate limit's attempt counter (limit and subject).
     LIMIT = "LIMIT#*" by [Limits];
+    /// A paid seat's ticket: issued by the payment's confirm, revoked by the cancel of its seat,
+    /// booking (`Holds`) or event (`Catalog`), admitted at the door (`CheckIn`).
+    TICKET = "TICKET#*" by [Payments, Holds, Catalog, CheckIn];
 }
 
 /// The kind of item a partition key belongs to: the most specific kind whose shape it has (an
@@ -224,6 +227,26 @@ pub fn idempotency_key(user_id: Uuid, key_text: &str) -> Item {
 /// A rate limit's attempt counter (see `LimitStore`), one item per key.
 pub fn limit_key(key_text: &str) -> Item {
     key(format!("LIMIT#{key_text}"), "LIMIT")
+}
+
+pub fn ticket_key(id: Uuid) -> Item {
+    key(TICKET.pk(&[&id]), "TICKET")
+}
+
+/// The index partition (`gsi1`) of a user's tickets, sorted by issue time.
+pub fn user_tickets_pk(user_id: Uuid) -> String {
+    format!("USER#{user_id}#TICKET")
+}
+
+/// The index partition (`gsi2`) of an event's tickets, sorted by booking, then seat.
+pub fn event_tickets_pk(event_id: Uuid) -> String {
+    format!("EVENT#{event_id}#TICKET")
+}
+
+/// Where a ticket sorts among its event's (`gsi2sk`): its booking's tickets are one key prefix
+/// (`<booking>#`), in seat order.
+pub fn ticket_seat_order(booking_id: Uuid, row_index: i64, seat_number: i32) -> String {
+    format!("{booking_id}#{row_index:05}#{seat_number:05}")
 }
 
 /// An index sort key that orders by time (milliseconds, zero-padded), then by `tail`.
@@ -389,6 +412,8 @@ pub struct StoredReservation {
     pub spk: Option<String>,
     /// The hold slot of its user it took (none on holds placed before slots existed).
     pub slot: Option<u32>,
+    /// The ticket its confirm issued (none until it is confirmed).
+    pub ticket_id: Option<Uuid>,
 }
 
 pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredReservation> {
@@ -415,6 +440,9 @@ pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredRe
         spk: opt_s(item, "spk"),
         slot: opt_n(item, "slot")?
             .map(|slot| u32::try_from(slot).map_err(|_| corrupt("slot", &slot.to_string())))
+            .transpose()?,
+        ticket_id: opt_s(item, "tid")
+            .map(|raw| Uuid::parse_str(&raw).map_err(|_| corrupt("ticket id", &raw)))
             .transpose()?,
     })
 }
@@ -469,6 +497,45 @@ pub fn payment_from(item: &Item) -> StoreResult<Payment> {
     })
 }
 
+/// A ticket item with what sorts it (its seat's row position).
+pub struct StoredTicket {
+    pub ticket: Ticket,
+    pub row_index: i64,
+}
+
+pub fn ticket_from(item: &Item) -> StoreResult<StoredTicket> {
+    let scan_id = opt_s(item, "scan").map(|raw| Uuid::parse_str(&raw).map_err(|_| corrupt("scan id", &raw)));
+    let admission = stored_admission(
+        scan_id.transpose()?,
+        opt_s(item, "gate").as_deref(),
+        opt_n(item, "admitted")?.map(from_ms).transpose()?,
+    )?;
+    Ok(StoredTicket {
+        ticket: Ticket {
+            id: get_uuid(item, "id")?,
+            booking_id: get_uuid(item, "bid")?,
+            reservation_id: get_uuid(item, "rid")?,
+            event_id: get_uuid(item, "eid")?,
+            user_id: get_uuid(item, "uid")?,
+            seat_id: get_uuid(item, "seat_id")?,
+            seat: SeatLabel { row: text(item, "row"), seat_number: get_i32(item, "num")?, tier: text(item, "tier") },
+            price_cents: get_n(item, "price")?,
+            currency: text(item, "currency"),
+            holder_name: text(item, "holder"),
+            status: get_enum::<TicketStatus>(item, "st")?,
+            issued_at: get_time(item, "issued")?,
+            admission,
+            revoked_at: opt_n(item, "revoked")?.map(from_ms).transpose()?,
+        },
+        row_index: get_n(item, "ridx")?,
+    })
+}
+
+/// The gate that admitted a ticket, when one did.
+pub fn admitting_gate(item: &Item) -> StoreResult<Option<Gate>> {
+    opt_s(item, "gate").as_deref().map(stored_gate).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,7 +547,7 @@ mod tests {
     #[test]
     fn every_key_builder_makes_a_partition_key_of_its_own_kind() {
         let id = Uuid::new_v4();
-        let cases: [(String, &ItemKind); 12] = [
+        let cases: [(String, &ItemKind); 14] = [
             (pk(&user_key(id)).to_owned(), &USER),
             (pk(&email_key("ana@example.com")).to_owned(), &EMAIL),
             (venue_pk(id), &VENUE),
@@ -493,6 +560,8 @@ mod tests {
             (pk(&payment_key(id)).to_owned(), &PAYMENT),
             (pk(&webhook_key("evt_1")).to_owned(), &WEBHOOK),
             (pk(&idempotency_key(id, "k#1")).to_owned(), &IDEMPOTENCY),
+            (pk(&hold_slots_key(id, id)).to_owned(), &HOLD_SLOTS),
+            (pk(&ticket_key(id)).to_owned(), &TICKET),
         ];
         for (pk, kind) in cases {
             assert_eq!(kind_of(&pk).map(|k| k.name), Some(kind.name), "{pk}");

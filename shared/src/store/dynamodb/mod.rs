@@ -65,15 +65,18 @@ const BATCH_GET_MAX: usize = 100;
 const BATCH_WRITE_MAX: usize = 25;
 /// DynamoDB takes at most this many items in one `TransactWriteItems` (so does DynamoDB Local 3.3.1,
 /// which the tests run on); a bigger one is refused whole with a `ValidationException`, which would
-/// be our bug (`Internal`). A booking's transactions grow with its seats, two items a seat: a hold is
-/// 2n + 3 (seat states, reservations, booking, a gate check, the user's hold slots), a checkout
-/// 2n + 3 (booking, payment, reservations and seat states extended, the hold slots moved along), a
-/// confirm 2n + 2 (payment, reservations, seat states, a gate check), a cancel 2n + 1
-/// (reservations, seat states, the payment's refund), so at most 23 for the largest booking. An
-/// event's cancel is the event and its gates, then those per-booking cancels.
+/// be our bug (`Internal`). A booking's transactions grow with its seats, two or three items a seat:
+/// a hold is 2n + 3 (seat states, reservations, booking, a gate check, the user's hold slots), a
+/// checkout 2n + 3 (booking, payment, reservations and seat states extended, the hold slots moved
+/// along), a confirm 3n + 2 (payment, reservations, seat states, the tickets issued, a gate check),
+/// a cancel 3n + 1 (reservations, seat states, their tickets revoked, the payment's refund), so at
+/// most 32 for the largest booking. An event's cancel is the event and its gates, then those
+/// per-booking cancels.
 const TRANSACT_MAX_ITEMS: usize = 100;
-// The largest booking's hold, checkout or confirm; an event's cancel or move (the event and its gates).
+// The largest booking's hold or checkout; its confirm or cancel (a ticket a seat more); an event's
+// cancel or move (the event and its gates).
 const _: () = assert!(2 * SeatSelection::MAX_SEATS + 3 <= TRANSACT_MAX_ITEMS);
+const _: () = assert!(3 * SeatSelection::MAX_SEATS + 2 <= TRANSACT_MAX_ITEMS);
 const _: () = assert!((items::SEAT_SHARDS as usize) < TRANSACT_MAX_ITEMS);
 
 pub struct DynamoStore {
@@ -566,7 +569,8 @@ async fn query_all_on(client: &Client, slots: &Slots, table: &str, query: Query<
             .table_name(table)
             .set_index_name(query.index.map(str::to_owned))
             .key_condition_expression(&key_condition)
-            .set_expression_attribute_names(names_in(&[&key_condition]))
+            .set_projection_expression(query.projection.map(str::to_owned))
+            .set_expression_attribute_names(names_in(&[&key_condition, query.projection.unwrap_or("")]))
             .set_expression_attribute_values(values_map(values))
             .consistent_read(query.index.is_none())
             .scan_index_forward(true)
@@ -591,19 +595,37 @@ struct Query<'a> {
     pk: &'a str,
     sk_prefix: Option<&'a str>,
     sk_below: Option<&'a str>,
+    /// Only these attributes (`#name, #other`) of each item, when set.
+    projection: Option<&'a str>,
 }
 
 impl<'a> Query<'a> {
     fn table(pk: &'a str) -> Self {
-        Self { index: None, pk_name: "pk", sk_name: "sk", pk, sk_prefix: None, sk_below: None }
+        Self { index: None, pk_name: "pk", sk_name: "sk", pk, sk_prefix: None, sk_below: None, projection: None }
     }
 
     fn gsi1(pk: &'a str) -> Self {
-        Self { index: Some("gsi1"), pk_name: "gsi1pk", sk_name: "gsi1sk", pk, sk_prefix: None, sk_below: None }
+        Self {
+            index: Some("gsi1"),
+            pk_name: "gsi1pk",
+            sk_name: "gsi1sk",
+            pk,
+            sk_prefix: None,
+            sk_below: None,
+            projection: None,
+        }
     }
 
     fn gsi2(pk: &'a str) -> Self {
-        Self { index: Some("gsi2"), pk_name: "gsi2pk", sk_name: "gsi2sk", pk, sk_prefix: None, sk_below: None }
+        Self {
+            index: Some("gsi2"),
+            pk_name: "gsi2pk",
+            sk_name: "gsi2sk",
+            pk,
+            sk_prefix: None,
+            sk_below: None,
+            projection: None,
+        }
     }
 
     fn prefix(mut self, prefix: &'a str) -> Self {
@@ -613,6 +635,11 @@ impl<'a> Query<'a> {
 
     fn below(mut self, bound: &'a str) -> Self {
         self.sk_below = Some(bound);
+        self
+    }
+
+    fn only(mut self, projection: &'a str) -> Self {
+        self.projection = Some(projection);
         self
     }
 }

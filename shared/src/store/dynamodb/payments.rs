@@ -1,8 +1,8 @@
 //! Payments on DynamoDB. A booking has at most one open payment: its booking item names it
 //! (`open_payment`, set only where absent). Checkout, confirm and fail are each one transaction
 //! conditioned on the state they were decided from: confirm turns the payment `succeeded` and every
-//! seat of the booking `confirmed` at once, and a seat someone else holds or bought now refuses it
-//! whole (`HoldExpired`). A declined card is counted by an `UpdateItem ADD` conditioned on the
+//! seat of the booking `confirmed` at once, issuing each seat's ticket in the same transaction, and
+//! a seat someone else holds or bought now refuses it whole (`HoldExpired`). A declined card is counted by an `UpdateItem ADD` conditioned on the
 //! payment being pending; the last one is a transaction that fails the payment and frees its seats.
 
 use async_trait::async_trait;
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::hold_slots::extend_slots;
 use super::holds::{kept_conflicting, seat_partitions, status_values};
 use super::items::*;
+use super::tickets::{holder_name, issued_ticket};
 use super::users::paged;
 use super::{
     Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map,
@@ -319,6 +320,8 @@ impl PaymentStore for DynamoStore {
     ) -> StoreResult<Payment> {
         let now_ms = ms(now);
         let mut budget = Budget::new();
+        // The name on the tickets, read once: it decides nothing, so it needs no condition.
+        let mut holder = None;
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some(payment) = self.stored_payment(id).await? else {
                 return Err(StoreError::NotFound(Entity::Payment));
@@ -326,6 +329,16 @@ impl PaymentStore for DynamoStore {
             if payment.status != PaymentStatus::Pending {
                 return Err(already(&payment));
             }
+            let holder = match &holder {
+                Some(name) => name,
+                None => {
+                    let user = self
+                        .get(user_key(payment.user_id))
+                        .await?
+                        .ok_or_else(|| StoreError::Internal("a payment's user is missing".into()))?;
+                    holder.insert(holder_name(&user_from(&user)?))
+                }
+            };
             let Some((booking, reservations)) = self.booking_with_seats(payment.booking_id, now).await? else {
                 return Err(StoreError::Internal("a payment's booking is missing".into()));
             };
@@ -375,17 +388,21 @@ impl PaymentStore for DynamoStore {
             if !removes.is_empty() {
                 update.push_str(&format!(" REMOVE {}", removes.join(", ")));
             }
-            // 1 + 2n + 1 items, 22 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
+            // 1 + 3n + 1 items, 32 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes =
                 vec![TxItem::update(&self.table, payment_key(id), &update, Some("#st = :pending"), values)?];
-            for r in &to_confirm {
+            // Each confirmed seat gets a ticket in this transaction: no money without a ticket, no
+            // ticket without money. Its id goes on the reservation, where a cancel finds it.
+            let ticket_ids: Vec<Uuid> = to_confirm.iter().map(|_| Uuid::new_v4()).collect();
+            for (r, ticket_id) in to_confirm.iter().zip(&ticket_ids) {
                 writes.push(TxItem::update(
                     &self.table,
                     reservation_key(r.reservation.id),
-                    "SET #st = :confirmed",
+                    "SET #st = :confirmed, #tid = :tid",
                     Some("#st = :st AND #exp = :exp"),
                     vec![
                         (":confirmed", s(ReservationStatus::Confirmed.as_str())),
+                        (":tid", s(ticket_id.to_string())),
                         (":st", s(r.stored_status.as_str())),
                         (":exp", n(r.expires_ms)),
                     ],
@@ -414,6 +431,12 @@ impl PaymentStore for DynamoStore {
                     values,
                 )?);
             }
+            let seats = 1 + to_confirm.len()..writes.len();
+            for (r, ticket_id) in to_confirm.iter().zip(&ticket_ids) {
+                let ticket = issued_ticket(r, *ticket_id, holder, now_ms);
+                writes.push(TxItem::put(&self.table, ticket, Some("attribute_not_exists(pk)"), vec![])?);
+            }
+            let tickets = seats.end..writes.len();
             // One gate of the event is enough: a cancel or a reschedule of the event moves them all
             // in one step. It also keeps a show that began from being sold.
             let gate_index = writes.len();
@@ -425,7 +448,6 @@ impl PaymentStore for DynamoStore {
                     vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
                 )?);
             }
-            let seats = 1 + to_confirm.len()..gate_index;
             match self.transact(&mut budget, writes).await? {
                 Ok(()) => {
                     let updated_at = from_ms(now_ms)?;
@@ -443,6 +465,10 @@ impl PaymentStore for DynamoStore {
                 // Nothing stays: the payment remains pending and the other buyer's seat untouched.
                 Err(canceled) if seats.clone().any(|i| canceled.condition_failed(i)) => {
                     return Err(StoreError::HoldExpired);
+                }
+                // A fresh random id already taken: a bug or a broken random source, never a race.
+                Err(canceled) if tickets.clone().any(|i| canceled.condition_failed(i)) => {
+                    return Err(StoreError::Internal("a new ticket's id was already used".into()));
                 }
                 Err(_) => return Err(kept_conflicting("confirming the payment")),
             }

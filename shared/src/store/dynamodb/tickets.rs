@@ -1,37 +1,210 @@
-//! Tickets on DynamoDB: not stored here yet. This placeholder keeps `DynamoStore` a `Store` while
-//! the tickets live in the SQL backends only; every method answers that tickets are missing here.
-//! (Branch `tickets-dynamo` replaces this file with the real items and conditional writes.)
+//! Tickets on DynamoDB. One item per ticket, keyed by its own id (`TICKET#<id>`, so a scan reads
+//! or writes it directly), listed under two index partitions: its user's (`gsi1`, by issue time)
+//! and its event's (`gsi2`, by booking and seat; a booking's tickets are one key prefix there).
+//!
+//! The payment's confirm puts each ticket in its own transaction (`payments.rs`, with
+//! `issued_ticket`) and writes the ticket's id on its reservation, so a cancel of the seat, its
+//! booking or its event revokes the ticket in the cancel's own transaction without reading it
+//! (`holds.rs`, with `revoke_ticket`). At the door, one conditional `UpdateItem` takes a ticket
+//! from `valid` to `used`: DynamoDB lets exactly one of any number of concurrent scans pass, and
+//! hands every other one the ticket as stored (`ReturnValuesOnConditionCheckFailure`), read in the
+//! same call, never in a second one.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use uuid::Uuid;
 
-use super::DynamoStore;
-use crate::domain::{CheckIn, Scan, Ticket, TicketFilter, TicketTally};
-use crate::store::{StoreError, StoreResult, TicketStore};
+use super::items::*;
+use super::{Budget, DynamoStore, Query, TxItem, names_in, sdk_error, values_map};
+use crate::domain::{CheckIn, Gate, Scan, Ticket, TicketFilter, TicketStatus, TicketTally, User};
+use crate::store::{Entity, StoreError, StoreResult, TicketStore};
 
-fn not_yet() -> StoreError {
-    StoreError::Internal("tickets are not stored on DynamoDB yet".into())
+/// The name a ticket carries: the account's name, or its e-mail address when it has none.
+pub(super) fn holder_name(user: &User) -> String {
+    if user.name.is_empty() { user.email.clone() } else { user.name.clone() }
+}
+
+/// The ticket item a confirm puts for a reservation it confirms (`valid`, issued at `now_ms`).
+pub(super) fn issued_ticket(r: &StoredReservation, ticket_id: Uuid, holder: &str, now_ms: i64) -> Item {
+    let seat = &r.reservation;
+    let seat_order = ticket_seat_order(seat.booking_id, r.row_index, seat.seat.seat_number);
+    let mut item = ticket_key(ticket_id);
+    item.extend([
+        ("id".to_owned(), s(ticket_id.to_string())),
+        ("bid".to_owned(), s(seat.booking_id.to_string())),
+        ("rid".to_owned(), s(seat.id.to_string())),
+        ("eid".to_owned(), s(seat.event_id.to_string())),
+        ("uid".to_owned(), s(seat.user_id.to_string())),
+        ("seat_id".to_owned(), s(seat.seat_id.to_string())),
+        ("row".to_owned(), s(&seat.seat.row)),
+        ("num".to_owned(), n(i64::from(seat.seat.seat_number))),
+        ("ridx".to_owned(), n(r.row_index)),
+        ("tier".to_owned(), s(&seat.seat.tier)),
+        ("price".to_owned(), n(seat.price_cents)),
+        ("currency".to_owned(), s(&seat.currency)),
+        ("holder".to_owned(), s(holder)),
+        ("st".to_owned(), s(TicketStatus::Valid.as_str())),
+        ("issued".to_owned(), n(now_ms)),
+        ("gsi1pk".to_owned(), s(user_tickets_pk(seat.user_id))),
+        ("gsi1sk".to_owned(), s(time_key(now_ms, &seat_order))),
+        ("gsi2pk".to_owned(), s(event_tickets_pk(seat.event_id))),
+        ("gsi2sk".to_owned(), s(format!("{seat_order}#{ticket_id}"))),
+    ]);
+    item
+}
+
+/// The write, inside a cancel's transaction, that revokes a canceled seat's ticket (a used one
+/// too: it keeps its admission). The condition keeps the update from creating an item where no
+/// ticket was issued, and fails only on a ticket already revoked, which a confirmed seat's is not.
+pub(super) fn revoke_ticket(table: &str, ticket_id: Uuid, now_ms: i64) -> StoreResult<TransactWriteItem> {
+    TxItem::update(
+        table,
+        ticket_key(ticket_id),
+        "SET #st = :revoked, #revoked = :now",
+        Some("#st IN (:valid, :used)"),
+        vec![
+            (":revoked", s(TicketStatus::Revoked.as_str())),
+            (":valid", s(TicketStatus::Valid.as_str())),
+            (":used", s(TicketStatus::Used.as_str())),
+            (":now", n(now_ms)),
+        ],
+    )
+}
+
+/// Newest first; among tickets issued at once (one confirm), by booking, then seat by seat.
+fn sort_tickets(tickets: &mut [StoredTicket]) {
+    tickets.sort_by(|a, b| {
+        let (x, y) = (&a.ticket, &b.ticket);
+        y.issued_at
+            .cmp(&x.issued_at)
+            .then(x.booking_id.cmp(&y.booking_id))
+            .then(a.row_index.cmp(&b.row_index))
+            .then(x.seat.seat_number.cmp(&y.seat.seat_number))
+            .then(x.id.cmp(&y.id))
+    });
+}
+
+fn tickets_from(items: &[Item]) -> StoreResult<Vec<StoredTicket>> {
+    items.iter().map(ticket_from).collect()
+}
+
+impl DynamoStore {
+    /// A booking's tickets: one query of its event's partition, by the booking's key prefix (the
+    /// event named by the booking item). None for an unknown booking.
+    async fn booking_tickets(&self, booking_id: Uuid) -> StoreResult<Vec<Item>> {
+        let Some(booking) = self.get(booking_key(booking_id)).await? else {
+            return Ok(Vec::new());
+        };
+        let event_pk = event_tickets_pk(get_uuid(&booking, "eid")?);
+        let prefix = format!("{booking_id}#");
+        self.query_all(Query::gsi2(&event_pk).prefix(&prefix)).await
+    }
 }
 
 #[async_trait]
 impl TicketStore for DynamoStore {
-    async fn ticket(&self, _id: Uuid) -> StoreResult<Option<Ticket>> {
-        Err(not_yet())
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn ticket(&self, id: Uuid) -> StoreResult<Option<Ticket>> {
+        self.get(ticket_key(id)).await?.map(|item| ticket_from(&item).map(|t| t.ticket)).transpose()
     }
 
-    async fn list_tickets(&self, _filter: &TicketFilter) -> StoreResult<Vec<Ticket>> {
-        Err(not_yet())
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Vec<Ticket>> {
+        let items = if let Some(booking_id) = filter.booking_id {
+            self.booking_tickets(booking_id).await?
+        } else if let Some(user_id) = filter.user_id {
+            self.query_all(Query::gsi1(&user_tickets_pk(user_id))).await?
+        } else {
+            // Oversight of everything: event by event (the events index lists every one).
+            let mut all = Vec::new();
+            for event in self.query_all(Query::gsi1("EVENTS")).await? {
+                all.extend(self.query_all(Query::gsi2(&event_tickets_pk(get_uuid(&event, "id")?))).await?);
+            }
+            all
+        };
+        let mut tickets = tickets_from(&items)?;
+        tickets.retain(|t| filter.user_id.is_none_or(|user_id| t.ticket.user_id == user_id));
+        sort_tickets(&mut tickets);
+        Ok(super::users::paged(tickets, filter.page).into_iter().map(|t| t.ticket).collect())
     }
 
-    async fn check_in(&self, _scan: &Scan) -> StoreResult<CheckIn> {
-        Err(not_yet())
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn check_in(&self, scan: &Scan) -> StoreResult<CheckIn> {
+        let update = "SET #st = :used, #scan = :scan, #gate = :gate, #admitted = :at";
+        // A missing ticket fails it too (it has no status), so the update never creates an item.
+        let condition = "#st = :valid";
+        let mut budget = Budget::new();
+        loop {
+            let slot = self.slots.take().await?;
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(ticket_key(scan.ticket_id)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(names_in(&[update, condition]))
+                .set_expression_attribute_values(values_map(vec![
+                    (":used", s(TicketStatus::Used.as_str())),
+                    (":valid", s(TicketStatus::Valid.as_str())),
+                    (":scan", s(scan.id.to_string())),
+                    (":gate", s(scan.gate.as_str())),
+                    (":at", n(ms(scan.at))),
+                ]))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            drop(slot);
+            match out {
+                Ok(out) => {
+                    let item =
+                        out.attributes().ok_or_else(|| StoreError::Internal("a scan returned no ticket".into()))?;
+                    return Ok(CheckIn::Admitted(ticket_from(item)?.ticket));
+                }
+                Err(err) => match err.as_service_error() {
+                    // Already used or revoked: the ticket as stored came back with the refusal.
+                    // No item at all: there is no such ticket.
+                    Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                        return match refused.item() {
+                            Some(item) => Ok(CheckIn::Refused(ticket_from(item)?.ticket)),
+                            None => Err(StoreError::NotFound(Entity::Ticket)),
+                        };
+                    }
+                    // A cancel's transaction (revoking it) is in flight on the ticket: nothing was
+                    // written; after a short pause the condition decides on what it wrote.
+                    _ if err.code() == Some("TransactionConflictException") => {
+                        budget.pause("admitting the ticket").await?;
+                    }
+                    _ => return Err(sdk_error(err)),
+                },
+            }
+        }
     }
 
-    async fn event_tickets(&self, _event_id: Uuid) -> StoreResult<Vec<Ticket>> {
-        Err(not_yet())
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn event_tickets(&self, event_id: Uuid) -> StoreResult<Vec<Ticket>> {
+        let items = self.query_all(Query::gsi2(&event_tickets_pk(event_id))).await?;
+        let mut tickets: Vec<Ticket> = tickets_from(&items)?.into_iter().map(|t| t.ticket).collect();
+        tickets.sort_by_key(|t| t.id);
+        Ok(tickets)
     }
 
-    async fn ticket_tallies(&self, _event_id: Uuid) -> StoreResult<Vec<TicketTally>> {
-        Err(not_yet())
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn ticket_tallies(&self, event_id: Uuid) -> StoreResult<Vec<TicketTally>> {
+        // Only what is counted travels: each ticket's status and admitting gate.
+        let items = self.query_all(Query::gsi2(&event_tickets_pk(event_id)).only("#st, #gate")).await?;
+        let mut counts = HashMap::<(TicketStatus, Option<Gate>), u64>::new();
+        for item in &items {
+            *counts.entry((get_enum::<TicketStatus>(item, "st")?, admitting_gate(item)?)).or_default() += 1;
+        }
+        let mut tallies: Vec<TicketTally> =
+            counts.into_iter().map(|((status, gate), count)| TicketTally { status, gate, count }).collect();
+        tallies.sort_by(|a, b| a.status.as_str().cmp(b.status.as_str()).then_with(|| a.gate.cmp(&b.gate)));
+        Ok(tallies)
     }
 }
