@@ -3,8 +3,94 @@
 //! (`ics`). Pure functions of a ticket and its event: no store, no HTTP.
 
 mod code;
+mod ics;
+mod pdf;
+mod qr;
 
 pub use code::{InvalidCode, MAX_LABEL_BYTES, PublicTicketKey, TicketClaims, TicketKeys, check_secret};
+pub use ics::event_calendar;
+pub use pdf::{PrintedTicket, tickets_pdf};
+pub use qr::qr_svg;
+
+use uuid::Uuid;
+
+use crate::domain::Event;
+
+/// When an event starts, as printed: "Saturday 14 March 2026, 20:00 UTC". Venues have no time
+/// zone yet, so this is UTC, labelled so; once they do, the venue's local time goes here.
+pub fn event_time(event: &Event) -> String {
+    event.start_time.format("%A %-d %B %Y, %H:%M UTC").to_string()
+}
+
+/// "Concert Hall, 1 Main Street": the venue as a calendar's location and a ticket print it.
+pub fn venue_line(event: &Event) -> String {
+    match event.venue.location.trim() {
+        "" => event.venue.name.clone(),
+        location => format!("{}, {location}", event.venue.name),
+    }
+}
+
+/// The short form of a booking id people read and say: its first 8 hex digits, in capitals
+/// (the payment page shows the same).
+pub fn booking_reference(booking_id: Uuid) -> String {
+    booking_id.simple().to_string()[..8].to_uppercase()
+}
+
+/// 4500, "EUR" → "45.00 EUR"; minor units as the currency defines them (as the site prints it).
+pub fn money(cents: i64, currency: &str) -> String {
+    let currency = currency.to_uppercase();
+    let digits: u32 = match currency.as_str() {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND"
+        | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    };
+    let unit = 10_i64.pow(digits);
+    let sign = if cents < 0 { "-" } else { "" };
+    let whole = (cents / unit).unsigned_abs();
+    let grouped = whole
+        .to_string()
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(",");
+    if digits == 0 {
+        format!("{sign}{grouped} {currency}")
+    } else {
+        let fraction = (cents % unit).unsigned_abs();
+        format!("{sign}{grouped}.{fraction:0width$} {currency}", width = digits as usize)
+    }
+}
+
+/// An event on 14 March 2026 at 19:30 UTC, for the tests of every file made from one.
+#[cfg(test)]
+pub(crate) fn test_event() -> Event {
+    use crate::domain::{Category, EventStatus, VenueKind, VenueSummary};
+    let venue_id = Uuid::new_v4();
+    Event {
+        id: Uuid::new_v4(),
+        venue_id,
+        venue: VenueSummary {
+            id: venue_id,
+            name: "Royal Concert Hall".into(),
+            location: "1 Main Street, Springfield".into(),
+            kind: VenueKind::Theatre,
+        },
+        name: "The Magic Flute".into(),
+        category: Category::Theatre,
+        description: String::new(),
+        image_url: None,
+        start_time: "2026-03-14T19:30:00Z".parse().unwrap(),
+        duration_minutes: Some(150),
+        status: EventStatus::OnSale,
+        currency: "EUR".into(),
+        prices: Vec::new(),
+        seats_total: 100,
+        seats_available: 90,
+    }
+}
 
 /// A ticket as issued, for the tests of every file made from one.
 #[cfg(test)]
@@ -26,5 +112,33 @@ pub(crate) fn test_ticket(row: &str, seat_number: i32) -> crate::domain::Ticket 
         issued_at: chrono::Utc::now(),
         admission: None,
         revoked_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_printed_in_the_currency_s_minor_units() {
+        assert_eq!(money(4500, "EUR"), "45.00 EUR");
+        assert_eq!(money(123_456_789, "usd"), "1,234,567.89 USD");
+        assert_eq!(money(5, "EUR"), "0.05 EUR");
+        assert_eq!(money(1500, "JPY"), "1,500 JPY");
+        assert_eq!(money(1500, "KWD"), "1.500 KWD");
+        assert_eq!(money(-250, "EUR"), "-2.50 EUR");
+    }
+
+    #[test]
+    fn the_booking_reference_is_the_id_s_first_eight_hex_digits() {
+        let id = Uuid::parse_str("3fa85f64-5717-4562-b3fc-2c963f66afa6").unwrap();
+        assert_eq!(booking_reference(id), "3FA85F64");
+    }
+
+    #[test]
+    fn the_time_is_printed_in_utc_and_says_so() {
+        let event = test_event();
+        assert_eq!(event_time(&event), "Saturday 14 March 2026, 19:30 UTC");
+        assert_eq!(venue_line(&event), "Royal Concert Hall, 1 Main Street, Springfield");
     }
 }
