@@ -194,7 +194,7 @@ describe('tickets and the door', () => {
     await page.goto(`${server.site}/checkin.html`);
     await page.getByRole('alert').filter({ hasText: 'Only staff and admin accounts' }).waitFor();
     assert.equal(await page.locator('#door-setup').isVisible(), false);
-    assert.equal(await page.getByRole('link', { name: 'Door' }).count(), 0, 'no Door link for a customer');
+    assert.equal(await page.getByRole('link', { name: 'Door', exact: true }).count(), 0, 'no Door link for a customer');
   });
 
   test('an admin makes a customer staff; the door page opens on a 375 px phone', LIMIT, async () => {
@@ -214,7 +214,7 @@ describe('tickets and the door', () => {
     doorPage = await door.context.newPage();
 
     await uiLogin(doorPage, server.site, staff);
-    await doorPage.getByRole('link', { name: 'Door' }).click();
+    await doorPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Door', exact: true }).click();
     await doorPage.waitForURL(/\/checkin\.html$/);
     await doorPage.locator(`#door-event option[value="${event.id}"]`).waitFor({ state: 'attached' });
     await settled(doorPage);
