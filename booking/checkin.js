@@ -188,8 +188,7 @@ function renderConflicts() {
     el.conflictList,
     state.conflicts.map(
       (c) => html`<li class="door-conflict" data-status="${c.status}"><strong>${c.seat_label || 'Ticket'}</strong>
-        ${c.holder_name ? html` · ${c.holder_name}` : ''} <span class="muted">(scanned ${Format.time(c.scanned_at)})</span>:
-        ${conflictText(c)}</li>`,
+        ${c.holder_name ? html` · ${c.holder_name}` : ''} <span class="muted">(scanned ${Format.time(c.scanned_at)})</span>: ${conflictText(c)}</li>`,
     ),
   );
 }
