@@ -397,7 +397,10 @@ async function decide(code) {
         UI.handleError(error);
         return null;
       }
-      if (!isNetworkFailure(error)) return refusal(error, code);
+      if (!isNetworkFailure(error)) {
+        refreshSummary(); // a refusal may mean the counts moved (a revocation, another gate)
+        return refusal(error, code);
+      }
       setOnline(false);
     }
   }
