@@ -53,6 +53,7 @@ pub struct ScanRequest {
     /// The event this door admits to: a ticket of another event is `wrong_event`.
     pub event_id: Option<Uuid>,
     /// The gate scanning (1 to 40 printable characters), `main` when none is given.
+    #[schema(min_length = 1, max_length = 40)]
     pub gate: Option<String>,
 }
 
@@ -270,8 +271,10 @@ pub struct SyncRequest {
     /// The event the gate admitted to: a ticket of another is `wrong_event`.
     pub event_id: Uuid,
     /// The gate of every scan that names none (`main` when neither does).
+    #[schema(min_length = 1, max_length = 40)]
     pub gate: Option<String>,
     /// 1 to 500 scans, answered in this order.
+    #[schema(min_items = 1, max_items = 500)]
     pub scans: Vec<OfflineScan>,
 }
 
@@ -283,6 +286,8 @@ pub struct OfflineScan {
     pub code: String,
     /// The gate's clock at the scan.
     pub scanned_at: DateTime<Utc>,
+    /// This scan's gate, over the batch's.
+    #[schema(min_length = 1, max_length = 40)]
     pub gate: Option<String>,
 }
 

@@ -332,6 +332,35 @@ mod tests {
     }
 
     #[test]
+    fn the_doors_refusals_have_their_codes_and_a_second_scan_names_the_first() {
+        for (err, status, code) in [
+            (ApiError::InvalidTicket("x".into()), StatusCode::UNPROCESSABLE_ENTITY, "invalid_ticket"),
+            (ApiError::WrongEvent("x".into()), StatusCode::UNPROCESSABLE_ENTITY, "wrong_event"),
+            (ApiError::TicketRevoked("x".into()), StatusCode::GONE, "ticket_revoked"),
+        ] {
+            assert_eq!((err.status(), err.code()), (status, code));
+        }
+        let at = DateTime::parse_from_rfc3339("2026-12-05T19:02:11Z").expect("a time").with_timezone(&Utc);
+        let err = ApiError::AlreadyCheckedIn { gate: Gate::parse(Some("north")).expect("a gate"), at };
+        assert_eq!((err.status(), err.code()), (StatusCode::CONFLICT, "already_checked_in"));
+        assert_eq!(err.detail(), "This ticket was already checked in at gate north at 2026-12-05 19:02:11 UTC.");
+    }
+
+    #[tokio::test]
+    async fn a_second_scans_body_carries_the_winning_scans_time_and_gate() {
+        let at = DateTime::parse_from_rfc3339("2026-12-05T19:02:11Z").expect("a time").with_timezone(&Utc);
+        let response =
+            ApiError::AlreadyCheckedIn { gate: Gate::parse(Some("north")).expect("a gate"), at }.into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(body["error"], "already_checked_in");
+        assert_eq!(body["gate"], "north");
+        assert_eq!(body["checked_in_at"], "2026-12-05T19:02:11Z");
+        assert!(body["detail"].as_str().is_some_and(|d| d.contains("north")), "{body}");
+    }
+
+    #[test]
     fn validation_names_the_field() {
         let err = ApiError::from(Invalid::new("email", "must be an e-mail address"));
         assert_eq!((err.code(), err.detail().as_str()), ("validation_failed", "email must be an e-mail address"));
