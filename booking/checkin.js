@@ -245,10 +245,21 @@ async function refreshSummary() {
 /** Sends the scans made offline, in batches, and lists those the server refused. */
 async function sync() {
   if (state.syncing || !state.event || !navigator.onLine) return;
-  const eventId = state.event.id;
-  let scans = await DoorStore.waiting(eventId);
-  if (!scans.length) return;
+  // Taken before the first await: the `online` event and a count refresh may both ask at once,
+  // and one batch sent twice would list its conflicts twice.
   state.syncing = true;
+  const eventId = state.event.id;
+  let scans;
+  try {
+    scans = await DoorStore.waiting(eventId);
+  } catch (error) {
+    state.syncing = false;
+    throw error;
+  }
+  if (!scans.length) {
+    state.syncing = false;
+    return;
+  }
   renderWaiting();
   try {
     while (scans.length) {
@@ -260,9 +271,10 @@ async function sync() {
       });
       const queued = new Map(batch.map((s) => [s.scan_id, s]));
       (answer.results || []).forEach((r) => {
-        if (r.status === 'admitted') return;
+        if (r.status === 'admitted' || state.conflicts.some((c) => c.scan_id === r.scan_id)) return;
         const scan = queued.get(r.scan_id) || {};
         state.conflicts.unshift({
+          scan_id: r.scan_id,
           status: r.status,
           seat_label: r.seat_label || scan.seat_label,
           holder_name: r.holder_name || scan.holder_name,

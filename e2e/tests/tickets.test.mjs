@@ -332,6 +332,7 @@ describe('tickets and the door', () => {
     const conflict = doorPage.locator('#door-conflict-list .door-conflict[data-status="already_checked_in"]');
     await conflict.waitFor();
     assert.match(await conflict.innerText(), new RegExp(`${fourth.seat_label}.*already checked in.*gate south`));
+    assert.equal(await doorPage.locator('#door-conflict-list .door-conflict').count(), 1, 'the one conflict, listed once');
     // Admitted: the first (camera), the third (offline, synced), the fourth (south).
     await doorPage.locator('#count-admitted', { hasText: /^3$/ }).waitFor({ timeout: 30_000 });
     await screenshot(doorPage, PREFIX, 'door-synced');
