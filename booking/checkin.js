@@ -566,7 +566,9 @@ async function openDoor(eventId, gate) {
   state.summary = null;
   state.conflicts = [];
   try {
-    window.localStorage.setItem(DOOR_KEY, JSON.stringify({ event_id: event.id, gate }));
+    // The event itself too: with the API out of reach, a reload still opens this door.
+    const kept = { id: event.id, name: event.name, start_time: event.start_time, venue: event.venue ? { name: event.venue.name } : null };
+    window.localStorage.setItem(DOOR_KEY, JSON.stringify({ event_id: event.id, gate, event: kept }));
   } catch (_) {
     // Private mode: the door still works, it just forgets the choice.
   }
@@ -638,11 +640,17 @@ window.addEventListener('offline', () => {
 async function start() {
   if (!Auth.requireLogin()) return;
   let user;
+  let reachable = true;
   try {
     user = await Auth.refreshUser();
   } catch (error) {
-    UI.handleError(error);
-    return;
+    // The API out of reach (the site is up): the door goes on with the account kept at login.
+    if (!isNetworkFailure(error) || !Auth.getUser()) {
+      UI.handleError(error);
+      return;
+    }
+    reachable = false;
+    user = Auth.getUser();
   }
   if (user.role !== 'staff' && user.role !== 'admin') {
     el.setup.removeAttribute('aria-busy');
@@ -655,9 +663,22 @@ async function start() {
   }
   if (!cameraAvailable()) el.cameraNote.textContent = 'No camera here: type or paste codes.';
   el.setup.hidden = false;
+  const saved = remembered();
+  if (!reachable || !navigator.onLine) {
+    // No API: open the last door this phone opened, from what it kept (manifest, admissions, queue).
+    el.setup.removeAttribute('aria-busy');
+    setOnline(false);
+    if (saved.event && saved.event.id) {
+      state.events = [saved.event];
+      renderEventOptions(saved.event.id);
+      await openDoor(saved.event.id, saved.gate || 'main');
+    } else {
+      UI.showError('No network', 'This phone has no door list kept yet: open the event once while online.');
+    }
+    return;
+  }
   try {
     await loadEvents();
-    const saved = remembered();
     const wanted = UI.param('event') || saved.event_id;
     renderEventOptions(wanted);
     if (saved.gate) el.gateInput.value = saved.gate;

@@ -1,5 +1,5 @@
 // Tickets and the door, in a real Chromium against a real `proeventa serve --demo`: a buyer pays
-// for four seats and finds their tickets on the profile; ticket.html shows the QR (fetched with
+// for five seats and finds their tickets on the profile; ticket.html shows the QR (fetched with
 // the token, shown from a blob: URL), downloads the PDF and the calendar file, and prints only the
 // ticket. Then a customer made staff by an admin opens checkin.html on a 375 px phone whose camera
 // is a y4m file of the first ticket's QR: green, then red "already checked in"; a revoked ticket
@@ -72,8 +72,8 @@ describe('tickets and the door', () => {
     adminToken = await apiLogin(server.api, ADMIN);
     const events = await api(server.api, 'GET', '/events/events?limit=200');
     // More than two days away, so a paid seat may still be canceled (which revokes its ticket).
-    event = events.find((e) => e.status !== 'canceled' && Date.parse(e.start_time) - Date.now() > 48 * 3600 * 1000 && e.seats_available >= 4);
-    assert.ok(event, 'the demo has an event more than two days away with four free seats');
+    event = events.find((e) => e.status !== 'canceled' && Date.parse(e.start_time) - Date.now() > 48 * 3600 * 1000 && e.seats_available >= 5);
+    assert.ok(event, 'the demo has an event more than two days away with five free seats');
   });
 
   after(async () => {
@@ -83,13 +83,13 @@ describe('tickets and the door', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('a buyer pays for four seats and finds four valid tickets on the profile', LIMIT, async () => {
+  test('a buyer pays for five seats and finds five valid tickets on the profile', LIMIT, async () => {
     await uiLogin(page, server.site, CUSTOMER);
     buyerToken = await page.evaluate(() => localStorage.getItem('proeventa.token'));
     const seats = (await api(server.api, 'GET', `/events/events/${event.id}/seats`)).filter((s) => s.status === 'available');
     const booking = await api(server.api, 'POST', '/reservations/reservations/reserve', {
       token: buyerToken,
-      body: { event_id: event.id, seat_ids: seats.slice(0, 4).map((s) => s.seat_id) },
+      body: { event_id: event.id, seat_ids: seats.slice(0, 5).map((s) => s.seat_id) },
     });
     bookingId = booking.id;
 
@@ -105,7 +105,7 @@ describe('tickets and the door', () => {
     await page.getByRole('link', { name: 'View my tickets' }).click();
     await page.waitForURL(/\/profile\.html#tickets$/);
     const rows = page.locator(`#ticket-list .ticket-row[data-status="valid"]`);
-    await waitUntil(async () => (await rows.count()) === 4, 'four valid tickets on the profile');
+    await waitUntil(async () => (await rows.count()) === 5, 'five valid tickets on the profile');
     await settled(page);
     assert.match(await rows.first().innerText(), new RegExp(event.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     assert.match(await rows.first().innerText(), /Row \S+ · Seat \d+/);
@@ -122,7 +122,7 @@ describe('tickets and the door', () => {
 
     const listed = await api(server.api, 'GET', `/reservations/tickets?booking_id=${bookingId}`, { token: buyerToken });
     const items = Array.isArray(listed) ? listed : listed.items;
-    assert.equal(items.length, 4);
+    assert.equal(items.length, 5);
     tickets = await Promise.all(items.map((t) => api(server.api, 'GET', `/reservations/tickets/${t.id}`, { token: buyerToken })));
     tickets.sort((a, b) => a.seat_label.localeCompare(b.seat_label, undefined, { numeric: true }));
     for (const t of tickets) assert.match(t.code, /^PE1\./);
@@ -344,6 +344,39 @@ describe('tickets and the door', () => {
     assert.deepEqual(gates, { north: 2, south: 1 });
     const third_ = await api(server.api, 'GET', `/reservations/tickets/${third.id}`, { token: buyerToken });
     assert.equal(third_.status, 'used');
+  });
+
+  test('with the API out of reach, a reload opens the same door from what the phone kept', LIMIT, async () => {
+    const fifth = tickets[4];
+    // The site is up, the API is not: every request to it fails as a lost network would.
+    await doorPage.route(`${server.api}/**`, (route) => route.abort('internetdisconnected'));
+    await doorPage.reload();
+    await doorPage.locator('#door-event-name', { hasText: event.name }).waitFor();
+    await doorPage.locator('#door-network[data-online="false"]').waitFor();
+    assert.equal((await doorPage.locator('#door-gate-name').innerText()).trim(), 'north');
+
+    // The third ticket was admitted here and synced: refused from the kept list.
+    const answer = doorPage.locator('#door-answer');
+    await doorPage.locator('#door-code').fill(tickets[2].code);
+    await doorPage.locator('#door-code').press('Enter');
+    await doorPage.locator('#door-answer[data-status="already_checked_in"]').waitFor();
+    await answer.click();
+    await answer.waitFor({ state: 'hidden' });
+    // The fifth, never scanned: admitted here, waiting.
+    await doorPage.locator('#door-code').fill(fifth.code);
+    await doorPage.locator('#door-code').press('Enter');
+    await doorPage.locator('#door-answer[data-color="green"]').waitFor();
+    await answer.waitFor({ state: 'hidden' });
+    await doorPage.locator('#door-waiting[data-waiting="1"]').waitFor();
+    await screenshot(doorPage, PREFIX, 'door-reloaded-api-away');
+
+    // The API back: the door finds it by itself (it asks again every 20 s) and syncs.
+    await doorPage.unroute(`${server.api}/**`);
+    await doorPage.locator('#door-waiting[data-waiting="0"]').waitFor({ timeout: 45_000 });
+    await doorPage.locator('#count-admitted', { hasText: /^4$/ }).waitFor({ timeout: 30_000 });
+    const after = await api(server.api, 'GET', `/reservations/tickets/${fifth.id}`, { token: buyerToken });
+    assert.equal(after.status, 'used');
+    assert.equal(after.admission.gate, 'north');
   });
 
   test('the buyer sees the used ticket as used', LIMIT, async () => {
