@@ -23,6 +23,7 @@ FIRST_EVENTS = {
     "api-catalog": ("GET", "/events/events"),
     "api-reservations": ("GET", "/reservations/reservations"),
     "api-payments": ("GET", "/payments"),
+    "api-checkin": ("GET", "/checkin/key"),
     "api-meta": ("GET", "/health"),
     "job-expire-holds": None,
 }
@@ -130,6 +131,8 @@ def main():
         AWS_LAMBDA_LOG_GROUP_NAME="measure",
         AWS_LAMBDA_LOG_STREAM_NAME="measure",
         JWT_SECRET=os.environ.get("JWT_SECRET", "measure-init-secret-0123456789abcdef"),
+        # api-reservations and api-checkin refuse to start without the ticket key (64 hex digits).
+        TICKET_SIGNING_KEY=os.environ.get("TICKET_SIGNING_KEY", "ab" * 32),
         LOG_FORMAT="json",
     )
     print(f"{'function':<18} {'to first answer (median of %d)' % runs:>32} {'init_ms (median)':>18}  first answer")

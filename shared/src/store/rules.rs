@@ -1,6 +1,6 @@
 //! Decisions that do not depend on the backend, written once for all of them: the refusals a
 //! store gives (their wording lives here and nowhere else), what a `NotFound` was looking for,
-//! when an idempotency record expires and how a claim is read back, how much a cancel refunds, and
+//! when an idempotency record expires and how a claim is read back, how much a cancel refunds,
 //! how many declined cards a payment takes, and how a ticket's stored admission reads back.
 //! Each backend decides *whether* a rule applies (by a unique index, a conditional write, a
 //! locked read); these functions only say what the answer is.

@@ -596,7 +596,8 @@ impl CancelScope {
 
 /// Cancels the active reservations of `scope` inside the caller's transaction, revokes the tickets
 /// of the confirmed (paid) ones and records their refund on their booking's payment; how many
-/// were canceled and the refunds to pay out. Errors stay `TxError` so that a lost deadlock can be retried.
+/// were canceled and the refunds to pay out. Errors stay `TxError` so that a lost deadlock can be
+/// retried.
 pub(super) async fn cancel_active(
     conn: &mut PgConnection,
     scope: CancelScope,

@@ -14,6 +14,8 @@ mod catalog;
 mod holds;
 mod limits;
 mod payments;
+#[cfg(test)]
+mod plan_tests;
 mod rows;
 #[cfg(test)]
 mod tests;

@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::store::{CatalogStore, Entity, HoldStore, PaymentStore, Store, StoreError, StoreSettings, UserStore};
 
 /// Runs `body` against a migrated store on a fresh database, dropped afterwards even if the body panics.
-async fn with_store<F, Fut>(body: F)
+pub(super) async fn with_store<F, Fut>(body: F)
 where
     F: FnOnce(Arc<PostgresStore>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,

@@ -15,6 +15,42 @@ use super::rows::{TicketRow, parse_stored, ticket_columns};
 use crate::domain::{CheckIn, Scan, Ticket, TicketFilter, TicketStatus, TicketTally};
 use crate::store::{Entity, StoreError, StoreResult, TicketStore, stored_gate};
 
+// The statements, by name, so the plan tests (`plan_tests.rs`) explain exactly what runs.
+
+/// A filter's tickets, newest first, a booking's together in seat order (as reservations are
+/// listed), one page.
+pub(super) fn list_tickets_query(filter: &TicketFilter) -> QueryBuilder<'static, Postgres> {
+    let mut query = QueryBuilder::<Postgres>::new(concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE true"));
+    if let Some(user_id) = filter.user_id {
+        query.push(" AND user_id = ").push_bind(user_id);
+    }
+    if let Some(booking_id) = filter.booking_id {
+        query.push(" AND booking_id = ").push_bind(booking_id);
+    }
+    query.push(" ORDER BY issued_at DESC, booking_id, row_index, seat_number LIMIT ");
+    query.push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+    query
+}
+
+/// Admits a valid ticket ($1 ticket id, $2 scan id, $3 gate, $4 scan time) and returns it as written.
+pub(super) const CHECK_IN_SQL: &str = concat!(
+    "UPDATE tickets SET status = 'used', admitted_scan_id = $2, admitted_gate = $3, admitted_at = $4
+     WHERE id = $1 AND status = 'valid' RETURNING ",
+    ticket_columns!()
+);
+
+/// An event's tickets by id ($1 event id).
+pub(super) const EVENT_TICKETS_SQL: &str =
+    concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE event_id = $1 ORDER BY id");
+
+/// An event's tickets counted by status and gate ($1 event id).
+pub(super) const TALLIES_SQL: &str = "SELECT status, admitted_gate, count(*) FROM tickets WHERE event_id = $1
+     GROUP BY status, admitted_gate ORDER BY status, admitted_gate";
+
+/// Revokes the tickets of some reservations ($1 reservation ids, $2 time).
+pub(super) const REVOKE_SQL: &str = "UPDATE tickets SET status = 'revoked', revoked_at = $2
+     WHERE reservation_id = ANY($1) AND status <> 'revoked'";
+
 #[async_trait]
 impl TicketStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -29,18 +65,7 @@ impl TicketStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Vec<Ticket>> {
-        let mut query =
-            QueryBuilder::<Postgres>::new(concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE true"));
-        if let Some(user_id) = filter.user_id {
-            query.push(" AND user_id = ").push_bind(user_id);
-        }
-        if let Some(booking_id) = filter.booking_id {
-            query.push(" AND booking_id = ").push_bind(booking_id);
-        }
-        // Newest first, a booking's tickets together in seat order (as reservations are listed).
-        query.push(" ORDER BY issued_at DESC, booking_id, row_index, seat_number LIMIT ");
-        query.push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
-        let rows = query.build_query_as::<TicketRow>().fetch_all(&self.pool).await?;
+        let rows = list_tickets_query(filter).build_query_as::<TicketRow>().fetch_all(&self.pool).await?;
         rows.into_iter().map(TicketRow::into_ticket).collect()
     }
 
@@ -48,17 +73,13 @@ impl TicketStore for PostgresStore {
     async fn check_in(&self, scan: &Scan) -> StoreResult<CheckIn> {
         // The one decision: only a valid ticket is admitted, by this statement alone. Nothing is
         // read first; a scan that waited for another's row lock re-checks `status = 'valid'`.
-        let admitted: Option<TicketRow> = sqlx::query_as(concat!(
-            "UPDATE tickets SET status = 'used', admitted_scan_id = $2, admitted_gate = $3, admitted_at = $4
-             WHERE id = $1 AND status = 'valid' RETURNING ",
-            ticket_columns!()
-        ))
-        .bind(scan.ticket_id)
-        .bind(scan.id)
-        .bind(scan.gate.as_str())
-        .bind(scan.at)
-        .fetch_optional(&self.pool)
-        .await?;
+        let admitted: Option<TicketRow> = sqlx::query_as(CHECK_IN_SQL)
+            .bind(scan.ticket_id)
+            .bind(scan.id)
+            .bind(scan.gate.as_str())
+            .bind(scan.at)
+            .fetch_optional(&self.pool)
+            .await?;
         if let Some(row) = admitted {
             return Ok(CheckIn::Admitted(row.into_ticket()?));
         }
@@ -72,23 +93,14 @@ impl TicketStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn event_tickets(&self, event_id: Uuid) -> StoreResult<Vec<Ticket>> {
-        let rows: Vec<TicketRow> =
-            sqlx::query_as(concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE event_id = $1 ORDER BY id"))
-                .bind(event_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<TicketRow> = sqlx::query_as(EVENT_TICKETS_SQL).bind(event_id).fetch_all(&self.pool).await?;
         rows.into_iter().map(TicketRow::into_ticket).collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn ticket_tallies(&self, event_id: Uuid) -> StoreResult<Vec<TicketTally>> {
-        let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
-            "SELECT status, admitted_gate, count(*) FROM tickets WHERE event_id = $1
-             GROUP BY status, admitted_gate ORDER BY status, admitted_gate",
-        )
-        .bind(event_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, Option<String>, i64)> =
+            sqlx::query_as(TALLIES_SQL).bind(event_id).fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|(status, gate, count)| {
                 Ok(TicketTally {
@@ -137,13 +149,6 @@ pub(super) async fn revoke_tickets(
     if reservation_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "UPDATE tickets SET status = 'revoked', revoked_at = $2
-         WHERE reservation_id = ANY($1) AND status <> 'revoked'",
-    )
-    .bind(reservation_ids)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(REVOKE_SQL).bind(reservation_ids).bind(now).execute(&mut *conn).await?;
     Ok(())
 }

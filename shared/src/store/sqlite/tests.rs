@@ -1,6 +1,7 @@
 //! SQLite-only cases: what the hold batches, the transactions on the single writer and the
 //! millisecond times promise beyond the conformance suite (`shared/tests/store/`),
-//! which runs every store promise on every backend.
+//! which runs every store promise on every backend; and that the ticket statements search
+//! `tickets` through their indexes.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -275,4 +276,138 @@ async fn refunds_from_the_provider_are_capped_and_webhooks_counted_once() {
     assert!(store.record_webhook_event("evt_1", now).await.unwrap());
     assert!(!store.record_webhook_event("evt_1", now).await.unwrap());
     assert!(store.record_webhook_event("evt_2", now).await.unwrap());
+}
+
+// -----------------------------------------------------------------------------------------
+// Ticket plans: the door's check-in, a buyer's and a booking's listing, an event's manifest and
+// counts, and the cancels' revocation search `tickets` through an index (never `SCAN tickets`,
+// which is also what SQLite calls reading a whole index), on an empty table before and after
+// ANALYZE and on an analyzed one holding other events' tickets. The listings come out of their
+// index in order, with no sort.
+
+/// The `detail` lines of `EXPLAIN QUERY PLAN` for `sql` with `binds` (ids as text, numbers).
+async fn query_plan(store: &SqliteStore, sql: &str, binds: Vec<TicketBind>) -> Vec<String> {
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut query = sqlx::query(&explain);
+    for bind in binds {
+        query = match bind {
+            TicketBind::Text(text) => query.bind(text),
+            TicketBind::Number(number) => query.bind(number),
+        };
+    }
+    let rows = query.fetch_all(&store.writer).await.unwrap();
+    rows.iter().map(|row| sqlx::Row::get::<String, _>(row, "detail")).collect()
+}
+
+/// A value bound to a ticket statement.
+enum TicketBind {
+    Text(String),
+    Number(i64),
+}
+
+async fn assert_ticket_plans(store: &SqliteStore, what: &str) {
+    use super::tickets::{REVOKE_SQL, TALLIES_SQL, check_in_sql, event_tickets_sql, list_tickets_query};
+    use crate::domain::TicketFilter;
+
+    let id = || TicketBind::Text(Uuid::new_v4().to_string());
+    let at = || TicketBind::Number(millis(Utc::now()));
+    let gate = || TicketBind::Text("north".into());
+    let limit = || TicketBind::Number(50);
+    let offset = || TicketBind::Number(0);
+    let ids = || TicketBind::Text(format!("[\"{}\", \"{}\"]", Uuid::new_v4(), Uuid::new_v4()));
+    let page = Page { limit: 50, offset: 0 };
+    let by_user = TicketFilter { user_id: Some(Uuid::new_v4()), booking_id: None, page };
+    let by_booking = TicketFilter { user_id: None, booking_id: Some(Uuid::new_v4()), page };
+    let list_by_user = list_tickets_query(&by_user).sql().to_owned();
+    let list_by_booking = list_tickets_query(&by_booking).sql().to_owned();
+    let check_in = check_in_sql();
+    let event_tickets = event_tickets_sql();
+    // (name, statement, its binds, the index it must search, whether its order needs a sort)
+    let statements: [(&str, &str, Vec<TicketBind>, &str, bool); 6] = [
+        ("check_in", &check_in, vec![id(), gate(), at(), id()], "USING INDEX sqlite_autoindex_tickets_1 (id=?)", false),
+        (
+            "list_by_user",
+            &list_by_user,
+            vec![id(), limit(), offset()],
+            "USING INDEX tickets_user_idx (user_id=?)",
+            false,
+        ),
+        (
+            "list_by_booking",
+            &list_by_booking,
+            vec![id(), limit(), offset()],
+            "USING INDEX tickets_booking_idx (booking_id=?)",
+            false,
+        ),
+        ("event_tickets", &event_tickets, vec![id()], "USING INDEX tickets_event_idx (event_id=?)", false),
+        ("ticket_tallies", TALLIES_SQL, vec![id()], "USING COVERING INDEX tickets_event_tally_idx (event_id=?)", true),
+        ("revoke", REVOKE_SQL, vec![at(), ids()], "USING INDEX sqlite_autoindex_tickets_2 (reservation_id=?)", true),
+    ];
+    for (name, sql, binds, index, may_sort) in statements {
+        let plan = query_plan(store, sql, binds).await;
+        let reads: Vec<&String> = plan.iter().filter(|line| line.contains(" tickets")).collect();
+        assert!(
+            !reads.is_empty() && reads.iter().all(|line| line.starts_with("SEARCH tickets ") && line.ends_with(index)),
+            "{what}: {name} must search tickets {index}: {plan:#?}"
+        );
+        assert!(may_sort || !plan.iter().any(|line| line.contains("TEMP B-TREE")), "{what}: {name} sorts: {plan:#?}");
+    }
+}
+
+#[tokio::test]
+async fn the_ticket_statements_search_tickets_through_their_indexes() {
+    let db = test_db().await;
+    let store = &db.store;
+    assert_ticket_plans(store, "empty table").await;
+    sqlx::query("ANALYZE").execute(&store.writer).await.unwrap();
+    assert_ticket_plans(store, "empty table, analyzed").await;
+
+    // 4,000 tickets of twenty events, by 200 buyers in bookings of four, then analyzed.
+    let buyer = customer(store, "buyer@example.com").await;
+    let rows = vec![SeatRow { row: "A".into(), seats: 200, tier: "standard".into() }];
+    let venue = store.create_venue(NewVenue::parse("Arena", None, VenueKind::Arena, rows).unwrap()).await.unwrap();
+    for day in 1..=20 {
+        let event = NewEvent {
+            venue_id: venue.venue.id,
+            name: format!("Day {day}"),
+            category: Category::Concert,
+            description: String::new(),
+            image_url: None,
+            start_time: Utc::now() + chrono::Duration::days(day),
+            duration_minutes: None,
+            currency: "EUR".into(),
+            prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
+        };
+        let event = store.create_event(event).await.unwrap();
+        let booking = Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO bookings (id, user_id, event_id, created_at) VALUES (?1, ?2, ?3, 0); \
+             INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, \
+                 expires_at, created_at, updated_at) \
+             SELECT lower(hex(randomblob(16))), ?1, ?2, ?3, s.id, 1500, 'EUR', 'confirmed', 0, 0, 0 \
+             FROM seats s WHERE s.venue_id = ?4",
+        )
+        .bind(&booking)
+        .bind(buyer.to_string())
+        .bind(event.id.to_string())
+        .bind(venue.venue.id.to_string())
+        .execute(&store.writer)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO tickets (id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, row_index, \
+             seat_number, tier, price_cents, currency, holder_name, status, issued_at) \
+         SELECT lower(hex(randomblob(16))), r.id, r.event_id || (s.seat_number / 4), r.event_id, \
+                'buyer' || s.seat_number, r.seat_id, s.row_label, s.row_index, s.seat_number, s.tier, \
+                r.price_cents, r.currency, 'Buyer', 'valid', 1000000 - s.seat_number \
+         FROM reservations r JOIN seats s ON s.id = r.seat_id; \
+         ANALYZE",
+    )
+    .execute(&store.writer)
+    .await
+    .unwrap();
+    assert_ticket_plans(store, "4,000 tickets, analyzed").await;
+    let tickets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&store.writer).await.unwrap();
+    assert_eq!(tickets, 4000, "EXPLAIN wrote nothing");
 }

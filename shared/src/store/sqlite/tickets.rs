@@ -14,8 +14,45 @@ use super::rows::{TICKET_COLUMNS, enum_col, id_text, millis, ticket_from_row};
 use crate::domain::{CheckIn, Scan, Ticket, TicketFilter, TicketTally};
 use crate::store::{Entity, StoreError, StoreResult, TicketStore, stored_gate};
 
-/// The order of every ticket listing: newest first, a booking's tickets together in seat order.
-const NEWEST_FIRST: &str = " ORDER BY issued_at DESC, booking_id, row_index, seat_number";
+// The statements, by name, so the plan tests (`tests.rs`) explain exactly what runs.
+
+/// A filter's tickets, newest first, a booking's together in seat order (as reservations are
+/// listed), one page.
+pub(super) fn list_tickets_query(filter: &TicketFilter) -> QueryBuilder<'static, Sqlite> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1 = 1"));
+    if let Some(user_id) = filter.user_id {
+        qb.push(" AND user_id = ").push_bind(id_text(user_id));
+    }
+    if let Some(booking_id) = filter.booking_id {
+        qb.push(" AND booking_id = ").push_bind(id_text(booking_id));
+    }
+    qb.push(" ORDER BY issued_at DESC, booking_id, row_index, seat_number LIMIT ")
+        .push_bind(filter.page.limit)
+        .push(" OFFSET ")
+        .push_bind(filter.page.offset);
+    qb
+}
+
+/// Admits a valid ticket (binds: scan id, gate, scan time, ticket id) and returns it as written.
+pub(super) fn check_in_sql() -> String {
+    format!(
+        "UPDATE tickets SET status = 'used', admitted_scan_id = ?, admitted_gate = ?, admitted_at = ? \
+         WHERE id = ? AND status = 'valid' RETURNING {TICKET_COLUMNS}"
+    )
+}
+
+/// An event's tickets by id (bind: event id).
+pub(super) fn event_tickets_sql() -> String {
+    format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE event_id = ? ORDER BY id")
+}
+
+/// An event's tickets counted by status and gate (bind: event id).
+pub(super) const TALLIES_SQL: &str = "SELECT status, admitted_gate, COUNT(*) AS count FROM tickets \
+     WHERE event_id = ? GROUP BY status, admitted_gate ORDER BY status, admitted_gate";
+
+/// Revokes the tickets of some reservations (binds: time, reservation ids as a JSON array).
+pub(super) const REVOKE_SQL: &str = "UPDATE tickets SET status = 'revoked', revoked_at = ? \
+     WHERE reservation_id IN (SELECT value FROM json_each(?)) AND status <> 'revoked'";
 
 #[async_trait]
 impl TicketStore for SqliteStore {
@@ -28,19 +65,7 @@ impl TicketStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Vec<Ticket>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1 = 1"));
-        if let Some(user_id) = filter.user_id {
-            qb.push(" AND user_id = ").push_bind(id_text(user_id));
-        }
-        if let Some(booking_id) = filter.booking_id {
-            qb.push(" AND booking_id = ").push_bind(id_text(booking_id));
-        }
-        qb.push(NEWEST_FIRST)
-            .push(" LIMIT ")
-            .push_bind(filter.page.limit)
-            .push(" OFFSET ")
-            .push_bind(filter.page.offset);
-        let rows = qb.build().fetch_all(&self.reader).await?;
+        let rows = list_tickets_query(filter).build().fetch_all(&self.reader).await?;
         rows.iter().map(ticket_from_row).collect()
     }
 
@@ -49,11 +74,7 @@ impl TicketStore for SqliteStore {
         let ticket_id = id_text(scan.ticket_id);
         // The one decision: only a valid ticket is admitted, by this statement alone. Nothing is
         // read first; the writer runs one statement at a time, so of two scans one finds it used.
-        let sql = format!(
-            "UPDATE tickets SET status = 'used', admitted_scan_id = ?, admitted_gate = ?, admitted_at = ? \
-             WHERE id = ? AND status = 'valid' RETURNING {TICKET_COLUMNS}"
-        );
-        let admitted = sqlx::query(&sql)
+        let admitted = sqlx::query(&check_in_sql())
             .bind(id_text(scan.id))
             .bind(scan.gate.as_str())
             .bind(millis(scan.at))
@@ -73,20 +94,13 @@ impl TicketStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn event_tickets(&self, event_id: Uuid) -> StoreResult<Vec<Ticket>> {
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE event_id = ? ORDER BY id");
-        let rows = sqlx::query(&sql).bind(id_text(event_id)).fetch_all(&self.reader).await?;
+        let rows = sqlx::query(&event_tickets_sql()).bind(id_text(event_id)).fetch_all(&self.reader).await?;
         rows.iter().map(ticket_from_row).collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn ticket_tallies(&self, event_id: Uuid) -> StoreResult<Vec<TicketTally>> {
-        let rows = sqlx::query(
-            "SELECT status, admitted_gate, COUNT(*) AS count FROM tickets WHERE event_id = ? \
-             GROUP BY status, admitted_gate ORDER BY status, admitted_gate",
-        )
-        .bind(id_text(event_id))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(TALLIES_SQL).bind(id_text(event_id)).fetch_all(&self.reader).await?;
         rows.iter()
             .map(|row| {
                 let gate: Option<String> = row.try_get("admitted_gate")?;
@@ -144,13 +158,10 @@ pub(super) async fn revoke_tickets(
     if reservation_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "UPDATE tickets SET status = 'revoked', revoked_at = ? \
-         WHERE reservation_id IN (SELECT value FROM json_each(?)) AND status <> 'revoked'",
-    )
-    .bind(millis(now))
-    .bind(serde_json::Value::from(reservation_ids).to_string())
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(REVOKE_SQL)
+        .bind(millis(now))
+        .bind(serde_json::Value::from(reservation_ids).to_string())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! a replayed offline batch changing nothing; and the listings and counts the buyer and the door
 //! read.
 
-use proeventa_core::domain::{CheckIn, Gate, Scan, Ticket, TicketFilter, TicketStatus, TicketTally, Verdict};
+use proeventa_core::domain::{
+    Admission, CheckIn, Gate, Scan, Ticket, TicketFilter, TicketStatus, TicketTally, Verdict,
+};
 
 use super::*;
 
@@ -22,8 +24,10 @@ async fn all_tickets(store: &S, filter: TicketFilter) -> Vec<Ticket> {
     let mut offset = 0;
     loop {
         let page = page(Page::MAX_LIMIT, offset);
-        let batch =
-            store.list_tickets(&TicketFilter { page, ..filter.clone() }).await.unwrap_or_else(|e| panic!("{e}"));
+        let batch = store
+            .list_tickets(&TicketFilter { page, ..filter.clone() })
+            .await
+            .unwrap_or_else(|e| panic!("list tickets: {e}"));
         let full = batch.len() as i64 == Page::MAX_LIMIT;
         all.extend(batch);
         if !full {
@@ -47,8 +51,8 @@ async fn check_in(store: &S, scan: &Scan) -> CheckIn {
 }
 
 /// The admission a scan records.
-fn admission_of(scan: &Scan) -> proeventa_core::domain::Admission {
-    proeventa_core::domain::Admission { scan_id: scan.id, gate: scan.gate.clone(), at: scan.at }
+fn admission_of(scan: &Scan) -> Admission {
+    Admission { scan_id: scan.id, gate: scan.gate.clone(), at: scan.at }
 }
 
 fn statuses(tickets: &[Ticket]) -> Vec<TicketStatus> {
@@ -341,6 +345,62 @@ pub async fn concurrent_scans_of_one_ticket_admit_it_once(store: S) {
             assert!(matches!(Verdict::of(attempt, CheckIn::Refused(seen.clone())), Verdict::AlreadyCheckedIn(_)));
         }
         assert_eq!(&read_ticket(&store, ticket.id).await, admitted, "the store keeps the winner's admission");
+    }
+}
+
+pub async fn concurrent_scans_and_a_cancel_leave_the_ticket_revoked_admitted_at_most_once(store: S) {
+    const SCANS: usize = 10;
+    const ROUNDS: usize = 6;
+    let venue = fixture_grid_venue(&store, 1, ROUNDS as i32).await;
+    let event = fixture_event(&store, &venue).await;
+    let ann = fixture_user(&store, "ann").await;
+    let seats = seat_ids(&venue, &(0..ROUNDS).collect::<Vec<_>>());
+    let (booking, _) = paid_booking(&store, &ann, &event, &seats, "ch_ann").await;
+    let mut rng = Rng::new(0xCA9C_E15C);
+    for ticket in booking_tickets(&store, booking.id).await {
+        let barrier = Arc::new(Barrier::new(SCANS + 1));
+        let scans: Vec<_> = (0..SCANS)
+            .map(|_| {
+                let attempt = scan(ticket.id, "north", Utc::now());
+                let (store, barrier, delay) = (store.clone(), barrier.clone(), rng.below(3) as u64);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    tokio::time::sleep(StdDuration::from_millis(delay)).await;
+                    let outcome = store.check_in(&attempt).await;
+                    (attempt, outcome)
+                })
+            })
+            .collect();
+        let cancel = {
+            let (store, barrier, delay) = (store.clone(), barrier.clone(), rng.below(3) as u64);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                tokio::time::sleep(StdDuration::from_millis(delay)).await;
+                store.cancel_reservation(ticket.reservation_id, Utc::now()).await
+            })
+        };
+        let mut winners = Vec::new();
+        let mut refused = Vec::new();
+        for task in scans {
+            let (attempt, outcome) = task.await.expect("scan task");
+            match outcome.unwrap_or_else(|e| panic!("a scan must be answered, got {e:?}")) {
+                CheckIn::Admitted(_) => winners.push(attempt.id),
+                CheckIn::Refused(t) => refused.push(t),
+            }
+        }
+        cancel.await.expect("cancel task").expect("the paid seat is canceled");
+        let stored = read_ticket(&store, ticket.id).await;
+        assert_eq!(stored.status, TicketStatus::Revoked, "the cancel revokes the ticket, used or not");
+        assert!(winners.len() <= 1, "at most one scan admits ticket {}: {winners:?}", ticket.id);
+        let winner = winners.first().copied();
+        assert_eq!(stored.admission.as_ref().map(|a| a.scan_id), winner, "the stored admission is the winner's");
+        for seen in &refused {
+            let named = seen.admission.as_ref().map(|a| a.scan_id);
+            assert!(
+                seen.status == TicketStatus::Revoked || (seen.status == TicketStatus::Used && named == winner),
+                "a refused scan saw the ticket revoked, or used by the winner: {seen:?}"
+            );
+        }
     }
 }
 
