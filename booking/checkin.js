@@ -639,6 +639,8 @@ window.addEventListener('offline', () => {
 
 async function start() {
   if (!Auth.requireLogin()) return;
+  // Keeps this page's files, so it opens again with no network (door-sw.js).
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('door-sw.js').catch(() => {});
   let user;
   let reachable = true;
   try {

@@ -5,7 +5,8 @@
 // is a y4m file of the first ticket's QR: green, then red "already checked in"; a revoked ticket
 // typed in: red; offline, a third ticket: green from the IndexedDB manifest, one scan waiting;
 // a fourth admitted meanwhile at another gate: green here, reported as a conflict after the sync;
-// online again: synced, and the server's counts include them.
+// reloaded with no network, the page comes back from its service worker with its queue; online
+// again: synced, and the server's counts include them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -295,6 +296,8 @@ describe('tickets and the door', () => {
 
   test('offline: a third ticket is admitted from the kept manifest and waits to sync; back online it syncs', LIMIT, async () => {
     const [first, , third, fourth] = tickets;
+    // The page's files are kept by its service worker once it controls the page.
+    await doorPage.waitForFunction(() => navigator.serviceWorker.controller !== null);
     await door.context.setOffline(true);
     await doorPage.locator('#door-network[data-online="false"]').waitFor();
 
@@ -324,6 +327,13 @@ describe('tickets and the door', () => {
     await answer.waitFor({ state: 'hidden' });
     await doorPage.locator('#door-waiting[data-waiting="2"]').waitFor();
     await screenshot(doorPage, PREFIX, 'door-offline-waiting');
+
+    // Reloaded with no network at all: the service worker's copy opens the same door, the queue kept.
+    const reloaded = await doorPage.reload();
+    assert.ok(reloaded.fromServiceWorker(), 'the page came from the service worker');
+    await doorPage.locator('#door-event-name', { hasText: event.name }).waitFor();
+    await doorPage.locator('#door-network[data-online="false"]').waitFor();
+    await doorPage.locator('#door-waiting[data-waiting="2"]').waitFor();
 
     await door.context.setOffline(false);
     await doorPage.locator('#door-waiting[data-waiting="0"]', { hasText: 'All scans synced' }).waitFor({ timeout: 30_000 });
