@@ -114,6 +114,17 @@ fuzz-api: venv
 	cargo build -p proeventa
 	tools/fuzz/run.sh
 
+# jsQR, the door page's QR reader where the browser has no BarcodeDetector, from the npm registry
+# at a pinned version into booking/vendor/ with its license. Committed, so a static host and a
+# fresh clone serve it with no step; this target fetches it again (e.g. for a new version).
+JSQR_VERSION := 1.4.0
+.PHONY: site-vendor
+site-vendor:
+	cd booking/vendor && rm -rf package && npm pack --silent jsqr@$(JSQR_VERSION) >/dev/null \
+	  && tar xzf jsqr-$(JSQR_VERSION).tgz package/dist/jsQR.js package/LICENSE \
+	  && mv package/dist/jsQR.js jsQR.js && mv package/LICENSE jsQR.LICENSE && rm -rf package jsqr-$(JSQR_VERSION).tgz
+	@test -s booking/vendor/jsQR.js
+
 # Browser tests of booking/: Debian's Chromium (installed when missing) driven by playwright-core
 # from e2e/package-lock.json, against `proeventa serve --demo` on free ports.
 .PHONY: e2e

@@ -7,7 +7,7 @@ const TOKEN_KEY = 'proeventa.token';
 
 /** An error answer of the API ({"error","detail"}) or a network failure (status 0). */
 export class ApiError extends Error {
-  constructor({ status, code, detail, requestId, retryAfter }) {
+  constructor({ status, code, detail, requestId, retryAfter, body }) {
     super(detail || code || 'Request failed');
     this.name = 'ApiError';
     this.status = status;
@@ -15,6 +15,8 @@ export class ApiError extends Error {
     this.detail = detail || '';
     this.requestId = requestId || null;
     this.retryAfter = retryAfter || null;
+    /** The whole error body: some answers carry more than {error, detail} (a 409 scan: when and where). */
+    this.body = body || null;
   }
 }
 
@@ -116,6 +118,7 @@ async function send(method, path, options) {
       detail: data && typeof data.detail === 'string' ? data.detail : '',
       requestId,
       retryAfter: response.headers.get('Retry-After'),
+      body: data,
     });
     // invalid_credentials answers a wrong password (login, password change), not a dead session.
     if (response.status === 401 && bearer && error.code !== 'invalid_credentials' && typeof api.onUnauthorized === 'function') {
@@ -128,6 +131,41 @@ async function send(method, path, options) {
 
 async function call(method, path, options) {
   return (await send(method, path, options)).data;
+}
+
+/**
+ * A file the API makes for the signed-in user (a QR image, a PDF, a calendar file): fetched with
+ * the bearer token, which an <img src> or a plain link could not send. → Blob; an error answer
+ * throws ApiError like every other call.
+ */
+async function file(path) {
+  const headers = {};
+  const bearer = token();
+  if (bearer) headers.Authorization = 'Bearer ' + bearer;
+  let response;
+  try {
+    response = await fetch(baseUrl() + path, { headers, mode: 'cors', cache: 'no-store' });
+  } catch (_) {
+    throw new ApiError({ status: 0, code: 'network_error', detail: 'The ProEventa service could not be reached.' });
+  }
+  if (!response.ok) {
+    let data = null;
+    try {
+      data = JSON.parse(await response.text());
+    } catch (_) {
+      data = null;
+    }
+    const error = new ApiError({
+      status: response.status,
+      code: data && typeof data.error === 'string' ? data.error : 'http_' + response.status,
+      detail: data && typeof data.detail === 'string' ? data.detail : '',
+      requestId: response.headers.get('x-request-id'),
+      body: data,
+    });
+    if (response.status === 401 && bearer && typeof api.onUnauthorized === 'function') api.onUnauthorized(error);
+    throw error;
+  }
+  return response.blob();
 }
 
 export const api = {
@@ -216,6 +254,35 @@ export const api = {
     /** Admin oversight: listAll({event_id, user_id, status, limit, offset}, {signal}) → [Reservation] */
     listAll: (filters, options) =>
       call('GET', '/reservations/reservations', { query: filters, signal: options && options.signal }),
+  },
+
+  tickets: {
+    /** list({booking_id, user_id (admins), limit, offset}) → [Ticket], the caller's own, newest first */
+    list: (filters) => call('GET', '/reservations/tickets', { query: filters }),
+    /** → {id, booking_id, reservation_id, event_id, seat_id, seat_label, holder_name, status, code, …} */
+    get: (ticketId) => call('GET', '/reservations/tickets/' + id(ticketId)),
+    /** The QR the door scans, as an SVG Blob. */
+    qrSvg: (ticketId) => file('/reservations/tickets/' + id(ticketId) + '/qr.svg'),
+    /** The printable ticket, as a PDF Blob. */
+    pdf: (ticketId) => file('/reservations/tickets/' + id(ticketId) + '/ticket.pdf'),
+    /** The event as an iCalendar (.ics) Blob. */
+    calendar: (ticketId) => file('/reservations/tickets/' + id(ticketId) + '/calendar.ics'),
+    /** Every ticket of a booking, one page each, as a PDF Blob. */
+    bookingPdf: (bookingId) => file('/reservations/bookings/' + id(bookingId) + '/tickets.pdf'),
+  },
+
+  /** The door (staff and admins). */
+  checkin: {
+    /** The public key that verifies ticket codes: {algorithm, key_id, public_key} */
+    key: () => call('GET', '/checkin/key', { auth: false }),
+    /** scan({code, event_id, gate}) → {status: "admitted", ticket_id, seat_label, holder_name}; refusals throw ApiError */
+    scan: (body, options) => call('POST', '/checkin/scan', { body, signal: options && options.signal }),
+    /** → {event_id, sold, admitted, to_come, revoked, gates: [{gate, admitted}]} */
+    summary: (eventId) => call('GET', '/checkin/events/' + id(eventId) + '/summary'),
+    /** What a gate needs to admit people with no network: valid and used tickets, revoked ids, the key. */
+    manifest: (eventId) => call('GET', '/checkin/events/' + id(eventId) + '/manifest'),
+    /** sync({event_id, gate, scans: [{scan_id, code, scanned_at, gate}]}) → {results: [...]}, in order */
+    sync: (body) => call('POST', '/checkin/sync', { body }),
   },
 
   payments: {

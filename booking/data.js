@@ -49,6 +49,14 @@ export const Format = {
   /** "Thu 26 Nov 2026, 18:00" */
   dateTime: (value) =>
     fmt(value, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }),
+  /**
+   * "Thu 26 Nov 2026, 18:00 UTC": what a ticket prints. Venues have no time zone yet, so a ticket
+   * says UTC plainly rather than guess the reader's; one place to change when venues get zones.
+   */
+  ticketTime: (value) =>
+    fmt(value, {
+      weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC',
+    }) + ' UTC',
   /** "Today", "Tomorrow" or "Thu 26 Nov" */
   dayLabel(value) {
     const date = toDate(value);
@@ -130,6 +138,12 @@ const RESERVATION_STATUS = {
   expired: { label: 'Expired', hint: 'The hold ran out before payment' },
 };
 
+const TICKET_STATUS = {
+  valid: { label: 'Valid', hint: 'Show it at the door' },
+  used: { label: 'Used', hint: 'Scanned at the door' },
+  revoked: { label: 'Revoked', hint: 'Its seat was canceled; it no longer admits anyone' },
+};
+
 const PAYMENT_STATUS = {
   pending: 'Awaiting payment',
   succeeded: 'Paid',
@@ -145,6 +159,7 @@ export const Data = {
   CATEGORIES,
   VENUE_KINDS,
   RESERVATION_STATUS,
+  TICKET_STATUS,
   PAYMENT_STATUS,
   TIER_COLOURS,
   category: (id) => CATEGORIES.find((c) => c.id === id) || { id, label: Format.label(id), single: Format.label(id) },

@@ -116,8 +116,9 @@ function showSuccess(payment) {
         <p>${Format.money(amount, booking.currency)} paid${payment && payment.card_last4 ? ' with the card ending in ' + payment.card_last4 : ''}.</p>
         <p class="muted small">Booking reference <strong>${booking.id.slice(0, 8).toUpperCase()}</strong></p>
         <div class="btn-row btn-row-center">
-          <a class="btn btn-primary" href="profile.html" id="to-profile">View my bookings</a>
-          <a class="btn btn-secondary" href="events.html">Find more events</a></div>
+          <a class="btn btn-primary" href="profile.html#tickets" id="to-tickets">View my tickets</a>
+          <a class="btn btn-secondary" href="profile.html" id="to-profile">View my bookings</a>
+          <a class="btn btn-ghost" href="events.html">Find more events</a></div>
       </section>
       ${summaryPanel(booking, event, amount)}
     </div>`,

@@ -1,5 +1,6 @@
-// profile.html: the account (GET /auth/me, name and password changes) and every booking —
-// held, confirmed, canceled or expired — with payment, cancel and the refund it brought.
+// profile.html: the account (GET /auth/me, name and password changes), the tickets of paid seats
+// (each linking to ticket.html), and every booking — held, confirmed, canceled or expired — with
+// payment, cancel and the refund it brought.
 import { api } from './api.js';
 import { Auth } from './auth.js';
 import { Data, Format } from './data.js';
@@ -9,9 +10,10 @@ import * as UI from './ui.js';
 const accountEl = byId('account');
 const listEl = byId('bookings');
 const tabsEl = byId('booking-tabs');
+const ticketsEl = byId('ticket-list');
 const FILTERS = ['all', 'held', 'confirmed', 'canceled', 'expired'];
 
-const state = { user: null, bookings: [], filter: 'all', timers: [], events: new Map() };
+const state = { user: null, bookings: [], tickets: [], filter: 'all', timers: [], events: new Map() };
 
 // ---- account ---------------------------------------------------------------------------
 
@@ -22,9 +24,10 @@ function renderAccount(user) {
     html`<dl class="account-facts">
         <div><dt>Name</dt><dd id="account-name">${user.name || '—'}</dd></div>
         <div><dt>E-mail</dt><dd id="account-email">${user.email}</dd></div>
-        <div><dt>Account</dt><dd>${admin ? html`<span class="status status-admin">Admin</span>` : 'Customer'} · member since ${Format.date(user.created_at)}</dd></div>
+        <div><dt>Account</dt><dd>${admin ? html`<span class="status status-admin">Admin</span>` : user.role === 'staff' ? 'Door staff' : 'Customer'} · member since ${Format.date(user.created_at)}</dd></div>
       </dl>
       ${admin ? html`<p><a class="btn btn-secondary btn-sm" href="admin.html">Open admin</a></p>` : ''}
+      ${admin || user.role === 'staff' ? html`<p><a class="btn btn-secondary btn-sm" href="checkin.html">Open the door page</a></p>` : ''}
       <details class="more"><summary>Change name</summary>
         <form id="name-form" novalidate><div class="field"><label for="new-name">Name</label>
           <input id="new-name" name="name" autocomplete="name" maxlength="100" value="${user.name || ''}"></div>
@@ -86,6 +89,56 @@ function renderAccount(user) {
       }
     }
   });
+}
+
+// ---- tickets ---------------------------------------------------------------------------
+
+/** Fetches the events the given items belong to that this page has not seen yet. */
+async function loadEvents(items) {
+  const ids = Array.from(new Set(items.map((r) => r.event_id))).filter((id) => !state.events.has(id));
+  const events = await Promise.all(ids.map((id) => api.events.getEventById(id).catch(() => null)));
+  events.forEach((e) => e && state.events.set(e.id, e));
+}
+
+function ticketStatusBadge(status) {
+  const info = Data.TICKET_STATUS[status] || { label: Format.label(status) };
+  return html`<span class="status status-ticket-${status}" data-ticket-status="${status}">${info.label}</span>`;
+}
+
+function ticketRow(ticket) {
+  const event = state.events.get(ticket.event_id);
+  const title = event ? event.name : 'Event';
+  return html`<li class="ticket-row" data-ticket-id="${ticket.id}" data-status="${ticket.status}">
+    <div class="ticket-row-main">
+      <a class="ticket-row-link" href="ticket.html?id=${encodeURIComponent(ticket.id)}">${title}</a>
+      <span class="small muted">${event ? Format.ticketTime(event.start_time) : ''}${event && event.venue ? ' · ' + event.venue.name : ''}</span>
+      <span class="ticket-row-seat">${ticket.seat_label}</span>
+    </div>
+    ${ticketStatusBadge(ticket.status)}
+  </li>`;
+}
+
+function renderTickets() {
+  if (!state.tickets.length) {
+    render(ticketsEl, html`<p class="muted small">No tickets yet: paying for seats gives you one per seat.</p>`);
+    return;
+  }
+  render(ticketsEl, html`<ul class="ticket-rows">${state.tickets.map(ticketRow)}</ul>`);
+}
+
+async function loadTickets() {
+  ticketsEl.setAttribute('aria-busy', 'true');
+  try {
+    const answer = await api.tickets.list({ limit: 200 });
+    state.tickets = Array.isArray(answer) ? answer : (answer && answer.items) || [];
+    await loadEvents(state.tickets);
+    renderTickets();
+  } catch (error) {
+    ticketsEl.replaceChildren();
+    UI.handleError(error);
+  } finally {
+    ticketsEl.removeAttribute('aria-busy');
+  }
 }
 
 // ---- bookings --------------------------------------------------------------------------
@@ -156,9 +209,10 @@ function bookingCard(booking) {
       <div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=${encodeURIComponent(booking.id)}">Pay now</a>
         <button class="btn btn-ghost btn-sm" type="button" data-cancel="${booking.id}">Release seats</button></div>`;
   } else if (booking.status === 'confirmed') {
+    const pdf = html`<button class="btn btn-secondary btn-sm" type="button" data-tickets-pdf="${booking.id}">Tickets (PDF)</button>`;
     actions = canCancelConfirmed(event)
-      ? html`<div class="btn-row"><button class="btn btn-danger btn-sm" type="button" data-cancel="${booking.id}">Cancel booking</button></div>`
-      : html`<p class="small muted flush">Less than 24 hours to go: this booking can no longer be canceled online.</p>`;
+      ? html`<div class="btn-row">${pdf}<button class="btn btn-danger btn-sm" type="button" data-cancel="${booking.id}">Cancel booking</button></div>`
+      : html`<div class="btn-row">${pdf}</div><p class="small muted flush">Less than 24 hours to go: this booking can no longer be canceled online.</p>`;
   }
   return html`<article class="card booking-card" data-booking-id="${booking.id}" data-status="${booking.status}" aria-labelledby="b-${booking.id}">
     ${UI.poster(event || { name: 'Event', category: 'other' })}
@@ -231,9 +285,7 @@ async function loadBookings() {
         return [];
       }),
     ]);
-    const ids = Array.from(new Set(reservations.map((r) => r.event_id))).filter((id) => !state.events.has(id));
-    const events = await Promise.all(ids.map((id) => api.events.getEventById(id).catch(() => null)));
-    events.forEach((e) => e && state.events.set(e.id, e));
+    await loadEvents(reservations);
     state.bookings = groupBookings(reservations, payments);
     renderBookings();
     if (paymentsError) {
@@ -277,7 +329,7 @@ async function doCancel(booking, button) {
   UI.clear();
   try {
     await UI.busy(button, 'Canceling…', () => api.reservations.cancelBooking(booking.id));
-    await loadBookings();
+    await Promise.all([loadBookings(), loadTickets()]);
     const after = state.bookings.find((b) => b.id === booking.id);
     const p = after && after.payment;
     if (p && p.refunded_cents > 0) {
@@ -301,7 +353,21 @@ tabsEl.addEventListener('click', (e) => {
 listEl.addEventListener('click', (e) => {
   const button = e.target.closest('[data-cancel]');
   if (button) askCancel(button);
+  const pdf = e.target.closest('[data-tickets-pdf]');
+  if (pdf) downloadTickets(pdf);
 });
+
+/** Every ticket of a booking, one page each, saved as a PDF. */
+async function downloadTickets(button) {
+  UI.clear();
+  const bookingId = button.dataset.ticketsPdf;
+  try {
+    const pdf = await UI.busy(button, 'Preparing PDF…', () => api.tickets.bookingPdf(bookingId));
+    UI.saveFile(pdf, 'proeventa-tickets-' + bookingId.slice(0, 8).toLowerCase() + '.pdf');
+  } catch (error) {
+    UI.handleError(error);
+  }
+}
 
 async function start() {
   if (!Auth.requireLogin()) return;
@@ -317,7 +383,9 @@ async function start() {
   }
   const wanted = UI.param('status');
   if (FILTERS.includes(wanted)) state.filter = wanted;
-  await loadBookings();
+  await Promise.all([loadBookings(), loadTickets()]);
+  // profile.html#tickets (the header's "Tickets"): the list is there now, so go to it.
+  if (window.location.hash === '#tickets') byId('tickets').scrollIntoView({ block: 'start' });
 }
 
 start();

@@ -51,9 +51,13 @@ function renderHeader() {
   const user = Auth.getUser();
   const file = currentFile();
   const links = NAV.slice();
+  // Everyone signed in may buy, so everyone has tickets; the door is for staff and admins.
+  if (user) links.push({ href: 'profile.html#tickets', label: 'Tickets', page: 'ticket.html' });
+  if (user && (user.role === 'staff' || user.role === 'admin')) links.push({ href: 'checkin.html', label: 'Door' });
   if (user && user.role === 'admin') links.push({ href: 'admin.html', label: 'Admin' });
   const items = links.map((l) => {
-    const current = l.href.toLowerCase() === file || (file === 'detail.html' && l.href === 'events.html');
+    const current =
+      l.href.toLowerCase() === file || l.page === file || (file === 'detail.html' && l.href === 'events.html');
     return html`<li><a href="${l.href}"${current ? html` aria-current="page"` : ''}>${l.label}</a></li>`;
   });
   const account = user
@@ -132,6 +136,14 @@ export function describe(error) {
       return { title: 'Your hold expired', text: (detail || 'The hold on your seats ran out.') + ' Nothing was charged.' };
     case 'invalid_state':
       return { title: 'Not possible right now', text: detail || 'This booking cannot be changed in its current state.' };
+    case 'ticket_revoked':
+      return { title: 'Ticket revoked', text: detail || 'This ticket was canceled and no longer admits anyone.' };
+    case 'already_checked_in':
+      return { title: 'Already checked in', text: detail || 'This ticket has already been used at the door.' };
+    case 'invalid_ticket':
+      return { title: 'Not a valid ticket', text: detail || 'This code is not a ProEventa ticket.' };
+    case 'wrong_event':
+      return { title: 'Wrong event', text: detail || 'This ticket is for another event.' };
     case 'forbidden':
       return { title: 'Not allowed', text: detail || "Your account can't do this." };
     case 'not_found':
@@ -313,6 +325,22 @@ export function countdown(el, expiresAt, options) {
     },
     remaining,
   };
+}
+
+/**
+ * Saves a Blob (a PDF or .ics the API made) under `filename` through a temporary blob: link; the
+ * URL is released once the browser has had time to start the download.
+ */
+export function saveFile(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** Reads one query parameter of this page. */

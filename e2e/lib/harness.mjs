@@ -102,8 +102,11 @@ export async function startServer(extraEnv = {}) {
   };
 }
 
-/** Debian's Chromium, headless; Playwright gives it a fresh temporary --user-data-dir. */
-export async function launchBrowser() {
+/**
+ * Debian's Chromium, headless; Playwright gives it a fresh temporary --user-data-dir.
+ * `extraArgs`: more switches (a fake camera: lib/camera.mjs).
+ */
+export async function launchBrowser(extraArgs = []) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (make e2e does)`);
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -117,6 +120,7 @@ export async function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

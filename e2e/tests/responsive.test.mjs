@@ -108,6 +108,13 @@ describe('phone width (375 px)', () => {
     await check('admin-reservations', () => page.locator('#admin-reservations .list-item').first().waitFor());
   });
 
+  test('checkin.html fits: the door, opened by the admin', LIMIT, async () => {
+    await page.goto(`${server.site}/checkin.html`);
+    await check('door-setup', () => page.locator('#door-event option').first().waitFor({ state: 'attached' }));
+    await page.getByRole('button', { name: 'Open the door' }).click();
+    await check('door', () => page.locator('#count-sold', { hasText: /^\d+$/ }).waitFor());
+  });
+
   test('the browsing pages on a desktop (1280 px)', LIMIT, async () => {
     const desktop = await newGuardedContext(browser, { viewport: { width: 1280, height: 900 } });
     const p = await desktop.context.newPage();

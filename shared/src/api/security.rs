@@ -32,10 +32,11 @@ pub const SITE_REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
 
 /// The booking site's Content-Security-Policy: scripts and styles only from the site itself (no
 /// inline script, no inline style), requests only to itself and the API's origin, posters from
-/// the site or any https address an organiser gives, never inside a frame.
+/// the site or any https address an organiser gives, a ticket's QR from a `blob:` the page made
+/// (it is fetched with the bearer token, which an `<img src>` cannot send), never inside a frame.
 pub fn site_csp(api_origin: &str) -> String {
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; \
          connect-src 'self' {api_origin}; object-src 'none'; base-uri 'self'; form-action 'self'; \
          frame-ancestors 'none'"
     )
@@ -177,5 +178,6 @@ mod tests {
         assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-inline"), "{csp}");
         assert!(csp.contains("connect-src 'self' http://127.0.0.1:8000;"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("img-src 'self' data: blob: https:;"), "ticket.html shows its QR from a blob: URL: {csp}");
     }
 }
