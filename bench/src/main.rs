@@ -3,6 +3,7 @@
 //! and the targets; also `target/bench/results.json` and `target/bench/chart.svg`.
 
 mod backends;
+mod door;
 mod http;
 mod procs;
 mod report;
@@ -228,6 +229,9 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             // the limit is raised so that they can. Every hold still reads and takes its
             // account's hold slots.
             ("MAX_HELD_SEATS_PER_USER", "1000"),
+            // The door's phases buy thousands of tickets through 64 connections from loopback:
+            // every confirm counts a card try before the provider sees the card.
+            ("DECLINE_LIMIT_PER_HOUR", CROWD_LIMIT),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
@@ -379,6 +383,49 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             figures.set("login_per_s", Some(rate.per_second));
             figures.set("login_p99_ms", rate.p99_ms);
             figures.notes.extend(rate.unexpected.describe("logins"));
+        }
+        Err(e) => figures.notes.push(e),
+    }
+
+    say(&format!(
+        "[{name}] door: {} tickets sold, then each scanned twice by {} gates",
+        plan.door_tickets, plan.clients
+    ));
+    match within("door scans", Duration::from_secs(240), door::scans(&fx, plan.clients, plan.door_tickets)).await {
+        Ok(run) => {
+            say(&format!(
+                "[{name}]   {:.0} scans/s, p99 {:.1} ms, {} admitted, {} refused as already checked in",
+                run.per_second,
+                run.p99_ms.unwrap_or(f64::NAN),
+                run.admitted,
+                run.refused
+            ));
+            figures.set("scans_per_s", Some(run.per_second));
+            figures.set("scan_p99_ms", run.p99_ms);
+            figures.set("scan_admitted_twice", Some(run.admitted.saturating_sub(run.tickets as u64) as f64));
+            figures.notes.extend(run.unexpected.describe("door scans"));
+            if run.admitted != run.tickets as u64 || run.refused != run.tickets as u64 {
+                figures.notes.push(format!(
+                    "door scans: {} tickets scanned twice gave {} admissions and {} refusals",
+                    run.tickets, run.admitted, run.refused
+                ));
+            }
+        }
+        Err(e) => figures.notes.push(e),
+    }
+    say(&format!("[{name}] manifest: an event of {} tickets", plan.manifest_tickets));
+    match within("manifest", Duration::from_secs(600), door::manifest(&fx, plan.clients, plan.manifest_tickets)).await {
+        Ok(probe) => {
+            say(&format!(
+                "[{name}]   {} tickets: {} KB, {} KB gzipped, {:.1} ms",
+                probe.tickets,
+                probe.bytes / 1024,
+                probe.gzip_bytes / 1024,
+                probe.ms
+            ));
+            figures.set("manifest_kb", Some(probe.bytes as f64 / 1024.0));
+            figures.set("manifest_gzip_kb", Some(probe.gzip_bytes as f64 / 1024.0));
+            figures.set("manifest_ms", Some(probe.ms));
         }
         Err(e) => figures.notes.push(e),
     }

@@ -144,6 +144,30 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         ),
         m("login_p99_ms", "  login p99 (ms)", None, None, false, None),
         m(
+            "scans_per_s",
+            &format!(
+                "door scans/s ({} clients, {} tickets each scanned twice)",
+                plan.clients,
+                number(plan.door_tickets as f64)
+            ),
+            None,
+            Some(Goal::AtLeast(5_000.0)),
+            true,
+            Some("scans/s"),
+        ),
+        m("scan_p99_ms", "  scan p99 (ms)", None, Some(Goal::Below(20.0)), true, None),
+        m("scan_admitted_twice", "  tickets admitted twice", Some(0.0), Some(Goal::Exactly(0.0)), false, None),
+        m(
+            "manifest_gzip_kb",
+            &format!("door manifest, {} tickets, gzipped (KB)", number(plan.manifest_tickets as f64)),
+            None,
+            Some(Goal::Below(1024.0)),
+            false,
+            None,
+        ),
+        m("manifest_kb", "  as sent (KB)", None, None, false, None),
+        m("manifest_ms", "  answered in (ms, best of 3)", None, None, false, None),
+        m(
             "start_ms",
             &format!("start to first /health 200 (ms, median of {})", plan.startup_runs),
             Some(FASTAPI_START_MS),

@@ -1,5 +1,6 @@
 //! The measured phases: seeding through the API, holds at 64 clients, the flash sale, seat-map
-//! reads and revalidations, logins, and first-read latency on freshly created rows.
+//! reads and revalidations, logins, and first-read latency on freshly created rows (the door's
+//! scans and manifest are in `door`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -28,6 +29,10 @@ pub struct Plan {
     pub map_duration: Duration,
     pub login_duration: Duration,
     pub login_users: usize,
+    /// Tickets of the event the gates scan (each scanned twice).
+    pub door_tickets: usize,
+    /// Tickets of the event whose manifest is read.
+    pub manifest_tickets: usize,
     pub startup_runs: usize,
     pub steady_samples: usize,
 }
@@ -45,6 +50,8 @@ impl Plan {
             map_duration: Duration::from_secs(4),
             login_duration: Duration::from_secs(3),
             login_users: 8,
+            door_tickets: 2_000,
+            manifest_tickets: 20_000,
             startup_runs: 10,
             steady_samples: 10,
         }
@@ -59,6 +66,8 @@ impl Plan {
             flash_seats: 20,
             map_duration: Duration::from_secs(1),
             login_duration: Duration::from_secs(1),
+            door_tickets: 200,
+            manifest_tickets: 1_000,
             startup_runs: 3,
             steady_samples: 3,
             ..Self::full()
@@ -103,21 +112,21 @@ pub struct Unexpected {
 }
 
 impl Unexpected {
-    fn status(&mut self, answer: &Answer) {
+    pub(crate) fn status(&mut self, answer: &Answer) {
         *self.by_status.entry(answer.status).or_default() += 1;
         if self.sample.is_none() {
             self.sample = Some(format!("{}: {}", answer.status, answer.snippet()));
         }
     }
 
-    fn transport(&mut self, error: String) {
+    pub(crate) fn transport(&mut self, error: String) {
         self.transport += 1;
         if self.sample.is_none() {
             self.sample = Some(error);
         }
     }
 
-    fn merge(&mut self, other: Unexpected) {
+    pub(crate) fn merge(&mut self, other: Unexpected) {
         for (status, n) in other.by_status {
             *self.by_status.entry(status).or_default() += n;
         }
@@ -147,7 +156,7 @@ impl Unexpected {
 }
 
 /// Sends one call with the phase's request timeout.
-async fn send(client: &mut Client, call: Call<'_>) -> Res<Answer> {
+pub(crate) async fn send(client: &mut Client, call: Call<'_>) -> Res<Answer> {
     let what = format!("{} {}", call.method, call.path);
     tokio::time::timeout(REQUEST_TIMEOUT, client.send(call))
         .await
@@ -155,7 +164,7 @@ async fn send(client: &mut Client, call: Call<'_>) -> Res<Answer> {
 }
 
 /// Sends and insists on one status; the body is the JSON answer.
-async fn expect(client: &mut Client, call: Call<'_>, status: u16) -> Res<serde_json::Value> {
+pub(crate) async fn expect(client: &mut Client, call: Call<'_>, status: u16) -> Res<serde_json::Value> {
     let what = format!("{} {}", call.method, call.path);
     let answer = send(client, call).await?;
     if answer.status != status {
@@ -164,12 +173,12 @@ async fn expect(client: &mut Client, call: Call<'_>, status: u16) -> Res<serde_j
     answer.json()
 }
 
-fn text(value: &serde_json::Value, field: &str) -> Res<String> {
+pub(crate) fn text(value: &serde_json::Value, field: &str) -> Res<String> {
     value.get(field).and_then(|v| v.as_str()).map(str::to_owned).context(format!("answer has no `{field}`"))
 }
 
 /// Runs `n` jobs over at most `clients` keep-alive connections, in order of index.
-async fn fan_out<T, F, Fut>(addr: SocketAddr, n: usize, clients: usize, job: F) -> Res<Vec<T>>
+pub(crate) async fn fan_out<T, F, Fut>(addr: SocketAddr, n: usize, clients: usize, job: F) -> Res<Vec<T>>
 where
     T: Send + 'static,
     F: Fn(Client, usize) -> Fut + Send + Sync + Clone + 'static,
@@ -221,7 +230,7 @@ pub struct Fixture {
     pub flash_seats: Arc<Vec<String>>,
 }
 
-fn event_body(venue: &str, name: &str) -> String {
+pub(crate) fn event_body(venue: &str, name: &str) -> String {
     let start = (Utc::now() + chrono::Duration::days(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     serde_json::json!({
         "venue_id": venue, "name": name, "category": "concert", "start_time": start,
@@ -231,7 +240,7 @@ fn event_body(venue: &str, name: &str) -> String {
 }
 
 /// A venue whose rows have these many seats each.
-fn venue_body(name: &str, rows: &[usize]) -> String {
+pub(crate) fn venue_body(name: &str, rows: &[usize]) -> String {
     let rows: Vec<serde_json::Value> = rows
         .iter()
         .enumerate()
@@ -240,7 +249,7 @@ fn venue_body(name: &str, rows: &[usize]) -> String {
     serde_json::json!({"name": name, "location": "loopback", "kind": "arena", "rows": rows}).to_string()
 }
 
-fn seat_ids(venue: &serde_json::Value) -> Res<Vec<String>> {
+pub(crate) fn seat_ids(venue: &serde_json::Value) -> Res<Vec<String>> {
     let seats = venue.get("seats").and_then(|s| s.as_array()).context("venue answer has no `seats`")?;
     seats.iter().map(|s| text(s, "id")).collect()
 }
