@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use chrono::{Datelike, Utc};
+
 use crate::http::{Call, Client};
 use crate::scenarios::{Fixture, Unexpected, event_body, expect, fan_out, send, text, venue_body};
 use crate::util::{Context, Latencies, Res, Rng};
@@ -52,7 +54,10 @@ async fn sell_out(fx: &Fixture, clients: usize, event_id: &str, seats: &[String]
                 let payment =
                     expect(&mut client, Call::post("/payments/checkout", checkout).token(&token), 201).await?;
                 let path = format!("/payments/{}/confirm", text(&payment, "id")?);
-                let card = r#"{"card_number":"4242424242424242","exp_month":12,"exp_year":2099,"cvc":"123"}"#;
+                let card = serde_json::json!({
+                    "card_number": "4242424242424242", "exp_month": 12, "exp_year": Utc::now().year() + 2, "cvc": "123",
+                })
+                .to_string();
                 expect(&mut client, Call::post(&path, card).token(&token), 200).await?;
                 Ok((booking_id, token))
             }
@@ -198,10 +203,7 @@ pub async fn manifest(fx: &Fixture, clients: usize, tickets: usize) -> Res<Manif
 /// The size of `body` gzipped at gzip's default level, as a gateway or CDN would send it.
 fn gzip_size(body: &[u8]) -> Res<usize> {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut gzip =
-        Command::new("gzip").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().context("running gzip")?;
-    gzip.stdin.take().context("gzip's stdin")?.write_all(body).context("feeding gzip")?;
-    let out = gzip.wait_with_output().context("reading gzip")?;
-    Ok(out.stdout.len())
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(body).context("gzipping the manifest")?;
+    Ok(encoder.finish().context("gzipping the manifest")?.len())
 }

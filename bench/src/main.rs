@@ -210,10 +210,12 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
     let plan = &args.plan;
     let prepared = backend.prepare(run_id).await.map_err(|e| format!("not available: {e}"))?;
     let jwt_secret = format!("bench-{}", proeventa_core::auth::random_secret());
+    let ticket_key = proeventa_core::tickets::TicketKeys::generate_secret();
     let mut env = prepared.env.clone();
     env.extend(
         [
             ("JWT_SECRET", jwt_secret.as_str()),
+            ("TICKET_SIGNING_KEY", ticket_key.as_str()),
             ("WEBHOOK_SECRET", "bench-webhook-secret"),
             ("RUST_LOG", "warn"),
             ("LOG_FORMAT", "pretty"),
