@@ -1,42 +1,44 @@
-//! Plans of the ticket statements on PostgreSQL: the door's check-in, a buyer's and a booking's
-//! listing, an event's manifest and counts read `tickets` through an index, never by a sequential
-//! scan, in the generic plan the pool forces and in a custom plan, on a fresh table and on an
-//! analyzed one holding thousands of other events' tickets (the table an on-sale spike meets).
+//! Plans of the hot statements on PostgreSQL, in the generic plan the pool forces and in a custom
+//! plan, on a fresh table and on an analyzed one holding thousands of other events' rows (the
+//! table an on-sale spike meets): the hold probes `reservations` by seat and by user through its
+//! indexes, and the door's check-in, a buyer's and a booking's listing, an event's manifest and
+//! counts read `tickets` through an index, never by a sequential scan.
 //! `EXPLAIN` only plans, so nothing here is written by the statements explained.
 
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
-use super::tests::with_store;
+use super::tests::{count_reservations, fixture, with_store};
 use super::tickets::{CHECK_IN_SQL, EVENT_TICKETS_SQL, REVOKE_SQL, TALLIES_SQL, list_tickets_query};
 use crate::domain::{
     Category, Email, NewEvent, NewUser, NewVenue, Page, Price, Role, SeatRow, TicketFilter, VenueKind,
 };
 use crate::store::{CatalogStore, UserStore};
 
-/// One read of `tickets` in a plan: its node type, the index it uses and the index condition.
+/// One read of a table in a plan: its node type, the index it uses and the index condition.
 #[derive(Debug)]
-struct TicketRead {
+struct PlanRead {
     node: String,
     index: Option<String>,
     condition: String,
 }
 
-/// Every read of `tickets` or one of its indexes in an `EXPLAIN (FORMAT JSON)` plan.
-fn ticket_reads(plan: &serde_json::Value, reads: &mut Vec<TicketRead>) {
+/// Every read of `table` or one of its indexes (named `<table>_…`) in an `EXPLAIN (FORMAT JSON)`
+/// plan.
+fn reads_of(plan: &serde_json::Value, table: &str, reads: &mut Vec<PlanRead>) {
     if let Some(object) = plan.as_object() {
         let text = |key: &str| object.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         let node = text("Node Type").unwrap_or_default();
         let index = text("Index Name");
-        let of_tickets = text("Relation Name").as_deref() == Some("tickets")
-            || index.as_deref().is_some_and(|i| i.starts_with("tickets_"));
-        if of_tickets && node != "ModifyTable" {
+        let of_table = text("Relation Name").as_deref() == Some(table)
+            || index.as_deref().is_some_and(|i| i.strip_prefix(table).is_some_and(|rest| rest.starts_with('_')));
+        if of_table && node != "ModifyTable" {
             let condition = text("Index Cond").or_else(|| text("Recheck Cond")).unwrap_or_default();
-            reads.push(TicketRead { node, index, condition });
+            reads.push(PlanRead { node, index, condition });
         }
-        object.values().for_each(|value| ticket_reads(value, reads));
+        object.values().for_each(|value| reads_of(value, table, reads));
     } else if let Some(items) = plan.as_array() {
-        items.iter().for_each(|item| ticket_reads(item, reads));
+        items.iter().for_each(|item| reads_of(item, table, reads));
     }
 }
 
@@ -107,7 +109,7 @@ fn revocation() -> Statement {
     }
 }
 
-async fn plan_reads(conn: &mut sqlx::PgConnection, statement: &Statement, mode: &str) -> Vec<TicketRead> {
+async fn plan_reads(conn: &mut sqlx::PgConnection, statement: &Statement, mode: &str) -> Vec<PlanRead> {
     sqlx::query(&format!("SET plan_cache_mode = {mode}")).execute(&mut *conn).await.unwrap();
     sqlx::query(&format!("PREPARE {} AS {}", statement.name, statement.sql)).execute(&mut *conn).await.unwrap();
     let plan: serde_json::Value =
@@ -117,11 +119,11 @@ async fn plan_reads(conn: &mut sqlx::PgConnection, statement: &Statement, mode: 
             .unwrap();
     sqlx::query(&format!("DEALLOCATE {}", statement.name)).execute(&mut *conn).await.unwrap();
     let mut reads = Vec::new();
-    ticket_reads(&plan, &mut reads);
+    reads_of(&plan, "tickets", &mut reads);
     reads
 }
 
-fn assert_index_driven(statement: &Statement, reads: &[TicketRead], what: &str) {
+fn assert_index_driven(statement: &Statement, reads: &[PlanRead], what: &str) {
     assert!(!reads.is_empty(), "{what}: {} reads no tickets?", statement.name);
     for read in reads {
         let by_index = read.node.starts_with("Index") || read.node.starts_with("Bitmap");
@@ -217,6 +219,152 @@ async fn the_ticket_statements_read_tickets_through_their_indexes() {
         }
         let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets").fetch_one(&mut *conn).await.unwrap();
         assert_eq!(tickets, 4000, "EXPLAIN wrote nothing");
+    })
+    .await;
+}
+
+// --- The hold ----------------------------------------------------------------------------------
+
+/// The hold statement's plan for `arguments` under `plan_cache_mode = mode`, as its scans of
+/// `reservations` and its conflict arbiters, on a connection where it is prepared as `hold_batch`.
+async fn hold_plan(conn: &mut sqlx::PgConnection, mode: &str, arguments: &str) -> (Vec<PlanRead>, serde_json::Value) {
+    sqlx::query(&format!("SET plan_cache_mode = {mode}")).execute(&mut *conn).await.unwrap();
+    let plan: serde_json::Value = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) EXECUTE hold_batch({arguments})"))
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let mut scans = Vec::new();
+    reads_of(&plan, "reservations", &mut scans);
+    (scans, plan)
+}
+
+#[tokio::test]
+async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() {
+    with_store(|store| async move {
+        let f = fixture(&store).await;
+        let mut conn = store.pool.acquire().await.unwrap();
+        sqlx::query(&format!("PREPARE hold_batch AS {}", super::holds::HOLD_BATCH_SQL))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        // Two holds of a new event: ann's two seats and one seat of a buyer who holds many.
+        let now = Utc::now();
+        let arguments = format!(
+            "ARRAY[0, 0, 1]::int4[], ARRAY['{a1}', '{a2}', '{b1}']::uuid[], ARRAY[0, 1]::int4[], \
+             ARRAY['{booking}', '{other}']::uuid[], ARRAY['{user}', {heavy}]::uuid[], \
+             ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
+             ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
+             ARRAY[1, 2, 1]::int4[]",
+            a1 = f.seat("A1"),
+            a2 = f.seat("A2"),
+            b1 = f.seat("B1"),
+            booking = Uuid::new_v4(),
+            other = Uuid::new_v4(),
+            user = f.user_id,
+            // One of the 64 buyers who hold ~31 seats each in the analyzed table below.
+            heavy = "md5('heavy1')::uuid",
+            event = f.event_id,
+            now = now.to_rfc3339(),
+            until = (now + Duration::minutes(10)).to_rfc3339(),
+        );
+
+        // A fresh table, and then one with 2,000 held seats of another event, 64 buyers holding ~31
+        // each, and statistics that know nothing of the new event (an on-sale spike).
+        for table in ["fresh", "analyzed"] {
+            if table == "analyzed" {
+                let rows = (1..=4).map(|r| SeatRow { row: format!("R{r}"), seats: 500, tier: "standard".into() });
+                let venue = NewVenue::parse("Arena", None, VenueKind::Arena, rows.collect()).unwrap();
+                let venue = store.create_venue(venue).await.unwrap();
+                let busy = store
+                    .create_event(NewEvent {
+                        venue_id: venue.venue.id,
+                        name: "Busy".into(),
+                        category: Category::Concert,
+                        description: String::new(),
+                        image_url: None,
+                        start_time: now + Duration::days(7),
+                        duration_minutes: None,
+                        currency: "EUR".into(),
+                        prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
+                    })
+                    .await
+                    .unwrap();
+                let booking = Uuid::new_v4();
+                sqlx::query("INSERT INTO bookings (id, user_id, event_id, created_at) VALUES ($1, $2, $3, now())")
+                    .bind(booking)
+                    .bind(f.user_id)
+                    .bind(busy.id)
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query(
+                    "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency,
+                         status, expires_at, created_at, updated_at, hold_slot)
+                     SELECT gen_random_uuid(), $1, md5('heavy' || (s.seat_number % 64))::uuid, $2, s.id, 1000,
+                            'EUR', 'held', now() + interval '10 minutes', now(), now(),
+                            row_number() OVER (PARTITION BY s.seat_number % 64 ORDER BY s.id)
+                     FROM seats s WHERE s.venue_id = $3",
+                )
+                .bind(booking)
+                .bind(busy.id)
+                .bind(venue.venue.id)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+                sqlx::query("ANALYZE reservations").execute(&mut *conn).await.unwrap();
+            }
+            for mode in ["force_custom_plan", "force_generic_plan"] {
+                let (scans, plan) = hold_plan(&mut conn, mode, &arguments).await;
+                let what = format!("{table} table, {mode}");
+                assert!(
+                    scans.iter().all(|scan| scan.node.starts_with("Index") || scan.node.starts_with("Bitmap")),
+                    "{what}: a scan of reservations that is not driven by an index: {scans:#?}"
+                );
+                // Every index of reservations is probed with a condition: a scan of a whole index
+                // (say all held rows, through the lapsing index) is as bad as a scan of the table.
+                assert!(
+                    scans.iter().filter(|s| s.node.ends_with("Index Scan")).all(|s| !s.condition.is_empty()),
+                    "{what}: an index of reservations read whole: {scans:#?}"
+                );
+                // The user's slots are read by user (the slot index or the user's), and with held
+                // rows about, never through the lapsing index: it holds every unexpired hold of
+                // the table (on an empty one the planner may take it for anything).
+                assert!(
+                    scans.iter().any(|s| s.condition.contains("user_id")),
+                    "{what}: no probe of the user's holds: {scans:#?}"
+                );
+                if table == "analyzed" {
+                    assert!(
+                        scans.iter().all(|s| s.index.as_deref() != Some("reservations_lapsing_idx")),
+                        "{what}: a probe through the lapsing index: {scans:#?}"
+                    );
+                }
+                // The lapsed holds the user's slots were found in are written down by primary key.
+                assert!(
+                    scans.iter().any(|s| s.index.as_deref() == Some("reservations_pkey")
+                        && s.condition.contains("id = ANY (lapse.ids)")),
+                    "{what}: the user's lapsed holds are not updated by id: {scans:#?}"
+                );
+                assert!(
+                    scans
+                        .iter()
+                        .filter(|s| s.index.as_deref() == Some("reservations_hold_slot_uq"))
+                        .all(|s| s.condition.contains("user_id")),
+                    "{what}: the slot index scanned without the user: {scans:#?}"
+                );
+                if table == "analyzed" {
+                    assert!(
+                        scans.iter().any(|s| s.index.as_deref() == Some("reservations_active_seat_uq")
+                            && s.condition.contains("seat_id")),
+                        "{what}: no per-seat probe of the seat index: {scans:#?}"
+                    );
+                }
+                // `ON CONFLICT DO NOTHING` with no target: every unique index referees the insert.
+                assert!(plan.to_string().contains(r#""Conflict Resolution":"NOTHING""#), "{what}: {plan}");
+            }
+        }
+        sqlx::query("DEALLOCATE hold_batch").execute(&mut *conn).await.unwrap();
+        assert_eq!(count_reservations(&store).await, 2000, "EXPLAIN wrote nothing");
     })
     .await;
 }

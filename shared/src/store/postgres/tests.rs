@@ -38,15 +38,15 @@ where
     }
 }
 
-struct Fixture {
-    user_id: Uuid,
-    event_id: Uuid,
+pub(super) struct Fixture {
+    pub(super) user_id: Uuid,
+    pub(super) event_id: Uuid,
     /// Row A: three `standard` seats at 1200; row B: two `vip` seats at 3000.
     seats: Vec<Seat>,
 }
 
 impl Fixture {
-    fn seat(&self, label: &str) -> Uuid {
+    pub(super) fn seat(&self, label: &str) -> Uuid {
         self.seats.iter().find(|s| format!("{}{}", s.row, s.seat_number) == label).unwrap().id
     }
 
@@ -83,7 +83,7 @@ async fn new_user(store: &PostgresStore, name: &str) -> Uuid {
     user.id
 }
 
-async fn fixture(store: &PostgresStore) -> Fixture {
+pub(super) async fn fixture(store: &PostgresStore) -> Fixture {
     let user_id = new_user(store, "Ann").await;
     let rows = vec![
         NewSeatRow { row: "A".into(), seats: 3, tier: "standard".into() },
@@ -111,7 +111,7 @@ async fn fixture(store: &PostgresStore) -> Fixture {
     Fixture { user_id, event_id: event.id, seats: venue.seats }
 }
 
-async fn count_reservations(store: &PostgresStore) -> i64 {
+pub(super) async fn count_reservations(store: &PostgresStore) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM reservations").fetch_one(&store.pool).await.unwrap()
 }
 
@@ -222,176 +222,6 @@ async fn racing_overlapping_holds_have_one_winner_and_only_seat_conflicts() {
         }
         assert_eq!(winners, 1);
         assert_eq!(count_reservations(&store).await, 3);
-    })
-    .await;
-}
-
-/// One scan of `reservations` in a plan: node type, index and index condition.
-#[derive(Debug)]
-struct Scan {
-    node: String,
-    index: Option<String>,
-    condition: String,
-}
-
-/// Every scan of `reservations` or one of its indexes in a plan (`EXPLAIN (FORMAT JSON)` output).
-fn reservation_scans(plan: &serde_json::Value, scans: &mut Vec<Scan>) {
-    if let Some(object) = plan.as_object() {
-        let text = |key: &str| object.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-        let node = text("Node Type").unwrap_or_default();
-        let index = text("Index Name");
-        let of_reservations = text("Relation Name").as_deref() == Some("reservations")
-            || index.as_deref().is_some_and(|i| i.starts_with("reservations_"));
-        if of_reservations && node != "ModifyTable" {
-            let condition = text("Index Cond").or_else(|| text("Recheck Cond")).unwrap_or_default();
-            scans.push(Scan { node, index, condition });
-        }
-        object.values().for_each(|value| reservation_scans(value, scans));
-    } else if let Some(items) = plan.as_array() {
-        items.iter().for_each(|item| reservation_scans(item, scans));
-    }
-}
-
-/// The hold statement's plan for `arguments` under `plan_cache_mode = mode`, as its scans of
-/// `reservations` and its conflict arbiters, on a connection where it is prepared as `hold_batch`.
-async fn hold_plan(conn: &mut sqlx::PgConnection, mode: &str, arguments: &str) -> (Vec<Scan>, serde_json::Value) {
-    sqlx::query(&format!("SET plan_cache_mode = {mode}")).execute(&mut *conn).await.unwrap();
-    let plan: serde_json::Value = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) EXECUTE hold_batch({arguments})"))
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-    let mut scans = Vec::new();
-    reservation_scans(&plan, &mut scans);
-    (scans, plan)
-}
-
-#[tokio::test]
-async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() {
-    with_store(|store| async move {
-        let f = fixture(&store).await;
-        let mut conn = store.pool.acquire().await.unwrap();
-        sqlx::query(&format!("PREPARE hold_batch AS {}", super::holds::HOLD_BATCH_SQL))
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        // Two holds of a new event: ann's two seats and one seat of a buyer who holds many.
-        let now = Utc::now();
-        let arguments = format!(
-            "ARRAY[0, 0, 1]::int4[], ARRAY['{a1}', '{a2}', '{b1}']::uuid[], ARRAY[0, 1]::int4[], \
-             ARRAY['{booking}', '{other}']::uuid[], ARRAY['{user}', {heavy}]::uuid[], \
-             ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
-             ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
-             ARRAY[1, 2, 1]::int4[]",
-            a1 = f.seat("A1"),
-            a2 = f.seat("A2"),
-            b1 = f.seat("B1"),
-            booking = Uuid::new_v4(),
-            other = Uuid::new_v4(),
-            user = f.user_id,
-            // One of the 64 buyers who hold ~31 seats each in the analyzed table below.
-            heavy = "md5('heavy1')::uuid",
-            event = f.event_id,
-            now = now.to_rfc3339(),
-            until = (now + Duration::minutes(10)).to_rfc3339(),
-        );
-
-        // A fresh table, and then one with 2,000 held seats of another event, 64 buyers holding ~31
-        // each, and statistics that know nothing of the new event (an on-sale spike).
-        for table in ["fresh", "analyzed"] {
-            if table == "analyzed" {
-                let rows = (1..=4).map(|r| NewSeatRow { row: format!("R{r}"), seats: 500, tier: "standard".into() });
-                let venue = NewVenue::parse("Arena", None, VenueKind::Arena, rows.collect()).unwrap();
-                let venue = store.create_venue(venue).await.unwrap();
-                let busy = store
-                    .create_event(NewEvent {
-                        venue_id: venue.venue.id,
-                        name: "Busy".into(),
-                        category: Category::Concert,
-                        description: String::new(),
-                        image_url: None,
-                        start_time: now + Duration::days(7),
-                        duration_minutes: None,
-                        currency: "EUR".into(),
-                        prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
-                    })
-                    .await
-                    .unwrap();
-                let booking = Uuid::new_v4();
-                sqlx::query("INSERT INTO bookings (id, user_id, event_id, created_at) VALUES ($1, $2, $3, now())")
-                    .bind(booking)
-                    .bind(f.user_id)
-                    .bind(busy.id)
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
-                sqlx::query(
-                    "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency,
-                         status, expires_at, created_at, updated_at, hold_slot)
-                     SELECT gen_random_uuid(), $1, md5('heavy' || (s.seat_number % 64))::uuid, $2, s.id, 1000,
-                            'EUR', 'held', now() + interval '10 minutes', now(), now(),
-                            row_number() OVER (PARTITION BY s.seat_number % 64 ORDER BY s.id)
-                     FROM seats s WHERE s.venue_id = $3",
-                )
-                .bind(booking)
-                .bind(busy.id)
-                .bind(venue.venue.id)
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-                sqlx::query("ANALYZE reservations").execute(&mut *conn).await.unwrap();
-            }
-            for mode in ["force_custom_plan", "force_generic_plan"] {
-                let (scans, plan) = hold_plan(&mut conn, mode, &arguments).await;
-                let what = format!("{table} table, {mode}");
-                assert!(
-                    scans.iter().all(|scan| scan.node.starts_with("Index") || scan.node.starts_with("Bitmap")),
-                    "{what}: a scan of reservations that is not driven by an index: {scans:#?}"
-                );
-                // Every index of reservations is probed with a condition: a scan of a whole index
-                // (say all held rows, through the lapsing index) is as bad as a scan of the table.
-                assert!(
-                    scans.iter().filter(|s| s.node.ends_with("Index Scan")).all(|s| !s.condition.is_empty()),
-                    "{what}: an index of reservations read whole: {scans:#?}"
-                );
-                // The user's slots are read by user (the slot index or the user's), and with held
-                // rows about, never through the lapsing index: it holds every unexpired hold of
-                // the table (on an empty one the planner may take it for anything).
-                assert!(
-                    scans.iter().any(|s| s.condition.contains("user_id")),
-                    "{what}: no probe of the user's holds: {scans:#?}"
-                );
-                if table == "analyzed" {
-                    assert!(
-                        scans.iter().all(|s| s.index.as_deref() != Some("reservations_lapsing_idx")),
-                        "{what}: a probe through the lapsing index: {scans:#?}"
-                    );
-                }
-                // The lapsed holds the user's slots were found in are written down by primary key.
-                assert!(
-                    scans.iter().any(|s| s.index.as_deref() == Some("reservations_pkey")
-                        && s.condition.contains("id = ANY (lapse.ids)")),
-                    "{what}: the user's lapsed holds are not updated by id: {scans:#?}"
-                );
-                assert!(
-                    scans
-                        .iter()
-                        .filter(|s| s.index.as_deref() == Some("reservations_hold_slot_uq"))
-                        .all(|s| s.condition.contains("user_id")),
-                    "{what}: the slot index scanned without the user: {scans:#?}"
-                );
-                if table == "analyzed" {
-                    assert!(
-                        scans.iter().any(|s| s.index.as_deref() == Some("reservations_active_seat_uq")
-                            && s.condition.contains("seat_id")),
-                        "{what}: no per-seat probe of the seat index: {scans:#?}"
-                    );
-                }
-                // `ON CONFLICT DO NOTHING` with no target: every unique index referees the insert.
-                assert!(plan.to_string().contains(r#""Conflict Resolution":"NOTHING""#), "{what}: {plan}");
-            }
-        }
-        sqlx::query("DEALLOCATE hold_batch").execute(&mut *conn).await.unwrap();
-        assert_eq!(count_reservations(&store).await, 2000, "EXPLAIN wrote nothing");
     })
     .await;
 }
