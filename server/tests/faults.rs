@@ -26,6 +26,8 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 const JWT_SECRET: &str = "faults-test-secret-0123456789abcdef0123456789";
+/// Set so that no server of these tests makes and keeps a key file in the crate's directory.
+const TICKET_SIGNING_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const CUSTOMER: (&str, &str) = ("ana@proeventa.test", "customer-demo-2026");
 const ADMIN: (&str, &str) = ("admin@proeventa.test", "admin-demo-2026");
 /// No request may take longer than this, whatever the store does.
@@ -59,6 +61,7 @@ impl Server {
             .env("PORT", "0")
             .env("SITE_PORT", "0")
             .env("JWT_SECRET", JWT_SECRET)
+            .env("TICKET_SIGNING_KEY", TICKET_SIGNING_KEY)
             .env("WEBHOOK_SECRET", "faults-webhook-secret")
             // A small pool, so killed connections are a large share of it.
             .env("DATABASE_MAX_CONNECTIONS", "6")
