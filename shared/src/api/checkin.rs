@@ -106,13 +106,6 @@ async fn admit(
     }
 }
 
-fn revoked(ticket: &Ticket) -> ApiError {
-    ApiError::TicketRevoked(format!(
-        "The ticket for {} was revoked: its seat was canceled or refunded.",
-        ticket.seat.on_ticket()
-    ))
-}
-
 fn wrong_event() -> ApiError {
     ApiError::WrongEvent("This ticket is for another event.".into())
 }
@@ -145,7 +138,7 @@ async fn scan(
                 holder_name: ticket.holder_name,
             })),
             Verdict::AlreadyCheckedIn(ticket) => Err(already_checked_in(&ticket)),
-            Verdict::Revoked(ticket) => Err(revoked(&ticket)),
+            Verdict::Revoked(ticket) => Err(ApiError::ticket_revoked(&ticket.seat)),
         },
         DoorAnswer::InvalidTicket(why) => Err(ApiError::InvalidTicket(why)),
         DoorAnswer::WrongEvent { .. } => Err(wrong_event()),

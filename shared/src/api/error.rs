@@ -200,6 +200,14 @@ impl ApiError {
         Self::NotFound(format!("No such {what}."))
     }
 
+    /// 410 for a ticket whose seat was canceled or refunded: at the door, and for its files.
+    pub fn ticket_revoked(seat: &SeatLabel) -> Self {
+        Self::TicketRevoked(format!(
+            "The ticket for {} was revoked: its seat was canceled or refunded.",
+            seat.on_ticket()
+        ))
+    }
+
     pub fn seats_unavailable(seats: &[SeatLabel]) -> Self {
         let names: Vec<String> = seats.iter().map(ToString::to_string).collect();
         Self::SeatUnavailable(match names.len() {

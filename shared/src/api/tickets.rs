@@ -134,10 +134,7 @@ async fn visible_ticket(state: &AppState, caller: &AuthUser, id: Uuid) -> Result
 /// 410 for a revoked ticket: it is not printed or drawn any more.
 fn printable(ticket: Ticket) -> Result<Ticket, ApiError> {
     if ticket.status == TicketStatus::Revoked {
-        return Err(ApiError::TicketRevoked(format!(
-            "The ticket for {} was revoked: its seat was canceled or refunded.",
-            ticket.seat.on_ticket()
-        )));
+        return Err(ApiError::ticket_revoked(&ticket.seat));
     }
     Ok(ticket)
 }
