@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Invalid, Page, wire_enum};
+use super::{Invalid, Page, TimeZone, wire_enum};
 
 wire_enum! {
     /// What kind of place a venue is.
@@ -37,6 +37,9 @@ pub struct Venue {
     pub location: String,
     pub kind: VenueKind,
     pub seat_count: i64,
+    /// Where the venue's clocks are: every time of its events is shown in it, labelled.
+    #[schema(value_type = String, example = "Europe/Madrid")]
+    pub time_zone: TimeZone,
 }
 
 /// A venue with every seat, row by row.
@@ -63,6 +66,9 @@ pub struct VenueSummary {
     pub name: String,
     pub location: String,
     pub kind: VenueKind,
+    /// The venue's time zone: the event's times are shown in it.
+    #[schema(value_type = String, example = "Europe/Madrid")]
+    pub time_zone: TimeZone,
 }
 
 /// The price of one seat tier for one event, in minor units.
@@ -110,13 +116,15 @@ pub struct SeatRow {
     pub tier: String,
 }
 
-/// A venue about to be created; its rows are valid and distinct.
+/// A venue about to be created; its rows are valid and distinct. Its time zone is UTC unless
+/// one is set (`with_time_zone`).
 #[derive(Debug, Clone)]
 pub struct NewVenue {
     pub name: String,
     pub location: String,
     pub kind: VenueKind,
     pub rows: Vec<SeatRow>,
+    pub time_zone: TimeZone,
 }
 
 impl NewVenue {
@@ -145,8 +153,18 @@ impl NewVenue {
             let tier = parse_tier(&row.tier)?;
             parsed.push(SeatRow { row: label, seats: row.seats, tier });
         }
-        Ok(Self { name, location, kind, rows: parsed })
+        Ok(Self { name, location, kind, rows: parsed, time_zone: TimeZone::default() })
     }
+
+    pub fn with_time_zone(self, time_zone: TimeZone) -> Self {
+        Self { time_zone, ..self }
+    }
+}
+
+/// Changes to a venue; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct VenueChanges {
+    pub time_zone: Option<TimeZone>,
 }
 
 /// A tier name: lowercase, 1 to 32 characters of letters, digits, `_` or `-`.

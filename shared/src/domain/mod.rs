@@ -4,12 +4,14 @@ mod catalog;
 mod payment;
 mod reservation;
 mod ticket;
+mod time_zone;
 mod user;
 
 pub use catalog::*;
 pub use payment::*;
 pub use reservation::*;
 pub use ticket::*;
+pub use time_zone::TimeZone;
 pub use user::*;
 
 /// A rule a value broke, naming the field so a client can fix its request.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::domain::{
     Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, NewEvent, NewPayment, NewUser,
     NewVenue, Page, Payment, Refund, Reservation, ReservationFilter, Scan, SeatLabel, SeatState, Ticket, TicketFilter,
-    TicketTally, User, UserChanges, Venue, VenueWithSeats,
+    TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -89,6 +89,8 @@ pub trait CatalogStore: Send + Sync {
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats>;
     async fn list_venues(&self) -> StoreResult<Vec<Venue>>;
     async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>>;
+    /// Changes a venue (its time zone), which its events then show; `None` for an unknown venue.
+    async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>>;
     /// The seat tiers of a venue, or `None` when there is no such venue.
     async fn venue_tiers(&self, id: Uuid) -> StoreResult<Option<BTreeSet<String>>>;
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event>;

@@ -32,6 +32,7 @@ macro_rules! backend_tests {
                 update_user_changes_fields,
                 list_users_query_and_paging_oldest_first,
                 venue_seats_numbered_per_row_in_row_order,
+                venue_time_zone_is_stored_shown_on_its_events_and_changed,
                 event_create_and_read_back,
                 empty_optional_text_round_trips,
                 list_events_soonest_first_hides_past_and_canceled,

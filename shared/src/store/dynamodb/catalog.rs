@@ -2,20 +2,22 @@
 //! venue is one `Query`), plus one item per seat id for holds; an event carries its venue's summary
 //! and prices, and owns `SEAT_SHARDS` seat-state partitions, each with a gate item that holds and
 //! confirms check and that a cancel or a reschedule flips in the same transaction as the event.
+//! A venue's time zone, which an admin may change, lives on the venue item only: an event read
+//! for an answer takes it from there (`zoned`), so no event can show a zone its venue left.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::items::*;
 use super::users::paged;
-use super::{Budget, DynamoStore, Query, TxItem};
+use super::{Budget, DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Price, ReservationStatus, SeatState,
-    SeatStatus, Venue, VenueKind, VenueSummary, VenueWithSeats,
+    SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
 };
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 
@@ -23,7 +25,9 @@ use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 const VENUES_INDEX: &str = "VENUES";
 const EVENTS_INDEX: &str = "EVENTS";
 
-/// An event item as stored, before its seats are counted.
+/// An event item as stored, before its seats are counted. Its venue's time zone is UTC until
+/// `zoned` reads the venue's: the holds and payments that read events for their start and status
+/// need no zone.
 pub(super) struct StoredEvent {
     pub event: Event,
     pub shards: u32,
@@ -66,6 +70,7 @@ pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
                 name: text(item, "venue_name"),
                 location: text(item, "venue_location"),
                 kind: get_enum::<VenueKind>(item, "venue_kind")?,
+                time_zone: TimeZone::default(),
             },
             name: text(item, "name"),
             category: get_enum::<Category>(item, "category")?,
@@ -116,6 +121,30 @@ impl SeatStateItem {
 impl DynamoStore {
     pub(super) async fn stored_event(&self, id: Uuid) -> StoreResult<Option<StoredEvent>> {
         self.get(event_key(id)).await?.as_ref().map(event_from).transpose()
+    }
+
+    /// The event item with its venue's time zone, read from the venue.
+    async fn zoned_event(&self, id: Uuid) -> StoreResult<Option<StoredEvent>> {
+        let Some(mut stored) = self.stored_event(id).await? else {
+            return Ok(None);
+        };
+        self.zoned(std::slice::from_mut(&mut stored)).await?;
+        Ok(Some(stored))
+    }
+
+    /// Gives each event its venue's time zone, reading every venue named once, in one batch.
+    async fn zoned(&self, events: &mut [StoredEvent]) -> StoreResult<()> {
+        let venues: BTreeSet<Uuid> = events.iter().map(|stored| stored.event.venue_id).collect();
+        let mut zones = HashMap::new();
+        for item in self.batch_get(venues.into_iter().map(venue_key).collect()).await? {
+            zones.insert(get_uuid(&item, "id")?, venue_time_zone(&item)?);
+        }
+        for stored in events {
+            let venue = &mut stored.event.venue;
+            // Venues are never deleted: an event without one is a table this code never wrote.
+            venue.time_zone = *zones.get(&venue.id).ok_or_else(|| corrupt("event", "its venue is missing"))?;
+        }
+        Ok(())
     }
 
     /// Every seat-state item of an event, from each of its partitions.
@@ -196,6 +225,7 @@ impl CatalogStore for DynamoStore {
             ("location".to_owned(), s(&venue.location)),
             ("vkind".to_owned(), s(venue.kind.as_str())),
             ("seat_count".to_owned(), n(seat_count)),
+            ("tz".to_owned(), s(venue.time_zone.name())),
             ("tiers".to_owned(), AttributeValue::L(tiers.into_iter().map(s).collect())),
             ("created".to_owned(), n(ms(Utc::now()))),
             ("gsi1pk".to_owned(), s(VENUES_INDEX)),
@@ -203,7 +233,14 @@ impl CatalogStore for DynamoStore {
         ]);
         self.batch_put(vec![item]).await?;
         Ok(VenueWithSeats {
-            venue: Venue { id, name: venue.name, location: venue.location, kind: venue.kind, seat_count },
+            venue: Venue {
+                id,
+                name: venue.name,
+                location: venue.location,
+                kind: venue.kind,
+                seat_count,
+                time_zone: venue.time_zone,
+            },
             seats,
         })
     }
@@ -226,6 +263,32 @@ impl CatalogStore for DynamoStore {
         let seats = self.query_all(Query::table(&pk).prefix("SEAT#")).await?;
         let seats = seats.iter().map(|item| venue_seat_from(item).map(|s| s.seat)).collect::<StoreResult<_>>()?;
         Ok(Some(VenueWithSeats { venue: venue_from(&item)?, seats }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
+        if let Some(time_zone) = changes.time_zone {
+            let (update, condition) = ("SET #tz = :tz", "attribute_exists(#pk)");
+            let _slot = self.slots.take().await?;
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(venue_key(id)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(names_in(&[update, condition]))
+                .set_expression_attribute_values(values_map(vec![(":tz", s(time_zone.name()))]))
+                .return_values(ReturnValue::None)
+                .send()
+                .await;
+            match out {
+                Ok(_) => {}
+                Err(err) if is_condition_failure(&err) => return Ok(None),
+                Err(err) => return Err(sdk_error(err)),
+            }
+        }
+        self.venue(id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -281,7 +344,8 @@ impl CatalogStore for DynamoStore {
         if let Some(minutes) = event.duration_minutes {
             item.insert("duration".to_owned(), n(i64::from(minutes)));
         }
-        let stored = event_from(&item)?;
+        let mut stored = event_from(&item)?;
+        stored.event.venue.time_zone = venue.time_zone;
         let mut writes = vec![TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?];
         for shard in 0..SEAT_SHARDS {
             let mut gate = gate_key(id, shard);
@@ -402,7 +466,7 @@ impl CatalogStore for DynamoStore {
     async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {
         // The event and its seat partitions (as new events have them) in one round trip.
         let pks = (0..SEAT_SHARDS).map(|shard| seat_state_pk(id, shard)).collect();
-        let (stored, states) = tokio::join!(self.stored_event(id), self.query_partitions(pks, "SEAT#"));
+        let (stored, states) = tokio::join!(self.zoned_event(id), self.query_partitions(pks, "SEAT#"));
         let Some(stored) = stored? else {
             return Ok(None);
         };
@@ -441,8 +505,10 @@ impl CatalogStore for DynamoStore {
             }
         }
         events.sort_by(|a, b| a.event.start_time.cmp(&b.event.start_time).then(a.event.id.cmp(&b.event.id)));
+        let mut events = paged(events, filter.page);
+        self.zoned(&mut events).await?;
         let mut page = Vec::new();
-        for stored in paged(events, filter.page) {
+        for stored in events {
             page.push(self.counted(stored, now).await?);
         }
         Ok(page)

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Booking, Gate, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatLabel, Ticket,
-    TicketStatus, User, Venue, VenueKind,
+    TicketStatus, TimeZone, User, Venue, VenueKind,
 };
 use crate::store::{StoreError, StoreResult, Writes, stored_admission, stored_gate};
 
@@ -378,7 +378,17 @@ pub fn venue_from(item: &Item) -> StoreResult<Venue> {
         location: text(item, "location"),
         kind: get_enum::<VenueKind>(item, "vkind")?,
         seat_count: get_n(item, "seat_count")?,
+        time_zone: venue_time_zone(item)?,
     })
+}
+
+/// A venue item's time zone (`tz`); one written before venues had a zone has none and is UTC,
+/// as the SQL backends' migration makes their older venues.
+pub fn venue_time_zone(item: &Item) -> StoreResult<TimeZone> {
+    match item.get("tz") {
+        None => Ok(TimeZone::default()),
+        Some(_) => get_enum::<TimeZone>(item, "tz"),
+    }
 }
 
 /// A seat as its venue lists it, with its row's position.

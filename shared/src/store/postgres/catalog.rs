@@ -14,7 +14,8 @@ use super::holds::{CancelScope, cancel_active};
 use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, contains_pattern, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, Venue, VenueWithSeats,
+    Category, Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, TimeZone, Venue,
+    VenueChanges, VenueWithSeats,
 };
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 
@@ -36,14 +37,17 @@ impl CatalogStore for PostgresStore {
             .collect();
 
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO venues (id, name, location, kind, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id)
-            .bind(&venue.name)
-            .bind(&venue.location)
-            .bind(venue.kind.as_str())
-            .bind(Utc::now())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO venues (id, name, location, kind, time_zone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(&venue.name)
+        .bind(&venue.location)
+        .bind(venue.kind.as_str())
+        .bind(venue.time_zone.name())
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await?;
         // One insert for the whole venue, column by column, however many seats it has.
         sqlx::query(
             "INSERT INTO seats (id, venue_id, row_label, row_index, seat_number, tier)
@@ -64,7 +68,14 @@ impl CatalogStore for PostgresStore {
         let seats: Vec<Seat> = seats.into_iter().map(|(_, seat)| seat).collect();
         let seat_count = i64::try_from(seats.len()).map_err(|err| StoreError::Internal(err.to_string()))?;
         Ok(VenueWithSeats {
-            venue: Venue { id, name: venue.name, location: venue.location, kind: venue.kind, seat_count },
+            venue: Venue {
+                id,
+                name: venue.name,
+                location: venue.location,
+                kind: venue.kind,
+                seat_count,
+                time_zone: venue.time_zone,
+            },
             seats,
         })
     }
@@ -98,6 +109,20 @@ impl CatalogStore for PostgresStore {
             venue: row.into_venue()?,
             seats: seats.into_iter().map(SeatRow::into_seat).collect(),
         }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
+        let updated = sqlx::query("UPDATE venues SET time_zone = COALESCE($2, time_zone) WHERE id = $1")
+            .bind(id)
+            .bind(changes.time_zone.map(TimeZone::name))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            return Ok(None);
+        }
+        self.venue(id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -313,6 +338,7 @@ async fn insert_prices(tx: &mut sqlx::Transaction<'_, Postgres>, event_id: Uuid,
 /// Tiers sort bytewise (`COLLATE "C"`) so the order does not depend on the server's locale.
 const EVENT_SELECT_UNTIL_NOW: &str = r#"
 SELECT e.id, e.venue_id, v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind,
+       v.time_zone AS venue_time_zone,
        e.name, e.category, e.description, e.image_url, e.start_time, e.duration_minutes, e.status, e.currency,
        ARRAY(SELECT p.tier FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C") AS price_tiers,
        ARRAY(SELECT p.price_cents FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C")

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Price, Reservation, ReservationStatus, Role, Seat,
-    SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, User, Venue, VenueKind, VenueSummary,
+    SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind, VenueSummary,
 };
 use crate::store::{StoreError, StoreResult, stored_admission};
 
@@ -72,7 +72,8 @@ pub(super) struct UserWithHashRow {
 
 macro_rules! venue_columns {
     () => {
-        "v.id, v.name, v.location, v.kind, (SELECT count(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count"
+        "v.id, v.name, v.location, v.kind, v.time_zone, \
+         (SELECT count(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count"
     };
 }
 pub(super) use venue_columns;
@@ -83,6 +84,7 @@ pub(super) struct VenueRow {
     name: String,
     location: String,
     kind: String,
+    time_zone: String,
     seat_count: i64,
 }
 
@@ -94,6 +96,7 @@ impl VenueRow {
             location: self.location,
             kind: parse_stored::<VenueKind>(&self.kind)?,
             seat_count: self.seat_count,
+            time_zone: parse_stored::<TimeZone>(&self.time_zone)?,
         })
     }
 }
@@ -119,6 +122,7 @@ pub(super) struct EventRow {
     venue_name: String,
     venue_location: String,
     venue_kind: String,
+    venue_time_zone: String,
     name: String,
     category: String,
     description: String,
@@ -149,6 +153,7 @@ impl EventRow {
                 name: self.venue_name,
                 location: self.venue_location,
                 kind: parse_stored::<VenueKind>(&self.venue_kind)?,
+                time_zone: parse_stored::<TimeZone>(&self.venue_time_zone)?,
             },
             name: self.name,
             category: parse_stored::<Category>(&self.category)?,

@@ -16,7 +16,8 @@ use super::rows::{
     ACTIVE_R, contains_pattern, event_from_row, id_text, millis, placeholders, seat_from_row, uuid_col, venue_from_row,
 };
 use crate::domain::{
-    Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, SeatStatus, Venue, VenueWithSeats,
+    Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, SeatStatus, TimeZone, Venue,
+    VenueChanges, VenueWithSeats,
 };
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 
@@ -43,11 +44,12 @@ impl CatalogStore for SqliteStore {
             .collect();
 
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT INTO venues (id, name, location, kind, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO venues (id, name, location, kind, time_zone, created_at) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&venue_id)
             .bind(&venue.name)
             .bind(&venue.location)
             .bind(venue.kind.as_str())
+            .bind(venue.time_zone.name())
             .bind(millis(Utc::now()))
             .execute(&mut *tx)
             .await?;
@@ -75,6 +77,7 @@ impl CatalogStore for SqliteStore {
                 location: venue.location,
                 kind: venue.kind,
                 seat_count: seats.len() as i64,
+                time_zone: venue.time_zone,
             },
             seats,
         })
@@ -83,7 +86,7 @@ impl CatalogStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_venues(&self) -> StoreResult<Vec<Venue>> {
         let rows = sqlx::query(
-            "SELECT v.id, v.name, v.location, v.kind, \
+            "SELECT v.id, v.name, v.location, v.kind, v.time_zone, \
              (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count \
              FROM venues v ORDER BY v.name, v.id",
         )
@@ -96,7 +99,7 @@ impl CatalogStore for SqliteStore {
     async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> {
         let mut conn = self.reader.acquire().await?;
         let row = sqlx::query(
-            "SELECT v.id, v.name, v.location, v.kind, \
+            "SELECT v.id, v.name, v.location, v.kind, v.time_zone, \
              (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count \
              FROM venues v WHERE v.id = ?",
         )
@@ -114,6 +117,19 @@ impl CatalogStore for SqliteStore {
         .await?;
         let seats = seats.iter().map(seat_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(Some(VenueWithSeats { venue, seats }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
+        let updated = sqlx::query("UPDATE venues SET time_zone = COALESCE(?, time_zone) WHERE id = ?")
+            .bind(changes.time_zone.map(TimeZone::name))
+            .bind(id_text(id))
+            .execute(&self.writer)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.venue(id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -314,6 +330,7 @@ fn push_event_select(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>) {
         "SELECT e.id, e.venue_id, e.name, e.category, e.description, e.image_url, e.start_time, \
          e.duration_minutes, e.status, e.currency, \
          v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
+         v.time_zone AS venue_time_zone, \
          (SELECT COUNT(*) FROM seats s WHERE s.venue_id = e.venue_id) AS seats_total, \
          (SELECT COUNT(*) FROM reservations r WHERE r.event_id = e.id \
             AND r.status IN ('held', 'confirmed') AND (r.status = 'confirmed' OR r.expires_at > ",

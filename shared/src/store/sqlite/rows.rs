@@ -117,6 +117,7 @@ pub(super) fn venue_from_row(row: &SqliteRow) -> StoreResult<Venue> {
         location: row.try_get("location")?,
         kind: enum_col(row, "kind")?,
         seat_count: row.try_get("seat_count")?,
+        time_zone: enum_col(row, "time_zone")?,
     })
 }
 
@@ -177,6 +178,7 @@ pub(super) fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult
             name: row.try_get("venue_name")?,
             location: row.try_get("venue_location")?,
             kind: enum_col(row, "venue_kind")?,
+            time_zone: enum_col(row, "venue_time_zone")?,
         },
         name: row.try_get("name")?,
         category: enum_col(row, "category")?,

@@ -1,5 +1,6 @@
-//! The catalog: venues and their seats numbered per row, events (read back, empty optional text,
-//! listing order and filters, paging, changes and prices), and canceling an event.
+//! The catalog: venues and their seats numbered per row, their time zones (shown on their
+//! events, changed by an admin), events (read back, empty optional text, listing order and
+//! filters, paging, changes and prices), and canceling an event.
 
 use super::*;
 
@@ -33,6 +34,60 @@ pub async fn venue_seats_numbered_per_row_in_row_order(store: S) {
     assert_eq!(tiers, BTreeSet::from(["balcony".to_owned(), "standard".to_owned(), "vip".to_owned()]));
     assert_eq!(store.venue(Uuid::new_v4()).await.expect("unknown venue"), None);
     assert_eq!(store.venue_tiers(Uuid::new_v4()).await.expect("unknown venue tiers"), None);
+}
+
+/// A venue's time zone is stored, read back on the venue and on each event's venue, listed, and
+/// changed by `update_venue`, which every event of the venue then shows; a venue made without
+/// one is in UTC.
+pub async fn venue_time_zone_is_stored_shown_on_its_events_and_changed(store: S) {
+    let madrid = TimeZone::parse("Europe/Madrid").expect("a zone");
+    let tokyo = TimeZone::parse("Asia/Tokyo").expect("a zone");
+    let rows = vec![SeatRow { row: "A".into(), seats: 2, tier: "standard".into() }];
+    let new = NewVenue::parse("Teatro", Some("Calle Mayor 5"), VenueKind::Theatre, rows).expect("valid venue");
+    let teatro = store.create_venue(new.with_time_zone(madrid)).await.expect("create venue");
+    assert_eq!(teatro.venue.time_zone, madrid);
+    let utc_hall = fixture_venue(&store, &[("A", 1, "standard")]).await;
+    assert_eq!(utc_hall.venue.time_zone, TimeZone::UTC, "a venue made without a zone is in UTC");
+
+    assert_eq!(store.venue(teatro.venue.id).await.expect("read").expect("exists"), teatro);
+    let listed = store.list_venues().await.expect("list venues");
+    let zones: Vec<(Uuid, TimeZone)> = listed.iter().map(|v| (v.id, v.time_zone)).collect();
+    assert!(zones.contains(&(teatro.venue.id, madrid)) && zones.contains(&(utc_hall.venue.id, TimeZone::UTC)));
+
+    let play = fixture_event_with(&store, &teatro, |e| e.start_time = in_days(1.0)).await;
+    let other = fixture_event_with(&store, &utc_hall, |e| e.start_time = in_days(2.0)).await;
+    assert_eq!((play.venue.time_zone, other.venue.time_zone), (madrid, TimeZone::UTC));
+    let play_id = play.id;
+    let zones_shown = move |store: S| async move {
+        let read = store.event(play_id, Utc::now()).await.expect("read event").expect("exists").venue.time_zone;
+        let listed = store.list_events(&EventFilter::default(), Utc::now()).await.expect("list events");
+        let listed: Vec<(Uuid, TimeZone)> = listed.iter().map(|e| (e.id, e.venue.time_zone)).collect();
+        (read, listed)
+    };
+    assert_eq!(zones_shown(store.clone()).await, (madrid, vec![(play.id, madrid), (other.id, TimeZone::UTC)]));
+
+    let changed = store
+        .update_venue(teatro.venue.id, VenueChanges { time_zone: Some(tokyo) })
+        .await
+        .expect("change the zone")
+        .expect("venue exists");
+    assert_eq!(changed.venue, Venue { time_zone: tokyo, ..teatro.venue.clone() });
+    assert_eq!(changed.seats, teatro.seats);
+    assert_eq!(store.venue(teatro.venue.id).await.expect("read").expect("exists"), changed);
+    assert_eq!(zones_shown(store.clone()).await, (tokyo, vec![(play.id, tokyo), (other.id, TimeZone::UTC)]));
+    let moved = store
+        .update_event(play.id, EventChanges { name: Some("Yerma".into()), ..Default::default() })
+        .await
+        .expect("change the event")
+        .expect("event exists");
+    assert_eq!(moved.venue.time_zone, tokyo, "an event changed afterwards answers with the venue's new zone");
+    let later = fixture_event(&store, &teatro).await;
+    assert_eq!(later.venue.time_zone, tokyo, "an event made afterwards has the venue's new zone");
+
+    let unchanged = store.update_venue(teatro.venue.id, VenueChanges::default()).await.expect("no change");
+    assert_eq!(unchanged, Some(changed));
+    let unknown = store.update_venue(Uuid::new_v4(), VenueChanges { time_zone: Some(madrid) }).await;
+    assert_eq!(unknown.expect("an unknown venue is no error"), None);
 }
 
 pub async fn event_create_and_read_back(store: S) {

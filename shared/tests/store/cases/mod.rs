@@ -42,8 +42,8 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use proeventa_core::domain::{
     Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldTtl, NewVenue, Page, Payment,
-    PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, User, UserChanges,
-    VenueKind, VenueWithSeats,
+    PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, TimeZone, User,
+    UserChanges, Venue, VenueChanges, VenueKind, VenueWithSeats,
 };
 use proeventa_core::store::{Entity, IdempotencyClaim, MAX_DECLINES_PER_PAYMENT, Store, StoreError, StoreResult};
 use tokio::sync::Barrier;
