@@ -480,11 +480,15 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let (status, body) = auth.send(Method::PATCH, &path, &admin, None, json!({"disabled": false})).await;
     assert_eq!(status, 200, "{body}");
 
-    // api-catalog: a venue (with an Idempotency-Key), an event, a change to it.
+    // api-catalog: a venue (with an Idempotency-Key) and its time zone changed, an event, a change to it.
     let venue = json!({"name": "IAM Hall", "location": "Policy street 1", "kind": "hall",
                        "rows": [{"row": "A", "seats": 6, "tier": "standard"}]});
     let (status, venue) = catalog.send(Method::POST, "/events/venues", &admin, Some("venue-1"), venue).await;
     assert_eq!(status, 201, "{venue}");
+    let venue_path = format!("/events/venues/{}", id(&venue));
+    let zone = json!({"time_zone": "Europe/Madrid"});
+    let (status, body) = catalog.send(Method::PATCH, &venue_path, &admin, None, zone).await;
+    assert_eq!(status, 200, "{body}");
     let seats: Vec<String> = venue["seats"].as_array().expect("seats").iter().map(id).collect();
     let start = (Utc::now() + Duration::days(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let event = json!({"venue_id": id(&venue), "name": "IAM Night", "category": "concert",

@@ -18,14 +18,14 @@ use crate::api::extract::AdminUser;
 use crate::api::state::AppState;
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventStatus, Invalid, NewEvent, NewVenue, Page, Price, SeatRow,
-    SeatState, Venue, VenueKind, VenueWithSeats, check_prices_cover, optional_text, parse_currency,
-    parse_duration_minutes, parse_image_url, parse_prices, required_text,
+    SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats, check_prices_cover, optional_text,
+    parse_currency, parse_duration_minutes, parse_image_url, parse_prices, required_text,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_venues, create_venue))
-        .routes(routes!(get_venue))
+        .routes(routes!(get_venue, update_venue))
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event, update_event, cancel_event))
         .routes(routes!(seat_map))
@@ -49,6 +49,16 @@ pub struct CreateVenueRequest {
     pub location: Option<String>,
     pub kind: VenueKind,
     pub rows: Vec<SeatRowRequest>,
+    /// The venue's IANA time zone, named after a place (or `UTC`); default `UTC`.
+    #[schema(example = "Europe/Madrid")]
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateVenueRequest {
+    /// The venue's IANA time zone, named after a place (or `UTC`): its events' times are shown in it.
+    #[schema(example = "Europe/Madrid")]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -129,7 +139,7 @@ async fn get_venue(
         (status = 201, body = VenueWithSeats),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: customers", body = ErrorBody),
-        (status = 422, description = "`validation_failed`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: bad rows, or not a time zone", body = ErrorBody),
     ))]
 async fn create_venue(
     State(state): State<AppState>,
@@ -147,10 +157,36 @@ async fn create_venue(
         })
         .collect();
     let venue = NewVenue::parse(&body.name, body.location.as_deref(), body.kind, rows)?;
+    let venue = match body.time_zone.as_deref() {
+        Some(name) => venue.with_time_zone(TimeZone::parse(name)?),
+        None => venue,
+    };
     idempotency::once(&state, admin.id, key, &body, || async {
         Ok((StatusCode::CREATED, state.store.create_venue(venue).await?))
     })
     .await
+}
+
+/// Changes a venue (admin): its time zone, in which every time of its events is then shown.
+#[utoipa::path(patch, path = "/events/venues/{venue_id}", tag = "catalog", security(("bearer" = [])),
+    params(("venue_id" = Uuid, Path)), request_body = UpdateVenueRequest,
+    responses(
+        (status = 200, body = VenueWithSeats),
+        (status = 400, description = "`invalid_request`: not a UUID", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a time zone", body = ErrorBody),
+    ))]
+async fn update_venue(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(venue_id): Path<Uuid>,
+    Json(body): Json<UpdateVenueRequest>,
+) -> Result<Json<VenueWithSeats>, ApiError> {
+    let changes = VenueChanges { time_zone: body.time_zone.as_deref().map(TimeZone::parse).transpose()? };
+    let venue = state.store.update_venue(venue_id, changes).await?.ok_or_else(|| ApiError::not_found("venue"))?;
+    Ok(Json(venue))
 }
 
 /// Events and showtimes, soonest first; past and canceled ones only with `include_past=true`.

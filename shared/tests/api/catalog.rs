@@ -1,6 +1,6 @@
-//! Proves the `/events/*` routes of API.md: venues and their seats, events (creation rules,
-//! listing order, filters, hiding past and canceled ones), the live seat map, changes and
-//! cancellation by admins.
+//! Proves the `/events/*` routes of API.md: venues and their seats and time zones, events
+//! (creation rules, listing order, filters, hiding past and canceled ones), the live seat map,
+//! changes and cancellation by admins.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use crate::http::{TestApp, assert_error, detail, event_body, parse, rfc3339, sea
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use proeventa_core::domain::{
-    Category, Event, EventChanges, EventStatus, Reservation, ReservationStatus, SeatStatus, Venue, VenueKind,
+    Category, Event, EventChanges, EventStatus, Reservation, ReservationStatus, SeatStatus, TimeZone, Venue, VenueKind,
     VenueWithSeats,
 };
 use serde_json::json;
@@ -133,6 +133,108 @@ async fn venue_with_bad_rows_is_422() {
     }
     let (_, _, venues) = app.get("/events/venues", None).await;
     assert_eq!(venues, json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Venue time zones
+
+fn zone(name: &str) -> TimeZone {
+    TimeZone::parse(name).expect("a time zone")
+}
+
+async fn create_venue(app: &TestApp, admin: &str, extra: serde_json::Value) -> crate::http::Resp {
+    let mut body = json!({"name": "Teatro", "kind": "theatre", "rows": [{"row": "A", "seats": 2}]});
+    body.as_object_mut().expect("an object").extend(extra.as_object().expect("an object").clone());
+    app.post("/events/venues", body, Some(admin)).await
+}
+
+#[tokio::test]
+async fn a_venue_keeps_its_time_zone_and_its_events_carry_it() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (status, _, body) = create_venue(&app, &admin, json!({"time_zone": "Europe/Madrid"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["time_zone"], "Europe/Madrid");
+    let venue: VenueWithSeats = parse(&body);
+    let (_, _, listed) = app.get("/events/venues", None).await;
+    assert_eq!(listed[0]["time_zone"], "Europe/Madrid");
+    let event = app.event(&admin, &venue).await;
+    assert_eq!(event.venue.time_zone, zone("Europe/Madrid"));
+    let (_, _, read) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(read["venue"]["time_zone"], "Europe/Madrid");
+    let (_, _, listed) = app.get("/events/events", None).await;
+    assert_eq!(listed[0]["venue"]["time_zone"], "Europe/Madrid");
+}
+
+#[tokio::test]
+async fn a_venue_created_without_a_time_zone_is_in_utc() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    assert_eq!(venue.venue.time_zone, TimeZone::UTC);
+    let (_, _, read) = app.get(&format!("/events/venues/{}", venue.venue.id), None).await;
+    assert_eq!(read["time_zone"], "UTC");
+}
+
+#[tokio::test]
+async fn an_unknown_time_zone_is_422_with_a_sentence_and_nothing_is_created() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    for name in ["Mars/Olympus_Mons", "Europe/Hamburg", "US/Eastern", "EST", "Etc/GMT+5", ""] {
+        let resp = create_venue(&app, &admin, json!({"time_zone": name})).await;
+        assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(detail(&resp).starts_with("time_zone must be an IANA time zone"), "{name}: {}", detail(&resp));
+        assert!(detail(&resp).contains("Europe/Madrid"), "the sentence gives an example: {}", detail(&resp));
+    }
+    let resp = create_venue(&app, &admin, json!({"time_zone": 7})).await;
+    assert_eq!(resp.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", resp.2);
+    let (_, _, venues) = app.get("/events/venues", None).await;
+    assert_eq!(venues, json!([]));
+}
+
+#[tokio::test]
+async fn an_admin_changes_a_venue_s_time_zone_and_its_events_show_the_new_one() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let path = format!("/events/venues/{}", venue.venue.id);
+
+    let (status, _, body) = app.patch(&path, json!({"time_zone": "America/New_York"}), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let changed: VenueWithSeats = parse(&body);
+    assert_eq!(changed.venue.time_zone, zone("America/New_York"));
+    assert_eq!(changed.seats, venue.seats, "the seats are untouched");
+    let (_, _, read) = app.get(&path, None).await;
+    assert_eq!(parse::<VenueWithSeats>(&read), changed);
+    let (_, _, read) = app.get(&format!("/events/events/{}", event.id), None).await;
+    assert_eq!(read["venue"]["time_zone"], "America/New_York");
+
+    // An empty change changes nothing; a bad zone is refused and changes nothing either.
+    let (status, _, body) = app.patch(&path, json!({}), Some(&admin)).await;
+    assert_eq!((status, parse::<VenueWithSeats>(&body)), (StatusCode::OK, changed.clone()));
+    let resp = app.patch(&path, json!({"time_zone": "America/Springfield"}), Some(&admin)).await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let (_, _, read) = app.get(&path, None).await;
+    assert_eq!(read["time_zone"], "America/New_York");
+}
+
+#[tokio::test]
+async fn changing_a_venue_s_time_zone_is_admin_only_and_needs_a_known_venue() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let path = format!("/events/venues/{}", venue.venue.id);
+    let change = json!({"time_zone": "Asia/Tokyo"});
+    assert_error(&app.patch(&path, change.clone(), Some(&customer)).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(&app.patch(&path, change.clone(), None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    let unknown = format!("/events/venues/{}", Uuid::new_v4());
+    assert_error(&app.patch(&unknown, change.clone(), Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
+    let resp = app.patch("/events/venues/not-a-uuid", change, Some(&admin)).await;
+    assert_error(&resp, StatusCode::BAD_REQUEST, "invalid_request");
+    let (_, _, read) = app.get(&path, None).await;
+    assert_eq!(read["time_zone"], "UTC");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ const DOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("get", "/events/venues"),
     ("get", "/events/venues/{venue_id}"),
     ("post", "/events/venues"),
+    ("patch", "/events/venues/{venue_id}"),
     ("get", "/events/events"),
     ("get", "/events/events/{event_id}"),
     ("get", "/events/events/{event_id}/seats"),
