@@ -1,7 +1,8 @@
 //! The files a buyer is given, read back by the tools a person's phone, printer and calendar
 //! stand for: the QR of `qr.svg` and of each PDF page decodes (zbarimg) to the exact signed
-//! code, the PDF has its fonts embedded (pdffonts) and says what it should (pdftotext), and the
-//! `.ics` parses with Python's `icalendar` with the right start and place.
+//! code, the PDF has its fonts embedded (pdffonts) and says what it should (pdftotext), the time
+//! at the venue among it, and the `.ics` parses with Python's `icalendar` with the right start
+//! and place, and the venue's time in its description.
 //!
 //! Needs Debian's zbar-tools, poppler-utils and librsvg2-bin (`make render-tools`) and the
 //! project venv (`make venv`); a missing one fails the test saying how to install it.
@@ -10,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{DateTime, Utc};
-use proeventa_core::domain::{Category, Event, EventStatus, SeatLabel, Ticket, TicketStatus, VenueKind, VenueSummary};
+use proeventa_core::domain::{
+    Category, Event, EventStatus, SeatLabel, Ticket, TicketStatus, TimeZone, VenueKind, VenueSummary,
+};
 use proeventa_core::tickets::{PrintedTicket, TicketKeys, event_calendar, qr_svg, tickets_pdf};
 use uuid::Uuid;
 
@@ -61,6 +64,8 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
 }
 
+/// An event at 19:30 UTC on 14 March 2026: 15:30 at its venue in New York (daylight saving time
+/// began there on 8 March), which the PDF and the calendar's description must say.
 fn event() -> Event {
     let venue_id = Uuid::new_v4();
     Event {
@@ -71,6 +76,7 @@ fn event() -> Event {
             name: "Royal Concert Hall".into(),
             location: "1 Main Street, Springfield".into(),
             kind: VenueKind::Hall,
+            time_zone: TimeZone::parse("America/New_York").unwrap(),
         },
         name: "The Magic Flute; a night at the opera".into(),
         category: Category::Theatre,
@@ -169,9 +175,10 @@ fn each_pdf_page_is_one_ticket_whose_qr_decodes_with_its_fonts_embedded() {
     let text = String::from_utf8(run("pdftotext", "poppler-utils", &[path_str(&pdf), "-"]).stdout).unwrap();
     // Lines wrap where the page is narrow: compare words, not line breaks.
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!text.contains("19:30"), "the time is the venue's, not UTC: {text}");
     for expected in [
         "The Magic Flute; a night at the opera",
-        "Saturday 14 March 2026, 19:30 UTC",
+        "Sat 14 Mar 2026, 15:30 New York time",
         "Royal Concert Hall, 1 Main Street, Springfield",
         "Row C · Seat 12",
         "Row C · Seat 13",
@@ -240,6 +247,7 @@ print(json.dumps({
     assert_eq!(parsed["uid"], format!("{}-{booking}@proeventa", event.id));
     let description = parsed["description"].as_str().unwrap();
     assert!(description.contains("Row C · Seat 12 (premium), Row C · Seat 13 (premium)"), "{description}");
+    assert!(description.starts_with("Starts Sat 14 Mar 2026, 15:30 New York time\n"), "{description}");
 
     let without_duration = Event { duration_minutes: None, ..event.clone() };
     let ics = event_calendar(&without_duration, &tickets);

@@ -1,10 +1,13 @@
 //! The calendar file of a booking's event (`calendar.ics`, RFC 5545): one VEVENT in UTC, with
-//! the venue as its location and the seats in its description.
+//! the venue as its location, and its start in the venue's own time and the seats in its
+//! description. UTC, not a `TZID`: RFC 5545 wants a `VTIMEZONE` beside every `TZID`, which the
+//! `icalendar` crate does not write; a UTC start is the same instant in every calendar, which
+//! shows it in its owner's zone, and the description says what the clock at the venue reads.
 
 use icalendar::{Calendar, Component, EventLike};
 use sha2::{Digest, Sha256};
 
-use super::booking_reference;
+use super::{booking_reference, event_time};
 use crate::domain::{Event, Ticket};
 
 /// How long an event without a `duration_minutes` is put in the calendar for.
@@ -26,7 +29,7 @@ pub fn event_calendar(event: &Event, tickets: &[Ticket]) -> String {
         .starts(event.start_time)
         .ends(ends)
         .location(&super::venue_line(event))
-        .description(&description(tickets));
+        .description(&description(event, tickets));
     let mut calendar = Calendar::new();
     calendar.name(&event.name).push(entry.done());
     calendar.done().to_string()
@@ -51,15 +54,17 @@ fn uid(event: &Event, tickets: &[Ticket]) -> String {
     }
 }
 
-/// "Seats: Row C · Seat 12 (standard), …" and the booking reference(s).
-fn description(tickets: &[Ticket]) -> String {
+/// "Starts Sat 14 Mar 2026, 20:30 Madrid time", then "Seats: Row C · Seat 12 (standard), …"
+/// and the booking reference(s).
+fn description(event: &Event, tickets: &[Ticket]) -> String {
+    let starts = format!("Starts {}", event_time(event));
     if tickets.is_empty() {
-        return String::new();
+        return starts;
     }
     let seats: Vec<String> = tickets.iter().map(|t| format!("{} ({})", t.seat.on_ticket(), t.seat.tier)).collect();
     let mut references: Vec<String> = tickets.iter().map(|t| booking_reference(t.booking_id)).collect();
     references.sort_unstable();
     references.dedup();
     let noun = if references.len() == 1 { "Booking reference" } else { "Booking references" };
-    format!("Seats: {}\n{noun}: {}", seats.join(", "), references.join(", "))
+    format!("{starts}\nSeats: {}\n{noun}: {}", seats.join(", "), references.join(", "))
 }

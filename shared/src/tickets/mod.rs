@@ -16,10 +16,10 @@ use uuid::Uuid;
 
 use crate::domain::Event;
 
-/// When an event starts, as printed: "Saturday 14 March 2026, 20:00 UTC". Venues have no time
-/// zone yet, so this is UTC, labelled so; once they do, the venue's local time goes here.
+/// When an event starts, as printed: in the venue's time zone, labelled, wherever the reader
+/// is ("Sat 14 Mar 2026, 20:30 Madrid time").
 pub fn event_time(event: &Event) -> String {
-    event.start_time.format("%A %-d %B %Y, %H:%M UTC").to_string()
+    event.venue.time_zone.for_people(event.start_time)
 }
 
 /// "Concert Hall, 1 Main Street": the venue as a calendar's location and a ticket print it.
@@ -64,10 +64,11 @@ pub fn money(cents: i64, currency: &str) -> String {
     }
 }
 
-/// An event on 14 March 2026 at 19:30 UTC, for the tests of every file made from one.
+/// An event on 14 March 2026 at 19:30 UTC (20:30 in its venue, in Madrid), for the tests of
+/// every file made from one.
 #[cfg(test)]
 pub(crate) fn test_event() -> Event {
-    use crate::domain::{Category, EventStatus, VenueKind, VenueSummary};
+    use crate::domain::{Category, EventStatus, TimeZone, VenueKind, VenueSummary};
     let venue_id = Uuid::new_v4();
     Event {
         id: Uuid::new_v4(),
@@ -77,6 +78,7 @@ pub(crate) fn test_event() -> Event {
             name: "Royal Concert Hall".into(),
             location: "1 Main Street, Springfield".into(),
             kind: VenueKind::Theatre,
+            time_zone: TimeZone::parse("Europe/Madrid").unwrap(),
         },
         name: "The Magic Flute".into(),
         category: Category::Theatre,
@@ -136,9 +138,12 @@ mod tests {
     }
 
     #[test]
-    fn the_time_is_printed_in_utc_and_says_so() {
+    fn the_time_is_printed_in_the_venue_s_zone_and_says_which() {
         let event = test_event();
-        assert_eq!(event_time(&event), "Saturday 14 March 2026, 19:30 UTC");
+        assert_eq!(event_time(&event), "Sat 14 Mar 2026, 20:30 Madrid time");
+        let mut in_utc = test_event();
+        in_utc.venue.time_zone = crate::domain::TimeZone::UTC;
+        assert_eq!(event_time(&in_utc), "Sat 14 Mar 2026, 19:30 UTC");
         assert_eq!(venue_line(&event), "Royal Concert Hall, 1 Main Street, Springfield");
     }
 }
