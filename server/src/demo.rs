@@ -1,11 +1,12 @@
-//! Demo data for `make run`: a cinema, a theatre and an arena with real seat rows and tiers,
-//! movies with several showtimes, concerts, plays and a comedy night over the coming weeks,
-//! and an admin and a customer account whose credentials are printed.
+//! Demo data for `make run`: a cinema in Lyon, a theatre in Madrid and an arena in Hamburg, each
+//! in its own time zone, with real seat rows and tiers; movies with several showtimes, concerts,
+//! plays and a comedy night over the coming weeks, each at a time on the venue's own clock; and
+//! an admin and a customer account whose credentials are printed.
 
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use proeventa_core::auth::hash_password;
 use proeventa_core::domain::{
-    Category, Email, NewEvent, NewUser, NewVenue, Password, Price, Role, SeatRow, VenueKind, VenueWithSeats,
+    Category, Email, NewEvent, NewUser, NewVenue, Password, Price, Role, SeatRow, TimeZone, VenueKind, VenueWithSeats,
 };
 use proeventa_core::store::{Store, StoreError};
 
@@ -44,6 +45,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         store,
         "Cine Lumière",
         "12 Rue des Arts, Lyon",
+        "Europe/Paris",
         VenueKind::Cinema,
         venue_rows(vec![letters('A'..='H', 14, "standard"), letters('J'..='K', 12, "premium")]),
     )
@@ -52,6 +54,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         store,
         "Teatro Aurora",
         "Calle Mayor 5, Madrid",
+        "Europe/Madrid",
         VenueKind::Theatre,
         venue_rows(vec![
             letters('A'..='C', 16, "stalls_premium"),
@@ -64,6 +67,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         store,
         "Arena Nord",
         "Hafenstraße 1, Hamburg",
+        "Europe/Berlin",
         VenueKind::Arena,
         venue_rows(vec![
             letters('A'..='D', 30, "floor"),
@@ -92,7 +96,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
                 name,
                 Category::Movie,
                 description,
-                at(*day, time),
+                at(&cinema, *day, time),
                 minutes,
                 &[("standard", 1150), ("premium", 1590)],
             )
@@ -105,7 +109,8 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         ("The Seagull", "Chekhov's comedy of art, love and missed chances.", 12),
         ("Hamlet", "Shakespeare's tragedy in a new staging, in English with surtitles.", 13),
     ] {
-        event(store, &theatre, name, Category::Theatre, description, at(day, (19, 30)), 165, &theatre_prices).await?;
+        event(store, &theatre, name, Category::Theatre, description, at(&theatre, day, (19, 30)), 165, &theatre_prices)
+            .await?;
     }
     event(
         store,
@@ -113,7 +118,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         "Stand-up Night: Lena Ortiz",
         Category::Comedy,
         "Ninety minutes of new material.",
-        at(8, (20, 30)),
+        at(&theatre, 8, (20, 30)),
         90,
         &theatre_prices,
     )
@@ -124,7 +129,8 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         ("Symphony of the Seas", "The Hamburg Philharmonic plays film music.", 16),
         ("Midnight Static", "Indie rock, with support from Hollow Coast.", 20),
     ] {
-        event(store, &arena, name, Category::Concert, description, at(day, (20, 0)), 150, &arena_prices).await?;
+        event(store, &arena, name, Category::Concert, description, at(&arena, day, (20, 0)), 150, &arena_prices)
+            .await?;
     }
     event(
         store,
@@ -132,7 +138,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         "Hamburg Hawks vs. Berlin Bears",
         Category::Sport,
         "Basketball, league match.",
-        at(14, (18, 30)),
+        at(&arena, 14, (18, 30)),
         120,
         &arena_prices,
     )
@@ -140,11 +146,11 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `days` from today at `hh:mm` UTC.
-fn at(days: u32, (hour, minute): (u32, u32)) -> DateTime<Utc> {
+/// `days` from today at `hh:mm` on the venue's clock.
+fn at(venue: &VenueWithSeats, days: u32, (hour, minute): (u32, u32)) -> DateTime<Utc> {
     let date =
         Utc::now().date_naive().checked_add_days(Days::new(u64::from(days))).unwrap_or_else(|| Utc::now().date_naive());
-    date.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default()).and_utc()
+    venue.venue.time_zone.instant_of(date.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default()))
 }
 
 async fn add_account(store: &dyn Store, email: &str, name: &str, password: &str, role: Role) -> Result<(), StoreError> {
@@ -162,11 +168,13 @@ async fn venue(
     store: &dyn Store,
     name: &str,
     location: &str,
+    time_zone: &str,
     kind: VenueKind,
     rows: Vec<SeatRow>,
 ) -> Result<VenueWithSeats, StoreError> {
-    let venue = NewVenue::parse(name, Some(location), kind, rows).map_err(|e| StoreError::Internal(e.to_string()))?;
-    store.create_venue(venue).await
+    let invalid = |e: proeventa_core::domain::Invalid| StoreError::Internal(e.to_string());
+    let venue = NewVenue::parse(name, Some(location), kind, rows).map_err(invalid)?;
+    store.create_venue(venue.with_time_zone(TimeZone::parse(time_zone).map_err(invalid)?)).await
 }
 
 #[allow(clippy::too_many_arguments)]
