@@ -227,6 +227,8 @@ export const api = {
     getVenueById: (venueId) => call('GET', '/events/venues/' + id(venueId), { auth: false }),
     createVenue: (venue, idempotencyKey) =>
       call('POST', '/events/venues', { body: venue, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
+    /** updateVenue(venueId, {time_zone}) → the venue with its seats (admin). */
+    updateVenue: (venueId, changes) => call('PATCH', '/events/venues/' + id(venueId), { body: changes }),
   },
 
   reservations: {
@@ -317,6 +319,7 @@ api.venues = {
   getVenues: api.events.getVenues,
   getVenueById: api.events.getVenueById,
   createVenue: api.events.createVenue,
+  updateVenue: api.events.updateVenue,
 };
 api.users = {
   list: api.auth.listUsers,

@@ -79,11 +79,11 @@ function renderHead() {
   const e = state.event;
   const cat = Data.category(e.category);
   UI.setTitle('Seats · ' + e.name);
-  els.eyebrow.textContent = cat.single + ' · ' + Format.dayLabel(e.start_time);
+  els.eyebrow.textContent = cat.single + ' · ' + Format.eventDay(e);
   els.title.textContent = e.name;
   render(
     els.meta,
-    html`${Format.dateTime(e.start_time)} · ${(e.venue && e.venue.name) || ''} · <a href="detail.html?id=${encodeURIComponent(e.id)}">Details and showtimes</a>`,
+    html`<time datetime="${e.start_time}" data-event-time>${Format.when(e)}</time> · ${(e.venue && e.venue.name) || ''} · <a href="detail.html?id=${encodeURIComponent(e.id)}">Details and showtimes</a>`,
   );
 }
 

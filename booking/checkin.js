@@ -537,7 +537,7 @@ function renderEventOptions(selectedId) {
   render(
     el.eventSelect,
     state.events.map(
-      (e) => html`<option value="${e.id}"${e.id === selectedId ? html` selected` : ''}>${e.name} · ${Format.shortDate(e.start_time)} ${Format.time(e.start_time)}</option>`,
+      (e) => html`<option value="${e.id}"${e.id === selectedId ? html` selected` : ''}>${e.name} · ${Format.whenShort(e)}</option>`,
     ),
   );
 }
@@ -567,13 +567,14 @@ async function openDoor(eventId, gate) {
   state.conflicts = [];
   try {
     // The event itself too: with the API out of reach, a reload still opens this door.
-    const kept = { id: event.id, name: event.name, start_time: event.start_time, venue: event.venue ? { name: event.venue.name } : null };
+    const venue = event.venue ? { name: event.venue.name, time_zone: event.venue.time_zone } : null;
+    const kept = { id: event.id, name: event.name, start_time: event.start_time, venue };
     window.localStorage.setItem(DOOR_KEY, JSON.stringify({ event_id: event.id, gate, event: kept }));
   } catch (_) {
     // Private mode: the door still works, it just forgets the choice.
   }
   el.eventName.textContent = event.name;
-  el.eventTime.textContent = Format.dateTime(event.start_time) + (event.venue ? ' · ' + event.venue.name : '');
+  el.eventTime.textContent = Format.when(event) + (event.venue ? ' · ' + event.venue.name : '');
   el.gateName.textContent = gate;
   el.setup.hidden = true;
   el.door.hidden = false;

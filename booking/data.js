@@ -1,5 +1,9 @@
 // Formatting and reference data shared by every page: money from price_cents + currency,
 // dates and times, category and status labels, seat tiers.
+//
+// An event's times are always shown on its venue's clock, labelled ("Sat 12 Dec 2026, 20:30
+// Madrid time"), wherever the visitor is: `Format.when(event)` and its short forms, all from
+// `zonedParts`. The words are the ones the server prints on tickets (`TimeZone::for_people`).
 
 const LOCALE = 'en-GB';
 
@@ -34,12 +38,144 @@ function fmt(value, options) {
   return date ? date.toLocaleString(LOCALE, options) : '';
 }
 
-function sameDay(a, b) {
-  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+/** The venue's IANA time zone of an event (UTC for a venue that has none). */
+function zoneOf(event) {
+  return (event && event.venue && event.venue.time_zone) || 'UTC';
+}
+
+/** "Europe/Madrid" → "Madrid time", "America/New_York" → "New York time", "UTC" → "UTC". */
+function zoneLabel(zone) {
+  const name = zone || 'UTC';
+  const slash = name.lastIndexOf('/');
+  return slash < 0 ? name : name.slice(slash + 1).replace(/_/g, ' ') + ' time';
+}
+
+const ZONED_FORMATS = new Map();
+
+/** An Intl formatter of every part, in `zone`; null when this browser does not know the zone. */
+function zonedFormat(zone) {
+  if (!ZONED_FORMATS.has(zone)) {
+    let format = null;
+    try {
+      format = new Intl.DateTimeFormat('en-GB', {
+        timeZone: zone,
+        weekday: 'short',
+        day: 'numeric',
+        month: 'short',
+        year: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      });
+    } catch (_) {
+      format = null;
+    }
+    ZONED_FORMATS.set(zone, format);
+  }
+  return ZONED_FORMATS.get(zone);
+}
+
+/**
+ * An instant's parts on the clock of `zone`: {weekday, day, month, year, hour, minute, label,
+ * key} (key: "2026-12-12" style, for grouping by day), or null for no valid instant. A zone this
+ * browser does not know is shown as UTC and labelled so, never as another zone's time.
+ */
+function zonedParts(value, zone) {
+  const date = toDate(value);
+  if (!date) return null;
+  let name = zone || 'UTC';
+  let format = zonedFormat(name);
+  if (!format) {
+    name = 'UTC';
+    format = zonedFormat(name);
+  }
+  const parts = {};
+  format.formatToParts(date).forEach((p) => {
+    parts[p.type] = p.value;
+  });
+  const months = { Jan: 1, Feb: 2, Mar: 3, Apr: 4, May: 5, Jun: 6, Jul: 7, Aug: 8, Sep: 9, Oct: 10, Nov: 11, Dec: 12 };
+  const key = parts.year + '-' + String(months[parts.month] || 0).padStart(2, '0') + '-' + String(parts.day).padStart(2, '0');
+  return { ...parts, label: zoneLabel(name), key };
+}
+
+/** "Today", "Tomorrow" or "Sat 12 Dec" for an instant, counted in days of `zone`. */
+function zonedDay(value, zone) {
+  const at = zonedParts(value, zone);
+  if (!at) return '';
+  const today = zonedParts(new Date(), zone);
+  if (at.key === today.key) return 'Today';
+  const [y, m, d] = today.key.split('-').map(Number);
+  if (at.key === new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10)) return 'Tomorrow';
+  return at.weekday + ' ' + at.day + ' ' + at.month;
 }
 
 export const Format = {
   money,
+  zoneOf,
+  zoneLabel,
+  /** "Sat 12 Dec 2026, 20:30 Madrid time": an instant on the clock of `zone`, labelled. */
+  zoned(value, zone) {
+    const at = zonedParts(value, zone);
+    return at ? at.weekday + ' ' + at.day + ' ' + at.month + ' ' + at.year + ', ' + at.hour + ':' + at.minute + ' ' + at.label : '';
+  },
+  /** "Sat 12 Dec 2026, 20:30 Madrid time": when an event starts, on its venue's clock. */
+  when: (event) => Format.zoned(event && event.start_time, zoneOf(event)),
+  /** "Tomorrow 20:30 Madrid time": the short form, for cards and lists. */
+  whenShort(event) {
+    const at = zonedParts(event && event.start_time, zoneOf(event));
+    return at ? zonedDay(event.start_time, zoneOf(event)) + ' ' + at.hour + ':' + at.minute + ' ' + at.label : '';
+  },
+  /** "20:30": an event's start on its venue's clock (with `eventZoneLabel` nearby). */
+  eventClock(event) {
+    const at = zonedParts(event && event.start_time, zoneOf(event));
+    return at ? at.hour + ':' + at.minute : '';
+  },
+  /** "Madrid time": the label of the clock `eventClock` reads. */
+  eventZoneLabel(event) {
+    const at = zonedParts(event && event.start_time, zoneOf(event));
+    return at ? at.label : '';
+  },
+  /** "Today", "Tomorrow" or "Sat 12 Dec": an event's day at its venue. */
+  eventDay: (event) => zonedDay(event && event.start_time, zoneOf(event)),
+  /** The one time zone of every event given, or null when their venues' zones differ. */
+  commonZone(events) {
+    const zones = new Set((events || []).map(zoneOf));
+    return zones.size === 1 ? zones.values().next().value : null;
+  },
+  /** "2026-12-12": an event's day at its venue, for grouping. */
+  eventDayKey(event) {
+    const at = zonedParts(event && event.start_time, zoneOf(event));
+    return at ? at.key : '';
+  },
+  /** An instant → the value of an <input type="datetime-local"> on the clock of `zone`. */
+  toZonedInput(value, zone) {
+    const at = zonedParts(value, zone);
+    return at ? at.key + 'T' + at.hour + ':' + at.minute : '';
+  },
+  /**
+   * A datetime-local value read on the clock of `zone` → RFC 3339 UTC, or null. As the server
+   * reads a wall time (`TimeZone::instant_of`): in the hour a clock goes back, the earlier of
+   * the two; in the gap when it goes forward, an hour later.
+   */
+  fromZonedInput(value, zone) {
+    const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || '');
+    if (!match) return null;
+    const [y, mo, d, h, mi] = match.slice(1).map(Number);
+    const wallAt = (instant) => {
+      const at = zonedParts(new Date(instant), zone);
+      const [ay, am, ad] = at.key.split('-').map(Number);
+      return Date.UTC(ay, am - 1, ad, Number(at.hour), Number(at.minute));
+    };
+    for (let wanted = Date.UTC(y, mo - 1, d, h, mi), tries = 0; tries < 3; wanted += 3600e3, tries += 1) {
+      // The zone's offsets half a day either side; the wall time is one of them, both, or neither (a gap).
+      const offsets = [wanted - 12 * 3600e3, wanted + 12 * 3600e3].map((t) => wallAt(t) - t);
+      const fits = offsets.map((offset) => wanted - offset).filter((t) => wallAt(t) === wanted);
+      if (fits.length) return new Date(Math.min(...fits)).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    }
+    return null;
+  },
+  // On the visitor's own clock, for instants that are not an event's: when a booking was made,
+  // when a hold ends, when the seat map was refreshed.
   /** "Thu 26 Nov 2026" */
   date: (value) => fmt(value, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }),
   /** "Thu 26 Nov" */
@@ -49,24 +185,6 @@ export const Format = {
   /** "Thu 26 Nov 2026, 18:00" */
   dateTime: (value) =>
     fmt(value, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }),
-  /**
-   * "Thu 26 Nov 2026, 18:00 UTC": what a ticket prints. Venues have no time zone yet, so a ticket
-   * says UTC plainly rather than guess the reader's; one place to change when venues get zones.
-   */
-  ticketTime: (value) =>
-    fmt(value, {
-      weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC',
-    }) + ' UTC',
-  /** "Today", "Tomorrow" or "Thu 26 Nov" */
-  dayLabel(value) {
-    const date = toDate(value);
-    if (!date) return '';
-    const now = new Date();
-    if (sameDay(date, now)) return 'Today';
-    const tomorrow = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
-    if (sameDay(date, tomorrow)) return 'Tomorrow';
-    return Format.shortDate(date);
-  },
   /** 118 → "1 h 58 min" */
   duration(minutes) {
     const m = Number(minutes);
@@ -88,7 +206,7 @@ export const Format = {
     if (/^vip$/i.test(text)) return 'VIP';
     return text ? text.charAt(0).toUpperCase() + text.slice(1) : '';
   },
-  /** An ISO instant → the value of an <input type="datetime-local"> in local time. */
+  /** An instant → the value of an <input type="datetime-local"> on the visitor's clock. */
   toLocalInput(value) {
     const date = toDate(value);
     if (!date) return '';
@@ -97,12 +215,6 @@ export const Format = {
       date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate()) +
       'T' + pad(date.getHours()) + ':' + pad(date.getMinutes())
     );
-  },
-  /** The value of a datetime-local input (local time) → RFC 3339 UTC, or null. */
-  fromLocalInput(value) {
-    if (!value) return null;
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? null : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
   },
   /** A yyyy-mm-dd date input → start (or end) of that local day in RFC 3339 UTC. */
   dayBoundary(value, end) {

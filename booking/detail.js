@@ -14,14 +14,18 @@ function fact(iconName, term, value) {
 
 function showtimes(event, siblings) {
   if (siblings.length <= 1) return '';
+  // The zone is said once when every date is in one, else on each date.
+  const zone = Format.commonZone(siblings);
   const links = siblings.map((s) => {
     const current = s.id === event.id;
-    const label = Format.dateTime(s.start_time) + (s.venue ? ' at ' + s.venue.name : '') + (current ? ' (this one)' : '');
+    const label = Format.when(s) + (s.venue ? ' at ' + s.venue.name : '') + (current ? ' (this one)' : '');
+    const clock = Format.eventClock(s) + (zone ? '' : ' ' + Format.eventZoneLabel(s));
     return html`<a class="showtime" href="detail.html?id=${encodeURIComponent(s.id)}"${current ? html` aria-current="true"` : ''} aria-label="${label}">
-      <strong>${Format.time(s.start_time)}</strong><small>${Format.dayLabel(s.start_time)}</small></a>`;
+      <strong data-event-time>${clock}</strong><small>${Format.eventDay(s)}</small></a>`;
   });
   return html`<section class="section" aria-labelledby="showtimes-title">
     <h2 id="showtimes-title">${event.category === 'movie' ? 'Showtimes' : 'Other dates'}</h2>
+    ${zone ? html`<p class="small muted zone-note">Times are ${Format.eventZoneLabel(event)}, the venue's local time.</p>` : ''}
     <div class="showtimes">${links}</div>
   </section>`;
 }
@@ -73,7 +77,7 @@ function renderEvent(event, siblings) {
               <div><strong>This event was canceled.</strong> Every booking was canceled and paid seats refunded.</div></div>`
             : ''}
           <div class="facts">
-            ${fact('calendar', 'When', Format.dateTime(event.start_time))}
+            ${fact('calendar', 'When', html`<time datetime="${event.start_time}" data-event-time id="event-when">${Format.when(event)}</time>`)}
             ${fact('pin', 'Where', html`${venue.name || ''}${venue.location ? html`<br><span class="muted small">${venue.location}</span>` : ''}`)}
             ${event.duration_minutes ? fact('clock', 'Duration', Format.duration(event.duration_minutes)) : ''}
             ${fact('seat', 'Seats', avail.text)}

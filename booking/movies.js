@@ -11,25 +11,30 @@ const count = byId('movie-count');
 const venueSelect = byId('movie-venue');
 const searches = newestWins();
 
-function showtimeLink(s) {
+function showtimeLink(s, labelled) {
   const avail = Data.availability(s);
   const venueName = s.venue ? s.venue.name : '';
-  const label = Format.dateTime(s.start_time) + ' at ' + venueName + ', ' + avail.text;
+  const label = Format.when(s) + ' at ' + venueName + ', ' + avail.text;
+  // The zone is said once per film when every showtime is in one, else on each showtime.
+  const clock = Format.eventClock(s) + (labelled ? ' ' + Format.eventZoneLabel(s) : '');
   return html`<a class="showtime" href="booking.html?event=${encodeURIComponent(s.id)}" aria-label="${label}">
-    <strong>${Format.time(s.start_time)}</strong><small>${avail.level === 'ok' ? venueName : avail.text}</small></a>`;
+    <strong data-event-time>${clock}</strong><small>${avail.level === 'ok' ? venueName : avail.text}</small></a>`;
 }
 
+/** Showtimes grouped by their day at the venue. */
 function showtimeLinks(showtimes) {
+  const zone = Format.commonZone(showtimes);
   const days = new Map();
   showtimes.forEach((s) => {
-    const key = new Date(s.start_time).toDateString();
+    const key = Format.eventDayKey(s);
     if (!days.has(key)) days.set(key, []);
     days.get(key).push(s);
   });
   return html`<div class="days">
+    ${zone ? html`<p class="small muted zone-note">Times are ${Format.eventZoneLabel(showtimes[0])}, the cinema's local time.</p>` : ''}
     ${Array.from(days.values()).map(
-      (items) => html`<div class="day-group"><h4>${Format.dayLabel(items[0].start_time)}</h4>
-        <div class="showtimes">${items.map(showtimeLink)}</div></div>`,
+      (items) => html`<div class="day-group"><h4>${Format.eventDay(items[0])}</h4>
+        <div class="showtimes">${items.map((s) => showtimeLink(s, !zone))}</div></div>`,
     )}
   </div>`;
 }

@@ -39,7 +39,7 @@ function summaryPanel(booking, event, amount) {
     <h2 id="order-title">Your order</h2>
     <p class="eyebrow">${Data.category(event.category).single}</p>
     <h3 class="order-event">${event.name}</h3>
-    <p class="meta">${UI.icon('calendar')}<span>${Format.dateTime(event.start_time)}</span></p>
+    <p class="meta">${UI.icon('calendar')}<span><time datetime="${event.start_time}" data-event-time>${Format.when(event)}</time></span></p>
     <p class="meta order-venue">${UI.icon('pin')}<span>${venue.name || ''}</span></p>
     ${seatsTable(booking, event)}
     <div class="total"><span>Total</span><strong id="pay-total">${Format.money(amount, booking.currency)}</strong></div>

@@ -111,7 +111,7 @@ function ticketRow(ticket) {
   return html`<li class="ticket-row" data-ticket-id="${ticket.id}" data-status="${ticket.status}">
     <div class="ticket-row-main">
       <a class="ticket-row-link" href="ticket.html?id=${encodeURIComponent(ticket.id)}">${title}</a>
-      <span class="small muted">${event ? Format.ticketTime(event.start_time) : ''}${event && event.venue ? ' · ' + event.venue.name : ''}</span>
+      <span class="small muted">${event ? html`<time datetime="${event.start_time}" data-event-time>${Format.when(event)}</time>` : ''}${event && event.venue ? ' · ' + event.venue.name : ''}</span>
       <span class="ticket-row-seat">${ticket.seat_label}</span>
     </div>
     ${ticketStatusBadge(ticket.status)}
@@ -222,7 +222,7 @@ function bookingCard(booking) {
         ${statusBadge(booking.status)}
       </div>
       <div class="booking-lines">
-        ${event ? html`<div>${Format.dateTime(event.start_time)} · ${venue.name || ''}</div>` : ''}
+        ${event ? html`<div><time datetime="${event.start_time}" data-event-time>${Format.when(event)}</time> · ${venue.name || ''}</div>` : ''}
         <div><strong>${seats.length} seat${seats.length === 1 ? '' : 's'}:</strong> ${seatText} <span class="muted">(${tiers})</span></div>
         <div><strong>Total</strong> ${Format.money(booking.total, booking.currency)} · booked ${Format.dateTime(booking.created_at)} · ref ${booking.id.slice(0, 8).toUpperCase()}</div>
         ${paymentLines(booking)}

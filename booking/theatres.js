@@ -14,7 +14,7 @@ function upcomingList(venue, events) {
     <ul class="venue-events">
       ${upcoming.map(
         (e) => html`<li><a href="detail.html?id=${encodeURIComponent(e.id)}"><span>${e.name}</span><span>
-          ${Format.dayLabel(e.start_time) + ' ' + Format.time(e.start_time)}</span></a></li>`,
+          <time datetime="${e.start_time}" data-event-time>${Format.whenShort(e)}</time></span></a></li>`,
       )}
     </ul>
     ${events.length > upcoming.length ? html`<a class="small" href="${all}">All ${events.length} events here</a>` : ''}`;
@@ -29,6 +29,7 @@ function venueCard(venue, events) {
       <h2 class="card-title">${venue.name}</h2>
       <p class="meta">${UI.icon('pin')}<span>${venue.location || 'Address to be announced'}</span></p>
       <p class="meta">${UI.icon('seat')}<span>${venue.seat_count} seats</span></p>
+      <p class="meta">${UI.icon('clock')}<span>Times in ${Format.zoneLabel(venue.time_zone)}</span></p>
       ${upcomingList(venue, events)}
     </div>
   </article>`;

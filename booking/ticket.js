@@ -24,10 +24,12 @@ function fact(label, value, id) {
   return html`<div><dt>${label}</dt><dd${id ? html` id="${id}"` : ''}>${value}</dd></div>`;
 }
 
-function statusLine(ticket) {
+/** The ticket's state; the time it was scanned is the door's, so on the venue's clock. */
+function statusLine(ticket, event) {
   const info = Data.TICKET_STATUS[ticket.status] || { label: Format.label(ticket.status), hint: '' };
   const admitted = ticket.admission || null;
-  const when = admitted && admitted.at ? ' at ' + Format.ticketTime(admitted.at) + (admitted.gate ? ', gate ' + admitted.gate : '') : '';
+  const scanned = admitted && admitted.at ? Format.zoned(admitted.at, Format.zoneOf(event)) : '';
+  const when = scanned ? ' at ' + scanned + (admitted.gate ? ', gate ' + admitted.gate : '') : '';
   return html`<span class="status status-ticket-${ticket.status}" id="ticket-status" data-ticket-status="${ticket.status}">${info.label}</span>
     <span class="small muted">${ticket.status === 'used' ? 'Scanned at the door' + when + '.' : info.hint + '.'}</span>`;
 }
@@ -43,14 +45,14 @@ function renderTicket(ticket, event) {
         <p class="eyebrow">ProEventa ticket</p>
         <h1 id="ticket-event">${event ? event.name : 'Event'}</h1>
         <dl class="ticket-facts">
-          ${fact('Date and time', event ? Format.ticketTime(event.start_time) : '—', 'ticket-time')}
+          ${fact('Date and time', event ? html`<time datetime="${event.start_time}" data-event-time>${Format.when(event)}</time>` : '—', 'ticket-time')}
           ${fact('Venue', venue.name ? venue.name + (venue.location ? ', ' + venue.location : '') : '—', 'ticket-venue')}
           ${fact('Seat', ticket.seat_label, 'ticket-seat')}
           ${ticket.tier ? fact('Tier', Format.label(ticket.tier)) : ''}
           ${ticket.price_cents !== undefined && ticket.price_cents !== null ? fact('Price', Format.money(ticket.price_cents, ticket.currency)) : ''}
           ${fact('Holder', ticket.holder_name, 'ticket-holder')}
           ${fact('Booking', reference)}
-          ${fact('Status', statusLine(ticket))}
+          ${fact('Status', statusLine(ticket, event))}
         </dl>
         <p class="ticket-id small muted">Ticket ${ticket.id}</p>
       </div>

@@ -271,7 +271,7 @@ export function eventCard(event) {
   return html`<article class="card event-card" data-event-id="${event.id}">
     ${poster(event)}
     <div class="card-body">
-      <p class="eyebrow">${cat.single} · ${Format.dayLabel(event.start_time)} ${Format.time(event.start_time)}</p>
+      <p class="eyebrow">${cat.single} · <time datetime="${event.start_time}" data-event-time>${Format.whenShort(event)}</time></p>
       <h3 class="card-title"><a class="stretched" href="detail.html?id=${encodeURIComponent(event.id)}">${event.name}</a></h3>
       <p class="meta">${icon('pin')}<span>${venue.name || ''}${venue.location ? ' · ' + venue.location.split(',').pop().trim() : ''}</span></p>
       <div class="card-foot">

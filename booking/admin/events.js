@@ -1,6 +1,6 @@
 // Admin, Events tab: the event list (search as you type, past and canceled on request) with
 // edit, reservations and cancel per event, and the form that creates or edits an event with a
-// price for each seat tier of its venue.
+// price for each seat tier of its venue. Its start is typed and shown on the venue's clock.
 import { api } from '../api.js';
 import { Data, Format } from '../data.js';
 import { byId, html, render } from '../dom.js';
@@ -22,6 +22,20 @@ export function fillVenueSelect() {
       ${state.venues.map((v) => html`<option value="${v.id}">${v.name} (${v.seat_count} seats)</option>`)}`,
   );
   if (current) select.value = current;
+}
+
+/** The time zone of the venue chosen in the event form (UTC until one is chosen). */
+function chosenZone() {
+  const venue = state.venues.find((v) => v.id === byId('ev-venue').value);
+  return (venue && venue.time_zone) || 'UTC';
+}
+
+/** Says on whose clock the start is typed: "(Madrid time, the venue's clock)". */
+function showStartZone() {
+  const venueChosen = Boolean(byId('ev-venue').value);
+  byId('ev-start-zone').textContent = venueChosen
+    ? '(' + Format.zoneLabel(chosenZone()) + ', the venue\'s clock)'
+    : '(on the venue\'s clock)';
 }
 
 function currencyDigits(code) {
@@ -66,7 +80,7 @@ function eventItem(ev) {
   return html`<div class="list-item" data-event-id="${ev.id}">
     <div class="grow">
       <h3>${ev.name}</h3>
-      <p>${Data.category(ev.category).single} · ${(ev.venue && ev.venue.name) || ''} · ${Format.dateTime(ev.start_time)}</p>
+      <p>${Data.category(ev.category).single} · ${(ev.venue && ev.venue.name) || ''} · <time datetime="${ev.start_time}" data-event-time>${Format.when(ev)}</time></p>
       <p>${status} ${ev.seats_available + ' of ' + ev.seats_total + ' seats free'}${avail.level === 'ok' ? '' : ' · ' + avail.text}</p>
       <div class="confirm-slot"></div>
     </div>
@@ -107,7 +121,9 @@ export function resetEventForm() {
   byId('ev-venue').disabled = false;
   byId('event-form-title').textContent = 'New event';
   byId('event-submit').textContent = 'Create event';
-  byId('ev-start').value = Format.toLocalInput(new Date(Date.now() + 7 * 24 * 3600 * 1000).setHours(20, 0, 0, 0));
+  // A week from today at 20:00 on the clock of the venue that will be chosen.
+  byId('ev-start').value = Format.toLocalInput(Date.now() + 7 * 24 * 3600 * 1000).slice(0, 10) + 'T20:00';
+  showStartZone();
   showPriceInputs('');
   UI.clear(byId('event-form-alert'));
 }
@@ -119,7 +135,8 @@ function editEvent(ev) {
   byId('ev-name').value = ev.name;
   byId('ev-category').value = ev.category;
   byId('ev-duration').value = ev.duration_minutes || '';
-  byId('ev-start').value = Format.toLocalInput(ev.start_time);
+  byId('ev-start').value = Format.toZonedInput(ev.start_time, Format.zoneOf(ev));
+  showStartZone();
   byId('ev-currency').value = ev.currency || 'EUR';
   byId('ev-description').value = ev.description || '';
   byId('event-form-title').textContent = 'Edit “' + ev.name + '”';
@@ -162,7 +179,7 @@ async function saveEvent(e) {
   const venueId = byId('ev-venue').value;
   if (!venueId) problems.push('choose a venue');
   if (!byId('ev-name').value.trim()) problems.push('give the event a name');
-  const start = Format.fromLocalInput(byId('ev-start').value);
+  const start = Format.fromZonedInput(byId('ev-start').value, chosenZone());
   if (!start) problems.push('choose when it starts');
   else if (!editing && new Date(start).getTime() <= Date.now()) problems.push('the start must be in the future');
   const currency = (byId('ev-currency').value.trim() || 'EUR').toUpperCase();
@@ -191,7 +208,7 @@ async function saveEvent(e) {
     const saved = await UI.busy(byId('event-submit'), editing ? 'Saving…' : 'Creating…', () =>
       editing ? api.events.updateEvent(editing, body) : api.events.createEvent(Object.assign({ venue_id: venueId }, body)),
     );
-    UI.showStatus('Event “' + saved.name + '” ' + (editing ? 'saved' : 'created') + ' for ' + Format.dateTime(saved.start_time) + '.', 'success');
+    UI.showStatus('Event “' + saved.name + '” ' + (editing ? 'saved' : 'created') + ' for ' + Format.when(saved) + '.', 'success');
     resetEventForm();
     await loadEvents();
   } catch (error) {
@@ -206,7 +223,10 @@ export function setupEvents() {
     option.textContent = c.single;
     byId('ev-category').appendChild(option);
   });
-  byId('ev-venue').addEventListener('change', (e) => showPriceInputs(e.target.value));
+  byId('ev-venue').addEventListener('change', (e) => {
+    showStartZone();
+    showPriceInputs(e.target.value);
+  });
   byId('events-q').addEventListener('input', debounce(loadEvents, 300));
   byId('events-include-past').addEventListener('change', loadEvents);
   byId('event-reset').addEventListener('click', resetEventForm);

@@ -28,7 +28,7 @@ export function loadReservationFilters() {
           byId('res-event'),
           html`<option value="">All events</option>
             ${events.map(
-              (ev) => html`<option value="${ev.id}">${ev.name + ' · ' + Format.shortDate(ev.start_time) + ' ' + Format.time(ev.start_time)}</option>`,
+              (ev) => html`<option value="${ev.id}">${ev.name + ' · ' + Format.whenShort(ev)}</option>`,
             )}`,
         );
         render(

@@ -1,10 +1,11 @@
-// Admin, Venues tab: the venues with their seat rows on demand, and the form that creates a
-// venue from lines of rows ("rows A to H, 14 seats, standard").
+// Admin, Venues tab: the venues with their seat rows on demand and their time zone (changed in
+// place), and the form that creates a venue from lines of rows ("rows A to H, 14 seats,
+// standard") in a time zone.
 import { api } from '../api.js';
 import { Data, Format } from '../data.js';
 import { byId, html, render } from '../dom.js';
 import * as UI from '../ui.js';
-import { fillVenueSelect } from './events.js';
+import { fillVenueSelect, loadEvents } from './events.js';
 import { problemSentence, state, venueSeats } from './shared.js';
 
 /** Reads the venues, lists them, and offers them in the event form. */
@@ -48,8 +49,13 @@ function renderVenues() {
       (v) => html`<div class="list-item" data-venue-id="${v.id}">
         <div class="grow"><h3>${v.name}</h3>
           <p>${Data.venueKind(v.kind).label} · ${v.location || 'no address'} · ${v.seat_count} seats</p>
-          <ul class="small muted venue-rows" data-rows hidden></ul></div>
-        <button class="btn btn-ghost btn-sm" type="button" data-show-rows aria-expanded="false">Seat rows</button>
+          <p class="small">Time zone <strong data-venue-zone>${v.time_zone}</strong> <span class="muted">(${Format.zoneLabel(v.time_zone)})</span></p>
+          <ul class="small muted venue-rows" data-rows hidden></ul>
+          <div class="zone-slot"></div></div>
+        <div class="btn-row">
+          <button class="btn btn-ghost btn-sm" type="button" data-show-rows aria-expanded="false">Seat rows</button>
+          <button class="btn btn-ghost btn-sm" type="button" data-change-zone>Time zone</button>
+        </div>
       </div>`,
     ),
   );
@@ -140,6 +146,50 @@ async function toggleRows(button) {
   }
 }
 
+/** The inline form that changes a venue's time zone: its events are then shown on the new clock. */
+function askZone(item, venue) {
+  const slot = item.querySelector('.zone-slot');
+  const n = venue.id.slice(0, 8);
+  render(
+    slot,
+    html`<form class="confirm-box" data-zone-form novalidate>
+      <div class="field"><label for="zone-${n}">Time zone of ${venue.name}</label>
+        <input id="zone-${n}" list="time-zones" value="${venue.time_zone}" autocomplete="off" spellcheck="false" required></div>
+      <p class="small muted">Every time of its events is then shown on this clock, on the site and on tickets.</p>
+      <div data-zone-alert role="alert" hidden></div>
+      <div class="btn-row"><button class="btn btn-primary btn-sm" type="submit">Save time zone</button>
+        <button class="btn btn-ghost btn-sm" type="button" data-keep>Keep ${venue.time_zone}</button></div>
+    </form>`,
+  );
+  const form = slot.querySelector('[data-zone-form]');
+  form.querySelector('[data-keep]').addEventListener('click', () => slot.replaceChildren());
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const alertEl = form.querySelector('[data-zone-alert]');
+    UI.clear(alertEl);
+    const time_zone = form.querySelector('input').value.trim();
+    try {
+      const saved = await UI.busy(form.querySelector('button[type="submit"]'), 'Saving…', () =>
+        api.events.updateVenue(venue.id, { time_zone }),
+      );
+      UI.showStatus('“' + saved.name + '” is now on ' + Format.zoneLabel(saved.time_zone) + ' (' + saved.time_zone + ').', 'success');
+      await Promise.all([loadVenues(), loadEvents()]);
+    } catch (error) {
+      UI.handleError(error, alertEl);
+    }
+  });
+  form.querySelector('input').focus();
+}
+
+/** Offers the browser's IANA zones as suggestions for the time zone fields. */
+function fillZoneSuggestions() {
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  render(
+    byId('time-zones'),
+    ['UTC'].concat(zones.filter((z) => z.includes('/'))).map((z) => html`<option value="${z}"></option>`),
+  );
+}
+
 async function createVenue(e) {
   e.preventDefault();
   const form = e.currentTarget;
@@ -153,13 +203,23 @@ async function createVenue(e) {
     UI.showError('Please check the venue', problemSentence(problems), alertEl);
     return;
   }
-  const body = { name, kind: byId('vn-kind').value, location: byId('vn-location').value.trim() || undefined, rows };
+  const body = {
+    name,
+    kind: byId('vn-kind').value,
+    location: byId('vn-location').value.trim() || undefined,
+    time_zone: byId('vn-zone').value.trim() || undefined,
+    rows,
+  };
   try {
     const venue = await UI.busy(form.querySelector('button[type="submit"]'), 'Creating…', () => api.events.createVenue(body));
     form.reset();
     byId('row-groups').replaceChildren();
     addRowGroup({ tier: 'standard' });
-    UI.showStatus('Venue “' + venue.name + '” created with ' + (venue.seats ? venue.seats.length : venue.seat_count) + ' seats.', 'success');
+    UI.showStatus(
+      'Venue “' + venue.name + '” created with ' + (venue.seats ? venue.seats.length : venue.seat_count) + ' seats, on ' +
+        Format.zoneLabel(venue.time_zone) + '.',
+      'success',
+    );
     await loadVenues();
   } catch (error) {
     UI.handleError(error, alertEl);
@@ -176,7 +236,14 @@ export function setupVenues() {
   byId('admin-venues').addEventListener('click', (e) => {
     const button = e.target.closest('[data-show-rows]');
     if (button) toggleRows(button);
+    const zone = e.target.closest('[data-change-zone]');
+    if (zone) {
+      const item = zone.closest('[data-venue-id]');
+      const venue = state.venues.find((v) => v.id === item.dataset.venueId);
+      if (venue) askZone(item, venue);
+    }
   });
+  fillZoneSuggestions();
   byId('add-row-group').addEventListener('click', () => {
     addRowGroup({ tier: 'standard' });
     byId('row-groups').lastElementChild.querySelector('input').focus();

@@ -220,3 +220,33 @@ export async function horizontalOverflow(page) {
       .map((el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${[...el.classList].join('.')} right=${Math.round(el.getBoundingClientRect().right)}`),
   }));
 }
+
+/** The parts of an instant on the clock of `timeZone`, as a person there reads them (Node's Intl). */
+export function clockIn(instant, timeZone) {
+  const parts = {};
+  new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  })
+    .formatToParts(new Date(instant))
+    .forEach((p) => {
+      parts[p.type] = p.value;
+    });
+  return { ...parts, clock: `${parts.hour}:${parts.minute}` };
+}
+
+/**
+ * "Sat 12 Dec 2026, 20:00 Berlin time": an instant on a venue's clock with the venue's label, the
+ * words the site and the tickets must show; worked out here, not with the site's code.
+ */
+export function venueTime(instant, timeZone) {
+  const c = clockIn(instant, timeZone);
+  const label = timeZone.includes('/') ? timeZone.split('/').pop().replace(/_/g, ' ') + ' time' : timeZone;
+  return `${c.weekday} ${c.day} ${c.month} ${c.year}, ${c.clock} ${label}`;
+}

@@ -1,6 +1,7 @@
-// The admin side of the booking site: an admin logs in, creates a venue with seat rows and an
-// event there on admin.html, the event appears on events.html; then edits and cancels it,
-// manages a user and oversees reservations.
+// The admin side of the booking site: an admin logs in, creates a venue with seat rows in New
+// York's time zone and an event there at 20:00 on its clock on admin.html, the event appears on
+// events.html; then moves the venue to Madrid's zone, edits and cancels the event, manages a user
+// and oversees reservations.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -9,19 +10,21 @@ import {
   api,
   apiLogin,
   clearScreenshots,
+  clockIn,
   launchBrowser,
   newGuardedContext,
   screenshot,
   settled,
   startServer,
   uiLogin,
+  venueTime,
   waitUntil,
 } from '../lib/harness.mjs';
 
 const PREFIX = 'admin';
 const LIMIT = { timeout: 60_000 };
 
-/** A datetime-local value `days` from now at 20:00, in the browser's (this machine's) time zone. */
+/** A datetime-local value `days` from now at 20:00: what the admin types, on the venue's clock. */
 function localInput(days) {
   const d = new Date(Date.now() + days * 24 * 3600 * 1000);
   d.setHours(20, 0, 0, 0);
@@ -39,6 +42,7 @@ describe('admin', () => {
   const eventName = `E2E Jazz Night ${stamp}`;
   let venueId;
   let eventId;
+  let eventStart;
 
   before(async () => {
     clearScreenshots(PREFIX);
@@ -72,6 +76,7 @@ describe('admin', () => {
     await page.locator('#vn-name').fill(venueName);
     await page.locator('#vn-kind').selectOption('hall');
     await page.locator('#vn-location').fill('1 Test Street, Testville');
+    await page.locator('#vn-zone').fill('America/New_York');
     const first = page.locator('#row-groups .row-group').nth(0);
     await first.locator('[data-k="from"]').fill('A');
     await first.locator('[data-k="to"]').fill('C');
@@ -86,9 +91,10 @@ describe('admin', () => {
     await screenshot(page, PREFIX, 'venue-form');
 
     await page.getByRole('button', { name: 'Create venue' }).click();
-    await page.getByRole('status').filter({ hasText: `Venue “${venueName}” created with 38 seats` }).waitFor();
+    await page.getByRole('status').filter({ hasText: `Venue “${venueName}” created with 38 seats, on New York time` }).waitFor();
     const item = page.locator('#admin-venues .list-item', { hasText: venueName });
     await item.waitFor();
+    assert.equal((await item.locator('[data-venue-zone]').textContent()).trim(), 'America/New_York');
     venueId = await item.getAttribute('data-venue-id');
     await item.getByRole('button', { name: 'Seat rows' }).click();
     await item.getByText('Rows A–C · 10 seats · Standard').waitFor();
@@ -101,6 +107,7 @@ describe('admin', () => {
     await page.getByRole('tab', { name: 'Events' }).click();
     await page.locator('#ev-venue').selectOption(venueId);
     await page.locator('#ev-prices [data-tier="premium"]').waitFor();
+    assert.match(await page.locator('#ev-start-zone').innerText(), /New York time, the venue's clock/);
     await page.locator('#ev-name').fill(eventName);
     await page.locator('#ev-category').selectOption('concert');
     await page.locator('#ev-duration').fill('120');
@@ -114,6 +121,10 @@ describe('admin', () => {
     const item = page.locator('#admin-events .list-item', { hasText: eventName });
     await item.waitFor();
     eventId = await item.getAttribute('data-event-id');
+    // 20:00 as typed is 20:00 on the venue's clock, whatever this machine's zone is.
+    eventStart = (await api(server.api, 'GET', `/events/events/${eventId}`)).start_time;
+    assert.equal(clockIn(eventStart, 'America/New_York').clock, '20:00');
+    assert.equal((await item.locator('[data-event-time]').textContent()).trim(), venueTime(eventStart, 'America/New_York'));
     await screenshot(page, PREFIX, 'event-created');
 
     await page.goto(`${server.site}/events.html`);
@@ -135,6 +146,28 @@ describe('admin', () => {
     await page.locator('.legend-tiers', { hasText: 'Premium 39.00 EUR' }).waitFor();
   });
 
+  test('the admin moves the venue to Madrid time: the event keeps its instant, shown on the new clock', LIMIT, async () => {
+    assert.ok(eventId, 'the event of an earlier step');
+    await page.goto(`${server.site}/admin.html#venues`);
+    const item = page.locator(`#admin-venues [data-venue-id="${venueId}"]`);
+    await item.getByRole('button', { name: 'Time zone' }).click();
+    await item.getByLabel(`Time zone of ${venueName}`).fill('Mars/Olympus_Mons');
+    await item.getByRole('button', { name: 'Save time zone' }).click();
+    await item.getByRole('alert').filter({ hasText: /IANA time zone/ }).waitFor();
+    await item.getByLabel(`Time zone of ${venueName}`).fill('Europe/Madrid');
+    await item.getByRole('button', { name: 'Save time zone' }).click();
+    await page.getByRole('status').filter({ hasText: `“${venueName}” is now on Madrid time` }).waitFor();
+    await page.locator(`#admin-venues [data-venue-id="${venueId}"] [data-venue-zone]`, { hasText: 'Europe/Madrid' }).waitFor();
+    await screenshot(page, PREFIX, 'venue-zone');
+    const event = await api(server.api, 'GET', `/events/events/${eventId}`);
+    assert.equal(event.venue.time_zone, 'Europe/Madrid');
+    assert.equal(event.start_time, eventStart, 'the same instant');
+    await page.getByRole('tab', { name: 'Events' }).click();
+    const listed = page.locator(`#admin-events [data-event-id="${eventId}"] [data-event-time]`);
+    await listed.filter({ hasText: 'Madrid time' }).waitFor();
+    assert.equal((await listed.textContent()).trim(), venueTime(eventStart, 'Europe/Madrid'));
+  });
+
   test('the admin edits the event and oversees its reservations', LIMIT, async () => {
     assert.ok(eventId, 'the event of the previous step');
     const customer = await apiLogin(server.api, CUSTOMER);
@@ -153,6 +186,8 @@ describe('admin', () => {
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('status').filter({ hasText: `Event “${eventName} (late show)” saved` }).waitFor();
     await item.getByRole('heading', { name: `${eventName} (late show)` }).waitFor();
+    const saved = await api(server.api, 'GET', `/events/events/${eventId}`);
+    assert.equal(saved.start_time, eventStart, 'the form read and wrote the start on the venue\'s clock: unchanged');
 
     await item.getByRole('button', { name: 'Reservations' }).click();
     const held = page.locator('#admin-reservations .list-item', { hasText: 'ana@proeventa.test' });

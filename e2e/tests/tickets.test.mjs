@@ -25,6 +25,7 @@ import {
   settled,
   startServer,
   uiLogin,
+  venueTime,
   waitUntil,
 } from '../lib/harness.mjs';
 import { fakeCameraArgs, qrLuma, writeY4m } from '../lib/camera.mjs';
@@ -110,7 +111,7 @@ describe('tickets and the door', () => {
     await settled(page);
     assert.match(await rows.first().innerText(), new RegExp(event.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     assert.match(await rows.first().innerText(), /Row \S+ · Seat \d+/);
-    assert.match(await rows.first().innerText(), /UTC/);
+    assert.equal((await rows.first().locator('[data-event-time]').textContent()).trim(), venueTime(event.start_time, event.venue.time_zone));
     await screenshot(page, PREFIX, 'profile-tickets');
     assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tickets', exact: true }).count(), 1, 'the header has a Tickets link');
 
@@ -136,7 +137,7 @@ describe('tickets and the door', () => {
     await page.locator('#ticket-seat', { hasText: first.seat_label }).waitFor();
     assert.equal((await page.locator('#ticket-holder').innerText()).trim(), first.holder_name);
     assert.equal(await page.locator('#ticket-status').getAttribute('data-ticket-status'), 'valid');
-    assert.match(await page.locator('#ticket-time').innerText(), / UTC$/);
+    assert.equal((await page.locator('#ticket-time').textContent()).trim(), venueTime(event.start_time, event.venue.time_zone));
     assert.equal((await page.locator('#ticket-event').innerText()).trim(), event.name);
 
     const qr = page.locator('#ticket-qr[data-loaded="true"]');
