@@ -8,6 +8,7 @@ mod hold_slots;
 mod holds;
 mod items;
 mod limits;
+mod messages;
 mod payments;
 pub mod table;
 mod tickets;
