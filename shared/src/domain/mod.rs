@@ -1,6 +1,7 @@
 //! Domain types and rules: values parsed at the edge, so inside the crate a value that exists is valid.
 
 mod catalog;
+mod message;
 mod payment;
 mod reservation;
 mod ticket;
@@ -8,6 +9,7 @@ mod time_zone;
 mod user;
 
 pub use catalog::*;
+pub use message::*;
 pub use payment::*;
 pub use reservation::*;
 pub use ticket::*;

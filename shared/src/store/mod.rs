@@ -7,13 +7,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, NewEvent, NewPayment, NewUser,
-    NewVenue, Page, Payment, Refund, Reservation, ReservationFilter, Scan, SeatLabel, SeatState, Ticket, TicketFilter,
-    TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats,
+    Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, MessageStatus, NewEvent,
+    NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, Refund, Reservation, ReservationFilter, Scan,
+    SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
+    VenueWithSeats,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -22,6 +23,8 @@ use crate::domain::{
 pub mod dynamodb;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod hold_batch;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
+mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -211,6 +214,38 @@ pub trait TicketStore: Send + Sync {
     async fn ticket_tallies(&self, event_id: Uuid) -> StoreResult<Vec<TicketTally>>;
 }
 
+/// The outbox: messages written by the changes they report, in the changes' own transactions
+/// (`create_user`: account created; `confirm_payment`: booking confirmed; `fail_payment` with
+/// money given back: payment refunded; `cancel_reservation` / `cancel_booking` of paid seats:
+/// seats or booking canceled with the refund; `cancel_event`: one per refund;
+/// `update_event` that moves `start_time`: event rescheduled). Delivered by a sender at least
+/// once; two senders at once never claim one message twice.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims up to `limit` pending messages due by `now`, oldest due first, each by one
+    /// conditional write (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite's single writer; DynamoDB a
+    /// conditional update) that counts the attempt and moves `next_attempt_at` to `now + lease`,
+    /// so no other sender claims it while this one sends, and a sender that dies leaves it to be
+    /// claimed again after the lease. Returns the messages as claimed (attempts counted).
+    async fn claim_messages(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> StoreResult<Vec<OutboxMessage>>;
+    /// Records how attempt `attempt` of a claimed message ended, if that claim is still the
+    /// message's latest (status `pending`, `attempts == attempt`): `true` when recorded, `false`
+    /// when a later claim or an admin superseded it (nothing changes then).
+    async fn settle_message(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        settlement: &Settlement,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>>;
+    /// Newest first; every status when `status` is `None`.
+    async fn list_messages(&self, status: Option<MessageStatus>, page: Page) -> StoreResult<Vec<OutboxMessage>>;
+    /// An admin's resend: `failed → pending`, due at `now`, attempts back to 0, by one conditional
+    /// write. `InvalidState` unless it failed; `NotFound` when there is none.
+    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage>;
+}
+
 /// A stored answer to a mutating request sent with an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -296,12 +331,15 @@ pub enum Writes {
     /// `TicketStore::check_in`: admitting tickets at the door (issuing them is `Payments`'s,
     /// revoking them the cancels': `Holds`, `Catalog`).
     CheckIn,
+    /// `OutboxStore`: claiming and settling messages (the sender), resending (admins). Writing a
+    /// message belongs to the change it reports (`Accounts`, `Payments`, `Holds`, `Catalog`).
+    Messages,
 }
 
 /// One storage backend: every trait, plus health and schema.
 #[async_trait]
 pub trait Store:
-    UserStore + CatalogStore + HoldStore + PaymentStore + TicketStore + IdempotencyStore + LimitStore
+    UserStore + CatalogStore + HoldStore + PaymentStore + TicketStore + OutboxStore + IdempotencyStore + LimitStore
 {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;

@@ -161,8 +161,12 @@ async fn tickets_are_issued_and_revoked_inside_the_confirm_and_cancel_transactio
         confirm.items.iter().any(|(what, pk)| *what == "Update" && pk == &format!("PAY#{}", payment.id)),
         "in the same transaction as the payment's success"
     );
-    // Payment, reservations, seat states, tickets, gate check: 3n + 2, within DynamoDB's 100.
-    assert_eq!(confirm.items.len(), 3 * seats + 2);
+    assert!(
+        confirm.items.iter().any(|(what, pk)| *what == "Put" && pk.starts_with("MSG#")),
+        "the confirmation's outbox message is written in the same transaction"
+    );
+    // Payment, reservations, seat states, tickets, gate check, outbox message: 3n + 3, within DynamoDB's 100.
+    assert_eq!(confirm.items.len(), 3 * seats + 3);
 
     recorder.take();
     store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the paid booking");
@@ -183,8 +187,12 @@ async fn tickets_are_issued_and_revoked_inside_the_confirm_and_cancel_transactio
         .collect();
     revoked.sort();
     assert_eq!(revoked, issued, "the cancel's transaction revokes exactly the booking's tickets");
-    // Reservations, seat states, tickets and the payment's refund: 3n + 1.
-    assert_eq!(cancel.items.len(), 3 * seats + 1);
+    assert!(
+        cancel.items.iter().any(|(what, pk)| *what == "Put" && pk.starts_with("MSG#")),
+        "the refund notice is written in the same transaction"
+    );
+    // Reservations, seat states, tickets, the payment's refund and its notice: 3n + 2.
+    assert_eq!(cancel.items.len(), 3 * seats + 2);
     let after = booking_tickets(&tickets_of, booking.id).await;
     assert!(after.iter().all(|t| t.status == TicketStatus::Revoked), "{after:?}");
 }

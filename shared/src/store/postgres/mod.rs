@@ -13,6 +13,7 @@
 mod catalog;
 mod holds;
 mod limits;
+mod messages;
 mod payments;
 #[cfg(test)]
 mod plan_tests;

@@ -12,6 +12,7 @@
 mod catalog;
 mod holds;
 mod limits;
+mod messages;
 mod payments;
 mod rows;
 #[cfg(test)]
