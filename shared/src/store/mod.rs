@@ -22,6 +22,8 @@ use crate::domain::{
 pub mod dynamodb;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod hold_batch;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
+mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

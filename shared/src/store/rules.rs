@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, StoreError, StoreResult};
-use crate::domain::{Admission, Gate, Invalid, PaymentStatus, ReservationStatus};
+use crate::domain::{Admission, Gate, Invalid, MessageStatus, PaymentStatus, ReservationStatus};
 
 /// Declined cards one payment takes: the last of them fails the payment and frees its seats, so
 /// a payment cannot be used to try card after card (card testing).
@@ -24,6 +24,7 @@ pub enum Entity {
     Booking,
     Payment,
     Ticket,
+    Message,
 }
 
 impl Entity {
@@ -35,6 +36,7 @@ impl Entity {
             Entity::Booking => "booking",
             Entity::Payment => "payment",
             Entity::Ticket => "ticket",
+            Entity::Message => "message",
         }
     }
 }
@@ -111,6 +113,11 @@ impl StoreError {
     /// A checkout once the event has begun (a hold placed just before the start still runs).
     pub fn checkout_after_start() -> Self {
         Self::InvalidState("this event has already started, so it can no longer be paid for".into())
+    }
+
+    /// An admin's resend of a message that has not failed (pending or sent).
+    pub fn message_not_failed(status: MessageStatus) -> Self {
+        Self::InvalidState(format!("this message is {status}; only a failed message can be resent"))
     }
 
     /// A confirm once the event has begun: nobody is charged for a show that began. The store

@@ -6,7 +6,8 @@
 //! them into a module per backend, so the tests read `sqlite::hold_all_or_nothing`,
 //! `postgres::hold_all_or_nothing`. A new backend is one more `backend_tests!` line with a
 //! function in `support` that opens a fresh store. The ticket cases run as `<backend>::tickets::…`
-//! on the backends whose line names `ticket_tests`.
+//! on the backends whose line names `ticket_tests`, the outbox cases as `<backend>::messages::…`
+//! on those naming `message_tests`.
 //!
 //! `dynamodb_table` checks the DynamoDB table's two definitions (Rust and the CloudFormation
 //! template) against each other.
@@ -115,6 +116,31 @@ macro_rules! backend_tests {
     };
 }
 
+/// The outbox cases, as `<backend>::messages::…`: a backend runs them when its `backend_tests!`
+/// line names `message_tests`.
+macro_rules! message_tests {
+    ($open:path) => {
+        mod messages {
+            backend_tests!(@each $open, [tokio::test], [
+                signing_up_writes_one_account_created_message,
+                a_confirm_writes_the_booking_confirmed_message,
+                a_confirm_that_lost_its_seat_writes_the_refund_notice_not_the_confirmation,
+                a_failed_payment_with_nothing_given_back_writes_no_message,
+                canceling_paid_seats_writes_their_refund_notice,
+                canceling_a_hold_writes_no_message,
+                canceling_an_event_writes_one_notice_per_refund,
+                moving_an_event_writes_one_rescheduled_message,
+                a_claimed_message_is_leased_then_claimable_again,
+                a_retry_is_pending_again_at_the_time_given,
+                a_failed_message_is_listed_by_status_and_resent,
+            ]);
+            backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
+                concurrent_claims_take_each_message_once,
+            ]);
+        }
+    };
+}
+
 /// The ticket cases, as `<backend>::tickets::…`: a backend runs them when its `backend_tests!`
 /// line names `ticket_tests`.
 macro_rules! ticket_tests {
@@ -142,6 +168,6 @@ macro_rules! ticket_tests {
     };
 }
 
-backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests);
-backend_tests!(postgres, crate::support::postgres_store, ticket_tests);
-backend_tests!(dynamodb, crate::support::dynamodb_store, ticket_tests);
+backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests, message_tests);
+backend_tests!(postgres, crate::support::postgres_store, ticket_tests, message_tests);
+backend_tests!(dynamodb, crate::support::dynamodb_store, ticket_tests, message_tests);

@@ -1,43 +1,240 @@
-//! The outbox on sqlite: PLACEHOLDER, replaced by the outbox-store work before this lands on main.
+//! The outbox on SQLite: the `outbox` table. A message is written by the change it reports, inside
+//! that change's `BEGIN IMMEDIATE` transaction (the helpers below, one call per change). A claim
+//! is one `UPDATE … RETURNING` on the writer, the only connection that writes, so two senders'
+//! claims run one after the other and the second finds the first's messages leased; a settlement
+//! or a resend is one conditional `UPDATE`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
-use crate::store::{OutboxStore, StoreResult};
+use super::rows::{enum_col, from_millis, id_text, ids_json, millis, time_col, uuid_col};
+use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Page, Payment, Refund, Settlement, User};
+use crate::store::outbox::{CanceledSeats, new_message, refunded_notice, rescheduled_notice, settled};
+use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
+
+const MESSAGE_COLUMNS: &str = "id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at";
+
+/// The claim: the due pending messages, oldest due first, read from the partial index
+/// `outbox_due_idx`, each counted one attempt and leased. One statement on the one writer.
+pub(super) const CLAIM_SQL: &str = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?1 \
+     WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?2 \
+                  ORDER BY next_attempt_at, id LIMIT ?3) \
+     RETURNING id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
-    async fn claim_messages(
-        &self,
-        _limit: u32,
-        _lease: Duration,
-        _now: DateTime<Utc>,
-    ) -> StoreResult<Vec<OutboxMessage>> {
-        unimplemented!("outbox on sqlite")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn claim_messages(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> StoreResult<Vec<OutboxMessage>> {
+        let rows = sqlx::query(CLAIM_SQL)
+            .bind(millis(now + lease))
+            .bind(millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.writer)
+            .await?;
+        let mut claimed = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING keeps no order; the oldest first, as they were due.
+        claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(claimed)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn settle_message(
         &self,
-        _id: Uuid,
-        _attempt: u32,
-        _settlement: &Settlement,
-        _now: DateTime<Utc>,
+        id: Uuid,
+        attempt: u32,
+        settlement: &Settlement,
+        now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        unimplemented!("outbox on sqlite")
+        let settled = settled(settlement, now);
+        // Only the latest claim settles: a later claim (its lease ended) or an admin changed
+        // `attempts` or `status`, and then nothing changes.
+        let updated = sqlx::query(
+            "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), \
+             last_error = COALESCE(?, last_error), sent_at = ? \
+             WHERE id = ? AND status = 'pending' AND attempts = ?",
+        )
+        .bind(settled.status.as_str())
+        .bind(settled.next_attempt_at.map(millis))
+        .bind(settled.last_error)
+        .bind(settled.sent_at.map(millis))
+        .bind(id_text(id))
+        .bind(i64::from(attempt))
+        .execute(&self.writer)
+        .await?;
+        Ok(updated.rows_affected() == 1)
     }
 
-    async fn message(&self, _id: Uuid) -> StoreResult<Option<OutboxMessage>> {
-        unimplemented!("outbox on sqlite")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = ?");
+        let row = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&self.reader).await?;
+        row.as_ref().map(message_from_row).transpose()
     }
 
-    async fn list_messages(&self, _status: Option<MessageStatus>, _page: Page) -> StoreResult<Vec<OutboxMessage>> {
-        unimplemented!("outbox on sqlite")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn list_messages(&self, status: Option<MessageStatus>, page: Page) -> StoreResult<Vec<OutboxMessage>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {MESSAGE_COLUMNS} FROM outbox"));
+        if let Some(status) = status {
+            qb.push(" WHERE status = ").push_bind(status.as_str());
+        }
+        qb.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        rows.iter().map(message_from_row).collect()
     }
 
-    async fn resend_message(&self, _id: Uuid, _now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
-        unimplemented!("outbox on sqlite")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
+        let sql = format!(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? \
+             WHERE id = ? AND status = 'failed' RETURNING {MESSAGE_COLUMNS}"
+        );
+        let row = sqlx::query(&sql).bind(millis(now)).bind(id_text(id)).fetch_optional(&self.writer).await?;
+        if let Some(row) = row {
+            return message_from_row(&row);
+        }
+        // Nothing changed: say why, from the row as it is.
+        match self.message(id).await? {
+            None => Err(StoreError::NotFound(Entity::Message)),
+            Some(message) => Err(StoreError::message_not_failed(message.status)),
+        }
+    }
+}
+
+fn message_from_row(row: &SqliteRow) -> StoreResult<OutboxMessage> {
+    let facts: String = row.try_get("facts")?;
+    let user_id: Option<String> = row.try_get("user_id")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(OutboxMessage {
+        id: uuid_col(row, "id")?,
+        user_id: user_id
+            .map(|text| Uuid::parse_str(&text).map_err(|e| StoreError::Internal(format!("outbox user_id: {e}"))))
+            .transpose()?,
+        facts: serde_json::from_str(&facts)
+            .map_err(|e| StoreError::Internal(format!("outbox facts do not read back: {e}")))?,
+        status: enum_col(row, "status")?,
+        attempts: u32::try_from(attempts).map_err(|_| StoreError::Internal(format!("{attempts} attempts")))?,
+        next_attempt_at: time_col(row, "next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        created_at: time_col(row, "created_at")?,
+        sent_at: row.try_get::<Option<i64>, _>("sent_at")?.map(from_millis).transpose()?,
+    })
+}
+
+// The writes of the changes, each inside the change's own transaction.
+
+async fn write_messages(conn: &mut SqliteConnection, messages: &[OutboxMessage]) -> StoreResult<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at) ",
+    );
+    let mut facts = Vec::with_capacity(messages.len());
+    for message in messages {
+        facts.push(
+            serde_json::to_string(&message.facts)
+                .map_err(|e| StoreError::Internal(format!("outbox facts do not serialize: {e}")))?,
+        );
+    }
+    qb.push_values(messages.iter().zip(facts), |mut b, (message, facts)| {
+        b.push_bind(id_text(message.id))
+            .push_bind(message.user_id.map(id_text))
+            .push_bind(message.facts.kind().as_str())
+            .push_bind(facts)
+            .push_bind(message.status.as_str())
+            .push_bind(i64::from(message.attempts))
+            .push_bind(millis(message.next_attempt_at))
+            .push_bind(millis(message.created_at));
+    });
+    qb.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+async fn write_message(
+    conn: &mut SqliteConnection,
+    user_id: Option<Uuid>,
+    facts: MessageFacts,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    write_messages(conn, &[new_message(user_id, facts, now)]).await
+}
+
+/// `create_user`: the new account's welcome.
+pub(super) async fn account_created(conn: &mut SqliteConnection, user: &User) -> StoreResult<()> {
+    write_message(conn, Some(user.id), MessageFacts::AccountCreated, user.created_at).await
+}
+
+/// `confirm_payment`: the confirmation, with the tickets the same transaction issued.
+pub(super) async fn booking_confirmed(
+    conn: &mut SqliteConnection,
+    payment: &Payment,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let facts = MessageFacts::BookingConfirmed { booking_id: payment.booking_id, payment_id: payment.id };
+    write_message(conn, Some(payment.user_id), facts, now).await
+}
+
+/// `fail_payment`: the refund notice, when the failed payment records money given back.
+pub(super) async fn payment_refunded(
+    conn: &mut SqliteConnection,
+    payment: &Payment,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    match refunded_notice(payment.booking_id, payment.id, payment.refunded_cents) {
+        Some(facts) => write_message(conn, Some(payment.user_id), facts, now).await,
+        None => Ok(()),
+    }
+}
+
+/// A cancel's refunds: one notice per refund, to the payment's buyer, about its booking. Run
+/// under the writer lock after the refunds were recorded, so the payments read are as written.
+pub(super) async fn refund_notices(
+    conn: &mut SqliteConnection,
+    refunds: &[Refund],
+    canceled: CanceledSeats,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if refunds.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query("SELECT id, booking_id, user_id FROM payments WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(ids_json(refunds.iter().map(|r| &r.payment_id)))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut messages = Vec::with_capacity(refunds.len());
+    for refund in refunds {
+        let row = rows
+            .iter()
+            .find(|row| uuid_col(row, "id").is_ok_and(|id| id == refund.payment_id))
+            .ok_or_else(|| StoreError::Internal("a refunded payment is missing".into()))?;
+        let facts = canceled.notice(uuid_col(row, "booking_id")?, refund);
+        messages.push(new_message(Some(uuid_col(row, "user_id")?), facts, now));
+    }
+    write_messages(conn, &messages).await
+}
+
+/// `update_event`, before its UPDATE: the notice of a start moved to another instant, with the
+/// start as it was (read under the writer lock, so it is the one the UPDATE replaces).
+pub(super) async fn reschedule_notice(
+    conn: &mut SqliteConnection,
+    event_id: Uuid,
+    start: Option<DateTime<Utc>>,
+) -> StoreResult<()> {
+    let Some(start) = start else { return Ok(()) };
+    let row = sqlx::query("SELECT start_time FROM events WHERE id = ?")
+        .bind(id_text(event_id))
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(()) };
+    // Compared as stored: whole milliseconds.
+    let previous = time_col(&row, "start_time")?;
+    let start = from_millis(millis(start))?;
+    match rescheduled_notice(event_id, previous, Some(start)) {
+        Some(facts) => write_message(conn, None, facts, Utc::now()).await,
+        None => Ok(()),
     }
 }

@@ -12,6 +12,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::messages::{booking_confirmed, payment_refunded};
 use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
 use super::tickets::issue_tickets;
 use crate::domain::{NewPayment, Page, Payment, PaymentStatus, Refund};
@@ -235,6 +236,7 @@ impl PaymentStore for SqliteStore {
             tx.rollback().await?;
             return Err(refusal);
         }
+        booking_confirmed(&mut tx, &payment, now).await?;
         tx.commit().await?;
         Ok(payment)
     }
@@ -295,6 +297,7 @@ impl PaymentStore for SqliteStore {
             return Err(refusal);
         };
         let payment = payment_from_row(&row)?;
+        payment_refunded(&mut tx, &payment, now).await?;
         tx.commit().await?;
         Ok(payment)
     }

@@ -10,6 +10,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::messages::account_created;
 use super::rows::{USER_COLUMNS, contains_pattern, id_text, ids_json, millis, user_from_row};
 use crate::domain::{Email, NewUser, Page, User, UserChanges};
 use crate::store::read_batch::BatchedRead;
@@ -23,6 +24,7 @@ impl UserStore for SqliteStore {
             "INSERT INTO users (id, email, name, password_hash, role, disabled, created_at) \
              VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING {USER_COLUMNS}"
         );
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(&sql)
             .bind(id_text(Uuid::new_v4()))
             .bind(user.email.as_str())
@@ -30,9 +32,12 @@ impl UserStore for SqliteStore {
             .bind(&user.password_hash)
             .bind(user.role.as_str())
             .bind(millis(Utc::now()))
-            .fetch_one(&self.writer)
+            .fetch_one(&mut *tx)
             .await?;
-        user_from_row(&row)
+        let user = user_from_row(&row)?;
+        account_created(&mut tx, &user).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
