@@ -1,43 +1,264 @@
-//! The outbox on postgres: PLACEHOLDER, replaced by the outbox-store work before this lands on main.
+//! The outbox on PostgreSQL: the `outbox` table. A message is written by the change it reports,
+//! inside that change's transaction (the helpers below, one call per change). A claim is one
+//! `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING`: senders at once
+//! lock different rows, and a row another sender claimed meanwhile is re-checked as it now is (its
+//! lease has moved `next_attempt_at`), so no message is claimed twice. A settlement or a resend is
+//! one conditional `UPDATE`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use sqlx::postgres::PgConnection;
+use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
-use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
-use crate::store::{OutboxStore, StoreResult};
+use super::rows::parse_stored;
+use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Page, Payment, Refund, Settlement, User};
+use crate::store::outbox::{CanceledSeats, new_message, refunded_notice, rescheduled_notice, settled};
+use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
+
+macro_rules! message_columns {
+    () => {
+        "id, user_id, facts::text AS facts, status, attempts, next_attempt_at, last_error, created_at, sent_at"
+    };
+}
+
+/// The claim: the due pending messages, oldest due first, from the partial index
+/// `outbox_due_idx`, locked past the ones other senders hold, each counted one attempt and leased.
+pub(super) const CLAIM_SQL: &str = concat!(
+    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1
+     WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
+                  ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+     RETURNING ",
+    message_columns!()
+);
+
+#[derive(FromRow)]
+struct MessageRow {
+    id: Uuid,
+    user_id: Option<Uuid>,
+    facts: String,
+    status: String,
+    attempts: i32,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+impl MessageRow {
+    fn into_message(self) -> StoreResult<OutboxMessage> {
+        Ok(OutboxMessage {
+            id: self.id,
+            user_id: self.user_id,
+            facts: serde_json::from_str(&self.facts)
+                .map_err(|e| StoreError::Internal(format!("outbox facts do not read back: {e}")))?,
+            status: parse_stored::<MessageStatus>(&self.status)?,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|_| StoreError::Internal(format!("{} attempts", self.attempts)))?,
+            next_attempt_at: self.next_attempt_at,
+            last_error: self.last_error,
+            created_at: self.created_at,
+            sent_at: self.sent_at,
+        })
+    }
+}
 
 #[async_trait]
 impl OutboxStore for PostgresStore {
-    async fn claim_messages(
-        &self,
-        _limit: u32,
-        _lease: Duration,
-        _now: DateTime<Utc>,
-    ) -> StoreResult<Vec<OutboxMessage>> {
-        unimplemented!("outbox on postgres")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn claim_messages(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> StoreResult<Vec<OutboxMessage>> {
+        let rows: Vec<MessageRow> =
+            sqlx::query_as(CLAIM_SQL).bind(now + lease).bind(now).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        let mut claimed = rows.into_iter().map(MessageRow::into_message).collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING keeps no order; the oldest first, as they were due.
+        claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(claimed)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn settle_message(
         &self,
-        _id: Uuid,
-        _attempt: u32,
-        _settlement: &Settlement,
-        _now: DateTime<Utc>,
+        id: Uuid,
+        attempt: u32,
+        settlement: &Settlement,
+        now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        unimplemented!("outbox on postgres")
+        let settled = settled(settlement, now);
+        // Only the latest claim settles: a later claim (its lease ended) or an admin changed
+        // `attempts` or `status`, and then nothing changes.
+        let updated = sqlx::query(
+            "UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at),
+                 last_error = COALESCE($5, last_error), sent_at = $6
+             WHERE id = $1 AND status = 'pending' AND attempts = $2",
+        )
+        .bind(id)
+        .bind(i32::try_from(attempt).unwrap_or(i32::MAX))
+        .bind(settled.status.as_str())
+        .bind(settled.next_attempt_at)
+        .bind(settled.last_error)
+        .bind(settled.sent_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
     }
 
-    async fn message(&self, _id: Uuid) -> StoreResult<Option<OutboxMessage>> {
-        unimplemented!("outbox on postgres")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>> {
+        let row: Option<MessageRow> =
+            sqlx::query_as(concat!("SELECT ", message_columns!(), " FROM outbox WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(MessageRow::into_message).transpose()
     }
 
-    async fn list_messages(&self, _status: Option<MessageStatus>, _page: Page) -> StoreResult<Vec<OutboxMessage>> {
-        unimplemented!("outbox on postgres")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn list_messages(&self, status: Option<MessageStatus>, page: Page) -> StoreResult<Vec<OutboxMessage>> {
+        let mut qb = QueryBuilder::<Postgres>::new(concat!("SELECT ", message_columns!(), " FROM outbox"));
+        if let Some(status) = status {
+            qb.push(" WHERE status = ").push_bind(status.as_str());
+        }
+        qb.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(page.limit).push(" OFFSET ").push_bind(page.offset);
+        let rows: Vec<MessageRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(MessageRow::into_message).collect()
     }
 
-    async fn resend_message(&self, _id: Uuid, _now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
-        unimplemented!("outbox on postgres")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2
+             WHERE id = $1 AND status = 'failed' RETURNING ",
+            message_columns!()
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = row {
+            return row.into_message();
+        }
+        // Nothing changed: say why, from the row as it is.
+        match self.message(id).await? {
+            None => Err(StoreError::NotFound(Entity::Message)),
+            Some(message) => Err(StoreError::message_not_failed(message.status)),
+        }
+    }
+}
+
+// The writes of the changes, each inside the change's own transaction.
+
+async fn write_messages(conn: &mut PgConnection, messages: &[OutboxMessage]) -> StoreResult<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut facts = Vec::with_capacity(messages.len());
+    for message in messages {
+        facts.push(
+            serde_json::to_string(&message.facts)
+                .map_err(|e| StoreError::Internal(format!("outbox facts do not serialize: {e}")))?,
+        );
+    }
+    // One statement whatever the count: the columns as arrays.
+    sqlx::query(
+        "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at)
+         SELECT m.id, m.user_id, m.kind, m.facts::jsonb, 'pending', 0, m.due, m.created
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+              AS m (id, user_id, kind, facts, due, created)",
+    )
+    .bind(messages.iter().map(|m| m.id).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.user_id).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.facts.kind().as_str()).collect::<Vec<_>>())
+    .bind(facts)
+    .bind(messages.iter().map(|m| m.next_attempt_at).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.created_at).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn write_message(
+    conn: &mut PgConnection,
+    user_id: Option<Uuid>,
+    facts: MessageFacts,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    write_messages(conn, &[new_message(user_id, facts, now)]).await
+}
+
+/// `create_user`: the new account's welcome.
+pub(super) async fn account_created(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
+    write_message(conn, Some(user.id), MessageFacts::AccountCreated, user.created_at).await
+}
+
+/// `confirm_payment`: the confirmation, with the tickets the same transaction issued.
+pub(super) async fn booking_confirmed(
+    conn: &mut PgConnection,
+    payment: &Payment,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let facts = MessageFacts::BookingConfirmed { booking_id: payment.booking_id, payment_id: payment.id };
+    write_message(conn, Some(payment.user_id), facts, now).await
+}
+
+/// `fail_payment`: the refund notice, when the failed payment records money given back.
+pub(super) async fn payment_refunded(
+    conn: &mut PgConnection,
+    payment: &Payment,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    match refunded_notice(payment.booking_id, payment.id, payment.refunded_cents) {
+        Some(facts) => write_message(conn, Some(payment.user_id), facts, now).await,
+        None => Ok(()),
+    }
+}
+
+/// A cancel's refunds: one notice per refund, to the payment's buyer, about its booking. The
+/// payments were locked by the cancel that recorded the refunds, so they read as written.
+pub(super) async fn refund_notices(
+    conn: &mut PgConnection,
+    refunds: &[Refund],
+    canceled: CanceledSeats,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if refunds.is_empty() {
+        return Ok(());
+    }
+    let payment_ids: Vec<Uuid> = refunds.iter().map(|r| r.payment_id).collect();
+    let owners: Vec<(Uuid, Uuid, Uuid)> =
+        sqlx::query_as("SELECT id, booking_id, user_id FROM payments WHERE id = ANY($1)")
+            .bind(&payment_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut messages = Vec::with_capacity(refunds.len());
+    for refund in refunds {
+        let (_, booking_id, user_id) = owners
+            .iter()
+            .find(|(id, ..)| *id == refund.payment_id)
+            .ok_or_else(|| StoreError::Internal("a refunded payment is missing".into()))?;
+        messages.push(new_message(Some(*user_id), canceled.notice(*booking_id, refund), now));
+    }
+    write_messages(conn, &messages).await
+}
+
+/// `update_event`, before its UPDATE: the notice of a start moved to another instant, with the
+/// start as it was. The event row is locked first (the UPDATE locks it anyway, so the lock order
+/// is unchanged), so the start read is the one the UPDATE replaces.
+pub(super) async fn reschedule_notice(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    start: Option<DateTime<Utc>>,
+) -> StoreResult<()> {
+    let Some(start) = start else { return Ok(()) };
+    let previous: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT start_time FROM events WHERE id = $1 FOR UPDATE")
+        .bind(event_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(previous) = previous else { return Ok(()) };
+    // Compared as stored: whole microseconds.
+    let start = DateTime::from_timestamp_micros(start.timestamp_micros()).unwrap_or(start);
+    match rescheduled_notice(event_id, previous, Some(start)) {
+        Some(facts) => write_message(conn, None, facts, Utc::now()).await,
+        None => Ok(()),
     }
 }

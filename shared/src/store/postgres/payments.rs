@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnection, PgExecutor};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::messages::{booking_confirmed, payment_refunded};
 use super::rows::{PaymentRow, parse_stored, payment_columns};
 use super::tickets::issue_tickets;
 use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks, settle};
@@ -89,6 +90,7 @@ impl PaymentStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn fail_payment(&self, id: Uuid, refunded_cents: i64, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let mut tx = self.pool.begin().await?;
         // Capped at the amount: more cannot have been given back than was taken.
         let row: Option<PaymentRow> = sqlx::query_as(concat!(
             "UPDATE payments SET status = 'failed', refunded_cents = LEAST(amount_cents, $2), updated_at = $3
@@ -98,12 +100,15 @@ impl PaymentStore for PostgresStore {
         .bind(id)
         .bind(refunded_cents)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        match row {
-            Some(row) => row.into_payment(),
-            None => Err(Self::payment_refusal(&self.pool, id).await),
-        }
+        let Some(row) = row else {
+            return Err(Self::payment_refusal(&mut *tx, id).await);
+        };
+        let payment = row.into_payment()?;
+        payment_refunded(&mut tx, &payment, now).await?;
+        tx.commit().await?;
+        Ok(payment)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -341,6 +346,7 @@ impl PostgresStore {
             tx.rollback().await?;
             return Err(refusal.into());
         }
+        booking_confirmed(&mut tx, &payment, now).await?;
         tx.commit().await?;
         Ok(payment)
     }

@@ -11,6 +11,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
+use super::messages::account_created;
 use super::rows::{UserRow, UserWithHashRow, contains_pattern, user_columns};
 use crate::domain::{Email, NewUser, Page, Role, User, UserChanges};
 use crate::store::read_batch::BatchedRead;
@@ -20,6 +21,7 @@ use crate::store::{StoreResult, UserStore};
 impl UserStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await?;
         let row: UserRow = sqlx::query_as(concat!(
             "INSERT INTO users (id, email, name, password_hash, role, disabled, created_at)
              VALUES ($1, $2, $3, $4, $5, false, $6) RETURNING ",
@@ -31,9 +33,12 @@ impl UserStore for PostgresStore {
         .bind(&user.password_hash)
         .bind(user.role.as_str())
         .bind(Utc::now())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        row.into_user()
+        let user = row.into_user()?;
+        account_created(&mut tx, &user).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

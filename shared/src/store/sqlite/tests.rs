@@ -411,3 +411,60 @@ async fn the_ticket_statements_search_tickets_through_their_indexes() {
     let tickets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&store.writer).await.unwrap();
     assert_eq!(tickets, 4000, "EXPLAIN wrote nothing");
 }
+
+// The outbox's claim searches `outbox` through its partial index of pending messages (by due
+// time, in the order it claims them, so with no sort) and updates the rows it picked by primary
+// key, on an empty table before and after ANALYZE and on an analyzed one holding tens of
+// thousands of sent messages: never a scan.
+
+async fn assert_claim_plan(store: &SqliteStore, what: &str) {
+    let now = Utc::now();
+    let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", super::messages::CLAIM_SQL))
+        .bind(millis(now + chrono::Duration::seconds(120)))
+        .bind(millis(now))
+        .bind(20_i64)
+        .fetch_all(&store.writer)
+        .await
+        .unwrap();
+    let plan: Vec<String> = plan.iter().map(|row| sqlx::Row::get::<String, _>(row, "detail")).collect();
+    let reads: Vec<&String> = plan.iter().filter(|line| line.contains(" outbox")).collect();
+    assert!(reads.iter().all(|line| line.starts_with("SEARCH outbox ")), "{what}: the claim scans outbox: {plan:#?}");
+    assert!(
+        reads.iter().any(|line| line.contains("outbox_due_idx (next_attempt_at<?)")),
+        "{what}: the due messages are not searched through the pending index: {plan:#?}"
+    );
+    assert!(
+        reads.iter().any(|line| line.contains("sqlite_autoindex_outbox_1 (id=?)")),
+        "{what}: the claimed rows are not updated by primary key: {plan:#?}"
+    );
+    assert!(!plan.iter().any(|line| line.contains("TEMP B-TREE")), "{what}: the claim sorts: {plan:#?}");
+}
+
+#[tokio::test]
+async fn the_claim_searches_due_messages_through_the_pending_index() {
+    let db = test_db().await;
+    let store = &db.store;
+    assert_claim_plan(store, "empty table").await;
+    sqlx::query("ANALYZE").execute(&store.writer).await.unwrap();
+    assert_claim_plan(store, "empty table, analyzed").await;
+
+    // 50,000 messages, one in 500 still pending, then analyzed: a day of mail.
+    sqlx::query(
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) \
+         INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at, sent_at) \
+         SELECT lower(hex(randomblob(16))), NULL, 'account_created', '{\"kind\":\"account_created\"}', \
+                CASE WHEN i % 500 = 0 THEN 'pending' ELSE 'sent' END, 1, 1000000 + i, 1000000 + i, \
+                CASE WHEN i % 500 = 0 THEN NULL ELSE 2000000 END \
+         FROM n; \
+         ANALYZE",
+    )
+    .execute(&store.writer)
+    .await
+    .unwrap();
+    assert_claim_plan(store, "50,000 messages, analyzed").await;
+    let claimed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 1")
+        .fetch_one(&store.writer)
+        .await
+        .unwrap();
+    assert_eq!(claimed, 100, "EXPLAIN wrote nothing");
+}
