@@ -245,7 +245,8 @@ fn the_mail_job_is_woken_by_outbox_writes_and_a_schedule() {
     assert!(table["StreamSpecification"]["StreamViewType"].as_str().is_some(), "the table has a stream");
     let function = functions().into_iter().find(|f| f.name == "job-send-mail").expect("job-send-mail");
     let events = function.resource["Properties"]["Events"].as_mapping().cloned().expect("events");
-    let of_type = |kind: &str| events.values().filter(|e| e["Type"].as_str() == Some(kind)).cloned().collect::<Vec<_>>();
+    let of_type =
+        |kind: &str| events.values().filter(|e| e["Type"].as_str() == Some(kind)).cloned().collect::<Vec<_>>();
     let streams = of_type("DynamoDB");
     assert_eq!(streams.len(), 1, "one stream trigger");
     let filters = streams[0]["Properties"]["FilterCriteria"]["Filters"].as_sequence().cloned().expect("filters");

@@ -82,7 +82,7 @@ impl Renderer {
             MessageFacts::BookingConfirmed { booking_id, payment_id } => {
                 let (booking, user, event) = self.booking_with_buyer(*booking_id, now).await?;
                 let payment = self.payment(*payment_id).await?;
-                let letter = self.confirmation(&booking, &event, &payment).await?;
+                let letter = self.confirmation(&booking, &user, &event, &payment).await?;
                 single(&user, letter)
             }
             MessageFacts::SeatCanceled { booking_id, reservation_ids, refund } => {
@@ -165,7 +165,7 @@ impl Renderer {
     fn welcome(&self, user: &User) -> Letter {
         Letter {
             subject: "Welcome to ProEventa".into(),
-            name: user.name.clone(),
+            name: greeting_name(user),
             paragraphs: vec![format!(
                 "Your ProEventa account {} is ready: browse movies, theatre and live events, hold the seats you \
                  want and pay for them within the hold's time. Your tickets will come by e-mail.",
@@ -179,7 +179,13 @@ impl Renderer {
 
     /// The confirmation: the seats and what was paid, each ticket's QR inline, each ticket's PDF
     /// and one calendar file attached.
-    async fn confirmation(&self, booking: &Booking, event: &Event, payment: &Payment) -> Result<Letter, Unrenderable> {
+    async fn confirmation(
+        &self,
+        booking: &Booking,
+        user: &User,
+        event: &Event,
+        payment: &Payment,
+    ) -> Result<Letter, Unrenderable> {
         let tickets = self.valid_tickets(booking.id).await?;
         if tickets.is_empty() {
             return Err(Unrenderable::Gone(format!(
@@ -208,7 +214,7 @@ impl Renderer {
             .collect();
         Ok(Letter {
             subject: format!("Your tickets for {}: booking {}", event.name, booking_reference(booking.id)),
-            name: tickets[0].holder_name.clone(),
+            name: greeting_name(user),
             paragraphs: vec![
                 format!(
                     "Thank you for booking {}: {} for {} at {}, {}.",
@@ -262,7 +268,7 @@ impl Renderer {
             let seats: Vec<String> = tickets.iter().map(|t| t.seat.on_ticket()).collect();
             let letter = Letter {
                 subject: format!("New date: {}", event.name),
-                name: user.name.clone(),
+                name: greeting_name(&user),
                 paragraphs: vec![
                     format!(
                         "{} at {} has moved from {} to {}.",
@@ -295,7 +301,7 @@ impl Renderer {
     fn booking_letter(&self, booking: &Booking, user: &User, subject: String, paragraphs: Vec<String>) -> Letter {
         Letter {
             subject,
-            name: user.name.clone(),
+            name: greeting_name(user),
             paragraphs,
             qr_codes: Vec::new(),
             link: Some(("Your booking".into(), self.booking_url(booking.id))),
@@ -352,6 +358,14 @@ fn card_words(payment: &Payment) -> String {
     match payment.card_last4.as_deref() {
         Some(last4) => format!("the card ending in {last4}"),
         None => "the card you paid with".into(),
+    }
+}
+
+/// "Ann", or "there" for an account without a name ("Hello there,").
+fn greeting_name(user: &User) -> String {
+    match user.name.trim() {
+        "" => "there".into(),
+        name => name.to_owned(),
     }
 }
 

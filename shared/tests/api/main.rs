@@ -14,6 +14,7 @@ mod errors;
 mod gateway;
 mod health;
 mod idempotency;
+mod mail;
 mod payments;
 mod reservations;
 mod tickets;
