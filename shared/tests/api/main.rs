@@ -5,6 +5,7 @@
 
 mod http;
 
+mod admin;
 mod auth;
 mod authz_matrix;
 mod bad_input;
