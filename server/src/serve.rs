@@ -81,7 +81,10 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
     println!("  docs     {api_base}/docs   {api_base}/redoc");
     println!("  site     http://{}/Home.html", browser_addr(site_addr));
     match &mail_url {
-        MailUrl::File(dir) => println!("  mail     {}  (one .eml file per mail; MAIL_URL to change)", dir.display()),
+        MailUrl::File(dir) => {
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            println!("  mail     {}  (one .eml file per mail; MAIL_URL to change)", dir.display());
+        }
         MailUrl::None => println!("  mail     none: messages wait in the outbox (MAIL_URL to send them)"),
         other => println!("  mail     {other}"),
     }
