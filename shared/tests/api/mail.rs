@@ -314,3 +314,46 @@ async fn a_message_whose_account_is_gone_fails_with_a_reason_and_the_sender_goes
     assert!(failed[0].last_error.as_deref().is_some_and(|e| e.contains("no longer exists")), "{failed:?}");
     assert_eq!(sender.drain().await.expect("a drain").claimed, 0, "a failed message is not retried");
 }
+
+/// The same sender on PostgreSQL: an account's welcome claimed, rendered, written as an `.eml`
+/// and settled `sent`, once.
+#[tokio::test]
+async fn the_sender_delivers_from_postgresql_too() {
+    use proeventa_core::auth::hash_password;
+    use proeventa_core::domain::{Email, NewUser, Password, Role};
+    use proeventa_core::tickets::TicketKeys;
+    use proeventa_testkit::TempPostgres;
+
+    let database = TempPostgres::create("proeventa_mail").await;
+    let store = proeventa_core::store::connect(database.url()).await.expect("the PostgreSQL store");
+    store.migrate().await.expect("migrations");
+    let password = Password::parse(PASSWORD.into()).expect("a password");
+    let user = store
+        .create_user(NewUser {
+            email: Email::parse("pat.pg@example.com").expect("an address"),
+            name: "Pat".into(),
+            password_hash: hash_password(&password).await.expect("a hash"),
+            role: Role::Customer,
+        })
+        .await
+        .expect("an account");
+    let folder = Scratch::new("eml-pg");
+    let config = proeventa_core::config::Config::from_lookup(|_| None).expect("a configuration");
+    let tickets = std::sync::Arc::new(TicketKeys::from_secret(&TicketKeys::generate_secret()).expect("a key"));
+    let sender = sender_for(&config, &MailUrl::File(folder.0.clone()), store.clone(), tickets)
+        .await
+        .expect("a sender")
+        .expect("a transport");
+    let drained = sender.drain().await.expect("a drain");
+    assert_eq!((drained.sent, drained.failed), (1, 0), "{drained}");
+    assert_eq!(sender.drain().await.expect("a drain").claimed, 0, "sent once");
+    let files = received(&folder.0);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mail = read_mail(&files[0], &folder.0.join("parts"));
+    assert_eq!(
+        (mail["subject"].as_str(), mail["to"].as_str()),
+        (Some("Welcome to ProEventa"), Some(user.email.as_str()))
+    );
+    assert!(mail["text"].as_str().unwrap().starts_with("Hello Pat,"), "{mail}");
+    drop(store);
+}
