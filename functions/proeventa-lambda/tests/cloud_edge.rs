@@ -3,7 +3,8 @@
 //! kinds and their writers are `proeventa_core::store::dynamodb::ITEM_KINDS`, a function's writes
 //! `Group::store_writes`), and on DynamoDB Local every request each function's own router sends
 //! (recorded from the SDK) is one its policy allows; the costly routes have their own throttles;
-//! every function has a reserved concurrency; the API and the site keep access logs.
+//! every function has a reserved concurrency; the API and the site keep access logs; only
+//! job-send-mail sends mail, as the SES identity only, woken by outbox writes and a schedule.
 
 mod common;
 
@@ -27,10 +28,13 @@ use axum::http::{Method, Request};
 use chrono::{Duration, Utc};
 use common::{JWT_SECRET, TICKET_SIGNING_KEY, WEBHOOK_SECRET, template};
 use proeventa_core::api::AppState;
-use proeventa_core::domain::{Role, UserChanges};
+use proeventa_core::config::MailUrl;
+use proeventa_core::domain::{CLAIM_LEASE, Role, Settlement, UserChanges};
+use proeventa_core::mail::sender_for;
 use proeventa_core::payments::SimulatedProvider;
 use proeventa_core::store::dynamodb::{DynamoStore, ITEM_KINDS, ItemKind, kind_of, string_like};
 use proeventa_core::store::{Store, UserStore, Writes};
+use proeventa_core::tickets::TicketKeys;
 use proeventa_lambda::{EXPIRE_HOLDS_WRITES, Group, SEND_MAIL_WRITES, lambda_config};
 use proeventa_testkit::TempDynamoTable;
 use serde_json::{Value, json};
@@ -497,9 +501,18 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
         });
         deployed.insert(function.name.clone(), Deployed { recorder, store, app });
     }
-    let [auth, catalog, reservations, payments, checkin, meta, job] =
-        ["api-auth", "api-catalog", "api-reservations", "api-payments", "api-checkin", "api-meta", "job-expire-holds"]
-            .map(|name| &deployed[name]);
+    let [auth, catalog, reservations, payments, checkin, admin_api, meta, job, mail_job] = [
+        "api-auth",
+        "api-catalog",
+        "api-reservations",
+        "api-payments",
+        "api-checkin",
+        "api-admin",
+        "api-meta",
+        "job-expire-holds",
+        "job-send-mail",
+    ]
+    .map(|name| &deployed[name]);
 
     // api-auth: accounts, a refused and two good logins, a profile change, an admin's change.
     let signup = |email: &str, password: &str| {
@@ -611,6 +624,32 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
 
     // api-meta: health asks whether the table answers.
     assert_eq!(meta.call(Method::GET, "/health", &[], None).await.0, 200);
+
+    // job-send-mail: the sender drains the outbox the scenario wrote (reading what each mail
+    // says), into .eml files here instead of SES.
+    let mail_folder = std::env::temp_dir().join(format!("proeventa-iam-mail-{}", Uuid::new_v4().simple()));
+    let tickets = Arc::new(TicketKeys::from_secret(TICKET_SIGNING_KEY).expect("the ticket key"));
+    let sender = sender_for(&config, &MailUrl::File(mail_folder.clone()), mail_job.store.clone(), tickets)
+        .await
+        .expect("a sender")
+        .expect("a transport");
+    let drained = sender.drain().await.expect("a drain");
+    assert!(drained.sent > 0, "the scenario's changes wrote messages: {drained}");
+    let _ = std::fs::remove_dir_all(&mail_folder);
+    // api-admin: a message given up on (a new account's welcome, settled as the job does), listed
+    // and sent again.
+    signup("late@iam.test", "late-password-1").await;
+    let claimed = mail_job.store.claim_messages(10, CLAIM_LEASE, Utc::now()).await.expect("a claim");
+    let failed = Settlement::Failed { reason: "550 no such mailbox".into() };
+    assert!(
+        mail_job.store.settle_message(claimed[0].id, claimed[0].attempts, &failed, Utc::now()).await.expect("settle")
+    );
+    let (status, listed) =
+        admin_api.send(Method::GET, "/admin/messages?status=failed", &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{listed}");
+    let path = format!("/admin/messages/{}/resend", claimed[0].id);
+    let (status, body) = admin_api.send(Method::POST, &path, &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
 
     for function in &functions {
         let statements = statements(function);
