@@ -11,12 +11,14 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::items::*;
+use super::messages::message_put;
 use super::users::paged;
 use super::{Budget, DynamoStore, Query, TxItem};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Price, ReservationStatus, SeatState,
     SeatStatus, Venue, VenueKind, VenueSummary, VenueWithSeats,
 };
+use crate::store::outbox::rescheduled_notice;
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 
 /// Where every venue and every event is listed (one index partition each; see `docs/dynamodb.md`).
@@ -364,6 +366,10 @@ impl CatalogStore for DynamoStore {
         // A new start moves the gates too, in the same step: no hold passes a gate that is out of date.
         if let Some(start) = start {
             writes.extend(self.gate_updates(id, current.shards, "SET #start = :start", &[(":start", n(start))])?);
+        }
+        // Its notice, with the start as read above (compared as stored: whole milliseconds).
+        if let Some(moved) = rescheduled_notice(id, current.event.start_time, start.map(from_ms).transpose()?) {
+            writes.push(message_put(&self.table, None, moved, Utc::now())?);
         }
         match self.transact(&mut Budget::new(), writes).await? {
             Ok(()) => {}

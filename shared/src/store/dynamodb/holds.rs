@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::catalog::{SeatStateItem, event_from};
 use super::hold_slots::{HoldSlots, claim_slots};
 use super::items::*;
+use super::messages::message_put;
 use super::tickets::revoke_ticket;
 use super::users::paged;
 use super::{
@@ -27,6 +28,7 @@ use crate::domain::{
     Booking, EventStatus, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
     ReservationStatus, SeatLabel,
 };
+use crate::store::outbox::CanceledSeats;
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 use crate::store::{Entity, cancel_refund};
 
@@ -81,12 +83,14 @@ impl DynamoStore {
     }
 
     /// Cancels the active seats of a booking (all of them, or `only` one) in one transaction that
-    /// also records the refund of the paid ones on the booking's payment. `Ok(None)` when there is
-    /// nothing active to cancel; `NotFound` when there is no such booking.
+    /// also records the refund of the paid ones on the booking's payment, and writes its notice
+    /// (what `canceled` says was canceled). `Ok(None)` when there is nothing active to cancel;
+    /// `NotFound` when there is no such booking.
     pub(super) async fn cancel_seats(
         &self,
         booking_id: Uuid,
         only: Option<Uuid>,
+        canceled: CanceledSeats,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Canceled>> {
         let now_ms = ms(now);
@@ -115,8 +119,8 @@ impl DynamoStore {
                 }
                 _ => None,
             };
-            // 2n items, a ticket per paid seat and the refund: 31 for the largest booking, well
-            // within `TRANSACT_MAX_ITEMS` (100).
+            // 2n items, a ticket per paid seat, the refund and its notice: 32 for the largest
+            // booking, well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = Vec::new();
             for r in &active {
                 let read_status = s(r.stored_status.as_str());
@@ -160,6 +164,10 @@ impl DynamoStore {
                 if refund_cents > 0 {
                     let (write, refund) = self.refund_write(&payment, refund_cents, now_ms)?;
                     writes.push(write);
+                    if let Some(refund) = &refund {
+                        let notice = canceled.notice(booking_id, refund);
+                        writes.push(message_put(&self.table, Some(payment.user_id), notice, now)?);
+                    }
                     refunds.extend(refund);
                 }
             }
@@ -224,7 +232,7 @@ impl DynamoStore {
             .collect();
         let mut refunds = Vec::new();
         for booking_id in bookings {
-            if let Some(done) = self.cancel_seats(booking_id, None, now).await? {
+            if let Some(done) = self.cancel_seats(booking_id, None, CanceledSeats::Event(event_id), now).await? {
                 refunds.extend(done.refunds);
             }
         }
@@ -235,6 +243,7 @@ impl DynamoStore {
 /// A payment as stored, with what a refund needs.
 pub(super) struct StoredPayment {
     pub id: Uuid,
+    pub user_id: Uuid,
     pub status: PaymentStatus,
     pub amount_cents: i64,
     pub refunded_cents: i64,
@@ -245,6 +254,7 @@ pub(super) fn stored_payment_from(item: &Item) -> StoreResult<StoredPayment> {
     let payment: Payment = super::items::payment_from(item)?;
     Ok(StoredPayment {
         id: payment.id,
+        user_id: payment.user_id,
         status: payment.status,
         amount_cents: payment.amount_cents,
         refunded_cents: payment.refunded_cents,
@@ -526,7 +536,7 @@ impl HoldStore for DynamoStore {
             return Err(StoreError::NotFound(Entity::Reservation));
         };
         let booking_id = get_uuid(&item, "bid")?;
-        match self.cancel_seats(booking_id, Some(id), now).await? {
+        match self.cancel_seats(booking_id, Some(id), CanceledSeats::Seat(id), now).await? {
             Some(done) => {
                 let mut reservation = done
                     .reservations
@@ -549,7 +559,7 @@ impl HoldStore for DynamoStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
-        let Some(mut done) = self.cancel_seats(id, None, now).await? else {
+        let Some(mut done) = self.cancel_seats(id, None, CanceledSeats::Booking, now).await? else {
             return Err(StoreError::no_active_seats_left());
         };
         for r in &mut done.reservations {

@@ -112,6 +112,10 @@ item_kinds! {
     /// A paid seat's ticket: issued by the payment's confirm, revoked by the cancel of its seat,
     /// booking (`Holds`) or event (`Catalog`), admitted at the door (`CheckIn`).
     TICKET = "TICKET#*" by [Payments, Holds, Catalog, CheckIn];
+    /// A message in the outbox: written by the change it reports (signup, confirm, a failed
+    /// payment's refund, cancels, an event moved), claimed and settled by the sender, resent by
+    /// admins (`Messages`). The mail job's stream filter matches this prefix.
+    MESSAGE = "MSG#*" by [Accounts, Payments, Holds, Catalog, Messages];
 }
 
 /// The kind of item a partition key belongs to: the most specific kind whose shape it has (an
@@ -231,6 +235,10 @@ pub fn limit_key(key_text: &str) -> Item {
 
 pub fn ticket_key(id: Uuid) -> Item {
     key(TICKET.pk(&[&id]), "TICKET")
+}
+
+pub fn message_key(id: Uuid) -> Item {
+    key(MESSAGE.pk(&[&id]), "MSG")
 }
 
 /// The index partition (`gsi1`) of a user's tickets, sorted by issue time.
@@ -547,7 +555,7 @@ mod tests {
     #[test]
     fn every_key_builder_makes_a_partition_key_of_its_own_kind() {
         let id = Uuid::new_v4();
-        let cases: [(String, &ItemKind); 14] = [
+        let cases: [(String, &ItemKind); 15] = [
             (pk(&user_key(id)).to_owned(), &USER),
             (pk(&email_key("ana@example.com")).to_owned(), &EMAIL),
             (venue_pk(id), &VENUE),
@@ -562,6 +570,7 @@ mod tests {
             (pk(&idempotency_key(id, "k#1")).to_owned(), &IDEMPOTENCY),
             (pk(&hold_slots_key(id, id)).to_owned(), &HOLD_SLOTS),
             (pk(&ticket_key(id)).to_owned(), &TICKET),
+            (pk(&message_key(id)).to_owned(), &MESSAGE),
         ];
         for (pk, kind) in cases {
             assert_eq!(kind_of(&pk).map(|k| k.name), Some(kind.name), "{pk}");
@@ -570,6 +579,7 @@ mod tests {
         assert_eq!(seat_state_pk(id, 3), format!("EVENT#{id}#SEATS#3"));
         assert_eq!(pk(&idempotency_key(id, "k#1")), format!("IDEM#{id}#k#1"));
         assert_eq!(pk(&email_key("ana@example.com")), "EMAIL#ana@example.com");
+        assert_eq!(pk(&message_key(id)), format!("MSG#{id}"), "the mail job's stream filter matches `MSG#`");
     }
 
     #[test]

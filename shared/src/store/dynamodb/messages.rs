@@ -1,43 +1,312 @@
-//! The outbox on dynamodb: PLACEHOLDER, replaced by the outbox-store work before this lands on main.
+//! The outbox on DynamoDB: one item per message (`MSG#<id>`), put in the same `TransactWriteItems`
+//! as the change it reports (`message_put`, one more item of that transaction). A pending message
+//! is listed for claims under the `gsi1` partition `OUTBOX#pending`, sorted by when it is due
+//! (`<due millis>#<id>`); a sent or failed one leaves it. Every message is listed for admins under
+//! the `gsi2` partition of its status, by creation time. A claim queries the due ones, then takes
+//! each by one conditional `UpdateItem` (still pending, the attempts it was read with, still due):
+//! of two senders that read the same message, one update wins and the other skips it. A
+//! settlement or a resend is one conditional `UpdateItem`.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::DynamoStore;
-use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
-use crate::store::{OutboxStore, StoreResult};
+use super::items::*;
+use super::users::paged;
+use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Page, Settlement};
+use crate::store::outbox::{new_message, settled};
+use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
+
+/// Where pending messages wait for a claim (`gsi1`), by due time.
+const DUE_INDEX: &str = "OUTBOX#pending";
+
+/// Where messages of one status are listed for admins (`gsi2`), by creation time.
+fn status_index(status: MessageStatus) -> String {
+    format!("OUTBOX#{status}")
+}
+
+fn due_key(due_ms: i64, id: Uuid) -> String {
+    time_key(due_ms, &id.to_string())
+}
+
+/// The put of a new message, for the transaction of the change it reports. Unconditioned: its id
+/// is new and random, so no item has it.
+pub(super) fn message_put(
+    table: &str,
+    user_id: Option<Uuid>,
+    facts: MessageFacts,
+    now: DateTime<Utc>,
+) -> StoreResult<TransactWriteItem> {
+    let message = new_message(user_id, facts, now);
+    let facts = serde_json::to_string(&message.facts)
+        .map_err(|e| StoreError::Internal(format!("outbox facts do not serialize: {e}")))?;
+    let (id, due, created) = (message.id, ms(message.next_attempt_at), ms(message.created_at));
+    let mut item = message_key(id);
+    item.extend([
+        ("id".to_owned(), s(id.to_string())),
+        ("kind".to_owned(), s(message.facts.kind().as_str())),
+        ("facts".to_owned(), s(facts)),
+        ("st".to_owned(), s(message.status.as_str())),
+        ("attempts".to_owned(), n(i64::from(message.attempts))),
+        ("due".to_owned(), n(due)),
+        ("created".to_owned(), n(created)),
+        ("gsi1pk".to_owned(), s(DUE_INDEX)),
+        ("gsi1sk".to_owned(), s(due_key(due, id))),
+        ("gsi2pk".to_owned(), s(status_index(message.status))),
+        ("gsi2sk".to_owned(), s(due_key(created, id))),
+    ]);
+    if let Some(user_id) = message.user_id {
+        item.insert("uid".to_owned(), s(user_id.to_string()));
+    }
+    TxItem::put(table, item, None, vec![])
+}
+
+fn message_from(item: &Item) -> StoreResult<OutboxMessage> {
+    let attempts = get_n(item, "attempts")?;
+    Ok(OutboxMessage {
+        id: get_uuid(item, "id")?,
+        user_id: opt_s(item, "uid")
+            .map(|raw| Uuid::parse_str(&raw).map_err(|_| corrupt("user id", &raw)))
+            .transpose()?,
+        facts: serde_json::from_str(get_s(item, "facts")?)
+            .map_err(|e| StoreError::Internal(format!("outbox facts do not read back: {e}")))?,
+        status: get_enum(item, "st")?,
+        attempts: u32::try_from(attempts).map_err(|_| corrupt("attempts", &attempts.to_string()))?,
+        next_attempt_at: get_time(item, "due")?,
+        last_error: opt_s(item, "err"),
+        created_at: get_time(item, "created")?,
+        sent_at: opt_n(item, "sent")?.map(from_ms).transpose()?,
+    })
+}
+
+impl DynamoStore {
+    /// Up to `limit` pending messages due by `now`, oldest due first, as the index shows them
+    /// (it may lag: each claim's condition decides).
+    async fn due_messages(&self, limit: u32, now_ms: i64) -> StoreResult<Vec<Item>> {
+        // Sort keys are `<due>#<id>`; '$' sorts right after '#', so this bound takes every
+        // message due at or before now.
+        let bound = format!("{now_ms:015}$");
+        let key_condition = "#gsi1pk = :pk AND #gsi1sk < :due";
+        let _slot = self.slots.take().await?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression(key_condition)
+            .set_expression_attribute_names(names_in(&[key_condition]))
+            .set_expression_attribute_values(values_map(vec![(":pk", s(DUE_INDEX)), (":due", s(bound))]))
+            .scan_index_forward(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.items().to_vec())
+    }
+
+    /// Claims one message read from the index, by one conditional update: still pending, with
+    /// the attempts it was read with, and still due. `None` when another sender got there first.
+    async fn claim_one(&self, read: &Item, lease_end_ms: i64, now_ms: i64) -> StoreResult<Option<OutboxMessage>> {
+        let id = get_uuid(read, "id")?;
+        let update = "SET #attempts = #attempts + :one, #due = :lease_end, #gsi1sk = :sk";
+        let condition = "#st = :pending AND #attempts = :seen AND #due <= :now";
+        let _slot = self.slots.take().await?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(message_key(id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(names_in(&[update, condition]))
+            .set_expression_attribute_values(values_map(vec![
+                (":one", n(1)),
+                (":lease_end", n(lease_end_ms)),
+                (":sk", s(due_key(lease_end_ms, id))),
+                (":pending", s(MessageStatus::Pending.as_str())),
+                (":seen", n(get_n(read, "attempts")?)),
+                (":now", n(now_ms)),
+            ]))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let item =
+                    out.attributes().ok_or_else(|| StoreError::Internal("a claim returned no message".into()))?;
+                Ok(Some(message_from(item)?))
+            }
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            // A transaction in flight on it (an admin's resend): leave it to the next pass.
+            Err(err) if err.code() == Some("TransactionConflictException") => Ok(None),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+}
 
 #[async_trait]
 impl OutboxStore for DynamoStore {
-    async fn claim_messages(
-        &self,
-        _limit: u32,
-        _lease: Duration,
-        _now: DateTime<Utc>,
-    ) -> StoreResult<Vec<OutboxMessage>> {
-        unimplemented!("outbox on dynamodb")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn claim_messages(&self, limit: u32, lease: Duration, now: DateTime<Utc>) -> StoreResult<Vec<OutboxMessage>> {
+        let (now_ms, lease_end_ms) = (ms(now), ms(now + lease));
+        let mut claimed: Vec<OutboxMessage> = Vec::new();
+        // A message another sender took meanwhile may still show as due (the index lags its
+        // item): lost ones are read past once more, so that "nothing claimed" means nothing due.
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let wanted = limit.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+            if wanted == 0 {
+                break;
+            }
+            let due = self.due_messages(wanted, now_ms).await?;
+            if due.is_empty() {
+                break;
+            }
+            let mut lost = false;
+            for read in &due {
+                match self.claim_one(read, lease_end_ms, now_ms).await? {
+                    Some(message) => claimed.push(message),
+                    None => lost = true,
+                }
+            }
+            if !lost {
+                break;
+            }
+        }
+        claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(claimed)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn settle_message(
         &self,
-        _id: Uuid,
-        _attempt: u32,
-        _settlement: &Settlement,
-        _now: DateTime<Utc>,
+        id: Uuid,
+        attempt: u32,
+        settlement: &Settlement,
+        now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        unimplemented!("outbox on dynamodb")
+        let settled = settled(settlement, now);
+        let mut sets = vec!["#st = :st"];
+        let mut removes = Vec::new();
+        let mut values = vec![
+            (":st", s(settled.status.as_str())),
+            (":pending", s(MessageStatus::Pending.as_str())),
+            (":attempt", n(i64::from(attempt))),
+        ];
+        if settled.status == MessageStatus::Pending {
+            // A retry waits in the claims' index until its new due time.
+            if let Some(at) = settled.next_attempt_at {
+                sets.push("#due = :due, #gsi1sk = :sk");
+                values.push((":due", n(ms(at))));
+                values.push((":sk", s(due_key(ms(at), id))));
+            }
+        } else {
+            // Sent or failed: out of the claims' index, listed under its new status.
+            removes.push("#gsi1pk, #gsi1sk");
+            sets.push("#gsi2pk = :listed");
+            values.push((":listed", s(status_index(settled.status))));
+        }
+        // Empty text is never written (DynamoDB Local refuses it); an empty reason keeps the last.
+        if let Some(reason) = settled.last_error.filter(|reason| !reason.is_empty()) {
+            sets.push("#err = :err");
+            values.push((":err", s(reason)));
+        }
+        if let Some(sent) = settled.sent_at {
+            sets.push("#sent = :sent");
+            values.push((":sent", n(ms(sent))));
+        }
+        let mut update = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        // Only the latest claim settles: a later claim (its lease ended) or an admin changed
+        // `attempts` or `status`, and then nothing changes.
+        let condition = "#st = :pending AND #attempts = :attempt";
+        let _slot = self.slots.take().await?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(message_key(id)))
+            .update_expression(&update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(names_in(&[&update, condition]))
+            .set_expression_attribute_values(values_map(values))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(sdk_error(err)),
+        }
     }
 
-    async fn message(&self, _id: Uuid) -> StoreResult<Option<OutboxMessage>> {
-        unimplemented!("outbox on dynamodb")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn message(&self, id: Uuid) -> StoreResult<Option<OutboxMessage>> {
+        self.get(message_key(id)).await?.as_ref().map(message_from).transpose()
     }
 
-    async fn list_messages(&self, _status: Option<MessageStatus>, _page: Page) -> StoreResult<Vec<OutboxMessage>> {
-        unimplemented!("outbox on dynamodb")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn list_messages(&self, status: Option<MessageStatus>, page: Page) -> StoreResult<Vec<OutboxMessage>> {
+        let statuses = match status {
+            Some(status) => vec![status],
+            None => MessageStatus::ALL.to_vec(),
+        };
+        let mut messages = Vec::new();
+        for status in statuses {
+            for item in self.query_all(Query::gsi2(&status_index(status))).await? {
+                messages.push(message_from(&item)?);
+            }
+        }
+        // The index may lag a settlement: each message is listed under the status its item has.
+        messages.retain(|m| status.is_none_or(|status| m.status == status));
+        messages.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        messages.dedup_by_key(|m| m.id);
+        Ok(paged(messages, page))
     }
 
-    async fn resend_message(&self, _id: Uuid, _now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
-        unimplemented!("outbox on dynamodb")
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
+        let now_ms = ms(now);
+        let update = "SET #st = :pending, #attempts = :zero, #due = :now, #gsi1pk = :due_index, #gsi1sk = :sk, \
+                      #gsi2pk = :listed";
+        let condition = "#st = :failed";
+        let slot = self.slots.take().await?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(message_key(id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(names_in(&[update, condition]))
+            .set_expression_attribute_values(values_map(vec![
+                (":pending", s(MessageStatus::Pending.as_str())),
+                (":failed", s(MessageStatus::Failed.as_str())),
+                (":zero", n(0)),
+                (":now", n(now_ms)),
+                (":due_index", s(DUE_INDEX)),
+                (":sk", s(due_key(now_ms, id))),
+                (":listed", s(status_index(MessageStatus::Pending))),
+            ]))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        drop(slot);
+        match out {
+            Ok(out) => {
+                let item =
+                    out.attributes().ok_or_else(|| StoreError::Internal("a resend returned no message".into()))?;
+                message_from(item)
+            }
+            // Nothing changed: say why, from the item as it is.
+            Err(err) if is_condition_failure(&err) => match self.message(id).await? {
+                None => Err(StoreError::NotFound(Entity::Message)),
+                Some(message) => Err(StoreError::message_not_failed(message.status)),
+            },
+            Err(err) => Err(sdk_error(err)),
+        }
     }
 }

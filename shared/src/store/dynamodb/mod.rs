@@ -69,16 +69,17 @@ const BATCH_WRITE_MAX: usize = 25;
 /// be our bug (`Internal`). A booking's transactions grow with its seats, two or three items a seat:
 /// a hold is 2n + 3 (seat states, reservations, booking, a gate check, the user's hold slots), a
 /// checkout 2n + 3 (booking, payment, reservations and seat states extended, the hold slots moved
-/// along), a confirm 3n + 2 (payment, reservations, seat states, the tickets issued, a gate check),
-/// a cancel 3n + 1 (reservations, seat states, their tickets revoked, the payment's refund), so at
-/// most 32 for the largest booking. An event's cancel is the event and its gates, then those
-/// per-booking cancels.
+/// along), a confirm 3n + 3 (payment, reservations, seat states, the tickets issued, a gate check,
+/// its outbox message), a cancel 3n + 2 (reservations, seat states, their tickets revoked, the
+/// payment's refund and its outbox message), so at most 33 for the largest booking. An event's
+/// cancel is the event and its gates, then those per-booking cancels (each with its own message).
+/// A signup is 3 items, a failed payment 3, an event's move 2 + its gates.
 const TRANSACT_MAX_ITEMS: usize = 100;
-// The largest booking's hold or checkout; its confirm or cancel (a ticket a seat more); an event's
-// cancel or move (the event and its gates).
+// The largest booking's hold or checkout; its confirm or cancel (a ticket a seat more, and the
+// outbox message); an event's cancel or move (the event, its gates and the move's message).
 const _: () = assert!(2 * SeatSelection::MAX_SEATS + 3 <= TRANSACT_MAX_ITEMS);
-const _: () = assert!(3 * SeatSelection::MAX_SEATS + 2 <= TRANSACT_MAX_ITEMS);
-const _: () = assert!((items::SEAT_SHARDS as usize) < TRANSACT_MAX_ITEMS);
+const _: () = assert!(3 * SeatSelection::MAX_SEATS + 3 <= TRANSACT_MAX_ITEMS);
+const _: () = assert!((items::SEAT_SHARDS as usize) + 2 <= TRANSACT_MAX_ITEMS);
 
 pub struct DynamoStore {
     client: Client,

@@ -14,13 +14,15 @@ use uuid::Uuid;
 use super::hold_slots::extend_slots;
 use super::holds::{kept_conflicting, seat_partitions, status_values};
 use super::items::*;
+use super::messages::message_put;
 use super::tickets::{holder_name, issued_ticket};
 use super::users::paged;
 use super::{
     Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map,
 };
-use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, ReservationStatus};
+use crate::domain::{EventStatus, MessageFacts, NewPayment, Page, Payment, PaymentStatus, ReservationStatus};
 use crate::store::Entity;
+use crate::store::outbox::refunded_notice;
 use crate::store::{Decline, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError, StoreResult};
 
 fn user_payments_pk(user_id: Uuid) -> String {
@@ -388,7 +390,8 @@ impl PaymentStore for DynamoStore {
             if !removes.is_empty() {
                 update.push_str(&format!(" REMOVE {}", removes.join(", ")));
             }
-            // 1 + 3n + 1 items, 32 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
+            // 1 + 3n + 2 items (the outbox message last), 33 for the largest booking: well within
+            // `TRANSACT_MAX_ITEMS` (100).
             let mut writes =
                 vec![TxItem::update(&self.table, payment_key(id), &update, Some("#st = :pending"), values)?];
             // Each confirmed seat gets a ticket in this transaction: no money without a ticket, no
@@ -448,6 +451,8 @@ impl PaymentStore for DynamoStore {
                     vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
                 )?);
             }
+            let confirmed = MessageFacts::BookingConfirmed { booking_id: payment.booking_id, payment_id: id };
+            writes.push(message_put(&self.table, Some(payment.user_id), confirmed, now)?);
             match self.transact(&mut budget, writes).await? {
                 Ok(()) => {
                     let updated_at = from_ms(now_ms)?;
@@ -515,7 +520,7 @@ impl PaymentStore for DynamoStore {
             // Capped at the amount: more cannot have been given back than was taken.
             let refunded = refunded_cents.clamp(0, payment.amount_cents);
             let now_ms = ms(now);
-            let writes = vec![
+            let mut writes = vec![
                 TxItem::update(
                     &self.table,
                     payment_key(id),
@@ -537,6 +542,9 @@ impl PaymentStore for DynamoStore {
                     vec![(":pid", s(id.to_string()))],
                 )?,
             ];
+            if let Some(refunded) = refunded_notice(payment.booking_id, id, refunded) {
+                writes.push(message_put(&self.table, Some(payment.user_id), refunded, now)?);
+            }
             match self.transact(&mut budget, writes).await? {
                 Ok(()) => {
                     return Ok(Payment {

@@ -8,8 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::items::*;
+use super::messages::message_put;
 use super::{Budget, DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
-use crate::domain::{Email, NewUser, Page, Role, User, UserChanges};
+use crate::domain::{Email, MessageFacts, NewUser, Page, Role, User, UserChanges};
 use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, StoreError, StoreResult, UserStore};
 use crate::store::{StoredIdempotency, claim_answer, idempotency_cutoff};
 
@@ -47,6 +48,7 @@ impl UserStore for DynamoStore {
         let items = vec![
             TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?,
             TxItem::put(&self.table, email, Some("attribute_not_exists(pk)"), vec![])?,
+            message_put(&self.table, Some(id), MessageFacts::AccountCreated, from_ms(created_ms)?)?,
         ];
         match self.transact(&mut Budget::new(), items).await? {
             Ok(()) => {}
