@@ -93,7 +93,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port()
 }
 
-/// The mails received so far, in arrival order.
+/// The mails received so far (the SMTP server's in arrival order).
 fn received(folder: &Path) -> Vec<PathBuf> {
     let mut mails: Vec<PathBuf> = std::fs::read_dir(folder)
         .expect("the mail folder")
@@ -364,4 +364,70 @@ async fn the_sender_delivers_from_dynamodb_too() {
     let table = proeventa_testkit::TempDynamoTable::new("proeventa_mail");
     a_welcome_is_delivered_once_from(std::sync::Arc::new(DynamoStore::connect_with(table.endpoint(), table.name())))
         .await;
+}
+
+/// The notices after a purchase, each read back: a canceled seat with its refund and the card's
+/// last four digits, the event moved (old and new time, one mail per booking holding valid
+/// tickets, a fresh `.ics`), the event canceled with the refund of what was left.
+#[tokio::test]
+async fn cancels_refunds_and_a_new_date_are_each_mailed() {
+    use proeventa_core::domain::Event;
+    use proeventa_core::tickets::{event_time, money};
+
+    let (app, event_id, seats, token, email) = shop().await;
+    let admin = app.login("admin@example.com", PASSWORD).await;
+    let folder = Scratch::new("notices");
+    let sender = sender_to(&app, &MailUrl::File(folder.0.clone())).await;
+    let booking = app.paid_booking(&token, event_id, &seats[..2]).await;
+    sender.drain().await.expect("a drain");
+    // The file transport names files at random: what came before is told apart by name.
+    let seen = received(&folder.0);
+    let event: Event = app.state.store.event(event_id, Utc::now()).await.unwrap().unwrap();
+    let first = &booking.reservations[0];
+
+    let (status, _, body) = app.delete(&format!("/reservations/reservations/{}", first.id), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let moved_to = event.start_time + chrono::Duration::days(7);
+    let (status, _, body) = app
+        .patch(
+            &format!("/events/events/{event_id}"),
+            serde_json::json!({"start_time": moved_to.to_rfc3339()}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let drained = sender.drain().await.expect("a drain");
+    assert_eq!((drained.sent, drained.mails, drained.failed), (2, 2, 0), "{drained}");
+    let (status, _, body) = app.delete(&format!("/events/events/{event_id}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(sender.drain().await.expect("a drain").sent, 1);
+
+    let mails: Vec<Value> = received(&folder.0)
+        .iter()
+        .filter(|m| !seen.contains(m))
+        .map(|m| read_mail(m, &folder.0.join(format!("parts-{}", m.file_stem().unwrap().to_string_lossy()))))
+        .collect();
+    assert_eq!(mails.len(), 3, "the seat canceled, the new date, the event canceled: {mails:?}");
+    let by_subject = |subject: String| -> &Value {
+        mails.iter().find(|m| m["subject"] == subject.as_str()).unwrap_or_else(|| panic!("no `{subject}` in {mails:?}"))
+    };
+    let canceled = by_subject(format!("Seats canceled: {}", event.name));
+    let text = canceled["text"].as_str().unwrap();
+    assert_eq!(canceled["to"], email.as_str());
+    assert!(text.contains(&first.seat.on_ticket()), "{text}");
+    let refund = money(first.price_cents, &first.currency);
+    assert!(text.contains(&format!("{refund} is refunded to the card ending in 4242")), "{text}");
+
+    let moved = by_subject(format!("New date: {}", event.name));
+    let text = moved["text"].as_str().unwrap();
+    let after = Event { start_time: moved_to, ..event.clone() };
+    assert!(text.contains(&format!("from {} to {}", event_time(&event), event_time(&after))), "{text}");
+    let ics_start = moved["calendars"][0]["start"].as_str().expect("a calendar file");
+    assert_eq!(chrono::DateTime::parse_from_rfc3339(ics_start).unwrap(), moved_to);
+
+    let gone = by_subject(format!("Event canceled: {}", event.name));
+    let text = gone["text"].as_str().unwrap();
+    let left = money(booking.reservations[1].price_cents, &booking.reservations[1].currency);
+    assert!(text.contains(&format!("{left} is refunded to the card ending in 4242")), "{text}");
+    assert!(text.contains(&booking.id.to_string()), "a link to the booking: {text}");
 }
