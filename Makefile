@@ -151,7 +151,7 @@ bench:
 # Serverless: functions/* on AWS Lambda behind API Gateway (infra/template.yaml). cargo-lambda,
 # zig and cfn-lint come from the project-local venv; zig is only found as `python3 -m ziglang`
 # there, so .venv/bin goes first on PATH.
-LAMBDA_FUNCTIONS := api-auth api-catalog api-reservations api-payments api-checkin api-meta job-expire-holds
+LAMBDA_FUNCTIONS := api-auth api-catalog api-reservations api-payments api-checkin api-admin api-meta job-expire-holds job-send-mail
 LAMBDA_ENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH
 WATCH_PORT ?= 8000
 .PHONY: watch package validate-infra lambda-test init-times
@@ -170,6 +170,7 @@ watch: vendor venv
 	  --env-var JWT_SECRET=$${JWT_SECRET:-dev-jwt-secret-for-make-watch-only} \
 	  --env-var WEBHOOK_SECRET=$${WEBHOOK_SECRET:-dev-webhook-secret} \
 	  --env-var TICKET_SIGNING_KEY=$${TICKET_SIGNING_KEY:-0000000000000000000000000000000000000000000000000000000000000de5} \
+	  --env-var MAIL_URL=$${MAIL_URL:-file://mail} \
 	  --env-var LOG_FORMAT=$${LOG_FORMAT:-pretty}
 
 # The arm64 bootstraps Lambda runs (provided.al2023), in target/lambda-arm64/<function>/bootstrap

@@ -8,7 +8,9 @@ use proeventa_core::auth::hash_password;
 use proeventa_core::config::{Config, redacted_url};
 use proeventa_core::domain::{Email, NewUser, Password, Role};
 use proeventa_core::logging::init_logging;
+use proeventa_core::mail;
 use proeventa_core::store::{self, Store};
+use proeventa_core::tickets::TicketKeys;
 
 use crate::demo;
 
@@ -27,9 +29,11 @@ commands:
                                          so it stays out of `ps` and the shell's history
                                          (--password P still works, with a warning)
   expire-holds                           mark every lapsed hold expired, once
+  send-mail                              deliver every due message of the outbox, once, through
+                                         MAIL_URL (default file://./mail), and say what it did
 
 configuration comes from the environment: DATABASE_URL, JWT_SECRET, HOLD_TTL_SECONDS, PORT,
-SITE_PORT, CORS_ORIGINS, HOST, SITE_DIR, LOG_FORMAT, RUST_LOG (see README.md)";
+SITE_PORT, CORS_ORIGINS, HOST, SITE_DIR, MAIL_URL, MAIL_FROM, SITE_URL, LOG_FORMAT, RUST_LOG (see README.md)";
 
 enum Command {
     Serve {
@@ -44,6 +48,7 @@ enum Command {
         password: Option<String>,
     },
     ExpireHolds,
+    SendMail,
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
@@ -55,6 +60,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         ["migrate"] => Ok(Command::Migrate),
         ["seed-demo"] => Ok(Command::SeedDemo),
         ["expire-holds"] => Ok(Command::ExpireHolds),
+        ["send-mail"] => Ok(Command::SendMail),
         ["create-admin", rest @ ..] => {
             let flag =
                 |name: &str| rest.iter().position(|a| *a == name).and_then(|i| rest.get(i + 1)).map(|v| v.to_string());
@@ -115,6 +121,18 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::ExpireHolds => {
             let expired = store.expire_lapsed_holds(chrono::Utc::now()).await.map_err(|e| e.to_string())?;
             println!("{expired} lapsed hold(s) marked expired");
+            Ok(())
+        }
+        Command::SendMail => {
+            let mail_url = crate::serve::local_mail_url(&config);
+            let secret = crate::serve::LOCAL_TICKET_KEY.or_set(config.ticket_signing_key.as_deref())?;
+            let tickets = Arc::new(TicketKeys::from_secret(&secret).map_err(|e| e.to_string())?);
+            let Some(sender) = mail::sender_for(&config, &mail_url, store, tickets).await? else {
+                println!("MAIL_URL is none: nothing sent, messages wait in the outbox");
+                return Ok(());
+            };
+            let drained = sender.drain().await.map_err(|e| e.to_string())?;
+            println!("{drained} (MAIL_URL {mail_url})");
             Ok(())
         }
     }
@@ -200,6 +218,7 @@ mod tests {
             Ok(Command::CreateAdmin { email, password: None }) if email == "e"
         ));
         assert!(parse(&args(&["create-admin", "--password", "p"])).is_err());
+        assert!(matches!(parse(&args(&["send-mail"])), Ok(Command::SendMail)));
         assert!(parse(&args(&["frobnicate"])).is_err());
     }
 

@@ -1,5 +1,6 @@
 //! `proeventa serve`: the API on `PORT`, the booking site on `SITE_PORT` (with a `/config.js`
-//! naming the API address really in use), the hold sweeper every 15 s, and a clean stop on
+//! naming the API address really in use), the hold sweeper every 15 s, the outbox's sender
+//! every 2 s (mail to `MAIL_URL`, by default `.eml` files in `./mail`), and a clean stop on
 //! SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
@@ -13,7 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use proeventa_core::api;
 use proeventa_core::api::{AppState, security};
-use proeventa_core::config::{Config, JWT_SECRET_MIN_BYTES};
+use proeventa_core::config::{Config, JWT_SECRET_MIN_BYTES, MailUrl};
+use proeventa_core::mail::{self, Sender};
 use proeventa_core::store::Store;
 use proeventa_core::tickets::{self, TicketKeys};
 use tokio::net::TcpListener;
@@ -24,6 +26,12 @@ use tower_http::services::ServeDir;
 /// reads and new holds treat a lapsed hold as expired at once.
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
 
+/// How often the outbox is drained: a buyer's confirmation leaves within seconds of paying.
+const SEND_MAIL_EVERY: Duration = Duration::from_secs(2);
+
+/// Where local mail goes when `MAIL_URL` is unset: a folder of `.eml` files, named at start.
+const LOCAL_MAIL_DIR: &str = "mail";
+
 /// Where the local secrets are kept when their variables are not set.
 const LOCAL_JWT_SECRET: LocalSecret = LocalSecret {
     variable: "JWT_SECRET",
@@ -31,7 +39,7 @@ const LOCAL_JWT_SECRET: LocalSecret = LocalSecret {
     make: proeventa_core::auth::random_secret,
     usable: |secret| secret.len() >= JWT_SECRET_MIN_BYTES,
 };
-const LOCAL_TICKET_KEY: LocalSecret = LocalSecret {
+pub(crate) const LOCAL_TICKET_KEY: LocalSecret = LocalSecret {
     variable: "TICKET_SIGNING_KEY",
     file: ".proeventa-ticket-key",
     make: TicketKeys::generate_secret,
@@ -51,7 +59,9 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
     config.site_port = site_addr.port();
     let api_base = format!("http://{}", browser_addr(api_addr));
     let site_dir = config.site_dir.clone();
+    let mail_url = local_mail_url(&config);
     let state = AppState::new(config, store.clone(), &jwt_secret);
+    let sender = mail::sender_for(&state.config, &mail_url, store.clone(), state.tickets.clone()).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -60,6 +70,9 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
         let _ = stop_tx.send(true);
     });
     tokio::spawn(sweep_holds(store, stop_rx.clone()));
+    if let Some(sender) = sender {
+        tokio::spawn(send_mail(sender, stop_rx.clone()));
+    }
 
     let api = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let site = site_router(Path::new(&site_dir), &api_base);
@@ -67,6 +80,14 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
     println!("  API      {api_base}");
     println!("  docs     {api_base}/docs   {api_base}/redoc");
     println!("  site     http://{}/Home.html", browser_addr(site_addr));
+    match &mail_url {
+        MailUrl::File(dir) => {
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            println!("  mail     {}  (one .eml file per mail; MAIL_URL to change)", dir.display());
+        }
+        MailUrl::None => println!("  mail     none: messages wait in the outbox (MAIL_URL to send them)"),
+        other => println!("  mail     {other}"),
+    }
     let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx.clone()));
     let site_server = axum::serve(site_listener, site).with_graceful_shutdown(stopped(stop_rx));
     tokio::try_join!(api_server.into_future(), site_server.into_future()).map_err(|e| format!("server error: {e}"))?;
@@ -88,7 +109,7 @@ fn browser_addr(addr: SocketAddr) -> SocketAddr {
 
 /// A secret `serve` makes and keeps in a file when its variable is not set, so tokens and ticket
 /// codes survive restarts.
-struct LocalSecret {
+pub(crate) struct LocalSecret {
     variable: &'static str,
     file: &'static str,
     /// A new random secret.
@@ -99,7 +120,7 @@ struct LocalSecret {
 
 impl LocalSecret {
     /// The variable's value, or for local use the secret kept in the file (warned about once).
-    fn or_set(&self, value: Option<&str>) -> Result<String, String> {
+    pub(crate) fn or_set(&self, value: Option<&str>) -> Result<String, String> {
         if let Some(secret) = value {
             return Ok(secret.to_owned());
         }
@@ -194,6 +215,30 @@ async fn sweep_holds(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
                 // Rate-limit counters whose window ended count nothing any more.
                 if let Err(e) = store.forget_ended_windows(chrono::Utc::now()).await {
                     tracing::warn!(error = %e, "forgetting ended rate-limit windows failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// `MAIL_URL`, or locally the folder `./mail`.
+pub(crate) fn local_mail_url(config: &Config) -> MailUrl {
+    config.mail_url.clone().unwrap_or_else(|| MailUrl::File(LOCAL_MAIL_DIR.into()))
+}
+
+/// Drains the outbox every `SEND_MAIL_EVERY` until the server stops. A failed pass (the store
+/// unreachable) is logged and tried at the next tick: messages wait safely in the outbox.
+async fn send_mail(sender: Sender, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(SEND_MAIL_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                match sender.drain().await {
+                    Ok(drained) if drained.claimed == 0 => {}
+                    Ok(drained) => tracing::info!(%drained, "outbox drained"),
+                    Err(e) => tracing::warn!(error = %e, "sending mail failed; retrying at the next tick"),
                 }
             }
             _ = stop.changed() => return,

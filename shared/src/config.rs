@@ -1,6 +1,7 @@
 //! Configuration, read from the environment once at start, with defaults that run locally.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use crate::domain::{HoldLimit, HoldTtl, Invalid};
 use crate::limits::RateLimits;
@@ -52,6 +53,75 @@ pub struct Config {
     pub store: StoreSettings,
     /// Rate limits on signups, reserves and declined cards (the store counts them).
     pub limits: RateLimits,
+    /// `MAIL_URL`: how the outbox's messages leave; `None` when unset (`serve` then writes them
+    /// to a folder it names at start, anything else sends nothing).
+    pub mail_url: Option<MailUrl>,
+    /// `MAIL_FROM`: the sender of every mail, `Name <address>` or a bare address (SES: a
+    /// verified identity) (default `ProEventa <tickets@proeventa.localhost>`).
+    pub mail_from: String,
+    /// `SITE_URL`: where the booking site lives, for the links in mails; `None` means the local
+    /// site on `SITE_PORT`.
+    pub site_url: Option<String>,
+}
+
+/// Where mail goes, as `MAIL_URL` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailUrl {
+    /// `smtp://host:port` (port 25 when left out): STARTTLS when the server offers it.
+    Smtp { host: String, port: u16 },
+    /// `ses://`: Amazon SES v2 in the region the environment names.
+    Ses,
+    /// `file://DIR`: one `.eml` file per mail in `DIR`.
+    File(PathBuf),
+    /// `none`: no mail leaves; messages stay pending in the outbox until a transport is set.
+    None,
+}
+
+impl MailUrl {
+    /// The default sender address when `MAIL_FROM` is unset.
+    pub const DEFAULT_FROM: &'static str = "ProEventa <tickets@proeventa.localhost>";
+
+    pub fn parse(url: &str) -> Result<Self, Invalid> {
+        let refused =
+            |why: &str| Invalid::new("MAIL_URL", format!("{why}; use smtp://HOST:PORT, ses://, file://DIR or none"));
+        if url == "none" {
+            return Ok(MailUrl::None);
+        }
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(refused(&format!("`{url}` is not a mail URL")));
+        };
+        match scheme {
+            "smtp" => {
+                let authority = rest.trim_end_matches('/');
+                if authority.is_empty() || authority.contains(['/', '@', '?']) {
+                    return Err(refused("an SMTP URL names a host and a port only"));
+                }
+                let (host, port) = match authority.rsplit_once(':') {
+                    Some((host, port)) => {
+                        (host, port.parse().map_err(|_| refused(&format!("`{port}` is not a port number")))?)
+                    }
+                    None => (authority, 25),
+                };
+                Ok(MailUrl::Smtp { host: host.trim_matches(['[', ']']).to_owned(), port })
+            }
+            "ses" if rest.trim_end_matches('/').is_empty() => Ok(MailUrl::Ses),
+            "ses" => Err(refused("`ses://` takes nothing after it (the region comes from AWS_REGION)")),
+            "file" if !rest.is_empty() => Ok(MailUrl::File(PathBuf::from(rest))),
+            "file" => Err(refused("`file://` needs a folder")),
+            other => Err(refused(&format!("`{other}` is not a mail transport"))),
+        }
+    }
+}
+
+impl std::fmt::Display for MailUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MailUrl::Smtp { host, port } => write!(f, "smtp://{host}:{port}"),
+            MailUrl::Ses => f.write_str("ses://"),
+            MailUrl::File(dir) => write!(f, "file://{}", dir.display()),
+            MailUrl::None => f.write_str("none"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -76,6 +146,9 @@ impl std::fmt::Debug for Config {
             .field("redoc_js", &self.redoc_js)
             .field("store", &self.store)
             .field("limits", &self.limits)
+            .field("mail_url", &self.mail_url)
+            .field("mail_from", &self.mail_from)
+            .field("site_url", &self.site_url)
             .finish()
     }
 }
@@ -180,6 +253,15 @@ impl Config {
         if let Some(key) = &ticket_signing_key {
             crate::tickets::check_secret(key)?;
         }
+        let mail_url = get("MAIL_URL").map(|url| MailUrl::parse(&url)).transpose()?;
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| MailUrl::DEFAULT_FROM.into());
+        if !mail_from.contains('@') {
+            return Err(Invalid::new("MAIL_FROM", "must be an e-mail address, optionally as `Name <address>`"));
+        }
+        let site_url = get("SITE_URL").map(|url| url.trim_end_matches('/').to_owned());
+        if site_url.as_ref().is_some_and(|url| !(url.starts_with("https://") || url.starts_with("http://"))) {
+            return Err(Invalid::new("SITE_URL", "must be an http:// or https:// address"));
+        }
         Ok(Self {
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://proeventa.db".into()),
             jwt_secret,
@@ -208,7 +290,15 @@ impl Config {
                 per_window("RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE", RateLimits::RESERVES_PER_ADDRESS_PER_MINUTE)?,
                 per_window("DECLINE_LIMIT_PER_HOUR", RateLimits::DECLINES_PER_USER_PER_HOUR)?,
             ),
+            mail_url,
+            mail_from,
+            site_url,
         })
+    }
+
+    /// Where the booking site lives, for links in mails: `SITE_URL`, or the local site.
+    pub fn site_url(&self) -> String {
+        self.site_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", self.site_port))
     }
 
     /// The CORS origins in force: `CORS_ORIGINS`, or the local site on `site_port`.
@@ -286,6 +376,26 @@ mod tests {
             assert_eq!(err.field, "TICKET_SIGNING_KEY", "{refused}");
             assert!(err.message.contains("64 hex digits"), "{}", err.message);
         }
+    }
+
+    #[test]
+    fn mail_urls_are_parsed() {
+        let smtp = |host: &str, port| Some(MailUrl::Smtp { host: host.into(), port });
+        assert_eq!(config(&[]).unwrap().mail_url, None);
+        assert_eq!(config(&[("MAIL_URL", "smtp://127.0.0.1:2525")]).unwrap().mail_url, smtp("127.0.0.1", 2525));
+        assert_eq!(config(&[("MAIL_URL", "smtp://mail.example")]).unwrap().mail_url, smtp("mail.example", 25));
+        assert_eq!(config(&[("MAIL_URL", "ses://")]).unwrap().mail_url, Some(MailUrl::Ses));
+        assert_eq!(config(&[("MAIL_URL", "file://./mail")]).unwrap().mail_url, Some(MailUrl::File("./mail".into())));
+        assert_eq!(config(&[("MAIL_URL", "none")]).unwrap().mail_url, Some(MailUrl::None));
+        for refused in ["smtp://h:port", "smtp://", "smtp://u:p@h:25", "ses://eu-west-1", "file://", "imap://h", "h:25"]
+        {
+            let err = config(&[("MAIL_URL", refused)]).unwrap_err();
+            assert_eq!(err.field, "MAIL_URL", "{refused}");
+        }
+        assert_eq!(config(&[("MAIL_FROM", "tickets")]).unwrap_err().field, "MAIL_FROM");
+        assert_eq!(config(&[("SITE_URL", "ftp://x")]).unwrap_err().field, "SITE_URL");
+        assert_eq!(config(&[("SITE_URL", "https://tickets.example/")]).unwrap().site_url(), "https://tickets.example");
+        assert_eq!(config(&[]).unwrap().site_url(), "http://127.0.0.1:8080");
     }
 
     #[test]

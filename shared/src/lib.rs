@@ -13,6 +13,8 @@ pub mod domain;
 pub mod hex;
 pub mod limits;
 pub mod logging;
+#[cfg(feature = "mail")]
+pub mod mail;
 pub mod memory;
 pub mod payments;
 pub mod store;

@@ -35,7 +35,8 @@ secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 (
   cd "$ROOT"
   export DATABASE_URL="sqlite://$WORK/fuzz.db" HOST=127.0.0.1 PORT=0 SITE_PORT=0 \
-    JWT_SECRET="$(secret)" WEBHOOK_SECRET="$(secret)" LOG_FORMAT=json RUST_LOG="${FUZZ_RUST_LOG:-warn}"
+    JWT_SECRET="$(secret)" WEBHOOK_SECRET="$(secret)" MAIL_URL="file://$WORK/mail" LOG_FORMAT=json \
+    RUST_LOG="${FUZZ_RUST_LOG:-warn}"
   exec "$BIN" serve --demo
 ) >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!

@@ -21,6 +21,8 @@ pub enum Group {
     Payments,
     /// `/checkin/*`
     Checkin,
+    /// `/admin/*`
+    Admin,
     /// `/`, `/health`, `/openapi.json`, `/docs`, `/redoc`
     Meta,
 }
@@ -48,14 +50,16 @@ impl Group {
             Group::Payments => &[Writes::Payments, Writes::Idempotency, Writes::Limits],
             // The door's reads (summary, manifest, the public key) write nothing.
             Group::Checkin => &[Writes::CheckIn],
+            // A resend puts a failed message back to pending.
+            Group::Admin => &[Writes::Messages],
             Group::Meta => &[],
         }
     }
 }
 
 impl Group {
-    pub const ALL: [Group; 6] =
-        [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Checkin, Group::Meta];
+    pub const ALL: [Group; 7] =
+        [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Checkin, Group::Admin, Group::Meta];
 
     /// The function's package, binary and `cargo lambda watch` name.
     pub fn function_name(self) -> &'static str {
@@ -65,6 +69,7 @@ impl Group {
             Group::Reservations => "api-reservations",
             Group::Payments => "api-payments",
             Group::Checkin => "api-checkin",
+            Group::Admin => "api-admin",
             Group::Meta => "api-meta",
         }
     }
@@ -77,6 +82,7 @@ impl Group {
             Group::Reservations => "ApiReservationsFunction",
             Group::Payments => "ApiPaymentsFunction",
             Group::Checkin => "ApiCheckinFunction",
+            Group::Admin => "ApiAdminFunction",
             Group::Meta => "ApiMetaFunction",
         }
     }
@@ -89,6 +95,7 @@ impl Group {
             Group::Reservations => api::reservations::routes(),
             Group::Payments => api::payments::routes(),
             Group::Checkin => api::checkin::routes(),
+            Group::Admin => api::admin::routes(),
             Group::Meta => api::meta::routes(),
         }
     }

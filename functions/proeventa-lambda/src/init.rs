@@ -23,6 +23,12 @@ impl fmt::Display for InitError {
 
 impl std::error::Error for InitError {}
 
+impl InitError {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
 /// The configuration from an environment lookup, with Lambda's defaults: JSON logs unless
 /// `LOG_FORMAT` says otherwise (CloudWatch indexes JSON fields; `make watch` asks for `pretty`).
 pub fn lambda_config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, InitError> {

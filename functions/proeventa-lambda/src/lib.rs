@@ -5,19 +5,23 @@
 //! The routers are the very ones `proeventa serve` runs (`proeventa_core::api`); nothing here
 //! knows about a route.
 //!
-//! The cargo features (`sqlite`, `postgres`, `dynamodb`, `swagger-ui`, `redoc`; all by default) are
+//! The cargo features (`sqlite`, `postgres`, `dynamodb`, `swagger-ui`, `redoc`, `mail`, `ses`; all by default) are
 //! proeventa-core's, passed on: what a function is built without is not in its bootstrap.
 
 mod group;
 mod http;
 mod init;
 mod job;
+#[cfg(feature = "mail")]
+mod send_mail;
 
 pub use group::Group;
 pub use http::{handler, run_http};
 pub use init::{InitError, lambda_config, open_store, state_for};
 pub use job::{EXPIRE_HOLDS_WRITES, Expired, expire_holds, run_expire_holds};
 pub use proeventa_core::logging::init_logging;
+#[cfg(feature = "mail")]
+pub use send_mail::{SEND_MAIL_WRITES, run_send_mail, send_mail};
 
 /// What a function's `main` returns on failure; Lambda logs it as the init error.
 pub use lambda_runtime::Error;

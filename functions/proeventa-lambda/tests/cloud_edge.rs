@@ -3,7 +3,8 @@
 //! kinds and their writers are `proeventa_core::store::dynamodb::ITEM_KINDS`, a function's writes
 //! `Group::store_writes`), and on DynamoDB Local every request each function's own router sends
 //! (recorded from the SDK) is one its policy allows; the costly routes have their own throttles;
-//! every function has a reserved concurrency; the API and the site keep access logs.
+//! every function has a reserved concurrency; the API and the site keep access logs; only
+//! job-send-mail sends mail, as the SES identity only, woken by outbox writes and a schedule.
 
 mod common;
 
@@ -27,11 +28,14 @@ use axum::http::{Method, Request};
 use chrono::{Duration, Utc};
 use common::{JWT_SECRET, TICKET_SIGNING_KEY, WEBHOOK_SECRET, template};
 use proeventa_core::api::AppState;
-use proeventa_core::domain::{Role, UserChanges};
+use proeventa_core::config::MailUrl;
+use proeventa_core::domain::{CLAIM_LEASE, Role, Settlement, UserChanges};
+use proeventa_core::mail::sender_for;
 use proeventa_core::payments::SimulatedProvider;
 use proeventa_core::store::dynamodb::{DynamoStore, ITEM_KINDS, ItemKind, kind_of, string_like};
 use proeventa_core::store::{Store, UserStore, Writes};
-use proeventa_lambda::{EXPIRE_HOLDS_WRITES, Group, lambda_config};
+use proeventa_core::tickets::TicketKeys;
+use proeventa_lambda::{EXPIRE_HOLDS_WRITES, Group, SEND_MAIL_WRITES, lambda_config};
 use proeventa_testkit::TempDynamoTable;
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
@@ -66,12 +70,13 @@ fn functions() -> Vec<Function> {
             let writes = match Group::ALL.into_iter().find(|g| g.function_name() == name) {
                 Some(group) => group.store_writes(),
                 None if name == "job-expire-holds" => EXPIRE_HOLDS_WRITES,
+                None if name == "job-send-mail" => SEND_MAIL_WRITES,
                 None => panic!("{logical_id} builds {name:?}, which is no function package"),
             };
             Function { logical_id, name, writes, resource: resource.clone() }
         })
         .collect();
-    assert_eq!(functions.len(), Group::ALL.len() + 1, "every endpoint group and the job");
+    assert_eq!(functions.len(), Group::ALL.len() + 2, "every endpoint group and the two jobs");
     functions
 }
 
@@ -118,6 +123,10 @@ fn statements(function: &Function) -> Vec<Statement> {
         for statement in policy["Statement"].as_sequence().expect("a policy document") {
             assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{}", function.logical_id);
             let actions: BTreeSet<String> = strings(&statement["Action"]).into_iter().collect();
+            if actions.iter().all(|a| a.starts_with("ses:")) {
+                // Checked by `only_the_mail_job_sends_mail_and_only_as_the_identity`.
+                continue;
+            }
             assert!(
                 actions.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')),
                 "{}: only named DynamoDB actions: {actions:?}",
@@ -202,6 +211,55 @@ fn each_functions_policy_lets_it_write_exactly_the_kinds_of_items_its_code_write
             );
         }
     }
+}
+
+/// `ses:SendRawEmail` (raw MIME: attachments) on the configured identity's ARN, by job-send-mail
+/// only; no other SES action anywhere.
+#[test]
+fn only_the_mail_job_sends_mail_and_only_as_the_identity() {
+    for function in functions() {
+        let policies = function.resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
+        let ses: Vec<Yaml> = policies
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+            .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("ses:")))
+            .collect();
+        if function.name != "job-send-mail" {
+            assert!(ses.is_empty(), "{} may use SES: {ses:?}", function.logical_id);
+            continue;
+        }
+        assert_eq!(ses.len(), 1, "{}: one SES statement", function.logical_id);
+        assert_eq!(strings(&ses[0]["Action"]), ["ses:SendRawEmail"]);
+        let resource = match &ses[0]["Resource"] {
+            Yaml::Tagged(t) if t.tag == "!Sub" => t.value.as_str().unwrap_or("").to_owned(),
+            other => panic!("the SES statement names no single identity: {other:?}"),
+        };
+        assert_eq!(resource, "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}");
+        let environment = &function.resource["Properties"]["Environment"]["Variables"];
+        assert_eq!(environment["MAIL_URL"].as_str(), Some("ses://"));
+    }
+}
+
+/// job-send-mail is woken by the table's stream for outbox items only (`MSG#` partition keys)
+/// and by a schedule (the safety net, and PostgreSQL's only trigger).
+#[test]
+fn the_mail_job_is_woken_by_outbox_writes_and_a_schedule() {
+    let template = template();
+    let table = &template["Resources"]["ProEventaTable"]["Properties"];
+    assert!(table["StreamSpecification"]["StreamViewType"].as_str().is_some(), "the table has a stream");
+    let function = functions().into_iter().find(|f| f.name == "job-send-mail").expect("job-send-mail");
+    let events = function.resource["Properties"]["Events"].as_mapping().cloned().expect("events");
+    let of_type =
+        |kind: &str| events.values().filter(|e| e["Type"].as_str() == Some(kind)).cloned().collect::<Vec<_>>();
+    let streams = of_type("DynamoDB");
+    assert_eq!(streams.len(), 1, "one stream trigger");
+    let filters = streams[0]["Properties"]["FilterCriteria"]["Filters"].as_sequence().cloned().expect("filters");
+    assert_eq!(filters.len(), 1);
+    let pattern: Value = serde_json::from_str(filters[0]["Pattern"].as_str().expect("a pattern")).expect("JSON");
+    assert_eq!(pattern, json!({"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "MSG#"}]}}}}));
+    let schedules = of_type("Schedule");
+    assert_eq!(schedules.len(), 1, "one schedule");
+    assert_eq!(schedules[0]["Properties"]["Schedule"].as_str(), Some("rate(1 minute)"));
 }
 
 #[test]
@@ -443,9 +501,18 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
         });
         deployed.insert(function.name.clone(), Deployed { recorder, store, app });
     }
-    let [auth, catalog, reservations, payments, checkin, meta, job] =
-        ["api-auth", "api-catalog", "api-reservations", "api-payments", "api-checkin", "api-meta", "job-expire-holds"]
-            .map(|name| &deployed[name]);
+    let [auth, catalog, reservations, payments, checkin, admin_api, meta, job, mail_job] = [
+        "api-auth",
+        "api-catalog",
+        "api-reservations",
+        "api-payments",
+        "api-checkin",
+        "api-admin",
+        "api-meta",
+        "job-expire-holds",
+        "job-send-mail",
+    ]
+    .map(|name| &deployed[name]);
 
     // api-auth: accounts, a refused and two good logins, a profile change, an admin's change.
     let signup = |email: &str, password: &str| {
@@ -561,6 +628,32 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
 
     // api-meta: health asks whether the table answers.
     assert_eq!(meta.call(Method::GET, "/health", &[], None).await.0, 200);
+
+    // job-send-mail: the sender drains the outbox the scenario wrote (reading what each mail
+    // says), into .eml files here instead of SES.
+    let mail_folder = std::env::temp_dir().join(format!("proeventa-iam-mail-{}", Uuid::new_v4().simple()));
+    let tickets = Arc::new(TicketKeys::from_secret(TICKET_SIGNING_KEY).expect("the ticket key"));
+    let sender = sender_for(&config, &MailUrl::File(mail_folder.clone()), mail_job.store.clone(), tickets)
+        .await
+        .expect("a sender")
+        .expect("a transport");
+    let drained = sender.drain().await.expect("a drain");
+    assert!(drained.sent > 0, "the scenario's changes wrote messages: {drained}");
+    let _ = std::fs::remove_dir_all(&mail_folder);
+    // api-admin: a message given up on (a new account's welcome, settled as the job does), listed
+    // and sent again.
+    signup("late@iam.test", "late-password-1").await;
+    let claimed = mail_job.store.claim_messages(10, CLAIM_LEASE, Utc::now()).await.expect("a claim");
+    let failed = Settlement::Failed { reason: "550 no such mailbox".into() };
+    assert!(
+        mail_job.store.settle_message(claimed[0].id, claimed[0].attempts, &failed, Utc::now()).await.expect("settle")
+    );
+    let (status, listed) =
+        admin_api.send(Method::GET, "/admin/messages?status=failed", &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{listed}");
+    let path = format!("/admin/messages/{}/resend", claimed[0].id);
+    let (status, body) = admin_api.send(Method::POST, &path, &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
 
     for function in &functions {
         let statements = statements(function);

@@ -157,6 +157,10 @@ fn watch_serves_every_function_on_its_real_path() {
     let (status, refused) = request(port, "POST", "/checkin/scan", Some(token), Some(&json!({"code": "PE1.x"})));
     assert_eq!((status, refused["error"].as_str()), (403, Some("forbidden")), "{refused}");
 
+    // api-admin: the outbox is for admins only.
+    let (status, refused) = request(port, "GET", "/admin/messages?status=failed", Some(token), None);
+    assert_eq!((status, refused["error"].as_str()), (403, Some("forbidden")), "{refused}");
+
     // Logs are JSON lines naming the invocation's request id.
     let log = watch.log();
     assert!(log.contains("\"requestId\""), "JSON logs with the Lambda request id:\n{log}");

@@ -1,5 +1,5 @@
 //! The HTTP API: one module per endpoint group (`/auth/*`, `/events/*`, `/reservations/*`,
-//! `/payments/*`, `/checkin/*`, gateway routes), assembled here with the layers every response shares: request ids,
+//! `/payments/*`, `/checkin/*`, `/admin/*`, gateway routes), assembled here with the layers every response shares: request ids,
 //! tracing, CORS, the 64 KiB body limit, JSON 404/405 answers and panic catching.
 
 use std::sync::OnceLock;
@@ -17,6 +17,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod checkin;
@@ -52,6 +53,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
         (name = "payments", description = "Checkout, card payments, refunds and the provider webhook"),
         (name = "tickets", description = "A buyer's tickets: signed codes, QR, PDF and calendar files"),
         (name = "checkin", description = "The door: scanning tickets online and offline, live counts (staff and admins)"),
+        (name = "admin", description = "The outbox of messages to people: failed ones and resends (admins)"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +77,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(reservations::routes())
         .merge(payments::routes())
         .merge(checkin::routes())
+        .merge(admin::routes())
 }
 
 /// The OpenAPI document of every route, built once.

@@ -12,7 +12,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Utc};
 use proeventa_core::auth::{Claims, TokenKeys};
-use proeventa_core::domain::{Booking, Event, Payment, Role, User, UserChanges, VenueWithSeats};
+use proeventa_core::domain::{
+    Booking, CLAIM_LEASE, Event, MessageFacts, Payment, Role, Settlement, User, UserChanges, VenueWithSeats,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -73,6 +75,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get", "/checkin/key") => Public,
         ("post", "/checkin/scan" | "/checkin/sync") => Staff,
         ("get", "/checkin/events/{event_id}/summary" | "/checkin/events/{event_id}/manifest") => Staff,
+        ("get", "/admin/messages") | ("post", "/admin/messages/{message_id}/resend") => Admin,
         _ => return None,
     })
 }
@@ -173,6 +176,8 @@ struct Resources {
     paid_booking: Uuid,
     ticket: Uuid,
     code: String,
+    /// The paid booking's confirmation, failed (what an admin's resend is for).
+    failed_message: Uuid,
 }
 
 async fn people(app: &TestApp) -> People {
@@ -207,7 +212,21 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
     assert_eq!(resp.0, StatusCode::OK, "fixture tickets: {}", resp.2);
     let ticket = parse::<Uuid>(&resp.2[0]["id"]);
     let code = resp.2[0]["code"].as_str().expect("a ticket code").to_owned();
-    Resources { event, booking, payment, unpaid_booking, paid_booking, ticket, code }
+    let failed_message = failed_confirmation(app, paid_booking).await;
+    Resources { event, booking, payment, unpaid_booking, paid_booking, ticket, code, failed_message }
+}
+
+/// The booking's confirmation message, given up on as a sender would after its last attempt.
+async fn failed_confirmation(app: &TestApp, booking: Uuid) -> Uuid {
+    let now = Utc::now();
+    let claimed = app.state.store.claim_messages(200, CLAIM_LEASE, now).await.expect("claim the outbox");
+    let message = claimed
+        .into_iter()
+        .find(|m| matches!(m.facts, MessageFacts::BookingConfirmed { booking_id, .. } if booking_id == booking))
+        .expect("the booking's confirmation in the outbox");
+    let failed = Settlement::Failed { reason: "550 mailbox unavailable".into() };
+    assert!(app.state.store.settle_message(message.id, message.attempts, &failed, now).await.expect("settle"));
+    message.id
 }
 
 fn token_for(people: &People, caller: Caller) -> Option<String> {
@@ -252,6 +271,7 @@ fn concrete_path(template: &str, people: &People, res: &Resources) -> String {
         ("{reservation_id}", res.booking.reservations[0].id),
         ("{payment_id}", res.payment.id),
         ("{ticket_id}", res.ticket),
+        ("{message_id}", res.failed_message),
     ];
     // A booking's tickets are printed once it is paid.
     if template.ends_with("/tickets.pdf") {

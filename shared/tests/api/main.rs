@@ -5,6 +5,7 @@
 
 mod http;
 
+mod admin;
 mod auth;
 mod authz_matrix;
 mod bad_input;
@@ -14,6 +15,7 @@ mod errors;
 mod gateway;
 mod health;
 mod idempotency;
+mod mail;
 mod payments;
 mod reservations;
 mod tickets;

@@ -1,0 +1,10 @@
+//! `api-admin`: ProEventa's `/admin/*` routes (the outbox's messages and resends) as an AWS
+//! Lambda function behind API Gateway. The state is built once per execution environment; every
+//! request then goes through the same router `proeventa serve` runs.
+
+use proeventa_lambda::{Group, run_http};
+
+#[tokio::main]
+async fn main() -> Result<(), proeventa_lambda::Error> {
+    run_http(Group::Admin).await
+}
