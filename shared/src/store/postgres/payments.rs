@@ -444,9 +444,10 @@ struct DeclineRow {
     payment: PaymentRow,
 }
 
-/// The paid payments of bookings `$1`, locked in booking order: one probe of the partial unique
-/// index per booking (`<> 'failed'` is its condition), fenced by `LIMIT` (a booking has one open
-/// payment at most) so that no plan joins `payments` by reading the index whole.
+/// The paid payments of bookings `$1`, locked in booking order: one probe per booking of its
+/// payments (`payments_booking_idx`, or the partial unique index, whose condition `<> 'failed'`
+/// is named), fenced by `LIMIT` (a booking has one open payment at most) so that no plan joins
+/// `payments` by reading an index whole.
 pub(super) const PAID_PAYMENTS_SQL: &str = "
 SELECT p.id, p.booking_id, p.provider_ref, p.amount_cents, p.refunded_cents
 FROM (SELECT b FROM unnest($1::uuid[]) AS b ORDER BY b) AS paid (booking_id)

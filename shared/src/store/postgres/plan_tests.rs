@@ -384,7 +384,8 @@ const TABLES: [&str; 9] =
     ["reservations", "bookings", "seats", "events", "event_prices", "venues", "payments", "users", "tickets"];
 
 /// A hot statement with literal arguments for `EXECUTE`, and the index reads it must contain:
-/// (index, a fragment of its condition).
+/// (an index, or the start of the names of the indexes either of which may serve, and a fragment
+/// of the read's condition).
 struct HotStatement {
     name: &'static str,
     sql: String,
@@ -460,6 +461,20 @@ fn hot_statements() -> Vec<HotStatement> {
             &[("reservations_booking_idx", "booking_id")],
         ),
         hot("undo_bookings", UNDO_BOOKINGS_SQL, &format!("ARRAY[{BOOKING}]"), &[("bookings_pkey", "id")]),
+        // Deleting a booking makes PostgreSQL check, with these queries of its own (as
+        // `ri_triggers.c` writes them), that no reservation or payment still names it.
+        hot(
+            "booking_still_reserved",
+            r#"SELECT 1 FROM ONLY "public"."reservations" x WHERE $1 OPERATOR(pg_catalog.=) "booking_id" FOR KEY SHARE OF x"#,
+            BOOKING,
+            &[("reservations_booking_idx", "booking_id")],
+        ),
+        hot(
+            "booking_still_paid",
+            r#"SELECT 1 FROM ONLY "public"."payments" x WHERE $1 OPERATOR(pg_catalog.=) "booking_id" FOR KEY SHARE OF x"#,
+            BOOKING,
+            &[("payments_booking_idx", "booking_id")],
+        ),
         // Reads of a reservation and a booking (the cancels' answers).
         hot("reservation", RESERVATION_SQL, RESERVATION, &[("reservations_pkey", "id"), ("seats_pkey", "id")]),
         hot("booking", BOOKING_SQL, BOOKING, &[("reservations_booking_idx", "booking_id"), ("seats_pkey", "id")]),
@@ -483,12 +498,7 @@ fn hot_statements() -> Vec<HotStatement> {
             &format!("ARRAY[{RESERVATION}], {now}"),
             &[("reservations_pkey", "id")],
         ),
-        hot(
-            "paid_payments",
-            PAID_PAYMENTS_SQL,
-            &format!("ARRAY[{BOOKING}]"),
-            &[("payments_booking_open_uq", "booking_id")],
-        ),
+        hot("paid_payments", PAID_PAYMENTS_SQL, &format!("ARRAY[{BOOKING}]"), &[("payments_booking_", "booking_id")]),
         hot(
             "record_refunds",
             RECORD_REFUNDS_SQL,
@@ -596,7 +606,10 @@ async fn assert_hot_plans(conn: &mut sqlx::PgConnection, database: &str) {
             }
             for (index, key) in statement.probes {
                 assert!(
-                    reads.iter().any(|(_, read)| read.index.as_deref() == Some(*index) && read.condition.contains(key)),
+                    reads.iter().any(|(_, read)| {
+                        read.index.as_deref().is_some_and(|name| name.starts_with(index))
+                            && read.condition.contains(key)
+                    }),
                     "{what} does not probe {index} on {key}: {reads:#?}"
                 );
             }
