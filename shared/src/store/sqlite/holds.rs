@@ -4,7 +4,8 @@
 //! one of its user's hold slots (`reservations_hold_slot_uq`, see `HoldLimit`). A cancel (of a
 //! reservation, a booking, or from `catalog` of an event) is one transaction on the writer that
 //! also records the refunds of paid seats and revokes their tickets; the expiry sweep is one
-//! statement.
+//! statement. Every statement searches its tables through an index whatever `sqlite_stat1` says
+//! (see the comment above `BATCH_EVENTS_SQL`; `tests.rs` proves it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
@@ -122,16 +123,17 @@ impl HoldStore for SqliteStore {
 
 /// Places batches of holds on the writer connection, in one `BEGIN IMMEDIATE` transaction and
 /// four round trips to its thread whatever the batch size (begin, read, write, commit): read the
-/// events, seats and prices the batch names and the hold slots its users hold, check each hold
-/// against them (a hold with fewer free slots than seats is refused with its limit), expire lapsed
-/// holds on the wanted seats and the users' lapsed holds of the events, insert the bookings, then
-/// insert every reservation with its slot and `ON CONFLICT … DO NOTHING` on the partial unique
-/// index, which alone decides who gets a seat. A hold that did not get all its seats is deleted
-/// again before the commit, and its caller learns which seats were taken.
+/// events, seats and prices the batch names, the rows that hold or sold its seats and the hold
+/// slots its users hold, check each hold against them (a hold with fewer free slots than seats is
+/// refused with its limit), write down as expired (by id) the lapsed holds on the wanted seats and
+/// the users' lapsed holds of the events, insert the bookings, then insert every reservation with
+/// its slot and `ON CONFLICT … DO NOTHING` on the partial unique index, which alone decides who
+/// gets a seat. A hold that did not get all its seats is deleted again before the commit, and its
+/// caller learns which seats were taken.
 ///
-/// The slots are read and written under the write lock, so none can change in between; the
-/// slot index (`reservations_hold_slot_uq`) is there all the same, so that a slot given twice
-/// would fail the batch rather than let a user hold more than the limit.
+/// The slots and the lapsed holds are read and written under the write lock, so none can change
+/// in between; the slot index (`reservations_hold_slot_uq`) is there all the same, so that a slot
+/// given twice would fail the batch rather than let a user hold more than the limit.
 pub(super) struct SqliteHoldBatches {
     pub(super) writer: SqlitePool,
 }
