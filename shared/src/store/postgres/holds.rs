@@ -320,6 +320,8 @@ WITH req AS (
     FROM unnest($1::int4[], $2::uuid[], $11::int4[]) AS want (idx, seat_id, nth)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
+    -- One primary-key probe per seat, and one per price: a plain join let the generic plan hash
+    -- the whole venue.
     CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
     CROSS JOIN LATERAL (
         SELECT x.price_cents FROM event_prices x WHERE x.event_id = oe.id AND x.tier = s.tier LIMIT 1
@@ -419,8 +421,8 @@ fn rows_by_hold(batch: &[PendingHold], rows: Vec<BatchRow>) -> Vec<Vec<Reservati
 
 /// The user's held seats of an event (`$1` event, `$2` user) at `$3`, as the slot index counts
 /// them: one range of `reservations_hold_slot_uq`. The lapse is counted apart (`FILTER`): as a
-/// condition on `expires_at` it let the planner read every unexpired hold of the table through
-/// `reservations_lapsing_idx` instead.
+/// condition on `expires_at` it would let `reservations_lapsing_idx` (every unexpired hold of the
+/// table) compete with the slot index, as it did in the hold's own slot read (see `mine`).
 pub(super) const HELD_SLOTS_SQL: &str = "
 SELECT count(*) FILTER (WHERE expires_at > $3) FROM reservations
 WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL";
