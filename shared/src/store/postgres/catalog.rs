@@ -256,34 +256,20 @@ impl CatalogStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn seat_map(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Vec<SeatState>>> {
-        // Two single-table reads joined here rather than one join in SQL: each has one plan
-        // (the venue's seats in index order; the event's range of the partial unique index),
-        // whatever the statistics say. Joined in SQL, a freshly bulk-loaded venue whose
-        // statistics still said "empty" was planned as a nested loop and read 200 times slower.
-        let mut rows: Vec<SeatMapRow> = sqlx::query_as(
-            "SELECT s.id AS seat_id, s.row_label, s.seat_number, s.tier,
-                    COALESCE(p.price_cents, 0) AS price_cents,
-                    NULL::text AS reservation_status, NULL::timestamptz AS expires_at
-             FROM events e
-             JOIN seats s ON s.venue_id = e.venue_id
-             LEFT JOIN event_prices p ON p.event_id = e.id AND p.tier = s.tier
-             WHERE e.id = $1
-             ORDER BY s.row_index, s.seat_number",
-        )
-        .bind(event_id)
-        .fetch_all(&self.pool)
-        .await?;
+        // Two reads joined here rather than one join in SQL: each has one plan (the venue's seats
+        // in index order; the event's range of the partial unique index), whatever the statistics
+        // say. Joined in SQL, a freshly bulk-loaded venue whose statistics still said "empty" was
+        // planned as a nested loop and read 200 times slower.
+        let mut rows: Vec<SeatMapRow> = sqlx::query_as(SEAT_MAP_SEATS_SQL).bind(event_id).fetch_all(&self.pool).await?;
         // The unique index leaves at most one held or confirmed reservation per seat.
-        let taken: HashMap<Uuid, (String, DateTime<Utc>)> = sqlx::query_as::<_, (Uuid, String, DateTime<Utc>)>(
-            "SELECT seat_id, status, expires_at FROM reservations
-             WHERE event_id = $1 AND status IN ('held', 'confirmed')",
-        )
-        .bind(event_id)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|(seat_id, status, expires_at)| (seat_id, (status, expires_at)))
-        .collect();
+        let taken: HashMap<Uuid, (String, DateTime<Utc>)> =
+            sqlx::query_as::<_, (Uuid, String, DateTime<Utc>)>(SEAT_MAP_TAKEN_SQL)
+                .bind(event_id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|(seat_id, status, expires_at)| (seat_id, (status, expires_at)))
+                .collect();
         for row in &mut rows {
             if let Some((status, expires_at)) = taken.get(&row.seat_id) {
                 row.reservation_status = Some(status.clone());
@@ -292,15 +278,32 @@ impl CatalogStore for PostgresStore {
         }
         if rows.is_empty() {
             // Every venue has seats, so no rows means no event; confirm rather than assume.
-            let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM events WHERE id = $1")
-                .bind(event_id)
-                .fetch_optional(&self.pool)
-                .await?;
+            let exists: Option<Uuid> =
+                sqlx::query_scalar(EVENT_EXISTS_SQL).bind(event_id).fetch_optional(&self.pool).await?;
             return Ok(exists.map(|_| Vec::new()));
         }
         rows.into_iter().map(|row| row.into_seat_state(now)).collect::<StoreResult<_>>().map(Some)
     }
 }
+
+/// An event's (`$1`) seats in seat order with their prices: the event's venue is read first (its
+/// primary key, as a scalar), so the seats are one range of `seats_venue_order_idx`, which also
+/// gives their order; a join of `events` and `seats` could be planned as a merge join reading
+/// either index whole. A tier without a price reads 0.
+pub(super) const SEAT_MAP_SEATS_SQL: &str = "
+SELECT s.id AS seat_id, s.row_label, s.seat_number, s.tier, COALESCE(p.price_cents, 0) AS price_cents,
+       NULL::text AS reservation_status, NULL::timestamptz AS expires_at
+FROM seats s
+LEFT JOIN event_prices p ON p.event_id = $1 AND p.tier = s.tier
+WHERE s.venue_id = (SELECT e.venue_id FROM events e WHERE e.id = $1)
+ORDER BY s.row_index, s.seat_number";
+
+/// An event's (`$1`) held and sold seats: its range of `reservations_active_seat_uq`.
+pub(super) const SEAT_MAP_TAKEN_SQL: &str =
+    "SELECT seat_id, status, expires_at FROM reservations WHERE event_id = $1 AND status IN ('held', 'confirmed')";
+
+/// Whether event `$1` exists (a seat map with no seats).
+const EVENT_EXISTS_SQL: &str = "SELECT id FROM events WHERE id = $1";
 
 impl PostgresStore {
     async fn cancel_event_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Cancellation<Event>>, TxError> {

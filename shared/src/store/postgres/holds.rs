@@ -3,7 +3,10 @@
 //! every seat and every hold slot (the per-user limit); only when it refuses are the reasons read,
 //! and a hold that nothing refuses any more is placed again. Cancels lock the active reservations
 //! they take, record the refunds of paid ones and revoke their tickets in the same transaction;
-//! expiry is one update.
+//! expiry is one update. Every statement reads its tables through an index condition whatever the
+//! statistics say: sequential scans are off for the store's sessions (`mod.rs`) and each read is
+//! written so that one index probe fits it (see the comment above `HOLD_BATCH_SQL`); the proof is
+//! `plan_tests.rs`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -103,13 +106,15 @@ impl HoldStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let expired = sqlx::query(
-            "UPDATE reservations SET status = 'expired', updated_at = $1 WHERE status = 'held' AND expires_at <= $1",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(expired.rows_affected())
+        // Autocommit: a sweep that lost a deadlock wrote nothing and is simply run again.
+        let outcome = retry_deadlocks(|| {
+            Box::pin(async move {
+                let expired = sqlx::query(EXPIRE_LAPSED_SQL).bind(now).execute(&self.pool).await?;
+                Ok(expired.rows_affected())
+            })
+        })
+        .await;
+        settle(outcome, "expiring lapsed holds")
     }
 }
 
@@ -197,11 +202,8 @@ impl PgHoldBatches {
                 .map(|(hold, _)| hold.request.booking_id)
                 .collect();
             if !undone.is_empty() {
-                sqlx::query("DELETE FROM reservations WHERE booking_id = ANY($1)")
-                    .bind(&undone)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM bookings WHERE id = ANY($1)").bind(&undone).execute(&mut *tx).await?;
+                sqlx::query(UNDO_RESERVATIONS_SQL).bind(&undone).execute(&mut *tx).await?;
+                sqlx::query(UNDO_BOOKINGS_SQL).bind(&undone).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             held
@@ -232,46 +234,58 @@ impl PgHoldBatches {
     }
 }
 
+/// Deletes the reservations of holds that did not get all their seats (`$1` their booking ids).
+pub(super) const UNDO_RESERVATIONS_SQL: &str = "DELETE FROM reservations WHERE booking_id = ANY ($1)";
+/// Deletes those holds' bookings, after their reservations.
+pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY ($1)";
+
 // ---------------------------------------------------------------------------------------------
 // The hold: one statement, atomic by itself in autocommit, so a multi-seat hold is all or nothing.
 //
-// - `open_event` takes a share lock on the event row: a concurrent cancel (or edit) of the event
-//   waits for holds in flight, and a hold that waited re-checks `on_sale`/`start_time` on the
-//   committed row, so no hold can slip in beside a cancellation.
-// - `lapsed` expires lapsed holds on the wanted seats. An unreferenced data-modifying CTE would run
-//   after the main statement, too late for the unique index; reading its count in `inserted`'s
-//   WHERE (an InitPlan) makes it run before any reservation is inserted. Its lookup is fenced
-//   (`OFFSET 0`) so that it runs once per wanted seat and drives the update; the redundant
-//   `status IN ('held', 'confirmed')` lets the probe use the partial unique index.
-// - Rows are inserted in seat-id order so that two overlapping multi-seat holds wait on each other
-//   in the same order instead of deadlocking.
-// - Each wanted seat is one probe of the unique index on (event_id, seat_id), forced by a LATERAL
-//   subquery per seat: written as `seat_id = ANY($2)` or a plain join, the planner may scan every
-//   active reservation of the event instead (O(n) per hold) whenever its statistics underrate the
-//   event, e.g. a new event in an on-sale spike or a fresh table. The status is repeated on `x` so a
-//   row changed concurrently is re-checked before it is expired.
+// Its plan must not depend on the statistics: the generic plan is made on a connection's first
+// hold, maybe right after an `ANALYZE` of the empty table, and then kept. Sequential scans are off
+// for the store's sessions (`mod.rs`), and every read of a table is written so that one index
+// probe is the only plan the planner has for it, whatever sizes it believes:
+// - a read keyed by another row's column is a `LATERAL` subquery fenced by `LIMIT` (or an
+//   aggregate): its key is then a parameter of the probe, not a join clause that a merge or hash
+//   join could answer by reading a whole index in key order;
+// - an update of rows found elsewhere names their ids as an array (`x.id = ANY (ids)`), which only
+//   the primary key can serve;
+// - no condition implies the predicate of a partial index that should not serve the read (a status
+//   re-checked as `(…) IS TRUE` proves nothing to the planner), so no partial index is read whole.
+//
+// - `open_event` takes a share lock on each event row, in id order: a concurrent cancel (or edit)
+//   of the event waits for holds in flight, and a hold that waited re-checks `on_sale` and
+//   `start_time` on the committed row, so no hold can slip in beside a cancellation.
+// - Each wanted seat is one probe of the unique index on (event_id, seat_id) (`lapsed`): written
+//   as `seat_id = ANY($2)` or a plain join, the planner may scan every active reservation of the
+//   event instead (O(n) per hold) whenever its statistics underrate the event, e.g. a new event in
+//   an on-sale spike or a fresh table. The probe names neither `status = 'held'` nor the lapse
+//   (both are checked on the row it returns), so `reservations_lapsing_idx` cannot serve it; of
+//   the indexes that can, the unique one it matches whole is the cheapest whatever the statistics
+//   (one row at most).
 // - Hold slots (the per-user limit, `reservations_hold_slot_uq` on (event_id, user_id, hold_slot)
 //   for held rows): `mine` reads, per hold, its user's held rows of its event in one range scan of
-//   that index (a LATERAL per hold, as for seats): the slots of those not lapsed, and the ids of
-//   those lapsed. The scan has no condition on `expires_at` (the aggregate sorts the lapse out):
-//   with one, the planner read every unexpired hold of the table through
-//   `reservations_lapsing_idx` for each hold (batches 5x slower with 64 users holding 30 seats
-//   each). It names `hold_slot IS NOT NULL`, the index's predicate besides the status, which also
-//   keeps the index out of the seat probes (through it they would scan the event's held rows).
+//   that index: the slots of those not lapsed, and the ids of those lapsed. The scan has no
+//   condition on `expires_at` (the aggregate sorts the lapse out): with one, the planner read every
+//   unexpired hold of the table through `reservations_lapsing_idx` for each hold (batches 5x slower
+//   with 64 users holding 30 seats each). It names `hold_slot IS NOT NULL`, the index's predicate
+//   besides the status, which also keeps the index out of the seat probes.
 // - `placed` gives each hold the lowest free slots in 1..=limit, one per seat (its `nth` seat,
 //   `$11`, takes `free[nth]`); the first k free slots are among the first held + k, so no more
 //   numbers are tried. A hold with fewer free slots than seats inserts nothing. Each CTE carries
 //   what the next needs, so none is joined back to another per hold, and there are no window
 //   functions (with them, batches of 64 took 9 ms instead of 5).
-// - `lapsed_slots` writes down the users' lapsed holds, by id (their slots were counted free),
-//   before any insert, as `lapsed` does those on wanted seats. It joins one row (the batch's ids
-//   as an array; none: it stops there), and probes the primary key for those ids, whatever the
-//   statistics: the status and the lapse are re-checked (a confirm or a checkout may have changed
-//   the row since the snapshot) as `(…) IS TRUE`, which no index serves, so the planner cannot
-//   read the held rows through `reservations_lapsing_idx` instead. Folded into `lapsed`, with a
-//   generic plan made while the table was nearly empty, it read every held row through that
-//   index in each statement (the bench's holds/s halved). A row both updates pick is updated
-//   once (the second finds it already changed by this statement and leaves it).
+// - `lapsed` writes down, before any insert, the lapsed holds on the wanted seats and the users'
+//   lapsed holds of their events (their slots were counted free), by id: one row of ids drives
+//   probes of the primary key. An unreferenced data-modifying CTE would run after the main
+//   statement, too late for the unique indexes; reading its count in `inserted`'s WHERE (an
+//   InitPlan) makes it run first. The status and the lapse are re-checked on the row (a confirm or
+//   a checkout may have changed it since the snapshot). Written as a join of `reservations` with
+//   the stale rows, a generic plan made on an empty table read `reservations` in a loop, once per
+//   stale row (5,605 loops over 295 rows for one batch of 19 holds: 333 ms).
+// - Rows are inserted in seat-id order so that two overlapping multi-seat holds wait on each other
+//   in the same order instead of deadlocking.
 // - A booking row is written only for a hold that got at least one seat, after its reservations:
 //   foreign keys are checked at the end of the statement, when both rows exist. So a single-seat
 //   hold that lost writes nothing at all, and a batch of single-seat holds needs no transaction.
@@ -284,32 +298,36 @@ impl PgHoldBatches {
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
 /// limit of held seats. Each hold's event must be on sale and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
-/// nothing is written for it. Lapsed
-/// holds on the wanted seats and the users' lapsed holds of their events are expired first; then
-/// the partial unique indexes decide every seat and every slot (`ON CONFLICT DO NOTHING`: a seat
-/// someone holds or bought, or a slot just taken, is simply not inserted). Returns the inserted
-/// reservations with their hold's index; a multi-seat hold that got fewer rows than it asked for
-/// is undone by the caller, inside the same transaction.
+/// nothing is written for it. Lapsed holds on the wanted seats and the users' lapsed holds of
+/// their events are expired first; then the partial unique indexes decide every seat and every
+/// slot (`ON CONFLICT DO NOTHING`: a seat someone holds or bought, or a slot just taken, is simply
+/// not inserted). Returns the inserted reservations with their hold's index; a multi-seat hold
+/// that got fewer rows than it asked for is undone by the caller, inside the same transaction.
 pub(super) const HOLD_BATCH_SQL: &str = r#"
 WITH req AS (
     SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[],
                          $10::int4[])
         AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count, hold_limit)
 ), open_event AS (
-    SELECT e.id, e.venue_id, e.currency, e.start_time
-    FROM events e
-    WHERE e.id IN (SELECT event_id FROM req) AND e.status = 'on_sale'
-    ORDER BY e.id
-    FOR SHARE
+    SELECT e.*
+    FROM (SELECT DISTINCT event_id FROM req ORDER BY event_id) q
+    CROSS JOIN LATERAL (
+        SELECT x.id, x.venue_id, x.currency, x.start_time FROM events x
+        WHERE x.id = q.event_id AND x.status = 'on_sale'
+        FOR SHARE
+    ) e
 ), wanted AS (
     SELECT r.idx, r.booking_id, s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency,
            want.nth
     FROM unnest($1::int4[], $2::uuid[], $11::int4[]) AS want (idx, seat_id, nth)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
-    -- One primary-key probe per seat: a plain join let the generic plan hash the whole venue.
+    -- One primary-key probe per seat, and one per price: a plain join let the generic plan hash
+    -- the whole venue.
     CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
-    JOIN event_prices p ON p.event_id = oe.id AND p.tier = s.tier
+    CROSS JOIN LATERAL (
+        SELECT x.price_cents FROM event_prices x WHERE x.event_id = oe.id AND x.tier = s.tier LIMIT 1
+    ) p
     WHERE s.venue_id = oe.venue_id
 ), valid AS (
     SELECT r.* FROM req r
@@ -339,27 +357,24 @@ WITH req AS (
     ) f
     WHERE cardinality(f.free) = mi.seat_count
 ), lapsed AS (
-    UPDATE reservations x SET status = 'expired', updated_at = stale.held_at
-    FROM (
-        SELECT y.id, v.held_at
-        FROM valid v
-        JOIN wanted w ON w.idx = v.idx
-        CROSS JOIN LATERAL (
-            SELECT y.id FROM reservations y
-            WHERE y.event_id = v.event_id AND y.seat_id = w.seat_id AND y.status IN ('held', 'confirmed')
-              AND y.status = 'held' AND y.expires_at <= v.held_at
-            LIMIT 1
-        ) y
-        OFFSET 0
-    ) stale
-    WHERE x.id = stale.id AND x.status = 'held' AND x.expires_at <= stale.held_at
-    RETURNING x.id
-), lapsed_slots AS (
     UPDATE reservations x SET status = 'expired', updated_at = lapse.held_at
     FROM (
-        SELECT array_agg(l.id) AS ids, max(v.held_at) AS held_at
-        FROM placed v
-        CROSS JOIN LATERAL unnest(v.lapsed) AS l (id)
+        SELECT array_agg(stale.id) AS ids, max(stale.held_at) AS held_at
+        FROM (
+            -- The lapsed holds on the wanted seats: the seat's active row, if it is a lapsed hold.
+            SELECT y.id, v.held_at
+            FROM valid v
+            JOIN wanted w ON w.idx = v.idx
+            CROSS JOIN LATERAL (
+                SELECT y.id, y.status, y.expires_at FROM reservations y
+                WHERE y.event_id = v.event_id AND y.seat_id = w.seat_id AND y.status IN ('held', 'confirmed')
+                LIMIT 1
+            ) y
+            WHERE y.status = 'held' AND y.expires_at <= v.held_at
+            UNION ALL
+            -- The users' lapsed holds, whose slots `placed` counted free.
+            SELECT l.id, v.held_at FROM placed v CROSS JOIN LATERAL unnest(v.lapsed) AS l (id)
+        ) stale
     ) lapse
     WHERE lapse.ids IS NOT NULL AND x.id = ANY (lapse.ids)
       AND (x.status = 'held' AND x.expires_at <= lapse.held_at) IS TRUE
@@ -372,7 +387,7 @@ WITH req AS (
            v.expires_at, v.held_at, v.held_at, v.free[w.nth]
     FROM placed v
     JOIN wanted w ON w.idx = v.idx
-    WHERE (SELECT count(*) FROM lapsed) >= 0 AND (SELECT count(*) FROM lapsed_slots) >= 0
+    WHERE (SELECT count(*) FROM lapsed) >= 0
     ORDER BY v.event_id, w.seat_id
     ON CONFLICT DO NOTHING
     RETURNING *
@@ -406,6 +421,42 @@ fn rows_by_hold(batch: &[PendingHold], rows: Vec<BatchRow>) -> Vec<Vec<Reservati
     held
 }
 
+/// The user's held seats of an event (`$1` event, `$2` user) at `$3`, as the slot index counts
+/// them: one range of `reservations_hold_slot_uq`. The lapse is counted apart (`FILTER`): as a
+/// condition on `expires_at` it would let `reservations_lapsing_idx` (every unexpired hold of the
+/// table) compete with the slot index, as it did in the hold's own slot read (see `mine`).
+pub(super) const HELD_SLOTS_SQL: &str = "
+SELECT count(*) FILTER (WHERE expires_at > $3) FROM reservations
+WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL";
+
+/// An event's (`$1`) status and start.
+pub(super) const EVENT_STATE_SQL: &str = "SELECT status, start_time FROM events WHERE id = $1";
+
+/// Which of the seats `$2` event `$1` sells: each seat is one primary-key probe (fenced by `LIMIT`,
+/// so no plan reads `seats` whole to join it), checked against the event's venue and its price.
+pub(super) const SELLABLE_SEATS_SQL: &str = "
+SELECT s.id
+FROM unnest($2::uuid[]) AS want (seat_id)
+CROSS JOIN LATERAL (SELECT x.id, x.venue_id, x.tier FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
+CROSS JOIN LATERAL (SELECT 1 FROM event_prices p WHERE p.event_id = $1 AND p.tier = s.tier LIMIT 1) p
+WHERE s.venue_id = (SELECT e.venue_id FROM events e WHERE e.id = $1)";
+
+/// The labels of the seats `$2` of event `$1` that someone holds or bought at `$3`: one probe of
+/// the seat index per seat, as in the hold, and one of `seats`' primary key for its label.
+pub(super) const LOST_SEATS_SQL: &str = "
+SELECT s.row_label, s.seat_number, s.tier
+FROM unnest($2::uuid[]) AS want (seat_id)
+CROSS JOIN LATERAL (
+    SELECT x.status, x.expires_at FROM reservations x
+    WHERE x.event_id = $1 AND x.seat_id = want.seat_id AND x.status IN ('held', 'confirmed')
+    LIMIT 1
+) r
+CROSS JOIN LATERAL (
+    SELECT x.row_label, x.row_index, x.seat_number, x.tier FROM seats x WHERE x.id = want.seat_id LIMIT 1
+) s
+WHERE r.status = 'confirmed' OR r.expires_at > $3
+ORDER BY s.row_index, s.seat_number";
+
 impl PostgresStore {
     /// Why a hold statement wrote nothing, read after the fact, in the order the refusals are
     /// given on every backend: the event and seats (`invalid_hold`), the user's limit, then seats
@@ -416,15 +467,12 @@ impl PostgresStore {
             return Ok(Some(invalid));
         }
         // The user's held seats of the event, as the slot index counts them.
-        let held: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM reservations
-             WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL AND expires_at > $3",
-        )
-        .bind(request.event_id)
-        .bind(request.user_id)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
+        let held: i64 = sqlx::query_scalar(HELD_SLOTS_SQL)
+            .bind(request.event_id)
+            .bind(request.user_id)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
         let limit = request.limit.seats();
         if held + i64::try_from(request.seats.ids().len()).unwrap_or(i64::MAX) > i64::from(limit) {
             return Ok(Some(StoreError::HoldLimitReached { limit }));
@@ -436,10 +484,7 @@ impl PostgresStore {
     /// sell: the refusal, or `None`.
     async fn invalid_hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
         let event: Option<(String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT status, start_time FROM events WHERE id = $1")
-                .bind(request.event_id)
-                .fetch_optional(&self.pool)
-                .await?;
+            sqlx::query_as(EVENT_STATE_SQL).bind(request.event_id).fetch_optional(&self.pool).await?;
         let Some((status, start_time)) = event else {
             return Ok(Some(StoreError::NotFound(Entity::Event)));
         };
@@ -449,58 +494,76 @@ impl PostgresStore {
         if start_time <= now {
             return Ok(Some(StoreError::event_started()));
         }
-        let sellable: HashSet<Uuid> = sqlx::query_scalar(
-            "SELECT s.id FROM unnest($2::uuid[]) AS want (seat_id)
-             JOIN seats s ON s.id = want.seat_id
-             JOIN events e ON e.venue_id = s.venue_id AND e.id = $1
-             JOIN event_prices p ON p.event_id = e.id AND p.tier = s.tier",
-        )
-        .bind(request.event_id)
-        .bind(request.seats.ids())
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .collect();
+        let sellable: HashSet<Uuid> = sqlx::query_scalar(SELLABLE_SEATS_SQL)
+            .bind(request.event_id)
+            .bind(request.seats.ids())
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect();
         Ok(request.seats.ids().iter().find(|id| !sellable.contains(id)).map(|id| StoreError::seat_not_in_venue(*id)))
     }
 
     /// The requested seats that someone else holds or bought at `now`, after the index refused a
     /// hold (one index probe per seat, as in the hold); `None` when they are all free (again).
     async fn lost_seats(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
-        let taken: Vec<(String, i32, String)> = sqlx::query_as(
-            "SELECT s.row_label, s.seat_number, s.tier
-             FROM unnest($2::uuid[]) AS want (seat_id)
-             CROSS JOIN LATERAL (
-                 SELECT x.status, x.expires_at FROM reservations x
-                 WHERE x.event_id = $1 AND x.seat_id = want.seat_id AND x.status IN ('held', 'confirmed')
-                 LIMIT 1
-             ) r
-             JOIN seats s ON s.id = want.seat_id
-             WHERE r.status = 'confirmed' OR r.expires_at > $3
-             ORDER BY s.row_index, s.seat_number",
-        )
-        .bind(request.event_id)
-        .bind(request.seats.ids())
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
+        let taken: Vec<(String, i32, String)> = sqlx::query_as(LOST_SEATS_SQL)
+            .bind(request.event_id)
+            .bind(request.seats.ids())
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
         Ok((!taken.is_empty()).then(|| StoreError::SeatsUnavailable(labels(taken))))
     }
 }
+
+/// The seat of reservation `r`, as `s`: one primary-key probe per reservation, fenced by `LIMIT` so
+/// that no plan joins `seats` by reading its primary key whole.
+macro_rules! seat_of_r {
+    () => {
+        " CROSS JOIN LATERAL (
+              SELECT x.row_label, x.row_index, x.seat_number, x.tier FROM seats x WHERE x.id = r.seat_id LIMIT 1
+          ) s"
+    };
+}
+
+/// A reservation with its seat (`$1` its id).
+pub(super) const RESERVATION_SQL: &str =
+    concat!("SELECT ", reservation_columns!(), " FROM reservations r", seat_of_r!(), " WHERE r.id = $1");
+
+/// A booking's reservations with their seats, in seat order (`$1` the booking id).
+pub(super) const BOOKING_SQL: &str = concat!(
+    "SELECT b.created_at AS booking_created_at, ",
+    reservation_columns!(),
+    " FROM bookings b JOIN reservations r ON r.booking_id = b.id",
+    seat_of_r!(),
+    " WHERE b.id = $1 ORDER BY s.row_index, s.seat_number"
+);
+
+/// Writes down every lapsed hold at `$1` (the sweeper): found through `reservations_lapsing_idx`,
+/// then locked in id order, the order a confirm or a cancel locks a booking's seats in (see
+/// `mod.rs`), and re-checked as locked. Updated in the order the index gives (expiry, then where
+/// the row lies), the sweep deadlocked with a confirm locking the same booking's seats by id.
+pub(super) const EXPIRE_LAPSED_SQL: &str = "
+WITH lapsed AS (
+    SELECT id FROM reservations
+    WHERE id = ANY (ARRAY(SELECT id FROM reservations WHERE status = 'held' AND expires_at <= $1))
+      AND (status = 'held' AND expires_at <= $1) IS TRUE
+    ORDER BY id
+    FOR UPDATE
+)
+UPDATE reservations SET status = 'expired', updated_at = $1 WHERE id = ANY (ARRAY(SELECT id FROM lapsed))";
+
+/// Cancels the reservations `$1` (locked by `lock_active_sql!`) at `$2`.
+pub(super) const CANCEL_LOCKED_SQL: &str =
+    "UPDATE reservations SET status = 'canceled', updated_at = $2 WHERE id = ANY ($1)";
 
 async fn fetch_reservation<'e>(
     executor: impl PgExecutor<'e>,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Reservation>> {
-    let row: Option<ReservationRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        reservation_columns!(),
-        " FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(executor)
-    .await?;
+    let row: Option<ReservationRow> = sqlx::query_as(RESERVATION_SQL).bind(id).fetch_optional(executor).await?;
     row.map(|row| row.into_reservation(now)).transpose()
 }
 
@@ -509,18 +572,7 @@ async fn fetch_booking<'e>(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Booking>> {
-    let rows: Vec<BookingSeatRow> = sqlx::query_as(concat!(
-        "SELECT b.created_at AS booking_created_at, ",
-        reservation_columns!(),
-        " FROM bookings b
-          JOIN reservations r ON r.booking_id = b.id
-          JOIN seats s ON s.id = r.seat_id
-          WHERE b.id = $1
-          ORDER BY s.row_index, s.seat_number"
-    ))
-    .bind(id)
-    .fetch_all(executor)
-    .await?;
+    let rows: Vec<BookingSeatRow> = sqlx::query_as(BOOKING_SQL).bind(id).fetch_all(executor).await?;
     let Some(created_at) = rows.first().map(|row| row.booking_created_at) else {
         return Ok(None);
     };
@@ -575,13 +627,23 @@ pub(super) enum CancelScope {
 /// Locks the active reservations whose `$column` is `$1` (in id order) and reads them as locked.
 /// The status must come from the locked row, not from an earlier read: a confirm that committed
 /// while this waited for the lock is then seen as `confirmed`, and its seat is refunded.
+///
+/// The rows are found by `$column`'s index first, then locked through the primary key by id:
+/// written as one `WHERE … ORDER BY id`, the id order made the primary key (read whole, in order)
+/// a plan for a booking's or an event's rows. The activity is checked as `(…) IS TRUE`, which
+/// proves nothing to the planner, so `reservations_active_seat_uq` (whose predicate it would
+/// imply) is not read whole either; it is re-checked on the locked row.
 macro_rules! lock_active_sql {
     ($column:literal) => {
         concat!(
             "SELECT id, booking_id, price_cents, status FROM reservations
-             WHERE ",
+             WHERE id = ANY (ARRAY(
+                 SELECT id FROM reservations
+                 WHERE ",
             $column,
-            " = $1 AND (status = 'confirmed' OR (status = 'held' AND expires_at > $2))
+            " = $1 AND (status = 'confirmed' OR (status = 'held' AND expires_at > $2)) IS TRUE
+             ))
+               AND (status = 'confirmed' OR (status = 'held' AND expires_at > $2)) IS TRUE
              ORDER BY id
              FOR UPDATE"
         )
@@ -589,7 +651,7 @@ macro_rules! lock_active_sql {
 }
 
 impl CancelScope {
-    fn lock_sql(self) -> &'static str {
+    pub(super) fn lock_sql(self) -> &'static str {
         match self {
             CancelScope::Reservation => lock_active_sql!("id"),
             CancelScope::Booking => lock_active_sql!("booking_id"),
@@ -615,11 +677,7 @@ pub(super) async fn cancel_active(
     }
     // The rows are locked, so exactly these are canceled, with the statuses just read.
     let ids: Vec<Uuid> = locked.iter().map(|(id, ..)| *id).collect();
-    sqlx::query("UPDATE reservations SET status = 'canceled', updated_at = $2 WHERE id = ANY($1)")
-        .bind(&ids)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(CANCEL_LOCKED_SQL).bind(&ids).bind(now).execute(&mut *conn).await?;
     // Per booking, the price of its confirmed seats; held seats were never paid for. The
     // confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<Uuid, i64> = BTreeMap::new();

@@ -48,6 +48,24 @@ const DEADLOCK_DETECTED: &str = "40P01";
 /// How long a pooled connection may sit idle before it is pinged on its way out of the pool.
 const PING_IF_IDLE_FOR: StdDuration = StdDuration::from_millis(500);
 
+/// How every pooled connection plans, set once when it opens (one round trip).
+///
+/// - `plan_cache_mode = force_generic_plan`: every statement here is shaped to plan well without
+///   its parameters' values. Left to choose, PostgreSQL re-plans the hold on every call (its custom
+///   plan knows how many seats were asked for and so looks cheaper), which costs more than running
+///   it and halved hold throughput when measured.
+/// - `enable_seqscan = off`: a statement's plan must not depend on the statistics. After an
+///   `ANALYZE` of an empty table (a new deployment) PostgreSQL believes the table has no rows, so a
+///   sequential scan costs nothing to it; the generic plan made then is kept until the next
+///   `ANALYZE`, and the hold's lapse update ran as a scan of `reservations` inside a loop (about
+///   100 holds/s where 1,000s were expected). Statistics cannot be set ahead: any `ANALYZE`
+///   rewrites them. Off, a sequential scan is only chosen where no index can serve a read (no hot
+///   statement: `plan_tests.rs` proves each reads its tables through an index condition), and each
+///   statement is written so that the index it should probe is the only one that fits (see
+///   `holds.rs`).
+const SESSION_SETTINGS_SQL: &str =
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false), set_config('enable_seqscan', 'off', false)";
+
 pub struct PostgresStore {
     pool: PgPool,
     holds: HoldQueue,
@@ -69,13 +87,9 @@ impl PostgresStore {
             .before_acquire(|conn, meta| {
                 Box::pin(async move { Ok(meta.idle_for < PING_IF_IDLE_FOR || conn.ping().await.is_ok()) })
             })
-            // Every statement here is shaped to plan well without its parameters' values. Left to
-            // choose, PostgreSQL re-plans the hold on every call (its custom plan knows how many
-            // seats were asked for and so looks cheaper), which costs more than running it and
-            // halved hold throughput when measured.
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::query("SET plan_cache_mode = force_generic_plan").execute(conn).await?;
+                    sqlx::query(SESSION_SETTINGS_SQL).execute(conn).await?;
                     Ok(())
                 })
             })

@@ -94,7 +94,7 @@ impl PaymentStore for PostgresStore {
         // Capped at the amount: more cannot have been given back than was taken.
         let row: Option<PaymentRow> = sqlx::query_as(concat!(
             "UPDATE payments SET status = 'failed', refunded_cents = LEAST(amount_cents, $2), updated_at = $3
-             WHERE id = $1 AND status = 'pending' RETURNING ",
+             WHERE id = $1 AND (status = 'pending') IS TRUE RETURNING ",
             payment_columns!()
         ))
         .bind(id)
@@ -120,7 +120,7 @@ impl PaymentStore for PostgresStore {
                  status = CASE WHEN LEAST(amount_cents, refunded_cents + $2) = amount_cents
                                THEN 'refunded' ELSE 'partially_refunded' END,
                  updated_at = $3
-             WHERE id = $1 AND status IN ('succeeded', 'partially_refunded') RETURNING ",
+             WHERE id = $1 AND (status IN ('succeeded', 'partially_refunded')) IS TRUE RETURNING ",
             payment_columns!()
         ))
         .bind(id)
@@ -154,24 +154,34 @@ impl PaymentStore for PostgresStore {
     }
 }
 
+// The statements of payments read every table through an index whatever the statistics say (see
+// the hold's statement in `holds.rs` for how, and `plan_tests.rs` for the proof): a booking's
+// rows are found through `reservations_booking_idx` and then locked through the primary key by id
+// (an `ORDER BY id` over the booking's rows let the planner read the primary key whole, in order),
+// a row of another table is read by its key inside a `LATERAL` or scalar subquery rather than
+// joined, and a status that is only re-checked is written `(…) IS TRUE`, so that it does not let
+// a partial index (`payments_booking_open_uq`, `reservations_lapsing_idx`,
+// `reservations_active_seat_uq`) be read whole in place of the key.
+
 /// Checkout in one statement, so the hold's extension and the payment stand or fall together: when
 /// the unique index `payments_booking_open_uq` refuses a second open payment, the extension is
 /// undone with it. The held seats are locked in id order (as every writer takes a booking's seats)
 /// and re-checked after the lock; the amount and currency are those the seats were held at, never
 /// the caller's. No row comes back when nothing was held, or when the event has started (a hold
 /// placed just before the start may still run after it).
-const CREATE_PAYMENT_SQL: &str = concat!(
+pub(super) const CREATE_PAYMENT_SQL: &str = concat!(
     "WITH held AS (
          SELECT id FROM reservations
-         WHERE booking_id = $1 AND status = 'held' AND expires_at > $6
-           AND EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id
-                       WHERE b.id = $1 AND e.start_time > $6)
+         WHERE id = ANY (ARRAY(
+                 SELECT id FROM reservations WHERE booking_id = $1 AND (status = 'held' AND expires_at > $6) IS TRUE
+               ))
+           AND (status = 'held' AND expires_at > $6) IS TRUE
+           AND (SELECT e.start_time FROM events e WHERE e.id = (SELECT b.event_id FROM bookings b WHERE b.id = $1)) > $6
          ORDER BY id
          FOR UPDATE
      ), extended AS (
          UPDATE reservations r SET expires_at = GREATEST(r.expires_at, $5), updated_at = $6
-         FROM held h
-         WHERE r.id = h.id
+         WHERE r.id = ANY (ARRAY(SELECT id FROM held))
          RETURNING r.price_cents, r.currency
      ), total AS (
          SELECT count(*) AS seats, COALESCE(sum(price_cents), 0)::int8 AS amount_cents, min(currency) AS currency
@@ -187,18 +197,71 @@ const CREATE_PAYMENT_SQL: &str = concat!(
 );
 
 /// Someone else's lapsed hold on a seat of booking `$1` (event `$2`) is written down as expired,
-/// one probe of the unique index per seat as in the hold, so that the index judges only holds that
-/// still run. The booking's own lapsed holds are left for the confirm to take back.
-const EXPIRE_OTHERS_LAPSED_SQL: &str = "
+/// one probe of the unique index per seat as in the hold (the seat's active row, checked after the
+/// probe), so that the index judges only holds that still run; those rows are then updated by id.
+/// The booking's own lapsed holds are left for the confirm to take back.
+pub(super) const EXPIRE_OTHERS_LAPSED_SQL: &str = "
 UPDATE reservations r SET status = 'expired', updated_at = $3
-FROM reservations mine
-CROSS JOIN LATERAL (
-    SELECT x.id FROM reservations x
-    WHERE x.event_id = $2 AND x.seat_id = mine.seat_id AND x.status = 'held' AND x.expires_at <= $3
-      AND x.booking_id <> $1
-    LIMIT 1
-) stale
-WHERE mine.booking_id = $1 AND r.id = stale.id AND r.status = 'held' AND r.expires_at <= $3";
+WHERE r.id = ANY (ARRAY(
+    SELECT other.id
+    FROM reservations mine
+    CROSS JOIN LATERAL (
+        SELECT x.id, x.booking_id, x.status, x.expires_at FROM reservations x
+        WHERE x.event_id = $2 AND x.seat_id = mine.seat_id AND x.status IN ('held', 'confirmed')
+        LIMIT 1
+    ) other
+    WHERE mine.booking_id = $1 AND other.booking_id <> $1 AND other.status = 'held' AND other.expires_at <= $3
+))
+  AND (r.status = 'held' AND r.expires_at <= $3) IS TRUE";
+
+/// Why a checkout of booking `$1` at `$2` found nothing to pay for: whether the booking exists,
+/// whether its event has started, and how many of its seats lapsed or are paid.
+pub(super) const CHECKOUT_REFUSAL_SQL: &str = "
+SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1),
+       COALESCE((SELECT e.start_time FROM events e WHERE e.id = (SELECT b.event_id FROM bookings b WHERE b.id = $1))
+                <= $2, false),
+       count(*) FILTER (WHERE status = 'expired' OR (status = 'held' AND expires_at <= $2)),
+       count(*) FILTER (WHERE status = 'confirmed')
+FROM reservations WHERE booking_id = $1";
+
+/// The booking and event a payment (`$1`) is for: two primary-key reads.
+pub(super) const PAYMENT_TARGET_SQL: &str = "SELECT p.booking_id, (SELECT b.event_id FROM bookings b WHERE b.id = p.booking_id) FROM payments p WHERE p.id = $1";
+
+/// An event's (`$1`) status and start, share-locked as a hold locks it.
+pub(super) const EVENT_FOR_SHARE_SQL: &str = "SELECT status, start_time FROM events WHERE id = $1 FOR SHARE";
+
+/// Locks a booking's (`$1`) seats in id order, the common lock order (see `mod.rs`), and reads them
+/// as locked: found through the booking's index, then locked through the primary key.
+pub(super) const LOCK_BOOKING_SEATS_SQL: &str = "
+SELECT status, price_cents FROM reservations
+WHERE id = ANY (ARRAY(SELECT id FROM reservations WHERE booking_id = $1))
+ORDER BY id
+FOR UPDATE";
+
+/// A pending payment (`$1`) paid: its provider's reference `$2`, the card's last four digits `$3`, at `$4`.
+pub(super) const CONFIRM_PAYMENT_SQL: &str = concat!(
+    "UPDATE payments SET status = 'succeeded', provider_ref = $2, card_last4 = $3, updated_at = $4
+     WHERE id = $1 AND (status = 'pending') IS TRUE RETURNING ",
+    payment_columns!()
+);
+
+/// A booking's (`$1`) held and lapsed seats sold at `$2`; the partial unique index refuses a seat
+/// someone else has now.
+pub(super) const CONFIRM_SEATS_SQL: &str = "UPDATE reservations SET status = 'confirmed', updated_at = $2
+WHERE booking_id = $1 AND status IN ('held', 'expired') RETURNING id";
+
+/// One declined card on a pending payment (`$1`), failing it at the `$2`-th, at `$3`.
+pub(super) const DECLINE_SQL: &str = concat!(
+    "UPDATE payments SET declines = declines + 1,
+         status = CASE WHEN declines + 1 >= $2 THEN 'failed' ELSE status END, updated_at = $3
+     WHERE id = $1 AND (status = 'pending') IS TRUE RETURNING declines, ",
+    payment_columns!()
+);
+
+/// A failed payment's held seats (booking `$1`) freed at `$2`.
+pub(super) const FREE_FAILED_SEATS_SQL: &str = "
+UPDATE reservations SET status = 'expired', expires_at = LEAST(expires_at, $2), updated_at = $2
+WHERE booking_id = $1 AND (status = 'held') IS TRUE";
 
 impl PostgresStore {
     /// Why a conditional update of a payment matched nothing: no such payment, or its status.
@@ -217,18 +280,8 @@ impl PostgresStore {
 
     /// Why a checkout found nothing to pay for, read after its statement wrote nothing.
     async fn checkout_refusal(&self, booking_id: Uuid, now: DateTime<Utc>) -> StoreResult<StoreError> {
-        let (found, started, lapsed, confirmed): (bool, bool, i64, i64) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1),
-                    EXISTS (SELECT 1 FROM bookings b JOIN events e ON e.id = b.event_id
-                            WHERE b.id = $1 AND e.start_time <= $2),
-                    count(*) FILTER (WHERE status = 'expired' OR (status = 'held' AND expires_at <= $2)),
-                    count(*) FILTER (WHERE status = 'confirmed')
-             FROM reservations WHERE booking_id = $1",
-        )
-        .bind(booking_id)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
+        let (found, started, lapsed, confirmed): (bool, bool, i64, i64) =
+            sqlx::query_as(CHECKOUT_REFUSAL_SQL).bind(booking_id).bind(now).fetch_one(&self.pool).await?;
         Ok(if !found {
             StoreError::NotFound(Entity::Booking)
         } else if started {
@@ -250,41 +303,26 @@ impl PostgresStore {
     ) -> Result<Payment, TxError> {
         let mut tx = self.pool.begin().await?;
         // A payment's booking and event never change, so they are read without a lock.
-        let target: Option<(Uuid, Uuid)> = sqlx::query_as(
-            "SELECT p.booking_id, b.event_id FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE p.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let target: Option<(Uuid, Uuid)> = sqlx::query_as(PAYMENT_TARGET_SQL).bind(id).fetch_optional(&mut *tx).await?;
         let Some((booking_id, event_id)) = target else {
             return Err(StoreError::NotFound(Entity::Payment).into());
         };
         // Share-locked as a hold does: a cancel of the event either waits for this confirm (and
         // then refunds what it confirmed) or makes it wait and then refuse.
         let (event_status, start_time): (String, DateTime<Utc>) =
-            sqlx::query_as("SELECT status, start_time FROM events WHERE id = $1 FOR SHARE")
-                .bind(event_id)
-                .fetch_one(&mut *tx)
-                .await?;
+            sqlx::query_as(EVENT_FOR_SHARE_SQL).bind(event_id).fetch_one(&mut *tx).await?;
         // The booking's seats, locked before the payment (the common lock order): a cancel of
         // them either finishes first and is seen here, or waits and then sees them confirmed.
         let seats: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, price_cents FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
-                .bind(booking_id)
-                .fetch_all(&mut *tx)
-                .await?;
+            sqlx::query_as(LOCK_BOOKING_SEATS_SQL).bind(booking_id).fetch_all(&mut *tx).await?;
 
-        let row: Option<PaymentRow> = sqlx::query_as(concat!(
-            "UPDATE payments SET status = 'succeeded', provider_ref = $2, card_last4 = $3, updated_at = $4
-             WHERE id = $1 AND status = 'pending' RETURNING ",
-            payment_columns!()
-        ))
-        .bind(id)
-        .bind(provider_ref)
-        .bind(card_last4)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row: Option<PaymentRow> = sqlx::query_as(CONFIRM_PAYMENT_SQL)
+            .bind(id)
+            .bind(provider_ref)
+            .bind(card_last4)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else {
             return Err(Self::payment_refusal(&mut *tx, id).await.into());
         };
@@ -320,14 +358,8 @@ impl PostgresStore {
         sqlx::query(EXPIRE_OTHERS_LAPSED_SQL).bind(booking_id).bind(event_id).bind(now).execute(&mut *tx).await?;
         // Lapsed holds are confirmed too when their seat is still free. Nothing is checked first:
         // the partial unique index alone decides whether someone else now has a seat.
-        let confirmed: Result<Vec<Uuid>, sqlx::Error> = sqlx::query_scalar(
-            "UPDATE reservations SET status = 'confirmed', updated_at = $2
-             WHERE booking_id = $1 AND status IN ('held', 'expired') RETURNING id",
-        )
-        .bind(booking_id)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await;
+        let confirmed: Result<Vec<Uuid>, sqlx::Error> =
+            sqlx::query_scalar(CONFIRM_SEATS_SQL).bind(booking_id).bind(now).fetch_all(&mut *tx).await;
         let refusal = match confirmed {
             Ok(reservation_ids) if !reservation_ids.is_empty() => {
                 // A ticket for each seat just sold, in this transaction: no money without a ticket.
@@ -364,36 +396,21 @@ impl PostgresStore {
         let Some(booking_id) = booking_id else {
             return Err(StoreError::NotFound(Entity::Payment).into());
         };
-        sqlx::query("SELECT 1 FROM reservations WHERE booking_id = $1 ORDER BY id FOR UPDATE")
-            .bind(booking_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(LOCK_BOOKING_SEATS_SQL).bind(booking_id).execute(&mut *tx).await?;
         // Every SET expression reads the row as it was: both see the old count.
-        let row: Option<DeclineRow> = sqlx::query_as(concat!(
-            "UPDATE payments SET declines = declines + 1,
-                 status = CASE WHEN declines + 1 >= $2 THEN 'failed' ELSE status END, updated_at = $3
-             WHERE id = $1 AND status = 'pending' RETURNING declines, ",
-            payment_columns!()
-        ))
-        .bind(id)
-        .bind(i64::from(MAX_DECLINES_PER_PAYMENT))
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row: Option<DeclineRow> = sqlx::query_as(DECLINE_SQL)
+            .bind(id)
+            .bind(i64::from(MAX_DECLINES_PER_PAYMENT))
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(DeclineRow { declines, payment }) = row else {
             return Err(Self::payment_refusal(&mut *tx, id).await.into());
         };
         let payment = payment.into_payment()?;
         if payment.status == PaymentStatus::Failed {
             // The hold ends with the payment: the seats are free at once, as a lapsed hold's are.
-            sqlx::query(
-                "UPDATE reservations SET status = 'expired', expires_at = LEAST(expires_at, $2), updated_at = $2
-                 WHERE booking_id = $1 AND status = 'held'",
-            )
-            .bind(booking_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(FREE_FAILED_SEATS_SQL).bind(booking_id).bind(now).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         let declines =
@@ -433,6 +450,30 @@ struct DeclineRow {
     payment: PaymentRow,
 }
 
+/// The paid payments of bookings `$1`, locked in booking order: one probe per booking of its
+/// payments (`payments_booking_idx`, or the partial unique index, whose condition `<> 'failed'`
+/// is named), fenced by `LIMIT` (a booking has one open payment at most) so that no plan joins
+/// `payments` by reading an index whole.
+pub(super) const PAID_PAYMENTS_SQL: &str = "
+SELECT p.id, p.booking_id, p.provider_ref, p.amount_cents, p.refunded_cents
+FROM (SELECT b FROM unnest($1::uuid[]) AS b ORDER BY b) AS paid (booking_id)
+CROSS JOIN LATERAL (
+    SELECT x.* FROM payments x
+    WHERE x.booking_id = paid.booking_id AND x.status <> 'failed' AND x.status IN ('succeeded', 'partially_refunded')
+    LIMIT 1
+    FOR UPDATE
+) p";
+
+/// Adds refunds (`$2`, in cents) to payments `$1` at `$3`. `p.id = ANY ($1)` repeats the join's
+/// key as a condition of `payments` alone, so each payment is one probe of the primary key.
+pub(super) const RECORD_REFUNDS_SQL: &str = "
+UPDATE payments p
+SET refunded_cents = p.refunded_cents + u.refund_cents,
+    status = CASE WHEN p.refunded_cents + u.refund_cents = p.amount_cents THEN 'refunded' ELSE 'partially_refunded' END,
+    updated_at = $3
+FROM unnest($1::uuid[], $2::int8[]) AS u (id, refund_cents)
+WHERE p.id = u.id AND p.id = ANY ($1)";
+
 /// Records each booking's amount as refunded on its paid payment, capped at what is left of it,
 /// inside the caller's transaction; the refunds to pay out, in booking order.
 pub(super) async fn record_refunds(
@@ -444,23 +485,10 @@ pub(super) async fn record_refunds(
         return Ok(Vec::new());
     }
     let booking_ids: Vec<Uuid> = paid.keys().copied().collect();
-    // Locked first so the amounts computed below are the ones written. One probe of the partial
-    // unique index per booking (`<> 'failed'` is its condition). Confirmed seats without a paid
-    // payment (none in normal operation) have nothing to give back.
-    let payments: Vec<(Uuid, Uuid, Option<String>, i64, i64)> = sqlx::query_as(
-        "SELECT p.id, p.booking_id, p.provider_ref, p.amount_cents, p.refunded_cents
-         FROM unnest($1::uuid[]) AS paid (booking_id)
-         CROSS JOIN LATERAL (
-             SELECT x.* FROM payments x
-             WHERE x.booking_id = paid.booking_id AND x.status <> 'failed'
-               AND x.status IN ('succeeded', 'partially_refunded')
-         ) p
-         ORDER BY p.booking_id
-         FOR UPDATE OF p",
-    )
-    .bind(&booking_ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    // Locked first so the amounts computed below are the ones written. Confirmed seats without a
+    // paid payment (none in normal operation) have nothing to give back.
+    let payments: Vec<(Uuid, Uuid, Option<String>, i64, i64)> =
+        sqlx::query_as(PAID_PAYMENTS_SQL).bind(&booking_ids).fetch_all(&mut *conn).await?;
     if payments.is_empty() {
         return Ok(Vec::new());
     }
@@ -479,20 +507,7 @@ pub(super) async fn record_refunds(
             refunds.push(Refund { payment_id, provider_ref, amount_cents: refund_cents });
         }
     }
-    sqlx::query(
-        "UPDATE payments p
-         SET refunded_cents = p.refunded_cents + u.refund_cents,
-             status = CASE WHEN p.refunded_cents + u.refund_cents = p.amount_cents
-                           THEN 'refunded' ELSE 'partially_refunded' END,
-             updated_at = $3
-         FROM unnest($1::uuid[], $2::int8[]) AS u (id, refund_cents)
-         WHERE p.id = u.id",
-    )
-    .bind(&payment_ids)
-    .bind(&amounts)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(RECORD_REFUNDS_SQL).bind(&payment_ids).bind(&amounts).bind(now).execute(&mut *conn).await?;
     Ok(refunds)
 }
 

@@ -439,3 +439,305 @@ async fn the_claim_reads_due_messages_through_the_pending_index() {
     })
     .await;
 }
+
+// --- Plans whatever the statistics say -----------------------------------------------------------
+//
+// Every statement of the hold, checkout and confirm, cancels, seat map, expiry and account reads,
+// explained on the pool's own connections (sequential scans off, see `mod.rs`) in the generic
+// plan and in a custom one, on three databases: every table analyzed while empty (a new
+// deployment); then 100,000 reservations added with those statistics still in place (what the
+// generic plans made at the start of an on-sale meet); then the same analyzed. Each read of any
+// table must be an index (or bitmap) scan with an index condition: no sequential scan, and no
+// index read whole, which costs the same.
+
+/// Every table a hot statement may read; index names start with their table's name.
+const TABLES: [&str; 9] =
+    ["reservations", "bookings", "seats", "events", "event_prices", "venues", "payments", "users", "tickets"];
+
+/// A hot statement with literal arguments for `EXECUTE`, and the index reads it must contain:
+/// (an index, or the start of the names of the indexes either of which may serve, and a fragment
+/// of the read's condition).
+struct HotStatement {
+    name: &'static str,
+    sql: String,
+    arguments: String,
+    probes: &'static [(&'static str, &'static str)],
+}
+
+fn hot(
+    name: &'static str,
+    sql: &str,
+    arguments: &str,
+    probes: &'static [(&'static str, &'static str)],
+) -> HotStatement {
+    HotStatement { name, sql: sql.to_owned(), arguments: arguments.to_owned(), probes }
+}
+
+/// The ids the arguments name: the first event (4,000 reservations once filled), a buyer of it, the
+/// buyer's booking and payment, one of its reservations, and seats of its venue.
+const EVENT: &str = "md5('event0')::uuid";
+const USER: &str = "md5('user7')::uuid";
+const BOOKING: &str = "md5('booking7')::uuid";
+const PAYMENT: &str = "md5('payment7')::uuid";
+const RESERVATION: &str = "md5('reservation28')::uuid";
+const SEATS: &str = "ARRAY[md5('seat1')::uuid, md5('seat2')::uuid, md5('seat3')::uuid]";
+
+/// The hold's probes: of a seat, of a buyer's hold slots.
+const SEAT_PROBE: (&str, &str) = ("reservations_active_seat_uq", "seat_id");
+const SLOT_PROBE: (&str, &str) = ("reservations_hold_slot_uq", "user_id");
+
+fn hot_statements() -> Vec<HotStatement> {
+    use super::catalog::{SEAT_MAP_SEATS_SQL, SEAT_MAP_TAKEN_SQL};
+    use super::holds::{
+        BOOKING_SQL, CANCEL_LOCKED_SQL, CancelScope, EVENT_STATE_SQL, EXPIRE_LAPSED_SQL, HELD_SLOTS_SQL,
+        HOLD_BATCH_SQL, LOST_SEATS_SQL, RESERVATION_SQL, SELLABLE_SEATS_SQL, UNDO_BOOKINGS_SQL, UNDO_RESERVATIONS_SQL,
+    };
+    use super::payments::{
+        CHECKOUT_REFUSAL_SQL, CONFIRM_PAYMENT_SQL, CONFIRM_SEATS_SQL, CREATE_PAYMENT_SQL, DECLINE_SQL,
+        EVENT_FOR_SHARE_SQL, EXPIRE_OTHERS_LAPSED_SQL, FREE_FAILED_SEATS_SQL, LOCK_BOOKING_SEATS_SQL,
+        PAID_PAYMENTS_SQL, PAYMENT_TARGET_SQL, RECORD_REFUNDS_SQL,
+    };
+    use super::users::{PASSWORD_HASH_SQL, USER_BY_EMAIL_SQL, USERS_BY_ID_SQL};
+
+    let now = "now()";
+    let later = "now() + interval '10 minutes'";
+    // A batch of two holds of the event: two seats for one buyer, one seat for another.
+    let hold = format!(
+        "ARRAY[0, 0, 1]::int4[], {SEATS}, ARRAY[0, 1]::int4[], ARRAY[gen_random_uuid(), gen_random_uuid()], \
+         ARRAY[{USER}, md5('user8')::uuid], ARRAY[{EVENT}, {EVENT}], ARRAY[{now}, {now}], ARRAY[{later}, {later}], \
+         ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], ARRAY[1, 2, 1]::int4[]"
+    );
+    vec![
+        // The hold and the reads that explain a refused one.
+        hot(
+            "hold_batch",
+            HOLD_BATCH_SQL,
+            &hold,
+            &[
+                SEAT_PROBE,
+                SLOT_PROBE,
+                ("reservations_pkey", "id = ANY (lapse.ids)"),
+                ("seats_pkey", "id"),
+                ("events_pkey", "id"),
+            ],
+        ),
+        hot("held_slots", HELD_SLOTS_SQL, &format!("{EVENT}, {USER}, {now}"), &[SLOT_PROBE]),
+        hot("event_state", EVENT_STATE_SQL, EVENT, &[("events_pkey", "id")]),
+        hot("sellable_seats", SELLABLE_SEATS_SQL, &format!("{EVENT}, {SEATS}"), &[("seats_pkey", "id")]),
+        hot("lost_seats", LOST_SEATS_SQL, &format!("{EVENT}, {SEATS}, {now}"), &[SEAT_PROBE, ("seats_pkey", "id")]),
+        hot(
+            "undo_reservations",
+            UNDO_RESERVATIONS_SQL,
+            &format!("ARRAY[{BOOKING}]"),
+            &[("reservations_booking_idx", "booking_id")],
+        ),
+        hot("undo_bookings", UNDO_BOOKINGS_SQL, &format!("ARRAY[{BOOKING}]"), &[("bookings_pkey", "id")]),
+        // Deleting a booking makes PostgreSQL check, with these queries of its own (as
+        // `ri_triggers.c` writes them), that no reservation or payment still names it.
+        hot(
+            "booking_still_reserved",
+            r#"SELECT 1 FROM ONLY "public"."reservations" x WHERE $1 OPERATOR(pg_catalog.=) "booking_id" FOR KEY SHARE OF x"#,
+            BOOKING,
+            &[("reservations_booking_idx", "booking_id")],
+        ),
+        hot(
+            "booking_still_paid",
+            r#"SELECT 1 FROM ONLY "public"."payments" x WHERE $1 OPERATOR(pg_catalog.=) "booking_id" FOR KEY SHARE OF x"#,
+            BOOKING,
+            &[("payments_booking_idx", "booking_id")],
+        ),
+        // Reads of a reservation and a booking (the cancels' answers).
+        hot("reservation", RESERVATION_SQL, RESERVATION, &[("reservations_pkey", "id"), ("seats_pkey", "id")]),
+        hot("booking", BOOKING_SQL, BOOKING, &[("reservations_booking_idx", "booking_id"), ("seats_pkey", "id")]),
+        // Cancels of a seat, a booking, an event: lock, cancel, refund, revoke.
+        hot(
+            "lock_reservation",
+            CancelScope::Reservation.lock_sql(),
+            &format!("{RESERVATION}, {now}"),
+            &[("reservations_pkey", "id")],
+        ),
+        hot(
+            "lock_booking",
+            CancelScope::Booking.lock_sql(),
+            &format!("{BOOKING}, {now}"),
+            &[("reservations_booking_idx", "booking_id"), ("reservations_pkey", "id")],
+        ),
+        hot("lock_event", CancelScope::Event.lock_sql(), &format!("{EVENT}, {now}"), &[("reservations_pkey", "id")]),
+        hot(
+            "cancel_locked",
+            CANCEL_LOCKED_SQL,
+            &format!("ARRAY[{RESERVATION}], {now}"),
+            &[("reservations_pkey", "id")],
+        ),
+        hot("paid_payments", PAID_PAYMENTS_SQL, &format!("ARRAY[{BOOKING}]"), &[("payments_booking_", "booking_id")]),
+        hot(
+            "record_refunds",
+            RECORD_REFUNDS_SQL,
+            &format!("ARRAY[{PAYMENT}], ARRAY[500]::int8[], {now}"),
+            &[("payments_pkey", "id")],
+        ),
+        hot(
+            "revoke_tickets",
+            super::tickets::REVOKE_SQL,
+            &format!("ARRAY[{RESERVATION}], {now}"),
+            &[("tickets_reservation_key", "reservation_id")],
+        ),
+        // Checkout and confirm (and a declined card).
+        hot(
+            "create_payment",
+            CREATE_PAYMENT_SQL,
+            &format!("{BOOKING}, gen_random_uuid(), {USER}, 'simulated', {later}, {now}"),
+            &[("reservations_booking_idx", "booking_id"), ("reservations_pkey", "id"), ("bookings_pkey", "id")],
+        ),
+        hot(
+            "checkout_refusal",
+            CHECKOUT_REFUSAL_SQL,
+            &format!("{BOOKING}, {now}"),
+            &[("reservations_booking_idx", "booking_id")],
+        ),
+        hot("payment_target", PAYMENT_TARGET_SQL, PAYMENT, &[("payments_pkey", "id"), ("bookings_pkey", "id")]),
+        hot("event_for_share", EVENT_FOR_SHARE_SQL, EVENT, &[("events_pkey", "id")]),
+        hot(
+            "lock_booking_seats",
+            LOCK_BOOKING_SEATS_SQL,
+            BOOKING,
+            &[("reservations_booking_idx", "booking_id"), ("reservations_pkey", "id")],
+        ),
+        hot(
+            "confirm_payment",
+            CONFIRM_PAYMENT_SQL,
+            &format!("{PAYMENT}, 'ch_1', '4242', {now}"),
+            &[("payments_pkey", "id")],
+        ),
+        hot(
+            "expire_others_lapsed",
+            EXPIRE_OTHERS_LAPSED_SQL,
+            &format!("{BOOKING}, {EVENT}, {now}"),
+            &[("reservations_booking_idx", "booking_id"), SEAT_PROBE, ("reservations_pkey", "id")],
+        ),
+        hot(
+            "confirm_seats",
+            CONFIRM_SEATS_SQL,
+            &format!("{BOOKING}, {now}"),
+            &[("reservations_booking_idx", "booking_id")],
+        ),
+        hot("decline", DECLINE_SQL, &format!("{PAYMENT}, 3, {now}"), &[("payments_pkey", "id")]),
+        hot(
+            "free_failed_seats",
+            FREE_FAILED_SEATS_SQL,
+            &format!("{BOOKING}, {now}"),
+            &[("reservations_booking_idx", "booking_id")],
+        ),
+        // The seat map.
+        hot("seat_map_seats", SEAT_MAP_SEATS_SQL, EVENT, &[("seats_venue_order_idx", "venue_id")]),
+        hot("seat_map_taken", SEAT_MAP_TAKEN_SQL, EVENT, &[]),
+        // The expiry sweep.
+        hot("expire_lapsed", EXPIRE_LAPSED_SQL, now, &[("reservations_lapsing_idx", "expires_at")]),
+        // Account reads: by id (every authenticated request), by e-mail (a login), a password check.
+        hot("users_by_id", USERS_BY_ID_SQL, &format!("ARRAY[{USER}]"), &[("users_pkey", "id")]),
+        hot("user_by_email", USER_BY_EMAIL_SQL, "'user7@example.com'", &[("users_email_key", "email")]),
+        hot("password_hash", PASSWORD_HASH_SQL, USER, &[("users_pkey", "id")]),
+    ]
+}
+
+/// The reads of every table in `statement`'s plan under `plan_cache_mode = mode`, by table.
+async fn table_reads(
+    conn: &mut sqlx::PgConnection,
+    statement: &HotStatement,
+    mode: &str,
+) -> Vec<(&'static str, PlanRead)> {
+    sqlx::query(&format!("SET plan_cache_mode = {mode}")).execute(&mut *conn).await.unwrap();
+    sqlx::query(&format!("PREPARE {} AS {}", statement.name, statement.sql)).execute(&mut *conn).await.unwrap();
+    let plan: serde_json::Value =
+        sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) EXECUTE {}({})", statement.name, statement.arguments))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    sqlx::query(&format!("DEALLOCATE {}", statement.name)).execute(&mut *conn).await.unwrap();
+    let mut reads = Vec::new();
+    for table in TABLES {
+        let mut of_table = Vec::new();
+        reads_of(&plan, table, &mut of_table);
+        reads.extend(of_table.into_iter().map(|read| (table, read)));
+    }
+    reads
+}
+
+async fn assert_hot_plans(conn: &mut sqlx::PgConnection, database: &str) {
+    for mode in ["force_generic_plan", "force_custom_plan"] {
+        for statement in hot_statements() {
+            let reads = table_reads(conn, &statement, mode).await;
+            let what = format!("{database}, {mode}: {}", statement.name);
+            assert!(!reads.is_empty(), "{what} reads no table?");
+            for (table, read) in &reads {
+                assert!(
+                    (read.node.starts_with("Index") || read.node.starts_with("Bitmap")) && !read.condition.is_empty(),
+                    "{what} reads {table} other than by an index condition: {reads:#?}"
+                );
+            }
+            for (index, key) in statement.probes {
+                assert!(
+                    reads.iter().any(|(_, read)| {
+                        read.index.as_deref().is_some_and(|name| name.starts_with(index))
+                            && read.condition.contains(key)
+                    }),
+                    "{what} does not probe {index} on {key}: {reads:#?}"
+                );
+            }
+        }
+    }
+}
+
+/// Five venues of 4,000 seats, 50 events, 1,000 buyers; the first 25 events hold 100,000
+/// reservations in 25,000 bookings of four seats (one per buyer and event), a third of them held
+/// (half of those lapsed, with their hold slots), the rest confirmed; a payment per booking.
+const FILL_SQL: &str = "
+INSERT INTO users (id, email, name, password_hash, role, disabled, created_at)
+SELECT md5('user' || g)::uuid, 'user' || g || '@example.com', 'User', 'hash', 'customer', false, now()
+FROM generate_series(0, 999) g;
+INSERT INTO venues (id, name, location, kind, created_at)
+SELECT md5('venue' || g)::uuid, 'Venue ' || g, '', 'arena', now() FROM generate_series(0, 4) g;
+INSERT INTO seats (id, venue_id, row_label, row_index, seat_number, tier)
+SELECT md5('seat' || g)::uuid, md5('venue' || (g / 4000))::uuid, 'R' || (g % 4000 / 100), g % 4000 / 100, g % 100 + 1,
+       'standard'
+FROM generate_series(0, 19999) g;
+INSERT INTO events (id, venue_id, name, category, start_time, created_at)
+SELECT md5('event' || g)::uuid, md5('venue' || (g % 5))::uuid, 'Event ' || g, 'concert', now() + interval '30 days', now()
+FROM generate_series(0, 49) g;
+INSERT INTO event_prices (event_id, tier, price_cents)
+SELECT md5('event' || g)::uuid, 'standard', 1000 FROM generate_series(0, 49) g;
+INSERT INTO bookings (id, user_id, event_id, created_at)
+SELECT md5('booking' || b)::uuid, md5('user' || (b % 1000))::uuid, md5('event' || (b / 1000))::uuid, now()
+FROM generate_series(0, 24999) b;
+INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at,
+                          created_at, updated_at, hold_slot)
+SELECT md5('reservation' || n)::uuid, md5('booking' || (n / 4))::uuid, md5('user' || (n / 4 % 1000))::uuid,
+       md5('event' || (n / 4000))::uuid, md5('seat' || (n / 4000 % 5 * 4000 + n % 4000))::uuid, 1000, 'EUR',
+       CASE WHEN n % 3 = 0 THEN 'held' ELSE 'confirmed' END,
+       now() + CASE WHEN n % 6 = 0 THEN interval '-1 minute' ELSE interval '10 minutes' END, now(), now(),
+       CASE WHEN n % 3 = 0 THEN n % 4 + 1 END
+FROM generate_series(0, 99999) n;
+INSERT INTO payments (id, booking_id, user_id, amount_cents, currency, status, provider, refunded_cents, created_at,
+                      updated_at)
+SELECT md5('payment' || b)::uuid, md5('booking' || b)::uuid, md5('user' || (b % 1000))::uuid, 4000, 'EUR',
+       CASE WHEN b % 2 = 0 THEN 'succeeded' ELSE 'pending' END, 'simulated', 0, now(), now()
+FROM generate_series(0, 24999) b";
+
+#[tokio::test]
+async fn every_hot_statement_reads_its_tables_through_an_index_whatever_the_statistics() {
+    with_store(|store| async move {
+        let mut conn = store.pool.acquire().await.unwrap();
+        sqlx::query("ANALYZE").execute(&mut *conn).await.unwrap();
+        assert_hot_plans(&mut conn, "every table empty and analyzed").await;
+
+        for statement in FILL_SQL.split(";\n") {
+            sqlx::query(statement).execute(&mut *conn).await.unwrap();
+        }
+        assert_hot_plans(&mut conn, "100,000 reservations, statistics of the empty tables").await;
+
+        sqlx::query("ANALYZE").execute(&mut *conn).await.unwrap();
+        assert_hot_plans(&mut conn, "100,000 reservations, analyzed").await;
+        assert_eq!(count_reservations(&store).await, 100_000, "EXPLAIN wrote nothing");
+    })
+    .await;
+}

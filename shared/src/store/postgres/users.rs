@@ -49,19 +49,13 @@ impl UserStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn user_with_password_hash(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
         let row: Option<UserWithHashRow> =
-            sqlx::query_as(concat!("SELECT ", user_columns!(), ", password_hash FROM users WHERE email = $1"))
-                .bind(email.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+            sqlx::query_as(USER_BY_EMAIL_SQL).bind(email.as_str()).fetch_optional(&self.pool).await?;
         row.map(|row| Ok((row.user.into_user()?, row.password_hash))).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn password_hash(&self, id: Uuid) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(PASSWORD_HASH_SQL).bind(id).fetch_optional(&self.pool).await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -97,6 +91,16 @@ impl UserStore for PostgresStore {
     }
 }
 
+/// Accounts by id (`$1`), many per read: probes of the primary key.
+pub(super) const USERS_BY_ID_SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ANY ($1)");
+
+/// An account with its password hash by e-mail address (`$1`), for a login: `users_email_key`.
+pub(super) const USER_BY_EMAIL_SQL: &str =
+    concat!("SELECT ", user_columns!(), ", password_hash FROM users WHERE email = $1");
+
+/// An account's password hash by id (`$1`), for a password check.
+pub(super) const PASSWORD_HASH_SQL: &str = "SELECT password_hash FROM users WHERE id = $1";
+
 /// Reads accounts by id, many per query: every authenticated request reads its caller's.
 pub(super) struct PgUserReads {
     pub(super) pool: PgPool,
@@ -108,10 +112,7 @@ impl BatchedRead for PgUserReads {
     type Value = User;
 
     async fn read_batch(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, User>> {
-        let rows: Vec<UserRow> = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ANY($1)"))
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<UserRow> = sqlx::query_as(USERS_BY_ID_SQL).bind(ids).fetch_all(&self.pool).await?;
         rows.into_iter().map(|row| row.into_user().map(|user| (user.id, user))).collect()
     }
 }

@@ -29,11 +29,7 @@ impl PaymentStore for SqliteStore {
         let booking_id = id_text(new.booking_id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
 
-        let start =
-            sqlx::query("SELECT e.start_time FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?")
-                .bind(&booking_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let start = sqlx::query(CHECKOUT_START_SQL).bind(&booking_id).fetch_optional(&mut *tx).await?;
         let Some(start) = start else {
             return Err(StoreError::NotFound(Entity::Booking));
         };
@@ -45,28 +41,18 @@ impl PaymentStore for SqliteStore {
 
         // Extend the hold first: only a hold still running may be extended, so a lapsed one is
         // not revived here. The `status IN (...)` term repeats the partial index's condition.
-        let extended = sqlx::query(
-            "UPDATE reservations SET expires_at = MAX(expires_at, ?), updated_at = ? \
-             WHERE booking_id = ? AND status IN ('held', 'confirmed') AND status = 'held' AND expires_at > ?",
-        )
-        .bind(millis(new.hold_until))
-        .bind(now_ms)
-        .bind(&booking_id)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let extended = sqlx::query(CHECKOUT_EXTEND_SQL)
+            .bind(millis(new.hold_until))
+            .bind(now_ms)
+            .bind(&booking_id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if extended == 0 {
             // Nothing held: tell a lapsed hold (the buyer may pick seats again) from a booking
             // that is paid for or canceled.
-            let row = sqlx::query(
-                "SELECT COALESCE(SUM(status = 'expired' OR (status = 'held' AND expires_at <= ?)), 0) AS lapsed, \
-                 COALESCE(SUM(status = 'confirmed'), 0) AS confirmed FROM reservations WHERE booking_id = ?",
-            )
-            .bind(now_ms)
-            .bind(&booking_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let row = sqlx::query(CHECKOUT_REFUSAL_SQL).bind(now_ms).bind(&booking_id).fetch_one(&mut *tx).await?;
             let (lapsed, confirmed): (i64, i64) = (row.try_get("lapsed")?, row.try_get("confirmed")?);
             return Err(if lapsed > 0 && confirmed == 0 {
                 StoreError::HoldExpired
@@ -76,14 +62,7 @@ impl PaymentStore for SqliteStore {
         }
 
         // The amount comes from the prices the seats were held at, never from the caller.
-        let row = sqlx::query(
-            "SELECT COALESCE(SUM(price_cents), 0) AS amount_cents, MIN(currency) AS currency \
-             FROM reservations WHERE booking_id = ? AND status = 'held' AND expires_at > ?",
-        )
-        .bind(&booking_id)
-        .bind(now_ms)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row = sqlx::query(CHECKOUT_AMOUNT_SQL).bind(&booking_id).bind(now_ms).fetch_one(&mut *tx).await?;
         let amount_cents: i64 = row.try_get("amount_cents")?;
         let currency: Option<String> = row.try_get("currency")?;
         let currency = currency.ok_or_else(|| StoreError::Internal("an extended hold without seats".into()))?;
@@ -141,11 +120,7 @@ impl PaymentStore for SqliteStore {
         let payment_id = id_text(id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
 
-        let sql = format!(
-            "UPDATE payments SET status = 'succeeded', provider_ref = ?, card_last4 = ?, updated_at = ? \
-             WHERE id = ? AND status = 'pending' RETURNING {PAYMENT_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(&confirm_payment_sql())
             .bind(provider_ref)
             .bind(card_last4)
             .bind(now_ms)
@@ -164,17 +139,8 @@ impl PaymentStore for SqliteStore {
         // priced in). Prices, not clocks, tell them apart. An event canceled while the hold had
         // lapsed left its expired seats as they were, and they must not be sold; nor may the
         // seats of a show that has begun.
-        let row = sqlx::query(
-            "SELECT (SELECT COALESCE(SUM(price_cents), 0) FROM reservations \
-                     WHERE booking_id = ? AND status IN ('held', 'expired')) AS to_confirm_cents, \
-             e.status = 'canceled' AS event_canceled, e.start_time <= ? AS event_started \
-             FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?",
-        )
-        .bind(&booking_id)
-        .bind(now_ms)
-        .bind(&booking_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row =
+            sqlx::query(CONFIRM_CHECK_SQL).bind(&booking_id).bind(now_ms).bind(&booking_id).fetch_one(&mut *tx).await?;
         let to_confirm_cents: i64 = row.try_get("to_confirm_cents")?;
         let event_canceled: bool = row.try_get("event_canceled")?;
         let event_started: bool = row.try_get("event_started")?;
@@ -194,30 +160,18 @@ impl PaymentStore for SqliteStore {
 
         // Someone else's lapsed hold on one of these seats must not block, as in `hold`: write
         // it down as expired so the index judges only holds that still run.
-        sqlx::query(
-            "UPDATE reservations SET status = 'expired', updated_at = ? \
-             WHERE event_id = (SELECT event_id FROM bookings WHERE id = ?) \
-               AND seat_id IN (SELECT seat_id FROM reservations WHERE booking_id = ?) AND booking_id <> ? \
-               AND status IN ('held', 'confirmed') AND status = 'held' AND expires_at <= ?",
-        )
-        .bind(now_ms)
-        .bind(&booking_id)
-        .bind(&booking_id)
-        .bind(&booking_id)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(EXPIRE_OTHERS_LAPSED_SQL)
+            .bind(now_ms)
+            .bind(&booking_id)
+            .bind(&booking_id)
+            .bind(&booking_id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
 
         // Lapsed holds are confirmed too when their seat is still free. No availability check
         // before this: the partial unique index alone decides whether someone else has a seat.
-        let confirmed = sqlx::query(
-            "UPDATE reservations SET status = 'confirmed', updated_at = ? \
-             WHERE booking_id = ? AND status IN ('held', 'expired') RETURNING id",
-        )
-        .bind(now_ms)
-        .bind(&booking_id)
-        .fetch_all(&mut *tx)
-        .await;
+        let confirmed = sqlx::query(CONFIRM_SEATS_SQL).bind(now_ms).bind(&booking_id).fetch_all(&mut *tx).await;
         let refusal = match confirmed {
             Ok(rows) if !rows.is_empty() => {
                 // A ticket for each seat just sold, in this transaction: no money without a ticket.
@@ -248,12 +202,7 @@ impl PaymentStore for SqliteStore {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // One conditional increment: only a pending payment counts a decline, and the last one
         // fails it in the same statement, so nothing can count past it.
-        let sql = format!(
-            "UPDATE payments SET declines = declines + 1, \
-             status = CASE WHEN declines + 1 >= ? THEN 'failed' ELSE status END, updated_at = ? \
-             WHERE id = ? AND status = 'pending' RETURNING declines, {PAYMENT_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(&decline_sql())
             .bind(i64::from(MAX_DECLINES_PER_PAYMENT))
             .bind(now_ms)
             .bind(&payment_id)
@@ -267,15 +216,12 @@ impl PaymentStore for SqliteStore {
         let declines: i64 = row.try_get("declines")?;
         if payment.status == PaymentStatus::Failed {
             // The hold ends with the payment: the seats are free at once, as a lapsed hold's are.
-            sqlx::query(
-                "UPDATE reservations SET status = 'expired', expires_at = MIN(expires_at, ?), updated_at = ? \
-                 WHERE booking_id = ? AND status IN ('held', 'confirmed') AND status = 'held'",
-            )
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(id_text(payment.booking_id))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(FREE_FAILED_SEATS_SQL)
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(id_text(payment.booking_id))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         let declines = u32::try_from(declines).map_err(|_| StoreError::Internal(format!("{declines} declines")))?;
@@ -364,6 +310,77 @@ async fn payment_status(conn: &mut SqliteConnection, id: &str) -> StoreResult<Op
     row.map(|row| enum_col(&row, "status")).transpose()
 }
 
+// The statements of checkout, confirm and a declined card, by name so that `tests.rs` explains
+// exactly what runs: each finds a booking's seats through `reservations_booking_idx`, another
+// buyer's hold on a seat through `reservations_active_seat_uq`, a row of another table by its key.
+
+/// The start of a booking's (`?`) event.
+pub(super) const CHECKOUT_START_SQL: &str =
+    "SELECT e.start_time FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?";
+
+/// Extends a booking's running holds to `?` (binds: until, now, booking, now). The booking's index
+/// is named: a file analyzed while small had SQLite read every running hold through
+/// `reservations_lapsing_idx` instead (`expires_at > ?`).
+pub(super) const CHECKOUT_EXTEND_SQL: &str = "UPDATE reservations INDEXED BY reservations_booking_idx \
+     SET expires_at = MAX(expires_at, ?), updated_at = ? \
+     WHERE booking_id = ? AND status IN ('held', 'confirmed') AND status = 'held' AND expires_at > ?";
+
+/// A booking's lapsed and paid seats, counted (binds: now, booking).
+pub(super) const CHECKOUT_REFUSAL_SQL: &str = "SELECT COALESCE(SUM(status = 'expired' OR (status = 'held' AND expires_at <= ?)), 0) AS lapsed, \
+     COALESCE(SUM(status = 'confirmed'), 0) AS confirmed FROM reservations WHERE booking_id = ?";
+
+/// What a booking's running holds cost (binds: booking, now), through the booking's index.
+pub(super) const CHECKOUT_AMOUNT_SQL: &str = "SELECT COALESCE(SUM(price_cents), 0) AS amount_cents, \
+     MIN(currency) AS currency FROM reservations INDEXED BY reservations_booking_idx \
+     WHERE booking_id = ? AND status = 'held' AND expires_at > ?";
+
+/// A pending payment paid (binds: provider reference, last four digits, now, payment).
+pub(super) fn confirm_payment_sql() -> String {
+    format!(
+        "UPDATE payments SET status = 'succeeded', provider_ref = ?, card_last4 = ?, updated_at = ? \
+         WHERE id = ? AND status = 'pending' RETURNING {PAYMENT_COLUMNS}"
+    )
+}
+
+/// What a confirm checks: the price of the seats it would sell, whether the event is canceled or
+/// started (binds: booking, now, booking).
+pub(super) const CONFIRM_CHECK_SQL: &str = "SELECT (SELECT COALESCE(SUM(price_cents), 0) FROM reservations \
+     WHERE booking_id = ? AND status IN ('held', 'expired')) AS to_confirm_cents, \
+     e.status = 'canceled' AS event_canceled, e.start_time <= ? AS event_started \
+     FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?";
+
+/// Someone else's lapsed holds on a booking's seats written down as expired (binds: now, booking
+/// three times, now): one probe of the seat index per seat (named: a file analyzed while empty
+/// had SQLite read every lapsed hold through `reservations_lapsing_idx` instead).
+pub(super) const EXPIRE_OTHERS_LAPSED_SQL: &str = "UPDATE reservations INDEXED BY reservations_active_seat_uq \
+     SET status = 'expired', updated_at = ? \
+     WHERE event_id = (SELECT event_id FROM bookings WHERE id = ?) \
+       AND seat_id IN (SELECT seat_id FROM reservations INDEXED BY reservations_booking_idx WHERE booking_id = ?) \
+       AND booking_id <> ? AND status IN ('held', 'confirmed') AND status = 'held' AND expires_at <= ?";
+
+/// A booking's held and lapsed seats sold (binds: now, booking).
+pub(super) const CONFIRM_SEATS_SQL: &str = "UPDATE reservations SET status = 'confirmed', updated_at = ? \
+     WHERE booking_id = ? AND status IN ('held', 'expired') RETURNING id";
+
+/// One declined card on a pending payment (binds: the last decline, now, payment).
+pub(super) fn decline_sql() -> String {
+    format!(
+        "UPDATE payments SET declines = declines + 1, \
+         status = CASE WHEN declines + 1 >= ? THEN 'failed' ELSE status END, updated_at = ? \
+         WHERE id = ? AND status = 'pending' RETURNING declines, {PAYMENT_COLUMNS}"
+    )
+}
+
+/// A failed payment's held seats freed (binds: now, now, booking).
+pub(super) const FREE_FAILED_SEATS_SQL: &str = "UPDATE reservations SET status = 'expired', expires_at = MIN(expires_at, ?), updated_at = ? \
+     WHERE booking_id = ? AND status IN ('held', 'confirmed') AND status = 'held'";
+
+/// A booking's (`?`) paid payment: one probe of `payments_booking_open_uq`, whose condition
+/// (`<> 'failed'`) is repeated so that SQLite may use it; without it, every payment was scanned.
+pub(super) const PAID_PAYMENT_SQL: &str = "SELECT id, provider_ref, amount_cents, refunded_cents FROM payments \
+     INDEXED BY payments_booking_open_uq \
+     WHERE booking_id = ? AND status <> 'failed' AND status IN ('succeeded', 'partially_refunded')";
+
 /// Records `price_cents` as refunded on the booking's paid payment, capped at what is left of
 /// it; the refund to pay out, if there is money to send back through the provider.
 pub(super) async fn refund_on_payment(
@@ -372,13 +389,7 @@ pub(super) async fn refund_on_payment(
     price_cents: i64,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Refund>> {
-    let row = sqlx::query(
-        "SELECT id, provider_ref, amount_cents, refunded_cents FROM payments \
-         WHERE booking_id = ? AND status IN ('succeeded', 'partially_refunded')",
-    )
-    .bind(booking_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(PAID_PAYMENT_SQL).bind(booking_id).fetch_optional(&mut *conn).await?;
     // Confirmed seats without a paid payment (none in normal operation): nothing to give back.
     let Some(row) = row else { return Ok(None) };
     let payment_id = uuid_col(&row, "id")?;
