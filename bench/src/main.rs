@@ -217,6 +217,9 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             ("JWT_SECRET", jwt_secret.as_str()),
             ("TICKET_SIGNING_KEY", ticket_key.as_str()),
             ("WEBHOOK_SECRET", "bench-webhook-secret"),
+            // No sender runs: the phases measure the API and the store as before the outbox; the
+            // messages they write stay pending.
+            ("MAIL_URL", "none"),
             ("RUST_LOG", "warn"),
             ("LOG_FORMAT", "pretty"),
             ("NO_COLOR", "1"),

@@ -63,6 +63,8 @@ impl Server {
             .env("JWT_SECRET", JWT_SECRET)
             .env("TICKET_SIGNING_KEY", TICKET_SIGNING_KEY)
             .env("WEBHOOK_SECRET", "faults-webhook-secret")
+            // No mail: these faults are the store's; the messages stay pending in it.
+            .env("MAIL_URL", "none")
             // A small pool, so killed connections are a large share of it.
             .env("DATABASE_MAX_CONNECTIONS", "6")
             // The buyers are a crowd behind one address (loopback), each reserving as fast as it
