@@ -20,6 +20,8 @@ use crate::domain::{
 // is deployed with. `connect` names the feature a DATABASE_URL needs when it is left out.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod batch;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod checkin_batch;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
