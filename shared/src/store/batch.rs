@@ -9,7 +9,9 @@
 //! requests before it starts: the store is busy anyway, and one statement for more requests costs
 //! it less than several (measured for holds on PostgreSQL at 64 clients, three runs each: 8,765-9,173
 //! holds/s and p99 11.1-11.5 ms with 0.5 ms, 7,604-8,590 and 13.1-14.7 ms without, 7,207-8,228
-//! with 1 ms). Under light load no other batch is in flight, so nothing waits.
+//! with 1 ms). Check-ins use the same constants, not tuned apart: with them, 64 gates scanning on
+//! this 2-core machine made batches of 14 scans on SQLite and 21 on PostgreSQL on average (a scan's
+//! batch held 24-33 at the median). Under light load no other batch is in flight, so nothing waits.
 //!
 //! Each request names its conflict keys, and two requests that share one never share a batch (the
 //! later one waits for the next): two holds of one seat, two holds of one user for one event, two

@@ -1,5 +1,6 @@
-//! PostgreSQL backend: every store trait on one connection pool, with the seat promise kept by the
-//! partial unique index `reservations_active_seat_uq` and a hold placed by one SQL statement.
+//! PostgreSQL backend: every store trait on one connection pool (the door's check-ins on a few
+//! connections of their own, see `tickets.rs`), with the seat promise kept by the partial unique
+//! index `reservations_active_seat_uq` and a hold placed by one SQL statement.
 //!
 //! This file opens the pool, runs the migrations and keeps what the transactions share: the lock
 //! order every writer follows and the retry of a transaction that lost a deadlock. Each capability

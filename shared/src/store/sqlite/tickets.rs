@@ -111,7 +111,7 @@ impl TicketStore for SqliteStore {
 
 /// Checks in batches of scans: one update on the writer admits every valid ticket of the batch
 /// (the one decision, nothing read first), then one read on the readers fetches the tickets it
-/// left alone. One worker: the writer is one connection, so a second batch could only wait for it.
+/// left alone.
 pub(super) struct SqliteCheckIns {
     pub(super) writer: SqlitePool,
     pub(super) reader: SqlitePool,
