@@ -9,9 +9,10 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::batch::{BatchQueue, Batched};
+use super::batch::{BatchQueue, Batched, Batches};
 use super::{Entity, StoreError, StoreResult};
 use crate::domain::{CheckIn, Scan, Ticket};
 
@@ -29,16 +30,49 @@ impl Batched for Scan {
     }
 }
 
-/// The scans of a batch the update did not admit: their tickets, to read back.
-pub fn refused_ids(batch: &[Scan], admitted: &[Ticket]) -> Vec<Uuid> {
-    batch.iter().map(|scan| scan.ticket_id).filter(|id| !admitted.iter().any(|ticket| ticket.id == *id)).collect()
+/// What a SQL backend runs for a batch of scans.
+#[async_trait]
+pub trait CheckInStatements: Send + Sync + 'static {
+    /// The one decision: admits every `valid` ticket of the batch, each with its own scan, by one
+    /// conditional update (nothing read first), and returns them as written.
+    async fn admit(&self, batch: &[Scan]) -> StoreResult<Vec<Ticket>>;
+
+    /// Tickets by id, in one query, run after the update: it sees the scans that won them.
+    async fn tickets(&self, ids: &[Uuid]) -> StoreResult<Vec<Ticket>>;
+}
+
+/// A backend's `CheckInStatements` as the batches of its `CheckInQueue`.
+pub struct CheckIns<S>(pub S);
+
+#[async_trait]
+impl<S: CheckInStatements> Batches for CheckIns<S> {
+    type Request = Scan;
+    type Outcome = CheckInOutcome;
+
+    async fn commit(&self, batch: &[Scan]) -> Vec<CheckInOutcome> {
+        let admitted = match self.0.admit(batch).await {
+            Ok(admitted) => admitted,
+            Err(err) => return batch.iter().map(|_| Err(err.clone())).collect(),
+        };
+        let refused: Vec<Uuid> = batch
+            .iter()
+            .map(|scan| scan.ticket_id)
+            .filter(|id| !admitted.iter().any(|ticket| ticket.id == *id))
+            .collect();
+        let read = if refused.is_empty() { Ok(Vec::new()) } else { self.0.tickets(&refused).await };
+        outcomes(batch, admitted, read)
+    }
+
+    fn stopped(why: StoreError) -> CheckInOutcome {
+        Err(why)
+    }
 }
 
 /// Each scan's answer, in the batch's order: `Admitted` with the ticket the update wrote, else
 /// `Refused` with the ticket as read after it (a ticket never goes back to `valid`, so that is the
 /// state that refused it, or a later one: revoked after use), else `NotFound`. A failed read
 /// fails the refused scans only: the admitted ones are written.
-pub fn outcomes(batch: &[Scan], admitted: Vec<Ticket>, refused: StoreResult<Vec<Ticket>>) -> Vec<CheckInOutcome> {
+fn outcomes(batch: &[Scan], admitted: Vec<Ticket>, refused: StoreResult<Vec<Ticket>>) -> Vec<CheckInOutcome> {
     let mut admitted: HashMap<Uuid, Ticket> = admitted.into_iter().map(|ticket| (ticket.id, ticket)).collect();
     let mut refused =
         refused.map(|tickets| tickets.into_iter().map(|ticket| (ticket.id, ticket)).collect::<HashMap<_, _>>());

@@ -31,7 +31,7 @@ use async_trait::async_trait;
 use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::checkin_batch::CheckInQueue;
+use super::checkin_batch::{CheckInQueue, CheckIns};
 use super::hold_batch::HoldQueue;
 use super::read_batch::{ReadQueue, USER_READ_WORKERS};
 use super::{Store, StoreError, StoreResult, StoreSettings};
@@ -83,7 +83,7 @@ impl PostgresStore {
             })?;
         let holds = HoldQueue::start(PgHoldBatches { pool: pool.clone() }, HOLD_WORKERS);
         let users = ReadQueue::start(PgUserReads { pool: pool.clone() }, USER_READ_WORKERS);
-        let check_ins = CheckInQueue::start(PgCheckIns { door: door_pool(&pool) }, CHECK_IN_WORKERS);
+        let check_ins = CheckInQueue::start(CheckIns(PgCheckIns { door: door_pool(&pool) }), CHECK_IN_WORKERS);
         Ok(Self { pool, holds, users, check_ins })
     }
 }

@@ -14,8 +14,7 @@ use uuid::Uuid;
 use super::rows::{TicketRow, parse_stored, ticket_columns};
 use super::{PostgresStore, is_deadlock, kept_deadlocking, pool_options};
 use crate::domain::{CheckIn, Scan, Ticket, TicketFilter, TicketStatus, TicketTally};
-use crate::store::batch::Batches;
-use crate::store::checkin_batch::{CheckInOutcome, outcomes, refused_ids};
+use crate::store::checkin_batch::CheckInStatements;
 use crate::store::{StoreError, StoreResult, TicketStore, stored_gate};
 
 // The statements, by name, so the plan tests (`plan_tests.rs`) explain exactly what runs.
@@ -137,34 +136,13 @@ pub(super) fn door_pool(pool: &PgPool) -> PgPool {
     pool_options(CHECK_IN_WORKERS as u32).connect_lazy_with(options)
 }
 
-/// Checks in batches of scans on the door's connections (see `CHECK_IN_BATCH_SQL`): one update
-/// admits every valid ticket of the batch, then one read fetches the tickets it left alone.
+/// Checks in batches of scans on the door's connections (see `CHECK_IN_BATCH_SQL`).
 pub(super) struct PgCheckIns {
     pub(super) door: PgPool,
 }
 
 #[async_trait]
-impl Batches for PgCheckIns {
-    type Request = Scan;
-    type Outcome = CheckInOutcome;
-
-    async fn commit(&self, batch: &[Scan]) -> Vec<CheckInOutcome> {
-        let admitted = match self.admit(batch).await {
-            Ok(admitted) => admitted,
-            Err(err) => return batch.iter().map(|_| Err(err.clone())).collect(),
-        };
-        let refused = refused_ids(batch, &admitted);
-        let read = if refused.is_empty() { Ok(Vec::new()) } else { self.tickets(&refused).await };
-        outcomes(batch, admitted, read)
-    }
-
-    fn stopped(why: StoreError) -> CheckInOutcome {
-        Err(why)
-    }
-}
-
-impl PgCheckIns {
-    /// Runs `CHECK_IN_BATCH_SQL` for the batch: the tickets it admitted.
+impl CheckInStatements for PgCheckIns {
     async fn admit(&self, batch: &[Scan]) -> StoreResult<Vec<Ticket>> {
         let tickets: Vec<Uuid> = batch.iter().map(|scan| scan.ticket_id).collect();
         let ids: Vec<Uuid> = batch.iter().map(|scan| scan.id).collect();

@@ -25,7 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::checkin_batch::CheckInQueue;
+use super::checkin_batch::{CheckInQueue, CheckIns};
 use super::hold_batch::HoldQueue;
 use super::read_batch::{ReadQueue, USER_READ_WORKERS};
 use super::{Store, StoreError, StoreResult};
@@ -100,7 +100,8 @@ impl SqliteStore {
         let holds = HoldQueue::start(SqliteHoldBatches { writer: writer.clone() }, 1);
         // One worker here too: a second, whose update could overlap the first's read-back of its
         // refused tickets, measured no faster (64 gates, six runs each).
-        let check_ins = CheckInQueue::start(SqliteCheckIns { writer: writer.clone(), reader: reader.clone() }, 1);
+        let check_ins =
+            CheckInQueue::start(CheckIns(SqliteCheckIns { writer: writer.clone(), reader: reader.clone() }), 1);
         let users = ReadQueue::start(SqliteUserReads { reader: reader.clone() }, USER_READ_WORKERS);
         Ok(Self { writer, reader, holds, check_ins, users, _checkpoints: checkpoints })
     }

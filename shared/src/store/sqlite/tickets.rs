@@ -13,8 +13,7 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::rows::{TICKET_COLUMNS, enum_col, id_text, millis, ticket_from_row};
 use crate::domain::{CheckIn, Scan, Ticket, TicketFilter, TicketTally};
-use crate::store::batch::Batches;
-use crate::store::checkin_batch::{CheckInOutcome, outcomes, refused_ids};
+use crate::store::checkin_batch::CheckInStatements;
 use crate::store::{StoreError, StoreResult, TicketStore, stored_gate};
 
 // The statements, by name, so the plan tests (`tests.rs`) explain exactly what runs.
@@ -109,36 +108,15 @@ impl TicketStore for SqliteStore {
     }
 }
 
-/// Checks in batches of scans: one update on the writer admits every valid ticket of the batch
-/// (the one decision, nothing read first), then one read on the readers fetches the tickets it
-/// left alone.
+/// Checks in batches of scans: the update on the writer, the read of the refused tickets on the
+/// readers.
 pub(super) struct SqliteCheckIns {
     pub(super) writer: SqlitePool,
     pub(super) reader: SqlitePool,
 }
 
 #[async_trait]
-impl Batches for SqliteCheckIns {
-    type Request = Scan;
-    type Outcome = CheckInOutcome;
-
-    async fn commit(&self, batch: &[Scan]) -> Vec<CheckInOutcome> {
-        let admitted = match self.admit(batch).await {
-            Ok(admitted) => admitted,
-            Err(err) => return batch.iter().map(|_| Err(err.clone())).collect(),
-        };
-        let refused = refused_ids(batch, &admitted);
-        let read = if refused.is_empty() { Ok(Vec::new()) } else { self.tickets(&refused).await };
-        outcomes(batch, admitted, read)
-    }
-
-    fn stopped(why: StoreError) -> CheckInOutcome {
-        Err(why)
-    }
-}
-
-impl SqliteCheckIns {
-    /// Runs `check_in_batch_sql` for the batch: the tickets it admitted.
+impl CheckInStatements for SqliteCheckIns {
     async fn admit(&self, batch: &[Scan]) -> StoreResult<Vec<Ticket>> {
         let scans: Vec<serde_json::Value> = batch
             .iter()
