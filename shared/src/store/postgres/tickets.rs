@@ -40,9 +40,8 @@ pub(super) fn list_tickets_query(filter: &TicketFilter) -> QueryBuilder<'static,
 /// key, one probe per scan, whatever the statistics say: `id = ANY ($1)` is the condition that
 /// index serves (the join to the scans alone let the planner read the table whole), and the status
 /// is checked as `(…) IS TRUE`, which no index serves, so that `tickets_event_tally_idx` cannot
-/// be read by status instead. A row that a concurrent
-/// batch or cancel changed is re-checked after its lock is released, and left alone: it is no
-/// longer valid.
+/// be read by status instead. A row that a concurrent batch or cancel changed is re-checked after
+/// its lock is released, and left alone: it is no longer valid.
 pub(super) const CHECK_IN_BATCH_SQL: &str = concat!(
     "UPDATE tickets t SET status = 'used', admitted_scan_id = s.scan_id, admitted_gate = s.gate, admitted_at = s.at
      FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS s (ticket_id, scan_id, gate, at)
