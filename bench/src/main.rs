@@ -20,25 +20,74 @@ use scenarios::{Figures, Plan};
 use util::{Context, Res};
 
 const USAGE: &str = "\
-usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--server PATH] [--out DIR]
+usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases LIST] [--server PATH] [--out DIR]
 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
+  --phases     which phases to run, comma-separated, of holds, flash, maps, logins, door, manifest,
+               steady, start (default: all); the store is seeded as for a full run, with fewer
+               buyers when neither holds nor flash runs
   --server     the proeventa binary (default: next to this one)
   --out        where results.json, chart.svg and server logs go (default: target/bench)
 
 PostgreSQL: a fresh database on BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
-DynamoDB Local 3.3.1: from DYNAMODB_LOCAL_DIR (default .tools/dynamodb-local-3.3.1; `make dynamodb-local`).";
+DynamoDB Local 3.3.1: from DYNAMODB_LOCAL_DIR (default .tools/dynamodb-local-3.3.1; `make dynamodb-local`).
+The servers log at RUST_LOG=warn, or at BENCH_SERVER_LOG when set (e.g. `warn,proeventa_core::store::batch=debug`
+logs every batch's size; logging costs time, so such a run's figures are not the bench's).";
 
 const ADMIN_EMAIL: &str = "bench-admin@proeventa.test";
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 /// Longest a server may take to answer its first `/health` (PostgreSQL migrations included).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A part of a backend's run that `--phases` can pick, in the order they run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Holds,
+    Flash,
+    Maps,
+    Logins,
+    Door,
+    Manifest,
+    Steady,
+    Start,
+}
+
+impl Phase {
+    const ALL: [Phase; 8] = [
+        Phase::Holds,
+        Phase::Flash,
+        Phase::Maps,
+        Phase::Logins,
+        Phase::Door,
+        Phase::Manifest,
+        Phase::Steady,
+        Phase::Start,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Holds => "holds",
+            Phase::Flash => "flash",
+            Phase::Maps => "maps",
+            Phase::Logins => "logins",
+            Phase::Door => "door",
+            Phase::Manifest => "manifest",
+            Phase::Steady => "steady",
+            Phase::Start => "start",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|phase| phase.name() == name)
+    }
+}
+
 struct Args {
     plan: Plan,
     quick: bool,
     backends: Vec<Backend>,
+    phases: Vec<Phase>,
     server: Option<PathBuf>,
     out: PathBuf,
 }
@@ -48,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
         plan: Plan::full(),
         quick: false,
         backends: Backend::ALL.to_vec(),
+        phases: Phase::ALL.to_vec(),
         server: None,
         out: PathBuf::from("target/bench"),
     };
@@ -63,6 +113,13 @@ fn parse_args() -> Result<Args, String> {
                 args.backends = list
                     .split(',')
                     .map(|name| Backend::parse(name.trim()).context(format!("unknown backend `{name}`")))
+                    .collect::<Res<_>>()?;
+            }
+            "--phases" => {
+                let list = given.next().context("--phases needs a value")?;
+                args.phases = list
+                    .split(',')
+                    .map(|name| Phase::parse(name.trim()).context(format!("unknown phase `{name}`")))
                     .collect::<Res<_>>()?;
             }
             "--server" => args.server = Some(given.next().context("--server needs a path")?.into()),
@@ -208,9 +265,11 @@ const CROWD_LIMIT: &str = "100000000";
 async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id: &str) -> Result<Figures, String> {
     let name = backend.name();
     let plan = &args.plan;
+    let runs = |phase: Phase| args.phases.contains(&phase);
     let prepared = backend.prepare(run_id).await.map_err(|e| format!("not available: {e}"))?;
     let jwt_secret = format!("bench-{}", proeventa_core::auth::random_secret());
     let ticket_key = proeventa_core::tickets::TicketKeys::generate_secret();
+    let server_log_level = std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned());
     let mut env = prepared.env.clone();
     env.extend(
         [
@@ -220,7 +279,7 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             // No sender runs: the phases measure the API and the store as before the outbox; the
             // messages they write stay pending.
             ("MAIL_URL", "none"),
-            ("RUST_LOG", "warn"),
+            ("RUST_LOG", server_log_level.as_str()),
             ("LOG_FORMAT", "pretty"),
             ("NO_COLOR", "1"),
             // The bench is a crowd behind one address (loopback): the per-address limits are
@@ -253,8 +312,12 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
 
     let setup = async {
         let admin_token = scenarios::admin_login(addr, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
-        say(&format!("[{name}] signing up {} buyers (argon2id each)", plan.users()));
-        let buyers = scenarios::sign_up(addr, plan.users(), plan.clients, &jwt_secret).await?;
+        // The hold run and the flash sale take turns over all the accounts; the other phases need
+        // one a client (the logins, a few of them).
+        let users =
+            if runs(Phase::Holds) || runs(Phase::Flash) { plan.users() } else { plan.clients.max(plan.login_users) };
+        say(&format!("[{name}] signing up {users} buyers (argon2id each)"));
+        let buyers = scenarios::sign_up(addr, users, plan.clients, &jwt_secret).await?;
         let first = buyers.first().context("no buyers")?.clone();
         let (venue, seats, probe) = scenarios::create_big_venue_and_probe(addr, &admin_token, &first).await?;
         let fixture = scenarios::seed_rest(addr, plan, &admin_token, buyers, venue, seats).await?;
@@ -270,177 +333,197 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
     figures.set("fresh_hold_ms", Some(probe.first_hold_ms));
     figures.set("fresh_holds_max_ms", Some(probe.first_holds_max_ms));
 
-    say(&format!(
-        "[{name}] holds: {} clients, {:?} after {:?} warm-up",
-        plan.clients, plan.hold_duration, plan.hold_warmup
-    ));
-    match within(
-        "holds",
-        plan.hold_warmup + plan.hold_duration + Duration::from_secs(60),
-        scenarios::holds(&fx, plan, pid),
-    )
-    .await
-    {
-        Ok(run) => {
-            say(&format!(
-                "[{name}]   {:.0} holds/s, p99 {:.1} ms, {} held{}",
-                run.per_second,
-                run.p99_ms.unwrap_or(f64::NAN),
-                run.held,
-                if run.ran_out_of_seats { " (ran out of seats before the end)" } else { "" }
-            ));
-            figures.set("holds_per_s", Some(run.per_second));
-            figures.set("hold_p50_ms", run.p50_ms);
-            figures.set("hold_p99_ms", run.p99_ms);
-            figures.set("hold_unexpected", Some(run.unexpected.total() as f64));
-            figures.set("rss_max_mb", run.rss_max_mb);
-            figures.set("rss_after_mb", run.rss_after_mb);
-            figures.set("hwm_mb", run.hwm_mb);
-            figures.notes.extend(run.unexpected.describe("holds"));
-            if run.ran_out_of_seats {
-                figures
-                    .notes
-                    .push(format!("holds: all {} prepared seats were held before the window closed", run.held));
-            }
-        }
-        Err(e) => figures.notes.push(e),
-    }
-
-    say(&format!("[{name}] flash sale: {} buyers, {} seats", plan.flash_users, plan.flash_seats));
-    match within("flash sale", Duration::from_secs(120), scenarios::flash_sale(&fx, plan)).await {
-        Ok(sale) => {
-            say(&format!(
-                "[{name}]   sold {} (201s {}), oversold {}, 409 losers {}, {} ms",
-                sale.active_reservations_listed,
-                sale.answered_201,
-                sale.oversold,
-                sale.losers_409,
-                sale.took.as_millis()
-            ));
-            let mismatch = sale
-                .answered_201
-                .abs_diff(sale.active_reservations_listed)
-                .max(sale.answered_201.abs_diff(sale.seats_taken_on_map));
-            figures.set("flash_sold", Some(sale.active_reservations_listed as f64));
-            figures.set("flash_oversold", Some(sale.oversold as f64));
-            figures.set("flash_mismatch", Some(mismatch as f64));
-            figures.set("flash_losers_409", Some(sale.losers_409 as f64));
-            figures.set("flash_p99_ms", sale.p99_ms);
-            figures.set("flash_ms", Some(sale.took.as_secs_f64() * 1000.0));
-            figures.notes.extend(sale.unexpected.describe("flash sale"));
-            if mismatch > 0 {
-                figures.notes.push(format!(
-                    "flash sale: {} answers 201, {} active reservations listed, {} seats taken on the map",
-                    sale.answered_201, sale.active_reservations_listed, sale.seats_taken_on_map
+    if runs(Phase::Holds) {
+        say(&format!(
+            "[{name}] holds: {} clients, {:?} after {:?} warm-up",
+            plan.clients, plan.hold_duration, plan.hold_warmup
+        ));
+        match within(
+            "holds",
+            plan.hold_warmup + plan.hold_duration + Duration::from_secs(60),
+            scenarios::holds(&fx, plan, pid),
+        )
+        .await
+        {
+            Ok(run) => {
+                say(&format!(
+                    "[{name}]   {:.0} holds/s, p99 {:.1} ms, {} held{}",
+                    run.per_second,
+                    run.p99_ms.unwrap_or(f64::NAN),
+                    run.held,
+                    if run.ran_out_of_seats { " (ran out of seats before the end)" } else { "" }
                 ));
+                figures.set("holds_per_s", Some(run.per_second));
+                figures.set("hold_p50_ms", run.p50_ms);
+                figures.set("hold_p99_ms", run.p99_ms);
+                figures.set("hold_unexpected", Some(run.unexpected.total() as f64));
+                figures.set("rss_max_mb", run.rss_max_mb);
+                figures.set("rss_after_mb", run.rss_after_mb);
+                figures.set("hwm_mb", run.hwm_mb);
+                figures.notes.extend(run.unexpected.describe("holds"));
+                if run.ran_out_of_seats {
+                    figures
+                        .notes
+                        .push(format!("holds: all {} prepared seats were held before the window closed", run.held));
+                }
             }
-            let accounted = sale.buyers_with_a_seat + sale.losers_409;
-            if accounted != sale.users as u64 {
-                figures.notes.push(format!(
-                    "flash sale: {} of {} buyers ended neither with a seat nor with a 409 ({} conflicts seen)",
-                    sale.users as u64 - accounted,
-                    sale.users,
-                    sale.answered_409
+            Err(e) => figures.notes.push(e),
+        }
+    }
+
+    if runs(Phase::Flash) {
+        say(&format!("[{name}] flash sale: {} buyers, {} seats", plan.flash_users, plan.flash_seats));
+        match within("flash sale", Duration::from_secs(120), scenarios::flash_sale(&fx, plan)).await {
+            Ok(sale) => {
+                say(&format!(
+                    "[{name}]   sold {} (201s {}), oversold {}, 409 losers {}, {} ms",
+                    sale.active_reservations_listed,
+                    sale.answered_201,
+                    sale.oversold,
+                    sale.losers_409,
+                    sale.took.as_millis()
                 ));
+                let mismatch = sale
+                    .answered_201
+                    .abs_diff(sale.active_reservations_listed)
+                    .max(sale.answered_201.abs_diff(sale.seats_taken_on_map));
+                figures.set("flash_sold", Some(sale.active_reservations_listed as f64));
+                figures.set("flash_oversold", Some(sale.oversold as f64));
+                figures.set("flash_mismatch", Some(mismatch as f64));
+                figures.set("flash_losers_409", Some(sale.losers_409 as f64));
+                figures.set("flash_p99_ms", sale.p99_ms);
+                figures.set("flash_ms", Some(sale.took.as_secs_f64() * 1000.0));
+                figures.notes.extend(sale.unexpected.describe("flash sale"));
+                if mismatch > 0 {
+                    figures.notes.push(format!(
+                        "flash sale: {} answers 201, {} active reservations listed, {} seats taken on the map",
+                        sale.answered_201, sale.active_reservations_listed, sale.seats_taken_on_map
+                    ));
+                }
+                let accounted = sale.buyers_with_a_seat + sale.losers_409;
+                if accounted != sale.users as u64 {
+                    figures.notes.push(format!(
+                        "flash sale: {} of {} buyers ended neither with a seat nor with a 409 ({} conflicts seen)",
+                        sale.users as u64 - accounted,
+                        sale.users,
+                        sale.answered_409
+                    ));
+                }
             }
+            Err(e) => figures.notes.push(e),
         }
-        Err(e) => figures.notes.push(e),
     }
 
-    let maps = async {
-        scenarios::mark_map_event(&fx).await?;
-        say(&format!("[{name}] seat maps: full bodies, then revalidations, {:?} each", plan.map_duration));
-        let full = scenarios::seat_maps(&fx, plan, false).await?;
-        let reval = scenarios::seat_maps(&fx, plan, true).await?;
-        Ok::<_, String>((full, reval))
-    };
-    match within("seat maps", 2 * plan.map_duration + Duration::from_secs(90), maps).await {
-        Ok((full, reval)) => {
-            say(&format!(
-                "[{name}]   {:.0} full/s (p99 {:.1} ms), {:.0} revalidations/s (p99 {:.2} ms)",
-                full.per_second,
-                full.p99_ms.unwrap_or(f64::NAN),
-                reval.per_second,
-                reval.p99_ms.unwrap_or(f64::NAN)
-            ));
-            figures.set("map_full_per_s", Some(full.per_second));
-            figures.set("map_full_p99_ms", full.p99_ms);
-            figures.set("map_304_per_s", Some(reval.per_second));
-            figures.set("map_304_p99_ms", reval.p99_ms);
-            figures.notes.extend(full.unexpected.describe("seat maps (full)"));
-            figures.notes.extend(reval.unexpected.describe("seat maps (revalidation)"));
-            if reval.changed > 0 {
-                figures
-                    .notes
-                    .push(format!("seat maps: {} revalidations answered 200 (the map changed)", reval.changed));
-            }
-        }
-        Err(e) => figures.notes.push(e),
-    }
-
-    say(&format!(
-        "[{name}] logins: {} clients over {} accounts, {:?}",
-        plan.clients, plan.login_users, plan.login_duration
-    ));
-    match within("logins", plan.login_duration + Duration::from_secs(60), scenarios::logins(&fx, plan)).await {
-        Ok(rate) => {
-            say(&format!("[{name}]   {:.0} logins/s, p99 {:.0} ms", rate.per_second, rate.p99_ms.unwrap_or(f64::NAN)));
-            figures.set("login_per_s", Some(rate.per_second));
-            figures.set("login_p99_ms", rate.p99_ms);
-            figures.notes.extend(rate.unexpected.describe("logins"));
-        }
-        Err(e) => figures.notes.push(e),
-    }
-
-    say(&format!(
-        "[{name}] door: {} tickets sold, then each scanned twice by {} gates",
-        plan.door_tickets, plan.clients
-    ));
-    match within("door scans", Duration::from_secs(240), door::scans(&fx, plan.clients, plan.door_tickets)).await {
-        Ok(run) => {
-            say(&format!(
-                "[{name}]   {:.0} scans/s, p99 {:.1} ms, {} admitted, {} refused as already checked in",
-                run.per_second,
-                run.p99_ms.unwrap_or(f64::NAN),
-                run.admitted,
-                run.refused
-            ));
-            figures.set("scans_per_s", Some(run.per_second));
-            figures.set("scan_p99_ms", run.p99_ms);
-            figures.set("scan_admitted_twice", Some(run.admitted.saturating_sub(run.tickets as u64) as f64));
-            figures.notes.extend(run.unexpected.describe("door scans"));
-            if run.admitted != run.tickets as u64 || run.refused != run.tickets as u64 {
-                figures.notes.push(format!(
-                    "door scans: {} tickets scanned twice gave {} admissions and {} refusals",
-                    run.tickets, run.admitted, run.refused
+    if runs(Phase::Maps) {
+        let maps = async {
+            scenarios::mark_map_event(&fx).await?;
+            say(&format!("[{name}] seat maps: full bodies, then revalidations, {:?} each", plan.map_duration));
+            let full = scenarios::seat_maps(&fx, plan, false).await?;
+            let reval = scenarios::seat_maps(&fx, plan, true).await?;
+            Ok::<_, String>((full, reval))
+        };
+        match within("seat maps", 2 * plan.map_duration + Duration::from_secs(90), maps).await {
+            Ok((full, reval)) => {
+                say(&format!(
+                    "[{name}]   {:.0} full/s (p99 {:.1} ms), {:.0} revalidations/s (p99 {:.2} ms)",
+                    full.per_second,
+                    full.p99_ms.unwrap_or(f64::NAN),
+                    reval.per_second,
+                    reval.p99_ms.unwrap_or(f64::NAN)
                 ));
+                figures.set("map_full_per_s", Some(full.per_second));
+                figures.set("map_full_p99_ms", full.p99_ms);
+                figures.set("map_304_per_s", Some(reval.per_second));
+                figures.set("map_304_p99_ms", reval.p99_ms);
+                figures.notes.extend(full.unexpected.describe("seat maps (full)"));
+                figures.notes.extend(reval.unexpected.describe("seat maps (revalidation)"));
+                if reval.changed > 0 {
+                    figures
+                        .notes
+                        .push(format!("seat maps: {} revalidations answered 200 (the map changed)", reval.changed));
+                }
             }
+            Err(e) => figures.notes.push(e),
         }
-        Err(e) => figures.notes.push(e),
-    }
-    say(&format!("[{name}] manifest: an event of {} tickets", plan.manifest_tickets));
-    match within("manifest", Duration::from_secs(600), door::manifest(&fx, plan.clients, plan.manifest_tickets)).await {
-        Ok(probe) => {
-            say(&format!(
-                "[{name}]   {} tickets: {} KB, {} KB gzipped, {:.1} ms",
-                probe.tickets,
-                probe.bytes / 1024,
-                probe.gzip_bytes / 1024,
-                probe.ms
-            ));
-            figures.set("manifest_kb", Some(probe.bytes as f64 / 1024.0));
-            figures.set("manifest_gzip_kb", Some(probe.gzip_bytes as f64 / 1024.0));
-            figures.set("manifest_ms", Some(probe.ms));
-        }
-        Err(e) => figures.notes.push(e),
     }
 
-    match within("steady state", Duration::from_secs(60), scenarios::steady(&fx)).await {
-        Ok((map, hold)) => {
-            figures.set("steady_map_ms", map);
-            figures.set("steady_hold_ms", hold);
+    if runs(Phase::Logins) {
+        say(&format!(
+            "[{name}] logins: {} clients over {} accounts, {:?}",
+            plan.clients, plan.login_users, plan.login_duration
+        ));
+        match within("logins", plan.login_duration + Duration::from_secs(60), scenarios::logins(&fx, plan)).await {
+            Ok(rate) => {
+                say(&format!(
+                    "[{name}]   {:.0} logins/s, p99 {:.0} ms",
+                    rate.per_second,
+                    rate.p99_ms.unwrap_or(f64::NAN)
+                ));
+                figures.set("login_per_s", Some(rate.per_second));
+                figures.set("login_p99_ms", rate.p99_ms);
+                figures.notes.extend(rate.unexpected.describe("logins"));
+            }
+            Err(e) => figures.notes.push(e),
         }
-        Err(e) => figures.notes.push(e),
+    }
+
+    if runs(Phase::Door) {
+        say(&format!(
+            "[{name}] door: {} tickets sold, then each scanned twice by {} gates",
+            plan.door_tickets, plan.clients
+        ));
+        match within("door scans", Duration::from_secs(240), door::scans(&fx, plan.clients, plan.door_tickets)).await {
+            Ok(run) => {
+                say(&format!(
+                    "[{name}]   {:.0} scans/s, p99 {:.1} ms, {} admitted, {} refused as already checked in",
+                    run.per_second,
+                    run.p99_ms.unwrap_or(f64::NAN),
+                    run.admitted,
+                    run.refused
+                ));
+                figures.set("scans_per_s", Some(run.per_second));
+                figures.set("scan_p99_ms", run.p99_ms);
+                figures.set("scan_admitted_twice", Some(run.admitted.saturating_sub(run.tickets as u64) as f64));
+                figures.notes.extend(run.unexpected.describe("door scans"));
+                if run.admitted != run.tickets as u64 || run.refused != run.tickets as u64 {
+                    figures.notes.push(format!(
+                        "door scans: {} tickets scanned twice gave {} admissions and {} refusals",
+                        run.tickets, run.admitted, run.refused
+                    ));
+                }
+            }
+            Err(e) => figures.notes.push(e),
+        }
+    }
+    if runs(Phase::Manifest) {
+        say(&format!("[{name}] manifest: an event of {} tickets", plan.manifest_tickets));
+        match within("manifest", Duration::from_secs(600), door::manifest(&fx, plan.clients, plan.manifest_tickets))
+            .await
+        {
+            Ok(probe) => {
+                say(&format!(
+                    "[{name}]   {} tickets: {} KB, {} KB gzipped, {:.1} ms",
+                    probe.tickets,
+                    probe.bytes / 1024,
+                    probe.gzip_bytes / 1024,
+                    probe.ms
+                ));
+                figures.set("manifest_kb", Some(probe.bytes as f64 / 1024.0));
+                figures.set("manifest_gzip_kb", Some(probe.gzip_bytes as f64 / 1024.0));
+                figures.set("manifest_ms", Some(probe.ms));
+            }
+            Err(e) => figures.notes.push(e),
+        }
+    }
+
+    if runs(Phase::Steady) {
+        match within("steady state", Duration::from_secs(60), scenarios::steady(&fx)).await {
+            Ok((map, hold)) => {
+                figures.set("steady_map_ms", map);
+                figures.set("steady_hold_ms", hold);
+            }
+            Err(e) => figures.notes.push(e),
+        }
     }
 
     // Start-up is timed on this store as the run left it: migrated, seeded, 100k+ reservations.
@@ -453,23 +536,25 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             problems.first().map(String::as_str).unwrap_or("")
         ));
     }
-    say(&format!("[{name}] start-up: {} runs on the existing store", plan.startup_runs));
-    let mut starts = util::Latencies::default();
-    for run in 0..plan.startup_runs {
-        let port = procs::free_port()?;
-        let mut process = spec.spawn(port, &format!("{name}-startup.log"))?;
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        match procs::wait_healthy(addr, &mut process, Duration::from_secs(30)) {
-            Ok(_) => starts.record(process.spawned_at.elapsed().min(Duration::from_secs(30))),
-            Err(e) => {
-                figures.notes.push(format!("start-up run {run}: {e}"));
-                break;
+    if runs(Phase::Start) {
+        say(&format!("[{name}] start-up: {} runs on the existing store", plan.startup_runs));
+        let mut starts = util::Latencies::default();
+        for run in 0..plan.startup_runs {
+            let port = procs::free_port()?;
+            let mut process = spec.spawn(port, &format!("{name}-startup.log"))?;
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            match procs::wait_healthy(addr, &mut process, Duration::from_secs(30)) {
+                Ok(_) => starts.record(process.spawned_at.elapsed().min(Duration::from_secs(30))),
+                Err(e) => {
+                    figures.notes.push(format!("start-up run {run}: {e}"));
+                    break;
+                }
             }
+            process.stop(Duration::from_secs(10));
         }
-        process.stop(Duration::from_secs(10));
+        figures.set("start_ms", starts.quantile_ms(0.5));
+        say(&format!("[{name}]   start to first 200: {:.1} ms (median)", starts.quantile_ms(0.5).unwrap_or(f64::NAN)));
     }
-    figures.set("start_ms", starts.quantile_ms(0.5));
-    say(&format!("[{name}]   start to first 200: {:.1} ms (median)", starts.quantile_ms(0.5).unwrap_or(f64::NAN)));
     drop(server);
     drop(prepared);
     Ok(figures)

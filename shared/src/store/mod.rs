@@ -19,6 +19,10 @@ use crate::domain::{
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
 // is deployed with. `connect` names the feature a DATABASE_URL needs when it is left out.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod batch;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod checkin_batch;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -163,6 +163,7 @@ macro_rules! ticket_tests {
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_scans_of_one_ticket_admit_it_once,
+                concurrent_scans_of_many_tickets_admit_each_once_and_name_the_winner,
                 concurrent_scans_and_a_cancel_leave_the_ticket_revoked_admitted_at_most_once,
             ]);
         }

@@ -23,7 +23,8 @@ use super::tickets::revoke_tickets;
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
 use crate::domain::{Booking, EventStatus, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus};
 use crate::store::Entity;
-use crate::store::hold_batch::{HoldBatches, HoldOutcome, PendingHold};
+use crate::store::batch::Batches;
+use crate::store::hold_batch::{HoldOutcome, PendingHold};
 use crate::store::outbox::CanceledSeats;
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 
@@ -133,8 +134,15 @@ const HOLD_ATTEMPTS: usize = 3;
 const MAX_SLOT_RETRIES: usize = 32;
 
 #[async_trait]
-impl HoldBatches for PgHoldBatches {
-    async fn hold_batch(&self, batch: &[PendingHold]) -> Vec<HoldOutcome> {
+impl Batches for PgHoldBatches {
+    type Request = PendingHold;
+    type Outcome = HoldOutcome;
+
+    fn stopped(why: StoreError) -> HoldOutcome {
+        HoldOutcome::Failed(why)
+    }
+
+    async fn commit(&self, batch: &[PendingHold]) -> Vec<HoldOutcome> {
         for attempt in 1..=HOLD_ATTEMPTS {
             match self.try_hold_batch(batch).await {
                 Ok(outcomes) => return outcomes,
@@ -293,7 +301,7 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 //   skips a row whose seat someone holds or bought (`reservations_active_seat_uq`), or whose slot
 //   another hold of the user took since this statement's snapshot (`reservations_hold_slot_uq`,
 //   which waits for that hold's commit, so the user never holds more than the limit).
-/// Places a batch of holds (see `hold_batch`): the per-seat arrays `$1` (which hold), `$2` (seat)
+/// Places a batch of holds (see `PgHoldBatches`): the per-seat arrays `$1` (which hold), `$2` (seat)
 /// and `$11` (its place in its hold: 1, 2, ...), and per hold `$3` index, `$4` booking, `$5` user,
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
 /// limit of held seats. Each hold's event must be on sale and not started at its own `now`, every

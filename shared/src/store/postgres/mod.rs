@@ -1,5 +1,6 @@
-//! PostgreSQL backend: every store trait on one connection pool, with the seat promise kept by the
-//! partial unique index `reservations_active_seat_uq` and a hold placed by one SQL statement.
+//! PostgreSQL backend: every store trait on one connection pool (the door's check-ins on a few
+//! connections of their own, see `tickets.rs`), with the seat promise kept by the partial unique
+//! index `reservations_active_seat_uq` and a hold placed by one SQL statement.
 //!
 //! This file opens the pool, runs the migrations and keeps what the transactions share: the lock
 //! order every writer follows and the retry of a transaction that lost a deadlock. Each capability
@@ -31,10 +32,12 @@ use async_trait::async_trait;
 use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::checkin_batch::{CheckInQueue, CheckIns};
 use super::hold_batch::HoldQueue;
 use super::read_batch::{ReadQueue, USER_READ_WORKERS};
 use super::{Store, StoreError, StoreResult, StoreSettings};
 use holds::{HOLD_WORKERS, PgHoldBatches};
+use tickets::{CHECK_IN_WORKERS, PgCheckIns, door_pool};
 use users::PgUserReads;
 
 /// Pool size unless `StoreSettings::database_max_connections` (`DATABASE_MAX_CONNECTIONS`) says otherwise.
@@ -71,22 +74,14 @@ pub struct PostgresStore {
     holds: HoldQueue,
     /// Account reads by id, answered together (see `PgUserReads`).
     users: ReadQueue<PgUserReads>,
+    /// The door's scans, checked in together on connections of their own (see `PgCheckIns`).
+    check_ins: CheckInQueue,
 }
 
 impl PostgresStore {
     pub async fn connect(database_url: &str, settings: StoreSettings) -> StoreResult<Self> {
         let max_connections = settings.database_max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            // sqlx pings every idle connection before handing it out: under load that is one more
-            // round trip per statement. A connection used within `PING_IF_IDLE_FOR` is taken as
-            // alive (HikariCP's bypass window is the same); a dead one fails its statement, which
-            // answers 503, and is closed. One idle longer is pinged, and replaced if dead.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move { Ok(meta.idle_for < PING_IF_IDLE_FOR || conn.ping().await.is_ok()) })
-            })
+        let pool = pool_options(max_connections)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::query(SESSION_SETTINGS_SQL).execute(conn).await?;
@@ -103,8 +98,24 @@ impl PostgresStore {
             })?;
         let holds = HoldQueue::start(PgHoldBatches { pool: pool.clone() }, HOLD_WORKERS);
         let users = ReadQueue::start(PgUserReads { pool: pool.clone() }, USER_READ_WORKERS);
-        Ok(Self { pool, holds, users })
+        let check_ins = CheckInQueue::start(CheckIns(PgCheckIns { door: door_pool(&pool) }), CHECK_IN_WORKERS);
+        Ok(Self { pool, holds, users, check_ins })
     }
+}
+
+/// The settings every pool of the store shares.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx pings every idle connection before handing it out: under load that is one more
+        // round trip per statement. A connection used within `PING_IF_IDLE_FOR` is taken as
+        // alive (HikariCP's bypass window is the same); a dead one fails its statement, which
+        // answers 503, and is closed. One idle longer is pinged, and replaced if dead.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move { Ok(meta.idle_for < PING_IF_IDLE_FOR || conn.ping().await.is_ok()) })
+        })
 }
 
 #[async_trait]

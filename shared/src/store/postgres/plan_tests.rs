@@ -1,15 +1,19 @@
 //! Plans of the hot statements on PostgreSQL, in the generic plan the pool forces and in a custom
 //! plan, on a fresh table and on an analyzed one holding thousands of other events' rows (the
 //! table an on-sale spike meets): the hold probes `reservations` by seat and by user through its
-//! indexes, and the door's check-in, a buyer's and a booking's listing, an event's manifest and
-//! counts read `tickets` through an index, never by a sequential scan.
+//! indexes, and a buyer's and a booking's listing, an event's manifest and counts read `tickets`
+//! through an index, never by a sequential scan; the door's check-in batches, on the door's own
+//! connections, read it through its primary key whatever the statistics say.
 //! `EXPLAIN` only plans, so nothing here is written by the statements explained.
 
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
+use super::PostgresStore;
 use super::tests::{count_reservations, fixture, with_store};
-use super::tickets::{CHECK_IN_SQL, EVENT_TICKETS_SQL, REVOKE_SQL, TALLIES_SQL, list_tickets_query};
+use super::tickets::{
+    CHECK_IN_BATCH_SQL, EVENT_TICKETS_SQL, REVOKE_SQL, TALLIES_SQL, TICKETS_BY_ID_SQL, door_pool, list_tickets_query,
+};
 use crate::domain::{
     Category, Email, NewEvent, NewUser, NewVenue, Page, Price, Role, SeatRow, TicketFilter, VenueKind,
 };
@@ -58,13 +62,6 @@ fn statements() -> Vec<Statement> {
     let by_user = TicketFilter { user_id: Some(user), booking_id: None, page };
     let by_booking = TicketFilter { user_id: None, booking_id: Some(booking), page };
     vec![
-        Statement {
-            name: "check_in",
-            sql: CHECK_IN_SQL.to_owned(),
-            arguments: format!("'{}', '{}', 'north', '{}'", Uuid::new_v4(), Uuid::new_v4(), Utc::now().to_rfc3339()),
-            indexes: &["tickets_pkey"],
-            key: "id",
-        },
         Statement {
             name: "list_by_user",
             sql: list_tickets_query(&by_user).sql().to_owned(),
@@ -138,6 +135,69 @@ fn assert_index_driven(statement: &Statement, reads: &[PlanRead], what: &str) {
     }
 }
 
+/// 4,000 tickets of twenty events, by 200 buyers in bookings of four (the statistics not updated).
+async fn four_thousand_tickets(store: &PostgresStore, conn: &mut sqlx::PgConnection) {
+    let buyer = store
+        .create_user(NewUser {
+            email: Email::parse("buyer@example.com").unwrap(),
+            name: "Buyer".into(),
+            password_hash: "hash".into(),
+            role: Role::Customer,
+        })
+        .await
+        .unwrap();
+    let rows = vec![SeatRow { row: "A".into(), seats: 200, tier: "standard".into() }];
+    let venue = store.create_venue(NewVenue::parse("Arena", None, VenueKind::Arena, rows).unwrap()).await.unwrap();
+    for day in 1..=20 {
+        let event = store
+            .create_event(NewEvent {
+                venue_id: venue.venue.id,
+                name: format!("Day {day}"),
+                category: Category::Concert,
+                description: String::new(),
+                image_url: None,
+                start_time: Utc::now() + Duration::days(day),
+                duration_minutes: None,
+                currency: "EUR".into(),
+                prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
+            })
+            .await
+            .unwrap();
+        let booking = Uuid::new_v4();
+        sqlx::query("INSERT INTO bookings (id, user_id, event_id, created_at) VALUES ($1, $2, $3, now())")
+            .bind(booking)
+            .bind(buyer.id)
+            .bind(event.id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status,
+                 expires_at, created_at, updated_at)
+             SELECT gen_random_uuid(), $1, $2, $3, s.id, 1000, 'EUR', 'confirmed', now(), now(), now()
+             FROM seats s WHERE s.venue_id = $4",
+        )
+        .bind(booking)
+        .bind(buyer.id)
+        .bind(event.id)
+        .bind(venue.venue.id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO tickets (id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, row_index,
+             seat_number, tier, price_cents, currency, holder_name, status, issued_at)
+         SELECT gen_random_uuid(), r.id, md5(r.event_id::text || (s.seat_number / 4))::uuid, r.event_id,
+                md5('buyer' || s.seat_number)::uuid, r.seat_id, s.row_label, s.row_index, s.seat_number,
+                s.tier, r.price_cents, r.currency, 'Buyer', 'valid', now() - s.seat_number * interval '1 second'
+         FROM reservations r JOIN seats s ON s.id = r.seat_id",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn the_ticket_statements_read_tickets_through_their_indexes() {
     with_store(|store| async move {
@@ -150,65 +210,7 @@ async fn the_ticket_statements_read_tickets_through_their_indexes() {
         }
 
         // 4,000 tickets of twenty events, by 200 buyers in bookings of four, then analyzed.
-        let buyer = store
-            .create_user(NewUser {
-                email: Email::parse("buyer@example.com").unwrap(),
-                name: "Buyer".into(),
-                password_hash: "hash".into(),
-                role: Role::Customer,
-            })
-            .await
-            .unwrap();
-        let rows = vec![SeatRow { row: "A".into(), seats: 200, tier: "standard".into() }];
-        let venue = store.create_venue(NewVenue::parse("Arena", None, VenueKind::Arena, rows).unwrap()).await.unwrap();
-        for day in 1..=20 {
-            let event = store
-                .create_event(NewEvent {
-                    venue_id: venue.venue.id,
-                    name: format!("Day {day}"),
-                    category: Category::Concert,
-                    description: String::new(),
-                    image_url: None,
-                    start_time: Utc::now() + Duration::days(day),
-                    duration_minutes: None,
-                    currency: "EUR".into(),
-                    prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
-                })
-                .await
-                .unwrap();
-            let booking = Uuid::new_v4();
-            sqlx::query("INSERT INTO bookings (id, user_id, event_id, created_at) VALUES ($1, $2, $3, now())")
-                .bind(booking)
-                .bind(buyer.id)
-                .bind(event.id)
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            sqlx::query(
-                "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status,
-                     expires_at, created_at, updated_at)
-                 SELECT gen_random_uuid(), $1, $2, $3, s.id, 1000, 'EUR', 'confirmed', now(), now(), now()
-                 FROM seats s WHERE s.venue_id = $4",
-            )
-            .bind(booking)
-            .bind(buyer.id)
-            .bind(event.id)
-            .bind(venue.venue.id)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        }
-        sqlx::query(
-            "INSERT INTO tickets (id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, row_index,
-                 seat_number, tier, price_cents, currency, holder_name, status, issued_at)
-             SELECT gen_random_uuid(), r.id, md5(r.event_id::text || (s.seat_number / 4))::uuid, r.event_id,
-                    md5('buyer' || s.seat_number)::uuid, r.seat_id, s.row_label, s.row_index, s.seat_number,
-                    s.tier, r.price_cents, r.currency, 'Buyer', 'valid', now() - s.seat_number * interval '1 second'
-             FROM reservations r JOIN seats s ON s.id = r.seat_id",
-        )
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+        four_thousand_tickets(&store, &mut conn).await;
         sqlx::query("ANALYZE tickets").execute(&mut *conn).await.unwrap();
 
         for mode in ["force_generic_plan", "force_custom_plan"] {
@@ -738,6 +740,74 @@ async fn every_hot_statement_reads_its_tables_through_an_index_whatever_the_stat
         sqlx::query("ANALYZE").execute(&mut *conn).await.unwrap();
         assert_hot_plans(&mut conn, "100,000 reservations, analyzed").await;
         assert_eq!(count_reservations(&store).await, 100_000, "EXPLAIN wrote nothing");
+    })
+    .await;
+}
+
+// --- The door's check-in batches (`PgCheckIns`, on `door_pool`'s connections) ---------------------
+
+/// The door's statements, with 64 scans (ids of tickets that need not exist: EXPLAIN only plans).
+fn door_statements() -> Vec<Statement> {
+    let ids = || {
+        let ids: Vec<String> = (0..64).map(|_| format!("'{}'", Uuid::new_v4())).collect();
+        format!("ARRAY[{}]::uuid[]", ids.join(", "))
+    };
+    let now = Utc::now().to_rfc3339();
+    vec![
+        Statement {
+            name: "check_in_batch",
+            sql: CHECK_IN_BATCH_SQL.to_owned(),
+            arguments: format!(
+                "{}, {}, array_fill('north'::text, ARRAY[64]), array_fill('{now}'::timestamptz, ARRAY[64])",
+                ids(),
+                ids()
+            ),
+            indexes: &["tickets_pkey"],
+            key: "id = ANY",
+        },
+        Statement {
+            name: "tickets_by_id",
+            sql: TICKETS_BY_ID_SQL.to_owned(),
+            arguments: ids(),
+            indexes: &["tickets_pkey"],
+            key: "id = ANY",
+        },
+    ]
+}
+
+#[tokio::test]
+async fn the_door_reads_tickets_by_primary_key_whatever_the_statistics_say() {
+    with_store(|store| async move {
+        let door = door_pool(&store.pool);
+        let mut conn = door.acquire().await.unwrap();
+        let seqscan: String = sqlx::query_scalar("SHOW enable_seqscan").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(seqscan, "off", "the door's connections never read a table whole");
+        let mut writer = store.pool.acquire().await.unwrap();
+
+        // A fresh table; the same analyzed while empty; 4,000 tickets that those statistics still
+        // call none (an event sold out before the next ANALYZE); and the 4,000 analyzed.
+        for table in ["fresh", "analyzed empty", "4,000 tickets, analyzed empty", "4,000 tickets, analyzed"] {
+            match table {
+                "analyzed empty" | "4,000 tickets, analyzed" => {
+                    sqlx::query("ANALYZE tickets").execute(&mut *writer).await.unwrap();
+                }
+                "4,000 tickets, analyzed empty" => four_thousand_tickets(&store, &mut writer).await,
+                _ => {}
+            }
+            for mode in ["force_generic_plan", "force_custom_plan"] {
+                for statement in door_statements() {
+                    let reads = plan_reads(&mut conn, &statement, mode).await;
+                    assert_index_driven(&statement, &reads, &format!("{table}, {mode}"));
+                }
+            }
+        }
+        let used: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets WHERE status <> 'valid'")
+            .fetch_one(&mut *writer)
+            .await
+            .unwrap();
+        assert_eq!(used, 0, "EXPLAIN wrote nothing");
+        drop(conn);
+        door.close().await;
     })
     .await;
 }

@@ -28,7 +28,8 @@ use crate::domain::{
     Booking, EventStatus, HoldLimit, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
 };
 use crate::store::Entity;
-use crate::store::hold_batch::{HoldBatches, HoldOutcome, PendingHold};
+use crate::store::batch::Batches;
+use crate::store::hold_batch::{HoldOutcome, PendingHold};
 use crate::store::outbox::CanceledSeats;
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 
@@ -143,12 +144,19 @@ pub(super) struct SqliteHoldBatches {
 }
 
 #[async_trait]
-impl HoldBatches for SqliteHoldBatches {
-    async fn hold_batch(&self, batch: &[PendingHold]) -> Vec<HoldOutcome> {
+impl Batches for SqliteHoldBatches {
+    type Request = PendingHold;
+    type Outcome = HoldOutcome;
+
+    async fn commit(&self, batch: &[PendingHold]) -> Vec<HoldOutcome> {
         match self.try_hold_batch(batch).await {
             Ok(outcomes) => outcomes,
             Err(err) => batch.iter().map(|_| HoldOutcome::Failed(err.clone())).collect(),
         }
+    }
+
+    fn stopped(why: StoreError) -> HoldOutcome {
+        HoldOutcome::Failed(why)
     }
 }
 

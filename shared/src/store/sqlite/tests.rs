@@ -306,12 +306,13 @@ enum TicketBind {
 }
 
 async fn assert_ticket_plans(store: &SqliteStore, what: &str) {
-    use super::tickets::{REVOKE_SQL, TALLIES_SQL, check_in_sql, event_tickets_sql, list_tickets_query};
+    use super::tickets::{
+        REVOKE_SQL, TALLIES_SQL, check_in_batch_sql, event_tickets_sql, list_tickets_query, tickets_by_id_sql,
+    };
     use crate::domain::TicketFilter;
 
     let id = || TicketBind::Text(Uuid::new_v4().to_string());
     let at = || TicketBind::Number(millis(Utc::now()));
-    let gate = || TicketBind::Text("north".into());
     let limit = || TicketBind::Number(50);
     let offset = || TicketBind::Number(0);
     let ids = || TicketBind::Text(format!("[\"{}\", \"{}\"]", Uuid::new_v4(), Uuid::new_v4()));
@@ -320,11 +321,23 @@ async fn assert_ticket_plans(store: &SqliteStore, what: &str) {
     let by_booking = TicketFilter { user_id: None, booking_id: Some(Uuid::new_v4()), page };
     let list_by_user = list_tickets_query(&by_user).sql().to_owned();
     let list_by_booking = list_tickets_query(&by_booking).sql().to_owned();
-    let check_in = check_in_sql();
+    // The door's batch of scans: [ticket id, scan id, gate, time] each.
+    let scans = || {
+        let scans: Vec<serde_json::Value> = (0..64)
+            .map(|_| {
+                serde_json::json!([Uuid::new_v4().to_string(), Uuid::new_v4().to_string(), "north", millis(Utc::now())])
+            })
+            .collect();
+        TicketBind::Text(serde_json::Value::Array(scans).to_string())
+    };
+    let check_in_batch = check_in_batch_sql();
+    let tickets_by_id = tickets_by_id_sql();
     let event_tickets = event_tickets_sql();
+    let by_id = "USING INDEX sqlite_autoindex_tickets_1 (id=?)";
     // (name, statement, its binds, the index it must search, whether its order needs a sort)
-    let statements: [(&str, &str, Vec<TicketBind>, &str, bool); 6] = [
-        ("check_in", &check_in, vec![id(), gate(), at(), id()], "USING INDEX sqlite_autoindex_tickets_1 (id=?)", false),
+    let statements: [(&str, &str, Vec<TicketBind>, &str, bool); 7] = [
+        ("check_in_batch", &check_in_batch, vec![scans()], by_id, false),
+        ("tickets_by_id", &tickets_by_id, vec![ids()], by_id, false),
         (
             "list_by_user",
             &list_by_user,

@@ -1,18 +1,20 @@
 //! Tickets on SQLite. `issue_tickets` and `revoke_tickets` run inside the confirm's and the
-//! cancels' own `BEGIN IMMEDIATE` transactions (`payments`, `holds`); a check-in is one
-//! conditional update on the writer (`valid → used`), so the write lock orders the scans of a
-//! ticket and only the first finds it valid. The reads go to the reader connections.
+//! cancels' own `BEGIN IMMEDIATE` transactions (`payments`, `holds`); scans are checked in by
+//! batches (`checkin_batch`), each one conditional update on the writer (`valid → used`), so the
+//! write lock orders the scans of a ticket and only the first finds it valid. The reads, and a
+//! batch's refused tickets, go to the reader connections.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteConnection;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::{TICKET_COLUMNS, enum_col, id_text, millis, ticket_from_row};
 use crate::domain::{CheckIn, Scan, Ticket, TicketFilter, TicketTally};
-use crate::store::{Entity, StoreError, StoreResult, TicketStore, stored_gate};
+use crate::store::checkin_batch::CheckInStatements;
+use crate::store::{StoreError, StoreResult, TicketStore, stored_gate};
 
 // The statements, by name, so the plan tests (`tests.rs`) explain exactly what runs.
 
@@ -33,12 +35,21 @@ pub(super) fn list_tickets_query(filter: &TicketFilter) -> QueryBuilder<'static,
     qb
 }
 
-/// Admits a valid ticket (binds: scan id, gate, scan time, ticket id) and returns it as written.
-pub(super) fn check_in_sql() -> String {
+/// Admits the valid tickets of a batch of scans, each with its own scan (bind: the scans as a
+/// JSON array of `[ticket id, scan id, gate, scan time]`, no ticket twice), and returns them as
+/// written: one search of the primary key per scan.
+pub(super) fn check_in_batch_sql() -> String {
     format!(
-        "UPDATE tickets SET status = 'used', admitted_scan_id = ?, admitted_gate = ?, admitted_at = ? \
-         WHERE id = ? AND status = 'valid' RETURNING {TICKET_COLUMNS}"
+        "UPDATE tickets SET status = 'used', admitted_scan_id = s.value ->> 1, admitted_gate = s.value ->> 2, \
+         admitted_at = s.value ->> 3 \
+         FROM json_each(?) AS s WHERE tickets.id = s.value ->> 0 AND tickets.status = 'valid' \
+         RETURNING {TICKET_COLUMNS}"
     )
+}
+
+/// Tickets by id (bind: the ids as a JSON array): a batch's refused tickets, read after its update.
+pub(super) fn tickets_by_id_sql() -> String {
+    format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id IN (SELECT value FROM json_each(?))")
 }
 
 /// An event's tickets by id (bind: event id).
@@ -71,25 +82,7 @@ impl TicketStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn check_in(&self, scan: &Scan) -> StoreResult<CheckIn> {
-        let ticket_id = id_text(scan.ticket_id);
-        // The one decision: only a valid ticket is admitted, by this statement alone. Nothing is
-        // read first; the writer runs one statement at a time, so of two scans one finds it used.
-        let admitted = sqlx::query(&check_in_sql())
-            .bind(id_text(scan.id))
-            .bind(scan.gate.as_str())
-            .bind(millis(scan.at))
-            .bind(&ticket_id)
-            .fetch_optional(&self.writer)
-            .await?;
-        if let Some(row) = admitted {
-            return Ok(CheckIn::Admitted(ticket_from_row(&row)?));
-        }
-        // Refused: the ticket as it is now. A ticket never goes back to valid, so what a reader
-        // sees after the update is the state that refused it (or a later one: revoked after use).
-        match self.ticket(scan.ticket_id).await? {
-            Some(ticket) => Ok(CheckIn::Refused(ticket)),
-            None => Err(StoreError::NotFound(Entity::Ticket)),
-        }
+        self.check_ins.submit(scan.clone()).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -112,6 +105,36 @@ impl TicketStore for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+/// Checks in batches of scans: the update on the writer, the read of the refused tickets on the
+/// readers.
+pub(super) struct SqliteCheckIns {
+    pub(super) writer: SqlitePool,
+    pub(super) reader: SqlitePool,
+}
+
+#[async_trait]
+impl CheckInStatements for SqliteCheckIns {
+    async fn admit(&self, batch: &[Scan]) -> StoreResult<Vec<Ticket>> {
+        let scans: Vec<serde_json::Value> = batch
+            .iter()
+            .map(|scan| {
+                serde_json::json!([id_text(scan.ticket_id), id_text(scan.id), scan.gate.as_str(), millis(scan.at)])
+            })
+            .collect();
+        let rows = sqlx::query(&check_in_batch_sql())
+            .bind(serde_json::Value::Array(scans).to_string())
+            .fetch_all(&self.writer)
+            .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    async fn tickets(&self, ids: &[Uuid]) -> StoreResult<Vec<Ticket>> {
+        let ids = serde_json::Value::from(ids.iter().map(|id| id_text(*id)).collect::<Vec<_>>());
+        let rows = sqlx::query(&tickets_by_id_sql()).bind(ids.to_string()).fetch_all(&self.reader).await?;
+        rows.iter().map(ticket_from_row).collect()
     }
 }
 

@@ -348,6 +348,100 @@ pub async fn concurrent_scans_of_one_ticket_admit_it_once(store: S) {
     }
 }
 
+pub async fn concurrent_scans_of_many_tickets_admit_each_once_and_name_the_winner(store: S) {
+    const TICKETS: usize = 40;
+    const SCANS_PER_TICKET: usize = 3;
+    let venue = fixture_grid_venue(&store, TICKETS / 10, 10).await;
+    let event = fixture_event(&store, &venue).await;
+    let buyers = fixture_users(&store, "door", TICKETS / 10).await;
+    let mut tickets = Vec::new();
+    for (i, buyer) in buyers.iter().enumerate() {
+        let seats = seat_ids(&venue, &(i * 10..(i + 1) * 10).collect::<Vec<_>>());
+        let (booking, _) = paid_booking(&store, buyer, &event, &seats, &format!("ch_door_{i}")).await;
+        tickets.extend(booking_tickets(&store, booking.id).await);
+    }
+    // Two of them canceled before the doors open, and two codes of tickets that do not exist.
+    let (revoked, valid) = tickets.split_at(2);
+    for ticket in revoked {
+        store.cancel_reservation(ticket.reservation_id, Utc::now()).await.expect("cancel a paid seat");
+    }
+    let unknown = [Uuid::new_v4(), Uuid::new_v4()];
+    let scanned = tickets.iter().map(|t| t.id).chain(unknown);
+
+    // Every one scanned three times, at three gates, all at once in a shuffled order.
+    let mut attempts: Vec<Scan> = scanned
+        .flat_map(|id| (0..SCANS_PER_TICKET).map(move |gate| scan(id, &format!("gate-{gate}"), Utc::now())))
+        .collect();
+    Rng::new(0xD00D_5CA9).shuffle(&mut attempts);
+    let barrier = Arc::new(Barrier::new(attempts.len()));
+    let racers: Vec<_> = attempts
+        .into_iter()
+        .map(|attempt| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let outcome = store.check_in(&attempt).await;
+                (attempt, outcome)
+            })
+        })
+        .collect();
+    let mut by_ticket: BTreeMap<Uuid, Vec<(Scan, StoreResult<CheckIn>)>> = BTreeMap::new();
+    for racer in racers {
+        let (attempt, outcome) = racer.await.expect("scan task");
+        by_ticket.entry(attempt.ticket_id).or_default().push((attempt, outcome));
+    }
+
+    for ticket in valid {
+        let answers = &by_ticket[&ticket.id];
+        let winners: Vec<(&Scan, &Ticket)> = answers
+            .iter()
+            .filter_map(|(attempt, outcome)| match outcome {
+                Ok(CheckIn::Admitted(admitted)) => Some((attempt, admitted)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "exactly one of {SCANS_PER_TICKET} scans admits ticket {}: {answers:?}",
+            ticket.id
+        );
+        let (winner, admitted) = winners[0];
+        assert_eq!(admitted.admission, Some(admission_of(winner)), "admitted with its own scan");
+        assert_eq!(
+            Ticket { status: TicketStatus::Valid, admission: None, ..admitted.clone() },
+            *ticket,
+            "the winner gets its own ticket back, changed in nothing else"
+        );
+        for (attempt, outcome) in answers.iter().filter(|(attempt, _)| attempt.id != winner.id) {
+            match outcome {
+                Ok(CheckIn::Refused(seen)) => {
+                    assert_eq!(seen, admitted, "a duplicate is refused naming the winning scan");
+                    assert!(matches!(
+                        Verdict::of(attempt, CheckIn::Refused(seen.clone())),
+                        Verdict::AlreadyCheckedIn(_)
+                    ));
+                }
+                other => panic!("a second scan of ticket {} must be refused, got {other:?}", ticket.id),
+            }
+        }
+        assert_eq!(&read_ticket(&store, ticket.id).await, admitted, "the store keeps the winner's admission");
+    }
+    for ticket in revoked {
+        for (_, outcome) in &by_ticket[&ticket.id] {
+            assert!(
+                matches!(outcome, Ok(CheckIn::Refused(seen)) if seen.status == TicketStatus::Revoked && seen.admission.is_none()),
+                "a revoked ticket is refused as revoked: {outcome:?}"
+            );
+        }
+    }
+    for id in unknown {
+        for (_, outcome) in &by_ticket[&id] {
+            assert!(matches!(outcome, Err(StoreError::NotFound(Entity::Ticket))), "an unknown ticket: {outcome:?}");
+        }
+    }
+}
+
 pub async fn concurrent_scans_and_a_cancel_leave_the_ticket_revoked_admitted_at_most_once(store: S) {
     const SCANS: usize = 10;
     const ROUNDS: usize = 6;
