@@ -100,15 +100,14 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub async fn connect(database_url: &str, settings: StoreSettings) -> StoreResult<Self> {
         let max_connections = settings.database_max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-        let pool = pool_options(max_connections, settings.database_idle_timeout)
-            .connect(database_url)
-            .await
-            .map_err(|err| match err {
+        let pool = pool_options(max_connections, settings.database_idle_timeout).connect(database_url).await.map_err(
+            |err| match err {
                 // A malformed URL is a configuration bug, not an outage.
                 sqlx::Error::Configuration(_) => StoreError::from(err),
                 // Refused, unknown database, bad credentials: the store cannot be reached as configured.
                 other => StoreError::Unavailable(other.to_string()),
-            })?;
+            },
+        )?;
         let holds = HoldQueue::start(PgHoldBatches { pool: pool.clone() }, HOLD_WORKERS);
         let users = ReadQueue::start(PgUserReads { pool: pool.clone() }, USER_READ_WORKERS);
         let check_ins = CheckInQueue::start(CheckIns(PgCheckIns { door: door_pool(&pool) }), CHECK_IN_WORKERS);
