@@ -230,6 +230,15 @@ impl Config {
                     .ok_or_else(|| Invalid::new("DATABASE_MAX_CONNECTIONS", "must be a positive whole number"))?,
             ),
         };
+        let database_idle_timeout = match get("DATABASE_IDLE_TIMEOUT_SECONDS") {
+            None => None,
+            Some(_) => Some(
+                Some(number("DATABASE_IDLE_TIMEOUT_SECONDS", 0)?)
+                    .filter(|s| *s > 0)
+                    .map(std::time::Duration::from_secs)
+                    .ok_or_else(|| Invalid::new("DATABASE_IDLE_TIMEOUT_SECONDS", "must be a positive whole number"))?,
+            ),
+        };
         let dynamodb_max_in_flight = match get("DYNAMODB_MAX_IN_FLIGHT") {
             None => None,
             Some(_) => Some(
@@ -282,7 +291,7 @@ impl Config {
             log_format,
             site_dir: get("SITE_DIR").unwrap_or_else(|| "booking".into()),
             redoc_js: get("REDOC_JS").unwrap_or_else(|| "vendor/redoc/bundles/redoc.standalone.js".into()),
-            store: StoreSettings { database_max_connections, dynamodb_max_in_flight },
+            store: StoreSettings { database_max_connections, database_idle_timeout, dynamodb_max_in_flight },
             limits: RateLimits::new(
                 per_window("LOGIN_LIMIT_PER_ADDRESS", RateLimits::PASSWORD_GUESSES_PER_ADDRESS)?,
                 per_window("SIGNUP_LIMIT_PER_HOUR", RateLimits::SIGNUPS_PER_ADDRESS_PER_HOUR)?,
@@ -354,8 +363,25 @@ mod tests {
         }
         assert_eq!(config(&[("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err().field, "DATABASE_MAX_CONNECTIONS");
         assert_eq!(config(&[("DYNAMODB_MAX_IN_FLIGHT", "many")]).unwrap_err().field, "DYNAMODB_MAX_IN_FLIGHT");
-        let limits = config(&[("DATABASE_MAX_CONNECTIONS", "8"), ("DYNAMODB_MAX_IN_FLIGHT", "16")]).unwrap().store;
-        assert_eq!(limits, StoreSettings { database_max_connections: Some(8), dynamodb_max_in_flight: Some(16) });
+        assert_eq!(
+            config(&[("DATABASE_IDLE_TIMEOUT_SECONDS", "0")]).unwrap_err().field,
+            "DATABASE_IDLE_TIMEOUT_SECONDS"
+        );
+        let limits = config(&[
+            ("DATABASE_MAX_CONNECTIONS", "8"),
+            ("DATABASE_IDLE_TIMEOUT_SECONDS", "30"),
+            ("DYNAMODB_MAX_IN_FLIGHT", "16"),
+        ])
+        .unwrap()
+        .store;
+        assert_eq!(
+            limits,
+            StoreSettings {
+                database_max_connections: Some(8),
+                database_idle_timeout: Some(std::time::Duration::from_secs(30)),
+                dynamodb_max_in_flight: Some(16)
+            }
+        );
     }
 
     #[test]

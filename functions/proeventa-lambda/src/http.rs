@@ -18,6 +18,12 @@ const REQUEST_ID: &str = "x-request-id";
 
 /// Builds the group's state once, then serves its router until the execution environment is
 /// shut down. Init failures end the process with the reason, which Lambda logs.
+///
+/// The runtime is `run_concurrent`: on Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY`
+/// above 1) that many workers poll for invocations at once, each with a clone of the one router,
+/// whose state (the store's pool, its hold batch queue, the keys) is shared behind `Arc`s; holds
+/// arriving together then share the store's batches. On classic Lambda the variable is unset and
+/// it polls one invocation at a time, as `run` does.
 pub async fn run_http(group: Group) -> Result<(), lambda_http::Error> {
     let started = Instant::now();
     proeventa_core::memory::return_large_blocks_to_the_os();
@@ -26,7 +32,7 @@ pub async fn run_http(group: Group) -> Result<(), lambda_http::Error> {
     let state = state_for(group, config).await?;
     let app = group.app(state);
     tracing::info!(function = group.function_name(), init_ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
-    lambda_runtime::run(handler(app)).await
+    lambda_runtime::run_concurrent(handler(app)).await
 }
 
 /// The function's whole handler, as `run_http` runs it: one invocation event in, the response
@@ -34,7 +40,27 @@ pub async fn run_http(group: Group) -> Result<(), lambda_http::Error> {
 pub fn handler(
     app: Router,
 ) -> impl Service<LambdaEvent<LambdaRequest>, Response = impl Serialize, Error = Infallible, Future: Send> + Clone {
-    Adapter::from(app.map_request(from_gateway))
+    Adapter::from(app.map_request(from_gateway).and_then(read_whole))
+}
+
+/// The router's response with its body read whole. `run_concurrent` hands responses between
+/// worker threads, so it takes only bodies that are `Sync`, which axum's boxed body is not; API
+/// Gateway takes a buffered response anyway (lambda_http would read it whole all the same). A body
+/// that fails midway (no handler of ours streams one) becomes a bodiless 500.
+async fn read_whole(
+    response: axum::response::Response,
+) -> Result<lambda_http::Response<lambda_http::Body>, Infallible> {
+    let (mut parts, body) = response.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => lambda_http::Body::from(bytes.to_vec()),
+        Err(error) => {
+            tracing::error!(%error, "the response body could not be read");
+            parts.status = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            lambda_http::Body::Empty
+        }
+    };
+    Ok(lambda_http::Response::from_parts(parts, body))
 }
 
 /// What the router needs from the gateway's request context: the client address (the login

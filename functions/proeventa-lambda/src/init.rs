@@ -29,11 +29,23 @@ impl InitError {
     }
 }
 
+/// A Lambda execution environment's PostgreSQL pool, unless `DATABASE_MAX_CONNECTIONS` says
+/// otherwise: every environment holds its own pool, so the database sees environments × this
+/// (README "PostgreSQL connections at Lambda scale"); two let a hold batch and a read overlap.
+pub const LAMBDA_DATABASE_MAX_CONNECTIONS: &str = "2";
+/// How long an environment keeps an unused PostgreSQL connection, unless
+/// `DATABASE_IDLE_TIMEOUT_SECONDS` says otherwise: after a burst, environments that stay warm give
+/// their connections back within a minute instead of sqlx's ten.
+pub const LAMBDA_DATABASE_IDLE_TIMEOUT_SECONDS: &str = "60";
+
 /// The configuration from an environment lookup, with Lambda's defaults: JSON logs unless
-/// `LOG_FORMAT` says otherwise (CloudWatch indexes JSON fields; `make watch` asks for `pretty`).
+/// `LOG_FORMAT` says otherwise (CloudWatch indexes JSON fields; `make watch` asks for `pretty`),
+/// and a small PostgreSQL pool that lets its idle connections go soon (see the constants above).
 pub fn lambda_config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, InitError> {
     Config::from_lookup(|key| match lookup(key) {
         None if key == "LOG_FORMAT" => Some("json".into()),
+        None if key == "DATABASE_MAX_CONNECTIONS" => Some(LAMBDA_DATABASE_MAX_CONNECTIONS.into()),
+        None if key == "DATABASE_IDLE_TIMEOUT_SECONDS" => Some(LAMBDA_DATABASE_IDLE_TIMEOUT_SECONDS.into()),
         value => value,
     })
     .map_err(|e| InitError(format!("configuration: {e}")))

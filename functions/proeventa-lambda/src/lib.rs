@@ -17,7 +17,10 @@ mod send_mail;
 
 pub use group::Group;
 pub use http::{handler, run_http};
-pub use init::{InitError, lambda_config, open_store, state_for};
+pub use init::{
+    InitError, LAMBDA_DATABASE_IDLE_TIMEOUT_SECONDS, LAMBDA_DATABASE_MAX_CONNECTIONS, lambda_config, open_store,
+    state_for,
+};
 pub use job::{EXPIRE_HOLDS_WRITES, Expired, expire_holds, run_expire_holds};
 pub use proeventa_core::logging::init_logging;
 #[cfg(feature = "mail")]

@@ -379,6 +379,9 @@ pub async fn connect_with(database_url: &str, settings: StoreSettings) -> StoreR
 pub struct StoreSettings {
     /// `DATABASE_MAX_CONNECTIONS`: the PostgreSQL pool's size.
     pub database_max_connections: Option<u32>,
+    /// `DATABASE_IDLE_TIMEOUT_SECONDS`: how long a pooled PostgreSQL connection may stay unused
+    /// before the pool closes it (Lambda's functions close theirs soon: see `lambda_config`).
+    pub database_idle_timeout: Option<std::time::Duration>,
     /// `DYNAMODB_MAX_IN_FLIGHT`: DynamoDB calls one process has open at once.
     pub dynamodb_max_in_flight: Option<usize>,
 }

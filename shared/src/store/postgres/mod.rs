@@ -66,8 +66,27 @@ const PING_IF_IDLE_FOR: StdDuration = StdDuration::from_millis(500);
 ///   statement: `plan_tests.rs` proves each reads its tables through an index condition), and each
 ///   statement is written so that the index it should probe is the only one that fits (see
 ///   `holds.rs`).
+///
+/// Read first, set only when missing: behind RDS Proxy a `set_config` pins the client connection
+/// to one database connection for good (the proxy cannot multiplex it any more), so a deployment
+/// behind the proxy gives the database role these defaults (`ALTER ROLE … SET`, README
+/// "PostgreSQL connections at Lambda scale") and no connection sends `SESSION_SETTINGS_SQL`.
 const SESSION_SETTINGS_SQL: &str =
     "SELECT set_config('plan_cache_mode', 'force_generic_plan', false), set_config('enable_seqscan', 'off', false)";
+/// Whether a new session already plans as `SESSION_SETTINGS_SQL` asks (the role's or the
+/// database's defaults). Reading a setting changes no session state, so it does not pin.
+const SESSION_SETTINGS_PRESENT_SQL: &str =
+    "SELECT current_setting('plan_cache_mode') = 'force_generic_plan' AND current_setting('enable_seqscan') = 'off'";
+
+/// Gives a new connection the session settings every pooled connection plans with (see
+/// `SESSION_SETTINGS_SQL`), unless its role or database already gives them.
+async fn apply_session_settings(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    let present: bool = sqlx::query_scalar(SESSION_SETTINGS_PRESENT_SQL).fetch_one(&mut *conn).await?;
+    if !present {
+        sqlx::query(SESSION_SETTINGS_SQL).execute(conn).await?;
+    }
+    Ok(())
+}
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -81,21 +100,14 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub async fn connect(database_url: &str, settings: StoreSettings) -> StoreResult<Self> {
         let max_connections = settings.database_max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-        let pool = pool_options(max_connections)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::query(SESSION_SETTINGS_SQL).execute(conn).await?;
-                    Ok(())
-                })
-            })
-            .connect(database_url)
-            .await
-            .map_err(|err| match err {
+        let pool = pool_options(max_connections, settings.database_idle_timeout).connect(database_url).await.map_err(
+            |err| match err {
                 // A malformed URL is a configuration bug, not an outage.
                 sqlx::Error::Configuration(_) => StoreError::from(err),
                 // Refused, unknown database, bad credentials: the store cannot be reached as configured.
                 other => StoreError::Unavailable(other.to_string()),
-            })?;
+            },
+        )?;
         let holds = HoldQueue::start(PgHoldBatches { pool: pool.clone() }, HOLD_WORKERS);
         let users = ReadQueue::start(PgUserReads { pool: pool.clone() }, USER_READ_WORKERS);
         let check_ins = CheckInQueue::start(CheckIns(PgCheckIns { door: door_pool(&pool) }), CHECK_IN_WORKERS);
@@ -103,11 +115,21 @@ impl PostgresStore {
     }
 }
 
-/// The settings every pool of the store shares.
-fn pool_options(max_connections: u32) -> PgPoolOptions {
-    PgPoolOptions::new()
+/// The settings every pool of the store shares: its session settings on every new connection, no
+/// connection opened ahead of need (`min_connections` 0: an execution environment that never
+/// touches the database holds none), and idle ones closed after `idle_timeout` (sqlx's default,
+/// ten minutes, when unset).
+fn pool_options(max_connections: u32, idle_timeout: Option<StdDuration>) -> PgPoolOptions {
+    let options = PgPoolOptions::new()
         .max_connections(max_connections)
+        .min_connections(0)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _| Box::pin(apply_session_settings(conn)));
+    let options = match idle_timeout {
+        Some(timeout) => options.idle_timeout(timeout),
+        None => options,
+    };
+    options
         // sqlx pings every idle connection before handing it out: under load that is one more
         // round trip per statement. A connection used within `PING_IF_IDLE_FOR` is taken as
         // alive (HikariCP's bypass window is the same); a dead one fails its statement, which

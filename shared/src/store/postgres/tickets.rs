@@ -126,13 +126,12 @@ const CHECK_IN_ATTEMPTS: usize = 3;
 /// scans off, so that `CHECK_IN_BATCH_SQL` and `TICKETS_BY_ID_SQL` read `tickets` through its
 /// primary key whatever the statistics say. Their shape cannot force that alone: to the planner, a
 /// scan of a table it believes small (fresh, analyzed while empty, a few thousand tickets) costs
-/// less than 64 probes, and each batch would then read every ticket of the table. Connected on the
-/// first scan.
+/// less than 64 probes, and each batch would then read every ticket of the table. The settings
+/// come from `pool_options`' connect hook, not from the startup packet's `options`, which RDS
+/// Proxy refuses. Connected on the first scan.
 pub(super) fn door_pool(pool: &PgPool) -> PgPool {
-    let options = (*pool.connect_options())
-        .clone()
-        .options([("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]);
-    pool_options(CHECK_IN_WORKERS as u32).connect_lazy_with(options)
+    let options = (*pool.connect_options()).clone();
+    pool_options(CHECK_IN_WORKERS as u32, pool.options().get_idle_timeout()).connect_lazy_with(options)
 }
 
 /// Checks in batches of scans on the door's connections (see `CHECK_IN_BATCH_SQL`).
