@@ -88,6 +88,12 @@ impl Group {
     }
 
     /// The group's documented routes, exactly as `proeventa serve` mounts them.
+    ///
+    /// Inlined into each function's `main`, where the group is a constant, so the match folds
+    /// away and a function's bootstrap links only its own group's handlers (and what they use:
+    /// the PDF and QR code of tickets, the image codecs of posters, the password hashing of
+    /// accounts), not every group's.
+    #[inline(always)]
     pub fn routes(self) -> OpenApiRouter<AppState> {
         match self {
             Group::Auth => api::auth::routes(),
@@ -103,12 +109,19 @@ impl Group {
     /// The router the function serves: the group's routes (for the gateway group also Swagger UI
     /// and the other groups' paths, see below) under the layers every response of the API shares.
     pub fn app(self, state: AppState) -> Router {
+        Self::serve(self.router(), state)
+    }
+
+    /// The group's router before its state is known (see `app`). Like `routes`, inlined where the
+    /// group is a constant.
+    #[inline(always)]
+    pub fn router(self) -> Router<AppState> {
         let (router, _) = self.routes().split_for_parts();
-        let router = if self == Group::Meta {
-            router.merge(api::meta::swagger_ui()).merge(other_groups_paths())
-        } else {
-            router
-        };
+        if self == Group::Meta { router.merge(api::meta::swagger_ui()).merge(other_groups_paths()) } else { router }
+    }
+
+    /// A group's router under the layers every response of the API shares, with its state.
+    pub fn serve(router: Router<AppState>, state: AppState) -> Router {
         api::with_layers(router, &state).with_state(state)
     }
 }

@@ -24,15 +24,27 @@ const REQUEST_ID: &str = "x-request-id";
 /// whose state (the store's pool, its hold batch queue, the keys) is shared behind `Arc`s; holds
 /// arriving together then share the store's batches. On classic Lambda the variable is unset and
 /// it polls one invocation at a time, as `run` does.
-pub async fn run_http(group: Group) -> Result<(), lambda_http::Error> {
+///
+/// Not an `async fn`: the group's router is chosen here, before the future, so that inlined into a
+/// `main` whose group is a constant the choice folds away and the bootstrap holds only that
+/// group's handlers (every group's would otherwise be linked into every function).
+#[inline(always)]
+pub fn run_http(group: Group) -> impl Future<Output = Result<(), lambda_http::Error>> {
     let started = Instant::now();
-    proeventa_core::memory::return_large_blocks_to_the_os();
-    let config = lambda_config(|key| std::env::var(key).ok())?;
-    init_logging(config.log_format);
-    let state = state_for(group, config).await?;
-    let app = group.app(state);
-    tracing::info!(function = group.function_name(), init_ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
-    lambda_runtime::run_concurrent(handler(app)).await
+    let router = group.router();
+    async move {
+        proeventa_core::memory::return_large_blocks_to_the_os();
+        let config = lambda_config(|key| std::env::var(key).ok())?;
+        init_logging(config.log_format);
+        let state = state_for(group, config).await?;
+        let app = Group::serve(router, state);
+        tracing::info!(
+            function = group.function_name(),
+            init_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "initialized"
+        );
+        lambda_runtime::run_concurrent(handler(app)).await
+    }
 }
 
 /// The function's whole handler, as `run_http` runs it: one invocation event in, the response
