@@ -8,17 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::holds::kept_conflicting;
 use super::items::*;
 use super::messages::message_put;
 use super::users::paged;
-use super::holds::kept_conflicting;
-use super::{
-    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map,
-};
+use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Price, ReservationStatus, SeatState,
     SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
@@ -274,23 +272,9 @@ impl CatalogStore for DynamoStore {
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
         if let Some(time_zone) = changes.time_zone {
             let (update, condition) = ("SET #tz = :tz", "attribute_exists(#pk)");
-            let _slot = self.slots.take().await?;
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(venue_key(id)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(names_in(&[update, condition]))
-                .set_expression_attribute_values(values_map(vec![(":tz", s(time_zone.name()))]))
-                .return_values(ReturnValue::None)
-                .send()
-                .await;
-            match out {
-                Ok(_) => {}
-                Err(err) if is_condition_failure(&err) => return Ok(None),
-                Err(err) => return Err(sdk_error(err)),
+            let values = vec![(":tz", s(time_zone.name()))];
+            if !self.update_if(venue_key(id), update, condition, values, Returned::Nothing).await?.is_written()? {
+                return Ok(None);
             }
         }
         self.venue(id).await
