@@ -273,7 +273,7 @@ impl CatalogStore for DynamoStore {
         if let Some(time_zone) = changes.time_zone {
             let (update, condition) = ("SET #tz = :tz", "attribute_exists(#pk)");
             let values = vec![(":tz", s(time_zone.name()))];
-            if !self.update_if(venue_key(id), update, condition, values, Returned::Nothing).await?.is_written()? {
+            if !self.update_if(venue_key(id), update, condition, values, Returned::Nothing).await?.was_written()? {
                 return Ok(None);
             }
         }

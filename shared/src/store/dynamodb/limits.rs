@@ -40,7 +40,7 @@ impl LimitStore for DynamoStore {
         let (update, condition) = ("ADD #attempts :minus_one", "#window_ends = :window_ends AND #attempts > :zero");
         let values = vec![(":minus_one", n(-1)), (":zero", n(0)), (":window_ends", n(ms(window_ends)))];
         // Refused: that window is over (or was never counted), nothing to take back.
-        self.update_if(limit_key(key_text), update, condition, values, Returned::Nothing).await?.is_written()?;
+        self.update_if(limit_key(key_text), update, condition, values, Returned::Nothing).await?.was_written()?;
         Ok(())
     }
 

@@ -208,7 +208,7 @@ impl OutboxStore for DynamoStore {
         // Only the latest claim settles: a later claim (its lease ended) or an admin changed
         // `attempts` or `status`, and then nothing changes.
         let condition = "#st = :pending AND #attempts = :attempt";
-        self.update_if(message_key(id), &update, condition, values, Returned::Nothing).await?.is_written()
+        self.update_if(message_key(id), &update, condition, values, Returned::Nothing).await?.was_written()
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

@@ -285,7 +285,7 @@ enum Updated {
 
 impl Updated {
     /// Written (`true`) or refused by the condition (`false`); a transaction in flight is an error.
-    fn is_written(self) -> StoreResult<bool> {
+    fn was_written(self) -> StoreResult<bool> {
         match self {
             Updated::Written(_) => Ok(true),
             Updated::Refused(_) => Ok(false),

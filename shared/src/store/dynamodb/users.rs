@@ -220,7 +220,7 @@ impl IdempotencyStore for DynamoStore {
         let condition = "attribute_exists(#pk)";
         let key = idempotency_key(user_id, key_text);
         // Refused: a record released meanwhile is not brought back.
-        self.update_if(key, update, condition, values, Returned::Nothing).await?.is_written()?;
+        self.update_if(key, update, condition, values, Returned::Nothing).await?.was_written()?;
         Ok(())
     }
 
