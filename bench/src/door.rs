@@ -36,10 +36,16 @@ pub struct ManifestProbe {
     pub ms: f64,
 }
 
-/// Sells every one of `seats` for `event_id`, ten to a booking, the bookings going to the buyers
-/// in turn; returns each booking's id and its buyer's token.
-async fn sell_out(fx: &Fixture, clients: usize, event_id: &str, seats: &[String]) -> Res<Vec<(String, String)>> {
-    let bookings: Arc<Vec<Vec<String>>> = Arc::new(seats.chunks(BOOKING_SEATS).map(<[String]>::to_vec).collect());
+/// Sells every one of `seats` for `event_id`, `per_booking` to a booking, the bookings going to
+/// the buyers in turn; returns each booking's id and its buyer's token.
+async fn sell_out(
+    fx: &Fixture,
+    clients: usize,
+    event_id: &str,
+    seats: &[String],
+    per_booking: usize,
+) -> Res<Vec<(String, String)>> {
+    let bookings: Arc<Vec<Vec<String>>> = Arc::new(seats.chunks(per_booking).map(<[String]>::to_vec).collect());
     let tokens: Arc<Vec<String>> = Arc::new(fx.buyers.iter().map(|b| b.token.clone()).collect());
     let event_id = Arc::new(event_id.to_owned());
     fan_out(fx.addr, bookings.len(), clients, move |mut client, i| {
@@ -89,12 +95,14 @@ async fn ticket_codes(fx: &Fixture, clients: usize, bookings: Vec<(String, Strin
     Ok(per_booking.into_iter().flatten().collect())
 }
 
-/// Creates an event on a new venue of `seats` seats (rows of up to 200) and sells it out.
-async fn sold_out_event(
+/// Creates an event on a new venue of `seats` seats (rows of up to 200) and sells it out,
+/// `per_booking` seats to a booking.
+pub(crate) async fn sold_out_event(
     fx: &Fixture,
     clients: usize,
     name: &str,
     seats: usize,
+    per_booking: usize,
 ) -> Res<(String, Vec<(String, String)>)> {
     let mut client = Client::connect(fx.addr).await?;
     let rows: Vec<usize> = (0..seats.div_ceil(200)).map(|r| (seats - r * 200).min(200)).collect();
@@ -103,14 +111,14 @@ async fn sold_out_event(
     let seat_ids = crate::scenarios::seat_ids(&venue)?;
     let call = Call::post("/events/events", event_body(&text(&venue, "id")?, name)).token(&fx.admin_token);
     let event_id = text(&expect(&mut client, call, 201).await?, "id")?;
-    let bookings = sell_out(fx, clients, &event_id, &seat_ids).await?;
+    let bookings = sell_out(fx, clients, &event_id, &seat_ids, per_booking).await?;
     Ok((event_id, bookings))
 }
 
 /// Sells out an event of `tickets` seats, then `clients` gates scan every ticket twice, in a
 /// shuffled order: each ticket's first scan admits it, the second is refused.
 pub async fn scans(fx: &Fixture, clients: usize, tickets: usize) -> Res<ScanRun> {
-    let (event_id, bookings) = sold_out_event(fx, clients, "Door night", tickets).await?;
+    let (event_id, bookings) = sold_out_event(fx, clients, "Door night", tickets, BOOKING_SEATS).await?;
     let codes = ticket_codes(fx, clients, bookings).await?;
     if codes.len() != tickets {
         return Err(format!("{tickets} seats were paid for but {} tickets were issued", codes.len()));
@@ -177,7 +185,7 @@ pub async fn scans(fx: &Fixture, clients: usize, tickets: usize) -> Res<ScanRun>
 /// Sells out an event of `tickets` seats and reads its manifest as a gate does (the best of three
 /// reads, so a first read warming caches does not stand for the rest).
 pub async fn manifest(fx: &Fixture, clients: usize, tickets: usize) -> Res<ManifestProbe> {
-    let (event_id, _) = sold_out_event(fx, clients, "Manifest night", tickets).await?;
+    let (event_id, _) = sold_out_event(fx, clients, "Manifest night", tickets, BOOKING_SEATS).await?;
     let path = format!("/checkin/events/{event_id}/manifest");
     let mut client = Client::connect(fx.addr).await?;
     let mut best: Option<(f64, bytes::Bytes)> = None;

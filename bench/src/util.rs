@@ -40,6 +40,10 @@ impl Latencies {
         self.0.extend(other.0);
     }
 
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
     /// The `q` quantile (0..=1) in milliseconds, nearest rank; `None` when nothing was recorded.
     pub fn quantile_ms(&mut self, q: f64) -> Option<f64> {
         if self.0.is_empty() {

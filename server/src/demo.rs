@@ -1,19 +1,29 @@
 //! Demo data for `make run`: a cinema in Lyon, a theatre in Madrid and an arena in Hamburg, each
 //! in its own time zone, with real seat rows and tiers; movies with several showtimes, concerts,
 //! plays and a comedy night over the coming weeks, each at a time on the venue's own clock; and
-//! an admin and a customer account whose credentials are printed.
+//! an admin, a customer and a buyer account whose credentials are printed. The buyer has already
+//! paid for a few seats (`DEMO_PURCHASES`), through the store's own checkout and confirm: the
+//! confirm issues the tickets and writes the confirmation message in one transaction, and
+//! `serve`'s sender then mails them, tickets attached, into the mail folder it names at start.
+//! (The customer starts with nothing bought: the browser tests buy as that customer and count
+//! what the profile shows.)
 
-use chrono::{DateTime, Days, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Days, Duration, NaiveTime, Utc};
 use proeventa_core::auth::hash_password;
 use proeventa_core::domain::{
-    Category, Email, NewEvent, NewUser, NewVenue, Password, Price, Role, SeatRow, TimeZone, VenueKind, VenueWithSeats,
+    Card, Category, Email, Event, HoldLimit, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Password,
+    Price, Role, SeatRow, SeatSelection, TimeZone, User, VenueKind, VenueWithSeats,
 };
+use proeventa_core::payments::{PaymentProvider, SimulatedProvider};
 use proeventa_core::store::{Store, StoreError};
+use uuid::Uuid;
 
 pub const ADMIN_EMAIL: &str = "admin@proeventa.test";
 pub const ADMIN_PASSWORD: &str = "admin-demo-2026";
 pub const CUSTOMER_EMAIL: &str = "ana@proeventa.test";
 pub const CUSTOMER_PASSWORD: &str = "customer-demo-2026";
+pub const BUYER_EMAIL: &str = "ben@proeventa.test";
+pub const BUYER_PASSWORD: &str = "buyer-demo-2026";
 
 /// Seeds the demo when the store has no venue yet; prints the demo accounts either way.
 pub async fn seed_if_empty(store: &dyn Store, print: bool) -> Result<(), String> {
@@ -25,6 +35,9 @@ pub async fn seed_if_empty(store: &dyn Store, print: bool) -> Result<(), String>
         println!("{}", if empty { "Demo data seeded." } else { "Store already has data; demo seed skipped." });
         println!("  admin     {ADMIN_EMAIL} / {ADMIN_PASSWORD}");
         println!("  customer  {CUSTOMER_EMAIL} / {CUSTOMER_PASSWORD}");
+        println!(
+            "  buyer     {BUYER_EMAIL} / {BUYER_PASSWORD}  (paid for three bookings: their mails are in the mail folder)"
+        );
     }
     Ok(())
 }
@@ -37,9 +50,19 @@ fn venue_rows(parts: Vec<Vec<(String, i32, String)>>) -> Vec<SeatRow> {
     parts.into_iter().flatten().map(|(row, seats, tier)| SeatRow { row, seats, tier }).collect()
 }
 
+/// The buyer's paid bookings: (event name, seats as row and number). Each is one booking,
+/// so one confirmation mail with its tickets.
+pub const DEMO_PURCHASES: [(&str, &[(&str, i32)]); 3] = [
+    ("Hamlet", &[("D", 7), ("D", 8)]),
+    ("Northern Lights Tour", &[("A", 14), ("A", 15), ("A", 16)]),
+    ("The Last Lighthouse", &[("J", 6)]),
+];
+
 async fn seed(store: &dyn Store) -> Result<(), StoreError> {
     add_account(store, ADMIN_EMAIL, "Demo Admin", ADMIN_PASSWORD, Role::Admin).await?;
     add_account(store, CUSTOMER_EMAIL, "Ana Demo", CUSTOMER_PASSWORD, Role::Customer).await?;
+    let buyer = add_account(store, BUYER_EMAIL, "Ben Demo", BUYER_PASSWORD, Role::Customer).await?;
+    let mut events: Vec<(Event, VenueWithSeats)> = Vec::new();
 
     let cinema = venue(
         store,
@@ -90,7 +113,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
     for (name, description, minutes, days) in movies {
         for (i, day) in days.iter().enumerate() {
             let time = if i % 2 == 0 { (18, 0) } else { (21, 0) };
-            event(
+            let showing = event(
                 store,
                 &cinema,
                 name,
@@ -101,6 +124,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
                 &[("standard", 1150), ("premium", 1590)],
             )
             .await?;
+            events.push((showing, cinema.clone()));
         }
     }
     let theatre_prices = [("stalls_premium", 6800), ("stalls", 4500), ("balcony", 2500)];
@@ -109,8 +133,18 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         ("The Seagull", "Chekhov's comedy of art, love and missed chances.", 12),
         ("Hamlet", "Shakespeare's tragedy in a new staging, in English with surtitles.", 13),
     ] {
-        event(store, &theatre, name, Category::Theatre, description, at(&theatre, day, (19, 30)), 165, &theatre_prices)
-            .await?;
+        let play = event(
+            store,
+            &theatre,
+            name,
+            Category::Theatre,
+            description,
+            at(&theatre, day, (19, 30)),
+            165,
+            &theatre_prices,
+        )
+        .await?;
+        events.push((play, theatre.clone()));
     }
     event(
         store,
@@ -129,8 +163,10 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         ("Symphony of the Seas", "The Hamburg Philharmonic plays film music.", 16),
         ("Midnight Static", "Indie rock, with support from Hollow Coast.", 20),
     ] {
-        event(store, &arena, name, Category::Concert, description, at(&arena, day, (20, 0)), 150, &arena_prices)
-            .await?;
+        let concert =
+            event(store, &arena, name, Category::Concert, description, at(&arena, day, (20, 0)), 150, &arena_prices)
+                .await?;
+        events.push((concert, arena.clone()));
     }
     event(
         store,
@@ -143,7 +179,70 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
         &arena_prices,
     )
     .await?;
+    for (name, seats) in DEMO_PURCHASES {
+        // The first showing of that name.
+        let (show, venue) = events
+            .iter()
+            .filter(|(event, _)| event.name == name)
+            .min_by_key(|(event, _)| event.start_time)
+            .ok_or_else(|| StoreError::Internal(format!("no demo event named {name}")))?;
+        buy(store, &buyer, show, venue, seats).await?;
+    }
     Ok(())
+}
+
+/// Holds `seats` of `show` for `buyer`, checks out and pays with the simulated provider's test
+/// card: the same store steps as `POST /reservations/hold`, `/payments/checkout` and
+/// `/payments/{id}/confirm`.
+async fn buy(
+    store: &dyn Store,
+    buyer: &User,
+    show: &Event,
+    venue: &VenueWithSeats,
+    seats: &[(&str, i32)],
+) -> Result<(), StoreError> {
+    let internal = |e: &dyn std::fmt::Display| StoreError::Internal(format!("demo purchase: {e}"));
+    let seat_ids = seats
+        .iter()
+        .map(|(row, number)| {
+            venue
+                .seats
+                .iter()
+                .find(|seat| seat.row == *row && seat.seat_number == *number)
+                .map(|seat| seat.id)
+                .ok_or_else(|| internal(&format!("no seat {row}{number} in {}", venue.venue.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = Utc::now();
+    let booking = store
+        .hold(
+            &HoldRequest {
+                booking_id: Uuid::new_v4(),
+                user_id: buyer.id,
+                event_id: show.id,
+                seats: SeatSelection::parse(seat_ids).map_err(|e| internal(&e))?,
+                ttl: HoldTtl::from_seconds(600).map_err(|e| internal(&e))?,
+                limit: HoldLimit::new(HoldLimit::DEFAULT).map_err(|e| internal(&e))?,
+            },
+            now,
+        )
+        .await?;
+    let provider = SimulatedProvider::new(None);
+    let payment = NewPayment {
+        id: Uuid::new_v4(),
+        booking_id: booking.id,
+        user_id: buyer.id,
+        provider: provider.name().into(),
+        hold_until: now + Duration::minutes(10),
+    };
+    let payment = store.create_payment(payment, now).await?;
+    let card = Card::parse("4242424242424242", 12, now.year() + 2, "123", now).map_err(|e| internal(&e))?;
+    let authorization = provider
+        .authorize(payment.id, payment.amount_cents, &payment.currency, &card)
+        .await
+        .map_err(|e| internal(&e))?;
+    store.confirm_payment(payment.id, &authorization.provider_ref, &card.last4(), Utc::now()).await?;
+    provider.capture(&authorization.provider_ref).await.map_err(|e| internal(&e))
 }
 
 /// `days` from today at `hh:mm` on the venue's clock.
@@ -153,13 +252,25 @@ fn at(venue: &VenueWithSeats, days: u32, (hour, minute): (u32, u32)) -> DateTime
     venue.venue.time_zone.instant_of(date.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default()))
 }
 
-async fn add_account(store: &dyn Store, email: &str, name: &str, password: &str, role: Role) -> Result<(), StoreError> {
+/// The account, created (or found: the seed runs on a store with no venue, which may have accounts).
+async fn add_account(
+    store: &dyn Store,
+    email: &str,
+    name: &str,
+    password: &str,
+    role: Role,
+) -> Result<User, StoreError> {
     let invalid = |e: proeventa_core::domain::Invalid| StoreError::Internal(e.to_string());
     let password = Password::parse(password.into()).map_err(invalid)?;
     let password_hash = hash_password(&password).await.map_err(|e| StoreError::Internal(e.to_string()))?;
-    let user = NewUser { email: Email::parse(email).map_err(invalid)?, name: name.into(), password_hash, role };
+    let email = Email::parse(email).map_err(invalid)?;
+    let user = NewUser { email: email.clone(), name: name.into(), password_hash, role };
     match store.create_user(user).await {
-        Ok(_) | Err(StoreError::EmailTaken) => Ok(()),
+        Ok(user) => Ok(user),
+        Err(StoreError::EmailTaken) => match store.user_with_password_hash(&email).await? {
+            Some((user, _)) => Ok(user),
+            None => Err(StoreError::Internal("a demo account is taken but not found".into())),
+        },
         Err(e) => Err(e),
     }
 }
@@ -187,7 +298,7 @@ async fn event(
     start_time: DateTime<Utc>,
     duration_minutes: i32,
     prices: &[(&str, i64)],
-) -> Result<(), StoreError> {
+) -> Result<Event, StoreError> {
     let prices =
         prices.iter().map(|(tier, price_cents)| Price { tier: (*tier).into(), price_cents: *price_cents }).collect();
     store
@@ -203,5 +314,4 @@ async fn event(
             prices,
         })
         .await
-        .map(|_| ())
 }

@@ -1,12 +1,17 @@
 //! The outbox's rules that do not depend on the backend, written once: a new message (due at
-//! once), what a cancel that gave money back tells its buyer, and what a sender's settlement
-//! writes on the message it claimed. Each backend decides *whether* a write happens (in the
-//! change's own transaction, by a conditional write); these only say what is written.
+//! once), which message each change writes and with what facts, what a cancel that gave money
+//! back tells its buyer, and what a sender's settlement writes on the message it claimed. Each
+//! backend decides *whether* a write happens (in the change's own transaction, by a conditional
+//! write); these only say what is written. The SQL backends go further: a change calls one of the
+//! per-change writes below with its transaction's connection, which gives only its statements
+//! ([`OutboxWrites`]).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Refund, RefundFacts, Settlement};
+use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Payment, Refund, RefundFacts, Settlement, User};
+use crate::store::{StoreError, StoreResult};
 
 /// A message about to be written with the change it reports: pending, due at `now`.
 pub(crate) fn new_message(user_id: Option<Uuid>, facts: MessageFacts, now: DateTime<Utc>) -> OutboxMessage {
@@ -69,6 +74,100 @@ pub(crate) fn rescheduled_notice(
         previous_start: previous,
         start,
     })
+}
+
+/// The buyer and booking of a refunded payment, as a cancel's refund notice needs them.
+pub(crate) struct PaymentOwner {
+    pub payment_id: Uuid,
+    pub booking_id: Uuid,
+    pub user_id: Uuid,
+}
+
+/// What a SQL backend's connection, inside a change's transaction, gives the per-change writes
+/// below: its insert statement and the two reads some messages need.
+#[async_trait]
+pub(crate) trait OutboxWrites: Send {
+    /// Inserts `messages` (never empty) in one statement.
+    async fn insert_messages(&mut self, messages: &[OutboxMessage]) -> StoreResult<()>;
+    /// The buyer and booking of each payment of `payment_ids`.
+    async fn payment_owners(&mut self, payment_ids: &[Uuid]) -> StoreResult<Vec<PaymentOwner>>;
+    /// The start of event `event_id` as stored, read so that no other change can move it before
+    /// this transaction ends (the one the change's UPDATE replaces); `None` for no such event.
+    async fn start_before_update(&mut self, event_id: Uuid) -> StoreResult<Option<DateTime<Utc>>>;
+    /// `start` as the backend stores it (its precision), so a PATCH that repeats the start
+    /// compares equal.
+    fn as_stored(start: DateTime<Utc>) -> DateTime<Utc>;
+}
+
+async fn write<W: OutboxWrites>(conn: &mut W, messages: &[OutboxMessage]) -> StoreResult<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    conn.insert_messages(messages).await
+}
+
+/// `create_user`: the new account's welcome.
+pub(crate) async fn account_created<W: OutboxWrites>(conn: &mut W, user: &User) -> StoreResult<()> {
+    write(conn, &[new_message(Some(user.id), MessageFacts::AccountCreated, user.created_at)]).await
+}
+
+/// `confirm_payment`: the confirmation, with the tickets the same transaction issued.
+pub(crate) async fn booking_confirmed<W: OutboxWrites>(
+    conn: &mut W,
+    payment: &Payment,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let facts = MessageFacts::BookingConfirmed { booking_id: payment.booking_id, payment_id: payment.id };
+    write(conn, &[new_message(Some(payment.user_id), facts, now)]).await
+}
+
+/// `fail_payment`: the refund notice, when the failed payment records money given back.
+pub(crate) async fn payment_refunded<W: OutboxWrites>(
+    conn: &mut W,
+    payment: &Payment,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let notice = refunded_notice(payment.booking_id, payment.id, payment.refunded_cents);
+    let messages: Vec<_> = notice.map(|facts| new_message(Some(payment.user_id), facts, now)).into_iter().collect();
+    write(conn, &messages).await
+}
+
+/// A cancel's refunds: one notice per refund, to the payment's buyer, about its booking. Called
+/// after the cancel recorded the refunds, under its locks, so the payments read are as written.
+pub(crate) async fn refund_notices<W: OutboxWrites>(
+    conn: &mut W,
+    refunds: &[Refund],
+    canceled: CanceledSeats,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if refunds.is_empty() {
+        return Ok(());
+    }
+    let payment_ids: Vec<Uuid> = refunds.iter().map(|refund| refund.payment_id).collect();
+    let owners = conn.payment_owners(&payment_ids).await?;
+    let mut messages = Vec::with_capacity(refunds.len());
+    for refund in refunds {
+        let owner = owners
+            .iter()
+            .find(|owner| owner.payment_id == refund.payment_id)
+            .ok_or_else(|| StoreError::Internal("a refunded payment is missing".into()))?;
+        messages.push(new_message(Some(owner.user_id), canceled.notice(owner.booking_id, refund), now));
+    }
+    write(conn, &messages).await
+}
+
+/// `update_event`, before its UPDATE: the notice of a start moved to another instant, with the
+/// start as it was (the one the UPDATE replaces).
+pub(crate) async fn reschedule_notice<W: OutboxWrites>(
+    conn: &mut W,
+    event_id: Uuid,
+    start: Option<DateTime<Utc>>,
+) -> StoreResult<()> {
+    let Some(start) = start else { return Ok(()) };
+    let Some(previous) = conn.start_before_update(event_id).await? else { return Ok(()) };
+    let notice = rescheduled_notice(event_id, previous, Some(W::as_stored(start)));
+    let messages: Vec<_> = notice.map(|facts| new_message(None, facts, Utc::now())).into_iter().collect();
+    write(conn, &messages).await
 }
 
 /// What a settlement writes on the message it settles (always conditioned on the claim being

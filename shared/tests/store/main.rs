@@ -137,6 +137,7 @@ macro_rules! message_tests {
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_claims_take_each_message_once,
+                concurrent_reschedules_chain_their_notices,
             ]);
         }
     };

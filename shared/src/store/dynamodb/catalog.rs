@@ -8,14 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::holds::kept_conflicting;
 use super::items::*;
 use super::messages::message_put;
 use super::users::paged;
-use super::{Budget, DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Price, ReservationStatus, SeatState,
     SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
@@ -271,23 +272,9 @@ impl CatalogStore for DynamoStore {
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
         if let Some(time_zone) = changes.time_zone {
             let (update, condition) = ("SET #tz = :tz", "attribute_exists(#pk)");
-            let _slot = self.slots.take().await?;
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(venue_key(id)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(names_in(&[update, condition]))
-                .set_expression_attribute_values(values_map(vec![(":tz", s(time_zone.name()))]))
-                .return_values(ReturnValue::None)
-                .send()
-                .await;
-            match out {
-                Ok(_) => {}
-                Err(err) if is_condition_failure(&err) => return Ok(None),
-                Err(err) => return Err(sdk_error(err)),
+            let values = vec![(":tz", s(time_zone.name()))];
+            if !self.update_if(venue_key(id), update, condition, values, Returned::Nothing).await?.was_written()? {
+                return Ok(None);
             }
         }
         self.venue(id).await
@@ -362,9 +349,6 @@ impl CatalogStore for DynamoStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
-        let Some(current) = self.stored_event(id).await? else {
-            return Ok(None);
-        };
         let mut sets: Vec<&str> = Vec::new();
         let mut removes: Vec<&str> = Vec::new();
         let mut values = Vec::new();
@@ -425,23 +409,41 @@ impl CatalogStore for DynamoStore {
         if update.is_empty() {
             return self.event(id, Utc::now()).await;
         }
-        let mut writes =
-            vec![TxItem::update(&self.table, event_key(id), &update, Some("attribute_exists(pk)"), values)?];
-        // A new start moves the gates too, in the same step: no hold passes a gate that is out of date.
-        if let Some(start) = start {
-            writes.extend(self.gate_updates(id, current.shards, "SET #start = :start", &[(":start", n(start))])?);
+        let mut budget = Budget::new();
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some(current) = self.stored_event(id).await? else {
+                return Ok(None);
+            };
+            let mut values = values.clone();
+            // A new start is conditioned on the start read here: its notice says what the start
+            // was, and a reschedule committed meanwhile would make that "was" wrong.
+            let condition = match start {
+                Some(_) => {
+                    values.push((":was", n(ms(current.event.start_time))));
+                    "attribute_exists(pk) AND #start = :was"
+                }
+                None => "attribute_exists(pk)",
+            };
+            let mut writes = vec![TxItem::update(&self.table, event_key(id), &update, Some(condition), values)?];
+            // A new start moves the gates too, in the same step: no hold passes a gate that is out of date.
+            if let Some(start) = start {
+                writes.extend(self.gate_updates(id, current.shards, "SET #start = :start", &[(":start", n(start))])?);
+            }
+            // Its notice, with the start as read above (compared as stored: whole milliseconds).
+            if let Some(moved) = rescheduled_notice(id, current.event.start_time, start.map(from_ms).transpose()?) {
+                writes.push(message_put(&self.table, None, moved, Utc::now())?);
+            }
+            match self.transact(&mut budget, writes).await? {
+                // The trait gives no clock here; availability is counted at the wall clock.
+                Ok(()) => return self.event(id, Utc::now()).await,
+                // Gone, or moved by another reschedule since the read: read again.
+                Err(canceled) if canceled.condition_failed(0) => continue,
+                Err(canceled) => {
+                    return Err(StoreError::Internal(format!("updating an event was refused: {canceled:?}")));
+                }
+            }
         }
-        // Its notice, with the start as read above (compared as stored: whole milliseconds).
-        if let Some(moved) = rescheduled_notice(id, current.event.start_time, start.map(from_ms).transpose()?) {
-            writes.push(message_put(&self.table, None, moved, Utc::now())?);
-        }
-        match self.transact(&mut Budget::new(), writes).await? {
-            Ok(()) => {}
-            Err(canceled) if canceled.condition_failed(0) => return Ok(None),
-            Err(canceled) => return Err(StoreError::Internal(format!("updating an event was refused: {canceled:?}"))),
-        }
-        // The trait gives no clock here; availability is counted at the wall clock.
-        self.event(id, Utc::now()).await
+        Err(kept_conflicting("rescheduling the event"))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

@@ -21,9 +21,7 @@ use super::items::*;
 use super::messages::message_put;
 use super::tickets::revoke_ticket;
 use super::users::paged;
-use super::{
-    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Tx, TxItem, is_condition_failure, names_in, sdk_error, values_map,
-};
+use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, Tx, TxItem};
 use crate::domain::{
     Booking, EventStatus, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
     ReservationStatus, SeatLabel,
@@ -631,30 +629,17 @@ impl DynamoStore {
             }
             let update = "SET #st = :expired";
             let condition = "#st = :held AND #exp <= :now";
-            // Best effort: with no turn to send it now, it is left to the sweeper.
-            let Ok(slot) = self.slots.take().await else {
+            let values = vec![
+                (":expired", s(ReservationStatus::Expired.as_str())),
+                (":held", s(ReservationStatus::Held.as_str())),
+                (":now", n(now_ms)),
+            ];
+            let key = reservation_key(state.reservation_id);
+            // Best effort: what is not written now (no turn to send it, a transaction in flight)
+            // is left to the sweeper.
+            if let Err(err) = self.update_if(key, update, condition, values, Returned::Nothing).await {
+                tracing::warn!(error = %err, "could not write down a superseded hold as expired");
                 return;
-            };
-            let outcome = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(reservation_key(state.reservation_id)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(names_in(&[update, condition]))
-                .set_expression_attribute_values(values_map(vec![
-                    (":expired", s(ReservationStatus::Expired.as_str())),
-                    (":held", s(ReservationStatus::Held.as_str())),
-                    (":now", n(now_ms)),
-                ]))
-                .send()
-                .await;
-            drop(slot);
-            if let Err(err) = outcome
-                && !is_condition_failure(&err)
-            {
-                tracing::warn!(error = %sdk_error(err), "could not write down a superseded hold as expired");
             }
         }
     }

@@ -5,11 +5,11 @@
 //! item carries the table's TTL attribute, so DynamoDB removes ended windows by itself.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ReturnValue;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::items::*;
-use super::{DynamoStore, is_condition_failure, names_in, sdk_error, values_map};
+use super::{DynamoStore, Returned, is_condition_failure, names_in, sdk_error, values_map};
 use crate::store::{AttemptCount, LimitStore, StoreError, StoreResult};
 
 /// A counter item outlives its window by this much before its TTL lets DynamoDB remove it.
@@ -38,28 +38,10 @@ impl LimitStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn uncount_attempt(&self, key_text: &str, window_ends: DateTime<Utc>) -> StoreResult<()> {
         let (update, condition) = ("ADD #attempts :minus_one", "#window_ends = :window_ends AND #attempts > :zero");
-        let _slot = self.slots.take().await?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(limit_key(key_text)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names_in(&[update, condition]))
-            .set_expression_attribute_values(values_map(vec![
-                (":minus_one", n(-1)),
-                (":zero", n(0)),
-                (":window_ends", n(ms(window_ends))),
-            ]))
-            .send()
-            .await;
-        match out {
-            // That window is over (or was never counted): nothing to take back.
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(sdk_error(err)),
-            Ok(_) => Ok(()),
-        }
+        let values = vec![(":minus_one", n(-1)), (":zero", n(0)), (":window_ends", n(ms(window_ends)))];
+        // Refused: that window is over (or was never counted), nothing to take back.
+        self.update_if(limit_key(key_text), update, condition, values, Returned::Nothing).await?.was_written()?;
+        Ok(())
     }
 
     /// DynamoDB's TTL removes ended windows by itself.
@@ -84,30 +66,10 @@ impl DynamoStore {
     /// One more attempt in the key's window, or `None` when there is no window running at `now`.
     async fn add_to_running_window(&self, key_text: &str, now: DateTime<Utc>) -> StoreResult<Option<AttemptCount>> {
         let (update, condition) = ("ADD #attempts :one", "#window_ends > :now");
-        let _slot = self.slots.take().await?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(limit_key(key_text)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names_in(&[update, condition]))
-            .set_expression_attribute_values(values_map(vec![(":one", n(1)), (":now", n(ms(now)))]))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                let item = out.attributes().ok_or_else(|| corrupt("attempt counter", key_text))?;
-                Ok(Some(AttemptCount {
-                    attempts: get_n(item, "attempts")?,
-                    window_ends: get_time(item, "window_ends")?,
-                }))
-            }
-            Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(sdk_error(err)),
-        }
+        let values = vec![(":one", n(1)), (":now", n(ms(now)))];
+        let updated = self.update_if(limit_key(key_text), update, condition, values, Returned::New).await?;
+        let Some(item) = updated.written_item("an attempt counter")? else { return Ok(None) };
+        Ok(Some(AttemptCount { attempts: get_n(&item, "attempts")?, window_ends: get_time(&item, "window_ends")? }))
     }
 
     /// A new window with this attempt as its first, or `None` when another request started one first.

@@ -8,14 +8,14 @@
 //! settlement or a resend is one conditional `UpdateItem`.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::items::*;
 use super::users::paged;
-use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, names_in, sdk_error, values_map};
 use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Page, Settlement};
 use crate::store::outbox::{new_message, settled};
 use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
@@ -113,36 +113,20 @@ impl DynamoStore {
         let id = get_uuid(read, "id")?;
         let update = "SET #attempts = #attempts + :one, #due = :lease_end, #gsi1sk = :sk";
         let condition = "#st = :pending AND #attempts = :seen AND #due <= :now";
-        let _slot = self.slots.take().await?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(message_key(id)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names_in(&[update, condition]))
-            .set_expression_attribute_values(values_map(vec![
-                (":one", n(1)),
-                (":lease_end", n(lease_end_ms)),
-                (":sk", s(due_key(lease_end_ms, id))),
-                (":pending", s(MessageStatus::Pending.as_str())),
-                (":seen", n(get_n(read, "attempts")?)),
-                (":now", n(now_ms)),
-            ]))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                let item =
-                    out.attributes().ok_or_else(|| StoreError::Internal("a claim returned no message".into()))?;
-                Ok(Some(message_from(item)?))
-            }
-            Err(err) if is_condition_failure(&err) => Ok(None),
-            // A transaction in flight on it (an admin's resend): leave it to the next pass.
-            Err(err) if err.code() == Some("TransactionConflictException") => Ok(None),
-            Err(err) => Err(sdk_error(err)),
+        let values = vec![
+            (":one", n(1)),
+            (":lease_end", n(lease_end_ms)),
+            (":sk", s(due_key(lease_end_ms, id))),
+            (":pending", s(MessageStatus::Pending.as_str())),
+            (":seen", n(get_n(read, "attempts")?)),
+            (":now", n(now_ms)),
+        ];
+        match self.update_if(message_key(id), update, condition, values, Returned::New).await? {
+            Updated::Written(Some(item)) => Ok(Some(message_from(&item)?)),
+            Updated::Written(None) => Err(StoreError::Internal("a claim returned no message".into())),
+            // Taken by another sender, or a transaction in flight on it (an admin's resend):
+            // leave it to the next pass.
+            Updated::Refused(_) | Updated::InTransaction(_) => Ok(None),
         }
     }
 }
@@ -224,23 +208,7 @@ impl OutboxStore for DynamoStore {
         // Only the latest claim settles: a later claim (its lease ended) or an admin changed
         // `attempts` or `status`, and then nothing changes.
         let condition = "#st = :pending AND #attempts = :attempt";
-        let _slot = self.slots.take().await?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(message_key(id)))
-            .update_expression(&update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names_in(&[&update, condition]))
-            .set_expression_attribute_values(values_map(values))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(sdk_error(err)),
-        }
+        self.update_if(message_key(id), &update, condition, values, Returned::Nothing).await?.was_written()
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -273,40 +241,22 @@ impl OutboxStore for DynamoStore {
         let update = "SET #st = :pending, #attempts = :zero, #due = :now, #gsi1pk = :due_index, #gsi1sk = :sk, \
                       #gsi2pk = :listed";
         let condition = "#st = :failed";
-        let slot = self.slots.take().await?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(message_key(id)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names_in(&[update, condition]))
-            .set_expression_attribute_values(values_map(vec![
-                (":pending", s(MessageStatus::Pending.as_str())),
-                (":failed", s(MessageStatus::Failed.as_str())),
-                (":zero", n(0)),
-                (":now", n(now_ms)),
-                (":due_index", s(DUE_INDEX)),
-                (":sk", s(due_key(now_ms, id))),
-                (":listed", s(status_index(MessageStatus::Pending))),
-            ]))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        drop(slot);
-        match out {
-            Ok(out) => {
-                let item =
-                    out.attributes().ok_or_else(|| StoreError::Internal("a resend returned no message".into()))?;
-                message_from(item)
-            }
-            // Nothing changed: say why, from the item as it is.
-            Err(err) if is_condition_failure(&err) => match self.message(id).await? {
-                None => Err(StoreError::NotFound(Entity::Message)),
-                Some(message) => Err(StoreError::message_not_failed(message.status)),
-            },
-            Err(err) => Err(sdk_error(err)),
+        let values = vec![
+            (":pending", s(MessageStatus::Pending.as_str())),
+            (":failed", s(MessageStatus::Failed.as_str())),
+            (":zero", n(0)),
+            (":now", n(now_ms)),
+            (":due_index", s(DUE_INDEX)),
+            (":sk", s(due_key(now_ms, id))),
+            (":listed", s(status_index(MessageStatus::Pending))),
+        ];
+        match self.update_if(message_key(id), update, condition, values, Returned::NewOrOld).await? {
+            Updated::Written(Some(item)) => message_from(&item),
+            Updated::Written(None) => Err(StoreError::Internal("a resend returned no message".into())),
+            // Nothing changed: say why, from the item as it stood.
+            Updated::Refused(Some(item)) => Err(StoreError::message_not_failed(message_from(&item)?.status)),
+            Updated::Refused(None) => Err(StoreError::NotFound(Entity::Message)),
+            Updated::InTransaction(err) => Err(err),
         }
     }
 }

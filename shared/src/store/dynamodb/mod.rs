@@ -24,8 +24,10 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Intercept, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update, WriteRequest,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -256,6 +258,52 @@ where
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Which item a conditional update (`DynamoStore::update_if`) brings back.
+#[derive(Debug, Clone, Copy)]
+enum Returned {
+    Nothing,
+    /// The item as written.
+    New,
+    /// The item as written, or as it stood when the condition refused the update.
+    NewOrOld,
+}
+
+/// How a conditional update ended.
+#[derive(Debug)]
+enum Updated {
+    /// Written; the item as written when it was asked for.
+    Written(Option<Item>),
+    /// The condition refused it and nothing changed; the item as it stood when it was asked for
+    /// and exists.
+    Refused(Option<Item>),
+    /// A transaction in flight on the item refused it and nothing changed: the error it makes for
+    /// a caller that does not wait for it.
+    InTransaction(StoreError),
+}
+
+impl Updated {
+    /// Written (`true`) or refused by the condition (`false`); a transaction in flight is an error.
+    fn was_written(self) -> StoreResult<bool> {
+        match self {
+            Updated::Written(_) => Ok(true),
+            Updated::Refused(_) => Ok(false),
+            Updated::InTransaction(err) => Err(err),
+        }
+    }
+
+    /// The item as written (asked for with `Returned::New`), `None` when the condition refused the
+    /// update; a transaction in flight is an error. `what` names the update in the error of a
+    /// write that brought no item back.
+    fn written_item(self, what: &str) -> StoreResult<Option<Item>> {
+        match self {
+            Updated::Written(Some(item)) => Ok(Some(item)),
+            Updated::Written(None) => Err(StoreError::Internal(format!("{what} returned no item"))),
+            Updated::Refused(_) => Ok(None),
+            Updated::InTransaction(err) => Err(err),
+        }
+    }
 }
 
 fn build_error(err: impl std::fmt::Display) -> StoreError {
@@ -523,6 +571,50 @@ impl DynamoStore {
             .await
             .map_err(sdk_error)?;
         Ok(out.item().cloned())
+    }
+
+    /// One conditional `UpdateItem` of the item at `key`, in a request slot: `update` is written
+    /// when `condition` holds. Which item comes back is `returned`'s choice. The condition's
+    /// refusal and a transaction in flight on the item are outcomes, for the caller to decide
+    /// on; any other failure is an error.
+    async fn update_if(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        values: Values,
+        returned: Returned,
+    ) -> StoreResult<Updated> {
+        let (on_write, on_refusal) = match returned {
+            Returned::Nothing => (ReturnValue::None, ReturnValuesOnConditionCheckFailure::None),
+            Returned::New => (ReturnValue::AllNew, ReturnValuesOnConditionCheckFailure::None),
+            Returned::NewOrOld => (ReturnValue::AllNew, ReturnValuesOnConditionCheckFailure::AllOld),
+        };
+        let slot = self.slots.take().await?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(names_in(&[update, condition]))
+            .set_expression_attribute_values(values_map(values))
+            .return_values(on_write)
+            .return_values_on_condition_check_failure(on_refusal)
+            .send()
+            .await;
+        drop(slot);
+        match out {
+            Ok(out) => Ok(Updated::Written(out.attributes().cloned())),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    Ok(Updated::Refused(refused.item().cloned()))
+                }
+                _ if err.code() == Some("TransactionConflictException") => Ok(Updated::InTransaction(sdk_error(err))),
+                _ => Err(sdk_error(err)),
+            },
+        }
     }
 
     /// Every item of one partition of the table or of an index, page after page.

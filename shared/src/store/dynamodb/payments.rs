@@ -6,8 +6,8 @@
 //! payment being pending; the last one is a transaction that fails the payment and frees its seats.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem};
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ use super::messages::message_put;
 use super::tickets::{holder_name, issued_ticket};
 use super::users::paged;
 use super::{
-    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map,
+    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, is_condition_failure, sdk_error,
 };
 use crate::domain::{EventStatus, MessageFacts, NewPayment, Page, Payment, PaymentStatus, ReservationStatus};
 use crate::store::Entity;
@@ -60,41 +60,24 @@ impl DynamoStore {
         };
         let update = "ADD #declines :one SET #updated = :now";
         loop {
-            let slot = self.slots.take().await?;
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(payment_key(id)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(names_in(&[update, condition]))
-                .set_expression_attribute_values(values_map(vec![
-                    (":one", n(1)),
-                    (":now", n(ms(now))),
-                    (":pending", s(PaymentStatus::Pending.as_str())),
-                    (":before_last", n(before_last)),
-                ]))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            drop(slot);
-            match out {
-                Ok(out) => {
-                    let item =
-                        out.attributes().ok_or_else(|| StoreError::Internal("a decline returned no payment".into()))?;
-                    let declines = get_n(item, "declines")?;
+            let values = vec![
+                (":one", n(1)),
+                (":now", n(ms(now))),
+                (":pending", s(PaymentStatus::Pending.as_str())),
+                (":before_last", n(before_last)),
+            ];
+            match self.update_if(payment_key(id), update, condition, values, Returned::New).await? {
+                Updated::Written(item) => {
+                    let item = item.ok_or_else(|| StoreError::Internal("a decline returned no payment".into()))?;
+                    let declines = get_n(&item, "declines")?;
                     return Ok(Some(Decline {
-                        payment: payment_from(item)?,
+                        payment: payment_from(&item)?,
                         declines: u32::try_from(declines).map_err(|_| corrupt("declines", &declines.to_string()))?,
                     }));
                 }
-                Err(err) if is_condition_failure(&err) => return Ok(None),
+                Updated::Refused(_) => return Ok(None),
                 // The last decline's transaction (or a confirm's) is in flight on the payment.
-                Err(err) if err.code() == Some("TransactionConflictException") => {
-                    budget.pause("recording the decline").await?;
-                }
-                Err(err) => return Err(sdk_error(err)),
+                Updated::InTransaction(_) => budget.pause("recording the decline").await?,
             }
         }
     }
@@ -578,37 +561,17 @@ impl PaymentStore for DynamoStore {
             };
             let update = "SET #refunded = :refunded, #st = :new_st, #updated = :now";
             let condition = "#st = :st AND #refunded = :old";
-            let slot = self.slots.take().await?;
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(payment_key(id)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(names_in(&[update, condition]))
-                .set_expression_attribute_values(values_map(vec![
-                    (":refunded", n(refunded)),
-                    (":new_st", s(status.as_str())),
-                    (":now", n(ms(now))),
-                    (":st", s(payment.status.as_str())),
-                    (":old", n(payment.refunded_cents)),
-                ]))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            drop(slot);
-            match out {
-                Ok(out) => {
-                    return out
-                        .attributes()
-                        .map(payment_from)
-                        .transpose()?
-                        .ok_or_else(|| StoreError::Internal("a refund returned no payment".into()));
-                }
-                // Another refund or a cancellation changed it meanwhile: decide again.
-                Err(err) if is_condition_failure(&err) => {}
-                Err(err) => return Err(sdk_error(err)),
+            let values = vec![
+                (":refunded", n(refunded)),
+                (":new_st", s(status.as_str())),
+                (":now", n(ms(now))),
+                (":st", s(payment.status.as_str())),
+                (":old", n(payment.refunded_cents)),
+            ];
+            let updated = self.update_if(payment_key(id), update, condition, values, Returned::New).await?;
+            // `None`: another refund or a cancellation changed it meanwhile; decide again.
+            if let Some(item) = updated.written_item("a refund")? {
+                return payment_from(&item);
             }
         }
         Err(kept_conflicting("recording the refund"))

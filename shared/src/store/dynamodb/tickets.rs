@@ -7,19 +7,18 @@
 //! booking or its event revokes the ticket in the cancel's own transaction without reading it
 //! (`holds.rs`, with `revoke_ticket`). At the door, one conditional `UpdateItem` takes a ticket
 //! from `valid` to `used`: DynamoDB lets exactly one of any number of concurrent scans pass, and
-//! hands every other one the ticket as stored (`ReturnValuesOnConditionCheckFailure`), read in the
-//! same call, never in a second one.
+//! hands every other one the ticket as stored (`ReturnValuesOnConditionCheckFailure`, asked for
+//! by `update_if` with `Returned::NewOrOld`), read in the same call, never in a second one.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use uuid::Uuid;
 
 use super::items::*;
-use super::{Budget, DynamoStore, Query, TxItem, names_in, sdk_error, values_map};
+use super::{Budget, DynamoStore, Query, Returned, TxItem, Updated};
 use crate::domain::{CheckIn, Gate, Scan, Ticket, TicketFilter, TicketStatus, TicketTally, User};
 use crate::store::{Entity, StoreError, StoreResult, TicketStore};
 
@@ -139,49 +138,26 @@ impl TicketStore for DynamoStore {
         let condition = "#st = :valid";
         let mut budget = Budget::new();
         loop {
-            let slot = self.slots.take().await?;
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(ticket_key(scan.ticket_id)))
-                .update_expression(update)
-                .condition_expression(condition)
-                .set_expression_attribute_names(names_in(&[update, condition]))
-                .set_expression_attribute_values(values_map(vec![
-                    (":used", s(TicketStatus::Used.as_str())),
-                    (":valid", s(TicketStatus::Valid.as_str())),
-                    (":scan", s(scan.id.to_string())),
-                    (":gate", s(scan.gate.as_str())),
-                    (":at", n(ms(scan.at))),
-                ]))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            drop(slot);
-            match out {
-                Ok(out) => {
-                    let item =
-                        out.attributes().ok_or_else(|| StoreError::Internal("a scan returned no ticket".into()))?;
-                    return Ok(CheckIn::Admitted(ticket_from(item)?.ticket));
+            let values = vec![
+                (":used", s(TicketStatus::Used.as_str())),
+                (":valid", s(TicketStatus::Valid.as_str())),
+                (":scan", s(scan.id.to_string())),
+                (":gate", s(scan.gate.as_str())),
+                (":at", n(ms(scan.at))),
+            ];
+            let key = ticket_key(scan.ticket_id);
+            match self.update_if(key, update, condition, values, Returned::NewOrOld).await? {
+                Updated::Written(item) => {
+                    let item = item.ok_or_else(|| StoreError::Internal("a scan returned no ticket".into()))?;
+                    return Ok(CheckIn::Admitted(ticket_from(&item)?.ticket));
                 }
-                Err(err) => match err.as_service_error() {
-                    // Already used or revoked: the ticket as stored came back with the refusal.
-                    // No item at all: there is no such ticket.
-                    Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
-                        return match refused.item() {
-                            Some(item) => Ok(CheckIn::Refused(ticket_from(item)?.ticket)),
-                            None => Err(StoreError::NotFound(Entity::Ticket)),
-                        };
-                    }
-                    // A cancel's transaction (revoking it) is in flight on the ticket: nothing was
-                    // written; after a short pause the condition decides on what it wrote.
-                    _ if err.code() == Some("TransactionConflictException") => {
-                        budget.pause("admitting the ticket").await?;
-                    }
-                    _ => return Err(sdk_error(err)),
-                },
+                // Already used or revoked: the ticket as stored came back with the refusal.
+                Updated::Refused(Some(item)) => return Ok(CheckIn::Refused(ticket_from(&item)?.ticket)),
+                // No item at all: there is no such ticket.
+                Updated::Refused(None) => return Err(StoreError::NotFound(Entity::Ticket)),
+                // A cancel's transaction (revoking it) is in flight on the ticket: nothing was
+                // written; after a short pause the condition decides on what it wrote.
+                Updated::InTransaction(_) => budget.pause("admitting the ticket").await?,
             }
         }
     }

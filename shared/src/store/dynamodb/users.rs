@@ -3,13 +3,13 @@
 //! key is claimed by a conditional put that only a missing or day-old record lets through.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ReturnValue;
+
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::items::*;
 use super::messages::message_put;
-use super::{Budget, DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
+use super::{Budget, DynamoStore, Query, Returned, TxItem, is_condition_failure, names_in, sdk_error, values_map};
 use crate::domain::{Email, MessageFacts, NewUser, Page, Role, User, UserChanges};
 use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, StoreError, StoreResult, UserStore};
 use crate::store::{StoredIdempotency, claim_answer, idempotency_cutoff};
@@ -132,24 +132,8 @@ impl UserStore for DynamoStore {
         }
         let update = clauses.join(" ");
         let condition = "attribute_exists(#pk)";
-        let _slot = self.slots.take().await?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(user_key(id)))
-            .update_expression(&update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names_in(&[&update, condition]))
-            .set_expression_attribute_values(values_map(values))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match out {
-            Ok(out) => out.attributes().map(user_from).transpose(),
-            Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(sdk_error(err)),
-        }
+        let updated = self.update_if(user_key(id), &update, condition, values, Returned::New).await?;
+        updated.written_item("an account's update")?.as_ref().map(user_from).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -234,24 +218,10 @@ impl IdempotencyStore for DynamoStore {
             "SET #code = :code, #body = :body"
         };
         let condition = "attribute_exists(#pk)";
-        let _slot = self.slots.take().await?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(idempotency_key(user_id, key_text)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names_in(&[update, condition]))
-            .set_expression_attribute_values(values_map(values))
-            .send()
-            .await;
-        match out {
-            // A record released meanwhile is not brought back.
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(sdk_error(err)),
-        }
+        let key = idempotency_key(user_id, key_text);
+        // Refused: a record released meanwhile is not brought back.
+        self.update_if(key, update, condition, values, Returned::Nothing).await?.was_written()?;
+        Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

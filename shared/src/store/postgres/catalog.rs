@@ -11,14 +11,13 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::holds::{CancelScope, cancel_active};
-use super::messages::{refund_notices, reschedule_notice};
 use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, contains_pattern, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, TimeZone, Venue,
     VenueChanges, VenueWithSeats,
 };
-use crate::store::outbox::CanceledSeats;
+use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 
 #[async_trait]
@@ -174,7 +173,7 @@ impl CatalogStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         let mut tx = self.pool.begin().await?;
-        reschedule_notice(&mut tx, id, changes.start_time).await?;
+        outbox::reschedule_notice(&mut *tx, id, changes.start_time).await?;
         // The doubly optional fields need a flag: `Some(None)` clears the column, `None` keeps it.
         let updated = sqlx::query(
             "UPDATE events SET
@@ -319,7 +318,7 @@ impl PostgresStore {
             return Ok(None);
         }
         let (_, refunds) = cancel_active(&mut tx, CancelScope::Event, id, now).await?;
-        refund_notices(&mut tx, &refunds, CanceledSeats::Event(id), now).await?;
+        outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         let event = fetch_event(&mut *tx, id, now).await?;
         tx.commit().await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))

@@ -16,7 +16,6 @@ use sqlx::postgres::{PgConnection, PgExecutor, PgPool};
 use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::messages::refund_notices;
 use super::payments::record_refunds;
 use super::rows::{BookingSeatRow, ReservationRow, labels, parse_stored, reservation_columns};
 use super::tickets::revoke_tickets;
@@ -25,7 +24,7 @@ use crate::domain::{Booking, EventStatus, HoldRequest, Refund, Reservation, Rese
 use crate::store::Entity;
 use crate::store::batch::Batches;
 use crate::store::hold_batch::{HoldOutcome, PendingHold};
-use crate::store::outbox::CanceledSeats;
+use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 
 #[async_trait]
@@ -597,7 +596,7 @@ impl PostgresStore {
     ) -> Result<Cancellation<Reservation>, TxError> {
         let mut tx = self.pool.begin().await?;
         let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, id, now).await?;
-        refund_notices(&mut tx, &refunds, CanceledSeats::Seat(id), now).await?;
+        outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Seat(id), now).await?;
         // Read inside the transaction: the answer matches what was written.
         let reservation = match fetch_reservation(&mut *tx, id, now).await? {
             None => return Err(StoreError::NotFound(Entity::Reservation).into()),
@@ -613,7 +612,7 @@ impl PostgresStore {
     async fn cancel_booking_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Cancellation<Booking>, TxError> {
         let mut tx = self.pool.begin().await?;
         let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, id, now).await?;
-        refund_notices(&mut tx, &refunds, CanceledSeats::Booking, now).await?;
+        outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Booking, now).await?;
         let booking = match fetch_booking(&mut *tx, id, now).await? {
             None => return Err(StoreError::NotFound(Entity::Booking).into()),
             Some(booking) if canceled > 0 => booking,

@@ -1,5 +1,5 @@
 //! The outbox on PostgreSQL: the `outbox` table. A message is written by the change it reports,
-//! inside that change's transaction (the helpers below, one call per change). A claim is one
+//! inside that change's transaction (store/outbox.rs's writes, with the statements below). A claim is one
 //! `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING`: senders at once
 //! lock different rows, and a row another sender claimed meanwhile is re-checked as it now is (its
 //! lease has moved `next_attempt_at`), so no message is claimed twice. A settlement or a resend is
@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::rows::parse_stored;
-use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Page, Payment, Refund, Settlement, User};
-use crate::store::outbox::{CanceledSeats, new_message, refunded_notice, rescheduled_notice, settled};
+use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
+use crate::store::outbox::{OutboxWrites, PaymentOwner, settled};
 use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
 
 macro_rules! message_columns {
@@ -146,119 +146,59 @@ impl OutboxStore for PostgresStore {
     }
 }
 
-// The writes of the changes, each inside the change's own transaction.
+// The statements of the changes' writes (store/outbox.rs), each inside the change's own transaction.
 
-async fn write_messages(conn: &mut PgConnection, messages: &[OutboxMessage]) -> StoreResult<()> {
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let mut facts = Vec::with_capacity(messages.len());
-    for message in messages {
-        facts.push(
-            serde_json::to_string(&message.facts)
-                .map_err(|e| StoreError::Internal(format!("outbox facts do not serialize: {e}")))?,
-        );
-    }
-    // One statement whatever the count: the columns as arrays.
-    sqlx::query(
-        "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at)
-         SELECT m.id, m.user_id, m.kind, m.facts::jsonb, 'pending', 0, m.due, m.created
-         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
-              AS m (id, user_id, kind, facts, due, created)",
-    )
-    .bind(messages.iter().map(|m| m.id).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.user_id).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.facts.kind().as_str()).collect::<Vec<_>>())
-    .bind(facts)
-    .bind(messages.iter().map(|m| m.next_attempt_at).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.created_at).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-async fn write_message(
-    conn: &mut PgConnection,
-    user_id: Option<Uuid>,
-    facts: MessageFacts,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    write_messages(conn, &[new_message(user_id, facts, now)]).await
-}
-
-/// `create_user`: the new account's welcome.
-pub(super) async fn account_created(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
-    write_message(conn, Some(user.id), MessageFacts::AccountCreated, user.created_at).await
-}
-
-/// `confirm_payment`: the confirmation, with the tickets the same transaction issued.
-pub(super) async fn booking_confirmed(
-    conn: &mut PgConnection,
-    payment: &Payment,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let facts = MessageFacts::BookingConfirmed { booking_id: payment.booking_id, payment_id: payment.id };
-    write_message(conn, Some(payment.user_id), facts, now).await
-}
-
-/// `fail_payment`: the refund notice, when the failed payment records money given back.
-pub(super) async fn payment_refunded(
-    conn: &mut PgConnection,
-    payment: &Payment,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    match refunded_notice(payment.booking_id, payment.id, payment.refunded_cents) {
-        Some(facts) => write_message(conn, Some(payment.user_id), facts, now).await,
-        None => Ok(()),
-    }
-}
-
-/// A cancel's refunds: one notice per refund, to the payment's buyer, about its booking. The
-/// payments were locked by the cancel that recorded the refunds, so they read as written.
-pub(super) async fn refund_notices(
-    conn: &mut PgConnection,
-    refunds: &[Refund],
-    canceled: CanceledSeats,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if refunds.is_empty() {
-        return Ok(());
-    }
-    let payment_ids: Vec<Uuid> = refunds.iter().map(|r| r.payment_id).collect();
-    let owners: Vec<(Uuid, Uuid, Uuid)> =
-        sqlx::query_as("SELECT id, booking_id, user_id FROM payments WHERE id = ANY($1)")
-            .bind(&payment_ids)
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut messages = Vec::with_capacity(refunds.len());
-    for refund in refunds {
-        let (_, booking_id, user_id) = owners
-            .iter()
-            .find(|(id, ..)| *id == refund.payment_id)
-            .ok_or_else(|| StoreError::Internal("a refunded payment is missing".into()))?;
-        messages.push(new_message(Some(*user_id), canceled.notice(*booking_id, refund), now));
-    }
-    write_messages(conn, &messages).await
-}
-
-/// `update_event`, before its UPDATE: the notice of a start moved to another instant, with the
-/// start as it was. The event row is locked first (the UPDATE locks it anyway, so the lock order
-/// is unchanged), so the start read is the one the UPDATE replaces.
-pub(super) async fn reschedule_notice(
-    conn: &mut PgConnection,
-    event_id: Uuid,
-    start: Option<DateTime<Utc>>,
-) -> StoreResult<()> {
-    let Some(start) = start else { return Ok(()) };
-    let previous: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT start_time FROM events WHERE id = $1 FOR UPDATE")
-        .bind(event_id)
-        .fetch_optional(&mut *conn)
+#[async_trait]
+impl OutboxWrites for PgConnection {
+    async fn insert_messages(&mut self, messages: &[OutboxMessage]) -> StoreResult<()> {
+        let mut facts = Vec::with_capacity(messages.len());
+        for message in messages {
+            facts.push(
+                serde_json::to_string(&message.facts)
+                    .map_err(|e| StoreError::Internal(format!("outbox facts do not serialize: {e}")))?,
+            );
+        }
+        // One statement whatever the count: the columns as arrays.
+        sqlx::query(
+            "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at)
+             SELECT m.id, m.user_id, m.kind, m.facts::jsonb, 'pending', 0, m.due, m.created
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+                  AS m (id, user_id, kind, facts, due, created)",
+        )
+        .bind(messages.iter().map(|m| m.id).collect::<Vec<_>>())
+        .bind(messages.iter().map(|m| m.user_id).collect::<Vec<_>>())
+        .bind(messages.iter().map(|m| m.facts.kind().as_str()).collect::<Vec<_>>())
+        .bind(facts)
+        .bind(messages.iter().map(|m| m.next_attempt_at).collect::<Vec<_>>())
+        .bind(messages.iter().map(|m| m.created_at).collect::<Vec<_>>())
+        .execute(&mut *self)
         .await?;
-    let Some(previous) = previous else { return Ok(()) };
-    // Compared as stored: whole microseconds.
-    let start = DateTime::from_timestamp_micros(start.timestamp_micros()).unwrap_or(start);
-    match rescheduled_notice(event_id, previous, Some(start)) {
-        Some(facts) => write_message(conn, None, facts, Utc::now()).await,
-        None => Ok(()),
+        Ok(())
+    }
+
+    /// The payments were locked by the cancel that recorded the refunds.
+    async fn payment_owners(&mut self, payment_ids: &[Uuid]) -> StoreResult<Vec<PaymentOwner>> {
+        let owners: Vec<(Uuid, Uuid, Uuid)> =
+            sqlx::query_as("SELECT id, booking_id, user_id FROM payments WHERE id = ANY($1)")
+                .bind(payment_ids)
+                .fetch_all(&mut *self)
+                .await?;
+        Ok(owners
+            .into_iter()
+            .map(|(payment_id, booking_id, user_id)| PaymentOwner { payment_id, booking_id, user_id })
+            .collect())
+    }
+
+    /// The event row is locked first (the UPDATE locks it anyway, so the lock order is unchanged).
+    async fn start_before_update(&mut self, event_id: Uuid) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(sqlx::query_scalar("SELECT start_time FROM events WHERE id = $1 FOR UPDATE")
+            .bind(event_id)
+            .fetch_optional(&mut *self)
+            .await?)
+    }
+
+    /// Whole microseconds.
+    fn as_stored(start: DateTime<Utc>) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(start.timestamp_micros()).unwrap_or(start)
     }
 }

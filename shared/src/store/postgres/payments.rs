@@ -14,11 +14,11 @@ use sqlx::postgres::{PgConnection, PgExecutor};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::messages::{booking_confirmed, payment_refunded};
 use super::rows::{PaymentRow, parse_stored, payment_columns};
 use super::tickets::issue_tickets;
 use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks, settle};
 use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, Refund, ReservationStatus};
+use crate::store::outbox;
 use crate::store::{
     Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
     StoreResult, StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff,
@@ -106,7 +106,7 @@ impl PaymentStore for PostgresStore {
             return Err(Self::payment_refusal(&mut *tx, id).await);
         };
         let payment = row.into_payment()?;
-        payment_refunded(&mut tx, &payment, now).await?;
+        outbox::payment_refunded(&mut *tx, &payment, now).await?;
         tx.commit().await?;
         Ok(payment)
     }
@@ -378,7 +378,7 @@ impl PostgresStore {
             tx.rollback().await?;
             return Err(refusal.into());
         }
-        booking_confirmed(&mut tx, &payment, now).await?;
+        outbox::booking_confirmed(&mut *tx, &payment, now).await?;
         tx.commit().await?;
         Ok(payment)
     }

@@ -11,9 +11,9 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::messages::account_created;
 use super::rows::{UserRow, UserWithHashRow, contains_pattern, user_columns};
 use crate::domain::{Email, NewUser, Page, Role, User, UserChanges};
+use crate::store::outbox;
 use crate::store::read_batch::BatchedRead;
 use crate::store::{StoreResult, UserStore};
 
@@ -36,7 +36,7 @@ impl UserStore for PostgresStore {
         .fetch_one(&mut *tx)
         .await?;
         let user = row.into_user()?;
-        account_created(&mut tx, &user).await?;
+        outbox::account_created(&mut *tx, &user).await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::holds::{CancelScope, cancel_active};
-use super::messages::{refund_notices, reschedule_notice};
 use super::rows::{
     ACTIVE_R, contains_pattern, event_from_row, id_text, millis, placeholders, seat_from_row, uuid_col, venue_from_row,
 };
@@ -20,7 +19,7 @@ use crate::domain::{
     Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, SeatStatus, TimeZone, Venue,
     VenueChanges, VenueWithSeats,
 };
-use crate::store::outbox::CanceledSeats;
+use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
 
 /// Seats per INSERT when creating a venue: 6 parameters each stays far below SQLite's variable limit.
@@ -186,7 +185,7 @@ impl CatalogStore for SqliteStore {
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         let event_id = id_text(id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        reschedule_notice(&mut tx, id, changes.start_time).await?;
+        outbox::reschedule_notice(&mut *tx, id, changes.start_time).await?;
         // A NULL keeps a column; the nullable columns take a "set it" flag beside the value.
         let updated = sqlx::query(
             "UPDATE events SET name = COALESCE(?, name), category = COALESCE(?, category), \
@@ -230,7 +229,7 @@ impl CatalogStore for SqliteStore {
             return Ok(None);
         }
         let (_, refunds) = cancel_active(&mut tx, CancelScope::Event, &event_id, now).await?;
-        refund_notices(&mut tx, &refunds, CanceledSeats::Event(id), now).await?;
+        outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         let event = load_event(&mut tx, id, now).await?;
         tx.commit().await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))

@@ -17,7 +17,6 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::messages::refund_notices;
 use super::payments::refund_on_payment;
 use super::rows::{
     ACTIVE, RESERVATION_COLUMNS, enum_col, from_millis, id_text, ids_json, label_from_row, millis,
@@ -30,7 +29,7 @@ use crate::domain::{
 use crate::store::Entity;
 use crate::store::batch::Batches;
 use crate::store::hold_batch::{HoldOutcome, PendingHold};
-use crate::store::outbox::CanceledSeats;
+use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 
 #[async_trait]
@@ -92,7 +91,7 @@ impl HoldStore for SqliteStore {
     async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, &id_text(id), now).await?;
-        refund_notices(&mut tx, &refunds, CanceledSeats::Seat(id), now).await?;
+        outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Seat(id), now).await?;
         // Read inside the transaction: the answer matches what was written.
         let reservation = match load_reservation(&mut tx, id, now).await? {
             None => return Err(StoreError::NotFound(Entity::Reservation)),
@@ -109,7 +108,7 @@ impl HoldStore for SqliteStore {
     async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, &id_text(id), now).await?;
-        refund_notices(&mut tx, &refunds, CanceledSeats::Booking, now).await?;
+        outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Booking, now).await?;
         let booking = match load_booking(&mut tx, id, now).await? {
             None => return Err(StoreError::NotFound(Entity::Booking)),
             Some(booking) if canceled > 0 => booking,

@@ -1,5 +1,5 @@
 //! The outbox on SQLite: the `outbox` table. A message is written by the change it reports, inside
-//! that change's `BEGIN IMMEDIATE` transaction (the helpers below, one call per change). A claim
+//! that change's `BEGIN IMMEDIATE` transaction (store/outbox.rs's writes, with the statements below). A claim
 //! is one `UPDATE … RETURNING` on the writer, the only connection that writes, so two senders'
 //! claims run one after the other and the second finds the first's messages leased; a settlement
 //! or a resend is one conditional `UPDATE`.
@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::{enum_col, from_millis, id_text, ids_json, millis, time_col, uuid_col};
-use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Page, Payment, Refund, Settlement, User};
-use crate::store::outbox::{CanceledSeats, new_message, refunded_notice, rescheduled_notice, settled};
+use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
+use crate::store::outbox::{OutboxWrites, PaymentOwner, settled};
 use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
 
 const MESSAGE_COLUMNS: &str = "id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at";
@@ -127,117 +127,63 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<OutboxMessage> {
     })
 }
 
-// The writes of the changes, each inside the change's own transaction.
+// The statements of the changes' writes (store/outbox.rs), each inside the change's own transaction.
 
-async fn write_messages(conn: &mut SqliteConnection, messages: &[OutboxMessage]) -> StoreResult<()> {
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at) ",
-    );
-    let mut facts = Vec::with_capacity(messages.len());
-    for message in messages {
-        facts.push(
-            serde_json::to_string(&message.facts)
-                .map_err(|e| StoreError::Internal(format!("outbox facts do not serialize: {e}")))?,
+#[async_trait]
+impl OutboxWrites for SqliteConnection {
+    async fn insert_messages(&mut self, messages: &[OutboxMessage]) -> StoreResult<()> {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at) ",
         );
+        let mut facts = Vec::with_capacity(messages.len());
+        for message in messages {
+            facts.push(
+                serde_json::to_string(&message.facts)
+                    .map_err(|e| StoreError::Internal(format!("outbox facts do not serialize: {e}")))?,
+            );
+        }
+        qb.push_values(messages.iter().zip(facts), |mut b, (message, facts)| {
+            b.push_bind(id_text(message.id))
+                .push_bind(message.user_id.map(id_text))
+                .push_bind(message.facts.kind().as_str())
+                .push_bind(facts)
+                .push_bind(message.status.as_str())
+                .push_bind(i64::from(message.attempts))
+                .push_bind(millis(message.next_attempt_at))
+                .push_bind(millis(message.created_at));
+        });
+        qb.build().execute(&mut *self).await?;
+        Ok(())
     }
-    qb.push_values(messages.iter().zip(facts), |mut b, (message, facts)| {
-        b.push_bind(id_text(message.id))
-            .push_bind(message.user_id.map(id_text))
-            .push_bind(message.facts.kind().as_str())
-            .push_bind(facts)
-            .push_bind(message.status.as_str())
-            .push_bind(i64::from(message.attempts))
-            .push_bind(millis(message.next_attempt_at))
-            .push_bind(millis(message.created_at));
-    });
-    qb.build().execute(&mut *conn).await?;
-    Ok(())
-}
 
-async fn write_message(
-    conn: &mut SqliteConnection,
-    user_id: Option<Uuid>,
-    facts: MessageFacts,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    write_messages(conn, &[new_message(user_id, facts, now)]).await
-}
-
-/// `create_user`: the new account's welcome.
-pub(super) async fn account_created(conn: &mut SqliteConnection, user: &User) -> StoreResult<()> {
-    write_message(conn, Some(user.id), MessageFacts::AccountCreated, user.created_at).await
-}
-
-/// `confirm_payment`: the confirmation, with the tickets the same transaction issued.
-pub(super) async fn booking_confirmed(
-    conn: &mut SqliteConnection,
-    payment: &Payment,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let facts = MessageFacts::BookingConfirmed { booking_id: payment.booking_id, payment_id: payment.id };
-    write_message(conn, Some(payment.user_id), facts, now).await
-}
-
-/// `fail_payment`: the refund notice, when the failed payment records money given back.
-pub(super) async fn payment_refunded(
-    conn: &mut SqliteConnection,
-    payment: &Payment,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    match refunded_notice(payment.booking_id, payment.id, payment.refunded_cents) {
-        Some(facts) => write_message(conn, Some(payment.user_id), facts, now).await,
-        None => Ok(()),
+    async fn payment_owners(&mut self, payment_ids: &[Uuid]) -> StoreResult<Vec<PaymentOwner>> {
+        let rows =
+            sqlx::query("SELECT id, booking_id, user_id FROM payments WHERE id IN (SELECT value FROM json_each(?))")
+                .bind(ids_json(payment_ids))
+                .fetch_all(&mut *self)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PaymentOwner {
+                    payment_id: uuid_col(row, "id")?,
+                    booking_id: uuid_col(row, "booking_id")?,
+                    user_id: uuid_col(row, "user_id")?,
+                })
+            })
+            .collect()
     }
-}
 
-/// A cancel's refunds: one notice per refund, to the payment's buyer, about its booking. Run
-/// under the writer lock after the refunds were recorded, so the payments read are as written.
-pub(super) async fn refund_notices(
-    conn: &mut SqliteConnection,
-    refunds: &[Refund],
-    canceled: CanceledSeats,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if refunds.is_empty() {
-        return Ok(());
+    /// Read under the writer lock (`BEGIN IMMEDIATE`), so no other change runs until commit.
+    async fn start_before_update(&mut self, event_id: Uuid) -> StoreResult<Option<DateTime<Utc>>> {
+        let row = sqlx::query("SELECT start_time FROM events WHERE id = ?")
+            .bind(id_text(event_id))
+            .fetch_optional(&mut *self)
+            .await?;
+        row.map(|row| time_col(&row, "start_time")).transpose()
     }
-    let rows = sqlx::query("SELECT id, booking_id, user_id FROM payments WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(ids_json(refunds.iter().map(|r| &r.payment_id)))
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut messages = Vec::with_capacity(refunds.len());
-    for refund in refunds {
-        let row = rows
-            .iter()
-            .find(|row| uuid_col(row, "id").is_ok_and(|id| id == refund.payment_id))
-            .ok_or_else(|| StoreError::Internal("a refunded payment is missing".into()))?;
-        let facts = canceled.notice(uuid_col(row, "booking_id")?, refund);
-        messages.push(new_message(Some(uuid_col(row, "user_id")?), facts, now));
-    }
-    write_messages(conn, &messages).await
-}
 
-/// `update_event`, before its UPDATE: the notice of a start moved to another instant, with the
-/// start as it was (read under the writer lock, so it is the one the UPDATE replaces).
-pub(super) async fn reschedule_notice(
-    conn: &mut SqliteConnection,
-    event_id: Uuid,
-    start: Option<DateTime<Utc>>,
-) -> StoreResult<()> {
-    let Some(start) = start else { return Ok(()) };
-    let row = sqlx::query("SELECT start_time FROM events WHERE id = ?")
-        .bind(id_text(event_id))
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else { return Ok(()) };
-    // Compared as stored: whole milliseconds.
-    let previous = time_col(&row, "start_time")?;
-    let start = from_millis(millis(start))?;
-    match rescheduled_notice(event_id, previous, Some(start)) {
-        Some(facts) => write_message(conn, None, facts, Utc::now()).await,
-        None => Ok(()),
+    /// Whole milliseconds.
+    fn as_stored(start: DateTime<Utc>) -> DateTime<Utc> {
+        from_millis(millis(start)).unwrap_or(start)
     }
 }

@@ -12,10 +12,10 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::messages::{booking_confirmed, payment_refunded};
 use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
 use super::tickets::issue_tickets;
 use crate::domain::{NewPayment, Page, Payment, PaymentStatus, Refund};
+use crate::store::outbox;
 use crate::store::{
     Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
     StoreResult, StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff,
@@ -190,7 +190,7 @@ impl PaymentStore for SqliteStore {
             tx.rollback().await?;
             return Err(refusal);
         }
-        booking_confirmed(&mut tx, &payment, now).await?;
+        outbox::booking_confirmed(&mut *tx, &payment, now).await?;
         tx.commit().await?;
         Ok(payment)
     }
@@ -243,7 +243,7 @@ impl PaymentStore for SqliteStore {
             return Err(refusal);
         };
         let payment = payment_from_row(&row)?;
-        payment_refunded(&mut tx, &payment, now).await?;
+        outbox::payment_refunded(&mut *tx, &payment, now).await?;
         tx.commit().await?;
         Ok(payment)
     }

@@ -10,9 +10,9 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::messages::account_created;
 use super::rows::{USER_COLUMNS, contains_pattern, id_text, ids_json, millis, user_from_row};
 use crate::domain::{Email, NewUser, Page, User, UserChanges};
+use crate::store::outbox;
 use crate::store::read_batch::BatchedRead;
 use crate::store::{StoreResult, UserStore};
 
@@ -35,7 +35,7 @@ impl UserStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let user = user_from_row(&row)?;
-        account_created(&mut tx, &user).await?;
+        outbox::account_created(&mut *tx, &user).await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -361,3 +361,48 @@ pub async fn concurrent_claims_take_each_message_once(store: S) {
     assert!(claimed.iter().all(|m| m.attempts == 1), "one attempt each");
     assert_eq!(claim(&store, 100, now).await, [], "every message is leased");
 }
+
+/// Reschedules of one event at once: each notice's "was" is the start its own change replaced,
+/// so the notices chain from the first start to the one the event ends with, each start
+/// replaced once (a notice read from a start another reschedule had already moved would repeat
+/// a "was" and break the chain).
+pub async fn concurrent_reschedules_chain_their_notices(store: S) {
+    const MOVES: i64 = 6;
+    let venue = fixture_grid_venue(&store, 1, 2).await;
+    let event = fixture_event(&store, &venue).await;
+    let barrier = Arc::new(Barrier::new(MOVES as usize));
+    let mut moves = Vec::new();
+    for hours in 1..=MOVES {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        let start = event.start_time + Duration::hours(hours);
+        moves.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let moved = EventChanges { start_time: Some(start), ..Default::default() };
+            store.update_event(event.id, moved).await
+        }));
+    }
+    let mut committed = 0;
+    for moved in moves {
+        match moved.await.expect("a reschedule") {
+            Ok(Some(_)) => committed += 1,
+            // A store may give up on a change that kept meeting others; then it wrote nothing.
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("a reschedule: {other:?}"),
+        }
+    }
+    let last = store.event(event.id, Utc::now()).await.expect("read").expect("exists").start_time;
+    let mut was_to_start: BTreeMap<DateTime<Utc>, DateTime<Utc>> = BTreeMap::new();
+    for (_, facts) in notices(&store).await {
+        let MessageFacts::EventRescheduled { event_id, previous_start, start } = facts else {
+            panic!("only reschedules were made: {facts:?}");
+        };
+        assert_eq!(event_id, event.id);
+        assert!(was_to_start.insert(previous_start, start).is_none(), "two notices say the start was {previous_start}");
+    }
+    assert_eq!(was_to_start.len(), committed, "one notice per committed reschedule");
+    let mut at = event.start_time;
+    while let Some(next) = was_to_start.get(&at) {
+        at = *next;
+    }
+    assert_eq!(at, last, "the notices chain from the first start to the last: {was_to_start:?}");
+}
