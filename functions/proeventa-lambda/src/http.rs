@@ -23,6 +23,7 @@ pub async fn run_http(group: Group) -> Result<(), lambda_http::Error> {
     proeventa_core::memory::return_large_blocks_to_the_os();
     let config = lambda_config(|key| std::env::var(key).ok())?;
     init_logging(config.log_format);
+    crate::emf::install(group.function_name());
     let state = state_for(group, config).await?;
     let app = group.app(state);
     tracing::info!(function = group.function_name(), init_ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
