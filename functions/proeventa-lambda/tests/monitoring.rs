@@ -35,8 +35,11 @@ fn resources_of(template: &Yaml, kind: &str) -> Vec<(String, Yaml)> {
         .collect()
 }
 
-/// The metrics an alarm watches, as (namespace, metric name, dimension values by name).
-fn watched(alarm: &Yaml) -> Vec<(String, String, Vec<(String, String)>)> {
+/// A metric an alarm watches: its namespace, its name, and its dimensions as (name, value).
+type Watched = (String, String, Vec<(String, String)>);
+
+/// The metrics an alarm watches.
+fn watched(alarm: &Yaml) -> Vec<Watched> {
     let dimension_values = |dimensions: &Yaml| -> Vec<(String, String)> {
         dimensions
             .as_sequence()
