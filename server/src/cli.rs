@@ -33,7 +33,8 @@ commands:
                                          MAIL_URL (default file://./mail), and say what it did
 
 configuration comes from the environment: DATABASE_URL, JWT_SECRET, HOLD_TTL_SECONDS, PORT,
-SITE_PORT, CORS_ORIGINS, HOST, SITE_DIR, MAIL_URL, MAIL_FROM, SITE_URL, LOG_FORMAT, RUST_LOG (see README.md)";
+SITE_PORT, METRICS_PORT, METRICS_HOST, CORS_ORIGINS, HOST, SITE_DIR, MAIL_URL, MAIL_FROM, SITE_URL,
+LOG_FORMAT, RUST_LOG (see README.md)";
 
 enum Command {
     Serve {

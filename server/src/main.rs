@@ -2,6 +2,7 @@
 
 mod cli;
 mod demo;
+mod metrics;
 mod serve;
 
 #[tokio::main]

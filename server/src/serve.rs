@@ -1,7 +1,7 @@
 //! `proeventa serve`: the API on `PORT`, the booking site on `SITE_PORT` (with a `/config.js`
 //! naming the API address really in use), the hold sweeper every 15 s, the outbox's sender
-//! every 2 s (mail to `MAIL_URL`, by default `.eml` files in `./mail`), and a clean stop on
-//! SIGTERM or Ctrl-C.
+//! every 2 s (mail to `MAIL_URL`, by default `.eml` files in `./mail`), the metrics in Prometheus
+//! text on `METRICS_PORT` (loopback), and a clean stop on SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,6 +21,8 @@ use proeventa_core::tickets::{self, TicketKeys};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::services::ServeDir;
+
+use crate::metrics::MetricsListen;
 
 /// How often lapsed holds are written down as expired. Correctness never waits for it:
 /// reads and new holds treat a lapsed hold as expired at once.
@@ -48,10 +50,20 @@ pub(crate) const LOCAL_TICKET_KEY: LocalSecret = LocalSecret {
 
 pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), String> {
     let started = Instant::now();
+    let metrics_listen = MetricsListen::from_lookup(|key| std::env::var(key).ok(), config.port)?;
     let jwt_secret = LOCAL_JWT_SECRET.or_set(config.jwt_secret.as_deref())?;
     config.ticket_signing_key = Some(LOCAL_TICKET_KEY.or_set(config.ticket_signing_key.as_deref())?);
     let api_listener = bind(config.host, config.port, "PORT").await?;
     let site_listener = bind(config.host, config.site_port, "SITE_PORT").await?;
+    let metrics_listener = match bind(metrics_listen.host, metrics_listen.port, "METRICS_PORT").await {
+        Ok(listener) => Some(listener),
+        Err(e) if !metrics_listen.asked => {
+            tracing::warn!(error = %e, "metrics are not served: the default METRICS_PORT is busy (set METRICS_PORT)");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let metrics = crate::metrics::install()?;
     let api_addr = local_addr(&api_listener)?;
     let site_addr = local_addr(&site_listener)?;
     // Ports may be 0 (pick a free one): from here on the configuration names the real ones.
@@ -70,6 +82,7 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
         let _ = stop_tx.send(true);
     });
     tokio::spawn(sweep_holds(store, stop_rx.clone()));
+    tokio::spawn(crate::metrics::upkeep(metrics.clone(), stop_rx.clone()));
     if let Some(sender) = sender {
         tokio::spawn(send_mail(sender, stop_rx.clone()));
     }
@@ -88,9 +101,22 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
         MailUrl::None => println!("  mail     none: messages wait in the outbox (MAIL_URL to send them)"),
         other => println!("  mail     {other}"),
     }
+    let metrics_server = async {
+        let Some(listener) = metrics_listener else { return Ok(()) };
+        println!(
+            "  metrics  http://{}/metrics  (Prometheus text; METRICS_PORT to change)",
+            browser_addr(local_addr(&listener)?)
+        );
+        let server =
+            axum::serve(listener, crate::metrics::router(metrics)).with_graceful_shutdown(stopped(stop_rx.clone()));
+        server.await.map_err(|e| format!("metrics server error: {e}"))
+    };
     let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let site_server = axum::serve(site_listener, site).with_graceful_shutdown(stopped(stop_rx));
-    tokio::try_join!(api_server.into_future(), site_server.into_future()).map_err(|e| format!("server error: {e}"))?;
+    let site_server = axum::serve(site_listener, site).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let servers = async {
+        tokio::try_join!(api_server.into_future(), site_server.into_future()).map_err(|e| format!("server error: {e}"))
+    };
+    tokio::try_join!(servers, metrics_server)?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! Layers, each using only those below it: `api` (routers, the HTTP state, the API error and the
 //! extractors: everything that knows HTTP) → `store` (traits by capability, one folder per
 //! backend), `auth` (hashing, tokens), `limits` (rate limits counted in the store), `payments` → `domain` (types parsed at
-//! the edge) and `config`.
+//! the edge) and `config`. `metrics` names every metric the others record.
 
 pub mod api;
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod logging;
 #[cfg(feature = "mail")]
 pub mod mail;
 pub mod memory;
+pub mod metrics;
 pub mod payments;
 pub mod store;
 pub mod tickets;

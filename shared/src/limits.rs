@@ -191,10 +191,13 @@ impl Limit {
             .map(|(_, count)| count.window_ends - now)
             .max();
         match wait {
-            Some(left) => Err(Refusal::Limited {
-                too_many: self.too_many,
-                retry_after_seconds: u64::try_from(left.num_seconds()).unwrap_or(0).max(1),
-            }),
+            Some(left) => {
+                crate::metrics::rate_limited(self.name);
+                Err(Refusal::Limited {
+                    too_many: self.too_many,
+                    retry_after_seconds: u64::try_from(left.num_seconds()).unwrap_or(0).max(1),
+                })
+            }
             None => Ok(Attempt { counted: names.into_iter().zip(counts.into_iter().map(|c| c.window_ends)).collect() }),
         }
     }

@@ -122,8 +122,15 @@ impl Group {
 
     /// A group's router under the layers every response of the API shares, with its state.
     pub fn serve(router: Router<AppState>, state: AppState) -> Router {
-        api::with_layers(router, &state).with_state(state)
+        // Outermost: the invocation's metrics leave as EMF lines once it is answered.
+        api::with_layers(router, &state).with_state(state).layer(axum::middleware::map_response(flush_metrics))
     }
+}
+
+/// Writes the metrics recorded so far as EMF lines (`crate::emf`), after each answer.
+async fn flush_metrics(response: axum::response::Response) -> axum::response::Response {
+    crate::emf::flush();
+    response
 }
 
 /// In the cloud, api-meta gets every request no template route matches (the `$default` route),

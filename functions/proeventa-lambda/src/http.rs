@@ -36,6 +36,7 @@ pub fn run_http(group: Group) -> impl Future<Output = Result<(), lambda_http::Er
         proeventa_core::memory::return_large_blocks_to_the_os();
         let config = lambda_config(|key| std::env::var(key).ok())?;
         init_logging(config.log_format);
+        crate::emf::install(group.function_name());
         let state = state_for(group, config).await?;
         let app = Group::serve(router, state);
         tracing::info!(

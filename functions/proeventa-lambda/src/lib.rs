@@ -1,5 +1,6 @@
 //! What every ProEventa Lambda function shares: the endpoint groups and their routers, the state
-//! built once per execution environment, JSON logs carrying the request id, and the two handlers
+//! built once per execution environment, JSON logs carrying the request id, metrics as CloudWatch
+//! EMF log lines (`emf`), and the two handlers
 //! the functions' `main`s run (API Gateway HTTP API events, and the EventBridge schedule).
 //!
 //! The routers are the very ones `proeventa serve` runs (`proeventa_core::api`); nothing here
@@ -8,6 +9,7 @@
 //! The cargo features (`sqlite`, `postgres`, `dynamodb`, `swagger-ui`, `redoc`, `mail`, `ses`; all by default) are
 //! proeventa-core's, passed on: what a function is built without is not in its bootstrap.
 
+pub mod emf;
 mod group;
 mod http;
 mod init;

@@ -26,6 +26,7 @@ pub async fn run_send_mail() -> Result<(), lambda_runtime::Error> {
     let started = Instant::now();
     let config = lambda_config(|key| std::env::var(key).ok())?;
     init_logging(config.log_format);
+    crate::emf::install("job-send-mail");
     let secret = config.ticket_signing_key.clone().ok_or_else(|| {
         InitError::new("TICKET_SIGNING_KEY is not set: job-send-mail signs the tickets it mails with the shared key")
     })?;
@@ -39,7 +40,12 @@ pub async fn run_send_mail() -> Result<(), lambda_runtime::Error> {
     tracing::info!(function = "job-send-mail", %mail_url, init_ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let sender = sender.clone();
-        async move { send_mail(&sender, event).await }
+        async move {
+            let drained = send_mail(&sender, event).await;
+            // The run's outbox counts leave as EMF lines (`crate::emf`), whether it failed or not.
+            crate::emf::flush();
+            drained
+        }
     }))
     .await
 }

@@ -241,6 +241,7 @@ impl From<Refusal> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        crate::metrics::store_error(&err);
         match err {
             StoreError::EmailTaken => Self::EmailTaken("This e-mail address is already registered.".into()),
             StoreError::SeatsUnavailable(seats) => Self::seats_unavailable(&seats),

@@ -1,9 +1,10 @@
 //! The HTTP API: one module per endpoint group (`/auth/*`, `/events/*`, `/reservations/*`,
 //! `/payments/*`, `/checkin/*`, `/admin/*`, gateway routes), assembled here with the layers every response shares: request ids,
-//! tracing, CORS, the 64 KiB body limit, JSON 404/405 answers and panic catching.
+//! tracing, CORS, the 64 KiB body limit, JSON 404/405 answers, panic catching and the request
+//! metrics (`crate::metrics`).
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
@@ -127,8 +128,37 @@ pub fn with_layers(router: Router<AppState>, state: &AppState) -> Router<AppStat
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        // Outermost: a client's unsafe request id is dropped before one is set.
+        // A client's unsafe request id is dropped before one is set.
         .layer(security::SecurityHeadersLayer)
+        // Outermost, so every answer is counted and timed whole, a CORS preflight and a 413 too.
+        .layer(axum::middleware::from_fn(count_request))
+}
+
+/// Counts and times every answer by its route template (`crate::metrics`). Routing has happened by
+/// now (these layers wrap each route), so the template is known; a path no route matched is
+/// counted as `unmatched`, never as itself.
+async fn count_request(request: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
+    let method = method_label(request.method());
+    let response = next.run(request).await;
+    let route = route.as_deref().unwrap_or(crate::metrics::UNMATCHED_ROUTE);
+    crate::metrics::request_answered(route, method, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// A request's method as a label: the standard ones by name, anything a client made up as `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 fn cors(state: &AppState) -> CorsLayer {

@@ -21,6 +21,7 @@ use crate::api::extract::{AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{Card, NewPayment, Page, Payment, PaymentStatus, Refund};
 use crate::limits::Subject;
+use crate::metrics::{self, PaymentOutcome};
 use crate::payments::ProviderError;
 use crate::store::{MAX_DECLINES_PER_PAYMENT, StoreError};
 
@@ -202,9 +203,11 @@ async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment
     let provider_ref = match authorized {
         Ok(authorization) => authorization.provider_ref,
         Err(ProviderError::Declined) => {
+            metrics::payment(PaymentOutcome::Declined);
             return Err(declined(state, payment, "The card was declined", ApiError::CardDeclined).await);
         }
         Err(ProviderError::InsufficientFunds) => {
+            metrics::payment(PaymentOutcome::Declined);
             return Err(declined(state, payment, "The card has insufficient funds", ApiError::InsufficientFunds).await);
         }
         Err(ProviderError::Unavailable(cause)) => return Err(ApiError::Unavailable(cause)),
@@ -217,6 +220,8 @@ async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment
                 // The seats are the buyer's and the authorization stands; capture is retried by the provider.
                 ApiError::Internal(format!("capture of {provider_ref} for payment {} failed: {e}", payment.id))
             })?;
+            metrics::payment(PaymentOutcome::Succeeded);
+            count_seats_sold(state, payment).await;
             Ok(confirmed)
         }
         Err(refusal) => {
@@ -228,12 +233,23 @@ async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment
                 // failing it frees the booking for a new checkout. A payment a concurrent confirm
                 // already settled is not pending, and stays as it is.
                 match state.store.fail_payment(payment.id, 0, Utc::now()).await {
-                    Ok(_) | Err(StoreError::InvalidState(_)) => {}
+                    Ok(_) => metrics::payment(PaymentOutcome::Failed),
+                    Err(StoreError::InvalidState(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
             Err(refusal.into())
         }
+    }
+}
+
+/// Counts the seats a succeeded payment sold (`proeventa_seats_sold_total`): the payment does not
+/// name them, its booking does. The seats are sold either way; a failed read only goes uncounted.
+async fn count_seats_sold(state: &AppState, payment: &Payment) {
+    match state.store.booking(payment.booking_id, Utc::now()).await {
+        Ok(Some(booking)) => metrics::seats_sold(booking.reservations.len()),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "the sold seats could not be counted"),
     }
 }
 
@@ -247,6 +263,7 @@ async fn declined(state: &AppState, payment: &Payment, reason: &str, answer: fn(
         Err(e) => return e.into(),
     };
     if decline.payment.status == PaymentStatus::Failed {
+        metrics::payment(PaymentOutcome::Failed);
         // Held seats now read as free; the payment does not name its event.
         state.seat_maps.invalidate_all();
         return answer(format!(
@@ -261,6 +278,7 @@ async fn declined(state: &AppState, payment: &Payment, reason: &str, answer: fn(
 /// refund is already on the books, and the seats are free either way.
 pub(crate) async fn pay_out(state: &AppState, refunds: &[Refund]) {
     for refund in refunds {
+        metrics::payment(PaymentOutcome::Refunded);
         if let Err(e) = state.payments.refund(&refund.provider_ref, refund.amount_cents).await {
             tracing::error!(payment_id = %refund.payment_id, amount_cents = refund.amount_cents, error = %e, "refund payout failed");
         }
@@ -339,10 +357,14 @@ async fn webhook(
         return Ok(Json(WebhookAck { received: true, duplicate: true }));
     }
     let applied = match effect {
-        WebhookEffect::Refund { payment_id, amount_cents } => {
-            state.store.record_refund(payment_id, amount_cents, now).await.map(drop)
+        WebhookEffect::Refund { payment_id, amount_cents } => state
+            .store
+            .record_refund(payment_id, amount_cents, now)
+            .await
+            .map(|_| metrics::payment(PaymentOutcome::Refunded)),
+        WebhookEffect::Fail { payment_id } => {
+            state.store.fail_payment(payment_id, 0, now).await.map(|_| metrics::payment(PaymentOutcome::Failed))
         }
-        WebhookEffect::Fail { payment_id } => state.store.fail_payment(payment_id, 0, now).await.map(drop),
         WebhookEffect::None => {
             tracing::info!(event_id = %event.id, kind = %event.kind, "webhook event acknowledged without effect");
             Ok(())

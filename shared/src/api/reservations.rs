@@ -20,7 +20,8 @@ use crate::domain::{
     Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus, SeatSelection,
     customer_may_cancel_confirmed,
 };
-use crate::limits::Subject;
+use crate::limits::{Refusal, Subject};
+use crate::metrics;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -94,11 +95,12 @@ async fn reserve(
     key: IdempotencyKey,
     Json(body): Json<ReserveRequest>,
 ) -> Result<Response, ApiError> {
-    let (seats, single) = match (&body.seat_id, &body.seat_ids) {
-        (Some(seat), None) => (SeatSelection::parse(vec![*seat])?, true),
-        (None, Some(seats)) => (SeatSelection::parse(seats.clone())?, false),
-        _ => return Err(Invalid::new("seat_ids", "give either `seat_id` or `seat_ids`, not both or neither").into()),
+    let selection = match (&body.seat_id, &body.seat_ids) {
+        (Some(seat), None) => SeatSelection::parse(vec![*seat]).map(|seats| (seats, true)),
+        (None, Some(seats)) => SeatSelection::parse(seats.clone()).map(|seats| (seats, false)),
+        _ => Err(Invalid::new("seat_ids", "give either `seat_id` or `seat_ids`, not both or neither")),
     };
+    let (seats, single) = selection.inspect_err(|_| metrics::hold_refused("validation_failed"))?;
     let request = HoldRequest {
         booking_id: Uuid::new_v4(),
         user_id: user.id,
@@ -109,9 +111,18 @@ async fn reserve(
     };
     // Counted outside the idempotency record: a 429 is not the answer a retry should replay.
     let reserves = state.config.limits.reserves;
-    reserves.attempt(state.store.as_ref(), Some(Subject::Account(user.id)), addr.0, Utc::now()).await?.keep();
+    reserves
+        .attempt(state.store.as_ref(), Some(Subject::Account(user.id)), addr.0, Utc::now())
+        .await
+        .inspect_err(|refusal| {
+            if let Refusal::Limited { .. } = refusal {
+                metrics::hold_refused("rate_limited");
+            }
+        })?
+        .keep();
     idempotency::once(&state, user.id, key, &body, || async {
         let held = state.store.hold(&request, Utc::now()).await;
+        metrics::hold_answered(&held, request.seats.ids().len());
         // Won or lost, the seats just changed (here or elsewhere): the next map is read afresh.
         state.seat_maps.invalidate(request.event_id);
         let booking = held?;

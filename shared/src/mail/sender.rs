@@ -102,6 +102,7 @@ impl Sender {
                 tracing::info!(message_id = %message.id, "settlement superseded by a resend or a later claim");
             }
         }
+        crate::metrics::outbox_pass(done.claimed, done.sent, done.retrying, done.failed, done.superseded);
         Ok(done)
     }
 

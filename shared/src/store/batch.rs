@@ -41,6 +41,9 @@ const GATHERED_ENOUGH: usize = MAX_BATCH / 2;
 pub trait Batched: Send + Sync + 'static {
     type Key: Eq + Hash + Send;
 
+    /// The queue's name in the metrics (`proeventa_batch_size{queue}`, `crate::metrics`).
+    const QUEUE: &'static str = "other";
+
     /// What no two requests of one batch may share.
     fn conflict_keys(&self) -> impl Iterator<Item = Self::Key> + '_;
 }
@@ -101,6 +104,7 @@ impl<R: Batched, O: Send + 'static> BatchQueue<R, O> {
         }
         match answer.await {
             Ok(Committed { outcome, committing_since, batch_size }) => {
+                crate::metrics::batch_waited(R::QUEUE, committing_since.saturating_duration_since(asked));
                 tracing::debug!(
                     queued_us = committing_since.saturating_duration_since(asked).as_micros() as u64,
                     committing_us = committing_since.elapsed().as_micros() as u64,
@@ -154,6 +158,7 @@ async fn work<B: Batches>(batches: Arc<B>, receiver: Receiver<B>, in_flight: Arc
         let outcomes = batches.commit(&requests).await;
         in_flight.fetch_sub(1, Ordering::AcqRel);
         let batch_size = requests.len();
+        crate::metrics::batch_committed(B::Request::QUEUE, batch_size);
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A caller that went away needs no answer (a hold it placed lapses).
             let _ = reply.send(Committed { outcome, committing_since, batch_size });

@@ -24,6 +24,7 @@ pub type CheckInQueue = BatchQueue<Scan, CheckInOutcome>;
 
 impl Batched for Scan {
     type Key = Uuid;
+    const QUEUE: &'static str = "checkins";
 
     fn conflict_keys(&self) -> impl Iterator<Item = Uuid> + '_ {
         std::iter::once(self.ticket_id)

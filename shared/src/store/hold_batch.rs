@@ -33,6 +33,7 @@ pub enum HoldKey {
 
 impl Batched for PendingHold {
     type Key = HoldKey;
+    const QUEUE: &'static str = "holds";
 
     fn conflict_keys(&self) -> impl Iterator<Item = HoldKey> + '_ {
         let HoldRequest { event_id, user_id, .. } = self.request;
