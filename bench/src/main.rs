@@ -4,6 +4,7 @@
 
 mod backends;
 mod door;
+mod fixtures;
 mod http;
 mod procs;
 mod report;
@@ -311,16 +312,16 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
     let mut figures = Figures::default();
 
     let setup = async {
-        let admin_token = scenarios::admin_login(addr, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        let admin_token = fixtures::admin_login(addr, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
         // The hold run and the flash sale take turns over all the accounts; the other phases need
         // one a client (the logins, a few of them).
         let users =
             if runs(Phase::Holds) || runs(Phase::Flash) { plan.users() } else { plan.clients.max(plan.login_users) };
         say(&format!("[{name}] signing up {users} buyers (argon2id each)"));
-        let buyers = scenarios::sign_up(addr, users, plan.clients, &jwt_secret).await?;
+        let buyers = fixtures::sign_up(addr, users, plan.clients, &jwt_secret).await?;
         let first = buyers.first().context("no buyers")?.clone();
-        let (venue, seats, probe) = scenarios::create_big_venue_and_probe(addr, &admin_token, &first).await?;
-        let fixture = scenarios::seed_rest(addr, plan, &admin_token, buyers, venue, seats).await?;
+        let (venue, seats, probe) = fixtures::create_big_venue_and_probe(addr, &admin_token, &first).await?;
+        let fixture = fixtures::seed_rest(addr, plan, &admin_token, buyers, venue, seats).await?;
         Ok::<_, String>((fixture, probe))
     };
     let (fx, probe) = within("seeding", Duration::from_secs(300), setup).await.map_err(|e| {
