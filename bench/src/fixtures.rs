@@ -134,6 +134,8 @@ where
 /// A signed-up customer and a token for it.
 #[derive(Clone)]
 pub struct Buyer {
+    /// The account's id (the store ceiling holds seats in its name).
+    pub id: String,
     pub email: String,
     pub token: String,
 }
@@ -188,7 +190,7 @@ pub async fn sign_up(addr: SocketAddr, n: usize, clients: usize, jwt_secret: &st
                 let answer = expect(&mut client, Call::post("/auth/signup", body.to_string()), 201).await?;
                 let user: User = serde_json::from_value(answer).context("signup answer is not a User")?;
                 let token = keys.issue(&user).map_err(|e| format!("issuing a token: {e:?}"))?;
-                Ok(Buyer { email, token })
+                Ok(Buyer { id: user.id.to_string(), email, token })
             }
             .await;
             (client, result)

@@ -32,6 +32,16 @@ pub struct Plan {
     pub manifest_tickets: usize,
     pub startup_runs: usize,
     pub steady_samples: usize,
+    /// Seats of the on-sale venue (the hot event, the fresh store, the sell-out).
+    pub hot_seats: usize,
+    /// How long the fresh store is measured from its first hold.
+    pub fresh_duration: Duration,
+    pub sellout_buyers: usize,
+    /// The sell-out's buyers arrive evenly over this long.
+    pub sellout_arrival: Duration,
+    pub sellout_tries: usize,
+    /// The sell-out stops here whether sold out or not.
+    pub sellout_limit: Duration,
 }
 
 impl Plan {
@@ -51,6 +61,12 @@ impl Plan {
             manifest_tickets: 20_000,
             startup_runs: 10,
             steady_samples: 10,
+            hot_seats: 20_000,
+            fresh_duration: Duration::from_secs(10),
+            sellout_buyers: 100_000,
+            sellout_arrival: Duration::from_secs(10),
+            sellout_tries: 3,
+            sellout_limit: Duration::from_secs(90),
         }
     }
 
@@ -67,6 +83,11 @@ impl Plan {
             manifest_tickets: 1_000,
             startup_runs: 3,
             steady_samples: 3,
+            hot_seats: 2_000,
+            fresh_duration: Duration::from_secs(2),
+            sellout_buyers: 10_000,
+            sellout_arrival: Duration::from_secs(2),
+            sellout_limit: Duration::from_secs(30),
             ..Self::full()
         }
     }
