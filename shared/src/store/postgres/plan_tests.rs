@@ -431,8 +431,16 @@ fn hot_statements() -> Vec<HotStatement> {
         PAID_PAYMENTS_SQL, PAYMENT_TARGET_SQL, RECORD_REFUNDS_SQL,
     };
     use super::users::{PASSWORD_HASH_SQL, USER_BY_EMAIL_SQL, USERS_BY_ID_SQL};
+    use crate::domain::{ReservationFilter, ReservationStatus};
 
     let now = "now()";
+    // The reads built from a filter or an id: the values here only shape the text.
+    let listing = |user_id, event_id, status| {
+        let filter = ReservationFilter { user_id, event_id, status, page: Page { limit: 50, offset: 0 } };
+        super::holds::list_reservations_query(&filter, Utc::now()).sql().to_owned()
+    };
+    let some = Some(Uuid::nil());
+    let event_read = super::catalog::event_by_id_query(Uuid::nil(), Utc::now()).sql().to_owned();
     let later = "now() + interval '10 minutes'";
     // A batch of two holds of the event: two seats for one buyer, one seat for another.
     let hold = format!(
@@ -553,6 +561,43 @@ fn hot_statements() -> Vec<HotStatement> {
             CONFIRM_SEATS_SQL,
             &format!("{BOOKING}, {now}"),
             &[("reservations_booking_idx", "booking_id")],
+        ),
+        hot(
+            "issue_tickets",
+            super::tickets::ISSUE_TICKETS_SQL,
+            &format!("ARRAY[{RESERVATION}, md5('reservation29')::uuid], {now}"),
+            &[("reservations_pkey", "id"), ("seats_pkey", "id"), ("users_pkey", "id")],
+        ),
+        // The event as the cancels (and the event page) read it, with its seats taken.
+        hot(
+            "event_by_id",
+            &event_read,
+            &format!("{now}, {EVENT}"),
+            &[
+                ("events_pkey", "id"),
+                ("venues_pkey", "id"),
+                ("seats_venue_order_idx", "venue_id"),
+                ("reservations_", "event_id"),
+            ],
+        ),
+        // A buyer's reservations, and an event's by status (the admin's listing).
+        hot(
+            "list_reservations_by_user",
+            &listing(some, None, None),
+            &format!("{USER}, 50, 0"),
+            &[("reservations_user_idx", "user_id"), ("seats_pkey", "id")],
+        ),
+        hot(
+            "list_reservations_held_of_event",
+            &listing(None, some, Some(ReservationStatus::Held)),
+            &format!("{EVENT}, {now}, 50, 0"),
+            &[("reservations_", "event_id"), ("seats_pkey", "id")],
+        ),
+        hot(
+            "list_reservations_confirmed_of_event",
+            &listing(None, some, Some(ReservationStatus::Confirmed)),
+            &format!("{EVENT}, 'confirmed', 50, 0"),
+            &[("reservations_", "event_id"), ("seats_pkey", "id")],
         ),
         hot("decline", DECLINE_SQL, &format!("{PAYMENT}, 3, {now}"), &[("payments_pkey", "id")]),
         hot(
