@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use chrono::{Datelike, Utc};
 
+use crate::fixtures::{Fixture, Unexpected, event_body, expect, fan_out, send, text, venue_body};
 use crate::http::{Call, Client};
-use crate::scenarios::{Fixture, Unexpected, event_body, expect, fan_out, send, text, venue_body};
 use crate::util::{Context, Latencies, Res, Rng};
 
 /// Seats per booking when selling out (the most one reserve takes).
@@ -108,7 +108,7 @@ pub(crate) async fn sold_out_event(
     let rows: Vec<usize> = (0..seats.div_ceil(200)).map(|r| (seats - r * 200).min(200)).collect();
     let call = Call::post("/events/venues", venue_body(name, &rows)).token(&fx.admin_token);
     let venue = expect(&mut client, call, 201).await?;
-    let seat_ids = crate::scenarios::seat_ids(&venue)?;
+    let seat_ids = crate::fixtures::seat_ids(&venue)?;
     let call = Call::post("/events/events", event_body(&text(&venue, "id")?, name)).token(&fx.admin_token);
     let event_id = text(&expect(&mut client, call, 201).await?, "id")?;
     let bookings = sell_out(fx, clients, &event_id, &seat_ids, per_booking).await?;

@@ -3,9 +3,12 @@
 //! and the targets; also `target/bench/results.json` and `target/bench/chart.svg`.
 
 mod backends;
+mod ceiling;
 mod door;
+mod fixtures;
 mod http;
 mod mail;
+mod onsale;
 mod procs;
 mod report;
 mod scenarios;
@@ -25,9 +28,9 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases 
 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
-  --phases     which phases to run, comma-separated, of holds, flash, maps, logins, door, manifest,
-               mail, steady, start (default: all); the store is seeded as for a full run, with fewer
-               buyers when neither holds nor flash runs
+  --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout,
+               maps, logins, door, manifest, mail, steady, start (default: all); the store is seeded
+               as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
   --server     the proeventa binary (default: next to this one)
   --out        where results.json, chart.svg and server logs go (default: target/bench)
 
@@ -44,8 +47,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// A part of a backend's run that `--phases` can pick, in the order they run.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    Fresh,
     Holds,
+    Hot,
+    Ceiling,
     Flash,
+    SellOut,
     Maps,
     Logins,
     Door,
@@ -56,9 +63,13 @@ enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 9] = [
+    const ALL: [Phase; 13] = [
+        Phase::Fresh,
         Phase::Holds,
+        Phase::Hot,
+        Phase::Ceiling,
         Phase::Flash,
+        Phase::SellOut,
         Phase::Maps,
         Phase::Logins,
         Phase::Door,
@@ -70,8 +81,12 @@ impl Phase {
 
     fn name(self) -> &'static str {
         match self {
+            Phase::Fresh => "fresh",
             Phase::Holds => "holds",
+            Phase::Hot => "hot",
+            Phase::Ceiling => "ceiling",
             Phase::Flash => "flash",
+            Phase::SellOut => "sellout",
             Phase::Maps => "maps",
             Phase::Logins => "logins",
             Phase::Door => "door",
@@ -315,16 +330,16 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
     let mut figures = Figures::default();
 
     let setup = async {
-        let admin_token = scenarios::admin_login(addr, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        let admin_token = fixtures::admin_login(addr, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
         // The hold run and the flash sale take turns over all the accounts; the other phases need
         // one a client (the logins, a few of them).
-        let users =
-            if runs(Phase::Holds) || runs(Phase::Flash) { plan.users() } else { plan.clients.max(plan.login_users) };
+        let many = [Phase::Holds, Phase::Hot, Phase::Flash, Phase::SellOut].into_iter().any(runs);
+        let users = if many { plan.users() } else { plan.clients.max(plan.login_users) };
         say(&format!("[{name}] signing up {users} buyers (argon2id each)"));
-        let buyers = scenarios::sign_up(addr, users, plan.clients, &jwt_secret).await?;
+        let buyers = fixtures::sign_up(addr, users, plan.clients, &jwt_secret).await?;
         let first = buyers.first().context("no buyers")?.clone();
-        let (venue, seats, probe) = scenarios::create_big_venue_and_probe(addr, &admin_token, &first).await?;
-        let fixture = scenarios::seed_rest(addr, plan, &admin_token, buyers, venue, seats).await?;
+        let (venue, seats, probe) = fixtures::create_big_venue_and_probe(addr, &admin_token, &first).await?;
+        let fixture = fixtures::seed_rest(addr, plan, &admin_token, buyers, venue, seats).await?;
         Ok::<_, String>((fixture, probe))
     };
     let (fx, probe) = within("seeding", Duration::from_secs(300), setup).await.map_err(|e| {
@@ -336,6 +351,52 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
     figures.set("fresh_map_ms", Some(probe.first_map_ms));
     figures.set("fresh_hold_ms", Some(probe.first_hold_ms));
     figures.set("fresh_holds_max_ms", Some(probe.first_holds_max_ms));
+
+    let onsale = if [Phase::Fresh, Phase::Hot, Phase::Ceiling, Phase::SellOut].into_iter().any(runs) {
+        say(&format!("[{name}] on-sale venue: {} seats", plan.hot_seats));
+        match within("on-sale seeding", Duration::from_secs(300), onsale::seed(&fx, plan)).await {
+            Ok(onsale) => Some(onsale),
+            Err(e) => {
+                figures.notes.push(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let database_url = prepared.env.iter().find(|(k, _)| k == "DATABASE_URL").map(|(_, v)| v.clone());
+    let mut fresh_rate = None;
+    if let (true, Some(onsale)) = (runs(Phase::Fresh), &onsale) {
+        say(&format!(
+            "[{name}] fresh store: ANALYZE of the seeded store, then holds on one event, {:?} from the first",
+            plan.fresh_duration
+        ));
+        let fresh = async {
+            onsale::analyze(database_url.as_deref().unwrap_or_default()).await?;
+            let load = scenarios::HoldLoad {
+                events: onsale.fresh_events.clone(),
+                seats: onsale.seats.clone(),
+                warmup: Duration::ZERO,
+                duration: plan.fresh_duration,
+            };
+            scenarios::hold_run(&fx, plan, &load, pid).await
+        };
+        match within("fresh store", plan.fresh_duration + Duration::from_secs(60), fresh).await {
+            Ok(run) => {
+                say(&format!(
+                    "[{name}]   {:.0} holds/s, p99 {:.1} ms, {} held",
+                    run.per_second,
+                    run.p99_ms.unwrap_or(f64::NAN),
+                    run.held
+                ));
+                fresh_rate = Some(run.per_second);
+                figures.set("fresh_holds_per_s", Some(run.per_second));
+                figures.set("fresh_hold_p99_ms", run.p99_ms);
+                figures.notes.extend(run.unexpected.describe("fresh store"));
+            }
+            Err(e) => figures.notes.push(e),
+        }
+    }
 
     if runs(Phase::Holds) {
         say(&format!(
@@ -369,6 +430,85 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
                     figures
                         .notes
                         .push(format!("holds: all {} prepared seats were held before the window closed", run.held));
+                }
+            }
+            Err(e) => figures.notes.push(e),
+        }
+    }
+
+    if let (true, Some(onsale)) = (runs(Phase::Hot), &onsale) {
+        say(&format!(
+            "[{name}] hot event: {} clients on one {}-seat event at a time, {:?} after {:?} warm-up",
+            plan.clients,
+            onsale.seats.len(),
+            plan.hold_duration,
+            plan.hold_warmup
+        ));
+        let load = scenarios::HoldLoad {
+            events: onsale.hot_events.clone(),
+            seats: onsale.seats.clone(),
+            warmup: plan.hold_warmup,
+            duration: plan.hold_duration,
+        };
+        let limit = plan.hold_warmup + plan.hold_duration + Duration::from_secs(60);
+        match within("hot event", limit, scenarios::hold_run(&fx, plan, &load, pid)).await {
+            Ok(run) => {
+                say(&format!(
+                    "[{name}]   {:.0} holds/s, p99 {:.1} ms, {} held",
+                    run.per_second,
+                    run.p99_ms.unwrap_or(f64::NAN),
+                    run.held
+                ));
+                figures.set("hot_holds_per_s", Some(run.per_second));
+                figures.set("hot_hold_p50_ms", run.p50_ms);
+                figures.set("hot_hold_p99_ms", run.p99_ms);
+                figures.set("hot_unexpected", Some(run.unexpected.total() as f64));
+                figures.set("fresh_of_steady_pct", fresh_rate.map(|fresh| 100.0 * fresh / run.per_second.max(1e-9)));
+                figures.notes.extend(run.unexpected.describe("hot event"));
+                if run.ran_out_of_seats {
+                    figures
+                        .notes
+                        .push(format!("hot event: all {} prepared seats held before the window closed", run.held));
+                }
+            }
+            Err(e) => figures.notes.push(e),
+        }
+    }
+
+    if let (true, Some(onsale), Some(url)) = (runs(Phase::Ceiling), &onsale, &database_url)
+        && backend.holds_are_judged()
+    {
+        say(&format!(
+            "[{name}] store ceiling: {} callers on the store itself, no HTTP, {:?} after {:?} warm-up",
+            plan.clients, plan.hold_duration, plan.hold_warmup
+        ));
+        let load = ceiling::CeilingLoad {
+            database_url: url.clone(),
+            events: onsale.ceiling_events.clone(),
+            seats: onsale.seats.to_vec(),
+            users: fx.buyers.iter().map(|b| b.id.clone()).collect(),
+            callers: plan.clients,
+            warmup: plan.hold_warmup,
+            duration: plan.hold_duration,
+        };
+        let limit = plan.hold_warmup + plan.hold_duration + Duration::from_secs(60);
+        match within("store ceiling", limit, ceiling::measure(load)).await {
+            Ok(ceiling) => {
+                let fraction =
+                    figures.values.get("hot_holds_per_s").map(|http| 100.0 * http / ceiling.per_second.max(1e-9));
+                say(&format!(
+                    "[{name}]   {:.0} holds/s, p99 {:.1} ms ({} held, {} refused); HTTP hot event = {}",
+                    ceiling.per_second,
+                    ceiling.p99_ms.unwrap_or(f64::NAN),
+                    ceiling.held,
+                    ceiling.refused,
+                    fraction.map_or("-".to_owned(), |f| format!("{f:.0} % of it"))
+                ));
+                figures.set("ceiling_holds_per_s", Some(ceiling.per_second));
+                figures.set("ceiling_p99_ms", ceiling.p99_ms);
+                figures.set("http_of_ceiling_pct", fraction);
+                if ceiling.refused > 0 {
+                    figures.notes.push(format!("store ceiling: {} holds refused", ceiling.refused));
                 }
             }
             Err(e) => figures.notes.push(e),
@@ -411,6 +551,46 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
                         sale.users as u64 - accounted,
                         sale.users,
                         sale.answered_409
+                    ));
+                }
+            }
+            Err(e) => figures.notes.push(e),
+        }
+    }
+
+    if let (true, Some(onsale)) = (runs(Phase::SellOut), &onsale) {
+        say(&format!(
+            "[{name}] sell-out: {} seats, {} buyers arriving over {:?}, up to {} seats tried each",
+            onsale.seats.len(),
+            plan.sellout_buyers,
+            plan.sellout_arrival,
+            plan.sellout_tries
+        ));
+        match within("sell-out", plan.sellout_limit + Duration::from_secs(120), onsale::sell_out(&fx, onsale, plan))
+            .await
+        {
+            Ok(sale) => {
+                say(&format!(
+                    "[{name}]   sold {} of {} in {}, {:.0} holds/s, p99 {:.1} ms, {} buyers arrived, oversold {}",
+                    sale.sold,
+                    sale.seats,
+                    sale.sold_out_after.map_or("(not sold out)".to_owned(), |d| format!("{} ms", d.as_millis())),
+                    sale.holds_per_s,
+                    sale.p99_ms.unwrap_or(f64::NAN),
+                    sale.buyers_arrived,
+                    sale.oversold
+                ));
+                figures.set("sellout_ms", sale.sold_out_after.map(|d| d.as_secs_f64() * 1000.0));
+                figures.set("sellout_holds_per_s", Some(sale.holds_per_s));
+                figures.set("sellout_p99_ms", sale.p99_ms);
+                figures.set("sellout_sold", Some(sale.sold as f64));
+                figures.set("sellout_oversold", Some(sale.oversold as f64));
+                figures.set("sellout_mismatch", Some(sale.sold.abs_diff(sale.listed) as f64));
+                figures.notes.extend(sale.unexpected.describe("sell-out"));
+                if sale.sold_out_after.is_none() {
+                    figures.notes.push(format!(
+                        "sell-out: {} of {} seats sold when the phase ended ({} buyers arrived)",
+                        sale.sold, sale.seats, sale.buyers_arrived
                     ));
                 }
             }

@@ -66,6 +66,9 @@ const FASTAPI_MAP_READS_PER_S: f64 = 240.0;
 const FASTAPI_MAP_P99_MS: f64 = 800.0;
 const FASTAPI_START_MS: f64 = 520.0;
 const FASTAPI_RSS_MB: f64 = 180.0;
+/// Issue 18's targets for one hot event on this machine class.
+const HOT_HOLDS_PER_S: f64 = 10_000.0;
+const HOT_P99_MS: f64 = 15.0;
 
 pub fn metrics(plan: &Plan) -> Vec<Metric> {
     let m = |key, label: &str, yardstick, goal, sql_only, chart| Metric {
@@ -96,6 +99,62 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
             Some("hold p99, ms"),
         ),
         m("hold_unexpected", "  hold answers other than 201", None, Some(Goal::Exactly(0.0)), false, None),
+        m(
+            "hot_holds_per_s",
+            &format!("holds/s on one hot event ({} seats, {} clients)", number(plan.hot_seats as f64), plan.clients),
+            None,
+            Some(Goal::AtLeast(HOT_HOLDS_PER_S)),
+            true,
+            Some("hot-event holds/s"),
+        ),
+        m("hot_hold_p50_ms", "  hot-event hold p50 (ms)", None, None, false, None),
+        m("hot_hold_p99_ms", "  hot-event hold p99 (ms)", None, Some(Goal::AtMost(HOT_P99_MS)), true, None),
+        m("hot_unexpected", "  hot-event answers other than 201", None, Some(Goal::Exactly(0.0)), false, None),
+        m("ceiling_holds_per_s", "store ceiling: holds/s, no HTTP (64 callers)", None, None, false, None),
+        m("ceiling_p99_ms", "  store ceiling hold p99 (ms)", None, None, false, None),
+        m(
+            "http_of_ceiling_pct",
+            "  hot-event HTTP figure, % of the ceiling",
+            None,
+            Some(Goal::AtLeast(50.0)),
+            true,
+            None,
+        ),
+        m(
+            "fresh_holds_per_s",
+            &format!("fresh store: holds/s in its first {} s (analyzed)", plan.fresh_duration.as_secs()),
+            None,
+            None,
+            false,
+            None,
+        ),
+        m("fresh_hold_p99_ms", "  fresh-store hold p99 (ms)", None, None, false, None),
+        m(
+            "fresh_of_steady_pct",
+            "  fresh store, % of the hot-event figure",
+            None,
+            Some(Goal::AtLeast(80.0)),
+            true,
+            None,
+        ),
+        m(
+            "sellout_sold",
+            &format!(
+                "sell-out: seats sold ({} seats, {} buyers over {} s)",
+                number(plan.hot_seats as f64),
+                number(plan.sellout_buyers as f64),
+                plan.sellout_arrival.as_secs()
+            ),
+            None,
+            Some(Goal::Exactly(plan.hot_seats as f64)),
+            false,
+            None,
+        ),
+        m("sellout_ms", "  sold out after (ms)", None, None, false, None),
+        m("sellout_holds_per_s", "  holds/s until sold out", None, None, false, None),
+        m("sellout_p99_ms", "  sell-out hold p99 (ms)", None, None, false, None),
+        m("sellout_oversold", "  seats oversold (store's reservations)", None, Some(Goal::Exactly(0.0)), false, None),
+        m("sellout_mismatch", "  201 answers ≠ reservations listed", None, Some(Goal::Exactly(0.0)), false, None),
         m(
             "flash_sold",
             &format!("flash sale: seats sold ({} buyers, {} seats)", plan.flash_users, plan.flash_seats),

@@ -61,33 +61,7 @@ impl HoldStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
-        let mut query = QueryBuilder::<Postgres>::new(concat!(
-            "SELECT ",
-            reservation_columns!(),
-            " FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE true"
-        ));
-        if let Some(user_id) = filter.user_id {
-            query.push(" AND r.user_id = ").push_bind(user_id);
-        }
-        if let Some(event_id) = filter.event_id {
-            query.push(" AND r.event_id = ").push_bind(event_id);
-        }
-        // The filter is on the status a reader sees, so a lapsed hold is `expired`, not `held`.
-        match filter.status {
-            None => {}
-            Some(ReservationStatus::Held) => {
-                query.push(" AND r.status = 'held' AND r.expires_at > ").push_bind(now);
-            }
-            Some(ReservationStatus::Expired) => {
-                query.push(" AND (r.status = 'expired' OR (r.status = 'held' AND r.expires_at <= ").push_bind(now);
-                query.push("))");
-            }
-            Some(status) => {
-                query.push(" AND r.status = ").push_bind(status.as_str());
-            }
-        }
-        query.push(" ORDER BY r.created_at DESC, r.booking_id, s.row_index, s.seat_number LIMIT ");
-        query.push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+        let mut query = list_reservations_query(filter, now);
         let rows = query.build_query_as::<ReservationRow>().fetch_all(&self.pool).await?;
         rows.into_iter().map(|row| row.into_reservation(now)).collect()
     }
@@ -698,4 +672,43 @@ pub(super) async fn cancel_active(
     revoke_tickets(conn, &ticketed, now).await?;
     let refunds = record_refunds(conn, &paid, now).await?;
     Ok((locked.len(), refunds))
+}
+
+/// A buyer's or an event's reservations, newest first, as a reader sees their status at `now`.
+pub(super) fn list_reservations_query<'a>(
+    filter: &ReservationFilter,
+    now: DateTime<Utc>,
+) -> QueryBuilder<'a, Postgres> {
+    let mut query = QueryBuilder::<Postgres>::new(concat!(
+        "SELECT ",
+        reservation_columns!(),
+        " FROM reservations r",
+        seat_of_r!(),
+        " WHERE true"
+    ));
+    if let Some(user_id) = filter.user_id {
+        query.push(" AND r.user_id = ").push_bind(user_id);
+    }
+    if let Some(event_id) = filter.event_id {
+        query.push(" AND r.event_id = ").push_bind(event_id);
+    }
+    // The filter is on the status a reader sees, so a lapsed hold is `expired`, not `held`.
+    match filter.status {
+        None => {}
+        // `IS TRUE`: the lapsing index (of every held row) is never read for a buyer's or an
+        // event's held seats, which their own indexes find.
+        Some(ReservationStatus::Held) => {
+            query.push(" AND (r.status = 'held') IS TRUE AND r.expires_at > ").push_bind(now);
+        }
+        Some(ReservationStatus::Expired) => {
+            query.push(" AND (r.status = 'expired' OR (r.status = 'held' AND r.expires_at <= ").push_bind(now);
+            query.push("))");
+        }
+        Some(status) => {
+            query.push(" AND r.status = ").push_bind(status.as_str());
+        }
+    }
+    query.push(" ORDER BY r.created_at DESC, r.booking_id, s.row_index, s.seat_number LIMIT ");
+    query.push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+    query
 }

@@ -4,16 +4,18 @@
 //! indexes, and a buyer's and a booking's listing, an event's manifest and counts read `tickets`
 //! through an index, never by a sequential scan; the door's check-in batches, on the door's own
 //! connections, read it through its primary key whatever the statistics say.
-//! `EXPLAIN` only plans, so nothing here is written by the statements explained.
+//! `EXPLAIN` only plans, so nothing here is written by the statements explained. The outbox's
+//! claim and the door's statements are explained in `plan_tests/`.
+
+mod door;
+mod outbox_claim;
 
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
 use super::PostgresStore;
 use super::tests::{count_reservations, fixture, with_store};
-use super::tickets::{
-    CHECK_IN_BATCH_SQL, EVENT_TICKETS_SQL, REVOKE_SQL, TALLIES_SQL, TICKETS_BY_ID_SQL, door_pool, list_tickets_query,
-};
+use super::tickets::{EVENT_TICKETS_SQL, REVOKE_SQL, TALLIES_SQL, list_tickets_query};
 use crate::domain::{
     Category, Email, NewEvent, NewUser, NewVenue, Page, Price, Role, SeatRow, TicketFilter, VenueKind,
 };
@@ -371,77 +373,6 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
     .await;
 }
 
-// --- The outbox's claim ------------------------------------------------------------------------
-
-/// The claim reads `outbox` through its partial index of pending messages (by due time) and
-/// updates the rows it picked by primary key, in either plan, on a fresh table and on an analyzed
-/// one holding tens of thousands of sent messages and a few pending ones (a day of mail): never a
-/// scan of the table or of a whole index.
-#[tokio::test]
-async fn the_claim_reads_due_messages_through_the_pending_index() {
-    with_store(|store| async move {
-        let mut conn = store.pool.acquire().await.unwrap();
-        let now = Utc::now();
-        let claim = Statement {
-            name: "claim_messages",
-            sql: super::messages::CLAIM_SQL.to_owned(),
-            arguments: format!("'{}', '{}', 20", (now + Duration::seconds(120)).to_rfc3339(), now.to_rfc3339()),
-            indexes: &["outbox_due_idx", "outbox_pkey"],
-            key: "next_attempt_at",
-        };
-        for table in ["fresh", "analyzed"] {
-            if table == "analyzed" {
-                sqlx::query(
-                    "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at,
-                         sent_at)
-                     SELECT gen_random_uuid(), NULL, 'account_created', '{\"kind\": \"account_created\"}',
-                            CASE WHEN n % 500 = 0 THEN 'pending' ELSE 'sent' END, 1,
-                            now() - n * interval '1 second', now() - n * interval '1 second',
-                            CASE WHEN n % 500 = 0 THEN NULL ELSE now() END
-                     FROM generate_series(1, 50000) AS n",
-                )
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-                sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
-            }
-            for mode in ["force_generic_plan", "force_custom_plan"] {
-                sqlx::query(&format!("SET plan_cache_mode = {mode}")).execute(&mut *conn).await.unwrap();
-                sqlx::query(&format!("PREPARE {} AS {}", claim.name, claim.sql)).execute(&mut *conn).await.unwrap();
-                let plan: serde_json::Value =
-                    sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) EXECUTE {}({})", claim.name, claim.arguments))
-                        .fetch_one(&mut *conn)
-                        .await
-                        .unwrap();
-                sqlx::query(&format!("DEALLOCATE {}", claim.name)).execute(&mut *conn).await.unwrap();
-                let mut reads = Vec::new();
-                reads_of(&plan, "outbox", &mut reads);
-                let what = format!("{table} table, {mode}");
-                assert!(
-                    reads.iter().any(|r| r.index.as_deref() == Some("outbox_due_idx")),
-                    "{what}: the due messages are not read through the pending index: {reads:#?}"
-                );
-                for read in &reads {
-                    let by_index = read.node.starts_with("Index") || read.node.starts_with("Bitmap");
-                    let named = read.index.as_deref().is_none_or(|index| claim.indexes.contains(&index));
-                    let keyed = match read.index.as_deref() {
-                        Some("outbox_pkey") => read.condition.contains("id"),
-                        Some("outbox_due_idx") => read.condition.contains("next_attempt_at"),
-                        _ => !read.condition.is_empty(),
-                    };
-                    assert!(by_index && named && keyed, "{what}: outbox read other than by its indexes: {reads:#?}");
-                }
-            }
-        }
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 1")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        assert_eq!(pending, 100, "EXPLAIN wrote nothing");
-    })
-    .await;
-}
-
 // --- Plans whatever the statistics say -----------------------------------------------------------
 //
 // Every statement of the hold, checkout and confirm, cancels, seat map, expiry and account reads,
@@ -500,8 +431,16 @@ fn hot_statements() -> Vec<HotStatement> {
         PAID_PAYMENTS_SQL, PAYMENT_TARGET_SQL, RECORD_REFUNDS_SQL,
     };
     use super::users::{PASSWORD_HASH_SQL, USER_BY_EMAIL_SQL, USERS_BY_ID_SQL};
+    use crate::domain::{ReservationFilter, ReservationStatus};
 
     let now = "now()";
+    // The reads built from a filter or an id: the values here only shape the text.
+    let listing = |user_id, event_id, status| {
+        let filter = ReservationFilter { user_id, event_id, status, page: Page { limit: 50, offset: 0 } };
+        super::holds::list_reservations_query(&filter, Utc::now()).sql().to_owned()
+    };
+    let some = Some(Uuid::nil());
+    let event_read = super::catalog::event_by_id_query(Uuid::nil(), Utc::now()).sql().to_owned();
     let later = "now() + interval '10 minutes'";
     // A batch of two holds of the event: two seats for one buyer, one seat for another.
     let hold = format!(
@@ -623,6 +562,43 @@ fn hot_statements() -> Vec<HotStatement> {
             &format!("{BOOKING}, {now}"),
             &[("reservations_booking_idx", "booking_id")],
         ),
+        hot(
+            "issue_tickets",
+            super::tickets::ISSUE_TICKETS_SQL,
+            &format!("ARRAY[{RESERVATION}, md5('reservation29')::uuid], {now}"),
+            &[("reservations_pkey", "id"), ("seats_pkey", "id"), ("users_pkey", "id")],
+        ),
+        // The event as the cancels (and the event page) read it, with its seats taken.
+        hot(
+            "event_by_id",
+            &event_read,
+            &format!("{now}, {EVENT}"),
+            &[
+                ("events_pkey", "id"),
+                ("venues_pkey", "id"),
+                ("seats_venue_order_idx", "venue_id"),
+                ("reservations_", "event_id"),
+            ],
+        ),
+        // A buyer's reservations, and an event's by status (the admin's listing).
+        hot(
+            "list_reservations_by_user",
+            &listing(some, None, None),
+            &format!("{USER}, 50, 0"),
+            &[("reservations_user_idx", "user_id"), ("seats_pkey", "id")],
+        ),
+        hot(
+            "list_reservations_held_of_event",
+            &listing(None, some, Some(ReservationStatus::Held)),
+            &format!("{EVENT}, {now}, 50, 0"),
+            &[("reservations_", "event_id"), ("seats_pkey", "id")],
+        ),
+        hot(
+            "list_reservations_confirmed_of_event",
+            &listing(None, some, Some(ReservationStatus::Confirmed)),
+            &format!("{EVENT}, 'confirmed', 50, 0"),
+            &[("reservations_", "event_id"), ("seats_pkey", "id")],
+        ),
         hot("decline", DECLINE_SQL, &format!("{PAYMENT}, 3, {now}"), &[("payments_pkey", "id")]),
         hot(
             "free_failed_seats",
@@ -740,74 +716,6 @@ async fn every_hot_statement_reads_its_tables_through_an_index_whatever_the_stat
         sqlx::query("ANALYZE").execute(&mut *conn).await.unwrap();
         assert_hot_plans(&mut conn, "100,000 reservations, analyzed").await;
         assert_eq!(count_reservations(&store).await, 100_000, "EXPLAIN wrote nothing");
-    })
-    .await;
-}
-
-// --- The door's check-in batches (`PgCheckIns`, on `door_pool`'s connections) ---------------------
-
-/// The door's statements, with 64 scans (ids of tickets that need not exist: EXPLAIN only plans).
-fn door_statements() -> Vec<Statement> {
-    let ids = || {
-        let ids: Vec<String> = (0..64).map(|_| format!("'{}'", Uuid::new_v4())).collect();
-        format!("ARRAY[{}]::uuid[]", ids.join(", "))
-    };
-    let now = Utc::now().to_rfc3339();
-    vec![
-        Statement {
-            name: "check_in_batch",
-            sql: CHECK_IN_BATCH_SQL.to_owned(),
-            arguments: format!(
-                "{}, {}, array_fill('north'::text, ARRAY[64]), array_fill('{now}'::timestamptz, ARRAY[64])",
-                ids(),
-                ids()
-            ),
-            indexes: &["tickets_pkey"],
-            key: "id = ANY",
-        },
-        Statement {
-            name: "tickets_by_id",
-            sql: TICKETS_BY_ID_SQL.to_owned(),
-            arguments: ids(),
-            indexes: &["tickets_pkey"],
-            key: "id = ANY",
-        },
-    ]
-}
-
-#[tokio::test]
-async fn the_door_reads_tickets_by_primary_key_whatever_the_statistics_say() {
-    with_store(|store| async move {
-        let door = door_pool(&store.pool);
-        let mut conn = door.acquire().await.unwrap();
-        let seqscan: String = sqlx::query_scalar("SHOW enable_seqscan").fetch_one(&mut *conn).await.unwrap();
-        assert_eq!(seqscan, "off", "the door's connections never read a table whole");
-        let mut writer = store.pool.acquire().await.unwrap();
-
-        // A fresh table; the same analyzed while empty; 4,000 tickets that those statistics still
-        // call none (an event sold out before the next ANALYZE); and the 4,000 analyzed.
-        for table in ["fresh", "analyzed empty", "4,000 tickets, analyzed empty", "4,000 tickets, analyzed"] {
-            match table {
-                "analyzed empty" | "4,000 tickets, analyzed" => {
-                    sqlx::query("ANALYZE tickets").execute(&mut *writer).await.unwrap();
-                }
-                "4,000 tickets, analyzed empty" => four_thousand_tickets(&store, &mut writer).await,
-                _ => {}
-            }
-            for mode in ["force_generic_plan", "force_custom_plan"] {
-                for statement in door_statements() {
-                    let reads = plan_reads(&mut conn, &statement, mode).await;
-                    assert_index_driven(&statement, &reads, &format!("{table}, {mode}"));
-                }
-            }
-        }
-        let used: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets WHERE status <> 'valid'")
-            .fetch_one(&mut *writer)
-            .await
-            .unwrap();
-        assert_eq!(used, 0, "EXPLAIN wrote nothing");
-        drop(conn);
-        door.close().await;
     })
     .await;
 }

@@ -55,34 +55,7 @@ impl HoldStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {RESERVATION_COLUMNS} FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE 1 = 1"
-        ));
-        if let Some(user_id) = filter.user_id {
-            qb.push(" AND r.user_id = ").push_bind(id_text(user_id));
-        }
-        if let Some(event_id) = filter.event_id {
-            qb.push(" AND r.event_id = ").push_bind(id_text(event_id));
-        }
-        // The filter is on the status a reader sees, so a lapsed hold is `expired`, not `held`.
-        match filter.status {
-            None => {}
-            Some(ReservationStatus::Held) => {
-                qb.push(" AND r.status = 'held' AND r.expires_at > ").push_bind(millis(now));
-            }
-            Some(ReservationStatus::Expired) => {
-                qb.push(" AND (r.status = 'expired' OR (r.status = 'held' AND r.expires_at <= ")
-                    .push_bind(millis(now))
-                    .push("))");
-            }
-            Some(other) => {
-                qb.push(" AND r.status = ").push_bind(other.as_str());
-            }
-        }
-        qb.push(" ORDER BY r.created_at DESC, r.id LIMIT ")
-            .push_bind(filter.page.limit)
-            .push(" OFFSET ")
-            .push_bind(filter.page.offset);
+        let mut qb = list_reservations_query(filter, now);
         let rows = qb.build().fetch_all(&self.reader).await?;
         rows.iter().map(|row| reservation_from_row(row, now)).collect()
     }
@@ -605,4 +578,44 @@ pub(super) async fn cancel_active(
         }
     }
     Ok((canceled, refunds))
+}
+
+/// A buyer's or an event's reservations, newest first, as a reader sees their status at `now`.
+pub(super) fn list_reservations_query<'a>(filter: &ReservationFilter, now: DateTime<Utc>) -> QueryBuilder<'a, Sqlite> {
+    // Named, so that the statistics never make SQLite search every held row through the lapsing
+    // index (as it does on a file analyzed empty) instead of the buyer's or the event's rows.
+    let index = match (filter.user_id, filter.event_id) {
+        (Some(_), _) => " INDEXED BY reservations_user_idx",
+        (None, Some(_)) => " INDEXED BY reservations_event_idx",
+        (None, None) => "",
+    };
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations r{index} JOIN seats s ON s.id = r.seat_id WHERE 1 = 1"
+    ));
+    if let Some(user_id) = filter.user_id {
+        qb.push(" AND r.user_id = ").push_bind(id_text(user_id));
+    }
+    if let Some(event_id) = filter.event_id {
+        qb.push(" AND r.event_id = ").push_bind(id_text(event_id));
+    }
+    // The filter is on the status a reader sees, so a lapsed hold is `expired`, not `held`.
+    match filter.status {
+        None => {}
+        Some(ReservationStatus::Held) => {
+            qb.push(" AND r.status = 'held' AND r.expires_at > ").push_bind(millis(now));
+        }
+        Some(ReservationStatus::Expired) => {
+            qb.push(" AND (r.status = 'expired' OR (r.status = 'held' AND r.expires_at <= ")
+                .push_bind(millis(now))
+                .push("))");
+        }
+        Some(other) => {
+            qb.push(" AND r.status = ").push_bind(other.as_str());
+        }
+    }
+    qb.push(" ORDER BY r.created_at DESC, r.id LIMIT ")
+        .push_bind(filter.page.limit)
+        .push(" OFFSET ")
+        .push_bind(filter.page.offset);
+    qb
 }

@@ -528,8 +528,17 @@ fn hot_statements() -> Vec<HotStatement> {
         decline_sql,
     };
     use super::users::{PASSWORD_HASH_SQL, user_by_email_sql, users_by_id_sql};
+    use crate::domain::{ReservationFilter, ReservationStatus};
 
     let now = || HotBind::Number(millis(Utc::now()));
+    let number = HotBind::Number;
+    // The reads given a filter or an id build their text with it; the ids here only shape it.
+    let page = Page { limit: 50, offset: 0 };
+    let listing = |user_id, event_id, status| {
+        let filter = ReservationFilter { user_id, event_id, status, page };
+        super::holds::list_reservations_query(&filter, Utc::now()).sql().to_owned()
+    };
+    let some = Some(Uuid::nil());
     let (event, user, booking, payment, reservation) =
         (|| text("event0"), || text("user7"), || text("booking7"), || text("payment7"), || text("reservation28"));
     let by_booking = &["reservations_booking_idx (booking_id=?)"];
@@ -614,6 +623,42 @@ fn hot_statements() -> Vec<HotStatement> {
             &["sqlite_autoindex_payments_1 (id=?)"],
         ),
         hot("free_failed_seats", FREE_FAILED_SEATS_SQL, vec![now(), now(), booking()], by_booking),
+        hot(
+            "issue_tickets",
+            super::tickets::ISSUE_TICKETS_SQL,
+            vec![now(), text(r#"[["ticket1", "reservation28"], ["ticket2", "reservation29"]]"#)],
+            &[
+                "sqlite_autoindex_reservations_1 (id=?)",
+                "sqlite_autoindex_seats_1 (id=?)",
+                "sqlite_autoindex_users_1 (id=?)",
+            ],
+        ),
+        // The event as the cancels (and the event page) read it, with its seats taken.
+        hot(
+            "event_by_id",
+            super::catalog::event_by_id_query(Uuid::nil(), Utc::now()).sql(),
+            vec![now(), event()],
+            &["sqlite_autoindex_events_1 (id=?)", "seats_venue_order_idx (venue_id=?)", "(event_id=?"],
+        ),
+        // A buyer's reservations, and an event's by status (the admin's listing).
+        hot(
+            "list_reservations_by_user",
+            listing(some, None, None),
+            vec![user(), number(50), number(0)],
+            &["reservations_user_idx (user_id=?)", "sqlite_autoindex_seats_1 (id=?)"],
+        ),
+        hot(
+            "list_reservations_held_of_event",
+            listing(None, some, Some(ReservationStatus::Held)),
+            vec![event(), now(), number(50), number(0)],
+            &["(event_id=?", "sqlite_autoindex_seats_1 (id=?)"],
+        ),
+        hot(
+            "list_reservations_confirmed_of_event",
+            listing(None, some, Some(ReservationStatus::Confirmed)),
+            vec![event(), text("confirmed"), number(50), number(0)],
+            &["(event_id=?", "sqlite_autoindex_seats_1 (id=?)"],
+        ),
         // The seat map, the sweep, the account reads.
         hot(
             "seat_map",
