@@ -261,8 +261,20 @@ const POSTER_HUES = {
   other: [225, 255],
 };
 
-/** A drawn poster for an event: a gradient and the category's mark; never a network image. */
+/** Which width of a poster a browser picks: about a quarter of a desktop, all of a phone. */
+const POSTER_SIZES = { card: '(min-width: 900px) 25vw, 100vw', 'poster-lg': '(min-width: 900px) 50vw, 100vw' };
+
+/** An event's uploaded poster (its two sizes in srcset, loaded lazily), else a drawn one. */
 export function poster(event, extraClass) {
+  const image = event.poster;
+  if (image && image.small && image.large) {
+    return html`<div class="poster poster-image ${extraClass || ''}"><img src="${image.small}" srcset="${image.small + ' 480w, ' + image.large + ' 1200w'}" sizes="${POSTER_SIZES[extraClass] || POSTER_SIZES.card}" alt="${t('Poster of {name}', { name: event.name })}" loading="lazy" decoding="async"></div>`;
+  }
+  return drawnPoster(event, extraClass);
+}
+
+/** A drawn poster for an event: a gradient and the category's mark; never a network image. */
+function drawnPoster(event, extraClass) {
   const [h1, h2] = POSTER_HUES[event.category] || POSTER_HUES.other;
   let hash = 0;
   for (const ch of String(event.name || '')) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;

@@ -17,5 +17,6 @@ pub mod logging;
 pub mod mail;
 pub mod memory;
 pub mod payments;
+pub mod posters;
 pub mod store;
 pub mod tickets;
