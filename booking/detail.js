@@ -75,7 +75,7 @@ function renderEvent(event, siblings) {
           <h1 id="event-name">${event.name}</h1>
           ${event.status === 'canceled'
             ? html`<div class="notice notice-warning">${UI.icon('alert')}
-              <div><strong>${t('This event was canceled.')}</strong> Every booking was canceled and paid seats refunded.</div></div>`
+              <div><strong>${t('This event was canceled.')}</strong> ${t('Every booking was canceled and paid seats refunded.')}</div></div>`
             : ''}
           <div class="facts">
             ${fact('calendar', t('When'), html`<time datetime="${event.start_time}" data-event-time id="event-when">${Format.when(event)}</time>`)}

@@ -73,14 +73,14 @@ function cardForm(amount, currency) {
         <span class="hint" id="card-number-error"></span></div>
       <div class="field-row">
         <div class="field"><label for="card-exp">${t('Expiry (MM/YY)')}</label>
-          <input id="card-exp" name="exp" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" maxlength="7" required aria-describedby="card-exp-error">
+          <input id="card-exp" name="exp" inputmode="numeric" autocomplete="cc-exp" placeholder="${t('MM/YY')}" maxlength="7" required aria-describedby="card-exp-error">
           <span class="hint" id="card-exp-error"></span></div>
         <div class="field"><label for="card-cvc">${t('CVC')}</label>
           <input id="card-cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" placeholder="123" maxlength="4" required aria-describedby="card-cvc-error">
           <span class="hint" id="card-cvc-error"></span></div>
       </div>
       <div id="pay-alert" role="alert" hidden></div>
-      <button class="btn btn-primary btn-lg btn-block" type="submit" id="pay-button">${UI.icon('lock')} Pay ${Format.money(amount, currency)}</button>
+      <button class="btn btn-primary btn-lg btn-block" type="submit" id="pay-button">${UI.icon('lock')} ${t('Pay {amount}', { amount: Format.money(amount, currency) })}</button>
       <p class="secure-note">${UI.icon('lock')} ${t('Your card number and CVC are sent once for this payment and never stored.')}</p>
     </form>
   </section>`;

@@ -224,7 +224,7 @@ function bookingCard(booking) {
       </div>
       <div class="booking-lines">
         ${event ? html`<div><time datetime="${event.start_time}" data-event-time>${Format.when(event)}</time> · ${venue.name || ''}</div>` : ''}
-        <div><strong>${seats.length} seat${seats.length === 1 ? '' : 's'}:</strong> ${seatText} <span class="muted">(${tiers})</span></div>
+        <div><strong>${seats.length === 1 ? t('1 seat:') : t('{n} seats:', { n: seats.length })}</strong> ${seatText} <span class="muted">(${tiers})</span></div>
         <div><strong>${t('Total')}</strong> ${Format.money(booking.total, booking.currency)} · ${t('booked {when}', { when: Format.dateTime(booking.created_at) })} · ${t('ref {id}', { id: booking.id.slice(0, 8).toUpperCase() })}</div>
         ${paymentLines(booking)}
       </div>

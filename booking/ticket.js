@@ -55,12 +55,12 @@ function renderTicket(ticket, event) {
           ${fact(t('Booking'), reference)}
           ${fact(t('Status'), statusLine(ticket, event))}
         </dl>
-        <p class="ticket-id small muted">Ticket ${ticket.id}</p>
+        <p class="ticket-id small muted">${t('Ticket {id}', { id: ticket.id })}</p>
       </div>
       <div class="ticket-qr">
         ${revoked
           ? html`<p class="ticket-void" id="ticket-void">${t('This ticket was revoked: its seat was canceled, so it no longer admits anyone.')}</p>`
-          : html`<img id="ticket-qr" alt="QR code of this ticket, to scan at the door" width="280" height="280">
+          : html`<img id="ticket-qr" alt="${t('QR code of this ticket, to scan at the door')}" width="280" height="280">
             <p class="small muted">${t('Show this code at the door, on screen or printed.')}</p>`}
       </div>
       ${revoked

@@ -57,18 +57,17 @@ export function scriptKeys(file) {
 export function untranslated(file) {
   const source = read(file).replace(/^\s*\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
   const found = [];
-  for (const template of source.matchAll(/html`((?:[^`\\]|\\.)*)`/g)) {
-    // Only the template's own text: nested ${…} expressions are cut out first.
-    let text = template[1];
-    for (let before = ''; before !== text; ) {
-      before = text;
-      text = text.replace(/\$?\{[^{}]*\}/g, '\u0000');
+  // Text between markup on any line: after a tag's `>` or an expression's `}`, before a `<` or
+  // a `${` (templates nest, so lines are read, not whole templates); and the labels people hear.
+  source.split('\n').forEach((line) => {
+    for (const m of line.matchAll(/(?:>|\})([^<>{}`'"]*?)(?:<\/?[a-z]|\$\{)/g)) {
+      const piece = decode(m[1]).trim();
+      if (words(piece) && !/^(Pro|Eventa|ProEventa)$/.test(piece) && !/[=&|;()]/.test(piece)) found.push(file + ': ' + piece);
     }
-    for (const m of text.matchAll(/>([^<>]*)</g)) {
-      const piece = decode(m[1]).replace(/\u0000/g, ' ').trim();
-      if (words(piece) && !/^(Pro|Eventa|ProEventa)$/.test(piece)) found.push(file + ': ' + piece);
+    for (const m of line.matchAll(/\s(?:placeholder|aria-label|title|alt)="([^"$]*)"/g)) {
+      if (words(m[1])) found.push(file + ': ' + m[1]);
     }
-  }
+  });
   // On a line that writes words on the page, a literal that reads as words and is not in t().
   const writers = /showError|showStatus|emptyState|setTitle|busy\(|textContent\s*=|announce\(|label:|text:|title:/;
   source.split('\n').filter((line) => writers.test(line)).forEach((whole) => {
