@@ -88,7 +88,8 @@ pub fn prepare(event_id: Uuid, bytes: &[u8]) -> Result<PreparedPoster, PosterErr
 
 /// The image at most `width` wide (its proportions kept), on white where it was transparent.
 fn jpeg(image: &DynamicImage, width: u32) -> Result<Vec<u8>, PosterError> {
-    let scaled = if image.width() > width { image.resize(width, u32::MAX, FilterType::Triangle) } else { image.clone() };
+    let scaled =
+        if image.width() > width { image.resize(width, u32::MAX, FilterType::Triangle) } else { image.clone() };
     let rgba = scaled.to_rgba8();
     let flat = RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let [r, g, b, a] = rgba.get_pixel(x, y).0;
@@ -196,7 +197,8 @@ mod tests {
     use super::*;
 
     fn png(width: u32, height: u32) -> Vec<u8> {
-        let image = image::RgbaImage::from_fn(width, height, |x, y| image::Rgba([(x % 256) as u8, (y % 256) as u8, 90, 200]));
+        let image =
+            image::RgbaImage::from_fn(width, height, |x, y| image::Rgba([(x % 256) as u8, (y % 256) as u8, 90, 200]));
         let mut out = Cursor::new(Vec::new());
         image.write_to(&mut out, ImageFormat::Png).unwrap();
         out.into_inner()

@@ -267,7 +267,9 @@ fn only_the_catalog_writes_posters_and_only_there() {
         };
         assert_eq!(resource, "${PosterBucket.Arn}/posters/*");
         let environment = &function.resource["Properties"]["Environment"]["Variables"];
-        assert!(matches!(&environment["POSTER_BUCKET"], Yaml::Tagged(t) if t.tag == "!Ref" && t.value.as_str() == Some("PosterBucket")));
+        assert!(
+            matches!(&environment["POSTER_BUCKET"], Yaml::Tagged(t) if t.tag == "!Ref" && t.value.as_str() == Some("PosterBucket"))
+        );
     }
 }
 

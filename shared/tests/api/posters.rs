@@ -43,7 +43,13 @@ fn picture(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
-async fn put(app: &TestApp, event_id: Uuid, bytes: Vec<u8>, content_type: &str, token: Option<&str>) -> crate::http::Resp {
+async fn put(
+    app: &TestApp,
+    event_id: Uuid,
+    bytes: Vec<u8>,
+    content_type: &str,
+    token: Option<&str>,
+) -> crate::http::Resp {
     let mut request = Request::builder()
         .method(Method::PUT)
         .uri(format!("/events/events/{event_id}/poster"))
@@ -114,7 +120,8 @@ async fn the_type_is_read_from_the_bytes_not_from_the_name_or_header() {
     assert_eq!(status, StatusCode::OK, "{body}");
     // JPEG and WebP are taken too, whatever the header says.
     for format in [ImageFormat::Jpeg, ImageFormat::WebP] {
-        let (status, _, body) = put(&app, event.id, picture(640, 480, format), "application/octet-stream", Some(&admin)).await;
+        let (status, _, body) =
+            put(&app, event.id, picture(640, 480, format), "application/octet-stream", Some(&admin)).await;
         assert_eq!(status, StatusCode::OK, "{format:?}: {body}");
         assert_eq!(dimensions(&folder.file(&parse::<Event>(&body).poster.expect("poster").small)), (480, 360));
     }
@@ -128,8 +135,16 @@ async fn the_type_is_read_from_the_bytes_not_from_the_name_or_header() {
     assert_eq!(detail(&resp), "The file is not a JPEG, PNG or WebP image.");
     // A GIF is an image, but not one of the three.
     let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
-    assert_error(&put(&app, event.id, gif.to_vec(), "image/gif", Some(&admin)).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
-    assert_error(&put(&app, event.id, Vec::new(), "image/png", Some(&admin)).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    assert_error(
+        &put(&app, event.id, gif.to_vec(), "image/gif", Some(&admin)).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    assert_error(
+        &put(&app, event.id, Vec::new(), "image/png", Some(&admin)).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
 
     // A PNG cut short is known as a PNG but cannot be read: 422.
     let mut cut = picture(640, 480, ImageFormat::Png);
@@ -178,7 +193,11 @@ async fn only_admins_upload_posters_of_events_that_exist_and_are_on_sale() {
     assert_error(&put(&app, event.id, png(), "image/png", Some(&customer)).await, StatusCode::FORBIDDEN, "forbidden");
     let resp = app.delete(&format!("/events/events/{}/poster", event.id), Some(&customer)).await;
     assert_error(&resp, StatusCode::FORBIDDEN, "forbidden");
-    assert_error(&put(&app, Uuid::new_v4(), png(), "image/png", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &put(&app, Uuid::new_v4(), png(), "image/png", Some(&admin)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
     let (status, _, _) = app.delete(&format!("/events/events/{}", event.id), Some(&admin)).await;
     assert_eq!(status, StatusCode::OK);
     assert_error(&put(&app, event.id, png(), "image/png", Some(&admin)).await, StatusCode::CONFLICT, "invalid_state");

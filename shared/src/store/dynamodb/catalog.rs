@@ -17,8 +17,8 @@ use super::messages::message_put;
 use super::users::paged;
 use super::{Budget, DynamoStore, Query, TxItem, is_condition_failure, names_in, sdk_error, values_map};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Poster, Price, ReservationStatus, SeatState,
-    SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
+    Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Poster, Price, ReservationStatus,
+    SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
@@ -78,7 +78,9 @@ pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
             category: get_enum::<Category>(item, "category")?,
             description: text(item, "description"),
             image_url: opt_s(item, "image_url"),
-            poster: opt_s(item, "poster_small").zip(opt_s(item, "poster_large")).map(|(small, large)| Poster { small, large }),
+            poster: opt_s(item, "poster_small")
+                .zip(opt_s(item, "poster_large"))
+                .map(|(small, large)| Poster { small, large }),
             start_time: get_time(item, "start")?,
             duration_minutes: duration,
             status: get_enum::<EventStatus>(item, "st")?,

@@ -8,8 +8,8 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::domain::{
-    Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Poster, Price, Reservation, ReservationStatus, Role, Seat,
-    SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind, VenueSummary,
+    Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Poster, Price, Reservation, ReservationStatus, Role,
+    Seat, SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind, VenueSummary,
 };
 use crate::store::{StoreError, StoreResult, stored_admission};
 

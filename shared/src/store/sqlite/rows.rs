@@ -10,7 +10,8 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::domain::{
-    Event, Invalid, Payment, Poster, Price, Reservation, ReservationStatus, Seat, SeatLabel, Ticket, User, Venue, VenueSummary,
+    Event, Invalid, Payment, Poster, Price, Reservation, ReservationStatus, Seat, SeatLabel, Ticket, User, Venue,
+    VenueSummary,
 };
 use crate::store::{StoreError, StoreResult, stored_admission};
 
