@@ -2,7 +2,7 @@
 import { api } from './api.js';
 import { Data, Format } from './data.js';
 import { append, byId, html, render } from './dom.js';
-import { t } from './i18n.js';
+import { inSentence, t } from './i18n.js';
 import { newestWins, Pager } from './requests.js';
 import * as UI from './ui.js';
 
@@ -42,7 +42,7 @@ function apiFilters() {
 
 function describeFilters() {
   const parts = [];
-  if (form.category.value) parts.push(Data.category(form.category.value).label.toLowerCase());
+  if (form.category.value) parts.push(inSentence(Data.category(form.category.value).label));
   if (form.q.value.trim()) parts.push(t('matching “{q}”', { q: form.q.value.trim() }));
   if (form.from.value) parts.push(t('from {date}', { date: Format.shortDate(form.from.value + 'T00:00') }));
   if (form.to.value) parts.push(t('until {date}', { date: Format.shortDate(form.to.value + 'T00:00') }));

@@ -62,6 +62,11 @@ export function t(key, vars) {
   return String(text).replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
+/** A category's label inside a sentence: lower case, except in German, where it is a noun ("Konzerte"). */
+export function inSentence(label) {
+  return current.code === 'de' ? String(label) : String(label).toLocaleLowerCase(current.locale);
+}
+
 /** Remembers a language for every page and reloads this one in it. */
 export function setLanguage(code) {
   if (!known(code)) return;
