@@ -181,7 +181,7 @@ watch: vendor venv
 # features of every package one invocation builds.
 comma := ,
 LAMBDA_MAX_MB := 15
-lambda_features = dynamodb,postgres$(if $(filter api-meta,$(1)),$(comma)swagger-ui$(comma)redoc)
+lambda_features = dynamodb,postgres$(if $(filter api-meta,$(1)),$(comma)swagger-ui$(comma)redoc)$(if $(filter api-catalog,$(1)),$(comma)s3-posters)
 define lambda_build
 $(LAMBDA_ENV) cargo lambda build --profile lambda-release --arm64 --lambda-dir target/lambda-arm64 \
   --package $(1) --no-default-features --features $(call lambda_features,$(1))

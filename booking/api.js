@@ -67,6 +67,7 @@ async function send(method, path, options) {
   const bearer = opts.auth === false ? null : token();
   if (bearer) headers.Authorization = 'Bearer ' + bearer;
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (opts.raw !== undefined) headers['Content-Type'] = opts.raw.type || 'application/octet-stream';
   if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
   if (opts.etag) headers['If-None-Match'] = opts.etag;
 
@@ -76,7 +77,7 @@ async function send(method, path, options) {
     headers,
     mode: 'cors',
     cache: 'no-store',
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    body: opts.raw !== undefined ? opts.raw : opts.body === undefined ? undefined : JSON.stringify(opts.body),
     signal: opts.signal,
   };
 
@@ -223,6 +224,9 @@ export const api = {
       call('POST', '/events/events', { body: event, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
     updateEvent: (eventId, changes) => call('PATCH', '/events/events/' + id(eventId), { body: changes }),
     cancelEvent: (eventId) => call('DELETE', '/events/events/' + id(eventId)),
+    /** uploadPoster(eventId, file) → the event with its `poster` (admin; the file's bytes as the body). */
+    uploadPoster: (eventId, file) => call('PUT', '/events/events/' + id(eventId) + '/poster', { raw: file }),
+    removePoster: (eventId) => call('DELETE', '/events/events/' + id(eventId) + '/poster'),
     getVenues: () => call('GET', '/events/venues', { auth: false }),
     getVenueById: (venueId) => call('GET', '/events/venues/' + id(venueId), { auth: false }),
     createVenue: (venue, idempotencyKey) =>

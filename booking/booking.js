@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { Auth } from './auth.js';
 import { Data, Format } from './data.js';
 import { byId, html, render, styled } from './dom.js';
+import { t } from './i18n.js';
 import { newestWins } from './requests.js';
 import * as UI from './ui.js';
 
@@ -49,13 +50,13 @@ const seatReads = newestWins();
 const pickKey = () => 'proeventa.pick.' + eventId;
 
 function seatName(seat) {
-  return 'Row ' + seat.row + ' seat ' + seat.seat_number;
+  return t('Row {row} seat {n}', { row: seat.row, n: seat.seat_number });
 }
 
 function statusWord(seat) {
-  if (state.selected.includes(seat.seat_id)) return 'selected';
-  if (seat.status === 'held' && state.mine.has(seat.seat_id)) return 'held by you';
-  return seat.status;
+  if (state.selected.includes(seat.seat_id)) return t('selected');
+  if (seat.status === 'held' && state.mine.has(seat.seat_id)) return t('held by you');
+  return { available: t('available'), held: t('held'), sold: t('sold') }[seat.status] || seat.status;
 }
 
 function seatLabel(seat) {
@@ -78,12 +79,12 @@ function announce(text) {
 function renderHead() {
   const e = state.event;
   const cat = Data.category(e.category);
-  UI.setTitle('Seats · ' + e.name);
+  UI.setTitle(t('Seats') + ' · ' + e.name);
   els.eyebrow.textContent = cat.single + ' · ' + Format.eventDay(e);
   els.title.textContent = e.name;
   render(
     els.meta,
-    html`<time datetime="${e.start_time}" data-event-time>${Format.when(e)}</time> · ${(e.venue && e.venue.name) || ''} · <a href="detail.html?id=${encodeURIComponent(e.id)}">Details and showtimes</a>`,
+    html`<time datetime="${e.start_time}" data-event-time>${Format.when(e)}</time> · ${(e.venue && e.venue.name) || ''} · <a href="detail.html?id=${encodeURIComponent(e.id)}">${t('Details and showtimes')}</a>`,
   );
 }
 
@@ -92,14 +93,14 @@ function renderLegend() {
   tiers.forEach((t) => state.tierColour.set(t.tier, t.colour));
   render(
     els.legend,
-    html`<div class="legend-group"><p class="legend-title" id="legend-status">Seat status</p>
+    html`<div class="legend-group"><p class="legend-title" id="legend-status">${t('Seat status')}</p>
         <ul class="legend" aria-labelledby="legend-status">
-          <li><span class="seat" aria-hidden="true"></span>Available</li>
-          <li><span class="seat" aria-pressed="true" aria-hidden="true"></span>Your pick (tick)</li>
-          <li><span class="seat" data-status="held" aria-hidden="true"></span>Held by someone (stripes)</li>
-          <li><span class="seat" data-status="sold" aria-hidden="true"></span>Sold (cross)</li>
+          <li><span class="seat" aria-hidden="true"></span>${t('Available')}</li>
+          <li><span class="seat" aria-pressed="true" aria-hidden="true"></span>${t('Your pick (tick)')}</li>
+          <li><span class="seat" data-status="held" aria-hidden="true"></span>${t('Held by someone (stripes)')}</li>
+          <li><span class="seat" data-status="sold" aria-hidden="true"></span>${t('Sold (cross)')}</li>
         </ul></div>
-      <div class="legend-group"><p class="legend-title" id="legend-tiers">Tiers and prices</p>
+      <div class="legend-group"><p class="legend-title" id="legend-tiers">${t('Tiers and prices')}</p>
         <ul class="legend legend-tiers" aria-labelledby="legend-tiers">
           ${tiers.map(
             (t) => html`<li><span class="tier-swatch"${styled({ 'border-color': t.colour })} aria-hidden="true"></span>
@@ -146,7 +147,7 @@ function renderMap(seats) {
     const row = document.createElement('div');
     row.className = 'seat-row';
     row.setAttribute('role', 'group');
-    row.setAttribute('aria-label', 'Row ' + rowName);
+    row.setAttribute('aria-label', t('Row {row}', { row: rowName }));
     const label = document.createElement('span');
     label.className = 'row-label';
     label.textContent = rowName;
@@ -209,15 +210,15 @@ function renderSummary() {
   const chosen = state.selected.map((id) => state.seats.get(id)).filter(Boolean).map((e) => e.seat);
   const total = chosen.reduce((sum, s) => sum + s.price_cents, 0);
   if (!chosen.length) {
-    render(els.summary, html`<p class="muted">No seats picked yet. Choose up to ${MAX_SEATS} on the map.</p>`);
+    render(els.summary, html`<p class="muted">${t('No seats picked yet. Choose up to {n} on the map.', { n: MAX_SEATS })}</p>`);
   } else {
     render(
       els.summary,
-      html`<ul class="summary-list" aria-label="Picked seats">
+      html`<ul class="summary-list" aria-label="${t('Picked seats')}">
         ${chosen.map(
           (s) => html`<li>
             <span><strong>${s.row + s.seat_number}</strong> <span class="muted small">${Format.label(s.tier)}</span></span>
-            <span>${Format.money(s.price_cents, currency)} <button type="button" class="remove" data-remove="${s.seat_id}" aria-label="Remove ${seatName(s)}">Remove</button></span>
+            <span>${Format.money(s.price_cents, currency)} <button type="button" class="remove" data-remove="${s.seat_id}" aria-label="${t('Remove {seat}', { seat: seatName(s) })}">${t('Remove')}</button></span>
           </li>`,
         )}
       </ul>`,
@@ -226,8 +227,8 @@ function renderSummary() {
   els.total.textContent = Format.money(total, currency);
   els.reserve.disabled = !chosen.length || state.reserving;
   els.reserve.textContent = chosen.length
-    ? 'Reserve ' + chosen.length + ' seat' + (chosen.length === 1 ? '' : 's')
-    : 'Reserve seats';
+    ? chosen.length === 1 ? t('Reserve 1 seat') : t('Reserve {n} seats', { n: chosen.length })
+    : t('Reserve seats');
   try {
     if (chosen.length) sessionStorage.setItem(pickKey(), JSON.stringify(state.selected));
     else sessionStorage.removeItem(pickKey());
@@ -245,17 +246,17 @@ function toggle(seatId) {
   const index = state.selected.indexOf(seatId);
   if (index >= 0) {
     state.selected.splice(index, 1);
-    announce(seatName(seat) + ' removed. ' + state.selected.length + ' selected.');
+    announce(t('{seat} removed. {n} selected.', { seat: seatName(seat), n: state.selected.length }));
   } else if (seat.status !== 'available') {
-    announce(seatName(seat) + ' is ' + statusWord(seat) + ' and cannot be picked.');
+    announce(t('{seat} is {status} and cannot be picked.', { seat: seatName(seat), status: statusWord(seat) }));
     return;
   } else if (state.selected.length >= MAX_SEATS) {
-    UI.showStatus('You can pick up to ' + MAX_SEATS + ' seats in one booking.', 'warning');
-    announce('Limit reached: ' + MAX_SEATS + ' seats.');
+    UI.showStatus(t('You can pick up to {n} seats in one booking.', { n: MAX_SEATS }), 'warning');
+    announce(t('Limit reached: {n} seats.', { n: MAX_SEATS }));
     return;
   } else {
     state.selected.push(seatId);
-    announce(seatName(seat) + ' selected, ' + Format.money(seat.price_cents, state.event.currency) + '. ' + state.selected.length + ' selected.');
+    announce(t('{seat} selected, {price}. {n} selected.', { seat: seatName(seat), price: Format.money(seat.price_cents, state.event.currency), n: state.selected.length }));
   }
   UI.clear(byId('page-status'));
   paintSeat(entry);
@@ -342,14 +343,14 @@ function apply(seats) {
   if (lost.length) {
     renderSummary();
     const names = lost.map(seatName).join(', ');
-    UI.showStatus(names + (lost.length === 1 ? ' was' : ' were') + ' just taken by another buyer and removed from your pick.', 'warning');
+    UI.showStatus(lost.length === 1 ? t('{seats} was just taken by another buyer and removed from your pick.', { seats: names }) : t('{seats} were just taken by another buyer and removed from your pick.', { seats: names }), 'warning');
   }
   return lost;
 }
 
 function markLive(ok) {
   els.live.classList.toggle('stale', !ok);
-  els.live.textContent = ok ? 'Live · updated ' + Format.time(new Date()) + ':' + String(new Date().getSeconds()).padStart(2, '0') : 'Reconnecting…';
+  els.live.textContent = ok ? t('Live · updated {time}', { time: Format.time(new Date()) + ':' + String(new Date().getSeconds()).padStart(2, '0') }) : t('Reconnecting…');
 }
 
 /**
@@ -383,12 +384,12 @@ async function poll() {
     markLive(false);
     if (state.failures === 3) {
       const d = UI.describe(error);
-      UI.showError('Seat map not updating', d.text + ' We keep trying.');
+      UI.showError(t('Seat map not updating'), d.text + ' ' + t('We keep trying.'));
     }
   }
   if (state.failures === 0) {
     const alert = byId('page-alert');
-    if (alert.textContent.indexOf('Seat map not updating') >= 0) UI.clear(alert);
+    if (alert.textContent.indexOf(t('Seat map not updating')) >= 0) UI.clear(alert);
   }
   state.pollTimer = setTimeout(poll, POLL_MS);
 }
@@ -425,10 +426,10 @@ function showHold(bookingId, reservations) {
   render(
     els.hold,
     html`<div class="hold-timer" id="hold-box">${UI.icon('clock')}
-      <div class="hold-timer-body"><p><strong>You are holding ${names}.</strong></p>
-        <p role="timer" aria-live="off">Time left to pay: <time id="hold-clock"></time></p></div>
-      <div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=${encodeURIComponent(bookingId)}">Continue to payment</a>
-        <button class="btn btn-ghost btn-sm" type="button" id="release-hold">Release</button></div>
+      <div class="hold-timer-body"><p><strong>${t('You are holding {seats}.', { seats: names })}</strong></p>
+        <p role="timer" aria-live="off">${t('Time left to pay:')} <time id="hold-clock"></time></p></div>
+      <div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=${encodeURIComponent(bookingId)}">${t('Continue to payment')}</a>
+        <button class="btn btn-ghost btn-sm" type="button" id="release-hold">${t('Release')}</button></div>
     </div>`,
   );
   state.holdTimer = UI.countdown(byId('hold-clock'), reservations[0].expires_at, {
@@ -436,7 +437,7 @@ function showHold(bookingId, reservations) {
       render(
         els.hold,
         html`<div class="notice notice-warning" role="status">${UI.icon('clock')}
-          <div><strong>Your hold on ${names} has expired.</strong> The seats were released. Pick again below.</div></div>`,
+          <div><strong>${t('Your hold on {seats} has expired.', { seats: names })}</strong> ${t('The seats were released. Pick again below.')}</div></div>`,
       );
       state.mine.clear();
       refreshSeats(true).catch(() => {});
@@ -444,11 +445,11 @@ function showHold(bookingId, reservations) {
   });
   byId('release-hold').addEventListener('click', async (e) => {
     try {
-      await UI.busy(e.currentTarget, 'Releasing…', () => api.reservations.cancelBooking(bookingId));
+      await UI.busy(e.currentTarget, t('Releasing…'), () => api.reservations.cancelBooking(bookingId));
       if (state.holdTimer) state.holdTimer.stop();
       state.mine.clear();
       els.hold.replaceChildren();
-      UI.showStatus('Seats ' + names + ' released.', 'success');
+      UI.showStatus(t('Seats {seats} released.', { seats: names }), 'success');
       await refreshSeats(true);
     } catch (error) {
       UI.handleError(error);
@@ -469,7 +470,7 @@ async function reserve() {
   state.reserving = true;
   const picked = state.selected.slice();
   try {
-    const booking = await UI.busy(els.reserve, 'Holding your seats…', () =>
+    const booking = await UI.busy(els.reserve, t('Holding your seats…'), () =>
       api.reservations.makeReservation(eventId, picked));
     try {
       sessionStorage.removeItem(pickKey());
@@ -513,14 +514,14 @@ function restorePick() {
     return entry && entry.seat.status === 'available';
   }).slice(0, MAX_SEATS);
   state.selected.forEach((id) => paintSeat(state.seats.get(id)));
-  if (state.selected.length) UI.showStatus('Your picked seats are still here. Reserve them when you are ready.', 'info');
+  if (state.selected.length) UI.showStatus(t('Your picked seats are still here. Reserve them when you are ready.'), 'info');
 }
 
 async function start() {
   if (!eventId) {
     els.layout.hidden = true;
-    UI.showError('No event chosen', 'Open the seat map from an event page.');
-    els.title.textContent = 'Choose your seats';
+    UI.showError(t('No event chosen'), t('Open the seat map from an event page.'));
+    els.title.textContent = t('Choose your seats');
     return;
   }
   try {
@@ -534,8 +535,8 @@ async function start() {
   const started = new Date(state.event.start_time).getTime() <= Date.now();
   if (state.event.status === 'canceled' || started) {
     els.layout.hidden = true;
-    UI.showError(state.event.status === 'canceled' ? 'Event canceled' : 'Event started',
-      state.event.status === 'canceled' ? 'This event was canceled; its seats cannot be booked.' : 'This event has already started; its seats cannot be booked any more.');
+    UI.showError(state.event.status === 'canceled' ? t('Event canceled') : t('Event started'),
+      state.event.status === 'canceled' ? t('This event was canceled; its seats cannot be booked.') : t('This event has already started; its seats cannot be booked any more.'));
     return;
   }
   renderLegend();

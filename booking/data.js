@@ -4,8 +4,12 @@
 // An event's times are always shown on its venue's clock, labelled ("Sat 12 Dec 2026, 20:30
 // Madrid time"), wherever the visitor is: `Format.when(event)` and its short forms, all from
 // `zonedParts`. The words are the ones the server prints on tickets (`TimeZone::for_people`).
+// In German, French and Spanish the dates, numbers and prices follow that language through Intl
+// (i18n.js); English keeps the forms the tickets and e-mails print.
+import { lang, locale, t } from './i18n.js';
 
-const LOCALE = 'en-GB';
+const LOCALE = locale();
+const ENGLISH = lang() === 'en';
 
 function fractionDigits(currency) {
   try {
@@ -20,6 +24,9 @@ function money(cents, currency) {
   const code = (currency || 'EUR').toUpperCase();
   const digits = fractionDigits(code);
   const value = Number(cents || 0) / Math.pow(10, digits);
+  if (!ENGLISH) {
+    return new Intl.NumberFormat(LOCALE, { style: 'currency', currency: code, currencyDisplay: 'code' }).format(value);
+  }
   const text = value.toLocaleString('en-US', {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
@@ -47,7 +54,7 @@ function zoneOf(event) {
 function zoneLabel(zone) {
   const name = zone || 'UTC';
   const slash = name.lastIndexOf('/');
-  return slash < 0 ? name : name.slice(slash + 1).replace(/_/g, ' ') + ' time';
+  return slash < 0 ? name : t('{city} time', { city: name.slice(slash + 1).replace(/_/g, ' ') });
 }
 
 const ZONED_FORMATS = new Map();
@@ -95,7 +102,23 @@ function zonedParts(value, zone) {
   });
   const months = { Jan: 1, Feb: 2, Mar: 3, Apr: 4, May: 5, Jun: 6, Jul: 7, Aug: 8, Sep: 9, Oct: 10, Nov: 11, Dec: 12 };
   const key = parts.year + '-' + String(months[parts.month] || 0).padStart(2, '0') + '-' + String(parts.day).padStart(2, '0');
-  return { ...parts, label: zoneLabel(name), key };
+  // Other languages: the day in their own words and order ("Sa., 12. Dez."), the clock as is.
+  const local = ENGLISH ? null : localDay(name, date);
+  const dayText = local ? local.day : parts.weekday + ' ' + parts.day + ' ' + parts.month;
+  const dateText = local ? local.year : dayText + ' ' + parts.year;
+  return { ...parts, label: zoneLabel(name), key, dayText, dateText };
+}
+
+const LOCAL_DAYS = new Map();
+
+/** The day of an instant in `zone` in the chosen language: {day, year} (with the year). */
+function localDay(zone, date) {
+  if (!LOCAL_DAYS.has(zone)) {
+    const options = { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short' };
+    LOCAL_DAYS.set(zone, [new Intl.DateTimeFormat(LOCALE, options), new Intl.DateTimeFormat(LOCALE, { ...options, year: 'numeric' })]);
+  }
+  const [day, year] = LOCAL_DAYS.get(zone);
+  return { day: day.format(date), year: year.format(date) };
 }
 
 /** "Today", "Tomorrow" or "Sat 12 Dec" for an instant, counted in days of `zone`. */
@@ -103,10 +126,10 @@ function zonedDay(value, zone) {
   const at = zonedParts(value, zone);
   if (!at) return '';
   const today = zonedParts(new Date(), zone);
-  if (at.key === today.key) return 'Today';
+  if (at.key === today.key) return t('Today');
   const [y, m, d] = today.key.split('-').map(Number);
-  if (at.key === new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10)) return 'Tomorrow';
-  return at.weekday + ' ' + at.day + ' ' + at.month;
+  if (at.key === new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10)) return t('Tomorrow');
+  return at.dayText;
 }
 
 export const Format = {
@@ -116,7 +139,7 @@ export const Format = {
   /** "Sat 12 Dec 2026, 20:30 Madrid time": an instant on the clock of `zone`, labelled. */
   zoned(value, zone) {
     const at = zonedParts(value, zone);
-    return at ? at.weekday + ' ' + at.day + ' ' + at.month + ' ' + at.year + ', ' + at.hour + ':' + at.minute + ' ' + at.label : '';
+    return at ? at.dateText + ', ' + at.hour + ':' + at.minute + ' ' + at.label : '';
   },
   /** "Sat 12 Dec 2026, 20:30 Madrid time": when an event starts, on its venue's clock. */
   when: (event) => Format.zoned(event && event.start_time, zoneOf(event)),
@@ -227,41 +250,41 @@ export const Format = {
 };
 
 const CATEGORIES = [
-  { id: 'movie', label: 'Movies', single: 'Movie' },
-  { id: 'theatre', label: 'Theatre', single: 'Theatre' },
-  { id: 'concert', label: 'Concerts', single: 'Concert' },
-  { id: 'sport', label: 'Sport', single: 'Sport' },
-  { id: 'comedy', label: 'Comedy', single: 'Comedy' },
-  { id: 'other', label: 'Other', single: 'Event' },
+  { id: 'movie', label: t('Movies'), single: t('Movie') },
+  { id: 'theatre', label: t('Theatre'), single: t('Theatre') },
+  { id: 'concert', label: t('Concerts'), single: t('Concert') },
+  { id: 'sport', label: t('Sport'), single: t('Sport') },
+  { id: 'comedy', label: t('Comedy'), single: t('Comedy') },
+  { id: 'other', label: t('Other'), single: t('Event') },
 ];
 
 const VENUE_KINDS = [
-  { id: 'cinema', label: 'Cinema' },
-  { id: 'theatre', label: 'Theatre' },
-  { id: 'arena', label: 'Arena' },
-  { id: 'hall', label: 'Hall' },
-  { id: 'other', label: 'Other' },
+  { id: 'cinema', label: t('Cinema') },
+  { id: 'theatre', label: t('Theatre') },
+  { id: 'arena', label: t('Arena') },
+  { id: 'hall', label: t('Hall') },
+  { id: 'other', label: t('Other') },
 ];
 
 const RESERVATION_STATUS = {
-  held: { label: 'Held', hint: 'Seats held for you — pay before the timer runs out' },
-  confirmed: { label: 'Confirmed', hint: 'Paid and confirmed' },
-  canceled: { label: 'Canceled', hint: 'Canceled' },
-  expired: { label: 'Expired', hint: 'The hold ran out before payment' },
+  held: { label: t('Held'), hint: t('Seats held for you — pay before the timer runs out') },
+  confirmed: { label: t('Confirmed'), hint: t('Paid and confirmed') },
+  canceled: { label: t('Canceled'), hint: t('Canceled') },
+  expired: { label: t('Expired'), hint: t('The hold ran out before payment') },
 };
 
 const TICKET_STATUS = {
-  valid: { label: 'Valid', hint: 'Show it at the door' },
-  used: { label: 'Used', hint: 'Scanned at the door' },
-  revoked: { label: 'Revoked', hint: 'Its seat was canceled; it no longer admits anyone' },
+  valid: { label: t('Valid'), hint: t('Show it at the door') },
+  used: { label: t('Used'), hint: t('Scanned at the door') },
+  revoked: { label: t('Revoked'), hint: t('Its seat was canceled; it no longer admits anyone') },
 };
 
 const PAYMENT_STATUS = {
-  pending: 'Awaiting payment',
-  succeeded: 'Paid',
-  failed: 'Failed',
-  refunded: 'Refunded',
-  partially_refunded: 'Partly refunded',
+  pending: t('Awaiting payment'),
+  succeeded: t('Paid'),
+  failed: t('Failed'),
+  refunded: t('Refunded'),
+  partially_refunded: t('Partly refunded'),
 };
 
 /** Tier colours, cheapest first; a tier is also named in every seat's label and the legend. */
@@ -297,10 +320,10 @@ export const Data = {
   availability(event) {
     const total = Number(event.seats_total || 0);
     const left = Number(event.seats_available || 0);
-    if (event.status === 'canceled') return { level: 'canceled', text: 'Canceled' };
-    if (!total || left <= 0) return { level: 'soldout', text: 'Sold out' };
-    if (left / total <= 0.1 || left <= 10) return { level: 'low', text: 'Only ' + left + ' left' };
-    return { level: 'ok', text: left + ' of ' + total + ' seats free' };
+    if (event.status === 'canceled') return { level: 'canceled', text: t('Canceled') };
+    if (!total || left <= 0) return { level: 'soldout', text: t('Sold out') };
+    if (left / total <= 0.1 || left <= 10) return { level: 'low', text: t('Only {n} left', { n: left }) };
+    return { level: 'ok', text: t('{left} of {total} seats free', { left, total }) };
   },
   /** A booking's status from its reservations, as the API derives it: confirmed, else held, else canceled, else expired. */
   bookingStatus(reservations) {

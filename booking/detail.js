@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { Data, Format } from './data.js';
 import { byId, html, render, styled } from './dom.js';
+import { t } from './i18n.js';
 import * as UI from './ui.js';
 
 const root = byId('detail');
@@ -18,14 +19,14 @@ function showtimes(event, siblings) {
   const zone = Format.commonZone(siblings);
   const links = siblings.map((s) => {
     const current = s.id === event.id;
-    const label = Format.when(s) + (s.venue ? ' at ' + s.venue.name : '') + (current ? ' (this one)' : '');
+    const label = Format.when(s) + (s.venue ? ' ' + t('at {venue}', { venue: s.venue.name }) : '') + (current ? ' ' + t('(this one)') : '');
     const clock = Format.eventClock(s) + (zone ? '' : ' ' + Format.eventZoneLabel(s));
     return html`<a class="showtime" href="detail.html?id=${encodeURIComponent(s.id)}"${current ? html` aria-current="true"` : ''} aria-label="${label}">
       <strong data-event-time>${clock}</strong><small>${Format.eventDay(s)}</small></a>`;
   });
   return html`<section class="section" aria-labelledby="showtimes-title">
-    <h2 id="showtimes-title">${event.category === 'movie' ? 'Showtimes' : 'Other dates'}</h2>
-    ${zone ? html`<p class="small muted zone-note">Times are ${Format.eventZoneLabel(event)}, the venue's local time.</p>` : ''}
+    <h2 id="showtimes-title">${event.category === 'movie' ? t('Showtimes') : t('Other dates')}</h2>
+    ${zone ? html`<p class="small muted zone-note">${t("Times are {zone}, the venue's local time.", { zone: Format.eventZoneLabel(event) })}</p>` : ''}
     <div class="showtimes">${links}</div>
   </section>`;
 }
@@ -37,9 +38,9 @@ function tickets(event) {
   const started = new Date(event.start_time).getTime() <= Date.now();
   const canBook = event.status !== 'canceled' && !started && event.seats_available > 0;
   return html`<aside class="panel sticky-panel" aria-labelledby="prices-title">
-    <h2 id="prices-title">Tickets</h2>
-    <table class="price-table"><caption class="visually-hidden">Prices per seat tier</caption>
-      <thead><tr><th scope="col">Tier</th><th scope="col">Price</th></tr></thead>
+    <h2 id="prices-title">${t('Tickets')}</h2>
+    <table class="price-table"><caption class="visually-hidden">${t('Prices per seat tier')}</caption>
+      <thead><tr><th scope="col">${t('Tier')}</th><th scope="col">${t('Price')}</th></tr></thead>
       <tbody>
         ${tiers.map(
           (t) => html`<tr><td><span class="tier-dot"${styled({ background: t.colour })}></span>${Format.label(t.tier)}</td>
@@ -47,14 +48,14 @@ function tickets(event) {
         )}
       </tbody>
     </table>
-    <p class="small muted flush">Availability</p>
-    <div class="availability-bar" role="img" aria-label="${pct + '% of seats free'}"><span${styled({ width: pct + '%' })}></span></div>
+    <p class="small muted flush">${t('Availability')}</p>
+    <div class="availability-bar" role="img" aria-label="${t('{pct}% of seats free', { pct })}"><span${styled({ width: pct + '%' })}></span></div>
     <p class="small"><span class="pill pill-${avail.level}">${avail.text}</span></p>
     ${canBook
-      ? html`<a class="btn btn-primary btn-lg btn-block" id="choose-seats" href="booking.html?event=${encodeURIComponent(event.id)}">Choose seats</a>
-        <p class="small muted book-note">Pick seats on the live map; they are held for you while you pay.</p>`
+      ? html`<a class="btn btn-primary btn-lg btn-block" id="choose-seats" href="booking.html?event=${encodeURIComponent(event.id)}">${t('Choose seats')}</a>
+        <p class="small muted book-note">${t('Pick seats on the live map; they are held for you while you pay.')}</p>`
       : html`<button class="btn btn-primary btn-lg btn-block" type="button" disabled>
-        ${event.status === 'canceled' ? 'Canceled' : started ? 'Already started' : 'Sold out'}</button>`}
+        ${event.status === 'canceled' ? t('Canceled') : started ? t('Already started') : t('Sold out')}</button>`}
   </aside>`;
 }
 
@@ -66,7 +67,7 @@ function renderEvent(event, siblings) {
   const movie = event.category === 'movie';
   render(
     root,
-    html`<p class="back-link"><a href="${movie ? 'movies.html' : 'events.html'}">&larr; ${movie ? 'All movies' : 'All events'}</a></p>
+    html`<p class="back-link"><a href="${movie ? 'movies.html' : 'events.html'}">&larr; ${movie ? t('All movies') : t('All events')}</a></p>
       <div class="detail">
         <div>
           ${UI.poster(event, 'poster-lg')}
@@ -74,13 +75,13 @@ function renderEvent(event, siblings) {
           <h1 id="event-name">${event.name}</h1>
           ${event.status === 'canceled'
             ? html`<div class="notice notice-warning">${UI.icon('alert')}
-              <div><strong>This event was canceled.</strong> Every booking was canceled and paid seats refunded.</div></div>`
+              <div><strong>${t('This event was canceled.')}</strong> ${t('Every booking was canceled and paid seats refunded.')}</div></div>`
             : ''}
           <div class="facts">
-            ${fact('calendar', 'When', html`<time datetime="${event.start_time}" data-event-time id="event-when">${Format.when(event)}</time>`)}
-            ${fact('pin', 'Where', html`${venue.name || ''}${venue.location ? html`<br><span class="muted small">${venue.location}</span>` : ''}`)}
-            ${event.duration_minutes ? fact('clock', 'Duration', Format.duration(event.duration_minutes)) : ''}
-            ${fact('seat', 'Seats', avail.text)}
+            ${fact('calendar', t('When'), html`<time datetime="${event.start_time}" data-event-time id="event-when">${Format.when(event)}</time>`)}
+            ${fact('pin', t('Where'), html`${venue.name || ''}${venue.location ? html`<br><span class="muted small">${venue.location}</span>` : ''}`)}
+            ${event.duration_minutes ? fact('clock', t('Duration'), Format.duration(event.duration_minutes)) : ''}
+            ${fact('seat', t('Seats'), avail.text)}
           </div>
           ${event.description ? html`<p>${event.description}</p>` : ''}
           ${showtimes(event, siblings)}
@@ -90,11 +91,11 @@ function renderEvent(event, siblings) {
   );
 }
 
-const browseEvents = html`<p><a class="btn btn-primary" href="events.html">Browse events</a></p>`;
+const browseEvents = html`<p><a class="btn btn-primary" href="events.html">${t('Browse events')}</a></p>`;
 
 async function load() {
   if (!id) {
-    render(root, UI.emptyState('No event chosen', 'Pick an event from the list.', browseEvents));
+    render(root, UI.emptyState(t('No event chosen'), t('Pick an event from the list.'), browseEvents));
     root.removeAttribute('aria-busy');
     return;
   }
@@ -113,7 +114,7 @@ async function load() {
   } catch (error) {
     root.replaceChildren();
     if (error.status === 404 || error.code === 'invalid_request') {
-      render(root, UI.emptyState('Event not found', 'This event does not exist or is no longer listed.', browseEvents));
+      render(root, UI.emptyState(t('Event not found'), t('This event does not exist or is no longer listed.'), browseEvents));
     }
     UI.handleError(error);
   } finally {

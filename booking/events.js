@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { Data, Format } from './data.js';
 import { append, byId, html, render } from './dom.js';
+import { inSentence, t } from './i18n.js';
 import { newestWins, Pager } from './requests.js';
 import * as UI from './ui.js';
 
@@ -41,10 +42,10 @@ function apiFilters() {
 
 function describeFilters() {
   const parts = [];
-  if (form.category.value) parts.push(Data.category(form.category.value).label.toLowerCase());
-  if (form.q.value.trim()) parts.push('matching “' + form.q.value.trim() + '”');
-  if (form.from.value) parts.push('from ' + Format.shortDate(form.from.value + 'T00:00'));
-  if (form.to.value) parts.push('until ' + Format.shortDate(form.to.value + 'T00:00'));
+  if (form.category.value) parts.push(inSentence(Data.category(form.category.value).label));
+  if (form.q.value.trim()) parts.push(t('matching “{q}”', { q: form.q.value.trim() }));
+  if (form.from.value) parts.push(t('from {date}', { date: Format.shortDate(form.from.value + 'T00:00') }));
+  if (form.to.value) parts.push(t('until {date}', { date: Format.shortDate(form.to.value + 'T00:00') }));
   return parts.join(' ');
 }
 
@@ -63,7 +64,7 @@ async function load(nextPage) {
     if (form.from.value && form.to.value && filters.from > filters.to) {
       list.replaceChildren();
       count.textContent = '';
-      UI.showError('Check the dates', 'The “From” date must be before the “To” date.');
+      UI.showError(t('Check the dates'), t('The “From” date must be before the “To” date.'));
       return;
     }
     const events = await api.events.getEvents(filters, { signal: ticket.signal });
@@ -77,14 +78,14 @@ async function load(nextPage) {
       render(
         list,
         UI.emptyState(
-          'Nothing found',
-          'No events ' + (what || 'on sale') + '. Try other filters.',
-          html`<p><a class="btn btn-secondary" href="events.html">Show everything</a></p>`,
+          t('Nothing found'),
+          what ? t('No events {what}. Try other filters.', { what }) : t('No events on sale. Try other filters.'),
+          html`<p><a class="btn btn-secondary" href="events.html">${t('Show everything')}</a></p>`,
         ),
       );
       count.textContent = '';
     } else {
-      count.textContent = shown + (more.hidden ? '' : '+') + ' event' + (shown === 1 ? '' : 's') + (what ? ' · ' + what : '');
+      count.textContent = (shown === 1 && more.hidden ? t('1 event') : t('{n} events', { n: shown + (more.hidden ? '' : '+') })) + (what ? ' · ' + what : '');
     }
   } catch (error) {
     if (ticket.stale) return;

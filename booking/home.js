@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { Data } from './data.js';
 import { byId, html, render } from './dom.js';
+import { t } from './i18n.js';
 import * as UI from './ui.js';
 
 const moviesEl = byId('featured-movies');
@@ -16,7 +17,7 @@ function venueCard(venue) {
       <p class="eyebrow">${kind.label}</p>
       <h3 class="card-title"><a class="stretched" href="theatres.html#venue-${venue.id}">${venue.name}</a></h3>
       <p class="meta">${UI.icon('pin')}<span>${venue.location || ''}</span></p>
-      <p class="meta">${UI.icon('seat')}<span>${venue.seat_count} seats</span></p>
+      <p class="meta">${UI.icon('seat')}<span>${t('{n} seats', { n: venue.seat_count })}</span></p>
     </div>
   </article>`;
 }
@@ -34,13 +35,13 @@ async function load() {
       moviesEl,
       movies.length
         ? movies.slice(0, 4).map((e) => UI.eventCard(e))
-        : UI.emptyState('No movies right now', 'New showtimes are added every week.'),
+        : UI.emptyState(t('No movies right now'), t('New showtimes are added every week.')),
     );
     render(
       eventsEl,
       live.length
         ? live.slice(0, 8).map((e) => UI.eventCard(e))
-        : UI.emptyState('No events on sale', 'Check back soon for concerts, plays and more.'),
+        : UI.emptyState(t('No events on sale'), t('Check back soon for concerts, plays and more.')),
     );
     render(venuesEl, venues.slice(0, 6).map(venueCard));
   } catch (error) {

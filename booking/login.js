@@ -1,6 +1,7 @@
 // login.html: log in or create an account, then back to ?next= (the page that sent you here).
 import { Auth } from './auth.js';
 import { byId, html, render } from './dom.js';
+import { t } from './i18n.js';
 import * as UI from './ui.js';
 
 const tabs = {
@@ -24,7 +25,7 @@ function select(which, focus) {
     panels[key].hidden = !on;
   });
   UI.clear(alertEl);
-  UI.setTitle(which === 'login' ? 'Log in' : 'Create account');
+  UI.setTitle(which === 'login' ? t('Log in') : t('Create account'));
   if (focus) tabs[which].focus();
 }
 
@@ -54,18 +55,18 @@ loginForm.addEventListener('submit', async (e) => {
   const email = loginForm.elements.namedItem('email');
   const password = loginForm.elements.namedItem('password');
   if (!checkEmail(email)) {
-    UI.showError('Check your e-mail', 'Enter the e-mail address of your account, like name@example.com.', alertEl);
+    UI.showError(t('Check your e-mail'), t('Enter the e-mail address of your account, like name@example.com.'), alertEl);
     email.focus();
     return;
   }
   if (invalid(password, !password.value)) {
-    UI.showError('Password missing', 'Enter your password.', alertEl);
+    UI.showError(t('Password missing'), t('Enter your password.'), alertEl);
     password.focus();
     return;
   }
   const button = loginForm.querySelector('button[type="submit"]');
   try {
-    await UI.busy(button, 'Logging in…', () => Auth.login(email.value.trim(), password.value));
+    await UI.busy(button, t('Logging in…'), () => Auth.login(email.value.trim(), password.value));
     location.assign(next);
   } catch (error) {
     UI.handleError(error, alertEl);
@@ -81,18 +82,18 @@ signupForm.addEventListener('submit', async (e) => {
   const email = field('email');
   const password = field('password');
   if (!checkEmail(email)) {
-    UI.showError('Check your e-mail', 'Enter a valid e-mail address, like name@example.com.', alertEl);
+    UI.showError(t('Check your e-mail'), t('Enter a valid e-mail address, like name@example.com.'), alertEl);
     email.focus();
     return;
   }
   if (invalid(password, password.value.length < 8 || password.value.length > 128)) {
-    UI.showError('Choose a longer password', 'Your password needs 8 to 128 characters.', alertEl);
+    UI.showError(t('Choose a longer password'), t('Your password needs 8 to 128 characters.'), alertEl);
     password.focus();
     return;
   }
   const button = signupForm.querySelector('button[type="submit"]');
   try {
-    await UI.busy(button, 'Creating your account…', () => Auth.signup(email.value.trim(), password.value, name.value.trim()));
+    await UI.busy(button, t('Creating your account…'), () => Auth.signup(email.value.trim(), password.value, name.value.trim()));
     location.assign(next);
   } catch (error) {
     UI.handleError(error, alertEl);
@@ -105,8 +106,8 @@ signupForm.addEventListener('submit', async (e) => {
 const params = new URLSearchParams(location.search);
 if (params.get('next')) {
   byId('login-reason').textContent = /^booking\.html/.test(next)
-    ? 'Log in to hold your seats. Your picks are kept.'
-    : 'Please log in to continue.';
+    ? t('Log in to hold your seats. Your picks are kept.')
+    : t('Please log in to continue.');
 }
 select(params.get('mode') === 'signup' ? 'signup' : 'login');
 
@@ -117,7 +118,7 @@ if (user) {
   render(
     already,
     html`<div class="notice notice-info">${UI.icon('user')}
-      <div>You are logged in as <strong>${user.email}</strong>. <a href="${next}">Continue</a> or log in with another account below.</div>
+      <div>${t('You are logged in as')} <strong>${user.email}</strong>. <a href="${next}">${t('Continue')}</a> ${t('or log in with another account below.')}</div>
     </div>`,
   );
 }

@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { Data, Format } from './data.js';
 import { byId, html, render } from './dom.js';
+import { t } from './i18n.js';
 import { newestWins } from './requests.js';
 import * as UI from './ui.js';
 
@@ -31,7 +32,7 @@ function showtimeLinks(showtimes) {
     days.get(key).push(s);
   });
   return html`<div class="days">
-    ${zone ? html`<p class="small muted zone-note">Times are ${Format.eventZoneLabel(showtimes[0])}, the cinema's local time.</p>` : ''}
+    ${zone ? html`<p class="small muted zone-note">${t("Times are {zone}, the cinema's local time.", { zone: Format.eventZoneLabel(showtimes[0]) })}</p>` : ''}
     ${Array.from(days.values()).map(
       (items) => html`<div class="day-group"><h4>${Format.eventDay(items[0])}</h4>
         <div class="showtimes">${items.map((s) => showtimeLink(s, !zone))}</div></div>`,
@@ -45,10 +46,10 @@ function movieBlock(showtimes) {
   return html`<article class="card movie" data-movie="${first.name}">
     ${UI.poster(first)}
     <div class="movie-body">
-      <p class="eyebrow">${Format.duration(first.duration_minutes) || 'Movie'}</p>
+      <p class="eyebrow">${Format.duration(first.duration_minutes) || t('Movie')}</p>
       <h2 class="card-title"><a href="detail.html?id=${encodeURIComponent(first.id)}">${first.name}</a></h2>
       ${first.description ? html`<p class="muted">${first.description}</p>` : ''}
-      ${Number.isFinite(from) ? html`<p class="price">Tickets from <strong>${Format.money(from, first.currency)}</strong></p>` : ''}
+      ${Number.isFinite(from) ? html`<p class="price">${t('Tickets from')} <strong>${Format.money(from, first.currency)}</strong></p>` : ''}
       ${showtimeLinks(showtimes)}
     </div>
   </article>`;
@@ -96,13 +97,13 @@ async function load() {
       byTitle.get(e.name).push(e);
     });
     if (!byTitle.size) {
-      render(list, UI.emptyState('No showtimes found', 'Try other dates or clear the search.'));
+      render(list, UI.emptyState(t('No showtimes found'), t('Try other dates or clear the search.')));
       count.textContent = '';
       return;
     }
     render(list, Array.from(byTitle.values()).map(movieBlock));
     count.textContent =
-      byTitle.size + ' film' + (byTitle.size === 1 ? '' : 's') + ', ' + events.length + ' showtime' + (events.length === 1 ? '' : 's');
+      (byTitle.size === 1 ? t('1 film') : t('{n} films', { n: byTitle.size })) + ', ' + (events.length === 1 ? t('1 showtime') : t('{n} showtimes', { n: events.length }));
   } catch (error) {
     if (ticket.stale) return;
     list.replaceChildren();

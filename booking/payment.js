@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { Auth } from './auth.js';
 import { Data, Format } from './data.js';
 import { byId, html, render } from './dom.js';
+import { t } from './i18n.js';
 import * as UI from './ui.js';
 
 const root = byId('payment');
@@ -12,9 +13,9 @@ const subtitle = byId('pay-subtitle');
 const bookingId = UI.param('booking');
 
 const TEST_CARDS = [
-  { number: '4242 4242 4242 4242', outcome: 'succeeds' },
-  { number: '4000 0000 0000 0002', outcome: 'is declined' },
-  { number: '4000 0000 0000 9995', outcome: 'has insufficient funds' },
+  { number: '4242 4242 4242 4242', outcome: t('succeeds') },
+  { number: '4000 0000 0000 0002', outcome: t('is declined') },
+  { number: '4000 0000 0000 9995', outcome: t('has insufficient funds') },
 ];
 
 const state = { booking: null, event: null, payment: null, timer: null, paying: false };
@@ -23,10 +24,10 @@ function seatsTable(booking, event) {
   const rows = booking.reservations
     .slice()
     .sort((a, b) => String(a.seat.row).localeCompare(String(b.seat.row), undefined, { numeric: true }) || a.seat.seat_number - b.seat.seat_number);
-  return html`<ul class="summary-list" aria-label="Seats">
+  return html`<ul class="summary-list" aria-label=t('Seats')>
     ${rows.map(
       (r) => html`<li>
-        <span><strong>Row ${r.seat.row} seat ${r.seat.seat_number}</strong> <span class="muted small">${Format.label(r.seat.tier)}</span></span>
+        <span><strong>${t('Row {row} seat {n}', { row: r.seat.row, n: r.seat.seat_number })}</strong> <span class="muted small">${Format.label(r.seat.tier)}</span></span>
         <span>${Format.money(r.price_cents, r.currency || event.currency)}</span>
       </li>`,
     )}
@@ -36,51 +37,51 @@ function seatsTable(booking, event) {
 function summaryPanel(booking, event, amount) {
   const venue = event.venue || {};
   return html`<aside class="panel" aria-labelledby="order-title">
-    <h2 id="order-title">Your order</h2>
+    <h2 id="order-title">${t('Your order')}</h2>
     <p class="eyebrow">${Data.category(event.category).single}</p>
     <h3 class="order-event">${event.name}</h3>
     <p class="meta">${UI.icon('calendar')}<span><time datetime="${event.start_time}" data-event-time>${Format.when(event)}</time></span></p>
     <p class="meta order-venue">${UI.icon('pin')}<span>${venue.name || ''}</span></p>
     ${seatsTable(booking, event)}
-    <div class="total"><span>Total</span><strong id="pay-total">${Format.money(amount, booking.currency)}</strong></div>
+    <div class="total"><span>${t('Total')}</span><strong id="pay-total">${Format.money(amount, booking.currency)}</strong></div>
   </aside>`;
 }
 
 function timerBox() {
   return html`<div class="hold-timer" id="hold-box">${UI.icon('clock')}
-    <div><p><strong>Your seats are held for <time id="hold-clock" role="timer" aria-live="off"></time></strong></p>
-      <p class="small">Pay before the timer runs out, or the seats go back on sale.</p></div>
+    <div><p><strong>${t('Your seats are held for')} <time id="hold-clock" role="timer" aria-live="off"></time></strong></p>
+      <p class="small">${t('Pay before the timer runs out, or the seats go back on sale.')}</p></div>
   </div>`;
 }
 
 function cardForm(amount, currency) {
   return html`<section class="panel" aria-labelledby="card-title">
-    <h2 id="card-title">${UI.icon('card')} Card details</h2>
-    <div class="test-cards" id="test-cards"><strong>Test cards</strong> — any future expiry date and any 3-digit CVC:
+    <h2 id="card-title">${UI.icon('card')} ${t('Card details')}</h2>
+    <div class="test-cards" id="test-cards"><strong>${t('Test cards')}</strong> — ${t('any future expiry date and any 3-digit CVC:')}
       <ul>
         ${TEST_CARDS.map(
           (c) => html`<li><span><code>${c.number}</code> ${c.outcome}</span>
-            <button type="button" class="btn btn-ghost btn-sm" data-card="${c.number}" aria-label="Use test card ${c.number}">Use</button></li>`,
+            <button type="button" class="btn btn-ghost btn-sm" data-card="${c.number}" aria-label="${t('Use test card {number}', { number: c.number })}">${t('Use')}</button></li>`,
         )}
       </ul>
     </div>
     <form id="card-form" novalidate autocomplete="on">
-      <div class="field"><label for="cardholder">Name on card</label>
+      <div class="field"><label for="cardholder">${t('Name on card')}</label>
         <input id="cardholder" name="cardholder" autocomplete="cc-name" maxlength="100"></div>
-      <div class="field"><label for="card-number">Card number</label>
+      <div class="field"><label for="card-number">${t('Card number')}</label>
         <input id="card-number" class="card-number-input" name="card_number" inputmode="numeric" autocomplete="cc-number" placeholder="1234 5678 9012 3456" maxlength="23" required aria-describedby="card-number-error">
         <span class="hint" id="card-number-error"></span></div>
       <div class="field-row">
-        <div class="field"><label for="card-exp">Expiry (MM/YY)</label>
-          <input id="card-exp" name="exp" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" maxlength="7" required aria-describedby="card-exp-error">
+        <div class="field"><label for="card-exp">${t('Expiry (MM/YY)')}</label>
+          <input id="card-exp" name="exp" inputmode="numeric" autocomplete="cc-exp" placeholder="${t('MM/YY')}" maxlength="7" required aria-describedby="card-exp-error">
           <span class="hint" id="card-exp-error"></span></div>
-        <div class="field"><label for="card-cvc">CVC</label>
+        <div class="field"><label for="card-cvc">${t('CVC')}</label>
           <input id="card-cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" placeholder="123" maxlength="4" required aria-describedby="card-cvc-error">
           <span class="hint" id="card-cvc-error"></span></div>
       </div>
       <div id="pay-alert" role="alert" hidden></div>
-      <button class="btn btn-primary btn-lg btn-block" type="submit" id="pay-button">${UI.icon('lock')} Pay ${Format.money(amount, currency)}</button>
-      <p class="secure-note">${UI.icon('lock')} Your card number and CVC are sent once for this payment and never stored.</p>
+      <button class="btn btn-primary btn-lg btn-block" type="submit" id="pay-button">${UI.icon('lock')} ${t('Pay {amount}', { amount: Format.money(amount, currency) })}</button>
+      <p class="secure-note">${UI.icon('lock')} ${t('Your card number and CVC are sent once for this payment and never stored.')}</p>
     </form>
   </section>`;
 }
@@ -89,8 +90,8 @@ function cardForm(amount, currency) {
 
 function showPay() {
   const { booking, event, payment } = state;
-  title.textContent = 'Payment';
-  subtitle.textContent = 'Complete your booking before the hold runs out.';
+  title.textContent = t('Payment');
+  subtitle.textContent = t('Complete your booking before the hold runs out.');
   render(
     root,
     html`${timerBox()}<div class="pay-layout">${cardForm(payment.amount_cents, payment.currency)}${summaryPanel(booking, event, payment.amount_cents)}</div>`,
@@ -103,60 +104,63 @@ function showPay() {
 function showSuccess(payment) {
   if (state.timer) state.timer.stop();
   const { booking, event } = state;
-  title.textContent = 'Booking confirmed';
-  subtitle.textContent = 'Enjoy the show!';
-  UI.setTitle('Booking confirmed');
+  title.textContent = t('Booking confirmed');
+  subtitle.textContent = t('Enjoy the show!');
+  UI.setTitle(t('Booking confirmed'));
   const amount = payment ? payment.amount_cents : booking.total_cents;
   render(
     root,
     html`<div class="pay-layout">
       <section class="panel success-view" aria-labelledby="success-title">
         <div class="success-badge">${UI.icon('check')}</div>
-        <h2 id="success-title">Payment successful — your seats are confirmed</h2>
-        <p>${Format.money(amount, booking.currency)} paid${payment && payment.card_last4 ? ' with the card ending in ' + payment.card_last4 : ''}.</p>
-        <p class="muted small">Booking reference <strong>${booking.id.slice(0, 8).toUpperCase()}</strong></p>
+        <h2 id="success-title">${t('Payment successful — your seats are confirmed')}</h2>
+        <p>${payment && payment.card_last4 ? t('{amount} paid with the card ending in {last4}.', { amount: Format.money(amount, booking.currency), last4: payment.card_last4 }) : t('{amount} paid.', { amount: Format.money(amount, booking.currency) })}</p>
+        <p class="muted small">${t('Booking reference')} <strong>${booking.id.slice(0, 8).toUpperCase()}</strong></p>
         <div class="btn-row btn-row-center">
-          <a class="btn btn-primary" href="profile.html#tickets" id="to-tickets">View my tickets</a>
-          <a class="btn btn-secondary" href="profile.html" id="to-profile">View my bookings</a>
-          <a class="btn btn-ghost" href="events.html">Find more events</a></div>
+          <a class="btn btn-primary" href="profile.html#tickets" id="to-tickets">${t('View my tickets')}</a>
+          <a class="btn btn-secondary" href="profile.html" id="to-profile">${t('View my bookings')}</a>
+          <a class="btn btn-ghost" href="events.html">${t('Find more events')}</a></div>
       </section>
       ${summaryPanel(booking, event, amount)}
     </div>`,
   );
   const status = byId('page-status');
-  UI.showStatus('Payment successful. Your booking is confirmed.', 'success', status);
+  UI.showStatus(t('Payment successful. Your booking is confirmed.'), 'success', status);
 }
 
 function showExpired(message) {
   if (state.timer) state.timer.stop();
   const event = state.event;
-  title.textContent = 'Your hold has expired';
-  subtitle.textContent = 'The seats went back on sale.';
+  title.textContent = t('Your hold has expired');
+  subtitle.textContent = t('The seats went back on sale.');
   render(
     root,
     html`<section class="panel success-view" aria-labelledby="expired-title">
       <div class="success-badge success-badge-warning">${UI.icon('clock')}</div>
-      <h2 id="expired-title">Time ran out for these seats</h2>
-      <p>${message || 'Your hold ended before payment, so the seats were released. Nothing was charged.'}</p>
+      <h2 id="expired-title">${t('Time ran out for these seats')}</h2>
+      <p>${message || t('Your hold ended before payment, so the seats were released. Nothing was charged.')}</p>
       <div class="btn-row btn-row-center">
-        ${event ? html`<a class="btn btn-primary" id="pick-again" href="booking.html?event=${encodeURIComponent(event.id)}">Pick seats again</a>` : ''}
-        <a class="btn btn-secondary" href="profile.html">My bookings</a></div>
+        ${event ? html`<a class="btn btn-primary" id="pick-again" href="booking.html?event=${encodeURIComponent(event.id)}">${t('Pick seats again')}</a>` : ''}
+        <a class="btn btn-secondary" href="profile.html">${t('My bookings')}</a></div>
     </section>`,
   );
-  UI.showError('Your hold has expired', 'The seats were released. Pick seats again to book.');
+  UI.showError(t('Your hold has expired'), t('The seats were released. Pick seats again to book.'));
 }
+
+/** A booking's status in words ("Canceled"). */
+const statusLabel = (status) => (Data.RESERVATION_STATUS[status] || { label: status }).label;
 
 function showClosed(booking) {
   if (state.timer) state.timer.stop();
-  title.textContent = 'Booking ' + booking.status;
+  title.textContent = t('Booking') + ' · ' + statusLabel(booking.status);
   render(
     root,
     UI.emptyState(
-      'This booking is ' + booking.status,
-      'It can no longer be paid. You can pick new seats any time.',
+      t('This booking is {status}', { status: statusLabel(booking.status).toLowerCase() }),
+      t('It can no longer be paid. You can pick new seats any time.'),
       html`<div class="btn-row btn-row-center">
-        <a class="btn btn-primary" href="booking.html?event=${encodeURIComponent(booking.event_id)}">Pick seats again</a>
-        <a class="btn btn-secondary" href="profile.html">My bookings</a></div>`,
+        <a class="btn btn-primary" href="booking.html?event=${encodeURIComponent(booking.event_id)}">${t('Pick seats again')}</a>
+        <a class="btn btn-secondary" href="profile.html">${t('My bookings')}</a></div>`,
     ),
   );
 }
@@ -185,7 +189,7 @@ function readCard(form) {
   fieldError(form.exp, '');
   fieldError(form.cvc, '');
   if (!/^\d{12,19}$/.test(number)) {
-    fieldError(form.card_number, 'Enter the 12 to 19 digits on the card.');
+    fieldError(form.card_number, t('Enter the 12 to 19 digits on the card.'));
     problems.push(form.card_number);
   }
   let month = 0;
@@ -195,18 +199,18 @@ function readCard(form) {
     year = Number(exp[2].length === 2 ? '20' + exp[2] : exp[2]);
     const now = new Date();
     if (month < 1 || month > 12) {
-      fieldError(form.exp, 'The month must be 01 to 12.');
+      fieldError(form.exp, t('The month must be 01 to 12.'));
       problems.push(form.exp);
     } else if (year < now.getFullYear() || (year === now.getFullYear() && month < now.getMonth() + 1)) {
-      fieldError(form.exp, 'This card has expired.');
+      fieldError(form.exp, t('This card has expired.'));
       problems.push(form.exp);
     }
   } else {
-    fieldError(form.exp, 'Enter the expiry as MM/YY.');
+    fieldError(form.exp, t('Enter the expiry as MM/YY.'));
     problems.push(form.exp);
   }
   if (!/^\d{3,4}$/.test(cvc)) {
-    fieldError(form.cvc, 'Enter the 3 or 4 digits on the back.');
+    fieldError(form.cvc, t('Enter the 3 or 4 digits on the back.'));
     problems.push(form.cvc);
   }
   return {
@@ -240,13 +244,13 @@ function wireForm() {
     UI.clear(alertEl);
     const { problems, card } = readCard(form);
     if (problems.length) {
-      UI.showError('Please check your card details', 'Some fields need fixing before we can charge the card.', alertEl);
+      UI.showError(t('Please check your card details'), t('Some fields need fixing before we can charge the card.'), alertEl);
       problems[0].focus();
       return;
     }
     state.paying = true;
     try {
-      const paid = await UI.busy(button, 'Paying…', () => api.payments.confirm(state.payment.id, card));
+      const paid = await UI.busy(button, t('Paying…'), () => api.payments.confirm(state.payment.id, card));
       state.payment = paid;
       try {
         state.booking = await api.reservations.getBooking(bookingId);
@@ -259,9 +263,9 @@ function wireForm() {
         showExpired((UI.describe(error).text));
         return;
       }
-      if (error.code === 'validation_failed' && /card_number/.test(error.detail)) fieldError(form.card_number, 'This card number is not valid.');
-      if (error.code === 'validation_failed' && /exp_/.test(error.detail)) fieldError(form.exp, 'Check the expiry date.');
-      if (error.code === 'validation_failed' && /cvc/.test(error.detail)) fieldError(form.cvc, 'Check the CVC.');
+      if (error.code === 'validation_failed' && /card_number/.test(error.detail)) fieldError(form.card_number, t('This card number is not valid.'));
+      if (error.code === 'validation_failed' && /exp_/.test(error.detail)) fieldError(form.exp, t('Check the expiry date.'));
+      if (error.code === 'validation_failed' && /cvc/.test(error.detail)) fieldError(form.cvc, t('Check the CVC.'));
       UI.handleError(error, alertEl);
       if (error.code === 'card_declined' || error.code === 'insufficient_funds') form.card_number.select();
     } finally {
@@ -292,14 +296,14 @@ async function start() {
     render(
       root,
       UI.emptyState(
-        'No booking to pay',
-        'Pick seats first; you are brought here to pay for them.',
-        html`<p><a class="btn btn-primary" href="events.html">Browse events</a></p>`,
+        t('No booking to pay'),
+        t('Pick seats first; you are brought here to pay for them.'),
+        html`<p><a class="btn btn-primary" href="events.html">${t('Browse events')}</a></p>`,
       ),
     );
     return;
   }
-  render(root, html`<div class="panel"><p class="muted">Preparing your payment…</p></div>`);
+  render(root, html`<div class="panel"><p class="muted">${t('Preparing your payment…')}</p></div>`);
   try {
     state.booking = await api.reservations.getBooking(bookingId);
     state.event = await api.events.getEventById(state.booking.event_id);
@@ -339,7 +343,7 @@ async function start() {
     if (d && error.status !== 401) {
       render(
         root,
-        UI.emptyState(d.title, 'We could not prepare this payment.', html`<p><a class="btn btn-primary" href="profile.html">My bookings</a></p>`),
+        UI.emptyState(d.title, t('We could not prepare this payment.'), html`<p><a class="btn btn-primary" href="profile.html">${t('My bookings')}</a></p>`),
       );
     }
   } finally {

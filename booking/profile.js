@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { Auth } from './auth.js';
 import { Data, Format } from './data.js';
 import { byId, html, render } from './dom.js';
+import { t } from './i18n.js';
 import * as UI from './ui.js';
 
 const accountEl = byId('account');
@@ -22,25 +23,25 @@ function renderAccount(user) {
   render(
     accountEl,
     html`<dl class="account-facts">
-        <div><dt>Name</dt><dd id="account-name">${user.name || '—'}</dd></div>
-        <div><dt>E-mail</dt><dd id="account-email">${user.email}</dd></div>
-        <div><dt>Account</dt><dd>${admin ? html`<span class="status status-admin">Admin</span>` : user.role === 'staff' ? 'Door staff' : 'Customer'} · member since ${Format.date(user.created_at)}</dd></div>
+        <div><dt>${t('Name')}</dt><dd id="account-name">${user.name || '—'}</dd></div>
+        <div><dt>${t('E-mail')}</dt><dd id="account-email">${user.email}</dd></div>
+        <div><dt>${t('Account')}</dt><dd>${admin ? html`<span class="status status-admin">${t('Admin')}</span>` : user.role === 'staff' ? t('Door staff') : t('Customer')} · ${t('member since {date}', { date: Format.date(user.created_at) })}</dd></div>
       </dl>
-      ${admin ? html`<p><a class="btn btn-secondary btn-sm" href="admin.html">Open admin</a></p>` : ''}
-      ${admin || user.role === 'staff' ? html`<p><a class="btn btn-secondary btn-sm" href="checkin.html">Open the door page</a></p>` : ''}
-      <details class="more"><summary>Change name</summary>
-        <form id="name-form" novalidate><div class="field"><label for="new-name">Name</label>
+      ${admin ? html`<p><a class="btn btn-secondary btn-sm" href="admin.html">${t('Open admin')}</a></p>` : ''}
+      ${admin || user.role === 'staff' ? html`<p><a class="btn btn-secondary btn-sm" href="checkin.html">${t('Open the door page')}</a></p>` : ''}
+      <details class="more"><summary>${t('Change name')}</summary>
+        <form id="name-form" novalidate><div class="field"><label for="new-name">${t('Name')}</label>
           <input id="new-name" name="name" autocomplete="name" maxlength="100" value="${user.name || ''}"></div>
-          <button class="btn btn-secondary btn-sm" type="submit">Save name</button></form>
+          <button class="btn btn-secondary btn-sm" type="submit">${t('Save name')}</button></form>
       </details>
-      <details class="more"><summary>Change password</summary>
+      <details class="more"><summary>${t('Change password')}</summary>
         <form id="password-form" novalidate>
-          <div class="field"><label for="current-password">Current password</label>
+          <div class="field"><label for="current-password">${t('Current password')}</label>
             <input id="current-password" name="current_password" type="password" autocomplete="current-password" required></div>
-          <div class="field"><label for="new-password">New password</label>
+          <div class="field"><label for="new-password">${t('New password')}</label>
             <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="8" maxlength="128" required>
-            <span class="hint">8 to 128 characters.</span></div>
-          <button class="btn btn-secondary btn-sm" type="submit">Change password</button></form>
+            <span class="hint">${t('8 to 128 characters.')}</span></div>
+          <button class="btn btn-secondary btn-sm" type="submit">${t('Change password')}</button></form>
       </details>
       <div id="account-alert" role="alert" hidden></div>`,
   );
@@ -52,11 +53,11 @@ function renderAccount(user) {
     const button = e.currentTarget.querySelector('button');
     const name = byId('new-name').value.trim();
     try {
-      const updated = await UI.busy(button, 'Saving…', () => api.auth.updateMe({ name }));
+      const updated = await UI.busy(button, t('Saving…'), () => api.auth.updateMe({ name }));
       Auth.setUser(updated);
       state.user = updated;
       byId('account-name').textContent = updated.name || '—';
-      UI.showStatus('Your name was saved.', 'success');
+      UI.showStatus(t('Your name was saved.'), 'success');
     } catch (error) {
       UI.handleError(error, alertEl);
     }
@@ -69,21 +70,21 @@ function renderAccount(user) {
     const next = byId('new-password');
     const current = byId('current-password');
     if (next.value.length < 8) {
-      UI.showError('Password too short', 'The new password needs at least 8 characters.', alertEl);
+      UI.showError(t('Password too short'), t('The new password needs at least 8 characters.'), alertEl);
       return;
     }
     try {
-      await UI.busy(button, 'Saving…', async () => {
+      await UI.busy(button, t('Saving…'), async () => {
         const updated = await api.auth.updateMe({ password: next.value, current_password: current.value });
         // A password change ends every session opened with the old one, this one too: sign in
         // again with the new password so this page goes on working.
         await Auth.login(updated.email, next.value);
       });
       form.reset();
-      UI.showStatus('Your password was changed.', 'success');
+      UI.showStatus(t('Your password was changed.'), 'success');
     } catch (error) {
       if (error.status === 401 && error.code === 'invalid_credentials') {
-        UI.showError('Wrong password', 'The current password is not right.', alertEl);
+        UI.showError(t('Wrong password'), t('The current password is not right.'), alertEl);
       } else {
         UI.handleError(error, alertEl);
       }
@@ -107,7 +108,7 @@ function ticketStatusBadge(status) {
 
 function ticketRow(ticket) {
   const event = state.events.get(ticket.event_id);
-  const title = event ? event.name : 'Event';
+  const title = event ? event.name : t('Event');
   return html`<li class="ticket-row" data-ticket-id="${ticket.id}" data-status="${ticket.status}">
     <div class="ticket-row-main">
       <a class="ticket-row-link" href="ticket.html?id=${encodeURIComponent(ticket.id)}">${title}</a>
@@ -120,7 +121,7 @@ function ticketRow(ticket) {
 
 function renderTickets() {
   if (!state.tickets.length) {
-    render(ticketsEl, html`<p class="muted small">No tickets yet: paying for seats gives you one per seat.</p>`);
+    render(ticketsEl, html`<p class="muted small">${t('No tickets yet: paying for seats gives you one per seat.')}</p>`);
     return;
   }
   render(ticketsEl, html`<ul class="ticket-rows">${state.tickets.map(ticketRow)}</ul>`);
@@ -181,13 +182,13 @@ function statusBadge(status) {
 function paymentLines(booking) {
   const p = booking.payment;
   if (!p || p.status === 'pending' || p.status === 'failed') return '';
-  const card = p.card_last4 ? ' with the card ending in ' + p.card_last4 : '';
+  const card = p.card_last4 ? ' ' + t('with the card ending in {last4}', { last4: p.card_last4 }) : '';
   const badge = html`<span class="status status-${p.status}" data-payment-status="${p.status}">
     ${Data.PAYMENT_STATUS[p.status] || Format.label(p.status)}</span>`;
-  const part = p.status === 'partially_refunded' ? ' (part of the payment)' : '';
-  return html`<div><strong>Paid</strong> ${Format.money(p.amount_cents, p.currency)}${card} ${badge}</div>
+  const part = p.status === 'partially_refunded' ? ' ' + t('(part of the payment)') : '';
+  return html`<div><strong>${t('Paid')}</strong> ${Format.money(p.amount_cents, p.currency)}${card} ${badge}</div>
     ${p.refunded_cents > 0
-      ? html`<div class="refund-line" data-refund>Refunded ${Format.money(p.refunded_cents, p.currency)} to your card${part}</div>`
+      ? html`<div class="refund-line" data-refund>${t('Refunded {amount} to your card', { amount: Format.money(p.refunded_cents, p.currency) })}${part}</div>`
       : ''}`;
 }
 
@@ -205,26 +206,26 @@ function bookingCard(booking) {
   const tiers = Array.from(new Set(seats.map((r) => Format.label(r.seat.tier)))).join(', ');
   let actions = '';
   if (booking.status === 'held') {
-    actions = html`<p class="small flush">Pay within <time data-hold-clock="${booking.expires_at}"></time> or the seats are released.</p>
-      <div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=${encodeURIComponent(booking.id)}">Pay now</a>
-        <button class="btn btn-ghost btn-sm" type="button" data-cancel="${booking.id}">Release seats</button></div>`;
+    actions = html`<p class="small flush">${t('Pay within')} <time data-hold-clock="${booking.expires_at}"></time> ${t('or the seats are released.')}</p>
+      <div class="btn-row"><a class="btn btn-primary btn-sm" href="payment.html?booking=${encodeURIComponent(booking.id)}">${t('Pay now')}</a>
+        <button class="btn btn-ghost btn-sm" type="button" data-cancel="${booking.id}">${t('Release seats')}</button></div>`;
   } else if (booking.status === 'confirmed') {
-    const pdf = html`<button class="btn btn-secondary btn-sm" type="button" data-tickets-pdf="${booking.id}">Tickets (PDF)</button>`;
+    const pdf = html`<button class="btn btn-secondary btn-sm" type="button" data-tickets-pdf="${booking.id}">${t('Tickets (PDF)')}</button>`;
     actions = canCancelConfirmed(event)
-      ? html`<div class="btn-row">${pdf}<button class="btn btn-danger btn-sm" type="button" data-cancel="${booking.id}">Cancel booking</button></div>`
-      : html`<div class="btn-row">${pdf}</div><p class="small muted flush">Less than 24 hours to go: this booking can no longer be canceled online.</p>`;
+      ? html`<div class="btn-row">${pdf}<button class="btn btn-danger btn-sm" type="button" data-cancel="${booking.id}">${t('Cancel booking')}</button></div>`
+      : html`<div class="btn-row">${pdf}</div><p class="small muted flush">${t('Less than 24 hours to go: this booking can no longer be canceled online.')}</p>`;
   }
   return html`<article class="card booking-card" data-booking-id="${booking.id}" data-status="${booking.status}" aria-labelledby="b-${booking.id}">
-    ${UI.poster(event || { name: 'Event', category: 'other' })}
+    ${UI.poster(event || { name: t('Event'), category: 'other' })}
     <div class="booking-main">
       <div class="booking-top">
-        <h3 id="b-${booking.id}">${event ? html`<a href="detail.html?id=${encodeURIComponent(event.id)}">${event.name}</a>` : 'Event'}</h3>
+        <h3 id="b-${booking.id}">${event ? html`<a href="detail.html?id=${encodeURIComponent(event.id)}">${event.name}</a>` : t('Event')}</h3>
         ${statusBadge(booking.status)}
       </div>
       <div class="booking-lines">
         ${event ? html`<div><time datetime="${event.start_time}" data-event-time>${Format.when(event)}</time> · ${venue.name || ''}</div>` : ''}
-        <div><strong>${seats.length} seat${seats.length === 1 ? '' : 's'}:</strong> ${seatText} <span class="muted">(${tiers})</span></div>
-        <div><strong>Total</strong> ${Format.money(booking.total, booking.currency)} · booked ${Format.dateTime(booking.created_at)} · ref ${booking.id.slice(0, 8).toUpperCase()}</div>
+        <div><strong>${seats.length === 1 ? t('1 seat:') : t('{n} seats:', { n: seats.length })}</strong> ${seatText} <span class="muted">(${tiers})</span></div>
+        <div><strong>${t('Total')}</strong> ${Format.money(booking.total, booking.currency)} · ${t('booked {when}', { when: Format.dateTime(booking.created_at) })} · ${t('ref {id}', { id: booking.id.slice(0, 8).toUpperCase() })}</div>
         ${paymentLines(booking)}
       </div>
       ${actions}
@@ -242,7 +243,7 @@ function renderTabs() {
     tabsEl,
     FILTERS.map(
       (f) => html`<button type="button" class="tab" data-filter="${f}" aria-pressed="${state.filter === f}">
-        ${f === 'all' ? 'All' : Data.RESERVATION_STATUS[f].label}<span class="count">${counts[f] || 0}</span></button>`,
+        ${f === 'all' ? t('All') : Data.RESERVATION_STATUS[f].label}<span class="count">${counts[f] || 0}</span></button>`,
     ),
   );
 }
@@ -256,15 +257,15 @@ function renderBookings() {
     render(
       listEl,
       UI.emptyState(
-        'No bookings yet',
-        'When you hold or buy seats, they appear here.',
-        html`<p><a class="btn btn-primary" href="events.html">Find something to see</a></p>`,
+        t('No bookings yet'),
+        t('When you hold or buy seats, they appear here.'),
+        html`<p><a class="btn btn-primary" href="events.html">${t('Find something to see')}</a></p>`,
       ),
     );
     return;
   }
   if (!shown.length) {
-    render(listEl, UI.emptyState('Nothing here', 'No ' + state.filter + ' bookings.'));
+    render(listEl, UI.emptyState(t('Nothing here'), t('No bookings with this status.')));
     return;
   }
   render(listEl, shown.map(bookingCard));
@@ -289,7 +290,7 @@ async function loadBookings() {
     state.bookings = groupBookings(reservations, payments);
     renderBookings();
     if (paymentsError) {
-      UI.showError('Payment details unavailable', UI.describe(paymentsError).text + ' Your bookings are shown without them.');
+      UI.showError(t('Payment details unavailable'), UI.describe(paymentsError).text + ' ' + t('Your bookings are shown without them.'));
     }
   } catch (error) {
     listEl.replaceChildren();
@@ -309,12 +310,12 @@ function askCancel(button) {
   const held = booking.status === 'held';
   render(
     slot,
-    html`<div class="confirm-box" role="group" aria-label="Confirm cancellation">
-      <p><strong>${held ? 'Release these seats?' : 'Cancel this booking?'}</strong> ${paid
-        ? Format.money(refund, booking.currency) + ' will be refunded to your card.'
-        : 'The seats go back on sale.'}</p>
-      <div class="btn-row"><button type="button" class="btn btn-danger-solid btn-sm" data-confirm-cancel>${held ? 'Yes, release seats' : 'Yes, cancel booking'}</button>
-        <button type="button" class="btn btn-ghost btn-sm" data-keep>Keep booking</button></div>
+    html`<div class="confirm-box" role="group" aria-label="${t('Confirm cancellation')}">
+      <p><strong>${held ? t('Release these seats?') : t('Cancel this booking?')}</strong> ${paid
+        ? t('{amount} will be refunded to your card.', { amount: Format.money(refund, booking.currency) })
+        : t('The seats go back on sale.')}</p>
+      <div class="btn-row"><button type="button" class="btn btn-danger-solid btn-sm" data-confirm-cancel>${held ? t('Yes, release seats') : t('Yes, cancel booking')}</button>
+        <button type="button" class="btn btn-ghost btn-sm" data-keep>${t('Keep booking')}</button></div>
     </div>`,
   );
   slot.querySelector('[data-keep]').addEventListener('click', () => {
@@ -328,15 +329,16 @@ function askCancel(button) {
 async function doCancel(booking, button) {
   UI.clear();
   try {
-    await UI.busy(button, 'Canceling…', () => api.reservations.cancelBooking(booking.id));
+    await UI.busy(button, t('Canceling…'), () => api.reservations.cancelBooking(booking.id));
     await Promise.all([loadBookings(), loadTickets()]);
     const after = state.bookings.find((b) => b.id === booking.id);
     const p = after && after.payment;
     if (p && p.refunded_cents > 0) {
-      UI.showStatus('Booking canceled. ' + Format.money(p.refunded_cents, p.currency) + ' refunded to your card' +
-        (p.card_last4 ? ' ending in ' + p.card_last4 : '') + '.', 'success');
+      UI.showStatus(p.card_last4
+        ? t('Booking canceled. {amount} refunded to your card ending in {last4}.', { amount: Format.money(p.refunded_cents, p.currency), last4: p.card_last4 })
+        : t('Booking canceled. {amount} refunded to your card.', { amount: Format.money(p.refunded_cents, p.currency) }), 'success');
     } else {
-      UI.showStatus(booking.status === 'held' ? 'Seats released.' : 'Booking canceled.', 'success');
+      UI.showStatus(booking.status === 'held' ? t('Seats released.') : t('Booking canceled.'), 'success');
     }
   } catch (error) {
     UI.handleError(error);
@@ -362,7 +364,7 @@ async function downloadTickets(button) {
   UI.clear();
   const bookingId = button.dataset.ticketsPdf;
   try {
-    const pdf = await UI.busy(button, 'Preparing PDF…', () => api.tickets.bookingPdf(bookingId));
+    const pdf = await UI.busy(button, t('Preparing PDF…'), () => api.tickets.bookingPdf(bookingId));
     UI.saveFile(pdf, 'proeventa-tickets-' + bookingId.slice(0, 8).toLowerCase() + '.pdf');
   } catch (error) {
     UI.handleError(error);

@@ -4,6 +4,7 @@
 import { ApiError } from './api.js';
 import { Auth } from './auth.js';
 import { Data, Format } from './data.js';
+import { LANGUAGES, lang, setLanguage, t } from './i18n.js';
 import { html, render, styled, trusted } from './dom.js';
 
 /** Small inline icons (stroke drawings, no emoji, nothing fetched). */
@@ -35,10 +36,10 @@ export function icon(name, extraClass) {
 }
 
 const NAV = [
-  { href: 'Home.html', label: 'Home' },
-  { href: 'movies.html', label: 'Movies' },
-  { href: 'events.html', label: 'Events' },
-  { href: 'theatres.html', label: 'Venues' },
+  { href: 'Home.html', label: t('Home') },
+  { href: 'movies.html', label: t('Movies') },
+  { href: 'events.html', label: t('Events') },
+  { href: 'theatres.html', label: t('Venues') },
 ];
 
 function currentFile() {
@@ -52,9 +53,9 @@ function renderHeader() {
   const file = currentFile();
   const links = NAV.slice();
   // Everyone signed in may buy, so everyone has tickets; the door is for staff and admins.
-  if (user) links.push({ href: 'profile.html#tickets', label: 'Tickets', page: 'ticket.html' });
-  if (user && (user.role === 'staff' || user.role === 'admin')) links.push({ href: 'checkin.html', label: 'Door' });
-  if (user && user.role === 'admin') links.push({ href: 'admin.html', label: 'Admin' });
+  if (user) links.push({ href: 'profile.html#tickets', label: t('Tickets'), page: 'ticket.html' });
+  if (user && (user.role === 'staff' || user.role === 'admin')) links.push({ href: 'checkin.html', label: t('Door') });
+  if (user && user.role === 'admin') links.push({ href: 'admin.html', label: t('Admin') });
   const items = links.map((l) => {
     const current =
       l.href.toLowerCase() === file || l.page === file || (file === 'detail.html' && l.href === 'events.html');
@@ -63,14 +64,14 @@ function renderHeader() {
   const account = user
     ? html`<a class="account-link" href="profile.html"${file === 'profile.html' ? html` aria-current="page"` : ''}>
         ${icon('user')}<span class="account-name">${user.name || user.email}</span></a>
-        <button type="button" class="btn btn-ghost btn-sm" data-action="logout">Log out</button>`
-    : html`<a class="btn btn-primary btn-sm" href="${Auth.loginUrl()}">Log in</a>`;
+        <button type="button" class="btn btn-ghost btn-sm" data-action="logout">${t('Log out')}</button>`
+    : html`<a class="btn btn-primary btn-sm" href="${Auth.loginUrl()}">${t('Log in')}</a>`;
   render(
     header,
-    html`<a class="skip-link" href="#main">Skip to content</a>
+    html`<a class="skip-link" href="#main">${t('Skip to content')}</a>
       <div class="container header-inner">
         <a class="brand" href="Home.html">${icon('ticket', 'brand-icon')}<span>Pro<strong>Eventa</strong></span></a>
-        <nav class="main-nav" aria-label="Main"><ul>${items}</ul></nav>
+        <nav class="main-nav" aria-label="${t('Main')}"><ul>${items}</ul></nav>
         <div class="account">${account}</div>
       </div>`,
   );
@@ -83,18 +84,30 @@ function renderHeader() {
   }
 }
 
+/** The language picker of every footer: each language named in its own words. */
+function languageSwitcher() {
+  const current = lang();
+  return html`<p class="language-switcher"><label for="site-language">${t('Language')}</label>
+    <select id="site-language">${LANGUAGES.map(
+      (l) => html`<option value="${l.code}" lang="${l.code}"${l.code === current ? html` selected` : ''}>${l.name}</option>`,
+    )}</select></p>`;
+}
+
 function renderFooter() {
   const footer = document.getElementById('site-footer');
   if (!footer) return;
   render(
     footer,
     html`<div class="container footer-inner">
-      <p><strong>ProEventa</strong> — tickets for movies, theatre and live events.</p>
-      <nav aria-label="Footer"><a href="events.html">All events</a><a href="theatres.html">Venues</a>
-        <a href="profile.html">My bookings</a></nav>
-      <p class="muted small">Seats are held for you for a few minutes while you pay. Prices include all fees.</p>
+      <p><strong>ProEventa</strong> — ${t('tickets for movies, theatre and live events.')}</p>
+      <nav aria-label="${t('Footer')}"><a href="events.html">${t('All events')}</a><a href="theatres.html">${t('Venues')}</a>
+        <a href="profile.html">${t('My bookings')}</a></nav>
+      <p class="muted small">${t('Seats are held for you for a few minutes while you pay. Prices include all fees.')}</p>
+      ${languageSwitcher()}
     </div>`,
   );
+  const switcher = footer.querySelector('#site-language');
+  if (switcher) switcher.addEventListener('change', () => setLanguage(switcher.value));
 }
 
 /** "card_number is not valid" → "Card number is not valid." */
@@ -106,67 +119,70 @@ function sentence(text) {
 /** What an API error means for a person: {title, text}. */
 export function describe(error) {
   const e = error || {};
-  const detail = e.detail || '';
-  const ref = e.requestId ? ' (reference ' + e.requestId.slice(0, 8) + ')' : '';
+  // The API's `detail` sentences are English: other languages say the site's own words instead.
+  const detail = lang() === 'en' ? e.detail || '' : '';
+  const ref = e.requestId ? ' ' + t('(reference {id})', { id: e.requestId.slice(0, 8) }) : '';
   switch (e.code) {
     case 'network_error':
-      return { title: 'Connection problem', text: "We couldn't reach ProEventa. Check your connection and try again." };
+      return { title: t('Connection problem'), text: t("We couldn't reach ProEventa. Check your connection and try again.") };
     case 'invalid_credentials':
-      return { title: 'Log in failed', text: detail || "That e-mail and password don't match an account." };
+      return { title: t('Log in failed'), text: detail || t("That e-mail and password don't match an account.") };
     case 'unauthorized':
     case 'token_expired':
-      return { title: 'Please log in', text: 'Your session has ended. Log in again to continue.' };
+      return { title: t('Please log in'), text: t('Your session has ended. Log in again to continue.') };
     case 'email_taken':
-      return { title: 'Account exists', text: (detail || 'This e-mail already has an account.') + ' Log in instead.' };
+      return { title: t('Account exists'), text: (detail || t('This e-mail already has an account.')) + ' ' + t('Log in instead.') };
     case 'seat_unavailable':
       return {
-        title: 'Seat no longer available',
-        text: (detail || 'Someone else just took one of your seats.') + ' The seat map is up to date again: please pick other seats.',
+        title: t('Seat no longer available'),
+        text: (detail || t('Someone else just took one of your seats.')) + ' ' + t('The seat map is up to date again: please pick other seats.'),
       };
     case 'hold_limit_reached':
       return {
-        title: 'Seat limit reached',
-        text: (detail || 'You hold as many seats for this event as one account may.') + ' Pay for or cancel seats you hold to pick more.',
+        title: t('Seat limit reached'),
+        text: (detail || t('You hold as many seats for this event as one account may.')) + ' ' + t('Pay for or cancel seats you hold to pick more.'),
       };
     case 'card_declined':
-      return { title: 'Card declined', text: (detail || 'The card was declined; try another card.') + ' Nothing was charged.' };
+      return { title: t('Card declined'), text: (detail || t('The card was declined; try another card.')) + ' ' + t('Nothing was charged.') };
     case 'insufficient_funds':
-      return { title: 'Insufficient funds', text: (detail || 'The card has insufficient funds; try another card.') + ' Nothing was charged.' };
+      return { title: t('Insufficient funds'), text: (detail || t('The card has insufficient funds; try another card.')) + ' ' + t('Nothing was charged.') };
     case 'hold_expired':
-      return { title: 'Your hold expired', text: (detail || 'The hold on your seats ran out.') + ' Nothing was charged.' };
+      return { title: t('Your hold expired'), text: (detail || t('The hold on your seats ran out.')) + ' ' + t('Nothing was charged.') };
     case 'invalid_state':
-      return { title: 'Not possible right now', text: detail || 'This booking cannot be changed in its current state.' };
+      return { title: t('Not possible right now'), text: detail || t('This booking cannot be changed in its current state.') };
     case 'ticket_revoked':
-      return { title: 'Ticket revoked', text: detail || 'This ticket was canceled and no longer admits anyone.' };
+      return { title: t('Ticket revoked'), text: detail || t('This ticket was canceled and no longer admits anyone.') };
     case 'already_checked_in':
-      return { title: 'Already checked in', text: detail || 'This ticket has already been used at the door.' };
+      return { title: t('Already checked in'), text: detail || t('This ticket has already been used at the door.') };
     case 'invalid_ticket':
-      return { title: 'Not a valid ticket', text: detail || 'This code is not a ProEventa ticket.' };
+      return { title: t('Not a valid ticket'), text: detail || t('This code is not a ProEventa ticket.') };
     case 'wrong_event':
-      return { title: 'Wrong event', text: detail || 'This ticket is for another event.' };
+      return { title: t('Wrong event'), text: detail || t('This ticket is for another event.') };
     case 'forbidden':
-      return { title: 'Not allowed', text: detail || "Your account can't do this." };
+      return { title: t('Not allowed'), text: detail || t("Your account can't do this.") };
     case 'not_found':
-      return { title: 'Not found', text: detail || "We couldn't find what you were looking for." };
+      return { title: t('Not found'), text: detail || t("We couldn't find what you were looking for.") };
     case 'validation_failed':
     case 'invalid_request':
     case 'invalid_json':
-      return { title: 'Please check your details', text: detail ? sentence(detail) : 'Some fields are not valid.' };
+      return { title: t('Please check your details'), text: detail ? sentence(detail) : t('Some fields are not valid.') };
     case 'rate_limited': {
       const wait = Number(e.retryAfter);
       return {
-        title: 'Too many attempts',
-        text: 'Please wait ' + (wait > 0 ? Math.ceil(wait / 60) + ' minute' + (wait > 60 ? 's' : '') : 'a little') + ' and try again.',
+        title: t('Too many attempts'),
+        text: !(wait > 0)
+          ? t('Please wait a little and try again.')
+          : wait > 60 ? t('Please wait {n} minutes and try again.', { n: Math.ceil(wait / 60) }) : t('Please wait a minute and try again.'),
       };
     }
     case 'unavailable':
-      return { title: 'Temporarily unavailable', text: 'ProEventa is briefly unavailable. Please try again in a moment.' + ref };
+      return { title: t('Temporarily unavailable'), text: t('ProEventa is briefly unavailable. Please try again in a moment.') + ref };
     default:
-      if (e.status >= 500) return { title: 'Something went wrong', text: 'Something went wrong on our side. Please try again.' + ref };
+      if (e.status >= 500) return { title: t('Something went wrong'), text: t('Something went wrong on our side. Please try again.') + ref };
       if (e instanceof Error && !(e instanceof ApiError)) {
-        return { title: 'Something went wrong', text: 'The page hit an unexpected problem. Please reload it.' };
+        return { title: t('Something went wrong'), text: t('The page hit an unexpected problem. Please reload it.') };
       }
-      return { title: 'Request failed', text: detail || 'The request could not be completed. Please try again.' };
+      return { title: t('Request failed'), text: detail || t('The request could not be completed. Please try again.') };
   }
 }
 
@@ -245,8 +261,20 @@ const POSTER_HUES = {
   other: [225, 255],
 };
 
-/** A drawn poster for an event: a gradient and the category's mark; never a network image. */
+/** Which width of a poster a browser picks: about a quarter of a desktop, all of a phone. */
+const POSTER_SIZES = { card: '(min-width: 900px) 25vw, 100vw', 'poster-lg': '(min-width: 900px) 50vw, 100vw' };
+
+/** An event's uploaded poster (its two sizes in srcset, loaded lazily), else a drawn one. */
 export function poster(event, extraClass) {
+  const image = event.poster;
+  if (image && image.small && image.large) {
+    return html`<div class="poster poster-image ${extraClass || ''}"><img src="${image.small}" srcset="${image.small + ' 480w, ' + image.large + ' 1200w'}" sizes="${POSTER_SIZES[extraClass] || POSTER_SIZES.card}" alt="${t('Poster of {name}', { name: event.name })}" loading="lazy" decoding="async"></div>`;
+  }
+  return drawnPoster(event, extraClass);
+}
+
+/** A drawn poster for an event: a gradient and the category's mark; never a network image. */
+function drawnPoster(event, extraClass) {
   const [h1, h2] = POSTER_HUES[event.category] || POSTER_HUES.other;
   let hash = 0;
   for (const ch of String(event.name || '')) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
@@ -275,7 +303,7 @@ export function eventCard(event) {
       <h3 class="card-title"><a class="stretched" href="detail.html?id=${encodeURIComponent(event.id)}">${event.name}</a></h3>
       <p class="meta">${icon('pin')}<span>${venue.name || ''}${venue.location ? ' · ' + venue.location.split(',').pop().trim() : ''}</span></p>
       <div class="card-foot">
-        ${from !== null ? html`<span class="price">from <strong>${Format.money(from, event.currency)}</strong></span>` : html`<span></span>`}
+        ${from !== null ? html`<span class="price">${t('from')} <strong>${Format.money(from, event.currency)}</strong></span>` : html`<span></span>`}
         <span class="pill pill-${avail.level}">${avail.text}</span>
       </div>
     </div>

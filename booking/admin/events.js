@@ -6,6 +6,7 @@ import { Data, Format } from '../data.js';
 import { byId, html, render } from '../dom.js';
 import { debounce, newestWins } from '../requests.js';
 import * as UI from '../ui.js';
+import { choosePoster } from './posters.js';
 import { showReservationsOf } from './reservations.js';
 import { badge, problemSentence, state, venueSeats } from './shared.js';
 import { selectTab } from './tabs.js';
@@ -87,6 +88,7 @@ function eventItem(ev) {
     <div class="btn-row">
       <button class="btn btn-ghost btn-sm" type="button" data-edit>Edit</button>
       <button class="btn btn-ghost btn-sm" type="button" data-res>Reservations</button>
+      ${ev.status !== 'canceled' ? html`<button class="btn btn-ghost btn-sm" type="button" data-poster>${ev.poster ? 'Change poster' : 'Add poster'}</button>` : ''}
       ${ev.status !== 'canceled' ? html`<button class="btn btn-danger btn-sm" type="button" data-cancel-event>Cancel event</button>` : ''}
     </div>
   </div>`;
@@ -242,6 +244,7 @@ export function setupEvents() {
       showReservationsOf(ev.id);
     }
     if (e.target.closest('[data-cancel-event]')) askCancel(item, ev);
+    if (e.target.closest('[data-poster]')) choosePoster(item, ev, loadEvents);
   });
   resetEventForm();
 }

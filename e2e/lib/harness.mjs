@@ -133,7 +133,8 @@ const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
  * are recorded in `pageErrors`.
  */
 export async function newGuardedContext(browser, options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  // English unless a test asks for another language: the site follows the browser's (i18n.js).
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', ...options });
   const blocked = [];
   const pageErrors = [];
   await context.route('**/*', (route) => {

@@ -16,6 +16,7 @@ use proeventa_core::api;
 use proeventa_core::api::{AppState, security};
 use proeventa_core::config::{Config, JWT_SECRET_MIN_BYTES, MailUrl};
 use proeventa_core::mail::{self, Sender};
+use proeventa_core::posters::PosterFolder;
 use proeventa_core::store::Store;
 use proeventa_core::tickets::{self, TicketKeys};
 use tokio::net::TcpListener;
@@ -33,6 +34,11 @@ const SEND_MAIL_EVERY: Duration = Duration::from_secs(2);
 
 /// Where local mail goes when `MAIL_URL` is unset: a folder of `.eml` files, named at start.
 const LOCAL_MAIL_DIR: &str = "mail";
+
+/// Where uploaded posters go when `POSTER_DIR` is unset, and where the site port serves them:
+/// the site shows them from its own origin, as CloudFront does on AWS.
+const LOCAL_POSTER_DIR: &str = "posters";
+const POSTER_PATH: &str = "/posters";
 
 /// Where the local secrets are kept when their variables are not set.
 const LOCAL_JWT_SECRET: LocalSecret = LocalSecret {
@@ -72,7 +78,10 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
     let api_base = format!("http://{}", browser_addr(api_addr));
     let site_dir = config.site_dir.clone();
     let mail_url = local_mail_url(&config);
-    let state = AppState::new(config, store.clone(), &jwt_secret);
+    let poster_dir = std::env::var("POSTER_DIR").ok().filter(|d| !d.trim().is_empty());
+    let poster_dir = std::path::PathBuf::from(poster_dir.unwrap_or_else(|| LOCAL_POSTER_DIR.into()));
+    let state = AppState::new(config, store.clone(), &jwt_secret)
+        .with_posters(Arc::new(PosterFolder::new(&poster_dir, POSTER_PATH)));
     let sender = mail::sender_for(&state.config, &mail_url, store.clone(), state.tickets.clone()).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -88,7 +97,7 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
     }
 
     let api = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let site = site_router(Path::new(&site_dir), &api_base);
+    let site = site_router(Path::new(&site_dir), &api_base).nest_service(POSTER_PATH, ServeDir::new(&poster_dir));
     println!("ProEventa is up ({} ms)", started.elapsed().as_millis());
     println!("  API      {api_base}");
     println!("  docs     {api_base}/docs   {api_base}/redoc");
@@ -111,6 +120,8 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
             axum::serve(listener, crate::metrics::router(metrics)).with_graceful_shutdown(stopped(stop_rx.clone()));
         server.await.map_err(|e| format!("metrics server error: {e}"))
     };
+    let posters = std::path::absolute(&poster_dir).unwrap_or_else(|_| poster_dir.clone());
+    println!("  posters  {}  (uploads, served at {POSTER_PATH}; POSTER_DIR to change)", posters.display());
     let api_server = axum::serve(api_listener, api).with_graceful_shutdown(stopped(stop_rx.clone()));
     let site_server = axum::serve(site_listener, site).with_graceful_shutdown(stopped(stop_rx.clone()));
     let servers = async {

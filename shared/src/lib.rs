@@ -18,5 +18,6 @@ pub mod mail;
 pub mod memory;
 pub mod metrics;
 pub mod payments;
+pub mod posters;
 pub mod store;
 pub mod tickets;

@@ -87,5 +87,26 @@ pub async fn state_for(group: Group, config: Config) -> Result<AppState, InitErr
         ));
     }
     let store = open_store(&config).await?;
-    Ok(AppState::new(config, store, &secret))
+    let state = AppState::new(config, store, &secret);
+    Ok(with_poster_bucket(group, state).await)
+}
+
+/// The catalog function stores uploaded posters in `POSTER_BUCKET` (under `posters/`), which
+/// CloudFront serves at `POSTER_BASE_URL` (infra/template.yaml); no other function writes them.
+#[cfg(feature = "s3-posters")]
+async fn with_poster_bucket(group: Group, state: AppState) -> AppState {
+    let bucket = std::env::var("POSTER_BUCKET").ok().filter(|b| !b.is_empty());
+    match bucket {
+        Some(bucket) if group == Group::Catalog => {
+            let base = std::env::var("POSTER_BASE_URL").unwrap_or_else(|_| "/posters".into());
+            let storage = proeventa_core::posters::PosterBucket::new(&bucket, &base).await;
+            state.with_posters(std::sync::Arc::new(storage))
+        }
+        _ => state,
+    }
+}
+
+#[cfg(not(feature = "s3-posters"))]
+async fn with_poster_bucket(_group: Group, state: AppState) -> AppState {
+    state
 }

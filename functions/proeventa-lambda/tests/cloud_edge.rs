@@ -127,6 +127,10 @@ fn statements(function: &Function) -> Vec<Statement> {
                 // Checked by `only_the_mail_job_sends_mail_and_only_as_the_identity`.
                 continue;
             }
+            if actions.iter().all(|a| a.starts_with("s3:")) {
+                // Checked by `only_the_catalog_writes_posters_and_only_there`.
+                continue;
+            }
             assert!(
                 actions.iter().all(|a| a.starts_with("dynamodb:") && !a.contains('*')),
                 "{}: only named DynamoDB actions: {actions:?}",
@@ -237,6 +241,35 @@ fn only_the_mail_job_sends_mail_and_only_as_the_identity() {
         assert_eq!(resource, "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}");
         let environment = &function.resource["Properties"]["Environment"]["Variables"];
         assert_eq!(environment["MAIL_URL"].as_str(), Some("ses://"));
+    }
+}
+
+/// `s3:PutObject` under `posters/` of the poster bucket, by api-catalog only (it serves the
+/// upload); nothing reads, lists or deletes there, and no other function touches S3.
+#[test]
+fn only_the_catalog_writes_posters_and_only_there() {
+    for function in functions() {
+        let policies = function.resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
+        let s3: Vec<Yaml> = policies
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+            .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("s3:")))
+            .collect();
+        if function.name != "api-catalog" {
+            assert!(s3.is_empty(), "{} may use S3: {s3:?}", function.logical_id);
+            continue;
+        }
+        assert_eq!(s3.len(), 1, "{}: one S3 statement", function.logical_id);
+        assert_eq!(strings(&s3[0]["Action"]), ["s3:PutObject"]);
+        let resource = match &s3[0]["Resource"] {
+            Yaml::Tagged(t) if t.tag == "!Sub" => t.value.as_str().unwrap_or("").to_owned(),
+            other => panic!("the S3 statement names no single prefix: {other:?}"),
+        };
+        assert_eq!(resource, "${PosterBucket.Arn}/posters/*");
+        let environment = &function.resource["Properties"]["Environment"]["Variables"];
+        assert!(
+            matches!(&environment["POSTER_BUCKET"], Yaml::Tagged(t) if t.tag == "!Ref" && t.value.as_str() == Some("PosterBucket"))
+        );
     }
 }
 

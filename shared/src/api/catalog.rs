@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event, update_event, cancel_event))
         .routes(routes!(seat_map))
+        .merge(super::posters::routes())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -367,6 +368,7 @@ async fn update_event(
         duration_minutes: body.duration_minutes.map(|m| parse_duration_minutes(Some(m))).transpose()?,
         currency: body.currency.as_deref().map(|c| parse_currency(Some(c))).transpose()?,
         prices,
+        poster: None,
     };
     let updated = state.store.update_event(event_id, changes).await?.ok_or_else(|| ApiError::not_found("event"))?;
     state.seat_maps.invalidate(event_id);

@@ -28,6 +28,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod meta;
 pub mod payments;
+pub mod posters;
 pub mod reservations;
 pub mod seat_maps;
 pub mod security;
@@ -170,7 +171,7 @@ fn cors(state: &AppState) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

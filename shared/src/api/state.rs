@@ -6,6 +6,7 @@ use super::seat_maps::SeatMapCache;
 use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::payments::{self, PaymentProvider, SimulatedProvider};
+use crate::posters::{NoPosterStorage, PosterStorage};
 use crate::store::Store;
 use crate::tickets::TicketKeys;
 
@@ -18,6 +19,8 @@ pub struct AppState {
     pub seat_maps: Arc<SeatMapCache>,
     /// Signs ticket codes and checks the codes scanned at the door.
     pub tickets: Arc<TicketKeys>,
+    /// Where uploaded posters go: none until `with_posters` sets a folder or a bucket.
+    pub posters: Arc<dyn PosterStorage>,
 }
 
 impl AppState {
@@ -38,7 +41,14 @@ impl AppState {
             payments,
             seat_maps: Arc::new(SeatMapCache::default()),
             tickets: Arc::new(tickets),
+            posters: Arc::new(NoPosterStorage),
         }
+    }
+
+    /// The same state with its posters stored there (a folder, an S3 bucket).
+    pub fn with_posters(mut self, posters: Arc<dyn PosterStorage>) -> Self {
+        self.posters = posters;
+        self
     }
 
     /// The same state with another payment provider (tests keep a handle on a simulated one).

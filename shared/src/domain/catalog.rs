@@ -88,6 +88,9 @@ pub struct Event {
     pub category: Category,
     pub description: String,
     pub image_url: Option<String>,
+    /// The poster an admin uploaded, in two sizes (`PUT /events/events/{event_id}/poster`);
+    /// null when there is none.
+    pub poster: Option<Poster>,
     pub start_time: DateTime<Utc>,
     pub duration_minutes: Option<i32>,
     pub status: EventStatus,
@@ -95,6 +98,17 @@ pub struct Event {
     pub prices: Vec<Price>,
     pub seats_total: i64,
     pub seats_available: i64,
+}
+
+/// An event's poster: the addresses of its two sizes (JPEG), as the site shows them in `srcset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct Poster {
+    /// About 480 px wide: cards and lists.
+    #[schema(example = "/posters/1b4e28ba-2fa1-11d2-883f-0016d3cca427-5f2c9a-480.jpg")]
+    pub small: String,
+    /// About 1200 px wide: the event's page.
+    #[schema(example = "/posters/1b4e28ba-2fa1-11d2-883f-0016d3cca427-5f2c9a-1200.jpg")]
+    pub large: String,
 }
 
 /// One seat of the live seat map of an event.
@@ -253,6 +267,8 @@ pub struct EventChanges {
     pub duration_minutes: Option<Option<i32>>,
     pub currency: Option<String>,
     pub prices: Option<Vec<Price>>,
+    /// `Some(None)` removes the poster.
+    pub poster: Option<Option<Poster>>,
 }
 
 pub fn parse_duration_minutes(raw: Option<i32>) -> Result<Option<i32>, Invalid> {

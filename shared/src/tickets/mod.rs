@@ -84,6 +84,7 @@ pub(crate) fn test_event() -> Event {
         category: Category::Theatre,
         description: String::new(),
         image_url: None,
+        poster: None,
         start_time: "2026-03-14T19:30:00Z".parse().unwrap(),
         duration_minutes: Some(150),
         status: EventStatus::OnSale,

@@ -77,6 +77,14 @@ impl TestApp {
         (Self { router: app(state.clone()), state, database }, provider)
     }
 
+    /// The app with its uploaded posters stored in `dir` (as `proeventa serve` has them).
+    pub async fn with_poster_folder(dir: &std::path::Path) -> Self {
+        let Self { router: _, state, database } = Self::new().await;
+        let folder = proeventa_core::posters::PosterFolder::new(dir, "/posters");
+        let state = state.with_posters(Arc::new(folder));
+        Self { router: app(state.clone()), state, database }
+    }
+
     /// The SQLite file behind this app (its `-wal` companion holds recent writes).
     pub fn database_path(&self) -> PathBuf {
         self.database.path().to_owned()

@@ -17,5 +17,6 @@ mod health;
 mod idempotency;
 mod mail;
 mod payments;
+mod posters;
 mod reservations;
 mod tickets;

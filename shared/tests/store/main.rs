@@ -39,6 +39,7 @@ macro_rules! backend_tests {
                 list_events_soonest_first_hides_past_and_canceled,
                 list_events_filters_and_pages,
                 update_event_changes_fields_and_prices,
+                event_poster_is_set_shown_kept_and_removed,
                 cancel_event_cancels_its_holds_only,
                 seat_map_shows_available_and_held,
                 lapsed_hold_is_available_and_expired_before_any_sweep,

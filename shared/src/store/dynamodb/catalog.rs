@@ -18,8 +18,8 @@ use super::messages::message_put;
 use super::users::paged;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Price, ReservationStatus, SeatState,
-    SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
+    Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Poster, Price, ReservationStatus,
+    SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
@@ -79,6 +79,9 @@ pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
             category: get_enum::<Category>(item, "category")?,
             description: text(item, "description"),
             image_url: opt_s(item, "image_url"),
+            poster: opt_s(item, "poster_small")
+                .zip(opt_s(item, "poster_large"))
+                .map(|(small, large)| Poster { small, large }),
             start_time: get_time(item, "start")?,
             duration_minutes: duration,
             status: get_enum::<EventStatus>(item, "st")?,
@@ -383,6 +386,15 @@ impl CatalogStore for DynamoStore {
                 values.push((":duration", n(i64::from(minutes))));
             }
             Some(None) => removes.push("#duration"),
+            None => {}
+        }
+        match changes.poster {
+            Some(Some(poster)) => {
+                sets.push("#poster_small = :poster_small, #poster_large = :poster_large");
+                values.push((":poster_small", s(poster.small)));
+                values.push((":poster_large", s(poster.large)));
+            }
+            Some(None) => removes.push("#poster_small, #poster_large"),
             None => {}
         }
         if let Some(currency) = changes.currency {

@@ -183,7 +183,9 @@ impl CatalogStore for PostgresStore {
                  image_url = CASE WHEN $5 THEN $6 ELSE image_url END,
                  start_time = COALESCE($7, start_time),
                  duration_minutes = CASE WHEN $8 THEN $9 ELSE duration_minutes END,
-                 currency = COALESCE($10, currency)
+                 currency = COALESCE($10, currency),
+                 poster_small = CASE WHEN $11 THEN $12 ELSE poster_small END,
+                 poster_large = CASE WHEN $11 THEN $13 ELSE poster_large END
              WHERE id = $1",
         )
         .bind(id)
@@ -196,6 +198,9 @@ impl CatalogStore for PostgresStore {
         .bind(changes.duration_minutes.is_some())
         .bind(changes.duration_minutes.flatten())
         .bind(changes.currency)
+        .bind(changes.poster.is_some())
+        .bind(changes.poster.as_ref().and_then(|p| p.as_ref().map(|p| p.small.clone())))
+        .bind(changes.poster.as_ref().and_then(|p| p.as_ref().map(|p| p.large.clone())))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -346,6 +351,7 @@ const EVENT_SELECT_UNTIL_NOW: &str = r#"
 SELECT e.id, e.venue_id, v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind,
        v.time_zone AS venue_time_zone,
        e.name, e.category, e.description, e.image_url, e.start_time, e.duration_minutes, e.status, e.currency,
+       e.poster_small, e.poster_large,
        ARRAY(SELECT p.tier FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C") AS price_tiers,
        ARRAY(SELECT p.price_cents FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C")
            AS price_amounts,

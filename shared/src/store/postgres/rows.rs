@@ -8,8 +8,8 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::domain::{
-    Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Price, Reservation, ReservationStatus, Role, Seat,
-    SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind, VenueSummary,
+    Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Poster, Price, Reservation, ReservationStatus, Role,
+    Seat, SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind, VenueSummary,
 };
 use crate::store::{StoreError, StoreResult, stored_admission};
 
@@ -127,6 +127,8 @@ pub(super) struct EventRow {
     category: String,
     description: String,
     image_url: Option<String>,
+    poster_small: Option<String>,
+    poster_large: Option<String>,
     start_time: DateTime<Utc>,
     duration_minutes: Option<i32>,
     status: String,
@@ -159,6 +161,7 @@ impl EventRow {
             category: parse_stored::<Category>(&self.category)?,
             description: self.description,
             image_url: self.image_url,
+            poster: self.poster_small.zip(self.poster_large).map(|(small, large)| Poster { small, large }),
             start_time: self.start_time,
             duration_minutes: self.duration_minutes,
             status: parse_stored::<EventStatus>(&self.status)?,

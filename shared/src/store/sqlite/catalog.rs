@@ -193,7 +193,9 @@ impl CatalogStore for SqliteStore {
              image_url = CASE WHEN ? THEN ? ELSE image_url END, \
              start_time = COALESCE(?, start_time), \
              duration_minutes = CASE WHEN ? THEN ? ELSE duration_minutes END, \
-             currency = COALESCE(?, currency) WHERE id = ?",
+             currency = COALESCE(?, currency), \
+             poster_small = CASE WHEN ? THEN ? ELSE poster_small END, \
+             poster_large = CASE WHEN ? THEN ? ELSE poster_large END WHERE id = ?",
         )
         .bind(changes.name)
         .bind(changes.category.map(|c| c.as_str()))
@@ -204,6 +206,10 @@ impl CatalogStore for SqliteStore {
         .bind(changes.duration_minutes.is_some())
         .bind(changes.duration_minutes.flatten())
         .bind(changes.currency)
+        .bind(changes.poster.is_some())
+        .bind(changes.poster.as_ref().and_then(|p| p.as_ref().map(|p| p.small.clone())))
+        .bind(changes.poster.is_some())
+        .bind(changes.poster.as_ref().and_then(|p| p.as_ref().map(|p| p.large.clone())))
         .bind(&event_id)
         .execute(&mut *tx)
         .await?;
@@ -343,7 +349,7 @@ fn push_event_select(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>) {
 fn push_event_select_from(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>, from: &str) {
     qb.push(
         "SELECT e.id, e.venue_id, e.name, e.category, e.description, e.image_url, e.start_time, \
-         e.duration_minutes, e.status, e.currency, \
+         e.duration_minutes, e.status, e.currency, e.poster_small, e.poster_large, \
          v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
          v.time_zone AS venue_time_zone, \
          (SELECT COUNT(*) FROM seats s WHERE s.venue_id = e.venue_id) AS seats_total, \

@@ -10,7 +10,8 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::domain::{
-    Event, Invalid, Payment, Price, Reservation, ReservationStatus, Seat, SeatLabel, Ticket, User, Venue, VenueSummary,
+    Event, Invalid, Payment, Poster, Price, Reservation, ReservationStatus, Seat, SeatLabel, Ticket, User, Venue,
+    VenueSummary,
 };
 use crate::store::{StoreError, StoreResult, stored_admission};
 
@@ -165,6 +166,11 @@ pub(super) fn payment_from_row(row: &SqliteRow) -> StoreResult<Payment> {
     })
 }
 
+/// A poster from its two stored addresses: both or none.
+fn poster_of(small: Option<String>, large: Option<String>) -> Option<Poster> {
+    Some(Poster { small: small?, large: large? })
+}
+
 /// A row of `push_event_select`, with its prices.
 pub(super) fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult<Event> {
     let venue_id = uuid_col(row, "venue_id")?;
@@ -184,6 +190,7 @@ pub(super) fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult
         category: enum_col(row, "category")?,
         description: row.try_get("description")?,
         image_url: row.try_get("image_url")?,
+        poster: poster_of(row.try_get("poster_small")?, row.try_get("poster_large")?),
         start_time: time_col(row, "start_time")?,
         duration_minutes: row.try_get("duration_minutes")?,
         status: enum_col(row, "status")?,

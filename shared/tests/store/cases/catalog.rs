@@ -298,6 +298,7 @@ pub async fn update_event_changes_fields_and_prices(store: S) {
         duration_minutes: Some(Some(90)),
         currency: Some("GBP".into()),
         prices: Some(vec![price("standard", 999), price("vip", 5555)]),
+        poster: None,
     };
     let updated = store.update_event(event.id, changes).await.expect("update").expect("event exists");
     assert_eq!(
