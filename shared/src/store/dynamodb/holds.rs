@@ -25,7 +25,7 @@ use super::{
     Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Tx, TxItem, is_condition_failure, names_in, sdk_error, values_map,
 };
 use crate::domain::{
-    Booking, EventStatus, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
+    Booking, EventStatus, HoldExtension, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
     ReservationStatus, SeatLabel,
 };
 use crate::store::outbox::CanceledSeats;
@@ -569,6 +569,11 @@ impl HoldStore for DynamoStore {
         }
         let booking = booking_from(&done.booking, done.reservations)?.ok_or(StoreError::NotFound(Entity::Booking))?;
         Ok(Cancellation { canceled: booking, refunds: done.refunds })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn extend_hold(&self, id: Uuid, extension: HoldExtension, now: DateTime<Utc>) -> StoreResult<Booking> {
+        self.extend_booking_hold(id, extension, now).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
