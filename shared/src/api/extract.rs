@@ -7,9 +7,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
+use axum::extract::MatchedPath;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::MatchedPath;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -42,18 +42,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
         check_json_syntax(&bytes)?;
         check_json_object(&bytes)?;
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(|rejection| match rejection {
-            // The syntax is known good by now: what the typed parse still calls syntax (a number or
-            // an array where an enum's name belongs, a lone surrogate escape) is a wrong value.
-            JsonRejection::JsonSyntaxError(e) => {
-                let text = e.body_text();
-                let detail = text.strip_prefix("Failed to parse the request body as JSON: ").unwrap_or(&text);
-                ApiError::Validation(human_field_error(detail))
-            }
-            other => other.into(),
-        })?;
-        Ok(Self(value))
+        typed_json(&bytes).map(Self)
     }
+}
+
+/// A body whose JSON syntax is known good, read into `T`: a wrong field is 422 naming it in a
+/// person's words (`human_field_error`). What the typed parse still calls syntax (a number or an
+/// array where an enum's name belongs, a lone surrogate escape) is a wrong value too.
+pub(crate) fn typed_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let axum::Json(value) = axum::Json::<T>::from_bytes(bytes).map_err(|rejection| match rejection {
+        JsonRejection::JsonSyntaxError(e) => {
+            let text = e.body_text();
+            let detail = text.strip_prefix("Failed to parse the request body as JSON: ").unwrap_or(&text);
+            ApiError::Validation(human_field_error(detail))
+        }
+        other => other.into(),
+    })?;
+    Ok(value)
 }
 
 /// 422 unless the JSON document is an object: every request body of this API is one, and serde

@@ -353,8 +353,8 @@ async fn webhook(
     }
     super::extract::check_json_syntax(&body)?;
     super::extract::check_json_object(&body)?;
-    let event: WebhookEvent =
-        serde_json::from_slice(&body).map_err(|e| ApiError::Validation(format!("Invalid webhook event: {e}")))?;
+    // Read as every JSON body is, so a wrong field is named in the same words (`extract::Json`).
+    let event: WebhookEvent = super::extract::typed_json(&body)?;
     let effect = WebhookEffect::of(&event)?;
     if let Some(payment_id) = effect.payment_id() {
         state.store.payment(payment_id).await?.ok_or_else(|| ApiError::not_found("payment"))?;

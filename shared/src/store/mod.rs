@@ -11,9 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent,
-    NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, Refund, Reservation, ReservationFilter, Scan,
-    SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
+    Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldExtension, HoldRequest, Invalid, MessageStatus,
+    NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, Refund, Reservation, ReservationFilter,
+    Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
     VenueWithSeats,
 };
 
@@ -145,7 +145,8 @@ pub trait HoldStore: Send + Sync {
     /// each conditioned on the expiry it was read with. Of two extends at once exactly one wins.
     /// Errors: `NotFound`, `ExtensionUsed`, `HoldExpired` (lapsed), `InvalidState` (paid or
     /// canceled); see `rules::extension_refusal`.
-    async fn extend_hold(&self, booking_id: Uuid, extension: HoldExtension, now: DateTime<Utc>) -> StoreResult<Booking>;
+    async fn extend_hold(&self, booking_id: Uuid, extension: HoldExtension, now: DateTime<Utc>)
+    -> StoreResult<Booking>;
     /// Writes down `expired` for every lapsed hold; returns how many. Safe to run twice at once.
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -573,14 +573,41 @@ async fn garbage_anywhere_gets_a_detail_for_people_on_every_operation() {
     let mut checked = 0;
     // Every field name any body of the API takes, each given values of the wrong type in turn.
     let fields = [
-        "email", "password", "name", "role", "disabled", "event_id", "seat_id", "seat_ids", "booking_id", "venue_id",
-        "title", "description", "category", "start_time", "end_time", "prices", "kind", "rows", "time_zone",
-        "card_number", "exp_month", "exp_year", "cvc", "code", "gate", "scans", "token", "amount_cents", "status",
+        "email",
+        "password",
+        "name",
+        "role",
+        "disabled",
+        "event_id",
+        "seat_id",
+        "seat_ids",
+        "booking_id",
+        "venue_id",
+        "title",
+        "description",
+        "category",
+        "start_time",
+        "end_time",
+        "prices",
+        "kind",
+        "rows",
+        "time_zone",
+        "card_number",
+        "exp_month",
+        "exp_year",
+        "cvc",
+        "code",
+        "gate",
+        "scans",
+        "token",
+        "amount_cents",
+        "status",
     ];
     let garbage = [json!("x%y"), json!(-7.5), json!([1, "two"]), json!({"a": {}}), json!(true)];
     for (method, template) in json_body_operations() {
         for value in &garbage {
-            let body: serde_json::Map<String, Value> = fields.iter().map(|f| ((*f).to_owned(), value.clone())).collect();
+            let body: serde_json::Map<String, Value> =
+                fields.iter().map(|f| ((*f).to_owned(), value.clone())).collect();
             let bytes = Value::Object(body).to_string().into_bytes();
             let resp = w.app.send(json_op(&w, &method, &template, Some("application/json"), bytes)).await;
             let what = format!("{method} {template} with every field {value}");
@@ -594,7 +621,9 @@ async fn garbage_anywhere_gets_a_detail_for_people_on_every_operation() {
     for (method, template, op) in operations() {
         let queries: Vec<String> = op["parameters"]
             .as_array()
-            .map(|ps| ps.iter().filter(|p| p["in"] == "query").filter_map(|p| p["name"].as_str()).map(str::to_owned).collect())
+            .map(|ps| {
+                ps.iter().filter(|p| p["in"] == "query").filter_map(|p| p["name"].as_str()).map(str::to_owned).collect()
+            })
             .unwrap_or_default();
         let path = fill(&template, &w);
         for query in &queries {

@@ -93,8 +93,7 @@ impl DynamoStore {
                 Some("attribute_exists(#pk) AND attribute_not_exists(#extended)"),
                 vec![(":now", n(now_ms))],
             )?;
-            let (moves, slots_index) =
-                held_expiry_writes(&self.table, &reservations, &held, |r| r.expires_ms + by_ms)?;
+            let (moves, slots_index) = held_expiry_writes(&self.table, &reservations, &held, |r| r.expires_ms + by_ms)?;
             let mut writes = vec![mark];
             writes.extend(moves);
             match self.transact(&mut budget, writes).await? {

@@ -21,7 +21,9 @@ use super::payments::record_refunds;
 use super::rows::{BookingSeatRow, ReservationRow, labels, parse_stored, reservation_columns};
 use super::tickets::revoke_tickets;
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
-use crate::domain::{Booking, EventStatus, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus};
+use crate::domain::{
+    Booking, EventStatus, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus,
+};
 use crate::store::Entity;
 use crate::store::batch::Batches;
 use crate::store::hold_batch::{HoldOutcome, PendingHold};
