@@ -145,11 +145,13 @@ function wireExtension() {
     try {
       const extended = await UI.busy(button, 'Extending…', () => api.reservations.extendBooking(bookingId));
       state.booking = extended;
-      state.warned = 0;
-      byId('hold-warning').textContent = 'Your seats are held a little longer: the timer shows the new time.';
+      // The warnings already due at the new time are not said again; the later ones still are.
+      const left = Math.max(0, Math.round((new Date(extended.expires_at).getTime() - Date.now()) / 1000));
+      state.warned = WARNINGS.filter((w) => left <= w.at).length;
       sessionStorage.setItem('proeventa.extended.' + bookingId, '1');
       used();
       startCountdown();
+      byId('hold-warning').textContent = 'Your seats are held a little longer: the timer shows the new time.';
     } catch (error) {
       if (error.code === 'hold_expired') {
         showExpired(UI.describe(error).text);

@@ -160,7 +160,7 @@ describe('checkout', () => {
     const card = { card_number: '4242424242424242', exp_month: 12, exp_year: new Date().getFullYear() + 2, cvc: '123' };
     await api(server.api, 'POST', `/payments/${payment.id}/confirm`, { token, body: card });
 
-    await uiLogin(page, server.site, ADMIN, '/admin.html');
+    await uiLogin(page, server.site, ADMIN, 'admin.html');
     await page.getByRole('tab', { name: 'Reservations' }).click();
     const item = page.locator(`[data-reservation-id="${booking.reservations[0].id}"]`);
     await item.getByRole('button', { name: 'Cancel and refund' }).click();
