@@ -257,6 +257,8 @@ export const api = {
     cancelReservation: (reservationId) => call('DELETE', '/reservations/reservations/' + id(reservationId)),
     getBooking: (bookingId) => call('GET', '/reservations/bookings/' + id(bookingId)),
     cancelBooking: (bookingId) => call('DELETE', '/reservations/bookings/' + id(bookingId)),
+    /** The booking's one hold extension → Booking (its seats' new expiry); 409 extension_used after. */
+    extendBooking: (bookingId) => call('POST', '/reservations/bookings/' + id(bookingId) + '/extend', { body: {} }),
     /** Admin oversight: listAll({event_id, user_id, status, limit, offset}, {signal}) → [Reservation] */
     listAll: (filters, options) =>
       call('GET', '/reservations/reservations', { query: filters, signal: options && options.signal }),
@@ -292,6 +294,8 @@ export const api = {
   },
 
   payments: {
+    /** What the payment page may offer: {provider, test_mode} (test cards only in test mode). */
+    config: () => call('GET', '/payments/config', { auth: false }),
     /** Opens a pending payment for a held booking → Payment */
     checkout: (bookingId, idempotencyKey) =>
       call('POST', '/payments/checkout', {

@@ -528,7 +528,15 @@ async function start() {
     state.event = await api.events.getEventById(eventId);
   } catch (error) {
     els.layout.hidden = true;
-    UI.handleError(error);
+    if (UI.isMissingEvent(error)) {
+      UI.setTitle('Event not found');
+      els.title.textContent = 'Choose your seats';
+      const missing = document.createElement('div');
+      els.layout.before(missing);
+      render(missing, UI.eventNotFound());
+    } else {
+      UI.handleError(error);
+    }
     return;
   }
   renderHead();

@@ -113,10 +113,12 @@ async function load() {
     renderEvent(event, siblings);
   } catch (error) {
     root.replaceChildren();
-    if (error.status === 404 || error.code === 'invalid_request') {
-      render(root, UI.emptyState(t('Event not found'), t('This event does not exist or is no longer listed.'), browseEvents));
+    if (UI.isMissingEvent(error)) {
+      UI.setTitle(t('Event not found'));
+      render(root, UI.eventNotFound());
+    } else {
+      UI.handleError(error);
     }
-    UI.handleError(error);
   } finally {
     root.removeAttribute('aria-busy');
   }

@@ -18,7 +18,13 @@ const TEST_CARDS = [
   { number: '4000 0000 0000 9995', outcome: t('has insufficient funds') },
 ];
 
-const state = { booking: null, event: null, payment: null, timer: null, paying: false };
+/** When the countdown warns, in seconds left, most urgent last. */
+const WARNINGS = [
+  { at: 120, text: 'Two minutes left to pay for your seats.' },
+  { at: 30, text: 'Thirty seconds left: pay now or your seats go back on sale.' },
+];
+
+const state = { booking: null, event: null, payment: null, timer: null, paying: false, testMode: false, warned: 0 };
 
 function seatsTable(booking, event) {
   const rows = booking.reservations
@@ -47,24 +53,32 @@ function summaryPanel(booking, event, amount) {
   </aside>`;
 }
 
+// The countdown stays in view (sticky), warns at two minutes and at thirty seconds, visibly and
+// through a polite live region, and offers the booking's one extension.
 function timerBox() {
-  return html`<div class="hold-timer" id="hold-box">${UI.icon('clock')}
-    <div><p><strong>${t('Your seats are held for')} <time id="hold-clock" role="timer" aria-live="off"></time></strong></p>
-      <p class="small">${t('Pay before the timer runs out, or the seats go back on sale.')}</p></div>
+  return html`<div class="hold-timer hold-timer-sticky" id="hold-box">${UI.icon('clock')}
+    <div class="hold-timer-body"><p><strong>${t('Your seats are held for')} <time id="hold-clock" role="timer" aria-live="off"></time></strong></p>
+      <p class="small">${t('Pay before the timer runs out, or the seats go back on sale.')}</p>
+      <p class="small hold-warning" id="hold-warning" role="status" aria-live="polite"></p></div>
+    <button type="button" class="btn btn-secondary btn-sm" id="extend-hold">${t('More time')}</button>
   </div>`;
 }
 
-function cardForm(amount, currency) {
-  return html`<section class="panel" aria-labelledby="card-title">
-    <h2 id="card-title">${UI.icon('card')} ${t('Card details')}</h2>
-    <div class="test-cards" id="test-cards"><strong>${t('Test cards')}</strong> — ${t('any future expiry date and any 3-digit CVC:')}
+function testCardsBox() {
+  return html`<div class="test-cards" id="test-cards"><strong>${t('Test cards')}</strong> — ${t('any future expiry date and any 3-digit CVC:')}
       <ul>
         ${TEST_CARDS.map(
           (c) => html`<li><span><code>${c.number}</code> ${c.outcome}</span>
             <button type="button" class="btn btn-ghost btn-sm" data-card="${c.number}" aria-label="${t('Use test card {number}', { number: c.number })}">${t('Use')}</button></li>`,
         )}
       </ul>
-    </div>
+    </div>`;
+}
+
+function cardForm(amount, currency) {
+  return html`<section class="panel" aria-labelledby="card-title">
+    <h2 id="card-title">${UI.icon('card')} ${t('Card details')}</h2>
+    ${state.testMode ? testCardsBox() : ''}
     <form id="card-form" novalidate autocomplete="on">
       <div class="field"><label for="cardholder">${t('Name on card')}</label>
         <input id="cardholder" name="cardholder" autocomplete="cc-name" maxlength="100"></div>
@@ -94,11 +108,63 @@ function showPay() {
   subtitle.textContent = t('Complete your booking before the hold runs out.');
   render(
     root,
-    html`${timerBox()}<div class="pay-layout">${cardForm(payment.amount_cents, payment.currency)}${summaryPanel(booking, event, payment.amount_cents)}</div>`,
+    html`${timerBox()}<div class="pay-layout pay-layout-checkout">${cardForm(payment.amount_cents, payment.currency)}${summaryPanel(booking, event, payment.amount_cents)}</div>`,
   );
-  if (state.timer) state.timer.stop();
-  state.timer = UI.countdown(byId('hold-clock'), booking.expires_at, { onExpire: () => showExpired() });
+  startCountdown();
+  wireExtension();
   wireForm();
+}
+
+function startCountdown() {
+  if (state.timer) state.timer.stop();
+  state.timer = UI.countdown(byId('hold-clock'), state.booking.expires_at, {
+    onExpire: () => showExpired(),
+    onTick: warnIfDue,
+  });
+}
+
+/** Shows (and says, politely) the most urgent warning due, once each. */
+function warnIfDue(left) {
+  const due = WARNINGS.filter((w) => left <= w.at && left > 0).length;
+  const box = byId('hold-box');
+  if (box) box.classList.toggle('hold-timer-warning', due > 0);
+  if (due <= state.warned) return;
+  state.warned = due;
+  const warning = byId('hold-warning');
+  if (warning) warning.textContent = WARNINGS[due - 1].text;
+}
+
+/** The booking's one extension: the store refuses a second, so the button goes once it is used. */
+function wireExtension() {
+  const button = byId('extend-hold');
+  if (!button) return;
+  const used = () => {
+    button.remove();
+  };
+  if (sessionStorage.getItem('proeventa.extended.' + bookingId)) used();
+  button.addEventListener('click', async () => {
+    try {
+      const extended = await UI.busy(button, 'Extending…', () => api.reservations.extendBooking(bookingId));
+      state.booking = extended;
+      // The warnings already due at the new time are not said again; the later ones still are.
+      const left = Math.max(0, Math.round((new Date(extended.expires_at).getTime() - Date.now()) / 1000));
+      state.warned = WARNINGS.filter((w) => left <= w.at).length;
+      sessionStorage.setItem('proeventa.extended.' + bookingId, '1');
+      used();
+      startCountdown();
+      byId('hold-warning').textContent = 'Your seats are held a little longer: the timer shows the new time.';
+    } catch (error) {
+      if (error.code === 'hold_expired') {
+        showExpired(UI.describe(error).text);
+        return;
+      }
+      if (error.code === 'extension_used') {
+        sessionStorage.setItem('proeventa.extended.' + bookingId, '1');
+        used();
+      }
+      UI.handleError(error, byId('pay-alert'));
+    }
+  });
 }
 
 function showSuccess(payment) {
@@ -230,7 +296,8 @@ function wireForm() {
     const digits = form.exp.value.replace(/\D/g, '').slice(0, 4);
     form.exp.value = digits.length > 2 || (digits.length === 2 && e.inputType !== 'deleteContentBackward') ? digits.slice(0, 2) + '/' + digits.slice(2) : digits;
   });
-  byId('test-cards').addEventListener('click', (e) => {
+  const testCards = byId('test-cards');
+  if (testCards) testCards.addEventListener('click', (e) => {
     const use = e.target.closest('[data-card]');
     if (!use) return;
     form.card_number.value = use.dataset.card;
@@ -305,6 +372,11 @@ async function start() {
   }
   render(root, html`<div class="panel"><p class="muted">${t('Preparing your payment…')}</p></div>`);
   try {
+    // Test cards only when the server says no real money moves; unknown means no.
+    state.testMode = await api.payments
+      .config()
+      .then((c) => c.test_mode === true)
+      .catch(() => false);
     state.booking = await api.reservations.getBooking(bookingId);
     state.event = await api.events.getEventById(state.booking.event_id);
     if (state.booking.status === 'confirmed') {

@@ -101,7 +101,7 @@ function renderFooter() {
     html`<div class="container footer-inner">
       <p><strong>ProEventa</strong> — ${t('tickets for movies, theatre and live events.')}</p>
       <nav aria-label="${t('Footer')}"><a href="events.html">${t('All events')}</a><a href="theatres.html">${t('Venues')}</a>
-        <a href="profile.html">${t('My bookings')}</a></nav>
+        <a href="profile.html">${t('My bookings')}</a><a href="terms.html">${t('Terms')}</a><a href="privacy.html">${t('Privacy')}</a></nav>
       <p class="muted small">${t('Seats are held for you for a few minutes while you pay. Prices include all fees.')}</p>
       ${languageSwitcher()}
     </div>`,
@@ -323,9 +323,26 @@ export function emptyState(title, text, action) {
   return html`<div class="empty">${icon('search', 'empty-icon')}<h3>${title}</h3><p>${text}</p>${action}</div>`;
 }
 
+/** The in-page answer to a mistyped or stale event link, with links onward. */
+export function eventNotFound() {
+  return html`<section class="panel not-found" id="event-not-found" aria-labelledby="event-not-found-title">
+    <h2 id="event-not-found-title">We couldn't find that event</h2>
+    <p>The link may be mistyped, or the event is no longer listed.</p>
+    <div class="btn-row btn-row-center">
+      <a class="btn btn-primary" href="events.html">Browse events</a>
+      <a class="btn btn-secondary" href="theatres.html">Venues</a>
+      <a class="btn btn-ghost" href="Home.html">Home</a></div>
+  </section>`;
+}
+
+/** Whether an API error means the event link leads nowhere (unknown or malformed id). */
+export function isMissingEvent(error) {
+  return Boolean(error) && (error.status === 404 || error.code === 'invalid_request');
+}
+
 /**
- * A countdown to `expiresAt` written into `el` every second. Calls onExpire once when it
- * reaches zero. Returns { stop, remaining() }.
+ * A countdown to `expiresAt` written into `el` every second. Calls onTick(secondsLeft) on each
+ * tick and onExpire once when it reaches zero. Returns { stop, remaining() }.
  */
 export function countdown(el, expiresAt, options) {
   const opts = options || {};
@@ -339,6 +356,7 @@ export function countdown(el, expiresAt, options) {
     el.setAttribute('datetime', 'PT' + Math.floor(left / 60) + 'M' + (left % 60) + 'S');
     const box = el.closest('.hold-timer');
     if (box) box.classList.toggle('hold-timer-low', left <= 60);
+    if (opts.onTick) opts.onTick(left);
     if (left <= 0 && !done) {
       done = true;
       clearInterval(timer);

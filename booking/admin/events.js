@@ -8,7 +8,7 @@ import { debounce, newestWins } from '../requests.js';
 import * as UI from '../ui.js';
 import { choosePoster } from './posters.js';
 import { showReservationsOf } from './reservations.js';
-import { badge, problemSentence, state, venueSeats } from './shared.js';
+import { askFirst, badge, problemSentence, state, venueSeats } from './shared.js';
 import { selectTab } from './tabs.js';
 
 const searches = newestWins();
@@ -148,28 +148,17 @@ function editEvent(ev) {
 }
 
 function askCancel(item, ev) {
-  const slot = item.querySelector('.confirm-slot');
-  render(
-    slot,
-    html`<div class="confirm-box">
-      <p><strong>Cancel “${ev.name}”?</strong> Every held and confirmed seat is canceled and paid seats are refunded. This cannot be undone.</p>
-      <div class="btn-row"><button class="btn btn-danger-solid btn-sm" type="button" data-confirm>Yes, cancel event</button>
-        <button class="btn btn-ghost btn-sm" type="button" data-keep>Keep it</button></div>
-    </div>`,
-  );
-  slot.querySelector('[data-keep]').addEventListener('click', () => {
-    slot.replaceChildren();
-  });
-  slot.querySelector('[data-confirm]').addEventListener('click', async (e) => {
-    try {
-      await UI.busy(e.currentTarget, 'Canceling…', () => api.events.cancelEvent(ev.id));
+  askFirst(item.querySelector('.confirm-slot'), {
+    question: 'Cancel “' + ev.name + '”?',
+    consequence: 'Every held and confirmed seat is canceled and paid seats are refunded. This cannot be undone.',
+    yes: 'Yes, cancel event',
+    busyText: 'Canceling…',
+    action: async () => {
+      await api.events.cancelEvent(ev.id);
       UI.showStatus('“' + ev.name + '” was canceled; its bookings were canceled and refunded.', 'success');
       loadEvents();
-    } catch (error) {
-      UI.handleError(error);
-    }
+    },
   });
-  slot.querySelector('[data-confirm]').focus();
 }
 
 async function saveEvent(e) {

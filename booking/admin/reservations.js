@@ -5,7 +5,7 @@ import { Data, Format } from '../data.js';
 import { byId, html, render, replace } from '../dom.js';
 import { newestWins, Pager } from '../requests.js';
 import * as UI from '../ui.js';
-import { badge, PAGE, state } from './shared.js';
+import { askFirst, badge, PAGE, state } from './shared.js';
 
 const searches = newestWins();
 let pager = null;
@@ -45,7 +45,11 @@ export function loadReservationFilters() {
   return filtersLoaded;
 }
 
+/** The reservations listed now, by id: what a cancel asks about. */
+const shown = new Map();
+
 function reservationItem(r) {
+  shown.set(r.id, r);
   const ev = state.events.find((x) => x.id === r.event_id);
   const user = state.users.get(r.user_id);
   const active = r.status === 'held' || r.status === 'confirmed';
@@ -59,6 +63,7 @@ function reservationItem(r) {
     ${active
       ? html`<button class="btn btn-danger btn-sm" type="button" data-cancel-res>Cancel${r.status === 'confirmed' ? ' and refund' : ''}</button>`
       : ''}
+    <div class="confirm-slot"></div>
   </div>`;
 }
 
@@ -72,6 +77,7 @@ export async function loadReservations() {
       { signal: ticket.signal },
     );
     if (ticket.stale) return;
+    shown.clear();
     render(list, items.length ? items.map(reservationItem) : UI.emptyState('No reservations', 'Nothing matches these filters.'));
     byId('res-count').textContent = items.length ? 'Showing ' + (pager.offset + 1) + '–' + (pager.offset + items.length) : '';
     pager.received(items.length);
@@ -91,15 +97,27 @@ export function showReservationsOf(eventId) {
   });
 }
 
-async function cancelReservation(button) {
+/** Asks first, naming the seat and the money given back, then cancels. */
+function cancelReservation(button) {
   const item = button.closest('[data-reservation-id]');
-  try {
-    const updated = await UI.busy(button, 'Canceling…', () => api.reservations.cancelReservation(item.dataset.reservationId));
-    replace(item, reservationItem(updated));
-    UI.showStatus('Reservation canceled' + (updated.price_cents ? '; a paid seat is refunded.' : '.'), 'success');
-  } catch (error) {
-    UI.handleError(error);
-  }
+  const r = shown.get(item.dataset.reservationId);
+  const paid = r.status === 'confirmed';
+  const seat = 'row ' + r.seat.row + ' seat ' + r.seat.seat_number;
+  askFirst(item.querySelector('.confirm-slot'), {
+    question: paid
+      ? 'Cancel this booking’s ' + seat + ' and refund ' + Format.money(r.price_cents, r.currency) + '?'
+      : 'Cancel the hold on ' + seat + '?',
+    consequence: paid
+      ? 'The ticket stops working at the door and the buyer is told by e-mail. This cannot be undone.'
+      : 'The seat goes back on sale at once.',
+    yes: paid ? 'Yes, cancel and refund' : 'Yes, cancel hold',
+    busyText: 'Canceling…',
+    action: async () => {
+      const updated = await api.reservations.cancelReservation(r.id);
+      replace(item, reservationItem(updated));
+      UI.showStatus('Reservation canceled' + (paid ? '; ' + Format.money(r.price_cents, r.currency) + ' is refunded.' : '.'), 'success');
+    },
+  });
 }
 
 export function setupReservations() {

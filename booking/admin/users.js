@@ -5,7 +5,7 @@ import { Format } from '../data.js';
 import { byId, html, render, replace } from '../dom.js';
 import { newestWins, Pager } from '../requests.js';
 import * as UI from '../ui.js';
-import { badge, PAGE, state } from './shared.js';
+import { askFirst, badge, PAGE, state } from './shared.js';
 
 const searches = newestWins();
 let pager = null;
@@ -25,6 +25,7 @@ function userItem(u) {
         <button class="btn btn-ghost btn-sm" type="button" data-role="${admin ? 'customer' : 'admin'}">${admin ? 'Make customer' : 'Promote to admin'}</button>
         <button class="btn ${u.disabled ? 'btn-secondary' : 'btn-danger'} btn-sm" type="button" data-disable="${!u.disabled}">${u.disabled ? 'Enable' : 'Disable'}</button>
       </div>`}
+    <div class="confirm-slot"></div>
   </div>`;
 }
 
@@ -68,6 +69,19 @@ export function setupUsers() {
   byId('admin-users').addEventListener('click', (e) => {
     const item = e.target.closest('[data-user-id]');
     const button = e.target.closest('[data-role],[data-disable]');
-    if (item && button) changeUser(item, button);
+    if (!item || !button) return;
+    if (button.dataset.disable !== 'true') {
+      changeUser(item, button);
+      return;
+    }
+    // Disabling ends the account's sessions at once: ask first, naming whom.
+    const u = state.users.get(item.dataset.userId) || {};
+    askFirst(item.querySelector('.confirm-slot'), {
+      question: 'Disable ' + (u.name || u.email || 'this account') + '?',
+      consequence: 'They are logged out everywhere at once and cannot log in until an admin enables the account again.',
+      yes: 'Yes, disable',
+      busyText: 'Disabling…',
+      action: () => changeUser(item, button),
+    });
   });
 }

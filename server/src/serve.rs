@@ -21,7 +21,7 @@ use proeventa_core::store::Store;
 use proeventa_core::tickets::{self, TicketKeys};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 
 use crate::metrics::MetricsListen;
 
@@ -205,7 +205,7 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(contents.as_bytes())
 }
 
-/// The static booking site, with `/config.js` answered here so the site finds this API on any port,
+/// The static booking site (a missing file answers `404.html` with status 404), with `/config.js` answered here so the site finds this API on any port,
 /// and the site's security headers (`api::security::site_headers`) on every answer.
 fn site_router(site_dir: &Path, api_base: &str) -> Router {
     let config_js = format!("window.API_BASE_URL = {};\n", serde_json::Value::from(api_base));
@@ -228,7 +228,8 @@ fn site_router(site_dir: &Path, api_base: &str) -> Router {
                 }
             }),
         )
-        .fallback_service(ServeDir::new(site_dir))
+        // A missing page is the site's own 404 page (answered 404), not the browser's.
+        .fallback_service(ServeDir::new(site_dir).not_found_service(ServeFile::new(site_dir.join("404.html"))))
         .layer(axum::middleware::map_response(move |mut response: Response| {
             let headers = security_headers.clone();
             async move {
@@ -348,11 +349,24 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A page that does not exist answers 404 with the site's own page, headers included.
+    #[tokio::test]
+    async fn a_missing_page_is_the_sites_own_404_page() {
+        let site_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../booking");
+        let site = site_router(&site_dir, "http://127.0.0.1:8000");
+        let response = site.oneshot(Request::get("/no-such-page.html").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(response.headers().get(header::CONTENT_SECURITY_POLICY).is_some());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("We couldn't find that page"), "{text}");
+    }
+
     /// Every file of the site, and `/config.js`, carries the site's security headers.
     #[tokio::test]
     async fn the_site_is_served_with_its_security_headers() {
         let site_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../booking");
-        for path in ["/Home.html", "/config.js", "/style.css"] {
+        for path in ["/Home.html", "/config.js", "/style.css", "/terms.html", "/privacy.html"] {
             let site = site_router(&site_dir, "http://127.0.0.1:8000");
             let response = site.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
             assert_eq!(response.status(), StatusCode::OK, "{path}");

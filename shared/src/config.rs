@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::domain::{HoldLimit, HoldTtl, Invalid};
+use crate::domain::{HoldExtension, HoldLimit, HoldTtl, Invalid};
 use crate::limits::RateLimits;
 use crate::store::StoreSettings;
 
@@ -29,6 +29,9 @@ pub struct Config {
     /// Lifetime of an access token, in seconds (default 3600).
     pub token_ttl_seconds: i64,
     pub hold_ttl: HoldTtl,
+    /// `HOLD_EXTENSION_SECONDS`: what the one extension of a booking's hold adds (default 300,
+    /// 30 to 1800).
+    pub hold_extension: HoldExtension,
     /// `MAX_HELD_SEATS_PER_USER`: seats one user may hold at once per event (default 10).
     pub max_held_seats: HoldLimit,
     pub payment_window_seconds: u32,
@@ -132,6 +135,7 @@ impl std::fmt::Debug for Config {
             .field("jwt_secret", &secret(&self.jwt_secret))
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("hold_ttl", &self.hold_ttl)
+            .field("hold_extension", &self.hold_extension)
             .field("max_held_seats", &self.max_held_seats)
             .field("payment_window_seconds", &self.payment_window_seconds)
             .field("payment_provider", &self.payment_provider)
@@ -276,6 +280,9 @@ impl Config {
             jwt_secret,
             token_ttl_seconds,
             hold_ttl: HoldTtl::from_seconds(hold_seconds)?,
+            hold_extension: u32::try_from(number("HOLD_EXTENSION_SECONDS", u64::from(HoldExtension::DEFAULT_SECONDS))?)
+                .ok()
+                .map_or_else(|| HoldExtension::from_seconds(u32::MAX), HoldExtension::from_seconds)?,
             max_held_seats,
             payment_window_seconds: u32::try_from(number("PAYMENT_WINDOW_SECONDS", 300)?)
                 .map_err(|_| Invalid::new("PAYMENT_WINDOW_SECONDS", "is too large"))?,

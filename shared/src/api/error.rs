@@ -64,6 +64,9 @@ pub enum ApiError {
     HoldExpired(String),
     #[error("{0}")]
     HoldLimitReached(String),
+    /// The booking's one hold extension was already used.
+    #[error("{0}")]
+    ExtensionUsed(String),
     /// A ticket code whose signature does not verify (altered, another key, garbage).
     #[error("{0}")]
     InvalidTicket(String),
@@ -109,6 +112,7 @@ impl ApiError {
             | Self::InvalidState(_)
             | Self::HoldExpired(_)
             | Self::HoldLimitReached(_)
+            | Self::ExtensionUsed(_)
             | Self::AlreadyCheckedIn { .. } => StatusCode::CONFLICT,
             Self::TicketRevoked(_) => StatusCode::GONE,
             Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
@@ -136,6 +140,7 @@ impl ApiError {
             Self::InvalidState(_) => "invalid_state",
             Self::HoldExpired(_) => "hold_expired",
             Self::HoldLimitReached(_) => "hold_limit_reached",
+            Self::ExtensionUsed(_) => "extension_used",
             Self::InvalidTicket(_) => "invalid_ticket",
             Self::WrongEvent(_) => "wrong_event",
             Self::AlreadyCheckedIn { .. } => "already_checked_in",
@@ -178,6 +183,7 @@ impl ApiError {
             | Self::InvalidState(s)
             | Self::HoldExpired(s)
             | Self::HoldLimitReached(s)
+            | Self::ExtensionUsed(s)
             | Self::InvalidTicket(s)
             | Self::WrongEvent(s)
             | Self::TicketRevoked(s)
@@ -255,6 +261,9 @@ impl From<StoreError> for ApiError {
                 "You can hold at most {limit} {} for this event at a time.",
                 if limit == 1 { "seat" } else { "seats" }
             )),
+            StoreError::ExtensionUsed => {
+                Self::ExtensionUsed("This hold was already extended once; it cannot be extended again.".into())
+            }
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
         }

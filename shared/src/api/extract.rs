@@ -1,11 +1,14 @@
 //! Extractors. Input: `Json` (400 invalid_json, 413, 415, 422 naming the field), `Path` and
-//! `Query` (400 invalid_request), so malformed input gets the contract's errors. Identity:
+//! `Query` (400 invalid_request), so malformed input gets the contract's errors, each with a
+//! sentence for a person, never the parser's own words. Identity:
 //! `AuthUser`, `StaffUser` and `AdminUser` (a valid bearer token of an enabled account, read on every request)
 //! and `ClientAddr` (the transport's client address, never a header).
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
+use axum::extract::MatchedPath;
+use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
@@ -39,18 +42,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
         check_json_syntax(&bytes)?;
         check_json_object(&bytes)?;
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(|rejection| match rejection {
-            // The syntax is known good by now: what the typed parse still calls syntax (a number or
-            // an array where an enum's name belongs, a lone surrogate escape) is a wrong value.
-            JsonRejection::JsonSyntaxError(e) => {
-                let text = e.body_text();
-                let detail = text.strip_prefix("Failed to parse the request body as JSON: ").unwrap_or(&text);
-                ApiError::Validation(format!("Invalid field: {detail}"))
-            }
-            other => other.into(),
-        })?;
-        Ok(Self(value))
+        typed_json(&bytes).map(Self)
     }
+}
+
+/// A body whose JSON syntax is known good, read into `T`: a wrong field is 422 naming it in a
+/// person's words (`human_field_error`). What the typed parse still calls syntax (a number or an
+/// array where an enum's name belongs, a lone surrogate escape) is a wrong value too.
+pub(crate) fn typed_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let axum::Json(value) = axum::Json::<T>::from_bytes(bytes).map_err(|rejection| match rejection {
+        JsonRejection::JsonSyntaxError(e) => {
+            let text = e.body_text();
+            let detail = text.strip_prefix("Failed to parse the request body as JSON: ").unwrap_or(&text);
+            ApiError::Validation(human_field_error(detail))
+        }
+        other => other.into(),
+    })?;
+    Ok(value)
 }
 
 /// 422 unless the JSON document is an object: every request body of this API is one, and serde
@@ -96,9 +104,24 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+/// Path parameters; a malformed one is 400 `invalid_request` naming what the link was for
+/// ("That event link is not valid."), from the route's own parameter names.
+#[derive(Debug)]
 pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let template = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_owned());
+                Err(path_rejection(rejection, template.as_deref()))
+            }
+        }
+    }
+}
 
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
@@ -111,7 +134,7 @@ impl From<JsonRejection> for ApiError {
                 let text = e.body_text();
                 let detail =
                     text.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or(&text);
-                ApiError::Validation(format!("Invalid field: {detail}"))
+                ApiError::Validation(human_field_error(detail))
             }
             JsonRejection::JsonSyntaxError(_) => ApiError::InvalidJson("The request body is not valid JSON.".into()),
             JsonRejection::MissingJsonContentType(_) => {
@@ -123,23 +146,92 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        match rejection {
-            PathRejection::FailedToDeserializePathParams(e) => ApiError::InvalidRequest(format!(
-                "Malformed path parameter: {}",
-                e.body_text().trim_start_matches("Invalid URL: ")
-            )),
-            other => ApiError::Internal(format!("path extraction: {}", other.body_text())),
-        }
-    }
+/// A path parameter that did not parse, told as the link it was: the parameter the parser names,
+/// or the route's only one, without the parser's words ("That event link is not valid.").
+fn path_rejection(rejection: PathRejection, template: Option<&str>) -> ApiError {
+    let PathRejection::FailedToDeserializePathParams(e) = rejection else {
+        return ApiError::Internal(format!("path extraction: {}", rejection.body_text()));
+    };
+    let named = match e.kind() {
+        ErrorKind::ParseErrorAtKey { key, .. }
+        | ErrorKind::InvalidUtf8InPathParam { key }
+        | ErrorKind::DeserializeError { key, .. } => Some(key.clone()),
+        _ => None,
+    };
+    let params: Vec<&str> = template
+        .unwrap_or("")
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect();
+    let key = named.or_else(|| (params.len() == 1).then(|| params[0].to_owned()));
+    ApiError::InvalidRequest(match key {
+        Some(key) => format!("That {} link is not valid.", key.trim_end_matches("_id").replace('_', " ")),
+        None => "That link is not valid.".into(),
+    })
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         let text = rejection.body_text();
         let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
-        ApiError::InvalidRequest(format!("Malformed query parameter: {detail}"))
+        ApiError::InvalidRequest(match field_path(detail) {
+            Some((field, _)) => format!("The `{field}` value in the address is not valid."),
+            None => "The address has a value this page cannot use.".into(),
+        })
+    }
+}
+
+/// Splits a deserializer's `path: message` into the field's path (`seat_ids[0]`, `rows[1].row`)
+/// and the message; `None` when the text names no field (an error of the document as a whole).
+fn field_path(text: &str) -> Option<(&str, &str)> {
+    let (path, message) = text.split_once(": ")?;
+    let is_path = !path.is_empty()
+        && path != "."
+        && path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '-'));
+    is_path.then_some((path, message))
+}
+
+/// A JSON field's type or value error as a sentence for a person, naming the field (and what it
+/// takes, when that is plain) but none of the deserializer's own words.
+pub(crate) fn human_field_error(text: &str) -> String {
+    let (path, message) = match field_path(text) {
+        Some((path, message)) => (Some(path), message),
+        None => (None, text),
+    };
+    let named = |field: &str| match path {
+        Some(path) => format!("{path}.{field}"),
+        None => field.to_owned(),
+    };
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return format!("The field `{}` is missing.", named(field));
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return format!("The field `{}` is not one this request takes.", named(field));
+    }
+    let Some(path) = path else {
+        return "A field of the request body does not have a valid value.".into();
+    };
+    let takes = if message.contains("UUID") {
+        Some("an id")
+    } else if message.starts_with("unknown variant") {
+        return format!("The field `{path}` does not take that value.");
+    } else {
+        let wanted = message.split(", expected ").nth(1).unwrap_or("");
+        let wanted = wanted.split(" at line ").next().unwrap_or(wanted);
+        match wanted {
+            "a string" => Some("text"),
+            "a boolean" => Some("true or false"),
+            "a sequence" => Some("a list"),
+            "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "usize" => Some("a whole number"),
+            "f32" | "f64" => Some("a number"),
+            _ => None,
+        }
+    };
+    match takes {
+        Some(takes) => format!("The field `{path}` must be {takes}."),
+        None => format!("The field `{path}` does not have a valid value."),
     }
 }
 

@@ -27,12 +27,37 @@ use crate::store::{MAX_DECLINES_PER_PAYMENT, StoreError};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(payment_config))
         .routes(routes!(checkout))
         .routes(routes!(confirm))
         .routes(routes!(get_payment))
         .routes(routes!(list_payments))
         .routes(routes!(webhook))
 }
+
+/// What the payment page needs to know of the configured provider.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PaymentConfig {
+    /// `PAYMENT_PROVIDER`, e.g. `simulated`.
+    #[schema(example = "simulated")]
+    pub provider: String,
+    /// True when no real money moves (the simulated provider): only then does the site offer
+    /// its test cards.
+    pub test_mode: bool,
+}
+
+/// The configured payment provider and whether it is a test one (public: the payment page reads
+/// it before anyone pays).
+#[utoipa::path(get, path = "/payments/config", tag = "payments",
+    responses((status = 200, body = PaymentConfig)))]
+async fn payment_config(State(state): State<AppState>) -> Json<PaymentConfig> {
+    let provider = state.config.payment_provider.clone();
+    let test_mode = provider == SIMULATED_PROVIDER;
+    Json(PaymentConfig { provider, test_mode })
+}
+
+/// The provider that moves no money: its cards are the test cards the site shows.
+const SIMULATED_PROVIDER: &str = "simulated";
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CheckoutRequest {
@@ -346,8 +371,8 @@ async fn webhook(
     }
     super::extract::check_json_syntax(&body)?;
     super::extract::check_json_object(&body)?;
-    let event: WebhookEvent =
-        serde_json::from_slice(&body).map_err(|e| ApiError::Validation(format!("Invalid webhook event: {e}")))?;
+    // Read as every JSON body is, so a wrong field is named in the same words (`extract::Json`).
+    let event: WebhookEvent = super::extract::typed_json(&body)?;
     let effect = WebhookEffect::of(&event)?;
     if let Some(payment_id) = effect.payment_id() {
         state.store.payment(payment_id).await?.ok_or_else(|| ApiError::not_found("payment"))?;

@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(event_reservations))
         .routes(routes!(get_reservation, cancel_reservation))
         .routes(routes!(get_booking, cancel_booking))
+        .routes(routes!(extend_booking))
         .routes(routes!(all_reservations))
         // A buyer's tickets live under /reservations: api-reservations serves them.
         .merge(super::tickets::routes())
@@ -319,4 +320,24 @@ async fn cancel_booking(
     state.seat_maps.invalidate(booking.event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))
+}
+
+/// Extends the booking's hold once by `HOLD_EXTENSION_SECONDS` (owner or admin): every seat still
+/// held runs that much longer. The store decides "once" and "still running" in its own write.
+#[utoipa::path(post, path = "/reservations/bookings/{booking_id}/extend", tag = "reservations", security(("bearer" = [])),
+    params(("booking_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The booking, its held seats' `expires_at` moved on by `HOLD_EXTENSION_SECONDS` (300 by default)", body = Booking),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: another customer's booking", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`extension_used`: this booking's hold was already extended once; `hold_expired`: the hold has lapsed (pick the seats again); `invalid_state`: the booking is paid for or canceled", body = ErrorBody),
+    ))]
+async fn extend_booking(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(booking_id): Path<Uuid>,
+) -> Result<Json<Booking>, ApiError> {
+    owned_booking(&state, &caller, booking_id).await?;
+    Ok(Json(state.store.extend_hold(booking_id, state.config.hold_extension, Utc::now()).await?))
 }

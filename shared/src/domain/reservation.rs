@@ -75,6 +75,39 @@ impl HoldTtl {
     }
 }
 
+/// How much the one extension of a booking's hold adds to it (`HOLD_EXTENSION_SECONDS`): 30
+/// seconds to 30 minutes, 5 minutes by default. Bounded so that one buyer cannot keep seats from
+/// everyone else for long: a hold lasts at most `HOLD_TTL_SECONDS` plus this (the payment window
+/// aside), since a booking is extended once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldExtension(Duration);
+
+impl HoldExtension {
+    pub const DEFAULT_SECONDS: u32 = 300;
+    pub const MIN_SECONDS: u32 = 30;
+    pub const MAX_SECONDS: u32 = 1800;
+
+    pub fn from_seconds(seconds: u32) -> Result<Self, Invalid> {
+        if !(Self::MIN_SECONDS..=Self::MAX_SECONDS).contains(&seconds) {
+            return Err(Invalid::new(
+                "HOLD_EXTENSION_SECONDS",
+                format!("must be {} to {} seconds", Self::MIN_SECONDS, Self::MAX_SECONDS),
+            ));
+        }
+        Ok(Self(Duration::seconds(i64::from(seconds))))
+    }
+
+    pub fn duration(self) -> Duration {
+        self.0
+    }
+}
+
+impl Default for HoldExtension {
+    fn default() -> Self {
+        Self(Duration::seconds(i64::from(Self::DEFAULT_SECONDS)))
+    }
+}
+
 /// The most seats one user may hold at once for one event (`MAX_HELD_SEATS_PER_USER`): held and
 /// not lapsed. Confirmed, canceled, expired and lapsed holds do not count. The store enforces it
 /// in the hold's own write, so one account cannot keep a show sold out by re-holding.
@@ -237,6 +270,15 @@ mod tests {
         assert_eq!(HoldLimit::new(1).unwrap().seats(), 1);
         assert_eq!(HoldLimit::new(1000).unwrap(), HoldLimit::max());
         assert_eq!(HoldLimit::new(1001).unwrap_err().field, "MAX_HELD_SEATS_PER_USER");
+    }
+
+    #[test]
+    fn a_hold_extension_is_half_a_minute_to_half_an_hour() {
+        assert_eq!(HoldExtension::default().duration(), Duration::minutes(5));
+        assert!(HoldExtension::from_seconds(29).is_err());
+        assert_eq!(HoldExtension::from_seconds(30).unwrap().duration(), Duration::seconds(30));
+        assert_eq!(HoldExtension::from_seconds(1800).unwrap().duration(), Duration::minutes(30));
+        assert_eq!(HoldExtension::from_seconds(1801).unwrap_err().field, "HOLD_EXTENSION_SECONDS");
     }
 
     #[test]

@@ -11,9 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldRequest, Invalid, MessageStatus, NewEvent,
-    NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, Refund, Reservation, ReservationFilter, Scan,
-    SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
+    Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldExtension, HoldRequest, Invalid, MessageStatus,
+    NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, Refund, Reservation, ReservationFilter,
+    Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
     VenueWithSeats,
 };
 
@@ -42,7 +42,8 @@ pub mod sqlite;
 pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 pub(crate) use rules::{
-    StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff, stored_admission, stored_gate,
+    StoredIdempotency, cancel_refund, claim_answer, extension_refusal, idempotency_cutoff, stored_admission,
+    stored_gate,
 };
 
 /// What a store can answer besides success. Mapped to HTTP once, in `crate::api::error`.
@@ -65,6 +66,9 @@ pub enum StoreError {
     /// A booking's hold lapsed (at checkout), or lapsed and lost a seat to someone else (at confirm).
     #[error("the hold has expired")]
     HoldExpired,
+    /// The booking's one hold extension was already used.
+    #[error("this booking's hold was already extended once")]
+    ExtensionUsed,
     /// The hold would take the user above `limit` held seats of the event; nothing was written.
     #[error("at most {limit} held seats per user and event")]
     HoldLimitReached { limit: u32 },
@@ -132,6 +136,17 @@ pub trait HoldStore: Send + Sync {
     async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>>;
     /// Cancels every active seat of a booking in one conditional write; same errors and refunds.
     async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>>;
+    /// Extends every running hold of a booking by `extension`, once per booking, and returns the
+    /// booking. The store decides "once" and "still running" in the write itself: SQL marks the
+    /// booking (`extended_at`) by an `UPDATE … WHERE extended_at IS NULL` that also requires a
+    /// running hold, then moves the held seats' expiry in the same transaction; DynamoDB puts a
+    /// conditional update of the booking item (`attribute_not_exists`) in the transaction that
+    /// moves each held seat's expiry (reservation, seat state and its lapse index, hold slot),
+    /// each conditioned on the expiry it was read with. Of two extends at once exactly one wins.
+    /// Errors: `NotFound`, `ExtensionUsed`, `HoldExpired` (lapsed), `InvalidState` (paid or
+    /// canceled); see `rules::extension_refusal`.
+    async fn extend_hold(&self, booking_id: Uuid, extension: HoldExtension, now: DateTime<Utc>)
+    -> StoreResult<Booking>;
     /// Writes down `expired` for every lapsed hold; returns how many. Safe to run twice at once.
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, StoreError, StoreResult};
-use crate::domain::{Admission, Gate, Invalid, MessageStatus, PaymentStatus, ReservationStatus};
+use crate::domain::{Admission, Booking, Gate, Invalid, MessageStatus, PaymentStatus, ReservationStatus};
 
 /// Declined cards one payment takes: the last of them fails the payment and frees its seats, so
 /// a payment cannot be used to try card after card (card testing).
@@ -115,6 +115,11 @@ impl StoreError {
         Self::InvalidState("this event has already started, so it can no longer be paid for".into())
     }
 
+    /// An extension of a booking that is paid for or canceled: nothing is held to extend.
+    pub fn nothing_held_to_extend(status: ReservationStatus) -> Self {
+        Self::InvalidState(format!("this booking is {status}; only a running hold can be extended"))
+    }
+
     /// An admin's resend of a message that has not failed (pending or sent).
     pub fn message_not_failed(status: MessageStatus) -> Self {
         Self::InvalidState(format!("this message is {status}; only a failed message can be resent"))
@@ -182,6 +187,21 @@ pub fn stored_admission(
         (Some(scan_id), Some(gate), Some(at)) => Ok(Some(Admission { scan_id, gate: stored_gate(gate)?, at })),
         (None, None, None) => Ok(None),
         _ => Err(StoreError::Internal("a ticket's admission is stored in part".into())),
+    }
+}
+
+/// Why an extension's conditional write changed nothing, from the booking as read after it (the
+/// write decided; this only names the cause): no booking, a hold that lapsed, a booking paid for
+/// or canceled, or (the hold still running) an extension already used.
+pub(crate) fn extension_refusal(booking: Option<&Booking>, extended: bool) -> StoreError {
+    match booking.map(|b| b.status) {
+        None => StoreError::NotFound(Entity::Booking),
+        Some(ReservationStatus::Expired) => StoreError::HoldExpired,
+        Some(ReservationStatus::Held) if extended => StoreError::ExtensionUsed,
+        // Held and not extended: the hold changed between the write and this read (a seat
+        // canceled, a lapse at the same instant); the caller may simply ask again.
+        Some(ReservationStatus::Held) => StoreError::InvalidState("this booking's hold just changed; try again".into()),
+        Some(status) => StoreError::nothing_held_to_extend(status),
     }
 }
 

@@ -59,6 +59,8 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get" | "delete", "/reservations/reservations/{reservation_id}" | "/reservations/bookings/{booking_id}") => {
             OwnerOrAdmin
         }
+        ("post", "/reservations/bookings/{booking_id}/extend") => OwnerOrAdmin,
+        ("get", "/payments/config") => Public,
         ("post", "/payments/checkout" | "/payments/{payment_id}/confirm") => Owner,
         ("get", "/payments/{payment_id}") => OwnerOrAdmin,
         ("get", "/payments") => User,

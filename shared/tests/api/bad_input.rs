@@ -101,13 +101,47 @@ fn json_op(w: &World, method: &str, template: &str, content_type: Option<&str>, 
     request
 }
 
-/// The answer is the contract's error: this status, this code, exactly `{"error","detail"}`.
+/// The answer is the contract's error: this status, this code, exactly `{"error","detail"}`, and
+/// a detail written for a person (see `parser_words`).
 fn check(resp: &Resp, status: StatusCode, code: &str, what: &str, failures: &mut Vec<String>) {
     let (got, _, body) = resp;
     let keys: Vec<&String> = body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
     let detail_ok = body["detail"].as_str().is_some_and(|d| !d.trim().is_empty());
     if *got != status || body["error"] != code || keys.len() != 2 || !detail_ok {
         failures.push(format!("{what}: expected {status} `{code}`, got {got}: {body}"));
+    }
+    check_human(resp, what, failures);
+}
+
+/// What a parser, deserializer or driver says, which a person should never read in a `detail`.
+const PARSER_WORDS: &[&str] = &[
+    "UUID",
+    "pars",
+    "invalid character",
+    "invalid digit",
+    "invalid type",
+    "invalid value",
+    "invalid length",
+    "expected",
+    "unknown variant",
+    "deserializ",
+    "serde",
+    "at line",
+    "column",
+    "Malformed",
+    "Failed to",
+    "integer `",
+    "string \"",
+    "struct ",
+    "i64",
+    "u32",
+];
+
+/// Flags a `detail` that carries a parser's words.
+fn check_human(resp: &Resp, what: &str, failures: &mut Vec<String>) {
+    let detail = resp.2["detail"].as_str().unwrap_or("");
+    if let Some(word) = PARSER_WORDS.iter().find(|w| detail.to_lowercase().contains(&w.to_lowercase())) {
+        failures.push(format!("{what}: the detail has parser words ({word:?}): {detail}"));
     }
 }
 
@@ -526,4 +560,93 @@ async fn a_json_body_that_is_not_an_object_is_422_on_every_json_operation() {
     }
     finish(failures, checked);
     assert_eq!(snapshot(&w).await, before, "a body that is not an object wrote something");
+}
+
+/// Garbage in every place a request carries input (path ids, query values, body fields of the
+/// wrong type) answers a 4xx whose `detail` is a sentence for a person: the field or link named,
+/// none of the parser's words. A body field's error still names the field.
+#[tokio::test]
+async fn garbage_anywhere_gets_a_detail_for_people_on_every_operation() {
+    let w = world().await;
+    let before = snapshot(&w).await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    // Every field name any body of the API takes, each given values of the wrong type in turn.
+    let fields = [
+        "email",
+        "password",
+        "name",
+        "role",
+        "disabled",
+        "event_id",
+        "seat_id",
+        "seat_ids",
+        "booking_id",
+        "venue_id",
+        "title",
+        "description",
+        "category",
+        "start_time",
+        "end_time",
+        "prices",
+        "kind",
+        "rows",
+        "time_zone",
+        "card_number",
+        "exp_month",
+        "exp_year",
+        "cvc",
+        "code",
+        "gate",
+        "scans",
+        "token",
+        "amount_cents",
+        "status",
+    ];
+    let garbage = [json!("x%y"), json!(-7.5), json!([1, "two"]), json!({"a": {}}), json!(true)];
+    for (method, template) in json_body_operations() {
+        for value in &garbage {
+            let body: serde_json::Map<String, Value> =
+                fields.iter().map(|f| ((*f).to_owned(), value.clone())).collect();
+            let bytes = Value::Object(body).to_string().into_bytes();
+            let resp = w.app.send(json_op(&w, &method, &template, Some("application/json"), bytes)).await;
+            let what = format!("{method} {template} with every field {value}");
+            if !resp.0.is_client_error() {
+                failures.push(format!("{what}: expected a 4xx, got {}: {}", resp.0, resp.2));
+            }
+            check_human(&resp, &what, &mut failures);
+            checked += 1;
+        }
+    }
+    for (method, template, op) in operations() {
+        let queries: Vec<String> = op["parameters"]
+            .as_array()
+            .map(|ps| {
+                ps.iter().filter(|p| p["in"] == "query").filter_map(|p| p["name"].as_str()).map(str::to_owned).collect()
+            })
+            .unwrap_or_default();
+        let path = fill(&template, &w);
+        for query in &queries {
+            for bad in ["%FF", "not-a-thing", "-1e999", "{}"] {
+                let uri = format!("{path}?{query}={bad}");
+                let body = if method == "post" || method == "patch" { br#"{}"#.to_vec() } else { Vec::new() };
+                let content_type = (!body.is_empty()).then_some("application/json");
+                let resp = w.app.send(raw(&method, &uri, content_type, Some(&w.admin), body)).await;
+                let what = format!("{} {uri}", method.to_uppercase());
+                if resp.0.is_server_error() {
+                    failures.push(format!("{what}: a server error: {}", resp.2));
+                }
+                check_human(&resp, &what, &mut failures);
+                checked += 1;
+            }
+        }
+    }
+    // The link the issue quotes: a mistyped event id reads as a sentence about the event link.
+    let resp = w.app.get("/events/events/not-an-event", None).await;
+    check(&resp, StatusCode::BAD_REQUEST, "invalid_request", "GET /events/events/not-an-event", &mut failures);
+    if resp.2["detail"] != "That event link is not valid." {
+        failures.push(format!("a mistyped event link: {}", resp.2));
+    }
+    finish(failures, checked);
+    assert_eq!(snapshot(&w).await, before, "a garbage request wrote something");
 }

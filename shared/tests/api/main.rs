@@ -11,6 +11,7 @@ mod authz_matrix;
 mod bad_input;
 mod catalog;
 mod checkin;
+mod checkout;
 mod errors;
 mod gateway;
 mod health;

@@ -54,6 +54,8 @@ macro_rules! backend_tests {
                 hold_limit_stops_a_squatter,
                 hold_limit_counts_only_seats_still_held,
                 a_hold_extended_by_checkout_keeps_counting,
+                a_hold_is_extended_once_and_not_past_the_limit,
+                an_extension_is_refused_for_a_lapsed_paid_canceled_or_unknown_booking,
                 a_squatter_limits_nobody_else,
                 cancel_held_reservation_frees_seat_at_once,
                 cancel_lapsed_hold_is_invalid_state,
@@ -104,6 +106,7 @@ macro_rules! backend_tests {
                 concurrent_confirm_and_cancel,
                 concurrent_attempts_are_each_counted_once,
                 concurrent_declines_count_at_most_the_limit,
+                concurrent_extensions_one_wins,
             ]);
         }
     };

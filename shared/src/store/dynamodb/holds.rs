@@ -23,7 +23,7 @@ use super::tickets::revoke_ticket;
 use super::users::paged;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, Tx, TxItem};
 use crate::domain::{
-    Booking, EventStatus, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
+    Booking, EventStatus, HoldExtension, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
     ReservationStatus, SeatLabel,
 };
 use crate::store::outbox::CanceledSeats;
@@ -567,6 +567,11 @@ impl HoldStore for DynamoStore {
         }
         let booking = booking_from(&done.booking, done.reservations)?.ok_or(StoreError::NotFound(Entity::Booking))?;
         Ok(Cancellation { canceled: booking, refunds: done.refunds })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn extend_hold(&self, id: Uuid, extension: HoldExtension, now: DateTime<Utc>) -> StoreResult<Booking> {
+        self.extend_booking_hold(id, extension, now).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

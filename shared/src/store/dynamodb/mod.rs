@@ -4,6 +4,7 @@
 //! `TransactWriteItems`. Nothing is checked in Rust and then written: every decision is a condition.
 
 mod catalog;
+mod hold_extension;
 mod hold_slots;
 mod holds;
 mod items;

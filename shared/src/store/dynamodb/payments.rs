@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::hold_slots::extend_slots;
+use super::hold_extension::held_expiry_writes;
 use super::holds::{kept_conflicting, seat_partitions, status_values};
 use super::items::*;
 use super::messages::message_put;
@@ -215,7 +215,6 @@ impl PaymentStore for DynamoStore {
                 ("gsi2sk".to_owned(), s(time_key(now_ms, &new.id.to_string()))),
             ]);
             let payment = payment_from(&item)?;
-            let spks = seat_partitions(&reservations);
             // 2 + 2n items and the hold slots, 23 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = vec![
                 TxItem::update(
@@ -227,42 +226,11 @@ impl PaymentStore for DynamoStore {
                 )?,
                 TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?,
             ];
-            // The held seats' hold slots move with their holds (see `holds::HoldSlots`).
-            let mut slots = Vec::with_capacity(held.len());
-            for r in &held {
-                // Extended, never shortened.
-                let until = r.expires_ms.max(hold_until_ms);
-                let rid = r.reservation.id;
-                if let Some(slot) = r.slot {
-                    slots.push((slot, rid, until));
-                }
-                let values = vec![
-                    (":held", s(ReservationStatus::Held.as_str())),
-                    (":old", n(r.expires_ms)),
-                    (":until", n(until)),
-                ];
-                writes.push(TxItem::update(
-                    &self.table,
-                    reservation_key(rid),
-                    "SET #exp = :until",
-                    Some("#st = :held AND #exp = :old"),
-                    values.clone(),
-                )?);
-                let spk = spks.get(&rid).ok_or_else(|| corrupt("reservation", "no seat partition"))?;
-                let mut seat_values = values;
-                seat_values.extend([(":rid", s(rid.to_string())), (":sk", s(time_key(until, &rid.to_string())))]);
-                writes.push(TxItem::update(
-                    &self.table,
-                    Self::seat_state_of(r, spk),
-                    "SET #exp = :until, #gsi1sk = :sk",
-                    Some("#rid = :rid AND #st = :held AND #exp = :old"),
-                    seat_values,
-                )?);
-            }
-            let slots_index = writes.len();
-            if let Some(holder) = held.first().map(|r| &r.reservation) {
-                writes.extend(extend_slots(&self.table, hold_slots_key(holder.event_id, holder.user_id), &slots)?);
-            }
+            // Extended, never shortened; the held seats' hold slots move with their holds.
+            let (moves, moves_slots_index) =
+                held_expiry_writes(&self.table, &reservations, &held, |r| r.expires_ms.max(hold_until_ms))?;
+            let slots_index = writes.len() + moves_slots_index;
+            writes.extend(moves);
             match self.transact(&mut budget, writes).await? {
                 Ok(()) => return Ok(payment),
                 Err(canceled) if canceled.condition_failed(0) => {

@@ -20,7 +20,9 @@ use super::payments::record_refunds;
 use super::rows::{BookingSeatRow, ReservationRow, labels, parse_stored, reservation_columns};
 use super::tickets::revoke_tickets;
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
-use crate::domain::{Booking, EventStatus, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus};
+use crate::domain::{
+    Booking, EventStatus, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus,
+};
 use crate::store::Entity;
 use crate::store::batch::Batches;
 use crate::store::hold_batch::{HoldOutcome, PendingHold};
@@ -76,6 +78,11 @@ impl HoldStore for PostgresStore {
     async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
         let outcome = retry_deadlocks(|| Box::pin(self.cancel_booking_once(id, now))).await;
         settle(outcome, "canceling the booking")
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn extend_hold(&self, id: Uuid, extension: HoldExtension, now: DateTime<Utc>) -> StoreResult<Booking> {
+        self.extend_booking_hold(id, extension, now).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -548,7 +555,7 @@ async fn fetch_reservation<'e>(
     row.map(|row| row.into_reservation(now)).transpose()
 }
 
-async fn fetch_booking<'e>(
+pub(super) async fn fetch_booking<'e>(
     executor: impl PgExecutor<'e>,
     id: Uuid,
     now: DateTime<Utc>,

@@ -12,6 +12,7 @@
 //! domain values.
 
 mod catalog;
+mod hold_extension;
 mod holds;
 mod limits;
 mod messages;

@@ -24,7 +24,8 @@ use super::rows::{
 };
 use super::tickets::revoke_tickets;
 use crate::domain::{
-    Booking, EventStatus, HoldLimit, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
+    Booking, EventStatus, HoldExtension, HoldLimit, HoldRequest, Refund, Reservation, ReservationFilter,
+    ReservationStatus, SeatLabel,
 };
 use crate::store::Entity;
 use crate::store::batch::Batches;
@@ -89,6 +90,11 @@ impl HoldStore for SqliteStore {
         };
         tx.commit().await?;
         Ok(Cancellation { canceled: booking, refunds })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn extend_hold(&self, id: Uuid, extension: HoldExtension, now: DateTime<Utc>) -> StoreResult<Booking> {
+        self.extend_booking_hold(id, extension, now).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -485,7 +491,11 @@ pub(super) fn reservation_sql() -> String {
     format!("SELECT {RESERVATION_COLUMNS} FROM reservations r JOIN seats s ON s.id = r.seat_id WHERE r.id = ?")
 }
 
-async fn load_booking(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>> {
+pub(super) async fn load_booking(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Booking>> {
     let rows = sqlx::query(&booking_sql()).bind(id_text(id)).fetch_all(&mut *conn).await?;
     let Some(first) = rows.first() else { return Ok(None) };
     let created_at = time_col(first, "booking_created_at")?;

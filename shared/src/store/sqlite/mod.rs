@@ -10,6 +10,7 @@
 //! (issued by the confirm, revoked by the cancels, admitted at the door).
 
 mod catalog;
+mod hold_extension;
 mod holds;
 mod limits;
 mod messages;

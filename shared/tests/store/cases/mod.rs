@@ -5,6 +5,7 @@
 mod cancel;
 mod catalog;
 mod full_bookings;
+mod hold_extension;
 mod hold_limit;
 mod hold_races;
 mod holds;
@@ -23,6 +24,7 @@ mod users;
 pub use cancel::*;
 pub use catalog::*;
 pub use full_bookings::*;
+pub use hold_extension::*;
 pub use hold_limit::*;
 pub use hold_races::*;
 pub use holds::*;
