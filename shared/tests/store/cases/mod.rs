@@ -15,6 +15,7 @@ mod messages;
 mod payment_races;
 mod payments;
 mod refusals;
+mod search;
 mod seat_map;
 mod tickets;
 mod users;
@@ -32,6 +33,7 @@ pub use messages::*;
 pub use payment_races::*;
 pub use payments::*;
 pub use refusals::*;
+pub use search::*;
 pub use seat_map::*;
 pub use tickets::*;
 pub use users::*;
@@ -43,9 +45,9 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use proeventa_core::domain::{
-    Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldTtl, NewVenue, Page, Payment,
-    PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, TimeZone, User,
-    UserChanges, Venue, VenueChanges, VenueKind, VenueWithSeats,
+    Booking, Category, Email, Event, EventChanges, EventFilter, EventSort, EventStatus, HoldTtl, NewVenue, Page,
+    Payment, PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, TimeZone,
+    User, UserChanges, Venue, VenueChanges, VenueKind, VenueWithSeats,
 };
 use proeventa_core::store::{Entity, IdempotencyClaim, MAX_DECLINES_PER_PAYMENT, Store, StoreError, StoreResult};
 use tokio::sync::Barrier;
