@@ -92,7 +92,7 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
-    /// `None` when the text has no letter or digit (a search for "!!" lists like no search).
+    /// `None` when the text has no letter or digit: a search for "%" finds nothing.
     pub fn parse(text: &str) -> Option<Self> {
         let mut words: Vec<String> = Vec::new();
         for word in fold(text).split_whitespace() {

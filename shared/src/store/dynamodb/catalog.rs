@@ -512,8 +512,11 @@ impl CatalogStore for DynamoStore {
             }
         }
         let min_price = |e: &Event| e.prices.iter().map(|p| p.price_cents).min().unwrap_or(0);
-        let mut events = match filter.text.as_deref().and_then(SearchQuery::parse) {
-            Some(query) => {
+        let search = filter.text.as_deref().map(SearchQuery::parse);
+        let mut events = match search {
+            // A search of no letter or digit ("%") finds nothing.
+            Some(None) => Vec::new(),
+            Some(Some(query)) => {
                 let candidates = events
                     .iter()
                     .map(|stored| SearchCandidate {

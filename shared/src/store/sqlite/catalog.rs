@@ -253,7 +253,9 @@ impl CatalogStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
-        if let Some(query) = filter.text.as_deref().and_then(SearchQuery::parse) {
+        if let Some(text) = &filter.text {
+            // A search of no letter or digit ("%") finds nothing.
+            let Some(query) = SearchQuery::parse(text) else { return Ok(Vec::new()) };
             return self.search_events(&query, filter, now).await;
         }
         let mut qb = QueryBuilder::new("");

@@ -53,6 +53,7 @@ pub async fn search_finds_city_venue_title_and_typos_best_first(store: S) {
         "a word's beginning matches: in the title, then the city, then the description"
     );
     assert!(search("zzzz").await.is_empty());
+    assert!(search("%").await.is_empty(), "a search of no letter finds nothing");
     assert!(search("hmlte").await.is_empty(), "two typos in six letters are too many");
 
     let paged = EventFilter { text: Some("hamlet".into()), page: page(1, 1), ..Default::default() };
