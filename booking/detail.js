@@ -78,7 +78,7 @@ function renderEvent(event, siblings) {
             : ''}
           <div class="facts">
             ${fact('calendar', 'When', html`<time datetime="${event.start_time}" data-event-time id="event-when">${Format.when(event)}</time>`)}
-            ${fact('pin', 'Where', html`${venue.name || ''}${venue.location ? html`<br><span class="muted small">${venue.location}</span>` : ''}`)}
+            ${fact('pin', 'Where', html`${venue.id ? UI.venueLink(venue) : venue.name || ''}${venue.location ? html`<br><span class="muted small">${venue.location}</span>` : ''}`)}
             ${event.duration_minutes ? fact('clock', 'Duration', Format.duration(event.duration_minutes)) : ''}
             ${fact('seat', 'Seats', avail.text)}
           </div>
