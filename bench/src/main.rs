@@ -8,6 +8,7 @@ mod http;
 mod procs;
 mod report;
 mod scenarios;
+mod search;
 mod util;
 
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
   --phases     which phases to run, comma-separated, of holds, flash, maps, logins, door, manifest,
-               steady, start (default: all); the store is seeded as for a full run, with fewer
+               search, steady, start (default: all); the store is seeded as for a full run, with fewer
                buyers when neither holds nor flash runs
   --server     the proeventa binary (default: next to this one)
   --out        where results.json, chart.svg and server logs go (default: target/bench)
@@ -49,18 +50,20 @@ enum Phase {
     Logins,
     Door,
     Manifest,
+    Search,
     Steady,
     Start,
 }
 
 impl Phase {
-    const ALL: [Phase; 8] = [
+    const ALL: [Phase; 9] = [
         Phase::Holds,
         Phase::Flash,
         Phase::Maps,
         Phase::Logins,
         Phase::Door,
         Phase::Manifest,
+        Phase::Search,
         Phase::Steady,
         Phase::Start,
     ];
@@ -73,6 +76,7 @@ impl Phase {
             Phase::Logins => "logins",
             Phase::Door => "door",
             Phase::Manifest => "manifest",
+            Phase::Search => "search",
             Phase::Steady => "steady",
             Phase::Start => "start",
         }
@@ -514,6 +518,14 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             }
             Err(e) => figures.notes.push(e),
         }
+    }
+
+    if runs(Phase::Search)
+        && let Err(e) =
+            within("search", Duration::from_secs(600), search::phase(&fx, plan.clients, args.quick, name, &mut figures))
+                .await
+    {
+        figures.notes.push(e);
     }
 
     if runs(Phase::Steady) {

@@ -340,6 +340,9 @@ SELECT f.id, f.name, f.description, v.name AS venue_name, v.location AS venue_lo
        COALESCE((SELECT min(p.price_cents) FROM event_prices p WHERE p.event_id = f.id), 0) AS min_price_cents
 FROM found f JOIN venues v ON v.id = f.venue_id";
 
+/// A row of `SEARCH_CANDIDATES_SQL`: id, name, description, venue name, venue address, start, cheapest seat.
+type CandidateRow = (Uuid, String, String, String, String, DateTime<Utc>, i64);
+
 /// The folded text of event `$1` (`domain::event_search_text`), written with every change of its
 /// title or description; its venue's name and address do not change.
 const SEARCH_TEXT_SQL: &str = "
@@ -366,18 +369,17 @@ impl PostgresStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Event>> {
         let patterns: Vec<String> = query.trigrams().into_iter().map(|t| format!("%{t}%")).collect();
-        let candidates: Vec<(Uuid, String, String, String, String, DateTime<Utc>, i64)> =
-            sqlx::query_as(SEARCH_CANDIDATES_SQL)
-                .bind(patterns)
-                .bind(filter.include_past)
-                .bind(now)
-                .bind(filter.category.map(Category::as_str))
-                .bind(filter.venue_id)
-                .bind(filter.venues.clone())
-                .bind(filter.from)
-                .bind(filter.to)
-                .fetch_all(&self.pool)
-                .await?;
+        let candidates: Vec<CandidateRow> = sqlx::query_as(SEARCH_CANDIDATES_SQL)
+            .bind(patterns)
+            .bind(filter.include_past)
+            .bind(now)
+            .bind(filter.category.map(Category::as_str))
+            .bind(filter.venue_id)
+            .bind(filter.venues.clone())
+            .bind(filter.from)
+            .bind(filter.to)
+            .fetch_all(&self.pool)
+            .await?;
         let candidates =
             candidates
                 .into_iter()
