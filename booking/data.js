@@ -239,6 +239,29 @@ export const Format = {
       'T' + pad(date.getHours()) + ':' + pad(date.getMinutes())
     );
   },
+  /**
+   * A date shortcut of the events list on the clock of `zone`, as its first and last day
+   * ({from, to}, "2026-12-12" style, both included): 'today', 'weekend' (Saturday and Sunday; on
+   * a Sunday, that day) or 'week' (today and the six days after); null for another word.
+   */
+  shortcutDays(shortcut, zone) {
+    const today = zonedParts(new Date(), zone);
+    if (!today) return null;
+    const [y, m, d] = today.key.split('-').map(Number);
+    const day = (n) => new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+    const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(today.weekday);
+    if (shortcut === 'today') return { from: day(0), to: day(0) };
+    if (shortcut === 'week') return { from: day(0), to: day(6) };
+    if (shortcut === 'weekend') return weekday === 0 ? { from: day(0), to: day(0) } : { from: day(6 - weekday), to: day(7 - weekday) };
+    return null;
+  },
+  /** "2026-12-12" → "2026-12-11" (days < 0) or "2026-12-14" (days = 2): calendar days, no clock. */
+  addDays(key, days) {
+    const [y, m, d] = String(key).split('-').map(Number);
+    return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
+  },
+  /** "Hafenstraße 1, Hamburg" → "Hamburg": a venue's city, the last part of its address. */
+  cityOf: (location) => String(location || '').split(',').pop().trim(),
   /** A yyyy-mm-dd date input → start (or end) of that local day in RFC 3339 UTC. */
   dayBoundary(value, end) {
     if (!value) return null;

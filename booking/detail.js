@@ -79,7 +79,7 @@ function renderEvent(event, siblings) {
             : ''}
           <div class="facts">
             ${fact('calendar', t('When'), html`<time datetime="${event.start_time}" data-event-time id="event-when">${Format.when(event)}</time>`)}
-            ${fact('pin', t('Where'), html`${venue.name || ''}${venue.location ? html`<br><span class="muted small">${venue.location}</span>` : ''}`)}
+            ${fact('pin', t('Where'), html`${venue.id ? UI.venueLink(venue) : venue.name || ''}${venue.location ? html`<br><span class="muted small">${venue.location}</span>` : ''}`)}
             ${event.duration_minutes ? fact('clock', t('Duration'), Format.duration(event.duration_minutes)) : ''}
             ${fact('seat', t('Seats'), avail.text)}
           </div>

@@ -1,18 +1,23 @@
-// events.html: every event on sale, with search, category and date filters kept in the URL.
+// events.html: everything on sale, one card per film with its showtimes and one per other event;
+// search (the server's: title, venue, city, description, accents and one typo forgiven, best
+// match first), sort, category and city filters, and dates: a range or a shortcut (today, this
+// weekend, next 7 days), each day counted on the clock of the event's own venue. Kept in the URL.
 import { api } from './api.js';
 import { Data, Format } from './data.js';
-import { append, byId, html, render } from './dom.js';
+import { byId, html, render } from './dom.js';
 import { inSentence, t } from './i18n.js';
-import { newestWins, Pager } from './requests.js';
+import { newestWins } from './requests.js';
 import * as UI from './ui.js';
 
 const form = byId('event-filters');
 const list = byId('event-list');
 const count = byId('event-count');
-const more = byId('more-events');
 const category = byId('filter-category');
-const pager = new Pager(24);
+const city = byId('filter-city');
+const shortcuts = Array.from(form.querySelectorAll('[data-when]'));
 const searches = newestWins();
+const FIELDS = ['q', 'category', 'city', 'sort', 'when', 'from', 'to', 'venue_id'];
+const SHORTCUT_WORDS = { today: 'today', weekend: 'this weekend', week: 'in the next 7 days' };
 
 Data.CATEGORIES.forEach((c) => {
   const option = document.createElement('option');
@@ -21,60 +26,122 @@ Data.CATEGORIES.forEach((c) => {
   category.appendChild(option);
 });
 
-function filtersFromUrl() {
-  const params = new URLSearchParams(location.search);
-  form.q.value = params.get('q') || '';
-  form.category.value = params.get('category') || '';
-  form.from.value = params.get('from') || '';
-  form.to.value = params.get('to') || '';
-  form.venue_id.value = params.get('venue_id') || '';
+/** The cities of every venue, once each, in the city filter. */
+async function loadCities(wanted) {
+  try {
+    const venues = await api.events.getVenues();
+    const cities = Array.from(new Set(venues.map((v) => Format.cityOf(v.location)).filter(Boolean))).sort();
+    cities.forEach((name) => {
+      const option = document.createElement('option');
+      option.value = name;
+      option.textContent = name;
+      city.appendChild(option);
+    });
+  } catch (error) {
+    UI.handleError(error);
+  }
+  if (wanted && !Array.from(city.options).some((o) => o.value === wanted)) {
+    const option = document.createElement('option');
+    option.value = wanted;
+    option.textContent = wanted;
+    city.appendChild(option);
+  }
+  city.value = wanted || '';
 }
 
-function apiFilters() {
+function filtersFromUrl() {
+  const params = new URLSearchParams(location.search);
+  FIELDS.forEach((k) => {
+    if (k !== 'city') form[k].value = params.get(k) || '';
+  });
+  showShortcut();
+  return params.get('city') || '';
+}
+
+function showShortcut() {
+  shortcuts.forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.when === form.when.value)));
+}
+
+/**
+ * The days an event must fall on, at its venue: a shortcut's, else the date range's. The server
+ * is asked a day wider on each side (its dates are UTC days); `keep` decides on the venue's clock.
+ */
+function dayFilter() {
+  const when = form.when.value;
+  const today = new Date().toISOString().slice(0, 10);
+  if (when) {
+    return {
+      from: Format.addDays(today, -1),
+      to: Format.addDays(today, 9),
+      keep: (e) => {
+        const days = Format.shortcutDays(when, Format.zoneOf(e));
+        const key = Format.eventDayKey(e);
+        return Boolean(days) && key >= days.from && key <= days.to;
+      },
+    };
+  }
+  const from = form.from.value;
+  const to = form.to.value;
   return {
-    q: form.q.value.trim(),
-    category: form.category.value,
-    venue_id: form.venue_id.value,
-    from: Format.dayBoundary(form.from.value, false),
-    to: Format.dayBoundary(form.to.value, true),
+    from: from ? Format.addDays(from, -1) : '',
+    to: to ? Format.addDays(to, 1) : '',
+    keep: (e) => {
+      const key = Format.eventDayKey(e);
+      return (!from || key >= from) && (!to || key <= to);
+    },
   };
 }
 
 function describeFilters() {
   const parts = [];
-  if (form.category.value) parts.push(inSentence(Data.category(form.category.value).label));
-  if (form.q.value.trim()) parts.push(t('matching “{q}”', { q: form.q.value.trim() }));
-  if (form.from.value) parts.push(t('from {date}', { date: Format.shortDate(form.from.value + 'T00:00') }));
-  if (form.to.value) parts.push(t('until {date}', { date: Format.shortDate(form.to.value + 'T00:00') }));
-  return parts.join(' ');
+  if (form.category.value) parts.push(Data.category(form.category.value).label.toLowerCase());
+  if (city.value) parts.push('in ' + city.value);
+  if (form.q.value.trim()) parts.push('matching “' + form.q.value.trim() + '”');
+  if (form.when.value) parts.push(SHORTCUT_WORDS[form.when.value] || '');
+  if (!form.when.value && form.from.value) parts.push('from ' + Format.shortDate(form.from.value + 'T00:00'));
+  if (!form.when.value && form.to.value) parts.push('until ' + Format.shortDate(form.to.value + 'T00:00'));
+  return parts.filter(Boolean).join(' ');
 }
 
-/** A fresh search, or (`nextPage`) the next page of the current one added below. */
-async function load(nextPage) {
+/** Movie showtimes of one title together (a film card), every other event alone, in the server's order. */
+function groups(events) {
+  const cards = new Map();
+  events.forEach((e) => {
+    const key = e.category === 'movie' ? 'film:' + e.name : 'event:' + e.id;
+    if (!cards.has(key)) cards.set(key, []);
+    cards.get(key).push(e);
+  });
+  return Array.from(cards.values());
+}
+
+async function load() {
   const ticket = searches.next(); // only the newest search may fill the list
   UI.clear();
-  if (!nextPage) {
-    pager.reset();
-    render(list, UI.skeletons(6));
-  }
+  render(list, UI.skeletons(6));
   list.setAttribute('aria-busy', 'true');
-  more.hidden = true;
   try {
-    const filters = Object.assign(apiFilters(), pager.query);
-    if (form.from.value && form.to.value && filters.from > filters.to) {
+    if (!form.when.value && form.from.value && form.to.value && form.from.value > form.to.value) {
       list.replaceChildren();
       count.textContent = '';
       UI.showError(t('Check the dates'), t('The “From” date must be before the “To” date.'));
       return;
     }
-    const events = await api.events.getEvents(filters, { signal: ticket.signal });
+    const days = dayFilter();
+    const query = {
+      q: form.q.value.trim(),
+      category: form.category.value,
+      city: city.value,
+      sort: form.sort.value,
+      venue_id: form.venue_id.value,
+      from: days.from,
+      to: days.to,
+      limit: 200,
+    };
+    const events = (await api.events.getEvents(query, { signal: ticket.signal })).filter(days.keep);
     if (ticket.stale) return;
-    if (!nextPage) list.replaceChildren();
-    append(list, events.map((e) => UI.eventCard(e)));
-    more.hidden = !pager.received(events.length);
-    const shown = pager.offset + events.length;
+    const cards = groups(events);
     const what = describeFilters();
-    if (!shown) {
+    if (!cards.length) {
       render(
         list,
         UI.emptyState(
@@ -84,39 +151,63 @@ async function load(nextPage) {
         ),
       );
       count.textContent = '';
-    } else {
-      count.textContent = (shown === 1 && more.hidden ? t('1 event') : t('{n} events', { n: shown + (more.hidden ? '' : '+') })) + (what ? ' · ' + what : '');
+      return;
     }
+    render(list, cards.map((items) => (items[0].category === 'movie' ? UI.filmCard(items) : UI.eventCard(items[0]))));
+    const films = cards.filter((items) => items[0].category === 'movie').length;
+    const others = cards.length - films;
+    const counted = [];
+    if (films) counted.push(films + ' film' + (films === 1 ? '' : 's'));
+    if (others) counted.push(others + ' event' + (others === 1 ? '' : 's'));
+    count.textContent = counted.join(' and ') + (what ? ' · ' + what : '');
   } catch (error) {
     if (ticket.stale) return;
-    if (!nextPage) list.replaceChildren();
+    list.replaceChildren();
     UI.handleError(error);
   } finally {
     if (!ticket.stale) list.removeAttribute('aria-busy');
   }
 }
 
-form.addEventListener('submit', (e) => {
-  e.preventDefault();
+function search() {
   const params = new URLSearchParams();
-  ['q', 'category', 'from', 'to', 'venue_id'].forEach((k) => {
-    const v = form[k].value.trim();
+  FIELDS.forEach((k) => {
+    const v = (k === 'city' ? city.value : form[k].value).trim();
     if (v) params.set(k, v);
   });
   history.replaceState(null, '', 'events.html' + (params.toString() ? '?' + params : ''));
-  load(false);
+  load();
+}
+
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  search();
 });
 form.addEventListener('reset', () => {
   setTimeout(() => {
+    form.when.value = '';
+    form.venue_id.value = '';
+    showShortcut();
     history.replaceState(null, '', 'events.html');
-    load(false);
+    load();
   }, 0);
 });
-category.addEventListener('change', () => form.requestSubmit());
-more.addEventListener('click', () => {
-  pager.forward();
-  load(true);
-});
+[category, city, form.sort].forEach((select) => select.addEventListener('change', search));
+shortcuts.forEach((button) =>
+  button.addEventListener('click', () => {
+    form.when.value = button.dataset.when;
+    form.from.value = '';
+    form.to.value = '';
+    showShortcut();
+    search();
+  }),
+);
+[form.from, form.to].forEach((input) =>
+  input.addEventListener('change', () => {
+    form.when.value = '';
+    showShortcut();
+  }),
+);
 
-filtersFromUrl();
-load(false);
+const wantedCity = filtersFromUrl();
+loadCities(wantedCity).then(load);

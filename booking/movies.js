@@ -1,6 +1,6 @@
 // movies.html: each film once, with its showtimes grouped by day; a showtime opens its seat map.
 import { api } from './api.js';
-import { Data, Format } from './data.js';
+import { Format } from './data.js';
 import { byId, html, render } from './dom.js';
 import { t } from './i18n.js';
 import { newestWins } from './requests.js';
@@ -11,49 +11,6 @@ const list = byId('movie-list');
 const count = byId('movie-count');
 const venueSelect = byId('movie-venue');
 const searches = newestWins();
-
-function showtimeLink(s, labelled) {
-  const avail = Data.availability(s);
-  const venueName = s.venue ? s.venue.name : '';
-  const label = Format.when(s) + ' at ' + venueName + ', ' + avail.text;
-  // The zone is said once per film when every showtime is in one, else on each showtime.
-  const clock = Format.eventClock(s) + (labelled ? ' ' + Format.eventZoneLabel(s) : '');
-  return html`<a class="showtime" href="booking.html?event=${encodeURIComponent(s.id)}" aria-label="${label}">
-    <strong data-event-time>${clock}</strong><small>${avail.level === 'ok' ? venueName : avail.text}</small></a>`;
-}
-
-/** Showtimes grouped by their day at the venue. */
-function showtimeLinks(showtimes) {
-  const zone = Format.commonZone(showtimes);
-  const days = new Map();
-  showtimes.forEach((s) => {
-    const key = Format.eventDayKey(s);
-    if (!days.has(key)) days.set(key, []);
-    days.get(key).push(s);
-  });
-  return html`<div class="days">
-    ${zone ? html`<p class="small muted zone-note">${t("Times are {zone}, the cinema's local time.", { zone: Format.eventZoneLabel(showtimes[0]) })}</p>` : ''}
-    ${Array.from(days.values()).map(
-      (items) => html`<div class="day-group"><h4>${Format.eventDay(items[0])}</h4>
-        <div class="showtimes">${items.map((s) => showtimeLink(s, !zone))}</div></div>`,
-    )}
-  </div>`;
-}
-
-function movieBlock(showtimes) {
-  const first = showtimes[0];
-  const from = Math.min(...showtimes.map((s) => Data.fromPrice(s) || Infinity));
-  return html`<article class="card movie" data-movie="${first.name}">
-    ${UI.poster(first)}
-    <div class="movie-body">
-      <p class="eyebrow">${Format.duration(first.duration_minutes) || t('Movie')}</p>
-      <h2 class="card-title"><a href="detail.html?id=${encodeURIComponent(first.id)}">${first.name}</a></h2>
-      ${first.description ? html`<p class="muted">${first.description}</p>` : ''}
-      ${Number.isFinite(from) ? html`<p class="price">${t('Tickets from')} <strong>${Format.money(from, first.currency)}</strong></p>` : ''}
-      ${showtimeLinks(showtimes)}
-    </div>
-  </article>`;
-}
 
 async function loadVenues() {
   try {
@@ -101,7 +58,7 @@ async function load() {
       count.textContent = '';
       return;
     }
-    render(list, Array.from(byTitle.values()).map(movieBlock));
+    render(list, Array.from(byTitle.values()).map((showtimes) => UI.filmCard(showtimes)));
     count.textContent =
       (byTitle.size === 1 ? t('1 film') : t('{n} films', { n: byTitle.size })) + ', ' + (events.length === 1 ? t('1 showtime') : t('{n} showtimes', { n: events.length }));
   } catch (error) {

@@ -301,11 +301,60 @@ export function eventCard(event) {
     <div class="card-body">
       <p class="eyebrow">${cat.single} · <time datetime="${event.start_time}" data-event-time>${Format.whenShort(event)}</time></p>
       <h3 class="card-title"><a class="stretched" href="detail.html?id=${encodeURIComponent(event.id)}">${event.name}</a></h3>
-      <p class="meta">${icon('pin')}<span>${venue.name || ''}${venue.location ? ' · ' + venue.location.split(',').pop().trim() : ''}</span></p>
+      <p class="meta">${icon('pin')}<span>${venue.id ? venueLink(venue) : ''}${venue.location ? ' · ' + venue.location.split(',').pop().trim() : ''}</span></p>
       <div class="card-foot">
         ${from !== null ? html`<span class="price">${t('from')} <strong>${Format.money(from, event.currency)}</strong></span>` : html`<span></span>`}
         <span class="pill pill-${avail.level}">${avail.text}</span>
       </div>
+    </div>
+  </article>`;
+}
+
+function showtimeLink(s, labelled) {
+  const avail = Data.availability(s);
+  const venueName = s.venue ? s.venue.name : '';
+  const label = Format.when(s) + ' at ' + venueName + ', ' + avail.text;
+  // The zone is said once per film when every showtime is in one, else on each showtime.
+  const clock = Format.eventClock(s) + (labelled ? ' ' + Format.eventZoneLabel(s) : '');
+  return html`<a class="showtime" href="booking.html?event=${encodeURIComponent(s.id)}" aria-label="${label}">
+    <strong data-event-time>${clock}</strong><small>${avail.level === 'ok' ? venueName : avail.text}</small></a>`;
+}
+
+/** Showtimes grouped by their day at the venue. */
+function showtimeLinks(showtimes) {
+  const zone = Format.commonZone(showtimes);
+  const days = new Map();
+  showtimes.forEach((s) => {
+    const key = Format.eventDayKey(s);
+    if (!days.has(key)) days.set(key, []);
+    days.get(key).push(s);
+  });
+  return html`<div class="days">
+    ${zone ? html`<p class="small muted zone-note">Times are ${Format.eventZoneLabel(showtimes[0])}, the cinema's local time.</p>` : ''}
+    ${Array.from(days.values()).map(
+      (items) => html`<div class="day-group"><h4>${Format.eventDay(items[0])}</h4>
+        <div class="showtimes">${items.map((s) => showtimeLink(s, !zone))}</div></div>`,
+    )}
+  </div>`;
+}
+
+/** A link to a venue's page, named after it (above a card's stretched link). */
+export function venueLink(venue) {
+  return html`<a class="venue-link" href="venue.html?id=${encodeURIComponent(venue.id)}">${venue.name || 'Venue'}</a>`;
+}
+
+/** One card per film: its poster, description, lowest price and every showtime given, by day. */
+export function filmCard(showtimes) {
+  const first = showtimes[0];
+  const from = Math.min(...showtimes.map((s) => Data.fromPrice(s) || Infinity));
+  return html`<article class="card movie" data-movie="${first.name}">
+    ${poster(first)}
+    <div class="movie-body">
+      <p class="eyebrow">${Format.duration(first.duration_minutes) || 'Movie'}</p>
+      <h2 class="card-title"><a href="detail.html?id=${encodeURIComponent(first.id)}">${first.name}</a></h2>
+      ${first.description ? html`<p class="muted">${first.description}</p>` : ''}
+      ${Number.isFinite(from) ? html`<p class="price">Tickets from <strong>${Format.money(from, first.currency)}</strong></p>` : ''}
+      ${showtimeLinks(showtimes)}
     </div>
   </article>`;
 }

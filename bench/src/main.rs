@@ -12,6 +12,7 @@ mod onsale;
 mod procs;
 mod report;
 mod scenarios;
+mod search;
 mod util;
 
 use std::path::PathBuf;
@@ -29,8 +30,8 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
   --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout,
-               maps, logins, door, manifest, mail, steady, start (default: all); the store is seeded
-               as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
+               maps, logins, door, manifest, mail, search, steady, start (default: all); the store is
+               seeded as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
   --server     the proeventa binary (default: next to this one)
   --out        where results.json, chart.svg and server logs go (default: target/bench)
 
@@ -58,12 +59,13 @@ enum Phase {
     Door,
     Manifest,
     Mail,
+    Search,
     Steady,
     Start,
 }
 
 impl Phase {
-    const ALL: [Phase; 13] = [
+    const ALL: [Phase; 14] = [
         Phase::Fresh,
         Phase::Holds,
         Phase::Hot,
@@ -75,6 +77,7 @@ impl Phase {
         Phase::Door,
         Phase::Manifest,
         Phase::Mail,
+        Phase::Search,
         Phase::Steady,
         Phase::Start,
     ];
@@ -92,6 +95,7 @@ impl Phase {
             Phase::Door => "door",
             Phase::Manifest => "manifest",
             Phase::Mail => "mail",
+            Phase::Search => "search",
             Phase::Steady => "steady",
             Phase::Start => "start",
         }
@@ -702,6 +706,14 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
 
     if runs(Phase::Mail) {
         mail::phase(&fx, &spec, name, plan.clients, args.quick, &mut figures).await;
+    }
+
+    if runs(Phase::Search)
+        && let Err(e) =
+            within("search", Duration::from_secs(600), search::phase(&fx, plan.clients, args.quick, name, &mut figures))
+                .await
+    {
+        figures.notes.push(e);
     }
 
     if runs(Phase::Steady) {

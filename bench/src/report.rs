@@ -226,6 +226,8 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         ),
         m("manifest_kb", "  as sent (KB)", None, None, false, None),
         m("manifest_ms", "  answered in (ms, best of 3)", None, None, false, None),
+        m("search_p99_ms", "search p99 (ms, 10,000 events; 1,000 with --quick)", None, None, false, None),
+        m("search_p50_ms", "  search p50 (ms)", None, None, false, None),
         m(
             "start_ms",
             &format!("start to first /health 200 (ms, median of {})", plan.startup_runs),

@@ -139,7 +139,7 @@ describe('admin', () => {
     // The same event found by category, and its seat map built from the new venue's rows.
     await page.goto(`${server.site}/events.html?category=concert`);
     await card.waitFor();
-    await card.getByRole('link').click();
+    await card.locator('a.stretched').click(); // the card's own link, not its venue's
     await page.getByRole('link', { name: 'Choose seats' }).click();
     await page.locator('#seatmap .seat').first().waitFor();
     assert.equal(await page.locator('#seatmap .seat').count(), 38);

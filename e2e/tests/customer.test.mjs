@@ -121,7 +121,7 @@ describe('customer journey', () => {
     eventId = onHome.find((id) => farEvents.some((e) => e.id === id));
     assert.ok(eventId, 'Home features an event more than two days away');
 
-    await page.locator(`.event-card[data-event-id="${eventId}"]`).getByRole('link').click();
+    await page.locator(`.event-card[data-event-id="${eventId}"] a.stretched`).click(); // the card's own link, not its venue's
     await page.waitForURL(/\/detail\.html\?id=/);
     await page.locator('#event-name').waitFor();
     await page.locator('.price-table tbody tr').first().waitFor();

@@ -17,9 +17,9 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::AdminUser;
 use crate::api::state::AppState;
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, EventStatus, Invalid, NewEvent, NewVenue, Page, Price, SeatRow,
-    SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats, check_prices_cover, optional_text,
-    parse_currency, parse_duration_minutes, parse_image_url, parse_prices, required_text,
+    Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, NewEvent, NewVenue, Page, Price,
+    SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats, check_prices_cover, city_of,
+    optional_text, parse_city, parse_currency, parse_duration_minutes, parse_image_url, parse_prices, required_text,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -67,12 +67,21 @@ pub struct UpdateVenueRequest {
 pub struct EventListQuery {
     pub category: Option<Category>,
     pub venue_id: Option<Uuid>,
-    /// Part of the name or description, any case.
+    /// A search of the title, venue name, city and description: any case, accents ignored, one
+    /// typo forgiven per word (two from eight letters); best matches first unless `sort` is given.
+    #[param(example = "hamlet madrid")]
     pub q: Option<String>,
-    /// Starting at or after this time (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Starting at or before this time (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
+    /// `date` (soonest first, the default), `price` (cheapest seat first) or `name`.
+    pub sort: Option<EventSort>,
+    /// Only events in this city (the last part of the venue's address), any case, accents ignored.
+    #[param(example = "Hamburg")]
+    pub city: Option<String>,
+    /// Starting at or after this time: RFC 3339, or a date (`2026-12-24`, from 00:00 UTC).
+    #[param(value_type = Option<String>, example = "2026-12-24")]
+    pub from: Option<String>,
+    /// Starting at or before this time: RFC 3339, or a date (`2026-12-24`, until 24:00 UTC).
+    #[param(value_type = Option<String>, example = "2026-12-31")]
+    pub to: Option<String>,
     /// Also list events that started or were canceled.
     pub include_past: Option<bool>,
     /// 1 to 200, default 50.
@@ -190,27 +199,55 @@ async fn update_venue(
     Ok(Json(venue))
 }
 
-/// Events and showtimes, soonest first; past and canceled ones only with `include_past=true`.
+/// Events and showtimes, soonest first (or by `sort`; a search `q` lists the best matches first);
+/// past and canceled ones only with `include_past=true`.
 #[utoipa::path(get, path = "/events/events", tag = "catalog", params(EventListQuery),
     responses(
         (status = 200, body = Vec<Event>),
         (status = 400, description = "`invalid_request`: a malformed parameter", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: limit or offset out of range", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: limit or offset out of range, or a city with no letter", body = ErrorBody),
     ))]
 async fn list_events(
     State(state): State<AppState>,
     Query(query): Query<EventListQuery>,
 ) -> Result<Json<Vec<Event>>, ApiError> {
+    let venues = match query.city.as_deref() {
+        Some(city) => Some(venues_in(&state, &parse_city(city)?).await?),
+        None => None,
+    };
     let filter = EventFilter {
         category: query.category,
         venue_id: query.venue_id,
+        venues,
         text: query.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
-        from: query.from,
-        to: query.to,
+        sort: query.sort,
+        from: query.from.as_deref().map(|raw| parse_time_bound(raw, "from", false)).transpose()?,
+        to: query.to.as_deref().map(|raw| parse_time_bound(raw, "to", true)).transpose()?,
         include_past: query.include_past.unwrap_or(false),
         page: Page::parse(query.limit, query.offset)?,
     };
     Ok(Json(state.store.list_events(&filter, Utc::now()).await?))
+}
+
+/// The venues whose address ends in `city` (folded, see `domain::city_of`): venues are few, so
+/// the city filter becomes a filter on their ids, the same on every backend.
+async fn venues_in(state: &AppState, city: &str) -> Result<Vec<Uuid>, ApiError> {
+    let venues = state.store.list_venues().await?;
+    Ok(venues.into_iter().filter(|v| city_of(&v.location) == city).map(|v| v.id).collect())
+}
+
+/// A `from` or `to` parameter: an RFC 3339 time, or a date meaning the start (`from`) or the end
+/// (`to`, inclusive) of that day in UTC.
+fn parse_time_bound(raw: &str, name: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+    let raw = raw.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        ApiError::InvalidRequest(format!("The `{name}` date must look like 2026-12-24 (or a full RFC 3339 time)."))
+    })?;
+    let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
+    Ok(if end_of_day { start + chrono::Duration::days(1) - chrono::Duration::milliseconds(1) } else { start })
 }
 
 /// One event.

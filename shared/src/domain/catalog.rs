@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Invalid, Page, TimeZone, wire_enum};
+use super::{EventSort, Invalid, Page, TimeZone, wire_enum};
 
 wire_enum! {
     /// What kind of place a venue is.
@@ -294,8 +294,12 @@ pub fn parse_image_url(raw: Option<&str>) -> Result<Option<String>, Invalid> {
 pub struct EventFilter {
     pub category: Option<Category>,
     pub venue_id: Option<Uuid>,
-    /// Case-insensitive substring of the name or description.
+    /// Only events at one of these venues (the venues of the `city` filter).
+    pub venues: Option<Vec<Uuid>>,
+    /// A search (see `domain::search`): matching events only, best match first unless `sort` says.
     pub text: Option<String>,
+    /// The order; `None` is soonest first, or best match first for a search.
+    pub sort: Option<EventSort>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Also list events that started or were canceled.

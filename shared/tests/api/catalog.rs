@@ -627,3 +627,52 @@ async fn seat_map_of_an_unknown_event_is_404_even_with_if_none_match() {
     let (status, _, _) = seat_map_with(&app, Uuid::new_v4(), Some("*")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Finding events: search, sort, city and dates as query parameters
+
+#[tokio::test]
+async fn events_are_searched_sorted_and_filtered_by_city_and_day() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let hamburg: VenueWithSeats =
+        parse(&create_venue(&app, &admin, json!({"name": "Arena Nord", "location": "Hafenstraße 1, Hamburg"})).await.2);
+    let madrid: VenueWithSeats = parse(
+        &create_venue(&app, &admin, json!({"name": "Teatro Aurora", "location": "Calle Mayor 5, Madrid"})).await.2,
+    );
+    let day = |days: i64| Utc::now() + Duration::days(days);
+    let price = |cents: i64| json!([{"tier": "standard", "price_cents": cents}]);
+    let rock = json!({"name": "Rock Night", "start_time": rfc3339(day(3)), "prices": price(4000)});
+    let rock = app.event_with(&admin, &hamburg, rock).await;
+    let hamlet = json!({"name": "Hamlet", "start_time": rfc3339(day(2)), "prices": price(2500)});
+    let hamlet = app.event_with(&admin, &madrid, hamlet).await;
+    let macbeth = json!({"name": "Macbeth", "description": "Hamlet's darker cousin", "start_time": rfc3339(day(1)), "prices": price(3000)});
+    let macbeth = app.event_with(&admin, &madrid, macbeth).await;
+
+    assert_eq!(names(&list(&app, "?q=Hamburg").await), ["Rock Night"], "the city is searched");
+    assert_eq!(names(&list(&app, "?q=hamlte+tickets").await), ["Hamlet", "Macbeth"], "a typo, title first");
+    assert_eq!(names(&list(&app, "?q=hamlet&sort=date").await), ["Macbeth", "Hamlet"], "a search sorted by date");
+    assert_eq!(names(&list(&app, "?sort=price").await), ["Hamlet", "Macbeth", "Rock Night"]);
+    assert_eq!(names(&list(&app, "?sort=name").await), ["Hamlet", "Macbeth", "Rock Night"]);
+    assert_eq!(names(&list(&app, "?city=MADRID").await), ["Macbeth", "Hamlet"], "the city in any case");
+    assert_eq!(names(&list(&app, "?city=Hamburg&sort=price").await), ["Rock Night"]);
+    assert!(list(&app, "?city=Lyon").await.is_empty(), "a city with no venue");
+    let on = |at: chrono::DateTime<Utc>| at.format("%Y-%m-%d").to_string();
+    let one_day = list(&app, &format!("?from={}&to={}", on(day(2)), on(day(2)))).await;
+    assert_eq!(one_day.iter().map(|e| e.id).collect::<Vec<_>>(), [hamlet.id], "a date is that whole UTC day");
+    let from = list(&app, &format!("?from={}", on(day(3)))).await;
+    assert_eq!(from.iter().map(|e| e.id).collect::<Vec<_>>(), [rock.id]);
+    assert!(list(&app, "?q=hamlet").await.iter().any(|e| e.id == macbeth.id));
+
+    for (path, status, code) in [
+        ("/events/events?sort=cheapest", StatusCode::BAD_REQUEST, "invalid_request"),
+        ("/events/events?from=2026-13-01", StatusCode::BAD_REQUEST, "invalid_request"),
+        ("/events/events?to=tomorrow", StatusCode::BAD_REQUEST, "invalid_request"),
+        ("/events/events?city=--", StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+    ] {
+        let resp = app.get(path, None).await;
+        assert_error(&resp, status, code);
+    }
+    let resp = app.get("/events/events?from=2026-13-01", None).await;
+    assert_eq!(detail(&resp), "The `from` date must look like 2026-12-24 (or a full RFC 3339 time).");
+}

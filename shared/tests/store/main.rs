@@ -38,6 +38,8 @@ macro_rules! backend_tests {
                 empty_optional_text_round_trips,
                 list_events_soonest_first_hides_past_and_canceled,
                 list_events_filters_and_pages,
+                search_finds_city_venue_title_and_typos_best_first,
+                listing_sorts_and_filters_by_city,
                 update_event_changes_fields_and_prices,
                 event_poster_is_set_shown_kept_and_removed,
                 cancel_event_cancels_its_holds_only,

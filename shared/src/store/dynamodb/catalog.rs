@@ -18,8 +18,9 @@ use super::messages::message_put;
 use super::users::paged;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, EventStatus, NewEvent, NewVenue, Poster, Price, ReservationStatus,
-    SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
+    Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price,
+    ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueKind,
+    VenueSummary, VenueWithSeats, rank,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
@@ -506,8 +507,10 @@ impl CatalogStore for DynamoStore {
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
         // The index partition lists every event by start time; filters and paging apply here,
         // and seats are counted only for the page (see `docs/dynamodb.md` on scale).
+        // A search ranks the same events in Rust (`domain::rank`): the partition is read whole
+        // anyway, and a deployment's events are few beside its reservations (see README,
+        // "Finding events"), so no search index item is kept.
         let items = self.query_all(Query::gsi1(EVENTS_INDEX)).await?;
-        let needle = filter.text.as_ref().map(|t| t.to_lowercase());
         let mut events = Vec::new();
         for item in &items {
             let stored = event_from(item)?;
@@ -515,17 +518,48 @@ impl CatalogStore for DynamoStore {
             let keep = (filter.include_past || (e.status == EventStatus::OnSale && e.start_time > now))
                 && filter.category.is_none_or(|c| e.category == c)
                 && filter.venue_id.is_none_or(|v| e.venue_id == v)
+                && filter.venues.as_ref().is_none_or(|venues| venues.contains(&e.venue_id))
                 && filter.from.is_none_or(|from| e.start_time >= from)
-                && filter.to.is_none_or(|to| e.start_time <= to)
-                && needle.as_ref().is_none_or(|t| {
-                    e.name.to_lowercase().contains(t.as_str()) || e.description.to_lowercase().contains(t.as_str())
-                });
+                && filter.to.is_none_or(|to| e.start_time <= to);
             if keep {
                 events.push(stored);
             }
         }
-        events.sort_by(|a, b| a.event.start_time.cmp(&b.event.start_time).then(a.event.id.cmp(&b.event.id)));
-        let mut events = paged(events, filter.page);
+        let min_price = |e: &Event| e.prices.iter().map(|p| p.price_cents).min().unwrap_or(0);
+        let search = filter.text.as_deref().map(SearchQuery::parse);
+        let mut events = match search {
+            // A search of no letter or digit ("%") finds nothing.
+            Some(None) => Vec::new(),
+            Some(Some(query)) => {
+                let candidates = events
+                    .iter()
+                    .map(|stored| SearchCandidate {
+                        id: stored.event.id,
+                        name: stored.event.name.clone(),
+                        description: stored.event.description.clone(),
+                        venue_name: stored.event.venue.name.clone(),
+                        venue_location: stored.event.venue.location.clone(),
+                        start_time: stored.event.start_time,
+                        min_price_cents: min_price(&stored.event),
+                    })
+                    .collect();
+                let ids = rank(&query, candidates, filter.sort, filter.page);
+                let mut by_id: HashMap<Uuid, StoredEvent> = events.into_iter().map(|s| (s.event.id, s)).collect();
+                ids.iter().filter_map(|id| by_id.remove(id)).collect()
+            }
+            None => {
+                match filter.sort {
+                    None | Some(EventSort::Date) => events.sort_by_key(|s| (s.event.start_time, s.event.id)),
+                    Some(EventSort::Price) => {
+                        events.sort_by_key(|s| (min_price(&s.event), s.event.start_time, s.event.id))
+                    }
+                    Some(EventSort::Name) => {
+                        events.sort_by_key(|s| (s.event.name.to_lowercase(), s.event.start_time, s.event.id))
+                    }
+                }
+                paged(events, filter.page)
+            }
+        };
         self.zoned(&mut events).await?;
         let mut page = Vec::new();
         for stored in events {

@@ -11,11 +11,11 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::holds::{CancelScope, cancel_active};
-use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, contains_pattern, venue_columns};
+use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, TimeZone, Venue,
-    VenueChanges, VenueWithSeats,
+    Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery,
+    Seat, SeatState, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text, in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
@@ -165,6 +165,7 @@ impl CatalogStore for PostgresStore {
             return Err(StoreError::no_such_venue());
         }
         insert_prices(&mut tx, id, &event.prices).await?;
+        write_search_text(&mut tx, id).await?;
         let created = fetch_event(&mut *tx, id, now).await?;
         tx.commit().await?;
         created.ok_or_else(|| StoreError::Internal("a created event could not be read back".into()))
@@ -172,6 +173,7 @@ impl CatalogStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
+        let searched_fields_change = changes.name.is_some() || changes.description.is_some();
         let mut tx = self.pool.begin().await?;
         outbox::reschedule_notice(&mut *tx, id, changes.start_time).await?;
         // The doubly optional fields need a flag: `Some(None)` clears the column, `None` keeps it.
@@ -207,6 +209,9 @@ impl CatalogStore for PostgresStore {
         if updated == 0 {
             return Ok(None);
         }
+        if searched_fields_change {
+            write_search_text(&mut tx, id).await?;
+        }
         if let Some(prices) = &changes.prices {
             sqlx::query("DELETE FROM event_prices WHERE event_id = $1").bind(id).execute(&mut *tx).await?;
             insert_prices(&mut tx, id, prices).await?;
@@ -230,6 +235,11 @@ impl CatalogStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
+        if let Some(text) = &filter.text {
+            // A search of no letter or digit ("%") finds nothing.
+            let Some(query) = SearchQuery::parse(text) else { return Ok(Vec::new()) };
+            return self.search_events(&query, filter, now).await;
+        }
         let mut query = event_query(now);
         query.push(" WHERE true");
         if !filter.include_past {
@@ -241,18 +251,23 @@ impl CatalogStore for PostgresStore {
         if let Some(venue_id) = filter.venue_id {
             query.push(" AND e.venue_id = ").push_bind(venue_id);
         }
+        if let Some(venues) = &filter.venues {
+            query.push(" AND e.venue_id = ANY(").push_bind(venues.clone()).push(")");
+        }
         if let Some(from) = filter.from {
             query.push(" AND e.start_time >= ").push_bind(from);
         }
         if let Some(to) = filter.to {
             query.push(" AND e.start_time <= ").push_bind(to);
         }
-        if let Some(text) = &filter.text {
-            let pattern = contains_pattern(text);
-            query.push(" AND (e.name ILIKE ").push_bind(pattern.clone()).push(r" ESCAPE '\'");
-            query.push(" OR e.description ILIKE ").push_bind(pattern).push(r" ESCAPE '\')");
-        }
-        query.push(" ORDER BY e.start_time, e.id LIMIT ").push_bind(filter.page.limit);
+        query.push(match filter.sort {
+            None | Some(EventSort::Date) => " ORDER BY e.start_time, e.id",
+            Some(EventSort::Price) => {
+                " ORDER BY (SELECT min(p.price_cents) FROM event_prices p WHERE p.event_id = e.id), e.start_time, e.id"
+            }
+            Some(EventSort::Name) => " ORDER BY lower(e.name), e.start_time, e.id",
+        });
+        query.push(" LIMIT ").push_bind(filter.page.limit);
         query.push(" OFFSET ").push_bind(filter.page.offset);
         let rows = query.build_query_as::<EventRow>().fetch_all(&self.pool).await?;
         rows.into_iter().map(EventRow::into_event).collect()
@@ -309,7 +324,84 @@ pub(super) const SEAT_MAP_TAKEN_SQL: &str =
 /// Whether event `$1` exists (a seat map with no seats).
 const EVENT_EXISTS_SQL: &str = "SELECT id FROM events WHERE id = $1";
 
+/// The events that may match a search (see `domain::search`): those whose folded text holds one
+/// of the query's trigrams (`$1`, `LIKE` patterns), read through `events_search_trgm_idx` (the
+/// events alone first, so a venue holding most events cannot lead the plan), with the listing's
+/// filters: `$2` also past and canceled ones, `$3` now, `$4` category, `$5` venue,
+/// `$6` venues (the city's), `$7` from, `$8` to; a NULL filter keeps every event.
+pub(super) const SEARCH_CANDIDATES_SQL: &str = "
+WITH found AS MATERIALIZED (
+    SELECT e.id, e.venue_id, e.name, e.description, e.start_time
+    FROM events e
+    WHERE e.search_text LIKE ANY($1::text[])
+      AND ($2 OR (e.status = 'on_sale' AND e.start_time > $3))
+      AND ($4::text IS NULL OR e.category = $4)
+      AND ($5::uuid IS NULL OR e.venue_id = $5)
+      AND ($6::uuid[] IS NULL OR e.venue_id = ANY($6))
+      AND ($7::timestamptz IS NULL OR e.start_time >= $7)
+      AND ($8::timestamptz IS NULL OR e.start_time <= $8))
+SELECT f.id, f.name, f.description, v.name AS venue_name, v.location AS venue_location, f.start_time,
+       COALESCE((SELECT min(p.price_cents) FROM event_prices p WHERE p.event_id = f.id), 0) AS min_price_cents
+FROM found f JOIN venues v ON v.id = f.venue_id";
+
+/// A row of `SEARCH_CANDIDATES_SQL`: id, name, description, venue name, venue address, start, cheapest seat.
+type CandidateRow = (Uuid, String, String, String, String, DateTime<Utc>, i64);
+
+/// The folded text of event `$1` (`domain::event_search_text`), written with every change of its
+/// title or description; its venue's name and address do not change.
+const SEARCH_TEXT_SQL: &str = "
+SELECT e.name, v.name, v.location, e.description FROM events e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1";
+
+/// Writes event `id`'s folded search text, in the transaction that changed it.
+async fn write_search_text(tx: &mut sqlx::Transaction<'_, Postgres>, id: Uuid) -> StoreResult<()> {
+    let fields: Option<(String, String, String, String)> =
+        sqlx::query_as(SEARCH_TEXT_SQL).bind(id).fetch_optional(&mut **tx).await?;
+    if let Some((name, venue_name, venue_location, description)) = fields {
+        let text = event_search_text(&name, &venue_name, &venue_location, &description);
+        sqlx::query("UPDATE events SET search_text = $2 WHERE id = $1").bind(id).bind(text).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl PostgresStore {
+    /// A search: the candidates through the trigram index, ranked and paged by `domain::rank`,
+    /// then the page's events read in full.
+    async fn search_events(
+        &self,
+        query: &SearchQuery,
+        filter: &EventFilter,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Event>> {
+        let patterns: Vec<String> = query.trigrams().into_iter().map(|t| format!("%{t}%")).collect();
+        let candidates: Vec<CandidateRow> = sqlx::query_as(SEARCH_CANDIDATES_SQL)
+            .bind(patterns)
+            .bind(filter.include_past)
+            .bind(now)
+            .bind(filter.category.map(Category::as_str))
+            .bind(filter.venue_id)
+            .bind(filter.venues.clone())
+            .bind(filter.from)
+            .bind(filter.to)
+            .fetch_all(&self.pool)
+            .await?;
+        let candidates =
+            candidates
+                .into_iter()
+                .map(|(id, name, description, venue_name, venue_location, start_time, min_price_cents)| {
+                    SearchCandidate { id, name, description, venue_name, venue_location, start_time, min_price_cents }
+                })
+                .collect();
+        let ids = rank(query, candidates, filter.sort, filter.page);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut page = event_query(now);
+        page.push(" WHERE e.id = ANY(").push_bind(ids.clone()).push(")");
+        let rows = page.build_query_as::<EventRow>().fetch_all(&self.pool).await?;
+        let events = rows.into_iter().map(EventRow::into_event).collect::<StoreResult<Vec<_>>>()?;
+        Ok(in_order(events, &ids))
+    }
+
     async fn cancel_event_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Cancellation<Event>>, TxError> {
         let mut tx = self.pool.begin().await?;
         // Updating the event row first waits for holds and confirms in flight (they share-lock

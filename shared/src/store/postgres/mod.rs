@@ -21,6 +21,8 @@ mod payments;
 mod plan_tests;
 mod rows;
 #[cfg(test)]
+mod search_plan_tests;
+#[cfg(test)]
 mod tests;
 mod tickets;
 mod users;

@@ -13,11 +13,12 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::holds::{CancelScope, cancel_active};
 use super::rows::{
-    ACTIVE_R, contains_pattern, event_from_row, id_text, millis, placeholders, seat_from_row, uuid_col, venue_from_row,
+    ACTIVE_R, event_from_row, id_text, ids_json, millis, placeholders, seat_from_row, time_col, uuid_col,
+    venue_from_row,
 };
 use crate::domain::{
-    Event, EventChanges, EventFilter, NewEvent, NewVenue, Price, Seat, SeatState, SeatStatus, TimeZone, Venue,
-    VenueChanges, VenueWithSeats,
+    Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery, Seat,
+    SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text, in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
@@ -176,6 +177,7 @@ impl CatalogStore for SqliteStore {
             other => other?,
         };
         insert_prices(&mut tx, &event_id, &event.prices).await?;
+        write_search_text(&mut tx, &event_id).await?;
         let created = load_event(&mut tx, id, now).await?;
         tx.commit().await?;
         created.ok_or_else(|| StoreError::Internal("the event just created is missing".into()))
@@ -184,6 +186,7 @@ impl CatalogStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         let event_id = id_text(id);
+        let searched_fields_change = changes.name.is_some() || changes.description.is_some();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         outbox::reschedule_notice(&mut *tx, id, changes.start_time).await?;
         // A NULL keeps a column; the nullable columns take a "set it" flag beside the value.
@@ -215,6 +218,9 @@ impl CatalogStore for SqliteStore {
         .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
+        }
+        if searched_fields_change {
+            write_search_text(&mut tx, &event_id).await?;
         }
         if let Some(prices) = changes.prices {
             sqlx::query("DELETE FROM event_prices WHERE event_id = ?").bind(&event_id).execute(&mut *tx).await?;
@@ -252,36 +258,23 @@ impl CatalogStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>> {
+        if let Some(text) = &filter.text {
+            // A search of no letter or digit ("%") finds nothing.
+            let Some(query) = SearchQuery::parse(text) else { return Ok(Vec::new()) };
+            return self.search_events(&query, filter, now).await;
+        }
         let mut qb = QueryBuilder::new("");
         push_event_select(&mut qb, now);
         qb.push(" WHERE 1 = 1");
-        if !filter.include_past {
-            qb.push(" AND e.status = 'on_sale' AND e.start_time > ").push_bind(millis(now));
-        }
-        if let Some(category) = filter.category {
-            qb.push(" AND e.category = ").push_bind(category.as_str());
-        }
-        if let Some(venue_id) = filter.venue_id {
-            qb.push(" AND e.venue_id = ").push_bind(id_text(venue_id));
-        }
-        if let Some(from) = filter.from {
-            qb.push(" AND e.start_time >= ").push_bind(millis(from));
-        }
-        if let Some(to) = filter.to {
-            qb.push(" AND e.start_time <= ").push_bind(millis(to));
-        }
-        if let Some(text) = &filter.text {
-            let pattern = contains_pattern(text);
-            qb.push(" AND (e.name LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\' OR e.description LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\')");
-        }
-        qb.push(" ORDER BY e.start_time, e.id LIMIT ")
-            .push_bind(filter.page.limit)
-            .push(" OFFSET ")
-            .push_bind(filter.page.offset);
+        push_event_filters(&mut qb, filter, now);
+        qb.push(match filter.sort {
+            None | Some(EventSort::Date) => " ORDER BY e.start_time, e.id",
+            Some(EventSort::Price) => {
+                " ORDER BY (SELECT MIN(p.price_cents) FROM event_prices p WHERE p.event_id = e.id), e.start_time, e.id"
+            }
+            Some(EventSort::Name) => " ORDER BY lower(e.name), e.start_time, e.id",
+        });
+        qb.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
 
         let mut tx = self.reader.begin().await?;
         let rows = qb.build().fetch_all(&mut *tx).await?;
@@ -358,6 +351,119 @@ fn push_event_select_from(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>,
     );
     qb.push_bind(millis(now));
     qb.push(")) AS seats_taken").push(from);
+}
+
+/// The listing's filters after a `WHERE`: upcoming events on sale (unless also past ones), the
+/// category, venue, city's venues and time range asked.
+fn push_event_filters(qb: &mut QueryBuilder<'_, Sqlite>, filter: &EventFilter, now: DateTime<Utc>) {
+    if !filter.include_past {
+        qb.push(" AND e.status = 'on_sale' AND e.start_time > ").push_bind(millis(now));
+    }
+    if let Some(category) = filter.category {
+        qb.push(" AND e.category = ").push_bind(category.as_str());
+    }
+    if let Some(venue_id) = filter.venue_id {
+        qb.push(" AND e.venue_id = ").push_bind(id_text(venue_id));
+    }
+    if let Some(venues) = &filter.venues {
+        qb.push(" AND e.venue_id IN (SELECT value FROM json_each(").push_bind(ids_json(venues)).push("))");
+    }
+    if let Some(from) = filter.from {
+        qb.push(" AND e.start_time >= ").push_bind(millis(from));
+    }
+    if let Some(to) = filter.to {
+        qb.push(" AND e.start_time <= ").push_bind(millis(to));
+    }
+}
+
+/// The events that may match a search (see `domain::search`): those whose folded text in the FTS5
+/// trigram table `event_search` holds one of the query's trigrams (one `MATCH` of quoted trigrams
+/// joined by OR), each event and its venue then read by their keys (CROSS JOIN keeps the FTS table
+/// first; the keys' indexes are named so that a file analyzed with one venue does not scan it).
+const SEARCH_CANDIDATES_SELECT: &str = "SELECT e.id, e.name, e.description, v.name AS venue_name, \
+     v.location AS venue_location, e.start_time, \
+     COALESCE((SELECT MIN(p.price_cents) FROM event_prices p WHERE p.event_id = e.id), 0) AS min_price_cents \
+     FROM event_search s CROSS JOIN events e INDEXED BY sqlite_autoindex_events_1 ON e.id = s.event_id \
+     JOIN venues v INDEXED BY sqlite_autoindex_venues_1 ON v.id = e.venue_id \
+     WHERE event_search MATCH ";
+
+/// The candidates of a search with the listing's filters (binds: the FTS5 query, then the filters').
+pub(super) fn search_candidates_query<'a>(
+    query: &SearchQuery,
+    filter: &EventFilter,
+    now: DateTime<Utc>,
+) -> QueryBuilder<'a, Sqlite> {
+    let mut qb = QueryBuilder::new(SEARCH_CANDIDATES_SELECT);
+    qb.push_bind(trigram_match(query));
+    push_event_filters(&mut qb, filter, now);
+    qb
+}
+
+/// The FTS5 query of a search's trigrams: each a quoted phrase (folded text has no quote).
+fn trigram_match(query: &SearchQuery) -> String {
+    query.trigrams().iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" OR ")
+}
+
+/// Writes event `id`'s folded search text (`domain::event_search_text`) in the transaction that
+/// created or renamed it; its venue's name and address do not change.
+async fn write_search_text(conn: &mut SqliteConnection, id: &str) -> StoreResult<()> {
+    let fields: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT e.name, v.name, v.location, e.description FROM events e JOIN venues v ON v.id = e.venue_id \
+         WHERE e.id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM event_search WHERE event_id = ?").bind(id).execute(&mut *conn).await?;
+    if let Some((name, venue_name, venue_location, description)) = fields {
+        sqlx::query("INSERT INTO event_search (event_id, folded) VALUES (?, ?)")
+            .bind(id)
+            .bind(event_search_text(&name, &venue_name, &venue_location, &description))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// A search: the candidates through the FTS5 trigram table, ranked and paged by
+    /// `domain::rank`, then the page's events read in full.
+    async fn search_events(
+        &self,
+        query: &SearchQuery,
+        filter: &EventFilter,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Event>> {
+        let mut qb = search_candidates_query(query, filter, now);
+        let mut tx = self.reader.begin().await?;
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        let candidates = rows
+            .iter()
+            .map(|row| {
+                Ok(SearchCandidate {
+                    id: uuid_col(row, "id")?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    venue_name: row.try_get("venue_name")?,
+                    venue_location: row.try_get("venue_location")?,
+                    start_time: time_col(row, "start_time")?,
+                    min_price_cents: row.try_get("min_price_cents")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let ids = rank(query, candidates, filter.sort, filter.page);
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let mut page = QueryBuilder::new("");
+        push_event_select(&mut page, now);
+        page.push(" WHERE e.id IN (SELECT value FROM json_each(").push_bind(ids_json(&ids)).push("))");
+        let rows = page.build().fetch_all(&mut *tx).await?;
+        let events = events_from_rows(&mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(in_order(events, &ids))
+    }
 }
 
 /// The prices of each event, sorted by tier, in one query.

@@ -17,6 +17,8 @@ mod messages;
 mod payments;
 mod rows;
 #[cfg(test)]
+mod search_plan_tests;
+#[cfg(test)]
 mod tests;
 mod tickets;
 mod users;

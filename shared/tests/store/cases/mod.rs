@@ -17,6 +17,7 @@ mod payment_races;
 mod payments;
 mod posters;
 mod refusals;
+mod search;
 mod seat_map;
 mod tickets;
 mod users;
@@ -36,6 +37,7 @@ pub use payment_races::*;
 pub use payments::*;
 pub use posters::*;
 pub use refusals::*;
+pub use search::*;
 pub use seat_map::*;
 pub use tickets::*;
 pub use users::*;
@@ -47,9 +49,9 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use proeventa_core::domain::{
-    Booking, Category, Email, Event, EventChanges, EventFilter, EventStatus, HoldTtl, NewVenue, Page, Payment,
-    PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, TimeZone, User,
-    UserChanges, Venue, VenueChanges, VenueKind, VenueWithSeats,
+    Booking, Category, Email, Event, EventChanges, EventFilter, EventSort, EventStatus, HoldTtl, NewVenue, Page,
+    Payment, PaymentStatus, Price, Refund, ReservationFilter, ReservationStatus, Role, SeatRow, SeatStatus, TimeZone,
+    User, UserChanges, Venue, VenueChanges, VenueKind, VenueWithSeats,
 };
 use proeventa_core::store::{Entity, IdempotencyClaim, MAX_DECLINES_PER_PAYMENT, Store, StoreError, StoreResult};
 use tokio::sync::Barrier;
