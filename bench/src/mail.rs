@@ -29,9 +29,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::door::sold_out_event;
+use crate::fixtures::{Fixture, Unexpected, event_body, expect, send, text, venue_body};
 use crate::http::{Call, Client};
 use crate::procs::{self, Guarded, ServerSpec};
-use crate::scenarios::{Figures, Fixture, Unexpected, event_body, expect, send, text, venue_body};
+use crate::scenarios::Figures;
 use crate::util::{Context, Latencies, Res};
 
 /// Clients of the trickle of holds, and how often each holds a seat: a steady load well below
@@ -210,7 +211,7 @@ async fn hold_event(fx: &Fixture) -> Res<(String, Arc<Vec<String>>)> {
     let rows = vec![200; HOLD_SEATS / 200];
     let call = Call::post("/events/venues", venue_body("Mail holds", &rows)).token(&fx.admin_token);
     let venue = expect(&mut client, call, 201).await?;
-    let seats = crate::scenarios::seat_ids(&venue)?;
+    let seats = crate::fixtures::seat_ids(&venue)?;
     let call = Call::post("/events/events", event_body(&text(&venue, "id")?, "Mail holds")).token(&fx.admin_token);
     let event_id = text(&expect(&mut client, call, 201).await?, "id")?;
     Ok((event_id, Arc::new(seats)))

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use crate::fixtures::{Fixture, Unexpected, expect, fan_out, send, text};
 use crate::http::{Call, Client};
-use crate::scenarios::{Figures, Fixture, Unexpected, expect, fan_out, send, text};
+use crate::scenarios::Figures;
 use crate::util::{Latencies, Res};
 
 /// Titles the events are named after (with a number), and the first query's typo of one.
