@@ -529,8 +529,8 @@ async function start() {
   } catch (error) {
     els.layout.hidden = true;
     if (UI.isMissingEvent(error)) {
-      UI.setTitle('Event not found');
-      els.title.textContent = 'Choose your seats';
+      UI.setTitle(t('Event not found'));
+      els.title.textContent = t('Choose your seats');
       const missing = document.createElement('div');
       els.layout.before(missing);
       render(missing, UI.eventNotFound());

@@ -17,7 +17,7 @@ const city = byId('filter-city');
 const shortcuts = Array.from(form.querySelectorAll('[data-when]'));
 const searches = newestWins();
 const FIELDS = ['q', 'category', 'city', 'sort', 'when', 'from', 'to', 'venue_id'];
-const SHORTCUT_WORDS = { today: 'today', weekend: 'this weekend', week: 'in the next 7 days' };
+const SHORTCUT_WORDS = { today: t('today'), weekend: t('this weekend'), week: t('in the next 7 days') };
 
 Data.CATEGORIES.forEach((c) => {
   const option = document.createElement('option');
@@ -94,12 +94,12 @@ function dayFilter() {
 
 function describeFilters() {
   const parts = [];
-  if (form.category.value) parts.push(Data.category(form.category.value).label.toLowerCase());
-  if (city.value) parts.push('in ' + city.value);
-  if (form.q.value.trim()) parts.push('matching “' + form.q.value.trim() + '”');
+  if (form.category.value) parts.push(inSentence(Data.category(form.category.value).label));
+  if (city.value) parts.push(t('in {city}', { city: city.value }));
+  if (form.q.value.trim()) parts.push(t('matching “{q}”', { q: form.q.value.trim() }));
   if (form.when.value) parts.push(SHORTCUT_WORDS[form.when.value] || '');
-  if (!form.when.value && form.from.value) parts.push('from ' + Format.shortDate(form.from.value + 'T00:00'));
-  if (!form.when.value && form.to.value) parts.push('until ' + Format.shortDate(form.to.value + 'T00:00'));
+  if (!form.when.value && form.from.value) parts.push(t('from {date}', { date: Format.shortDate(form.from.value + 'T00:00') }));
+  if (!form.when.value && form.to.value) parts.push(t('until {date}', { date: Format.shortDate(form.to.value + 'T00:00') }));
   return parts.filter(Boolean).join(' ');
 }
 
@@ -157,9 +157,10 @@ async function load() {
     const films = cards.filter((items) => items[0].category === 'movie').length;
     const others = cards.length - films;
     const counted = [];
-    if (films) counted.push(films + ' film' + (films === 1 ? '' : 's'));
-    if (others) counted.push(others + ' event' + (others === 1 ? '' : 's'));
-    count.textContent = counted.join(' and ') + (what ? ' · ' + what : '');
+    if (films) counted.push(films === 1 ? t('1 film') : t('{n} films', { n: films }));
+    if (others) counted.push(others === 1 ? t('1 event') : t('{n} events', { n: others }));
+    const both = counted.length === 2 ? t('{films} and {events}', { films: counted[0], events: counted[1] }) : counted[0];
+    count.textContent = both + (what ? ' · ' + what : '');
   } catch (error) {
     if (ticket.stale) return;
     list.replaceChildren();

@@ -20,8 +20,8 @@ const TEST_CARDS = [
 
 /** When the countdown warns, in seconds left, most urgent last. */
 const WARNINGS = [
-  { at: 120, text: 'Two minutes left to pay for your seats.' },
-  { at: 30, text: 'Thirty seconds left: pay now or your seats go back on sale.' },
+  { at: 120, text: t('Two minutes left to pay for your seats.') },
+  { at: 30, text: t('Thirty seconds left: pay now or your seats go back on sale.') },
 ];
 
 const state = { booking: null, event: null, payment: null, timer: null, paying: false, testMode: false, warned: 0 };
@@ -144,7 +144,7 @@ function wireExtension() {
   if (sessionStorage.getItem('proeventa.extended.' + bookingId)) used();
   button.addEventListener('click', async () => {
     try {
-      const extended = await UI.busy(button, 'Extending…', () => api.reservations.extendBooking(bookingId));
+      const extended = await UI.busy(button, t('Extending…'), () => api.reservations.extendBooking(bookingId));
       state.booking = extended;
       // The warnings already due at the new time are not said again; the later ones still are.
       const left = Math.max(0, Math.round((new Date(extended.expires_at).getTime() - Date.now()) / 1000));
@@ -152,7 +152,7 @@ function wireExtension() {
       sessionStorage.setItem('proeventa.extended.' + bookingId, '1');
       used();
       startCountdown();
-      byId('hold-warning').textContent = 'Your seats are held a little longer: the timer shows the new time.';
+      byId('hold-warning').textContent = t('Your seats are held a little longer: the timer shows the new time.');
     } catch (error) {
       if (error.code === 'hold_expired') {
         showExpired(UI.describe(error).text);

@@ -313,7 +313,7 @@ export function eventCard(event) {
 function showtimeLink(s, labelled) {
   const avail = Data.availability(s);
   const venueName = s.venue ? s.venue.name : '';
-  const label = Format.when(s) + ' at ' + venueName + ', ' + avail.text;
+  const label = t('{when} at {venue}, {availability}', { when: Format.when(s), venue: venueName, availability: avail.text });
   // The zone is said once per film when every showtime is in one, else on each showtime.
   const clock = Format.eventClock(s) + (labelled ? ' ' + Format.eventZoneLabel(s) : '');
   return html`<a class="showtime" href="booking.html?event=${encodeURIComponent(s.id)}" aria-label="${label}">
@@ -330,7 +330,7 @@ function showtimeLinks(showtimes) {
     days.get(key).push(s);
   });
   return html`<div class="days">
-    ${zone ? html`<p class="small muted zone-note">Times are ${Format.eventZoneLabel(showtimes[0])}, the cinema's local time.</p>` : ''}
+    ${zone ? html`<p class="small muted zone-note">${t("Times are {zone}, the cinema's local time.", { zone: Format.eventZoneLabel(showtimes[0]) })}</p>` : ''}
     ${Array.from(days.values()).map(
       (items) => html`<div class="day-group"><h4>${Format.eventDay(items[0])}</h4>
         <div class="showtimes">${items.map((s) => showtimeLink(s, !zone))}</div></div>`,
@@ -340,7 +340,7 @@ function showtimeLinks(showtimes) {
 
 /** A link to a venue's page, named after it (above a card's stretched link). */
 export function venueLink(venue) {
-  return html`<a class="venue-link" href="venue.html?id=${encodeURIComponent(venue.id)}">${venue.name || 'Venue'}</a>`;
+  return html`<a class="venue-link" href="venue.html?id=${encodeURIComponent(venue.id)}">${venue.name || t('Venue')}</a>`;
 }
 
 /** One card per film: its poster, description, lowest price and every showtime given, by day. */
@@ -350,10 +350,10 @@ export function filmCard(showtimes) {
   return html`<article class="card movie" data-movie="${first.name}">
     ${poster(first)}
     <div class="movie-body">
-      <p class="eyebrow">${Format.duration(first.duration_minutes) || 'Movie'}</p>
+      <p class="eyebrow">${Format.duration(first.duration_minutes) || t('Movie')}</p>
       <h2 class="card-title"><a href="detail.html?id=${encodeURIComponent(first.id)}">${first.name}</a></h2>
       ${first.description ? html`<p class="muted">${first.description}</p>` : ''}
-      ${Number.isFinite(from) ? html`<p class="price">Tickets from <strong>${Format.money(from, first.currency)}</strong></p>` : ''}
+      ${Number.isFinite(from) ? html`<p class="price">${t('Tickets from')} <strong>${Format.money(from, first.currency)}</strong></p>` : ''}
       ${showtimeLinks(showtimes)}
     </div>
   </article>`;
@@ -375,12 +375,12 @@ export function emptyState(title, text, action) {
 /** The in-page answer to a mistyped or stale event link, with links onward. */
 export function eventNotFound() {
   return html`<section class="panel not-found" id="event-not-found" aria-labelledby="event-not-found-title">
-    <h2 id="event-not-found-title">We couldn't find that event</h2>
-    <p>The link may be mistyped, or the event is no longer listed.</p>
+    <h2 id="event-not-found-title">${t("We couldn't find that event")}</h2>
+    <p>${t('The link may be mistyped, or the event is no longer listed.')}</p>
     <div class="btn-row btn-row-center">
-      <a class="btn btn-primary" href="events.html">Browse events</a>
-      <a class="btn btn-secondary" href="theatres.html">Venues</a>
-      <a class="btn btn-ghost" href="Home.html">Home</a></div>
+      <a class="btn btn-primary" href="events.html">${t('Browse events')}</a>
+      <a class="btn btn-secondary" href="theatres.html">${t('Venues')}</a>
+      <a class="btn btn-ghost" href="Home.html">${t('Home')}</a></div>
   </section>`;
 }
 

@@ -4,11 +4,12 @@
 import { api } from './api.js';
 import { Data, Format } from './data.js';
 import { byId, html, render } from './dom.js';
+import { t } from './i18n.js';
 import * as UI from './ui.js';
 
 const root = byId('venue');
 const id = UI.param('id');
-const browseEvents = html`<p><a class="btn btn-primary" href="events.html">Browse events</a></p>`;
+const browseEvents = html`<p><a class="btn btn-primary" href="events.html">${t('Browse events')}</a></p>`;
 
 /** openstreetmap.org's search for the venue's address (its name when it has none). */
 function mapLink(venue) {
@@ -21,11 +22,12 @@ function seatSummary(venue) {
   const tiers = new Map();
   (venue.seats || []).forEach((s) => tiers.set(s.tier, (tiers.get(s.tier) || 0) + 1));
   const parts = Array.from(tiers, ([tier, n]) => n + ' ' + Format.label(tier));
-  return venue.seat_count + ' seats' + (parts.length > 1 ? ': ' + parts.join(', ') : '');
+  if (parts.length < 2) return t('{n} seats', { n: venue.seat_count });
+  return t('{n} seats: {tiers}', { n: venue.seat_count, tiers: parts.join(', ') });
 }
 
 function whatsOn(events) {
-  if (!events.length) return UI.emptyState('Nothing on sale here right now', 'Look at every venue’s events instead.', browseEvents);
+  if (!events.length) return UI.emptyState(t('Nothing on sale here right now'), t('Look at every venue’s events instead.'), browseEvents);
   const cards = new Map();
   events.forEach((e) => {
     const key = e.category === 'movie' ? 'film:' + e.name : 'event:' + e.id;
@@ -42,19 +44,19 @@ function renderVenue(venue, events) {
   const kind = Data.venueKind(venue.kind);
   render(
     root,
-    html`<p class="back-link"><a href="events.html">&larr; All events</a></p>
+    html`<p class="back-link"><a href="events.html">← ${t('All events')}</a></p>
       <div class="page-head venue-head">
         <p class="eyebrow">${kind.label}</p>
         <h1 id="venue-name">${venue.name}</h1>
       </div>
       <div class="facts venue-facts">
-        <div class="fact">${UI.icon('pin')}<dl><dt>Address</dt><dd><span id="venue-address">${venue.location || 'Address to be announced'}</span><br>
-          <a id="venue-map" href="${mapLink(venue)}" rel="noopener" target="_blank">Show on OpenStreetMap</a></dd></dl></div>
-        <div class="fact">${UI.icon('seat')}<dl><dt>Seats</dt><dd id="venue-seats">${seatSummary(venue)}</dd></dl></div>
-        <div class="fact">${UI.icon('clock')}<dl><dt>Local time</dt><dd>Times here are ${Format.zoneLabel(venue.time_zone)}</dd></dl></div>
+        <div class="fact">${UI.icon('pin')}<dl><dt>${t('Address')}</dt><dd><span id="venue-address">${venue.location || t('Address to be announced')}</span><br>
+          <a id="venue-map" href="${mapLink(venue)}" rel="noopener" target="_blank">${t('Show on OpenStreetMap')}</a></dd></dl></div>
+        <div class="fact">${UI.icon('seat')}<dl><dt>${t('Seats')}</dt><dd id="venue-seats">${seatSummary(venue)}</dd></dl></div>
+        <div class="fact">${UI.icon('clock')}<dl><dt>${t('Local time')}</dt><dd>${t('Times here are {zone}', { zone: Format.zoneLabel(venue.time_zone) })}</dd></dl></div>
       </div>
       <section class="section" aria-labelledby="whats-on">
-        <h2 id="whats-on">What’s on</h2>
+        <h2 id="whats-on">${t('What’s on')}</h2>
         ${whatsOn(events)}
       </section>`,
   );
@@ -62,7 +64,7 @@ function renderVenue(venue, events) {
 
 async function load() {
   if (!id) {
-    render(root, UI.emptyState('No venue chosen', 'Pick a venue from an event.', browseEvents));
+    render(root, UI.emptyState(t('No venue chosen'), t('Pick a venue from an event.'), browseEvents));
     root.removeAttribute('aria-busy');
     return;
   }
@@ -75,7 +77,7 @@ async function load() {
   } catch (error) {
     root.replaceChildren();
     if (error.status === 404 || error.code === 'invalid_request') {
-      render(root, UI.emptyState('We couldn’t find that venue', 'This venue does not exist or the link is not complete.', browseEvents));
+      render(root, UI.emptyState(t('We couldn’t find that venue'), t('This venue does not exist or the link is not complete.'), browseEvents));
     } else {
       UI.handleError(error);
     }

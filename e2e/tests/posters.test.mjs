@@ -1,5 +1,3 @@
-// NOT YET RUN (site-i18n ran out of time before its server build finished): move it to tests/
-// once `cd e2e && node --test pending/posters.test.mjs` passes after `cargo build -p proeventa`.
 // Posters: an admin adds one to an event on admin.html (a PNG made here, chosen in the file
 // picker); the event's card on events.html and its page show the uploaded image with both sizes
 // in srcset, lazy loading and the alt text, served by the site port (/posters/); an event
