@@ -53,6 +53,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get", "/events/events/{event_id}" | "/events/events/{event_id}/seats") => Public,
         ("post", "/events/venues" | "/events/events") | ("patch" | "delete", "/events/events/{event_id}") => Admin,
         ("patch", "/events/venues/{venue_id}") => Admin,
+        ("put" | "delete", "/events/events/{event_id}/poster") => Admin,
         ("post", "/reservations/reservations/reserve") => User,
         ("get", "/reservations/reservations/user/{user_id}") => OwnerOrAdmin,
         ("get", "/reservations/reservations/event/{event_id}" | "/reservations/reservations") => Admin,
@@ -319,10 +320,15 @@ fn body_for(method: &str, path: &str, people: &People, res: &Resources) -> Optio
 }
 
 fn request(method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let poster_upload = method == "put" && path.ends_with("/poster");
     let method: Method = method.to_uppercase().parse().expect("method");
     let mut builder = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if poster_upload {
+        // A poster's body is the image itself.
+        return builder.header(header::CONTENT_TYPE, "image/png").body(Body::from(small_png())).expect("request");
     }
     match body {
         Some(body) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
@@ -383,7 +389,8 @@ async fn every_operation_answers_every_kind_of_caller_as_api_md_says() {
     // Every operation is tried by every kind of caller, so the owner reserves far more often than
     // a person would in a minute: this matrix is about who may, not how often (that is tested
     // on its own in reservations.rs).
-    let app = TestApp::with_env(&[("RESERVE_LIMIT_PER_MINUTE", "1000")]).await;
+    let posters = std::env::temp_dir().join(format!("proeventa-matrix-posters-{}", Uuid::new_v4().simple()));
+    let app = TestApp::with_env(&[("RESERVE_LIMIT_PER_MINUTE", "1000")]).await.keeping_posters_in(&posters);
     let people = people(&app).await;
     let shared = resources(&app, &people).await;
     let operations = operations();
@@ -476,6 +483,7 @@ async fn every_operation_answers_every_kind_of_caller_as_api_md_says() {
             }
         }
     }
+    let _ = std::fs::remove_dir_all(&posters);
     assert!(cells >= 30 * CALLERS.len(), "only {cells} cells ran");
     assert!(failures.is_empty(), "{} of {cells} cells failed:\n{}", failures.len(), failures.join("\n"));
 }
@@ -570,4 +578,12 @@ async fn refused_mutations_change_nothing() {
     assert_eq!(event["status"], "on_sale", "{event}");
     let (_, _, me) = app.get("/auth/me", Some(&people.owner_token)).await;
     assert_eq!((me["role"].as_str(), me["disabled"].as_bool()), (Some("customer"), Some(false)), "{me}");
+}
+
+/// A 32 × 18 PNG, the smallest honest poster upload.
+fn small_png() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(32, 18, |x, y| image::Rgb([(x * 7) as u8, (y * 13) as u8, 120]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).expect("encode the test picture");
+    out.into_inner()
 }

@@ -79,7 +79,12 @@ impl TestApp {
 
     /// The app with its uploaded posters stored in `dir` (as `proeventa serve` has them).
     pub async fn with_poster_folder(dir: &std::path::Path) -> Self {
-        let Self { router: _, state, database } = Self::new().await;
+        Self::new().await.keeping_posters_in(dir)
+    }
+
+    /// This app, with uploaded posters kept in `dir`.
+    pub fn keeping_posters_in(self, dir: &std::path::Path) -> Self {
+        let Self { router: _, state, database } = self;
         let folder = proeventa_core::posters::PosterFolder::new(dir, "/posters");
         let state = state.with_posters(Arc::new(folder));
         Self { router: app(state.clone()), state, database }
