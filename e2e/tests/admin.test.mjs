@@ -198,6 +198,10 @@ describe('admin', () => {
     await page.locator('#res-status').selectOption('held');
     await settled(page); // the filtered list is in
     await held.getByRole('button', { name: 'Cancel' }).click();
+    // Asks first, naming the seat; nothing happens until the admin says yes.
+    await held.getByRole('group', { name: 'Cancel the hold on row A seat 1?' }).waitFor();
+    assert.equal(await page.locator('#admin-reservations .list-item .status-canceled').count(), 0);
+    await held.getByRole('button', { name: 'Yes, cancel hold' }).click();
     await page.locator('#admin-reservations .list-item .status-canceled').waitFor();
   });
 
@@ -211,6 +215,7 @@ describe('admin', () => {
     await waitUntil(async () => (await page.locator('#admin-users .list-item').count()) === 1, 'the search to narrow the list to one user');
     await user.waitFor();
     await user.getByRole('button', { name: 'Disable' }).click();
+    await user.getByRole('button', { name: 'Yes, disable' }).click();
     await user.locator('.status-disabled').waitFor();
     await user.getByRole('button', { name: 'Promote to admin' }).click();
     await user.locator('.status-admin').waitFor();
