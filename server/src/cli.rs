@@ -103,18 +103,21 @@ async fn execute(command: Command) -> Result<(), String> {
         demo_may_listen_on(config.host, public)?;
     }
     let store = open_store(&config).await?;
+    // One provider for the process: the demo's purchases and the server's refunds of them.
+    let payments = proeventa_core::payments::provider(&config.payment_provider, config.webhook_secret.as_deref())
+        .ok_or_else(|| format!("unknown payment provider {}", config.payment_provider))?;
     match command {
         Command::Serve { demo, .. } => {
             if demo {
-                demo::seed_if_empty(store.as_ref(), true).await?;
+                demo::seed_if_empty(store.as_ref(), true, payments.as_ref()).await?;
             }
-            crate::serve::serve(config, store).await
+            crate::serve::serve(config, store, payments).await
         }
         Command::Migrate => {
             println!("migrations applied to {}", store.backend());
             Ok(())
         }
-        Command::SeedDemo => demo::seed_if_empty(store.as_ref(), true).await,
+        Command::SeedDemo => demo::seed_if_empty(store.as_ref(), true, payments.as_ref()).await,
         Command::CreateAdmin { email, password } => {
             let password = admin_password(password, std::env::var("ADMIN_PASSWORD").ok(), std::io::stdin().lock())?;
             create_admin(store.as_ref(), &email, password).await

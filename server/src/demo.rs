@@ -14,7 +14,7 @@ use proeventa_core::domain::{
     Card, Category, Email, Event, HoldLimit, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Password,
     Price, Role, SeatRow, SeatSelection, TimeZone, User, VenueKind, VenueWithSeats,
 };
-use proeventa_core::payments::{PaymentProvider, SimulatedProvider};
+use proeventa_core::payments::PaymentProvider;
 use proeventa_core::store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -26,10 +26,13 @@ pub const BUYER_EMAIL: &str = "ben@proeventa.test";
 pub const BUYER_PASSWORD: &str = "buyer-demo-2026";
 
 /// Seeds the demo when the store has no venue yet; prints the demo accounts either way.
-pub async fn seed_if_empty(store: &dyn Store, print: bool) -> Result<(), String> {
+///
+/// The demo's purchases are paid through `payments`, the provider the server then refunds them
+/// with: a simulated provider knows only the charges it made itself.
+pub async fn seed_if_empty(store: &dyn Store, print: bool, payments: &dyn PaymentProvider) -> Result<(), String> {
     let empty = store.list_venues().await.map_err(|e| e.to_string())?.is_empty();
     if empty {
-        seed(store).await.map_err(|e| format!("demo seed failed: {e}"))?;
+        seed(store, payments).await.map_err(|e| format!("demo seed failed: {e}"))?;
     }
     if print {
         println!("{}", if empty { "Demo data seeded." } else { "Store already has data; demo seed skipped." });
@@ -58,7 +61,7 @@ pub const DEMO_PURCHASES: [(&str, &[(&str, i32)]); 3] = [
     ("The Last Lighthouse", &[("J", 6)]),
 ];
 
-async fn seed(store: &dyn Store) -> Result<(), StoreError> {
+async fn seed(store: &dyn Store, payments: &dyn PaymentProvider) -> Result<(), StoreError> {
     add_account(store, ADMIN_EMAIL, "Demo Admin", ADMIN_PASSWORD, Role::Admin).await?;
     add_account(store, CUSTOMER_EMAIL, "Ana Demo", CUSTOMER_PASSWORD, Role::Customer).await?;
     let buyer = add_account(store, BUYER_EMAIL, "Ben Demo", BUYER_PASSWORD, Role::Customer).await?;
@@ -186,7 +189,7 @@ async fn seed(store: &dyn Store) -> Result<(), StoreError> {
             .filter(|(event, _)| event.name == name)
             .min_by_key(|(event, _)| event.start_time)
             .ok_or_else(|| StoreError::Internal(format!("no demo event named {name}")))?;
-        buy(store, &buyer, show, venue, seats).await?;
+        buy(store, &buyer, show, venue, seats, payments).await?;
     }
     Ok(())
 }
@@ -200,6 +203,7 @@ async fn buy(
     show: &Event,
     venue: &VenueWithSeats,
     seats: &[(&str, i32)],
+    provider: &dyn PaymentProvider,
 ) -> Result<(), StoreError> {
     let internal = |e: &dyn std::fmt::Display| StoreError::Internal(format!("demo purchase: {e}"));
     let seat_ids = seats
@@ -227,7 +231,6 @@ async fn buy(
             now,
         )
         .await?;
-    let provider = SimulatedProvider::new(None);
     let payment = NewPayment {
         id: Uuid::new_v4(),
         booking_id: booking.id,

@@ -16,6 +16,7 @@ use proeventa_core::api;
 use proeventa_core::api::{AppState, security};
 use proeventa_core::config::{Config, JWT_SECRET_MIN_BYTES, MailUrl};
 use proeventa_core::mail::{self, Sender};
+use proeventa_core::payments::PaymentProvider;
 use proeventa_core::posters::PosterFolder;
 use proeventa_core::store::Store;
 use proeventa_core::tickets::{self, TicketKeys};
@@ -54,7 +55,11 @@ pub(crate) const LOCAL_TICKET_KEY: LocalSecret = LocalSecret {
     usable: |secret| tickets::check_secret(secret).is_ok(),
 };
 
-pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), String> {
+pub async fn serve(
+    mut config: Config,
+    store: Arc<dyn Store>,
+    payments: Arc<dyn PaymentProvider>,
+) -> Result<(), String> {
     let started = Instant::now();
     let metrics_listen = MetricsListen::from_lookup(|key| std::env::var(key).ok(), config.port)?;
     let jwt_secret = LOCAL_JWT_SECRET.or_set(config.jwt_secret.as_deref())?;
@@ -81,6 +86,7 @@ pub async fn serve(mut config: Config, store: Arc<dyn Store>) -> Result<(), Stri
     let poster_dir = std::env::var("POSTER_DIR").ok().filter(|d| !d.trim().is_empty());
     let poster_dir = std::path::PathBuf::from(poster_dir.unwrap_or_else(|| LOCAL_POSTER_DIR.into()));
     let state = AppState::new(config, store.clone(), &jwt_secret)
+        .with_payment_provider(payments)
         .with_posters(Arc::new(PosterFolder::new(&poster_dir, POSTER_PATH)));
     let sender = mail::sender_for(&state.config, &mail_url, store.clone(), state.tickets.clone()).await?;
 
