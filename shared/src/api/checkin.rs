@@ -7,6 +7,7 @@
 //! alone decides which scan of a ticket wins, by one conditional write (`TicketStore::check_in`),
 //! and `Verdict::of` reads its outcome, so a scan sent twice is the same admission, not a second.
 
+use axum::Extension;
 use axum::extract::{DefaultBodyLimit, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use super::{Json, Path};
 use crate::api::error::{AlreadyCheckedInBody, ApiError, ErrorBody};
-use crate::api::extract::StaffUser;
+use crate::api::extract::{BodyLimit, StaffUser};
 use crate::api::state::AppState;
 use crate::domain::{CheckinSummary, Gate, Invalid, Scan, Ticket, TicketStatus, Verdict};
 use crate::store::StoreError;
@@ -33,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sync))
         .layer(DefaultBodyLimit::max(SYNC_BODY_LIMIT_BYTES))
+        .layer(Extension(BodyLimit(SYNC_BODY_LIMIT_BYTES)))
         .routes(routes!(public_key))
         .routes(routes!(scan))
         .routes(routes!(summary))

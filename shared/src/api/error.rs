@@ -83,8 +83,9 @@ pub enum ApiError {
     CardDeclined(String),
     #[error("{0}")]
     InsufficientFunds(String),
+    /// The body is over the limit of the route it was sent to.
     #[error("payload too large")]
-    PayloadTooLarge,
+    PayloadTooLarge { limit_bytes: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -116,7 +117,7 @@ impl ApiError {
             | Self::AlreadyCheckedIn { .. } => StatusCode::CONFLICT,
             Self::TicketRevoked(_) => StatusCode::GONE,
             Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::InvalidTicket(_) | Self::WrongEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -147,7 +148,7 @@ impl ApiError {
             Self::TicketRevoked(_) => "ticket_revoked",
             Self::CardDeclined(_) => "card_declined",
             Self::InsufficientFunds(_) => "insufficient_funds",
-            Self::PayloadTooLarge => "payload_too_large",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
@@ -162,7 +163,9 @@ impl ApiError {
             Self::InvalidCredentials => "Wrong e-mail or password.".into(),
             Self::TokenExpired => "The access token has expired; log in again.".into(),
             Self::MethodNotAllowed => "This method is not allowed on this path.".into(),
-            Self::PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
+            Self::PayloadTooLarge { limit_bytes } => {
+                format!("The request body is larger than the {} KiB this request accepts.", limit_bytes / 1024)
+            }
             Self::RateLimited { too_many, retry_after_seconds } => {
                 format!("{too_many}; try again in {retry_after_seconds} seconds.")
             }

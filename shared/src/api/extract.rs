@@ -39,7 +39,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                 "Send the body as JSON with `Content-Type: application/json`.".into(),
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        let limit = BodyLimit::of(&request);
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| body_rejection(rejection, limit))?;
         check_json_syntax(&bytes)?;
         check_json_object(&bytes)?;
         typed_json(&bytes).map(Self)
@@ -70,10 +71,23 @@ pub(crate) fn check_json_object(bytes: &[u8]) -> Result<(), ApiError> {
     }
 }
 
+/// The body limit of a route that takes more than the API's `BODY_LIMIT_BYTES`, beside its
+/// `DefaultBodyLimit` layer, so that a 413 names the limit the body was over (axum keeps its own
+/// limit private).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl BodyLimit {
+    /// The limit of the route the request reached.
+    pub(crate) fn of(request: &Request) -> BodyLimit {
+        request.extensions().get::<BodyLimit>().copied().unwrap_or(BodyLimit(super::BODY_LIMIT_BYTES))
+    }
+}
+
 /// A body that could not be read: too large (413), or cut off on the way (400).
-pub(crate) fn body_rejection(rejection: BytesRejection) -> ApiError {
+pub(crate) fn body_rejection(rejection: BytesRejection, limit: BodyLimit) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
+        ApiError::PayloadTooLarge { limit_bytes: limit.0 }
     } else {
         ApiError::InvalidJson("The request body could not be read.".into())
     }
@@ -140,7 +154,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => {
                 ApiError::UnsupportedMediaType("Send the body as JSON with `Content-Type: application/json`.".into())
             }
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge { limit_bytes: super::BODY_LIMIT_BYTES }
+            }
             _ => ApiError::InvalidJson("The request body could not be read.".into()),
         }
     }

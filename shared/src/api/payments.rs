@@ -364,7 +364,9 @@ async fn webhook(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WebhookAck>, ApiError> {
-    let body = body.map_err(super::extract::body_rejection)?;
+    let body = body.map_err(|rejection| {
+        super::extract::body_rejection(rejection, super::extract::BodyLimit(super::BODY_LIMIT_BYTES))
+    })?;
     let signature = headers.get("x-signature").and_then(|v| v.to_str().ok());
     if !state.payments.verify_webhook(&body, signature) {
         return Err(ApiError::Unauthorized("The webhook signature is missing or wrong.".into()));

@@ -32,6 +32,7 @@ async fn body_over_64_kib_is_413_payload_too_large() {
     let app = TestApp::new().await;
     let resp = app.send(post_raw(SIGNUP, Some("application/json"), None, oversized_signup())).await;
     assert_error(&resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_eq!(detail(&resp), "The request body is larger than the 64 KiB this request accepts.");
 
     let (_, token) = app.customer("ann@example.com").await;
     let body = json!({"event_id": Uuid::new_v4(), "seat_id": Uuid::new_v4(), "pad": "x".repeat(66 * 1024)});
