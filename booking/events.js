@@ -49,12 +49,19 @@ async function loadCities(wanted) {
   city.value = wanted || '';
 }
 
+/** The default order is the best match for a search and the soonest first without one: the menu's
+ * first choice says which it is now. */
+function nameDefaultSort() {
+  form.sort.options[0].textContent = form.q.value.trim() ? t('Best match') : t('Soonest first');
+}
+
 function filtersFromUrl() {
   const params = new URLSearchParams(location.search);
   FIELDS.forEach((k) => {
     if (k !== 'city') form[k].value = params.get(k) || '';
   });
   showShortcut();
+  nameDefaultSort();
   return params.get('city') || '';
 }
 
@@ -209,6 +216,9 @@ shortcuts.forEach((button) =>
     showShortcut();
   }),
 );
+
+form.q.addEventListener('input', nameDefaultSort);
+form.addEventListener('reset', () => setTimeout(nameDefaultSort, 0));
 
 const wantedCity = filtersFromUrl();
 loadCities(wantedCity).then(load);

@@ -94,6 +94,10 @@ describe('finding events: films grouped, sort, dates, city, typo search, venue p
       }
       await shot('grouped');
 
+      // Without a search the default order is the soonest first, and the sort menu says so.
+      const defaultSort = page.locator('#filter-sort option[value=""]');
+      assert.equal((await defaultSort.textContent()).trim(), 'Soonest first');
+
       // Sorted by name: the cards' titles in alphabetical order.
       await page.locator('#filter-sort').selectOption('name');
       await page.waitForURL(/sort=name/);
@@ -135,6 +139,7 @@ describe('finding events: films grouped, sort, dates, city, typo search, venue p
       await page.goto(`${server.site}/events.html`);
       await settled(page);
       await page.locator('#filter-q').fill('Hamlte');
+      assert.equal((await defaultSort.textContent()).trim(), 'Best match', 'a search is ordered by the best match');
       await page.locator('#event-filters').getByRole('button', { name: 'Search' }).click();
       await page.waitForURL(/q=Hamlte/);
       await settled(page);
