@@ -1,5 +1,11 @@
 //! The `simulated` provider: test cards decide the outcome, charges live in memory, and webhooks
 //! are signed `sha256=<hex HMAC-SHA256 of the raw body>` with `WEBHOOK_SECRET`.
+//!
+//! A real provider keeps its charges across our restarts; this one keeps their amount in the
+//! reference it hands out (`sim_<id>_<amount>`), so a server started anew on the same store (`make
+//! run` again) can still capture, void or refund a charge an earlier process made, up to its
+//! amount. What it forgets is what was refunded before: the store, which records every refund
+//! and never refunds more than was paid, is the one that stops a second refund.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -58,17 +64,33 @@ impl SimulatedProvider {
         format!("sha256={}", crate::hex::encode(&mac.finalize().into_bytes()))
     }
 
+    /// Runs `f` on a charge; one an earlier process made is recalled from its reference, as
+    /// captured or not (`recalled_captured`) as the operation asked of it implies.
     fn with_charge<T>(
         &self,
         provider_ref: &str,
+        recalled_captured: bool,
         f: impl FnOnce(&mut SimulatedCharge) -> Result<T, ProviderError>,
     ) -> Result<T, ProviderError> {
         let mut charges = self.charges.lock().unwrap_or_else(|p| p.into_inner());
-        let charge = charges
-            .get_mut(provider_ref)
-            .ok_or_else(|| ProviderError::Unavailable(format!("unknown charge {provider_ref}")))?;
+        if !charges.contains_key(provider_ref) {
+            let amount_cents = remembered_amount(provider_ref)
+                .ok_or_else(|| ProviderError::Unavailable(format!("unknown charge {provider_ref}")))?;
+            // Made by an earlier process: only the store asks about it, and only as its payment
+            // stands (a capture of an authorized one, a refund of a captured one).
+            let charge = SimulatedCharge { amount_cents, captured: recalled_captured, ..SimulatedCharge::default() };
+            charges.insert(provider_ref.to_owned(), charge);
+        }
+        let charge = charges.get_mut(provider_ref).expect("inserted above");
         f(charge)
     }
+}
+
+/// The amount kept in a reference of this provider (`sim_<32 hex digits>_<amount>`).
+fn remembered_amount(provider_ref: &str) -> Option<i64> {
+    let (id, amount) = provider_ref.strip_prefix("sim_")?.split_once('_')?;
+    let well_formed = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    amount.parse().ok().filter(|amount| well_formed && *amount > 0)
 }
 
 #[async_trait]
@@ -93,14 +115,14 @@ impl PaymentProvider for SimulatedProvider {
             *self.refused.lock().unwrap_or_else(|p| p.into_inner()).entry(payment_id).or_default() += 1;
             return Err(refusal);
         }
-        let provider_ref = format!("sim_{}", Uuid::new_v4().simple());
+        let provider_ref = format!("sim_{}_{amount_cents}", Uuid::new_v4().simple());
         let charge = SimulatedCharge { payment_id, amount_cents, ..SimulatedCharge::default() };
         self.charges.lock().unwrap_or_else(|p| p.into_inner()).insert(provider_ref.clone(), charge);
         Ok(Authorization { provider_ref })
     }
 
     async fn capture(&self, provider_ref: &str) -> Result<(), ProviderError> {
-        self.with_charge(provider_ref, |charge| {
+        self.with_charge(provider_ref, false, |charge| {
             if charge.voided {
                 return Err(ProviderError::Unavailable("cannot capture a voided charge".into()));
             }
@@ -110,7 +132,7 @@ impl PaymentProvider for SimulatedProvider {
     }
 
     async fn void(&self, provider_ref: &str) -> Result<(), ProviderError> {
-        self.with_charge(provider_ref, |charge| {
+        self.with_charge(provider_ref, false, |charge| {
             if charge.captured {
                 return Err(ProviderError::Unavailable("cannot void a captured charge".into()));
             }
@@ -120,7 +142,7 @@ impl PaymentProvider for SimulatedProvider {
     }
 
     async fn refund(&self, provider_ref: &str, amount_cents: i64) -> Result<(), ProviderError> {
-        self.with_charge(provider_ref, |charge| {
+        self.with_charge(provider_ref, true, |charge| {
             if !charge.captured || charge.refunded_cents + amount_cents > charge.amount_cents {
                 return Err(ProviderError::Unavailable("refund exceeds the captured amount".into()));
             }
@@ -176,6 +198,20 @@ mod tests {
         provider.capture(&auth.provider_ref).await.unwrap();
         provider.refund(&auth.provider_ref, 60).await.unwrap();
         assert!(provider.refund(&auth.provider_ref, 60).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_provider_started_anew_still_refunds_an_earlier_charge_up_to_its_amount() {
+        let earlier = SimulatedProvider::new(None);
+        let auth = earlier.authorize(Uuid::new_v4(), 100, "EUR", &card("4242424242424242")).await.unwrap();
+        earlier.capture(&auth.provider_ref).await.unwrap();
+
+        let restarted = SimulatedProvider::new(None);
+        assert!(restarted.refund(&auth.provider_ref, 101).await.is_err(), "never more than the charge");
+        restarted.refund(&auth.provider_ref, 60).await.unwrap();
+        assert!(restarted.refund(&auth.provider_ref, 60).await.is_err(), "refunds still add up");
+        assert!(restarted.refund("sim_not-ours_100", 10).await.is_err(), "a reference it never made is unknown");
+        assert!(restarted.capture("ch_12345").await.is_err());
     }
 
     #[test]
