@@ -254,7 +254,12 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 //   (one row at most).
 // - Hold slots (the per-user limit, `reservations_hold_slot_uq` on (event_id, user_id, hold_slot)
 //   for held rows): `mine` reads, per hold, its user's held rows of its event in one range scan of
-//   that index: the slots of those not lapsed, and the ids of those lapsed. The scan has no
+//   that index: the slots of those not lapsed, and the ids of those lapsed. Statistics taken while
+//   one buyer held a few seats of one event said every row was that event's and that buyer's, so
+//   a generic plan made once the table had grown read every held row (the lapsing index) or the
+//   event's reservations instead: O(rows) per hold. Migration 0018 keeps the lapsing index to reads
+//   that name the lapse and pins the share of distinct buyers and events that ANALYZE records, so
+//   this probe stays the cheapest plan (`plan_tests.rs`, `…after_one_buyers_holds_were_analyzed`). The scan has no
 //   condition on `expires_at` (the aggregate sorts the lapse out): with one, the planner read every
 //   unexpired hold of the table through `reservations_lapsing_idx` for each hold (batches 5x slower
 //   with 64 users holding 30 seats each). It names `hold_slot IS NOT NULL`, the index's predicate
