@@ -258,9 +258,9 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 //   one buyer held a few seats of one event said every row was that event's and that buyer's, so
 //   a generic plan made once the table had grown read every held row (the lapsing index) or the
 //   event's reservations instead: O(rows) per hold. Migration 0018 keeps the lapsing index to reads
-//   that name the lapse and pins the share of distinct buyers and events that ANALYZE records, so
-//   this probe stays the cheapest plan (`plan_tests.rs`, `…after_one_buyers_holds_were_analyzed`). The scan has no
-//   condition on `expires_at` (the aggregate sorts the lapse out): with one, the planner read every
+//   that name the lapse and takes away the statistics of the buyer and event columns, so this probe
+//   stays the cheapest plan (`plan_tests.rs`, `…after_one_buyers_holds_were_analyzed`). The scan has
+//   no condition on `expires_at` (the aggregate sorts the lapse out): with one, the planner read every
 //   unexpired hold of the table through `reservations_lapsing_idx` for each hold (batches 5x slower
 //   with 64 users holding 30 seats each). It names `hold_slot IS NOT NULL`, the index's predicate
 //   besides the status, which also keeps the index out of the seat probes.
