@@ -44,8 +44,9 @@ fn start(database_url: &str) -> Server {
 
 /// A server of these tests with some more environment variables set.
 fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
-    let env: Vec<(&str, &str)> = FAULTS_ENV.iter().chain(env).copied().collect();
-    Server::start_with(database_url, &env)
+    let mut all: Vec<(&str, &str)> = FAULTS_ENV.to_vec();
+    all.extend_from_slice(env);
+    Server::start_with(database_url, &all)
 }
 
 // ---------------------------------------------------------------------------------------------
