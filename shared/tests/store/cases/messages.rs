@@ -344,28 +344,28 @@ pub async fn the_depth_counts_pending_and_failed_messages_as_they_move(store: S)
     fixture_user(&store, "bob").await;
     assert_eq!(depth(&store).await, (2, 0), "two welcomes written");
 
-    let t0 = whole_millis(Utc::now());
-    let first = claim(&store, 1, t0).await;
+    // Each claim at the time it is made: every message written so far is due.
+    let first = claim(&store, 1, Utc::now()).await;
     assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), [ann.id], "the oldest first");
     assert_eq!(depth(&store).await, (2, 0), "a claimed message is still pending");
-    assert!(store.settle_message(ann.id, 1, &Settlement::Sent, t0).await.expect("settle"));
+    assert!(store.settle_message(ann.id, 1, &Settlement::Sent, Utc::now()).await.expect("settle"));
     assert_eq!(depth(&store).await, (1, 0), "a sent message is not counted");
 
-    let second = claim(&store, 10, t0).await;
+    let second = claim(&store, 10, Utc::now()).await;
     assert_eq!(second.len(), 1, "{second:?}");
     let bob = second[0].id;
     let failed = Settlement::Failed { reason: "550 no such mailbox".into() };
-    assert!(store.settle_message(bob, 1, &failed, t0).await.expect("settle"));
+    assert!(store.settle_message(bob, 1, &failed, Utc::now()).await.expect("settle"));
     assert_eq!(depth(&store).await, (0, 1), "failed");
 
     fixture_user(&store, "cid").await;
-    let third = claim(&store, 10, t0).await;
+    let third = claim(&store, 10, Utc::now()).await;
     assert_eq!(third.len(), 1, "{third:?}");
-    let retry = Settlement::RetryAt { at: t0 + Duration::seconds(30), reason: "connection refused".into() };
-    assert!(store.settle_message(third[0].id, 1, &retry, t0).await.expect("settle"));
+    let retry = Settlement::RetryAt { at: Utc::now() + Duration::seconds(30), reason: "connection refused".into() };
+    assert!(store.settle_message(third[0].id, 1, &retry, Utc::now()).await.expect("settle"));
     assert_eq!(depth(&store).await, (1, 1), "a retry waits, pending");
 
-    store.resend_message(bob, t0 + Duration::seconds(1)).await.expect("resend");
+    store.resend_message(bob, Utc::now()).await.expect("resend");
     assert_eq!(depth(&store).await, (2, 0), "a resent message is pending again");
 }
 
