@@ -12,199 +12,45 @@
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`); without it these tests fail and say how
 //! to start it.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use proeventa_testkit::{TempDynamoTable, TempPostgres, TempSqlite};
 use serde_json::{Value, json};
 use sqlx::Connection;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::{ADMIN, Answer, CUSTOMER, REQUEST_BOUND, Server, call, free_seats, login};
 use uuid::Uuid;
-
-const JWT_SECRET: &str = "faults-test-secret-0123456789abcdef0123456789";
-/// Set so that no server of these tests makes and keeps a key file in the crate's directory.
-const TICKET_SIGNING_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-const CUSTOMER: (&str, &str) = ("ana@proeventa.test", "customer-demo-2026");
-const ADMIN: (&str, &str) = ("admin@proeventa.test", "admin-demo-2026");
-/// No request may take longer than this, whatever the store does.
-const REQUEST_BOUND: Duration = Duration::from_secs(20);
-/// Starting includes migrations and seeding the demo (argon2 hashes of its accounts).
-const START_BOUND: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // The server process
 
-/// A running `proeventa serve --demo`, SIGKILLed and reaped when dropped (also on a panic).
-struct Server {
-    child: Child,
-    addr: String,
-    output: Arc<Mutex<Vec<String>>>,
+/// The environment of every server of these tests, on top of `support::Server`'s (no mail: these
+/// faults are the store's; the messages stay pending in it).
+const FAULTS_ENV: &[(&str, &str)] = &[
+    // A small pool, so killed connections are a large share of it.
+    ("DATABASE_MAX_CONNECTIONS", "6"),
+    // The buyers are a crowd behind one address (loopback), each reserving as fast as it can:
+    // the limits are raised out of their way (they still count in the store).
+    ("SIGNUP_LIMIT_PER_HOUR", "100000"),
+    ("RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE", "100000"),
+    ("RESERVE_LIMIT_PER_MINUTE", "100000"),
+];
+
+/// A server of these tests.
+fn start(database_url: &str) -> Server {
+    start_with(database_url, &[])
 }
 
-impl Server {
-    fn start(database_url: &str) -> Self {
-        Self::start_with(database_url, &[])
-    }
-
-    /// A server with some more environment variables set.
-    fn start_with(database_url: &str, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_proeventa"));
-        command.envs(env.iter().copied());
-        let mut child = command
-            .args(["serve", "--demo"])
-            .env("DATABASE_URL", database_url)
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("SITE_PORT", "0")
-            .env("JWT_SECRET", JWT_SECRET)
-            .env("TICKET_SIGNING_KEY", TICKET_SIGNING_KEY)
-            .env("WEBHOOK_SECRET", "faults-webhook-secret")
-            // No mail: these faults are the store's; the messages stay pending in it.
-            .env("MAIL_URL", "none")
-            // A small pool, so killed connections are a large share of it.
-            .env("DATABASE_MAX_CONNECTIONS", "6")
-            // The buyers are a crowd behind one address (loopback), each reserving as fast as it
-            // can: the limits are raised out of their way (they still count in the store).
-            .env("SIGNUP_LIMIT_PER_HOUR", "100000")
-            .env("RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE", "100000")
-            .env("RESERVE_LIMIT_PER_MINUTE", "100000")
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the proeventa binary");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (addr_tx, addr_rx) = mpsc::channel();
-        // Both pipes are drained for the whole life of the process, or a full pipe would block it.
-        drain(child.stdout.take().expect("stdout"), output.clone(), Some(addr_tx));
-        drain(child.stderr.take().expect("stderr"), output.clone(), None);
-        let mut server = Self { child, addr: String::new(), output };
-        match addr_rx.recv_timeout(START_BOUND) {
-            Ok(addr) => server.addr = addr,
-            Err(_) => panic!("proeventa did not start within {START_BOUND:?}:\n{}", server.log()),
-        }
-        server
-    }
-
-    fn log(&self) -> String {
-        self.output.lock().map(|lines| lines.join("\n")).unwrap_or_default()
-    }
-
-    /// SIGKILL: no graceful shutdown, no flush, as a crash or an OOM kill would end it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Copies a pipe's lines into `output`; sends the API address once `serve` prints it.
-fn drain(pipe: impl Read + Send + 'static, output: Arc<Mutex<Vec<String>>>, addr: Option<mpsc::Sender<String>>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if let (Some(tx), Some(url)) = (&addr, line.trim().strip_prefix("API")) {
-                let _ = tx.send(url.trim().trim_start_matches("http://").to_owned());
-            }
-            if let Ok(mut lines) = output.lock() {
-                lines.push(line);
-            }
-        }
-    });
+/// A server of these tests with some more environment variables set.
+fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
+    let mut all: Vec<(&str, &str)> = FAULTS_ENV.to_vec();
+    all.extend_from_slice(env);
+    Server::start_with(database_url, &all)
 }
 
 // ---------------------------------------------------------------------------------------------
-// A tiny HTTP/1.1 client: one request per connection, bounded in time.
-
-#[derive(Debug, Clone)]
-struct Answer {
-    status: u16,
-    body: Value,
-}
-
-async fn call(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Result<Answer, String> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if !body.is_empty() {
-            request.push_str("Content-Type: application/json\r\n");
-        }
-        if let Some(token) = token {
-            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(&body);
-        stream.write_all(request.as_bytes()).await.map_err(|e| format!("send: {e}"))?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.map_err(|e| format!("receive: {e}"))?;
-        parse_response(&raw)
-    };
-    tokio::time::timeout(REQUEST_BOUND, exchange)
-        .await
-        .map_err(|_| format!("{method} {path}: no answer within {REQUEST_BOUND:?}"))?
-        .map_err(|e| format!("{method} {path}: {e}"))
-}
-
-fn parse_response(raw: &[u8]) -> Result<Answer, String> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no complete response head")?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut payload = raw[split + 4..].to_vec();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line: {head}"))?;
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        payload = dechunk(&payload);
-    }
-    let body = if payload.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&payload).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&payload).into()))
-    };
-    Ok(Answer { status, body })
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16).unwrap_or(0);
-        if size == 0 || data.len() < line_end + 2 + size {
-            break;
-        }
-        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
-        data = &data[(line_end + 4 + size).min(data.len())..];
-    }
-    out
-}
-
-async fn login(addr: &str, (email, password): (&str, &str)) -> String {
-    let answer = call(addr, "POST", "/auth/login", None, Some(json!({"email": email, "password": password})))
-        .await
-        .unwrap_or_else(|e| panic!("login {email}: {e}"));
-    assert_eq!(answer.status, 200, "login {email}: {:?}", answer.body);
-    answer.body["access_token"].as_str().expect("access_token").to_owned()
-}
+// The API, through `support::call`
 
 async fn signup_and_login(addr: &str, email: &str) -> String {
     let body = json!({"email": email, "password": "faults-password-1"});
@@ -247,16 +93,7 @@ async fn biggest_event(addr: &str) -> (String, Vec<String>) {
     let mut best = (String::new(), Vec::new());
     for event in events.body.as_array().expect("an event list") {
         let id = event["id"].as_str().expect("event id");
-        let map = call(addr, "GET", &format!("/events/events/{id}/seats"), None, None).await.expect("seat map");
-        let free: Vec<String> = map
-            .body
-            .as_array()
-            .expect("a seat map")
-            .iter()
-            .filter(|s| s["status"] == "available")
-            .filter_map(|s| s["seat_id"].as_str().map(str::to_owned))
-            .take(400)
-            .collect();
+        let free = free_seats(addr, id, 400).await;
         if free.len() > best.1.len() {
             best = (id.to_owned(), free);
         }
@@ -374,7 +211,7 @@ async fn buyer(addr: String, token: String, seats: Vec<(String, String)>, until:
 async fn postgres_connections_killed_mid_load_give_503_at_worst_and_lose_nothing_confirmed() {
     let db = TempPostgres::create("proeventa_faults").await;
     // One customer holds hundreds of seats here, a load for the faults, not a squatter to stop.
-    let server = Server::start_with(db.url(), &[("MAX_HELD_SEATS_PER_USER", "1000")]);
+    let server = start_with(db.url(), &[("MAX_HELD_SEATS_PER_USER", "1000")]);
     let addr = server.addr.clone();
     let token = login(&addr, CUSTOMER).await;
     let admin = login(&addr, ADMIN).await;
@@ -481,7 +318,7 @@ const SQUATTER_TASKS: usize = 4;
 /// who tries to hold every seat: each account is stopped at `HELD_SEATS_LIMIT` held seats
 /// (`409 hold_limit_reached`), the squatter as soon as it has them.
 async fn flash_sale(database_url: &str) {
-    let mut server = Server::start(database_url);
+    let mut server = start(database_url);
     let addr = server.addr.clone();
     let mut tokens = vec![login(&addr, CUSTOMER).await];
     for i in 1..FLASH_BUYERS {
@@ -542,7 +379,7 @@ async fn flash_sale(database_url: &str) {
     }
 
     // Restarted on the same store: every 201 is still held, and no seat is held twice.
-    let server = Server::start(database_url);
+    let server = start(database_url);
     let mut seats_won = std::collections::HashSet::new();
     for (id, token) in &won {
         let answer = call(&server.addr, "GET", &format!("/reservations/reservations/{id}"), Some(token), None)
@@ -611,8 +448,8 @@ async fn two_processes_share_one_login_limit(first: &Server, second: &Server) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_database_share_one_login_limit() {
     let db = TempPostgres::create("proeventa_fleet").await;
-    let first = Server::start(db.url());
-    let second = Server::start(db.url());
+    let first = start(db.url());
+    let second = start(db.url());
     two_processes_share_one_login_limit(&first, &second).await;
 }
 
@@ -621,7 +458,7 @@ async fn two_processes_on_one_dynamodb_table_share_one_login_limit() {
     let table = TempDynamoTable::new("proeventa_fleet");
     let url = format!("dynamodb://{}", table.name());
     let emulator = [("AWS_ENDPOINT_URL", table.endpoint())];
-    let first = Server::start_with(&url, &emulator);
-    let second = Server::start_with(&url, &emulator);
+    let first = start_with(&url, &emulator);
+    let second = start_with(&url, &emulator);
     two_processes_share_one_login_limit(&first, &second).await;
 }

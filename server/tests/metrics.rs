@@ -1,141 +1,32 @@
 //! `GET /metrics` of a real `proeventa serve --demo`: Prometheus text that the reference parser
 //! (`prometheus_client` from the project venv, `make venv`) accepts, whose counters move by
-//! exactly what a known sequence of requests did (three holds won, one lost, one payment), served
-//! on its own loopback port and never on the API's.
+//! exactly what a known sequence of requests did (three holds won, one lost, one payment), whose
+//! outbox depth gauges show what the sender left after a known sequence of mail (one welcome
+//! delivered, one refused for good, one for now, by a real SMTP server), served on its own
+//! loopback port and never on the API's.
 //!
-//! The server is killed when the test ends, even by a panic; its SQLite file is a temp file.
+//! The server and the SMTP server are killed when the test ends, even by a panic; the SQLite file
+//! is a temp file.
+
+mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use proeventa_testkit::TempSqlite;
+use proeventa_testkit::smtp::{SmtpSink, free_port};
 use serde_json::{Value, json};
+use support::{ADMIN, Answer, CUSTOMER, Server, call, free_seats, login};
 
-const JWT_SECRET: &str = "metrics-test-secret-0123456789abcdef0123456789";
-const TICKET_SIGNING_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-const CUSTOMER: (&str, &str) = ("ana@proeventa.test", "customer-demo-2026");
-const ADMIN: (&str, &str) = ("admin@proeventa.test", "admin-demo-2026");
-/// Starting includes migrations and seeding the demo (argon2 hashes of its accounts).
-const START_BOUND: Duration = Duration::from_secs(60);
-const REQUEST_BOUND: Duration = Duration::from_secs(20);
+/// How long the sender may take to settle the messages of the sequence (it passes every 2 s): a
+/// deadline for giving up, never a measurement.
+const SETTLED_WITHIN: Duration = Duration::from_secs(60);
 
-/// A running `proeventa serve --demo` on free ports, SIGKILLed when dropped.
-struct Server {
-    child: Child,
-    api: String,
-    metrics: String,
-}
-
-impl Server {
-    fn start(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_proeventa"))
-            .args(["serve", "--demo"])
-            .env("DATABASE_URL", database_url)
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("SITE_PORT", "0")
-            .env("METRICS_PORT", "0")
-            .env_remove("METRICS_HOST")
-            .env("JWT_SECRET", JWT_SECRET)
-            .env("TICKET_SIGNING_KEY", TICKET_SIGNING_KEY)
-            .env("MAIL_URL", "none")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the proeventa binary");
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let line = line.trim().to_owned();
-                let _ = tx.send(line);
-            }
-        });
-        let (mut api, mut metrics) = (None, None);
-        while api.is_none() || metrics.is_none() {
-            let line = rx.recv_timeout(START_BOUND).expect("proeventa prints its API and metrics addresses");
-            if let Some(url) = line.strip_prefix("API") {
-                api = Some(url.trim().trim_start_matches("http://").to_owned());
-            }
-            if let Some(rest) = line.strip_prefix("metrics") {
-                let url = rest.split_whitespace().next().expect("the metrics URL");
-                metrics = Some(url.trim_start_matches("http://").trim_end_matches("/metrics").to_owned());
-            }
-        }
-        Self { child, api: api.unwrap_or_default(), metrics: metrics.unwrap_or_default() }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request on its own connection: the status, the content type and the body.
-fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    stream.set_read_timeout(Some(REQUEST_BOUND)).expect("a read timeout");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(&body);
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("receive");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut payload = raw[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        payload = dechunk(&payload);
-    }
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
-    let content_type = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.trim()))
-        .unwrap_or("")
-        .to_owned();
-    (status, content_type, String::from_utf8_lossy(&payload).into_owned())
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16).unwrap_or(0);
-        if size == 0 || data.len() < line_end + 2 + size {
-            break;
-        }
-        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
-        data = &data[(line_end + 4 + size).min(data.len())..];
-    }
-    out
-}
-
-fn json_call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let (status, _, text) = call(addr, method, path, token, body);
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-fn login(addr: &str, (email, password): (&str, &str)) -> String {
-    let (status, body) =
-        json_call(addr, "POST", "/auth/login", None, Some(json!({"email": email, "password": password})));
-    assert_eq!(status, 200, "login {email}: {body}");
-    body["access_token"].as_str().expect("access_token").to_owned()
+async fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    call(addr, method, path, token, body).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every sample of a scrape as `name{label="value",…}` → value, read by `prometheus_client`'s
@@ -168,11 +59,11 @@ print(json.dumps(out))
     serde_json::from_slice(&output.stdout).expect("the parser's JSON")
 }
 
-fn scrape(server: &Server) -> BTreeMap<String, f64> {
-    let (status, content_type, text) = call(&server.metrics, "GET", "/metrics", None, None);
-    assert_eq!(status, 200, "{text}");
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
-    parse_with_prometheus_client(&text)
+async fn scrape(server: &Server) -> BTreeMap<String, f64> {
+    let answer = request(&server.metrics, "GET", "/metrics", None, None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(answer.content_type.starts_with("text/plain; version=0.0.4"), "{}", answer.content_type);
+    parse_with_prometheus_client(&answer.text)
 }
 
 /// How much a sample grew between two scrapes (a sample absent before counts from 0).
@@ -180,62 +71,79 @@ fn grew(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, sample: &
     after.get(sample).copied().unwrap_or(0.0) - before.get(sample).copied().unwrap_or(0.0)
 }
 
-#[test]
-fn metrics_count_holds_and_payments_in_prometheus_text_on_their_own_port() {
+const PENDING: &str = r#"proeventa_outbox_depth{status="pending"}"#;
+const FAILED: &str = r#"proeventa_outbox_depth{status="failed"}"#;
+
+/// Scrapes until `settled` holds for a scrape (the sender passes every 2 s), and returns that
+/// scrape; past `SETTLED_WITHIN`, the last one, for the assertions to show.
+async fn scrape_until(server: &Server, settled: impl Fn(&BTreeMap<String, f64>) -> bool) -> BTreeMap<String, f64> {
+    let started = Instant::now();
+    loop {
+        let scraped = scrape(server).await;
+        if settled(&scraped) || started.elapsed() > SETTLED_WITHIN {
+            return scraped;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn signup(server: &Server, email: &str) {
+    let body = json!({"email": email, "password": "metrics-password-1"});
+    let answer = request(&server.addr, "POST", "/auth/signup", None, Some(body)).await;
+    assert_eq!(answer.status, 201, "signup {email}: {:?}", answer.body);
+}
+
+#[tokio::test]
+async fn metrics_count_holds_payments_and_the_outbox_in_prometheus_text_on_their_own_port() {
     let db = TempSqlite::new("proeventa_metrics");
-    let server = Server::start(&db.url());
-    let customer = login(&server.api, CUSTOMER);
-    let admin = login(&server.api, ADMIN);
+    // Mail goes to a real SMTP server, which refuses `refused-…` addresses for good and
+    // `busy-…` ones for now (tools/mail/smtp_sink.py).
+    let mailbox = std::env::temp_dir().join(format!("proeventa-metrics-mail-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&mailbox).expect("a mail folder");
+    let smtp_port = free_port();
+    let _smtp = SmtpSink::start(smtp_port, &mailbox);
+    let mail_url = format!("smtp://127.0.0.1:{smtp_port}");
+    let server = Server::start_with(&db.url(), &[("MAIL_URL", mail_url.as_str())]);
+    let customer = login(&server.addr, CUSTOMER).await;
+    let admin = login(&server.addr, ADMIN).await;
 
     // Three free seats of one event; a fourth the admin holds first.
-    let (_, events) = json_call(&server.api, "GET", "/events/events?limit=50", None, None);
-    let (event, seats) = events
-        .as_array()
-        .expect("an event list")
-        .iter()
-        .filter_map(|event| {
-            let id = event["id"].as_str()?.to_owned();
-            let (_, map) = json_call(&server.api, "GET", &format!("/events/events/{id}/seats"), None, None);
-            let free: Vec<String> = map
-                .as_array()?
-                .iter()
-                .filter(|s| s["status"] == "available")
-                .filter_map(|s| s["seat_id"].as_str().map(str::to_owned))
-                .take(4)
-                .collect();
-            (free.len() == 4).then_some((id, free))
-        })
-        .next()
-        .expect("an event with four free seats");
-    let reserve = |token: &str, seat: &str| {
-        json_call(
-            &server.api,
-            "POST",
-            "/reservations/reservations/reserve",
-            Some(token),
-            Some(json!({"event_id": event, "seat_id": seat})),
-        )
+    let events = request(&server.addr, "GET", "/events/events?limit=50", None, None).await;
+    let mut found = None;
+    for event in events.body.as_array().expect("an event list") {
+        let Some(id) = event["id"].as_str() else { continue };
+        let free = free_seats(&server.addr, id, 4).await;
+        if free.len() == 4 {
+            found = Some((id.to_owned(), free));
+            break;
+        }
+    }
+    let (event, seats) = found.expect("an event with four free seats");
+    let reserve = |token: String, seat: String| {
+        let (api, body) = (server.addr.clone(), json!({"event_id": event, "seat_id": seat}));
+        async move { request(&api, "POST", "/reservations/reservations/reserve", Some(&token), Some(body)).await }
     };
-    let (status, _) = reserve(&admin, &seats[3]);
-    assert_eq!(status, 201);
+    let answer = reserve(admin.clone(), seats[3].clone()).await;
+    assert_eq!(answer.status, 201);
 
-    let before = scrape(&server);
+    let before = scrape(&server).await;
     let mut bookings = Vec::new();
     for seat in &seats[..3] {
-        let (status, reservation) = reserve(&customer, seat);
-        assert_eq!(status, 201, "{reservation}");
-        bookings.push(reservation["booking_id"].as_str().expect("booking_id").to_owned());
+        let reservation = reserve(customer.clone(), seat.clone()).await;
+        assert_eq!(reservation.status, 201, "{:?}", reservation.body);
+        bookings.push(reservation.body["booking_id"].as_str().expect("booking_id").to_owned());
     }
-    let (status, lost) = reserve(&customer, &seats[3]);
-    assert_eq!((status, lost["error"].as_str()), (409, Some("seat_unavailable")), "{lost}");
-    let (status, payment) =
-        json_call(&server.api, "POST", "/payments/checkout", Some(&customer), Some(json!({"booking_id": bookings[0]})));
-    assert_eq!(status, 201, "{payment}");
+    let lost = reserve(customer.clone(), seats[3].clone()).await;
+    assert_eq!((lost.status, lost.body["error"].as_str()), (409, Some("seat_unavailable")), "{:?}", lost.body);
+    let checkout = json!({"booking_id": bookings[0]});
+    let payment = request(&server.addr, "POST", "/payments/checkout", Some(&customer), Some(checkout)).await;
+    assert_eq!(payment.status, 201, "{:?}", payment.body);
+    let payment_id = payment.body["id"].as_str().expect("payment id").to_owned();
     let card = json!({"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2039, "cvc": "123"});
-    let confirm = format!("/payments/{}/confirm", payment["id"].as_str().expect("payment id"));
-    let (status, paid) = json_call(&server.api, "POST", &confirm, Some(&customer), Some(card));
-    assert_eq!(status, 200, "{paid}");
-    let after = scrape(&server);
+    let confirm = format!("/payments/{payment_id}/confirm");
+    let paid = request(&server.addr, "POST", &confirm, Some(&customer), Some(card)).await;
+    assert_eq!(paid.status, 200, "{:?}", paid.body);
+    let after = scrape(&server).await;
 
     let reserve_route = r#"method="POST",route="/reservations/reservations/reserve""#;
     for (sample, by) in [
@@ -263,12 +171,44 @@ fn metrics_count_holds_and_payments_in_prometheus_text_on_their_own_port() {
     assert_eq!(grew(&before, &after, r#"proeventa_batch_queue_wait_seconds_count{queue="holds"}"#), 4.0);
     assert_eq!(grew(&before, &after, r#"proeventa_payments_total{outcome="declined"}"#), 0.0);
     // Raw paths never become labels: the confirm is counted under its template only.
-    assert!(after.keys().all(|k| !k.contains(payment["id"].as_str().unwrap_or("?"))), "a raw path leaked into a label");
+    assert!(after.keys().all(|k| !k.contains(&payment_id)), "a raw path leaked into a label");
+
+    // The outbox's depth. Once the sender has counted nothing pending, three accounts sign up:
+    // one welcome is delivered, one refused for good (failed) and one refused for now (pending,
+    // retried in 30 s or more). Whatever the demo and the payment wrote is settled by the round
+    // that counts exactly that (sent, as the demo's mail never fails).
+    let delivered = scrape_until(&server, |s| s.get(PENDING) == Some(&0.0) && s.contains_key(FAILED)).await;
+    assert_eq!(delivered.get(PENDING), Some(&0.0), "the demo's and the payment's mail delivered: {delivered:?}");
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    for who in ["welcome", "refused", "busy"] {
+        signup(&server, &format!("{who}-{unique}@proeventa.test")).await;
+    }
+    let failed_before = delivered[FAILED];
+    let settled =
+        scrape_until(&server, |s| s.get(PENDING) == Some(&1.0) && s.get(FAILED) == Some(&(failed_before + 1.0))).await;
+    assert_eq!(settled.get(PENDING), Some(&1.0), "the busy address's welcome waits for a retry: {settled:?}");
+    assert_eq!(settled.get(FAILED), Some(&(failed_before + 1.0)), "the refused address's welcome failed");
+    let outcome = |outcome: &str| format!(r#"proeventa_outbox_messages_total{{outcome="{outcome}"}}"#);
+    assert_eq!(grew(&delivered, &settled, &outcome("failed")), 1.0);
+    assert!(grew(&delivered, &settled, &outcome("retrying")) >= 1.0, "the busy welcome is retried");
+    // Sent: the deliverable welcome reached the SMTP server, and only it of the three.
+    let received: Vec<String> = std::fs::read_dir(&mailbox)
+        .expect("the mail folder")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|x| x == "eml"))
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .collect();
+    for (who, mails) in [("welcome", 1), ("refused", 0), ("busy", 0)] {
+        let to = format!("{who}-{unique}@proeventa.test");
+        assert_eq!(received.iter().filter(|mail| mail.contains(&to)).count(), mails, "mails to {to}");
+    }
 
     // Not on the API port; nothing but /metrics on the metrics port.
-    let (status, _, _) = call(&server.api, "GET", "/metrics", None, None);
-    assert_eq!(status, 404, "the API port must not serve metrics");
-    let (status, _, _) = call(&server.metrics, "GET", "/health", None, None);
-    assert_eq!(status, 404, "the metrics port serves only /metrics");
+    let on_api = request(&server.addr, "GET", "/metrics", None, None).await;
+    assert_eq!(on_api.status, 404, "the API port must not serve metrics");
+    let health = request(&server.metrics, "GET", "/health", None, None).await;
+    assert_eq!(health.status, 404, "the metrics port serves only /metrics");
     assert!(server.metrics.starts_with("127.0.0.1:"), "metrics listen on loopback: {}", server.metrics);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&mailbox);
 }

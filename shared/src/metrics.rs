@@ -22,6 +22,7 @@
 //! | `proeventa_rate_limit_refusals_total` | counter | `limit` | 429s by limit: `password` (the login limiter), `signup`, `reserve`, `decline` |
 //! | `proeventa_outbox_messages_total` | counter | `outcome` | outbox messages the sender settled: `sent`, `retrying`, `failed`, `superseded` |
 //! | `proeventa_outbox_claimed_total` | counter | | outbox messages the sender claimed |
+//! | `proeventa_outbox_depth` | gauge | `status` | outbox messages by status after the sender's last round: `pending` (waiting to be sent, or retried), `failed` (given up on until an admin resends them) |
 //! | `proeventa_store_errors_total` | counter | `kind` | store errors that reached an answer, by `StoreError` kind (`unavailable` and `internal` are the faults; the others are refusals the store decided) |
 //!
 //! Names are fixed here and only here; every label value is from a fixed set (a route template,
@@ -29,9 +30,9 @@
 
 use std::time::Duration;
 
-use ::metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use ::metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
-use crate::store::StoreError;
+use crate::store::{OutboxDepth, StoreError};
 
 pub const HTTP_REQUESTS: &str = "proeventa_http_requests_total";
 pub const HTTP_REQUEST_DURATION: &str = "proeventa_http_request_duration_seconds";
@@ -46,6 +47,10 @@ pub const BATCH_QUEUE_WAIT: &str = "proeventa_batch_queue_wait_seconds";
 pub const RATE_LIMIT_REFUSALS: &str = "proeventa_rate_limit_refusals_total";
 pub const OUTBOX_MESSAGES: &str = "proeventa_outbox_messages_total";
 pub const OUTBOX_CLAIMED: &str = "proeventa_outbox_claimed_total";
+/// Not `proeventa_outbox_messages`: OpenMetrics (and `prometheus_client`'s parser) names the
+/// counter `proeventa_outbox_messages_total`'s family `proeventa_outbox_messages`, which a gauge
+/// of that name would collide with.
+pub const OUTBOX_DEPTH: &str = "proeventa_outbox_depth";
 pub const STORE_ERRORS: &str = "proeventa_store_errors_total";
 
 /// Every metric's name, for the tests that hold the dashboards to this vocabulary.
@@ -63,6 +68,7 @@ pub const ALL: &[&str] = &[
     RATE_LIMIT_REFUSALS,
     OUTBOX_MESSAGES,
     OUTBOX_CLAIMED,
+    OUTBOX_DEPTH,
     STORE_ERRORS,
 ];
 
@@ -97,6 +103,11 @@ pub fn describe() {
     );
     describe_counter!(OUTBOX_MESSAGES, Unit::Count, "Outbox messages settled by the mail sender, by outcome");
     describe_counter!(OUTBOX_CLAIMED, Unit::Count, "Outbox messages claimed by the mail sender");
+    describe_gauge!(
+        OUTBOX_DEPTH,
+        Unit::Count,
+        "Outbox messages pending or failed, by status, as the mail sender counted them after its last round"
+    );
     describe_counter!(STORE_ERRORS, Unit::Count, "Store errors that reached an answer, by kind");
 }
 
@@ -176,6 +187,13 @@ pub fn outbox_pass(claimed: u32, sent: u32, retrying: u32, failed: u32, supersed
             counter!(OUTBOX_MESSAGES, "outcome" => outcome).increment(u64::from(count));
         }
     }
+}
+
+/// The outbox's depth as the sender counted it after a round: a gauge per status, so it shows
+/// the level now (a backlog building, failed messages waiting for an admin), not a rate.
+pub fn outbox_depth(depth: OutboxDepth) {
+    gauge!(OUTBOX_DEPTH, "status" => "pending").set(depth.pending as f64);
+    gauge!(OUTBOX_DEPTH, "status" => "failed").set(depth.failed as f64);
 }
 
 /// A store error on its way to an answer.

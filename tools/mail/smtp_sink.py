@@ -2,6 +2,9 @@
 127.0.0.1:PORT and keeps every message it accepts as NNNN.eml in DIR, in arrival order.
 Prints "ready" once it accepts connections; runs until killed.
 
+Two kinds of address are refused, as a provider would: `refused-…@…` for good (550, no such
+mailbox) and `busy-…@…` for now (451, try again later); every other recipient is accepted.
+
     .venv/bin/python tools/mail/smtp_sink.py PORT DIR
 """
 
@@ -18,6 +21,15 @@ class KeepEach:
     def __init__(self, folder: pathlib.Path):
         self.folder = folder
         self.numbers = itertools.count(len(list(folder.glob("*.eml"))) + 1)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0].lower()
+        if local.startswith("refused-"):
+            return "550 5.1.1 No such mailbox here"
+        if local.startswith("busy-"):
+            return "451 4.2.1 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         path = self.folder / f"{next(self.numbers):04}.eml"

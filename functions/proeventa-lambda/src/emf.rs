@@ -319,6 +319,26 @@ mod tests {
     }
 
     #[test]
+    fn a_gauge_writes_its_last_value_once_under_its_labels() {
+        let recorder = recorder();
+        metrics::with_local_recorder(&recorder, || {
+            proeventa_core::metrics::describe();
+            let depth = proeventa_core::store::OutboxDepth { pending: 3, failed: 1 };
+            proeventa_core::metrics::outbox_depth(depth);
+            proeventa_core::metrics::outbox_depth(proeventa_core::store::OutboxDepth { pending: 2, ..depth });
+        });
+        let lines: Vec<Value> = recorder.lines(7).iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let depth = proeventa_core::metrics::OUTBOX_DEPTH;
+        let by_status: BTreeMap<&str, &Value> =
+            lines.iter().map(|line| (line["status"].as_str().unwrap(), &line[depth])).collect();
+        assert_eq!(by_status, BTreeMap::from([("failed", &json!(1.0)), ("pending", &json!(2.0))]), "{lines:?}");
+        let directive = &lines[0]["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["Function", "status"]]));
+        assert_eq!(directive["Metrics"][0], json!({"Name": depth, "Unit": "Count"}));
+        assert!(recorder.lines(8).is_empty(), "written once, until the next round sets it");
+    }
+
+    #[test]
     fn a_histogram_with_more_values_than_a_line_takes_spans_lines() {
         let recorder = recorder();
         metrics::with_local_recorder(&recorder, || {

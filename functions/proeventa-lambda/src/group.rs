@@ -41,7 +41,7 @@ impl Group {
 
     /// The store writes the group's handlers make (the store traits whose writing methods they
     /// call), from which its function's DynamoDB policy follows: it may write the kinds of items
-    /// these write, and no other (`functions/proeventa-lambda/tests/cloud_edge.rs`).
+    /// these write, and no other (`functions/proeventa-lambda/tests/infra/cloud_edge.rs`).
     pub fn store_writes(self) -> &'static [Writes] {
         match self {
             Group::Auth => &[Writes::Accounts, Writes::Limits],

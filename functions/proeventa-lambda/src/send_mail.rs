@@ -42,7 +42,8 @@ pub async fn run_send_mail() -> Result<(), lambda_runtime::Error> {
         let sender = sender.clone();
         async move {
             let drained = send_mail(&sender, event).await;
-            // The run's outbox counts leave as EMF lines (`crate::emf`), whether it failed or not.
+            // The run's outbox counts and the depth it left leave as EMF lines (`crate::emf`),
+            // whether it failed or not.
             crate::emf::flush();
             drained
         }

@@ -6,7 +6,7 @@
 //! styles; and `Cache-Control: no-store` on every answer to an authenticated request, so no cache
 //! keeps one person's bookings or payments. The booking site's policy (`site_headers`) is here too:
 //! `proeventa serve` sends it, and `infra/template.yaml`'s CloudFront `ResponseHeadersPolicy` says
-//! the same (checked by `functions/proeventa-lambda/tests/route_parity.rs`).
+//! the same (checked by `functions/proeventa-lambda/tests/infra/route_parity.rs`).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

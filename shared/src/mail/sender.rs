@@ -3,7 +3,8 @@
 //! transport and settles it: sent; pending again after `retry_delay` when the failure is worth
 //! retrying (until `MAX_ATTEMPTS`); failed when it never will pass (a permanent refusal, or what
 //! it is about is gone, logged). A claim that an admin's resend or a later claim superseded
-//! changes nothing when settled.
+//! changes nothing when settled. After each round (`drain`) it counts the outbox's depth for the
+//! `proeventa_outbox_depth` gauges.
 
 use std::sync::Arc;
 
@@ -73,15 +74,26 @@ impl Sender {
     }
 
     /// Passes until one claims less than a full batch: everything due now is delivered or
-    /// settled for later. A batch claimed is always settled before the next is claimed.
+    /// settled for later. A batch claimed is always settled before the next is claimed. Then the
+    /// round counts what it left (`metrics::outbox_depth`).
     pub async fn drain(&self) -> StoreResult<Drained> {
         let mut total = Drained::default();
         loop {
             let pass = self.pass(Utc::now()).await?;
             total.add(pass);
             if pass.claimed < CLAIM_BATCH {
+                self.count_depth().await;
                 return Ok(total);
             }
+        }
+    }
+
+    /// Sets the depth gauges from the store's count. A count that fails is logged and leaves
+    /// the gauges as they were: monitoring never fails a round whose mail went out.
+    async fn count_depth(&self) {
+        match self.store.outbox_depth().await {
+            Ok(depth) => crate::metrics::outbox_depth(depth),
+            Err(error) => tracing::warn!(%error, "counting the outbox failed; its depth gauges keep their last values"),
         }
     }
 

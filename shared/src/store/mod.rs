@@ -263,6 +263,20 @@ pub trait OutboxStore: Send + Sync {
     /// An admin's resend: `failed → pending`, due at `now`, attempts back to 0, by one conditional
     /// write. `InvalidState` unless it failed; `NotFound` when there is none.
     async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage>;
+    /// How many messages are pending (due or waiting for a retry, claimed or not) and how many
+    /// failed, for the sender's depth gauges. One read per backend that touches only those
+    /// messages, never the sent ones that pile up: SQL counts `GROUP BY status` from the status
+    /// index; DynamoDB counts the claims' index partition `OUTBOX#pending` and the listing's
+    /// `OUTBOX#failed` (`Select: COUNT`, as fresh as the indexes).
+    async fn outbox_depth(&self) -> StoreResult<OutboxDepth>;
+}
+
+/// The outbox's depth: what waits for the sender, and what it gave up on (until an admin resends
+/// it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxDepth {
+    pub pending: u64,
+    pub failed: u64,
 }
 
 /// A stored answer to a mutating request sent with an `Idempotency-Key`.

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Payment, Refund, RefundFacts, Settlement, User};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{OutboxDepth, StoreError, StoreResult};
 
 /// A message about to be written with the change it reports: pending, due at `now`.
 pub(crate) fn new_message(user_id: Option<Uuid>, facts: MessageFacts, now: DateTime<Utc>) -> OutboxMessage {
@@ -200,6 +200,21 @@ pub(crate) fn settled(settlement: &Settlement, now: DateTime<Utc>) -> Settled<'_
     }
 }
 
+/// The depth from a backend's counts by stored status (`pending`, `failed`; a status counted
+/// nowhere is 0). A status other than those two is a statement that counts what it should not.
+pub(crate) fn depth_from_counts(counts: impl IntoIterator<Item = (String, i64)>) -> StoreResult<OutboxDepth> {
+    let mut depth = OutboxDepth::default();
+    for (status, count) in counts {
+        let count = u64::try_from(count).map_err(|_| StoreError::Internal(format!("{count} {status} messages")))?;
+        match status.parse::<MessageStatus>() {
+            Ok(MessageStatus::Pending) => depth.pending += count,
+            Ok(MessageStatus::Failed) => depth.failed += count,
+            _ => return Err(StoreError::Internal(format!("the outbox depth counted `{status}` messages"))),
+        }
+    }
+    Ok(depth)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
@@ -226,5 +241,13 @@ mod tests {
             refunded_notice(booking, payment, 1800),
             Some(MessageFacts::PaymentRefunded { refund: RefundFacts { amount_cents: 1800, .. }, .. })
         ));
+    }
+
+    #[test]
+    fn the_depth_adds_up_pending_and_failed_and_refuses_another_status() {
+        let counts = [("pending".to_owned(), 3), ("failed".to_owned(), 2)];
+        assert_eq!(depth_from_counts(counts).unwrap(), OutboxDepth { pending: 3, failed: 2 });
+        assert_eq!(depth_from_counts([]).unwrap(), OutboxDepth::default());
+        assert!(depth_from_counts([("sent".to_owned(), 1)]).is_err());
     }
 }

@@ -7,12 +7,15 @@
 //! - [`TempDynamoTable`]: a uniquely named table on DynamoDB Local, which is started once per
 //!   process ([`dynamodb::endpoint`]).
 //!
+//! And for the mail tests, [`smtp::SmtpSink`]: a real SMTP server on a loopback port.
+//!
 //! A backend that cannot be had fails with a message saying how to get it; nothing is skipped.
 //! The guards hand out URLs and names only, never a store: this crate does not depend on
 //! `proeventa-core`, so the core's own unit tests can use it too.
 
 pub mod dynamodb;
 pub mod postgres;
+pub mod smtp;
 pub mod sqlite;
 
 pub use dynamodb::TempDynamoTable;

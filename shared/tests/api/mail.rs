@@ -10,13 +10,14 @@
 //! (`make render-tools`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use axum::http::StatusCode;
 use chrono::Utc;
 use proeventa_core::config::MailUrl;
 use proeventa_core::domain::{MessageKind, MessageStatus, Page, retry_delay};
 use proeventa_core::mail::{Sender, sender_for};
+use proeventa_testkit::smtp::{SmtpSink, free_port};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -49,48 +50,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// The SMTP server, keeping each mail it accepts as a file; stopped when dropped.
-struct SmtpSink {
-    child: Child,
-}
-
-impl SmtpSink {
-    fn start(port: u16, folder: &Path) -> Self {
-        use std::io::BufRead;
-        let mut child = Command::new(python())
-            .arg(workspace().join("tools/mail/smtp_sink.py"))
-            .arg(port.to_string())
-            .arg(folder)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the SMTP server");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("its stdout");
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("the SMTP server says it is ready");
-        assert_eq!(line.trim(), "ready", "aiosmtpd did not start (is it in the venv? `make venv`)");
-        Self { child }
-    }
-
-    fn stop(mut self) {
-        self.kill();
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port()
 }
 
 /// The mails received so far (the SMTP server's in arrival order).

@@ -140,6 +140,7 @@ macro_rules! message_tests {
                 a_claimed_message_is_leased_then_claimable_again,
                 a_retry_is_pending_again_at_the_time_given,
                 a_failed_message_is_listed_by_status_and_resent,
+                the_depth_counts_pending_and_failed_messages_as_they_move,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_claims_take_each_message_once,

@@ -5,7 +5,8 @@
 //! the `gsi2` partition of its status, by creation time. A claim queries the due ones, then takes
 //! each by one conditional `UpdateItem` (still pending, the attempts it was read with, still due):
 //! of two senders that read the same message, one update wins and the other skips it. A
-//! settlement or a resend is one conditional `UpdateItem`.
+//! settlement or a resend is one conditional `UpdateItem`. The depth counts two index partitions
+//! (`Select: COUNT`): `OUTBOX#pending` of `gsi1`, `OUTBOX#failed` of `gsi2`.
 
 use async_trait::async_trait;
 
@@ -18,7 +19,7 @@ use super::users::paged;
 use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, names_in, sdk_error, values_map};
 use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Page, Settlement};
 use crate::store::outbox::{new_message, settled};
-use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
+use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
 /// Where pending messages wait for a claim (`gsi1`), by due time.
 const DUE_INDEX: &str = "OUTBOX#pending";
@@ -233,6 +234,20 @@ impl OutboxStore for DynamoStore {
         messages.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         messages.dedup_by_key(|m| m.id);
         Ok(paged(messages, page))
+    }
+
+    /// Two counts at once: the claims' index partition (every pending message, due or waiting,
+    /// and only those) and the listing's partition of failed messages. Counted, not kept in a
+    /// counter item: a counter would be one more item in every transaction that writes or settles
+    /// a message (every signup, confirm and refunding cancel), one hot item that all of them
+    /// would contend for; a count reads only the waiting and failed messages (pending is short,
+    /// failed is what admins list anyway), once per sender round.
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn outbox_depth(&self) -> StoreResult<OutboxDepth> {
+        let failed_index = status_index(MessageStatus::Failed);
+        let (pending, failed) =
+            tokio::try_join!(self.count(Query::gsi1(DUE_INDEX)), self.count(Query::gsi2(&failed_index)))?;
+        Ok(OutboxDepth { pending, failed })
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

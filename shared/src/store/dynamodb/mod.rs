@@ -24,10 +24,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Intercept, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
     TransactWriteItem, Update, WriteRequest,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -623,6 +624,11 @@ impl DynamoStore {
         query_all_on(&self.client, &self.slots, &self.table, query).await
     }
 
+    /// How many items one partition of the table or of an index holds, without reading them out.
+    async fn count(&self, query: Query<'_>) -> StoreResult<u64> {
+        count_on(&self.client, &self.slots, &self.table, query).await
+    }
+
     /// Several partitions of the table at once (an event's seat-state partitions), in order.
     async fn query_partitions(&self, pks: Vec<String>, prefix: &'static str) -> StoreResult<Vec<Item>> {
         let mut tasks = tokio::task::JoinSet::new();
@@ -647,17 +653,34 @@ impl DynamoStore {
 /// index), page after page past DynamoDB's 1 MB per answer.
 async fn query_all_on(client: &Client, slots: &Slots, table: &str, query: Query<'_>) -> StoreResult<Vec<Item>> {
     let mut items = Vec::new();
+    query_pages_on(client, slots, table, &query, None, |page| items.extend(page.items().iter().cloned())).await?;
+    Ok(items)
+}
+
+/// How many items one partition of the table or of an index holds (`Select: COUNT`, page after
+/// page past 1 MB): DynamoDB reads them (and charges for what it read) but sends only the count.
+async fn count_on(client: &Client, slots: &Slots, table: &str, query: Query<'_>) -> StoreResult<u64> {
+    let mut count: u64 = 0;
+    query_pages_on(client, slots, table, &query, Some(Select::Count), |page| {
+        count += u64::try_from(page.count()).unwrap_or(0);
+    })
+    .await?;
+    Ok(count)
+}
+
+/// Queries one partition page after page, each page to `page`, until DynamoDB says there is no
+/// more; `select` `None` is DynamoDB's default (the items, or the projection's attributes).
+async fn query_pages_on(
+    client: &Client,
+    slots: &Slots,
+    table: &str,
+    query: &Query<'_>,
+    select: Option<Select>,
+    mut page: impl FnMut(QueryOutput),
+) -> StoreResult<()> {
     let mut start: Option<Item> = None;
     loop {
-        let key_condition = match query.sk_prefix {
-            Some(_) => format!("#{} = :pk AND begins_with(#{}, :sk)", query.pk_name, query.sk_name),
-            None if query.sk_below.is_some() => format!("#{} = :pk AND #{} < :sk", query.pk_name, query.sk_name),
-            None => format!("#{} = :pk", query.pk_name),
-        };
-        let mut values: Values = vec![(":pk", AttributeValue::S(query.pk.to_owned()))];
-        if let Some(sk) = query.sk_prefix.or(query.sk_below) {
-            values.push((":sk", AttributeValue::S(sk.to_owned())));
-        }
+        let (key_condition, values) = query.key_condition();
         let slot = slots.take().await?;
         let out = client
             .query()
@@ -668,16 +691,18 @@ async fn query_all_on(client: &Client, slots: &Slots, table: &str, query: Query<
             .set_expression_attribute_names(names_in(&[&key_condition, query.projection.unwrap_or("")]))
             .set_expression_attribute_values(values_map(values))
             .consistent_read(query.index.is_none())
+            .set_select(select.clone())
             .scan_index_forward(true)
             .set_exclusive_start_key(start.take())
             .send()
             .await
             .map_err(sdk_error)?;
         drop(slot);
-        items.extend(out.items().iter().cloned());
-        match out.last_evaluated_key() {
-            Some(last) if !last.is_empty() => start = Some(last.clone()),
-            _ => return Ok(items),
+        let next = out.last_evaluated_key().filter(|last| !last.is_empty()).cloned();
+        page(out);
+        match next {
+            Some(last) => start = Some(last),
+            None => return Ok(()),
         }
     }
 }
@@ -721,6 +746,20 @@ impl<'a> Query<'a> {
             sk_below: None,
             projection: None,
         }
+    }
+
+    /// The key condition expression and its values.
+    fn key_condition(&self) -> (String, Values) {
+        let key_condition = match self.sk_prefix {
+            Some(_) => format!("#{} = :pk AND begins_with(#{}, :sk)", self.pk_name, self.sk_name),
+            None if self.sk_below.is_some() => format!("#{} = :pk AND #{} < :sk", self.pk_name, self.sk_name),
+            None => format!("#{} = :pk", self.pk_name),
+        };
+        let mut values: Values = vec![(":pk", AttributeValue::S(self.pk.to_owned()))];
+        if let Some(sk) = self.sk_prefix.or(self.sk_below) {
+            values.push((":sk", AttributeValue::S(sk.to_owned())));
+        }
+        (key_condition, values)
     }
 
     fn prefix(mut self, prefix: &'a str) -> Self {

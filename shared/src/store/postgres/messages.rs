@@ -3,7 +3,7 @@
 //! `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING`: senders at once
 //! lock different rows, and a row another sender claimed meanwhile is re-checked as it now is (its
 //! lease has moved `next_attempt_at`), so no message is claimed twice. A settlement or a resend is
-//! one conditional `UPDATE`.
+//! one conditional `UPDATE`. The depth is one `GROUP BY status` over the status index.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::PostgresStore;
 use super::rows::parse_stored;
 use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
-use crate::store::outbox::{OutboxWrites, PaymentOwner, settled};
-use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
+use crate::store::outbox::{OutboxWrites, PaymentOwner, depth_from_counts, settled};
+use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
 macro_rules! message_columns {
     () => {
@@ -32,6 +32,11 @@ pub(super) const CLAIM_SQL: &str = concat!(
      RETURNING ",
     message_columns!()
 );
+
+/// The depth: pending and failed messages counted by status from the index `outbox_status_idx`
+/// (status first), an index-only read of those two statuses that never visits the sent ones.
+pub(super) const DEPTH_SQL: &str =
+    "SELECT status, count(*) FROM outbox WHERE status IN ('pending', 'failed') GROUP BY status";
 
 #[derive(FromRow)]
 struct MessageRow {
@@ -143,6 +148,12 @@ impl OutboxStore for PostgresStore {
             None => Err(StoreError::NotFound(Entity::Message)),
             Some(message) => Err(StoreError::message_not_failed(message.status)),
         }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn outbox_depth(&self) -> StoreResult<OutboxDepth> {
+        let counts: Vec<(String, i64)> = sqlx::query_as(DEPTH_SQL).fetch_all(&self.pool).await?;
+        depth_from_counts(counts)
     }
 }
 

@@ -5,10 +5,11 @@
 //! through an index, never by a sequential scan; the door's check-in batches, on the door's own
 //! connections, read it through its primary key whatever the statistics say.
 //! `EXPLAIN` only plans, so nothing here is written by the statements explained. The outbox's
-//! claim and the door's statements are explained in `plan_tests/`.
+//! claim and depth and the door's statements are explained in `plan_tests/`.
 
 mod door;
 mod outbox_claim;
+mod outbox_depth;
 
 use chrono::{Duration, Utc};
 use uuid::Uuid;
@@ -106,6 +107,25 @@ fn revocation() -> Statement {
         indexes: &["tickets_reservation_key"],
         key: "reservation_id",
     }
+}
+
+/// A day of mail, then analyzed: 50,000 messages, one in 500 still pending (100), one in 1,000
+/// failed (50), the rest sent, each with one attempt.
+async fn a_day_of_mail(conn: &mut sqlx::PgConnection) {
+    sqlx::query(
+        "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at, sent_at,
+             last_error)
+         SELECT gen_random_uuid(), NULL, 'account_created', '{\"kind\": \"account_created\"}',
+                CASE WHEN n % 500 = 0 THEN 'pending' WHEN n % 1000 = 1 THEN 'failed' ELSE 'sent' END, 1,
+                now() - n * interval '1 second', now() - n * interval '1 second',
+                CASE WHEN n % 500 = 0 OR n % 1000 = 1 THEN NULL ELSE now() END,
+                CASE WHEN n % 1000 = 1 THEN '550 no such mailbox' END
+         FROM generate_series(1, 50000) AS n",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
 }
 
 async fn plan_reads(conn: &mut sqlx::PgConnection, statement: &Statement, mode: &str) -> Vec<PlanRead> {

@@ -2,7 +2,8 @@
 //! that change's `BEGIN IMMEDIATE` transaction (store/outbox.rs's writes, with the statements below). A claim
 //! is one `UPDATE … RETURNING` on the writer, the only connection that writes, so two senders'
 //! claims run one after the other and the second finds the first's messages leased; a settlement
-//! or a resend is one conditional `UPDATE`.
+//! or a resend is one conditional `UPDATE`. The depth is one `GROUP BY status` over the status index, on
+//! a reader.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -13,8 +14,8 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::rows::{enum_col, from_millis, id_text, ids_json, millis, time_col, uuid_col};
 use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
-use crate::store::outbox::{OutboxWrites, PaymentOwner, settled};
-use crate::store::{Entity, OutboxStore, StoreError, StoreResult};
+use crate::store::outbox::{OutboxWrites, PaymentOwner, depth_from_counts, settled};
+use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
 const MESSAGE_COLUMNS: &str = "id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at";
 
@@ -27,6 +28,12 @@ pub(super) const CLAIM_SQL: &str = "UPDATE outbox SET attempts = attempts + 1, n
                   WHERE status = 'pending' AND next_attempt_at <= ?2 \
                   ORDER BY next_attempt_at, id LIMIT ?3) \
      RETURNING id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at";
+
+/// The depth: pending and failed messages counted by status from the covering index
+/// `outbox_status_idx` (status first), which it searches for those two statuses only, never
+/// reading the sent ones.
+pub(super) const DEPTH_SQL: &str =
+    "SELECT status, COUNT(*) FROM outbox WHERE status IN ('pending', 'failed') GROUP BY status";
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
@@ -104,6 +111,12 @@ impl OutboxStore for SqliteStore {
             None => Err(StoreError::NotFound(Entity::Message)),
             Some(message) => Err(StoreError::message_not_failed(message.status)),
         }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn outbox_depth(&self) -> StoreResult<OutboxDepth> {
+        let counts: Vec<(String, i64)> = sqlx::query_as(DEPTH_SQL).fetch_all(&self.reader).await?;
+        depth_from_counts(counts)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::domain::{
     PaymentStatus, Price, ReservationFilter, ReservationStatus, Role, Seat, SeatRow, SeatSelection, SeatStatus,
     VenueKind,
 };
-use crate::store::{CatalogStore, Entity, HoldStore, PaymentStore, Store, StoreError, UserStore};
+use crate::store::{CatalogStore, Entity, HoldStore, OutboxStore, PaymentStore, Store, StoreError, UserStore};
 
 /// A fresh database file, removed with its WAL files when the test ends.
 struct TestDb {
@@ -428,7 +428,25 @@ async fn the_ticket_statements_search_tickets_through_their_indexes() {
 // The outbox's claim searches `outbox` through its partial index of pending messages (by due
 // time, in the order it claims them, so with no sort) and updates the rows it picked by primary
 // key, on an empty table before and after ANALYZE and on an analyzed one holding tens of
-// thousands of sent messages: never a scan.
+// thousands of sent (and some failed) messages: never a scan.
+
+/// A day of mail, then analyzed: 50,000 messages, one in 500 still pending (100), one in 1,000
+/// failed (50), the rest sent, each with one attempt.
+async fn a_day_of_mail(store: &SqliteStore) {
+    sqlx::query(
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) \
+         INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at, sent_at) \
+         SELECT lower(hex(randomblob(16))), NULL, 'account_created', '{\"kind\":\"account_created\"}', \
+                CASE WHEN i % 500 = 0 THEN 'pending' WHEN i % 1000 = 1 THEN 'failed' ELSE 'sent' END, 1, \
+                1000000 + i, 1000000 + i, \
+                CASE WHEN i % 500 = 0 OR i % 1000 = 1 THEN NULL ELSE 2000000 END \
+         FROM n; \
+         ANALYZE",
+    )
+    .execute(&store.writer)
+    .await
+    .unwrap();
+}
 
 async fn assert_claim_plan(store: &SqliteStore, what: &str) {
     let now = Utc::now();
@@ -461,25 +479,45 @@ async fn the_claim_searches_due_messages_through_the_pending_index() {
     sqlx::query("ANALYZE").execute(&store.writer).await.unwrap();
     assert_claim_plan(store, "empty table, analyzed").await;
 
-    // 50,000 messages, one in 500 still pending, then analyzed: a day of mail.
-    sqlx::query(
-        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) \
-         INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at, sent_at) \
-         SELECT lower(hex(randomblob(16))), NULL, 'account_created', '{\"kind\":\"account_created\"}', \
-                CASE WHEN i % 500 = 0 THEN 'pending' ELSE 'sent' END, 1, 1000000 + i, 1000000 + i, \
-                CASE WHEN i % 500 = 0 THEN NULL ELSE 2000000 END \
-         FROM n; \
-         ANALYZE",
-    )
-    .execute(&store.writer)
-    .await
-    .unwrap();
+    a_day_of_mail(store).await;
     assert_claim_plan(store, "50,000 messages, analyzed").await;
     let claimed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 1")
         .fetch_one(&store.writer)
         .await
         .unwrap();
     assert_eq!(claimed, 100, "EXPLAIN wrote nothing");
+}
+
+// The outbox's depth searches the status index for the pending and failed messages only (a
+// covering index: the table is not read), on an empty table before and after ANALYZE and on an
+// analyzed one holding tens of thousands of sent messages: never a scan.
+
+async fn assert_depth_plan(store: &SqliteStore, what: &str) {
+    let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", super::messages::DEPTH_SQL))
+        .fetch_all(&store.reader)
+        .await
+        .unwrap();
+    let plan: Vec<String> = plan.iter().map(|row| sqlx::Row::get::<String, _>(row, "detail")).collect();
+    let reads: Vec<&String> = plan.iter().filter(|line| line.contains(" outbox")).collect();
+    assert!(!reads.is_empty(), "{what}: the depth reads no outbox? {plan:#?}");
+    assert!(
+        reads.iter().all(|line| line.starts_with("SEARCH outbox USING COVERING INDEX outbox_status_idx (status=?)")),
+        "{what}: the depth reads outbox other than by searching the status index: {plan:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_depth_searches_pending_and_failed_messages_through_the_status_index() {
+    let db = test_db().await;
+    let store = &db.store;
+    assert_depth_plan(store, "empty table").await;
+    sqlx::query("ANALYZE").execute(&store.writer).await.unwrap();
+    assert_depth_plan(store, "empty table, analyzed").await;
+
+    a_day_of_mail(store).await;
+    assert_depth_plan(store, "50,000 messages, analyzed").await;
+    let depth = store.outbox_depth().await.unwrap();
+    assert_eq!((depth.pending, depth.failed), (100, 50), "the statement counts what the plan reads");
 }
 
 // -----------------------------------------------------------------------------------------

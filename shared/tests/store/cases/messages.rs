@@ -330,6 +330,45 @@ pub async fn a_failed_message_is_listed_by_status_and_resent(store: S) {
     assert!(again.iter().any(|m| m.id == written.id && m.attempts == 1), "claimable at once: {again:?}");
 }
 
+async fn depth(store: &S) -> (u64, u64) {
+    let depth = store.outbox_depth().await.unwrap_or_else(|e| panic!("outbox depth: {e}"));
+    (depth.pending, depth.failed)
+}
+
+/// The depth counts what waits (written, claimed, waiting for a retry, resent) and what failed,
+/// and nothing sent.
+pub async fn the_depth_counts_pending_and_failed_messages_as_they_move(store: S) {
+    assert_eq!(depth(&store).await, (0, 0), "an empty outbox");
+    let ann = one_message(&store).await;
+    tick().await;
+    fixture_user(&store, "bob").await;
+    assert_eq!(depth(&store).await, (2, 0), "two welcomes written");
+
+    // Each claim at the time it is made: every message written so far is due.
+    let first = claim(&store, 1, Utc::now()).await;
+    assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), [ann.id], "the oldest first");
+    assert_eq!(depth(&store).await, (2, 0), "a claimed message is still pending");
+    assert!(store.settle_message(ann.id, 1, &Settlement::Sent, Utc::now()).await.expect("settle"));
+    assert_eq!(depth(&store).await, (1, 0), "a sent message is not counted");
+
+    let second = claim(&store, 10, Utc::now()).await;
+    assert_eq!(second.len(), 1, "{second:?}");
+    let bob = second[0].id;
+    let failed = Settlement::Failed { reason: "550 no such mailbox".into() };
+    assert!(store.settle_message(bob, 1, &failed, Utc::now()).await.expect("settle"));
+    assert_eq!(depth(&store).await, (0, 1), "failed");
+
+    fixture_user(&store, "cid").await;
+    let third = claim(&store, 10, Utc::now()).await;
+    assert_eq!(third.len(), 1, "{third:?}");
+    let retry = Settlement::RetryAt { at: Utc::now() + Duration::seconds(30), reason: "connection refused".into() };
+    assert!(store.settle_message(third[0].id, 1, &retry, Utc::now()).await.expect("settle"));
+    assert_eq!(depth(&store).await, (1, 1), "a retry waits, pending");
+
+    store.resend_message(bob, Utc::now()).await.expect("resend");
+    assert_eq!(depth(&store).await, (2, 0), "a resent message is pending again");
+}
+
 pub async fn concurrent_claims_take_each_message_once(store: S) {
     const MESSAGES: usize = 30;
     const SENDERS: usize = 6;

@@ -4,11 +4,12 @@
 use chrono::{Duration, Utc};
 
 use super::super::tests::with_store;
-use super::{Statement, reads_of};
+use super::{Statement, a_day_of_mail, reads_of};
 
 /// The claim reads `outbox` through its partial index of pending messages (by due time) and
 /// updates the rows it picked by primary key, in either plan, on a fresh table and on an analyzed
-/// one holding tens of thousands of sent messages and a few pending ones (a day of mail): never a
+/// one holding tens of thousands of sent messages and a few pending and failed ones (a day of
+/// mail): never a
 /// scan of the table or of a whole index.
 #[tokio::test]
 async fn the_claim_reads_due_messages_through_the_pending_index() {
@@ -24,19 +25,7 @@ async fn the_claim_reads_due_messages_through_the_pending_index() {
         };
         for table in ["fresh", "analyzed"] {
             if table == "analyzed" {
-                sqlx::query(
-                    "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at,
-                         sent_at)
-                     SELECT gen_random_uuid(), NULL, 'account_created', '{\"kind\": \"account_created\"}',
-                            CASE WHEN n % 500 = 0 THEN 'pending' ELSE 'sent' END, 1,
-                            now() - n * interval '1 second', now() - n * interval '1 second',
-                            CASE WHEN n % 500 = 0 THEN NULL ELSE now() END
-                     FROM generate_series(1, 50000) AS n",
-                )
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-                sqlx::query("ANALYZE outbox").execute(&mut *conn).await.unwrap();
+                a_day_of_mail(&mut *conn).await;
             }
             for mode in ["force_generic_plan", "force_custom_plan"] {
                 sqlx::query(&format!("SET plan_cache_mode = {mode}")).execute(&mut *conn).await.unwrap();

@@ -6,12 +6,11 @@
 //! every function has a reserved concurrency; the API and the site keep access logs; only
 //! job-send-mail sends mail, as the SES identity only, woken by outbox writes and a schedule.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::common::{JWT_SECRET, TICKET_SIGNING_KEY, WEBHOOK_SECRET, template};
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::error::BoxError;
@@ -26,7 +25,6 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
 use chrono::{Duration, Utc};
-use common::{JWT_SECRET, TICKET_SIGNING_KEY, WEBHOOK_SECRET, template};
 use proeventa_core::api::AppState;
 use proeventa_core::config::MailUrl;
 use proeventa_core::domain::{CLAIM_LEASE, Role, Settlement, UserChanges};

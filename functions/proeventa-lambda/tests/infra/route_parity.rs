@@ -3,16 +3,14 @@
 //! every documented route of a router is in the template on that function, and `cargo lambda
 //! watch` (the router table in the root `Cargo.toml`) sends every route to the same function.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::{template, test_state, workspace};
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use common::{template, test_state, workspace};
 use proeventa_core::api;
 use proeventa_core::api::AppState;
 use proeventa_lambda::Group;

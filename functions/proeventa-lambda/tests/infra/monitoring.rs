@@ -1,15 +1,13 @@
 //! Monitoring in `infra/template.yaml` and `infra/grafana/`, read from the files and held to the
 //! code: the alarms the README promises exist and watch the right things (5xx rate, p99 latency of
-//! every API function, throttles of every function, DynamoDB throttles, failed outbox messages,
-//! job failures), each notifies the optional SNS topic, the EMF namespace the functions write is
+//! every API function, throttles of every function, DynamoDB throttles, failed outbox messages, an
+//! outbox backlog, job failures), each notifies the optional SNS topic, the EMF namespace the functions write is
 //! the one the alarms and the dashboard read, and both dashboards speak `proeventa_core::metrics`'
 //! vocabulary and nothing else. (`make validate-infra` runs cfn-lint on the same template.)
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{template, workspace};
+use crate::common::{template, workspace};
 use proeventa_core::metrics;
 use proeventa_lambda::Group;
 use serde_yaml::Value as Yaml;
@@ -193,6 +191,21 @@ fn failed_outbox_messages_and_failed_jobs_are_alarmed() {
     let jobs = alarms_on(&template, "AWS/Lambda", "Errors", "FunctionName");
     let covered: BTreeSet<String> = jobs.into_iter().flat_map(|(_, on)| on).collect();
     assert_eq!(covered, BTreeSet::from(["ExpireHoldsFunction".to_owned(), "SendMailFunction".to_owned()]));
+}
+
+#[test]
+fn an_outbox_backlog_is_alarmed_on_the_pending_depth_the_sender_counts() {
+    let template = template();
+    let namespace = metrics_namespace(&template);
+    let backlog = alarms_on(&template, &namespace, metrics::OUTBOX_DEPTH, "status");
+    assert_eq!(backlog.len(), 1, "{backlog:?}");
+    assert_eq!(backlog[0].1, BTreeSet::from(["pending".to_owned()]), "a backlog is what waits, not what failed");
+    let senders = alarms_on(&template, &namespace, metrics::OUTBOX_DEPTH, "Function");
+    assert_eq!(senders[0].1, BTreeSet::from(["job-send-mail".to_owned()]), "the dimension the EMF line carries");
+    let alarm = &template["Resources"][backlog[0].0.as_str()]["Properties"];
+    assert_eq!(alarm["Statistic"].as_str(), Some("Maximum"), "a level, not a sum of the runs' counts");
+    assert_eq!(reference(&alarm["Threshold"]), Some("OutboxBacklogAlarmMessages"));
+    assert!(template["Parameters"]["OutboxBacklogAlarmMessages"]["Default"].as_u64().is_some_and(|n| n > 0));
 }
 
 /// The CloudWatch dashboard's body, with CloudFormation's `${…}` substitutions (each checked to

@@ -3,11 +3,9 @@
 //! Proxy and its wiring are there exactly when `DatabaseProxy` asks for them, and `LambdaCompute`
 //! puts the functions on a capacity provider or leaves them on classic Lambda.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::template;
+use crate::common::template;
 use proeventa_lambda::LAMBDA_DATABASE_MAX_CONNECTIONS;
 use serde_yaml::Value as Yaml;
 use serde_yaml::value::{Tag, TaggedValue};
