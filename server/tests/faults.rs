@@ -14,6 +14,7 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use proeventa_testkit::{TempDynamoTable, TempPostgres, TempSqlite};
