@@ -195,6 +195,11 @@ export const api = {
       const body = typeof emailOrBody === 'object' ? emailOrBody : { email: emailOrBody, password };
       return call('POST', '/auth/login', { body, auth: false });
     },
+    /** requestPasswordReset(email) → {detail}: the same answer whether or not the address has an account. */
+    requestPasswordReset: (email) => call('POST', '/auth/password-reset', { body: { email }, auth: false }),
+    /** confirmPasswordReset(token, password) → User; every session from before ends. */
+    confirmPasswordReset: (token, password) =>
+      call('POST', '/auth/password-reset/confirm', { body: { token, password }, auth: false }),
     me: () => call('GET', '/auth/me'),
     updateMe: (changes) => call('PATCH', '/auth/me', { body: changes }),
     getUser: (userId) => call('GET', '/auth/users/' + id(userId)),

@@ -1,4 +1,5 @@
 // login.html: log in or create an account, then back to ?next= (the page that sent you here).
+import { api } from './api.js';
 import { Auth } from './auth.js';
 import { byId, html, render } from './dom.js';
 import { t } from './i18n.js';
@@ -12,12 +13,17 @@ const panels = {
   login: byId('login-panel'),
   signup: byId('signup-panel'),
 };
+const forgotPanel = byId('forgot-panel');
+const forgotForm = byId('forgot-form');
+const forgotSent = byId('forgot-sent');
 const alertEl = byId('auth-alert');
 const loginForm = byId('login-form');
 const signupForm = byId('signup-form');
 const next = Auth.nextPage('profile.html');
 
 function select(which, focus) {
+  forgotPanel.hidden = true;
+  byId('tab-login').parentElement.hidden = false;
   Object.keys(tabs).forEach((key) => {
     const on = key === which;
     tabs[key].setAttribute('aria-selected', String(on));
@@ -103,6 +109,58 @@ signupForm.addEventListener('submit', async (e) => {
   }
 });
 
+// "Forgot password?": the address only. The answer is the same whether or not it has an account,
+// so the page says so rather than "sent".
+function showForgot() {
+  Object.values(panels).forEach((panel) => {
+    panel.hidden = true;
+  });
+  byId('tab-login').parentElement.hidden = true;
+  UI.clear(alertEl);
+  UI.clear(forgotSent);
+  forgotPanel.hidden = false;
+  UI.setTitle(t('Forgot your password?'));
+  const typed = loginForm.elements.namedItem('email').value.trim();
+  const email = forgotForm.elements.namedItem('email');
+  if (typed && !email.value) email.value = typed;
+  email.focus();
+}
+
+byId('forgot-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  history.replaceState(null, '', 'login.html' + location.search + '#forgot');
+  showForgot();
+});
+byId('forgot-back').addEventListener('click', (e) => {
+  e.preventDefault();
+  history.replaceState(null, '', 'login.html' + location.search);
+  select('login', true);
+});
+
+forgotForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  UI.clear(alertEl);
+  UI.clear(forgotSent);
+  const email = forgotForm.elements.namedItem('email');
+  if (!checkEmail(email)) {
+    UI.showError(t('Check your e-mail'), t('Enter the e-mail address of your account, like name@example.com.'), alertEl);
+    email.focus();
+    return;
+  }
+  const button = forgotForm.querySelector('button[type="submit"]');
+  try {
+    await UI.busy(button, t('Sending…'), () => api.auth.requestPasswordReset(email.value.trim()));
+    UI.showStatus(
+      t('If an account exists for that address, we sent a link to choose a new password. It works once and for a short time only.'),
+      'success',
+      forgotSent,
+      t('Check your inbox'),
+    );
+  } catch (error) {
+    UI.handleError(error, alertEl);
+  }
+});
+
 const params = new URLSearchParams(location.search);
 if (params.get('next')) {
   byId('login-reason').textContent = /^booking\.html/.test(next)
@@ -110,6 +168,9 @@ if (params.get('next')) {
     : t('Please log in to continue.');
 }
 select(params.get('mode') === 'signup' ? 'signup' : 'login');
+// After a password reset, reset.html sends the account's address along.
+if (params.get('email')) loginForm.elements.namedItem('email').value = params.get('email');
+if (location.hash === '#forgot') showForgot();
 
 const user = Auth.getUser();
 if (user) {

@@ -154,6 +154,11 @@ export function describe(error) {
       return { title: t('Ticket revoked'), text: detail || t('This ticket was canceled and no longer admits anyone.') };
     case 'already_checked_in':
       return { title: t('Already checked in'), text: detail || t('This ticket has already been used at the door.') };
+    case 'invalid_token':
+      return {
+        title: t('This link does not work any more'),
+        text: t('A password reset link works once and for a short time only. Ask for a new one.'),
+      };
     case 'invalid_ticket':
       return { title: t('Not a valid ticket'), text: detail || t('This code is not a ProEventa ticket.') };
     case 'wrong_event':

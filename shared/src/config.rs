@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::domain::{HoldExtension, HoldLimit, HoldTtl, Invalid};
+use crate::domain::{HoldExtension, HoldLimit, HoldTtl, Invalid, ResetLifetime};
 use crate::limits::RateLimits;
 use crate::store::StoreSettings;
 
@@ -34,6 +34,8 @@ pub struct Config {
     pub hold_extension: HoldExtension,
     /// `MAX_HELD_SEATS_PER_USER`: seats one user may hold at once per event (default 10).
     pub max_held_seats: HoldLimit,
+    /// `PASSWORD_RESET_MINUTES`: how long a password reset link works (default 30, 1 to 1440).
+    pub password_reset: ResetLifetime,
     pub payment_window_seconds: u32,
     pub payment_provider: String,
     pub webhook_secret: Option<String>,
@@ -137,6 +139,7 @@ impl std::fmt::Debug for Config {
             .field("hold_ttl", &self.hold_ttl)
             .field("hold_extension", &self.hold_extension)
             .field("max_held_seats", &self.max_held_seats)
+            .field("password_reset", &self.password_reset)
             .field("payment_window_seconds", &self.payment_window_seconds)
             .field("payment_provider", &self.payment_provider)
             .field("webhook_secret", &secret(&self.webhook_secret))
@@ -284,6 +287,8 @@ impl Config {
                 .ok()
                 .map_or_else(|| HoldExtension::from_seconds(u32::MAX), HoldExtension::from_seconds)?,
             max_held_seats,
+            password_reset: u32::try_from(number("PASSWORD_RESET_MINUTES", u64::from(ResetLifetime::DEFAULT_MINUTES))?)
+                .map_or_else(|_| ResetLifetime::from_minutes(u32::MAX), ResetLifetime::from_minutes)?,
             payment_window_seconds: u32::try_from(number("PAYMENT_WINDOW_SECONDS", 300)?)
                 .map_err(|_| Invalid::new("PAYMENT_WINDOW_SECONDS", "is too large"))?,
             payment_provider,
@@ -344,6 +349,7 @@ mod tests {
         assert_eq!((c.port, c.site_port), (8000, 8080));
         assert_eq!(c.hold_ttl, HoldTtl::from_seconds(600).unwrap());
         assert_eq!(c.max_held_seats.seats(), 10);
+        assert_eq!(c.password_reset.minutes(), 30);
         assert_eq!(c.allowed_origins(8080), vec!["http://127.0.0.1:8080", "http://localhost:8080"]);
         assert_eq!(c.log_format, LogFormat::Pretty);
     }
@@ -364,6 +370,11 @@ mod tests {
         assert_eq!(config(&[("PORT", "99999")]).unwrap_err().field, "PORT");
         assert_eq!(config(&[("HOLD_TTL_SECONDS", "0")]).unwrap_err().field, "HOLD_TTL_SECONDS");
         assert_eq!(config(&[("LOG_FORMAT", "xml")]).unwrap_err().field, "LOG_FORMAT");
+        assert_eq!(config(&[("PASSWORD_RESET_MINUTES", "15")]).unwrap().password_reset.minutes(), 15);
+        for refused in ["0", "1441", "99999999999", "half an hour"] {
+            let err = config(&[("PASSWORD_RESET_MINUTES", refused)]).unwrap_err();
+            assert_eq!(err.field, "PASSWORD_RESET_MINUTES", "{refused}: {err}");
+        }
         for refused in ["0", "1001", "99999999999", "ten"] {
             let err = config(&[("MAX_HELD_SEATS_PER_USER", refused)]).unwrap_err();
             assert_eq!(err.field, "MAX_HELD_SEATS_PER_USER", "{refused}: {err}");

@@ -45,6 +45,12 @@ pub struct RateLimits {
     pub reserves: Limit,
     /// Declined cards at confirm, per account (and per client address), in an hour.
     pub declines: Limit,
+    /// `POST /auth/password-reset`, per e-mail address and per client address, in an hour: each
+    /// one may send a mail, so a script must not turn it into a way to flood someone's inbox.
+    pub password_resets: Limit,
+    /// `POST /auth/password-reset/confirm`, per client address, in 15 minutes: each one costs a
+    /// password hash, and a burst of made-up tokens gets no more than this.
+    pub reset_confirms: Limit,
 }
 
 impl RateLimits {
@@ -56,6 +62,10 @@ impl RateLimits {
     pub const RESERVES_PER_USER_PER_MINUTE: i64 = 30;
     pub const RESERVES_PER_ADDRESS_PER_MINUTE: i64 = 300;
     pub const DECLINES_PER_USER_PER_HOUR: i64 = 10;
+    /// A few asks are normal (a mail that is slow, a second try); more are a script.
+    pub const PASSWORD_RESETS_PER_EMAIL_PER_HOUR: i64 = 5;
+    pub const PASSWORD_RESETS_PER_ADDRESS_PER_HOUR: i64 = 20;
+    pub const RESET_CONFIRMS_PER_ADDRESS: i64 = 20;
 
     /// The limits with the given numbers (see `Config`).
     pub fn new(
@@ -94,6 +104,21 @@ impl RateLimits {
                 per_address: declines_per_user_per_hour.saturating_mul(3),
                 window: Duration::hours(1),
                 too_many: "Too many declined cards",
+            },
+            password_resets: Limit {
+                name: "reset",
+                per_subject: Self::PASSWORD_RESETS_PER_EMAIL_PER_HOUR,
+                per_address: Self::PASSWORD_RESETS_PER_ADDRESS_PER_HOUR,
+                window: Duration::hours(1),
+                too_many: "Too many password reset requests",
+            },
+            reset_confirms: Limit {
+                name: "reset-confirm",
+                // Counted per client address only: a token names no subject until it is checked.
+                per_subject: Self::RESET_CONFIRMS_PER_ADDRESS,
+                per_address: Self::RESET_CONFIRMS_PER_ADDRESS,
+                window: Duration::minutes(15),
+                too_many: "Too many password reset attempts",
             },
         }
     }
@@ -239,7 +264,14 @@ mod tests {
     #[test]
     fn each_limit_counts_under_its_own_name() {
         let limits = RateLimits::default();
-        let names = [limits.password_guesses.name, limits.signups.name, limits.reserves.name, limits.declines.name];
+        let names = [
+            limits.password_guesses.name,
+            limits.signups.name,
+            limits.reserves.name,
+            limits.declines.name,
+            limits.password_resets.name,
+            limits.reset_confirms.name,
+        ];
         let distinct: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(distinct.len(), names.len(), "{names:?}");
     }

@@ -211,6 +211,7 @@ pub fn store_error_kind(err: &StoreError) -> &'static str {
         StoreError::InvalidState(_) => "invalid_state",
         StoreError::HoldExpired => "hold_expired",
         StoreError::ExtensionUsed => "extension_used",
+        StoreError::ResetTokenInvalid => "invalid_token",
         StoreError::HoldLimitReached { .. } => "hold_limit_reached",
         StoreError::Unavailable(_) => "unavailable",
         StoreError::Internal(_) => "internal",

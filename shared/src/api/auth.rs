@@ -1,4 +1,5 @@
-//! `/auth/*`: signup, login, the caller's own account, and admin management of accounts.
+//! `/auth/*`: signup, login, the caller's own account, password resets ("forgot password"), and
+//! admin management of accounts.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,13 +15,17 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{AdminUser, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::auth::{hash_password, verify_password};
-use crate::domain::{Email, Invalid, NewUser, Page, Password, Role, User, UserChanges, parse_name};
+use crate::domain::{
+    Email, Invalid, NewUser, Page, Password, ResetRequest, ResetToken, Role, User, UserChanges, parse_name,
+};
 use crate::limits::{Attempt, Subject};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(signup))
         .routes(routes!(login))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
         .routes(routes!(me, update_me))
         .routes(routes!(list_users))
         .routes(routes!(get_user, update_user))
@@ -40,6 +45,28 @@ pub struct SignupRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordResetRequest {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+}
+
+/// The one answer to a reset request, whether or not an account has the address.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasswordResetAccepted {
+    #[schema(example = "If an account exists for that address, we sent it a link to choose a new password.")]
+    pub detail: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordResetConfirm {
+    /// The token from the reset mail's link.
+    pub token: String,
+    /// The new password: 8 to 128 characters, as at signup.
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -79,6 +106,12 @@ impl std::fmt::Debug for SignupRequest {
 impl std::fmt::Debug for LoginRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoginRequest").field("email", &self.email).field("password", &REDACTED).finish()
+    }
+}
+
+impl std::fmt::Debug for PasswordResetConfirm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordResetConfirm").field("token", &REDACTED).field("password", &REDACTED).finish()
     }
 }
 
@@ -190,6 +223,59 @@ async fn login(
     }
     let access_token = state.tokens.issue(&user)?;
     Ok(Json(TokenResponse { access_token, token_type: "bearer".into(), expires_in: state.tokens.ttl_seconds(), user }))
+}
+
+/// What a reset request always answers: the same status and body for a known, an unknown and a
+/// disabled account's address, so the answer tells no one which addresses have accounts.
+pub const PASSWORD_RESET_ACCEPTED: &str =
+    "If an account exists for that address, we sent it a link to choose a new password.";
+
+/// Sends a link to choose a new password to the account with this address, if there is one.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "The same answer whether or not an account has the address (and for a disabled account, which gets no mail): if one does, a single-use link valid for `PASSWORD_RESET_MINUTES` (30 by default) is on its way", body = PasswordResetAccepted),
+        (status = 422, description = "`validation_failed`: not an e-mail address", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: 5 requests per e-mail address or 20 per client address in an hour; see `Retry-After`", body = ErrorBody),
+    ))]
+async fn request_password_reset(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    Json(body): Json<PasswordResetRequest>,
+) -> Result<(StatusCode, Json<PasswordResetAccepted>), ApiError> {
+    let email = Email::parse(&body.email)?;
+    let now = Utc::now();
+    // Counted for every address, known or not, so the limit answers alike for both too.
+    let resets = state.config.limits.password_resets;
+    resets.attempt(state.store.as_ref(), Some(Subject::Email(email.as_str())), addr.0, now).await?.keep();
+    let request =
+        ResetRequest { email, token: ResetToken::generate(), expires_at: now + state.config.password_reset.duration() };
+    // Whether an enabled account had the address stays here: the answer is the same either way.
+    state.store.issue_password_reset(&request, now).await?;
+    Ok((StatusCode::ACCEPTED, Json(PasswordResetAccepted { detail: PASSWORD_RESET_ACCEPTED.into() })))
+}
+
+/// Sets a new password with the token of a reset mail; every session issued before ends.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
+    responses(
+        (status = 200, description = "Password changed: the token is used up, and every token issued before (sessions, other reset links) stops working; log in with the new password", body = User),
+        (status = 400, description = "`invalid_token`: the same answer for a token that is malformed, unknown, used, expired, or whose account changed its password or was disabled since", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: the password breaks the signup rules (8 to 128 characters)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: 20 attempts per client address in 15 minutes; see `Retry-After`", body = ErrorBody),
+    ))]
+async fn confirm_password_reset(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    Json(body): Json<PasswordResetConfirm>,
+) -> Result<Json<User>, ApiError> {
+    let now = Utc::now();
+    // Counted before the costly hash, so a burst of made-up tokens gets no more hashes than this.
+    let confirms = state.config.limits.reset_confirms;
+    confirms.attempt(state.store.as_ref(), None, addr.0, now).await?.keep();
+    let password = Password::parse(body.password)?;
+    let token = ResetToken::parse(&body.token).ok_or_else(ApiError::invalid_reset_token)?;
+    let password_hash = hash_password(&password).await?;
+    let user = state.store.reset_password(&token.digest(), password_hash, now).await?;
+    Ok(Json(user))
 }
 
 /// Uncounts a password check that was right. A store that fails here costs the caller one
@@ -329,7 +415,9 @@ mod tests {
             password: Some("hunter2-secret".into()),
             current_password: Some("old-secret-pw".into()),
         };
-        for shown in [format!("{login:?}"), format!("{signup:?}"), format!("{change:?}")] {
+        let reset = PasswordResetConfirm { token: "reset-token-secret".into(), password: "hunter2-secret".into() };
+        for shown in [format!("{login:?}"), format!("{signup:?}"), format!("{change:?}"), format!("{reset:?}")] {
+            assert!(!shown.contains("reset-token-secret"), "{shown}");
             assert!(!shown.contains("hunter2") && !shown.contains("old-secret"), "{shown}");
             assert!(shown.contains("***"), "{shown}");
         }

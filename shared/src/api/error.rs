@@ -67,6 +67,9 @@ pub enum ApiError {
     /// The booking's one hold extension was already used.
     #[error("{0}")]
     ExtensionUsed(String),
+    /// A password reset link that is unknown, used, expired or superseded (one answer for all).
+    #[error("{0}")]
+    InvalidToken(String),
     /// A ticket code whose signature does not verify (altered, another key, garbage).
     #[error("{0}")]
     InvalidTicket(String),
@@ -103,7 +106,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidJson(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidJson(_) | Self::InvalidRequest(_) | Self::InvalidToken(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) | Self::InvalidCredentials | Self::TokenExpired => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -142,6 +145,7 @@ impl ApiError {
             Self::HoldExpired(_) => "hold_expired",
             Self::HoldLimitReached(_) => "hold_limit_reached",
             Self::ExtensionUsed(_) => "extension_used",
+            Self::InvalidToken(_) => "invalid_token",
             Self::InvalidTicket(_) => "invalid_ticket",
             Self::WrongEvent(_) => "wrong_event",
             Self::AlreadyCheckedIn { .. } => "already_checked_in",
@@ -187,6 +191,7 @@ impl ApiError {
             | Self::HoldExpired(s)
             | Self::HoldLimitReached(s)
             | Self::ExtensionUsed(s)
+            | Self::InvalidToken(s)
             | Self::InvalidTicket(s)
             | Self::WrongEvent(s)
             | Self::TicketRevoked(s)
@@ -215,6 +220,16 @@ impl ApiError {
             "The ticket for {} was revoked: its seat was canceled or refunded.",
             seat.on_ticket()
         ))
+    }
+
+    /// 400 `invalid_token`: the same answer for a reset link that is malformed, unknown, used,
+    /// expired or superseded, so the answer tells nothing about which.
+    pub fn invalid_reset_token() -> Self {
+        Self::InvalidToken(
+            "This password reset link is not valid any more: it was used, it expired, or it is incomplete. \
+             Ask for a new one."
+                .into(),
+        )
     }
 
     pub fn seats_unavailable(seats: &[SeatLabel]) -> Self {
@@ -267,6 +282,7 @@ impl From<StoreError> for ApiError {
             StoreError::ExtensionUsed => {
                 Self::ExtensionUsed("This hold was already extended once; it cannot be extended again.".into())
             }
+            StoreError::ResetTokenInvalid => Self::invalid_reset_token(),
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
         }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::wire_enum;
+use super::{MessageSecret, wire_enum};
 
 wire_enum! {
     /// What kind of change a message reports (its `facts` say the details).
@@ -24,6 +24,7 @@ wire_enum! {
         PaymentRefunded => "payment_refunded",
         EventCanceled => "event_canceled",
         EventRescheduled => "event_rescheduled",
+        PasswordReset => "password_reset",
     }
 }
 
@@ -66,6 +67,9 @@ pub enum MessageFacts {
     /// The event moved (written by `update_event` when `start_time` changes): one message for the
     /// event, fanned out at delivery into one mail per booking holding valid tickets then.
     EventRescheduled { event_id: Uuid, previous_start: DateTime<Utc>, start: DateTime<Utc> },
+    /// A password reset asked for (written by `issue_password_reset`): the mail carries the link
+    /// with the token, which the message holds as its `secret` until it is settled, never here.
+    PasswordReset { expires_at: DateTime<Utc> },
 }
 
 impl MessageFacts {
@@ -78,6 +82,7 @@ impl MessageFacts {
             MessageFacts::PaymentRefunded { .. } => MessageKind::PaymentRefunded,
             MessageFacts::EventCanceled { .. } => MessageKind::EventCanceled,
             MessageFacts::EventRescheduled { .. } => MessageKind::EventRescheduled,
+            MessageFacts::PasswordReset { .. } => MessageKind::PasswordReset,
         }
     }
 }
@@ -100,6 +105,10 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// A reset mail's plain token, kept only while the message waits to be sent: the store erases
+    /// it when the message is settled sent or failed. Never serialized (not in an admin's list).
+    #[serde(skip)]
+    pub secret: Option<MessageSecret>,
 }
 
 /// How a claimed attempt ended, as the sender reports it to the store.

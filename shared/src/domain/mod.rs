@@ -2,6 +2,7 @@
 
 mod catalog;
 mod message;
+mod password_reset;
 mod payment;
 mod reservation;
 mod search;
@@ -11,6 +12,7 @@ mod user;
 
 pub use catalog::*;
 pub use message::*;
+pub use password_reset::*;
 pub use payment::*;
 pub use reservation::*;
 pub use search::*;

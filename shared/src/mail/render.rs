@@ -1,7 +1,8 @@
 //! Each outbox message as the mails it becomes, in English, read from the store at delivery:
 //! the buyer's address and name, the event, the seats, the tickets (their PDFs, one `.ics`, the
 //! QR codes inline), the refund with the card's last four digits. Never more card data than
-//! those four digits, never password material: nothing here reads either.
+//! those four digits, never password material: nothing here reads either. A reset mail carries
+//! its one-time link (the token the message holds until it is settled), never a password or hash.
 //!
 //! Every mail's `Message-ID` is derived from the message's id (`<{id}@domain>`; a rescheduled
 //! event's mails, one per booking, `<{id}.{booking id}@domain>`), so a second delivery of the
@@ -151,6 +152,23 @@ impl Renderer {
             MessageFacts::EventRescheduled { event_id, previous_start, start } => {
                 self.rescheduled(message.id, *event_id, *previous_start, *start, now).await
             }
+            MessageFacts::PasswordReset { expires_at } => {
+                let user_id =
+                    message.user_id.ok_or_else(|| Unrenderable::Gone("the message names no account".into()))?;
+                // The token lives only in the message's secret, which the store erases once the
+                // message is settled: a resend of a failed reset mail has none (ask anew).
+                let token = message.secret.as_ref().ok_or_else(|| {
+                    Unrenderable::Gone(
+                        "the reset link was erased when the message was settled; ask for a new one".into(),
+                    )
+                })?;
+                if *expires_at <= now {
+                    return Err(Unrenderable::Gone("the reset link expired before it could be sent".into()));
+                }
+                let user = self.user(user_id).await?;
+                let letter = self.password_reset(&user, token.expose(), *expires_at - message.created_at);
+                single(&user, letter)
+            }
         }
     }
 
@@ -173,6 +191,29 @@ impl Renderer {
             )],
             qr_codes: Vec::new(),
             link: Some(("Find an event".into(), format!("{}/Home.html", self.site_url))),
+            attachments: Vec::new(),
+        }
+    }
+
+    /// The reset link: the token in the address's fragment (`#token=`), which browsers never send
+    /// to a server, so it reaches no access log; nothing else of the account but its name.
+    fn password_reset(&self, user: &User, token: &str, lifetime: chrono::Duration) -> Letter {
+        let minutes = lifetime.num_minutes().max(1);
+        Letter {
+            subject: "Reset your ProEventa password".into(),
+            name: greeting_name(user),
+            paragraphs: vec![
+                format!(
+                    "Someone, hopefully you, asked to reset the password of your ProEventa account {}. Follow \
+                     the link below to choose a new one. It works once, for {} minutes.",
+                    user.email, minutes
+                ),
+                "Choosing a new password logs you out everywhere you were logged in. If you did not ask for \
+                 this, ignore this mail: your password stays as it is."
+                    .into(),
+            ],
+            qr_codes: Vec::new(),
+            link: Some(("Choose a new password".into(), format!("{}/reset.html#token={token}", self.site_url))),
             attachments: Vec::new(),
         }
     }

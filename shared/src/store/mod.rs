@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::domain::{
     Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldExtension, HoldRequest, Invalid, MessageStatus,
     NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, Refund, Reservation, ReservationFilter,
-    Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
+    ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
     VenueWithSeats,
 };
 
@@ -69,6 +69,10 @@ pub enum StoreError {
     /// The booking's one hold extension was already used.
     #[error("this booking's hold was already extended once")]
     ExtensionUsed,
+    /// A password reset token that is unknown, used, expired, or whose account changed its
+    /// password (or was disabled) since it was issued; nothing was written.
+    #[error("the password reset link is not valid")]
+    ResetTokenInvalid,
     /// The hold would take the user above `limit` held seats of the event; nothing was written.
     #[error("at most {limit} held seats per user and event")]
     HoldLimitReached { limit: u32 },
@@ -92,6 +96,25 @@ pub trait UserStore: Send + Sync {
     async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>>;
     /// Accounts oldest first; `query` matches e-mail or name, case-insensitively.
     async fn list_users(&self, query: Option<&str>, page: Page) -> StoreResult<Vec<User>>;
+}
+
+/// Password resets ("forgot password"). The store keeps only each token's SHA-256 digest, bound
+/// to the account's `token_version` when it was issued; both writes are one transaction each.
+#[async_trait]
+pub trait PasswordResetStore: Send + Sync {
+    /// For the enabled account with `request.email`, in one transaction: records the token's
+    /// digest (never the token), expiring at `request.expires_at`, and writes the reset mail to
+    /// the outbox, which holds the plain token as its `secret` until it is settled. `false`, and
+    /// nothing written, when no enabled account has the address. Older tokens of the account
+    /// stay valid until they expire or any reset of the account is used.
+    async fn issue_password_reset(&self, request: &ResetRequest, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// In one transaction: consumes the token by one conditional write (unused and unexpired at
+    /// `now`: of two confirms at once exactly one wins), then sets the account's password hash and
+    /// bumps its `token_version`, conditioned on the version the token was issued at and on the
+    /// account being enabled, so every session issued before (and every other reset token of the
+    /// account) ends. `ResetTokenInvalid` (nothing written) otherwise. Returns the account.
+    async fn reset_password(&self, token: &ResetDigest, password_hash: String, now: DateTime<Utc>)
+    -> StoreResult<User>;
 }
 
 /// Venues, events and the live seat map.
@@ -234,7 +257,7 @@ pub trait TicketStore: Send + Sync {
 }
 
 /// The outbox: messages written by the changes they report, in the changes' own transactions
-/// (`create_user`: account created; `confirm_payment`: booking confirmed; `fail_payment` with
+/// (`create_user`: account created; `issue_password_reset`: the reset link; `confirm_payment`: booking confirmed; `fail_payment` with
 /// money given back: payment refunded; `cancel_reservation` / `cancel_booking` of paid seats:
 /// seats or booking canceled with the refund; `cancel_event`: one per refund;
 /// `update_event` that moves `start_time`: event rescheduled). Delivered by a sender at least
@@ -347,7 +370,7 @@ pub trait LimitStore: Send + Sync {
 /// can let each function write only the items its own code writes (`infra/template.yaml`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Writes {
-    /// `UserStore`: signing up, profile and admin changes.
+    /// `UserStore` and `PasswordResetStore`: signing up, profile and admin changes, password resets.
     Accounts,
     /// `CatalogStore`: venues and events; canceling an event cancels its seats and refunds them.
     Catalog,
@@ -372,7 +395,10 @@ pub enum Writes {
 /// One storage backend: every trait, plus health and schema.
 #[async_trait]
 pub trait Store:
-    UserStore + CatalogStore + HoldStore + PaymentStore + TicketStore + OutboxStore + IdempotencyStore + LimitStore
+    UserStore
+    + PasswordResetStore
+    + CatalogStore
+    + HoldStore + PaymentStore + TicketStore + OutboxStore + IdempotencyStore + LimitStore
 {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;

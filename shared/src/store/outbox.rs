@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Payment, Refund, RefundFacts, Settlement, User};
+use crate::domain::{
+    MessageFacts, MessageSecret, MessageStatus, OutboxMessage, Payment, Refund, RefundFacts, ResetToken, Settlement,
+    User,
+};
 use crate::store::{OutboxDepth, StoreError, StoreResult};
 
 /// A message about to be written with the change it reports: pending, due at `now`.
@@ -25,6 +28,16 @@ pub(crate) fn new_message(user_id: Option<Uuid>, facts: MessageFacts, now: DateT
         last_error: None,
         created_at: now,
         sent_at: None,
+        secret: None,
+    }
+}
+
+/// The reset mail of a password reset (`issue_password_reset`): it holds the plain token as its
+/// secret until it is settled, the only place the token is written, and only until then.
+pub(crate) fn reset_message(user_id: Uuid, token: &ResetToken, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> OutboxMessage {
+    OutboxMessage {
+        secret: Some(MessageSecret::new(token.expose())),
+        ..new_message(Some(user_id), MessageFacts::PasswordReset { expires_at }, now)
     }
 }
 
@@ -111,6 +124,17 @@ pub(crate) async fn account_created<W: OutboxWrites>(conn: &mut W, user: &User) 
     write(conn, &[new_message(Some(user.id), MessageFacts::AccountCreated, user.created_at)]).await
 }
 
+/// `issue_password_reset`: the reset mail, with the token as its secret.
+pub(crate) async fn password_reset<W: OutboxWrites>(
+    conn: &mut W,
+    user_id: Uuid,
+    token: &ResetToken,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    write(conn, &[reset_message(user_id, token, expires_at, now)]).await
+}
+
 /// `confirm_payment`: the confirmation, with the tickets the same transaction issued.
 pub(crate) async fn booking_confirmed<W: OutboxWrites>(
     conn: &mut W,
@@ -181,21 +205,37 @@ pub(crate) struct Settled<'a> {
     /// why they failed).
     pub last_error: Option<&'a str>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Whether the message's secret (a reset mail's token) is erased: once it is sent or failed,
+    /// nothing needs it any more. A retry keeps it for the next attempt.
+    pub erase_secret: bool,
 }
 
 pub(crate) fn settled(settlement: &Settlement, now: DateTime<Utc>) -> Settled<'_> {
     match settlement {
         Settlement::Sent => {
-            Settled { status: MessageStatus::Sent, next_attempt_at: None, last_error: None, sent_at: Some(now) }
+            Settled {
+                status: MessageStatus::Sent,
+                next_attempt_at: None,
+                last_error: None,
+                sent_at: Some(now),
+                erase_secret: true,
+            }
         }
         Settlement::RetryAt { at, reason } => Settled {
             status: MessageStatus::Pending,
             next_attempt_at: Some(*at),
             last_error: Some(reason),
             sent_at: None,
+            erase_secret: false,
         },
         Settlement::Failed { reason } => {
-            Settled { status: MessageStatus::Failed, next_attempt_at: None, last_error: Some(reason), sent_at: None }
+            Settled {
+                status: MessageStatus::Failed,
+                next_attempt_at: None,
+                last_error: Some(reason),
+                sent_at: None,
+                erase_secret: true,
+            }
         }
     }
 }

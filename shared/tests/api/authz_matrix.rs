@@ -13,7 +13,8 @@ use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Utc};
 use proeventa_core::auth::{Claims, TokenKeys};
 use proeventa_core::domain::{
-    Booking, CLAIM_LEASE, Event, MessageFacts, Payment, Role, Settlement, User, UserChanges, VenueWithSeats,
+    Booking, CLAIM_LEASE, Email, Event, MessageFacts, Payment, ResetRequest, ResetToken, Role, Settlement, User,
+    UserChanges, VenueWithSeats,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -46,6 +47,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
     Some(match (method, path) {
         ("get", "/" | "/health" | "/openapi.json" | "/docs" | "/redoc" | "/redoc/redoc.standalone.js") => Public,
         ("post", "/auth/signup" | "/auth/login") => Public,
+        ("post", "/auth/password-reset" | "/auth/password-reset/confirm") => Public,
         ("get" | "patch", "/auth/me") => User,
         ("get", "/auth/users/{user_id}") => OwnerOrAdmin,
         ("get", "/auth/users") | ("patch", "/auth/users/{user_id}") => Admin,
@@ -181,6 +183,8 @@ struct Resources {
     code: String,
     /// The paid booking's confirmation, failed (what an admin's resend is for).
     failed_message: Uuid,
+    /// A fresh password reset token of the `login@` account (what a reset's confirm is for).
+    reset_token: String,
 }
 
 async fn people(app: &TestApp) -> People {
@@ -216,7 +220,15 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
     let ticket = parse::<Uuid>(&resp.2[0]["id"]);
     let code = resp.2[0]["code"].as_str().expect("a ticket code").to_owned();
     let failed_message = failed_confirmation(app, paid_booking).await;
-    Resources { event, booking, payment, unpaid_booking, paid_booking, ticket, code, failed_message }
+    let reset_token = ResetToken::generate();
+    let reset = ResetRequest {
+        email: Email::parse("login@example.com").expect("an address"),
+        token: reset_token.clone(),
+        expires_at: Utc::now() + chrono::Duration::minutes(30),
+    };
+    assert!(app.state.store.issue_password_reset(&reset, Utc::now()).await.expect("a reset"), "login@ exists");
+    let reset_token = reset_token.expose().to_owned();
+    Resources { event, booking, payment, unpaid_booking, paid_booking, ticket, code, failed_message, reset_token }
 }
 
 /// The booking's confirmation message, given up on as a sender would after its last attempt.
@@ -296,6 +308,10 @@ fn body_for(method: &str, path: &str, people: &People, res: &Resources) -> Optio
             json!({"email": format!("new-{}@example.com", Uuid::new_v4().simple()), "password": PASSWORD})
         }
         ("post", "/auth/login") => json!({"email": "login@example.com", "password": PASSWORD}),
+        // Anyone may ask (a fresh address each time, so the per-address limit is never reached).
+        ("post", "/auth/password-reset") => json!({"email": format!("reset-{}@example.com", Uuid::new_v4().simple())}),
+        // The password stays the same, so the login cells keep working.
+        ("post", "/auth/password-reset/confirm") => json!({"token": res.reset_token, "password": PASSWORD}),
         ("patch", "/auth/me") => json!({"name": "Renamed"}),
         ("patch", "/auth/users/{user_id}") => json!({"disabled": false}),
         ("post", "/events/venues") => json!({"name": "Hall 2", "kind": "hall", "rows": [{"row": "A", "seats": 2}]}),

@@ -31,6 +31,8 @@ const DOCUMENTED_ROUTES: &[(&str, &str)] = &[
     ("get", "/openapi.json"),
     ("post", "/auth/signup"),
     ("post", "/auth/login"),
+    ("post", "/auth/password-reset"),
+    ("post", "/auth/password-reset/confirm"),
     ("get", "/auth/me"),
     ("patch", "/auth/me"),
     ("get", "/auth/users/{user_id}"),

@@ -390,3 +390,74 @@ async fn cancels_refunds_and_a_new_date_are_each_mailed() {
     assert!(text.contains(&format!("{left} is refunded to the card ending in 4242")), "{text}");
     assert!(text.contains(&booking.id.to_string()), "a link to the booking: {text}");
 }
+
+/// The reset link in a mail's text: the site's `reset.html` with the token in the fragment.
+fn reset_link(text: &str) -> Option<String> {
+    let start = text.find("http")?;
+    let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    link.contains("/reset.html#token=").then_some(link)
+}
+
+/// A reset asked for through the API arrives over SMTP, read back as a mail client reads it: to
+/// the account, with a link to the site's reset page carrying a token that works (once), and no
+/// password material. Once sent, the outbox no longer holds the token.
+#[tokio::test]
+async fn a_password_reset_mail_arrives_with_a_working_link_and_no_password_material() {
+    let app = TestApp::new().await;
+    let (user, session) = app.customer("rita.reset@example.com").await;
+    let folder = Scratch::new("smtp-reset");
+    let files = Scratch::new("reset-parts");
+    let port = free_port();
+    let sink = SmtpSink::start(port, &folder.0);
+    let sender = sender_to(&app, &MailUrl::Smtp { host: "127.0.0.1".into(), port }).await;
+
+    let resp = app.post("/auth/password-reset", serde_json::json!({"email": "Rita.Reset@example.com"}), None).await;
+    assert_eq!(resp.0, StatusCode::ACCEPTED, "{:?}", resp.2);
+    let drained = sender.drain().await.expect("a drain");
+    assert_eq!((drained.sent, drained.failed), (2, 0), "the welcome and the reset: {drained}");
+    sink.stop();
+
+    let resets: Vec<(PathBuf, Value)> = received(&folder.0)
+        .into_iter()
+        .map(|m| {
+            let mail = read_mail(&m, &files.0.join(m.file_stem().unwrap()));
+            (m, mail)
+        })
+        .filter(|(_, mail)| mail["subject"] == "Reset your ProEventa password")
+        .collect();
+    assert_eq!(resets.len(), 1, "one reset mail");
+    let (path, mail) = &resets[0];
+    assert_eq!(mail["to"], user.email.as_str());
+    let text = mail["text"].as_str().expect("a text body");
+    let html = mail["html"].as_str().expect("an HTML body");
+    let link = reset_link(text).unwrap_or_else(|| panic!("a reset link in the text: {text}"));
+    assert!(link.starts_with(&format!("{}/reset.html#token=", app.state.config.site_url())), "{link}");
+    assert!(html.contains(&link), "the HTML links to the same page: {html}");
+    assert!(text.contains("30 minutes"), "the mail says how long the link works: {text}");
+    let raw = std::fs::read_to_string(path).expect("the mail file");
+    for material in [PASSWORD, "$argon2", "password_hash"] {
+        assert!(!raw.contains(material) && !text.contains(material), "`{material}` in the reset mail");
+    }
+
+    // Sent: the outbox keeps no token any more.
+    let message = app
+        .state
+        .store
+        .list_messages(Some(MessageStatus::Sent), Page { limit: 200, offset: 0 })
+        .await
+        .expect("the outbox")
+        .into_iter()
+        .find(|m| m.facts.kind() == MessageKind::PasswordReset)
+        .expect("the reset mail's message, sent");
+    assert_eq!(message.secret, None, "the token is erased once the mail is sent");
+
+    // The link works: the page's token sets a new password, once, and the old session ends.
+    let token = link.split("#token=").nth(1).expect("a token");
+    let new_password = "a brand new passphrase";
+    let body = serde_json::json!({"token": token, "password": new_password});
+    let resp = app.post("/auth/password-reset/confirm", body.clone(), None).await;
+    assert_eq!(resp.0, StatusCode::OK, "{:?}", resp.2);
+    assert_eq!(app.get("/auth/me", Some(&session)).await.0, StatusCode::UNAUTHORIZED);
+    app.login(&user.email, new_password).await;
+    assert_eq!(app.post("/auth/password-reset/confirm", body, None).await.0, StatusCode::BAD_REQUEST);
+}

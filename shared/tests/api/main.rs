@@ -19,5 +19,6 @@ mod idempotency;
 mod mail;
 mod payments;
 mod posters;
+mod recovery;
 mod reservations;
 mod tickets;

@@ -30,6 +30,9 @@ macro_rules! backend_tests {
                 idempotency_record_holds_for_exactly_a_day,
                 user_duplicate_email_is_email_taken,
                 user_with_password_hash_finds_by_email,
+                a_reset_token_works_once,
+                an_expired_reset_token_is_refused_and_changes_nothing,
+                a_password_change_ends_every_other_reset_token_of_the_account,
                 update_user_changes_fields,
                 list_users_query_and_paging_oldest_first,
                 venue_seats_numbered_per_row_in_row_order,
@@ -109,6 +112,7 @@ macro_rules! backend_tests {
                 concurrent_attempts_are_each_counted_once,
                 concurrent_declines_count_at_most_the_limit,
                 concurrent_extensions_one_wins,
+                concurrent_confirms_of_one_reset_token_one_wins,
             ]);
         }
     };
@@ -141,6 +145,8 @@ macro_rules! message_tests {
                 a_retry_is_pending_again_at_the_time_given,
                 a_failed_message_is_listed_by_status_and_resent,
                 the_depth_counts_pending_and_failed_messages_as_they_move,
+                a_reset_writes_its_mail_with_the_token_and_keeps_only_a_digest,
+                a_retried_reset_mail_keeps_its_token_and_a_failed_one_loses_it,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_claims_take_each_message_once,

@@ -27,11 +27,11 @@ use axum::http::{Method, Request};
 use chrono::{Duration, Utc};
 use proeventa_core::api::AppState;
 use proeventa_core::config::MailUrl;
-use proeventa_core::domain::{CLAIM_LEASE, Role, Settlement, UserChanges};
+use proeventa_core::domain::{CLAIM_LEASE, MessageKind, Page, Role, Settlement, UserChanges};
 use proeventa_core::mail::sender_for;
 use proeventa_core::payments::SimulatedProvider;
 use proeventa_core::store::dynamodb::{DynamoStore, ITEM_KINDS, ItemKind, kind_of, string_like};
-use proeventa_core::store::{Store, UserStore, Writes};
+use proeventa_core::store::{OutboxStore, Store, UserStore, Writes};
 use proeventa_core::tickets::TicketKeys;
 use proeventa_lambda::{EXPIRE_HOLDS_WRITES, Group, SEND_MAIL_WRITES, lambda_config};
 use proeventa_testkit::TempDynamoTable;
@@ -577,6 +577,18 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let path = format!("/auth/users/{}", id(&customer));
     let (status, body) = auth.send(Method::PATCH, &path, &admin, None, json!({"disabled": false})).await;
     assert_eq!(status, 200, "{body}");
+    // A password reset: asked for (the reset's item and its mail), then used (the reset consumed and
+    // the account's password and token version, in one transaction); ana logs in again after it.
+    let ask = json!({"email": "ana@iam.test"});
+    let (status, body) = auth.call(Method::POST, "/auth/password-reset", &[], Some(ask)).await;
+    assert_eq!(status, 202, "{body}");
+    let outbox = setup.list_messages(None, Page { limit: 200, offset: 0 }).await.expect("the outbox");
+    let reset = outbox.iter().find(|m| m.facts.kind() == MessageKind::PasswordReset).expect("the reset mail");
+    let token = reset.secret.as_ref().expect("its token").expose().to_owned();
+    let confirm = json!({"token": token, "password": "ana-password-1"});
+    let (status, body) = auth.call(Method::POST, "/auth/password-reset/confirm", &[], Some(confirm)).await;
+    assert_eq!(status, 200, "{body}");
+    let ana = login("ana@iam.test", "ana-password-1").await;
 
     // api-catalog: a venue (with an Idempotency-Key) and its time zone changed, an event, a change to it.
     let venue = json!({"name": "IAM Hall", "location": "Policy street 1", "kind": "hall",

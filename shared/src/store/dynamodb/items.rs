@@ -109,10 +109,13 @@ item_kinds! {
     HOLD_SLOTS = "EVENT#*#HOLDER#*" by [Holds, Payments];
     /// A rate limit's attempt counter (limit and subject).
     LIMIT = "LIMIT#*" by [Limits];
+    /// A password reset, by the SHA-256 digest of its token (never the token): issued and
+    /// consumed by the account's own function.
+    PASSWORD_RESET = "RESET#*" by [Accounts];
     /// A paid seat's ticket: issued by the payment's confirm, revoked by the cancel of its seat,
     /// booking (`Holds`) or event (`Catalog`), admitted at the door (`CheckIn`).
     TICKET = "TICKET#*" by [Payments, Holds, Catalog, CheckIn];
-    /// A message in the outbox: written by the change it reports (signup, confirm, a failed
+    /// A message in the outbox: written by the change it reports (signup, a password reset, confirm, a failed
     /// payment's refund, cancels, an event moved), claimed and settled by the sender, resent by
     /// admins (`Messages`). The mail job's stream filter matches this prefix.
     MESSAGE = "MSG#*" by [Accounts, Payments, Holds, Catalog, Messages];
@@ -231,6 +234,11 @@ pub fn idempotency_key(user_id: Uuid, key_text: &str) -> Item {
 /// A rate limit's attempt counter (see `LimitStore`), one item per key.
 pub fn limit_key(key_text: &str) -> Item {
     key(format!("LIMIT#{key_text}"), "LIMIT")
+}
+
+/// A password reset by its token's digest.
+pub fn password_reset_key(digest: &str) -> Item {
+    key(PASSWORD_RESET.pk(&[&digest]), "RESET")
 }
 
 pub fn ticket_key(id: Uuid) -> Item {

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::items::*;
 use super::users::paged;
 use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, names_in, sdk_error, values_map};
-use crate::domain::{MessageFacts, MessageStatus, OutboxMessage, Page, Settlement};
-use crate::store::outbox::{new_message, settled};
+use crate::domain::{MessageFacts, MessageSecret, MessageStatus, OutboxMessage, Page, ResetToken, Settlement};
+use crate::store::outbox::{new_message, reset_message, settled};
 use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
 /// Where pending messages wait for a claim (`gsi1`), by due time.
@@ -41,7 +41,22 @@ pub(super) fn message_put(
     facts: MessageFacts,
     now: DateTime<Utc>,
 ) -> StoreResult<TransactWriteItem> {
-    let message = new_message(user_id, facts, now);
+    put_of(table, new_message(user_id, facts, now))
+}
+
+/// The put of a password reset's mail, which holds the plain token as its `secret` attribute
+/// until it is settled (see `settle_message`).
+pub(super) fn reset_message_put(
+    table: &str,
+    user_id: Uuid,
+    token: &ResetToken,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<TransactWriteItem> {
+    put_of(table, reset_message(user_id, token, expires_at, now))
+}
+
+fn put_of(table: &str, message: OutboxMessage) -> StoreResult<TransactWriteItem> {
     let facts = serde_json::to_string(&message.facts)
         .map_err(|e| StoreError::Internal(format!("outbox facts do not serialize: {e}")))?;
     let (id, due, created) = (message.id, ms(message.next_attempt_at), ms(message.created_at));
@@ -62,6 +77,9 @@ pub(super) fn message_put(
     if let Some(user_id) = message.user_id {
         item.insert("uid".to_owned(), s(user_id.to_string()));
     }
+    if let Some(secret) = &message.secret {
+        item.insert("secret".to_owned(), s(secret.expose()));
+    }
     TxItem::put(table, item, None, vec![])
 }
 
@@ -80,6 +98,7 @@ fn message_from(item: &Item) -> StoreResult<OutboxMessage> {
         last_error: opt_s(item, "err"),
         created_at: get_time(item, "created")?,
         sent_at: opt_n(item, "sent")?.map(from_ms).transpose()?,
+        secret: opt_s(item, "secret").map(MessageSecret::new),
     })
 }
 
@@ -188,8 +207,12 @@ impl OutboxStore for DynamoStore {
                 values.push((":sk", s(due_key(ms(at), id))));
             }
         } else {
-            // Sent or failed: out of the claims' index, listed under its new status.
+            // Sent or failed: out of the claims' index, listed under its new status, and its
+            // secret (a reset mail's token) erased.
             removes.push("#gsi1pk, #gsi1sk");
+            if settled.erase_secret {
+                removes.push("#secret");
+            }
             sets.push("#gsi2pk = :listed");
             values.push((":listed", s(status_index(settled.status))));
         }

@@ -10,6 +10,7 @@ mod holds;
 mod items;
 mod limits;
 mod messages;
+mod password_resets;
 mod payments;
 pub mod table;
 mod tickets;

@@ -13,13 +13,13 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::rows::parse_stored;
-use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
+use crate::domain::{MessageSecret, MessageStatus, OutboxMessage, Page, Settlement};
 use crate::store::outbox::{OutboxWrites, PaymentOwner, depth_from_counts, settled};
 use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
 macro_rules! message_columns {
     () => {
-        "id, user_id, facts::text AS facts, status, attempts, next_attempt_at, last_error, created_at, sent_at"
+        "id, user_id, facts::text AS facts, status, attempts, next_attempt_at, last_error, created_at, sent_at, secret"
     };
 }
 
@@ -49,6 +49,7 @@ struct MessageRow {
     last_error: Option<String>,
     created_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
+    secret: Option<String>,
 }
 
 impl MessageRow {
@@ -65,6 +66,7 @@ impl MessageRow {
             last_error: self.last_error,
             created_at: self.created_at,
             sent_at: self.sent_at,
+            secret: self.secret.map(MessageSecret::new),
         })
     }
 }
@@ -91,10 +93,12 @@ impl OutboxStore for PostgresStore {
     ) -> StoreResult<bool> {
         let settled = settled(settlement, now);
         // Only the latest claim settles: a later claim (its lease ended) or an admin changed
-        // `attempts` or `status`, and then nothing changes.
+        // `attempts` or `status`, and then nothing changes. A sent or failed message's secret (a
+        // reset mail's token) is erased in the same statement.
         let updated = sqlx::query(
             "UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at),
-                 last_error = COALESCE($5, last_error), sent_at = $6
+                 last_error = COALESCE($5, last_error), sent_at = $6,
+                 secret = CASE WHEN $7 THEN NULL ELSE secret END
              WHERE id = $1 AND status = 'pending' AND attempts = $2",
         )
         .bind(id)
@@ -103,6 +107,7 @@ impl OutboxStore for PostgresStore {
         .bind(settled.next_attempt_at)
         .bind(settled.last_error)
         .bind(settled.sent_at)
+        .bind(settled.erase_secret)
         .execute(&self.pool)
         .await?;
         Ok(updated.rows_affected() == 1)
@@ -171,10 +176,11 @@ impl OutboxWrites for PgConnection {
         }
         // One statement whatever the count: the columns as arrays.
         sqlx::query(
-            "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at)
-             SELECT m.id, m.user_id, m.kind, m.facts::jsonb, 'pending', 0, m.due, m.created
-             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
-                  AS m (id, user_id, kind, facts, due, created)",
+            "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at, secret)
+             SELECT m.id, m.user_id, m.kind, m.facts::jsonb, 'pending', 0, m.due, m.created, m.secret
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                         $7::text[])
+                  AS m (id, user_id, kind, facts, due, created, secret)",
         )
         .bind(messages.iter().map(|m| m.id).collect::<Vec<_>>())
         .bind(messages.iter().map(|m| m.user_id).collect::<Vec<_>>())
@@ -182,6 +188,7 @@ impl OutboxWrites for PgConnection {
         .bind(facts)
         .bind(messages.iter().map(|m| m.next_attempt_at).collect::<Vec<_>>())
         .bind(messages.iter().map(|m| m.created_at).collect::<Vec<_>>())
+        .bind(messages.iter().map(|m| m.secret.as_ref().map(|s| s.expose().to_owned())).collect::<Vec<_>>())
         .execute(&mut *self)
         .await?;
         Ok(())

@@ -16,6 +16,7 @@ mod hold_extension;
 mod holds;
 mod limits;
 mod messages;
+mod password_resets;
 mod payments;
 #[cfg(test)]
 mod plan_tests;

@@ -13,11 +13,12 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::{enum_col, from_millis, id_text, ids_json, millis, time_col, uuid_col};
-use crate::domain::{MessageStatus, OutboxMessage, Page, Settlement};
+use crate::domain::{MessageSecret, MessageStatus, OutboxMessage, Page, Settlement};
 use crate::store::outbox::{OutboxWrites, PaymentOwner, depth_from_counts, settled};
 use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
-const MESSAGE_COLUMNS: &str = "id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at";
+const MESSAGE_COLUMNS: &str =
+    "id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at, secret";
 
 /// The claim: the due pending messages, oldest due first, read from the partial index
 /// `outbox_due_idx`, each counted one attempt and leased. One statement on the one writer.
@@ -27,7 +28,7 @@ pub(super) const CLAIM_SQL: &str = "UPDATE outbox SET attempts = attempts + 1, n
      WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_due_idx \
                   WHERE status = 'pending' AND next_attempt_at <= ?2 \
                   ORDER BY next_attempt_at, id LIMIT ?3) \
-     RETURNING id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at";
+     RETURNING id, user_id, facts, status, attempts, next_attempt_at, last_error, created_at, sent_at, secret";
 
 /// The depth: pending and failed messages counted by status from the covering index
 /// `outbox_status_idx` (status first), which it searches for those two statuses only, never
@@ -61,16 +62,18 @@ impl OutboxStore for SqliteStore {
     ) -> StoreResult<bool> {
         let settled = settled(settlement, now);
         // Only the latest claim settles: a later claim (its lease ended) or an admin changed
-        // `attempts` or `status`, and then nothing changes.
+        // `attempts` or `status`, and then nothing changes. A sent or failed message's secret (a
+        // reset mail's token) is erased in the same statement.
         let updated = sqlx::query(
             "UPDATE outbox SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), \
-             last_error = COALESCE(?, last_error), sent_at = ? \
+             last_error = COALESCE(?, last_error), sent_at = ?, secret = CASE WHEN ? THEN NULL ELSE secret END \
              WHERE id = ? AND status = 'pending' AND attempts = ?",
         )
         .bind(settled.status.as_str())
         .bind(settled.next_attempt_at.map(millis))
         .bind(settled.last_error)
         .bind(settled.sent_at.map(millis))
+        .bind(settled.erase_secret)
         .bind(id_text(id))
         .bind(i64::from(attempt))
         .execute(&self.writer)
@@ -137,6 +140,7 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<OutboxMessage> {
         last_error: row.try_get("last_error")?,
         created_at: time_col(row, "created_at")?,
         sent_at: row.try_get::<Option<i64>, _>("sent_at")?.map(from_millis).transpose()?,
+        secret: row.try_get::<Option<String>, _>("secret")?.map(MessageSecret::new),
     })
 }
 
@@ -146,7 +150,7 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<OutboxMessage> {
 impl OutboxWrites for SqliteConnection {
     async fn insert_messages(&mut self, messages: &[OutboxMessage]) -> StoreResult<()> {
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at) ",
+            "INSERT INTO outbox (id, user_id, kind, facts, status, attempts, next_attempt_at, created_at, secret) ",
         );
         let mut facts = Vec::with_capacity(messages.len());
         for message in messages {
@@ -163,7 +167,8 @@ impl OutboxWrites for SqliteConnection {
                 .push_bind(message.status.as_str())
                 .push_bind(i64::from(message.attempts))
                 .push_bind(millis(message.next_attempt_at))
-                .push_bind(millis(message.created_at));
+                .push_bind(millis(message.created_at))
+                .push_bind(message.secret.as_ref().map(|secret| secret.expose().to_owned()));
         });
         qb.build().execute(&mut *self).await?;
         Ok(())

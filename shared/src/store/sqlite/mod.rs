@@ -14,6 +14,7 @@ mod hold_extension;
 mod holds;
 mod limits;
 mod messages;
+mod password_resets;
 mod payments;
 mod rows;
 #[cfg(test)]
