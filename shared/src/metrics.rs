@@ -23,9 +23,11 @@
 //! | `proeventa_outbox_messages_total` | counter | `outcome` | outbox messages the sender settled: `sent`, `retrying`, `failed`, `superseded` |
 //! | `proeventa_outbox_claimed_total` | counter | | outbox messages the sender claimed |
 //! | `proeventa_store_errors_total` | counter | `kind` | store errors that reached an answer, by `StoreError` kind (`unavailable` and `internal` are the faults; the others are refusals the store decided) |
+//! | `proeventa_dynamodb_capacity_units` | histogram | `operation`, `capacity`, `table` | request units one DynamoDB answer says it consumed (`capacity`: `read` or `write`; `operation`: `TransactWriteItems`, `GetItem`, ...); its sum is what on-demand DynamoDB bills. Only with `DYNAMODB_CONSUMED_CAPACITY=1` (`store/dynamodb/capacity.rs`) |
 //!
 //! Names are fixed here and only here; every label value is from a fixed set (a route template,
-//! never a raw path), so neither Prometheus nor CloudWatch sees unbounded series.
+//! never a raw path; the deployment's one DynamoDB table), so neither Prometheus nor CloudWatch
+//! sees unbounded series.
 
 use std::time::Duration;
 
@@ -47,6 +49,7 @@ pub const RATE_LIMIT_REFUSALS: &str = "proeventa_rate_limit_refusals_total";
 pub const OUTBOX_MESSAGES: &str = "proeventa_outbox_messages_total";
 pub const OUTBOX_CLAIMED: &str = "proeventa_outbox_claimed_total";
 pub const STORE_ERRORS: &str = "proeventa_store_errors_total";
+pub const DYNAMODB_CAPACITY_UNITS: &str = "proeventa_dynamodb_capacity_units";
 
 /// Every metric's name, for the tests that hold the dashboards to this vocabulary.
 pub const ALL: &[&str] = &[
@@ -64,6 +67,7 @@ pub const ALL: &[&str] = &[
     OUTBOX_MESSAGES,
     OUTBOX_CLAIMED,
     STORE_ERRORS,
+    DYNAMODB_CAPACITY_UNITS,
 ];
 
 /// The `route` of a request no route matched (a 404): one value, whatever the path was.
@@ -98,6 +102,11 @@ pub fn describe() {
     describe_counter!(OUTBOX_MESSAGES, Unit::Count, "Outbox messages settled by the mail sender, by outcome");
     describe_counter!(OUTBOX_CLAIMED, Unit::Count, "Outbox messages claimed by the mail sender");
     describe_counter!(STORE_ERRORS, Unit::Count, "Store errors that reached an answer, by kind");
+    describe_histogram!(
+        DYNAMODB_CAPACITY_UNITS,
+        Unit::Count,
+        "Request units one DynamoDB answer consumed, by operation, read or write, and table"
+    );
 }
 
 /// One answered HTTP request. `route` is the matched template, or `UNMATCHED_ROUTE`.
@@ -176,6 +185,13 @@ pub fn outbox_pass(claimed: u32, sent: u32, retrying: u32, failed: u32, supersed
             counter!(OUTBOX_MESSAGES, "outcome" => outcome).increment(u64::from(count));
         }
     }
+}
+
+/// What one DynamoDB answer says its request consumed: `units` of `capacity` (`read` or `write`)
+/// on `table`, for `operation` (`TransactWriteItems`, ...).
+pub fn dynamodb_capacity(operation: &'static str, capacity: &'static str, table: &str, units: f64) {
+    histogram!(DYNAMODB_CAPACITY_UNITS, "operation" => operation, "capacity" => capacity, "table" => table.to_owned())
+        .record(units);
 }
 
 /// A store error on its way to an answer.
