@@ -37,8 +37,9 @@ pub struct ManifestProbe {
 }
 
 /// Sells every one of `seats` for `event_id`, `per_booking` to a booking, the bookings going to
-/// the buyers in turn; returns each booking's id and its buyer's token.
-async fn sell_out(
+/// the buyers in turn; returns each booking's id and its buyer's token. Each booking is three
+/// requests: reserve, checkout, confirm.
+pub(crate) async fn sell_out(
     fx: &Fixture,
     clients: usize,
     event_id: &str,
@@ -95,15 +96,9 @@ async fn ticket_codes(fx: &Fixture, clients: usize, bookings: Vec<(String, Strin
     Ok(per_booking.into_iter().flatten().collect())
 }
 
-/// Creates an event on a new venue of `seats` seats (rows of up to 200) and sells it out,
-/// `per_booking` seats to a booking.
-pub(crate) async fn sold_out_event(
-    fx: &Fixture,
-    clients: usize,
-    name: &str,
-    seats: usize,
-    per_booking: usize,
-) -> Res<(String, Vec<(String, String)>)> {
+/// Creates an event on a new venue of `seats` seats (rows of up to 200); returns the event's id
+/// and its seats' ids.
+pub(crate) async fn new_event(fx: &Fixture, name: &str, seats: usize) -> Res<(String, Vec<String>)> {
     let mut client = Client::connect(fx.addr).await?;
     let rows: Vec<usize> = (0..seats.div_ceil(200)).map(|r| (seats - r * 200).min(200)).collect();
     let call = Call::post("/events/venues", venue_body(name, &rows)).token(&fx.admin_token);
@@ -111,6 +106,19 @@ pub(crate) async fn sold_out_event(
     let seat_ids = crate::fixtures::seat_ids(&venue)?;
     let call = Call::post("/events/events", event_body(&text(&venue, "id")?, name)).token(&fx.admin_token);
     let event_id = text(&expect(&mut client, call, 201).await?, "id")?;
+    Ok((event_id, seat_ids))
+}
+
+/// Creates an event on a new venue of `seats` seats and sells it out, `per_booking` seats to a
+/// booking.
+pub(crate) async fn sold_out_event(
+    fx: &Fixture,
+    clients: usize,
+    name: &str,
+    seats: usize,
+    per_booking: usize,
+) -> Res<(String, Vec<(String, String)>)> {
+    let (event_id, seat_ids) = new_event(fx, name, seats).await?;
     let bookings = sell_out(fx, clients, &event_id, &seat_ids, per_booking).await?;
     Ok((event_id, bookings))
 }

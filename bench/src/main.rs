@@ -4,6 +4,7 @@
 
 mod backends;
 mod ceiling;
+mod cost;
 mod door;
 mod fixtures;
 mod http;
@@ -30,7 +31,7 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
   --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout,
-               maps, logins, door, manifest, mail, search, steady, start (default: all); the store is
+               maps, logins, door, manifest, cost, mail, search, steady, start (default: all); the store is
                seeded as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
   --server     the proeventa binary (default: next to this one)
   --out        where results.json, chart.svg and server logs go (default: target/bench)
@@ -58,6 +59,7 @@ enum Phase {
     Logins,
     Door,
     Manifest,
+    Cost,
     Mail,
     Search,
     Steady,
@@ -65,7 +67,7 @@ enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 14] = [
+    const ALL: [Phase; 15] = [
         Phase::Fresh,
         Phase::Holds,
         Phase::Hot,
@@ -76,6 +78,7 @@ impl Phase {
         Phase::Logins,
         Phase::Door,
         Phase::Manifest,
+        Phase::Cost,
         Phase::Mail,
         Phase::Search,
         Phase::Steady,
@@ -94,6 +97,7 @@ impl Phase {
             Phase::Logins => "logins",
             Phase::Door => "door",
             Phase::Manifest => "manifest",
+            Phase::Cost => "cost",
             Phase::Mail => "mail",
             Phase::Search => "search",
             Phase::Steady => "steady",
@@ -322,13 +326,24 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
+    if backend == Backend::Dynamodb && runs(Phase::Cost) {
+        // The cost phase prices the units DynamoDB reports (bench/src/cost.rs).
+        env.push(("DYNAMODB_CONSUMED_CAPACITY".to_owned(), "1".to_owned()));
+    }
     let spec = procs::ServerSpec { binary: binary.to_owned(), env, log_dir: args.out.clone() };
     spec.run(&["migrate"], &format!("{name}-migrate.log")).map_err(|e| format!("not available: {e}"))?;
     spec.run(&["create-admin", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD], &format!("{name}-admin.log"))
         .map_err(|e| format!("failed: create-admin: {e}"))?;
     let server_log = format!("{name}-server.log");
     let _ = std::fs::remove_file(args.out.join(&server_log));
-    let mut server = spec.start(&server_log, READY_TIMEOUT).map_err(|e| format!("failed: serve: {e}"))?;
+    // The cost phase reads the server's /metrics: the measured server gets a port of its own.
+    let metrics_addr =
+        if runs(Phase::Cost) { Some(std::net::SocketAddr::from(([127, 0, 0, 1], procs::free_port()?))) } else { None };
+    let mut measured = spec.clone();
+    if let Some(addr) = metrics_addr {
+        measured.env.push(("METRICS_PORT".to_owned(), addr.port().to_string()));
+    }
+    let mut server = measured.start(&server_log, READY_TIMEOUT).map_err(|e| format!("failed: serve: {e}"))?;
     let addr = server.addr;
     let pid = server.process.pid();
     let mut figures = Figures::default();
@@ -704,6 +719,27 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
         }
     }
 
+    if runs(Phase::Cost) {
+        let counted = (backend == Backend::Dynamodb).then_some(metrics_addr).flatten();
+        let priced = if backend == Backend::Dynamodb {
+            Some(cost::Database::DynamoDbOnDemand)
+        } else if backend == Backend::Postgres {
+            Some(cost::Database::Rds { proxy: false })
+        } else {
+            None
+        };
+        say(&format!(
+            "[{name}] cost: the purchase flow for a new event, bookings of {} seats, {} clients",
+            cost::SEATS_PER_BOOKING,
+            plan.clients
+        ));
+        let flow = cost::purchase(&fx, plan.clients, args.quick, pid, counted);
+        match within("cost", Duration::from_secs(600), flow).await {
+            Ok(usage) => record_cost(name, &usage, priced, &mut figures),
+            Err(e) => figures.notes.push(e),
+        }
+    }
+
     if runs(Phase::Mail) {
         mail::phase(&fx, &spec, name, plan.clients, args.quick, &mut figures).await;
     }
@@ -758,6 +794,60 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
     drop(server);
     drop(prepared);
     Ok(figures)
+}
+
+/// The cost phase's figures, and its breakdown on stderr; `priced` is how the backend is deployed
+/// on AWS (SQLite is not).
+fn record_cost(name: &str, usage: &cost::Usage, priced: Option<cost::Database>, figures: &mut Figures) {
+    say(&format!(
+        "[{name}]   {} tickets in {:.1} s ({:.0} tickets/s), {:.2} requests a ticket, {:.3} ms server CPU a request{}",
+        usage.tickets,
+        usage.seconds,
+        usage.tickets_per_second(),
+        usage.requests_per_ticket(),
+        usage.cpu_ms_per_request(),
+        if usage.write_units + usage.read_units > 0.0 {
+            format!(
+                ", {:.1} write and {:.1} read units a ticket",
+                usage.write_units / usage.tickets,
+                usage.read_units / usage.tickets
+            )
+        } else {
+            String::new()
+        }
+    ));
+    figures.set("cost_tickets_per_s", Some(usage.tickets_per_second()));
+    figures.set("cost_requests_per_ticket", Some(usage.requests_per_ticket()));
+    figures.set("cost_cpu_ms_per_request", Some(usage.cpu_ms_per_request()));
+    figures.set("cost_lambda_billed_ms", Some(cost::lambda_billed_ms(usage.cpu_ms_per_request())));
+    if let Some(cost::Database::DynamoDbOnDemand) = priced {
+        figures.set("cost_write_units_per_ticket", Some(usage.write_units / usage.tickets.max(1.0)));
+        figures.set("cost_read_units_per_ticket", Some(usage.read_units / usage.tickets.max(1.0)));
+        if usage.write_units <= 0.0 {
+            figures.notes.push("cost: the server reported no DynamoDB write units".to_owned());
+        }
+    }
+    let Some(database) = priced else { return };
+    let dollars = cost::per_thousand_tickets(usage, database);
+    say(&format!(
+        "[{name}]   US$ per 1,000 tickets (us-east-1): API Gateway {:.5}, Lambda {:.5}, {} {:.5} ({:.4} with a month over {} tickets): {:.4} ({:.4})",
+        dollars.api_gateway,
+        dollars.lambda,
+        match database {
+            cost::Database::DynamoDbOnDemand => "DynamoDB".to_owned(),
+            cost::Database::Rds { .. } => format!("RDS {} busy all hour", cost::RDS_INSTANCE),
+        },
+        dollars.database,
+        dollars.database_month,
+        cost::MONTHLY_TICKETS,
+        dollars.total(),
+        dollars.total_month()
+    ));
+    figures.set("cost_usd_api_gateway", Some(dollars.api_gateway));
+    figures.set("cost_usd_lambda", Some(dollars.lambda));
+    figures.set("cost_usd_database", Some(dollars.database));
+    figures.set("cost_usd_per_1000", Some(dollars.total()));
+    figures.set("cost_usd_per_1000_month", Some(dollars.total_month()));
 }
 
 /// A phase bounded in time: a server that stops answering cannot hang the bench.

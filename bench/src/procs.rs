@@ -98,6 +98,9 @@ const CLEARED: &[&str] = &[
     "DECLINE_LIMIT_PER_HOUR",
     "RUST_LOG",
     "LOG_FORMAT",
+    "METRICS_HOST",
+    "METRICS_PORT",
+    "DYNAMODB_CONSUMED_CAPACITY",
 ];
 
 impl ServerSpec {

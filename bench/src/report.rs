@@ -226,6 +226,34 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         ),
         m("manifest_kb", "  as sent (KB)", None, None, false, None),
         m("manifest_ms", "  answered in (ms, best of 3)", None, None, false, None),
+        m(
+            "cost_usd_per_1000",
+            &format!(
+                "cost: US$ per 1,000 tickets on AWS, us-east-1 (bookings of {}; PostgreSQL: RDS busy all hour)",
+                crate::cost::SEATS_PER_BOOKING
+            ),
+            None,
+            None,
+            false,
+            None,
+        ),
+        m(
+            "cost_usd_per_1000_month",
+            &format!("  the same, RDS's month over {} tickets", number(crate::cost::MONTHLY_TICKETS)),
+            None,
+            None,
+            false,
+            None,
+        ),
+        m("cost_usd_api_gateway", "  API Gateway HTTP API (US$ per 1,000 tickets)", None, None, false, None),
+        m("cost_usd_lambda", "  Lambda arm64, 256 MB (US$ per 1,000 tickets)", None, None, false, None),
+        m("cost_usd_database", "  DynamoDB on demand / RDS busy (US$ per 1,000 tickets)", None, None, false, None),
+        m("cost_requests_per_ticket", "  API requests a ticket (reserve, checkout, confirm)", None, None, false, None),
+        m("cost_write_units_per_ticket", "  DynamoDB write request units a ticket", None, None, false, None),
+        m("cost_read_units_per_ticket", "  DynamoDB read request units a ticket", None, None, false, None),
+        m("cost_cpu_ms_per_request", "  server CPU a request (ms, the Lambda stand-in)", None, None, false, None),
+        m("cost_lambda_billed_ms", "  Lambda billed a request at 256 MB (ms)", None, None, false, None),
+        m("cost_tickets_per_s", "  purchase flow, tickets/s", None, None, false, None),
         m("search_p99_ms", "search p99 (ms, 10,000 events; 1,000 with --quick)", None, None, false, None),
         m("search_p50_ms", "  search p50 (ms)", None, None, false, None),
         m(
@@ -289,6 +317,10 @@ pub fn number(v: f64) -> String {
         if whole < 0 { format!("-{out}") } else { out }
     } else if v.abs() >= 10.0 || v == v.trunc() {
         format!("{v:.1}").trim_end_matches(".0").to_owned()
+    } else if v.abs() < 0.1 {
+        // Three significant digits: a few cents (the cost rows) would otherwise read as 0.01.
+        let decimals = (2 - v.abs().log10().floor() as i32).max(2) as usize;
+        format!("{v:.decimals$}")
     } else {
         format!("{v:.2}")
     }
@@ -504,6 +536,9 @@ mod tests {
         assert_eq!(number(1.234), "1.23");
         assert_eq!(number(0.0), "0");
         assert_eq!(number(12.34), "12.3");
+        assert_eq!(number(0.016_125), "0.0161");
+        assert_eq!(number(0.000_180_55), "0.000181");
+        assert_eq!(number(0.05), "0.0500");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::http::header;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use proeventa_core::metrics::BATCH_SIZE;
+use proeventa_core::metrics::{BATCH_SIZE, DYNAMODB_CAPACITY_UNITS};
 use tokio::sync::watch;
 
 /// The port `/metrics` is served on when `METRICS_PORT` is unset (OpenTelemetry's Prometheus
@@ -25,6 +25,9 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 const SECONDS_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Upper bounds of the batch-size buckets: a batch takes at most `store::batch::MAX_BATCH` (64).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+/// Upper bounds of the DynamoDB capacity buckets, in request units per answer: from an eventually
+/// consistent read (0.5) to the largest booking's transaction (at most 100 items, 2 units each).
+const CAPACITY_BUCKETS: &[f64] = &[0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 /// Where `/metrics` listens, as the environment says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +70,7 @@ pub fn install() -> Result<PrometheusHandle, String> {
         builder
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
             .and_then(|b| b.set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), BATCH_BUCKETS))
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(DYNAMODB_CAPACITY_UNITS.into()), CAPACITY_BUCKETS))
             .map_err(|e| format!("metrics buckets: {e}"))
     };
     let handle = buckets(PrometheusBuilder::new())?

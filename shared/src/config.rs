@@ -255,6 +255,11 @@ impl Config {
                     .ok_or_else(|| Invalid::new("DYNAMODB_MAX_IN_FLIGHT", "must be a positive whole number"))?,
             ),
         };
+        let dynamodb_consumed_capacity = match get("DYNAMODB_CONSUMED_CAPACITY").as_deref() {
+            None | Some("0" | "false" | "off" | "no") => false,
+            Some("1" | "true" | "on" | "yes") => true,
+            Some(_) => return Err(Invalid::new("DYNAMODB_CONSUMED_CAPACITY", "must be 1 (count) or 0 (do not count)")),
+        };
         let jwt_secret = get("JWT_SECRET");
         if jwt_secret.as_ref().is_some_and(|secret| secret.len() < JWT_SECRET_MIN_BYTES) {
             return Err(Invalid::new(
@@ -303,7 +308,12 @@ impl Config {
             log_format,
             site_dir: get("SITE_DIR").unwrap_or_else(|| "booking".into()),
             redoc_js: get("REDOC_JS").unwrap_or_else(|| "vendor/redoc/bundles/redoc.standalone.js".into()),
-            store: StoreSettings { database_max_connections, database_idle_timeout, dynamodb_max_in_flight },
+            store: StoreSettings {
+                database_max_connections,
+                database_idle_timeout,
+                dynamodb_max_in_flight,
+                dynamodb_consumed_capacity,
+            },
             limits: RateLimits::new(
                 per_window("LOGIN_LIMIT_PER_ADDRESS", RateLimits::PASSWORD_GUESSES_PER_ADDRESS)?,
                 per_window("SIGNUP_LIMIT_PER_HOUR", RateLimits::SIGNUPS_PER_ADDRESS_PER_HOUR)?,
@@ -389,6 +399,7 @@ mod tests {
             ("DATABASE_MAX_CONNECTIONS", "8"),
             ("DATABASE_IDLE_TIMEOUT_SECONDS", "30"),
             ("DYNAMODB_MAX_IN_FLIGHT", "16"),
+            ("DYNAMODB_CONSUMED_CAPACITY", "1"),
         ])
         .unwrap()
         .store;
@@ -397,8 +408,15 @@ mod tests {
             StoreSettings {
                 database_max_connections: Some(8),
                 database_idle_timeout: Some(std::time::Duration::from_secs(30)),
-                dynamodb_max_in_flight: Some(16)
+                dynamodb_max_in_flight: Some(16),
+                dynamodb_consumed_capacity: true,
             }
+        );
+        assert!(!config(&[]).unwrap().store.dynamodb_consumed_capacity, "off unless asked for");
+        assert!(!config(&[("DYNAMODB_CONSUMED_CAPACITY", "0")]).unwrap().store.dynamodb_consumed_capacity);
+        assert_eq!(
+            config(&[("DYNAMODB_CONSUMED_CAPACITY", "sometimes")]).unwrap_err().field,
+            "DYNAMODB_CONSUMED_CAPACITY"
         );
     }
 

@@ -24,9 +24,11 @@
 //! | `proeventa_outbox_claimed_total` | counter | | outbox messages the sender claimed |
 //! | `proeventa_outbox_depth` | gauge | `status` | outbox messages by status after the sender's last round: `pending` (waiting to be sent, or retried), `failed` (given up on until an admin resends them) |
 //! | `proeventa_store_errors_total` | counter | `kind` | store errors that reached an answer, by `StoreError` kind (`unavailable` and `internal` are the faults; the others are refusals the store decided) |
+//! | `proeventa_dynamodb_capacity_units` | histogram | `operation`, `capacity`, `table` | request units one DynamoDB answer says it consumed (`capacity`: `read` or `write`; `operation`: `TransactWriteItems`, `GetItem`, ...); its sum is what on-demand DynamoDB bills. Only with `DYNAMODB_CONSUMED_CAPACITY=1` (`store/dynamodb/capacity.rs`) |
 //!
 //! Names are fixed here and only here; every label value is from a fixed set (a route template,
-//! never a raw path), so neither Prometheus nor CloudWatch sees unbounded series.
+//! never a raw path; the deployment's one DynamoDB table), so neither Prometheus nor CloudWatch
+//! sees unbounded series.
 
 use std::time::Duration;
 
@@ -52,6 +54,7 @@ pub const OUTBOX_CLAIMED: &str = "proeventa_outbox_claimed_total";
 /// of that name would collide with.
 pub const OUTBOX_DEPTH: &str = "proeventa_outbox_depth";
 pub const STORE_ERRORS: &str = "proeventa_store_errors_total";
+pub const DYNAMODB_CAPACITY_UNITS: &str = "proeventa_dynamodb_capacity_units";
 
 /// Every metric's name, for the tests that hold the dashboards to this vocabulary.
 pub const ALL: &[&str] = &[
@@ -70,6 +73,7 @@ pub const ALL: &[&str] = &[
     OUTBOX_CLAIMED,
     OUTBOX_DEPTH,
     STORE_ERRORS,
+    DYNAMODB_CAPACITY_UNITS,
 ];
 
 /// The `route` of a request no route matched (a 404): one value, whatever the path was.
@@ -109,6 +113,11 @@ pub fn describe() {
         "Outbox messages pending or failed, by status, as the mail sender counted them after its last round"
     );
     describe_counter!(STORE_ERRORS, Unit::Count, "Store errors that reached an answer, by kind");
+    describe_histogram!(
+        DYNAMODB_CAPACITY_UNITS,
+        Unit::Count,
+        "Request units one DynamoDB answer consumed, by operation, read or write, and table"
+    );
 }
 
 /// One answered HTTP request. `route` is the matched template, or `UNMATCHED_ROUTE`.
@@ -194,6 +203,13 @@ pub fn outbox_pass(claimed: u32, sent: u32, retrying: u32, failed: u32, supersed
 pub fn outbox_depth(depth: OutboxDepth) {
     gauge!(OUTBOX_DEPTH, "status" => "pending").set(depth.pending as f64);
     gauge!(OUTBOX_DEPTH, "status" => "failed").set(depth.failed as f64);
+}
+
+/// What one DynamoDB answer says its request consumed: `units` of `capacity` (`read` or `write`)
+/// on `table`, for `operation` (`TransactWriteItems`, ...).
+pub fn dynamodb_capacity(operation: &'static str, capacity: &'static str, table: &str, units: f64) {
+    histogram!(DYNAMODB_CAPACITY_UNITS, "operation" => operation, "capacity" => capacity, "table" => table.to_owned())
+        .record(units);
 }
 
 /// A store error on its way to an answer.

@@ -439,6 +439,9 @@ pub struct StoreSettings {
     pub database_idle_timeout: Option<std::time::Duration>,
     /// `DYNAMODB_MAX_IN_FLIGHT`: DynamoDB calls one process has open at once.
     pub dynamodb_max_in_flight: Option<usize>,
+    /// `DYNAMODB_CONSUMED_CAPACITY=1`: every DynamoDB request asks what it consumed and the
+    /// answers are counted (`dynamodb::capacity`); off by default, when nothing is asked.
+    pub dynamodb_consumed_capacity: bool,
 }
 
 /// A storage backend as a `DATABASE_URL` names it, whether or not this build has it.

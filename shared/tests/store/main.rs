@@ -10,9 +10,10 @@
 //! on those naming `message_tests`.
 //!
 //! `dynamodb_table` checks the DynamoDB table's two definitions (Rust and the CloudFormation
-//! template) against each other.
+//! template) against each other; `dynamodb_capacity` the store's capacity accounting on the emulator.
 
 mod cases;
+mod dynamodb_capacity;
 mod dynamodb_table;
 mod dynamodb_tickets;
 mod support;

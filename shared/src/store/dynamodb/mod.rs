@@ -3,6 +3,7 @@
 //! only when the seat is free, canceled, expired or held past its end, a multi-seat hold being one
 //! `TransactWriteItems`. Nothing is checked in Rust and then written: every decision is a condition.
 
+pub mod capacity;
 mod catalog;
 mod hold_extension;
 mod hold_slots;
@@ -92,6 +93,8 @@ pub struct DynamoStore {
     slots: Slots,
     /// Holds of one user for one event take turns in this process (see `hold_slots::HolderTurns`).
     holder_turns: hold_slots::HolderTurns,
+    /// The units DynamoDB said the requests consumed, when they are counted (see `capacity`).
+    capacity: Option<capacity::CapacityMeter>,
 }
 
 /// The line of requests waiting to be sent (see `IN_FLIGHT_EMULATOR`).
@@ -136,11 +139,17 @@ impl DynamoStore {
             loader = loader.endpoint_url(endpoint.clone());
         }
         let shared = loader.timeout_config(timeouts()).load().await;
+        let capacity = settings.dynamodb_consumed_capacity.then(capacity::CapacityMeter::default);
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&shared);
+        if let Some(meter) = &capacity {
+            config = config.interceptor(meter.clone());
+        }
         Ok(Self {
-            client: Client::new(&shared),
+            client: Client::from_conf(config.build()),
             table,
             slots: Slots::new(endpoint.is_some(), settings.dynamodb_max_in_flight),
             holder_turns: hold_slots::HolderTurns::default(),
+            capacity,
         })
     }
 
@@ -154,6 +163,15 @@ impl DynamoStore {
     /// what the code writes (each Lambda function's writes against its IAM policy).
     pub fn connect_intercepted(endpoint: &str, table: &str, interceptor: impl Intercept + 'static) -> Self {
         Self::local(Self::local_config(endpoint).interceptor(interceptor), table)
+    }
+
+    /// `connect_with`, counting the capacity every request consumed (`consumed_capacity`), as
+    /// `DYNAMODB_CONSUMED_CAPACITY=1` does for `connect`.
+    pub fn connect_metered(endpoint: &str, table: &str) -> Self {
+        let meter = capacity::CapacityMeter::default();
+        let mut store = Self::local(Self::local_config(endpoint).interceptor(meter.clone()), table);
+        store.capacity = Some(meter);
+        store
     }
 
     fn local_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
@@ -171,11 +189,18 @@ impl DynamoStore {
             table: table.to_owned(),
             slots: Slots::new(true, None),
             holder_turns: hold_slots::HolderTurns::default(),
+            capacity: None,
         }
     }
 
     pub fn table_name(&self) -> &str {
         &self.table
+    }
+
+    /// The read and write request units DynamoDB said this store's requests consumed so far;
+    /// `None` when they are not counted.
+    pub fn consumed_capacity(&self) -> Option<capacity::CapacityUnits> {
+        self.capacity.as_ref().map(capacity::CapacityMeter::total)
     }
 
     /// Deletes the whole table (test tables on an emulator; never called by the service).
