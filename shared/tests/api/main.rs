@@ -21,3 +21,4 @@ mod payments;
 mod posters;
 mod reservations;
 mod tickets;
+mod waiting_room;
