@@ -313,6 +313,8 @@ async fn event(
             image_url: None,
             start_time,
             duration_minutes: Some(duration_minutes),
+            on_sale_at: None,
+            queue: None,
             currency: "EUR".into(),
             prices,
         })

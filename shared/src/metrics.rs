@@ -13,7 +13,7 @@
 //! | `proeventa_http_request_duration_seconds` | histogram | `route`, `method`, `status` | time to the response's head |
 //! | `proeventa_holds_won_total` | counter | | hold requests that got every seat they asked for |
 //! | `proeventa_holds_lost_total` | counter | | hold requests refused 409 `seat_unavailable`: a seat was taken |
-//! | `proeventa_holds_refused_total` | counter | `reason` | hold requests refused for another reason: `hold_limit_reached`, `rejected` (not in the venue, event started), `not_found`, `rate_limited`, `validation_failed`, `unavailable`, `internal` |
+//! | `proeventa_holds_refused_total` | counter | `reason` | hold requests refused for another reason: `hold_limit_reached`, `not_on_sale`, `rejected` (not in the venue, event started), `not_found`, `rate_limited`, `validation_failed`, `unavailable`, `internal` |
 //! | `proeventa_seats_held_total` | counter | | seats in won holds |
 //! | `proeventa_seats_sold_total` | counter | | seats confirmed by a succeeded payment |
 //! | `proeventa_payments_total` | counter | `outcome` | `succeeded`, `declined` (card declined or insufficient funds), `failed` (refused after authorization, or by the provider's webhook), `refunded` (a refund paid out or reported) |
@@ -229,6 +229,7 @@ pub fn store_error_kind(err: &StoreError) -> &'static str {
         StoreError::ExtensionUsed => "extension_used",
         StoreError::ResetTokenInvalid => "invalid_token",
         StoreError::HoldLimitReached { .. } => "hold_limit_reached",
+        StoreError::NotOnSale { .. } => "not_on_sale",
         StoreError::Unavailable(_) => "unavailable",
         StoreError::Internal(_) => "internal",
     }

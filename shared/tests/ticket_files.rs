@@ -86,6 +86,8 @@ fn event() -> Event {
         start_time: "2026-03-14T19:30:00Z".parse().unwrap(),
         duration_minutes: Some(150),
         status: EventStatus::OnSale,
+        on_sale_at: None,
+        queue: None,
         currency: "EUR".into(),
         prices: Vec::new(),
         seats_total: 100,

@@ -232,6 +232,8 @@ async fn event(store: &Arc<dyn Store>, venue: &VenueWithSeats, name: &str, categ
             image_url: None,
             start_time: Utc::now() + Duration::days(days),
             duration_minutes: Some(90),
+            on_sale_at: None,
+            queue: None,
             currency: "EUR".to_owned(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
         })

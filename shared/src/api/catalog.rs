@@ -18,8 +18,9 @@ use crate::api::extract::AdminUser;
 use crate::api::state::AppState;
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, NewEvent, NewVenue, Page, Price,
-    SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats, check_prices_cover, city_of,
-    optional_text, parse_city, parse_currency, parse_duration_minutes, parse_image_url, parse_prices, required_text,
+    QueueSettings, SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats, check_on_sale_at,
+    check_prices_cover, city_of, optional_text, parse_city, parse_currency, parse_duration_minutes, parse_image_url,
+    parse_prices, required_text,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -104,6 +105,11 @@ pub struct CreateEventRequest {
     pub prices: Vec<Price>,
     /// ISO 4217, default `EUR`.
     pub currency: Option<String>,
+    /// When holds open, before `start_time`; absent or null: on sale at once. Before it a
+    /// reserve answers 409 `not_on_sale` with this time.
+    pub on_sale_at: Option<DateTime<Utc>>,
+    /// A waiting room in front of the event (`/queue/*`); absent or null: none.
+    pub queue: Option<QueueSettings>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -118,6 +124,24 @@ pub struct UpdateEventRequest {
     /// Replaces every price; must cover every tier of the venue.
     pub prices: Option<Vec<Price>>,
     pub currency: Option<String>,
+    /// When holds open, before the start; null: on sale at once; absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub on_sale_at: Option<Option<DateTime<Utc>>>,
+    /// The waiting room, all four settings; null removes it; absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<QueueSettings>)]
+    pub queue: Option<Option<QueueSettings>>,
+}
+
+/// A field that was sent, as `Some` of its value (null included): with `#[serde(default)]`, an
+/// absent field stays `None`, so `null` and "not sent" differ.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Every venue (cinemas, theatres, arenas, halls), by name.
@@ -323,7 +347,7 @@ fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         (status = 201, body = Event),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: customers", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: unknown venue, a tier without a price, a start in the past", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: unknown venue, a tier without a price, a start in the past, an opening (`on_sale_at`) not before the start, a queue setting out of range", body = ErrorBody),
     ))]
 async fn create_event(
     State(state): State<AppState>,
@@ -339,6 +363,8 @@ async fn create_event(
         .ok_or_else(|| Invalid::new("venue_id", "is not a known venue"))?;
     check_prices_cover(&tiers, &prices)?;
     check_future(body.start_time)?;
+    check_on_sale_at(body.on_sale_at, body.start_time)?;
+    let queue = body.queue.map(QueueSettings::parse).transpose()?;
     let event = NewEvent {
         venue_id: body.venue_id,
         name: required_text("name", &body.name, 200)?,
@@ -349,6 +375,8 @@ async fn create_event(
         duration_minutes: parse_duration_minutes(body.duration_minutes)?,
         currency: parse_currency(body.currency.as_deref())?,
         prices,
+        on_sale_at: body.on_sale_at,
+        queue,
     };
     idempotency::once(&state, admin.id, key, &body, || async {
         Ok((StatusCode::CREATED, state.store.create_event(event).await?))
@@ -396,6 +424,10 @@ async fn update_event(
     if let Some(start_time) = body.start_time {
         check_future(start_time)?;
     }
+    // The opening is checked against the start the event will have after this change.
+    let on_sale_at = body.on_sale_at.unwrap_or(event.on_sale_at);
+    check_on_sale_at(on_sale_at, body.start_time.unwrap_or(event.start_time))?;
+    let queue = body.queue.map(|queue| queue.map(QueueSettings::parse).transpose()).transpose()?;
     let changes = EventChanges {
         name: body.name.as_deref().map(|n| required_text("name", n, 200)).transpose()?,
         category: body.category,
@@ -406,6 +438,8 @@ async fn update_event(
         currency: body.currency.as_deref().map(|c| parse_currency(Some(c))).transpose()?,
         prices,
         poster: None,
+        on_sale_at: body.on_sale_at,
+        queue,
     };
     let updated = state.store.update_event(event_id, changes).await?.ok_or_else(|| ApiError::not_found("event"))?;
     state.seat_maps.invalidate(event_id);

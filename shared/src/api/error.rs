@@ -23,6 +23,17 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
+/// The body of a 409 `not_on_sale`: the error, with the time the sale opens.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct NotOnSaleBody {
+    #[schema(example = "not_on_sale")]
+    pub error: String,
+    #[schema(example = "Tickets for this event go on sale at 2026-12-20 10:00:00 UTC; try again then.")]
+    pub detail: String,
+    /// When holds open.
+    pub on_sale_at: DateTime<Utc>,
+}
+
 /// The body of a 409 `already_checked_in`: the error, with the scan that admitted the ticket.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct AlreadyCheckedInBody {
@@ -70,6 +81,13 @@ pub enum ApiError {
     /// A password reset link that is unknown, used, expired or superseded (one answer for all).
     #[error("{0}")]
     InvalidToken(String),
+    /// A hold before the event's sale opens: the opening goes in the body too.
+    #[error("not on sale yet")]
+    NotOnSale { on_sale_at: DateTime<Utc> },
+    /// The event has a waiting room and the request carries no admission of it that is valid
+    /// for this event and this account.
+    #[error("{0}")]
+    QueueRequired(String),
     /// A ticket code whose signature does not verify (altered, another key, garbage).
     #[error("{0}")]
     InvalidTicket(String),
@@ -108,7 +126,7 @@ impl ApiError {
         match self {
             Self::InvalidJson(_) | Self::InvalidRequest(_) | Self::InvalidToken(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) | Self::InvalidCredentials | Self::TokenExpired => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::QueueRequired(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken(_)
@@ -117,6 +135,7 @@ impl ApiError {
             | Self::HoldExpired(_)
             | Self::HoldLimitReached(_)
             | Self::ExtensionUsed(_)
+            | Self::NotOnSale { .. }
             | Self::AlreadyCheckedIn { .. } => StatusCode::CONFLICT,
             Self::TicketRevoked(_) => StatusCode::GONE,
             Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
@@ -146,6 +165,8 @@ impl ApiError {
             Self::HoldLimitReached(_) => "hold_limit_reached",
             Self::ExtensionUsed(_) => "extension_used",
             Self::InvalidToken(_) => "invalid_token",
+            Self::NotOnSale { .. } => "not_on_sale",
+            Self::QueueRequired(_) => "queue_required",
             Self::InvalidTicket(_) => "invalid_ticket",
             Self::WrongEvent(_) => "wrong_event",
             Self::AlreadyCheckedIn { .. } => "already_checked_in",
@@ -175,6 +196,10 @@ impl ApiError {
             }
             Self::Unavailable(_) => "The service is temporarily unavailable; try again shortly.".into(),
             Self::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
+            Self::NotOnSale { on_sale_at } => format!(
+                "Tickets for this event go on sale at {} UTC; try again then.",
+                on_sale_at.format("%Y-%m-%d %H:%M:%S")
+            ),
             Self::AlreadyCheckedIn { gate, at } => format!(
                 "This ticket was already checked in at gate {} at {} UTC.",
                 gate.as_str(),
@@ -192,6 +217,7 @@ impl ApiError {
             | Self::HoldLimitReached(s)
             | Self::ExtensionUsed(s)
             | Self::InvalidToken(s)
+            | Self::QueueRequired(s)
             | Self::InvalidTicket(s)
             | Self::WrongEvent(s)
             | Self::TicketRevoked(s)
@@ -283,6 +309,7 @@ impl From<StoreError> for ApiError {
                 Self::ExtensionUsed("This hold was already extended once; it cannot be extended again.".into())
             }
             StoreError::ResetTokenInvalid => Self::invalid_reset_token(),
+            StoreError::NotOnSale { on_sale_at } => Self::NotOnSale { on_sale_at },
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
         }
@@ -317,6 +344,10 @@ impl IntoResponse for ApiError {
                     checked_in_at: *at,
                     gate: gate.clone(),
                 };
+                (status, axum::Json(body)).into_response()
+            }
+            Self::NotOnSale { on_sale_at } => {
+                let body = NotOnSaleBody { error: body.error, detail: body.detail, on_sale_at: *on_sale_at };
                 (status, axum::Json(body)).into_response()
             }
             _ => (status, axum::Json(body)).into_response(),
@@ -395,6 +426,18 @@ mod tests {
         assert_eq!(body["gate"], "north");
         assert_eq!(body["checked_in_at"], "2026-12-05T19:02:11Z");
         assert!(body["detail"].as_str().is_some_and(|d| d.contains("north")), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_hold_before_the_sale_opens_names_the_opening() {
+        let on_sale_at = DateTime::parse_from_rfc3339("2026-12-20T10:00:00Z").expect("a time").with_timezone(&Utc);
+        let err = ApiError::from(StoreError::NotOnSale { on_sale_at });
+        assert_eq!((err.status(), err.code()), (StatusCode::CONFLICT, "not_on_sale"));
+        assert_eq!(err.detail(), "Tickets for this event go on sale at 2026-12-20 10:00:00 UTC; try again then.");
+        let bytes = axum::body::to_bytes(err.into_response().into_body(), usize::MAX).await.expect("a body");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(body["error"], "not_on_sale");
+        assert_eq!(body["on_sale_at"], "2026-12-20T10:00:00Z");
     }
 
     #[test]

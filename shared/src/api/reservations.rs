@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::idempotency::{self, IdempotencyKey};
 use super::{Json, Path, Query};
-use crate::api::error::{ApiError, ErrorBody};
+use crate::api::error::{ApiError, ErrorBody, NotOnSaleBody};
 use crate::api::extract::{AdminUser, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{
@@ -86,6 +86,7 @@ pub struct OversightQuery {
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
         (status = 409, description = "`seat_unavailable`: the detail names the seats; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit)", body = ErrorBody),
+        (status = 409, description = "`not_on_sale`: the event's sale opens later; `on_sale_at` says when (an `Idempotency-Key` is not spent on it)", body = NotOnSaleBody),
         (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; or the Idempotency-Key was used for another request", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many reserve requests from this account (`RESERVE_LIMIT_PER_MINUTE`, 30 by default) or client address (`RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE`, 300); see `Retry-After`", body = ErrorBody),
     ))]

@@ -94,10 +94,69 @@ pub struct Event {
     pub start_time: DateTime<Utc>,
     pub duration_minutes: Option<i32>,
     pub status: EventStatus,
+    /// When holds open (`POST /reservations/reservations/reserve` answers 409 `not_on_sale`
+    /// before it); null: on sale now.
+    pub on_sale_at: Option<DateTime<Utc>>,
+    /// The event's waiting room; null: none (anyone may hold seats once the sale opens).
+    pub queue: Option<QueueSettings>,
     pub currency: String,
     pub prices: Vec<Price>,
     pub seats_total: i64,
     pub seats_available: i64,
+}
+
+/// An event's waiting room (issue 20): buyers join a queue (`POST /queue/events/{event_id}/join`)
+/// and are let through to the seats at a pace, never more at once than the venue's staff and the
+/// store are meant to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct QueueSettings {
+    /// Whether the waiting room is in front of the event now; `false` keeps the settings for later.
+    pub enabled: bool,
+    /// How many buyers are let through per minute, 1 to 100000.
+    #[schema(example = 120, minimum = 1, maximum = 100000)]
+    pub admit_per_minute: u32,
+    /// The most buyers admitted and not yet done at once, 1 to 100000: a buyer who pays or whose
+    /// session ends frees a place.
+    #[schema(example = 500, minimum = 1, maximum = 100000)]
+    pub max_active_buyers: u32,
+    /// How long an admitted buyer may pick and hold seats, 1 to 120 minutes.
+    #[schema(example = 10, minimum = 1, maximum = 120)]
+    pub session_minutes: u32,
+}
+
+impl QueueSettings {
+    pub const MAX_ADMIT_PER_MINUTE: u32 = 100_000;
+    pub const MAX_ACTIVE_BUYERS: u32 = 100_000;
+    pub const MAX_SESSION_MINUTES: u32 = 120;
+
+    /// Checks each setting's range.
+    pub fn parse(self) -> Result<Self, Invalid> {
+        if !(1..=Self::MAX_ADMIT_PER_MINUTE).contains(&self.admit_per_minute) {
+            let message = format!("must be 1 to {}", Self::MAX_ADMIT_PER_MINUTE);
+            return Err(Invalid::new("queue.admit_per_minute", message));
+        }
+        if !(1..=Self::MAX_ACTIVE_BUYERS).contains(&self.max_active_buyers) {
+            return Err(Invalid::new("queue.max_active_buyers", format!("must be 1 to {}", Self::MAX_ACTIVE_BUYERS)));
+        }
+        if !(1..=Self::MAX_SESSION_MINUTES).contains(&self.session_minutes) {
+            let message = format!("must be 1 to {}", Self::MAX_SESSION_MINUTES);
+            return Err(Invalid::new("queue.session_minutes", message));
+        }
+        Ok(self)
+    }
+
+    /// The settings of a waiting room that is on: `None` when there is none or it is off.
+    pub fn active(settings: Option<Self>) -> Option<Self> {
+        settings.filter(|s| s.enabled)
+    }
+}
+
+/// Checks that a sale opens before the event starts (an opening in the past is fine: on sale now).
+pub fn check_on_sale_at(on_sale_at: Option<DateTime<Utc>>, start_time: DateTime<Utc>) -> Result<(), Invalid> {
+    match on_sale_at {
+        Some(opens) if opens >= start_time => Err(Invalid::new("on_sale_at", "must be before start_time")),
+        _ => Ok(()),
+    }
 }
 
 /// An event's poster: the addresses of its two sizes (JPEG), as the site shows them in `srcset`.
@@ -254,6 +313,10 @@ pub struct NewEvent {
     pub duration_minutes: Option<i32>,
     pub currency: String,
     pub prices: Vec<Price>,
+    /// When holds open; `None`: on sale at once.
+    pub on_sale_at: Option<DateTime<Utc>>,
+    /// The waiting room; `None`: none.
+    pub queue: Option<QueueSettings>,
 }
 
 /// Changes to an event; `None` leaves a field as it is.
@@ -269,6 +332,10 @@ pub struct EventChanges {
     pub prices: Option<Vec<Price>>,
     /// `Some(None)` removes the poster.
     pub poster: Option<Option<Poster>>,
+    /// `Some(None)`: on sale at once.
+    pub on_sale_at: Option<Option<DateTime<Utc>>>,
+    /// `Some(None)` removes the waiting room.
+    pub queue: Option<Option<QueueSettings>>,
 }
 
 pub fn parse_duration_minutes(raw: Option<i32>) -> Result<Option<i32>, Invalid> {

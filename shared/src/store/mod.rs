@@ -43,7 +43,7 @@ pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 pub(crate) use rules::{
     StoredIdempotency, cancel_refund, claim_answer, extension_refusal, idempotency_cutoff, stored_admission,
-    stored_gate,
+    stored_gate, stored_queue,
 };
 
 /// What a store can answer besides success. Mapped to HTTP once, in `crate::api::error`.
@@ -66,6 +66,9 @@ pub enum StoreError {
     /// A booking's hold lapsed (at checkout), or lapsed and lost a seat to someone else (at confirm).
     #[error("the hold has expired")]
     HoldExpired,
+    /// A hold before the event's sale opens (its `on_sale_at`); nothing was written.
+    #[error("this event goes on sale at {on_sale_at}")]
+    NotOnSale { on_sale_at: DateTime<Utc> },
     /// The booking's one hold extension was already used.
     #[error("this booking's hold was already extended once")]
     ExtensionUsed,
@@ -147,7 +150,9 @@ pub trait HoldStore: Send + Sync {
     /// unique index or a conditional write) and the user's held seats of the event, this hold's
     /// included, against `request.limit` (a slot per held seat, decided the same way). Errors:
     /// `NotFound` (event), `Rejected` (seat not in the venue, event canceled or started),
-    /// `HoldLimitReached` (before any seat is judged), `SeatsUnavailable` naming the lost seats.
+    /// `NotOnSale` (before the event's `on_sale_at`, decided in the hold's own statement or
+    /// conditional write), `HoldLimitReached` (before any seat is judged), `SeatsUnavailable`
+    /// naming the lost seats.
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking>;
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>>;
     async fn booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Booking>>;

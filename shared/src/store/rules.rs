@@ -9,7 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, StoreError, StoreResult};
-use crate::domain::{Admission, Booking, Gate, Invalid, MessageStatus, PaymentStatus, ReservationStatus};
+use crate::domain::{
+    Admission, Booking, Gate, Invalid, MessageStatus, PaymentStatus, QueueSettings, ReservationStatus,
+};
 
 /// Declined cards one payment takes: the last of them fails the payment and frees its seats, so
 /// a payment cannot be used to try card after card (card testing).
@@ -187,6 +189,29 @@ pub fn stored_admission(
         (Some(scan_id), Some(gate), Some(at)) => Ok(Some(Admission { scan_id, gate: stored_gate(gate)?, at })),
         (None, None, None) => Ok(None),
         _ => Err(StoreError::Internal("a ticket's admission is stored in part".into())),
+    }
+}
+
+/// An event's waiting room from its stored settings: all four or none (no waiting room).
+pub fn stored_queue(
+    enabled: Option<bool>,
+    admit_per_minute: Option<i64>,
+    max_active_buyers: Option<i64>,
+    session_minutes: Option<i64>,
+) -> StoreResult<Option<QueueSettings>> {
+    let setting = |value: i64| {
+        u32::try_from(value)
+            .map_err(|_| StoreError::Internal(format!("a stored queue setting {value} is out of range")))
+    };
+    match (enabled, admit_per_minute, max_active_buyers, session_minutes) {
+        (Some(enabled), Some(admit), Some(active), Some(session)) => Ok(Some(QueueSettings {
+            enabled,
+            admit_per_minute: setting(admit)?,
+            max_active_buyers: setting(active)?,
+            session_minutes: setting(session)?,
+        })),
+        (None, None, None, None) => Ok(None),
+        _ => Err(StoreError::Internal("an event's queue settings are stored in part".into())),
     }
 }
 

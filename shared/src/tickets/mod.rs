@@ -88,6 +88,8 @@ pub(crate) fn test_event() -> Event {
         start_time: "2026-03-14T19:30:00Z".parse().unwrap(),
         duration_minutes: Some(150),
         status: EventStatus::OnSale,
+        on_sale_at: None,
+        queue: None,
         currency: "EUR".into(),
         prices: Vec::new(),
         seats_total: 100,

@@ -22,3 +22,4 @@ mod posters;
 mod recovery;
 mod reservations;
 mod tickets;
+mod waiting_room;

@@ -7,7 +7,8 @@
 //! `postgres::hold_all_or_nothing`. A new backend is one more `backend_tests!` line with a
 //! function in `support` that opens a fresh store. The ticket cases run as `<backend>::tickets::…`
 //! on the backends whose line names `ticket_tests`, the outbox cases as `<backend>::messages::…`
-//! on those naming `message_tests`.
+//! on those naming `message_tests`, the waiting room's as `<backend>::waiting_room::…` on those
+//! naming `waiting_room_tests`.
 //!
 //! `dynamodb_table` checks the DynamoDB table's two definitions (Rust and the CloudFormation
 //! template) against each other; `dynamodb_capacity` the store's capacity accounting on the emulator.
@@ -157,6 +158,20 @@ macro_rules! message_tests {
     };
 }
 
+/// The waiting room's cases (issue 20), as `<backend>::waiting_room::…`: the sale's opening, the
+/// queue's settings, and the queue itself. A backend runs them when its line names `waiting_room_tests`.
+macro_rules! waiting_room_tests {
+    ($open:path) => {
+        mod waiting_room {
+            backend_tests!(@each $open, [tokio::test], [
+                event_opening_and_queue_are_stored_changed_and_cleared,
+                hold_before_the_opening_is_not_on_sale,
+                a_started_or_canceled_event_is_refused_as_such_before_its_opening,
+            ]);
+        }
+    };
+}
+
 /// The ticket cases, as `<backend>::tickets::…`: a backend runs them when its `backend_tests!`
 /// line names `ticket_tests`.
 macro_rules! ticket_tests {
@@ -185,6 +200,6 @@ macro_rules! ticket_tests {
     };
 }
 
-backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests, message_tests);
-backend_tests!(postgres, crate::support::postgres_store, ticket_tests, message_tests);
-backend_tests!(dynamodb, crate::support::dynamodb_store, ticket_tests, message_tests);
+backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests, message_tests, waiting_room_tests);
+backend_tests!(postgres, crate::support::postgres_store, ticket_tests, message_tests, waiting_room_tests);
+backend_tests!(dynamodb, crate::support::dynamodb_store, ticket_tests, message_tests, waiting_room_tests);

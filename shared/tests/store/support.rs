@@ -172,6 +172,8 @@ pub fn new_event(venue: &VenueWithSeats) -> NewEvent {
         image_url: None,
         start_time: in_days(7.0),
         duration_minutes: Some(120),
+        on_sale_at: None,
+        queue: None,
         currency: "EUR".to_owned(),
         prices: tiers.into_iter().map(|t| Price { tier: t.to_owned(), price_cents: tier_price(t) }).collect(),
     }

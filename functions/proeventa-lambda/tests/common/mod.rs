@@ -157,6 +157,8 @@ pub async fn event_with_seats(
             image_url: None,
             start_time: chrono::Utc::now() + chrono::Duration::days(4),
             duration_minutes: Some(90),
+            on_sale_at: None,
+            queue: None,
             currency: "EUR".to_owned(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
         })

@@ -19,11 +19,11 @@ use super::users::paged;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price,
-    ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueKind,
-    VenueSummary, VenueWithSeats, rank,
+    QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, TimeZone, Venue,
+    VenueChanges, VenueKind, VenueSummary, VenueWithSeats, rank,
 };
 use crate::store::outbox::rescheduled_notice;
-use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
+use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, stored_queue};
 
 /// Where every venue and every event is listed (one index partition each; see `docs/dynamodb.md`).
 const VENUES_INDEX: &str = "VENUES";
@@ -58,6 +58,33 @@ fn prices_from(item: &Item) -> StoreResult<Vec<Price>> {
         .collect()
 }
 
+/// An event's waiting room, kept on its item as the map `queue` (`on`, `pace`, `active`,
+/// `minutes`); no map: none.
+fn queue_value(queue: QueueSettings) -> AttributeValue {
+    AttributeValue::M(
+        [
+            ("on".to_owned(), b(queue.enabled)),
+            ("pace".to_owned(), n(i64::from(queue.admit_per_minute))),
+            ("active".to_owned(), n(i64::from(queue.max_active_buyers))),
+            ("minutes".to_owned(), n(i64::from(queue.session_minutes))),
+        ]
+        .into(),
+    )
+}
+
+fn queue_from(item: &Item) -> StoreResult<Option<QueueSettings>> {
+    match item.get("queue") {
+        None => Ok(None),
+        Some(AttributeValue::M(queue)) => stored_queue(
+            Some(get_bool(queue, "on")?),
+            Some(get_n(queue, "pace")?),
+            Some(get_n(queue, "active")?),
+            Some(get_n(queue, "minutes")?),
+        ),
+        Some(other) => Err(corrupt("queue", &format!("{other:?}"))),
+    }
+}
+
 pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
     let venue_id = get_uuid(item, "venue_id")?;
     let seats_total = get_n(item, "seats_total")?;
@@ -86,6 +113,8 @@ pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
             start_time: get_time(item, "start")?,
             duration_minutes: duration,
             status: get_enum::<EventStatus>(item, "st")?,
+            on_sale_at: opt_n(item, "opens")?.map(from_ms).transpose()?,
+            queue: queue_from(item)?,
             currency: text(item, "currency"),
             prices: prices_from(item)?,
             seats_total,
@@ -337,12 +366,23 @@ impl CatalogStore for DynamoStore {
         if let Some(minutes) = event.duration_minutes {
             item.insert("duration".to_owned(), n(i64::from(minutes)));
         }
+        if let Some(on_sale_at) = event.on_sale_at {
+            item.insert("opens".to_owned(), n(ms(on_sale_at)));
+        }
+        if let Some(queue) = event.queue {
+            item.insert("queue".to_owned(), queue_value(queue));
+        }
         let mut stored = event_from(&item)?;
         stored.event.venue.time_zone = venue.time_zone;
         let mut writes = vec![TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?];
         for shard in 0..SEAT_SHARDS {
             let mut gate = gate_key(id, shard);
             gate.extend([("st".to_owned(), s(EventStatus::OnSale.as_str())), ("start".to_owned(), n(start))]);
+            // The opening is on every gate too: the hold's condition on the gate refuses a hold
+            // before it, so the store decides, not the read that came first.
+            if let Some(on_sale_at) = event.on_sale_at {
+                gate.insert("opens".to_owned(), n(ms(on_sale_at)));
+            }
             writes.push(TxItem::put(&self.table, gate, None, vec![])?);
         }
         match self.transact(&mut Budget::new(), writes).await? {
@@ -406,11 +446,45 @@ impl CatalogStore for DynamoStore {
             sets.push("#prices = :prices");
             values.push((":prices", prices_value(prices)));
         }
+        match changes.on_sale_at {
+            Some(Some(on_sale_at)) => {
+                sets.push("#opens = :opens");
+                values.push((":opens", n(ms(on_sale_at))));
+            }
+            Some(None) => removes.push("#opens"),
+            None => {}
+        }
+        match changes.queue {
+            Some(Some(queue)) => {
+                sets.push("#queue = :queue");
+                values.push((":queue", queue_value(queue)));
+            }
+            Some(None) => removes.push("#queue"),
+            None => {}
+        }
         let start = changes.start_time.map(ms);
         if let Some(start) = start {
             sets.push("#start = :start, #gsi1sk = :gsi1sk");
             values.push((":start", n(start)));
             values.push((":gsi1sk", s(time_key(start, &id.to_string()))));
+        }
+        // What the gates carry (the start and the opening) moves in the same step as the event.
+        let mut gate_sets: Vec<&str> = Vec::new();
+        let mut gate_values = Vec::new();
+        if let Some(start) = start {
+            gate_sets.push("#start = :start");
+            gate_values.push((":start", n(start)));
+        }
+        if let Some(Some(on_sale_at)) = changes.on_sale_at {
+            gate_sets.push("#opens = :opens");
+            gate_values.push((":opens", n(ms(on_sale_at))));
+        }
+        let mut gate_update = String::new();
+        if !gate_sets.is_empty() {
+            gate_update.push_str(&format!("SET {}", gate_sets.join(", ")));
+        }
+        if changes.on_sale_at == Some(None) {
+            gate_update.push_str(" REMOVE #opens");
         }
         let mut update = String::new();
         if !sets.is_empty() {
@@ -438,9 +512,10 @@ impl CatalogStore for DynamoStore {
                 None => "attribute_exists(pk)",
             };
             let mut writes = vec![TxItem::update(&self.table, event_key(id), &update, Some(condition), values)?];
-            // A new start moves the gates too, in the same step: no hold passes a gate that is out of date.
-            if let Some(start) = start {
-                writes.extend(self.gate_updates(id, current.shards, "SET #start = :start", &[(":start", n(start))])?);
+            // A new start or opening moves the gates too, in the same step: no hold passes a gate
+            // that is out of date.
+            if !gate_update.is_empty() {
+                writes.extend(self.gate_updates(id, current.shards, gate_update.trim_start(), &gate_values)?);
             }
             // Its notice, with the start as read above (compared as stored: whole milliseconds).
             if let Some(moved) = rescheduled_notice(id, current.event.start_time, start.map(from_ms).transpose()?) {

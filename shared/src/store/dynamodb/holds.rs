@@ -336,6 +336,11 @@ impl HoldStore for DynamoStore {
             if event.start_time <= now {
                 return Err(StoreError::event_started());
             }
+            // Seen in this read, the refusal needs no write; the gate's condition below decides
+            // it all the same when the opening moved later since.
+            if let Some(on_sale_at) = event.on_sale_at.filter(|opens| *opens > now) {
+                return Err(StoreError::NotOnSale { on_sale_at });
+            }
             let prices: HashMap<&str, i64> = event.prices.iter().map(|p| (p.tier.as_str(), p.price_cents)).collect();
             let mut wanted = Vec::with_capacity(ids.len());
             for id in ids {
@@ -440,7 +445,7 @@ impl HoldStore for DynamoStore {
             writes.push(TxItem::check(
                 &self.table,
                 gate_key(event_id, gate),
-                "#st = :on_sale AND #start > :now",
+                "#st = :on_sale AND #start > :now AND (attribute_not_exists(#opens) OR #opens <= :now)",
                 vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
             )?);
             let holders: Vec<Uuid> = reservations.iter().map(|r| r.reservation.id).collect();
@@ -459,7 +464,7 @@ impl HoldStore for DynamoStore {
                     return booking_from(&booking, reservations)?
                         .ok_or_else(|| StoreError::Internal("a hold placed no reservations".into()));
                 }
-                // The event closed or moved since it was read, or another hold of the user took one
+                // The event closed, moved or opened later since it was read, or another hold of the user took one
                 // of the slots read free: read again and decide again (the limit, then the seats).
                 Tx::Refused(canceled)
                     if canceled.condition_failed(gate_index) || canceled.condition_failed(slots_index) =>

@@ -145,8 +145,10 @@ impl CatalogStore for PostgresStore {
         // Inserting from `venues` turns an unknown venue into zero rows instead of a foreign-key error.
         let inserted = sqlx::query(
             "INSERT INTO events (id, venue_id, name, category, description, image_url, start_time,
-                                 duration_minutes, status, currency, created_at)
-             SELECT $1, v.id, $3, $4, $5, $6, $7, $8, 'on_sale', $9, $10 FROM venues v WHERE v.id = $2",
+                                 duration_minutes, status, currency, created_at, on_sale_at, queue_enabled,
+                                 queue_admit_per_minute, queue_max_active_buyers, queue_session_minutes)
+             SELECT $1, v.id, $3, $4, $5, $6, $7, $8, 'on_sale', $9, $10, $11, $12, $13, $14, $15
+             FROM venues v WHERE v.id = $2",
         )
         .bind(id)
         .bind(event.venue_id)
@@ -158,6 +160,11 @@ impl CatalogStore for PostgresStore {
         .bind(event.duration_minutes)
         .bind(&event.currency)
         .bind(now)
+        .bind(event.on_sale_at)
+        .bind(event.queue.map(|q| q.enabled))
+        .bind(event.queue.map(|q| queue_setting(q.admit_per_minute)))
+        .bind(event.queue.map(|q| queue_setting(q.max_active_buyers)))
+        .bind(event.queue.map(|q| queue_setting(q.session_minutes)))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -187,7 +194,12 @@ impl CatalogStore for PostgresStore {
                  duration_minutes = CASE WHEN $8 THEN $9 ELSE duration_minutes END,
                  currency = COALESCE($10, currency),
                  poster_small = CASE WHEN $11 THEN $12 ELSE poster_small END,
-                 poster_large = CASE WHEN $11 THEN $13 ELSE poster_large END
+                 poster_large = CASE WHEN $11 THEN $13 ELSE poster_large END,
+                 on_sale_at = CASE WHEN $14 THEN $15 ELSE on_sale_at END,
+                 queue_enabled = CASE WHEN $16 THEN $17 ELSE queue_enabled END,
+                 queue_admit_per_minute = CASE WHEN $16 THEN $18 ELSE queue_admit_per_minute END,
+                 queue_max_active_buyers = CASE WHEN $16 THEN $19 ELSE queue_max_active_buyers END,
+                 queue_session_minutes = CASE WHEN $16 THEN $20 ELSE queue_session_minutes END
              WHERE id = $1",
         )
         .bind(id)
@@ -203,6 +215,13 @@ impl CatalogStore for PostgresStore {
         .bind(changes.poster.is_some())
         .bind(changes.poster.as_ref().and_then(|p| p.as_ref().map(|p| p.small.clone())))
         .bind(changes.poster.as_ref().and_then(|p| p.as_ref().map(|p| p.large.clone())))
+        .bind(changes.on_sale_at.is_some())
+        .bind(changes.on_sale_at.flatten())
+        .bind(changes.queue.is_some())
+        .bind(changes.queue.flatten().map(|q| q.enabled))
+        .bind(changes.queue.flatten().map(|q| queue_setting(q.admit_per_minute)))
+        .bind(changes.queue.flatten().map(|q| queue_setting(q.max_active_buyers)))
+        .bind(changes.queue.flatten().map(|q| queue_setting(q.session_minutes)))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -422,6 +441,12 @@ impl PostgresStore {
     }
 }
 
+/// A queue setting as its `integer` column holds it (`QueueSettings::parse` keeps each far below
+/// `i32::MAX`).
+fn queue_setting(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
 /// Writes an event's prices in one insert.
 async fn insert_prices(tx: &mut sqlx::Transaction<'_, Postgres>, event_id: Uuid, prices: &[Price]) -> StoreResult<()> {
     sqlx::query(
@@ -443,7 +468,8 @@ const EVENT_SELECT_UNTIL_NOW: &str = r#"
 SELECT e.id, e.venue_id, v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind,
        v.time_zone AS venue_time_zone,
        e.name, e.category, e.description, e.image_url, e.start_time, e.duration_minutes, e.status, e.currency,
-       e.poster_small, e.poster_large,
+       e.poster_small, e.poster_large, e.on_sale_at, e.queue_enabled, e.queue_admit_per_minute,
+       e.queue_max_active_buyers, e.queue_session_minutes,
        ARRAY(SELECT p.tier FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C") AS price_tiers,
        ARRAY(SELECT p.price_cents FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C")
            AS price_amounts,

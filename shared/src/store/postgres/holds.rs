@@ -244,7 +244,10 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 //
 // - `open_event` takes a share lock on each event row, in id order: a concurrent cancel (or edit)
 //   of the event waits for holds in flight, and a hold that waited re-checks `on_sale` and
-//   `start_time` on the committed row, so no hold can slip in beside a cancellation.
+//   `start_time` on the committed row, so no hold can slip in beside a cancellation. The sale's
+//   opening (`on_sale_at`) is judged on the same row, in the same join: a hold before it gets
+//   no seat, and nothing the statement read first could let it through (the opening moving
+//   earlier or later waits for the share lock like any edit).
 // - Each wanted seat is one probe of the unique index on (event_id, seat_id) (`lapsed`): written
 //   as `seat_id = ANY($2)` or a plain join, the planner may scan every active reservation of the
 //   event instead (O(n) per hold) whenever its statistics underrate the event, e.g. a new event in
@@ -289,7 +292,8 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 /// Places a batch of holds (see `PgHoldBatches`): the per-seat arrays `$1` (which hold), `$2` (seat)
 /// and `$11` (its place in its hold: 1, 2, ...), and per hold `$3` index, `$4` booking, `$5` user,
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
-/// limit of held seats. Each hold's event must be on sale and not started at its own `now`, every
+/// limit of held seats. Each hold's event must be on sale, open (its `on_sale_at` reached or
+/// none) and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
 /// nothing is written for it. Lapsed holds on the wanted seats and the users' lapsed holds of
 /// their events are expired first; then the partial unique indexes decide every seat and every
@@ -305,7 +309,7 @@ WITH req AS (
     SELECT e.*
     FROM (SELECT DISTINCT event_id FROM req ORDER BY event_id) q
     CROSS JOIN LATERAL (
-        SELECT x.id, x.venue_id, x.currency, x.start_time FROM events x
+        SELECT x.id, x.venue_id, x.currency, x.start_time, x.on_sale_at FROM events x
         WHERE x.id = q.event_id AND x.status = 'on_sale'
         FOR SHARE
     ) e
@@ -315,6 +319,7 @@ WITH req AS (
     FROM unnest($1::int4[], $2::uuid[], $11::int4[]) AS want (idx, seat_id, nth)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
+                       AND (oe.on_sale_at IS NULL OR oe.on_sale_at <= r.held_at)
     -- One primary-key probe per seat, and one per price: a plain join let the generic plan hash
     -- the whole venue.
     CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
@@ -422,8 +427,8 @@ pub(super) const HELD_SLOTS_SQL: &str = "
 SELECT count(*) FILTER (WHERE expires_at > $3) FROM reservations
 WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL";
 
-/// An event's (`$1`) status and start.
-pub(super) const EVENT_STATE_SQL: &str = "SELECT status, start_time FROM events WHERE id = $1";
+/// An event's (`$1`) status, start and opening.
+pub(super) const EVENT_STATE_SQL: &str = "SELECT status, start_time, on_sale_at FROM events WHERE id = $1";
 
 /// Which of the seats `$2` event `$1` sells: each seat is one primary-key probe (fenced by `LIMIT`,
 /// so no plan reads `seats` whole to join it), checked against the event's venue and its price.
@@ -473,12 +478,12 @@ impl PostgresStore {
         self.lost_seats(request, now).await
     }
 
-    /// A hold whose event is unknown, canceled or started, or that names a seat the event does not
+    /// A hold whose event is unknown, canceled, started or not yet open, or that names a seat the event does not
     /// sell: the refusal, or `None`.
     async fn invalid_hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
-        let event: Option<(String, DateTime<Utc>)> =
+        let event: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)> =
             sqlx::query_as(EVENT_STATE_SQL).bind(request.event_id).fetch_optional(&self.pool).await?;
-        let Some((status, start_time)) = event else {
+        let Some((status, start_time, on_sale_at)) = event else {
             return Ok(Some(StoreError::NotFound(Entity::Event)));
         };
         if parse_stored::<EventStatus>(&status)? == EventStatus::Canceled {
@@ -486,6 +491,9 @@ impl PostgresStore {
         }
         if start_time <= now {
             return Ok(Some(StoreError::event_started()));
+        }
+        if let Some(on_sale_at) = on_sale_at.filter(|opens| *opens > now) {
+            return Ok(Some(StoreError::NotOnSale { on_sale_at }));
         }
         let sellable: HashSet<Uuid> = sqlx::query_scalar(SELLABLE_SEATS_SQL)
             .bind(request.event_id)

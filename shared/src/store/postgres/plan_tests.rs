@@ -180,6 +180,8 @@ async fn four_thousand_tickets(store: &PostgresStore, conn: &mut sqlx::PgConnect
                 image_url: None,
                 start_time: Utc::now() + Duration::days(day),
                 duration_minutes: None,
+                on_sale_at: None,
+                queue: None,
                 currency: "EUR".into(),
                 prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
             })
@@ -308,6 +310,8 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
                         image_url: None,
                         start_time: now + Duration::days(7),
                         duration_minutes: None,
+                        on_sale_at: None,
+                        queue: None,
                         currency: "EUR".into(),
                         prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
                     })

@@ -11,7 +11,7 @@ use crate::domain::{
     Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Poster, Price, Reservation, ReservationStatus, Role,
     Seat, SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind, VenueSummary,
 };
-use crate::store::{StoreError, StoreResult, stored_admission};
+use crate::store::{StoreError, StoreResult, stored_admission, stored_queue};
 
 pub(super) fn parse_stored<T: FromStr<Err = Invalid>>(raw: &str) -> StoreResult<T> {
     raw.parse().map_err(|err: Invalid| StoreError::Internal(format!("unexpected stored value: {err}")))
@@ -132,6 +132,11 @@ pub(super) struct EventRow {
     start_time: DateTime<Utc>,
     duration_minutes: Option<i32>,
     status: String,
+    on_sale_at: Option<DateTime<Utc>>,
+    queue_enabled: Option<bool>,
+    queue_admit_per_minute: Option<i32>,
+    queue_max_active_buyers: Option<i32>,
+    queue_session_minutes: Option<i32>,
     currency: String,
     price_tiers: Vec<String>,
     price_amounts: Vec<i64>,
@@ -165,6 +170,13 @@ impl EventRow {
             start_time: self.start_time,
             duration_minutes: self.duration_minutes,
             status: parse_stored::<EventStatus>(&self.status)?,
+            on_sale_at: self.on_sale_at,
+            queue: stored_queue(
+                self.queue_enabled,
+                self.queue_admit_per_minute.map(i64::from),
+                self.queue_max_active_buyers.map(i64::from),
+                self.queue_session_minutes.map(i64::from),
+            )?,
             currency: self.currency,
             prices,
             seats_total: self.seats_total,

@@ -100,6 +100,8 @@ pub(super) async fn fixture(store: &PostgresStore) -> Fixture {
             image_url: None,
             start_time: Utc::now() + Duration::days(7),
             duration_minutes: Some(90),
+            on_sale_at: None,
+            queue: None,
             currency: "EUR".into(),
             prices: vec![
                 Price { tier: "vip".into(), price_cents: 3000 },

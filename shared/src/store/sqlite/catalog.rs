@@ -157,7 +157,9 @@ impl CatalogStore for SqliteStore {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO events (id, venue_id, name, category, description, image_url, start_time, \
-             duration_minutes, status, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'on_sale', ?, ?)",
+             duration_minutes, status, currency, created_at, on_sale_at, queue_enabled, queue_admit_per_minute, \
+             queue_max_active_buyers, queue_session_minutes) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'on_sale', ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&event_id)
         .bind(id_text(event.venue_id))
@@ -169,6 +171,11 @@ impl CatalogStore for SqliteStore {
         .bind(event.duration_minutes)
         .bind(&event.currency)
         .bind(millis(now))
+        .bind(event.on_sale_at.map(millis))
+        .bind(event.queue.map(|q| q.enabled))
+        .bind(event.queue.map(|q| q.admit_per_minute))
+        .bind(event.queue.map(|q| q.max_active_buyers))
+        .bind(event.queue.map(|q| q.session_minutes))
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -198,7 +205,12 @@ impl CatalogStore for SqliteStore {
              duration_minutes = CASE WHEN ? THEN ? ELSE duration_minutes END, \
              currency = COALESCE(?, currency), \
              poster_small = CASE WHEN ? THEN ? ELSE poster_small END, \
-             poster_large = CASE WHEN ? THEN ? ELSE poster_large END WHERE id = ?",
+             poster_large = CASE WHEN ? THEN ? ELSE poster_large END, \
+             on_sale_at = CASE WHEN ? THEN ? ELSE on_sale_at END, \
+             queue_enabled = CASE WHEN ? THEN ? ELSE queue_enabled END, \
+             queue_admit_per_minute = CASE WHEN ? THEN ? ELSE queue_admit_per_minute END, \
+             queue_max_active_buyers = CASE WHEN ? THEN ? ELSE queue_max_active_buyers END, \
+             queue_session_minutes = CASE WHEN ? THEN ? ELSE queue_session_minutes END WHERE id = ?",
         )
         .bind(changes.name)
         .bind(changes.category.map(|c| c.as_str()))
@@ -213,6 +225,16 @@ impl CatalogStore for SqliteStore {
         .bind(changes.poster.as_ref().and_then(|p| p.as_ref().map(|p| p.small.clone())))
         .bind(changes.poster.is_some())
         .bind(changes.poster.as_ref().and_then(|p| p.as_ref().map(|p| p.large.clone())))
+        .bind(changes.on_sale_at.is_some())
+        .bind(changes.on_sale_at.flatten().map(millis))
+        .bind(changes.queue.is_some())
+        .bind(changes.queue.flatten().map(|q| q.enabled))
+        .bind(changes.queue.is_some())
+        .bind(changes.queue.flatten().map(|q| q.admit_per_minute))
+        .bind(changes.queue.is_some())
+        .bind(changes.queue.flatten().map(|q| q.max_active_buyers))
+        .bind(changes.queue.is_some())
+        .bind(changes.queue.flatten().map(|q| q.session_minutes))
         .bind(&event_id)
         .execute(&mut *tx)
         .await?;
@@ -342,7 +364,8 @@ fn push_event_select(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>) {
 fn push_event_select_from(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>, from: &str) {
     qb.push(
         "SELECT e.id, e.venue_id, e.name, e.category, e.description, e.image_url, e.start_time, \
-         e.duration_minutes, e.status, e.currency, e.poster_small, e.poster_large, \
+         e.duration_minutes, e.status, e.currency, e.poster_small, e.poster_large, e.on_sale_at, \
+         e.queue_enabled, e.queue_admit_per_minute, e.queue_max_active_buyers, e.queue_session_minutes, \
          v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
          v.time_zone AS venue_time_zone, \
          (SELECT COUNT(*) FROM seats s WHERE s.venue_id = e.venue_id) AS seats_total, \

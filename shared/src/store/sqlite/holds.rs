@@ -216,6 +216,7 @@ impl SqliteHoldBatches {
                     venue_id: row.try_get("venue_id")?,
                     status: enum_col(&row, "status")?,
                     start_time: time_col(&row, "start_time")?,
+                    on_sale_at: row.try_get::<Option<i64>, _>("on_sale_at")?.map(from_millis).transpose()?,
                     currency: row.try_get("currency")?,
                 });
             }
@@ -337,7 +338,7 @@ impl SqliteHoldBatches {
 
 /// The batch's events with their prices (`?1`, ids as a JSON array): one primary-key probe each.
 pub(super) const BATCH_EVENTS_SQL: &str = "SELECT 'event' AS kind, e.id, e.venue_id, e.status, e.start_time, \
-     e.currency, p.tier, p.price_cents FROM json_each(?) AS k \
+     e.on_sale_at, e.currency, p.tier, p.price_cents FROM json_each(?) AS k \
      CROSS JOIN events e INDEXED BY sqlite_autoindex_events_1 ON e.id = k.value \
      LEFT JOIN event_prices p INDEXED BY sqlite_autoindex_event_prices_1 ON p.event_id = e.id";
 /// The batch's seats (`?1`, ids as a JSON array): one primary-key probe each.
@@ -408,6 +409,8 @@ struct BatchEvent {
     venue_id: String,
     status: EventStatus,
     start_time: DateTime<Utc>,
+    /// When holds open; `None`: on sale at once.
+    on_sale_at: Option<DateTime<Utc>>,
     currency: String,
 }
 
@@ -428,6 +431,11 @@ fn reservations_for(
     }
     if event.start_time <= hold.now {
         return Err(StoreError::event_started());
+    }
+    // Read under the batch's write lock, so no change of the opening can land between this
+    // check and the hold's insert.
+    if let Some(on_sale_at) = event.on_sale_at.filter(|opens| *opens > hold.now) {
+        return Err(StoreError::NotOnSale { on_sale_at });
     }
     let mut wanted = Vec::with_capacity(request.seats.ids().len());
     for id in request.seats.ids() {

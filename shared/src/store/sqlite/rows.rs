@@ -13,7 +13,7 @@ use crate::domain::{
     Event, Invalid, Payment, Poster, Price, Reservation, ReservationStatus, Seat, SeatLabel, Ticket, User, Venue,
     VenueSummary,
 };
-use crate::store::{StoreError, StoreResult, stored_admission};
+use crate::store::{StoreError, StoreResult, stored_admission, stored_queue};
 
 /// A reservation that takes its seat, for a table aliased `r` (one `?`: now in milliseconds).
 /// The `status IN (...)` term repeats the partial index's condition so the planner may use it.
@@ -194,6 +194,13 @@ pub(super) fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult
         start_time: time_col(row, "start_time")?,
         duration_minutes: row.try_get("duration_minutes")?,
         status: enum_col(row, "status")?,
+        on_sale_at: optional_time_col(row, "on_sale_at")?,
+        queue: stored_queue(
+            row.try_get("queue_enabled")?,
+            row.try_get("queue_admit_per_minute")?,
+            row.try_get("queue_max_active_buyers")?,
+            row.try_get("queue_session_minutes")?,
+        )?,
         currency: row.try_get("currency")?,
         prices,
         seats_total,

@@ -53,6 +53,8 @@ async fn event_with_seats(store: &SqliteStore) -> (Uuid, Vec<Seat>) {
         image_url: None,
         start_time: Utc::now() + chrono::Duration::days(1),
         duration_minutes: Some(90),
+        on_sale_at: None,
+        queue: None,
         currency: "EUR".into(),
         prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
     };
@@ -388,6 +390,8 @@ async fn the_ticket_statements_search_tickets_through_their_indexes() {
             image_url: None,
             start_time: Utc::now() + chrono::Duration::days(day),
             duration_minutes: None,
+            on_sale_at: None,
+            queue: None,
             currency: "EUR".into(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
         };

@@ -299,6 +299,8 @@ pub async fn update_event_changes_fields_and_prices(store: S) {
         currency: Some("GBP".into()),
         prices: Some(vec![price("standard", 999), price("vip", 5555)]),
         poster: None,
+        on_sale_at: None,
+        queue: None,
     };
     let updated = store.update_event(event.id, changes).await.expect("update").expect("event exists");
     assert_eq!(

@@ -22,6 +22,7 @@ mod search;
 mod seat_map;
 mod tickets;
 mod users;
+mod waiting_room;
 
 pub use cancel::*;
 pub use catalog::*;
@@ -43,6 +44,7 @@ pub use search::*;
 pub use seat_map::*;
 pub use tickets::*;
 pub use users::*;
+pub use waiting_room::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
