@@ -13,8 +13,8 @@ use uuid::Uuid;
 use crate::domain::{
     Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldExtension, HoldRequest, Invalid, MessageStatus,
     NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, Refund, Reservation, ReservationFilter,
-    ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
-    VenueWithSeats,
+    ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User,
+    UserChanges, Venue, VenueChanges, VenueWithSeats,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -403,7 +403,12 @@ pub trait Store:
     UserStore
     + PasswordResetStore
     + CatalogStore
-    + HoldStore + PaymentStore + TicketStore + OutboxStore + IdempotencyStore + LimitStore
+    + HoldStore
+    + PaymentStore
+    + TicketStore
+    + OutboxStore
+    + IdempotencyStore
+    + LimitStore
 {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;

@@ -34,7 +34,12 @@ pub(crate) fn new_message(user_id: Option<Uuid>, facts: MessageFacts, now: DateT
 
 /// The reset mail of a password reset (`issue_password_reset`): it holds the plain token as its
 /// secret until it is settled, the only place the token is written, and only until then.
-pub(crate) fn reset_message(user_id: Uuid, token: &ResetToken, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> OutboxMessage {
+pub(crate) fn reset_message(
+    user_id: Uuid,
+    token: &ResetToken,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> OutboxMessage {
     OutboxMessage {
         secret: Some(MessageSecret::new(token.expose())),
         ..new_message(Some(user_id), MessageFacts::PasswordReset { expires_at }, now)
@@ -212,15 +217,13 @@ pub(crate) struct Settled<'a> {
 
 pub(crate) fn settled(settlement: &Settlement, now: DateTime<Utc>) -> Settled<'_> {
     match settlement {
-        Settlement::Sent => {
-            Settled {
-                status: MessageStatus::Sent,
-                next_attempt_at: None,
-                last_error: None,
-                sent_at: Some(now),
-                erase_secret: true,
-            }
-        }
+        Settlement::Sent => Settled {
+            status: MessageStatus::Sent,
+            next_attempt_at: None,
+            last_error: None,
+            sent_at: Some(now),
+            erase_secret: true,
+        },
         Settlement::RetryAt { at, reason } => Settled {
             status: MessageStatus::Pending,
             next_attempt_at: Some(*at),
@@ -228,15 +231,13 @@ pub(crate) fn settled(settlement: &Settlement, now: DateTime<Utc>) -> Settled<'_
             sent_at: None,
             erase_secret: false,
         },
-        Settlement::Failed { reason } => {
-            Settled {
-                status: MessageStatus::Failed,
-                next_attempt_at: None,
-                last_error: Some(reason),
-                sent_at: None,
-                erase_secret: true,
-            }
-        }
+        Settlement::Failed { reason } => Settled {
+            status: MessageStatus::Failed,
+            next_attempt_at: None,
+            last_error: Some(reason),
+            sent_at: None,
+            erase_secret: true,
+        },
     }
 }
 

@@ -25,7 +25,7 @@ async fn the_claim_reads_due_messages_through_the_pending_index() {
         };
         for table in ["fresh", "analyzed"] {
             if table == "analyzed" {
-                a_day_of_mail(&mut *conn).await;
+                a_day_of_mail(&mut conn).await;
             }
             for mode in ["force_generic_plan", "force_custom_plan"] {
                 sqlx::query(&format!("SET plan_cache_mode = {mode}")).execute(&mut *conn).await.unwrap();

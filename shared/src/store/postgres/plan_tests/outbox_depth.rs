@@ -15,7 +15,7 @@ async fn the_depth_counts_pending_and_failed_messages_through_the_status_index()
         let mut conn = store.pool.acquire().await.unwrap();
         for table in ["fresh", "analyzed"] {
             if table == "analyzed" {
-                a_day_of_mail(&mut *conn).await;
+                a_day_of_mail(&mut conn).await;
             }
             let plan: serde_json::Value =
                 sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {}", super::super::messages::DEPTH_SQL))
