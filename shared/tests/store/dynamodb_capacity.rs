@@ -26,9 +26,10 @@ async fn a_hold_with_capacity_accounting_on_reports_the_write_units_it_consumed(
     let after = metered.consumed_capacity().expect("a metered store counts");
 
     let written = after.write - before.write;
-    // Two seats: one transaction of at least seven items (seat states, reservations, booking,
-    // the user's hold slots), each a transactional write of at least two units.
-    assert!(written >= 14.0, "a two-seat hold wrote {written} units ({before:?} → {after:?})");
+    // Two seats: one transaction writing six items (two seat states, two reservations, the
+    // booking, the user's hold slots), each a transactional write of at least two units. Its
+    // condition check of the event's gate writes nothing (DynamoDB Local counts it as nothing).
+    assert!(written >= 12.0, "a two-seat hold wrote {written} units ({before:?} → {after:?})");
     assert!(after.read >= before.read, "units only add up: {before:?} → {after:?}");
 
     let plain = DynamoStore::connect_with(table.endpoint(), table.name());
