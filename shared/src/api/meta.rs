@@ -126,7 +126,7 @@ async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
 #[utoipa::path(get, path = "/openapi.json", tag = "gateway",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_json() -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], super::OPENAPI_JSON).into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], super::openapi_json()).into_response()
 }
 
 /// Swagger UI for this API (assets served locally).

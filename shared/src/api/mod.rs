@@ -93,12 +93,10 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     })
 }
 
-/// The document `/openapi.json` serves: `openapi()` as generated, kept in the repository
-/// (`shared/openapi.json`) rather than built at run time, because building it names every
-/// group's handlers and would link them all into api-meta's bootstrap (18.5 MB instead of a
-/// fraction of it). `the_served_openapi_document_is_the_generated_one` keeps the file equal to
-/// `openapi()`, and rewrites it when run with `UPDATE_OPENAPI=1`.
-pub(crate) const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+pub(crate) fn openapi_json() -> String {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| openapi().to_json().unwrap_or_else(|_| "{}".into())).clone()
+}
 
 /// The whole API as one router, ready to serve.
 pub fn app(state: AppState) -> Router {
@@ -188,21 +186,4 @@ fn cors(state: &AppState) -> CorsLayer {
             HeaderName::from_static(idempotency::REPLAYED_HEADER),
         ])
         .max_age(Duration::from_secs(600))
-}
-
-#[cfg(test)]
-mod served_openapi {
-    #[test]
-    fn the_served_openapi_document_is_the_generated_one() {
-        let generated = super::openapi().to_pretty_json().expect("the document serializes") + "\n";
-        if std::env::var_os("UPDATE_OPENAPI").is_some() {
-            std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"), &generated).expect("write");
-            return;
-        }
-        assert!(
-            super::OPENAPI_JSON == generated,
-            "shared/openapi.json is not the document the routes make: run \
-             `UPDATE_OPENAPI=1 cargo test -p proeventa-core --lib served_openapi` and commit it"
-        );
-    }
 }
