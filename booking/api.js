@@ -70,6 +70,7 @@ async function send(method, path, options) {
   if (opts.raw !== undefined) headers['Content-Type'] = opts.raw.type || 'application/octet-stream';
   if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
   if (opts.etag) headers['If-None-Match'] = opts.etag;
+  Object.assign(headers, opts.headers || {});
 
   const url = baseUrl() + path + query(opts.query);
   const init = {
@@ -240,17 +241,28 @@ export const api = {
     updateVenue: (venueId, changes) => call('PATCH', '/events/venues/' + id(venueId), { body: changes }),
   },
 
+  /** The waiting list of a sold-out event: seats freed later are offered to it in order. */
+  waitlist: {
+    /** join(eventId, {seats, tier}) → {id, position}; 409 not_sold_out while seats can be held. */
+    join: (eventId, wish) => call('POST', '/events/events/' + id(eventId) + '/waitlist', { body: wish }),
+    /** entry(eventId) → {id, seats, tier, status, position, joined_at, offer: {booking_id, status, expires_at, total_cents, currency} | null} */
+    entry: (eventId) => call('GET', '/events/events/' + id(eventId) + '/waitlist'),
+    leave: (eventId) => call('DELETE', '/events/events/' + id(eventId) + '/waitlist'),
+  },
+
   reservations: {
     /**
      * makeReservation(eventId, seatIds) holds 1–10 seats at once (all or none) → Booking.
      * makeReservation({event_id, seat_id}) holds one seat → Reservation.
      */
-    makeReservation(eventIdOrBody, seatIds, idempotencyKey) {
+    makeReservation(eventIdOrBody, seatIds, idempotencyKey, admission) {
       const body =
         typeof eventIdOrBody === 'object' ? eventIdOrBody : { event_id: eventIdOrBody, seat_ids: seatIds };
       return call('POST', '/reservations/reservations/reserve', {
         body,
         idempotencyKey: idempotencyKey || newIdempotencyKey(),
+        // The waiting room's admission, while the event's queue is on.
+        headers: admission ? { 'X-Admission-Token': admission } : undefined,
       });
     },
     /** getUserReservations(userId, {status, limit, offset}) → [Reservation], newest first */
@@ -284,6 +296,22 @@ export const api = {
     bookingPdf: (bookingId) => file('/reservations/bookings/' + id(bookingId) + '/tickets.pdf'),
   },
 
+  /** The waiting room in front of a hot event. */
+  queue: {
+    /** join(eventId) → {queue_token, position}: the caller's place (joining again answers the same one). */
+    join: (eventId) => call('POST', '/queue/events/' + id(eventId) + '/join', { body: {} }),
+    /** status(eventId, queueToken, etag) → {status, data, etag, notModified}: data is
+     * {position, ahead, estimated_wait_seconds, admission_token, session_ends_at, on_sale_at}. */
+    status: (eventId, queueToken, etag) =>
+      send('GET', '/queue/events/' + id(eventId) + '/status', {
+        auth: false,
+        etag,
+        headers: { 'X-Queue-Token': queueToken },
+      }),
+    /** stats(eventId) → {joined, let_through, waiting, active} (admins) */
+    stats: (eventId) => call('GET', '/queue/events/' + id(eventId) + '/stats'),
+  },
+
   /** The door (staff and admins). */
   checkin: {
     /** The public key that verifies ticket codes: {algorithm, key_id, public_key} */
@@ -308,10 +336,12 @@ export const api = {
         idempotencyKey: idempotencyKey || newIdempotencyKey(),
       }),
     /** confirm(paymentId, {card_number, exp_month, exp_year, cvc, cardholder}) → Payment (succeeded) */
-    confirm: (paymentId, card, idempotencyKey) =>
+    confirm: (paymentId, card, idempotencyKey, admission) =>
       call('POST', '/payments/' + id(paymentId) + '/confirm', {
         body: card,
         idempotencyKey: idempotencyKey || newIdempotencyKey(),
+        // A sale ends the buyer's waiting-room session, freeing the slot for the next in line.
+        headers: admission ? { 'X-Admission-Token': admission } : undefined,
       }),
     getPayment: (paymentId) => call('GET', '/payments/' + id(paymentId)),
     /** list() → the caller's payments; admins may pass {user_id} */

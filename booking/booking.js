@@ -8,6 +8,7 @@ import { byId, html, render, styled } from './dom.js';
 import { t } from './i18n.js';
 import { newestWins } from './requests.js';
 import * as UI from './ui.js';
+import { WaitingRoom } from './waiting-room.js';
 
 const MAX_SEATS = 10;
 const POLL_MS = 2000;
@@ -43,6 +44,7 @@ const state = {
   failures: 0,
   holdTimer: null,
   reserving: false,
+  admission: null, // the waiting room's admission, while the event's queue is on
 };
 
 const seatReads = newestWins();
@@ -471,7 +473,7 @@ async function reserve() {
   const picked = state.selected.slice();
   try {
     const booking = await UI.busy(els.reserve, t('Holding your seats…'), () =>
-      api.reservations.makeReservation(eventId, picked));
+      api.reservations.makeReservation(eventId, picked, undefined, state.admission));
     try {
       sessionStorage.removeItem(pickKey());
     } catch (_) {
@@ -499,6 +501,31 @@ async function reserve() {
 }
 
 els.reserve.addEventListener('click', reserve);
+
+// ---- the waiting room ------------------------------------------------------------------
+
+/**
+ * An event behind its waiting room: the buyer needs its admission (else back to the line), and
+ * sees how long the session lasts; when it ends, holds are refused, so the map says so.
+ */
+function admitted() {
+  const admission = WaitingRoom.admission(eventId);
+  if (!admission) {
+    location.replace(WaitingRoom.url(eventId));
+    return false;
+  }
+  state.admission = admission.token;
+  const box = byId('queue-session');
+  box.hidden = false;
+  UI.countdown(byId('queue-clock'), admission.endsAt, {
+    onExpire() {
+      WaitingRoom.endSession(eventId);
+      state.admission = null;
+      UI.showError(t('Your session has ended'), t('Your time to pick seats in this sale is over.'), els.reserveAlert);
+    },
+  });
+  return true;
+}
 
 // ---- start -----------------------------------------------------------------------------
 
@@ -547,6 +574,7 @@ async function start() {
       state.event.status === 'canceled' ? t('This event was canceled; its seats cannot be booked.') : t('This event has already started; its seats cannot be booked any more.'));
     return;
   }
+  if (WaitingRoom.isOn(state.event) && !admitted()) return;
   renderLegend();
   try {
     await refreshSeats(true);

@@ -5,6 +5,7 @@ import { Data, Format } from './data.js';
 import { byId, html, render, styled } from './dom.js';
 import { t } from './i18n.js';
 import * as UI from './ui.js';
+import { showWaitlist } from './waitlist.js';
 
 const root = byId('detail');
 const id = UI.param('id');
@@ -29,6 +30,11 @@ function showtimes(event, siblings) {
     ${zone ? html`<p class="small muted zone-note">${t("Times are {zone}, the venue's local time.", { zone: Format.eventZoneLabel(event) })}</p>` : ''}
     <div class="showtimes">${links}</div>
   </section>`;
+}
+
+/** On sale, not started, every seat taken: the waiting list is open. */
+function soldOut(event) {
+  return event.status !== 'canceled' && new Date(event.start_time).getTime() > Date.now() && event.seats_available === 0;
 }
 
 function tickets(event) {
@@ -56,6 +62,8 @@ function tickets(event) {
         <p class="small muted book-note">${t('Pick seats on the live map; they are held for you while you pay.')}</p>`
       : html`<button class="btn btn-primary btn-lg btn-block" type="button" disabled>
         ${event.status === 'canceled' ? t('Canceled') : started ? t('Already started') : t('Sold out')}</button>`}
+    ${soldOut(event) ? html`<section class="waitlist" id="waitlist" aria-labelledby="waitlist-title">
+        <h3 id="waitlist-title">${t('Waiting list')}</h3><div id="waitlist-body"></div></section>` : ''}
   </aside>`;
 }
 
@@ -111,6 +119,7 @@ async function load() {
       siblings = [event];
     }
     renderEvent(event, siblings);
+    if (soldOut(event)) showWaitlist(byId('waitlist-body'), event);
   } catch (error) {
     root.replaceChildren();
     if (UI.isMissingEvent(error)) {

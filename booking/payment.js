@@ -6,6 +6,7 @@ import { Data, Format } from './data.js';
 import { byId, html, render } from './dom.js';
 import { t } from './i18n.js';
 import * as UI from './ui.js';
+import { WaitingRoom } from './waiting-room.js';
 
 const root = byId('payment');
 const title = byId('pay-title');
@@ -317,7 +318,12 @@ function wireForm() {
     }
     state.paying = true;
     try {
-      const paid = await UI.busy(button, t('Paying…'), () => api.payments.confirm(state.payment.id, card));
+      // Bought through a waiting room: the sale ends the buyer's session there, freeing the slot.
+      const eventId = state.booking && state.booking.event_id;
+      const admission = eventId ? WaitingRoom.admission(eventId) : null;
+      const paid = await UI.busy(button, t('Paying…'), () =>
+        api.payments.confirm(state.payment.id, card, undefined, admission && admission.token));
+      if (admission) WaitingRoom.endSession(eventId);
       state.payment = paid;
       try {
         state.booking = await api.reservations.getBooking(bookingId);

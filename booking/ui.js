@@ -137,6 +137,8 @@ export function describe(error) {
         title: t('Seat no longer available'),
         text: (detail || t('Someone else just took one of your seats.')) + ' ' + t('The seat map is up to date again: please pick other seats.'),
       };
+    case 'not_sold_out':
+      return { title: t('Seats still free'), text: detail || t('Seats are still free: pick them on the seat map.') };
     case 'hold_limit_reached':
       return {
         title: t('Seat limit reached'),

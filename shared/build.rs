@@ -6,6 +6,9 @@
 //!
 //! ReDoc (cargo feature `redoc`): its standalone bundle (1.1 MB, the only file `/redoc` loads),
 //! from `vendor/` where `make vendor` puts it, embedded so api-meta serves it on Lambda.
+//!
+//! DejaVu Sans (the ticket PDF's font, `tickets::pdf`): zlib-compressed into `OUT_DIR`, 759,720
+//! bytes of TrueType in about 384 KB, which the bootstraps that print tickets embed instead.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -13,10 +16,30 @@ fn main() {
     // a new migration must rebuild the crate even when no Rust file changed.
     println!("cargo:rerun-if-changed=../migrations");
     println!("cargo:rustc-check-cfg=cfg(redoc_embedded)");
+    font::deflate();
     #[cfg(feature = "swagger-ui")]
     swagger_ui::unpack();
     #[cfg(feature = "redoc")]
     redoc::embed();
+}
+
+mod font {
+    use std::io::Write;
+    use std::path::PathBuf;
+
+    /// Writes `OUT_DIR/DejaVuSans.ttf.zz`, the font in a zlib stream (its checksum checked when
+    /// `tickets::pdf` inflates it), at the best compression: it is done once per build.
+    pub fn deflate() {
+        let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+        let font = manifest.join("assets/fonts/DejaVuSans.ttf");
+        println!("cargo:rerun-if-changed={}", font.display());
+        let bytes = std::fs::read(&font).unwrap_or_else(|error| panic!("{}: {error}", font.display()));
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&bytes).expect("deflate DejaVu Sans");
+        let deflated = encoder.finish().expect("deflate DejaVu Sans");
+        let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("DejaVuSans.ttf.zz");
+        std::fs::write(out, deflated).expect("write the deflated font to OUT_DIR");
+    }
 }
 
 #[cfg(feature = "redoc")]

@@ -90,6 +90,7 @@ async fn run(load: CeilingLoad) -> Res<Ceiling> {
                     seats: SeatSelection::parse(vec![seats[k % seats.len()]]).map_err(|e| e.message)?,
                     ttl,
                     limit: HoldLimit::max(),
+                    admitted: false,
                 };
                 let outcome = store.hold(&request, Utc::now()).await;
                 let ended = Instant::now();

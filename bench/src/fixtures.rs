@@ -180,11 +180,22 @@ pub(crate) fn seat_ids(venue: &serde_json::Value) -> Res<Vec<String>> {
 /// Signs up the buyers (argon2id each: the slowest part of seeding) and issues their tokens
 /// with the server's own `TokenKeys`, so 500 logins are not paid for twice.
 pub async fn sign_up(addr: SocketAddr, n: usize, clients: usize, jwt_secret: &str) -> Res<Vec<Buyer>> {
+    sign_up_as(addr, "bench", n, clients, jwt_secret).await
+}
+
+/// `sign_up` with addresses `<prefix>-<i>@proeventa.test`, for a phase that needs its own buyers.
+pub async fn sign_up_as(
+    addr: SocketAddr,
+    prefix: &'static str,
+    n: usize,
+    clients: usize,
+    jwt_secret: &str,
+) -> Res<Vec<Buyer>> {
     let keys = Arc::new(TokenKeys::new(jwt_secret.as_bytes(), 4 * 3600));
     fan_out(addr, n, clients, move |mut client, i| {
         let keys = keys.clone();
         async move {
-            let email = format!("bench-{i}@proeventa.test");
+            let email = format!("{prefix}-{i}@proeventa.test");
             let body = serde_json::json!({"email": email, "password": PASSWORD, "name": format!("Buyer {i}")});
             let result = async {
                 let answer = expect(&mut client, Call::post("/auth/signup", body.to_string()), 201).await?;

@@ -40,16 +40,18 @@ pub struct Call<'a> {
     pub path: &'a str,
     pub token: Option<&'a str>,
     pub if_none_match: Option<&'a hyper::header::HeaderValue>,
+    /// One more header (the waiting room's tokens).
+    pub header: Option<(&'static str, &'a str)>,
     pub body: Option<Bytes>,
 }
 
 impl<'a> Call<'a> {
     pub fn get(path: &'a str) -> Self {
-        Self { method: Method::GET, path, token: None, if_none_match: None, body: None }
+        Self { method: Method::GET, path, token: None, if_none_match: None, header: None, body: None }
     }
 
     pub fn post(path: &'a str, body: impl Into<Bytes>) -> Self {
-        Self { method: Method::POST, path, token: None, if_none_match: None, body: Some(body.into()) }
+        Self { method: Method::POST, path, token: None, if_none_match: None, header: None, body: Some(body.into()) }
     }
 
     pub fn token(mut self, token: &'a str) -> Self {
@@ -59,6 +61,11 @@ impl<'a> Call<'a> {
 
     pub fn if_none_match(mut self, etag: &'a hyper::header::HeaderValue) -> Self {
         self.if_none_match = Some(etag);
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: &'a str) -> Self {
+        self.header = Some((name, value));
         self
     }
 }
@@ -124,6 +131,9 @@ impl Client {
         }
         if let Some(etag) = call.if_none_match {
             builder = builder.header(IF_NONE_MATCH, etag);
+        }
+        if let Some((name, value)) = call.header {
+            builder = builder.header(name, value);
         }
         let body = match &call.body {
             Some(body) => {

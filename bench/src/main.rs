@@ -11,6 +11,7 @@ mod http;
 mod mail;
 mod onsale;
 mod procs;
+mod queue;
 mod report;
 mod scenarios;
 mod search;
@@ -30,7 +31,7 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases 
 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
-  --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout,
+  --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout, queue,
                maps, logins, door, manifest, cost, mail, search, steady, start (default: all); the store is
                seeded as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
   --server     the proeventa binary (default: next to this one)
@@ -55,6 +56,7 @@ enum Phase {
     Ceiling,
     Flash,
     SellOut,
+    Queue,
     Maps,
     Logins,
     Door,
@@ -67,13 +69,14 @@ enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 15] = [
+    const ALL: [Phase; 16] = [
         Phase::Fresh,
         Phase::Holds,
         Phase::Hot,
         Phase::Ceiling,
         Phase::Flash,
         Phase::SellOut,
+        Phase::Queue,
         Phase::Maps,
         Phase::Logins,
         Phase::Door,
@@ -93,6 +96,7 @@ impl Phase {
             Phase::Ceiling => "ceiling",
             Phase::Flash => "flash",
             Phase::SellOut => "sellout",
+            Phase::Queue => "queue",
             Phase::Maps => "maps",
             Phase::Logins => "logins",
             Phase::Door => "door",
@@ -617,6 +621,42 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
         }
     }
 
+    if runs(Phase::Queue) {
+        say(&format!(
+            "[{name}] waiting room: {} buyers join before the opening of a {}-seat event, poll, and buy as let through",
+            plan.queue_buyers, plan.queue_seats
+        ));
+        let budget = plan.queue_opens_in + plan.queue_limit + Duration::from_secs(300);
+        match within("waiting room", budget, queue::on_sale(&fx, plan, &jwt_secret)).await {
+            Ok(sale) => {
+                say(&format!(
+                    "[{name}]   {:.0} joins/s, {:.0} polls/s (p99 {:.2} ms), sold {} of {} in {}, oversold {}, at most {} active (cap {})",
+                    sale.joins_per_s,
+                    sale.polls_per_s,
+                    sale.poll_p99_ms.unwrap_or(f64::NAN),
+                    sale.sold,
+                    sale.seats,
+                    sale.sold_out_after.map_or("(not sold out)".to_owned(), |d| format!("{} ms", d.as_millis())),
+                    sale.oversold,
+                    sale.max_active,
+                    queue::MAX_ACTIVE_BUYERS
+                ));
+                figures.set("queue_joins_per_s", Some(sale.joins_per_s));
+                figures.set("queue_polls_per_s", Some(sale.polls_per_s));
+                figures.set("queue_poll_p99_ms", sale.poll_p99_ms);
+                figures.set("queue_sold", Some(sale.sold as f64));
+                figures.set("queue_sellout_ms", sale.sold_out_after.map(|d| d.as_secs_f64() * 1000.0));
+                figures.set("queue_oversold", Some(sale.oversold as f64));
+                figures.set("queue_max_active", Some(sale.max_active as f64));
+                figures.notes.extend(sale.unexpected.describe("waiting room"));
+                if sale.buyers != plan.queue_buyers {
+                    figures.notes.push(format!("waiting room: {} of {} buyers joined", sale.buyers, plan.queue_buyers));
+                }
+            }
+            Err(e) => figures.notes.push(e),
+        }
+    }
+
     if runs(Phase::Maps) {
         let maps = async {
             scenarios::mark_map_event(&fx).await?;
@@ -746,8 +786,7 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
 
     if runs(Phase::Search)
         && let Err(e) =
-            within("search", Duration::from_secs(600), search::phase(&fx, plan.clients, args.quick, name, &mut figures))
-                .await
+            within("search", search::BUDGET, search::phase(&fx, plan.clients, args.quick, name, &mut figures)).await
     {
         figures.notes.push(e);
     }

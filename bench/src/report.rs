@@ -156,6 +156,31 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         m("sellout_oversold", "  seats oversold (store's reservations)", None, Some(Goal::Exactly(0.0)), false, None),
         m("sellout_mismatch", "  201 answers ≠ reservations listed", None, Some(Goal::Exactly(0.0)), false, None),
         m(
+            "queue_sold",
+            &format!(
+                "waiting room: seats sold ({} seats, {} buyers joined before the opening)",
+                number(plan.queue_seats as f64),
+                number(plan.queue_buyers as f64)
+            ),
+            None,
+            Some(Goal::Exactly(plan.queue_seats as f64)),
+            false,
+            None,
+        ),
+        m("queue_joins_per_s", "  queue joins/s", None, None, false, None),
+        m("queue_polls_per_s", "  status polls/s (with the ETag)", None, Some(Goal::AtLeast(20_000.0)), false, None),
+        m("queue_poll_p99_ms", "  status poll p99 (ms)", None, None, false, None),
+        m("queue_sellout_ms", "  opening to sold out (ms)", None, None, false, None),
+        m("queue_oversold", "  seats oversold (store's reservations)", None, Some(Goal::Exactly(0.0)), false, None),
+        m(
+            "queue_max_active",
+            "  most buyers active at once",
+            None,
+            Some(Goal::AtMost(f64::from(crate::queue::MAX_ACTIVE_BUYERS))),
+            false,
+            None,
+        ),
+        m(
             "flash_sold",
             &format!("flash sale: seats sold ({} buyers, {} seats)", plan.flash_users, plan.flash_seats),
             None,
@@ -256,6 +281,8 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         m("cost_tickets_per_s", "  purchase flow, tickets/s", None, None, false, None),
         m("search_p99_ms", "search p99 (ms, 10,000 events; 1,000 with --quick)", None, None, false, None),
         m("search_p50_ms", "  search p50 (ms)", None, None, false, None),
+        m("search_count", "  searches measured", None, None, false, None),
+        m("search_create_s", "  events created through the API in (s)", None, None, false, None),
         m(
             "start_ms",
             &format!("start to first /health 200 (ms, median of {})", plan.startup_runs),

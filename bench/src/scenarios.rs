@@ -42,6 +42,15 @@ pub struct Plan {
     pub sellout_tries: usize,
     /// The sell-out stops here whether sold out or not.
     pub sellout_limit: Duration,
+    /// The waiting room's on-sale: buyers (each an account of its own) and seats.
+    pub queue_buyers: usize,
+    pub queue_seats: usize,
+    /// When the sale opens, from the event's creation: after every join and the polls.
+    pub queue_opens_in: Duration,
+    /// How long the status polls are measured, before the opening.
+    pub queue_poll_duration: Duration,
+    /// The sale through the queue stops here whether sold out or not.
+    pub queue_limit: Duration,
 }
 
 impl Plan {
@@ -67,6 +76,11 @@ impl Plan {
             sellout_arrival: Duration::from_secs(10),
             sellout_tries: 3,
             sellout_limit: Duration::from_secs(90),
+            queue_buyers: 5_000,
+            queue_seats: 2_000,
+            queue_opens_in: Duration::from_secs(20),
+            queue_poll_duration: Duration::from_secs(4),
+            queue_limit: Duration::from_secs(120),
         }
     }
 
@@ -88,6 +102,11 @@ impl Plan {
             sellout_buyers: 10_000,
             sellout_arrival: Duration::from_secs(2),
             sellout_limit: Duration::from_secs(30),
+            queue_buyers: 500,
+            queue_seats: 200,
+            queue_opens_in: Duration::from_secs(8),
+            queue_poll_duration: Duration::from_secs(1),
+            queue_limit: Duration::from_secs(30),
             ..Self::full()
         }
     }

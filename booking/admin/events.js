@@ -74,6 +74,17 @@ async function showPriceInputs(venueId, prices, currency) {
   }
 }
 
+/** "Opens Sat 19 Dec 2026, 10:00 Berlin time · waiting room: 120 a minute, at most 500 at once, 10-minute sessions". */
+function saleLine(ev) {
+  const parts = [];
+  if (ev.on_sale_at) parts.push('Opens ' + Format.zoned(ev.on_sale_at, Format.zoneOf(ev)));
+  if (ev.queue && ev.queue.enabled) {
+    const q = ev.queue;
+    parts.push('waiting room: ' + q.admit_per_minute + ' a minute, at most ' + q.max_active_buyers + ' at once, ' + q.session_minutes + '-minute sessions');
+  }
+  return parts.join(' · ');
+}
+
 function eventItem(ev) {
   const avail = Data.availability(ev);
   const past = new Date(ev.start_time).getTime() <= Date.now();
@@ -83,6 +94,8 @@ function eventItem(ev) {
       <h3>${ev.name}</h3>
       <p>${Data.category(ev.category).single} · ${(ev.venue && ev.venue.name) || ''} · <time datetime="${ev.start_time}" data-event-time>${Format.when(ev)}</time></p>
       <p>${status} ${ev.seats_available + ' of ' + ev.seats_total + ' seats free'}${avail.level === 'ok' ? '' : ' · ' + avail.text}</p>
+      ${ev.on_sale_at || (ev.queue && ev.queue.enabled) ? html`<p class="small muted" data-sale-opening>${saleLine(ev)}</p>` : ''}
+      ${ev.queue && ev.queue.enabled ? html`<p class="small" data-queue-stats aria-live="polite"></p>` : ''}
       <div class="confirm-slot"></div>
     </div>
     <div class="btn-row">
@@ -93,6 +106,29 @@ function eventItem(ev) {
     </div>
   </div>`;
 }
+
+/** How often the waiting rooms' figures are read again while the list shows. */
+const QUEUE_STATS_EVERY_MS = 5000;
+let queueStatsTimer = null;
+
+/** Fills in the live figures of every listed event behind a waiting room, then again shortly. */
+async function refreshQueueStats() {
+  clearTimeout(queueStatsTimer);
+  const lines = Array.from(byId('admin-events').querySelectorAll('[data-queue-stats]'));
+  await Promise.all(lines.map(async (line) => {
+    const eventId = line.closest('[data-event-id]').dataset.eventId;
+    try {
+      const s = await api.queue.stats(eventId);
+      line.textContent = s.waiting + ' waiting · ' + s.let_through + ' let through · ' + s.active + ' active now (' + s.joined + ' joined)';
+    } catch (_) {
+      line.textContent = 'Waiting room figures unavailable; trying again.';
+    }
+  }));
+  if (lines.length && !document.hidden) queueStatsTimer = setTimeout(refreshQueueStats, QUEUE_STATS_EVERY_MS);
+}
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) refreshQueueStats();
+});
 
 export async function loadEvents() {
   const list = byId('admin-events');
@@ -110,6 +146,7 @@ export async function loadEvents() {
     if (ticket.stale) return;
     state.events = events;
     render(list, events.length ? events.map(eventItem) : UI.emptyState('No events', 'Create one with the form.'));
+    refreshQueueStats();
   } catch (error) {
     if (!ticket.stale) UI.handleError(error);
   } finally {
@@ -120,6 +157,7 @@ export async function loadEvents() {
 export function resetEventForm() {
   byId('event-form').reset();
   byId('ev-id').value = '';
+  byId('ev-queue').dataset.had = '';
   byId('ev-venue').disabled = false;
   byId('event-form-title').textContent = 'New event';
   byId('event-submit').textContent = 'Create event';
@@ -141,6 +179,14 @@ function editEvent(ev) {
   showStartZone();
   byId('ev-currency').value = ev.currency || 'EUR';
   byId('ev-description').value = ev.description || '';
+  byId('ev-opens').value = ev.on_sale_at ? Format.toZonedInput(ev.on_sale_at, Format.zoneOf(ev)) : '';
+  byId('ev-queue').checked = Boolean(ev.queue && ev.queue.enabled);
+  byId('ev-queue').dataset.had = ev.queue ? 'yes' : '';
+  if (ev.queue) {
+    byId('ev-queue-pace').value = ev.queue.admit_per_minute;
+    byId('ev-queue-active').value = ev.queue.max_active_buyers;
+    byId('ev-queue-session').value = ev.queue.session_minutes;
+  }
   byId('event-form-title').textContent = 'Edit “' + ev.name + '”';
   byId('event-submit').textContent = 'Save changes';
   showPriceInputs(ev.venue_id, ev.prices, ev.currency);
@@ -182,6 +228,23 @@ async function saveEvent(e) {
     return { tier: input.dataset.tier, price_cents: Math.round(value * Math.pow(10, digits)) };
   });
   if (venueId && !prices.length && !problems.length) problems.push('wait for the venue tiers to load');
+  const opensInput = byId('ev-opens').value;
+  const opens = opensInput ? Format.fromZonedInput(opensInput, chosenZone()) : null;
+  if (opensInput && !opens) problems.push('choose when the sale opens');
+  else if (opens && start && new Date(opens).getTime() >= new Date(start).getTime()) problems.push('the sale must open before the event starts');
+  const whole = (id, low, high) => {
+    const value = Number(byId(id).value);
+    return Number.isInteger(value) && value >= low && value <= high ? value : null;
+  };
+  const queue = {
+    enabled: byId('ev-queue').checked,
+    admit_per_minute: whole('ev-queue-pace', 1, 100000),
+    max_active_buyers: whole('ev-queue-active', 1, 100000),
+    session_minutes: whole('ev-queue-session', 1, 120),
+  };
+  if (queue.enabled && queue.admit_per_minute === null) problems.push('let 1 to 100000 buyers through per minute');
+  if (queue.enabled && queue.max_active_buyers === null) problems.push('allow 1 to 100000 buyers at once');
+  if (queue.enabled && queue.session_minutes === null) problems.push('give a session of 1 to 120 minutes');
   if (problems.length) {
     UI.showError('Please check the event', problemSentence(problems), alertEl);
     return;
@@ -194,6 +257,9 @@ async function saveEvent(e) {
     duration_minutes: byId('ev-duration').value ? Number(byId('ev-duration').value) : undefined,
     prices,
     currency,
+    // Editing: empty clears the opening; a waiting room switched off keeps its settings.
+    on_sale_at: opens || (editing ? null : undefined),
+    queue: queue.enabled || (byId('ev-queue').dataset.had && !Object.values(queue).includes(null)) ? queue : undefined,
   };
   try {
     const saved = await UI.busy(byId('event-submit'), editing ? 'Saving…' : 'Creating…', () =>

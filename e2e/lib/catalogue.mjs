@@ -14,12 +14,13 @@ export const LANGUAGES = ['en', 'de', 'fr', 'es'];
 export const PAGES = [
   'Home.html', 'events.html', 'movies.html', 'theatres.html', 'detail.html',
   'booking.html', 'payment.html', 'profile.html', 'ticket.html', 'login.html', 'venue.html',
-  '404.html', 'terms.html', 'privacy.html', 'reset.html',
+  '404.html', 'terms.html', 'privacy.html', 'reset.html', 'queue.html',
 ];
 /** The scripts those pages run, and the modules every page shares. */
 export const SCRIPTS = [
   'home.js', 'events.js', 'movies.js', 'theatres.js', 'detail.js', 'booking.js', 'payment.js',
   'profile.js', 'ticket.js', 'login.js', 'venue.js', 'ui.js', 'data.js', 'auth.js', 'reset.js',
+  'queue.js', 'waitlist.js',
 ];
 
 const read = (file) => readFileSync(path.join(BOOKING, file), 'utf8');

@@ -183,11 +183,23 @@ describe('admin', () => {
     await waitUntil(async () => (await page.locator('#ev-name').inputValue()) === eventName, 'the edit form');
     await page.locator('#ev-prices [data-tier="standard"]').waitFor();
     await page.locator('#ev-name').fill(`${eventName} (late show)`);
+    // The sale opens the day before the start, at 10:00 on the venue's clock, through a waiting room.
+    const day = (await page.locator('#ev-start').inputValue()).slice(0, 10);
+    const before = new Date(Date.parse(day + 'T12:00:00Z') - 24 * 3600 * 1000).toISOString().slice(0, 10);
+    await page.locator('#ev-opens').fill(`${before}T10:00`);
+    await page.locator('#ev-queue').check();
+    await page.locator('#ev-queue-pace').fill('90');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('status').filter({ hasText: `Event “${eventName} (late show)” saved` }).waitFor();
     await item.getByRole('heading', { name: `${eventName} (late show)` }).waitFor();
+    await item.locator('[data-sale-opening]', { hasText: 'waiting room: 90 a minute, at most 500 at once, 10-minute sessions' }).waitFor();
+    // Its live figures: nobody has joined yet.
+    await item.locator('[data-queue-stats]', { hasText: '0 waiting · 0 let through · 0 active now (0 joined)' }).waitFor();
+    await screenshot(page, PREFIX, 'waiting-room-settings');
     const saved = await api(server.api, 'GET', `/events/events/${eventId}`);
     assert.equal(saved.start_time, eventStart, 'the form read and wrote the start on the venue\'s clock: unchanged');
+    assert.deepEqual(saved.queue, { enabled: true, admit_per_minute: 90, max_active_buyers: 500, session_minutes: 10 });
+    assert.ok(saved.on_sale_at && Date.parse(saved.on_sale_at) < Date.parse(saved.start_time), saved.on_sale_at);
 
     await item.getByRole('button', { name: 'Reservations' }).click();
     const held = page.locator('#admin-reservations .list-item', { hasText: 'ana@proeventa.test' });

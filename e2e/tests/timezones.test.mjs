@@ -1,7 +1,7 @@
 // Venue time zones, as visitors far away see them: a browser in Tokyo and one in New York
 // (Playwright's `timezoneId`), on a desktop and on a 375 px phone, are shown each event's time on
 // its venue's clock with the venue's label ("20:00 Berlin time"), never their own clock's, on the
-// events list and on the event page.
+// events list, the event page and the venue page; the password reset page is kept as seen there.
 //
 // The demo puts the Hamburg arena in Europe/Berlin, the Madrid theatre in Europe/Madrid and the
 // Lyon cinema in Europe/Paris, and its concerts at 20:00 and its plays at 19:30 on those clocks:
@@ -103,6 +103,22 @@ describe('event times on the venue clock, wherever the visitor is', () => {
           assert.match(time.trim(), /^19:30( Madrid time)?$/, `another date of the play: ${time}`);
         }
         await screenshot(page, PREFIX, `${shot}-play`);
+
+        // The arena's own page lists what is on there on the arena's clock too.
+        await page.goto(`${server.site}/venue.html?id=${concert.venue.id}`);
+        const listed = page.locator(`#venue-events .event-card[data-event-id="${concert.id}"]`);
+        await listed.waitFor();
+        await settled(page);
+        const listedTime = (await listed.locator('[data-event-time]').textContent()).trim();
+        assert.match(listedTime, /20:00 Berlin time$/, `the venue page shows the arena's clock: ${listedTime}`);
+        assert.ok(!listedTime.includes(own), `not the visitor's clock (${own}): ${listedTime}`);
+        await screenshot(page, PREFIX, `${shot}-venue`);
+
+        // The password reset page shows no time at all, in any zone: its form is kept as seen there.
+        await page.goto(`${server.site}/reset.html#token=${'a'.repeat(43)}`);
+        await page.locator('#reset-form').waitFor();
+        await settled(page);
+        await screenshot(page, PREFIX, `${shot}-reset`);
       });
     }
   }

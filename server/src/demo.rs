@@ -227,6 +227,7 @@ async fn buy(
                 seats: SeatSelection::parse(seat_ids).map_err(|e| internal(&e))?,
                 ttl: HoldTtl::from_seconds(600).map_err(|e| internal(&e))?,
                 limit: HoldLimit::new(HoldLimit::DEFAULT).map_err(|e| internal(&e))?,
+                admitted: false,
             },
             now,
         )

@@ -29,6 +29,9 @@ use crate::metrics::MetricsListen;
 /// How often lapsed holds are written down as expired. Correctness never waits for it:
 /// reads and new holds treat a lapsed hold as expired at once.
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
+/// The waiting rooms' pace: each tick lets through what `admit_per_minute` credits since the last,
+/// so locally a queue moves every second (on Lambda, on `job-expire-holds`' schedule).
+const QUEUE_PACE_EVERY: Duration = Duration::from_secs(1);
 
 /// How often the outbox is drained: a buyer's confirmation leaves within seconds of paying.
 const SEND_MAIL_EVERY: Duration = Duration::from_secs(2);
@@ -96,6 +99,7 @@ pub async fn serve(
         tracing::info!("stopping");
         let _ = stop_tx.send(true);
     });
+    tokio::spawn(pace_queues(store.clone(), stop_rx.clone()));
     tokio::spawn(sweep_holds(store, stop_rx.clone()));
     tokio::spawn(crate::metrics::upkeep(metrics.clone(), stop_rx.clone()));
     if let Some(sender) = sender {
@@ -243,6 +247,25 @@ fn site_router(site_dir: &Path, api_base: &str) -> Router {
                 response
             }
         }))
+}
+
+/// Advances every open waiting room every `QUEUE_PACE_EVERY` until the server stops. The store
+/// decides each admission, so two servers on one database pace one queue together safely.
+async fn pace_queues(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(QUEUE_PACE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                match store.advance_queues(chrono::Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(admitted = n, "buyers admitted from the waiting rooms"),
+                    Err(e) => tracing::warn!(error = %e, "advancing the waiting rooms failed"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn sweep_holds(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {

@@ -5,7 +5,9 @@
 //! answered 201 is still there, and no seat has two active reservations). A squatter in the flash
 //! sale, holding seat after seat from four connections at once, is stopped at
 //! `MAX_HELD_SEATS_PER_USER` (10) held seats, as is every buyer. Two processes on one PostgreSQL
-//! database or one DynamoDB table share one rate limit, as Lambda's execution environments do.
+//! database or one DynamoDB table share one rate limit, as Lambda's execution environments do,
+//! and one waiting room: one queue, and their two paces never let more buyers through than it
+//! allows at once.
 //!
 //! Every spawned server is killed and every database removed when a test ends, even by a panic.
 //! The stores come from `proeventa-testkit`: PostgreSQL is the server at `TEST_DATABASE_URL`
@@ -462,4 +464,71 @@ async fn two_processes_on_one_dynamodb_table_share_one_login_limit() {
     let first = start_with(&url, &emulator);
     let second = start_with(&url, &emulator);
     two_processes_share_one_login_limit(&first, &second).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two processes, one waiting room (issue 20)
+
+/// Eight buyers join one event's waiting room, alternating between two servers on one store: one
+/// queue (positions 1 to 8, each once); both servers pace it every second, and together they let
+/// three through (its `max_active_buyers`), never a fourth.
+async fn two_processes_share_one_queue(first: &Server, second: &Server) {
+    let admin = login(&first.addr, ADMIN).await;
+    let events = call(&first.addr, "GET", "/events/events?limit=1", None, None).await.expect("events");
+    let event = events.body[0]["id"].as_str().expect("an event").to_owned();
+    let queue =
+        json!({"queue": {"enabled": true, "admit_per_minute": 600, "max_active_buyers": 3, "session_minutes": 10}});
+    let path = format!("/events/events/{event}");
+    let answer = call(&first.addr, "PATCH", &path, Some(&admin), Some(queue)).await.expect("patch");
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+
+    let mut positions = Vec::new();
+    for n in 0..8 {
+        let server = if n % 2 == 0 { first } else { second };
+        let token = signup_and_login(&server.addr, &format!("queue{n}@example.com")).await;
+        let join = format!("/queue/events/{event}/join");
+        let joined = call(&server.addr, "POST", &join, Some(&token), Some(json!({}))).await.expect("join");
+        assert_eq!(joined.status, 200, "join on {}: {:?}", server.addr, joined.body);
+        positions.push(joined.body["position"].as_u64().expect("a position: the sale is open"));
+    }
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=8).collect::<Vec<u64>>(), "one queue: each position once");
+
+    // At ten a second the three slots fill within a few seconds; watched from both servers
+    // (the figures are the store's), never more than three are active.
+    let stats = format!("/queue/events/{event}/stats");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut full = 0;
+    while full < 4 {
+        assert!(Instant::now() < deadline, "the two paces never let three buyers through");
+        for server in [first, second] {
+            let answer = call(&server.addr, "GET", &stats, Some(&admin), None).await.expect("stats");
+            assert_eq!(answer.status, 200, "{:?}", answer.body);
+            let active = answer.body["active"].as_u64().expect("active");
+            assert!(active <= 3, "{active} buyers active, over the maximum of 3: {:?}", answer.body);
+            if active == 3 {
+                full += 1;
+                assert_eq!(answer.body, json!({"joined": 8, "let_through": 3, "waiting": 5, "active": 3}));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_database_share_one_queue() {
+    let db = TempPostgres::create("proeventa_fleet_queue").await;
+    let first = start(db.url());
+    let second = start(db.url());
+    two_processes_share_one_queue(&first, &second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_dynamodb_table_share_one_queue() {
+    let table = TempDynamoTable::new("proeventa_fleet_queue");
+    let url = format!("dynamodb://{}", table.name());
+    let emulator = [("AWS_ENDPOINT_URL", table.endpoint())];
+    let first = start_with(&url, &emulator);
+    let second = start_with(&url, &emulator);
+    two_processes_share_one_queue(&first, &second).await;
 }

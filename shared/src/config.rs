@@ -36,6 +36,9 @@ pub struct Config {
     pub max_held_seats: HoldLimit,
     /// `PASSWORD_RESET_MINUTES`: how long a password reset link works (default 30, 1 to 1440).
     pub password_reset: ResetLifetime,
+    /// `WAITLIST_OFFER_MINUTES`: how long seats offered to a waiting list's entry stay held for
+    /// its buyer (default 30, 1 to 1440).
+    pub waitlist_offer_minutes: u32,
     pub payment_window_seconds: u32,
     pub payment_provider: String,
     pub webhook_secret: Option<String>,
@@ -140,6 +143,7 @@ impl std::fmt::Debug for Config {
             .field("hold_extension", &self.hold_extension)
             .field("max_held_seats", &self.max_held_seats)
             .field("password_reset", &self.password_reset)
+            .field("waitlist_offer_minutes", &self.waitlist_offer_minutes)
             .field("payment_window_seconds", &self.payment_window_seconds)
             .field("payment_provider", &self.payment_provider)
             .field("webhook_secret", &secret(&self.webhook_secret))
@@ -158,6 +162,14 @@ impl std::fmt::Debug for Config {
             .field("site_url", &self.site_url)
             .finish()
     }
+}
+
+/// `WAITLIST_OFFER_MINUTES`, 1 minute to a day.
+fn waitlist_offer_minutes(minutes: u64) -> Result<u32, Invalid> {
+    u32::try_from(minutes)
+        .ok()
+        .filter(|minutes| (1..=24 * 60).contains(minutes))
+        .ok_or_else(|| Invalid::new("WAITLIST_OFFER_MINUTES", "must be 1 to 1440 minutes (a day)"))
 }
 
 /// A URL with the password of its user part replaced by `***`, for logs and messages.
@@ -294,6 +306,7 @@ impl Config {
             max_held_seats,
             password_reset: u32::try_from(number("PASSWORD_RESET_MINUTES", u64::from(ResetLifetime::DEFAULT_MINUTES))?)
                 .map_or_else(|_| ResetLifetime::from_minutes(u32::MAX), ResetLifetime::from_minutes)?,
+            waitlist_offer_minutes: waitlist_offer_minutes(number("WAITLIST_OFFER_MINUTES", 30)?)?,
             payment_window_seconds: u32::try_from(number("PAYMENT_WINDOW_SECONDS", 300)?)
                 .map_err(|_| Invalid::new("PAYMENT_WINDOW_SECONDS", "is too large"))?,
             payment_provider,
@@ -360,6 +373,7 @@ mod tests {
         assert_eq!(c.hold_ttl, HoldTtl::from_seconds(600).unwrap());
         assert_eq!(c.max_held_seats.seats(), 10);
         assert_eq!(c.password_reset.minutes(), 30);
+        assert_eq!(c.waitlist_offer_minutes, 30);
         assert_eq!(c.allowed_origins(8080), vec!["http://127.0.0.1:8080", "http://localhost:8080"]);
         assert_eq!(c.log_format, LogFormat::Pretty);
     }
@@ -381,6 +395,9 @@ mod tests {
         assert_eq!(config(&[("HOLD_TTL_SECONDS", "0")]).unwrap_err().field, "HOLD_TTL_SECONDS");
         assert_eq!(config(&[("LOG_FORMAT", "xml")]).unwrap_err().field, "LOG_FORMAT");
         assert_eq!(config(&[("PASSWORD_RESET_MINUTES", "15")]).unwrap().password_reset.minutes(), 15);
+        assert_eq!(config(&[("WAITLIST_OFFER_MINUTES", "5")]).unwrap().waitlist_offer_minutes, 5);
+        assert!(config(&[("WAITLIST_OFFER_MINUTES", "0")]).is_err());
+        assert!(config(&[("WAITLIST_OFFER_MINUTES", "1441")]).is_err());
         for refused in ["0", "1441", "99999999999", "half an hour"] {
             let err = config(&[("PASSWORD_RESET_MINUTES", refused)]).unwrap_err();
             assert_eq!(err.field, "PASSWORD_RESET_MINUTES", "{refused}: {err}");

@@ -19,5 +19,6 @@ pub mod memory;
 pub mod metrics;
 pub mod payments;
 pub mod posters;
+pub mod queue_tokens;
 pub mod store;
 pub mod tickets;

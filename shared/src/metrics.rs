@@ -230,6 +230,8 @@ pub fn store_error_kind(err: &StoreError) -> &'static str {
         StoreError::ResetTokenInvalid => "invalid_token",
         StoreError::HoldLimitReached { .. } => "hold_limit_reached",
         StoreError::NotOnSale { .. } => "not_on_sale",
+        StoreError::QueueRequired => "queue_required",
+        StoreError::NotSoldOut => "not_sold_out",
         StoreError::Unavailable(_) => "unavailable",
         StoreError::Internal(_) => "internal",
     }

@@ -21,6 +21,8 @@ pub enum Group {
     Payments,
     /// `/checkin/*`
     Checkin,
+    /// `/queue/*`
+    Queue,
     /// `/admin/*`
     Admin,
     /// `/`, `/health`, `/openapi.json`, `/docs`, `/redoc`
@@ -45,11 +47,15 @@ impl Group {
     pub fn store_writes(self) -> &'static [Writes] {
         match self {
             Group::Auth => &[Writes::Accounts, Writes::Limits],
-            Group::Catalog => &[Writes::Catalog, Writes::Idempotency],
+            // The waiting lists live under `/events/events/{id}/waitlist`.
+            Group::Catalog => &[Writes::Catalog, Writes::Idempotency, Writes::Waitlist],
             Group::Reservations => &[Writes::Holds, Writes::Idempotency, Writes::Limits],
-            Group::Payments => &[Writes::Payments, Writes::Idempotency, Writes::Limits],
+            // A sale ends the buyer's waiting-room session.
+            Group::Payments => &[Writes::Payments, Writes::Idempotency, Writes::Limits, Writes::QueueFinish],
             // The door's reads (summary, manifest, the public key) write nothing.
             Group::Checkin => &[Writes::CheckIn],
+            // A join puts a place; admission is the pace's (job-expire-holds), a poll only reads.
+            Group::Queue => &[Writes::Queue],
             // A resend puts a failed message back to pending.
             Group::Admin => &[Writes::Messages],
             Group::Meta => &[],
@@ -58,8 +64,16 @@ impl Group {
 }
 
 impl Group {
-    pub const ALL: [Group; 7] =
-        [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Checkin, Group::Admin, Group::Meta];
+    pub const ALL: [Group; 8] = [
+        Group::Auth,
+        Group::Catalog,
+        Group::Reservations,
+        Group::Payments,
+        Group::Checkin,
+        Group::Queue,
+        Group::Admin,
+        Group::Meta,
+    ];
 
     /// The function's package, binary and `cargo lambda watch` name.
     pub fn function_name(self) -> &'static str {
@@ -69,6 +83,7 @@ impl Group {
             Group::Reservations => "api-reservations",
             Group::Payments => "api-payments",
             Group::Checkin => "api-checkin",
+            Group::Queue => "api-queue",
             Group::Admin => "api-admin",
             Group::Meta => "api-meta",
         }
@@ -82,6 +97,7 @@ impl Group {
             Group::Reservations => "ApiReservationsFunction",
             Group::Payments => "ApiPaymentsFunction",
             Group::Checkin => "ApiCheckinFunction",
+            Group::Queue => "ApiQueueFunction",
             Group::Admin => "ApiAdminFunction",
             Group::Meta => "ApiMetaFunction",
         }
@@ -101,6 +117,7 @@ impl Group {
             Group::Reservations => api::reservations::routes(),
             Group::Payments => api::payments::routes(),
             Group::Checkin => api::checkin::routes(),
+            Group::Queue => api::queue::routes(),
             Group::Admin => api::admin::routes(),
             Group::Meta => api::meta::routes(),
         }
@@ -136,14 +153,7 @@ async fn flush_metrics(response: axum::response::Response) -> axum::response::Re
 /// In the cloud, api-meta gets every request no template route matches (the `$default` route),
 /// including a known path with a method it lacks (`DELETE /auth/me`). Knowing the other groups'
 /// paths, with no method, it answers those with the API's 405 as `proeventa serve` does, and
-/// anything else with its 404; it never runs another group's handler.
+/// anything else with its 404; it never runs another group's handler, and does not link them.
 fn other_groups_paths() -> Router<AppState> {
-    let mut router = Router::new();
-    for group in Group::ALL.into_iter().filter(|g| *g != Group::Meta) {
-        let (_, doc) = group.routes().split_for_parts();
-        for path in doc.paths.paths.keys() {
-            router = router.route(path, MethodRouter::new());
-        }
-    }
-    router
+    api::meta::other_groups_paths().iter().fold(Router::new(), |router, path| router.route(path, MethodRouter::new()))
 }

@@ -1,6 +1,8 @@
 //! The scheduled side: `job-expire-holds`, run by an EventBridge schedule, writes down every lapsed
 //! hold as expired (and, on SQL stores, forgets ended rate-limit windows). Correctness never waits for it (a lapsed hold reads as expired at once), and
-//! two runs at once are safe: the store's update is idempotent.
+//! two runs at once are safe: the store's update is idempotent. It is also the waiting rooms' pace
+//! on Lambda (issue 20): each run advances every open queue (`QueueStore::advance_queues`), whose
+//! admissions the store decides, so a run that overlaps another admits nobody twice.
 
 use std::time::Instant;
 
@@ -13,12 +15,14 @@ use crate::init::open_store;
 use crate::{init_logging, lambda_config};
 
 /// The store writes the job makes (see `Group::store_writes`).
-pub const EXPIRE_HOLDS_WRITES: &[Writes] = &[Writes::HoldSweeper];
+pub const EXPIRE_HOLDS_WRITES: &[Writes] = &[Writes::HoldSweeper, Writes::Queue];
 
 /// What one run did, returned to the invoker (and shown by `cargo lambda invoke`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Expired {
     pub expired: u64,
+    /// Buyers let through the waiting rooms by this run.
+    pub admitted: u64,
 }
 
 /// Opens the store once, then expires lapsed holds on every scheduled event. The job signs no
@@ -47,5 +51,10 @@ pub async fn expire_holds(
     // Rate-limit counters whose window ended (on SQL stores; DynamoDB's TTL removes its own).
     let forgotten = store.forget_ended_windows(chrono::Utc::now()).await?;
     tracing::debug!(forgotten, "ended rate-limit windows forgotten");
-    Ok(Expired { expired })
+    // The waiting rooms' pace: a run a minute lets through at most a minute's worth per queue.
+    let admitted = store.advance_queues(chrono::Utc::now()).await?;
+    if admitted > 0 {
+        tracing::info!(admitted, "buyers admitted from the waiting rooms");
+    }
+    Ok(Expired { expired, admitted })
 }

@@ -213,7 +213,7 @@ async fn the_job_expires_lapsed_holds() {
     let scheduled: CloudWatchEvent = serde_json::from_str(&fixture("schedule.json", &[])).expect("a scheduled event");
     let event = lambda_runtime::LambdaEvent::new(scheduled, lambda_runtime::Context::default());
     let done = proeventa_lambda::expire_holds(t.state.store.as_ref(), event).await.expect("the job runs");
-    assert_eq!(done, proeventa_lambda::Expired { expired: 0 });
+    assert_eq!(done, proeventa_lambda::Expired { expired: 0, admitted: 0 });
 }
 
 async fn venue(store: &Arc<dyn Store>) -> VenueWithSeats {
@@ -249,7 +249,7 @@ async fn only_the_functions_that_check_tokens_need_the_signing_secret() {
     let url = db.url();
     let config = || proeventa_lambda::lambda_config(|key| (key == "DATABASE_URL").then(|| url.clone())).unwrap();
     assert!(proeventa_lambda::state_for(Group::Meta, config()).await.is_ok(), "api-meta starts without JWT_SECRET");
-    for group in [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Checkin] {
+    for group in [Group::Auth, Group::Catalog, Group::Reservations, Group::Payments, Group::Checkin, Group::Queue] {
         let refused = proeventa_lambda::state_for(group, config()).await.err().map(|e| e.to_string());
         assert!(refused.is_some_and(|e| e.contains("JWT_SECRET is not set")), "{group:?} starts without JWT_SECRET");
     }

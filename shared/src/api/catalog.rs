@@ -31,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_event, update_event, cancel_event))
         .routes(routes!(seat_map))
         .merge(super::posters::routes())
+        .merge(super::waitlist::routes())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -334,7 +335,7 @@ async fn read_seat_map(state: &AppState, event_id: Uuid) -> Result<CachedSeatMap
 }
 
 /// Whether `If-None-Match` lists this ETag (weak comparison, as RFC 9110 asks for GET) or is `*`.
-fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+pub(crate) fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     let Some(wanted) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else { return false };
     let current = etag.to_str().unwrap_or("");
     wanted.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == current)

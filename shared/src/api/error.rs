@@ -88,6 +88,9 @@ pub enum ApiError {
     /// for this event and this account.
     #[error("{0}")]
     QueueRequired(String),
+    /// A waiting-list join for an event that still has seats to hold.
+    #[error("{0}")]
+    NotSoldOut(String),
     /// A ticket code whose signature does not verify (altered, another key, garbage).
     #[error("{0}")]
     InvalidTicket(String),
@@ -136,6 +139,7 @@ impl ApiError {
             | Self::HoldLimitReached(_)
             | Self::ExtensionUsed(_)
             | Self::NotOnSale { .. }
+            | Self::NotSoldOut(_)
             | Self::AlreadyCheckedIn { .. } => StatusCode::CONFLICT,
             Self::TicketRevoked(_) => StatusCode::GONE,
             Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
@@ -167,6 +171,7 @@ impl ApiError {
             Self::InvalidToken(_) => "invalid_token",
             Self::NotOnSale { .. } => "not_on_sale",
             Self::QueueRequired(_) => "queue_required",
+            Self::NotSoldOut(_) => "not_sold_out",
             Self::InvalidTicket(_) => "invalid_ticket",
             Self::WrongEvent(_) => "wrong_event",
             Self::AlreadyCheckedIn { .. } => "already_checked_in",
@@ -218,6 +223,7 @@ impl ApiError {
             | Self::ExtensionUsed(s)
             | Self::InvalidToken(s)
             | Self::QueueRequired(s)
+            | Self::NotSoldOut(s)
             | Self::InvalidTicket(s)
             | Self::WrongEvent(s)
             | Self::TicketRevoked(s)
@@ -226,6 +232,24 @@ impl ApiError {
             | Self::UnsupportedMediaType(s)
             | Self::Validation(s) => s.clone(),
         }
+    }
+
+    /// A hold of an event behind its waiting room without a valid admission of this account.
+    pub fn queue_required() -> Self {
+        Self::QueueRequired(
+            "This event's sale goes through its waiting room: join the queue and send the admission token you get \
+             when it is your turn (header X-Admission-Token)."
+                .into(),
+        )
+    }
+
+    /// A waiting-list join while seats can still be held.
+    pub fn not_sold_out() -> Self {
+        Self::NotSoldOut(
+            "This event still has seats you can hold: pick them on the seat map. The waiting list opens when it is \
+             sold out."
+                .into(),
+        )
     }
 
     pub fn unauthorized() -> Self {
@@ -310,6 +334,8 @@ impl From<StoreError> for ApiError {
             }
             StoreError::ResetTokenInvalid => Self::invalid_reset_token(),
             StoreError::NotOnSale { on_sale_at } => Self::NotOnSale { on_sale_at },
+            StoreError::QueueRequired => Self::queue_required(),
+            StoreError::NotSoldOut => Self::not_sold_out(),
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
         }

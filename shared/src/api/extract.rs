@@ -334,6 +334,20 @@ impl FromRequestParts<AppState> for StaffUser {
     }
 }
 
+/// The `X-Admission-Token` header of a hold: the waiting room's admission, unchecked (the handler
+/// verifies it for the event it names); `None` when absent or not text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmissionToken(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdmissionToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let token = parts.headers.get("x-admission-token").and_then(|value| value.to_str().ok());
+        Ok(Self(token.map(|token| token.trim().to_owned()).filter(|token| !token.is_empty())))
+    }
+}
+
 /// The network address of the client, when the transport knows it (a socket locally, the
 /// API Gateway request context on Lambda). Never taken from a header a client could forge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

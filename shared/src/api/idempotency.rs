@@ -42,7 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 
 /// Runs `operation` once per (user, key): a retry replays the stored answer, success or
 /// client error alike; a server-side failure, or an answer that only says "not yet" (409
-/// `not_on_sale`), forgets the key so the client may retry.
+/// `not_on_sale`, 403 `queue_required`), forgets the key so the client may retry.
 pub async fn once<T, F, Fut>(
     state: &AppState,
     user_id: Uuid,
@@ -73,9 +73,12 @@ where
     }
     let (status, body) = match operation().await {
         Ok((status, body)) => (status, to_json(&body)?),
-        // A sale that has not opened yet is not kept: the same request is meant to be sent again
-        // at the opening.
-        Err(err) if err.status().is_client_error() && !matches!(err, ApiError::NotOnSale { .. }) => {
+        // A sale that has not opened yet, or not yet for this buyer (the waiting room), is not
+        // kept: the same request is meant to be sent again at the opening or once admitted.
+        Err(err)
+            if err.status().is_client_error()
+                && !matches!(err, ApiError::NotOnSale { .. } | ApiError::QueueRequired(_)) =>
+        {
             (err.status(), to_json(&ErrorBody { error: err.code().into(), detail: err.detail() })?)
         }
         Err(err) => {

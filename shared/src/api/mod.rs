@@ -1,5 +1,5 @@
 //! The HTTP API: one module per endpoint group (`/auth/*`, `/events/*`, `/reservations/*`,
-//! `/payments/*`, `/checkin/*`, `/admin/*`, gateway routes), assembled here with the layers every response shares: request ids,
+//! `/payments/*`, `/checkin/*`, `/queue/*`, `/admin/*`, gateway routes), assembled here with the layers every response shares: request ids,
 //! tracing, CORS, the 64 KiB body limit, JSON 404/405 answers, panic catching and the request
 //! metrics (`crate::metrics`).
 
@@ -29,11 +29,13 @@ pub mod idempotency;
 pub mod meta;
 pub mod payments;
 pub mod posters;
+pub mod queue;
 pub mod reservations;
 pub mod seat_maps;
 pub mod security;
 pub mod state;
 pub mod tickets;
+pub mod waitlist;
 
 pub use error::{ApiError, ErrorBody};
 pub use state::AppState;
@@ -55,6 +57,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
         (name = "payments", description = "Checkout, card payments, refunds and the provider webhook"),
         (name = "tickets", description = "A buyer's tickets: signed codes, QR, PDF and calendar files"),
         (name = "checkin", description = "The door: scanning tickets online and offline, live counts (staff and admins)"),
+        (name = "queue", description = "The waiting room in front of a hot event: a place in its queue, and the admission to hold seats"),
         (name = "admin", description = "The outbox of messages to people: failed ones and resends (admins)"),
     )
 )]
@@ -79,6 +82,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(reservations::routes())
         .merge(payments::routes())
         .merge(checkin::routes())
+        .merge(queue::routes())
         .merge(admin::routes())
 }
 
@@ -93,10 +97,12 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     })
 }
 
-pub(crate) fn openapi_json() -> String {
-    static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| openapi().to_json().unwrap_or_else(|_| "{}".into())).clone()
-}
+/// The document `/openapi.json` serves: `openapi()` as generated, kept in the repository
+/// (`shared/openapi.json`) rather than built at run time, because building it names every
+/// group's handlers and would link them all into api-meta's bootstrap (18.5 MB instead of a
+/// fraction of it). `the_served_openapi_document_is_the_generated_one` keeps the file equal to
+/// `openapi()`, and rewrites it when run with `UPDATE_OPENAPI=1`.
+pub(crate) const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
 /// The whole API as one router, ready to serve.
 pub fn app(state: AppState) -> Router {
@@ -178,6 +184,9 @@ fn cors(state: &AppState) -> CorsLayer {
             header::IF_NONE_MATCH,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-request-id"),
+            // The waiting room's: the queue ticket on a poll, the admission on a hold and a confirm.
+            HeaderName::from_static("x-queue-token"),
+            HeaderName::from_static("x-admission-token"),
         ])
         .expose_headers([
             header::RETRY_AFTER,
@@ -186,4 +195,39 @@ fn cors(state: &AppState) -> CorsLayer {
             HeaderName::from_static(idempotency::REPLAYED_HEADER),
         ])
         .max_age(Duration::from_secs(600))
+}
+
+#[cfg(test)]
+mod served_openapi {
+    #[test]
+    fn the_served_openapi_document_is_the_generated_one() {
+        let generated = super::openapi().to_pretty_json().expect("the document serializes") + "\n";
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"), &generated).expect("write");
+            return;
+        }
+        assert!(
+            super::OPENAPI_JSON == generated,
+            "shared/openapi.json is not the document the routes make: run \
+             `UPDATE_OPENAPI=1 cargo test -p proeventa-core --lib served_openapi` and commit it"
+        );
+    }
+
+    #[test]
+    fn the_other_groups_paths_read_from_the_document_are_those_their_routers_serve() {
+        use std::collections::BTreeSet;
+        let routers = [
+            super::auth::routes(),
+            super::catalog::routes(),
+            super::reservations::routes(),
+            super::payments::routes(),
+            super::checkin::routes(),
+            super::queue::routes(),
+            super::admin::routes(),
+        ];
+        let served: BTreeSet<String> =
+            routers.into_iter().flat_map(|router| router.split_for_parts().1.paths.paths.into_keys()).collect();
+        let read: BTreeSet<String> = super::meta::other_groups_paths().into_iter().collect();
+        assert_eq!(read, served);
+    }
 }

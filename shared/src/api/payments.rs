@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::idempotency::{self, IdempotencyKey};
 use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::{AuthUser, ClientAddr};
+use crate::api::extract::{AdmissionToken, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{Card, NewPayment, Page, Payment, PaymentStatus, Refund};
 use crate::limits::Subject;
@@ -162,7 +162,11 @@ async fn checkout(
 
 /// Pays with a card: the booking's seats become `confirmed` and the payment `succeeded` in one step.
 #[utoipa::path(post, path = "/payments/{payment_id}/confirm", tag = "payments", security(("bearer" = [])),
-    params(("payment_id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer and charges nothing twice")),
+    params(
+        ("payment_id" = Uuid, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer and charges nothing twice"),
+        ("X-Admission-Token" = Option<String>, Header, description = "The waiting room's admission the seats were held with: a sale ends the buyer's session, freeing the slot for the next in line"),
+    ),
     request_body = ConfirmRequest,
     responses(
         (status = 200, description = "`succeeded`; the seats are `confirmed`", body = Payment),
@@ -178,6 +182,7 @@ async fn confirm(
     State(state): State<AppState>,
     addr: ClientAddr,
     caller: AuthUser,
+    admission: AdmissionToken,
     key: IdempotencyKey,
     Path(payment_id): Path<Uuid>,
     Json(body): Json<ConfirmRequest>,
@@ -202,7 +207,7 @@ async fn confirm(
         if payment.status != PaymentStatus::Pending {
             return Err(ApiError::InvalidState(format!("This payment is already {}.", payment.status)));
         }
-        Ok((StatusCode::OK, pay(&state, &payment, &card).await?))
+        Ok((StatusCode::OK, pay(&state, &payment, &card, admission.0.as_deref()).await?))
     })
     .await;
     // A replayed answer tried no card this time.
@@ -222,8 +227,9 @@ async fn confirm(
 }
 
 /// Authorize, confirm the seats in the store, then capture; when the store refuses, void, so no
-/// money is kept without a ticket.
-async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment, ApiError> {
+/// money is kept without a ticket. `admission`: the waiting room's admission the buyer held the
+/// seats with, whose session the sale ends.
+async fn pay(state: &AppState, payment: &Payment, card: &Card, admission: Option<&str>) -> Result<Payment, ApiError> {
     let authorized = state.payments.authorize(payment.id, payment.amount_cents, &payment.currency, card).await;
     let provider_ref = match authorized {
         Ok(authorization) => authorization.provider_ref,
@@ -246,7 +252,7 @@ async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment
                 ApiError::Internal(format!("capture of {provider_ref} for payment {} failed: {e}", payment.id))
             })?;
             metrics::payment(PaymentOutcome::Succeeded);
-            count_seats_sold(state, payment).await;
+            after_sale(state, payment, admission).await;
             Ok(confirmed)
         }
         Err(refusal) => {
@@ -268,13 +274,27 @@ async fn pay(state: &AppState, payment: &Payment, card: &Card) -> Result<Payment
     }
 }
 
-/// Counts the seats a succeeded payment sold (`proeventa_seats_sold_total`): the payment does not
-/// name them, its booking does. The seats are sold either way; a failed read only goes uncounted.
-async fn count_seats_sold(state: &AppState, payment: &Payment) {
-    match state.store.booking(payment.booking_id, Utc::now()).await {
-        Ok(Some(booking)) => metrics::seats_sold(booking.reservations.len()),
-        Ok(None) => {}
-        Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "the sold seats could not be counted"),
+/// After a succeeded payment, from its booking (the payment names neither its seats nor its
+/// event): counts the seats sold (`proeventa_seats_sold_total`), and, for a buyer who came
+/// through the event's waiting room (`admission` valid for that event and account), ends the
+/// buyer's session there, so the next in line gets the slot now rather than when the session
+/// would have run out. The seats are sold either way; a failed read or finish is only logged (the
+/// session still ends on its own).
+async fn after_sale(state: &AppState, payment: &Payment, admission: Option<&str>) {
+    let now = Utc::now();
+    let booking = match state.store.booking(payment.booking_id, now).await {
+        Ok(Some(booking)) => booking,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(payment_id = %payment.id, error = %e, "the sold seats could not be counted");
+            return;
+        }
+    };
+    metrics::seats_sold(booking.reservations.len());
+    let admitted = admission
+        .is_some_and(|token| state.queue_tokens.verify_admission(token, booking.event_id, payment.user_id).is_ok());
+    if admitted && let Err(e) = state.store.finish_queue_place(booking.event_id, payment.user_id, now).await {
+        tracing::warn!(payment_id = %payment.id, error = %e, "the buyer's waiting-room session could not be ended");
     }
 }
 

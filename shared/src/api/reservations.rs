@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::idempotency::{self, IdempotencyKey};
 use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody, NotOnSaleBody};
-use crate::api::extract::{AdminUser, AuthUser, ClientAddr};
+use crate::api::extract::{AdminUser, AdmissionToken, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{
     Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus, SeatSelection,
@@ -80,10 +80,14 @@ pub struct OversightQuery {
 /// `MAX_HELD_SEATS_PER_USER` seats of one event held by the caller at once.
 #[utoipa::path(post, path = "/reservations/reservations/reserve", tag = "reservations", security(("bearer" = [])),
     request_body = ReserveRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer"),
+        ("X-Admission-Token" = Option<String>, Header, description = "The waiting room's admission (`admission_token` of `GET /queue/events/{event_id}/status`), required while the event's queue is enabled"),
+    ),
     responses(
         (status = 201, description = "A Reservation for `seat_id`, a Booking for `seat_ids`", body = ReserveResponse),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`queue_required`: the event's waiting room is enabled and the request has no `X-Admission-Token` valid for this event and this account (missing, expired or another's)", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
         (status = 409, description = "`seat_unavailable`: the detail names the seats; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit)", body = ErrorBody),
         (status = 409, description = "`not_on_sale`: the event's sale opens later; `on_sale_at` says when (an `Idempotency-Key` is not spent on it)", body = NotOnSaleBody),
@@ -94,6 +98,7 @@ async fn reserve(
     State(state): State<AppState>,
     addr: ClientAddr,
     AuthUser(user): AuthUser,
+    admission: AdmissionToken,
     key: IdempotencyKey,
     Json(body): Json<ReserveRequest>,
 ) -> Result<Response, ApiError> {
@@ -110,6 +115,11 @@ async fn reserve(
         seats,
         ttl: state.config.hold_ttl,
         limit: state.config.max_held_seats,
+        // Checked here without a store read (signature, kind, event, account, expiry); whether the
+        // event needs it is the store's to decide, in the hold itself.
+        admitted: admission
+            .0
+            .is_some_and(|token| state.queue_tokens.verify_admission(&token, body.event_id, user.id).is_ok()),
     };
     // Counted outside the idempotency record: a 429 is not the answer a retry should replay.
     let reserves = state.config.limits.reserves;

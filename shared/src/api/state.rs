@@ -7,6 +7,7 @@ use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::payments::{self, PaymentProvider, SimulatedProvider};
 use crate::posters::{NoPosterStorage, PosterStorage};
+use crate::queue_tokens::QueueTokenKeys;
 use crate::store::Store;
 use crate::tickets::TicketKeys;
 
@@ -15,10 +16,15 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub tokens: Arc<TokenKeys>,
+    /// Signs and checks the waiting room's queue tickets and admission tokens (a key derived from
+    /// the same secret, for that use alone).
+    pub queue_tokens: Arc<QueueTokenKeys>,
     pub payments: Arc<dyn PaymentProvider>,
     pub seat_maps: Arc<SeatMapCache>,
     /// Signs ticket codes and checks the codes scanned at the door.
     pub tickets: Arc<TicketKeys>,
+    /// The events' sale openings and waiting-room settings, kept a second for the queue's polls.
+    pub queue_sales: Arc<super::queue::QueueSales>,
     /// Where uploaded posters go: none until `with_posters` sets a folder or a bucket.
     pub posters: Arc<dyn PosterStorage>,
 }
@@ -38,9 +44,11 @@ impl AppState {
             config: Arc::new(config),
             store,
             tokens: Arc::new(tokens),
+            queue_tokens: Arc::new(QueueTokenKeys::new(jwt_secret.as_bytes())),
             payments,
             seat_maps: Arc::new(SeatMapCache::default()),
             tickets: Arc::new(tickets),
+            queue_sales: Arc::default(),
             posters: Arc::new(NoPosterStorage),
         }
     }

@@ -25,6 +25,7 @@ wire_enum! {
         EventCanceled => "event_canceled",
         EventRescheduled => "event_rescheduled",
         PasswordReset => "password_reset",
+        WaitlistOffered => "waitlist_offered",
     }
 }
 
@@ -70,6 +71,9 @@ pub enum MessageFacts {
     /// A password reset asked for (written by `issue_password_reset`): the mail carries the link
     /// with the token, which the message holds as its `secret` until it is settled, never here.
     PasswordReset { expires_at: DateTime<Utc> },
+    /// Seats freed for a waiting list's entry and held for its buyer as `booking_id` (written by
+    /// the cancel or sweep that made the offer): the mail says until when, with the way to pay.
+    WaitlistOffered { booking_id: Uuid },
 }
 
 impl MessageFacts {
@@ -83,6 +87,7 @@ impl MessageFacts {
             MessageFacts::EventCanceled { .. } => MessageKind::EventCanceled,
             MessageFacts::EventRescheduled { .. } => MessageKind::EventRescheduled,
             MessageFacts::PasswordReset { .. } => MessageKind::PasswordReset,
+            MessageFacts::WaitlistOffered { .. } => MessageKind::WaitlistOffered,
         }
     }
 }

@@ -4,21 +4,25 @@ mod catalog;
 mod message;
 mod password_reset;
 mod payment;
+mod queue;
 mod reservation;
 mod search;
 mod ticket;
 mod time_zone;
 mod user;
+mod waitlist;
 
 pub use catalog::*;
 pub use message::*;
 pub use password_reset::*;
 pub use payment::*;
+pub use queue::*;
 pub use reservation::*;
 pub use search::*;
 pub use ticket::*;
 pub use time_zone::TimeZone;
 pub use user::*;
+pub use waitlist::*;
 
 /// A rule a value broke, naming the field so a client can fix its request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -152,6 +152,11 @@ pub struct HoldRequest {
     pub ttl: HoldTtl,
     /// How many seats of this event the user may hold at once, this hold's included.
     pub limit: HoldLimit,
+    /// The request carries an admission of the event's waiting room for this account (its token
+    /// checked by the API). An event whose queue is enabled holds seats only for such a request:
+    /// the store decides it where it decides the opening, so a queue switched on at the last
+    /// second still holds.
+    pub admitted: bool,
 }
 
 /// Where a reserved seat is.

@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use super::letter::{FileAttachment, InlineQr, Letter};
 use crate::domain::{
-    Booking, Event, MessageFacts, OutboxMessage, Page, Payment, RefundFacts, Ticket, TicketFilter, TicketStatus, User,
+    Booking, Event, MessageFacts, OutboxMessage, Page, Payment, RefundFacts, ReservationStatus, Ticket, TicketFilter,
+    TicketStatus, User,
 };
 use crate::store::{Store, StoreError};
 use crate::tickets::{
@@ -148,6 +149,32 @@ impl Renderer {
                     self.refund_line(refund).await?,
                 ];
                 single(&user, self.booking_letter(&booking, &user, format!("Event canceled: {}", event.name), lines))
+            }
+            MessageFacts::WaitlistOffered { booking_id } => {
+                let (booking, user, event) = self.booking_with_buyer(*booking_id, now).await?;
+                // An offer paid, lapsed or given up before its mail went out needs no mail.
+                if booking.status != ReservationStatus::Held {
+                    return Err(Unrenderable::Gone(format!("the offer {} is no longer held", booking.id)));
+                }
+                let seats: Vec<String> = booking.reservations.iter().map(|r| r.seat.on_ticket()).collect();
+                let lines = vec![
+                    format!(
+                        "Seats you waited for are free: {} for {} on {} ({}), {}.",
+                        plural(seats.len(), "seat"),
+                        event.name,
+                        event_time(&event),
+                        seats.join(", "),
+                        money(booking.total_cents, &booking.currency)
+                    ),
+                    format!(
+                        "They are held for you until {} UTC. Pay before then to keep them; after that they go to \
+                         the next person on the waiting list.",
+                        booking.expires_at.format("%Y-%m-%d %H:%M")
+                    ),
+                ];
+                let mut letter = self.booking_letter(&booking, &user, format!("Seats for you: {}", event.name), lines);
+                letter.link = Some(("Pay now".into(), self.booking_url(booking.id)));
+                single(&user, letter)
             }
             MessageFacts::EventRescheduled { event_id, previous_start, start } => {
                 self.rescheduled(message.id, *event_id, *previous_start, *start, now).await

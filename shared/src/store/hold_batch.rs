@@ -101,6 +101,7 @@ mod tests {
             seats: SeatSelection::parse(seats.to_vec()).expect("a valid seat selection"),
             ttl: HoldTtl::from_seconds(600).expect("a valid ttl"),
             limit: HoldLimit::default(),
+            admitted: false,
         };
         PendingHold { request, now: Utc::now() }
     }

@@ -2,6 +2,9 @@
 //! rate-limit counters) and the backends that implement them. Every backend keeps the one promise
 //! inside the store itself: at most one active reservation per (event, seat), decided by a unique
 //! index or a conditional write; and every limit is counted there too, never in a process's memory.
+//! The waiting room's queue (`QueueStore`) keeps its promises the same way: one place per account
+//! and event, positions that never repeat, and never more admitted buyers at once than the event
+//! allows, each decided by a unique index, a locked counter row or a conditional write.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -12,9 +15,9 @@ use uuid::Uuid;
 
 use crate::domain::{
     Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldExtension, HoldRequest, Invalid, MessageStatus,
-    NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, Refund, Reservation, ReservationFilter,
-    ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User,
-    UserChanges, Venue, VenueChanges, VenueWithSeats,
+    NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund,
+    Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, Ticket,
+    TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -23,6 +26,8 @@ use crate::domain::{
 mod batch;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod checkin_batch;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod count_batch;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -69,6 +74,14 @@ pub enum StoreError {
     /// A hold before the event's sale opens (its `on_sale_at`); nothing was written.
     #[error("this event goes on sale at {on_sale_at}")]
     NotOnSale { on_sale_at: DateTime<Utc> },
+    /// A hold of an event whose waiting room is enabled, by a request with no admission of it;
+    /// nothing was written.
+    #[error("this event's sale goes through its waiting room")]
+    QueueRequired,
+    /// A waiting-list join for an event whose seats (of the wished tier) can still be held;
+    /// nothing was written.
+    #[error("this event still has seats to hold")]
+    NotSoldOut,
     /// The booking's one hold extension was already used.
     #[error("this booking's hold was already extended once")]
     ExtensionUsed,
@@ -151,7 +164,8 @@ pub trait HoldStore: Send + Sync {
     /// included, against `request.limit` (a slot per held seat, decided the same way). Errors:
     /// `NotFound` (event), `Rejected` (seat not in the venue, event canceled or started),
     /// `NotOnSale` (before the event's `on_sale_at`, decided in the hold's own statement or
-    /// conditional write), `HoldLimitReached` (before any seat is judged), `SeatsUnavailable`
+    /// conditional write), `QueueRequired` (the event's waiting room is enabled and the request is
+    /// not `admitted`, decided the same way), `HoldLimitReached` (before any seat is judged), `SeatsUnavailable`
     /// naming the lost seats.
     async fn hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Booking>;
     async fn reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Reservation>>;
@@ -369,6 +383,75 @@ pub trait LimitStore: Send + Sync {
     async fn forget_ended_windows(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// The waiting room's queue (issue 20), one per event with `queue` settings. Its state is the
+/// store's, so every process and Lambda instance on the store shares one queue.
+///
+/// Promises, each kept by the store's own write (a unique index, a locked per-event state row,
+/// a conditional write), never by a read then a write in Rust:
+/// - one place per (event, account): joining again returns the same place;
+/// - positions are a permutation: no two places of an event share one, and none is skipped: the
+///   joiners before the opening get positions `1..=n` in the order of their draws (the
+///   `QueueJoin::draw`, so arriving earlier gives no edge), given out once by the write that marks
+///   the queue drawn; later joiners take the next position from the queue's counter, in order;
+/// - never more than `max_active_buyers` active at once (admitted, session running, not finished):
+///   the write that admits counts the active places (SQL: in the admitting statement, under the
+///   queue's state row lock; DynamoDB: an atomic counter conditioned on `active < max`).
+#[async_trait]
+pub trait QueueStore: Send + Sync {
+    /// The account's place in the event's queue, joining it when it has none. Before the event's
+    /// `on_sale_at` the place has no position (it gets one at the opening); at or after it, the
+    /// queue is drawn first if it was not, then a new place takes the next position. The queue
+    /// need not be enabled: the caller decides whether the event has a waiting room. `NotFound`
+    /// for an unknown event.
+    async fn join_queue(&self, join: &QueueJoin, now: DateTime<Utc>) -> StoreResult<QueuePlace>;
+    /// The account's place, as stored. A read only: admission happens in `advance_queue(s)`, run
+    /// by a pace task, never lazily here, because status polls are the waiting room's hottest
+    /// request (every buyer, every few seconds, 20,000/s aimed for) and a poll that wrote would
+    /// take the queue's lock (SQL) or its state item (DynamoDB) on each of them.
+    async fn queue_place(&self, event_id: Uuid, user_id: Uuid) -> StoreResult<Option<QueuePlace>>;
+    /// Lets the next places through, at the event's `admit_per_minute` pace (`QueuePace`) and while
+    /// fewer than `max_active_buyers` are active; draws the queue first when it opened at `now`
+    /// and was not drawn. Returns how many were admitted. Safe to run any number of times at once:
+    /// each admission is decided by the store's write. Nothing for an event without an enabled
+    /// queue, before its opening, or with nobody waiting.
+    async fn advance_queue(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// `advance_queue` for every event whose queue is enabled and has opened by `now`: the pace
+    /// task's one call (every second locally, on `job-expire-holds`'s schedule on Lambda).
+    async fn advance_queues(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// The buyer is done (paid, or left the queue): the place stops counting as active, freeing
+    /// its slot, and a place not yet admitted is passed over. `false` when it had no place or was
+    /// already finished.
+    async fn finish_queue_place(&self, event_id: Uuid, user_id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// The event's queue at a glance at `now` (all zeros for an event nobody queued for): read
+    /// only, for the organiser's page, so it counts the places rather than keeping counters.
+    async fn queue_stats(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<QueueStats>;
+}
+
+/// The waiting lists of sold-out events (issue 20, `domain::waitlist`).
+///
+/// Promises, each kept by the store's own write:
+/// - one entry per (event, account): joining again returns the same entry (a primary key or a
+///   conditional put);
+/// - offers are made in the transaction that frees the seats (`HoldStore::cancel_reservation`,
+///   `cancel_booking`, `expire_lapsed_holds`), in the order of `domain::plan_offers`, each seat
+///   held for its buyer through the same seat referee as any hold, so a seat is never offered to
+///   two entries and an entry is offered seats once (its status moves from waiting to offered in
+///   that transaction, conditioned on being waiting);
+/// - an offer is a held booking whose hold ends `offer_minutes` after it was made; when it lapses
+///   unpaid, the sweeper that frees its seats offers them to the next entries.
+#[async_trait]
+pub trait WaitlistStore: Send + Sync {
+    /// Puts the account on the event's waiting list, or answers the entry it already has there
+    /// (`false`: not new). The caller decides whether the event is sold out; `NotFound` for an
+    /// unknown event.
+    async fn join_waitlist(&self, join: &WaitlistJoin, now: DateTime<Utc>) -> StoreResult<(WaitlistEntry, bool)>;
+    /// The account's entry on the event's list, with the waiting entries ahead of it counted.
+    async fn waitlist_entry(&self, event_id: Uuid, user_id: Uuid) -> StoreResult<Option<WaitlistEntry>>;
+    /// Takes the account off the list; `false` when it had no entry. An offer already made stays
+    /// the buyer's held booking (paid, canceled or lapsing as any other).
+    async fn leave_waitlist(&self, event_id: Uuid, user_id: Uuid) -> StoreResult<bool>;
+}
+
 /// The store's writes, by what they are for. A piece of code that writes through the store names
 /// the ones it uses (each Lambda function: `proeventa_lambda::Group::store_writes`), and each kind
 /// of stored item names the ones that write it (DynamoDB: `dynamodb::ITEM_KINDS`), so a deployment
@@ -395,6 +478,14 @@ pub enum Writes {
     /// `OutboxStore`: claiming and settling messages (the sender), resending (admins). Writing a
     /// message belongs to the change it reports (`Accounts`, `Payments`, `Holds`, `Catalog`).
     Messages,
+    /// `QueueStore`: joining the waiting room, admitting (the pace), finishing a buyer's session.
+    Queue,
+    /// `QueueStore::finish_queue_place` alone: a sale ends the buyer's session in the waiting
+    /// room (the payment's function).
+    QueueFinish,
+    /// `WaitlistStore`: joining and leaving waiting lists. (Offers are written by the cancels and
+    /// the sweep that free the seats: `Holds`, `HoldSweeper`.)
+    Waitlist,
 }
 
 /// One storage backend: every trait, plus health and schema.
@@ -409,6 +500,8 @@ pub trait Store:
     + OutboxStore
     + IdempotencyStore
     + LimitStore
+    + QueueStore
+    + WaitlistStore
 {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;

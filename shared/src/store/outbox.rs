@@ -185,6 +185,16 @@ pub(crate) async fn refund_notices<W: OutboxWrites>(
     write(conn, &messages).await
 }
 
+/// A waiting list's offer: the mail to its buyer, written with the offer.
+pub(crate) async fn waitlist_offered<W: OutboxWrites>(
+    conn: &mut W,
+    user_id: Uuid,
+    booking_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    write(conn, &[new_message(Some(user_id), MessageFacts::WaitlistOffered { booking_id }, now)]).await
+}
+
 /// `update_event`, before its UPDATE: the notice of a start moved to another instant, with the
 /// start as it was (the one the UPDATE replaces).
 pub(crate) async fn reschedule_notice<W: OutboxWrites>(

@@ -4,7 +4,12 @@
 //! Made with krilla: it subsets and embeds the font (DejaVu Sans, `shared/assets/fonts`, its
 //! license beside it), so a page prints the same anywhere, holder names in any script DejaVu
 //! covers included.
+//!
+//! The whole font is built in, every glyph, but deflated (`shared/build.rs`): 759,720 bytes of
+//! TrueType are about 384 KB in a zlib stream, which keeps api-reservations' Lambda bootstrap under
+//! `make package`'s 15 MB. It is inflated once, on the first PDF a process makes, and kept.
 
+use std::io::Read;
 use std::sync::LazyLock;
 
 use krilla::Document;
@@ -37,10 +42,19 @@ const QR_SIDE: f32 = 240.0;
 /// Modules of white around the QR that scanners need.
 const QUIET_ZONE_MODULES: usize = 4;
 
-static FONT: LazyLock<Font> = LazyLock::new(|| {
-    let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-    Font::new(bytes.into(), 0).expect("DejaVu Sans is a valid TrueType font")
-});
+static FONT: LazyLock<Font> =
+    LazyLock::new(|| Font::new(dejavu_sans().into(), 0).expect("DejaVu Sans is a valid TrueType font"));
+
+/// DejaVu Sans' TrueType file, inflated from what `shared/build.rs` deflated (the stream's
+/// checksum checked).
+fn dejavu_sans() -> Vec<u8> {
+    let deflated: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/DejaVuSans.ttf.zz"));
+    let mut font = Vec::new();
+    flate2::read::ZlibDecoder::new(deflated)
+        .read_to_end(&mut font)
+        .expect("the font shared/build.rs deflated inflates");
+    font
+}
 
 const INK: (u8, u8, u8) = (0x11, 0x11, 0x11);
 const MUTED: (u8, u8, u8) = (0x5f, 0x63, 0x68);
@@ -217,6 +231,12 @@ fn wrapped(text: &str, width: usize, max_lines: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embedded_font_inflates_to_dejavu_sans_as_shipped() {
+        let shipped = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/fonts/DejaVuSans.ttf")).unwrap();
+        assert!(dejavu_sans() == shipped, "the inflated font differs from shared/assets/fonts/DejaVuSans.ttf");
+    }
 
     #[test]
     fn long_text_wraps_between_words_and_ends_in_an_ellipsis() {

@@ -13,8 +13,8 @@ use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Utc};
 use proeventa_core::auth::{Claims, TokenKeys};
 use proeventa_core::domain::{
-    Booking, CLAIM_LEASE, Email, Event, MessageFacts, Payment, ResetRequest, ResetToken, Role, Settlement, User,
-    UserChanges, VenueWithSeats,
+    Booking, CLAIM_LEASE, Email, Event, HoldLimit, HoldRequest, HoldTtl, MessageFacts, Payment, ResetRequest,
+    ResetToken, Role, SeatSelection, Settlement, User, UserChanges, VenueWithSeats,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -38,6 +38,8 @@ enum Access {
     Staff,
     /// `owner or admin, else 404`: a ticket (its id travels in every code), hidden from anyone else.
     TicketOwnerOrAdmin,
+    /// `queue ticket`: the `X-Queue-Token` a join hands out, not a bearer token.
+    QueueTicket,
 }
 
 /// API.md's auth column, by operation. An operation of the document that is missing here fails
@@ -81,6 +83,10 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("post", "/checkin/scan" | "/checkin/sync") => Staff,
         ("get", "/checkin/events/{event_id}/summary" | "/checkin/events/{event_id}/manifest") => Staff,
         ("get", "/admin/messages") | ("post", "/admin/messages/{message_id}/resend") => Admin,
+        ("post", "/queue/events/{event_id}/join") => User,
+        ("get", "/queue/events/{event_id}/status") => QueueTicket,
+        ("get", "/queue/events/{event_id}/stats") => Admin,
+        ("post" | "get" | "delete", "/events/events/{event_id}/waitlist") => User,
         _ => return None,
     })
 }
@@ -136,8 +142,9 @@ fn expect(access: Access, caller: Caller) -> Expect {
     let not_found = Expect::Refused(StatusCode::NOT_FOUND, "not_found");
     match (access, caller) {
         (Access::Public, _) => Expect::Allowed,
-        // No caller of the matrix holds the webhook secret.
+        // No caller of the matrix holds the webhook secret, nor a queue ticket.
         (Access::Signed, _) => unauthorized,
+        (Access::QueueTicket, _) => Expect::Refused(StatusCode::FORBIDDEN, "queue_required"),
         (_, Anonymous | Tampered | AlgNone | ForeignSecret) => unauthorized,
         (_, Expired) => Expect::Refused(StatusCode::UNAUTHORIZED, "token_expired"),
         (_, Disabled) => forbidden,
@@ -172,6 +179,10 @@ struct People {
 /// The resources a path names: fresh for every request that may change them.
 struct Resources {
     event: Event,
+    /// An event behind its waiting room (what a join is for).
+    queued_event: Uuid,
+    /// A sold-out event on whose waiting list every signed-in caller of the matrix already is.
+    sold_out_event: Uuid,
     /// Seats A1 and A2, with a pending payment.
     booking: Booking,
     payment: Payment,
@@ -204,6 +215,9 @@ async fn people(app: &TestApp) -> People {
 /// An event; the owner's booking of seats A1, A2 with its pending payment; the owner's unpaid hold of A3.
 async fn resources(app: &TestApp, people: &People) -> Resources {
     let event = app.event(&people.admin_token, &people.venue).await;
+    let queue = json!({"enabled": true, "admit_per_minute": 60, "max_active_buyers": 10, "session_minutes": 10});
+    let queued_event = app.event_with(&people.admin_token, &people.venue, json!({"queue": queue})).await.id;
+    let sold_out_event = sold_out_with_a_waiting_list(app, people).await;
     let seats: Vec<Uuid> = people.venue.seats.iter().take(2).map(|s| s.id).collect();
     let resp = app.reserve_many(&people.owner_token, event.id, &seats).await;
     assert_eq!(resp.0, StatusCode::CREATED, "fixture hold: {}", resp.2);
@@ -228,7 +242,43 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
     };
     assert!(app.state.store.issue_password_reset(&reset, Utc::now()).await.expect("a reset"), "login@ exists");
     let reset_token = reset_token.expose().to_owned();
-    Resources { event, booking, payment, unpaid_booking, paid_booking, ticket, code, failed_message, reset_token }
+    Resources {
+        event,
+        queued_event,
+        sold_out_event,
+        booking,
+        payment,
+        unpaid_booking,
+        paid_booking,
+        ticket,
+        code,
+        failed_message,
+        reset_token,
+    }
+}
+
+/// An event whose every seat the owner holds, with the owner, the other customer, the door staff
+/// and the admin on its waiting list.
+async fn sold_out_with_a_waiting_list(app: &TestApp, people: &People) -> Uuid {
+    let event = app.event(&people.admin_token, &people.venue).await.id;
+    // Held through the store: the owner's reserves through the API are rate-limited, and the
+    // other resources use them up.
+    let seats = people.venue.seats.iter().map(|s| s.id).collect();
+    let hold = HoldRequest {
+        booking_id: Uuid::new_v4(),
+        user_id: people.owner.id,
+        event_id: event,
+        seats: SeatSelection::parse(seats).expect("the venue's seats"),
+        ttl: HoldTtl::from_seconds(600).expect("a ttl"),
+        limit: HoldLimit::max(),
+        admitted: false,
+    };
+    app.state.store.hold(&hold, Utc::now()).await.expect("fixture sell-out");
+    for token in [&people.owner_token, &people.other_token, &people.staff_token, &people.admin_token] {
+        let resp = app.post(&format!("/events/events/{event}/waitlist"), json!({"seats": 1}), Some(token)).await;
+        assert_eq!(resp.0, StatusCode::CREATED, "fixture waiting list: {}", resp.2);
+    }
+    event
 }
 
 /// The booking's confirmation message, given up on as a sender would after its last attempt.
@@ -288,6 +338,14 @@ fn concrete_path(template: &str, people: &People, res: &Resources) -> String {
         ("{ticket_id}", res.ticket),
         ("{message_id}", res.failed_message),
     ];
+    // Only an event behind its waiting room has a queue to join.
+    if template.starts_with("/queue/") {
+        path = path.replace("{event_id}", &res.queued_event.to_string());
+    }
+    // Only a sold-out event has a waiting list.
+    if template.ends_with("/waitlist") {
+        path = path.replace("{event_id}", &res.sold_out_event.to_string());
+    }
     // A booking's tickets are printed once it is paid.
     if template.ends_with("/tickets.pdf") {
         path = path.replace("{booking_id}", &res.paid_booking.to_string());
@@ -318,6 +376,7 @@ fn body_for(method: &str, path: &str, people: &People, res: &Resources) -> Optio
         ("post", "/events/events") => event_body(&people.venue, json!({})),
         ("patch", "/events/venues/{venue_id}") => json!({"time_zone": "Europe/Madrid"}),
         ("patch", "/events/events/{event_id}") => json!({"name": "Renamed concert"}),
+        ("post", "/events/events/{event_id}/waitlist") => json!({"seats": 1}),
         ("post", "/reservations/reservations/reserve") => json!({"event_id": res.event.id, "seat_id": free_seat}),
         ("post", "/payments/checkout") => json!({"booking_id": res.unpaid_booking}),
         ("post", "/payments/{payment_id}/confirm") => {
@@ -425,7 +484,7 @@ async fn every_operation_answers_every_kind_of_caller_as_api_md_says() {
         // The document must say what the matrix checks: bearer routes declare the scheme, others don't.
         let declares_bearer =
             operation["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
-        let protected = !matches!(access, Access::Public | Access::Signed);
+        let protected = !matches!(access, Access::Public | Access::Signed | Access::QueueTicket);
         if declares_bearer != protected {
             failures.push(format!(
                 "{} {template}: the document {} bearer security, API.md says {access:?}",

@@ -461,3 +461,40 @@ async fn a_password_reset_mail_arrives_with_a_working_link_and_no_password_mater
     app.login(&user.email, new_password).await;
     assert_eq!(app.post("/auth/password-reset/confirm", body, None).await.0, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_waiting_list_offer_is_mailed_with_its_deadline_and_the_way_to_pay() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.venue_with_rows(&admin, &[("A", 1, "standard")]).await;
+    let event = app.event(&admin, &venue).await;
+    let (_, ann) = app.customer("ann.holder@example.com").await;
+    let (bob, bob_token) = app.customer("bob.waiting@example.com").await;
+    let resp = app.reserve(&ann, event.id, venue.seats[0].id).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "{}", resp.2);
+    let path = format!("/events/events/{}/waitlist", event.id);
+    let joined = app.post(&path, serde_json::json!({"seats": 1}), Some(&bob_token)).await;
+    assert_eq!(joined.0, StatusCode::CREATED, "{}", joined.2);
+    let folder = Scratch::new("offer");
+    let sender = sender_to(&app, &MailUrl::File(folder.0.clone())).await;
+    sender.drain().await.expect("a drain");
+    let seen = received(&folder.0);
+
+    let held = resp.2["id"].as_str().expect("a reservation id").to_owned();
+    let (status, _, body) = app.delete(&format!("/reservations/reservations/{held}"), Some(&ann)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let offer = app.get(&path, Some(&bob_token)).await.2["offer"].clone();
+    let booking_id = offer["booking_id"].as_str().expect("an offer").to_owned();
+    let drained = sender.drain().await.expect("a drain");
+    assert_eq!((drained.sent, drained.failed), (1, 0), "the offer's mail: {drained}");
+    let new: Vec<PathBuf> = received(&folder.0).into_iter().filter(|m| !seen.contains(m)).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    let mail = read_mail(&new[0], &folder.0.join("parts-offer"));
+    assert_eq!(mail["subject"], format!("Seats for you: {}", event.name).as_str());
+    assert_eq!(mail["to"], bob.email.as_str());
+    let text = mail["text"].as_str().expect("a text part");
+    assert!(text.contains("Row A · Seat 1"), "{text}");
+    let until: chrono::DateTime<Utc> = serde_json::from_value(offer["expires_at"].clone()).expect("a time");
+    assert!(text.contains(&until.format("%Y-%m-%d %H:%M").to_string()), "the deadline: {text}");
+    assert!(text.contains(&format!("payment.html?booking={booking_id}")), "the way to pay: {text}");
+}

@@ -23,3 +23,4 @@ mod recovery;
 mod reservations;
 mod tickets;
 mod waiting_room;
+mod waitlist;

@@ -1,6 +1,7 @@
 //! The waiting room of issue 20 through the API: an event's opening (`on_sale_at`) and queue
-//! settings on create, PATCH and read, and a reserve before the opening answered 409
-//! `not_on_sale` with the opening in the body.
+//! settings on create, PATCH and read, a reserve before the opening answered 409 `not_on_sale`
+//! with the opening in the body, and the queue itself: join, poll, admission, and the reserve
+//! that needs it (403 `queue_required` without, with a foreign or an expired admission token).
 
 use crate::http::{TestApp, assert_error, parse, rfc3339, seat};
 use axum::http::StatusCode;
@@ -105,4 +106,162 @@ async fn a_reserve_before_the_opening_is_409_not_on_sale_with_the_opening() {
     assert_eq!(resp.0, StatusCode::OK, "{}", resp.2);
     let open = app.send(request()).await;
     assert_eq!(open.0, StatusCode::CREATED, "a not_on_sale answer is not replayed: {}", open.2);
+}
+
+fn reserve_with_admission(
+    token: &str,
+    event_id: uuid::Uuid,
+    seat_id: uuid::Uuid,
+    admission: Option<&str>,
+) -> axum::http::Request<axum::body::Body> {
+    let body = json!({"event_id": event_id, "seat_id": seat_id});
+    let mut request = crate::http::json_request(axum::http::Method::POST, RESERVE, Some(body), Some(token));
+    if let Some(admission) = admission {
+        request.headers_mut().insert("x-admission-token", admission.parse().expect("a header value"));
+    }
+    request
+}
+
+fn poll(event_id: uuid::Uuid, queue_token: &str, etag: Option<&str>) -> axum::http::Request<axum::body::Body> {
+    let path = format!("/queue/events/{event_id}/status");
+    let mut request = crate::http::json_request(axum::http::Method::GET, &path, None, None);
+    request.headers_mut().insert("x-queue-token", queue_token.parse().expect("a header value"));
+    if let Some(etag) = etag {
+        request.headers_mut().insert("if-none-match", etag.parse().expect("a header value"));
+    }
+    request
+}
+
+#[tokio::test]
+async fn a_buyer_joins_the_queue_polls_is_admitted_and_holds_with_the_admission_only() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (ann_user, ann) = app.customer("ann@example.com").await;
+    let (_, bob) = app.customer("bob@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let queue = json!({"enabled": true, "admit_per_minute": 60, "max_active_buyers": 1, "session_minutes": 10});
+    let event = app.event_with(&admin, &venue, json!({"queue": queue})).await;
+    let join = format!("/queue/events/{}/join", event.id);
+
+    // Without an admission, the store refuses the hold of an event behind its waiting room, and
+    // the Idempotency-Key is not spent on that answer.
+    let resp = app.send(reserve_with_admission(&ann, event.id, seat(&venue, "A1"), None)).await;
+    assert_error(&resp, StatusCode::FORBIDDEN, "queue_required");
+    assert!(crate::http::detail(&resp).contains("X-Admission-Token"), "{}", resp.2);
+
+    // Joining twice is one place; the event is on sale already, so places are in arrival order.
+    let first = app.post(&join, json!({}), Some(&ann)).await;
+    assert_eq!(first.0, StatusCode::OK, "{}", first.2);
+    assert_eq!(first.2["position"], 1, "{}", first.2);
+    let again = app.post(&join, json!({}), Some(&ann)).await;
+    assert_eq!(again.2["position"], 1, "the same place: {}", again.2);
+    let bobs = app.post(&join, json!({}), Some(&bob)).await;
+    assert_eq!(bobs.2["position"], 2, "{}", bobs.2);
+    let ann_ticket = first.2["queue_token"].as_str().expect("a queue token").to_owned();
+    let bob_ticket = bobs.2["queue_token"].as_str().expect("a queue token").to_owned();
+
+    // Before the pace lets anyone through: a place, what is ahead, no admission. A poll that
+    // names the status it has is answered 304.
+    let waiting = app.send(poll(event.id, &bob_ticket, None)).await;
+    assert_eq!(waiting.0, StatusCode::OK, "{}", waiting.2);
+    assert_eq!((waiting.2["position"].as_u64(), waiting.2["ahead"].as_u64()), (Some(2), Some(1)), "{}", waiting.2);
+    assert!(waiting.2["admission_token"].is_null(), "{}", waiting.2);
+    assert!(waiting.2["estimated_wait_seconds"].as_u64().is_some_and(|s| s >= 1), "{}", waiting.2);
+    let etag = waiting.1.get("etag").and_then(|v| v.to_str().ok()).expect("an ETag").to_owned();
+    assert_eq!(waiting.1.get("cache-control").and_then(|v| v.to_str().ok()), Some("private, max-age=1"));
+    let (status, _, _) = app.send_raw(poll(event.id, &bob_ticket, Some(&etag))).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    // The pace lets one through (at most one active buyer): ann, first in line.
+    let admitted = app.state.store.advance_queue(event.id, Utc::now() + Duration::seconds(5)).await.expect("a pace");
+    assert_eq!(admitted, 1);
+    let ann_status = app.send(poll(event.id, &ann_ticket, None)).await;
+    let admission = ann_status.2["admission_token"].as_str().expect("ann is admitted").to_owned();
+    assert_eq!(ann_status.2["estimated_wait_seconds"], 0, "{}", ann_status.2);
+    assert!(ann_status.2["session_ends_at"].is_string(), "{}", ann_status.2);
+    let bob_status = app.send(poll(event.id, &bob_ticket, None)).await;
+    assert!(bob_status.2["admission_token"].is_null(), "bob waits: at most one active buyer: {}", bob_status.2);
+    assert_eq!(bob_status.2["ahead"], 0, "{}", bob_status.2);
+
+    // Ann's admission is hers, for this event: bob cannot hold with it.
+    let foreign = app.send(reserve_with_admission(&bob, event.id, seat(&venue, "A2"), Some(&admission))).await;
+    assert_error(&foreign, StatusCode::FORBIDDEN, "queue_required");
+    let held = app.send(reserve_with_admission(&ann, event.id, seat(&venue, "A1"), Some(&admission))).await;
+    assert_eq!(held.0, StatusCode::CREATED, "{}", held.2);
+
+    // Paying, with the admission sent along, ends ann's session: the slot is bob's at the next turn.
+    let resp = app.post("/payments/checkout", json!({"booking_id": held.2["booking_id"]}), Some(&ann)).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "{}", resp.2);
+    let card = json!({"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2040, "cvc": "123"});
+    let path = format!("/payments/{}/confirm", resp.2["id"].as_str().expect("a payment id"));
+    let mut confirm = crate::http::json_request(axum::http::Method::POST, &path, Some(card), Some(&ann));
+    confirm.headers_mut().insert("x-admission-token", admission.parse().expect("a header value"));
+    let paid = app.send(confirm).await;
+    assert_eq!(paid.0, StatusCode::OK, "{}", paid.2);
+    let done = app.send(poll(event.id, &ann_ticket, None)).await;
+    assert!(done.2["admission_token"].is_null(), "the sale ended her session: {}", done.2);
+    let admitted = app.state.store.advance_queue(event.id, Utc::now() + Duration::seconds(10)).await.expect("a pace");
+    assert_eq!(admitted, 1, "bob takes the freed slot");
+    let bob_admitted = app.send(poll(event.id, &bob_ticket, None)).await;
+    assert!(bob_admitted.2["admission_token"].is_string(), "{}", bob_admitted.2);
+
+    // The organiser sees it: two joined, both let through, bob the one active buyer.
+    let stats = app.get(&format!("/queue/events/{}/stats", event.id), Some(&admin)).await;
+    assert_eq!(stats.2, json!({"joined": 2, "let_through": 2, "waiting": 0, "active": 1}));
+    assert_error(
+        &app.get(&format!("/queue/events/{}/stats", event.id), Some(&ann)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+
+    // An expired admission (signed by the same keys, past its end) holds nothing.
+    let expired = app.state.queue_tokens.admission(event.id, ann_user.id, Utc::now() - Duration::seconds(1));
+    let late = app.send(reserve_with_admission(&ann, event.id, seat(&venue, "A3"), Some(&expired))).await;
+    assert_error(&late, StatusCode::FORBIDDEN, "queue_required");
+
+    // A poll needs the ticket of this event's queue: none, garbage or another event's is refused.
+    let no_ticket = app.get(&format!("/queue/events/{}/status", event.id), None).await;
+    assert_error(&no_ticket, StatusCode::FORBIDDEN, "queue_required");
+    let refused = app.send(poll(event.id, "garbage", None)).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "queue_required");
+    let other = app.event_with(&admin, &venue, json!({"queue": queue})).await;
+    let misplaced = app.send(poll(other.id, &ann_ticket, None)).await;
+    assert_error(&misplaced, StatusCode::FORBIDDEN, "queue_required");
+
+    // Switching the queue off lets holds through with no admission at all.
+    let resp = app.patch(&format!("/events/events/{}", event.id), json!({"queue": null}), Some(&admin)).await;
+    assert_eq!(resp.0, StatusCode::OK, "{}", resp.2);
+    let free = app.send(reserve_with_admission(&bob, event.id, seat(&venue, "A2"), None)).await;
+    assert_eq!(free.0, StatusCode::CREATED, "{}", free.2);
+}
+
+#[tokio::test]
+async fn joining_needs_an_account_and_an_event_with_its_waiting_room_on() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, ann) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let plain = app.event(&admin, &venue).await;
+    let join = |id: uuid::Uuid| format!("/queue/events/{id}/join");
+    assert_error(&app.post(&join(plain.id), json!({}), None).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_error(&app.post(&join(plain.id), json!({}), Some(&ann)).await, StatusCode::CONFLICT, "invalid_state");
+    let missing = app.post(&join(uuid::Uuid::new_v4()), json!({}), Some(&ann)).await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
+    let bad = app.post("/queue/events/not-a-uuid/join", json!({}), Some(&ann)).await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_request");
+
+    // Before the opening a joiner has no position yet: it is drawn at the opening.
+    let opens = rfc3339(Utc::now() + Duration::hours(1));
+    let queue = json!({"enabled": true, "admit_per_minute": 120, "max_active_buyers": 10, "session_minutes": 10});
+    let early = app.event_with(&admin, &venue, json!({"on_sale_at": opens, "queue": queue})).await;
+    let joined = app.post(&join(early.id), json!({}), Some(&ann)).await;
+    assert_eq!(joined.0, StatusCode::OK, "{}", joined.2);
+    assert!(joined.2["position"].is_null(), "{}", joined.2);
+    let status = app.send(poll(early.id, joined.2["queue_token"].as_str().expect("a ticket"), None)).await;
+    assert!(status.2["position"].is_null() && status.2["ahead"].is_null(), "{}", status.2);
+    assert!(
+        status.2["estimated_wait_seconds"].as_u64().is_some_and(|s| s > 3000),
+        "at least the hour until the opening: {}",
+        status.2
+    );
 }

@@ -8,7 +8,8 @@
 //! function in `support` that opens a fresh store. The ticket cases run as `<backend>::tickets::…`
 //! on the backends whose line names `ticket_tests`, the outbox cases as `<backend>::messages::…`
 //! on those naming `message_tests`, the waiting room's as `<backend>::waiting_room::…` on those
-//! naming `waiting_room_tests`.
+//! naming `waiting_room_tests`, the waiting list's as `<backend>::waitlist::…` on those naming
+//! `waitlist_tests`.
 //!
 //! `dynamodb_table` checks the DynamoDB table's two definitions (Rust and the CloudFormation
 //! template) against each other; `dynamodb_capacity` the store's capacity accounting on the emulator.
@@ -167,6 +168,33 @@ macro_rules! waiting_room_tests {
                 event_opening_and_queue_are_stored_changed_and_cleared,
                 hold_before_the_opening_is_not_on_sale,
                 a_started_or_canceled_event_is_refused_as_such_before_its_opening,
+                a_hold_of_an_event_behind_its_waiting_room_needs_an_admission,
+                joining_twice_keeps_one_place,
+                positions_are_drawn_at_random_before_the_opening_and_in_order_after,
+                admission_follows_the_pace,
+            ]);
+            backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
+                concurrent_joins_give_every_account_one_position_of_a_permutation,
+                concurrent_advances_never_admit_more_than_the_maximum,
+            ]);
+        }
+    };
+}
+
+/// The waiting list's cases (issue 20), as `<backend>::waitlist::…`: entries, and offers made by
+/// the transactions that free seats. A backend runs them when its line names `waitlist_tests`.
+macro_rules! waitlist_tests {
+    ($open:path) => {
+        mod waitlist {
+            backend_tests!(@each $open, [tokio::test], [
+                joining_twice_keeps_one_entry_and_leaving_removes_it,
+                a_cancel_offers_its_seats_to_the_list_in_the_same_transaction,
+                an_unpaid_offer_lapses_to_the_next_entry_through_the_sweeper,
+                a_group_is_passed_over_at_most_three_times,
+                a_canceled_event_makes_no_offers,
+            ]);
+            backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
+                concurrent_cancels_offer_each_seat_once_in_the_lists_order,
             ]);
         }
     };
@@ -200,6 +228,20 @@ macro_rules! ticket_tests {
     };
 }
 
-backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests, message_tests, waiting_room_tests);
-backend_tests!(postgres, crate::support::postgres_store, ticket_tests, message_tests, waiting_room_tests);
-backend_tests!(dynamodb, crate::support::dynamodb_store, ticket_tests, message_tests, waiting_room_tests);
+backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests, message_tests, waiting_room_tests, waitlist_tests);
+backend_tests!(
+    postgres,
+    crate::support::postgres_store,
+    ticket_tests,
+    message_tests,
+    waiting_room_tests,
+    waitlist_tests
+);
+backend_tests!(
+    dynamodb,
+    crate::support::dynamodb_store,
+    ticket_tests,
+    message_tests,
+    waiting_room_tests,
+    waitlist_tests
+);

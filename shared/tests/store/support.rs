@@ -204,6 +204,7 @@ pub fn hold_request(user: &User, event: &Event, seats: &[Uuid], ttl: HoldTtl) ->
         seats: SeatSelection::parse(seats.to_vec()).expect("valid seat selection"),
         ttl,
         limit: HoldLimit::max(),
+        admitted: false,
     }
 }
 

@@ -532,12 +532,13 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
         });
         deployed.insert(function.name.clone(), Deployed { recorder, store, app });
     }
-    let [auth, catalog, reservations, payments, checkin, admin_api, meta, job, mail_job] = [
+    let [auth, catalog, reservations, payments, checkin, queue_api, admin_api, meta, job, mail_job] = [
         "api-auth",
         "api-catalog",
         "api-reservations",
         "api-payments",
         "api-checkin",
+        "api-queue",
         "api-admin",
         "api-meta",
         "job-expire-holds",
@@ -664,6 +665,90 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     assert_eq!(reservations.send(Method::POST, reserve, &ana, None, hold).await.0, 201);
     let expired = job.store.expire_lapsed_holds(Utc::now() + Duration::hours(2)).await.expect("a sweep");
     assert!(expired >= 1, "the sweep expired the lapsed hold");
+    // job-expire-holds is the waiting rooms' pace too: once an admin puts a queue in front of the
+    // event, the pace draws it (its state, listed under `QUEUES`).
+    let queue =
+        json!({"queue": {"enabled": true, "admit_per_minute": 60, "max_active_buyers": 10, "session_minutes": 10}});
+    let (status, body) = catalog.send(Method::PATCH, &event_path, &admin, None, queue).await;
+    assert_eq!(status, 200, "{body}");
+    let event_uuid: Uuid = event_id.parse().expect("an event id");
+    assert_eq!(job.store.advance_queue(event_uuid, Utc::now()).await.expect("a pace"), 0, "nobody waits");
+    // api-queue: ana joins the waiting room of another event, the first to (its place, and the
+    // queue's state listed under `QUEUES`); the pace lets her through and her poll answers the
+    // admission.
+    let queued = json!({"venue_id": id(&venue), "name": "IAM Queue Night", "category": "concert",
+                        "description": "Wait your turn.", "start_time": start, "duration_minutes": 90,
+                        "prices": [{"tier": "standard", "price_cents": 1500}],
+                        "queue": {"enabled": true, "admit_per_minute": 60, "max_active_buyers": 10, "session_minutes": 10}});
+    let (status, queued) = catalog.send(Method::POST, "/events/events", &admin, None, queued).await;
+    assert_eq!(status, 201, "{queued}");
+    let queued_id = id(&queued);
+    let (status, ticket) =
+        queue_api.send(Method::POST, &format!("/queue/events/{queued_id}/join"), &ana, None, Value::Null).await;
+    assert_eq!(status, 200, "{ticket}");
+    // Two seconds on, the pace (60 a minute) has a turn for her whatever the clock did meanwhile.
+    let later = Utc::now() + Duration::seconds(2);
+    let queued_uuid: Uuid = queued_id.parse().expect("an event id");
+    assert_eq!(job.store.advance_queue(queued_uuid, later).await.expect("a pace"), 1, "ana is let through");
+    let queue_token = ticket["queue_token"].as_str().expect("a queue token").to_owned();
+    let poll = format!("/queue/events/{queued_id}/status");
+    let (status, place) = queue_api.call(Method::GET, &poll, &[("x-queue-token", queue_token.clone())], None).await;
+    assert!(status == 200 && place["admission_token"].is_string(), "{status}: {place}");
+    // api-reservations and api-payments: ana holds a seat with her admission and pays for it,
+    // sending it again, which ends her session in the waiting room (api-payments' QUEUE# write).
+    let admission = place["admission_token"].as_str().unwrap_or_default().to_owned();
+    let with_admission = [("authorization", format!("Bearer {ana}")), ("x-admission-token", admission)];
+    let hold = json!({"event_id": queued_id, "seat_id": seats[0]});
+    let (status, held) = reservations.call(Method::POST, reserve, &with_admission, Some(hold)).await;
+    assert_eq!(status, 201, "{held}");
+    let checkout = json!({"booking_id": held["booking_id"]});
+    let (status, payment) = payments.send(Method::POST, "/payments/checkout", &ana, None, checkout).await;
+    assert_eq!(status, 201, "{payment}");
+    let confirm = format!("/payments/{}/confirm", id(&payment));
+    let (status, paid) =
+        payments.call(Method::POST, &confirm, &with_admission, Some(card("4242 4242 4242 4242"))).await;
+    assert_eq!(status, 200, "{paid}");
+    let (_, place) = queue_api.call(Method::GET, &poll, &[("x-queue-token", queue_token)], None).await;
+    assert!(place["admission_token"].is_null(), "the sale ended her session: {place}");
+    let stats = format!("/queue/events/{queued_id}/stats");
+    let (status, stats) = queue_api.send(Method::GET, &stats, &admin, None, Value::Null).await;
+    assert_eq!((status, stats["joined"].as_u64(), stats["active"].as_u64()), (200, Some(1), Some(0)), "{stats}");
+
+    // The waiting list of a sold-out event: api-catalog takes the admin onto it (WAITLIST#), after
+    // bob, who joins and leaves once; api-reservations' cancel of one of ana's bookings offers its
+    // seat to bob in the same transaction (an offer's BOOKING# and RES#, his entry's WAITLIST#); the
+    // sweep that lapses her other booking offers one of its seats to the admin (job-expire-holds'
+    // BOOKING# and WAITLIST#).
+    let listed = json!({"venue_id": id(&venue), "name": "IAM Sold Out", "category": "concert",
+                        "description": "Every seat taken.", "start_time": start,
+                        "prices": [{"tier": "standard", "price_cents": 1500}]});
+    let (status, listed) = catalog.send(Method::POST, "/events/events", &admin, None, listed).await;
+    assert_eq!(status, 201, "{listed}");
+    let listed_id = id(&listed);
+    let one = json!({"event_id": listed_id, "seat_ids": [seats[0]]});
+    let (status, first) = reservations.send(Method::POST, reserve, &ana, None, one).await;
+    assert_eq!(status, 201, "{first}");
+    let rest = json!({"event_id": listed_id, "seat_ids": seats[1..].to_vec()});
+    let (status, body) = reservations.send(Method::POST, reserve, &ana, None, rest).await;
+    assert_eq!(status, 201, "{body}");
+    signup("bob@iam.test", "bob-password-1").await;
+    let bob = login("bob@iam.test", "bob-password-1").await;
+    let waitlist = format!("/events/events/{listed_id}/waitlist");
+    let (status, body) = catalog.send(Method::POST, &waitlist, &bob, None, json!({"seats": 1})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(catalog.send(Method::DELETE, &waitlist, &bob, None, Value::Null).await.0, 204);
+    let (status, body) = catalog.send(Method::POST, &waitlist, &bob, None, json!({"seats": 1})).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = catalog.send(Method::POST, &waitlist, &admin, None, json!({"seats": 1})).await;
+    assert_eq!(status, 201, "{body}");
+    let path = format!("/reservations/bookings/{}", id(&first));
+    let (status, body) = reservations.send(Method::DELETE, &path, &ana, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, entry) = catalog.send(Method::GET, &waitlist, &bob, None, Value::Null).await;
+    assert_eq!((status, entry["status"].as_str()), (200, Some("offered")), "{entry}");
+    assert!(job.store.expire_lapsed_holds(Utc::now() + Duration::hours(2)).await.expect("a sweep") >= 1);
+    let (status, entry) = catalog.send(Method::GET, &waitlist, &admin, None, Value::Null).await;
+    assert_eq!((status, entry["status"].as_str()), (200, Some("offered")), "{entry}");
 
     // api-catalog: canceling the event cancels its paid seat and records the refund.
     let (status, body) = catalog.send(Method::DELETE, &event_path, &admin, None, Value::Null).await;

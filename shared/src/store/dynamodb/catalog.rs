@@ -383,6 +383,10 @@ impl CatalogStore for DynamoStore {
             if let Some(on_sale_at) = event.on_sale_at {
                 gate.insert("opens".to_owned(), n(ms(on_sale_at)));
             }
+            // So is an enabled waiting room: a hold with no admission fails the gate's condition.
+            if event.queue.is_some_and(|queue| queue.enabled) {
+                gate.insert("queued".to_owned(), n(1));
+            }
             writes.push(TxItem::put(&self.table, gate, None, vec![])?);
         }
         match self.transact(&mut Budget::new(), writes).await? {
@@ -468,7 +472,8 @@ impl CatalogStore for DynamoStore {
             values.push((":start", n(start)));
             values.push((":gsi1sk", s(time_key(start, &id.to_string()))));
         }
-        // What the gates carry (the start and the opening) moves in the same step as the event.
+        // What the gates carry (the start, the opening, whether a waiting room is enabled) moves in
+        // the same step as the event.
         let mut gate_sets: Vec<&str> = Vec::new();
         let mut gate_values = Vec::new();
         if let Some(start) = start {
@@ -479,12 +484,24 @@ impl CatalogStore for DynamoStore {
             gate_sets.push("#opens = :opens");
             gate_values.push((":opens", n(ms(on_sale_at))));
         }
+        let mut gate_removes: Vec<&str> = Vec::new();
+        if changes.on_sale_at == Some(None) {
+            gate_removes.push("#opens");
+        }
+        match changes.queue {
+            Some(Some(queue)) if queue.enabled => {
+                gate_sets.push("#queued = :queued");
+                gate_values.push((":queued", n(1)));
+            }
+            Some(_) => gate_removes.push("#queued"),
+            None => {}
+        }
         let mut gate_update = String::new();
         if !gate_sets.is_empty() {
             gate_update.push_str(&format!("SET {}", gate_sets.join(", ")));
         }
-        if changes.on_sale_at == Some(None) {
-            gate_update.push_str(" REMOVE #opens");
+        if !gate_removes.is_empty() {
+            gate_update.push_str(&format!(" REMOVE {}", gate_removes.join(", ")));
         }
         let mut update = String::new();
         if !sets.is_empty() {

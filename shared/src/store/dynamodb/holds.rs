@@ -6,7 +6,8 @@
 //! lost; a seat the hold's own consistent read already shows taken, or a limit it shows reached,
 //! is refused without a write. Cancels, expiry and refunds are transactions conditioned on the
 //! state they were decided from; when it changed meanwhile, they read again and decide again. A
-//! cancel revokes the tickets of the paid seats it cancels in its own transaction.
+//! cancel revokes the tickets of the paid seats it cancels in its own transaction, and offers the
+//! seats it frees to the event's waiting list in it (`waitlist.rs`); the sweep is `sweep.rs`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -21,7 +22,8 @@ use super::items::*;
 use super::messages::message_put;
 use super::tickets::revoke_ticket;
 use super::users::paged;
-use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, Tx, TxItem};
+use super::waitlist::{OfferedSeat, Offers};
+use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, Tx, TxItem, Values};
 use crate::domain::{
     Booking, EventStatus, HoldExtension, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
     ReservationStatus, SeatLabel,
@@ -59,6 +61,11 @@ pub(super) struct Canceled {
     pub booking: Item,
     pub refunds: Vec<Refund>,
 }
+
+/// A hold's condition on its event's gate: on sale, not started, open (`opens` reached or none).
+const GATE_OPEN: &str = "#st = :on_sale AND #start > :now AND (attribute_not_exists(#opens) OR #opens <= :now)";
+/// The same for a hold with no admission of a waiting room: the event must have none enabled.
+const GATE_OPEN_WITHOUT_QUEUE: &str = "#st = :on_sale AND #start > :now AND (attribute_not_exists(#opens) OR #opens <= :now) AND attribute_not_exists(#queued)";
 
 impl DynamoStore {
     /// A booking item and its reservations, read strongly consistently.
@@ -117,8 +124,16 @@ impl DynamoStore {
                 }
                 _ => None,
             };
+            // The freed seats go to the event's waiting list first (not when the event itself is
+            // canceled): an offered seat's state passes straight to the offer's booking.
+            let offers = match canceled {
+                CanceledSeats::Event(_) => Offers::default(),
+                _ => self.offers(active[0].reservation.event_id, &active, now).await?,
+            };
             // 2n items, a ticket per paid seat, the refund and its notice: 32 for the largest
-            // booking, well within `TRANSACT_MAX_ITEMS` (100).
+            // booking; the offers add at most 50 (10 seats, and for each of at most 10 offers its
+            // booking and mail; the updates of at most `WAITLIST_LOOKAHEAD` entries): within
+            // `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = Vec::new();
             for r in &active {
                 let read_status = s(r.stored_status.as_str());
@@ -134,18 +149,13 @@ impl DynamoStore {
                     ],
                 )?);
                 let spk = spks.get(&r.reservation.id).ok_or_else(|| corrupt("reservation", "no seat partition"))?;
-                writes.push(TxItem::update(
-                    &self.table,
-                    Self::seat_state_of(r, spk),
-                    "SET #st = :canceled REMOVE #gsi1pk, #gsi1sk",
-                    Some("#rid = :rid AND #st = :st"),
-                    vec![
-                        (":canceled", s(ReservationStatus::Canceled.as_str())),
-                        (":rid", s(r.reservation.id.to_string())),
-                        (":st", read_status),
-                    ],
-                )?);
+                let freed_to = offers.seats.get(&r.reservation.seat_id);
+                let read = vec![(":rid", s(r.reservation.id.to_string())), (":st", read_status)];
+                let state = Self::seat_state_of(r, spk);
+                let condition = "#rid = :rid AND #st = :st";
+                writes.push(seat_freed(&self.table, state, ReservationStatus::Canceled, condition, read, freed_to)?);
             }
+            writes.extend(offers.writes);
             // A paid seat's ticket is revoked with it (found on the reservation, not read): a
             // gate that scans it from now on is told so. Seats paid before tickets have none.
             for ticket_id in
@@ -236,6 +246,118 @@ impl DynamoStore {
         }
         Ok(refunds)
     }
+}
+
+/// One held seat as its reservation item stores it: a hold's, or a waiting-list offer's (which
+/// takes no hold slot: offers are outside the per-user limit).
+pub(super) struct HeldSeat<'a> {
+    pub rid: Uuid,
+    pub booking_id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub seat_id: Uuid,
+    pub row: &'a str,
+    pub seat_number: i32,
+    pub tier: &'a str,
+    pub row_index: i64,
+    /// The partition of the seat's state item.
+    pub spk: String,
+    pub price_cents: i64,
+    pub currency: &'a str,
+    pub expires_ms: i64,
+    pub slot: Option<u32>,
+    pub now_ms: i64,
+}
+
+impl HeldSeat<'_> {
+    pub(super) fn reservation_item(&self) -> Item {
+        let order =
+            time_key(self.now_ms, &format!("{}#{:05}#{:05}", self.booking_id, self.row_index, self.seat_number));
+        let mut item = reservation_key(self.rid);
+        item.extend([
+            ("id".to_owned(), s(self.rid.to_string())),
+            ("bid".to_owned(), s(self.booking_id.to_string())),
+            ("uid".to_owned(), s(self.user_id.to_string())),
+            ("eid".to_owned(), s(self.event_id.to_string())),
+            ("seat_id".to_owned(), s(self.seat_id.to_string())),
+            ("spk".to_owned(), s(&self.spk)),
+            ("row".to_owned(), s(self.row)),
+            ("num".to_owned(), n(i64::from(self.seat_number))),
+            ("ridx".to_owned(), n(self.row_index)),
+            ("tier".to_owned(), s(self.tier)),
+            ("price".to_owned(), n(self.price_cents)),
+            ("currency".to_owned(), s(self.currency)),
+            ("st".to_owned(), s(ReservationStatus::Held.as_str())),
+            ("exp".to_owned(), n(self.expires_ms)),
+            ("created".to_owned(), n(self.now_ms)),
+            ("gsi1pk".to_owned(), s(user_reservations_pk(self.user_id))),
+            ("gsi1sk".to_owned(), s(order.clone())),
+            ("gsi2pk".to_owned(), s(event_reservations_pk(self.event_id))),
+            ("gsi2sk".to_owned(), s(order)),
+        ]);
+        if let Some(slot) = self.slot {
+            item.insert("slot".to_owned(), n(i64::from(slot)));
+        }
+        item
+    }
+}
+
+/// A seat-state item's attributes while `rid` of `booking_id` holds it until `expires_ms`, with
+/// its entry in the sweeper's index of held seats.
+pub(super) fn held_state(rid: Uuid, booking_id: Uuid, expires_ms: i64) -> [(String, AttributeValue); 6] {
+    [
+        ("rid".to_owned(), s(rid.to_string())),
+        ("bid".to_owned(), s(booking_id.to_string())),
+        ("st".to_owned(), s(ReservationStatus::Held.as_str())),
+        ("exp".to_owned(), n(expires_ms)),
+        ("gsi1pk".to_owned(), s(held_index_pk(rid))),
+        ("gsi1sk".to_owned(), s(time_key(expires_ms, &rid.to_string()))),
+    ]
+}
+
+/// The write of a seat state when its reservation ends (`end`: canceled or expired), conditioned on
+/// that reservation still having it as read (`condition` over the `read` values): the seat goes
+/// to its waiting-list offer (`freed_to`), or is free.
+pub(super) fn seat_freed(
+    table: &str,
+    state: Item,
+    end: ReservationStatus,
+    condition: &str,
+    read: Values,
+    freed_to: Option<&OfferedSeat>,
+) -> StoreResult<TransactWriteItem> {
+    let mut values = read;
+    match freed_to {
+        None => {
+            values.push((":end", s(end.as_str())));
+            TxItem::update(table, state, "SET #st = :end REMOVE #gsi1pk, #gsi1sk", Some(condition), values)
+        }
+        Some(offer) => {
+            let [rid, bid, held, exp, hpk, hsk] = held_state(offer.rid, offer.booking_id, offer.expires_ms);
+            values.extend([(":nrid", rid.1), (":nbid", bid.1), (":held", held.1), (":nexp", exp.1)]);
+            values.extend([(":hpk", hpk.1), (":hsk", hsk.1)]);
+            TxItem::update(
+                table,
+                state,
+                "SET #st = :held, #rid = :nrid, #bid = :nbid, #exp = :nexp, #gsi1pk = :hpk, #gsi1sk = :hsk",
+                Some(condition),
+                values,
+            )
+        }
+    }
+}
+
+/// A booking item naming its reservations.
+pub(super) fn booking_item(booking_id: Uuid, user_id: Uuid, event_id: Uuid, now_ms: i64, rids: &[Uuid]) -> Item {
+    let mut booking = booking_key(booking_id);
+    booking.extend([
+        ("id".to_owned(), s(booking_id.to_string())),
+        ("uid".to_owned(), s(user_id.to_string())),
+        ("eid".to_owned(), s(event_id.to_string())),
+        ("created".to_owned(), n(now_ms)),
+        ("rids".to_owned(), AttributeValue::L(rids.iter().map(|rid| s(rid.to_string())).collect())),
+    ]);
+    booking
 }
 
 /// A payment as stored, with what a refund needs.
@@ -341,6 +463,9 @@ impl HoldStore for DynamoStore {
             if let Some(on_sale_at) = event.on_sale_at.filter(|opens| *opens > now) {
                 return Err(StoreError::NotOnSale { on_sale_at });
             }
+            if event.queue.is_some_and(|queue| queue.enabled) && !request.admitted {
+                return Err(StoreError::QueueRequired);
+            }
             let prices: HashMap<&str, i64> = event.prices.iter().map(|p| (p.tier.as_str(), p.price_cents)).collect();
             let mut wanted = Vec::with_capacity(ids.len());
             for id in ids {
@@ -384,56 +509,33 @@ impl HoldStore for DynamoStore {
                 let rid = Uuid::new_v4();
                 let spk = seat_state_pk(event_id, w.shard);
                 let mut state = key(spk.clone(), &format!("SEAT#{}", w.seat.seat.id));
-                state.extend([
-                    ("seat_id".to_owned(), s(w.seat.seat.id.to_string())),
-                    ("rid".to_owned(), s(rid.to_string())),
-                    ("bid".to_owned(), s(booking_id.to_string())),
-                    ("st".to_owned(), s(ReservationStatus::Held.as_str())),
-                    ("exp".to_owned(), n(expires_ms)),
-                    ("gsi1pk".to_owned(), s(held_index_pk(rid))),
-                    ("gsi1sk".to_owned(), s(time_key(expires_ms, &rid.to_string()))),
-                ]);
+                state.extend([("seat_id".to_owned(), s(w.seat.seat.id.to_string()))]);
+                state.extend(held_state(rid, booking_id, expires_ms));
                 seat_writes.push(TxItem::put(&self.table, state, Some(SEAT_IS_FREE), status_values(now_ms))?);
 
-                let order =
-                    time_key(now_ms, &format!("{booking_id}#{:05}#{:05}", w.seat.row_index, w.seat.seat.seat_number));
-                let mut item = reservation_key(rid);
-                item.extend([
-                    ("id".to_owned(), s(rid.to_string())),
-                    ("bid".to_owned(), s(booking_id.to_string())),
-                    ("uid".to_owned(), s(request.user_id.to_string())),
-                    ("eid".to_owned(), s(event_id.to_string())),
-                    ("seat_id".to_owned(), s(w.seat.seat.id.to_string())),
-                    ("spk".to_owned(), s(spk)),
-                    ("row".to_owned(), s(&w.seat.seat.row)),
-                    ("num".to_owned(), n(i64::from(w.seat.seat.seat_number))),
-                    ("ridx".to_owned(), n(w.seat.row_index)),
-                    ("tier".to_owned(), s(&w.seat.seat.tier)),
-                    ("price".to_owned(), n(w.price_cents)),
-                    ("currency".to_owned(), s(&event.currency)),
-                    ("st".to_owned(), s(ReservationStatus::Held.as_str())),
-                    ("exp".to_owned(), n(expires_ms)),
-                    ("slot".to_owned(), n(i64::from(*slot))),
-                    ("created".to_owned(), n(now_ms)),
-                    ("gsi1pk".to_owned(), s(user_reservations_pk(request.user_id))),
-                    ("gsi1sk".to_owned(), s(order.clone())),
-                    ("gsi2pk".to_owned(), s(event_reservations_pk(event_id))),
-                    ("gsi2sk".to_owned(), s(order)),
-                ]);
+                let item = HeldSeat {
+                    rid,
+                    booking_id,
+                    user_id: request.user_id,
+                    event_id,
+                    seat_id: w.seat.seat.id,
+                    row: &w.seat.seat.row,
+                    seat_number: w.seat.seat.seat_number,
+                    tier: &w.seat.seat.tier,
+                    row_index: w.seat.row_index,
+                    spk,
+                    price_cents: w.price_cents,
+                    currency: &event.currency,
+                    expires_ms,
+                    slot: Some(*slot),
+                    now_ms,
+                }
+                .reservation_item();
                 reservations.push(reservation_from(&item, now)?);
                 reservation_writes.push(TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?);
             }
-            let mut booking = booking_key(booking_id);
-            booking.extend([
-                ("id".to_owned(), s(booking_id.to_string())),
-                ("uid".to_owned(), s(request.user_id.to_string())),
-                ("eid".to_owned(), s(event_id.to_string())),
-                ("created".to_owned(), n(now_ms)),
-                (
-                    "rids".to_owned(),
-                    AttributeValue::L(reservations.iter().map(|r| s(r.reservation.id.to_string())).collect()),
-                ),
-            ]);
+            let rids: Vec<Uuid> = reservations.iter().map(|r| r.reservation.id).collect();
+            let booking = booking_item(booking_id, request.user_id, event_id, now_ms, &rids);
             // One gate is enough (a cancel or a reschedule moves them all in one step); the first
             // seat's spreads the checks over the event's partitions like the seats themselves.
             let gate = wanted.first().map_or(0, |w| w.shard);
@@ -445,7 +547,7 @@ impl HoldStore for DynamoStore {
             writes.push(TxItem::check(
                 &self.table,
                 gate_key(event_id, gate),
-                "#st = :on_sale AND #start > :now AND (attribute_not_exists(#opens) OR #opens <= :now)",
+                if request.admitted { GATE_OPEN } else { GATE_OPEN_WITHOUT_QUEUE },
                 vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
             )?);
             let holders: Vec<Uuid> = reservations.iter().map(|r| r.reservation.id).collect();
@@ -581,50 +683,7 @@ impl HoldStore for DynamoStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let now_ms = ms(now);
-        // Index sort keys are `<expiry>#<reservation>`; '$' sorts right after '#', so this bound
-        // takes every hold that ended at or before now.
-        let bound = format!("{now_ms:015}$");
-        let mut expired = 0;
-        for shard in 0..HELD_SHARDS {
-            let pk = format!("HELD#{shard}");
-            for item in self.query_all(Query::gsi1(&pk).below(&bound)).await? {
-                let (Some(pk), Some(AttributeValue::S(sk))) = (pk_of(&item), item.get("sk")) else {
-                    continue;
-                };
-                let rid = get_uuid(&item, "rid")?;
-                let writes = vec![
-                    TxItem::update(
-                        &self.table,
-                        key(pk.to_owned(), sk),
-                        "SET #st = :expired REMOVE #gsi1pk, #gsi1sk",
-                        Some("#rid = :rid AND #st = :held AND #exp <= :now"),
-                        vec![
-                            (":expired", s(ReservationStatus::Expired.as_str())),
-                            (":held", s(ReservationStatus::Held.as_str())),
-                            (":rid", s(rid.to_string())),
-                            (":now", n(now_ms)),
-                        ],
-                    )?,
-                    TxItem::update(
-                        &self.table,
-                        reservation_key(rid),
-                        "SET #st = :expired",
-                        Some("#st = :held"),
-                        vec![
-                            (":expired", s(ReservationStatus::Expired.as_str())),
-                            (":held", s(ReservationStatus::Held.as_str())),
-                        ],
-                    )?,
-                ];
-                // Refused: another sweep, a confirm, a cancel or a new hold got there first. Busy:
-                // someone is writing that seat right now; the next sweep (or its reader) decides.
-                if matches!(self.transact_once(&writes).await?, Tx::Committed) {
-                    expired += 1;
-                }
-            }
-        }
-        Ok(expired)
+        self.sweep_lapsed_holds(now).await
     }
 }
 

@@ -96,8 +96,9 @@ item_kinds! {
     SEAT_STATE = "EVENT#*#SEATS#*" by [Catalog, Holds, HoldSweeper, Payments];
     /// A reservation (one seat of a booking).
     RESERVATION = "RES#*" by [Catalog, Holds, HoldSweeper, Payments];
-    /// A booking; checkout and a failed payment set and clear its open payment.
-    BOOKING = "BOOKING#*" by [Holds, Payments];
+    /// A booking; checkout and a failed payment set and clear its open payment. The sweep writes
+    /// the bookings of the waiting-list offers it makes.
+    BOOKING = "BOOKING#*" by [Holds, HoldSweeper, Payments];
     /// A payment; cancels (of seats, of an event) record their refunds on it.
     PAYMENT = "PAY#*" by [Catalog, Holds, Payments];
     /// A provider's webhook event, seen once.
@@ -116,9 +117,21 @@ item_kinds! {
     /// booking (`Holds`) or event (`Catalog`), admitted at the door (`CheckIn`).
     TICKET = "TICKET#*" by [Payments, Holds, Catalog, CheckIn];
     /// A message in the outbox: written by the change it reports (signup, a password reset, confirm, a failed
-    /// payment's refund, cancels, an event moved), claimed and settled by the sender, resent by
+    /// payment's refund, cancels, an event moved, a waiting list's offer, which the sweep writes
+    /// too), claimed and settled by the sender, resent by
     /// admins (`Messages`). The mail job's stream filter matches this prefix.
-    MESSAGE = "MSG#*" by [Accounts, Payments, Holds, Catalog, Messages];
+    MESSAGE = "MSG#*" by [Accounts, Payments, Holds, HoldSweeper, Catalog, Messages];
+    /// An event's waiting room (event id): its state (`STATE`: drawn, the position counter, the
+    /// admission frontier, the active buyers' counter, the pace's clock), one place per account
+    /// (`USER#`), one item per position given out (`POS#`, the referee of positions) and one
+    /// per active buyer (`ACTIVE#`, for the session ends).
+    QUEUE = "QUEUE#*" by [Queue, QueueFinish];
+    /// The events that have a waiting room, for the pace task (one item per event).
+    QUEUES = "QUEUES" by [Queue];
+    /// An event's waiting list (event id): one entry per account (`USER#`) and the counter that
+    /// orders them (`SEQ`). Joined and left by the account (`Waitlist`); offers are written by the
+    /// cancels and the sweep that free the seats (`Holds`, `HoldSweeper`).
+    WAITLIST = "WAITLIST#*" by [Waitlist, Holds, HoldSweeper];
 }
 
 /// The kind of item a partition key belongs to: the most specific kind whose shape it has (an
@@ -195,6 +208,45 @@ pub fn seat_state_pk(event_id: Uuid, shard: u32) -> String {
 
 pub fn seat_state_key(event_id: Uuid, seat_id: Uuid, shards: u32) -> Item {
     key(seat_state_pk(event_id, seat_shard(seat_id, shards)), &format!("SEAT#{seat_id}"))
+}
+
+pub fn queue_pk(event_id: Uuid) -> String {
+    QUEUE.pk(&[&event_id])
+}
+
+pub fn queue_state_key(event_id: Uuid) -> Item {
+    key(queue_pk(event_id), "STATE")
+}
+
+pub fn queue_place_key(event_id: Uuid, user_id: Uuid) -> Item {
+    key(queue_pk(event_id), &format!("USER#{user_id}"))
+}
+
+/// Positions sort in order under the queue's partition.
+pub fn queue_position_key(event_id: Uuid, position: i64) -> Item {
+    key(queue_pk(event_id), &format!("POS#{position:012}"))
+}
+
+pub fn queue_active_key(event_id: Uuid, user_id: Uuid) -> Item {
+    key(queue_pk(event_id), &format!("ACTIVE#{user_id}"))
+}
+
+pub fn waitlist_pk(event_id: Uuid) -> String {
+    WAITLIST.pk(&[&event_id])
+}
+
+/// An account's entry on an event's waiting list.
+pub fn waitlist_entry_key(event_id: Uuid, user_id: Uuid) -> Item {
+    key(waitlist_pk(event_id), &format!("USER#{user_id}"))
+}
+
+/// The counter that gives an event's waiting-list entries their order.
+pub fn waitlist_seq_key(event_id: Uuid) -> Item {
+    key(waitlist_pk(event_id), "SEQ")
+}
+
+pub fn queues_key(event_id: Uuid) -> Item {
+    key(QUEUES.pk(&[]), &event_id.to_string())
 }
 
 /// The gate of a seat-state partition: holds and confirms check it; cancel and reschedule flip it.
@@ -573,7 +625,7 @@ mod tests {
     #[test]
     fn every_key_builder_makes_a_partition_key_of_its_own_kind() {
         let id = Uuid::new_v4();
-        let cases: [(String, &ItemKind); 15] = [
+        let cases: [(String, &ItemKind); 19] = [
             (pk(&user_key(id)).to_owned(), &USER),
             (pk(&email_key("ana@example.com")).to_owned(), &EMAIL),
             (venue_pk(id), &VENUE),
@@ -589,6 +641,10 @@ mod tests {
             (pk(&hold_slots_key(id, id)).to_owned(), &HOLD_SLOTS),
             (pk(&ticket_key(id)).to_owned(), &TICKET),
             (pk(&message_key(id)).to_owned(), &MESSAGE),
+            (pk(&queue_state_key(id)).to_owned(), &QUEUE),
+            (pk(&queue_position_key(id, 7)).to_owned(), &QUEUE),
+            (pk(&queue_active_key(id, id)).to_owned(), &QUEUE),
+            (pk(&queues_key(id)).to_owned(), &QUEUES),
         ];
         for (pk, kind) in cases {
             assert_eq!(kind_of(&pk).map(|k| k.name), Some(kind.name), "{pk}");

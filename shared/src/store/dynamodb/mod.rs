@@ -13,9 +13,12 @@ mod limits;
 mod messages;
 mod password_resets;
 mod payments;
+mod queue;
+mod sweep;
 pub mod table;
 mod tickets;
 mod users;
+mod waitlist;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,8 +33,8 @@ use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    Select, TransactWriteItem, Update, WriteRequest,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -397,6 +400,18 @@ impl TxItem {
             .build()
             .map_err(build_error)?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn delete(table: &str, key: Item, condition: &str, values: Values) -> StoreResult<TransactWriteItem> {
+        let delete = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_names(names_in(&[condition]))
+            .set_expression_attribute_values(values_map(values))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     fn check(table: &str, key: Item, condition: &str, values: Values) -> StoreResult<TransactWriteItem> {

@@ -433,7 +433,7 @@ impl PostgresStore {
         if found == 0 {
             return Ok(None);
         }
-        let (_, refunds) = cancel_active(&mut tx, CancelScope::Event, id, now).await?;
+        let refunds = cancel_active(&mut tx, CancelScope::Event, id, now).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         let event = fetch_event(&mut *tx, id, now).await?;
         tx.commit().await?;

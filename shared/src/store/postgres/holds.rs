@@ -2,8 +2,9 @@
 //! placed with others in one statement, `HOLD_BATCH_SQL`, whose partial unique indexes decide
 //! every seat and every hold slot (the per-user limit); only when it refuses are the reasons read,
 //! and a hold that nothing refuses any more is placed again. Cancels lock the active reservations
-//! they take, record the refunds of paid ones and revoke their tickets in the same transaction;
-//! expiry is one update. Every statement reads its tables through an index condition whatever the
+//! they take, record the refunds of paid ones, revoke their tickets and offer the freed seats to
+//! the event's waiting list (`waitlist.rs`) in the same transaction; expiry is one update, and the
+//! offers of the seats it freed, in one transaction. Every statement reads its tables through an index condition whatever the
 //! statistics say: sequential scans are off for the store's sessions (`mod.rs`) and each read is
 //! written so that one index probe fits it (see the comment above `HOLD_BATCH_SQL`); the proof is
 //! `plan_tests.rs`.
@@ -19,6 +20,7 @@ use uuid::Uuid;
 use super::payments::record_refunds;
 use super::rows::{BookingSeatRow, ReservationRow, labels, parse_stored, reservation_columns};
 use super::tickets::revoke_tickets;
+use super::waitlist::{offer_freed_seats, offer_lapsed_seats};
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
 use crate::domain::{
     Booking, EventStatus, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus,
@@ -87,11 +89,16 @@ impl HoldStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        // Autocommit: a sweep that lost a deadlock wrote nothing and is simply run again.
+        // One transaction: the seats it frees are offered to their events' waiting lists before
+        // anyone else can hold them. A sweep that lost a deadlock wrote nothing and runs again.
         let outcome = retry_deadlocks(|| {
             Box::pin(async move {
-                let expired = sqlx::query(EXPIRE_LAPSED_SQL).bind(now).execute(&self.pool).await?;
-                Ok(expired.rows_affected())
+                let mut tx = self.pool.begin().await?;
+                let freed: Vec<(Uuid, Uuid, Uuid)> =
+                    sqlx::query_as(EXPIRE_LAPSED_SQL).bind(now).fetch_all(&mut *tx).await?;
+                offer_lapsed_seats(&mut tx, &freed, now).await?;
+                tx.commit().await?;
+                Ok(freed.len() as u64)
             })
         })
         .await;
@@ -144,7 +151,7 @@ impl PgHoldBatches {
         let (mut seat_holds, mut seat_ids, mut seat_ranks) = (Vec::new(), Vec::new(), Vec::new());
         let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut limits = Vec::new();
+        let (mut limits, mut admitted) = (Vec::new(), Vec::new());
         for (i, hold) in batch.iter().enumerate() {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
             let request = &hold.request;
@@ -161,6 +168,7 @@ impl PgHoldBatches {
             expiries.push(hold.now + request.ttl.duration());
             counts.push(i32::try_from(request.seats.ids().len()).unwrap_or(i32::MAX));
             limits.push(i32::try_from(request.limit.seats()).unwrap_or(i32::MAX));
+            admitted.push(request.admitted);
         }
         let query = sqlx::query_as(HOLD_BATCH_SQL)
             .bind(&seat_holds)
@@ -173,7 +181,8 @@ impl PgHoldBatches {
             .bind(&expiries)
             .bind(&counts)
             .bind(&limits)
-            .bind(&seat_ranks);
+            .bind(&seat_ranks)
+            .bind(&admitted);
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
@@ -247,7 +256,8 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 //   `start_time` on the committed row, so no hold can slip in beside a cancellation. The sale's
 //   opening (`on_sale_at`) is judged on the same row, in the same join: a hold before it gets
 //   no seat, and nothing the statement read first could let it through (the opening moving
-//   earlier or later waits for the share lock like any edit).
+//   earlier or later waits for the share lock like any edit). The waiting room is judged there
+//   too: a hold with no admission gets no seat of an event whose queue is enabled.
 // - Each wanted seat is one probe of the unique index on (event_id, seat_id) (`lapsed`): written
 //   as `seat_id = ANY($2)` or a plain join, the planner may scan every active reservation of the
 //   event instead (O(n) per hold) whenever its statistics underrate the event, e.g. a new event in
@@ -292,8 +302,9 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 /// Places a batch of holds (see `PgHoldBatches`): the per-seat arrays `$1` (which hold), `$2` (seat)
 /// and `$11` (its place in its hold: 1, 2, ...), and per hold `$3` index, `$4` booking, `$5` user,
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
-/// limit of held seats. Each hold's event must be on sale, open (its `on_sale_at` reached or
-/// none) and not started at its own `now`, every
+/// limit of held seats, `$12` whether it carries an admission of the event's waiting room. Each
+/// hold's event must be on sale, open (its `on_sale_at` reached or none), behind no enabled
+/// waiting room unless the hold is admitted, and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
 /// nothing is written for it. Lapsed holds on the wanted seats and the users' lapsed holds of
 /// their events are expired first; then the partial unique indexes decide every seat and every
@@ -303,13 +314,13 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 pub(super) const HOLD_BATCH_SQL: &str = r#"
 WITH req AS (
     SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[],
-                         $10::int4[])
-        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count, hold_limit)
+                         $10::int4[], $12::bool[])
+        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count, hold_limit, admitted)
 ), open_event AS (
     SELECT e.*
     FROM (SELECT DISTINCT event_id FROM req ORDER BY event_id) q
     CROSS JOIN LATERAL (
-        SELECT x.id, x.venue_id, x.currency, x.start_time, x.on_sale_at FROM events x
+        SELECT x.id, x.venue_id, x.currency, x.start_time, x.on_sale_at, x.queue_enabled FROM events x
         WHERE x.id = q.event_id AND x.status = 'on_sale'
         FOR SHARE
     ) e
@@ -320,6 +331,7 @@ WITH req AS (
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
                        AND (oe.on_sale_at IS NULL OR oe.on_sale_at <= r.held_at)
+                       AND (oe.queue_enabled IS NOT TRUE OR r.admitted)
     -- One primary-key probe per seat, and one per price: a plain join let the generic plan hash
     -- the whole venue.
     CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
@@ -427,8 +439,12 @@ pub(super) const HELD_SLOTS_SQL: &str = "
 SELECT count(*) FILTER (WHERE expires_at > $3) FROM reservations
 WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL";
 
-/// An event's (`$1`) status, start and opening.
-pub(super) const EVENT_STATE_SQL: &str = "SELECT status, start_time, on_sale_at FROM events WHERE id = $1";
+/// `EVENT_STATE_SQL`'s row: status, start, opening, waiting room enabled.
+type EventState = (String, DateTime<Utc>, Option<DateTime<Utc>>, bool);
+
+/// An event's (`$1`) status, start, opening and whether its waiting room is enabled.
+pub(super) const EVENT_STATE_SQL: &str =
+    "SELECT status, start_time, on_sale_at, queue_enabled IS TRUE FROM events WHERE id = $1";
 
 /// Which of the seats `$2` event `$1` sells: each seat is one primary-key probe (fenced by `LIMIT`,
 /// so no plan reads `seats` whole to join it), checked against the event's venue and its price.
@@ -478,12 +494,13 @@ impl PostgresStore {
         self.lost_seats(request, now).await
     }
 
-    /// A hold whose event is unknown, canceled, started or not yet open, or that names a seat the event does not
-    /// sell: the refusal, or `None`.
+    /// A hold whose event is unknown, canceled, started, not yet open or behind a waiting room the
+    /// hold was not admitted through, or that names a seat the event does not sell: the refusal,
+    /// or `None`.
     async fn invalid_hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
-        let event: Option<(String, DateTime<Utc>, Option<DateTime<Utc>>)> =
+        let event: Option<EventState> =
             sqlx::query_as(EVENT_STATE_SQL).bind(request.event_id).fetch_optional(&self.pool).await?;
-        let Some((status, start_time, on_sale_at)) = event else {
+        let Some((status, start_time, on_sale_at, queued)) = event else {
             return Ok(Some(StoreError::NotFound(Entity::Event)));
         };
         if parse_stored::<EventStatus>(&status)? == EventStatus::Canceled {
@@ -494,6 +511,9 @@ impl PostgresStore {
         }
         if let Some(on_sale_at) = on_sale_at.filter(|opens| *opens > now) {
             return Ok(Some(StoreError::NotOnSale { on_sale_at }));
+        }
+        if queued && !request.admitted {
+            return Ok(Some(StoreError::QueueRequired));
         }
         let sellable: HashSet<Uuid> = sqlx::query_scalar(SELLABLE_SEATS_SQL)
             .bind(request.event_id)
@@ -553,7 +573,8 @@ WITH lapsed AS (
     ORDER BY id
     FOR UPDATE
 )
-UPDATE reservations SET status = 'expired', updated_at = $1 WHERE id = ANY (ARRAY(SELECT id FROM lapsed))";
+UPDATE reservations SET status = 'expired', updated_at = $1 WHERE id = ANY (ARRAY(SELECT id FROM lapsed))
+RETURNING event_id, booking_id, seat_id";
 
 /// Cancels the reservations `$1` (locked by `lock_active_sql!`) at `$2`.
 pub(super) const CANCEL_LOCKED_SQL: &str =
@@ -589,7 +610,9 @@ impl PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Cancellation<Reservation>, TxError> {
         let mut tx = self.pool.begin().await?;
-        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, id, now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Reservation, id, now).await?;
+        done.offer(&mut tx, now).await?;
+        let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Seat(id), now).await?;
         // Read inside the transaction: the answer matches what was written.
         let reservation = match fetch_reservation(&mut *tx, id, now).await? {
@@ -605,7 +628,9 @@ impl PostgresStore {
 
     async fn cancel_booking_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Cancellation<Booking>, TxError> {
         let mut tx = self.pool.begin().await?;
-        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, id, now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Booking, id, now).await?;
+        done.offer(&mut tx, now).await?;
+        let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Booking, now).await?;
         let booking = match fetch_booking(&mut *tx, id, now).await? {
             None => return Err(StoreError::NotFound(Entity::Booking).into()),
@@ -637,7 +662,7 @@ pub(super) enum CancelScope {
 macro_rules! lock_active_sql {
     ($column:literal) => {
         concat!(
-            "SELECT id, booking_id, price_cents, status FROM reservations
+            "SELECT id, booking_id, price_cents, status, event_id, seat_id FROM reservations
              WHERE id = ANY (ARRAY(
                  SELECT id FROM reservations
                  WHERE ",
@@ -661,20 +686,40 @@ impl CancelScope {
     }
 }
 
+/// What `cancel_active` did.
+pub(super) struct CancelOutcome {
+    pub(super) count: usize,
+    pub(super) refunds: Vec<Refund>,
+    /// The seats freed, as (event, seat).
+    pub(super) freed: Vec<(Uuid, Uuid)>,
+}
+
+impl CancelOutcome {
+    /// Offers the freed seats to their event's waiting list in the same transaction (a cancel
+    /// frees one booking's seats, or one seat, of one event).
+    pub(super) async fn offer(&self, conn: &mut PgConnection, now: DateTime<Utc>) -> Result<(), TxError> {
+        let Some((event_id, _)) = self.freed.first() else {
+            return Ok(());
+        };
+        let seats: Vec<Uuid> = self.freed.iter().map(|(_, seat_id)| *seat_id).collect();
+        offer_freed_seats(conn, *event_id, &seats, now).await
+    }
+}
+
 /// Cancels the active reservations of `scope` inside the caller's transaction, revokes the tickets
 /// of the confirmed (paid) ones and records their refund on their booking's payment; how many
-/// were canceled and the refunds to pay out. Errors stay `TxError` so that a lost deadlock can be
-/// retried.
+/// were canceled, the refunds to pay out and the seats freed. Errors stay `TxError` so that a lost
+/// deadlock can be retried.
 pub(super) async fn cancel_active(
     conn: &mut PgConnection,
     scope: CancelScope,
     key: Uuid,
     now: DateTime<Utc>,
-) -> Result<(usize, Vec<Refund>), TxError> {
-    let locked: Vec<(Uuid, Uuid, i64, String)> =
+) -> Result<CancelOutcome, TxError> {
+    let locked: Vec<(Uuid, Uuid, i64, String, Uuid, Uuid)> =
         sqlx::query_as(scope.lock_sql()).bind(key).bind(now).fetch_all(&mut *conn).await?;
     if locked.is_empty() {
-        return Ok((0, Vec::new()));
+        return Ok(CancelOutcome { count: 0, refunds: Vec::new(), freed: Vec::new() });
     }
     // The rows are locked, so exactly these are canceled, with the statuses just read.
     let ids: Vec<Uuid> = locked.iter().map(|(id, ..)| *id).collect();
@@ -683,7 +728,7 @@ pub(super) async fn cancel_active(
     // confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<Uuid, i64> = BTreeMap::new();
     let mut ticketed: Vec<Uuid> = Vec::new();
-    for (id, booking_id, price_cents, status) in &locked {
+    for (id, booking_id, price_cents, status, ..) in &locked {
         if parse_stored::<ReservationStatus>(status)? == ReservationStatus::Confirmed {
             *paid.entry(*booking_id).or_default() += price_cents;
             ticketed.push(*id);
@@ -691,7 +736,8 @@ pub(super) async fn cancel_active(
     }
     revoke_tickets(conn, &ticketed, now).await?;
     let refunds = record_refunds(conn, &paid, now).await?;
-    Ok((locked.len(), refunds))
+    let freed = locked.iter().map(|(.., event_id, seat_id)| (*event_id, *seat_id)).collect();
+    Ok(CancelOutcome { count: locked.len(), refunds, freed })
 }
 
 /// A buyer's or an event's reservations, newest first, as a reader sees their status at `now`.

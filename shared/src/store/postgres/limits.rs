@@ -1,24 +1,61 @@
-//! Rate-limit counters on PostgreSQL: one row per key in the unlogged table `rate_limits`. A
-//! request's keys are counted by one `INSERT … ON CONFLICT DO UPDATE … RETURNING`: the row lock
-//! makes every increment see the one before it, whatever the number of processes.
+//! Rate-limit counters on PostgreSQL: one row per key in the unlogged table `rate_limits`. The
+//! attempts of concurrent requests are counted together (`count_batch`): one `INSERT … ON
+//! CONFLICT DO UPDATE … RETURNING` adds each key's attempts of the batch; the row lock makes every
+//! increment see the one before it, whatever the number of processes.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
 
 use super::PostgresStore;
+use crate::store::count_batch::{CountRequest, CountStatements, Increment};
 use crate::store::{AttemptCount, LimitStore, StoreError, StoreResult};
 
-/// Counts one attempt per key (`$1`, in key order so that two requests counting the same keys
-/// lock their rows in one order and never deadlock); a row whose window ended by `$2` starts a new
-/// one ending at `$3`.
+/// Batch workers counting attempts: one, as every batch of a crowd behind one address updates
+/// that address's row, and a second worker's batch would only wait for the first's row lock.
+pub(super) const COUNT_WORKERS: usize = 1;
+
+/// Adds `$2[i]` attempts to key `$1[i]` (in key order, so that two batches counting the same keys
+/// lock their rows in one order and never deadlock); a row whose window ended by `$3` starts a new
+/// one with the increment, ending at `$4[i]`.
 const COUNT_ATTEMPTS_SQL: &str = r#"
 INSERT INTO rate_limits AS l (key, attempts, window_ends)
-SELECT k.key, 1, $3 FROM unnest($1::text[]) AS k (key) ORDER BY k.key
+SELECT k.key, k.n, k.window_ends FROM unnest($1::text[], $2::int8[], $4::timestamptz[]) AS k (key, n, window_ends)
+ORDER BY k.key
 ON CONFLICT (key) DO UPDATE SET
-    attempts = CASE WHEN l.window_ends <= $2 THEN 1 ELSE l.attempts + 1 END,
-    window_ends = CASE WHEN l.window_ends <= $2 THEN EXCLUDED.window_ends ELSE l.window_ends END
+    attempts = CASE WHEN l.window_ends <= $3 THEN EXCLUDED.attempts ELSE l.attempts + EXCLUDED.attempts END,
+    window_ends = CASE WHEN l.window_ends <= $3 THEN EXCLUDED.window_ends ELSE l.window_ends END
 RETURNING l.key, l.attempts, l.window_ends
 "#;
+
+/// The counting batches' statement, on the store's pool.
+pub(super) struct PgCounts {
+    pub(super) pool: PgPool,
+}
+
+#[async_trait]
+impl CountStatements for PgCounts {
+    async fn add(&self, increments: &[Increment], now: DateTime<Utc>) -> StoreResult<Vec<AttemptCount>> {
+        let keys: Vec<&str> = increments.iter().map(|i| i.key.as_str()).collect();
+        let by: Vec<i64> = increments.iter().map(|i| i.by).collect();
+        let window_ends: Vec<DateTime<Utc>> = increments.iter().map(|i| i.window_ends).collect();
+        let rows: Vec<(String, i64, DateTime<Utc>)> = sqlx::query_as(COUNT_ATTEMPTS_SQL)
+            .bind(&keys)
+            .bind(&by)
+            .bind(now)
+            .bind(&window_ends)
+            .fetch_all(&self.pool)
+            .await?;
+        keys.iter()
+            .map(|key| {
+                rows.iter()
+                    .find(|(counted, _, _)| counted == key)
+                    .map(|&(_, attempts, window_ends)| AttemptCount { attempts, window_ends })
+                    .ok_or_else(|| StoreError::Internal("an attempt counter returned no row".into()))
+            })
+            .collect()
+    }
+}
 
 #[async_trait]
 impl LimitStore for PostgresStore {
@@ -29,16 +66,7 @@ impl LimitStore for PostgresStore {
         window: Duration,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<AttemptCount>> {
-        let rows: Vec<(String, i64, DateTime<Utc>)> =
-            sqlx::query_as(COUNT_ATTEMPTS_SQL).bind(keys).bind(now).bind(now + window).fetch_all(&self.pool).await?;
-        keys.iter()
-            .map(|key| {
-                rows.iter()
-                    .find(|(counted, _, _)| counted == key)
-                    .map(|&(_, attempts, window_ends)| AttemptCount { attempts, window_ends })
-                    .ok_or_else(|| StoreError::Internal("an attempt counter returned no row".into()))
-            })
-            .collect()
+        self.counts.submit(CountRequest { keys: keys.to_vec(), window, now }).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

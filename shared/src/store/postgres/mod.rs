@@ -20,6 +20,7 @@ mod password_resets;
 mod payments;
 #[cfg(test)]
 mod plan_tests;
+mod queue;
 mod rows;
 #[cfg(test)]
 mod search_plan_tests;
@@ -27,6 +28,7 @@ mod search_plan_tests;
 mod tests;
 mod tickets;
 mod users;
+mod waitlist;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -37,10 +39,12 @@ use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::checkin_batch::{CheckInQueue, CheckIns};
+use super::count_batch::{CountQueue, Counts};
 use super::hold_batch::HoldQueue;
 use super::read_batch::{ReadQueue, USER_READ_WORKERS};
 use super::{Store, StoreError, StoreResult, StoreSettings};
 use holds::{HOLD_WORKERS, PgHoldBatches};
+use limits::{COUNT_WORKERS, PgCounts};
 use tickets::{CHECK_IN_WORKERS, PgCheckIns, door_pool};
 use users::PgUserReads;
 
@@ -99,6 +103,8 @@ pub struct PostgresStore {
     users: ReadQueue<PgUserReads>,
     /// The door's scans, checked in together on connections of their own (see `PgCheckIns`).
     check_ins: CheckInQueue,
+    /// Rate-limit attempts, counted together (see `count_batch`).
+    counts: CountQueue,
 }
 
 impl PostgresStore {
@@ -115,7 +121,8 @@ impl PostgresStore {
         let holds = HoldQueue::start(PgHoldBatches { pool: pool.clone() }, HOLD_WORKERS);
         let users = ReadQueue::start(PgUserReads { pool: pool.clone() }, USER_READ_WORKERS);
         let check_ins = CheckInQueue::start(CheckIns(PgCheckIns { door: door_pool(&pool) }), CHECK_IN_WORKERS);
-        Ok(Self { pool, holds, users, check_ins })
+        let counts = CountQueue::start(Counts(PgCounts { pool: pool.clone() }), COUNT_WORKERS);
+        Ok(Self { pool, holds, users, check_ins, counts })
     }
 }
 

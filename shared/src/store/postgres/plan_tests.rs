@@ -40,7 +40,10 @@ fn reads_of(plan: &serde_json::Value, table: &str, reads: &mut Vec<PlanRead>) {
         let of_table = text("Relation Name").as_deref() == Some(table)
             || index.as_deref().is_some_and(|i| i.strip_prefix(table).is_some_and(|rest| rest.starts_with('_')));
         if of_table && node != "ModifyTable" {
-            let condition = text("Index Cond").or_else(|| text("Recheck Cond")).unwrap_or_default();
+            // A `Tid Scan` fetches the rows its `TID Cond` names (row ids an index probe found
+            // just before, as the queue's draw does): a read by address, as narrow as a probe.
+            let condition =
+                text("Index Cond").or_else(|| text("Recheck Cond")).or_else(|| text("TID Cond")).unwrap_or_default();
             reads.push(PlanRead { node, index, condition });
         }
         object.values().for_each(|value| reads_of(value, table, reads));
@@ -280,7 +283,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
              ARRAY['{booking}', '{other}']::uuid[], ARRAY['{user}', {heavy}]::uuid[], \
              ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
              ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
-             ARRAY[1, 2, 1]::int4[]",
+             ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[]",
             a1 = f.seat("A1"),
             a2 = f.seat("A2"),
             b1 = f.seat("B1"),
@@ -408,8 +411,19 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
 // index read whole, which costs the same.
 
 /// Every table a hot statement may read; index names start with their table's name.
-const TABLES: [&str; 9] =
-    ["reservations", "bookings", "seats", "events", "event_prices", "venues", "payments", "users", "tickets"];
+const TABLES: [&str; 11] = [
+    "reservations",
+    "bookings",
+    "seats",
+    "events",
+    "event_prices",
+    "venues",
+    "payments",
+    "users",
+    "tickets",
+    "queue_states",
+    "queue_entries",
+];
 
 /// A hot statement with literal arguments for `EXECUTE`, and the index reads it must contain:
 /// (an index, or the start of the names of the indexes either of which may serve, and a fragment
@@ -454,6 +468,7 @@ fn hot_statements() -> Vec<HotStatement> {
         EVENT_FOR_SHARE_SQL, EXPIRE_OTHERS_LAPSED_SQL, FREE_FAILED_SEATS_SQL, LOCK_BOOKING_SEATS_SQL,
         PAID_PAYMENTS_SQL, PAYMENT_TARGET_SQL, RECORD_REFUNDS_SQL,
     };
+    use super::queue;
     use super::users::{PASSWORD_HASH_SQL, USER_BY_EMAIL_SQL, USERS_BY_ID_SQL};
     use crate::domain::{ReservationFilter, ReservationStatus};
 
@@ -470,7 +485,7 @@ fn hot_statements() -> Vec<HotStatement> {
     let hold = format!(
         "ARRAY[0, 0, 1]::int4[], {SEATS}, ARRAY[0, 1]::int4[], ARRAY[gen_random_uuid(), gen_random_uuid()], \
          ARRAY[{USER}, md5('user8')::uuid], ARRAY[{EVENT}, {EVENT}], ARRAY[{now}, {now}], ARRAY[{later}, {later}], \
-         ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], ARRAY[1, 2, 1]::int4[]"
+         ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[]"
     );
     vec![
         // The hold and the reads that explain a refused one.
@@ -639,6 +654,49 @@ fn hot_statements() -> Vec<HotStatement> {
         hot("users_by_id", USERS_BY_ID_SQL, &format!("ARRAY[{USER}]"), &[("users_pkey", "id")]),
         hot("user_by_email", USER_BY_EMAIL_SQL, "'user7@example.com'", &[("users_email_key", "email")]),
         hot("password_hash", PASSWORD_HASH_SQL, USER, &[("users_pkey", "id")]),
+        // The waiting room: a join (the event, the state's lock, the draw, the place, the
+        // counter), a status poll (the place), an advance (the frontier counting the active
+        // places, the admissions).
+        hot("queue_event", queue::EVENT_QUEUE_SQL, EVENT, &[("events_pkey", "id")]),
+        hot("queue_lock_state", queue::LOCK_STATE_SQL, EVENT, &[("queue_states_pkey", "event_id")]),
+        hot(
+            "queue_draw",
+            queue::DRAW_SQL,
+            &format!("{EVENT}, {now}"),
+            &[
+                ("queue_states_pkey", "event_id"),
+                ("queue_entries_undrawn_idx", "event_id"),
+                ("queue_entries_pkey", "user_id"),
+            ],
+        ),
+        hot(
+            "queue_place",
+            queue::PLACE_SQL,
+            &format!("{EVENT}, {USER}"),
+            &[("queue_entries_pkey", "user_id"), ("queue_states_pkey", "event_id")],
+        ),
+        hot(
+            "queue_join",
+            queue::JOIN_SQL,
+            &format!("{EVENT}, {USER}, 42, {now}"),
+            &[("queue_states_pkey", "event_id")],
+        ),
+        hot(
+            "queue_advance",
+            queue::ADVANCE_SQL,
+            &format!("{EVENT}, 10, 50, 100, {now}"),
+            &[
+                ("queue_states_pkey", "event_id"),
+                ("queue_entries_position_uq", "position"),
+                ("queue_entries_active_idx", "session_ends_at"),
+            ],
+        ),
+        hot(
+            "queue_admit",
+            queue::ADMIT_SQL,
+            &format!("{EVENT}, 100, 110, {now}, {later}"),
+            &[("queue_entries_position_uq", "position")],
+        ),
     ]
 }
 
@@ -673,7 +731,8 @@ async fn assert_hot_plans(conn: &mut sqlx::PgConnection, database: &str) {
             assert!(!reads.is_empty(), "{what} reads no table?");
             for (table, read) in &reads {
                 assert!(
-                    (read.node.starts_with("Index") || read.node.starts_with("Bitmap")) && !read.condition.is_empty(),
+                    (read.node.starts_with("Index") || read.node.starts_with("Bitmap") || read.node == "Tid Scan")
+                        && !read.condition.is_empty(),
                     "{what} reads {table} other than by an index condition: {reads:#?}"
                 );
             }
@@ -723,7 +782,13 @@ INSERT INTO payments (id, booking_id, user_id, amount_cents, currency, status, p
                       updated_at)
 SELECT md5('payment' || b)::uuid, md5('booking' || b)::uuid, md5('user' || (b % 1000))::uuid, 4000, 'EUR',
        CASE WHEN b % 2 = 0 THEN 'succeeded' ELSE 'pending' END, 'simulated', 0, now(), now()
-FROM generate_series(0, 24999) b";
+FROM generate_series(0, 24999) b;
+INSERT INTO queue_states (event_id, drawn, next_position, admitted_through, paced_at)
+SELECT md5('event' || g)::uuid, true, 1001, 100, now() FROM generate_series(0, 24) g;
+INSERT INTO queue_entries (event_id, user_id, draw, position, joined_at, admitted_at, session_ends_at)
+SELECT md5('event' || (q / 1000))::uuid, md5('user' || (q % 1000))::uuid, (q * 7919) % 100003, q % 1000 + 1, now(),
+       CASE WHEN q % 1000 < 100 THEN now() END, CASE WHEN q % 1000 < 100 THEN now() + interval '10 minutes' END
+FROM generate_series(0, 24999) q";
 
 #[tokio::test]
 async fn every_hot_statement_reads_its_tables_through_an_index_whatever_the_statistics() {

@@ -58,6 +58,7 @@ impl Fixture {
             seats: SeatSelection::parse(labels.iter().map(|l| self.seat(l)).collect()).unwrap(),
             ttl,
             limit: HoldLimit::default(),
+            admitted: false,
         }
     }
 }

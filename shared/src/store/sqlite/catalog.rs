@@ -262,7 +262,7 @@ impl CatalogStore for SqliteStore {
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
-        let (_, refunds) = cancel_active(&mut tx, CancelScope::Event, &event_id, now).await?;
+        let refunds = cancel_active(&mut tx, CancelScope::Event, &event_id, now).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         let event = load_event(&mut tx, id, now).await?;
         tx.commit().await?;

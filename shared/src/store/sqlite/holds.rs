@@ -3,8 +3,9 @@
 //! writer, where the partial unique index alone decides who gets a seat, and each held seat takes
 //! one of its user's hold slots (`reservations_hold_slot_uq`, see `HoldLimit`). A cancel (of a
 //! reservation, a booking, or from `catalog` of an event) is one transaction on the writer that
-//! also records the refunds of paid seats and revokes their tickets; the expiry sweep is one
-//! statement. Every statement searches its tables through an index whatever `sqlite_stat1` says
+//! also records the refunds of paid seats, revokes their tickets and (but for an event's) offers
+//! the freed seats to the event's waiting list (`waitlist.rs`); the expiry sweep is one statement
+//! and the offers of the seats it freed, in one transaction. Every statement searches its tables through an index whatever `sqlite_stat1` says
 //! (see the comment above `BATCH_EVENTS_SQL`; `tests.rs` proves it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -23,6 +24,7 @@ use super::rows::{
     reservation_from_row, time_col, uuid_col,
 };
 use super::tickets::revoke_tickets;
+use super::waitlist::{offer_freed_seats, offer_lapsed_seats};
 use crate::domain::{
     Booking, EventStatus, HoldExtension, HoldLimit, HoldRequest, Refund, Reservation, ReservationFilter,
     ReservationStatus, SeatLabel,
@@ -64,7 +66,9 @@ impl HoldStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Reservation, &id_text(id), now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Reservation, &id_text(id), now).await?;
+        done.offer(&mut tx, now).await?;
+        let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Seat(id), now).await?;
         // Read inside the transaction: the answer matches what was written.
         let reservation = match load_reservation(&mut tx, id, now).await? {
@@ -81,7 +85,9 @@ impl HoldStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let (canceled, refunds) = cancel_active(&mut tx, CancelScope::Booking, &id_text(id), now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Booking, &id_text(id), now).await?;
+        done.offer(&mut tx, now).await?;
+        let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Booking, now).await?;
         let booking = match load_booking(&mut tx, id, now).await? {
             None => return Err(StoreError::NotFound(Entity::Booking)),
@@ -99,8 +105,17 @@ impl HoldStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn expire_lapsed_holds(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let expired = sqlx::query(EXPIRE_LAPSED_SQL).bind(millis(now)).bind(millis(now)).execute(&self.writer).await?;
-        Ok(expired.rows_affected())
+        // One transaction: the seats it frees are offered to their events' waiting lists before
+        // anyone else can hold them.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let rows = sqlx::query(EXPIRE_LAPSED_SQL).bind(millis(now)).bind(millis(now)).fetch_all(&mut *tx).await?;
+        let freed = rows
+            .iter()
+            .map(|row| Ok((uuid_col(row, "event_id")?, uuid_col(row, "booking_id")?, uuid_col(row, "seat_id")?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        offer_lapsed_seats(&mut tx, &freed, now).await?;
+        tx.commit().await?;
+        Ok(freed.len() as u64)
     }
 }
 
@@ -217,6 +232,7 @@ impl SqliteHoldBatches {
                     status: enum_col(&row, "status")?,
                     start_time: time_col(&row, "start_time")?,
                     on_sale_at: row.try_get::<Option<i64>, _>("on_sale_at")?.map(from_millis).transpose()?,
+                    queued: row.try_get::<Option<bool>, _>("queue_enabled")?.unwrap_or(false),
                     currency: row.try_get("currency")?,
                 });
             }
@@ -338,7 +354,7 @@ impl SqliteHoldBatches {
 
 /// The batch's events with their prices (`?1`, ids as a JSON array): one primary-key probe each.
 pub(super) const BATCH_EVENTS_SQL: &str = "SELECT 'event' AS kind, e.id, e.venue_id, e.status, e.start_time, \
-     e.on_sale_at, e.currency, p.tier, p.price_cents FROM json_each(?) AS k \
+     e.on_sale_at, e.queue_enabled, e.currency, p.tier, p.price_cents FROM json_each(?) AS k \
      CROSS JOIN events e INDEXED BY sqlite_autoindex_events_1 ON e.id = k.value \
      LEFT JOIN event_prices p INDEXED BY sqlite_autoindex_event_prices_1 ON p.event_id = e.id";
 /// The batch's seats (`?1`, ids as a JSON array): one primary-key probe each.
@@ -369,8 +385,8 @@ pub(super) const EXPIRE_BY_ID_SQL: (&str, &str, &str) = (
 );
 
 /// Writes down every lapsed hold (binds: now, now), through `reservations_lapsing_idx`.
-pub(super) const EXPIRE_LAPSED_SQL: &str =
-    "UPDATE reservations SET status = 'expired', updated_at = ? WHERE status = 'held' AND expires_at <= ?";
+pub(super) const EXPIRE_LAPSED_SQL: &str = "UPDATE reservations SET status = 'expired', updated_at = ? WHERE status = 'held' AND expires_at <= ? \
+     RETURNING event_id, booking_id, seat_id";
 
 /// Deletes the reservations of holds that did not get all their seats (`?1`, booking ids as JSON).
 pub(super) const UNDO_RESERVATIONS_SQL: &str = "DELETE FROM reservations INDEXED BY reservations_booking_idx \
@@ -411,6 +427,8 @@ struct BatchEvent {
     start_time: DateTime<Utc>,
     /// When holds open; `None`: on sale at once.
     on_sale_at: Option<DateTime<Utc>>,
+    /// Whether its waiting room is enabled: only admitted holds get seats.
+    queued: bool,
     currency: String,
 }
 
@@ -432,10 +450,13 @@ fn reservations_for(
     if event.start_time <= hold.now {
         return Err(StoreError::event_started());
     }
-    // Read under the batch's write lock, so no change of the opening can land between this
-    // check and the hold's insert.
+    // Read under the batch's write lock, so no change of the opening or the waiting room can land
+    // between this check and the hold's insert.
     if let Some(on_sale_at) = event.on_sale_at.filter(|opens| *opens > hold.now) {
         return Err(StoreError::NotOnSale { on_sale_at });
+    }
+    if event.queued && !request.admitted {
+        return Err(StoreError::QueueRequired);
     }
     let mut wanted = Vec::with_capacity(request.seats.ids().len());
     for id in request.seats.ids() {
@@ -542,7 +563,8 @@ impl CancelScope {
     pub(super) fn select_sql(self) -> String {
         let (index, column) = (self.index(), self.column());
         format!(
-            "SELECT id, booking_id, status, price_cents FROM reservations INDEXED BY {index} WHERE {column} = ? AND {ACTIVE}"
+            "SELECT id, booking_id, status, price_cents, event_id, seat_id FROM reservations INDEXED BY {index} \
+             WHERE {column} = ? AND {ACTIVE}"
         )
     }
 
@@ -557,16 +579,20 @@ impl CancelScope {
 }
 
 /// Cancels the active reservations in `scope`, revokes the tickets of the confirmed (paid) ones
-/// and records their refund on their booking's payment; returns how many were canceled and the
-/// refunds owed. Runs inside the caller's `BEGIN IMMEDIATE` transaction: the writer lock is held,
-/// so the rows read first are exactly the rows the update then cancels.
+/// and records their refund on their booking's payment; returns how many were canceled, the
+/// refunds owed and the seats freed. Runs inside the caller's `BEGIN IMMEDIATE` transaction: the
+/// writer lock is held, so the rows read first are exactly the rows the update then cancels.
 pub(super) async fn cancel_active(
     conn: &mut SqliteConnection,
     scope: CancelScope,
     key: &str,
     now: DateTime<Utc>,
-) -> StoreResult<(u64, Vec<Refund>)> {
+) -> StoreResult<CancelOutcome> {
     let rows = sqlx::query(&scope.select_sql()).bind(key).bind(millis(now)).fetch_all(&mut *conn).await?;
+    let freed = rows
+        .iter()
+        .map(|row| Ok((uuid_col(row, "event_id")?, uuid_col(row, "seat_id")?)))
+        .collect::<StoreResult<Vec<_>>>()?;
     // Per booking, the price of its confirmed seats; held seats were never paid for. The
     // confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<String, i64> = BTreeMap::new();
@@ -595,7 +621,27 @@ pub(super) async fn cancel_active(
             refunds.push(refund);
         }
     }
-    Ok((canceled, refunds))
+    Ok(CancelOutcome { count: canceled, refunds, freed })
+}
+
+/// What `cancel_active` did.
+pub(super) struct CancelOutcome {
+    pub(super) count: u64,
+    pub(super) refunds: Vec<Refund>,
+    /// The seats freed, as (event, seat).
+    pub(super) freed: Vec<(Uuid, Uuid)>,
+}
+
+impl CancelOutcome {
+    /// Offers the freed seats to their event's waiting list in the same transaction (a cancel
+    /// frees one booking's seats, or one seat, of one event).
+    async fn offer(&self, conn: &mut SqliteConnection, now: DateTime<Utc>) -> StoreResult<()> {
+        let Some((event_id, _)) = self.freed.first() else {
+            return Ok(());
+        };
+        let seats: Vec<Uuid> = self.freed.iter().map(|(_, seat_id)| *seat_id).collect();
+        offer_freed_seats(conn, *event_id, &seats, now).await
+    }
 }
 
 /// A buyer's or an event's reservations, newest first, as a reader sees their status at `now`.

@@ -16,6 +16,7 @@ mod limits;
 mod messages;
 mod password_resets;
 mod payments;
+mod queue;
 mod rows;
 #[cfg(test)]
 mod search_plan_tests;
@@ -23,6 +24,7 @@ mod search_plan_tests;
 mod tests;
 mod tickets;
 mod users;
+mod waitlist;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -31,10 +33,12 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::checkin_batch::{CheckInQueue, CheckIns};
+use super::count_batch::{CountQueue, Counts};
 use super::hold_batch::HoldQueue;
 use super::read_batch::{ReadQueue, USER_READ_WORKERS};
 use super::{Store, StoreError, StoreResult};
 use holds::SqliteHoldBatches;
+use limits::SqliteCounts;
 use tickets::SqliteCheckIns;
 use users::SqliteUserReads;
 
@@ -61,6 +65,8 @@ pub struct SqliteStore {
     holds: HoldQueue,
     /// Scans go through batches on the writer too (see `SqliteCheckIns`).
     check_ins: CheckInQueue,
+    /// Rate-limit attempts are counted in batches on the writer too (see `SqliteCounts`).
+    counts: CountQueue,
     /// Readers; the same pool as `writer` for an in-memory database, which exists per connection set.
     reader: SqlitePool,
     /// Account reads by id, answered together on the readers (see `SqliteUserReads`).
@@ -108,7 +114,8 @@ impl SqliteStore {
         let check_ins =
             CheckInQueue::start(CheckIns(SqliteCheckIns { writer: writer.clone(), reader: reader.clone() }), 1);
         let users = ReadQueue::start(SqliteUserReads { reader: reader.clone() }, USER_READ_WORKERS);
-        Ok(Self { writer, reader, holds, check_ins, users, _checkpoints: checkpoints })
+        let counts = CountQueue::start(Counts(SqliteCounts { writer: writer.clone() }), 1);
+        Ok(Self { writer, reader, holds, check_ins, counts, users, _checkpoints: checkpoints })
     }
 }
 

@@ -216,7 +216,7 @@ fn optional_uuid_col(row: &SqliteRow, col: &str) -> StoreResult<Option<Uuid>> {
     .transpose()
 }
 
-fn optional_time_col(row: &SqliteRow, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
+pub(super) fn optional_time_col(row: &SqliteRow, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
     row.try_get::<Option<i64>, _>(col)?.map(from_millis).transpose()
 }
 

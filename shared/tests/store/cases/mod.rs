@@ -23,6 +23,7 @@ mod seat_map;
 mod tickets;
 mod users;
 mod waiting_room;
+mod waitlist;
 
 pub use cancel::*;
 pub use catalog::*;
@@ -45,6 +46,7 @@ pub use seat_map::*;
 pub use tickets::*;
 pub use users::*;
 pub use waiting_room::*;
+pub use waitlist::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -1,0 +1,231 @@
+//! The waiting lists of sold-out events on PostgreSQL: `waitlist_entries`, one row per (event,
+//! account), the primary key keeping one entry per account and `waitlist_seq` the order. Offers
+//! are made by `offer_freed_seats`, called by the cancels and the sweep in their own transaction:
+//! it locks the event's waiting entries (`FOR UPDATE`, in their order), share-locks the event row
+//! (an event canceled meanwhile gets no offers), plans the offers once for every backend
+//! (`domain::plan_offers`) and inserts each offer's booking and held reservations, which
+//! `reservations_active_seat_uq` referees as it does every hold.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::{PostgresStore, TxError};
+use crate::domain::{WAITLIST_LOOKAHEAD, WaitlistEntry, WaitlistJoin, WaitlistSeats, plan_offers};
+use crate::store::outbox;
+use crate::store::{Entity, StoreError, StoreResult, WaitlistStore};
+
+/// An entry's columns (`w`), with the waiting entries ahead of it counted through
+/// `waitlist_entries_waiting_idx`.
+const ENTRY_COLUMNS: &str = "w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier, w.offer_minutes, w.status, \
+     w.passes, w.booking_id, w.joined_at, w.offered_at, \
+     (SELECT count(*) FROM waitlist_entries a WHERE a.event_id = w.event_id AND a.status = 'waiting' \
+      AND a.seq < w.seq) AS ahead";
+
+const JOIN_SQL: &str = "INSERT INTO waitlist_entries \
+     (event_id, user_id, id, seq, seats, tier, offer_minutes, status, joined_at) \
+     VALUES ($1, $2, $3, nextval('waitlist_seq'), $4, $5, $6, 'waiting', $7) \
+     ON CONFLICT (event_id, user_id) DO NOTHING";
+
+/// The first waiting entries of an event (`$1`) in their order (`WAITLIST_LOOKAHEAD`), locked:
+/// the freeing transactions of one event take turns on its list.
+const WAITING_SQL: &str = "SELECT w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier, w.offer_minutes, w.status, \
+     w.passes, w.booking_id, w.joined_at, w.offered_at, 0::bigint AS ahead \
+     FROM waitlist_entries w WHERE w.event_id = $1 AND w.status = 'waiting' ORDER BY w.seq LIMIT $2 FOR UPDATE";
+
+/// The event (`$1`) if it still sells at `$2`, share-locked like a hold does: its currency.
+const SELLING_EVENT_SQL: &str =
+    "SELECT currency FROM events WHERE id = $1 AND status = 'on_sale' AND start_time > $2 FOR SHARE";
+
+/// The freed seats (`$2`) of the event (`$1`) in row order, with their tier's price (a seat of a
+/// tier the event no longer prices is not offered).
+const FREED_SEATS_SQL: &str = "SELECT s.id, s.tier, p.price_cents FROM seats s \
+     JOIN event_prices p ON p.event_id = $1 AND p.tier = s.tier \
+     WHERE s.id = ANY ($2) ORDER BY s.row_index, s.seat_number";
+
+/// The negative hold slots a user's held offers of an event take (`$1` event, `$2` user): an offer
+/// is outside the per-user limit (slots `1..=limit`), yet each of its rows needs a slot of its own.
+const OFFER_SLOTS_SQL: &str = "SELECT hold_slot FROM reservations \
+     WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL AND hold_slot < 0";
+
+const OFFER_RESERVATIONS_SQL: &str = "INSERT INTO reservations \
+     (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at, \
+      hold_slot) \
+     SELECT gen_random_uuid(), $1, $2, $3, seat.id, seat.price, $4, 'held', $5, $6, $6, seat.slot \
+     FROM unnest($7::uuid[], $8::bigint[], $9::int[]) AS seat (id, price, slot)";
+
+fn entry_from(row: &PgRow) -> StoreResult<WaitlistEntry> {
+    let seats: i32 = row.try_get("seats")?;
+    let status: String = row.try_get("status")?;
+    let passes: i32 = row.try_get("passes")?;
+    let offer_minutes: i32 = row.try_get("offer_minutes")?;
+    let ahead: i64 = row.try_get("ahead")?;
+    Ok(WaitlistEntry {
+        id: row.try_get("id")?,
+        event_id: row.try_get("event_id")?,
+        user_id: row.try_get("user_id")?,
+        seats: WaitlistSeats::parse(i64::from(seats)).map_err(|err| StoreError::Internal(err.to_string()))?,
+        tier: row.try_get("tier")?,
+        offer_minutes: i64::from(offer_minutes),
+        seq: row.try_get("seq")?,
+        ahead: u64::try_from(ahead).unwrap_or(0),
+        status: super::rows::parse_stored(&status)?,
+        passes: u32::try_from(passes).unwrap_or(0),
+        booking_id: row.try_get("booking_id")?,
+        joined_at: row.try_get("joined_at")?,
+        offered_at: row.try_get("offered_at")?,
+    })
+}
+
+#[async_trait]
+impl WaitlistStore for PostgresStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn join_waitlist(&self, join: &WaitlistJoin, now: DateTime<Utc>) -> StoreResult<(WaitlistEntry, bool)> {
+        let offer_minutes = i32::try_from(join.offer_minutes).unwrap_or(i32::MAX);
+        let inserted = sqlx::query(JOIN_SQL)
+            .bind(join.event_id)
+            .bind(join.user_id)
+            .bind(join.id)
+            .bind(i32::from(join.seats.get()))
+            .bind(join.tier.as_deref())
+            .bind(offer_minutes)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| match &err {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound(Entity::Event),
+                _ => StoreError::from(err),
+            })?;
+        let entry = self.waitlist_entry(join.event_id, join.user_id).await?;
+        let entry = entry.ok_or_else(|| StoreError::Internal("a waiting-list entry just written is gone".into()))?;
+        Ok((entry, inserted.rows_affected() == 1))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn waitlist_entry(&self, event_id: Uuid, user_id: Uuid) -> StoreResult<Option<WaitlistEntry>> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM waitlist_entries w WHERE w.event_id = $1 AND w.user_id = $2");
+        let row = sqlx::query(&sql).bind(event_id).bind(user_id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(entry_from).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn leave_waitlist(&self, event_id: Uuid, user_id: Uuid) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM waitlist_entries WHERE event_id = $1 AND user_id = $2")
+            .bind(event_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+}
+
+/// Offers the seats of `event_id` freed together (`seats`) in the caller's transaction to the
+/// event's waiting entries (see the module's doc); nothing when nobody waits or the event no longer
+/// sells. Errors stay `TxError` so that a lost deadlock retries the whole freeing transaction.
+pub(super) async fn offer_freed_seats(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+    seats: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), TxError> {
+    if seats.is_empty() {
+        return Ok(());
+    }
+    let lookahead = i64::try_from(WAITLIST_LOOKAHEAD).unwrap_or(i64::MAX);
+    let rows = sqlx::query(WAITING_SQL).bind(event_id).bind(lookahead).fetch_all(&mut *conn).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let waiting = rows.iter().map(entry_from).collect::<StoreResult<Vec<_>>>()?;
+    let Some((currency,)) =
+        sqlx::query_as::<_, (String,)>(SELLING_EVENT_SQL).bind(event_id).bind(now).fetch_optional(&mut *conn).await?
+    else {
+        return Ok(());
+    };
+    let freed: Vec<(Uuid, String, i64)> =
+        sqlx::query_as(FREED_SEATS_SQL).bind(event_id).bind(seats).fetch_all(&mut *conn).await?;
+    let tiers: Vec<&str> = freed.iter().map(|(_, tier, _)| tier.as_str()).collect();
+    let plan = plan_offers(&waiting, &tiers);
+    for (index, taken) in &plan.offers {
+        let entry = &waiting[*index];
+        let used: Vec<(i32,)> =
+            sqlx::query_as(OFFER_SLOTS_SQL).bind(event_id).bind(entry.user_id).fetch_all(&mut *conn).await?;
+        let slots: Vec<i32> =
+            (1..).map(|n: i32| -n).filter(|slot| !used.iter().any(|(u,)| u == slot)).take(taken.len()).collect();
+        let booking_id = Uuid::new_v4();
+        sqlx::query("INSERT INTO bookings (id, user_id, event_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(booking_id)
+            .bind(entry.user_id)
+            .bind(event_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        let ids: Vec<Uuid> = taken.iter().map(|&seat| freed[seat].0).collect();
+        let prices: Vec<i64> = taken.iter().map(|&seat| freed[seat].2).collect();
+        sqlx::query(OFFER_RESERVATIONS_SQL)
+            .bind(booking_id)
+            .bind(entry.user_id)
+            .bind(event_id)
+            .bind(&currency)
+            .bind(entry.offer_ends(now))
+            .bind(now)
+            .bind(&ids)
+            .bind(&prices)
+            .bind(&slots)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE waitlist_entries SET status = 'offered', booking_id = $3, offered_at = $4 \
+             WHERE event_id = $1 AND user_id = $2 AND status = 'waiting'",
+        )
+        .bind(event_id)
+        .bind(entry.user_id)
+        .bind(booking_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        outbox::waitlist_offered(&mut *conn, entry.user_id, booking_id, now).await?;
+    }
+    if !plan.passed.is_empty() {
+        let passed: Vec<Uuid> = plan.passed.iter().map(|&index| waiting[index].user_id).collect();
+        sqlx::query("UPDATE waitlist_entries SET passes = passes + 1 WHERE event_id = $1 AND user_id = ANY ($2)")
+            .bind(event_id)
+            .bind(&passed)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `offer_freed_seats` for the seats a sweep freed, booking by booking (the seats of one booking
+/// are freed together; `freed` is (event, booking, seat)), for the events somebody waits for.
+pub(super) async fn offer_lapsed_seats(
+    conn: &mut PgConnection,
+    freed: &[(Uuid, Uuid, Uuid)],
+    now: DateTime<Utc>,
+) -> Result<(), TxError> {
+    if freed.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<Uuid> = freed.iter().map(|(event_id, ..)| *event_id).collect();
+    let waited: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT DISTINCT event_id FROM waitlist_entries WHERE event_id = ANY ($1) AND status = 'waiting'",
+    )
+    .bind(&events)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_booking: BTreeMap<(Uuid, Uuid), Vec<Uuid>> = BTreeMap::new();
+    for (event_id, booking_id, seat_id) in freed {
+        if waited.iter().any(|(waited,)| waited == event_id) {
+            by_booking.entry((*event_id, *booking_id)).or_default().push(*seat_id);
+        }
+    }
+    for ((event_id, _), seats) in by_booking {
+        offer_freed_seats(conn, event_id, &seats, now).await?;
+    }
+    Ok(())
+}
