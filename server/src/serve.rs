@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use proeventa_core::api;
+use proeventa_core::api::queue::QueuePolls;
 use proeventa_core::api::{AppState, security};
 use proeventa_core::config::{Config, JWT_SECRET_MIN_BYTES, MailUrl};
 use proeventa_core::mail::{self, Sender};
@@ -99,7 +100,7 @@ pub async fn serve(
         tracing::info!("stopping");
         let _ = stop_tx.send(true);
     });
-    tokio::spawn(pace_queues(store.clone(), stop_rx.clone()));
+    tokio::spawn(pace_queues(store.clone(), state.queue_polls.clone(), stop_rx.clone()));
     tokio::spawn(sweep_holds(store, stop_rx.clone()));
     tokio::spawn(crate::metrics::upkeep(metrics.clone(), stop_rx.clone()));
     if let Some(sender) = sender {
@@ -250,8 +251,10 @@ fn site_router(site_dir: &Path, api_base: &str) -> Router {
 }
 
 /// Advances every open waiting room every `QUEUE_PACE_EVERY` until the server stops. The store
-/// decides each admission, so two servers on one database pace one queue together safely.
-async fn pace_queues(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
+/// decides each admission, so two servers on one database pace one queue together safely. After
+/// letting buyers through, this server's polls forget the frontiers they knew, so its own
+/// admissions show at the next poll (another server's within a second).
+async fn pace_queues(store: Arc<dyn Store>, polls: Arc<QueuePolls>, mut stop: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(QUEUE_PACE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -259,7 +262,10 @@ async fn pace_queues(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
             _ = every.tick() => {
                 match store.advance_queues(chrono::Utc::now()).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(admitted = n, "buyers admitted from the waiting rooms"),
+                    Ok(n) => {
+                        polls.forget_frontiers();
+                        tracing::info!(admitted = n, "buyers admitted from the waiting rooms");
+                    }
                     Err(e) => tracing::warn!(error = %e, "advancing the waiting rooms failed"),
                 }
             }

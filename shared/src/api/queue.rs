@@ -125,9 +125,9 @@ async fn join(
 }
 
 /// Where the buyer stands in the queue, and the admission token once let through. Cheap: the
-/// ticket is checked by its signature and one read of the place answers (the event's opening and
-/// pace, for the estimate, are kept a second per process); cacheable for a second (`ETag`,
-/// `If-None-Match` answered with 304).
+/// ticket is checked by its signature, and a place that still waits is answered from what this
+/// process read of it (`QueuePolls`), at most a second behind the store; other places take one
+/// read of the place. Cacheable for a second (`ETag`, `If-None-Match` answered with 304).
 #[utoipa::path(get, path = "/queue/events/{event_id}/status", tag = "queue",
     params(
         ("event_id" = Uuid, Path),
@@ -156,12 +156,18 @@ async fn status(
             )
         })?;
     let now = Utc::now();
-    let place = state
-        .store
-        .queue_place(event_id, claims.sub)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("You have no place in this event's queue: join it first.".into()))?;
-    let sale = state.queue_sales.get(&state, event_id, now).await?;
+    let sale = state.queue_polls.sale(&state, event_id, now).await?;
+    let place = match state.queue_polls.waiting_place(event_id, claims.sub, &sale, now) {
+        Some(place) => place,
+        None => {
+            let place =
+                state.store.queue_place(event_id, claims.sub).await?.ok_or_else(|| {
+                    ApiError::NotFound("You have no place in this event's queue: join it first.".into())
+                })?;
+            state.queue_polls.remember(&place, &sale, now);
+            place
+        }
+    };
     let answer = status_of(&state, &place, sale, now);
     let body = serde_json::to_vec(&answer).map_err(|e| ApiError::Internal(format!("queue status encoding: {e}")))?;
     let etag = HeaderValue::from_str(&format!("\"{}\"", crate::hex::encode(&sha256(&body)[..12])))
@@ -208,31 +214,130 @@ struct Sale {
     queue: Option<QueueSettings>,
 }
 
-/// How long a process keeps an event's `Sale` for the polls: they are many (every buyer every few
-/// seconds) and the figures only shape the estimate, so an organiser's change shows within this.
-const SALE_KEPT: Duration = Duration::from_secs(1);
+/// How long a process trusts what it read for the polls: an event's `Sale` and its admission
+/// frontier. An organiser's change, or an admission made by another process, shows within this;
+/// the status answer says `max-age=1` for the same reason.
+const POLL_MEMORY: Duration = Duration::from_secs(1);
 
-/// The events' `Sale`s as last read, per process (`AppState::queue_sales`).
+/// Above this many remembered places the memory starts again (a place is ~80 bytes).
+const MAX_REMEMBERED_PLACES: usize = 200_000;
+
+/// What a process remembers for the queue's polls (`AppState::queue_polls`). Polls are many
+/// (every buyer every few seconds, 5,000 buyers are 2,000 polls a second) and nearly all of them
+/// are of places that still wait, whose answer changes only when the event's admission frontier
+/// moves. So a poll of such a place is answered from memory, and the store is read at most once a
+/// second per event for the frontier, plus once for each place that is let through:
+/// - an event's `Sale` and its admission frontier (`QueuePlace::admitted_through`, as the last
+///   place read said), each trusted for `POLL_MEMORY`;
+/// - a place's position, which never changes once drawn, and, before the opening, the mere fact
+///   that an account has a place (nobody has a position before the draw).
+///
+/// Only places that wait are remembered: a place let through is read from the store on every poll
+/// (its admission token and session end are its own). This process forgets the frontiers when it
+/// admits buyers itself (`forget_frontiers`, called by `serve`'s pace), so its own admissions show
+/// at the next poll, as its own writes show on the seat maps.
 #[derive(Default)]
-pub struct QueueSales(Mutex<HashMap<Uuid, (Instant, Sale)>>);
+pub struct QueuePolls(Mutex<PollMemory>);
 
-impl QueueSales {
-    async fn get(&self, state: &AppState, event_id: Uuid, now: DateTime<Utc>) -> Result<Sale, ApiError> {
-        let kept = self.lock().get(&event_id).copied();
-        if let Some((_, sale)) = kept.filter(|(read_at, _)| read_at.elapsed() < SALE_KEPT) {
+#[derive(Default)]
+struct PollMemory {
+    sales: HashMap<Uuid, (Instant, Sale)>,
+    frontiers: HashMap<Uuid, (Instant, u64)>,
+    places: HashMap<(Uuid, Uuid), WaitingPlace>,
+}
+
+/// A place that waited when it was read.
+#[derive(Debug, Clone, Copy)]
+struct WaitingPlace {
+    joined_at: DateTime<Utc>,
+    standing: Standing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Joined before an opening at this time, so not drawn before it.
+    BeforeOpening(DateTime<Utc>),
+    /// Drawn at this position.
+    Drawn(u64),
+}
+
+impl QueuePolls {
+    /// The event's `Sale`, read from the store at most once per `POLL_MEMORY`.
+    async fn sale(&self, state: &AppState, event_id: Uuid, now: DateTime<Utc>) -> Result<Sale, ApiError> {
+        let kept = self.lock().sales.get(&event_id).copied();
+        if let Some((_, sale)) = kept.filter(|(read_at, _)| read_at.elapsed() < POLL_MEMORY) {
             return Ok(sale);
         }
         let event = state.store.event(event_id, now).await?.ok_or_else(|| ApiError::not_found("event"))?;
         let sale = Sale { on_sale_at: event.on_sale_at, queue: event.queue };
-        let mut kept = self.lock();
-        // An event nobody polled for a minute goes at the next miss: the map holds the events polled.
-        kept.retain(|_, (read_at, _)| read_at.elapsed() < 60 * SALE_KEPT);
-        kept.insert(event_id, (Instant::now(), sale));
+        let mut memory = self.lock();
+        // An event nobody polled for a minute goes at the next miss: the maps hold the events polled.
+        memory.sales.retain(|_, (read_at, _)| read_at.elapsed() < 60 * POLL_MEMORY);
+        memory.frontiers.retain(|_, (read_at, _)| read_at.elapsed() < 60 * POLL_MEMORY);
+        memory.sales.insert(event_id, (Instant::now(), sale));
         Ok(sale)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Instant, Sale)>> {
-        // A panic while holding the lock leaves plain data behind; the map stays usable.
+    /// The place of `user_id` as the store had it, when this process knows it still waits: it
+    /// joined before an opening still ahead, or its position is past a frontier read within
+    /// `POLL_MEMORY`. `None` when the store must be asked.
+    fn waiting_place(&self, event_id: Uuid, user_id: Uuid, sale: &Sale, now: DateTime<Utc>) -> Option<QueuePlace> {
+        let memory = self.lock();
+        let known = memory.places.get(&(event_id, user_id))?;
+        let (position, admitted_through) = match known.standing {
+            Standing::BeforeOpening(opens) if sale.on_sale_at == Some(opens) && opens > now => (None, 0),
+            Standing::BeforeOpening(_) => return None,
+            Standing::Drawn(position) => {
+                let (read_at, frontier) = memory.frontiers.get(&event_id)?;
+                if read_at.elapsed() >= POLL_MEMORY || position <= *frontier {
+                    return None;
+                }
+                (Some(position), *frontier)
+            }
+        };
+        Some(QueuePlace {
+            event_id,
+            user_id,
+            position,
+            joined_at: known.joined_at,
+            admitted_at: None,
+            session_ends_at: None,
+            finished_at: None,
+            admitted_through,
+        })
+    }
+
+    /// Keeps what a place read from the store says: its event's frontier, and the place if it waits.
+    fn remember(&self, place: &QueuePlace, sale: &Sale, now: DateTime<Utc>) {
+        let mut memory = self.lock();
+        // The frontier only moves forward: a read that raced a newer one does not take it back.
+        let newer_kept = memory
+            .frontiers
+            .get(&place.event_id)
+            .is_some_and(|(read_at, frontier)| read_at.elapsed() < POLL_MEMORY && *frontier > place.admitted_through);
+        if !newer_kept {
+            memory.frontiers.insert(place.event_id, (Instant::now(), place.admitted_through));
+        }
+        let standing = match (place.position, sale.on_sale_at) {
+            _ if place.admitted_at.is_some() || place.finished_at.is_some() => return,
+            (Some(position), _) if position > place.admitted_through => Standing::Drawn(position),
+            (None, Some(opens)) if opens > now => Standing::BeforeOpening(opens),
+            _ => return,
+        };
+        if memory.places.len() >= MAX_REMEMBERED_PLACES {
+            memory.places.clear();
+        }
+        memory.places.insert((place.event_id, place.user_id), WaitingPlace { joined_at: place.joined_at, standing });
+    }
+
+    /// Forgets every event's frontier: this process just let buyers through, so the next poll of
+    /// each reads the store again.
+    pub fn forget_frontiers(&self) {
+        self.lock().frontiers.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PollMemory> {
+        // A panic while holding the lock leaves plain data behind; the memory stays usable.
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -266,4 +371,79 @@ fn random_draw() -> u64 {
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(position: Option<u64>, admitted_through: u64) -> QueuePlace {
+        QueuePlace {
+            event_id: Uuid::from_u128(1),
+            user_id: Uuid::from_u128(2),
+            position,
+            joined_at: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
+            admitted_at: None,
+            session_ends_at: None,
+            finished_at: None,
+            admitted_through,
+        }
+    }
+
+    const OPEN: Sale = Sale { on_sale_at: None, queue: None };
+
+    #[test]
+    fn a_drawn_place_past_the_frontier_is_answered_from_memory_until_the_frontier_reaches_it() {
+        let polls = QueuePolls::default();
+        let now = Utc::now();
+        let (event, user) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert!(polls.waiting_place(event, user, &OPEN, now).is_none(), "nothing read yet");
+        polls.remember(&place(Some(5), 2), &OPEN, now);
+        assert_eq!(polls.waiting_place(event, user, &OPEN, now), Some(place(Some(5), 2)));
+
+        // Another place's read shows the frontier at 5: this one's turn came, the store must say.
+        polls.remember(&QueuePlace { user_id: Uuid::from_u128(3), ..place(Some(9), 5) }, &OPEN, now);
+        assert!(polls.waiting_place(event, user, &OPEN, now).is_none());
+        // A read that raced it with the older frontier does not take the frontier back.
+        polls.remember(&QueuePlace { user_id: Uuid::from_u128(4), ..place(Some(8), 2) }, &OPEN, now);
+        assert!(polls.waiting_place(event, user, &OPEN, now).is_none());
+        let third = Uuid::from_u128(3);
+        assert_eq!(polls.waiting_place(event, third, &OPEN, now).map(|p| p.admitted_through), Some(5));
+
+        // This process let buyers through: every frontier is read again.
+        polls.forget_frontiers();
+        assert!(polls.waiting_place(event, third, &OPEN, now).is_none());
+    }
+
+    #[test]
+    fn a_place_let_through_or_done_is_never_answered_from_memory() {
+        let polls = QueuePolls::default();
+        let now = Utc::now();
+        let (event, user) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        polls.remember(
+            &QueuePlace { admitted_at: Some(now), session_ends_at: Some(now), ..place(Some(5), 2) },
+            &OPEN,
+            now,
+        );
+        assert!(polls.waiting_place(event, user, &OPEN, now).is_none());
+        polls.remember(&QueuePlace { finished_at: Some(now), ..place(Some(5), 2) }, &OPEN, now);
+        assert!(polls.waiting_place(event, user, &OPEN, now).is_none());
+        polls.remember(&place(Some(2), 2), &OPEN, now);
+        assert!(polls.waiting_place(event, user, &OPEN, now).is_none(), "its turn has come");
+    }
+
+    #[test]
+    fn a_place_before_the_opening_is_remembered_only_while_that_opening_is_ahead() {
+        let polls = QueuePolls::default();
+        let now = Utc::now();
+        let (event, user) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let opens = now + chrono::Duration::hours(1);
+        let sale = Sale { on_sale_at: Some(opens), queue: None };
+        polls.remember(&place(None, 0), &sale, now);
+        assert_eq!(polls.waiting_place(event, user, &sale, now), Some(place(None, 0)));
+        let moved = Sale { on_sale_at: Some(opens - chrono::Duration::minutes(30)), queue: None };
+        assert!(polls.waiting_place(event, user, &moved, now).is_none(), "the organiser moved the opening");
+        assert!(polls.waiting_place(event, user, &sale, opens).is_none(), "the opening came: the draw");
+        assert!(polls.waiting_place(event, user, &OPEN, now).is_none(), "on sale at once");
+    }
 }

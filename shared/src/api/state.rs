@@ -23,8 +23,8 @@ pub struct AppState {
     pub seat_maps: Arc<SeatMapCache>,
     /// Signs ticket codes and checks the codes scanned at the door.
     pub tickets: Arc<TicketKeys>,
-    /// The events' sale openings and waiting-room settings, kept a second for the queue's polls.
-    pub queue_sales: Arc<super::queue::QueueSales>,
+    /// What the queue's polls remember of events and waiting places, a second at most.
+    pub queue_polls: Arc<super::queue::QueuePolls>,
     /// Where uploaded posters go: none until `with_posters` sets a folder or a bucket.
     pub posters: Arc<dyn PosterStorage>,
 }
@@ -48,7 +48,7 @@ impl AppState {
             payments,
             seat_maps: Arc::new(SeatMapCache::default()),
             tickets: Arc::new(tickets),
-            queue_sales: Arc::default(),
+            queue_polls: Arc::default(),
             posters: Arc::new(NoPosterStorage),
         }
     }

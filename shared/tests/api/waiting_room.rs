@@ -175,6 +175,8 @@ async fn a_buyer_joins_the_queue_polls_is_admitted_and_holds_with_the_admission_
     // The pace lets one through (at most one active buyer): ann, first in line.
     let admitted = app.state.store.advance_queue(event.id, Utc::now() + Duration::seconds(5)).await.expect("a pace");
     assert_eq!(admitted, 1);
+    // As `serve`'s pace does after letting buyers through: this process's polls see it at once.
+    app.state.queue_polls.forget_frontiers();
     let ann_status = app.send(poll(event.id, &ann_ticket, None)).await;
     let admission = ann_status.2["admission_token"].as_str().expect("ann is admitted").to_owned();
     assert_eq!(ann_status.2["estimated_wait_seconds"], 0, "{}", ann_status.2);
@@ -202,6 +204,7 @@ async fn a_buyer_joins_the_queue_polls_is_admitted_and_holds_with_the_admission_
     assert!(done.2["admission_token"].is_null(), "the sale ended her session: {}", done.2);
     let admitted = app.state.store.advance_queue(event.id, Utc::now() + Duration::seconds(10)).await.expect("a pace");
     assert_eq!(admitted, 1, "bob takes the freed slot");
+    app.state.queue_polls.forget_frontiers();
     let bob_admitted = app.send(poll(event.id, &bob_ticket, None)).await;
     assert!(bob_admitted.2["admission_token"].is_string(), "{}", bob_admitted.2);
 
@@ -233,6 +236,28 @@ async fn a_buyer_joins_the_queue_polls_is_admitted_and_holds_with_the_admission_
     assert_eq!(resp.0, StatusCode::OK, "{}", resp.2);
     let free = app.send(reserve_with_admission(&bob, event.id, seat(&venue, "A2"), None)).await;
     assert_eq!(free.0, StatusCode::CREATED, "{}", free.2);
+}
+
+#[tokio::test]
+async fn a_waiting_buyer_sees_an_admission_made_by_another_process_within_a_second() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, ann) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let queue = json!({"enabled": true, "admit_per_minute": 60, "max_active_buyers": 5, "session_minutes": 10});
+    let event = app.event_with(&admin, &venue, json!({"queue": queue})).await;
+    let joined = app.post(&format!("/queue/events/{}/join", event.id), json!({}), Some(&ann)).await;
+    let ticket = joined.2["queue_token"].as_str().expect("a queue token").to_owned();
+    let waiting = app.send(poll(event.id, &ticket, None)).await;
+    assert!(waiting.2["admission_token"].is_null() && waiting.2["ahead"] == 0, "{}", waiting.2);
+
+    // Another process (job-expire-holds on Lambda, another server) lets her through: this one's
+    // polls may answer what they remember of her waiting place for a second, never longer.
+    let admitted = app.state.store.advance_queue(event.id, Utc::now() + Duration::seconds(5)).await.expect("a pace");
+    assert_eq!(admitted, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let status = app.send(poll(event.id, &ticket, None)).await;
+    assert!(status.2["admission_token"].is_string(), "admitted a second on: {}", status.2);
 }
 
 #[tokio::test]
