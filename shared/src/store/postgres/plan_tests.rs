@@ -411,7 +411,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
 // index read whole, which costs the same.
 
 /// Every table a hot statement may read; index names start with their table's name.
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "reservations",
     "bookings",
     "seats",
@@ -423,6 +423,7 @@ const TABLES: [&str; 11] = [
     "tickets",
     "queue_states",
     "queue_entries",
+    "waitlist_entries",
 ];
 
 /// A hot statement with literal arguments for `EXECUTE`, and the index reads it must contain:
@@ -457,6 +458,9 @@ const SEATS: &str = "ARRAY[md5('seat1')::uuid, md5('seat2')::uuid, md5('seat3'):
 const SEAT_PROBE: (&str, &str) = ("reservations_active_seat_uq", "seat_id");
 const SLOT_PROBE: (&str, &str) = ("reservations_hold_slot_uq", "user_id");
 
+/// The waiting list's probe: an event's waiting entries in their order.
+const WAITING_PROBE: (&str, &str) = ("waitlist_entries_waiting_idx", "event_id");
+
 fn hot_statements() -> Vec<HotStatement> {
     use super::catalog::{SEAT_MAP_SEATS_SQL, SEAT_MAP_TAKEN_SQL};
     use super::holds::{
@@ -468,8 +472,8 @@ fn hot_statements() -> Vec<HotStatement> {
         EVENT_FOR_SHARE_SQL, EXPIRE_OTHERS_LAPSED_SQL, FREE_FAILED_SEATS_SQL, LOCK_BOOKING_SEATS_SQL,
         PAID_PAYMENTS_SQL, PAYMENT_TARGET_SQL, RECORD_REFUNDS_SQL,
     };
-    use super::queue;
     use super::users::{PASSWORD_HASH_SQL, USER_BY_EMAIL_SQL, USERS_BY_ID_SQL};
+    use super::{queue, waitlist};
     use crate::domain::{ReservationFilter, ReservationStatus};
 
     let now = "now()";
@@ -697,6 +701,36 @@ fn hot_statements() -> Vec<HotStatement> {
             &format!("{EVENT}, 100, 110, {now}, {later}"),
             &[("queue_entries_position_uq", "position")],
         ),
+        // The waiting list: what every cancel and sweep of an event runs to find the next entries
+        // (nothing more when nobody waits), the offer it makes, and a buyer's read of the entry.
+        hot("waitlist_waiting", waitlist::WAITING_SQL, &format!("{EVENT}, 20"), &[WAITING_PROBE]),
+        hot("waitlist_waited_events", waitlist::WAITED_EVENTS_SQL, &format!("ARRAY[{EVENT}]"), &[WAITING_PROBE]),
+        hot("waitlist_selling_event", waitlist::SELLING_EVENT_SQL, EVENT, &[("events_pkey", "id")]),
+        hot(
+            "waitlist_freed_seats",
+            waitlist::FREED_SEATS_SQL,
+            &format!("{EVENT}, {SEATS}"),
+            &[("seats_pkey", "id"), ("event_prices_pkey", "event_id")],
+        ),
+        hot("waitlist_offer_slots", waitlist::OFFER_SLOTS_SQL, &format!("{EVENT}, {USER}"), &[SLOT_PROBE]),
+        hot(
+            "waitlist_offered",
+            waitlist::OFFERED_SQL,
+            &format!("{EVENT}, {USER}, {BOOKING}, {now}"),
+            &[("waitlist_entries_pkey", "user_id")],
+        ),
+        hot(
+            "waitlist_passed",
+            waitlist::PASSED_SQL,
+            &format!("{EVENT}, {USER}"),
+            &[("waitlist_entries_pkey", "user_id")],
+        ),
+        hot(
+            "waitlist_entry",
+            &waitlist::entry_sql(),
+            &format!("{EVENT}, {USER}"),
+            &[("waitlist_entries_pkey", "user_id"), WAITING_PROBE],
+        ),
     ]
 }
 
@@ -788,7 +822,12 @@ SELECT md5('event' || g)::uuid, true, 1001, 100, now() FROM generate_series(0, 2
 INSERT INTO queue_entries (event_id, user_id, draw, position, joined_at, admitted_at, session_ends_at)
 SELECT md5('event' || (q / 1000))::uuid, md5('user' || (q % 1000))::uuid, (q * 7919) % 100003, q % 1000 + 1, now(),
        CASE WHEN q % 1000 < 100 THEN now() END, CASE WHEN q % 1000 < 100 THEN now() + interval '10 minutes' END
-FROM generate_series(0, 24999) q";
+FROM generate_series(0, 24999) q;
+INSERT INTO waitlist_entries (event_id, user_id, id, seq, seats, offer_minutes, status, booking_id, joined_at)
+SELECT md5('event' || (w / 1000))::uuid, md5('user' || (w % 1000))::uuid, md5('entry' || w)::uuid, w, w % 4 + 1, 30,
+       CASE WHEN w % 10 = 0 THEN 'offered' ELSE 'waiting' END, CASE WHEN w % 10 = 0 THEN md5('offer' || w)::uuid END,
+       now()
+FROM generate_series(0, 24999) w";
 
 #[tokio::test]
 async fn every_hot_statement_reads_its_tables_through_an_index_whatever_the_statistics() {

@@ -21,7 +21,7 @@ use crate::store::{Entity, StoreError, StoreResult, WaitlistStore};
 
 /// An entry's columns (`w`), with the waiting entries ahead of it counted through
 /// `waitlist_entries_waiting_idx`.
-const ENTRY_COLUMNS: &str = "w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier, w.offer_minutes, w.status, \
+pub(super) const ENTRY_COLUMNS: &str = "w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier, w.offer_minutes, w.status, \
      w.passes, w.booking_id, w.joined_at, w.offered_at, \
      (SELECT count(*) FROM waitlist_entries a WHERE a.event_id = w.event_id AND a.status = 'waiting' \
       AND a.seq < w.seq) AS ahead";
@@ -33,30 +33,52 @@ const JOIN_SQL: &str = "INSERT INTO waitlist_entries \
 
 /// The first waiting entries of an event (`$1`) in their order (`WAITLIST_LOOKAHEAD`), locked:
 /// the freeing transactions of one event take turns on its list.
-const WAITING_SQL: &str = "SELECT w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier, w.offer_minutes, w.status, \
+pub(super) const WAITING_SQL: &str = "SELECT w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier, w.offer_minutes, w.status, \
      w.passes, w.booking_id, w.joined_at, w.offered_at, 0::bigint AS ahead \
      FROM waitlist_entries w WHERE w.event_id = $1 AND w.status = 'waiting' ORDER BY w.seq LIMIT $2 FOR UPDATE";
 
-/// The event (`$1`) if it still sells at `$2`, share-locked like a hold does: its currency.
-const SELLING_EVENT_SQL: &str =
-    "SELECT currency FROM events WHERE id = $1 AND status = 'on_sale' AND start_time > $2 FOR SHARE";
+/// The event (`$1`), share-locked like a hold does: its status, start and currency. Read by its
+/// primary key alone, and whether it still sells is judged on the locked row: with a condition on
+/// `start_time` in the statement, the planner read the events by their start instead.
+pub(super) const SELLING_EVENT_SQL: &str = "SELECT status, start_time, currency FROM events WHERE id = $1 FOR SHARE";
 
 /// The freed seats (`$2`) of the event (`$1`) in row order, with their tier's price (a seat of a
 /// tier the event no longer prices is not offered).
-const FREED_SEATS_SQL: &str = "SELECT s.id, s.tier, p.price_cents FROM seats s \
+pub(super) const FREED_SEATS_SQL: &str = "SELECT s.id, s.tier, p.price_cents FROM seats s \
      JOIN event_prices p ON p.event_id = $1 AND p.tier = s.tier \
      WHERE s.id = ANY ($2) ORDER BY s.row_index, s.seat_number";
 
 /// The negative hold slots a user's held offers of an event take (`$1` event, `$2` user): an offer
 /// is outside the per-user limit (slots `1..=limit`), yet each of its rows needs a slot of its own.
-const OFFER_SLOTS_SQL: &str = "SELECT hold_slot FROM reservations \
+pub(super) const OFFER_SLOTS_SQL: &str = "SELECT hold_slot FROM reservations \
      WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL AND hold_slot < 0";
 
-const OFFER_RESERVATIONS_SQL: &str = "INSERT INTO reservations \
+pub(super) const OFFER_RESERVATIONS_SQL: &str = "INSERT INTO reservations \
      (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at, \
       hold_slot) \
      SELECT gen_random_uuid(), $1, $2, $3, seat.id, seat.price, $4, 'held', $5, $6, $6, seat.slot \
      FROM unnest($7::uuid[], $8::bigint[], $9::int[]) AS seat (id, price, slot)";
+
+/// One account's entry (`$1` event, `$2` user), with the entries ahead of it.
+pub(super) fn entry_sql() -> String {
+    format!("SELECT {ENTRY_COLUMNS} FROM waitlist_entries w WHERE w.event_id = $1 AND w.user_id = $2")
+}
+
+/// An entry (`$1` event, `$2` user) that got an offer: booking `$3`, at `$4`. The entry is one of
+/// the waiting ones `WAITING_SQL` locked in this transaction, so its key alone names it: with a
+/// condition on `status` too, the planner could read the event's whole waiting index instead.
+pub(super) const OFFERED_SQL: &str = "UPDATE waitlist_entries SET status = 'offered', booking_id = $3, offered_at = $4 \
+     WHERE event_id = $1 AND user_id = $2";
+
+/// An entry (`$1` event, `$2` user) passed over by an offer (`domain::plan_offers`). One entry a
+/// statement (a few at most, of `WAITLIST_LOOKAHEAD`): with `user_id = ANY (…)` the generic plan
+/// read the event's whole key range.
+pub(super) const PASSED_SQL: &str =
+    "UPDATE waitlist_entries SET passes = passes + 1 WHERE event_id = $1 AND user_id = $2";
+
+/// Which of the events (`$1`) a sweep freed seats of have somebody waiting.
+pub(super) const WAITED_EVENTS_SQL: &str =
+    "SELECT DISTINCT event_id FROM waitlist_entries WHERE event_id = ANY ($1) AND status = 'waiting'";
 
 fn entry_from(row: &PgRow) -> StoreResult<WaitlistEntry> {
     let seats: i32 = row.try_get("seats")?;
@@ -107,8 +129,7 @@ impl WaitlistStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn waitlist_entry(&self, event_id: Uuid, user_id: Uuid) -> StoreResult<Option<WaitlistEntry>> {
-        let sql = format!("SELECT {ENTRY_COLUMNS} FROM waitlist_entries w WHERE w.event_id = $1 AND w.user_id = $2");
-        let row = sqlx::query(&sql).bind(event_id).bind(user_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&entry_sql()).bind(event_id).bind(user_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(entry_from).transpose()
     }
 
@@ -141,9 +162,9 @@ pub(super) async fn offer_freed_seats(
         return Ok(());
     }
     let waiting = rows.iter().map(entry_from).collect::<StoreResult<Vec<_>>>()?;
-    let Some((currency,)) =
-        sqlx::query_as::<_, (String,)>(SELLING_EVENT_SQL).bind(event_id).bind(now).fetch_optional(&mut *conn).await?
-    else {
+    let event: Option<(String, DateTime<Utc>, String)> =
+        sqlx::query_as(SELLING_EVENT_SQL).bind(event_id).fetch_optional(&mut *conn).await?;
+    let Some((_, _, currency)) = event.filter(|(status, start, _)| status == "on_sale" && *start > now) else {
         return Ok(());
     };
     let freed: Vec<(Uuid, String, i64)> =
@@ -178,25 +199,17 @@ pub(super) async fn offer_freed_seats(
             .bind(&slots)
             .execute(&mut *conn)
             .await?;
-        sqlx::query(
-            "UPDATE waitlist_entries SET status = 'offered', booking_id = $3, offered_at = $4 \
-             WHERE event_id = $1 AND user_id = $2 AND status = 'waiting'",
-        )
-        .bind(event_id)
-        .bind(entry.user_id)
-        .bind(booking_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        outbox::waitlist_offered(&mut *conn, entry.user_id, booking_id, now).await?;
-    }
-    if !plan.passed.is_empty() {
-        let passed: Vec<Uuid> = plan.passed.iter().map(|&index| waiting[index].user_id).collect();
-        sqlx::query("UPDATE waitlist_entries SET passes = passes + 1 WHERE event_id = $1 AND user_id = ANY ($2)")
+        sqlx::query(OFFERED_SQL)
             .bind(event_id)
-            .bind(&passed)
+            .bind(entry.user_id)
+            .bind(booking_id)
+            .bind(now)
             .execute(&mut *conn)
             .await?;
+        outbox::waitlist_offered(&mut *conn, entry.user_id, booking_id, now).await?;
+    }
+    for &index in &plan.passed {
+        sqlx::query(PASSED_SQL).bind(event_id).bind(waiting[index].user_id).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -212,12 +225,7 @@ pub(super) async fn offer_lapsed_seats(
         return Ok(());
     }
     let events: Vec<Uuid> = freed.iter().map(|(event_id, ..)| *event_id).collect();
-    let waited: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT DISTINCT event_id FROM waitlist_entries WHERE event_id = ANY ($1) AND status = 'waiting'",
-    )
-    .bind(&events)
-    .fetch_all(&mut *conn)
-    .await?;
+    let waited: Vec<(Uuid,)> = sqlx::query_as(WAITED_EVENTS_SQL).bind(&events).fetch_all(&mut *conn).await?;
     let mut by_booking: BTreeMap<(Uuid, Uuid), Vec<Uuid>> = BTreeMap::new();
     for (event_id, booking_id, seat_id) in freed {
         if waited.iter().any(|(waited,)| waited == event_id) {

@@ -570,8 +570,8 @@ fn hot_statements() -> Vec<HotStatement> {
         CONFIRM_SEATS_SQL, EXPIRE_OTHERS_LAPSED_SQL, FREE_FAILED_SEATS_SQL, PAID_PAYMENT_SQL, confirm_payment_sql,
         decline_sql,
     };
-    use super::queue;
     use super::users::{PASSWORD_HASH_SQL, user_by_email_sql, users_by_id_sql};
+    use super::{queue, waitlist};
     use crate::domain::{ReservationFilter, ReservationStatus};
 
     let now = || HotBind::Number(millis(Utc::now()));
@@ -760,8 +760,36 @@ fn hot_statements() -> Vec<HotStatement> {
             vec![now(), now(), event(), number(100), number(110)],
             &["queue_entries_position_uq (event_id=? AND position>? AND position<?)"],
         ),
+        // The waiting list: what every cancel and sweep of an event runs to find the next entries
+        // (nothing more when nobody waits), the offer it makes, and a buyer's read of the entry.
+        hot("waitlist_waiting", waitlist::WAITING_SQL, vec![event(), number(20)], &[WAITING_SEARCH]),
+        hot(
+            "waitlist_selling_event",
+            waitlist::SELLING_EVENT_SQL,
+            vec![event()],
+            &["sqlite_autoindex_events_1 (id=?)"],
+        ),
+        hot(
+            "waitlist_freed_seats",
+            waitlist::FREED_SEATS_SQL,
+            vec![event(), text(r#"["seat1", "seat2"]"#)],
+            &["sqlite_autoindex_seats_1 (id=?)", "sqlite_autoindex_event_prices_1 (event_id=? AND tier=?)"],
+        ),
+        hot(
+            "waitlist_offer_slots",
+            waitlist::OFFER_SLOTS_SQL,
+            vec![event(), user()],
+            &["reservations_hold_slot_uq (event_id=? AND user_id=?"],
+        ),
+        hot("waitlist_offered", waitlist::OFFERED_SQL, vec![event(), user(), booking(), now()], &[ENTRY_SEARCH]),
+        hot("waitlist_passed", waitlist::PASSED_SQL, vec![event(), user()], &[ENTRY_SEARCH]),
+        hot("waitlist_entry", waitlist::entry_sql(), vec![event(), user()], &[ENTRY_SEARCH, WAITING_SEARCH]),
     ]
 }
+
+/// The waiting list's searches: an event's waiting entries in their order; one account's entry.
+const WAITING_SEARCH: &str = "waitlist_entries_waiting_idx (event_id=?";
+const ENTRY_SEARCH: &str = "USING PRIMARY KEY (event_id=? AND user_id=?)";
 
 async fn assert_hot_plans(store: &SqliteStore, database: &str) {
     for statement in hot_statements() {
@@ -836,6 +864,11 @@ fn fill_sql(venues: u32, seats: u32, events: u32, users: u32, bookings: u32, fil
              SELECT 'event' || (i / {users}), 'user' || (i % {users}), i * 7919 % 100003, i % {users} + 1, 0,
                     CASE WHEN i % {users} < {users} / 10 THEN 0 END,
                     CASE WHEN i % {users} < {users} / 10 THEN 4102444800000 END
+             FROM n WHERE i < {filled} * {users};
+         INSERT INTO waitlist_entries (event_id, user_id, id, seq, seats, offer_minutes, status, booking_id, joined_at)
+             SELECT 'event' || (i / {users}), 'user' || (i % {users}), 'entry' || i, i, i % 4 + 1, 30,
+                    CASE WHEN i % 10 = 0 THEN 'offered' ELSE 'waiting' END,
+                    CASE WHEN i % 10 = 0 THEN 'offer' || i END, 0
              FROM n WHERE i < {filled} * {users};
          DROP TABLE n;
          ANALYZE"

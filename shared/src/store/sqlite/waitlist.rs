@@ -28,21 +28,42 @@ const ENTRY_COLUMNS: &str = "w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier
       WHERE a.event_id = w.event_id AND a.status = 'waiting' AND a.seq < w.seq) AS ahead";
 
 /// The first waiting entries of an event (`?1`) in their order (`WAITLIST_LOOKAHEAD`).
-const WAITING_SQL: &str = "SELECT w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier, w.offer_minutes, w.status, \
+pub(super) const WAITING_SQL: &str = "SELECT w.id, w.event_id, w.user_id, w.seq, w.seats, w.tier, w.offer_minutes, w.status, \
      w.passes, w.booking_id, w.joined_at, w.offered_at, 0 AS ahead \
      FROM waitlist_entries AS w INDEXED BY waitlist_entries_waiting_idx \
      WHERE w.event_id = ?1 AND w.status = 'waiting' ORDER BY w.seq LIMIT ?2";
 
 /// The freed seats (`?2`, JSON) of the event (`?1`) in row order, with their tier's price (a seat
-/// of a tier the event no longer prices is not offered).
-const FREED_SEATS_SQL: &str = "SELECT s.id, s.tier, p.price_cents FROM seats s \
-     JOIN event_prices p ON p.event_id = ?1 AND p.tier = s.tier \
-     WHERE s.id IN (SELECT value FROM json_each(?2)) ORDER BY s.row_index, s.seat_number";
+/// of a tier the event no longer prices is not offered): the ids first (`CROSS JOIN` keeps that
+/// order), each one probe of `seats` and one of `event_prices`, whatever the statistics say.
+pub(super) const FREED_SEATS_SQL: &str = "SELECT s.id, s.tier, p.price_cents FROM json_each(?2) AS freed \
+     CROSS JOIN seats AS s ON s.id = freed.value \
+     CROSS JOIN event_prices AS p INDEXED BY sqlite_autoindex_event_prices_1 ON p.event_id = ?1 AND p.tier = s.tier \
+     ORDER BY s.row_index, s.seat_number";
 
 /// The negative hold slots a user's held offers of an event take (`?1` event, `?2` user): an offer
 /// is outside the per-user limit (slots `1..=limit`), yet each of its rows needs a slot of its own.
-const OFFER_SLOTS_SQL: &str = "SELECT hold_slot FROM reservations \
+pub(super) const OFFER_SLOTS_SQL: &str = "SELECT hold_slot FROM reservations \
      WHERE event_id = ?1 AND user_id = ?2 AND status = 'held' AND hold_slot IS NOT NULL AND hold_slot < 0";
+
+/// The event (`?1`): its status, start and currency, read by its primary key (whether it still
+/// sells is judged on the row, as on PostgreSQL).
+pub(super) const SELLING_EVENT_SQL: &str = "SELECT status, start_time, currency FROM events WHERE id = ?1";
+
+/// An entry (`?1` event, `?2` user) that got an offer: booking `?3`, at `?4`. One of the waiting
+/// entries this transaction read under the writer's lock, so its key alone names it.
+pub(super) const OFFERED_SQL: &str = "UPDATE waitlist_entries SET status = 'offered', booking_id = ?3, offered_at = ?4 \
+     WHERE event_id = ?1 AND user_id = ?2";
+
+/// An entry (`?1` event, `?2` user) passed over by an offer (`domain::plan_offers`).
+pub(super) const PASSED_SQL: &str =
+    "UPDATE waitlist_entries SET passes = passes + 1 WHERE event_id = ?1 AND user_id = ?2";
+
+/// An offer's held reservation: id, booking, user, event, seat, price, currency, end of the offer,
+/// now, hold slot.
+pub(super) const OFFER_RESERVATION_SQL: &str = "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, \
+     price_cents, currency, status, expires_at, created_at, updated_at, hold_slot) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'held', ?8, ?9, ?9, ?10)";
 
 fn entry_from(row: &SqliteRow) -> StoreResult<WaitlistEntry> {
     let seats: i64 = row.try_get("seats")?;
@@ -66,9 +87,14 @@ fn entry_from(row: &SqliteRow) -> StoreResult<WaitlistEntry> {
     })
 }
 
+/// One account's entry (`?1` event, `?2` user), with the entries ahead of it.
+pub(super) fn entry_sql() -> String {
+    format!("SELECT {ENTRY_COLUMNS} FROM waitlist_entries AS w WHERE w.event_id = ?1 AND w.user_id = ?2")
+}
+
 async fn entry_of(conn: &mut SqliteConnection, event_id: Uuid, user_id: Uuid) -> StoreResult<Option<WaitlistEntry>> {
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM waitlist_entries AS w WHERE w.event_id = ?1 AND w.user_id = ?2");
-    let row = sqlx::query(&sql).bind(id_text(event_id)).bind(id_text(user_id)).fetch_optional(&mut *conn).await?;
+    let row =
+        sqlx::query(&entry_sql()).bind(id_text(event_id)).bind(id_text(user_id)).fetch_optional(&mut *conn).await?;
     row.as_ref().map(entry_from).transpose()
 }
 
@@ -142,13 +168,10 @@ pub(super) async fn offer_freed_seats(
         return Ok(());
     }
     let waiting = rows.iter().map(entry_from).collect::<StoreResult<Vec<_>>>()?;
-    let selling: Option<(String,)> =
-        sqlx::query_as("SELECT currency FROM events WHERE id = ?1 AND status = 'on_sale' AND start_time > ?2")
-            .bind(&event)
-            .bind(millis(now))
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some((currency,)) = selling else {
+    let selling: Option<(String, i64, String)> =
+        sqlx::query_as(SELLING_EVENT_SQL).bind(&event).fetch_optional(&mut *conn).await?;
+    let Some((_, _, currency)) = selling.filter(|(status, start, _)| status == "on_sale" && *start > millis(now))
+    else {
         return Ok(());
     };
     let freed: Vec<(String, String, i64)> =
@@ -171,46 +194,31 @@ pub(super) async fn offer_freed_seats(
             .await?;
         for (&seat, slot) in taken.iter().zip(slots) {
             let (seat_id, _, price_cents) = &freed[seat];
-            sqlx::query(
-                "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, \
-                 expires_at, created_at, updated_at, hold_slot) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'held', ?8, ?9, ?9, ?10)",
-            )
-            .bind(id_text(Uuid::new_v4()))
-            .bind(&booking_text)
-            .bind(&user)
+            sqlx::query(OFFER_RESERVATION_SQL)
+                .bind(id_text(Uuid::new_v4()))
+                .bind(&booking_text)
+                .bind(&user)
+                .bind(&event)
+                .bind(seat_id)
+                .bind(price_cents)
+                .bind(&currency)
+                .bind(millis(entry.offer_ends(now)))
+                .bind(millis(now))
+                .bind(slot)
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query(OFFERED_SQL)
             .bind(&event)
-            .bind(seat_id)
-            .bind(price_cents)
-            .bind(&currency)
-            .bind(millis(entry.offer_ends(now)))
+            .bind(&user)
+            .bind(&booking_text)
             .bind(millis(now))
-            .bind(slot)
             .execute(&mut *conn)
             .await?;
-        }
-        sqlx::query(
-            "UPDATE waitlist_entries SET status = 'offered', booking_id = ?3, offered_at = ?4 \
-             WHERE event_id = ?1 AND user_id = ?2 AND status = 'waiting'",
-        )
-        .bind(&event)
-        .bind(&user)
-        .bind(&booking_text)
-        .bind(millis(now))
-        .execute(&mut *conn)
-        .await?;
         outbox::waitlist_offered(&mut *conn, entry.user_id, booking_id, now).await?;
     }
-    if !plan.passed.is_empty() {
-        let passed: Vec<Uuid> = plan.passed.iter().map(|&index| waiting[index].user_id).collect();
-        sqlx::query(
-            "UPDATE waitlist_entries SET passes = passes + 1 \
-             WHERE event_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
-        )
-        .bind(&event)
-        .bind(ids_json(&passed))
-        .execute(&mut *conn)
-        .await?;
+    for &index in &plan.passed {
+        sqlx::query(PASSED_SQL).bind(&event).bind(id_text(waiting[index].user_id)).execute(&mut *conn).await?;
     }
     Ok(())
 }
