@@ -52,7 +52,7 @@ const seatReads = newestWins();
 const pickKey = () => 'proeventa.pick.' + eventId;
 
 function seatName(seat) {
-  return t('Row {row} seat {n}', { row: seat.row, n: seat.seat_number });
+  return Data.seatName(seat);
 }
 
 function statusWord(seat) {
@@ -219,7 +219,7 @@ function renderSummary() {
       html`<ul class="summary-list" aria-label="${t('Picked seats')}">
         ${chosen.map(
           (s) => html`<li>
-            <span><strong>${s.row + s.seat_number}</strong> <span class="muted small">${Format.label(s.tier)}</span></span>
+            <span><strong>${seatName(s)}</strong> <span class="muted small">${Format.label(s.tier)}</span></span>
             <span>${Format.money(s.price_cents, currency)} <button type="button" class="remove" data-remove="${s.seat_id}" aria-label="${t('Remove {seat}', { seat: seatName(s) })}">${t('Remove')}</button></span>
           </li>`,
         )}

@@ -356,13 +356,27 @@ export const Data = {
     if (statuses.includes('canceled')) return 'canceled';
     return 'expired';
   },
-  /** "A2, A3" for a list of reservations or seat states, ordered by row then number. */
+  /** "Row A seat 2": the row is named, never run into the number (row 1 seat 11 and row 11
+   * seat 1 written together both read "111"). */
+  seatName(seat) {
+    return t('Row {row} seat {n}', { row: seat.row, n: seat.seat_number });
+  },
+  /** "Row A seats 2, 3 · Row B seat 1" for a list of reservations or seat states, ordered by row
+   * then number. */
   seatList(items) {
-    return items
+    const rows = new Map();
+    items
       .map((r) => r.seat || r)
       .slice()
       .sort((a, b) => String(a.row).localeCompare(String(b.row), undefined, { numeric: true }) || a.seat_number - b.seat_number)
-      .map((s) => s.row + s.seat_number)
-      .join(', ');
+      .forEach((s) => {
+        if (!rows.has(s.row)) rows.set(s.row, []);
+        rows.get(s.row).push(s.seat_number);
+      });
+    return Array.from(rows, ([row, numbers]) =>
+      numbers.length === 1
+        ? t('Row {row} seat {n}', { row, n: numbers[0] })
+        : t('Row {row} seats {list}', { row, list: numbers.join(', ') }),
+    ).join(' · ');
   },
 };

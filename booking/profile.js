@@ -202,7 +202,7 @@ function bookingCard(booking) {
   const seats = booking.reservations
     .slice()
     .sort((a, b) => String(a.seat.row).localeCompare(String(b.seat.row), undefined, { numeric: true }) || a.seat.seat_number - b.seat.seat_number);
-  const seatText = seats.map((r) => r.seat.row + r.seat.seat_number).join(', ');
+  const seatText = Data.seatList(seats);
   const tiers = Array.from(new Set(seats.map((r) => Format.label(r.seat.tier)))).join(', ');
   let actions = '';
   if (booking.status === 'held') {

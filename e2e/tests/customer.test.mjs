@@ -294,7 +294,7 @@ describe('customer journey', () => {
     assert.equal(answer.status(), 409);
     open();
     const alert = p.locator('#reserve-alert[role="alert"]');
-    await alert.filter({ hasText: `Seat ${lost[1]}${lost[2]} is no longer available` }).waitFor();
+    await alert.filter({ hasText: `Row ${lost[1]} · Seat ${lost[2]} is no longer available` }).waitFor();
     assert.doesNotMatch(await alert.innerText(), /[{}]|seat_unavailable/);
     await p.locator(`#seatmap [data-seat-id="${lostId}"][data-status="held"][aria-pressed="false"]`).waitFor();
     await p.locator(`#seatmap [data-seat-id="${keptId}"][aria-pressed="true"]`).waitFor();

@@ -283,11 +283,11 @@ impl ApiError {
     }
 
     pub fn seats_unavailable(seats: &[SeatLabel]) -> Self {
-        let names: Vec<String> = seats.iter().map(ToString::to_string).collect();
+        let names: Vec<String> = seats.iter().map(SeatLabel::on_ticket).collect();
         Self::SeatUnavailable(match names.len() {
             0 => "The requested seats are no longer available.".into(),
-            1 => format!("Seat {} is no longer available.", names[0]),
-            _ => format!("Seats {} are no longer available.", names.join(", ")),
+            1 => format!("{} is no longer available.", names[0]),
+            _ => format!("These seats are no longer available: {}.", names.join(", ")),
         })
     }
 }

@@ -169,15 +169,9 @@ pub struct SeatLabel {
 
 impl SeatLabel {
     /// The label printed on a ticket and signed into its code: "Row C · Seat 12", which no two
-    /// seats share (the short `Display` form, "C12", runs the numbers together).
+    /// seats share (row 1 seat 11 and row 11 seat 1 written together would both read "111").
     pub fn on_ticket(&self) -> String {
         format!("Row {} · Seat {}", self.row, self.seat_number)
-    }
-}
-
-impl std::fmt::Display for SeatLabel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}", self.row, self.seat_number)
     }
 }
 

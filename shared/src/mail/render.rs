@@ -266,7 +266,7 @@ impl Renderer {
             .iter()
             .zip(&codes)
             .map(|(ticket, code)| FileAttachment {
-                name: format!("ticket-{}{}.pdf", ticket.seat.row, ticket.seat.seat_number),
+                name: format!("ticket-row-{}-seat-{}.pdf", ticket.seat.row, ticket.seat.seat_number),
                 content_type: "application/pdf",
                 bytes: tickets_pdf(&[PrintedTicket { ticket, code, event }]),
             })

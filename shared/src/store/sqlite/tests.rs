@@ -111,7 +111,10 @@ async fn a_conflicting_hold_names_the_lost_seat_and_leaves_nothing() {
     let losing = request(bob, event_id, &[&seats[1], &seats[2]], ten_minutes());
     match store.hold(&losing, now).await {
         Err(StoreError::SeatsUnavailable(labels)) => {
-            assert_eq!(labels.iter().map(ToString::to_string).collect::<Vec<_>>(), vec!["A2"]);
+            assert_eq!(
+                labels.iter().map(crate::domain::SeatLabel::on_ticket).collect::<Vec<_>>(),
+                vec!["Row A · Seat 2"]
+            );
         }
         other => panic!("expected SeatsUnavailable, got {other:?}"),
     }

@@ -74,9 +74,9 @@ pub async fn a_ticket_is_issued_per_confirmed_seat(store: S) {
     assert_eq!(tickets.len(), 10, "one ticket per confirmed seat: {tickets:?}");
     // The booking's seats come in seat order (row, then number): so must its tickets.
     let expected: Vec<(Uuid, Uuid, String, i64)> =
-        booking.reservations.iter().map(|r| (r.id, r.seat_id, r.seat.to_string(), r.price_cents)).collect();
+        booking.reservations.iter().map(|r| (r.id, r.seat_id, r.seat.on_ticket(), r.price_cents)).collect();
     let issued: Vec<(Uuid, Uuid, String, i64)> =
-        tickets.iter().map(|t| (t.reservation_id, t.seat_id, t.seat.to_string(), t.price_cents)).collect();
+        tickets.iter().map(|t| (t.reservation_id, t.seat_id, t.seat.on_ticket(), t.price_cents)).collect();
     assert_eq!(issued, expected, "each ticket names its seat and its price, in seat order");
     let in_venue_order: Vec<Uuid> = venue.seats.iter().map(|s| s.id).collect();
     assert_eq!(ids(&tickets, |t| t.seat_id), in_venue_order, "seat order is row by row, then by number");
