@@ -75,7 +75,7 @@ describe('hold expiry', () => {
     const box = page.locator('#hold-box');
     await box.getByRole('link', { name: 'Continue to payment' }).waitFor();
     await box.locator('#hold-clock').waitFor();
-    assert.match(await box.innerText(), /You are holding [A-Z]\d+, [A-Z]\d+\./);
+    assert.match(await box.innerText(), /You are holding Row [A-Z] seats \d+, \d+\./);
     for (const id of ids) assert.match(await page.locator(`#seatmap [data-seat-id="${id}"]`).getAttribute('aria-label'), /, held by you$/);
     await screenshot(page, PREFIX, 'booking-holding');
 
