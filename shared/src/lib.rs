@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod gzip;
 pub mod hex;
 pub mod limits;
 pub mod logging;

@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event, update_event, cancel_event))
         .routes(routes!(seat_map))
+        .merge(super::seat_states::routes())
         .merge(super::posters::routes())
         .merge(super::waitlist::routes())
 }
@@ -306,17 +307,7 @@ async fn seat_map(
     Path(event_id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let map = match state.seat_maps.get(event_id) {
-        Some(map) => map,
-        None => {
-            // Held while reading, so the requests that missed together share one store read.
-            let _turn = state.seat_maps.refresh_turn(event_id).await;
-            match state.seat_maps.get(event_id) {
-                Some(map) => map,
-                None => read_seat_map(&state, event_id).await?,
-            }
-        }
-    };
+    let map = cached_seat_map(&state, event_id).await?;
     let cache = [(header::ETAG, map.etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
     if if_none_match(&headers, &map.etag) {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
@@ -324,12 +315,29 @@ async fn seat_map(
     Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], map.body).into_response())
 }
 
-/// Reads the event's map from the store, encodes it once, and keeps it for the next requests.
+/// The event's map as this process keeps it (`seat_maps`), read from the store when it is not
+/// kept or no longer fresh.
+pub(crate) async fn cached_seat_map(state: &AppState, event_id: Uuid) -> Result<CachedSeatMap, ApiError> {
+    if let Some(map) = state.seat_maps.get(event_id) {
+        return Ok(map);
+    }
+    // Held while reading, so the requests that missed together share one store read.
+    let _turn = state.seat_maps.refresh_turn(event_id).await;
+    match state.seat_maps.get(event_id) {
+        Some(map) => Ok(map),
+        None => read_seat_map(state, event_id).await,
+    }
+}
+
+/// Reads the event's map from the store, encodes it (and its live states) once, and keeps it for
+/// the next requests.
 async fn read_seat_map(state: &AppState, event_id: Uuid) -> Result<CachedSeatMap, ApiError> {
     let generation = state.seat_maps.generation();
     let seats = state.store.seat_map(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
     let body = serde_json::to_vec(&seats).map_err(|e| ApiError::Internal(format!("seat map encoding: {e}")))?;
-    let map = CachedSeatMap::new(body.into());
+    let states = serde_json::to_vec(&super::seat_states::SeatStatesBody::of(&seats))
+        .map_err(|e| ApiError::Internal(format!("seat states encoding: {e}")))?;
+    let map = CachedSeatMap::new(body.into(), states.into());
     state.seat_maps.put(event_id, map.clone(), generation);
     Ok(map)
 }

@@ -32,6 +32,7 @@ pub mod posters;
 pub mod queue;
 pub mod reservations;
 pub mod seat_maps;
+pub mod seat_states;
 pub mod security;
 pub mod state;
 pub mod tickets;

@@ -23,29 +23,55 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// Above this many bytes of cached bodies, older maps are dropped (a 2,000-seat map is ~200 KB).
 const MAX_CACHED_BYTES: usize = 8 * 1024 * 1024;
 
-/// One encoded seat map and its validator.
+/// One encoded seat map and its validator, and the same map's live states
+/// (`/seat-states`, see `domain::encode_seat_states`) encoded once with it.
 #[derive(Clone)]
 pub struct CachedSeatMap {
     pub body: Bytes,
     pub etag: HeaderValue,
+    pub states: CachedStates,
     fetched: Instant,
 }
 
+/// The live states' body as sent (JSON), gzipped for clients that accept it, and their validators
+/// (one per encoding, as a strong validator must be).
+#[derive(Clone)]
+pub struct CachedStates {
+    pub plain: Bytes,
+    pub etag: HeaderValue,
+    pub gzipped: Bytes,
+    pub gzipped_etag: HeaderValue,
+}
+
 impl CachedSeatMap {
-    pub fn new(body: Bytes) -> Self {
+    /// The map's JSON body and its states' JSON body, as `/seats` and `/seat-states` send them.
+    pub fn new(body: Bytes, states: Bytes) -> Self {
         let etag = etag_of(&body);
-        Self { body, etag, fetched: Instant::now() }
+        let gzipped = Bytes::from(crate::gzip::compress(&states));
+        let states =
+            CachedStates { etag: etag_of(&states), gzipped_etag: tagged(&states, "-gzip"), plain: states, gzipped };
+        Self { body, etag, states, fetched: Instant::now() }
     }
 
     fn is_fresh(&self, now: Instant) -> bool {
         now.duration_since(self.fetched) < MAX_AGE
     }
+
+    /// The bytes this entry keeps, for the cache's budget.
+    fn size(&self) -> usize {
+        self.body.len() + self.states.plain.len() + self.states.gzipped.len()
+    }
 }
 
 /// A strong validator: the first 128 bits of the body's SHA-256, quoted.
 fn etag_of(body: &[u8]) -> HeaderValue {
+    tagged(body, "")
+}
+
+/// `etag_of` with `suffix` after the digest: the validator of another encoding of the same body.
+fn tagged(body: &[u8], suffix: &str) -> HeaderValue {
     let digest = Sha256::digest(body);
-    HeaderValue::from_str(&format!("\"{}\"", crate::hex::encode(&digest[..16])))
+    HeaderValue::from_str(&format!("\"{}{suffix}\"", crate::hex::encode(&digest[..16])))
         .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
@@ -108,17 +134,17 @@ impl SeatMapCache {
         if entries.generation != generation {
             return;
         }
-        if entries.bytes + map.body.len() > MAX_CACHED_BYTES {
+        if entries.bytes + map.size() > MAX_CACHED_BYTES {
             let now = Instant::now();
             entries.maps.retain(|_, cached| cached.is_fresh(now));
-            if entries.bytes_of_maps() + map.body.len() > MAX_CACHED_BYTES {
+            if entries.bytes_of_maps() + map.size() > MAX_CACHED_BYTES {
                 entries.maps.clear();
             }
             entries.bytes = entries.bytes_of_maps();
         }
-        entries.bytes += map.body.len();
+        entries.bytes += map.size();
         if let Some(old) = entries.maps.insert(event_id, map) {
-            entries.bytes -= old.body.len();
+            entries.bytes -= old.size();
         }
     }
 
@@ -127,7 +153,7 @@ impl SeatMapCache {
         let mut entries = self.lock();
         entries.generation += 1;
         if let Some(old) = entries.maps.remove(&event_id) {
-            entries.bytes -= old.body.len();
+            entries.bytes -= old.size();
         }
     }
 
@@ -142,7 +168,7 @@ impl SeatMapCache {
 
 impl Entries {
     fn bytes_of_maps(&self) -> usize {
-        self.maps.values().map(|map| map.body.len()).sum()
+        self.maps.values().map(CachedSeatMap::size).sum()
     }
 }
 
@@ -151,7 +177,7 @@ mod tests {
     use super::*;
 
     fn map(text: &str) -> CachedSeatMap {
-        CachedSeatMap::new(Bytes::from(text.to_owned()))
+        CachedSeatMap::new(Bytes::from(text.to_owned()), Bytes::from_static(b"{}"))
     }
 
     #[test]
@@ -182,6 +208,10 @@ mod tests {
     fn the_etag_names_the_body() {
         assert_eq!(map("[1]").etag, map("[1]").etag);
         assert_ne!(map("[1]").etag, map("[2]").etag);
+        let states = |text: &'static str| CachedSeatMap::new(Bytes::new(), Bytes::from_static(text.as_bytes())).states;
+        assert_eq!(states("a").etag, states("a").etag);
+        assert_ne!(states("a").etag, states("h").etag);
+        assert_ne!(states("a").etag, states("a").gzipped_etag, "each encoding has its own validator");
     }
 
     #[test]

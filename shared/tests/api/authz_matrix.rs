@@ -54,7 +54,10 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get", "/auth/users/{user_id}") => OwnerOrAdmin,
         ("get", "/auth/users") | ("patch", "/auth/users/{user_id}") => Admin,
         ("get", "/events/venues" | "/events/venues/{venue_id}" | "/events/events") => Public,
-        ("get", "/events/events/{event_id}" | "/events/events/{event_id}/seats") => Public,
+        (
+            "get",
+            "/events/events/{event_id}" | "/events/events/{event_id}/seats" | "/events/events/{event_id}/seat-states",
+        ) => Public,
         ("post", "/events/venues" | "/events/events") | ("patch" | "delete", "/events/events/{event_id}") => Admin,
         ("patch", "/events/venues/{venue_id}") => Admin,
         ("put" | "delete", "/events/events/{event_id}/poster") => Admin,

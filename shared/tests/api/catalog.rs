@@ -475,6 +475,78 @@ async fn seat_map_shows_available_and_held_seats_priced_by_tier() {
     }
 }
 
+/// A GET of `path` with these headers, answered raw.
+async fn get_with(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&'static str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = crate::http::json_request(axum::http::Method::GET, path, None, None);
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().expect("a header value"));
+    }
+    let (status, headers, body) = app.send_raw(request).await;
+    (status, headers, body.to_vec())
+}
+
+fn header_of<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> &'a str {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn seat_states_are_the_maps_statuses_in_a_few_bytes_revalidated_and_gzipped() {
+    use proeventa_core::domain::decode_seat_states;
+    use std::io::Read;
+
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, customer) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let path = format!("/events/events/{}/seat-states", event.id);
+
+    let fresh = app.get(&path, None).await;
+    assert_eq!(fresh.0, StatusCode::OK, "{}", fresh.2);
+    let all = venue.seats.len();
+    assert_eq!(fresh.2, json!({"seats": all, "available": all, "held": 0, "sold": 0, "states": format!("{all}a")}));
+    assert_eq!(header_of(&fresh.1, "cache-control"), "no-cache");
+    let etag = header_of(&fresh.1, "etag").to_owned();
+    let (status, _, body) = get_with(&app, &path, &[("if-none-match", &etag)]).await;
+    assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0), "nothing moved: 304");
+
+    // A hold changes the states, in the order of the seat map.
+    let (status, _, body) = app.reserve(&customer, event.id, seat(&venue, "B1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let after = app.get(&path, None).await;
+    let map = app.seat_map(event.id).await;
+    let decoded = decode_seat_states(after.2["states"].as_str().expect("states")).expect("an encoding");
+    assert_eq!(decoded, map.iter().map(|s| s.status).collect::<Vec<_>>(), "{}", after.2);
+    assert_eq!((after.2["available"].as_u64(), after.2["held"].as_u64()), (Some(all as u64 - 1), Some(1)));
+    assert_ne!(header_of(&after.1, "etag"), etag);
+    let (status, _, _) = get_with(&app, &path, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::OK, "the old ETag no longer matches");
+
+    // Gzipped for a client that accepts it, with a validator of its own.
+    let (status, headers, gzipped) = get_with(&app, &path, &[("accept-encoding", "gzip, br")]).await;
+    assert_eq!((status, header_of(&headers, "content-encoding")), (StatusCode::OK, "gzip"));
+    assert_eq!(header_of(&headers, "vary"), "accept-encoding");
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(gzipped.as_slice()).read_to_string(&mut plain).expect("gzip");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&plain).expect("JSON"), after.2);
+    let gzip_etag = header_of(&headers, "etag").to_owned();
+    assert_ne!(gzip_etag, header_of(&after.1, "etag"));
+    let (status, _, _) = get_with(&app, &path, &[("accept-encoding", "gzip"), ("if-none-match", &gzip_etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    assert_error(
+        &app.get("/events/events/not-a-uuid/seat-states", None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    let unknown = app.get(&format!("/events/events/{}/seat-states", Uuid::new_v4()), None).await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
+}
+
 #[tokio::test]
 async fn event_counts_its_available_seats() {
     let app = TestApp::new().await;
