@@ -77,7 +77,7 @@ async function send(method, path, options) {
     method,
     headers,
     mode: 'cors',
-    cache: 'no-store',
+    cache: opts.cache || 'no-store',
     body: opts.raw !== undefined ? opts.raw : opts.body === undefined ? undefined : JSON.stringify(opts.body),
     signal: opts.signal,
   };
@@ -226,6 +226,13 @@ export const api = {
       });
       return { seats: answer.data, etag: answer.etag, notModified: answer.notModified };
     },
+    /**
+     * getSeatStates(eventId) → {seats, available, held, sold, states}: the seats' statuses alone,
+     * run-length encoded in the seat map's order (Data.seatStates decodes them). Sent as a simple
+     * request (no header of its own, so no CORS preflight); the browser's cache revalidates it.
+     */
+    getSeatStates: (eventId) =>
+      call('GET', '/events/events/' + id(eventId) + '/seat-states', { auth: false, cache: 'no-cache' }),
     createEvent: (event, idempotencyKey) =>
       call('POST', '/events/events', { body: event, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
     updateEvent: (eventId, changes) => call('PATCH', '/events/events/' + id(eventId), { body: changes }),

@@ -40,6 +40,8 @@ const state = {
   mine: new Set(), // seats of my own current hold
   tierColour: new Map(),
   etag: null,
+  order: [], // seat ids in the order of the last full map: the order of /seat-states
+  states: null, // the last /seat-states string applied
   pollTimer: null,
   failures: 0,
   holdTimer: null,
@@ -371,14 +373,43 @@ async function refreshSeats(force) {
   }
   if (ticket.stale) return null;
   if (answer.etag) state.etag = answer.etag;
-  if (!answer.notModified && Array.isArray(answer.seats)) apply(answer.seats);
+  if (!answer.notModified && Array.isArray(answer.seats)) {
+    apply(answer.seats);
+    state.order = answer.seats.map((seat) => seat.seat_id);
+    state.states = null;
+  }
+  return answer;
+}
+
+/**
+ * Reads the seats' live states alone (`/seat-states`: a few bytes where the map is a few hundred
+ * KB) and applies them in the map's order. A simple request with no header of its own, so no CORS
+ * preflight: the browser's cache revalidates it with the ETag (a 304 while nothing moved). A
+ * states string that does not fit the map (the venue changed) reads the whole map again.
+ */
+async function refreshStates() {
+  if (!state.order.length) return refreshSeats(false);
+  const ticket = seatReads.next();
+  let answer;
+  try {
+    answer = await api.events.getSeatStates(eventId);
+  } catch (error) {
+    if (ticket.stale) return null;
+    throw error;
+  }
+  if (ticket.stale || !answer) return null;
+  if (answer.states === state.states) return answer;
+  const statuses = Data.seatStates(answer.states);
+  if (!statuses || statuses.length !== state.order.length) return refreshSeats(true);
+  apply(state.order.map((id, i) => Object.assign({}, state.seats.get(id).seat, { status: statuses[i] })));
+  state.states = answer.states;
   return answer;
 }
 
 async function poll() {
   clearTimeout(state.pollTimer);
   try {
-    await refreshSeats(false);
+    await refreshStates();
     state.failures = 0;
     markLive(true);
   } catch (error) {

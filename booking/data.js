@@ -356,6 +356,21 @@ export const Data = {
     if (statuses.includes('canceled')) return 'canceled';
     return 'expired';
   },
+  /** The statuses a `/seat-states` string stands for ("3ah2s": 3 available, 1 held, 2 sold;
+   * see shared/src/domain/seat_states.rs), or null when it is not one. */
+  seatStates(encoded) {
+    const names = { a: 'available', h: 'held', s: 'sold' };
+    const run = /(\d*)([ahs])/y;
+    const statuses = [];
+    while (run.lastIndex < encoded.length) {
+      const found = run.exec(encoded);
+      if (!found) return null;
+      const length = found[1] ? Number(found[1]) : 1;
+      if (!length || statuses.length + length > 1000000) return null;
+      for (let i = 0; i < length; i += 1) statuses.push(names[found[2]]);
+    }
+    return statuses;
+  },
   /** "Row A seat 2": the row is named, never run into the number (row 1 seat 11 and row 11
    * seat 1 written together both read "111"). */
   seatName(seat) {

@@ -222,6 +222,13 @@ describe('customer journey', () => {
     const other = farEvents.find((e) => e.id !== eventId);
     const watcher = await context();
     const watch = await watcher.context.newPage();
+    // The map is read once; then only the seats' live states are polled, as simple requests (no
+    // header of the page's own, so no CORS preflight: the browser's cache sends the ETag).
+    const reads = [];
+    watch.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.endsWith('/seats') || path.endsWith('/seat-states')) reads.push({ path, headers: r.headers() });
+    });
     await watch.goto(`${server.site}/booking.html?event=${other.id}`);
     await watch.locator('#seatmap .seat[data-status="available"]').first().waitFor();
 
@@ -243,6 +250,15 @@ describe('customer journey', () => {
     const seenAfter = Date.now() - heldAt;
     t.diagnostic(`the second buyer saw the holds ${seenAfter} ms after they were made`);
     assert.ok(seenAfter <= 3000, `holds appeared after ${seenAfter} ms (the map polls every 2 s)`);
+    assert.equal(reads.filter((r) => r.path.endsWith('/seats')).length, 1, 'the whole map was read once');
+    const polls = reads.filter((r) => r.path.endsWith('/seat-states'));
+    assert.ok(polls.length >= 1, 'the holds came through /seat-states');
+    // Only CORS-safelisted headers and those the browser sets itself: nothing that asks for a preflight.
+    const simple = ['accept', 'accept-language', 'content-language', 'origin', 'referer', 'user-agent'];
+    for (const poll of polls) {
+      const own = Object.keys(poll.headers).filter((name) => !simple.includes(name) && !name.startsWith('sec-'));
+      assert.deepEqual(own, [], 'a poll is a simple request');
+    }
     await page.waitForURL(/\/payment\.html\?booking=/);
     const seat = watch.locator(`#seatmap [data-seat-id="${ids[0]}"]`);
     assert.match(await seat.getAttribute('aria-label'), /, held$/);
@@ -268,10 +284,11 @@ describe('customer journey', () => {
       localStorage.setItem('proeventa.user', u);
     }, [token, user]);
 
-    // Seat-map reads wait at a gate, so the page cannot learn of the rival's hold by polling.
+    // Seat-map and seat-state reads wait at a gate, so the page cannot learn of the rival's hold
+    // by polling.
     let open;
     let gate = new Promise((resolve) => { open = resolve; });
-    await p.route(/\/events\/events\/[^/]+\/seats$/, async (route) => {
+    await p.route(/\/events\/events\/[^/]+\/(seats|seat-states)$/, async (route) => {
       await gate;
       await route.continue();
     });
