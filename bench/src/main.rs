@@ -15,6 +15,7 @@ mod queue;
 mod report;
 mod scenarios;
 mod search;
+mod states;
 mod util;
 
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
   --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout, queue,
-               maps, logins, door, manifest, cost, mail, search, steady, start (default: all); the store is
+               maps, states, logins, door, manifest, cost, mail, search, steady, start (default: all); the store is
                seeded as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
   --server     the proeventa binary (default: next to this one)
   --out        where results.json, chart.svg and server logs go (default: target/bench)
@@ -58,6 +59,7 @@ enum Phase {
     SellOut,
     Queue,
     Maps,
+    States,
     Logins,
     Door,
     Manifest,
@@ -69,7 +71,7 @@ enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 16] = [
+    const ALL: [Phase; 17] = [
         Phase::Fresh,
         Phase::Holds,
         Phase::Hot,
@@ -78,6 +80,7 @@ impl Phase {
         Phase::SellOut,
         Phase::Queue,
         Phase::Maps,
+        Phase::States,
         Phase::Logins,
         Phase::Door,
         Phase::Manifest,
@@ -98,6 +101,7 @@ impl Phase {
             Phase::SellOut => "sellout",
             Phase::Queue => "queue",
             Phase::Maps => "maps",
+            Phase::States => "states",
             Phase::Logins => "logins",
             Phase::Door => "door",
             Phase::Manifest => "manifest",
@@ -685,6 +689,31 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
                         .notes
                         .push(format!("seat maps: {} revalidations answered 200 (the map changed)", reval.changed));
                 }
+            }
+            Err(e) => figures.notes.push(e),
+        }
+    }
+
+    if runs(Phase::States) {
+        let seats = plan.hot_seats;
+        say(&format!("[{name}] live seat states: a {seats}-seat event half held in blocks, then revalidations"));
+        match within("seat states", plan.map_duration + Duration::from_secs(300), states::phase(&fx, plan)).await {
+            Ok(live) => {
+                say(&format!(
+                    "[{name}]   {} of {} seats held: {} bytes, {} gzipped; {:.0} revalidations/s (p99 {:.2} ms)",
+                    live.taken,
+                    live.seats,
+                    live.plain_bytes,
+                    live.gzipped_bytes,
+                    live.revalidations.per_second,
+                    live.revalidations.p99_ms.unwrap_or(f64::NAN)
+                ));
+                figures.set("states_gzip_kb", Some(live.gzipped_bytes as f64 / 1024.0));
+                figures.set("states_plain_kb", Some(live.plain_bytes as f64 / 1024.0));
+                figures.set("states_304_per_s", Some(live.revalidations.per_second));
+                figures.set("states_304_p99_ms", live.revalidations.p99_ms);
+                figures.notes.extend(live.unexpected.describe("seat states (holds)"));
+                figures.notes.extend(live.revalidations.unexpected.describe("seat states (revalidation)"));
             }
             Err(e) => figures.notes.push(e),
         }

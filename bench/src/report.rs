@@ -219,6 +219,17 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         ),
         m("map_304_p99_ms", "  revalidation p99 (ms)", None, None, false, None),
         m(
+            "states_gzip_kb",
+            &format!("live seat states, {} seats half held, gzipped (KB)", number(plan.hot_seats as f64)),
+            None,
+            Some(Goal::Below(8.0)),
+            false,
+            None,
+        ),
+        m("states_plain_kb", "  not compressed (KB)", None, None, false, None),
+        m("states_304_per_s", "  revalidations/s (304, gzip)", None, Some(Goal::AtLeast(20_000.0)), false, None),
+        m("states_304_p99_ms", "  revalidation p99 (ms)", None, None, false, None),
+        m(
             "login_per_s",
             &format!("logins/s ({} clients, {} accounts)", plan.clients, plan.login_users),
             None,

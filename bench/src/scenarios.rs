@@ -394,14 +394,41 @@ pub async fn mark_map_event(fx: &Fixture) -> Res<()> {
 
 /// 64 clients reading the 2,000-seat map: whole bodies, or revalidations with `If-None-Match`.
 pub async fn seat_maps(fx: &Fixture, plan: &Plan, revalidate: bool) -> Res<Rate> {
-    let path = Arc::new(format!("/events/events/{}/seats", fx.map_event));
+    reads(fx.addr, format!("/events/events/{}/seats", fx.map_event), None, plan, revalidate).await
+}
+
+/// 64 clients revalidating `path` with its `ETag` (and `header`, such as `Accept-Encoding`) for
+/// `map_duration`: 304s a second.
+pub async fn revalidations(
+    addr: std::net::SocketAddr,
+    path: String,
+    header: Option<(&'static str, &'static str)>,
+    plan: &Plan,
+) -> Res<Rate> {
+    reads(addr, path, header, plan, true).await
+}
+
+async fn reads(
+    addr: std::net::SocketAddr,
+    path: String,
+    header: Option<(&'static str, &'static str)>,
+    plan: &Plan,
+    revalidate: bool,
+) -> Res<Rate> {
+    let path = Arc::new(path);
+    fn call<'a>(path: &'a str, header: Option<(&'static str, &'static str)>) -> Call<'a> {
+        match header {
+            Some((name, value)) => Call::get(path).header(name, value),
+            None => Call::get(path),
+        }
+    }
     let mut clients = Vec::with_capacity(plan.clients);
     for _ in 0..plan.clients {
-        let mut client = Client::connect(fx.addr).await?;
+        let mut client = Client::connect(addr).await?;
         // One read each before the clock starts: connections warm, and the ETag in hand.
-        let first = send(&mut client, Call::get(&path)).await?;
+        let first = send(&mut client, call(&path, header)).await?;
         if first.status != 200 || first.etag.is_none() {
-            return Err(format!("seat map: {} without an ETag: {}", first.status, first.snippet()));
+            return Err(format!("{path}: {} without an ETag: {}", first.status, first.snippet()));
         }
         clients.push((client, first.etag));
     }
@@ -415,11 +442,11 @@ pub async fn seat_maps(fx: &Fixture, plan: &Plan, revalidate: bool) -> Res<Rate>
             let mut unexpected = Unexpected::default();
             let (mut count, mut changed) = (0u64, 0u64);
             while Instant::now() < until {
-                let call = match (&etag, revalidate) {
-                    (Some(tag), true) => Call::get(&path).if_none_match(tag),
-                    _ => Call::get(&path),
+                let request = match (&etag, revalidate) {
+                    (Some(tag), true) => call(&path, header).if_none_match(tag),
+                    _ => call(&path, header),
                 };
-                match send(&mut client, call).await {
+                match send(&mut client, request).await {
                     Ok(answer) => {
                         latencies.record(answer.took);
                         match (answer.status, revalidate) {
