@@ -1,7 +1,7 @@
 //! `GET /events/events/{event_id}/seat-states`: the live statuses of an event's seats in a few
 //! bytes (issue 19), for a seat map that already has the seats (`GET
 //! /events/events/{event_id}/seats`, read once) and polls what changes. A 20,000-seat arena's map
-//! is about 2 MB; its states mid-sale are a few KB, gzipped for a client that accepts it, and
+//! is over 2 MB; its states mid-sale are a few KB, gzipped for a client that accepts it, and
 //! answered 304 while nothing moved.
 //!
 //! The states come from the same per-process cache as the map (`seat_maps`, encoded once per

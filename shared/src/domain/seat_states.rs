@@ -4,7 +4,7 @@
 //! length (left out when 1) followed by a letter, `a` available, `h` held, `s` sold. So
 //! `"118a2h4s"` is 118 available seats, then 2 held, then 4 sold. An on-sale leaves long runs (a
 //! block sold together, the rest available), so a 20,000-seat arena's state is a few KB where its
-//! full map is 2 MB.
+//! full map is over 2 MB.
 
 use super::{SeatState, SeatStatus};
 
