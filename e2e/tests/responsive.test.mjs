@@ -76,6 +76,12 @@ describe('phone width (375 px)', () => {
   test('booking.html fits, even with the widest hall (the map scrolls inside its own box)', LIMIT, async () => {
     await page.goto(`${server.site}/booking.html?event=${arenaEvent.id}`);
     await check('booking-arena', () => page.locator('#seatmap .seat').first().waitFor());
+    // The key stays compact, so the first row of seats is in the first screen, above the sticky total.
+    const { seatBottom, visible } = await page.evaluate(() => ({
+      seatBottom: document.querySelector('#seatmap .seat').getBoundingClientRect().bottom + window.scrollY,
+      visible: window.innerHeight - document.querySelector('.summary').getBoundingClientRect().height,
+    }));
+    assert.ok(seatBottom <= visible, `the first seats end at ${Math.round(seatBottom)} px, below the first screen's ${Math.round(visible)} px`);
     await page.locator('#seatmap .seat[data-status="available"]').nth(30).click();
     await page.locator('#summary-body li').first().waitFor();
     await check('booking-picked', () => page.locator('#reserve:not([disabled])').waitFor());
