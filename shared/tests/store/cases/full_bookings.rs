@@ -29,11 +29,11 @@ pub async fn largest_booking_is_held_checked_out_and_confirmed(store: S) {
     let extended = store.booking(booking.id, Utc::now()).await.expect("read").expect("exists");
     assert_eq!(extended.reservations.len(), SeatSelection::MAX_SEATS);
     for r in &extended.reservations {
-        assert_eq!(r.status, ReservationStatus::Held, "seat {} is held while the payment is open", r.seat);
+        assert_eq!(r.status, ReservationStatus::Held, "seat {} is held while the payment is open", r.seat.on_ticket());
         assert!(
             r.expires_at >= request.hold_until,
             "seat {} is held until {}, before hold_until",
-            r.seat,
+            r.seat.on_ticket(),
             r.expires_at
         );
     }

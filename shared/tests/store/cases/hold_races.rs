@@ -80,7 +80,11 @@ fn check_outcomes<'a>(venue: &VenueWithSeats, attempts: &'a [Attempt]) -> Vec<&'
                         .seats
                         .iter()
                         .any(|&i| venue.seats[i].row == label.row && venue.seats[i].seat_number == label.seat_number);
-                    assert!(asked, "SeatsUnavailable names seat {label} that the request did not ask for");
+                    assert!(
+                        asked,
+                        "SeatsUnavailable names seat {} that the request did not ask for",
+                        label.on_ticket()
+                    );
                 }
             }
             Err(other) => {
@@ -160,7 +164,7 @@ async fn assert_no_double_hold(store: &S, event_id: Uuid) {
     assert!((held.len() as i64) < Page::MAX_LIMIT, "more held reservations than seats: {}", held.len());
     let mut seen = BTreeSet::new();
     for r in held.iter().filter(|r| r.expires_at > after) {
-        assert!(seen.insert(r.seat_id), "seat {} has two active reservations at {after}", r.seat);
+        assert!(seen.insert(r.seat_id), "seat {} has two active reservations at {after}", r.seat.on_ticket());
     }
 }
 

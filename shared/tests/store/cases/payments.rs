@@ -102,7 +102,7 @@ pub async fn checkout_opens_pending_payment_and_extends_hold(store: S) {
         assert!(
             r.expires_at >= request.hold_until,
             "seat {} is held until {}, before hold_until {}",
-            r.seat,
+            r.seat.on_ticket(),
             r.expires_at,
             request.hold_until
         );
@@ -697,7 +697,7 @@ pub async fn five_declines_fail_the_payment_and_free_its_seats(store: S) {
     let statuses = reservation_statuses(&store, booking.id, now).await;
     for r in &booking.reservations {
         let expected = if r.id == canceled { ReservationStatus::Canceled } else { ReservationStatus::Expired };
-        assert_eq!(statuses[&r.id], expected, "seat {}: {statuses:?}", r.seat);
+        assert_eq!(statuses[&r.id], expected, "seat {}: {statuses:?}", r.seat.on_ticket());
     }
     assert!(seat_statuses(&store, &event, now).await.values().all(|s| *s == SeatStatus::Available), "seats freed");
     assert_eq!(store.event(event.id, now).await.expect("read").expect("exists").seats_available, 4);

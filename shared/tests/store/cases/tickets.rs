@@ -81,7 +81,7 @@ pub async fn a_ticket_is_issued_per_confirmed_seat(store: S) {
     let in_venue_order: Vec<Uuid> = venue.seats.iter().map(|s| s.id).collect();
     assert_eq!(ids(&tickets, |t| t.seat_id), in_venue_order, "seat order is row by row, then by number");
     for (ticket, reservation) in tickets.iter().zip(&booking.reservations) {
-        assert_eq!(ticket.seat, reservation.seat, "seat label and tier of {}", reservation.seat);
+        assert_eq!(ticket.seat, reservation.seat, "seat label and tier of {}", reservation.seat.on_ticket());
         assert_eq!(
             (ticket.booking_id, ticket.event_id, ticket.user_id, ticket.currency.as_str()),
             (booking.id, event.id, ann.id, "EUR")
