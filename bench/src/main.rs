@@ -4,6 +4,7 @@
 
 mod backends;
 mod ceiling;
+mod cli;
 mod cost;
 mod door;
 mod fixtures;
@@ -18,153 +19,19 @@ mod search;
 mod states;
 mod util;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use backends::Backend;
+use cli::{Args, Phase, USAGE, parse_args};
 use report::Outcome;
-use scenarios::{Figures, Plan};
+use scenarios::Figures;
 use util::{Context, Res};
-
-const USAGE: &str = "\
-usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases LIST] [--server PATH] [--out DIR]
-
-  --quick      short phases and fewer buyers (for development against debug builds)
-  --backend    which backends to measure, comma-separated (default: all three)
-  --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout, queue,
-               maps, states, logins, door, manifest, cost, mail, search, steady, start (default: all); the store is
-               seeded as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
-  --server     the proeventa binary (default: next to this one)
-  --out        where results.json, chart.svg and server logs go (default: target/bench)
-
-PostgreSQL: a fresh database on BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
-DynamoDB Local 3.3.1: from DYNAMODB_LOCAL_DIR (default .tools/dynamodb-local-3.3.1; `make dynamodb-local`).
-The servers log at RUST_LOG=warn, or at BENCH_SERVER_LOG when set (e.g. `warn,proeventa_core::store::batch=debug`
-logs every batch's size; logging costs time, so such a run's figures are not the bench's).";
 
 const ADMIN_EMAIL: &str = "bench-admin@proeventa.test";
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 /// Longest a server may take to answer its first `/health` (PostgreSQL migrations included).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A part of a backend's run that `--phases` can pick, in the order they run.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Fresh,
-    Holds,
-    Hot,
-    Ceiling,
-    Flash,
-    SellOut,
-    Queue,
-    Maps,
-    States,
-    Logins,
-    Door,
-    Manifest,
-    Cost,
-    Mail,
-    Search,
-    Steady,
-    Start,
-}
-
-impl Phase {
-    const ALL: [Phase; 17] = [
-        Phase::Fresh,
-        Phase::Holds,
-        Phase::Hot,
-        Phase::Ceiling,
-        Phase::Flash,
-        Phase::SellOut,
-        Phase::Queue,
-        Phase::Maps,
-        Phase::States,
-        Phase::Logins,
-        Phase::Door,
-        Phase::Manifest,
-        Phase::Cost,
-        Phase::Mail,
-        Phase::Search,
-        Phase::Steady,
-        Phase::Start,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Phase::Fresh => "fresh",
-            Phase::Holds => "holds",
-            Phase::Hot => "hot",
-            Phase::Ceiling => "ceiling",
-            Phase::Flash => "flash",
-            Phase::SellOut => "sellout",
-            Phase::Queue => "queue",
-            Phase::Maps => "maps",
-            Phase::States => "states",
-            Phase::Logins => "logins",
-            Phase::Door => "door",
-            Phase::Manifest => "manifest",
-            Phase::Cost => "cost",
-            Phase::Mail => "mail",
-            Phase::Search => "search",
-            Phase::Steady => "steady",
-            Phase::Start => "start",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|phase| phase.name() == name)
-    }
-}
-
-struct Args {
-    plan: Plan,
-    quick: bool,
-    backends: Vec<Backend>,
-    phases: Vec<Phase>,
-    server: Option<PathBuf>,
-    out: PathBuf,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        plan: Plan::full(),
-        quick: false,
-        backends: Backend::ALL.to_vec(),
-        phases: Phase::ALL.to_vec(),
-        server: None,
-        out: PathBuf::from("target/bench"),
-    };
-    let mut given = std::env::args().skip(1);
-    while let Some(arg) = given.next() {
-        match arg.as_str() {
-            "--quick" => {
-                args.quick = true;
-                args.plan = Plan::quick();
-            }
-            "--backend" => {
-                let list = given.next().context("--backend needs a value")?;
-                args.backends = list
-                    .split(',')
-                    .map(|name| Backend::parse(name.trim()).context(format!("unknown backend `{name}`")))
-                    .collect::<Res<_>>()?;
-            }
-            "--phases" => {
-                let list = given.next().context("--phases needs a value")?;
-                args.phases = list
-                    .split(',')
-                    .map(|name| Phase::parse(name.trim()).context(format!("unknown phase `{name}`")))
-                    .collect::<Res<_>>()?;
-            }
-            "--server" => args.server = Some(given.next().context("--server needs a path")?.into()),
-            "--out" => args.out = given.next().context("--out needs a path")?.into(),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(args)
-}
 
 fn main() -> ExitCode {
     let args = match parse_args() {
