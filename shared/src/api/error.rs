@@ -409,10 +409,15 @@ mod tests {
     #[test]
     fn lost_seats_are_named() {
         let seat = |row: &str, n| SeatLabel { row: row.into(), seat_number: n, tier: "standard".into() };
-        assert_eq!(ApiError::seats_unavailable(&[seat("C", 7)]).detail(), "Seat C7 is no longer available.");
+        assert_eq!(ApiError::seats_unavailable(&[seat("C", 7)]).detail(), "Row C · Seat 7 is no longer available.");
         assert_eq!(
             ApiError::seats_unavailable(&[seat("C", 7), seat("C", 8)]).detail(),
-            "Seats C7, C8 are no longer available."
+            "These seats are no longer available: Row C · Seat 7, Row C · Seat 8."
+        );
+        // Row 1 seat 11 and row 11 seat 1 are told apart.
+        assert_ne!(
+            ApiError::seats_unavailable(&[seat("1", 11)]).detail(),
+            ApiError::seats_unavailable(&[seat("11", 1)]).detail()
         );
     }
 
