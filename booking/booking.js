@@ -39,6 +39,7 @@ const state = {
   selected: [], // seat ids in the order picked
   mine: new Set(), // seats of my own current hold
   tierColour: new Map(),
+  tierShape: new Map(), // tier → 0..3: tiers told apart by the seat's shape as well as its colour
   etag: null,
   order: [], // seat ids in the order of the last full map: the order of /seat-states
   states: null, // the last /seat-states string applied
@@ -50,6 +51,9 @@ const state = {
 };
 
 const seatReads = newestWins();
+
+/** How many seat shapes tell tiers apart (style.css, `data-tier-shape`), beside their colours. */
+const TIER_SHAPES = 4;
 
 const pickKey = () => 'proeventa.pick.' + eventId;
 
@@ -94,7 +98,10 @@ function renderHead() {
 
 function renderLegend() {
   const tiers = Data.tiers(state.event.prices);
-  tiers.forEach((t) => state.tierColour.set(t.tier, t.colour));
+  tiers.forEach((t, i) => {
+    state.tierColour.set(t.tier, t.colour);
+    state.tierShape.set(t.tier, i % TIER_SHAPES);
+  });
   render(
     els.legend,
     html`<div class="legend-group"><p class="legend-title" id="legend-status">${t('Seat status')}</p>
@@ -107,7 +114,7 @@ function renderLegend() {
       <div class="legend-group"><p class="legend-title" id="legend-tiers">${t('Tiers and prices')}</p>
         <ul class="legend legend-tiers" aria-labelledby="legend-tiers">
           ${tiers.map(
-            (t) => html`<li><span class="tier-swatch"${styled({ 'border-color': t.colour })} aria-hidden="true"></span>
+            (t) => html`<li><span class="tier-swatch" data-tier-shape="${state.tierShape.get(t.tier)}"${styled({ 'border-color': t.colour })} aria-hidden="true"></span>
               <span><strong>${Format.label(t.tier)}</strong> ${Format.money(t.price_cents, state.event.currency)}</span></li>`,
           )}
         </ul></div>`,
@@ -167,6 +174,7 @@ function renderMap(seats) {
       el.dataset.row = seat.row;
       el.dataset.number = seat.seat_number;
       el.style.setProperty('--tier', state.tierColour.get(seat.tier) || '#0f766e');
+      el.dataset.tierShape = String(state.tierShape.get(seat.tier) || 0);
       const n = document.createElement('span');
       n.className = 'seat-n';
       n.setAttribute('aria-hidden', 'true');

@@ -82,6 +82,17 @@ describe('phone width (375 px)', () => {
       visible: window.innerHeight - document.querySelector('.summary').getBoundingClientRect().height,
     }));
     assert.ok(seatBottom <= visible, `the first seats end at ${Math.round(seatBottom)} px, below the first screen's ${Math.round(visible)} px`);
+    // The arena's three tiers are told apart by the seats' shape, not by their colour alone.
+    const shapes = await page.evaluate(() => {
+      const byTier = new Map();
+      for (const seat of document.querySelectorAll('#seatmap .seat')) {
+        const style = getComputedStyle(seat);
+        byTier.set(seat.dataset.tierShape, `${style.borderTopLeftRadius} ${style.borderTopStyle}`);
+      }
+      return Array.from(byTier.values());
+    });
+    assert.equal(shapes.length, 3, `three tiers: ${shapes}`);
+    assert.equal(new Set(shapes).size, 3, `each tier its own shape: ${shapes}`);
     await page.locator('#seatmap .seat[data-status="available"]').nth(30).click();
     await page.locator('#summary-body li').first().waitFor();
     await check('booking-picked', () => page.locator('#reserve:not([disabled])').waitFor());
