@@ -16,6 +16,8 @@ mod limits;
 mod messages;
 mod password_resets;
 mod payments;
+#[cfg(test)]
+mod plan_tests;
 mod queue;
 mod rows;
 #[cfg(test)]
