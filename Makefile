@@ -90,8 +90,10 @@ render-tools:
 	  apt-get update && apt-get install -y zbar-tools poppler-utils librsvg2-bin; \
 	fi
 
+# Without backtraces: a failing test's message names its file and line, and a CI log keeps only
+# its tail, which a backtrace of 60 lines would fill instead of the message saying what failed.
 test: vendor services venv dynamodb-local render-tools
-	cargo test --workspace
+	RUST_BACKTRACE=0 cargo test --workspace
 	$(MAKE) fuzz-api
 	$(MAKE) validate-infra
 	$(MAKE) e2e
