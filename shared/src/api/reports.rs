@@ -2,8 +2,7 @@
 //! available, revenue, refunds, by type, by tier, per hour) and its orders as CSV. Admins only.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{SecondsFormat, Utc};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -66,14 +65,8 @@ async fn event_orders_csv(
         return Err(ApiError::not_found("event"));
     }
     let tickets = state.store.event_tickets(event_id).await?;
-    let mut response = orders_csv(tickets).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    let name = format!("attachment; filename=\"orders-{}.csv\"", &event_id.simple().to_string()[..8]);
-    if let Ok(value) = HeaderValue::from_str(&name) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    let name = format!("orders-{}.csv", &event_id.simple().to_string()[..8]);
+    Ok(super::tickets::file("text/csv; charset=utf-8", Some(name), orders_csv(tickets)))
 }
 
 /// The tickets as CSV lines (CRLF-ended, RFC 4180), sorted by issue time, booking, row and seat.
