@@ -1,11 +1,12 @@
 // admin.html: venues with their seat rows, events (create, edit, cancel), users (disable,
-// promote) and reservation oversight with filters, one module per tab under admin/. Admins
+// promote), reservation oversight with filters and an event's sales, one module per tab under admin/. Admins
 // only; the API checks that too.
 import { Auth } from './auth.js';
 import { byId, html, render } from './dom.js';
 import * as UI from './ui.js';
 import { loadEvents, setupEvents } from './admin/events.js';
 import { loadReservationFilters, loadReservations, setupReservations } from './admin/reservations.js';
+import { loadSales, setupSales } from './admin/sales.js';
 import { state } from './admin/shared.js';
 import { selectTab, setupTabs, tabFromUrl } from './admin/tabs.js';
 import { loadUsers, setupUsers } from './admin/users.js';
@@ -36,9 +37,11 @@ async function start() {
   setupEvents();
   setupUsers();
   setupReservations();
+  setupSales();
   setupTabs({
     users: loadUsers,
     reservations: () => loadReservationFilters().then(loadReservations),
+    sales: loadSales,
   });
   selectTab(tabFromUrl());
   try {

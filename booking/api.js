@@ -364,6 +364,14 @@ export const api = {
   },
 };
 
+/** An event's sales (admins; issue 21). */
+api.reports = {
+  /** event(eventId) → {seats, sold, held, available, revenue_cents, refunded_cents, by_type, by_tier, sales_per_hour} */
+  event: (eventId) => call('GET', '/admin/reports/events/' + id(eventId)),
+  /** ordersCsv(eventId) → Blob: the event's orders, a line per seat sold. */
+  ordersCsv: (eventId) => file('/admin/reports/events/' + id(eventId) + '/orders.csv'),
+};
+
 // Aliases, so callers may think in resources.
 api.venues = {
   getVenues: api.events.getVenues,

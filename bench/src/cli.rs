@@ -12,7 +12,7 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
   --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout, queue,
-               maps, states, logins, door, manifest, cost, mail, search, steady, start (default: all); the store is
+               maps, states, logins, door, manifest, cost, mail, search, reports, steady, start (default: all); the store is
                seeded as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
   --server     the proeventa binary (default: next to this one)
   --out        where results.json, chart.svg and server logs go (default: target/bench)
@@ -40,12 +40,13 @@ pub enum Phase {
     Cost,
     Mail,
     Search,
+    Reports,
     Steady,
     Start,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 17] = [
+    pub const ALL: [Phase; 18] = [
         Phase::Fresh,
         Phase::Holds,
         Phase::Hot,
@@ -61,6 +62,7 @@ impl Phase {
         Phase::Cost,
         Phase::Mail,
         Phase::Search,
+        Phase::Reports,
         Phase::Steady,
         Phase::Start,
     ];
@@ -82,6 +84,7 @@ impl Phase {
             Phase::Cost => "cost",
             Phase::Mail => "mail",
             Phase::Search => "search",
+            Phase::Reports => "reports",
             Phase::Steady => "steady",
             Phase::Start => "start",
         }

@@ -14,6 +14,7 @@ mod onsale;
 mod procs;
 mod queue;
 mod report;
+mod reports;
 mod scenarios;
 mod search;
 mod states;
@@ -685,6 +686,10 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             within("search", search::BUDGET, search::phase(&fx, plan.clients, args.quick, name, &mut figures)).await
     {
         figures.notes.push(e);
+    }
+
+    if runs(Phase::Reports) {
+        reports::phase(&fx, plan.clients, name, &mut figures).await;
     }
 
     if runs(Phase::Steady) {

@@ -295,6 +295,15 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         m("search_count", "  searches measured", None, None, false, None),
         m("search_create_s", "  events created through the API in (s)", None, None, false, None),
         m(
+            "report_p99_ms",
+            "event sales report p99 (ms, 20,000 seats, a tenth sold, a tenth held)",
+            None,
+            Some(Goal::Below(100.0)),
+            false,
+            None,
+        ),
+        m("report_p50_ms", "  event sales report p50 (ms)", None, None, false, None),
+        m(
             "start_ms",
             &format!("start to first /health 200 (ms, median of {})", plan.startup_runs),
             Some(FASTAPI_START_MS),

@@ -3,7 +3,7 @@
 import { byId } from '../dom.js';
 import * as UI from '../ui.js';
 
-export const TABS = ['events', 'venues', 'users', 'reservations'];
+export const TABS = ['events', 'venues', 'users', 'reservations', 'sales'];
 
 const opened = new Set();
 let loaders = {};

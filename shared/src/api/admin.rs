@@ -1,6 +1,7 @@
 //! `/admin/*`: what only admins look after. The outbox: its messages by status (the failed ones
 //! first of all: what the sender gave up on and why) and a resend, which puts a failed message
-//! back to pending for the sender's next pass.
+//! back to pending for the sender's next pass. The sales reports (`/admin/reports/*`) are in
+//! `reports.rs`.
 
 use axum::extract::State;
 use chrono::Utc;
@@ -18,7 +19,7 @@ use crate::domain::{MessageStatus, OutboxMessage, Page};
 use crate::store::StoreError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_messages)).routes(routes!(resend_message))
+    OpenApiRouter::new().routes(routes!(list_messages)).routes(routes!(resend_message)).merge(super::reports::routes())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

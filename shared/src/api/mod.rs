@@ -30,6 +30,7 @@ pub mod meta;
 pub mod payments;
 pub mod posters;
 pub mod queue;
+pub mod reports;
 pub mod reservations;
 pub mod seat_maps;
 pub mod seat_states;
@@ -59,7 +60,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
         (name = "tickets", description = "A buyer's tickets: signed codes, QR, PDF and calendar files"),
         (name = "checkin", description = "The door: scanning tickets online and offline, live counts (staff and admins)"),
         (name = "queue", description = "The waiting room in front of a hot event: a place in its queue, and the admission to hold seats"),
-        (name = "admin", description = "The outbox of messages to people: failed ones and resends (admins)"),
+        (name = "admin", description = "The outbox of messages to people: failed ones and resends; sales reports (admins)"),
     )
 )]
 struct ApiDoc;

@@ -143,8 +143,9 @@ async fn event_of(state: &AppState, event_id: Uuid) -> Result<Event, ApiError> {
     state.store.event(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))
 }
 
-/// A file answer with its content type (and, for downloads, a file name).
-fn file(content_type: &'static str, attachment: Option<String>, body: impl IntoResponse) -> Response {
+/// A file answer with its content type (and, for downloads, a file name); the sales report's
+/// CSV (`reports.rs`) too.
+pub(super) fn file(content_type: &'static str, attachment: Option<String>, body: impl IntoResponse) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

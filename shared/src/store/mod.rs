@@ -14,10 +14,11 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, CheckIn, Email, Event, EventChanges, EventFilter, HoldExtension, HoldRequest, Invalid, MessageStatus,
-    NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund,
-    Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, Ticket,
-    TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin,
+    Booking, CheckIn, Email, Event, EventChanges, EventFilter, EventReport, HoldExtension, HoldRequest, Invalid,
+    MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, QueueJoin, QueuePlace,
+    QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState,
+    Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats,
+    WaitlistEntry, WaitlistJoin,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -452,6 +453,17 @@ pub trait WaitlistStore: Send + Sync {
     async fn leave_waitlist(&self, event_id: Uuid, user_id: Uuid) -> StoreResult<bool>;
 }
 
+/// Sales reports for organisers (issue 21). Read only; each report is one read of the store
+/// (one SQL statement that counts with `GROUP BY`, driven by the event's indexes; on DynamoDB the
+/// Queries of the event's own partitions), never every reservation loaded into the process.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// The event's seats by tier and status at `now` (a lapsed hold counts as available) and its
+    /// tickets by tier, hour of issue and whether revoked, added up by `EventReport::from_counts`.
+    /// `None` for an unknown event.
+    async fn event_report(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<EventReport>>;
+}
+
 /// The store's writes, by what they are for. A piece of code that writes through the store names
 /// the ones it uses (each Lambda function: `proeventa_lambda::Group::store_writes`), and each kind
 /// of stored item names the ones that write it (DynamoDB: `dynamodb::ITEM_KINDS`), so a deployment
@@ -502,6 +514,7 @@ pub trait Store:
     + LimitStore
     + QueueStore
     + WaitlistStore
+    + ReportStore
 {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;

@@ -20,6 +20,7 @@ mod mail;
 mod payments;
 mod posters;
 mod recovery;
+mod reports;
 mod reservations;
 mod tickets;
 mod waiting_room;

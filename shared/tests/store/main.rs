@@ -102,6 +102,8 @@ macro_rules! backend_tests {
                 five_declines_fail_the_payment_and_free_its_seats,
                 largest_booking_is_held_checked_out_and_confirmed,
                 largest_paid_bookings_are_canceled_with_their_refunds,
+                event_report_counts_seats_revenue_refunds_by_tier_and_hour,
+                event_report_of_an_event_with_no_sale_has_every_seat_available,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,

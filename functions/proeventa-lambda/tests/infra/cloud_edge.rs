@@ -782,6 +782,13 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let path = format!("/admin/messages/{}/resend", claimed[0].id);
     let (status, body) = admin_api.send(Method::POST, &path, &admin, None, Value::Null).await;
     assert_eq!(status, 200, "{body}");
+    // The event's sales report and its orders CSV read the event's partitions and its tickets'
+    // index (issue 21).
+    let report = format!("/admin/reports/events/{event_id}");
+    let (status, body) = admin_api.send(Method::GET, &report, &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = admin_api.send(Method::GET, &format!("{report}/orders.csv"), &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
 
     for function in &functions {
         let statements = statements(function);

@@ -14,6 +14,7 @@ mod messages;
 mod password_resets;
 mod payments;
 mod queue;
+mod reports;
 mod sweep;
 pub mod table;
 mod tickets;

@@ -652,6 +652,14 @@ fn hot_statements() -> Vec<HotStatement> {
         // The seat map.
         hot("seat_map_seats", SEAT_MAP_SEATS_SQL, EVENT, &[("seats_venue_order_idx", "venue_id")]),
         hot("seat_map_taken", SEAT_MAP_TAKEN_SQL, EVENT, &[]),
+        // The organiser's sales report (issue 21): the venue's seats, the event's reservations
+        // and its tickets, each through an index on the event or its venue.
+        hot(
+            "event_report",
+            super::reports::EVENT_REPORT_SQL,
+            &format!("{EVENT}, {now}"),
+            &[("seats_venue_order_idx", "venue_id"), ("tickets_event_", "event_id"), ("events_pkey", "id")],
+        ),
         // The expiry sweep.
         hot("expire_lapsed", EXPIRE_LAPSED_SQL, now, &[("reservations_lapsing_idx", "expires_at")]),
         // Account reads: by id (every authenticated request), by e-mail (a login), a password check.

@@ -19,6 +19,7 @@ mod payments;
 #[cfg(test)]
 mod plan_tests;
 mod queue;
+mod reports;
 mod rows;
 #[cfg(test)]
 mod search_plan_tests;

@@ -191,6 +191,17 @@ fn hot_statements() -> Vec<HotStatement> {
             vec![now(), event()],
             &["seats_venue_order_idx (venue_id=?)", "reservations_active_seat_uq (event_id=? AND seat_id=?)"],
         ),
+        // The organiser's sales report (issue 21).
+        hot(
+            "event_report",
+            super::reports::event_report_sql(),
+            vec![now(), event(), event()],
+            &[
+                "seats_venue_order_idx (venue_id=?)",
+                "reservations_active_seat_uq (event_id=? AND seat_id=?)",
+                "tickets_event_idx (event_id=?)",
+            ],
+        ),
         hot("expire_lapsed", EXPIRE_LAPSED_SQL, vec![now(), now()], &["reservations_lapsing_idx (expires_at<?)"]),
         hot("users_by_id", users_by_id_sql(), vec![text(r#"["user7"]"#)], &["sqlite_autoindex_users_1 (id=?)"]),
         hot(

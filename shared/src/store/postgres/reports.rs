@@ -1,0 +1,69 @@
+//! Sales reports on PostgreSQL: one statement per report.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::PostgresStore;
+use crate::domain::{EventReport, ReportCount};
+use crate::store::{ReportStore, StoreError, StoreResult};
+
+/// An event's report counts (`$1` event, `$2` now), three parts in one statement: `event`, one
+/// row when the event exists (its primary key); `seats`, the venue's seats by tier (their venue's
+/// range of `seats_venue_order_idx`, the venue read first as the seat map reads it) with the held
+/// and sold ones (each seat's probe of `reservations_active_seat_uq`, a subquery per seat so that
+/// no plan reads the event's reservations first and then every seat to match them; the unique
+/// index leaves at most one); and `sales`, the event's
+/// tickets by tier, hour of issue (UTC) and whether revoked (its range of `tickets_event_idx`).
+pub(super) const EVENT_REPORT_SQL: &str = "
+SELECT 'event' AS part, NULL::text AS tier, NULL::timestamptz AS hour, false AS revoked, 0::bigint AS seats,
+       0::bigint AS sold, 0::bigint AS held, 0::bigint AS cents
+FROM events WHERE id = $1
+UNION ALL
+SELECT 'seats', seat.tier, NULL, false, count(*), count(*) FILTER (WHERE seat.taken = 'confirmed'),
+       count(*) FILTER (WHERE seat.taken = 'held'), 0
+FROM (
+    SELECT s.tier,
+           (SELECT r.status FROM reservations r
+            WHERE r.event_id = $1 AND r.seat_id = s.id AND r.status IN ('held', 'confirmed')
+              AND (r.status = 'confirmed' OR r.expires_at > $2)) AS taken
+    FROM seats s
+    WHERE s.venue_id = (SELECT e.venue_id FROM events e WHERE e.id = $1)
+) seat
+GROUP BY seat.tier
+UNION ALL
+SELECT 'sales', t.tier, date_trunc('hour', t.issued_at, 'UTC'), t.status = 'revoked', 0, count(*), 0,
+       sum(t.price_cents)::bigint
+FROM tickets t
+WHERE t.event_id = $1
+GROUP BY t.tier, date_trunc('hour', t.issued_at, 'UTC'), t.status = 'revoked'";
+
+type ReportRow = (String, Option<String>, Option<DateTime<Utc>>, bool, i64, i64, i64, i64);
+
+fn count(value: i64) -> StoreResult<u64> {
+    u64::try_from(value).map_err(|_| StoreError::Internal(format!("a report counted {value}")))
+}
+
+#[async_trait]
+impl ReportStore for PostgresStore {
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn event_report(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<EventReport>> {
+        let rows: Vec<ReportRow> =
+            sqlx::query_as(EVENT_REPORT_SQL).bind(event_id).bind(now).fetch_all(&self.pool).await?;
+        let mut known = false;
+        let mut counts = Vec::with_capacity(rows.len());
+        for (part, tier, hour, revoked, seats, sold, held, cents) in rows {
+            if part == "event" {
+                known = true;
+            } else if part == "seats" {
+                let tier = tier.unwrap_or_default();
+                counts.push(ReportCount::Seats { tier, seats: count(seats)?, sold: count(sold)?, held: count(held)? });
+            } else {
+                let hour = hour.ok_or_else(|| StoreError::Internal("a ticket without an hour".into()))?;
+                let tier = tier.unwrap_or_default();
+                counts.push(ReportCount::Sales { tier, hour, revoked, tickets: count(sold)?, cents });
+            }
+        }
+        Ok(known.then(|| EventReport::from_counts(event_id, &counts)))
+    }
+}

@@ -1,0 +1,132 @@
+//! `/admin/reports/*`: an event's sales report (seats sold, held, available, revenue, refunds, by
+//! type, by tier and per hour) and its orders as CSV, for admins; 404 for an unknown event.
+//! Access for every caller is in `authz_matrix`.
+
+use axum::http::{StatusCode, header};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::http::{TestApp, assert_error, seat, tier_price};
+
+fn report_path(event_id: Uuid) -> String {
+    format!("/admin/reports/events/{event_id}")
+}
+
+/// The sum of `field` over the report's hours.
+fn hours_sum(report: &Value, field: &str) -> i64 {
+    report["sales_per_hour"].as_array().expect("hours").iter().map(|h| h[field].as_i64().expect("a number")).sum()
+}
+
+#[tokio::test]
+async fn an_admin_sees_seats_sold_held_and_available_with_the_revenue_by_tier_type_and_hour() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (_, buyer) = app.customer("buyer@example.com").await;
+    app.paid_booking(&buyer, event.id, &[seat(&venue, "A1"), seat(&venue, "B1")]).await;
+    assert_eq!(app.reserve(&buyer, event.id, seat(&venue, "A2")).await.0, StatusCode::CREATED);
+
+    let (status, _, report) = app.get(&report_path(event.id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (standard, vip) = (tier_price("standard"), tier_price("vip"));
+    assert_eq!(report["event_id"], json!(event.id));
+    assert_eq!(
+        [&report["seats"], &report["sold"], &report["held"], &report["available"]],
+        [&json!(6), &json!(2), &json!(1), &json!(3)],
+        "{report}"
+    );
+    assert_eq!(report["revenue_cents"], json!(standard + vip));
+    assert_eq!(report["refunded_cents"], json!(0));
+    assert_eq!(report["by_type"], json!([{"ticket_type": "standard", "sold": 2, "revenue_cents": standard + vip}]));
+    assert_eq!(
+        report["by_tier"],
+        json!([
+            {"tier": "standard", "seats": 4, "sold": 1, "held": 1, "available": 2, "revenue_cents": standard},
+            {"tier": "vip", "seats": 2, "sold": 1, "held": 0, "available": 1, "revenue_cents": vip},
+        ])
+    );
+    assert_eq!((hours_sum(&report, "sold"), hours_sum(&report, "revenue_cents")), (2, standard + vip), "{report}");
+}
+
+#[tokio::test]
+async fn a_paid_seat_canceled_is_refunded_available_again_and_stays_in_the_hour_it_was_sold() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (_, buyer) = app.customer("buyer@example.com").await;
+    let booking = app.paid_booking(&buyer, event.id, &[seat(&venue, "A1")]).await;
+    let (status, _, body) =
+        app.delete(&format!("/reservations/reservations/{}", booking.reservations[0].id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, _, report) = app.get(&report_path(event.id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((&report["sold"], &report["available"]), (&json!(0), &json!(6)), "{report}");
+    assert_eq!((&report["revenue_cents"], &report["refunded_cents"]), (&json!(0), &json!(tier_price("standard"))));
+    assert_eq!((hours_sum(&report, "sold"), hours_sum(&report, "revenue_cents")), (1, tier_price("standard")));
+}
+
+#[tokio::test]
+async fn an_event_with_no_sale_reports_every_seat_available_and_no_hour() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+
+    let (status, _, report) = app.get(&report_path(event.id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((&report["seats"], &report["available"], &report["sold"]), (&json!(6), &json!(6), &json!(0)));
+    assert_eq!(report["sales_per_hour"], json!([]));
+}
+
+#[tokio::test]
+async fn an_unknown_event_has_no_report_and_no_orders() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let unknown = Uuid::new_v4();
+    assert_error(&app.get(&report_path(unknown), Some(&admin)).await, StatusCode::NOT_FOUND, "not_found");
+    let csv = app.get(&format!("{}/orders.csv", report_path(unknown)), Some(&admin)).await;
+    assert_error(&csv, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn customers_cannot_see_an_events_report_or_its_orders() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (_, customer) = app.customer("buyer@example.com").await;
+    assert_error(&app.get(&report_path(event.id), Some(&customer)).await, StatusCode::FORBIDDEN, "forbidden");
+    let csv = app.get(&format!("{}/orders.csv", report_path(event.id)), Some(&customer)).await;
+    assert_error(&csv, StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn the_orders_csv_has_a_line_per_seat_sold_with_its_holder_quoted_and_no_card_data() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (_, buyer) = app.customer("buyer@example.com").await;
+    let (status, _, body) = app.patch("/auth/me", json!({"name": "Smith, \"Ann\""}), Some(&buyer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let booking = app.paid_booking(&buyer, event.id, &[seat(&venue, "A1"), seat(&venue, "B2")]).await;
+
+    let (status, headers, body) = app.get(&format!("{}/orders.csv", report_path(event.id)), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert!(headers[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment; filename=\"orders-"));
+    let csv = body.as_str().expect("CSV text");
+    let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(lines[0], proeventa_core::api::reports::ORDERS_CSV_HEADER);
+    assert_eq!(lines.len(), 3, "{csv}");
+    for (line, (row, seat_number, tier)) in lines[1..].iter().zip([("A", 1, "standard"), ("B", 2, "vip")]) {
+        assert!(line.starts_with(&format!("{},", booking.id)), "{line}");
+        let expected = format!(",{row},{seat_number},{tier},{},EUR,\"Smith, \"\"Ann\"\"\",valid,", tier_price(tier));
+        assert!(line.contains(&expected), "{line} does not hold {expected}");
+    }
+    assert!(!csv.contains("4242424242424242") && !csv.contains("4242 4242"), "no card number: {csv}");
+    assert!(!lines[0].contains("card") && !lines[0].contains("password"), "{}", lines[0]);
+}
