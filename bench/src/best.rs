@@ -23,6 +23,8 @@ pub struct Best {
     pub holds: u64,
     pub seats_held: u64,
     pub no_block: u64,
+    /// 409s of a request whose every block tried was won by others first.
+    pub outrun: u64,
     pub holds_per_s: f64,
     pub seats_per_s: f64,
     pub p99_ms: Option<f64>,
@@ -42,7 +44,7 @@ pub async fn run(fx: &Fixture, plan: &Plan, name: &str, figures: &mut Figures) {
         Ok(best) => {
             crate::say(&format!(
                 "[{name}]   {:.0} holds/s, {:.0} seats/s, p99 {:.1} ms; {} holds of {} seats ({} of {} seats), \
-                 {} × 409 no block, split {}, oversold {}",
+                 409: {} no block, {} outrun; split {}, oversold {}",
                 best.holds_per_s,
                 best.seats_per_s,
                 best.p99_ms.unwrap_or(f64::NAN),
@@ -51,12 +53,14 @@ pub async fn run(fx: &Fixture, plan: &Plan, name: &str, figures: &mut Figures) {
                 best.seats_held,
                 best.listed,
                 best.no_block,
+                best.outrun,
                 best.split,
                 best.oversold
             ));
             figures.set("best_holds_per_s", Some(best.holds_per_s));
             figures.set("best_seats_per_s", Some(best.seats_per_s));
             figures.set("best_p99_ms", best.p99_ms);
+            figures.set("best_outrun", Some(best.outrun as f64));
             figures.set("best_split", Some(best.split as f64));
             figures.set("best_oversold", Some(best.oversold as f64));
             figures.set("best_mismatch", Some(best.seats_held.abs_diff(best.listed) as f64));
@@ -64,6 +68,10 @@ pub async fn run(fx: &Fixture, plan: &Plan, name: &str, figures: &mut Figures) {
         }
         Err(e) => figures.notes.push(e),
     }
+}
+
+fn contains(body: &[u8], text: &[u8]) -> bool {
+    body.windows(text.len()).any(|w| w == text)
 }
 
 /// Whether a 201's reservations are one row's consecutive seat numbers, and how many.
@@ -98,8 +106,8 @@ pub async fn phase(fx: &Fixture, plan: &Plan) -> Res<Best> {
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng::new(c as u64 + 31);
             let mut latencies = Latencies::with_capacity(16_384);
-            let (mut unexpected, mut holds, mut held, mut no_block, mut split) =
-                (Unexpected::default(), 0u64, 0u64, 0u64, 0u64);
+            let (mut unexpected, mut holds, mut held, mut no_block, mut split, mut outrun) =
+                (Unexpected::default(), 0u64, 0u64, 0u64, 0u64, 0u64);
             let mut turn = c;
             while Instant::now() < until && !over.load(Ordering::Relaxed) {
                 let count = 2 + rng.below(3);
@@ -118,13 +126,16 @@ pub async fn phase(fx: &Fixture, plan: &Plan) -> Res<Best> {
                                     _ => split += 1,
                                 }
                             }
-                            // No block of that size left (or outrun): the event is as full as it gets.
-                            409 => {
+                            // No block of that size left ("No 3 adjacent seats are free in one row.");
+                            // once no pair fits, the event is as full as it gets. Any other 409:
+                            // every block tried was won by others first (outrun).
+                            409 if contains(&answer.body, b"adjacent seats are free") => {
                                 no_block += 1;
                                 if count == 2 {
                                     over.store(true, Ordering::Relaxed);
                                 }
                             }
+                            409 => outrun += 1,
                             _ => unexpected.status(&answer),
                         }
                     }
@@ -134,7 +145,7 @@ pub async fn phase(fx: &Fixture, plan: &Plan) -> Res<Best> {
                     }
                 }
             }
-            (latencies, unexpected, holds, held, no_block, split)
+            (latencies, unexpected, holds, held, no_block, split, outrun)
         }));
     }
     let mut latencies = Latencies::with_capacity(65_536);
@@ -143,6 +154,7 @@ pub async fn phase(fx: &Fixture, plan: &Plan) -> Res<Best> {
         holds: 0,
         seats_held: 0,
         no_block: 0,
+        outrun: 0,
         holds_per_s: 0.0,
         seats_per_s: 0.0,
         p99_ms: None,
@@ -152,11 +164,12 @@ pub async fn phase(fx: &Fixture, plan: &Plan) -> Res<Best> {
         unexpected: Unexpected::default(),
     };
     for task in tasks {
-        let (l, u, holds, held, no_block, split) = task.await.context("a best-available client panicked")?;
+        let (l, u, holds, held, no_block, split, outrun) = task.await.context("a best-available client panicked")?;
         latencies.merge(l);
         best.unexpected.merge(u);
         (best.holds, best.seats_held, best.no_block, best.split) =
             (best.holds + holds, best.seats_held + held, best.no_block + no_block, best.split + split);
+        best.outrun += outrun;
     }
     let window = started.elapsed().as_secs_f64().max(1e-3);
     best.holds_per_s = best.holds as f64 / window;

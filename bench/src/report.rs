@@ -120,6 +120,7 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         ),
         m("best_seats_per_s", "  best-available seats/s", None, None, false, None),
         m("best_p99_ms", "  best-available hold p99 (ms)", None, None, false, None),
+        m("best_outrun", "  409s after 8 blocks won by others first", None, None, false, None),
         m("best_split", "  groups not in one row's consecutive seats", None, Some(Goal::Exactly(0.0)), false, None),
         m("best_oversold", "  seats oversold (store's reservations)", None, Some(Goal::Exactly(0.0)), false, None),
         m("best_mismatch", "  seats in 201 answers ≠ reservations listed", None, Some(Goal::Exactly(0.0)), false, None),
