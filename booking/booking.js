@@ -30,6 +30,10 @@ const els = {
   reserve: byId('reserve'),
   reserveAlert: byId('reserve-alert'),
   reserveNote: byId('reserve-note'),
+  bestForm: byId('best-form'),
+  bestCount: byId('best-count'),
+  bestTier: byId('best-tier'),
+  bestFind: byId('best-find'),
 };
 
 const state = {
@@ -48,6 +52,7 @@ const state = {
   holdTimer: null,
   reserving: false,
   admission: null, // the waiting room's admission, while the event's queue is on
+  found: [], // the reservations best available just held, shown in the summary
 };
 
 const seatReads = newestWins();
@@ -118,6 +123,15 @@ function renderLegend() {
               <span><strong>${Format.label(t.tier)}</strong> ${Format.money(t.price_cents, state.event.currency)}</span></li>`,
           )}
         </ul></div>`,
+  );
+}
+
+/** The best-available control's tiers: any, or one the event sells. */
+function renderBestTiers() {
+  const tiers = Data.tiers(state.event.prices);
+  render(
+    els.bestTier,
+    html`<option value="">${t('Any tier')}</option>${tiers.map((x) => html`<option value="${x.tier}">${Format.label(x.tier)}</option>`)}`,
   );
 }
 
@@ -221,7 +235,21 @@ function renderSummary() {
   const currency = state.event.currency;
   const chosen = state.selected.map((id) => state.seats.get(id)).filter(Boolean).map((e) => e.seat);
   const total = chosen.reduce((sum, s) => sum + s.price_cents, 0);
-  if (!chosen.length) {
+  const found = chosen.length ? [] : state.found;
+  if (found.length) {
+    render(
+      els.summary,
+      html`<p><strong>${t('Best available found these seats, held for you:')}</strong></p>
+      <ul class="summary-list" id="found-seats" aria-label="${t('Seats found for you')}">
+        ${found.map(
+          (r) => html`<li data-seat-id="${r.seat_id}">
+            <span><strong>${seatName(r.seat)}</strong> <span class="muted small">${Format.label(r.seat.tier)}</span></span>
+            <span>${Format.money(r.price_cents, currency)}</span>
+          </li>`,
+        )}
+      </ul>`,
+    );
+  } else if (!chosen.length) {
     render(els.summary, html`<p class="muted">${t('No seats picked yet. Choose up to {n} on the map.', { n: MAX_SEATS })}</p>`);
   } else {
     render(
@@ -236,7 +264,9 @@ function renderSummary() {
       </ul>`,
     );
   }
-  els.total.textContent = Format.money(total, currency);
+  const foundTotal = found.reduce((sum, r) => sum + r.price_cents, 0);
+  els.total.textContent = Format.money(found.length ? foundTotal : total, currency);
+  els.reserve.hidden = found.length > 0;
   els.reserve.disabled = !chosen.length || state.reserving;
   els.reserve.textContent = chosen.length
     ? chosen.length === 1 ? t('Reserve 1 seat') : t('Reserve {n} seats', { n: chosen.length })
@@ -481,6 +511,8 @@ function showHold(bookingId, reservations) {
           <div><strong>${t('Your hold on {seats} has expired.', { seats: names })}</strong> ${t('The seats were released. Pick again below.')}</div></div>`,
       );
       state.mine.clear();
+      state.found = [];
+      renderSummary();
       refreshSeats(true).catch(() => {});
     },
   });
@@ -489,6 +521,8 @@ function showHold(bookingId, reservations) {
       await UI.busy(e.currentTarget, t('Releasing…'), () => api.reservations.cancelBooking(bookingId));
       if (state.holdTimer) state.holdTimer.stop();
       state.mine.clear();
+      state.found = [];
+      renderSummary();
       els.hold.replaceChildren();
       UI.showStatus(t('Seats {seats} released.', { seats: names }), 'success');
       await refreshSeats(true);
@@ -540,6 +574,51 @@ async function reserve() {
 }
 
 els.reserve.addEventListener('click', reserve);
+
+/**
+ * Best available: the server picks the count's adjacent seats in one row, nearest the front and
+ * the row's middle, and holds them (all or none). The seats found show on the map as held by the
+ * buyer, in the summary and in the hold box, which leads on to payment as a hold of picked seats does.
+ */
+async function findBest(e) {
+  e.preventDefault();
+  if (state.reserving) return;
+  UI.clear(els.reserveAlert);
+  if (!Auth.isLoggedIn()) {
+    Auth.redirectToLogin();
+    return;
+  }
+  state.reserving = true;
+  const ask = { count: Number(els.bestCount.value) };
+  if (els.bestTier.value) ask.tier = els.bestTier.value;
+  try {
+    const booking = await UI.busy(els.bestFind, t('Finding seats…'), () =>
+      api.reservations.makeReservation({ event_id: eventId, best_available: ask }, undefined, undefined, state.admission));
+    state.selected = []; // a pick made by hand gives way to the seats found
+    state.found = booking.reservations;
+    state.mine = new Set(booking.reservations.map((r) => r.seat_id));
+    try {
+      await refreshSeats(true);
+    } catch (_) {
+      /* the poll will catch up */
+    }
+    state.seats.forEach(paintSeat);
+    showHold(booking.id, booking.reservations);
+    const names = Data.seatList(booking.reservations);
+    UI.showStatus(t('Found {seats}. They are held for you while you pay.', { seats: names }), 'success');
+    announce(t('Found {seats}. They are held for you while you pay.', { seats: names }));
+    const first = state.seats.get(booking.reservations[0].seat_id);
+    if (first) first.el.scrollIntoView({ block: 'nearest', inline: 'center' });
+  } catch (error) {
+    UI.clear(byId('page-status'));
+    UI.handleError(error, els.reserveAlert);
+  } finally {
+    state.reserving = false;
+    renderSummary();
+  }
+}
+
+els.bestForm.addEventListener('submit', findBest);
 
 // ---- the waiting room ------------------------------------------------------------------
 
@@ -615,6 +694,7 @@ async function start() {
   }
   if (WaitingRoom.isOn(state.event) && !admitted()) return;
   renderLegend();
+  renderBestTiers();
   try {
     await refreshSeats(true);
     markLive(true);

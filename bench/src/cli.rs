@@ -11,7 +11,7 @@ usage: proeventa-bench [--quick] [--backend sqlite,postgres,dynamodb] [--phases 
 
   --quick      short phases and fewer buyers (for development against debug builds)
   --backend    which backends to measure, comma-separated (default: all three)
-  --phases     which phases to run, comma-separated, of fresh, holds, hot, ceiling, flash, sellout, queue,
+  --phases     which phases to run, comma-separated, of fresh, holds, hot, best, ceiling, flash, sellout, queue,
                maps, states, logins, door, manifest, cost, mail, search, reports, steady, start (default: all); the store is
                seeded as for a full run, with fewer buyers when none of holds, hot, flash and sellout runs
   --server     the proeventa binary (default: next to this one)
@@ -28,6 +28,7 @@ pub enum Phase {
     Fresh,
     Holds,
     Hot,
+    Best,
     Ceiling,
     Flash,
     SellOut,
@@ -46,10 +47,11 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 18] = [
+    pub const ALL: [Phase; 19] = [
         Phase::Fresh,
         Phase::Holds,
         Phase::Hot,
+        Phase::Best,
         Phase::Ceiling,
         Phase::Flash,
         Phase::SellOut,
@@ -72,6 +74,7 @@ impl Phase {
             Phase::Fresh => "fresh",
             Phase::Holds => "holds",
             Phase::Hot => "hot",
+            Phase::Best => "best",
             Phase::Ceiling => "ceiling",
             Phase::Flash => "flash",
             Phase::SellOut => "sellout",

@@ -3,6 +3,7 @@
 //! and the targets; also `target/bench/results.json` and `target/bench/chart.svg`.
 
 mod backends;
+mod best;
 mod ceiling;
 mod cli;
 mod cost;
@@ -368,6 +369,10 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
             }
             Err(e) => figures.notes.push(e),
         }
+    }
+
+    if runs(Phase::Best) {
+        best::run(&fx, plan, name, &mut figures).await;
     }
 
     if let (true, Some(onsale), Some(url)) = (runs(Phase::Ceiling), &onsale, &database_url)

@@ -337,7 +337,7 @@ async fn read_seat_map(state: &AppState, event_id: Uuid) -> Result<CachedSeatMap
     let body = serde_json::to_vec(&seats).map_err(|e| ApiError::Internal(format!("seat map encoding: {e}")))?;
     let states = serde_json::to_vec(&super::seat_states::SeatStatesBody::of(&seats))
         .map_err(|e| ApiError::Internal(format!("seat states encoding: {e}")))?;
-    let map = CachedSeatMap::new(body.into(), states.into());
+    let map = CachedSeatMap::new(body.into(), states.into(), seats.into());
     state.seat_maps.put(event_id, map.clone(), generation);
     Ok(map)
 }

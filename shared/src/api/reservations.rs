@@ -17,11 +17,13 @@ use crate::api::error::{ApiError, ErrorBody, NotOnSaleBody};
 use crate::api::extract::{AdminUser, AdmissionToken, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{
-    Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus, SeatSelection,
-    customer_may_cancel_confirmed,
+    BestAvailable, Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus,
+    SeatSelection, customer_may_cancel_confirmed,
 };
 use crate::limits::{Refusal, Subject};
 use crate::metrics;
+use crate::store::StoreError;
+use crate::store::best_available::{BestAvailableError, BestAvailableRequest, hold_best_available};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -36,12 +38,38 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(super::tickets::routes())
 }
 
-/// Either `seat_id` (one seat → a Reservation) or `seat_ids` (1 to 10 seats → a Booking).
+/// One of `seat_id` (one seat → a Reservation), `seat_ids` (1 to 10 seats → a Booking) or
+/// `best_available` (that many adjacent seats chosen for the caller → a Booking).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReserveRequest {
     pub event_id: Uuid,
     pub seat_id: Option<Uuid>,
     pub seat_ids: Option<Vec<Uuid>>,
+    // Left out of an idempotency record's fingerprint when absent: a key used before this field
+    // existed still matches its retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_available: Option<BestAvailableAsk>,
+}
+
+/// "The best `count` seats": adjacent seats in one row (consecutive numbers, never across an
+/// aisle), the earliest row first and within it the block nearest the row's middle, never leaving
+/// one seat alone beside the block when another block avoids it; held all or none. A block another
+/// buyer wins meanwhile is replaced by the next best, up to 8 tries.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BestAvailableAsk {
+    /// How many seats: 1 to 10, and at most `MAX_HELD_SEATS_PER_USER`.
+    #[schema(minimum = 1, maximum = 10, example = 2)]
+    pub count: i64,
+    /// Only seats of this tier (one of the event's).
+    #[schema(example = "standard")]
+    pub tier: Option<String>,
+}
+
+/// What a reserve asks for, parsed.
+enum Ask {
+    Seats { seats: SeatSelection, single: bool },
+    Best(BestAvailable),
 }
 
 /// A single-seat reserve answers a Reservation; a multi-seat reserve answers a Booking.
@@ -85,13 +113,13 @@ pub struct OversightQuery {
         ("X-Admission-Token" = Option<String>, Header, description = "The waiting room's admission (`admission_token` of `GET /queue/events/{event_id}/status`), required while the event's queue is enabled"),
     ),
     responses(
-        (status = 201, description = "A Reservation for `seat_id`, a Booking for `seat_ids`", body = ReserveResponse),
+        (status = 201, description = "A Reservation for `seat_id`, a Booking for `seat_ids` or `best_available` (its reservations name the seats found: ids, rows and numbers)", body = ReserveResponse),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`queue_required`: the event's waiting room is enabled and the request has no `X-Admission-Token` valid for this event and this account (missing, expired or another's)", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
-        (status = 409, description = "`seat_unavailable`: the detail names the seats; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit)", body = ErrorBody),
+        (status = 409, description = "`seat_unavailable`: the detail names the seats; for `best_available`, no block of that size (and tier) is free in one row, or other buyers took each of the 8 blocks tried first; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit)", body = ErrorBody),
         (status = 409, description = "`not_on_sale`: the event's sale opens later; `on_sale_at` says when (an `Idempotency-Key` is not spent on it)", body = NotOnSaleBody),
-        (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; or the Idempotency-Key was used for another request", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; `best_available` with `seat_id`/`seat_ids`, its `count` not 1 to 10 or over `MAX_HELD_SEATS_PER_USER`, a `tier` the event has no seats of, or a field it does not know; or the Idempotency-Key was used for another request", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many reserve requests from this account (`RESERVE_LIMIT_PER_MINUTE`, 30 by default) or client address (`RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE`, 300); see `Retry-After`", body = ErrorBody),
     ))]
 async fn reserve(
@@ -102,25 +130,22 @@ async fn reserve(
     key: IdempotencyKey,
     Json(body): Json<ReserveRequest>,
 ) -> Result<Response, ApiError> {
-    let selection = match (&body.seat_id, &body.seat_ids) {
-        (Some(seat), None) => SeatSelection::parse(vec![*seat]).map(|seats| (seats, true)),
-        (None, Some(seats)) => SeatSelection::parse(seats.clone()).map(|seats| (seats, false)),
+    let ask = match (&body.seat_id, &body.seat_ids, &body.best_available) {
+        (Some(seat), None, None) => SeatSelection::parse(vec![*seat]).map(|seats| Ask::Seats { seats, single: true }),
+        (None, Some(seats), None) => {
+            SeatSelection::parse(seats.clone()).map(|seats| Ask::Seats { seats, single: false })
+        }
+        (None, None, Some(best)) => {
+            BestAvailable::parse(best.count, best.tier.clone(), state.config.max_held_seats).map(Ask::Best)
+        }
+        (_, _, Some(_)) => Err(Invalid::new("best_available", "give either `best_available` or the seats, not both")),
         _ => Err(Invalid::new("seat_ids", "give either `seat_id` or `seat_ids`, not both or neither")),
     };
-    let (seats, single) = selection.inspect_err(|_| metrics::hold_refused("validation_failed"))?;
-    let request = HoldRequest {
-        booking_id: Uuid::new_v4(),
-        user_id: user.id,
-        event_id: body.event_id,
-        seats,
-        ttl: state.config.hold_ttl,
-        limit: state.config.max_held_seats,
-        // Checked here without a store read (signature, kind, event, account, expiry); whether the
-        // event needs it is the store's to decide, in the hold itself.
-        admitted: admission
-            .0
-            .is_some_and(|token| state.queue_tokens.verify_admission(&token, body.event_id, user.id).is_ok()),
-    };
+    let ask = ask.inspect_err(|_| metrics::hold_refused("validation_failed"))?;
+    // Checked here without a store read (signature, kind, event, account, expiry); whether the
+    // event needs it is the store's to decide, in the hold itself.
+    let admitted =
+        admission.0.is_some_and(|token| state.queue_tokens.verify_admission(&token, body.event_id, user.id).is_ok());
     // Counted outside the idempotency record: a 429 is not the answer a retry should replay.
     let reserves = state.config.limits.reserves;
     reserves
@@ -132,6 +157,29 @@ async fn reserve(
             }
         })?
         .keep();
+    let (seats, single) = match ask {
+        Ask::Seats { seats, single } => (seats, single),
+        Ask::Best(want) => {
+            let request = BestAvailableRequest {
+                user_id: user.id,
+                event_id: body.event_id,
+                want,
+                ttl: state.config.hold_ttl,
+                limit: state.config.max_held_seats,
+                admitted,
+            };
+            return idempotency::once(&state, user.id, key, &body, || reserve_best(&state, request)).await;
+        }
+    };
+    let request = HoldRequest {
+        booking_id: Uuid::new_v4(),
+        user_id: user.id,
+        event_id: body.event_id,
+        seats,
+        ttl: state.config.hold_ttl,
+        limit: state.config.max_held_seats,
+        admitted,
+    };
     idempotency::once(&state, user.id, key, &body, || async {
         let held = state.store.hold(&request, Utc::now()).await;
         metrics::hold_answered(&held, request.seats.ids().len());
@@ -145,6 +193,38 @@ async fn reserve(
         Ok((StatusCode::CREATED, answer))
     })
     .await
+}
+
+/// Holds the best block for `request` (`store::best_available`), choosing first from this
+/// process's cached seat map when it has a fresh one, else from a store read.
+async fn reserve_best(
+    state: &AppState,
+    request: BestAvailableRequest,
+) -> Result<(StatusCode, ReserveResponse), ApiError> {
+    let statuses = state.seat_maps.get(request.event_id).map(|map| map.seats);
+    let held = hold_best_available(state.store.as_ref(), &request, statuses).await;
+    // Counted once per request, as a reserve of chosen seats is.
+    let counted = match &held {
+        Ok(_) => Ok(()),
+        Err(BestAvailableError::Store(err)) => Err(err.clone()),
+        Err(_) => Err(StoreError::SeatsUnavailable(Vec::new())),
+    };
+    metrics::hold_answered(&counted, request.want.count());
+    state.seat_maps.invalidate(request.event_id);
+    match held {
+        Ok(held) => Ok((StatusCode::CREATED, ReserveResponse::Booking(held.booking))),
+        Err(BestAvailableError::Store(err)) => Err(err.into()),
+        Err(BestAvailableError::NoBlock) => {
+            let count = request.want.count();
+            let what = if count == 1 { "No seat".to_owned() } else { format!("No {count} adjacent seats") };
+            let tier = request.want.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();
+            let row = if count == 1 { "" } else { " in one row" };
+            Err(ApiError::SeatUnavailable(format!("{what}{tier} are free{row}.")))
+        }
+        Err(BestAvailableError::Outrun { tries }) => Err(ApiError::SeatUnavailable(format!(
+            "Other buyers took each of the {tries} blocks of seats tried first; try again."
+        ))),
+    }
 }
 
 fn filter(

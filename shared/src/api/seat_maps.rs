@@ -9,7 +9,7 @@
 //! make a seat look taken or free for that long, never sell it twice.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -17,19 +17,23 @@ use axum::http::HeaderValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::domain::SeatState;
+
 /// How long a map may be served without asking the store again.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Above this many bytes of cached bodies, older maps are dropped (a 2,000-seat map is ~200 KB).
 const MAX_CACHED_BYTES: usize = 8 * 1024 * 1024;
 
-/// One encoded seat map and its validator, and the same map's live states
-/// (`/seat-states`, see `domain::encode_seat_states`) encoded once with it.
+/// One encoded seat map and its validator, the same map's live states (`/seat-states`, see
+/// `domain::encode_seat_states`) encoded once with it, and the seats themselves (what best
+/// available chooses from, without decoding the body again).
 #[derive(Clone)]
 pub struct CachedSeatMap {
     pub body: Bytes,
     pub etag: HeaderValue,
     pub states: CachedStates,
+    pub seats: Arc<[SeatState]>,
     fetched: Instant,
 }
 
@@ -44,13 +48,14 @@ pub struct CachedStates {
 }
 
 impl CachedSeatMap {
-    /// The map's JSON body and its states' JSON body, as `/seats` and `/seat-states` send them.
-    pub fn new(body: Bytes, states: Bytes) -> Self {
+    /// The map's JSON body and its states' JSON body, as `/seats` and `/seat-states` send them,
+    /// and the seats they encode.
+    pub fn new(body: Bytes, states: Bytes, seats: Arc<[SeatState]>) -> Self {
         let etag = etag_of(&body);
         let gzipped = Bytes::from(crate::gzip::compress(&states));
         let states =
             CachedStates { etag: etag_of(&states), gzipped_etag: tagged(&states, "-gzip"), plain: states, gzipped };
-        Self { body, etag, states, fetched: Instant::now() }
+        Self { body, etag, states, seats, fetched: Instant::now() }
     }
 
     fn is_fresh(&self, now: Instant) -> bool {
@@ -59,7 +64,9 @@ impl CachedSeatMap {
 
     /// The bytes this entry keeps, for the cache's budget.
     fn size(&self) -> usize {
-        self.body.len() + self.states.plain.len() + self.states.gzipped.len()
+        // A seat's strings (row, tier) are short: a few dozen bytes beside the struct.
+        let seats = self.seats.len() * (std::mem::size_of::<SeatState>() + 32);
+        self.body.len() + self.states.plain.len() + self.states.gzipped.len() + seats
     }
 }
 
@@ -177,7 +184,7 @@ mod tests {
     use super::*;
 
     fn map(text: &str) -> CachedSeatMap {
-        CachedSeatMap::new(Bytes::from(text.to_owned()), Bytes::from_static(b"{}"))
+        CachedSeatMap::new(Bytes::from(text.to_owned()), Bytes::from_static(b"{}"), Arc::from(Vec::new()))
     }
 
     #[test]
@@ -208,7 +215,9 @@ mod tests {
     fn the_etag_names_the_body() {
         assert_eq!(map("[1]").etag, map("[1]").etag);
         assert_ne!(map("[1]").etag, map("[2]").etag);
-        let states = |text: &'static str| CachedSeatMap::new(Bytes::new(), Bytes::from_static(text.as_bytes())).states;
+        let states = |text: &'static str| {
+            CachedSeatMap::new(Bytes::new(), Bytes::from_static(text.as_bytes()), Arc::from(Vec::new())).states
+        };
         assert_eq!(states("a").etag, states("a").etag);
         assert_ne!(states("a").etag, states("h").etag);
         assert_ne!(states("a").etag, states("a").gzipped_etag, "each encoding has its own validator");

@@ -1,5 +1,6 @@
 //! Domain types and rules: values parsed at the edge, so inside the crate a value that exists is valid.
 
+mod best_available;
 mod catalog;
 mod message;
 mod password_reset;
@@ -14,6 +15,7 @@ mod time_zone;
 mod user;
 mod waitlist;
 
+pub use best_available::*;
 pub use catalog::*;
 pub use message::*;
 pub use password_reset::*;

@@ -25,6 +25,7 @@ use crate::domain::{
 // is deployed with. `connect` names the feature a DATABASE_URL needs when it is left out.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod batch;
+pub mod best_available;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod checkin_batch;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

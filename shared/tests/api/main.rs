@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod authz_matrix;
 mod bad_input;
+mod best_available;
 mod catalog;
 mod checkin;
 mod checkout;

@@ -118,6 +118,7 @@ macro_rules! backend_tests {
                 concurrent_declines_count_at_most_the_limit,
                 concurrent_extensions_one_wins,
                 concurrent_confirms_of_one_reset_token_one_wins,
+                concurrent_best_available_never_double_books_splits_or_strands,
             ]);
         }
     };
