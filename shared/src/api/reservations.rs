@@ -216,10 +216,12 @@ async fn reserve_best(
         Err(BestAvailableError::Store(err)) => Err(err.into()),
         Err(BestAvailableError::NoBlock) => {
             let count = request.want.count();
-            let what = if count == 1 { "No seat".to_owned() } else { format!("No {count} adjacent seats") };
             let tier = request.want.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();
-            let row = if count == 1 { "" } else { " in one row" };
-            Err(ApiError::SeatUnavailable(format!("{what}{tier} are free{row}.")))
+            Err(ApiError::SeatUnavailable(if count == 1 {
+                format!("No seat{tier} is free.")
+            } else {
+                format!("No {count} adjacent seats{tier} are free in one row.")
+            }))
         }
         Err(BestAvailableError::Outrun { tries }) => Err(ApiError::SeatUnavailable(format!(
             "Other buyers took each of the {tries} blocks of seats tried first; try again."
