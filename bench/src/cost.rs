@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use crate::fixtures::Fixture;
 use crate::http::{Call, Client};
+use crate::scenarios::Figures;
 use crate::util::{Context, Res};
 
 /// Seats in each booking of the measured flow: a couple's order. Units per ticket fall as bookings
@@ -247,6 +248,60 @@ pub async fn purchase(fx: &Fixture, clients: usize, quick: bool, pid: u32, metri
         write_units: units_after.1 - units_before.1,
         seconds,
     })
+}
+
+/// The cost phase's figures, and its breakdown on stderr; `priced` is how the backend is deployed
+/// on AWS (SQLite is not).
+pub fn record(name: &str, usage: &Usage, priced: Option<Database>, figures: &mut Figures) {
+    crate::say(&format!(
+        "[{name}]   {} tickets in {:.1} s ({:.0} tickets/s), {:.2} requests a ticket, {:.3} ms server CPU a request{}",
+        usage.tickets,
+        usage.seconds,
+        usage.tickets_per_second(),
+        usage.requests_per_ticket(),
+        usage.cpu_ms_per_request(),
+        if usage.write_units + usage.read_units > 0.0 {
+            format!(
+                ", {:.1} write and {:.1} read units a ticket",
+                usage.write_units / usage.tickets,
+                usage.read_units / usage.tickets
+            )
+        } else {
+            String::new()
+        }
+    ));
+    figures.set("cost_tickets_per_s", Some(usage.tickets_per_second()));
+    figures.set("cost_requests_per_ticket", Some(usage.requests_per_ticket()));
+    figures.set("cost_cpu_ms_per_request", Some(usage.cpu_ms_per_request()));
+    figures.set("cost_lambda_billed_ms", Some(lambda_billed_ms(usage.cpu_ms_per_request())));
+    if let Some(Database::DynamoDbOnDemand) = priced {
+        figures.set("cost_write_units_per_ticket", Some(usage.write_units / usage.tickets.max(1.0)));
+        figures.set("cost_read_units_per_ticket", Some(usage.read_units / usage.tickets.max(1.0)));
+        if usage.write_units <= 0.0 {
+            figures.notes.push("cost: the server reported no DynamoDB write units".to_owned());
+        }
+    }
+    let Some(database) = priced else { return };
+    let dollars = per_thousand_tickets(usage, database);
+    crate::say(&format!(
+        "[{name}]   US$ per 1,000 tickets (us-east-1): API Gateway {:.5}, Lambda {:.5}, {} {:.5} ({:.4} with a month over {} tickets): {:.4} ({:.4})",
+        dollars.api_gateway,
+        dollars.lambda,
+        match database {
+            Database::DynamoDbOnDemand => "DynamoDB".to_owned(),
+            Database::Rds { .. } => format!("RDS {} busy all hour", RDS_INSTANCE),
+        },
+        dollars.database,
+        dollars.database_month,
+        MONTHLY_TICKETS,
+        dollars.total(),
+        dollars.total_month()
+    ));
+    figures.set("cost_usd_api_gateway", Some(dollars.api_gateway));
+    figures.set("cost_usd_lambda", Some(dollars.lambda));
+    figures.set("cost_usd_database", Some(dollars.database));
+    figures.set("cost_usd_per_1000", Some(dollars.total()));
+    figures.set("cost_usd_per_1000_month", Some(dollars.total_month()));
 }
 
 #[cfg(test)]
