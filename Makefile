@@ -153,7 +153,7 @@ bench:
 # Serverless: functions/* on AWS Lambda behind API Gateway (infra/template.yaml). cargo-lambda,
 # zig and cfn-lint come from the project-local venv; zig is only found as `python3 -m ziglang`
 # there, so .venv/bin goes first on PATH.
-LAMBDA_FUNCTIONS := api-auth api-catalog api-reservations api-payments api-checkin api-queue api-admin api-meta job-expire-holds job-send-mail
+LAMBDA_FUNCTIONS := api-auth api-catalog api-reservations api-tickets api-payments api-checkin api-queue api-admin api-meta job-expire-holds job-send-mail
 LAMBDA_ENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH
 WATCH_PORT ?= 8000
 .PHONY: watch package validate-infra lambda-test init-times

@@ -22,6 +22,7 @@ FIRST_EVENTS = {
     "api-auth": ("GET", "/auth/me"),
     "api-catalog": ("GET", "/events/events"),
     "api-reservations": ("GET", "/reservations/reservations"),
+    "api-tickets": ("GET", "/reservations/tickets"),
     "api-payments": ("GET", "/payments"),
     "api-checkin": ("GET", "/checkin/key"),
     "api-meta": ("GET", "/health"),
@@ -131,7 +132,7 @@ def main():
         AWS_LAMBDA_LOG_GROUP_NAME="measure",
         AWS_LAMBDA_LOG_STREAM_NAME="measure",
         JWT_SECRET=os.environ.get("JWT_SECRET", "measure-init-secret-0123456789abcdef"),
-        # api-reservations and api-checkin refuse to start without the ticket key (64 hex digits).
+        # api-tickets and api-checkin refuse to start without the ticket key (64 hex digits).
         TICKET_SIGNING_KEY=os.environ.get("TICKET_SIGNING_KEY", "ab" * 32),
         LOG_FORMAT="json",
     )

@@ -1,4 +1,5 @@
-//! `api-reservations`: ProEventa's `/reservations/*` routes as an AWS Lambda function behind API Gateway. The state
+//! `api-reservations`: ProEventa's `/reservations/*` routes (holds, reservations, bookings; a
+//! buyer's tickets are `api-tickets`'s) as an AWS Lambda function behind API Gateway. The state
 //! is built once per execution environment; every request then goes through the same router
 //! `proeventa serve` runs.
 

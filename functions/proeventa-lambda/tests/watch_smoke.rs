@@ -27,11 +27,12 @@ const LISTEN_WITHIN: Duration = Duration::from_secs(120);
 const ANSWER_WITHIN: Duration = Duration::from_secs(90);
 
 /// The functions the test calls, in the order it calls them.
-const FUNCTIONS: [&str; 8] = [
+const FUNCTIONS: [&str; 9] = [
     "api-meta",
     "api-auth",
     "api-catalog",
     "api-reservations",
+    "api-tickets",
     "api-payments",
     "api-checkin",
     "api-queue",
@@ -190,6 +191,13 @@ fn watch_serves_every_function_on_its_real_path() {
     let mine = format!("/reservations/reservations/user/{}", user["id"].as_str().unwrap_or(""));
     let (status, reservations) = request(&watch, port, "GET", &mine, Some(token), None);
     assert_eq!((status, reservations), (200, json!([])));
+
+    // api-tickets: under /reservations too, on its own function; and one of a booking's paths.
+    let (status, tickets) = request(&watch, port, "GET", "/reservations/tickets", Some(token), None);
+    assert_eq!((status, tickets), (200, json!([])));
+    let booking_pdf = format!("/reservations/bookings/{}/tickets.pdf", uuid::Uuid::nil());
+    let (status, missing) = request(&watch, port, "GET", &booking_pdf, Some(token), None);
+    assert_eq!((status, missing["error"].as_str()), (404, Some("not_found")), "{missing}");
 
     // api-payments, on its bare prefix and below it.
     let (status, payments) = request(&watch, port, "GET", "/payments", Some(token), None);

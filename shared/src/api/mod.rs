@@ -82,6 +82,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(catalog::routes())
         .merge(reservations::routes())
+        .merge(tickets::routes())
         .merge(payments::routes())
         .merge(checkin::routes())
         .merge(queue::routes())
@@ -222,6 +223,7 @@ mod served_openapi {
             super::auth::routes(),
             super::catalog::routes(),
             super::reservations::routes(),
+            super::tickets::routes(),
             super::payments::routes(),
             super::checkin::routes(),
             super::queue::routes(),

@@ -34,8 +34,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_booking, cancel_booking))
         .routes(routes!(extend_booking))
         .routes(routes!(all_reservations))
-        // A buyer's tickets live under /reservations: api-reservations serves them.
-        .merge(super::tickets::routes())
 }
 
 /// One of `seat_id` (one seat → a Reservation), `seat_ids` (1 to 10 seats → a Booking) or

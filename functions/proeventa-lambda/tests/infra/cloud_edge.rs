@@ -532,10 +532,11 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
         });
         deployed.insert(function.name.clone(), Deployed { recorder, store, app });
     }
-    let [auth, catalog, reservations, payments, checkin, queue_api, admin_api, meta, job, mail_job] = [
+    let [auth, catalog, reservations, tickets_api, payments, checkin, queue_api, admin_api, meta, job, mail_job] = [
         "api-auth",
         "api-catalog",
         "api-reservations",
+        "api-tickets",
         "api-payments",
         "api-checkin",
         "api-queue",
@@ -636,9 +637,9 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
         payments.call(Method::POST, "/payments/webhook", &[("x-signature", signature)], Some(refund)).await;
     assert_eq!(status, 200, "{body}");
 
-    // api-reservations: the paid seats' tickets, read; api-checkin: one admitted by door staff,
-    // then the door's counts and manifest.
-    let (status, tickets) = reservations.send(Method::GET, "/reservations/tickets", &ana, None, Value::Null).await;
+    // api-tickets: the paid seats' tickets, read; api-checkin: one admitted by door staff, then
+    // the door's counts and manifest.
+    let (status, tickets) = tickets_api.send(Method::GET, "/reservations/tickets", &ana, None, Value::Null).await;
     assert_eq!(status, 200, "{tickets}");
     let code = tickets[0]["code"].as_str().unwrap_or_else(|| panic!("a ticket code in {tickets}")).to_owned();
     let scan = json!({"code": code, "event_id": event_id, "gate": "north"});
