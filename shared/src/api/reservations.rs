@@ -193,14 +193,14 @@ async fn reserve(
     .await
 }
 
-/// Holds the best block for `request` (`store::best_available`), choosing first from this
-/// process's cached seat map when it has a fresh one, else from a store read.
+/// Holds the best block for `request` (`store::best_available`), choosing on this process's desk
+/// for the event (`store::best_available_desk`).
 async fn reserve_best(
     state: &AppState,
     request: BestAvailableRequest,
 ) -> Result<(StatusCode, ReserveResponse), ApiError> {
-    let statuses = state.seat_maps.get(request.event_id).map(|map| map.seats);
-    let held = hold_best_available(state.store.as_ref(), &request, statuses).await;
+    let desk = state.best_available.get(request.event_id);
+    let held = hold_best_available(state.store.as_ref(), &request, &desk).await;
     // Counted once per request, as a reserve of chosen seats is.
     let counted = match &held {
         Ok(_) => Ok(()),

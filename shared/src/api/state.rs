@@ -9,6 +9,7 @@ use crate::payments::{self, PaymentProvider, SimulatedProvider};
 use crate::posters::{NoPosterStorage, PosterStorage};
 use crate::queue_tokens::QueueTokenKeys;
 use crate::store::Store;
+use crate::store::best_available_desk::Desks;
 use crate::tickets::TicketKeys;
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub queue_tokens: Arc<QueueTokenKeys>,
     pub payments: Arc<dyn PaymentProvider>,
     pub seat_maps: Arc<SeatMapCache>,
+    /// Best available's desks: per event, the statuses and the blocks this process is holding.
+    pub best_available: Arc<Desks>,
     /// Signs ticket codes and checks the codes scanned at the door.
     pub tickets: Arc<TicketKeys>,
     /// What the queue's polls remember of events and waiting places, a second at most.
@@ -47,6 +50,7 @@ impl AppState {
             queue_tokens: Arc::new(QueueTokenKeys::new(jwt_secret.as_bytes())),
             payments,
             seat_maps: Arc::new(SeatMapCache::default()),
+            best_available: Arc::default(),
             tickets: Arc::new(tickets),
             queue_polls: Arc::default(),
             posters: Arc::new(NoPosterStorage),

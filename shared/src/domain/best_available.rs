@@ -142,6 +142,15 @@ impl SeatView {
         self.free[block.positions()].fill(false);
     }
 
+    /// Frees the seats of `block` that are free in `base` (the same seats' statuses as read, less
+    /// those found taken since): a block claimed and then not held is given back.
+    pub fn free_as_in(&mut self, block: &Block, base: &SeatView) {
+        let end = block.positions().end.min(self.free.len()).min(base.free.len());
+        for position in block.start.min(end)..end {
+            self.free[position] |= base.free[position];
+        }
+    }
+
     /// Whether position `i + 1` is the seat next to `i` in the same row (no aisle between them).
     fn adjacent(&self, row: &Row, i: usize) -> bool {
         i + 1 < row.end && self.seats[i + 1].seat_number == self.seats[i].seat_number + 1

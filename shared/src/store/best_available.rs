@@ -5,27 +5,29 @@
 //! won meanwhile is a lost hold like any other; the next try chooses again.
 //!
 //! The loop, bounded:
-//! - the view is the statuses given (the API's cached seat map, when this process has a fresh
-//!   one) or read from the store (`CatalogStore::seat_map`);
-//! - each try holds one block; a loss marks the seats the store named as taken in the view, and
-//!   the next try chooses at random among the next `4^losses` best blocks (1, then 4, 16, up to
-//!   64; `SeatView::choices`): buyers who raced for the best block spread over the next ones
-//!   instead of all racing again for one;
-//! - every second loss, and whenever the view has no block left, the statuses are read again
-//!   (at most `MAX_READS` reads), so others' wins show;
-//! - "no block" is only answered from a view read from the store during this request;
+//! - the statuses are the process's desk for the event (`best_available_desk`): read from the
+//!   store at most once a second (`desk::MAX_AGE`) by one request while the others wait, and
+//!   showing the blocks this process's requests are holding right now, so they choose apart;
+//! - each try claims one block on the desk and holds it; a loss marks the seats the store named
+//!   as taken, and the next try chooses at random among the next `4^losses` best blocks (1, then
+//!   4, 16, up to 64; `SeatView::choices`): buyers of other processes who raced for the best
+//!   block spread over the next ones instead of all racing again for one;
+//! - every second loss, and whenever the desk has no block left, the statuses are read again
+//!   unless a read began after the loss (at most `MAX_READS` reads by one request), so others'
+//!   wins show;
+//! - "no block" is only answered from statuses read after the request began, with no block of
+//!   this process still being held that could free one;
 //! - at most `MAX_TRIES` holds: a request in a sale moving faster than it can follow is answered
 //!   (`Outrun`) rather than kept waiting, and its store cost stays bounded (8 holds, 4 reads).
 
-use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{Entity, Store, StoreError};
-use crate::domain::{
-    BestAvailable, Block, Booking, HoldLimit, HoldRequest, HoldTtl, Invalid, SeatSelection, SeatState, SeatView,
-};
+use super::best_available_desk::{Desk, MAX_AGE, Outcome, Pick};
+use super::{Store, StoreError};
+use crate::domain::{BestAvailable, Block, Booking, HoldLimit, HoldRequest, HoldTtl, Invalid, SeatSelection, SeatView};
 
 /// The most blocks one request tries to hold.
 pub const MAX_TRIES: usize = 8;
@@ -33,6 +35,10 @@ pub const MAX_TRIES: usize = 8;
 pub const MAX_READS: usize = 4;
 /// The widest choice after losses.
 const MAX_CHOICES: usize = 64;
+/// How often, and how long each time, a request waits for this process's other requests to settle
+/// their blocks when every block left is one of theirs.
+const MAX_WAITS: usize = 20;
+const SETTLE_WAIT: Duration = Duration::from_millis(250);
 
 /// A best-available hold about to be tried: as `HoldRequest`, with the ask instead of the seats.
 #[derive(Debug, Clone)]
@@ -62,7 +68,8 @@ pub enum BestAvailableError {
     /// No `count` adjacent free seats (of the tier) in one row, in statuses read from the store
     /// during this request (less the seats it found taken since).
     NoBlock,
-    /// Every block tried was won by another buyer first, `MAX_TRIES` times (or the reads ran out).
+    /// Every block tried was won by another buyer first, `MAX_TRIES` times (or the reads ran out,
+    /// or this process's other requests kept every block left for longer than it waits).
     Outrun { tries: usize },
 }
 
@@ -72,68 +79,89 @@ impl From<StoreError> for BestAvailableError {
     }
 }
 
-async fn read(store: &dyn Store, event_id: Uuid) -> Result<SeatView, StoreError> {
-    let seats = store.seat_map(event_id, Utc::now()).await?.ok_or(StoreError::NotFound(Entity::Event))?;
-    Ok(SeatView::new(Arc::from(seats)))
-}
-
 /// Holds the best free block for `request.want`, trying again as described in the module.
 pub async fn hold_best_available(
     store: &dyn Store,
     request: &BestAvailableRequest,
-    statuses: Option<Arc<[SeatState]>>,
+    desk: &Desk,
 ) -> Result<BestHeld, BestAvailableError> {
     let want = &request.want;
-    // `fresh`: read from the store by this request (a view marked since only lost free seats).
-    let (mut view, mut fresh, mut reads) = match statuses {
-        Some(seats) => (SeatView::new(seats), false, 0),
-        None => (read(store, request.event_id).await?, true, 1),
-    };
+    let began = Instant::now();
+    let mut reads = 0;
+    // Statuses up to `MAX_AGE` old are good to start from; a read begun within that is waited for.
+    let recent = began.checked_sub(MAX_AGE).unwrap_or(began);
+    if desk.read_at().is_none_or(|at| at < recent) && desk.refresh(store, request.event_id, recent).await? {
+        reads += 1;
+    }
     if let Some(tier) = want.tier()
-        && !view.has_tier(tier)
+        && desk.has_tier(tier) == Some(false)
     {
         let invalid = Invalid::new("best_available.tier", format!("this event has no seats of tier `{tier}`"));
         return Err(StoreError::Rejected(invalid).into());
     }
-    let (mut tries, mut losses) = (0, 0u32);
+    let (mut tries, mut losses, mut waits) = (0, 0u32, 0);
     loop {
-        let choices = view.choices(want, 4usize.pow(losses.min(3)).min(MAX_CHOICES));
-        if choices.is_empty() {
-            if fresh {
-                return Err(BestAvailableError::NoBlock);
+        let claim = match desk.claim(want, 4usize.pow(losses.min(3)).min(MAX_CHOICES)) {
+            Pick::Claimed(claim) => claim,
+            Pick::Nothing { read_at, claimed } => {
+                let fresh = read_at.is_some_and(|at| at >= began);
+                if !fresh && reads < MAX_READS {
+                    if desk.refresh(store, request.event_id, began).await? {
+                        reads += 1;
+                    }
+                    continue;
+                }
+                // Blocks this process's other requests are holding may come back.
+                if claimed && waits < MAX_WAITS {
+                    waits += 1;
+                    desk.wait_for_a_settle(SETTLE_WAIT).await;
+                    continue;
+                }
+                return Err(if fresh && !claimed {
+                    BestAvailableError::NoBlock
+                } else {
+                    BestAvailableError::Outrun { tries }
+                });
             }
-            if reads >= MAX_READS {
-                return Err(BestAvailableError::Outrun { tries });
-            }
-            (view, fresh, reads) = (read(store, request.event_id).await?, true, reads + 1);
-            continue;
-        }
+        };
         if tries == MAX_TRIES {
+            desk.settle(&claim, Outcome::Dropped);
             return Err(BestAvailableError::Outrun { tries });
         }
         tries += 1;
-        let block = choices[(Uuid::new_v4().as_u128() % choices.len() as u128) as usize];
+        let claimed_at = Instant::now();
+        let seats = match SeatSelection::parse(claim.seat_ids.clone()) {
+            Ok(seats) => seats,
+            Err(invalid) => {
+                desk.settle(&claim, Outcome::Dropped);
+                return Err(StoreError::Rejected(invalid).into());
+            }
+        };
         let hold = HoldRequest {
             booking_id: Uuid::new_v4(),
             user_id: request.user_id,
             event_id: request.event_id,
-            seats: SeatSelection::parse(view.seat_ids(&block)).map_err(StoreError::Rejected)?,
+            seats,
             ttl: request.ttl,
             limit: request.limit,
             admitted: request.admitted,
         };
         match store.hold(&hold, Utc::now()).await {
-            Ok(booking) => return Ok(BestHeld { booking, view, block, tries }),
+            Ok(booking) => {
+                desk.settle(&claim, Outcome::Won);
+                return Ok(BestHeld { booking, view: claim.view, block: claim.block, tries });
+            }
             Err(StoreError::SeatsUnavailable(lost)) => {
                 losses += 1;
-                if view.mark_taken(&lost) == 0 {
-                    view.take(&block);
-                }
-                if losses % 2 == 0 && reads < MAX_READS {
-                    (view, fresh, reads) = (read(store, request.event_id).await?, true, reads + 1);
+                desk.settle(&claim, Outcome::Lost(&lost));
+                if losses % 2 == 0 && reads < MAX_READS && desk.refresh(store, request.event_id, claimed_at).await? {
+                    reads += 1;
                 }
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => {
+                desk.settle(&claim, Outcome::Dropped);
+                return Err(other.into());
+            }
         }
     }
 }

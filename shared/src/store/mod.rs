@@ -26,6 +26,7 @@ use crate::domain::{
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod batch;
 pub mod best_available;
+pub mod best_available_desk;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod checkin_batch;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -1,8 +1,9 @@
 //! Best available under a crowd (issue 19): 200 buyers of 2 to 4 seats at once on one event of
 //! 2,000 seats (20 rows of 100), each through `store::best_available` (the picker choosing, the
-//! store's own hold refereeing every block). Every buyer starts from the one map read before the
-//! race, as buyers served from one process's cached map do: the worst case, all aiming at the
-//! same best block first.
+//! store's own hold refereeing every block). The buyers are served by four processes, each with
+//! its desk (`store::best_available_desk`) seeded with the one map read before the race: within a
+//! process the buyers choose apart, and the four processes all aim at the same best blocks first,
+//! as processes that each served the map before an on-sale do.
 //!
 //! What is checked, on the final map and on each buyer's answer:
 //! - no seat is held twice (by the answers, and by the store's own reservations);
@@ -23,10 +24,13 @@ use proeventa_core::domain::{BestAvailable, HoldLimit, Reservation, SeatState, S
 use proeventa_core::store::best_available::{
     BestAvailableError, BestAvailableRequest, BestHeld, MAX_TRIES, hold_best_available,
 };
+use proeventa_core::store::best_available_desk::Desk;
 
 const ROWS: usize = 20;
 const SEATS_PER_ROW: i32 = 100;
 const BUYERS: usize = 200;
+/// The processes serving the buyers, each with its own desk.
+const PROCESSES: usize = 4;
 
 struct Buyer {
     user_id: Uuid,
@@ -42,11 +46,14 @@ pub async fn concurrent_best_available_never_double_books_splits_or_strands(stor
     let users = fixture_users(&store, "best", BUYERS).await;
     let before: Arc<[SeatState]> = store.seat_map(event.id, Utc::now()).await.expect("map").expect("event").into();
     let mut rng = Rng::new(0xBE57_A7A1);
+    let desks: Vec<Arc<Desk>> =
+        (0..PROCESSES).map(|_| Arc::new(Desk::seeded(before.clone(), std::time::Instant::now()))).collect();
     let barrier = Arc::new(Barrier::new(BUYERS));
     let started = std::time::Instant::now();
     let tasks: Vec<_> = users
         .iter()
-        .map(|user| {
+        .enumerate()
+        .map(|(b, user)| {
             let count = 2 + rng.below(3) as i64;
             let want = BestAvailable::parse(count, None, HoldLimit::default()).expect("a valid ask");
             let request = BestAvailableRequest {
@@ -57,14 +64,14 @@ pub async fn concurrent_best_available_never_double_books_splits_or_strands(stor
                 limit: HoldLimit::default(),
                 admitted: false,
             };
-            let (store, barrier, before) = (store.clone(), barrier.clone(), before.clone());
+            let (store, barrier, desk) = (store.clone(), barrier.clone(), desks[b % PROCESSES].clone());
             tokio::spawn(async move {
                 barrier.wait().await;
                 // A store that sheds load (DynamoDB Local lets 8 requests in at once and answers
                 // `Unavailable` after 6 s in line) is asked again, as a client does after a 503.
                 let mut shed = 0;
                 loop {
-                    let outcome = hold_best_available(store.as_ref(), &request, Some(before.clone())).await;
+                    let outcome = hold_best_available(store.as_ref(), &request, &desk).await;
                     match outcome {
                         Err(BestAvailableError::Store(StoreError::Unavailable(_))) if shed < 5 => {
                             shed += 1;
