@@ -176,6 +176,7 @@ async fn four_thousand_tickets(store: &PostgresStore, conn: &mut sqlx::PgConnect
     for day in 1..=20 {
         let event = store
             .create_event(NewEvent {
+                actor: None,
                 venue_id: venue.venue.id,
                 name: format!("Day {day}"),
                 category: Category::Concert,
@@ -306,6 +307,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
                 let venue = store.create_venue(venue).await.unwrap();
                 let busy = store
                     .create_event(NewEvent {
+                        actor: None,
                         venue_id: venue.venue.id,
                         name: "Busy".into(),
                         category: Category::Concert,
