@@ -789,6 +789,15 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = admin_api.send(Method::GET, &format!("{report}/orders.csv"), &admin, None, Value::Null).await;
     assert_eq!(status, 200, "{body}");
+    // The audit log (issue 21): the admin's changes above, each written with its change (AUDIT#:
+    // api-auth's account change, api-catalog's venue and event changes, this function's resend),
+    // read by the kind partitions, an entity's (gsi1) and an actor's (gsi2).
+    for query in ["", "?entity=event", &format!("?entity=event:{event_id}"), &format!("?actor={admin_id}")] {
+        let (status, body) =
+            admin_api.send(Method::GET, &format!("/admin/audit{query}"), &admin, None, Value::Null).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.as_array().is_some_and(|entries| !entries.is_empty()), "{query}: {body}");
+    }
 
     for function in &functions {
         let statements = statements(function);
