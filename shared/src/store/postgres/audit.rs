@@ -33,8 +33,9 @@ pub(super) async fn write_audit(conn: impl PgExecutor<'_>, record: &AuditRecord)
     Ok(())
 }
 
-/// The listing for a filter: equality on the leading columns of one index and `ORDER BY at DESC,
-/// id DESC` (its order), `LIMIT`/`OFFSET` from the page.
+/// The listing for a filter: equality on the leading columns of one index and that index's order
+/// (`AuditFilter::sql_index`: the equal columns, then `at DESC, id DESC`), `LIMIT`/`OFFSET` from
+/// the page.
 pub(crate) fn list_audit_query(filter: &AuditFilter) -> QueryBuilder<'static, Postgres> {
     let mut qb = QueryBuilder::new(
         "SELECT id, at, actor_id, actor_email, action, entity_kind, entity_id, before::text AS before, \
@@ -55,7 +56,8 @@ pub(crate) fn list_audit_query(filter: &AuditFilter) -> QueryBuilder<'static, Po
     if let Some(to) = filter.to {
         qb.push(" AND at <= ").push_bind(to);
     }
-    qb.push(" ORDER BY at DESC, id DESC LIMIT ")
+    let (_, leading) = filter.sql_index();
+    qb.push(format!(" ORDER BY {leading}at DESC, id DESC LIMIT "))
         .push_bind(filter.page.limit)
         .push(" OFFSET ")
         .push_bind(filter.page.offset);

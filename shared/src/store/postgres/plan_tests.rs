@@ -7,6 +7,7 @@
 //! `EXPLAIN` only plans, so nothing here is written by the statements explained. The outbox's
 //! claim and depth and the door's statements are explained in `plan_tests/`.
 
+mod audit;
 mod door;
 mod outbox_claim;
 mod outbox_depth;
