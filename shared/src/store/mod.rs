@@ -512,6 +512,9 @@ pub enum Writes {
     /// `QueueStore::finish_queue_place` alone: a sale ends the buyer's session in the waiting
     /// room (the payment's function).
     QueueFinish,
+    /// The audit log's entries (issue 21): each written by an admin's change (of an account, a
+    /// venue or event, an outbox message) in that change's own transaction.
+    Audit,
     /// `WaitlistStore`: joining and leaving waiting lists. (Offers are written by the cancels and
     /// the sweep that free the seats: `Holds`, `HoldSweeper`.)
     Waitlist,

@@ -576,8 +576,11 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let (status, body) = auth.send(Method::PATCH, "/auth/me", &ana, None, json!({"name": "Ana"})).await;
     assert_eq!(status, 200, "{body}");
     let path = format!("/auth/users/{}", id(&customer));
-    let (status, body) = auth.send(Method::PATCH, &path, &admin, None, json!({"disabled": false})).await;
-    assert_eq!(status, 200, "{body}");
+    // Disabled and enabled again: two changes, each with its audit entry (AUDIT#).
+    for disabled in [true, false] {
+        let (status, body) = auth.send(Method::PATCH, &path, &admin, None, json!({"disabled": disabled})).await;
+        assert_eq!(status, 200, "{body}");
+    }
     // A password reset: asked for (the reset's item and its mail), then used (the reset consumed and
     // the account's password and token version, in one transaction); ana logs in again after it.
     let ask = json!({"email": "ana@iam.test"});

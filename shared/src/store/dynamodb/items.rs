@@ -134,7 +134,7 @@ item_kinds! {
     WAITLIST = "WAITLIST#*" by [Waitlist, Holds, HoldSweeper];
     /// An audit log entry (issue 21), one partition per entity kind: written by the admin change it
     /// records, in that change's transaction (`audit.rs`).
-    AUDIT = "AUDIT#*" by [Accounts, Catalog, Messages];
+    AUDIT = "AUDIT#*" by [Audit];
 }
 
 /// The kind of item a partition key belongs to: the most specific kind whose shape it has (an
