@@ -185,7 +185,7 @@ impl AuditStore for DynamoStore {
                 all
             }
         };
-        entries.sort_by(|a, b| (b.at, b.id).cmp(&(a.at, a.id)));
+        entries.sort_by_key(|entry| std::cmp::Reverse((entry.at, entry.id)));
         let offset = usize::try_from(filter.page.offset).unwrap_or(usize::MAX);
         let limit = usize::try_from(filter.page.limit).unwrap_or(0);
         Ok(entries.into_iter().skip(offset).take(limit).collect())

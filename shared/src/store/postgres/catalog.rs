@@ -129,11 +129,10 @@ impl CatalogStore for PostgresStore {
         if updated == 0 {
             return Ok(None);
         }
-        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, before, lock_venue(&mut *tx, id).await?) {
-            if let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, Utc::now())
-            {
-                write_audit(&mut *tx, &record).await?;
-            }
+        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, before, lock_venue(&mut *tx, id).await?)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, Utc::now())
+        {
+            write_audit(&mut *tx, &record).await?;
         }
         tx.commit().await?;
         self.venue(id).await
@@ -265,10 +264,10 @@ impl CatalogStore for PostgresStore {
         }
         // The trait gives no clock here; availability is counted at the wall clock.
         let event = fetch_event(&mut *tx, id, now).await?;
-        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &event) {
-            if let Some(record) = AuditRecord::change(actor, AuditAction::EventUpdated, id, before, after, now) {
-                write_audit(&mut *tx, &record).await?;
-            }
+        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &event)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::EventUpdated, id, before, after, now)
+        {
+            write_audit(&mut *tx, &record).await?;
         }
         tx.commit().await?;
         Ok(event)
@@ -488,11 +487,11 @@ impl PostgresStore {
         let refunds = cancel_active(&mut tx, CancelScope::Event, id, now).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         let event = fetch_event(&mut *tx, id, now).await?;
-        if let (Some(actor), Some(before), Some(after)) = (actor, &before, &event) {
-            // Only the event's own fields (its status): the refunds are the cancel's consequence.
-            if let Some(record) = AuditRecord::change(actor, AuditAction::EventCanceled, id, before, after, now) {
-                write_audit(&mut *tx, &record).await?;
-            }
+        // Only the event's own fields (its status): the refunds are the cancel's consequence.
+        if let (Some(actor), Some(before), Some(after)) = (actor, &before, &event)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::EventCanceled, id, before, after, now)
+        {
+            write_audit(&mut *tx, &record).await?;
         }
         tx.commit().await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))

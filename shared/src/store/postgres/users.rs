@@ -90,10 +90,10 @@ impl UserStore for PostgresStore {
         .fetch_optional(&mut *tx)
         .await?;
         let after = row.map(UserRow::into_user).transpose()?;
-        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &after) {
-            if let Some(record) = AuditRecord::change(actor, AuditAction::UserUpdated, id, before, after, Utc::now()) {
-                write_audit(&mut *tx, &record).await?;
-            }
+        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &after)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::UserUpdated, id, before, after, Utc::now())
+        {
+            write_audit(&mut *tx, &record).await?;
         }
         tx.commit().await?;
         Ok(after)

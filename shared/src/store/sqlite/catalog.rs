@@ -270,10 +270,10 @@ impl CatalogStore for SqliteStore {
             insert_prices(&mut tx, &event_id, &prices).await?;
         }
         let event = load_event(&mut tx, id, now).await?;
-        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &event) {
-            if let Some(record) = AuditRecord::change(actor, AuditAction::EventUpdated, id, before, after, now) {
-                write_audit(&mut tx, &record).await?;
-            }
+        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &event)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::EventUpdated, id, before, after, now)
+        {
+            write_audit(&mut tx, &record).await?;
         }
         tx.commit().await?;
         Ok(event)
@@ -297,11 +297,11 @@ impl CatalogStore for SqliteStore {
         let refunds = cancel_active(&mut tx, CancelScope::Event, &event_id, now).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         let event = load_event(&mut tx, id, now).await?;
-        if let (Some(actor), Some(before), Some(after)) = (actor, &before, &event) {
-            // Only the event's own fields (its status): the refunds are the cancel's consequence.
-            if let Some(record) = AuditRecord::change(actor, AuditAction::EventCanceled, id, before, after, now) {
-                write_audit(&mut tx, &record).await?;
-            }
+        // Only the event's own fields (its status): the refunds are the cancel's consequence.
+        if let (Some(actor), Some(before), Some(after)) = (actor, &before, &event)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::EventCanceled, id, before, after, now)
+        {
+            write_audit(&mut tx, &record).await?;
         }
         tx.commit().await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))

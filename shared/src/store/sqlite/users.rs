@@ -88,10 +88,10 @@ impl UserStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         let after = row.as_ref().map(user_from_row).transpose()?;
-        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, &before, &after) {
-            if let Some(record) = AuditRecord::change(actor, AuditAction::UserUpdated, id, before, after, Utc::now()) {
-                write_audit(&mut tx, &record).await?;
-            }
+        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, &before, &after)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::UserUpdated, id, before, after, Utc::now())
+        {
+            write_audit(&mut tx, &record).await?;
         }
         tx.commit().await?;
         Ok(after)
