@@ -1,7 +1,8 @@
 // admin.html: venues with their seat rows, events (create, edit, cancel), users (disable,
-// promote), reservation oversight with filters and an event's sales, one module per tab under admin/. Admins
+// promote), reservation oversight with filters, an event's sales and the audit log, one module per tab under admin/. Admins
 // only; the API checks that too.
 import { Auth } from './auth.js';
+import { loadAudit, setupAudit } from './admin/audit.js';
 import { byId, html, render } from './dom.js';
 import * as UI from './ui.js';
 import { loadEvents, setupEvents } from './admin/events.js';
@@ -38,10 +39,12 @@ async function start() {
   setupUsers();
   setupReservations();
   setupSales();
+  setupAudit();
   setupTabs({
     users: loadUsers,
     reservations: () => loadReservationFilters().then(loadReservations),
     sales: loadSales,
+    audit: loadAudit,
   });
   selectTab(tabFromUrl());
   try {

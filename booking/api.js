@@ -372,6 +372,12 @@ api.reports = {
   ordersCsv: (eventId) => file('/admin/reports/events/' + id(eventId) + '/orders.csv'),
 };
 
+/** The audit log (admins; issue 21). */
+api.audit = {
+  /** list({entity: "<kind>" or "<kind>:<id>", actor, from, to, limit, offset}, {signal}) → [AuditEntry], newest first */
+  list: (filters, options) => call('GET', '/admin/audit', { query: filters, signal: options && options.signal }),
+};
+
 // Aliases, so callers may think in resources.
 api.venues = {
   getVenues: api.events.getVenues,

@@ -307,6 +307,7 @@ async fn event(
         prices.iter().map(|(tier, price_cents)| Price { tier: (*tier).into(), price_cents: *price_cents }).collect();
     store
         .create_event(NewEvent {
+            actor: None,
             venue_id: venue.venue.id,
             name: name.into(),
             category,

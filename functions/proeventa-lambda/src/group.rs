@@ -50,9 +50,10 @@ impl Group {
     /// these write, and no other (`functions/proeventa-lambda/tests/infra/cloud_edge.rs`).
     pub fn store_writes(self) -> &'static [Writes] {
         match self {
-            Group::Auth => &[Writes::Accounts, Writes::Limits],
+            // An admin's change of an account writes its audit entry.
+            Group::Auth => &[Writes::Accounts, Writes::Limits, Writes::Audit],
             // The waiting lists live under `/events/events/{id}/waitlist`.
-            Group::Catalog => &[Writes::Catalog, Writes::Idempotency, Writes::Waitlist],
+            Group::Catalog => &[Writes::Catalog, Writes::Idempotency, Writes::Waitlist, Writes::Audit],
             Group::Reservations => &[Writes::Holds, Writes::Idempotency, Writes::Limits],
             // Reads only: confirm issues the tickets, cancels revoke them.
             Group::Tickets => &[],
@@ -62,8 +63,8 @@ impl Group {
             Group::Checkin => &[Writes::CheckIn],
             // A join puts a place; admission is the pace's (job-expire-holds), a poll only reads.
             Group::Queue => &[Writes::Queue],
-            // A resend puts a failed message back to pending.
-            Group::Admin => &[Writes::Messages],
+            // A resend puts a failed message back to pending, with its audit entry.
+            Group::Admin => &[Writes::Messages, Writes::Audit],
             Group::Meta => &[],
         }
     }

@@ -225,6 +225,7 @@ async fn venue(store: &Arc<dyn Store>) -> VenueWithSeats {
 async fn event(store: &Arc<dyn Store>, venue: &VenueWithSeats, name: &str, category: Category, days: i64) -> Event {
     store
         .create_event(NewEvent {
+            actor: None,
             venue_id: venue.venue.id,
             name: name.to_owned(),
             category,

@@ -1,7 +1,7 @@
 //! `/admin/*`: what only admins look after. The outbox: its messages by status (the failed ones
 //! first of all: what the sender gave up on and why) and a resend, which puts a failed message
 //! back to pending for the sender's next pass. The sales reports (`/admin/reports/*`) are in
-//! `reports.rs`.
+//! `reports.rs`, the audit log (`/admin/audit`) in `audit.rs`.
 
 use axum::extract::State;
 use chrono::Utc;
@@ -15,11 +15,15 @@ use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::AdminUser;
 use crate::api::state::AppState;
-use crate::domain::{MessageStatus, OutboxMessage, Page};
+use crate::domain::{Actor, MessageStatus, OutboxMessage, Page};
 use crate::store::StoreError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_messages)).routes(routes!(resend_message)).merge(super::reports::routes())
+    OpenApiRouter::new()
+        .routes(routes!(list_messages))
+        .routes(routes!(resend_message))
+        .merge(super::reports::routes())
+        .merge(super::audit::routes())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -66,10 +70,10 @@ async fn list_messages(
     ))]
 async fn resend_message(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(message_id): Path<Uuid>,
 ) -> Result<Json<OutboxMessage>, ApiError> {
-    match state.store.resend_message(message_id, Utc::now()).await {
+    match state.store.resend_message(message_id, Utc::now(), Some(&Actor::from(&admin))).await {
         Ok(message) => Ok(Json(message)),
         Err(StoreError::NotFound(_)) => Err(ApiError::not_found("message")),
         Err(StoreError::InvalidState(_)) => {

@@ -16,7 +16,7 @@ use crate::api::extract::{AdminUser, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::auth::{hash_password, verify_password};
 use crate::domain::{
-    Email, Invalid, NewUser, Page, Password, ResetRequest, ResetToken, Role, User, UserChanges, parse_name,
+    Actor, Email, Invalid, NewUser, Page, Password, ResetRequest, ResetToken, Role, User, UserChanges, parse_name,
 };
 use crate::limits::{Attempt, Subject};
 
@@ -397,7 +397,12 @@ async fn update_user(
     if locks_out_self {
         return Err(ApiError::InvalidState("Admins cannot disable or demote their own account.".into()));
     }
-    let changes = UserChanges { role: body.role, disabled: body.disabled, ..UserChanges::default() };
+    let changes = UserChanges {
+        role: body.role,
+        disabled: body.disabled,
+        actor: Some(Actor::from(&admin)),
+        ..UserChanges::default()
+    };
     let user = state.store.update_user(user_id, changes).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(Json(user))
 }

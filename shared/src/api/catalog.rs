@@ -17,10 +17,10 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::AdminUser;
 use crate::api::state::AppState;
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, NewEvent, NewVenue, Page, Price,
-    QueueSettings, SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats, check_on_sale_at,
-    check_prices_cover, city_of, optional_text, parse_city, parse_currency, parse_duration_minutes, parse_image_url,
-    parse_prices, required_text,
+    Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, NewEvent, NewVenue, Page,
+    Price, QueueSettings, SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats,
+    check_on_sale_at, check_prices_cover, city_of, optional_text, parse_city, parse_currency, parse_duration_minutes,
+    parse_image_url, parse_prices, required_text,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -196,7 +196,8 @@ async fn create_venue(
     let venue = match body.time_zone.as_deref() {
         Some(name) => venue.with_time_zone(TimeZone::parse(name)?),
         None => venue,
-    };
+    }
+    .by(Actor::from(&admin));
     idempotency::once(&state, admin.id, key, &body, || async {
         Ok((StatusCode::CREATED, state.store.create_venue(venue).await?))
     })
@@ -216,11 +217,14 @@ async fn create_venue(
     ))]
 async fn update_venue(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(venue_id): Path<Uuid>,
     Json(body): Json<UpdateVenueRequest>,
 ) -> Result<Json<VenueWithSeats>, ApiError> {
-    let changes = VenueChanges { time_zone: body.time_zone.as_deref().map(TimeZone::parse).transpose()? };
+    let changes = VenueChanges {
+        time_zone: body.time_zone.as_deref().map(TimeZone::parse).transpose()?,
+        actor: Some(Actor::from(&admin)),
+    };
     let venue = state.store.update_venue(venue_id, changes).await?.ok_or_else(|| ApiError::not_found("venue"))?;
     Ok(Json(venue))
 }
@@ -264,7 +268,7 @@ async fn venues_in(state: &AppState, city: &str) -> Result<Vec<Uuid>, ApiError> 
 
 /// A `from` or `to` parameter: an RFC 3339 time, or a date meaning the start (`from`) or the end
 /// (`to`, inclusive) of that day in UTC.
-fn parse_time_bound(raw: &str, name: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+pub(super) fn parse_time_bound(raw: &str, name: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
     let raw = raw.trim();
     if let Ok(time) = DateTime::parse_from_rfc3339(raw) {
         return Ok(time.with_timezone(&Utc));
@@ -386,6 +390,7 @@ async fn create_event(
         prices,
         on_sale_at: body.on_sale_at,
         queue,
+        actor: Some(Actor::from(&admin)),
     };
     idempotency::once(&state, admin.id, key, &body, || async {
         Ok((StatusCode::CREATED, state.store.create_event(event).await?))
@@ -413,7 +418,7 @@ fn check_future(start_time: DateTime<Utc>) -> Result<(), Invalid> {
     ))]
 async fn update_event(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(event_id): Path<Uuid>,
     Json(body): Json<UpdateEventRequest>,
 ) -> Result<Json<Event>, ApiError> {
@@ -449,6 +454,7 @@ async fn update_event(
         poster: None,
         on_sale_at: body.on_sale_at,
         queue,
+        actor: Some(Actor::from(&admin)),
     };
     let updated = state.store.update_event(event_id, changes).await?.ok_or_else(|| ApiError::not_found("event"))?;
     state.seat_maps.invalidate(event_id);
@@ -466,11 +472,15 @@ async fn update_event(
     ))]
 async fn cancel_event(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(event_id): Path<Uuid>,
 ) -> Result<Json<Event>, ApiError> {
-    let cancellation =
-        state.store.cancel_event(event_id, Utc::now()).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let actor = Actor::from(&admin);
+    let cancellation = state
+        .store
+        .cancel_event(event_id, Utc::now(), Some(&actor))
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
     state.seat_maps.invalidate(event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))

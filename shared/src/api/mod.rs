@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod checkin;

@@ -15,7 +15,7 @@ use super::{Json, Path};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::AdminUser;
 use crate::api::state::AppState;
-use crate::domain::{Event, EventChanges, EventStatus};
+use crate::domain::{Actor, Event, EventChanges, EventStatus};
 use crate::posters::{self, MAX_UPLOAD_BYTES, PosterError};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -43,7 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     ))]
 async fn upload_poster(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(event_id): Path<Uuid>,
     body: Body,
 ) -> Result<Json<Event>, ApiError> {
@@ -67,7 +67,7 @@ async fn upload_poster(
         tracing::error!(error = %e, %event_id, "poster not stored");
         ApiError::Unavailable(e)
     })?;
-    let changes = EventChanges { poster: Some(Some(poster)), ..Default::default() };
+    let changes = EventChanges { poster: Some(Some(poster)), actor: Some(Actor::from(&admin)), ..Default::default() };
     let updated = state.store.update_event(event_id, changes).await?.ok_or_else(|| ApiError::not_found("event"))?;
     Ok(Json(updated))
 }
@@ -84,11 +84,11 @@ async fn upload_poster(
     ))]
 async fn remove_poster(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(event_id): Path<Uuid>,
 ) -> Result<Json<Event>, ApiError> {
     changeable_event(&state, event_id).await?;
-    let changes = EventChanges { poster: Some(None), ..Default::default() };
+    let changes = EventChanges { poster: Some(None), actor: Some(Actor::from(&admin)), ..Default::default() };
     let updated = state.store.update_event(event_id, changes).await?.ok_or_else(|| ApiError::not_found("event"))?;
     Ok(Json(updated))
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{EventSort, Invalid, Page, TimeZone, wire_enum};
+use super::{Actor, EventSort, Invalid, Page, TimeZone, wire_enum};
 
 wire_enum! {
     /// What kind of place a venue is.
@@ -198,6 +198,8 @@ pub struct NewVenue {
     pub kind: VenueKind,
     pub rows: Vec<SeatRow>,
     pub time_zone: TimeZone,
+    /// The admin creating it (`by`): the store writes its audit row with it (none: not audited).
+    pub actor: Option<Actor>,
 }
 
 impl NewVenue {
@@ -226,11 +228,16 @@ impl NewVenue {
             let tier = parse_tier(&row.tier)?;
             parsed.push(SeatRow { row: label, seats: row.seats, tier });
         }
-        Ok(Self { name, location, kind, rows: parsed, time_zone: TimeZone::default() })
+        Ok(Self { name, location, kind, rows: parsed, time_zone: TimeZone::default(), actor: None })
     }
 
     pub fn with_time_zone(self, time_zone: TimeZone) -> Self {
         Self { time_zone, ..self }
+    }
+
+    /// The admin creating the venue, for its audit row.
+    pub fn by(self, actor: Actor) -> Self {
+        Self { actor: Some(actor), ..self }
     }
 }
 
@@ -238,6 +245,8 @@ impl NewVenue {
 #[derive(Debug, Clone, Default)]
 pub struct VenueChanges {
     pub time_zone: Option<TimeZone>,
+    /// The admin making the change: the store writes its audit row with it (none: not audited).
+    pub actor: Option<Actor>,
 }
 
 /// A tier name: lowercase, 1 to 32 characters of letters, digits, `_` or `-`.
@@ -317,6 +326,8 @@ pub struct NewEvent {
     pub on_sale_at: Option<DateTime<Utc>>,
     /// The waiting room; `None`: none.
     pub queue: Option<QueueSettings>,
+    /// The admin creating it: the store writes its audit row with it (none: not audited).
+    pub actor: Option<Actor>,
 }
 
 /// Changes to an event; `None` leaves a field as it is.
@@ -336,6 +347,51 @@ pub struct EventChanges {
     pub on_sale_at: Option<Option<DateTime<Utc>>>,
     /// `Some(None)` removes the waiting room.
     pub queue: Option<Option<QueueSettings>>,
+    /// The admin making the change: the store writes its audit row with it (none: not audited).
+    pub actor: Option<Actor>,
+}
+
+impl EventChanges {
+    /// The event as these changes leave it (for a store that must know the result before it
+    /// writes, to put the audit row in the same transaction).
+    pub fn applied_to(&self, event: &Event) -> Event {
+        let mut changed = event.clone();
+        if let Some(name) = &self.name {
+            changed.name = name.clone();
+        }
+        if let Some(category) = self.category {
+            changed.category = category;
+        }
+        if let Some(description) = &self.description {
+            changed.description = description.clone();
+        }
+        if let Some(image_url) = &self.image_url {
+            changed.image_url = image_url.clone().filter(|url| !url.is_empty());
+        }
+        if let Some(start_time) = self.start_time {
+            changed.start_time = start_time;
+        }
+        if let Some(duration_minutes) = self.duration_minutes {
+            changed.duration_minutes = duration_minutes;
+        }
+        if let Some(currency) = &self.currency {
+            changed.currency = currency.clone();
+        }
+        if let Some(prices) = &self.prices {
+            changed.prices = prices.clone();
+            changed.prices.sort_by(|a, b| a.tier.cmp(&b.tier));
+        }
+        if let Some(poster) = &self.poster {
+            changed.poster = poster.clone();
+        }
+        if let Some(on_sale_at) = self.on_sale_at {
+            changed.on_sale_at = on_sale_at;
+        }
+        if let Some(queue) = self.queue {
+            changed.queue = queue;
+        }
+        changed
+    }
 }
 
 pub fn parse_duration_minutes(raw: Option<i32>) -> Result<Option<i32>, Invalid> {

@@ -1,5 +1,6 @@
 //! Domain types and rules: values parsed at the edge, so inside the crate a value that exists is valid.
 
+mod audit;
 mod best_available;
 mod catalog;
 mod message;
@@ -15,6 +16,7 @@ mod time_zone;
 mod user;
 mod waitlist;
 
+pub use audit::*;
 pub use best_available::*;
 pub use catalog::*;
 pub use message::*;

@@ -112,6 +112,9 @@ pub struct UserChanges {
     pub password_hash: Option<String>,
     pub role: Option<Role>,
     pub disabled: Option<bool>,
+    /// The admin making the change (role, disabled): the store writes its audit row with it (none:
+    /// the account's own change, not audited).
+    pub actor: Option<super::Actor>,
 }
 
 #[cfg(test)]

@@ -14,11 +14,11 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, CheckIn, Email, Event, EventChanges, EventFilter, EventReport, HoldExtension, HoldRequest, Invalid,
-    MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, QueueJoin, QueuePlace,
-    QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState,
-    Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats,
-    WaitlistEntry, WaitlistJoin,
+    Actor, AuditEntry, AuditFilter, Booking, CheckIn, Email, Event, EventChanges, EventFilter, EventReport,
+    HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page,
+    Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest,
+    Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
+    VenueWithSeats, WaitlistEntry, WaitlistJoin,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -149,8 +149,14 @@ pub trait CatalogStore: Send + Sync {
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event>;
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>>;
     /// Marks the event canceled and cancels every held or confirmed reservation of it, in one
-    /// transaction that also records the refund of every paid seat (see `Cancellation`).
-    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>>;
+    /// transaction that also records the refund of every paid seat (see `Cancellation`), and the
+    /// `actor`'s audit row when one is given and the event was not canceled already.
+    async fn cancel_event(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Option<Cancellation<Event>>>;
     async fn event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>>;
     /// Events soonest first.
     async fn list_events(&self, filter: &EventFilter, now: DateTime<Utc>) -> StoreResult<Vec<Event>>;
@@ -306,8 +312,9 @@ pub trait OutboxStore: Send + Sync {
     /// Newest first; every status when `status` is `None`.
     async fn list_messages(&self, status: Option<MessageStatus>, page: Page) -> StoreResult<Vec<OutboxMessage>>;
     /// An admin's resend: `failed → pending`, due at `now`, attempts back to 0, by one conditional
-    /// write. `InvalidState` unless it failed; `NotFound` when there is none.
-    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage>;
+    /// write (with the `actor`'s audit row, when one is given, in the same transaction).
+    /// `InvalidState` unless it failed; `NotFound` when there is none.
+    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>, actor: Option<&Actor>) -> StoreResult<OutboxMessage>;
     /// How many messages are pending (due or waiting for a retry, claimed or not) and how many
     /// failed, for the sender's depth gauges. One read per backend that touches only those
     /// messages, never the sent ones that pile up: SQL counts `GROUP BY status` from the status
@@ -466,6 +473,15 @@ pub trait ReportStore: Send + Sync {
     async fn event_report(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<EventReport>>;
 }
 
+/// The audit log (issue 21). Its rows are written by the audited changes themselves (an `Actor`
+/// carried by the change, `domain::AuditRecord`), in their transaction; this only reads them.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Entries newest first (`at`, then id, descending), filtered and paged; every filter is
+    /// answered from an index (SQL) or a key (DynamoDB), never by reading the whole log.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+}
+
 /// The store's writes, by what they are for. A piece of code that writes through the store names
 /// the ones it uses (each Lambda function: `proeventa_lambda::Group::store_writes`), and each kind
 /// of stored item names the ones that write it (DynamoDB: `dynamodb::ITEM_KINDS`), so a deployment
@@ -497,6 +513,9 @@ pub enum Writes {
     /// `QueueStore::finish_queue_place` alone: a sale ends the buyer's session in the waiting
     /// room (the payment's function).
     QueueFinish,
+    /// The audit log's entries (issue 21): each written by an admin's change (of an account, a
+    /// venue or event, an outbox message) in that change's own transaction.
+    Audit,
     /// `WaitlistStore`: joining and leaving waiting lists. (Offers are written by the cancels and
     /// the sweep that free the seats: `Holds`, `HoldSweeper`.)
     Waitlist,
@@ -517,6 +536,7 @@ pub trait Store:
     + QueueStore
     + WaitlistStore
     + ReportStore
+    + AuditStore
 {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;

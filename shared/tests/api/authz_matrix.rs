@@ -87,6 +87,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get", "/checkin/events/{event_id}/summary" | "/checkin/events/{event_id}/manifest") => Staff,
         ("get", "/admin/messages") | ("post", "/admin/messages/{message_id}/resend") => Admin,
         ("get", "/admin/reports/events/{event_id}" | "/admin/reports/events/{event_id}/orders.csv") => Admin,
+        ("get", "/admin/audit") => Admin,
         ("post", "/queue/events/{event_id}/join") => User,
         ("get", "/queue/events/{event_id}/status") => QueueTicket,
         ("get", "/queue/events/{event_id}/stats") => Admin,

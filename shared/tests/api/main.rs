@@ -6,6 +6,7 @@
 mod http;
 
 mod admin;
+mod audit;
 mod auth;
 mod authz_matrix;
 mod bad_input;

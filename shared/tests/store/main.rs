@@ -104,6 +104,9 @@ macro_rules! backend_tests {
                 largest_paid_bookings_are_canceled_with_their_refunds,
                 event_report_counts_seats_revenue_refunds_by_tier_and_hour,
                 event_report_of_an_event_with_no_sale_has_every_seat_available,
+                audited_changes_write_exactly_their_row_with_before_and_after,
+                a_resent_message_writes_its_row_and_a_refused_resend_none,
+                refused_or_unknown_changes_write_no_row,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_signups_same_email_one_wins,
@@ -119,6 +122,7 @@ macro_rules! backend_tests {
                 concurrent_extensions_one_wins,
                 concurrent_confirms_of_one_reset_token_one_wins,
                 concurrent_best_available_never_double_books_splits_or_strands,
+                concurrent_audited_changes_each_write_their_row,
             ]);
         }
     };

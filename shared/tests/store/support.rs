@@ -165,6 +165,7 @@ pub fn new_event(venue: &VenueWithSeats) -> NewEvent {
     tiers.sort_unstable();
     tiers.dedup();
     NewEvent {
+        actor: None,
         venue_id: venue.venue.id,
         name: "Test Concert".to_owned(),
         category: Category::Concert,

@@ -150,6 +150,7 @@ pub async fn event_with_seats(
     let venue = store.create_venue(venue).await.expect("create the venue");
     let event = store
         .create_event(NewEvent {
+            actor: None,
             venue_id: venue.venue.id,
             name: "Runtime Night".to_owned(),
             category: Category::Concert,

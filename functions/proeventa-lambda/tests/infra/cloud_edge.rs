@@ -577,8 +577,11 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let (status, body) = auth.send(Method::PATCH, "/auth/me", &ana, None, json!({"name": "Ana"})).await;
     assert_eq!(status, 200, "{body}");
     let path = format!("/auth/users/{}", id(&customer));
-    let (status, body) = auth.send(Method::PATCH, &path, &admin, None, json!({"disabled": false})).await;
-    assert_eq!(status, 200, "{body}");
+    // Disabled and enabled again: two changes, each with its audit entry (AUDIT#).
+    for disabled in [true, false] {
+        let (status, body) = auth.send(Method::PATCH, &path, &admin, None, json!({"disabled": disabled})).await;
+        assert_eq!(status, 200, "{body}");
+    }
     // A password reset: asked for (the reset's item and its mail), then used (the reset consumed and
     // the account's password and token version, in one transaction); ana logs in again after it.
     let ask = json!({"email": "ana@iam.test"});
@@ -790,6 +793,15 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = admin_api.send(Method::GET, &format!("{report}/orders.csv"), &admin, None, Value::Null).await;
     assert_eq!(status, 200, "{body}");
+    // The audit log (issue 21): the admin's changes above, each written with its change (AUDIT#:
+    // api-auth's account change, api-catalog's venue and event changes, this function's resend),
+    // read by the kind partitions, an entity's (gsi1) and an actor's (gsi2).
+    for query in ["", "?entity=event", &format!("?entity=event:{event_id}"), &format!("?actor={admin_id}")] {
+        let (status, body) =
+            admin_api.send(Method::GET, &format!("/admin/audit{query}"), &admin, None, Value::Null).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.as_array().is_some_and(|entries| !entries.is_empty()), "{query}: {body}");
+    }
 
     for function in &functions {
         let statements = statements(function);

@@ -12,15 +12,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::audit::audit_put;
 use super::holds::kept_conflicting;
 use super::items::*;
 use super::messages::message_put;
 use super::users::paged;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price,
-    QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, TimeZone, Venue,
-    VenueChanges, VenueKind, VenueSummary, VenueWithSeats, rank,
+    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent,
+    NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus,
+    TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, rank,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, stored_queue};
@@ -219,6 +220,43 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// An admin's change of a venue's zone with its audit entry, in one transaction conditioned on
+    /// the zone read (read again and retried when another change came between). `false`: no venue.
+    async fn update_venue_audited(&self, id: Uuid, time_zone: TimeZone, actor: &Actor) -> StoreResult<bool> {
+        let mut budget = Budget::new();
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some(item) = self.get(venue_key(id)).await? else {
+                return Ok(false);
+            };
+            let before = venue_from(&item)?;
+            let mut values = vec![(":tz", s(time_zone.name()))];
+            let condition = match opt_s(&item, "tz") {
+                Some(was) => {
+                    values.push((":was", s(was)));
+                    "attribute_exists(#pk) AND #tz = :was"
+                }
+                None => "attribute_exists(#pk) AND attribute_not_exists(#tz)",
+            };
+            let mut writes =
+                vec![TxItem::update(&self.table, venue_key(id), "SET #tz = :tz", Some(condition), values)?];
+            let after = Venue { time_zone, ..before.clone() };
+            if let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, Utc::now())
+            {
+                writes.push(audit_put(&self.table, &record)?);
+            }
+            match self.transact(&mut budget, writes).await? {
+                Ok(()) => return Ok(true),
+                Err(canceled) if canceled.condition_failed(0) => continue,
+                Err(canceled) => {
+                    return Err(StoreError::Internal(format!("changing a venue was refused: {canceled:?}")));
+                }
+            }
+        }
+        Err(kept_conflicting("changing the venue"))
+    }
+}
+
 #[async_trait]
 impl CatalogStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -267,18 +305,26 @@ impl CatalogStore for DynamoStore {
             ("gsi1pk".to_owned(), s(VENUES_INDEX)),
             ("gsi1sk".to_owned(), s(format!("{}#{id}", venue.name))),
         ]);
-        self.batch_put(vec![item]).await?;
-        Ok(VenueWithSeats {
-            venue: Venue {
-                id,
-                name: venue.name,
-                location: venue.location,
-                kind: venue.kind,
-                seat_count,
-                time_zone: venue.time_zone,
-            },
-            seats,
-        })
+        let created = Venue {
+            id,
+            name: venue.name.clone(),
+            location: venue.location.clone(),
+            kind: venue.kind,
+            seat_count,
+            time_zone: venue.time_zone,
+        };
+        match &venue.actor {
+            // The venue item and its audit entry in one transaction: the venue exists with its row.
+            Some(actor) => {
+                let record = AuditRecord::creation(actor, AuditAction::VenueCreated, id, &created, Utc::now());
+                let writes = vec![TxItem::put(&self.table, item, None, vec![])?, audit_put(&self.table, &record)?];
+                if let Err(canceled) = self.transact(&mut Budget::new(), writes).await? {
+                    return Err(StoreError::Internal(format!("creating a venue was refused: {canceled:?}")));
+                }
+            }
+            None => self.batch_put(vec![item]).await?,
+        }
+        Ok(VenueWithSeats { venue: created, seats })
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -303,7 +349,11 @@ impl CatalogStore for DynamoStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
-        if let Some(time_zone) = changes.time_zone {
+        if let (Some(time_zone), Some(actor)) = (changes.time_zone, &changes.actor) {
+            if !self.update_venue_audited(id, time_zone, actor).await? {
+                return Ok(None);
+            }
+        } else if let Some(time_zone) = changes.time_zone {
             let (update, condition) = ("SET #tz = :tz", "attribute_exists(#pk)");
             let values = vec![(":tz", s(time_zone.name()))];
             if !self.update_if(venue_key(id), update, condition, values, Returned::Nothing).await?.was_written()? {
@@ -389,6 +439,10 @@ impl CatalogStore for DynamoStore {
             }
             writes.push(TxItem::put(&self.table, gate, None, vec![])?);
         }
+        if let Some(actor) = &event.actor {
+            let record = AuditRecord::creation(actor, AuditAction::EventCreated, id, &stored.event, Utc::now());
+            writes.push(audit_put(&self.table, &record)?);
+        }
         match self.transact(&mut Budget::new(), writes).await? {
             Ok(()) => Ok(stored.event),
             Err(canceled) => Err(StoreError::Internal(format!("creating an event was refused: {canceled:?}"))),
@@ -397,6 +451,8 @@ impl CatalogStore for DynamoStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
+        // An audited change works out the event it leaves, to put its entry in the same transaction.
+        let audited = changes.actor.is_some().then(|| changes.clone());
         let mut sets: Vec<&str> = Vec::new();
         let mut removes: Vec<&str> = Vec::new();
         let mut values = Vec::new();
@@ -503,6 +559,12 @@ impl CatalogStore for DynamoStore {
         if !gate_removes.is_empty() {
             gate_update.push_str(&format!(" REMOVE {}", gate_removes.join(", ")));
         }
+        if !sets.is_empty() || !removes.is_empty() {
+            // Every change bumps the event's change counter, which an audited change is conditioned
+            // on: the "before" of its audit entry is what it replaced.
+            sets.push("#aver = if_not_exists(#aver, :zero) + :one");
+            values.extend([(":zero", n(0)), (":one", n(1))]);
+        }
         let mut update = String::new();
         if !sets.is_empty() {
             update.push_str(&format!("SET {}", sets.join(", ")));
@@ -515,20 +577,41 @@ impl CatalogStore for DynamoStore {
         }
         let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
-            let Some(current) = self.stored_event(id).await? else {
+            let Some(current_item) = self.get(event_key(id)).await? else {
                 return Ok(None);
             };
+            let current = event_from(&current_item)?;
             let mut values = values.clone();
             // A new start is conditioned on the start read here: its notice says what the start
             // was, and a reschedule committed meanwhile would make that "was" wrong.
-            let condition = match start {
+            let mut condition = match start {
                 Some(_) => {
                     values.push((":was", n(ms(current.event.start_time))));
-                    "attribute_exists(pk) AND #start = :was"
+                    "attribute_exists(pk) AND #start = :was".to_owned()
                 }
-                None => "attribute_exists(pk)",
+                None => "attribute_exists(pk)".to_owned(),
             };
-            let mut writes = vec![TxItem::update(&self.table, event_key(id), &update, Some(condition), values)?];
+            let audit = match audited.as_ref().and_then(|planned| Some((planned, planned.actor.as_ref()?))) {
+                Some((planned, actor)) => {
+                    match opt_n(&current_item, "aver")? {
+                        Some(version) => {
+                            condition.push_str(" AND #aver = :aver");
+                            values.push((":aver", n(version)));
+                        }
+                        None => condition.push_str(" AND attribute_not_exists(#aver)"),
+                    }
+                    let mut after = planned.applied_to(&current.event);
+                    // As stored: whole milliseconds.
+                    after.start_time = from_ms(ms(after.start_time))?;
+                    after.on_sale_at = after.on_sale_at.map(|at| from_ms(ms(at))).transpose()?;
+                    AuditRecord::change(actor, AuditAction::EventUpdated, id, &current.event, &after, Utc::now())
+                }
+                None => None,
+            };
+            let mut writes = vec![TxItem::update(&self.table, event_key(id), &update, Some(&condition), values)?];
+            if let Some(record) = &audit {
+                writes.push(audit_put(&self.table, record)?);
+            }
             // A new start or opening moves the gates too, in the same step: no hold passes a gate
             // that is out of date.
             if !gate_update.is_empty() {
@@ -552,23 +635,44 @@ impl CatalogStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
+    async fn cancel_event(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Option<Cancellation<Event>>> {
         let Some(stored) = self.stored_event(id).await? else {
             return Ok(None);
         };
+        // The cancel's audit entry goes with the transaction that changes the event (the seats'
+        // cancels after it may take several), conditioned on the event not being canceled yet.
+        let audit = actor.and_then(|actor| {
+            let mut after = stored.event.clone();
+            after.status = EventStatus::Canceled;
+            AuditRecord::change(actor, AuditAction::EventCanceled, id, &stored.event, &after, now)
+        });
         // The event and its gates close in one step: from then on no hold or confirm of this event
         // commits, so the seats read below are all there will ever be to cancel.
         let canceled = [(":canceled", s(EventStatus::Canceled.as_str()))];
+        let condition =
+            if audit.is_some() { "attribute_exists(pk) AND #st <> :canceled" } else { "attribute_exists(pk)" };
         let mut writes = vec![TxItem::update(
             &self.table,
             event_key(id),
             "SET #st = :canceled",
-            Some("attribute_exists(pk)"),
+            Some(condition),
             canceled.to_vec(),
         )?];
         writes.extend(self.gate_updates(id, stored.shards, "SET #st = :canceled", &canceled)?);
-        if let Err(canceled) = self.transact(&mut Budget::new(), writes).await? {
-            return Err(StoreError::Internal(format!("canceling an event was refused: {canceled:?}")));
+        if let Some(record) = &audit {
+            writes.push(audit_put(&self.table, record)?);
+        }
+        match self.transact(&mut Budget::new(), writes).await? {
+            Ok(()) => {}
+            // Canceled by another request since the read: its transaction closed the gates and
+            // wrote its entry; this one goes on to cancel whatever seats are left.
+            Err(refused) if audit.is_some() && refused.condition_failed(0) => {}
+            Err(canceled) => return Err(StoreError::Internal(format!("canceling an event was refused: {canceled:?}"))),
         }
         let refunds = self.cancel_event_seats(id, stored.shards, now).await?;
         let event = self.event(id, now).await?;

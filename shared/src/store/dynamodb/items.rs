@@ -132,6 +132,9 @@ item_kinds! {
     /// orders them (`SEQ`). Joined and left by the account (`Waitlist`); offers are written by the
     /// cancels and the sweep that free the seats (`Holds`, `HoldSweeper`).
     WAITLIST = "WAITLIST#*" by [Waitlist, Holds, HoldSweeper];
+    /// An audit log entry (issue 21), one partition per entity kind: written by the admin change it
+    /// records, in that change's transaction (`audit.rs`).
+    AUDIT = "AUDIT#*" by [Audit];
 }
 
 /// The kind of item a partition key belongs to: the most specific kind whose shape it has (an

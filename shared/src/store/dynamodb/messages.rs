@@ -14,10 +14,15 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::audit::audit_put;
 use super::items::*;
 use super::users::paged;
-use super::{DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, names_in, sdk_error, values_map};
-use crate::domain::{MessageFacts, MessageSecret, MessageStatus, OutboxMessage, Page, ResetToken, Settlement};
+use super::{
+    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, names_in, sdk_error, values_map,
+};
+use crate::domain::{
+    Actor, AuditRecord, MessageFacts, MessageSecret, MessageStatus, OutboxMessage, Page, ResetToken, Settlement,
+};
 use crate::store::outbox::{new_message, reset_message, settled};
 use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
@@ -274,7 +279,7 @@ impl OutboxStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
+    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>, actor: Option<&Actor>) -> StoreResult<OutboxMessage> {
         let now_ms = ms(now);
         let update = "SET #st = :pending, #attempts = :zero, #due = :now, #gsi1pk = :due_index, #gsi1sk = :sk, \
                       #gsi2pk = :listed";
@@ -288,6 +293,22 @@ impl OutboxStore for DynamoStore {
             (":sk", s(due_key(now_ms, id))),
             (":listed", s(status_index(MessageStatus::Pending))),
         ];
+        if let Some(actor) = actor {
+            // The resend and its audit entry in one transaction, on the same condition.
+            let record = AuditRecord::message_resent(actor, id, now);
+            let writes = vec![
+                TxItem::update(&self.table, message_key(id), update, Some(condition), values)?,
+                audit_put(&self.table, &record)?,
+            ];
+            return match self.transact(&mut Budget::new(), writes).await? {
+                Ok(()) => self.message(id).await?.ok_or(StoreError::NotFound(Entity::Message)),
+                Err(refused) if refused.condition_failed(0) => match self.message(id).await? {
+                    Some(message) => Err(StoreError::message_not_failed(message.status)),
+                    None => Err(StoreError::NotFound(Entity::Message)),
+                },
+                Err(refused) => Err(StoreError::Internal(format!("resending a message was refused: {refused:?}"))),
+            };
+        }
         match self.update_if(message_key(id), update, condition, values, Returned::NewOrOld).await? {
             Updated::Written(Some(item)) => message_from(&item),
             Updated::Written(None) => Err(StoreError::Internal("a resend returned no message".into())),

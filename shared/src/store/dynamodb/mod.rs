@@ -3,6 +3,7 @@
 //! only when the seat is free, canceled, expired or held past its end, a multi-seat hold being one
 //! `TransactWriteItems`. Nothing is checked in Rust and then written: every decision is a condition.
 
+mod audit;
 pub mod capacity;
 mod catalog;
 mod hold_extension;

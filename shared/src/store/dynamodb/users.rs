@@ -7,10 +7,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::audit::audit_put;
+use super::holds::kept_conflicting;
 use super::items::*;
 use super::messages::message_put;
-use super::{Budget, DynamoStore, Query, Returned, TxItem, is_condition_failure, names_in, sdk_error, values_map};
-use crate::domain::{Email, MessageFacts, NewUser, Page, Role, User, UserChanges};
+use super::{
+    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Values, is_condition_failure, names_in,
+    sdk_error, values_map,
+};
+use crate::domain::{Actor, AuditAction, AuditRecord, Email, MessageFacts, NewUser, Page, Role, User, UserChanges};
 use crate::store::{IDEMPOTENCY_TTL_HOURS, IdempotencyClaim, IdempotencyStore, StoreError, StoreResult, UserStore};
 use crate::store::{StoredIdempotency, claim_answer, idempotency_cutoff};
 
@@ -131,6 +136,9 @@ impl UserStore for DynamoStore {
             clauses.push(format!("REMOVE {}", removes.join(", ")));
         }
         let update = clauses.join(" ");
+        if let Some(actor) = &changes.actor {
+            return self.update_user_audited(id, (&update, values), (changes.role, changes.disabled), actor).await;
+        }
         let condition = "attribute_exists(#pk)";
         let updated = self.update_if(user_key(id), &update, condition, values, Returned::New).await?;
         updated.written_item("an account's update")?.as_ref().map(user_from).transpose()
@@ -147,6 +155,54 @@ impl UserStore for DynamoStore {
             users.retain(|u| u.email.to_lowercase().contains(&needle) || u.name.to_lowercase().contains(&needle));
         }
         Ok(paged(users, page))
+    }
+}
+
+impl DynamoStore {
+    /// An admin's change of an account (role, disabled) with its audit entry, in one transaction
+    /// conditioned on the role and the disabled flag read (read again and retried when another
+    /// change came between), so the entry's "before" is what the change replaced.
+    async fn update_user_audited(
+        &self,
+        id: Uuid,
+        (update, values): (&str, Values),
+        (role, disabled): (Option<Role>, Option<bool>),
+        actor: &Actor,
+    ) -> StoreResult<Option<User>> {
+        let mut budget = Budget::new();
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some(item) = self.get(user_key(id)).await? else {
+                return Ok(None);
+            };
+            let before = user_from(&item)?;
+            let mut values = values.clone();
+            values.push((":was_role", s(before.role.as_str())));
+            let condition = match item.get("disabled") {
+                Some(was) => {
+                    values.push((":was_disabled", was.clone()));
+                    "attribute_exists(#pk) AND #role = :was_role AND #disabled = :was_disabled"
+                }
+                None => "attribute_exists(#pk) AND #role = :was_role AND attribute_not_exists(#disabled)",
+            };
+            let after = User {
+                role: role.unwrap_or(before.role),
+                disabled: disabled.unwrap_or(before.disabled),
+                ..before.clone()
+            };
+            let mut writes = vec![TxItem::update(&self.table, user_key(id), update, Some(condition), values)?];
+            if let Some(record) = AuditRecord::change(actor, AuditAction::UserUpdated, id, &before, &after, Utc::now())
+            {
+                writes.push(audit_put(&self.table, &record)?);
+            }
+            match self.transact(&mut budget, writes).await? {
+                Ok(()) => return self.user(id).await,
+                Err(canceled) if canceled.condition_failed(0) => continue,
+                Err(canceled) => {
+                    return Err(StoreError::Internal(format!("changing an account was refused: {canceled:?}")));
+                }
+            }
+        }
+        Err(kept_conflicting("changing the account"))
     }
 }
 

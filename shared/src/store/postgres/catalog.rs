@@ -10,12 +10,14 @@ use sqlx::postgres::PgExecutor;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::audit::write_audit;
 use super::holds::{CancelScope, cancel_active};
 use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
-    Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery,
-    Seat, SeatState, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text, in_order, rank,
+    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
+    SearchCandidate, SearchQuery, Seat, SeatState, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text,
+    in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
@@ -64,21 +66,22 @@ impl CatalogStore for PostgresStore {
         .bind(seats.iter().map(|(_, s)| s.tier.clone()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-
         let seats: Vec<Seat> = seats.into_iter().map(|(_, seat)| seat).collect();
         let seat_count = i64::try_from(seats.len()).map_err(|err| StoreError::Internal(err.to_string()))?;
-        Ok(VenueWithSeats {
-            venue: Venue {
-                id,
-                name: venue.name,
-                location: venue.location,
-                kind: venue.kind,
-                seat_count,
-                time_zone: venue.time_zone,
-            },
-            seats,
-        })
+        let created = Venue {
+            id,
+            name: venue.name,
+            location: venue.location,
+            kind: venue.kind,
+            seat_count,
+            time_zone: venue.time_zone,
+        };
+        if let Some(actor) = &venue.actor {
+            write_audit(&mut *tx, &AuditRecord::creation(actor, AuditAction::VenueCreated, id, &created, Utc::now()))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(VenueWithSeats { venue: created, seats })
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -114,15 +117,24 @@ impl CatalogStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
+        let mut tx = self.pool.begin().await?;
+        // Locked first, so the audit row's "before" is what this change replaced.
+        let before = if changes.actor.is_some() { lock_venue(&mut *tx, id).await? } else { None };
         let updated = sqlx::query("UPDATE venues SET time_zone = COALESCE($2, time_zone) WHERE id = $1")
             .bind(id)
             .bind(changes.time_zone.map(TimeZone::name))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if updated == 0 {
             return Ok(None);
         }
+        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, before, lock_venue(&mut *tx, id).await?)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, Utc::now())
+        {
+            write_audit(&mut *tx, &record).await?;
+        }
+        tx.commit().await?;
         self.venue(id).await
     }
 
@@ -173,15 +185,30 @@ impl CatalogStore for PostgresStore {
         }
         insert_prices(&mut tx, id, &event.prices).await?;
         write_search_text(&mut tx, id).await?;
-        let created = fetch_event(&mut *tx, id, now).await?;
+        let created = fetch_event(&mut *tx, id, now)
+            .await?
+            .ok_or_else(|| StoreError::Internal("a created event could not be read back".into()))?;
+        if let Some(actor) = &event.actor {
+            write_audit(&mut *tx, &AuditRecord::creation(actor, AuditAction::EventCreated, id, &created, now)).await?;
+        }
         tx.commit().await?;
-        created.ok_or_else(|| StoreError::Internal("a created event could not be read back".into()))
+        Ok(created)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         let searched_fields_change = changes.name.is_some() || changes.description.is_some();
+        let actor = changes.actor.clone();
+        let now = Utc::now();
         let mut tx = self.pool.begin().await?;
+        // Locked first, so the audit row's "before" is what this change replaced.
+        let before = match &actor {
+            Some(_) => {
+                sqlx::query("SELECT 1 FROM events WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
+                fetch_event(&mut *tx, id, now).await?
+            }
+            None => None,
+        };
         outbox::reschedule_notice(&mut *tx, id, changes.start_time).await?;
         // The doubly optional fields need a flag: `Some(None)` clears the column, `None` keeps it.
         let updated = sqlx::query(
@@ -236,14 +263,24 @@ impl CatalogStore for PostgresStore {
             insert_prices(&mut tx, id, prices).await?;
         }
         // The trait gives no clock here; availability is counted at the wall clock.
-        let event = fetch_event(&mut *tx, id, Utc::now()).await?;
+        let event = fetch_event(&mut *tx, id, now).await?;
+        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &event)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::EventUpdated, id, before, after, now)
+        {
+            write_audit(&mut *tx, &record).await?;
+        }
         tx.commit().await?;
         Ok(event)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
-        let outcome = retry_deadlocks(|| Box::pin(self.cancel_event_once(id, now))).await;
+    async fn cancel_event(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Option<Cancellation<Event>>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_event_once(id, now, actor))).await;
         settle(outcome, "canceling the event")
     }
 
@@ -421,8 +458,22 @@ impl PostgresStore {
         Ok(in_order(events, &ids))
     }
 
-    async fn cancel_event_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Cancellation<Event>>, TxError> {
+    async fn cancel_event_once(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> Result<Option<Cancellation<Event>>, TxError> {
         let mut tx = self.pool.begin().await?;
+        // The event as it was, for the audit row: locked first (the lock the update takes anyway),
+        // so a second cancel waits and then sees it canceled already: no change, no row.
+        let before = match actor {
+            Some(_) => {
+                sqlx::query("SELECT 1 FROM events WHERE id = $1 FOR UPDATE").bind(id).execute(&mut *tx).await?;
+                fetch_event(&mut *tx, id, now).await?
+            }
+            None => None,
+        };
         // Updating the event row first waits for holds and confirms in flight (they share-lock
         // it), and makes later ones wait for this transaction and then see the event canceled.
         let found = sqlx::query("UPDATE events SET status = 'canceled' WHERE id = $1")
@@ -436,9 +487,25 @@ impl PostgresStore {
         let refunds = cancel_active(&mut tx, CancelScope::Event, id, now).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         let event = fetch_event(&mut *tx, id, now).await?;
+        // Only the event's own fields (its status): the refunds are the cancel's consequence.
+        if let (Some(actor), Some(before), Some(after)) = (actor, &before, &event)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::EventCanceled, id, before, after, now)
+        {
+            write_audit(&mut *tx, &record).await?;
+        }
         tx.commit().await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))
     }
+}
+
+/// A venue's own row, locked for the change that reads it (no seats), for its audit row.
+async fn lock_venue(conn: impl PgExecutor<'_>, id: Uuid) -> StoreResult<Option<Venue>> {
+    let row: Option<VenueRow> =
+        sqlx::query_as(concat!("SELECT ", venue_columns!(), " FROM venues v WHERE v.id = $1 FOR UPDATE OF v"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    row.map(VenueRow::into_venue).transpose()
 }
 
 /// A queue setting as its `integer` column holds it (`QueueSettings::parse` keeps each far below

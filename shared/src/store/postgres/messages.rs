@@ -12,8 +12,9 @@ use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
+use super::audit::write_audit;
 use super::rows::parse_stored;
-use crate::domain::{MessageSecret, MessageStatus, OutboxMessage, Page, Settlement};
+use crate::domain::{Actor, AuditRecord, MessageSecret, MessageStatus, OutboxMessage, Page, Settlement};
 use crate::store::outbox::{OutboxWrites, PaymentOwner, depth_from_counts, settled};
 use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
@@ -135,7 +136,8 @@ impl OutboxStore for PostgresStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
+    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>, actor: Option<&Actor>) -> StoreResult<OutboxMessage> {
+        let mut tx = self.pool.begin().await?;
         let row: Option<MessageRow> = sqlx::query_as(concat!(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2
              WHERE id = $1 AND status = 'failed' RETURNING ",
@@ -143,11 +145,17 @@ impl OutboxStore for PostgresStore {
         ))
         .bind(id)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = row {
-            return row.into_message();
+            let message = row.into_message()?;
+            if let Some(actor) = actor {
+                write_audit(&mut *tx, &AuditRecord::message_resent(actor, id, now)).await?;
+            }
+            tx.commit().await?;
+            return Ok(message);
         }
+        drop(tx);
         // Nothing changed: say why, from the row as it is.
         match self.message(id).await? {
             None => Err(StoreError::NotFound(Entity::Message)),

@@ -11,6 +11,7 @@
 //! (issued by the confirm, revoked by the cancels, admitted at the door); `rows.rs` maps rows to
 //! domain values.
 
+mod audit;
 mod catalog;
 mod hold_extension;
 mod holds;

@@ -7,6 +7,7 @@
 //! `EXPLAIN` only plans, so nothing here is written by the statements explained. The outbox's
 //! claim and depth and the door's statements are explained in `plan_tests/`.
 
+mod audit;
 mod door;
 mod outbox_claim;
 mod outbox_depth;
@@ -176,6 +177,7 @@ async fn four_thousand_tickets(store: &PostgresStore, conn: &mut sqlx::PgConnect
     for day in 1..=20 {
         let event = store
             .create_event(NewEvent {
+                actor: None,
                 venue_id: venue.venue.id,
                 name: format!("Day {day}"),
                 category: Category::Concert,
@@ -306,6 +308,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
                 let venue = store.create_venue(venue).await.unwrap();
                 let busy = store
                     .create_event(NewEvent {
+                        actor: None,
                         venue_id: venue.venue.id,
                         name: "Busy".into(),
                         category: Category::Concert,

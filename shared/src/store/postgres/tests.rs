@@ -94,6 +94,7 @@ pub(super) async fn fixture(store: &PostgresStore) -> Fixture {
         store.create_venue(NewVenue::parse("Hall", Some("Town"), VenueKind::Hall, rows).unwrap()).await.unwrap();
     let event = store
         .create_event(NewEvent {
+            actor: None,
             venue_id: venue.venue.id,
             name: "Concert".into(),
             category: Category::Concert,
@@ -190,7 +191,7 @@ async fn a_refused_hold_says_why() {
             other => panic!("expected Rejected, got {other:?}"),
         }
 
-        store.cancel_event(f.event_id, now).await.unwrap().unwrap();
+        store.cancel_event(f.event_id, now, None).await.unwrap().unwrap();
         match store.hold(&f.hold(&["A1"], ten_minutes()), now).await {
             Err(StoreError::Rejected(invalid)) => {
                 assert_eq!(invalid.message, "this event was canceled")
@@ -470,7 +471,7 @@ async fn cancels_cap_refunds_at_what_is_left_and_cancel_event_refunds_every_paid
         let held = store.hold(&f.hold(&["A3"], ten_minutes()), now).await.unwrap();
         let pending = store.create_payment(checkout(&held, now + minutes(5)), now).await.unwrap();
 
-        let cancellation = store.cancel_event(f.event_id, now).await.unwrap().unwrap();
+        let cancellation = store.cancel_event(f.event_id, now, None).await.unwrap().unwrap();
         assert_eq!(cancellation.canceled.status, EventStatus::Canceled);
         let mut refunds = cancellation.refunds.clone();
         refunds.sort_by_key(|r| r.amount_cents);
@@ -484,7 +485,7 @@ async fn cancels_cap_refunds_at_what_is_left_and_cancel_event_refunds_every_paid
         assert_eq!(store.payment(first.id).await.unwrap().unwrap().status, PaymentStatus::Refunded);
         assert_eq!(store.payment(pending.id).await.unwrap().unwrap().status, PaymentStatus::Pending);
         assert_eq!(store.booking(held.id, now).await.unwrap().unwrap().status, ReservationStatus::Canceled);
-        assert!(store.cancel_event(Uuid::new_v4(), now).await.unwrap().is_none());
+        assert!(store.cancel_event(Uuid::new_v4(), now, None).await.unwrap().is_none());
         // The held booking's payment can never be confirmed now.
         assert!(matches!(
             store.confirm_payment(pending.id, "ch_4", "4242", now).await,
@@ -502,7 +503,7 @@ async fn an_event_canceled_while_a_hold_had_lapsed_sells_nothing() {
         let booking = store.hold(&f.hold(&["A1"], ten_minutes()), now).await.unwrap();
         let payment = store.create_payment(checkout(&booking, now + minutes(5)), now).await.unwrap();
         let later = now + minutes(11);
-        store.cancel_event(f.event_id, later).await.unwrap().unwrap();
+        store.cancel_event(f.event_id, later, None).await.unwrap().unwrap();
         match store.confirm_payment(payment.id, "ch_1", "4242", later).await {
             Err(StoreError::InvalidState(message)) => assert_eq!(message, "this event was canceled"),
             other => panic!("expected InvalidState, got {other:?}"),

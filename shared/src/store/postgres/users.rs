@@ -11,8 +11,9 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PostgresStore;
+use super::audit::write_audit;
 use super::rows::{UserRow, UserWithHashRow, contains_pattern, user_columns};
-use crate::domain::{Email, NewUser, Page, Role, User, UserChanges};
+use crate::domain::{AuditAction, AuditRecord, Email, NewUser, Page, Role, User, UserChanges};
 use crate::store::outbox;
 use crate::store::read_batch::BatchedRead;
 use crate::store::{StoreResult, UserStore};
@@ -60,6 +61,20 @@ impl UserStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_user(&self, id: Uuid, changes: UserChanges) -> StoreResult<Option<User>> {
+        let mut tx = self.pool.begin().await?;
+        // Locked first, so the audit row's "before" is what this change replaced.
+        let before = match &changes.actor {
+            Some(_) => {
+                let row: Option<UserRow> =
+                    sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1 FOR UPDATE"))
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                row.map(UserRow::into_user).transpose()?
+            }
+            None => None,
+        };
+        let actor = changes.actor.clone();
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "UPDATE users SET name = COALESCE($2, name), password_hash = COALESCE($3, password_hash),
                               token_version = token_version + CASE WHEN $3 IS NULL THEN 0 ELSE 1 END,
@@ -72,9 +87,16 @@ impl UserStore for PostgresStore {
         .bind(changes.password_hash)
         .bind(changes.role.map(Role::as_str))
         .bind(changes.disabled)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.map(UserRow::into_user).transpose()
+        let after = row.map(UserRow::into_user).transpose()?;
+        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &after)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::UserUpdated, id, before, after, Utc::now())
+        {
+            write_audit(&mut *tx, &record).await?;
+        }
+        tx.commit().await?;
+        Ok(after)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

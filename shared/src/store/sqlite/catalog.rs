@@ -11,14 +11,16 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::audit::write_audit;
 use super::holds::{CancelScope, cancel_active};
 use super::rows::{
     ACTIVE_R, event_from_row, id_text, ids_json, millis, placeholders, seat_from_row, time_col, uuid_col,
     venue_from_row,
 };
 use crate::domain::{
-    Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery, Seat,
-    SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text, in_order, rank,
+    Actor, AuditAction, AuditRecord, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
+    SearchCandidate, SearchQuery, Seat, SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueWithSeats,
+    event_search_text, in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
@@ -69,20 +71,21 @@ impl CatalogStore for SqliteStore {
             });
             qb.build().execute(&mut *tx).await?;
         }
-        tx.commit().await?;
-
         let seats: Vec<Seat> = seats.into_iter().map(|(_, seat)| seat).collect();
-        Ok(VenueWithSeats {
-            venue: Venue {
-                id,
-                name: venue.name,
-                location: venue.location,
-                kind: venue.kind,
-                seat_count: seats.len() as i64,
-                time_zone: venue.time_zone,
-            },
-            seats,
-        })
+        let created = Venue {
+            id,
+            name: venue.name,
+            location: venue.location,
+            kind: venue.kind,
+            seat_count: seats.len() as i64,
+            time_zone: venue.time_zone,
+        };
+        if let Some(actor) = &venue.actor {
+            write_audit(&mut tx, &AuditRecord::creation(actor, AuditAction::VenueCreated, id, &created, Utc::now()))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(VenueWithSeats { venue: created, seats })
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -123,14 +126,23 @@ impl CatalogStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let before = load_venue(&mut tx, id).await?;
         let updated = sqlx::query("UPDATE venues SET time_zone = COALESCE(?, time_zone) WHERE id = ?")
             .bind(changes.time_zone.map(TimeZone::name))
             .bind(id_text(id))
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
+        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, before, load_venue(&mut tx, id).await?) {
+            let now = Utc::now();
+            if let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, now) {
+                write_audit(&mut tx, &record).await?;
+            }
+        }
+        tx.commit().await?;
         self.venue(id).await
     }
 
@@ -185,16 +197,25 @@ impl CatalogStore for SqliteStore {
         };
         insert_prices(&mut tx, &event_id, &event.prices).await?;
         write_search_text(&mut tx, &event_id).await?;
-        let created = load_event(&mut tx, id, now).await?;
+        let created = load_event(&mut tx, id, now)
+            .await?
+            .ok_or_else(|| StoreError::Internal("the event just created is missing".into()))?;
+        if let Some(actor) = &event.actor {
+            write_audit(&mut tx, &AuditRecord::creation(actor, AuditAction::EventCreated, id, &created, now)).await?;
+        }
         tx.commit().await?;
-        created.ok_or_else(|| StoreError::Internal("the event just created is missing".into()))
+        Ok(created)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         let event_id = id_text(id);
         let searched_fields_change = changes.name.is_some() || changes.description.is_some();
+        let actor = changes.actor.clone();
+        let now = Utc::now();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // Read under the writer's lock: what the audit row calls "before" is what this change replaced.
+        let before = if actor.is_some() { load_event(&mut tx, id, now).await? } else { None };
         outbox::reschedule_notice(&mut *tx, id, changes.start_time).await?;
         // A NULL keeps a column; the nullable columns take a "set it" flag beside the value.
         let updated = sqlx::query(
@@ -248,15 +269,26 @@ impl CatalogStore for SqliteStore {
             sqlx::query("DELETE FROM event_prices WHERE event_id = ?").bind(&event_id).execute(&mut *tx).await?;
             insert_prices(&mut tx, &event_id, &prices).await?;
         }
-        let event = load_event(&mut tx, id, Utc::now()).await?;
+        let event = load_event(&mut tx, id, now).await?;
+        if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &event)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::EventUpdated, id, before, after, now)
+        {
+            write_audit(&mut tx, &record).await?;
+        }
         tx.commit().await?;
         Ok(event)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_event(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Cancellation<Event>>> {
+    async fn cancel_event(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Option<Cancellation<Event>>> {
         let event_id = id_text(id);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let before = if actor.is_some() { load_event(&mut tx, id, now).await? } else { None };
         let updated =
             sqlx::query("UPDATE events SET status = 'canceled' WHERE id = ?").bind(&event_id).execute(&mut *tx).await?;
         if updated.rows_affected() == 0 {
@@ -265,6 +297,12 @@ impl CatalogStore for SqliteStore {
         let refunds = cancel_active(&mut tx, CancelScope::Event, &event_id, now).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         let event = load_event(&mut tx, id, now).await?;
+        // Only the event's own fields (its status): the refunds are the cancel's consequence.
+        if let (Some(actor), Some(before), Some(after)) = (actor, &before, &event)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::EventCanceled, id, before, after, now)
+        {
+            write_audit(&mut tx, &record).await?;
+        }
         tx.commit().await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))
     }
@@ -529,6 +567,17 @@ pub(super) fn event_by_id_query<'a>(id: Uuid, now: DateTime<Utc>) -> QueryBuilde
     push_event_select_from(&mut qb, now, from);
     qb.push(" WHERE e.id = ").push_bind(id_text(id));
     qb
+}
+
+/// A venue's own row (no seats), for the before and after of its audit row.
+async fn load_venue(conn: &mut SqliteConnection, id: Uuid) -> StoreResult<Option<Venue>> {
+    let row = sqlx::query(
+        "SELECT v.id, v.name, v.location, v.kind, v.time_zone, 0 AS seat_count FROM venues v WHERE v.id = ?",
+    )
+    .bind(id_text(id))
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(venue_from_row).transpose()
 }
 
 async fn load_event(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<Event>> {

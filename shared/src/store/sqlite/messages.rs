@@ -12,8 +12,9 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::audit::write_audit;
 use super::rows::{enum_col, from_millis, id_text, ids_json, millis, time_col, uuid_col};
-use crate::domain::{MessageSecret, MessageStatus, OutboxMessage, Page, Settlement};
+use crate::domain::{Actor, AuditRecord, MessageSecret, MessageStatus, OutboxMessage, Page, Settlement};
 use crate::store::outbox::{OutboxWrites, PaymentOwner, depth_from_counts, settled};
 use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
@@ -100,15 +101,22 @@ impl OutboxStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<OutboxMessage> {
+    async fn resend_message(&self, id: Uuid, now: DateTime<Utc>, actor: Option<&Actor>) -> StoreResult<OutboxMessage> {
         let sql = format!(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? \
              WHERE id = ? AND status = 'failed' RETURNING {MESSAGE_COLUMNS}"
         );
-        let row = sqlx::query(&sql).bind(millis(now)).bind(id_text(id)).fetch_optional(&self.writer).await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(&sql).bind(millis(now)).bind(id_text(id)).fetch_optional(&mut *tx).await?;
         if let Some(row) = row {
-            return message_from_row(&row);
+            let message = message_from_row(&row)?;
+            if let Some(actor) = actor {
+                write_audit(&mut tx, &AuditRecord::message_resent(actor, id, now)).await?;
+            }
+            tx.commit().await?;
+            return Ok(message);
         }
+        drop(tx);
         // Nothing changed: say why, from the row as it is.
         match self.message(id).await? {
             None => Err(StoreError::NotFound(Entity::Message)),

@@ -9,6 +9,7 @@
 //! refunds, webhook events, idempotency records), `limits` (rate-limit counters) and `tickets`
 //! (issued by the confirm, revoked by the cancels, admitted at the door).
 
+mod audit;
 mod catalog;
 mod hold_extension;
 mod holds;

@@ -46,6 +46,7 @@ async fn event_with_seats(store: &SqliteStore) -> (Uuid, Vec<Seat>) {
     let rows = vec![SeatRow { row: "A".into(), seats: 3, tier: "standard".into() }];
     let venue = store.create_venue(NewVenue::parse("Hall", None, VenueKind::Hall, rows).unwrap()).await.unwrap();
     let event = NewEvent {
+        actor: None,
         venue_id: venue.venue.id,
         name: "Concert".into(),
         category: Category::Concert,
@@ -387,6 +388,7 @@ async fn the_ticket_statements_search_tickets_through_their_indexes() {
     let venue = store.create_venue(NewVenue::parse("Arena", None, VenueKind::Arena, rows).unwrap()).await.unwrap();
     for day in 1..=20 {
         let event = NewEvent {
+            actor: None,
             venue_id: venue.venue.id,
             name: format!("Day {day}"),
             category: Category::Concert,

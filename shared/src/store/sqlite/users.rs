@@ -10,8 +10,9 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::audit::write_audit;
 use super::rows::{USER_COLUMNS, contains_pattern, id_text, ids_json, millis, user_from_row};
-use crate::domain::{Email, NewUser, Page, User, UserChanges};
+use crate::domain::{AuditAction, AuditRecord, Email, NewUser, Page, User, UserChanges};
 use crate::store::outbox;
 use crate::store::read_batch::BatchedRead;
 use crate::store::{StoreResult, UserStore};
@@ -66,6 +67,17 @@ impl UserStore for SqliteStore {
              role = COALESCE(?, role), disabled = COALESCE(?, disabled) WHERE id = ? RETURNING {USER_COLUMNS}"
         );
         let password_changed = changes.password_hash.is_some();
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let before = match &changes.actor {
+            Some(_) => {
+                let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+                    .bind(id_text(id))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                row.as_ref().map(user_from_row).transpose()?
+            }
+            None => None,
+        };
         let row = sqlx::query(&sql)
             .bind(changes.name)
             .bind(changes.password_hash)
@@ -73,9 +85,16 @@ impl UserStore for SqliteStore {
             .bind(changes.role.map(|r| r.as_str()))
             .bind(changes.disabled)
             .bind(id_text(id))
-            .fetch_optional(&self.writer)
+            .fetch_optional(&mut *tx)
             .await?;
-        row.as_ref().map(user_from_row).transpose()
+        let after = row.as_ref().map(user_from_row).transpose()?;
+        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, &before, &after)
+            && let Some(record) = AuditRecord::change(actor, AuditAction::UserUpdated, id, before, after, Utc::now())
+        {
+            write_audit(&mut tx, &record).await?;
+        }
+        tx.commit().await?;
+        Ok(after)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

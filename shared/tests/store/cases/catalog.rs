@@ -67,7 +67,7 @@ pub async fn venue_time_zone_is_stored_shown_on_its_events_and_changed(store: S)
     assert_eq!(zones_shown(store.clone()).await, (madrid, vec![(play.id, madrid), (other.id, TimeZone::UTC)]));
 
     let changed = store
-        .update_venue(teatro.venue.id, VenueChanges { time_zone: Some(tokyo) })
+        .update_venue(teatro.venue.id, VenueChanges { time_zone: Some(tokyo), ..Default::default() })
         .await
         .expect("change the zone")
         .expect("venue exists");
@@ -86,7 +86,8 @@ pub async fn venue_time_zone_is_stored_shown_on_its_events_and_changed(store: S)
 
     let unchanged = store.update_venue(teatro.venue.id, VenueChanges::default()).await.expect("no change");
     assert_eq!(unchanged, Some(changed));
-    let unknown = store.update_venue(Uuid::new_v4(), VenueChanges { time_zone: Some(madrid) }).await;
+    let unknown =
+        store.update_venue(Uuid::new_v4(), VenueChanges { time_zone: Some(madrid), ..Default::default() }).await;
     assert_eq!(unknown.expect("an unknown venue is no error"), None);
 }
 
@@ -202,7 +203,7 @@ pub async fn list_events_soonest_first_hides_past_and_canceled(store: S) {
         .expect("event exists");
     assert_eq!(moved.start_time, past_start);
     let canceled = fixture_event_with(&store, &venue, |e| e.start_time = in_days(2.5)).await;
-    let cancellation = store.cancel_event(canceled.id, Utc::now()).await.expect("cancel").expect("event exists");
+    let cancellation = store.cancel_event(canceled.id, Utc::now(), None).await.expect("cancel").expect("event exists");
     assert!(cancellation.refunds.is_empty(), "nothing was paid: {:?}", cancellation.refunds);
 
     let upcoming = store.list_events(&EventFilter::default(), Utc::now()).await.expect("list");
@@ -301,6 +302,7 @@ pub async fn update_event_changes_fields_and_prices(store: S) {
         poster: None,
         on_sale_at: None,
         queue: None,
+        actor: None,
     };
     let updated = store.update_event(event.id, changes).await.expect("update").expect("event exists");
     assert_eq!(
@@ -349,7 +351,7 @@ pub async fn cancel_event_cancels_its_holds_only(store: S) {
     let bob_booking = hold_seats(&store, &bob, &doomed, &seat_ids(&venue, &[2])).await.expect("bob holds");
     let elsewhere = hold_seats(&store, &ann, &other, &seat_ids(&venue, &[0])).await.expect("hold other event");
 
-    let cancellation = store.cancel_event(doomed.id, Utc::now()).await.expect("cancel event").expect("exists");
+    let cancellation = store.cancel_event(doomed.id, Utc::now(), None).await.expect("cancel event").expect("exists");
     assert_eq!((cancellation.canceled.id, cancellation.canceled.status), (doomed.id, EventStatus::Canceled));
     assert!(cancellation.refunds.is_empty(), "held seats were never paid: {:?}", cancellation.refunds);
     let read = store.event(doomed.id, Utc::now()).await.expect("read").expect("exists");
@@ -372,5 +374,5 @@ pub async fn cancel_event_cancels_its_holds_only(store: S) {
     let other_map = seat_statuses(&store, &other, now).await;
     assert_eq!(other_map[&venue.seats[0].id], SeatStatus::Held);
 
-    assert_eq!(store.cancel_event(Uuid::new_v4(), Utc::now()).await.expect("cancel unknown"), None);
+    assert_eq!(store.cancel_event(Uuid::new_v4(), Utc::now(), None).await.expect("cancel unknown"), None);
 }

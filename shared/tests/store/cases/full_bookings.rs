@@ -79,7 +79,7 @@ pub async fn largest_paid_bookings_are_canceled_with_their_refunds(store: S) {
         assert_eq!(map[&seat.id], expected, "seat {}{} after ann's cancel", seat.row, seat.seat_number);
     }
 
-    let cancellation = store.cancel_event(event.id, Utc::now()).await.expect("cancel event").expect("exists");
+    let cancellation = store.cancel_event(event.id, Utc::now(), None).await.expect("cancel event").expect("exists");
     assert_eq!(cancellation.refunds, [refund(&bob_paid, "ch_bob", full)], "the other paid booking is refunded whole");
     let read = read_payment(&store, bob_paid.id).await;
     assert_eq!((read.status, read.refunded_cents), (PaymentStatus::Refunded, full));

@@ -132,7 +132,7 @@ pub async fn hold_on_canceled_event_is_rejected(store: S) {
     let venue = fixture_grid_venue(&store, 1, 2).await;
     let event = fixture_event(&store, &venue).await;
     let ann = fixture_user(&store, "ann").await;
-    let cancellation = store.cancel_event(event.id, Utc::now()).await.expect("cancel").expect("exists");
+    let cancellation = store.cancel_event(event.id, Utc::now(), None).await.expect("cancel").expect("exists");
     assert_eq!(cancellation.canceled.status, EventStatus::Canceled);
     assert!(cancellation.refunds.is_empty(), "nothing was paid: {:?}", cancellation.refunds);
     let err = expect_err(hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0])).await, "hold on a canceled event");

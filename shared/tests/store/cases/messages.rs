@@ -202,7 +202,7 @@ pub async fn canceling_an_event_writes_one_notice_per_refund(store: S) {
     hold_seats(&store, &cid, &event, &seat_ids(&venue, &[2])).await.expect("hold");
     let (cids, cid_paid) = paid_booking(&store, &cid, &other, &seat_ids(&venue, &[0]), "ch_cid").await;
 
-    let canceled = store.cancel_event(event.id, Utc::now()).await.expect("cancel").expect("the event exists");
+    let canceled = store.cancel_event(event.id, Utc::now(), None).await.expect("cancel").expect("the event exists");
     assert_eq!(canceled.refunds.len(), 2, "{canceled:?}");
     let refund_of = |payment_id: Uuid| {
         let refund = canceled.refunds.iter().find(|r| r.payment_id == payment_id).expect("refunded");
@@ -311,7 +311,7 @@ pub async fn a_failed_message_is_listed_by_status_and_resent(store: S) {
     assert_eq!(claim(&store, 10, t0 + Duration::days(1)).await.iter().filter(|m| m.id == written.id).count(), 0);
 
     let t1 = t0 + Duration::seconds(5);
-    let resent = store.resend_message(written.id, t1).await.expect("resend");
+    let resent = store.resend_message(written.id, t1, None).await.expect("resend");
     assert_eq!(
         (resent.id, resent.status, resent.attempts, resent.next_attempt_at),
         (written.id, MessageStatus::Pending, 0, t1)
@@ -321,9 +321,9 @@ pub async fn a_failed_message_is_listed_by_status_and_resent(store: S) {
     // The failed attempt's settlement, arriving late, no longer applies.
     assert!(!store.settle_message(written.id, 1, &Settlement::Sent, t1).await.expect("settle"));
 
-    let err = expect_err(store.resend_message(written.id, t1).await, "resend a pending message");
+    let err = expect_err(store.resend_message(written.id, t1, None).await, "resend a pending message");
     assert!(matches!(err, StoreError::InvalidState(_)), "{err:?}");
-    let err = expect_err(store.resend_message(Uuid::new_v4(), t1).await, "resend an unknown message");
+    let err = expect_err(store.resend_message(Uuid::new_v4(), t1, None).await, "resend an unknown message");
     assert!(matches!(err, StoreError::NotFound(Entity::Message)), "{err:?}");
 
     let again = claim(&store, 10, t1).await;
@@ -365,7 +365,7 @@ pub async fn the_depth_counts_pending_and_failed_messages_as_they_move(store: S)
     assert!(store.settle_message(third[0].id, 1, &retry, Utc::now()).await.expect("settle"));
     assert_eq!(depth(&store).await, (1, 1), "a retry waits, pending");
 
-    store.resend_message(bob, Utc::now()).await.expect("resend");
+    store.resend_message(bob, Utc::now(), None).await.expect("resend");
     assert_eq!(depth(&store).await, (2, 0), "a resent message is pending again");
 }
 

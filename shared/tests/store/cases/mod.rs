@@ -2,6 +2,7 @@
 //! a fresh, migrated store and panics on a broken promise; `backend_tests!` (in `main.rs`) runs
 //! every one of them on every backend. The modules share this one's imports and helpers.
 
+mod audit;
 mod best_available;
 mod cancel;
 mod catalog;
@@ -27,6 +28,7 @@ mod users;
 mod waiting_room;
 mod waitlist;
 
+pub use audit::*;
 pub use best_available::*;
 pub use cancel::*;
 pub use catalog::*;

@@ -412,7 +412,7 @@ pub async fn cancel_event_refunds_every_paid_booking_of_it_only(store: S) {
     let dan_pending = checkout(&store, &dan_held).await.expect("checkout");
     let (elsewhere, other_paid) = paid_booking(&store, ann, &other, &seat_ids(&venue, &[0]), "ch_other").await;
 
-    let cancellation = store.cancel_event(doomed.id, Utc::now()).await.expect("cancel event").expect("exists");
+    let cancellation = store.cancel_event(doomed.id, Utc::now(), None).await.expect("cancel event").expect("exists");
     assert_eq!((cancellation.canceled.id, cancellation.canceled.status), (doomed.id, EventStatus::Canceled));
     assert_eq!(
         sorted_refunds(&cancellation.refunds),

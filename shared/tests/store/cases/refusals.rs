@@ -82,7 +82,7 @@ pub async fn refusals_are_worded_alike_on_every_backend(store: S) {
     // refusal, `paid_event_canceled`, is only seen by a confirm that read the seats before it).
     let booking = hold_seats(&store, &ann, &event, &[seats[4]]).await.expect("hold");
     let payment = checkout(&store, &booking).await.expect("checkout");
-    store.cancel_event(event.id, Utc::now()).await.expect("cancel the event").expect("it exists");
+    store.cancel_event(event.id, Utc::now(), None).await.expect("cancel the event").expect("it exists");
     assert_refusal(
         store.confirm_payment(payment.id, "ch_late", CARD_LAST4, Utc::now()).await,
         StoreError::seat_canceled_since_checkout(),

@@ -216,7 +216,7 @@ pub async fn canceling_an_event_revokes_its_tickets_only(store: S) {
     hold_seats(&store, &bob, &doomed, &seat_ids(&venue, &[3])).await.expect("a held seat, with no ticket");
     let (elsewhere, _) = paid_booking(&store, &ann, &other, &seat_ids(&venue, &[0, 1]), "ch_other").await;
     let at = whole_millis(Utc::now());
-    store.cancel_event(doomed.id, at).await.expect("cancel the event").expect("the event exists");
+    store.cancel_event(doomed.id, at, None).await.expect("cancel the event").expect("the event exists");
 
     let revoked = store.event_tickets(doomed.id).await.expect("the event's tickets");
     assert_eq!(statuses(&revoked), [TicketStatus::Revoked; 3], "every ticket of the event: {revoked:?}");

@@ -87,7 +87,7 @@ pub async fn a_started_or_canceled_event_is_refused_as_such_before_its_opening(s
     let venue = fixture_grid_venue(&store, 1, 2).await;
     let event = fixture_event_with(&store, &venue, |e| e.on_sale_at = Some(in_days(1.0))).await;
     let ann = fixture_user(&store, "ann").await;
-    store.cancel_event(event.id, Utc::now()).await.expect("cancel").expect("exists");
+    store.cancel_event(event.id, Utc::now(), None).await.expect("cancel").expect("exists");
     let err = expect_err(hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0])).await, "hold on a canceled event");
     assert!(matches!(err, StoreError::Rejected(_)), "canceled comes first: {err:?}");
 }

@@ -204,7 +204,7 @@ pub async fn a_canceled_event_makes_no_offers(store: S) {
     let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
     hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await.expect("sold out to ann");
     join(&store, &event, &bob, 1).await;
-    store.cancel_event(event.id, Utc::now()).await.expect("cancel the event").expect("exists");
+    store.cancel_event(event.id, Utc::now(), None).await.expect("cancel the event").expect("exists");
     let entry = entry_of(&store, &event, &bob).await;
     assert_eq!(entry.status, WaitlistStatus::Waiting, "no offer of a canceled event: {entry:?}");
     let bobs =
