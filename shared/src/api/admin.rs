@@ -19,7 +19,11 @@ use crate::domain::{MessageStatus, OutboxMessage, Page};
 use crate::store::StoreError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_messages)).routes(routes!(resend_message)).merge(super::reports::routes())
+    OpenApiRouter::new()
+        .routes(routes!(list_messages))
+        .routes(routes!(resend_message))
+        .merge(super::reports::routes())
+        .merge(super::webhooks::routes())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -16,11 +16,12 @@ use super::holds::kept_conflicting;
 use super::items::*;
 use super::messages::message_put;
 use super::users::paged;
+use super::webhooks::event_put;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price,
     QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, TimeZone, Venue,
-    VenueChanges, VenueKind, VenueSummary, VenueWithSeats, rank,
+    VenueChanges, VenueKind, VenueSummary, VenueWithSeats, WebhookEvent, rank,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, stored_queue};
@@ -567,6 +568,8 @@ impl CatalogStore for DynamoStore {
             canceled.to_vec(),
         )?];
         writes.extend(self.gate_updates(id, stored.shards, "SET #st = :canceled", &canceled)?);
+        // Receivers hear of it in the same transaction (whether or not any seat was paid).
+        writes.push(event_put(&self.table, &WebhookEvent::event_canceled(id, now))?);
         if let Err(canceled) = self.transact(&mut Budget::new(), writes).await? {
             return Err(StoreError::Internal(format!("canceling an event was refused: {canceled:?}")));
         }

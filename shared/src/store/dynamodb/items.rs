@@ -132,6 +132,15 @@ item_kinds! {
     /// orders them (`SEQ`). Joined and left by the account (`Waitlist`); offers are written by the
     /// cancels and the sweep that free the seats (`Holds`, `HoldSweeper`).
     WAITLIST = "WAITLIST#*" by [Waitlist, Holds, HoldSweeper];
+    /// An outgoing webhook's endpoint: registered and deleted by admins.
+    HOOK = "HOOK#*" by [Webhooks];
+    /// An outgoing webhook event: written by the change it reports (confirm, a failed payment's
+    /// refund, cancels, an event canceled, a ticket admitted), taken out of the fan-out's index
+    /// by the delivery job once fanned out.
+    HOOK_EVENT = "HOOKEVENT#*" by [Payments, Holds, Catalog, CheckIn, Webhooks];
+    /// One delivery of an event to an endpoint: fanned out, claimed and settled by the delivery
+    /// job, replayed by admins.
+    HOOK_DELIVERY = "HOOKDLV#*" by [Webhooks];
 }
 
 /// The kind of item a partition key belongs to: the most specific kind whose shape it has (an

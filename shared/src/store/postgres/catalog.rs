@@ -435,6 +435,7 @@ impl PostgresStore {
         }
         let refunds = cancel_active(&mut tx, CancelScope::Event, id, now).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
+        outbox::event_canceled(&mut *tx, id, now).await?;
         let event = fetch_event(&mut *tx, id, now).await?;
         tx.commit().await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))

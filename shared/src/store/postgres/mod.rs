@@ -30,6 +30,7 @@ mod tests;
 mod tickets;
 mod users;
 mod waitlist;
+mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -26,6 +26,7 @@ mod tickets;
 mod users;
 mod waiting_room;
 mod waitlist;
+mod webhooks;
 
 pub use best_available::*;
 pub use cancel::*;
@@ -51,6 +52,7 @@ pub use tickets::*;
 pub use users::*;
 pub use waiting_room::*;
 pub use waitlist::*;
+pub use webhooks::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
