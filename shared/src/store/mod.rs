@@ -544,9 +544,12 @@ pub enum Writes {
     /// `WaitlistStore`: joining and leaving waiting lists. (Offers are written by the cancels and
     /// the sweep that free the seats: `Holds`, `HoldSweeper`.)
     Waitlist,
-    /// `WebhookStore`: endpoints (admins), fanning out, claiming, settling and replaying
-    /// deliveries. Writing a webhook event belongs to the change it reports.
+    /// `WebhookStore`'s admin side: registering and deleting endpoints, replaying a delivery.
     Webhooks,
+    /// `WebhookStore`'s delivery job: fanning events out into deliveries, claiming and settling
+    /// them. Writing a webhook event belongs to the change it reports (`Payments`, `Holds`,
+    /// `Catalog`, `CheckIn`).
+    WebhookDeliveries,
 }
 
 /// One storage backend: every trait, plus health and schema.

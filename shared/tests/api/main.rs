@@ -26,3 +26,4 @@ mod reservations;
 mod tickets;
 mod waiting_room;
 mod waitlist;
+mod webhooks;

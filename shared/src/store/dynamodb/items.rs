@@ -137,10 +137,10 @@ item_kinds! {
     /// An outgoing webhook event: written by the change it reports (confirm, a failed payment's
     /// refund, cancels, an event canceled, a ticket admitted), taken out of the fan-out's index
     /// by the delivery job once fanned out.
-    HOOK_EVENT = "HOOKEVENT#*" by [Payments, Holds, Catalog, CheckIn, Webhooks];
+    HOOK_EVENT = "HOOKEVENT#*" by [Payments, Holds, Catalog, CheckIn, WebhookDeliveries];
     /// One delivery of an event to an endpoint: fanned out, claimed and settled by the delivery
     /// job, replayed by admins.
-    HOOK_DELIVERY = "HOOKDLV#*" by [Webhooks];
+    HOOK_DELIVERY = "HOOKDLV#*" by [Webhooks, WebhookDeliveries];
 }
 
 /// The kind of item a partition key belongs to: the most specific kind whose shape it has (an
