@@ -56,8 +56,8 @@ impl Group {
             Group::Checkin => &[Writes::CheckIn],
             // A join puts a place; admission is the pace's (job-expire-holds), a poll only reads.
             Group::Queue => &[Writes::Queue],
-            // A resend puts a failed message back to pending.
-            Group::Admin => &[Writes::Messages],
+            // A resend puts a failed message back to pending; webhook endpoints and replays.
+            Group::Admin => &[Writes::Messages, Writes::Webhooks],
             Group::Meta => &[],
         }
     }

@@ -36,6 +36,8 @@ const WEBHOOKS_INDEX: &str = "HOOKS";
 const UNFANNED_INDEX: &str = "HOOKEVENT#unfanned";
 /// Where pending deliveries wait for a claim (`gsi1`), by due time.
 const DUE_INDEX: &str = "HOOKDLV#pending";
+/// The most due deliveries one claim reads past looking for claimable ones.
+const MAX_DUE_READ: usize = 1000;
 
 fn webhook_key(id: Uuid) -> Item {
     key(HOOK.pk(&[&id]), "HOOK")
@@ -133,8 +135,15 @@ fn delivery_from(item: &Item) -> StoreResult<WebhookDelivery> {
 }
 
 impl DynamoStore {
-    /// Up to `limit` items of a `gsi1` partition whose sort key is below `bound`, in order.
-    async fn gsi1_below(&self, pk: &str, bound: &str, limit: u32) -> StoreResult<Vec<Item>> {
+    /// Up to `limit` items of a `gsi1` partition whose sort key is below `bound`, in order, from
+    /// `after` (the last key of the page before); and the last key read, when there may be more.
+    async fn gsi1_below(
+        &self,
+        pk: &str,
+        bound: &str,
+        limit: u32,
+        after: Option<Item>,
+    ) -> StoreResult<(Vec<Item>, Option<Item>)> {
         let key_condition = "#gsi1pk = :pk AND #gsi1sk < :bound";
         let _slot = self.slots.take().await?;
         let out = self
@@ -147,10 +156,11 @@ impl DynamoStore {
             .set_expression_attribute_values(values_map(vec![(":pk", s(pk)), (":bound", s(bound))]))
             .scan_index_forward(true)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(after)
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(out.items().to_vec())
+        Ok((out.items().to_vec(), out.last_evaluated_key().cloned()))
     }
 
     /// Whether an earlier delivery of the same subject to the same endpoint is still pending
@@ -278,7 +288,7 @@ impl WebhookStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn fan_out_webhook_events(&self, limit: u32, now: DateTime<Utc>) -> StoreResult<u32> {
         // '~' sorts after every digit: the whole partition, oldest first.
-        let items = self.gsi1_below(UNFANNED_INDEX, "~", limit).await?;
+        let (items, _) = self.gsi1_below(UNFANNED_INDEX, "~", limit, None).await?;
         if items.is_empty() {
             return Ok(0);
         }
@@ -337,32 +347,44 @@ impl WebhookStore for DynamoStore {
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let (now_ms, lease_end_ms) = (ms(now), ms(now + lease));
         let mut claimed_items: Vec<Item> = Vec::new();
+        // Sort keys are `<due>#<id>`; '$' sorts right after '#': every delivery due by now.
+        let bound = format!("{now_ms:015}$");
         for _ in 0..OPTIMISTIC_ATTEMPTS {
-            let wanted = limit.saturating_sub(u32::try_from(claimed_items.len()).unwrap_or(u32::MAX));
-            if wanted == 0 {
-                break;
-            }
-            // Sort keys are `<due>#<id>`; '$' sorts right after '#': every delivery due by now.
-            let due = self.gsi1_below(DUE_INDEX, &format!("{now_ms:015}$"), wanted).await?;
-            if due.is_empty() {
-                break;
-            }
-            let mut lost = false;
-            for read in &due {
-                let id = get_s(read, "id")?;
-                if claimed_items.iter().any(|item| opt_s(item, "id").as_deref() == Some(id)) {
-                    continue;
+            // Deliveries waiting for an earlier one of their booking are read past, page after
+            // page (up to `MAX_DUE_READ`), so they never hide claimable ones behind them.
+            let (mut after, mut read_so_far, mut lost) = (None, 0, false);
+            loop {
+                let wanted = limit.saturating_sub(u32::try_from(claimed_items.len()).unwrap_or(u32::MAX));
+                if wanted == 0 {
+                    break;
                 }
-                // In order per subject and endpoint: never past an earlier one still pending.
-                if self.waits_for_earlier(read).await? {
-                    continue;
+                let (due, last) = self.gsi1_below(DUE_INDEX, &bound, wanted.max(20), after).await?;
+                read_so_far += due.len();
+                for read in &due {
+                    if claimed_items.len() >= limit as usize {
+                        break;
+                    }
+                    let id = get_s(read, "id")?;
+                    if claimed_items.iter().any(|item| opt_s(item, "id").as_deref() == Some(id)) {
+                        continue;
+                    }
+                    // In order per subject and endpoint: never past an earlier one still pending.
+                    if self.waits_for_earlier(read).await? {
+                        continue;
+                    }
+                    match self.claim_delivery(read, lease_end_ms, now_ms).await? {
+                        Some(item) => claimed_items.push(item),
+                        None => lost = true,
+                    }
                 }
-                match self.claim_delivery(read, lease_end_ms, now_ms).await? {
-                    Some(item) => claimed_items.push(item),
-                    None => lost = true,
+                match last {
+                    Some(last) if read_so_far < MAX_DUE_READ => after = Some(last),
+                    _ => break,
                 }
             }
-            if !lost {
+            // A delivery another job took meanwhile may still show as due (the index lags its
+            // item): read past once more, so that "nothing claimed" means nothing claimable.
+            if !lost || claimed_items.len() >= limit as usize {
                 break;
             }
         }
