@@ -173,13 +173,16 @@ async fn deliveries_reach_a_real_receiver_signed_once_each_in_order_per_booking_
         }
     }
     server.abort();
-    let seen = seen.lock().expect("the record");
-    assert_eq!(seen.bad_signatures, 0);
-    let ids: Vec<&str> = seen.events.iter().map(|e| e["id"].as_str().expect("an id")).collect();
+    let (events, bad_signatures) = {
+        let seen = seen.lock().expect("the record");
+        (seen.events.clone(), seen.bad_signatures)
+    };
+    assert_eq!(bad_signatures, 0);
+    let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().expect("an id")).collect();
     let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
-    assert_eq!((ids.len(), unique.len()), (4, 4), "each event delivered once: {:?}", seen.events);
+    assert_eq!((ids.len(), unique.len()), (4, 4), "each event delivered once: {events:?}");
     let mut by_booking: HashMap<String, Vec<String>> = HashMap::new();
-    for event in &seen.events {
+    for event in &events {
         assert!(event["created_at"].as_str().is_some(), "{event}");
         by_booking
             .entry(event["data"]["booking_id"].as_str().expect("a booking").to_owned())

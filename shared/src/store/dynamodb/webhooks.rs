@@ -392,12 +392,16 @@ impl WebhookStore for DynamoStore {
         let mut claimed = Vec::with_capacity(claimed_items.len());
         for item in &claimed_items {
             let delivery = delivery_from(item)?;
-            if !webhooks.contains_key(&delivery.webhook_id) {
-                let webhook =
-                    self.get(webhook_key(delivery.webhook_id)).await?.as_ref().map(webhook_from).transpose()?;
-                webhooks.insert(delivery.webhook_id, webhook);
-            }
-            let Some(Some(webhook)) = webhooks.get(&delivery.webhook_id) else {
+            let webhook = match webhooks.get(&delivery.webhook_id) {
+                Some(known) => known.clone(),
+                None => {
+                    let read =
+                        self.get(webhook_key(delivery.webhook_id)).await?.as_ref().map(webhook_from).transpose()?;
+                    webhooks.insert(delivery.webhook_id, read.clone());
+                    read
+                }
+            };
+            let Some(webhook) = webhook else {
                 self.fail_orphan(&delivery).await?;
                 continue;
             };

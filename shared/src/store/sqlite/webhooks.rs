@@ -157,15 +157,13 @@ impl WebhookStore for SqliteStore {
             return Ok(Vec::new());
         }
         // The claimed rows with their event and endpoint, read back on the writer (as claimed).
-        let sql = format!(
-            "SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.status, d.attempts, d.next_attempt_at, \
+        let sql = "SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.status, d.attempts, d.next_attempt_at, \
              d.last_status_code, d.last_response, d.created_at, d.delivered_at, \
              w.url, w.secret, e.subject_id, e.event_order, e.data, e.created_at AS event_created_at \
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN outgoing_events e ON e.id = d.event_id \
-             WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.event_order, d.id"
-        );
+             WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.event_order, d.id";
         let rows =
-            sqlx::query(&sql).bind(serde_json::to_string(&ids).unwrap_or_default()).fetch_all(&self.writer).await?;
+            sqlx::query(sql).bind(serde_json::to_string(&ids).unwrap_or_default()).fetch_all(&self.writer).await?;
         rows.iter()
             .map(|row| {
                 let delivery = delivery_from_row(row)?;
