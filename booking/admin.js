@@ -11,6 +11,7 @@ import { state } from './admin/shared.js';
 import { selectTab, setupTabs, tabFromUrl } from './admin/tabs.js';
 import { loadUsers, setupUsers } from './admin/users.js';
 import { loadVenues, setupVenues } from './admin/venues.js';
+import { loadWebhooks, setupWebhooks } from './admin/webhooks.js';
 
 async function start() {
   if (!Auth.requireLogin()) return;
@@ -38,10 +39,12 @@ async function start() {
   setupUsers();
   setupReservations();
   setupSales();
+  setupWebhooks();
   setupTabs({
     users: loadUsers,
     reservations: () => loadReservationFilters().then(loadReservations),
     sales: loadSales,
+    webhooks: loadWebhooks,
   });
   selectTab(tabFromUrl());
   try {

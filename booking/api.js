@@ -372,6 +372,18 @@ api.reports = {
   ordersCsv: (eventId) => file('/admin/reports/events/' + id(eventId) + '/orders.csv'),
 };
 
+/** Outgoing webhooks (admins; issue 21). The secret is sent once, never answered. */
+api.webhooks = {
+  list: () => call('GET', '/admin/webhooks'),
+  /** create({url, secret, events}) → the endpoint, without its secret */
+  create: (body) => call('POST', '/admin/webhooks', { body }),
+  remove: (webhookId) => call('DELETE', '/admin/webhooks/' + id(webhookId)),
+  /** deliveries(webhookId) → newest first: status, attempts, last answer, next attempt */
+  deliveries: (webhookId) => call('GET', '/admin/webhooks/' + id(webhookId) + '/deliveries', { query: { limit: 50 } }),
+  replay: (webhookId, deliveryId) =>
+    call('POST', '/admin/webhooks/' + id(webhookId) + '/deliveries/' + id(deliveryId) + '/replay'),
+};
+
 // Aliases, so callers may think in resources.
 api.venues = {
   getVenues: api.events.getVenues,

@@ -3,7 +3,7 @@
 import { byId } from '../dom.js';
 import * as UI from '../ui.js';
 
-export const TABS = ['events', 'venues', 'users', 'reservations', 'sales'];
+export const TABS = ['events', 'venues', 'users', 'reservations', 'sales', 'webhooks'];
 
 const opened = new Set();
 let loaders = {};
