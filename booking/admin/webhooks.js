@@ -77,7 +77,7 @@ export function setupWebhooks() {
   render(
     byId('webhook-events'),
     html`${EVENT_TYPES.map(
-      (t) => html`<label class="check"><input type="checkbox" name="webhook-event" value="${t}"> ${t}</label>`,
+      (t) => html`<div><label class="small"><input type="checkbox" name="webhook-event" value="${t}" class="inline-check"> ${t}</label></div>`,
     )}`,
   );
   byId('webhook-form').addEventListener('submit', async (e) => {
@@ -96,6 +96,7 @@ export function setupWebhooks() {
     try {
       await UI.busy(e.submitter || byId('webhook-register'), 'Registering…', () => api.webhooks.create({ url, secret, events }));
       byId('webhook-secret').value = '';
+      UI.clear();
       UI.showStatus('Registered: each ' + events.join(', ') + ' is posted to ' + url + ', signed with the secret.', 'success');
       await loadWebhooks();
     } catch (error) {
