@@ -12,6 +12,7 @@ import { state } from './admin/shared.js';
 import { selectTab, setupTabs, tabFromUrl } from './admin/tabs.js';
 import { loadUsers, setupUsers } from './admin/users.js';
 import { loadVenues, setupVenues } from './admin/venues.js';
+import { loadWebhooks, setupWebhooks } from './admin/webhooks.js';
 
 async function start() {
   if (!Auth.requireLogin()) return;
@@ -40,11 +41,13 @@ async function start() {
   setupReservations();
   setupSales();
   setupAudit();
+  setupWebhooks();
   setupTabs({
     users: loadUsers,
     reservations: () => loadReservationFilters().then(loadReservations),
     sales: loadSales,
     audit: loadAudit,
+    webhooks: loadWebhooks,
   });
   selectTab(tabFromUrl());
   try {

@@ -378,6 +378,18 @@ api.audit = {
   list: (filters, options) => call('GET', '/admin/audit', { query: filters, signal: options && options.signal }),
 };
 
+/** Outgoing webhooks (admins; issue 21). The secret is sent once, never answered. */
+api.webhooks = {
+  list: () => call('GET', '/admin/webhooks'),
+  /** create({url, secret, events}) → the endpoint, without its secret */
+  create: (body) => call('POST', '/admin/webhooks', { body }),
+  remove: (webhookId) => call('DELETE', '/admin/webhooks/' + id(webhookId)),
+  /** deliveries(webhookId) → newest first: status, attempts, last answer, next attempt */
+  deliveries: (webhookId) => call('GET', '/admin/webhooks/' + id(webhookId) + '/deliveries', { query: { limit: 50 } }),
+  replay: (webhookId, deliveryId) =>
+    call('POST', '/admin/webhooks/' + id(webhookId) + '/deliveries/' + id(deliveryId) + '/replay'),
+};
+
 // Aliases, so callers may think in resources.
 api.venues = {
   getVenues: api.events.getVenues,

@@ -1,6 +1,7 @@
 //! `proeventa serve`: the API on `PORT`, the booking site on `SITE_PORT` (with a `/config.js`
 //! naming the API address really in use), the hold sweeper every 15 s, the outbox's sender
-//! every 2 s (mail to `MAIL_URL`, by default `.eml` files in `./mail`), the metrics in Prometheus
+//! every 2 s (mail to `MAIL_URL`, by default `.eml` files in `./mail`), the webhooks' delivery
+//! every 2 s too, the metrics in Prometheus
 //! text on `METRICS_PORT` (loopback), and a clean stop on SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use proeventa_core::payments::PaymentProvider;
 use proeventa_core::posters::PosterFolder;
 use proeventa_core::store::Store;
 use proeventa_core::tickets::{self, TicketKeys};
+use proeventa_core::webhooks::WebhookSender;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::services::{ServeDir, ServeFile};
@@ -101,7 +103,13 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
     tokio::spawn(pace_queues(store.clone(), state.queue_polls.clone(), stop_rx.clone()));
-    tokio::spawn(sweep_holds(store, stop_rx.clone()));
+    tokio::spawn(sweep_holds(store.clone(), stop_rx.clone()));
+    match WebhookSender::new(store) {
+        Ok(webhooks) => {
+            tokio::spawn(deliver_webhooks(webhooks, stop_rx.clone()));
+        }
+        Err(error) => tracing::warn!(%error, "no webhook deliveries: the system's TLS roots could not be read"),
+    }
     tokio::spawn(crate::metrics::upkeep(metrics.clone(), stop_rx.clone()));
     if let Some(sender) = sender {
         tokio::spawn(send_mail(sender, stop_rx.clone()));
@@ -312,6 +320,25 @@ async fn send_mail(sender: Sender, mut stop: watch::Receiver<bool>) {
                     Ok(drained) if drained.claimed == 0 => {}
                     Ok(drained) => tracing::info!(%drained, "outbox drained"),
                     Err(e) => tracing::warn!(error = %e, "sending mail failed; retrying at the next tick"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Delivers outgoing webhooks every `SEND_MAIL_EVERY`, like the mail sender, until the server
+/// stops. A failed pass (the store unreachable) is logged and tried at the next tick.
+async fn deliver_webhooks(sender: WebhookSender, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(SEND_MAIL_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                match sender.drain().await {
+                    Ok(done) if done.claimed == 0 && done.fanned_out == 0 => {}
+                    Ok(done) => tracing::info!(%done, "webhooks delivered"),
+                    Err(e) => tracing::warn!(error = %e, "delivering webhooks failed; retrying at the next tick"),
                 }
             }
             _ = stop.changed() => return,

@@ -23,3 +23,5 @@ pub mod posters;
 pub mod queue_tokens;
 pub mod store;
 pub mod tickets;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;

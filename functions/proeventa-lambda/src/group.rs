@@ -63,8 +63,9 @@ impl Group {
             Group::Checkin => &[Writes::CheckIn],
             // A join puts a place; admission is the pace's (job-expire-holds), a poll only reads.
             Group::Queue => &[Writes::Queue],
-            // A resend puts a failed message back to pending, with its audit entry.
-            Group::Admin => &[Writes::Messages, Writes::Audit],
+            // A resend puts a failed message back to pending, with its audit entry; webhook
+            // endpoints and replays.
+            Group::Admin => &[Writes::Messages, Writes::Audit, Writes::Webhooks],
             Group::Meta => &[],
         }
     }

@@ -1,4 +1,5 @@
-//! `job-send-mail`: delivers the outbox. Invoked by the DynamoDB table's stream when outbox items
+//! `job-send-mail`: delivers the outbox, then the outgoing webhooks (their events are written
+//! beside the outbox's messages, so the same wake-ups find them). Invoked by the DynamoDB table's stream when outbox items
 //! are written (filtered to their `MSG#` keys) and by an EventBridge schedule every minute (the
 //! safety net, and the only trigger on PostgreSQL). Either way the event only says "look": each
 //! run drains what is due from the store, which is the truth (a record in the event may be
@@ -12,12 +13,14 @@ use proeventa_core::config::MailUrl;
 use proeventa_core::mail::{Drained, Sender, sender_for};
 use proeventa_core::store::Writes;
 use proeventa_core::tickets::TicketKeys;
+use proeventa_core::webhooks::{Delivered, WebhookSender};
 
 use crate::init::{InitError, open_store};
 use crate::{init_logging, lambda_config};
 
 /// The store writes the job makes (see `Group::store_writes`): claiming and settling messages.
-pub const SEND_MAIL_WRITES: &[Writes] = &[Writes::Messages];
+/// It delivers the outgoing webhooks too (fan-out, claims, settlements).
+pub const SEND_MAIL_WRITES: &[Writes] = &[Writes::Messages, Writes::WebhookDeliveries];
 
 /// Opens the store and the transport once, then drains the outbox on every event. The job signs
 /// ticket codes (the confirmation's QR and PDFs), so it needs the shared `TICKET_SIGNING_KEY`, and
@@ -33,15 +36,26 @@ pub async fn run_send_mail() -> Result<(), lambda_runtime::Error> {
     let tickets = Arc::new(TicketKeys::from_secret(&secret).map_err(|e| InitError::new(e.to_string()))?);
     let mail_url = config.mail_url.clone().unwrap_or(MailUrl::None);
     let store = open_store(&config).await?;
+    // The outgoing webhooks' delivery runs in the same job, after the mail (see README, "Webhooks").
+    let webhooks = match WebhookSender::new(store.clone()) {
+        Ok(webhooks) => Some(webhooks),
+        Err(error) => {
+            tracing::error!(%error, "no webhook deliveries: the system's TLS roots could not be read");
+            None
+        }
+    };
     let sender = sender_for(&config, &mail_url, store, tickets)
         .await
         .map_err(InitError::new)?
         .ok_or_else(|| InitError::new("MAIL_URL is not set (or none): job-send-mail has nothing to send with"))?;
     tracing::info!(function = "job-send-mail", %mail_url, init_ms = started.elapsed().as_secs_f64() * 1000.0, "initialized");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let sender = sender.clone();
+        let (sender, webhooks) = (sender.clone(), webhooks.clone());
         async move {
             let drained = send_mail(&sender, event).await;
+            if let Some(webhooks) = &webhooks {
+                deliver_webhooks(webhooks).await?;
+            }
             // The run's outbox counts and the depth it left leave as EMF lines (`crate::emf`),
             // whether it failed or not.
             crate::emf::flush();
@@ -49,6 +63,20 @@ pub async fn run_send_mail() -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
+}
+
+/// The webhooks' part of a run: every event fanned out and every due delivery posted.
+pub async fn deliver_webhooks(webhooks: &WebhookSender) -> Result<Delivered, lambda_runtime::Error> {
+    let delivered = webhooks.drain().await?;
+    tracing::info!(
+        fanned_out = delivered.fanned_out,
+        claimed = delivered.claimed,
+        delivered = delivered.delivered,
+        retrying = delivered.retrying,
+        failed = delivered.failed,
+        "webhooks delivered"
+    );
+    Ok(delivered)
 }
 
 /// One run: whatever woke it (stream records or the schedule), everything due is delivered.

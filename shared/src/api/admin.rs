@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(resend_message))
         .merge(super::reports::routes())
         .merge(super::audit::routes())
+        .merge(super::webhooks::routes())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -39,6 +39,7 @@ pub mod security;
 pub mod state;
 pub mod tickets;
 pub mod waitlist;
+pub mod webhooks;
 
 pub use error::{ApiError, ErrorBody};
 pub use state::AppState;
@@ -61,7 +62,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
         (name = "tickets", description = "A buyer's tickets: signed codes, QR, PDF and calendar files"),
         (name = "checkin", description = "The door: scanning tickets online and offline, live counts (staff and admins)"),
         (name = "queue", description = "The waiting room in front of a hot event: a place in its queue, and the admission to hold seats"),
-        (name = "admin", description = "The outbox of messages to people: failed ones and resends; sales reports (admins)"),
+        (name = "admin", description = "The outbox of messages to people: failed ones and resends; sales reports; outgoing webhooks (admins)"),
     )
 )]
 struct ApiDoc;

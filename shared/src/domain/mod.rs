@@ -15,6 +15,7 @@ mod ticket;
 mod time_zone;
 mod user;
 mod waitlist;
+mod webhook;
 
 pub use audit::*;
 pub use best_available::*;
@@ -31,6 +32,7 @@ pub use ticket::*;
 pub use time_zone::TimeZone;
 pub use user::*;
 pub use waitlist::*;
+pub use webhook::*;
 
 /// A rule a value broke, naming the field so a client can fix its request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,11 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Actor, AuditEntry, AuditFilter, Booking, CheckIn, Email, Event, EventChanges, EventFilter, EventReport,
-    HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page,
-    Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest,
-    Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
-    VenueWithSeats, WaitlistEntry, WaitlistJoin,
+    Actor, AuditEntry, AuditFilter, Booking, CheckIn, ClaimedDelivery, DeliveryOutcome, Email, Event, EventChanges, EventFilter, EventReport, HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, NewWebhook, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin, Webhook, WebhookDelivery,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -46,6 +42,8 @@ mod rules;
 mod sql_errors;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
+mod webhooks;
 
 pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
@@ -323,6 +321,49 @@ pub trait OutboxStore: Send + Sync {
     async fn outbox_depth(&self) -> StoreResult<OutboxDepth>;
 }
 
+/// Outgoing webhooks: endpoints (admins), and their deliveries (the delivery job). Writing a
+/// webhook event belongs to the change it reports, in its own transaction, beside the outbox
+/// message it writes (`Payments`, `Holds`, `Catalog`) or in the door's admitting write
+/// (`CheckIn`).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook(&self, webhook: &NewWebhook, now: DateTime<Utc>) -> StoreResult<Webhook>;
+    /// Oldest first.
+    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>>;
+    /// Removes the endpoint; its deliveries are no longer made (nor listed). `NotFound` for none.
+    async fn delete_webhook(&self, id: Uuid) -> StoreResult<()>;
+    /// Fans out up to `limit` events not fanned out yet, oldest first: one pending delivery per
+    /// endpoint subscribed to its type (due at `now`), then the event marked fanned out. Writing a
+    /// delivery twice writes one (its id is `delivery_id(event, webhook)`; SQL's unique (event,
+    /// webhook) too), so two jobs fanning out the same event at once make one delivery per
+    /// endpoint. Returns how many events it fanned out.
+    async fn fan_out_webhook_events(&self, limit: u32, now: DateTime<Utc>) -> StoreResult<u32>;
+    /// Claims up to `limit` pending deliveries due by `now`, each by one conditional write that
+    /// counts the attempt and leases it until `now + lease` (as `claim_messages` does), never one
+    /// with an earlier pending delivery of the same subject (booking) to the same endpoint.
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Records how attempt `attempt` ended, if that claim is still the delivery's latest:
+    /// `true` when recorded.
+    async fn settle_delivery(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// An endpoint's deliveries, newest first. `NotFound` for no such endpoint.
+    async fn list_deliveries(&self, webhook_id: Uuid, page: Page) -> StoreResult<Vec<WebhookDelivery>>;
+    /// An admin's replay: a delivered or failed delivery back to `pending`, due at `now`,
+    /// attempts from 0 (same payload and `id`). `InvalidState` while it is pending; `NotFound`
+    /// when the endpoint has no such delivery.
+    async fn replay_delivery(&self, webhook_id: Uuid, id: Uuid, now: DateTime<Utc>) -> StoreResult<WebhookDelivery>;
+}
+
 /// The outbox's depth: what waits for the sender, and what it gave up on (until an admin resends
 /// it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -519,6 +560,12 @@ pub enum Writes {
     /// `WaitlistStore`: joining and leaving waiting lists. (Offers are written by the cancels and
     /// the sweep that free the seats: `Holds`, `HoldSweeper`.)
     Waitlist,
+    /// `WebhookStore`'s admin side: registering and deleting endpoints, replaying a delivery.
+    Webhooks,
+    /// `WebhookStore`'s delivery job: fanning events out into deliveries, claiming and settling
+    /// them. Writing a webhook event belongs to the change it reports (`Payments`, `Holds`,
+    /// `Catalog`, `CheckIn`).
+    WebhookDeliveries,
 }
 
 /// One storage backend: every trait, plus health and schema.
@@ -537,6 +584,7 @@ pub trait Store:
     + WaitlistStore
     + ReportStore
     + AuditStore
+    + WebhookStore
 {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;

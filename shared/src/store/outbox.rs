@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     MessageFacts, MessageSecret, MessageStatus, OutboxMessage, Payment, Refund, RefundFacts, ResetToken, Settlement,
-    User,
+    User, WebhookEvent, events_for_message,
 };
 use crate::store::{OutboxDepth, StoreError, StoreResult};
 
@@ -107,6 +107,8 @@ pub(crate) struct PaymentOwner {
 pub(crate) trait OutboxWrites: Send {
     /// Inserts `messages` (never empty) in one statement.
     async fn insert_messages(&mut self, messages: &[OutboxMessage]) -> StoreResult<()>;
+    /// Inserts webhook `events` (never empty) in one statement.
+    async fn insert_webhook_events(&mut self, events: &[WebhookEvent]) -> StoreResult<()>;
     /// The buyer and booking of each payment of `payment_ids`.
     async fn payment_owners(&mut self, payment_ids: &[Uuid]) -> StoreResult<Vec<PaymentOwner>>;
     /// The start of event `event_id` as stored, read so that no other change can move it before
@@ -117,11 +119,31 @@ pub(crate) trait OutboxWrites: Send {
     fn as_stored(start: DateTime<Utc>) -> DateTime<Utc>;
 }
 
+/// Writes `messages` and the webhook events their changes report (`events_for_message`), in the
+/// caller's transaction.
 async fn write<W: OutboxWrites>(conn: &mut W, messages: &[OutboxMessage]) -> StoreResult<()> {
     if messages.is_empty() {
         return Ok(());
     }
-    conn.insert_messages(messages).await
+    conn.insert_messages(messages).await?;
+    let events: Vec<WebhookEvent> = messages
+        .iter()
+        .flat_map(|message| events_for_message(message.user_id, &message.facts, message.created_at))
+        .collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    conn.insert_webhook_events(&events).await
+}
+
+/// `cancel_event`: the `event.canceled` webhook event, in the transaction that closes the event
+/// (written whether or not any seat was paid).
+pub(crate) async fn event_canceled<W: OutboxWrites>(
+    conn: &mut W,
+    event_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    conn.insert_webhook_events(&[WebhookEvent::event_canceled(event_id, now)]).await
 }
 
 /// `create_user`: the new account's welcome.

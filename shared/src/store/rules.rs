@@ -27,6 +27,8 @@ pub enum Entity {
     Payment,
     Ticket,
     Message,
+    Webhook,
+    Delivery,
 }
 
 impl Entity {
@@ -39,6 +41,8 @@ impl Entity {
             Entity::Payment => "payment",
             Entity::Ticket => "ticket",
             Entity::Message => "message",
+            Entity::Webhook => "webhook",
+            Entity::Delivery => "delivery",
         }
     }
 }
@@ -125,6 +129,11 @@ impl StoreError {
     /// An admin's resend of a message that has not failed (pending or sent).
     pub fn message_not_failed(status: MessageStatus) -> Self {
         Self::InvalidState(format!("this message is {status}; only a failed message can be resent"))
+    }
+
+    /// A replay of a delivery that is still pending (it will be tried anyway).
+    pub fn delivery_pending() -> Self {
+        Self::InvalidState("this delivery is still pending; only a delivered or failed one can be replayed".into())
     }
 
     /// A confirm once the event has begun: nobody is charged for a show that began. The store

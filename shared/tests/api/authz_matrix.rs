@@ -13,8 +13,8 @@ use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Utc};
 use proeventa_core::auth::{Claims, TokenKeys};
 use proeventa_core::domain::{
-    Booking, CLAIM_LEASE, Email, Event, HoldLimit, HoldRequest, HoldTtl, MessageFacts, Payment, ResetRequest,
-    ResetToken, Role, SeatSelection, Settlement, User, UserChanges, VenueWithSeats,
+    Booking, CLAIM_LEASE, DeliveryOutcome, Email, Event, HoldLimit, HoldRequest, HoldTtl, MessageFacts, NewWebhook,
+    Payment, ResetRequest, ResetToken, Role, SeatSelection, Settlement, User, UserChanges, VenueWithSeats,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -92,6 +92,9 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get", "/queue/events/{event_id}/status") => QueueTicket,
         ("get", "/queue/events/{event_id}/stats") => Admin,
         ("post" | "get" | "delete", "/events/events/{event_id}/waitlist") => User,
+        ("get" | "post", "/admin/webhooks") | ("delete", "/admin/webhooks/{webhook_id}") => Admin,
+        ("get", "/admin/webhooks/{webhook_id}/deliveries") => Admin,
+        ("post", "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/replay") => Admin,
         _ => return None,
     })
 }
@@ -201,6 +204,10 @@ struct Resources {
     failed_message: Uuid,
     /// A fresh password reset token of the `login@` account (what a reset's confirm is for).
     reset_token: String,
+    /// An outgoing webhook endpoint, and its delivery of the paid booking's confirmation,
+    /// delivered (what a replay is for).
+    webhook: Uuid,
+    delivery: Uuid,
 }
 
 async fn people(app: &TestApp) -> People {
@@ -233,7 +240,24 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
     let resp = app.reserve(&people.owner_token, event.id, people.venue.seats[2].id).await;
     assert_eq!(resp.0, StatusCode::CREATED, "fixture single hold: {}", resp.2);
     let unpaid_booking = parse::<Uuid>(&resp.2["booking_id"]);
+    // The endpoints of earlier cells go (all but the oldest, the shared resources'), so each
+    // confirm fans out to a few endpoints, not to one per cell so far.
+    for stale in app.state.store.list_webhooks().await.expect("webhooks").iter().skip(1) {
+        app.state.store.delete_webhook(stale.id).await.expect("delete a stale webhook");
+    }
+    let webhook = app
+        .state
+        .store
+        .create_webhook(
+            &NewWebhook::parse("https://example.com/matrix", "matrix-secret-0123456789", &["booking.confirmed".into()])
+                .expect("a webhook"),
+            Utc::now(),
+        )
+        .await
+        .expect("fixture webhook")
+        .id;
     let paid_booking = app.paid_booking(&people.owner_token, event.id, &[people.venue.seats[4].id]).await.id;
+    let delivery = delivered_webhook(app, webhook).await;
     let resp = app.get(&format!("/reservations/tickets?booking_id={paid_booking}"), Some(&people.owner_token)).await;
     assert_eq!(resp.0, StatusCode::OK, "fixture tickets: {}", resp.2);
     let ticket = parse::<Uuid>(&resp.2[0]["id"]);
@@ -259,7 +283,25 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
         code,
         failed_message,
         reset_token,
+        webhook,
+        delivery,
     }
+}
+
+/// The endpoint's deliveries fanned out and settled delivered, as a delivery job would; one of them.
+async fn delivered_webhook(app: &TestApp, webhook: Uuid) -> Uuid {
+    let store = &app.state.store;
+    store.fan_out_webhook_events(1000, Utc::now()).await.expect("fan out");
+    let delivered = DeliveryOutcome { settlement: Settlement::Sent, status_code: Some(200), response: "ok".into() };
+    let mut found = None;
+    for claim in store.claim_deliveries(200, CLAIM_LEASE, Utc::now()).await.expect("claim") {
+        let delivery = &claim.delivery;
+        store.settle_delivery(delivery.id, delivery.attempts, &delivered, Utc::now()).await.expect("settle");
+        if delivery.webhook_id == webhook {
+            found = Some(delivery.id);
+        }
+    }
+    found.expect("the endpoint's delivery of the confirmation")
 }
 
 /// An event whose every seat the owner holds, with the owner, the other customer, the door staff
@@ -342,6 +384,8 @@ fn concrete_path(template: &str, people: &People, res: &Resources) -> String {
         ("{payment_id}", res.payment.id),
         ("{ticket_id}", res.ticket),
         ("{message_id}", res.failed_message),
+        ("{webhook_id}", res.webhook),
+        ("{delivery_id}", res.delivery),
     ];
     // Only an event behind its waiting room has a queue to join.
     if template.starts_with("/queue/") {
@@ -394,6 +438,9 @@ fn body_for(method: &str, path: &str, people: &People, res: &Resources) -> Optio
         ("post", "/checkin/sync") => json!({"event_id": res.event.id, "scans": [
             {"scan_id": Uuid::new_v4(), "code": res.code, "scanned_at": Utc::now().to_rfc3339()}
         ]}),
+        ("post", "/admin/webhooks") => json!({
+            "url": "https://example.com/hooks", "secret": "0123456789abcdef", "events": ["booking.confirmed"]
+        }),
         ("post" | "patch", _) => json!({}),
         _ => return None,
     })

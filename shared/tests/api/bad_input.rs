@@ -22,6 +22,8 @@ struct World {
     customer_id: Uuid,
     venue: VenueWithSeats,
     event: Event,
+    /// An outgoing webhook's endpoint (its deliveries are a paged list).
+    webhook: Uuid,
 }
 
 async fn world() -> World {
@@ -30,7 +32,12 @@ async fn world() -> World {
     let (customer, customer_token) = app.customer("carla@example.com").await;
     let venue = app.small_venue(&admin).await;
     let event = app.event(&admin, &venue).await;
-    World { app, admin, customer: customer_token, customer_id: customer.id, venue, event }
+    let hook =
+        json!({"url": "https://example.com/hooks", "secret": "0123456789abcdef", "events": ["booking.confirmed"]});
+    let (status, _, hook) = app.post("/admin/webhooks", hook, Some(&admin)).await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let webhook = hook["id"].as_str().and_then(|id| id.parse().ok()).expect("a webhook id");
+    World { app, admin, customer: customer_token, customer_id: customer.id, venue, event, webhook }
 }
 
 /// Every (method, path template, operation) of the OpenAPI document.
@@ -62,7 +69,12 @@ fn json_body_operations() -> Vec<(String, String)> {
 /// lookups come after the body is read, so any existing or unknown id will do).
 fn fill(template: &str, w: &World) -> String {
     let mut path = template.to_owned();
-    for (param, value) in [("{user_id}", w.customer_id), ("{event_id}", w.event.id), ("{venue_id}", w.venue.venue.id)] {
+    for (param, value) in [
+        ("{user_id}", w.customer_id),
+        ("{event_id}", w.event.id),
+        ("{venue_id}", w.venue.venue.id),
+        ("{webhook_id}", w.webhook),
+    ] {
         path = path.replace(param, &value.to_string());
     }
     while let (Some(start), Some(end)) = (path.find('{'), path.find('}')) {

@@ -27,3 +27,4 @@ mod reservations;
 mod tickets;
 mod waiting_room;
 mod waitlist;
+mod webhooks;

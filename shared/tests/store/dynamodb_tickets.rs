@@ -1,8 +1,9 @@
 //! What the DynamoDB store sends for tickets, seen by an interceptor on its client: the design
 //! `docs/dynamodb.md` describes and the conformance cases cannot see. A confirm issues every
 //! ticket inside its own transaction and a cancel revokes them inside its own, without reading
-//! them; a scan, admitted or refused, and a scan of an unknown ticket are each one `UpdateItem`
-//! (the refusal brings the stored ticket back with it, and no item is ever created).
+//! them (each with its webhook events); a scan that admits is one read of the ticket and one
+//! transaction of its conditional update and its `ticket.checked_in` event, and a scan of a used
+//! or unknown ticket is that one read (no item is ever created).
 
 use std::sync::{Arc, Mutex};
 
@@ -165,8 +166,13 @@ async fn tickets_are_issued_and_revoked_inside_the_confirm_and_cancel_transactio
         confirm.items.iter().any(|(what, pk)| *what == "Put" && pk.starts_with("MSG#")),
         "the confirmation's outbox message is written in the same transaction"
     );
-    // Payment, reservations, seat states, tickets, gate check, outbox message: 3n + 3, within DynamoDB's 100.
-    assert_eq!(confirm.items.len(), 3 * seats + 3);
+    assert!(
+        confirm.items.iter().any(|(what, pk)| *what == "Put" && pk.starts_with("HOOKEVENT#")),
+        "the booking.confirmed webhook event is written in the same transaction"
+    );
+    // Payment, reservations, seat states, tickets, gate check, outbox message, webhook event:
+    // 3n + 4, within DynamoDB's 100.
+    assert_eq!(confirm.items.len(), 3 * seats + 4);
 
     recorder.take();
     store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the paid booking");
@@ -191,22 +197,25 @@ async fn tickets_are_issued_and_revoked_inside_the_confirm_and_cancel_transactio
         cancel.items.iter().any(|(what, pk)| *what == "Put" && pk.starts_with("MSG#")),
         "the refund notice is written in the same transaction"
     );
-    // Reservations, seat states, tickets, the payment's refund and its notice: 3n + 2.
-    assert_eq!(cancel.items.len(), 3 * seats + 2);
+    let events = cancel.items.iter().filter(|(what, pk)| *what == "Put" && pk.starts_with("HOOKEVENT#")).count();
+    assert_eq!(events, 2, "booking.canceled and refund.created are written in the same transaction");
+    // Reservations, seat states, tickets, the payment's refund, its notice and the two webhook
+    // events: 3n + 4.
+    assert_eq!(cancel.items.len(), 3 * seats + 4);
     let after = booking_tickets(&tickets_of, booking.id).await;
     assert!(after.iter().all(|t| t.status == TicketStatus::Revoked), "{after:?}");
 }
 
 #[tokio::test]
-async fn a_scan_admitted_refused_or_of_no_ticket_is_one_update_and_creates_nothing() {
+async fn a_scan_admitted_is_a_read_and_one_transaction_with_its_webhook_event_and_creates_nothing() {
     let (tickets_of, store, recorder, _table) = recorded_store().await;
     let venue = fixture_grid_venue(&store, 1, 1).await;
     let event = fixture_event(&store, &venue).await;
     let ann = fixture_user(&store, "ann").await;
     let (booking, _) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0]), "ch_door").await;
     let ticket = booking_tickets(&tickets_of, booking.id).await.pop().expect("a ticket");
-    let only_its_update = |sent: Vec<Request>, pk: String| {
-        assert_eq!(sent, [Request { operation: "UpdateItem", items: vec![("Update", pk)] }], "one request, no read");
+    let only_its_read = |sent: Vec<Request>, pk: String| {
+        assert_eq!(sent, [Request { operation: "GetItem", items: vec![("Read", pk)] }], "one read, no write");
     };
 
     recorder.take();
@@ -214,18 +223,29 @@ async fn a_scan_admitted_refused_or_of_no_ticket_is_one_update_and_creates_nothi
     let CheckIn::Admitted(admitted) = tickets_of.check_in(&first).await.expect("a scan") else {
         panic!("a valid ticket is admitted");
     };
-    only_its_update(recorder.take(), ticket_pk(&ticket));
+    // The ticket read (its booking, for the event), then its conditional update and its
+    // ticket.checked_in event (the scan's id) in one transaction: one write more than the update.
+    assert_eq!(
+        recorder.take(),
+        [
+            Request { operation: "GetItem", items: vec![("Read", ticket_pk(&ticket))] },
+            Request {
+                operation: "TransactWriteItems",
+                items: vec![("Update", ticket_pk(&ticket)), ("Put", format!("HOOKEVENT#{}", first.id))]
+            },
+        ]
+    );
     assert_eq!(admitted.admission.as_ref().map(|a| a.scan_id), Some(first.id));
 
     let CheckIn::Refused(refused) = tickets_of.check_in(&scan_of(ticket.id)).await.expect("a second scan") else {
         panic!("a used ticket is refused");
     };
-    only_its_update(recorder.take(), ticket_pk(&ticket));
+    only_its_read(recorder.take(), ticket_pk(&ticket));
     assert_eq!(refused, admitted, "the refusal carries the ticket as stored, with the first scan's admission");
 
     let unknown = Uuid::new_v4();
     let outcome = tickets_of.check_in(&scan_of(unknown)).await;
     assert!(matches!(outcome, Err(StoreError::NotFound(Entity::Ticket))), "{outcome:?}");
-    only_its_update(recorder.take(), format!("TICKET#{unknown}"));
+    only_its_read(recorder.take(), format!("TICKET#{unknown}"));
     assert_eq!(tickets_of.ticket(unknown).await.expect("read"), None, "a scan of no ticket creates none");
 }

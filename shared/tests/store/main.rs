@@ -207,6 +207,25 @@ macro_rules! waitlist_tests {
     };
 }
 
+/// The outgoing webhooks' cases (issue 21), as `<backend>::webhooks::…`: events written with
+/// their changes, the fan-out, claims in order and once. A backend runs them when its line names
+/// `webhook_tests`.
+macro_rules! webhook_tests {
+    ($open:path) => {
+        mod webhooks {
+            backend_tests!(@each $open, [tokio::test], [
+                a_confirm_yields_one_delivery_per_subscribed_endpoint,
+                cancels_refunds_and_check_ins_write_their_events,
+                a_bookings_events_are_claimed_in_order_per_endpoint,
+                a_delivery_is_retried_recorded_and_replayed,
+            ]);
+            backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
+                concurrent_jobs_deliver_each_attempt_once,
+            ]);
+        }
+    };
+}
+
 /// The ticket cases, as `<backend>::tickets::…`: a backend runs them when its `backend_tests!`
 /// line names `ticket_tests`.
 macro_rules! ticket_tests {
@@ -235,14 +254,23 @@ macro_rules! ticket_tests {
     };
 }
 
-backend_tests!(sqlite, crate::support::sqlite_store, ticket_tests, message_tests, waiting_room_tests, waitlist_tests);
+backend_tests!(
+    sqlite,
+    crate::support::sqlite_store,
+    ticket_tests,
+    message_tests,
+    waiting_room_tests,
+    waitlist_tests,
+    webhook_tests
+);
 backend_tests!(
     postgres,
     crate::support::postgres_store,
     ticket_tests,
     message_tests,
     waiting_room_tests,
-    waitlist_tests
+    waitlist_tests,
+    webhook_tests
 );
 backend_tests!(
     dynamodb,
@@ -250,5 +278,6 @@ backend_tests!(
     ticket_tests,
     message_tests,
     waiting_room_tests,
-    waitlist_tests
+    waitlist_tests,
+    webhook_tests
 );

@@ -27,12 +27,13 @@ use axum::http::{Method, Request};
 use chrono::{Duration, Utc};
 use proeventa_core::api::AppState;
 use proeventa_core::config::MailUrl;
-use proeventa_core::domain::{CLAIM_LEASE, MessageKind, Page, Role, Settlement, UserChanges};
+use proeventa_core::domain::{CLAIM_LEASE, DeliveryOutcome, MessageKind, Page, Role, Settlement, UserChanges};
 use proeventa_core::mail::sender_for;
 use proeventa_core::payments::SimulatedProvider;
 use proeventa_core::store::dynamodb::{DynamoStore, ITEM_KINDS, ItemKind, kind_of, string_like};
 use proeventa_core::store::{OutboxStore, Store, UserStore, Writes};
 use proeventa_core::tickets::TicketKeys;
+use proeventa_core::webhooks::WebhookSender;
 use proeventa_lambda::{EXPIRE_HOLDS_WRITES, Group, SEND_MAIL_WRITES, lambda_config};
 use proeventa_testkit::TempDynamoTable;
 use serde_json::{Value, json};
@@ -761,6 +762,12 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     // api-meta: health asks whether the table answers.
     assert_eq!(meta.call(Method::GET, "/health", &[], None).await.0, 200);
 
+    // api-admin: an outgoing webhook's endpoint (HOOK#), on a loopback port nothing listens on.
+    let all = ["booking.confirmed", "booking.canceled", "refund.created", "event.canceled", "ticket.checked_in"];
+    let hook = json!({"url": "http://127.0.0.1:9/hooks", "secret": "iam-webhook-secret-0123", "events": all});
+    let (status, hook) = admin_api.send(Method::POST, "/admin/webhooks", &admin, None, hook).await;
+    assert_eq!(status, 201, "{hook}");
+
     // job-send-mail: the sender drains the outbox the scenario wrote (reading what each mail
     // says), into .eml files here instead of SES.
     let mail_folder = std::env::temp_dir().join(format!("proeventa-iam-mail-{}", Uuid::new_v4().simple()));
@@ -772,6 +779,30 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let drained = sender.drain().await.expect("a drain");
     assert!(drained.sent > 0, "the scenario's changes wrote messages: {drained}");
     let _ = std::fs::remove_dir_all(&mail_folder);
+    // Then the webhooks: the scenario's events fanned out (HOOKEVENT#) into deliveries (HOOKDLV#),
+    // claimed, posted (refused: nothing listens) and settled for a retry.
+    let webhooks = WebhookSender::new(mail_job.store.clone()).expect("a webhook sender");
+    let delivered = webhooks.drain().await.expect("a webhook drain");
+    assert!(delivered.fanned_out > 0 && delivered.retrying > 0, "{delivered}");
+    // api-admin: one given up on (as the job does after its last attempt), listed and replayed;
+    // then the endpoint deleted.
+    let later = Utc::now() + Duration::hours(3);
+    let claimed = mail_job.store.claim_deliveries(1, CLAIM_LEASE, later).await.expect("a claim");
+    let gave_up = DeliveryOutcome {
+        settlement: Settlement::Failed { reason: "gave up".into() },
+        status_code: None,
+        response: "no answer".into(),
+    };
+    let delivery = &claimed[0].delivery;
+    assert!(mail_job.store.settle_delivery(delivery.id, delivery.attempts, &gave_up, later).await.expect("settle"));
+    let hook_path = format!("/admin/webhooks/{}", id(&hook));
+    let (status, body) =
+        admin_api.send(Method::GET, &format!("{hook_path}/deliveries"), &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    let replay = format!("{hook_path}/deliveries/{}/replay", delivery.id);
+    let (status, body) = admin_api.send(Method::POST, &replay, &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(admin_api.send(Method::DELETE, &hook_path, &admin, None, Value::Null).await.0, 204);
     // api-admin: a message given up on (a new account's welcome, settled as the job does), listed
     // and sent again.
     signup("late@iam.test", "late-password-1").await;

@@ -17,11 +17,10 @@ use super::holds::kept_conflicting;
 use super::items::*;
 use super::messages::message_put;
 use super::users::paged;
+use super::webhooks::event_put;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent,
-    NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus,
-    TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, rank,
+    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, WebhookEvent, rank,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, stored_queue};
@@ -667,6 +666,8 @@ impl CatalogStore for DynamoStore {
         if let Some(record) = &audit {
             writes.push(audit_put(&self.table, record)?);
         }
+        // Receivers hear of it in the same transaction (whether or not any seat was paid).
+        writes.push(event_put(&self.table, &WebhookEvent::event_canceled(id, now))?);
         match self.transact(&mut Budget::new(), writes).await? {
             Ok(()) => {}
             // Canceled by another request since the read: its transaction closed the gates and

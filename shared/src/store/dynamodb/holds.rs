@@ -23,6 +23,7 @@ use super::messages::message_put;
 use super::tickets::revoke_ticket;
 use super::users::paged;
 use super::waitlist::{OfferedSeat, Offers};
+use super::webhooks::event_puts;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, Tx, TxItem, Values};
 use crate::domain::{
     Booking, EventStatus, HoldExtension, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
@@ -174,6 +175,7 @@ impl DynamoStore {
                     writes.push(write);
                     if let Some(refund) = &refund {
                         let notice = canceled.notice(booking_id, refund);
+                        writes.extend(event_puts(&self.table, Some(payment.user_id), &notice, now)?);
                         writes.push(message_put(&self.table, Some(payment.user_id), notice, now)?);
                     }
                     refunds.extend(refund);

@@ -135,6 +135,15 @@ item_kinds! {
     /// An audit log entry (issue 21), one partition per entity kind: written by the admin change it
     /// records, in that change's transaction (`audit.rs`).
     AUDIT = "AUDIT#*" by [Audit];
+    /// An outgoing webhook's endpoint: registered and deleted by admins.
+    HOOK = "HOOK#*" by [Webhooks];
+    /// An outgoing webhook event: written by the change it reports (confirm, a failed payment's
+    /// refund, cancels, an event canceled, a ticket admitted), taken out of the fan-out's index
+    /// by the delivery job once fanned out.
+    HOOK_EVENT = "HOOKEVENT#*" by [Payments, Holds, Catalog, CheckIn, WebhookDeliveries];
+    /// One delivery of an event to an endpoint: fanned out, claimed and settled by the delivery
+    /// job, replayed by admins.
+    HOOK_DELIVERY = "HOOKDLV#*" by [Webhooks, WebhookDeliveries];
 }
 
 /// The kind of item a partition key belongs to: the most specific kind whose shape it has (an

@@ -21,6 +21,7 @@ pub mod table;
 mod tickets;
 mod users;
 mod waitlist;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;

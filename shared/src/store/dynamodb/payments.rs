@@ -17,6 +17,7 @@ use super::items::*;
 use super::messages::message_put;
 use super::tickets::{holder_name, issued_ticket};
 use super::users::paged;
+use super::webhooks::event_puts;
 use super::{
     Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, is_condition_failure, sdk_error,
 };
@@ -403,6 +404,7 @@ impl PaymentStore for DynamoStore {
                 )?);
             }
             let confirmed = MessageFacts::BookingConfirmed { booking_id: payment.booking_id, payment_id: id };
+            writes.extend(event_puts(&self.table, Some(payment.user_id), &confirmed, now)?);
             writes.push(message_put(&self.table, Some(payment.user_id), confirmed, now)?);
             match self.transact(&mut budget, writes).await? {
                 Ok(()) => {
@@ -494,6 +496,7 @@ impl PaymentStore for DynamoStore {
                 )?,
             ];
             if let Some(refunded) = refunded_notice(payment.booking_id, id, refunded) {
+                writes.extend(event_puts(&self.table, Some(payment.user_id), &refunded, now)?);
                 writes.push(message_put(&self.table, Some(payment.user_id), refunded, now)?);
             }
             match self.transact(&mut budget, writes).await? {

@@ -5,10 +5,10 @@
 //! The payment's confirm puts each ticket in its own transaction (`payments.rs`, with
 //! `issued_ticket`) and writes the ticket's id on its reservation, so a cancel of the seat, its
 //! booking or its event revokes the ticket in the cancel's own transaction without reading it
-//! (`holds.rs`, with `revoke_ticket`). At the door, one conditional `UpdateItem` takes a ticket
-//! from `valid` to `used`: DynamoDB lets exactly one of any number of concurrent scans pass, and
-//! hands every other one the ticket as stored (`ReturnValuesOnConditionCheckFailure`, asked for
-//! by `update_if` with `Returned::NewOrOld`), read in the same call, never in a second one.
+//! (`holds.rs`, with `revoke_ticket`). At the door, the ticket is read (consistently), then one
+//! transaction takes it from `valid` to `used` by a conditional update and puts its
+//! `ticket.checked_in` webhook event (webhooks.rs): DynamoDB lets exactly one of any number of
+//! concurrent scans pass; every other one is answered the ticket as it then stands.
 
 use std::collections::HashMap;
 
@@ -18,8 +18,9 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use uuid::Uuid;
 
 use super::items::*;
-use super::{Budget, DynamoStore, Query, Returned, TxItem, Updated};
-use crate::domain::{CheckIn, Gate, Scan, Ticket, TicketFilter, TicketStatus, TicketTally, User};
+use super::webhooks::event_put;
+use super::{Budget, DynamoStore, Query, TxItem};
+use crate::domain::{CheckIn, Gate, Scan, Ticket, TicketFilter, TicketStatus, TicketTally, User, WebhookEvent};
 use crate::store::{Entity, StoreError, StoreResult, TicketStore};
 
 /// The name a ticket carries: the account's name, or its e-mail address when it has none.
@@ -133,32 +134,55 @@ impl TicketStore for DynamoStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn check_in(&self, scan: &Scan) -> StoreResult<CheckIn> {
+        // The ticket as stored: its booking and event for the webhook event, and what a refusal
+        // answers. Nothing is decided on it: the transaction's condition decides.
+        let Some(read) = self.get(ticket_key(scan.ticket_id)).await? else {
+            return Err(StoreError::NotFound(Entity::Ticket));
+        };
+        let stored = ticket_from(&read)?.ticket;
+        if stored.status != TicketStatus::Valid {
+            return Ok(CheckIn::Refused(stored));
+        }
         let update = "SET #st = :used, #scan = :scan, #gate = :gate, #admitted = :at";
         // A missing ticket fails it too (it has no status), so the update never creates an item.
         let condition = "#st = :valid";
-        let mut budget = Budget::new();
-        loop {
-            let values = vec![
-                (":used", s(TicketStatus::Used.as_str())),
-                (":valid", s(TicketStatus::Valid.as_str())),
-                (":scan", s(scan.id.to_string())),
-                (":gate", s(scan.gate.as_str())),
-                (":at", n(ms(scan.at))),
-            ];
-            let key = ticket_key(scan.ticket_id);
-            match self.update_if(key, update, condition, values, Returned::NewOrOld).await? {
-                Updated::Written(item) => {
-                    let item = item.ok_or_else(|| StoreError::Internal("a scan returned no ticket".into()))?;
-                    return Ok(CheckIn::Admitted(ticket_from(&item)?.ticket));
-                }
-                // Already used or revoked: the ticket as stored came back with the refusal.
-                Updated::Refused(Some(item)) => return Ok(CheckIn::Refused(ticket_from(&item)?.ticket)),
-                // No item at all: there is no such ticket.
-                Updated::Refused(None) => return Err(StoreError::NotFound(Entity::Ticket)),
-                // A cancel's transaction (revoking it) is in flight on the ticket: nothing was
-                // written; after a short pause the condition decides on what it wrote.
-                Updated::InTransaction(_) => budget.pause("admitting the ticket").await?,
+        let values = vec![
+            (":used", s(TicketStatus::Used.as_str())),
+            (":valid", s(TicketStatus::Valid.as_str())),
+            (":scan", s(scan.id.to_string())),
+            (":gate", s(scan.gate.as_str())),
+            (":at", n(ms(scan.at))),
+        ];
+        // Its `ticket.checked_in` webhook event is one more item of the same transaction, its id
+        // the scan's: written exactly when this scan admits the ticket.
+        let checked_in = WebhookEvent::ticket_checked_in(
+            scan.id,
+            stored.id,
+            stored.booking_id,
+            stored.event_id,
+            scan.gate.as_str(),
+            scan.at,
+        );
+        let writes = vec![
+            TxItem::update(&self.table, ticket_key(scan.ticket_id), update, Some(condition), values)?,
+            event_put(&self.table, &checked_in)?,
+        ];
+        match self.transact(&mut Budget::new(), writes).await? {
+            Ok(()) => {
+                let mut admitted = read;
+                admitted.extend([
+                    ("st".to_owned(), s(TicketStatus::Used.as_str())),
+                    ("scan".to_owned(), s(scan.id.to_string())),
+                    ("gate".to_owned(), s(scan.gate.as_str())),
+                    ("admitted".to_owned(), n(ms(scan.at))),
+                ]);
+                Ok(CheckIn::Admitted(ticket_from(&admitted)?.ticket))
             }
+            // Another scan (or a cancel revoking it) got there first: the ticket as it is now.
+            Err(_) => match self.get(ticket_key(scan.ticket_id)).await? {
+                Some(item) => Ok(CheckIn::Refused(ticket_from(&item)?.ticket)),
+                None => Err(StoreError::NotFound(Entity::Ticket)),
+            },
         }
     }
 

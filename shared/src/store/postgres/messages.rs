@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::PostgresStore;
 use super::audit::write_audit;
 use super::rows::parse_stored;
-use crate::domain::{Actor, AuditRecord, MessageSecret, MessageStatus, OutboxMessage, Page, Settlement};
+use crate::domain::{Actor, AuditRecord, MessageSecret, MessageStatus, OutboxMessage, Page, Settlement, WebhookEvent};
 use crate::store::outbox::{OutboxWrites, PaymentOwner, depth_from_counts, settled};
 use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
@@ -200,6 +200,10 @@ impl OutboxWrites for PgConnection {
         .execute(&mut *self)
         .await?;
         Ok(())
+    }
+
+    async fn insert_webhook_events(&mut self, events: &[WebhookEvent]) -> StoreResult<()> {
+        super::webhooks::insert_events(self, events).await
     }
 
     /// The payments were locked by the cancel that recorded the refunds.

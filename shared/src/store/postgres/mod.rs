@@ -31,6 +31,7 @@ mod tests;
 mod tickets;
 mod users;
 mod waitlist;
+mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;

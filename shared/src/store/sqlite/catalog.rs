@@ -296,6 +296,7 @@ impl CatalogStore for SqliteStore {
         }
         let refunds = cancel_active(&mut tx, CancelScope::Event, &event_id, now).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
+        outbox::event_canceled(&mut *tx, id, now).await?;
         let event = load_event(&mut tx, id, now).await?;
         // Only the event's own fields (its status): the refunds are the cancel's consequence.
         if let (Some(actor), Some(before), Some(after)) = (actor, &before, &event)

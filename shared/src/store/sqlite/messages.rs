@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::audit::write_audit;
 use super::rows::{enum_col, from_millis, id_text, ids_json, millis, time_col, uuid_col};
-use crate::domain::{Actor, AuditRecord, MessageSecret, MessageStatus, OutboxMessage, Page, Settlement};
+use crate::domain::{Actor, AuditRecord, MessageSecret, MessageStatus, OutboxMessage, Page, Settlement, WebhookEvent};
 use crate::store::outbox::{OutboxWrites, PaymentOwner, depth_from_counts, settled};
 use crate::store::{Entity, OutboxDepth, OutboxStore, StoreError, StoreResult};
 
@@ -180,6 +180,10 @@ impl OutboxWrites for SqliteConnection {
         });
         qb.build().execute(&mut *self).await?;
         Ok(())
+    }
+
+    async fn insert_webhook_events(&mut self, events: &[WebhookEvent]) -> StoreResult<()> {
+        super::webhooks::insert_events(self, events).await
     }
 
     async fn payment_owners(&mut self, payment_ids: &[Uuid]) -> StoreResult<Vec<PaymentOwner>> {

@@ -29,6 +29,7 @@ mod tests;
 mod tickets;
 mod users;
 mod waitlist;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

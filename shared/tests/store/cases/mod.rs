@@ -27,6 +27,7 @@ mod tickets;
 mod users;
 mod waiting_room;
 mod waitlist;
+mod webhooks;
 
 pub use audit::*;
 pub use best_available::*;
@@ -53,6 +54,7 @@ pub use tickets::*;
 pub use users::*;
 pub use waiting_room::*;
 pub use waitlist::*;
+pub use webhooks::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
