@@ -37,6 +37,7 @@ pub mod seat_states;
 pub mod security;
 pub mod state;
 pub mod tickets;
+pub mod venue_layouts;
 pub mod waitlist;
 
 pub use error::{ApiError, ErrorBody};

@@ -3,8 +3,8 @@
 //! store still referees each block the caller then holds (`HoldStore::hold`, all or none), so a
 //! stale or raced view can only cost a retry, never sell a seat twice.
 //!
-//! Venues are rows of numbered seats, each row of one tier; sections, positions and aisles do not
-//! exist yet. So:
+//! Venues are rows of numbered seats (a row belongs to a section in a venue drawn as a layout),
+//! each row of one tier; seats' positions and `aisle` attributes are not used yet. So:
 //! - **adjacent** means consecutive seat numbers next to each other in one row of the seat map
 //!   (a gap in the numbering counts as an aisle: a block never spans it);
 //! - **nearest the stage centre** means the earliest row (the venue's row order, the seat map's
@@ -95,7 +95,10 @@ impl SeatView {
         let mut rows: Vec<Row> = Vec::new();
         for (i, seat) in seats.iter().enumerate() {
             match rows.last_mut() {
-                Some(row) if seats[row.start].row == seat.row => row.end = i + 1,
+                // A row is a section's row: two sections may both have a row "A".
+                Some(row) if seats[row.start].row == seat.row && seats[row.start].section == seat.section => {
+                    row.end = i + 1
+                }
                 _ => rows.push(Row { start: i, end: i + 1, middle2: 0 }),
             }
         }
@@ -129,7 +132,11 @@ impl SeatView {
     pub fn mark_taken(&mut self, labels: &[SeatLabel]) -> usize {
         let mut marked = 0;
         for (i, seat) in self.seats.iter().enumerate() {
-            if self.free[i] && labels.iter().any(|l| l.row == seat.row && l.seat_number == seat.seat_number) {
+            if self.free[i]
+                && labels
+                    .iter()
+                    .any(|l| l.section == seat.section && l.row == seat.row && l.seat_number == seat.seat_number)
+            {
                 self.free[i] = false;
                 marked += 1;
             }
@@ -268,6 +275,10 @@ mod tests {
                     tier: (*tier).into(),
                     price_cents: 1000,
                     status: SeatStatus::Available,
+                    section: None,
+                    x: None,
+                    y: None,
+                    attributes: Vec::new(),
                 });
             }
         }
@@ -285,8 +296,10 @@ mod tests {
     }
 
     fn take_numbers(view: &mut SeatView, row: &str, numbers: &[i32]) {
-        let labels: Vec<SeatLabel> =
-            numbers.iter().map(|&n| SeatLabel { row: row.into(), seat_number: n, tier: String::new() }).collect();
+        let labels: Vec<SeatLabel> = numbers
+            .iter()
+            .map(|&n| SeatLabel { section: None, row: row.into(), seat_number: n, tier: String::new() })
+            .collect();
         view.mark_taken(&labels);
     }
 

@@ -2,6 +2,8 @@
 
 mod best_available;
 mod catalog;
+mod layout;
+mod layout_document;
 mod message;
 mod password_reset;
 mod payment;
@@ -17,6 +19,8 @@ mod waitlist;
 
 pub use best_available::*;
 pub use catalog::*;
+pub use layout::*;
+pub use layout_document::*;
 pub use message::*;
 pub use password_reset::*;
 pub use payment::*;

@@ -24,5 +24,6 @@ mod recovery;
 mod reports;
 mod reservations;
 mod tickets;
+mod venue_layouts;
 mod waiting_room;
 mod waitlist;
