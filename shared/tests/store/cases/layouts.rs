@@ -6,6 +6,9 @@
 use super::*;
 use proeventa_core::domain::{LayoutInput, LayoutRowInput, LayoutSeatInput, SeatAttribute, SectionInput, Stage};
 
+/// What a seat keeps: section, row, number, tier, x, y, attributes.
+type StoredSeat<'a> = (Option<&'a str>, &'a str, i32, &'a str, Option<f64>, Option<f64>, &'a [SeatAttribute]);
+
 /// Two sections, "Left" and "Right", each two curved rows of three seats; seat 1 of each row
 /// on the aisle, seat 3 of row 1 a wheelchair space with seat 2 its companion.
 fn two_sections() -> LayoutInput {
@@ -54,14 +57,14 @@ pub async fn a_layout_round_trips_with_sections_positions_attributes_and_labels(
     assert_eq!(created.venue.seat_count, 12);
     let read = store.venue(created.venue.id).await.expect("read").expect("exists");
     assert_eq!(read, created, "the venue reads back as it was created");
-    let stored: Vec<(Option<&str>, &str, i32, &str, Option<f64>, Option<f64>, &[SeatAttribute])> = read
+    let stored: Vec<StoredSeat> = read
         .seats
         .iter()
         .map(|s| {
             (s.section.as_deref(), s.row.as_str(), s.seat_number, s.tier.as_str(), s.x, s.y, s.attributes.as_slice())
         })
         .collect();
-    let sent: Vec<(Option<&str>, &str, i32, &str, Option<f64>, Option<f64>, &[SeatAttribute])> = new
+    let sent: Vec<StoredSeat> = new
         .seats
         .iter()
         .map(|s| {
