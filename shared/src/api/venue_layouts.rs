@@ -65,7 +65,8 @@ async fn venue_layout(
     Query(query): Query<LayoutQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layout = state.store.venue_layout(venue_id).await?.ok_or_else(|| ApiError::not_found("venue"))?;
+    let stored = state.store.venue_layout(venue_id).await?.ok_or_else(|| ApiError::not_found("venue"))?;
+    let layout = VenueLayoutDocument::from_stored(stored).map_err(ApiError::Internal)?;
     let gzip = accepts_gzip(&headers);
     // One validator per encoding, as a strong validator must be.
     let suffix = if gzip { "-gzip" } else { "" };

@@ -7,9 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    EventSort, Invalid, LayoutInput, Page, Point, SeatAttribute, TimeZone, VenueLayout, VenueOutline, wire_enum,
-};
+use super::{EventSort, Invalid, LayoutInput, Page, Point, SeatAttribute, TimeZone, VenueLayout, wire_enum};
 
 wire_enum! {
     /// What kind of place a venue is.
@@ -244,8 +242,12 @@ pub struct NewVenue {
     pub location: String,
     pub kind: VenueKind,
     pub seats: Vec<NewSeat>,
-    /// The drawing (size, stage, sections) of a venue made from a layout; `None` for plain rows.
-    pub outline: Option<VenueOutline>,
+    /// The drawing (size, stage, sections: `VenueOutline`) of a venue made from a layout, as the
+    /// stores keep it (JSON, encoded here so that no store links the encoding); `None` for plain rows.
+    pub outline_json: Option<String>,
+    /// The version of the venue's layout (`GET /events/venues/{venue_id}/layout`): a digest of its
+    /// outline and seats, so any change to either gives another version.
+    pub layout_version: String,
     pub time_zone: TimeZone,
 }
 
@@ -280,7 +282,8 @@ impl NewVenue {
                 attributes: Vec::new(),
             }));
         }
-        Ok(Self { name, location, kind, seats, outline: None, time_zone: TimeZone::default() })
+        let layout_version = layout_version(None, &seats);
+        Ok(Self { name, location, kind, seats, outline_json: None, layout_version, time_zone: TimeZone::default() })
     }
 
     /// A venue drawn as sections of positioned seats (see `domain::layout`).
@@ -293,32 +296,11 @@ impl NewVenue {
         let name = required_text("name", name, 200)?;
         let location = optional_text("location", location, 200)?;
         let layout = VenueLayout::parse(layout)?;
-        let outline = Some(layout.outline);
-        Ok(Self { name, location, kind, seats: layout.seats, outline, time_zone: TimeZone::default() })
-    }
-
-    /// The version of the venue's layout (`GET /events/venues/{venue_id}/layout`): a digest of
-    /// its outline and seats, so any change to either gives another version.
-    pub fn layout_version(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut digest = Sha256::new();
-        digest.update(crate::domain::LAYOUT_GENERATOR.as_bytes());
-        digest.update(serde_json::to_vec(&self.outline).unwrap_or_default());
-        for seat in &self.seats {
-            let attributes: Vec<&str> = seat.attributes.iter().map(|a| a.as_str()).collect();
-            let line = format!(
-                "\n{}|{}|{}|{}|{}|{:?}|{}",
-                seat.section.as_deref().unwrap_or(""),
-                seat.row,
-                seat.row_index,
-                seat.seat_number,
-                seat.tier,
-                seat.position,
-                attributes.join(",")
-            );
-            digest.update(line.as_bytes());
-        }
-        crate::hex::encode(&digest.finalize()[..8])
+        let outline_json = serde_json::to_string(&layout.outline)
+            .map_err(|e| Invalid::new("layout", format!("could not be encoded: {e}")))?;
+        let layout_version = layout_version(Some(&outline_json), &layout.seats);
+        let (outline_json, time_zone) = (Some(outline_json), TimeZone::default());
+        Ok(Self { name, location, kind, seats: layout.seats, outline_json, layout_version, time_zone })
     }
 
     /// The distinct tiers of the venue's seats.
@@ -335,6 +317,29 @@ impl NewVenue {
 #[derive(Debug, Clone, Default)]
 pub struct VenueChanges {
     pub time_zone: Option<TimeZone>,
+}
+
+/// A digest of a venue's outline (as stored) and seats: its layout's version.
+fn layout_version(outline_json: Option<&str>, seats: &[NewSeat]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(crate::domain::LAYOUT_GENERATOR.as_bytes());
+    digest.update(outline_json.unwrap_or("").as_bytes());
+    for seat in seats {
+        let attributes: Vec<&str> = seat.attributes.iter().map(|a| a.as_str()).collect();
+        let line = format!(
+            "\n{}|{}|{}|{}|{}|{:?}|{}",
+            seat.section.as_deref().unwrap_or(""),
+            seat.row,
+            seat.row_index,
+            seat.seat_number,
+            seat.tier,
+            seat.position,
+            attributes.join(",")
+        );
+        digest.update(line.as_bytes());
+    }
+    crate::hex::encode(&digest.finalize()[..8])
 }
 
 /// A row label: 1 to 8 letters or digits, uppercased.

@@ -17,6 +17,17 @@ pub const LAYOUT_GENERATOR: &str = "layout-1";
 /// plain rows, whose layout is generated.
 pub const LEGACY_LAYOUT_VERSION: &str = "rows-layout-1";
 
+/// A venue's layout as a store reads it: the outline as stored (JSON; `None` for plain rows), the
+/// version, and the seats in the venue's order. Decoded into a `VenueLayoutDocument` by the one
+/// route that answers it, so no store (linked by every Lambda function) carries the decoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLayout {
+    pub venue_id: Uuid,
+    pub version: String,
+    pub outline_json: Option<String>,
+    pub seats: Vec<Seat>,
+}
+
 /// A venue's static layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VenueLayoutDocument {
@@ -72,6 +83,18 @@ const MARGIN: f64 = 2.0;
 const FIRST_ROW_Y: f64 = 9.0;
 
 impl VenueLayoutDocument {
+    /// The layout of a stored venue; `Err` names why a stored outline could not be read.
+    pub fn from_stored(stored: StoredLayout) -> Result<Self, String> {
+        let outline = match stored.outline_json.as_deref() {
+            Some(json) => Some(
+                serde_json::from_str::<VenueOutline>(json)
+                    .map_err(|e| format!("a stored venue layout could not be read: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self::of(stored.venue_id, stored.version, outline, &stored.seats))
+    }
+
     /// The layout of a venue from its outline (`None`: plain rows, generated) and its seats in
     /// the venue's order.
     pub fn of(venue_id: Uuid, version: String, outline: Option<VenueOutline>, seats: &[Seat]) -> Self {

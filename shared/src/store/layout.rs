@@ -1,10 +1,10 @@
-//! How every backend keeps a venue's layout (issue 19): the outline (`VenueOutline`) as JSON text
-//! beside the venue, its version, and each seat's section, position and attributes beside the seat.
+//! How every backend keeps a venue's layout (issue 19): the outline as JSON text beside the venue
+//! (encoded by `NewVenue`, decoded by the layout route: the stores, which every Lambda function
+//! links, only move the text), its version, and each seat's section, position and attributes.
 
 use uuid::Uuid;
 
-use super::{StoreError, StoreResult};
-use crate::domain::{LEGACY_LAYOUT_VERSION, NewSeat, NewVenue, Seat, VenueOutline};
+use crate::domain::{LEGACY_LAYOUT_VERSION, NewSeat, Seat};
 
 /// The seat a store creates for `seat`, with a new id.
 pub fn new_seat(seat: &NewSeat) -> Seat {
@@ -18,18 +18,6 @@ pub fn new_seat(seat: &NewSeat) -> Seat {
         y: seat.position.map(|p| p[1]),
         attributes: seat.attributes.clone(),
     }
-}
-
-/// The venue's outline as stored: JSON, or `None` for plain rows.
-pub fn outline_json(venue: &NewVenue) -> StoreResult<Option<String>> {
-    let encoded = venue.outline.as_ref().map(serde_json::to_string).transpose();
-    encoded.map_err(|e| StoreError::Internal(format!("a venue's layout could not be encoded: {e}")))
-}
-
-/// The outline `outline_json` stored.
-pub fn stored_outline(stored: Option<String>) -> StoreResult<Option<VenueOutline>> {
-    let decoded = stored.as_deref().map(serde_json::from_str).transpose();
-    decoded.map_err(|e| StoreError::Internal(format!("a stored venue layout could not be read: {e}")))
 }
 
 /// The stored layout version, or the one of a venue made before versions were kept.

@@ -17,7 +17,7 @@ use crate::domain::{
     Booking, CheckIn, Email, Event, EventChanges, EventFilter, EventReport, HoldExtension, HoldRequest, Invalid,
     MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, OutboxMessage, Page, Payment, QueueJoin, QueuePlace,
     QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState,
-    Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueLayoutDocument,
+    Settlement, StoredLayout, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges,
     VenueWithSeats, WaitlistEntry, WaitlistJoin,
 };
 
@@ -49,7 +49,7 @@ mod sql_errors;
 pub mod sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
-pub(crate) use layout::{new_seat, outline_json, stored_layout_version, stored_outline};
+pub(crate) use layout::{new_seat, stored_layout_version};
 pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 pub(crate) use rules::{
@@ -145,9 +145,9 @@ pub trait CatalogStore: Send + Sync {
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats>;
     async fn list_venues(&self) -> StoreResult<Vec<Venue>>;
     async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>>;
-    /// The venue's static layout (`domain::VenueLayoutDocument`: drawn, or generated for plain
-    /// rows); `None` for an unknown venue.
-    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<VenueLayoutDocument>>;
+    /// The venue's layout as stored (`VenueLayoutDocument::from_stored` makes the static layout:
+    /// drawn, or generated for plain rows); `None` for an unknown venue.
+    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>>;
     /// Changes a venue (its time zone), which its events then show; `None` for an unknown venue.
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>>;
     /// The seat tiers of a venue, or `None` when there is no such venue.

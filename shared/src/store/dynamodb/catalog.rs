@@ -19,13 +19,12 @@ use super::users::paged;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price,
-    QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, TimeZone, Venue,
-    VenueChanges, VenueKind, VenueLayoutDocument, VenueSummary, VenueWithSeats, rank,
+    QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, StoredLayout, TimeZone,
+    Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, rank,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{
-    Cancellation, CatalogStore, StoreError, StoreResult, new_seat, outline_json, stored_layout_version, stored_outline,
-    stored_queue,
+    Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version, stored_queue,
 };
 
 /// Where every venue and every event is listed (one index partition each; see `docs/dynamodb.md`).
@@ -264,10 +263,10 @@ impl CatalogStore for DynamoStore {
             ("created".to_owned(), n(ms(Utc::now()))),
             ("gsi1pk".to_owned(), s(VENUES_INDEX)),
             ("gsi1sk".to_owned(), s(format!("{}#{id}", venue.name))),
-            ("lver".to_owned(), s(venue.layout_version())),
+            ("lver".to_owned(), s(&venue.layout_version)),
         ]);
         // The outline is a few KB (`VenueLayout` bounds its shapes), far below the 400 KB item.
-        if let Some(outline) = outline_json(&venue)? {
+        if let Some(outline) = &venue.outline_json {
             item.insert("layout".to_owned(), s(outline));
         }
         self.batch_put(vec![item]).await?;
@@ -305,7 +304,7 @@ impl CatalogStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<VenueLayoutDocument>> {
+    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>> {
         let Some(item) = self.get(venue_key(id)).await? else {
             return Ok(None);
         };
@@ -314,9 +313,8 @@ impl CatalogStore for DynamoStore {
         let seats = self.query_all(Query::table(&pk).prefix("SEAT#")).await?;
         let seats: Vec<_> =
             seats.iter().map(|item| venue_seat_from(item).map(|s| s.seat)).collect::<StoreResult<_>>()?;
-        let outline = stored_outline(opt_s(&item, "layout"))?;
         let version = stored_layout_version(opt_s(&item, "lver"));
-        Ok(Some(VenueLayoutDocument::of(id, version, outline, &seats)))
+        Ok(Some(StoredLayout { venue_id: id, version, outline_json: opt_s(&item, "layout"), seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

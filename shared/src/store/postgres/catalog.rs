@@ -15,13 +15,11 @@ use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
     Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery,
-    Seat, SeatAttribute, SeatState, TimeZone, Venue, VenueChanges, VenueLayoutDocument, VenueWithSeats,
-    event_search_text, in_order, rank,
+    Seat, SeatAttribute, SeatState, StoredLayout, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text,
+    in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
-use crate::store::{
-    Cancellation, CatalogStore, StoreError, StoreResult, new_seat, outline_json, stored_layout_version, stored_outline,
-};
+use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
 
 /// A venue's seats in the venue's order.
 async fn venue_seats(db: impl PgExecutor<'_>, venue_id: Uuid) -> StoreResult<Vec<Seat>> {
@@ -40,8 +38,6 @@ impl CatalogStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
         let id = Uuid::new_v4();
-        let layout_version = venue.layout_version();
-        let outline = outline_json(&venue)?;
         let seats: Vec<(i32, Seat)> = venue.seats.iter().map(|seat| (seat.row_index, new_seat(seat))).collect();
 
         let mut tx = self.pool.begin().await?;
@@ -55,8 +51,8 @@ impl CatalogStore for PostgresStore {
         .bind(venue.kind.as_str())
         .bind(venue.time_zone.name())
         .bind(Utc::now())
-        .bind(outline)
-        .bind(layout_version)
+        .bind(&venue.outline_json)
+        .bind(&venue.layout_version)
         .execute(&mut *tx)
         .await?;
         // One insert for the whole venue, column by column, however many seats it has.
@@ -119,16 +115,16 @@ impl CatalogStore for PostgresStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<VenueLayoutDocument>> {
+    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>> {
         let row: Option<(Option<String>, Option<String>)> =
             sqlx::query_as("SELECT layout, layout_version FROM venues WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-        let Some((outline, version)) = row else { return Ok(None) };
+        let Some((outline_json, version)) = row else { return Ok(None) };
         // A venue's seats never change after it is created, so a read after the venue's needs no snapshot.
         let seats = venue_seats(&self.pool, id).await?;
-        Ok(Some(VenueLayoutDocument::of(id, stored_layout_version(version), stored_outline(outline)?, &seats)))
+        Ok(Some(StoredLayout { venue_id: id, version: stored_layout_version(version), outline_json, seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

@@ -18,13 +18,11 @@ use super::rows::{
 };
 use crate::domain::{
     Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery, Seat,
-    SeatAttribute, SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueLayoutDocument, VenueWithSeats,
+    SeatAttribute, SeatState, SeatStatus, StoredLayout, TimeZone, Venue, VenueChanges, VenueWithSeats,
     event_search_text, in_order, rank, section_from_stored,
 };
 use crate::store::outbox::{self, CanceledSeats};
-use crate::store::{
-    Cancellation, CatalogStore, StoreError, StoreResult, new_seat, outline_json, stored_layout_version, stored_outline,
-};
+use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
 
 /// Seats per INSERT when creating a venue: 10 parameters each stays far below SQLite's variable limit.
 const SEAT_INSERT_CHUNK: usize = 500;
@@ -35,8 +33,6 @@ impl CatalogStore for SqliteStore {
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
         let id = Uuid::new_v4();
         let venue_id = id_text(id);
-        let layout_version = venue.layout_version();
-        let outline = outline_json(&venue)?;
         let seats: Vec<(i32, Seat)> = venue.seats.iter().map(|seat| (seat.row_index, new_seat(seat))).collect();
 
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -50,8 +46,8 @@ impl CatalogStore for SqliteStore {
         .bind(venue.kind.as_str())
         .bind(venue.time_zone.name())
         .bind(millis(Utc::now()))
-        .bind(outline)
-        .bind(layout_version)
+        .bind(&venue.outline_json)
+        .bind(&venue.layout_version)
         .execute(&mut *tx)
         .await?;
         for chunk in seats.chunks(SEAT_INSERT_CHUNK) {
@@ -119,17 +115,17 @@ impl CatalogStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<VenueLayoutDocument>> {
+    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>> {
         let mut conn = self.reader.acquire().await?;
         let row = sqlx::query("SELECT layout, layout_version FROM venues WHERE id = ?")
             .bind(id_text(id))
             .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let outline = stored_outline(row.try_get("layout")?)?;
-        let version: Option<String> = row.try_get("layout_version")?;
+        let outline_json: Option<String> = row.try_get("layout")?;
+        let version = stored_layout_version(row.try_get("layout_version")?);
         let seats = venue_seats(&mut conn, id).await?;
-        Ok(Some(VenueLayoutDocument::of(id, stored_layout_version(version), outline, &seats)))
+        Ok(Some(StoredLayout { venue_id: id, version, outline_json, seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]

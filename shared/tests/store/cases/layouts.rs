@@ -4,7 +4,9 @@
 //! and a venue of plain rows still reads as before with a generated layout.
 
 use super::*;
-use proeventa_core::domain::{LayoutInput, LayoutRowInput, LayoutSeatInput, SeatAttribute, SectionInput, Stage};
+use proeventa_core::domain::{
+    LayoutInput, LayoutRowInput, LayoutSeatInput, SeatAttribute, SectionInput, Stage, VenueLayout, VenueLayoutDocument,
+};
 
 /// What a seat keeps: section, row, number, tier, x, y, attributes.
 type StoredSeat<'a> = (Option<&'a str>, &'a str, i32, &'a str, Option<f64>, Option<f64>, &'a [SeatAttribute]);
@@ -52,7 +54,8 @@ fn two_sections() -> LayoutInput {
 pub async fn a_layout_round_trips_with_sections_positions_attributes_and_labels(store: S) {
     let new =
         NewVenue::parse_layout("Arena", Some("Hamburg"), VenueKind::Arena, two_sections()).expect("a valid layout");
-    let version = new.layout_version();
+    let version = new.layout_version.clone();
+    let stage = VenueLayout::parse(two_sections()).expect("a valid layout").outline.stage;
     let created = store.create_venue(new.clone()).await.expect("create");
     assert_eq!(created.venue.seat_count, 12);
     let read = store.venue(created.venue.id).await.expect("read").expect("exists");
@@ -75,10 +78,10 @@ pub async fn a_layout_round_trips_with_sections_positions_attributes_and_labels(
     assert_eq!(stored, sent, "every seat keeps its section, row, number, tier, position and attributes, in order");
     assert_eq!(read.seats[2].attributes, [SeatAttribute::Wheelchair, SeatAttribute::RestrictedView]);
 
-    let layout = store.venue_layout(created.venue.id).await.expect("layout").expect("exists");
+    let layout = layout_of(&store, created.venue.id).await;
     assert_eq!(layout.version, version);
     assert_eq!((layout.width, layout.height), (80.0, 40.0));
-    assert_eq!(layout.stage, new.outline.as_ref().and_then(|o| o.stage.clone()));
+    assert_eq!(layout.stage, stage);
     let sections: Vec<(Option<&str>, usize, usize)> =
         layout.sections.iter().map(|s| (s.name.as_deref(), s.shape.len(), s.rows.len())).collect();
     assert_eq!(sections, [(Some("Left"), 4, 2), (Some("Right"), 4, 2)]);
@@ -122,7 +125,7 @@ pub async fn a_venue_of_plain_rows_still_reads_as_before_with_a_generated_layout
     );
     let read = store.venue(venue.venue.id).await.expect("read").expect("exists");
     assert_eq!(read, venue);
-    let layout = store.venue_layout(venue.venue.id).await.expect("layout").expect("exists");
+    let layout = layout_of(&store, venue.venue.id).await;
     assert_eq!(layout.sections.len(), 1);
     assert_eq!(layout.sections[0].name, None);
     let rows: Vec<(&str, Vec<&str>)> = layout.sections[0]
@@ -143,6 +146,13 @@ pub async fn a_venue_of_plain_rows_still_reads_as_before_with_a_generated_layout
     assert_eq!(booking.reservations[0].seat.on_ticket(), "Row B · Seat 2");
     assert_eq!(booking.reservations[0].seat.section, None);
     assert_eq!(store.venue_layout(Uuid::new_v4()).await.expect("unknown venue"), None);
+}
+
+/// The venue's static layout, from what the store keeps.
+async fn layout_of(store: &S, venue_id: Uuid) -> VenueLayoutDocument {
+    let stored = store.venue_layout(venue_id).await.expect("layout").expect("a known venue");
+    assert_eq!(stored.venue_id, venue_id);
+    VenueLayoutDocument::from_stored(stored).expect("a stored layout reads back")
 }
 
 fn ids_of(venue: &VenueWithSeats) -> Vec<Uuid> {
