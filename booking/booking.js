@@ -155,12 +155,17 @@ function paintSeat(entry) {
 function renderMap(seats) {
   state.seats.clear();
   state.rows = [];
+  // A venue drawn as sections (issue 19) may have a row "1" in every section: its rows are keyed
+  // by section and row, in the venue's order (the map's), until the zoomable map draws them.
+  const sectioned = seats.some((s) => s.section);
+  const rowKey = (s) => (s.section ? `${s.section} · ${s.row}` : s.row);
   const byRow = new Map();
   seats.forEach((s) => {
-    if (!byRow.has(s.row)) byRow.set(s.row, []);
-    byRow.get(s.row).push(s);
+    const key = rowKey(s);
+    if (!byRow.has(key)) byRow.set(key, []);
+    byRow.get(key).push(s);
   });
-  const rowNames = Array.from(byRow.keys()).sort(naturalRow);
+  const rowNames = sectioned ? Array.from(byRow.keys()) : Array.from(byRow.keys()).sort(naturalRow);
   const fragment = document.createDocumentFragment();
   const stage = document.createElement('div');
   stage.className = 'stage';
@@ -172,7 +177,9 @@ function renderMap(seats) {
     const row = document.createElement('div');
     row.className = 'seat-row';
     row.setAttribute('role', 'group');
-    row.setAttribute('aria-label', t('Row {row}', { row: rowName }));
+    const first = byRow.get(rowName)[0];
+    const rowLabel = t('Row {row}', { row: first.row });
+    row.setAttribute('aria-label', first.section ? `${first.section} · ${rowLabel}` : rowLabel);
     const label = document.createElement('span');
     label.className = 'row-label';
     label.textContent = rowName;

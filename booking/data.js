@@ -374,7 +374,8 @@ export const Data = {
   /** "Row A seat 2": the row is named, never run into the number (row 1 seat 11 and row 11
    * seat 1 written together both read "111"). */
   seatName(seat) {
-    return t('Row {row} seat {n}', { row: seat.row, n: seat.seat_number });
+    const name = t('Row {row} seat {n}', { row: seat.row, n: seat.seat_number });
+    return seat.section ? `${seat.section} · ${name}` : name;
   },
   /** "Row A seats 2, 3 · Row B seat 1" for a list of reservations or seat states, ordered by row
    * then number. */
@@ -383,15 +384,24 @@ export const Data = {
     items
       .map((r) => r.seat || r)
       .slice()
-      .sort((a, b) => String(a.row).localeCompare(String(b.row), undefined, { numeric: true }) || a.seat_number - b.seat_number)
+      .sort(
+        (a, b) =>
+          String(a.section || '').localeCompare(String(b.section || ''), undefined, { numeric: true }) ||
+          String(a.row).localeCompare(String(b.row), undefined, { numeric: true }) ||
+          a.seat_number - b.seat_number,
+      )
       .forEach((s) => {
-        if (!rows.has(s.row)) rows.set(s.row, []);
-        rows.get(s.row).push(s.seat_number);
+        // Keyed by section and row: two sections may both have a row "1" (issue 19).
+        const key = `${s.section || ''}\u0000${s.row}`;
+        if (!rows.has(key)) rows.set(key, { section: s.section, row: s.row, numbers: [] });
+        rows.get(key).numbers.push(s.seat_number);
       });
-    return Array.from(rows, ([row, numbers]) =>
-      numbers.length === 1
-        ? t('Row {row} seat {n}', { row, n: numbers[0] })
-        : t('Row {row} seats {list}', { row, list: numbers.join(', ') }),
-    ).join(' · ');
+    return Array.from(rows.values(), ({ section, row, numbers }) => {
+      const name =
+        numbers.length === 1
+          ? t('Row {row} seat {n}', { row, n: numbers[0] })
+          : t('Row {row} seats {list}', { row, list: numbers.join(', ') });
+      return section ? `${section} · ${name}` : name;
+    }).join(' · ');
   },
 };

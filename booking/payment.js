@@ -34,7 +34,7 @@ function seatsTable(booking, event) {
   return html`<ul class="summary-list" aria-label=t('Seats')>
     ${rows.map(
       (r) => html`<li>
-        <span><strong>${t('Row {row} seat {n}', { row: r.seat.row, n: r.seat.seat_number })}</strong> <span class="muted small">${Format.label(r.seat.tier)}</span></span>
+        <span><strong>${(r.seat.section ? `${r.seat.section} · ` : '') + t('Row {row} seat {n}', { row: r.seat.row, n: r.seat.seat_number })}</strong> <span class="muted small">${Format.label(r.seat.tier)}</span></span>
         <span>${Format.money(r.price_cents, r.currency || event.currency)}</span>
       </li>`,
     )}

@@ -1,5 +1,6 @@
 //! Demo data for `make run`: a cinema in Lyon, a theatre in Madrid and an arena in Hamburg, each
-//! in its own time zone, with real seat rows and tiers; movies with several showtimes, concerts,
+//! in its own time zone, with real seat rows and tiers, and a 4,600-seat arena in Berlin drawn as a
+//! layout of blocks around a stage (`demo_arena`); movies with several showtimes, concerts,
 //! plays and a comedy night over the coming weeks, each at a time on the venue's own clock; and
 //! an admin, a customer and a buyer account whose credentials are printed. The buyer has already
 //! paid for a few seats (`DEMO_PURCHASES`), through the store's own checkout and confirm: the
@@ -180,6 +181,29 @@ async fn seed(store: &dyn Store, payments: &dyn PaymentProvider) -> Result<(), S
         at(&arena, 14, (18, 30)),
         120,
         &arena_prices,
+    )
+    .await?;
+    let spree = store
+        .create_venue(
+            NewVenue::parse_layout(
+                "Spree Arena",
+                Some("Mühlenstraße 10, Berlin"),
+                VenueKind::Arena,
+                crate::demo_arena::spree_arena_layout(),
+            )
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            .with_time_zone(TimeZone::parse("Europe/Berlin").map_err(|e| StoreError::Internal(e.to_string()))?),
+        )
+        .await?;
+    event(
+        store,
+        &spree,
+        "Spree Lights Festival",
+        Category::Concert,
+        "Four bands on one stage, in an arena of sixteen blocks.",
+        at(&spree, 12, (19, 30)),
+        210,
+        &[("vip", 12900), ("standard", 6900), ("upper", 3900)],
     )
     .await?;
     for (name, seats) in DEMO_PURCHASES {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod demo;
+mod demo_arena;
 mod metrics;
 mod serve;
 

@@ -103,7 +103,7 @@ fn ticket(event: &Event, booking_id: Uuid, row: &str, seat_number: i32, holder: 
         event_id: event.id,
         user_id: Uuid::new_v4(),
         seat_id: Uuid::new_v4(),
-        seat: SeatLabel { row: row.into(), seat_number, tier: "premium".into() },
+        seat: SeatLabel { section: None, row: row.into(), seat_number, tier: "premium".into() },
         price_cents: 4550,
         currency: "EUR".into(),
         holder_name: holder.into(),

@@ -1,6 +1,7 @@
 //! `/events/*`: venues with their seats, events and showtimes, and the live seat map.
 
-use axum::extract::State;
+use axum::Extension;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -14,19 +15,27 @@ use super::idempotency::{self, IdempotencyKey};
 use super::seat_maps::CachedSeatMap;
 use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::AdminUser;
+use crate::api::extract::{AdminUser, BodyLimit};
 use crate::api::state::AppState;
 use crate::domain::{
-    Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, NewEvent, NewVenue, Page,
+    Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, LayoutInput, NewEvent, NewVenue, Page,
     Price, QueueSettings, SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats,
     check_on_sale_at, check_prices_cover, city_of, optional_text, parse_city, parse_currency, parse_duration_minutes,
     parse_image_url, parse_prices, required_text,
 };
 
+/// A venue's layout of 100,000 seats, written compactly (~40 bytes a seat), is about 4 MB: over
+/// the API's 64 KiB body limit, so creating a venue alone takes up to 5 MiB (below the 6 MB a
+/// Lambda function is handed).
+pub const VENUE_BODY_LIMIT_BYTES: usize = 5 * 1024 * 1024;
+
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_venues, create_venue))
+        .layer(DefaultBodyLimit::max(VENUE_BODY_LIMIT_BYTES))
+        .layer(Extension(BodyLimit(VENUE_BODY_LIMIT_BYTES)))
         .routes(routes!(get_venue, update_venue))
+        .merge(super::venue_layouts::routes())
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event, update_event, cancel_event))
         .routes(routes!(seat_map))
@@ -52,7 +61,12 @@ pub struct CreateVenueRequest {
     pub name: String,
     pub location: Option<String>,
     pub kind: VenueKind,
-    pub rows: Vec<SeatRowRequest>,
+    /// Plain rows of numbered seats (one unnamed section of straight rows); give this or `layout`.
+    pub rows: Option<Vec<SeatRowRequest>>,
+    /// The venue drawn as sections of positioned seats (see the README's "Venue layouts"); give
+    /// this or `rows`. At most 100,000 seats; no two seats closer than 1 unit; each seat inside
+    /// its section's shape.
+    pub layout: Option<LayoutInput>,
     /// The venue's IANA time zone, named after a place (or `UTC`); default `UTC`.
     #[schema(example = "Europe/Madrid")]
     pub time_zone: Option<String>,
@@ -168,14 +182,16 @@ async fn get_venue(
     Ok(Json(venue))
 }
 
-/// Creates a venue with its seat rows (admin); seats are numbered 1..n in each row.
+/// Creates a venue (admin): from plain `rows` (seats numbered 1..n in each row) or from a `layout`
+/// of sections with positioned seats. A layout is checked whole before anything is written.
 #[utoipa::path(post, path = "/events/venues", tag = "catalog", security(("bearer" = [])), request_body = CreateVenueRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
     responses(
         (status = 201, body = VenueWithSeats),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: customers", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: bad rows, or not a time zone", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 5 MiB", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: bad rows; a layout with overlapping seats, a label twice, a seat outside its section, over 100,000 seats, an unknown attribute or an empty section or row; both or neither of `rows` and `layout`; not a time zone", body = ErrorBody),
     ))]
 async fn create_venue(
     State(state): State<AppState>,
@@ -183,16 +199,23 @@ async fn create_venue(
     key: IdempotencyKey,
     Json(body): Json<CreateVenueRequest>,
 ) -> Result<Response, ApiError> {
-    let rows = body
-        .rows
-        .iter()
-        .map(|r| SeatRow {
-            row: r.row.clone(),
-            seats: r.seats,
-            tier: r.tier.clone().unwrap_or_else(|| "standard".into()),
-        })
-        .collect();
-    let venue = NewVenue::parse(&body.name, body.location.as_deref(), body.kind, rows)?;
+    let venue = match (&body.rows, &body.layout) {
+        (Some(rows), None) => {
+            let rows = rows
+                .iter()
+                .map(|r| SeatRow {
+                    row: r.row.clone(),
+                    seats: r.seats,
+                    tier: r.tier.clone().unwrap_or_else(|| "standard".into()),
+                })
+                .collect();
+            NewVenue::parse(&body.name, body.location.as_deref(), body.kind, rows)?
+        }
+        (None, Some(layout)) => {
+            NewVenue::parse_layout(&body.name, body.location.as_deref(), body.kind, layout.clone())?
+        }
+        _ => return Err(Invalid::new("rows", "or layout: give exactly one of them").into()),
+    };
     let venue = match body.time_zone.as_deref() {
         Some(name) => venue.with_time_zone(TimeZone::parse(name)?),
         None => venue,

@@ -413,6 +413,7 @@ mod tests {
             user_id: Uuid::new_v4(),
             seat_id: Uuid::new_v4(),
             seat: SeatLabel {
+                section: None,
                 row: format!("R{}", i / 100),
                 seat_number: (i % 100) as i32 + 1,
                 tier: "standard".into(),

@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn lost_seats_are_named() {
-        let seat = |row: &str, n| SeatLabel { row: row.into(), seat_number: n, tier: "standard".into() };
+        let seat = |row: &str, n| SeatLabel { section: None, row: row.into(), seat_number: n, tier: "standard".into() };
         assert_eq!(ApiError::seats_unavailable(&[seat("C", 7)]).detail(), "Row C · Seat 7 is no longer available.");
         assert_eq!(
             ApiError::seats_unavailable(&[seat("C", 7), seat("C", 8)]).detail(),

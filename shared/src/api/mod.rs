@@ -38,6 +38,7 @@ pub mod seat_states;
 pub mod security;
 pub mod state;
 pub mod tickets;
+pub mod venue_layouts;
 pub mod waitlist;
 pub mod webhooks;
 

@@ -95,7 +95,7 @@ async fn seat_states(
 }
 
 /// Whether `Accept-Encoding` lists gzip (or `*`) with a weight above zero.
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
     let values = headers.get_all(header::ACCEPT_ENCODING);
     let mut codings = values.iter().filter_map(|value| value.to_str().ok()).flat_map(|value| value.split(','));
     codings.any(|coding| {

@@ -3,10 +3,11 @@
 //! store still referees each block the caller then holds (`HoldStore::hold`, all or none), so a
 //! stale or raced view can only cost a retry, never sell a seat twice.
 //!
-//! Venues are rows of numbered seats, each row of one tier; sections, positions and aisles do not
-//! exist yet. So:
+//! Venues are rows of numbered seats (a row belongs to a section in a venue drawn as a layout),
+//! each row of one tier; seats' positions and `aisle` attributes are not used yet. So:
 //! - **adjacent** means consecutive seat numbers next to each other in one row of the seat map
-//!   (a gap in the numbering counts as an aisle: a block never spans it);
+//!   (a gap in the numbering counts as an aisle, and so do two neighbours both marked `aisle`: a
+//!   block never spans one);
 //! - **nearest the stage centre** means the earliest row (the venue's row order, the seat map's
 //!   order), then, within a row, the block whose middle is nearest the row's middle (the mean of
 //!   the row's lowest and highest seat number), then the lower seat number;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{HoldLimit, Invalid, SeatLabel, SeatSelection, SeatState, SeatStatus};
+use super::{HoldLimit, Invalid, SeatAttribute, SeatLabel, SeatSelection, SeatState, SeatStatus};
 
 /// What a buyer asks for: `count` adjacent seats, of `tier` when given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +96,10 @@ impl SeatView {
         let mut rows: Vec<Row> = Vec::new();
         for (i, seat) in seats.iter().enumerate() {
             match rows.last_mut() {
-                Some(row) if seats[row.start].row == seat.row => row.end = i + 1,
+                // A row is a section's row: two sections may both have a row "A".
+                Some(row) if seats[row.start].row == seat.row && seats[row.start].section == seat.section => {
+                    row.end = i + 1
+                }
                 _ => rows.push(Row { start: i, end: i + 1, middle2: 0 }),
             }
         }
@@ -129,7 +133,11 @@ impl SeatView {
     pub fn mark_taken(&mut self, labels: &[SeatLabel]) -> usize {
         let mut marked = 0;
         for (i, seat) in self.seats.iter().enumerate() {
-            if self.free[i] && labels.iter().any(|l| l.row == seat.row && l.seat_number == seat.seat_number) {
+            if self.free[i]
+                && labels
+                    .iter()
+                    .any(|l| l.section == seat.section && l.row == seat.row && l.seat_number == seat.seat_number)
+            {
                 self.free[i] = false;
                 marked += 1;
             }
@@ -151,9 +159,14 @@ impl SeatView {
         }
     }
 
-    /// Whether position `i + 1` is the seat next to `i` in the same row (no aisle between them).
+    /// Whether position `i + 1` is the seat next to `i` in the same row (no aisle between them:
+    /// neither a gap in the numbering nor two neighbours both marked `aisle`, which an aisle runs
+    /// between).
     fn adjacent(&self, row: &Row, i: usize) -> bool {
-        i + 1 < row.end && self.seats[i + 1].seat_number == self.seats[i].seat_number + 1
+        let on_aisle = |seat: &SeatState| seat.attributes.contains(&SeatAttribute::Aisle);
+        i + 1 < row.end
+            && self.seats[i + 1].seat_number == self.seats[i].seat_number + 1
+            && !(on_aisle(&self.seats[i]) && on_aisle(&self.seats[i + 1]))
     }
 
     /// Runs of free adjacent seats of a row, as `(start, end)` positions.
@@ -265,6 +278,19 @@ impl SeatView {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_block_never_spans_two_neighbours_both_on_an_aisle() {
+        let mut seats: Vec<SeatState> = venue(&[("A", 6, "standard")]).seats().to_vec();
+        // An aisle runs between seats 3 and 4.
+        seats[2].attributes = vec![SeatAttribute::Aisle];
+        seats[3].attributes = vec![SeatAttribute::Aisle];
+        let view = SeatView::new(seats.into());
+        let want = BestAvailable::parse(4, None, HoldLimit::default()).unwrap();
+        assert_eq!(view.best(&want), None, "no 4 adjacent seats on either side of the aisle");
+        let want = BestAvailable::parse(3, None, HoldLimit::default()).unwrap();
+        assert!(view.best(&want).is_some());
+    }
+
     /// A venue of `rows` (label, seats, tier), every seat free.
     fn venue(rows: &[(&str, i32, &str)]) -> SeatView {
         let mut seats = Vec::new();
@@ -277,6 +303,10 @@ mod tests {
                     tier: (*tier).into(),
                     price_cents: 1000,
                     status: SeatStatus::Available,
+                    section: None,
+                    x: None,
+                    y: None,
+                    attributes: Vec::new(),
                 });
             }
         }
@@ -294,8 +324,10 @@ mod tests {
     }
 
     fn take_numbers(view: &mut SeatView, row: &str, numbers: &[i32]) {
-        let labels: Vec<SeatLabel> =
-            numbers.iter().map(|&n| SeatLabel { row: row.into(), seat_number: n, tier: String::new() }).collect();
+        let labels: Vec<SeatLabel> = numbers
+            .iter()
+            .map(|&n| SeatLabel { section: None, row: row.into(), seat_number: n, tier: String::new() })
+            .collect();
         view.mark_taken(&labels);
     }
 

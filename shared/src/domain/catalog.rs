@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Actor, EventSort, Invalid, Page, TimeZone, wire_enum};
+use super::{Actor, EventSort, Invalid, LayoutInput, Page, Point, SeatAttribute, TimeZone, VenueLayout, wire_enum};
 
 wire_enum! {
     /// What kind of place a venue is.
@@ -43,7 +43,7 @@ pub struct Venue {
 }
 
 /// A venue with every seat, row by row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct VenueWithSeats {
     #[serde(flatten)]
     pub venue: Venue,
@@ -51,12 +51,30 @@ pub struct VenueWithSeats {
 }
 
 /// One physical seat of a venue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Seat {
     pub id: Uuid,
+    /// The seat's section; null in a venue of plain rows (one unnamed section).
+    #[schema(example = "Block 104")]
+    pub section: Option<String>,
     pub row: String,
     pub seat_number: i32,
     pub tier: String,
+    /// Where the seat is, in venue units; null in a venue of plain rows (its generated layout,
+    /// `GET /events/venues/{venue_id}/layout`, places them in straight rows).
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    /// `wheelchair`, `companion`, `restricted_view`, `aisle`; empty for most seats.
+    pub attributes: Vec<SeatAttribute>,
+}
+
+/// How a seat is named wherever a person reads it: "Block 104 · Row 11 · Seat 1" in a venue of
+/// sections, "Row C · Seat 12" in a venue of plain rows; never numbers run together.
+pub fn seat_label(section: Option<&str>, row: &str, seat_number: i32) -> String {
+    match section {
+        Some(section) => format!("{section} · Row {row} · Seat {seat_number}"),
+        None => format!("Row {row} · Seat {seat_number}"),
+    }
 }
 
 /// The short venue view embedded in an event.
@@ -171,14 +189,20 @@ pub struct Poster {
 }
 
 /// One seat of the live seat map of an event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct SeatState {
     pub seat_id: Uuid,
+    /// The seat's section; null in a venue of plain rows.
+    pub section: Option<String>,
     pub row: String,
     pub seat_number: i32,
     pub tier: String,
     pub price_cents: i64,
     pub status: SeatStatus,
+    /// Where the seat is, in venue units; null in a venue of plain rows.
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    pub attributes: Vec<SeatAttribute>,
 }
 
 /// One row of seats of a venue about to be created.
@@ -189,14 +213,41 @@ pub struct SeatRow {
     pub tier: String,
 }
 
-/// A venue about to be created; its rows are valid and distinct. Its time zone is UTC unless
-/// one is set (`with_time_zone`).
+/// One seat of a venue about to be created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSeat {
+    /// `None` in a venue of plain rows.
+    pub section: Option<String>,
+    pub row: String,
+    /// The row's place in the venue (sections in order, then their rows), which the seat map follows.
+    pub row_index: i32,
+    pub seat_number: i32,
+    pub tier: String,
+    /// `None` in a venue of plain rows.
+    pub position: Option<Point>,
+    pub attributes: Vec<SeatAttribute>,
+}
+
+impl NewSeat {
+    pub fn label(&self) -> String {
+        seat_label(self.section.as_deref(), &self.row, self.seat_number)
+    }
+}
+
+/// A venue about to be created; its seats are valid and distinct, in the venue's order. Its time
+/// zone is UTC unless one is set (`with_time_zone`).
 #[derive(Debug, Clone)]
 pub struct NewVenue {
     pub name: String,
     pub location: String,
     pub kind: VenueKind,
-    pub rows: Vec<SeatRow>,
+    pub seats: Vec<NewSeat>,
+    /// The drawing (size, stage, sections: `VenueOutline`) of a venue made from a layout, as the
+    /// stores keep it (JSON, encoded here so that no store links the encoding); `None` for plain rows.
+    pub outline_json: Option<String>,
+    /// The version of the venue's layout (`GET /events/venues/{venue_id}/layout`): a digest of its
+    /// outline and seats, so any change to either gives another version.
+    pub layout_version: String,
     pub time_zone: TimeZone,
     /// The admin creating it (`by`): the store writes its audit row with it (none: not audited).
     pub actor: Option<Actor>,
@@ -213,12 +264,9 @@ impl NewVenue {
             return Err(Invalid::new("rows", format!("must have 1 to {} rows", Self::MAX_ROWS)));
         }
         let mut seen = BTreeSet::new();
-        let mut parsed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let label = row.row.trim().to_uppercase();
-            if label.is_empty() || label.chars().count() > 8 || !label.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(Invalid::new("rows.row", "must be 1 to 8 letters or digits"));
-            }
+        let mut seats = Vec::new();
+        for (row_index, row) in (0_i32..).zip(rows) {
+            let label = parse_row_label(&row.row)?;
             if !seen.insert(label.clone()) {
                 return Err(Invalid::new("rows.row", format!("row {label} appears twice")));
             }
@@ -226,9 +274,41 @@ impl NewVenue {
                 return Err(Invalid::new("rows.seats", format!("must be 1 to {}", Self::MAX_SEATS_PER_ROW)));
             }
             let tier = parse_tier(&row.tier)?;
-            parsed.push(SeatRow { row: label, seats: row.seats, tier });
+            seats.extend((1..=row.seats).map(|seat_number| NewSeat {
+                section: None,
+                row: label.clone(),
+                row_index,
+                seat_number,
+                tier: tier.clone(),
+                position: None,
+                attributes: Vec::new(),
+            }));
         }
-        Ok(Self { name, location, kind, rows: parsed, time_zone: TimeZone::default(), actor: None })
+        let layout_version = layout_version(None, &seats);
+        let time_zone = TimeZone::default();
+        Ok(Self { name, location, kind, seats, outline_json: None, layout_version, time_zone, actor: None })
+    }
+
+    /// A venue drawn as sections of positioned seats (see `domain::layout`).
+    pub fn parse_layout(
+        name: &str,
+        location: Option<&str>,
+        kind: VenueKind,
+        layout: LayoutInput,
+    ) -> Result<Self, Invalid> {
+        let name = required_text("name", name, 200)?;
+        let location = optional_text("location", location, 200)?;
+        let layout = VenueLayout::parse(layout)?;
+        let outline_json = serde_json::to_string(&layout.outline)
+            .map_err(|e| Invalid::new("layout", format!("could not be encoded: {e}")))?;
+        let layout_version = layout_version(Some(&outline_json), &layout.seats);
+        let (outline_json, time_zone) = (Some(outline_json), TimeZone::default());
+        Ok(Self { name, location, kind, seats: layout.seats, outline_json, layout_version, time_zone, actor: None })
+    }
+
+    /// The distinct tiers of the venue's seats.
+    pub fn tiers(&self) -> BTreeSet<&str> {
+        self.seats.iter().map(|s| s.tier.as_str()).collect()
     }
 
     pub fn with_time_zone(self, time_zone: TimeZone) -> Self {
@@ -247,6 +327,38 @@ pub struct VenueChanges {
     pub time_zone: Option<TimeZone>,
     /// The admin making the change: the store writes its audit row with it (none: not audited).
     pub actor: Option<Actor>,
+}
+
+/// A digest of a venue's outline (as stored) and seats: its layout's version.
+fn layout_version(outline_json: Option<&str>, seats: &[NewSeat]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(crate::domain::LAYOUT_GENERATOR.as_bytes());
+    digest.update(outline_json.unwrap_or("").as_bytes());
+    for seat in seats {
+        let attributes: Vec<&str> = seat.attributes.iter().map(|a| a.as_str()).collect();
+        let line = format!(
+            "\n{}|{}|{}|{}|{}|{:?}|{}",
+            seat.section.as_deref().unwrap_or(""),
+            seat.row,
+            seat.row_index,
+            seat.seat_number,
+            seat.tier,
+            seat.position,
+            attributes.join(",")
+        );
+        digest.update(line.as_bytes());
+    }
+    crate::hex::encode(&digest.finalize()[..8])
+}
+
+/// A row label: 1 to 8 letters or digits, uppercased.
+pub fn parse_row_label(raw: &str) -> Result<String, Invalid> {
+    let label = raw.trim().to_uppercase();
+    if label.is_empty() || label.chars().count() > 8 || !label.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(Invalid::new("rows.row", "must be 1 to 8 letters or digits"));
+    }
+    Ok(label)
 }
 
 /// A tier name: lowercase, 1 to 32 characters of letters, digits, `_` or `-`.
@@ -441,7 +553,10 @@ mod tests {
     #[test]
     fn venue_rows_are_normalised_and_distinct() {
         let v = NewVenue::parse("Hall", None, VenueKind::Hall, vec![row(" a ", 3, "Standard")]).unwrap();
-        assert_eq!(v.rows, vec![row("A", 3, "standard")]);
+        let seats: Vec<(String, i32, i32, String)> =
+            v.seats.iter().map(|s| (s.row.clone(), s.row_index, s.seat_number, s.tier.clone())).collect();
+        assert_eq!(seats, [1, 2, 3].map(|n| ("A".to_owned(), 0, n, "standard".to_owned())));
+        assert_eq!(v.seats[2].label(), "Row A · Seat 3");
         let dup = NewVenue::parse("Hall", None, VenueKind::Hall, vec![row("A", 3, "x"), row("a", 2, "x")]);
         assert_eq!(dup.unwrap_err().field, "rows.row");
     }

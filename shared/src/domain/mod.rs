@@ -3,6 +3,8 @@
 mod audit;
 mod best_available;
 mod catalog;
+mod layout;
+mod layout_document;
 mod message;
 mod password_reset;
 mod payment;
@@ -20,6 +22,8 @@ mod webhook;
 pub use audit::*;
 pub use best_available::*;
 pub use catalog::*;
+pub use layout::*;
+pub use layout_document::*;
 pub use message::*;
 pub use password_reset::*;
 pub use payment::*;

@@ -162,16 +162,20 @@ pub struct HoldRequest {
 /// Where a reserved seat is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct SeatLabel {
+    /// The seat's section; null in a venue of plain rows.
+    #[serde(default)]
+    pub section: Option<String>,
     pub row: String,
     pub seat_number: i32,
     pub tier: String,
 }
 
 impl SeatLabel {
-    /// The label printed on a ticket and signed into its code: "Row C · Seat 12", which no two
-    /// seats share (row 1 seat 11 and row 11 seat 1 written together would both read "111").
+    /// The label printed on a ticket and signed into its code: "Row C · Seat 12" (or "Block 104 ·
+    /// Row 11 · Seat 1" in a venue of sections), which no two seats share (row 1 seat 11 and row 11
+    /// seat 1 written together would both read "111").
     pub fn on_ticket(&self) -> String {
-        format!("Row {} · Seat {}", self.row, self.seat_number)
+        super::seat_label(self.section.as_deref(), &self.row, self.seat_number)
     }
 }
 

@@ -98,6 +98,10 @@ mod tests {
                 tier: "standard".into(),
                 price_cents: 1000,
                 status,
+                section: None,
+                x: None,
+                y: None,
+                attributes: Vec::new(),
             })
             .collect()
     }

@@ -191,7 +191,7 @@ mod tests {
             event_id: Uuid::new_v4(),
             user_id: Uuid::new_v4(),
             seat_id: Uuid::new_v4(),
-            seat: SeatLabel { row: "C".into(), seat_number: 12, tier: "standard".into() },
+            seat: SeatLabel { section: None, row: "C".into(), seat_number: 12, tier: "standard".into() },
             price_cents: 1500,
             currency: "EUR".into(),
             holder_name: "Ann".into(),

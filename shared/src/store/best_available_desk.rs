@@ -218,11 +218,15 @@ mod tests {
         (1..=count)
             .map(|n| SeatState {
                 seat_id: Uuid::new_v4(),
+                section: None,
                 row: row.into(),
                 seat_number: n,
                 tier: "standard".into(),
                 price_cents: 1000,
                 status: SeatStatus::Available,
+                x: None,
+                y: None,
+                attributes: Vec::new(),
             })
             .collect()
     }
@@ -256,7 +260,7 @@ mod tests {
         // Seats 1-2 (the middle two would leave 1 and 4 alone).
         let claim = claimed(desk.claim(&two(), 1));
         assert_eq!(claim.block.start, 0);
-        let taken = [SeatLabel { row: "A".into(), seat_number: 2, tier: "standard".into() }];
+        let taken = [SeatLabel { section: None, row: "A".into(), seat_number: 2, tier: "standard".into() }];
         desk.settle(&claim, Outcome::Lost(&taken));
         // Seat 2 is someone else's, seat 1 free again: 3-4 is the one block of two left.
         let again = claimed(desk.claim(&two(), 1));

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Actor, AuditEntry, AuditFilter, Booking, CheckIn, ClaimedDelivery, DeliveryOutcome, Email, Event, EventChanges, EventFilter, EventReport, HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, NewWebhook, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin, Webhook, WebhookDelivery,
+    Actor, AuditEntry, AuditFilter, Booking, CheckIn, ClaimedDelivery, DeliveryOutcome, Email, Event, EventChanges, EventFilter, EventReport, HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, NewWebhook, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, StoredLayout, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin, Webhook, WebhookDelivery,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -32,6 +32,8 @@ pub mod dynamodb;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod hold_batch;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
+mod layout;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -45,6 +47,8 @@ pub mod sqlite;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 mod webhooks;
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
+pub(crate) use layout::{new_seat, stored_layout_version};
 pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 pub(crate) use rules::{
@@ -140,6 +144,9 @@ pub trait CatalogStore: Send + Sync {
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats>;
     async fn list_venues(&self) -> StoreResult<Vec<Venue>>;
     async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>>;
+    /// The venue's layout as stored (`VenueLayoutDocument::from_stored` makes the static layout:
+    /// drawn, or generated for plain rows); `None` for an unknown venue.
+    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>>;
     /// Changes a venue (its time zone), which its events then show; `None` for an unknown venue.
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>>;
     /// The seat tiers of a venue, or `None` when there is no such venue.

@@ -109,7 +109,7 @@ pub(crate) fn test_ticket(row: &str, seat_number: i32) -> crate::domain::Ticket 
         event_id: Uuid::new_v4(),
         user_id: Uuid::new_v4(),
         seat_id: Uuid::new_v4(),
-        seat: SeatLabel { row: row.into(), seat_number, tier: "standard".into() },
+        seat: SeatLabel { section: None, row: row.into(), seat_number, tier: "standard".into() },
         price_cents: 4500,
         currency: "EUR".into(),
         holder_name: "Ann Example".into(),

@@ -53,7 +53,10 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get" | "patch", "/auth/me") => User,
         ("get", "/auth/users/{user_id}") => OwnerOrAdmin,
         ("get", "/auth/users") | ("patch", "/auth/users/{user_id}") => Admin,
-        ("get", "/events/venues" | "/events/venues/{venue_id}" | "/events/events") => Public,
+        (
+            "get",
+            "/events/venues" | "/events/venues/{venue_id}" | "/events/venues/{venue_id}/layout" | "/events/events",
+        ) => Public,
         (
             "get",
             "/events/events/{event_id}" | "/events/events/{event_id}/seats" | "/events/events/{event_id}/seat-states",

@@ -91,7 +91,7 @@ fn unissued_ticket(event_id: Uuid) -> Ticket {
         event_id,
         user_id: Uuid::new_v4(),
         seat_id: Uuid::new_v4(),
-        seat: SeatLabel { row: "Z".into(), seat_number: 99, tier: "standard".into() },
+        seat: SeatLabel { section: None, row: "Z".into(), seat_number: 99, tier: "standard".into() },
         price_cents: 100,
         currency: "EUR".into(),
         holder_name: "Nobody".into(),

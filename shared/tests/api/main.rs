@@ -25,6 +25,7 @@ mod recovery;
 mod reports;
 mod reservations;
 mod tickets;
+mod venue_layouts;
 mod waiting_room;
 mod waitlist;
 mod webhooks;

@@ -50,6 +50,8 @@ macro_rules! backend_tests {
                 event_poster_is_set_shown_kept_and_removed,
                 cancel_event_cancels_its_holds_only,
                 seat_map_shows_available_and_held,
+                a_layout_round_trips_with_sections_positions_attributes_and_labels,
+                a_venue_of_plain_rows_still_reads_as_before_with_a_generated_layout,
                 lapsed_hold_is_available_and_expired_before_any_sweep,
                 hold_single_seat,
                 hold_multi_seat_booking,

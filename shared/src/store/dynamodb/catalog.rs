@@ -20,10 +20,12 @@ use super::users::paged;
 use super::webhooks::event_put;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, WebhookEvent, rank,
+    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, StoredLayout, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, WebhookEvent, rank,
 };
 use crate::store::outbox::rescheduled_notice;
-use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, stored_queue};
+use crate::store::{
+    Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version, stored_queue,
+};
 
 /// Where every venue and every event is listed (one index partition each; see `docs/dynamodb.md`).
 const VENUES_INDEX: &str = "VENUES";
@@ -261,36 +263,31 @@ impl CatalogStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
         let id = Uuid::new_v4();
-        let mut seats = Vec::new();
-        let mut items = Vec::new();
-        for (row_index, row) in (0_i64..).zip(&venue.rows) {
-            for seat_number in 1..=row.seats {
-                let seat = crate::domain::Seat {
-                    id: Uuid::new_v4(),
-                    row: row.row.clone(),
-                    seat_number,
-                    tier: row.tier.clone(),
-                };
-                let attributes = [
-                    ("seat_id".to_owned(), s(seat.id.to_string())),
-                    ("venue_id".to_owned(), s(id.to_string())),
-                    ("row".to_owned(), s(&seat.row)),
-                    ("num".to_owned(), n(i64::from(seat_number))),
-                    ("ridx".to_owned(), n(row_index)),
-                    ("tier".to_owned(), s(&seat.tier)),
-                ];
-                let mut listed = key(venue_pk(id), &venue_seat_sk(row_index, i64::from(seat_number)));
-                listed.extend(attributes.clone());
-                let mut by_id = seat_key(seat.id);
-                by_id.extend(attributes);
-                items.extend([listed, by_id]);
-                seats.push(seat);
-            }
+        let mut seats = Vec::with_capacity(venue.seats.len());
+        let mut items = Vec::with_capacity(2 * venue.seats.len());
+        for new in &venue.seats {
+            let seat = new_seat(new);
+            let row_index = i64::from(new.row_index);
+            let mut attributes = vec![
+                ("seat_id".to_owned(), s(seat.id.to_string())),
+                ("venue_id".to_owned(), s(id.to_string())),
+                ("row".to_owned(), s(&seat.row)),
+                ("num".to_owned(), n(i64::from(seat.seat_number))),
+                ("ridx".to_owned(), n(row_index)),
+                ("tier".to_owned(), s(&seat.tier)),
+            ];
+            attributes.extend(seat_layout_attributes(&seat));
+            let mut listed = key(venue_pk(id), &venue_seat_sk(row_index, i64::from(seat.seat_number)));
+            listed.extend(attributes.clone());
+            let mut by_id = seat_key(seat.id);
+            by_id.extend(attributes);
+            items.extend([listed, by_id]);
+            seats.push(seat);
         }
         // Seats first, the venue item last: a venue that can be read or listed is complete.
         self.batch_put(items).await?;
         let seat_count = seats.len() as i64;
-        let tiers: BTreeSet<&str> = venue.rows.iter().map(|r| r.tier.as_str()).collect();
+        let tiers = venue.tiers();
         let mut item = venue_key(id);
         item.extend([
             ("id".to_owned(), s(id.to_string())),
@@ -303,7 +300,12 @@ impl CatalogStore for DynamoStore {
             ("created".to_owned(), n(ms(Utc::now()))),
             ("gsi1pk".to_owned(), s(VENUES_INDEX)),
             ("gsi1sk".to_owned(), s(format!("{}#{id}", venue.name))),
+            ("lver".to_owned(), s(&venue.layout_version)),
         ]);
+        // The outline is a few KB (`VenueLayout` bounds its shapes), far below the 400 KB item.
+        if let Some(outline) = &venue.outline_json {
+            item.insert("layout".to_owned(), s(outline));
+        }
         let created = Venue {
             id,
             name: venue.name.clone(),
@@ -344,6 +346,20 @@ impl CatalogStore for DynamoStore {
         let seats = self.query_all(Query::table(&pk).prefix("SEAT#")).await?;
         let seats = seats.iter().map(|item| venue_seat_from(item).map(|s| s.seat)).collect::<StoreResult<_>>()?;
         Ok(Some(VenueWithSeats { venue: venue_from(&item)?, seats }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>> {
+        let Some(item) = self.get(venue_key(id)).await? else {
+            return Ok(None);
+        };
+        // The seats, in the venue's order (their sort keys), as `venue` reads them.
+        let pk = venue_pk(id);
+        let seats = self.query_all(Query::table(&pk).prefix("SEAT#")).await?;
+        let seats: Vec<_> =
+            seats.iter().map(|item| venue_seat_from(item).map(|s| s.seat)).collect::<StoreResult<_>>()?;
+        let version = stored_layout_version(opt_s(&item, "lver"));
+        Ok(Some(StoredLayout { venue_id: id, version, outline_json: opt_s(&item, "layout"), seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -789,10 +805,14 @@ impl CatalogStore for DynamoStore {
                 Ok(SeatState {
                     seat_id: seat.id,
                     price_cents: prices.get(seat.tier.as_str()).copied().unwrap_or(0),
+                    section: seat.section,
                     row: seat.row,
                     seat_number: seat.seat_number,
                     tier: seat.tier,
                     status,
+                    x: seat.x,
+                    y: seat.y,
+                    attributes: seat.attributes,
                 })
             })
             .collect::<StoreResult<_>>()

@@ -258,6 +258,7 @@ pub(super) struct HeldSeat<'a> {
     pub user_id: Uuid,
     pub event_id: Uuid,
     pub seat_id: Uuid,
+    pub section: Option<&'a str>,
     pub row: &'a str,
     pub seat_number: i32,
     pub tier: &'a str,
@@ -299,6 +300,9 @@ impl HeldSeat<'_> {
         ]);
         if let Some(slot) = self.slot {
             item.insert("slot".to_owned(), n(i64::from(slot)));
+        }
+        if let Some(section) = self.section {
+            item.insert("sect".to_owned(), s(section));
         }
         item
     }
@@ -399,6 +403,7 @@ fn seats_unavailable(mut lost: Vec<&Wanted>) -> StoreError {
     StoreError::SeatsUnavailable(
         lost.into_iter()
             .map(|w| SeatLabel {
+                section: w.seat.seat.section.clone(),
                 row: w.seat.seat.row.clone(),
                 seat_number: w.seat.seat.seat_number,
                 tier: w.seat.seat.tier.clone(),
@@ -521,6 +526,7 @@ impl HoldStore for DynamoStore {
                     user_id: request.user_id,
                     event_id,
                     seat_id: w.seat.seat.id,
+                    section: w.seat.seat.section.as_deref(),
                     row: &w.seat.seat.row,
                     seat_number: w.seat.seat.seat_number,
                     tier: &w.seat.seat.tier,

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, Gate, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatLabel, Ticket,
-    TicketStatus, TimeZone, User, Venue, VenueKind,
+    Booking, Gate, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatAttribute,
+    SeatLabel, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind,
 };
 use crate::store::{StoreError, StoreResult, Writes, stored_admission, stored_gate};
 
@@ -478,13 +478,53 @@ pub struct VenueSeat {
     pub row_index: i64,
 }
 
+/// A seat's label as a seat, reservation or ticket item keeps it (`sect` only in a venue of sections).
+fn label_from(item: &Item) -> StoreResult<SeatLabel> {
+    Ok(SeatLabel {
+        section: opt_s(item, "sect"),
+        row: text(item, "row"),
+        seat_number: get_i32(item, "num")?,
+        tier: text(item, "tier"),
+    })
+}
+
+/// A seat's position (`x`, `y`) and attributes (`attrs`, a string list) as its items keep them
+/// (absent in a venue of plain rows), beside `sect` and the label.
+pub fn seat_layout_attributes(seat: &Seat) -> Vec<(String, AttributeValue)> {
+    let mut attributes = Vec::new();
+    if let Some(section) = &seat.section {
+        attributes.push(("sect".to_owned(), s(section)));
+    }
+    if let (Some(x), Some(y)) = (seat.x, seat.y) {
+        attributes.push(("x".to_owned(), AttributeValue::N(x.to_string())));
+        attributes.push(("y".to_owned(), AttributeValue::N(y.to_string())));
+    }
+    if !seat.attributes.is_empty() {
+        attributes.push(("attrs".to_owned(), s(SeatAttribute::join(&seat.attributes))));
+    }
+    attributes
+}
+
+/// A number attribute read as a float, when present.
+fn opt_f64(item: &Item, name: &str) -> StoreResult<Option<f64>> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(raw)) => raw.parse().map(Some).map_err(|_| corrupt(name, raw)),
+        Some(_) => Err(corrupt(name, "not a number")),
+    }
+}
+
 pub fn venue_seat_from(item: &Item) -> StoreResult<VenueSeat> {
     Ok(VenueSeat {
         seat: Seat {
             id: get_uuid(item, "seat_id")?,
+            section: opt_s(item, "sect"),
             row: text(item, "row"),
             seat_number: get_i32(item, "num")?,
             tier: text(item, "tier"),
+            x: opt_f64(item, "x")?,
+            y: opt_f64(item, "y")?,
+            attributes: opt_s(item, "attrs").map(|a| SeatAttribute::split(&a)).unwrap_or_default(),
         },
         venue_id: get_uuid(item, "venue_id")?,
         row_index: get_n(item, "ridx")?,
@@ -517,7 +557,7 @@ pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredRe
             user_id: get_uuid(item, "uid")?,
             event_id: get_uuid(item, "eid")?,
             seat_id: get_uuid(item, "seat_id")?,
-            seat: SeatLabel { row: text(item, "row"), seat_number: get_i32(item, "num")?, tier: text(item, "tier") },
+            seat: label_from(item)?,
             price_cents: get_n(item, "price")?,
             currency: text(item, "currency"),
             status: stored_status.effective(expires_at, now),
@@ -608,7 +648,7 @@ pub fn ticket_from(item: &Item) -> StoreResult<StoredTicket> {
             event_id: get_uuid(item, "eid")?,
             user_id: get_uuid(item, "uid")?,
             seat_id: get_uuid(item, "seat_id")?,
-            seat: SeatLabel { row: text(item, "row"), seat_number: get_i32(item, "num")?, tier: text(item, "tier") },
+            seat: label_from(item)?,
             price_cents: get_n(item, "price")?,
             currency: text(item, "currency"),
             holder_name: text(item, "holder"),

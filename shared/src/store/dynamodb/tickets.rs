@@ -54,6 +54,9 @@ pub(super) fn issued_ticket(r: &StoredReservation, ticket_id: Uuid, holder: &str
         ("gsi2pk".to_owned(), s(event_tickets_pk(seat.event_id))),
         ("gsi2sk".to_owned(), s(format!("{seat_order}#{ticket_id}"))),
     ]);
+    if let Some(section) = &seat.seat.section {
+        item.insert("sect".to_owned(), s(section));
+    }
     item
 }
 

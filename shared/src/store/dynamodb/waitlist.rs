@@ -149,6 +149,7 @@ impl DynamoStore {
                     user_id: entry.user_id,
                     event_id,
                     seat_id: r.reservation.seat_id,
+                    section: r.reservation.seat.section.as_deref(),
                     row: &r.reservation.seat.row,
                     seat_number: r.reservation.seat.seat_number,
                     tier: &r.reservation.seat.tier,

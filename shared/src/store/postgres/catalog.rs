@@ -15,33 +15,35 @@ use super::holds::{CancelScope, cancel_active};
 use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
-    SearchCandidate, SearchQuery, Seat, SeatState, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text,
+    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, StoredLayout, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text,
     in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
-use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
+use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
+
+/// A venue's seats in the venue's order.
+async fn venue_seats(db: impl PgExecutor<'_>, venue_id: Uuid) -> StoreResult<Vec<Seat>> {
+    let seats: Vec<SeatRow> = sqlx::query_as(
+        "SELECT id, section, row_label, seat_number, tier, x, y, attributes FROM seats WHERE venue_id = $1 \
+         ORDER BY row_index, seat_number",
+    )
+    .bind(venue_id)
+    .fetch_all(db)
+    .await?;
+    Ok(seats.into_iter().map(SeatRow::into_seat).collect())
+}
 
 #[async_trait]
 impl CatalogStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
         let id = Uuid::new_v4();
-        let seats: Vec<(i32, Seat)> = venue
-            .rows
-            .iter()
-            .zip(0..)
-            .flat_map(|(row, row_index)| {
-                (1..=row.seats).map(move |seat_number| {
-                    let seat = Seat { id: Uuid::new_v4(), row: row.row.clone(), seat_number, tier: row.tier.clone() };
-                    (row_index, seat)
-                })
-            })
-            .collect();
+        let seats: Vec<(i32, Seat)> = venue.seats.iter().map(|seat| (seat.row_index, new_seat(seat))).collect();
 
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO venues (id, name, location, kind, time_zone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO venues (id, name, location, kind, time_zone, created_at, layout, layout_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id)
         .bind(&venue.name)
@@ -49,21 +51,28 @@ impl CatalogStore for PostgresStore {
         .bind(venue.kind.as_str())
         .bind(venue.time_zone.name())
         .bind(Utc::now())
+        .bind(&venue.outline_json)
+        .bind(&venue.layout_version)
         .execute(&mut *tx)
         .await?;
         // One insert for the whole venue, column by column, however many seats it has.
         sqlx::query(
-            "INSERT INTO seats (id, venue_id, row_label, row_index, seat_number, tier)
-             SELECT t.id, $1, t.row_label, t.row_index, t.seat_number, t.tier
-             FROM UNNEST($2::uuid[], $3::text[], $4::int4[], $5::int4[], $6::text[])
-                  AS t (id, row_label, row_index, seat_number, tier)",
+            "INSERT INTO seats (id, venue_id, section, row_label, row_index, seat_number, tier, x, y, attributes)
+             SELECT t.id, $1, t.section, t.row_label, t.row_index, t.seat_number, t.tier, t.x, t.y, t.attributes
+             FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::float8[],
+                         $9::float8[], $10::text[])
+                  AS t (id, section, row_label, row_index, seat_number, tier, x, y, attributes)",
         )
         .bind(id)
         .bind(seats.iter().map(|(_, s)| s.id).collect::<Vec<_>>())
+        .bind(seats.iter().map(|(_, s)| s.section.clone().unwrap_or_default()).collect::<Vec<_>>())
         .bind(seats.iter().map(|(_, s)| s.row.clone()).collect::<Vec<_>>())
         .bind(seats.iter().map(|(row_index, _)| *row_index).collect::<Vec<_>>())
         .bind(seats.iter().map(|(_, s)| s.seat_number).collect::<Vec<_>>())
         .bind(seats.iter().map(|(_, s)| s.tier.clone()).collect::<Vec<_>>())
+        .bind(seats.iter().map(|(_, s)| s.x).collect::<Vec<_>>())
+        .bind(seats.iter().map(|(_, s)| s.y).collect::<Vec<_>>())
+        .bind(seats.iter().map(|(_, s)| SeatAttribute::join(&s.attributes)).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
         let seats: Vec<Seat> = seats.into_iter().map(|(_, seat)| seat).collect();
@@ -103,16 +112,20 @@ impl CatalogStore for PostgresStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let seats: Vec<SeatRow> = sqlx::query_as(
-            "SELECT id, row_label, seat_number, tier FROM seats WHERE venue_id = $1 ORDER BY row_index, seat_number",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(Some(VenueWithSeats {
-            venue: row.into_venue()?,
-            seats: seats.into_iter().map(SeatRow::into_seat).collect(),
-        }))
+        Ok(Some(VenueWithSeats { venue: row.into_venue()?, seats: venue_seats(&self.pool, id).await? }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>> {
+        let row: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT layout, layout_version FROM venues WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((outline_json, version)) = row else { return Ok(None) };
+        // A venue's seats never change after it is created, so a read after the venue's needs no snapshot.
+        let seats = venue_seats(&self.pool, id).await?;
+        Ok(Some(StoredLayout { venue_id: id, version: stored_layout_version(version), outline_json, seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -366,7 +379,8 @@ impl CatalogStore for PostgresStore {
 /// gives their order; a join of `events` and `seats` could be planned as a merge join reading
 /// either index whole. A tier without a price reads 0.
 pub(super) const SEAT_MAP_SEATS_SQL: &str = "
-SELECT s.id AS seat_id, s.row_label, s.seat_number, s.tier, COALESCE(p.price_cents, 0) AS price_cents,
+SELECT s.id AS seat_id, s.section, s.row_label, s.seat_number, s.tier, s.x, s.y, s.attributes,
+       COALESCE(p.price_cents, 0) AS price_cents,
        NULL::text AS reservation_status, NULL::timestamptz AS expires_at
 FROM seats s
 LEFT JOIN event_prices p ON p.event_id = $1 AND p.tier = s.tier

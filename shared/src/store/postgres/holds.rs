@@ -325,7 +325,7 @@ WITH req AS (
         FOR SHARE
     ) e
 ), wanted AS (
-    SELECT r.idx, r.booking_id, s.id AS seat_id, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency,
+    SELECT r.idx, r.booking_id, s.id AS seat_id, s.section, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency,
            want.nth
     FROM unnest($1::int4[], $2::uuid[], $11::int4[]) AS want (idx, seat_id, nth)
     JOIN req r ON r.idx = want.idx
@@ -406,7 +406,7 @@ WITH req AS (
     SELECT booking_id, user_id, event_id, created_at FROM inserted
     GROUP BY booking_id, user_id, event_id, created_at
 )
-SELECT w.idx, r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, w.row_label, w.seat_number, w.tier,
+SELECT w.idx, r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, w.section, w.row_label, w.seat_number, w.tier,
        r.price_cents, r.currency, r.status, r.expires_at, r.created_at
 FROM inserted r
 JOIN wanted w ON w.booking_id = r.booking_id AND w.seat_id = r.seat_id
@@ -458,7 +458,7 @@ WHERE s.venue_id = (SELECT e.venue_id FROM events e WHERE e.id = $1)";
 /// The labels of the seats `$2` of event `$1` that someone holds or bought at `$3`: one probe of
 /// the seat index per seat, as in the hold, and one of `seats`' primary key for its label.
 pub(super) const LOST_SEATS_SQL: &str = "
-SELECT s.row_label, s.seat_number, s.tier
+SELECT s.section, s.row_label, s.seat_number, s.tier
 FROM unnest($2::uuid[]) AS want (seat_id)
 CROSS JOIN LATERAL (
     SELECT x.status, x.expires_at FROM reservations x
@@ -466,7 +466,7 @@ CROSS JOIN LATERAL (
     LIMIT 1
 ) r
 CROSS JOIN LATERAL (
-    SELECT x.row_label, x.row_index, x.seat_number, x.tier FROM seats x WHERE x.id = want.seat_id LIMIT 1
+    SELECT x.section, x.row_label, x.row_index, x.seat_number, x.tier FROM seats x WHERE x.id = want.seat_id LIMIT 1
 ) s
 WHERE r.status = 'confirmed' OR r.expires_at > $3
 ORDER BY s.row_index, s.seat_number";
@@ -528,7 +528,7 @@ impl PostgresStore {
     /// The requested seats that someone else holds or bought at `now`, after the index refused a
     /// hold (one index probe per seat, as in the hold); `None` when they are all free (again).
     async fn lost_seats(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
-        let taken: Vec<(String, i32, String)> = sqlx::query_as(LOST_SEATS_SQL)
+        let taken: Vec<(String, String, i32, String)> = sqlx::query_as(LOST_SEATS_SQL)
             .bind(request.event_id)
             .bind(request.seats.ids())
             .bind(now)
@@ -543,7 +543,7 @@ impl PostgresStore {
 macro_rules! seat_of_r {
     () => {
         " CROSS JOIN LATERAL (
-              SELECT x.row_label, x.row_index, x.seat_number, x.tier FROM seats x WHERE x.id = r.seat_id LIMIT 1
+              SELECT x.section, x.row_label, x.row_index, x.seat_number, x.tier FROM seats x WHERE x.id = r.seat_id LIMIT 1
           ) s"
     };
 }

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::domain::{
     Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Poster, Price, Reservation, ReservationStatus, Role,
-    Seat, SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind, VenueSummary,
+    Seat, SeatAttribute, SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind,
+    VenueSummary, section_from_stored,
 };
 use crate::store::{StoreError, StoreResult, stored_admission, stored_queue};
 
@@ -104,14 +105,27 @@ impl VenueRow {
 #[derive(FromRow)]
 pub(super) struct SeatRow {
     id: Uuid,
+    section: String,
     row_label: String,
     seat_number: i32,
     tier: String,
+    x: Option<f64>,
+    y: Option<f64>,
+    attributes: String,
 }
 
 impl SeatRow {
     pub(super) fn into_seat(self) -> Seat {
-        Seat { id: self.id, row: self.row_label, seat_number: self.seat_number, tier: self.tier }
+        Seat {
+            id: self.id,
+            section: section_from_stored(self.section),
+            row: self.row_label,
+            seat_number: self.seat_number,
+            tier: self.tier,
+            x: self.x,
+            y: self.y,
+            attributes: SeatAttribute::split(&self.attributes),
+        }
     }
 }
 
@@ -188,7 +202,7 @@ impl EventRow {
 /// The columns of `ReservationRow`, from `reservations r` joined to `seats s`.
 macro_rules! reservation_columns {
     () => {
-        "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.row_label, s.seat_number, s.tier, \
+        "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.section, s.row_label, s.seat_number, s.tier, \
          r.price_cents, r.currency, r.status, r.expires_at, r.created_at"
     };
 }
@@ -201,6 +215,7 @@ pub(super) struct ReservationRow {
     user_id: Uuid,
     event_id: Uuid,
     seat_id: Uuid,
+    section: String,
     row_label: String,
     seat_number: i32,
     tier: String,
@@ -221,7 +236,12 @@ impl ReservationRow {
             user_id: self.user_id,
             event_id: self.event_id,
             seat_id: self.seat_id,
-            seat: SeatLabel { row: self.row_label, seat_number: self.seat_number, tier: self.tier },
+            seat: SeatLabel {
+                section: section_from_stored(self.section),
+                row: self.row_label,
+                seat_number: self.seat_number,
+                tier: self.tier,
+            },
             price_cents: self.price_cents,
             currency: self.currency,
             status,
@@ -279,16 +299,28 @@ pub(super) struct BookingSeatRow {
     pub(super) reservation: ReservationRow,
 }
 
-pub(super) fn labels(rows: Vec<(String, i32, String)>) -> Vec<SeatLabel> {
-    rows.into_iter().map(|(row, seat_number, tier)| SeatLabel { row, seat_number, tier }).collect()
+/// Seat labels from `(section, row_label, seat_number, tier)` rows.
+pub(super) fn labels(rows: Vec<(String, String, i32, String)>) -> Vec<SeatLabel> {
+    rows.into_iter()
+        .map(|(section, row, seat_number, tier)| SeatLabel {
+            section: section_from_stored(section),
+            row,
+            seat_number,
+            tier,
+        })
+        .collect()
 }
 
 #[derive(FromRow)]
 pub(super) struct SeatMapRow {
     pub(super) seat_id: Uuid,
+    section: String,
     row_label: String,
     seat_number: i32,
     tier: String,
+    x: Option<f64>,
+    y: Option<f64>,
+    attributes: String,
     price_cents: i64,
     pub(super) reservation_status: Option<String>,
     pub(super) expires_at: Option<DateTime<Utc>>,
@@ -309,11 +341,15 @@ impl SeatMapRow {
         };
         Ok(SeatState {
             seat_id: self.seat_id,
+            section: section_from_stored(self.section),
             row: self.row_label,
             seat_number: self.seat_number,
             tier: self.tier,
             price_cents: self.price_cents,
             status,
+            x: self.x,
+            y: self.y,
+            attributes: SeatAttribute::split(&self.attributes),
         })
     }
 }
@@ -322,8 +358,8 @@ impl SeatMapRow {
 /// into it when it was issued.
 macro_rules! ticket_columns {
     () => {
-        "id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, seat_number, tier, price_cents, \
-         currency, holder_name, status, issued_at, admitted_scan_id, admitted_gate, admitted_at, revoked_at"
+        "id, reservation_id, booking_id, event_id, user_id, seat_id, section, row_label, seat_number, tier, \
+         price_cents, currency, holder_name, status, issued_at, admitted_scan_id, admitted_gate, admitted_at, revoked_at"
     };
 }
 pub(super) use ticket_columns;
@@ -336,6 +372,7 @@ pub(super) struct TicketRow {
     event_id: Uuid,
     user_id: Uuid,
     seat_id: Uuid,
+    section: String,
     row_label: String,
     seat_number: i32,
     tier: String,
@@ -359,7 +396,12 @@ impl TicketRow {
             event_id: self.event_id,
             user_id: self.user_id,
             seat_id: self.seat_id,
-            seat: SeatLabel { row: self.row_label, seat_number: self.seat_number, tier: self.tier },
+            seat: SeatLabel {
+                section: section_from_stored(self.section),
+                row: self.row_label,
+                seat_number: self.seat_number,
+                tier: self.tier,
+            },
             price_cents: self.price_cents,
             currency: self.currency,
             holder_name: self.holder_name,

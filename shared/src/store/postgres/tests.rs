@@ -68,7 +68,7 @@ fn ten_minutes() -> HoldTtl {
 }
 
 fn label(row: &str, seat_number: i32, tier: &str) -> SeatLabel {
-    SeatLabel { row: row.into(), seat_number, tier: tier.into() }
+    SeatLabel { section: None, row: row.into(), seat_number, tier: tier.into() }
 }
 
 async fn new_user(store: &PostgresStore, name: &str) -> Uuid {

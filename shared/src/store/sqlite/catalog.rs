@@ -14,18 +14,16 @@ use super::SqliteStore;
 use super::audit::write_audit;
 use super::holds::{CancelScope, cancel_active};
 use super::rows::{
-    ACTIVE_R, event_from_row, id_text, ids_json, millis, placeholders, seat_from_row, time_col, uuid_col,
+    ACTIVE_R, SEAT_COLUMNS, event_from_row, id_text, ids_json, millis, placeholders, seat_from_row, time_col, uuid_col,
     venue_from_row,
 };
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
-    SearchCandidate, SearchQuery, Seat, SeatState, SeatStatus, TimeZone, Venue, VenueChanges, VenueWithSeats,
-    event_search_text, in_order, rank,
+    Actor, AuditAction, AuditRecord, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, SeatStatus, StoredLayout, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text, in_order, rank, section_from_stored,
 };
 use crate::store::outbox::{self, CanceledSeats};
-use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult};
+use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
 
-/// Seats per INSERT when creating a venue: 6 parameters each stays far below SQLite's variable limit.
+/// Seats per INSERT when creating a venue: 10 parameters each stays far below SQLite's variable limit.
 const SEAT_INSERT_CHUNK: usize = 500;
 
 #[async_trait]
@@ -34,40 +32,38 @@ impl CatalogStore for SqliteStore {
     async fn create_venue(&self, venue: NewVenue) -> StoreResult<VenueWithSeats> {
         let id = Uuid::new_v4();
         let venue_id = id_text(id);
-        // Seats in the order they are listed: rows as requested, numbers 1..n.
-        let seats: Vec<(i64, Seat)> = venue
-            .rows
-            .iter()
-            .enumerate()
-            .flat_map(|(row_index, row)| {
-                (1..=row.seats).map(move |seat_number| {
-                    let seat = Seat { id: Uuid::new_v4(), row: row.row.clone(), seat_number, tier: row.tier.clone() };
-                    (row_index as i64, seat)
-                })
-            })
-            .collect();
+        let seats: Vec<(i32, Seat)> = venue.seats.iter().map(|seat| (seat.row_index, new_seat(seat))).collect();
 
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT INTO venues (id, name, location, kind, time_zone, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&venue_id)
-            .bind(&venue.name)
-            .bind(&venue.location)
-            .bind(venue.kind.as_str())
-            .bind(venue.time_zone.name())
-            .bind(millis(Utc::now()))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO venues (id, name, location, kind, time_zone, created_at, layout, layout_version) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&venue_id)
+        .bind(&venue.name)
+        .bind(&venue.location)
+        .bind(venue.kind.as_str())
+        .bind(venue.time_zone.name())
+        .bind(millis(Utc::now()))
+        .bind(&venue.outline_json)
+        .bind(&venue.layout_version)
+        .execute(&mut *tx)
+        .await?;
         for chunk in seats.chunks(SEAT_INSERT_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO seats (id, venue_id, row_label, row_index, seat_number, tier) ",
+                "INSERT INTO seats (id, venue_id, section, row_label, row_index, seat_number, tier, x, y, attributes) ",
             );
             qb.push_values(chunk, |mut b, (row_index, seat)| {
                 b.push_bind(id_text(seat.id))
                     .push_bind(venue_id.clone())
+                    .push_bind(seat.section.clone().unwrap_or_default())
                     .push_bind(seat.row.clone())
                     .push_bind(*row_index)
                     .push_bind(seat.seat_number)
-                    .push_bind(seat.tier.clone());
+                    .push_bind(seat.tier.clone())
+                    .push_bind(seat.x)
+                    .push_bind(seat.y)
+                    .push_bind(SeatAttribute::join(&seat.attributes));
             });
             qb.build().execute(&mut *tx).await?;
         }
@@ -114,14 +110,22 @@ impl CatalogStore for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let venue = venue_from_row(&row)?;
         // A venue's seats never change after it is created, so a second read needs no snapshot.
-        let seats = sqlx::query(
-            "SELECT id, row_label, seat_number, tier FROM seats WHERE venue_id = ? ORDER BY row_index, seat_number",
-        )
-        .bind(id_text(id))
-        .fetch_all(&mut *conn)
-        .await?;
-        let seats = seats.iter().map(seat_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let seats = venue_seats(&mut conn, id).await?;
         Ok(Some(VenueWithSeats { venue, seats }))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+    async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>> {
+        let mut conn = self.reader.acquire().await?;
+        let row = sqlx::query("SELECT layout, layout_version FROM venues WHERE id = ?")
+            .bind(id_text(id))
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let outline_json: Option<String> = row.try_get("layout")?;
+        let version = stored_layout_version(row.try_get("layout_version")?);
+        let seats = venue_seats(&mut conn, id).await?;
+        Ok(Some(StoredLayout { venue_id: id, version, outline_json, seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -365,11 +369,15 @@ impl CatalogStore for SqliteStore {
             };
             seats.push(SeatState {
                 seat_id: uuid_col(row, "id")?,
+                section: section_from_stored(row.try_get("section")?),
                 row: row.try_get("row_label")?,
                 seat_number: row.try_get("seat_number")?,
                 tier: row.try_get("tier")?,
                 price_cents: row.try_get("price_cents")?,
                 status,
+                x: row.try_get("x")?,
+                y: row.try_get("y")?,
+                attributes: SeatAttribute::split(row.try_get("attributes")?),
             });
         }
         Ok(Some(seats))
@@ -382,8 +390,8 @@ impl CatalogStore for SqliteStore {
 /// read by their keys' indexes, named so that a file analyzed with few events does not scan them.
 pub(super) fn seat_map_sql() -> String {
     format!(
-        "SELECT s.id, s.row_label, s.seat_number, s.tier, COALESCE(p.price_cents, 0) AS price_cents, \
-         r.status AS taken \
+        "SELECT s.id, s.section, s.row_label, s.seat_number, s.tier, s.x, s.y, s.attributes, \
+         COALESCE(p.price_cents, 0) AS price_cents, r.status AS taken \
          FROM events e INDEXED BY sqlite_autoindex_events_1 \
          LEFT JOIN seats s ON s.venue_id = e.venue_id \
          LEFT JOIN event_prices p INDEXED BY sqlite_autoindex_event_prices_1 ON p.event_id = e.id AND p.tier = s.tier \
@@ -393,6 +401,14 @@ pub(super) fn seat_map_sql() -> String {
 }
 
 // These reads take a connection so they can run inside a transaction.
+
+/// A venue's seats in the venue's order. A venue's seats never change after it is created, so a
+/// read after the venue's needs no snapshot.
+async fn venue_seats(conn: &mut SqliteConnection, venue_id: Uuid) -> StoreResult<Vec<Seat>> {
+    let sql = format!("SELECT {SEAT_COLUMNS} FROM seats WHERE venue_id = ? ORDER BY row_index, seat_number");
+    let rows = sqlx::query(&sql).bind(id_text(venue_id)).fetch_all(&mut *conn).await?;
+    rows.iter().map(seat_from_row).collect()
+}
 
 /// Starts `SELECT <event columns> FROM events e JOIN venues v`, counting seats taken at `now`.
 fn push_event_select(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>) {

@@ -358,7 +358,7 @@ pub(super) const BATCH_EVENTS_SQL: &str = "SELECT 'event' AS kind, e.id, e.venue
      CROSS JOIN events e INDEXED BY sqlite_autoindex_events_1 ON e.id = k.value \
      LEFT JOIN event_prices p INDEXED BY sqlite_autoindex_event_prices_1 ON p.event_id = e.id";
 /// The batch's seats (`?1`, ids as a JSON array): one primary-key probe each.
-pub(super) const BATCH_SEATS_SQL: &str = "SELECT 'seat' AS kind, s.id, s.venue_id, s.row_label, s.row_index, \
+pub(super) const BATCH_SEATS_SQL: &str = "SELECT 'seat' AS kind, s.id, s.venue_id, s.section, s.row_label, s.row_index, \
      s.seat_number, s.tier FROM json_each(?) AS k CROSS JOIN seats s ON s.id = k.value";
 /// The held or sold row of each wanted seat (`?1`: [event, seat] pairs): one probe of the partial
 /// unique index each.

@@ -10,8 +10,8 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::domain::{
-    Event, Invalid, Payment, Poster, Price, Reservation, ReservationStatus, Seat, SeatLabel, Ticket, User, Venue,
-    VenueSummary,
+    Event, Invalid, Payment, Poster, Price, Reservation, ReservationStatus, Seat, SeatAttribute, SeatLabel, Ticket,
+    User, Venue, VenueSummary, section_from_stored,
 };
 use crate::store::{StoreError, StoreResult, stored_admission, stored_queue};
 
@@ -24,14 +24,14 @@ pub(super) const ACTIVE: &str = "(status = 'confirmed' OR (status = 'held' AND e
 pub(super) const USER_COLUMNS: &str = "id, email, name, role, disabled, created_at, token_version";
 
 /// A reservation with its seat label; the FROM clause aliases them `r` and `s`.
-pub(super) const RESERVATION_COLUMNS: &str = "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.row_label, \
+pub(super) const RESERVATION_COLUMNS: &str = "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.section, s.row_label, \
      s.seat_number, s.tier, r.price_cents, r.currency, r.status, r.expires_at, r.created_at";
 
 pub(super) const PAYMENT_COLUMNS: &str = "id, booking_id, user_id, amount_cents, currency, status, provider, \
      card_last4, refunded_cents, created_at, updated_at";
 
 /// A ticket as stored: its seat's label, price and currency were copied into it when issued.
-pub(super) const TICKET_COLUMNS: &str = "id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, \
+pub(super) const TICKET_COLUMNS: &str = "id, reservation_id, booking_id, event_id, user_id, seat_id, section, row_label, \
      seat_number, tier, price_cents, currency, holder_name, status, issued_at, admitted_scan_id, admitted_gate, \
      admitted_at, revoked_at";
 
@@ -102,12 +102,19 @@ pub(super) fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
     })
 }
 
+/// The columns `seat_from_row` reads, of `seats`.
+pub(super) const SEAT_COLUMNS: &str = "id, section, row_label, seat_number, tier, x, y, attributes";
+
 pub(super) fn seat_from_row(row: &SqliteRow) -> StoreResult<Seat> {
     Ok(Seat {
         id: uuid_col(row, "id")?,
+        section: section_from_stored(row.try_get("section")?),
         row: row.try_get("row_label")?,
         seat_number: row.try_get("seat_number")?,
         tier: row.try_get("tier")?,
+        x: row.try_get("x")?,
+        y: row.try_get("y")?,
+        attributes: SeatAttribute::split(row.try_get("attributes")?),
     })
 }
 
@@ -124,6 +131,7 @@ pub(super) fn venue_from_row(row: &SqliteRow) -> StoreResult<Venue> {
 
 pub(super) fn label_from_row(row: &SqliteRow) -> StoreResult<SeatLabel> {
     Ok(SeatLabel {
+        section: section_from_stored(row.try_get("section")?),
         row: row.try_get("row_label")?,
         seat_number: row.try_get("seat_number")?,
         tier: row.try_get("tier")?,

@@ -141,9 +141,9 @@ impl CheckInStatements for SqliteCheckIns {
 /// The confirm's tickets from [ticket id, reservation id] pairs: reservations, seats and buyers
 /// searched by primary key, in that order (`CROSS JOIN` fixes it: on a file analyzed small, SQLite
 /// otherwise scans `users` and searches each buyer's reservations).
-pub(super) const ISSUE_TICKETS_SQL: &str = "INSERT INTO tickets (id, reservation_id, booking_id, event_id, user_id, seat_id, row_label, row_index, \
+pub(super) const ISSUE_TICKETS_SQL: &str = "INSERT INTO tickets (id, reservation_id, booking_id, event_id, user_id, seat_id, section, row_label, row_index, \
      seat_number, tier, price_cents, currency, holder_name, status, issued_at) \
-     SELECT p.value ->> 0, r.id, r.booking_id, r.event_id, r.user_id, r.seat_id, s.row_label, s.row_index, \
+     SELECT p.value ->> 0, r.id, r.booking_id, r.event_id, r.user_id, r.seat_id, s.section, s.row_label, s.row_index, \
             s.seat_number, s.tier, r.price_cents, r.currency, COALESCE(NULLIF(u.name, ''), u.email), 'valid', ? \
      FROM json_each(?) AS p \
      CROSS JOIN reservations r ON r.id = p.value ->> 1 \
