@@ -115,7 +115,7 @@ pub async fn cancels_refunds_and_check_ins_write_their_events(store: S) {
     assert_eq!(checked_in.event_id, scan.id, "a check-in's event is its admitting scan's");
 
     // The event canceled: its own event, and the remaining paid booking's cancel and refund.
-    store.cancel_event(event.id, Utc::now()).await.expect("cancel the event").expect("the event exists");
+    store.cancel_event(event.id, Utc::now(), None).await.expect("cancel the event").expect("the event exists");
     assert_eq!(fan_out(&store).await, 3);
     let found = deliveries(&store, &all).await;
     assert_eq!(found.iter().filter(|d| d.event_type == EventCanceled).count(), 1, "{found:?}");
