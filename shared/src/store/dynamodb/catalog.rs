@@ -221,43 +221,6 @@ impl DynamoStore {
     }
 }
 
-impl DynamoStore {
-    /// An admin's change of a venue's zone with its audit entry, in one transaction conditioned on
-    /// the zone read (read again and retried when another change came between). `false`: no venue.
-    async fn update_venue_audited(&self, id: Uuid, time_zone: TimeZone, actor: &Actor) -> StoreResult<bool> {
-        let mut budget = Budget::new();
-        for _ in 0..OPTIMISTIC_ATTEMPTS {
-            let Some(item) = self.get(venue_key(id)).await? else {
-                return Ok(false);
-            };
-            let before = venue_from(&item)?;
-            let mut values = vec![(":tz", s(time_zone.name()))];
-            let condition = match opt_s(&item, "tz") {
-                Some(was) => {
-                    values.push((":was", s(was)));
-                    "attribute_exists(#pk) AND #tz = :was"
-                }
-                None => "attribute_exists(#pk) AND attribute_not_exists(#tz)",
-            };
-            let mut writes =
-                vec![TxItem::update(&self.table, venue_key(id), "SET #tz = :tz", Some(condition), values)?];
-            let after = Venue { time_zone, ..before.clone() };
-            if let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, Utc::now())
-            {
-                writes.push(audit_put(&self.table, &record)?);
-            }
-            match self.transact(&mut budget, writes).await? {
-                Ok(()) => return Ok(true),
-                Err(canceled) if canceled.condition_failed(0) => continue,
-                Err(canceled) => {
-                    return Err(StoreError::Internal(format!("changing a venue was refused: {canceled:?}")));
-                }
-            }
-        }
-        Err(kept_conflicting("changing the venue"))
-    }
-}
-
 #[async_trait]
 impl CatalogStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
