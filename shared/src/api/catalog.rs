@@ -18,8 +18,8 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{AdminUser, BodyLimit};
 use crate::api::state::AppState;
 use crate::domain::{
-    Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, LayoutInput, NewEvent, NewVenue, Page,
-    Price, QueueSettings, SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats,
+    Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, LayoutInput, NewEvent,
+    NewVenue, Page, Price, QueueSettings, SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats,
     check_on_sale_at, check_prices_cover, city_of, optional_text, parse_city, parse_currency, parse_duration_minutes,
     parse_image_url, parse_prices, required_text,
 };

@@ -14,7 +14,12 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Actor, AuditEntry, AuditFilter, Booking, CheckIn, ClaimedDelivery, DeliveryOutcome, Email, Event, EventChanges, EventFilter, EventReport, HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser, NewVenue, NewWebhook, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, StoredLayout, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin, Webhook, WebhookDelivery,
+    Actor, AuditEntry, AuditFilter, Booking, CheckIn, ClaimedDelivery, DeliveryOutcome, Email, Event, EventChanges,
+    EventFilter, EventReport, HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser,
+    NewVenue, NewWebhook, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation,
+    ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, StoredLayout, Ticket,
+    TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin,
+    Webhook, WebhookDelivery,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it

@@ -20,7 +20,9 @@ use super::users::paged;
 use super::webhooks::event_put;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent, NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus, StoredLayout, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, WebhookEvent, rank,
+    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent,
+    NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus,
+    StoredLayout, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, WebhookEvent, rank,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{

@@ -15,8 +15,9 @@ use super::holds::{CancelScope, cancel_active};
 use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, StoredLayout, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text,
-    in_order, rank,
+    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
+    SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, StoredLayout, TimeZone, Venue, VenueChanges,
+    VenueWithSeats, event_search_text, in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};

@@ -18,7 +18,9 @@ use super::rows::{
     venue_from_row,
 };
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price, SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, SeatStatus, StoredLayout, TimeZone, Venue, VenueChanges, VenueWithSeats, event_search_text, in_order, rank, section_from_stored,
+    Actor, AuditAction, AuditRecord, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
+    SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, SeatStatus, StoredLayout, TimeZone, Venue,
+    VenueChanges, VenueWithSeats, event_search_text, in_order, rank, section_from_stored,
 };
 use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
