@@ -622,7 +622,9 @@ fn hot_statements() -> Vec<HotStatement> {
             &[
                 ("events_pkey", "id"),
                 ("venues_pkey", "id"),
-                ("seats_venue_order_idx", "venue_id"),
+                // It counts the venue's seats: both seat indexes lead with `venue_id` (the listing
+                // order's and, since the layouts, the label key's), and either is an index read.
+                ("seats_", "venue_id"),
                 ("reservations_", "event_id"),
             ],
         ),
@@ -653,7 +655,9 @@ fn hot_statements() -> Vec<HotStatement> {
             &[("reservations_booking_idx", "booking_id")],
         ),
         // The seat map.
-        hot("seat_map_seats", SEAT_MAP_SEATS_SQL, EVENT, &[("seats_venue_order_idx", "venue_id")]),
+        // The venue's seats, through either seat index leading with `venue_id` (a bitmap read of
+        // the label key and a sort is one the planner may choose since the layouts added it).
+        hot("seat_map_seats", SEAT_MAP_SEATS_SQL, EVENT, &[("seats_", "venue_id")]),
         hot("seat_map_taken", SEAT_MAP_TAKEN_SQL, EVENT, &[]),
         // The organiser's sales report (issue 21): the venue's seats, the event's reservations
         // and its tickets, each through an index on the event or its venue.
@@ -661,7 +665,8 @@ fn hot_statements() -> Vec<HotStatement> {
             "event_report",
             super::reports::EVENT_REPORT_SQL,
             &format!("{EVENT}, {now}"),
-            &[("seats_venue_order_idx", "venue_id"), ("tickets_event_", "event_id"), ("events_pkey", "id")],
+            // The venue's seats by tier, through either seat index leading with `venue_id`.
+            &[("seats_", "venue_id"), ("tickets_event_", "event_id"), ("events_pkey", "id")],
         ),
         // The expiry sweep.
         hot("expire_lapsed", EXPIRE_LAPSED_SQL, now, &[("reservations_lapsing_idx", "expires_at")]),
