@@ -8,6 +8,7 @@ import * as UI from './ui.js';
 import { loadEvents, setupEvents } from './admin/events.js';
 import { loadReservationFilters, loadReservations, setupReservations } from './admin/reservations.js';
 import { loadSales, setupSales } from './admin/sales.js';
+import { loadSalesWindow, setupSalesWindow } from './admin/sales-window.js';
 import { state } from './admin/shared.js';
 import { selectTab, setupTabs, tabFromUrl } from './admin/tabs.js';
 import { loadUsers, setupUsers } from './admin/users.js';
@@ -40,12 +41,13 @@ async function start() {
   setupUsers();
   setupReservations();
   setupSales();
+  setupSalesWindow();
   setupAudit();
   setupWebhooks();
   setupTabs({
     users: loadUsers,
     reservations: () => loadReservationFilters().then(loadReservations),
-    sales: loadSales,
+    sales: () => Promise.all([loadSales(), loadSalesWindow()]),
     audit: loadAudit,
     webhooks: loadWebhooks,
   });

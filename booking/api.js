@@ -370,6 +370,8 @@ api.reports = {
   event: (eventId) => call('GET', '/admin/reports/events/' + id(eventId)),
   /** ordersCsv(eventId) → Blob: the event's orders, a line per seat sold. */
   ordersCsv: (eventId) => file('/admin/reports/events/' + id(eventId) + '/orders.csv'),
+  /** sales({from, to}) → {from, to, sold, refunded, by_currency, by_event, per_day}: every event's sales in a window (dates or RFC 3339 times; default the last 30 days) */
+  sales: (window) => call('GET', '/admin/reports/sales', { query: window }),
 };
 
 /** The audit log (admins; issue 21). */

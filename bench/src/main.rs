@@ -573,7 +573,10 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
         match within("seat states", plan.map_duration + Duration::from_secs(300), states::phase(&fx, plan)).await {
             Ok(live) => {
                 say(&format!(
-                    "[{name}]   {} of {} seats held: {} bytes, {} gzipped; {:.0} revalidations/s (p99 {:.2} ms)",
+                    "[{name}]   layout {} bytes, {} gzipped; {} of {} seats held: {} bytes, {} gzipped; \
+                     {:.0} revalidations/s (p99 {:.2} ms)",
+                    live.layout_plain_bytes,
+                    live.layout_gzipped_bytes,
                     live.taken,
                     live.seats,
                     live.plain_bytes,
@@ -583,6 +586,8 @@ async fn measure(backend: Backend, args: &Args, binary: &std::path::Path, run_id
                 ));
                 figures.set("states_gzip_kb", Some(live.gzipped_bytes as f64 / 1024.0));
                 figures.set("states_plain_kb", Some(live.plain_bytes as f64 / 1024.0));
+                figures.set("layout_gzip_kb", Some(live.layout_gzipped_bytes as f64 / 1024.0));
+                figures.set("layout_plain_kb", Some(live.layout_plain_bytes as f64 / 1024.0));
                 figures.set("states_304_per_s", Some(live.revalidations.per_second));
                 figures.set("states_304_p99_ms", live.revalidations.p99_ms);
                 figures.notes.extend(live.unexpected.describe("seat states (holds)"));

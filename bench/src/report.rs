@@ -243,6 +243,8 @@ pub fn metrics(plan: &Plan) -> Vec<Metric> {
         m("states_plain_kb", "  not compressed (KB)", None, None, false, None),
         m("states_304_per_s", "  revalidations/s (304, gzip)", None, Some(Goal::AtLeast(20_000.0)), false, None),
         m("states_304_p99_ms", "  revalidation p99 (ms)", None, None, false, None),
+        m("layout_gzip_kb", "  its venue's static layout, gzipped (KB; read once)", None, None, false, None),
+        m("layout_plain_kb", "  not compressed (KB)", None, None, false, None),
         m(
             "login_per_s",
             &format!("logins/s ({} clients, {} accounts)", plan.clients, plan.login_users),

@@ -1,7 +1,7 @@
 //! The live seat states (issue 19): one event of a 20,000-seat venue (its own, 40 rows of 500)
 //! taken half-way through an on-sale by the API itself: buyers hold blocks of 1 to 6 adjacent
 //! seats with gaps of 0 to 3 free seats between them (a fixed seed), 64 at a time, until half the
-//! seats are held. Then `GET /events/events/{id}/seat-states` is read once
+//! seats are held. The venue's static layout is read once plain and once gzipped first (its sizes). Then `GET /events/events/{id}/seat-states` is read once
 //! plain and once gzipped (its sizes), and 64 clients revalidate it with its `ETag` and
 //! `Accept-Encoding: gzip`, as a browser's cache does, for `map_duration` (304s a second).
 
@@ -21,6 +21,10 @@ pub struct States {
     pub taken: usize,
     pub plain_bytes: usize,
     pub gzipped_bytes: usize,
+    /// The venue's static layout (`GET /events/venues/{id}/layout`), plain and gzipped: what a
+    /// browser fetches once and keeps, beside the live states it polls.
+    pub layout_plain_bytes: usize,
+    pub layout_gzipped_bytes: usize,
     pub revalidations: Rate,
     pub unexpected: Unexpected,
 }
@@ -31,6 +35,12 @@ pub async fn phase(fx: &Fixture, plan: &Plan) -> Res<States> {
     let venue = Call::post("/events/venues", venue_body("Live-state Arena", &rows)).token(&fx.admin_token);
     let venue = expect(&mut client, venue, 201).await?;
     let seats = seat_ids(&venue)?;
+    let layout_path = format!("/events/venues/{}/layout", text(&venue, "id")?);
+    let layout_plain = send(&mut client, Call::get(&layout_path)).await?;
+    let layout_gzipped = send(&mut client, Call::get(&layout_path).header("accept-encoding", "gzip")).await?;
+    if layout_plain.status != 200 || layout_gzipped.status != 200 {
+        return Err(format!("layout: {} / {}: {}", layout_plain.status, layout_gzipped.status, layout_plain.snippet()));
+    }
     let event = Call::post("/events/events", event_body(&text(&venue, "id")?, "Live-state night"));
     let event = text(&expect(&mut client, event.token(&fx.admin_token), 201).await?, "id")?;
 
@@ -58,6 +68,8 @@ pub async fn phase(fx: &Fixture, plan: &Plan) -> Res<States> {
         taken,
         plain_bytes: plain.body.len(),
         gzipped_bytes: gzipped.body.len(),
+        layout_plain_bytes: layout_plain.body.len(),
+        layout_gzipped_bytes: layout_gzipped.body.len(),
         revalidations,
         unexpected,
     })

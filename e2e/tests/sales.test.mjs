@@ -3,7 +3,8 @@
 // second standard one, all through the API. The admin opens the Sales tab, picks the event and
 // sees its figures (2 sold, 1 held, 3 available, 60.00 EUR), the tier table, one bar per hour of
 // sales adding up to the two seats sold, the six seats coloured by status, and downloads the
-// orders CSV: a header and a line per seat sold. Screenshots of each step.
+// orders CSV: a header and a line per seat sold; below, every event's sales over the last 30
+// days shows the event's two tickets and today's bar. Screenshots of each step.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -117,6 +118,19 @@ describe('sales dashboard', () => {
       .evaluateAll((rects) => rects.map((r) => r.dataset.status).sort());
     assert.deepEqual(statuses, ['available', 'available', 'available', 'held', 'sold', 'sold']);
     await screenshot(page, PREFIX, 'report');
+
+    // Every event over the last 30 days (the default period): this event's two tickets, 60.00 EUR,
+    // and today's bar counting them.
+    const line = page.locator(`#sales-window-events tr[data-event="${event.id}"] td`);
+    await line.first().waitFor();
+    const cells = await line.allTextContents();
+    assert.equal(cells[0], '2');
+    assert.match(cells[1], /60\.00\s*EUR/);
+    const today = new Date().toISOString().slice(0, 10);
+    const todays = page.locator(`#sales-window-chart rect.sales-bar[data-day="${today}"]`);
+    assert.ok(Number(await todays.getAttribute('data-sold')) >= 2, 'today\'s bar counts the sale');
+    await page.locator('#sales-window-chart').scrollIntoViewIfNeeded();
+    await screenshot(page, PREFIX, 'period');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#sales-csv').click()]);
     assert.match(download.suggestedFilename(), /^orders-[0-9a-f]{8}\.csv$/);

@@ -23,7 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// `<kind>` (`event`, `venue`, `user`, `payment`, `message`) or `<kind>:<id>`: one entity's entries.
+    /// `<kind>` (`event`, `venue`, `user`, `payment`, `message`, `webhook`) or `<kind>:<id>`: one entity's entries.
     #[param(example = "event:6f1c1f9e-2b8a-4a8e-9a55-0d6f2e1b7c11")]
     pub entity: Option<String>,
     /// Only what this admin (an account id) did.
@@ -42,8 +42,8 @@ pub struct AuditQuery {
 }
 
 /// The audit log, newest first (admin): every admin action (events created, changed and canceled,
-/// venues created and changed, accounts' roles and disabling, messages resent) with its admin,
-/// time, entity and the changed fields before and after.
+/// venues created and changed, accounts' roles and disabling, messages resent, webhook endpoints
+/// registered and deleted) with its admin, time, entity and the changed fields before and after.
 #[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
     responses(
         (status = 200, body = Vec<AuditEntry>),

@@ -62,6 +62,10 @@ pub struct BestAvailableAsk {
     /// Only seats of this tier (one of the event's).
     #[schema(example = "standard")]
     pub tier: Option<String>,
+    /// Only seats of this section of the venue's layout (its name, e.g. "Block 104").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Block 104")]
+    pub section: Option<String>,
 }
 
 /// What a reserve asks for, parsed.
@@ -117,7 +121,7 @@ pub struct OversightQuery {
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
         (status = 409, description = "`seat_unavailable`: the detail names the seats; for `best_available`, no block of that size (and tier) is free in one row, or other buyers took each of the 8 blocks tried first; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit)", body = ErrorBody),
         (status = 409, description = "`not_on_sale`: the event's sale opens later; `on_sale_at` says when (an `Idempotency-Key` is not spent on it)", body = NotOnSaleBody),
-        (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; `best_available` with `seat_id`/`seat_ids`, its `count` not 1 to 10 or over `MAX_HELD_SEATS_PER_USER`, a `tier` the event has no seats of, or a field it does not know; or the Idempotency-Key was used for another request", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; `best_available` with `seat_id`/`seat_ids`, its `count` not 1 to 10 or over `MAX_HELD_SEATS_PER_USER`, a `tier` the event has no seats of, a `section` its venue does not have, or a field it does not know; or the Idempotency-Key was used for another request", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many reserve requests from this account (`RESERVE_LIMIT_PER_MINUTE`, 30 by default) or client address (`RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE`, 300); see `Retry-After`", body = ErrorBody),
     ))]
 async fn reserve(
@@ -133,9 +137,9 @@ async fn reserve(
         (None, Some(seats), None) => {
             SeatSelection::parse(seats.clone()).map(|seats| Ask::Seats { seats, single: false })
         }
-        (None, None, Some(best)) => {
-            BestAvailable::parse(best.count, best.tier.clone(), state.config.max_held_seats).map(Ask::Best)
-        }
+        (None, None, Some(best)) => BestAvailable::parse(best.count, best.tier.clone(), state.config.max_held_seats)
+            .and_then(|want| want.in_section(best.section.clone()))
+            .map(Ask::Best),
         (_, _, Some(_)) => Err(Invalid::new("best_available", "give either `best_available` or the seats, not both")),
         _ => Err(Invalid::new("seat_ids", "give either `seat_id` or `seat_ids`, not both or neither")),
     };
@@ -214,11 +218,14 @@ async fn reserve_best(
         Err(BestAvailableError::Store(err)) => Err(err.into()),
         Err(BestAvailableError::NoBlock) => {
             let count = request.want.count();
-            let tier = request.want.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();
+            let mut which = request.want.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();
+            if let Some(section) = request.want.section() {
+                which.push_str(&format!(" in {section}"));
+            }
             Err(ApiError::SeatUnavailable(if count == 1 {
-                format!("No seat{tier} is free.")
+                format!("No seat{which} is free.")
             } else {
-                format!("No {count} adjacent seats{tier} are free in one row.")
+                format!("No {count} adjacent seats{which} are free in one row.")
             }))
         }
         Err(BestAvailableError::Outrun { tries }) => Err(ApiError::SeatUnavailable(format!(

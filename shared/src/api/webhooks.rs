@@ -17,7 +17,7 @@ use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::AdminUser;
 use crate::api::state::AppState;
-use crate::domain::{NewWebhook, Page, Webhook, WebhookDelivery, WebhookEventType};
+use crate::domain::{Actor, NewWebhook, Page, Webhook, WebhookDelivery, WebhookEventType};
 use crate::store::StoreError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -55,11 +55,11 @@ pub struct CreateWebhookRequest {
     ))]
 async fn create_webhook(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Json(body): Json<CreateWebhookRequest>,
 ) -> Result<(StatusCode, Json<Webhook>), ApiError> {
     let webhook = NewWebhook::parse(&body.url, &body.secret, &body.events)?;
-    let created = state.store.create_webhook(&webhook, Utc::now()).await?;
+    let created = state.store.create_webhook(&webhook, Utc::now(), Some(&Actor::from(&admin))).await?;
     tracing::info!(webhook_id = %created.id, url = %created.url.as_str(), "webhook endpoint registered");
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -86,10 +86,10 @@ async fn list_webhooks(State(state): State<AppState>, _admin: AdminUser) -> Resu
     ))]
 async fn delete_webhook(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(webhook_id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    match state.store.delete_webhook(webhook_id).await {
+    match state.store.delete_webhook(webhook_id, Some(&Actor::from(&admin))).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound(_)) => Err(ApiError::not_found("webhook")),
         Err(other) => Err(other.into()),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Invalid, Page, User};
+use super::{Invalid, Page, User, Webhook};
 
 /// Who made a change: the admin's account id and e-mail, copied into the row so an entry still
 /// names its author after the account changes.
@@ -35,11 +35,18 @@ pub enum EntityKind {
     User,
     Payment,
     Message,
+    Webhook,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 5] =
-        [EntityKind::Event, EntityKind::Venue, EntityKind::User, EntityKind::Payment, EntityKind::Message];
+    pub const ALL: [EntityKind; 6] = [
+        EntityKind::Event,
+        EntityKind::Venue,
+        EntityKind::User,
+        EntityKind::Payment,
+        EntityKind::Message,
+        EntityKind::Webhook,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,6 +55,7 @@ impl EntityKind {
             EntityKind::User => "user",
             EntityKind::Payment => "payment",
             EntityKind::Message => "message",
+            EntityKind::Webhook => "webhook",
         }
     }
 }
@@ -57,7 +65,10 @@ impl FromStr for EntityKind {
 
     fn from_str(raw: &str) -> Result<Self, Invalid> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == raw).ok_or_else(|| {
-            Invalid::new("entity", "must be event, venue, user, payment or message, optionally followed by :<id>")
+            Invalid::new(
+                "entity",
+                "must be event, venue, user, payment, message or webhook, optionally followed by :<id>",
+            )
         })
     }
 }
@@ -73,6 +84,8 @@ pub enum AuditAction {
     UserUpdated,
     PaymentRefunded,
     MessageResent,
+    WebhookCreated,
+    WebhookDeleted,
 }
 
 impl AuditAction {
@@ -86,6 +99,8 @@ impl AuditAction {
             AuditAction::UserUpdated => "user.updated",
             AuditAction::PaymentRefunded => "payment.refunded",
             AuditAction::MessageResent => "message.resent",
+            AuditAction::WebhookCreated => "webhook.created",
+            AuditAction::WebhookDeleted => "webhook.deleted",
         }
     }
 
@@ -96,6 +111,7 @@ impl AuditAction {
             AuditAction::UserUpdated => EntityKind::User,
             AuditAction::PaymentRefunded => EntityKind::Payment,
             AuditAction::MessageResent => EntityKind::Message,
+            AuditAction::WebhookCreated | AuditAction::WebhookDeleted => EntityKind::Webhook,
         }
     }
 }
@@ -193,6 +209,24 @@ impl AuditRecord {
         let (before, after) =
             (serde_json::json!({"status": "failed"}), serde_json::json!({"status": "pending", "attempts": 0}));
         Self::action(actor, AuditAction::MessageResent, message_id, before, after, at)
+    }
+
+    /// An endpoint registered (its URL and event types; its secret is never serialized).
+    pub fn webhook_created(actor: &Actor, webhook: &Webhook) -> Self {
+        Self::creation(actor, AuditAction::WebhookCreated, webhook.id, webhook, webhook.created_at)
+    }
+
+    /// An endpoint deleted: what it was, and nothing after.
+    pub fn webhook_deleted(actor: &Actor, webhook: &Webhook, at: DateTime<Utc>) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            at,
+            actor: actor.clone(),
+            action: AuditAction::WebhookDeleted,
+            entity_id: webhook.id,
+            before: Some(Value::Object(own_fields(webhook))),
+            after: None,
+        }
     }
 
     /// The row as the API shows it.

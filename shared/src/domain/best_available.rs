@@ -22,11 +22,12 @@ use uuid::Uuid;
 
 use super::{HoldLimit, Invalid, SeatAttribute, SeatLabel, SeatSelection, SeatState, SeatStatus};
 
-/// What a buyer asks for: `count` adjacent seats, of `tier` when given.
+/// What a buyer asks for: `count` adjacent seats, of `tier` and in `section` when given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BestAvailable {
     count: usize,
     tier: Option<String>,
+    section: Option<String>,
 }
 
 impl BestAvailable {
@@ -41,7 +42,16 @@ impl BestAvailable {
             Some(t) if t.is_empty() => return Err(Invalid::new("best_available.tier", "must not be empty")),
             tier => tier,
         };
-        Ok(Self { count, tier })
+        Ok(Self { count, tier, section: None })
+    }
+
+    /// Only seats of the section of this name (of a venue drawn as a layout); not blank.
+    pub fn in_section(self, section: Option<String>) -> Result<Self, Invalid> {
+        let section = match section.map(|s| s.trim().to_owned()) {
+            Some(s) if s.is_empty() => return Err(Invalid::new("best_available.section", "must not be empty")),
+            section => section,
+        };
+        Ok(Self { section, ..self })
     }
 
     pub fn count(&self) -> usize {
@@ -52,8 +62,13 @@ impl BestAvailable {
         self.tier.as_deref()
     }
 
+    pub fn section(&self) -> Option<&str> {
+        self.section.as_deref()
+    }
+
     fn admits(&self, seat: &SeatState) -> bool {
         self.tier.as_deref().is_none_or(|tier| seat.tier == tier)
+            && self.section.as_deref().is_none_or(|section| seat.section.as_deref() == Some(section))
     }
 }
 
@@ -127,6 +142,11 @@ impl SeatView {
     /// Whether any seat of the map has this tier.
     pub fn has_tier(&self, tier: &str) -> bool {
         self.seats.iter().any(|s| s.tier == tier)
+    }
+
+    /// Whether any seat of the map is in the section of this name.
+    pub fn has_section(&self, section: &str) -> bool {
+        self.seats.iter().any(|s| s.section.as_deref() == Some(section))
     }
 
     /// Marks the seats a lost hold named as taken; how many were free in the view.
@@ -277,6 +297,22 @@ impl SeatView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_section_asked_for_is_the_only_one_chosen_from() {
+        let mut seats: Vec<SeatState> = venue(&[("A", 4, "standard"), ("A", 4, "standard")]).seats().to_vec();
+        for (i, seat) in seats.iter_mut().enumerate() {
+            seat.section = Some(if i < 4 { "Parterre" } else { "Balcony" }.into());
+        }
+        let view = SeatView::new(seats.into());
+        let want = want(2, None).in_section(Some(" Balcony ".into())).unwrap();
+        let block = view.best(&want).expect("a block in the balcony");
+        assert!(view.seats()[block.positions()].iter().all(|s| s.section.as_deref() == Some("Balcony")));
+        assert!(view.has_section("Parterre") && !view.has_section("Box"));
+        let nowhere = want.clone().in_section(Some("Box".into())).unwrap();
+        assert_eq!(view.best(&nowhere), None);
+        assert_eq!(want.in_section(Some(" ".into())).unwrap_err().field, "best_available.section");
+    }
 
     #[test]
     fn a_block_never_spans_two_neighbours_both_on_an_aisle() {

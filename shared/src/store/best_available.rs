@@ -99,6 +99,12 @@ pub async fn hold_best_available(
         let invalid = Invalid::new("best_available.tier", format!("this event has no seats of tier `{tier}`"));
         return Err(StoreError::Rejected(invalid).into());
     }
+    if let Some(section) = want.section()
+        && desk.has_section(section) == Some(false)
+    {
+        let invalid = Invalid::new("best_available.section", format!("this event's venue has no section `{section}`"));
+        return Err(StoreError::Rejected(invalid).into());
+    }
     let (mut tries, mut losses, mut waits) = (0, 0u32, 0);
     loop {
         let claim = match desk.claim(want, 4usize.pow(losses.min(3)).min(MAX_CHOICES)) {

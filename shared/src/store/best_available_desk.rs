@@ -110,6 +110,11 @@ impl Desk {
         self.lock().read.as_ref().map(|read| read.base.has_tier(tier))
     }
 
+    /// Whether any seat of the desk's statuses is in this section (`None` before the first read).
+    pub fn has_section(&self, section: &str) -> Option<bool> {
+        self.lock().read.as_ref().map(|read| read.base.has_section(section))
+    }
+
     /// Reads the event's statuses unless a read started at or after `fresh_since` is already in
     /// (made while this request waited for another's read). Whether this request read.
     pub async fn refresh(&self, store: &dyn Store, event_id: Uuid, fresh_since: Instant) -> Result<bool, StoreError> {

@@ -17,9 +17,9 @@ use crate::domain::{
     Actor, AuditEntry, AuditFilter, Booking, CheckIn, ClaimedDelivery, DeliveryOutcome, Email, Event, EventChanges,
     EventFilter, EventReport, HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser,
     NewVenue, NewWebhook, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation,
-    ReservationFilter, ResetDigest, ResetRequest, Scan, SeatLabel, SeatState, Settlement, StoredLayout, Ticket,
-    TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin,
-    Webhook, WebhookDelivery,
+    ReservationFilter, ResetDigest, ResetRequest, SalesReport, SalesWindow, Scan, SeatLabel, SeatState, Settlement,
+    StoredLayout, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats,
+    WaitlistEntry, WaitlistJoin, Webhook, WebhookDelivery,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -339,11 +339,16 @@ pub trait OutboxStore: Send + Sync {
 /// (`CheckIn`).
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    async fn create_webhook(&self, webhook: &NewWebhook, now: DateTime<Utc>) -> StoreResult<Webhook>;
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Webhook>;
     /// Oldest first.
     async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>>;
     /// Removes the endpoint; its deliveries are no longer made (nor listed). `NotFound` for none.
-    async fn delete_webhook(&self, id: Uuid) -> StoreResult<()>;
+    async fn delete_webhook(&self, id: Uuid, actor: Option<&Actor>) -> StoreResult<()>;
     /// Fans out up to `limit` events not fanned out yet, oldest first: one pending delivery per
     /// endpoint subscribed to its type (due at `now`), then the event marked fanned out. Writing a
     /// delivery twice writes one (its id is `delivery_id(event, webhook)`; SQL's unique (event,
@@ -524,6 +529,9 @@ pub trait ReportStore: Send + Sync {
     /// tickets by tier, hour of issue and whether revoked, added up by `EventReport::from_counts`.
     /// `None` for an unknown event.
     async fn event_report(&self, event_id: Uuid, now: DateTime<Utc>) -> StoreResult<Option<EventReport>>;
+    /// The tickets issued in the window and those revoked in it, by event, UTC day and currency,
+    /// each line with the event's name, added up by `SalesReport::from_counts`.
+    async fn sales_report(&self, window: SalesWindow) -> StoreResult<SalesReport>;
 }
 
 /// The audit log (issue 21). Its rows are written by the audited changes themselves (an `Actor`

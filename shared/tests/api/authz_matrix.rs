@@ -90,6 +90,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get", "/checkin/events/{event_id}/summary" | "/checkin/events/{event_id}/manifest") => Staff,
         ("get", "/admin/messages") | ("post", "/admin/messages/{message_id}/resend") => Admin,
         ("get", "/admin/reports/events/{event_id}" | "/admin/reports/events/{event_id}/orders.csv") => Admin,
+        ("get", "/admin/reports/sales") => Admin,
         ("get", "/admin/audit") => Admin,
         ("post", "/queue/events/{event_id}/join") => User,
         ("get", "/queue/events/{event_id}/status") => QueueTicket,
@@ -246,7 +247,7 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
     // The endpoints of earlier cells go (all but the oldest, the shared resources'), so each
     // confirm fans out to a few endpoints, not to one per cell so far.
     for stale in app.state.store.list_webhooks().await.expect("webhooks").iter().skip(1) {
-        app.state.store.delete_webhook(stale.id).await.expect("delete a stale webhook");
+        app.state.store.delete_webhook(stale.id, None).await.expect("delete a stale webhook");
     }
     let webhook = app
         .state
@@ -255,6 +256,7 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
             &NewWebhook::parse("https://example.com/matrix", "matrix-secret-0123456789", &["booking.confirmed".into()])
                 .expect("a webhook"),
             Utc::now(),
+            None,
         )
         .await
         .expect("fixture webhook")

@@ -130,3 +130,49 @@ async fn the_orders_csv_has_a_line_per_seat_sold_with_its_holder_quoted_and_no_c
     assert!(!csv.contains("4242424242424242") && !csv.contains("4242 4242"), "no card number: {csv}");
     assert!(!lines[0].contains("card") && !lines[0].contains("password"), "{}", lines[0]);
 }
+
+#[tokio::test]
+async fn the_sales_window_shows_the_days_sales_and_refunds_per_event_and_refuses_a_bad_window() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (_, buyer) = app.customer("buyer@example.com").await;
+    let booking = app.paid_booking(&buyer, event.id, &[seat(&venue, "A1"), seat(&venue, "B1")]).await;
+    let (status, _, body) =
+        app.delete(&format!("/reservations/reservations/{}", booking.reservations[0].id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (standard, vip) = (tier_price("standard"), tier_price("vip"));
+
+    // The default window: the last 30 days, up to now.
+    let (status, _, report) = app.get("/admin/reports/sales", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((&report["sold"], &report["refunded"]), (&json!(2), &json!(1)), "{report}");
+    assert_eq!(
+        report["by_currency"],
+        json!([{"currency": "EUR", "sold": 2, "revenue_cents": standard + vip, "refunded": 1, "refunded_cents": standard}])
+    );
+    assert_eq!(report["by_event"][0]["event_id"], json!(event.id));
+    assert_eq!(report["by_event"][0]["sold"], json!(2));
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(report["per_day"][0]["day"], json!(today), "{report}");
+
+    // Dates: a day alone is its whole UTC day; yesterday saw nothing.
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let (status, _, report) =
+        app.get(&format!("/admin/reports/sales?from={yesterday}&to={yesterday}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((&report["sold"], &report["by_event"]), (&json!(0), &json!([])), "{report}");
+
+    let reversed = app.get(&format!("/admin/reports/sales?from={today}&to={yesterday}"), Some(&admin)).await;
+    assert_error(&reversed, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let long = app.get("/admin/reports/sales?from=2020-01-01&to=2026-01-01", Some(&admin)).await;
+    assert_error(&long, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_error(
+        &app.get("/admin/reports/sales?from=soon", Some(&admin)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    let (_, customer) = app.customer("other@example.com").await;
+    assert_error(&app.get("/admin/reports/sales", Some(&customer)).await, StatusCode::FORBIDDEN, "forbidden");
+}

@@ -251,3 +251,35 @@ async fn a_venue_of_plain_rows_has_a_generated_layout() {
     let unknown = app.get(&format!("/events/venues/{}/layout", Uuid::new_v4()), None).await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn best_available_keeps_to_the_section_asked_for() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (status, venue) = create(&app, &admin, arena_layout()).await;
+    assert_eq!(status, StatusCode::CREATED, "{venue}");
+    let venue: VenueWithSeats = parse(&venue);
+    let (status, _, event) = app.post("/events/events", event_body(&venue, json!({})), Some(&admin)).await;
+    assert_eq!(status, StatusCode::CREATED, "{event}");
+    let (_, buyer) = app.customer("ann@example.com").await;
+    let ask = |section: &str| json!({"event_id": event["id"], "best_available": {"count": 2, "tier": "standard", "section": section}});
+
+    let (status, _, booking) = app.post("/reservations/reservations/reserve", ask("Block B"), Some(&buyer)).await;
+    assert_eq!(status, StatusCode::CREATED, "{booking}");
+    let sections: Vec<&str> = booking["reservations"]
+        .as_array()
+        .expect("reservations")
+        .iter()
+        .map(|r| r["seat"]["section"].as_str().expect("a section"))
+        .collect();
+    assert_eq!(sections, ["Block B", "Block B"], "{booking}");
+    // Block B's standard row has 4 seats: the pair beside the first, then none.
+    let (status, _, _) = app.post("/reservations/reservations/reserve", ask("Block B"), Some(&buyer)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let full = app.post("/reservations/reservations/reserve", ask("Block B"), Some(&buyer)).await;
+    assert_error(&full, StatusCode::CONFLICT, "seat_unavailable");
+    assert!(detail(&full).contains("in Block B"), "{}", detail(&full));
+    let unknown = app.post("/reservations/reservations/reserve", ask("Block Z"), Some(&buyer)).await;
+    assert_error(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(detail(&unknown).contains("best_available.section"), "{}", detail(&unknown));
+}

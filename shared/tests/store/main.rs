@@ -106,8 +106,10 @@ macro_rules! backend_tests {
                 largest_paid_bookings_are_canceled_with_their_refunds,
                 event_report_counts_seats_revenue_refunds_by_tier_and_hour,
                 event_report_of_an_event_with_no_sale_has_every_seat_available,
+                sales_window_counts_the_sales_and_refunds_in_it_by_event_and_day,
                 audited_changes_write_exactly_their_row_with_before_and_after,
                 a_resent_message_writes_its_row_and_a_refused_resend_none,
+                a_webhooks_registration_and_deletion_write_their_rows_without_its_secret,
                 refused_or_unknown_changes_write_no_row,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [

@@ -31,7 +31,7 @@ use crate::store::{
 
 /// Where every venue and every event is listed (one index partition each; see `docs/dynamodb.md`).
 const VENUES_INDEX: &str = "VENUES";
-const EVENTS_INDEX: &str = "EVENTS";
+pub(super) const EVENTS_INDEX: &str = "EVENTS";
 
 /// An event item as stored, before its seats are counted. Its venue's time zone is UTC until
 /// `zoned` reads the venue's: the holds and payments that read events for their start and status

@@ -17,15 +17,16 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use super::audit::audit_put;
 use super::items::*;
 use super::users::paged;
 use super::{
-    DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, is_condition_failure, names_in, sdk_error,
-    values_map,
+    Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, is_condition_failure, names_in,
+    sdk_error, values_map,
 };
 use crate::domain::{
-    ClaimedDelivery, DeliveryOutcome, DeliveryStatus, MessageFacts, NewWebhook, Page, Webhook, WebhookDelivery,
-    WebhookEvent, WebhookSecret, WebhookUrl, events_for_message,
+    Actor, AuditRecord, ClaimedDelivery, DeliveryOutcome, DeliveryStatus, MessageFacts, NewWebhook, Page, Webhook,
+    WebhookDelivery, WebhookEvent, WebhookSecret, WebhookUrl, events_for_message,
 };
 use crate::store::webhooks::{deliveries_for, delivery_settled};
 use crate::store::{Entity, StoreError, StoreResult, WebhookStore};
@@ -230,7 +231,12 @@ impl DynamoStore {
 #[async_trait]
 impl WebhookStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn create_webhook(&self, webhook: &NewWebhook, now: DateTime<Utc>) -> StoreResult<Webhook> {
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Webhook> {
         let id = Uuid::new_v4();
         let created = ms(now);
         let events = serde_json::to_string(&webhook.events)
@@ -246,15 +252,26 @@ impl WebhookStore for DynamoStore {
             ("gsi1sk".to_owned(), s(time_key(created, &id.to_string()))),
         ]);
         let stored = webhook_from(&item)?;
-        let _slot = self.slots.take().await?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        let Some(actor) = actor else {
+            let _slot = self.slots.take().await?;
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            return Ok(stored);
+        };
+        // The endpoint and its audit entry in one transaction.
+        let writes = vec![
+            TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?,
+            audit_put(&self.table, &AuditRecord::webhook_created(actor, &stored))?,
+        ];
+        if let Err(canceled) = self.transact(&mut Budget::new(), writes).await? {
+            return Err(StoreError::Internal(format!("registering a webhook was refused: {canceled:?}")));
+        }
         Ok(stored)
     }
 
@@ -267,21 +284,37 @@ impl WebhookStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn delete_webhook(&self, id: Uuid) -> StoreResult<()> {
+    async fn delete_webhook(&self, id: Uuid, actor: Option<&Actor>) -> StoreResult<()> {
         // Its deliveries stay, unlisted; a claim of one whose endpoint is gone fails it.
-        let _slot = self.slots.take().await?;
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(webhook_key(id)))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(StoreError::NotFound(Entity::Webhook)),
-            Err(err) => Err(sdk_error(err)),
+        let Some(actor) = actor else {
+            let _slot = self.slots.take().await?;
+            let out = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(webhook_key(id)))
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await;
+            return match out {
+                Ok(_) => Ok(()),
+                Err(err) if is_condition_failure(&err) => Err(StoreError::NotFound(Entity::Webhook)),
+                Err(err) => Err(sdk_error(err)),
+            };
+        };
+        // The entry records the endpoint as it was read; the delete is conditioned on it still
+        // being there, so an endpoint deleted by two admins at once is recorded once.
+        let Some(item) = self.get(webhook_key(id)).await? else {
+            return Err(StoreError::NotFound(Entity::Webhook));
+        };
+        let record = AuditRecord::webhook_deleted(actor, &webhook_from(&item)?, Utc::now());
+        let writes = vec![
+            TxItem::delete(&self.table, webhook_key(id), "attribute_exists(pk)", vec![])?,
+            audit_put(&self.table, &record)?,
+        ];
+        match self.transact(&mut Budget::new(), writes).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::NotFound(Entity::Webhook)),
         }
     }
 

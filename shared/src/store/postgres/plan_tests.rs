@@ -11,6 +11,7 @@ mod audit;
 mod door;
 mod outbox_claim;
 mod outbox_depth;
+mod sales;
 
 use chrono::{Duration, Utc};
 use uuid::Uuid;

@@ -15,10 +15,11 @@ use sqlx::postgres::{PgConnection, PgRow};
 use uuid::Uuid;
 
 use super::PostgresStore;
+use super::audit::write_audit;
 use super::rows::parse_stored;
 use crate::domain::{
-    ClaimedDelivery, DeliveryOutcome, DeliveryStatus, NewWebhook, Page, Webhook, WebhookDelivery, WebhookEvent,
-    WebhookEventType, WebhookSecret, WebhookUrl,
+    Actor, AuditRecord, ClaimedDelivery, DeliveryOutcome, DeliveryStatus, NewWebhook, Page, Webhook, WebhookDelivery,
+    WebhookEvent, WebhookEventType, WebhookSecret, WebhookUrl,
 };
 use crate::store::webhooks::{deliveries_for, delivery_settled};
 use crate::store::{Entity, StoreError, StoreResult, WebhookStore};
@@ -62,20 +63,32 @@ pub(super) async fn insert_events(conn: &mut PgConnection, events: &[WebhookEven
 #[async_trait]
 impl WebhookStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn create_webhook(&self, webhook: &NewWebhook, now: DateTime<Utc>) -> StoreResult<Webhook> {
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Webhook> {
         let sql = format!(
             "INSERT INTO webhooks (id, url, secret, events, created_at) VALUES ($1, $2, $3, $4::jsonb, $5) \
              RETURNING {WEBHOOK_COLUMNS}"
         );
+        // The endpoint and its audit entry in one transaction.
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&sql)
             .bind(Uuid::new_v4())
             .bind(webhook.url.as_str())
             .bind(webhook.secret.expose())
             .bind(events_json(&webhook.events))
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
-        webhook_from_row(&row)
+        let created = webhook_from_row(&row)?;
+        if let Some(actor) = actor {
+            write_audit(&mut *tx, &AuditRecord::webhook_created(actor, &created)).await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -86,12 +99,19 @@ impl WebhookStore for PostgresStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn delete_webhook(&self, id: Uuid) -> StoreResult<()> {
-        // Its deliveries go with it (ON DELETE CASCADE): none is claimed or listed afterwards.
-        let deleted = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&self.pool).await?;
-        if deleted.rows_affected() == 0 {
+    async fn delete_webhook(&self, id: Uuid, actor: Option<&Actor>) -> StoreResult<()> {
+        // Its deliveries go with it (ON DELETE CASCADE): none is claimed or listed afterwards. The
+        // audit entry records the endpoint as the delete removed it (of two deletes at once, the
+        // second finds nothing), in the same transaction.
+        let mut tx = self.pool.begin().await?;
+        let sql = format!("DELETE FROM webhooks WHERE id = $1 RETURNING {WEBHOOK_COLUMNS}");
+        let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&mut *tx).await? else {
             return Err(StoreError::NotFound(Entity::Webhook));
+        };
+        if let Some(actor) = actor {
+            write_audit(&mut *tx, &AuditRecord::webhook_deleted(actor, &webhook_from_row(&row)?, Utc::now())).await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -13,10 +13,11 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::audit::write_audit;
 use super::rows::{enum_col, from_millis, id_text, ids_json, millis, time_col, uuid_col};
 use crate::domain::{
-    ClaimedDelivery, DeliveryOutcome, DeliveryStatus, NewWebhook, Page, Webhook, WebhookDelivery, WebhookEvent,
-    WebhookEventType, WebhookSecret, WebhookUrl,
+    Actor, AuditRecord, ClaimedDelivery, DeliveryOutcome, DeliveryStatus, NewWebhook, Page, Webhook, WebhookDelivery,
+    WebhookEvent, WebhookEventType, WebhookSecret, WebhookUrl,
 };
 use crate::store::webhooks::{deliveries_for, delivery_settled};
 use crate::store::{Entity, StoreError, StoreResult, WebhookStore};
@@ -58,19 +59,31 @@ pub(super) async fn insert_events(conn: &mut SqliteConnection, events: &[Webhook
 #[async_trait]
 impl WebhookStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn create_webhook(&self, webhook: &NewWebhook, now: DateTime<Utc>) -> StoreResult<Webhook> {
+    async fn create_webhook(
+        &self,
+        webhook: &NewWebhook,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Webhook> {
         let id = Uuid::new_v4();
         let sql =
             format!("INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?) RETURNING {WEBHOOK_COLUMNS}");
+        // The endpoint and its audit entry in one transaction.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(&sql)
             .bind(id_text(id))
             .bind(webhook.url.as_str())
             .bind(webhook.secret.expose())
             .bind(events_json(&webhook.events))
             .bind(millis(now))
-            .fetch_one(&self.writer)
+            .fetch_one(&mut *tx)
             .await?;
-        webhook_from_row(&row)
+        let created = webhook_from_row(&row)?;
+        if let Some(actor) = actor {
+            write_audit(&mut tx, &AuditRecord::webhook_created(actor, &created)).await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -81,12 +94,18 @@ impl WebhookStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn delete_webhook(&self, id: Uuid) -> StoreResult<()> {
-        // Its deliveries go with it (ON DELETE CASCADE): none is claimed or listed afterwards.
-        let deleted = sqlx::query("DELETE FROM webhooks WHERE id = ?").bind(id_text(id)).execute(&self.writer).await?;
-        if deleted.rows_affected() == 0 {
+    async fn delete_webhook(&self, id: Uuid, actor: Option<&Actor>) -> StoreResult<()> {
+        // Its deliveries go with it (ON DELETE CASCADE): none is claimed or listed afterwards. The
+        // audit entry records the endpoint as the delete removed it, in the same transaction.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!("DELETE FROM webhooks WHERE id = ? RETURNING {WEBHOOK_COLUMNS}");
+        let Some(row) = sqlx::query(&sql).bind(id_text(id)).fetch_optional(&mut *tx).await? else {
             return Err(StoreError::NotFound(Entity::Webhook));
+        };
+        if let Some(actor) = actor {
+            write_audit(&mut tx, &AuditRecord::webhook_deleted(actor, &webhook_from_row(&row)?, Utc::now())).await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 

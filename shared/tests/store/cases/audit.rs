@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use proeventa_core::domain::{Actor, AuditEntry, AuditFilter, EntityKind, MessageStatus, Settlement};
+use proeventa_core::domain::{Actor, AuditEntry, AuditFilter, EntityKind, MessageStatus, NewWebhook, Settlement};
 use serde_json::json;
 
 use super::*;
@@ -162,6 +162,28 @@ pub async fn a_resent_message_writes_its_row_and_a_refused_resend_none(store: S)
         (entry.before, entry.after),
         (Some(json!({"status": "failed"})), Some(json!({"status": "pending", "attempts": 0})))
     );
+}
+
+pub async fn a_webhooks_registration_and_deletion_write_their_rows_without_its_secret(store: S) {
+    let root = admin_actor(&store, "root").await;
+    let secret = "audit-secret-0123456789";
+    let new = NewWebhook::parse("https://example.com/audit", secret, &["booking.confirmed".into()]).expect("a webhook");
+    let hook = store.create_webhook(&new, Utc::now(), Some(&root)).await.expect("register");
+    tick().await;
+    store.delete_webhook(hook.id, Some(&root)).await.expect("delete");
+    // Gone: a second delete is refused and writes no row.
+    expect_err(store.delete_webhook(hook.id, Some(&root)).await, "delete twice");
+
+    let entries = audit(&store, of_entity(EntityKind::Webhook, hook.id)).await;
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    let created = only(&entries, "webhook.created", hook.id, &root);
+    assert_eq!(created.entity_kind, "webhook");
+    let fields =
+        json!({"url": "https://example.com/audit", "events": ["booking.confirmed"], "created_at": hook.created_at});
+    assert_eq!((created.before, created.after), (None, Some(fields.clone())));
+    let deleted = only(&entries, "webhook.deleted", hook.id, &root);
+    assert_eq!((deleted.before, deleted.after), (Some(fields), None));
+    assert!(!format!("{entries:?}").contains(secret), "the secret is never recorded: {entries:#?}");
 }
 
 pub async fn refused_or_unknown_changes_write_no_row(store: S) {

@@ -2,7 +2,7 @@
 //! and its sales per hour, counted by the store alike on every backend.
 
 use chrono::Timelike;
-use proeventa_core::domain::{EventReport, TierSales};
+use proeventa_core::domain::{EventReport, SalesWindow, TierSales};
 
 use super::*;
 
@@ -56,4 +56,48 @@ pub async fn event_report_of_an_event_with_no_sale_has_every_seat_available(stor
     assert_eq!((report.seats, report.sold, report.held, report.available), (4, 0, 0, 4));
     assert_eq!((report.revenue_cents, report.refunded_cents), (0, 0));
     assert!(report.sales_per_hour.is_empty());
+}
+
+pub async fn sales_window_counts_the_sales_and_refunds_in_it_by_event_and_day(store: S) {
+    let venue = fixture_venue(&store, &[("A", 2, "vip"), ("B", 3, "standard")]).await;
+    let (event, other, unsold) =
+        (fixture_event(&store, &venue).await, fixture_event(&store, &venue).await, fixture_event(&store, &venue).await);
+    let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
+    let before = Utc::now() - Duration::seconds(1);
+    paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 2]), "ch_ann").await;
+    let (refunded, _) = paid_booking(&store, &bob, &event, &seat_ids(&venue, &[3]), "ch_bob").await;
+    store.cancel_reservation(refunded.reservations[0].id, Utc::now()).await.expect("cancel a paid seat");
+    paid_booking(&store, &ann, &other, &seat_ids(&venue, &[4]), "ch_other").await;
+    hold_seats(&store, &bob, &unsold, &seat_ids(&venue, &[0])).await.expect("a hold is no sale");
+    let after = Utc::now() + Duration::seconds(1);
+    let (vip, standard) = (tier_price("vip"), tier_price("standard"));
+
+    let window = SalesWindow { from: before, to: after };
+    let report = store.sales_report(window).await.expect("a report");
+    assert_eq!((report.from, report.to), (before, after));
+    assert_eq!((report.sold, report.refunded), (4, 1), "{report:?}");
+    assert_eq!(report.by_currency.len(), 1, "{report:?}");
+    let money = &report.by_currency[0];
+    assert_eq!(
+        (money.currency.as_str(), money.revenue_cents, money.refunded_cents),
+        ("EUR", vip + 3 * standard, standard)
+    );
+    let events: Vec<_> =
+        report.by_event.iter().map(|e| (e.event_id, e.name.as_str(), e.sold, e.revenue_cents, e.refunded)).collect();
+    assert_eq!(
+        events,
+        vec![
+            (event.id, event.name.as_str(), 3, vip + 2 * standard, 1),
+            (other.id, other.name.as_str(), 1, standard, 0)
+        ]
+    );
+    let days: u64 = report.per_day.iter().map(|d| d.sold).sum();
+    assert_eq!(days, 4, "{:?}", report.per_day);
+    assert!(report.per_day.iter().all(|d| d.day == Utc::now().date_naive() || d.day == before.date_naive()));
+
+    // A window that ends before the sales sees none of them.
+    let earlier = SalesWindow { from: before - Duration::days(2), to: before - Duration::days(1) };
+    let empty = store.sales_report(earlier).await.expect("a report");
+    assert_eq!((empty.sold, empty.refunded), (0, 0));
+    assert!(empty.by_currency.is_empty() && empty.by_event.is_empty() && empty.per_day.is_empty());
 }

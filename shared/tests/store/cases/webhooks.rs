@@ -20,7 +20,7 @@ async fn register(store: &S, events: &[&str]) -> Webhook {
     let events: Vec<String> = events.iter().map(|e| (*e).to_owned()).collect();
     let webhook = NewWebhook::parse("https://example.com/hooks", "0123456789abcdef-secret", &events)
         .unwrap_or_else(|e| panic!("webhook: {e}"));
-    store.create_webhook(&webhook, Utc::now()).await.unwrap_or_else(|e| panic!("create webhook: {e}"))
+    store.create_webhook(&webhook, Utc::now(), None).await.unwrap_or_else(|e| panic!("create webhook: {e}"))
 }
 
 async fn deliveries(store: &S, webhook: &Webhook) -> Vec<WebhookDelivery> {
@@ -205,11 +205,11 @@ pub async fn a_delivery_is_retried_recorded_and_replayed(store: S) {
 
     let err = expect_err(store.replay_delivery(Uuid::new_v4(), listed.id, now).await, "another endpoint's");
     assert!(matches!(err, StoreError::NotFound(Entity::Delivery)), "{err:?}");
-    store.delete_webhook(hook.id).await.expect("delete");
+    store.delete_webhook(hook.id, None).await.expect("delete");
     assert!(store.list_webhooks().await.expect("list").is_empty());
     let err = expect_err(store.list_deliveries(hook.id, page(10, 0)).await, "a deleted endpoint's deliveries");
     assert!(matches!(err, StoreError::NotFound(Entity::Webhook)), "{err:?}");
-    let err = expect_err(store.delete_webhook(hook.id).await, "delete twice");
+    let err = expect_err(store.delete_webhook(hook.id, None).await, "delete twice");
     assert!(matches!(err, StoreError::NotFound(Entity::Webhook)), "{err:?}");
 }
 
