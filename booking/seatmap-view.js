@@ -115,16 +115,17 @@ export class SeatMapView {
     }));
     this.active = null; // the section zoomed into
     this.draw();
-    this.t1 = performance.now() - started;
     this.zoom = new ViewBox(this, this.full());
     this.setActive(null);
     this.bind();
-    this.t2 = performance.now() - started;
     this.resize();
-    this.t3 = performance.now() - started;
     this.refresh();
     this.drawMs = performance.now() - started;
     host.dataset.drawMs = String(Math.round(this.drawMs));
+    // And until the first frame with the map is on screen (the figure in the README).
+    requestAnimationFrame(() => setTimeout(() => {
+      host.dataset.paintMs = String(Math.round(performance.now() - started));
+    }));
   }
 
   /** The whole venue with a margin: the overview's view box. */
@@ -255,7 +256,8 @@ export class SeatMapView {
       this.zoom.centreOn(p[0], p[1]);
     });
     this.zoom.bindPointers(this.svg);
-    window.addEventListener('resize', () => this.resize());
+    // A view drawn over by a newer one (the editor's preview) stops following the window.
+    window.addEventListener('resize', () => this.box.isConnected && this.resize());
   }
 
   /** The view box moved: the mini-map, the stage hint and the label scale follow. */
@@ -431,17 +433,58 @@ export class SeatMapView {
     const s = this.sections[Number(seatEl.dataset.section)];
     const here = s.seats.find((seat) => seat.id === id);
     if (e.key === 'Enter' || e.key === ' ') return this.key(e, () => this.opts.onPick(id));
-    if (e.key.startsWith('Arrow')) {
-      const sameRow = e.key === 'ArrowLeft' || e.key === 'ArrowRight';
-      const items = s.seats.filter((seat) => seat !== here && (!sameRow || seat.row === here.row)).map((seat) => ({ key: seat.id, x: seat.x, y: seat.y }));
-      const next = SeatMapView.nearest(items, here, e.key, !sameRow);
-      return this.key(e, () => next && this.focusSeat(next.key));
+    const rows = this.rowsOf(s);
+    const row = rows[here.row];
+    const at = row.indexOf(here);
+    if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+      const next = row[Math.max(0, Math.min(row.length - 1, at + (e.key === 'ArrowRight' ? 1 : -1)))];
+      return this.key(e, () => this.focusSeat(next.id));
+    }
+    if (e.key === 'ArrowUp' || e.key === 'ArrowDown') {
+      // Up is towards the stage: the row in front; down the row behind.
+      const step = (e.key === 'ArrowUp' ? -1 : 1) * rows.frontFirst;
+      const other = rows[here.row + step];
+      if (!other) return this.key(e, () => {});
+      const next = other.reduce((best, seat) => (Math.hypot(seat.x - here.x, seat.y - here.y) < Math.hypot(best.x - here.x, best.y - here.y) ? seat : best));
+      return this.key(e, () => this.focusSeat(next.id));
     }
     if (e.key === 'Home' || e.key === 'End') {
-      const row = s.seats.filter((seat) => seat.row === here.row).sort((a, b) => a.x - b.x);
       return this.key(e, () => this.focusSeat((e.key === 'Home' ? row[0] : row[row.length - 1]).id));
     }
     return undefined;
+  }
+
+  /**
+   * A section's rows in the layout's order, each row's seats from left to right as drawn (along
+   * the row's own direction, so a row running down the side of an arena still has a first and a
+   * last seat); `frontFirst` is 1 when the first row is the one nearest the stage, else -1.
+   */
+  rowsOf(s) {
+    if (s.rows) return s.rows;
+    const rows = [];
+    s.seats.forEach((seat) => {
+      (rows[seat.row] = rows[seat.row] || []).push(seat);
+    });
+    rows.forEach((row) => {
+      const first = row[0];
+      const last = row[row.length - 1];
+      let ax = last.x - first.x;
+      let ay = last.y - first.y;
+      if (ax < 0 || (Math.abs(ax) < 1e-9 && ay < 0)) {
+        ax = -ax;
+        ay = -ay;
+      }
+      row.sort((a, b) => (a.x * ax + a.y * ay) - (b.x * ax + b.y * ay));
+    });
+    const centre = (row) => [row.reduce((n, x) => n + x.x, 0) / row.length, row.reduce((n, x) => n + x.y, 0) / row.length];
+    const stage = this.layout.stage ? centroid(this.layout.stage.shape) : null;
+    const away = (row) => {
+      const c = centre(row);
+      return stage ? Math.hypot(c[0] - stage[0], c[1] - stage[1]) : c[1];
+    };
+    rows.frontFirst = rows.length > 1 && away(rows[0]) > away(rows[rows.length - 1]) ? -1 : 1;
+    s.rows = rows;
+    return rows;
   }
 
   key(e, action) {
