@@ -75,11 +75,16 @@ function statusWord(seat) {
   return { available: t('available'), held: t('held'), sold: t('sold') }[seat.status] || seat.status;
 }
 
+/** Prices as words, formatted once each: an arena's 4,608 seat names share a few prices. */
+const priceWords = new Map();
+
+function priceWord(cents) {
+  if (!priceWords.has(cents)) priceWords.set(cents, Format.money(cents, state.event.currency));
+  return priceWords.get(cents);
+}
+
 function seatLabel(seat) {
-  return (
-    seatName(seat) + ', ' + Format.label(seat.tier).toLowerCase() + ', ' +
-    Format.money(seat.price_cents, state.event.currency) + ', ' + statusWord(seat)
-  );
+  return seatName(seat) + ', ' + Format.label(seat.tier).toLowerCase() + ', ' + priceWord(seat.price_cents) + ', ' + statusWord(seat);
 }
 
 function announce(text) {

@@ -11,27 +11,36 @@ import { t } from './i18n.js';
 import { ViewBox } from './seatmap-zoom.js';
 
 const NS = 'http://www.w3.org/2000/svg';
-/** Seat shapes (centred, about 0.9 units across) that tell tiers apart beside their colours. */
+/** Seat shapes (centred, about 0.9 units across) that tell tiers apart beside their colours:
+ * [element, its geometry]. The shape is the seat's element itself (one element a seat). */
 const SHAPES = [
-  '<circle class="sm-shape" r=".45"/>',
-  '<rect class="sm-shape" x="-.41" y="-.41" width=".82" height=".82" rx=".1"/>',
-  '<path class="sm-shape" d="M0-.52.52 0 0 .52-.52 0Z"/>',
-  '<path class="sm-shape" d="M-.26-.45h.52L.52 0 .26.45h-.52L-.52 0Z"/>',
+  ['circle', 'r=".45"'],
+  ['rect', 'x="-.41" y="-.41" width=".82" height=".82" rx=".1"'],
+  ['path', 'd="M0-.52.52 0 0 .52-.52 0Z"'],
+  ['path', 'd="M-.26-.45h.52L.52 0 .26.45h-.52L-.52 0Z"'],
 ];
+const shapeOf = (i) => SHAPES[(i || 0) % SHAPES.length];
 /** The tick over a picked seat and the cross over a sold one, drawn only on those seats (4,608
- * marks would double the map's elements). */
+ * marks would double the map's elements), just after the seat (and its symbol). */
 const MARKS = { tick: 'M-.25 0-.06.2.27-.2', cross: 'M-.2-.2.2.2M.2-.2-.2.2' };
+const marks = new WeakMap(); // seat element → its mark
 
 function syncMark(el) {
   const want = el.getAttribute('aria-pressed') === 'true' ? 'tick' : el.dataset.status === 'sold' ? 'cross' : null;
-  let mark = el.querySelector('.sm-mark');
+  let mark = marks.get(el);
   if (!want) {
     if (mark) mark.remove();
+    marks.delete(el);
     return;
   }
   if (!mark) {
     mark = document.createElementNS(NS, 'path');
-    el.appendChild(mark);
+    mark.setAttribute('aria-hidden', 'true');
+    const transform = el.getAttribute('transform');
+    if (transform) mark.setAttribute('transform', transform);
+    const symbol = el.nextElementSibling && el.nextElementSibling.classList.contains('sm-sym') ? el.nextElementSibling : el;
+    symbol.after(mark);
+    marks.set(el, mark);
   }
   mark.setAttribute('class', `sm-mark sm-${want}`);
   mark.setAttribute('d', MARKS[want]);
@@ -39,14 +48,19 @@ function syncMark(el) {
 
 /** A seat in a state, for the key: the map's own drawing. */
 export function stateSwatch(status, picked) {
-  const g = document.createElementNS(NS, 'g');
-  g.setAttribute('class', 'sm-seat');
-  g.setAttribute('fill', '#0f766e');
-  if (status) g.dataset.status = status;
-  if (picked) g.setAttribute('aria-pressed', 'true');
-  g.innerHTML = SHAPES[0];
-  syncMark(g);
-  return `<svg class="sm-swatch" viewBox="-.6 -.6 1.2 1.2" aria-hidden="true">${g.outerHTML}</svg>`;
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('class', 'sm-swatch');
+  svg.setAttribute('viewBox', '-.6 -.6 1.2 1.2');
+  svg.setAttribute('aria-hidden', 'true');
+  const seat = document.createElementNS(NS, 'circle');
+  seat.setAttribute('class', 'sm-seat');
+  seat.setAttribute('r', '.45');
+  seat.setAttribute('fill', '#0f766e');
+  if (status) seat.dataset.status = status;
+  if (picked) seat.setAttribute('aria-pressed', 'true');
+  svg.appendChild(seat);
+  syncMark(seat);
+  return svg.outerHTML;
 }
 /** The symbols drawn over wheelchair spaces and companion seats (explained in the legend). */
 export const SYMBOLS = { wheelchair: '♿', companion: 'C' };
@@ -54,7 +68,19 @@ export const SYMBOLS = { wheelchair: '♿', companion: 'C' };
 /** A tier's shape in its colour, for the key (markup made of constants and a checked colour). */
 export function tierSwatch(shape, colour) {
   const fill = /^#[0-9a-fA-F]{3,8}$/.test(colour || '') ? colour : '#0f766e';
-  return `<svg class="sm-swatch" viewBox="-.6 -.6 1.2 1.2" aria-hidden="true"><g fill="${fill}">${SHAPES[(shape || 0) % SHAPES.length]}</g></svg>`;
+  const [tag, geometry] = shapeOf(shape);
+  return `<svg class="sm-swatch" viewBox="-.6 -.6 1.2 1.2" aria-hidden="true"><${tag} class="sm-seat" fill="${fill}" ${geometry}/></svg>`;
+}
+
+/** A seat's symbol (♿, C) as an SVG text at its position, after the seat's element. */
+export function symbolText(symbol, x, y) {
+  const text = document.createElementNS(NS, 'text');
+  text.setAttribute('class', 'sm-sym');
+  text.setAttribute('aria-hidden', 'true');
+  text.setAttribute('x', String(num(x)));
+  text.setAttribute('y', String(num(y)));
+  text.textContent = symbol;
+  return text;
 }
 
 /** Stripes for held seats (grey) and for the buyer's own hold (violet). */
@@ -140,7 +166,7 @@ export class SeatMapView {
     const L = this.layout;
     const o = this.opts;
     const points = (shape) => shape.map((p) => p.join(',')).join(' ');
-    const shapes = SHAPES.map(trusted);
+    const shapes = SHAPES.map(([tag, geometry]) => [trusted(tag), trusted(geometry)]);
     const stage = L.stage
       ? html`<g class="sm-stage" aria-hidden="true"><polygon points="${points(L.stage.shape)}"/><text x="${num(centroid(L.stage.shape)[0])}" y="${num(centroid(L.stage.shape)[1])}">${L.stage.label || t('Stage')}</text></g>`
       : '';
@@ -150,11 +176,12 @@ export class SeatMapView {
       section.rows.forEach((row, r) => {
         row.seats.forEach((seat) => {
           const tier = seat.tier || row.tier;
+          const shape = shapes[o.tierShape(tier) % SHAPES.length];
           const attrs = seat.attributes || [];
           const symbol = attrs.includes('wheelchair') ? SYMBOLS.wheelchair : attrs.includes('companion') ? SYMBOLS.companion : '';
           this.sections[i].seats.push({ id: seat.id, x: seat.x, y: seat.y, row: r });
           drawn.push(
-            html`<g class="sm-seat" role="button" tabindex="-1" data-seat-id="${seat.id}" data-section="${i}" data-row="${row.row}" data-number="${seat.number}" data-attrs="${attrs.join(' ')}" transform="translate(${num(seat.x)} ${num(seat.y)})" fill="${o.tierColour(tier)}">${shapes[o.tierShape(tier) % SHAPES.length]}${symbol ? html`<text class="sm-sym" aria-hidden="true">${symbol}</text>` : ''}</g>`,
+            html`<${shape[0]} class="sm-seat" role="button" tabindex="-1" data-seat-id="${seat.id}" data-section="${i}" data-row="${row.row}" data-number="${seat.number}" data-attrs="${attrs.join(' ')}" transform="translate(${num(seat.x)} ${num(seat.y)})" fill="${o.tierColour(tier)}" ${shape[1]}/>${symbol ? html`<text class="sm-sym" aria-hidden="true" x="${num(seat.x)}" y="${num(seat.y)}">${symbol}</text>` : ''}`,
           );
         });
       });

@@ -7,7 +7,7 @@
 import { api } from '../api.js';
 import { Data } from '../data.js';
 import { byId, html, render } from '../dom.js';
-import { SeatMapView, SYMBOLS } from '../seatmap-view.js';
+import { SeatMapView, SYMBOLS, symbolText } from '../seatmap-view.js';
 import * as UI from '../ui.js';
 import { loadVenues } from './venues.js';
 import { ATTRIBUTES, buildLayout, drawSection, layoutFromCsv, previewLayout } from './venue-layout.js';
@@ -180,13 +180,12 @@ function mark(id, shown) {
     ? new Set(editor.csv.sections[Number(index)].rows.find((r) => r.row === row).seats.find((s) => String(s.number) === num).attributes || [])
     : editor.marks.get(key);
   el.dataset.attrs = Array.from(has).join(' ');
-  el.querySelectorAll('.sm-sym').forEach((s) => s.remove());
+  const next = el.nextElementSibling;
+  if (next && next.classList.contains('sm-sym')) next.remove();
   const symbol = has.has('wheelchair') ? SYMBOLS.wheelchair : has.has('companion') ? SYMBOLS.companion : '';
   if (symbol) {
-    const text = document.createElementNS('http://www.w3.org/2000/svg', 'text');
-    text.setAttribute('class', 'sm-sym');
-    text.textContent = symbol;
-    el.appendChild(text);
+    const seat = section.rows.find((r) => r.row === row).seats.find((x) => String(x.number) === num);
+    el.after(symbolText(symbol, seat.x, seat.y));
   }
   const label = `${section.name} · Row ${row} · Seat ${num}${has.size ? ', ' + Array.from(has).join(', ') : ''}`;
   el.setAttribute('aria-label', label);
