@@ -296,6 +296,13 @@ export class SeatMapView {
     this.setActive(index);
     this.resize();
     this.zoom.animate(this.zoom.fit(s.box));
+    // On a phone the open section fills the screen above the sticky bar with the total.
+    if (window.matchMedia('(max-width: 640px)').matches) {
+      const header = document.querySelector('.site-header'); // sticky: the map goes just under it
+      const under = (header ? header.getBoundingClientRect().bottom : 0) + 8;
+      const top = this.host.getBoundingClientRect().top;
+      if (Math.abs(top - under) > 4) window.scrollBy({ top: top - under, behavior: 'instant' });
+    }
     this.opts.announce(t('{section}: {free} of {total} seats free. Arrow keys move between seats, Escape shows the whole venue.', { section: s.name, free: s.free, total: s.seats.length }));
     if (focus) {
       const info = this.opts.seatInfo;
