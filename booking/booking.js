@@ -7,7 +7,6 @@ import { Data, Format } from './data.js';
 import { byId, html, render, styled, trusted } from './dom.js';
 import { t } from './i18n.js';
 import { newestWins } from './requests.js';
-import { SeatMapView, SYMBOLS, stateSwatch, tierSwatch } from './seatmap-view.js';
 import * as UI from './ui.js';
 import { WaitingRoom } from './waiting-room.js';
 
@@ -57,6 +56,9 @@ const state = {
   layout: null, // a venue drawn in sections: its layout document, drawn by the zoomable map
   view: null, // the zoomable map (seatmap-view.js) when there is a layout
 };
+
+/** The zoomable map's module, loaded only for a venue drawn in sections (rows need none of it). */
+let arenaMap = null;
 
 const seatReads = newestWins();
 
@@ -117,7 +119,7 @@ function renderLegend() {
   });
   const arena = Boolean(state.layout);
   const swatch = (tier) => arena
-    ? trusted(tierSwatch(state.tierShape.get(tier), state.tierColour.get(tier)))
+    ? trusted(arenaMap.tierSwatch(state.tierShape.get(tier), state.tierColour.get(tier)))
     : html`<span class="tier-swatch" data-tier-shape="${state.tierShape.get(tier)}"${styled({ 'border-color': state.tierColour.get(tier) })} aria-hidden="true"></span>`;
   // The key: open on a wide screen, one line ("Key") on a phone, so the venue is in the first screen.
   const key = document.createElement('details');
@@ -128,10 +130,10 @@ function renderLegend() {
     key,
     html`<summary>${t('Key')}</summary><div class="legend-group"><p class="legend-title" id="legend-status">${t('Seat status')}</p>
         <ul class="legend" aria-labelledby="legend-status">
-          <li>${state.layout ? trusted(stateSwatch('available')) : html`<span class="seat" aria-hidden="true"></span>`}${t('Available')}</li>
-          <li>${state.layout ? trusted(stateSwatch('available', true)) : html`<span class="seat" aria-pressed="true" aria-hidden="true"></span>`}${t('Your pick (tick)')}</li>
-          <li>${state.layout ? trusted(stateSwatch('held')) : html`<span class="seat" data-status="held" aria-hidden="true"></span>`}${t('Held by someone (stripes)')}</li>
-          <li>${state.layout ? trusted(stateSwatch('sold')) : html`<span class="seat" data-status="sold" aria-hidden="true"></span>`}${t('Sold (cross)')}</li>
+          <li>${state.layout ? trusted(arenaMap.stateSwatch('available')) : html`<span class="seat" aria-hidden="true"></span>`}${t('Available')}</li>
+          <li>${state.layout ? trusted(arenaMap.stateSwatch('available', true)) : html`<span class="seat" aria-pressed="true" aria-hidden="true"></span>`}${t('Your pick (tick)')}</li>
+          <li>${state.layout ? trusted(arenaMap.stateSwatch('held')) : html`<span class="seat" data-status="held" aria-hidden="true"></span>`}${t('Held by someone (stripes)')}</li>
+          <li>${state.layout ? trusted(arenaMap.stateSwatch('sold')) : html`<span class="seat" data-status="sold" aria-hidden="true"></span>`}${t('Sold (cross)')}</li>
         </ul></div>
       <div class="legend-group"><p class="legend-title" id="legend-tiers">${t('Tiers and prices')}</p>
         <ul class="legend legend-tiers" aria-labelledby="legend-tiers">
@@ -146,8 +148,8 @@ function renderLegend() {
           <li><span class="band" data-band="some" aria-hidden="true"></span>${t('Some free')}</li>
           <li><span class="band" data-band="few" aria-hidden="true"></span>${t('Few free')}</li>
           <li><span class="band" data-band="none" aria-hidden="true"></span>${t('None free')}</li>
-          <li><span class="sym" aria-hidden="true">${SYMBOLS.wheelchair}</span>${t('Wheelchair space')}</li>
-          <li><span class="sym" aria-hidden="true">${SYMBOLS.companion}</span>${t('Companion seat, beside a wheelchair space')}</li>
+          <li><span class="sym" aria-hidden="true">${arenaMap.SYMBOLS.wheelchair}</span>${t('Wheelchair space')}</li>
+          <li><span class="sym" aria-hidden="true">${arenaMap.SYMBOLS.companion}</span>${t('Companion seat, beside a wheelchair space')}</li>
         </ul></div>` : ''}`,
   );
 }
@@ -190,7 +192,7 @@ function renderArena(seats) {
   els.layout.classList.add('arena-map');
   els.map.classList.add('seatmap-arena');
   els.scroll.classList.add('seatmap-arena');
-  state.view = new SeatMapView(els.map, state.layout, {
+  state.view = new arenaMap.SeatMapView(els.map, state.layout, {
     name: t('Seat map of {venue}', { venue: (state.event.venue && state.event.venue.name) || '' }),
     tierColour: (tier) => state.tierColour.get(tier) || '#0f766e',
     tierShape: (tier) => state.tierShape.get(tier) || 0,
@@ -741,7 +743,10 @@ async function loadLayout() {
   if (!venueId) return;
   try {
     const layout = await api.events.getVenueLayout(venueId);
-    if (layout && Array.isArray(layout.sections) && layout.sections.some((s) => s.name)) state.layout = layout;
+    if (layout && Array.isArray(layout.sections) && layout.sections.some((s) => s.name)) {
+      arenaMap = await import('./seatmap-view.js');
+      state.layout = layout;
+    }
   } catch (_) {
     state.layout = null; // the rows still show
   }
