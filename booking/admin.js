@@ -13,6 +13,7 @@ import { state } from './admin/shared.js';
 import { selectTab, setupTabs, tabFromUrl } from './admin/tabs.js';
 import { loadUsers, setupUsers } from './admin/users.js';
 import { loadVenues, setupVenues } from './admin/venues.js';
+import { setupVenueEditor } from './admin/venue-editor.js';
 import { loadWebhooks, setupWebhooks } from './admin/webhooks.js';
 
 async function start() {
@@ -37,6 +38,7 @@ async function start() {
   }
   byId('admin').hidden = false;
   setupVenues();
+  setupVenueEditor();
   setupEvents();
   setupUsers();
   setupReservations();

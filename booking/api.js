@@ -242,6 +242,8 @@ export const api = {
     removePoster: (eventId) => call('DELETE', '/events/events/' + id(eventId) + '/poster'),
     getVenues: () => call('GET', '/events/venues', { auth: false }),
     getVenueById: (venueId) => call('GET', '/events/venues/' + id(venueId), { auth: false }),
+    /** getVenueLayout(venueId) → {version, width, height, stage, sections: [{name, shape, rows: [{row, seats: [{id, number, label, x, y, tier, attributes}]}]}]} */
+    getVenueLayout: (venueId) => call('GET', '/events/venues/' + id(venueId) + '/layout', { auth: false, cache: 'no-cache' }),
     createVenue: (venue, idempotencyKey) =>
       call('POST', '/events/venues', { body: venue, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
     /** updateVenue(venueId, {time_zone}) → the venue with its seats (admin). */

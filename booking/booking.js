@@ -4,7 +4,7 @@
 import { api } from './api.js';
 import { Auth } from './auth.js';
 import { Data, Format } from './data.js';
-import { byId, html, render, styled } from './dom.js';
+import { byId, html, render, styled, trusted } from './dom.js';
 import { t } from './i18n.js';
 import { newestWins } from './requests.js';
 import * as UI from './ui.js';
@@ -53,7 +53,12 @@ const state = {
   reserving: false,
   admission: null, // the waiting room's admission, while the event's queue is on
   found: [], // the reservations best available just held, shown in the summary
+  layout: null, // a venue drawn in sections: its layout document, drawn by the zoomable map
+  view: null, // the zoomable map (seatmap-view.js) when there is a layout
 };
+
+/** The zoomable map's module, loaded only for a venue drawn in sections (rows need none of it). */
+let arenaMap = null;
 
 const seatReads = newestWins();
 
@@ -72,11 +77,16 @@ function statusWord(seat) {
   return { available: t('available'), held: t('held'), sold: t('sold') }[seat.status] || seat.status;
 }
 
+/** Prices as words, formatted once each: an arena's 4,608 seat names share a few prices. */
+const priceWords = new Map();
+
+function priceWord(cents) {
+  if (!priceWords.has(cents)) priceWords.set(cents, Format.money(cents, state.event.currency));
+  return priceWords.get(cents);
+}
+
 function seatLabel(seat) {
-  return (
-    seatName(seat) + ', ' + Format.label(seat.tier).toLowerCase() + ', ' +
-    Format.money(seat.price_cents, state.event.currency) + ', ' + statusWord(seat)
-  );
+  return seatName(seat) + ', ' + Format.label(seat.tier).toLowerCase() + ', ' + priceWord(seat.price_cents) + ', ' + statusWord(seat);
 }
 
 function announce(text) {
@@ -107,22 +117,40 @@ function renderLegend() {
     state.tierColour.set(t.tier, t.colour);
     state.tierShape.set(t.tier, i % TIER_SHAPES);
   });
+  const arena = Boolean(state.layout);
+  const swatch = (tier) => arena
+    ? trusted(arenaMap.tierSwatch(state.tierShape.get(tier), state.tierColour.get(tier)))
+    : html`<span class="tier-swatch" data-tier-shape="${state.tierShape.get(tier)}"${styled({ 'border-color': state.tierColour.get(tier) })} aria-hidden="true"></span>`;
+  // The key: open on a wide screen, one line ("Key") on a phone, so the venue is in the first screen.
+  const key = document.createElement('details');
+  key.className = 'map-key';
+  key.open = !window.matchMedia('(max-width: 640px)').matches;
+  els.legend.replaceChildren(key);
   render(
-    els.legend,
-    html`<div class="legend-group"><p class="legend-title" id="legend-status">${t('Seat status')}</p>
+    key,
+    html`<summary>${t('Key')}</summary><div class="legend-group"><p class="legend-title" id="legend-status">${t('Seat status')}</p>
         <ul class="legend" aria-labelledby="legend-status">
-          <li><span class="seat" aria-hidden="true"></span>${t('Available')}</li>
-          <li><span class="seat" aria-pressed="true" aria-hidden="true"></span>${t('Your pick (tick)')}</li>
-          <li><span class="seat" data-status="held" aria-hidden="true"></span>${t('Held by someone (stripes)')}</li>
-          <li><span class="seat" data-status="sold" aria-hidden="true"></span>${t('Sold (cross)')}</li>
+          <li>${state.layout ? trusted(arenaMap.stateSwatch('available')) : html`<span class="seat" aria-hidden="true"></span>`}${t('Available')}</li>
+          <li>${state.layout ? trusted(arenaMap.stateSwatch('available', true)) : html`<span class="seat" aria-pressed="true" aria-hidden="true"></span>`}${t('Your pick (tick)')}</li>
+          <li>${state.layout ? trusted(arenaMap.stateSwatch('held')) : html`<span class="seat" data-status="held" aria-hidden="true"></span>`}${t('Held by someone (stripes)')}</li>
+          <li>${state.layout ? trusted(arenaMap.stateSwatch('sold')) : html`<span class="seat" data-status="sold" aria-hidden="true"></span>`}${t('Sold (cross)')}</li>
         </ul></div>
       <div class="legend-group"><p class="legend-title" id="legend-tiers">${t('Tiers and prices')}</p>
         <ul class="legend legend-tiers" aria-labelledby="legend-tiers">
           ${tiers.map(
-            (t) => html`<li><span class="tier-swatch" data-tier-shape="${state.tierShape.get(t.tier)}"${styled({ 'border-color': t.colour })} aria-hidden="true"></span>
+            (t) => html`<li>${swatch(t.tier)}
               <span><strong>${Format.label(t.tier)}</strong> ${Format.money(t.price_cents, state.event.currency)}</span></li>`,
           )}
-        </ul></div>`,
+        </ul></div>
+      ${arena ? html`<div class="legend-group"><p class="legend-title" id="legend-sections">${t('Sections: free seats')}</p>
+        <ul class="legend" aria-labelledby="legend-sections">
+          <li><span class="band" data-band="many" aria-hidden="true"></span>${t('Over half free')}</li>
+          <li><span class="band" data-band="some" aria-hidden="true"></span>${t('Some free')}</li>
+          <li><span class="band" data-band="few" aria-hidden="true"></span>${t('Few free')}</li>
+          <li><span class="band" data-band="none" aria-hidden="true"></span>${t('None free')}</li>
+          <li><span class="sym" aria-hidden="true">${arenaMap.SYMBOLS.wheelchair}</span>${t('Wheelchair space')}</li>
+          <li><span class="sym" aria-hidden="true">${arenaMap.SYMBOLS.companion}</span>${t('Companion seat, beside a wheelchair space')}</li>
+        </ul></div>` : ''}`,
   );
 }
 
@@ -150,11 +178,47 @@ function paintSeat(entry) {
   const label = seatLabel(seat);
   el.setAttribute('aria-label', label);
   el.title = label;
+  if (state.view) state.view.paint(seat.seat_id);
+}
+
+/**
+ * A venue drawn in sections: the zoomable map (seatmap-view.js) draws the layout; each seat's
+ * element takes its state here (paintSeat) as a button of the flat grid does.
+ */
+function renderArena(seats) {
+  const given = new Map(seats.map((s) => [s.seat_id, s]));
+  // The key under the map, so the venue comes first on every screen.
+  els.scroll.after(els.legend);
+  els.layout.classList.add('arena-map');
+  els.map.classList.add('seatmap-arena');
+  els.scroll.classList.add('seatmap-arena');
+  state.view = new arenaMap.SeatMapView(els.map, state.layout, {
+    name: t('Seat map of {venue}', { venue: (state.event.venue && state.event.venue.name) || '' }),
+    tierColour: (tier) => state.tierColour.get(tier) || '#0f766e',
+    tierShape: (tier) => state.tierShape.get(tier) || 0,
+    seatInfo: (id) => (state.seats.get(id) || {}).seat || given.get(id) || null,
+    price: (cents) => Format.money(cents, state.event.currency),
+    onPick: toggle,
+    announce,
+  });
+  seats.forEach((seat) => {
+    const el = state.view.seatElement(seat.seat_id);
+    if (!el) return;
+    const entry = { seat, el };
+    state.seats.set(seat.seat_id, entry);
+    paintSeat(entry);
+  });
+  els.map.removeAttribute('aria-busy');
+  byId('map-help').textContent = t('Use Tab to reach the map: the arrow keys move between sections and Enter zooms into one; there the arrow keys move between seats, Enter or Space picks a seat and Escape shows the whole venue. Up to 10 seats.');
 }
 
 function renderMap(seats) {
   state.seats.clear();
   state.rows = [];
+  if (state.layout) {
+    renderArena(seats);
+    return;
+  }
   // A venue drawn as sections (issue 19) may have a row "1" in every section: its rows are keyed
   // by section and row, in the venue's order (the map's), until the zoomable map draws them.
   const sectioned = seats.some((s) => s.section);
@@ -615,7 +679,8 @@ async function findBest(e) {
     UI.showStatus(t('Found {seats}. They are held for you while you pay.', { seats: names }), 'success');
     announce(t('Found {seats}. They are held for you while you pay.', { seats: names }));
     const first = state.seats.get(booking.reservations[0].seat_id);
-    if (first) first.el.scrollIntoView({ block: 'nearest', inline: 'center' });
+    if (first && state.view) state.view.reveal(first.seat.seat_id);
+    else if (first) first.el.scrollIntoView({ block: 'nearest', inline: 'center' });
   } catch (error) {
     UI.clear(byId('page-status'));
     UI.handleError(error, els.reserveAlert);
@@ -669,6 +734,24 @@ function restorePick() {
   if (state.selected.length) UI.showStatus(t('Your picked seats are still here. Reserve them when you are ready.'), 'info');
 }
 
+/**
+ * The venue's layout, when it is drawn in named sections (an arena): the zoomable map shows it.
+ * A venue of plain rows keeps the flat grid of rows; without the layout the grid is drawn too.
+ */
+async function loadLayout() {
+  const venueId = state.event.venue_id || (state.event.venue && state.event.venue.id);
+  if (!venueId) return;
+  try {
+    const layout = await api.events.getVenueLayout(venueId);
+    if (layout && Array.isArray(layout.sections) && layout.sections.some((s) => s.name)) {
+      arenaMap = await import('./seatmap-view.js');
+      state.layout = layout;
+    }
+  } catch (_) {
+    state.layout = null; // the rows still show
+  }
+}
+
 async function start() {
   if (!eventId) {
     els.layout.hidden = true;
@@ -700,6 +783,7 @@ async function start() {
     return;
   }
   if (WaitingRoom.isOn(state.event) && !admitted()) return;
+  await loadLayout();
   renderLegend();
   renderBestTiers();
   try {
