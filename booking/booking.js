@@ -7,6 +7,7 @@ import { Data, Format } from './data.js';
 import { byId, html, render, styled, trusted } from './dom.js';
 import { t } from './i18n.js';
 import { newestWins } from './requests.js';
+import { TicketTypes } from './ticket-types.js';
 import * as UI from './ui.js';
 import { WaitingRoom } from './waiting-room.js';
 
@@ -305,7 +306,7 @@ function fitSeats() {
 function renderSummary() {
   const currency = state.event.currency;
   const chosen = state.selected.map((id) => state.seats.get(id)).filter(Boolean).map((e) => e.seat);
-  const total = chosen.reduce((sum, s) => sum + s.price_cents, 0);
+  const total = chosen.reduce((sum, s) => sum + TicketTypes.price(state.event, s), 0);
   const found = chosen.length ? [] : state.found;
   if (found.length) {
     render(
@@ -328,8 +329,8 @@ function renderSummary() {
       html`<ul class="summary-list" aria-label="${t('Picked seats')}">
         ${chosen.map(
           (s) => html`<li>
-            <span><strong>${seatName(s)}</strong> <span class="muted small">${Format.label(s.tier)}</span></span>
-            <span>${Format.money(s.price_cents, currency)} <button type="button" class="remove" data-remove="${s.seat_id}" aria-label="${t('Remove {seat}', { seat: seatName(s) })}">${t('Remove')}</button></span>
+            <span><strong>${seatName(s)}</strong> <span class="muted small">${Format.label(s.tier)}</span> ${TicketTypes.picker(state.event, s)}</span>
+            <span>${Format.money(TicketTypes.price(state.event, s), currency)} <button type="button" class="remove" data-remove="${s.seat_id}" aria-label="${t('Remove {seat}', { seat: seatName(s) })}">${t('Remove')}</button></span>
           </li>`,
         )}
       </ul>`,
@@ -420,6 +421,7 @@ els.map.addEventListener('click', (e) => {
   toggle(target.dataset.seatId);
 });
 els.map.addEventListener('keydown', onKey);
+TicketTypes.listen(els.summary, renderSummary);
 els.summary.addEventListener('click', (e) => {
   const button = e.target.closest('[data-remove]');
   if (button) toggle(button.dataset.remove);
@@ -617,7 +619,12 @@ async function reserve() {
   const picked = state.selected.slice();
   try {
     const booking = await UI.busy(els.reserve, t('Holding your seats…'), () =>
-      api.reservations.makeReservation(eventId, picked, undefined, state.admission));
+      api.reservations.makeReservation(
+        { event_id: eventId, seat_ids: picked, ticket_types: TicketTypes.body(state.event, picked) },
+        undefined,
+        undefined,
+        state.admission,
+      ));
     try {
       sessionStorage.removeItem(pickKey());
     } catch (_) {

@@ -10,6 +10,7 @@ import { choosePoster } from './posters.js';
 import { showReservationsOf } from './reservations.js';
 import { askFirst, badge, problemSentence, state, venueSeats } from './shared.js';
 import { selectTab } from './tabs.js';
+import { typesBody, typesText } from './ticket-types.js';
 
 const searches = newestWins();
 
@@ -156,6 +157,7 @@ export async function loadEvents() {
 
 export function resetEventForm() {
   byId('event-form').reset();
+  byId('ev-types').dataset.first = '';
   byId('ev-id').value = '';
   byId('ev-queue').dataset.had = '';
   byId('ev-venue').disabled = false;
@@ -170,6 +172,9 @@ export function resetEventForm() {
 
 function editEvent(ev) {
   byId('ev-id').value = ev.id;
+  const first = (ev.ticket_types || [])[0] || {};
+  byId('ev-types').value = typesText(ev, currencyDigits(ev.currency || 'EUR'));
+  byId('ev-types').dataset.first = JSON.stringify({ name: first.name, quota: first.quota, hadMore: (ev.ticket_types || []).length > 1 });
   byId('ev-venue').value = ev.venue_id;
   byId('ev-venue').disabled = true; // an event keeps its venue: its seats belong to it
   byId('ev-name').value = ev.name;
@@ -228,6 +233,8 @@ async function saveEvent(e) {
     return { tier: input.dataset.tier, price_cents: Math.round(value * Math.pow(10, digits)) };
   });
   if (venueId && !prices.length && !problems.length) problems.push('wait for the venue tiers to load');
+  const firstType = byId('ev-types').dataset.first ? JSON.parse(byId('ev-types').dataset.first) : {};
+  const ticketTypes = typesBody(byId('ev-types').value, prices, digits, firstType, problems);
   const opensInput = byId('ev-opens').value;
   const opens = opensInput ? Format.fromZonedInput(opensInput, chosenZone()) : null;
   if (opensInput && !opens) problems.push('choose when the sale opens');
@@ -256,6 +263,7 @@ async function saveEvent(e) {
     start_time: start,
     duration_minutes: byId('ev-duration').value ? Number(byId('ev-duration').value) : undefined,
     prices,
+    ticket_types: ticketTypes,
     currency,
     // Editing: empty clears the opening; a waiting room switched off keeps its settings.
     on_sale_at: opens || (editing ? null : undefined),

@@ -343,6 +343,7 @@ async fn event(
             queue: None,
             currency: "EUR".into(),
             prices,
+            ticket_types: Vec::new(),
         })
         .await
 }

@@ -229,6 +229,7 @@ pub fn store_error_kind(err: &StoreError) -> &'static str {
         StoreError::ExtensionUsed => "extension_used",
         StoreError::ResetTokenInvalid => "invalid_token",
         StoreError::HoldLimitReached { .. } => "hold_limit_reached",
+        StoreError::TypeSoldOut { .. } => "type_sold_out",
         StoreError::NotOnSale { .. } => "not_on_sale",
         StoreError::QueueRequired => "queue_required",
         StoreError::NotSoldOut => "not_sold_out",

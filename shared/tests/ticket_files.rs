@@ -90,6 +90,7 @@ fn event() -> Event {
         queue: None,
         currency: "EUR".into(),
         prices: Vec::new(),
+        ticket_types: Vec::new(),
         seats_total: 100,
         seats_available: 98,
     }

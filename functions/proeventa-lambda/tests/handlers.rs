@@ -237,6 +237,7 @@ async fn event(store: &Arc<dyn Store>, venue: &VenueWithSeats, name: &str, categ
             queue: None,
             currency: "EUR".to_owned(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
+            ticket_types: Vec::new(),
         })
         .await
         .expect("create the event")

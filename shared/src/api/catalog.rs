@@ -1,5 +1,7 @@
 //! `/events/*`: venues with their seats, events and showtimes, and the live seat map.
 
+use std::collections::BTreeSet;
+
 use axum::Extension;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -19,9 +21,10 @@ use crate::api::extract::{AdminUser, BodyLimit};
 use crate::api::state::AppState;
 use crate::domain::{
     Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, LayoutInput, NewEvent,
-    NewVenue, Page, Price, QueueSettings, SeatRow, SeatState, TimeZone, Venue, VenueChanges, VenueKind, VenueWithSeats,
-    check_on_sale_at, check_prices_cover, city_of, optional_text, parse_city, parse_currency, parse_duration_minutes,
-    parse_image_url, parse_prices, required_text,
+    NewVenue, Page, Price, QueueSettings, SeatRow, SeatState, TicketType, TimeZone, Venue, VenueChanges, VenueKind,
+    VenueWithSeats, check_on_sale_at, check_prices_cover, check_prices_match_first_type, city_of, optional_text,
+    parse_city, parse_currency, parse_duration_minutes, parse_image_url, parse_prices, parse_ticket_types,
+    required_text,
 };
 
 /// A venue's layout of 100,000 seats, written compactly (~40 bytes a seat), is about 4 MB: over
@@ -117,8 +120,14 @@ pub struct CreateEventRequest {
     pub image_url: Option<String>,
     pub start_time: DateTime<Utc>,
     pub duration_minutes: Option<i32>,
-    /// One price per seat tier of the venue.
+    /// One price per seat tier of the venue: the first ticket type's prices. May be left out when
+    /// `ticket_types` is given; when both are, they must be the first type's.
+    #[serde(default)]
     pub prices: Vec<Price>,
+    /// The event's ticket types (issue 21), the first the default: each prices every tier of the
+    /// venue and may have a quota. Absent: one type, `standard`, at `prices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_types: Option<Vec<TicketType>>,
     /// ISO 4217, default `EUR`.
     pub currency: Option<String>,
     /// When holds open, before `start_time`; absent or null: on sale at once. Before it a
@@ -137,8 +146,11 @@ pub struct UpdateEventRequest {
     pub image_url: Option<String>,
     pub start_time: Option<DateTime<Utc>>,
     pub duration_minutes: Option<i32>,
-    /// Replaces every price; must cover every tier of the venue.
+    /// Replaces every price of the first ticket type; must cover every tier of the venue.
     pub prices: Option<Vec<Price>>,
+    /// Replaces the ticket types, whole (see `CreateEventRequest`); `prices`, if also given, must
+    /// be the first type's. Allowed after sales: a seat sold keeps its type and price.
+    pub ticket_types: Option<Vec<TicketType>>,
     pub currency: Option<String>,
     /// When holds open, before the start; null: on sale at once; absent: unchanged.
     #[serde(default, deserialize_with = "present")]
@@ -383,7 +395,7 @@ pub(crate) fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         (status = 201, body = Event),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: customers", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: unknown venue, a tier without a price, a start in the past, an opening (`on_sale_at`) not before the start, a queue setting out of range", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: unknown venue, a tier without a price, a start in the past, an opening (`on_sale_at`) not before the start, a queue setting out of range; `ticket_types` empty or over 20, a name given twice or not 1 to 32 lowercase letters, digits, `_` or `-`, a type not pricing every tier, a quota not 1 to 100000, or `prices` not the first type's", body = ErrorBody),
     ))]
 async fn create_event(
     State(state): State<AppState>,
@@ -391,13 +403,12 @@ async fn create_event(
     key: IdempotencyKey,
     Json(body): Json<CreateEventRequest>,
 ) -> Result<Response, ApiError> {
-    let prices = parse_prices(body.prices.clone())?;
     let tiers = state
         .store
         .venue_tiers(body.venue_id)
         .await?
         .ok_or_else(|| Invalid::new("venue_id", "is not a known venue"))?;
-    check_prices_cover(&tiers, &prices)?;
+    let (prices, ticket_types) = priced_types(&tiers, Some(body.prices.clone()), body.ticket_types.clone())?;
     check_future(body.start_time)?;
     check_on_sale_at(body.on_sale_at, body.start_time)?;
     let queue = body.queue.map(QueueSettings::parse).transpose()?;
@@ -411,6 +422,7 @@ async fn create_event(
         duration_minutes: parse_duration_minutes(body.duration_minutes)?,
         currency: parse_currency(body.currency.as_deref())?,
         prices,
+        ticket_types,
         on_sale_at: body.on_sale_at,
         queue,
         actor: Some(Actor::from(&admin)),
@@ -419,6 +431,33 @@ async fn create_event(
         Ok((StatusCode::CREATED, state.store.create_event(event).await?))
     })
     .await
+}
+
+/// An event's prices and ticket types from a request: `ticket_types` parsed against the venue's
+/// tiers, with `prices` (if given and not empty) required to be the first type's; or, without
+/// types, `prices` as one type `standard`.
+fn priced_types(
+    tiers: &BTreeSet<String>,
+    prices: Option<Vec<Price>>,
+    ticket_types: Option<Vec<TicketType>>,
+) -> Result<(Vec<Price>, Vec<TicketType>), Invalid> {
+    match ticket_types {
+        Some(raw) => {
+            let types = parse_ticket_types(raw, tiers)?;
+            let first = types.first().map(|t| t.prices.clone()).unwrap_or_default();
+            if let Some(given) = prices.filter(|p| !p.is_empty()) {
+                check_prices_match_first_type(&parse_prices(given)?, &types)?;
+            }
+            Ok((first, types))
+        }
+        None => {
+            let prices = parse_prices(prices.unwrap_or_default())?;
+            check_prices_cover(tiers, &prices)?;
+            let mut sorted = prices.clone();
+            sorted.sort_by(|a, b| a.tier.cmp(&b.tier));
+            Ok((prices, vec![TicketType::standard(&sorted)]))
+        }
+    }
 }
 
 fn check_future(start_time: DateTime<Utc>) -> Result<(), Invalid> {
@@ -449,14 +488,24 @@ async fn update_event(
     if event.status == EventStatus::Canceled {
         return Err(ApiError::InvalidState("This event was canceled and can no longer be changed.".into()));
     }
-    let prices = match body.prices {
-        Some(prices) => {
-            let prices = parse_prices(prices)?;
+    let (prices, ticket_types) = match (body.prices, body.ticket_types) {
+        (None, None) => (None, None),
+        (prices, Some(types)) => {
             let tiers = state.store.venue_tiers(event.venue_id).await?.ok_or_else(|| ApiError::not_found("venue"))?;
-            check_prices_cover(&tiers, &prices)?;
-            Some(prices)
+            let (prices, types) = priced_types(&tiers, prices, Some(types))?;
+            (Some(prices), Some(types))
         }
-        None => None,
+        // New prices alone are the first type's; the other types stay as they are.
+        (Some(prices), None) => {
+            let tiers = state.store.venue_tiers(event.venue_id).await?.ok_or_else(|| ApiError::not_found("venue"))?;
+            let (prices, mut first) = priced_types(&tiers, Some(prices), None)?;
+            let mut types = event.ticket_types.clone();
+            match types.first_mut() {
+                Some(kept) => kept.prices = first.remove(0).prices,
+                None => types = first,
+            }
+            (Some(prices), Some(types))
+        }
     };
     if let Some(start_time) = body.start_time {
         check_future(start_time)?;
@@ -474,6 +523,7 @@ async fn update_event(
         duration_minutes: body.duration_minutes.map(|m| parse_duration_minutes(Some(m))).transpose()?,
         currency: body.currency.as_deref().map(|c| parse_currency(Some(c))).transpose()?,
         prices,
+        ticket_types,
         poster: None,
         on_sale_at: body.on_sale_at,
         queue,

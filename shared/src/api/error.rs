@@ -75,6 +75,9 @@ pub enum ApiError {
     HoldExpired(String),
     #[error("{0}")]
     HoldLimitReached(String),
+    /// A ticket type's quota is reached (issue 21).
+    #[error("{0}")]
+    TypeSoldOut(String),
     /// The booking's one hold extension was already used.
     #[error("{0}")]
     ExtensionUsed(String),
@@ -137,6 +140,7 @@ impl ApiError {
             | Self::InvalidState(_)
             | Self::HoldExpired(_)
             | Self::HoldLimitReached(_)
+            | Self::TypeSoldOut(_)
             | Self::ExtensionUsed(_)
             | Self::NotOnSale { .. }
             | Self::NotSoldOut(_)
@@ -167,6 +171,7 @@ impl ApiError {
             Self::InvalidState(_) => "invalid_state",
             Self::HoldExpired(_) => "hold_expired",
             Self::HoldLimitReached(_) => "hold_limit_reached",
+            Self::TypeSoldOut(_) => "type_sold_out",
             Self::ExtensionUsed(_) => "extension_used",
             Self::InvalidToken(_) => "invalid_token",
             Self::NotOnSale { .. } => "not_on_sale",
@@ -220,6 +225,7 @@ impl ApiError {
             | Self::InvalidState(s)
             | Self::HoldExpired(s)
             | Self::HoldLimitReached(s)
+            | Self::TypeSoldOut(s)
             | Self::ExtensionUsed(s)
             | Self::InvalidToken(s)
             | Self::QueueRequired(s)
@@ -329,6 +335,9 @@ impl From<StoreError> for ApiError {
                 "You can hold at most {limit} {} for this event at a time.",
                 if limit == 1 { "seat" } else { "seats" }
             )),
+            StoreError::TypeSoldOut { ticket_type } => {
+                Self::TypeSoldOut(format!("No {ticket_type} tickets are left for this event."))
+            }
             StoreError::ExtensionUsed => {
                 Self::ExtensionUsed("This hold was already extended once; it cannot be extended again.".into())
             }
@@ -428,6 +437,13 @@ mod tests {
         assert_eq!(err.detail(), "You can hold at most 10 seats for this event at a time.");
         let one = ApiError::from(StoreError::HoldLimitReached { limit: 1 });
         assert_eq!(one.detail(), "You can hold at most 1 seat for this event at a time.");
+    }
+
+    #[test]
+    fn a_sold_out_ticket_type_is_named() {
+        let err = ApiError::from(StoreError::TypeSoldOut { ticket_type: "student".into() });
+        assert_eq!((err.status(), err.code()), (StatusCode::CONFLICT, "type_sold_out"));
+        assert_eq!(err.detail(), "No student tickets are left for this event.");
     }
 
     #[test]

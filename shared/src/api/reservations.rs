@@ -1,6 +1,8 @@
 //! `/reservations/*`: seat holds (single and multi-seat), a buyer's reservations and bookings,
 //! cancellation with the 24-hour rule, and admin oversight.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -18,7 +20,7 @@ use crate::api::extract::{AdminUser, AdmissionToken, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{
     BestAvailable, Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus,
-    SeatSelection, customer_may_cancel_confirmed,
+    SeatSelection, customer_may_cancel_confirmed, parse_seat_types,
 };
 use crate::limits::{Refusal, Subject};
 use crate::metrics;
@@ -47,6 +49,11 @@ pub struct ReserveRequest {
     // existed still matches its retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_available: Option<BestAvailableAsk>,
+    /// The ticket type of each seat, by seat id (issue 21): `{"<seat_id>": "child"}`; a seat not
+    /// named is of the event's first type. Not with `best_available`, which holds the first type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>, example = json!({"3f1c2d9e-8a4b-4c2e-9f1a-6b7d8e9f0a1b": "child"}))]
+    pub ticket_types: Option<BTreeMap<Uuid, String>>,
 }
 
 /// "The best `count` seats": adjacent seats in one row (consecutive numbers, never across an
@@ -119,9 +126,9 @@ pub struct OversightQuery {
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`queue_required`: the event's waiting room is enabled and the request has no `X-Admission-Token` valid for this event and this account (missing, expired or another's)", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
-        (status = 409, description = "`seat_unavailable`: the detail names the seats; for `best_available`, no block of that size (and tier) is free in one row, or other buyers took each of the 8 blocks tried first; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit)", body = ErrorBody),
+        (status = 409, description = "`seat_unavailable`: the detail names the seats; for `best_available`, no block of that size (and tier) is free in one row, or other buyers took each of the 8 blocks tried first; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit); `type_sold_out`: a ticket type asked for has no more seats under its quota (held and sold together; the detail names the type)", body = ErrorBody),
         (status = 409, description = "`not_on_sale`: the event's sale opens later; `on_sale_at` says when (an `Idempotency-Key` is not spent on it)", body = NotOnSaleBody),
-        (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; `best_available` with `seat_id`/`seat_ids`, its `count` not 1 to 10 or over `MAX_HELD_SEATS_PER_USER`, a `tier` the event has no seats of, a `section` its venue does not have, or a field it does not know; or the Idempotency-Key was used for another request", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; `best_available` with `seat_id`/`seat_ids`, its `count` not 1 to 10 or over `MAX_HELD_SEATS_PER_USER`, a `tier` the event has no seats of, a `section` its venue does not have, or a field it does not know; `ticket_types` naming a seat not among the seats asked for, or a type the event does not sell; or the Idempotency-Key was used for another request", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many reserve requests from this account (`RESERVE_LIMIT_PER_MINUTE`, 30 by default) or client address (`RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE`, 300); see `Retry-After`", body = ErrorBody),
     ))]
 async fn reserve(
@@ -143,6 +150,19 @@ async fn reserve(
         (_, _, Some(_)) => Err(Invalid::new("best_available", "give either `best_available` or the seats, not both")),
         _ => Err(Invalid::new("seat_ids", "give either `seat_id` or `seat_ids`, not both or neither")),
     };
+    // The seats' ticket types, checked against the seats asked for (the names against the event's
+    // types by the store, in the hold).
+    let ask = ask.and_then(|ask| match (ask, &body.ticket_types) {
+        (ask, None) => Ok(ask),
+        (Ask::Seats { seats, single }, Some(types)) => {
+            let types = parse_seat_types(types.clone(), seats.ids())?;
+            Ok(Ask::Seats { seats: seats.with_types(&types), single })
+        }
+        (Ask::Best(_), Some(_)) => Err(Invalid::new(
+            "ticket_types",
+            "give `ticket_types` with `seat_id` or `seat_ids`; `best_available` holds the event's first type",
+        )),
+    });
     let ask = ask.inspect_err(|_| metrics::hold_refused("validation_failed"))?;
     // Checked here without a store read (signature, kind, event, account, expiry); whether the
     // event needs it is the store's to decide, in the hold itself.

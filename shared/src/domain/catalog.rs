@@ -118,7 +118,11 @@ pub struct Event {
     /// The event's waiting room; null: none (anyone may hold seats once the sale opens).
     pub queue: Option<QueueSettings>,
     pub currency: String,
+    /// The first ticket type's prices (`ticket_types`), by tier.
     pub prices: Vec<Price>,
+    /// The event's ticket types, the first the default; one `standard` at `prices` when the
+    /// organiser gave none.
+    pub ticket_types: Vec<super::TicketType>,
     pub seats_total: i64,
     pub seats_available: i64,
 }
@@ -433,7 +437,11 @@ pub struct NewEvent {
     pub start_time: DateTime<Utc>,
     pub duration_minutes: Option<i32>,
     pub currency: String,
+    /// The first ticket type's prices.
     pub prices: Vec<Price>,
+    /// The event's ticket types (the first's prices are `prices`); empty: none of its own, so one
+    /// `standard` at `prices`.
+    pub ticket_types: Vec<super::TicketType>,
     /// When holds open; `None`: on sale at once.
     pub on_sale_at: Option<DateTime<Utc>>,
     /// The waiting room; `None`: none.
@@ -453,6 +461,8 @@ pub struct EventChanges {
     pub duration_minutes: Option<Option<i32>>,
     pub currency: Option<String>,
     pub prices: Option<Vec<Price>>,
+    /// New ticket types, whole (the first's prices are then `prices`, which must be given too).
+    pub ticket_types: Option<Vec<super::TicketType>>,
     /// `Some(None)` removes the poster.
     pub poster: Option<Option<Poster>>,
     /// `Some(None)`: on sale at once.
@@ -492,6 +502,9 @@ impl EventChanges {
         if let Some(prices) = &self.prices {
             changed.prices = prices.clone();
             changed.prices.sort_by(|a, b| a.tier.cmp(&b.tier));
+        }
+        if let Some(types) = &self.ticket_types {
+            changed.ticket_types = types.clone();
         }
         if let Some(poster) = &self.poster {
             changed.poster = poster.clone();

@@ -10,7 +10,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// The one ticket type there is until ticket types exist: every seat sold is `standard`.
+/// The type of every seat of an event without ticket types of its own, and of every reservation
+/// made before types existed.
 pub const STANDARD_TICKET_TYPE: &str = "standard";
 
 /// One line of what a store counted for an event's report.
@@ -21,7 +22,7 @@ pub enum ReportCount {
     Seats { tier: String, seats: u64, sold: u64, held: u64 },
     /// The tickets of one tier issued in one hour (UTC, the hour's start), the revoked ones (their
     /// seats canceled after the sale, their price given back) apart from the others.
-    Sales { tier: String, hour: DateTime<Utc>, revoked: bool, tickets: u64, cents: i64 },
+    Sales { tier: String, ticket_type: String, hour: DateTime<Utc>, revoked: bool, tickets: u64, cents: i64 },
 }
 
 /// An event's sales at a glance (`GET /admin/reports/events/{event_id}`).
@@ -41,7 +42,8 @@ pub struct EventReport {
     pub revenue_cents: i64,
     /// What canceling seats after their sale gave back: the prices of the revoked tickets.
     pub refunded_cents: i64,
-    /// By ticket type. Ticket types do not exist yet: one entry, `standard`, holds every sale.
+    /// By ticket type (issue 21), in the types' name order: the tickets sold (not revoked) of each
+    /// type and what they cost; before any sale, one line `standard` of nothing.
     pub by_type: Vec<TypeSales>,
     /// By tier of the venue, in the tiers' name order.
     pub by_tier: Vec<TierSales>,
@@ -52,7 +54,7 @@ pub struct EventReport {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TypeSales {
-    /// `standard` (the only type for now).
+    /// The ticket type's name (`standard` for an event without types of its own).
     pub ticket_type: String,
     pub sold: u64,
     pub revenue_cents: i64,
@@ -81,6 +83,7 @@ impl EventReport {
     /// Adds up a store's counts (in any order, any number of lines per tier or hour).
     pub fn from_counts(event_id: Uuid, counts: &[ReportCount]) -> Self {
         let mut tiers = BTreeMap::<&str, TierSales>::new();
+        let mut types = BTreeMap::<&str, TypeSales>::new();
         let mut hours = BTreeMap::<DateTime<Utc>, HourSales>::new();
         let mut refunded_cents = 0;
         for count in counts {
@@ -91,7 +94,7 @@ impl EventReport {
                     line.sold += sold;
                     line.held += held;
                 }
-                ReportCount::Sales { tier, hour, revoked, tickets, cents } => {
+                ReportCount::Sales { tier, ticket_type, hour, revoked, tickets, cents } => {
                     let line = hours.entry(*hour).or_insert(HourSales { hour: *hour, sold: 0, revenue_cents: 0 });
                     line.sold += tickets;
                     line.revenue_cents += cents;
@@ -99,6 +102,13 @@ impl EventReport {
                         refunded_cents += cents;
                     } else {
                         tier_line(&mut tiers, tier).revenue_cents += cents;
+                        let line = types.entry(ticket_type).or_insert_with(|| TypeSales {
+                            ticket_type: ticket_type.clone(),
+                            sold: 0,
+                            revenue_cents: 0,
+                        });
+                        line.sold += tickets;
+                        line.revenue_cents += cents;
                     }
                 }
             }
@@ -118,7 +128,12 @@ impl EventReport {
             available: seats.saturating_sub(sold + held),
             revenue_cents,
             refunded_cents,
-            by_type: vec![TypeSales { ticket_type: STANDARD_TICKET_TYPE.into(), sold, revenue_cents }],
+            by_type: if types.is_empty() {
+                // No sale yet: one line of nothing, for the default type.
+                vec![TypeSales { ticket_type: STANDARD_TICKET_TYPE.into(), sold: 0, revenue_cents: 0 }]
+            } else {
+                types.into_values().collect()
+            },
             by_tier,
             sales_per_hour: hours.into_values().collect(),
         }
@@ -148,7 +163,31 @@ mod tests {
 
     fn sales(tier: &str, hour: u32, revoked: bool, tickets: u64, cents: i64) -> ReportCount {
         let hour = Utc.with_ymd_and_hms(2026, 12, 1, hour, 0, 0).unwrap();
-        ReportCount::Sales { tier: tier.into(), hour, revoked, tickets, cents }
+        ReportCount::Sales { tier: tier.into(), ticket_type: "standard".into(), hour, revoked, tickets, cents }
+    }
+
+    #[test]
+    fn sales_add_up_by_ticket_type() {
+        let hour = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let typed = |ticket_type: &str, revoked: bool, tickets: u64, cents: i64| ReportCount::Sales {
+            tier: "standard".into(),
+            ticket_type: ticket_type.into(),
+            hour,
+            revoked,
+            tickets,
+            cents,
+        };
+        let report = EventReport::from_counts(
+            Uuid::new_v4(),
+            &[typed("student", false, 2, 2000), typed("adult", false, 3, 7500), typed("adult", true, 1, 2500)],
+        );
+        assert_eq!(
+            report.by_type,
+            vec![
+                TypeSales { ticket_type: "adult".into(), sold: 3, revenue_cents: 7500 },
+                TypeSales { ticket_type: "student".into(), sold: 2, revenue_cents: 2000 },
+            ]
+        );
     }
 
     #[test]

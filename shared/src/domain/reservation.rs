@@ -27,9 +27,10 @@ impl ReservationStatus {
     }
 }
 
-/// The seats one reserve asks for: 1 to 10 distinct seats.
+/// The seats one reserve asks for: 1 to 10 distinct seats, each with the ticket type it names
+/// (`None`: the event's first type).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeatSelection(Vec<Uuid>);
+pub struct SeatSelection(Vec<Uuid>, Vec<Option<String>>);
 
 impl SeatSelection {
     pub const MAX_SEATS: usize = 10;
@@ -42,11 +43,29 @@ impl SeatSelection {
         if distinct.len() != seat_ids.len() {
             return Err(Invalid::new("seat_ids", "lists a seat twice"));
         }
-        Ok(Self(seat_ids))
+        let types = vec![None; seat_ids.len()];
+        Ok(Self(seat_ids, types))
+    }
+
+    /// The same seats, each named in `types` (parsed by `parse_seat_types`) of that ticket type.
+    pub fn with_types(self, types: &std::collections::BTreeMap<Uuid, String>) -> Self {
+        let named = self.0.iter().map(|id| types.get(id).cloned()).collect();
+        Self(self.0, named)
     }
 
     pub fn ids(&self) -> &[Uuid] {
         &self.0
+    }
+
+    /// The ticket type the seat `seat_id` names, if it names one.
+    pub fn ticket_type(&self, seat_id: Uuid) -> Option<&str> {
+        let i = self.0.iter().position(|id| *id == seat_id)?;
+        self.1.get(i)?.as_deref()
+    }
+
+    /// Per seat (in `ids` order), the ticket type it names, if any.
+    pub fn ticket_types(&self) -> &[Option<String>] {
+        &self.1
     }
 }
 
@@ -188,11 +207,20 @@ pub struct Reservation {
     pub event_id: Uuid,
     pub seat_id: Uuid,
     pub seat: SeatLabel,
+    /// The seat's ticket type (`standard` for an event without types of its own).
+    #[serde(default = "standard_type")]
+    #[schema(example = "adult")]
+    pub ticket_type: String,
+    /// The type's price for the seat's tier, computed by the store when the seat was held.
     pub price_cents: i64,
     pub currency: String,
     pub status: ReservationStatus,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+}
+
+fn standard_type() -> String {
+    super::STANDARD_TICKET_TYPE.to_owned()
 }
 
 /// The seats one buyer reserved together for one event.

@@ -102,6 +102,10 @@ pub enum StoreError {
     /// The hold would take the user above `limit` held seats of the event; nothing was written.
     #[error("at most {limit} held seats per user and event")]
     HoldLimitReached { limit: u32 },
+    /// The hold would take more seats of `ticket_type` than its quota allows (held and sold
+    /// together); nothing was written.
+    #[error("no {ticket_type} tickets are left")]
+    TypeSoldOut { ticket_type: String },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("storage error: {0}")]

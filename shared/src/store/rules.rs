@@ -71,6 +71,11 @@ impl StoreError {
         Self::Rejected(Invalid::new("seat_ids", format!("seat {seat_id} is not in this event's venue")))
     }
 
+    /// A hold naming a ticket type the event does not sell.
+    pub fn unknown_ticket_type(invalid: Invalid) -> Self {
+        Self::Rejected(invalid)
+    }
+
     /// A hold naming a seat whose tier the event has no price for.
     pub fn seat_without_price(seat_id: Uuid) -> Self {
         Self::Rejected(Invalid::new("seat_ids", format!("seat {seat_id} has no price for this event")))
@@ -237,6 +242,27 @@ pub(crate) fn extension_refusal(booking: Option<&Booking>, extended: bool) -> St
         Some(ReservationStatus::Held) => StoreError::InvalidState("this booking's hold just changed; try again".into()),
         Some(status) => StoreError::nothing_held_to_extend(status),
     }
+}
+
+/// A hold's seat as a ticket type prices it: the type (named by the seat, else the event's first),
+/// its price for the seat's tier and its quota. The same rule on every backend that reads the
+/// event's types before writing (SQLite, DynamoDB; PostgreSQL resolves it in its statement).
+pub fn typed_price(
+    types: &[crate::domain::TicketType],
+    named: Option<&str>,
+    seat_id: Uuid,
+    tier: &str,
+) -> StoreResult<(String, i64, Option<u32>)> {
+    let ticket_type = crate::domain::resolve_seat_type(types, named).map_err(StoreError::unknown_ticket_type)?;
+    let price_cents = ticket_type.price_of(tier).ok_or_else(|| StoreError::seat_without_price(seat_id))?;
+    Ok((ticket_type.name.clone(), price_cents, ticket_type.quota))
+}
+
+/// The lowest `count` slots of `1..=quota` that are not in `taken`: the type slots a hold takes
+/// (see migration 0024); `None` when fewer are left.
+pub fn free_type_slots(quota: u32, taken: &std::collections::HashSet<i64>, count: usize) -> Option<Vec<i64>> {
+    let free: Vec<i64> = (1..=i64::from(quota)).filter(|slot| !taken.contains(slot)).take(count).collect();
+    (free.len() == count).then_some(free)
 }
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ pub(crate) fn test_event() -> Event {
         queue: None,
         currency: "EUR".into(),
         prices: Vec::new(),
+        ticket_types: Vec::new(),
         seats_total: 100,
         seats_available: 90,
     }

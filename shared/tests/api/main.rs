@@ -24,6 +24,7 @@ mod posters;
 mod recovery;
 mod reports;
 mod reservations;
+mod ticket_types;
 mod tickets;
 mod venue_layouts;
 mod waiting_room;

@@ -177,6 +177,7 @@ pub fn new_event(venue: &VenueWithSeats) -> NewEvent {
         queue: None,
         currency: "EUR".to_owned(),
         prices: tiers.into_iter().map(|t| Price { tier: t.to_owned(), price_cents: tier_price(t) }).collect(),
+        ticket_types: Vec::new(),
     }
 }
 

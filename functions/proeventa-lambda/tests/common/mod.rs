@@ -162,6 +162,7 @@ pub async fn event_with_seats(
             queue: None,
             currency: "EUR".to_owned(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
+            ticket_types: Vec::new(),
         })
         .await
         .expect("create the event");

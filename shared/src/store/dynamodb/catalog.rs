@@ -22,7 +22,8 @@ use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem};
 use crate::domain::{
     Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, NewEvent,
     NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery, SeatState, SeatStatus,
-    StoredLayout, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, WebhookEvent, rank,
+    StoredLayout, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats, WebhookEvent,
+    decode_ticket_types, encode_ticket_types, rank,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{
@@ -120,6 +121,10 @@ pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
             on_sale_at: opt_n(item, "opens")?.map(from_ms).transpose()?,
             queue: queue_from(item)?,
             currency: text(item, "currency"),
+            ticket_types: {
+                let prices = prices_from(item)?;
+                decode_ticket_types(opt_s(item, "ticket_types").as_deref(), &prices).map_err(StoreError::Internal)?
+            },
             prices: prices_from(item)?,
             seats_total,
             seats_available: seats_total,
@@ -393,6 +398,9 @@ impl CatalogStore for DynamoStore {
         if let Some(url) = &event.image_url {
             item.insert("image_url".to_owned(), s(url));
         }
+        if let Some(types) = encode_ticket_types(&event.ticket_types) {
+            item.insert("ticket_types".to_owned(), s(types));
+        }
         if let Some(minutes) = event.duration_minutes {
             item.insert("duration".to_owned(), n(i64::from(minutes)));
         }
@@ -485,6 +493,10 @@ impl CatalogStore for DynamoStore {
         if let Some(prices) = &changes.prices {
             sets.push("#prices = :prices");
             values.push((":prices", prices_value(prices)));
+        }
+        if let Some(types) = changes.ticket_types.as_deref().and_then(encode_ticket_types) {
+            sets.push("#ticket_types = :ticket_types");
+            values.push((":ticket_types", s(types)));
         }
         match changes.on_sale_at {
             Some(Some(on_sale_at)) => {

@@ -30,6 +30,7 @@ use crate::domain::{
     ReservationStatus, SeatLabel,
 };
 use crate::store::outbox::CanceledSeats;
+use crate::store::rules::typed_price;
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 use crate::store::{Entity, cancel_refund};
 
@@ -265,6 +266,8 @@ pub(super) struct HeldSeat<'a> {
     pub row_index: i64,
     /// The partition of the seat's state item.
     pub spk: String,
+    /// The seat's ticket type.
+    pub ticket_type: &'a str,
     pub price_cents: i64,
     pub currency: &'a str,
     pub expires_ms: i64,
@@ -288,6 +291,7 @@ impl HeldSeat<'_> {
             ("num".to_owned(), n(i64::from(self.seat_number))),
             ("ridx".to_owned(), n(self.row_index)),
             ("tier".to_owned(), s(self.tier)),
+            ("ttype".to_owned(), s(self.ticket_type)),
             ("price".to_owned(), n(self.price_cents)),
             ("currency".to_owned(), s(self.currency)),
             ("st".to_owned(), s(ReservationStatus::Held.as_str())),
@@ -416,6 +420,7 @@ fn seats_unavailable(mut lost: Vec<&Wanted>) -> StoreError {
 struct Wanted {
     seat: VenueSeat,
     price_cents: i64,
+    ticket_type: String,
     shard: u32,
 }
 
@@ -473,19 +478,15 @@ impl HoldStore for DynamoStore {
             if event.queue.is_some_and(|queue| queue.enabled) && !request.admitted {
                 return Err(StoreError::QueueRequired);
             }
-            let prices: HashMap<&str, i64> = event.prices.iter().map(|p| (p.tier.as_str(), p.price_cents)).collect();
             let mut wanted = Vec::with_capacity(ids.len());
             for id in ids {
-                let sellable = seats.remove(id).filter(|seat| seat.venue_id == event.venue_id).and_then(|seat| {
-                    let price_cents = prices.get(seat.seat.tier.as_str()).copied()?;
-                    Some(Wanted { seat, price_cents, shard: seat_shard(*id, stored.shards) })
-                });
-                match sellable {
-                    Some(w) => wanted.push(w),
-                    None => {
-                        return Err(StoreError::seat_not_in_venue(*id));
-                    }
-                }
+                let Some(seat) = seats.remove(id).filter(|seat| seat.venue_id == event.venue_id) else {
+                    return Err(StoreError::seat_not_in_venue(*id));
+                };
+                // The seat's ticket type and that type's price for its tier (`rules::typed_price`).
+                let (ticket_type, price_cents, _) =
+                    typed_price(&event.ticket_types, request.seats.ticket_type(*id), *id, &seat.seat.tier)?;
+                wanted.push(Wanted { seat, price_cents, ticket_type, shard: seat_shard(*id, stored.shards) });
             }
 
             // A limit seen reached in this strongly consistent read is refused without a write,
@@ -494,6 +495,10 @@ impl HoldStore for DynamoStore {
             let Some(claims) = self.free_slots(&slots, request, now).await? else {
                 return Err(StoreError::HoldLimitReached { limit: request.limit.seats() });
             };
+            // A quota seen reached in the same kind of read is refused without a write too; only the
+            // conditional puts of the type slots below ever grant one (`type_slots.rs`).
+            let seat_types: Vec<String> = wanted.iter().map(|w| w.ticket_type.clone()).collect();
+            let type_claims = self.free_type_slots(event_id, &event.ticket_types, &seat_types, now).await?;
 
             // A seat seen taken in this strongly consistent read (held and not lapsed, or sold) is
             // lost already: the condition below would refuse it the same way, so the buyer hears
@@ -532,6 +537,7 @@ impl HoldStore for DynamoStore {
                     tier: &w.seat.seat.tier,
                     row_index: w.seat.row_index,
                     spk,
+                    ticket_type: &w.ticket_type,
                     price_cents: w.price_cents,
                     currency: &event.currency,
                     expires_ms,
@@ -567,6 +573,13 @@ impl HoldStore for DynamoStore {
                 expires_ms,
                 now_ms,
             )?);
+            // The type slots, one per seat of a quota'd type, after every other write.
+            for (claim, rid) in type_claims.iter().zip(&holders) {
+                if let Some(claim) = claim {
+                    writes.push(claim.write(&self.table, event_id, *rid)?);
+                }
+            }
+            let type_slots_from = slots_index + 1;
 
             match self.transact_once(&writes).await? {
                 Tx::Committed => {
@@ -576,8 +589,11 @@ impl HoldStore for DynamoStore {
                 }
                 // The event closed, moved or opened later since it was read, or another hold of the user took one
                 // of the slots read free: read again and decide again (the limit, then the seats).
+                // Or another hold took a type slot read free: read again (the quota, then the seats).
                 Tx::Refused(canceled)
-                    if canceled.condition_failed(gate_index) || canceled.condition_failed(slots_index) =>
+                    if canceled.condition_failed(gate_index)
+                        || canceled.condition_failed(slots_index)
+                        || (type_slots_from..writes.len()).any(|i| canceled.condition_failed(i)) =>
                 {
                     budget.pause("the hold").await?
                 }

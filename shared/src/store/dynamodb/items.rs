@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Booking, Gate, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, Seat, SeatAttribute,
-    SeatLabel, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind,
+    Booking, Gate, Invalid, Payment, PaymentStatus, Reservation, ReservationStatus, Role, STANDARD_TICKET_TYPE, Seat,
+    SeatAttribute, SeatLabel, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind,
 };
 use crate::store::{StoreError, StoreResult, Writes, stored_admission, stored_gate};
 
@@ -558,6 +558,8 @@ pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredRe
             event_id: get_uuid(item, "eid")?,
             seat_id: get_uuid(item, "seat_id")?,
             seat: label_from(item)?,
+            // Reservations made before ticket types existed are `standard`.
+            ticket_type: opt_s(item, "ttype").unwrap_or_else(|| STANDARD_TICKET_TYPE.to_owned()),
             price_cents: get_n(item, "price")?,
             currency: text(item, "currency"),
             status: stored_status.effective(expires_at, now),

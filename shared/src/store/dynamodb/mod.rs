@@ -19,6 +19,7 @@ mod reports;
 mod sweep;
 pub mod table;
 mod tickets;
+mod type_slots;
 mod users;
 mod waitlist;
 mod webhooks;

@@ -14,7 +14,9 @@ use uuid::Uuid;
 use super::catalog::{EVENTS_INDEX, event_from};
 use super::items::*;
 use super::{DynamoStore, Query};
-use crate::domain::{EventReport, ReportCount, SalesCount, SalesReport, SalesWindow, SeatStatus, TicketStatus};
+use crate::domain::{
+    EventReport, ReportCount, STANDARD_TICKET_TYPE, SalesCount, SalesReport, SalesWindow, SeatStatus, TicketStatus,
+};
 use crate::store::{CatalogStore, ReportStore, StoreError, StoreResult};
 
 #[async_trait]
@@ -24,7 +26,7 @@ impl ReportStore for DynamoStore {
         let pk = event_tickets_pk(event_id);
         let (seats, tickets) = tokio::join!(
             self.seat_map(event_id, now),
-            self.query_all(Query::gsi2(&pk).only("#tier, #price, #issued, #st"))
+            self.query_all(Query::gsi2(&pk).only("#tier, #ttype, #price, #issued, #st"))
         );
         let Some(seats) = seats? else {
             return Ok(None);
@@ -39,28 +41,27 @@ impl ReportStore for DynamoStore {
                 SeatStatus::Available => {}
             }
         }
-        let mut sales = HashMap::<(String, DateTime<Utc>, bool), (u64, i64)>::new();
+        let mut sales = HashMap::<(String, String, DateTime<Utc>, bool), (u64, i64)>::new();
         for item in &tickets? {
             let issued = get_time(item, "issued")?;
             let hour = issued
                 .duration_trunc(TimeDelta::hours(1))
                 .map_err(|err| StoreError::Internal(format!("a ticket's hour: {err}")))?;
             let revoked = get_enum::<TicketStatus>(item, "st")? == TicketStatus::Revoked;
-            let line = sales.entry((get_s(item, "tier")?.to_owned(), hour, revoked)).or_default();
+            // Tickets issued before ticket types existed are `standard`.
+            let ticket_type = opt_s(item, "ttype").unwrap_or_else(|| STANDARD_TICKET_TYPE.to_owned());
+            let line = sales.entry((get_s(item, "tier")?.to_owned(), ticket_type, hour, revoked)).or_default();
             line.0 += 1;
             line.1 += get_n(item, "price")?;
         }
-        let counts: Vec<ReportCount> = tiers
-            .into_iter()
-            .map(|(tier, (seats, sold, held))| ReportCount::Seats { tier, seats, sold, held })
-            .chain(sales.into_iter().map(|((tier, hour, revoked), (tickets, cents))| ReportCount::Sales {
-                tier,
-                hour,
-                revoked,
-                tickets,
-                cents,
-            }))
-            .collect();
+        let counts: Vec<ReportCount> =
+            tiers
+                .into_iter()
+                .map(|(tier, (seats, sold, held))| ReportCount::Seats { tier, seats, sold, held })
+                .chain(sales.into_iter().map(|((tier, ticket_type, hour, revoked), (tickets, cents))| {
+                    ReportCount::Sales { tier, ticket_type, hour, revoked, tickets, cents }
+                }))
+                .collect();
         Ok(Some(EventReport::from_counts(event_id, &counts)))
     }
 

@@ -44,6 +44,8 @@ pub(super) fn issued_ticket(r: &StoredReservation, ticket_id: Uuid, holder: &str
         ("num".to_owned(), n(i64::from(seat.seat.seat_number))),
         ("ridx".to_owned(), n(r.row_index)),
         ("tier".to_owned(), s(&seat.seat.tier)),
+        // The seat's ticket type, for the sales report's `by_type`.
+        ("ttype".to_owned(), s(&seat.ticket_type)),
         ("price".to_owned(), n(seat.price_cents)),
         ("currency".to_owned(), s(&seat.currency)),
         ("holder".to_owned(), s(holder)),

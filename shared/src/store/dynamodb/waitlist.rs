@@ -21,8 +21,8 @@ use super::items::*;
 use super::messages::message_put;
 use super::{DynamoStore, Query, Returned, TxItem, Updated};
 use crate::domain::{
-    EventStatus, MessageFacts, WAITLIST_LOOKAHEAD, WaitlistEntry, WaitlistJoin, WaitlistSeats, WaitlistStatus,
-    plan_offers,
+    EventStatus, MessageFacts, STANDARD_TICKET_TYPE, WAITLIST_LOOKAHEAD, WaitlistEntry, WaitlistJoin, WaitlistSeats,
+    WaitlistStatus, plan_offers,
 };
 use crate::store::{Entity, StoreError, StoreResult, WaitlistStore};
 
@@ -155,6 +155,8 @@ impl DynamoStore {
                     tier: &r.reservation.seat.tier,
                     row_index: r.row_index,
                     spk,
+                    // Offers are of the event's first ticket type, at its prices (`event.prices`).
+                    ticket_type: event.ticket_types.first().map_or(STANDARD_TICKET_TYPE, |t| t.name.as_str()),
                     price_cents: prices[r.reservation.seat.tier.as_str()],
                     currency: &event.currency,
                     expires_ms,

@@ -16,8 +16,8 @@ use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
     Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
-    SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, StoredLayout, TimeZone, Venue, VenueChanges,
-    VenueWithSeats, event_search_text, in_order, rank,
+    SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, StoredLayout, TicketType, TimeZone, Venue,
+    VenueChanges, VenueWithSeats, encode_ticket_types, event_search_text, in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
@@ -198,6 +198,7 @@ impl CatalogStore for PostgresStore {
             return Err(StoreError::no_such_venue());
         }
         insert_prices(&mut tx, id, &event.prices).await?;
+        write_ticket_types(&mut tx, id, &event.ticket_types).await?;
         write_search_text(&mut tx, id).await?;
         let created = fetch_event(&mut *tx, id, now)
             .await?
@@ -275,6 +276,9 @@ impl CatalogStore for PostgresStore {
         if let Some(prices) = &changes.prices {
             sqlx::query("DELETE FROM event_prices WHERE event_id = $1").bind(id).execute(&mut *tx).await?;
             insert_prices(&mut tx, id, prices).await?;
+        }
+        if let Some(types) = &changes.ticket_types {
+            write_ticket_types(&mut tx, id, types).await?;
         }
         // The trait gives no clock here; availability is counted at the wall clock.
         let event = fetch_event(&mut *tx, id, now).await?;
@@ -530,6 +534,20 @@ fn queue_setting(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
+/// Sets an event's ticket types (one JSON document, see migration 0024).
+async fn write_ticket_types(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    event_id: Uuid,
+    types: &[TicketType],
+) -> StoreResult<()> {
+    sqlx::query("UPDATE events SET ticket_types = $2 WHERE id = $1")
+        .bind(event_id)
+        .bind(encode_ticket_types(types))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Writes an event's prices in one insert.
 async fn insert_prices(tx: &mut sqlx::Transaction<'_, Postgres>, event_id: Uuid, prices: &[Price]) -> StoreResult<()> {
     sqlx::query(
@@ -552,7 +570,7 @@ SELECT e.id, e.venue_id, v.name AS venue_name, v.location AS venue_location, v.k
        v.time_zone AS venue_time_zone,
        e.name, e.category, e.description, e.image_url, e.start_time, e.duration_minutes, e.status, e.currency,
        e.poster_small, e.poster_large, e.on_sale_at, e.queue_enabled, e.queue_admit_per_minute,
-       e.queue_max_active_buyers, e.queue_session_minutes,
+       e.queue_max_active_buyers, e.queue_session_minutes, e.ticket_types,
        ARRAY(SELECT p.tier FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C") AS price_tiers,
        ARRAY(SELECT p.price_cents FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C")
            AS price_amounts,

@@ -9,7 +9,7 @@
 //! written so that one index probe fits it (see the comment above `HOLD_BATCH_SQL`); the proof is
 //! `plan_tests.rs`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,13 +18,11 @@ use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::payments::record_refunds;
-use super::rows::{BookingSeatRow, ReservationRow, labels, parse_stored, reservation_columns};
+use super::rows::{BookingSeatRow, ReservationRow, parse_stored, reservation_columns};
 use super::tickets::revoke_tickets;
 use super::waitlist::{offer_freed_seats, offer_lapsed_seats};
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
-use crate::domain::{
-    Booking, EventStatus, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus,
-};
+use crate::domain::{Booking, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus};
 use crate::store::Entity;
 use crate::store::batch::Batches;
 use crate::store::hold_batch::{HoldOutcome, PendingHold};
@@ -41,7 +39,10 @@ impl HoldStore for PostgresStore {
         // the user's lowest free slot; the index let one have it). It is then placed again: it
         // wrote nothing. Each such loss means another hold of the user took a slot, so after
         // `limit` of them the user is at the limit and the refusal is named.
-        let attempts = usize::try_from(request.limit.seats()).unwrap_or(usize::MAX).min(MAX_SLOT_RETRIES) + 2;
+        // A hold that lost a type slot to a concurrent batch is placed again in the same way; each such
+        // loss means another hold took a slot of the type, so `TYPE_SLOT_RETRIES` more tries bound it.
+        let attempts =
+            usize::try_from(request.limit.seats()).unwrap_or(usize::MAX).min(MAX_SLOT_RETRIES) + 2 + TYPE_SLOT_RETRIES;
         for _ in 0..attempts {
             if let Some(answer) = self.holds.hold(request.clone(), now).await.decided() {
                 return answer;
@@ -119,6 +120,8 @@ const HOLD_ATTEMPTS: usize = 3;
 /// A hold that lost only a hold slot to another hold of the same user is placed again, at most
 /// this many times more than twice (see `hold`).
 const MAX_SLOT_RETRIES: usize = 32;
+/// How many more times a hold that lost only type slots to concurrent batches is placed again.
+const TYPE_SLOT_RETRIES: usize = 32;
 
 #[async_trait]
 impl Batches for PgHoldBatches {
@@ -149,13 +152,15 @@ impl Batches for PgHoldBatches {
 impl PgHoldBatches {
     async fn try_hold_batch(&self, batch: &[PendingHold]) -> Result<Vec<HoldOutcome>, sqlx::Error> {
         let (mut seat_holds, mut seat_ids, mut seat_ranks) = (Vec::new(), Vec::new(), Vec::new());
+        let mut seat_types: Vec<Option<String>> = Vec::new();
         let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut limits, mut admitted) = (Vec::new(), Vec::new());
         for (i, hold) in batch.iter().enumerate() {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
             let request = &hold.request;
-            for (rank, seat) in (1_i32..).zip(request.seats.ids()) {
+            for ((rank, seat), ticket_type) in (1_i32..).zip(request.seats.ids()).zip(request.seats.ticket_types()) {
+                seat_types.push(ticket_type.clone());
                 seat_holds.push(i);
                 seat_ids.push(*seat);
                 seat_ranks.push(rank);
@@ -182,7 +187,8 @@ impl PgHoldBatches {
             .bind(&counts)
             .bind(&limits)
             .bind(&seat_ranks)
-            .bind(&admitted);
+            .bind(&admitted)
+            .bind(&seat_types);
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
@@ -290,6 +296,18 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 //   a checkout may have changed it since the snapshot). Written as a join of `reservations` with
 //   the stale rows, a generic plan made on an empty table read `reservations` in a loop, once per
 //   stale row (5,605 loops over 295 rows for one batch of 19 holds: 333 ms).
+// - Type slots (a ticket type's quota, `reservations_type_slot_uq` on (event_id, ticket_type,
+//   type_slot) for active rows, migration 0024) are given the way hold slots are: `type_free` reads,
+//   per quota'd type the batch takes, the type's active rows in one range scan of that index (the
+//   slots of those confirmed or not lapsed, and the ids of the lapsed holds, which `lapsed` writes
+//   down first), and takes the lowest free slots in 1..=quota, as many as the batch's seats of the
+//   type; `typed` gives the k-th such seat (in hold order) the k-th slot, so no two holds of a batch
+//   share one. A hold with a seat left without a slot inserts nothing. Two batches running at once
+//   may pick the same slot: the index lets one have it (`ON CONFLICT DO NOTHING` skips the other's
+//   row, after waiting for its commit), and the loser is placed again or refused `TypeSoldOut` by
+//   `hold_refusal`. The type, its quota and its price for the seat's tier come from the event row
+//   `open_event` already holds (its JSON), never a table read of their own. The scan costs one
+//   index entry per active seat of the type (at most its quota).
 // - Rows are inserted in seat-id order so that two overlapping multi-seat holds wait on each other
 //   in the same order instead of deadlocking.
 // - A booking row is written only for a hold that got at least one seat, after its reservations:
@@ -302,7 +320,8 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 /// Places a batch of holds (see `PgHoldBatches`): the per-seat arrays `$1` (which hold), `$2` (seat)
 /// and `$11` (its place in its hold: 1, 2, ...), and per hold `$3` index, `$4` booking, `$5` user,
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
-/// limit of held seats, `$12` whether it carries an admission of the event's waiting room. Each
+/// limit of held seats, `$12` whether it carries an admission of the event's waiting room, and per
+/// seat `$13` the ticket type it names (NULL: the event's first). Each
 /// hold's event must be on sale, open (its `on_sale_at` reached or none), behind no enabled
 /// waiting room unless the hold is admitted, and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
@@ -320,14 +339,14 @@ WITH req AS (
     SELECT e.*
     FROM (SELECT DISTINCT event_id FROM req ORDER BY event_id) q
     CROSS JOIN LATERAL (
-        SELECT x.id, x.venue_id, x.currency, x.start_time, x.on_sale_at, x.queue_enabled FROM events x
+        SELECT x.id, x.venue_id, x.currency, x.start_time, x.on_sale_at, x.queue_enabled, x.ticket_types FROM events x
         WHERE x.id = q.event_id AND x.status = 'on_sale'
         FOR SHARE
     ) e
 ), wanted AS (
     SELECT r.idx, r.booking_id, s.id AS seat_id, s.section, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency,
-           want.nth
-    FROM unnest($1::int4[], $2::uuid[], $11::int4[]) AS want (idx, seat_id, nth)
+           want.nth, tt.ticket_type, tt.quota
+    FROM unnest($1::int4[], $2::uuid[], $11::int4[], $13::text[]) AS want (idx, seat_id, nth, ticket_type)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
                        AND (oe.on_sale_at IS NULL OR oe.on_sale_at <= r.held_at)
@@ -335,10 +354,25 @@ WITH req AS (
     -- One primary-key probe per seat, and one per price: a plain join let the generic plan hash
     -- the whole venue.
     CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
+    -- The seat's ticket type, from the event row already read (its JSON, migration 0024): the one
+    -- the seat names, else the first; an event without types of its own sells `standard`.
     CROSS JOIN LATERAL (
-        SELECT x.price_cents FROM event_prices x WHERE x.event_id = oe.id AND x.tier = s.tier LIMIT 1
+        SELECT t.v ->> 'name' AS ticket_type, (t.v ->> 'quota')::int4 AS quota, t.v -> 'prices' AS type_prices
+        FROM jsonb_array_elements(coalesce(oe.ticket_types::jsonb, '[{"name": "standard"}]'::jsonb))
+             WITH ORDINALITY AS t (v, pos)
+        WHERE CASE WHEN want.ticket_type IS NULL THEN t.pos = 1 ELSE t.v ->> 'name' = want.ticket_type END
+        LIMIT 1
+    ) tt
+    -- Its price for the seat's tier: the type's, or the event's prices for `standard`.
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN oe.ticket_types IS NULL THEN (
+                   SELECT x.price_cents FROM event_prices x WHERE x.event_id = oe.id AND x.tier = s.tier LIMIT 1
+               ) ELSE (
+                   SELECT (pp ->> 'price_cents')::int8 FROM jsonb_array_elements(tt.type_prices) AS pp
+                   WHERE pp ->> 'tier' = s.tier LIMIT 1
+               ) END AS price_cents
     ) p
-    WHERE s.venue_id = oe.venue_id
+    WHERE s.venue_id = oe.venue_id AND p.price_cents IS NOT NULL
 ), valid AS (
     SELECT r.* FROM req r
     JOIN (SELECT idx, count(*) AS seats FROM wanted GROUP BY idx) found ON found.idx = r.idx
@@ -366,6 +400,40 @@ WITH req AS (
         OFFSET 0
     ) f
     WHERE cardinality(f.free) = mi.seat_count
+), type_need AS (
+    -- The quota'd types the placed holds take, with how many of their seats.
+    SELECT v.event_id, w.ticket_type, w.quota, min(v.held_at) AS held_at, count(*)::int4 AS seats
+    FROM placed v JOIN wanted w ON w.idx = v.idx
+    WHERE w.quota IS NOT NULL
+    GROUP BY v.event_id, w.ticket_type, w.quota
+), type_free AS (
+    SELECT n.event_id, n.ticket_type, n.held_at, m.lapsed, f.free
+    FROM type_need n
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(y.type_slot) FILTER (WHERE y.status = 'confirmed' OR y.expires_at > n.held_at), '{}')
+                   AS taken,
+               coalesce(array_agg(y.id) FILTER (WHERE y.status = 'held' AND y.expires_at <= n.held_at), '{}') AS lapsed
+        FROM reservations y
+        WHERE y.event_id = n.event_id AND y.ticket_type = n.ticket_type AND y.status IN ('held', 'confirmed')
+          AND y.type_slot IS NOT NULL
+    ) m
+    CROSS JOIN LATERAL (
+        SELECT ARRAY(
+            SELECT g.slot FROM generate_series(1, least(n.quota, cardinality(m.taken) + n.seats)) AS g (slot)
+            WHERE g.slot <> ALL (m.taken)
+            ORDER BY g.slot
+            LIMIT n.seats
+        ) AS free
+        OFFSET 0
+    ) f
+), typed AS (
+    -- The k-th seat of a quota'd type in the batch (in hold order) takes the type's k-th free slot;
+    -- NULL when the type has no more.
+    SELECT w.idx, w.seat_id,
+           tf.free[row_number() OVER (PARTITION BY tf.event_id, tf.ticket_type ORDER BY w.idx, w.nth)] AS type_slot
+    FROM placed v
+    JOIN wanted w ON w.idx = v.idx
+    JOIN type_free tf ON tf.event_id = v.event_id AND tf.ticket_type = w.ticket_type
 ), lapsed AS (
     UPDATE reservations x SET status = 'expired', updated_at = lapse.held_at
     FROM (
@@ -384,6 +452,9 @@ WITH req AS (
             UNION ALL
             -- The users' lapsed holds, whose slots `placed` counted free.
             SELECT l.id, v.held_at FROM placed v CROSS JOIN LATERAL unnest(v.lapsed) AS l (id)
+            UNION ALL
+            -- The lapsed holds of the quota'd types, whose slots `type_free` counted free.
+            SELECT l.id, tf.held_at FROM type_free tf CROSS JOIN LATERAL unnest(tf.lapsed) AS l (id)
         ) stale
     ) lapse
     WHERE lapse.ids IS NOT NULL AND x.id = ANY (lapse.ids)
@@ -392,12 +463,15 @@ WITH req AS (
 ), inserted AS (
     INSERT INTO reservations
         (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at,
-         hold_slot)
+         hold_slot, ticket_type, type_slot)
     SELECT gen_random_uuid(), v.booking_id, v.user_id, v.event_id, w.seat_id, w.price_cents, w.currency, 'held',
-           v.expires_at, v.held_at, v.held_at, v.free[w.nth]
+           v.expires_at, v.held_at, v.held_at, v.free[w.nth], w.ticket_type, ty.type_slot
     FROM placed v
     JOIN wanted w ON w.idx = v.idx
+    LEFT JOIN typed ty ON ty.idx = w.idx AND ty.seat_id = w.seat_id
     WHERE (SELECT count(*) FROM lapsed) >= 0
+      -- A hold with a seat of a quota'd type left without a slot inserts nothing.
+      AND NOT EXISTS (SELECT 1 FROM typed t WHERE t.idx = v.idx AND t.type_slot IS NULL)
     ORDER BY v.event_id, w.seat_id
     ON CONFLICT DO NOTHING
     RETURNING *
@@ -407,7 +481,7 @@ WITH req AS (
     GROUP BY booking_id, user_id, event_id, created_at
 )
 SELECT w.idx, r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, w.section, w.row_label, w.seat_number, w.tier,
-       r.price_cents, r.currency, r.status, r.expires_at, r.created_at
+       r.ticket_type, r.price_cents, r.currency, r.status, r.expires_at, r.created_at
 FROM inserted r
 JOIN wanted w ON w.booking_id = r.booking_id AND w.seat_id = r.seat_id
 ORDER BY w.idx, w.row_index, w.seat_number
@@ -429,113 +503,6 @@ fn rows_by_hold(batch: &[PendingHold], rows: Vec<BatchRow>) -> Vec<Vec<Reservati
         }
     }
     held
-}
-
-/// The user's held seats of an event (`$1` event, `$2` user) at `$3`, as the slot index counts
-/// them: one range of `reservations_hold_slot_uq`. The lapse is counted apart (`FILTER`): as a
-/// condition on `expires_at` it would let `reservations_lapsing_idx` (every unexpired hold of the
-/// table) compete with the slot index, as it did in the hold's own slot read (see `mine`).
-pub(super) const HELD_SLOTS_SQL: &str = "
-SELECT count(*) FILTER (WHERE expires_at > $3) FROM reservations
-WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL";
-
-/// `EVENT_STATE_SQL`'s row: status, start, opening, waiting room enabled.
-type EventState = (String, DateTime<Utc>, Option<DateTime<Utc>>, bool);
-
-/// An event's (`$1`) status, start, opening and whether its waiting room is enabled.
-pub(super) const EVENT_STATE_SQL: &str =
-    "SELECT status, start_time, on_sale_at, queue_enabled IS TRUE FROM events WHERE id = $1";
-
-/// Which of the seats `$2` event `$1` sells: each seat is one primary-key probe (fenced by `LIMIT`,
-/// so no plan reads `seats` whole to join it), checked against the event's venue and its price.
-pub(super) const SELLABLE_SEATS_SQL: &str = "
-SELECT s.id
-FROM unnest($2::uuid[]) AS want (seat_id)
-CROSS JOIN LATERAL (SELECT x.id, x.venue_id, x.tier FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
-CROSS JOIN LATERAL (SELECT 1 FROM event_prices p WHERE p.event_id = $1 AND p.tier = s.tier LIMIT 1) p
-WHERE s.venue_id = (SELECT e.venue_id FROM events e WHERE e.id = $1)";
-
-/// The labels of the seats `$2` of event `$1` that someone holds or bought at `$3`: one probe of
-/// the seat index per seat, as in the hold, and one of `seats`' primary key for its label.
-pub(super) const LOST_SEATS_SQL: &str = "
-SELECT s.section, s.row_label, s.seat_number, s.tier
-FROM unnest($2::uuid[]) AS want (seat_id)
-CROSS JOIN LATERAL (
-    SELECT x.status, x.expires_at FROM reservations x
-    WHERE x.event_id = $1 AND x.seat_id = want.seat_id AND x.status IN ('held', 'confirmed')
-    LIMIT 1
-) r
-CROSS JOIN LATERAL (
-    SELECT x.section, x.row_label, x.row_index, x.seat_number, x.tier FROM seats x WHERE x.id = want.seat_id LIMIT 1
-) s
-WHERE r.status = 'confirmed' OR r.expires_at > $3
-ORDER BY s.row_index, s.seat_number";
-
-impl PostgresStore {
-    /// Why a hold statement wrote nothing, read after the fact, in the order the refusals are
-    /// given on every backend: the event and seats (`invalid_hold`), the user's limit, then seats
-    /// someone else has. `None` when nothing refuses it any more (see `hold`), so the hold may be
-    /// tried again.
-    async fn hold_refusal(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
-        if let Some(invalid) = self.invalid_hold(request, now).await? {
-            return Ok(Some(invalid));
-        }
-        // The user's held seats of the event, as the slot index counts them.
-        let held: i64 = sqlx::query_scalar(HELD_SLOTS_SQL)
-            .bind(request.event_id)
-            .bind(request.user_id)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
-        let limit = request.limit.seats();
-        if held + i64::try_from(request.seats.ids().len()).unwrap_or(i64::MAX) > i64::from(limit) {
-            return Ok(Some(StoreError::HoldLimitReached { limit }));
-        }
-        self.lost_seats(request, now).await
-    }
-
-    /// A hold whose event is unknown, canceled, started, not yet open or behind a waiting room the
-    /// hold was not admitted through, or that names a seat the event does not sell: the refusal,
-    /// or `None`.
-    async fn invalid_hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
-        let event: Option<EventState> =
-            sqlx::query_as(EVENT_STATE_SQL).bind(request.event_id).fetch_optional(&self.pool).await?;
-        let Some((status, start_time, on_sale_at, queued)) = event else {
-            return Ok(Some(StoreError::NotFound(Entity::Event)));
-        };
-        if parse_stored::<EventStatus>(&status)? == EventStatus::Canceled {
-            return Ok(Some(StoreError::event_canceled()));
-        }
-        if start_time <= now {
-            return Ok(Some(StoreError::event_started()));
-        }
-        if let Some(on_sale_at) = on_sale_at.filter(|opens| *opens > now) {
-            return Ok(Some(StoreError::NotOnSale { on_sale_at }));
-        }
-        if queued && !request.admitted {
-            return Ok(Some(StoreError::QueueRequired));
-        }
-        let sellable: HashSet<Uuid> = sqlx::query_scalar(SELLABLE_SEATS_SQL)
-            .bind(request.event_id)
-            .bind(request.seats.ids())
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .collect();
-        Ok(request.seats.ids().iter().find(|id| !sellable.contains(id)).map(|id| StoreError::seat_not_in_venue(*id)))
-    }
-
-    /// The requested seats that someone else holds or bought at `now`, after the index refused a
-    /// hold (one index probe per seat, as in the hold); `None` when they are all free (again).
-    async fn lost_seats(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
-        let taken: Vec<(String, String, i32, String)> = sqlx::query_as(LOST_SEATS_SQL)
-            .bind(request.event_id)
-            .bind(request.seats.ids())
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok((!taken.is_empty()).then(|| StoreError::SeatsUnavailable(labels(taken))))
-    }
 }
 
 /// The seat of reservation `r`, as `s`: one primary-key probe per reservation, fenced by `LIMIT` so

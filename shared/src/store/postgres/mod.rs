@@ -14,6 +14,7 @@
 mod audit;
 mod catalog;
 mod hold_extension;
+mod hold_refusals;
 mod holds;
 mod limits;
 mod messages;

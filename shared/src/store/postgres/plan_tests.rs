@@ -190,6 +190,7 @@ async fn four_thousand_tickets(store: &PostgresStore, conn: &mut sqlx::PgConnect
                 queue: None,
                 currency: "EUR".into(),
                 prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
+                ticket_types: Vec::new(),
             })
             .await
             .unwrap();
@@ -286,7 +287,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
              ARRAY['{booking}', '{other}']::uuid[], ARRAY['{user}', {heavy}]::uuid[], \
              ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
              ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
-             ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[]",
+             ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], ARRAY[NULL, 'student', NULL]::text[]",
             a1 = f.seat("A1"),
             a2 = f.seat("A2"),
             b1 = f.seat("B1"),
@@ -321,6 +322,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
                         queue: None,
                         currency: "EUR".into(),
                         prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
+                        ticket_types: Vec::new(),
                     })
                     .await
                     .unwrap();
@@ -462,14 +464,20 @@ const SEATS: &str = "ARRAY[md5('seat1')::uuid, md5('seat2')::uuid, md5('seat3'):
 const SEAT_PROBE: (&str, &str) = ("reservations_active_seat_uq", "seat_id");
 const SLOT_PROBE: (&str, &str) = ("reservations_hold_slot_uq", "user_id");
 
+/// The type slot index's range: a ticket type's active seats of one event (its quota, migration 0024).
+const TYPE_SLOT_PROBE: (&str, &str) = ("reservations_type_slot_uq", "ticket_type");
+
 /// The waiting list's probe: an event's waiting entries in their order.
 const WAITING_PROBE: (&str, &str) = ("waitlist_entries_waiting_idx", "event_id");
 
 fn hot_statements() -> Vec<HotStatement> {
     use super::catalog::{SEAT_MAP_SEATS_SQL, SEAT_MAP_TAKEN_SQL};
+    use super::hold_refusals::{
+        EVENT_STATE_SQL, EVENT_TYPES_SQL, HELD_SLOTS_SQL, LOST_SEATS_SQL, SELLABLE_SEATS_SQL, TYPE_ACTIVE_SQL,
+    };
     use super::holds::{
-        BOOKING_SQL, CANCEL_LOCKED_SQL, CancelScope, EVENT_STATE_SQL, EXPIRE_LAPSED_SQL, HELD_SLOTS_SQL,
-        HOLD_BATCH_SQL, LOST_SEATS_SQL, RESERVATION_SQL, SELLABLE_SEATS_SQL, UNDO_BOOKINGS_SQL, UNDO_RESERVATIONS_SQL,
+        BOOKING_SQL, CANCEL_LOCKED_SQL, CancelScope, EXPIRE_LAPSED_SQL, HOLD_BATCH_SQL, RESERVATION_SQL,
+        UNDO_BOOKINGS_SQL, UNDO_RESERVATIONS_SQL,
     };
     use super::payments::{
         CHECKOUT_REFUSAL_SQL, CONFIRM_PAYMENT_SQL, CONFIRM_SEATS_SQL, CREATE_PAYMENT_SQL, DECLINE_SQL,
@@ -493,7 +501,8 @@ fn hot_statements() -> Vec<HotStatement> {
     let hold = format!(
         "ARRAY[0, 0, 1]::int4[], {SEATS}, ARRAY[0, 1]::int4[], ARRAY[gen_random_uuid(), gen_random_uuid()], \
          ARRAY[{USER}, md5('user8')::uuid], ARRAY[{EVENT}, {EVENT}], ARRAY[{now}, {now}], ARRAY[{later}, {later}], \
-         ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[]"
+         ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], \
+         ARRAY[NULL, 'student', NULL]::text[]"
     );
     vec![
         // The hold and the reads that explain a refused one.
@@ -504,6 +513,7 @@ fn hot_statements() -> Vec<HotStatement> {
             &[
                 SEAT_PROBE,
                 SLOT_PROBE,
+                TYPE_SLOT_PROBE,
                 ("reservations_pkey", "id = ANY (lapse.ids)"),
                 ("seats_pkey", "id"),
                 ("events_pkey", "id"),
@@ -511,6 +521,8 @@ fn hot_statements() -> Vec<HotStatement> {
         ),
         hot("held_slots", HELD_SLOTS_SQL, &format!("{EVENT}, {USER}, {now}"), &[SLOT_PROBE]),
         hot("event_state", EVENT_STATE_SQL, EVENT, &[("events_pkey", "id")]),
+        hot("event_types", EVENT_TYPES_SQL, EVENT, &[("events_pkey", "id")]),
+        hot("type_active", TYPE_ACTIVE_SQL, &format!("{EVENT}, 'student', {now}"), &[TYPE_SLOT_PROBE]),
         hot("sellable_seats", SELLABLE_SEATS_SQL, &format!("{EVENT}, {SEATS}"), &[("seats_pkey", "id")]),
         hot("lost_seats", LOST_SEATS_SQL, &format!("{EVENT}, {SEATS}, {now}"), &[SEAT_PROBE, ("seats_pkey", "id")]),
         hot(

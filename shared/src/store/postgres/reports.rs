@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::PostgresStore;
-use crate::domain::{EventReport, ReportCount, SalesCount, SalesReport, SalesWindow};
+use crate::domain::{EventReport, ReportCount, STANDARD_TICKET_TYPE, SalesCount, SalesReport, SalesWindow};
 use crate::store::{ReportStore, StoreError, StoreResult};
 
 /// An event's report counts (`$1` event, `$2` now), three parts in one statement: `event`, one
@@ -14,13 +14,14 @@ use crate::store::{ReportStore, StoreError, StoreResult};
 /// and sold ones (each seat's probe of `reservations_active_seat_uq`, a subquery per seat so that
 /// no plan reads the event's reservations first and then every seat to match them; the unique
 /// index leaves at most one); and `sales`, the event's
-/// tickets by tier, hour of issue (UTC) and whether revoked (its range of `tickets_event_idx`).
+/// tickets by tier, ticket type (their reservation's), hour of issue (UTC) and whether revoked (its
+/// range of `tickets_event_idx`).
 pub(super) const EVENT_REPORT_SQL: &str = "
-SELECT 'event' AS part, NULL::text AS tier, NULL::timestamptz AS hour, false AS revoked, 0::bigint AS seats,
+SELECT 'event' AS part, NULL::text AS tier, NULL::text AS ticket_type, NULL::timestamptz AS hour, false AS revoked, 0::bigint AS seats,
        0::bigint AS sold, 0::bigint AS held, 0::bigint AS cents
 FROM events WHERE id = $1
 UNION ALL
-SELECT 'seats', seat.tier, NULL, false, count(*), count(*) FILTER (WHERE seat.taken = 'confirmed'),
+SELECT 'seats', seat.tier, NULL, NULL, false, count(*), count(*) FILTER (WHERE seat.taken = 'confirmed'),
        count(*) FILTER (WHERE seat.taken = 'held'), 0
 FROM (
     SELECT s.tier,
@@ -32,11 +33,13 @@ FROM (
 ) seat
 GROUP BY seat.tier
 UNION ALL
-SELECT 'sales', t.tier, date_trunc('hour', t.issued_at, 'UTC'), t.status = 'revoked', 0, count(*), 0,
+SELECT 'sales', t.tier, r.ticket_type, date_trunc('hour', t.issued_at, 'UTC'), t.status = 'revoked', 0, count(*), 0,
        sum(t.price_cents)::bigint
 FROM tickets t
+-- Each ticket's reservation, for its ticket type: one primary-key probe, fenced by `LIMIT`.
+CROSS JOIN LATERAL (SELECT x.ticket_type FROM reservations x WHERE x.id = t.reservation_id LIMIT 1) r
 WHERE t.event_id = $1
-GROUP BY t.tier, date_trunc('hour', t.issued_at, 'UTC'), t.status = 'revoked'";
+GROUP BY t.tier, r.ticket_type, date_trunc('hour', t.issued_at, 'UTC'), t.status = 'revoked'";
 
 /// Sales across events in a window (`$1` from, `$2` to, both included), by event, currency and
 /// UTC day: the tickets issued in it (one range of `tickets_issued_idx`) and those revoked in it
@@ -65,7 +68,7 @@ FROM (
 
 type SalesRow = (Uuid, Option<String>, String, chrono::NaiveDate, bool, i64, i64);
 
-type ReportRow = (String, Option<String>, Option<DateTime<Utc>>, bool, i64, i64, i64, i64);
+type ReportRow = (String, Option<String>, Option<String>, Option<DateTime<Utc>>, bool, i64, i64, i64, i64);
 
 fn count(value: i64) -> StoreResult<u64> {
     u64::try_from(value).map_err(|_| StoreError::Internal(format!("a report counted {value}")))
@@ -79,7 +82,7 @@ impl ReportStore for PostgresStore {
             sqlx::query_as(EVENT_REPORT_SQL).bind(event_id).bind(now).fetch_all(&self.pool).await?;
         let mut known = false;
         let mut counts = Vec::with_capacity(rows.len());
-        for (part, tier, hour, revoked, seats, sold, held, cents) in rows {
+        for (part, tier, ticket_type, hour, revoked, seats, sold, held, cents) in rows {
             if part == "event" {
                 known = true;
             } else if part == "seats" {
@@ -88,7 +91,8 @@ impl ReportStore for PostgresStore {
             } else {
                 let hour = hour.ok_or_else(|| StoreError::Internal("a ticket without an hour".into()))?;
                 let tier = tier.unwrap_or_default();
-                counts.push(ReportCount::Sales { tier, hour, revoked, tickets: count(sold)?, cents });
+                let ticket_type = ticket_type.unwrap_or_else(|| STANDARD_TICKET_TYPE.to_owned());
+                counts.push(ReportCount::Sales { tier, ticket_type, hour, revoked, tickets: count(sold)?, cents });
             }
         }
         Ok(known.then(|| EventReport::from_counts(event_id, &counts)))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::domain::{
     Category, Event, EventStatus, Invalid, Payment, PaymentStatus, Poster, Price, Reservation, ReservationStatus, Role,
     Seat, SeatAttribute, SeatLabel, SeatState, SeatStatus, Ticket, TicketStatus, TimeZone, User, Venue, VenueKind,
-    VenueSummary, section_from_stored,
+    VenueSummary, decode_ticket_types, section_from_stored,
 };
 use crate::store::{StoreError, StoreResult, stored_admission, stored_queue};
 
@@ -154,6 +154,7 @@ pub(super) struct EventRow {
     currency: String,
     price_tiers: Vec<String>,
     price_amounts: Vec<i64>,
+    ticket_types: Option<String>,
     seats_total: i64,
     seats_taken: i64,
 }
@@ -165,7 +166,8 @@ impl EventRow {
             .into_iter()
             .zip(self.price_amounts)
             .map(|(tier, price_cents)| Price { tier, price_cents })
-            .collect();
+            .collect::<Vec<_>>();
+        let ticket_types = decode_ticket_types(self.ticket_types.as_deref(), &prices).map_err(StoreError::Internal)?;
         Ok(Event {
             id: self.id,
             venue_id: self.venue_id,
@@ -193,6 +195,7 @@ impl EventRow {
             )?,
             currency: self.currency,
             prices,
+            ticket_types,
             seats_total: self.seats_total,
             seats_available: (self.seats_total - self.seats_taken).max(0),
         })
@@ -203,7 +206,7 @@ impl EventRow {
 macro_rules! reservation_columns {
     () => {
         "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.section, s.row_label, s.seat_number, s.tier, \
-         r.price_cents, r.currency, r.status, r.expires_at, r.created_at"
+         r.ticket_type, r.price_cents, r.currency, r.status, r.expires_at, r.created_at"
     };
 }
 pub(super) use reservation_columns;
@@ -219,6 +222,7 @@ pub(super) struct ReservationRow {
     row_label: String,
     seat_number: i32,
     tier: String,
+    ticket_type: String,
     price_cents: i64,
     currency: String,
     status: String,
@@ -242,6 +246,7 @@ impl ReservationRow {
                 seat_number: self.seat_number,
                 tier: self.tier,
             },
+            ticket_type: self.ticket_type,
             price_cents: self.price_cents,
             currency: self.currency,
             status,

@@ -109,6 +109,7 @@ pub(super) async fn fixture(store: &PostgresStore) -> Fixture {
                 Price { tier: "vip".into(), price_cents: 3000 },
                 Price { tier: "standard".into(), price_cents: 1200 },
             ],
+            ticket_types: Vec::new(),
         })
         .await
         .unwrap();

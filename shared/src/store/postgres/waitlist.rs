@@ -53,10 +53,12 @@ pub(super) const FREED_SEATS_SQL: &str = "SELECT s.id, s.tier, p.price_cents FRO
 pub(super) const OFFER_SLOTS_SQL: &str = "SELECT hold_slot FROM reservations \
      WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL AND hold_slot < 0";
 
+/// Offers are of the event's first ticket type (whose prices `event_prices` holds).
 pub(super) const OFFER_RESERVATIONS_SQL: &str = "INSERT INTO reservations \
      (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at, \
-      hold_slot) \
-     SELECT gen_random_uuid(), $1, $2, $3, seat.id, seat.price, $4, 'held', $5, $6, $6, seat.slot \
+      hold_slot, ticket_type) \
+     SELECT gen_random_uuid(), $1, $2, $3, seat.id, seat.price, $4, 'held', $5, $6, $6, seat.slot, \
+            COALESCE((SELECT e.ticket_types::jsonb -> 0 ->> 'name' FROM events e WHERE e.id = $3), 'standard') \
      FROM unnest($7::uuid[], $8::bigint[], $9::int[]) AS seat (id, price, slot)";
 
 /// One account's entry (`$1` event, `$2` user), with the entries ahead of it.

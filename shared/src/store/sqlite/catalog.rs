@@ -19,8 +19,8 @@ use super::rows::{
 };
 use crate::domain::{
     Actor, AuditAction, AuditRecord, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
-    SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, SeatStatus, StoredLayout, TimeZone, Venue,
-    VenueChanges, VenueWithSeats, event_search_text, in_order, rank, section_from_stored,
+    SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, SeatStatus, StoredLayout, TicketType, TimeZone,
+    Venue, VenueChanges, VenueWithSeats, encode_ticket_types, event_search_text, in_order, rank, section_from_stored,
 };
 use crate::store::outbox::{self, CanceledSeats};
 use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
@@ -202,6 +202,7 @@ impl CatalogStore for SqliteStore {
             other => other?,
         };
         insert_prices(&mut tx, &event_id, &event.prices).await?;
+        write_ticket_types(&mut tx, &event_id, &event.ticket_types).await?;
         write_search_text(&mut tx, &event_id).await?;
         let created = load_event(&mut tx, id, now)
             .await?
@@ -274,6 +275,9 @@ impl CatalogStore for SqliteStore {
         if let Some(prices) = changes.prices {
             sqlx::query("DELETE FROM event_prices WHERE event_id = ?").bind(&event_id).execute(&mut *tx).await?;
             insert_prices(&mut tx, &event_id, &prices).await?;
+        }
+        if let Some(types) = &changes.ticket_types {
+            write_ticket_types(&mut tx, &event_id, types).await?;
         }
         let event = load_event(&mut tx, id, now).await?;
         if let (Some(actor), Some(before), Some(after)) = (&actor, &before, &event)
@@ -423,7 +427,7 @@ fn push_event_select_from(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>,
         "SELECT e.id, e.venue_id, e.name, e.category, e.description, e.image_url, e.start_time, \
          e.duration_minutes, e.status, e.currency, e.poster_small, e.poster_large, e.on_sale_at, \
          e.queue_enabled, e.queue_admit_per_minute, e.queue_max_active_buyers, e.queue_session_minutes, \
-         v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
+         e.ticket_types, v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
          v.time_zone AS venue_time_zone, \
          (SELECT COUNT(*) FROM seats s WHERE s.venue_id = e.venue_id) AS seats_total, \
          (SELECT COUNT(*) FROM reservations r INDEXED BY reservations_event_idx WHERE r.event_id = e.id \
@@ -604,6 +608,16 @@ async fn load_event(conn: &mut SqliteConnection, id: Uuid, now: DateTime<Utc>) -
     let row = qb.build().fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     Ok(events_from_rows(conn, vec![row]).await?.pop())
+}
+
+/// Sets an event's ticket types (one JSON document, see migration 0024).
+async fn write_ticket_types(conn: &mut SqliteConnection, event_id: &str, types: &[TicketType]) -> StoreResult<()> {
+    sqlx::query("UPDATE events SET ticket_types = ? WHERE id = ?")
+        .bind(encode_ticket_types(types))
+        .bind(event_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Inserts an event's prices in one statement.

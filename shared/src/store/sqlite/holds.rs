@@ -26,13 +26,14 @@ use super::rows::{
 use super::tickets::revoke_tickets;
 use super::waitlist::{offer_freed_seats, offer_lapsed_seats};
 use crate::domain::{
-    Booking, EventStatus, HoldExtension, HoldLimit, HoldRequest, Refund, Reservation, ReservationFilter,
-    ReservationStatus, SeatLabel,
+    Booking, EventStatus, HoldExtension, HoldLimit, HoldRequest, Price, Refund, Reservation, ReservationFilter,
+    ReservationStatus, SeatLabel, TicketType, decode_ticket_types,
 };
 use crate::store::Entity;
 use crate::store::batch::Batches;
 use crate::store::hold_batch::{HoldOutcome, PendingHold};
 use crate::store::outbox::{self, CanceledSeats};
+use crate::store::rules::{free_type_slots, typed_price};
 use crate::store::{Cancellation, HoldStore, StoreError, StoreResult};
 
 #[async_trait]
@@ -185,6 +186,7 @@ impl SqliteHoldBatches {
             .bind(ids_json(&seat_ids))
             .bind(wanted.to_string())
             .bind(holders.to_string())
+            .bind(ids_json(&event_ids))
             .fetch_all(&mut *tx)
             .await?;
         let mut events: HashMap<Uuid, BatchEvent> = HashMap::new();
@@ -195,8 +197,21 @@ impl SqliteHoldBatches {
         // Per hold: its user's slots held and not lapsed at the hold's `now`, and the lapsed ones.
         let mut taken_slots: HashMap<usize, HashSet<i64>> = HashMap::new();
         let mut lapsed_slots: HashMap<usize, Vec<String>> = HashMap::new();
+        // The type slots of the batch's events (see `TypeSlots`).
+        let earliest = batch.iter().map(|hold| millis(hold.now)).min().unwrap_or_default();
+        let mut type_slots = TypeSlots::default();
         for row in rows {
             let kind: &str = row.try_get("kind")?;
+            if kind == "tslot" {
+                let key = (uuid_col(&row, "event_id")?, row.try_get::<String, _>("ticket_type")?);
+                let (status, expires_at): (String, i64) = (row.try_get("status")?, row.try_get("expires_at")?);
+                if status == ReservationStatus::Held.as_str() && expires_at <= earliest {
+                    type_slots.lapsed.entry(key).or_default().push(row.try_get("id")?);
+                } else {
+                    type_slots.taken.entry(key).or_default().insert(row.try_get("type_slot")?);
+                }
+                continue;
+            }
             if kind == "slot" {
                 let hold = usize::try_from(row.try_get::<i64, _>("hold")?)
                     .map_err(|_| StoreError::Internal("a hold's place in its batch is negative".into()))?;
@@ -234,23 +249,40 @@ impl SqliteHoldBatches {
                     on_sale_at: row.try_get::<Option<i64>, _>("on_sale_at")?.map(from_millis).transpose()?,
                     queued: row.try_get::<Option<bool>, _>("queue_enabled")?.unwrap_or(false),
                     currency: row.try_get("currency")?,
+                    stored_types: row.try_get("ticket_types")?,
+                    types: Vec::new(),
                 });
             }
         }
 
+        // Each event's ticket types (its own, or `standard` at its prices).
+        for (id, event) in &mut events {
+            let event_prices: Vec<Price> = prices
+                .iter()
+                .filter(|((event_id, _), _)| event_id == id)
+                .map(|((_, tier), price_cents)| Price { tier: tier.clone(), price_cents: *price_cents })
+                .collect();
+            event.types =
+                decode_ticket_types(event.stored_types.as_deref(), &event_prices).map_err(StoreError::Internal)?;
+        }
+
         // Each hold checked against what was read: its reservations to insert, each with its hold
-        // slot, or why not (an invalid hold before one over the limit).
+        // slot and its type slot, or why not (an invalid hold before one over the limit, before a
+        // type sold out). Type slots are given hold after hold, so two holds of the batch never get
+        // the same one.
         let no_slots = HashSet::new();
-        let checked: Vec<StoreResult<Vec<(Reservation, i64)>>> = batch
+        let checked: Vec<StoreResult<Vec<Placed>>> = batch
             .iter()
             .enumerate()
             .map(|(i, hold)| {
-                let reservations = reservations_for(hold, &events, &seats, &prices)?;
+                let reservations = reservations_for(hold, &events, &seats)?;
                 let taken = taken_slots.get(&i).unwrap_or(&no_slots);
-                with_slots(reservations, taken, hold.request.limit)
+                let with_hold_slots = with_slots(reservations, taken, hold.request.limit)?;
+                let event = events.get(&hold.request.event_id).ok_or(StoreError::NotFound(Entity::Event))?;
+                type_slots.give(with_hold_slots, &event.types)
             })
             .collect();
-        let placed: Vec<&(Reservation, i64)> = checked.iter().filter_map(|c| c.as_ref().ok()).flatten().collect();
+        let placed: Vec<&Placed> = checked.iter().filter_map(|c| c.as_ref().ok()).flatten().collect();
 
         // The writes, as three statements in one round trip. No availability check before them:
         // the partial unique index alone decides.
@@ -262,7 +294,7 @@ impl SqliteHoldBatches {
             // counted free above). Found by the reads above, under the same write lock.
             let mut lapsed: Vec<String> = placed
                 .iter()
-                .filter_map(|(r, _)| {
+                .filter_map(|(r, _, _)| {
                     let (id, status, expires_at) = active.get(&(id_text(r.event_id), id_text(r.seat_id)))?;
                     (status == ReservationStatus::Held.as_str() && *expires_at <= millis(r.created_at))
                         .then(|| id.clone())
@@ -273,13 +305,15 @@ impl SqliteHoldBatches {
                     lapsed.extend(ids.iter().cloned());
                 }
             }
+            // The lapsed holds of the types given slots, whose slots were counted free.
+            lapsed.extend(type_slots.lapsed_of_given());
             let latest = batch.iter().map(|hold| millis(hold.now)).max().unwrap_or_default();
             let mut qb = QueryBuilder::<Sqlite>::new(EXPIRE_BY_ID_SQL.0);
             qb.push_bind(latest).push(EXPIRE_BY_ID_SQL.1).push_bind(serde_json::Value::from(lapsed).to_string());
             qb.push(EXPIRE_BY_ID_SQL.2).push("; ");
 
             let bookings: Vec<&Reservation> =
-                checked.iter().filter_map(|c| c.as_ref().ok()?.first()).map(|(r, _)| r).collect();
+                checked.iter().filter_map(|c| c.as_ref().ok()?.first()).map(|(r, _, _)| r).collect();
             qb.push("INSERT INTO bookings (id, user_id, event_id, created_at) ");
             qb.push_values(&bookings, |mut b, r| {
                 b.push_bind(id_text(r.booking_id))
@@ -291,9 +325,9 @@ impl SqliteHoldBatches {
 
             qb.push(
                 "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, price_cents, currency, \
-                 status, expires_at, created_at, updated_at, hold_slot) ",
+                 status, expires_at, created_at, updated_at, hold_slot, ticket_type, type_slot) ",
             );
-            qb.push_values(&placed, |mut b, (r, slot)| {
+            qb.push_values(&placed, |mut b, (r, slot, type_slot)| {
                 b.push_bind(id_text(r.id))
                     .push_bind(id_text(r.booking_id))
                     .push_bind(id_text(r.user_id))
@@ -305,7 +339,9 @@ impl SqliteHoldBatches {
                     .push_bind(millis(r.expires_at))
                     .push_bind(millis(r.created_at))
                     .push_bind(millis(r.created_at))
-                    .push_bind(*slot);
+                    .push_bind(*slot)
+                    .push_bind(r.ticket_type.clone())
+                    .push_bind(*type_slot);
             });
             qb.push(" ON CONFLICT (event_id, seat_id) WHERE status IN ('held', 'confirmed') DO NOTHING RETURNING id");
             for row in qb.build().fetch_all(&mut *tx).await? {
@@ -318,7 +354,7 @@ impl SqliteHoldBatches {
         let mut undone: Vec<Uuid> = Vec::new();
         for (hold, checked) in batch.iter().zip(checked) {
             let reservations: Vec<Reservation> = match checked {
-                Ok(placed) => placed.into_iter().map(|(r, _)| r).collect(),
+                Ok(placed) => placed.into_iter().map(|(r, _, _)| r).collect(),
                 Err(refusal) => {
                     outcomes.push(HoldOutcome::Refused(refusal));
                     continue;
@@ -354,7 +390,7 @@ impl SqliteHoldBatches {
 
 /// The batch's events with their prices (`?1`, ids as a JSON array): one primary-key probe each.
 pub(super) const BATCH_EVENTS_SQL: &str = "SELECT 'event' AS kind, e.id, e.venue_id, e.status, e.start_time, \
-     e.on_sale_at, e.queue_enabled, e.currency, p.tier, p.price_cents FROM json_each(?) AS k \
+     e.on_sale_at, e.queue_enabled, e.currency, e.ticket_types, p.tier, p.price_cents FROM json_each(?) AS k \
      CROSS JOIN events e INDEXED BY sqlite_autoindex_events_1 ON e.id = k.value \
      LEFT JOIN event_prices p INDEXED BY sqlite_autoindex_event_prices_1 ON p.event_id = e.id";
 /// The batch's seats (`?1`, ids as a JSON array): one primary-key probe each.
@@ -370,9 +406,16 @@ pub(super) const BATCH_ACTIVE_SQL: &str = "SELECT 'active' AS kind, r.id, r.even
 pub(super) const BATCH_SLOTS_SQL: &str = "SELECT 'slot' AS kind, h.key AS hold, r.id, r.hold_slot, r.expires_at \
      FROM json_each(?) AS h CROSS JOIN reservations r INDEXED BY reservations_hold_slot_uq \
      ON r.event_id = h.value ->> 0 AND r.user_id = h.value ->> 1 WHERE r.status = 'held' AND r.hold_slot IS NOT NULL";
-/// The four reads of a batch, in one round trip to the writer's thread.
-static BATCH_READ_SQL: LazyLock<String> =
-    LazyLock::new(|| [BATCH_EVENTS_SQL, BATCH_SEATS_SQL, BATCH_ACTIVE_SQL, BATCH_SLOTS_SQL].join("; "));
+/// The type slots taken in the batch's events (`?1`, ids as a JSON array), lapsed or not: the
+/// active rows of quota'd types, one range of the type slot index per event (at most the sum of
+/// the event's quotas).
+pub(super) const BATCH_TYPE_SLOTS_SQL: &str = "SELECT 'tslot' AS kind, r.id, r.event_id, r.ticket_type, r.type_slot, \
+     r.status, r.expires_at FROM json_each(?) AS k CROSS JOIN reservations r INDEXED BY reservations_type_slot_uq \
+     ON r.event_id = k.value WHERE r.status IN ('held', 'confirmed') AND r.type_slot IS NOT NULL";
+/// The five reads of a batch, in one round trip to the writer's thread.
+static BATCH_READ_SQL: LazyLock<String> = LazyLock::new(|| {
+    [BATCH_EVENTS_SQL, BATCH_SEATS_SQL, BATCH_ACTIVE_SQL, BATCH_SLOTS_SQL, BATCH_TYPE_SLOTS_SQL].join("; ")
+});
 
 /// Writes down lapsed holds by id, around two binds (now, the ids as a JSON array), re-checking
 /// that each is still held. Joined to the batch's `VALUES` instead (an `UPDATE … FROM`), SQLite
@@ -430,6 +473,66 @@ struct BatchEvent {
     /// Whether its waiting room is enabled: only admitted holds get seats.
     queued: bool,
     currency: String,
+    /// `events.ticket_types` as stored, decoded into `types` once its prices are read.
+    stored_types: Option<String>,
+    types: Vec<TicketType>,
+}
+
+/// A reservation about to be inserted, with its hold slot and its type slot (`None`: its type has
+/// no quota).
+type Placed = (Reservation, i64, Option<i64>);
+
+/// The type slots of a batch's events (migration 0024): per (event, type), the slots that active
+/// rows hold (confirmed, or held past the batch's earliest `now`) and the ids of lapsed holds,
+/// whose slots count free and which are written down as expired before the insert. Read under the
+/// batch's write lock, so nothing changes them meanwhile; `reservations_type_slot_uq` is there all
+/// the same, so that a slot given twice fails the batch rather than sell past a quota.
+#[derive(Default)]
+struct TypeSlots {
+    taken: HashMap<(Uuid, String), HashSet<i64>>,
+    lapsed: HashMap<(Uuid, String), Vec<String>>,
+    /// The types some hold of the batch took slots of.
+    given: HashSet<(Uuid, String)>,
+}
+
+impl TypeSlots {
+    /// Gives each reservation of a quota'd type the lowest free slot of its type, all or none:
+    /// `TypeSoldOut` (naming the first type short) when a type has fewer left than the hold asks.
+    fn give(&mut self, reservations: Vec<(Reservation, i64)>, types: &[TicketType]) -> StoreResult<Vec<Placed>> {
+        let mut wanted: BTreeMap<&str, usize> = BTreeMap::new();
+        for (r, _) in &reservations {
+            *wanted.entry(r.ticket_type.as_str()).or_default() += 1;
+        }
+        let mut slots: HashMap<String, Vec<i64>> = HashMap::new();
+        for (name, count) in wanted {
+            let Some(quota) = types.iter().find(|t| t.name == name).and_then(|t| t.quota) else { continue };
+            let Some((first, _)) = reservations.first() else { continue };
+            let key = (first.event_id, name.to_owned());
+            let taken = self.taken.get(&key).cloned().unwrap_or_default();
+            let free = free_type_slots(quota, &taken, count)
+                .ok_or_else(|| StoreError::TypeSoldOut { ticket_type: name.to_owned() })?;
+            slots.insert(name.to_owned(), free);
+        }
+        // All the types have room: the slots are now this hold's.
+        for (name, free) in &slots {
+            let Some((first, _)) = reservations.first() else { break };
+            let key = (first.event_id, name.clone());
+            self.taken.entry(key.clone()).or_default().extend(free.iter().copied());
+            self.given.insert(key);
+        }
+        Ok(reservations
+            .into_iter()
+            .map(|(r, slot)| {
+                let type_slot = slots.get_mut(&r.ticket_type).and_then(Vec::pop);
+                (r, slot, type_slot)
+            })
+            .collect())
+    }
+
+    /// The ids of the lapsed holds of the types slots were given of.
+    fn lapsed_of_given(&self) -> impl Iterator<Item = String> + '_ {
+        self.given.iter().filter_map(|key| self.lapsed.get(key)).flatten().cloned()
+    }
 }
 
 /// The reservations one hold would make, in seat order, or why it cannot be placed at all.
@@ -437,7 +540,6 @@ fn reservations_for(
     hold: &PendingHold,
     events: &HashMap<Uuid, BatchEvent>,
     seats: &HashMap<Uuid, BatchSeat>,
-    prices: &HashMap<(Uuid, String), i64>,
 ) -> StoreResult<Vec<Reservation>> {
     let request = &hold.request;
     // Times go back to the caller exactly as they will read later: whole milliseconds.
@@ -472,9 +574,8 @@ fn reservations_for(
         .into_iter()
         .map(|(seat_id, seat)| {
             // Selling an unpriced seat for nothing would be worse than refusing it.
-            let price_cents = *prices
-                .get(&(request.event_id, seat.label.tier.clone()))
-                .ok_or_else(|| StoreError::seat_without_price(seat_id))?;
+            let (ticket_type, price_cents, _) =
+                typed_price(&event.types, request.seats.ticket_type(seat_id), seat_id, &seat.label.tier)?;
             Ok(Reservation {
                 id: Uuid::new_v4(),
                 booking_id: request.booking_id,
@@ -482,6 +583,7 @@ fn reservations_for(
                 event_id: request.event_id,
                 seat_id,
                 seat: seat.label.clone(),
+                ticket_type,
                 price_cents,
                 currency: event.currency.clone(),
                 status: ReservationStatus::Held.effective(expires_at, created_at),

@@ -43,8 +43,8 @@ fn hot(
 fn hot_statements() -> Vec<HotStatement> {
     use super::catalog::seat_map_sql;
     use super::holds::{
-        BATCH_ACTIVE_SQL, BATCH_EVENTS_SQL, BATCH_SEATS_SQL, BATCH_SLOTS_SQL, CancelScope, EXPIRE_BY_ID_SQL,
-        EXPIRE_LAPSED_SQL, UNDO_BOOKINGS_SQL, UNDO_RESERVATIONS_SQL, booking_sql, reservation_sql,
+        BATCH_ACTIVE_SQL, BATCH_EVENTS_SQL, BATCH_SEATS_SQL, BATCH_SLOTS_SQL, BATCH_TYPE_SLOTS_SQL, CancelScope,
+        EXPIRE_BY_ID_SQL, EXPIRE_LAPSED_SQL, UNDO_BOOKINGS_SQL, UNDO_RESERVATIONS_SQL, booking_sql, reservation_sql,
     };
     use super::payments::{
         CHECKOUT_AMOUNT_SQL, CHECKOUT_EXTEND_SQL, CHECKOUT_REFUSAL_SQL, CHECKOUT_START_SQL, CONFIRM_CHECK_SQL,
@@ -76,6 +76,12 @@ fn hot_statements() -> Vec<HotStatement> {
             BATCH_SLOTS_SQL,
             vec![text(r#"[["event0", "user7", 0]]"#)],
             &["reservations_hold_slot_uq (event_id=? AND user_id=?"],
+        ),
+        hot(
+            "batch_type_slots",
+            BATCH_TYPE_SLOTS_SQL,
+            vec![text(r#"["event0", "event1"]"#)],
+            &["reservations_type_slot_uq (event_id=?)"],
         ),
         hot(
             "batch_active",

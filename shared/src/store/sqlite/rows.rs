@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Event, Invalid, Payment, Poster, Price, Reservation, ReservationStatus, Seat, SeatAttribute, SeatLabel, Ticket,
-    User, Venue, VenueSummary, section_from_stored,
+    User, Venue, VenueSummary, decode_ticket_types, section_from_stored,
 };
 use crate::store::{StoreError, StoreResult, stored_admission, stored_queue};
 
@@ -25,7 +25,7 @@ pub(super) const USER_COLUMNS: &str = "id, email, name, role, disabled, created_
 
 /// A reservation with its seat label; the FROM clause aliases them `r` and `s`.
 pub(super) const RESERVATION_COLUMNS: &str = "r.id, r.booking_id, r.user_id, r.event_id, r.seat_id, s.section, s.row_label, \
-     s.seat_number, s.tier, r.price_cents, r.currency, r.status, r.expires_at, r.created_at";
+     s.seat_number, s.tier, r.ticket_type, r.price_cents, r.currency, r.status, r.expires_at, r.created_at";
 
 pub(super) const PAYMENT_COLUMNS: &str = "id, booking_id, user_id, amount_cents, currency, status, provider, \
      card_last4, refunded_cents, created_at, updated_at";
@@ -149,6 +149,7 @@ pub(super) fn reservation_from_row(row: &SqliteRow, now: DateTime<Utc>) -> Store
         event_id: uuid_col(row, "event_id")?,
         seat_id: uuid_col(row, "seat_id")?,
         seat: label_from_row(row)?,
+        ticket_type: row.try_get("ticket_type")?,
         price_cents: row.try_get("price_cents")?,
         currency: row.try_get("currency")?,
         status: status.effective(expires_at, now),
@@ -210,6 +211,8 @@ pub(super) fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult
             row.try_get("queue_session_minutes")?,
         )?,
         currency: row.try_get("currency")?,
+        ticket_types: decode_ticket_types(row.try_get::<Option<String>, _>("ticket_types")?.as_deref(), &prices)
+            .map_err(StoreError::Internal)?,
         prices,
         seats_total,
         seats_available: (seats_total - seats_taken).max(0),

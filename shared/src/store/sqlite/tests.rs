@@ -58,6 +58,7 @@ async fn event_with_seats(store: &SqliteStore) -> (Uuid, Vec<Seat>) {
         queue: None,
         currency: "EUR".into(),
         prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
+        ticket_types: Vec::new(),
     };
     let event = store.create_event(event).await.unwrap();
     (event.id, venue.seats)
@@ -400,6 +401,7 @@ async fn the_ticket_statements_search_tickets_through_their_indexes() {
             queue: None,
             currency: "EUR".into(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
+            ticket_types: Vec::new(),
         };
         let event = store.create_event(event).await.unwrap();
         let booking = Uuid::new_v4().to_string();

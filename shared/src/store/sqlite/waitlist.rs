@@ -61,9 +61,11 @@ pub(super) const PASSED_SQL: &str =
 
 /// An offer's held reservation: id, booking, user, event, seat, price, currency, end of the offer,
 /// now, hold slot.
+/// Offers are of the event's first ticket type (whose prices `event_prices` holds).
 pub(super) const OFFER_RESERVATION_SQL: &str = "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, \
-     price_cents, currency, status, expires_at, created_at, updated_at, hold_slot) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'held', ?8, ?9, ?9, ?10)";
+     price_cents, currency, status, expires_at, created_at, updated_at, hold_slot, ticket_type) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'held', ?8, ?9, ?9, ?10, \
+     COALESCE((SELECT json_extract(e.ticket_types, '$[0].name') FROM events e WHERE e.id = ?4), 'standard'))";
 
 fn entry_from(row: &SqliteRow) -> StoreResult<WaitlistEntry> {
     let seats: i64 = row.try_get("seats")?;

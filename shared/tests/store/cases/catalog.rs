@@ -299,6 +299,7 @@ pub async fn update_event_changes_fields_and_prices(store: S) {
         duration_minutes: Some(Some(90)),
         currency: Some("GBP".into()),
         prices: Some(vec![price("standard", 999), price("vip", 5555)]),
+        ticket_types: None,
         poster: None,
         on_sale_at: None,
         queue: None,
