@@ -35,11 +35,18 @@ pub enum EntityKind {
     User,
     Payment,
     Message,
+    Code,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 5] =
-        [EntityKind::Event, EntityKind::Venue, EntityKind::User, EntityKind::Payment, EntityKind::Message];
+    pub const ALL: [EntityKind; 6] = [
+        EntityKind::Event,
+        EntityKind::Venue,
+        EntityKind::User,
+        EntityKind::Payment,
+        EntityKind::Message,
+        EntityKind::Code,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,6 +55,7 @@ impl EntityKind {
             EntityKind::User => "user",
             EntityKind::Payment => "payment",
             EntityKind::Message => "message",
+            EntityKind::Code => "code",
         }
     }
 }
@@ -57,7 +65,7 @@ impl FromStr for EntityKind {
 
     fn from_str(raw: &str) -> Result<Self, Invalid> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == raw).ok_or_else(|| {
-            Invalid::new("entity", "must be event, venue, user, payment or message, optionally followed by :<id>")
+            Invalid::new("entity", "must be event, venue, user, payment, message or code, optionally followed by :<id>")
         })
     }
 }
@@ -73,6 +81,9 @@ pub enum AuditAction {
     UserUpdated,
     PaymentRefunded,
     MessageResent,
+    CodeCreated,
+    CodeUpdated,
+    CodeDeleted,
 }
 
 impl AuditAction {
@@ -86,6 +97,9 @@ impl AuditAction {
             AuditAction::UserUpdated => "user.updated",
             AuditAction::PaymentRefunded => "payment.refunded",
             AuditAction::MessageResent => "message.resent",
+            AuditAction::CodeCreated => "code.created",
+            AuditAction::CodeUpdated => "code.updated",
+            AuditAction::CodeDeleted => "code.deleted",
         }
     }
 
@@ -96,6 +110,7 @@ impl AuditAction {
             AuditAction::UserUpdated => EntityKind::User,
             AuditAction::PaymentRefunded => EntityKind::Payment,
             AuditAction::MessageResent => EntityKind::Message,
+            AuditAction::CodeCreated | AuditAction::CodeUpdated | AuditAction::CodeDeleted => EntityKind::Code,
         }
     }
 }
@@ -103,7 +118,8 @@ impl AuditAction {
 /// Fields of an entity's API form that its own change does not set: counted from other tables
 /// (seats held and sold), or a copy of another entity (the event's venue). Left out of before and
 /// after so a row shows only what the admin changed.
-const DERIVED_FIELDS: [&str; 5] = ["seats_total", "seats_available", "venue", "seat_count", "seats"];
+/// A code's `uses` is counted by confirms, never set by an admin's change.
+const DERIVED_FIELDS: [&str; 6] = ["seats_total", "seats_available", "venue", "seat_count", "seats", "uses"];
 
 /// One entry as a store writes it, beside the change it describes.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +211,25 @@ impl AuditRecord {
         Self::action(actor, AuditAction::MessageResent, message_id, before, after, at)
     }
 
+    /// A deletion: the entity's own fields before, nothing after.
+    pub fn deletion(
+        actor: &Actor,
+        action: AuditAction,
+        entity_id: Uuid,
+        deleted: &impl Serialize,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            at,
+            actor: actor.clone(),
+            action,
+            entity_id,
+            before: Some(Value::Object(own_fields(deleted))),
+            after: None,
+        }
+    }
+
     /// The row as the API shows it.
     pub fn entry(&self) -> AuditEntry {
         AuditEntry {
@@ -236,10 +271,11 @@ pub struct AuditEntry {
     #[schema(example = "admin@example.com")]
     pub actor_email: String,
     /// `event.created`, `event.updated`, `event.canceled`, `venue.created`, `venue.updated`,
-    /// `user.updated`, `payment.refunded` or `message.resent`.
+    /// `user.updated`, `payment.refunded`, `message.resent`, `code.created`, `code.updated` or
+    /// `code.deleted`.
     #[schema(example = "event.updated")]
     pub action: String,
-    /// `event`, `venue`, `user`, `payment` or `message`.
+    /// `event`, `venue`, `user`, `payment`, `message` or `code`.
     #[schema(example = "event")]
     pub entity_kind: String,
     pub entity_id: Uuid,
