@@ -305,6 +305,7 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
         reset_token,
         webhook,
         delivery,
+        promo,
     }
 }
 

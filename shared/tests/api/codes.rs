@@ -207,7 +207,8 @@ async fn a_presale_hold_needs_a_valid_access_code_and_is_paid_with_it() {
         }
         app.post("/reservations/reservations/reserve", body, Some(&ann))
     };
-    assert_error(&reserve(None).await, StatusCode::CONFLICT, "not_on_sale");
+    let refused = reserve(None).await;
+    assert_eq!((refused.0, refused.2["error"].as_str()), (StatusCode::CONFLICT, Some("not_on_sale")), "{}", refused.2);
     for code in ["NOPE", "ELSEWHERE", "DISCOUNT"] {
         assert_error(&reserve(Some(code)).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_code");
     }
