@@ -1,8 +1,9 @@
 // admin.html: venues with their seat rows, events (create, edit, cancel), users (disable,
-// promote), reservation oversight with filters, an event's sales and the audit log, one module per tab under admin/. Admins
+// promote), reservation oversight with filters, an event's sales, the audit log, webhooks and promo codes, one module per tab under admin/. Admins
 // only; the API checks that too.
 import { Auth } from './auth.js';
 import { loadAudit, setupAudit } from './admin/audit.js';
+import { loadCodes, setupCodes } from './admin/codes.js';
 import { byId, html, render } from './dom.js';
 import * as UI from './ui.js';
 import { loadEvents, setupEvents } from './admin/events.js';
@@ -46,12 +47,14 @@ async function start() {
   setupSalesWindow();
   setupAudit();
   setupWebhooks();
+  setupCodes();
   setupTabs({
     users: loadUsers,
     reservations: () => loadReservationFilters().then(loadReservations),
     sales: () => Promise.all([loadSales(), loadSalesWindow()]),
     audit: loadAudit,
     webhooks: loadWebhooks,
+    codes: loadCodes,
   });
   selectTab(tabFromUrl());
   try {

@@ -338,10 +338,11 @@ export const api = {
   payments: {
     /** What the payment page may offer: {provider, test_mode} (test cards only in test mode). */
     config: () => call('GET', '/payments/config', { auth: false }),
-    /** Opens a pending payment for a held booking → Payment */
-    checkout: (bookingId, idempotencyKey) =>
+    /** Opens a pending payment for a held booking → Payment; with a promo code, after its discount
+     * (`discount_cents`), closing the booking's payment still pending. */
+    checkout: (bookingId, idempotencyKey, promoCode) =>
       call('POST', '/payments/checkout', {
-        body: { booking_id: bookingId },
+        body: promoCode ? { booking_id: bookingId, promo_code: promoCode } : { booking_id: bookingId },
         idempotencyKey: idempotencyKey || newIdempotencyKey(),
       }),
     /** confirm(paymentId, {card_number, exp_month, exp_year, cvc, cardholder}) → Payment (succeeded) */
@@ -392,6 +393,15 @@ api.webhooks = {
   deliveries: (webhookId) => call('GET', '/admin/webhooks/' + id(webhookId) + '/deliveries', { query: { limit: 50 } }),
   replay: (webhookId, deliveryId) =>
     call('POST', '/admin/webhooks/' + id(webhookId) + '/deliveries/' + id(deliveryId) + '/replay'),
+};
+
+/** Promo and access codes (admins; issue 21). */
+api.codes = {
+  list: () => call('GET', '/admin/codes', { query: { limit: 200 } }),
+  /** create({code, kind, value?, event_id?, tiers?, max_uses?, max_uses_per_user?, valid_from?, valid_to?}) → Code */
+  create: (body) => call('POST', '/admin/codes', { body }),
+  update: (codeId, body) => call('PATCH', '/admin/codes/' + id(codeId), { body }),
+  remove: (codeId) => call('DELETE', '/admin/codes/' + id(codeId)),
 };
 
 // Aliases, so callers may think in resources.

@@ -50,8 +50,42 @@ function summaryPanel(booking, event, amount) {
     <p class="meta">${UI.icon('calendar')}<span><time datetime="${event.start_time}" data-event-time>${Format.when(event)}</time></span></p>
     <p class="meta order-venue">${UI.icon('pin')}<span>${venue.name || ''}</span></p>
     ${seatsTable(booking, event)}
+    ${promoBox(booking)}
     <div class="total"><span>${t('Total')}</span><strong id="pay-total">${Format.money(amount, booking.currency)}</strong></div>
   </aside>`;
+}
+
+// A promo code: applied by a new checkout with it; the server computes the discount.
+function promoBox(booking) {
+  const payment = state.payment;
+  if (!payment || payment.status !== 'pending') return '';
+  const applied = payment.discount_cents > 0 || payment.promo_code
+    ? html`<p class="small" id="promo-applied">${t('Code {code}: {amount} off', { code: payment.promo_code || '', amount: Format.money(payment.discount_cents, booking.currency) })}</p>`
+    : '';
+  return html`<form id="promo-form" class="field" novalidate>
+    <label for="promo-code">${t('Promo code')}</label>
+    <div class="btn-row"><input id="promo-code" maxlength="32" autocomplete="off" value="${payment.promo_code || ''}">
+      <button class="btn btn-secondary btn-sm" type="submit" id="promo-apply">${t('Apply')}</button></div>
+    <span class="hint" id="promo-error" role="alert"></span>
+    ${applied}
+  </form>`;
+}
+
+function wirePromo() {
+  const form = byId('promo-form');
+  if (!form) return;
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const code = byId('promo-code').value.trim();
+    if (!code) return;
+    try {
+      state.payment = await UI.busy(byId('promo-apply'), t('Applying…'), () => api.payments.checkout(bookingId, undefined, code));
+      state.booking = await api.reservations.getBooking(bookingId);
+      showPay();
+    } catch (error) {
+      byId('promo-error').textContent = error.detail || t('This code cannot be used.');
+    }
+  });
 }
 
 // The countdown stays in view (sticky), warns at two minutes and at thirty seconds, visibly and
@@ -114,6 +148,7 @@ function showPay() {
   startCountdown();
   wireExtension();
   wireForm();
+  wirePromo();
 }
 
 function startCountdown() {
@@ -334,6 +369,13 @@ function wireForm() {
     } catch (error) {
       if (error.code === 'hold_expired') {
         showExpired((UI.describe(error).text));
+        return;
+      }
+      if (error.code === 'code_exhausted') {
+        // Nothing was charged and the seats are still held: open the payment again at full price.
+        state.payment = await api.payments.checkout(bookingId).catch(() => state.payment);
+        showPay();
+        UI.handleError(error, byId('pay-alert'));
         return;
       }
       if (error.code === 'validation_failed' && /card_number/.test(error.detail)) fieldError(form.card_number, t('This card number is not valid.'));

@@ -91,6 +91,7 @@ async fn run(load: CeilingLoad) -> Res<Ceiling> {
                     ttl,
                     limit: HoldLimit::max(),
                     admitted: false,
+                    presale: false,
                 };
                 let outcome = store.hold(&request, Utc::now()).await;
                 let ended = Instant::now();

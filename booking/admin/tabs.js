@@ -3,7 +3,7 @@
 import { byId } from '../dom.js';
 import * as UI from '../ui.js';
 
-export const TABS = ['events', 'venues', 'users', 'reservations', 'sales', 'audit', 'webhooks'];
+export const TABS = ['events', 'venues', 'users', 'reservations', 'sales', 'audit', 'webhooks', 'codes'];
 
 const opened = new Set();
 let loaders = {};

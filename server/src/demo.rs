@@ -252,6 +252,7 @@ async fn buy(
                 ttl: HoldTtl::from_seconds(600).map_err(|e| internal(&e))?,
                 limit: HoldLimit::new(HoldLimit::DEFAULT).map_err(|e| internal(&e))?,
                 admitted: false,
+                presale: false,
             },
             now,
         )
@@ -262,6 +263,7 @@ async fn buy(
         user_id: buyer.id,
         provider: provider.name().into(),
         hold_until: now + Duration::minutes(10),
+        code: None,
     };
     let payment = store.create_payment(payment, now).await?;
     let card = Card::parse("4242424242424242", 12, now.year() + 2, "123", now).map_err(|e| internal(&e))?;

@@ -233,6 +233,9 @@ pub fn store_error_kind(err: &StoreError) -> &'static str {
         StoreError::NotOnSale { .. } => "not_on_sale",
         StoreError::QueueRequired => "queue_required",
         StoreError::NotSoldOut => "not_sold_out",
+        StoreError::CodeTaken => "code_taken",
+        StoreError::InvalidCode(_) => "invalid_code",
+        StoreError::CodeExhausted => "code_exhausted",
         StoreError::Unavailable(_) => "unavailable",
         StoreError::Internal(_) => "internal",
     }

@@ -64,8 +64,8 @@ impl Group {
             // A join puts a place; admission is the pace's (job-expire-holds), a poll only reads.
             Group::Queue => &[Writes::Queue],
             // A resend puts a failed message back to pending, with its audit entry; webhook
-            // endpoints and replays.
-            Group::Admin => &[Writes::Messages, Writes::Audit, Writes::Webhooks],
+            // endpoints and replays; promo and access codes.
+            Group::Admin => &[Writes::Messages, Writes::Audit, Writes::Webhooks, Writes::Codes],
             Group::Meta => &[],
         }
     }

@@ -1,7 +1,7 @@
 //! `/admin/*`: what only admins look after. The outbox: its messages by status (the failed ones
 //! first of all: what the sender gave up on and why) and a resend, which puts a failed message
 //! back to pending for the sender's next pass. The sales reports (`/admin/reports/*`) are in
-//! `reports.rs`, the audit log (`/admin/audit`) in `audit.rs`.
+//! `reports.rs`, the audit log (`/admin/audit`) in `audit.rs`, the codes (`/admin/codes`) in `codes.rs`.
 
 use axum::extract::State;
 use chrono::Utc;
@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(super::reports::routes())
         .merge(super::audit::routes())
         .merge(super::webhooks::routes())
+        .merge(super::codes::routes())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

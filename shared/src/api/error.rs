@@ -106,6 +106,16 @@ pub enum ApiError {
     /// The ticket's seat was canceled or refunded.
     #[error("{0}")]
     TicketRevoked(String),
+    /// A code that exists already (`POST /admin/codes`).
+    #[error("{0}")]
+    CodeTaken(String),
+    /// A promo or access code that cannot be used here: unknown, deleted, outside its window, for
+    /// another event, of the wrong kind, or applying to no seat.
+    #[error("{0}")]
+    InvalidCode(String),
+    /// A code with no use left at the confirm: nothing was confirmed or charged.
+    #[error("{0}")]
+    CodeExhausted(String),
     #[error("{0}")]
     CardDeclined(String),
     #[error("{0}")]
@@ -144,12 +154,16 @@ impl ApiError {
             | Self::ExtensionUsed(_)
             | Self::NotOnSale { .. }
             | Self::NotSoldOut(_)
+            | Self::CodeTaken(_)
+            | Self::CodeExhausted(_)
             | Self::AlreadyCheckedIn { .. } => StatusCode::CONFLICT,
             Self::TicketRevoked(_) => StatusCode::GONE,
             Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) | Self::InvalidTicket(_) | Self::WrongEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::InvalidTicket(_) | Self::WrongEvent(_) | Self::InvalidCode(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -181,6 +195,9 @@ impl ApiError {
             Self::WrongEvent(_) => "wrong_event",
             Self::AlreadyCheckedIn { .. } => "already_checked_in",
             Self::TicketRevoked(_) => "ticket_revoked",
+            Self::CodeTaken(_) => "code_taken",
+            Self::InvalidCode(_) => "invalid_code",
+            Self::CodeExhausted(_) => "code_exhausted",
             Self::CardDeclined(_) => "card_declined",
             Self::InsufficientFunds(_) => "insufficient_funds",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -233,6 +250,9 @@ impl ApiError {
             | Self::InvalidTicket(s)
             | Self::WrongEvent(s)
             | Self::TicketRevoked(s)
+            | Self::CodeTaken(s)
+            | Self::InvalidCode(s)
+            | Self::CodeExhausted(s)
             | Self::CardDeclined(s)
             | Self::InsufficientFunds(s)
             | Self::UnsupportedMediaType(s)
@@ -345,6 +365,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotOnSale { on_sale_at } => Self::NotOnSale { on_sale_at },
             StoreError::QueueRequired => Self::queue_required(),
             StoreError::NotSoldOut => Self::not_sold_out(),
+            StoreError::CodeTaken => Self::CodeTaken("A code with this name exists already.".into()),
+            StoreError::InvalidCode(detail) => Self::InvalidCode(sentence(&detail)),
+            StoreError::CodeExhausted => Self::CodeExhausted(
+                "This code has no use left, so nothing was charged; check out again without it (your seats are still held)."
+                    .into(),
+            ),
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
         }

@@ -23,6 +23,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod checkin;
+pub mod codes;
 mod common_errors;
 pub mod error;
 pub mod extract;

@@ -62,6 +62,16 @@ const SIMULATED_PROVIDER: &str = "simulated";
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CheckoutRequest {
     pub booking_id: Uuid,
+    /// A promo code (matched case-insensitively): the payment's `amount_cents` is after its
+    /// discount, `discount_cents` says how much it took off. A booking held in an event's presale
+    /// is checked out with the access code it was held with. Its use is counted at confirm. With a
+    /// code, a payment of the booking still pending (opened by the payment page before the code
+    /// was typed) is closed first.
+    // Left out of an idempotency record's fingerprint when absent: a key used before this field
+    // existed still matches its retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "SPRING25")]
+    pub promo_code: Option<String>,
 }
 
 /// Card details: used for one request, never stored or logged (only the last four digits are kept).
@@ -130,11 +140,12 @@ async fn owned_payment(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<
 #[utoipa::path(post, path = "/payments/checkout", tag = "payments", security(("bearer" = [])), request_body = CheckoutRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer")),
     responses(
-        (status = 201, description = "A `pending` payment; the amount comes from the event's prices", body = Payment),
+        (status = 201, description = "A `pending` payment; the amount comes from the event's prices, less the `promo_code`'s discount (`discount_cents`)", body = Payment),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: another user's booking", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown booking", body = ErrorBody),
         (status = 409, description = "`hold_expired`: the hold lapsed; `invalid_state`: nothing held, a payment is already open, or the event has started", body = ErrorBody),
+        (status = 422, description = "`invalid_code`: a `promo_code` that is unknown, deleted, not valid yet, expired, for another event, or applies to none of the booking's seats; or a presale booking checked out without its access code", body = ErrorBody),
     ))]
 async fn checkout(
     State(state): State<AppState>,
@@ -147,17 +158,44 @@ async fn checkout(
     if booking.user_id != caller.0.id {
         return Err(ApiError::forbidden());
     }
+    let event = state.store.event(booking.event_id, now).await?.ok_or_else(|| ApiError::not_found("event"))?;
+    let code = super::codes::checkout_code(&state, body.promo_code.as_deref(), &booking, &event, now).await?;
     let payment = NewPayment {
         id: Uuid::new_v4(),
         booking_id: booking.id,
         user_id: caller.0.id,
         provider: state.payments.name().into(),
         hold_until: now + Duration::seconds(i64::from(state.config.payment_window_seconds)),
+        code,
     };
+    let applying_code = payment.code.is_some();
     idempotency::once(&state, caller.0.id, key, &body, || async {
+        if applying_code {
+            replace_pending_payment(&state, booking.id, caller.0.id, now).await?;
+        }
         Ok((StatusCode::CREATED, state.store.create_payment(payment, now).await?))
     })
     .await
+}
+
+/// A code applied on the payment page, after the page opened the booking's payment: that payment
+/// is closed (`failed`; still pending, so no card was charged on it) for the new one to open with
+/// the code. A confirm of it that lands first keeps it (the close is conditioned on `pending`), and
+/// the new checkout is then refused as any second checkout is.
+async fn replace_pending_payment(
+    state: &AppState,
+    booking_id: Uuid,
+    user_id: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let mine = state.store.list_payments(Some(user_id), Page { limit: Page::MAX_LIMIT, offset: 0 }).await?;
+    if let Some(open) = mine.iter().find(|p| p.booking_id == booking_id && p.status == PaymentStatus::Pending) {
+        match state.store.fail_payment(open.id, 0, now).await {
+            Ok(_) | Err(StoreError::InvalidState(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Pays with a card: the booking's seats become `confirmed` and the payment `succeeded` in one step.
@@ -174,7 +212,7 @@ async fn checkout(
         (status = 402, description = "`card_declined` or `insufficient_funds`: nothing is charged and the hold stays. A payment takes 5 declined cards: the 5th gets the same code (\"…; after 5 declined cards this payment is closed and its seats were released, so pick your seats again.\"), the payment is then `failed` and its seats free, and a further confirm is 409 `invalid_state`", body = ErrorBody),
         (status = 403, description = "`forbidden`: another user's payment", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`invalid_state`: the payment is not pending. After the card was authorized: `hold_expired` (the hold lapsed and a seat was taken) or `invalid_state` (the event has started — \"The event has already started, so this payment was not taken.\" — or was canceled, or a seat was canceled); nothing is charged, the authorization is voided and the payment ends `failed`", body = ErrorBody),
+        (status = 409, description = "`code_exhausted`: the payment's code has no use left (in all, or for this account): nothing is confirmed or charged (the authorization is voided), the payment ends `failed` and the seats stay held, so the buyer may check out again without the code. `invalid_state`: the payment is not pending. After the card was authorized: `hold_expired` (the hold lapsed and a seat was taken) or `invalid_state` (the event has started — \"The event has already started, so this payment was not taken.\" — or was canceled, or a seat was canceled); nothing is charged, the authorization is voided and the payment ends `failed`", body = ErrorBody),
         (status = 422, description = "`validation_failed`: card number (Luhn), expiry or CVC", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many declined cards for this account (`DECLINE_LIMIT_PER_HOUR`, 10 an hour by default) or client address (three times as many); the card is not tried. See `Retry-After`", body = ErrorBody),
     ))]
@@ -259,9 +297,10 @@ async fn pay(state: &AppState, payment: &Payment, card: &Card, admission: Option
             if let Err(e) = state.payments.void(&provider_ref).await {
                 tracing::error!(payment_id = %payment.id, error = %e, "void after a refused confirm failed");
             }
-            if matches!(refusal, StoreError::HoldExpired | StoreError::InvalidState(_)) {
-                // The seats are gone or the booking changed: this payment can never succeed, and
-                // failing it frees the booking for a new checkout. A payment a concurrent confirm
+            if matches!(refusal, StoreError::HoldExpired | StoreError::InvalidState(_) | StoreError::CodeExhausted) {
+                // The seats are gone, the booking changed or the code is used up: this payment can
+                // never succeed, and failing it frees the booking for a new checkout (its seats
+                // still held when only the code was refused). A payment a concurrent confirm
                 // already settled is not pending, and stays as it is.
                 match state.store.fail_payment(payment.id, 0, Utc::now()).await {
                     Ok(_) => metrics::payment(PaymentOutcome::Failed),

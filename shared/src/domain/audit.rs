@@ -36,16 +36,18 @@ pub enum EntityKind {
     Payment,
     Message,
     Webhook,
+    Code,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 6] = [
+    pub const ALL: [EntityKind; 7] = [
         EntityKind::Event,
         EntityKind::Venue,
         EntityKind::User,
         EntityKind::Payment,
         EntityKind::Message,
         EntityKind::Webhook,
+        EntityKind::Code,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +58,7 @@ impl EntityKind {
             EntityKind::Payment => "payment",
             EntityKind::Message => "message",
             EntityKind::Webhook => "webhook",
+            EntityKind::Code => "code",
         }
     }
 }
@@ -67,7 +70,7 @@ impl FromStr for EntityKind {
         Self::ALL.into_iter().find(|kind| kind.as_str() == raw).ok_or_else(|| {
             Invalid::new(
                 "entity",
-                "must be event, venue, user, payment, message or webhook, optionally followed by :<id>",
+                "must be event, venue, user, payment, message, webhook or code, optionally followed by :<id>",
             )
         })
     }
@@ -86,6 +89,9 @@ pub enum AuditAction {
     MessageResent,
     WebhookCreated,
     WebhookDeleted,
+    CodeCreated,
+    CodeUpdated,
+    CodeDeleted,
 }
 
 impl AuditAction {
@@ -101,6 +107,9 @@ impl AuditAction {
             AuditAction::MessageResent => "message.resent",
             AuditAction::WebhookCreated => "webhook.created",
             AuditAction::WebhookDeleted => "webhook.deleted",
+            AuditAction::CodeCreated => "code.created",
+            AuditAction::CodeUpdated => "code.updated",
+            AuditAction::CodeDeleted => "code.deleted",
         }
     }
 
@@ -112,6 +121,7 @@ impl AuditAction {
             AuditAction::PaymentRefunded => EntityKind::Payment,
             AuditAction::MessageResent => EntityKind::Message,
             AuditAction::WebhookCreated | AuditAction::WebhookDeleted => EntityKind::Webhook,
+            AuditAction::CodeCreated | AuditAction::CodeUpdated | AuditAction::CodeDeleted => EntityKind::Code,
         }
     }
 }
@@ -119,7 +129,8 @@ impl AuditAction {
 /// Fields of an entity's API form that its own change does not set: counted from other tables
 /// (seats held and sold), or a copy of another entity (the event's venue). Left out of before and
 /// after so a row shows only what the admin changed.
-const DERIVED_FIELDS: [&str; 5] = ["seats_total", "seats_available", "venue", "seat_count", "seats"];
+/// A code's `uses` is counted by confirms, never set by an admin's change.
+const DERIVED_FIELDS: [&str; 6] = ["seats_total", "seats_available", "venue", "seat_count", "seats", "uses"];
 
 /// One entry as a store writes it, beside the change it describes.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,13 +229,24 @@ impl AuditRecord {
 
     /// An endpoint deleted: what it was, and nothing after.
     pub fn webhook_deleted(actor: &Actor, webhook: &Webhook, at: DateTime<Utc>) -> Self {
+        Self::deletion(actor, AuditAction::WebhookDeleted, webhook.id, webhook, at)
+    }
+
+    /// A deletion: the entity's own fields before, nothing after.
+    pub fn deletion(
+        actor: &Actor,
+        action: AuditAction,
+        entity_id: Uuid,
+        deleted: &impl Serialize,
+        at: DateTime<Utc>,
+    ) -> Self {
         Self {
             id: Uuid::new_v4(),
             at,
             actor: actor.clone(),
-            action: AuditAction::WebhookDeleted,
-            entity_id: webhook.id,
-            before: Some(Value::Object(own_fields(webhook))),
+            action,
+            entity_id,
+            before: Some(Value::Object(own_fields(deleted))),
             after: None,
         }
     }
@@ -270,10 +292,11 @@ pub struct AuditEntry {
     #[schema(example = "admin@example.com")]
     pub actor_email: String,
     /// `event.created`, `event.updated`, `event.canceled`, `venue.created`, `venue.updated`,
-    /// `user.updated`, `payment.refunded` or `message.resent`.
+    /// `user.updated`, `payment.refunded`, `message.resent`, `code.created`, `code.updated` or
+    /// `code.deleted`.
     #[schema(example = "event.updated")]
     pub action: String,
-    /// `event`, `venue`, `user`, `payment` or `message`.
+    /// `event`, `venue`, `user`, `payment`, `message` or `code`.
     #[schema(example = "event")]
     pub entity_kind: String,
     pub entity_id: Uuid,

@@ -3,6 +3,7 @@
 mod audit;
 mod best_available;
 mod catalog;
+mod code;
 mod layout;
 mod layout_document;
 mod message;
@@ -24,6 +25,7 @@ mod webhook;
 pub use audit::*;
 pub use best_available::*;
 pub use catalog::*;
+pub use code::*;
 pub use layout::*;
 pub use layout_document::*;
 pub use message::*;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Invalid, wire_enum};
+use super::{CodeTerms, Invalid, wire_enum};
 
 wire_enum! {
     /// `pending → succeeded → partially_refunded → refunded`, or `pending → failed`.
@@ -30,6 +30,15 @@ pub struct Payment {
     pub provider: String,
     pub card_last4: Option<String>,
     pub refunded_cents: i64,
+    /// The promo or access code the payment was opened with (upper-cased), if any.
+    #[serde(default)]
+    pub promo_code: Option<String>,
+    /// What the code took off, already out of `amount_cents` (0 without a code).
+    #[serde(default)]
+    pub discount_cents: i64,
+    /// The code's id, for the store's count at confirm; not shown.
+    #[serde(skip)]
+    pub code_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -43,6 +52,10 @@ pub struct NewPayment {
     pub provider: String,
     /// The booking's hold is extended to at least this instant.
     pub hold_until: DateTime<Utc>,
+    /// The code the buyer checks out with, already found usable for the booking's event now: the
+    /// store spreads its discount over the held seats it applies to (`domain::discount_shares`),
+    /// refusing with `InvalidCode` when it applies to none.
+    pub code: Option<CodeTerms>,
 }
 
 /// Money to give back for seats canceled after they were paid, recorded in the same

@@ -176,6 +176,10 @@ pub struct HoldRequest {
     /// the store decides it where it decides the opening, so a queue switched on at the last
     /// second still holds.
     pub admitted: bool,
+    /// The request carries an access code that unlocks this event's presale (checked by the API:
+    /// `Code::unlocks_presale`): the store holds seats for it before the event's `on_sale_at`,
+    /// deciding it where it decides the opening.
+    pub presale: bool,
 }
 
 /// Where a reserved seat is.

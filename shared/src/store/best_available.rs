@@ -49,6 +49,8 @@ pub struct BestAvailableRequest {
     pub ttl: HoldTtl,
     pub limit: HoldLimit,
     pub admitted: bool,
+    /// An access code unlocks the event's presale (see `HoldRequest::presale`).
+    pub presale: bool,
 }
 
 /// A block held, with the view it was chosen from (before the hold) and how many tries it took.
@@ -151,6 +153,7 @@ pub async fn hold_best_available(
             ttl: request.ttl,
             limit: request.limit,
             admitted: request.admitted,
+            presale: request.presale,
         };
         match store.hold(&hold, Utc::now()).await {
             Ok(booking) => {

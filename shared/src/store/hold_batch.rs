@@ -102,6 +102,7 @@ mod tests {
             ttl: HoldTtl::from_seconds(600).expect("a valid ttl"),
             limit: HoldLimit::default(),
             admitted: false,
+            presale: false,
         };
         PendingHold { request, now: Utc::now() }
     }

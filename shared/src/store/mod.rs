@@ -14,12 +14,12 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    Actor, AuditEntry, AuditFilter, Booking, CheckIn, ClaimedDelivery, DeliveryOutcome, Email, Event, EventChanges,
-    EventFilter, EventReport, HoldExtension, HoldRequest, Invalid, MessageStatus, NewEvent, NewPayment, NewUser,
-    NewVenue, NewWebhook, OutboxMessage, Page, Payment, QueueJoin, QueuePlace, QueueStats, Refund, Reservation,
-    ReservationFilter, ResetDigest, ResetRequest, SalesReport, SalesWindow, Scan, SeatLabel, SeatState, Settlement,
-    StoredLayout, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue, VenueChanges, VenueWithSeats,
-    WaitlistEntry, WaitlistJoin, Webhook, WebhookDelivery,
+    Actor, AuditEntry, AuditFilter, Booking, CheckIn, ClaimedDelivery, Code, CodeChanges, DeliveryOutcome, Email,
+    Event, EventChanges, EventFilter, EventReport, HoldExtension, HoldRequest, Invalid, MessageStatus, NewCode,
+    NewEvent, NewPayment, NewUser, NewVenue, NewWebhook, OutboxMessage, Page, Payment, QueueJoin, QueuePlace,
+    QueueStats, Refund, Reservation, ReservationFilter, ResetDigest, ResetRequest, SalesReport, SalesWindow, Scan,
+    SeatLabel, SeatState, Settlement, StoredLayout, Ticket, TicketFilter, TicketTally, User, UserChanges, Venue,
+    VenueChanges, VenueWithSeats, WaitlistEntry, WaitlistJoin, Webhook, WebhookDelivery,
 };
 
 // Each backend is a cargo feature (all on by default): a Lambda package carries only the ones it
@@ -57,8 +57,8 @@ pub(crate) use layout::{new_seat, stored_layout_version};
 pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 pub(crate) use rules::{
-    StoredIdempotency, cancel_refund, claim_answer, extension_refusal, idempotency_cutoff, stored_admission,
-    stored_gate, stored_queue,
+    StoredIdempotency, cancel_refund, claim_answer, code_applies_to_no_seat, extension_refusal, idempotency_cutoff,
+    stored_admission, stored_gate, stored_queue,
 };
 
 /// What a store can answer besides success. Mapped to HTTP once, in `crate::api::error`.
@@ -106,6 +106,16 @@ pub enum StoreError {
     /// together); nothing was written.
     #[error("no {ticket_type} tickets are left")]
     TypeSoldOut { ticket_type: String },
+    /// A code of that name exists already (the unique index `codes_code_uq` or its DynamoDB item).
+    #[error("this code exists already")]
+    CodeTaken,
+    /// A checkout's code applies to none of the booking's held seats (the sentence says so).
+    #[error("{0}")]
+    InvalidCode(String),
+    /// A confirm whose code has no use left, in all or for this account: decided in the confirm's
+    /// own write; nothing was confirmed.
+    #[error("this code has no use left")]
+    CodeExhausted,
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("storage error: {0}")]
@@ -385,6 +395,28 @@ pub trait WebhookStore: Send + Sync {
     async fn replay_delivery(&self, webhook_id: Uuid, id: Uuid, now: DateTime<Utc>) -> StoreResult<WebhookDelivery>;
 }
 
+/// Promo and access codes (issue 21). Admins' changes write their audit row (`code.created`,
+/// `code.updated`, `code.deleted`) in their own transaction, when an actor is given. A code's uses
+/// are counted by `PaymentStore::confirm_payment` of a payment opened with it, in the confirm's
+/// own write, conditioned on `uses < max_uses` and the account's `uses < max_uses_per_user`.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// `CodeTaken` when a live code has the name (a unique index or a conditional put decides).
+    async fn create_code(&self, code: &NewCode, now: DateTime<Utc>) -> StoreResult<Code>;
+    /// Live (not deleted) codes, oldest first.
+    async fn list_codes(&self, page: Page) -> StoreResult<Vec<Code>>;
+    /// A live code by id.
+    async fn code(&self, id: Uuid) -> StoreResult<Option<Code>>;
+    /// A live code by its (upper-cased) name.
+    async fn code_by_name(&self, name: &str) -> StoreResult<Option<Code>>;
+    /// Applies `changes` to the code as read under the change's lock (SQL) or conditioned on it
+    /// (DynamoDB); `Rejected` when the result breaks a rule (`CodeChanges::apply`); `NotFound`.
+    async fn update_code(&self, id: Uuid, changes: &CodeChanges, now: DateTime<Utc>) -> StoreResult<Code>;
+    /// Deletes a live code (its name is free again; payments opened with it keep it and still
+    /// count their use at confirm). `NotFound` when there is none.
+    async fn delete_code(&self, id: Uuid, actor: Option<&Actor>, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
 /// The outbox's depth: what waits for the sender, and what it gave up on (until an admin resends
 /// it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -586,6 +618,8 @@ pub enum Writes {
     Waitlist,
     /// `WebhookStore`'s admin side: registering and deleting endpoints, replaying a delivery.
     Webhooks,
+    /// `CodeStore`: admins' promo and access codes (their uses are counted by `Payments`).
+    Codes,
     /// `WebhookStore`'s delivery job: fanning events out into deliveries, claiming and settling
     /// them. Writing a webhook event belongs to the change it reports (`Payments`, `Holds`,
     /// `Catalog`, `CheckIn`).
@@ -609,6 +643,7 @@ pub trait Store:
     + ReportStore
     + AuditStore
     + WebhookStore
+    + CodeStore
 {
     /// `sqlite`, `postgres` or `dynamodb`, as `/health` reports it.
     fn backend(&self) -> &'static str;

@@ -29,6 +29,7 @@ pub enum Entity {
     Message,
     Webhook,
     Delivery,
+    Code,
 }
 
 impl Entity {
@@ -43,6 +44,7 @@ impl Entity {
             Entity::Message => "message",
             Entity::Webhook => "webhook",
             Entity::Delivery => "delivery",
+            Entity::Code => "code",
         }
     }
 }
@@ -179,6 +181,11 @@ pub fn claim_answer(record: Option<StoredIdempotency>, request_hash: &str) -> St
             body: record.body.unwrap_or_default(),
         }),
     }
+}
+
+/// The refusal of a checkout whose code applies to none of the booking's held seats.
+pub(crate) fn code_applies_to_no_seat() -> StoreError {
+    StoreError::InvalidCode("This code does not apply to any seat of this booking.".into())
 }
 
 /// What canceling seats worth `price_cents` gives back on a payment of `amount_cents` of which

@@ -15,6 +15,7 @@ const UNIQUE_CONSTRAINTS: &[UniqueConstraint] = &[
         StoreError::SeatsUnavailable(Vec::new())
     }),
     ("payments_booking_open_uq", "payments.booking_id", || StoreError::payment_already_open()),
+    ("codes_code_uq", "codes.code", || StoreError::CodeTaken),
 ];
 
 fn is_connection_failure(err: &sqlx::Error) -> bool {

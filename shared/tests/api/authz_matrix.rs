@@ -13,8 +13,9 @@ use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Datelike, Utc};
 use proeventa_core::auth::{Claims, TokenKeys};
 use proeventa_core::domain::{
-    Booking, CLAIM_LEASE, DeliveryOutcome, Email, Event, HoldLimit, HoldRequest, HoldTtl, MessageFacts, NewWebhook,
-    Payment, ResetRequest, ResetToken, Role, SeatSelection, Settlement, User, UserChanges, VenueWithSeats,
+    Booking, CLAIM_LEASE, CodeDraft, CodeKind, DeliveryOutcome, Email, Event, HoldLimit, HoldRequest, HoldTtl,
+    MessageFacts, NewCode, NewWebhook, Payment, ResetRequest, ResetToken, Role, SeatSelection, Settlement, User,
+    UserChanges, VenueWithSeats,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -99,6 +100,7 @@ fn access(method: &str, path: &str) -> Option<Access> {
         ("get" | "post", "/admin/webhooks") | ("delete", "/admin/webhooks/{webhook_id}") => Admin,
         ("get", "/admin/webhooks/{webhook_id}/deliveries") => Admin,
         ("post", "/admin/webhooks/{webhook_id}/deliveries/{delivery_id}/replay") => Admin,
+        ("get" | "post", "/admin/codes") | ("patch" | "delete", "/admin/codes/{code_id}") => Admin,
         _ => return None,
     })
 }
@@ -212,6 +214,8 @@ struct Resources {
     /// delivered (what a replay is for).
     webhook: Uuid,
     delivery: Uuid,
+    /// A promo code (what a change or a deletion of one is for).
+    promo: Uuid,
 }
 
 async fn people(app: &TestApp) -> People {
@@ -276,6 +280,19 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
     };
     assert!(app.state.store.issue_password_reset(&reset, Utc::now()).await.expect("a reset"), "login@ exists");
     let reset_token = reset_token.expose().to_owned();
+    let draft = CodeDraft {
+        code: format!("M{}", &Uuid::new_v4().simple().to_string()[..12]),
+        kind: Some(CodeKind::Percent),
+        value: Some(10),
+        ..CodeDraft::default()
+    };
+    let promo = app
+        .state
+        .store
+        .create_code(&NewCode::parse(draft, None).expect("a code"), Utc::now())
+        .await
+        .expect("fixture code")
+        .id;
     Resources {
         event,
         queued_event,
@@ -290,6 +307,7 @@ async fn resources(app: &TestApp, people: &People) -> Resources {
         reset_token,
         webhook,
         delivery,
+        promo,
     }
 }
 
@@ -324,6 +342,7 @@ async fn sold_out_with_a_waiting_list(app: &TestApp, people: &People) -> Uuid {
         ttl: HoldTtl::from_seconds(600).expect("a ttl"),
         limit: HoldLimit::max(),
         admitted: false,
+        presale: false,
     };
     app.state.store.hold(&hold, Utc::now()).await.expect("fixture sell-out");
     for token in [&people.owner_token, &people.other_token, &people.staff_token, &people.admin_token] {
@@ -391,6 +410,7 @@ fn concrete_path(template: &str, people: &People, res: &Resources) -> String {
         ("{message_id}", res.failed_message),
         ("{webhook_id}", res.webhook),
         ("{delivery_id}", res.delivery),
+        ("{code_id}", res.promo),
     ];
     // Only an event behind its waiting room has a queue to join.
     if template.starts_with("/queue/") {
@@ -446,6 +466,9 @@ fn body_for(method: &str, path: &str, people: &People, res: &Resources) -> Optio
         ("post", "/admin/webhooks") => json!({
             "url": "https://example.com/hooks", "secret": "0123456789abcdef", "events": ["booking.confirmed"]
         }),
+        ("post", "/admin/codes") => {
+            json!({"code": format!("N{}", &Uuid::new_v4().simple().to_string()[..12]), "kind": "fixed", "value": 100})
+        }
         ("post" | "patch", _) => json!({}),
         _ => return None,
     })

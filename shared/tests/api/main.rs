@@ -14,6 +14,7 @@ mod best_available;
 mod catalog;
 mod checkin;
 mod checkout;
+mod codes;
 mod errors;
 mod gateway;
 mod health;

@@ -233,6 +233,25 @@ macro_rules! webhook_tests {
     };
 }
 
+/// The promo and access codes' cases (issue 21), as `<backend>::codes::…`. A backend runs them
+/// when its line names `code_tests`.
+macro_rules! code_tests {
+    ($open:path) => {
+        mod codes {
+            backend_tests!(@each $open, [tokio::test], [
+                a_code_is_created_changed_and_deleted_with_exactly_its_audit_rows,
+                a_checkout_takes_the_discount_off_and_its_confirm_counts_the_use,
+                the_per_account_limit_is_kept_at_confirm,
+                a_canceled_discounted_seat_refunds_what_was_paid_for_it,
+                an_access_code_unlocks_holds_before_the_opening,
+            ]);
+            backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
+                concurrent_confirms_never_use_a_code_past_its_limit,
+            ]);
+        }
+    };
+}
+
 /// The ticket cases, as `<backend>::tickets::…`: a backend runs them when its `backend_tests!`
 /// line names `ticket_tests`.
 macro_rules! ticket_tests {
@@ -268,7 +287,8 @@ backend_tests!(
     message_tests,
     waiting_room_tests,
     waitlist_tests,
-    webhook_tests
+    webhook_tests,
+    code_tests
 );
 backend_tests!(
     postgres,
@@ -277,7 +297,8 @@ backend_tests!(
     message_tests,
     waiting_room_tests,
     waitlist_tests,
-    webhook_tests
+    webhook_tests,
+    code_tests
 );
 backend_tests!(
     dynamodb,
@@ -286,5 +307,6 @@ backend_tests!(
     message_tests,
     waiting_room_tests,
     waitlist_tests,
-    webhook_tests
+    webhook_tests,
+    code_tests
 );

@@ -207,6 +207,7 @@ pub fn hold_request(user: &User, event: &Event, seats: &[Uuid], ttl: HoldTtl) ->
         ttl,
         limit: HoldLimit::max(),
         admitted: false,
+        presale: false,
     }
 }
 
@@ -320,6 +321,7 @@ pub fn new_payment(booking: &Booking, hold_until: DateTime<Utc>) -> NewPayment {
         user_id: booking.user_id,
         provider: PROVIDER.to_owned(),
         hold_until: whole_millis(hold_until),
+        code: None,
     }
 }
 

@@ -27,6 +27,7 @@ pub(super) fn held_expiry_writes(
     reservations: &[StoredReservation],
     held: &[&StoredReservation],
     until: impl Fn(&StoredReservation) -> i64,
+    discount: impl Fn(&StoredReservation) -> Option<i64>,
 ) -> StoreResult<(Vec<TransactWriteItem>, usize)> {
     let spks = seat_partitions(reservations);
     let mut writes = Vec::with_capacity(held.len() * 2 + 1);
@@ -39,12 +40,21 @@ pub(super) fn held_expiry_writes(
         }
         let values =
             vec![(":held", s(ReservationStatus::Held.as_str())), (":old", n(r.expires_ms)), (":until", n(until))];
+        // A checkout also writes each seat's share of its code's discount (0 without one).
+        let (update, reservation_values) = match discount(r) {
+            Some(share) => {
+                let mut with_share = values.clone();
+                with_share.push((":disc", n(share)));
+                ("SET #exp = :until, #disc = :disc", with_share)
+            }
+            None => ("SET #exp = :until", values.clone()),
+        };
         writes.push(TxItem::update(
             table,
             reservation_key(rid),
-            "SET #exp = :until",
+            update,
             Some("#st = :held AND #exp = :old"),
-            values.clone(),
+            reservation_values,
         )?);
         let spk = spks.get(&rid).ok_or_else(|| corrupt("reservation", "no seat partition"))?;
         let mut seat_values = values;
@@ -93,7 +103,8 @@ impl DynamoStore {
                 Some("attribute_exists(#pk) AND attribute_not_exists(#extended)"),
                 vec![(":now", n(now_ms))],
             )?;
-            let (moves, slots_index) = held_expiry_writes(&self.table, &reservations, &held, |r| r.expires_ms + by_ms)?;
+            let (moves, slots_index) =
+                held_expiry_writes(&self.table, &reservations, &held, |r| r.expires_ms + by_ms, |_| None)?;
             let mut writes = vec![mark];
             writes.extend(moves);
             match self.transact(&mut budget, writes).await? {

@@ -68,6 +68,10 @@ pub(super) struct Canceled {
 const GATE_OPEN: &str = "#st = :on_sale AND #start > :now AND (attribute_not_exists(#opens) OR #opens <= :now)";
 /// The same for a hold with no admission of a waiting room: the event must have none enabled.
 const GATE_OPEN_WITHOUT_QUEUE: &str = "#st = :on_sale AND #start > :now AND (attribute_not_exists(#opens) OR #opens <= :now) AND attribute_not_exists(#queued)";
+/// `GATE_OPEN` for a hold whose access code unlocks the presale: the opening is not waited for.
+const GATE_PRESALE: &str = "#st = :on_sale AND #start > :now";
+/// `GATE_OPEN_WITHOUT_QUEUE` for a presale hold.
+const GATE_PRESALE_WITHOUT_QUEUE: &str = "#st = :on_sale AND #start > :now AND attribute_not_exists(#queued)";
 
 impl DynamoStore {
     /// A booking item and its reservations, read strongly consistently.
@@ -114,10 +118,11 @@ impl DynamoStore {
             if active.is_empty() {
                 return Ok(None);
             }
+            // What was paid for the confirmed seats: their price less their share of a code's discount.
             let paid: i64 = active
                 .iter()
                 .filter(|r| r.reservation.status == ReservationStatus::Confirmed)
-                .map(|r| r.reservation.price_cents)
+                .map(|r| r.paid_cents())
                 .sum();
             let payment = match (paid > 0, opt_s(&booking, "open_payment")) {
                 (true, Some(payment_id)) => {
@@ -472,7 +477,7 @@ impl HoldStore for DynamoStore {
             }
             // Seen in this read, the refusal needs no write; the gate's condition below decides
             // it all the same when the opening moved later since.
-            if let Some(on_sale_at) = event.on_sale_at.filter(|opens| *opens > now) {
+            if let Some(on_sale_at) = event.on_sale_at.filter(|opens| *opens > now && !request.presale) {
                 return Err(StoreError::NotOnSale { on_sale_at });
             }
             if event.queue.is_some_and(|queue| queue.enabled) && !request.admitted {
@@ -561,7 +566,12 @@ impl HoldStore for DynamoStore {
             writes.push(TxItem::check(
                 &self.table,
                 gate_key(event_id, gate),
-                if request.admitted { GATE_OPEN } else { GATE_OPEN_WITHOUT_QUEUE },
+                match (request.admitted, request.presale) {
+                    (true, false) => GATE_OPEN,
+                    (false, false) => GATE_OPEN_WITHOUT_QUEUE,
+                    (true, true) => GATE_PRESALE,
+                    (false, true) => GATE_PRESALE_WITHOUT_QUEUE,
+                },
                 vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
             )?);
             let holders: Vec<Uuid> = reservations.iter().map(|r| r.reservation.id).collect();

@@ -137,6 +137,11 @@ item_kinds! {
     AUDIT = "AUDIT#*" by [Audit];
     /// An outgoing webhook's endpoint: registered and deleted by admins.
     HOOK = "HOOK#*" by [Webhooks];
+    /// A promo or access code (`CODE`) and, under the same partition, each account's count of its
+    /// uses (`USER#<id>`): written by admins (`Codes`), counted by confirms (`Payments`).
+    CODE = "CODE#*" by [Codes, Payments];
+    /// A live code's name (upper-cased), naming its code: the unique index of names.
+    CODE_NAME = "CODENAME#*" by [Codes];
     /// An outgoing webhook event: written by the change it reports (confirm, a failed payment's
     /// refund, cancels, an event canceled, a ticket admitted), taken out of the fan-out's index
     /// by the delivery job once fanned out.
@@ -544,6 +549,16 @@ pub struct StoredReservation {
     pub slot: Option<u32>,
     /// The ticket its confirm issued (none until it is confirmed).
     pub ticket_id: Option<Uuid>,
+    /// Its share of its checkout's code discount (`disc`; 0 without a code): what was paid for it
+    /// is its price less this.
+    pub discount_cents: i64,
+}
+
+impl StoredReservation {
+    /// What was (or is to be) paid for the seat: its price less its share of a code's discount.
+    pub fn paid_cents(&self) -> i64 {
+        self.reservation.price_cents - self.discount_cents
+    }
 }
 
 pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredReservation> {
@@ -576,6 +591,7 @@ pub fn reservation_from(item: &Item, now: DateTime<Utc>) -> StoreResult<StoredRe
         ticket_id: opt_s(item, "tid")
             .map(|raw| Uuid::parse_str(&raw).map_err(|_| corrupt("ticket id", &raw)))
             .transpose()?,
+        discount_cents: opt_n(item, "disc")?.unwrap_or(0),
     })
 }
 
@@ -624,6 +640,11 @@ pub fn payment_from(item: &Item) -> StoreResult<Payment> {
         provider: text(item, "provider"),
         card_last4: opt_s(item, "last4"),
         refunded_cents: get_n(item, "refunded")?,
+        promo_code: opt_s(item, "code"),
+        discount_cents: opt_n(item, "discount")?.unwrap_or(0),
+        code_id: opt_s(item, "code_id")
+            .map(|raw| Uuid::parse_str(&raw).map_err(|_| corrupt("code id", &raw)))
+            .transpose()?,
         created_at: get_time(item, "created")?,
         updated_at: get_time(item, "updated")?,
     })

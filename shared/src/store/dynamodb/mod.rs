@@ -6,6 +6,7 @@
 mod audit;
 pub mod capacity;
 mod catalog;
+mod codes;
 mod hold_extension;
 mod hold_slots;
 mod holds;

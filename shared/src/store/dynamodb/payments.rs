@@ -11,6 +11,9 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use std::collections::HashMap;
+
+use super::codes::code_use_writes;
 use super::hold_extension::held_expiry_writes;
 use super::holds::{kept_conflicting, seat_partitions, status_values};
 use super::items::*;
@@ -21,10 +24,12 @@ use super::webhooks::event_puts;
 use super::{
     Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, TxItem, Updated, is_condition_failure, sdk_error,
 };
-use crate::domain::{EventStatus, MessageFacts, NewPayment, Page, Payment, PaymentStatus, ReservationStatus};
+use crate::domain::{
+    EventStatus, MessageFacts, NewPayment, Page, Payment, PaymentStatus, PricedSeat, ReservationStatus, discount_shares,
+};
 use crate::store::Entity;
 use crate::store::outbox::refunded_notice;
-use crate::store::{Decline, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError, StoreResult};
+use crate::store::{Decline, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError, StoreResult, code_applies_to_no_seat};
 
 fn user_payments_pk(user_id: Uuid) -> String {
     format!("USER#{user_id}#PAY")
@@ -196,7 +201,28 @@ impl PaymentStore for DynamoStore {
                     StoreError::no_held_seats_to_pay_for()
                 });
             }
-            let amount: i64 = held.iter().map(|r| r.reservation.price_cents).sum();
+            let gross: i64 = held.iter().map(|r| r.reservation.price_cents).sum();
+            // The code's discount, spread over the held seats (in seat order) it applies to; each
+            // seat keeps its share, which a cancel of it does not refund (0 without a code).
+            let shares: HashMap<Uuid, i64> = match &new.code {
+                Some(code) => {
+                    let mut ordered = held.clone();
+                    ordered.sort_by_key(|r| (r.row_index, r.reservation.seat.seat_number, r.reservation.id));
+                    let priced: Vec<PricedSeat<'_>> = ordered
+                        .iter()
+                        .map(|r| PricedSeat {
+                            tier: &r.reservation.seat.tier,
+                            ticket_type: Some(&r.reservation.ticket_type),
+                            price_cents: r.reservation.price_cents,
+                        })
+                        .collect();
+                    let shares = discount_shares(code, &priced).ok_or_else(code_applies_to_no_seat)?;
+                    ordered.iter().map(|r| r.reservation.id).zip(shares).collect()
+                }
+                None => HashMap::new(),
+            };
+            let discount: i64 = shares.values().sum();
+            let amount = gross - discount;
             let currency = held.iter().map(|r| r.reservation.currency.clone()).min().unwrap_or_default();
             let mut item = payment_key(new.id);
             item.extend([
@@ -214,7 +240,12 @@ impl PaymentStore for DynamoStore {
                 ("gsi1sk".to_owned(), s(time_key(now_ms, &new.id.to_string()))),
                 ("gsi2pk".to_owned(), s(PAYMENTS_INDEX)),
                 ("gsi2sk".to_owned(), s(time_key(now_ms, &new.id.to_string()))),
+                ("discount".to_owned(), n(discount)),
             ]);
+            if let Some(code) = &new.code {
+                item.insert("code_id".to_owned(), s(code.id.to_string()));
+                item.insert("code".to_owned(), s(&code.code));
+            }
             let payment = payment_from(&item)?;
             // 2 + 2n items and the hold slots, 23 for the largest booking: well within `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = vec![
@@ -228,8 +259,13 @@ impl PaymentStore for DynamoStore {
                 TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?,
             ];
             // Extended, never shortened; the held seats' hold slots move with their holds.
-            let (moves, moves_slots_index) =
-                held_expiry_writes(&self.table, &reservations, &held, |r| r.expires_ms.max(hold_until_ms))?;
+            let (moves, moves_slots_index) = held_expiry_writes(
+                &self.table,
+                &reservations,
+                &held,
+                |r| r.expires_ms.max(hold_until_ms),
+                |r| Some(shares.get(&r.reservation.id).copied().unwrap_or(0)),
+            )?;
             let slots_index = writes.len() + moves_slots_index;
             writes.extend(moves);
             match self.transact(&mut budget, writes).await? {
@@ -304,7 +340,7 @@ impl PaymentStore for DynamoStore {
                 .iter()
                 .filter(|r| matches!(r.stored_status, ReservationStatus::Held | ReservationStatus::Expired))
                 .collect();
-            let cents: i64 = to_confirm.iter().map(|r| r.reservation.price_cents).sum();
+            let cents: i64 = to_confirm.iter().map(|r| r.paid_cents()).sum();
             if cents != payment.amount_cents {
                 return Err(StoreError::seat_canceled_since_checkout());
             }
@@ -403,6 +439,12 @@ impl PaymentStore for DynamoStore {
                     vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
                 )?);
             }
+            // The code's use, counted in this transaction or not at all.
+            let code_index = writes.len();
+            if let Some(code_id) = payment.code_id {
+                let code = self.code_item(code_id).await?.ok_or(StoreError::CodeExhausted)?;
+                writes.extend(code_use_writes(&self.table, &code, payment.user_id)?);
+            }
             let confirmed = MessageFacts::BookingConfirmed { booking_id: payment.booking_id, payment_id: id };
             writes.extend(event_puts(&self.table, Some(payment.user_id), &confirmed, now)?);
             writes.push(message_put(&self.table, Some(payment.user_id), confirmed, now)?);
@@ -420,6 +462,18 @@ impl PaymentStore for DynamoStore {
                 Err(canceled) if (0..=to_confirm.len()).any(|i| canceled.condition_failed(i)) => {}
                 // The event was canceled or moved since it was read: read it again and decide again.
                 Err(canceled) if canceled.condition_failed(gate_index) => {}
+                // The account has used the code up; nothing stays.
+                Err(canceled) if payment.code_id.is_some() && canceled.condition_failed(code_index + 1) => {
+                    return Err(StoreError::CodeExhausted);
+                }
+                // The code is used up, or its limits changed since it was read: decide again.
+                Err(canceled) if payment.code_id.is_some() && canceled.condition_failed(code_index) => {
+                    if let Some(code_id) = payment.code_id
+                        && self.code_used_up(code_id).await?
+                    {
+                        return Err(StoreError::CodeExhausted);
+                    }
+                }
                 // Nothing stays: the payment remains pending and the other buyer's seat untouched.
                 Err(canceled) if seats.clone().any(|i| canceled.condition_failed(i)) => {
                     return Err(StoreError::HoldExpired);

@@ -107,7 +107,7 @@ impl PostgresStore {
         if start_time <= now {
             return Ok(Some(StoreError::event_started()));
         }
-        if let Some(on_sale_at) = on_sale_at.filter(|opens| *opens > now) {
+        if let Some(on_sale_at) = on_sale_at.filter(|opens| *opens > now && !request.presale) {
             return Ok(Some(StoreError::NotOnSale { on_sale_at }));
         }
         if queued && !request.admitted {

@@ -155,7 +155,7 @@ impl PgHoldBatches {
         let mut seat_types: Vec<Option<String>> = Vec::new();
         let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut limits, mut admitted) = (Vec::new(), Vec::new());
+        let (mut limits, mut admitted, mut presale) = (Vec::new(), Vec::new(), Vec::new());
         for (i, hold) in batch.iter().enumerate() {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
             let request = &hold.request;
@@ -174,6 +174,7 @@ impl PgHoldBatches {
             counts.push(i32::try_from(request.seats.ids().len()).unwrap_or(i32::MAX));
             limits.push(i32::try_from(request.limit.seats()).unwrap_or(i32::MAX));
             admitted.push(request.admitted);
+            presale.push(request.presale);
         }
         let query = sqlx::query_as(HOLD_BATCH_SQL)
             .bind(&seat_holds)
@@ -188,7 +189,8 @@ impl PgHoldBatches {
             .bind(&limits)
             .bind(&seat_ranks)
             .bind(&admitted)
-            .bind(&seat_types);
+            .bind(&seat_types)
+            .bind(&presale);
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
@@ -320,9 +322,10 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 /// Places a batch of holds (see `PgHoldBatches`): the per-seat arrays `$1` (which hold), `$2` (seat)
 /// and `$11` (its place in its hold: 1, 2, ...), and per hold `$3` index, `$4` booking, `$5` user,
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
-/// limit of held seats, `$12` whether it carries an admission of the event's waiting room, and per
-/// seat `$13` the ticket type it names (NULL: the event's first). Each
-/// hold's event must be on sale, open (its `on_sale_at` reached or none), behind no enabled
+/// limit of held seats, `$12` whether it carries an admission of the event's waiting room, `$14`
+/// whether an access code unlocks the event's presale for it, and per seat `$13` the ticket type
+/// it names (NULL: the event's first). Each hold's event must be on sale, open (its `on_sale_at`
+/// reached or none, or a presale unlocked), behind no enabled
 /// waiting room unless the hold is admitted, and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
 /// nothing is written for it. Lapsed holds on the wanted seats and the users' lapsed holds of
@@ -333,8 +336,8 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 pub(super) const HOLD_BATCH_SQL: &str = r#"
 WITH req AS (
     SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[],
-                         $10::int4[], $12::bool[])
-        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count, hold_limit, admitted)
+                         $10::int4[], $12::bool[], $14::bool[])
+        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count, hold_limit, admitted, presale)
 ), open_event AS (
     SELECT e.*
     FROM (SELECT DISTINCT event_id FROM req ORDER BY event_id) q
@@ -349,7 +352,7 @@ WITH req AS (
     FROM unnest($1::int4[], $2::uuid[], $11::int4[], $13::text[]) AS want (idx, seat_id, nth, ticket_type)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
-                       AND (oe.on_sale_at IS NULL OR oe.on_sale_at <= r.held_at)
+                       AND (oe.on_sale_at IS NULL OR oe.on_sale_at <= r.held_at OR r.presale)
                        AND (oe.queue_enabled IS NOT TRUE OR r.admitted)
     -- One primary-key probe per seat, and one per price: a plain join let the generic plan hash
     -- the whole venue.
@@ -629,7 +632,7 @@ pub(super) enum CancelScope {
 macro_rules! lock_active_sql {
     ($column:literal) => {
         concat!(
-            "SELECT id, booking_id, price_cents, status, event_id, seat_id FROM reservations
+            "SELECT id, booking_id, price_cents - discount_cents, status, event_id, seat_id FROM reservations
              WHERE id = ANY (ARRAY(
                  SELECT id FROM reservations
                  WHERE ",
@@ -691,8 +694,8 @@ pub(super) async fn cancel_active(
     // The rows are locked, so exactly these are canceled, with the statuses just read.
     let ids: Vec<Uuid> = locked.iter().map(|(id, ..)| *id).collect();
     sqlx::query(CANCEL_LOCKED_SQL).bind(&ids).bind(now).execute(&mut *conn).await?;
-    // Per booking, the price of its confirmed seats; held seats were never paid for. The
-    // confirmed seats are the ones with tickets.
+    // Per booking, what was paid for its confirmed seats (their price less their share of a
+    // code's discount); held seats were never paid for. The confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<Uuid, i64> = BTreeMap::new();
     let mut ticketed: Vec<Uuid> = Vec::new();
     for (id, booking_id, price_cents, status, ..) in &locked {

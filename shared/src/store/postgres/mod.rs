@@ -13,6 +13,7 @@
 
 mod audit;
 mod catalog;
+mod codes;
 mod hold_extension;
 mod hold_refusals;
 mod holds;

@@ -14,20 +14,24 @@ use sqlx::postgres::{PgConnection, PgExecutor};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::codes::count_code_use;
 use super::rows::{PaymentRow, parse_stored, payment_columns};
 use super::tickets::issue_tickets;
 use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks, settle};
-use crate::domain::{EventStatus, NewPayment, Page, Payment, PaymentStatus, Refund, ReservationStatus};
+use crate::domain::{
+    EventStatus, NewPayment, Page, Payment, PaymentStatus, PricedSeat, Refund, ReservationStatus, discount_shares,
+};
 use crate::store::outbox;
 use crate::store::{
     Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
-    StoreResult, StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff,
+    StoreResult, StoredIdempotency, cancel_refund, claim_answer, code_applies_to_no_seat, idempotency_cutoff,
 };
 
 #[async_trait]
 impl PaymentStore for PostgresStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn create_payment(&self, new: NewPayment, now: DateTime<Utc>) -> StoreResult<Payment> {
+        let mut tx = self.pool.begin().await?;
         let row: Option<PaymentRow> = sqlx::query_as(CREATE_PAYMENT_SQL)
             .bind(new.booking_id)
             .bind(new.id)
@@ -35,12 +39,47 @@ impl PaymentStore for PostgresStore {
             .bind(&new.provider)
             .bind(new.hold_until)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        match row {
-            Some(row) => row.into_payment(),
-            None => Err(self.checkout_refusal(new.booking_id, now).await?),
-        }
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(self.checkout_refusal(new.booking_id, now).await?);
+        };
+        let payment = match &new.code {
+            // Shares of an earlier checkout with a code are cleared.
+            None => {
+                sqlx::query(CLEAR_DISCOUNTS_SQL).bind(new.booking_id).execute(&mut *tx).await?;
+                row.into_payment()?
+            }
+            // The code's discount, spread over the held seats (locked by the checkout above) it
+            // applies to; each keeps its share, which a cancel of it does not refund.
+            Some(code) => {
+                let seats: Vec<(Uuid, String, String, i64)> =
+                    sqlx::query_as(CHECKOUT_SEATS_SQL).bind(new.booking_id).bind(now).fetch_all(&mut *tx).await?;
+                let priced: Vec<PricedSeat<'_>> = seats
+                    .iter()
+                    .map(|(_, tier, ticket_type, price_cents)| PricedSeat {
+                        tier,
+                        ticket_type: Some(ticket_type),
+                        price_cents: *price_cents,
+                    })
+                    .collect();
+                // Refused: the transaction rolls back, extension and payment with it.
+                let shares = discount_shares(code, &priced).ok_or_else(code_applies_to_no_seat)?;
+                let ids: Vec<Uuid> = seats.iter().map(|(id, ..)| *id).collect();
+                sqlx::query(SET_DISCOUNTS_SQL).bind(&ids).bind(&shares).execute(&mut *tx).await?;
+                let row: PaymentRow = sqlx::query_as(APPLY_CODE_SQL)
+                    .bind(new.id)
+                    .bind(shares.iter().sum::<i64>())
+                    .bind(code.id)
+                    .bind(&code.code)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                row.into_payment()?
+            }
+        };
+        tx.commit().await?;
+        Ok(payment)
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -196,6 +235,32 @@ pub(super) const CREATE_PAYMENT_SQL: &str = concat!(
     payment_columns!()
 );
 
+/// A booking's (`$1`) running holds at `$2` with their seats' tiers, in seat order, to spread a
+/// code's discount over: the booking's index, then one primary-key probe per seat.
+pub(super) const CHECKOUT_SEATS_SQL: &str = "
+SELECT r.id, s.tier, r.ticket_type, r.price_cents
+FROM reservations r
+CROSS JOIN LATERAL (SELECT x.tier, x.row_index, x.seat_number FROM seats x WHERE x.id = r.seat_id LIMIT 1) s
+WHERE r.booking_id = $1 AND (r.status = 'held' AND r.expires_at > $2) IS TRUE
+ORDER BY s.row_index, s.seat_number, r.id";
+
+/// Each seat's (`$1`) share (`$2`) of its payment's discount.
+pub(super) const SET_DISCOUNTS_SQL: &str = "
+UPDATE reservations r SET discount_cents = u.share
+FROM unnest($1::uuid[], $2::int8[]) AS u (id, share)
+WHERE r.id = u.id AND r.id = ANY ($1)";
+
+/// A booking's (`$1`) seats' shares of an earlier checkout's discount cleared.
+pub(super) const CLEAR_DISCOUNTS_SQL: &str =
+    "UPDATE reservations SET discount_cents = 0 WHERE booking_id = $1 AND discount_cents <> 0";
+
+/// A new payment (`$1`) takes code `$3` (`$4`) and its discount `$2` off its amount.
+pub(super) const APPLY_CODE_SQL: &str = concat!(
+    "UPDATE payments SET amount_cents = amount_cents - $2, discount_cents = $2, code_id = $3, code = $4
+     WHERE id = $1 RETURNING ",
+    payment_columns!()
+);
+
 /// Someone else's lapsed hold on a seat of booking `$1` (event `$2`) is written down as expired,
 /// one probe of the unique index per seat as in the hold (the seat's active row, checked after the
 /// probe), so that the index judges only holds that still run; those rows are then updated by id.
@@ -233,7 +298,7 @@ pub(super) const EVENT_FOR_SHARE_SQL: &str = "SELECT status, start_time FROM eve
 /// Locks a booking's (`$1`) seats in id order, the common lock order (see `mod.rs`), and reads them
 /// as locked: found through the booking's index, then locked through the primary key.
 pub(super) const LOCK_BOOKING_SEATS_SQL: &str = "
-SELECT status, price_cents FROM reservations
+SELECT status, price_cents - discount_cents FROM reservations
 WHERE id = ANY (ARRAY(SELECT id FROM reservations WHERE booking_id = $1))
 ORDER BY id
 FOR UPDATE";
@@ -353,6 +418,13 @@ impl PostgresStore {
         if let Some(refusal) = refusal {
             tx.rollback().await?;
             return Err(refusal.into());
+        }
+        // The code's use, counted here or nowhere: exhausted, the whole confirm rolls back.
+        if let Some(code_id) = payment.code_id
+            && let Err(err) = count_code_use(&mut tx, code_id, payment.user_id).await
+        {
+            tx.rollback().await?;
+            return Err(err);
         }
 
         sqlx::query(EXPIRE_OTHERS_LAPSED_SQL).bind(booking_id).bind(event_id).bind(now).execute(&mut *tx).await?;

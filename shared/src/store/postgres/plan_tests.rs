@@ -287,7 +287,8 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
              ARRAY['{booking}', '{other}']::uuid[], ARRAY['{user}', {heavy}]::uuid[], \
              ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
              ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
-             ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], ARRAY[NULL, 'student', NULL]::text[]",
+             ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], ARRAY[NULL, 'student', NULL]::text[], \
+             ARRAY[false, false]::bool[]",
             a1 = f.seat("A1"),
             a2 = f.seat("A2"),
             b1 = f.seat("B1"),
@@ -480,9 +481,10 @@ fn hot_statements() -> Vec<HotStatement> {
         UNDO_BOOKINGS_SQL, UNDO_RESERVATIONS_SQL,
     };
     use super::payments::{
-        CHECKOUT_REFUSAL_SQL, CONFIRM_PAYMENT_SQL, CONFIRM_SEATS_SQL, CREATE_PAYMENT_SQL, DECLINE_SQL,
-        EVENT_FOR_SHARE_SQL, EXPIRE_OTHERS_LAPSED_SQL, FREE_FAILED_SEATS_SQL, LOCK_BOOKING_SEATS_SQL,
-        PAID_PAYMENTS_SQL, PAYMENT_TARGET_SQL, RECORD_REFUNDS_SQL,
+        APPLY_CODE_SQL, CHECKOUT_REFUSAL_SQL, CHECKOUT_SEATS_SQL, CLEAR_DISCOUNTS_SQL, CONFIRM_PAYMENT_SQL,
+        CONFIRM_SEATS_SQL, CREATE_PAYMENT_SQL, DECLINE_SQL, EVENT_FOR_SHARE_SQL, EXPIRE_OTHERS_LAPSED_SQL,
+        FREE_FAILED_SEATS_SQL, LOCK_BOOKING_SEATS_SQL, PAID_PAYMENTS_SQL, PAYMENT_TARGET_SQL, RECORD_REFUNDS_SQL,
+        SET_DISCOUNTS_SQL,
     };
     use super::users::{PASSWORD_HASH_SQL, USER_BY_EMAIL_SQL, USERS_BY_ID_SQL};
     use super::{queue, waitlist};
@@ -502,7 +504,7 @@ fn hot_statements() -> Vec<HotStatement> {
         "ARRAY[0, 0, 1]::int4[], {SEATS}, ARRAY[0, 1]::int4[], ARRAY[gen_random_uuid(), gen_random_uuid()], \
          ARRAY[{USER}, md5('user8')::uuid], ARRAY[{EVENT}, {EVENT}], ARRAY[{now}, {now}], ARRAY[{later}, {later}], \
          ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], \
-         ARRAY[NULL, 'student', NULL]::text[]"
+         ARRAY[NULL, 'student', NULL]::text[], ARRAY[false, false]::bool[]"
     );
     vec![
         // The hold and the reads that explain a refused one.
@@ -589,6 +591,28 @@ fn hot_statements() -> Vec<HotStatement> {
             &format!("{BOOKING}, gen_random_uuid(), {USER}, 'simulated', {later}, {now}"),
             &[("reservations_booking_idx", "booking_id"), ("reservations_pkey", "id"), ("bookings_pkey", "id")],
         ),
+        // A checkout with a code: the seats to spread it over, their shares, the payment's
+        // amount; without one, the shares of an earlier one cleared; a confirm counts its use.
+        hot(
+            "checkout_seats",
+            CHECKOUT_SEATS_SQL,
+            &format!("{BOOKING}, {now}"),
+            &[("reservations_booking_idx", "booking_id"), ("seats_pkey", "id")],
+        ),
+        hot(
+            "set_discounts",
+            SET_DISCOUNTS_SQL,
+            &format!("ARRAY[{RESERVATION}], ARRAY[100]::int8[]"),
+            &[("reservations_pkey", "id")],
+        ),
+        hot("clear_discounts", CLEAR_DISCOUNTS_SQL, BOOKING, &[("reservations_booking_idx", "booking_id")]),
+        hot(
+            "apply_code",
+            APPLY_CODE_SQL,
+            &format!("{PAYMENT}, 100, gen_random_uuid(), 'CODE'"),
+            &[("payments_pkey", "id")],
+        ),
+        hot("count_code_use", super::codes::COUNT_CODE_USE_SQL, "gen_random_uuid()", &[("codes_pkey", "id")]),
         hot(
             "checkout_refusal",
             CHECKOUT_REFUSAL_SQL,

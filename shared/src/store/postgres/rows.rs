@@ -258,8 +258,8 @@ impl ReservationRow {
 
 macro_rules! payment_columns {
     () => {
-        "id, booking_id, user_id, amount_cents, currency, status, provider, card_last4, refunded_cents, created_at, \
-         updated_at"
+        "id, booking_id, user_id, amount_cents, currency, status, provider, card_last4, refunded_cents, code_id, code, \
+         discount_cents, created_at, updated_at"
     };
 }
 pub(super) use payment_columns;
@@ -275,6 +275,9 @@ pub(super) struct PaymentRow {
     provider: String,
     card_last4: Option<String>,
     refunded_cents: i64,
+    code_id: Option<Uuid>,
+    code: Option<String>,
+    discount_cents: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -291,6 +294,9 @@ impl PaymentRow {
             provider: self.provider,
             card_last4: self.card_last4,
             refunded_cents: self.refunded_cents,
+            promo_code: self.code,
+            discount_cents: self.discount_cents,
+            code_id: self.code_id,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

@@ -59,6 +59,7 @@ impl Fixture {
             ttl,
             limit: HoldLimit::default(),
             admitted: false,
+            presale: false,
         }
     }
 }
@@ -249,6 +250,7 @@ fn checkout(booking: &Booking, hold_until: DateTime<Utc>) -> NewPayment {
         user_id: booking.user_id,
         provider: "simulated".into(),
         hold_until,
+        code: None,
     }
 }
 

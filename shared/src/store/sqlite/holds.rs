@@ -554,7 +554,7 @@ fn reservations_for(
     }
     // Read under the batch's write lock, so no change of the opening or the waiting room can land
     // between this check and the hold's insert.
-    if let Some(on_sale_at) = event.on_sale_at.filter(|opens| *opens > hold.now) {
+    if let Some(on_sale_at) = event.on_sale_at.filter(|opens| *opens > hold.now && !request.presale) {
         return Err(StoreError::NotOnSale { on_sale_at });
     }
     if event.queued && !request.admitted {
@@ -665,7 +665,8 @@ impl CancelScope {
     pub(super) fn select_sql(self) -> String {
         let (index, column) = (self.index(), self.column());
         format!(
-            "SELECT id, booking_id, status, price_cents, event_id, seat_id FROM reservations INDEXED BY {index} \
+            "SELECT id, booking_id, status, price_cents - discount_cents AS paid_cents, event_id, seat_id \
+             FROM reservations INDEXED BY {index} \
              WHERE {column} = ? AND {ACTIVE}"
         )
     }
@@ -695,13 +696,13 @@ pub(super) async fn cancel_active(
         .iter()
         .map(|row| Ok((uuid_col(row, "event_id")?, uuid_col(row, "seat_id")?)))
         .collect::<StoreResult<Vec<_>>>()?;
-    // Per booking, the price of its confirmed seats; held seats were never paid for. The
-    // confirmed seats are the ones with tickets.
+    // Per booking, what was paid for its confirmed seats (their price less their share of a
+    // code's discount); held seats were never paid for. The confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<String, i64> = BTreeMap::new();
     let mut ticketed: Vec<String> = Vec::new();
     for row in &rows {
         if enum_col::<ReservationStatus>(row, "status")? == ReservationStatus::Confirmed {
-            *paid.entry(row.try_get("booking_id")?).or_default() += row.try_get::<i64, _>("price_cents")?;
+            *paid.entry(row.try_get("booking_id")?).or_default() += row.try_get::<i64, _>("paid_cents")?;
             ticketed.push(row.try_get("id")?);
         }
     }

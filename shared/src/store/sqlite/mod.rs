@@ -11,6 +11,7 @@
 
 mod audit;
 mod catalog;
+mod codes;
 mod hold_extension;
 mod holds;
 mod limits;

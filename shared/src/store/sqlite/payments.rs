@@ -12,13 +12,14 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::codes::count_code_use;
 use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
 use super::tickets::issue_tickets;
-use crate::domain::{NewPayment, Page, Payment, PaymentStatus, Refund};
+use crate::domain::{NewPayment, Page, Payment, PaymentStatus, PricedSeat, Refund, discount_shares};
 use crate::store::outbox;
 use crate::store::{
     Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
-    StoreResult, StoredIdempotency, cancel_refund, claim_answer, idempotency_cutoff,
+    StoreResult, StoredIdempotency, cancel_refund, claim_answer, code_applies_to_no_seat, idempotency_cutoff,
 };
 
 #[async_trait]
@@ -63,16 +64,53 @@ impl PaymentStore for SqliteStore {
 
         // The amount comes from the prices the seats were held at, never from the caller.
         let row = sqlx::query(CHECKOUT_AMOUNT_SQL).bind(&booking_id).bind(now_ms).fetch_one(&mut *tx).await?;
-        let amount_cents: i64 = row.try_get("amount_cents")?;
+        let gross_cents: i64 = row.try_get("amount_cents")?;
         let currency: Option<String> = row.try_get("currency")?;
         let currency = currency.ok_or_else(|| StoreError::Internal("an extended hold without seats".into()))?;
+        // The code's discount, spread over the held seats it applies to; each seat keeps its share
+        // (what a cancel of it will not refund). Without a code, shares of an earlier checkout
+        // with one are cleared.
+        let discount_cents: i64 = match &new.code {
+            Some(code) => {
+                let rows = sqlx::query(CHECKOUT_SEATS_SQL).bind(&booking_id).bind(now_ms).fetch_all(&mut *tx).await?;
+                let seats: Vec<(String, String, String, i64)> = rows
+                    .iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get("id")?,
+                            row.try_get("tier")?,
+                            row.try_get("ticket_type")?,
+                            row.try_get("price_cents")?,
+                        ))
+                    })
+                    .collect::<StoreResult<_>>()?;
+                let priced: Vec<PricedSeat<'_>> = seats
+                    .iter()
+                    .map(|(_, tier, ticket_type, price_cents)| PricedSeat {
+                        tier,
+                        ticket_type: Some(ticket_type),
+                        price_cents: *price_cents,
+                    })
+                    .collect();
+                let shares = discount_shares(code, &priced).ok_or_else(code_applies_to_no_seat)?;
+                for ((id, _, _, _), share) in seats.iter().zip(&shares) {
+                    sqlx::query(SET_DISCOUNT_SQL).bind(share).bind(id).execute(&mut *tx).await?;
+                }
+                shares.iter().sum()
+            }
+            None => {
+                sqlx::query(CLEAR_DISCOUNTS_SQL).bind(&booking_id).execute(&mut *tx).await?;
+                0
+            }
+        };
+        let amount_cents = gross_cents - discount_cents;
 
         // No check for an open payment before this: the unique index alone decides, and its
         // refusal rolls the extension back with the transaction.
         let sql = format!(
             "INSERT INTO payments (id, booking_id, user_id, amount_cents, currency, status, provider, \
-             refunded_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?) \
-             RETURNING {PAYMENT_COLUMNS}"
+             refunded_cents, code_id, code, discount_cents, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?) RETURNING {PAYMENT_COLUMNS}"
         );
         let row = sqlx::query(&sql)
             .bind(id_text(new.id))
@@ -81,6 +119,9 @@ impl PaymentStore for SqliteStore {
             .bind(amount_cents)
             .bind(&currency)
             .bind(&new.provider)
+            .bind(new.code.as_ref().map(|code| id_text(code.id)))
+            .bind(new.code.as_ref().map(|code| code.code.clone()))
+            .bind(discount_cents)
             .bind(now_ms)
             .bind(now_ms)
             .fetch_one(&mut *tx)
@@ -156,6 +197,13 @@ impl PaymentStore for SqliteStore {
         if let Some(refusal) = refusal {
             tx.rollback().await?;
             return Err(refusal);
+        }
+        // The code's use, counted here or nowhere: exhausted, the whole confirm rolls back.
+        if let Some(code_id) = payment.code_id
+            && let Err(exhausted) = count_code_use(&mut tx, code_id, payment.user_id).await
+        {
+            tx.rollback().await?;
+            return Err(exhausted);
         }
 
         // Someone else's lapsed hold on one of these seats must not block, as in `hold`: write
@@ -329,6 +377,19 @@ pub(super) const CHECKOUT_EXTEND_SQL: &str = "UPDATE reservations INDEXED BY res
 pub(super) const CHECKOUT_REFUSAL_SQL: &str = "SELECT COALESCE(SUM(status = 'expired' OR (status = 'held' AND expires_at <= ?)), 0) AS lapsed, \
      COALESCE(SUM(status = 'confirmed'), 0) AS confirmed FROM reservations WHERE booking_id = ?";
 
+/// A booking's running holds, in seat order, to spread a code's discount over (binds: booking,
+/// now), through the booking's index.
+pub(super) const CHECKOUT_SEATS_SQL: &str = "SELECT r.id, s.tier, r.ticket_type, r.price_cents FROM reservations r \
+     INDEXED BY reservations_booking_idx JOIN seats s ON s.id = r.seat_id \
+     WHERE r.booking_id = ? AND r.status = 'held' AND r.expires_at > ? ORDER BY s.row_index, s.seat_number, r.id";
+
+/// A seat's share of its payment's discount (binds: share, reservation).
+pub(super) const SET_DISCOUNT_SQL: &str = "UPDATE reservations SET discount_cents = ? WHERE id = ?";
+
+/// A booking's seats' shares of an earlier checkout's discount cleared (bind: booking).
+pub(super) const CLEAR_DISCOUNTS_SQL: &str = "UPDATE reservations INDEXED BY reservations_booking_idx \
+     SET discount_cents = 0 WHERE booking_id = ? AND discount_cents <> 0";
+
 /// What a booking's running holds cost (binds: booking, now), through the booking's index.
 pub(super) const CHECKOUT_AMOUNT_SQL: &str = "SELECT COALESCE(SUM(price_cents), 0) AS amount_cents, \
      MIN(currency) AS currency FROM reservations INDEXED BY reservations_booking_idx \
@@ -344,7 +405,7 @@ pub(super) fn confirm_payment_sql() -> String {
 
 /// What a confirm checks: the price of the seats it would sell, whether the event is canceled or
 /// started (binds: booking, now, booking).
-pub(super) const CONFIRM_CHECK_SQL: &str = "SELECT (SELECT COALESCE(SUM(price_cents), 0) FROM reservations \
+pub(super) const CONFIRM_CHECK_SQL: &str = "SELECT (SELECT COALESCE(SUM(price_cents - discount_cents), 0) FROM reservations \
      WHERE booking_id = ? AND status IN ('held', 'expired')) AS to_confirm_cents, \
      e.status = 'canceled' AS event_canceled, e.start_time <= ? AS event_started \
      FROM bookings b JOIN events e ON e.id = b.event_id WHERE b.id = ?";

@@ -42,14 +42,15 @@ fn hot(
 
 fn hot_statements() -> Vec<HotStatement> {
     use super::catalog::seat_map_sql;
+    use super::codes::COUNT_CODE_USE_SQL;
     use super::holds::{
         BATCH_ACTIVE_SQL, BATCH_EVENTS_SQL, BATCH_SEATS_SQL, BATCH_SLOTS_SQL, BATCH_TYPE_SLOTS_SQL, CancelScope,
         EXPIRE_BY_ID_SQL, EXPIRE_LAPSED_SQL, UNDO_BOOKINGS_SQL, UNDO_RESERVATIONS_SQL, booking_sql, reservation_sql,
     };
     use super::payments::{
-        CHECKOUT_AMOUNT_SQL, CHECKOUT_EXTEND_SQL, CHECKOUT_REFUSAL_SQL, CHECKOUT_START_SQL, CONFIRM_CHECK_SQL,
-        CONFIRM_SEATS_SQL, EXPIRE_OTHERS_LAPSED_SQL, FREE_FAILED_SEATS_SQL, PAID_PAYMENT_SQL, confirm_payment_sql,
-        decline_sql,
+        CHECKOUT_AMOUNT_SQL, CHECKOUT_EXTEND_SQL, CHECKOUT_REFUSAL_SQL, CHECKOUT_SEATS_SQL, CHECKOUT_START_SQL,
+        CLEAR_DISCOUNTS_SQL, CONFIRM_CHECK_SQL, CONFIRM_SEATS_SQL, EXPIRE_OTHERS_LAPSED_SQL, FREE_FAILED_SEATS_SQL,
+        PAID_PAYMENT_SQL, SET_DISCOUNT_SQL, confirm_payment_sql, decline_sql,
     };
     use super::users::{PASSWORD_HASH_SQL, user_by_email_sql, users_by_id_sql};
     use super::{queue, waitlist};
@@ -133,6 +134,22 @@ fn hot_statements() -> Vec<HotStatement> {
         hot("checkout_extend", CHECKOUT_EXTEND_SQL, vec![now(), now(), booking(), now()], by_booking),
         hot("checkout_refusal", CHECKOUT_REFUSAL_SQL, vec![now(), booking()], by_booking),
         hot("checkout_amount", CHECKOUT_AMOUNT_SQL, vec![booking(), now()], by_booking),
+        // A checkout with a code: the seats to spread it over, their shares; without one, the
+        // shares of an earlier one cleared; a confirm counts the code's use.
+        hot(
+            "checkout_seats",
+            CHECKOUT_SEATS_SQL,
+            vec![booking(), now()],
+            &["reservations_booking_idx (booking_id=?)", "sqlite_autoindex_seats_1 (id=?)"],
+        ),
+        hot(
+            "set_discount",
+            SET_DISCOUNT_SQL,
+            vec![number(0), reservation()],
+            &["sqlite_autoindex_reservations_1 (id=?)"],
+        ),
+        hot("clear_discounts", CLEAR_DISCOUNTS_SQL, vec![booking()], by_booking),
+        hot("count_code_use", COUNT_CODE_USE_SQL, vec![text("code1")], &["sqlite_autoindex_codes_1 (id=?)"]),
         hot(
             "confirm_payment",
             confirm_payment_sql(),

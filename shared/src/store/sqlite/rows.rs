@@ -28,7 +28,7 @@ pub(super) const RESERVATION_COLUMNS: &str = "r.id, r.booking_id, r.user_id, r.e
      s.seat_number, s.tier, r.ticket_type, r.price_cents, r.currency, r.status, r.expires_at, r.created_at";
 
 pub(super) const PAYMENT_COLUMNS: &str = "id, booking_id, user_id, amount_cents, currency, status, provider, \
-     card_last4, refunded_cents, created_at, updated_at";
+     card_last4, refunded_cents, code_id, code, discount_cents, created_at, updated_at";
 
 /// A ticket as stored: its seat's label, price and currency were copied into it when issued.
 pub(super) const TICKET_COLUMNS: &str = "id, reservation_id, booking_id, event_id, user_id, seat_id, section, row_label, \
@@ -170,6 +170,12 @@ pub(super) fn payment_from_row(row: &SqliteRow) -> StoreResult<Payment> {
         provider: row.try_get("provider")?,
         card_last4: row.try_get("card_last4")?,
         refunded_cents: row.try_get("refunded_cents")?,
+        promo_code: row.try_get("code")?,
+        discount_cents: row.try_get("discount_cents")?,
+        code_id: row
+            .try_get::<Option<String>, _>("code_id")?
+            .map(|id| Uuid::parse_str(&id).map_err(|e| StoreError::Internal(format!("payments.code_id: {e}"))))
+            .transpose()?,
         created_at: time_col(row, "created_at")?,
         updated_at: time_col(row, "updated_at")?,
     })

@@ -73,6 +73,7 @@ fn request(user_id: Uuid, event_id: Uuid, seats: &[&Seat], ttl: HoldTtl) -> Hold
         ttl,
         limit: HoldLimit::default(),
         admitted: false,
+        presale: false,
     }
 }
 
@@ -168,6 +169,7 @@ fn new_payment(booking: &Booking, hold_until: DateTime<Utc>) -> NewPayment {
         user_id: booking.user_id,
         provider: "simulated".into(),
         hold_until,
+        code: None,
     }
 }
 

@@ -63,6 +63,7 @@ pub async fn concurrent_best_available_never_double_books_splits_or_strands(stor
                 ttl: long_ttl(),
                 limit: HoldLimit::default(),
                 admitted: false,
+                presale: false,
             };
             let (store, barrier, desk) = (store.clone(), barrier.clone(), desks[b % PROCESSES].clone());
             tokio::spawn(async move {

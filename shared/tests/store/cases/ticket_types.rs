@@ -46,6 +46,7 @@ fn typed_hold(user: &User, event: &Event, seats: &[Uuid], types: &[(Uuid, &str)]
         ttl,
         limit: HoldLimit::max(),
         admitted: false,
+        presale: false,
     }
 }
 
