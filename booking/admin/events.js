@@ -175,6 +175,7 @@ function editEvent(ev) {
   const first = (ev.ticket_types || [])[0] || {};
   byId('ev-types').value = typesText(ev, currencyDigits(ev.currency || 'EUR'));
   byId('ev-types').dataset.first = JSON.stringify({ name: first.name, quota: first.quota, hadMore: (ev.ticket_types || []).length > 1 });
+  byId('ev-first-type').value = first.name && first.name !== 'standard' ? first.name : '';
   byId('ev-venue').value = ev.venue_id;
   byId('ev-venue').disabled = true; // an event keeps its venue: its seats belong to it
   byId('ev-name').value = ev.name;
@@ -234,6 +235,8 @@ async function saveEvent(e) {
   });
   if (venueId && !prices.length && !problems.length) problems.push('wait for the venue tiers to load');
   const firstType = byId('ev-types').dataset.first ? JSON.parse(byId('ev-types').dataset.first) : {};
+  const firstName = byId('ev-first-type').value.trim().toLowerCase();
+  if (firstName) firstType.name = firstName;
   const ticketTypes = typesBody(byId('ev-types').value, prices, digits, firstType, problems);
   const opensInput = byId('ev-opens').value;
   const opens = opensInput ? Format.fromZonedInput(opensInput, chosenZone()) : null;

@@ -1,7 +1,8 @@
 // The event form's "Ticket types" editor (issue 21), kept small: a text box with one more type a
 // line, `name price price … [quota N]`, its prices in the order of the tier inputs above (in the
-// event's currency). The tier inputs are the first type's prices (`prices`); the first type keeps
-// its name (`standard` for a new event) and its quota. An empty box leaves the event one type.
+// event's currency). The tier inputs are the first type's prices (`prices`); the first type is
+// named by its own input (`standard` when left empty) and keeps its quota. An empty box and no
+// name leave the event one type.
 import { Format } from '../data.js';
 
 /** The extra types of `event` (all but the first) as the box shows them. */
@@ -26,7 +27,7 @@ export function typesText(event, digits) {
  */
 export function typesBody(text, prices, digits, first, problems) {
   const lines = String(text || '').split('\n').map((line) => line.trim()).filter(Boolean);
-  if (!lines.length && !first.hadMore) return undefined;
+  if (!lines.length && !first.hadMore && (!first.name || first.name === 'standard')) return undefined;
   const types = [{ name: first.name || 'standard', prices, quota: first.quota || null }];
   lines.forEach((line) => {
     const words = line.split(/\s+/);

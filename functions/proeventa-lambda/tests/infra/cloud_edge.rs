@@ -626,8 +626,14 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let (status, booking) = reservations.send(Method::POST, reserve, &ana, None, two).await;
     assert_eq!(status, 201, "{booking}");
 
-    // api-payments: checkout (with an Idempotency-Key), a declined and a good card, a refund webhook.
-    let checkout = json!({"booking_id": id(&booking)});
+    // api-admin: a promo code for the event (its item and its name's, with the audit entry).
+    let code = json!({"code": "IAM10", "kind": "percent", "value": 10, "event_id": event_id, "max_uses": 5});
+    let (status, code) = admin_api.send(Method::POST, "/admin/codes", &admin, None, code).await;
+    assert_eq!(status, 201, "{code}");
+
+    // api-payments: checkout with the code (with an Idempotency-Key), a declined and a good card
+    // (the code's use counted by the confirm), a refund webhook.
+    let checkout = json!({"booking_id": id(&booking), "promo_code": "IAM10"});
     let (status, payment) = payments.send(Method::POST, "/payments/checkout", &ana, Some("pay-1"), checkout).await;
     assert_eq!(status, 201, "{payment}");
     let confirm = format!("/payments/{}/confirm", id(&payment));

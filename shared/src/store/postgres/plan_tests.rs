@@ -418,7 +418,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
 // index read whole, which costs the same.
 
 /// Every table a hot statement may read; index names start with their table's name.
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "reservations",
     "bookings",
     "seats",
@@ -431,6 +431,7 @@ const TABLES: [&str; 12] = [
     "queue_states",
     "queue_entries",
     "waitlist_entries",
+    "codes",
 ];
 
 /// A hot statement with literal arguments for `EXECUTE`, and the index reads it must contain:
