@@ -41,6 +41,7 @@ function codeItem(c) {
 }
 
 export async function loadCodes() {
+  fillEvents();
   const list = byId('admin-codes');
   list.setAttribute('aria-busy', 'true');
   try {

@@ -141,7 +141,7 @@ describe('box office: ticket types, a promo code and the sales dashboard', () =>
   });
 
   test('the Sales tab shows the sale by type with its bar', LIMIT, async () => {
-    await page.goto(`${server.site}/admin.html#sales`);
+    await page.getByRole('tab', { name: 'Sales' }).click();
     await page.locator('#panel-sales').waitFor();
     await page.locator(`#sales-event option[value="${eventId}"]`).waitFor({ state: 'attached' });
     await page.locator('#sales-event').selectOption(eventId);
