@@ -116,7 +116,7 @@ describe('the zoomable arena map', () => {
     else await first.click();
     await waitUntil(async () => (await picked(page)) === 1, 'one seat picked');
     assert.equal(await first.getAttribute('aria-pressed'), 'true');
-    assert.match(await page.locator('#seat-news').innerText(), /Block 104 · Row 5 seat \d+ selected/);
+    await page.locator('#seat-news', { hasText: /Block 104 · Row 5 seat \d+ selected/ }).waitFor({ state: 'attached' });
 
     // And one by keyboard alone: back to the overview, to the next block, into it, a seat.
     await page.keyboard.press('Escape');
@@ -144,7 +144,8 @@ describe('the zoomable arena map', () => {
       const why = await page.evaluate(() => [document.activeElement.outerHTML.slice(0, 300), document.querySelector('#seat-news').textContent]);
       throw new Error(`${error.message}: ${keyed} · ${JSON.stringify(why)}`);
     });
-    assert.match(await page.locator('#seat-news').innerText(), /selected/);
+    // The live region is written 30 ms after it is emptied (so a repeat is spoken again).
+    await page.locator('#seat-news', { hasText: /selected/ }).waitFor({ state: 'attached' });
     const summary = await page.locator('#summary-body').innerText();
     assert.ok(summary.includes(firstName.split(',')[0]), `the summary names ${firstName}`);
     assert.ok(summary.includes(keyed.split(',')[0]), `the summary names ${keyed}`);
