@@ -84,7 +84,7 @@ impl ReportStore for DynamoStore {
             tasks.spawn(async move {
                 let pk = event_tickets_pk(event.id);
                 let query = Query::gsi2(&pk).only("#price, #issued, #revoked, #currency");
-                let tickets = super::query_all_on(&client, &slots, &table, query).await;
+                let tickets = super::query::query_all_on(&client, &slots, &table, query).await;
                 (event, tickets)
             });
         }
