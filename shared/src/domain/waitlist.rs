@@ -10,6 +10,10 @@
 //! time seats it would have taken go to someone behind it counts as one pass. After
 //! `MAX_WAITLIST_PASSES` passes the list waits for it: seats it would take are offered to nobody
 //! behind it (they go back on sale to everyone) until enough free up at once for it.
+//!
+//! **Offers keep the quota.** An offer is of the event's first ticket type, at its prices; when
+//! that type has a quota, each offered seat takes one of its type slots like a held seat does, so
+//! the plan is given the slots left (`room`) and an entry they do not cover stays waiting.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -129,20 +133,27 @@ impl OfferPlan {
 /// there are enough of them for it, and is passed over otherwise; an entry passed over
 /// `MAX_WAITLIST_PASSES` times keeps the seats it accepts from everyone behind it. Seats no entry
 /// takes stay free.
-pub fn plan_offers(waiting: &[WaitlistEntry], tiers: &[&str]) -> OfferPlan {
+///
+/// `room`: how many more seats the offered ticket type (the event's first) may take, when it has a
+/// quota (its free type slots). Offers never take more: room is scarce like the freed seats, so an
+/// entry wanting more seats than the room left is served no more than one wanting more seats than
+/// were freed (it stays waiting, passed over when someone behind it is served instead).
+pub fn plan_offers(waiting: &[WaitlistEntry], tiers: &[&str], room: Option<usize>) -> OfferPlan {
+    let mut room = room.unwrap_or(usize::MAX);
     let mut free: Vec<bool> = vec![true; tiers.len()];
     let mut plan = OfferPlan::default();
     // Entries that wanted some of the free seats but too few were free for them.
     let mut short: Vec<usize> = Vec::new();
     for (index, entry) in waiting.iter().enumerate().take(WAITLIST_LOOKAHEAD) {
-        if !free.contains(&true) {
+        if !free.contains(&true) || room == 0 {
             break;
         }
         let accepted: Vec<usize> = (0..tiers.len()).filter(|&seat| free[seat] && entry.accepts(tiers[seat])).collect();
         if accepted.is_empty() {
             continue;
         }
-        if accepted.len() >= entry.seats.count() {
+        if accepted.len() >= entry.seats.count() && room >= entry.seats.count() {
+            room -= entry.seats.count();
             let taken: Vec<usize> = accepted.into_iter().take(entry.seats.count()).collect();
             for &seat in &taken {
                 free[seat] = false;
@@ -200,7 +211,7 @@ mod tests {
     #[test]
     fn entries_are_served_in_order_each_with_the_first_seats_it_accepts() {
         let waiting = [entry(1, None, 0), entry(2, None, 0), entry(1, None, 0)];
-        let plan = plan_offers(&waiting, &["a", "a", "a"]);
+        let plan = plan_offers(&waiting, &["a", "a", "a"], None);
         assert_eq!(plan.offers, vec![(0, vec![0]), (1, vec![1, 2])]);
         assert!(plan.passed.is_empty());
     }
@@ -208,7 +219,7 @@ mod tests {
     #[test]
     fn a_group_too_big_for_the_freed_seats_is_passed_over_and_counted() {
         let waiting = [entry(3, None, 0), entry(1, None, 0)];
-        let plan = plan_offers(&waiting, &["a"]);
+        let plan = plan_offers(&waiting, &["a"], None);
         assert_eq!(plan.offers, vec![(1, vec![0])]);
         assert_eq!(plan.passed, vec![0]);
     }
@@ -216,27 +227,49 @@ mod tests {
     #[test]
     fn a_group_passed_over_enough_keeps_its_seats_from_those_behind_it() {
         let waiting = [entry(3, None, MAX_WAITLIST_PASSES), entry(1, None, 0)];
-        let plan = plan_offers(&waiting, &["a", "a"]);
+        let plan = plan_offers(&waiting, &["a", "a"], None);
         assert!(plan.is_empty(), "{plan:?}");
         // Enough at once: the group is served.
-        let plan = plan_offers(&waiting, &["a", "a", "a", "a"]);
+        let plan = plan_offers(&waiting, &["a", "a", "a", "a"], None);
         assert_eq!(plan.offers, vec![(0, vec![0, 1, 2]), (1, vec![3])]);
     }
 
     #[test]
     fn a_tier_wish_takes_only_its_tier_and_is_not_passed_for_other_tiers() {
         let waiting = [entry(1, Some("vip"), 0), entry(1, None, 0)];
-        let plan = plan_offers(&waiting, &["standard"]);
+        let plan = plan_offers(&waiting, &["standard"], None);
         assert_eq!(plan.offers, vec![(1, vec![0])]);
         assert!(plan.passed.is_empty(), "a seat the entry does not want passes nobody over");
-        let plan = plan_offers(&waiting, &["standard", "vip"]);
+        let plan = plan_offers(&waiting, &["standard", "vip"], None);
         assert_eq!(plan.offers, vec![(0, vec![1]), (1, vec![0])]);
     }
 
     #[test]
     fn a_blocked_group_still_lets_seats_it_does_not_want_through() {
         let waiting = [entry(2, Some("vip"), MAX_WAITLIST_PASSES), entry(1, None, 0)];
-        let plan = plan_offers(&waiting, &["vip", "standard"]);
+        let plan = plan_offers(&waiting, &["vip", "standard"], None);
         assert_eq!(plan.offers, vec![(1, vec![1])]);
+    }
+
+    #[test]
+    fn offers_take_no_more_seats_than_the_offered_types_room() {
+        let waiting = [entry(1, None, 0), entry(1, None, 0)];
+        let plan = plan_offers(&waiting, &["a", "a"], Some(1));
+        assert_eq!(plan.offers, vec![(0, vec![0])], "one slot left: one offer, the other entry waits");
+        assert!(plan.passed.is_empty());
+        assert!(plan_offers(&waiting, &["a", "a"], Some(0)).is_empty(), "a full type makes no offers");
+        let plan = plan_offers(&waiting, &["a", "a"], Some(5));
+        assert_eq!(plan.offers, vec![(0, vec![0]), (1, vec![1])], "room enough: as without a quota");
+    }
+
+    #[test]
+    fn a_group_wanting_more_than_the_room_is_passed_over_like_one_wanting_more_seats() {
+        let waiting = [entry(2, None, 0), entry(1, None, 0)];
+        let plan = plan_offers(&waiting, &["a", "a"], Some(1));
+        assert_eq!(plan.offers, vec![(1, vec![0])]);
+        assert_eq!(plan.passed, vec![0]);
+        // Passed over enough, it keeps the seats from those behind it, room or not.
+        let waiting = [entry(2, None, MAX_WAITLIST_PASSES), entry(1, None, 0)];
+        assert!(plan_offers(&waiting, &["a", "a"], Some(1)).is_empty());
     }
 }

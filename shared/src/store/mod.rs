@@ -542,7 +542,11 @@ pub trait QueueStore: Send + Sync {
 ///   two entries and an entry is offered seats once (its status moves from waiting to offered in
 ///   that transaction, conditioned on being waiting);
 /// - an offer is a held booking whose hold ends `offer_minutes` after it was made; when it lapses
-///   unpaid, the sweeper that frees its seats offers them to the next entries.
+///   unpaid, the sweeper that frees its seats offers them to the next entries;
+/// - an offer is of the event's first ticket type and takes one of its type slots per seat when it
+///   has a quota, through the same referee as a hold (unique index or conditional put), so offers
+///   never take the type past its quota; an offer that cannot have its slots is not made (the entry
+///   keeps waiting), and the transaction freeing the seats goes through all the same.
 #[async_trait]
 pub trait WaitlistStore: Send + Sync {
     /// Puts the account on the event's waiting list, or answers the entry it already has there

@@ -268,8 +268,14 @@ pub fn typed_price(
 /// The lowest `count` slots of `1..=quota` that are not in `taken`: the type slots a hold takes
 /// (see migration 0024); `None` when fewer are left.
 pub fn free_type_slots(quota: u32, taken: &std::collections::HashSet<i64>, count: usize) -> Option<Vec<i64>> {
-    let free: Vec<i64> = (1..=i64::from(quota)).filter(|slot| !taken.contains(slot)).take(count).collect();
+    let free = open_type_slots(quota, taken, count);
     (free.len() == count).then_some(free)
+}
+
+/// The lowest slots of `1..=quota` that are not in `taken`, at most `most` of them: the type slots
+/// left for a waiting list's offers, which take as many as there are (`domain::plan_offers`).
+pub fn open_type_slots(quota: u32, taken: &std::collections::HashSet<i64>, most: usize) -> Vec<i64> {
+    (1..=i64::from(quota)).filter(|slot| !taken.contains(slot)).take(most).collect()
 }
 
 #[cfg(test)]

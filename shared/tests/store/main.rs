@@ -206,6 +206,7 @@ macro_rules! waitlist_tests {
                 an_unpaid_offer_lapses_to_the_next_entry_through_the_sweeper,
                 a_group_is_passed_over_at_most_three_times,
                 a_canceled_event_makes_no_offers,
+                offers_keep_the_first_ticket_types_quota,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
                 concurrent_cancels_offer_each_seat_once_in_the_lists_order,

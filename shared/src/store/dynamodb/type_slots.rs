@@ -4,7 +4,10 @@
 //! condition that admits only a free slot: no item yet (`attribute_not_exists(pk)`), or an item
 //! still naming a reservation that this hold's consistent read found canceled or expired
 //! (`rid = <that reservation>`: a status that never comes back). So no more than `quota` seats of
-//! the type are held or sold at once, whatever the concurrency, decided by DynamoDB.
+//! the type are held or sold at once, whatever the concurrency, decided by DynamoDB. A waiting
+//! list's offer (of the event's first type) takes its slots with the same puts, in the transaction
+//! of the cancel or sweep that frees the seats, which may give it the slots of the reservations it
+//! ends itself (`waitlist.rs`).
 //!
 //! Cancel and expiry write nothing here: the slot of a canceled or expired reservation is free by
 //! the rule above, and a confirmed one keeps it. A hold that lapsed but is not yet written down as
@@ -76,51 +79,65 @@ impl DynamoStore {
         let mut given: HashMap<&str, Vec<TypeSlotClaim>> = HashMap::new();
         for (name, count) in wanted {
             let Some(quota) = types.iter().find(|t| t.name == name).and_then(|t| t.quota) else { continue };
-            let pk = type_slots_pk(event_id, name);
-            let mut held: BTreeMap<u32, Uuid> = BTreeMap::new();
-            for item in self.query_all(Query::table(&pk)).await? {
-                let Some(slot) = text(&item, "sk").strip_prefix("SLOT#").and_then(|j| j.parse::<u32>().ok()) else {
-                    continue;
-                };
-                held.insert(slot, get_uuid(&item, "rid")?);
-            }
-            let mut empty: Vec<u32> = (1..=quota).filter(|slot| !held.contains_key(slot)).collect();
-            let mut claims: Vec<TypeSlotClaim> = Vec::with_capacity(count);
-            while claims.len() < count && !empty.is_empty() {
-                // A random empty slot: two holds of the type at once seldom pick the same one.
-                let pick = usize::try_from(Uuid::new_v4().as_u128() % empty.len() as u128).unwrap_or(0);
-                let slot = empty.swap_remove(pick);
-                claims.push(TypeSlotClaim { ticket_type: name.to_owned(), slot, claim: TypeClaim::Empty });
-            }
-            if claims.len() < count {
-                // The slots within the quota whose reservations a consistent read finds ended.
-                let within: Vec<(u32, Uuid)> =
-                    held.iter().filter(|(slot, _)| **slot <= quota).map(|(s, r)| (*s, *r)).collect();
-                let holders = self.batch_get(within.iter().map(|(_, rid)| reservation_key(*rid)).collect()).await?;
-                let mut ended: HashMap<Uuid, bool> = HashMap::new();
-                for item in &holders {
-                    let r = reservation_from(item, now)?;
-                    let gone = matches!(r.stored_status, ReservationStatus::Canceled | ReservationStatus::Expired);
-                    ended.insert(r.reservation.id, gone);
-                }
-                for (slot, rid) in within {
-                    if claims.len() == count {
-                        break;
-                    }
-                    if ended.get(&rid).copied().unwrap_or(false) {
-                        claims.push(TypeSlotClaim {
-                            ticket_type: name.to_owned(),
-                            slot,
-                            claim: TypeClaim::Released(rid),
-                        });
-                    }
-                }
-            }
+            let claims = self.type_slot_claims(event_id, name, quota, count, &[], now).await?;
             if claims.len() < count {
                 return Err(StoreError::TypeSoldOut { ticket_type: name.to_owned() });
             }
             given.insert(name, claims);
         }
         Ok(seat_types.iter().map(|name| given.get_mut(name.as_str()).and_then(Vec::pop)).collect())
+    }
+
+    /// Up to `count` free slots of the event's type `name` (its `quota`), by strongly consistent
+    /// reads: empty ones first, then those whose reservation has ended, which are those `ending`
+    /// (canceled or expired by the very transaction the claims go into, whose write is conditioned
+    /// on the state it read) and those a read finds canceled or expired.
+    pub(super) async fn type_slot_claims(
+        &self,
+        event_id: Uuid,
+        name: &str,
+        quota: u32,
+        count: usize,
+        ending: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<TypeSlotClaim>> {
+        let pk = type_slots_pk(event_id, name);
+        let mut held: BTreeMap<u32, Uuid> = BTreeMap::new();
+        for item in self.query_all(Query::table(&pk)).await? {
+            let Some(slot) = text(&item, "sk").strip_prefix("SLOT#").and_then(|j| j.parse::<u32>().ok()) else {
+                continue;
+            };
+            held.insert(slot, get_uuid(&item, "rid")?);
+        }
+        let mut empty: Vec<u32> = (1..=quota).filter(|slot| !held.contains_key(slot)).collect();
+        let mut claims: Vec<TypeSlotClaim> = Vec::with_capacity(count);
+        while claims.len() < count && !empty.is_empty() {
+            // A random empty slot: two holds of the type at once seldom pick the same one.
+            let pick = usize::try_from(Uuid::new_v4().as_u128() % empty.len() as u128).unwrap_or(0);
+            let slot = empty.swap_remove(pick);
+            claims.push(TypeSlotClaim { ticket_type: name.to_owned(), slot, claim: TypeClaim::Empty });
+        }
+        if claims.len() < count {
+            // The slots within the quota whose reservations have ended: known, or read so.
+            let within: Vec<(u32, Uuid)> =
+                held.iter().filter(|(slot, _)| **slot <= quota).map(|(s, r)| (*s, *r)).collect();
+            let unknown: Vec<Item> =
+                within.iter().filter(|(_, rid)| !ending.contains(rid)).map(|(_, rid)| reservation_key(*rid)).collect();
+            let mut ended: HashMap<Uuid, bool> = ending.iter().map(|rid| (*rid, true)).collect();
+            for item in &self.batch_get(unknown).await? {
+                let r = reservation_from(item, now)?;
+                let gone = matches!(r.stored_status, ReservationStatus::Canceled | ReservationStatus::Expired);
+                ended.insert(r.reservation.id, gone);
+            }
+            for (slot, rid) in within {
+                if claims.len() == count {
+                    break;
+                }
+                if ended.get(&rid).copied().unwrap_or(false) {
+                    claims.push(TypeSlotClaim { ticket_type: name.to_owned(), slot, claim: TypeClaim::Released(rid) });
+                }
+            }
+        }
+        Ok(claims)
     }
 }

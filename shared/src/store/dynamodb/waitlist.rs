@@ -7,6 +7,13 @@
 //! the offer's booking and reservations, and each entry's update conditioned on the status and the
 //! passes read. A list that changed meanwhile refuses the transaction, and the cancel reads and
 //! decides again.
+//!
+//! Offers are of the event's first ticket type. When it has a quota, each offered seat takes a type
+//! slot with the conditional put a hold uses (`type_slots.rs`), in the same transaction, so no
+//! more than the quota are held or sold at once; a slot of a reservation the freeing transaction
+//! itself cancels or expires is free to it. A slot taken meanwhile by a hold refuses the
+//! transaction like a changed list does: the cancel reads again, finds the slot taken and makes no
+//! such offer (the sweep leaves it to its next run), so the seats are freed all the same.
 
 use std::collections::HashMap;
 
@@ -34,7 +41,11 @@ pub(super) struct OfferedSeat {
 }
 
 /// The offers a freeing transaction makes: which freed seats they take (by seat id) and the writes
-/// that go with them (the offers' reservations, bookings and mails, the entries' updates).
+/// that go with them (the offers' reservations, their type slots, bookings and mails, the entries'
+/// updates). At most 60 writes: per freed seat (10 at most) its reservation and type slot, per
+/// offer (10 at most) its booking and mail, and the updates of at most `WAITLIST_LOOKAHEAD`
+/// entries; with a cancel's own 34 at most (two per seat, a ticket per paid seat, the refund, its
+/// two webhook events and its notice), 94: within `TRANSACT_MAX_ITEMS` (100).
 #[derive(Default)]
 pub(super) struct Offers {
     pub seats: HashMap<Uuid, OfferedSeat>,
@@ -130,8 +141,21 @@ impl DynamoStore {
         let mut seats: Vec<&StoredReservation> =
             freed.iter().copied().filter(|r| prices.contains_key(r.reservation.seat.tier.as_str())).collect();
         seats.sort_by_key(|r| (r.row_index, r.reservation.seat.seat_number));
+        // Offers are of the event's first ticket type, at its prices (`event.prices`): with a quota,
+        // as many seats as it has free slots, each taking one (those of the seats freed here too).
+        let offered = event.ticket_types.first();
+        let ticket_type = offered.map_or(STANDARD_TICKET_TYPE, |t| t.name.as_str());
+        let claims = match offered.and_then(|t| t.quota) {
+            Some(quota) => {
+                let ending: Vec<Uuid> = freed.iter().map(|r| r.reservation.id).collect();
+                Some(self.type_slot_claims(event_id, ticket_type, quota, seats.len(), &ending, now).await?)
+            }
+            None => None,
+        };
         let tiers: Vec<&str> = seats.iter().map(|r| r.reservation.seat.tier.as_str()).collect();
-        let plan = plan_offers(&waiting, &tiers);
+        let plan = plan_offers(&waiting, &tiers, claims.as_ref().map(Vec::len));
+        // The plan took no more seats than there are claims, so each seat gets one.
+        let mut claims = claims.map(Vec::into_iter);
         let now_ms = ms(now);
         let mut offers = Offers::default();
         for (index, taken) in &plan.offers {
@@ -155,8 +179,7 @@ impl DynamoStore {
                     tier: &r.reservation.seat.tier,
                     row_index: r.row_index,
                     spk,
-                    // Offers are of the event's first ticket type, at its prices (`event.prices`).
-                    ticket_type: event.ticket_types.first().map_or(STANDARD_TICKET_TYPE, |t| t.name.as_str()),
+                    ticket_type,
                     price_cents: prices[r.reservation.seat.tier.as_str()],
                     currency: &event.currency,
                     expires_ms,
@@ -165,6 +188,9 @@ impl DynamoStore {
                 }
                 .reservation_item();
                 offers.writes.push(TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?);
+                if let Some(claim) = claims.as_mut().and_then(Iterator::next) {
+                    offers.writes.push(claim.write(&self.table, event_id, rid)?);
+                }
                 offers.seats.insert(r.reservation.seat_id, OfferedSeat { rid, booking_id, expires_ms });
                 rids.push(rid);
             }

@@ -767,6 +767,7 @@ fn hot_statements() -> Vec<HotStatement> {
             &[("seats_pkey", "id"), ("event_prices_pkey", "event_id")],
         ),
         hot("waitlist_offer_slots", waitlist::OFFER_SLOTS_SQL, &format!("{EVENT}, {USER}"), &[SLOT_PROBE]),
+        hot("waitlist_type_slots", waitlist::TYPE_SLOTS_SQL, &format!("{EVENT}, 'student'"), &[TYPE_SLOT_PROBE]),
         hot(
             "waitlist_offered",
             waitlist::OFFERED_SQL,

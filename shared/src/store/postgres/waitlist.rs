@@ -5,8 +5,15 @@
 //! (an event canceled meanwhile gets no offers), plans the offers once for every backend
 //! (`domain::plan_offers`) and inserts each offer's booking and held reservations, which
 //! `reservations_active_seat_uq` referees as it does every hold.
+//!
+//! Offers are of the event's first ticket type. When it has a quota, each offered seat takes the
+//! lowest type slot left (migration 0024), from the type's active rows read in this transaction
+//! (a lapsed hold not yet written down still counts: only a hold that expires it may take its
+//! slot), and `reservations_type_slot_uq` referees them as it does a hold's: a slot a concurrent
+//! hold took meanwhile is not inserted, the offer that lost it is undone and its entry stays
+//! waiting. The cancel or sweep that frees the seats never fails because of an offer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,9 +21,11 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
+use super::holds::{UNDO_BOOKINGS_SQL, UNDO_RESERVATIONS_SQL};
 use super::{PostgresStore, TxError};
-use crate::domain::{WAITLIST_LOOKAHEAD, WaitlistEntry, WaitlistJoin, WaitlistSeats, plan_offers};
+use crate::domain::{WAITLIST_LOOKAHEAD, WaitlistEntry, WaitlistJoin, WaitlistSeats, decode_ticket_types, plan_offers};
 use crate::store::outbox;
+use crate::store::rules::open_type_slots;
 use crate::store::{Entity, StoreError, StoreResult, WaitlistStore};
 
 /// An entry's columns (`w`), with the waiting entries ahead of it counted through
@@ -37,10 +46,17 @@ pub(super) const WAITING_SQL: &str = "SELECT w.id, w.event_id, w.user_id, w.seq,
      w.passes, w.booking_id, w.joined_at, w.offered_at, 0::bigint AS ahead \
      FROM waitlist_entries w WHERE w.event_id = $1 AND w.status = 'waiting' ORDER BY w.seq LIMIT $2 FOR UPDATE";
 
-/// The event (`$1`), share-locked like a hold does: its status, start and currency. Read by its
-/// primary key alone, and whether it still sells is judged on the locked row: with a condition on
-/// `start_time` in the statement, the planner read the events by their start instead.
-pub(super) const SELLING_EVENT_SQL: &str = "SELECT status, start_time, currency FROM events WHERE id = $1 FOR SHARE";
+/// The event (`$1`), share-locked like a hold does: its status, start, currency and ticket types
+/// (the first is the offers', with its quota). Read by its primary key alone, and whether it still
+/// sells is judged on the locked row: with a condition on `start_time` in the statement, the
+/// planner read the events by their start instead.
+pub(super) const SELLING_EVENT_SQL: &str =
+    "SELECT status, start_time, currency, ticket_types FROM events WHERE id = $1 FOR SHARE";
+
+/// The type slots taken of the event's (`$1`) type `$2`: its active rows, lapsed or not, one range
+/// of `reservations_type_slot_uq` (at most the quota's entries).
+pub(super) const TYPE_SLOTS_SQL: &str = "SELECT type_slot FROM reservations \
+     WHERE event_id = $1 AND ticket_type = $2 AND status IN ('held', 'confirmed') AND type_slot IS NOT NULL";
 
 /// The freed seats (`$2`) of the event (`$1`) in row order, with their tier's price (a seat of a
 /// tier the event no longer prices is not offered).
@@ -53,13 +69,18 @@ pub(super) const FREED_SEATS_SQL: &str = "SELECT s.id, s.tier, p.price_cents FRO
 pub(super) const OFFER_SLOTS_SQL: &str = "SELECT hold_slot FROM reservations \
      WHERE event_id = $1 AND user_id = $2 AND status = 'held' AND hold_slot IS NOT NULL AND hold_slot < 0";
 
-/// Offers are of the event's first ticket type (whose prices `event_prices` holds).
+/// An offer's held reservations: booking `$1`, user `$2`, event `$3`, currency `$4`, until `$5`, at
+/// `$6`, of the type `$10` (the event's first, whose prices `event_prices` holds), per seat `$7` its
+/// id, `$8` price, `$9` hold slot and `$11` type slot (NULL: the type has no quota). A row that
+/// meets a unique index (a type slot a concurrent hold took, most likely) is not inserted: the
+/// caller counts the rows and undoes an offer that did not get them all.
 pub(super) const OFFER_RESERVATIONS_SQL: &str = "INSERT INTO reservations \
      (id, booking_id, user_id, event_id, seat_id, price_cents, currency, status, expires_at, created_at, updated_at, \
-      hold_slot, ticket_type) \
-     SELECT gen_random_uuid(), $1, $2, $3, seat.id, seat.price, $4, 'held', $5, $6, $6, seat.slot, \
-            COALESCE((SELECT e.ticket_types::jsonb -> 0 ->> 'name' FROM events e WHERE e.id = $3), 'standard') \
-     FROM unnest($7::uuid[], $8::bigint[], $9::int[]) AS seat (id, price, slot)";
+      hold_slot, ticket_type, type_slot) \
+     SELECT gen_random_uuid(), $1, $2, $3, seat.id, seat.price, $4, 'held', $5, $6, $6, seat.slot, $10, seat.type_slot \
+     FROM unnest($7::uuid[], $8::bigint[], $9::int[], $11::int[]) AS seat (id, price, slot, type_slot) \
+     ORDER BY seat.id \
+     ON CONFLICT DO NOTHING";
 
 /// One account's entry (`$1` event, `$2` user), with the entries ahead of it.
 pub(super) fn entry_sql() -> String {
@@ -164,15 +185,27 @@ pub(super) async fn offer_freed_seats(
         return Ok(());
     }
     let waiting = rows.iter().map(entry_from).collect::<StoreResult<Vec<_>>>()?;
-    let event: Option<(String, DateTime<Utc>, String)> =
+    let event: Option<(String, DateTime<Utc>, String, Option<String>)> =
         sqlx::query_as(SELLING_EVENT_SQL).bind(event_id).fetch_optional(&mut *conn).await?;
-    let Some((_, _, currency)) = event.filter(|(status, start, _)| status == "on_sale" && *start > now) else {
+    let Some((_, _, currency, stored_types)) = event.filter(|(status, start, ..)| status == "on_sale" && *start > now)
+    else {
         return Ok(());
     };
+    let offered = decode_ticket_types(stored_types.as_deref(), &[]).map_err(StoreError::Internal)?.remove(0);
     let freed: Vec<(Uuid, String, i64)> =
         sqlx::query_as(FREED_SEATS_SQL).bind(event_id).bind(seats).fetch_all(&mut *conn).await?;
+    // The offered type's slots left, lowest first, as many as the freed seats at most.
+    let mut type_slots = match offered.quota {
+        Some(quota) => {
+            let taken: Vec<(i32,)> =
+                sqlx::query_as(TYPE_SLOTS_SQL).bind(event_id).bind(&offered.name).fetch_all(&mut *conn).await?;
+            let taken: HashSet<i64> = taken.into_iter().map(|(slot,)| i64::from(slot)).collect();
+            Some(open_type_slots(quota, &taken, freed.len()).into_iter())
+        }
+        None => None,
+    };
     let tiers: Vec<&str> = freed.iter().map(|(_, tier, _)| tier.as_str()).collect();
-    let plan = plan_offers(&waiting, &tiers);
+    let plan = plan_offers(&waiting, &tiers, type_slots.as_ref().map(ExactSizeIterator::len));
     for (index, taken) in &plan.offers {
         let entry = &waiting[*index];
         let used: Vec<(i32,)> =
@@ -189,7 +222,12 @@ pub(super) async fn offer_freed_seats(
             .await?;
         let ids: Vec<Uuid> = taken.iter().map(|&seat| freed[seat].0).collect();
         let prices: Vec<i64> = taken.iter().map(|&seat| freed[seat].2).collect();
-        sqlx::query(OFFER_RESERVATIONS_SQL)
+        // The plan took no more seats than there are slots, so each seat gets one.
+        let type_slot: Vec<Option<i32>> = taken
+            .iter()
+            .map(|_| type_slots.as_mut().and_then(Iterator::next).and_then(|slot| i32::try_from(slot).ok()))
+            .collect();
+        let inserted = sqlx::query(OFFER_RESERVATIONS_SQL)
             .bind(booking_id)
             .bind(entry.user_id)
             .bind(event_id)
@@ -199,8 +237,16 @@ pub(super) async fn offer_freed_seats(
             .bind(&ids)
             .bind(&prices)
             .bind(&slots)
+            .bind(&offered.name)
+            .bind(&type_slot)
             .execute(&mut *conn)
             .await?;
+        if inserted.rows_affected() != ids.len() as u64 {
+            // A slot (or seat) went to a concurrent hold: no offer, the entry keeps waiting.
+            sqlx::query(UNDO_RESERVATIONS_SQL).bind(vec![booking_id]).execute(&mut *conn).await?;
+            sqlx::query(UNDO_BOOKINGS_SQL).bind(vec![booking_id]).execute(&mut *conn).await?;
+            continue;
+        }
         sqlx::query(OFFERED_SQL)
             .bind(event_id)
             .bind(entry.user_id)

@@ -296,6 +296,12 @@ fn hot_statements() -> Vec<HotStatement> {
             vec![event(), user()],
             &["reservations_hold_slot_uq (event_id=? AND user_id=?"],
         ),
+        hot(
+            "waitlist_type_slots",
+            waitlist::TYPE_SLOTS_SQL,
+            vec![event(), text("student")],
+            &["reservations_type_slot_uq (event_id=? AND ticket_type=?"],
+        ),
         hot("waitlist_offered", waitlist::OFFERED_SQL, vec![event(), user(), booking(), now()], &[ENTRY_SEARCH]),
         hot("waitlist_passed", waitlist::PASSED_SQL, vec![event(), user()], &[ENTRY_SEARCH]),
         hot("waitlist_entry", waitlist::entry_sql(), vec![event(), user()], &[ENTRY_SEARCH, WAITING_SEARCH]),

@@ -5,8 +5,14 @@
 //! waiting entries in their order and the event (one that no longer sells gets no offers), plans
 //! the offers once for every backend (`domain::plan_offers`) and inserts each offer's booking and
 //! held reservations, which `reservations_active_seat_uq` referees as it does every hold.
+//!
+//! Offers are of the event's first ticket type. When it has a quota, each offered seat takes the
+//! lowest type slot left (migration 0024), from the type's active rows read under the writer's
+//! lock (a lapsed hold not yet written down still counts: only a hold that expires it may take its
+//! slot), so nothing takes one meanwhile; `reservations_type_slot_uq` stands behind them as it does
+//! behind a hold's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,8 +22,9 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::rows::{enum_col, id_text, ids_json, millis, optional_time_col, time_col, uuid_col};
-use crate::domain::{WAITLIST_LOOKAHEAD, WaitlistEntry, WaitlistJoin, WaitlistSeats, plan_offers};
+use crate::domain::{WAITLIST_LOOKAHEAD, WaitlistEntry, WaitlistJoin, WaitlistSeats, decode_ticket_types, plan_offers};
 use crate::store::outbox;
+use crate::store::rules::open_type_slots;
 use crate::store::{Entity, StoreError, StoreResult, WaitlistStore};
 
 /// An entry's columns (`w`), with the waiting entries ahead of it counted through
@@ -46,9 +53,16 @@ pub(super) const FREED_SEATS_SQL: &str = "SELECT s.id, s.tier, p.price_cents FRO
 pub(super) const OFFER_SLOTS_SQL: &str = "SELECT hold_slot FROM reservations \
      WHERE event_id = ?1 AND user_id = ?2 AND status = 'held' AND hold_slot IS NOT NULL AND hold_slot < 0";
 
-/// The event (`?1`): its status, start and currency, read by its primary key (whether it still
-/// sells is judged on the row, as on PostgreSQL).
-pub(super) const SELLING_EVENT_SQL: &str = "SELECT status, start_time, currency FROM events WHERE id = ?1";
+/// The event (`?1`): its status, start, currency and ticket types (the first is the offers', with
+/// its quota), read by its primary key (whether it still sells is judged on the row, as on
+/// PostgreSQL).
+pub(super) const SELLING_EVENT_SQL: &str =
+    "SELECT status, start_time, currency, ticket_types FROM events WHERE id = ?1";
+
+/// The type slots taken of the event's (`?1`) type `?2`: its active rows, lapsed or not, one range
+/// of `reservations_type_slot_uq` (at most the quota's entries).
+pub(super) const TYPE_SLOTS_SQL: &str = "SELECT type_slot FROM reservations INDEXED BY reservations_type_slot_uq \
+     WHERE event_id = ?1 AND ticket_type = ?2 AND status IN ('held', 'confirmed') AND type_slot IS NOT NULL";
 
 /// An entry (`?1` event, `?2` user) that got an offer: booking `?3`, at `?4`. One of the waiting
 /// entries this transaction read under the writer's lock, so its key alone names it.
@@ -60,12 +74,11 @@ pub(super) const PASSED_SQL: &str =
     "UPDATE waitlist_entries SET passes = passes + 1 WHERE event_id = ?1 AND user_id = ?2";
 
 /// An offer's held reservation: id, booking, user, event, seat, price, currency, end of the offer,
-/// now, hold slot.
-/// Offers are of the event's first ticket type (whose prices `event_prices` holds).
+/// now, hold slot, ticket type (the event's first, whose prices `event_prices` holds), type slot
+/// (NULL: the type has no quota).
 pub(super) const OFFER_RESERVATION_SQL: &str = "INSERT INTO reservations (id, booking_id, user_id, event_id, seat_id, \
-     price_cents, currency, status, expires_at, created_at, updated_at, hold_slot, ticket_type) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'held', ?8, ?9, ?9, ?10, \
-     COALESCE((SELECT json_extract(e.ticket_types, '$[0].name') FROM events e WHERE e.id = ?4), 'standard'))";
+     price_cents, currency, status, expires_at, created_at, updated_at, hold_slot, ticket_type, type_slot) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'held', ?8, ?9, ?9, ?10, ?11, ?12)";
 
 fn entry_from(row: &SqliteRow) -> StoreResult<WaitlistEntry> {
     let seats: i64 = row.try_get("seats")?;
@@ -170,16 +183,28 @@ pub(super) async fn offer_freed_seats(
         return Ok(());
     }
     let waiting = rows.iter().map(entry_from).collect::<StoreResult<Vec<_>>>()?;
-    let selling: Option<(String, i64, String)> =
+    let selling: Option<(String, i64, String, Option<String>)> =
         sqlx::query_as(SELLING_EVENT_SQL).bind(&event).fetch_optional(&mut *conn).await?;
-    let Some((_, _, currency)) = selling.filter(|(status, start, _)| status == "on_sale" && *start > millis(now))
+    let Some((_, _, currency, stored_types)) =
+        selling.filter(|(status, start, ..)| status == "on_sale" && *start > millis(now))
     else {
         return Ok(());
     };
+    let offered = decode_ticket_types(stored_types.as_deref(), &[]).map_err(StoreError::Internal)?.remove(0);
     let freed: Vec<(String, String, i64)> =
         sqlx::query_as(FREED_SEATS_SQL).bind(&event).bind(ids_json(seats)).fetch_all(&mut *conn).await?;
+    // The offered type's slots left, lowest first, as many as the freed seats at most.
+    let mut type_slots = match offered.quota {
+        Some(quota) => {
+            let taken: Vec<(i64,)> =
+                sqlx::query_as(TYPE_SLOTS_SQL).bind(&event).bind(&offered.name).fetch_all(&mut *conn).await?;
+            let taken: HashSet<i64> = taken.into_iter().map(|(slot,)| slot).collect();
+            Some(open_type_slots(quota, &taken, freed.len()).into_iter())
+        }
+        None => None,
+    };
     let tiers: Vec<&str> = freed.iter().map(|(_, tier, _)| tier.as_str()).collect();
-    let plan = plan_offers(&waiting, &tiers);
+    let plan = plan_offers(&waiting, &tiers, type_slots.as_ref().map(ExactSizeIterator::len));
     for (index, taken) in &plan.offers {
         let entry = &waiting[*index];
         let user = id_text(entry.user_id);
@@ -207,6 +232,9 @@ pub(super) async fn offer_freed_seats(
                 .bind(millis(entry.offer_ends(now)))
                 .bind(millis(now))
                 .bind(slot)
+                .bind(&offered.name)
+                // The plan took no more seats than there are slots, so each seat gets one.
+                .bind(type_slots.as_mut().and_then(Iterator::next))
                 .execute(&mut *conn)
                 .await?;
         }

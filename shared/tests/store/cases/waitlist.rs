@@ -1,11 +1,13 @@
 //! The waiting list of a sold-out event (issue 20, `WaitlistStore`): one entry per account, and
 //! offers made by the transaction that frees the seats (a cancel, the sweeper's lapse), in the
-//! order of the list, a seat never offered twice, an unpaid offer lapsing to the next entry and a
-//! group passed over at most three times.
+//! order of the list, a seat never offered twice, an unpaid offer lapsing to the next entry, a
+//! group passed over at most three times, and offers of a quota'd first ticket type keeping its
+//! quota.
 
 use super::*;
 use proeventa_core::domain::{
-    MAX_WAITLIST_PASSES, MessageFacts, WaitlistEntry, WaitlistJoin, WaitlistSeats, WaitlistStatus,
+    HoldLimit, HoldRequest, MAX_WAITLIST_PASSES, MessageFacts, SeatSelection, TicketType, WaitlistEntry, WaitlistJoin,
+    WaitlistSeats, WaitlistStatus,
 };
 
 /// How long an offer is held in these cases.
@@ -259,4 +261,106 @@ pub async fn concurrent_cancels_offer_each_seat_once_in_the_lists_order(store: S
         .filter(|r| r.status == ReservationStatus::Held)
         .count();
     assert_eq!(active, SEATS, "one held reservation per seat, the offers'");
+}
+
+/// A ticket type pricing the fixture tier `standard`.
+fn standard_type(name: &str, price_cents: i64, quota: Option<u32>) -> TicketType {
+    TicketType { name: name.to_owned(), prices: vec![Price { tier: "standard".into(), price_cents }], quota }
+}
+
+/// A hold of the seats for `user`, each of the ticket type named beside it.
+fn typed_hold(user: &User, event: &Event, seats: &[(Uuid, &str)]) -> HoldRequest {
+    let ids: Vec<Uuid> = seats.iter().map(|(id, _)| *id).collect();
+    let named: BTreeMap<Uuid, String> = seats.iter().map(|(id, name)| (*id, (*name).to_owned())).collect();
+    HoldRequest {
+        booking_id: Uuid::new_v4(),
+        user_id: user.id,
+        event_id: event.id,
+        seats: SeatSelection::parse(ids).expect("valid seat selection").with_types(&named),
+        ttl: long_ttl(),
+        limit: HoldLimit::max(),
+        admitted: false,
+        presale: false,
+    }
+}
+
+/// How many seats of `ticket_type` the store has held or sold at `now`.
+async fn active_of_type(store: &S, event: &Event, ticket_type: &str, now: DateTime<Utc>) -> usize {
+    let filter = ReservationFilter { event_id: Some(event.id), ..Default::default() };
+    let all = all_reservations(store, filter, now).await;
+    all.iter().filter(|r| r.status.is_active() && r.ticket_type == ticket_type).count()
+}
+
+/// A hold of one `member` seat, which the full quota must refuse.
+async fn assert_members_full(store: &S, event: &Event, user: &User, seat: Uuid, now: DateTime<Utc>) {
+    match store.hold(&typed_hold(user, event, &[(seat, "member")]), now).await {
+        Err(StoreError::TypeSoldOut { ticket_type }) => assert_eq!(ticket_type, "member"),
+        other => panic!("a member seat past the quota: expected TypeSoldOut, got {other:?}"),
+    }
+}
+
+/// Offers are of the event's first ticket type (issue 21 × issue 20) and keep its quota, on the
+/// cancel's and the sweep's paths: a seat of another type freed while the first is full is offered
+/// to nobody, two seats freed with one slot free make one offer, and a seat of the first type
+/// freed is offered with the slot it frees. Every cancel and sweep goes through.
+pub async fn offers_keep_the_first_ticket_types_quota(store: S) {
+    let venue = fixture_grid_venue(&store, 1, 4).await;
+    let types = vec![standard_type("member", 2000, Some(2)), standard_type("guest", 3000, None)];
+    let event = fixture_event_with(&store, &venue, |event| {
+        event.prices = types[0].prices.clone();
+        event.ticket_types = types;
+    })
+    .await;
+    let mut users = Vec::new();
+    for name in ["ann", "bob", "cid", "dan", "eve", "fay"] {
+        users.push(fixture_user(&store, name).await);
+    }
+    let [ann, bob, cid, dan, eve, fay] = &users[..] else { unreachable!("six users") };
+    let seat = |i: usize| venue.seats[i].id;
+    let t0 = Utc::now();
+
+    // Sold out with the members' quota full: ann's member seat paid, bob's member and guest seats
+    // held in one booking, cid's guest seat held.
+    let anns = store.hold(&typed_hold(ann, &event, &[(seat(0), "member")]), t0).await.expect("member 1 of 2");
+    let payment = checkout(&store, &anns).await.expect("checkout");
+    store.confirm_payment(payment.id, "ch_member", CARD_LAST4, t0).await.expect("confirm");
+    let bobs = store
+        .hold(&typed_hold(bob, &event, &[(seat(1), "member"), (seat(2), "guest")]), t0)
+        .await
+        .expect("member 2 of 2, and a guest");
+    let cids = store.hold(&typed_hold(cid, &event, &[(seat(3), "guest")]), t0).await.expect("a guest");
+    join(&store, &event, dan, 1).await;
+    join(&store, &event, eve, 1).await;
+    assert_eq!(active_of_type(&store, &event, "member", t0).await, 2);
+
+    // A guest seat freed while the members are full: the cancel goes through, nobody is offered
+    // it (an offer is a member seat), and it is back on sale.
+    store.cancel_booking(cids.id, t0).await.expect("the cancel goes through");
+    let dans = entry_of(&store, &event, dan).await;
+    assert_eq!((dans.status, dans.position()), (WaitlistStatus::Waiting, Some(1)), "no offer past the quota");
+    assert_eq!(active_of_type(&store, &event, "member", t0).await, 2, "the quota kept");
+    assert_eq!(seat_statuses(&store, &event, t0).await[&seat(3)], SeatStatus::Available);
+
+    // Bob's member and guest seats freed together free one member slot: one offer, dan's, of the
+    // first seat in row order; eve keeps waiting, and the guest seat is back on sale.
+    store.cancel_booking(bobs.id, t0).await.expect("the cancel goes through");
+    let offer = offered_booking(&store, &event, dan, t0).await;
+    assert_eq!(seats_of(&offer), BTreeSet::from([seat(1)]));
+    let offered = &offer.reservations[0];
+    assert_eq!((offered.ticket_type.as_str(), offered.price_cents), ("member", 2000), "the first type, at its price");
+    let eves = entry_of(&store, &event, eve).await;
+    assert_eq!((eves.status, eves.passes, eves.position()), (WaitlistStatus::Waiting, 0, Some(1)));
+    assert_eq!(active_of_type(&store, &event, "member", t0).await, 2, "the offer took the freed slot");
+    assert_eq!(seat_statuses(&store, &event, t0).await[&seat(2)], SeatStatus::Available);
+    // The store counts the offer against the quota: a member hold is refused.
+    assert_members_full(&store, &event, fay, seat(3), t0).await;
+
+    // Dan's offer lapses: the sweep that expires it offers its seat, and its slot, to eve.
+    let later = t0 + Duration::minutes(OFFER_MINUTES + 1);
+    assert!(store.expire_lapsed_holds(later).await.expect("the sweep goes through") >= 1, "dan's offer lapsed");
+    let offer = offered_booking(&store, &event, eve, later).await;
+    assert_eq!(seats_of(&offer), BTreeSet::from([seat(1)]));
+    assert_eq!(offer.reservations[0].ticket_type, "member");
+    assert_eq!(active_of_type(&store, &event, "member", later).await, 2, "the quota kept");
+    assert_members_full(&store, &event, fay, seat(3), later).await;
 }
