@@ -575,8 +575,8 @@ async fn replace_layout(tx: &mut sqlx::Transaction<'_, Postgres>, id: Uuid, layo
         return Err(seat_still_booked(seat));
     }
     sqlx::query("DELETE FROM seats WHERE id = ANY($1)").bind(&removed).execute(&mut **tx).await?;
-    let (kept, added): (Vec<&(i32, Seat)>, Vec<&(i32, Seat)>) =
-        plan.seats.iter().partition(|(_, seat)| plan.kept.contains(&seat.id));
+    let kept: Vec<&(i32, Seat)> = plan.seats.iter().filter(|(_, seat)| plan.kept.contains(&seat.id)).collect();
+    let added: Vec<&(i32, Seat)> = plan.added().collect();
     sqlx::query(
         "UPDATE seats SET row_index = t.row_index, tier = t.tier, x = t.x, y = t.y, attributes = t.attributes
          FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::float8[], $5::float8[], $6::text[])
