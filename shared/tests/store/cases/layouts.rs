@@ -233,3 +233,28 @@ pub async fn a_layout_is_replaced_by_label_only_while_no_event_is_on_sale(store:
     hold_seats(&store, &bob, &next, &[smaller.seats[3].id]).await.expect("a new seat is held");
     assert_eq!(store.update_venue(Uuid::new_v4(), replace(rows(&bigger))).await.expect("unknown venue"), None);
 }
+
+/// An event created while the venue's layout is being replaced: either the replacement sees the
+/// event and is refused (the layout unchanged), or the event is created after the new layout
+/// (its seats are the new ones), or the event's creation is refused; never an event on sale
+/// whose venue changed under it. Ten rounds of the two at once.
+pub async fn an_event_created_during_a_new_layout_sees_it_or_stops_it(store: S) {
+    for round in 0..10 {
+        let venue = fixture_venue(&store, &[("A", 3, "standard")]).await;
+        let rows = vec![SeatRow { row: "A".into(), seats: 5, tier: "standard".into() }];
+        let layout = NewLayout::from_rows(rows).expect("valid rows");
+        let replace = store.update_venue(venue.venue.id, VenueChanges { layout: Some(layout), ..Default::default() });
+        let (replaced, created) = tokio::join!(replace, store.create_event(new_event(&venue)));
+        let seats = store.venue(venue.venue.id).await.expect("read").expect("exists").venue.seat_count;
+        match (replaced, created) {
+            (Ok(Some(_)), Ok(event)) => {
+                assert_eq!(seats, 5, "round {round}: replaced");
+                let read = store.event(event.id, Utc::now()).await.expect("event").expect("exists");
+                assert_eq!(read.seats_total, 5, "round {round}: an event created beside a new layout has its seats");
+            }
+            (Err(StoreError::VenueInUse(_)), Ok(_)) => assert_eq!(seats, 3, "round {round}: refused, unchanged"),
+            (Ok(Some(_)), Err(StoreError::VenueInUse(_))) => assert_eq!(seats, 5, "round {round}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+}
