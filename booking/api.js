@@ -246,7 +246,7 @@ export const api = {
     getVenueLayout: (venueId) => call('GET', '/events/venues/' + id(venueId) + '/layout', { auth: false, cache: 'no-cache' }),
     createVenue: (venue, idempotencyKey) =>
       call('POST', '/events/venues', { body: venue, idempotencyKey: idempotencyKey || newIdempotencyKey() }),
-    /** updateVenue(venueId, {time_zone}) → the venue with its seats (admin). */
+    /** updateVenue(venueId, {time_zone?, layout? | rows?}) → the venue with its seats (admin); a new layout: 409 venue_in_use while an event of it is on sale. */
     updateVenue: (venueId, changes) => call('PATCH', '/events/venues/' + id(venueId), { body: changes }),
   },
 

@@ -165,6 +165,8 @@ export function describe(error) {
       return { title: t('Not a valid ticket'), text: detail || t('This code is not a ProEventa ticket.') };
     case 'wrong_event':
       return { title: t('Wrong event'), text: detail || t('This ticket is for another event.') };
+    case 'venue_in_use':
+      return { title: t("The layout can't change now"), text: detail || t('An event of this venue is on sale, or a seat left out was booked.') };
     case 'forbidden':
       return { title: t('Not allowed'), text: detail || t("Your account can't do this.") };
     case 'not_found':

@@ -3,19 +3,27 @@
 // wheelchair, companion or restricted view by clicking them in the preview, which is drawn by
 // the buyers' own map (seatmap-view.js); the venue is saved with POST /events/venues {layout}.
 // A layout drawn elsewhere comes in as CSV (section,row,seat,x,y,tier,attributes).
-// Editing a saved venue needs a route the API does not have yet: the editor only creates.
+// "Edit layout" on a saved venue loads its layout (GET /events/venues/{id}/layout) as explicit
+// seats, the way a CSV comes in: sections, rows, every seat's position, tier and attributes (the
+// curve and spacing it was drawn with are not kept; each section's shape becomes the box around
+// its seats, the stage is drawn again above them). Rows can be added behind a section's last row
+// or taken off, sections added beside it, seats marked; it is saved with PATCH
+// /events/venues/{id}, which the server refuses (409 venue_in_use, shown here) while an event of
+// the venue is on sale, or when a seat left out was booked.
 import { api } from '../api.js';
 import { Data } from '../data.js';
 import { byId, html, render } from '../dom.js';
 import { SeatMapView, SYMBOLS, symbolText } from '../seatmap-view.js';
 import * as UI from '../ui.js';
+import { state } from './shared.js';
 import { loadVenues } from './venues.js';
 import { ATTRIBUTES, buildLayout, drawSection, layoutFromCsv, previewLayout } from './venue-layout.js';
 
 const editor = {
   sections: [], // [{spec, drawn}] in the order added
   marks: new Map(), // "section|row|number" → Set of attributes
-  csv: null, // a layout imported from CSV, previewed and saved as it is
+  base: null, // explicit sections (a CSV's, or a saved venue's): {sections, fromCsv}
+  editing: null, // the saved venue being edited: {id, name, plain}
   view: null,
 };
 
@@ -24,7 +32,9 @@ const MARK_LABELS = { aisle: 'Aisle', wheelchair: 'Wheelchair space', companion:
 function markup() {
   return html`<div class="panel venue-editor">
     <h2 id="ve-title">Draw a venue</h2>
-    <p class="small muted">Add sections around the stage, mark aisles and accessible spaces by clicking seats in the preview, and save. Or import a layout drawn elsewhere as CSV. Saved venues cannot be changed here yet.</p>
+    <p class="small muted">Add sections around the stage, mark aisles and accessible spaces by clicking seats in the preview, and save. Or import a layout drawn elsewhere as CSV. A saved venue's layout is changed with “Edit layout” in the list, while none of its events is on sale.</p>
+    <div id="ve-editing" class="notice" hidden><p id="ve-editing-text"></p>
+      <button class="btn btn-ghost btn-sm" type="button" id="ve-cancel-edit">Stop editing</button></div>
     <div class="editor-grid">
       <form id="ve-form" novalidate aria-labelledby="ve-title">
         <div class="field"><label for="ve-name">Venue name</label><input id="ve-name" maxlength="200" required></div>
@@ -62,6 +72,14 @@ function markup() {
           <button class="btn btn-secondary btn-sm" type="button" id="ve-add">Add section</button>
         </fieldset>
         <ul class="editor-sections" id="ve-sections" aria-label="Sections"></ul>
+        <fieldset id="ve-rows-edit" hidden>
+          <legend>Rows of a section</legend>
+          <div class="field"><label for="ve-edit-section">Section</label><select id="ve-edit-section"></select></div>
+          <div class="btn-row">
+            <button class="btn btn-secondary btn-sm" type="button" id="ve-add-row">Add a row behind the last</button>
+            <button class="btn btn-ghost btn-sm" type="button" id="ve-remove-row">Remove the last row</button>
+          </div>
+        </fieldset>
         <details id="ve-csv-box"><summary>Import a layout from CSV</summary>
           <p class="small muted">A line per seat: <code>section,row,seat,x,y,tier,attributes</code> (a header line, attributes separated by | or ;, e.g. <code>aisle|wheelchair</code>). Each section's shape is the box around its seats.</p>
           <div class="field"><label for="ve-csv-file">CSV file</label><input id="ve-csv-file" type="file" accept=".csv,text/csv,text/plain"></div>
@@ -91,7 +109,8 @@ function number(id) {
 
 /** The sections as drawn, each placed beside the last unless it has an x of its own. */
 function drawnSections() {
-  let right = 0;
+  const base = editor.base ? editor.base.sections.flatMap((s) => s.rows.flatMap((r) => r.seats.map((seat) => seat.x))) : [];
+  let right = base.length ? Math.max(...base) + 1 : 0;
   return editor.sections.map(({ spec }) => {
     const placed = { ...spec, x: spec.x === null ? (right ? right + 3 : 0) : spec.x };
     const drawn = drawSection(placed);
@@ -101,10 +120,17 @@ function drawnSections() {
   });
 }
 
+/** Every section, explicit ones first (a CSV's or a saved venue's), then the drawn ones. */
+function allSections() {
+  return [...(editor.base ? editor.base.sections : []), ...drawnSections()];
+}
+
 function currentLayout() {
-  if (editor.csv) return editor.csv;
-  if (!editor.sections.length) return null;
-  return buildLayout(drawnSections(), editor.marks, byId('ve-stage').value.trim() || null);
+  const sections = allSections();
+  if (!sections.length) return null;
+  // A CSV's layout has no stage; a saved venue's keeps its label (in the stage field).
+  const stage = editor.base && editor.base.fromCsv ? null : byId('ve-stage').value.trim() || null;
+  return buildLayout(sections, editor.marks, stage);
 }
 
 function tierPalette(layout) {
@@ -125,6 +151,10 @@ function renderPreview() {
     editor.sections.map(({ spec }, i) => html`<li><span><strong>${spec.name}</strong> · ${spec.rows} × ${spec.seats}${spec.curve ? ` · ${spec.curve}°` : ''} · ${spec.tier}</span>
       <button class="btn btn-ghost btn-sm" type="button" data-remove-section="${i}" aria-label="Remove section ${spec.name}">Remove</button></li>`),
   );
+  const explicit = editor.base ? editor.base.sections : [];
+  byId('ve-rows-edit').hidden = !explicit.length;
+  const chosen = byId('ve-edit-section').value;
+  render(byId('ve-edit-section'), explicit.map((s, i) => html`<option value="${i}"${String(i) === chosen ? ' selected' : ''}>${s.name || 'Rows'}</option>`));
   if (!layout) {
     host.replaceChildren();
     editor.view = null;
@@ -132,7 +162,8 @@ function renderPreview() {
     return;
   }
   const seats = layout.sections.reduce((n, s) => n + s.rows.reduce((m, r) => m + r.seats.length, 0), 0);
-  byId('ve-summary').textContent = `${layout.sections.length} section${layout.sections.length === 1 ? '' : 's'}, ${seats} seats${editor.csv ? ' (from CSV)' : ''}.`;
+  const from = editor.base && editor.base.fromCsv ? ' (from CSV)' : editor.editing ? ` (editing ${editor.editing.name})` : '';
+  byId('ve-summary').textContent = `${layout.sections.length} section${layout.sections.length === 1 ? '' : 's'}, ${seats} seats${from}.`;
   const palette = tierPalette(layout);
   const shown = previewLayout(layout);
   const attrs = new Map();
@@ -162,8 +193,9 @@ function mark(id, shown) {
   const section = shown.sections[Number(index)];
   const attribute = (document.querySelector('input[name="ve-mark"]:checked') || {}).value || 'aisle';
   const key = `${section.name}|${row}|${num}`;
-  if (editor.csv) {
-    const seat = editor.csv.sections[Number(index)].rows.find((r) => r.row === row).seats.find((s) => String(s.number) === num);
+  const base = editor.base && Number(index) < editor.base.sections.length ? editor.base.sections[Number(index)] : null;
+  if (base) {
+    const seat = base.rows.find((r) => r.row === row).seats.find((s) => String(s.number) === num);
     const set = new Set(seat.attributes || []);
     if (set.has(attribute)) set.delete(attribute);
     else set.add(attribute);
@@ -176,8 +208,8 @@ function mark(id, shown) {
     editor.marks.set(key, set);
   }
   const el = editor.view.seatElement(id);
-  const has = editor.csv
-    ? new Set(editor.csv.sections[Number(index)].rows.find((r) => r.row === row).seats.find((s) => String(s.number) === num).attributes || [])
+  const has = base
+    ? new Set(base.rows.find((r) => r.row === row).seats.find((s) => String(s.number) === num).attributes || [])
     : editor.marks.get(key);
   el.dataset.attrs = Array.from(has).join(' ');
   const next = el.nextElementSibling;
@@ -210,7 +242,7 @@ function addSection() {
     tierRules: byId('ve-tier-rules').value,
   };
   const problems = [];
-  if (editor.sections.some((s) => s.spec.name === name)) problems.push(`a section is already called ${name}`);
+  if (allSections().some((s) => s.name === name)) problems.push(`a section is already called ${name}`);
   if (!(spec.rows >= 1 && spec.rows <= 200)) problems.push('rows must be 1 to 200');
   if (!(spec.seats >= 1 && spec.seats <= 500)) problems.push('seats per row must be 1 to 500');
   try {
@@ -222,7 +254,6 @@ function addSection() {
     UI.showError('Please check the section', problems.join('; ') + '.', alertEl);
     return;
   }
-  editor.csv = null;
   editor.sections.push({ spec });
   byId('ve-sec-name').value = '';
   byId('ve-tier-rules').value = '';
@@ -234,12 +265,14 @@ async function importCsv() {
   UI.clear(alertEl);
   const file = byId('ve-csv-file').files[0];
   const text = file ? await file.text() : byId('ve-csv').value;
+  let layout = null;
   try {
-    editor.csv = layoutFromCsv(text);
+    layout = layoutFromCsv(text);
   } catch (error) {
     UI.showError('The CSV cannot be read', error.message + '.', alertEl);
     return;
   }
+  editor.base = { sections: sectionsOf(layout), fromCsv: true };
   editor.sections = [];
   editor.marks.clear();
   renderPreview();
@@ -258,10 +291,14 @@ async function save(e) {
     return;
   }
   const problems = [];
-  if (!name) problems.push('the venue needs a name');
+  if (!name && !editor.editing) problems.push('the venue needs a name');
   if (!layout) problems.push('add a section or import a CSV');
   if (problems.length) {
     UI.showError('Please check the venue', problems.join('; ') + '.', alertEl);
+    return;
+  }
+  if (editor.editing) {
+    await saveEdit(layout, alertEl);
     return;
   }
   const body = {
@@ -274,16 +311,146 @@ async function save(e) {
   try {
     const venue = await UI.busy(byId('ve-save'), 'Saving…', () => api.events.createVenue(body));
     UI.showStatus(`Venue “${venue.name}” created with ${venue.seats ? venue.seats.length : venue.seat_count} seats in ${layout.sections.length} sections.`, 'success');
-    editor.sections = [];
-    editor.marks.clear();
-    editor.csv = null;
-    byId('ve-form').reset();
-    renderPreview();
+    resetEditor();
     await loadVenues();
   } catch (error) {
     // A 422 names the problem (two seats too close, a seat outside its section…): shown here.
     UI.handleError(error, alertEl);
   }
+}
+
+/** The explicit sections of a layout document ({sections: [{name, rows: [{row, seats}]}]}), as
+ * buildLayout takes them: a row's tier is its first seat's, other seats keep theirs. */
+function sectionsOf(layout) {
+  return layout.sections.map((s) => ({
+    name: s.name,
+    rows: s.rows.map((r) => {
+      const tier = r.tier || (r.seats[0] && r.seats[0].tier) || 'standard';
+      return {
+        row: r.row,
+        tier,
+        seats: r.seats.map((seat) => {
+          const out = { number: seat.number, x: seat.x, y: seat.y };
+          if (seat.tier && seat.tier !== tier) out.tier = seat.tier;
+          if ((seat.attributes || []).length) out.attributes = seat.attributes.slice();
+          return out;
+        }),
+      };
+    }),
+  }));
+}
+
+/** The next row's name after `name`: 9 → 10, H → I, Z → AA. */
+function nextRowName(name) {
+  if (/^\d+$/.test(name)) return String(Number(name) + 1);
+  if (!/^[A-Z]+$/.test(name)) return name + '2';
+  const letters = name.split('');
+  let i = letters.length - 1;
+  while (i >= 0 && letters[i] === 'Z') {
+    letters[i] = 'A';
+    i -= 1;
+  }
+  if (i < 0) return 'A' + letters.join('');
+  letters[i] = String.fromCharCode(letters[i].charCodeAt(0) + 1);
+  return letters.join('');
+}
+
+/** A row behind the chosen section's last one: its seats, moved back by the rows' spacing. */
+function addRow() {
+  const section = editor.base.sections[Number(byId('ve-edit-section').value) || 0];
+  const rows = section.rows;
+  const last = rows[rows.length - 1];
+  const meanY = (r) => r.seats.reduce((n, s) => n + s.y, 0) / r.seats.length;
+  const step = rows.length > 1 ? meanY(last) - meanY(rows[rows.length - 2]) || 1.6 : 1.6;
+  const taken = new Set(rows.map((r) => r.row));
+  let name = nextRowName(last.row);
+  while (taken.has(name)) name = nextRowName(name);
+  rows.push({
+    row: name,
+    tier: last.tier,
+    seats: last.seats.map((s) => ({ number: s.number, x: s.x, y: Math.round((s.y + step) * 1000) / 1000, ...(s.tier ? { tier: s.tier } : {}) })),
+  });
+  renderPreview();
+  byId('ve-news').textContent = `Row ${name} added to ${section.name || 'the venue'}.`;
+}
+
+function removeRow() {
+  const section = editor.base.sections[Number(byId('ve-edit-section').value) || 0];
+  if (section.rows.length < 2) {
+    UI.showError('Please check the section', 'a section keeps at least one row.', byId('ve-alert'));
+    return;
+  }
+  const gone = section.rows.pop();
+  renderPreview();
+  byId('ve-news').textContent = `Row ${gone.row} removed from ${section.name || 'the venue'}.`;
+}
+
+/** Loads a saved venue's layout into the editor, to change it. */
+async function editVenue(id) {
+  const alertEl = byId('ve-alert');
+  UI.clear(alertEl);
+  const venue = (state.venues || []).find((v) => v.id === id);
+  try {
+    const layout = await api.events.getVenueLayout(id);
+    resetEditor();
+    // A venue of plain rows (one section without a name) is saved as rows again, so its seats
+    // keep their labels; with a drawn section beside it, its section is named "Main".
+    const plain = layout.sections.length === 1 && !layout.sections[0].name;
+    editor.base = { sections: sectionsOf(layout), fromCsv: false };
+    editor.editing = { id, name: venue ? venue.name : 'the venue', plain };
+    byId('ve-stage').value = layout.stage ? layout.stage.label : '';
+    byId('ve-name').value = editor.editing.name;
+    ['ve-name', 've-kind', 've-location', 've-zone'].forEach((f) => {
+      byId(f).disabled = true;
+    });
+    byId('ve-editing').hidden = false;
+    byId('ve-editing-text').textContent = `Editing the layout of “${editor.editing.name}”: add or remove rows, add sections, mark seats, then save.`;
+    byId('ve-save').textContent = 'Save layout';
+    renderPreview();
+    byId('ve-editing').scrollIntoView({ block: 'nearest' });
+  } catch (error) {
+    UI.handleError(error, alertEl);
+  }
+}
+
+/** Saves the edited layout of a saved venue: the old body (rows) for a venue of plain rows. */
+async function saveEdit(layout, alertEl) {
+  const { id, name, plain } = editor.editing;
+  const base = editor.base.sections;
+  let body = { layout };
+  if (plain && !editor.sections.length) {
+    const rows = base[0].rows;
+    const numbered = rows.every((r) => !r.seats.some((s) => s.tier) && r.seats.every((s, i) => s.number === i + 1));
+    if (numbered) body = { rows: rows.map((r) => ({ row: r.row, seats: r.seats.length, tier: r.tier })) };
+  }
+  if (body.layout && plain) {
+    base[0].name = base[0].name || 'Main';
+    body = { layout: currentLayout() };
+  }
+  try {
+    const venue = await UI.busy(byId('ve-save'), 'Saving…', () => api.events.updateVenue(id, body));
+    UI.showStatus(`The layout of “${name}” was saved: ${venue.seats ? venue.seats.length : venue.seat_count} seats.`, 'success');
+    resetEditor();
+    await loadVenues();
+  } catch (error) {
+    // 409 venue_in_use names the event on sale, or the booked seat left out; 422 the problem.
+    UI.handleError(error, alertEl);
+  }
+}
+
+/** Back to an empty editor that creates a venue. */
+function resetEditor() {
+  editor.sections = [];
+  editor.marks.clear();
+  editor.base = null;
+  editor.editing = null;
+  byId('ve-form').reset();
+  ['ve-name', 've-kind', 've-location', 've-zone'].forEach((f) => {
+    byId(f).disabled = false;
+  });
+  byId('ve-editing').hidden = true;
+  byId('ve-save').textContent = 'Save venue';
+  renderPreview();
 }
 
 export function setupVenueEditor() {
@@ -301,6 +468,17 @@ export function setupVenueEditor() {
   byId('ve-csv-import').addEventListener('click', importCsv);
   byId('ve-stage').addEventListener('change', renderPreview);
   byId('ve-form').addEventListener('submit', save);
+  byId('ve-add-row').addEventListener('click', addRow);
+  byId('ve-remove-row').addEventListener('click', removeRow);
+  byId('ve-cancel-edit').addEventListener('click', () => {
+    UI.clear(byId('ve-alert'));
+    resetEditor();
+  });
+  // "Edit layout" on a venue of the list (admin/venues.js draws the button).
+  byId('admin-venues').addEventListener('click', (e) => {
+    const edit = e.target.closest('[data-edit-layout]');
+    if (edit) editVenue(edit.closest('[data-venue-id]').dataset.venueId);
+  });
   byId('ve-sections').addEventListener('click', (e) => {
     const remove = e.target.closest('[data-remove-section]');
     if (!remove) return;

@@ -55,6 +55,7 @@ function renderVenues() {
         <div class="btn-row">
           <button class="btn btn-ghost btn-sm" type="button" data-show-rows aria-expanded="false">Seat rows</button>
           <button class="btn btn-ghost btn-sm" type="button" data-change-zone>Time zone</button>
+          <button class="btn btn-ghost btn-sm" type="button" data-edit-layout>Edit layout</button>
         </div>
       </div>`,
     ),

@@ -3,7 +3,11 @@
 // screen, a tap zooms into a section (the mini-map and the stage hint appear), one seat is picked
 // by tap and another by keyboard alone (Escape to the overview, arrows between sections, Enter
 // into one, Enter on a seat), the two are reserved and paid; then best available holds 4 seats,
-// which are paid too. Nothing scrolls sideways at any step. Screenshots of each step.
+// which are paid too. Nothing scrolls sideways at any step. The pointer gestures of the map, by
+// what they do to its SVG viewBox: on a desktop the mouse wheel zooms in around the pointer (and
+// the mini-map appears), a drag pans, a click on the mini-map centres the view there; on the
+// phone a two-finger pinch (two touch points through CDP's Input.dispatchTouchEvent, which the
+// map gets as two pointers) zooms in. Screenshots of each step.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -195,5 +199,108 @@ describe('the zoomable arena map', () => {
     await page.locator('#seatmap .sm-svg').waitFor();
     assert.equal(await page.locator('details.map-key').getAttribute('open'), null, 'the key is closed on a phone');
     await journey(page, 'phone', true);
+  });
+
+  /** The map's view box: {x, y, w, h} in venue units. */
+  async function viewBox(page) {
+    const [x, y, w, h] = (await page.locator('.sm-svg').getAttribute('viewBox')).split(/\s+/).map(Number);
+    return { x, y, w, h };
+  }
+
+  const centre = (vb) => [vb.x + vb.w / 2, vb.y + vb.h / 2];
+
+  test('desktop: the wheel zooms in around the pointer, a drag pans, a click on the mini-map moves the view', LIMIT, async () => {
+    const guard = await newGuardedContext(browser, { viewport: { width: 1280, height: 800 } });
+    guards.push(guard);
+    const page = await guard.context.newPage();
+    await page.goto(`${server.site}/booking.html?event=${event.id}`);
+    await page.locator('#seatmap .sm-svg').waitFor();
+    await settled(page);
+    await still(page);
+    const overview = await viewBox(page);
+    assert.equal(await page.locator('.sm-mini').isVisible(), false, 'no mini-map on the overview');
+
+    // The wheel, over the middle of the map: in, around the pointer.
+    const box = await page.locator('.sm-box').boundingBox();
+    const [mx, my] = [box.x + box.width / 2, box.y + box.height / 2];
+    const under = await page.evaluate(([x, y]) => {
+      const p = new DOMPoint(x, y).matrixTransform(document.querySelector('.sm-svg').getScreenCTM().inverse());
+      return [p.x, p.y];
+    }, [mx, my]);
+    await page.mouse.move(mx, my);
+    for (let i = 0; i < 3; i += 1) await page.mouse.wheel(0, -300);
+    await waitUntil(async () => (await viewBox(page)).w < overview.w * 0.5, 'the wheel zooms in');
+    await still(page);
+    const zoomed = await viewBox(page);
+    assert.ok(zoomed.x <= under[0] && under[0] <= zoomed.x + zoomed.w && zoomed.y <= under[1] && under[1] <= zoomed.y + zoomed.h, 'the point under the pointer stays in view');
+    assert.ok(await page.locator('.sm-mini').isVisible(), 'the mini-map shows while zoomed in');
+    await screenshot(page, PREFIX, 'gesture-wheel');
+
+    // A drag to the left and up moves the view right and down, at the same zoom.
+    await page.mouse.move(mx, my);
+    await page.mouse.down();
+    await page.mouse.move(mx - 160, my - 60, { steps: 8 });
+    await page.mouse.up();
+    const dragged = await viewBox(page);
+    assert.ok(Math.abs(dragged.w - zoomed.w) < 1e-6, 'a drag keeps the zoom');
+    const scale = zoomed.w / box.width;
+    assert.ok(Math.abs(dragged.x - zoomed.x - 160 * scale) < 2 * scale, `the view moved right by the drag: ${zoomed.x} → ${dragged.x}`);
+    assert.ok(Math.abs(dragged.y - zoomed.y - 60 * scale) < 2 * scale, `the view moved down by the drag: ${zoomed.y} → ${dragged.y}`);
+    assert.equal(await page.locator('#seatmap .sm-seat[aria-pressed="true"]').count(), 0, 'the drag picked no seat');
+    await screenshot(page, PREFIX, 'gesture-drag');
+
+    // A click on the mini-map, near its left edge: the view is centred on that point of the venue.
+    const mini = await page.locator('.sm-mini').boundingBox();
+    // Whole pixels: a click's clientX/clientY are, and a pixel of the mini-map is about a unit.
+    const [cx, cy] = [Math.round(mini.x + mini.width * 0.15), Math.round(mini.y + mini.height * 0.6)];
+    const target = await page.evaluate(([x, y]) => {
+      const p = new DOMPoint(x, y).matrixTransform(document.querySelector('.sm-mini').getScreenCTM().inverse());
+      return [p.x, p.y];
+    }, [cx, cy]);
+    await page.mouse.click(cx, cy);
+    const onTarget = async () => {
+      const [nx, ny] = centre(await viewBox(page));
+      return Math.hypot(nx - target[0], ny - target[1]) < 0.5;
+    };
+    await waitUntil(onTarget, `the view is centred on the point clicked (${target})`).catch(async (error) => {
+      throw new Error(`${error.message}: the view is ${JSON.stringify(await viewBox(page))}`);
+    });
+    const moved = await viewBox(page);
+    assert.ok(Math.abs(moved.w - dragged.w) < 1e-6, 'the mini-map keeps the zoom');
+    assert.ok(Math.abs(centre(moved)[0] - centre(dragged)[0]) > 1, 'the view moved');
+    await screenshot(page, PREFIX, 'gesture-minimap');
+  });
+
+  test('375 px phone: a two-finger pinch zooms the map in', LIMIT, async () => {
+    const guard = await newGuardedContext(browser, { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+    guards.push(guard);
+    const page = await guard.context.newPage();
+    await page.goto(`${server.site}/booking.html?event=${event.id}`);
+    await page.locator('#seatmap .sm-svg').waitFor();
+    await settled(page);
+    await still(page);
+    const overview = await viewBox(page);
+    const box = await page.locator('.sm-box').boundingBox();
+    const [mx, my] = [box.x + box.width / 2, box.y + box.height / 2];
+    // Two fingers 40 px apart, spread to 240 px apart, level (no vertical pan for the page).
+    const cdp = await guard.context.newCDPSession(page);
+    const touch = (type, spread) => cdp.send('Input.dispatchTouchEvent', {
+      type,
+      touchPoints: type === 'touchEnd' ? [] : [{ x: mx - spread / 2, y: my, id: 1 }, { x: mx + spread / 2, y: my, id: 2 }],
+    });
+    await touch('touchStart', 40);
+    for (let spread = 60; spread <= 240; spread += 20) await touch('touchMove', spread);
+    await touch('touchEnd', 0);
+    await waitUntil(async () => (await viewBox(page)).w < overview.w * 0.5, 'the pinch zooms in');
+    const pinched = await viewBox(page);
+    // Spread six times as far apart: the view is about a sixth as wide (clamped at 6 units).
+    assert.ok(pinched.w < overview.w / 3, `the pinch zoomed in: ${overview.w} → ${pinched.w}`);
+    const [px, py] = centre(pinched);
+    const [ox, oy] = centre(overview);
+    assert.ok(Math.hypot(px - ox, py - oy) < overview.w * 0.1, 'around the fingers\' midpoint, the middle of the map');
+    assert.ok(await page.locator('.sm-mini').isVisible(), 'the mini-map shows while zoomed in');
+    assert.equal(await page.locator('#seatmap .sm-seat[aria-pressed="true"]').count(), 0, 'the pinch picked no seat');
+    await noSideways(page, 'phone pinched');
+    await screenshot(page, PREFIX, 'gesture-pinch');
   });
 });

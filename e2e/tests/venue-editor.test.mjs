@@ -2,7 +2,9 @@
 // block with a vip front row, a straight one), marks a wheelchair space by clicking it in the
 // preview and saves it; imports another from CSV; a CSV the server refuses (two seats 0.5 units
 // apart) shows the server's sentence next to the form. An event goes on sale in the drawn venue
-// and a buyer books a seat of it on the zoomable map and pays. Screenshots of each step.
+// and a buyer books a seat of it on the zoomable map and pays. "Edit layout" loads a saved venue
+// with no event into the editor, a row is added and saved, and the buyers' layout has it; the
+// venue with an event on sale is refused with the server's sentence. Screenshots of each step.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -182,5 +184,48 @@ describe('the venue editor', () => {
     await phone.getByRole('button', { name: /^Pay / }).click();
     await phone.getByRole('heading', { name: /Payment successful/ }).waitFor();
     await screenshot(phone, PREFIX, 'buyer-paid');
+  });
+
+  test('a saved venue without events gets a new row; one with an event on sale is refused', LIMIT, async () => {
+    const csvHall = await venueNamed('CSV Hall');
+    const before = await api(server.api, 'GET', `/events/venues/${csvHall.id}/layout`);
+    const item = (name) => page.locator('#admin-venues .list-item', { has: page.locator('h3', { hasText: name }) });
+    await item('CSV Hall').locator('[data-edit-layout]').click();
+    await page.locator('#ve-editing:not([hidden])').waitFor();
+    await waitUntil(async () => (await page.locator('#ve-preview .sm-seat').count()) === 8, 'the saved layout is loaded: 8 seats');
+    assert.match(await page.locator('#ve-summary').innerText(), /2 sections, 8 seats \(editing CSV Hall\)/);
+    assert.equal(await page.locator('#ve-name').isDisabled(), true, 'a saved venue keeps its name');
+    await page.locator('#ve-edit-section').selectOption({ label: 'Left' });
+    await page.locator('#ve-add-row').click();
+    await waitUntil(async () => (await page.locator('#ve-preview .sm-seat').count()) === 10, 'row 3 of Left is drawn');
+    assert.equal(await page.locator('#ve-preview .sm-seat[data-section="0"][data-row="3"]').count(), 2);
+    await screenshot(page, PREFIX, 'edit-row-added');
+    await page.locator('#ve-save').click();
+    await page.locator('#page-status', { hasText: 'The layout of “CSV Hall” was saved: 10 seats' }).waitFor();
+    assert.equal(await page.locator('#ve-editing').isHidden(), true, 'the editor is back to a new venue');
+
+    // What a buyer's map loads: the new row, a new version, the old seats with their ids.
+    const after = await api(server.api, 'GET', `/events/venues/${csvHall.id}/layout`);
+    assert.notEqual(after.version, before.version);
+    assert.deepEqual(after.sections[0].rows.map((r) => r.row), ['1', '2', '3']);
+    assert.deepEqual(after.sections[0].rows[2].seats.map((s) => s.label), ['Left · Row 3 · Seat 1', 'Left · Row 3 · Seat 2']);
+    const ids = (layout) => layout.sections.flatMap((s) => s.rows.flatMap((r) => r.seats.map((seat) => seat.id)));
+    assert.ok(ids(before).every((id) => ids(after).includes(id)), 'every seat kept its id');
+    assert.deepEqual(after.sections[1].rows[0].seats[0].attributes.slice().sort(), ['aisle', 'restricted_view']);
+
+    // Editor Hall has an event on sale: the server's refusal is shown, and nothing changes.
+    const hall = await venueNamed('Editor Hall');
+    const hallBefore = await api(server.api, 'GET', `/events/venues/${hall.id}/layout`);
+    await item('Editor Hall').locator('[data-edit-layout]').click();
+    await waitUntil(async () => (await page.locator('#ve-preview .sm-seat').count()) === 28, 'Editor Hall is loaded: 28 seats');
+    await page.locator('#ve-add-row').click();
+    await page.locator('#ve-save').click();
+    const alert = page.locator('#ve-alert');
+    await alert.filter({ hasText: /“?"?Drawn Hall Premiere"?.*is on sale at this venue/ }).waitFor();
+    await screenshot(page, PREFIX, 'edit-refused');
+    const hallAfter = await api(server.api, 'GET', `/events/venues/${hall.id}/layout`);
+    assert.equal(hallAfter.version, hallBefore.version, 'the refused layout changed nothing');
+    await page.locator('#ve-cancel-edit').click();
+    assert.equal(await page.locator('#ve-name').isDisabled(), false);
   });
 });

@@ -236,6 +236,7 @@ pub fn store_error_kind(err: &StoreError) -> &'static str {
         StoreError::CodeTaken => "code_taken",
         StoreError::InvalidCode(_) => "invalid_code",
         StoreError::CodeExhausted => "code_exhausted",
+        StoreError::VenueInUse(_) => "venue_in_use",
         StoreError::Unavailable(_) => "unavailable",
         StoreError::Internal(_) => "internal",
     }

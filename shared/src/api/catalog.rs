@@ -21,23 +21,23 @@ use crate::api::extract::{AdminUser, BodyLimit};
 use crate::api::state::AppState;
 use crate::domain::{
     Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, LayoutInput, NewEvent,
-    NewVenue, Page, Price, QueueSettings, SeatRow, SeatState, TicketType, TimeZone, Venue, VenueChanges, VenueKind,
-    VenueWithSeats, check_on_sale_at, check_prices_cover, check_prices_match_first_type, city_of, optional_text,
-    parse_city, parse_currency, parse_duration_minutes, parse_image_url, parse_prices, parse_ticket_types,
-    required_text,
+    NewLayout, NewVenue, Page, Price, QueueSettings, SeatRow, SeatState, TicketType, TimeZone, Venue, VenueChanges,
+    VenueKind, VenueWithSeats, check_on_sale_at, check_prices_cover, check_prices_match_first_type, city_of,
+    optional_text, parse_city, parse_currency, parse_duration_minutes, parse_image_url, parse_prices,
+    parse_ticket_types, required_text,
 };
 
 /// A venue's layout of 100,000 seats, written compactly (~40 bytes a seat), is about 4 MB: over
-/// the API's 64 KiB body limit, so creating a venue alone takes up to 5 MiB (below the 6 MB a
-/// Lambda function is handed).
+/// the API's 64 KiB body limit, so creating a venue or replacing its layout alone takes up to
+/// 5 MiB (below the 6 MB a Lambda function is handed).
 pub const VENUE_BODY_LIMIT_BYTES: usize = 5 * 1024 * 1024;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_venues, create_venue))
+        .routes(routes!(get_venue, update_venue))
         .layer(DefaultBodyLimit::max(VENUE_BODY_LIMIT_BYTES))
         .layer(Extension(BodyLimit(VENUE_BODY_LIMIT_BYTES)))
-        .routes(routes!(get_venue, update_venue))
         .merge(super::venue_layouts::routes())
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event, update_event, cancel_event))
@@ -80,6 +80,11 @@ pub struct UpdateVenueRequest {
     /// The venue's IANA time zone, named after a place (or `UTC`): its events' times are shown in it.
     #[schema(example = "Europe/Madrid")]
     pub time_zone: Option<String>,
+    /// A new layout as plain rows (as at creation); give at most one of this and `layout`.
+    pub rows: Option<Vec<SeatRowRequest>>,
+    /// A new layout drawn as sections (as at creation). Only while no event of the venue is on
+    /// sale and yet to start; seats keep their ids by label (section, row, number).
+    pub layout: Option<LayoutInput>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -212,17 +217,7 @@ async fn create_venue(
     Json(body): Json<CreateVenueRequest>,
 ) -> Result<Response, ApiError> {
     let venue = match (&body.rows, &body.layout) {
-        (Some(rows), None) => {
-            let rows = rows
-                .iter()
-                .map(|r| SeatRow {
-                    row: r.row.clone(),
-                    seats: r.seats,
-                    tier: r.tier.clone().unwrap_or_else(|| "standard".into()),
-                })
-                .collect();
-            NewVenue::parse(&body.name, body.location.as_deref(), body.kind, rows)?
-        }
+        (Some(rows), None) => NewVenue::parse(&body.name, body.location.as_deref(), body.kind, seat_rows(rows))?,
         (None, Some(layout)) => {
             NewVenue::parse_layout(&body.name, body.location.as_deref(), body.kind, layout.clone())?
         }
@@ -239,7 +234,12 @@ async fn create_venue(
     .await
 }
 
-/// Changes a venue (admin): its time zone, in which every time of its events is then shown.
+/// Changes a venue (admin): its time zone, in which every time of its events is then shown, and
+/// its layout (`rows` or `layout`, as at creation), which replaces the old one whole while no event
+/// of the venue is on sale and yet to start. Seats are matched by label (section, row, number): a
+/// seat in both layouts keeps its id (past bookings and tickets still name it) and takes its new
+/// position, tier and attributes; a seat left out is deleted, unless a reservation of an earlier
+/// event names it (409). All or nothing; the layout's `version` changes.
 #[utoipa::path(patch, path = "/events/venues/{venue_id}", tag = "catalog", security(("bearer" = [])),
     params(("venue_id" = Uuid, Path)), request_body = UpdateVenueRequest,
     responses(
@@ -248,7 +248,9 @@ async fn create_venue(
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: customers", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: not a time zone", body = ErrorBody),
+        (status = 409, description = "`venue_in_use`: a new layout while an event of the venue is on sale and yet to start (the detail names it), or one that leaves out a seat an earlier event's reservation names; nothing was changed", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 5 MiB", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a time zone; both `rows` and `layout`; a layout that creating a venue refuses (overlapping seats, a label twice, a seat outside its section, over 100,000 seats, ...)", body = ErrorBody),
     ))]
 async fn update_venue(
     State(state): State<AppState>,
@@ -256,12 +258,35 @@ async fn update_venue(
     Path(venue_id): Path<Uuid>,
     Json(body): Json<UpdateVenueRequest>,
 ) -> Result<Json<VenueWithSeats>, ApiError> {
+    let layout = match (body.rows, body.layout) {
+        (Some(rows), None) => Some(NewLayout::from_rows(seat_rows(&rows))?),
+        (None, Some(layout)) => Some(NewLayout::from_layout(layout)?),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err(Invalid::new("rows", "or layout: give at most one of them").into()),
+    };
+    let replaces_layout = layout.is_some();
     let changes = VenueChanges {
         time_zone: body.time_zone.as_deref().map(TimeZone::parse).transpose()?,
+        layout,
         actor: Some(Actor::from(&admin)),
     };
     let venue = state.store.update_venue(venue_id, changes).await?.ok_or_else(|| ApiError::not_found("venue"))?;
+    if replaces_layout {
+        // Maps of this venue's past events are drawn from its seats: none may show the old ones.
+        state.seat_maps.invalidate_all();
+    }
     Ok(Json(venue))
+}
+
+/// Plain rows as the requests give them (tier `standard` unless named).
+fn seat_rows(rows: &[SeatRowRequest]) -> Vec<SeatRow> {
+    rows.iter()
+        .map(|r| SeatRow {
+            row: r.row.clone(),
+            seats: r.seats,
+            tier: r.tier.clone().unwrap_or_else(|| "standard".into()),
+        })
+        .collect()
 }
 
 /// Events and showtimes, soonest first (or by `sort`; a search `q` lists the best matches first);

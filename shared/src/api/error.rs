@@ -116,6 +116,10 @@ pub enum ApiError {
     /// A code with no use left at the confirm: nothing was confirmed or charged.
     #[error("{0}")]
     CodeExhausted(String),
+    /// A venue's layout that cannot be replaced now: an event of it is on sale, or a seat left
+    /// out was booked.
+    #[error("{0}")]
+    VenueInUse(String),
     #[error("{0}")]
     CardDeclined(String),
     #[error("{0}")]
@@ -156,6 +160,7 @@ impl ApiError {
             | Self::NotSoldOut(_)
             | Self::CodeTaken(_)
             | Self::CodeExhausted(_)
+            | Self::VenueInUse(_)
             | Self::AlreadyCheckedIn { .. } => StatusCode::CONFLICT,
             Self::TicketRevoked(_) => StatusCode::GONE,
             Self::CardDeclined(_) | Self::InsufficientFunds(_) => StatusCode::PAYMENT_REQUIRED,
@@ -198,6 +203,7 @@ impl ApiError {
             Self::CodeTaken(_) => "code_taken",
             Self::InvalidCode(_) => "invalid_code",
             Self::CodeExhausted(_) => "code_exhausted",
+            Self::VenueInUse(_) => "venue_in_use",
             Self::CardDeclined(_) => "card_declined",
             Self::InsufficientFunds(_) => "insufficient_funds",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -253,6 +259,7 @@ impl ApiError {
             | Self::CodeTaken(s)
             | Self::InvalidCode(s)
             | Self::CodeExhausted(s)
+            | Self::VenueInUse(s)
             | Self::CardDeclined(s)
             | Self::InsufficientFunds(s)
             | Self::UnsupportedMediaType(s)
@@ -367,6 +374,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotSoldOut => Self::not_sold_out(),
             StoreError::CodeTaken => Self::CodeTaken("A code with this name exists already.".into()),
             StoreError::InvalidCode(detail) => Self::InvalidCode(sentence(&detail)),
+            StoreError::VenueInUse(detail) => Self::VenueInUse(sentence(&detail)),
             StoreError::CodeExhausted => Self::CodeExhausted(
                 "This code has no use left, so nothing was charged; check out again without it (your seats are still held)."
                     .into(),

@@ -264,33 +264,9 @@ impl NewVenue {
     pub fn parse(name: &str, location: Option<&str>, kind: VenueKind, rows: Vec<SeatRow>) -> Result<Self, Invalid> {
         let name = required_text("name", name, 200)?;
         let location = optional_text("location", location, 200)?;
-        if rows.is_empty() || rows.len() > Self::MAX_ROWS {
-            return Err(Invalid::new("rows", format!("must have 1 to {} rows", Self::MAX_ROWS)));
-        }
-        let mut seen = BTreeSet::new();
-        let mut seats = Vec::new();
-        for (row_index, row) in (0_i32..).zip(rows) {
-            let label = parse_row_label(&row.row)?;
-            if !seen.insert(label.clone()) {
-                return Err(Invalid::new("rows.row", format!("row {label} appears twice")));
-            }
-            if !(1..=Self::MAX_SEATS_PER_ROW).contains(&row.seats) {
-                return Err(Invalid::new("rows.seats", format!("must be 1 to {}", Self::MAX_SEATS_PER_ROW)));
-            }
-            let tier = parse_tier(&row.tier)?;
-            seats.extend((1..=row.seats).map(|seat_number| NewSeat {
-                section: None,
-                row: label.clone(),
-                row_index,
-                seat_number,
-                tier: tier.clone(),
-                position: None,
-                attributes: Vec::new(),
-            }));
-        }
-        let layout_version = layout_version(None, &seats);
+        let NewLayout { seats, outline_json, layout_version } = NewLayout::from_rows(rows)?;
         let time_zone = TimeZone::default();
-        Ok(Self { name, location, kind, seats, outline_json: None, layout_version, time_zone, actor: None })
+        Ok(Self { name, location, kind, seats, outline_json, layout_version, time_zone, actor: None })
     }
 
     /// A venue drawn as sections of positioned seats (see `domain::layout`).
@@ -302,12 +278,9 @@ impl NewVenue {
     ) -> Result<Self, Invalid> {
         let name = required_text("name", name, 200)?;
         let location = optional_text("location", location, 200)?;
-        let layout = VenueLayout::parse(layout)?;
-        let outline_json = serde_json::to_string(&layout.outline)
-            .map_err(|e| Invalid::new("layout", format!("could not be encoded: {e}")))?;
-        let layout_version = layout_version(Some(&outline_json), &layout.seats);
-        let (outline_json, time_zone) = (Some(outline_json), TimeZone::default());
-        Ok(Self { name, location, kind, seats: layout.seats, outline_json, layout_version, time_zone, actor: None })
+        let NewLayout { seats, outline_json, layout_version } = NewLayout::from_layout(layout)?;
+        let time_zone = TimeZone::default();
+        Ok(Self { name, location, kind, seats, outline_json, layout_version, time_zone, actor: None })
     }
 
     /// The distinct tiers of the venue's seats.
@@ -325,10 +298,91 @@ impl NewVenue {
     }
 }
 
+/// A venue's seats and drawing, checked whole: what a venue is created with, or what replaces a
+/// saved venue's layout (`VenueChanges::layout`).
+#[derive(Debug, Clone)]
+pub struct NewLayout {
+    /// Valid and distinct, in the venue's order.
+    pub seats: Vec<NewSeat>,
+    /// The drawing as stored (see `NewVenue::outline_json`); `None` for plain rows.
+    pub outline_json: Option<String>,
+    /// See `NewVenue::layout_version`.
+    pub layout_version: String,
+}
+
+impl NewLayout {
+    /// Plain rows (seats numbered 1..n in each row), one section without a name.
+    pub fn from_rows(rows: Vec<SeatRow>) -> Result<Self, Invalid> {
+        if rows.is_empty() || rows.len() > NewVenue::MAX_ROWS {
+            return Err(Invalid::new("rows", format!("must have 1 to {} rows", NewVenue::MAX_ROWS)));
+        }
+        let mut seen = BTreeSet::new();
+        let mut seats = Vec::new();
+        for (row_index, row) in (0_i32..).zip(rows) {
+            let label = parse_row_label(&row.row)?;
+            if !seen.insert(label.clone()) {
+                return Err(Invalid::new("rows.row", format!("row {label} appears twice")));
+            }
+            if !(1..=NewVenue::MAX_SEATS_PER_ROW).contains(&row.seats) {
+                return Err(Invalid::new("rows.seats", format!("must be 1 to {}", NewVenue::MAX_SEATS_PER_ROW)));
+            }
+            let tier = parse_tier(&row.tier)?;
+            seats.extend((1..=row.seats).map(|seat_number| NewSeat {
+                section: None,
+                row: label.clone(),
+                row_index,
+                seat_number,
+                tier: tier.clone(),
+                position: None,
+                attributes: Vec::new(),
+            }));
+        }
+        let layout_version = layout_version(None, &seats);
+        Ok(Self { seats, outline_json: None, layout_version })
+    }
+
+    /// A venue drawn as sections of positioned seats (see `domain::layout`).
+    pub fn from_layout(layout: LayoutInput) -> Result<Self, Invalid> {
+        let layout = VenueLayout::parse(layout)?;
+        let outline_json = serde_json::to_string(&layout.outline)
+            .map_err(|e| Invalid::new("layout", format!("could not be encoded: {e}")))?;
+        let layout_version = layout_version(Some(&outline_json), &layout.seats);
+        Ok(Self { seats: layout.seats, outline_json: Some(outline_json), layout_version })
+    }
+
+    /// The distinct tiers of the layout's seats.
+    pub fn tiers(&self) -> BTreeSet<&str> {
+        self.seats.iter().map(|s| s.tier.as_str()).collect()
+    }
+}
+
+/// A venue as its audit row records it: its own fields, its layout's version and seat count,
+/// never the layout itself (up to 100,000 seats). The count is named apart from `seat_count`,
+/// which audit rows leave out as derived.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedVenue {
+    #[serde(flatten)]
+    pub venue: Venue,
+    pub layout_version: String,
+    pub layout_seats: i64,
+}
+
+impl AuditedVenue {
+    pub fn new(venue: Venue, layout_version: String) -> Self {
+        let layout_seats = venue.seat_count;
+        Self { venue, layout_version, layout_seats }
+    }
+}
+
 /// Changes to a venue; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct VenueChanges {
     pub time_zone: Option<TimeZone>,
+    /// A new layout: allowed only while no event of the venue is on sale and yet to start (else
+    /// `StoreError::VenueInUse`). Seats are matched by label (section, row, number): a seat in both
+    /// keeps its id and takes the new position, tier and attributes; a seat only in the old layout
+    /// is deleted, or refused (`VenueInUse`) when a reservation of any event names it.
+    pub layout: Option<NewLayout>,
     /// The admin making the change: the store writes its audit row with it (none: not audited).
     pub actor: Option<Actor>,
 }

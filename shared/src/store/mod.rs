@@ -53,7 +53,7 @@ pub mod sqlite;
 mod webhooks;
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
-pub(crate) use layout::{new_seat, stored_layout_version};
+pub(crate) use layout::{Relayout, new_seat, on_sale_at_venue, seat_still_booked, stored_layout_version};
 pub use rules::{Entity, MAX_DECLINES_PER_PAYMENT};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "dynamodb"))]
 pub(crate) use rules::{
@@ -116,6 +116,10 @@ pub enum StoreError {
     /// own write; nothing was confirmed.
     #[error("this code has no use left")]
     CodeExhausted,
+    /// A venue's layout cannot change now: an event of it is on sale, or a seat it leaves out was
+    /// booked (the sentence names which); nothing was written.
+    #[error("{0}")]
+    VenueInUse(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("storage error: {0}")]

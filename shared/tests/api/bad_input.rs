@@ -191,8 +191,8 @@ async fn bodies_over_64_kib_are_413_on_every_json_operation_and_write_nothing() 
     let mut failures = Vec::new();
     let mut checked = 0;
     // Valid JSON, so only the size is wrong; and 100k `[`, which would also nest too deep. The
-    // door's sync takes a batch of up to 256 KiB, and a venue (a layout of up to 100,000 seats)
-    // up to 5 MiB: their bodies are over that.
+    // door's sync takes a batch of up to 256 KiB, and a venue's creation or new layout (up to
+    // 100,000 seats) up to 5 MiB: their bodies are over that.
     let padded = |kib: usize| {
         json!({"email": "big@example.com", "password": "correct horse battery", "name": "x".repeat(kib * 1024)})
             .to_string()
@@ -202,6 +202,7 @@ async fn bodies_over_64_kib_are_413_on_every_json_operation_and_write_nothing() 
         let bodies = match template.as_str() {
             "/checkin/sync" => [padded(262), vec![b'['; 300_000]],
             "/events/venues" if method == "post" => [padded(5 * 1024 + 10), vec![b'['; 5_300_000]],
+            "/events/venues/{venue_id}" if method == "patch" => [padded(5 * 1024 + 10), vec![b'['; 5_300_000]],
             _ => [padded(70), vec![b'['; 100_000]],
         };
         for body in &bodies {

@@ -1,7 +1,9 @@
 //! Proves venue layouts (issue 19): `POST /events/venues` with a `layout` (sections, curved rows,
 //! attributes), its validation (422 naming the problem, nothing written), the seats' new fields,
 //! labels with their section, and `GET /events/venues/{venue_id}/layout` (versions, ETag, 304,
-//! caching, gzip; a generated layout for plain rows).
+//! caching, gzip; a generated layout for plain rows), and `PATCH /events/venues/{venue_id}` with a
+//! new layout (served at once, seats kept by label, 409 `venue_in_use` while an event is on sale
+//! or for a booked seat left out, 422 with nothing written).
 
 use std::io::Read;
 
@@ -282,4 +284,149 @@ async fn best_available_keeps_to_the_section_asked_for() {
     let unknown = app.post("/reservations/reservations/reserve", ask("Block Z"), Some(&buyer)).await;
     assert_error(&unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert!(detail(&unknown).contains("best_available.section"), "{}", detail(&unknown));
+}
+
+/// The arena with a third row in Block A.
+fn arena_with_a_new_row() -> Value {
+    let mut layout = arena_layout();
+    layout["sections"][0] = section("Block A", 40.0, 3, 4);
+    layout
+}
+
+#[tokio::test]
+async fn a_saved_venues_layout_is_replaced_and_the_new_one_served() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, body) = create(&app, &admin, arena_layout()).await;
+    let venue: VenueWithSeats = parse(&body);
+    let path = format!("/events/venues/{}/layout", venue.venue.id);
+    let (_, headers, body) = app.get(&path, None).await;
+    let (old, old_etag) = (parse::<VenueLayoutDocument>(&body), header_of(&headers, "etag").to_owned());
+
+    let (status, _, body) = app
+        .patch(&format!("/events/venues/{}", venue.venue.id), json!({"layout": arena_with_a_new_row()}), Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let replaced: VenueWithSeats = parse(&body);
+    assert_eq!(replaced.venue.seat_count, 20);
+    let kept: Vec<Uuid> = venue.seats.iter().map(|s| s.id).collect();
+    assert!(
+        kept.iter().all(|id| replaced.seats.iter().any(|s| s.id == *id)),
+        "every seat of both layouts keeps its id"
+    );
+
+    // The old validator no longer matches: the new layout, with a new version, is served.
+    let (status, headers, body) = get_with(&app, &path, &[("if-none-match", &old_etag)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let new: VenueLayoutDocument = serde_json::from_slice(&body).expect("a layout");
+    assert_ne!(new.version, old.version);
+    assert_eq!(header_of(&headers, "etag"), format!("\"{}\"", new.version));
+    let rows: Vec<&str> = new.sections[0].rows.iter().map(|r| r.row.as_str()).collect();
+    assert_eq!(rows, ["1", "2", "3"]);
+    assert_eq!(new.sections[0].rows[2].seats[3].label, "Block A · Row 3 · Seat 4");
+    assert_eq!(new.seat_count(), 20);
+
+    // Audited with a summary: seat counts and versions, never the layout.
+    let (_, _, audit) = app.get(&format!("/admin/audit?entity=venue:{}", venue.venue.id), Some(&admin)).await;
+    let entry = &audit[0];
+    assert_eq!(entry["action"], "venue.updated", "{audit}");
+    assert_eq!(
+        (entry["before"]["layout_seats"].as_i64(), entry["after"]["layout_seats"].as_i64()),
+        (Some(16), Some(20))
+    );
+    assert_eq!(entry["after"]["layout_version"], new.version.as_str());
+    assert!(entry["after"].get("layout").is_none(), "{entry}");
+
+    // The old body (plain rows) replaces a layout too; the time zone may change with it.
+    let rows = json!({"rows": [{"row": "A", "seats": 3}], "time_zone": "Europe/Berlin"});
+    let (status, _, body) = app.patch(&format!("/events/venues/{}", venue.venue.id), rows, Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let plain: VenueWithSeats = parse(&body);
+    assert_eq!((plain.venue.seat_count, plain.venue.time_zone.name()), (3, "Europe/Berlin"));
+    let (_, _, body) = app.get(&path, None).await;
+    assert_eq!(parse::<VenueLayoutDocument>(&body).sections[0].name, None);
+}
+
+#[tokio::test]
+async fn a_new_layout_is_refused_while_an_event_of_the_venue_is_on_sale() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, body) = create(&app, &admin, arena_layout()).await;
+    let venue: VenueWithSeats = parse(&body);
+    let event = app.event_with(&admin, &venue, json!({"name": "Cup final"})).await;
+    let venue_path = format!("/events/venues/{}", venue.venue.id);
+    let (_, _, before) = app.get(&format!("{venue_path}/layout"), None).await;
+
+    let resp = app.patch(&venue_path, json!({"layout": arena_with_a_new_row()}), Some(&admin)).await;
+    assert_error(&resp, StatusCode::CONFLICT, "venue_in_use");
+    assert!(detail(&resp).starts_with("\"Cup final\" ("), "{}", detail(&resp));
+    assert!(detail(&resp).contains("is on sale at this venue; "), "{}", detail(&resp));
+    let (_, _, after) = app.get(&format!("{venue_path}/layout"), None).await;
+    assert_eq!(after, before, "nothing changed");
+
+    // A seat booked for the event, which is then canceled: the layout may change, but not drop it.
+    let (_, buyer) = app.customer("ann@example.com").await;
+    let booked = venue.seats[0].id;
+    let (status, _, booking) = app.reserve(&buyer, event.id, booked).await;
+    assert_eq!(status, StatusCode::CREATED, "{booking}");
+    let (status, _, _) = app.delete(&format!("/events/events/{}", event.id), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut without = arena_layout();
+    without["sections"][0]["rows"][0]["seats"].as_array_mut().expect("seats").remove(0);
+    let resp = app.patch(&venue_path, json!({"layout": without}), Some(&admin)).await;
+    assert_error(&resp, StatusCode::CONFLICT, "venue_in_use");
+    assert!(detail(&resp).starts_with("Block A · Row 1 · Seat 1 was booked for an earlier event"), "{}", detail(&resp));
+    let resp = app.patch(&venue_path, json!({"layout": arena_with_a_new_row()}), Some(&admin)).await;
+    assert_eq!(resp.0, StatusCode::OK, "{}", resp.2);
+    let (status, _, read) = app
+        .get(&format!("/reservations/bookings/{}", booking["booking_id"].as_str().unwrap_or("")), Some(&buyer))
+        .await;
+    assert_eq!(status, StatusCode::OK, "the canceled booking still reads: {read}");
+    assert_eq!(read["reservations"][0]["seat_id"], booked.to_string());
+    assert_eq!(read["reservations"][0]["status"], "canceled");
+}
+
+#[tokio::test]
+async fn a_bad_new_layout_is_422_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, body) = create(&app, &admin, arena_layout()).await;
+    let venue: VenueWithSeats = parse(&body);
+    let venue_path = format!("/events/venues/{}", venue.venue.id);
+    let (_, _, before) = app.get(&format!("{venue_path}/layout"), None).await;
+
+    let mut overlapping = arena_with_a_new_row();
+    overlapping["sections"][0]["rows"][2]["seats"][1]["x"] =
+        overlapping["sections"][0]["rows"][2]["seats"][0]["x"].clone();
+    overlapping["sections"][0]["rows"][2]["seats"][1]["y"] =
+        overlapping["sections"][0]["rows"][2]["seats"][0]["y"].clone();
+    let resp = app.patch(&venue_path, json!({"layout": overlapping}), Some(&admin)).await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(detail(&resp).contains("Block A · Row 3 · Seat 1 and Block A · Row 3 · Seat 2"), "{}", detail(&resp));
+    let both = json!({"layout": arena_layout(), "rows": [{"row": "A", "seats": 2}]});
+    assert_error(
+        &app.patch(&venue_path, both, Some(&admin)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    let bad_rows = json!({"rows": [{"row": "A", "seats": 0}]});
+    assert_error(
+        &app.patch(&venue_path, bad_rows, Some(&admin)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    let (_, _, after) = app.get(&format!("{venue_path}/layout"), None).await;
+    assert_eq!(after, before, "nothing changed");
+    let (_, _, read) = app.get(&venue_path, None).await;
+    assert_eq!(parse::<VenueWithSeats>(&read), venue);
+
+    let unknown = format!("/events/venues/{}", Uuid::new_v4());
+    assert_error(
+        &app.patch(&unknown, json!({"layout": arena_layout()}), Some(&admin)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let (_, customer) = app.customer("ann@example.com").await;
+    let resp = app.patch(&venue_path, json!({"layout": arena_with_a_new_row()}), Some(&customer)).await;
+    assert_error(&resp, StatusCode::FORBIDDEN, "forbidden");
 }

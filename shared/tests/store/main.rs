@@ -52,6 +52,8 @@ macro_rules! backend_tests {
                 seat_map_shows_available_and_held,
                 a_layout_round_trips_with_sections_positions_attributes_and_labels,
                 a_venue_of_plain_rows_still_reads_as_before_with_a_generated_layout,
+                a_layout_is_replaced_by_label_only_while_no_event_is_on_sale,
+                an_event_created_during_a_new_layout_sees_it_or_stops_it,
                 lapsed_hold_is_available_and_expired_before_any_sweep,
                 hold_single_seat,
                 hold_multi_seat_booking,

@@ -608,6 +608,39 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Deletes items by key without conditions, 25 at a time, until DynamoDB has taken every one.
+    async fn batch_delete(&self, keys: Vec<Item>) -> StoreResult<()> {
+        for chunk in keys.chunks(BATCH_WRITE_MAX) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|key| {
+                    aws_sdk_dynamodb::types::DeleteRequest::builder()
+                        .set_key(Some(key.clone()))
+                        .build()
+                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                        .map_err(build_error)
+                })
+                .collect::<StoreResult<_>>()?;
+            let mut budget = Budget::new();
+            while !requests.is_empty() {
+                let slot = self.slots.take().await?;
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                drop(slot);
+                requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
+                if !requests.is_empty() {
+                    budget.pause("deleting").await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
         let _slot = self.slots.take().await?;
         let out = self

@@ -15,12 +15,40 @@ use super::holds::{CancelScope, cancel_active};
 use super::rows::{EventRow, SeatMapRow, SeatRow, VenueRow, venue_columns};
 use super::{PostgresStore, TxError, retry_deadlocks, settle};
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Category, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
-    SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, StoredLayout, TicketType, TimeZone, Venue,
-    VenueChanges, VenueWithSeats, encode_ticket_types, event_search_text, in_order, rank,
+    Actor, AuditAction, AuditRecord, AuditedVenue, Category, Event, EventChanges, EventFilter, EventSort, NewEvent,
+    NewLayout, NewVenue, Price, SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, StoredLayout, TicketType,
+    TimeZone, Venue, VenueChanges, VenueWithSeats, encode_ticket_types, event_search_text, in_order, rank,
 };
 use crate::store::outbox::{self, CanceledSeats};
-use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
+use crate::store::{
+    Cancellation, CatalogStore, Relayout, StoreError, StoreResult, new_seat, on_sale_at_venue, seat_still_booked,
+    stored_layout_version,
+};
+
+/// Inserts a venue's seats, each with its row's position: one statement, column by column,
+/// however many seats there are.
+async fn insert_seats(db: impl PgExecutor<'_>, venue_id: Uuid, seats: &[&(i32, Seat)]) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO seats (id, venue_id, section, row_label, row_index, seat_number, tier, x, y, attributes)
+         SELECT t.id, $1, t.section, t.row_label, t.row_index, t.seat_number, t.tier, t.x, t.y, t.attributes
+         FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::float8[],
+                     $9::float8[], $10::text[])
+              AS t (id, section, row_label, row_index, seat_number, tier, x, y, attributes)",
+    )
+    .bind(venue_id)
+    .bind(seats.iter().map(|(_, s)| s.id).collect::<Vec<_>>())
+    .bind(seats.iter().map(|(_, s)| s.section.clone().unwrap_or_default()).collect::<Vec<_>>())
+    .bind(seats.iter().map(|(_, s)| s.row.clone()).collect::<Vec<_>>())
+    .bind(seats.iter().map(|(row_index, _)| *row_index).collect::<Vec<_>>())
+    .bind(seats.iter().map(|(_, s)| s.seat_number).collect::<Vec<_>>())
+    .bind(seats.iter().map(|(_, s)| s.tier.clone()).collect::<Vec<_>>())
+    .bind(seats.iter().map(|(_, s)| s.x).collect::<Vec<_>>())
+    .bind(seats.iter().map(|(_, s)| s.y).collect::<Vec<_>>())
+    .bind(seats.iter().map(|(_, s)| SeatAttribute::join(&s.attributes)).collect::<Vec<_>>())
+    .execute(db)
+    .await?;
+    Ok(())
+}
 
 /// A venue's seats in the venue's order.
 async fn venue_seats(db: impl PgExecutor<'_>, venue_id: Uuid) -> StoreResult<Vec<Seat>> {
@@ -56,26 +84,7 @@ impl CatalogStore for PostgresStore {
         .bind(&venue.layout_version)
         .execute(&mut *tx)
         .await?;
-        // One insert for the whole venue, column by column, however many seats it has.
-        sqlx::query(
-            "INSERT INTO seats (id, venue_id, section, row_label, row_index, seat_number, tier, x, y, attributes)
-             SELECT t.id, $1, t.section, t.row_label, t.row_index, t.seat_number, t.tier, t.x, t.y, t.attributes
-             FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::float8[],
-                         $9::float8[], $10::text[])
-                  AS t (id, section, row_label, row_index, seat_number, tier, x, y, attributes)",
-        )
-        .bind(id)
-        .bind(seats.iter().map(|(_, s)| s.id).collect::<Vec<_>>())
-        .bind(seats.iter().map(|(_, s)| s.section.clone().unwrap_or_default()).collect::<Vec<_>>())
-        .bind(seats.iter().map(|(_, s)| s.row.clone()).collect::<Vec<_>>())
-        .bind(seats.iter().map(|(row_index, _)| *row_index).collect::<Vec<_>>())
-        .bind(seats.iter().map(|(_, s)| s.seat_number).collect::<Vec<_>>())
-        .bind(seats.iter().map(|(_, s)| s.tier.clone()).collect::<Vec<_>>())
-        .bind(seats.iter().map(|(_, s)| s.x).collect::<Vec<_>>())
-        .bind(seats.iter().map(|(_, s)| s.y).collect::<Vec<_>>())
-        .bind(seats.iter().map(|(_, s)| SeatAttribute::join(&s.attributes)).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
+        insert_seats(&mut *tx, id, &seats.iter().collect::<Vec<_>>()).await?;
         let seats: Vec<Seat> = seats.into_iter().map(|(_, seat)| seat).collect();
         let seat_count = i64::try_from(seats.len()).map_err(|err| StoreError::Internal(err.to_string()))?;
         let created = Venue {
@@ -118,35 +127,46 @@ impl CatalogStore for PostgresStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>> {
+        // One snapshot for the version and the seats: a layout replaced between two reads must not
+        // answer the old version with the new seats (a versioned answer is cached for a year).
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
         let row: Option<(Option<String>, Option<String>)> =
             sqlx::query_as("SELECT layout, layout_version FROM venues WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
         let Some((outline_json, version)) = row else { return Ok(None) };
-        // A venue's seats never change after it is created, so a read after the venue's needs no snapshot.
-        let seats = venue_seats(&self.pool, id).await?;
+        let seats = venue_seats(&mut *tx, id).await?;
+        tx.commit().await?;
         Ok(Some(StoredLayout { venue_id: id, version: stored_layout_version(version), outline_json, seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
         let mut tx = self.pool.begin().await?;
-        // Locked first, so the audit row's "before" is what this change replaced.
-        let before = if changes.actor.is_some() { lock_venue(&mut *tx, id).await? } else { None };
-        let updated = sqlx::query("UPDATE venues SET time_zone = COALESCE($2, time_zone) WHERE id = $1")
+        // Locked first: the audit row's "before" is what this change replaced, and an event being
+        // created at the venue (which takes the row `FOR SHARE`) waits for a new layout, or is
+        // seen by the check below.
+        let Some(before) = lock_venue(&mut *tx, id).await? else {
+            return Ok(None);
+        };
+        let version_before = venue_layout_version(&mut *tx, id).await?;
+        if let Some(layout) = &changes.layout {
+            replace_layout(&mut tx, id, layout).await?;
+        }
+        sqlx::query("UPDATE venues SET time_zone = COALESCE($2, time_zone) WHERE id = $1")
             .bind(id)
             .bind(changes.time_zone.map(TimeZone::name))
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if updated == 0 {
-            return Ok(None);
-        }
-        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, before, lock_venue(&mut *tx, id).await?)
-            && let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, Utc::now())
-        {
-            write_audit(&mut *tx, &record).await?;
+            .await?;
+        if let (Some(actor), Some(after)) = (&changes.actor, lock_venue(&mut *tx, id).await?) {
+            let before = AuditedVenue::new(before, version_before);
+            let after = AuditedVenue::new(after, venue_layout_version(&mut *tx, id).await?);
+            if let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, Utc::now())
+            {
+                write_audit(&mut *tx, &record).await?;
+            }
         }
         tx.commit().await?;
         self.venue(id).await
@@ -168,13 +188,15 @@ impl CatalogStore for PostgresStore {
         let id = Uuid::new_v4();
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        // Inserting from `venues` turns an unknown venue into zero rows instead of a foreign-key error.
+        // Inserting from `venues` turns an unknown venue into zero rows instead of a foreign-key error;
+        // its row is taken `FOR SHARE`, so a new layout of the venue (`update_venue`, `FOR UPDATE`)
+        // either sees this event or is done before it.
         let inserted = sqlx::query(
             "INSERT INTO events (id, venue_id, name, category, description, image_url, start_time,
                                  duration_minutes, status, currency, created_at, on_sale_at, queue_enabled,
                                  queue_admit_per_minute, queue_max_active_buyers, queue_session_minutes)
              SELECT $1, v.id, $3, $4, $5, $6, $7, $8, 'on_sale', $9, $10, $11, $12, $13, $14, $15
-             FROM venues v WHERE v.id = $2",
+             FROM venues v WHERE v.id = $2 FOR SHARE OF v",
         )
         .bind(id)
         .bind(event.venue_id)
@@ -516,6 +538,67 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))
     }
+}
+
+/// A venue's layout version, as the layout route answers it.
+async fn venue_layout_version(conn: impl PgExecutor<'_>, id: Uuid) -> StoreResult<String> {
+    let version: Option<String> =
+        sqlx::query_scalar("SELECT layout_version FROM venues WHERE id = $1").bind(id).fetch_one(conn).await?;
+    Ok(stored_layout_version(version))
+}
+
+/// Replaces the layout of the venue locked by the transaction (see `VenueChanges::layout`): refused
+/// while an event of it is on sale and yet to start, or when a seat it leaves out was ever reserved.
+async fn replace_layout(tx: &mut sqlx::Transaction<'_, Postgres>, id: Uuid, layout: &NewLayout) -> StoreResult<()> {
+    let on_sale: Option<(String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT name, start_time FROM events WHERE venue_id = $1 AND status = 'on_sale' AND start_time > $2 \
+         ORDER BY start_time, id LIMIT 1",
+    )
+    .bind(id)
+    .bind(Utc::now())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((name, start)) = on_sale {
+        return Err(on_sale_at_venue(&name, start));
+    }
+    let plan = Relayout::plan(&venue_seats(&mut **tx, id).await?, layout);
+    let removed = plan.removed_ids();
+    // Reservations of every status and event: a canceled booking still reads its seat.
+    let booked: Option<Uuid> = sqlx::query_scalar(
+        "SELECT s.id FROM seats s WHERE s.id = ANY($1) \
+         AND EXISTS (SELECT 1 FROM reservations r WHERE r.seat_id = s.id) LIMIT 1",
+    )
+    .bind(&removed)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(seat) = booked.and_then(|booked| plan.removed.iter().find(|seat| seat.id == booked)) {
+        return Err(seat_still_booked(seat));
+    }
+    sqlx::query("DELETE FROM seats WHERE id = ANY($1)").bind(&removed).execute(&mut **tx).await?;
+    let kept: Vec<&(i32, Seat)> = plan.seats.iter().filter(|(_, seat)| plan.kept.contains(&seat.id)).collect();
+    let added: Vec<&(i32, Seat)> = plan.added().collect();
+    sqlx::query(
+        "UPDATE seats SET row_index = t.row_index, tier = t.tier, x = t.x, y = t.y, attributes = t.attributes
+         FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::float8[], $5::float8[], $6::text[])
+              AS t (id, row_index, tier, x, y, attributes)
+         WHERE seats.id = t.id",
+    )
+    .bind(kept.iter().map(|(_, s)| s.id).collect::<Vec<_>>())
+    .bind(kept.iter().map(|(row_index, _)| *row_index).collect::<Vec<_>>())
+    .bind(kept.iter().map(|(_, s)| s.tier.clone()).collect::<Vec<_>>())
+    .bind(kept.iter().map(|(_, s)| s.x).collect::<Vec<_>>())
+    .bind(kept.iter().map(|(_, s)| s.y).collect::<Vec<_>>())
+    .bind(kept.iter().map(|(_, s)| SeatAttribute::join(&s.attributes)).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    insert_seats(&mut **tx, id, &added).await?;
+    sqlx::query("UPDATE venues SET layout = $2, layout_version = $3 WHERE id = $1")
+        .bind(id)
+        .bind(&layout.outline_json)
+        .bind(&layout.layout_version)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// A venue's own row, locked for the change that reads it (no seats), for its audit row.

@@ -18,12 +18,16 @@ use super::rows::{
     venue_from_row,
 };
 use crate::domain::{
-    Actor, AuditAction, AuditRecord, Event, EventChanges, EventFilter, EventSort, NewEvent, NewVenue, Price,
-    SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, SeatStatus, StoredLayout, TicketType, TimeZone,
-    Venue, VenueChanges, VenueWithSeats, encode_ticket_types, event_search_text, in_order, rank, section_from_stored,
+    Actor, AuditAction, AuditRecord, AuditedVenue, Event, EventChanges, EventFilter, EventSort, NewEvent, NewLayout,
+    NewVenue, Price, SearchCandidate, SearchQuery, Seat, SeatAttribute, SeatState, SeatStatus, StoredLayout,
+    TicketType, TimeZone, Venue, VenueChanges, VenueWithSeats, encode_ticket_types, event_search_text, in_order, rank,
+    section_from_stored,
 };
 use crate::store::outbox::{self, CanceledSeats};
-use crate::store::{Cancellation, CatalogStore, StoreError, StoreResult, new_seat, stored_layout_version};
+use crate::store::{
+    Cancellation, CatalogStore, Relayout, StoreError, StoreResult, new_seat, on_sale_at_venue, seat_still_booked,
+    stored_layout_version,
+};
 
 /// Seats per INSERT when creating a venue: 10 parameters each stays far below SQLite's variable limit.
 const SEAT_INSERT_CHUNK: usize = 500;
@@ -51,24 +55,7 @@ impl CatalogStore for SqliteStore {
         .bind(&venue.layout_version)
         .execute(&mut *tx)
         .await?;
-        for chunk in seats.chunks(SEAT_INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO seats (id, venue_id, section, row_label, row_index, seat_number, tier, x, y, attributes) ",
-            );
-            qb.push_values(chunk, |mut b, (row_index, seat)| {
-                b.push_bind(id_text(seat.id))
-                    .push_bind(venue_id.clone())
-                    .push_bind(seat.section.clone().unwrap_or_default())
-                    .push_bind(seat.row.clone())
-                    .push_bind(*row_index)
-                    .push_bind(seat.seat_number)
-                    .push_bind(seat.tier.clone())
-                    .push_bind(seat.x)
-                    .push_bind(seat.y)
-                    .push_bind(SeatAttribute::join(&seat.attributes));
-            });
-            qb.build().execute(&mut *tx).await?;
-        }
+        insert_seats(&mut tx, &venue_id, &seats.iter().collect::<Vec<_>>()).await?;
         let seats: Vec<Seat> = seats.into_iter().map(|(_, seat)| seat).collect();
         let created = Venue {
             id,
@@ -100,7 +87,8 @@ impl CatalogStore for SqliteStore {
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue(&self, id: Uuid) -> StoreResult<Option<VenueWithSeats>> {
-        let mut conn = self.reader.acquire().await?;
+        // One read transaction: the seat count and the seats of one layout.
+        let mut conn = self.reader.begin().await?;
         let row = sqlx::query(
             "SELECT v.id, v.name, v.location, v.kind, v.time_zone, \
              (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count \
@@ -111,38 +99,48 @@ impl CatalogStore for SqliteStore {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let venue = venue_from_row(&row)?;
-        // A venue's seats never change after it is created, so a second read needs no snapshot.
         let seats = venue_seats(&mut conn, id).await?;
+        conn.commit().await?;
         Ok(Some(VenueWithSeats { venue, seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn venue_layout(&self, id: Uuid) -> StoreResult<Option<StoredLayout>> {
-        let mut conn = self.reader.acquire().await?;
+        // One read transaction (one WAL snapshot) for the version and the seats: a layout replaced
+        // between two reads must not answer the old version with the new seats.
+        let mut tx = self.reader.begin().await?;
         let row = sqlx::query("SELECT layout, layout_version FROM venues WHERE id = ?")
             .bind(id_text(id))
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let outline_json: Option<String> = row.try_get("layout")?;
         let version = stored_layout_version(row.try_get("layout_version")?);
-        let seats = venue_seats(&mut conn, id).await?;
+        let seats = venue_seats(&mut tx, id).await?;
+        tx.commit().await?;
         Ok(Some(StoredLayout { venue_id: id, version, outline_json, seats }))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
     async fn update_venue(&self, id: Uuid, changes: VenueChanges) -> StoreResult<Option<VenueWithSeats>> {
+        // `BEGIN IMMEDIATE` takes the write lock first: no event can be created between the check
+        // of the venue's events and the new layout.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let before = load_venue(&mut tx, id).await?;
-        let updated = sqlx::query("UPDATE venues SET time_zone = COALESCE(?, time_zone) WHERE id = ?")
+        let Some(before) = load_venue(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let version_before = venue_layout_version(&mut tx, id).await?;
+        if let Some(layout) = &changes.layout {
+            replace_layout(&mut tx, id, layout).await?;
+        }
+        sqlx::query("UPDATE venues SET time_zone = COALESCE(?, time_zone) WHERE id = ?")
             .bind(changes.time_zone.map(TimeZone::name))
             .bind(id_text(id))
             .execute(&mut *tx)
             .await?;
-        if updated.rows_affected() == 0 {
-            return Ok(None);
-        }
-        if let (Some(actor), Some(before), Some(after)) = (&changes.actor, before, load_venue(&mut tx, id).await?) {
+        if let (Some(actor), Some(after)) = (&changes.actor, load_venue(&mut tx, id).await?) {
+            let before = AuditedVenue::new(before, version_before);
+            let after = AuditedVenue::new(after, venue_layout_version(&mut tx, id).await?);
             let now = Utc::now();
             if let Some(record) = AuditRecord::change(actor, AuditAction::VenueUpdated, id, &before, &after, now) {
                 write_audit(&mut tx, &record).await?;
@@ -408,8 +406,8 @@ pub(super) fn seat_map_sql() -> String {
 
 // These reads take a connection so they can run inside a transaction.
 
-/// A venue's seats in the venue's order. A venue's seats never change after it is created, so a
-/// read after the venue's needs no snapshot.
+/// A venue's seats in the venue's order (a replaced layout changes them: read them in the same
+/// transaction as what they must agree with).
 async fn venue_seats(conn: &mut SqliteConnection, venue_id: Uuid) -> StoreResult<Vec<Seat>> {
     let sql = format!("SELECT {SEAT_COLUMNS} FROM seats WHERE venue_id = ? ORDER BY row_index, seat_number");
     let rows = sqlx::query(&sql).bind(id_text(venue_id)).fetch_all(&mut *conn).await?;
@@ -593,9 +591,94 @@ pub(super) fn event_by_id_query<'a>(id: Uuid, now: DateTime<Utc>) -> QueryBuilde
 }
 
 /// A venue's own row (no seats), for the before and after of its audit row.
+/// A venue's layout version, as the layout route answers it.
+async fn venue_layout_version(conn: &mut SqliteConnection, id: Uuid) -> StoreResult<String> {
+    let version: Option<String> =
+        sqlx::query_scalar("SELECT layout_version FROM venues WHERE id = ?").bind(id_text(id)).fetch_one(conn).await?;
+    Ok(stored_layout_version(version))
+}
+
+/// Replaces the layout of a venue inside the caller's write transaction (see
+/// `VenueChanges::layout`): refused while an event of it is on sale and yet to start, or when a
+/// seat it leaves out was ever reserved.
+async fn replace_layout(conn: &mut SqliteConnection, id: Uuid, layout: &NewLayout) -> StoreResult<()> {
+    let venue_id = id_text(id);
+    let on_sale = sqlx::query(
+        "SELECT name, start_time FROM events WHERE venue_id = ? AND status = 'on_sale' AND start_time > ? \
+         ORDER BY start_time, id LIMIT 1",
+    )
+    .bind(&venue_id)
+    .bind(millis(Utc::now()))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = on_sale {
+        return Err(on_sale_at_venue(&row.try_get::<String, _>("name")?, time_col(&row, "start_time")?));
+    }
+    let plan = Relayout::plan(&venue_seats(conn, id).await?, layout);
+    let removed = ids_json(&plan.removed_ids());
+    // Reservations of every status and event: a canceled booking still reads its seat.
+    let booked: Option<String> = sqlx::query_scalar(
+        "SELECT s.id FROM seats s WHERE s.id IN (SELECT value FROM json_each(?)) \
+         AND EXISTS (SELECT 1 FROM reservations r WHERE r.seat_id = s.id) LIMIT 1",
+    )
+    .bind(&removed)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(seat) = booked.and_then(|booked| plan.removed.iter().find(|seat| id_text(seat.id) == booked)) {
+        return Err(seat_still_booked(seat));
+    }
+    sqlx::query("DELETE FROM seats WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(&removed)
+        .execute(&mut *conn)
+        .await?;
+    for (row_index, seat) in plan.seats.iter().filter(|(_, seat)| plan.kept.contains(&seat.id)) {
+        sqlx::query("UPDATE seats SET row_index = ?, tier = ?, x = ?, y = ?, attributes = ? WHERE id = ?")
+            .bind(row_index)
+            .bind(&seat.tier)
+            .bind(seat.x)
+            .bind(seat.y)
+            .bind(SeatAttribute::join(&seat.attributes))
+            .bind(id_text(seat.id))
+            .execute(&mut *conn)
+            .await?;
+    }
+    insert_seats(conn, &venue_id, &plan.added().collect::<Vec<_>>()).await?;
+    sqlx::query("UPDATE venues SET layout = ?, layout_version = ? WHERE id = ?")
+        .bind(&layout.outline_json)
+        .bind(&layout.layout_version)
+        .bind(&venue_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Inserts a venue's seats, each with its row's position, `SEAT_INSERT_CHUNK` to a statement.
+async fn insert_seats(conn: &mut SqliteConnection, venue_id: &str, seats: &[&(i32, Seat)]) -> StoreResult<()> {
+    for chunk in seats.chunks(SEAT_INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO seats (id, venue_id, section, row_label, row_index, seat_number, tier, x, y, attributes) ",
+        );
+        qb.push_values(chunk, |mut b, (row_index, seat)| {
+            b.push_bind(id_text(seat.id))
+                .push_bind(venue_id.to_owned())
+                .push_bind(seat.section.clone().unwrap_or_default())
+                .push_bind(seat.row.clone())
+                .push_bind(*row_index)
+                .push_bind(seat.seat_number)
+                .push_bind(seat.tier.clone())
+                .push_bind(seat.x)
+                .push_bind(seat.y)
+                .push_bind(SeatAttribute::join(&seat.attributes));
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 async fn load_venue(conn: &mut SqliteConnection, id: Uuid) -> StoreResult<Option<Venue>> {
     let row = sqlx::query(
-        "SELECT v.id, v.name, v.location, v.kind, v.time_zone, 0 AS seat_count FROM venues v WHERE v.id = ?",
+        "SELECT v.id, v.name, v.location, v.kind, v.time_zone, \
+         (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seat_count FROM venues v WHERE v.id = ?",
     )
     .bind(id_text(id))
     .fetch_optional(conn)

@@ -54,7 +54,7 @@ pub async fn audited_changes_write_exactly_their_row_with_before_and_after(store
     // The same name again changes nothing: no row.
     store.update_event(event.id, renamed).await.expect("rename again").expect("the event exists");
     let madrid = TimeZone::parse("Europe/Madrid").expect("a zone");
-    let moved = VenueChanges { time_zone: Some(madrid), actor: Some(root.clone()) };
+    let moved = VenueChanges { time_zone: Some(madrid), layout: None, actor: Some(root.clone()) };
     store.update_venue(venue.venue.id, moved).await.expect("change the zone").expect("the venue exists");
     tick().await;
     let ann = fixture_user(&store, "ann").await;
@@ -194,7 +194,7 @@ pub async fn refused_or_unknown_changes_write_no_row(store: S) {
     let rename = EventChanges { name: Some("Ghost".into()), actor: Some(root.clone()), ..Default::default() };
     assert!(store.update_event(ghost, rename).await.expect("rename unknown").is_none());
     let zone = TimeZone::parse("Asia/Tokyo").expect("a zone");
-    let rezone = VenueChanges { time_zone: Some(zone), actor: Some(root.clone()) };
+    let rezone = VenueChanges { time_zone: Some(zone), layout: None, actor: Some(root.clone()) };
     assert!(store.update_venue(ghost, rezone).await.expect("rezone unknown").is_none());
     let promote = UserChanges { role: Some(Role::Admin), actor: Some(root.clone()), ..Default::default() };
     assert!(store.update_user(ghost, promote).await.expect("promote unknown").is_none());

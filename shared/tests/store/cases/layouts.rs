@@ -1,11 +1,13 @@
 //! Venue layouts (issue 19): a venue drawn as sections round-trips through the store (sections,
 //! positions, attributes, the outline, a version), its labels name their section wherever the
 //! store writes them (holds, lost seats, tickets), two sections may both have a "Row 1 · Seat 1",
-//! and a venue of plain rows still reads as before with a generated layout.
+//! a venue of plain rows still reads as before with a generated layout, and a saved venue's
+//! layout is replaced only while no event of it is on sale.
 
 use super::*;
 use proeventa_core::domain::{
-    LayoutInput, LayoutRowInput, LayoutSeatInput, SeatAttribute, SectionInput, Stage, VenueLayout, VenueLayoutDocument,
+    LayoutInput, LayoutRowInput, LayoutSeatInput, NewLayout, SeatAttribute, SectionInput, Stage, VenueLayout,
+    VenueLayoutDocument,
 };
 
 /// What a seat keeps: section, row, number, tier, x, y, attributes.
@@ -157,4 +159,102 @@ async fn layout_of(store: &S, venue_id: Uuid) -> VenueLayoutDocument {
 
 fn ids_of(venue: &VenueWithSeats) -> Vec<Uuid> {
     venue.seats.iter().map(|s| s.id).collect()
+}
+
+/// A saved venue's new layout (`VenueChanges::layout`, issue 19): refused while an event of the
+/// venue is on sale and yet to start; once none is, seats are matched by label and keep their ids
+/// (a past booking and its tickets still read), seats left out are deleted unless an earlier
+/// reservation names one (refused, naming it), the version changes, and nothing changes on a refusal.
+pub async fn a_layout_is_replaced_by_label_only_while_no_event_is_on_sale(store: S) {
+    let rows = |spec: &[(&str, i32, &str)]| -> NewLayout {
+        let rows = spec
+            .iter()
+            .map(|(row, seats, tier)| SeatRow { row: (*row).to_owned(), seats: *seats, tier: (*tier).to_owned() })
+            .collect();
+        NewLayout::from_rows(rows).expect("valid rows")
+    };
+    let replace = |layout: NewLayout| VenueChanges { layout: Some(layout), ..Default::default() };
+    let venue = fixture_venue(&store, &[("A", 3, "vip"), ("B", 2, "standard")]).await;
+    let version = layout_of(&store, venue.venue.id).await.version;
+    let event = fixture_event(&store, &venue).await;
+    let ann = fixture_user(&store, "ann").await;
+    let a1 = venue.seats[0].id;
+    let (booking, _) = paid_booking(&store, &ann, &event, &[a1], "ch_relayout").await;
+
+    let bigger = [("A", 4, "vip"), ("B", 2, "standard"), ("C", 3, "standard")];
+    match store.update_venue(venue.venue.id, replace(rows(&bigger))).await {
+        Err(StoreError::VenueInUse(detail)) => {
+            assert!(detail.contains("\"Test Concert\"") && detail.contains("is on sale at this venue"), "{detail}");
+        }
+        other => panic!("a new layout while an event is on sale must be venue_in_use: {other:?}"),
+    }
+    assert_eq!(store.venue(venue.venue.id).await.expect("read").expect("exists"), venue, "nothing changed");
+    assert_eq!(layout_of(&store, venue.venue.id).await.version, version);
+
+    // Once the event is in the past, the layout may change.
+    let past = EventChanges { start_time: Some(in_days(-0.5)), ..Default::default() };
+    store.update_event(event.id, past).await.expect("move into the past").expect("exists");
+    let replaced = store.update_venue(venue.venue.id, replace(rows(&bigger))).await.expect("replace").expect("known");
+    assert_eq!(replaced.venue.seat_count, 9);
+    let labels: Vec<String> = replaced.seats.iter().map(|s| format!("{}{}", s.row, s.seat_number)).collect();
+    assert_eq!(labels, ["A1", "A2", "A3", "A4", "B1", "B2", "C1", "C2", "C3"]);
+    assert_eq!(&ids_of(&replaced)[..3], &ids_of(&venue)[..3], "seats in both layouts keep their ids");
+    assert_eq!(&ids_of(&replaced)[4..6], &ids_of(&venue)[3..5]);
+    assert_eq!(store.venue(venue.venue.id).await.expect("read").expect("exists"), replaced);
+    let layout = layout_of(&store, venue.venue.id).await;
+    assert_ne!(layout.version, version, "a new layout is a new version");
+    assert_eq!(layout.seat_count(), 9);
+
+    // The past booking and its ticket still read, with their seat.
+    let read = store.booking(booking.id, Utc::now()).await.expect("booking").expect("exists");
+    assert_eq!(read.reservations[0].seat_id, a1);
+    assert_eq!(read.reservations[0].seat.on_ticket(), "Row A · Seat 1");
+    let tickets = store.event_tickets(event.id).await.expect("tickets");
+    assert_eq!(tickets.iter().map(|t| t.seat.on_ticket()).collect::<Vec<_>>(), ["Row A · Seat 1"]);
+
+    // A layout without the booked seat is refused, naming it; nothing changes.
+    match store.update_venue(venue.venue.id, replace(rows(&[("B", 2, "standard"), ("C", 3, "standard")]))).await {
+        Err(StoreError::VenueInUse(detail)) => assert!(detail.contains("Row A · Seat 1 was booked"), "{detail}"),
+        other => panic!("leaving out a booked seat must be venue_in_use: {other:?}"),
+    }
+    assert_eq!(store.venue(venue.venue.id).await.expect("read").expect("exists"), replaced, "nothing changed");
+
+    // Seats nobody booked go; a kept seat takes its new tier.
+    let smaller = rows(&[("A", 1, "standard"), ("C", 3, "standard")]);
+    let smaller = store.update_venue(venue.venue.id, replace(smaller)).await.expect("replace").expect("known");
+    let kept: Vec<(Uuid, &str)> = smaller.seats.iter().map(|s| (s.id, s.tier.as_str())).take(1).collect();
+    assert_eq!(kept, [(a1, "standard")]);
+    assert_eq!(smaller.venue.seat_count, 4);
+    assert_eq!(layout_of(&store, venue.venue.id).await.seat_count(), 4);
+
+    // A new event sells the new seats.
+    let next = fixture_event(&store, &smaller).await;
+    let bob = fixture_user(&store, "bob").await;
+    hold_seats(&store, &bob, &next, &[smaller.seats[3].id]).await.expect("a new seat is held");
+    assert_eq!(store.update_venue(Uuid::new_v4(), replace(rows(&bigger))).await.expect("unknown venue"), None);
+}
+
+/// An event created while the venue's layout is being replaced: either the replacement sees the
+/// event and is refused (the layout unchanged), or the event is created after the new layout
+/// (its seats are the new ones), or the event's creation is refused; never an event on sale
+/// whose venue changed under it. Ten rounds of the two at once.
+pub async fn an_event_created_during_a_new_layout_sees_it_or_stops_it(store: S) {
+    for round in 0..10 {
+        let venue = fixture_venue(&store, &[("A", 3, "standard")]).await;
+        let rows = vec![SeatRow { row: "A".into(), seats: 5, tier: "standard".into() }];
+        let layout = NewLayout::from_rows(rows).expect("valid rows");
+        let replace = store.update_venue(venue.venue.id, VenueChanges { layout: Some(layout), ..Default::default() });
+        let (replaced, created) = tokio::join!(replace, store.create_event(new_event(&venue)));
+        let seats = store.venue(venue.venue.id).await.expect("read").expect("exists").venue.seat_count;
+        match (replaced, created) {
+            (Ok(Some(_)), Ok(event)) => {
+                assert_eq!(seats, 5, "round {round}: replaced");
+                let read = store.event(event.id, Utc::now()).await.expect("event").expect("exists");
+                assert_eq!(read.seats_total, 5, "round {round}: an event created beside a new layout has its seats");
+            }
+            (Err(StoreError::VenueInUse(_)), Ok(_)) => assert_eq!(seats, 3, "round {round}: refused, unchanged"),
+            (Ok(Some(_)), Err(StoreError::VenueInUse(_))) => assert_eq!(seats, 5, "round {round}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
 }
