@@ -19,7 +19,7 @@ use crate::api::error::{ApiError, ErrorBody, NotOnSaleBody};
 use crate::api::extract::{AdminUser, AdmissionToken, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{
-    BestAvailable, Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus,
+    Actor, BestAvailable, Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus,
     SeatSelection, customer_may_cancel_confirmed, parse_seat_types,
 };
 use crate::limits::{Refusal, Subject};
@@ -354,6 +354,13 @@ async fn owned_booking(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<
     Ok(booking)
 }
 
+/// The admin, as the audit log's actor, when an admin cancels a buyer's seats: the refunds that
+/// cancel records are audited (`payment.refunded`). A buyer's own cancel (an admin's of their own
+/// booking too) is not an admin action and writes no audit row.
+fn admin_acting_for_another(caller: &AuthUser, owner: Uuid) -> Option<Actor> {
+    (caller.is_admin() && caller.0.id != owner).then(|| Actor::from(&caller.0))
+}
+
 /// Customers may cancel confirmed seats only until 24 hours before the start; admins always.
 async fn check_cancel_window(
     state: &AppState,
@@ -409,7 +416,8 @@ async fn cancel_reservation(
     let reservation = owned_reservation(&state, &caller, reservation_id).await?;
     let confirmed = reservation.status == ReservationStatus::Confirmed;
     check_cancel_window(&state, &caller, reservation.event_id, confirmed).await?;
-    let cancellation = state.store.cancel_reservation(reservation_id, Utc::now()).await?;
+    let actor = admin_acting_for_another(&caller, reservation.user_id);
+    let cancellation = state.store.cancel_reservation(reservation_id, Utc::now(), actor.as_ref()).await?;
     state.seat_maps.invalidate(reservation.event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))
@@ -450,7 +458,8 @@ async fn cancel_booking(
     let booking = owned_booking(&state, &caller, booking_id).await?;
     let confirmed = booking.reservations.iter().any(|r| r.status == ReservationStatus::Confirmed);
     check_cancel_window(&state, &caller, booking.event_id, confirmed).await?;
-    let cancellation = state.store.cancel_booking(booking_id, Utc::now()).await?;
+    let actor = admin_acting_for_another(&caller, booking.user_id);
+    let cancellation = state.store.cancel_booking(booking_id, Utc::now(), actor.as_ref()).await?;
     state.seat_maps.invalidate(booking.event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))

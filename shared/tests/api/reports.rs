@@ -124,7 +124,7 @@ async fn the_orders_csv_has_a_line_per_seat_sold_with_its_holder_quoted_and_no_c
     assert_eq!(lines.len(), 3, "{csv}");
     for (line, (row, seat_number, tier)) in lines[1..].iter().zip([("A", 1, "standard"), ("B", 2, "vip")]) {
         assert!(line.starts_with(&format!("{},", booking.id)), "{line}");
-        let expected = format!(",{row},{seat_number},{tier},{},EUR,\"Smith, \"\"Ann\"\"\",valid,", tier_price(tier));
+        let expected = format!(",{row},{seat_number},{tier},{},0,EUR,\"Smith, \"\"Ann\"\"\",valid,", tier_price(tier));
         assert!(line.contains(&expected), "{line} does not hold {expected}");
     }
     assert!(!csv.contains("4242424242424242") && !csv.contains("4242 4242"), "no card number: {csv}");

@@ -17,12 +17,15 @@ use sqlx::postgres::{PgConnection, PgExecutor, PgPool};
 use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::audit::write_audit;
 use super::payments::record_refunds;
 use super::rows::{BookingSeatRow, ReservationRow, parse_stored, reservation_columns};
 use super::tickets::revoke_tickets;
 use super::waitlist::{offer_freed_seats, offer_lapsed_seats};
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
-use crate::domain::{Booking, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus};
+use crate::domain::{
+    Actor, AuditRecord, Booking, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus,
+};
 use crate::store::Entity;
 use crate::store::batch::Batches;
 use crate::store::hold_batch::{HoldOutcome, PendingHold};
@@ -72,14 +75,24 @@ impl HoldStore for PostgresStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
-        let outcome = retry_deadlocks(|| Box::pin(self.cancel_reservation_once(id, now))).await;
+    async fn cancel_reservation(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Reservation>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_reservation_once(id, now, actor))).await;
         settle(outcome, "canceling the reservation")
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
-        let outcome = retry_deadlocks(|| Box::pin(self.cancel_booking_once(id, now))).await;
+    async fn cancel_booking(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Booking>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_booking_once(id, now, actor))).await;
         settle(outcome, "canceling the booking")
     }
 
@@ -578,9 +591,10 @@ impl PostgresStore {
         &self,
         id: Uuid,
         now: DateTime<Utc>,
+        actor: Option<&Actor>,
     ) -> Result<Cancellation<Reservation>, TxError> {
         let mut tx = self.pool.begin().await?;
-        let done = cancel_active(&mut tx, CancelScope::Reservation, id, now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Reservation, id, now, actor).await?;
         done.offer(&mut tx, now).await?;
         let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Seat(id), now).await?;
@@ -596,9 +610,14 @@ impl PostgresStore {
         Ok(Cancellation { canceled: reservation, refunds })
     }
 
-    async fn cancel_booking_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Cancellation<Booking>, TxError> {
+    async fn cancel_booking_once(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> Result<Cancellation<Booking>, TxError> {
         let mut tx = self.pool.begin().await?;
-        let done = cancel_active(&mut tx, CancelScope::Booking, id, now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Booking, id, now, actor).await?;
         done.offer(&mut tx, now).await?;
         let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Booking, now).await?;
@@ -685,6 +704,7 @@ pub(super) async fn cancel_active(
     scope: CancelScope,
     key: Uuid,
     now: DateTime<Utc>,
+    actor: Option<&Actor>,
 ) -> Result<CancelOutcome, TxError> {
     let locked: Vec<(Uuid, Uuid, i64, String, Uuid, Uuid)> =
         sqlx::query_as(scope.lock_sql()).bind(key).bind(now).fetch_all(&mut *conn).await?;
@@ -697,15 +717,24 @@ pub(super) async fn cancel_active(
     // Per booking, what was paid for its confirmed seats (their price less their share of a
     // code's discount); held seats were never paid for. The confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let mut paid_seats: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
     let mut ticketed: Vec<Uuid> = Vec::new();
-    for (id, booking_id, price_cents, status, ..) in &locked {
+    for (id, booking_id, price_cents, status, _, seat_id) in &locked {
         if parse_stored::<ReservationStatus>(status)? == ReservationStatus::Confirmed {
             *paid.entry(*booking_id).or_default() += price_cents;
+            paid_seats.entry(*booking_id).or_default().push(*seat_id);
             ticketed.push(*id);
         }
     }
     revoke_tickets(conn, &ticketed, now).await?;
-    let refunds = record_refunds(conn, &paid, now).await?;
+    let (refunds, recorded) = record_refunds(conn, &paid, now).await?;
+    // An admin's cancel: each refund it recorded is audited in the same transaction.
+    if let Some(actor) = actor {
+        for mut refund in recorded {
+            refund.seats = paid_seats.remove(&refund.booking_id).unwrap_or_default();
+            write_audit(&mut *conn, &AuditRecord::payment_refunded(actor, &refund, now)).await?;
+        }
+    }
     let freed = locked.iter().map(|(.., event_id, seat_id)| (*event_id, *seat_id)).collect();
     Ok(CancelOutcome { count: locked.len(), refunds, freed })
 }

@@ -157,7 +157,7 @@ pub async fn a_type_quota_frees_canceled_and_expired_slots_and_keeps_sold_ones(s
     );
 
     // A canceled hold frees its slot.
-    store.cancel_booking(later.id, at(66)).await.expect("cancel");
+    store.cancel_booking(later.id, at(66), None).await.expect("cancel");
     let again = store.hold(&one_of(&users[4], &event, seat(4), "child", long_ttl()), at(67)).await;
     assert_eq!(again.expect("the canceled hold's slot is free").reservations[0].ticket_type, "child");
     assert_sold_out(
