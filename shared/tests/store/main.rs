@@ -63,6 +63,7 @@ macro_rules! backend_tests {
                 lapsed_hold_is_reheld_by_another_user,
                 hold_limit_stops_a_squatter,
                 ticket_types_price_each_seat_by_type_and_tier,
+                a_hidden_type_is_held_only_when_unlocked_and_keeps_its_quota,
                 a_type_quota_frees_canceled_and_expired_slots_and_keeps_sold_ones,
                 hold_limit_counts_only_seats_still_held,
                 a_hold_extended_by_checkout_keeps_counting,

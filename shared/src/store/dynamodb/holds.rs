@@ -508,8 +508,13 @@ impl HoldStore for DynamoStore {
                     return Err(StoreError::seat_not_in_venue(*id));
                 };
                 // The seat's ticket type and that type's price for its tier (`rules::typed_price`).
-                let (ticket_type, price_cents, _) =
-                    typed_price(&event.ticket_types, request.seats.ticket_type(*id), *id, &seat.seat.tier)?;
+                let (ticket_type, price_cents, _) = typed_price(
+                    &event.ticket_types,
+                    request.seats.ticket_type(*id),
+                    &request.unlocked_types,
+                    *id,
+                    &seat.seat.tier,
+                )?;
                 wanted.push(Wanted { seat, price_cents, ticket_type, shard: seat_shard(*id, stored.shards) });
             }
 

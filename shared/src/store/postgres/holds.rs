@@ -166,6 +166,8 @@ impl PgHoldBatches {
     async fn try_hold_batch(&self, batch: &[PendingHold]) -> Result<Vec<HoldOutcome>, sqlx::Error> {
         let (mut seat_holds, mut seat_ids, mut seat_ranks) = (Vec::new(), Vec::new(), Vec::new());
         let mut seat_types: Vec<Option<String>> = Vec::new();
+        // Per seat: whether the hold's access code unlocks the hidden type it names.
+        let mut seat_unlocked: Vec<bool> = Vec::new();
         let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut limits, mut admitted, mut presale) = (Vec::new(), Vec::new(), Vec::new());
@@ -173,6 +175,7 @@ impl PgHoldBatches {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
             let request = &hold.request;
             for ((rank, seat), ticket_type) in (1_i32..).zip(request.seats.ids()).zip(request.seats.ticket_types()) {
+                seat_unlocked.push(ticket_type.as_ref().is_some_and(|t| request.unlocked_types.contains(t)));
                 seat_types.push(ticket_type.clone());
                 seat_holds.push(i);
                 seat_ids.push(*seat);
@@ -203,7 +206,8 @@ impl PgHoldBatches {
             .bind(&seat_ranks)
             .bind(&admitted)
             .bind(&seat_types)
-            .bind(&presale);
+            .bind(&presale)
+            .bind(&seat_unlocked);
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
@@ -337,7 +341,8 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
 /// limit of held seats, `$12` whether it carries an admission of the event's waiting room, `$14`
 /// whether an access code unlocks the event's presale for it, and per seat `$13` the ticket type
-/// it names (NULL: the event's first). Each hold's event must be on sale, open (its `on_sale_at`
+/// it names (NULL: the event's first) and `$15` whether the hold's access code unlocks that type
+/// when it is hidden (a hidden type not unlocked is, to the hold, a type the event does not sell). Each hold's event must be on sale, open (its `on_sale_at`
 /// reached or none, or a presale unlocked), behind no enabled
 /// waiting room unless the hold is admitted, and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
@@ -362,7 +367,7 @@ WITH req AS (
 ), wanted AS (
     SELECT r.idx, r.booking_id, s.id AS seat_id, s.section, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency,
            want.nth, tt.ticket_type, tt.quota
-    FROM unnest($1::int4[], $2::uuid[], $11::int4[], $13::text[]) AS want (idx, seat_id, nth, ticket_type)
+    FROM unnest($1::int4[], $2::uuid[], $11::int4[], $13::text[], $15::bool[]) AS want (idx, seat_id, nth, ticket_type, unlocked)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
                        AND (oe.on_sale_at IS NULL OR oe.on_sale_at <= r.held_at OR r.presale)
@@ -371,12 +376,14 @@ WITH req AS (
     -- the whole venue.
     CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
     -- The seat's ticket type, from the event row already read (its JSON, migration 0024): the one
-    -- the seat names, else the first; an event without types of its own sells `standard`.
+    -- the seat names, else the first; an event without types of its own sells `standard`. A
+    -- hidden type is found only when the hold's access code unlocked it (`$15`).
     CROSS JOIN LATERAL (
         SELECT t.v ->> 'name' AS ticket_type, (t.v ->> 'quota')::int4 AS quota, t.v -> 'prices' AS type_prices
         FROM jsonb_array_elements(coalesce(oe.ticket_types::jsonb, '[{"name": "standard"}]'::jsonb))
              WITH ORDINALITY AS t (v, pos)
         WHERE CASE WHEN want.ticket_type IS NULL THEN t.pos = 1 ELSE t.v ->> 'name' = want.ticket_type END
+          AND ((t.v ->> 'hidden')::bool IS NOT TRUE OR want.unlocked)
         LIMIT 1
     ) tt
     -- Its price for the seat's tier: the type's, or the event's prices for `standard`.

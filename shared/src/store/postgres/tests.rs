@@ -60,6 +60,7 @@ impl Fixture {
             limit: HoldLimit::default(),
             admitted: false,
             presale: false,
+            unlocked_types: Vec::new(),
         }
     }
 }

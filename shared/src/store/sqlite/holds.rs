@@ -585,8 +585,13 @@ fn reservations_for(
         .into_iter()
         .map(|(seat_id, seat)| {
             // Selling an unpriced seat for nothing would be worse than refusing it.
-            let (ticket_type, price_cents, _) =
-                typed_price(&event.types, request.seats.ticket_type(seat_id), seat_id, &seat.label.tier)?;
+            let (ticket_type, price_cents, _) = typed_price(
+                &event.types,
+                request.seats.ticket_type(seat_id),
+                &request.unlocked_types,
+                seat_id,
+                &seat.label.tier,
+            )?;
             Ok(Reservation {
                 id: Uuid::new_v4(),
                 booking_id: request.booking_id,

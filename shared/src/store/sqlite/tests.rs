@@ -74,6 +74,7 @@ fn request(user_id: Uuid, event_id: Uuid, seats: &[&Seat], ttl: HoldTtl) -> Hold
         limit: HoldLimit::default(),
         admitted: false,
         presale: false,
+        unlocked_types: Vec::new(),
     }
 }
 
