@@ -213,7 +213,9 @@ export const api = {
     /** getEvents({category, venue_id, q, from, to, include_past, limit, offset}, {signal}) → [Event] */
     getEvents: (filters, options) =>
       call('GET', '/events/events', { query: filters, auth: false, signal: options && options.signal }),
-    getEventById: (eventId) => call('GET', '/events/events/' + id(eventId), { auth: false }),
+    /** getEventById(eventId, accessCode?) → Event; with an access code, the hidden ticket types it unlocks too (422 invalid_code otherwise). */
+    getEventById: (eventId, accessCode) =>
+      call('GET', '/events/events/' + id(eventId), { auth: false, query: accessCode ? { access_code: accessCode } : undefined }),
     /**
      * The live seat map. Pass the last ETag to get { notModified: true } when nothing changed.
      * → { seats: [SeatState] | null, etag, notModified }

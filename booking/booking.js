@@ -14,6 +14,9 @@ import { WaitingRoom } from './waiting-room.js';
 const MAX_SEATS = 10;
 const POLL_MS = 2000;
 const eventId = UI.param('event');
+// An access code (booking.html?event=…&access_code=…): it unlocks a presale and hidden ticket
+// types; sent with the hold and on to the payment, whose checkout must name it.
+const accessCode = (UI.param('access_code') || '').trim();
 
 const els = {
   eyebrow: byId('booking-eyebrow'),
@@ -35,10 +38,15 @@ const els = {
   bestCount: byId('best-count'),
   bestTier: byId('best-tier'),
   bestFind: byId('best-find'),
+  accessForm: byId('access-form'),
+  accessCode: byId('access-code'),
+  accessApply: byId('access-apply'),
+  accessNote: byId('access-note'),
 };
 
 const state = {
   event: null,
+  accessCode: null, // the access code the event was read with (it unlocked something)
   seats: new Map(), // seat_id → { seat: SeatState, el: HTMLButtonElement }
   rows: [], // [[seat_id, …] per row, in order]
   selected: [], // seat ids in the order picked
@@ -620,7 +628,12 @@ async function reserve() {
   try {
     const booking = await UI.busy(els.reserve, t('Holding your seats…'), () =>
       api.reservations.makeReservation(
-        { event_id: eventId, seat_ids: picked, ticket_types: TicketTypes.body(state.event, picked) },
+        {
+          event_id: eventId,
+          seat_ids: picked,
+          ticket_types: TicketTypes.body(state.event, picked),
+          access_code: state.accessCode || undefined,
+        },
         undefined,
         undefined,
         state.admission,
@@ -632,7 +645,8 @@ async function reserve() {
     }
     clearTimeout(state.pollTimer);
     state.pollTimer = null;
-    location.assign('payment.html?booking=' + encodeURIComponent(booking.id));
+    const code = state.accessCode ? '&code=' + encodeURIComponent(state.accessCode) : '';
+    location.assign('payment.html?booking=' + encodeURIComponent(booking.id) + code);
     return;
   } catch (error) {
     if (error.code === 'seat_unavailable' || error.status === 409) {
@@ -652,6 +666,24 @@ async function reserve() {
 }
 
 els.reserve.addEventListener('click', reserve);
+
+// "Have an access code?": checked by reading the event with it, then the page is loaded again
+// with it, so the ticket types it unlocks are offered and the hold carries it.
+els.accessForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const code = els.accessCode.value.trim();
+  if (!code) return;
+  els.accessNote.textContent = '';
+  try {
+    await UI.busy(els.accessApply, t('Unlocking…'), () => api.events.getEventById(eventId, code));
+  } catch (error) {
+    els.accessNote.textContent = error.detail || t('This access code cannot be used.');
+    return;
+  }
+  const url = new URL(location.href);
+  url.searchParams.set('access_code', code);
+  location.assign(url.toString());
+});
 
 /**
  * Best available: the server picks the count's adjacent seats in one row, nearest the front and
@@ -759,6 +791,23 @@ async function loadLayout() {
   }
 }
 
+/** The event, with the ticket types the page's access code unlocks; a code that unlocks nothing
+ * here is said so beside its field, and the event shown as anyone sees it. */
+async function loadEvent() {
+  if (!accessCode) return api.events.getEventById(eventId);
+  els.accessCode.value = accessCode;
+  try {
+    const event = await api.events.getEventById(eventId, accessCode);
+    state.accessCode = accessCode;
+    els.accessNote.textContent = t('Access code {code} applied.', { code: accessCode });
+    return event;
+  } catch (error) {
+    if (error.code !== 'invalid_code') throw error;
+    els.accessNote.textContent = error.detail || t('This access code cannot be used.');
+    return api.events.getEventById(eventId);
+  }
+}
+
 async function start() {
   if (!eventId) {
     els.layout.hidden = true;
@@ -767,7 +816,7 @@ async function start() {
     return;
   }
   try {
-    state.event = await api.events.getEventById(eventId);
+    state.event = await loadEvent();
   } catch (error) {
     els.layout.hidden = true;
     if (UI.isMissingEvent(error)) {

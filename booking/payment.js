@@ -393,7 +393,8 @@ function wireForm() {
 
 async function openPayment() {
   try {
-    return await api.payments.checkout(bookingId);
+    // The access code the seats were held with (a presale, a hidden ticket type) pays for them.
+    return await api.payments.checkout(bookingId, undefined, UI.param('code') || undefined);
   } catch (error) {
     if (error.code === 'invalid_state') {
       // A payment may already be open for this booking (a reload, another tab): use it.

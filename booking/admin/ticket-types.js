@@ -1,6 +1,6 @@
 // The event form's "Ticket types" editor (issue 21), kept small: a text box with one more type a
-// line, `name price price … [quota N]`, its prices in the order of the tier inputs above (in the
-// event's currency). The tier inputs are the first type's prices (`prices`); the first type is
+// line, `name price price … [quota N] [hidden]`, its prices in the order of the tier inputs above (in
+// the event's currency); `hidden` makes a type that only an access code unlocks (never the first). The tier inputs are the first type's prices (`prices`); the first type is
 // named by its own input (`standard` when left empty) and keeps its quota. An empty box and no
 // name leave the event one type.
 import { Format } from '../data.js';
@@ -15,7 +15,10 @@ export function typesText(event, digits) {
         const price = type.prices.find((p) => p.tier === tier);
         return price ? (price.price_cents / Math.pow(10, digits)).toFixed(digits) : '';
       });
-      return [type.name, ...amounts, type.quota ? 'quota ' + type.quota : ''].join(' ').trim();
+      return [type.name, ...amounts, type.quota ? 'quota ' + type.quota : '', type.hidden ? 'hidden' : '']
+        .filter(Boolean)
+        .join(' ')
+        .trim();
     })
     .join('\n');
 }
@@ -30,7 +33,9 @@ export function typesBody(text, prices, digits, first, problems) {
   if (!lines.length && !first.hadMore && (!first.name || first.name === 'standard')) return undefined;
   const types = [{ name: first.name || 'standard', prices, quota: first.quota || null }];
   lines.forEach((line) => {
-    const words = line.split(/\s+/);
+    const all = line.split(/\s+/);
+    const hidden = all.slice(1).some((w) => w.toLowerCase() === 'hidden');
+    const words = all.filter((w, i) => i === 0 || w.toLowerCase() !== 'hidden');
     const quotaAt = words.findIndex((w) => w.toLowerCase() === 'quota');
     const quota = quotaAt >= 0 ? Number(words[quotaAt + 1]) : null;
     const amounts = (quotaAt >= 0 ? words.slice(1, quotaAt) : words.slice(1)).map(Number);
@@ -45,6 +50,7 @@ export function typesBody(text, prices, digits, first, problems) {
       name,
       prices: prices.map((p, i) => ({ tier: p.tier, price_cents: Math.round((amounts[i] || 0) * Math.pow(10, digits)) })),
       quota,
+      hidden,
     });
   });
   return types;

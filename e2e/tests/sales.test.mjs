@@ -135,7 +135,7 @@ describe('sales dashboard', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#sales-csv').click()]);
     assert.match(download.suggestedFilename(), /^orders-[0-9a-f]{8}\.csv$/);
     const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\r\n');
-    assert.equal(csv[0], 'booking_id,ticket_id,issued_at,row,seat,tier,price_cents,currency,holder_name,status,revoked_at');
+    assert.equal(csv[0], 'booking_id,ticket_id,issued_at,row,seat,tier,price_cents,discount_cents,currency,holder_name,status,revoked_at');
     assert.equal(csv.length, 3, csv.join('\n'));
     assert.ok(csv.slice(1).every((line) => line.includes(',valid,')), csv.join('\n'));
     await screenshot(page, PREFIX, 'csv-downloaded');

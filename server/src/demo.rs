@@ -253,6 +253,7 @@ async fn buy(
                 limit: HoldLimit::new(HoldLimit::DEFAULT).map_err(|e| internal(&e))?,
                 admitted: false,
                 presale: false,
+                unlocked_types: Vec::new(),
             },
             now,
         )

@@ -106,6 +106,7 @@ fn ticket(event: &Event, booking_id: Uuid, row: &str, seat_number: i32, holder: 
         seat_id: Uuid::new_v4(),
         seat: SeatLabel { section: None, row: row.into(), seat_number, tier: "premium".into() },
         price_cents: 4550,
+        discount_cents: 0,
         currency: "EUR".into(),
         holder_name: holder.into(),
         status: TicketStatus::Valid,

@@ -54,7 +54,8 @@ impl Group {
             Group::Auth => &[Writes::Accounts, Writes::Limits, Writes::Audit],
             // The waiting lists live under `/events/events/{id}/waitlist`.
             Group::Catalog => &[Writes::Catalog, Writes::Idempotency, Writes::Waitlist, Writes::Audit],
-            Group::Reservations => &[Writes::Holds, Writes::Idempotency, Writes::Limits],
+            // An admin's cancel of a buyer's paid seats writes the refund's audit entry.
+            Group::Reservations => &[Writes::Holds, Writes::Idempotency, Writes::Limits, Writes::Audit],
             // Reads only: confirm issues the tickets, cancels revoke them.
             Group::Tickets => &[],
             // A sale ends the buyer's waiting-room session.

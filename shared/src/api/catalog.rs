@@ -17,7 +17,7 @@ use super::idempotency::{self, IdempotencyKey};
 use super::seat_maps::CachedSeatMap;
 use super::{Json, Path, Query};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::{AdminUser, BodyLimit};
+use crate::api::extract::{AdminUser, BodyLimit, MaybeAdmin};
 use crate::api::state::AppState;
 use crate::domain::{
     Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, LayoutInput, NewEvent,
@@ -109,6 +109,9 @@ pub struct EventListQuery {
     pub to: Option<String>,
     /// Also list events that started or were canceled.
     pub include_past: Option<bool>,
+    /// An access code: the hidden ticket types it unlocks are listed too (of the events it is
+    /// valid for; an unknown code is `invalid_code`).
+    pub access_code: Option<String>,
     /// 1 to 200, default 50.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -295,10 +298,11 @@ fn seat_rows(rows: &[SeatRowRequest]) -> Vec<SeatRow> {
     responses(
         (status = 200, body = Vec<Event>),
         (status = 400, description = "`invalid_request`: a malformed parameter", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: limit or offset out of range, or a city with no letter", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: limit or offset out of range, or a city with no letter; `invalid_code`: an unknown `access_code`", body = ErrorBody),
     ))]
 async fn list_events(
     State(state): State<AppState>,
+    MaybeAdmin(admin): MaybeAdmin,
     Query(query): Query<EventListQuery>,
 ) -> Result<Json<Vec<Event>>, ApiError> {
     let venues = match query.city.as_deref() {
@@ -316,7 +320,13 @@ async fn list_events(
         include_past: query.include_past.unwrap_or(false),
         page: Page::parse(query.limit, query.offset)?,
     };
-    Ok(Json(state.store.list_events(&filter, Utc::now()).await?))
+    let now = Utc::now();
+    let mut events = state.store.list_events(&filter, now).await?;
+    // Hidden ticket types are for admins, and for buyers with an access code that unlocks them.
+    if !admin {
+        super::codes::shown_types(&state, query.access_code.as_deref(), &mut events, false, now).await?;
+    }
+    Ok(Json(events))
 }
 
 /// The venues whose address ends in `city` (folded, see `domain::city_of`): venues are few, so
@@ -340,16 +350,35 @@ pub(super) fn parse_time_bound(raw: &str, name: &str, end_of_day: bool) -> Resul
     Ok(if end_of_day { start + chrono::Duration::days(1) - chrono::Duration::milliseconds(1) } else { start })
 }
 
-/// One event.
+/// One event. Its hidden ticket types are listed for admins, and for an `access_code` that unlocks them.
 #[utoipa::path(get, path = "/events/events/{event_id}", tag = "catalog",
-    params(("event_id" = Uuid, Path)),
+    params(("event_id" = Uuid, Path), AccessCodeQuery),
     responses(
         (status = 200, body = Event),
         (status = 400, description = "`invalid_request`: not a UUID", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_code`: an `access_code` that is unknown, not an access code, for another event, outside its window or used up", body = ErrorBody),
     ))]
-async fn get_event(State(state): State<AppState>, Path(event_id): Path<Uuid>) -> Result<Json<Event>, ApiError> {
-    Ok(Json(load_event(&state, event_id).await?))
+async fn get_event(
+    State(state): State<AppState>,
+    MaybeAdmin(admin): MaybeAdmin,
+    Path(event_id): Path<Uuid>,
+    Query(query): Query<AccessCodeQuery>,
+) -> Result<Json<Event>, ApiError> {
+    let mut event = load_event(&state, event_id).await?;
+    if !admin {
+        let one = std::slice::from_mut(&mut event);
+        super::codes::shown_types(&state, query.access_code.as_deref(), one, true, Utc::now()).await?;
+    }
+    Ok(Json(event))
+}
+
+/// An access code that shows an event's hidden ticket types it unlocks.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccessCodeQuery {
+    /// An access code of the event: its hidden ticket types that the code unlocks are listed too.
+    pub access_code: Option<String>,
 }
 
 async fn load_event(state: &AppState, event_id: Uuid) -> Result<Event, ApiError> {

@@ -419,6 +419,7 @@ mod tests {
                 tier: "standard".into(),
             },
             price_cents: 4500,
+            discount_cents: 0,
             currency: "EUR".into(),
             holder_name: format!("Holder Number{i} Surname"),
             status,

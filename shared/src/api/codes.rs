@@ -17,7 +17,8 @@ use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::AdminUser;
 use crate::api::state::AppState;
 use crate::domain::{
-    Actor, Booking, Code, CodeChanges, CodeDraft, CodeKind, CodeTerms, Event, NewCode, Page, parse_code_name,
+    Actor, Booking, Code, CodeChanges, CodeDraft, CodeKind, CodeTerms, Event, NewCode, Page, ReservationStatus,
+    parse_code_name, visible_ticket_types,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -206,15 +207,47 @@ async fn code_named(state: &AppState, typed: &str) -> Result<Code, ApiError> {
     state.store.code_by_name(&name).await?.ok_or_else(unknown)
 }
 
-/// Checks an access code sent with a hold: it must unlock `event_id`'s presale at `now`.
-pub(crate) async fn presale_unlocked(
+/// Checks an access code sent with a hold: it must unlock `event_id` at `now` (its presale, and
+/// the hidden ticket types it names, or all of them). Answers those hidden types (the event read
+/// for them; none for an unknown event, which the hold then refuses).
+pub(crate) async fn access_unlocks(
     state: &AppState,
     typed: &str,
     event_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<Vec<String>, ApiError> {
     let code = code_named(state, typed).await?;
-    code.unlocks_presale(event_id, now).map_err(|refusal| ApiError::InvalidCode(refusal.0))
+    code.unlocks_presale(event_id, now).map_err(|refusal| ApiError::InvalidCode(refusal.0))?;
+    let Some(event) = state.store.event(event_id, now).await? else { return Ok(Vec::new()) };
+    code.unlocked_types(event_id, &event.ticket_types, now).map_err(|refusal| ApiError::InvalidCode(refusal.0))
+}
+
+/// The hidden ticket types `typed` (an access code, given with `?access_code=`) unlocks for the
+/// event: `invalid_code` for a code that does not unlock it. For listings (`one` false) a code
+/// usable for some events only unlocks nothing of the others, and is refused only when unknown.
+pub(crate) async fn shown_types(
+    state: &AppState,
+    typed: Option<&str>,
+    events: &mut [Event],
+    one: bool,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let code = match typed.map(str::trim).filter(|typed| !typed.is_empty()) {
+        Some(typed) => Some(code_named(state, typed).await?),
+        None => None,
+    };
+    for event in events.iter_mut().filter(|e| e.ticket_types.iter().any(|t| t.hidden)) {
+        let unlocked = match &code {
+            Some(code) => match code.unlocked_types(event.id, &event.ticket_types, now) {
+                Ok(unlocked) => unlocked,
+                Err(refusal) if one => return Err(ApiError::InvalidCode(refusal.0)),
+                Err(_) => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        event.ticket_types = visible_ticket_types(&event.ticket_types, &unlocked);
+    }
+    Ok(())
 }
 
 /// The code a checkout applies: the buyer's `promo_code`, usable for the booking's event now. A
@@ -228,7 +261,24 @@ pub(crate) async fn checkout_code(
     now: DateTime<Utc>,
 ) -> Result<Option<CodeTerms>, ApiError> {
     let presale_hold = event.on_sale_at.is_some_and(|opens| booking.created_at < opens);
+    // The hidden types of the booking's held seats: each must be unlocked by the code checked out
+    // with, so that its use (counted at confirm, under `max_uses`) limits them.
+    let hidden: Vec<&str> = booking
+        .reservations
+        .iter()
+        .filter(|r| r.status == ReservationStatus::Held)
+        .filter(|r| event.ticket_types.iter().any(|t| t.hidden && t.name == r.ticket_type))
+        .map(|r| r.ticket_type.as_str())
+        .collect();
+    let unlocking = || {
+        ApiError::InvalidCode(
+            "Some of these seats are of a ticket type an access code unlocked: check out with that access code.".into(),
+        )
+    };
     let Some(typed) = typed.filter(|typed| !typed.trim().is_empty()) else {
+        if !hidden.is_empty() {
+            return Err(unlocking());
+        }
         if presale_hold {
             return Err(ApiError::InvalidCode(
                 "These seats were held in the presale: check out with the access code they were held with.".into(),
@@ -238,6 +288,12 @@ pub(crate) async fn checkout_code(
     };
     let code = code_named(state, typed).await?;
     code.usable_for(booking.event_id, now).map_err(|refusal| ApiError::InvalidCode(refusal.0))?;
+    if !hidden.is_empty() {
+        let unlocked = code.unlocked_types(booking.event_id, &event.ticket_types, now).map_err(|_| unlocking())?;
+        if !hidden.iter().all(|t| unlocked.iter().any(|u| u == t)) {
+            return Err(unlocking());
+        }
+    }
     if presale_hold && code.kind != CodeKind::Access {
         return Err(ApiError::InvalidCode(
             "These seats were held in the presale: check out with the access code they were held with.".into(),

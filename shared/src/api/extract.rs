@@ -301,6 +301,31 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// Whether a public route's caller is an admin (a valid token of an enabled admin account), for
+/// answers that show admins more (an event's hidden ticket types). Never refuses: no token, a bad
+/// one or another role is simply not an admin. Only a token whose claims say admin costs the
+/// account read that `AuthUser` makes.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeAdmin(pub bool);
+
+impl FromRequestParts<AppState> for MaybeAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let claims_admin = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|token| state.tokens.verify(token.trim()).ok())
+            .is_some_and(|claims| claims.role == Role::Admin);
+        if !claims_admin {
+            return Ok(Self(false));
+        }
+        Ok(Self(AuthUser::from_request_parts(parts, state).await.is_ok_and(|caller| caller.is_admin())))
+    }
+}
+
 /// An authenticated admin; customers get 403.
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub User);

@@ -78,7 +78,7 @@ async fn event_report(
 
 /// The columns of the orders CSV, in order.
 pub const ORDERS_CSV_HEADER: &str =
-    "booking_id,ticket_id,issued_at,row,seat,tier,price_cents,currency,holder_name,status,revoked_at";
+    "booking_id,ticket_id,issued_at,row,seat,tier,price_cents,discount_cents,currency,holder_name,status,revoked_at";
 
 /// An event's orders as CSV (admin): one line per seat sold, a booking's seats together, oldest
 /// first; canceled seats stay, `revoked`. No card data or account secrets: the ticket's holder
@@ -87,7 +87,8 @@ pub const ORDERS_CSV_HEADER: &str =
     params(("event_id" = Uuid, Path, description = "The event's id")),
     responses(
         (status = 200, description = "RFC 4180 CSV with a header line: booking_id, ticket_id, issued_at, row, seat, \
-            tier, price_cents, currency, holder_name, status (valid, used, revoked), revoked_at", content_type = "text/csv", body = String),
+            tier, price_cents, discount_cents (the seat's share of a code's discount: paid = price_cents - discount_cents), \
+            currency, holder_name, status (valid, used, revoked), revoked_at", content_type = "text/csv", body = String),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: customers and staff", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
@@ -127,6 +128,7 @@ pub fn orders_csv(mut tickets: Vec<Ticket>) -> String {
             ticket.seat.seat_number.to_string(),
             csv_field(&ticket.seat.tier),
             ticket.price_cents.to_string(),
+            ticket.discount_cents.to_string(),
             csv_field(&ticket.currency),
             csv_field(&ticket.holder_name),
             ticket.status.as_str().to_owned(),

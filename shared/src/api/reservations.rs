@@ -19,7 +19,7 @@ use crate::api::error::{ApiError, ErrorBody, NotOnSaleBody};
 use crate::api::extract::{AdminUser, AdmissionToken, AuthUser, ClientAddr};
 use crate::api::state::AppState;
 use crate::domain::{
-    BestAvailable, Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus,
+    Actor, BestAvailable, Booking, HoldRequest, Invalid, Page, Reservation, ReservationFilter, ReservationStatus,
     SeatSelection, customer_may_cancel_confirmed, parse_seat_types,
 };
 use crate::limits::{Refusal, Subject};
@@ -54,8 +54,9 @@ pub struct ReserveRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<BTreeMap<String, String>>, example = json!({"3f1c2d9e-8a4b-4c2e-9f1a-6b7d8e9f0a1b": "child"}))]
     pub ticket_types: Option<BTreeMap<Uuid, String>>,
-    /// An access code that unlocks the event's presale: seats may be held before its
-    /// `on_sale_at`. Its use is counted when the booking is paid (checked out with the code).
+    /// An access code of the event: seats may be held before its `on_sale_at` (a presale), and of
+    /// the hidden ticket types the code names (all of them when it names none). Its use is
+    /// counted when the booking is paid (checked out with the code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "PRESALE-FANS")]
     pub access_code: Option<String>,
@@ -133,7 +134,7 @@ pub struct OversightQuery {
         (status = 404, description = "`not_found`: unknown event", body = ErrorBody),
         (status = 409, description = "`seat_unavailable`: the detail names the seats; for `best_available`, no block of that size (and tier) is free in one row, or other buyers took each of the 8 blocks tried first; `hold_limit_reached`: the caller would hold more than `MAX_HELD_SEATS_PER_USER` seats of this event at once (the detail names the limit); `type_sold_out`: a ticket type asked for has no more seats under its quota (held and sold together; the detail names the type)", body = ErrorBody),
         (status = 409, description = "`not_on_sale`: the event's sale opens later; `on_sale_at` says when (an `Idempotency-Key` is not spent on it)", body = NotOnSaleBody),
-        (status = 422, description = "`invalid_code`: an `access_code` that is unknown, deleted, not an access code, for another event, outside its window or used up. `validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; `best_available` with `seat_id`/`seat_ids`, its `count` not 1 to 10 or over `MAX_HELD_SEATS_PER_USER`, a `tier` the event has no seats of, a `section` its venue does not have, or a field it does not know; `ticket_types` naming a seat not among the seats asked for, or a type the event does not sell; or the Idempotency-Key was used for another request", body = ErrorBody),
+        (status = 422, description = "`invalid_code`: an `access_code` that is unknown, deleted, not an access code, for another event, outside its window or used up. `validation_failed`: seat not in the event's venue, event canceled or started, 0 or over 10 seats; `best_available` with `seat_id`/`seat_ids`, its `count` not 1 to 10 or over `MAX_HELD_SEATS_PER_USER`, a `tier` the event has no seats of, a `section` its venue does not have, or a field it does not know; `ticket_types` naming a seat not among the seats asked for, or a type the event does not sell (a hidden type the `access_code` does not unlock is answered the same); or the Idempotency-Key was used for another request", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many reserve requests from this account (`RESERVE_LIMIT_PER_MINUTE`, 30 by default) or client address (`RESERVE_LIMIT_PER_ADDRESS_PER_MINUTE`, 300); see `Retry-After`", body = ErrorBody),
     ))]
 async fn reserve(
@@ -173,14 +174,15 @@ async fn reserve(
     // event needs it is the store's to decide, in the hold itself.
     let admitted =
         admission.0.is_some_and(|token| state.queue_tokens.verify_admission(&token, body.event_id, user.id).is_ok());
-    let presale = match &body.access_code {
+    // An access code unlocks the event's presale and the hidden ticket types it names (or all).
+    let (presale, unlocked_types) = match &body.access_code {
         Some(code) => {
-            super::codes::presale_unlocked(&state, code, body.event_id, Utc::now())
+            let unlocked = super::codes::access_unlocks(&state, code, body.event_id, Utc::now())
                 .await
                 .inspect_err(|_| metrics::hold_refused("invalid_code"))?;
-            true
+            (true, unlocked)
         }
-        None => false,
+        None => (false, Vec::new()),
     };
     // Counted outside the idempotency record: a 429 is not the answer a retry should replay.
     let reserves = state.config.limits.reserves;
@@ -217,6 +219,7 @@ async fn reserve(
         limit: state.config.max_held_seats,
         admitted,
         presale,
+        unlocked_types,
     };
     idempotency::once(&state, user.id, key, &body, || async {
         let held = state.store.hold(&request, Utc::now()).await;
@@ -354,6 +357,13 @@ async fn owned_booking(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<
     Ok(booking)
 }
 
+/// The admin, as the audit log's actor, when an admin cancels a buyer's seats: the refunds that
+/// cancel records are audited (`payment.refunded`). A buyer's own cancel (an admin's of their own
+/// booking too) is not an admin action and writes no audit row.
+fn admin_acting_for_another(caller: &AuthUser, owner: Uuid) -> Option<Actor> {
+    (caller.is_admin() && caller.0.id != owner).then(|| Actor::from(&caller.0))
+}
+
 /// Customers may cancel confirmed seats only until 24 hours before the start; admins always.
 async fn check_cancel_window(
     state: &AppState,
@@ -409,7 +419,8 @@ async fn cancel_reservation(
     let reservation = owned_reservation(&state, &caller, reservation_id).await?;
     let confirmed = reservation.status == ReservationStatus::Confirmed;
     check_cancel_window(&state, &caller, reservation.event_id, confirmed).await?;
-    let cancellation = state.store.cancel_reservation(reservation_id, Utc::now()).await?;
+    let actor = admin_acting_for_another(&caller, reservation.user_id);
+    let cancellation = state.store.cancel_reservation(reservation_id, Utc::now(), actor.as_ref()).await?;
     state.seat_maps.invalidate(reservation.event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))
@@ -450,7 +461,8 @@ async fn cancel_booking(
     let booking = owned_booking(&state, &caller, booking_id).await?;
     let confirmed = booking.reservations.iter().any(|r| r.status == ReservationStatus::Confirmed);
     check_cancel_window(&state, &caller, booking.event_id, confirmed).await?;
-    let cancellation = state.store.cancel_booking(booking_id, Utc::now()).await?;
+    let actor = admin_acting_for_another(&caller, booking.user_id);
+    let cancellation = state.store.cancel_booking(booking_id, Utc::now(), actor.as_ref()).await?;
     state.seat_maps.invalidate(booking.event_id);
     super::payments::pay_out(&state, &cancellation.refunds).await;
     Ok(Json(cancellation.canceled))

@@ -215,6 +215,22 @@ impl AuditRecord {
         }
     }
 
+    /// A refund that an admin's cancel (of a seat, a booking or the whole event) recorded on a
+    /// buyer's payment: what had been refunded before and after, with the booking and its seats
+    /// (ids, in order) whose cancel gave the money back. Written in the cancel's own transaction,
+    /// one row per payment refunded; a buyer's own cancel writes none (the log is for admins).
+    pub fn payment_refunded(actor: &Actor, refund: &RecordedRefund, at: DateTime<Utc>) -> Self {
+        let mut seats = refund.seats.clone();
+        seats.sort();
+        let before = serde_json::json!({"refunded_cents": refund.refunded_before});
+        let after = serde_json::json!({
+            "refunded_cents": refund.refunded_before + refund.refund_cents,
+            "booking_id": refund.booking_id,
+            "seats": seats,
+        });
+        Self::action(actor, AuditAction::PaymentRefunded, refund.payment_id, before, after, at)
+    }
+
     /// A failed message put back to pending for the sender's next pass.
     pub fn message_resent(actor: &Actor, message_id: Uuid, at: DateTime<Utc>) -> Self {
         let (before, after) =
@@ -265,6 +281,18 @@ impl AuditRecord {
             after: self.after.clone(),
         }
     }
+}
+
+/// A refund a cancel recorded on a payment (`refund_cents` more than the `refunded_before` it
+/// had), for its `payment.refunded` audit row: the backends' cancels gather it as they write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRefund {
+    pub payment_id: Uuid,
+    pub booking_id: Uuid,
+    pub refunded_before: i64,
+    pub refund_cents: i64,
+    /// The canceled paid seats of the booking (seat ids).
+    pub seats: Vec<Uuid>,
 }
 
 fn own_fields(entity: &impl Serialize) -> Map<String, Value> {

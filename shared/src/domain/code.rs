@@ -285,6 +285,23 @@ impl Code {
         Ok(())
     }
 
+    /// The hidden ticket types of an event (`types`) that the code unlocks at `now`: an access code
+    /// that unlocks the event at all (`unlocks_presale`'s checks), and of its hidden types those it
+    /// names in `ticket_types`, or every one when it names none.
+    pub fn unlocked_types(
+        &self,
+        event_id: Uuid,
+        types: &[super::TicketType],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, CodeRefusal> {
+        self.unlocks_presale(event_id, now)?;
+        Ok(types
+            .iter()
+            .filter(|t| t.hidden && (self.ticket_types.is_empty() || self.ticket_types.contains(&t.name)))
+            .map(|t| t.name.clone())
+            .collect())
+    }
+
     /// What a checkout needs of the code.
     pub fn terms(&self) -> CodeTerms {
         CodeTerms {

@@ -180,6 +180,10 @@ pub struct HoldRequest {
     /// `Code::unlocks_presale`): the store holds seats for it before the event's `on_sale_at`,
     /// deciding it where it decides the opening.
     pub presale: bool,
+    /// The hidden ticket types of the event that the hold's access code unlocks (checked by the
+    /// API: `Code::unlocked_types`). A seat naming a hidden type not among them is refused by the
+    /// store in the hold itself, as a type the event does not sell.
+    pub unlocked_types: Vec<String>,
 }
 
 /// Where a reserved seat is.

@@ -63,6 +63,10 @@ pub struct Ticket {
     pub seat: SeatLabel,
     /// What the seat cost (its reservation's price).
     pub price_cents: i64,
+    /// The seat's share of its checkout's code discount (0 without a code): what was paid for the
+    /// ticket is `price_cents - discount_cents`, what the reports count and a cancel refunds.
+    #[serde(default)]
+    pub discount_cents: i64,
     pub currency: String,
     /// The account's name when the ticket was issued (its e-mail address when it has none).
     pub holder_name: String,
@@ -193,6 +197,7 @@ mod tests {
             seat_id: Uuid::new_v4(),
             seat: SeatLabel { section: None, row: "C".into(), seat_number: 12, tier: "standard".into() },
             price_cents: 1500,
+            discount_cents: 0,
             currency: "EUR".into(),
             holder_name: "Ann".into(),
             status,

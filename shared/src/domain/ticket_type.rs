@@ -27,6 +27,11 @@ pub struct TicketType {
     #[serde(default)]
     #[schema(example = 50, minimum = 1, maximum = 100000)]
     pub quota: Option<u32>,
+    /// A hidden type is not listed publicly and is held only with an access code that unlocks it
+    /// (`access_code`, see `Code::unlocked_types`); admins always see it. The first type (the
+    /// default one, whose prices are the event's `prices`) cannot be hidden. Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
 }
 
 impl TicketType {
@@ -35,7 +40,7 @@ impl TicketType {
 
     /// The one type of an event that has none of its own: `standard`, at the event's prices.
     pub fn standard(prices: &[Price]) -> Self {
-        Self { name: STANDARD_TICKET_TYPE.to_owned(), prices: prices.to_vec(), quota: None }
+        Self { name: STANDARD_TICKET_TYPE.to_owned(), prices: prices.to_vec(), quota: None, hidden: false }
     }
 
     /// The type's price for seats of `tier`.
@@ -73,7 +78,13 @@ pub fn parse_ticket_types(raw: Vec<TicketType>, venue_tiers: &BTreeSet<String>) 
             let message = format!("type {name}: must be 1 to {}", TicketType::MAX_QUOTA);
             return Err(Invalid::new("ticket_types.quota", message));
         }
-        parsed.push(TicketType { name, prices, quota: ticket_type.quota });
+        // The first type is every hold's default and its prices are shown as the event's: it is
+        // never hidden.
+        if ticket_type.hidden && parsed.is_empty() {
+            let message = format!("type {name}: the first type is the default one and cannot be hidden");
+            return Err(Invalid::new("ticket_types.hidden", message));
+        }
+        parsed.push(TicketType { name, prices, quota: ticket_type.quota, hidden: ticket_type.hidden });
     }
     Ok(parsed)
 }
@@ -127,15 +138,31 @@ pub fn parse_seat_types(raw: BTreeMap<Uuid, String>, seats: &[Uuid]) -> Result<B
 }
 
 /// The type of each seat of a hold, resolved against the event's types (`types`, the first the
-/// default): (type, price) per seat tier, or the refusal of a name the event does not sell.
-pub fn resolve_seat_type<'a>(types: &'a [TicketType], named: Option<&str>) -> Result<&'a TicketType, Invalid> {
-    match named {
-        None => types.first().ok_or_else(|| Invalid::new("ticket_types", "this event sells no ticket type")),
-        Some(name) => types
-            .iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| Invalid::new("ticket_types", format!("this event has no ticket type {name}"))),
+/// default): (type, price) per seat tier, or the refusal of a name the event does not sell. A
+/// hidden type not among `unlocked` (the hidden types an access code unlocks for this hold) is
+/// refused with the very same words as a type the event does not have, so a refusal never tells
+/// that it exists.
+pub fn resolve_seat_type<'a>(
+    types: &'a [TicketType],
+    named: Option<&str>,
+    unlocked: &[String],
+) -> Result<&'a TicketType, Invalid> {
+    let found = match named {
+        None => types.first(),
+        Some(name) => types.iter().find(|t| t.name == name),
+    };
+    match found {
+        Some(found) if !found.hidden || unlocked.contains(&found.name) => Ok(found),
+        _ => Err(match named {
+            None => Invalid::new("ticket_types", "this event sells no ticket type"),
+            Some(name) => Invalid::new("ticket_types", format!("this event has no ticket type {name}")),
+        }),
     }
+}
+
+/// The types a buyer is shown: every type but the hidden ones not among `unlocked`.
+pub fn visible_ticket_types(types: &[TicketType], unlocked: &[String]) -> Vec<TicketType> {
+    types.iter().filter(|t| !t.hidden || unlocked.contains(&t.name)).cloned().collect()
 }
 
 #[cfg(test)]
@@ -154,6 +181,7 @@ mod tests {
                 Price { tier: "standard".into(), price_cents: 2500 },
             ],
             quota,
+            hidden: false,
         }
     }
 
@@ -182,8 +210,26 @@ mod tests {
         assert_eq!(encode_ticket_types(&[]), None);
         let stored = encode_ticket_types(&[priced("adult", Some(3))]);
         assert_eq!(decode_ticket_types(stored.as_deref(), &prices).unwrap()[0].quota, Some(3));
-        assert_eq!(resolve_seat_type(&types, None).unwrap().name, "standard");
-        assert!(resolve_seat_type(&types, Some("child")).is_err());
+        assert_eq!(resolve_seat_type(&types, None, &[]).unwrap().name, "standard");
+        assert!(resolve_seat_type(&types, Some("child"), &[]).is_err());
+    }
+
+    #[test]
+    fn a_hidden_type_is_sold_and_shown_only_unlocked_and_refused_as_if_it_did_not_exist() {
+        let members = TicketType { hidden: true, ..priced("members", None) };
+        let types = parse_ticket_types(vec![priced("adult", None), members.clone()], &tiers()).unwrap();
+        assert!(types[1].hidden);
+        let locked = resolve_seat_type(&types, Some("members"), &[]).unwrap_err();
+        let unknown = resolve_seat_type(&types, Some("nosuch"), &[]).unwrap_err();
+        assert_eq!(locked.message.replace("members", "X"), unknown.message.replace("nosuch", "X"));
+        assert_eq!(resolve_seat_type(&types, Some("members"), &["members".into()]).unwrap().name, "members");
+        assert_eq!(visible_ticket_types(&types, &[]).len(), 1);
+        assert_eq!(visible_ticket_types(&types, &["members".into()]).len(), 2);
+        let first_hidden = parse_ticket_types(vec![members, priced("adult", None)], &tiers()).unwrap_err();
+        assert_eq!(first_hidden.field, "ticket_types.hidden");
+        // Stored and answered without the flag when it is false, so older documents read alike.
+        assert!(!serde_json::to_string(&types[0]).unwrap().contains("hidden"));
+        assert!(serde_json::to_string(&types[1]).unwrap().contains("\"hidden\":true"));
     }
 
     #[test]

@@ -154,6 +154,8 @@ pub async fn hold_best_available(
             limit: request.limit,
             admitted: request.admitted,
             presale: request.presale,
+            // Best available holds the event's first type, which is never hidden.
+            unlocked_types: Vec::new(),
         };
         match store.hold(&hold, Utc::now()).await {
             Ok(booking) => {

@@ -103,6 +103,7 @@ mod tests {
             limit: HoldLimit::default(),
             admitted: false,
             presale: false,
+            unlocked_types: Vec::new(),
         };
         PendingHold { request, now: Utc::now() }
     }

@@ -178,7 +178,9 @@ pub trait CatalogStore: Send + Sync {
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>>;
     /// Marks the event canceled and cancels every held or confirmed reservation of it, in one
     /// transaction that also records the refund of every paid seat (see `Cancellation`), and the
-    /// `actor`'s audit row when one is given and the event was not canceled already.
+    /// `actor`'s audit rows when one is given: `event.canceled` when the event was not canceled
+    /// already, and one `payment.refunded` per payment refunded (on DynamoDB, each in the
+    /// transaction of its booking's cancel).
     async fn cancel_event(
         &self,
         id: Uuid,
@@ -211,10 +213,23 @@ pub trait HoldStore: Send + Sync {
     async fn list_reservations(&self, filter: &ReservationFilter, now: DateTime<Utc>) -> StoreResult<Vec<Reservation>>;
     /// Cancels a held (unexpired) or confirmed reservation in one conditional write;
     /// `InvalidState` when it is no longer active, `NotFound` when there is none. A seat that
-    /// was confirmed (paid) has its price recorded as refunded on its payment in the same transaction.
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>>;
-    /// Cancels every active seat of a booking in one conditional write; same errors and refunds.
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>>;
+    /// was confirmed (paid) has what was paid for it recorded as refunded on its payment in the
+    /// same transaction, and, when an admin's `actor` is given (an admin canceling a buyer's
+    /// seat), a `payment.refunded` audit row for that refund (`AuditRecord::payment_refunded`).
+    async fn cancel_reservation(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Reservation>>;
+    /// Cancels every active seat of a booking in one conditional write; same errors, refunds and
+    /// audit row.
+    async fn cancel_booking(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Booking>>;
     /// Extends every running hold of a booking by `extension`, once per booking, and returns the
     /// booking. The store decides "once" and "still running" in the write itself: SQL marks the
     /// booking (`extended_at`) by an `UPDATE … WHERE extended_at IS NULL` that also requires a

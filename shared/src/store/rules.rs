@@ -254,13 +254,19 @@ pub(crate) fn extension_refusal(booking: Option<&Booking>, extended: bool) -> St
 /// A hold's seat as a ticket type prices it: the type (named by the seat, else the event's first),
 /// its price for the seat's tier and its quota. The same rule on every backend that reads the
 /// event's types before writing (SQLite, DynamoDB; PostgreSQL resolves it in its statement).
+///
+/// A hidden type is sold only when the hold's access code unlocked it (`unlocked`, checked by the
+/// API); otherwise it is refused as a type the event does not sell, inside the hold's own
+/// transaction (SQLite's `BEGIN IMMEDIATE`; DynamoDB's hold, which also conditions on the event).
 pub fn typed_price(
     types: &[crate::domain::TicketType],
     named: Option<&str>,
+    unlocked: &[String],
     seat_id: Uuid,
     tier: &str,
 ) -> StoreResult<(String, i64, Option<u32>)> {
-    let ticket_type = crate::domain::resolve_seat_type(types, named).map_err(StoreError::unknown_ticket_type)?;
+    let ticket_type =
+        crate::domain::resolve_seat_type(types, named, unlocked).map_err(StoreError::unknown_ticket_type)?;
     let price_cents = ticket_type.price_of(tier).ok_or_else(|| StoreError::seat_without_price(seat_id))?;
     Ok((ticket_type.name.clone(), price_cents, ticket_type.quota))
 }

@@ -112,6 +112,7 @@ pub(crate) fn test_ticket(row: &str, seat_number: i32) -> crate::domain::Ticket 
         seat_id: Uuid::new_v4(),
         seat: SeatLabel { section: None, row: row.into(), seat_number, tier: "standard".into() },
         price_cents: 4500,
+        discount_cents: 0,
         currency: "EUR".into(),
         holder_name: "Ann Example".into(),
         status: TicketStatus::Valid,

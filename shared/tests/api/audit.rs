@@ -139,3 +139,39 @@ async fn customers_and_staff_cannot_read_the_audit_log() {
     assert_error(&app.get("/admin/audit", Some(&staff)).await, StatusCode::FORBIDDEN, "forbidden");
     assert_error(&app.get("/admin/audit", None).await, StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+#[tokio::test]
+async fn an_admins_cancel_of_a_customers_paid_seat_lists_its_refund_and_the_customers_own_cancel_does_not() {
+    let app = TestApp::new().await;
+    let (admin, token) = app.admin_user().await;
+    let venue = app.small_venue(&token).await;
+    let event = app.event(&token, &venue).await;
+    let (_, buyer) = app.customer("ann@example.com").await;
+    let (a1, a2) = (venue.seats[0].id, venue.seats[1].id);
+    let booking = app.paid_booking(&buyer, event.id, &[a1, a2]).await;
+    let (status, _, payments) = app.get("/payments", Some(&buyer)).await;
+    assert_eq!(status, StatusCode::OK, "{payments}");
+    let payment_id = payments[0]["id"].clone();
+
+    let first = booking.reservations.iter().find(|r| r.seat_id == a1).expect("seat A1");
+    let (status, _, body) = app.delete(&format!("/reservations/reservations/{}", first.id), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Canceled already: 409, no entry.
+    let again = app.delete(&format!("/reservations/reservations/{}", first.id), Some(&token)).await;
+    assert_error(&again, StatusCode::CONFLICT, "invalid_state");
+    // The customer cancels the rest of the booking: a refund, but no admin action.
+    let (status, _, body) = app.delete(&format!("/reservations/bookings/{}", booking.id), Some(&buyer)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, _, body) = app.get("/admin/audit?entity=payment", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(actions(&body), ["payment.refunded"]);
+    let entry = &entries(&body)[0];
+    assert_eq!((&entry["entity_kind"], &entry["entity_id"]), (&json!("payment"), &payment_id));
+    assert_eq!((&entry["actor_id"], &entry["actor_email"]), (&json!(admin.id), &json!("admin@example.com")));
+    assert_eq!(entry["before"], json!({"refunded_cents": 0}));
+    assert_eq!(entry["after"], json!({"refunded_cents": 1500, "booking_id": booking.id, "seats": [a1]}));
+    let (_, _, of_payment) =
+        app.get(&format!("/admin/audit?entity=payment:{}", payment_id.as_str().unwrap()), Some(&token)).await;
+    assert_eq!(actions(&of_payment), ["payment.refunded"]);
+}

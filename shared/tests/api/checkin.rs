@@ -93,6 +93,7 @@ fn unissued_ticket(event_id: Uuid) -> Ticket {
         seat_id: Uuid::new_v4(),
         seat: SeatLabel { section: None, row: "Z".into(), seat_number: 99, tier: "standard".into() },
         price_cents: 100,
+        discount_cents: 0,
         currency: "EUR".into(),
         holder_name: "Nobody".into(),
         status: TicketStatus::Valid,

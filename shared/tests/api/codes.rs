@@ -233,3 +233,122 @@ async fn a_presale_hold_needs_a_valid_access_code_and_is_paid_with_it() {
     let fans = listed.as_array().expect("codes").iter().find(|c| c["code"] == "FANS").expect("FANS").clone();
     assert_eq!(fans["uses"], 1);
 }
+
+/// Adult (the default, visible) and members (hidden, at 900 for a standard seat, a quota of 2).
+fn adult_and_hidden_members() -> Value {
+    json!([
+        {"name": "adult", "prices": [{"tier": "standard", "price_cents": 1500}, {"tier": "vip", "price_cents": 4500}]},
+        {"name": "members", "prices": [{"tier": "standard", "price_cents": 900}, {"tier": "vip", "price_cents": 3000}],
+         "quota": 2, "hidden": true},
+    ])
+}
+
+fn type_names(event: &Value) -> Vec<&str> {
+    event["ticket_types"].as_array().expect("types").iter().map(|t| t["name"].as_str().expect("a name")).collect()
+}
+
+#[tokio::test]
+async fn a_hidden_type_is_listed_and_held_only_with_an_access_code_that_unlocks_it() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let (_, ann) = app.customer("ann@example.com").await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event_with(&admin, &venue, json!({"ticket_types": adult_and_hidden_members()})).await;
+    let other = app.event(&admin, &venue).await;
+    create_code(&app, &admin, json!({"code": "MEMBERS", "kind": "access", "event_id": event.id, "max_uses": 5})).await;
+    create_code(&app, &admin, json!({"code": "ELSEWHERE", "kind": "access", "event_id": other.id})).await;
+    create_code(
+        &app,
+        &admin,
+        json!({"code": "STAFF-ONLY", "kind": "access", "event_id": event.id, "ticket_types": ["crew"]}),
+    )
+    .await;
+    let path = format!("/events/events/{}", event.id);
+
+    // Listing: hidden from the public and customers, shown to admins and with the code.
+    let (_, _, public) = app.get(&path, None).await;
+    assert_eq!(type_names(&public), ["adult"], "{public}");
+    let (_, _, customer) = app.get(&path, Some(&ann)).await;
+    assert_eq!(type_names(&customer), ["adult"]);
+    let (_, _, listed) = app.get("/events/events", None).await;
+    let found = listed.as_array().expect("events").iter().find(|e| e["id"] == json!(event.id)).expect("listed");
+    assert_eq!(type_names(found), ["adult"]);
+    let (_, _, by_admin) = app.get(&path, Some(&admin)).await;
+    assert_eq!(type_names(&by_admin), ["adult", "members"]);
+    assert_eq!(by_admin["ticket_types"][1]["hidden"], json!(true));
+    let (status, _, unlocked) = app.get(&format!("{path}?access_code=members"), None).await;
+    assert_eq!(status, StatusCode::OK, "{unlocked}");
+    assert_eq!(type_names(&unlocked), ["adult", "members"]);
+    let (_, _, listed) = app.get("/events/events?access_code=MEMBERS", None).await;
+    let found = listed.as_array().expect("events").iter().find(|e| e["id"] == json!(event.id)).expect("listed");
+    assert_eq!(type_names(found), ["adult", "members"]);
+    // A code for the other event, or tied to other types, unlocks nothing here.
+    assert_error(
+        &app.get(&format!("{path}?access_code=ELSEWHERE"), None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_code",
+    );
+    let (_, _, tied) = app.get(&format!("{path}?access_code=STAFF-ONLY"), None).await;
+    assert_eq!(type_names(&tied), ["adult"]);
+    assert_error(
+        &app.get("/events/events?access_code=NOPE", None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_code",
+    );
+
+    // Holds: refused without the code exactly as a type the event does not sell.
+    let reserve = |seat_id: Uuid, ticket_type: &str, code: Option<&str>| {
+        let mut body =
+            json!({"event_id": event.id, "seat_ids": [seat_id], "ticket_types": {seat_id.to_string(): ticket_type}});
+        if let Some(code) = code {
+            body["access_code"] = json!(code);
+        }
+        app.post("/reservations/reservations/reserve", body, Some(&ann))
+    };
+    let (a1, a2, a3) = (seat(&venue, "A1"), seat(&venue, "A2"), seat(&venue, "A3"));
+    let locked = reserve(a1, "members", None).await;
+    assert_error(&locked, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let unknown = reserve(a1, "nosuch", None).await;
+    assert_eq!(detail(&locked).replace("members", "X"), detail(&unknown).replace("nosuch", "X"));
+    assert_error(&reserve(a1, "members", Some("ELSEWHERE")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_code");
+    let tied = reserve(a1, "members", Some("STAFF-ONLY")).await;
+    assert_eq!(detail(&tied), detail(&locked), "a code that unlocks other types unlocks nothing here");
+    let resp = reserve(a1, "members", Some("members")).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "{}", resp.2);
+    let booking: Booking = parse(&resp.2);
+    assert_eq!((booking.reservations[0].ticket_type.as_str(), booking.reservations[0].price_cents), ("members", 900));
+    // The hidden type's quota (2) still holds.
+    let (_, bob) = app.customer("bob@example.com").await;
+    let body = |seat_id: Uuid| json!({"event_id": event.id, "seat_ids": [seat_id], "ticket_types": {seat_id.to_string(): "members"}, "access_code": "MEMBERS"});
+    let resp = app.post("/reservations/reservations/reserve", body(a2), Some(&bob)).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "{}", resp.2);
+    let full = app.post("/reservations/reservations/reserve", body(a3), Some(&bob)).await;
+    assert_error(&full, StatusCode::CONFLICT, "type_sold_out");
+
+    // Checkout: with the code that unlocked it (its use counted at confirm), never without.
+    let resp = app.post("/payments/checkout", json!({"booking_id": booking.id}), Some(&ann)).await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_code");
+    let resp =
+        app.post("/payments/checkout", json!({"booking_id": booking.id, "promo_code": "MEMBERS"}), Some(&ann)).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "{}", resp.2);
+    let payment: Payment = parse(&resp.2);
+    assert_eq!(payment.amount_cents, 900);
+    let resp = app.post(&format!("/payments/{}/confirm", payment.id), card(), Some(&ann)).await;
+    assert_eq!(resp.0, StatusCode::OK, "{}", resp.2);
+    let (_, _, listed) = app.get("/admin/codes", Some(&admin)).await;
+    let members = listed.as_array().expect("codes").iter().find(|c| c["code"] == "MEMBERS").expect("MEMBERS").clone();
+    assert_eq!(members["uses"], 1);
+}
+
+#[tokio::test]
+async fn the_first_ticket_type_cannot_be_hidden() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let prices = json!([{"tier": "standard", "price_cents": 1500}, {"tier": "vip", "price_cents": 4500}]);
+    let types = json!([{"name": "members", "prices": prices, "hidden": true}, {"name": "adult", "prices": prices}]);
+    let resp =
+        app.post("/events/events", crate::http::event_body(&venue, json!({"ticket_types": types})), Some(&admin)).await;
+    assert_error(&resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(detail(&resp).contains("hidden"), "{}", resp.2);
+}

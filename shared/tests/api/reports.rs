@@ -124,7 +124,7 @@ async fn the_orders_csv_has_a_line_per_seat_sold_with_its_holder_quoted_and_no_c
     assert_eq!(lines.len(), 3, "{csv}");
     for (line, (row, seat_number, tier)) in lines[1..].iter().zip([("A", 1, "standard"), ("B", 2, "vip")]) {
         assert!(line.starts_with(&format!("{},", booking.id)), "{line}");
-        let expected = format!(",{row},{seat_number},{tier},{},EUR,\"Smith, \"\"Ann\"\"\",valid,", tier_price(tier));
+        let expected = format!(",{row},{seat_number},{tier},{},0,EUR,\"Smith, \"\"Ann\"\"\",valid,", tier_price(tier));
         assert!(line.contains(&expected), "{line} does not hold {expected}");
     }
     assert!(!csv.contains("4242424242424242") && !csv.contains("4242 4242"), "no card number: {csv}");
@@ -175,4 +175,38 @@ async fn the_sales_window_shows_the_days_sales_and_refunds_per_event_and_refuses
     );
     let (_, customer) = app.customer("other@example.com").await;
     assert_error(&app.get("/admin/reports/sales", Some(&customer)).await, StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn revenue_is_what_was_paid_after_a_code_and_the_csv_shows_each_seats_discount() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let venue = app.small_venue(&admin).await;
+    let event = app.event(&admin, &venue).await;
+    let (_, buyer) = app.customer("buyer@example.com").await;
+    let resp = app.post("/admin/codes", json!({"code": "TWENTY", "kind": "percent", "value": 20}), Some(&admin)).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "{}", resp.2);
+    let resp = app.reserve_many(&buyer, event.id, &[seat(&venue, "A1"), seat(&venue, "A2")]).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "{}", resp.2);
+    let booking_id = resp.2["id"].clone();
+    let resp =
+        app.post("/payments/checkout", json!({"booking_id": booking_id, "promo_code": "twenty"}), Some(&buyer)).await;
+    assert_eq!(resp.0, StatusCode::CREATED, "{}", resp.2);
+    // 20 % of 2 × 1500.
+    assert_eq!((&resp.2["amount_cents"], &resp.2["discount_cents"]), (&json!(2400), &json!(600)));
+    let year = chrono::Datelike::year(&chrono::Utc::now()) + 2;
+    let card = json!({"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": year, "cvc": "123"});
+    let paid = app.post(&format!("/payments/{}/confirm", resp.2["id"].as_str().unwrap()), card, Some(&buyer)).await;
+    assert_eq!(paid.0, StatusCode::OK, "{}", paid.2);
+
+    let (_, _, report) = app.get(&report_path(event.id), Some(&admin)).await;
+    assert_eq!((&report["revenue_cents"], &report["by_type"][0]["revenue_cents"]), (&json!(2400), &json!(2400)));
+    let (_, _, sales) = app.get("/admin/reports/sales", Some(&admin)).await;
+    assert_eq!(sales["by_currency"][0]["revenue_cents"], json!(2400), "{sales}");
+    let (_, _, csv) = app.get(&format!("{}/orders.csv", report_path(event.id)), Some(&admin)).await;
+    let lines: Vec<&str> = csv.as_str().expect("CSV text").split_terminator("\r\n").collect();
+    assert_eq!(lines.len(), 3);
+    for line in &lines[1..] {
+        assert!(line.contains(&format!(",standard,{},300,EUR,", tier_price("standard"))), "{line}");
+    }
 }

@@ -175,7 +175,7 @@ async fn tickets_are_issued_and_revoked_inside_the_confirm_and_cancel_transactio
     assert_eq!(confirm.items.len(), 3 * seats + 4);
 
     recorder.take();
-    store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the paid booking");
+    store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel the paid booking");
     let sent = recorder.take();
     let reads_a_ticket = sent.iter().any(|r| r.operation != "TransactWriteItems" && r.names_ticket());
     assert!(!reads_a_ticket, "the cancel finds the tickets on the reservations, not by reading them: {sent:#?}");

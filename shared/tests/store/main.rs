@@ -65,6 +65,7 @@ macro_rules! backend_tests {
                 lapsed_hold_is_reheld_by_another_user,
                 hold_limit_stops_a_squatter,
                 ticket_types_price_each_seat_by_type_and_tier,
+                a_hidden_type_is_held_only_when_unlocked_and_keeps_its_quota,
                 a_type_quota_frees_canceled_and_expired_slots_and_keeps_sold_ones,
                 hold_limit_counts_only_seats_still_held,
                 a_hold_extended_by_checkout_keeps_counting,
@@ -112,6 +113,7 @@ macro_rules! backend_tests {
                 event_report_of_an_event_with_no_sale_has_every_seat_available,
                 sales_window_counts_the_sales_and_refunds_in_it_by_event_and_day,
                 audited_changes_write_exactly_their_row_with_before_and_after,
+                an_admins_cancel_of_paid_seats_audits_each_refund_and_nothing_else_does,
                 a_resent_message_writes_its_row_and_a_refused_resend_none,
                 a_webhooks_registration_and_deletion_write_their_rows_without_its_secret,
                 refused_or_unknown_changes_write_no_row,
@@ -246,6 +248,7 @@ macro_rules! code_tests {
                 a_checkout_takes_the_discount_off_and_its_confirm_counts_the_use,
                 the_per_account_limit_is_kept_at_confirm,
                 a_canceled_discounted_seat_refunds_what_was_paid_for_it,
+                reports_count_what_was_paid_after_a_code_and_refund_a_seats_paid_share,
                 an_access_code_unlocks_holds_before_the_opening,
             ]);
             backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [

@@ -208,6 +208,7 @@ pub fn hold_request(user: &User, event: &Event, seats: &[Uuid], ttl: HoldTtl) ->
         limit: HoldLimit::max(),
         admitted: false,
         presale: false,
+        unlocked_types: Vec::new(),
     }
 }
 

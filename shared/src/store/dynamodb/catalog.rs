@@ -866,7 +866,7 @@ impl CatalogStore for DynamoStore {
             Err(refused) if audit.is_some() && refused.condition_failed(0) => {}
             Err(canceled) => return Err(StoreError::Internal(format!("canceling an event was refused: {canceled:?}"))),
         }
-        let refunds = self.cancel_event_seats(id, stored.shards, now).await?;
+        let refunds = self.cancel_event_seats(id, stored.shards, now, actor).await?;
         let event = self.event(id, now).await?;
         Ok(event.map(|canceled| Cancellation { canceled, refunds }))
     }

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::audit::audit_put;
 use super::catalog::{SeatStateItem, event_from};
 use super::hold_slots::{HoldSlots, claim_slots};
 use super::items::*;
@@ -26,8 +27,8 @@ use super::waitlist::{OfferedSeat, Offers};
 use super::webhooks::event_puts;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, Tx, TxItem, Values};
 use crate::domain::{
-    Booking, EventStatus, HoldExtension, HoldRequest, Payment, PaymentStatus, Refund, Reservation, ReservationFilter,
-    ReservationStatus, SeatLabel,
+    Actor, AuditRecord, Booking, EventStatus, HoldExtension, HoldRequest, Payment, PaymentStatus, RecordedRefund,
+    Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
 };
 use crate::store::outbox::CanceledSeats;
 use crate::store::rules::typed_price;
@@ -103,6 +104,7 @@ impl DynamoStore {
         only: Option<Uuid>,
         canceled: CanceledSeats,
         now: DateTime<Utc>,
+        actor: Option<&Actor>,
     ) -> StoreResult<Option<Canceled>> {
         let now_ms = ms(now);
         let mut budget = Budget::new();
@@ -137,8 +139,8 @@ impl DynamoStore {
                 CanceledSeats::Event(_) => Offers::default(),
                 _ => self.offers(active[0].reservation.event_id, &active, now).await?,
             };
-            // 2n items, a ticket per paid seat, the refund and its notice: 32 for the largest
-            // booking; the offers add at most 50 (10 seats, and for each of at most 10 offers its
+            // 2n items, a ticket per paid seat, the refund, its notice and an admin's audit row of
+            // it: 33 for the largest booking; the offers add at most 50 (10 seats, and for each of at most 10 offers its
             // booking and mail; the updates of at most `WAITLIST_LOOKAHEAD` entries): within
             // `TRANSACT_MAX_ITEMS` (100).
             let mut writes: Vec<TransactWriteItem> = Vec::new();
@@ -179,6 +181,21 @@ impl DynamoStore {
                 if refund_cents > 0 {
                     let (write, refund) = self.refund_write(&payment, refund_cents, now_ms)?;
                     writes.push(write);
+                    // An admin's cancel: the refund's audit row is one more Put of the same transaction.
+                    if let Some(actor) = actor {
+                        let recorded = RecordedRefund {
+                            payment_id: payment.id,
+                            booking_id,
+                            refunded_before: payment.refunded_cents,
+                            refund_cents,
+                            seats: active
+                                .iter()
+                                .filter(|r| r.reservation.status == ReservationStatus::Confirmed)
+                                .map(|r| r.reservation.seat_id)
+                                .collect(),
+                        };
+                        writes.push(audit_put(&self.table, &AuditRecord::payment_refunded(actor, &recorded, now))?);
+                    }
                     if let Some(refund) = &refund {
                         let notice = canceled.notice(booking_id, refund);
                         writes.extend(event_puts(&self.table, Some(payment.user_id), &notice, now)?);
@@ -232,12 +249,14 @@ impl DynamoStore {
         Ok((write, refund))
     }
 
-    /// Cancels every active seat of a canceled event, booking by booking; the refunds owed.
+    /// Cancels every active seat of a canceled event, booking by booking (each booking's refund
+    /// and an admin's audit row of it in that booking's transaction); the refunds owed.
     pub(super) async fn cancel_event_seats(
         &self,
         event_id: Uuid,
         shards: u32,
         now: DateTime<Utc>,
+        actor: Option<&Actor>,
     ) -> StoreResult<Vec<Refund>> {
         let bookings: BTreeSet<Uuid> = self
             .seat_states(event_id, shards)
@@ -248,7 +267,7 @@ impl DynamoStore {
             .collect();
         let mut refunds = Vec::new();
         for booking_id in bookings {
-            if let Some(done) = self.cancel_seats(booking_id, None, CanceledSeats::Event(event_id), now).await? {
+            if let Some(done) = self.cancel_seats(booking_id, None, CanceledSeats::Event(event_id), now, actor).await? {
                 refunds.extend(done.refunds);
             }
         }
@@ -489,8 +508,13 @@ impl HoldStore for DynamoStore {
                     return Err(StoreError::seat_not_in_venue(*id));
                 };
                 // The seat's ticket type and that type's price for its tier (`rules::typed_price`).
-                let (ticket_type, price_cents, _) =
-                    typed_price(&event.ticket_types, request.seats.ticket_type(*id), *id, &seat.seat.tier)?;
+                let (ticket_type, price_cents, _) = typed_price(
+                    &event.ticket_types,
+                    request.seats.ticket_type(*id),
+                    &request.unlocked_types,
+                    *id,
+                    &seat.seat.tier,
+                )?;
                 wanted.push(Wanted { seat, price_cents, ticket_type, shard: seat_shard(*id, stored.shards) });
             }
 
@@ -670,12 +694,17 @@ impl HoldStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
+    async fn cancel_reservation(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Reservation>> {
         let Some(item) = self.get(reservation_key(id)).await? else {
             return Err(StoreError::NotFound(Entity::Reservation));
         };
         let booking_id = get_uuid(&item, "bid")?;
-        match self.cancel_seats(booking_id, Some(id), CanceledSeats::Seat(id), now).await? {
+        match self.cancel_seats(booking_id, Some(id), CanceledSeats::Seat(id), now, actor).await? {
             Some(done) => {
                 let mut reservation = done
                     .reservations
@@ -697,8 +726,13 @@ impl HoldStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
-        let Some(mut done) = self.cancel_seats(id, None, CanceledSeats::Booking, now).await? else {
+    async fn cancel_booking(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Booking>> {
+        let Some(mut done) = self.cancel_seats(id, None, CanceledSeats::Booking, now, actor).await? else {
             return Err(StoreError::no_active_seats_left());
         };
         for r in &mut done.reservations {

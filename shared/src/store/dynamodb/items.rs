@@ -133,7 +133,8 @@ item_kinds! {
     /// cancels and the sweep that free the seats (`Holds`, `HoldSweeper`).
     WAITLIST = "WAITLIST#*" by [Waitlist, Holds, HoldSweeper];
     /// An audit log entry (issue 21), one partition per entity kind: written by the admin change it
-    /// records, in that change's transaction (`audit.rs`).
+    /// records, in that change's transaction (`audit.rs`); an admin's cancel (`Holds`, `Catalog`)
+    /// writes its refunds' entries as `Audit`.
     AUDIT = "AUDIT#*" by [Audit];
     /// An outgoing webhook's endpoint: registered and deleted by admins.
     HOOK = "HOOK#*" by [Webhooks];
@@ -673,6 +674,8 @@ pub fn ticket_from(item: &Item) -> StoreResult<StoredTicket> {
             seat_id: get_uuid(item, "seat_id")?,
             seat: label_from(item)?,
             price_cents: get_n(item, "price")?,
+            // Tickets issued without a code's discount (or before discounts) have none.
+            discount_cents: opt_n(item, "disc")?.unwrap_or(0),
             currency: text(item, "currency"),
             holder_name: text(item, "holder"),
             status: get_enum::<TicketStatus>(item, "st")?,

@@ -1,8 +1,8 @@
 //! Sales reports on DynamoDB, added up in the process from the event's own partitions (there is
 //! no `GROUP BY`): the seat map's reads (the event, its venue's seats partition, its 4 seat-state
-//! partitions) and one paginated Query of the event's tickets on `gsi2`, projected to the four
-//! attributes counted. Both run at once. A 20,000-seat event read in full is about 20,000 small
-//! items of seats, 20,000 of seat states and one per ticket: a few MB, some 500 read capacity
+//! partitions) and one paginated Query of the event's tickets on `gsi2`, projected to the
+//! attributes counted (the price and the discount: revenue is what was paid). Both run at once.
+//! A 20,000-seat event read in full is about 20,000 small items of seats, 20,000 of seat states and one per ticket: a few MB, some 500 read capacity
 //! units at eventual consistency, in pages of 1 MB.
 
 use std::collections::HashMap;
@@ -19,6 +19,12 @@ use crate::domain::{
 };
 use crate::store::{CatalogStore, ReportStore, StoreError, StoreResult};
 
+/// What was paid for a ticket: its price less its share of a code's discount (`disc`, absent on
+/// tickets issued without one).
+fn paid_cents(item: &Item) -> StoreResult<i64> {
+    Ok(get_n(item, "price")? - opt_n(item, "disc")?.unwrap_or(0))
+}
+
 #[async_trait]
 impl ReportStore for DynamoStore {
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
@@ -26,7 +32,7 @@ impl ReportStore for DynamoStore {
         let pk = event_tickets_pk(event_id);
         let (seats, tickets) = tokio::join!(
             self.seat_map(event_id, now),
-            self.query_all(Query::gsi2(&pk).only("#tier, #ttype, #price, #issued, #st"))
+            self.query_all(Query::gsi2(&pk).only("#tier, #ttype, #price, #disc, #issued, #st"))
         );
         let Some(seats) = seats? else {
             return Ok(None);
@@ -52,7 +58,7 @@ impl ReportStore for DynamoStore {
             let ticket_type = opt_s(item, "ttype").unwrap_or_else(|| STANDARD_TICKET_TYPE.to_owned());
             let line = sales.entry((get_s(item, "tier")?.to_owned(), ticket_type, hour, revoked)).or_default();
             line.0 += 1;
-            line.1 += get_n(item, "price")?;
+            line.1 += paid_cents(item)?;
         }
         let counts: Vec<ReportCount> =
             tiers
@@ -68,7 +74,7 @@ impl ReportStore for DynamoStore {
     /// There is no index of tickets by time across events: the events that start at or after the
     /// window's start (only they can have sold a ticket in it: a sale closes at the start) are
     /// taken from the events' index partition, which every listing reads whole, and each one's
-    /// tickets partition is read at once (four attributes projected; at most as many Queries in
+    /// tickets partition is read at once (five attributes projected; at most as many Queries in
     /// flight as the store's read slots) and counted here. A refund an admin makes after the
     /// event started, of an event that started before the window, is not found (see README,
     /// "Sales reports").
@@ -83,7 +89,7 @@ impl ReportStore for DynamoStore {
             let (client, slots, table) = (self.client.clone(), self.slots.clone(), self.table.clone());
             tasks.spawn(async move {
                 let pk = event_tickets_pk(event.id);
-                let query = Query::gsi2(&pk).only("#price, #issued, #revoked, #currency");
+                let query = Query::gsi2(&pk).only("#price, #disc, #issued, #revoked, #currency");
                 let tickets = super::query::query_all_on(&client, &slots, &table, query).await;
                 (event, tickets)
             });
@@ -92,7 +98,7 @@ impl ReportStore for DynamoStore {
         while let Some(done) = tasks.join_next().await {
             let (event, tickets) = done.map_err(|e| StoreError::Internal(format!("a report task failed: {e}")))?;
             for item in &tickets? {
-                let price = get_n(item, "price")?;
+                let price = paid_cents(item)?;
                 let issued = Some(get_time(item, "issued")?);
                 let revoked = opt_n(item, "revoked")?.map(from_ms).transpose()?;
                 for (at, refunded) in [(issued, false), (revoked, true)] {

@@ -47,6 +47,8 @@ pub(super) fn issued_ticket(r: &StoredReservation, ticket_id: Uuid, holder: &str
         // The seat's ticket type, for the sales report's `by_type`.
         ("ttype".to_owned(), s(&seat.ticket_type)),
         ("price".to_owned(), n(seat.price_cents)),
+        // The seat's share of a code's discount: the reports count what was paid (price less it).
+        ("disc".to_owned(), n(r.discount_cents)),
         ("currency".to_owned(), s(&seat.currency)),
         ("holder".to_owned(), s(holder)),
         ("st".to_owned(), s(TicketStatus::Valid.as_str())),

@@ -525,7 +525,8 @@ impl PostgresStore {
         if found == 0 {
             return Ok(None);
         }
-        let refunds = cancel_active(&mut tx, CancelScope::Event, id, now).await?.refunds;
+        // Each refund of an admin's cancel has its own `payment.refunded` row, written there.
+        let refunds = cancel_active(&mut tx, CancelScope::Event, id, now, actor).await?.refunds;
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Event(id), now).await?;
         outbox::event_canceled(&mut *tx, id, now).await?;
         let event = fetch_event(&mut *tx, id, now).await?;

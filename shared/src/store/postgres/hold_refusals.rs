@@ -125,7 +125,7 @@ impl PostgresStore {
         }
         let types = self.event_types(request.event_id).await?;
         for named in request.seats.ticket_types() {
-            if let Err(unknown) = resolve_seat_type(&types, named.as_deref()) {
+            if let Err(unknown) = resolve_seat_type(&types, named.as_deref(), &request.unlocked_types) {
                 return Ok(Some(StoreError::unknown_ticket_type(unknown)));
             }
         }
@@ -146,7 +146,9 @@ impl PostgresStore {
         let types = self.event_types(request.event_id).await?;
         let mut asked: BTreeMap<&str, i64> = BTreeMap::new();
         for named in request.seats.ticket_types() {
-            let Ok(ticket_type) = resolve_seat_type(&types, named.as_deref()) else { continue };
+            let Ok(ticket_type) = resolve_seat_type(&types, named.as_deref(), &request.unlocked_types) else {
+                continue;
+            };
             *asked.entry(ticket_type.name.as_str()).or_default() += 1;
         }
         for (name, seats) in asked {

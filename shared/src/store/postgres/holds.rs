@@ -17,12 +17,15 @@ use sqlx::postgres::{PgConnection, PgExecutor, PgPool};
 use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::audit::write_audit;
 use super::payments::record_refunds;
 use super::rows::{BookingSeatRow, ReservationRow, parse_stored, reservation_columns};
 use super::tickets::revoke_tickets;
 use super::waitlist::{offer_freed_seats, offer_lapsed_seats};
 use super::{PostgresStore, TxError, is_deadlock, retry_deadlocks, settle};
-use crate::domain::{Booking, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus};
+use crate::domain::{
+    Actor, AuditRecord, Booking, HoldExtension, HoldRequest, Refund, Reservation, ReservationFilter, ReservationStatus,
+};
 use crate::store::Entity;
 use crate::store::batch::Batches;
 use crate::store::hold_batch::{HoldOutcome, PendingHold};
@@ -72,14 +75,24 @@ impl HoldStore for PostgresStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
-        let outcome = retry_deadlocks(|| Box::pin(self.cancel_reservation_once(id, now))).await;
+    async fn cancel_reservation(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Reservation>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_reservation_once(id, now, actor))).await;
         settle(outcome, "canceling the reservation")
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
-        let outcome = retry_deadlocks(|| Box::pin(self.cancel_booking_once(id, now))).await;
+    async fn cancel_booking(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Booking>> {
+        let outcome = retry_deadlocks(|| Box::pin(self.cancel_booking_once(id, now, actor))).await;
         settle(outcome, "canceling the booking")
     }
 
@@ -153,6 +166,8 @@ impl PgHoldBatches {
     async fn try_hold_batch(&self, batch: &[PendingHold]) -> Result<Vec<HoldOutcome>, sqlx::Error> {
         let (mut seat_holds, mut seat_ids, mut seat_ranks) = (Vec::new(), Vec::new(), Vec::new());
         let mut seat_types: Vec<Option<String>> = Vec::new();
+        // Per seat: whether the hold's access code unlocks the hidden type it names.
+        let mut seat_unlocked: Vec<bool> = Vec::new();
         let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut limits, mut admitted, mut presale) = (Vec::new(), Vec::new(), Vec::new());
@@ -160,6 +175,7 @@ impl PgHoldBatches {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
             let request = &hold.request;
             for ((rank, seat), ticket_type) in (1_i32..).zip(request.seats.ids()).zip(request.seats.ticket_types()) {
+                seat_unlocked.push(ticket_type.as_ref().is_some_and(|t| request.unlocked_types.contains(t)));
                 seat_types.push(ticket_type.clone());
                 seat_holds.push(i);
                 seat_ids.push(*seat);
@@ -190,7 +206,8 @@ impl PgHoldBatches {
             .bind(&seat_ranks)
             .bind(&admitted)
             .bind(&seat_types)
-            .bind(&presale);
+            .bind(&presale)
+            .bind(&seat_unlocked);
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
@@ -324,7 +341,8 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
 /// limit of held seats, `$12` whether it carries an admission of the event's waiting room, `$14`
 /// whether an access code unlocks the event's presale for it, and per seat `$13` the ticket type
-/// it names (NULL: the event's first). Each hold's event must be on sale, open (its `on_sale_at`
+/// it names (NULL: the event's first) and `$15` whether the hold's access code unlocks that type
+/// when it is hidden (a hidden type not unlocked is, to the hold, a type the event does not sell). Each hold's event must be on sale, open (its `on_sale_at`
 /// reached or none, or a presale unlocked), behind no enabled
 /// waiting room unless the hold is admitted, and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
@@ -349,7 +367,7 @@ WITH req AS (
 ), wanted AS (
     SELECT r.idx, r.booking_id, s.id AS seat_id, s.section, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency,
            want.nth, tt.ticket_type, tt.quota
-    FROM unnest($1::int4[], $2::uuid[], $11::int4[], $13::text[]) AS want (idx, seat_id, nth, ticket_type)
+    FROM unnest($1::int4[], $2::uuid[], $11::int4[], $13::text[], $15::bool[]) AS want (idx, seat_id, nth, ticket_type, unlocked)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
                        AND (oe.on_sale_at IS NULL OR oe.on_sale_at <= r.held_at OR r.presale)
@@ -358,12 +376,14 @@ WITH req AS (
     -- the whole venue.
     CROSS JOIN LATERAL (SELECT * FROM seats x WHERE x.id = want.seat_id LIMIT 1) s
     -- The seat's ticket type, from the event row already read (its JSON, migration 0024): the one
-    -- the seat names, else the first; an event without types of its own sells `standard`.
+    -- the seat names, else the first; an event without types of its own sells `standard`. A
+    -- hidden type is found only when the hold's access code unlocked it (`$15`).
     CROSS JOIN LATERAL (
         SELECT t.v ->> 'name' AS ticket_type, (t.v ->> 'quota')::int4 AS quota, t.v -> 'prices' AS type_prices
         FROM jsonb_array_elements(coalesce(oe.ticket_types::jsonb, '[{"name": "standard"}]'::jsonb))
              WITH ORDINALITY AS t (v, pos)
         WHERE CASE WHEN want.ticket_type IS NULL THEN t.pos = 1 ELSE t.v ->> 'name' = want.ticket_type END
+          AND ((t.v ->> 'hidden')::bool IS NOT TRUE OR want.unlocked)
         LIMIT 1
     ) tt
     -- Its price for the seat's tier: the type's, or the event's prices for `standard`.
@@ -578,9 +598,10 @@ impl PostgresStore {
         &self,
         id: Uuid,
         now: DateTime<Utc>,
+        actor: Option<&Actor>,
     ) -> Result<Cancellation<Reservation>, TxError> {
         let mut tx = self.pool.begin().await?;
-        let done = cancel_active(&mut tx, CancelScope::Reservation, id, now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Reservation, id, now, actor).await?;
         done.offer(&mut tx, now).await?;
         let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Seat(id), now).await?;
@@ -596,9 +617,14 @@ impl PostgresStore {
         Ok(Cancellation { canceled: reservation, refunds })
     }
 
-    async fn cancel_booking_once(&self, id: Uuid, now: DateTime<Utc>) -> Result<Cancellation<Booking>, TxError> {
+    async fn cancel_booking_once(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> Result<Cancellation<Booking>, TxError> {
         let mut tx = self.pool.begin().await?;
-        let done = cancel_active(&mut tx, CancelScope::Booking, id, now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Booking, id, now, actor).await?;
         done.offer(&mut tx, now).await?;
         let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Booking, now).await?;
@@ -685,6 +711,7 @@ pub(super) async fn cancel_active(
     scope: CancelScope,
     key: Uuid,
     now: DateTime<Utc>,
+    actor: Option<&Actor>,
 ) -> Result<CancelOutcome, TxError> {
     let locked: Vec<(Uuid, Uuid, i64, String, Uuid, Uuid)> =
         sqlx::query_as(scope.lock_sql()).bind(key).bind(now).fetch_all(&mut *conn).await?;
@@ -697,15 +724,24 @@ pub(super) async fn cancel_active(
     // Per booking, what was paid for its confirmed seats (their price less their share of a
     // code's discount); held seats were never paid for. The confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let mut paid_seats: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
     let mut ticketed: Vec<Uuid> = Vec::new();
-    for (id, booking_id, price_cents, status, ..) in &locked {
+    for (id, booking_id, price_cents, status, _, seat_id) in &locked {
         if parse_stored::<ReservationStatus>(status)? == ReservationStatus::Confirmed {
             *paid.entry(*booking_id).or_default() += price_cents;
+            paid_seats.entry(*booking_id).or_default().push(*seat_id);
             ticketed.push(*id);
         }
     }
     revoke_tickets(conn, &ticketed, now).await?;
-    let refunds = record_refunds(conn, &paid, now).await?;
+    let (refunds, recorded) = record_refunds(conn, &paid, now).await?;
+    // An admin's cancel: each refund it recorded is audited in the same transaction.
+    if let Some(actor) = actor {
+        for mut refund in recorded {
+            refund.seats = paid_seats.remove(&refund.booking_id).unwrap_or_default();
+            write_audit(&mut *conn, &AuditRecord::payment_refunded(actor, &refund, now)).await?;
+        }
+    }
     let freed = locked.iter().map(|(.., event_id, seat_id)| (*event_id, *seat_id)).collect();
     Ok(CancelOutcome { count: locked.len(), refunds, freed })
 }

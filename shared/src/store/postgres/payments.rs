@@ -19,7 +19,8 @@ use super::rows::{PaymentRow, parse_stored, payment_columns};
 use super::tickets::issue_tickets;
 use super::{PostgresStore, TxError, is_deadlock, kept_deadlocking, retry_deadlocks, settle};
 use crate::domain::{
-    EventStatus, NewPayment, Page, Payment, PaymentStatus, PricedSeat, Refund, ReservationStatus, discount_shares,
+    EventStatus, NewPayment, Page, Payment, PaymentStatus, PricedSeat, RecordedRefund, Refund, ReservationStatus,
+    discount_shares,
 };
 use crate::store::outbox;
 use crate::store::{
@@ -547,14 +548,15 @@ FROM unnest($1::uuid[], $2::int8[]) AS u (id, refund_cents)
 WHERE p.id = u.id AND p.id = ANY ($1)";
 
 /// Records each booking's amount as refunded on its paid payment, capped at what is left of it,
-/// inside the caller's transaction; the refunds to pay out, in booking order.
+/// inside the caller's transaction; the refunds to pay out, in booking order, and every refund
+/// recorded (with or without a charge to pay it out against), for the audit log.
 pub(super) async fn record_refunds(
     conn: &mut PgConnection,
     paid: &BTreeMap<Uuid, i64>,
     now: DateTime<Utc>,
-) -> Result<Vec<Refund>, TxError> {
+) -> Result<(Vec<Refund>, Vec<RecordedRefund>), TxError> {
     if paid.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let booking_ids: Vec<Uuid> = paid.keys().copied().collect();
     // Locked first so the amounts computed below are the ones written. Confirmed seats without a
@@ -562,25 +564,36 @@ pub(super) async fn record_refunds(
     let payments: Vec<(Uuid, Uuid, Option<String>, i64, i64)> =
         sqlx::query_as(PAID_PAYMENTS_SQL).bind(&booking_ids).fetch_all(&mut *conn).await?;
     if payments.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
 
     let mut payment_ids = Vec::with_capacity(payments.len());
     let mut amounts = Vec::with_capacity(payments.len());
     let mut refunds = Vec::new();
+    let mut recorded = Vec::new();
     for (payment_id, booking_id, provider_ref, amount_cents, refunded_cents) in payments {
         let price_cents = paid.get(&booking_id).copied().unwrap_or(0);
         // An earlier refund (a provider's webhook) may have given part of it back already.
         let refund_cents = cancel_refund(price_cents, amount_cents, refunded_cents);
         payment_ids.push(payment_id);
         amounts.push(refund_cents);
+        if refund_cents > 0 {
+            let seats = Vec::new();
+            recorded.push(RecordedRefund {
+                payment_id,
+                booking_id,
+                refunded_before: refunded_cents,
+                refund_cents,
+                seats,
+            });
+        }
         // Without a provider reference there is no charge to refund against; the books are still right.
         if let Some(provider_ref) = provider_ref.filter(|_| refund_cents > 0) {
             refunds.push(Refund { payment_id, provider_ref, amount_cents: refund_cents });
         }
     }
     sqlx::query(RECORD_REFUNDS_SQL).bind(&payment_ids).bind(&amounts).bind(now).execute(&mut *conn).await?;
-    Ok(refunds)
+    Ok((refunds, recorded))
 }
 
 #[async_trait]

@@ -288,7 +288,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
              ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
              ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
              ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], ARRAY[NULL, 'student', NULL]::text[], \
-             ARRAY[false, false]::bool[]",
+             ARRAY[false, false]::bool[], ARRAY[false, false, false]::bool[]",
             a1 = f.seat("A1"),
             a2 = f.seat("A2"),
             b1 = f.seat("B1"),
@@ -505,7 +505,7 @@ fn hot_statements() -> Vec<HotStatement> {
         "ARRAY[0, 0, 1]::int4[], {SEATS}, ARRAY[0, 1]::int4[], ARRAY[gen_random_uuid(), gen_random_uuid()], \
          ARRAY[{USER}, md5('user8')::uuid], ARRAY[{EVENT}, {EVENT}], ARRAY[{now}, {now}], ARRAY[{later}, {later}], \
          ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], \
-         ARRAY[NULL, 'student', NULL]::text[], ARRAY[false, false]::bool[]"
+         ARRAY[NULL, 'student', NULL]::text[], ARRAY[false, false]::bool[], ARRAY[false, false, false]::bool[]"
     );
     vec![
         // The hold and the reads that explain a refused one.

@@ -15,7 +15,7 @@ use crate::store::{ReportStore, StoreError, StoreResult};
 /// no plan reads the event's reservations first and then every seat to match them; the unique
 /// index leaves at most one); and `sales`, the event's
 /// tickets by tier, ticket type (their reservation's), hour of issue (UTC) and whether revoked (its
-/// range of `tickets_event_idx`).
+/// range of `tickets_event_idx`), with what was paid for them (price less the code's discount).
 pub(super) const EVENT_REPORT_SQL: &str = "
 SELECT 'event' AS part, NULL::text AS tier, NULL::text AS ticket_type, NULL::timestamptz AS hour, false AS revoked, 0::bigint AS seats,
        0::bigint AS sold, 0::bigint AS held, 0::bigint AS cents
@@ -34,7 +34,7 @@ FROM (
 GROUP BY seat.tier
 UNION ALL
 SELECT 'sales', t.tier, r.ticket_type, date_trunc('hour', t.issued_at, 'UTC'), t.status = 'revoked', 0, count(*), 0,
-       sum(t.price_cents)::bigint
+       sum(t.price_cents - t.discount_cents)::bigint
 FROM tickets t
 -- Each ticket's reservation, for its ticket type: one primary-key probe, fenced by `LIMIT`.
 CROSS JOIN LATERAL (SELECT x.ticket_type FROM reservations x WHERE x.id = t.reservation_id LIMIT 1) r
@@ -42,27 +42,27 @@ WHERE t.event_id = $1
 GROUP BY t.tier, r.ticket_type, date_trunc('hour', t.issued_at, 'UTC'), t.status = 'revoked'";
 
 /// Sales across events in a window (`$1` from, `$2` to, both included), by event, currency and
-/// UTC day: the tickets issued in it (one range of `tickets_issued_idx`) and those revoked in it
+/// UTC day: what was paid (price less a code's discount) for the tickets issued in it (one range of `tickets_issued_idx`) and those revoked in it
 /// (one range of `tickets_revoked_idx`, which holds only revoked tickets), each group with its
 /// event's name (a primary-key probe). Each range is read in a materialized CTE of its own: in
 /// the grouped query itself, a generic plan made on an empty table read a whole index of tickets
 /// in event order (`tickets_event_tally_idx`) to group without sorting, filtering every ticket.
 pub(super) const SALES_REPORT_SQL: &str = "
 WITH sold AS MATERIALIZED (
-    SELECT t.event_id, t.currency, t.issued_at AS at, t.price_cents FROM tickets t
+    SELECT t.event_id, t.currency, t.issued_at AS at, t.price_cents - t.discount_cents AS paid_cents FROM tickets t
     WHERE t.issued_at >= $1 AND t.issued_at <= $2
 ), refunded AS MATERIALIZED (
-    SELECT t.event_id, t.currency, t.revoked_at AS at, t.price_cents FROM tickets t
+    SELECT t.event_id, t.currency, t.revoked_at AS at, t.price_cents - t.discount_cents AS paid_cents FROM tickets t
     WHERE t.revoked_at >= $1 AND t.revoked_at <= $2
 )
 SELECT g.event_id, (SELECT e.name FROM events e WHERE e.id = g.event_id) AS name, g.currency, g.day, g.refunded,
        g.tickets, g.cents
 FROM (
     SELECT event_id, currency, (at AT TIME ZONE 'UTC')::date AS day, false AS refunded, count(*) AS tickets,
-           sum(price_cents)::bigint AS cents
+           sum(paid_cents)::bigint AS cents
     FROM sold GROUP BY 1, 2, 3
     UNION ALL
-    SELECT event_id, currency, (at AT TIME ZONE 'UTC')::date, true, count(*), sum(price_cents)::bigint
+    SELECT event_id, currency, (at AT TIME ZONE 'UTC')::date, true, count(*), sum(paid_cents)::bigint
     FROM refunded GROUP BY 1, 2, 3
 ) g";
 

@@ -370,7 +370,8 @@ impl SeatMapRow {
 macro_rules! ticket_columns {
     () => {
         "id, reservation_id, booking_id, event_id, user_id, seat_id, section, row_label, seat_number, tier, \
-         price_cents, currency, holder_name, status, issued_at, admitted_scan_id, admitted_gate, admitted_at, revoked_at"
+         price_cents, discount_cents, currency, holder_name, status, issued_at, admitted_scan_id, admitted_gate, \
+         admitted_at, revoked_at"
     };
 }
 pub(super) use ticket_columns;
@@ -388,6 +389,7 @@ pub(super) struct TicketRow {
     seat_number: i32,
     tier: String,
     price_cents: i64,
+    discount_cents: i64,
     currency: String,
     holder_name: String,
     status: String,
@@ -414,6 +416,7 @@ impl TicketRow {
                 tier: self.tier,
             },
             price_cents: self.price_cents,
+            discount_cents: self.discount_cents,
             currency: self.currency,
             holder_name: self.holder_name,
             status: parse_stored::<TicketStatus>(&self.status)?,

@@ -60,6 +60,7 @@ impl Fixture {
             limit: HoldLimit::default(),
             admitted: false,
             presale: false,
+            unlocked_types: Vec::new(),
         }
     }
 }
@@ -336,7 +337,7 @@ async fn checkout_of_a_lapsed_canceled_or_unknown_booking_is_refused() {
         ));
 
         let canceled = store.hold(&f.hold(&["A2"], ten_minutes()), now).await.unwrap();
-        store.cancel_booking(canceled.id, now).await.unwrap();
+        store.cancel_booking(canceled.id, now, None).await.unwrap();
         match store.create_payment(checkout(&canceled, now + minutes(5)), now).await {
             Err(StoreError::InvalidState(message)) => {
                 assert_eq!(message, "this booking has no held seats to pay for")
@@ -437,18 +438,18 @@ async fn canceling_paid_seats_records_and_returns_their_refunds() {
         let a1 = booking.reservations[0].id;
         let b1 = booking.reservations[1].id;
 
-        let first = store.cancel_reservation(a1, now + minutes(1)).await.unwrap();
+        let first = store.cancel_reservation(a1, now + minutes(1), None).await.unwrap();
         assert_eq!(first.canceled.status, ReservationStatus::Canceled);
         assert_eq!(first.refunds, [Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 1200 }]);
         let partly = store.payment(payment.id).await.unwrap().unwrap();
         assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 1200));
         assert_eq!(partly.updated_at, now + minutes(1));
 
-        let last = store.cancel_reservation(b1, now + minutes(2)).await.unwrap();
+        let last = store.cancel_reservation(b1, now + minutes(2), None).await.unwrap();
         assert_eq!(last.refunds, [Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 3000 }]);
         let refunded = store.payment(payment.id).await.unwrap().unwrap();
         assert_eq!((refunded.status, refunded.refunded_cents), (PaymentStatus::Refunded, 4200));
-        assert!(matches!(store.cancel_booking(booking.id, now).await, Err(StoreError::InvalidState(_))));
+        assert!(matches!(store.cancel_booking(booking.id, now, None).await, Err(StoreError::InvalidState(_))));
         assert!(matches!(store.record_refund(payment.id, 1, now).await, Err(StoreError::InvalidState(_))));
     })
     .await;
@@ -463,7 +464,7 @@ async fn cancels_cap_refunds_at_what_is_left_and_cancel_event_refunds_every_paid
         let (booking, payment) = paid_booking(&store, &f, &["A1", "B1"], "ch_1", now).await;
         let partly = store.record_refund(payment.id, 4000, now).await.unwrap();
         assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 4000));
-        let whole = store.cancel_booking(booking.id, now).await.unwrap();
+        let whole = store.cancel_booking(booking.id, now, None).await.unwrap();
         assert_eq!(whole.canceled.status, ReservationStatus::Canceled);
         assert_eq!(whole.refunds, [Refund { payment_id: payment.id, provider_ref: "ch_1".into(), amount_cents: 200 }]);
         let done = store.payment(payment.id).await.unwrap().unwrap();
@@ -599,7 +600,7 @@ async fn a_cancel_that_waited_for_a_confirm_refunds_the_seat_it_confirmed() {
         let canceling = {
             let store = Arc::clone(&store);
             let a1 = booking.reservations[0].id;
-            tokio::spawn(async move { store.cancel_reservation(a1, now).await })
+            tokio::spawn(async move { store.cancel_reservation(a1, now, None).await })
         };
         until_someone_waits_for_a_lock(&store).await;
         confirm.commit().await.unwrap();
@@ -640,9 +641,9 @@ async fn a_confirm_racing_a_cancel_never_keeps_money_for_a_canceled_seat() {
                         std::hint::spin_loop();
                     }
                     if round % 2 == 0 {
-                        store.cancel_booking(booking_id, now).await.map(|c| c.refunds)
+                        store.cancel_booking(booking_id, now, None).await.map(|c| c.refunds)
                     } else {
-                        store.cancel_reservation(a1, now).await.map(|c| c.refunds)
+                        store.cancel_reservation(a1, now, None).await.map(|c| c.refunds)
                     }
                 })
             };
@@ -680,7 +681,7 @@ async fn a_confirm_racing_a_cancel_never_keeps_money_for_a_canceled_seat() {
                 Err(other) => panic!("round {round}: the confirm got {other:?}"),
             }
             // Free the seats for the next round.
-            let _ = store.cancel_booking(booking.id, now).await;
+            let _ = store.cancel_booking(booking.id, now, None).await;
         }
     })
     .await;
@@ -740,9 +741,9 @@ async fn a_lapsed_confirm_racing_new_holds_leaves_the_seats_to_exactly_one_of_th
             }
             // Free the seats for the next round, whose clock is earlier than `later`: Ann's seats
             // that are still written `held` run at that clock, so they are canceled at `now`.
-            let _ = store.cancel_booking(anns.id, now).await;
+            let _ = store.cancel_booking(anns.id, now, None).await;
             for winner in winners {
-                store.cancel_booking(winner, later).await.unwrap();
+                store.cancel_booking(winner, later, None).await.unwrap();
             }
         }
     })

@@ -177,9 +177,9 @@ impl CheckInStatements for PgCheckIns {
 /// analyzed empty did).
 pub(super) const ISSUE_TICKETS_SQL: &str =
     "INSERT INTO tickets (id, reservation_id, booking_id, event_id, user_id, seat_id, section, row_label, row_index,
-                          seat_number, tier, price_cents, currency, holder_name, status, issued_at)
+                          seat_number, tier, price_cents, discount_cents, currency, holder_name, status, issued_at)
      SELECT gen_random_uuid(), r.id, r.booking_id, r.event_id, r.user_id, r.seat_id, s.section, s.row_label, s.row_index,
-            s.seat_number, s.tier, r.price_cents, r.currency, u.holder, 'valid', $2
+            s.seat_number, s.tier, r.price_cents, r.discount_cents, r.currency, u.holder, 'valid', $2
      FROM reservations r
      CROSS JOIN LATERAL (
          SELECT x.section, x.row_label, x.row_index, x.seat_number, x.tier FROM seats x WHERE x.id = r.seat_id LIMIT 1

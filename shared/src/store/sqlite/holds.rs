@@ -18,6 +18,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::audit::write_audit;
 use super::payments::refund_on_payment;
 use super::rows::{
     ACTIVE, RESERVATION_COLUMNS, enum_col, from_millis, id_text, ids_json, label_from_row, millis,
@@ -26,8 +27,8 @@ use super::rows::{
 use super::tickets::revoke_tickets;
 use super::waitlist::{offer_freed_seats, offer_lapsed_seats};
 use crate::domain::{
-    Booking, EventStatus, HoldExtension, HoldLimit, HoldRequest, Price, Refund, Reservation, ReservationFilter,
-    ReservationStatus, SeatLabel, TicketType, decode_ticket_types,
+    Actor, AuditRecord, Booking, EventStatus, HoldExtension, HoldLimit, HoldRequest, Price, Refund, Reservation,
+    ReservationFilter, ReservationStatus, SeatLabel, TicketType, decode_ticket_types,
 };
 use crate::store::Entity;
 use crate::store::batch::Batches;
@@ -65,9 +66,14 @@ impl HoldStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_reservation(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Reservation>> {
+    async fn cancel_reservation(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Reservation>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let done = cancel_active(&mut tx, CancelScope::Reservation, &id_text(id), now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Reservation, &id_text(id), now, actor).await?;
         done.offer(&mut tx, now).await?;
         let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Seat(id), now).await?;
@@ -84,9 +90,14 @@ impl HoldStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-    async fn cancel_booking(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<Cancellation<Booking>> {
+    async fn cancel_booking(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        actor: Option<&Actor>,
+    ) -> StoreResult<Cancellation<Booking>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let done = cancel_active(&mut tx, CancelScope::Booking, &id_text(id), now).await?;
+        let done = cancel_active(&mut tx, CancelScope::Booking, &id_text(id), now, actor).await?;
         done.offer(&mut tx, now).await?;
         let (canceled, refunds) = (done.count, done.refunds);
         outbox::refund_notices(&mut *tx, &refunds, CanceledSeats::Booking, now).await?;
@@ -574,8 +585,13 @@ fn reservations_for(
         .into_iter()
         .map(|(seat_id, seat)| {
             // Selling an unpriced seat for nothing would be worse than refusing it.
-            let (ticket_type, price_cents, _) =
-                typed_price(&event.types, request.seats.ticket_type(seat_id), seat_id, &seat.label.tier)?;
+            let (ticket_type, price_cents, _) = typed_price(
+                &event.types,
+                request.seats.ticket_type(seat_id),
+                &request.unlocked_types,
+                seat_id,
+                &seat.label.tier,
+            )?;
             Ok(Reservation {
                 id: Uuid::new_v4(),
                 booking_id: request.booking_id,
@@ -690,6 +706,7 @@ pub(super) async fn cancel_active(
     scope: CancelScope,
     key: &str,
     now: DateTime<Utc>,
+    actor: Option<&Actor>,
 ) -> StoreResult<CancelOutcome> {
     let rows = sqlx::query(&scope.select_sql()).bind(key).bind(millis(now)).fetch_all(&mut *conn).await?;
     let freed = rows
@@ -699,10 +716,13 @@ pub(super) async fn cancel_active(
     // Per booking, what was paid for its confirmed seats (their price less their share of a
     // code's discount); held seats were never paid for. The confirmed seats are the ones with tickets.
     let mut paid: BTreeMap<String, i64> = BTreeMap::new();
+    let mut paid_seats: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
     let mut ticketed: Vec<String> = Vec::new();
     for row in &rows {
         if enum_col::<ReservationStatus>(row, "status")? == ReservationStatus::Confirmed {
-            *paid.entry(row.try_get("booking_id")?).or_default() += row.try_get::<i64, _>("paid_cents")?;
+            let booking_id: String = row.try_get("booking_id")?;
+            *paid.entry(booking_id.clone()).or_default() += row.try_get::<i64, _>("paid_cents")?;
+            paid_seats.entry(booking_id).or_default().push(uuid_col(row, "seat_id")?);
             ticketed.push(row.try_get("id")?);
         }
     }
@@ -720,8 +740,12 @@ pub(super) async fn cancel_active(
 
     let mut refunds = Vec::new();
     for (booking_id, price_cents) in paid {
-        if let Some(refund) = refund_on_payment(conn, &booking_id, price_cents, now).await? {
-            refunds.push(refund);
+        let (payout, recorded) = refund_on_payment(conn, &booking_id, price_cents, now).await?;
+        refunds.extend(payout);
+        // An admin's cancel: each refund it recorded is audited in the same transaction.
+        if let (Some(actor), Some(mut refund)) = (actor, recorded) {
+            refund.seats = paid_seats.remove(&booking_id).unwrap_or_default();
+            write_audit(conn, &AuditRecord::payment_refunded(actor, &refund, now)).await?;
         }
     }
     Ok(CancelOutcome { count: canceled, refunds, freed })

@@ -15,7 +15,7 @@ use super::SqliteStore;
 use super::codes::count_code_use;
 use super::rows::{PAYMENT_COLUMNS, enum_col, id_text, millis, payment_from_row, uuid_col};
 use super::tickets::issue_tickets;
-use crate::domain::{NewPayment, Page, Payment, PaymentStatus, PricedSeat, Refund, discount_shares};
+use crate::domain::{NewPayment, Page, Payment, PaymentStatus, PricedSeat, RecordedRefund, Refund, discount_shares};
 use crate::store::outbox;
 use crate::store::{
     Decline, Entity, IdempotencyClaim, IdempotencyStore, MAX_DECLINES_PER_PAYMENT, PaymentStore, StoreError,
@@ -443,16 +443,17 @@ pub(super) const PAID_PAYMENT_SQL: &str = "SELECT id, provider_ref, amount_cents
      WHERE booking_id = ? AND status <> 'failed' AND status IN ('succeeded', 'partially_refunded')";
 
 /// Records `price_cents` as refunded on the booking's paid payment, capped at what is left of
-/// it; the refund to pay out, if there is money to send back through the provider.
+/// it; the refund to pay out, if there is money to send back through the provider, and the refund
+/// recorded (with no seats yet), if any, for the audit log.
 pub(super) async fn refund_on_payment(
     conn: &mut SqliteConnection,
     booking_id: &str,
     price_cents: i64,
     now: DateTime<Utc>,
-) -> StoreResult<Option<Refund>> {
+) -> StoreResult<(Option<Refund>, Option<RecordedRefund>)> {
     let row = sqlx::query(PAID_PAYMENT_SQL).bind(booking_id).fetch_optional(&mut *conn).await?;
     // Confirmed seats without a paid payment (none in normal operation): nothing to give back.
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = row else { return Ok((None, None)) };
     let payment_id = uuid_col(&row, "id")?;
     let provider_ref: Option<String> = row.try_get("provider_ref")?;
     let amount: i64 = row.try_get("amount_cents")?;
@@ -468,12 +469,22 @@ pub(super) async fn refund_on_payment(
         .bind(id_text(payment_id))
         .execute(&mut *conn)
         .await?;
+    let booking_id = Uuid::parse_str(booking_id)
+        .map_err(|_| StoreError::Internal(format!("a stored booking id `{booking_id}` is not a uuid")))?;
+    let recorded = (refund > 0).then(|| RecordedRefund {
+        payment_id,
+        booking_id,
+        refunded_before: refunded,
+        refund_cents: refund,
+        seats: Vec::new(),
+    });
     // Without a provider reference there is no charge to refund against; the books are still right.
-    Ok(provider_ref.filter(|_| refund > 0).map(|provider_ref| Refund {
+    let payout = provider_ref.filter(|_| refund > 0).map(|provider_ref| Refund {
         payment_id,
         provider_ref,
         amount_cents: refund,
-    }))
+    });
+    Ok((payout, recorded))
 }
 
 #[async_trait]

@@ -15,7 +15,8 @@ use crate::store::{ReportStore, StoreError, StoreResult};
 /// partial unique index, as the seat map reads it; a venue without seats gives one row with no
 /// tier, so an event always has a row), and `sales`, its tickets by tier, ticket type (their
 /// reservation's, one primary-key probe each), hour of issue and
-/// whether revoked (its range of `tickets_event_idx`). The indexes are named: grouping by tier,
+/// whether revoked (its range of `tickets_event_idx`), with what was paid for them (price less
+/// the code's discount). The indexes are named: grouping by tier,
 /// a file analyzed with few seats would otherwise scan `seats`.
 pub(super) fn event_report_sql() -> String {
     format!(
@@ -28,7 +29,7 @@ pub(super) fn event_report_sql() -> String {
          WHERE e.id = ? GROUP BY s.tier \
          UNION ALL \
          SELECT 'sales', t.tier, r.ticket_type, t.issued_at / 3600000 * 3600000, t.status = 'revoked', 0, COUNT(*), 0, \
-         SUM(t.price_cents) \
+         SUM(t.price_cents - t.discount_cents) \
          FROM tickets t INDEXED BY tickets_event_idx \
          LEFT JOIN reservations r INDEXED BY sqlite_autoindex_reservations_1 ON r.id = t.reservation_id \
          WHERE t.event_id = ? \
@@ -37,18 +38,18 @@ pub(super) fn event_report_sql() -> String {
 }
 
 /// Sales across events in a window (binds: from, to, from, to; milliseconds), by event, currency
-/// and UTC day (days since 1970): the tickets issued in it (one range of `tickets_issued_idx`) and
+/// and UTC day (days since 1970): what was paid (price less a code's discount) for the tickets issued in it (one range of `tickets_issued_idx`) and
 /// those revoked in it (one range of `tickets_revoked_idx`, which holds only revoked tickets),
 /// each group with its event's name (a primary-key probe). The indexes are named: a file analyzed
 /// with few tickets would otherwise scan them.
 pub(super) const SALES_REPORT_SQL: &str = "\
 SELECT t.event_id AS event_id, (SELECT e.name FROM events e WHERE e.id = t.event_id) AS name, t.currency AS currency, \
-       t.issued_at / 86400000 AS day, 0 AS refunded, COUNT(*) AS tickets, SUM(t.price_cents) AS cents \
+       t.issued_at / 86400000 AS day, 0 AS refunded, COUNT(*) AS tickets, SUM(t.price_cents - t.discount_cents) AS cents \
 FROM tickets t INDEXED BY tickets_issued_idx WHERE t.issued_at >= ? AND t.issued_at <= ? \
 GROUP BY t.event_id, t.currency, t.issued_at / 86400000 \
 UNION ALL \
 SELECT t.event_id, (SELECT e.name FROM events e WHERE e.id = t.event_id), t.currency, t.revoked_at / 86400000, 1, \
-       COUNT(*), SUM(t.price_cents) \
+       COUNT(*), SUM(t.price_cents - t.discount_cents) \
 FROM tickets t INDEXED BY tickets_revoked_idx WHERE t.revoked_at >= ? AND t.revoked_at <= ? \
 GROUP BY t.event_id, t.currency, t.revoked_at / 86400000";
 

@@ -32,8 +32,8 @@ pub(super) const PAYMENT_COLUMNS: &str = "id, booking_id, user_id, amount_cents,
 
 /// A ticket as stored: its seat's label, price and currency were copied into it when issued.
 pub(super) const TICKET_COLUMNS: &str = "id, reservation_id, booking_id, event_id, user_id, seat_id, section, row_label, \
-     seat_number, tier, price_cents, currency, holder_name, status, issued_at, admitted_scan_id, admitted_gate, \
-     admitted_at, revoked_at";
+     seat_number, tier, price_cents, discount_cents, currency, holder_name, status, issued_at, admitted_scan_id, \
+     admitted_gate, admitted_at, revoked_at";
 
 pub(super) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -249,6 +249,7 @@ pub(super) fn ticket_from_row(row: &SqliteRow) -> StoreResult<Ticket> {
         seat_id: uuid_col(row, "seat_id")?,
         seat: label_from_row(row)?,
         price_cents: row.try_get("price_cents")?,
+        discount_cents: row.try_get("discount_cents")?,
         currency: row.try_get("currency")?,
         holder_name: row.try_get("holder_name")?,
         status: enum_col(row, "status")?,

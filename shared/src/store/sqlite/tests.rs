@@ -74,6 +74,7 @@ fn request(user_id: Uuid, event_id: Uuid, seats: &[&Seat], ttl: HoldTtl) -> Hold
         limit: HoldLimit::default(),
         admitted: false,
         presale: false,
+        unlocked_types: Vec::new(),
     }
 }
 
@@ -218,7 +219,7 @@ async fn checkout_tells_a_lapsed_hold_from_nothing_held() {
     let now = ms(Utc::now());
     let lapsing = store.hold(&request(ann, event_id, &[&seats[0]], ten_minutes()), now).await.unwrap();
     let canceled = store.hold(&request(ann, event_id, &[&seats[1]], ten_minutes()), now).await.unwrap();
-    store.cancel_booking(canceled.id, now).await.unwrap();
+    store.cancel_booking(canceled.id, now, None).await.unwrap();
 
     let later = now + minutes(11);
     assert!(matches!(
@@ -276,7 +277,7 @@ async fn refunds_from_the_provider_are_capped_and_webhooks_counted_once() {
     let partly = store.record_refund(payment.id, 1000, now).await.unwrap();
     assert_eq!((partly.status, partly.refunded_cents), (PaymentStatus::PartiallyRefunded, 1000));
     // A cancellation after a partial refund pays back only what is left.
-    let canceled = store.cancel_booking(booking.id, now).await.unwrap();
+    let canceled = store.cancel_booking(booking.id, now, None).await.unwrap();
     assert_eq!(canceled.refunds.iter().map(|r| r.amount_cents).collect::<Vec<_>>(), vec![2000]);
     let full = store.payment(payment.id).await.unwrap().unwrap();
     assert_eq!((full.status, full.refunded_cents), (PaymentStatus::Refunded, 3000));

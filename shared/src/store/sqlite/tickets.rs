@@ -142,9 +142,9 @@ impl CheckInStatements for SqliteCheckIns {
 /// searched by primary key, in that order (`CROSS JOIN` fixes it: on a file analyzed small, SQLite
 /// otherwise scans `users` and searches each buyer's reservations).
 pub(super) const ISSUE_TICKETS_SQL: &str = "INSERT INTO tickets (id, reservation_id, booking_id, event_id, user_id, seat_id, section, row_label, row_index, \
-     seat_number, tier, price_cents, currency, holder_name, status, issued_at) \
+     seat_number, tier, price_cents, discount_cents, currency, holder_name, status, issued_at) \
      SELECT p.value ->> 0, r.id, r.booking_id, r.event_id, r.user_id, r.seat_id, s.section, s.row_label, s.row_index, \
-            s.seat_number, s.tier, r.price_cents, r.currency, COALESCE(NULLIF(u.name, ''), u.email), 'valid', ? \
+            s.seat_number, s.tier, r.price_cents, r.discount_cents, r.currency, COALESCE(NULLIF(u.name, ''), u.email), 'valid', ? \
      FROM json_each(?) AS p \
      CROSS JOIN reservations r ON r.id = p.value ->> 1 \
      CROSS JOIN seats s ON s.id = r.seat_id \

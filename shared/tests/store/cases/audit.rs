@@ -23,6 +23,10 @@ fn all() -> AuditFilter {
     AuditFilter { page: page(200, 0), ..Default::default() }
 }
 
+fn of_kind(kind: EntityKind) -> AuditFilter {
+    AuditFilter { entity_kind: Some(kind), ..all() }
+}
+
 fn of_entity(kind: EntityKind, id: Uuid) -> AuditFilter {
     AuditFilter { entity_kind: Some(kind), entity_id: Some(id), ..all() }
 }
@@ -269,4 +273,57 @@ pub async fn concurrent_audited_changes_each_write_their_row(store: S) {
     }
     let stored = store.event(event.id, Utc::now()).await.expect("read").expect("the event exists");
     assert_eq!(current, stored.name, "{chain:?}");
+}
+
+/// An admin's cancel of a buyer's paid seats (one seat, the rest of the booking, a whole event)
+/// writes one `payment.refunded` row per payment it refunds, in its own transaction, with what
+/// had been refunded before and after; a buyer's own cancel, a cancel of seats never paid and a
+/// cancel that fails write none.
+pub async fn an_admins_cancel_of_paid_seats_audits_each_refund_and_nothing_else_does(store: S) {
+    let root = admin_actor(&store, "root").await;
+    let venue = fixture_venue(&store, &[("A", 3, "standard"), ("B", 2, "vip")]).await;
+    let event = fixture_event(&store, &venue).await;
+    let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
+    let standard = tier_price("standard");
+    let (booking, paid) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2]), "ch_ann").await;
+    let payments = || of_kind(EntityKind::Payment);
+
+    // The admin cancels one of ann's paid seats: one row, 0 → one seat's price.
+    let first = booking.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("seat A1");
+    store.cancel_reservation(first.id, Utc::now(), Some(&root)).await.expect("the admin's cancel");
+    let entries = audit(&store, payments()).await;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let entry = only(&entries, "payment.refunded", paid.id, &root);
+    assert_eq!(entry.entity_kind, "payment");
+    assert_eq!(entry.before, Some(json!({"refunded_cents": 0})));
+    assert_eq!(
+        entry.after,
+        Some(json!({"refunded_cents": standard, "booking_id": booking.id, "seats": [venue.seats[0].id]}))
+    );
+    // A cancel that fails (already canceled) writes nothing.
+    expect_err(store.cancel_reservation(first.id, Utc::now(), Some(&root)).await, "cancel twice");
+    assert_eq!(audit(&store, payments()).await.len(), 1);
+    // The buyer cancels the rest: refunded, but not an admin action.
+    store.cancel_booking(booking.id, Utc::now(), None).await.expect("ann's own cancel");
+    assert_eq!(read_payment(&store, paid.id).await.refunded_cents, 3 * standard);
+    assert_eq!(audit(&store, payments()).await.len(), 1, "a buyer's cancel writes no row");
+    // An admin's cancel of seats only held refunds nothing: no row.
+    let held = hold_seats(&store, &bob, &event, &seat_ids(&venue, &[3])).await.expect("a hold");
+    store.cancel_booking(held.id, Utc::now(), Some(&root)).await.expect("the admin cancels a hold");
+    assert_eq!(audit(&store, payments()).await.len(), 1, "nothing was paid, nothing refunded");
+
+    // The admin cancels the event: bob's paid booking is refunded, with its own row.
+    let (bobs, bob_paid) = paid_booking(&store, &bob, &event, &seat_ids(&venue, &[3, 4]), "ch_bob").await;
+    store.cancel_event(event.id, Utc::now(), Some(&root)).await.expect("cancel").expect("the event exists");
+    let entries = audit(&store, payments()).await;
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    let entry = only(&entries, "payment.refunded", bob_paid.id, &root);
+    let mut seats = vec![venue.seats[3].id, venue.seats[4].id];
+    seats.sort();
+    assert_eq!(entry.before, Some(json!({"refunded_cents": 0})));
+    assert_eq!(
+        entry.after,
+        Some(json!({"refunded_cents": 2 * tier_price("vip"), "booking_id": bobs.id, "seats": seats}))
+    );
+    assert_eq!(read_payment(&store, bob_paid.id).await.refunded_cents, 2 * tier_price("vip"));
 }

@@ -10,7 +10,7 @@ pub async fn cancel_held_reservation_frees_seat_at_once(store: S) {
     let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0])).await.expect("hold");
     let id = booking.reservations[0].id;
 
-    let cancellation = store.cancel_reservation(id, Utc::now()).await.expect("cancel");
+    let cancellation = store.cancel_reservation(id, Utc::now(), None).await.expect("cancel");
     let canceled = &cancellation.canceled;
     assert_eq!((canceled.id, canceled.status), (id, ReservationStatus::Canceled));
     assert!(cancellation.refunds.is_empty(), "a held seat was never paid: {:?}", cancellation.refunds);
@@ -19,7 +19,7 @@ pub async fn cancel_held_reservation_frees_seat_at_once(store: S) {
     assert_eq!(seat_statuses(&store, &event, now).await[&venue.seats[0].id], SeatStatus::Available);
     hold_seats(&store, &bob, &event, &seat_ids(&venue, &[0])).await.expect("the seat is free at once");
 
-    let err = expect_err(store.cancel_reservation(id, Utc::now()).await, "second cancel");
+    let err = expect_err(store.cancel_reservation(id, Utc::now(), None).await, "second cancel");
     assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
 }
 
@@ -29,19 +29,22 @@ pub async fn cancel_lapsed_hold_is_invalid_state(store: S) {
     let ann = fixture_user(&store, "ann").await;
     let booking = hold_briefly(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await;
     sleep_past(booking.expires_at).await;
-    let err =
-        expect_err(store.cancel_reservation(booking.reservations[0].id, Utc::now()).await, "cancel a lapsed hold");
+    let err = expect_err(
+        store.cancel_reservation(booking.reservations[0].id, Utc::now(), None).await,
+        "cancel a lapsed hold",
+    );
     assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
-    let err = expect_err(store.cancel_booking(booking.id, Utc::now()).await, "cancel a lapsed booking");
+    let err = expect_err(store.cancel_booking(booking.id, Utc::now(), None).await, "cancel a lapsed booking");
     assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
     let r = store.reservation(booking.reservations[0].id, Utc::now()).await.expect("read").expect("exists");
     assert_eq!(r.status, ReservationStatus::Expired, "a refused cancel changes nothing");
 }
 
 pub async fn cancel_unknown_is_not_found(store: S) {
-    let err = expect_err(store.cancel_reservation(Uuid::new_v4(), Utc::now()).await, "cancel unknown reservation");
+    let err =
+        expect_err(store.cancel_reservation(Uuid::new_v4(), Utc::now(), None).await, "cancel unknown reservation");
     assert!(matches!(err, StoreError::NotFound(Entity::Reservation)), "expected NotFound(Reservation), got {err:?}");
-    let err = expect_err(store.cancel_booking(Uuid::new_v4(), Utc::now()).await, "cancel unknown booking");
+    let err = expect_err(store.cancel_booking(Uuid::new_v4(), Utc::now(), None).await, "cancel unknown booking");
     assert!(matches!(err, StoreError::NotFound(Entity::Booking)), "expected NotFound(Booking), got {err:?}");
 }
 
@@ -51,7 +54,7 @@ pub async fn cancel_booking_cancels_all_active_seats(store: S) {
     let ann = fixture_user(&store, "ann").await;
     let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold three");
     let vip = booking.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("vip seat");
-    let one = store.cancel_reservation(vip.id, Utc::now()).await.expect("cancel one seat");
+    let one = store.cancel_reservation(vip.id, Utc::now(), None).await.expect("cancel one seat");
     assert_eq!((one.canceled.id, one.canceled.status), (vip.id, ReservationStatus::Canceled));
     assert!(one.refunds.is_empty(), "a held seat was never paid: {:?}", one.refunds);
 
@@ -59,7 +62,7 @@ pub async fn cancel_booking_cancels_all_active_seats(store: S) {
     assert_eq!(partly.status, ReservationStatus::Held, "a booking with a held seat is held");
     assert_eq!(partly.total_cents, 3000, "the total counts active seats only");
 
-    let cancellation = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel booking");
+    let cancellation = store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel booking");
     assert!(cancellation.refunds.is_empty(), "held seats were never paid: {:?}", cancellation.refunds);
     let canceled = cancellation.canceled;
     assert_eq!((canceled.id, canceled.status), (booking.id, ReservationStatus::Canceled));
@@ -70,6 +73,6 @@ pub async fn cancel_booking_cancels_all_active_seats(store: S) {
     assert_eq!((read.status, read.total_cents), (ReservationStatus::Canceled, 0));
     assert!(seat_statuses(&store, &event, now).await.values().all(|s| *s == SeatStatus::Available));
 
-    let err = expect_err(store.cancel_booking(booking.id, Utc::now()).await, "second cancel of a booking");
+    let err = expect_err(store.cancel_booking(booking.id, Utc::now(), None).await, "second cancel of a booking");
     assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
 }

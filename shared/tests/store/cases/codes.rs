@@ -164,9 +164,9 @@ pub async fn a_canceled_discounted_seat_refunds_what_was_paid_for_it(store: S) {
     let vip = booking.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("vip seat");
     assert_eq!((standard.price_cents, vip.price_cents), (1500, 4000));
 
-    let one = store.cancel_reservation(vip.id, Utc::now()).await.expect("cancel the vip seat");
+    let one = store.cancel_reservation(vip.id, Utc::now(), None).await.expect("cancel the vip seat");
     assert_eq!(one.refunds, [refund(&paid, "ch_ann", 4000 - 728)]);
-    let rest = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the rest");
+    let rest = store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel the rest");
     assert_eq!(rest.refunds, [refund(&paid, "ch_ann", 1500 - 273)]);
     let read = read_payment(&store, paid.id).await;
     assert_eq!((read.status, read.refunded_cents), (PaymentStatus::Refunded, 4499), "never more than was paid");
@@ -240,4 +240,39 @@ pub async fn concurrent_confirms_never_use_a_code_past_its_limit(store: S) {
     assert_eq!(store.code(code.id).await.expect("read").expect("code").uses, 1);
     let sold = seat_statuses(&store, &event, Utc::now()).await.values().filter(|s| **s == SeatStatus::Sold).count();
     assert_eq!(sold, 1);
+}
+
+/// Revenue is what was paid (issue 21): a 20 % code on a two-seat booking makes both reports
+/// count the discounted amount, a ticket carries its seat's share of the discount, and a seat
+/// canceled since is refunded, and reported refunded, at its paid share.
+pub async fn reports_count_what_was_paid_after_a_code_and_refund_a_seats_paid_share(store: S) {
+    let venue = fixture_venue(&store, &[("A", 2, "standard")]).await;
+    let event = fixture_event(&store, &venue).await;
+    let ann = fixture_user(&store, "ann").await;
+    let before = Utc::now() - Duration::seconds(1);
+    let code = create(&store, draft("TWENTY", CodeKind::Percent, Some(20))).await;
+    let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await.expect("hold");
+    let payment = checkout_with(&store, &booking, &code).await.expect("checkout");
+    // 20 % of 2 × 1500: 600 off, 300 a seat.
+    assert_eq!((payment.amount_cents, payment.discount_cents), (2400, 600));
+    let paid = store.confirm_payment(payment.id, "ch_ann", CARD_LAST4, Utc::now()).await.expect("confirm");
+    let tickets = store.event_tickets(event.id).await.expect("tickets");
+    assert_eq!(tickets.iter().map(|t| (t.price_cents, t.discount_cents)).collect::<Vec<_>>(), [(1500, 300); 2]);
+
+    let report = store.event_report(event.id, Utc::now()).await.expect("a report").expect("the event");
+    assert_eq!((report.sold, report.revenue_cents, report.refunded_cents), (2, 2400, 0), "{report:?}");
+    assert_eq!((report.by_tier[0].revenue_cents, report.by_type[0].revenue_cents), (2400, 2400));
+    assert_eq!(report.sales_per_hour.iter().map(|h| h.revenue_cents).sum::<i64>(), 2400);
+    let window = || proeventa_core::domain::SalesWindow { from: before, to: Utc::now() + Duration::seconds(1) };
+    let sales = store.sales_report(window()).await.expect("a report");
+    assert_eq!((sales.by_currency[0].revenue_cents, sales.by_currency[0].refunded_cents), (2400, 0));
+
+    let one = store.cancel_reservation(booking.reservations[0].id, Utc::now(), None).await.expect("cancel a seat");
+    assert_eq!(one.refunds, [refund(&paid, "ch_ann", 1200)]);
+    let report = store.event_report(event.id, Utc::now()).await.expect("a report").expect("the event");
+    assert_eq!((report.sold, report.revenue_cents, report.refunded_cents), (1, 1200, 1200), "{report:?}");
+    let sales = store.sales_report(window()).await.expect("a report");
+    assert_eq!((sales.sold, sales.refunded), (2, 1));
+    assert_eq!((sales.by_currency[0].revenue_cents, sales.by_currency[0].refunded_cents), (2400, 1200));
+    assert_eq!(read_payment(&store, paid.id).await.refunded_cents, 1200, "the report's refund is the payment's");
 }

@@ -67,7 +67,8 @@ pub async fn largest_paid_bookings_are_canceled_with_their_refunds(store: S) {
     let full = SeatSelection::MAX_SEATS as i64 * tier_price("standard");
     assert_eq!((ann_paid.amount_cents, bob_paid.amount_cents), (full, full));
 
-    let canceled = store.cancel_booking(ann_booking.id, Utc::now()).await.expect("cancel the largest paid booking");
+    let canceled =
+        store.cancel_booking(ann_booking.id, Utc::now(), None).await.expect("cancel the largest paid booking");
     assert_eq!(canceled.refunds, [refund(&ann_paid, "ch_ann", full)], "every seat's price goes back to the charge");
     assert_eq!(canceled.canceled.reservations.len(), SeatSelection::MAX_SEATS);
     assert!(canceled.canceled.reservations.iter().all(|r| r.status == ReservationStatus::Canceled));

@@ -76,7 +76,7 @@ pub async fn an_extension_is_refused_for_a_lapsed_paid_canceled_or_unknown_booki
     assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
 
     let canceled = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[2, 3])).await.expect("hold");
-    store.cancel_booking(canceled.id, Utc::now()).await.expect("cancel");
+    store.cancel_booking(canceled.id, Utc::now(), None).await.expect("cancel");
     let err = expect_err(store.extend_hold(canceled.id, five_minutes(), Utc::now()).await, "extend a canceled one");
     assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
 

@@ -81,7 +81,7 @@ pub async fn hold_limit_counts_only_seats_still_held(store: S) {
     assert_limit_reached(store.hold(&hold(&[6], long_ttl()), at(62)).await, 4, "after the lapse, at the limit again");
 
     // A canceled one neither.
-    store.cancel_booking(canceled.id, at(63)).await.expect("cancel a booking");
+    store.cancel_booking(canceled.id, at(63), None).await.expect("cancel a booking");
     store.hold(&hold(&[6, 7], long_ttl()), at(64)).await.expect("canceled seats no longer count");
     assert_limit_reached(store.hold(&hold(&[8], long_ttl()), at(65)).await, 4, "after the cancel, at the limit again");
 

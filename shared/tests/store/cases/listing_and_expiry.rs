@@ -18,7 +18,7 @@ pub async fn list_reservations_newest_first_with_filters(store: S) {
     let bob_lapsed_id = bob_lapsed.reservations[0].id;
     tick().await;
     let ann_canceled = hold_seats(&store, &ann, &first, &seat(2)).await.expect("hold").reservations[0].id;
-    let cancellation = store.cancel_reservation(ann_canceled, Utc::now()).await.expect("cancel");
+    let cancellation = store.cancel_reservation(ann_canceled, Utc::now(), None).await.expect("cancel");
     assert!(cancellation.refunds.is_empty(), "a held seat was never paid: {:?}", cancellation.refunds);
     sleep_past(bob_lapsed.expires_at).await;
 
@@ -85,7 +85,7 @@ pub async fn expire_lapsed_holds_counts_each_once(store: S) {
     let canceled = hold_briefly(&store, ann, &event, &seat_ids(&venue, &[4])).await;
     // Canceled at the instant it was made, while it surely ran: a loaded machine may take longer
     // than its 50 ms to get here, and a lapsed hold cannot be canceled.
-    let cancellation = store.cancel_booking(canceled.id, canceled.created_at).await.expect("cancel");
+    let cancellation = store.cancel_booking(canceled.id, canceled.created_at, None).await.expect("cancel");
     assert!(cancellation.refunds.is_empty(), "a held seat was never paid: {:?}", cancellation.refunds);
     let latest = lapsing.iter().map(|b| b.expires_at).max().expect("three holds");
     sleep_past(latest.max(canceled.expires_at)).await;

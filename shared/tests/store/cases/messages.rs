@@ -152,14 +152,14 @@ pub async fn canceling_paid_seats_writes_their_refund_notice(store: S) {
     let confirmed = MessageFacts::BookingConfirmed { booking_id: booking.id, payment_id: paid.id };
 
     let seat = booking.reservations[0].id;
-    let one = store.cancel_reservation(seat, Utc::now()).await.expect("cancel a paid seat");
+    let one = store.cancel_reservation(seat, Utc::now(), None).await.expect("cancel a paid seat");
     assert_eq!(one.refunds.len(), 1, "{one:?}");
     let seat_canceled = MessageFacts::SeatCanceled {
         booking_id: booking.id,
         reservation_ids: vec![seat],
         refund: refund_facts(&one.refunds[0]),
     };
-    let rest = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the rest");
+    let rest = store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel the rest");
     assert_eq!(rest.refunds.len(), 1, "{rest:?}");
     let booking_canceled =
         MessageFacts::BookingCanceled { booking_id: booking.id, refund: refund_facts(&rest.refunds[0]) };
@@ -169,7 +169,7 @@ pub async fn canceling_paid_seats_writes_their_refund_notice(store: S) {
     assert_eq!(one.refunds[0].amount_cents + rest.refunds[0].amount_cents, paid.amount_cents);
 
     // Canceling again is refused, and writes nothing.
-    expect_err(store.cancel_booking(booking.id, Utc::now()).await, "cancel twice");
+    expect_err(store.cancel_booking(booking.id, Utc::now(), None).await, "cancel twice");
     assert_eq!(notices(&store).await, expected, "a refused cancel writes no message");
 }
 
@@ -179,14 +179,15 @@ pub async fn canceling_a_hold_writes_no_message(store: S) {
     let ann = fixture_user(&store, "ann").await;
     let one = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0])).await.expect("hold");
     let two = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[1, 2])).await.expect("hold");
-    let canceled = store.cancel_reservation(one.reservations[0].id, Utc::now()).await.expect("cancel a held seat");
+    let canceled =
+        store.cancel_reservation(one.reservations[0].id, Utc::now(), None).await.expect("cancel a held seat");
     assert_eq!(canceled.refunds, []);
-    let canceled = store.cancel_booking(two.id, Utc::now()).await.expect("cancel a held booking");
+    let canceled = store.cancel_booking(two.id, Utc::now(), None).await.expect("cancel a held booking");
     assert_eq!(canceled.refunds, []);
     // A checked-out hold is not paid either.
     let three = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[3])).await.expect("hold");
     checkout(&store, &three).await.expect("checkout");
-    store.cancel_booking(three.id, Utc::now()).await.expect("cancel a checked-out booking");
+    store.cancel_booking(three.id, Utc::now(), None).await.expect("cancel a checked-out booking");
     assert_eq!(notices(&store).await, [], "no money moved, nothing to tell");
 }
 

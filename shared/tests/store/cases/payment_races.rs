@@ -143,7 +143,7 @@ pub async fn concurrent_confirm_and_cancel(store: S) {
                 barrier.wait().await;
                 tokio::time::sleep(StdDuration::from_millis(cancel_delay)).await;
                 if whole {
-                    store.cancel_booking(booking_id, Utc::now()).await.map(|c| {
+                    store.cancel_booking(booking_id, Utc::now(), None).await.map(|c| {
                         let canceled = c
                             .canceled
                             .reservations
@@ -154,7 +154,7 @@ pub async fn concurrent_confirm_and_cancel(store: S) {
                         (canceled, c.refunds)
                     })
                 } else {
-                    store.cancel_reservation(victim, Utc::now()).await.map(|c| {
+                    store.cancel_reservation(victim, Utc::now(), None).await.map(|c| {
                         assert_eq!(c.canceled.status, ReservationStatus::Canceled);
                         (BTreeSet::from([c.canceled.id]), c.refunds)
                     })

@@ -132,7 +132,7 @@ pub async fn checkout_amount_counts_held_seats_only(store: S) {
     let ann = fixture_user(&store, "ann").await;
     let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold");
     let vip = booking.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("vip seat");
-    store.cancel_reservation(vip.id, Utc::now()).await.expect("cancel the vip seat");
+    store.cancel_reservation(vip.id, Utc::now(), None).await.expect("cancel the vip seat");
     let payment = checkout(&store, &booking).await.expect("checkout");
     assert_eq!(payment.amount_cents, 3000, "a canceled seat is not charged");
 }
@@ -176,7 +176,7 @@ pub async fn checkout_of_canceled_booking_is_invalid_state(store: S) {
     let event = fixture_event(&store, &venue).await;
     let ann = fixture_user(&store, "ann").await;
     let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1])).await.expect("hold");
-    store.cancel_booking(booking.id, Utc::now()).await.expect("cancel");
+    store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel");
     let err = expect_err(checkout(&store, &booking).await, "checkout of a canceled booking");
     assert!(matches!(err, StoreError::InvalidState(_)), "expected InvalidState, got {err:?}");
     assert!(store.list_payments(Some(ann.id), Page::default()).await.expect("list").is_empty(), "no payment");
@@ -254,7 +254,7 @@ pub async fn confirm_twice_is_invalid_state(store: S) {
 
     // The refund of a later cancellation still names the first confirm's charge.
     let booking = store.booking(paid.booking_id, Utc::now()).await.expect("read").expect("exists");
-    let cancellation = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel");
+    let cancellation = store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel");
     assert_eq!(cancellation.refunds, [refund(&paid, "ch_first", 1500)]);
 }
 
@@ -379,7 +379,7 @@ pub async fn cancel_confirmed_seats_refunds_their_price(store: S) {
     assert_eq!(paid.amount_cents, 7000);
     let vip = booking.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("vip seat");
 
-    let one = store.cancel_reservation(vip.id, Utc::now()).await.expect("cancel a confirmed seat");
+    let one = store.cancel_reservation(vip.id, Utc::now(), None).await.expect("cancel a confirmed seat");
     assert_eq!((one.canceled.id, one.canceled.status), (vip.id, ReservationStatus::Canceled));
     assert_eq!(one.refunds, [refund(&paid, "ch_ann", 4000)], "the seat's price goes back to the charge");
     let read = read_payment(&store, paid.id).await;
@@ -391,7 +391,7 @@ pub async fn cancel_confirmed_seats_refunds_their_price(store: S) {
     let statuses: Vec<SeatStatus> = venue.seats.iter().map(|s| map[&s.id]).collect();
     assert_eq!(statuses, [SeatStatus::Available, SeatStatus::Sold, SeatStatus::Sold], "the seat is free at once");
 
-    let rest = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the rest");
+    let rest = store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel the rest");
     assert_eq!((rest.canceled.id, rest.canceled.status), (booking.id, ReservationStatus::Canceled));
     assert!(rest.canceled.reservations.iter().all(|r| r.status == ReservationStatus::Canceled));
     assert_eq!(rest.refunds, [refund(&paid, "ch_ann", 3000)], "only what was not refunded yet");
@@ -451,7 +451,7 @@ pub async fn cancel_of_held_seats_refunds_nothing(store: S) {
     let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold");
     let pending = checkout(&store, &booking).await.expect("checkout");
 
-    let one = store.cancel_reservation(booking.reservations[0].id, Utc::now()).await.expect("cancel a held seat");
+    let one = store.cancel_reservation(booking.reservations[0].id, Utc::now(), None).await.expect("cancel a held seat");
     assert!(one.refunds.is_empty(), "a held seat was never paid: {:?}", one.refunds);
     let read = read_payment(&store, pending.id).await;
     assert_eq!((read.status, read.refunded_cents), (PaymentStatus::Pending, 0));
@@ -470,7 +470,7 @@ pub async fn cancel_of_held_seats_refunds_nothing(store: S) {
         "a refused confirm changes nothing"
     );
 
-    let rest = store.cancel_booking(booking.id, Utc::now()).await.expect("cancel the rest");
+    let rest = store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel the rest");
     assert!(rest.refunds.is_empty(), "held seats were never paid: {:?}", rest.refunds);
     assert_eq!(read_payment(&store, pending.id).await.refunded_cents, 0);
 }
@@ -487,7 +487,7 @@ pub async fn confirm_after_a_seat_was_canceled_is_invalid_state_whatever_its_clo
     let pending = checkout(&store, &booking).await.expect("checkout");
     assert_eq!(pending.amount_cents, 3000, "both seats are priced in");
     let canceled = booking.reservations[0].id;
-    let one = store.cancel_reservation(canceled, cancel_clock).await.expect("cancel a held seat after checkout");
+    let one = store.cancel_reservation(canceled, cancel_clock, None).await.expect("cancel a held seat after checkout");
     assert!(one.refunds.is_empty(), "a held seat was never paid: {:?}", one.refunds);
 
     let result = store.confirm_payment(pending.id, "ch_ann", CARD_LAST4, Utc::now()).await;
@@ -675,7 +675,7 @@ pub async fn five_declines_fail_the_payment_and_free_its_seats(store: S) {
     let booking = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2])).await.expect("hold");
     let payment = checkout(&store, &booking).await.expect("checkout");
     let canceled = booking.reservations.iter().find(|r| r.seat_id == venue.seats[2].id).expect("seat 3").id;
-    store.cancel_reservation(canceled, Utc::now()).await.expect("cancel one held seat after checkout");
+    store.cancel_reservation(canceled, Utc::now(), None).await.expect("cancel one held seat after checkout");
 
     for attempt in 1..=MAX_DECLINES_PER_PAYMENT - 1 {
         let decline = store.record_decline(payment.id, Utc::now()).await.expect("count a decline");

@@ -29,14 +29,14 @@ pub async fn refusals_are_worded_alike_on_every_backend(store: S) {
     // Cancels: a reservation, then a booking, that are no longer active.
     let booking = hold_seats(&store, &ann, &event, &[seats[0]]).await.expect("hold");
     let reservation = booking.reservations[0].id;
-    store.cancel_reservation(reservation, Utc::now()).await.expect("first cancel");
+    store.cancel_reservation(reservation, Utc::now(), None).await.expect("first cancel");
     assert_refusal(
-        store.cancel_reservation(reservation, Utc::now()).await,
+        store.cancel_reservation(reservation, Utc::now(), None).await,
         StoreError::reservation_not_active(ReservationStatus::Canceled),
         "a second cancel of a reservation",
     );
     assert_refusal(
-        store.cancel_booking(booking.id, Utc::now()).await,
+        store.cancel_booking(booking.id, Utc::now(), None).await,
         StoreError::no_active_seats_left(),
         "a cancel of a booking with nothing active",
     );
@@ -46,7 +46,7 @@ pub async fn refusals_are_worded_alike_on_every_backend(store: S) {
     let booking = hold_seats(&store, &ann, &event, &[seats[1], seats[2]]).await.expect("hold");
     let payment = checkout(&store, &booking).await.expect("checkout");
     assert_refusal(checkout(&store, &booking).await, StoreError::payment_already_open(), "a second checkout");
-    store.cancel_reservation(booking.reservations[0].id, Utc::now()).await.expect("cancel one held seat");
+    store.cancel_reservation(booking.reservations[0].id, Utc::now(), None).await.expect("cancel one held seat");
     assert_refusal(
         store.confirm_payment(payment.id, "ch_ann", CARD_LAST4, Utc::now()).await,
         StoreError::seat_canceled_since_checkout(),

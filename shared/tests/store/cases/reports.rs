@@ -13,7 +13,7 @@ pub async fn event_report_counts_seats_revenue_refunds_by_tier_and_hour(store: S
         (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await, fixture_user(&store, "cy").await);
     paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 2]), "ch_ann").await;
     let (refunded, _) = paid_booking(&store, &bob, &event, &seat_ids(&venue, &[3]), "ch_bob").await;
-    store.cancel_reservation(refunded.reservations[0].id, Utc::now()).await.expect("cancel a paid seat");
+    store.cancel_reservation(refunded.reservations[0].id, Utc::now(), None).await.expect("cancel a paid seat");
     hold_seats(&store, &bob, &event, &seat_ids(&venue, &[4])).await.expect("a held seat");
     let lapsed = hold_briefly(&store, &cy, &event, &seat_ids(&venue, &[1])).await;
     // Another event of the venue, sold out: none of it is this event's.
@@ -66,7 +66,7 @@ pub async fn sales_window_counts_the_sales_and_refunds_in_it_by_event_and_day(st
     let before = Utc::now() - Duration::seconds(1);
     paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 2]), "ch_ann").await;
     let (refunded, _) = paid_booking(&store, &bob, &event, &seat_ids(&venue, &[3]), "ch_bob").await;
-    store.cancel_reservation(refunded.reservations[0].id, Utc::now()).await.expect("cancel a paid seat");
+    store.cancel_reservation(refunded.reservations[0].id, Utc::now(), None).await.expect("cancel a paid seat");
     paid_booking(&store, &ann, &other, &seat_ids(&venue, &[4]), "ch_other").await;
     hold_seats(&store, &bob, &unsold, &seat_ids(&venue, &[0])).await.expect("a hold is no sale");
     let after = Utc::now() + Duration::seconds(1);

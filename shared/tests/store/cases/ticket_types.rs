@@ -18,6 +18,7 @@ fn priced(name: &str, standard: i64, vip: i64, quota: Option<u32>) -> TicketType
             Price { tier: "vip".into(), price_cents: vip },
         ],
         quota,
+        hidden: false,
     }
 }
 
@@ -47,6 +48,7 @@ fn typed_hold(user: &User, event: &Event, seats: &[Uuid], types: &[(Uuid, &str)]
         limit: HoldLimit::max(),
         admitted: false,
         presale: false,
+        unlocked_types: Vec::new(),
     }
 }
 
@@ -157,7 +159,7 @@ pub async fn a_type_quota_frees_canceled_and_expired_slots_and_keeps_sold_ones(s
     );
 
     // A canceled hold frees its slot.
-    store.cancel_booking(later.id, at(66)).await.expect("cancel");
+    store.cancel_booking(later.id, at(66), None).await.expect("cancel");
     let again = store.hold(&one_of(&users[4], &event, seat(4), "child", long_ttl()), at(67)).await;
     assert_eq!(again.expect("the canceled hold's slot is free").reservations[0].ticket_type, "child");
     assert_sold_out(
@@ -174,11 +176,13 @@ pub async fn concurrent_holds_never_exceed_a_type_quota(store: S) {
             name: "adult".into(),
             prices: vec![Price { tier: "standard".into(), price_cents: 3000 }],
             quota: None,
+            hidden: false,
         },
         TicketType {
             name: "student".into(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
             quota: Some(50),
+            hidden: false,
         },
     ];
     let event = typed_event(&store, &venue, types).await;
@@ -226,4 +230,47 @@ pub async fn concurrent_holds_never_exceed_a_type_quota(store: S) {
     // The other type is not limited by the sold-out one.
     let adult = store.hold(&one_of(&users[0], &event, venue.seats[250].id, "adult", long_ttl()), now).await;
     assert_eq!(adult.expect("an adult seat").reservations[0].price_cents, 3000);
+}
+
+/// A hidden type is held only when the hold's access code unlocked it (`unlocked_types`, the
+/// API's check of the code): without it the store refuses the hold in the hold itself with the
+/// words it has for a type the event does not sell, writing nothing; unlocked, the seat is held at
+/// the hidden type's price, and the type's quota still holds.
+pub async fn a_hidden_type_is_held_only_when_unlocked_and_keeps_its_quota(store: S) {
+    let venue = two_tier_venue(&store).await;
+    let members = TicketType { hidden: true, ..priced("members", 900, 2000, Some(1)) };
+    let event = typed_event(&store, &venue, vec![priced("adult", 3000, 5000, None), members]).await;
+    let (ann, bob) = (fixture_user(&store, "ann").await, fixture_user(&store, "bob").await);
+    let seat = |i: usize| venue.seats[i].id;
+    let now = Utc::now();
+
+    let locked = store.hold(&one_of(&ann, &event, seat(0), "members", long_ttl()), now).await;
+    let unknown = store.hold(&one_of(&ann, &event, seat(0), "nosuch", long_ttl()), now).await;
+    match (&locked, &unknown) {
+        (Err(StoreError::Rejected(locked)), Err(StoreError::Rejected(unknown))) => {
+            assert_eq!((locked.field, unknown.field), ("ticket_types", "ticket_types"));
+            assert_eq!(locked.message.replace("members", "X"), unknown.message.replace("nosuch", "X"));
+        }
+        other => panic!("a hidden type without its code is refused as an unknown one: {other:?}"),
+    }
+    // Another hidden type's unlocking is no unlocking of this one.
+    let elsewhere =
+        HoldRequest { unlocked_types: vec!["crew".into()], ..one_of(&ann, &event, seat(0), "members", long_ttl()) };
+    assert!(matches!(store.hold(&elsewhere, now).await, Err(StoreError::Rejected(_))));
+    // Nothing was written.
+    let filter = ReservationFilter { event_id: Some(event.id), page: page(200, 0), ..Default::default() };
+    assert!(all_reservations(&store, filter, now).await.is_empty(), "no reservation");
+    assert_eq!(seat_statuses(&store, &event, now).await[&seat(0)], SeatStatus::Available);
+
+    let unlocked = |user: &User, seat: Uuid| HoldRequest {
+        unlocked_types: vec!["members".into()],
+        ..one_of(user, &event, seat, "members", long_ttl())
+    };
+    let booking = store.hold(&unlocked(&ann, seat(0)), now).await.expect("held with its code");
+    let held = &booking.reservations[0];
+    assert_eq!((held.ticket_type.as_str(), held.price_cents), ("members", 900));
+    // Its quota of one is taken.
+    assert_sold_out(store.hold(&unlocked(&bob, seat(1)), now).await, "members", "the hidden type's quota");
+    // The visible type is held as ever without any code.
+    store.hold(&one_of(&bob, &event, seat(1), "adult", long_ttl()), now).await.expect("an adult seat");
 }

@@ -140,7 +140,7 @@ pub async fn no_ticket_without_a_confirmed_payment(store: S) {
     // A confirm refused after a priced-in seat was canceled.
     let shrunk = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[3, 4])).await.expect("hold");
     let shrunk_payment = checkout(&store, &shrunk).await.expect("checkout");
-    store.cancel_reservation(shrunk.reservations[0].id, Utc::now()).await.expect("cancel a held seat");
+    store.cancel_reservation(shrunk.reservations[0].id, Utc::now(), None).await.expect("cancel a held seat");
     let err = expect_err(
         store.confirm_payment(shrunk_payment.id, "ch_ann", CARD_LAST4, Utc::now()).await,
         "confirm after a seat was canceled",
@@ -183,7 +183,7 @@ pub async fn canceling_a_paid_seat_revokes_its_ticket_only(store: S) {
     let (booking, _) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 1, 2]), "ch_ann").await;
     let canceled = booking.reservations[1].id;
     let at = whole_millis(Utc::now());
-    store.cancel_reservation(canceled, at).await.expect("cancel a paid seat");
+    store.cancel_reservation(canceled, at, None).await.expect("cancel a paid seat");
 
     let tickets = booking_tickets(&store, booking.id).await;
     assert_eq!(statuses(&tickets), [TicketStatus::Valid, TicketStatus::Revoked, TicketStatus::Valid]);
@@ -199,7 +199,7 @@ pub async fn canceling_a_booking_revokes_its_tickets_only(store: S) {
     let (doomed, _) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 1]), "ch_one").await;
     let (kept, _) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[2, 3]), "ch_two").await;
     let at = whole_millis(Utc::now());
-    store.cancel_booking(doomed.id, at).await.expect("cancel a paid booking");
+    store.cancel_booking(doomed.id, at, None).await.expect("cancel a paid booking");
 
     let revoked = booking_tickets(&store, doomed.id).await;
     assert_eq!(statuses(&revoked), [TicketStatus::Revoked; 2]);
@@ -237,7 +237,7 @@ pub async fn a_used_ticket_canceled_is_revoked_and_keeps_its_admission(store: S)
     let entry = scan(tickets[0].id, "north", Utc::now());
     assert!(matches!(check_in(&store, &entry).await, CheckIn::Admitted(_)));
     let at = whole_millis(Utc::now());
-    store.cancel_booking(booking.id, at).await.expect("cancel the booking");
+    store.cancel_booking(booking.id, at, None).await.expect("cancel the booking");
 
     let used = read_ticket(&store, tickets[0].id).await;
     assert_eq!(
@@ -288,7 +288,7 @@ pub async fn check_in_admits_a_valid_ticket_once_and_refuses_the_rest(store: S) 
     assert_eq!(read_ticket(&store, ticket.id).await, admitted, "refused scans change nothing");
 
     // A revoked ticket is refused as revoked, never admitted.
-    store.cancel_reservation(other.reservation_id, Utc::now()).await.expect("cancel the other seat");
+    store.cancel_reservation(other.reservation_id, Utc::now(), None).await.expect("cancel the other seat");
     let late = scan(other.id, "north", Utc::now());
     match check_in(&store, &late).await {
         CheckIn::Refused(revoked) => {
@@ -364,7 +364,7 @@ pub async fn concurrent_scans_of_many_tickets_admit_each_once_and_name_the_winne
     // Two of them canceled before the doors open, and two codes of tickets that do not exist.
     let (revoked, valid) = tickets.split_at(2);
     for ticket in revoked {
-        store.cancel_reservation(ticket.reservation_id, Utc::now()).await.expect("cancel a paid seat");
+        store.cancel_reservation(ticket.reservation_id, Utc::now(), None).await.expect("cancel a paid seat");
     }
     let unknown = [Uuid::new_v4(), Uuid::new_v4()];
     let scanned = tickets.iter().map(|t| t.id).chain(unknown);
@@ -471,7 +471,7 @@ pub async fn concurrent_scans_and_a_cancel_leave_the_ticket_revoked_admitted_at_
             tokio::spawn(async move {
                 barrier.wait().await;
                 tokio::time::sleep(StdDuration::from_millis(delay)).await;
-                store.cancel_reservation(ticket.reservation_id, Utc::now()).await
+                store.cancel_reservation(ticket.reservation_id, Utc::now(), None).await
             })
         };
         let mut winners = Vec::new();
@@ -589,7 +589,7 @@ pub async fn event_tickets_list_every_status_by_id(store: S) {
     check_in(&store, &scan(tickets[1].id, "north", Utc::now())).await;
     check_in(&store, &scan(tickets[3].id, "north", Utc::now())).await;
     for canceled in [&tickets[2], &tickets[3]] {
-        store.cancel_reservation(canceled.reservation_id, Utc::now()).await.expect("cancel a paid seat");
+        store.cancel_reservation(canceled.reservation_id, Utc::now(), None).await.expect("cancel a paid seat");
     }
 
     let listed = store.event_tickets(event.id).await.expect("the event's tickets");
@@ -625,7 +625,7 @@ pub async fn ticket_tallies_count_by_status_and_gate(store: S) {
         check_in(&store, &scan(tickets[i].id, gate_name, Utc::now())).await;
     }
     for i in [5, 6] {
-        store.cancel_reservation(tickets[i].reservation_id, Utc::now()).await.expect("cancel a paid seat");
+        store.cancel_reservation(tickets[i].reservation_id, Utc::now(), None).await.expect("cancel a paid seat");
     }
 
     let tally = |status, gate_name: Option<&str>, count| TicketTally { status, gate: gate_name.map(gate), count };

@@ -88,7 +88,7 @@ pub async fn a_cancel_offers_its_seats_to_the_list_in_the_same_transaction(store
     // One seat freed: too few for bob's two, so cid (behind him) is offered it, and bob is passed.
     let one = held.reservations.iter().find(|r| r.seat_id == venue.seats[0].id).expect("seat 0").id;
     let now = Utc::now();
-    store.cancel_reservation(one, now).await.expect("cancel one seat");
+    store.cancel_reservation(one, now, None).await.expect("cancel one seat");
     let offer = offered_booking(&store, &event, &cid, now).await;
     assert_eq!(offer.status, ReservationStatus::Held);
     assert_eq!(seats_of(&offer), BTreeSet::from([venue.seats[0].id]));
@@ -111,7 +111,7 @@ pub async fn a_cancel_offers_its_seats_to_the_list_in_the_same_transaction(store
     assert_eq!((cids[0].status, cids[0].booking_id), (ReservationStatus::Held, offer.id));
 
     // The rest of ann's booking freed together: bob gets two of the three, in row order.
-    store.cancel_booking(held.id, Utc::now()).await.expect("cancel the booking");
+    store.cancel_booking(held.id, Utc::now(), None).await.expect("cancel the booking");
     let bobs = offered_booking(&store, &event, &bob, Utc::now()).await;
     assert_eq!(seats_of(&bobs), BTreeSet::from([venue.seats[1].id, venue.seats[2].id]));
     let map = seat_statuses(&store, &event, Utc::now()).await;
@@ -134,7 +134,7 @@ pub async fn an_unpaid_offer_lapses_to_the_next_entry_through_the_sweeper(store:
     join(&store, &event, &cid, 1).await;
 
     let t0 = Utc::now();
-    store.cancel_booking(held.id, t0).await.expect("cancel");
+    store.cancel_booking(held.id, t0, None).await.expect("cancel");
     let bobs = offered_booking(&store, &event, &bob, t0).await;
     assert_eq!(entry_of(&store, &event, &cid).await.position(), Some(1), "cid is next");
 
@@ -179,24 +179,24 @@ pub async fn a_group_is_passed_over_at_most_three_times(store: S) {
 
     // Three single seats freed one by one go to the singles behind the group; each passes it over.
     for (n, booking) in singles.iter().take(MAX_WAITLIST_PASSES as usize).enumerate() {
-        store.cancel_booking(booking.id, Utc::now()).await.expect("cancel a single");
+        store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel a single");
         offered_booking(&store, &event, &behind[n], Utc::now()).await;
         assert_eq!(entry_of(&store, &event, &group).await.passes, n as u32 + 1);
     }
     // Now the list waits for the group: the next single seat is offered to nobody behind it.
     let fourth = &singles[MAX_WAITLIST_PASSES as usize];
-    store.cancel_booking(fourth.id, Utc::now()).await.expect("cancel a fourth single");
+    store.cancel_booking(fourth.id, Utc::now(), None).await.expect("cancel a fourth single");
     let waiting = entry_of(&store, &event, &behind[3]).await;
     assert_eq!(waiting.status, WaitlistStatus::Waiting, "not offered past the group: {waiting:?}");
     let map = seat_statuses(&store, &event, Utc::now()).await;
     assert_eq!(map[&venue.seats[3].id], SeatStatus::Available, "back on sale to everyone");
 
     // Two seats freed together: the group's.
-    store.cancel_booking(pair.id, Utc::now()).await.expect("cancel the pair");
+    store.cancel_booking(pair.id, Utc::now(), None).await.expect("cancel the pair");
     let offer = offered_booking(&store, &event, &group, Utc::now()).await;
     assert_eq!(seats_of(&offer), BTreeSet::from([venue.seats[5].id, venue.seats[6].id]));
     // And the list moves on.
-    store.cancel_booking(singles[4].id, Utc::now()).await.expect("cancel the last single");
+    store.cancel_booking(singles[4].id, Utc::now(), None).await.expect("cancel the last single");
     offered_booking(&store, &event, &behind[3], Utc::now()).await;
 }
 
@@ -236,7 +236,7 @@ pub async fn concurrent_cancels_offer_each_seat_once_in_the_lists_order(store: S
         let (store, barrier) = (store.clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.cancel_booking(booking.id, Utc::now()).await
+            store.cancel_booking(booking.id, Utc::now(), None).await
         }));
     }
     for task in tasks {

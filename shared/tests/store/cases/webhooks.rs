@@ -88,10 +88,10 @@ pub async fn cancels_refunds_and_check_ins_write_their_events(store: S) {
     let ann = fixture_user(&store, "ann").await;
     let (kept, _) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0]), "ch_kept").await;
     let (canceled, _) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[1, 2]), "ch_canceled").await;
-    store.cancel_booking(canceled.id, Utc::now()).await.expect("cancel the paid booking");
+    store.cancel_booking(canceled.id, Utc::now(), None).await.expect("cancel the paid booking");
     // A canceled hold (nothing paid) reports nothing.
     let held = hold_seats(&store, &ann, &event, &seat_ids(&venue, &[3])).await.expect("hold");
-    store.cancel_booking(held.id, Utc::now()).await.expect("cancel the hold");
+    store.cancel_booking(held.id, Utc::now(), None).await.expect("cancel the hold");
     let ticket: Ticket = store
         .list_tickets(&TicketFilter { booking_id: Some(kept.id), ..Default::default() })
         .await
@@ -128,7 +128,7 @@ pub async fn a_bookings_events_are_claimed_in_order_per_endpoint(store: S) {
     let event = fixture_event(&store, &venue).await;
     let ann = fixture_user(&store, "ann").await;
     let (booking, _) = paid_booking(&store, &ann, &event, &seat_ids(&venue, &[0, 1]), "ch_ann").await;
-    store.cancel_booking(booking.id, Utc::now()).await.expect("cancel");
+    store.cancel_booking(booking.id, Utc::now(), None).await.expect("cancel");
     assert_eq!(fan_out(&store).await, 3);
 
     let mut seen = Vec::new();

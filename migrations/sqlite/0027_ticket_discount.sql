@@ -1,0 +1,7 @@
+-- What was paid for each ticket (issue 21: reports count revenue net of discounts): the seat's
+-- share of its checkout's code discount, copied from its reservation when the confirm issues the
+-- ticket, so that the reports, which read tickets alone, count `price_cents - discount_cents`.
+-- Tickets issued before this migration take their reservation's share.
+ALTER TABLE tickets ADD COLUMN discount_cents INTEGER NOT NULL DEFAULT 0;
+UPDATE tickets SET discount_cents = (SELECT r.discount_cents FROM reservations r WHERE r.id = tickets.reservation_id)
+WHERE reservation_id IN (SELECT id FROM reservations WHERE discount_cents <> 0);
