@@ -92,6 +92,7 @@ async fn run(load: CeilingLoad) -> Res<Ceiling> {
                     limit: HoldLimit::max(),
                     admitted: false,
                     presale: false,
+                    accessible: false,
                 };
                 let outcome = store.hold(&request, Utc::now()).await;
                 let ended = Instant::now();

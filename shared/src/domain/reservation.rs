@@ -180,6 +180,11 @@ pub struct HoldRequest {
     /// `Code::unlocks_presale`): the store holds seats for it before the event's `on_sale_at`,
     /// deciding it where it decides the opening.
     pub presale: bool,
+    /// The buyer asks for wheelchair spaces and companion seats as a wheelchair user (issue 19):
+    /// before the event's accessible release such seats are held only for a hold that says so
+    /// and whose seats are an accessible party (`domain::is_accessible_party`), decided by the
+    /// store in the hold's own write.
+    pub accessible: bool,
 }
 
 /// Where a reserved seat is.

@@ -154,6 +154,7 @@ pub async fn hold_best_available(
             limit: request.limit,
             admitted: request.admitted,
             presale: request.presale,
+            accessible: want.accessible(),
         };
         match store.hold(&hold, Utc::now()).await {
             Ok(booking) => {

@@ -103,6 +103,7 @@ mod tests {
             limit: HoldLimit::default(),
             admitted: false,
             presale: false,
+            accessible: false,
         };
         PendingHold { request, now: Utc::now() }
     }

@@ -343,6 +343,7 @@ async fn sold_out_with_a_waiting_list(app: &TestApp, people: &People) -> Uuid {
         limit: HoldLimit::max(),
         admitted: false,
         presale: false,
+        accessible: false,
     };
     app.state.store.hold(&hold, Utc::now()).await.expect("fixture sell-out");
     for token in [&people.owner_token, &people.other_token, &people.staff_token, &people.admin_token] {

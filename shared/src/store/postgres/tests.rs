@@ -60,6 +60,7 @@ impl Fixture {
             limit: HoldLimit::default(),
             admitted: false,
             presale: false,
+            accessible: false,
         }
     }
 }
@@ -105,6 +106,7 @@ pub(super) async fn fixture(store: &PostgresStore) -> Fixture {
             duration_minutes: Some(90),
             on_sale_at: None,
             queue: None,
+            accessible_release_hours: None,
             currency: "EUR".into(),
             prices: vec![
                 Price { tier: "vip".into(), price_cents: 3000 },

@@ -56,6 +56,7 @@ async fn event_with_seats(store: &SqliteStore) -> (Uuid, Vec<Seat>) {
         duration_minutes: Some(90),
         on_sale_at: None,
         queue: None,
+        accessible_release_hours: None,
         currency: "EUR".into(),
         prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
         ticket_types: Vec::new(),
@@ -74,6 +75,7 @@ fn request(user_id: Uuid, event_id: Uuid, seats: &[&Seat], ttl: HoldTtl) -> Hold
         limit: HoldLimit::default(),
         admitted: false,
         presale: false,
+        accessible: false,
     }
 }
 
@@ -401,6 +403,7 @@ async fn the_ticket_statements_search_tickets_through_their_indexes() {
             duration_minutes: None,
             on_sale_at: None,
             queue: None,
+            accessible_release_hours: None,
             currency: "EUR".into(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
             ticket_types: Vec::new(),

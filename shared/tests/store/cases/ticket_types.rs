@@ -47,6 +47,7 @@ fn typed_hold(user: &User, event: &Event, seats: &[Uuid], types: &[(Uuid, &str)]
         limit: HoldLimit::max(),
         admitted: false,
         presale: false,
+        accessible: false,
     }
 }
 
