@@ -332,8 +332,9 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 /// hold (issue 19), and per seat `$13` the ticket type it names (NULL: the event's first). Before
 /// the event's accessible release (`accessible_release_hours` before its start, on the row
 /// `open_event` locks) a hold naming a wheelchair space or companion seat is written only if it is
-/// accessible, with at least one wheelchair space and at most 3 companion seats per space. Each hold's event must be on sale, open (its `on_sale_at`
-/// reached or none, or a presale unlocked), behind no enabled
+/// accessible, with at least one wheelchair space and at most 3 companion seats per space. Each
+/// hold's event must be on sale, open (its `on_sale_at` reached or none, or a presale unlocked),
+/// behind no enabled
 /// waiting room unless the hold is admitted, and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
 /// nothing is written for it. Lapsed holds on the wanted seats and the users' lapsed holds of
