@@ -42,6 +42,7 @@ const els = {
   accessCode: byId('access-code'),
   accessApply: byId('access-apply'),
   accessNote: byId('access-note'),
+  bestAccessible: byId('best-accessible'),
 };
 
 const state = {
@@ -94,8 +95,38 @@ function priceWord(cents) {
   return priceWords.get(cents);
 }
 
+/**
+ * When the event's wheelchair spaces and companion seats go on general sale (its
+ * `accessible_release_hours` before the start), or null when they are not held back (any more).
+ */
+function accessibleRelease() {
+  const hours = state.event && state.event.accessible_release_hours;
+  if (hours == null) return null;
+  const release = new Date(state.event.start_time).getTime() - hours * 3600 * 1000;
+  return release > Date.now() ? new Date(release).toISOString() : null;
+}
+
+/** Until when, in words on the venue's clock, or null (see `accessibleRelease`). */
+function accessibleUntil() {
+  const release = accessibleRelease();
+  return release ? Format.zoned(release, Format.zoneOf(state.event)) : null;
+}
+
+/** A wheelchair space's or companion seat's words for its accessible name ('' for other seats). */
+function accessibleWord(seat) {
+  const attrs = seat.attributes || [];
+  const until = accessibleUntil();
+  if (attrs.includes('wheelchair')) {
+    return ', ' + (until ? t('wheelchair space, kept for wheelchair users until {time}', { time: until }) : t('wheelchair space'));
+  }
+  if (attrs.includes('companion')) {
+    return ', ' + (until ? t('companion seat, kept for the companions of wheelchair users until {time}', { time: until }) : t('companion seat'));
+  }
+  return '';
+}
+
 function seatLabel(seat) {
-  return seatName(seat) + ', ' + Format.label(seat.tier).toLowerCase() + ', ' + priceWord(seat.price_cents) + ', ' + statusWord(seat);
+  return seatName(seat) + ', ' + Format.label(seat.tier).toLowerCase() + ', ' + priceWord(seat.price_cents) + accessibleWord(seat) + ', ' + statusWord(seat);
 }
 
 function announce(text) {
@@ -159,7 +190,10 @@ function renderLegend() {
           <li><span class="band" data-band="none" aria-hidden="true"></span>${t('None free')}</li>
           <li><span class="sym" aria-hidden="true">${arenaMap.SYMBOLS.wheelchair}</span>${t('Wheelchair space')}</li>
           <li><span class="sym" aria-hidden="true">${arenaMap.SYMBOLS.companion}</span>${t('Companion seat, beside a wheelchair space')}</li>
-        </ul></div>` : ''}`,
+        </ul></div>` : ''}
+      ${arena ? html`<p class="legend-note" id="accessible-note">${accessibleUntil()
+        ? t('Wheelchair spaces and companion seats are kept for wheelchair users and their companions until {time}. Tick “I need a wheelchair space” to book one.', { time: accessibleUntil() })
+        : t('Wheelchair spaces and companion seats are on general sale.')}</p>` : ''}`,
   );
 }
 
@@ -701,6 +735,7 @@ async function findBest(e) {
   state.reserving = true;
   const ask = { count: Number(els.bestCount.value) };
   if (els.bestTier.value) ask.tier = els.bestTier.value;
+  if (els.bestAccessible.checked) ask.accessible = true;
   try {
     const booking = await UI.busy(els.bestFind, t('Finding seats…'), () =>
       api.reservations.makeReservation({ event_id: eventId, best_available: ask }, undefined, undefined, state.admission));
@@ -730,6 +765,12 @@ async function findBest(e) {
 }
 
 els.bestForm.addEventListener('submit', findBest);
+// A wheelchair space comes with up to 3 companion seats: 1 to 4 seats in all.
+els.bestAccessible.addEventListener('change', () => {
+  const accessible = els.bestAccessible.checked;
+  for (const option of els.bestCount.options) option.disabled = accessible && Number(option.value) > 4;
+  if (accessible && Number(els.bestCount.value) > 4) els.bestCount.value = '4';
+});
 
 // ---- the waiting room ------------------------------------------------------------------
 

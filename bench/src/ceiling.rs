@@ -93,6 +93,7 @@ async fn run(load: CeilingLoad) -> Res<Ceiling> {
                     admitted: false,
                     presale: false,
                     unlocked_types: Vec::new(),
+                    accessible: false,
                 };
                 let outcome = store.hold(&request, Utc::now()).await;
                 let ended = Instant::now();

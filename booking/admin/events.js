@@ -79,6 +79,7 @@ async function showPriceInputs(venueId, prices, currency) {
 function saleLine(ev) {
   const parts = [];
   if (ev.on_sale_at) parts.push('Opens ' + Format.zoned(ev.on_sale_at, Format.zoneOf(ev)));
+  if (ev.accessible_release_hours != null) parts.push('Wheelchair spaces kept until ' + ev.accessible_release_hours + ' h before the start');
   if (ev.queue && ev.queue.enabled) {
     const q = ev.queue;
     parts.push('waiting room: ' + q.admit_per_minute + ' a minute, at most ' + q.max_active_buyers + ' at once, ' + q.session_minutes + '-minute sessions');
@@ -95,7 +96,7 @@ function eventItem(ev) {
       <h3>${ev.name}</h3>
       <p>${Data.category(ev.category).single} · ${(ev.venue && ev.venue.name) || ''} · <time datetime="${ev.start_time}" data-event-time>${Format.when(ev)}</time></p>
       <p>${status} ${ev.seats_available + ' of ' + ev.seats_total + ' seats free'}${avail.level === 'ok' ? '' : ' · ' + avail.text}</p>
-      ${ev.on_sale_at || (ev.queue && ev.queue.enabled) ? html`<p class="small muted" data-sale-opening>${saleLine(ev)}</p>` : ''}
+      ${ev.on_sale_at || (ev.queue && ev.queue.enabled) || ev.accessible_release_hours != null ? html`<p class="small muted" data-sale-opening>${saleLine(ev)}</p>` : ''}
       ${ev.queue && ev.queue.enabled ? html`<p class="small" data-queue-stats aria-live="polite"></p>` : ''}
       <div class="confirm-slot"></div>
     </div>
@@ -186,6 +187,7 @@ function editEvent(ev) {
   byId('ev-currency').value = ev.currency || 'EUR';
   byId('ev-description').value = ev.description || '';
   byId('ev-opens').value = ev.on_sale_at ? Format.toZonedInput(ev.on_sale_at, Format.zoneOf(ev)) : '';
+  byId('ev-accessible-hours').value = ev.accessible_release_hours == null ? '' : String(ev.accessible_release_hours);
   byId('ev-queue').checked = Boolean(ev.queue && ev.queue.enabled);
   byId('ev-queue').dataset.had = ev.queue ? 'yes' : '';
   if (ev.queue) {
@@ -255,6 +257,9 @@ async function saveEvent(e) {
   if (queue.enabled && queue.admit_per_minute === null) problems.push('let 1 to 100000 buyers through per minute');
   if (queue.enabled && queue.max_active_buyers === null) problems.push('allow 1 to 100000 buyers at once');
   if (queue.enabled && queue.session_minutes === null) problems.push('give a session of 1 to 120 minutes');
+  const hoursInput = byId('ev-accessible-hours').value.trim();
+  const accessibleHours = hoursInput === '' ? null : whole('ev-accessible-hours', 0, 8760);
+  if (hoursInput !== '' && accessibleHours === null) problems.push('keep accessible seats 0 to 8760 whole hours before the start');
   if (problems.length) {
     UI.showError('Please check the event', problemSentence(problems), alertEl);
     return;
@@ -271,6 +276,8 @@ async function saveEvent(e) {
     // Editing: empty clears the opening; a waiting room switched off keeps its settings.
     on_sale_at: opens || (editing ? null : undefined),
     queue: queue.enabled || (byId('ev-queue').dataset.had && !Object.values(queue).includes(null)) ? queue : undefined,
+    // Editing: empty puts wheelchair spaces and companion seats on general sale.
+    accessible_release_hours: accessibleHours !== null ? accessibleHours : (editing ? null : undefined),
   };
   try {
     const saved = await UI.busy(byId('event-submit'), editing ? 'Saving…' : 'Creating…', () =>

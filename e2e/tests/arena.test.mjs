@@ -100,6 +100,12 @@ describe('the zoomable arena map', () => {
     assert.equal(await page.locator('.sm-mini').isVisible(), false, 'no mini-map on the overview');
     assert.match(await page.locator('.sm-section[data-section="3"]').getAttribute('aria-label'), /Block 104: \d+ of \d+ seats free/);
     await noSideways(page, `${label} overview`);
+    // Accessible seating (the demo festival keeps its wheelchair spaces 48 hours): said in words
+    // in the key and in each such seat's name, not only by the ♿ and C symbols.
+    assert.match(await page.locator('#accessible-note').textContent(),
+      /^Wheelchair spaces and companion seats are kept for wheelchair users and their companions until .+\. Tick “I need a wheelchair space” to book one\.$/);
+    assert.match(await page.locator('#seatmap .sm-seat[data-attrs~="wheelchair"]').first().getAttribute('aria-label'),
+      /, wheelchair space, kept for wheelchair users until .+, available$/);
 
     // Zoom into Block 104 by tapping it.
     const block = page.locator('.sm-section[data-section="3"] polygon');

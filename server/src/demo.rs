@@ -12,8 +12,8 @@
 use chrono::{DateTime, Datelike, Days, Duration, NaiveTime, Utc};
 use proeventa_core::auth::hash_password;
 use proeventa_core::domain::{
-    Card, Category, Email, Event, HoldLimit, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser, NewVenue, Password,
-    Price, Role, SeatRow, SeatSelection, TimeZone, User, VenueKind, VenueWithSeats,
+    Card, Category, Email, Event, EventChanges, HoldLimit, HoldRequest, HoldTtl, NewEvent, NewPayment, NewUser,
+    NewVenue, Password, Price, Role, SeatRow, SeatSelection, TimeZone, User, VenueKind, VenueWithSeats,
 };
 use proeventa_core::payments::PaymentProvider;
 use proeventa_core::store::{Store, StoreError};
@@ -195,7 +195,7 @@ async fn seed(store: &dyn Store, payments: &dyn PaymentProvider) -> Result<(), S
             .with_time_zone(TimeZone::parse("Europe/Berlin").map_err(|e| StoreError::Internal(e.to_string()))?),
         )
         .await?;
-    event(
+    let festival = event(
         store,
         &spree,
         "Spree Lights Festival",
@@ -206,6 +206,9 @@ async fn seed(store: &dyn Store, payments: &dyn PaymentProvider) -> Result<(), S
         &[("vip", 12900), ("standard", 6900), ("upper", 3900)],
     )
     .await?;
+    // Its wheelchair spaces and companion seats are kept for wheelchair users until two days before.
+    let held_back = EventChanges { accessible_release_hours: Some(Some(48)), ..Default::default() };
+    store.update_event(festival.id, held_back).await?;
     for (name, seats) in DEMO_PURCHASES {
         // The first showing of that name.
         let (show, venue) = events
@@ -254,6 +257,7 @@ async fn buy(
                 admitted: false,
                 presale: false,
                 unlocked_types: Vec::new(),
+                accessible: false,
             },
             now,
         )
@@ -344,6 +348,7 @@ async fn event(
             duration_minutes: Some(duration_minutes),
             on_sale_at: None,
             queue: None,
+            accessible_release_hours: None,
             currency: "EUR".into(),
             prices,
             ticket_types: Vec::new(),

@@ -222,6 +222,7 @@ pub fn store_error_kind(err: &StoreError) -> &'static str {
     match err {
         StoreError::EmailTaken => "email_taken",
         StoreError::SeatsUnavailable(_) => "seats_unavailable",
+        StoreError::HeldBack(_) => "held_back",
         StoreError::NotFound(_) => "not_found",
         StoreError::Rejected(_) => "rejected",
         StoreError::InvalidState(_) => "invalid_state",

@@ -88,6 +88,7 @@ fn event() -> Event {
         status: EventStatus::OnSale,
         on_sale_at: None,
         queue: None,
+        accessible_release_hours: None,
         currency: "EUR".into(),
         prices: Vec::new(),
         ticket_types: Vec::new(),

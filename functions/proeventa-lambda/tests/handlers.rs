@@ -235,6 +235,7 @@ async fn event(store: &Arc<dyn Store>, venue: &VenueWithSeats, name: &str, categ
             duration_minutes: Some(90),
             on_sale_at: None,
             queue: None,
+            accessible_release_hours: None,
             currency: "EUR".to_owned(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
             ticket_types: Vec::new(),

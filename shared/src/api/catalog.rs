@@ -23,7 +23,7 @@ use crate::domain::{
     Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, LayoutInput, NewEvent,
     NewLayout, NewVenue, Page, Price, QueueSettings, SeatRow, SeatState, TicketType, TimeZone, Venue, VenueChanges,
     VenueKind, VenueWithSeats, check_on_sale_at, check_prices_cover, check_prices_match_first_type, city_of,
-    optional_text, parse_city, parse_currency, parse_duration_minutes, parse_image_url, parse_prices,
+    optional_text, parse_accessible_release_hours, parse_city, parse_currency, parse_duration_minutes, parse_image_url, parse_prices,
     parse_ticket_types, required_text,
 };
 
@@ -143,6 +143,12 @@ pub struct CreateEventRequest {
     pub on_sale_at: Option<DateTime<Utc>>,
     /// A waiting room in front of the event (`/queue/*`); absent or null: none.
     pub queue: Option<QueueSettings>,
+    /// Wheelchair spaces and companion seats are held for wheelchair users and their companions
+    /// (`accessible: true` reserves) until this many hours before the start, 0 to 8760; absent or
+    /// null: never held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 8760, example = 48)]
+    pub accessible_release_hours: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -168,6 +174,11 @@ pub struct UpdateEventRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<QueueSettings>)]
     pub queue: Option<Option<QueueSettings>>,
+    /// Hours before the start until which accessible seats are held back (0 to 8760); null: never
+    /// held back; absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 8760)]
+    pub accessible_release_hours: Option<Option<i64>>,
 }
 
 /// A field that was sent, as `Some` of its value (null included): with `#[serde(default)]`, an
@@ -449,7 +460,7 @@ pub(crate) fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         (status = 201, body = Event),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: customers", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: unknown venue, a tier without a price, a start in the past, an opening (`on_sale_at`) not before the start, a queue setting out of range; `ticket_types` empty or over 20, a name given twice or not 1 to 32 lowercase letters, digits, `_` or `-`, a type not pricing every tier, a quota not 1 to 100000, or `prices` not the first type's", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: unknown venue, a tier without a price, a start in the past, an opening (`on_sale_at`) not before the start, a queue setting out of range, `accessible_release_hours` not 0 to 8760; `ticket_types` empty or over 20, a name given twice or not 1 to 32 lowercase letters, digits, `_` or `-`, a type not pricing every tier, a quota not 1 to 100000, or `prices` not the first type's", body = ErrorBody),
     ))]
 async fn create_event(
     State(state): State<AppState>,
@@ -479,6 +490,7 @@ async fn create_event(
         ticket_types,
         on_sale_at: body.on_sale_at,
         queue,
+        accessible_release_hours: parse_accessible_release_hours(body.accessible_release_hours)?,
         actor: Some(Actor::from(&admin)),
     };
     idempotency::once(&state, admin.id, key, &body, || async {
@@ -530,7 +542,7 @@ fn check_future(start_time: DateTime<Utc>) -> Result<(), Invalid> {
         (status = 403, description = "`forbidden`: customers", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`invalid_state`: the event was canceled", body = ErrorBody),
-        (status = 422, description = "`validation_failed`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: as for a new event (`accessible_release_hours` not 0 to 8760, …)", body = ErrorBody),
     ))]
 async fn update_event(
     State(state): State<AppState>,
@@ -581,6 +593,7 @@ async fn update_event(
         poster: None,
         on_sale_at: body.on_sale_at,
         queue,
+        accessible_release_hours: body.accessible_release_hours.map(parse_accessible_release_hours).transpose()?,
         actor: Some(Actor::from(&admin)),
     };
     let updated = state.store.update_event(event_id, changes).await?.ok_or_else(|| ApiError::not_found("event"))?;

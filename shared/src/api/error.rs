@@ -352,6 +352,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::EmailTaken => Self::EmailTaken("This e-mail address is already registered.".into()),
             StoreError::SeatsUnavailable(seats) => Self::seats_unavailable(&seats),
+            StoreError::HeldBack(detail) => Self::SeatUnavailable(detail),
             StoreError::NotFound(entity) => Self::not_found(entity.name()),
             StoreError::Rejected(invalid) => invalid.into(),
             StoreError::InvalidState(detail) => Self::InvalidState(sentence(&detail)),

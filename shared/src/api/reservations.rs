@@ -60,6 +60,13 @@ pub struct ReserveRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "PRESALE-FANS")]
     pub access_code: Option<String>,
+    /// With `seat_id`/`seat_ids`: the buyer is a wheelchair user booking wheelchair spaces and
+    /// companion seats (issue 19). Before the event's accessible release (see the event's
+    /// `accessible_release_hours`) such seats are held only for an accessible reserve of at least
+    /// one wheelchair space and at most 3 companion seats per space; any other reserve naming one
+    /// is refused 409 `seat_unavailable`, the detail saying why. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accessible: Option<bool>,
 }
 
 /// "The best `count` seats": adjacent seats in one row (consecutive numbers, never across an
@@ -79,6 +86,11 @@ pub struct BestAvailableAsk {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "Block 104")]
     pub section: Option<String>,
+    /// For a wheelchair user: one wheelchair space and `count - 1` adjacent companion seats in one
+    /// row (`count` 1 to 4), held as an accessible reserve. Without it, no wheelchair space or
+    /// companion seat is chosen while the event holds them back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accessible: Option<bool>,
 }
 
 /// What a reserve asks for, parsed.
@@ -146,12 +158,16 @@ async fn reserve(
     Json(body): Json<ReserveRequest>,
 ) -> Result<Response, ApiError> {
     let ask = match (&body.seat_id, &body.seat_ids, &body.best_available) {
+        _ if body.accessible.is_some() && body.best_available.is_some() => {
+            Err(Invalid::new("accessible", "give it inside `best_available`"))
+        }
         (Some(seat), None, None) => SeatSelection::parse(vec![*seat]).map(|seats| Ask::Seats { seats, single: true }),
         (None, Some(seats), None) => {
             SeatSelection::parse(seats.clone()).map(|seats| Ask::Seats { seats, single: false })
         }
         (None, None, Some(best)) => BestAvailable::parse(best.count, best.tier.clone(), state.config.max_held_seats)
             .and_then(|want| want.in_section(best.section.clone()))
+            .and_then(|want| want.for_wheelchair_user(best.accessible.unwrap_or(false)))
             .map(Ask::Best),
         (_, _, Some(_)) => Err(Invalid::new("best_available", "give either `best_available` or the seats, not both")),
         _ => Err(Invalid::new("seat_ids", "give either `seat_id` or `seat_ids`, not both or neither")),
@@ -220,6 +236,7 @@ async fn reserve(
         admitted,
         presale,
         unlocked_types,
+        accessible: body.accessible.unwrap_or(false),
     };
     idempotency::once(&state, user.id, key, &body, || async {
         let held = state.store.hold(&request, Utc::now()).await;
@@ -255,6 +272,18 @@ async fn reserve_best(
     match held {
         Ok(held) => Ok((StatusCode::CREATED, ReserveResponse::Booking(held.booking))),
         Err(BestAvailableError::Store(err)) => Err(err.into()),
+        Err(BestAvailableError::NoBlock) if request.want.accessible() => {
+            let companions = request.want.count() - 1;
+            let mut which = request.want.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();
+            if let Some(section) = request.want.section() {
+                which.push_str(&format!(" in {section}"));
+            }
+            Err(ApiError::SeatUnavailable(match companions {
+                0 => format!("No wheelchair space{which} is free."),
+                1 => format!("No wheelchair space{which} with 1 companion seat beside it is free."),
+                n => format!("No wheelchair space{which} with {n} companion seats beside it is free."),
+            }))
+        }
         Err(BestAvailableError::NoBlock) => {
             let count = request.want.count();
             let mut which = request.want.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();

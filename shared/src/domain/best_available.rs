@@ -22,12 +22,17 @@ use uuid::Uuid;
 
 use super::{HoldLimit, Invalid, SeatAttribute, SeatLabel, SeatSelection, SeatState, SeatStatus};
 
-/// What a buyer asks for: `count` adjacent seats, of `tier` and in `section` when given.
+/// What a buyer asks for: `count` adjacent seats, of `tier` and in `section` when given; for a
+/// wheelchair user (`accessible`), one wheelchair space and `count - 1` companion seats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BestAvailable {
     count: usize,
     tier: Option<String>,
     section: Option<String>,
+    accessible: bool,
+    /// Whether the event holds its wheelchair spaces and companion seats back now (before its
+    /// accessible release): a general ask then never gets one. Set by whoever knows the event.
+    held_back: bool,
 }
 
 impl BestAvailable {
@@ -42,7 +47,30 @@ impl BestAvailable {
             Some(t) if t.is_empty() => return Err(Invalid::new("best_available.tier", "must not be empty")),
             tier => tier,
         };
-        Ok(Self { count, tier, section: None })
+        Ok(Self { count, tier, section: None, accessible: false, held_back: false })
+    }
+
+    /// The same ask for a wheelchair user: one wheelchair space and `count - 1` adjacent companion
+    /// seats, so `count` at most 1 + `MAX_COMPANIONS_PER_SPACE`.
+    pub fn for_wheelchair_user(self, accessible: bool) -> Result<Self, Invalid> {
+        let max = 1 + super::MAX_COMPANIONS_PER_SPACE;
+        if accessible && self.count > max {
+            let message = format!(
+                "must be 1 to {max} seats with `accessible`: a wheelchair space and up to {} companion seats",
+                max - 1
+            );
+            return Err(Invalid::new("best_available.count", message));
+        }
+        Ok(Self { accessible, ..self })
+    }
+
+    /// The same ask, knowing whether the event holds its accessible seats back now.
+    pub fn holding_back(self, held_back: bool) -> Self {
+        Self { held_back, ..self }
+    }
+
+    pub fn accessible(&self) -> bool {
+        self.accessible
     }
 
     /// Only seats of the section of this name (of a venue drawn as a layout); not blank.
@@ -69,6 +97,17 @@ impl BestAvailable {
     fn admits(&self, seat: &SeatState) -> bool {
         self.tier.as_deref().is_none_or(|tier| seat.tier == tier)
             && self.section.as_deref().is_none_or(|section| seat.section.as_deref() == Some(section))
+            && if self.accessible {
+                super::is_accessible_seat(&seat.attributes)
+            } else {
+                !(self.held_back && super::is_accessible_seat(&seat.attributes))
+            }
+    }
+
+    /// Whether a block of seats the ask admits one by one is what it asks for as a whole: for a
+    /// wheelchair user, exactly one wheelchair space (the others companion seats).
+    fn admits_block(&self, seats: &[SeatState]) -> bool {
+        !self.accessible || seats.iter().filter(|s| s.attributes.contains(&SeatAttribute::Wheelchair)).count() == 1
     }
 }
 
@@ -226,7 +265,7 @@ impl SeatView {
                 for offset in 0..=length - want.count {
                     let first = start + offset;
                     let seats = &self.seats[first..first + want.count];
-                    if !seats.iter().all(|s| want.admits(s)) {
+                    if !seats.iter().all(|s| want.admits(s)) || !want.admits_block(seats) {
                         continue;
                     }
                     let after = length - want.count - offset;
@@ -325,6 +364,29 @@ mod tests {
         assert_eq!(view.best(&want), None, "no 4 adjacent seats on either side of the aisle");
         let want = BestAvailable::parse(3, None, HoldLimit::default()).unwrap();
         assert!(view.best(&want).is_some());
+    }
+
+    #[test]
+    fn a_wheelchair_user_gets_a_space_with_companions_and_others_none_while_held_back() {
+        // Row A: seats 1-6 plain; row B: 1 plain, 2 wheelchair, 3-4 companion, 5-6 plain.
+        let mut seats: Vec<SeatState> = venue(&[("A", 6, "standard"), ("B", 6, "standard")]).seats().to_vec();
+        seats[7].attributes = vec![SeatAttribute::Wheelchair];
+        seats[8].attributes = vec![SeatAttribute::Companion];
+        seats[9].attributes = vec![SeatAttribute::Companion];
+        let mut view = SeatView::new(seats.into());
+        let accessible = |count| want(count, None).for_wheelchair_user(true).unwrap().holding_back(true);
+        let block = view.best(&accessible(3)).expect("the space and its two companions");
+        assert_eq!(named(&view, block), ("B".to_owned(), vec![2, 3, 4]));
+        assert_eq!(view.best(&accessible(4)), None, "only two companion seats beside the space");
+        assert_eq!(want(5, None).for_wheelchair_user(true).unwrap_err().field, "best_available.count");
+        // A general ask for 6 gets row A; once A is taken, no 6 in row B while held back, and after
+        // the release the whole of row B.
+        let general = want(6, None).holding_back(true);
+        assert_eq!(named(&view, view.best(&general).unwrap()).0, "A");
+        view.take(&Block { start: 0, len: 6, strands: false });
+        assert_eq!(view.best(&general), None);
+        assert!(view.best(&want(2, None).holding_back(true)).is_some_and(|b| named(&view, b).1 == vec![5, 6]));
+        assert_eq!(named(&view, view.best(&want(6, None).holding_back(false)).unwrap()).0, "B");
     }
 
     /// A venue of `rows` (label, seats, tier), every seat free.

@@ -117,6 +117,11 @@ pub struct Event {
     pub on_sale_at: Option<DateTime<Utc>>,
     /// The event's waiting room; null: none (anyone may hold seats once the sale opens).
     pub queue: Option<QueueSettings>,
+    /// Until this many hours before the start, wheelchair spaces and companion seats are held
+    /// only for wheelchair users and their companions (`accessible: true` holds); null: never
+    /// held back.
+    #[schema(minimum = 0, maximum = 8760, example = 48)]
+    pub accessible_release_hours: Option<u32>,
     pub currency: String,
     /// The first ticket type's prices (`ticket_types`), by tier.
     pub prices: Vec<Price>,
@@ -500,6 +505,8 @@ pub struct NewEvent {
     pub on_sale_at: Option<DateTime<Utc>>,
     /// The waiting room; `None`: none.
     pub queue: Option<QueueSettings>,
+    /// Hours before the start until which accessible seats are held back; `None`: never.
+    pub accessible_release_hours: Option<u32>,
     /// The admin creating it: the store writes its audit row with it (none: not audited).
     pub actor: Option<Actor>,
 }
@@ -523,6 +530,8 @@ pub struct EventChanges {
     pub on_sale_at: Option<Option<DateTime<Utc>>>,
     /// `Some(None)` removes the waiting room.
     pub queue: Option<Option<QueueSettings>>,
+    /// `Some(None)`: accessible seats are never held back.
+    pub accessible_release_hours: Option<Option<u32>>,
     /// The admin making the change: the store writes its audit row with it (none: not audited).
     pub actor: Option<Actor>,
 }
@@ -568,6 +577,9 @@ impl EventChanges {
         }
         if let Some(queue) = self.queue {
             changed.queue = queue;
+        }
+        if let Some(hours) = self.accessible_release_hours {
+            changed.accessible_release_hours = hours;
         }
         changed
     }

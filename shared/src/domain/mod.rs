@@ -1,5 +1,6 @@
 //! Domain types and rules: values parsed at the edge, so inside the crate a value that exists is valid.
 
+mod accessible;
 mod audit;
 mod best_available;
 mod catalog;
@@ -22,6 +23,7 @@ mod user;
 mod waitlist;
 mod webhook;
 
+pub use accessible::*;
 pub use audit::*;
 pub use best_available::*;
 pub use catalog::*;

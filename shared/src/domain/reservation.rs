@@ -184,6 +184,11 @@ pub struct HoldRequest {
     /// API: `Code::unlocked_types`). A seat naming a hidden type not among them is refused by the
     /// store in the hold itself, as a type the event does not sell.
     pub unlocked_types: Vec<String>,
+    /// The buyer asks for wheelchair spaces and companion seats as a wheelchair user (issue 19):
+    /// before the event's accessible release such seats are held only for a hold that says so
+    /// and whose seats are an accessible party (`domain::is_accessible_party`), decided by the
+    /// store in the hold's own write.
+    pub accessible: bool,
 }
 
 /// Where a reserved seat is.

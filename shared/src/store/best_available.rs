@@ -156,6 +156,7 @@ pub async fn hold_best_available(
             presale: request.presale,
             // Best available holds the event's first type, which is never hidden.
             unlocked_types: Vec::new(),
+            accessible: want.accessible(),
         };
         match store.hold(&hold, Utc::now()).await {
             Ok(booking) => {

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Entity, Store, StoreError};
-use crate::domain::{BestAvailable, Block, SeatLabel, SeatState, SeatView};
+use crate::domain::{BestAvailable, Block, SeatLabel, SeatState, SeatView, accessible_release_at};
 
 /// How old a desk's statuses may be when a request starts from them.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -46,6 +46,10 @@ struct Read {
     at: Instant,
     base: SeatView,
     view: SeatView,
+    /// The event's accessible release, read with the statuses: until then a general ask never
+    /// gets a wheelchair space or companion seat (`BestAvailable::holding_back`). `None`: never
+    /// held back.
+    release_at: Option<DateTime<Utc>>,
 }
 
 /// A block claimed for one request: chosen from `view`, to be held, then settled.
@@ -91,7 +95,7 @@ impl Desk {
     /// map does.
     pub fn seeded(seats: Arc<[SeatState]>, at: Instant) -> Self {
         let desk = Self::default();
-        desk.install(seats, at);
+        desk.install(seats, None, at);
         desk
     }
 
@@ -123,13 +127,16 @@ impl Desk {
             return Ok(false);
         }
         let at = Instant::now();
-        let seats = store.seat_map(event_id, Utc::now()).await?.ok_or(StoreError::NotFound(Entity::Event))?;
-        self.install(Arc::from(seats), at);
+        let now = Utc::now();
+        let event = store.event(event_id, now).await?.ok_or(StoreError::NotFound(Entity::Event))?;
+        let release_at = accessible_release_at(event.start_time, event.accessible_release_hours);
+        let seats = store.seat_map(event_id, now).await?.ok_or(StoreError::NotFound(Entity::Event))?;
+        self.install(Arc::from(seats), release_at, at);
         Ok(true)
     }
 
     /// Puts statuses read at `at` in, with the claims in flight taken on them.
-    fn install(&self, seats: Arc<[SeatState]>, at: Instant) {
+    fn install(&self, seats: Arc<[SeatState]>, release_at: Option<DateTime<Utc>>, at: Instant) {
         let base = SeatView::new(seats);
         let mut state = self.lock();
         // Positions are the seat map's; a map of another length (the venue changed) voids them.
@@ -140,7 +147,7 @@ impl Desk {
         for block in state.claims.values() {
             view.take(block);
         }
-        state.read = Some(Read { at, base, view });
+        state.read = Some(Read { at, base, view, release_at });
     }
 
     /// Chooses a block for `want` at random among the `choices` best in the desk's view and
@@ -149,7 +156,8 @@ impl Desk {
         let mut state = self.lock();
         let claimed = !state.claims.is_empty();
         let Some(read) = state.read.as_mut() else { return Pick::Nothing { read_at: None, claimed } };
-        let blocks = read.view.choices(want, choices);
+        let want = want.clone().holding_back(read.release_at.is_some_and(|release| Utc::now() < release));
+        let blocks = read.view.choices(&want, choices);
         if blocks.is_empty() {
             return Pick::Nothing { read_at: Some(read.at), claimed };
         }
@@ -284,7 +292,7 @@ mod tests {
         let won = claimed(desk.claim(&two(), 1));
         assert_eq!(won.block, dropped.block, "the same best block again");
         // A read made while the hold is in flight does not show it yet: the claim stays taken.
-        desk.install(map, Instant::now());
+        desk.install(map, None, Instant::now());
         let other = claimed(desk.claim(&two(), 1));
         assert_ne!(other.block.start, won.block.start);
         desk.settle(&won, Outcome::Won);

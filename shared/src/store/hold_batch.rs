@@ -104,6 +104,7 @@ mod tests {
             admitted: false,
             presale: false,
             unlocked_types: Vec::new(),
+            accessible: false,
         };
         PendingHold { request, now: Utc::now() }
     }

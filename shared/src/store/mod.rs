@@ -69,6 +69,11 @@ pub enum StoreError {
     /// Some of the requested seats are taken; the labels name the ones known to be lost.
     #[error("seats unavailable")]
     SeatsUnavailable(Vec<SeatLabel>),
+    /// The hold names a wheelchair space or companion seat held back for wheelchair users and it
+    /// is not an accessible hold of an accessible party (`domain::held_back_refusal` words it);
+    /// nothing was written.
+    #[error("{0}")]
+    HeldBack(String),
     /// There is no such thing (the entity says what was looked for).
     #[error("no such {0}")]
     NotFound(Entity),

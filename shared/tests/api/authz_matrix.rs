@@ -344,6 +344,7 @@ async fn sold_out_with_a_waiting_list(app: &TestApp, people: &People) -> Uuid {
         admitted: false,
         presale: false,
         unlocked_types: Vec::new(),
+        accessible: false,
     };
     app.state.store.hold(&hold, Utc::now()).await.expect("fixture sell-out");
     for token in [&people.owner_token, &people.other_token, &people.staff_token, &people.admin_token] {

@@ -98,7 +98,7 @@ async fn best_available_rejects_a_bad_ask_naming_the_field() {
         (json!({"event_id": event.id, "best_available": {"count": 2, "tier": ""}}), "best_available.tier"),
         (json!({"event_id": event.id, "best_available": {"count": 2, "tier": "balcony"}}), "best_available.tier"),
         (json!({"event_id": event.id, "best_available": {"count": 2, "section": "north"}}), "section"),
-        (json!({"event_id": event.id, "best_available": {"count": 2, "accessible": true}}), "accessible"),
+        (json!({"event_id": event.id, "best_available": {"count": 2, "wheelchair": true}}), "wheelchair"),
         (json!({"event_id": event.id, "best_available": {}}), "count"),
         (
             json!({"event_id": event.id, "seat_ids": [seat(&venue, "A1")], "best_available": {"count": 2}}),

@@ -5,6 +5,7 @@
 
 mod http;
 
+mod accessible;
 mod admin;
 mod audit;
 mod auth;

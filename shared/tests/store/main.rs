@@ -258,6 +258,22 @@ macro_rules! code_tests {
     };
 }
 
+/// The accessible seating cases (issue 19), as `<backend>::accessible::…`. A backend runs them
+/// when its line names `accessible_tests`.
+macro_rules! accessible_tests {
+    ($open:path) => {
+        mod accessible {
+            backend_tests!(@each $open, [tokio::test], [
+                held_back_seats_go_only_to_an_accessible_party_before_the_release,
+                after_the_release_held_back_seats_sell_as_any_seat,
+            ]);
+            backend_tests!(@each $open, [tokio::test(flavor = "multi_thread", worker_threads = 4)], [
+                concurrent_plain_holds_of_held_back_seats_all_get_nothing,
+            ]);
+        }
+    };
+}
+
 /// The ticket cases, as `<backend>::tickets::…`: a backend runs them when its `backend_tests!`
 /// line names `ticket_tests`.
 macro_rules! ticket_tests {
@@ -294,7 +310,8 @@ backend_tests!(
     waiting_room_tests,
     waitlist_tests,
     webhook_tests,
-    code_tests
+    code_tests,
+    accessible_tests
 );
 backend_tests!(
     postgres,
@@ -304,7 +321,8 @@ backend_tests!(
     waiting_room_tests,
     waitlist_tests,
     webhook_tests,
-    code_tests
+    code_tests,
+    accessible_tests
 );
 backend_tests!(
     dynamodb,
@@ -314,5 +332,6 @@ backend_tests!(
     waiting_room_tests,
     waitlist_tests,
     webhook_tests,
-    code_tests
+    code_tests,
+    accessible_tests
 );

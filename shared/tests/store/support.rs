@@ -175,6 +175,7 @@ pub fn new_event(venue: &VenueWithSeats) -> NewEvent {
         duration_minutes: Some(120),
         on_sale_at: None,
         queue: None,
+        accessible_release_hours: None,
         currency: "EUR".to_owned(),
         prices: tiers.into_iter().map(|t| Price { tier: t.to_owned(), price_cents: tier_price(t) }).collect(),
         ticket_types: Vec::new(),
@@ -209,6 +210,7 @@ pub fn hold_request(user: &User, event: &Event, seats: &[Uuid], ttl: HoldTtl) ->
         admitted: false,
         presale: false,
         unlocked_types: Vec::new(),
+        accessible: false,
     }
 }
 

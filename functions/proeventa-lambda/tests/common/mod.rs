@@ -160,6 +160,7 @@ pub async fn event_with_seats(
             duration_minutes: Some(90),
             on_sale_at: None,
             queue: None,
+            accessible_release_hours: None,
             currency: "EUR".to_owned(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
             ticket_types: Vec::new(),

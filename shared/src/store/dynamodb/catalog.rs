@@ -23,7 +23,7 @@ use crate::domain::{
     Actor, AuditAction, AuditRecord, AuditedVenue, Category, Event, EventChanges, EventFilter, EventSort, EventStatus,
     NewEvent, NewLayout, NewVenue, Poster, Price, QueueSettings, ReservationStatus, SearchCandidate, SearchQuery,
     SeatState, SeatStatus, StoredLayout, TimeZone, Venue, VenueChanges, VenueKind, VenueSummary, VenueWithSeats,
-    WebhookEvent, decode_ticket_types, encode_ticket_types, rank,
+    WebhookEvent, accessible_release_at, decode_ticket_types, encode_ticket_types, rank,
 };
 use crate::store::outbox::rescheduled_notice;
 use crate::store::{
@@ -128,6 +128,9 @@ pub(super) fn event_from(item: &Item) -> StoreResult<StoredEvent> {
             status: get_enum::<EventStatus>(item, "st")?,
             on_sale_at: opt_n(item, "opens")?.map(from_ms).transpose()?,
             queue: queue_from(item)?,
+            accessible_release_hours: opt_n(item, "arh")?
+                .map(|hours| u32::try_from(hours).map_err(|_| corrupt("accessible_release_hours", &hours.to_string())))
+                .transpose()?,
             currency: text(item, "currency"),
             ticket_types: {
                 let prices = prices_from(item)?;
@@ -596,6 +599,10 @@ impl CatalogStore for DynamoStore {
         if let Some(queue) = event.queue {
             item.insert("queue".to_owned(), queue_value(queue));
         }
+        if let Some(hours) = event.accessible_release_hours {
+            item.insert("arh".to_owned(), n(i64::from(hours)));
+        }
+        let release = accessible_release_at(event.start_time, event.accessible_release_hours);
         let mut stored = event_from(&item)?;
         stored.event.venue.time_zone = venue.time_zone;
         let mut writes = vec![TxItem::put(&self.table, item, Some("attribute_not_exists(pk)"), vec![])?];
@@ -610,6 +617,11 @@ impl CatalogStore for DynamoStore {
             // So is an enabled waiting room: a hold with no admission fails the gate's condition.
             if event.queue.is_some_and(|queue| queue.enabled) {
                 gate.insert("queued".to_owned(), n(1));
+            }
+            // And the accessible release: a hold that may not take held-back seats is conditioned
+            // on it (`holds.rs`, `GATE_RELEASED`).
+            if let Some(release) = release {
+                gate.insert("release".to_owned(), n(ms(release)));
             }
             writes.push(TxItem::put(&self.table, gate, None, vec![])?);
         }
@@ -639,6 +651,7 @@ impl CatalogStore for DynamoStore {
     async fn update_event(&self, id: Uuid, changes: EventChanges) -> StoreResult<Option<Event>> {
         // An audited change works out the event it leaves, to put its entry in the same transaction.
         let audited = changes.actor.is_some().then(|| changes.clone());
+        let new_hours = changes.accessible_release_hours;
         let mut sets: Vec<&str> = Vec::new();
         let mut removes: Vec<&str> = Vec::new();
         let mut values = Vec::new();
@@ -712,6 +725,14 @@ impl CatalogStore for DynamoStore {
             Some(None) => removes.push("#queue"),
             None => {}
         }
+        match new_hours {
+            Some(Some(hours)) => {
+                sets.push("#arh = :arh");
+                values.push((":arh", n(i64::from(hours))));
+            }
+            Some(None) => removes.push("#arh"),
+            None => {}
+        }
         let start = changes.start_time.map(ms);
         if let Some(start) = start {
             sets.push("#start = :start, #gsi1sk = :gsi1sk");
@@ -742,13 +763,6 @@ impl CatalogStore for DynamoStore {
             Some(_) => gate_removes.push("#queued"),
             None => {}
         }
-        let mut gate_update = String::new();
-        if !gate_sets.is_empty() {
-            gate_update.push_str(&format!("SET {}", gate_sets.join(", ")));
-        }
-        if !gate_removes.is_empty() {
-            gate_update.push_str(&format!(" REMOVE {}", gate_removes.join(", ")));
-        }
         if !sets.is_empty() || !removes.is_empty() {
             // Every change bumps the event's change counter, which an audited change is conditioned
             // on: the "before" of its audit entry is what it replaced.
@@ -765,6 +779,8 @@ impl CatalogStore for DynamoStore {
         if update.is_empty() {
             return self.event(id, Utc::now()).await;
         }
+        // The accessible release on the gates is the start less the hours: either changing moves it.
+        let release_moves = new_hours.is_some() || start.is_some();
         let mut budget = Budget::new();
         for _ in 0..OPTIMISTIC_ATTEMPTS {
             let Some(current_item) = self.get(event_key(id)).await? else {
@@ -781,6 +797,38 @@ impl CatalogStore for DynamoStore {
                 }
                 None => "attribute_exists(pk)".to_owned(),
             };
+            let (mut gate_sets, mut gate_removes, mut gate_values) =
+                (gate_sets.clone(), gate_removes.clone(), gate_values.clone());
+            if release_moves {
+                // Worked out from the start and hours read here, so the write is conditioned on both.
+                if start.is_none() {
+                    values.push((":was", n(ms(current.event.start_time))));
+                    condition.push_str(" AND #start = :was");
+                }
+                match opt_n(&current_item, "arh")? {
+                    Some(hours) => {
+                        values.push((":arh_was", n(hours)));
+                        condition.push_str(" AND #arh = :arh_was");
+                    }
+                    None => condition.push_str(" AND attribute_not_exists(#arh)"),
+                }
+                let hours = new_hours.unwrap_or(current.event.accessible_release_hours);
+                let start_after = start.map(from_ms).transpose()?.unwrap_or(current.event.start_time);
+                match accessible_release_at(start_after, hours) {
+                    Some(release) => {
+                        gate_sets.push("#release = :release");
+                        gate_values.push((":release", n(ms(release))));
+                    }
+                    None => gate_removes.push("#release"),
+                }
+            }
+            let mut gate_update = String::new();
+            if !gate_sets.is_empty() {
+                gate_update.push_str(&format!("SET {}", gate_sets.join(", ")));
+            }
+            if !gate_removes.is_empty() {
+                gate_update.push_str(&format!(" REMOVE {}", gate_removes.join(", ")));
+            }
             let audit = match audited.as_ref().and_then(|planned| Some((planned, planned.actor.as_ref()?))) {
                 Some((planned, actor)) => {
                     match opt_n(&current_item, "aver")? {

@@ -28,7 +28,8 @@ use super::webhooks::event_puts;
 use super::{Budget, DynamoStore, OPTIMISTIC_ATTEMPTS, Query, Returned, Tx, TxItem, Values};
 use crate::domain::{
     Actor, AuditRecord, Booking, EventStatus, HoldExtension, HoldRequest, Payment, PaymentStatus, RecordedRefund,
-    Refund, Reservation, ReservationFilter, ReservationStatus, SeatLabel,
+    Refund, Reservation, ReservationFilter, ReservationStatus, SeatAttribute, SeatLabel, held_back_refusal,
+    may_hold_held_back,
 };
 use crate::store::outbox::CanceledSeats;
 use crate::store::rules::typed_price;
@@ -73,6 +74,11 @@ const GATE_OPEN_WITHOUT_QUEUE: &str = "#st = :on_sale AND #start > :now AND (att
 const GATE_PRESALE: &str = "#st = :on_sale AND #start > :now";
 /// `GATE_OPEN_WITHOUT_QUEUE` for a presale hold.
 const GATE_PRESALE_WITHOUT_QUEUE: &str = "#st = :on_sale AND #start > :now AND attribute_not_exists(#queued)";
+/// Added to the gate's condition for a hold naming wheelchair spaces or companion seats that it may
+/// not take while they are held back (not an accessible hold of an accessible party): the event's
+/// accessible release (`release`, epoch ms: the start less `accessible_release_hours`) is past, or
+/// it holds nothing back.
+const GATE_RELEASED: &str = " AND (attribute_not_exists(#release) OR #release <= :now)";
 
 impl DynamoStore {
     /// A booking item and its reservations, read strongly consistently.
@@ -517,6 +523,21 @@ impl HoldStore for DynamoStore {
                 )?;
                 wanted.push(Wanted { seat, price_cents, ticket_type, shard: seat_shard(*id, stored.shards) });
             }
+            // Accessible seating: a hold that may not take held-back seats is refused when this read
+            // shows them held back, and otherwise conditioned on the gate's release instant below
+            // (a PATCH of the hours or the start moves it on every gate in one step).
+            let attributes: Vec<&[SeatAttribute]> = wanted.iter().map(|w| w.seat.seat.attributes.as_slice()).collect();
+            let guarded = !may_hold_held_back(&attributes, request.accessible);
+            if guarded {
+                let labels: Vec<SeatLabel> = wanted.iter().map(|w| seat_label_of(&w.seat.seat)).collect();
+                let kinds: Vec<(&SeatLabel, &[SeatAttribute])> =
+                    labels.iter().zip(&attributes).map(|(label, a)| (label, *a)).collect();
+                if let Some(refusal) =
+                    held_back_refusal(&kinds, request.accessible, event.start_time, event.accessible_release_hours, now)
+                {
+                    return Err(StoreError::HeldBack(refusal));
+                }
+            }
 
             // A limit seen reached in this strongly consistent read is refused without a write,
             // before any seat is judged (as on every backend): the conditions below would refuse
@@ -587,15 +608,20 @@ impl HoldStore for DynamoStore {
             let mut writes = seat_writes;
             writes.extend(reservation_writes);
             writes.push(TxItem::put(&self.table, booking.clone(), Some("attribute_not_exists(pk)"), vec![])?);
+            let mut gate_open = match (request.admitted, request.presale) {
+                (true, false) => GATE_OPEN,
+                (false, false) => GATE_OPEN_WITHOUT_QUEUE,
+                (true, true) => GATE_PRESALE,
+                (false, true) => GATE_PRESALE_WITHOUT_QUEUE,
+            }
+            .to_owned();
+            if guarded {
+                gate_open.push_str(GATE_RELEASED);
+            }
             writes.push(TxItem::check(
                 &self.table,
                 gate_key(event_id, gate),
-                match (request.admitted, request.presale) {
-                    (true, false) => GATE_OPEN,
-                    (false, false) => GATE_OPEN_WITHOUT_QUEUE,
-                    (true, true) => GATE_PRESALE,
-                    (false, true) => GATE_PRESALE_WITHOUT_QUEUE,
-                },
+                &gate_open,
                 vec![(":on_sale", s(EventStatus::OnSale.as_str())), (":now", n(now_ms))],
             )?);
             let holders: Vec<Uuid> = reservations.iter().map(|r| r.reservation.id).collect();
@@ -779,5 +805,15 @@ impl DynamoStore {
                 return;
             }
         }
+    }
+}
+
+/// A venue seat's label, as a refusal names it.
+fn seat_label_of(seat: &crate::domain::Seat) -> SeatLabel {
+    SeatLabel {
+        section: seat.section.clone(),
+        row: seat.row.clone(),
+        seat_number: seat.seat_number,
+        tier: seat.tier.clone(),
     }
 }

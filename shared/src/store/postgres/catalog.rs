@@ -194,8 +194,9 @@ impl CatalogStore for PostgresStore {
         let inserted = sqlx::query(
             "INSERT INTO events (id, venue_id, name, category, description, image_url, start_time,
                                  duration_minutes, status, currency, created_at, on_sale_at, queue_enabled,
-                                 queue_admit_per_minute, queue_max_active_buyers, queue_session_minutes)
-             SELECT $1, v.id, $3, $4, $5, $6, $7, $8, 'on_sale', $9, $10, $11, $12, $13, $14, $15
+                                 queue_admit_per_minute, queue_max_active_buyers, queue_session_minutes,
+                                 accessible_release_hours)
+             SELECT $1, v.id, $3, $4, $5, $6, $7, $8, 'on_sale', $9, $10, $11, $12, $13, $14, $15, $16
              FROM venues v WHERE v.id = $2 FOR SHARE OF v",
         )
         .bind(id)
@@ -213,6 +214,7 @@ impl CatalogStore for PostgresStore {
         .bind(event.queue.map(|q| queue_setting(q.admit_per_minute)))
         .bind(event.queue.map(|q| queue_setting(q.max_active_buyers)))
         .bind(event.queue.map(|q| queue_setting(q.session_minutes)))
+        .bind(event.accessible_release_hours.map(release_hours))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -263,7 +265,8 @@ impl CatalogStore for PostgresStore {
                  queue_enabled = CASE WHEN $16 THEN $17 ELSE queue_enabled END,
                  queue_admit_per_minute = CASE WHEN $16 THEN $18 ELSE queue_admit_per_minute END,
                  queue_max_active_buyers = CASE WHEN $16 THEN $19 ELSE queue_max_active_buyers END,
-                 queue_session_minutes = CASE WHEN $16 THEN $20 ELSE queue_session_minutes END
+                 queue_session_minutes = CASE WHEN $16 THEN $20 ELSE queue_session_minutes END,
+                 accessible_release_hours = CASE WHEN $21 THEN $22 ELSE accessible_release_hours END
              WHERE id = $1",
         )
         .bind(id)
@@ -286,6 +289,8 @@ impl CatalogStore for PostgresStore {
         .bind(changes.queue.flatten().map(|q| queue_setting(q.admit_per_minute)))
         .bind(changes.queue.flatten().map(|q| queue_setting(q.max_active_buyers)))
         .bind(changes.queue.flatten().map(|q| queue_setting(q.session_minutes)))
+        .bind(changes.accessible_release_hours.is_some())
+        .bind(changes.accessible_release_hours.flatten().map(release_hours))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -618,6 +623,11 @@ fn queue_setting(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
+/// `accessible_release_hours` as its column keeps it (parsed to at most 8760, so it fits).
+fn release_hours(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
 /// Sets an event's ticket types (one JSON document, see migration 0024).
 async fn write_ticket_types(
     tx: &mut sqlx::Transaction<'_, Postgres>,
@@ -654,7 +664,7 @@ SELECT e.id, e.venue_id, v.name AS venue_name, v.location AS venue_location, v.k
        v.time_zone AS venue_time_zone,
        e.name, e.category, e.description, e.image_url, e.start_time, e.duration_minutes, e.status, e.currency,
        e.poster_small, e.poster_large, e.on_sale_at, e.queue_enabled, e.queue_admit_per_minute,
-       e.queue_max_active_buyers, e.queue_session_minutes, e.ticket_types,
+       e.queue_max_active_buyers, e.queue_session_minutes, e.ticket_types, e.accessible_release_hours,
        ARRAY(SELECT p.tier FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C") AS price_tiers,
        ARRAY(SELECT p.price_cents FROM event_prices p WHERE p.event_id = e.id ORDER BY p.tier COLLATE "C")
            AS price_amounts,

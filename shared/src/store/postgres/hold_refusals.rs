@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use super::rows::{labels, parse_stored};
-use crate::domain::{EventStatus, HoldRequest, TicketType, decode_ticket_types, resolve_seat_type};
+use crate::domain::{
+    EventStatus, HoldRequest, SeatAttribute, SeatLabel, TicketType, decode_ticket_types, held_back_refusal, holds_back,
+    resolve_seat_type,
+};
 use crate::store::{Entity, StoreError, StoreResult};
 
 /// The user's held seats of an event (`$1` event, `$2` user) at `$3`, as the slot index counts
@@ -30,12 +33,23 @@ pub(super) const TYPE_ACTIVE_SQL: &str = "
 SELECT count(*) FILTER (WHERE status = 'confirmed' OR expires_at > $3) FROM reservations
 WHERE event_id = $1 AND ticket_type = $2 AND status IN ('held', 'confirmed') AND type_slot IS NOT NULL";
 
-/// `EVENT_STATE_SQL`'s row: status, start, opening, waiting room enabled.
-type EventState = (String, DateTime<Utc>, Option<DateTime<Utc>>, bool);
+/// `EVENT_STATE_SQL`'s row: status, start, opening, waiting room enabled, accessible hold-back.
+type EventState = (String, DateTime<Utc>, Option<DateTime<Utc>>, bool, Option<i32>);
 
-/// An event's (`$1`) status, start, opening and whether its waiting room is enabled.
-pub(super) const EVENT_STATE_SQL: &str =
-    "SELECT status, start_time, on_sale_at, queue_enabled IS TRUE FROM events WHERE id = $1";
+/// An event's (`$1`) status, start, opening, whether its waiting room is enabled, and the hours
+/// before the start its accessible seats are held back.
+pub(super) const EVENT_STATE_SQL: &str = "SELECT status, start_time, on_sale_at, queue_enabled IS TRUE, \
+     accessible_release_hours FROM events WHERE id = $1";
+
+/// The seats `$1` with their labels and attributes, in seat order: one primary-key probe each.
+pub(super) const SEAT_KINDS_SQL: &str = "
+SELECT s.section, s.row_label, s.seat_number, s.tier, s.attributes
+FROM unnest($1::uuid[]) AS want (seat_id)
+CROSS JOIN LATERAL (
+    SELECT x.section, x.row_label, x.row_index, x.seat_number, x.tier, x.attributes FROM seats x
+    WHERE x.id = want.seat_id LIMIT 1
+) s
+ORDER BY s.row_index, s.seat_number";
 
 /// Which of the seats `$2` event `$1` sells: each seat is one primary-key probe (fenced by `LIMIT`,
 /// so no plan reads `seats` whole to join it), checked against the event's venue and its price.
@@ -93,12 +107,12 @@ impl PostgresStore {
     }
 
     /// A hold whose event is unknown, canceled, started, not yet open or behind a waiting room the
-    /// hold was not admitted through, or that names a seat the event does not sell: the refusal,
-    /// or `None`.
+    /// hold was not admitted through, that names a seat the event does not sell, or a held-back
+    /// accessible seat it may not take (`domain::held_back_refusal`): the refusal, or `None`.
     async fn invalid_hold(&self, request: &HoldRequest, now: DateTime<Utc>) -> StoreResult<Option<StoreError>> {
         let event: Option<EventState> =
             sqlx::query_as(EVENT_STATE_SQL).bind(request.event_id).fetch_optional(&self.pool).await?;
-        let Some((status, start_time, on_sale_at, queued)) = event else {
+        let Some((status, start_time, on_sale_at, queued, release_hours)) = event else {
             return Ok(Some(StoreError::NotFound(Entity::Event)));
         };
         if parse_stored::<EventStatus>(&status)? == EventStatus::Canceled {
@@ -127,6 +141,19 @@ impl PostgresStore {
         for named in request.seats.ticket_types() {
             if let Err(unknown) = resolve_seat_type(&types, named.as_deref(), &request.unlocked_types) {
                 return Ok(Some(StoreError::unknown_ticket_type(unknown)));
+            }
+        }
+        let hours = release_hours.and_then(|hours| u32::try_from(hours).ok());
+        if holds_back(start_time, hours, now) {
+            let seats: Vec<(String, String, i32, String, String)> =
+                sqlx::query_as(SEAT_KINDS_SQL).bind(request.seats.ids()).fetch_all(&self.pool).await?;
+            let attributes: Vec<Vec<SeatAttribute>> = seats.iter().map(|seat| SeatAttribute::split(&seat.4)).collect();
+            let labelled =
+                labels(seats.into_iter().map(|(section, row, number, tier, _)| (section, row, number, tier)).collect());
+            let kinds: Vec<(&SeatLabel, &[SeatAttribute])> =
+                labelled.iter().zip(&attributes).map(|(label, a)| (label, a.as_slice())).collect();
+            if let Some(refusal) = held_back_refusal(&kinds, request.accessible, start_time, hours, now) {
+                return Ok(Some(StoreError::HeldBack(refusal)));
             }
         }
         Ok(None)

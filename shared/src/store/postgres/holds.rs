@@ -170,7 +170,7 @@ impl PgHoldBatches {
         let mut seat_unlocked: Vec<bool> = Vec::new();
         let (mut idx, mut bookings, mut users, mut events, mut nows, mut expiries, mut counts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut limits, mut admitted, mut presale) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut limits, mut admitted, mut presale, mut accessible) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, hold) in batch.iter().enumerate() {
             let i = i32::try_from(i).unwrap_or(i32::MAX);
             let request = &hold.request;
@@ -191,6 +191,7 @@ impl PgHoldBatches {
             limits.push(i32::try_from(request.limit.seats()).unwrap_or(i32::MAX));
             admitted.push(request.admitted);
             presale.push(request.presale);
+            accessible.push(request.accessible);
         }
         let query = sqlx::query_as(HOLD_BATCH_SQL)
             .bind(&seat_holds)
@@ -207,7 +208,8 @@ impl PgHoldBatches {
             .bind(&admitted)
             .bind(&seat_types)
             .bind(&presale)
-            .bind(&seat_unlocked);
+            .bind(&seat_unlocked)
+            .bind(&accessible);
         // A single-seat hold gets its seat or writes nothing, so a batch of them is one statement
         // in autocommit: no BEGIN and COMMIT round trips. Only a multi-seat hold can be partly
         // placed, and undoing that needs the batch's transaction.
@@ -340,10 +342,14 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 /// and `$11` (its place in its hold: 1, 2, ...), and per hold `$3` index, `$4` booking, `$5` user,
 /// `$6` event, `$7` its `now`, `$8` its expiry, `$9` how many seats it asks for, `$10` its user's
 /// limit of held seats, `$12` whether it carries an admission of the event's waiting room, `$14`
-/// whether an access code unlocks the event's presale for it, and per seat `$13` the ticket type
-/// it names (NULL: the event's first) and `$15` whether the hold's access code unlocks that type
-/// when it is hidden (a hidden type not unlocked is, to the hold, a type the event does not sell). Each hold's event must be on sale, open (its `on_sale_at`
-/// reached or none, or a presale unlocked), behind no enabled
+/// whether an access code unlocks the event's presale for it, `$16` whether it is an accessible
+/// hold (issue 19), and per seat `$13` the ticket type it names (NULL: the event's first) and `$15`
+/// whether the hold's access code unlocks that type when it is hidden (a hidden type not unlocked
+/// is, to the hold, a type the event does not sell). Before the event's accessible release
+/// (`accessible_release_hours` before its start, on the row `open_event` locks) a hold naming a
+/// wheelchair space or companion seat is written only if it is accessible, with at least one
+/// wheelchair space and at most 3 companion seats per space. Each hold's event must be on sale,
+/// open (its `on_sale_at` reached or none, or a presale unlocked), behind no enabled
 /// waiting room unless the hold is admitted, and not started at its own `now`, every
 /// one of its seats in the venue and priced, and its user must have a free hold slot per seat, or
 /// nothing is written for it. Lapsed holds on the wanted seats and the users' lapsed holds of
@@ -354,19 +360,27 @@ pub(super) const UNDO_BOOKINGS_SQL: &str = "DELETE FROM bookings WHERE id = ANY 
 pub(super) const HOLD_BATCH_SQL: &str = r#"
 WITH req AS (
     SELECT * FROM unnest($3::int4[], $4::uuid[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::timestamptz[], $9::int4[],
-                         $10::int4[], $12::bool[], $14::bool[])
-        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count, hold_limit, admitted, presale)
+                         $10::int4[], $12::bool[], $14::bool[], $16::bool[])
+        AS r (idx, booking_id, user_id, event_id, held_at, expires_at, seat_count, hold_limit, admitted, presale, accessible)
 ), open_event AS (
     SELECT e.*
     FROM (SELECT DISTINCT event_id FROM req ORDER BY event_id) q
     CROSS JOIN LATERAL (
-        SELECT x.id, x.venue_id, x.currency, x.start_time, x.on_sale_at, x.queue_enabled, x.ticket_types FROM events x
+        SELECT x.id, x.venue_id, x.currency, x.start_time, x.on_sale_at, x.queue_enabled, x.ticket_types,
+               x.accessible_release_hours
+        FROM events x
         WHERE x.id = q.event_id AND x.status = 'on_sale'
         FOR SHARE
     ) e
 ), wanted AS (
     SELECT r.idx, r.booking_id, s.id AS seat_id, s.section, s.row_label, s.row_index, s.seat_number, s.tier, p.price_cents, oe.currency,
-           want.nth, tt.ticket_type, tt.quota
+           want.nth, tt.ticket_type, tt.quota,
+           -- Accessible seating: the seat's kind, and whether the event holds such seats back at
+           -- the hold's `now` (judged on the event row locked above, like the opening).
+           (',' || s.attributes || ',') LIKE '%,wheelchair,%' AS wheelchair,
+           (',' || s.attributes || ',') LIKE '%,companion,%' AS companion,
+           coalesce(r.held_at < oe.start_time - make_interval(hours => oe.accessible_release_hours), false)
+               AS before_release
     FROM unnest($1::int4[], $2::uuid[], $11::int4[], $13::text[], $15::bool[]) AS want (idx, seat_id, nth, ticket_type, unlocked)
     JOIN req r ON r.idx = want.idx
     JOIN open_event oe ON oe.id = r.event_id AND oe.start_time > r.held_at
@@ -398,8 +412,17 @@ WITH req AS (
     WHERE s.venue_id = oe.venue_id AND p.price_cents IS NOT NULL
 ), valid AS (
     SELECT r.* FROM req r
-    JOIN (SELECT idx, count(*) AS seats FROM wanted GROUP BY idx) found ON found.idx = r.idx
+    JOIN (
+        SELECT idx, count(*) AS seats,
+               count(*) FILTER (WHERE before_release AND (wheelchair OR companion)) AS held_back,
+               count(*) FILTER (WHERE wheelchair) AS spaces,
+               count(*) FILTER (WHERE companion AND NOT wheelchair) AS companions
+        FROM wanted GROUP BY idx
+    ) found ON found.idx = r.idx
     WHERE found.seats = r.seat_count
+      -- A held-back seat goes only to an accessible hold of at least one wheelchair space with at
+      -- most 3 companion seats per space (`domain::may_hold_held_back`).
+      AND (found.held_back = 0 OR (r.accessible AND found.spaces >= 1 AND found.companions <= 3 * found.spaces))
 ), mine AS (
     SELECT v.*, m.taken, m.lapsed
     FROM valid v

@@ -188,6 +188,7 @@ async fn four_thousand_tickets(store: &PostgresStore, conn: &mut sqlx::PgConnect
                 duration_minutes: None,
                 on_sale_at: None,
                 queue: None,
+                accessible_release_hours: None,
                 currency: "EUR".into(),
                 prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
                 ticket_types: Vec::new(),
@@ -288,7 +289,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
              ARRAY['{event}', '{event}']::uuid[], ARRAY['{now}', '{now}']::timestamptz[], \
              ARRAY['{until}', '{until}']::timestamptz[], ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], \
              ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], ARRAY[NULL, 'student', NULL]::text[], \
-             ARRAY[false, false]::bool[], ARRAY[false, false, false]::bool[]",
+             ARRAY[false, false]::bool[], ARRAY[false, false, false]::bool[], ARRAY[false, true]::bool[]",
             a1 = f.seat("A1"),
             a2 = f.seat("A2"),
             b1 = f.seat("B1"),
@@ -321,6 +322,7 @@ async fn the_hold_statement_probes_indexes_for_seats_and_slots_in_either_plan() 
                         duration_minutes: None,
                         on_sale_at: None,
                         queue: None,
+                        accessible_release_hours: None,
                         currency: "EUR".into(),
                         prices: vec![Price { tier: "standard".into(), price_cents: 1000 }],
                         ticket_types: Vec::new(),
@@ -475,7 +477,8 @@ const WAITING_PROBE: (&str, &str) = ("waitlist_entries_waiting_idx", "event_id")
 fn hot_statements() -> Vec<HotStatement> {
     use super::catalog::{SEAT_MAP_SEATS_SQL, SEAT_MAP_TAKEN_SQL};
     use super::hold_refusals::{
-        EVENT_STATE_SQL, EVENT_TYPES_SQL, HELD_SLOTS_SQL, LOST_SEATS_SQL, SELLABLE_SEATS_SQL, TYPE_ACTIVE_SQL,
+        EVENT_STATE_SQL, EVENT_TYPES_SQL, HELD_SLOTS_SQL, LOST_SEATS_SQL, SEAT_KINDS_SQL, SELLABLE_SEATS_SQL,
+        TYPE_ACTIVE_SQL,
     };
     use super::holds::{
         BOOKING_SQL, CANCEL_LOCKED_SQL, CancelScope, EXPIRE_LAPSED_SQL, HOLD_BATCH_SQL, RESERVATION_SQL,
@@ -505,7 +508,8 @@ fn hot_statements() -> Vec<HotStatement> {
         "ARRAY[0, 0, 1]::int4[], {SEATS}, ARRAY[0, 1]::int4[], ARRAY[gen_random_uuid(), gen_random_uuid()], \
          ARRAY[{USER}, md5('user8')::uuid], ARRAY[{EVENT}, {EVENT}], ARRAY[{now}, {now}], ARRAY[{later}, {later}], \
          ARRAY[2, 1]::int4[], ARRAY[10, 10]::int4[], ARRAY[1, 2, 1]::int4[], ARRAY[false, false]::bool[], \
-         ARRAY[NULL, 'student', NULL]::text[], ARRAY[false, false]::bool[], ARRAY[false, false, false]::bool[]"
+         ARRAY[NULL, 'student', NULL]::text[], ARRAY[false, false]::bool[], ARRAY[false, false, false]::bool[], \
+         ARRAY[false, true]::bool[]"
     );
     vec![
         // The hold and the reads that explain a refused one.
@@ -527,6 +531,7 @@ fn hot_statements() -> Vec<HotStatement> {
         hot("event_types", EVENT_TYPES_SQL, EVENT, &[("events_pkey", "id")]),
         hot("type_active", TYPE_ACTIVE_SQL, &format!("{EVENT}, 'student', {now}"), &[TYPE_SLOT_PROBE]),
         hot("sellable_seats", SELLABLE_SEATS_SQL, &format!("{EVENT}, {SEATS}"), &[("seats_pkey", "id")]),
+        hot("seat_kinds", SEAT_KINDS_SQL, SEATS, &[("seats_pkey", "id")]),
         hot("lost_seats", LOST_SEATS_SQL, &format!("{EVENT}, {SEATS}, {now}"), &[SEAT_PROBE, ("seats_pkey", "id")]),
         hot(
             "undo_reservations",

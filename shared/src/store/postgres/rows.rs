@@ -151,6 +151,7 @@ pub(super) struct EventRow {
     queue_admit_per_minute: Option<i32>,
     queue_max_active_buyers: Option<i32>,
     queue_session_minutes: Option<i32>,
+    accessible_release_hours: Option<i32>,
     currency: String,
     price_tiers: Vec<String>,
     price_amounts: Vec<i64>,
@@ -193,6 +194,12 @@ impl EventRow {
                 self.queue_max_active_buyers.map(i64::from),
                 self.queue_session_minutes.map(i64::from),
             )?,
+            accessible_release_hours: self
+                .accessible_release_hours
+                .map(|hours| {
+                    u32::try_from(hours).map_err(|_| StoreError::Internal(format!("stored release hours {hours}")))
+                })
+                .transpose()?,
             currency: self.currency,
             prices,
             ticket_types,

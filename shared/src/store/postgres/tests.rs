@@ -61,6 +61,7 @@ impl Fixture {
             admitted: false,
             presale: false,
             unlocked_types: Vec::new(),
+            accessible: false,
         }
     }
 }
@@ -106,6 +107,7 @@ pub(super) async fn fixture(store: &PostgresStore) -> Fixture {
             duration_minutes: Some(90),
             on_sale_at: None,
             queue: None,
+            accessible_release_hours: None,
             currency: "EUR".into(),
             prices: vec![
                 Price { tier: "vip".into(), price_cents: 3000 },

@@ -174,8 +174,8 @@ impl CatalogStore for SqliteStore {
         let inserted = sqlx::query(
             "INSERT INTO events (id, venue_id, name, category, description, image_url, start_time, \
              duration_minutes, status, currency, created_at, on_sale_at, queue_enabled, queue_admit_per_minute, \
-             queue_max_active_buyers, queue_session_minutes) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'on_sale', ?, ?, ?, ?, ?, ?, ?)",
+             queue_max_active_buyers, queue_session_minutes, accessible_release_hours) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'on_sale', ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&event_id)
         .bind(id_text(event.venue_id))
@@ -192,6 +192,7 @@ impl CatalogStore for SqliteStore {
         .bind(event.queue.map(|q| q.admit_per_minute))
         .bind(event.queue.map(|q| q.max_active_buyers))
         .bind(event.queue.map(|q| q.session_minutes))
+        .bind(event.accessible_release_hours)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -236,7 +237,8 @@ impl CatalogStore for SqliteStore {
              queue_enabled = CASE WHEN ? THEN ? ELSE queue_enabled END, \
              queue_admit_per_minute = CASE WHEN ? THEN ? ELSE queue_admit_per_minute END, \
              queue_max_active_buyers = CASE WHEN ? THEN ? ELSE queue_max_active_buyers END, \
-             queue_session_minutes = CASE WHEN ? THEN ? ELSE queue_session_minutes END WHERE id = ?",
+             queue_session_minutes = CASE WHEN ? THEN ? ELSE queue_session_minutes END, \
+             accessible_release_hours = CASE WHEN ? THEN ? ELSE accessible_release_hours END WHERE id = ?",
         )
         .bind(changes.name)
         .bind(changes.category.map(|c| c.as_str()))
@@ -261,6 +263,8 @@ impl CatalogStore for SqliteStore {
         .bind(changes.queue.flatten().map(|q| q.max_active_buyers))
         .bind(changes.queue.is_some())
         .bind(changes.queue.flatten().map(|q| q.session_minutes))
+        .bind(changes.accessible_release_hours.is_some())
+        .bind(changes.accessible_release_hours.flatten())
         .bind(&event_id)
         .execute(&mut *tx)
         .await?;
@@ -426,7 +430,7 @@ fn push_event_select_from(qb: &mut QueryBuilder<'_, Sqlite>, now: DateTime<Utc>,
         "SELECT e.id, e.venue_id, e.name, e.category, e.description, e.image_url, e.start_time, \
          e.duration_minutes, e.status, e.currency, e.poster_small, e.poster_large, e.on_sale_at, \
          e.queue_enabled, e.queue_admit_per_minute, e.queue_max_active_buyers, e.queue_session_minutes, \
-         e.ticket_types, v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
+         e.ticket_types, e.accessible_release_hours, v.name AS venue_name, v.location AS venue_location, v.kind AS venue_kind, \
          v.time_zone AS venue_time_zone, \
          (SELECT COUNT(*) FROM seats s WHERE s.venue_id = e.venue_id) AS seats_total, \
          (SELECT COUNT(*) FROM reservations r INDEXED BY reservations_event_idx WHERE r.event_id = e.id \

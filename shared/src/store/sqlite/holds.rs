@@ -28,7 +28,7 @@ use super::tickets::revoke_tickets;
 use super::waitlist::{offer_freed_seats, offer_lapsed_seats};
 use crate::domain::{
     Actor, AuditRecord, Booking, EventStatus, HoldExtension, HoldLimit, HoldRequest, Price, Refund, Reservation,
-    ReservationFilter, ReservationStatus, SeatLabel, TicketType, decode_ticket_types,
+    ReservationFilter, ReservationStatus, SeatAttribute, SeatLabel, TicketType, decode_ticket_types, held_back_refusal,
 };
 use crate::store::Entity;
 use crate::store::batch::Batches;
@@ -245,6 +245,7 @@ impl SqliteHoldBatches {
                     venue_id: row.try_get("venue_id")?,
                     label: label_from_row(&row)?,
                     row_index: row.try_get("row_index")?,
+                    attributes: SeatAttribute::split(&row.try_get::<String, _>("attributes")?),
                 };
                 seats.insert(id, seat);
                 continue;
@@ -262,6 +263,9 @@ impl SqliteHoldBatches {
                     currency: row.try_get("currency")?,
                     stored_types: row.try_get("ticket_types")?,
                     types: Vec::new(),
+                    release_hours: row
+                        .try_get::<Option<i64>, _>("accessible_release_hours")?
+                        .and_then(|hours| u32::try_from(hours).ok()),
                 });
             }
         }
@@ -401,12 +405,13 @@ impl SqliteHoldBatches {
 
 /// The batch's events with their prices (`?1`, ids as a JSON array): one primary-key probe each.
 pub(super) const BATCH_EVENTS_SQL: &str = "SELECT 'event' AS kind, e.id, e.venue_id, e.status, e.start_time, \
-     e.on_sale_at, e.queue_enabled, e.currency, e.ticket_types, p.tier, p.price_cents FROM json_each(?) AS k \
+     e.on_sale_at, e.queue_enabled, e.currency, e.ticket_types, e.accessible_release_hours, p.tier, p.price_cents \
+     FROM json_each(?) AS k \
      CROSS JOIN events e INDEXED BY sqlite_autoindex_events_1 ON e.id = k.value \
      LEFT JOIN event_prices p INDEXED BY sqlite_autoindex_event_prices_1 ON p.event_id = e.id";
 /// The batch's seats (`?1`, ids as a JSON array): one primary-key probe each.
 pub(super) const BATCH_SEATS_SQL: &str = "SELECT 'seat' AS kind, s.id, s.venue_id, s.section, s.row_label, s.row_index, \
-     s.seat_number, s.tier FROM json_each(?) AS k CROSS JOIN seats s ON s.id = k.value";
+     s.seat_number, s.tier, s.attributes FROM json_each(?) AS k CROSS JOIN seats s ON s.id = k.value";
 /// The held or sold row of each wanted seat (`?1`: [event, seat] pairs): one probe of the partial
 /// unique index each.
 pub(super) const BATCH_ACTIVE_SQL: &str = "SELECT 'active' AS kind, r.id, r.event_id, r.seat_id, r.status, \
@@ -472,6 +477,7 @@ struct BatchSeat {
     venue_id: String,
     label: SeatLabel,
     row_index: i64,
+    attributes: Vec<SeatAttribute>,
 }
 
 /// The event of a hold as the batch read it.
@@ -487,6 +493,8 @@ struct BatchEvent {
     /// `events.ticket_types` as stored, decoded into `types` once its prices are read.
     stored_types: Option<String>,
     types: Vec<TicketType>,
+    /// Hours before the start its wheelchair spaces and companion seats are held back; `None`: never.
+    release_hours: Option<u32>,
 }
 
 /// A reservation about to be inserted, with its hold slot and its type slot (`None`: its type has
@@ -581,6 +589,14 @@ fn reservations_for(
         }
     }
     wanted.sort_by_key(|(_, seat)| (seat.row_index, seat.label.seat_number));
+    // Accessible seating, judged on the event and seats read under the batch's write lock.
+    let kinds: Vec<(&SeatLabel, &[SeatAttribute])> =
+        wanted.iter().map(|(_, seat)| (&seat.label, seat.attributes.as_slice())).collect();
+    if let Some(refusal) =
+        held_back_refusal(&kinds, request.accessible, event.start_time, event.release_hours, hold.now)
+    {
+        return Err(StoreError::HeldBack(refusal));
+    }
     wanted
         .into_iter()
         .map(|(seat_id, seat)| {

@@ -216,6 +216,12 @@ pub(super) fn event_from_row(row: &SqliteRow, prices: Vec<Price>) -> StoreResult
             row.try_get("queue_max_active_buyers")?,
             row.try_get("queue_session_minutes")?,
         )?,
+        accessible_release_hours: row
+            .try_get::<Option<i64>, _>("accessible_release_hours")?
+            .map(|hours| {
+                u32::try_from(hours).map_err(|_| StoreError::Internal(format!("stored release hours {hours}")))
+            })
+            .transpose()?,
         currency: row.try_get("currency")?,
         ticket_types: decode_ticket_types(row.try_get::<Option<String>, _>("ticket_types")?.as_deref(), &prices)
             .map_err(StoreError::Internal)?,

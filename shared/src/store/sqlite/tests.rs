@@ -56,6 +56,7 @@ async fn event_with_seats(store: &SqliteStore) -> (Uuid, Vec<Seat>) {
         duration_minutes: Some(90),
         on_sale_at: None,
         queue: None,
+        accessible_release_hours: None,
         currency: "EUR".into(),
         prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
         ticket_types: Vec::new(),
@@ -75,6 +76,7 @@ fn request(user_id: Uuid, event_id: Uuid, seats: &[&Seat], ttl: HoldTtl) -> Hold
         admitted: false,
         presale: false,
         unlocked_types: Vec::new(),
+        accessible: false,
     }
 }
 
@@ -402,6 +404,7 @@ async fn the_ticket_statements_search_tickets_through_their_indexes() {
             duration_minutes: None,
             on_sale_at: None,
             queue: None,
+            accessible_release_hours: None,
             currency: "EUR".into(),
             prices: vec![Price { tier: "standard".into(), price_cents: 1500 }],
             ticket_types: Vec::new(),

@@ -303,6 +303,7 @@ pub async fn update_event_changes_fields_and_prices(store: S) {
         poster: None,
         on_sale_at: None,
         queue: None,
+        accessible_release_hours: None,
         actor: None,
     };
     let updated = store.update_event(event.id, changes).await.expect("update").expect("event exists");

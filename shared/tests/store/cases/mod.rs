@@ -2,6 +2,7 @@
 //! a fresh, migrated store and panics on a broken promise; `backend_tests!` (in `main.rs`) runs
 //! every one of them on every backend. The modules share this one's imports and helpers.
 
+mod accessible;
 mod audit;
 mod best_available;
 mod cancel;
@@ -32,6 +33,7 @@ mod waiting_room;
 mod waitlist;
 mod webhooks;
 
+pub use accessible::*;
 pub use audit::*;
 pub use best_available::*;
 pub use cancel::*;

@@ -49,6 +49,7 @@ fn typed_hold(user: &User, event: &Event, seats: &[Uuid], types: &[(Uuid, &str)]
         admitted: false,
         presale: false,
         unlocked_types: Vec::new(),
+        accessible: false,
     }
 }
 
