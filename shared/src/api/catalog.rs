@@ -23,8 +23,8 @@ use crate::domain::{
     Actor, Category, Event, EventChanges, EventFilter, EventSort, EventStatus, Invalid, LayoutInput, NewEvent,
     NewLayout, NewVenue, Page, Price, QueueSettings, SeatRow, SeatState, TicketType, TimeZone, Venue, VenueChanges,
     VenueKind, VenueWithSeats, check_on_sale_at, check_prices_cover, check_prices_match_first_type, city_of,
-    optional_text, parse_accessible_release_hours, parse_city, parse_currency, parse_duration_minutes, parse_image_url, parse_prices,
-    parse_ticket_types, required_text,
+    optional_text, parse_accessible_release_hours, parse_city, parse_currency, parse_duration_minutes, parse_image_url,
+    parse_prices, parse_ticket_types, required_text,
 };
 
 /// A venue's layout of 100,000 seats, written compactly (~40 bytes a seat), is about 4 MB: over

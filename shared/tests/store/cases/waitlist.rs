@@ -265,7 +265,12 @@ pub async fn concurrent_cancels_offer_each_seat_once_in_the_lists_order(store: S
 
 /// A ticket type pricing the fixture tier `standard`.
 fn standard_type(name: &str, price_cents: i64, quota: Option<u32>) -> TicketType {
-    TicketType { name: name.to_owned(), prices: vec![Price { tier: "standard".into(), price_cents }], quota }
+    TicketType {
+        name: name.to_owned(),
+        prices: vec![Price { tier: "standard".into(), price_cents }],
+        quota,
+        hidden: false,
+    }
 }
 
 /// A hold of the seats for `user`, each of the ticket type named beside it.
@@ -281,6 +286,8 @@ fn typed_hold(user: &User, event: &Event, seats: &[(Uuid, &str)]) -> HoldRequest
         limit: HoldLimit::max(),
         admitted: false,
         presale: false,
+        unlocked_types: Vec::new(),
+        accessible: false,
     }
 }
 
@@ -335,7 +342,7 @@ pub async fn offers_keep_the_first_ticket_types_quota(store: S) {
 
     // A guest seat freed while the members are full: the cancel goes through, nobody is offered
     // it (an offer is a member seat), and it is back on sale.
-    store.cancel_booking(cids.id, t0).await.expect("the cancel goes through");
+    store.cancel_booking(cids.id, t0, None).await.expect("the cancel goes through");
     let dans = entry_of(&store, &event, dan).await;
     assert_eq!((dans.status, dans.position()), (WaitlistStatus::Waiting, Some(1)), "no offer past the quota");
     assert_eq!(active_of_type(&store, &event, "member", t0).await, 2, "the quota kept");
@@ -343,7 +350,7 @@ pub async fn offers_keep_the_first_ticket_types_quota(store: S) {
 
     // Bob's member and guest seats freed together free one member slot: one offer, dan's, of the
     // first seat in row order; eve keeps waiting, and the guest seat is back on sale.
-    store.cancel_booking(bobs.id, t0).await.expect("the cancel goes through");
+    store.cancel_booking(bobs.id, t0, None).await.expect("the cancel goes through");
     let offer = offered_booking(&store, &event, dan, t0).await;
     assert_eq!(seats_of(&offer), BTreeSet::from([seat(1)]));
     let offered = &offer.reservations[0];
