@@ -460,6 +460,7 @@ pub(crate) fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         (status = 201, body = Event),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: customers", body = ErrorBody),
+        (status = 409, description = "`venue_in_use`: the venue's layout is being replaced at this moment; try again", body = ErrorBody),
         (status = 422, description = "`validation_failed`: unknown venue, a tier without a price, a start in the past, an opening (`on_sale_at`) not before the start, a queue setting out of range, `accessible_release_hours` not 0 to 8760; `ticket_types` empty or over 20, a name given twice or not 1 to 32 lowercase letters, digits, `_` or `-`, a type not pricing every tier, a quota not 1 to 100000, or `prices` not the first type's", body = ErrorBody),
     ))]
 async fn create_event(

@@ -341,6 +341,10 @@ async fn each_function_sends_dynamodb_only_what_its_policy_allows() {
     let stats = format!("/queue/events/{queued_id}/stats");
     let (status, stats) = queue_api.send(Method::GET, &stats, &admin, None, Value::Null).await;
     assert_eq!((status, stats["joined"].as_u64(), stats["active"].as_u64()), (200, Some(1), Some(0)), "{stats}");
+    // api-reservations: an admin cancels ana's paid seat there (its refund audited, AUDIT#).
+    let path = format!("/reservations/reservations/{}", id(&held));
+    let (status, body) = reservations.send(Method::DELETE, &path, &admin, None, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
 
     // The waiting list of a sold-out event: api-catalog takes the admin onto it (WAITLIST#), after
     // bob, who joins and leaves once; api-reservations' cancel of one of ana's bookings offers its
