@@ -272,30 +272,7 @@ async fn reserve_best(
     match held {
         Ok(held) => Ok((StatusCode::CREATED, ReserveResponse::Booking(held.booking))),
         Err(BestAvailableError::Store(err)) => Err(err.into()),
-        Err(BestAvailableError::NoBlock) if request.want.accessible() => {
-            let companions = request.want.count() - 1;
-            let mut which = request.want.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();
-            if let Some(section) = request.want.section() {
-                which.push_str(&format!(" in {section}"));
-            }
-            Err(ApiError::SeatUnavailable(match companions {
-                0 => format!("No wheelchair space{which} is free."),
-                1 => format!("No wheelchair space{which} with 1 companion seat beside it is free."),
-                n => format!("No wheelchair space{which} with {n} companion seats beside it is free."),
-            }))
-        }
-        Err(BestAvailableError::NoBlock) => {
-            let count = request.want.count();
-            let mut which = request.want.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();
-            if let Some(section) = request.want.section() {
-                which.push_str(&format!(" in {section}"));
-            }
-            Err(ApiError::SeatUnavailable(if count == 1 {
-                format!("No seat{which} is free.")
-            } else {
-                format!("No {count} adjacent seats{which} are free in one row.")
-            }))
-        }
+        Err(BestAvailableError::NoBlock) => Err(ApiError::SeatUnavailable(request.want.no_block_detail())),
         Err(BestAvailableError::Outrun { tries }) => Err(ApiError::SeatUnavailable(format!(
             "Other buyers took each of the {tries} blocks of seats tried first; try again."
         ))),

@@ -109,6 +109,21 @@ impl BestAvailable {
     fn admits_block(&self, seats: &[SeatState]) -> bool {
         !self.accessible || seats.iter().filter(|s| s.attributes.contains(&SeatAttribute::Wheelchair)).count() == 1
     }
+
+    /// What a buyer reads when no block of this ask is free (409 `seat_unavailable`).
+    pub fn no_block_detail(&self) -> String {
+        let mut which = self.tier().map(|t| format!(" of tier {t}")).unwrap_or_default();
+        if let Some(section) = self.section() {
+            which.push_str(&format!(" in {section}"));
+        }
+        match (self.accessible(), self.count()) {
+            (true, 1) => format!("No wheelchair space{which} is free."),
+            (true, 2) => format!("No wheelchair space{which} with 1 companion seat beside it is free."),
+            (true, n) => format!("No wheelchair space{which} with {} companion seats beside it is free.", n - 1),
+            (false, 1) => format!("No seat{which} is free."),
+            (false, n) => format!("No {n} adjacent seats{which} are free in one row."),
+        }
+    }
 }
 
 /// `count` adjacent seats of one row: positions `start..start + len` of the seat map.

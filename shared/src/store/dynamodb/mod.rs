@@ -577,50 +577,33 @@ impl DynamoStore {
 
     /// Writes items without conditions, 25 at a time, until DynamoDB has taken every one.
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
-        for chunk in items.chunks(BATCH_WRITE_MAX) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    aws_sdk_dynamodb::types::PutRequest::builder()
-                        .set_item(Some(items::without_empty_text(item.clone())))
-                        .build()
-                        .map(|put| WriteRequest::builder().put_request(put).build())
-                        .map_err(build_error)
-                })
-                .collect::<StoreResult<_>>()?;
-            let mut budget = Budget::new();
-            while !requests.is_empty() {
-                let slot = self.slots.take().await?;
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                drop(slot);
-                requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
-                if !requests.is_empty() {
-                    budget.pause("writing").await?;
-                }
-            }
-        }
-        Ok(())
+        let requests = items.into_iter().map(|item| {
+            aws_sdk_dynamodb::types::PutRequest::builder()
+                .set_item(Some(items::without_empty_text(item)))
+                .build()
+                .map(|put| WriteRequest::builder().put_request(put).build())
+                .map_err(build_error)
+        });
+        self.batch_write(requests.collect::<StoreResult<_>>()?, "writing").await
     }
 
     /// Deletes items by key without conditions, 25 at a time, until DynamoDB has taken every one.
     async fn batch_delete(&self, keys: Vec<Item>) -> StoreResult<()> {
-        for chunk in keys.chunks(BATCH_WRITE_MAX) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|key| {
-                    aws_sdk_dynamodb::types::DeleteRequest::builder()
-                        .set_key(Some(key.clone()))
-                        .build()
-                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                        .map_err(build_error)
-                })
-                .collect::<StoreResult<_>>()?;
+        let requests = keys.into_iter().map(|key| {
+            aws_sdk_dynamodb::types::DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                .map_err(build_error)
+        });
+        self.batch_write(requests.collect::<StoreResult<_>>()?, "deleting").await
+    }
+
+    /// Sends write requests in `BatchWriteItem`s of 25, each sent again with what DynamoDB left
+    /// unprocessed (after a pause of the call's budget) until it has taken every one.
+    async fn batch_write(&self, requests: Vec<WriteRequest>, doing: &'static str) -> StoreResult<()> {
+        for chunk in requests.chunks(BATCH_WRITE_MAX) {
+            let mut requests = chunk.to_vec();
             let mut budget = Budget::new();
             while !requests.is_empty() {
                 let slot = self.slots.take().await?;
@@ -634,7 +617,7 @@ impl DynamoStore {
                 drop(slot);
                 requests = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
                 if !requests.is_empty() {
-                    budget.pause("deleting").await?;
+                    budget.pause(doing).await?;
                 }
             }
         }
