@@ -23,6 +23,7 @@ pub mod table;
 mod tickets;
 mod type_slots;
 mod users;
+mod venue_layouts;
 mod waitlist;
 mod webhooks;
 
