@@ -1,7 +1,7 @@
 //! Why a PostgreSQL hold statement (`holds.rs`, `HOLD_BATCH_SQL`) left a hold without its seats,
 //! read after the fact and only then: the event and its seats, the user's hold limit, a ticket
 //! type's quota, then seats someone else has. Each read is one index probe or range (see
-//! `plan_tests.rs`); none of them decides anything the statement's unique indexes did not.
+//! `plan_tests/hot.rs`); none of them decides anything the statement's unique indexes did not.
 
 use std::collections::{BTreeMap, HashSet};
 
