@@ -20,7 +20,7 @@ export const PAGES = [
 export const SCRIPTS = [
   'home.js', 'events.js', 'movies.js', 'theatres.js', 'detail.js', 'booking.js', 'payment.js',
   'profile.js', 'ticket.js', 'login.js', 'venue.js', 'ui.js', 'data.js', 'auth.js', 'reset.js',
-  'queue.js', 'waitlist.js', 'seatmap-view.js', 'ticket-types.js',
+  'queue.js', 'waitlist.js', 'seatmap-view.js', 'ticket-types.js', 'best-available.js',
 ];
 
 const read = (file) => readFileSync(path.join(BOOKING, file), 'utf8');

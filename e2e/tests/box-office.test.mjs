@@ -148,11 +148,12 @@ describe('box office: ticket types, a promo code and the sales dashboard', () =>
     const figure = (name) => page.locator(`[data-figure="${name}"] dd`);
     await figure('sold').filter({ hasText: /^2$/ }).waitFor();
     await settled(page);
-    // The report counts the seats' prices (42.00 EUR); what was paid after the code is the payment's.
-    assert.match(await figure('revenue').textContent(), /42\.00\s*EUR/);
+    // The report counts what was paid: 42.00 EUR of seats less the code's 20 % (33.60), each
+    // type its seat's price less its share of the discount.
+    assert.match(await figure('revenue').textContent(), /33\.60\s*EUR/);
     const byType = await page.locator('#sales-report').innerText();
-    assert.match(byType, /Adult 1 sold, 30\.00\s*EUR/);
-    assert.match(byType, /Child 1 sold, 12\.00\s*EUR/);
+    assert.match(byType, /Adult 1 sold, 24\.00\s*EUR/);
+    assert.match(byType, /Child 1 sold, 9\.60\s*EUR/);
     const bars = page.locator('#sales-chart rect.sales-bar');
     const sold = (await bars.evaluateAll((rects) => rects.map((r) => Number(r.dataset.sold)))).reduce((a, b) => a + b, 0);
     assert.equal(sold, 2, 'the hour bars count the two tickets');
